@@ -1,0 +1,3 @@
+"""Customer history service."""
+
+__version__ = "0.1.0"

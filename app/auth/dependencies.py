@@ -1,0 +1,35 @@
+"""The route dependency that authenticates the caller and checks its role."""
+
+from collections.abc import Awaitable, Callable
+from typing import Annotated
+
+from fastapi import Depends
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from app.auth.service import authenticate
+from app.core.db import SessionDep
+from app.core.errors import Forbidden, Unauthorized
+from app.core.security import Principal, Role
+
+_bearer = HTTPBearer(auto_error=False, description="An API key created with `keys create`.")
+
+
+def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
+    """A dependency admitting only callers whose key carries one of ``roles``."""
+    admitted = frozenset(roles)
+    names = ", ".join(sorted(admitted))
+
+    async def dependency(
+        session: SessionDep,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+    ) -> Principal:
+        if credentials is None or credentials.scheme.lower() != "bearer":
+            raise Unauthorized()
+        principal = await authenticate(session, credentials.credentials)
+        if principal is None:
+            raise Unauthorized("The API key is unknown or revoked.")
+        if principal.role not in admitted:
+            raise Forbidden(f"Role '{principal.role}' may not call this operation ({names}).")
+        return principal
+
+    return dependency

@@ -1,0 +1,35 @@
+"""Who am I: lets an integrator check a key and see its role."""
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends
+from pydantic import BaseModel
+
+from app.auth.dependencies import require_roles
+from app.core.errors import problem_responses
+from app.core.security import ALL_ROLES, Principal, Role
+
+router = APIRouter(prefix="/v1", tags=["auth"])
+
+
+class Caller(BaseModel):
+    key_id: UUID
+    role: Role
+    agent_id: str | None
+    owned_only: bool
+
+
+@router.get(
+    "/me",
+    operation_id="get_caller",
+    summary="The caller behind the API key",
+    responses=problem_responses(401, 403),
+)
+async def get_caller(principal: Annotated[Principal, Depends(require_roles(*ALL_ROLES))]) -> Caller:
+    return Caller(
+        key_id=principal.key_id,
+        role=principal.role,
+        agent_id=principal.agent_id,
+        owned_only=principal.owned_only,
+    )

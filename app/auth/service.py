@@ -1,0 +1,52 @@
+"""API key life cycle and authentication of callers."""
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.models import ApiKey
+from app.auth.repository import ApiKeyRepository
+from app.core.security import Principal, Role, generate_api_key, hash_api_key
+
+
+async def create_key(
+    session: AsyncSession,
+    *,
+    role: Role,
+    name: str,
+    agent_id: str | None = None,
+    owned_only: bool = False,
+) -> tuple[ApiKey, str]:
+    """Create a key; returns the stored row and the secret, which is never stored."""
+    if owned_only and not agent_id:
+        raise ValueError("an owned-only key needs an agent id")
+    secret = generate_api_key()
+    key = ApiKey(
+        name=name,
+        role=role.value,
+        agent_id=agent_id,
+        owned_only=owned_only,
+        key_hash=hash_api_key(secret),
+    )
+    await ApiKeyRepository(session).add(key)
+    return key, secret
+
+
+async def list_keys(session: AsyncSession) -> Sequence[ApiKey]:
+    """Every key, revoked ones included, oldest first."""
+    return await ApiKeyRepository(session).list_all()
+
+
+async def revoke_key(session: AsyncSession, key_id: UUID) -> bool:
+    """Revoke a key at once; False when no active key has that id."""
+    return await ApiKeyRepository(session).revoke(key_id)
+
+
+async def authenticate(session: AsyncSession, secret: str) -> Principal | None:
+    """The caller a secret belongs to, or None for an unknown or revoked key."""
+    found = await ApiKeyRepository(session).find_active(hash_api_key(secret))
+    if found is None:
+        return None
+    key_id, role, agent_id, owned_only = found
+    return Principal(key_id=key_id, role=Role(role), agent_id=agent_id, owned_only=owned_only)

@@ -1,0 +1,145 @@
+"""The `customer-history` command: serve, migrate, manage API keys, write the OpenAPI."""
+
+import asyncio
+import json
+import os
+import signal
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Annotated, TypeVar
+from uuid import UUID
+
+import typer
+import uvicorn
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.config import get_settings
+from app.core.db import Database
+from app.core.embedded import resolve_database_url
+from app.core.migrations import upgrade_to_head
+from app.core.security import Role
+
+cli = typer.Typer(help="Customer history service.", no_args_is_help=True)
+keys_cli = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
+cli.add_typer(keys_cli, name="keys")
+
+T = TypeVar("T")
+
+
+def _database_url() -> str:
+    """Resolve the URL once per process and export it, so uvicorn workers share it."""
+    url = resolve_database_url(get_settings())
+    os.environ["DATABASE_URL"] = url
+    get_settings.cache_clear()
+    return url
+
+
+def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one committed transaction on a short-lived engine."""
+
+    async def run() -> T:
+        database = Database(_database_url(), pool_size=1, max_overflow=0)
+        try:
+            async with database.sessionmaker() as session, session.begin():
+                return await work(session)
+        finally:
+            await database.dispose()
+
+    return asyncio.run(run())
+
+
+@cli.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port.")] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
+    migrate: Annotated[bool, typer.Option(help="Apply migrations before serving.")] = True,
+) -> None:
+    """Serve the API (migrating the database first unless --no-migrate)."""
+    url = _database_url()
+    if migrate:
+        upgrade_to_head(url)
+    # uvicorn re-raises SIGTERM after its graceful shutdown; exiting normally instead lets
+    # the embedded PostgreSQL (if any) stop with the service.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+    uvicorn.run(
+        "app.main:app",
+        host=host,
+        port=port,
+        workers=workers,
+        log_config=None,
+        proxy_headers=True,
+        server_header=False,
+    )
+
+
+@cli.command("migrate")
+def migrate_command() -> None:
+    """Apply every pending migration."""
+    upgrade_to_head(_database_url())
+    typer.echo("database is at head")
+
+
+@cli.command()
+def openapi(
+    output: Annotated[Path, typer.Option(help="Where to write the document.")] = Path(
+        "openapi/openapi.json"
+    ),
+) -> None:
+    """Write the OpenAPI document the app serves."""
+    from app.main import create_app
+
+    spec = create_app().openapi()
+    output.parent.mkdir(parents=True, exist_ok=True)
+    output.write_text(json.dumps(spec, indent=2, ensure_ascii=False) + "\n")
+    typer.echo(f"wrote {output}")
+
+
+@keys_cli.command("create")
+def keys_create(
+    role: Annotated[Role, typer.Option(help="What the key may do.")],
+    name: Annotated[str, typer.Option(help="Who or what uses the key.")] = "unnamed",
+    agent_id: Annotated[str | None, typer.Option(help="The employee id behind the key.")] = None,
+    owned_only: Annotated[
+        bool, typer.Option(help="Restrict to customers owned by --agent-id.")
+    ] = False,
+) -> None:
+    """Create a key and print it once, on the last line."""
+    from app.auth.service import create_key
+
+    if owned_only and not agent_id:
+        raise typer.BadParameter("--owned-only needs --agent-id", param_hint="--owned-only")
+    key, secret = _in_transaction(
+        lambda s: create_key(s, role=role, name=name, agent_id=agent_id, owned_only=owned_only)
+    )
+    typer.echo(f"created key {key.id} role={key.role} name={key.name}", err=True)
+    typer.echo(secret)
+
+
+@keys_cli.command("list")
+def keys_list() -> None:
+    """List keys (never their secrets)."""
+    from app.auth.service import list_keys
+
+    for key in _in_transaction(list_keys):
+        state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
+        typer.echo(
+            f"{key.id}\t{key.role}\t{key.name}\t{key.agent_id or '-'}\t"
+            f"{'owned-only' if key.owned_only else 'all'}\t{state}"
+        )
+
+
+@keys_cli.command("revoke")
+def keys_revoke(key_id: UUID) -> None:
+    """Revoke a key; it stops working at once."""
+    from app.auth.service import revoke_key
+
+    if not _in_transaction(lambda s: revoke_key(s, key_id)):
+        typer.echo(f"no active key {key_id}", err=True)
+        raise typer.Exit(1)
+    typer.echo(f"revoked {key_id}")
+
+
+def main() -> None:
+    cli()

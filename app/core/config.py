@@ -1,0 +1,33 @@
+"""Service settings: one pydantic-settings object, every knob with a safe default."""
+
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Configuration read from the environment (prefix ``CH_``) and an optional ``.env`` file."""
+
+    model_config = SettingsConfigDict(env_prefix="CH_", env_file=".env", extra="ignore")
+
+    database_url: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("DATABASE_URL", "CH_DATABASE_URL"),
+        description="PostgreSQL URL; unset starts an embedded PostgreSQL in data_dir.",
+    )
+    data_dir: Path = Field(default=Path(".data"), description="Embedded PostgreSQL data.")
+    db_pool_size: int = Field(default=10, ge=1, description="Connections kept per process.")
+    db_max_overflow: int = Field(default=10, ge=0, description="Extra connections under load.")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body.")
+    log_level: str = Field(default="INFO", description="Python logging level name.")
+    default_region: str = Field(
+        default="ES", description="ISO 3166 region for phone numbers in national format."
+    )
+
+
+@lru_cache
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

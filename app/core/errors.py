@@ -1,0 +1,253 @@
+"""RFC 9457 problem+json: one base error, one renderer, and the OpenAPI declarations."""
+
+from collections.abc import Iterable, Mapping
+from http import HTTPStatus
+from typing import Any
+
+import structlog
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+PROBLEM_BASE = "urn:customer-history:problem:"
+
+log = structlog.get_logger("app.errors")
+
+
+class FieldError(BaseModel):
+    """One invalid field: where it is and why it was refused."""
+
+    field: str = Field(description="Dotted path of the field, e.g. body.identifiers.0.value")
+    reason: str
+    type: str = Field(description="Machine-readable error code")
+
+
+class Problem(BaseModel):
+    """An RFC 9457 problem document."""
+
+    model_config = ConfigDict(extra="allow")
+
+    type: str = "about:blank"
+    title: str
+    status: int
+    detail: str | None = None
+    instance: str | None = None
+    errors: list[FieldError] | None = None
+
+
+class ProblemError(Exception):
+    """Base of every error the service answers on purpose; rendered as problem+json."""
+
+    status: int = 500
+    code: str | None = None  # appended to PROBLEM_BASE to form the problem type
+
+    def __init__(
+        self,
+        detail: str | None = None,
+        *,
+        extra: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.detail = detail
+        self.extra = dict(extra or {})
+        self.headers = dict(headers or {})
+
+    @property
+    def type(self) -> str:
+        return PROBLEM_BASE + self.code if self.code else "about:blank"
+
+
+class BadRequest(ProblemError):
+    status = 400
+
+
+class Unauthorized(ProblemError):
+    status = 401
+
+    def __init__(self, detail: str = "A valid API key is required.") -> None:
+        super().__init__(detail, headers={"WWW-Authenticate": "Bearer"})
+
+
+class Forbidden(ProblemError):
+    status = 403
+
+
+class NotFound(ProblemError):
+    status = 404
+
+
+class Conflict(ProblemError):
+    status = 409
+
+
+class PreconditionFailed(ProblemError):
+    status = 412
+
+
+class PayloadTooLarge(ProblemError):
+    status = 413
+
+
+class UnsupportedMediaType(ProblemError):
+    status = 415
+
+
+class UnprocessableContent(ProblemError):
+    status = 422
+
+
+class PreconditionRequired(ProblemError):
+    status = 428
+
+
+class ServiceUnavailable(ProblemError):
+    status = 503
+
+    def __init__(self, detail: str, retry_after: int = 5) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
+def problem_response(
+    status: int,
+    *,
+    detail: str | None = None,
+    instance: str | None = None,
+    type_: str = "about:blank",
+    title: str | None = None,
+    extra: Mapping[str, Any] | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> JSONResponse:
+    """Render one problem document; the only place that builds problem+json."""
+    body: dict[str, Any] = {
+        "type": type_,
+        "title": title or HTTPStatus(status).phrase,
+        "status": status,
+    }
+    if detail is not None:
+        body["detail"] = detail
+    if instance is not None:
+        body["instance"] = instance
+    body.update(extra or {})
+    return JSONResponse(body, status_code=status, media_type=PROBLEM_MEDIA_TYPE, headers=headers)
+
+
+def field_errors(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
+    """Turn pydantic error dicts into the ``errors`` member of a validation problem."""
+    return [
+        {
+            "field": ".".join(str(part) for part in err.get("loc", ())),
+            "reason": str(err.get("msg", "invalid")),
+            "type": str(err.get("type", "invalid")),
+        }
+        for err in errors
+    ]
+
+
+def _is_database_unavailable(exc: Exception) -> bool:
+    if isinstance(exc, OperationalError | InterfaceError):
+        return True
+    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
+        return True
+    return isinstance(exc, ConnectionError | OSError)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Register the handlers that render every error as problem+json."""
+
+    async def on_problem(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, ProblemError)
+        return problem_response(
+            exc.status,
+            detail=exc.detail,
+            instance=request.url.path,
+            type_=exc.type,
+            extra=exc.extra,
+            headers=exc.headers,
+        )
+
+    async def on_validation(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, RequestValidationError)
+        errors = field_errors(exc.errors())
+        return problem_response(
+            422,
+            detail="; ".join(f"{e['field']}: {e['reason']}" for e in errors)[:1000],
+            instance=request.url.path,
+            type_=PROBLEM_BASE + "validation",
+            title="Request validation failed",
+            extra={"errors": errors},
+        )
+
+    async def on_http(request: Request, exc: Exception) -> JSONResponse:
+        assert isinstance(exc, StarletteHTTPException)
+        detail = exc.detail if isinstance(exc.detail, str) else None
+        return problem_response(
+            exc.status_code,
+            detail=detail,
+            instance=request.url.path,
+            headers=exc.headers,
+        )
+
+    async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if _is_database_unavailable(exc):
+            log.warning("database_unavailable", error=type(exc).__name__)
+            return problem_response(
+                503,
+                detail="The database is unavailable; retry shortly.",
+                instance=request.url.path,
+                headers={"Retry-After": "5"},
+            )
+        log.exception("unhandled_error", error=type(exc).__name__)
+        return problem_response(
+            500, detail="An unexpected error occurred.", instance=request.url.path
+        )
+
+    app.add_exception_handler(ProblemError, on_problem)
+    app.add_exception_handler(RequestValidationError, on_validation)
+    app.add_exception_handler(StarletteHTTPException, on_http)
+    app.add_exception_handler(Exception, on_unexpected)
+
+
+_EXAMPLES: dict[int, dict[str, Any]] = {
+    400: {"title": "Bad Request", "detail": "The request cannot be understood."},
+    401: {"title": "Unauthorized", "detail": "A valid API key is required."},
+    403: {"title": "Forbidden", "detail": "Role 'marketing' may not call this operation."},
+    404: {"title": "Not Found", "detail": "Customer not found."},
+    409: {"title": "Conflict", "detail": "The resource conflicts with another."},
+    412: {"title": "Precondition Failed", "detail": "If-Match does not match version 3."},
+    413: {"title": "Content Too Large", "detail": "The body exceeds 1048576 bytes."},
+    415: {"title": "Unsupported Media Type", "detail": "Send application/json."},
+    422: {
+        "title": "Request validation failed",
+        "detail": "body.email: value is not a valid email address",
+        "errors": [
+            {
+                "field": "body.email",
+                "reason": "value is not a valid email address",
+                "type": "value_error",
+            }
+        ],
+    },
+    428: {"title": "Precondition Required", "detail": "Send If-Match with the current ETag."},
+    503: {"title": "Service Unavailable", "detail": "The database is unavailable."},
+}
+
+
+def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    """OpenAPI ``responses`` entries declaring problem+json for the given statuses."""
+    return {
+        status: {
+            "description": HTTPStatus(status).phrase,
+            "content": {
+                PROBLEM_MEDIA_TYPE: {
+                    "schema": {"$ref": "#/components/schemas/Problem"},
+                    "example": {"type": "about:blank", "status": status, **_EXAMPLES[status]},
+                }
+            },
+        }
+        for status in statuses
+    }

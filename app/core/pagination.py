@@ -1,0 +1,38 @@
+"""Opaque keyset cursors and the bounded ``limit`` every collection takes."""
+
+import base64
+import json
+from typing import Annotated, Any
+
+from fastapi import Query
+
+from app.core.errors import BadRequest
+
+DEFAULT_LIMIT = 50
+MAX_LIMIT = 200
+
+Limit = Annotated[
+    int, Query(ge=1, le=MAX_LIMIT, description=f"Page size (default {DEFAULT_LIMIT}).")
+]
+
+
+class InvalidCursor(BadRequest):
+    code = "invalid-cursor"
+
+
+def encode_cursor(position: dict[str, Any]) -> str:
+    """Wrap a keyset position so clients treat it as opaque."""
+    raw = json.dumps(position, separators=(",", ":"), default=str).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> dict[str, Any]:
+    """Unwrap a cursor made by :func:`encode_cursor`; a forged or damaged one is a 400."""
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        value = json.loads(base64.urlsafe_b64decode(padded.encode()))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise InvalidCursor("The cursor is not one this service issued.") from exc
+    if not isinstance(value, dict):
+        raise InvalidCursor("The cursor is not one this service issued.")
+    return value

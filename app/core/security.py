@@ -1,0 +1,59 @@
+"""Security primitives: roles, API key material and the authenticated caller."""
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+from uuid import UUID
+
+
+class Role(StrEnum):
+    """What a caller is allowed to do; every route names the roles it admits."""
+
+    ADMIN = "admin"
+    INTEGRATION = "integration"
+    SUPPORT = "support"
+    SALES = "sales"
+    COLLECTIONS = "collections"
+    TECH_SUPPORT = "tech_support"
+    MARKETING = "marketing"
+    COMMUNITY = "community"
+
+
+JOB_ROLES: tuple[Role, ...] = (
+    Role.SUPPORT,
+    Role.SALES,
+    Role.COLLECTIONS,
+    Role.TECH_SUPPORT,
+    Role.MARKETING,
+    Role.COMMUNITY,
+)
+ALL_ROLES: tuple[Role, ...] = tuple(Role)
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The caller behind a valid API key."""
+
+    key_id: UUID
+    role: Role
+    agent_id: str | None = None
+    owned_only: bool = False
+
+
+def generate_api_key() -> str:
+    """A new secret: 32 random bytes, URL-safe. Shown once, never stored."""
+    return secrets.token_urlsafe(32)
+
+
+def hash_api_key(key: str) -> str:
+    """The stored form of a key: its SHA-256, hex."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def constant_time_equals(a: str | bytes, b: str | bytes) -> bool:
+    """Compare secrets without leaking where they differ."""
+    left = a.encode() if isinstance(a, str) else a
+    right = b.encode() if isinstance(b, str) else b
+    return hmac.compare_digest(left, right)

@@ -1,0 +1,6 @@
+"""Every domain's tables, imported in one place for Alembic and the tests."""
+
+
+def load_all_models() -> None:
+    """Import each domain's models module so its tables join Base.metadata."""
+    import app.auth.models  # noqa: F401

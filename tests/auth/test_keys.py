@@ -1,0 +1,57 @@
+"""API keys: hashed at rest, roles enforced, revocation immediate."""
+
+import hashlib
+
+import httpx
+from sqlalchemy import select, text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.models import ApiKey
+from app.auth.service import create_key, revoke_key
+from app.core.errors import PROBLEM_MEDIA_TYPE
+from app.core.security import Role
+
+
+async def test_key_is_stored_only_as_its_hash(session: AsyncSession) -> None:
+    key, secret = await create_key(session, role=Role.SUPPORT, name="desk")
+    await session.flush()
+    assert len(secret) >= 43  # 32 bytes, URL-safe base64
+    stored = await session.execute(text("SELECT * FROM api_keys WHERE id = :id"), {"id": key.id})
+    row = stored.mappings().one()
+    assert secret not in [str(v) for v in row.values()]
+    assert row["key_hash"] == hashlib.sha256(secret.encode()).hexdigest()
+
+
+async def test_missing_key_is_401_with_bearer_challenge(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/me")
+    assert response.status_code == 401
+    assert response.headers["www-authenticate"] == "Bearer"
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+
+
+async def test_unknown_key_is_401(client: httpx.AsyncClient) -> None:
+    response = await client.get("/v1/me", headers={"Authorization": "Bearer not-a-key"})
+    assert response.status_code == 401
+    assert response.json()["detail"] == "The API key is unknown or revoked."
+    assert "not-a-key" not in response.text
+
+
+async def test_valid_key_reaches_the_route(client: httpx.AsyncClient, make_key) -> None:
+    headers = await make_key(Role.SUPPORT, agent_id="agent-7", owned_only=True)
+    body = (await client.get("/v1/me", headers=headers)).json()
+    assert body["role"] == "support"
+    assert body["agent_id"] == "agent-7"
+    assert body["owned_only"] is True
+
+
+async def test_revoked_key_stops_at_once(
+    client: httpx.AsyncClient, make_key, session: AsyncSession
+) -> None:
+    headers = await make_key(Role.SALES)
+    assert (await client.get("/v1/me", headers=headers)).status_code == 200
+    key = (await session.scalars(select(ApiKey).order_by(ApiKey.created_at.desc()))).first()
+    assert key is not None
+    assert await revoke_key(session, key.id)
+    await session.flush()
+    assert (await client.get("/v1/me", headers=headers)).status_code == 401
+    assert not await revoke_key(session, key.id), "a revoked key cannot be revoked twice"

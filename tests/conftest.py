@@ -1,0 +1,123 @@
+"""Test database (built once by `alembic upgrade head`), per-test rollback, an HTTP client."""
+
+import asyncio
+import os
+from collections.abc import AsyncIterator, Awaitable, Callable
+from pathlib import Path
+
+import asyncpg
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from app.auth.service import create_key
+from app.core.config import Settings
+from app.core.db import Database, get_session, plain_url
+from app.core.embedded import start_embedded
+from app.core.migrations import upgrade_to_head
+from app.core.security import Role
+from app.main import create_app
+
+MakeKey = Callable[..., Awaitable[dict[str, str]]]
+
+
+async def _reset_schema(url: str) -> None:
+    conn = await asyncpg.connect(plain_url(url))
+    try:
+        await conn.execute("DROP SCHEMA IF EXISTS public CASCADE; CREATE SCHEMA public;")
+    finally:
+        await conn.close()
+
+
+@pytest.fixture(scope="session")
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A migrated database: TEST_DATABASE_URL (reset first) or a fresh embedded server."""
+    url = os.environ.get("TEST_DATABASE_URL")
+    if url:
+        asyncio.run(_reset_schema(url))
+    else:
+        url = start_embedded(Path(tmp_path_factory.mktemp("embedded")), "customer_history_test")
+    upgrade_to_head(url)
+    return url
+
+
+@pytest.fixture(scope="session")
+async def database(database_url: str) -> AsyncIterator[Database]:
+    db = Database(database_url, pool_size=5, max_overflow=30)
+    yield db
+    await db.dispose()
+
+
+@pytest.fixture
+async def connection(database: Database) -> AsyncIterator[AsyncConnection]:
+    """One connection whose transaction is rolled back after the test."""
+    async with database.engine.connect() as conn:
+        transaction = await conn.begin()
+        yield conn
+        if transaction.is_active:
+            await transaction.rollback()
+
+
+def _savepoint_session(connection: AsyncConnection) -> AsyncSession:
+    return AsyncSession(
+        bind=connection, join_transaction_mode="create_savepoint", expire_on_commit=False
+    )
+
+
+@pytest.fixture
+async def session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
+    async with _savepoint_session(connection) as s:
+        yield s
+
+
+@pytest.fixture
+def settings(database_url: str) -> Settings:
+    return Settings(database_url=database_url)
+
+
+@pytest.fixture
+def app(settings: Settings, database: Database, connection: AsyncConnection) -> FastAPI:
+    """The app, its request sessions joined to the test's rolled-back transaction."""
+    application = create_app(settings)
+    application.state.db = database
+
+    async def session_in_test_transaction() -> AsyncIterator[AsyncSession]:
+        async with _savepoint_session(connection) as s:
+            try:
+                yield s
+                await s.commit()
+            except BaseException:
+                await s.rollback()
+                raise
+
+    application.dependency_overrides[get_session] = session_in_test_transaction
+    return application
+
+
+@pytest.fixture
+async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c
+
+
+@pytest.fixture
+def make_key(session: AsyncSession) -> MakeKey:
+    """Create an API key in the test transaction; returns the Authorization header."""
+
+    async def make(
+        role: Role | str = Role.ADMIN, *, agent_id: str | None = None, owned_only: bool = False
+    ) -> dict[str, str]:
+        _, secret = await create_key(
+            session, role=Role(role), name="test", agent_id=agent_id, owned_only=owned_only
+        )
+        await session.flush()
+        return {"Authorization": f"Bearer {secret}"}
+
+    return make
+
+
+@pytest.fixture
+async def admin(make_key: MakeKey) -> dict[str, str]:
+    return await make_key(Role.ADMIN)

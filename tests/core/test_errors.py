@@ -1,0 +1,119 @@
+"""Every error is RFC 9457 problem+json, rendered in one place."""
+
+import httpx
+import pytest
+from fastapi import APIRouter, FastAPI
+from pydantic import BaseModel, EmailStr
+from sqlalchemy.exc import ProgrammingError
+
+from app.core.errors import PROBLEM_MEDIA_TYPE
+
+
+class Contact(BaseModel):
+    name: str
+    email: EmailStr
+
+
+probe = APIRouter(prefix="/_probe")
+
+
+@probe.post("/contacts")
+async def post_contact(contact: Contact) -> Contact:
+    return contact
+
+
+@probe.get("/boom")
+async def boom() -> None:
+    raise ProgrammingError("SELECT secret FROM api_keys", {}, Exception("password=hunter2"))
+
+
+@pytest.fixture
+def app(app: FastAPI) -> FastAPI:
+    app.include_router(probe)
+    return app
+
+
+def assert_problem(response: httpx.Response, status: int) -> dict:
+    assert response.status_code == status
+    assert response.headers["content-type"] == PROBLEM_MEDIA_TYPE
+    body = response.json()
+    assert body["status"] == status
+    assert body["title"]
+    assert body["type"]
+    assert body["instance"] == response.request.url.path
+    return body
+
+
+async def test_malformed_json_is_422_naming_the_position(client: httpx.AsyncClient) -> None:
+    response = await client.post(
+        "/_probe/contacts", content=b'{"name": "Ana",', headers={"content-type": "application/json"}
+    )
+    body = assert_problem(response, 422)
+    assert body["errors"][0]["field"].startswith("body")
+    assert body["errors"][0]["type"] == "json_invalid"
+
+
+async def test_invalid_field_is_422_with_field_path(client: httpx.AsyncClient) -> None:
+    response = await client.post("/_probe/contacts", json={"name": "Ana", "email": "not-an-email"})
+    body = assert_problem(response, 422)
+    assert [e["field"] for e in body["errors"]] == ["body.email"]
+    assert "email" in body["errors"][0]["reason"]
+
+
+async def test_missing_field_is_422(client: httpx.AsyncClient) -> None:
+    body = assert_problem(await client.post("/_probe/contacts", json={"name": "Ana"}), 422)
+    assert body["errors"][0]["field"] == "body.email"
+    assert body["errors"][0]["type"] == "missing"
+
+
+async def test_unknown_path_is_404_problem(client: httpx.AsyncClient) -> None:
+    assert_problem(await client.get("/nowhere"), 404)
+
+
+async def test_wrong_method_is_405_problem(client: httpx.AsyncClient) -> None:
+    response = await client.delete("/_probe/contacts")
+    assert_problem(response, 405)
+    assert "POST" in response.headers["allow"]
+
+
+async def test_body_over_limit_by_content_length_is_413(client: httpx.AsyncClient) -> None:
+    body = b"x" * (2 * 1024 * 1024)
+    response = await client.post(
+        "/_probe/contacts", content=body, headers={"content-type": "application/json"}
+    )
+    assert_problem(response, 413)
+
+
+async def test_streamed_body_over_limit_is_413_before_read_whole(
+    client: httpx.AsyncClient,
+) -> None:
+    sent = 0
+
+    async def chunks():
+        nonlocal sent
+        for _ in range(64):  # 64 x 64 KiB = 4 MiB, no Content-Length
+            sent += 1
+            yield b" " * 65536
+
+    response = await client.post(
+        "/_probe/contacts", content=chunks(), headers={"content-type": "application/json"}
+    )
+    assert_problem(response, 413)
+    assert sent < 64, "the body was read whole before refusing it"
+
+
+async def test_unexpected_error_is_500_without_internals(client: httpx.AsyncClient) -> None:
+    response = await client.get("/_probe/boom")
+    body = assert_problem(response, 500)
+    text = response.text
+    assert "SELECT" not in text and "hunter2" not in text and "Traceback" not in text
+    assert body["detail"] == "An unexpected error occurred."
+
+
+async def test_request_id_is_echoed_or_generated(client: httpx.AsyncClient) -> None:
+    given = await client.get("/healthz", headers={"X-Request-ID": "call-42"})
+    assert given.headers["x-request-id"] == "call-42"
+    generated = await client.get("/healthz")
+    assert len(generated.headers["x-request-id"]) == 32
+    hostile = await client.get("/healthz", headers={"X-Request-ID": "a b\tc" * 50})
+    assert hostile.headers["x-request-id"] != "a b\tc" * 50

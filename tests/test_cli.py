@@ -1,0 +1,70 @@
+"""The `customer-history` command line, run as a real process."""
+
+import hashlib
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import asyncpg
+
+from app.core.db import plain_url
+
+BIN = Path(sys.executable).parent / "customer-history"
+
+
+def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "DATABASE_URL": database_url}
+    return subprocess.run(
+        [str(BIN), *args], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+
+async def test_keys_create_list_revoke(database_url: str) -> None:
+    created = run_cli(
+        database_url,
+        "keys",
+        "create",
+        "--role",
+        "support",
+        "--name",
+        "cli-test",
+        "--agent-id",
+        "agent-9",
+        "--owned-only",
+    )
+    assert created.returncode == 0, created.stderr
+    secret = created.stdout.strip().splitlines()[-1]
+    assert len(secret) >= 43
+
+    conn = await asyncpg.connect(plain_url(database_url))
+    try:
+        row = await conn.fetchrow(
+            "SELECT id, role, agent_id, owned_only FROM api_keys WHERE key_hash = $1",
+            hashlib.sha256(secret.encode()).hexdigest(),
+        )
+        assert row is not None
+        assert (row["role"], row["agent_id"], row["owned_only"]) == ("support", "agent-9", True)
+
+        listed = run_cli(database_url, "keys", "list")
+        assert str(row["id"]) in listed.stdout
+        assert secret not in listed.stdout
+
+        assert run_cli(database_url, "keys", "revoke", str(row["id"])).returncode == 0
+        revoked = await conn.fetchval("SELECT revoked_at FROM api_keys WHERE id = $1", row["id"])
+        assert revoked is not None
+        assert run_cli(database_url, "keys", "revoke", str(row["id"])).returncode == 1
+    finally:
+        await conn.execute("DELETE FROM api_keys WHERE name = 'cli-test'")
+        await conn.close()
+
+
+def test_unknown_role_is_refused(database_url: str) -> None:
+    result = run_cli(database_url, "keys", "create", "--role", "janitor")
+    assert result.returncode != 0
+    assert "janitor" in result.stderr
+
+
+def test_owned_only_needs_an_agent(database_url: str) -> None:
+    result = run_cli(database_url, "keys", "create", "--role", "sales", "--owned-only")
+    assert result.returncode != 0

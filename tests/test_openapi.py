@@ -1,0 +1,33 @@
+"""The committed OpenAPI document is the one the app serves, and it follows the conventions."""
+
+import json
+from pathlib import Path
+
+from app.main import create_app
+
+SPEC = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"
+
+
+def test_committed_spec_matches_the_app() -> None:
+    live = create_app().openapi()
+    committed = json.loads(SPEC.read_text())
+    assert committed == live, "openapi/openapi.json is stale: run `customer-history openapi`"
+
+
+def test_operations_have_stable_ids_and_declare_their_errors() -> None:
+    spec = create_app().openapi()
+    ids = []
+    for path, operations in spec["paths"].items():
+        for method, operation in operations.items():
+            ids.append(operation["operationId"])
+            assert not operation["operationId"].endswith("_" + method), operation["operationId"]
+            if path.startswith("/v1/"):
+                assert {"401", "403"} <= set(operation["responses"]), f"{method} {path}"
+                assert operation.get("security"), f"{method} {path} has no security"
+                for status, response in operation["responses"].items():
+                    if status.startswith(("4", "5")):
+                        assert "application/problem+json" in response["content"], status
+    assert len(ids) == len(set(ids))
+    assert spec["info"]["title"] and spec["info"]["version"] and spec["info"]["description"]
+    assert "HTTPBearer" in spec["components"]["securitySchemes"]
+    assert "Problem" in spec["components"]["schemas"]
