@@ -14,7 +14,10 @@ $(STAMP): pyproject.toml constraints.txt
 		|| { echo "Python 3.11 or newer is needed (PYTHON=$(PYTHON))"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing the project into $(VENV) ..."
-	@$(BIN)/python -m pip install --quiet --disable-pip-version-check \
+	@# uv installs in seconds; plain pip is the fallback where uv cannot run.
+	@{ $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt uv \
+		&& $(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev]'; } \
+	|| $(BIN)/python -m pip install --quiet --disable-pip-version-check \
 		-c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
