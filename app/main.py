@@ -16,6 +16,7 @@ from app.core.errors import FieldError, Problem, install_error_handlers
 from app.core.logging import configure_logging
 from app.core.metrics import DB_POOL_IN_USE
 from app.core.middleware import RequestContextMiddleware
+from app.customers.router import router as customers_router
 from app.ops.router import router as ops_router
 
 DESCRIPTION = """\
@@ -58,6 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
     app.include_router(ops_router)
     app.include_router(auth_router)
+    app.include_router(customers_router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

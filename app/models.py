@@ -3,4 +3,5 @@
 
 def load_all_models() -> None:
     """Import each domain's models module so its tables join Base.metadata."""
-    import app.auth.models  # noqa: F401
+    import app.auth.models
+    import app.customers.models  # noqa: F401

@@ -9,6 +9,7 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.auth.service import create_key
@@ -121,3 +122,25 @@ def make_key(session: AsyncSession) -> MakeKey:
 @pytest.fixture
 async def admin(make_key: MakeKey) -> dict[str, str]:
     return await make_key(Role.ADMIN)
+
+
+@pytest.fixture
+async def live(
+    settings: Settings, database: Database
+) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
+    """The app on real, committing sessions (for concurrency), with an admin key.
+
+    Whatever the test committed is removed afterwards. Do not combine with ``client``.
+    """
+    application = create_app(settings)
+    application.state.db = database
+    async with database.sessionmaker() as s, s.begin():
+        _, secret = await create_key(s, role=Role.ADMIN, name="live-test")
+    transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+        yield c, {"Authorization": f"Bearer {secret}"}
+    async with database.engine.begin() as conn:
+        await conn.execute(text(f"TRUNCATE {', '.join(LIVE_TABLES)} CASCADE"))
+
+
+LIVE_TABLES = ("customer_consents", "customer_identifiers", "customers", "api_keys")

@@ -177,7 +177,7 @@ def install_error_handlers(app: FastAPI) -> None:
             422,
             detail="; ".join(f"{e['field']}: {e['reason']}" for e in errors)[:1000],
             instance=request.url.path,
-            type_=PROBLEM_BASE + "validation",
+            type_=ValidationFailed().type,
             title="Request validation failed",
             extra={"errors": errors},
         )
@@ -251,3 +251,16 @@ def problem_responses(*statuses: int) -> dict[int | str, dict[str, Any]]:
         }
         for status in statuses
     }
+
+
+class ValidationFailed(UnprocessableContent):
+    """A 422 raised below the router, shaped like request validation errors."""
+
+    code = "validation"
+
+
+def invalid_field(field: str, reason: str, type_: str = "value_error") -> ValidationFailed:
+    """A 422 that names one field, e.g. ``invalid_field("query.phone", "not a number")``."""
+    return ValidationFailed(
+        f"{field}: {reason}", extra={"errors": [{"field": field, "reason": reason, "type": type_}]}
+    )

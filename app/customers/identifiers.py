@@ -1,0 +1,59 @@
+"""Identifier normalisation: one spelling per phone, email and external id (pure, no I/O)."""
+
+import re
+from enum import StrEnum
+
+import phonenumbers
+from email_validator import EmailNotValidError, validate_email
+
+_EXTERNAL = re.compile(r"^([a-z0-9][a-z0-9_.\-]{0,49}):([a-z0-9][a-z0-9_.\-]{0,49}):(\S{1,200})$")
+
+
+class IdentifierKind(StrEnum):
+    PHONE = "phone"
+    EMAIL = "email"
+    EXTERNAL = "external"
+
+
+def normalize_phone(value: str, default_region: str) -> str:
+    """E.164 form of a phone number written in any common format.
+
+    National numbers are read in ``default_region``; ``00`` and other international
+    prefixes of that region are understood. Raises ValueError for an invalid number.
+    """
+    try:
+        number = phonenumbers.parse(value, default_region.upper())
+    except phonenumbers.NumberParseException as exc:
+        raise ValueError(f"'{value}' is not a phone number") from exc
+    if not phonenumbers.is_valid_number(number):
+        raise ValueError(f"'{value}' is not a valid phone number")
+    return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+def normalize_email(value: str) -> str:
+    """Trimmed, lower-cased, syntactically valid email. Raises ValueError otherwise."""
+    try:
+        result = validate_email(value.strip(), check_deliverability=False)
+    except EmailNotValidError as exc:
+        raise ValueError(f"'{value}' is not a valid email address: {exc}") from exc
+    return result.normalized.lower()
+
+
+def normalize_external(value: str) -> str:
+    """``source:type:id`` with source and type lower-cased; the id is kept as given."""
+    parts = value.strip().split(":", 2)
+    if len(parts) == 3:
+        parts[0], parts[1] = parts[0].lower(), parts[1].lower()
+    candidate = ":".join(parts)
+    if not _EXTERNAL.match(candidate):
+        raise ValueError(f"'{value}' is not an external id of the form source:type:id")
+    return candidate
+
+
+def normalize_identifier(kind: IdentifierKind, value: str, default_region: str) -> str:
+    """The stored form of an identifier of ``kind``."""
+    if kind is IdentifierKind.PHONE:
+        return normalize_phone(value, default_region)
+    if kind is IdentifierKind.EMAIL:
+        return normalize_email(value)
+    return normalize_external(value)

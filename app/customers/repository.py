@@ -1,0 +1,275 @@
+"""All queries on customers, identifiers and consents."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    ColumnElement,
+    Numeric,
+    and_,
+    exists,
+    false,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    update,
+)
+from sqlalchemy.dialects.postgresql import distinct_on
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.db import driver_connection
+from app.core.security import Principal
+from app.customers.models import Consent, Customer, CustomerIdentifier
+
+# The identify fast path: two unique-index probes, prepared once per connection.
+_IDENTIFY_SQL = (
+    "SELECT c.id, c.status, c.unverified, c.owner_id "
+    "FROM customer_identifiers i JOIN customers c ON c.id = i.customer_id "
+    "WHERE i.kind = $1 AND i.value = $2"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Identified:
+    customer_id: UUID
+    status: str
+    unverified: bool
+    owner_id: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchFilters:
+    words: Sequence[str] = ()
+    q_identifiers: Sequence[tuple[str, str]] = ()  # (kind, value) alternatives for `q`
+    q_email_prefix: str | None = None
+    identifiers: Sequence[tuple[str, str]] = ()  # all must belong to the customer
+    owner_id: str | None = None
+    tier: str | None = None
+    tag: str | None = None
+    kind: str | None = None
+    status: str | None = "active"
+
+
+def visible_to(principal: Principal) -> ColumnElement[bool]:
+    """The rows a caller may see: an owned-only key sees only its agent's customers."""
+    if principal.owned_only:
+        if principal.agent_id is None:
+            return false()
+        return Customer.owner_id == principal.agent_id
+    return literal(True)
+
+
+def is_visible(owner_id: str | None, principal: Principal) -> bool:
+    """The same rule as :func:`visible_to`, for a row already read."""
+    return not principal.owned_only or (
+        principal.agent_id is not None and owner_id == principal.agent_id
+    )
+
+
+class CustomerRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def identify(self, kind: str, value: str) -> Identified | None:
+        conn = await driver_connection(self.session)
+        row = await conn.fetchrow(_IDENTIFY_SQL, kind, value)
+        if row is None:
+            return None
+        return Identified(row["id"], row["status"], row["unverified"], row["owner_id"])
+
+    async def get(
+        self, customer_id: UUID, principal: Principal, *, for_update: bool = False
+    ) -> Customer | None:
+        statement = select(Customer).where(Customer.id == customer_id, visible_to(principal))
+        if for_update:
+            statement = statement.with_for_update()
+        return (await self.session.scalars(statement)).one_or_none()
+
+    async def add(self, customer: Customer) -> Customer:
+        self.session.add(customer)
+        await self.session.flush()
+        return customer
+
+    async def add_identifiers(self, customer_id: UUID, values: Sequence[tuple[str, str]]) -> None:
+        """Insert identifiers; the unique (kind, value) constraint decides any race."""
+        async with self.session.begin_nested():
+            for kind, value in values:
+                self.session.add(
+                    CustomerIdentifier(customer_id=customer_id, kind=kind, value=value)
+                )
+            await self.session.flush()
+
+    async def owners_of(self, values: Sequence[tuple[str, str]]) -> dict[tuple[str, str], UUID]:
+        if not values:
+            return {}
+        rows = await self.session.execute(
+            select(
+                CustomerIdentifier.kind, CustomerIdentifier.value, CustomerIdentifier.customer_id
+            ).where(tuple_(CustomerIdentifier.kind, CustomerIdentifier.value).in_(list(values)))
+        )
+        return {(kind, value): owner for kind, value, owner in rows}
+
+    async def identifiers_of(
+        self, customer_ids: Sequence[UUID]
+    ) -> dict[UUID, list[CustomerIdentifier]]:
+        found: dict[UUID, list[CustomerIdentifier]] = {cid: [] for cid in customer_ids}
+        if not customer_ids:
+            return found
+        rows = await self.session.scalars(
+            select(CustomerIdentifier)
+            .where(CustomerIdentifier.customer_id.in_(customer_ids))
+            .order_by(CustomerIdentifier.kind, CustomerIdentifier.created_at)
+        )
+        for identifier in rows:
+            found[identifier.customer_id].append(identifier)
+        return found
+
+    async def get_identifier(
+        self, customer_id: UUID, identifier_id: UUID
+    ) -> CustomerIdentifier | None:
+        return (
+            await self.session.scalars(
+                select(CustomerIdentifier).where(
+                    CustomerIdentifier.id == identifier_id,
+                    CustomerIdentifier.customer_id == customer_id,
+                )
+            )
+        ).one_or_none()
+
+    async def delete_identifier(self, identifier: CustomerIdentifier) -> None:
+        await self.session.delete(identifier)
+        await self.session.flush()
+
+    async def contacts_of(
+        self, organization_id: UUID, principal: Principal, *, limit: int, after: UUID | None = None
+    ) -> Sequence[Customer]:
+        statement = (
+            select(Customer)
+            .where(
+                Customer.organization_id == organization_id,
+                Customer.status == "active",
+                visible_to(principal),
+            )
+            .order_by(Customer.id)
+            .limit(limit)
+        )
+        if after is not None:
+            statement = statement.where(Customer.id > after)
+        return (await self.session.scalars(statement)).all()
+
+    async def touch(self, customer: Customer) -> None:
+        """Record a change to the aggregate: a new version and updated_at."""
+        customer.version += 1
+        customer.updated_at = func.now()
+        await self.session.flush()
+        await self.session.refresh(customer, ["updated_at"])
+
+    async def update_profile(
+        self, customer_id: UUID, expected_version: int, values: dict[str, Any]
+    ) -> bool:
+        """Compare-and-set on version: False when another writer got there first."""
+        result = await self.session.execute(
+            update(Customer)
+            .where(Customer.id == customer_id, Customer.version == expected_version)
+            .values(**values, version=Customer.version + 1, updated_at=func.now())
+            .returning(Customer.id)
+            .execution_options(synchronize_session=False)
+        )
+        return result.first() is not None
+
+    async def add_consent(self, consent: Consent) -> Consent:
+        self.session.add(consent)
+        await self.session.flush()
+        await self.session.refresh(consent, ["recorded_at"])
+        return consent
+
+    async def current_consents(self, customer_id: UUID) -> Sequence[Consent]:
+        statement = (
+            select(Consent)
+            .where(Consent.customer_id == customer_id)
+            .ext(distinct_on(Consent.channel, Consent.purpose))
+            .order_by(
+                Consent.channel, Consent.purpose, Consent.recorded_at.desc(), Consent.id.desc()
+            )
+        )
+        return (await self.session.scalars(statement)).all()
+
+    async def consent_history(
+        self, customer_id: UUID, *, limit: int, before: UUID | None = None
+    ) -> Sequence[Consent]:
+        statement = (
+            select(Consent)
+            .where(Consent.customer_id == customer_id)
+            .order_by(Consent.id.desc())
+            .limit(limit)
+        )
+        if before is not None:
+            statement = statement.where(Consent.id < before)
+        return (await self.session.scalars(statement)).all()
+
+    async def search(
+        self,
+        filters: SearchFilters,
+        principal: Principal,
+        *,
+        limit: int,
+        after: tuple[float | None, UUID] | None,
+    ) -> list[tuple[Customer, float | None]]:
+        """One page of customers matching every filter, best match (or newest) first."""
+        conditions: list[ColumnElement[bool]] = [visible_to(principal)]
+        if filters.status:
+            conditions.append(Customer.status == filters.status)
+        for column, value in (
+            (Customer.owner_id, filters.owner_id),
+            (Customer.tier, filters.tier),
+            (Customer.kind, filters.kind),
+        ):
+            if value is not None:
+                conditions.append(column == value)
+        if filters.tag is not None:
+            conditions.append(Customer.tags.contains([filters.tag]))
+        for kind, value in filters.identifiers:
+            conditions.append(_has_identifier(CustomerIdentifier.value == value, kind))
+
+        rank: ColumnElement[Any] | None = None
+        if filters.words or filters.q_identifiers or filters.q_email_prefix:
+            alternatives: list[ColumnElement[bool]] = []
+            if filters.words:
+                normalised = [func.ch_unaccent(func.lower(word)) for word in filters.words]
+                alternatives.append(
+                    and_(*(Customer.search_text.contains(word) for word in normalised))
+                )
+                phrase = func.ch_unaccent(func.lower(" ".join(filters.words)))
+                rank = func.round(
+                    func.word_similarity(phrase, Customer.search_text).cast(Numeric()), 6
+                )
+            for kind, value in filters.q_identifiers:
+                alternatives.append(_has_identifier(CustomerIdentifier.value == value, kind))
+            if filters.q_email_prefix:
+                alternatives.append(
+                    _has_identifier(
+                        CustomerIdentifier.value.startswith(filters.q_email_prefix), "email"
+                    )
+                )
+            conditions.append(or_(*alternatives))
+
+        if rank is None:
+            statement = select(Customer, literal(None)).order_by(Customer.id.desc())
+            if after is not None:
+                conditions.append(Customer.id < after[1])
+        else:
+            statement = select(Customer, rank).order_by(rank.desc(), Customer.id.desc())
+            if after is not None:
+                conditions.append(tuple_(rank, Customer.id) < tuple_(after[0], after[1]))
+        rows = await self.session.execute(statement.where(*conditions).limit(limit))
+        return [(customer, None if r is None else float(r)) for customer, r in rows]
+
+
+def _has_identifier(match: ColumnElement[bool], kind: str) -> ColumnElement[bool]:
+    return exists().where(
+        CustomerIdentifier.customer_id == Customer.id, CustomerIdentifier.kind == kind, match
+    )

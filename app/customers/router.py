@@ -1,0 +1,329 @@
+"""HTTP routes of the customer aggregate."""
+
+import json
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+
+from app.auth.dependencies import require_roles
+from app.core.config import Settings, get_settings
+from app.core.db import SessionDep
+from app.core.errors import NotFound, UnsupportedMediaType, invalid_field, problem_responses
+from app.core.pagination import Limit
+from app.core.preconditions import etag
+from app.core.security import ALL_ROLES, Principal, Role
+from app.customers import service
+from app.customers.identifiers import IdentifierKind, normalize_identifier
+from app.customers.schemas import (
+    ConsentIn,
+    ConsentOut,
+    ConsentPage,
+    ContactPage,
+    CustomerCreate,
+    CustomerKind,
+    CustomerOut,
+    CustomerPage,
+    CustomerStatus,
+    Identification,
+    IdentifierIn,
+    IdentifierOut,
+    Preferences,
+    Tier,
+)
+
+router = APIRouter(prefix="/v1", tags=["customers"])
+
+Reader = Annotated[Principal, Depends(require_roles(*ALL_ROLES))]
+Writer = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.INTEGRATION))]
+IfMatch = Annotated[
+    str | None, Header(description="The ETag last read; the change applies only to that version.")
+]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+MERGE_PATCH = "application/merge-patch+json"
+PATCH_EXAMPLE = {"tier": "vip", "owner_id": "agent-3", "address": {"city": "Madrid"}}
+
+
+def _with_etag(response: Response, version: int) -> None:
+    response.headers["ETag"] = etag(version)
+
+
+@router.post(
+    "/customers",
+    operation_id="create_customer",
+    status_code=status.HTTP_201_CREATED,
+    summary="Create a customer, optionally with identifiers",
+    responses=problem_responses(401, 403, 409, 422),
+)
+async def create_customer(
+    body: CustomerCreate,
+    session: SessionDep,
+    principal: Writer,
+    request: Request,
+    response: Response,
+) -> CustomerOut:
+    """409 with `conflicting_customer_id` when an identifier already names another customer."""
+    customer = await service.create_customer(session, body, principal)
+    response.headers["Location"] = str(request.url_for("get_customer", customer_id=customer.id))
+    _with_etag(response, customer.version)
+    return customer
+
+
+@router.get(
+    "/customers",
+    operation_id="search_customers",
+    summary="Search customers",
+    responses=problem_responses(400, 401, 403, 422),
+)
+async def search_customers(
+    session: SessionDep,
+    principal: Reader,
+    settings: SettingsDep,
+    q: Annotated[
+        str | None,
+        Query(
+            max_length=200,
+            description="Name (accent- and case-insensitive, partial words), email or phone.",
+        ),
+    ] = None,
+    phone: Annotated[str | None, Query(max_length=64, description="Any format.")] = None,
+    email: Annotated[str | None, Query(max_length=320)] = None,
+    external_id: Annotated[str | None, Query(max_length=320, description="source:type:id")] = None,
+    owner_id: Annotated[str | None, Query(max_length=200)] = None,
+    tier: Tier | None = None,
+    tag: Annotated[str | None, Query(max_length=50)] = None,
+    kind: CustomerKind | None = None,
+    customer_status: Annotated[
+        CustomerStatus | None, Query(alias="status", description="Default: active")
+    ] = CustomerStatus.ACTIVE,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Limit = 50,
+) -> CustomerPage:
+    filters = service.search_filters(
+        q=q,
+        phone=phone,
+        email=email,
+        external_id=external_id,
+        owner_id=owner_id,
+        tier=tier.value if tier else None,
+        tag=tag,
+        kind=kind.value if kind else None,
+        status=customer_status.value if customer_status else None,
+        default_region=settings.default_region,
+    )
+    return await service.search_customers(session, filters, principal, limit=limit, cursor=cursor)
+
+
+@router.get(
+    "/identify",
+    operation_id="identify_customer",
+    summary="Who a phone, email or external id belongs to (the fast path)",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def identify_customer(
+    session: SessionDep,
+    principal: Reader,
+    settings: SettingsDep,
+    phone: Annotated[str | None, Query(max_length=64, description="Any format.")] = None,
+    email: Annotated[str | None, Query(max_length=320)] = None,
+    external_id: Annotated[str | None, Query(max_length=320, description="source:type:id")] = None,
+) -> Identification:
+    given = [
+        (name, kind, value)
+        for name, kind, value in (
+            ("phone", IdentifierKind.PHONE, phone),
+            ("email", IdentifierKind.EMAIL, email),
+            ("external_id", IdentifierKind.EXTERNAL, external_id),
+        )
+        if value is not None
+    ]
+    if len(given) != 1:
+        raise invalid_field("query", "give exactly one of phone, email or external_id", "missing")
+    name, kind, raw = given[0]
+    try:
+        value = normalize_identifier(kind, raw, settings.default_region)
+    except ValueError as exc:
+        raise invalid_field(f"query.{name}", str(exc)) from None
+    found = await service.identify(session, kind, value, principal)
+    if found is None:
+        raise NotFound(
+            f"No customer is identified by {kind.value} {value}.",
+            extra={"identifier": {"kind": kind.value, "value": value}},
+        )
+    return Identification(
+        customer_id=found.customer_id,
+        status=CustomerStatus(found.status),
+        unverified=found.unverified,
+    )
+
+
+@router.get(
+    "/customers/{customer_id}",
+    operation_id="get_customer",
+    summary="The customer aggregate",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_customer(
+    customer_id: UUID, session: SessionDep, principal: Reader, response: Response
+) -> CustomerOut:
+    customer = await service.get_customer(session, customer_id, principal)
+    _with_etag(response, customer.version)
+    return customer
+
+
+@router.patch(
+    "/customers/{customer_id}",
+    operation_id="patch_customer",
+    summary="Change the profile with a JSON merge patch (If-Match required)",
+    responses=problem_responses(401, 403, 404, 409, 412, 415, 422, 428),
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                media: {
+                    "schema": {
+                        "type": "object",
+                        "description": "RFC 7396 merge patch of the profile fields of "
+                        "CustomerCreate (identifiers excluded); null removes a field.",
+                    },
+                    "example": PATCH_EXAMPLE,
+                }
+                for media in (MERGE_PATCH, "application/json")
+            },
+        }
+    },
+)
+async def patch_customer(
+    customer_id: UUID,
+    request: Request,
+    session: SessionDep,
+    principal: Writer,
+    response: Response,
+    if_match: IfMatch = None,
+) -> CustomerOut:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in (MERGE_PATCH, "application/json"):
+        raise UnsupportedMediaType(f"Send {MERGE_PATCH} (or application/json).")
+    try:
+        patch: Any = json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise invalid_field("body", f"invalid JSON: {exc}", "json_invalid") from None
+    customer = await service.patch_customer(session, customer_id, patch, if_match, principal)
+    _with_etag(response, customer.version)
+    return customer
+
+
+@router.post(
+    "/customers/{customer_id}/identifiers",
+    operation_id="add_identifier",
+    status_code=status.HTTP_201_CREATED,
+    summary="Attach a phone, email or external id",
+    responses={
+        200: {
+            "description": "The identifier already belonged to this customer",
+            "model": IdentifierOut,
+        },
+        **problem_responses(401, 403, 404, 409, 412, 422),
+    },
+)
+async def add_identifier(
+    customer_id: UUID,
+    body: IdentifierIn,
+    session: SessionDep,
+    principal: Writer,
+    response: Response,
+    if_match: IfMatch = None,
+) -> IdentifierOut:
+    identifier, created = await service.add_identifier(
+        session, customer_id, body, if_match, principal
+    )
+    if not created:
+        response.status_code = status.HTTP_200_OK
+    return identifier
+
+
+@router.delete(
+    "/customers/{customer_id}/identifiers/{identifier_id}",
+    operation_id="remove_identifier",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Detach an identifier",
+    responses=problem_responses(401, 403, 404, 409, 412, 422),
+)
+async def remove_identifier(
+    customer_id: UUID,
+    identifier_id: UUID,
+    session: SessionDep,
+    principal: Writer,
+    if_match: IfMatch = None,
+) -> Response:
+    await service.remove_identifier(session, customer_id, identifier_id, if_match, principal)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/customers/{customer_id}/contacts",
+    operation_id="list_contacts",
+    summary="The contact persons of an organisation",
+    responses=problem_responses(400, 401, 403, 404, 422),
+)
+async def list_contacts(
+    customer_id: UUID,
+    session: SessionDep,
+    principal: Reader,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Limit = 50,
+) -> ContactPage:
+    return await service.list_contacts(session, customer_id, principal, limit=limit, cursor=cursor)
+
+
+@router.put(
+    "/customers/{customer_id}/preferences",
+    operation_id="set_preferences",
+    summary="Replace the contact preferences",
+    responses=problem_responses(401, 403, 404, 409, 412, 422),
+)
+async def set_preferences(
+    customer_id: UUID,
+    body: Preferences,
+    session: SessionDep,
+    principal: Writer,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Preferences:
+    preferences, version = await service.set_preferences(
+        session, customer_id, body, if_match, principal
+    )
+    _with_etag(response, version)
+    return preferences
+
+
+@router.post(
+    "/customers/{customer_id}/consents",
+    operation_id="record_consent",
+    status_code=status.HTTP_201_CREATED,
+    summary="Record a consent granted or withdrawn",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def record_consent(
+    customer_id: UUID, body: ConsentIn, session: SessionDep, principal: Writer
+) -> ConsentOut:
+    return await service.record_consent(session, customer_id, body, principal)
+
+
+@router.get(
+    "/customers/{customer_id}/consents/history",
+    operation_id="consent_history",
+    summary="Every consent decision, newest first",
+    responses=problem_responses(400, 401, 403, 404, 422),
+)
+async def consent_history(
+    customer_id: UUID,
+    session: SessionDep,
+    principal: Reader,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Limit = 50,
+) -> ConsentPage:
+    return await service.consent_history(
+        session, customer_id, principal, limit=limit, cursor=cursor
+    )

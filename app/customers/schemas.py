@@ -1,0 +1,395 @@
+"""Request and response bodies of the customer API."""
+
+import json
+import re
+from datetime import datetime, time
+from enum import StrEnum
+from typing import Annotated, Any, Self
+from uuid import UUID
+
+import phonenumbers
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    HttpUrl,
+    StringConstraints,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+
+from app.core.config import get_settings
+from app.customers.identifiers import IdentifierKind, normalize_identifier
+
+MAX_ATTRIBUTES_BYTES = 16 * 1024
+_BCP47 = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+
+Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Text300 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+
+
+class CustomerKind(StrEnum):
+    PERSON = "person"
+    ORGANIZATION = "organization"
+
+
+class Tier(StrEnum):
+    STANDARD = "standard"
+    PREMIUM = "premium"
+    VIP = "vip"
+
+
+class CustomerStatus(StrEnum):
+    ACTIVE = "active"
+    MERGED = "merged"
+    ERASED = "erased"
+
+
+class SizeBand(StrEnum):
+    MICRO = "micro"
+    SMALL = "small"
+    MEDIUM = "medium"
+    LARGE = "large"
+    ENTERPRISE = "enterprise"
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    PHONE = "phone"
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+    POST = "post"
+
+
+class Purpose(StrEnum):
+    MARKETING = "marketing"
+    SERVICE = "service"
+    PROFILING = "profiling"
+
+
+class Weekday(StrEnum):
+    MON = "mon"
+    TUE = "tue"
+    WED = "wed"
+    THU = "thu"
+    FRI = "fri"
+    SAT = "sat"
+    SUN = "sun"
+
+
+def _country(value: str) -> str:
+    code = value.strip().upper()
+    if code not in phonenumbers.SUPPORTED_REGIONS:
+        raise ValueError(f"'{value}' is not an ISO 3166-1 alpha-2 country code")
+    return code
+
+
+def _language(value: str) -> str:
+    if not _BCP47.match(value):
+        raise ValueError(f"'{value}' is not a BCP 47 language tag (e.g. es, pt-BR)")
+    return value
+
+
+Country = Annotated[str, AfterValidator(_country)]
+Language = Annotated[str, AfterValidator(_language)]
+
+
+class Address(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    street: Annotated[str, Field(max_length=300)] | None = None
+    city: Annotated[str, Field(max_length=200)] | None = None
+    region: Annotated[str, Field(max_length=200)] | None = None
+    postal_code: Annotated[str, Field(max_length=20)] | None = None
+    country: Country | None = Field(default=None, description="ISO 3166-1 alpha-2")
+
+
+class Profile(BaseModel):
+    """The editable profile of a customer (person or organisation)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: CustomerKind = CustomerKind.PERSON
+    display_name: Text300 | None = Field(
+        default=None, description="Shown everywhere; derived from the names when omitted."
+    )
+    given_name: Text200 | None = None
+    family_name: Text200 | None = None
+    job_title: Text200 | None = None
+    organization_id: UUID | None = Field(
+        default=None, description="For a person: the organisation they are a contact of."
+    )
+    legal_name: Text300 | None = None
+    sector: Text200 | None = None
+    size_band: SizeBand | None = None
+    revenue_band: Annotated[str, Field(max_length=50)] | None = None
+    website: HttpUrl | None = None
+    address: Address | None = None
+    preferred_language: Language | None = Field(default=None, description="BCP 47")
+    tier: Tier = Tier.STANDARD
+    owner_id: Text200 | None = Field(default=None, description="The employee assigned.")
+    tags: list[
+        Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+    ] = Field(default_factory=list, max_length=50)
+    attributes: dict[str, Any] = Field(
+        default_factory=dict, description="Free custom fields, at most 16 KiB of JSON."
+    )
+
+    @field_validator("tags")
+    @classmethod
+    def _unique_tags(cls, tags: list[str]) -> list[str]:
+        return list(dict.fromkeys(tags))
+
+    @field_validator("attributes")
+    @classmethod
+    def _bounded_attributes(cls, attributes: dict[str, Any]) -> dict[str, Any]:
+        size = len(json.dumps(attributes, separators=(",", ":")).encode())
+        if size > MAX_ATTRIBUTES_BYTES:
+            raise ValueError(f"attributes take {size} bytes; at most {MAX_ATTRIBUTES_BYTES}")
+        return attributes
+
+    @model_validator(mode="after")
+    def _fields_fit_the_kind(self) -> Self:
+        if self.kind is CustomerKind.PERSON:
+            wrong = ["legal_name", "sector", "size_band", "revenue_band"]
+        else:
+            wrong = ["given_name", "family_name", "job_title", "organization_id"]
+        present = [name for name in wrong if getattr(self, name) is not None]
+        if present:
+            raise ValueError(f"{', '.join(present)} do not apply to a {self.kind.value}")
+        if self.display_name is None:
+            parts = [self.given_name, self.family_name]
+            derived = " ".join(p for p in parts if p) or self.legal_name
+            if not derived:
+                raise ValueError("display_name is required (or given/family name, or legal_name)")
+            self.display_name = derived
+        return self
+
+
+class IdentifierIn(BaseModel):
+    """An identifier as given; the value is normalised (E.164, lower-case email...)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"kind": "phone", "value": "612 34 56 78"}]},
+    )
+
+    kind: IdentifierKind
+    value: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)]
+
+    @field_validator("value")
+    @classmethod
+    def _normalise(cls, value: str, info: ValidationInfo) -> str:
+        kind = info.data.get("kind")
+        if kind is None:  # the kind itself was invalid and is reported on its own
+            return value
+        return normalize_identifier(kind, value, get_settings().default_region)
+
+
+class CustomerCreate(Profile):
+    identifiers: list[IdentifierIn] = Field(default_factory=list, max_length=50)
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "kind": "person",
+                    "given_name": "José",
+                    "family_name": "Núñez",
+                    "preferred_language": "es",
+                    "tier": "premium",
+                    "owner_id": "agent-17",
+                    "tags": ["wholesale"],
+                    "address": {"city": "Sevilla", "country": "ES"},
+                    "identifiers": [
+                        {"kind": "phone", "value": "612 34 56 78"},
+                        {"kind": "email", "value": "Jose.Nunez@example.com"},
+                        {"kind": "external", "value": "shopify:customer:7023"},
+                    ],
+                }
+            ]
+        },
+    )
+
+
+class IdentifierOut(BaseModel):
+    id: UUID
+    kind: IdentifierKind
+    value: str
+    created_at: datetime
+
+
+class ContactHours(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    days: list[Weekday] = Field(min_length=1)
+    start: time = Field(alias="from")
+    end: time = Field(alias="to")
+
+    @model_validator(mode="after")
+    def _ordered(self) -> Self:
+        if self.end <= self.start:
+            raise ValueError("'to' must be after 'from'")
+        return self
+
+
+class Preferences(BaseModel):
+    """How the customer likes to be contacted."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        populate_by_name=True,
+        json_schema_extra={
+            "examples": [
+                {
+                    "preferred_channel": "email",
+                    "contact_hours": [{"days": ["mon", "tue"], "from": "09:00", "to": "13:00"}],
+                    "timezone": "Europe/Madrid",
+                    "content_interests": ["offers", "new products"],
+                    "do_not_call": True,
+                    "notes": "Does not like sales calls.",
+                }
+            ]
+        },
+    )
+
+    preferred_channel: Channel | None = None
+    contact_hours: list[ContactHours] = Field(default_factory=list, max_length=14)
+    timezone: str | None = Field(default=None, description="IANA time zone, e.g. Europe/Madrid")
+    content_interests: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
+        default_factory=list, max_length=50
+    )
+    do_not_call: bool = False
+    notes: Annotated[str, Field(max_length=2000)] | None = None
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"'{value}' is not an IANA time zone") from exc
+        return value
+
+
+class ConsentIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "channel": "email",
+                    "purpose": "marketing",
+                    "granted": True,
+                    "source": "web-form",
+                    "evidence": "checkbox on https://shop.example/signup, IP 203.0.113.7",
+                }
+            ]
+        },
+    )
+
+    channel: Channel
+    purpose: Purpose
+    granted: bool
+    source: Text200
+    evidence: Annotated[str, Field(max_length=2000)] | None = None
+
+
+class ConsentOut(BaseModel):
+    id: UUID
+    channel: Channel
+    purpose: Purpose
+    granted: bool
+    source: str
+    evidence: str | None
+    recorded_at: datetime
+
+
+class CustomerRef(BaseModel):
+    id: UUID
+    display_name: str
+    kind: CustomerKind
+
+
+class ContactOut(BaseModel):
+    id: UUID
+    display_name: str
+    job_title: str | None
+    identifiers: list[IdentifierOut]
+
+
+class CustomerSummary(BaseModel):
+    id: UUID
+    kind: CustomerKind
+    display_name: str
+    organization_id: UUID | None
+    tier: Tier
+    owner_id: str | None
+    tags: list[str]
+    status: CustomerStatus
+    unverified: bool
+    identifiers: list[IdentifierOut]
+    created_at: datetime
+
+
+class CustomerOut(BaseModel):
+    """The customer aggregate."""
+
+    id: UUID
+    kind: CustomerKind
+    display_name: str
+    given_name: str | None
+    family_name: str | None
+    job_title: str | None
+    organization_id: UUID | None
+    legal_name: str | None
+    sector: str | None
+    size_band: SizeBand | None
+    revenue_band: str | None
+    website: str | None
+    address: Address | None
+    preferred_language: str | None
+    tier: Tier
+    owner_id: str | None
+    tags: list[str]
+    attributes: dict[str, Any]
+    status: CustomerStatus
+    unverified: bool
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    identifiers: list[IdentifierOut]
+    organization: CustomerRef | None = Field(description="For a person: their organisation.")
+    contacts: list[ContactOut] | None = Field(
+        description="For an organisation: its contact persons (first 100)."
+    )
+    preferences: Preferences | None
+    consents: list[ConsentOut] = Field(description="Current state per channel and purpose.")
+
+
+class CustomerPage(BaseModel):
+    items: list[CustomerSummary]
+    next_cursor: str | None
+
+
+class Identification(BaseModel):
+    customer_id: UUID
+    status: CustomerStatus
+    unverified: bool
+
+
+class ContactPage(BaseModel):
+    items: list[ContactOut]
+    next_cursor: str | None
+
+
+class ConsentPage(BaseModel):
+    items: list[ConsentOut]
+    next_cursor: str | None

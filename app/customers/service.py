@@ -1,0 +1,462 @@
+"""The customer aggregate: create, read, change, find and identify customers."""
+
+import contextlib
+import re
+from typing import Any
+from uuid import UUID
+
+from pydantic import ValidationError
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.errors import (
+    Conflict,
+    Forbidden,
+    NotFound,
+    ValidationFailed,
+    field_errors,
+    invalid_field,
+)
+from app.core.merge_patch import apply_merge_patch
+from app.core.pagination import decode_cursor, encode_cursor
+from app.core.preconditions import check_if_match
+from app.core.security import Principal
+from app.customers.identifiers import IdentifierKind, normalize_email, normalize_identifier
+from app.customers.models import Consent, Customer, CustomerIdentifier
+from app.customers.repository import CustomerRepository, Identified, SearchFilters, is_visible
+from app.customers.schemas import (
+    Address,
+    ConsentIn,
+    ConsentOut,
+    ConsentPage,
+    ContactOut,
+    ContactPage,
+    CustomerCreate,
+    CustomerOut,
+    CustomerPage,
+    CustomerRef,
+    CustomerSummary,
+    IdentifierIn,
+    IdentifierOut,
+    Preferences,
+    Profile,
+)
+
+_PROFILE_FIELDS = tuple(Profile.model_fields)
+_LIKE_SPECIALS = re.compile(r"[%_\\]")
+
+
+class CustomerNotFound(NotFound):
+    code = "customer-not-found"
+
+    def __init__(self, customer_id: UUID | str) -> None:
+        super().__init__(f"Customer {customer_id} not found.")
+
+
+class IdentifierConflict(Conflict):
+    code = "identifier-conflict"
+
+    def __init__(self, kind: str, value: str, owner: UUID) -> None:
+        super().__init__(
+            f"The {kind} {value} already identifies customer {owner}.",
+            extra={
+                "conflicting_customer_id": str(owner),
+                "identifier": {"kind": kind, "value": value},
+            },
+        )
+
+
+def _identifier_out(identifier: CustomerIdentifier) -> IdentifierOut:
+    return IdentifierOut.model_validate(identifier, from_attributes=True)
+
+
+def _consent_out(consent: Consent) -> ConsentOut:
+    return ConsentOut.model_validate(consent, from_attributes=True)
+
+
+def _profile_of(customer: Customer) -> dict[str, Any]:
+    """The stored profile as the JSON a client would send."""
+    return {name: getattr(customer, name) for name in _PROFILE_FIELDS} | {
+        "organization_id": str(customer.organization_id) if customer.organization_id else None
+    }
+
+
+def _columns_of(profile: Profile) -> dict[str, Any]:
+    values = profile.model_dump(mode="json")
+    values["organization_id"] = profile.organization_id
+    return values
+
+
+async def _check_organization(
+    repo: CustomerRepository, organization_id: UUID | None, principal: Principal, field: str
+) -> None:
+    if organization_id is None:
+        return
+    organization = await repo.get(organization_id, principal)
+    if (
+        organization is None
+        or organization.kind != "organization"
+        or organization.status != "active"
+    ):
+        raise invalid_field(field, f"{organization_id} is not an active organization")
+
+
+async def _claim_identifiers(
+    repo: CustomerRepository, customer_id: UUID, values: list[tuple[str, str]]
+) -> None:
+    """Attach identifiers, or 409 naming the customer that already holds one."""
+    owners = await repo.owners_of(values)
+    for (kind, value), owner in owners.items():
+        if owner != customer_id:
+            raise IdentifierConflict(kind, value, owner)
+    fresh = [pair for pair in dict.fromkeys(values) if pair not in owners]
+    try:
+        await repo.add_identifiers(customer_id, fresh)
+    except IntegrityError:
+        # A concurrent writer took one of them between our check and our insert.
+        for (kind, value), owner in (await repo.owners_of(fresh)).items():
+            if owner != customer_id:
+                raise IdentifierConflict(kind, value, owner) from None
+        raise
+
+
+async def create_customer(
+    session: AsyncSession, data: CustomerCreate, principal: Principal
+) -> CustomerOut:
+    """Create a customer with its identifiers; 409 if one already names another customer."""
+    repo = CustomerRepository(session)
+    if principal.owned_only:
+        if data.owner_id is None:
+            data.owner_id = principal.agent_id
+        elif data.owner_id != principal.agent_id:
+            raise Forbidden("An owned-only key creates customers for its own agent only.")
+    await _check_organization(repo, data.organization_id, principal, "body.organization_id")
+    profile = Profile.model_validate(data.model_dump(exclude={"identifiers"}))
+    customer = await repo.add(Customer(**_columns_of(profile)))
+    await _claim_identifiers(repo, customer.id, [(i.kind.value, i.value) for i in data.identifiers])
+    return await _aggregate(repo, customer, principal)
+
+
+async def get_customer(
+    session: AsyncSession, customer_id: UUID, principal: Principal
+) -> CustomerOut:
+    """The customer aggregate; 404 when missing or not visible to the caller."""
+    repo = CustomerRepository(session)
+    customer = await repo.get(customer_id, principal)
+    if customer is None:
+        raise CustomerNotFound(customer_id)
+    return await _aggregate(repo, customer, principal)
+
+
+async def _aggregate(
+    repo: CustomerRepository, customer: Customer, principal: Principal
+) -> CustomerOut:
+    identifiers = (await repo.identifiers_of([customer.id]))[customer.id]
+    organization = None
+    contacts = None
+    if customer.kind == "person" and customer.organization_id is not None:
+        org = await repo.get(customer.organization_id, principal)
+        if org is not None:
+            organization = CustomerRef(id=org.id, display_name=org.display_name, kind=org.kind)
+    if customer.kind == "organization":
+        contacts = await _contacts(repo, customer.id, principal, limit=100, after=None)
+    consents = await repo.current_consents(customer.id)
+    return CustomerOut(
+        **{
+            name: getattr(customer, name)
+            for name in CustomerOut.model_fields
+            if hasattr(customer, name)
+            and name
+            not in {"address", "preferences", "identifiers", "organization", "contacts", "consents"}
+        },
+        address=Address.model_validate(customer.address) if customer.address else None,
+        preferences=Preferences.model_validate(customer.preferences)
+        if customer.preferences
+        else None,
+        identifiers=[_identifier_out(i) for i in identifiers],
+        organization=organization,
+        contacts=contacts,
+        consents=[_consent_out(c) for c in consents],
+    )
+
+
+async def _contacts(
+    repo: CustomerRepository,
+    organization_id: UUID,
+    principal: Principal,
+    *,
+    limit: int,
+    after: UUID | None,
+) -> list[ContactOut]:
+    people = await repo.contacts_of(organization_id, principal, limit=limit, after=after)
+    identifiers = await repo.identifiers_of([p.id for p in people])
+    return [
+        ContactOut(
+            id=p.id,
+            display_name=p.display_name,
+            job_title=p.job_title,
+            identifiers=[_identifier_out(i) for i in identifiers[p.id]],
+        )
+        for p in people
+    ]
+
+
+async def _writable(
+    repo: CustomerRepository,
+    customer_id: UUID,
+    principal: Principal,
+    if_match: str | None,
+    *,
+    required: bool,
+) -> Customer:
+    customer = await repo.get(customer_id, principal, for_update=True)
+    if customer is None:
+        raise CustomerNotFound(customer_id)
+    if customer.status != "active":
+        raise Conflict(f"Customer {customer_id} is {customer.status} and cannot change.")
+    check_if_match(if_match, customer.version, required=required)
+    return customer
+
+
+async def patch_customer(
+    session: AsyncSession,
+    customer_id: UUID,
+    patch: Any,
+    if_match: str | None,
+    principal: Principal,
+) -> CustomerOut:
+    """Apply a JSON merge patch (RFC 7396) to the profile, guarded by If-Match."""
+    repo = CustomerRepository(session)
+    customer = await _writable(repo, customer_id, principal, if_match, required=True)
+    if not isinstance(patch, dict):
+        raise invalid_field("body", "a merge patch must be a JSON object", "dict_type")
+    merged = apply_merge_patch(_profile_of(customer), patch)
+    try:
+        profile = Profile.model_validate(merged)
+    except ValidationError as exc:
+        errors = field_errors(
+            {**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)
+        )
+        raise ValidationFailed(
+            "; ".join(f"{e['field']}: {e['reason']}" for e in errors), extra={"errors": errors}
+        ) from None
+    if profile.organization_id == customer.id:
+        raise invalid_field("body.organization_id", "a customer cannot belong to itself")
+    if profile.organization_id != customer.organization_id:
+        await _check_organization(repo, profile.organization_id, principal, "body.organization_id")
+    if principal.owned_only and profile.owner_id != principal.agent_id:
+        raise Forbidden("An owned-only key cannot hand a customer to another owner.")
+    if not await repo.update_profile(customer.id, customer.version, _columns_of(profile)):
+        raise CustomerNotFound(customer_id)
+    await session.refresh(customer)
+    return await _aggregate(repo, customer, principal)
+
+
+async def add_identifier(
+    session: AsyncSession,
+    customer_id: UUID,
+    data: IdentifierIn,
+    if_match: str | None,
+    principal: Principal,
+) -> tuple[IdentifierOut, bool]:
+    """Attach an identifier; returns it and whether it was new (idempotent for its owner)."""
+    repo = CustomerRepository(session)
+    customer = await _writable(repo, customer_id, principal, if_match, required=False)
+    existing = await repo.owners_of([(data.kind.value, data.value)])
+    await _claim_identifiers(repo, customer.id, [(data.kind.value, data.value)])
+    if not existing:
+        await repo.touch(customer)
+    identifier = next(
+        i
+        for i in (await repo.identifiers_of([customer.id]))[customer.id]
+        if (i.kind, i.value) == (data.kind.value, data.value)
+    )
+    return _identifier_out(identifier), not existing
+
+
+async def remove_identifier(
+    session: AsyncSession,
+    customer_id: UUID,
+    identifier_id: UUID,
+    if_match: str | None,
+    principal: Principal,
+) -> None:
+    """Detach an identifier: the value no longer recognises this customer."""
+    repo = CustomerRepository(session)
+    customer = await _writable(repo, customer_id, principal, if_match, required=False)
+    identifier = await repo.get_identifier(customer.id, identifier_id)
+    if identifier is None:
+        raise NotFound(f"Identifier {identifier_id} not found on customer {customer_id}.")
+    await repo.delete_identifier(identifier)
+    await repo.touch(customer)
+
+
+async def list_contacts(
+    session: AsyncSession,
+    customer_id: UUID,
+    principal: Principal,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> ContactPage:
+    """The contact persons of an organisation."""
+    repo = CustomerRepository(session)
+    customer = await repo.get(customer_id, principal)
+    if customer is None:
+        raise CustomerNotFound(customer_id)
+    if customer.kind != "organization":
+        raise invalid_field("path.customer_id", "only an organization has contacts")
+    after = UUID(str(decode_cursor(cursor)["after"])) if cursor else None
+    items = await _contacts(repo, customer.id, principal, limit=limit + 1, after=after)
+    next_cursor = encode_cursor({"after": str(items[limit - 1].id)}) if len(items) > limit else None
+    return ContactPage(items=items[:limit], next_cursor=next_cursor)
+
+
+async def set_preferences(
+    session: AsyncSession,
+    customer_id: UUID,
+    data: Preferences,
+    if_match: str | None,
+    principal: Principal,
+) -> tuple[Preferences, int]:
+    """Replace the contact preferences; returns them and the new version."""
+    repo = CustomerRepository(session)
+    customer = await _writable(repo, customer_id, principal, if_match, required=False)
+    customer.preferences = data.model_dump(mode="json", by_alias=True)
+    await repo.touch(customer)
+    return data, customer.version
+
+
+async def record_consent(
+    session: AsyncSession, customer_id: UUID, data: ConsentIn, principal: Principal
+) -> ConsentOut:
+    """Append a consent decision; the aggregate shows the latest per channel and purpose."""
+    repo = CustomerRepository(session)
+    customer = await _writable(repo, customer_id, principal, None, required=False)
+    consent = await repo.add_consent(
+        Consent(customer_id=customer.id, **data.model_dump(mode="json"))
+    )
+    await repo.touch(customer)
+    return _consent_out(consent)
+
+
+async def consent_history(
+    session: AsyncSession,
+    customer_id: UUID,
+    principal: Principal,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> ConsentPage:
+    """Every consent decision of a customer, newest first."""
+    repo = CustomerRepository(session)
+    if await repo.get(customer_id, principal) is None:
+        raise CustomerNotFound(customer_id)
+    before = UUID(str(decode_cursor(cursor)["before"])) if cursor else None
+    rows = await repo.consent_history(customer_id, limit=limit + 1, before=before)
+    next_cursor = encode_cursor({"before": str(rows[limit - 1].id)}) if len(rows) > limit else None
+    return ConsentPage(items=[_consent_out(c) for c in rows[:limit]], next_cursor=next_cursor)
+
+
+async def identify(
+    session: AsyncSession, kind: IdentifierKind, value: str, principal: Principal
+) -> Identified | None:
+    """Who an already-normalised identifier names, if the caller may see them."""
+    found = await CustomerRepository(session).identify(kind.value, value)
+    if found is None or not is_visible(found.owner_id, principal):
+        return None
+    return found
+
+
+def search_filters(
+    *,
+    q: str | None,
+    phone: str | None,
+    email: str | None,
+    external_id: str | None,
+    owner_id: str | None,
+    tier: str | None,
+    tag: str | None,
+    kind: str | None,
+    status: str | None,
+    default_region: str,
+) -> SearchFilters:
+    """Normalise the search parameters; a malformed phone, email or id is a 422 naming it."""
+    identifiers: list[tuple[str, str]] = []
+    for field, ident_kind, raw in (
+        ("phone", IdentifierKind.PHONE, phone),
+        ("email", IdentifierKind.EMAIL, email),
+        ("external_id", IdentifierKind.EXTERNAL, external_id),
+    ):
+        if raw is not None:
+            try:
+                identifiers.append(
+                    (ident_kind.value, normalize_identifier(ident_kind, raw, default_region))
+                )
+            except ValueError as exc:
+                raise invalid_field(f"query.{field}", str(exc)) from None
+    words: list[str] = []
+    q_identifiers: list[tuple[str, str]] = []
+    q_email_prefix = None
+    if q is not None and q.strip():
+        text = q.strip()
+        if "@" in text:
+            try:
+                q_identifiers.append(("email", normalize_email(text)))
+            except ValueError:
+                q_email_prefix = _LIKE_SPECIALS.sub("", text.lower())
+        elif sum(ch.isdigit() for ch in text) >= 6:
+            with contextlib.suppress(ValueError):
+                q_identifiers.append(
+                    ("phone", normalize_identifier(IdentifierKind.PHONE, text, default_region))
+                )
+        words = [w for w in (_LIKE_SPECIALS.sub("", w) for w in text.split()) if w][:8]
+    return SearchFilters(
+        words=words,
+        q_identifiers=q_identifiers,
+        q_email_prefix=q_email_prefix,
+        identifiers=identifiers,
+        owner_id=owner_id,
+        tier=tier,
+        tag=tag,
+        kind=kind,
+        status=status,
+    )
+
+
+async def search_customers(
+    session: AsyncSession,
+    filters: SearchFilters,
+    principal: Principal,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> CustomerPage:
+    """One page of matching customers; the cursor continues exactly where the page ended."""
+    after = None
+    if cursor:
+        position = decode_cursor(cursor)
+        try:
+            after = (position.get("rank"), UUID(str(position["id"])))
+        except (KeyError, ValueError):
+            raise invalid_field("query.cursor", "not a cursor this service issued") from None
+    repo = CustomerRepository(session)
+    rows = await repo.search(filters, principal, limit=limit + 1, after=after)
+    page = rows[:limit]
+    identifiers = await repo.identifiers_of([c.id for c, _ in page])
+    items = [
+        CustomerSummary(
+            **{
+                name: getattr(c, name)
+                for name in CustomerSummary.model_fields
+                if name != "identifiers"
+            },
+            identifiers=[_identifier_out(i) for i in identifiers[c.id]],
+        )
+        for c, _ in page
+    ]
+    next_cursor = None
+    if len(rows) > limit:
+        last, rank = page[-1]
+        next_cursor = encode_cursor({"rank": rank, "id": str(last.id)})
+    return CustomerPage(items=items, next_cursor=next_cursor)
