@@ -136,6 +136,10 @@ class Profile(BaseModel):
     attributes: dict[str, Any] = Field(
         default_factory=dict, description="Free custom fields, at most 16 KiB of JSON."
     )
+    unverified: bool = Field(
+        default=False,
+        description="Created automatically from an unknown caller or sender; clear it once verified.",
+    )
 
     @field_validator("tags")
     @classmethod

@@ -300,6 +300,20 @@ async def test_patch_needs_if_match_and_refuses_stale_versions(
     assert broken.status_code == 422
 
 
+async def test_an_unverified_customer_is_verified_by_patch(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    customer = await create(client, admin, display_name="+34612345678", unverified=True)
+    assert customer["unverified"] is True
+    verified = await client.patch(
+        f"/v1/customers/{customer['id']}",
+        json={"unverified": False, "display_name": "Ana Ruiz"},
+        headers={**admin, "If-Match": '"1"'},
+    )
+    assert verified.json()["unverified"] is False
+    assert verified.json()["display_name"] == "Ana Ruiz"
+
+
 async def test_owned_only_keys_see_only_their_customers(
     client: httpx.AsyncClient, admin: dict[str, str], make_key: MakeKey
 ) -> None:
