@@ -7,7 +7,6 @@ from enum import StrEnum
 from typing import Annotated, Any, Self
 from uuid import UUID
 
-import phonenumbers
 from pydantic import (
     AfterValidator,
     BaseModel,
@@ -19,6 +18,7 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic_extra_types.country import CountryAlpha2
 
 from app.core.config import get_settings
 from app.customers.identifiers import IdentifierKind, normalize_identifier
@@ -79,20 +79,12 @@ class Weekday(StrEnum):
     SUN = "sun"
 
 
-def _country(value: str) -> str:
-    code = value.strip().upper()
-    if code not in phonenumbers.SUPPORTED_REGIONS:
-        raise ValueError(f"'{value}' is not an ISO 3166-1 alpha-2 country code")
-    return code
-
-
 def _language(value: str) -> str:
     if not _BCP47.match(value):
         raise ValueError(f"'{value}' is not a BCP 47 language tag (e.g. es, pt-BR)")
     return value
 
 
-Country = Annotated[str, AfterValidator(_country)]
 Language = Annotated[str, AfterValidator(_language)]
 
 
@@ -103,7 +95,7 @@ class Address(BaseModel):
     city: Annotated[str, Field(max_length=200)] | None = None
     region: Annotated[str, Field(max_length=200)] | None = None
     postal_code: Annotated[str, Field(max_length=20)] | None = None
-    country: Country | None = Field(default=None, description="ISO 3166-1 alpha-2")
+    country: CountryAlpha2 | None = Field(default=None, description="ISO 3166-1 alpha-2")
 
 
 class Profile(BaseModel):
@@ -138,7 +130,7 @@ class Profile(BaseModel):
     )
     unverified: bool = Field(
         default=False,
-        description="Created automatically from an unknown caller or sender; clear it once verified.",
+        description="Created from an unknown caller or sender; clear it once verified.",
     )
 
     @field_validator("tags")
