@@ -18,6 +18,8 @@ from app.core.metrics import DB_POOL_IN_USE
 from app.core.middleware import RequestContextMiddleware
 from app.customers.router import router as customers_router
 from app.ops.router import router as ops_router
+from app.timeline.router import router as timeline_router
+from app.timeline.stream import TimelineFeed
 
 DESCRIPTION = """\
 Every interaction and transaction of every customer in one append-only history, served
@@ -41,10 +43,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database.from_settings(settings)
         app.state.db = database
+        assert settings.database_url
+        app.state.feed = TimelineFeed(settings.database_url)
         DB_POOL_IN_USE.set_function(database.pool_in_use)
         try:
             yield
         finally:
+            await app.state.feed.close()
             await database.dispose()
 
     app = FastAPI(
@@ -56,10 +61,15 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
-    app.add_middleware(RequestContextMiddleware, max_body_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        RequestContextMiddleware,
+        max_body_bytes=settings.max_body_bytes,
+        larger_bodies={"/v1/events/bulk": settings.max_bulk_body_bytes},
+    )
     app.include_router(ops_router)
     app.include_router(auth_router)
     app.include_router(customers_router)
+    app.include_router(timeline_router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -4,4 +4,5 @@
 def load_all_models() -> None:
     """Import each domain's models module so its tables join Base.metadata."""
     import app.auth.models
-    import app.customers.models  # noqa: F401
+    import app.customers.models
+    import app.timeline.models  # noqa: F401

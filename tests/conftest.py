@@ -19,6 +19,7 @@ from app.core.embedded import start_embedded
 from app.core.migrations import upgrade_to_head
 from app.core.security import Role
 from app.main import create_app
+from app.timeline.stream import TimelineFeed
 
 MakeKey = Callable[..., Awaitable[dict[str, str]]]
 
@@ -82,6 +83,7 @@ def app(settings: Settings, database: Database, connection: AsyncConnection) -> 
     """The app, its request sessions joined to the test's rolled-back transaction."""
     application = create_app(settings)
     application.state.db = database
+    application.state.feed = TimelineFeed(str(settings.database_url))
 
     async def session_in_test_transaction() -> AsyncIterator[AsyncSession]:
         async with _savepoint_session(connection) as s:
@@ -134,13 +136,25 @@ async def live(
     """
     application = create_app(settings)
     application.state.db = database
+    application.state.feed = TimelineFeed(str(settings.database_url))
     async with database.sessionmaker() as s, s.begin():
         _, secret = await create_key(s, role=Role.ADMIN, name="live-test")
     transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c, {"Authorization": f"Bearer {secret}"}
+    await application.state.feed.close()
     async with database.engine.begin() as conn:
+        # The history refuses TRUNCATE unless privileged maintenance says otherwise.
+        await conn.execute(text("SET LOCAL ch.privileged_maintenance = 'on'"))
         await conn.execute(text(f"TRUNCATE {', '.join(LIVE_TABLES)} CASCADE"))
 
 
-LIVE_TABLES = ("customer_consents", "customer_identifiers", "customers", "api_keys")
+LIVE_TABLES = (
+    "events",
+    "event_keys",
+    "customer_merges",
+    "customer_consents",
+    "customer_identifiers",
+    "customers",
+    "api_keys",
+)

@@ -21,6 +21,10 @@ class Settings(BaseSettings):
     db_pool_size: int = Field(default=10, ge=1, description="Connections kept per process.")
     db_max_overflow: int = Field(default=10, ge=0, description="Extra connections under load.")
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body.")
+    max_bulk_body_bytes: int = Field(
+        default=16 * 1_048_576, ge=1024, description="Largest NDJSON bulk import body."
+    )
+    sse_ping_seconds: int = Field(default=15, ge=1, description="Heartbeat on live streams.")
     log_level: str = Field(default="INFO", description="Python logging level name.")
     default_region: str = Field(
         default="ES", description="ISO 3166 region for phone numbers in national format."

@@ -32,9 +32,12 @@ class RequestContextMiddleware:
     otherwise as soon as the streamed body passes the limit, never after reading it whole.
     """
 
-    def __init__(self, app: ASGIApp, max_body_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, max_body_bytes: int, larger_bodies: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.larger_bodies = larger_bodies or {}  # path -> limit, for import endpoints
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -66,9 +69,9 @@ class RequestContextMiddleware:
                 await send_tagged(message)
             elif message["type"] == "http.response.start" and not response_started:
                 # The app answered a body cut short by the limit: the true answer is 413.
-                await _too_large(self.max_body_bytes, scope["path"])(scope, receive, send_tagged)
+                await _too_large(limit, scope["path"])(scope, receive, send_tagged)
 
-        limit = self.max_body_bytes
+        limit = self.larger_bodies.get(scope["path"], self.max_body_bytes)
         received = 0
 
         async def receive_bounded() -> Message:

@@ -45,6 +45,7 @@ class Customer(Base):
         Index("ix_customers_owner_id", "owner_id"),
         Index("ix_customers_organization_id", "organization_id"),
         Index("ix_customers_tags", "tags", postgresql_using="gin"),
+        Index("ix_customers_merged_into", "merged_into"),
     )
 
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
@@ -67,6 +68,7 @@ class Customer(Base):
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
     preferences: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    merged_into: Mapped[UUID | None] = mapped_column(ForeignKey("customers.id"))
     unverified: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

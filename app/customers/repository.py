@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import driver_connection
+from app.core.db import driver_connection, new_id
 from app.core.security import Principal
 from app.customers.models import Consent, Customer, CustomerIdentifier
 
@@ -273,3 +273,102 @@ def _has_identifier(match: ColumnElement[bool], kind: str) -> ColumnElement[bool
     return exists().where(
         CustomerIdentifier.customer_id == Customer.id, CustomerIdentifier.kind == kind, match
     )
+
+
+_FAMILY_SQL = (
+    "WITH RECURSIVE family(id) AS ("
+    " SELECT $1::uuid"
+    " UNION SELECT c.id FROM customers c JOIN family f ON c.merged_into = f.id"
+    ") SELECT id FROM family"
+)
+_SURVIVOR_SQL = (
+    "WITH RECURSIVE chain(id, merged_into, depth) AS ("
+    " SELECT id, merged_into, 0 FROM customers WHERE id = $1"
+    " UNION ALL SELECT c.id, c.merged_into, chain.depth + 1"
+    " FROM customers c JOIN chain ON c.id = chain.merged_into WHERE chain.depth < 100"
+    ") SELECT id FROM chain WHERE merged_into IS NULL"
+)
+_OWNERS_SQL = (
+    "SELECT i.kind, i.value, i.customer_id FROM customer_identifiers i "
+    "JOIN unnest($1::text[], $2::text[]) AS wanted(kind, value) "
+    "ON i.kind = wanted.kind AND i.value = wanted.value"
+)
+
+
+class CustomerGraphRepository:
+    """Merge chains and bulk identifier lookups, on prepared asyncpg statements."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def family(self, customer_id: UUID) -> list[UUID]:
+        """The customer and every customer merged into it, directly or not."""
+        conn = await driver_connection(self.session)
+        return [row["id"] for row in await conn.fetch(_FAMILY_SQL, customer_id)]
+
+    async def survivor(self, customer_id: UUID) -> UUID | None:
+        """The active end of a merge chain (the customer itself when not merged)."""
+        conn = await driver_connection(self.session)
+        value = await conn.fetchval(_SURVIVOR_SQL, customer_id)
+        return value if value is None else UUID(str(value))
+
+    async def owners(self, values: Sequence[tuple[str, str]]) -> dict[tuple[str, str], UUID]:
+        if not values:
+            return {}
+        conn = await driver_connection(self.session)
+        rows = await conn.fetch(_OWNERS_SQL, [k for k, _ in values], [v for _, v in values])
+        return {(r["kind"], r["value"]): r["customer_id"] for r in rows}
+
+    async def create_unverified(
+        self, customers: Sequence[tuple[UUID, str]], identifiers: Sequence[tuple[UUID, str, str]]
+    ) -> None:
+        """Insert unverified customers and their identifiers in two statements."""
+        conn = await driver_connection(self.session)
+        await conn.execute(
+            "INSERT INTO customers (id, kind, display_name, unverified) "
+            "SELECT id, 'person', name, true FROM unnest($1::uuid[], $2::text[]) AS n(id, name)",
+            [c for c, _ in customers],
+            [name for _, name in customers],
+        )
+        # A concurrent writer may have claimed a value meanwhile: it keeps it.
+        await conn.execute(
+            "INSERT INTO customer_identifiers (id, customer_id, kind, value) "
+            "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]) "
+            "ON CONFLICT (kind, value) DO NOTHING",
+            [new_id() for _ in identifiers],
+            [c for c, _, _ in identifiers],
+            [k for _, k, _ in identifiers],
+            [v for _, _, v in identifiers],
+        )
+
+    async def existing(self, customer_ids: Sequence[UUID]) -> dict[UUID, tuple[str, str | None]]:
+        """Status and owner of each id that exists."""
+        if not customer_ids:
+            return {}
+        conn = await driver_connection(self.session)
+        rows = await conn.fetch(
+            "SELECT id, status, owner_id FROM customers WHERE id = ANY($1::uuid[])",
+            list(customer_ids),
+        )
+        return {r["id"]: (r["status"], r["owner_id"]) for r in rows}
+
+    async def move_identifiers(
+        self, from_id: UUID, to_id: UUID, only: Sequence[UUID] | None
+    ) -> list[UUID]:
+        conn = await driver_connection(self.session)
+        if only is None:
+            rows = await conn.fetch(
+                "UPDATE customer_identifiers SET customer_id = $2 "
+                "WHERE customer_id = $1 RETURNING id",
+                from_id,
+                to_id,
+            )
+        else:
+            rows = await conn.fetch(
+                "UPDATE customer_identifiers SET customer_id = $2 "
+                "WHERE customer_id = $1 AND id = ANY($3::uuid[]) RETURNING id",
+                from_id,
+                to_id,
+                list(only),
+            )
+        return [r["id"] for r in rows]

@@ -5,6 +5,7 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi.responses import RedirectResponse
 
 from app.auth.dependencies import require_roles
 from app.core.config import Settings, get_settings
@@ -16,8 +17,6 @@ from app.core.security import ALL_ROLES, Principal, Role
 from app.customers import service
 from app.customers.identifiers import IdentifierKind, normalize_identifier
 from app.customers.schemas import (
-    ConsentIn,
-    ConsentOut,
     ConsentPage,
     ContactPage,
     CustomerCreate,
@@ -28,7 +27,6 @@ from app.customers.schemas import (
     Identification,
     IdentifierIn,
     IdentifierOut,
-    Preferences,
     Tier,
 )
 
@@ -162,12 +160,27 @@ async def identify_customer(
     "/customers/{customer_id}",
     operation_id="get_customer",
     summary="The customer aggregate",
-    responses=problem_responses(401, 403, 404, 422),
+    response_model=CustomerOut,
+    responses={
+        308: {"description": "Merged: Location names the customer it was merged into"},
+        **problem_responses(401, 403, 404, 422),
+    },
 )
 async def get_customer(
-    customer_id: UUID, session: SessionDep, principal: Reader, response: Response
-) -> CustomerOut:
+    customer_id: UUID,
+    session: SessionDep,
+    principal: Reader,
+    request: Request,
+    response: Response,
+    follow: Annotated[
+        bool, Query(description="A merged customer redirects (308) to its survivor unless false")
+    ] = True,
+) -> Any:
     customer = await service.get_customer(session, customer_id, principal)
+    if customer.status == "merged" and follow:
+        survivor = await service.survivor_id(session, customer.id)
+        url = request.url_for("get_customer", customer_id=survivor)
+        return RedirectResponse(str(url), status_code=status.HTTP_308_PERMANENT_REDIRECT)
     _with_etag(response, customer.version)
     return customer
 
@@ -275,40 +288,6 @@ async def list_contacts(
     limit: Limit = 50,
 ) -> ContactPage:
     return await service.list_contacts(session, customer_id, principal, limit=limit, cursor=cursor)
-
-
-@router.put(
-    "/customers/{customer_id}/preferences",
-    operation_id="set_preferences",
-    summary="Replace the contact preferences",
-    responses=problem_responses(401, 403, 404, 409, 412, 422),
-)
-async def set_preferences(
-    customer_id: UUID,
-    body: Preferences,
-    session: SessionDep,
-    principal: Writer,
-    response: Response,
-    if_match: IfMatch = None,
-) -> Preferences:
-    preferences, version = await service.set_preferences(
-        session, customer_id, body, if_match, principal
-    )
-    _with_etag(response, version)
-    return preferences
-
-
-@router.post(
-    "/customers/{customer_id}/consents",
-    operation_id="record_consent",
-    status_code=status.HTTP_201_CREATED,
-    summary="Record a consent granted or withdrawn",
-    responses=problem_responses(401, 403, 404, 409, 422),
-)
-async def record_consent(
-    customer_id: UUID, body: ConsentIn, session: SessionDep, principal: Writer
-) -> ConsentOut:
-    return await service.record_consent(session, customer_id, body, principal)
 
 
 @router.get(

@@ -357,6 +357,7 @@ class CustomerOut(BaseModel):
     tags: list[str]
     attributes: dict[str, Any]
     status: CustomerStatus
+    merged_into: UUID | None = Field(description="Set when this customer was merged into another")
     unverified: bool
     created_at: datetime
     updated_at: datetime

@@ -1,6 +1,7 @@
 """The customer aggregate: create, read, change, find and identify customers."""
 
 import contextlib
+import json
 import re
 from typing import Any
 from uuid import UUID
@@ -9,10 +10,12 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import new_id
 from app.core.errors import (
     Conflict,
     Forbidden,
     NotFound,
+    ProblemError,
     ValidationFailed,
     field_errors,
     invalid_field,
@@ -23,7 +26,13 @@ from app.core.preconditions import check_if_match
 from app.core.security import Principal
 from app.customers.identifiers import IdentifierKind, normalize_email, normalize_identifier
 from app.customers.models import Consent, Customer, CustomerIdentifier
-from app.customers.repository import CustomerRepository, Identified, SearchFilters, is_visible
+from app.customers.repository import (
+    CustomerGraphRepository,
+    CustomerRepository,
+    Identified,
+    SearchFilters,
+    is_visible,
+)
 from app.customers.schemas import (
     Address,
     ConsentIn,
@@ -460,3 +469,181 @@ async def search_customers(
         last, rank = page[-1]
         next_cursor = encode_cursor({"rank": rank, "id": str(last.id)})
     return CustomerPage(items=items, next_cursor=next_cursor)
+
+
+# --- used by the timeline: resolving who an event is about, and merges ---------------
+
+
+async def survivor_id(session: AsyncSession, customer_id: UUID) -> UUID:
+    """Where a customer's history lives now: itself, or the survivor of its merges."""
+    found = await CustomerGraphRepository(session).survivor(customer_id)
+    if found is None:
+        raise CustomerNotFound(customer_id)
+    return found
+
+
+async def readable_family(
+    session: AsyncSession, customer_id: UUID, principal: Principal
+) -> tuple[Customer, list[UUID]]:
+    """A visible customer and the ids whose events form its timeline (merged-in included)."""
+    customer = await CustomerRepository(session).get(customer_id, principal)
+    if customer is None:
+        raise CustomerNotFound(customer_id)
+    return customer, await CustomerGraphRepository(session).family(customer.id)
+
+
+async def writable_target(session: AsyncSession, customer_id: UUID, principal: Principal) -> UUID:
+    """The customer an append to ``customer_id`` lands on (the survivor if it was merged)."""
+    customer = await CustomerRepository(session).get(customer_id, principal)
+    if customer is None:
+        raise CustomerNotFound(customer_id)
+    if customer.status == "erased":
+        raise Conflict(f"Customer {customer_id} was erased; nothing more is recorded on it.")
+    if customer.status == "merged":
+        return await survivor_id(session, customer.id)
+    return customer.id
+
+
+async def resolve_customers(
+    session: AsyncSession,
+    refs: list[tuple[UUID | None, list[tuple[str, str]], str | None]],
+    principal: Principal,
+) -> list[tuple[UUID, bool] | ProblemError]:
+    """Who each reference names: (customer id, created) or the reason it cannot be resolved.
+
+    A reference is an explicit id or identifiers (normalised). The first identifier that
+    names a customer wins; when none does, a new ``unverified`` customer is created with
+    all of them (once per batch, however many references name it).
+    """
+    graph = CustomerGraphRepository(session)
+    owners = await graph.owners(list({pair for _, idents, _ in refs for pair in idents}))
+    explicit = await graph.existing([cid for cid, _, _ in refs if cid is not None])
+    owner_rows = await graph.existing(list(set(owners.values())))
+    created: dict[tuple[str, str], UUID] = {}
+    new_customers: list[tuple[UUID, str]] = []
+    new_identifiers: list[tuple[UUID, str, str]] = []
+    results: list[tuple[UUID, bool] | ProblemError] = []
+    for customer_id, identifiers, display_name in refs:
+        if customer_id is not None:
+            status, owner = explicit.get(customer_id, (None, None))
+            if status is None or not is_visible(owner, principal):
+                results.append(CustomerNotFound(customer_id))
+            elif status == "erased":
+                results.append(Conflict(f"Customer {customer_id} was erased."))
+            else:
+                results.append((customer_id, False))
+            continue
+        known = next((owners[i] for i in identifiers if i in owners), None)
+        if known is not None:
+            status, owner = owner_rows[known]
+            if not is_visible(owner, principal):
+                results.append(Forbidden("The identifiers name a customer this key may not write."))
+            else:
+                results.append((known, False))
+            continue
+        fresh = next((created[i] for i in identifiers if i in created), None)
+        if fresh is not None:
+            results.append((fresh, False))
+            continue
+        if principal.owned_only:
+            results.append(Forbidden("An owned-only key cannot create customers from events."))
+            continue
+        new = new_id()
+        new_customers.append((new, (display_name or identifiers[0][1])[:300]))
+        for identifier in identifiers:
+            if identifier not in created:
+                created[identifier] = new
+                new_identifiers.append((new, *identifier))
+        results.append((new, True))
+    if new_customers:
+        await graph.create_unverified(new_customers, new_identifiers)
+    return results
+
+
+async def merge_preview(
+    session: AsyncSession, survivor: UUID, absorbed: UUID, principal: Principal
+) -> tuple[Customer, Customer, list[IdentifierOut], list[dict[str, Any]]]:
+    """Both customers (locked), the identifiers that would move and the fields that differ."""
+    repo = CustomerRepository(session)
+    if survivor == absorbed:
+        raise invalid_field("body.source_customer_id", "a customer cannot be merged into itself")
+    first, second = sorted([survivor, absorbed])
+    locked = {
+        c.id: c
+        for c in [
+            await repo.get(first, principal, for_update=True),
+            await repo.get(second, principal, for_update=True),
+        ]
+        if c
+    }
+    if survivor not in locked:
+        raise CustomerNotFound(survivor)
+    if absorbed not in locked:
+        raise invalid_field("body.source_customer_id", f"customer {absorbed} not found")
+    target, source = locked[survivor], locked[absorbed]
+    for customer in (target, source):
+        if customer.status != "active":
+            raise Conflict(
+                f"Customer {customer.id} is {customer.status}; only active customers merge."
+            )
+    identifiers = (await repo.identifiers_of([source.id]))[source.id]
+    conflicts = [
+        {"field": name, "survivor": getattr(target, name), "absorbed": getattr(source, name)}
+        for name in _PROFILE_FIELDS
+        if name not in {"tags", "attributes", "unverified"}
+        and getattr(source, name) not in (None, "")
+        and getattr(target, name) not in (None, "")
+        and getattr(source, name) != getattr(target, name)
+    ]
+    return target, source, [_identifier_out(i) for i in identifiers], jsonable(conflicts)
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON values (UUIDs as strings) for problem and preview documents."""
+    return json.loads(json.dumps(value, default=str))
+
+
+async def absorb(session: AsyncSession, target: Customer, source: Customer) -> list[UUID]:
+    """Move every identifier of ``source`` to ``target`` and mark ``source`` merged."""
+    repo = CustomerRepository(session)
+    moved = await CustomerGraphRepository(session).move_identifiers(source.id, target.id, None)
+    source.status = "merged"
+    source.merged_into = target.id
+    if source.unverified is False and target.unverified:
+        target.unverified = False
+    await repo.touch(source)
+    await repo.touch(target)
+    return moved
+
+
+async def restore(
+    session: AsyncSession,
+    target_id: UUID,
+    source_id: UUID,
+    identifier_ids: list[UUID],
+    principal: Principal,
+) -> tuple[Customer, Customer, int]:
+    """Undo :func:`absorb`: ``source`` active again with exactly the identifiers it brought."""
+    repo = CustomerRepository(session)
+    first, second = sorted([target_id, source_id])
+    locked = {
+        c.id: c
+        for c in [
+            await repo.get(first, principal, for_update=True),
+            await repo.get(second, principal, for_update=True),
+        ]
+        if c
+    }
+    if target_id not in locked or source_id not in locked:
+        raise CustomerNotFound(target_id if target_id not in locked else source_id)
+    target, source = locked[target_id], locked[source_id]
+    if target.status != "active":
+        raise Conflict(f"Customer {target.id} is {target.status}; undo its own merge first.")
+    moved = await CustomerGraphRepository(session).move_identifiers(
+        target.id, source.id, identifier_ids
+    )
+    source.status = "active"
+    source.merged_into = None
+    await repo.touch(source)
+    await repo.touch(target)
+    return target, source, len(moved)

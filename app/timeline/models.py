@@ -1,0 +1,72 @@
+"""The append-only events table, its idempotency keys and the record of merges."""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import DateTime, ForeignKey, Index, String, Uuid, func, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base, new_id
+
+
+class Event(Base):
+    """One immutable fact on a customer's timeline (UPDATE and DELETE refused by a trigger)."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        Index(
+            "ix_events_customer_timeline",
+            "customer_id",
+            text("occurred_at DESC"),
+            text("id DESC"),
+        ),
+        Index("ix_events_customer_recorded", "customer_id", "recorded_at"),
+        Index(
+            "ix_events_corrects_id", "corrects_id", postgresql_where=text("corrects_id IS NOT NULL")
+        ),
+    )
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    customer_id: Mapped[UUID] = mapped_column(ForeignKey("customers.id"))
+    type: Mapped[str] = mapped_column(String(100))
+    occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    recorded_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    channel: Mapped[str] = mapped_column(String(16))
+    direction: Mapped[str | None] = mapped_column(String(16))
+    source: Mapped[str] = mapped_column(String(100))
+    source_event_id: Mapped[str | None] = mapped_column(String(300))
+    actor: Mapped[str | None] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(String(280))
+    payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    corrects_id: Mapped[UUID | None] = mapped_column()
+
+
+class EventKey(Base):
+    """Idempotency: one row per (scope, key), naming the event it produced."""
+
+    __tablename__ = "event_keys"
+
+    scope: Mapped[str] = mapped_column(String(200), primary_key=True)
+    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    event_id: Mapped[UUID] = mapped_column()
+    request_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class CustomerMerge(Base):
+    """A merge, with exactly what moved, so that it can be undone."""
+
+    __tablename__ = "customer_merges"
+    __table_args__ = (Index("ix_customer_merges_survivor_absorbed", "survivor_id", "absorbed_id"),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    survivor_id: Mapped[UUID] = mapped_column(ForeignKey("customers.id"))
+    absorbed_id: Mapped[UUID] = mapped_column(ForeignKey("customers.id"))
+    identifier_ids: Mapped[list[UUID]] = mapped_column(ARRAY(Uuid()))
+    actor: Mapped[str | None] = mapped_column(String(200))
+    merged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    unmerged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

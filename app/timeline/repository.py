@@ -1,0 +1,233 @@
+"""All queries on events, idempotency keys and merges.
+
+Appends run on prepared asyncpg statements (the ingestion hot path); reads use Core.
+"""
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import ColumnElement, func, or_, select, tuple_
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.db import driver_connection
+from app.timeline.models import CustomerMerge, Event
+
+NOTIFY_CHANNEL = "ch_events"
+
+_CLAIM_KEY = (
+    "INSERT INTO event_keys (scope, key, event_id, request_hash) VALUES ($1, $2, $3, $4) "
+    "ON CONFLICT DO NOTHING RETURNING event_id"
+)
+_FIND_KEY = "SELECT event_id, request_hash FROM event_keys WHERE scope = $1 AND key = $2"
+_COLUMNS = (
+    "id, customer_id, type, occurred_at, channel, direction, source, source_event_id, actor, "
+    "summary, payload, corrects_id"
+)
+_INSERT = (
+    f"INSERT INTO events ({_COLUMNS}) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12) RETURNING recorded_at"
+)
+_INSERT_MANY = (
+    f"INSERT INTO events ({_COLUMNS}) SELECT * FROM unnest("
+    "$1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], "
+    "$8::text[], $9::text[], $10::text[], $11::jsonb[], $12::uuid[])"
+)
+_CLAIM_KEYS = (
+    "INSERT INTO event_keys (scope, key, event_id, request_hash) "
+    "SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[]) "
+    "ON CONFLICT DO NOTHING RETURNING scope, key"
+)
+_FIND_KEYS = (
+    "SELECT k.scope, k.key, k.event_id, k.request_hash, e.customer_id FROM event_keys k "
+    "JOIN unnest($1::text[], $2::text[]) AS w(scope, key) ON k.scope = w.scope AND k.key = w.key "
+    "LEFT JOIN events e ON e.id = k.event_id"
+)
+_NOTIFY = f"SELECT pg_notify('{NOTIFY_CHANNEL}', $1)"
+_NOTIFY_MANY = f"SELECT pg_notify('{NOTIFY_CHANNEL}', n) FROM unnest($1::text[]) AS n"
+
+
+@dataclass(slots=True)
+class EventRow:
+    """An event ready to store (already validated and normalised)."""
+
+    id: UUID
+    customer_id: UUID
+    type: str
+    occurred_at: datetime
+    channel: str
+    direction: str | None
+    source: str
+    source_event_id: str | None
+    actor: str | None
+    summary: str
+    payload: dict[str, Any]
+    corrects_id: UUID | None
+
+    def values(self) -> tuple[Any, ...]:
+        return (
+            self.id,
+            self.customer_id,
+            self.type,
+            self.occurred_at,
+            self.channel,
+            self.direction,
+            self.source,
+            self.source_event_id,
+            self.actor,
+            self.summary,
+            json.dumps(self.payload, separators=(",", ":")),
+            self.corrects_id,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineQuery:
+    customer_ids: Sequence[UUID]
+    types: Sequence[str] = ()
+    type_prefixes: Sequence[str] = ()
+    channels: Sequence[str] = ()
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+class TimelineRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def claim_key(self, scope: str, key: str, event_id: UUID, request_hash: str) -> bool:
+        """Take an idempotency key; False when it was already taken (waits for its writer)."""
+        conn = await driver_connection(self.session)
+        return await conn.fetchval(_CLAIM_KEY, scope, key, event_id, request_hash) is not None
+
+    async def find_key(self, scope: str, key: str) -> tuple[UUID, str] | None:
+        conn = await driver_connection(self.session)
+        row = await conn.fetchrow(_FIND_KEY, scope, key)
+        return None if row is None else (row["event_id"], row["request_hash"])
+
+    async def insert(self, row: EventRow) -> datetime:
+        conn = await driver_connection(self.session)
+        recorded_at: datetime = await conn.fetchval(_INSERT, *row.values())
+        await conn.execute(_NOTIFY, f"{row.customer_id}:{row.id}")
+        return recorded_at
+
+    async def claim_keys(self, keys: Sequence[tuple[str, str, UUID, str]]) -> set[tuple[str, str]]:
+        """Take many keys at once; returns those this call took."""
+        if not keys:
+            return set()
+        conn = await driver_connection(self.session)
+        rows = await conn.fetch(
+            _CLAIM_KEYS,
+            [k[0] for k in keys],
+            [k[1] for k in keys],
+            [k[2] for k in keys],
+            [k[3] for k in keys],
+        )
+        return {(r["scope"], r["key"]) for r in rows}
+
+    async def find_keys(
+        self, keys: Sequence[tuple[str, str]]
+    ) -> dict[tuple[str, str], tuple[UUID, str, UUID | None]]:
+        if not keys:
+            return {}
+        conn = await driver_connection(self.session)
+        rows = await conn.fetch(_FIND_KEYS, [k[0] for k in keys], [k[1] for k in keys])
+        return {
+            (r["scope"], r["key"]): (r["event_id"], r["request_hash"], r["customer_id"])
+            for r in rows
+        }
+
+    async def insert_many(self, rows: Sequence[EventRow]) -> None:
+        if not rows:
+            return
+        conn = await driver_connection(self.session)
+        columns = list(zip(*(r.values() for r in rows), strict=True))
+        await conn.execute(_INSERT_MANY, *[list(c) for c in columns])
+        await conn.execute(_NOTIFY_MANY, [f"{r.customer_id}:{r.id}" for r in rows])
+
+    async def get(self, event_id: UUID) -> Event | None:
+        return await self.session.get(Event, event_id)
+
+    async def get_many(self, event_ids: Sequence[UUID]) -> Sequence[Event]:
+        return (await self.session.scalars(select(Event).where(Event.id.in_(event_ids)))).all()
+
+    async def page(
+        self, query: TimelineQuery, *, limit: int, after: tuple[datetime, UUID] | None
+    ) -> Sequence[Event]:
+        """Newest first by occurred_at (id breaks ties), strictly after the cursor position."""
+        conditions: list[ColumnElement[bool]] = [
+            Event.customer_id.in_(query.customer_ids),
+            Event.type != "event.corrected",
+        ]
+        type_matches: list[ColumnElement[bool]] = []
+        if query.types:
+            type_matches.append(Event.type.in_(query.types))
+        type_matches += [Event.type.startswith(prefix) for prefix in query.type_prefixes]
+        if type_matches:
+            conditions.append(or_(*type_matches))
+        if query.channels:
+            conditions.append(Event.channel.in_(query.channels))
+        if query.since is not None:
+            conditions.append(Event.occurred_at >= query.since)
+        if query.until is not None:
+            conditions.append(Event.occurred_at < query.until)
+        if after is not None:
+            conditions.append(tuple_(Event.occurred_at, Event.id) < tuple_(*after))
+        statement = (
+            select(Event)
+            .where(*conditions)
+            .order_by(Event.occurred_at.desc(), Event.id.desc())
+            .limit(limit)
+        )
+        return (await self.session.scalars(statement)).all()
+
+    async def corrections_of(self, event_ids: Sequence[UUID]) -> Sequence[Event]:
+        if not event_ids:
+            return []
+        statement = (
+            select(Event)
+            .where(Event.corrects_id.in_(event_ids))
+            .order_by(Event.recorded_at, Event.id)
+        )
+        return (await self.session.scalars(statement)).all()
+
+    async def recorded_since(
+        self, customer_ids: Sequence[UUID], since: datetime
+    ) -> Sequence[Event]:
+        statement = (
+            select(Event)
+            .where(Event.customer_id.in_(customer_ids), Event.recorded_at >= since)
+            .order_by(Event.recorded_at, Event.id)
+            .limit(10_000)
+        )
+        return (await self.session.scalars(statement)).all()
+
+    async def count_by_type(self, customer_ids: Sequence[UUID]) -> dict[str, int]:
+        rows = await self.session.execute(
+            select(Event.type, func.count())
+            .where(Event.customer_id.in_(customer_ids))
+            .group_by(Event.type)
+            .order_by(Event.type)
+        )
+        return {type_: count for type_, count in rows}
+
+    async def add_merge(self, merge: CustomerMerge) -> CustomerMerge:
+        self.session.add(merge)
+        await self.session.flush()
+        return merge
+
+    async def open_merge(self, survivor_id: UUID, absorbed_id: UUID) -> CustomerMerge | None:
+        statement = (
+            select(CustomerMerge)
+            .where(
+                CustomerMerge.survivor_id == survivor_id,
+                CustomerMerge.absorbed_id == absorbed_id,
+                CustomerMerge.unmerged_at.is_(None),
+            )
+            .order_by(CustomerMerge.merged_at.desc())
+            .with_for_update()
+        )
+        return (await self.session.scalars(statement)).first()

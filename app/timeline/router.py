@@ -1,0 +1,335 @@
+"""HTTP routes of the timeline: append, import, read, stream, merge, preferences, consents."""
+
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi.responses import RedirectResponse
+from sse_starlette import EventSourceResponse
+
+from app.auth.dependencies import require_roles
+from app.core.config import Settings, get_settings
+from app.core.db import Database, SessionDep
+from app.core.errors import PayloadTooLarge, UnsupportedMediaType, invalid_field, problem_responses
+from app.core.pagination import Limit
+from app.core.preconditions import etag
+from app.core.security import ALL_ROLES, Principal, Role
+from app.customers import service as customers
+from app.customers.schemas import ConsentIn, ConsentOut, Preferences
+from app.timeline import service
+from app.timeline.catalog import CATALOG, CUSTOM_PREFIX, Channel, catalog_document
+from app.timeline.schemas import (
+    BulkLineResult,
+    EventIn,
+    EventOut,
+    EventTypeList,
+    IdentifiedEventIn,
+    MergeOutcome,
+    MergeRequest,
+    UnmergeOutcome,
+    UnmergeRequest,
+)
+from app.timeline.stream import TimelineFeed
+
+router = APIRouter(prefix="/v1", tags=["timeline"])
+
+Reader = Annotated[Principal, Depends(require_roles(*ALL_ROLES))]
+Writer = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.INTEGRATION))]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+IdempotencyKey = Annotated[
+    str | None,
+    Header(
+        max_length=300,
+        description="Makes retries safe: the same key and body answer the original event.",
+    ),
+]
+IfMatch = Annotated[str | None, Header(description="The customer's ETag last read.")]
+
+NDJSON = "application/x-ndjson"
+MAX_BULK_LINES = 10_000
+_FAMILIES = sorted({name.split(".")[0] for name in CATALOG})
+_EVENT_CREATED: dict[int | str, dict[str, Any]] = {
+    200: {"description": "A retry: the original event", "model": EventOut},
+}
+
+
+def _event_response(
+    response: Response, request: Request, event: EventOut, created: bool
+) -> EventOut:
+    response.status_code = status.HTTP_201_CREATED if created else status.HTTP_200_OK
+    response.headers["Location"] = str(
+        request.url_for("get_timeline", customer_id=event.customer_id)
+    )
+    return event
+
+
+@router.get(
+    "/event-types",
+    operation_id="list_event_types",
+    summary="The event catalog, each type with its payload JSON Schema",
+    responses=problem_responses(401, 403),
+)
+async def list_event_types(principal: Reader) -> EventTypeList:
+    return EventTypeList.model_validate({"items": catalog_document()})
+
+
+@router.post(
+    "/customers/{customer_id}/events",
+    operation_id="append_event",
+    status_code=status.HTTP_201_CREATED,
+    summary="Append an event to a customer's timeline (idempotent)",
+    responses={**_EVENT_CREATED, **problem_responses(401, 403, 404, 409, 422)},
+)
+async def append_event(
+    customer_id: UUID,
+    body: EventIn,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: Writer,
+    idempotency_key: IdempotencyKey = None,
+) -> EventOut:
+    """201 with the stored event; a retry with the same key and body answers 200 with the
+    original; the same key with another body is 409. An append to a merged customer lands
+    on the customer it was merged into."""
+    event, created = await service.append_to_customer(
+        session, customer_id, body, idempotency_key, principal
+    )
+    return _event_response(response, request, event, created)
+
+
+@router.post(
+    "/events",
+    operation_id="append_identified_event",
+    status_code=status.HTTP_201_CREATED,
+    summary="Append an event for the customer its identifiers name",
+    responses={**_EVENT_CREATED, **problem_responses(401, 403, 404, 409, 422)},
+)
+async def append_identified_event(
+    body: IdentifiedEventIn,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: Writer,
+    settings: SettingsDep,
+    idempotency_key: IdempotencyKey = None,
+) -> EventOut:
+    """An unknown phone, email or external id creates an `unverified` customer."""
+    event, created = await service.append_identified(
+        session, body, idempotency_key, principal, settings
+    )
+    return _event_response(response, request, event, created)
+
+
+@router.post(
+    "/events/bulk",
+    operation_id="import_events",
+    summary="Import up to 10,000 events as NDJSON",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "One result per line, in order: created, duplicate or error",
+            "content": {
+                NDJSON: {
+                    "schema": BulkLineResult.model_json_schema(),
+                    "example": '{"line":1,"status":"created","event_id":"…","customer_id":"…"}\n'
+                    '{"line":2,"status":"error","errors":[{"field":"line.2.occurred_at",'
+                    '"reason":"Field required","type":"missing"}]}\n',
+                }
+            },
+        },
+        **problem_responses(401, 403, 413, 415),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                NDJSON: {
+                    "schema": {"$ref": "#/components/schemas/IdentifiedEventIn"},
+                    "example": '{"customer":{"email":"ana@example.com"},"type":"note.added",'
+                    '"occurred_at":"2026-01-05T10:00:00Z","payload":{"text":"Called"}}\n',
+                }
+            },
+        }
+    },
+)
+async def import_events(
+    request: Request, session: SessionDep, principal: Writer, settings: SettingsDep
+) -> Response:
+    """Each line is an event as in `POST /v1/events`; one bad line never rejects the others."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in (NDJSON, "application/jsonl"):
+        raise UnsupportedMediaType(f"Send {NDJSON}: one JSON event per line.")
+    lines = (await request.body()).split(b"\n")
+    if lines and not lines[-1].strip():
+        lines.pop()
+    if len(lines) > MAX_BULK_LINES:
+        raise PayloadTooLarge(f"At most {MAX_BULK_LINES} lines per request; got {len(lines)}.")
+    results = await service.import_bulk(session, lines, principal, settings)
+    body = "".join(r.model_dump_json(exclude_none=True) + "\n" for r in results)
+    return Response(body, media_type=NDJSON)
+
+
+def _merged_redirect(request: Request, survivor: UUID) -> RedirectResponse:
+    url = request.url_for(request.scope["route"].name, customer_id=survivor)
+    return RedirectResponse(str(url.include_query_params(**request.query_params)), status_code=308)
+
+
+_REDIRECT: dict[int | str, dict[str, Any]] = {
+    308: {"description": "The customer was merged: the survivor's URL is in Location"}
+}
+
+
+@router.get(
+    "/customers/{customer_id}/timeline",
+    operation_id="get_timeline",
+    summary="A customer's history, newest first",
+    responses={**_REDIRECT, **problem_responses(400, 401, 403, 404, 422)},
+)
+async def get_timeline(
+    customer_id: UUID,
+    request: Request,
+    session: SessionDep,
+    principal: Reader,
+    type: Annotated[
+        list[str] | None,
+        Query(description="Exact type or a family prefix like `call.*`; repeatable"),
+    ] = None,
+    channel: Annotated[list[Channel] | None, Query(description="Repeatable")] = None,
+    since: Annotated[datetime | None, Query(description="occurred_at at or after")] = None,
+    until: Annotated[datetime | None, Query(description="occurred_at before")] = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Limit = 50,
+) -> Any:
+    for index, value in enumerate(type or []):
+        family = value[:-2] if value.endswith(".*") else None
+        known = value in CATALOG or value.startswith(CUSTOM_PREFIX) or family in _FAMILIES
+        if not known:
+            raise invalid_field(f"query.type.{index}", f"unknown type or family '{value}'")
+    customer, _ = await customers.readable_family(session, customer_id, principal)
+    if customer.status == "merged":
+        return _merged_redirect(request, await customers.survivor_id(session, customer.id))
+    return await service.timeline_page(
+        session,
+        customer_id,
+        principal,
+        types=type or [],
+        channels=[c.value for c in channel or []],
+        since=since,
+        until=until,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+@router.get(
+    "/customers/{customer_id}/timeline/stream",
+    operation_id="stream_timeline",
+    summary="Server-Sent Events of events appended to this customer",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "An event stream; each `data` is an Event, each `id` its event id",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **_REDIRECT,
+        **problem_responses(401, 403, 404, 422),
+    },
+)
+async def stream_timeline(
+    customer_id: UUID,
+    request: Request,
+    session: SessionDep,
+    principal: Reader,
+    settings: SettingsDep,
+    last_event_id: Annotated[
+        UUID | None, Header(alias="Last-Event-ID", description="Resume after this event")
+    ] = None,
+) -> Any:
+    """Events appended by any process arrive within a second. On reconnect with
+    `Last-Event-ID`, events around that point are sent again (at least once: dedupe by id)."""
+    customer, family = await customers.readable_family(session, customer_id, principal)
+    if customer.status == "merged":
+        return _merged_redirect(request, await customers.survivor_id(session, customer.id))
+    database: Database = request.app.state.db
+    feed: TimelineFeed = request.app.state.feed
+
+    async def events() -> Any:
+        with feed.subscribe(family) as queue:
+            if last_event_id is not None:
+                async with database.sessionmaker() as s:
+                    for event in await service.replay_after(s, family, last_event_id):
+                        yield {"id": str(event.id), "data": event.model_dump_json()}
+            while True:
+                ids = [await queue.get()]
+                while not queue.empty():
+                    ids.append(queue.get_nowait())
+                async with database.sessionmaker() as s:
+                    for event in await service.events_for_stream(s, ids):
+                        yield {"id": str(event.id), "data": event.model_dump_json()}
+
+    return EventSourceResponse(events(), ping=settings.sse_ping_seconds)
+
+
+@router.post(
+    "/customers/{customer_id}/merge",
+    operation_id="merge_customers",
+    summary="Merge a duplicate into this customer (or preview it with dry_run)",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def merge_customers(
+    customer_id: UUID, body: MergeRequest, session: SessionDep, principal: Writer
+) -> MergeOutcome:
+    """The duplicate's identifiers move here, its history joins this timeline, it becomes
+    `merged`; `customer.merged` is recorded on both. Undo with `/unmerge`."""
+    return await service.merge(
+        session, customer_id, body.source_customer_id, body.dry_run, principal
+    )
+
+
+@router.post(
+    "/customers/{customer_id}/unmerge",
+    operation_id="unmerge_customers",
+    summary="Undo a merge",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def unmerge_customers(
+    customer_id: UUID, body: UnmergeRequest, session: SessionDep, principal: Writer
+) -> UnmergeOutcome:
+    """The absorbed customer is active again with exactly its own identifiers and events."""
+    return await service.unmerge(session, customer_id, body.source_customer_id, principal)
+
+
+@router.put(
+    "/customers/{customer_id}/preferences",
+    operation_id="set_preferences",
+    summary="Replace the contact preferences (recorded as preference.updated)",
+    responses=problem_responses(401, 403, 404, 409, 412, 422),
+)
+async def set_preferences(
+    customer_id: UUID,
+    body: Preferences,
+    session: SessionDep,
+    principal: Writer,
+    response: Response,
+    if_match: IfMatch = None,
+) -> Preferences:
+    preferences, version = await service.set_preferences(
+        session, customer_id, body, if_match, principal
+    )
+    response.headers["ETag"] = etag(version)
+    return preferences
+
+
+@router.post(
+    "/customers/{customer_id}/consents",
+    operation_id="record_consent",
+    status_code=status.HTTP_201_CREATED,
+    summary="Record a consent granted or withdrawn (and its event)",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def record_consent(
+    customer_id: UUID, body: ConsentIn, session: SessionDep, principal: Writer
+) -> ConsentOut:
+    return await service.record_consent(session, customer_id, body, principal)

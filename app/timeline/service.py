@@ -1,0 +1,623 @@
+"""Appending to and reading the timeline; merges, preferences and consents as events."""
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from pydantic import ValidationError
+from sqlalchemy import func
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.config import Settings
+from app.core.db import new_id
+from app.core.errors import (
+    Conflict,
+    NotFound,
+    ProblemError,
+    ValidationFailed,
+    field_errors,
+    invalid_field,
+)
+from app.core.pagination import decode_cursor, encode_cursor
+from app.core.security import Principal
+from app.customers import service as customers
+from app.customers.identifiers import IdentifierKind, normalize_identifier
+from app.customers.schemas import ConsentIn, ConsentOut, Preferences
+from app.timeline.catalog import SYSTEM_TYPES, Channel, event_type
+from app.timeline.models import CustomerMerge, Event
+from app.timeline.payloads import CorrectionPayload
+from app.timeline.repository import EventRow, TimelineQuery, TimelineRepository
+from app.timeline.schemas import (
+    BulkLineResult,
+    Correction,
+    CustomerRefIn,
+    EventIn,
+    EventOut,
+    FieldConflict,
+    IdentifiedEventIn,
+    MergeOutcome,
+    TimelinePage,
+    UnmergeOutcome,
+)
+
+SERVICE_SOURCE = "customer-history"
+# A live stream resumed with Last-Event-ID replays what was recorded this long before the
+# last event it saw: appends commit out of id order, so a plain "id > last" would skip some.
+RESUME_WINDOW = timedelta(seconds=30)
+
+
+class IdempotencyConflict(Conflict):
+    code = "idempotency-key-reused"
+
+
+@dataclass(slots=True)
+class NewEvent:
+    """A validated event, not yet tied to a customer."""
+
+    type: str
+    occurred_at: datetime
+    channel: str
+    direction: str | None
+    source: str
+    source_event_id: str | None
+    actor: str | None
+    summary: str
+    payload: dict[str, Any]
+    corrects_id: UUID | None
+
+    def fingerprint(self, customer_id: UUID | None) -> str:
+        """What makes two requests "the same body" for idempotency."""
+        canonical = json.dumps(
+            [
+                str(customer_id),
+                self.type,
+                self.occurred_at.isoformat(),
+                self.channel,
+                self.direction,
+                self.actor,
+                self.summary,
+                self.payload,
+            ],
+            sort_keys=True,
+            separators=(",", ":"),
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+    def row(self, customer_id: UUID, event_id: UUID | None = None) -> EventRow:
+        return EventRow(
+            id=event_id or new_id(),
+            customer_id=customer_id,
+            type=self.type,
+            occurred_at=self.occurred_at,
+            channel=self.channel,
+            direction=self.direction,
+            source=self.source,
+            source_event_id=self.source_event_id,
+            actor=self.actor,
+            summary=self.summary,
+            payload=self.payload,
+            corrects_id=self.corrects_id,
+        )
+
+
+def _money(payload: dict[str, Any], field: str) -> str:
+    amount, currency = payload.get(field), payload.get("currency")
+    return f" {amount} {currency}" if amount is not None and currency else ""
+
+
+def default_summary(type_name: str, payload: dict[str, Any]) -> str:
+    """A one-line description for an event that came without one."""
+    label = type_name.removeprefix("custom.").replace(".", " ").replace("_", " ").capitalize()
+    family = type_name.split(".")[0]
+    detail = ""
+    if family == "call" and payload.get("duration_s") is not None:
+        detail = f", {payload['duration_s']} s"
+    elif family == "email" and payload.get("subject"):
+        detail = f": {payload['subject']}"
+    elif family == "order":
+        detail = f" {payload.get('order_id', '')}" + _money(payload, "total")
+    elif family in {"payment", "invoice"}:
+        detail = _money(payload, "amount")
+    elif family == "ticket":
+        detail = f" {payload.get('ticket_id', '')}" + (
+            f": {payload['subject']}" if payload.get("subject") else ""
+        )
+    elif family == "survey":
+        scores = [
+            f"{k.upper()} {payload[k]}" for k in ("csat", "nps") if payload.get(k) is not None
+        ]
+        detail = ": " + ", ".join(scores)
+    return (label + detail)[:280]
+
+
+def prepare_event(data: EventIn, prefix: str = "body", *, allow_system: bool = False) -> NewEvent:
+    """Validate an event against the catalog; a 422 names each wrong field under ``prefix``."""
+    entry = event_type(data.type)
+    if entry is None:
+        raise invalid_field(
+            f"{prefix}.type", f"unknown event type '{data.type}'; see GET /v1/event-types"
+        )
+    if data.type in SYSTEM_TYPES and not allow_system:
+        raise invalid_field(f"{prefix}.type", f"'{data.type}' is recorded by the service itself")
+    try:
+        payload_model = entry.payload.model_validate(data.payload)
+    except ValidationError as exc:
+        errors = field_errors(
+            {**e, "loc": (*prefix.split("."), "payload", *e["loc"])}
+            for e in exc.errors(include_url=False)
+        )
+        raise ValidationFailed(
+            "; ".join(f"{e['field']}: {e['reason']}" for e in errors), extra={"errors": errors}
+        ) from None
+    payload = payload_model.model_dump(mode="json", by_alias=True, exclude_none=True)
+    corrects = (
+        payload_model.corrects_event_id if isinstance(payload_model, CorrectionPayload) else None
+    )
+    return NewEvent(
+        type=data.type,
+        occurred_at=data.occurred_at.astimezone(UTC),
+        channel=(data.channel or entry.channel).value,
+        direction=data.direction.value if data.direction else None,
+        source=data.source,
+        source_event_id=data.source_event_id,
+        actor=data.actor,
+        summary=data.summary or default_summary(data.type, payload),
+        payload=payload,
+        corrects_id=corrects,
+    )
+
+
+def idempotency_key(
+    new: NewEvent, header_key: str | None, principal: Principal
+) -> tuple[str, str] | None:
+    """(scope, key): the source's own event id, else the caller's Idempotency-Key header."""
+    if new.source_event_id is not None:
+        return new.source, new.source_event_id
+    if header_key:
+        return f"idempotency-key:{principal.key_id}", header_key
+    return None
+
+
+def event_out(event: Event, corrections: Sequence[Event] = ()) -> EventOut:
+    return EventOut(
+        id=event.id,
+        customer_id=event.customer_id,
+        type=event.type,
+        occurred_at=event.occurred_at,
+        recorded_at=event.recorded_at,
+        channel=Channel(event.channel),
+        direction=event.direction,
+        source=event.source,
+        source_event_id=event.source_event_id,
+        actor=event.actor,
+        summary=event.summary,
+        payload=event.payload,
+        corrections=[
+            Correction(
+                id=c.id,
+                recorded_at=c.recorded_at,
+                reason=c.payload.get("reason", ""),
+                summary=c.payload.get("summary"),
+                payload=c.payload.get("payload"),
+            )
+            for c in corrections
+        ],
+    )
+
+
+async def _check_correction(
+    session: AsyncSession, customer_id: UUID, new: NewEvent, prefix: str
+) -> None:
+    if new.corrects_id is None:
+        return
+    original = await TimelineRepository(session).get(new.corrects_id)
+    family = await customers.CustomerGraphRepository(session).family(customer_id)
+    if original is None or original.customer_id not in family:
+        raise invalid_field(
+            f"{prefix}.payload.corrects_event_id", "no such event on this customer's timeline"
+        )
+    if original.type == "event.corrected":
+        raise invalid_field(f"{prefix}.payload.corrects_event_id", "correct the original event")
+
+
+async def append(
+    session: AsyncSession,
+    customer_id: UUID,
+    new: NewEvent,
+    key: tuple[str, str] | None,
+    *,
+    same_body_required: bool = True,
+) -> tuple[EventOut, bool]:
+    """Append one event; with a key already used, answer the original (or 409 if it differs)."""
+    repo = TimelineRepository(session)
+    await _check_correction(session, customer_id, new, "body")
+    row = new.row(customer_id)
+    if key is not None:
+        fingerprint = new.fingerprint(
+            customer_id if key[0].startswith("idempotency-key:") else None
+        )
+        if not await repo.claim_key(*key, row.id, fingerprint):
+            found = await repo.find_key(*key)
+            assert found is not None, "a key that cannot be claimed exists"
+            event_id, stored = found
+            if same_body_required and stored != fingerprint:
+                raise IdempotencyConflict(
+                    f"The key {key[1]!r} was used for a different event ({event_id}).",
+                    extra={"event_id": str(event_id)},
+                )
+            original = await repo.get(event_id)
+            assert original is not None
+            return event_out(original), False
+    recorded_at = await repo.insert(row)
+    return (
+        EventOut(
+            id=row.id,
+            customer_id=customer_id,
+            type=row.type,
+            occurred_at=row.occurred_at,
+            recorded_at=recorded_at,
+            channel=Channel(row.channel),
+            direction=row.direction,
+            source=row.source,
+            source_event_id=row.source_event_id,
+            actor=row.actor,
+            summary=row.summary,
+            payload=row.payload,
+        ),
+        True,
+    )
+
+
+async def append_to_customer(
+    session: AsyncSession,
+    customer_id: UUID,
+    data: EventIn,
+    header_key: str | None,
+    principal: Principal,
+) -> tuple[EventOut, bool]:
+    """POST /customers/{id}/events: an append to a merged customer lands on its survivor."""
+    target = await customers.writable_target(session, customer_id, principal)
+    new = prepare_event(data)
+    return await append(session, target, new, idempotency_key(new, header_key, principal))
+
+
+def customer_ref(
+    ref: CustomerRefIn, settings: Settings, prefix: str
+) -> tuple[UUID | None, list[tuple[str, str]], str | None]:
+    """Normalise a customer reference; a malformed identifier is a 422 naming it."""
+    identifiers: list[tuple[str, str]] = []
+    for field, kind, raw in (
+        ("external_id", IdentifierKind.EXTERNAL, ref.external_id),
+        ("email", IdentifierKind.EMAIL, ref.email),
+        ("phone", IdentifierKind.PHONE, ref.phone),
+    ):
+        if raw is not None:
+            try:
+                identifiers.append(
+                    (kind.value, normalize_identifier(kind, raw, settings.default_region))
+                )
+            except ValueError as exc:
+                raise invalid_field(f"{prefix}.customer.{field}", str(exc)) from None
+    return ref.id, identifiers, ref.display_name
+
+
+async def append_identified(
+    session: AsyncSession,
+    data: IdentifiedEventIn,
+    header_key: str | None,
+    principal: Principal,
+    settings: Settings,
+) -> tuple[EventOut, bool]:
+    """POST /events: resolve (or create, unverified) the customer named in the body, then append."""
+    ref = customer_ref(data.customer, settings, "body")
+    new = prepare_event(data)
+    resolved = (await customers.resolve_customers(session, [ref], principal))[0]
+    if isinstance(resolved, ProblemError):
+        raise resolved
+    customer_id = await customers.survivor_id(session, resolved[0])
+    return await append(session, customer_id, new, idempotency_key(new, header_key, principal))
+
+
+async def append_system_event(
+    session: AsyncSession,
+    customer_id: UUID,
+    type_name: str,
+    payload: dict[str, Any],
+    summary: str,
+    actor: str | None,
+) -> EventOut:
+    """Record a change the service itself made (merge, preference, consent...)."""
+    data = EventIn(
+        type=type_name,
+        occurred_at=datetime.now(UTC),
+        channel=Channel.SYSTEM,
+        source=SERVICE_SOURCE,
+        actor=actor,
+        summary=summary[:280],
+        payload=payload,
+    )
+    event, _ = await append(session, customer_id, prepare_event(data, allow_system=True), None)
+    return event
+
+
+async def import_bulk(
+    session: AsyncSession, lines: Sequence[bytes], principal: Principal, settings: Settings
+) -> list[BulkLineResult]:
+    """Validate, resolve and store many events at once; one bad line never rejects the others."""
+    results: list[BulkLineResult | None] = [None] * len(lines)
+    parsed: list[tuple[int, NewEvent, tuple[UUID | None, list[tuple[str, str]], str | None]]] = []
+    for index, raw in enumerate(lines):
+        number = index + 1
+        try:
+            data = IdentifiedEventIn.model_validate_json(raw)
+            parsed.append(
+                (
+                    index,
+                    prepare_event(data, f"line.{number}"),
+                    customer_ref(data.customer, settings, f"line.{number}"),
+                )
+            )
+        except ValidationError as exc:
+            errors = field_errors(
+                {**e, "loc": ("line", number, *e["loc"])} for e in exc.errors(include_url=False)
+            )
+            results[index] = BulkLineResult(line=number, status="error", errors=errors)
+        except ValidationFailed as exc:
+            results[index] = BulkLineResult(line=number, status="error", errors=exc.extra["errors"])
+
+    resolved = await customers.resolve_customers(session, [ref for _, _, ref in parsed], principal)
+    repo = TimelineRepository(session)
+    ready: list[tuple[int, EventRow, tuple[str, str] | None, str]] = []
+    for (index, new, _), outcome in zip(parsed, resolved, strict=True):
+        if isinstance(outcome, ProblemError):
+            results[index] = BulkLineResult(
+                line=index + 1,
+                status="error",
+                errors=[
+                    {
+                        "field": f"line.{index + 1}.customer",
+                        "reason": outcome.detail or "",
+                        "type": "customer",
+                    }
+                ],
+            )
+            continue
+        if new.corrects_id is not None:
+            results[index] = BulkLineResult(
+                line=index + 1,
+                status="error",
+                errors=[
+                    {
+                        "field": f"line.{index + 1}.type",
+                        "reason": "append corrections one at a time",
+                        "type": "value_error",
+                    }
+                ],
+            )
+            continue
+        row = new.row(outcome[0])
+        key = idempotency_key(new, None, principal)
+        ready.append((index, row, key, new.fingerprint(None)))
+
+    claimed = await repo.claim_keys([(*key, row.id, fp) for _, row, key, fp in ready if key])
+    duplicates = [(index, key) for index, _, key, _ in ready if key and key not in claimed]
+    # A key repeated inside this file: only its first line took it.
+    seen: set[tuple[str, str]] = set()
+    to_insert: list[EventRow] = []
+    for index, row, key, _ in ready:
+        if key is None or (key in claimed and key not in seen):
+            if key:
+                seen.add(key)
+            to_insert.append(row)
+            results[index] = BulkLineResult(
+                line=index + 1, status="created", event_id=row.id, customer_id=row.customer_id
+            )
+        else:
+            duplicates.append((index, key))
+    existing = await repo.find_keys(list({k for _, k in duplicates}))
+    for index, key in duplicates:
+        event_id, _, customer_id = existing[key]
+        results[index] = BulkLineResult(
+            line=index + 1, status="duplicate", event_id=event_id, customer_id=customer_id
+        )
+    await repo.insert_many(to_insert)
+    return [r for r in results if r is not None]
+
+
+async def timeline_page(
+    session: AsyncSession,
+    customer_id: UUID,
+    principal: Principal,
+    *,
+    types: Sequence[str],
+    channels: Sequence[str],
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    cursor: str | None,
+) -> TimelinePage:
+    """One page of a customer's history (merged-in histories included), newest first."""
+    _, family = await customers.readable_family(session, customer_id, principal)
+    exact = [t for t in types if not t.endswith("*")]
+    prefixes = [t.rstrip("*") for t in types if t.endswith("*")]
+    after = None
+    if cursor:
+        position = decode_cursor(cursor)
+        try:
+            after = (datetime.fromisoformat(position["t"]), UUID(position["id"]))
+        except (KeyError, ValueError, TypeError):
+            raise invalid_field("query.cursor", "not a cursor this service issued") from None
+    repo = TimelineRepository(session)
+    query = TimelineQuery(family, exact, prefixes, channels, since, until)
+    events = await repo.page(query, limit=limit + 1, after=after)
+    page = list(events[:limit])
+    corrections: dict[UUID, list[Event]] = {}
+    for correction in await repo.corrections_of([e.id for e in page]):
+        assert correction.corrects_id is not None
+        corrections.setdefault(correction.corrects_id, []).append(correction)
+    next_cursor = None
+    if len(events) > limit:
+        last = page[-1]
+        next_cursor = encode_cursor({"t": last.occurred_at.isoformat(), "id": str(last.id)})
+    return TimelinePage(
+        items=[event_out(e, corrections.get(e.id, [])) for e in page], next_cursor=next_cursor
+    )
+
+
+async def events_for_stream(session: AsyncSession, event_ids: Sequence[UUID]) -> list[EventOut]:
+    return [
+        event_out(e)
+        for e in sorted(await TimelineRepository(session).get_many(event_ids), key=lambda e: e.id)
+    ]
+
+
+async def replay_after(
+    session: AsyncSession, customer_ids: Sequence[UUID], last_event_id: UUID
+) -> list[EventOut]:
+    """Events a resuming stream may have missed (at least once: the client dedupes by id)."""
+    repo = TimelineRepository(session)
+    last = await repo.get(last_event_id)
+    if last is None:
+        return []
+    events = await repo.recorded_since(customer_ids, last.recorded_at - RESUME_WINDOW)
+    return [event_out(e) for e in events if e.id != last.id]
+
+
+async def merge(
+    session: AsyncSession, survivor_id: UUID, absorbed_id: UUID, dry_run: bool, principal: Principal
+) -> MergeOutcome:
+    """Merge a duplicate into a survivor (or preview it): identifiers move, histories join."""
+    target, source, identifiers, conflicts = await customers.merge_preview(
+        session, survivor_id, absorbed_id, principal
+    )
+    repo = TimelineRepository(session)
+    family = await customers.CustomerGraphRepository(session).family(source.id)
+    outcome = MergeOutcome(
+        dry_run=dry_run,
+        survivor_id=target.id,
+        absorbed_id=source.id,
+        merge_id=None,
+        identifiers=identifiers,
+        events_by_type=await repo.count_by_type(family),
+        conflicting_fields=[FieldConflict.model_validate(c) for c in conflicts],
+    )
+    if dry_run:
+        return outcome
+    moved = await customers.absorb(session, target, source)
+    record = await repo.add_merge(
+        CustomerMerge(
+            survivor_id=target.id,
+            absorbed_id=source.id,
+            identifier_ids=moved,
+            actor=principal.agent_id,
+        )
+    )
+    payload = {
+        "survivor_id": str(target.id),
+        "absorbed_id": str(source.id),
+        "identifiers_moved": len(moved),
+    }
+    await append_system_event(
+        session,
+        target.id,
+        "customer.merged",
+        payload,
+        f"Merged {source.display_name} into this customer",
+        principal.agent_id,
+    )
+    await append_system_event(
+        session,
+        source.id,
+        "customer.merged",
+        payload,
+        f"Merged into {target.display_name}",
+        principal.agent_id,
+    )
+    outcome.merge_id = record.id
+    return outcome
+
+
+async def unmerge(
+    session: AsyncSession, survivor_id: UUID, absorbed_id: UUID, principal: Principal
+) -> UnmergeOutcome:
+    """Undo a merge: the absorbed customer returns with exactly its identifiers and events."""
+    repo = TimelineRepository(session)
+    record = await repo.open_merge(survivor_id, absorbed_id)
+    if record is None:
+        raise NotFound(f"Customer {absorbed_id} is not merged into {survivor_id}.")
+    target, source, restored = await customers.restore(
+        session, survivor_id, absorbed_id, record.identifier_ids, principal
+    )
+    record.unmerged_at = func.now()
+    payload = {
+        "survivor_id": str(target.id),
+        "absorbed_id": str(source.id),
+        "identifiers_moved": restored,
+    }
+    await append_system_event(
+        session,
+        target.id,
+        "customer.unmerged",
+        payload,
+        f"Split {source.display_name} back out",
+        principal.agent_id,
+    )
+    await append_system_event(
+        session,
+        source.id,
+        "customer.unmerged",
+        payload,
+        f"Split back out of {target.display_name}",
+        principal.agent_id,
+    )
+    return UnmergeOutcome(
+        survivor_id=target.id, restored_id=source.id, identifiers_restored=restored
+    )
+
+
+async def set_preferences(
+    session: AsyncSession,
+    customer_id: UUID,
+    data: Preferences,
+    if_match: str | None,
+    principal: Principal,
+) -> tuple[Preferences, int]:
+    """Replace preferences and record preference.updated on the timeline."""
+    preferences, version = await customers.set_preferences(
+        session, customer_id, data, if_match, principal
+    )
+    await append_system_event(
+        session,
+        customer_id,
+        "preference.updated",
+        {"preferences": preferences.model_dump(mode="json", by_alias=True)},
+        "Contact preferences updated",
+        principal.agent_id,
+    )
+    return preferences, version
+
+
+async def record_consent(
+    session: AsyncSession, customer_id: UUID, data: ConsentIn, principal: Principal
+) -> ConsentOut:
+    """Record a consent decision and its consent.granted / consent.withdrawn event."""
+    consent = await customers.record_consent(session, customer_id, data, principal)
+    verb = "granted" if data.granted else "withdrawn"
+    await append_system_event(
+        session,
+        customer_id,
+        f"consent.{verb}",
+        {
+            "channel": data.channel.value,
+            "purpose": data.purpose.value,
+            "source": data.source,
+            "evidence": data.evidence,
+        },
+        f"Consent {verb}: {data.purpose.value} by {data.channel.value}",
+        principal.agent_id,
+    )
+    return consent
