@@ -1,0 +1,435 @@
+"""The timeline: append-only, idempotent, paged stably, filtered, corrected, imported in bulk."""
+
+import asyncio
+import json
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.security import Role
+from tests.conftest import MakeKey
+
+T0 = datetime(2026, 3, 1, 9, 0, tzinfo=UTC)
+
+
+async def new_customer(client: httpx.AsyncClient, headers: dict[str, str], **body: Any) -> str:
+    body.setdefault("display_name", "Ana Ruiz")
+    response = await client.post("/v1/customers", json=body, headers=headers)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
+def event(type_: str = "note.added", at: datetime = T0, **extra: Any) -> dict[str, Any]:
+    payloads = {
+        "note.added": {"text": "Called about the invoice"},
+        "call.completed": {"from": "+34612345678", "duration_s": 180, "agent": "agent-1"},
+        "call.missed": {"from": "+34612345678"},
+        "order.placed": {
+            "order_id": "SO-1",
+            "items": [{"sku": "BOOT-42", "name": "Boot", "qty": 1, "unit_price": "129.90"}],
+            "total": "149.90",
+            "currency": "EUR",
+        },
+        "email.received": {"from": "ana@example.com", "subject": "Where is my order?"},
+    }
+    return {
+        "type": type_,
+        "occurred_at": at.isoformat(),
+        "payload": payloads.get(type_, {}),
+        **extra,
+    }
+
+
+async def append(
+    client: httpx.AsyncClient, headers: dict[str, str], customer: str, body: dict[str, Any]
+) -> httpx.Response:
+    return await client.post(f"/v1/customers/{customer}/events", json=body, headers=headers)
+
+
+async def timeline(
+    client: httpx.AsyncClient, headers: dict[str, str], customer: str, **params: Any
+) -> dict[str, Any]:
+    response = await client.get(
+        f"/v1/customers/{customer}/timeline", params=params, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+async def test_append_returns_the_stored_event(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    customer = await new_customer(client, admin)
+    response = await append(
+        client, admin, customer, event("order.placed", source="erp", source_event_id="SO-1")
+    )
+    assert response.status_code == 201, response.text
+    body = response.json()
+    assert body["customer_id"] == customer
+    assert body["channel"] == "store" and body["source"] == "erp"
+    assert body["occurred_at"] == "2026-03-01T09:00:00Z"
+    assert (
+        body["payload"]["total"] == "149.90"
+        and body["payload"]["items"][0]["unit_price"] == "129.90"
+    )
+    assert body["summary"] == "Order placed SO-1 149.90 EUR"
+    assert datetime.fromisoformat(body["recorded_at"]) > T0
+    assert (await timeline(client, admin, customer))["items"][0]["id"] == body["id"]
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (event("call.teleported"), "body.type"),
+        (event("customer.merged"), "body.type"),
+        ({**event(), "occurred_at": "2026-03-01T09:00:00"}, "body.occurred_at"),
+        (event("order.placed", payload={"order_id": "X", "total": "10.00"}), "body.payload"),
+        (
+            event("order.placed", payload={"order_id": "X", "total": "1.00", "currency": "EURO"}),
+            "body.payload.currency",
+        ),
+        (event("survey.answered", payload={"csat": 9}), "body.payload.csat"),
+        (event("note.added", payload={"txt": "typo"}), "body.payload.txt"),
+        ({**event(), "summary": "x" * 281}, "body.summary"),
+    ],
+)
+async def test_invalid_events_are_422_naming_the_field(
+    client: httpx.AsyncClient, admin: dict[str, str], body: dict[str, Any], field: str
+) -> None:
+    customer = await new_customer(client, admin)
+    response = await append(client, admin, customer, body)
+    assert response.status_code == 422, response.text
+    assert field in [e["field"] for e in response.json()["errors"]]
+
+
+async def test_custom_types_take_a_free_payload(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    customer = await new_customer(client, admin)
+    response = await append(
+        client, admin, customer, event("custom.loyalty_points", payload={"points": 120})
+    )
+    assert response.status_code == 201
+    assert response.json()["payload"] == {"points": 120}
+
+
+async def test_database_refuses_update_delete_and_truncate(
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
+) -> None:
+    customer = await new_customer(client, admin)
+    stored = (await append(client, admin, customer, event())).json()
+    for statement in (
+        "UPDATE events SET summary = 'rewritten' WHERE id = :id",
+        "DELETE FROM events WHERE id = :id",
+        "TRUNCATE events CASCADE",
+    ):
+        with pytest.raises(DBAPIError, match="append-only"):
+            async with session.begin_nested():
+                await session.execute(text(statement), {"id": stored["id"]})
+    summary = await session.scalar(
+        text("SELECT summary FROM events WHERE id = :id"), {"id": stored["id"]}
+    )
+    assert summary == stored["summary"]
+
+
+async def test_idempotent_retries(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
+    customer = await new_customer(client, admin)
+    headers = {**admin, "Idempotency-Key": "retry-1"}
+    first = await client.post(f"/v1/customers/{customer}/events", json=event(), headers=headers)
+    again = await client.post(f"/v1/customers/{customer}/events", json=event(), headers=headers)
+    assert (first.status_code, again.status_code) == (201, 200)
+    assert again.json() == first.json()
+    other = await client.post(
+        f"/v1/customers/{customer}/events", json=event(at=T0 + timedelta(hours=1)), headers=headers
+    )
+    assert other.status_code == 409 and other.json()["event_id"] == first.json()["id"]
+
+    by_source = event("call.completed", source="pbx", source_event_id="CA123")
+    assert (await append(client, admin, customer, by_source)).status_code == 201
+    assert (await append(client, admin, customer, by_source)).status_code == 200
+    changed = {**by_source, "payload": {"from": "+34612345678", "duration_s": 1}}
+    assert (await append(client, admin, customer, changed)).status_code == 409
+    assert len((await timeline(client, admin, customer))["items"]) == 2
+
+
+async def test_twenty_concurrent_identical_appends_store_one(
+    live: tuple[httpx.AsyncClient, dict[str, str]],
+) -> None:
+    client, admin = live
+    customer = await new_customer(client, admin)
+    body = event("call.completed", source="pbx", source_event_id="CA-storm")
+    responses = await asyncio.gather(*(append(client, admin, customer, body) for _ in range(20)))
+    assert sorted(r.status_code for r in responses) == [200] * 19 + [201]
+    assert len({r.json()["id"] for r in responses}) == 1
+    assert len((await timeline(client, admin, customer))["items"]) == 1
+
+
+async def test_newest_first_by_occurred_at_and_late_events_land_in_place(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    customer = await new_customer(client, admin)
+    for hours in (0, 2, 4):
+        await append(
+            client, admin, customer, event(at=T0 + timedelta(hours=hours), summary=f"h{hours}")
+        )
+    await append(client, admin, customer, event(at=T0 + timedelta(hours=1), summary="late"))
+    summaries = [e["summary"] for e in (await timeline(client, admin, customer))["items"]]
+    assert summaries == ["h4", "h2", "late", "h0"]
+
+
+async def test_paging_is_stable_while_events_arrive(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    customer = await new_customer(client, admin)
+    for minute in range(30):
+        await append(
+            client, admin, customer, event(at=T0 + timedelta(minutes=minute), summary=f"m{minute}")
+        )
+    first = await timeline(client, admin, customer, limit=10)
+    assert [e["summary"] for e in first["items"]] == [f"m{m}" for m in range(29, 19, -1)]
+    # Between page fetches: a newer event, one older than the page boundary, one at its time.
+    await append(client, admin, customer, event(at=T0 + timedelta(minutes=45), summary="newest"))
+    await append(
+        client, admin, customer, event(at=T0 + timedelta(minutes=5, seconds=30), summary="older")
+    )
+    await append(client, admin, customer, event(at=T0 + timedelta(minutes=20), summary="same-time"))
+    seen = [e["summary"] for e in first["items"]]
+    cursor = first["next_cursor"]
+    while cursor:
+        page = await timeline(client, admin, customer, limit=10, cursor=cursor)
+        seen += [e["summary"] for e in page["items"]]
+        cursor = page["next_cursor"]
+    assert len(seen) == len(set(seen)), "no event repeated"
+    assert {f"m{m}" for m in range(30)} <= set(seen), "no event skipped"
+    assert "older" in seen and seen.index("older") == seen.index("m5") - 1
+    assert "newest" not in seen, "newer than page one: found by reading from the top again"
+
+
+async def test_filters_by_type_family_channel_and_time(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    customer = await new_customer(client, admin)
+    for minute, type_ in enumerate(
+        ["call.completed", "call.missed", "email.received", "order.placed", "note.added"]
+    ):
+        await append(client, admin, customer, event(type_, at=T0 + timedelta(minutes=minute)))
+    calls = await timeline(client, admin, customer, type="call.*")
+    assert [e["type"] for e in calls["items"]] == ["call.missed", "call.completed"]
+    mixed = await timeline(client, admin, customer, type=["call.missed", "order.*"])
+    assert [e["type"] for e in mixed["items"]] == ["order.placed", "call.missed"]
+    email = await timeline(client, admin, customer, channel="email")
+    assert [e["type"] for e in email["items"]] == ["email.received"]
+    window = await timeline(
+        client,
+        admin,
+        customer,
+        since=(T0 + timedelta(minutes=1)).isoformat(),
+        until=(T0 + timedelta(minutes=3)).isoformat(),
+    )
+    assert [e["type"] for e in window["items"]] == ["email.received", "call.missed"]
+    bad = await client.get(
+        f"/v1/customers/{customer}/timeline", params={"type": "calls.*"}, headers=admin
+    )
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.type.0"
+
+
+async def test_corrections_are_attached_to_the_original(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    customer = await new_customer(client, admin)
+    original = (await append(client, admin, customer, event("call.completed"))).json()
+    correction = event(
+        "event.corrected",
+        at=T0 + timedelta(hours=1),
+        payload={
+            "corrects_event_id": original["id"],
+            "reason": "wrong agent",
+            "payload": {"agent": "agent-2"},
+        },
+    )
+    assert (await append(client, admin, customer, correction)).status_code == 201
+    items = (await timeline(client, admin, customer))["items"]
+    assert [e["id"] for e in items] == [original["id"]], "the correction is attached, not listed"
+    assert items[0]["payload"]["agent"] == "agent-1", "the original is never rewritten"
+    assert items[0]["corrections"][0]["reason"] == "wrong agent"
+    assert items[0]["corrections"][0]["payload"] == {"agent": "agent-2"}
+
+    other = await new_customer(client, admin, display_name="Bea")
+    foreign = {**correction, "payload": {**correction["payload"]}}
+    response = await append(client, admin, other, foreign)
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == "body.payload.corrects_event_id"
+
+
+async def test_append_by_identifier_creates_unverified_customers(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    known = await new_customer(
+        client, admin, identifiers=[{"kind": "email", "value": "ana@example.com"}]
+    )
+    to_known = await client.post(
+        "/v1/events", json={"customer": {"email": "ANA@example.com"}, **event()}, headers=admin
+    )
+    assert to_known.status_code == 201 and to_known.json()["customer_id"] == known
+
+    unknown = {"customer": {"phone": "699 12 34 56"}, **event("call.missed")}
+    created = await client.post("/v1/events", json=unknown, headers=admin)
+    assert created.status_code == 201
+    stranger = created.json()["customer_id"]
+    profile = (await client.get(f"/v1/customers/{stranger}", headers=admin)).json()
+    assert profile["unverified"] is True and profile["display_name"] == "+34699123456"
+    assert [i["value"] for i in profile["identifiers"]] == ["+34699123456"]
+    again = await client.post(
+        "/v1/events",
+        json={**unknown, "occurred_at": (T0 + timedelta(hours=1)).isoformat()},
+        headers=admin,
+    )
+    assert again.json()["customer_id"] == stranger, (
+        "the second call finds the customer the first created"
+    )
+
+    bad = await client.post(
+        "/v1/events", json={"customer": {"phone": "12"}, **event()}, headers=admin
+    )
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "body.customer.phone"
+    nobody = await client.post("/v1/events", json={"customer": {}, **event()}, headers=admin)
+    assert nobody.status_code == 422
+
+
+async def test_only_writers_append_and_everyone_reads(
+    client: httpx.AsyncClient, admin: dict[str, str], make_key: MakeKey
+) -> None:
+    customer = await new_customer(client, admin)
+    support = await make_key(Role.SUPPORT)
+    assert (await append(client, support, customer, event())).status_code == 403
+    assert (
+        await client.get(f"/v1/customers/{customer}/timeline", headers=support)
+    ).status_code == 200
+    owned = await make_key(Role.SUPPORT, agent_id="agent-x", owned_only=True)
+    assert (
+        await client.get(f"/v1/customers/{customer}/timeline", headers=owned)
+    ).status_code == 404
+
+
+async def test_event_types_serve_the_catalog_with_schemas(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    items = (await client.get("/v1/event-types", headers=admin)).json()["items"]
+    by_type = {i["type"]: i for i in items}
+    assert len(by_type) == 42
+    assert {
+        "call.completed",
+        "order.refunded",
+        "survey.answered",
+        "event.corrected",
+        "custom.*",
+    } <= set(by_type)
+    order = by_type["order.placed"]["payload_schema"]
+    assert "order_id" in order["required"] and "items" in order["properties"]
+    assert by_type["call.completed"]["default_channel"] == "phone"
+    assert "from" in by_type["call.completed"]["payload_schema"]["properties"]
+
+
+async def test_preference_and_consent_changes_are_on_the_timeline(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    customer = await new_customer(client, admin)
+    await client.put(
+        f"/v1/customers/{customer}/preferences", json={"do_not_call": True}, headers=admin
+    )
+    for granted in (True, False):
+        await client.post(
+            f"/v1/customers/{customer}/consents",
+            json={"channel": "email", "purpose": "marketing", "granted": granted, "source": "form"},
+            headers=admin,
+        )
+    types = [e["type"] for e in (await timeline(client, admin, customer))["items"]]
+    assert sorted(types) == ["consent.granted", "consent.withdrawn", "preference.updated"]
+
+
+async def test_bulk_import_stores_good_lines_and_reports_bad_ones(
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
+) -> None:
+    lines: list[str] = []
+    bad_lines: set[int] = set()
+    for n in range(1010):
+        if n % 101 == 50:
+            bad = [
+                "{not json",
+                json.dumps(
+                    {
+                        "customer": {"email": "x@example.com"},
+                        "type": "note.added",
+                        "payload": {"text": "t"},
+                    }
+                ),
+                json.dumps({"customer": {"email": "x@example.com"}, **event("call.teleported")}),
+                json.dumps({"customer": {"phone": "12"}, **event()}),
+                json.dumps(
+                    {
+                        "customer": {"email": "x@example.com"},
+                        **event("order.placed", payload={"order_id": "1", "items": [{"qty": -1}]}),
+                    }
+                ),
+            ][len(bad_lines) % 5]
+            lines.append(bad)
+            bad_lines.add(len(lines))
+            continue
+        line = {
+            "customer": {"email": f"bulk{n % 40}@example.com"},
+            **event("order.placed" if n % 3 else "call.completed", at=T0 + timedelta(minutes=n)),
+            "source": "legacy-crm",
+            "source_event_id": f"ev-{n}",
+        }
+        lines.append(json.dumps(line))
+    body = ("\n".join(lines) + "\n").encode()
+    response = await client.post(
+        "/v1/events/bulk", content=body, headers={**admin, "content-type": "application/x-ndjson"}
+    )
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"].startswith("application/x-ndjson")
+    results = [json.loads(r) for r in response.text.splitlines()]
+    assert [r["line"] for r in results] == list(range(1, 1011))
+    errors = {r["line"] for r in results if r["status"] == "error"}
+    assert errors == bad_lines and len(errors) == 10
+    assert all(
+        r["errors"][0]["field"].startswith(f"line.{r['line']}")
+        for r in results
+        if r["status"] == "error"
+    )
+    assert sum(r["status"] == "created" for r in results) == 1000
+    stored = await session.scalar(text("SELECT count(*) FROM events WHERE source = 'legacy-crm'"))
+    assert stored == 1000
+    customers = await session.scalar(
+        text("SELECT count(DISTINCT customer_id) FROM events WHERE source = 'legacy-crm'")
+    )
+    assert customers == 40, "one unverified customer per unknown email, however many lines name it"
+
+    replay = await client.post(
+        "/v1/events/bulk", content=body, headers={**admin, "content-type": "application/x-ndjson"}
+    )
+    statuses = [json.loads(r)["status"] for r in replay.text.splitlines()]
+    assert statuses.count("duplicate") == 1000 and statuses.count("created") == 0
+    assert (
+        await session.scalar(text("SELECT count(*) FROM events WHERE source = 'legacy-crm'"))
+        == 1000
+    )
+
+
+async def test_bulk_refuses_other_media_types_and_too_many_lines(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    json_body = await client.post("/v1/events/bulk", json=[event()], headers=admin)
+    assert json_body.status_code == 415
+    too_many = b"{}\n" * 10_001
+    response = await client.post(
+        "/v1/events/bulk",
+        content=too_many,
+        headers={**admin, "content-type": "application/x-ndjson"},
+    )
+    assert response.status_code == 413
