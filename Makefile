@@ -31,8 +31,8 @@ faults: $(STAMP)
 	$(BIN)/pytest -m faults
 
 lint: $(STAMP)
-	$(BIN)/ruff check app tests migrations
-	$(BIN)/ruff format --check app tests migrations
+	$(BIN)/ruff check app tests migrations bench
+	$(BIN)/ruff format --check app tests migrations bench
 	$(BIN)/mypy
 	$(BIN)/lint-imports
 

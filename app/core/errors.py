@@ -148,6 +148,18 @@ def field_errors(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
     ]
 
 
+# Deadlock and serialization failures: PostgreSQL aborted one transaction; a retry succeeds.
+_TRANSIENT_SQLSTATES = {"40P01", "40001"}
+
+
+def _is_transient(exc: Exception) -> bool:
+    original = getattr(exc, "orig", None)
+    return (
+        getattr(original, "sqlstate", None) in _TRANSIENT_SQLSTATES
+        or getattr(getattr(original, "__cause__", None), "sqlstate", None) in _TRANSIENT_SQLSTATES
+    )
+
+
 def _is_database_unavailable(exc: Exception) -> bool:
     if isinstance(exc, OperationalError | InterfaceError):
         return True
@@ -193,6 +205,14 @@ def install_error_handlers(app: FastAPI) -> None:
         )
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if _is_transient(exc):
+            log.warning("transaction_aborted", error=type(exc).__name__)
+            return problem_response(
+                503,
+                detail="A concurrent change aborted this request; retry it.",
+                instance=request.url.path,
+                headers={"Retry-After": "1"},
+            )
         if _is_database_unavailable(exc):
             log.warning("database_unavailable", error=type(exc).__name__)
             return problem_response(

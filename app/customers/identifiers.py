@@ -2,6 +2,7 @@
 
 import re
 from enum import StrEnum
+from functools import lru_cache
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -15,6 +16,8 @@ class IdentifierKind(StrEnum):
     EXTERNAL = "external"
 
 
+# Imports and ingestion name the same customers again and again; parsing is the costly part.
+@lru_cache(maxsize=100_000)
 def normalize_phone(value: str, default_region: str) -> str:
     """E.164 form of a phone number written in any common format.
 
@@ -30,6 +33,7 @@ def normalize_phone(value: str, default_region: str) -> str:
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
+@lru_cache(maxsize=100_000)
 def normalize_email(value: str) -> str:
     """Trimmed, lower-cased, syntactically valid email. Raises ValueError otherwise."""
     try:

@@ -321,8 +321,12 @@ class CustomerGraphRepository:
 
     async def create_unverified(
         self, customers: Sequence[tuple[UUID, str]], identifiers: Sequence[tuple[UUID, str, str]]
-    ) -> None:
-        """Insert unverified customers and their identifiers in two statements."""
+    ) -> set[tuple[str, str]]:
+        """Insert unverified customers and their identifiers; returns the identifiers taken.
+
+        A concurrent writer may have claimed a value meanwhile: it keeps it. Rows go in
+        sorted order so that two concurrent imports wait for each other, never deadlock.
+        """
         conn = await driver_connection(self.session)
         await conn.execute(
             "INSERT INTO customers (id, kind, display_name, unverified) "
@@ -330,16 +334,22 @@ class CustomerGraphRepository:
             [c for c, _ in customers],
             [name for _, name in customers],
         )
-        # A concurrent writer may have claimed a value meanwhile: it keeps it.
-        await conn.execute(
+        ordered = sorted(identifiers, key=lambda i: (i[1], i[2]))
+        rows = await conn.fetch(
             "INSERT INTO customer_identifiers (id, customer_id, kind, value) "
             "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]) "
-            "ON CONFLICT (kind, value) DO NOTHING",
-            [new_id() for _ in identifiers],
-            [c for c, _, _ in identifiers],
-            [k for _, k, _ in identifiers],
-            [v for _, _, v in identifiers],
+            "ON CONFLICT (kind, value) DO NOTHING RETURNING kind, value",
+            [new_id() for _ in ordered],
+            [c for c, _, _ in ordered],
+            [k for _, k, _ in ordered],
+            [v for _, _, v in ordered],
         )
+        return {(r["kind"], r["value"]) for r in rows}
+
+    async def delete_customers(self, customer_ids: Sequence[UUID]) -> None:
+        """Remove customers created in this transaction that turned out to exist already."""
+        conn = await driver_connection(self.session)
+        await conn.execute("DELETE FROM customers WHERE id = ANY($1::uuid[])", list(customer_ids))
 
     async def existing(self, customer_ids: Sequence[UUID]) -> dict[UUID, tuple[str, str | None]]:
         """Status and owner of each id that exists."""

@@ -556,7 +556,18 @@ async def resolve_customers(
                 new_identifiers.append((new, *identifier))
         results.append((new, True))
     if new_customers:
-        await graph.create_unverified(new_customers, new_identifiers)
+        taken = await graph.create_unverified(new_customers, new_identifiers)
+        # A concurrent writer created some of the same customers first: use theirs.
+        lost = {c for c, kind, value in new_identifiers if (kind, value) not in taken}
+        lost -= {c for c, kind, value in new_identifiers if (kind, value) in taken}
+        if lost:
+            owners = await graph.owners([(k, v) for c, k, v in new_identifiers if c in lost])
+            winner = {c: owners[(k, v)] for c, k, v in new_identifiers if (k, v) in owners}
+            results = [
+                (winner[r[0]], False) if isinstance(r, tuple) and r[0] in winner else r
+                for r in results
+            ]
+            await graph.delete_customers(list(lost))
     return results
 
 

@@ -118,6 +118,7 @@ class TimelineRepository:
         """Take many keys at once; returns those this call took."""
         if not keys:
             return set()
+        keys = sorted(keys, key=lambda k: (k[0], k[1]))  # one lock order: wait, never deadlock
         conn = await driver_connection(self.session)
         rows = await conn.fetch(
             _CLAIM_KEYS,

@@ -82,7 +82,6 @@ class NewEvent:
                 self.summary,
                 self.payload,
             ],
-            sort_keys=True,
             separators=(",", ":"),
         )
         return hashlib.sha256(canonical.encode()).hexdigest()
