@@ -26,6 +26,9 @@ class Event(Base):
         Index(
             "ix_events_corrects_id", "corrects_id", postgresql_where=text("corrects_id IS NOT NULL")
         ),
+        Index(
+            "ix_events_delivery_id", "delivery_id", postgresql_where=text("delivery_id IS NOT NULL")
+        ),
     )
 
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
@@ -43,6 +46,7 @@ class Event(Base):
     summary: Mapped[str] = mapped_column(String(280))
     payload: Mapped[dict[str, Any]] = mapped_column(JSONB)
     corrects_id: Mapped[UUID | None] = mapped_column()
+    delivery_id: Mapped[UUID | None] = mapped_column()  # the webhook delivery it came from
 
 
 class EventKey(Base):

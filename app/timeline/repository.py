@@ -25,16 +25,16 @@ _CLAIM_KEY = (
 _FIND_KEY = "SELECT event_id, request_hash FROM event_keys WHERE scope = $1 AND key = $2"
 _COLUMNS = (
     "id, customer_id, type, occurred_at, channel, direction, source, source_event_id, actor, "
-    "summary, payload, corrects_id"
+    "summary, payload, corrects_id, delivery_id"
 )
 _INSERT = (
     f"INSERT INTO events ({_COLUMNS}) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12) RETURNING recorded_at"
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13) RETURNING recorded_at"
 )
 _INSERT_MANY = (
     f"INSERT INTO events ({_COLUMNS}) SELECT * FROM unnest("
     "$1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], "
-    "$8::text[], $9::text[], $10::text[], $11::jsonb[], $12::uuid[])"
+    "$8::text[], $9::text[], $10::text[], $11::jsonb[], $12::uuid[], $13::uuid[])"
 )
 _CLAIM_KEYS = (
     "INSERT INTO event_keys (scope, key, event_id, request_hash) "
@@ -66,6 +66,7 @@ class EventRow:
     summary: str
     payload: dict[str, Any]
     corrects_id: UUID | None
+    delivery_id: UUID | None = None
 
     def values(self) -> tuple[Any, ...]:
         return (
@@ -81,6 +82,7 @@ class EventRow:
             self.summary,
             json.dumps(self.payload, separators=(",", ":")),
             self.corrects_id,
+            self.delivery_id,
         )
 
 

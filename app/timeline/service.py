@@ -86,9 +86,10 @@ class NewEvent:
         )
         return hashlib.sha256(canonical.encode()).hexdigest()
 
-    def row(self, customer_id: UUID, event_id: UUID | None = None) -> EventRow:
+    def row(self, customer_id: UUID, delivery_id: UUID | None = None) -> EventRow:
         return EventRow(
-            id=event_id or new_id(),
+            id=new_id(),
+            delivery_id=delivery_id,
             customer_id=customer_id,
             type=self.type,
             occurred_at=self.occurred_at,
@@ -343,88 +344,106 @@ async def append_system_event(
     return event
 
 
+CustomerRef = tuple[UUID | None, list[tuple[str, str]], str | None]
+
+
+@dataclass(slots=True)
+class Pending:
+    """A validated event waiting for its customer: ``position`` is its 1-based line number."""
+
+    position: int
+    new: NewEvent
+    ref: CustomerRef
+
+
+def _error(position: int, field: str, reason: str, type_: str) -> BulkLineResult:
+    return BulkLineResult(
+        line=position, status="error", errors=[{"field": field, "reason": reason, "type": type_}]
+    )
+
+
+async def store_events(
+    session: AsyncSession,
+    pending: Sequence[Pending],
+    principal: Principal,
+    *,
+    label: str,
+    delivery_id: UUID | None = None,
+) -> list[BulkLineResult]:
+    """Resolve the customers of many events and store them in a few statements.
+
+    Events whose key (source + source_event_id) is already taken, in the database or
+    earlier in the same batch, are reported as duplicates and stored once.
+    """
+    repo = TimelineRepository(session)
+    results: dict[int, BulkLineResult] = {}
+    resolved = await customers.resolve_customers(session, [p.ref for p in pending], principal)
+    ready: list[tuple[Pending, EventRow, tuple[str, str] | None, str]] = []
+    for item, outcome in zip(pending, resolved, strict=True):
+        where = f"{label}.{item.position}"
+        if isinstance(outcome, ProblemError):
+            results[item.position] = _error(
+                item.position, f"{where}.customer", outcome.detail or "", "customer"
+            )
+        elif item.new.corrects_id is not None:
+            results[item.position] = _error(
+                item.position, f"{where}.type", "append corrections one at a time", "value_error"
+            )
+        else:
+            row = item.new.row(outcome[0], delivery_id=delivery_id)
+            key = idempotency_key(item.new, None, principal)
+            ready.append((item, row, key, item.new.fingerprint(None)))
+
+    claimed = await repo.claim_keys([(*key, row.id, fp) for _, row, key, fp in ready if key])
+    taken: set[tuple[str, str]] = set()
+    to_insert: list[EventRow] = []
+    duplicates: list[tuple[int, tuple[str, str]]] = []
+    for item, row, key, _ in ready:
+        if key is not None and (key not in claimed or key in taken):
+            duplicates.append((item.position, key))
+            continue
+        if key is not None:
+            taken.add(key)
+        to_insert.append(row)
+        results[item.position] = BulkLineResult(
+            line=item.position, status="created", event_id=row.id, customer_id=row.customer_id
+        )
+    existing = await repo.find_keys(list({key for _, key in duplicates}))
+    for position, key in duplicates:
+        event_id, _, customer_id = existing[key]
+        results[position] = BulkLineResult(
+            line=position, status="duplicate", event_id=event_id, customer_id=customer_id
+        )
+    await repo.insert_many(to_insert)
+    return [results[p.position] for p in pending]
+
+
 async def import_bulk(
     session: AsyncSession, lines: Sequence[bytes], principal: Principal, settings: Settings
 ) -> list[BulkLineResult]:
     """Validate, resolve and store many events at once; one bad line never rejects the others."""
-    results: list[BulkLineResult | None] = [None] * len(lines)
-    parsed: list[tuple[int, NewEvent, tuple[UUID | None, list[tuple[str, str]], str | None]]] = []
+    rejected: dict[int, BulkLineResult] = {}
+    pending: list[Pending] = []
     for index, raw in enumerate(lines):
         number = index + 1
         try:
             data = IdentifiedEventIn.model_validate_json(raw)
-            parsed.append(
-                (
-                    index,
-                    prepare_event(data, f"line.{number}"),
-                    customer_ref(data.customer, settings, f"line.{number}"),
-                )
+            new = prepare_event(data, f"line.{number}")
+            pending.append(
+                Pending(number, new, customer_ref(data.customer, settings, f"line.{number}"))
             )
         except ValidationError as exc:
             errors = field_errors(
                 {**e, "loc": ("line", number, *e["loc"])} for e in exc.errors(include_url=False)
             )
-            results[index] = BulkLineResult(line=number, status="error", errors=errors)
+            rejected[number] = BulkLineResult(line=number, status="error", errors=errors)
         except ValidationFailed as exc:
-            results[index] = BulkLineResult(line=number, status="error", errors=exc.extra["errors"])
-
-    resolved = await customers.resolve_customers(session, [ref for _, _, ref in parsed], principal)
-    repo = TimelineRepository(session)
-    ready: list[tuple[int, EventRow, tuple[str, str] | None, str]] = []
-    for (index, new, _), outcome in zip(parsed, resolved, strict=True):
-        if isinstance(outcome, ProblemError):
-            results[index] = BulkLineResult(
-                line=index + 1,
-                status="error",
-                errors=[
-                    {
-                        "field": f"line.{index + 1}.customer",
-                        "reason": outcome.detail or "",
-                        "type": "customer",
-                    }
-                ],
+            rejected[number] = BulkLineResult(
+                line=number, status="error", errors=exc.extra["errors"]
             )
-            continue
-        if new.corrects_id is not None:
-            results[index] = BulkLineResult(
-                line=index + 1,
-                status="error",
-                errors=[
-                    {
-                        "field": f"line.{index + 1}.type",
-                        "reason": "append corrections one at a time",
-                        "type": "value_error",
-                    }
-                ],
-            )
-            continue
-        row = new.row(outcome[0])
-        key = idempotency_key(new, None, principal)
-        ready.append((index, row, key, new.fingerprint(None)))
-
-    claimed = await repo.claim_keys([(*key, row.id, fp) for _, row, key, fp in ready if key])
-    duplicates = [(index, key) for index, _, key, _ in ready if key and key not in claimed]
-    # A key repeated inside this file: only its first line took it.
-    seen: set[tuple[str, str]] = set()
-    to_insert: list[EventRow] = []
-    for index, row, key, _ in ready:
-        if key is None or (key in claimed and key not in seen):
-            if key:
-                seen.add(key)
-            to_insert.append(row)
-            results[index] = BulkLineResult(
-                line=index + 1, status="created", event_id=row.id, customer_id=row.customer_id
-            )
-        else:
-            duplicates.append((index, key))
-    existing = await repo.find_keys(list({k for _, k in duplicates}))
-    for index, key in duplicates:
-        event_id, _, customer_id = existing[key]
-        results[index] = BulkLineResult(
-            line=index + 1, status="duplicate", event_id=event_id, customer_id=customer_id
-        )
-    await repo.insert_many(to_insert)
-    return [r for r in results if r is not None]
+    stored = await store_events(session, pending, principal, label="line")
+    merged = {r.line: r for r in stored} | rejected
+    return [merged[n] for n in sorted(merged)]
 
 
 async def timeline_page(
