@@ -13,7 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.auth.service import create_key
-from app.core.config import Settings
+from app.core.config import Settings, get_settings
 from app.core.db import Database, get_session, plain_url
 from app.core.embedded import start_embedded
 from app.core.migrations import upgrade_to_head
@@ -73,9 +73,18 @@ async def session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
         yield s
 
 
+# Test-only webhook secrets, one or two per source (two: a rotation in progress).
+WEBHOOK_SECRETS = {
+    "generic": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw,whsec_dGVzdC1yb3RhdGVkLXNlY3JldC0wMDAwMDAwMA==",
+}
+
+
 @pytest.fixture
 def settings(database_url: str) -> Settings:
-    return Settings(database_url=database_url)
+    return Settings(
+        database_url=database_url,
+        **{f"webhook_{k.replace('-', '_')}_secrets": v for k, v in WEBHOOK_SECRETS.items()},
+    )
 
 
 @pytest.fixture
@@ -95,6 +104,7 @@ def app(settings: Settings, database: Database, connection: AsyncConnection) -> 
                 raise
 
     application.dependency_overrides[get_session] = session_in_test_transaction
+    application.dependency_overrides[get_settings] = lambda: settings
     return application
 
 
@@ -137,6 +147,7 @@ async def live(
     application = create_app(settings)
     application.state.db = database
     application.state.feed = TimelineFeed(str(settings.database_url))
+    application.dependency_overrides[get_settings] = lambda: settings
     async with database.sessionmaker() as s, s.begin():
         _, secret = await create_key(s, role=Role.ADMIN, name="live-test")
     transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
@@ -152,6 +163,7 @@ async def live(
 LIVE_TABLES = (
     "events",
     "event_keys",
+    "webhook_deliveries",
     "customer_merges",
     "customer_consents",
     "customer_identifiers",

@@ -29,6 +29,28 @@ class Settings(BaseSettings):
     default_region: str = Field(
         default="ES", description="ISO 3166 region for phone numbers in national format."
     )
+    public_base_url: str | None = Field(
+        default=None,
+        description="The service's public URL (e.g. https://history.example.com) when behind a "
+        "proxy: Twilio signs the URL it called.",
+    )
+    # Webhook secrets per source, comma-separated (several at once during a rotation).
+    # A source without secrets is disabled and answers 404.
+    webhook_twilio_secrets: str = ""
+    webhook_aircall_secrets: str = ""
+    webhook_sendgrid_inbound_secrets: str = ""
+    webhook_sendgrid_events_secrets: str = ""
+    webhook_mailgun_secrets: str = ""
+    webhook_postmark_secrets: str = ""
+    webhook_shopify_secrets: str = ""
+    webhook_woocommerce_secrets: str = ""
+    webhook_stripe_secrets: str = ""
+    webhook_generic_secrets: str = ""
+
+    def webhook_secrets(self, source: str) -> list[str]:
+        """The secrets configured for a webhook source (empty: the source is disabled)."""
+        raw = getattr(self, f"webhook_{source.replace('-', '_')}_secrets", "")
+        return [part.strip() for part in str(raw).split(",") if part.strip()]
 
 
 @lru_cache

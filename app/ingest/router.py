@@ -1,0 +1,139 @@
+"""Webhook receivers and the operations on stored deliveries."""
+
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Query, Request, Response, status
+
+from app.auth.dependencies import require_roles
+from app.core.config import Settings, get_settings
+from app.core.db import SessionDep
+from app.core.errors import problem_responses
+from app.core.pagination import Limit
+from app.core.security import Principal, Role
+from app.ingest import service
+from app.ingest.adapters.base import Delivery
+from app.ingest.schemas import DeliveryPage, ReplayOutcome, WebhookReceipt
+
+router = APIRouter(prefix="/v1", tags=["webhooks"])
+
+Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+
+_WEBHOOK_BODY = {
+    "requestBody": {
+        "required": True,
+        "description": "Exactly as the platform sends it; each source's adapter reads it.",
+        "content": {
+            "application/json": {"schema": {}},
+            "application/x-www-form-urlencoded": {"schema": {"type": "object"}},
+            "multipart/form-data": {"schema": {"type": "object"}},
+        },
+    },
+    # Platforms authenticate with their own signature schemes, not with API keys.
+    "security": [],
+}
+_WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    200: {"description": "Accepted, ignored, or a duplicate of a delivery already stored"},
+    202: {
+        "description": "Stored but not understood: kept as failed for a replay",
+        "model": WebhookReceipt,
+    },
+    **problem_responses(401, 404, 413),
+}
+
+
+def _public_url(request: Request, settings: Settings) -> str:
+    """The URL the platform called (and signed), also behind a proxy."""
+    if settings.public_base_url:
+        url = settings.public_base_url.rstrip("/") + request.url.path
+        return f"{url}?{request.url.query}" if request.url.query else url
+    return str(request.url)
+
+
+async def _receive(
+    source: str, token: str | None, request: Request, session: Any, settings: Settings
+) -> Any:
+    delivery = Delivery(
+        url=_public_url(request, settings),
+        headers={k.lower(): v for k, v in request.headers.items()},
+        body=await request.body(),
+        path_token=token,
+    )
+    receipt = await service.receive(session, source, delivery, settings)
+    code = status.HTTP_202_ACCEPTED if receipt.status == "failed" else status.HTTP_200_OK
+    return Response(receipt.model_dump_json(exclude_none=True), code, media_type="application/json")
+
+
+@router.post(
+    "/webhooks/{source}",
+    operation_id="receive_webhook",
+    summary="Receive a platform's webhook delivery",
+    response_model=WebhookReceipt,
+    responses=_WEBHOOK_RESPONSES,
+    openapi_extra=_WEBHOOK_BODY,
+)
+async def receive_webhook(
+    source: str, request: Request, session: SessionDep, settings: SettingsDep
+) -> Any:
+    """Verified with the source's own signature scheme (401 and nothing stored when it fails),
+    stored raw, normalised into timeline events. A repeated delivery is a `duplicate`."""
+    return await _receive(source, None, request, session, settings)
+
+
+@router.post(
+    "/webhooks/{source}/{token}",
+    operation_id="receive_webhook_with_token",
+    summary="Receive a webhook delivery authenticated by a secret path token",
+    response_model=WebhookReceipt,
+    responses=_WEBHOOK_RESPONSES,
+    openapi_extra=_WEBHOOK_BODY,
+)
+async def receive_webhook_with_token(
+    source: str, token: str, request: Request, session: SessionDep, settings: SettingsDep
+) -> Any:
+    """For platforms configured with a secret in the URL (SendGrid Inbound Parse)."""
+    return await _receive(source, token, request, session, settings)
+
+
+@router.get(
+    "/webhook-deliveries",
+    operation_id="list_webhook_deliveries",
+    summary="Stored webhook deliveries, newest first",
+    responses=problem_responses(400, 401, 403, 422),
+)
+async def list_webhook_deliveries(
+    session: SessionDep,
+    principal: Admin,
+    source: Annotated[str | None, Query(max_length=50)] = None,
+    delivery_status: Annotated[
+        Literal["received", "processed", "ignored", "failed"] | None, Query(alias="status")
+    ] = None,
+    include: Annotated[
+        Literal["body"] | None, Query(description="`body` adds the raw bodies")
+    ] = None,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Limit = 50,
+) -> DeliveryPage:
+    return await service.list_deliveries(
+        session,
+        source=source,
+        status=delivery_status,
+        include_body=include == "body",
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+@router.post(
+    "/webhook-deliveries/{delivery_id}/replay",
+    operation_id="replay_webhook_delivery",
+    summary="Normalise a stored delivery again",
+    status_code=status.HTTP_200_OK,
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def replay_webhook_delivery(
+    delivery_id: UUID, session: SessionDep, principal: Admin, settings: SettingsDep
+) -> ReplayOutcome:
+    """Idempotent: events already stored are not stored again, so replaying twice adds nothing."""
+    return await service.replay(session, delivery_id, settings)
