@@ -1,0 +1,402 @@
+"""Customer indicators as a fold over events: pure code, no I/O.
+
+The state kept per customer is built so that folding events in any order gives the same
+state (every entry keeps "the latest by (occurred_at, event id)" or a set keyed by id).
+That is what lets the stats row be updated incrementally as events arrive, late and out
+of order, and still equal a rebuild from the whole history.
+"""
+
+import itertools
+import statistics
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+RECENT = 200  # recent items kept per list (surveys, unsatisfied contacts, missed calls)
+INTERACTIONS = ("call.", "email.received", "email.sent", "meeting.", "chat.", "social.", "note.")
+OPEN_ORDER = {"placed", "paid", "shipped"}
+RESOLVED = {"resolved", "closed", "solved"}
+CLOSED_DISPUTE = {"won", "lost", "closed", "resolved", "warning_closed", "charge_refunded"}
+
+
+@dataclass(frozen=True, slots=True)
+class Fact:
+    """What the fold needs of an event."""
+
+    id: str
+    type: str
+    occurred_at: datetime
+    channel: str
+    payload: Mapping[str, Any]
+    corrects_id: str | None = None
+
+
+def _key(at: str, event_id: str) -> tuple[str, str]:
+    return (at, event_id)
+
+
+def _later(entry: Mapping[str, Any] | None, at: str, event_id: str, field_: str = "at") -> bool:
+    """Whether (at, event_id) is after the position stored in ``entry[field_]``."""
+    if entry is None or entry.get(field_) is None:
+        return True
+    return _key(at, event_id) > _key(entry[field_], entry.get(field_ + "_id", ""))
+
+
+def _push_recent(items: list[list[Any]], item: list[Any]) -> list[list[Any]]:
+    """Keep the RECENT latest items by (at, id): the same set whatever the arrival order."""
+    merged = sorted({(i[0], i[1]): i for i in [*items, item]}.values(), key=lambda i: (i[0], i[1]))
+    return merged[-RECENT:]
+
+
+def empty_state() -> dict[str, Any]:
+    return {
+        "orders": {},
+        "refunds": {},
+        "payments": {},
+        "disputes": {},
+        "invoices": {},
+        "tickets": {},
+        "surveys": [],
+        "unsatisfied": [],
+        "missed_calls": [],
+        "corrections": {},
+        "last": None,
+    }
+
+
+def fold(state: dict[str, Any], fact: Fact) -> dict[str, Any]:
+    """Add one event to the state (mutates and returns it)."""
+    at = fact.occurred_at.astimezone(UTC).isoformat()
+    p = fact.payload
+    family = fact.type.split(".")[0]
+    if fact.type.startswith(INTERACTIONS) or family in {"order", "ticket", "survey"}:
+        last = state["last"]
+        if last is None or _key(at, fact.id) > _key(last[0], last[1]):
+            state["last"] = [at, fact.id, fact.channel, fact.type]
+    if fact.type == "event.corrected" and fact.corrects_id:
+        current = state["corrections"].get(fact.corrects_id)
+        if current is None or _key(at, fact.id) > _key(current[0], current[1]):
+            state["corrections"][fact.corrects_id] = [at, fact.id, dict(p.get("payload") or {})]
+    elif family == "order" and p.get("order_id"):
+        _fold_order(state, fact, at)
+    elif fact.type.startswith("payment.") and fact.type != "payment.disputed":
+        key = p.get("payment_id") or fact.id
+        if _later(state["payments"].get(key), at, fact.id):
+            state["payments"][key] = {
+                "at": at,
+                "at_id": fact.id,
+                "type": fact.type,
+                "amount": p.get("amount"),
+                "currency": p.get("currency"),
+                "order_id": p.get("order_id"),
+                "invoice_id": p.get("invoice_id"),
+            }
+    elif fact.type == "payment.disputed":
+        key = p.get("payment_id") or fact.id
+        entry = state["disputes"].get(key)
+        if _later(entry, at, fact.id):
+            state["disputes"][key] = {
+                "at": at,
+                "at_id": fact.id,
+                "status": p.get("dispute_status") or "open",
+                "opened_at": min(at, entry["opened_at"]) if entry else at,
+            }
+        elif entry is not None:
+            entry["opened_at"] = min(at, entry["opened_at"])
+    elif fact.type == "invoice.overdue":
+        invoice = state["invoices"].get(p["invoice_id"])
+        if invoice is None or _key(at, fact.id) > _key(invoice["overdue_at"], invoice["at_id"]):
+            state["invoices"][p["invoice_id"]] = {
+                "overdue_at": at,
+                "at_id": fact.id,
+                "amount": p.get("amount"),
+                "currency": p.get("currency"),
+            }
+    elif family == "ticket" and p.get("ticket_id"):
+        _fold_ticket(state, fact, at)
+    elif fact.type == "survey.answered":
+        state["surveys"] = _push_recent(
+            state["surveys"], [at, fact.id, p.get("csat"), p.get("nps")]
+        )
+        if (p.get("csat") is not None and p["csat"] <= 2) or (
+            p.get("nps") is not None and p["nps"] <= 6
+        ):
+            state["unsatisfied"] = _push_recent(state["unsatisfied"], [at, fact.id])
+    if family in {"call", "chat", "ticket"} and p.get("satisfaction") == "unsatisfied":
+        state["unsatisfied"] = _push_recent(state["unsatisfied"], [at, fact.id])
+    if fact.type in {"call.missed", "call.abandoned"}:
+        state["missed_calls"] = _push_recent(state["missed_calls"], [at, fact.id])
+    return state
+
+
+def _fold_order(state: dict[str, Any], fact: Fact, at: str) -> None:
+    p = fact.payload
+    order = state["orders"].setdefault(str(p["order_id"]), {"status": None, "at": None})
+    status = fact.type.split(".")[1]
+    if fact.type == "order.refunded":
+        amount = p.get("refund_amount") or p.get("total")
+        if amount is not None and p.get("currency"):
+            state["refunds"][fact.id] = [at, amount, p["currency"]]
+    if _later(order, at, fact.id):
+        order["status"], order["at"], order["at_id"] = status, at, fact.id
+    if fact.type == "order.placed":
+        order["placed"] = min(at, order.get("placed") or at)
+    if (
+        p.get("total") is not None
+        and (
+            order.get("total_at") is None
+            or _key(at, fact.id) > _key(order["total_at"], order["total_id"])
+        )
+        and fact.type != "order.refunded"
+    ):
+        order["total"], order["currency"] = p["total"], p.get("currency")
+        order["total_at"], order["total_id"] = at, fact.id
+    if p.get("items"):
+        skus = sorted({i["sku"] for i in p["items"] if i.get("sku")} | set(order.get("skus", [])))
+        order["skus"] = skus
+    if fact.type == "order.shipped" and _later(order, at, fact.id, "shipped_at"):
+        order["shipped_at"], order["shipped_at_id"] = at, fact.id
+        order["carrier"] = p.get("carrier")
+    if fact.type == "order.delivered":
+        order["delivered_at"] = max(at, order.get("delivered_at") or at)
+
+
+def _fold_ticket(state: dict[str, Any], fact: Fact, at: str) -> None:
+    p = fact.payload
+    ticket = state["tickets"].setdefault(str(p["ticket_id"]), {"at": None})
+    if fact.type == "ticket.opened":
+        ticket["opened_at"] = min(at, ticket.get("opened_at") or at)
+    if fact.type == "ticket.resolved":
+        ticket["resolved_at"] = max(at, ticket.get("resolved_at") or at)
+    if _later(ticket, at, fact.id):
+        ticket["at"], ticket["at_id"] = at, fact.id
+        ticket["status"] = (
+            "resolved" if fact.type == "ticket.resolved" else (p.get("status") or "open")
+        )
+        if p.get("category"):
+            ticket["category"] = p["category"]
+    elif p.get("category") and not ticket.get("category"):
+        ticket["category"] = p["category"]
+
+
+def fold_all(facts: Iterable[Fact]) -> dict[str, Any]:
+    """The state of a whole history (the rebuild)."""
+    state = empty_state()
+    for fact in sorted(facts, key=lambda f: (f.occurred_at, f.id)):
+        fold(state, fact)
+    return state
+
+
+@dataclass(frozen=True, slots=True)
+class ValuePolicy:
+    """How money and segments are read: base currency, rates and RFM thresholds."""
+
+    base_currency: str = "EUR"
+    rates: Mapping[str, Decimal] = field(default_factory=dict)  # units of base per unit
+    champion_value: Decimal = Decimal(1000)
+    loyal_orders: int = 5
+    at_risk_days: int = 180
+    new_days: int = 30
+
+
+def _d(value: Any) -> Decimal:
+    return Decimal(str(value))
+
+
+def _corrected(state: Mapping[str, Any], event_id: str | None, name: str, value: Any) -> Any:
+    patch = state["corrections"].get(event_id or "")
+    if patch is not None and name in patch[2]:
+        return patch[2][name]
+    return value
+
+
+def derive(state: Mapping[str, Any], now: datetime, policy: ValuePolicy) -> dict[str, Any]:
+    """Indicators from the state, as of ``now``. Pure and fast: no history is read."""
+    now = now.astimezone(UTC)
+    day90 = (now - timedelta(days=90)).isoformat()
+    day60 = (now - timedelta(days=60)).isoformat()
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
+    hours4 = (now - timedelta(hours=4)).isoformat()
+
+    # value
+    per_currency: dict[str, Decimal] = {}
+    placed_dates: list[str] = []
+    open_orders = []
+    order_values: list[tuple[Decimal, str]] = []
+    for order_id, order in state["orders"].items():
+        if (
+            order.get("total") is not None
+            and order.get("currency")
+            and order["status"] != "cancelled"
+        ):
+            total = _d(_corrected(state, order.get("total_id"), "total", order["total"]))
+            per_currency[order["currency"]] = (
+                per_currency.get(order["currency"], Decimal(0)) + total
+            )
+            order_values.append((total, order["currency"]))
+        if order["status"] != "cancelled":
+            placed_dates.append(order.get("placed") or order["at"])
+        if order["status"] in OPEN_ORDER:
+            open_orders.append(order_id)
+    for payment in state["payments"].values():
+        known_order = payment.get("order_id") and str(payment["order_id"]) in state["orders"]
+        if payment["type"] == "payment.received" and not known_order and payment.get("amount"):
+            if not payment.get("invoice_id"):
+                currency = payment["currency"]
+                per_currency[currency] = per_currency.get(currency, Decimal(0)) + _d(
+                    payment["amount"]
+                )
+    refunds: dict[str, Decimal] = {}
+    for _, amount, currency in state["refunds"].values():
+        refunds[currency] = refunds.get(currency, Decimal(0)) + _d(amount)
+    for currency, amount in refunds.items():
+        per_currency[currency] = per_currency.get(currency, Decimal(0)) - amount
+    base_total = Decimal(0)
+    unconverted = []
+    for currency, amount in per_currency.items():
+        if currency == policy.base_currency:
+            base_total += amount
+        elif currency in policy.rates:
+            base_total += amount * policy.rates[currency]
+        else:
+            unconverted.append(currency)
+    placed_dates.sort()
+    order_count = len(placed_dates)
+    intervals = [
+        (datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds() / 86400
+        for a, b in itertools.pairwise(placed_dates)
+    ]
+    median_days = round(statistics.median(intervals), 1) if intervals else None
+    last_purchase = placed_dates[-1] if placed_dates else None
+    base_values = [
+        v if c == policy.base_currency else v * policy.rates[c]
+        for v, c in order_values
+        if c == policy.base_currency or c in policy.rates
+    ]
+    average_order = (
+        format((sum(base_values, Decimal(0)) / len(base_values)).quantize(Decimal("0.01")), "f")
+        if base_values
+        else None
+    )
+    open_disputes = [k for k, d in state["disputes"].items() if d["status"] not in CLOSED_DISPUTE]
+    paid_invoices = {
+        p["invoice_id"]: p["at"]
+        for p in state["payments"].values()
+        if p["type"] == "payment.received" and p.get("invoice_id")
+    }
+    overdue = [
+        i
+        for i, inv in state["invoices"].items()
+        if paid_invoices.get(i) is None or paid_invoices[i] < inv["overdue_at"]
+    ]
+
+    # service
+    tickets = state["tickets"]
+    open_tickets = [t for t, v in tickets.items() if v.get("status") not in RESOLVED]
+    recent_tickets = [v for v in tickets.values() if (v.get("opened_at") or v["at"]) >= day90]
+    categories: dict[str, int] = {}
+    for v in tickets.values():
+        if v.get("category") and (v.get("opened_at") or v["at"]) >= day60:
+            categories[v["category"]] = categories.get(v["category"], 0) + 1
+    recurring = sorted(c for c, n in categories.items() if n >= 2)
+    durations = [
+        (
+            datetime.fromisoformat(v["resolved_at"]) - datetime.fromisoformat(v["opened_at"])
+        ).total_seconds()
+        / 3600
+        for v in tickets.values()
+        if v.get("resolved_at") and v.get("opened_at") and v["resolved_at"] >= v["opened_at"]
+    ]
+
+    # satisfaction
+    surveys = [
+        [at, eid, _corrected(state, eid, "csat", csat), _corrected(state, eid, "nps", nps)]
+        for at, eid, csat, nps in state["surveys"]
+    ]
+    csats = [s for s in surveys if s[2] is not None]
+    npss = [s for s in surveys if s[3] is not None]
+    csat90 = [s[2] for s in csats if s[0] >= day90]
+    nps90 = [s[3] for s in npss if s[0] >= day90]
+    unsatisfied90 = [u for u in state["unsatisfied"] if u[0] >= day90]
+
+    # contact
+    missed_today = [c for c in state["missed_calls"] if c[0] >= today]
+    missed_4h = [c for c in state["missed_calls"] if c[0] >= hours4]
+    last = state["last"]
+
+    # risk
+    churn, reason = "low", None
+    if len(unsatisfied90) >= 3:
+        churn, reason = "high", f"{len(unsatisfied90)} unsatisfied contacts in 90 days"
+    elif order_count >= 3 and median_days and last_purchase:
+        silence = (now - datetime.fromisoformat(last_purchase)).total_seconds() / 86400
+        if silence > 2 * max(median_days, 1):
+            churn = "high"
+            reason = f"no purchase for {silence:.0f} days; usually every {median_days:.0f}"
+        elif silence > 1.5 * max(median_days, 1):
+            churn = "medium"
+            reason = f"no purchase for {silence:.0f} days; usually every {median_days:.0f}"
+    elif len(unsatisfied90) == 2:
+        churn, reason = "medium", "2 unsatisfied contacts in 90 days"
+    recency = (now - datetime.fromisoformat(last_purchase)).days if last_purchase else None
+    if order_count == 0:
+        segment = "none"
+    elif recency is not None and recency > policy.at_risk_days:
+        segment = "at_risk" if base_total >= policy.champion_value / 2 else "lapsed"
+    elif base_total >= policy.champion_value:
+        segment = "champion"
+    elif order_count >= policy.loyal_orders:
+        segment = "loyal"
+    elif order_count == 1 and recency is not None and recency <= policy.new_days:
+        segment = "new"
+    else:
+        segment = "occasional"
+
+    return {
+        "value": {
+            "lifetime_value": {c: format(v, "f") for c, v in sorted(per_currency.items())},
+            "lifetime_value_base": {
+                "amount": format(base_total.quantize(Decimal("0.01")), "f"),
+                "currency": policy.base_currency,
+            },
+            "unconverted_currencies": sorted(unconverted),
+            "order_count": order_count,
+            "average_order_value": {"amount": average_order, "currency": policy.base_currency}
+            if average_order
+            else None,
+            "first_purchase_at": placed_dates[0] if placed_dates else None,
+            "last_purchase_at": last_purchase,
+            "median_days_between_purchases": median_days,
+            "open_orders": sorted(open_orders),
+            "refunds": len(state["refunds"]),
+            "disputes": len(state["disputes"]),
+            "open_disputes": sorted(open_disputes),
+            "overdue_invoices": sorted(overdue),
+            "segment": segment,
+        },
+        "service": {
+            "open_tickets": sorted(open_tickets),
+            "tickets_90d": len(recent_tickets),
+            "recurring_problems": recurring,
+            "average_resolution_hours": round(statistics.fmean(durations), 1)
+            if durations
+            else None,
+        },
+        "satisfaction": {
+            "last_csat": csats[-1][2] if csats else None,
+            "last_nps": npss[-1][3] if npss else None,
+            "csat_90d_average": round(statistics.fmean(csat90), 2) if csat90 else None,
+            "nps_90d_average": round(statistics.fmean(nps90), 2) if nps90 else None,
+            "unsatisfied_90d": len(unsatisfied90),
+        },
+        "contact": {
+            "last_interaction": {"at": last[0], "channel": last[2], "type": last[3]}
+            if last
+            else None,
+            "missed_calls_today": len(missed_today),
+            "missed_calls_4h": len(missed_4h),
+        },
+        "risk": {"churn": churn, "churn_reason": reason},
+    }
