@@ -76,6 +76,14 @@ async def session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
 # Test-only webhook secrets, one or two per source (two: a rotation in progress).
 WEBHOOK_SECRETS = {
     "generic": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw,whsec_dGVzdC1yb3RhdGVkLXNlY3JldC0wMDAwMDAwMA==",
+    "twilio": "refdata_test_auth_token_0000000",
+    "aircall": "45XXYYZZa08",
+    "sendgrid-inbound": "inbound:parse-pass",
+    "mailgun": "refdata-test-mailgun-signing-key",
+    "postmark": "postmark:refdata-test-pass",
+    "shopify": "old-shopify-secret,refdata_test_shopify_client_secret",
+    "woocommerce": "refdata_test_woocommerce_secret",
+    "stripe": "whsec_refdata_test_not_a_real_secret",
 }
 
 

@@ -28,7 +28,10 @@ def normalize_phone(value: str, default_region: str) -> str:
         number = phonenumbers.parse(value, default_region.upper())
     except phonenumbers.NumberParseException as exc:
         raise ValueError(f"'{value}' is not a phone number") from exc
-    if not phonenumbers.is_valid_number(number):
+    # "Possible" (a length the country's plan allows), not "valid" (a range known to be
+    # allocated): metadata lags behind real allocations, and a caller we cannot
+    # classify must still be recorded.
+    if not phonenumbers.is_possible_number(number):
         raise ValueError(f"'{value}' is not a valid phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 

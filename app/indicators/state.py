@@ -242,12 +242,10 @@ def derive(state: Mapping[str, Any], now: datetime, policy: ValuePolicy) -> dict
             open_orders.append(order_id)
     for payment in state["payments"].values():
         known_order = payment.get("order_id") and str(payment["order_id"]) in state["orders"]
-        if payment["type"] == "payment.received" and not known_order and payment.get("amount"):
-            if not payment.get("invoice_id"):
-                currency = payment["currency"]
-                per_currency[currency] = per_currency.get(currency, Decimal(0)) + _d(
-                    payment["amount"]
-                )
+        standalone = not known_order and not payment.get("invoice_id")
+        if payment["type"] == "payment.received" and standalone and payment.get("amount"):
+            currency = payment["currency"]
+            per_currency[currency] = per_currency.get(currency, Decimal(0)) + _d(payment["amount"])
     refunds: dict[str, Decimal] = {}
     for _, amount, currency in state["refunds"].values():
         refunds[currency] = refunds.get(currency, Decimal(0)) + _d(amount)
@@ -281,11 +279,11 @@ def derive(state: Mapping[str, Any], now: datetime, policy: ValuePolicy) -> dict
         else None
     )
     open_disputes = [k for k, d in state["disputes"].items() if d["status"] not in CLOSED_DISPUTE]
-    paid_invoices = {
-        p["invoice_id"]: p["at"]
-        for p in state["payments"].values()
-        if p["type"] == "payment.received" and p.get("invoice_id")
-    }
+    paid_invoices: dict[str, str] = {}
+    for payment in state["payments"].values():
+        if payment["type"] == "payment.received" and payment.get("invoice_id"):
+            invoice = payment["invoice_id"]
+            paid_invoices[invoice] = max(payment["at"], paid_invoices.get(invoice, payment["at"]))
     overdue = [
         i
         for i, inv in state["invoices"].items()

@@ -1,5 +1,6 @@
 """Webhook receivers and the operations on stored deliveries."""
 
+from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -59,6 +60,7 @@ async def _receive(
         headers={k.lower(): v for k, v in request.headers.items()},
         body=await request.body(),
         path_token=token,
+        received_at=datetime.now(UTC),
     )
     receipt = await service.receive(session, source, delivery, settings)
     code = status.HTTP_202_ACCEPTED if receipt.status == "failed" else status.HTTP_200_OK

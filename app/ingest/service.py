@@ -134,7 +134,7 @@ async def _append_events(
             ref = timeline.customer_ref(event.customer, settings, f"event.{index}")
         except ValidationFailed as exc:
             raise PayloadError(exc.detail or "the normalised event is invalid") from None
-        pending.append(timeline.Pending(index + 1, new, ref))
+        pending.append(timeline.Pending(index + 1, new, ref, event.customer.event))
     if not pending:
         return Processed("ignored", 0, 0, None)
     results = await timeline.store_events(
@@ -158,7 +158,9 @@ async def replay(session: AsyncSession, row_id: UUID, settings: Settings) -> Rep
     adapter = ADAPTERS.get(row.source)
     if adapter is None:
         raise Conflict(f"No adapter for source '{row.source}' in this version.")
-    delivery = Delivery(url=row.url, headers=row.headers, body=row.body)
+    delivery = Delivery(
+        url=row.url, headers=row.headers, body=row.body, received_at=row.received_at
+    )
     outcome = await _process(session, adapter, row.id, row.delivery_id, delivery, settings)
     await repo.count_attempt(row.id)
     return ReplayOutcome(

@@ -51,12 +51,25 @@ class EventIn(BaseModel):
     payload: dict[str, Any] = Field(default_factory=dict)
 
 
+class EventRef(BaseModel):
+    """An event already recorded, named by its source's own id."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: SourceName
+    source_event_id: Annotated[str, Field(min_length=1, max_length=300)]
+
+
 class CustomerRefIn(BaseModel):
-    """Who the event is about: an id, or identifiers (an unknown one creates a customer)."""
+    """Who the event is about: an id, identifiers (an unknown one creates a customer), or the
+    customer of an event already recorded (e.g. the order a refund belongs to)."""
 
     model_config = ConfigDict(extra="forbid")
 
     id: UUID | None = None
+    event: EventRef | None = Field(
+        default=None, description="Used only when no id or identifier is given"
+    )
     phone: Annotated[str, Field(max_length=64)] | None = None
     email: Annotated[str, Field(max_length=320)] | None = None
     external_id: Annotated[str, Field(max_length=320)] | None = None
@@ -66,8 +79,8 @@ class CustomerRefIn(BaseModel):
 
     @model_validator(mode="after")
     def _names_someone(self) -> "CustomerRefIn":
-        if not (self.id or self.phone or self.email or self.external_id):
-            raise ValueError("give the customer's id, phone, email or external_id")
+        if not (self.id or self.phone or self.email or self.external_id or self.event):
+            raise ValueError("give the customer's id, phone, email, external_id or event")
         return self
 
 

@@ -37,6 +37,7 @@ from app.timeline.schemas import (
     CustomerRefIn,
     EventIn,
     EventOut,
+    EventRef,
     FieldConflict,
     IdentifiedEventIn,
     MergeOutcome,
@@ -45,6 +46,8 @@ from app.timeline.schemas import (
 )
 
 SERVICE_SOURCE = "customer-history"
+# A normalised customer reference: explicit id, identifiers (kind, value), name for a new one.
+CustomerRef = tuple[UUID | None, list[tuple[str, str]], str | None]
 # A live stream resumed with Last-Event-ID replays what was recorded this long before the
 # last event it saw: appends commit out of id order, so a plain "id > last" would skip some.
 RESUME_WINDOW = timedelta(seconds=30)
@@ -305,6 +308,45 @@ def customer_ref(
     return ref.id, identifiers, ref.display_name
 
 
+async def _resolve(
+    session: AsyncSession,
+    refs: Sequence[CustomerRef],
+    event_refs: Sequence[EventRef | None],
+    principal: Principal,
+    label: str,
+) -> list[tuple[UUID, bool] | ProblemError]:
+    """Resolve references; one that names only an earlier event takes that event's customer."""
+    wanted = [
+        (e.source, e.source_event_id)
+        for r, e in zip(refs, event_refs, strict=True)
+        if e and not (r[0] or r[1])
+    ]
+    found = await TimelineRepository(session).find_keys(list(set(wanted)))
+    explicit: list[CustomerRef] = []
+    missing: dict[int, ProblemError] = {}
+    for index, (ref, event) in enumerate(zip(refs, event_refs, strict=True)):
+        if event is None or ref[0] or ref[1]:
+            explicit.append(ref)
+            continue
+        hit = found.get((event.source, event.source_event_id))
+        if hit is None or hit[2] is None:
+            missing[index] = invalid_field(
+                f"{label}.customer.event",
+                f"no event {event.source_event_id!r} from {event.source} is recorded yet",
+            )
+            explicit.append((None, [], None))
+        else:
+            explicit.append((await customers.survivor_id(session, hit[2]), [], None))
+    resolved = await customers.resolve_customers(
+        session, [r for i, r in enumerate(explicit) if i not in missing], principal
+    )
+    results: list[tuple[UUID, bool] | ProblemError] = []
+    outcomes = iter(resolved)
+    for index in range(len(explicit)):
+        results.append(missing[index] if index in missing else next(outcomes))
+    return results
+
+
 async def append_identified(
     session: AsyncSession,
     data: IdentifiedEventIn,
@@ -315,7 +357,7 @@ async def append_identified(
     """POST /events: resolve (or create, unverified) the customer named in the body, then append."""
     ref = customer_ref(data.customer, settings, "body")
     new = prepare_event(data)
-    resolved = (await customers.resolve_customers(session, [ref], principal))[0]
+    resolved = (await _resolve(session, [ref], [data.customer.event], principal, "body"))[0]
     if isinstance(resolved, ProblemError):
         raise resolved
     customer_id = await customers.survivor_id(session, resolved[0])
@@ -344,9 +386,6 @@ async def append_system_event(
     return event
 
 
-CustomerRef = tuple[UUID | None, list[tuple[str, str]], str | None]
-
-
 @dataclass(slots=True)
 class Pending:
     """A validated event waiting for its customer: ``position`` is its 1-based line number."""
@@ -354,6 +393,7 @@ class Pending:
     position: int
     new: NewEvent
     ref: CustomerRef
+    event_ref: EventRef | None = None
 
 
 def _error(position: int, field: str, reason: str, type_: str) -> BulkLineResult:
@@ -377,7 +417,9 @@ async def store_events(
     """
     repo = TimelineRepository(session)
     results: dict[int, BulkLineResult] = {}
-    resolved = await customers.resolve_customers(session, [p.ref for p in pending], principal)
+    resolved = await _resolve(
+        session, [p.ref for p in pending], [p.event_ref for p in pending], principal, label
+    )
     ready: list[tuple[Pending, EventRow, tuple[str, str] | None, str]] = []
     for item, outcome in zip(pending, resolved, strict=True):
         where = f"{label}.{item.position}"
@@ -429,9 +471,8 @@ async def import_bulk(
         try:
             data = IdentifiedEventIn.model_validate_json(raw)
             new = prepare_event(data, f"line.{number}")
-            pending.append(
-                Pending(number, new, customer_ref(data.customer, settings, f"line.{number}"))
-            )
+            ref = customer_ref(data.customer, settings, f"line.{number}")
+            pending.append(Pending(number, new, ref, data.customer.event))
         except ValidationError as exc:
             errors = field_errors(
                 {**e, "loc": ("line", number, *e["loc"])} for e in exc.errors(include_url=False)

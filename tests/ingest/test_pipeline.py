@@ -132,7 +132,7 @@ async def test_a_rotated_secret_is_accepted(client: httpx.AsyncClient) -> None:
 
 
 async def test_unknown_and_unconfigured_sources_are_404(client: httpx.AsyncClient) -> None:
-    for source in ("myspace", "shopify"):
+    for source in ("myspace", "sendgrid-events"):
         response = await client.post(
             f"/v1/webhooks/{source}", content=b"{}", headers={"content-type": "application/json"}
         )
