@@ -40,10 +40,15 @@ def _cli(env: dict[str, str], *args: str) -> str:
 
 
 @contextlib.contextmanager
-def running_service(workers: int = 1) -> Iterator[Service]:
+def running_service(workers: int = 1, extra_env: dict[str, str] | None = None) -> Iterator[Service]:
     """The service on 127.0.0.1 with its own database (DATABASE_URL, else a fresh embedded one)."""
     with tempfile.TemporaryDirectory(prefix="ch-bench-") as data_dir:
-        env = {**os.environ, "CH_DATA_DIR": data_dir, "CH_LOG_LEVEL": "WARNING"}  # errors kept
+        env = {
+            **os.environ,
+            "CH_DATA_DIR": data_dir,
+            "CH_LOG_LEVEL": "WARNING",
+            **(extra_env or {}),
+        }
         if "BENCH_DATABASE_URL" in env:
             env["DATABASE_URL"] = env["BENCH_DATABASE_URL"]
         else:

@@ -28,13 +28,19 @@ _COLUMNS = (
     "summary, payload, corrects_id, delivery_id"
 )
 _INSERT = (
-    f"INSERT INTO events ({_COLUMNS}) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13) RETURNING recorded_at"
+    f"WITH stored AS (INSERT INTO events ({_COLUMNS}) "
+    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13) "
+    "RETURNING recorded_at, customer_id, id) "
+    f"SELECT recorded_at, pg_notify('{NOTIFY_CHANNEL}', customer_id::text || ':' || id::text) "
+    "FROM stored"
 )
+# One round trip: the rows go in and each one's NOTIFY goes out with the commit.
 _INSERT_MANY = (
-    f"INSERT INTO events ({_COLUMNS}) SELECT * FROM unnest("
+    f"WITH stored AS (INSERT INTO events ({_COLUMNS}) SELECT * FROM unnest("
     "$1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], "
-    "$8::text[], $9::text[], $10::text[], $11::jsonb[], $12::uuid[], $13::uuid[])"
+    "$8::text[], $9::text[], $10::text[], $11::jsonb[], $12::uuid[], $13::uuid[]) "
+    "RETURNING customer_id, id) "
+    f"SELECT count(pg_notify('{NOTIFY_CHANNEL}', customer_id::text || ':' || id::text)) FROM stored"
 )
 _CLAIM_KEYS = (
     "INSERT INTO event_keys (scope, key, event_id, request_hash) "
@@ -46,8 +52,6 @@ _FIND_KEYS = (
     "JOIN unnest($1::text[], $2::text[]) AS w(scope, key) ON k.scope = w.scope AND k.key = w.key "
     "LEFT JOIN events e ON e.id = k.event_id"
 )
-_NOTIFY = f"SELECT pg_notify('{NOTIFY_CHANNEL}', $1)"
-_NOTIFY_MANY = f"SELECT pg_notify('{NOTIFY_CHANNEL}', n) FROM unnest($1::text[]) AS n"
 
 
 @dataclass(slots=True)
@@ -113,7 +117,6 @@ class TimelineRepository:
     async def insert(self, row: EventRow) -> datetime:
         conn = await driver_connection(self.session)
         recorded_at: datetime = await conn.fetchval(_INSERT, *row.values())
-        await conn.execute(_NOTIFY, f"{row.customer_id}:{row.id}")
         return recorded_at
 
     async def claim_keys(self, keys: Sequence[tuple[str, str, UUID, str]]) -> set[tuple[str, str]]:
@@ -148,8 +151,7 @@ class TimelineRepository:
             return
         conn = await driver_connection(self.session)
         columns = list(zip(*(r.values() for r in rows), strict=True))
-        await conn.execute(_INSERT_MANY, *[list(c) for c in columns])
-        await conn.execute(_NOTIFY_MANY, [f"{r.customer_id}:{r.id}" for r in rows])
+        await conn.fetchval(_INSERT_MANY, *[list(c) for c in columns])
 
     async def get(self, event_id: UUID) -> Event | None:
         return await self.session.get(Event, event_id)
