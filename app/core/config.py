@@ -1,5 +1,6 @@
 """Service settings: one pydantic-settings object, every knob with a safe default."""
 
+from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
 
@@ -29,6 +30,22 @@ class Settings(BaseSettings):
     default_region: str = Field(
         default="ES", description="ISO 3166 region for phone numbers in national format."
     )
+    base_currency: str = Field(default="EUR", description="Currency of lifetime value totals.")
+    currency_rates: str = Field(
+        default="",
+        description="Units of the base currency per unit of another, e.g. 'USD=0.92,GBP=1.17'; "
+        "amounts in currencies without a rate are kept apart, never mixed in.",
+    )
+    segment_champion_value: int = Field(
+        default=1000, ge=0, description="Base-currency value of a champion."
+    )
+    segment_loyal_orders: int = Field(
+        default=5, ge=1, description="Orders that make a loyal customer."
+    )
+    segment_at_risk_days: int = Field(
+        default=180, ge=1, description="Days without purchase: at risk."
+    )
+    segment_new_days: int = Field(default=30, ge=1, description="Days a first-time buyer is new.")
     public_base_url: str | None = Field(
         default=None,
         description="The service's public URL (e.g. https://history.example.com) when behind a "
@@ -46,6 +63,15 @@ class Settings(BaseSettings):
     webhook_woocommerce_secrets: str = ""
     webhook_stripe_secrets: str = ""
     webhook_generic_secrets: str = ""
+
+    def rates(self) -> dict[str, Decimal]:
+        """The currency rate table (units of base_currency per unit)."""
+        table: dict[str, Decimal] = {}
+        for pair in self.currency_rates.split(","):
+            if "=" in pair:
+                code, _, rate = pair.partition("=")
+                table[code.strip().upper()] = Decimal(rate.strip())
+        return table
 
     def webhook_secrets(self, source: str) -> list[str]:
         """The secrets configured for a webhook source (empty: the source is disabled)."""

@@ -378,6 +378,7 @@ def derive(state: Mapping[str, Any], now: datetime, policy: ValuePolicy) -> dict
             "open_tickets": sorted(open_tickets),
             "tickets_90d": len(recent_tickets),
             "recurring_problems": recurring,
+            "ticket_categories_60d": dict(sorted(categories.items())),
             "average_resolution_hours": round(statistics.fmean(durations), 1)
             if durations
             else None,

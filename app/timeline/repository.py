@@ -14,6 +14,7 @@ from sqlalchemy import ColumnElement, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import driver_connection
+from app.indicators.state import Fact
 from app.timeline.models import CustomerMerge, Event
 
 NOTIFY_CHANNEL = "ch_events"
@@ -71,6 +72,11 @@ class EventRow:
     payload: dict[str, Any]
     corrects_id: UUID | None
     delivery_id: UUID | None = None
+
+    def fact(self) -> Fact:
+        """What the indicators fold needs of this event."""
+        corrects = str(self.corrects_id) if self.corrects_id else None
+        return Fact(str(self.id), self.type, self.occurred_at, self.channel, self.payload, corrects)
 
     def values(self) -> tuple[Any, ...]:
         return (

@@ -25,6 +25,7 @@ from app.core.errors import (
 from app.core.pagination import decode_cursor, encode_cursor
 from app.core.security import Principal
 from app.customers import service as customers
+from app.indicators import service as indicators
 from app.customers.identifiers import IdentifierKind, normalize_identifier
 from app.customers.schemas import ConsentIn, ConsentOut, Preferences
 from app.timeline.catalog import SYSTEM_TYPES, Channel, event_type
@@ -256,6 +257,7 @@ async def append(
             assert original is not None
             return event_out(original), False
     recorded_at = await repo.insert(row)
+    await indicators.record(session, [(customer_id, row.fact())])
     return (
         EventOut(
             id=row.id,
@@ -457,6 +459,7 @@ async def store_events(
             line=position, status="duplicate", event_id=event_id, customer_id=customer_id
         )
     await repo.insert_many(to_insert)
+    await indicators.record(session, [(row.customer_id, row.fact()) for row in to_insert])
     return [results[p.position] for p in pending]
 
 
@@ -596,6 +599,7 @@ async def merge(
         f"Merged into {target.display_name}",
         principal.agent_id,
     )
+    await indicators.rebuild(session, [target.id])
     outcome.merge_id = record.id
     return outcome
 

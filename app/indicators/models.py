@@ -1,0 +1,110 @@
+"""Per-customer indicators, rules, alerts and incidents."""
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import (
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from app.core.db import Base, new_id
+
+
+class CustomerStats(Base):
+    """The fold of a customer's history, kept current by every append (see state.py)."""
+
+    __tablename__ = "customer_stats"
+    __table_args__ = (
+        Index("ix_customer_stats_value_segment", "value_segment"),
+        Index("ix_customer_stats_churn_risk", "churn_risk"),
+        Index("ix_customer_stats_flags", "flags", postgresql_using="gin"),
+        Index("ix_customer_stats_last_purchase_at", "last_purchase_at"),
+    )
+
+    customer_id: Mapped[UUID] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    state: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    indicators: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    lifetime_value_base: Mapped[Decimal] = mapped_column(Numeric(18, 2), server_default="0")
+    order_count: Mapped[int] = mapped_column(Integer, server_default="0")
+    open_orders: Mapped[int] = mapped_column(Integer, server_default="0")
+    last_purchase_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    value_segment: Mapped[str] = mapped_column(String(20), server_default="none")
+    churn_risk: Mapped[str] = mapped_column(String(10), server_default="low")
+    flags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Policy(Base):
+    """Admin-editable settings: one row per rule, and the routing policy."""
+
+    __tablename__ = "policies"
+
+    name: Mapped[str] = mapped_column(String(50), primary_key=True)
+    config: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
+class Alert(Base):
+    """One episode of a rule holding for a customer: raised once, acknowledged, cleared."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (
+        Index("ix_alerts_status_raised_at", "status", "raised_at"),
+        Index("ix_alerts_customer_id", "customer_id"),
+        Index(
+            "uq_alerts_open_episode",
+            "customer_id",
+            "rule",
+            unique=True,
+            postgresql_where=text("cleared_at IS NULL"),
+        ),
+    )
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    customer_id: Mapped[UUID] = mapped_column(ForeignKey("customers.id"))
+    rule: Mapped[str] = mapped_column(String(80))
+    code: Mapped[str] = mapped_column(String(80))
+    severity: Mapped[str] = mapped_column(String(10))
+    title: Mapped[str] = mapped_column(String(300))
+    detail: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    owner_id: Mapped[str | None] = mapped_column(String(200))
+    status: Mapped[str] = mapped_column(String(16), server_default="open")  # open, acknowledged
+    raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Incident(Base):
+    """A declared incident: matching customers are flagged and routed to its queue."""
+
+    __tablename__ = "incidents"
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    title: Mapped[str] = mapped_column(String(300))
+    matcher: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    status: Mapped[str] = mapped_column(String(16), server_default="open")
+    declared_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )
+    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    affected: Mapped[int] = mapped_column(Integer, server_default="0")
+
+
+class IncidentCustomer(Base):
+    __tablename__ = "incident_customers"
+
+    incident_id: Mapped[UUID] = mapped_column(ForeignKey("incidents.id"), primary_key=True)
+    customer_id: Mapped[UUID] = mapped_column(ForeignKey("customers.id"), primary_key=True)

@@ -1,0 +1,235 @@
+"""Queries on customer stats, policies, alerts and incidents."""
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.db import driver_connection, new_id
+from app.indicators.models import Alert, Incident, Policy
+from app.indicators.state import Fact
+
+_LOCK = (
+    "WITH missing AS ("
+    " INSERT INTO customer_stats (customer_id, state, indicators)"
+    " SELECT id, '{}'::jsonb, '{}'::jsonb FROM unnest($1::uuid[]) AS id"
+    " ON CONFLICT DO NOTHING RETURNING customer_id)"
+    " SELECT count(*) FROM missing"
+)
+_STATES = (
+    "SELECT s.customer_id, s.state, s.flags, c.tier, c.owner_id, "
+    "ARRAY(SELECT i.id::text || '|' || i.title FROM incident_customers m "
+    " JOIN incidents i ON i.id = m.incident_id "
+    " WHERE m.customer_id = s.customer_id AND i.status = 'open') AS incidents, "
+    "ARRAY(SELECT a.rule FROM alerts a "
+    " WHERE a.customer_id = s.customer_id AND a.cleared_at IS NULL) AS open_rules "
+    "FROM customer_stats s "
+    "JOIN customers c ON c.id = s.customer_id "
+    "WHERE s.customer_id = ANY($1::uuid[]) ORDER BY s.customer_id FOR UPDATE OF s"
+)
+_SAVE = (
+    "UPDATE customer_stats s SET state = v.state, indicators = v.indicators, "
+    "lifetime_value_base = v.ltv, order_count = v.orders, open_orders = v.open_orders, "
+    "last_purchase_at = v.last_purchase, value_segment = v.segment, churn_risk = v.churn, "
+    "flags = v.flags::text[], updated_at = now() "
+    "FROM (SELECT * FROM unnest($1::uuid[], $2::jsonb[], $3::jsonb[], $4::numeric[], $5::int[], "
+    "$6::int[], $7::timestamptz[], $8::text[], $9::text[], $10::text[]) "
+    "AS t(customer_id, state, indicators, ltv, orders, open_orders, last_purchase, segment, "
+    "churn, flags)) AS v "
+    "WHERE s.customer_id = v.customer_id"
+)
+_FACTS = (
+    "SELECT id, type, occurred_at, channel, payload, corrects_id FROM events "
+    "WHERE customer_id = ANY($1::uuid[])"
+)
+
+
+class StatsRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def lock(self, customer_ids: Sequence[UUID]) -> list[dict[str, Any]]:
+        """The stats rows of these customers (created empty if missing), locked, in id order."""
+        conn = await driver_connection(self.session)
+        ordered = sorted(set(customer_ids))
+        await conn.fetchval(_LOCK, ordered)
+        rows = await conn.fetch(_STATES, ordered)
+        return [
+            {
+                "customer_id": r["customer_id"],
+                "state": r["state"],  # jsonb arrives decoded (the pool sets the codec)
+                "flags": list(r["flags"]),
+                "tier": r["tier"],
+                "owner_id": r["owner_id"],
+                "incidents": [tuple(i.split("|", 1)) for i in r["incidents"]],
+                "open_rules": set(r["open_rules"]),
+            }
+            for r in rows
+        ]
+
+    async def save(self, rows: Sequence[dict[str, Any]]) -> None:
+        if not rows:
+            return
+        conn = await driver_connection(self.session)
+        await conn.execute(
+            _SAVE,
+            [r["customer_id"] for r in rows],
+            [json.dumps(r["state"], separators=(",", ":")) for r in rows],
+            [json.dumps(r["indicators"], separators=(",", ":")) for r in rows],
+            [r["ltv"] for r in rows],
+            [r["orders"] for r in rows],
+            [r["open_orders"] for r in rows],
+            [r["last_purchase"] for r in rows],
+            [r["segment"] for r in rows],
+            [r["churn"] for r in rows],
+            ["{" + ",".join(json.dumps(f) for f in r["flags"]) + "}" for r in rows],
+        )
+
+    async def facts(self, customer_ids: Sequence[UUID]) -> list[Fact]:
+        conn = await driver_connection(self.session)
+        rows = await conn.fetch(_FACTS, list(customer_ids))
+        return [
+            Fact(
+                str(r["id"]),
+                r["type"],
+                r["occurred_at"],
+                r["channel"],
+                r["payload"],
+                str(r["corrects_id"]) if r["corrects_id"] else None,
+            )
+            for r in rows
+        ]
+
+    async def raise_alerts(self, alerts: Sequence[dict[str, Any]]) -> None:
+        if not alerts:
+            return
+        conn = await driver_connection(self.session)
+        await conn.executemany(
+            "INSERT INTO alerts (id, customer_id, rule, code, severity, title, detail, owner_id) "
+            "VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8) ON CONFLICT DO NOTHING",
+            [
+                (
+                    new_id(),
+                    a["customer_id"],
+                    a["rule"],
+                    a["code"],
+                    a["severity"],
+                    a["title"],
+                    json.dumps(a["detail"]),
+                    a["owner_id"],
+                )
+                for a in alerts
+            ],
+        )
+
+    async def clear_alerts(self, ended: Sequence[tuple[UUID, str]]) -> None:
+        if not ended:
+            return
+        conn = await driver_connection(self.session)
+        await conn.execute(
+            "UPDATE alerts a SET cleared_at = now() FROM unnest($1::uuid[], $2::text[]) AS e(c, r) "
+            "WHERE a.customer_id = e.c AND a.rule = e.r AND a.cleared_at IS NULL",
+            [c for c, _ in ended],
+            [r for _, r in ended],
+        )
+
+    async def stats(self, customer_id: UUID) -> dict[str, Any] | None:
+        conn = await driver_connection(self.session)
+        row = await conn.fetchrow(
+            "SELECT state, flags FROM customer_stats WHERE customer_id = $1", customer_id
+        )
+        return None if row is None else {"state": row["state"], "flags": list(row["flags"])}
+
+    async def policies(self) -> dict[str, dict[str, Any]]:
+        rows = await self.session.scalars(select(Policy))
+        return {p.name: p.config for p in rows}
+
+    async def put_policy(self, name: str, config: dict[str, Any]) -> None:
+        existing = await self.session.get(Policy, name)
+        if existing is None:
+            self.session.add(Policy(name=name, config=config))
+        else:
+            existing.config = config
+            existing.updated_at = datetime.now().astimezone()
+        await self.session.flush()
+
+    async def alerts(
+        self,
+        *,
+        status: str | None,
+        owner_id: str | None,
+        customer_id: UUID | None,
+        owned_by: str | None,
+        limit: int,
+        before: UUID | None,
+    ) -> Sequence[Alert]:
+        statement = select(Alert).order_by(Alert.id.desc()).limit(limit)
+        if status == "open":
+            statement = statement.where(Alert.cleared_at.is_(None), Alert.status == "open")
+        elif status == "acknowledged":
+            statement = statement.where(Alert.cleared_at.is_(None), Alert.status == "acknowledged")
+        elif status == "cleared":
+            statement = statement.where(Alert.cleared_at.is_not(None))
+        if owner_id is not None:
+            statement = statement.where(Alert.owner_id == owner_id)
+        if owned_by is not None:
+            statement = statement.where(Alert.owner_id == owned_by)
+        if customer_id is not None:
+            statement = statement.where(Alert.customer_id == customer_id)
+        if before is not None:
+            statement = statement.where(Alert.id < before)
+        return (await self.session.scalars(statement)).all()
+
+    async def alert(self, alert_id: UUID) -> Alert | None:
+        return await self.session.get(Alert, alert_id, with_for_update=True)
+
+    async def add_incident(self, incident: Incident) -> Incident:
+        self.session.add(incident)
+        await self.session.flush()
+        return incident
+
+    async def incident(self, incident_id: UUID) -> Incident | None:
+        return await self.session.get(Incident, incident_id, with_for_update=True)
+
+    async def incidents(self) -> Sequence[Incident]:
+        return (
+            await self.session.scalars(select(Incident).order_by(Incident.declared_at.desc()))
+        ).all()
+
+    async def match_shipments(
+        self, carrier: str | None, shipped_from: datetime, shipped_to: datetime
+    ) -> list[UUID]:
+        """Customers with an order shipped (by ``carrier``) in the window and not delivered."""
+        conn = await driver_connection(self.session)
+        rows = await conn.fetch(
+            "SELECT DISTINCT s.customer_id FROM customer_stats s, "
+            "jsonb_each(s.state->'orders') AS o(id, v) "
+            "WHERE o.v->>'status' = 'shipped' "
+            "AND (o.v->>'shipped_at')::timestamptz >= $1 "
+            "AND (o.v->>'shipped_at')::timestamptz < $2 "
+            "AND ($3::text IS NULL OR lower(o.v->>'carrier') = lower($3))",
+            shipped_from,
+            shipped_to,
+            carrier,
+        )
+        return [r["customer_id"] for r in rows]
+
+    async def add_incident_members(self, incident_id: UUID, customer_ids: Sequence[UUID]) -> None:
+        conn = await driver_connection(self.session)
+        await conn.execute(
+            "INSERT INTO incident_customers (incident_id, customer_id) "
+            "SELECT $1, c FROM unnest($2::uuid[]) AS c ON CONFLICT DO NOTHING",
+            incident_id,
+            list(customer_ids),
+        )
+
+    async def incident_members(self, incident_id: UUID) -> list[UUID]:
+        conn = await driver_connection(self.session)
+        rows = await conn.fetch(
+            "SELECT customer_id FROM incident_customers WHERE incident_id = $1", incident_id
+        )
+        return [r["customer_id"] for r in rows]

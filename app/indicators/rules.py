@@ -1,0 +1,115 @@
+"""Built-in rules over a customer's indicators: which flags hold now (pure, no I/O)."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+# Defaults; an admin changes them at run time with PUT /v1/rules/{rule}.
+DEFAULT_RULES: dict[str, dict[str, Any]] = {
+    "unsatisfied_streak": {"enabled": True, "threshold": 3, "window_days": 90},
+    "premium_abandoned_calls": {
+        "enabled": True,
+        "threshold": 4,
+        "window_hours": 4,
+        "tiers": ["premium", "vip"],
+    },
+    "recurring_problem": {"enabled": True, "threshold": 2, "window_days": 60},
+    "open_dispute": {"enabled": True},
+    "incident_affected": {"enabled": True},
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Condition:
+    """A rule holding for a customer: the flag it shows and the alert it raises."""
+
+    rule: str
+    code: str
+    severity: str  # info | warning | danger
+    label: str
+    title: str
+    detail: Mapping[str, Any]
+
+
+def evaluate(
+    indicators: Mapping[str, Any],
+    tier: str,
+    incidents: Sequence[tuple[str, str]],
+    rules: Mapping[str, Mapping[str, Any]],
+) -> list[Condition]:
+    """The conditions that hold, given derived indicators, the tier and open incidents."""
+    held: list[Condition] = []
+
+    def on(name: str) -> Mapping[str, Any] | None:
+        config = {**DEFAULT_RULES[name], **rules.get(name, {})}
+        return config if config.get("enabled", True) else None
+
+    satisfaction = indicators["satisfaction"]
+    contact = indicators["contact"]
+    if (rule := on("unsatisfied_streak")) and satisfaction["unsatisfied_90d"] >= rule["threshold"]:
+        count = satisfaction["unsatisfied_90d"]
+        held.append(
+            Condition(
+                "unsatisfied_streak",
+                "at_risk",
+                "danger",
+                "At risk",
+                f"Loyalty action: {count} unsatisfied contacts in 90 days",
+                {"unsatisfied_90d": count},
+            )
+        )
+    if (
+        (rule := on("premium_abandoned_calls"))
+        and tier in rule["tiers"]
+        and contact["missed_calls_4h"] >= rule["threshold"]
+    ):
+        count = contact["missed_calls_4h"]
+        held.append(
+            Condition(
+                "premium_abandoned_calls",
+                "abandoned_calls",
+                "danger",
+                "Calls abandoned",
+                f"Urgent: {tier} customer abandoned {count} calls in 4 hours",
+                {"missed_calls_4h": count},
+            )
+        )
+    seen = indicators["service"]["ticket_categories_60d"]
+    rule = on("recurring_problem")
+    categories = sorted(c for c, n in seen.items() if rule and n >= rule["threshold"])
+    if categories:
+        held.append(
+            Condition(
+                "recurring_problem",
+                "recurring_problem",
+                "warning",
+                "Recurring problem",
+                f"Recurring problem: {', '.join(categories)}",
+                {"categories": categories},
+            )
+        )
+    if on("open_dispute") and indicators["value"]["open_disputes"]:
+        disputes = indicators["value"]["open_disputes"]
+        held.append(
+            Condition(
+                "open_dispute",
+                "open_dispute",
+                "danger",
+                "Open dispute",
+                f"Open payment dispute ({', '.join(disputes)})",
+                {"disputes": disputes},
+            )
+        )
+    if on("incident_affected"):
+        for incident_id, title in incidents:
+            held.append(
+                Condition(
+                    f"incident_affected:{incident_id}",
+                    f"incident:{incident_id}",
+                    "warning",
+                    "Affected by incident",
+                    f"Affected by incident: {title}",
+                    {"incident_id": incident_id},
+                )
+            )
+    return held
