@@ -25,9 +25,9 @@ from app.core.errors import (
 from app.core.pagination import decode_cursor, encode_cursor
 from app.core.security import Principal
 from app.customers import service as customers
-from app.indicators import service as indicators
 from app.customers.identifiers import IdentifierKind, normalize_identifier
 from app.customers.schemas import ConsentIn, ConsentOut, Preferences
+from app.indicators import service as indicators
 from app.timeline.catalog import SYSTEM_TYPES, Channel, event_type
 from app.timeline.models import CustomerMerge, Event
 from app.timeline.payloads import CorrectionPayload
