@@ -23,6 +23,10 @@ from app.core.security import Role
 cli = typer.Typer(help="Customer history service.", no_args_is_help=True)
 keys_cli = typer.Typer(help="Create, list and revoke API keys.", no_args_is_help=True)
 cli.add_typer(keys_cli, name="keys")
+stats_cli = typer.Typer(help="Customer indicators.", no_args_is_help=True)
+cli.add_typer(stats_cli, name="stats")
+rules_cli = typer.Typer(help="Rules, flags and alerts.", no_args_is_help=True)
+cli.add_typer(rules_cli, name="rules")
 
 T = TypeVar("T")
 
@@ -139,6 +143,42 @@ def keys_revoke(key_id: UUID) -> None:
         typer.echo(f"no active key {key_id}", err=True)
         raise typer.Exit(1)
     typer.echo(f"revoked {key_id}")
+
+
+@stats_cli.command("rebuild")
+def stats_rebuild(
+    customer: Annotated[
+        UUID | None, typer.Option(help="Only this customer (default: every customer).")
+    ] = None,
+    batch: Annotated[int, typer.Option(min=1, help="Customers per transaction.")] = 500,
+) -> None:
+    """Recompute indicators from the whole history."""
+    from app.indicators.service import customer_ids_after, rebuild
+
+    if customer is not None:
+        _in_transaction(lambda s: rebuild(s, [customer]))
+        typer.echo("rebuilt 1 customer")
+        return
+    total, after = 0, None
+    while True:
+        ids = _in_transaction(lambda s, a=after: customer_ids_after(s, a, batch))
+        if not ids:
+            break
+        total += _in_transaction(lambda s, i=ids: rebuild(s, i))
+        after = ids[-1]
+    typer.echo(f"rebuilt {total} customers")
+
+
+@rules_cli.command("sweep")
+def rules_sweep() -> None:
+    """Evaluate the rules again for customers with flags or open alerts (time moves on)."""
+    from app.indicators.service import flagged_customers, reevaluate
+
+    ids = _in_transaction(flagged_customers)
+    for start in range(0, len(ids), 500):
+        chunk = ids[start : start + 500]
+        _in_transaction(lambda s, c=chunk: reevaluate(s, c))
+    typer.echo(f"evaluated {len(ids)} customers")
 
 
 def main() -> None:

@@ -17,6 +17,7 @@ from app.core.logging import configure_logging
 from app.core.metrics import DB_POOL_IN_USE
 from app.core.middleware import RequestContextMiddleware
 from app.customers.router import router as customers_router
+from app.indicators.router import router as indicators_router
 from app.ingest.router import router as ingest_router
 from app.ops.router import router as ops_router
 from app.timeline.router import router as timeline_router
@@ -72,6 +73,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(customers_router)
     app.include_router(timeline_router)
     app.include_router(ingest_router)
+    app.include_router(indicators_router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

@@ -27,9 +27,9 @@ def test_operations_have_stable_ids_and_declare_their_errors() -> None:
             elif path.startswith("/v1/"):
                 assert {"401", "403"} <= set(operation["responses"]), f"{method} {path}"
                 assert operation.get("security"), f"{method} {path} has no security"
-                for status, response in operation["responses"].items():
-                    if status.startswith(("4", "5")):
-                        assert "application/problem+json" in response["content"], status
+            for status, response in operation["responses"].items():
+                if status.startswith(("4", "5")):
+                    assert "application/problem+json" in response["content"], f"{path} {status}"
     assert len(ids) == len(set(ids))
     assert spec["info"]["title"] and spec["info"]["version"] and spec["info"]["description"]
     assert "HTTPBearer" in spec["components"]["securitySchemes"]

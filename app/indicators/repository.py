@@ -233,3 +233,120 @@ class StatsRepository:
             "SELECT customer_id FROM incident_customers WHERE incident_id = $1", incident_id
         )
         return [r["customer_id"] for r in rows]
+
+
+# Routing: called on every incoming call, so one prepared statement and two index probes.
+_ROUTE = (
+    "SELECT c.id, c.display_name, c.preferred_language, c.tier, s.flags "
+    "FROM customer_identifiers i JOIN customers c ON c.id = i.customer_id "
+    "LEFT JOIN customer_stats s ON s.customer_id = c.id "
+    "WHERE i.kind = 'phone' AND i.value = $1"
+)
+
+_SEGMENT = """
+WITH base AS (
+    SELECT c.id, c.display_name, c.preferred_language, c.tier, c.address,
+           coalesce((c.preferences->>'do_not_call')::boolean, false) AS do_not_call
+    FROM customers c LEFT JOIN customer_stats s ON s.customer_id = c.id
+    WHERE c.status = 'active'
+      AND ($1::text[] IS NULL OR c.tier = ANY($1))
+      AND ($2::text[] IS NULL OR c.tags @> $2)
+      AND ($3::text IS NULL OR c.owner_id = $3)
+      AND ($4::text[] IS NULL OR coalesce(s.value_segment, 'none') = ANY($4))
+      AND ($5::text[] IS NULL OR coalesce(s.churn_risk, 'low') = ANY($5))
+      AND ($6::text IS NULL OR s.flags @> ARRAY[$6])
+      AND ($7::boolean IS NULL OR (coalesce(s.open_orders, 0) > 0) = $7)
+      AND ($8::timestamptz IS NULL OR s.last_purchase_at < $8)
+      AND ($9::timestamptz IS NULL OR s.last_purchase_at >= $9)
+      AND ($10::text IS NULL OR EXISTS (
+            SELECT 1 FROM jsonb_each(s.state->'orders') o WHERE o.value->'skus' ? $10))
+      AND ($11::text IS NULL OR lower(c.preferred_language) LIKE lower($11) || '%')
+      AND ($12::text IS NULL OR upper(c.address->>'country') = upper($12))
+), judged AS (
+    SELECT b.*,
+        (SELECT k.granted FROM customer_consents k
+          WHERE k.customer_id = b.id AND k.channel = $13 AND k.purpose = $14
+          ORDER BY k.recorded_at DESC, k.id DESC LIMIT 1) AS consent,
+        CASE WHEN $13 = 'email' THEN
+               (SELECT min(i.value) FROM customer_identifiers i
+                 WHERE i.customer_id = b.id AND i.kind = 'email')
+             WHEN $13 IN ('phone', 'sms', 'whatsapp') THEN
+               (SELECT min(i.value) FROM customer_identifiers i
+                 WHERE i.customer_id = b.id AND i.kind = 'phone')
+             ELSE concat_ws(', ', b.address->>'street', b.address->>'postal_code',
+                            b.address->>'city', b.address->>'country')
+        END AS contact
+    FROM base b
+)
+"""
+_SEGMENT_PAGE = (
+    _SEGMENT + "SELECT id, display_name, preferred_language, tier, contact FROM judged "
+    "WHERE consent IS TRUE AND NOT ($13 = 'phone' AND do_not_call) "
+    "AND nullif(contact, '') IS NOT NULL "
+    "AND ($15::uuid IS NULL OR id > $15) ORDER BY id LIMIT $16"
+)
+_SEGMENT_COUNTS = (
+    _SEGMENT + "SELECT count(*) AS matched, "
+    "count(*) FILTER (WHERE consent IS NOT TRUE) AS no_consent, "
+    "count(*) FILTER (WHERE consent IS TRUE AND $13 = 'phone' AND do_not_call) AS do_not_call, "
+    "count(*) FILTER (WHERE consent IS TRUE AND NOT ($13 = 'phone' AND do_not_call) "
+    "AND nullif(contact, '') IS NULL) AS no_contact FROM judged"
+)
+
+
+class InsightRepository:
+    """Read-side queries: routing, segments and company reports."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def route(self, phone: str) -> Any:
+        conn = await driver_connection(self.session)
+        return await conn.fetchrow(_ROUTE, phone)
+
+    async def segment(self, args: Sequence[Any], after: UUID | None, limit: int) -> Any:
+        conn = await driver_connection(self.session)
+        return await conn.fetch(_SEGMENT_PAGE, *args, after, limit)
+
+    async def segment_counts(self, args: Sequence[Any]) -> Any:
+        conn = await driver_connection(self.session)
+        return await conn.fetchrow(_SEGMENT_COUNTS, *args)
+
+    async def report_rows(self, since: datetime, until: datetime) -> Any:
+        """Orders, refunds and tickets of a period, and each buyer's order count in it."""
+        conn = await driver_connection(self.session)
+        return await conn.fetch(
+            "SELECT type, customer_id, payload FROM events "
+            "WHERE occurred_at >= $1 AND occurred_at < $2 "
+            "AND type IN ('order.placed', 'order.refunded', 'ticket.opened')",
+            since,
+            until,
+        )
+
+
+async def _ids(session: AsyncSession, sql: str, *args: Any) -> list[UUID]:
+    conn = await driver_connection(session)
+    return [r[0] for r in await conn.fetch(sql, *args)]
+
+
+class MaintenanceRepository:
+    """Queries for the command line's batch jobs."""
+
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def customers_after(self, after: UUID | None, limit: int) -> list[UUID]:
+        return await _ids(
+            self.session,
+            "SELECT id FROM customers WHERE status = 'active' AND ($1::uuid IS NULL OR id > $1) "
+            "ORDER BY id LIMIT $2",
+            after,
+            limit,
+        )
+
+    async def flagged(self) -> list[UUID]:
+        return await _ids(
+            self.session,
+            "SELECT customer_id FROM customer_stats WHERE flags <> '{}' "
+            "UNION SELECT customer_id FROM alerts WHERE cleared_at IS NULL ORDER BY 1",
+        )

@@ -9,10 +9,40 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings, get_settings
-from app.customers.service import CustomerGraphRepository
-from app.indicators.repository import StatsRepository
-from app.indicators.rules import evaluate
-from app.indicators.state import Fact, ValuePolicy, derive, empty_state, fold, fold_all
+from app.core.errors import NotFound, invalid_field
+from app.core.pagination import decode_cursor, encode_cursor
+from app.core.security import Principal
+from app.customers.schemas import Tier
+from app.customers.service import CustomerGraphRepository, readable_family
+from app.indicators.models import Alert, Incident
+from app.indicators.repository import InsightRepository, MaintenanceRepository, StatsRepository
+from app.indicators.rules import DEFAULT_RULES, evaluate
+from app.indicators.schemas import (
+    AlertOut,
+    AlertPage,
+    IncidentIn,
+    IncidentList,
+    IncidentOut,
+    IndicatorsOut,
+    RoutingAnswer,
+    RoutingPolicy,
+    RuleConfig,
+    RuleOut,
+    SalesSeries,
+    SegmentMember,
+    SegmentPage,
+    SegmentQuery,
+    SummaryReport,
+)
+from app.indicators.state import (
+    Fact,
+    ValuePolicy,
+    derive,
+    empty_state,
+    fold,
+    fold_all,
+    sales_series,
+)
 
 
 def value_policy(settings: Settings) -> ValuePolicy:
@@ -111,3 +141,298 @@ async def current(session: AsyncSession, customer_id: UUID) -> tuple[dict[str, A
     state = found["state"] if found and found["state"] else empty_state()
     flags = found["flags"] if found else []
     return derive(state, datetime.now(UTC), value_policy(get_settings())), flags
+
+
+# --- the API's read and admin operations -----------------------------------------------
+
+RULE_NAMES = tuple(DEFAULT_RULES)
+ROUTING = "routing"
+
+
+class RuleNotFound(NotFound):
+    code = "rule-not-found"
+
+
+async def rules(session: AsyncSession) -> list[RuleOut]:
+    stored = await StatsRepository(session).policies()
+    return [
+        RuleOut(rule=name, config={**DEFAULT_RULES[name], **stored.get(name, {})})
+        for name in RULE_NAMES
+    ]
+
+
+async def put_rule(session: AsyncSession, name: str, config: RuleConfig) -> RuleOut:
+    if name not in DEFAULT_RULES:
+        raise RuleNotFound(f"No rule '{name}'; the rules are {', '.join(RULE_NAMES)}.")
+    values = config.model_dump(mode="json", exclude_none=True)
+    allowed = set(DEFAULT_RULES[name])
+    for key in values:
+        if key not in allowed:
+            raise invalid_field(f"body.{key}", f"rule '{name}' has no setting '{key}'")
+    await StatsRepository(session).put_policy(name, values)
+    return RuleOut(rule=name, config={**DEFAULT_RULES[name], **values})
+
+
+def _alert_out(alert: Alert) -> AlertOut:
+    status = "cleared" if alert.cleared_at else alert.status
+    return AlertOut.model_validate({**alert.__dict__, "status": status})
+
+
+async def list_alerts(
+    session: AsyncSession,
+    principal: Principal,
+    *,
+    status: str | None,
+    owner_id: str | None,
+    customer_id: UUID | None,
+    limit: int,
+    cursor: str | None,
+) -> AlertPage:
+    before = UUID(str(decode_cursor(cursor)["before"])) if cursor else None
+    owned_by = (principal.agent_id or "") if principal.owned_only else None
+    rows = await StatsRepository(session).alerts(
+        status=status,
+        owner_id=owner_id,
+        customer_id=customer_id,
+        owned_by=owned_by,
+        limit=limit + 1,
+        before=before,
+    )
+    page = rows[:limit]
+    next_cursor = encode_cursor({"before": str(page[-1].id)}) if len(rows) > limit else None
+    return AlertPage(items=[_alert_out(a) for a in page], next_cursor=next_cursor)
+
+
+async def acknowledge(session: AsyncSession, alert_id: UUID, principal: Principal) -> AlertOut:
+    alert = await StatsRepository(session).alert(alert_id)
+    if alert is None or (principal.owned_only and alert.owner_id != principal.agent_id):
+        raise NotFound(f"Alert {alert_id} not found.")
+    if alert.acknowledged_at is None:
+        alert.status = "acknowledged"
+        alert.acknowledged_at = datetime.now(UTC)
+        alert.acknowledged_by = principal.agent_id or f"key:{principal.key_id}"
+        await session.flush()
+    return _alert_out(alert)
+
+
+def _incident_out(incident: Incident) -> IncidentOut:
+    return IncidentOut.model_validate({**incident.__dict__, "queue": f"incident:{incident.id}"})
+
+
+async def declare_incident(session: AsyncSession, data: IncidentIn) -> IncidentOut:
+    """Flag every customer the matcher finds and route their calls to the incident's queue."""
+    repo = StatsRepository(session)
+    matcher = data.matcher
+    members = await repo.match_shipments(matcher.carrier, matcher.shipped_from, matcher.shipped_to)
+    incident = await repo.add_incident(
+        Incident(title=data.title, matcher=matcher.model_dump(mode="json"), affected=len(members))
+    )
+    await repo.add_incident_members(incident.id, members)
+    await reevaluate(session, members)
+    await session.refresh(incident)
+    return _incident_out(incident)
+
+
+async def close_incident(session: AsyncSession, incident_id: UUID) -> IncidentOut:
+    repo = StatsRepository(session)
+    incident = await repo.incident(incident_id)
+    if incident is None:
+        raise NotFound(f"Incident {incident_id} not found.")
+    if incident.status == "open":
+        incident.status = "closed"
+        incident.closed_at = datetime.now(UTC)
+        await session.flush()
+        await reevaluate(session, await repo.incident_members(incident.id))
+    return _incident_out(incident)
+
+
+async def list_incidents(session: AsyncSession) -> IncidentList:
+    return IncidentList(
+        items=[_incident_out(i) for i in await StatsRepository(session).incidents()]
+    )
+
+
+async def routing_policy(session: AsyncSession) -> RoutingPolicy:
+    stored = (await StatsRepository(session).policies()).get(ROUTING)
+    return RoutingPolicy.model_validate(stored) if stored else RoutingPolicy()
+
+
+async def put_routing_policy(session: AsyncSession, policy: RoutingPolicy) -> RoutingPolicy:
+    await StatsRepository(session).put_policy(ROUTING, policy.model_dump(mode="json"))
+    return policy
+
+
+async def route(session: AsyncSession, phone: str, principal: Principal) -> RoutingAnswer:
+    """Queue and priority for an incoming call: one lookup, no history read."""
+    policy = await routing_policy(session)
+    row = await InsightRepository(session).route(phone)
+    if row is None:
+        return RoutingAnswer(
+            known=False,
+            phone=phone,
+            priority=policy.unknown_priority,
+            queue=policy.default_queue,
+            reasons=["unknown caller"],
+        )
+    tier_rule = policy.tiers.get(Tier(row["tier"]), {"queue": policy.default_queue, "priority": 0})
+    queue, priority = tier_rule["queue"], int(tier_rule["priority"])
+    reasons = [f"tier {row['tier']}"]
+    language = row["preferred_language"]
+    if language and language.split("-")[0] in policy.language_queues:
+        queue = policy.language_queues[language.split("-")[0]]
+        reasons.append(f"language {language}")
+    for flag in row["flags"] or []:
+        if flag.startswith("incident:"):
+            queue = flag
+            priority = max(priority, policy.incident_priority)
+            reasons.append(f"affected by {flag}")
+        elif flag in policy.flag_priority:
+            priority += policy.flag_priority[flag]
+            reasons.append(f"flag {flag}")
+    return RoutingAnswer(
+        known=True,
+        phone=phone,
+        customer_id=row["id"],
+        display_name=row["display_name"],
+        language=language,
+        tier=Tier(row["tier"]),
+        priority=min(priority, 100),
+        queue=queue,
+        reasons=reasons,
+    )
+
+
+def _segment_args(query: SegmentQuery) -> list[Any]:
+    return [
+        [t.value for t in query.tier] if query.tier else None,
+        query.tags or None,
+        query.owner_id,
+        query.value_segment or None,
+        query.churn_risk or None,
+        query.has_flag,
+        query.has_open_order,
+        query.last_purchase_before,
+        query.last_purchase_after,
+        query.bought_sku,
+        query.language,
+        query.country,
+        query.channel.value,
+        query.purpose.value,
+    ]
+
+
+async def segment_page(
+    session: AsyncSession, query: SegmentQuery, *, counts: bool = True
+) -> SegmentPage:
+    """One page of reachable customers, and how many the filters matched and left out."""
+    repo = InsightRepository(session)
+    args = _segment_args(query)
+    after = UUID(str(decode_cursor(query.cursor)["after"])) if query.cursor else None
+    rows = await repo.segment(args, after, query.limit + 1)
+    page = rows[: query.limit]
+    matched, excluded = 0, {}
+    if counts:
+        totals = await repo.segment_counts(args)
+        matched = totals["matched"]
+        excluded = {k: totals[k] for k in ("no_consent", "do_not_call", "no_contact")}
+    return SegmentPage(
+        items=[
+            SegmentMember(
+                customer_id=r["id"],
+                display_name=r["display_name"],
+                language=r["preferred_language"],
+                tier=Tier(r["tier"]),
+                channel=query.channel,
+                contact=r["contact"],
+            )
+            for r in page
+        ],
+        next_cursor=encode_cursor({"after": str(page[-1]["id"])})
+        if len(rows) > query.limit
+        else None,
+        matched=matched,
+        excluded=excluded,
+    )
+
+
+async def indicators_of(
+    session: AsyncSession, customer_id: UUID, principal: Principal
+) -> IndicatorsOut:
+    customer, _ = await readable_family(session, customer_id, principal)
+    values, flags = await current(session, customer.id)
+    return IndicatorsOut(customer_id=customer.id, as_of=datetime.now(UTC), flags=flags, **values)
+
+
+async def sales(
+    session: AsyncSession, customer_id: UUID, interval: str, principal: Principal
+) -> SalesSeries:
+    customer, _ = await readable_family(session, customer_id, principal)
+    found = await StatsRepository(session).stats(customer.id)
+    state = found["state"] if found and found["state"] else empty_state()
+    return SalesSeries.model_validate(
+        {"customer_id": customer.id, "interval": interval, "items": sales_series(state, interval)}
+    )
+
+
+async def summary(session: AsyncSession, since: datetime, until: datetime) -> SummaryReport:
+    """Company figures for a period, from the events (amounts survive erasure)."""
+    repo = InsightRepository(session)
+    current_rows = await repo.report_rows(since, until)
+    previous_rows = await repo.report_rows(since - (until - since), since)
+    revenue: dict[str, Decimal] = {}
+    order_totals: dict[str, list[Decimal]] = {}
+    buyers: dict[UUID, int] = {}
+    products: dict[str, int] = {}
+    categories: dict[str, int] = {}
+    for row in current_rows:
+        payload = row["payload"]
+        if row["type"] == "order.placed":
+            buyers[row["customer_id"]] = buyers.get(row["customer_id"], 0) + 1
+            if payload.get("total") is not None and payload.get("currency"):
+                amount = Decimal(payload["total"])
+                revenue[payload["currency"]] = revenue.get(payload["currency"], Decimal(0)) + amount
+                order_totals.setdefault(payload["currency"], []).append(amount)
+            for item in payload.get("items", []):
+                if item.get("sku"):
+                    products[item["sku"]] = products.get(item["sku"], 0) + int(item.get("qty", 1))
+        elif row["type"] == "order.refunded":
+            amount = payload.get("refund_amount") or payload.get("total")
+            if amount is not None and payload.get("currency"):
+                currency = payload["currency"]
+                revenue[currency] = revenue.get(currency, Decimal(0)) - Decimal(amount)
+        elif row["type"] == "ticket.opened" and payload.get("category"):
+            categories[payload["category"]] = categories.get(payload["category"], 0) + 1
+    previous_buyers = {r["customer_id"] for r in previous_rows if r["type"] == "order.placed"}
+    return SummaryReport(
+        period_from=since,
+        period_to=until,
+        revenue={c: format(v, "f") for c, v in sorted(revenue.items())},
+        orders=sum(buyers.values()),
+        average_order_value={
+            c: format((sum(v, Decimal(0)) / len(v)).quantize(Decimal("0.01")), "f")
+            for c, v in sorted(order_totals.items())
+        },
+        customers=len(buyers),
+        repeat_purchase_rate=round(sum(1 for n in buyers.values() if n >= 2) / len(buyers), 4)
+        if buyers
+        else None,
+        retention_rate=round(len(previous_buyers & buyers.keys()) / len(previous_buyers), 4)
+        if previous_buyers
+        else None,
+        top_products=[
+            {"sku": s, "units": n}
+            for s, n in sorted(products.items(), key=lambda p: (-p[1], p[0]))[:10]
+        ],
+        top_ticket_categories=[
+            {"category": c, "tickets": n}
+            for c, n in sorted(categories.items(), key=lambda p: (-p[1], p[0]))[:10]
+        ],
+    )
+
+
+async def customer_ids_after(session: AsyncSession, after: UUID | None, limit: int) -> list[UUID]:
+    return await MaintenanceRepository(session).customers_after(after, limit)
+
+
+async def flagged_customers(session: AsyncSession) -> list[UUID]:
+    return await MaintenanceRepository(session).flagged()

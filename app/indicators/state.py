@@ -399,3 +399,35 @@ def derive(state: Mapping[str, Any], now: datetime, policy: ValuePolicy) -> dict
         },
         "risk": {"churn": churn, "churn_reason": reason},
     }
+
+
+def sales_series(state: Mapping[str, Any], interval: str) -> list[dict[str, Any]]:
+    """Order totals per period and currency (cancelled orders left out, refunds subtracted)."""
+
+    def period(at: str) -> str:
+        moment = datetime.fromisoformat(at)
+        if interval == "year":
+            return f"{moment.year}"
+        if interval == "quarter":
+            return f"{moment.year}-Q{(moment.month - 1) // 3 + 1}"
+        return f"{moment.year}-{moment.month:02d}"
+
+    buckets: dict[tuple[str, str], dict[str, Any]] = {}
+    for order in state["orders"].values():
+        if (
+            order["status"] == "cancelled"
+            or order.get("total") is None
+            or not order.get("currency")
+        ):
+            continue
+        key = (period(order.get("placed") or order["at"]), order["currency"])
+        bucket = buckets.setdefault(key, {"orders": 0, "amount": Decimal(0)})
+        bucket["orders"] += 1
+        bucket["amount"] += _d(_corrected(state, order.get("total_id"), "total", order["total"]))
+    for at, amount, currency in state["refunds"].values():
+        bucket = buckets.setdefault((period(at), currency), {"orders": 0, "amount": Decimal(0)})
+        bucket["amount"] -= _d(amount)
+    return [
+        {"period": p, "currency": c, "orders": b["orders"], "amount": format(b["amount"], "f")}
+        for (p, c), b in sorted(buckets.items())
+    ]

@@ -40,7 +40,7 @@ _WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "Stored but not understood: kept as failed for a replay",
         "model": WebhookReceipt,
     },
-    **problem_responses(401, 404, 413),
+    **problem_responses(401, 404, 413, 422),
 }
 
 
