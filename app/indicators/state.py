@@ -14,7 +14,7 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
-RECENT = 200  # recent items kept per list (surveys, unsatisfied contacts, missed calls)
+RECENT = 200  # recent items kept per list (surveys, rated contacts, missed calls)
 INTERACTIONS = ("call.", "email.received", "email.sent", "meeting.", "chat.", "social.", "note.")
 OPEN_ORDER = {"placed", "paid", "shipped"}
 RESOLVED = {"resolved", "closed", "solved"}
@@ -59,7 +59,7 @@ def empty_state() -> dict[str, Any]:
         "invoices": {},
         "tickets": {},
         "surveys": [],
-        "unsatisfied": [],
+        "rated": [],  # contacts with a satisfaction outcome (calls, chats, tickets)
         "missed_calls": [],
         "corrections": {},
         "last": None,
@@ -120,12 +120,8 @@ def fold(state: dict[str, Any], fact: Fact) -> dict[str, Any]:
         state["surveys"] = _push_recent(
             state["surveys"], [at, fact.id, p.get("csat"), p.get("nps")]
         )
-        if (p.get("csat") is not None and p["csat"] <= 2) or (
-            p.get("nps") is not None and p["nps"] <= 6
-        ):
-            state["unsatisfied"] = _push_recent(state["unsatisfied"], [at, fact.id])
-    if family in {"call", "chat", "ticket"} and p.get("satisfaction") == "unsatisfied":
-        state["unsatisfied"] = _push_recent(state["unsatisfied"], [at, fact.id])
+    if family in {"call", "chat", "ticket"} and p.get("satisfaction"):
+        state["rated"] = _push_recent(state["rated"], [at, fact.id, p["satisfaction"]])
     if fact.type in {"call.missed", "call.abandoned"}:
         state["missed_calls"] = _push_recent(state["missed_calls"], [at, fact.id])
     return state
@@ -317,7 +313,16 @@ def derive(state: Mapping[str, Any], now: datetime, policy: ValuePolicy) -> dict
     npss = [s for s in surveys if s[3] is not None]
     csat90 = [s[2] for s in csats if s[0] >= day90]
     nps90 = [s[3] for s in npss if s[0] >= day90]
-    unsatisfied90 = [u for u in state["unsatisfied"] if u[0] >= day90]
+    # Unsatisfied: CSAT <= 2, NPS <= 6, or a contact rated unsatisfied (corrections applied).
+    unsatisfied90 = [
+        s[0]
+        for s in surveys
+        if s[0] >= day90 and ((s[2] is not None and s[2] <= 2) or (s[3] is not None and s[3] <= 6))
+    ] + [
+        at
+        for at, eid, rating in state["rated"]
+        if at >= day90 and _corrected(state, eid, "satisfaction", rating) == "unsatisfied"
+    ]
 
     # contact
     missed_today = [c for c in state["missed_calls"] if c[0] >= today]

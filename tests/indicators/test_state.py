@@ -110,7 +110,7 @@ def facts(draw: st.DrawFn) -> list[Fact]:
                 {
                     "corrects_event_id": target.id,
                     "reason": "typo",
-                    "payload": {"csat": 5, "total": "1.00"},
+                    "payload": {"csat": 5, "total": "1.00", "satisfaction": "satisfied"},
                 },
             )
             out.append(
