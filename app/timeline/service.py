@@ -637,6 +637,7 @@ async def unmerge(
         f"Split back out of {target.display_name}",
         principal.agent_id,
     )
+    await indicators.rebuild(session, [target.id, source.id])
     return UnmergeOutcome(
         survivor_id=target.id, restored_id=source.id, identifiers_restored=restored
     )

@@ -1,0 +1,100 @@
+"""Through the database: the stats kept by appends equal a rebuild, over random histories."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.security import Principal, Role
+from app.customers.models import Customer
+from app.indicators import service as indicators
+from app.indicators.repository import StatsRepository
+from app.indicators.state import empty_state
+from app.timeline import service as timeline
+from app.timeline.schemas import EventIn
+from tests.indicators.test_state import facts
+
+ADMIN = Principal(key_id=UUID(int=1), role=Role.ADMIN, agent_id="tester")
+
+
+def event_in(fact: Any, originals: dict[str, str]) -> EventIn:
+    payload = dict(fact.payload)
+    if fact.type == "event.corrected":
+        payload["corrects_event_id"] = originals[fact.corrects_id]
+    return EventIn(
+        type=fact.type,
+        occurred_at=fact.occurred_at,
+        payload=payload,
+        source="prop",
+        source_event_id=fact.id,
+    )
+
+
+async def stored_state(session: AsyncSession, customer_id: UUID) -> dict[str, Any]:
+    found = await StatsRepository(session).stats(customer_id)
+    return (found["state"] if found else None) or empty_state()
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    history=facts(),
+    merge_at=st.integers(min_value=0, max_value=30),
+    unmerge=st.booleans(),
+    split=st.integers(0, 3),
+)
+async def test_incremental_stats_equal_a_rebuild(
+    session: AsyncSession, history: list[Any], merge_at: int, unmerge: bool, split: int
+) -> None:
+    savepoint = await session.begin_nested()
+    try:
+        a = Customer(kind="person", display_name="A", tier="vip")
+        b = Customer(kind="person", display_name="B")
+        session.add_all([a, b])
+        await session.flush()
+        originals: dict[str, str] = {}
+        holder: dict[str, UUID] = {}
+        merged = False
+        for index, fact in enumerate(history):
+            if index == merge_at and not merged:
+                await timeline.merge(session, a.id, b.id, False, ADMIN)
+                merged = True
+            target = b.id if (index % 4 < split and not merged) else a.id
+            if fact.corrects_id:  # a correction goes where its original is
+                target = a.id if merged else holder[fact.corrects_id]
+            holder[fact.id] = target
+            event, _ = await timeline.append(
+                session,
+                target,
+                timeline.prepare_event(event_in(fact, originals)),
+                ("prop", fact.id),
+            )
+            originals[fact.id] = str(event.id)
+        if merged and unmerge:
+            await timeline.unmerge(session, a.id, b.id, ADMIN)
+        for customer in (a.id, b.id):
+            incremental = await stored_state(session, customer)
+            await indicators.rebuild(session, [customer])
+            assert incremental == await stored_state(session, customer)
+    finally:
+        await savepoint.rollback()
+
+
+async def test_stats_rebuild_command_matches(session: AsyncSession) -> None:
+    customer = Customer(kind="person", display_name="C")
+    session.add(customer)
+    await session.flush()
+    t0 = datetime(2026, 1, 1, tzinfo=UTC)
+    for n, total in enumerate(["10.00", "20.00", "30.00"]):
+        data = EventIn(
+            type="order.placed",
+            occurred_at=t0 + timedelta(days=n),
+            payload={"order_id": str(n), "total": total, "currency": "EUR"},
+        )
+        await timeline.append(session, customer.id, timeline.prepare_event(data), None)
+    values, _ = await indicators.current(session, customer.id)
+    assert values["value"]["lifetime_value"] == {"EUR": "60.00"}
+    assert await indicators.rebuild(session, [customer.id]) == 1
+    assert (await indicators.current(session, customer.id))[0] == values
