@@ -1,0 +1,194 @@
+"""Each rule raises one alert per episode and clears when its condition ends."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+import httpx
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.indicators import service as indicators
+from tests.timeline.test_timeline import append, new_customer
+
+NOW = datetime.now(UTC)
+
+
+def at(hours_ago: float) -> str:
+    return (NOW - timedelta(hours=hours_ago)).isoformat()
+
+
+async def alerts(
+    client: httpx.AsyncClient, admin: dict[str, str], customer: str, **params: Any
+) -> list[dict[str, Any]]:
+    response = await client.get(
+        "/v1/alerts", params={"customer_id": customer, **params}, headers=admin
+    )
+    assert response.status_code == 200, response.text
+    return response.json()["items"]
+
+
+async def flags(client: httpx.AsyncClient, admin: dict[str, str], customer: str) -> list[str]:
+    return (await client.get(f"/v1/customers/{customer}/indicators", headers=admin)).json()["flags"]
+
+
+async def test_unsatisfied_streak(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
+    customer = await new_customer(client, admin, owner_id="agent-5")
+    surveys = []
+    for n in range(4):
+        surveys.append(
+            (
+                await append(
+                    client,
+                    admin,
+                    customer,
+                    {"type": "survey.answered", "occurred_at": at(48 - n), "payload": {"csat": 1}},
+                )
+            ).json()
+        )
+        raised = await alerts(client, admin, customer)
+        assert len(raised) == (1 if n >= 2 else 0), "raised at the third, once for the episode"
+    [alert] = raised
+    assert (
+        alert["rule"] == "unsatisfied_streak"
+        and alert["code"] == "at_risk"
+        and alert["owner_id"] == "agent-5"
+    )
+    assert "loyalty" in alert["title"].lower() and alert["status"] == "open"
+    assert "at_risk" in await flags(client, admin, customer)
+    for survey in surveys[:2]:  # two answers were mistyped: the streak is over
+        await append(
+            client,
+            admin,
+            customer,
+            {
+                "type": "event.corrected",
+                "occurred_at": at(1),
+                "payload": {
+                    "corrects_event_id": survey["id"],
+                    "reason": "mistyped",
+                    "payload": {"csat": 5},
+                },
+            },
+        )
+    [cleared] = await alerts(client, admin, customer)
+    assert cleared["status"] == "cleared" and "at_risk" not in await flags(client, admin, customer)
+    for n in range(2):
+        await append(
+            client,
+            admin,
+            customer,
+            {"type": "survey.answered", "occurred_at": at(0.5 - n / 10), "payload": {"nps": 3}},
+        )
+    assert len(await alerts(client, admin, customer)) == 2, "a new episode, a new alert"
+
+
+async def test_premium_abandoned_calls(
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
+) -> None:
+    customer = await new_customer(client, admin, tier="premium", owner_id="agent-7")
+    for n in range(5):
+        await append(
+            client,
+            admin,
+            customer,
+            {"type": "call.abandoned", "occurred_at": at(3 - n / 2), "payload": {}},
+        )
+    [alert] = await alerts(client, admin, customer)
+    assert alert["severity"] == "danger" and alert["rule"] == "premium_abandoned_calls"
+    assert alert["detail"] == {"missed_calls_4h": 4} and alert["owner_id"] == "agent-7"
+    acked = await client.post(f"/v1/alerts/{alert['id']}/ack", headers=admin)
+    assert acked.json()["status"] == "acknowledged"
+    assert (await alerts(client, admin, customer, status="open")) == []
+    standard = await new_customer(client, admin, tier="standard")
+    for n in range(5):
+        await append(
+            client,
+            admin,
+            standard,
+            {"type": "call.missed", "occurred_at": at(1 - n / 10), "payload": {}},
+        )
+    assert await alerts(client, admin, standard) == [], "only premium and vip customers"
+    patched = await client.patch(
+        f"/v1/customers/{customer}", json={"tier": "standard"}, headers={**admin, "If-Match": '"1"'}
+    )
+    assert patched.status_code == 200
+    await indicators.reevaluate(session, [UUID(customer)])
+    [cleared] = await alerts(client, admin, customer)
+    assert cleared["cleared_at"] is not None
+
+
+async def test_recurring_problem_and_editable_threshold(
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
+) -> None:
+    customer = await new_customer(client, admin)
+    for n in range(2):
+        await append(
+            client,
+            admin,
+            customer,
+            {
+                "type": "ticket.opened",
+                "occurred_at": at(24 * (10 - n)),
+                "payload": {"ticket_id": f"T{n}", "category": "billing"},
+            },
+        )
+    [alert] = await alerts(client, admin, customer)
+    assert alert["rule"] == "recurring_problem" and alert["detail"] == {"categories": ["billing"]}
+    assert "recurring_problem" in await flags(client, admin, customer)
+    put = await client.put("/v1/rules/recurring_problem", json={"threshold": 3}, headers=admin)
+    assert put.status_code == 200 and put.json()["config"]["threshold"] == 3
+    await indicators.reevaluate(session, [UUID(customer)])
+    [cleared] = await alerts(client, admin, customer)
+    assert cleared["status"] == "cleared"
+    bad = await client.put("/v1/rules/recurring_problem", json={"threshold": 0}, headers=admin)
+    assert bad.status_code == 422
+    unknown = await client.put("/v1/rules/open_dispute", json={"threshold": 2}, headers=admin)
+    assert unknown.status_code == 422 and unknown.json()["errors"][0]["field"] == "body.threshold"
+    assert (await client.put("/v1/rules/nope", json={}, headers=admin)).status_code == 404
+
+
+async def test_open_dispute(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
+    customer = await new_customer(client, admin)
+    dispute = {
+        "payment_id": "pi_1",
+        "amount": "47.00",
+        "currency": "EUR",
+        "dispute_status": "needs_response",
+    }
+    await append(
+        client,
+        admin,
+        customer,
+        {"type": "payment.disputed", "occurred_at": at(5), "payload": dispute},
+    )
+    [alert] = await alerts(client, admin, customer)
+    assert alert["code"] == "open_dispute"
+    await append(
+        client,
+        admin,
+        customer,
+        {
+            "type": "payment.disputed",
+            "occurred_at": at(1),
+            "payload": {**dispute, "dispute_status": "won"},
+        },
+    )
+    [cleared] = await alerts(client, admin, customer)
+    assert cleared["status"] == "cleared"
+
+
+async def test_rules_are_listed_and_admin_only(
+    client: httpx.AsyncClient, admin: dict[str, str], make_key: Any
+) -> None:
+    rules = (await client.get("/v1/rules", headers=admin)).json()["items"]
+    assert [r["rule"] for r in rules] == [
+        "unsatisfied_streak",
+        "premium_abandoned_calls",
+        "recurring_problem",
+        "open_dispute",
+        "incident_affected",
+    ]
+    support = await make_key("support")
+    assert (
+        await client.put("/v1/rules/open_dispute", json={"enabled": False}, headers=support)
+    ).status_code == 403
