@@ -171,10 +171,9 @@ def _fold_ticket(state: dict[str, Any], fact: Fact, at: str) -> None:
         ticket["status"] = (
             "resolved" if fact.type == "ticket.resolved" else (p.get("status") or "open")
         )
-        if p.get("category"):
-            ticket["category"] = p["category"]
-    elif p.get("category") and not ticket.get("category"):
+    if p.get("category") and _later(ticket, at, fact.id, "category_at"):
         ticket["category"] = p["category"]
+        ticket["category_at"], ticket["category_at_id"] = at, fact.id
 
 
 def fold_all(facts: Iterable[Fact]) -> dict[str, Any]:
