@@ -6,6 +6,7 @@ import os
 import signal
 import sys
 from collections.abc import Awaitable, Callable
+from functools import partial
 from pathlib import Path
 from typing import Annotated, TypeVar
 from uuid import UUID
@@ -161,10 +162,10 @@ def stats_rebuild(
         return
     total, after = 0, None
     while True:
-        ids = _in_transaction(lambda s, a=after: customer_ids_after(s, a, batch))
+        ids = _in_transaction(partial(customer_ids_after, after=after, limit=batch))
         if not ids:
             break
-        total += _in_transaction(lambda s, i=ids: rebuild(s, i))
+        total += _in_transaction(partial(rebuild, customer_ids=ids))
         after = ids[-1]
     typer.echo(f"rebuilt {total} customers")
 
@@ -177,7 +178,7 @@ def rules_sweep() -> None:
     ids = _in_transaction(flagged_customers)
     for start in range(0, len(ids), 500):
         chunk = ids[start : start + 500]
-        _in_transaction(lambda s, c=chunk: reevaluate(s, c))
+        _in_transaction(partial(reevaluate, customer_ids=chunk))
     typer.echo(f"evaluated {len(ids)} customers")
 
 

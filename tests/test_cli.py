@@ -68,3 +68,12 @@ def test_unknown_role_is_refused(database_url: str) -> None:
 def test_owned_only_needs_an_agent(database_url: str) -> None:
     result = run_cli(database_url, "keys", "create", "--role", "sales", "--owned-only")
     assert result.returncode != 0
+
+
+def test_stats_rebuild_and_rules_sweep_run(database_url: str) -> None:
+    rebuilt = run_cli(database_url, "stats", "rebuild")
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert rebuilt.stdout.strip().startswith("rebuilt ")
+    swept = run_cli(database_url, "rules", "sweep")
+    assert swept.returncode == 0, swept.stderr
+    assert swept.stdout.strip().startswith("evaluated ")

@@ -145,8 +145,11 @@ class StatsRepository:
         return None if row is None else {"state": row["state"], "flags": list(row["flags"])}
 
     async def policies(self) -> dict[str, dict[str, Any]]:
-        rows = await self.session.scalars(select(Policy))
-        return {p.name: p.config for p in rows}
+        """Every stored policy (read on each append and each routed call: kept prepared)."""
+        conn = await driver_connection(self.session)
+        return {
+            r["name"]: r["config"] for r in await conn.fetch("SELECT name, config FROM policies")
+        }
 
     async def put_policy(self, name: str, config: dict[str, Any]) -> None:
         existing = await self.session.get(Policy, name)

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Path, Query, Request, status
+from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from app.auth.dependencies import require_roles
@@ -179,6 +179,7 @@ async def close_incident(incident_id: UUID, session: SessionDep, principal: Admi
     "/routing/by-phone/{phone}",
     operation_id="route_by_phone",
     summary="Queue and priority for an incoming call (IVR / ACD)",
+    response_model=RoutingAnswer,
     responses=problem_responses(401, 403, 422),
 )
 async def route_by_phone(
@@ -186,12 +187,14 @@ async def route_by_phone(
     session: SessionDep,
     principal: Telephony,
     settings: SettingsDep,
-) -> RoutingAnswer:
+) -> Any:
     try:
         normalised = normalize_phone(phone, settings.default_region)
     except ValueError as exc:
         raise invalid_field("path.phone", str(exc)) from None
-    return await service.route(session, normalised, principal)
+    answer = await service.route(session, normalised, principal)
+    # Called on every incoming call: serialise once instead of validating the model again.
+    return Response(answer.model_dump_json(), media_type="application/json")
 
 
 @router.get(

@@ -1,0 +1,131 @@
+"""Routing by phone (IVR / ACD) at 100,000 customers, next to the bare lookup on asyncpg.
+
+.venv/bin/python -m bench.routing [--customers 100000] [--requests 20000] [--concurrency 32]
+"""
+
+import argparse
+import asyncio
+import random
+import statistics
+import time
+
+import asyncpg
+
+from app.core.db import plain_url
+from bench.harness import running_service, write_results
+from bench.load import build, fire
+
+SEED = """
+INSERT INTO customers (id, kind, display_name, tier, preferred_language)
+SELECT gen_random_uuid(), 'person', 'Bench ' || n,
+       (ARRAY['standard', 'standard', 'standard', 'premium', 'vip'])[1 + n % 5],
+       (ARRAY['es', 'pt', 'fr', 'en'])[1 + n % 4]
+FROM generate_series(1, $1) AS n;
+"""
+SEED_PHONES = """
+INSERT INTO customer_identifiers (id, customer_id, kind, value)
+SELECT gen_random_uuid(), id, 'phone',
+       '+3461' || lpad((row_number() OVER (ORDER BY id))::text, 7, '0')
+FROM customers WHERE display_name LIKE 'Bench %';
+"""
+SEED_STATS = """
+INSERT INTO customer_stats (customer_id, state, indicators, flags)
+SELECT id, '{}'::jsonb, '{}'::jsonb,
+       CASE WHEN random() < 0.05 THEN ARRAY['open_dispute'] ELSE '{}'::text[] END
+FROM customers WHERE display_name LIKE 'Bench %' ON CONFLICT DO NOTHING;
+"""
+LOOKUP = (
+    "SELECT c.id, c.display_name, c.preferred_language, c.tier, s.flags "
+    "FROM customer_identifiers i JOIN customers c ON c.id = i.customer_id "
+    "LEFT JOIN customer_stats s ON s.customer_id = c.id "
+    "WHERE i.kind = 'phone' AND i.value = $1"
+)
+
+
+def phones(customers: int, count: int) -> list[str]:
+    rng = random.Random(7)
+    # 90% known callers, 10% unknown numbers
+    return [
+        f"+3461{rng.randrange(1, customers + 1):07d}"
+        if rng.random() < 0.9
+        else f"+3469{rng.randrange(10**7):07d}"
+        for _ in range(count)
+    ]
+
+
+async def ceiling(url: str, numbers: list[str], concurrency: int) -> dict[str, object]:
+    pool = await asyncpg.create_pool(plain_url(url), min_size=concurrency, max_size=concurrency)
+    queue = list(numbers)
+    latencies: list[float] = []
+
+    async def worker() -> None:
+        async with pool.acquire() as conn:
+            statement = await conn.prepare(LOOKUP)
+            while queue:
+                number = queue.pop()
+                began = time.perf_counter()
+                await statement.fetchrow(number)
+                latencies.append(time.perf_counter() - began)
+
+    began = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    elapsed = time.perf_counter() - began
+    await pool.close()
+    latencies.sort()
+    return {
+        "requests_per_second": round(len(latencies) / elapsed),
+        "p50_ms": round(statistics.median(latencies) * 1000, 3),
+        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 3),
+    }
+
+
+async def run(customers: int, requests: int, concurrency: int, workers: int) -> dict[str, object]:
+    env = {"CH_DB_POOL_SIZE": str(max(10, concurrency // workers))}
+    with running_service(workers=workers, extra_env=env) as service:
+        conn = await asyncpg.connect(plain_url(service.database_url))
+        began = time.perf_counter()
+        await conn.execute(SEED, customers)
+        await conn.execute(SEED_PHONES)
+        await conn.execute(SEED_STATS)
+        await conn.execute("ANALYZE")
+        await conn.close()
+        seeded = time.perf_counter() - began
+        numbers = phones(customers, requests)
+        headers = {"Authorization": f"Bearer {service.admin_key}"}
+        raw = [
+            build(service.base_url, "GET", f"/v1/routing/by-phone/%2B{n[1:]}", headers)
+            for n in numbers
+        ]
+        await fire(service.base_url, raw[:1000], concurrency)  # warm up
+        outcome = await fire(service.base_url, raw, concurrency)
+        bare = await ceiling(service.database_url, numbers, concurrency)
+    api = outcome.summary()
+    return {
+        "customers": customers,
+        "workers": workers,
+        "concurrency": concurrency,
+        "seed_seconds": round(seeded, 1),
+        "api": api,
+        "asyncpg_ceiling": bare,
+        "api_vs_ceiling_rps": round(
+            int(api["requests_per_second"]) / int(bare["requests_per_second"]), 3
+        ),  # type: ignore[call-overload]
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--customers", type=int, default=100_000)
+    parser.add_argument("--requests", type=int, default=20_000)
+    parser.add_argument("--concurrency", type=int, default=32)
+    parser.add_argument("--workers", type=int, default=1)
+    args = parser.parse_args()
+    figures = asyncio.run(run(args.customers, args.requests, args.concurrency, args.workers))
+    print(f"{'metric':<22} value")
+    for name, value in figures.items():
+        print(f"{name:<22} {value}")
+    print(f"written to {write_results(f'routing_{args.workers}w', figures)}")
+
+
+if __name__ == "__main__":
+    main()
