@@ -140,9 +140,11 @@ class StatsRepository:
     async def stats(self, customer_id: UUID) -> dict[str, Any] | None:
         conn = await driver_connection(self.session)
         row = await conn.fetchrow(
-            "SELECT state, flags FROM customer_stats WHERE customer_id = $1", customer_id
+            "SELECT state, coalesce(indicators->'flags', '[]'::jsonb) AS flags "
+            "FROM customer_stats WHERE customer_id = $1",
+            customer_id,
         )
-        return None if row is None else {"state": row["state"], "flags": list(row["flags"])}
+        return None if row is None else {"state": row["state"], "flags": row["flags"]}
 
     async def policies(self) -> dict[str, dict[str, Any]]:
         """Every stored policy (read on each append and each routed call: kept prepared)."""

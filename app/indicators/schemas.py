@@ -23,7 +23,7 @@ class IndicatorsOut(BaseModel):
     satisfaction: dict[str, Any]
     contact: dict[str, Any]
     risk: dict[str, Any]
-    flags: list[str]
+    flags: list[Flag] = Field(description="Set by the rules at the last evaluation")
 
 
 class RuleOut(BaseModel):

@@ -98,6 +98,10 @@ async def _refresh(session: AsyncSession, rows: list[dict[str, Any]], now: datet
     for row in rows:
         indicators = derive(row["state"], now, policy)
         held = evaluate(indicators, row["tier"], row["incidents"], rules)
+        indicators["flags"] = [
+            {"code": c.code, "severity": c.severity, "label": c.label}
+            for c in sorted(held, key=lambda c: c.code)
+        ]
         value = indicators["value"]
         saved.append(
             {
@@ -135,8 +139,10 @@ async def _refresh(session: AsyncSession, rows: list[dict[str, Any]], now: datet
     await repo.raise_alerts(raised)
 
 
-async def current(session: AsyncSession, customer_id: UUID) -> tuple[dict[str, Any], list[str]]:
-    """Indicators as of now (time windows move on) and the customer's flags."""
+async def current(
+    session: AsyncSession, customer_id: UUID
+) -> tuple[dict[str, Any], list[dict[str, str]]]:
+    """Indicators as of now (time windows move on) and the flags set by the last evaluation."""
     found = await StatsRepository(session).stats(customer_id)
     state = found["state"] if found and found["state"] else empty_state()
     flags = found["flags"] if found else []

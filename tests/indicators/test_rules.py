@@ -28,7 +28,11 @@ async def alerts(
 
 
 async def flags(client: httpx.AsyncClient, admin: dict[str, str], customer: str) -> list[str]:
-    return (await client.get(f"/v1/customers/{customer}/indicators", headers=admin)).json()["flags"]
+    found = (await client.get(f"/v1/customers/{customer}/indicators", headers=admin)).json()[
+        "flags"
+    ]
+    assert all(f["severity"] in {"info", "warning", "danger"} and f["label"] for f in found)
+    return [f["code"] for f in found]
 
 
 async def test_unsatisfied_streak(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
