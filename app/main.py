@@ -17,6 +17,7 @@ from app.core.logging import configure_logging
 from app.core.metrics import DB_POOL_IN_USE
 from app.core.middleware import RequestContextMiddleware
 from app.customers.router import router as customers_router
+from app.fichas.router import router as fichas_router
 from app.indicators.router import router as indicators_router
 from app.ingest.router import router as ingest_router
 from app.ops.router import router as ops_router
@@ -74,6 +75,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(timeline_router)
     app.include_router(ingest_router)
     app.include_router(indicators_router)
+    app.include_router(fichas_router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

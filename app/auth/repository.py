@@ -6,8 +6,8 @@ from uuid import UUID
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.models import ApiKey
-from app.core.db import driver_connection
+from app.auth.models import AccessLog, ApiKey
+from app.core.db import driver_connection, new_id
 
 # Runs on every request: a prepared statement on the driver connection, one index lookup.
 _ACTIVE_KEY_SQL = (
@@ -43,3 +43,34 @@ class ApiKeyRepository:
             .returning(ApiKey.id)
         )
         return result.first() is not None
+
+
+# On every ficha and screen-pop: one prepared insert in the request's transaction.
+_RECORD_ACCESS = (
+    "INSERT INTO access_log (id, customer_id, key_id, agent_id, role, what) "
+    "VALUES ($1, $2, $3, $4, $5, $6)"
+)
+
+
+class AccessLogRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(
+        self, customer_id: UUID, key_id: UUID, agent_id: str | None, role: str, what: str
+    ) -> None:
+        conn = await driver_connection(self.session)
+        await conn.execute(_RECORD_ACCESS, new_id(), customer_id, key_id, agent_id, role, what)
+
+    async def page(
+        self, customer_id: UUID, *, limit: int, before: UUID | None
+    ) -> Sequence[AccessLog]:
+        statement = (
+            select(AccessLog)
+            .where(AccessLog.customer_id == customer_id)
+            .order_by(AccessLog.id.desc())
+            .limit(limit)
+        )
+        if before is not None:
+            statement = statement.where(AccessLog.id < before)
+        return (await self.session.scalars(statement)).all()

@@ -7,6 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
 
+from app.auth.access import record_access
 from app.auth.dependencies import require_roles
 from app.core.config import Settings, get_settings
 from app.core.db import SessionDep
@@ -182,6 +183,7 @@ async def get_customer(
         url = request.url_for("get_customer", customer_id=survivor)
         return RedirectResponse(str(url), status_code=status.HTTP_308_PERMANENT_REDIRECT)
     _with_etag(response, customer.version)
+    await record_access(session, principal, customer.id, "customer")
     return customer
 
 

@@ -140,11 +140,13 @@ class StatsRepository:
     async def stats(self, customer_id: UUID) -> dict[str, Any] | None:
         conn = await driver_connection(self.session)
         row = await conn.fetchrow(
-            "SELECT state, coalesce(indicators->'flags', '[]'::jsonb) AS flags "
+            "SELECT state, coalesce(indicators->'flags', '[]'::jsonb) AS flags, updated_at "
             "FROM customer_stats WHERE customer_id = $1",
             customer_id,
         )
-        return None if row is None else {"state": row["state"], "flags": row["flags"]}
+        if row is None:
+            return None
+        return {"state": row["state"], "flags": row["flags"], "updated_at": row["updated_at"]}
 
     async def policies(self) -> dict[str, dict[str, Any]]:
         """Every stored policy (read on each append and each routed call: kept prepared)."""

@@ -139,6 +139,14 @@ async def _refresh(session: AsyncSession, rows: list[dict[str, Any]], now: datet
     await repo.raise_alerts(raised)
 
 
+async def snapshot(session: AsyncSession, customer_id: UUID) -> dict[str, Any]:
+    """The stats row as stored: state, flags and when it was last updated (None: no events)."""
+    found = await StatsRepository(session).stats(customer_id)
+    if found is None or not found["state"]:
+        return {"state": empty_state(), "flags": [], "updated_at": None}
+    return found
+
+
 async def current(
     session: AsyncSession, customer_id: UUID
 ) -> tuple[dict[str, Any], list[dict[str, str]]]:

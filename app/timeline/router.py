@@ -8,6 +8,7 @@ from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
 from sse_starlette import EventSourceResponse
 
+from app.auth.access import record_access
 from app.auth.dependencies import require_roles
 from app.core.config import Settings, get_settings
 from app.core.db import Database, SessionDep
@@ -210,6 +211,7 @@ async def get_timeline(
     customer, _ = await customers.readable_family(session, customer_id, principal)
     if customer.status == "merged":
         return _merged_redirect(request, await customers.survivor_id(session, customer.id))
+    await record_access(session, principal, customer.id, "timeline")
     return await service.timeline_page(
         session,
         customer_id,

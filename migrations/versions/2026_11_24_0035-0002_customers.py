@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-24 01:00:00
+Create Date: 2026-11-24 00:35:00
 """
 
 from collections.abc import Sequence

@@ -2,7 +2,7 @@
 
 Revision ID: 0003
 Revises: 0002
-Create Date: 2026-11-24 02:00:00
+Create Date: 2026-11-24 00:40:00
 """
 
 from collections.abc import Sequence

@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-24 03:00:00
+Create Date: 2026-11-24 00:50:00
 """
 
 from collections.abc import Sequence

@@ -1,0 +1,47 @@
+"""Queries on ficha templates."""
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import delete, func, select
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.db import driver_connection
+from app.fichas.models import FichaTemplate
+
+# Read on every ficha and screen-pop.
+_TEMPLATE = "SELECT sections, labels FROM ficha_templates WHERE role = $1"
+
+
+class TemplateRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def sections(self, role: str) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
+        conn = await driver_connection(self.session)
+        row = await conn.fetchrow(_TEMPLATE, role)
+        return None if row is None else (row["sections"], row["labels"])
+
+    async def get(self, role: str) -> FichaTemplate | None:
+        return await self.session.get(FichaTemplate, role, populate_existing=True)
+
+    async def all(self) -> Sequence[FichaTemplate]:
+        return (
+            await self.session.scalars(select(FichaTemplate).order_by(FichaTemplate.role))
+        ).all()
+
+    async def put(self, role: str, sections: list[dict[str, Any]], labels: dict[str, Any]) -> None:
+        statement = insert(FichaTemplate).values(role=role, sections=sections, labels=labels)
+        await self.session.execute(
+            statement.on_conflict_do_update(
+                index_elements=[FichaTemplate.role],
+                set_={"sections": sections, "labels": labels, "updated_at": func.now()},
+            )
+        )
+
+    async def delete(self, role: str) -> bool:
+        result = await self.session.execute(
+            delete(FichaTemplate).where(FichaTemplate.role == role).returning(FichaTemplate.role)
+        )
+        return result.first() is not None

@@ -1,0 +1,139 @@
+"""HTTP routes: fichas per job, the screen-pop by phone, templates, the access log."""
+
+from typing import Annotated
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
+
+from app.auth.dependencies import require_roles
+from app.core.config import Settings, get_settings
+from app.core.db import SessionDep
+from app.core.errors import invalid_field, problem_responses
+from app.core.pagination import Limit
+from app.core.security import ALL_ROLES, Principal, Role
+from app.customers.identifiers import normalize_phone
+from app.fichas import service
+from app.fichas.schemas import AccessPage, Ficha, TemplateIn, TemplateList, TemplateOut
+
+router = APIRouter(prefix="/v1", tags=["fichas"])
+
+Reader = Annotated[Principal, Depends(require_roles(*ALL_ROLES))]
+Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+RoleName = Annotated[
+    str, Query(pattern=r"^[a-z][a-z0-9_]{1,49}$", description="The job, e.g. support")
+]
+Lang = Annotated[
+    str | None, Query(max_length=35, description="es, en, pt or fr; else Accept-Language")
+]
+AcceptLanguage = Annotated[str | None, Header(include_in_schema=False)]
+TemplateRole = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{1,49}$")]
+
+
+@router.get(
+    "/customers/{customer_id}/ficha",
+    operation_id="get_ficha",
+    summary="The customer card for one job",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_ficha(
+    customer_id: UUID,
+    role: RoleName,
+    session: SessionDep,
+    principal: Reader,
+    lang: Lang = None,
+    accept_language: AcceptLanguage = None,
+) -> Ficha:
+    """A job-role key reads its own role's ficha only; admin and integration read any."""
+    language = service.choose_language(lang, accept_language)
+    return await service.ficha(session, customer_id, role, language, principal, f"ficha:{role}")
+
+
+@router.get(
+    "/fichas/by-phone/{phone}",
+    operation_id="screen_pop",
+    summary="The screen-pop: the ficha of whoever calls from this number",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def screen_pop(
+    phone: Annotated[str, Path(max_length=64, description="Any format; URL-encode the +")],
+    role: RoleName,
+    session: SessionDep,
+    principal: Reader,
+    settings: SettingsDep,
+    lang: Lang = None,
+    accept_language: AcceptLanguage = None,
+) -> Ficha:
+    """An unknown number is a 404 problem carrying the normalised `phone`."""
+    try:
+        normalised = normalize_phone(phone, settings.default_region)
+    except ValueError as exc:
+        raise invalid_field("path.phone", str(exc)) from None
+    language = service.choose_language(lang, accept_language)
+    return await service.screen_pop(session, normalised, role, language, principal)
+
+
+@router.get(
+    "/ficha-templates",
+    operation_id="list_ficha_templates",
+    summary="Every ficha template",
+    responses=problem_responses(401, 403),
+)
+async def list_ficha_templates(session: SessionDep, principal: Reader) -> TemplateList:
+    return TemplateList(items=await service.list_templates(session))
+
+
+@router.get(
+    "/ficha-templates/{role}",
+    operation_id="get_ficha_template",
+    summary="One job's ficha template",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def get_ficha_template(
+    role: TemplateRole, session: SessionDep, principal: Reader
+) -> TemplateOut:
+    return await service.get_template(session, role)
+
+
+@router.put(
+    "/ficha-templates/{role}",
+    operation_id="put_ficha_template",
+    summary="Create or replace a job's ficha template (used by the next ficha)",
+    responses=problem_responses(401, 403, 422),
+)
+async def put_ficha_template(
+    role: TemplateRole, body: TemplateIn, session: SessionDep, principal: Admin
+) -> TemplateOut:
+    """Unknown sections or options are a 422 naming them; identity, indicators and flags
+    are always present."""
+    return await service.put_template(session, role, body)
+
+
+@router.delete(
+    "/ficha-templates/{role}",
+    operation_id="delete_ficha_template",
+    status_code=status.HTTP_204_NO_CONTENT,
+    summary="Remove a custom template, or restore a built-in one to its default",
+    responses=problem_responses(401, 403, 404, 422),
+)
+async def delete_ficha_template(
+    role: TemplateRole, session: SessionDep, principal: Admin
+) -> Response:
+    await service.delete_template(session, role)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get(
+    "/customers/{customer_id}/access-log",
+    operation_id="get_access_log",
+    summary="Who read this customer's data, when, in which role",
+    responses=problem_responses(400, 401, 403, 404, 422),
+)
+async def get_access_log(
+    customer_id: UUID,
+    session: SessionDep,
+    principal: Admin,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Limit = 50,
+) -> AccessPage:
+    return await service.access_page(session, customer_id, principal, limit=limit, cursor=cursor)

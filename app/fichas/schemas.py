@@ -1,0 +1,79 @@
+"""Bodies of the ficha and template API."""
+
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field
+
+TEMPLATE_EXAMPLE: dict[str, Any] = {
+    "sections": [
+        {"name": "identity"},
+        {"name": "indicators"},
+        {"name": "flags"},
+        {"name": "open_items"},
+        {"name": "tickets", "limit": 5, "open_only": True},
+        {"name": "recent_interactions", "limit": 10, "types": ["call.*", "email.*"]},
+        {"name": "preferences"},
+    ],
+    "labels": {"es": {"open_items": "Pendiente"}},
+}
+
+
+class TemplateIn(BaseModel):
+    """Sections in the order shown, each with its options; labels per language."""
+
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [TEMPLATE_EXAMPLE]})
+
+    sections: list[dict[str, Any]] = Field(min_length=3, max_length=30)
+    labels: dict[str, dict[str, str]] = Field(default_factory=dict)
+
+
+class TemplateOut(BaseModel):
+    role: str
+    sections: list[dict[str, Any]]
+    labels: dict[str, dict[str, str]]
+    updated_at: datetime
+
+
+class TemplateList(BaseModel):
+    items: list[TemplateOut]
+
+
+class Action(BaseModel):
+    type: str = Field(description="call, email, sms, whatsapp")
+    target: str
+
+
+class Ficha(BaseModel):
+    """A customer card for one job: only the sections its template names."""
+
+    customer_id: UUID
+    role: str
+    language: str
+    generated_at: datetime
+    sections: dict[str, dict[str, Any]] = Field(
+        description="Keyed by section name, in template order; each has its label and as_of"
+    )
+    actions: list[Action] = Field(description="Ways to reach the customer this job may use")
+
+
+class Candidates(BaseModel):
+    """Several customers share the number: the agent chooses."""
+
+    phone: str
+    candidates: list[dict[str, Any]]
+
+
+class AccessEntry(BaseModel):
+    id: UUID
+    at: datetime
+    key_id: UUID
+    agent_id: str | None
+    role: str
+    what: str
+
+
+class AccessPage(BaseModel):
+    items: list[AccessEntry]
+    next_cursor: str | None

@@ -1,0 +1,454 @@
+"""Building fichas (customer cards) per job, and editing their templates."""
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.access import access_log, record_access
+from app.core.errors import Forbidden, NotFound, ValidationFailed
+from app.core.pagination import decode_cursor, encode_cursor
+from app.core.security import JOB_ROLES, Principal, Role
+from app.customers import service as customers
+from app.customers.identifiers import IdentifierKind
+from app.customers.schemas import CustomerOut
+from app.fichas.repository import TemplateRepository
+from app.fichas.schemas import AccessEntry, AccessPage, Action, Ficha, TemplateIn, TemplateOut
+from app.fichas.templates import (
+    DEFAULT_TEMPLATES,
+    LANGUAGES,
+    TemplateError,
+    label_for,
+    validate_labels,
+    validate_sections,
+)
+from app.indicators import service as indicators
+from app.indicators.state import OPEN_ORDER, RESOLVED, derive, sales_series
+from app.timeline import service as timeline
+
+
+class TemplateNotFound(NotFound):
+    code = "ficha-template-not-found"
+
+
+def choose_language(lang: str | None, accept_language: str | None) -> str:
+    """``?lang=`` if supported, else the first supported language of Accept-Language, else en."""
+    if lang and lang.split("-")[0].lower() in LANGUAGES:
+        return lang.split("-")[0].lower()
+    for part in (accept_language or "").split(","):
+        code = part.split(";")[0].strip().split("-")[0].lower()
+        if code in LANGUAGES:
+            return code
+    return "en"
+
+
+@dataclass
+class Context:
+    session: AsyncSession
+    principal: Principal
+    customer: CustomerOut
+    state: dict[str, Any]
+    indicators: dict[str, Any]
+    flags: list[dict[str, str]]
+    stats_at: datetime | None
+    now: datetime
+
+
+async def _events(ctx: Context, types: list[str], limit: int) -> list[dict[str, Any]]:
+    page = await timeline.timeline_page(
+        ctx.session,
+        ctx.customer.id,
+        ctx.principal,
+        types=types,
+        channels=[],
+        since=None,
+        until=None,
+        limit=limit,
+        cursor=None,
+    )
+    return [
+        {
+            "id": str(e.id),
+            "type": e.type,
+            "occurred_at": e.occurred_at.isoformat(),
+            "channel": e.channel.value,
+            "direction": e.direction.value if e.direction else None,
+            "summary": e.summary,
+            "actor": e.actor,
+        }
+        for e in page.items
+    ]
+
+
+def _open_items(ctx: Context) -> dict[str, Any]:
+    state = ctx.state
+    orders = [
+        {
+            "order_id": k,
+            "status": v["status"],
+            "total": v.get("total"),
+            "currency": v.get("currency"),
+            "since": v["at"],
+            "carrier": v.get("carrier"),
+        }
+        for k, v in state["orders"].items()
+        if v["status"] in OPEN_ORDER
+    ]
+    tickets = [
+        {
+            "ticket_id": k,
+            "status": v.get("status"),
+            "category": v.get("category"),
+            "opened_at": v.get("opened_at"),
+        }
+        for k, v in state["tickets"].items()
+        if v.get("status") not in RESOLVED
+    ]
+    value = ctx.indicators["value"]
+    return {
+        "orders": sorted(orders, key=lambda o: o["since"], reverse=True),
+        "tickets": sorted(tickets, key=lambda t: t["opened_at"] or "", reverse=True),
+        "disputes": value["open_disputes"],
+        "overdue_invoices": value["overdue_invoices"],
+    }
+
+
+async def _identity(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+    c = ctx.customer
+    return {
+        "as_of": c.updated_at,
+        "display_name": c.display_name,
+        "kind": c.kind.value,
+        "organization": c.organization.model_dump(mode="json") if c.organization else None,
+        "identifiers": [{"kind": i.kind.value, "value": i.value} for i in c.identifiers],
+        "language": c.preferred_language,
+        "tier": c.tier.value,
+        "owner_id": c.owner_id,
+        "unverified": c.unverified,
+        "status": c.status.value,
+    }
+
+
+async def _indicators(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+    value, satisfaction = ctx.indicators["value"], ctx.indicators["satisfaction"]
+    return {
+        "as_of": ctx.now,
+        "value": {
+            k: value[k]
+            for k in (
+                "lifetime_value",
+                "lifetime_value_base",
+                "order_count",
+                "average_order_value",
+                "last_purchase_at",
+                "segment",
+            )
+        },
+        "satisfaction": satisfaction,
+        "churn_risk": ctx.indicators["risk"],
+        "last_interaction": ctx.indicators["contact"]["last_interaction"],
+    }
+
+
+async def _flags(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+    return {"as_of": ctx.stats_at or ctx.now, "items": ctx.flags}
+
+
+async def _open(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+    return {"as_of": ctx.stats_at or ctx.now, **_open_items(ctx)}
+
+
+async def _recent(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+    return {"as_of": ctx.now, "items": await _events(ctx, section["types"], section["limit"])}
+
+
+async def _purchases(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+    orders = sorted(
+        ctx.state["orders"].items(), key=lambda o: o[1].get("placed") or o[1]["at"], reverse=True
+    )
+    return {
+        "as_of": ctx.stats_at or ctx.now,
+        "items": [
+            {
+                "order_id": k,
+                "placed_at": v.get("placed"),
+                "status": v["status"],
+                "total": v.get("total"),
+                "currency": v.get("currency"),
+                "skus": v.get("skus", []),
+            }
+            for k, v in orders[: section["limit"]]
+        ],
+    }
+
+
+async def _tickets(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+    tickets = [
+        {
+            "ticket_id": k,
+            "status": v.get("status"),
+            "category": v.get("category"),
+            "opened_at": v.get("opened_at"),
+            "resolved_at": v.get("resolved_at"),
+        }
+        for k, v in ctx.state["tickets"].items()
+        if not section["open_only"] or v.get("status") not in RESOLVED
+    ]
+    tickets.sort(key=lambda t: t["opened_at"] or "", reverse=True)
+    return {"as_of": ctx.stats_at or ctx.now, "items": tickets[: section["limit"]]}
+
+
+async def _preferences(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+    prefs = ctx.customer.preferences
+    return {
+        "as_of": ctx.customer.updated_at,
+        **(prefs.model_dump(mode="json", by_alias=True) if prefs else {"do_not_call": False}),
+    }
+
+
+async def _pinned(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+    notes = await _events(ctx, ["note.added"], 50)
+    return {"as_of": ctx.now, "items": [n for n in notes if n.get("summary")][: section["limit"]]}
+
+
+async def _contacts(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+    contacts = ctx.customer.contacts or []
+    return {
+        "as_of": ctx.customer.updated_at,
+        "items": [c.model_dump(mode="json") for c in contacts[: section["limit"]]],
+    }
+
+
+async def _sales(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "as_of": ctx.stats_at or ctx.now,
+        "interval": section["interval"],
+        "items": sales_series(ctx.state, section["interval"]),
+    }
+
+
+async def _opportunities(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "as_of": ctx.now,
+        "items": await _events(ctx, ["quote.*", "opportunity.*"], section["limit"]),
+    }
+
+
+async def _collections(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+    payments = sorted(ctx.state["payments"].values(), key=lambda p: p["at"], reverse=True)
+    disputes = [{"payment_id": k, **v} for k, v in ctx.state["disputes"].items()]
+    return {
+        "as_of": ctx.stats_at or ctx.now,
+        "overdue_invoices": [
+            {"invoice_id": k, **{f: v.get(f) for f in ("overdue_at", "amount", "currency")}}
+            for k, v in ctx.state["invoices"].items()
+            if k in ctx.indicators["value"]["overdue_invoices"]
+        ],
+        "failed_payments": [p for p in payments if p["type"] == "payment.failed"][
+            : section["limit"]
+        ],
+        "disputes": disputes,
+        "payment_history": [p for p in payments if p["type"] == "payment.received"][
+            : section["limit"]
+        ],
+    }
+
+
+async def _behaviour(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+    types = ["web.*", "content.*", "webinar.*", "product.*"]
+    return {"as_of": ctx.now, "items": await _events(ctx, types, section["limit"])}
+
+
+async def _alerts(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+    page = await indicators.list_alerts(
+        ctx.session,
+        ctx.principal,
+        status="open",
+        owner_id=None,
+        customer_id=ctx.customer.id,
+        limit=section["limit"],
+        cursor=None,
+    )
+    return {"as_of": ctx.now, "items": [a.model_dump(mode="json") for a in page.items]}
+
+
+async def _consents(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "as_of": ctx.customer.updated_at,
+        "items": [c.model_dump(mode="json") for c in ctx.customer.consents],
+    }
+
+
+async def _segments(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "as_of": ctx.stats_at or ctx.now,
+        "value_segment": ctx.indicators["value"]["segment"],
+        "churn_risk": ctx.indicators["risk"]["churn"],
+        "tags": ctx.customer.tags,
+    }
+
+
+BUILDERS: dict[str, Callable[[Context, dict[str, Any]], Awaitable[dict[str, Any]]]] = {
+    "identity": _identity,
+    "indicators": _indicators,
+    "flags": _flags,
+    "open_items": _open,
+    "recent_interactions": _recent,
+    "purchases": _purchases,
+    "tickets": _tickets,
+    "preferences": _preferences,
+    "pinned_notes": _pinned,
+    "contacts": _contacts,
+    "sales_series": _sales,
+    "opportunities_and_quotes": _opportunities,
+    "collections": _collections,
+    "behaviour": _behaviour,
+    "alerts": _alerts,
+    "consents": _consents,
+    "segments": _segments,
+}
+
+
+def _actions(customer: CustomerOut, role: str) -> list[Action]:
+    """Ways to reach the customer; marketing needs consent, nobody calls a do-not-call."""
+    do_not_call = bool(customer.preferences and customer.preferences.do_not_call)
+    consent = {(c.channel.value, c.purpose.value): c.granted for c in customer.consents}
+    marketing = role == Role.MARKETING.value
+    may_call = not do_not_call and (not marketing or consent.get(("phone", "marketing")))
+    may_email = not marketing or consent.get(("email", "marketing"))
+    actions = []
+    for identifier in customer.identifiers:
+        if identifier.kind is IdentifierKind.PHONE and may_call:
+            actions.append(Action(type="call", target=identifier.value))
+        if identifier.kind is IdentifierKind.EMAIL and may_email:
+            actions.append(Action(type="email", target=identifier.value))
+    return actions
+
+
+def _check_role(principal: Principal, role: str) -> None:
+    if principal.role in JOB_ROLES and principal.role.value != role:
+        raise Forbidden(
+            f"A {principal.role.value} key reads the {principal.role.value} ficha only."
+        )
+
+
+async def ficha(
+    session: AsyncSession,
+    customer_id: UUID,
+    role: str,
+    language: str,
+    principal: Principal,
+    what: str,
+) -> Ficha:
+    """The ficha of one customer for one job: only what its template names."""
+    _check_role(principal, role)
+    template = await TemplateRepository(session).sections(role)
+    if template is None:
+        raise TemplateNotFound(f"No ficha template for role '{role}'.")
+    sections, labels = template
+    customer = await customers.get_customer(session, customer_id, principal)
+    if customer.status.value == "merged":
+        customer = await customers.get_customer(
+            session, await customers.survivor_id(session, customer.id), principal
+        )
+    snap = await indicators.snapshot(session, customer.id)
+    now = datetime.now(UTC)
+    ctx = Context(
+        session=session,
+        principal=principal,
+        customer=customer,
+        state=snap["state"],
+        indicators=derive(snap["state"], now, indicators.value_policy(indicators.get_settings())),
+        flags=snap["flags"],
+        stats_at=snap["updated_at"],
+        now=now,
+    )
+    built: dict[str, dict[str, Any]] = {}
+    for section in sections:
+        content = await BUILDERS[section["name"]](ctx, section)
+        built[section["name"]] = {"label": label_for(labels, language, section["name"]), **content}
+    await record_access(session, principal, customer.id, what)
+    return Ficha(
+        customer_id=customer.id,
+        role=role,
+        language=language,
+        generated_at=now,
+        sections=built,
+        actions=_actions(customer, role),
+    )
+
+
+async def screen_pop(
+    session: AsyncSession, phone: str, role: str, language: str, principal: Principal
+) -> Ficha:
+    """The ficha of whoever calls from ``phone`` (already normalised); 404 when unknown."""
+    _check_role(principal, role)
+    found = await customers.identify(session, IdentifierKind.PHONE, phone, principal)
+    if found is None:
+        raise NotFound(f"No customer has the phone {phone}.", extra={"phone": phone})
+    return await ficha(session, found.customer_id, role, language, principal, f"screen-pop:{role}")
+
+
+def _template_out(
+    role: str, sections: list[dict[str, Any]], labels: dict[str, Any], at: datetime
+) -> TemplateOut:
+    return TemplateOut(role=role, sections=sections, labels=labels, updated_at=at)
+
+
+async def list_templates(session: AsyncSession) -> list[TemplateOut]:
+    return [
+        _template_out(t.role, t.sections, t.labels, t.updated_at)
+        for t in await TemplateRepository(session).all()
+    ]
+
+
+async def get_template(session: AsyncSession, role: str) -> TemplateOut:
+    found = await TemplateRepository(session).get(role)
+    if found is None:
+        raise TemplateNotFound(f"No ficha template for role '{role}'.")
+    return _template_out(found.role, found.sections, found.labels, found.updated_at)
+
+
+async def put_template(session: AsyncSession, role: str, body: TemplateIn) -> TemplateOut:
+    """Validate and store a template; the next ficha uses it, no restart."""
+    try:
+        sections = validate_sections(body.sections)
+        labels = validate_labels(body.labels)
+    except TemplateError as exc:
+        raise ValidationFailed(
+            f"{exc.field}: {exc}",
+            extra={"errors": [{"field": exc.field, "reason": str(exc), "type": "value_error"}]},
+        ) from None
+    repo = TemplateRepository(session)
+    await repo.put(role, sections, labels)
+    return await get_template(session, role)
+
+
+async def delete_template(session: AsyncSession, role: str) -> None:
+    """Remove a custom template; a built-in one goes back to its default."""
+    repo = TemplateRepository(session)
+    if role in DEFAULT_TEMPLATES:
+        await repo.put(role, validate_sections(DEFAULT_TEMPLATES[role]), {})
+    elif not await repo.delete(role):
+        raise TemplateNotFound(f"No ficha template for role '{role}'.")
+
+
+async def access_page(
+    session: AsyncSession,
+    customer_id: UUID,
+    principal: Principal,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> AccessPage:
+    customer = await customers.get_customer(session, customer_id, principal)
+    before = UUID(str(decode_cursor(cursor)["before"])) if cursor else None
+    rows = await access_log(session, customer.id, limit=limit + 1, before=before)
+    page = rows[:limit]
+    return AccessPage(
+        items=[AccessEntry.model_validate(r, from_attributes=True) for r in page],
+        next_cursor=encode_cursor({"before": str(page[-1].id)}) if len(rows) > limit else None,
+    )
