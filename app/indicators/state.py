@@ -92,6 +92,7 @@ def fold(state: dict[str, Any], fact: Fact) -> dict[str, Any]:
                 "currency": p.get("currency"),
                 "order_id": p.get("order_id"),
                 "invoice_id": p.get("invoice_id"),
+                "reason": p.get("reason"),
             }
     elif fact.type == "payment.disputed":
         key = p.get("payment_id") or fact.id

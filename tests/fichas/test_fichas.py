@@ -1,0 +1,426 @@
+"""Fichas per job on one rich customer, the screen-pop, templates and the access log."""
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.security import Role
+from app.fichas.repository import TemplateRepository
+from app.fichas.templates import DEFAULT_TEMPLATES, validate_sections
+from tests.conftest import MakeKey
+from tests.timeline.test_timeline import append, new_customer
+
+NOW = datetime.now(UTC)
+
+
+def ago(days: float) -> str:
+    return (NOW - timedelta(days=days)).isoformat()
+
+
+@pytest.fixture
+async def rich(client: httpx.AsyncClient, admin: dict[str, str]) -> dict[str, str]:
+    """An organisation with a contact person who bought, complained and has preferences."""
+    org = await new_customer(
+        client, admin, kind="organization", display_name="Talleres Núñez S.L.", tier="vip"
+    )
+    person = await new_customer(
+        client,
+        admin,
+        display_name="Lucía Núñez",
+        given_name="Lucía",
+        family_name="Núñez",
+        organization_id=org,
+        tier="vip",
+        owner_id="agent-1",
+        preferred_language="es",
+        identifiers=[
+            {"kind": "phone", "value": "612 34 56 78"},
+            {"kind": "email", "value": "lucia@example.com"},
+        ],
+    )
+    events: list[tuple[str, float, dict[str, Any]]] = [
+        (
+            "order.placed",
+            60,
+            {
+                "order_id": "A1",
+                "total": "120.00",
+                "currency": "EUR",
+                "items": [{"sku": "BOOT", "qty": 1}],
+            },
+        ),
+        ("order.delivered", 55, {"order_id": "A1"}),
+        ("order.placed", 10, {"order_id": "A2", "total": "80.00", "currency": "EUR"}),
+        ("order.shipped", 8, {"order_id": "A2", "carrier": "SEUR", "tracking": "X1"}),
+        ("order.refunded", 50, {"order_id": "A1", "refund_amount": "20.00", "currency": "EUR"}),
+        ("ticket.opened", 20, {"ticket_id": "T1", "category": "delivery", "subject": "Late"}),
+        ("ticket.opened", 5, {"ticket_id": "T2", "category": "delivery", "subject": "Late again"}),
+        ("ticket.resolved", 18, {"ticket_id": "T1", "category": "delivery"}),
+        ("survey.answered", 19, {"csat": 1}),
+        ("survey.answered", 6, {"csat": 2}),
+        ("survey.answered", 4, {"nps": 3}),
+        ("payment.disputed", 3, {"payment_id": "pi_9", "amount": "80.00", "currency": "EUR"}),
+        (
+            "payment.failed",
+            2,
+            {
+                "payment_id": "pi_10",
+                "amount": "15.00",
+                "currency": "EUR",
+                "reason": "card declined",
+            },
+        ),
+        ("invoice.overdue", 1, {"invoice_id": "F-7", "amount": "300.00", "currency": "EUR"}),
+        ("quote.sent", 2, {"quote_id": "Q-1", "amount": "900.00", "currency": "EUR"}),
+        ("web.page_viewed", 1, {"url": "https://shop.example/boots"}),
+        ("note.added", 1, {"text": "Prefers mornings", "pinned": True}),
+        ("call.completed", 0.5, {"from": "+34612345678", "duration_s": 120, "agent": "agent-1"}),
+    ]
+    for type_, days, payload in events:
+        response = await append(
+            client, admin, person, {"type": type_, "occurred_at": ago(days), "payload": payload}
+        )
+        assert response.status_code == 201, response.text
+    await client.put(
+        f"/v1/customers/{person}/preferences",
+        json={"preferred_channel": "email", "do_not_call": True, "notes": "No sales calls"},
+        headers=admin,
+    )
+    for channel, granted in (("email", True), ("phone", False)):
+        await client.post(
+            f"/v1/customers/{person}/consents",
+            headers=admin,
+            json={"channel": channel, "purpose": "marketing", "granted": granted, "source": "form"},
+        )
+    return {"org": org, "person": person}
+
+
+async def ficha(
+    client: httpx.AsyncClient, headers: dict[str, str], customer: str, role: str, **params: Any
+) -> dict[str, Any]:
+    response = await client.get(
+        f"/v1/customers/{customer}/ficha", params={"role": role, **params}, headers=headers
+    )
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+@pytest.mark.parametrize("role", list(DEFAULT_TEMPLATES))
+async def test_each_role_sees_its_sections_in_order(
+    client: httpx.AsyncClient, admin: dict[str, str], rich: dict[str, str], role: str
+) -> None:
+    card = await ficha(client, admin, rich["person"], role)
+    assert list(card["sections"]) == [s["name"] for s in DEFAULT_TEMPLATES[role]]
+    assert card["role"] == role and card["customer_id"] == rich["person"]
+    identity = card["sections"]["identity"]
+    assert identity["display_name"] == "Lucía Núñez" and identity["tier"] == "vip"
+    assert identity["organization"]["display_name"] == "Talleres Núñez S.L."
+    assert {"kind": "phone", "value": "+34612345678"} in identity["identifiers"]
+    value = card["sections"]["indicators"]["value"]
+    assert value["lifetime_value"] == {"EUR": "180.00"} and value["order_count"] == 2
+    assert card["sections"]["indicators"]["satisfaction"]["unsatisfied_90d"] == 3
+    codes = {f["code"] for f in card["sections"]["flags"]["items"]}
+    assert codes == {"at_risk", "recurring_problem", "open_dispute"}
+    assert all("as_of" in s and s["label"] for s in card["sections"].values())
+    assert card["generated_at"]
+
+
+async def test_what_each_job_gets(
+    client: httpx.AsyncClient, admin: dict[str, str], rich: dict[str, str]
+) -> None:
+    person = rich["person"]
+    support = (await ficha(client, admin, person, "support"))["sections"]
+    assert [o["order_id"] for o in support["open_items"]["orders"]] == ["A2"]
+    assert support["open_items"]["disputes"] == ["pi_9"] and support["open_items"][
+        "overdue_invoices"
+    ] == ["F-7"]
+    assert [t["ticket_id"] for t in support["tickets"]["items"]] == ["T2", "T1"]
+    assert support["recent_interactions"]["items"][0]["type"] == "call.completed"
+    assert {e["type"].split(".")[0] for e in support["recent_interactions"]["items"]} <= {
+        "call",
+        "email",
+        "chat",
+        "ticket",
+    }
+    assert (
+        support["preferences"]["do_not_call"] is True
+        and support["preferences"]["notes"] == "No sales calls"
+    )
+    assert [a["code"] for a in support["alerts"]["items"]]
+
+    sales = (await ficha(client, admin, person, "sales"))["sections"]
+    assert [p["order_id"] for p in sales["purchases"]["items"]] == ["A2", "A1"]
+    assert [e["type"] for e in sales["opportunities_and_quotes"]["items"]] == ["quote.sent"]
+    assert sales["sales_series"]["interval"] == "quarter" and sales["sales_series"]["items"]
+    assert "collections" not in sales and "tickets" not in sales
+
+    collections = (await ficha(client, admin, person, "collections"))["sections"]
+    assert [i["invoice_id"] for i in collections["collections"]["overdue_invoices"]] == ["F-7"]
+    assert [p["reason"] for p in collections["collections"]["failed_payments"]] == ["card declined"]
+    assert [d["payment_id"] for d in collections["collections"]["disputes"]] == ["pi_9"]
+    assert "purchases" not in collections and "behaviour" not in collections
+
+    tech = (await ficha(client, admin, person, "tech_support"))["sections"]
+    assert [t["ticket_id"] for t in tech["tickets"]["items"]] == ["T2"], "open tickets only"
+    assert tech["behaviour"]["items"][0]["type"] == "web.page_viewed"
+
+    marketing = await ficha(client, admin, person, "marketing")
+    assert marketing["sections"]["segments"]["value_segment"]
+    assert {(c["channel"], c["granted"]) for c in marketing["sections"]["consents"]["items"]} == {
+        ("email", True),
+        ("phone", False),
+    }
+    assert "open_items" not in marketing["sections"] and "collections" not in marketing["sections"]
+    assert marketing["actions"] == [{"type": "email", "target": "lucia@example.com"}], (
+        "no call: do-not-call and no consent"
+    )
+
+    org = (await ficha(client, admin, rich["org"], "sales"))["sections"]
+    assert [c["display_name"] for c in org["contacts"]["items"]] == ["Lucía Núñez"]
+
+
+async def test_marketing_loses_the_email_action_when_consent_is_withdrawn(
+    client: httpx.AsyncClient, admin: dict[str, str], rich: dict[str, str]
+) -> None:
+    await client.post(
+        f"/v1/customers/{rich['person']}/consents",
+        headers=admin,
+        json={
+            "channel": "email",
+            "purpose": "marketing",
+            "granted": False,
+            "source": "unsubscribe",
+        },
+    )
+    assert (await ficha(client, admin, rich["person"], "marketing"))["actions"] == []
+    support = await ficha(client, admin, rich["person"], "support")
+    assert support["actions"] == [{"type": "email", "target": "lucia@example.com"}], (
+        "service email is still fine"
+    )
+
+
+SPANISH = [
+    "+34612345678",
+    "%2B34612345678",
+    "612345678",
+    "612 34 56 78",
+    "612-34-56-78",
+    "0034612345678",
+    "%2B34 612 345 678",
+    "(%2B34) 612.34.56.78",
+]
+BRAZILIAN = [
+    "%2B5511912345678",
+    "+5511912345678",
+    "005511912345678",
+    "%2B55 11 91234-5678",
+    "%2B55 (11) 91234 5678",
+    "%2B55-11-91234-5678",
+    "%2B551191234-5678",
+    "%2B55.11.91234.5678",
+]
+
+
+async def test_screen_pop_finds_the_caller_in_any_spelling(
+    client: httpx.AsyncClient, admin: dict[str, str], rich: dict[str, str]
+) -> None:
+    brazilian = await new_customer(
+        client,
+        admin,
+        display_name="João",
+        identifiers=[{"kind": "phone", "value": "+55 11 91234-5678"}],
+    )
+    for spellings, expected in ((SPANISH, rich["person"]), (BRAZILIAN, brazilian)):
+        for spelling in spellings:
+            response = await client.get(
+                f"/v1/fichas/by-phone/{spelling}", params={"role": "support"}, headers=admin
+            )
+            assert response.status_code == 200, (spelling, response.text)
+            assert response.json()["customer_id"] == expected, spelling
+    unknown = await client.get(
+        "/v1/fichas/by-phone/699 00 00 99", params={"role": "support"}, headers=admin
+    )
+    assert unknown.status_code == 404 and unknown.json()["phone"] == "+34699000099"
+    assert unknown.headers["content-type"] == "application/problem+json"
+
+
+async def test_roles_and_owner_restriction(
+    client: httpx.AsyncClient, admin: dict[str, str], rich: dict[str, str], make_key: MakeKey
+) -> None:
+    support = await make_key(Role.SUPPORT)
+    assert (
+        await client.get(
+            f"/v1/customers/{rich['person']}/ficha", params={"role": "support"}, headers=support
+        )
+    ).status_code == 200
+    forbidden = await client.get(
+        f"/v1/customers/{rich['person']}/ficha", params={"role": "collections"}, headers=support
+    )
+    assert forbidden.status_code == 403
+    pop = await client.get(
+        "/v1/fichas/by-phone/612345678", params={"role": "sales"}, headers=support
+    )
+    assert pop.status_code == 403
+    mine = await make_key(Role.SUPPORT, agent_id="agent-1", owned_only=True)
+    theirs = await make_key(Role.SUPPORT, agent_id="agent-2", owned_only=True)
+    assert (
+        await client.get("/v1/fichas/by-phone/612345678", params={"role": "support"}, headers=mine)
+    ).status_code == 200
+    assert (
+        await client.get(
+            "/v1/fichas/by-phone/612345678", params={"role": "support"}, headers=theirs
+        )
+    ).status_code == 404
+    assert (
+        await client.get(
+            f"/v1/customers/{rich['person']}/ficha", params={"role": "support"}, headers=theirs
+        )
+    ).status_code == 404
+
+
+async def test_labels_follow_the_language(
+    client: httpx.AsyncClient, admin: dict[str, str], rich: dict[str, str]
+) -> None:
+    spanish = await ficha(client, admin, rich["person"], "support", lang="es")
+    assert spanish["language"] == "es" and spanish["sections"]["open_items"]["label"] == "En curso"
+    response = await client.get(
+        f"/v1/customers/{rich['person']}/ficha",
+        params={"role": "support"},
+        headers={**admin, "Accept-Language": "pt-BR,pt;q=0.9,en;q=0.5"},
+    )
+    assert response.json()["sections"]["tickets"]["label"] == "Chamados"
+    assert (await ficha(client, admin, rich["person"], "support", lang="de"))["language"] == "en"
+
+
+async def test_editing_a_template_changes_the_next_ficha(
+    client: httpx.AsyncClient, admin: dict[str, str], rich: dict[str, str]
+) -> None:
+    template = {
+        "sections": [
+            {"name": "identity"},
+            {"name": "indicators"},
+            {"name": "flags"},
+            {"name": "purchases", "limit": 1},
+            {"name": "pinned_notes"},
+        ],
+        "labels": {"es": {"purchases": "Últimas compras"}},
+    }
+    put = await client.put("/v1/ficha-templates/support", json=template, headers=admin)
+    assert put.status_code == 200, put.text
+    card = await ficha(client, admin, rich["person"], "support", lang="es")
+    assert list(card["sections"]) == [
+        "identity",
+        "indicators",
+        "flags",
+        "purchases",
+        "pinned_notes",
+    ]
+    assert (
+        card["sections"]["purchases"]["label"] == "Últimas compras"
+        and len(card["sections"]["purchases"]["items"]) == 1
+    )
+    assert card["sections"]["pinned_notes"]["items"][0]["summary"] == "Note added"
+    assert (await client.delete("/v1/ficha-templates/support", headers=admin)).status_code == 204
+    restored = await ficha(client, admin, rich["person"], "support")
+    assert list(restored["sections"]) == [s["name"] for s in DEFAULT_TEMPLATES["support"]]
+
+
+@pytest.mark.parametrize(
+    ("sections", "field"),
+    [
+        (
+            [
+                {"name": "identity"},
+                {"name": "indicators"},
+                {"name": "flags"},
+                {"name": "horoscope"},
+            ],
+            "body.sections.3.name",
+        ),
+        (
+            [
+                {"name": "identity"},
+                {"name": "indicators"},
+                {"name": "flags"},
+                {"name": "purchases", "colour": "red"},
+            ],
+            "body.sections.3.colour",
+        ),
+        (
+            [
+                {"name": "identity"},
+                {"name": "indicators"},
+                {"name": "flags"},
+                {"name": "tickets", "limit": 500},
+            ],
+            "body.sections.3.limit",
+        ),
+        ([{"name": "identity"}, {"name": "indicators"}, {"name": "open_items"}], "body.sections.2"),
+        (
+            [
+                {"name": "identity"},
+                {"name": "indicators"},
+                {"name": "flags"},
+                {"name": "recent_interactions", "types": ["calls.*"]},
+            ],
+            "body.sections.3.types",
+        ),
+    ],
+)
+async def test_invalid_templates_are_422_naming_the_section(
+    client: httpx.AsyncClient, admin: dict[str, str], sections: list[dict[str, Any]], field: str
+) -> None:
+    response = await client.put(
+        "/v1/ficha-templates/support", json={"sections": sections}, headers=admin
+    )
+    assert response.status_code == 422
+    assert response.json()["errors"][0]["field"] == field
+
+
+async def test_templates_admin(
+    client: httpx.AsyncClient, admin: dict[str, str], make_key: MakeKey, session: AsyncSession
+) -> None:
+    listed = (await client.get("/v1/ficha-templates", headers=admin)).json()["items"]
+    assert {t["role"] for t in listed} >= set(DEFAULT_TEMPLATES)
+    for (
+        role,
+        sections,
+    ) in DEFAULT_TEMPLATES.items():  # the migration's copy matches the code's defaults
+        stored = await TemplateRepository(session).sections(role)
+        assert stored is not None and validate_sections(stored[0]) == validate_sections(sections)
+    support = await make_key(Role.SUPPORT)
+    assert (
+        await client.put("/v1/ficha-templates/support", json={"sections": []}, headers=support)
+    ).status_code == 403
+    custom = {"sections": [{"name": "identity"}, {"name": "indicators"}, {"name": "flags"}]}
+    assert (
+        await client.put("/v1/ficha-templates/field_sales", json=custom, headers=admin)
+    ).status_code == 200
+    assert (
+        await client.delete("/v1/ficha-templates/field_sales", headers=admin)
+    ).status_code == 204
+    assert (await client.get("/v1/ficha-templates/field_sales", headers=admin)).status_code == 404
+
+
+async def test_reads_are_in_the_access_log(
+    client: httpx.AsyncClient, admin: dict[str, str], rich: dict[str, str], make_key: MakeKey
+) -> None:
+    agent = await make_key(Role.SUPPORT, agent_id="agent-9")
+    await client.get("/v1/fichas/by-phone/612345678", params={"role": "support"}, headers=agent)
+    await client.get(f"/v1/customers/{rich['person']}", headers=agent)
+    await client.get(f"/v1/customers/{rich['person']}/timeline", headers=agent)
+    log = (await client.get(f"/v1/customers/{rich['person']}/access-log", headers=admin)).json()[
+        "items"
+    ]
+    mine = [(e["what"], e["role"], e["agent_id"]) for e in log if e["agent_id"] == "agent-9"]
+    assert mine == [
+        ("timeline", "support", "agent-9"),
+        ("customer", "support", "agent-9"),
+        ("screen-pop:support", "support", "agent-9"),
+    ]
+    assert (
+        await client.get(f"/v1/customers/{rich['person']}/access-log", headers=agent)
+    ).status_code == 403
