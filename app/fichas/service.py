@@ -55,32 +55,13 @@ class Context:
     flags: list[dict[str, str]]
     stats_at: datetime | None
     now: datetime
+    family: list[UUID]
 
 
-async def _events(ctx: Context, types: list[str], limit: int) -> list[dict[str, Any]]:
-    page = await timeline.timeline_page(
-        ctx.session,
-        ctx.customer.id,
-        ctx.principal,
-        types=types,
-        channels=[],
-        since=None,
-        until=None,
-        limit=limit,
-        cursor=None,
-    )
-    return [
-        {
-            "id": str(e.id),
-            "type": e.type,
-            "occurred_at": e.occurred_at.isoformat(),
-            "channel": e.channel.value,
-            "direction": e.direction.value if e.direction else None,
-            "summary": e.summary,
-            "actor": e.actor,
-        }
-        for e in page.items
-    ]
+async def _events(
+    ctx: Context, types: list[str], limit: int, *, pinned: bool = False
+) -> list[dict[str, Any]]:
+    return await timeline.recent_events(ctx.session, ctx.family, types, limit, pinned=pinned)
 
 
 def _open_items(ctx: Context) -> dict[str, Any]:
@@ -210,8 +191,10 @@ async def _preferences(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _pinned(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
-    notes = await _events(ctx, ["note.added"], 50)
-    return {"as_of": ctx.now, "items": [n for n in notes if n.get("summary")][: section["limit"]]}
+    return {
+        "as_of": ctx.now,
+        "items": await _events(ctx, ["note.added"], section["limit"], pinned=True),
+    }
 
 
 async def _contacts(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
@@ -365,6 +348,7 @@ async def ficha(
         flags=snap["flags"],
         stats_at=snap["updated_at"],
         now=now,
+        family=await customers.CustomerGraphRepository(session).family(customer.id),
     )
     built: dict[str, dict[str, Any]] = {}
     for section in sections:

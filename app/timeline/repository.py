@@ -242,3 +242,36 @@ class TimelineRepository:
             .with_for_update()
         )
         return (await self.session.scalars(statement)).first()
+
+
+# The few recent items a ficha shows: one prepared statement on the timeline index.
+_RECENT = (
+    "SELECT id, type, occurred_at, channel, direction, summary, actor FROM events "
+    "WHERE customer_id = ANY($1::uuid[]) AND type <> 'event.corrected' "
+    "AND (cardinality($2::text[]) = 0 OR type = ANY($2::text[]) OR type LIKE ANY($3::text[])) "
+    "AND (NOT $4::boolean OR payload @> '{\"pinned\": true}') "
+    "ORDER BY occurred_at DESC, id DESC LIMIT $5"
+)
+
+
+async def recent_rows(
+    session: AsyncSession,
+    customer_ids: Sequence[UUID],
+    types: Sequence[str],
+    prefixes: Sequence[str],
+    *,
+    pinned: bool,
+    limit: int,
+) -> list[Any]:
+    """The newest events of a merge family, optionally of some types or pinned only."""
+    conn = await driver_connection(session)
+    return list(
+        await conn.fetch(
+            _RECENT,
+            list(customer_ids),
+            list(types) + list(prefixes),
+            [p + "%" for p in prefixes] or [""],
+            pinned,
+            limit,
+        )
+    )

@@ -31,7 +31,7 @@ from app.indicators import service as indicators
 from app.timeline.catalog import SYSTEM_TYPES, Channel, event_type
 from app.timeline.models import CustomerMerge, Event
 from app.timeline.payloads import CorrectionPayload
-from app.timeline.repository import EventRow, TimelineQuery, TimelineRepository
+from app.timeline.repository import EventRow, TimelineQuery, TimelineRepository, recent_rows
 from app.timeline.schemas import (
     BulkLineResult,
     Correction,
@@ -528,6 +528,32 @@ async def timeline_page(
     return TimelinePage(
         items=[event_out(e, corrections.get(e.id, [])) for e in page], next_cursor=next_cursor
     )
+
+
+async def recent_events(
+    session: AsyncSession,
+    family: Sequence[UUID],
+    types: Sequence[str],
+    limit: int,
+    *,
+    pinned: bool = False,
+) -> list[dict[str, Any]]:
+    """The newest few events of an already-authorised merge family (for fichas)."""
+    exact = [t for t in types if not t.endswith("*")]
+    prefixes = [t.rstrip("*") for t in types if t.endswith("*")]
+    rows = await recent_rows(session, family, exact, prefixes, pinned=pinned, limit=limit)
+    return [
+        {
+            "id": str(r["id"]),
+            "type": r["type"],
+            "occurred_at": r["occurred_at"].isoformat(),
+            "channel": r["channel"],
+            "direction": r["direction"],
+            "summary": r["summary"],
+            "actor": r["actor"],
+        }
+        for r in rows
+    ]
 
 
 async def events_for_stream(session: AsyncSession, event_ids: Sequence[UUID]) -> list[EventOut]:
