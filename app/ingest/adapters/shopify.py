@@ -10,12 +10,14 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pydantic import ValidationError
-
-from app.customers.identifiers import normalize_email, normalize_phone
 from app.ingest.adapters.base import Adapter, Delivery, PayloadError
+from app.ingest.adapters.reading import as_dict as _dict
+from app.ingest.adapters.reading import as_list as _list
+from app.ingest.adapters.reading import checked_event
+from app.ingest.adapters.reading import first_email as _email
+from app.ingest.adapters.reading import first_phone as _phone
+from app.ingest.adapters.reading import text as _text
 from app.ingest.adapters.signatures import base64_hmacs, require_any
-from app.timeline.catalog import CATALOG
 from app.timeline.schemas import CustomerRefIn, EventRef, IdentifiedEventIn
 
 SOURCE = "shopify"
@@ -259,56 +261,7 @@ def _customer(body: Json) -> CustomerRefIn | None:
     )
 
 
-def _email(*candidates: Any) -> str | None:
-    """The first well-formed address (a malformed one would make the event unstorable)."""
-    for value in candidates:
-        if isinstance(value, str) and value.strip():
-            try:
-                return normalize_email(value)
-            except ValueError:
-                continue
-    return None
-
-
-def _phone(region: str | None, *candidates: Any) -> str | None:
-    """The first valid number, in E.164; national numbers are read in the address's country."""
-    for value in candidates:
-        if isinstance(value, str) and value.strip():
-            try:
-                return normalize_phone(value, region or "ZZ")
-            except ValueError:
-                continue
-    return None
-
-
 # --- values --------------------------------------------------------------------------------
-
-
-def _make(
-    type_name: str,
-    when: datetime,
-    source_event_id: str,
-    customer: CustomerRefIn,
-    payload: Json,
-    summary: str | None,
-) -> IdentifiedEventIn:
-    entry = CATALOG[type_name]
-    try:
-        checked = entry.payload.model_validate(payload)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise PayloadError(f"{type_name}: {where}: {first['msg']}") from None
-    return IdentifiedEventIn(
-        type=type_name,
-        occurred_at=when,
-        channel=entry.channel,
-        source=SOURCE,
-        source_event_id=source_event_id,
-        summary=summary,
-        payload=checked.model_dump(mode="json", by_alias=True, exclude_none=True),
-        customer=customer,
-    )
 
 
 def _first_time(body: Json, *fields: str) -> datetime:
@@ -375,21 +328,6 @@ def _required_id(value: Any, field: str) -> str:
     return text
 
 
-def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, (dict, list, bool)):
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _dict(value: Any) -> Json:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
-
-
 def _distinct(values: Any) -> list[str]:
     seen: list[str] = []
     for value in values:
@@ -397,3 +335,14 @@ def _distinct(values: Any) -> list[str]:
         if text and text not in seen:
             seen.append(text)
     return seen
+
+
+def _make(
+    type_name: str,
+    when: datetime,
+    source_event_id: str,
+    customer: CustomerRefIn,
+    payload: Json,
+    summary: str | None,
+) -> IdentifiedEventIn:
+    return checked_event(SOURCE, type_name, when, source_event_id, customer, payload, summary)

@@ -16,12 +16,11 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import ValidationError
-
-from app.customers.identifiers import normalize_email, normalize_phone
 from app.ingest.adapters.base import Adapter, Delivery, PayloadError, SignatureError
+from app.ingest.adapters.reading import as_dict as _dict
+from app.ingest.adapters.reading import checked_event, first_email, first_phone
+from app.ingest.adapters.reading import text as _text
 from app.ingest.adapters.signatures import hmac_digest
-from app.timeline.catalog import CATALOG
 from app.timeline.schemas import CustomerRefIn, EventRef, IdentifiedEventIn
 
 SOURCE = "stripe"
@@ -300,8 +299,8 @@ def _customer(
 ) -> CustomerRefIn | None:
     """Email, phone and ``stripe:customer:<id>``; None when there is none of them."""
     expanded = _dict(customer)
-    email = _email(*emails, expanded.get("email"))
-    number = _phone(phone or expanded.get("phone"), _text(region))
+    email = first_email(*emails, expanded.get("email"))
+    number = first_phone(_text(region), phone or expanded.get("phone"))
     customer_id = _id(customer)
     external = f"{SOURCE}:customer:{customer_id}" if customer_id else None
     if not (email or number or external):
@@ -315,55 +314,7 @@ def _customer(
     )
 
 
-def _email(*candidates: Any) -> str | None:
-    """The first well-formed address (a malformed one would make the event unstorable)."""
-    for value in candidates:
-        if isinstance(value, str) and value.strip():
-            try:
-                return normalize_email(value)
-            except ValueError:
-                continue
-    return None
-
-
-def _phone(value: Any, region: str | None) -> str | None:
-    """E.164, national numbers read in the address's country; an invalid number: none."""
-    if isinstance(value, str) and value.strip():
-        try:
-            return normalize_phone(value, region or "ZZ")
-        except ValueError:
-            return None
-    return None
-
-
 # --- values --------------------------------------------------------------------------------
-
-
-def _make(
-    type_name: str,
-    when: datetime,
-    source_event_id: str,
-    customer: CustomerRefIn | None,
-    payload: Json,
-) -> IdentifiedEventIn:
-    if customer is None:
-        raise PayloadError(f"{type_name}: the event names no customer (no email, phone or id)")
-    entry = CATALOG[type_name]
-    try:
-        checked = entry.payload.model_validate(payload)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise PayloadError(f"{type_name}: {where}: {first['msg']}") from None
-    return IdentifiedEventIn(
-        type=type_name,
-        occurred_at=when,
-        channel=entry.channel,
-        source=SOURCE,
-        source_event_id=source_event_id,
-        payload=checked.model_dump(mode="json", by_alias=True, exclude_none=True),
-        customer=customer,
-    )
 
 
 def exponent(currency: str) -> int:
@@ -411,12 +362,13 @@ def _required_id(value: Any, field: str) -> str:
     return found
 
 
-def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, (dict, list, bool)):
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _dict(value: Any) -> Json:
-    return value if isinstance(value, dict) else {}
+def _make(
+    type_name: str,
+    when: datetime,
+    source_event_id: str,
+    customer: CustomerRefIn | None,
+    payload: Json,
+) -> IdentifiedEventIn:
+    if customer is None:
+        raise PayloadError(f"{type_name}: the event names no customer (no email, phone or id)")
+    return checked_event(SOURCE, type_name, when, source_event_id, customer, payload)

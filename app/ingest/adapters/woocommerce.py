@@ -20,12 +20,12 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from pydantic import ValidationError
-
-from app.customers.identifiers import normalize_email, normalize_phone
 from app.ingest.adapters.base import Adapter, Delivery, PayloadError, SignatureError
+from app.ingest.adapters.reading import as_dict as _dict
+from app.ingest.adapters.reading import as_list as _list
+from app.ingest.adapters.reading import checked_event, first_email, first_phone
+from app.ingest.adapters.reading import text as _text
 from app.ingest.adapters.signatures import base64_hmacs, require_any
-from app.timeline.catalog import CATALOG
 from app.timeline.schemas import CustomerRefIn, IdentifiedEventIn
 
 SOURCE = "woocommerce"
@@ -179,8 +179,8 @@ def _address(value: Any) -> Json | None:
 
 def _customer(order: Json) -> CustomerRefIn:
     billing = _dict(order.get("billing"))
-    email = _email(billing.get("email"))
-    phone = _phone(billing.get("phone"), _text(billing.get("country")))
+    email = first_email(billing.get("email"))
+    phone = first_phone(_text(billing.get("country")), billing.get("phone"))
     customer_id = _text(order.get("customer_id"))
     external = (
         f"{SOURCE}:customer:{customer_id}" if customer_id and customer_id != "0" else None
@@ -195,48 +195,7 @@ def _customer(order: Json) -> CustomerRefIn:
     )
 
 
-def _email(value: Any) -> str | None:
-    """A well-formed address, else none (a malformed one would make the event unstorable)."""
-    if isinstance(value, str) and value.strip():
-        try:
-            return normalize_email(value)
-        except ValueError:
-            return None
-    return None
-
-
-def _phone(value: Any, region: str | None) -> str | None:
-    """E.164; the free-text billing phone is read in the billing country. Invalid: none."""
-    if isinstance(value, str) and value.strip():
-        try:
-            return normalize_phone(value, region or "ZZ")
-        except ValueError:
-            return None
-    return None
-
-
 # --- values --------------------------------------------------------------------------------
-
-
-def _make(
-    type_name: str, when: datetime, source_event_id: str, customer: CustomerRefIn, payload: Json
-) -> IdentifiedEventIn:
-    entry = CATALOG[type_name]
-    try:
-        checked = entry.payload.model_validate(payload)
-    except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise PayloadError(f"{type_name}: {where}: {first['msg']}") from None
-    return IdentifiedEventIn(
-        type=type_name,
-        occurred_at=when,
-        channel=entry.channel,
-        source=SOURCE,
-        source_event_id=source_event_id,
-        payload=checked.model_dump(mode="json", by_alias=True, exclude_none=True),
-        customer=customer,
-    )
 
 
 def _first_time(order: Json, fields: Sequence[str]) -> datetime:
@@ -289,16 +248,7 @@ def _price(value: Any, places: int) -> Decimal | None:
     return amount
 
 
-def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, (dict, list, bool)):
-        return None
-    text = str(value).strip()
-    return text or None
-
-
-def _dict(value: Any) -> Json:
-    return value if isinstance(value, dict) else {}
-
-
-def _list(value: Any) -> list[Any]:
-    return value if isinstance(value, list) else []
+def _make(
+    type_name: str, when: datetime, source_event_id: str, customer: CustomerRefIn, payload: Json
+) -> IdentifiedEventIn:
+    return checked_event(SOURCE, type_name, when, source_event_id, customer, payload)

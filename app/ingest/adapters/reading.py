@@ -1,0 +1,80 @@
+"""Reading platform JSON defensively, shared by the commerce adapters (pure, no I/O)."""
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from app.customers.identifiers import normalize_email, normalize_phone
+from app.ingest.adapters.base import PayloadError
+from app.timeline.catalog import CATALOG
+from app.timeline.schemas import CustomerRefIn, IdentifiedEventIn
+
+Json = dict[str, Any]
+
+
+def text(value: Any) -> str | None:
+    """A non-empty string for a scalar; None for nothing, containers and booleans."""
+    if value is None or isinstance(value, (dict, list, bool)):
+        return None
+    found = str(value).strip()
+    return found or None
+
+
+def as_dict(value: Any) -> Json:
+    return value if isinstance(value, dict) else {}
+
+
+def as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def first_email(*candidates: Any) -> str | None:
+    """The first well-formed address (a malformed one would make the event unstorable)."""
+    for value in candidates:
+        if isinstance(value, str) and value.strip():
+            try:
+                return normalize_email(value)
+            except ValueError:
+                continue
+    return None
+
+
+def first_phone(region: str | None, *candidates: Any) -> str | None:
+    """The first valid number in E.164; national numbers are read in ``region``."""
+    for value in candidates:
+        if isinstance(value, str) and value.strip():
+            try:
+                return normalize_phone(value, region or "ZZ")
+            except ValueError:
+                continue
+    return None
+
+
+def checked_event(
+    source: str,
+    type_name: str,
+    when: datetime,
+    source_event_id: str,
+    customer: CustomerRefIn,
+    payload: Json,
+    summary: str | None = None,
+) -> IdentifiedEventIn:
+    """An event whose payload already passed its type's model (else PayloadError saying why)."""
+    entry = CATALOG[type_name]
+    try:
+        checked = entry.payload.model_validate(payload)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        raise PayloadError(f"{type_name}: {where}: {first['msg']}") from None
+    return IdentifiedEventIn(
+        type=type_name,
+        occurred_at=when,
+        channel=entry.channel,
+        source=source,
+        source_event_id=source_event_id,
+        summary=summary,
+        payload=checked.model_dump(mode="json", by_alias=True, exclude_none=True),
+        customer=customer,
+    )
