@@ -9,7 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from app.auth.service import authenticate
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized
-from app.core.security import Principal, Role
+from app.core.security import ALL_ROLES, Principal, Role
 
 _bearer = HTTPBearer(auto_error=False, description="An API key created with `keys create`.")
 
@@ -33,3 +33,9 @@ def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
         return principal
 
     return dependency
+
+
+# The callers most routes admit, named once.
+Reader = Annotated[Principal, Depends(require_roles(*ALL_ROLES))]
+Writer = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.INTEGRATION))]
+Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]

@@ -1,14 +1,13 @@
 """Who am I: lets an integrator check a key and see its role."""
 
-from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 from pydantic import BaseModel
 
-from app.auth.dependencies import require_roles
+from app.auth.dependencies import Reader
 from app.core.errors import problem_responses
-from app.core.security import ALL_ROLES, Principal, Role
+from app.core.security import Role
 
 router = APIRouter(prefix="/v1", tags=["auth"])
 
@@ -26,7 +25,7 @@ class Caller(BaseModel):
     summary="The caller behind the API key",
     responses=problem_responses(401, 403),
 )
-async def get_caller(principal: Annotated[Principal, Depends(require_roles(*ALL_ROLES))]) -> Caller:
+async def get_caller(principal: Reader) -> Caller:
     return Caller(
         key_id=principal.key_id,
         role=principal.role,

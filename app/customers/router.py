@@ -4,17 +4,16 @@ import json
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
 
 from app.auth.access import record_access
-from app.auth.dependencies import require_roles
-from app.core.config import Settings, get_settings
+from app.auth.dependencies import Reader, Writer
+from app.core.config import SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import NotFound, UnsupportedMediaType, invalid_field, problem_responses
 from app.core.pagination import Limit
 from app.core.preconditions import etag
-from app.core.security import ALL_ROLES, Principal, Role
 from app.customers import service
 from app.customers.identifiers import IdentifierKind, normalize_identifier
 from app.customers.schemas import (
@@ -33,12 +32,9 @@ from app.customers.schemas import (
 
 router = APIRouter(prefix="/v1", tags=["customers"])
 
-Reader = Annotated[Principal, Depends(require_roles(*ALL_ROLES))]
-Writer = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.INTEGRATION))]
 IfMatch = Annotated[
     str | None, Header(description="The ETag last read; the change applies only to that version.")
 ]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 MERGE_PATCH = "application/merge-patch+json"
 PATCH_EXAMPLE = {"tier": "vip", "owner_id": "agent-3", "address": {"city": "Madrid"}}

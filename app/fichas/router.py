@@ -3,23 +3,19 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Path, Query, Response, status
+from fastapi import APIRouter, Header, Path, Query, Response, status
 
-from app.auth.dependencies import require_roles
-from app.core.config import Settings, get_settings
+from app.auth.dependencies import Admin, Reader
+from app.core.config import SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import invalid_field, problem_responses
 from app.core.pagination import Limit
-from app.core.security import ALL_ROLES, Principal, Role
 from app.customers.identifiers import normalize_phone
 from app.fichas import service
 from app.fichas.schemas import AccessPage, Ficha, TemplateIn, TemplateList, TemplateOut
 
 router = APIRouter(prefix="/v1", tags=["fichas"])
 
-Reader = Annotated[Principal, Depends(require_roles(*ALL_ROLES))]
-Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 RoleName = Annotated[
     str, Query(pattern=r"^[a-z][a-z0-9_]{1,49}$", description="The job, e.g. support")
 ]

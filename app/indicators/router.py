@@ -10,12 +10,12 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
-from app.auth.dependencies import require_roles
-from app.core.config import Settings, get_settings
+from app.auth.dependencies import Admin, Reader, require_roles
+from app.core.config import SettingsDep
 from app.core.db import Database, SessionDep
 from app.core.errors import invalid_field, problem_responses
 from app.core.pagination import Limit
-from app.core.security import ALL_ROLES, Principal, Role
+from app.core.security import Principal, Role
 from app.customers.identifiers import normalize_phone
 from app.indicators import service
 from app.indicators.schemas import (
@@ -37,13 +37,9 @@ from app.indicators.schemas import (
 
 router = APIRouter(prefix="/v1", tags=["indicators"])
 
-Reader = Annotated[Principal, Depends(require_roles(*ALL_ROLES))]
-Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
 Campaigns = Annotated[
     Principal, Depends(require_roles(Role.ADMIN, Role.MARKETING, Role.SALES, Role.COLLECTIONS))
 ]
-Telephony = Annotated[Principal, Depends(require_roles(*ALL_ROLES))]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 
 @router.get(
@@ -185,7 +181,7 @@ async def close_incident(incident_id: UUID, session: SessionDep, principal: Admi
 async def route_by_phone(
     phone: Annotated[str, Path(max_length=64, description="Any format; URL-encode the +")],
     session: SessionDep,
-    principal: Telephony,
+    principal: Reader,
     settings: SettingsDep,
 ) -> Any:
     try:

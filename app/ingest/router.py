@@ -4,22 +4,19 @@ from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query, Request, Response, status
+from fastapi import APIRouter, Query, Request, Response, status
 
-from app.auth.dependencies import require_roles
-from app.core.config import Settings, get_settings
+from app.auth.dependencies import Admin
+from app.core.config import Settings, SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import Limit
-from app.core.security import Principal, Role
 from app.ingest import service
 from app.ingest.adapters.base import Delivery
 from app.ingest.schemas import DeliveryPage, ReplayOutcome, WebhookReceipt
 
 router = APIRouter(prefix="/v1", tags=["webhooks"])
 
-Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 
 _WEBHOOK_BODY = {
     "requestBody": {

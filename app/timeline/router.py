@@ -4,18 +4,17 @@ from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Header, Query, Request, Response, status
+from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
 from sse_starlette import EventSourceResponse
 
 from app.auth.access import record_access
-from app.auth.dependencies import require_roles
-from app.core.config import Settings, get_settings
+from app.auth.dependencies import Reader, Writer
+from app.core.config import SettingsDep
 from app.core.db import Database, SessionDep
 from app.core.errors import PayloadTooLarge, UnsupportedMediaType, invalid_field, problem_responses
 from app.core.pagination import Limit
 from app.core.preconditions import etag
-from app.core.security import ALL_ROLES, Principal, Role
 from app.customers import service as customers
 from app.customers.schemas import ConsentIn, ConsentOut, Preferences
 from app.timeline import service
@@ -35,9 +34,6 @@ from app.timeline.stream import TimelineFeed
 
 router = APIRouter(prefix="/v1", tags=["timeline"])
 
-Reader = Annotated[Principal, Depends(require_roles(*ALL_ROLES))]
-Writer = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.INTEGRATION))]
-SettingsDep = Annotated[Settings, Depends(get_settings)]
 IdempotencyKey = Annotated[
     str | None,
     Header(
