@@ -382,3 +382,27 @@ class CustomerGraphRepository:
                 list(only),
             )
         return [r["id"] for r in rows]
+
+
+# The aggregate in one round trip, for fichas and screen-pops.
+_CARD = """
+SELECT c.*,
+  (SELECT coalesce(json_agg(json_build_object(
+      'id', i.id, 'kind', i.kind, 'value', i.value, 'created_at', i.created_at)
+      ORDER BY i.kind, i.created_at), '[]'::json)
+   FROM customer_identifiers i WHERE i.customer_id = c.id) AS identifier_list,
+  (SELECT json_build_object('id', o.id, 'display_name', o.display_name, 'kind', o.kind)
+   FROM customers o WHERE o.id = c.organization_id) AS organization,
+  (SELECT coalesce(json_agg(x ORDER BY x.channel, x.purpose), '[]'::json) FROM (
+      SELECT DISTINCT ON (channel, purpose) id, channel, purpose, granted, source, evidence,
+             recorded_at
+      FROM customer_consents WHERE customer_id = c.id
+      ORDER BY channel, purpose, recorded_at DESC, id DESC) AS x) AS consent_list
+FROM customers c WHERE c.id = $1
+"""
+
+
+async def card_row(session: AsyncSession, customer_id: UUID) -> Any:
+    """A customer with its identifiers, organisation and current consents, in one query."""
+    conn = await driver_connection(session)
+    return await conn.fetchrow(_CARD, customer_id)

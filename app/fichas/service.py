@@ -332,11 +332,10 @@ async def ficha(
     if template is None:
         raise TemplateNotFound(f"No ficha template for role '{role}'.")
     sections, labels = template
-    customer = await customers.get_customer(session, customer_id, principal)
+    customer = await customers.customer_card(session, customer_id, principal)
     if customer.status.value == "merged":
-        customer = await customers.get_customer(
-            session, await customers.survivor_id(session, customer.id), principal
-        )
+        survivor = await customers.survivor_id(session, customer.id)
+        customer = await customers.customer_card(session, survivor, principal)
     snap = await indicators.snapshot(session, customer.id)
     now = datetime.now(UTC)
     ctx = Context(

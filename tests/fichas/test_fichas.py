@@ -424,3 +424,17 @@ async def test_reads_are_in_the_access_log(
     assert (
         await client.get(f"/v1/customers/{rich['person']}/access-log", headers=agent)
     ).status_code == 403
+
+
+async def test_the_one_query_card_equals_the_aggregate(
+    client: httpx.AsyncClient, admin: dict[str, str], rich: dict[str, str], session: AsyncSession
+) -> None:
+    from uuid import UUID
+
+    from app.core.security import Principal
+    from app.customers import service as customers
+
+    principal = Principal(key_id=UUID(int=1), role=Role.ADMIN)
+    for customer in (rich["person"], rich["org"]):
+        card = await customers.customer_card(session, UUID(customer), principal)
+        assert card == await customers.get_customer(session, UUID(customer), principal)
