@@ -3,6 +3,7 @@
 import base64
 import json
 from typing import Annotated, Any
+from uuid import UUID
 
 from fastapi import Query
 
@@ -36,3 +37,13 @@ def decode_cursor(cursor: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise InvalidCursor("The cursor is not one this service issued.")
     return value
+
+
+def cursor_id(cursor: str | None, key: str) -> UUID | None:
+    """The id a keyset cursor resumes from (None without a cursor); a foreign one is a 400."""
+    if not cursor:
+        return None
+    try:
+        return UUID(str(decode_cursor(cursor)[key]))
+    except (KeyError, ValueError):
+        raise InvalidCursor("The cursor is not one this service issued.") from None

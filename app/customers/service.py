@@ -21,7 +21,7 @@ from app.core.errors import (
     invalid_field,
 )
 from app.core.merge_patch import apply_merge_patch
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import InvalidCursor, cursor_id, decode_cursor, encode_cursor
 from app.core.preconditions import check_if_match
 from app.core.security import Principal
 from app.customers.identifiers import IdentifierKind, normalize_email, normalize_identifier
@@ -316,7 +316,7 @@ async def list_contacts(
         raise CustomerNotFound(customer_id)
     if customer.kind != "organization":
         raise invalid_field("path.customer_id", "only an organization has contacts")
-    after = UUID(str(decode_cursor(cursor)["after"])) if cursor else None
+    after = cursor_id(cursor, "after")
     items = await _contacts(repo, customer.id, principal, limit=limit + 1, after=after)
     next_cursor = encode_cursor({"after": str(items[limit - 1].id)}) if len(items) > limit else None
     return ContactPage(items=items[:limit], next_cursor=next_cursor)
@@ -362,7 +362,7 @@ async def consent_history(
     repo = CustomerRepository(session)
     if await repo.get(customer_id, principal) is None:
         raise CustomerNotFound(customer_id)
-    before = UUID(str(decode_cursor(cursor)["before"])) if cursor else None
+    before = cursor_id(cursor, "before")
     rows = await repo.consent_history(customer_id, limit=limit + 1, before=before)
     next_cursor = encode_cursor({"before": str(rows[limit - 1].id)}) if len(rows) > limit else None
     return ConsentPage(items=[_consent_out(c) for c in rows[:limit]], next_cursor=next_cursor)
@@ -445,11 +445,12 @@ async def search_customers(
     """One page of matching customers; the cursor continues exactly where the page ended."""
     after = None
     if cursor:
-        position = decode_cursor(cursor)
-        try:
-            after = (position.get("rank"), UUID(str(position["id"])))
-        except (KeyError, ValueError):
-            raise invalid_field("query.cursor", "not a cursor this service issued") from None
+        rank = decode_cursor(cursor).get("rank")
+        if rank is not None and not isinstance(rank, int | float):
+            raise InvalidCursor("The cursor is not one this service issued.")
+        position = cursor_id(cursor, "id")
+        assert position is not None
+        after = (None if rank is None else float(rank), position)
     repo = CustomerRepository(session)
     rows = await repo.search(filters, principal, limit=limit + 1, after=after)
     page = rows[:limit]

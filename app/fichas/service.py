@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.access import access_log, record_access
 from app.core.errors import Forbidden, NotFound, ValidationFailed
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import cursor_id, encode_cursor
 from app.core.security import JOB_ROLES, Principal, Role
 from app.customers import service as customers
 from app.customers.identifiers import IdentifierKind
@@ -428,7 +428,7 @@ async def access_page(
     cursor: str | None,
 ) -> AccessPage:
     customer = await customers.get_customer(session, customer_id, principal)
-    before = UUID(str(decode_cursor(cursor)["before"])) if cursor else None
+    before = cursor_id(cursor, "before")
     rows = await access_log(session, customer.id, limit=limit + 1, before=before)
     page = rows[:limit]
     return AccessPage(

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings, get_settings
 from app.core.errors import NotFound, invalid_field
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import cursor_id, encode_cursor
 from app.core.security import Principal
 from app.customers.schemas import Tier
 from app.customers.service import CustomerGraphRepository, readable_family
@@ -202,7 +202,7 @@ async def list_alerts(
     limit: int,
     cursor: str | None,
 ) -> AlertPage:
-    before = UUID(str(decode_cursor(cursor)["before"])) if cursor else None
+    before = cursor_id(cursor, "before")
     owned_by = (principal.agent_id or "") if principal.owned_only else None
     rows = await StatsRepository(session).alerts(
         status=status,
@@ -341,7 +341,7 @@ async def segment_page(
     """One page of reachable customers, and how many the filters matched and left out."""
     repo = InsightRepository(session)
     args = _segment_args(query)
-    after = UUID(str(decode_cursor(query.cursor)["after"])) if query.cursor else None
+    after = cursor_id(query.cursor, "after")
     rows = await repo.segment(args, after, query.limit + 1)
     page = rows[: query.limit]
     matched, excluded = 0, {}

@@ -15,7 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import cursor_id, encode_cursor
 from app.core.security import Principal, Role
 from app.ingest.adapters import ADAPTERS
 from app.ingest.adapters.base import Adapter, Delivery, PayloadError, SignatureError
@@ -199,7 +199,7 @@ async def list_deliveries(
     cursor: str | None,
 ) -> DeliveryPage:
     """Stored deliveries, newest first (e.g. ``status=failed`` to find what needs a replay)."""
-    before = UUID(str(decode_cursor(cursor)["before"])) if cursor else None
+    before = cursor_id(cursor, "before")
     rows = await DeliveryRepository(session).page(
         source=source, status=status, limit=limit + 1, before=before
     )

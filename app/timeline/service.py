@@ -22,7 +22,7 @@ from app.core.errors import (
     field_errors,
     invalid_field,
 )
-from app.core.pagination import decode_cursor, encode_cursor
+from app.core.pagination import InvalidCursor, cursor_id, decode_cursor, encode_cursor
 from app.core.security import Principal
 from app.customers import service as customers
 from app.customers.identifiers import IdentifierKind, normalize_identifier
@@ -508,11 +508,15 @@ async def timeline_page(
     prefixes = [t.rstrip("*") for t in types if t.endswith("*")]
     after = None
     if cursor:
-        position = decode_cursor(cursor)
         try:
-            after = (datetime.fromisoformat(position["t"]), UUID(position["id"]))
-        except (KeyError, ValueError, TypeError):
-            raise invalid_field("query.cursor", "not a cursor this service issued") from None
+            moment = datetime.fromisoformat(str(decode_cursor(cursor)["t"]))
+        except (KeyError, ValueError):
+            raise InvalidCursor("The cursor is not one this service issued.") from None
+        if moment.tzinfo is None:
+            raise InvalidCursor("The cursor is not one this service issued.")
+        position = cursor_id(cursor, "id")
+        assert position is not None
+        after = (moment, position)
     repo = TimelineRepository(session)
     query = TimelineQuery(family, exact, prefixes, channels, since, until)
     events = await repo.page(query, limit=limit + 1, after=after)
