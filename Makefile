@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test faults lint bench openapi
+.PHONY: run test lint openapi
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -26,9 +26,6 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/pytest
-
-faults: $(STAMP)
-	$(BIN)/pytest -m faults
 
 lint: $(STAMP)
 	$(BIN)/ruff check app tests migrations bench
