@@ -1,7 +1,6 @@
 """Security primitives: roles, API key material and the authenticated caller."""
 
 import hashlib
-import hmac
 import secrets
 from dataclasses import dataclass
 from enum import StrEnum
@@ -50,10 +49,3 @@ def generate_api_key() -> str:
 def hash_api_key(key: str) -> str:
     """The stored form of a key: its SHA-256, hex."""
     return hashlib.sha256(key.encode()).hexdigest()
-
-
-def constant_time_equals(a: str | bytes, b: str | bytes) -> bool:
-    """Compare secrets without leaking where they differ."""
-    left = a.encode() if isinstance(a, str) else a
-    right = b.encode() if isinstance(b, str) else b
-    return hmac.compare_digest(left, right)

@@ -58,13 +58,6 @@ class Ficha(BaseModel):
     actions: list[Action] = Field(description="Ways to reach the customer this job may use")
 
 
-class Candidates(BaseModel):
-    """Several customers share the number: the agent chooses."""
-
-    phone: str
-    candidates: list[dict[str, Any]]
-
-
 class AccessEntry(BaseModel):
     id: UUID
     at: datetime
