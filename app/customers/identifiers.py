@@ -1,5 +1,6 @@
 """Identifier normalisation: one spelling per phone, email and external id (pure, no I/O)."""
 
+import contextlib
 import re
 from enum import StrEnum
 from functools import lru_cache
@@ -34,6 +35,30 @@ def normalize_phone(value: str, default_region: str) -> str:
     if not phonenumbers.is_possible_number(number):
         raise ValueError(f"'{value}' is not a valid phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
+
+
+_BARE_DIGITS = re.compile(r"[1-9][0-9]{7,14}")
+
+
+def phone_readings(value: str, default_region: str) -> list[str]:
+    """Every E.164 number ``value`` can mean, the national reading first.
+
+    Telephony platforms often deliver caller ids as bare digits without the ``+``:
+    ``33612345678`` is a Brazilian mobile read in BR and a French one read as
+    international. Anything written with a ``+``, an ``00`` or separators has one
+    reading. Raises ValueError when there is none.
+    """
+    readings = []
+    with contextlib.suppress(ValueError):
+        readings.append(normalize_phone(value, default_region))
+    if _BARE_DIGITS.fullmatch(value.strip()):
+        with contextlib.suppress(ValueError):
+            international = normalize_phone("+" + value.strip(), default_region)
+            if international not in readings:
+                readings.append(international)
+    if not readings:
+        raise ValueError(f"'{value}' is not a valid phone number")
+    return readings
 
 
 @lru_cache(maxsize=100_000)

@@ -31,6 +31,12 @@ _IDENTIFY_SQL = (
     "FROM customer_identifiers i JOIN customers c ON c.id = i.customer_id "
     "WHERE i.kind = $1 AND i.value = $2"
 )
+# The screen-pop's lookup: every reading of the caller's number at once.
+_CALLERS_SQL = (
+    "SELECT c.id, c.status, c.unverified, c.owner_id, c.display_name, i.value "
+    "FROM customer_identifiers i JOIN customers c ON c.id = i.customer_id "
+    "WHERE i.kind = 'phone' AND i.value = ANY($1::text[]) ORDER BY i.value"
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +86,18 @@ class CustomerRepository:
         if row is None:
             return None
         return Identified(row["id"], row["status"], row["unverified"], row["owner_id"])
+
+    async def callers(self, phones: Sequence[str]) -> list[tuple[Identified, str, str]]:
+        """Who holds any of ``phones``: (who, display name, the phone that matched)."""
+        conn = await driver_connection(self.session)
+        return [
+            (
+                Identified(row["id"], row["status"], row["unverified"], row["owner_id"]),
+                row["display_name"],
+                row["value"],
+            )
+            for row in await conn.fetch(_CALLERS_SQL, list(phones))
+        ]
 
     async def get(
         self, customer_id: UUID, principal: Principal, *, for_update: bool = False

@@ -3,6 +3,7 @@
 import contextlib
 import json
 import re
+from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
@@ -376,6 +377,14 @@ async def identify(
     if found is None or not is_visible(found.owner_id, principal):
         return None
     return found
+
+
+async def callers(
+    session: AsyncSession, phones: Sequence[str], principal: Principal
+) -> list[tuple[Identified, str, str]]:
+    """Everyone the caller may see who holds one of ``phones`` (already normalised)."""
+    found = await CustomerRepository(session).callers(phones)
+    return [hit for hit in found if is_visible(hit[0].owner_id, principal)]
 
 
 def search_filters(

@@ -4,15 +4,23 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Path, Query, Response, status
+from fastapi.responses import JSONResponse
 
 from app.auth.dependencies import Admin, Reader
 from app.core.config import SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import invalid_field, problem_responses
 from app.core.pagination import Limit
-from app.customers.identifiers import normalize_phone
+from app.customers.identifiers import phone_readings
 from app.fichas import service
-from app.fichas.schemas import AccessPage, Ficha, TemplateIn, TemplateList, TemplateOut
+from app.fichas.schemas import (
+    AccessPage,
+    CallerCandidates,
+    Ficha,
+    TemplateIn,
+    TemplateList,
+    TemplateOut,
+)
 
 router = APIRouter(prefix="/v1", tags=["fichas"])
 
@@ -48,8 +56,15 @@ async def get_ficha(
 @router.get(
     "/fichas/by-phone/{phone}",
     operation_id="screen_pop",
+    response_model=Ficha,
     summary="The screen-pop: the ficha of whoever calls from this number",
-    responses=problem_responses(401, 403, 404, 422),
+    responses={
+        300: {
+            "model": CallerCandidates,
+            "description": "A bare-digit caller id several customers may own: the candidates",
+        },
+        **problem_responses(401, 403, 404, 422),
+    },
 )
 async def screen_pop(
     phone: Annotated[str, Path(max_length=64, description="Any format; URL-encode the +")],
@@ -59,14 +74,19 @@ async def screen_pop(
     settings: SettingsDep,
     lang: Lang = None,
     accept_language: AcceptLanguage = None,
-) -> Ficha:
-    """An unknown number is a 404 problem carrying the normalised `phone`."""
+) -> Ficha | JSONResponse:
+    """An unknown number is a 404 problem carrying the normalised `phone`. A caller id in
+    bare digits (`33612345678`) is read both nationally and as international; when the
+    readings belong to different customers the answer is 300 with the candidates."""
     try:
-        normalised = normalize_phone(phone, settings.default_region)
+        readings = phone_readings(phone, settings.default_region)
     except ValueError as exc:
         raise invalid_field("path.phone", str(exc)) from None
     language = service.choose_language(lang, accept_language)
-    return await service.screen_pop(session, normalised, role, language, principal)
+    found = await service.screen_pop(session, readings, role, language, principal)
+    if isinstance(found, CallerCandidates):
+        return JSONResponse(found.model_dump(mode="json"), status_code=300)
+    return found
 
 
 @router.get(

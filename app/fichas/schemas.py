@@ -58,6 +58,44 @@ class Ficha(BaseModel):
     actions: list[Action] = Field(description="Ways to reach the customer this job may use")
 
 
+class Candidate(BaseModel):
+    customer_id: UUID
+    display_name: str
+    phone: str = Field(description="The reading of the caller's number this customer holds")
+    unverified: bool
+
+
+class CallerCandidates(BaseModel):
+    """A caller id several customers may own: the caller is asked, not guessed."""
+
+    detail: str
+    candidates: list[Candidate]
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "detail": "'33612345678' names several customers; choose one.",
+                    "candidates": [
+                        {
+                            "customer_id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a10",
+                            "display_name": "Ana Souza",
+                            "phone": "+5533612345678",
+                            "unverified": False,
+                        },
+                        {
+                            "customer_id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a11",
+                            "display_name": "Claire Martin",
+                            "phone": "+33612345678",
+                            "unverified": False,
+                        },
+                    ],
+                }
+            ]
+        }
+    }
+
+
 class AccessEntry(BaseModel):
     id: UUID
     at: datetime

@@ -16,7 +16,16 @@ from app.customers import service as customers
 from app.customers.identifiers import IdentifierKind
 from app.customers.schemas import CustomerOut
 from app.fichas.repository import TemplateRepository
-from app.fichas.schemas import AccessEntry, AccessPage, Action, Ficha, TemplateIn, TemplateOut
+from app.fichas.schemas import (
+    AccessEntry,
+    AccessPage,
+    Action,
+    CallerCandidates,
+    Candidate,
+    Ficha,
+    TemplateIn,
+    TemplateOut,
+)
 from app.fichas.templates import (
     DEFAULT_TEMPLATES,
     LANGUAGES,
@@ -365,14 +374,34 @@ async def ficha(
 
 
 async def screen_pop(
-    session: AsyncSession, phone: str, role: str, language: str, principal: Principal
-) -> Ficha:
-    """The ficha of whoever calls from ``phone`` (already normalised); 404 when unknown."""
+    session: AsyncSession,
+    readings: list[str],
+    role: str,
+    language: str,
+    principal: Principal,
+) -> Ficha | CallerCandidates:
+    """The ficha of whoever calls from one of ``readings`` (the caller id's possible E.164
+    numbers); 404 when nobody holds one, the candidates when several customers do."""
     _check_role(principal, role)
-    found = await customers.identify(session, IdentifierKind.PHONE, phone, principal)
-    if found is None:
-        raise NotFound(f"No customer has the phone {phone}.", extra={"phone": phone})
-    return await ficha(session, found.customer_id, role, language, principal, f"screen-pop:{role}")
+    found = await customers.callers(session, readings, principal)
+    if not found:
+        raise NotFound(f"No customer has the phone {readings[0]}.", extra={"phone": readings[0]})
+    if len({who.customer_id for who, _, _ in found}) > 1:
+        return CallerCandidates(
+            detail=f"The number may be {' or '.join(readings)}; several customers hold one.",
+            candidates=[
+                Candidate(
+                    customer_id=who.customer_id,
+                    display_name=name,
+                    phone=phone,
+                    unverified=who.unverified,
+                )
+                for who, name, phone in found
+            ],
+        )
+    return await ficha(
+        session, found[0][0].customer_id, role, language, principal, f"screen-pop:{role}"
+    )
 
 
 def _template_out(

@@ -2,7 +2,12 @@
 
 import pytest
 
-from app.customers.identifiers import normalize_email, normalize_external, normalize_phone
+from app.customers.identifiers import (
+    normalize_email,
+    normalize_external,
+    normalize_phone,
+    phone_readings,
+)
 
 SAME_NUMBER = [
     # (region used for national formats, spellings, E.164)
@@ -45,6 +50,28 @@ def test_international_numbers_ignore_the_default_region() -> None:
 def test_invalid_phone_is_refused(bad: str) -> None:
     with pytest.raises(ValueError):
         normalize_phone(bad, "ES")
+
+
+@pytest.mark.parametrize(
+    ("raw", "region", "readings"),
+    [
+        ("33612345678", "BR", ["+5533612345678", "+33612345678"]),
+        ("612345678", "ES", ["+34612345678", "+612345678"]),
+        ("351912345678", "ES", ["+351912345678"]),  # too long for Spain: one reading
+        ("612 34 56 78", "ES", ["+34612345678"]),  # separators: written nationally
+        ("+33612345678", "BR", ["+33612345678"]),
+        ("0033612345678", "ES", ["+33612345678"]),
+    ],
+)
+def test_bare_digit_caller_ids_have_every_reading(
+    raw: str, region: str, readings: list[str]
+) -> None:
+    assert phone_readings(raw, region) == readings
+
+
+def test_a_caller_id_with_no_reading_is_refused() -> None:
+    with pytest.raises(ValueError, match="not a valid phone number"):
+        phone_readings("12", "ES")
 
 
 def test_email_is_trimmed_and_lower_cased() -> None:

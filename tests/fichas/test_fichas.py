@@ -247,6 +247,40 @@ async def test_screen_pop_finds_the_caller_in_any_spelling(
     assert unknown.headers["content-type"] == "application/problem+json"
 
 
+async def test_a_bare_digit_caller_id_owned_twice_gets_the_candidates(
+    client: httpx.AsyncClient, admin: dict[str, str], rich: dict[str, str], make_key: MakeKey
+) -> None:
+    """612345678 without a + is +34 612 345 678 (Spain, the default region) or
+    +61 2345 678 (Australia): with both on file the caller is asked, not guessed."""
+    sydney = await new_customer(
+        client,
+        admin,
+        display_name="Oliver Smith",
+        identifiers=[{"kind": "phone", "value": "+61 2345 678"}],
+    )
+    response = await client.get(
+        "/v1/fichas/by-phone/612345678", params={"role": "support"}, headers=admin
+    )
+    assert response.status_code == 300, response.text
+    candidates = {c["customer_id"]: c for c in response.json()["candidates"]}
+    assert candidates.keys() == {rich["person"], sydney}
+    assert candidates[sydney]["phone"] == "+612345678"
+    assert candidates[rich["person"]]["phone"] == "+34612345678"
+    assert candidates[rich["person"]]["display_name"] == "Lucía Núñez"
+    # Written with separators or a prefix, the number has one reading: no question.
+    for spelling in ("612 34 56 78", "%2B34612345678", "%2B612345678"):
+        one = await client.get(
+            f"/v1/fichas/by-phone/{spelling}", params={"role": "support"}, headers=admin
+        )
+        assert one.status_code == 200, spelling
+    # A key that sees only one of the two gets that one's ficha.
+    mine = await make_key(Role.SUPPORT, agent_id="agent-1", owned_only=True)
+    only = await client.get(
+        "/v1/fichas/by-phone/612345678", params={"role": "support"}, headers=mine
+    )
+    assert only.status_code == 200 and only.json()["customer_id"] == rich["person"]
+
+
 async def test_roles_and_owner_restriction(
     client: httpx.AsyncClient, admin: dict[str, str], rich: dict[str, str], make_key: MakeKey
 ) -> None:
