@@ -35,6 +35,7 @@ from app.fichas.templates import (
     validate_sections,
 )
 from app.indicators import service as indicators
+from app.indicators.schemas import AlertOut
 from app.indicators.state import OPEN_ORDER, RESOLVED, derive, sales_series
 from app.timeline import service as timeline
 
@@ -63,6 +64,7 @@ class Context:
     indicators: dict[str, Any]
     flags: list[dict[str, str]]
     stats_at: datetime | None
+    alerts: list[AlertOut]
     now: datetime
     family: list[UUID]
 
@@ -255,16 +257,8 @@ async def _behaviour(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
 
 
 async def _alerts(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
-    page = await indicators.list_alerts(
-        ctx.session,
-        ctx.principal,
-        status="open",
-        owner_id=None,
-        customer_id=ctx.customer.id,
-        limit=section["limit"],
-        cursor=None,
-    )
-    return {"as_of": ctx.now, "items": [a.model_dump(mode="json") for a in page.items]}
+    items = ctx.alerts[: section["limit"]]
+    return {"as_of": ctx.now, "items": [a.model_dump(mode="json") for a in items]}
 
 
 async def _consents(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
@@ -345,7 +339,8 @@ async def ficha(
     if customer.status.value == "merged":
         survivor = await customers.survivor_id(session, customer.id)
         customer = await customers.customer_card(session, survivor, principal)
-    snap = await indicators.snapshot(session, customer.id)
+    alert_limit = max((s["limit"] for s in sections if s["name"] == "alerts"), default=0)
+    snap = await indicators.snapshot(session, customer.id, alert_limit)
     now = datetime.now(UTC)
     ctx = Context(
         session=session,
@@ -355,6 +350,7 @@ async def ficha(
         indicators=derive(snap["state"], now, indicators.value_policy(indicators.get_settings())),
         flags=snap["flags"],
         stats_at=snap["updated_at"],
+        alerts=snap["alerts"],
         now=now,
         family=await customers.CustomerGraphRepository(session).family(customer.id),
     )

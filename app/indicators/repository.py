@@ -47,6 +47,18 @@ _FACTS = (
     "WHERE customer_id = ANY($1::uuid[])"
 )
 
+# What a ficha reads of the indicators: the stats row (absent before the first event)
+# and the open alerts, newest first.
+_SNAPSHOT = """
+SELECT s.state, coalesce(s.indicators->'flags', '[]'::jsonb) AS flags, s.updated_at,
+  (SELECT coalesce(json_agg(a ORDER BY a.id DESC), '[]'::json) FROM (
+     SELECT id, customer_id, rule, code, severity, title, detail, owner_id, status, raised_at,
+            acknowledged_at, acknowledged_by, cleared_at
+     FROM alerts WHERE customer_id = $1 AND cleared_at IS NULL AND status = 'open'
+     ORDER BY id DESC LIMIT $2) AS a) AS open_alerts
+FROM (SELECT $1::uuid AS id) AS wanted LEFT JOIN customer_stats s ON s.customer_id = wanted.id
+"""
+
 
 class StatsRepository:
     def __init__(self, session: AsyncSession) -> None:
@@ -147,6 +159,11 @@ class StatsRepository:
         if row is None:
             return None
         return {"state": row["state"], "flags": row["flags"], "updated_at": row["updated_at"]}
+
+    async def snapshot(self, customer_id: UUID, alert_limit: int) -> Any:
+        """The stats row and the newest open alerts, in one round trip (every ficha)."""
+        conn = await driver_connection(self.session)
+        return await conn.fetchrow(_SNAPSHOT, customer_id, alert_limit)
 
     async def policies(self) -> dict[str, dict[str, Any]]:
         """Every stored policy (read on each append and each routed call: kept prepared)."""

@@ -139,12 +139,19 @@ async def _refresh(session: AsyncSession, rows: list[dict[str, Any]], now: datet
     await repo.raise_alerts(raised)
 
 
-async def snapshot(session: AsyncSession, customer_id: UUID) -> dict[str, Any]:
-    """The stats row as stored: state, flags and when it was last updated (None: no events)."""
-    found = await StatsRepository(session).stats(customer_id)
-    if found is None or not found["state"]:
-        return {"state": empty_state(), "flags": [], "updated_at": None}
-    return found
+async def snapshot(session: AsyncSession, customer_id: UUID, alert_limit: int) -> dict[str, Any]:
+    """The stats row as stored (state, flags, when last updated: None before any event)
+    and up to ``alert_limit`` open alerts, newest first."""
+    row = await StatsRepository(session).snapshot(customer_id, alert_limit)
+    alerts = [AlertOut.model_validate(a) for a in row["open_alerts"]]
+    if not row["state"]:
+        return {"state": empty_state(), "flags": [], "updated_at": None, "alerts": alerts}
+    return {
+        "state": row["state"],
+        "flags": row["flags"],
+        "updated_at": row["updated_at"],
+        "alerts": alerts,
+    }
 
 
 async def current(
