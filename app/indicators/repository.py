@@ -42,9 +42,13 @@ _SAVE = (
     "churn, flags)) AS v "
     "WHERE s.customer_id = v.customer_id"
 )
-_FACTS = (
-    "SELECT id, type, occurred_at, channel, payload, corrects_id FROM events "
-    "WHERE customer_id = ANY($1::uuid[])"
+# The whole history of each customer of a batch, merged-in customers' events included.
+_HISTORIES = (
+    "WITH RECURSIVE family(root, id) AS ("
+    " SELECT r, r FROM unnest($1::uuid[]) AS r"
+    " UNION SELECT f.root, c.id FROM customers c JOIN family f ON c.merged_into = f.id"
+    ") SELECT f.root, e.id, e.type, e.occurred_at, e.channel, e.payload, e.corrects_id "
+    "FROM family f JOIN events e ON e.customer_id = f.id"
 )
 
 # What a ficha reads of the indicators: the stats row (absent before the first event)
@@ -101,20 +105,22 @@ class StatsRepository:
             ["{" + ",".join(json.dumps(f) for f in r["flags"]) + "}" for r in rows],
         )
 
-    async def facts(self, customer_ids: Sequence[UUID]) -> list[Fact]:
+    async def histories(self, customer_ids: Sequence[UUID]) -> dict[UUID, list[Fact]]:
+        """Every event of each customer's family, as facts, in one query for the batch."""
         conn = await driver_connection(self.session)
-        rows = await conn.fetch(_FACTS, list(customer_ids))
-        return [
-            Fact(
-                str(r["id"]),
-                r["type"],
-                r["occurred_at"],
-                r["channel"],
-                r["payload"],
-                str(r["corrects_id"]) if r["corrects_id"] else None,
+        found: dict[UUID, list[Fact]] = {customer_id: [] for customer_id in customer_ids}
+        for r in await conn.fetch(_HISTORIES, list(customer_ids)):
+            found[r["root"]].append(
+                Fact(
+                    str(r["id"]),
+                    r["type"],
+                    r["occurred_at"],
+                    r["channel"],
+                    r["payload"],
+                    str(r["corrects_id"]) if r["corrects_id"] else None,
+                )
             )
-            for r in rows
-        ]
+        return found
 
     async def raise_alerts(self, alerts: Sequence[dict[str, Any]]) -> None:
         if not alerts:

@@ -13,7 +13,7 @@ from app.core.errors import NotFound, invalid_field
 from app.core.pagination import cursor_id, encode_cursor
 from app.core.security import Principal
 from app.customers.schemas import Tier
-from app.customers.service import CustomerGraphRepository, readable_family
+from app.customers.service import readable_family
 from app.indicators.models import Alert, Incident
 from app.indicators.repository import InsightRepository, MaintenanceRepository, StatsRepository
 from app.indicators.rules import DEFAULT_RULES, evaluate
@@ -72,11 +72,10 @@ async def record(session: AsyncSession, facts: Sequence[tuple[UUID, Fact]]) -> N
 async def rebuild(session: AsyncSession, customer_ids: Sequence[UUID]) -> int:
     """Recompute stats from the whole history (merged-in customers included)."""
     repo = StatsRepository(session)
-    graph = CustomerGraphRepository(session)
     rows = await repo.lock(customer_ids)
+    histories = await repo.histories([row["customer_id"] for row in rows])
     for row in rows:
-        family = await graph.family(row["customer_id"])
-        row["state"] = fold_all(await repo.facts(family))
+        row["state"] = fold_all(histories[row["customer_id"]])
     await _refresh(session, rows, datetime.now(UTC))
     return len(rows)
 
