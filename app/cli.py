@@ -101,6 +101,25 @@ def openapi(
     typer.echo(f"wrote {output}")
 
 
+@cli.command("seed")
+def seed_command(
+    customers: Annotated[int, typer.Option(min=1, help="Customers to add.")] = 10_000,
+    events_per_customer: Annotated[int, typer.Option(min=0, help="Events of each.")] = 10,
+    batch: Annotated[int, typer.Option(min=1, help="Customers per COPY.")] = 5000,
+    random_seed: Annotated[int, typer.Option(help="Same seed, same data.")] = 1,
+) -> None:
+    """Fill the database with realistic customers and histories, fast (for benchmarks)."""
+    from app.seed import seed
+
+    url = _database_url()
+    upgrade_to_head(url)
+    report = asyncio.run(seed(url, customers, events_per_customer, batch=batch, seed_=random_seed))
+    typer.echo(
+        f"seeded {report.customers} customers ({report.organizations} organisations) and "
+        f"{report.events} events in {report.seconds} s"
+    )
+
+
 @keys_cli.command("create")
 def keys_create(
     role: Annotated[Role, typer.Option(help="What the key may do.")],
