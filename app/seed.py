@@ -71,16 +71,15 @@ def _payload(kind: str, rng: random.Random, n: int, currency: str) -> dict[str, 
     if kind in ("email.received", "email.sent"):
         return {"subject": rng.choice(["Pedido", "Factura", "Entrega", "Pergunta", "Devis"])}
     if kind == "order.placed":
-        items = [
-            {"sku": rng.choice(SKUS), "qty": rng.randrange(1, 4), "unit_price": f"{p}.90"}
-            for p in rng.sample(range(5, 300), rng.randrange(1, 4))
-        ]
-        total = sum(int(i["unit_price"].split(".")[0]) * i["qty"] + 0.9 * i["qty"] for i in items)
+        lines = [(rng.choice(SKUS), rng.randrange(1, 4), rng.randrange(5, 300)) for _ in range(3)]
+        lines = lines[: rng.randrange(1, 4)]
         return {
             "order_id": f"SO-{n}",
-            "total": f"{total:.2f}",
+            "total": f"{sum(qty * (price + 0.9) for _, qty, price in lines):.2f}",
             "currency": currency,
-            "items": items,
+            "items": [
+                {"sku": sku, "qty": qty, "unit_price": f"{price}.90"} for sku, qty, price in lines
+            ],
         }
     if kind in ("ticket.opened", "ticket.resolved"):
         return {"ticket_id": f"T-{n}", "category": rng.choice(TICKET_CATEGORIES)}
@@ -130,7 +129,9 @@ def customers(
 ) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]], list[tuple[UUID, str]]]:
     """Rows of customers and identifiers for customers ``start`` .. ``start + count``, and
     (id, currency) of each; one in ten is an organisation followed by two contacts."""
-    rows, identifiers, made = [], [], []
+    rows: list[tuple[Any, ...]] = []
+    identifiers: list[tuple[Any, ...]] = []
+    made: list[tuple[UUID, str]] = []
     organization: UUID | None = None
     for n in range(start, start + count):
         language = rng.choice(list(LOCALES))
