@@ -28,6 +28,8 @@ stats_cli = typer.Typer(help="Customer indicators.", no_args_is_help=True)
 cli.add_typer(stats_cli, name="stats")
 rules_cli = typer.Typer(help="Rules, flags and alerts.", no_args_is_help=True)
 cli.add_typer(rules_cli, name="rules")
+retention_cli = typer.Typer(help="Delete what the retention policy says expired.")
+cli.add_typer(retention_cli, name="retention")
 
 T = TypeVar("T")
 
@@ -199,6 +201,33 @@ def rules_sweep() -> None:
         chunk = ids[start : start + 500]
         _in_transaction(partial(reevaluate, customer_ids=chunk))
     typer.echo(f"evaluated {len(ids)} customers")
+
+
+@retention_cli.command("run")
+def retention_run(
+    batch: Annotated[int, typer.Option(min=1, help="Rows of each kind per transaction.")] = 1000,
+) -> None:
+    """Delete expired raw deliveries, access-log rows and events, batch by batch (short
+    transactions that skip rows in use: safe while the service ingests)."""
+    from app.privacy.service import expire_batch, retention_policy
+
+    policy = _in_transaction(retention_policy)
+    deliveries = access = rebuilt = 0
+    events: dict[str, int] = {}
+    while True:
+        report = _in_transaction(partial(expire_batch, policy=policy, limit=batch))
+        deliveries += report.deliveries
+        access += report.access_log
+        rebuilt += report.customers_rebuilt
+        for type_, removed in report.events.items():
+            events[type_] = events.get(type_, 0) + removed
+        if max([report.deliveries, report.access_log, *report.events.values()]) < batch:
+            break
+    removed_events = ", ".join(f"{t}: {n}" for t, n in sorted(events.items())) or "none"
+    typer.echo(
+        f"removed {deliveries} raw deliveries, {access} access-log rows, events: "
+        f"{removed_events}; rebuilt {rebuilt} customers' stats"
+    )
 
 
 def main() -> None:

@@ -21,6 +21,7 @@ from app.fichas.router import router as fichas_router
 from app.indicators.router import router as indicators_router
 from app.ingest.router import router as ingest_router
 from app.ops.router import router as ops_router
+from app.privacy.router import router as privacy_router
 from app.timeline.router import router as timeline_router
 from app.timeline.stream import TimelineFeed
 
@@ -76,6 +77,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(ingest_router)
     app.include_router(indicators_router)
     app.include_router(fichas_router)
+    app.include_router(privacy_router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:

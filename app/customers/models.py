@@ -93,6 +93,21 @@ class CustomerIdentifier(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
+class PastIdentifier(Base):
+    """An identifier the customer no longer has: kept for their data export, erased with
+    them, never used to recognise anybody."""
+
+    __tablename__ = "past_identifiers"
+    __table_args__ = (Index("ix_past_identifiers_customer_id", "customer_id"),)
+
+    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    customer_id: Mapped[UUID] = mapped_column(ForeignKey("customers.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(320))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    removed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+
+
 class Consent(Base):
     """One consent decision; the current state per channel and purpose is the latest row."""
 

@@ -23,7 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import driver_connection, new_id
 from app.core.security import Principal
-from app.customers.models import Consent, Customer, CustomerIdentifier
+from app.customers.models import Consent, Customer, CustomerIdentifier, PastIdentifier
 
 # The identify fast path: two unique-index probes, prepared once per connection.
 _IDENTIFY_SQL = (
@@ -159,6 +159,15 @@ class CustomerRepository:
         ).one_or_none()
 
     async def delete_identifier(self, identifier: CustomerIdentifier) -> None:
+        """Detach an identifier, keeping it among the customer's past identifiers."""
+        self.session.add(
+            PastIdentifier(
+                customer_id=identifier.customer_id,
+                kind=identifier.kind,
+                value=identifier.value,
+                created_at=identifier.created_at,
+            )
+        )
         await self.session.delete(identifier)
         await self.session.flush()
 

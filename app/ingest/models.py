@@ -32,3 +32,4 @@ class WebhookDelivery(Base):
     event_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # body wiped

@@ -1,0 +1,1 @@
+"""Privacy by construction: export, erasure, retention."""

@@ -1,0 +1,134 @@
+"""Privacy queries: the erasure and retention functions, the export's reads."""
+
+import json
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.db import driver_connection
+
+# The export: each small part is built as JSON text by PostgreSQL; $1 is the customer
+# (first) and every customer merged into it.
+EXPORT_PARTS = {
+    "customer": (
+        "SELECT (to_jsonb(c) - 'search_text')::text FROM customers c "
+        "WHERE c.id = ($1::uuid[])[1]"
+    ),
+    "merged_customers": (
+        "SELECT coalesce(jsonb_agg(to_jsonb(c) - 'search_text' ORDER BY c.id), '[]')::text "
+        "FROM customers c WHERE c.id = ANY($1) AND c.id <> ($1::uuid[])[1]"
+    ),
+    "identifiers": (
+        "SELECT coalesce(json_agg(i ORDER BY i.created_at), '[]')::text "
+        "FROM customer_identifiers i WHERE i.customer_id = ANY($1)"
+    ),
+    "past_identifiers": (
+        "SELECT coalesce(json_agg(i ORDER BY i.removed_at), '[]')::text "
+        "FROM past_identifiers i WHERE i.customer_id = ANY($1)"
+    ),
+    "consents": (
+        "SELECT coalesce(json_agg(k ORDER BY k.recorded_at, k.id), '[]')::text "
+        "FROM customer_consents k WHERE k.customer_id = ANY($1)"
+    ),
+    "indicators": "SELECT indicators::text FROM customer_stats WHERE customer_id = ($1::uuid[])[1]",
+    "alerts": (
+        "SELECT coalesce(json_agg(a ORDER BY a.raised_at), '[]')::text "
+        "FROM alerts a WHERE a.customer_id = ANY($1)"
+    ),
+    "access_log": (
+        "SELECT coalesce(json_agg(l ORDER BY l.at), '[]')::text "
+        "FROM access_log l WHERE l.customer_id = ANY($1)"
+    ),
+}
+EXPORT_STREAMS = {
+    "events": (
+        "SELECT row_to_json(e)::text FROM events e WHERE e.customer_id = ANY($1) "
+        "ORDER BY e.occurred_at, e.id"
+    ),
+    "webhook_deliveries": (
+        "SELECT json_build_object('id', d.id, 'source', d.source, 'delivery_id', d.delivery_id, "
+        "'received_at', d.received_at, 'url', d.url, 'headers', d.headers, "
+        "'body_base64', replace(encode(d.body, 'base64'), E'\\n', ''), 'status', d.status, "
+        "'error', d.error, 'processed_at', d.processed_at, 'erased_at', d.erased_at)::text "
+        "FROM webhook_deliveries d WHERE d.id IN (SELECT e.delivery_id FROM events e "
+        "WHERE e.customer_id = ANY($1) AND e.delivery_id IS NOT NULL) ORDER BY d.received_at"
+    ),
+}
+_ROWS_PER_FETCH = 500
+
+_RETENTION = "SELECT config FROM policies WHERE name = 'retention'"
+_PUT_RETENTION = (
+    "INSERT INTO policies (name, config) VALUES ('retention', $1::jsonb) "
+    "ON CONFLICT (name) DO UPDATE SET config = EXCLUDED.config, updated_at = now()"
+)
+_EXPIRE_DELIVERIES = (
+    "DELETE FROM webhook_deliveries WHERE id IN ("
+    " SELECT id FROM webhook_deliveries"
+    " WHERE coalesce(processed_at, received_at) < now() - make_interval(days => $1)"
+    " LIMIT $2 FOR UPDATE SKIP LOCKED)"
+)
+_EXPIRE_ACCESS_LOG = (
+    "DELETE FROM access_log WHERE id IN ("
+    " SELECT id FROM access_log WHERE at < now() - make_interval(days => $1)"
+    " LIMIT $2 FOR UPDATE SKIP LOCKED)"
+)
+
+
+class PrivacyRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def erase(
+        self, customer_id: UUID, event_id: UUID, reason: str, requested_at: datetime
+    ) -> dict[str, Any]:
+        """Run the erasure function (the one path past the append-only guard)."""
+        conn = await driver_connection(self.session)
+        receipt = await conn.fetchval(
+            "SELECT ch_erase_customer($1, $2, $3, $4)", customer_id, event_id, reason, requested_at
+        )
+        return dict(receipt)
+
+    async def retention(self) -> dict[str, Any] | None:
+        conn = await driver_connection(self.session)
+        found = await conn.fetchval(_RETENTION)
+        return dict(found) if found is not None else None
+
+    async def put_retention(self, config: dict[str, Any]) -> None:
+        conn = await driver_connection(self.session)
+        await conn.execute(_PUT_RETENTION, json.dumps(config))
+
+    async def expire_deliveries(self, days: int, limit: int) -> int:
+        conn = await driver_connection(self.session)
+        return int((await conn.execute(_EXPIRE_DELIVERIES, days, limit)).split()[-1])
+
+    async def expire_access_log(self, days: int, limit: int) -> int:
+        conn = await driver_connection(self.session)
+        return int((await conn.execute(_EXPIRE_ACCESS_LOG, days, limit)).split()[-1])
+
+    async def expire_events(
+        self, type_: str, before: datetime, limit: int
+    ) -> tuple[int, set[UUID]]:
+        """Delete up to ``limit`` expired events of a type: (how many, whose)."""
+        conn = await driver_connection(self.session)
+        rows = await conn.fetch("SELECT * FROM ch_expire_events($1, $2, $3)", type_, before, limit)
+        return sum(r["removed"] for r in rows), {r["customer_id"] for r in rows}
+
+
+async def export_document(conn: Any, family: list[UUID], header: str) -> AsyncIterator[str]:
+    """The export as JSON text pieces, read in one repeatable-read snapshot; the histories
+    stream through server-side cursors, a few hundred rows at a time."""
+    async with conn.transaction(isolation="repeatable_read", readonly=True):
+        yield header
+        for name, sql in EXPORT_PARTS.items():
+            yield f',"{name}":{await conn.fetchval(sql, family) or "null"}'
+        for name, sql in EXPORT_STREAMS.items():
+            yield f',"{name}":['
+            separator = ""
+            async for record in conn.cursor(sql, family, prefetch=_ROWS_PER_FETCH):
+                yield separator + record[0]
+                separator = ","
+            yield "]"
+        yield "}"

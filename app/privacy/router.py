@@ -1,0 +1,77 @@
+"""HTTP routes: a customer's data export and erasure, the retention policy."""
+
+from typing import Any
+from uuid import UUID
+
+from fastapi import APIRouter, Request
+from fastapi.responses import StreamingResponse
+
+from app.auth.dependencies import Admin
+from app.core.db import SessionDep
+from app.core.errors import problem_responses
+from app.privacy import service
+from app.privacy.schemas import CustomerExport, ErasureIn, ErasureReceipt, RetentionPolicy
+
+router = APIRouter(prefix="/v1", tags=["privacy"])
+
+
+@router.get(
+    "/customers/{customer_id}/export",
+    operation_id="export_customer",
+    summary="Everything held about a customer, as one streamed JSON document",
+    response_class=StreamingResponse,
+    responses={
+        200: {"model": CustomerExport, "description": "The export (streamed)"},
+        **problem_responses(401, 403, 404, 409, 422),
+    },
+)
+async def export_customer(
+    customer_id: UUID, request: Request, session: SessionDep, principal: Admin
+) -> Any:
+    """Profile, identifiers (current and past), consent history, indicators, alerts, the
+    access log, every event (merged-in histories included) and the raw webhook deliveries
+    the events came from. Streamed: memory does not grow with the history."""
+    family = await service.export_family(session, customer_id, principal)
+    return StreamingResponse(
+        service.export_stream(request.app.state.db, family),
+        media_type="application/json",
+        headers={"Content-Disposition": f'attachment; filename="customer-{family[0]}.json"'},
+    )
+
+
+@router.post(
+    "/customers/{customer_id}/erasure",
+    operation_id="erase_customer",
+    summary="Erase a customer's personal data (right to be forgotten)",
+    responses=problem_responses(401, 403, 404, 409, 422),
+)
+async def erase_customer(
+    customer_id: UUID, body: ErasureIn, session: SessionDep, principal: Admin
+) -> ErasureReceipt:
+    """Names, identifiers, free text in the history and raw webhook bodies go; event
+    types, times, channels, amounts, currencies and skus stay, so company figures do not
+    change. The customer keeps its id with status `erased`; a `customer.erased` event
+    records when and why. Repeating the request returns `already_erased: true`."""
+    return await service.erase(session, customer_id, body, principal)
+
+
+@router.get(
+    "/retention-policy",
+    operation_id="get_retention_policy",
+    summary="How long raw deliveries, the access log and each event type are kept",
+    responses=problem_responses(401, 403),
+)
+async def get_retention_policy(session: SessionDep, principal: Admin) -> RetentionPolicy:
+    return await service.retention_policy(session)
+
+
+@router.put(
+    "/retention-policy",
+    operation_id="put_retention_policy",
+    summary="Set the retention periods (applied by `customer-history retention run`)",
+    responses=problem_responses(401, 403, 422),
+)
+async def put_retention_policy(
+    body: RetentionPolicy, session: SessionDep, principal: Admin
+) -> RetentionPolicy:
+    return await service.put_retention_policy(session, body)

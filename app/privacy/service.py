@@ -1,0 +1,103 @@
+"""Export, erasure and retention of customers' personal data."""
+
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.db import Database, new_id
+from app.core.errors import Conflict
+from app.core.security import Principal
+from app.customers import service as customers
+from app.indicators import service as indicators
+from app.privacy.repository import PrivacyRepository, export_document
+from app.privacy.schemas import ErasureIn, ErasureReceipt, RetentionPolicy, RetentionReport
+
+
+async def export_family(
+    session: AsyncSession, customer_id: UUID, principal: Principal
+) -> list[UUID]:
+    """The customer (first) and everyone merged into it; 404 when unknown, 409 when the
+    record was merged away (export the survivor instead)."""
+    customer = await customers.get_customer(session, customer_id, principal)
+    if customer.status.value == "merged":
+        survivor = await customers.survivor_id(session, customer.id)
+        raise Conflict(
+            f"Customer {customer_id} was merged into {survivor}; export that customer.",
+            extra={"survivor_id": str(survivor)},
+        )
+    family = await customers.CustomerGraphRepository(session).family(customer.id)
+    return [customer.id, *(member for member in family if member != customer.id)]
+
+
+async def export_stream(database: Database, family: list[UUID]) -> AsyncIterator[bytes]:
+    """The export document, streamed in pieces of about 64 KiB."""
+    header = json.dumps(
+        {"exported_at": datetime.now(UTC).isoformat(), "customer_id": str(family[0])}
+    )
+    async with database.engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        buffer: list[str] = []
+        size = 0
+        async for piece in export_document(raw.driver_connection, family, header[:-1]):
+            buffer.append(piece)
+            size += len(piece)
+            if size >= 65536:
+                yield "".join(buffer).encode()
+                buffer, size = [], 0
+        yield "".join(buffer).encode()
+
+
+async def erase(
+    session: AsyncSession, customer_id: UUID, request: ErasureIn, principal: Principal
+) -> ErasureReceipt:
+    """Remove the customer's personal data everywhere; the history keeps what is not
+    personal, and the stats are rebuilt from it. Repeating an erasure is harmless."""
+    customer = await customers.get_customer(session, customer_id, principal)
+    if customer.status.value == "merged":
+        survivor = await customers.survivor_id(session, customer.id)
+        raise Conflict(
+            f"Customer {customer_id} was merged into {survivor}; erase that customer.",
+            extra={"survivor_id": str(survivor)},
+        )
+    receipt = await PrivacyRepository(session).erase(
+        customer.id, new_id(), request.reason, request.requested_at
+    )
+    if not receipt["already_erased"]:
+        await indicators.rebuild(session, [customer.id])
+    return ErasureReceipt(customer_id=customer.id, **receipt)
+
+
+async def retention_policy(session: AsyncSession) -> RetentionPolicy:
+    stored = await PrivacyRepository(session).retention()
+    return RetentionPolicy.model_validate(stored or {})
+
+
+async def put_retention_policy(session: AsyncSession, policy: RetentionPolicy) -> RetentionPolicy:
+    await PrivacyRepository(session).put_retention(policy.model_dump())
+    return policy
+
+
+async def expire_batch(
+    session: AsyncSession, policy: RetentionPolicy, limit: int
+) -> RetentionReport:
+    """One bounded pass of retention, in the caller's transaction: at most ``limit`` rows
+    of each kind go, rows other transactions hold are skipped (ingestion goes on)."""
+    repo = PrivacyRepository(session)
+    deliveries = await repo.expire_deliveries(policy.deliveries_days, limit)
+    access = await repo.expire_access_log(policy.access_log_days, limit)
+    events: dict[str, int] = {}
+    shrunk: set[UUID] = set()
+    now = datetime.now(UTC)
+    for type_, days in sorted(policy.event_days.items()):
+        removed, whose = await repo.expire_events(type_, now - timedelta(days=days), limit)
+        if removed:
+            events[type_] = removed
+            shrunk |= whose
+    if shrunk:
+        await indicators.rebuild(session, sorted(shrunk))
+    return RetentionReport(
+        deliveries=deliveries, access_log=access, events=events, customers_rebuilt=len(shrunk)
+    )

@@ -1,0 +1,196 @@
+"""Erasure: personal data leaves every column of every table; company figures stay."""
+
+import json
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.ingest import test_twilio
+from tests.ingest.test_pipeline import signed
+from tests.ingest.test_sources import golden, shopify_post
+from tests.timeline.test_timeline import append
+
+# Jane Doe as the platforms' documentation samples know her.
+NAME, EMAIL, PHONE = "Jane Doe", "jane.doe@example.com", "+447700900123"
+ADDRESS = "1 Example Street"
+NEEDLES = ["Jane", "Doe", EMAIL, PHONE, PHONE.lstrip("+"), ADDRESS, "SW1A 1AA"]
+REPORT = {"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"}
+
+
+async def rich_history(client: httpx.AsyncClient, admin: dict[str, str]) -> str:
+    """Jane through Shopify (order with a shipping address), Twilio (a call to her), the
+    generic source (a note) and the API (a call with notes, an email, her profile)."""
+    order = json.loads(golden("shopify_orders_create.json"))
+    raw, headers = shopify_post(order, "orders/create", "w-erase-1")
+    assert (await client.post("/v1/webhooks/shopify", content=raw, headers=headers)).is_success
+    twilio = golden("twilio_voice_status_completed.form")
+    response = await client.post(
+        "/v1/webhooks/twilio",
+        content=twilio,
+        headers={
+            "content-type": "application/x-www-form-urlencoded",
+            "x-twilio-signature": test_twilio.sign("http://testserver/v1/webhooks/twilio", twilio),
+        },
+    )
+    assert response.is_success, response.text
+    note = json.dumps(
+        {
+            "customer": {"email": EMAIL},
+            "type": "note.added",
+            "occurred_at": "2026-04-14T10:05:14Z",
+            "payload": {"text": f"{NAME} moved to {ADDRESS}, call {PHONE}"},
+        }
+    ).encode()
+    assert (
+        await client.post("/v1/webhooks/generic", content=note, headers=signed(note, "m-erase"))
+    ).is_success
+    found = await client.get("/v1/identify", params={"email": EMAIL}, headers=admin)
+    customer = str(found.json()["customer_id"])
+    assert (await client.get("/v1/identify", params={"phone": PHONE}, headers=admin)).json()[
+        "customer_id"
+    ] == customer
+    profile = await client.get(f"/v1/customers/{customer}", headers=admin)
+    patched = await client.patch(
+        f"/v1/customers/{customer}",
+        json={
+            "display_name": NAME,
+            "given_name": "Jane",
+            "family_name": "Doe",
+            "address": {"street": ADDRESS, "city": "London", "postal_code": "SW1A 1AA"},
+        },
+        headers={**admin, "If-Match": profile.headers["etag"]},
+    )
+    assert patched.status_code == 200, patched.text
+    for body in (
+        {
+            "type": "call.completed",
+            "occurred_at": "2026-04-16T09:00:00Z",
+            "payload": {"from": PHONE, "duration_s": 240, "notes": f"{NAME} asked about SW1A 1AA"},
+        },
+        {
+            "type": "email.received",
+            "occurred_at": "2026-04-16T10:00:00Z",
+            "summary": f"Email from {NAME}",
+            "actor": EMAIL,
+            "payload": {"from": EMAIL, "subject": f"{NAME}: my order", "excerpt": "Hi, Jane"},
+        },
+    ):
+        assert (await append(client, admin, customer, body)).status_code == 201
+    assert (
+        await client.get(f"/v1/customers/{customer}/ficha?role=support", headers=admin)
+    ).status_code == 200
+    return customer
+
+
+async def personal_data_left(session: AsyncSession) -> list[str]:
+    """Every (table.column, needle) where a needle still appears, across every text,
+    JSON, array and binary column of every table."""
+    columns = await session.execute(
+        text(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND data_type IN "
+            "('text', 'character varying', 'json', 'jsonb', 'ARRAY', 'bytea')"
+        )
+    )
+    found = []
+    for table, column, data_type in columns:
+        as_text = f"encode(\"{column}\", 'escape')" if data_type == "bytea" else f'"{column}"::text'
+        for needle in NEEDLES:
+            hits = await session.scalar(
+                text(f'SELECT count(*) FROM "{table}" WHERE {as_text} ILIKE :n'),
+                {"n": f"%{needle}%"},
+            )
+            if hits:
+                found.append(f"{table}.{column}: {needle}")
+    return found
+
+
+async def test_erasure_leaves_no_personal_data_and_the_figures_unchanged(
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
+) -> None:
+    customer = await rich_history(client, admin)
+    assert await personal_data_left(session), "the scan finds Jane before the erasure"
+    report = await client.get("/v1/reports/summary", params=REPORT, headers=admin)
+    events_before = (await client.get(f"/v1/customers/{customer}/timeline", headers=admin)).json()
+
+    erased = await client.post(
+        f"/v1/customers/{customer}/erasure",
+        json={"reason": "GDPR art. 17 request #4471", "requested_at": "2026-11-20T09:00:00Z"},
+        headers=admin,
+    )
+    assert erased.status_code == 200, erased.text
+    receipt = erased.json()
+    assert receipt["status"] == "erased" and not receipt["already_erased"]
+    # Her email, her phone and her Shopify customer id; three raw deliveries.
+    assert receipt["identifiers_removed"] == 3 and receipt["deliveries_redacted"] == 3
+    assert receipt["events_redacted"] == len(events_before["items"])
+
+    assert await personal_data_left(session) == []
+    after = await client.get("/v1/reports/summary", params=REPORT, headers=admin)
+    assert after.json() == report.json(), "company figures do not change"
+    gone = await client.get("/v1/identify", params={"phone": PHONE}, headers=admin)
+    assert gone.status_code == 404, "a later call from the number is an unknown caller"
+    profile = (await client.get(f"/v1/customers/{customer}", headers=admin)).json()
+    assert profile["status"] == "erased" and profile["identifiers"] == []
+    history = (await client.get(f"/v1/customers/{customer}/timeline", headers=admin)).json()
+    kept = {e["type"]: e for e in history["items"]}
+    assert kept["customer.erased"]["payload"]["reason"] == "GDPR art. 17 request #4471"
+    order = kept["order.placed"]["payload"]
+    assert order["currency"] and order["total"] and all("sku" in i for i in order["items"])
+    assert "shipping_address" not in order
+    assert kept["call.completed"]["payload"]["duration_s"] in (62, 240)
+
+    again = await client.post(
+        f"/v1/customers/{customer}/erasure",
+        json={"reason": "repeat", "requested_at": "2026-11-21T09:00:00Z"},
+        headers=admin,
+    )
+    assert again.status_code == 200 and again.json()["already_erased"] is True
+    assert again.json()["erased_at"] == receipt["erased_at"]
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE events SET summary = 'rewritten'",
+        "DELETE FROM events",
+        "TRUNCATE events",
+    ],
+)
+async def test_only_the_erasure_function_passes_the_append_only_guard(
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession, statement: str
+) -> None:
+    await rich_history(client, admin)
+    with pytest.raises(DBAPIError, match="append-only"):
+        async with session.begin_nested():
+            await session.execute(text(statement))
+    # The erasure's own switch is off again once it returns.
+    assert await session.scalar(
+        text("SELECT coalesce(current_setting('ch.privileged_maintenance', true), '')")
+    ) in ("", "off")
+
+
+async def test_erasure_answers_clearly_for_missing_and_bad_requests(
+    client: httpx.AsyncClient, admin: dict[str, str], make_key: Any
+) -> None:
+    customer = await rich_history(client, admin)
+    missing = await client.post(
+        "/v1/customers/01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a10/erasure",
+        json={"reason": "x", "requested_at": "2026-11-20T09:00:00Z"},
+        headers=admin,
+    )
+    assert missing.status_code == 404
+    bad = await client.post(f"/v1/customers/{customer}/erasure", json={"reason": ""}, headers=admin)
+    assert bad.status_code == 422
+    assert {e["field"] for e in bad.json()["errors"]} == {"body.reason", "body.requested_at"}
+    support = await make_key("support")
+    forbidden = await client.post(
+        f"/v1/customers/{customer}/erasure",
+        json={"reason": "x", "requested_at": "2026-11-20T09:00:00Z"},
+        headers=support,
+    )
+    assert forbidden.status_code == 403
