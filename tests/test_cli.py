@@ -77,3 +77,33 @@ def test_stats_rebuild_and_rules_sweep_run(database_url: str) -> None:
     swept = run_cli(database_url, "rules", "sweep")
     assert swept.returncode == 0, swept.stderr
     assert swept.stdout.strip().startswith("evaluated ")
+
+
+async def test_retention_run_deletes_expired_access_log_rows_in_batches(
+    database_url: str,
+) -> None:
+    conn = await asyncpg.connect(plain_url(database_url))
+    try:
+        customer = await conn.fetchval(
+            "INSERT INTO customers (id, kind, display_name) "
+            "VALUES (gen_random_uuid(), 'person', 'Old reader') RETURNING id"
+        )
+        await conn.execute(
+            "INSERT INTO access_log (id, customer_id, key_id, role, what, at) "
+            "SELECT gen_random_uuid(), $1, gen_random_uuid(), 'support', 'ficha:support', "
+            "now() - make_interval(days => 400 - n % 2 * 399) FROM generate_series(1, 5) AS n",
+            customer,
+        )
+        done = run_cli(database_url, "retention", "run", "--batch", "2")
+        assert done.returncode == 0, done.stderr
+        assert "removed 0 raw deliveries, 2 access-log rows" in done.stdout
+        assert (
+            await conn.fetchval("SELECT count(*) FROM access_log WHERE customer_id = $1", customer)
+            == 3
+        )
+    finally:
+        await conn.execute(
+            "DELETE FROM access_log WHERE what = 'ficha:support' AND role = 'support'"
+        )
+        await conn.execute("DELETE FROM customers WHERE display_name = 'Old reader'")
+        await conn.close()

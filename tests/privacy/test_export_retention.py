@@ -1,0 +1,182 @@
+"""Export (right of access), retention, consent history and consent in segments."""
+
+import base64
+import json
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.privacy.schemas import RetentionPolicy
+from app.privacy.service import expire_batch
+from tests.ingest.test_pipeline import signed
+from tests.timeline.test_timeline import append, new_customer
+
+
+async def test_the_export_holds_everything_including_merged_histories_and_raw_deliveries(
+    live: tuple[httpx.AsyncClient, dict[str, str]],
+) -> None:
+    client, admin = live
+    ana = await new_customer(
+        client,
+        admin,
+        display_name="Ana Ruiz",
+        identifiers=[{"kind": "email", "value": "ana@example.com"}],
+    )
+    twin = await new_customer(
+        client, admin, identifiers=[{"kind": "phone", "value": "+34611222333"}]
+    )
+    for customer, day in ((ana, 1), (twin, 2), (ana, 3)):
+        body = {
+            "type": "note.added",
+            "occurred_at": f"2026-03-0{day}T10:00:00Z",
+            "payload": {"text": f"note {day}"},
+        }
+        assert (await append(client, admin, customer, body)).status_code == 201
+    note = json.dumps(
+        {
+            "customer": {"email": "ana@example.com"},
+            "type": "note.added",
+            "occurred_at": "2026-03-04T10:00:00Z",
+            "payload": {"text": "from the webhook"},
+        }
+    ).encode()
+    hook = await client.post("/v1/webhooks/generic", content=note, headers=signed(note, "m-x1"))
+    assert hook.is_success
+    merged = await client.post(
+        f"/v1/customers/{ana}/merge", json={"source_customer_id": twin}, headers=admin
+    )
+    assert merged.status_code == 200, merged.text
+    identifiers = (await client.get(f"/v1/customers/{ana}", headers=admin)).json()["identifiers"]
+    phone = next(i for i in identifiers if i["kind"] == "phone")
+    await client.delete(
+        f"/v1/customers/{ana}/identifiers/{phone['id']}",
+        headers={
+            **admin,
+            "If-Match": (await client.get(f"/v1/customers/{ana}", headers=admin)).headers["etag"],
+        },
+    )
+    await client.post(
+        f"/v1/customers/{ana}/consents",
+        json={"channel": "email", "purpose": "marketing", "granted": True, "source": "form"},
+        headers=admin,
+    )
+    await client.get(f"/v1/customers/{ana}/ficha", params={"role": "support"}, headers=admin)
+
+    response = await client.get(f"/v1/customers/{ana}/export", headers=admin)
+    assert response.status_code == 200, response.text
+    assert response.headers["content-type"] == "application/json"
+    doc = response.json()
+    assert doc["customer_id"] == ana and doc["customer"]["display_name"] == "Ana Ruiz"
+    assert [c["id"] for c in doc["merged_customers"]] == [twin]
+    assert [i["value"] for i in doc["identifiers"]] == ["ana@example.com"]
+    assert [i["value"] for i in doc["past_identifiers"]] == ["+34611222333"]
+    assert [c["granted"] for c in doc["consents"]] == [True]
+    notes = [e["payload"]["text"] for e in doc["events"] if e["type"] == "note.added"]
+    assert notes == ["note 1", "note 2", "note 3", "from the webhook"]
+    assert {e["customer_id"] for e in doc["events"]} == {ana, twin}
+    [delivery] = doc["webhook_deliveries"]
+    assert base64.b64decode(delivery["body_base64"]) == note
+    assert any(entry["what"] == "ficha:support" for entry in doc["access_log"])
+    assert doc["indicators"] is not None
+
+    missing = await client.get(
+        "/v1/customers/01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a10/export", headers=admin
+    )
+    assert missing.status_code == 404
+    of_merged = await client.get(f"/v1/customers/{twin}/export", headers=admin)
+    assert of_merged.status_code == 409 and of_merged.json()["survivor_id"] == ana
+
+
+async def test_retention_removes_what_expired_and_keeps_the_rest(
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
+) -> None:
+    ana = await new_customer(client, admin)
+    for days in (200, 10):
+        body = {
+            "type": "web.page_viewed",
+            "occurred_at": (datetime.now(UTC) - timedelta(days=days)).isoformat(),
+            "payload": {"url": f"https://shop.example.com/{days}"},
+        }
+        assert (await append(client, admin, ana, body)).status_code == 201
+    for n in range(3):
+        body = json.dumps(
+            {"customer": {"email": "r@example.com"}, "type": "bogus", "occurred_at": "x"}
+            if n == 2
+            else {
+                "customer": {"email": "r@example.com"},
+                "type": "note.added",
+                "occurred_at": "2026-03-04T10:00:00Z",
+                "payload": {"text": f"n{n}"},
+            }
+        ).encode()
+        await client.post("/v1/webhooks/generic", content=body, headers=signed(body, f"m-r{n}"))
+    await client.get(f"/v1/customers/{ana}/ficha", params={"role": "support"}, headers=admin)
+    # Age one processed delivery, the failed one and the access log past their periods.
+    await session.execute(
+        text(
+            "UPDATE webhook_deliveries SET received_at = now() - interval '40 days', "
+            "processed_at = CASE WHEN status = 'processed' THEN now() - interval '40 days' END "
+            "WHERE delivery_id IN ('m-r0', 'm-r2')"
+        )
+    )
+    logged = await session.scalar(text("SELECT count(*) FROM access_log"))
+    await session.execute(text("UPDATE access_log SET at = now() - interval '400 days'"))
+    policy = RetentionPolicy(event_days={"web.page_viewed": 90})
+
+    report = await expire_batch(session, policy, limit=100)
+
+    assert (report.deliveries, report.access_log) == (2, logged) and logged
+    assert report.events == {"web.page_viewed": 1} and report.customers_rebuilt == 1
+    left = await session.execute(text("SELECT delivery_id FROM webhook_deliveries"))
+    assert [r[0] for r in left] == ["m-r1"]
+    urls = await session.execute(
+        text("SELECT payload->>'url' FROM events WHERE type = 'web.page_viewed'")
+    )
+    assert [r[0] for r in urls] == ["https://shop.example.com/10"]
+    again = await expire_batch(session, policy, limit=100)
+    assert (again.deliveries, again.access_log, again.events) == (0, 0, {})
+
+
+async def test_the_retention_policy_is_set_by_an_admin_and_validated(
+    client: httpx.AsyncClient, admin: dict[str, str], make_key: object
+) -> None:
+    default = await client.get("/v1/retention-policy", headers=admin)
+    assert default.json() == {"deliveries_days": 30, "access_log_days": 365, "event_days": {}}
+    bad = await client.put(
+        "/v1/retention-policy", json={"event_days": {"web.paged": 90}}, headers=admin
+    )
+    assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "body.event_days"
+    assert "web.paged" in bad.json()["errors"][0]["reason"]
+    put = await client.put(
+        "/v1/retention-policy",
+        json={"deliveries_days": 7, "event_days": {"web.page_viewed": 90}},
+        headers=admin,
+    )
+    assert put.status_code == 200
+    assert (await client.get("/v1/retention-policy", headers=admin)).json()["deliveries_days"] == 7
+
+
+async def test_withdrawn_marketing_consent_leaves_the_segment_at_once(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    ana = await new_customer(
+        client, admin, tags=["spring"], identifiers=[{"kind": "email", "value": "s@example.com"}]
+    )
+    query = {"purpose": "marketing", "channel": "email", "tags": ["spring"]}
+
+    async def members() -> list[str]:
+        found = await client.post("/v1/segments/query", json=query, headers=admin)
+        assert found.status_code == 200, found.text
+        return [m["customer_id"] for m in found.json()["items"]]
+
+    for granted, expected in ((True, [ana]), (False, [])):
+        await client.post(
+            f"/v1/customers/{ana}/consents",
+            json={"channel": "email", "purpose": "marketing", "granted": granted, "source": "x"},
+            headers=admin,
+        )
+        assert await members() == expected
+    history = await client.get(f"/v1/customers/{ana}/consents/history", headers=admin)
+    assert [c["granted"] for c in history.json()["items"]] in ([False, True], [True, False])
