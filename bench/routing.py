@@ -53,7 +53,18 @@ def phones(customers: int, count: int) -> list[str]:
     ]
 
 
-async def ceiling(url: str, numbers: list[str], concurrency: int) -> dict[str, object]:
+# What the access log adds to a read: one insert per lookup, as the fichas write it.
+ACCESS_LOG = (
+    "INSERT INTO access_log (id, customer_id, key_id, role, what) "
+    "VALUES (gen_random_uuid(), $1, gen_random_uuid(), 'support', 'screen-pop:support')"
+)
+
+
+async def ceiling(
+    url: str, numbers: list[str], concurrency: int, *, log_access: bool = False
+) -> dict[str, object]:
+    """The same lookup on asyncpg alone (prepared, one pool): the ceiling of the API's
+    figure; with ``log_access`` each lookup also writes its access-log row."""
     pool = await asyncpg.create_pool(plain_url(url), min_size=concurrency, max_size=concurrency)
     queue = list(numbers)
     latencies: list[float] = []
@@ -61,10 +72,13 @@ async def ceiling(url: str, numbers: list[str], concurrency: int) -> dict[str, o
     async def worker() -> None:
         async with pool.acquire() as conn:
             statement = await conn.prepare(LOOKUP)
+            log = await conn.prepare(ACCESS_LOG)
             while queue:
                 number = queue.pop()
                 began = time.perf_counter()
-                await statement.fetchrow(number)
+                row = await statement.fetchrow(number)
+                if log_access and row is not None:
+                    await log.fetch(row["id"])
                 latencies.append(time.perf_counter() - began)
 
     began = time.perf_counter()

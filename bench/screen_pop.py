@@ -52,6 +52,7 @@ async def run(
         await fire(service.base_url, pops[:500], concurrency)  # warm up
         outcome = await fire(service.base_url, pops, concurrency)
         bare = await ceiling(service.database_url, numbers, concurrency)
+        logged = await ceiling(service.database_url, numbers, concurrency, log_access=True)
     api = outcome.summary()
     return {
         "customers": held,
@@ -60,6 +61,7 @@ async def run(
         "concurrency": concurrency,
         "screen_pop": api,
         "asyncpg_ceiling": bare,
+        "asyncpg_ceiling_with_access_log": logged,
         "rps_ratio": round(int(api["requests_per_second"]) / int(bare["requests_per_second"]), 3),  # type: ignore[call-overload]
     }
 
