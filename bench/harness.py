@@ -24,6 +24,7 @@ class Service:
     base_url: str
     database_url: str
     admin_key: str
+    pid: int  # the serving process (with one worker, the one that answers)
 
 
 def _free_port() -> int:
@@ -78,7 +79,7 @@ def running_service(workers: int = 1, extra_env: dict[str, str] | None = None) -
             database_url = env.get("DATABASE_URL") or _embedded_url(Path(data_dir))
             env["DATABASE_URL"] = database_url
             key = _cli(env, "keys", "create", "--role", "admin", "--name", "bench")
-            yield Service(base, database_url, key)
+            yield Service(base, database_url, key, process.pid)
         finally:
             process.send_signal(signal.SIGTERM)
             try:
