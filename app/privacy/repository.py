@@ -14,8 +14,7 @@ from app.core.db import driver_connection
 # (first) and every customer merged into it.
 EXPORT_PARTS = {
     "customer": (
-        "SELECT (to_jsonb(c) - 'search_text')::text FROM customers c "
-        "WHERE c.id = ($1::uuid[])[1]"
+        "SELECT (to_jsonb(c) - 'search_text')::text FROM customers c WHERE c.id = ($1::uuid[])[1]"
     ),
     "merged_customers": (
         "SELECT coalesce(jsonb_agg(to_jsonb(c) - 'search_text' ORDER BY c.id), '[]')::text "
