@@ -93,9 +93,20 @@ SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
 async def driver_connection(session: AsyncSession) -> Any:
-    """The asyncpg connection under the session's transaction, for prepared hot-path queries."""
+    """The asyncpg connection under the session's transaction, for prepared hot-path queries.
+
+    SQLAlchemy's asyncpg adapter sends BEGIN lazily, before its own first statement; a
+    statement sent straight to the driver before that would run in autocommit and
+    survive a rollback (or a crash) of the request. So the transaction is begun here
+    first, the way the adapter itself begins it.
+    """
     connection = await session.connection()
     raw = await connection.get_raw_connection()
+    adapted: Any = raw.dbapi_connection
+    if adapted._transaction is None:
+        async with adapted._execute_mutex:
+            if adapted._transaction is None:
+                await adapted._start_transaction()
     driver = raw.driver_connection
     assert isinstance(driver, asyncpg.Connection)
     return driver
