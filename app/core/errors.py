@@ -4,6 +4,7 @@ from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
 
+import asyncpg
 import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -160,12 +161,26 @@ def _is_transient(exc: Exception) -> bool:
     )
 
 
-def _is_database_unavailable(exc: Exception) -> bool:
-    if isinstance(exc, OperationalError | InterfaceError):
-        return True
-    if isinstance(exc, DBAPIError) and exc.connection_invalidated:
-        return True
-    return isinstance(exc, ConnectionError | OSError)
+# Connection exceptions (class 08) and the server shutting down or starting up (57P0x),
+# as the driver raises them on the prepared hot paths that bypass SQLAlchemy.
+_UNAVAILABLE_SQLSTATES = ("08", "57P01", "57P02", "57P03")
+
+
+def _is_database_unavailable(exc: BaseException) -> bool:
+    """The database is away: SQLAlchemy's errors, the driver's, and the adapter's own
+    (which wraps the driver's as its cause), found anywhere along the cause chain."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        if isinstance(seen, OperationalError | InterfaceError | asyncpg.InterfaceError):
+            return True
+        if isinstance(seen, DBAPIError) and seen.connection_invalidated:
+            return True
+        if isinstance(seen, ConnectionError | OSError):
+            return True
+        if str(getattr(seen, "sqlstate", "") or "").startswith(_UNAVAILABLE_SQLSTATES):
+            return True
+        seen = seen.__cause__ or getattr(seen, "orig", None)
+    return False
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -229,6 +244,11 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(ProblemError, on_problem)
     app.add_exception_handler(RequestValidationError, on_validation)
     app.add_exception_handler(StarletteHTTPException, on_http)
+    # Database errors are answered by the inner exception middleware, which ends the
+    # request cleanly; only what is left reaches the outermost handler, which re-raises
+    # after answering (and the server then drops the client's connection).
+    for database_error in (DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+        app.add_exception_handler(database_error, on_unexpected)
     app.add_exception_handler(Exception, on_unexpected)
 
 
