@@ -11,23 +11,32 @@ from app.core.db import Database, new_id
 from app.core.errors import Conflict
 from app.core.security import Principal
 from app.customers import service as customers
+from app.customers.schemas import CustomerOut
 from app.indicators import service as indicators
 from app.privacy.repository import PrivacyRepository, export_document
 from app.privacy.schemas import ErasureIn, ErasureReceipt, RetentionPolicy, RetentionReport
 
 
-async def export_family(
-    session: AsyncSession, customer_id: UUID, principal: Principal
-) -> list[UUID]:
-    """The customer (first) and everyone merged into it; 404 when unknown, 409 when the
-    record was merged away (export the survivor instead)."""
+async def _not_merged_away(
+    session: AsyncSession, customer_id: UUID, principal: Principal, verb: str
+) -> CustomerOut:
+    """The customer; 404 when unknown, 409 naming the survivor when it was merged away
+    (privacy requests are made on the record that holds the history)."""
     customer = await customers.get_customer(session, customer_id, principal)
     if customer.status.value == "merged":
         survivor = await customers.survivor_id(session, customer.id)
         raise Conflict(
-            f"Customer {customer_id} was merged into {survivor}; export that customer.",
+            f"Customer {customer_id} was merged into {survivor}; {verb} that customer.",
             extra={"survivor_id": str(survivor)},
         )
+    return customer
+
+
+async def export_family(
+    session: AsyncSession, customer_id: UUID, principal: Principal
+) -> list[UUID]:
+    """The customer (first) and everyone merged into it."""
+    customer = await _not_merged_away(session, customer_id, principal, "export")
     family = await customers.CustomerGraphRepository(session).family(customer.id)
     return [customer.id, *(member for member in family if member != customer.id)]
 
@@ -55,13 +64,7 @@ async def erase(
 ) -> ErasureReceipt:
     """Remove the customer's personal data everywhere; the history keeps what is not
     personal, and the stats are rebuilt from it. Repeating an erasure is harmless."""
-    customer = await customers.get_customer(session, customer_id, principal)
-    if customer.status.value == "merged":
-        survivor = await customers.survivor_id(session, customer.id)
-        raise Conflict(
-            f"Customer {customer_id} was merged into {survivor}; erase that customer.",
-            extra={"survivor_id": str(survivor)},
-        )
+    customer = await _not_merged_away(session, customer_id, principal, "erase")
     receipt = await PrivacyRepository(session).erase(
         customer.id, new_id(), request.reason, request.requested_at
     )

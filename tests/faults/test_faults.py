@@ -13,8 +13,8 @@ import signal
 import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
@@ -98,20 +98,14 @@ def delivery(n: int) -> tuple[bytes, dict[str, str]]:
             "payload": {"duration_s": n % 600},
         }
     ).encode()
-    msg_id = f"msg-{n}"
+    msg_id, now = f"msg-{n}", datetime.now(UTC)
     headers = {
         "content-type": "application/json",
         "webhook-id": msg_id,
-        "webhook-timestamp": str(int(time.time())),
-        "webhook-signature": Webhook(SECRET).sign(msg_id, _now(), body.decode()),
+        "webhook-timestamp": str(int(now.timestamp())),
+        "webhook-signature": Webhook(SECRET).sign(msg_id, now, body.decode()),
     }
     return body, headers
-
-
-def _now() -> Any:
-    from datetime import UTC, datetime
-
-    return datetime.now(UTC)
 
 
 async def send(base: str, numbers: list[int], answered: dict[int, int]) -> None:
