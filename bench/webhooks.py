@@ -76,20 +76,26 @@ def twilio(n: int, base: str) -> tuple[str, bytes, dict[str, str]]:
     )
 
 
-async def run(deliveries: int, concurrency: int, workers: int) -> dict[str, object]:
-    env = {
-        "CH_WEBHOOK_SHOPIFY_SECRETS": SHOPIFY_SECRET,
-        "CH_WEBHOOK_TWILIO_SECRETS": TWILIO_TOKEN,
-        "CH_DB_POOL_SIZE": str(max(10, concurrency // workers)),
-    }
+# What the service needs to verify the deliveries above.
+SECRETS = {"CH_WEBHOOK_SHOPIFY_SECRETS": SHOPIFY_SECRET, "CH_WEBHOOK_TWILIO_SECRETS": TWILIO_TOKEN}
+
+
+def deliveries(base_url: str, first: int, count: int) -> list[bytes]:
+    """Signed deliveries ``first`` .. ``first + count``, alternately Twilio and Shopify,
+    each new (its own webhook id or call sid)."""
+    requests = []
+    for n in range(first, first + count):
+        path, body, headers = shopify(n) if n % 2 else twilio(n, base_url)
+        requests.append(build(base_url, "POST", path, headers, body))
+    return requests
+
+
+async def run(count: int, concurrency: int, workers: int) -> dict[str, object]:
+    env = {**SECRETS, "CH_DB_POOL_SIZE": str(max(10, concurrency // workers))}
     with running_service(workers=workers, extra_env=env) as service:
-        requests = []
-        for n in range(deliveries):
-            path, body, headers = shopify(n) if n % 2 else twilio(n, service.base_url)
-            requests.append(build(service.base_url, "POST", path, headers, body))
-        outcome = await fire(service.base_url, requests, concurrency)
+        outcome = await fire(service.base_url, deliveries(service.base_url, 0, count), concurrency)
     return {
-        "deliveries": deliveries,
+        "deliveries": count,
         "workers": workers,
         "concurrency": concurrency,
         **outcome.summary(),
