@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, func, or_, select, tuple_
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import driver_connection
@@ -106,6 +106,19 @@ class TimelineQuery:
     until: datetime | None = None
 
 
+_PAGE_COLUMNS = (
+    "id, customer_id, type, occurred_at, recorded_at, channel, direction, source, "
+    "source_event_id, actor, summary, payload"
+)
+# The event.corrected events that amend a page row, oldest first, shaped as Correction.
+_CORRECTIONS = (
+    "SELECT coalesce(json_agg(json_build_object('id', c.id, 'recorded_at', c.recorded_at, "
+    "'reason', coalesce(c.payload->>'reason', ''), 'summary', c.payload->'summary', "
+    "'payload', c.payload->'payload') ORDER BY c.recorded_at, c.id), '[]') "
+    "FROM events c WHERE c.corrects_id = e.id"
+)
+
+
 class TimelineRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
@@ -167,43 +180,43 @@ class TimelineRepository:
 
     async def page(
         self, query: TimelineQuery, *, limit: int, after: tuple[datetime, UUID] | None
-    ) -> Sequence[Event]:
-        """Newest first by occurred_at (id breaks ties), strictly after the cursor position."""
-        conditions: list[ColumnElement[bool]] = [
-            Event.customer_id.in_(query.customer_ids),
-            Event.type != "event.corrected",
-        ]
-        type_matches: list[ColumnElement[bool]] = []
-        if query.types:
-            type_matches.append(Event.type.in_(query.types))
-        type_matches += [Event.type.startswith(prefix) for prefix in query.type_prefixes]
-        if type_matches:
-            conditions.append(or_(*type_matches))
-        if query.channels:
-            conditions.append(Event.channel.in_(query.channels))
-        if query.since is not None:
-            conditions.append(Event.occurred_at >= query.since)
-        if query.until is not None:
-            conditions.append(Event.occurred_at < query.until)
-        if after is not None:
-            conditions.append(tuple_(Event.occurred_at, Event.id) < tuple_(*after))
-        statement = (
-            select(Event)
-            .where(*conditions)
-            .order_by(Event.occurred_at.desc(), Event.id.desc())
-            .limit(limit)
-        )
-        return (await self.session.scalars(statement)).all()
+    ) -> list[Any]:
+        """Newest first by occurred_at (id breaks ties), strictly after the cursor position,
+        each row with the corrections that amend it: one prepared statement per filter
+        combination, so every combination keeps a plan that walks the timeline index."""
+        conditions = ["customer_id = ANY($1::uuid[])", "type <> 'event.corrected'"]
+        arguments: list[Any] = [list(query.customer_ids)]
 
-    async def corrections_of(self, event_ids: Sequence[UUID]) -> Sequence[Event]:
-        if not event_ids:
-            return []
+        def bind(value: Any, cast: str) -> str:
+            arguments.append(value)
+            return f"${len(arguments)}::{cast}"
+
+        type_matches = []
+        if query.types:
+            type_matches.append(f"type = ANY({bind(list(query.types), 'text[]')})")
+        if query.type_prefixes:
+            prefixes = [
+                p.replace("%", r"\%").replace("_", r"\_") + "%" for p in query.type_prefixes
+            ]
+            type_matches.append(f"type LIKE ANY({bind(prefixes, 'text[]')})")
+        if type_matches:
+            conditions.append(f"({' OR '.join(type_matches)})")
+        if query.channels:
+            conditions.append(f"channel = ANY({bind(list(query.channels), 'text[]')})")
+        if query.since is not None:
+            conditions.append(f"occurred_at >= {bind(query.since, 'timestamptz')}")
+        if query.until is not None:
+            conditions.append(f"occurred_at < {bind(query.until, 'timestamptz')}")
+        if after is not None:
+            moment, position = bind(after[0], "timestamptz"), bind(after[1], "uuid")
+            conditions.append(f"(occurred_at, id) < ({moment}, {position})")
         statement = (
-            select(Event)
-            .where(Event.corrects_id.in_(event_ids))
-            .order_by(Event.recorded_at, Event.id)
+            f"SELECT {_PAGE_COLUMNS}, ({_CORRECTIONS}) AS corrections FROM events e "
+            f"WHERE {' AND '.join(conditions)} "
+            f"ORDER BY occurred_at DESC, id DESC LIMIT {bind(limit, 'integer')}"
         )
-        return (await self.session.scalars(statement)).all()
+        conn = await driver_connection(self.session)
+        return list(await conn.fetch(statement, *arguments))
 
     async def recorded_since(
         self, customer_ids: Sequence[UUID], since: datetime

@@ -200,18 +200,17 @@ async def get_timeline(
     limit: Limit = 50,
 ) -> Any:
     for index, value in enumerate(type or []):
-        family = value[:-2] if value.endswith(".*") else None
-        known = value in CATALOG or value.startswith(CUSTOM_PREFIX) or family in _FAMILIES
+        type_family = value[:-2] if value.endswith(".*") else None
+        known = value in CATALOG or value.startswith(CUSTOM_PREFIX) or type_family in _FAMILIES
         if not known:
             raise invalid_field(f"query.type.{index}", f"unknown type or family '{value}'")
-    customer, _ = await customers.readable_family(session, customer_id, principal)
+    customer, merge_family = await customers.readable_family(session, customer_id, principal)
     if customer.status == "merged":
         return _merged_redirect(request, await customers.survivor_id(session, customer.id))
     await record_access(session, principal, customer.id, "timeline")
     return await service.timeline_page(
         session,
-        customer_id,
-        principal,
+        merge_family,
         types=type or [],
         channels=[c.value for c in channel or []],
         since=since,

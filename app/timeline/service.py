@@ -34,7 +34,6 @@ from app.timeline.payloads import CorrectionPayload
 from app.timeline.repository import EventRow, TimelineQuery, TimelineRepository, recent_rows
 from app.timeline.schemas import (
     BulkLineResult,
-    Correction,
     CustomerRefIn,
     EventIn,
     EventOut,
@@ -186,7 +185,7 @@ def idempotency_key(
     return None
 
 
-def event_out(event: Event, corrections: Sequence[Event] = ()) -> EventOut:
+def event_out(event: Event) -> EventOut:
     return EventOut(
         id=event.id,
         customer_id=event.customer_id,
@@ -200,16 +199,6 @@ def event_out(event: Event, corrections: Sequence[Event] = ()) -> EventOut:
         actor=event.actor,
         summary=event.summary,
         payload=event.payload,
-        corrections=[
-            Correction(
-                id=c.id,
-                recorded_at=c.recorded_at,
-                reason=c.payload.get("reason", ""),
-                summary=c.payload.get("summary"),
-                payload=c.payload.get("payload"),
-            )
-            for c in corrections
-        ],
     )
 
 
@@ -492,8 +481,7 @@ async def import_bulk(
 
 async def timeline_page(
     session: AsyncSession,
-    customer_id: UUID,
-    principal: Principal,
+    family: list[UUID],
     *,
     types: Sequence[str],
     channels: Sequence[str],
@@ -502,8 +490,7 @@ async def timeline_page(
     limit: int,
     cursor: str | None,
 ) -> TimelinePage:
-    """One page of a customer's history (merged-in histories included), newest first."""
-    _, family = await customers.readable_family(session, customer_id, principal)
+    """One page of a merge family's history (``customers.readable_family``), newest first."""
     exact = [t for t in types if not t.endswith("*")]
     prefixes = [t.rstrip("*") for t in types if t.endswith("*")]
     after = None
@@ -517,20 +504,15 @@ async def timeline_page(
         position = cursor_id(cursor, "id")
         assert position is not None
         after = (moment, position)
-    repo = TimelineRepository(session)
     query = TimelineQuery(family, exact, prefixes, channels, since, until)
-    events = await repo.page(query, limit=limit + 1, after=after)
-    page = list(events[:limit])
-    corrections: dict[UUID, list[Event]] = {}
-    for correction in await repo.corrections_of([e.id for e in page]):
-        assert correction.corrects_id is not None
-        corrections.setdefault(correction.corrects_id, []).append(correction)
+    rows = await TimelineRepository(session).page(query, limit=limit + 1, after=after)
+    page = rows[:limit]
     next_cursor = None
-    if len(events) > limit:
+    if len(rows) > limit:
         last = page[-1]
-        next_cursor = encode_cursor({"t": last.occurred_at.isoformat(), "id": str(last.id)})
+        next_cursor = encode_cursor({"t": last["occurred_at"].isoformat(), "id": str(last["id"])})
     return TimelinePage(
-        items=[event_out(e, corrections.get(e.id, [])) for e in page], next_cursor=next_cursor
+        items=[EventOut.model_validate(dict(r)) for r in page], next_cursor=next_cursor
     )
 
 

@@ -232,6 +232,12 @@ async def test_filters_by_type_family_channel_and_time(
         until=(T0 + timedelta(minutes=3)).isoformat(),
     )
     assert [e["type"] for e in window["items"]] == ["email.received", "call.missed"]
+    for minute, type_ in enumerate(["custom.gift_card.used", "custom.giftXcard.used"]):
+        await append(
+            client, admin, customer, event(type_, at=T0 + timedelta(hours=1, minutes=minute))
+        )
+    gift_cards = await timeline(client, admin, customer, type="custom.gift_card.*")
+    assert [e["type"] for e in gift_cards["items"]] == ["custom.gift_card.used"], "_ is no wildcard"
     bad = await client.get(
         f"/v1/customers/{customer}/timeline", params={"type": "calls.*"}, headers=admin
     )
