@@ -37,3 +37,62 @@ def test_upgrade_downgrade_upgrade_and_check(scratch_url: str) -> None:
     command.downgrade(config, "base")
     command.upgrade(config, "head")
     command.check(config)  # raises when the models and the migrations disagree
+
+
+# How the tables would be spread over a distributed PostgreSQL (Citus), docs/scaling.md:
+# each distributed table by its shard column, the rest copied to every node (None).
+SHARDING = {
+    "customers": "id",
+    "customer_stats": "customer_id",
+    "events": "customer_id",
+    "alerts": "customer_id",
+    "access_log": "customer_id",
+    "customer_consents": "customer_id",
+    "past_identifiers": "customer_id",
+    "incident_customers": "customer_id",
+    "customer_identifiers": "value",
+    "webhook_deliveries": "delivery_id",
+    "event_keys": "key",
+    "customer_merges": None,
+    "incidents": None,
+    "api_keys": None,
+    "ficha_templates": None,
+    "policies": None,
+    "alembic_version": None,
+}
+
+
+def test_every_unique_key_holds_its_shard_column(database_url: str) -> None:
+    """A distributed table can only enforce a primary key or unique index that contains
+    its shard column; a new table must say how it would be spread."""
+
+    async def unique_keys() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(plain_url(database_url))
+        try:
+            return await conn.fetch(
+                "SELECT t.relname AS table_name, i.relname AS index_name, "
+                "array_agg(a.attname) AS columns "
+                "FROM pg_index x JOIN pg_class i ON i.oid = x.indexrelid "
+                "JOIN pg_class t ON t.oid = x.indrelid "
+                "JOIN pg_namespace n ON n.oid = t.relnamespace AND n.nspname = 'public' "
+                "LEFT JOIN pg_attribute a ON a.attrelid = t.oid AND a.attnum = ANY(x.indkey) "
+                "WHERE x.indisunique AND t.relkind IN ('r', 'p') GROUP BY 1, 2 "
+                "UNION ALL SELECT relname, NULL, NULL FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace AND n.nspname = 'public' "
+                "WHERE c.relkind IN ('r', 'p') AND NOT EXISTS "
+                "(SELECT 1 FROM pg_index x WHERE x.indrelid = c.oid AND x.indisunique)"
+            )
+        finally:
+            await conn.close()
+
+    rows = asyncio.run(unique_keys())
+    tables = {r["table_name"] for r in rows}
+    assert tables == set(SHARDING), "classify new tables in SHARDING and docs/scaling.md"
+    checked = 0
+    for row in rows:
+        shard = SHARDING[row["table_name"]]
+        if row["index_name"] is None or shard is None:
+            continue
+        assert shard in row["columns"], (row["table_name"], row["index_name"], row["columns"])
+        checked += 1
+    assert checked >= len([s for s in SHARDING.values() if s]), "every distributed table has a key"

@@ -3,7 +3,7 @@
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import Boolean, DateTime, Index, String, func
+from sqlalchemy import Boolean, DateTime, Index, PrimaryKeyConstraint, String, func
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, new_id
@@ -26,9 +26,12 @@ class AccessLog(Base):
     """Who read which customer's data, when, in which role, through what."""
 
     __tablename__ = "access_log"
-    __table_args__ = (Index("ix_access_log_customer_id_at", "customer_id", "at"),)
+    __table_args__ = (
+        PrimaryKeyConstraint("customer_id", "id"),
+        Index("ix_access_log_customer_id_at", "customer_id", "at"),
+    )
 
-    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    id: Mapped[UUID] = mapped_column(default=new_id)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     customer_id: Mapped[UUID] = mapped_column()
     key_id: Mapped[UUID] = mapped_column()

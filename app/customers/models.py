@@ -12,9 +12,9 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    PrimaryKeyConstraint,
     String,
     Text,
-    UniqueConstraint,
     func,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
@@ -81,12 +81,13 @@ class CustomerIdentifier(Base):
 
     __tablename__ = "customer_identifiers"
     __table_args__ = (
-        UniqueConstraint("kind", "value", name="uq_customer_identifiers_kind_value"),
+        # One value names one customer: the key (and the shard key of this table).
+        PrimaryKeyConstraint("kind", "value"),
         CheckConstraint("kind IN ('phone', 'email', 'external')", name="kind"),
         Index("ix_customer_identifiers_customer_id", "customer_id"),
     )
 
-    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    id: Mapped[UUID] = mapped_column(default=new_id)
     customer_id: Mapped[UUID] = mapped_column(ForeignKey("customers.id"))
     kind: Mapped[str] = mapped_column(String(16))
     value: Mapped[str] = mapped_column(String(320))
@@ -98,9 +99,9 @@ class PastIdentifier(Base):
     them, never used to recognise anybody."""
 
     __tablename__ = "past_identifiers"
-    __table_args__ = (Index("ix_past_identifiers_customer_id", "customer_id"),)
+    __table_args__ = (PrimaryKeyConstraint("customer_id", "id"),)
 
-    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    id: Mapped[UUID] = mapped_column(default=new_id)
     customer_id: Mapped[UUID] = mapped_column(ForeignKey("customers.id"))
     kind: Mapped[str] = mapped_column(String(16))
     value: Mapped[str] = mapped_column(String(320))
@@ -115,10 +116,11 @@ class Consent(Base):
     __table_args__ = (
         CheckConstraint("channel IN ('email', 'phone', 'sms', 'whatsapp', 'post')", name="channel"),
         CheckConstraint("purpose IN ('marketing', 'service', 'profiling')", name="purpose"),
+        PrimaryKeyConstraint("customer_id", "id"),
         Index("ix_customer_consents_customer_id_recorded_at", "customer_id", "recorded_at"),
     )
 
-    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    id: Mapped[UUID] = mapped_column(default=new_id)
     customer_id: Mapped[UUID] = mapped_column(ForeignKey("customers.id"))
     channel: Mapped[str] = mapped_column(String(16))
     purpose: Mapped[str] = mapped_column(String(16))

@@ -11,6 +11,7 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
+    PrimaryKeyConstraint,
     String,
     Text,
     func,
@@ -61,8 +62,9 @@ class Alert(Base):
 
     __tablename__ = "alerts"
     __table_args__ = (
+        PrimaryKeyConstraint("customer_id", "id"),
+        Index("ix_alerts_id", "id"),
         Index("ix_alerts_status_raised_at", "status", "raised_at"),
-        Index("ix_alerts_customer_id", "customer_id"),
         Index(
             "uq_alerts_open_episode",
             "customer_id",
@@ -72,7 +74,7 @@ class Alert(Base):
         ),
     )
 
-    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    id: Mapped[UUID] = mapped_column(default=new_id)
     customer_id: Mapped[UUID] = mapped_column(ForeignKey("customers.id"))
     rule: Mapped[str] = mapped_column(String(80))
     code: Mapped[str] = mapped_column(String(80))

@@ -215,7 +215,8 @@ class StatsRepository:
         return (await self.session.scalars(statement)).all()
 
     async def alert(self, alert_id: UUID) -> Alert | None:
-        return await self.session.get(Alert, alert_id, with_for_update=True)
+        statement = select(Alert).where(Alert.id == alert_id).with_for_update()
+        return (await self.session.scalars(statement)).first()
 
     async def add_incident(self, incident: Incident) -> Incident:
         self.session.add(incident)

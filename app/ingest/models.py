@@ -4,7 +4,16 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import DateTime, Index, Integer, LargeBinary, String, Text, UniqueConstraint, func
+from sqlalchemy import (
+    DateTime,
+    Index,
+    Integer,
+    LargeBinary,
+    PrimaryKeyConstraint,
+    String,
+    Text,
+    func,
+)
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -14,11 +23,13 @@ from app.core.db import Base, new_id
 class WebhookDelivery(Base):
     __tablename__ = "webhook_deliveries"
     __table_args__ = (
-        UniqueConstraint("source", "delivery_id", name="uq_webhook_deliveries_source_delivery_id"),
+        # A platform's delivery is stored once: the key (and the shard key of this table).
+        PrimaryKeyConstraint("source", "delivery_id"),
+        Index("ix_webhook_deliveries_id", "id"),
         Index("ix_webhook_deliveries_status_received_at", "status", "received_at"),
     )
 
-    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    id: Mapped[UUID] = mapped_column(default=new_id)
     source: Mapped[str] = mapped_column(String(50))
     delivery_id: Mapped[str] = mapped_column(String(300))
     received_at: Mapped[datetime] = mapped_column(

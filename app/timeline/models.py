@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, Uuid, func, text
+from sqlalchemy import DateTime, ForeignKey, Index, PrimaryKeyConstraint, String, Uuid, func, text
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -16,12 +16,9 @@ class Event(Base):
 
     __tablename__ = "events"
     __table_args__ = (
-        Index(
-            "ix_events_customer_timeline",
-            "customer_id",
-            text("occurred_at DESC"),
-            text("id DESC"),
-        ),
+        # The customer first (the shard key), then time: the key is the timeline's index.
+        PrimaryKeyConstraint("customer_id", "occurred_at", "id"),
+        Index("ix_events_id", "id"),
         Index("ix_events_customer_recorded", "customer_id", "recorded_at"),
         Index(
             "ix_events_corrects_id", "corrects_id", postgresql_where=text("corrects_id IS NOT NULL")
@@ -31,7 +28,7 @@ class Event(Base):
         ),
     )
 
-    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
+    id: Mapped[UUID] = mapped_column(default=new_id)
     customer_id: Mapped[UUID] = mapped_column(ForeignKey("customers.id"))
     type: Mapped[str] = mapped_column(String(100))
     occurred_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

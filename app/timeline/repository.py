@@ -173,7 +173,7 @@ class TimelineRepository:
         await conn.fetchval(_INSERT_MANY, *[list(c) for c in columns])
 
     async def get(self, event_id: UUID) -> Event | None:
-        return await self.session.get(Event, event_id)
+        return (await self.session.scalars(select(Event).where(Event.id == event_id))).first()
 
     async def get_many(self, event_ids: Sequence[UUID]) -> Sequence[Event]:
         return (await self.session.scalars(select(Event).where(Event.id.in_(event_ids)))).all()

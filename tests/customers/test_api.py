@@ -503,5 +503,5 @@ async def test_identify_is_an_index_lookup(session: AsyncSession) -> None:
         ).scalars()
     )
     assert "Seq Scan" not in plan, plan
-    assert "uq_customer_identifiers_kind_value" in plan, plan
+    assert "pk_customer_identifiers" in plan, plan
     assert "pk_customers" in plan, plan
