@@ -183,6 +183,28 @@ def _is_database_unavailable(exc: BaseException) -> bool:
     return False
 
 
+def _undecodable_json(cause: BaseException | None) -> dict[str, Any] | None:
+    """The validation error for a JSON body the parser gave up on before reading it.
+
+    FastAPI answers these with a bare 400 while other malformed JSON is a 422 naming
+    the position; a body that is not UTF-8 (RFC 8259) or nested past the parser's depth
+    is malformed JSON too, so it gets the same answer.
+    """
+    if isinstance(cause, UnicodeDecodeError):
+        return {
+            "type": "json_invalid",
+            "loc": ("body", cause.start),
+            "msg": f"JSON decode error: not UTF-8 ({cause.reason})",
+        }
+    if isinstance(cause, RecursionError):
+        return {
+            "type": "json_invalid",
+            "loc": ("body",),
+            "msg": "JSON decode error: nested too deep",
+        }
+    return None
+
+
 def install_error_handlers(app: FastAPI) -> None:
     """Register the handlers that render every error as problem+json."""
 
@@ -211,6 +233,8 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if undecodable := _undecodable_json(exc.__cause__):
+            return await on_validation(request, RequestValidationError([undecodable]))
         detail = exc.detail if isinstance(exc.detail, str) else None
         return problem_response(
             exc.status_code,

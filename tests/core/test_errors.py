@@ -53,6 +53,28 @@ async def test_malformed_json_is_422_naming_the_position(client: httpx.AsyncClie
     assert body["errors"][0]["type"] == "json_invalid"
 
 
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"name": "Ana\xff"}', "body.13"),  # not UTF-8: names the first bad byte
+        (b"[" * 100_000 + b"]" * 100_000, "body"),  # deeper than the parser goes
+    ],
+    ids=["not_utf8", "nested_too_deep"],
+)
+async def test_json_the_parser_gives_up_on_is_422_like_other_malformed_json(
+    client: httpx.AsyncClient, body: bytes, field: str
+) -> None:
+    # Found by schemathesis: FastAPI answered these with an undocumented bare 400.
+    response = await client.post(
+        "/_probe/contacts", content=body, headers={"content-type": "application/json"}
+    )
+    problem = assert_problem(response, 422)
+    assert problem["errors"] == [
+        {"field": field, "reason": problem["errors"][0]["reason"], "type": "json_invalid"}
+    ]
+    assert problem["errors"][0]["reason"].startswith("JSON decode error")
+
+
 async def test_invalid_field_is_422_with_field_path(client: httpx.AsyncClient) -> None:
     response = await client.post("/_probe/contacts", json={"name": "Ana", "email": "not-an-email"})
     body = assert_problem(response, 422)
