@@ -1,5 +1,6 @@
 """RFC 9457 problem+json: one base error, one renderer, and the OpenAPI declarations."""
 
+import re
 from collections.abc import Iterable, Mapping
 from http import HTTPStatus
 from typing import Any
@@ -151,14 +152,17 @@ def field_errors(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
 
 # Deadlock and serialization failures: PostgreSQL aborted one transaction; a retry succeeds.
 _TRANSIENT_SQLSTATES = {"40P01", "40001"}
+# Text PostgreSQL cannot store: a NUL character (U+0000) in text (22021) or in JSON (22P05).
+_UNSTORABLE_TEXT_SQLSTATES = {"22021", "22P05"}
 
 
-def _is_transient(exc: Exception) -> bool:
+def _sqlstate(exc: Exception) -> str | None:
+    """The SQLSTATE of a database error, raised through SQLAlchemy or by the driver itself."""
     original = getattr(exc, "orig", None)
-    return (
-        getattr(original, "sqlstate", None) in _TRANSIENT_SQLSTATES
-        or getattr(getattr(original, "__cause__", None), "sqlstate", None) in _TRANSIENT_SQLSTATES
-    )
+    for raised in (exc, original, getattr(original, "__cause__", None)):
+        if state := getattr(raised, "sqlstate", None):
+            return str(state)
+    return None
 
 
 # Connection exceptions (class 08) and the server shutting down or starting up (57P0x),
@@ -181,6 +185,48 @@ def _is_database_unavailable(exc: BaseException) -> bool:
             return True
         seen = seen.__cause__ or getattr(seen, "orig", None)
     return False
+
+
+def _undecodable_json(cause: BaseException | None) -> dict[str, Any] | None:
+    """The validation error for a JSON body the parser gave up on before reading it.
+
+    FastAPI answers these with a bare 400 while other malformed JSON is a 422 naming
+    the position; a body that is not UTF-8 (RFC 8259) or nested past the parser's depth
+    is malformed JSON too, so it gets the same answer.
+    """
+    if isinstance(cause, UnicodeDecodeError):
+        return {
+            "type": "json_invalid",
+            "loc": ("body", cause.start),
+            "msg": f"JSON decode error: not UTF-8 ({cause.reason})",
+        }
+    if isinstance(cause, RecursionError):
+        return {
+            "type": "json_invalid",
+            "loc": ("body",),
+            "msg": "JSON decode error: nested too deep",
+        }
+    return None
+
+
+def _allowed_methods(request: Request) -> set[str]:
+    """The methods of every documented operation at the request's path, for a 405's ``Allow``.
+
+    RFC 9110 asks for all the methods the resource supports; Starlette names only those
+    of the first route whose path matched (``Allow: POST`` on ``/v1/customers``).
+    """
+    return {
+        method.upper()
+        for template, operations in request.app.openapi()["paths"].items()
+        if re.fullmatch(
+            "".join(
+                "[^/]+" if part.startswith("{") else re.escape(part)
+                for part in re.split(r"(\{[^}]+\})", template)
+            ),
+            request.url.path,
+        )
+        for method in operations
+    }
 
 
 def install_error_handlers(app: FastAPI) -> None:
@@ -211,16 +257,31 @@ def install_error_handlers(app: FastAPI) -> None:
 
     async def on_http(request: Request, exc: Exception) -> JSONResponse:
         assert isinstance(exc, StarletteHTTPException)
+        if undecodable := _undecodable_json(exc.__cause__):
+            return await on_validation(request, RequestValidationError([undecodable]))
         detail = exc.detail if isinstance(exc.detail, str) else None
+        headers = exc.headers
+        if exc.status_code == 405 and (allowed := _allowed_methods(request)):
+            headers = {**(headers or {}), "Allow": ", ".join(sorted(allowed))}
         return problem_response(
             exc.status_code,
             detail=detail,
             instance=request.url.path,
-            headers=exc.headers,
+            headers=headers,
         )
 
     async def on_unexpected(request: Request, exc: Exception) -> JSONResponse:
-        if _is_transient(exc):
+        sqlstate = _sqlstate(exc)
+        if sqlstate in _UNSTORABLE_TEXT_SQLSTATES:
+            # Any text of the request may carry it (a field, a payload, a search); the
+            # database is the one place that sees them all.
+            return problem_response(
+                422,
+                detail="Text cannot contain the NUL character (U+0000).",
+                instance=request.url.path,
+                type_=ValidationFailed().type,
+            )
+        if sqlstate in _TRANSIENT_SQLSTATES:
             log.warning("transaction_aborted", error=type(exc).__name__)
             return problem_response(
                 503,

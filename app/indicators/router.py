@@ -3,7 +3,6 @@
 import csv
 import io
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -16,6 +15,7 @@ from app.core.db import Database, SessionDep
 from app.core.errors import invalid_field, problem_responses
 from app.core.pagination import Limit
 from app.core.security import Principal, Role
+from app.core.timestamps import Timestamp
 from app.customers.identifiers import normalize_phone
 from app.indicators import service
 from app.indicators.schemas import (
@@ -279,8 +279,8 @@ async def query_segment(
 async def get_summary_report(
     session: SessionDep,
     principal: Admin,
-    period_from: Annotated[datetime, Query(alias="from")],
-    period_to: Annotated[datetime, Query(alias="to")],
+    period_from: Annotated[Timestamp, Query(alias="from")],
+    period_to: Annotated[Timestamp, Query(alias="to")],
 ) -> SummaryReport:
     if period_to <= period_from:
         raise invalid_field("query.to", "must be after from")

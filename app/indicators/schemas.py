@@ -4,8 +4,9 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.core.timestamps import Timestamp
 from app.customers.schemas import Channel, Purpose, Tier
 
 
@@ -75,8 +76,8 @@ class ShipmentMatcher(BaseModel):
 
     kind: Literal["shipment_delay"] = "shipment_delay"
     carrier: Annotated[str, Field(max_length=200)] | None = None
-    shipped_from: AwareDatetime
-    shipped_to: AwareDatetime
+    shipped_from: Timestamp
+    shipped_to: Timestamp
 
     @model_validator(mode="after")
     def _ordered(self) -> "ShipmentMatcher":
@@ -215,8 +216,8 @@ class SegmentQuery(BaseModel):
     churn_risk: list[Literal["low", "medium", "high"]] | None = None
     has_flag: Annotated[str, Field(max_length=80)] | None = None
     has_open_order: bool | None = None
-    last_purchase_before: AwareDatetime | None = None
-    last_purchase_after: AwareDatetime | None = None
+    last_purchase_before: Timestamp | None = None
+    last_purchase_after: Timestamp | None = None
     bought_sku: Annotated[str, Field(max_length=200)] | None = None
     language: Annotated[str, Field(max_length=35)] | None = None
     country: Annotated[str, Field(min_length=2, max_length=2)] | None = None

@@ -398,7 +398,9 @@ async def summary(session: AsyncSession, since: datetime, until: datetime) -> Su
     """Company figures for a period, from the events (amounts survive erasure)."""
     repo = InsightRepository(session)
     current_rows = await repo.report_rows(since, until)
-    previous_rows = await repo.report_rows(since - (until - since), since)
+    # The period before, as long as this one, but no earlier than the first instant there is.
+    earliest = datetime.min.replace(tzinfo=UTC)
+    previous_rows = await repo.report_rows(since - min(until - since, since - earliest), since)
     revenue: dict[str, Decimal] = {}
     order_totals: dict[str, list[Decimal]] = {}
     buyers: dict[UUID, int] = {}

@@ -6,12 +6,13 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, field_validator
 
+from app.core.timestamps import Timestamp
 from app.timeline.catalog import event_type
 
 
 class ErasureIn(BaseModel):
     reason: str = Field(min_length=1, max_length=1000, examples=["GDPR art. 17 request #4471"])
-    requested_at: datetime = Field(description="When the customer asked")
+    requested_at: Timestamp = Field(description="When the customer asked")
 
 
 class ErasureReceipt(BaseModel):

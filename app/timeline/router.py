@@ -1,6 +1,5 @@
 """HTTP routes of the timeline: append, import, read, stream, merge, preferences, consents."""
 
-from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -15,6 +14,7 @@ from app.core.db import Database, SessionDep
 from app.core.errors import PayloadTooLarge, UnsupportedMediaType, invalid_field, problem_responses
 from app.core.pagination import Limit
 from app.core.preconditions import etag
+from app.core.timestamps import Timestamp
 from app.customers import service as customers
 from app.customers.schemas import ConsentIn, ConsentOut, Preferences
 from app.timeline import service
@@ -194,8 +194,8 @@ async def get_timeline(
         Query(description="Exact type or a family prefix like `call.*`; repeatable"),
     ] = None,
     channel: Annotated[list[Channel] | None, Query(description="Repeatable")] = None,
-    since: Annotated[datetime | None, Query(description="occurred_at at or after")] = None,
-    until: Annotated[datetime | None, Query(description="occurred_at before")] = None,
+    since: Annotated[Timestamp | None, Query(description="occurred_at at or after")] = None,
+    until: Annotated[Timestamp | None, Query(description="occurred_at before")] = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Limit = 50,
 ) -> Any:

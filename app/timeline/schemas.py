@@ -4,8 +4,9 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from app.core.timestamps import Timestamp
 from app.customers.schemas import IdentifierOut
 from app.timeline.catalog import Channel, Direction
 
@@ -35,7 +36,7 @@ class EventIn(BaseModel):
     type: Annotated[
         str, Field(min_length=1, max_length=100, description="From GET /v1/event-types")
     ]
-    occurred_at: AwareDatetime = Field(description="When it happened, with its UTC offset")
+    occurred_at: Timestamp = Field(description="When it happened, with its UTC offset")
     channel: Channel | None = Field(default=None, description="Defaults to the type's channel")
     direction: Direction | None = None
     source: SourceName = Field(default="api", description="The system that reports the event")

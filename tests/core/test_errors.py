@@ -53,6 +53,28 @@ async def test_malformed_json_is_422_naming_the_position(client: httpx.AsyncClie
     assert body["errors"][0]["type"] == "json_invalid"
 
 
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        (b'{"name": "Ana\xff"}', "body.13"),  # not UTF-8: names the first bad byte
+        (b"[" * 100_000 + b"]" * 100_000, "body"),  # deeper than the parser goes
+    ],
+    ids=["not_utf8", "nested_too_deep"],
+)
+async def test_json_the_parser_gives_up_on_is_422_like_other_malformed_json(
+    client: httpx.AsyncClient, body: bytes, field: str
+) -> None:
+    # Found by schemathesis: FastAPI answered these with an undocumented bare 400.
+    response = await client.post(
+        "/_probe/contacts", content=body, headers={"content-type": "application/json"}
+    )
+    problem = assert_problem(response, 422)
+    assert problem["errors"] == [
+        {"field": field, "reason": problem["errors"][0]["reason"], "type": "json_invalid"}
+    ]
+    assert problem["errors"][0]["reason"].startswith("JSON decode error")
+
+
 async def test_invalid_field_is_422_with_field_path(client: httpx.AsyncClient) -> None:
     response = await client.post("/_probe/contacts", json={"name": "Ana", "email": "not-an-email"})
     body = assert_problem(response, 422)
@@ -74,6 +96,23 @@ async def test_wrong_method_is_405_problem(client: httpx.AsyncClient) -> None:
     response = await client.delete("/_probe/contacts")
     assert_problem(response, 405)
     assert "POST" in response.headers["allow"]
+
+
+@pytest.mark.parametrize(
+    ("path", "allow"),
+    [
+        ("/v1/customers", "GET, POST"),
+        ("/v1/customers/01a20b99-cb67-73a6-bf98-394de5edd7c8", "GET, PATCH"),
+        ("/v1/ficha-templates/support", "DELETE, GET, PUT"),
+    ],
+)
+async def test_405_allows_every_method_of_the_path(
+    client: httpx.AsyncClient, path: str, allow: str
+) -> None:
+    # Found by schemathesis: Allow named only the methods of the first route that matched.
+    response = await client.options(path)
+    assert_problem(response, 405)
+    assert response.headers["allow"] == allow
 
 
 async def test_body_over_limit_by_content_length_is_413(client: httpx.AsyncClient) -> None:
@@ -100,6 +139,31 @@ async def test_streamed_body_over_limit_is_413_before_read_whole(
     )
     assert_problem(response, 413)
     assert sent < 64, "the body was read whole before refusing it"
+
+
+async def test_text_with_a_nul_character_is_422_wherever_it_is(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    # Found by schemathesis: PostgreSQL refuses U+0000 in text and JSON, which was a 500.
+    created = await client.post(
+        "/v1/customers", json={"display_name": "Ana", "tags": ["vip\x00"]}, headers=admin
+    )
+    assert (
+        assert_problem(created, 422)["detail"] == "Text cannot contain the NUL character (U+0000)."
+    )
+    searched = await client.get("/v1/customers", params={"q": "An\x00a"}, headers=admin)
+    assert_problem(searched, 422)
+    customer = await client.post("/v1/customers", json={"display_name": "Ana"}, headers=admin)
+    appended = await client.post(
+        f"/v1/customers/{customer.json()['id']}/events",
+        json={
+            "type": "note.added",
+            "occurred_at": "2026-03-01T09:00:00Z",
+            "payload": {"text": "Called\x00"},
+        },
+        headers=admin,
+    )
+    assert_problem(appended, 422)
 
 
 async def test_unexpected_error_is_500_without_internals(client: httpx.AsyncClient) -> None:

@@ -244,6 +244,35 @@ async def test_filters_by_type_family_channel_and_time(
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "query.type.0"
 
 
+async def test_timestamps_not_rfc3339_or_outside_utc_are_422_naming_the_field(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    # Found by schemathesis: an offset that moves an instant past year 1 or 9999 in UTC
+    # overflowed in the driver, a 500; so did comparing a naive with an aware time; and a
+    # number was read as seconds since 1970 where the spec documents a date-time string.
+    customer = await new_customer(client, admin)
+    for occurred_at in ("0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-01:00"):
+        response = await append(client, admin, customer, event() | {"occurred_at": occurred_at})
+        assert response.status_code == 422, response.text
+        assert [e["field"] for e in response.json()["errors"]] == ["body.occurred_at"]
+    for occurred_at in (0, 1772355600):  # a number is not a date-time, seconds or not
+        response = await append(client, admin, customer, event() | {"occurred_at": occurred_at})
+        assert response.status_code == 422, response.text
+        assert [e["field"] for e in response.json()["errors"]] == ["body.occurred_at"]
+    for params, field in (
+        ({"since": "0001-01-01T00:00:00+14:00"}, "query.since"),
+        ({"until": "2026-03-01T09:00:00"}, "query.until"),
+        ({"until": "0.5"}, "query.until"),
+    ):
+        response = await client.get(
+            f"/v1/customers/{customer}/timeline", params=params, headers=admin
+        )
+        assert response.status_code == 422, response.text
+        assert [e["field"] for e in response.json()["errors"]] == [field]
+    earliest = await append(client, admin, customer, event(at=datetime(1, 1, 1, tzinfo=UTC)))
+    assert earliest.status_code == 201 and earliest.json()["occurred_at"] == "0001-01-01T00:00:00Z"
+
+
 async def test_corrections_are_attached_to_the_original(
     client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:

@@ -1,0 +1,34 @@
+"""Timestamps in requests: RFC 3339 text with its UTC offset, an instant PostgreSQL can store."""
+
+import re
+from datetime import UTC, datetime
+from typing import Annotated
+
+from pydantic import AfterValidator, AwareDatetime, BeforeValidator
+
+_DATE_FIRST = re.compile(r"\d{4}-\d{2}-\d{2}[Tt ]")
+
+
+def _written_as_date_time(value: object) -> object:
+    # Pydantic would also read 0 or "1732400000" as seconds since 1970; the API documents
+    # `format: date-time`, and a bare number is far likelier a mistake than an instant.
+    if isinstance(value, datetime) or (isinstance(value, str) and _DATE_FIRST.match(value)):
+        return value
+    raise ValueError("must be an RFC 3339 date-time such as 2026-11-02T10:15:00+01:00")
+
+
+def _exists_in_utc(value: datetime) -> datetime:
+    # timestamptz is kept in UTC: 0001-01-01T00:00:00+01:00 is an instant of year 0,
+    # which neither Python nor the driver can convert. Refused here, it is a 422 naming
+    # the field instead of an overflow deep in a query.
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("is outside years 1 to 9999 once converted to UTC") from None
+    return value
+
+
+Timestamp = Annotated[
+    AwareDatetime, BeforeValidator(_written_as_date_time), AfterValidator(_exists_in_utc)
+]
+"""A request timestamp, e.g. ``2026-11-02T10:15:00+01:00``."""
