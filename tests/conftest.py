@@ -13,8 +13,15 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.auth.service import create_key
-from app.core.config import Settings, get_settings
-from app.core.db import Database, get_session, plain_url
+from app.core.config import Settings
+from app.core.db import (
+    Database,
+    begun_driver,
+    get_connection,
+    get_lazy_session,
+    get_session,
+    plain_url,
+)
 from app.core.embedded import start_embedded
 from app.core.migrations import upgrade_to_head
 from app.core.security import Role
@@ -56,6 +63,8 @@ async def connection(database: Database) -> AsyncIterator[AsyncConnection]:
     """One connection whose transaction is rolled back after the test."""
     async with database.engine.connect() as conn:
         transaction = await conn.begin()
+        # BEGIN now: the app also sends statements straight to the driver connection.
+        await begun_driver(conn)
         yield conn
         if transaction.is_active:
             await transaction.rollback()
@@ -97,7 +106,8 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings, database: Database, connection: AsyncConnection) -> FastAPI:
-    """The app, its request sessions joined to the test's rolled-back transaction."""
+    """The app, its request connection and sessions joined to the test's rolled-back
+    transaction."""
     application = create_app(settings)
     application.state.db = database
     application.state.feed = TimelineFeed(str(settings.database_url))
@@ -111,8 +121,12 @@ def app(settings: Settings, database: Database, connection: AsyncConnection) -> 
                 await s.rollback()
                 raise
 
+    async def connection_in_test_transaction() -> AsyncConnection:
+        return connection
+
+    application.dependency_overrides[get_connection] = connection_in_test_transaction
     application.dependency_overrides[get_session] = session_in_test_transaction
-    application.dependency_overrides[get_settings] = lambda: settings
+    application.dependency_overrides[get_lazy_session] = session_in_test_transaction
     return application
 
 
@@ -155,7 +169,6 @@ async def live(
     application = create_app(settings)
     application.state.db = database
     application.state.feed = TimelineFeed(str(settings.database_url))
-    application.dependency_overrides[get_settings] = lambda: settings
     async with database.sessionmaker() as s, s.begin():
         _, secret = await create_key(s, role=Role.ADMIN, name="live-test")
     transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
@@ -169,6 +182,7 @@ async def live(
 
 
 LIVE_TABLES = (
+    "access_log",
     "events",
     "event_keys",
     "webhook_deliveries",
