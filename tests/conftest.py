@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -10,6 +11,7 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.auth.service import create_key
@@ -25,6 +27,7 @@ from app.core.db import (
 from app.core.embedded import start_embedded
 from app.core.migrations import upgrade_to_head
 from app.core.security import Role
+from app.fichas.cache import TemplateCache
 from app.main import create_app
 from app.timeline.stream import TimelineFeed
 
@@ -49,6 +52,25 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
         url = start_embedded(Path(tmp_path_factory.mktemp("embedded")), "customer_history_test")
     upgrade_to_head(url)
     return url
+
+
+@pytest.fixture
+def scratch_url(database_url: str):
+    """A separate, empty database on the test server, dropped afterwards."""
+    name = f"scratch_{uuid.uuid4().hex[:8]}"
+    admin_url = plain_url(database_url)
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(admin_url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    url = make_url(plain_url(database_url)).set(database=name)
+    yield url.render_as_string(hide_password=False)
+    asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")
@@ -111,6 +133,7 @@ def app(settings: Settings, database: Database, connection: AsyncConnection) -> 
     application = create_app(settings)
     application.state.db = database
     application.state.feed = TimelineFeed(str(settings.database_url))
+    application.state.templates = TemplateCache(None)  # edits here never commit nor notify
 
     async def session_in_test_transaction() -> AsyncIterator[AsyncSession]:
         async with _savepoint_session(connection) as s:
@@ -169,12 +192,14 @@ async def live(
     application = create_app(settings)
     application.state.db = database
     application.state.feed = TimelineFeed(str(settings.database_url))
+    application.state.templates = TemplateCache(str(settings.database_url))
     async with database.sessionmaker() as s, s.begin():
         _, secret = await create_key(s, role=Role.ADMIN, name="live-test")
     transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c, {"Authorization": f"Bearer {secret}"}
     await application.state.feed.close()
+    await application.state.templates.close()
     async with database.engine.begin() as conn:
         # The history refuses TRUNCATE unless privileged maintenance says otherwise.
         await conn.execute(text("SET LOCAL ch.privileged_maintenance = 'on'"))

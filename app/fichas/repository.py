@@ -10,8 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.db import Executor, driver_connection
 from app.fichas.models import FichaTemplate
 
-# Read on every ficha and screen-pop.
+# Read on a ficha or screen-pop when this process holds no copy (see cache.py).
 _TEMPLATE = "SELECT sections, labels FROM ficha_templates WHERE role = $1"
+# Notified on commit by the trigger on ficha_templates, whoever changed it.
+NOTIFY_CHANNEL = "ch_ficha_templates"
 
 
 async def template_sections(

@@ -16,7 +16,8 @@ from app.core.security import JOB_ROLES, Principal, Role
 from app.customers import service as customers
 from app.customers.identifiers import IdentifierKind
 from app.customers.schemas import CustomerOut
-from app.fichas.repository import TemplateRepository, template_sections
+from app.fichas.cache import TemplateCache
+from app.fichas.repository import TemplateRepository
 from app.fichas.schemas import (
     AccessEntry,
     AccessPage,
@@ -324,6 +325,7 @@ def _check_role(principal: Principal, role: str) -> None:
 
 async def ficha(
     on: Executor,
+    templates: TemplateCache,
     customer_id: UUID,
     role: str,
     language: str,
@@ -333,7 +335,7 @@ async def ficha(
     """The ficha of one customer for one job: only what its template names. On a bare
     connection its reads stand alone and the access-log row commits before it is answered."""
     _check_role(principal, role)
-    template = await template_sections(on, role)
+    template = await templates.sections(on, role)
     if template is None:
         raise TemplateNotFound(f"No ficha template for role '{role}'.")
     sections, labels = template
@@ -373,6 +375,7 @@ async def ficha(
 
 async def screen_pop(
     on: Executor,
+    templates: TemplateCache,
     readings: list[str],
     role: str,
     language: str,
@@ -397,7 +400,9 @@ async def screen_pop(
                 for who, name, phone in found
             ],
         )
-    return await ficha(on, found[0][0].customer_id, role, language, principal, f"screen-pop:{role}")
+    return await ficha(
+        on, templates, found[0][0].customer_id, role, language, principal, f"screen-pop:{role}"
+    )
 
 
 def _template_out(
