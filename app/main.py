@@ -17,6 +17,7 @@ from app.core.logging import configure_logging
 from app.core.metrics import DB_POOL_IN_USE
 from app.core.middleware import RequestContextMiddleware
 from app.customers.router import router as customers_router
+from app.fichas.cache import TemplateCache
 from app.fichas.router import router as fichas_router
 from app.indicators.router import router as indicators_router
 from app.ingest.router import router as ingest_router
@@ -49,10 +50,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.db = database
         assert settings.database_url
         app.state.feed = TimelineFeed(settings.database_url)
+        app.state.templates = TemplateCache(settings.database_url)
         DB_POOL_IN_USE.set_function(database.pool_in_use)
         try:
             yield
         finally:
+            await app.state.templates.close()
             await app.state.feed.close()
             await database.dispose()
 

@@ -2,6 +2,7 @@
 
 import asyncio
 import os
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 
@@ -10,14 +11,23 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.auth.service import create_key
-from app.core.config import Settings, get_settings
-from app.core.db import Database, get_session, plain_url
+from app.core.config import Settings
+from app.core.db import (
+    Database,
+    begun_driver,
+    get_connection,
+    get_lazy_session,
+    get_session,
+    plain_url,
+)
 from app.core.embedded import start_embedded
 from app.core.migrations import upgrade_to_head
 from app.core.security import Role
+from app.fichas.cache import TemplateCache
 from app.main import create_app
 from app.timeline.stream import TimelineFeed
 
@@ -44,6 +54,25 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
     return url
 
 
+@pytest.fixture
+def scratch_url(database_url: str):
+    """A separate, empty database on the test server, dropped afterwards."""
+    name = f"scratch_{uuid.uuid4().hex[:8]}"
+    admin_url = plain_url(database_url)
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(admin_url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    url = make_url(plain_url(database_url)).set(database=name)
+    yield url.render_as_string(hide_password=False)
+    asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
 @pytest.fixture(scope="session")
 async def database(database_url: str) -> AsyncIterator[Database]:
     db = Database(database_url, pool_size=5, max_overflow=30)
@@ -56,6 +85,8 @@ async def connection(database: Database) -> AsyncIterator[AsyncConnection]:
     """One connection whose transaction is rolled back after the test."""
     async with database.engine.connect() as conn:
         transaction = await conn.begin()
+        # BEGIN now: the app also sends statements straight to the driver connection.
+        await begun_driver(conn)
         yield conn
         if transaction.is_active:
             await transaction.rollback()
@@ -97,10 +128,12 @@ def settings(database_url: str) -> Settings:
 
 @pytest.fixture
 def app(settings: Settings, database: Database, connection: AsyncConnection) -> FastAPI:
-    """The app, its request sessions joined to the test's rolled-back transaction."""
+    """The app, its request connection and sessions joined to the test's rolled-back
+    transaction."""
     application = create_app(settings)
     application.state.db = database
     application.state.feed = TimelineFeed(str(settings.database_url))
+    application.state.templates = TemplateCache(None)  # edits here never commit nor notify
 
     async def session_in_test_transaction() -> AsyncIterator[AsyncSession]:
         async with _savepoint_session(connection) as s:
@@ -111,8 +144,12 @@ def app(settings: Settings, database: Database, connection: AsyncConnection) -> 
                 await s.rollback()
                 raise
 
+    async def connection_in_test_transaction() -> AsyncConnection:
+        return connection
+
+    application.dependency_overrides[get_connection] = connection_in_test_transaction
     application.dependency_overrides[get_session] = session_in_test_transaction
-    application.dependency_overrides[get_settings] = lambda: settings
+    application.dependency_overrides[get_lazy_session] = session_in_test_transaction
     return application
 
 
@@ -155,13 +192,14 @@ async def live(
     application = create_app(settings)
     application.state.db = database
     application.state.feed = TimelineFeed(str(settings.database_url))
-    application.dependency_overrides[get_settings] = lambda: settings
+    application.state.templates = TemplateCache(str(settings.database_url))
     async with database.sessionmaker() as s, s.begin():
         _, secret = await create_key(s, role=Role.ADMIN, name="live-test")
     transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c, {"Authorization": f"Bearer {secret}"}
     await application.state.feed.close()
+    await application.state.templates.close()
     async with database.engine.begin() as conn:
         # The history refuses TRUNCATE unless privileged maintenance says otherwise.
         await conn.execute(text("SET LOCAL ch.privileged_maintenance = 'on'"))
@@ -169,6 +207,7 @@ async def live(
 
 
 LIVE_TABLES = (
+    "access_log",
     "events",
     "event_keys",
     "webhook_deliveries",

@@ -1,5 +1,6 @@
 """End to end: the real `customer-history serve` process."""
 
+import asyncio
 import os
 import signal
 import socket
@@ -11,6 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
+
+from app.fichas.templates import DEFAULT_TEMPLATES
 
 pytestmark = pytest.mark.e2e
 
@@ -92,3 +95,50 @@ def test_embedded_postgres_when_no_database_url(tmp_path: Path) -> None:
     while pid_file.exists() and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not pid_file.exists(), "the embedded PostgreSQL kept running after the service stopped"
+
+
+def test_a_template_edit_reaches_both_workers(scratch_url: str) -> None:
+    """Each worker keeps the templates it read; an admin's edit, committed through one of
+    them, drops every copy (NOTIFY), so both answer with the new template at once."""
+    env = {**os.environ, "DATABASE_URL": scratch_url}
+    process, base = start(env, "--workers", "2")
+    try:
+        wait_ready(base, process, 60)
+        created = subprocess.run(
+            [str(BIN), "keys", "create", "--role", "admin", "--name", "e2e"],
+            env=env,
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=60,
+        )
+        admin = {"Authorization": f"Bearer {created.stdout.strip().splitlines()[-1]}"}
+        customer = {"display_name": "Ana", "identifiers": [{"kind": "phone", "value": "611000001"}]}
+        assert httpx.post(f"{base}/v1/customers", json=customer, headers=admin).is_success
+
+        async def sections_answered() -> set[tuple[str, ...]]:
+            # A new connection per request, so that both workers answer some of them.
+            limits = httpx.Limits(max_keepalive_connections=0)
+            async with httpx.AsyncClient(base_url=base, headers=admin, limits=limits) as client:
+                pops = await asyncio.gather(
+                    *(
+                        client.get("/v1/fichas/by-phone/611000001", params={"role": "support"})
+                        for _ in range(24)
+                    )
+                )
+            assert {p.status_code for p in pops} == {200}
+            return {tuple(p.json()["sections"]) for p in pops}
+
+        default = tuple(s["name"] for s in DEFAULT_TEMPLATES["support"])
+        for _ in range(3):  # both workers read it and keep it
+            assert asyncio.run(sections_answered()) == {default}
+        short = [{"name": "identity"}, {"name": "indicators"}, {"name": "flags"}]
+        put = httpx.put(
+            f"{base}/v1/ficha-templates/support", json={"sections": short}, headers=admin
+        )
+        assert put.status_code == 200
+        time.sleep(0.5)  # the notification delay, generously
+        for _ in range(3):
+            assert asyncio.run(sections_answered()) == {("identity", "indicators", "flags")}
+    finally:
+        stop(process)

@@ -6,16 +6,16 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import AccessLog
-from app.auth.repository import AccessLogRepository
+from app.auth.repository import AccessLogRepository, add_access
+from app.core.db import Executor
 from app.core.security import Principal
 
 
-async def record_access(
-    session: AsyncSession, principal: Principal, customer_id: UUID, what: str
-) -> None:
-    """Log one read of a customer's data, in the reading request's transaction."""
-    await AccessLogRepository(session).add(
-        customer_id, principal.key_id, principal.agent_id, principal.role.value, what[:100]
+async def record_access(on: Executor, principal: Principal, customer_id: UUID, what: str) -> None:
+    """Log one read of a customer's data: in the reading request's transaction, or on its
+    bare connection as one statement that commits before the data is answered."""
+    await add_access(
+        on, customer_id, principal.key_id, principal.agent_id, principal.role.value, what[:100]
     )
 
 

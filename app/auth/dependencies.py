@@ -7,7 +7,7 @@ from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth.service import authenticate
-from app.core.db import SessionDep
+from app.core.db import DriverDep
 from app.core.errors import Forbidden, Unauthorized
 from app.core.security import ALL_ROLES, Principal, Role
 
@@ -20,12 +20,12 @@ def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
     names = ", ".join(sorted(admitted))
 
     async def dependency(
-        session: SessionDep,
+        connection: DriverDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise Unauthorized()
-        principal = await authenticate(session, credentials.credentials)
+        principal = await authenticate(connection, credentials.credentials)
         if principal is None:
             raise Unauthorized("The API key is unknown or revoked.")
         if principal.role not in admitted:

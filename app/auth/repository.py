@@ -7,7 +7,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import AccessLog, ApiKey
-from app.core.db import driver_connection, new_id
+from app.core.db import Executor, driver_connection, new_id
 
 # Runs on every request: a prepared statement on the driver connection, one index lookup.
 _ACTIVE_KEY_SQL = (
@@ -15,16 +15,17 @@ _ACTIVE_KEY_SQL = (
 )
 
 
+async def active_key(on: Executor, key_hash: str) -> tuple[UUID, str, str | None, bool] | None:
+    conn = await driver_connection(on)
+    row = await conn.fetchrow(_ACTIVE_KEY_SQL, key_hash)
+    if row is None:
+        return None
+    return row["id"], row["role"], row["agent_id"], row["owned_only"]
+
+
 class ApiKeyRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def find_active(self, key_hash: str) -> tuple[UUID, str, str | None, bool] | None:
-        conn = await driver_connection(self.session)
-        row = await conn.fetchrow(_ACTIVE_KEY_SQL, key_hash)
-        if row is None:
-            return None
-        return row["id"], row["role"], row["agent_id"], row["owned_only"]
 
     async def add(self, key: ApiKey) -> ApiKey:
         self.session.add(key)
@@ -45,22 +46,24 @@ class ApiKeyRepository:
         return result.first() is not None
 
 
-# On every ficha and screen-pop: one prepared insert in the request's transaction.
+# On every ficha and screen-pop: one prepared insert, in the request's transaction if it
+# has one, else committed on its own before the answer is sent.
 _RECORD_ACCESS = (
     "INSERT INTO access_log (id, customer_id, key_id, agent_id, role, what) "
     "VALUES ($1, $2, $3, $4, $5, $6)"
 )
 
 
+async def add_access(
+    on: Executor, customer_id: UUID, key_id: UUID, agent_id: str | None, role: str, what: str
+) -> None:
+    conn = await driver_connection(on)
+    await conn.execute(_RECORD_ACCESS, new_id(), customer_id, key_id, agent_id, role, what)
+
+
 class AccessLogRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def add(
-        self, customer_id: UUID, key_id: UUID, agent_id: str | None, role: str, what: str
-    ) -> None:
-        conn = await driver_connection(self.session)
-        await conn.execute(_RECORD_ACCESS, new_id(), customer_id, key_id, agent_id, role, what)
 
     async def page(
         self, customer_id: UUID, *, limit: int, before: UUID | None

@@ -6,7 +6,8 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import ApiKey
-from app.auth.repository import ApiKeyRepository
+from app.auth.repository import ApiKeyRepository, active_key
+from app.core.db import Executor
 from app.core.security import Principal, Role, generate_api_key, hash_api_key
 
 
@@ -43,9 +44,9 @@ async def revoke_key(session: AsyncSession, key_id: UUID) -> bool:
     return await ApiKeyRepository(session).revoke(key_id)
 
 
-async def authenticate(session: AsyncSession, secret: str) -> Principal | None:
+async def authenticate(on: Executor, secret: str) -> Principal | None:
     """The caller a secret belongs to, or None for an unknown or revoked key."""
-    found = await ApiKeyRepository(session).find_active(hash_api_key(secret))
+    found = await active_key(on, hash_api_key(secret))
     if found is None:
         return None
     key_id, role, agent_id, owned_only = found

@@ -1,13 +1,15 @@
 """The async engine, the request-scoped session and the raw asyncpg connection under it."""
 
+import contextlib
 from collections.abc import AsyncIterator
-from typing import Annotated, Any
+from typing import Annotated, Any, TypeAlias
 from uuid import UUID
 
 import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import MetaData
 from sqlalchemy.ext.asyncio import (
+    AsyncConnection,
     AsyncEngine,
     AsyncSession,
     async_sessionmaker,
@@ -76,10 +78,46 @@ class Database:
         await self.engine.dispose()
 
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """The request's unit of work: committed after the handler, rolled back on error."""
+async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    """The request's one pooled connection, outside any transaction until a session begins one.
+
+    Authentication and the read hot paths send prepared statements straight to the driver
+    on it, each committing on its own; routes that change data open their session on it.
+    """
     database: Database = request.app.state.db
-    async with database.sessionmaker() as session:
+    async with database.engine.connect() as connection:
+        try:
+            yield connection
+        except BaseException:
+            # SQLAlchemy does not see what fails on the driver directly: a connection the
+            # database dropped (a restart) is discarded here, not handed to the next request.
+            if not connection.invalidated:
+                raw = await connection.get_raw_connection()
+                if raw.driver_connection is None or raw.driver_connection.is_closed():
+                    await connection.invalidate()
+            raise
+
+
+ConnectionDep = Annotated[AsyncConnection, Depends(get_connection, scope="function")]
+
+
+async def get_driver(connection: ConnectionDep) -> asyncpg.Connection:
+    """The asyncpg connection under the request's connection, outside any transaction."""
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
+    assert isinstance(driver, asyncpg.Connection)
+    return driver
+
+
+# Read hot paths (identify, routing, fichas) and authentication: no session, no BEGIN or
+# COMMIT. Under READ COMMITTED each statement of a transaction reads its own snapshot
+# anyway, so single statements in autocommit see what a transaction would.
+DriverDep = Annotated[asyncpg.Connection, Depends(get_driver)]
+
+
+@contextlib.asynccontextmanager
+async def _unit_of_work(session: AsyncSession) -> AsyncIterator[AsyncSession]:
+    async with session:
         try:
             yield session
             await session.commit()
@@ -88,19 +126,48 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
             raise
 
 
+async def get_session(request: Request, connection: ConnectionDep) -> AsyncIterator[AsyncSession]:
+    """The request's unit of work, on the connection its key was checked on: committed after
+    the handler, rolled back on error."""
+    database: Database = request.app.state.db
+    async with _unit_of_work(database.sessionmaker(bind=connection)) as session:
+        yield session
+
+
+async def get_lazy_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A unit of work that takes a connection at its first statement only: for webhook
+    deliveries, authenticated by a signature over their body, so that a slow sender holds
+    no connection while its body arrives."""
+    database: Database = request.app.state.db
+    async with _unit_of_work(database.sessionmaker()) as session:
+        yield session
+
+
 # scope="function": the commit happens before the response is sent, so a 2xx means stored.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+LazySessionDep = Annotated[AsyncSession, Depends(get_lazy_session, scope="function")]
+
+# What prepared statements run on: a session (they join its transaction) or a request's
+# bare driver connection (each statement commits on its own).
+Executor: TypeAlias = AsyncSession | asyncpg.Connection
 
 
-async def driver_connection(session: AsyncSession) -> Any:
-    """The asyncpg connection under the session's transaction, for prepared hot-path queries.
+async def driver_connection(on: Executor) -> asyncpg.Connection:
+    """The asyncpg connection to send prepared statements to: the bare driver connection as
+    given, or the one under a session with the session's transaction begun."""
+    if isinstance(on, asyncpg.Connection):
+        return on
+    return await begun_driver(await on.connection())
+
+
+async def begun_driver(connection: AsyncConnection) -> asyncpg.Connection:
+    """The asyncpg connection under ``connection``, inside its transaction.
 
     SQLAlchemy's asyncpg adapter sends BEGIN lazily, before its own first statement; a
     statement sent straight to the driver before that would run in autocommit and
     survive a rollback (or a crash) of the request. So the transaction is begun here
     first, the way the adapter itself begins it.
     """
-    connection = await session.connection()
     raw = await connection.get_raw_connection()
     adapted: Any = raw.dbapi_connection
     if adapted._transaction is None:

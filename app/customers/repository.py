@@ -21,7 +21,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import driver_connection, new_id
+from app.core.db import Executor, driver_connection, new_id
 from app.core.security import Principal
 from app.customers.models import Consent, Customer, CustomerIdentifier, PastIdentifier
 
@@ -76,28 +76,30 @@ def is_visible(owner_id: str | None, principal: Principal) -> bool:
     )
 
 
+async def identified(on: Executor, kind: str, value: str) -> Identified | None:
+    conn = await driver_connection(on)
+    row = await conn.fetchrow(_IDENTIFY_SQL, kind, value)
+    if row is None:
+        return None
+    return Identified(row["id"], row["status"], row["unverified"], row["owner_id"])
+
+
+async def callers_of(on: Executor, phones: Sequence[str]) -> list[tuple[Identified, str, str]]:
+    """Who holds any of ``phones``: (who, display name, the phone that matched)."""
+    conn = await driver_connection(on)
+    return [
+        (
+            Identified(row["id"], row["status"], row["unverified"], row["owner_id"]),
+            row["display_name"],
+            row["value"],
+        )
+        for row in await conn.fetch(_CALLERS_SQL, list(phones))
+    ]
+
+
 class CustomerRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def identify(self, kind: str, value: str) -> Identified | None:
-        conn = await driver_connection(self.session)
-        row = await conn.fetchrow(_IDENTIFY_SQL, kind, value)
-        if row is None:
-            return None
-        return Identified(row["id"], row["status"], row["unverified"], row["owner_id"])
-
-    async def callers(self, phones: Sequence[str]) -> list[tuple[Identified, str, str]]:
-        """Who holds any of ``phones``: (who, display name, the phone that matched)."""
-        conn = await driver_connection(self.session)
-        return [
-            (
-                Identified(row["id"], row["status"], row["unverified"], row["owner_id"]),
-                row["display_name"],
-                row["value"],
-            )
-            for row in await conn.fetch(_CALLERS_SQL, list(phones))
-        ]
 
     async def get(
         self, customer_id: UUID, principal: Principal, *, for_update: bool = False
@@ -322,22 +324,24 @@ _OWNERS_SQL = (
 )
 
 
+async def family_ids(on: Executor, customer_id: UUID) -> list[UUID]:
+    """The customer and every customer merged into it, directly or not."""
+    conn = await driver_connection(on)
+    return [row["id"] for row in await conn.fetch(_FAMILY_SQL, customer_id)]
+
+
+async def survivor_of(on: Executor, customer_id: UUID) -> UUID | None:
+    """The active end of a merge chain (the customer itself when not merged)."""
+    conn = await driver_connection(on)
+    value = await conn.fetchval(_SURVIVOR_SQL, customer_id)
+    return value if value is None else UUID(str(value))
+
+
 class CustomerGraphRepository:
-    """Merge chains and bulk identifier lookups, on prepared asyncpg statements."""
+    """Bulk identifier lookups and merges, on prepared asyncpg statements."""
 
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
-
-    async def family(self, customer_id: UUID) -> list[UUID]:
-        """The customer and every customer merged into it, directly or not."""
-        conn = await driver_connection(self.session)
-        return [row["id"] for row in await conn.fetch(_FAMILY_SQL, customer_id)]
-
-    async def survivor(self, customer_id: UUID) -> UUID | None:
-        """The active end of a merge chain (the customer itself when not merged)."""
-        conn = await driver_connection(self.session)
-        value = await conn.fetchval(_SURVIVOR_SQL, customer_id)
-        return value if value is None else UUID(str(value))
 
     async def owners(self, values: Sequence[tuple[str, str]]) -> dict[tuple[str, str], UUID]:
         if not values:
@@ -411,7 +415,8 @@ class CustomerGraphRepository:
         return [r["id"] for r in rows]
 
 
-# The aggregate in one round trip, for fichas and screen-pops.
+# The aggregate in one round trip, for fichas and screen-pops: what the caller may see
+# of it ($2: the key is owned-only, $3: its agent), as the ORM aggregate shows it.
 _CARD = """
 SELECT c.*,
   (SELECT coalesce(json_agg(json_build_object(
@@ -419,7 +424,20 @@ SELECT c.*,
       ORDER BY i.kind, i.created_at), '[]'::json)
    FROM customer_identifiers i WHERE i.customer_id = c.id) AS identifier_list,
   (SELECT json_build_object('id', o.id, 'display_name', o.display_name, 'kind', o.kind)
-   FROM customers o WHERE o.id = c.organization_id) AS organization,
+   FROM customers o WHERE o.id = c.organization_id AND (NOT $2 OR o.owner_id = $3))
+   AS organization,
+  CASE WHEN c.kind = 'organization' THEN (
+    SELECT coalesce(json_agg(json_build_object(
+        'id', p.id, 'display_name', p.display_name, 'job_title', p.job_title,
+        'identifiers', (
+            SELECT coalesce(json_agg(json_build_object(
+                'id', i.id, 'kind', i.kind, 'value', i.value, 'created_at', i.created_at)
+                ORDER BY i.kind, i.created_at), '[]'::json)
+            FROM customer_identifiers i WHERE i.customer_id = p.id))
+        ORDER BY p.id), '[]'::json)
+    FROM (SELECT id, display_name, job_title FROM customers p
+          WHERE p.organization_id = c.id AND p.status = 'active' AND (NOT $2 OR p.owner_id = $3)
+          ORDER BY p.id LIMIT 100) AS p) END AS contact_list,
   (SELECT coalesce(json_agg(x ORDER BY x.channel, x.purpose), '[]'::json) FROM (
       SELECT DISTINCT ON (channel, purpose) id, channel, purpose, granted, source, evidence,
              recorded_at
@@ -429,7 +447,8 @@ FROM customers c WHERE c.id = $1
 """
 
 
-async def card_row(session: AsyncSession, customer_id: UUID) -> Any:
-    """A customer with its identifiers, organisation and current consents, in one query."""
-    conn = await driver_connection(session)
-    return await conn.fetchrow(_CARD, customer_id)
+async def card_row(on: Executor, customer_id: UUID, principal: Principal) -> Any:
+    """A customer with its identifiers, organisation, contacts and current consents, in one
+    query; the organisation and contacts only as far as ``principal`` may see them."""
+    conn = await driver_connection(on)
+    return await conn.fetchrow(_CARD, customer_id, principal.owned_only, principal.agent_id)

@@ -10,7 +10,7 @@ from fastapi.responses import RedirectResponse
 from app.auth.access import record_access
 from app.auth.dependencies import Reader, Writer
 from app.core.config import SettingsDep
-from app.core.db import SessionDep
+from app.core.db import DriverDep, SessionDep
 from app.core.errors import NotFound, UnsupportedMediaType, invalid_field, problem_responses
 from app.core.pagination import Limit
 from app.core.preconditions import etag
@@ -117,7 +117,7 @@ async def search_customers(
     responses=problem_responses(401, 403, 404, 422),
 )
 async def identify_customer(
-    session: SessionDep,
+    connection: DriverDep,
     principal: Reader,
     settings: SettingsDep,
     phone: Annotated[str | None, Query(max_length=64, description="Any format.")] = None,
@@ -140,7 +140,7 @@ async def identify_customer(
         value = normalize_identifier(kind, raw, settings.default_region)
     except ValueError as exc:
         raise invalid_field(f"query.{name}", str(exc)) from None
-    found = await service.identify(session, kind, value, principal)
+    found = await service.identify(connection, kind, value, principal)
     if found is None:
         raise NotFound(
             f"No customer is identified by {kind.value} {value}.",

@@ -11,7 +11,7 @@ from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import new_id
+from app.core.db import Executor, new_id
 from app.core.errors import (
     Conflict,
     Forbidden,
@@ -32,8 +32,12 @@ from app.customers.repository import (
     CustomerRepository,
     Identified,
     SearchFilters,
+    callers_of,
     card_row,
+    family_ids,
+    identified,
     is_visible,
+    survivor_of,
 )
 from app.customers.schemas import (
     Address,
@@ -370,20 +374,20 @@ async def consent_history(
 
 
 async def identify(
-    session: AsyncSession, kind: IdentifierKind, value: str, principal: Principal
+    on: Executor, kind: IdentifierKind, value: str, principal: Principal
 ) -> Identified | None:
     """Who an already-normalised identifier names, if the caller may see them."""
-    found = await CustomerRepository(session).identify(kind.value, value)
+    found = await identified(on, kind.value, value)
     if found is None or not is_visible(found.owner_id, principal):
         return None
     return found
 
 
 async def callers(
-    session: AsyncSession, phones: Sequence[str], principal: Principal
+    on: Executor, phones: Sequence[str], principal: Principal
 ) -> list[tuple[Identified, str, str]]:
     """Everyone the caller may see who holds one of ``phones`` (already normalised)."""
-    found = await CustomerRepository(session).callers(phones)
+    found = await callers_of(on, phones)
     return [hit for hit in found if is_visible(hit[0].owner_id, principal)]
 
 
@@ -485,12 +489,17 @@ async def search_customers(
 # --- used by the timeline: resolving who an event is about, and merges ---------------
 
 
-async def survivor_id(session: AsyncSession, customer_id: UUID) -> UUID:
+async def survivor_id(on: Executor, customer_id: UUID) -> UUID:
     """Where a customer's history lives now: itself, or the survivor of its merges."""
-    found = await CustomerGraphRepository(session).survivor(customer_id)
+    found = await survivor_of(on, customer_id)
     if found is None:
         raise CustomerNotFound(customer_id)
     return found
+
+
+async def family(on: Executor, customer_id: UUID) -> list[UUID]:
+    """The ids whose events form a customer's timeline: itself and everyone merged into it."""
+    return await family_ids(on, customer_id)
 
 
 async def readable_family(
@@ -500,7 +509,7 @@ async def readable_family(
     customer = await CustomerRepository(session).get(customer_id, principal)
     if customer is None:
         raise CustomerNotFound(customer_id)
-    return customer, await CustomerGraphRepository(session).family(customer.id)
+    return customer, await family(session, customer.id)
 
 
 async def writable_target(session: AsyncSession, customer_id: UUID, principal: Principal) -> UUID:
@@ -671,27 +680,21 @@ async def restore(
     return target, source, len(moved)
 
 
-async def customer_card(
-    session: AsyncSession, customer_id: UUID, principal: Principal
-) -> CustomerOut:
-    """The aggregate as :func:`get_customer` gives it, read in one query (organisations'
-    contacts in a second): what a ficha is built on."""
-    row = await card_row(session, customer_id)
+async def customer_card(on: Executor, customer_id: UUID, principal: Principal) -> CustomerOut:
+    """The aggregate as :func:`get_customer` gives it, read in one query: what a ficha is
+    built on."""
+    row = await card_row(on, customer_id, principal)
     if row is None or not is_visible(row["owner_id"], principal):
         raise CustomerNotFound(customer_id)
-    contacts = None
-    if row["kind"] == "organization":
-        repo = CustomerRepository(session)
-        contacts = await _contacts(repo, row["id"], principal, limit=100, after=None)
     composed = {"address", "preferences", "identifiers", "organization", "contacts", "consents"}
     fields = {name: row[name] for name in CustomerOut.model_fields if name not in composed}
-    organization = row["organization"]
+    organization, contacts = row["organization"], row["contact_list"]
     return CustomerOut(
         **fields,
         address=Address.model_validate(row["address"]) if row["address"] else None,
         preferences=Preferences.model_validate(row["preferences"]) if row["preferences"] else None,
         identifiers=[IdentifierOut.model_validate(i) for i in row["identifier_list"]],
         organization=CustomerRef.model_validate(organization) if organization else None,
-        contacts=contacts,
+        contacts=None if contacts is None else [ContactOut.model_validate(c) for c in contacts],
         consents=[ConsentOut.model_validate(c) for c in row["consent_list"]],
     )

@@ -3,12 +3,12 @@
 from typing import Annotated
 from uuid import UUID
 
-from fastapi import APIRouter, Header, Path, Query, Response, status
+from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from app.auth.dependencies import Admin, Reader
 from app.core.config import SettingsDep
-from app.core.db import SessionDep
+from app.core.db import DriverDep, SessionDep
 from app.core.errors import invalid_field, problem_responses
 from app.core.pagination import Limit
 from app.customers.identifiers import phone_readings
@@ -43,14 +43,18 @@ TemplateRole = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{1,49}$")]
 async def get_ficha(
     customer_id: UUID,
     role: RoleName,
-    session: SessionDep,
+    request: Request,
+    connection: DriverDep,
     principal: Reader,
     lang: Lang = None,
     accept_language: AcceptLanguage = None,
 ) -> Ficha:
     """A job-role key reads its own role's ficha only; admin and integration read any."""
     language = service.choose_language(lang, accept_language)
-    return await service.ficha(session, customer_id, role, language, principal, f"ficha:{role}")
+    templates = request.app.state.templates
+    return await service.ficha(
+        connection, templates, customer_id, role, language, principal, f"ficha:{role}"
+    )
 
 
 @router.get(
@@ -69,7 +73,8 @@ async def get_ficha(
 async def screen_pop(
     phone: Annotated[str, Path(max_length=64, description="Any format; URL-encode the +")],
     role: RoleName,
-    session: SessionDep,
+    request: Request,
+    connection: DriverDep,
     principal: Reader,
     settings: SettingsDep,
     lang: Lang = None,
@@ -83,7 +88,8 @@ async def screen_pop(
     except ValueError as exc:
         raise invalid_field("path.phone", str(exc)) from None
     language = service.choose_language(lang, accept_language)
-    found = await service.screen_pop(session, readings, role, language, principal)
+    templates = request.app.state.templates
+    found = await service.screen_pop(connection, templates, readings, role, language, principal)
     if isinstance(found, CallerCandidates):
         return JSONResponse(found.model_dump(mode="json"), status_code=300)
     return found

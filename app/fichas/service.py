@@ -9,12 +9,14 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.access import access_log, record_access
+from app.core.db import Executor
 from app.core.errors import Forbidden, NotFound, ValidationFailed
 from app.core.pagination import cursor_id, encode_cursor
 from app.core.security import JOB_ROLES, Principal, Role
 from app.customers import service as customers
 from app.customers.identifiers import IdentifierKind
 from app.customers.schemas import CustomerOut
+from app.fichas.cache import TemplateCache
 from app.fichas.repository import TemplateRepository
 from app.fichas.schemas import (
     AccessEntry,
@@ -57,7 +59,7 @@ def choose_language(lang: str | None, accept_language: str | None) -> str:
 
 @dataclass
 class Context:
-    session: AsyncSession
+    on: Executor
     principal: Principal
     customer: CustomerOut
     state: dict[str, Any]
@@ -72,7 +74,7 @@ class Context:
 async def _events(
     ctx: Context, types: list[str], limit: int, *, pinned: bool = False
 ) -> list[dict[str, Any]]:
-    return await timeline.recent_events(ctx.session, ctx.family, types, limit, pinned=pinned)
+    return await timeline.recent_events(ctx.on, ctx.family, types, limit, pinned=pinned)
 
 
 def _open_items(ctx: Context) -> dict[str, Any]:
@@ -322,28 +324,30 @@ def _check_role(principal: Principal, role: str) -> None:
 
 
 async def ficha(
-    session: AsyncSession,
+    on: Executor,
+    templates: TemplateCache,
     customer_id: UUID,
     role: str,
     language: str,
     principal: Principal,
     what: str,
 ) -> Ficha:
-    """The ficha of one customer for one job: only what its template names."""
+    """The ficha of one customer for one job: only what its template names. On a bare
+    connection its reads stand alone and the access-log row commits before it is answered."""
     _check_role(principal, role)
-    template = await TemplateRepository(session).sections(role)
+    template = await templates.sections(on, role)
     if template is None:
         raise TemplateNotFound(f"No ficha template for role '{role}'.")
     sections, labels = template
-    customer = await customers.customer_card(session, customer_id, principal)
+    customer = await customers.customer_card(on, customer_id, principal)
     if customer.status.value == "merged":
-        survivor = await customers.survivor_id(session, customer.id)
-        customer = await customers.customer_card(session, survivor, principal)
+        survivor = await customers.survivor_id(on, customer.id)
+        customer = await customers.customer_card(on, survivor, principal)
     alert_limit = max((s["limit"] for s in sections if s["name"] == "alerts"), default=0)
-    snap = await indicators.snapshot(session, customer.id, alert_limit)
+    snap = await indicators.snapshot(on, customer.id, alert_limit)
     now = datetime.now(UTC)
     ctx = Context(
-        session=session,
+        on=on,
         principal=principal,
         customer=customer,
         state=snap["state"],
@@ -352,13 +356,13 @@ async def ficha(
         stats_at=snap["updated_at"],
         alerts=snap["alerts"],
         now=now,
-        family=await customers.CustomerGraphRepository(session).family(customer.id),
+        family=await customers.family(on, customer.id),
     )
     built: dict[str, dict[str, Any]] = {}
     for section in sections:
         content = await BUILDERS[section["name"]](ctx, section)
         built[section["name"]] = {"label": label_for(labels, language, section["name"]), **content}
-    await record_access(session, principal, customer.id, what)
+    await record_access(on, principal, customer.id, what)
     return Ficha(
         customer_id=customer.id,
         role=role,
@@ -370,7 +374,8 @@ async def ficha(
 
 
 async def screen_pop(
-    session: AsyncSession,
+    on: Executor,
+    templates: TemplateCache,
     readings: list[str],
     role: str,
     language: str,
@@ -379,7 +384,7 @@ async def screen_pop(
     """The ficha of whoever calls from one of ``readings`` (the caller id's possible E.164
     numbers); 404 when nobody holds one, the candidates when several customers do."""
     _check_role(principal, role)
-    found = await customers.callers(session, readings, principal)
+    found = await customers.callers(on, readings, principal)
     if not found:
         raise NotFound(f"No customer has the phone {readings[0]}.", extra={"phone": readings[0]})
     if len({who.customer_id for who, _, _ in found}) > 1:
@@ -396,7 +401,7 @@ async def screen_pop(
             ],
         )
     return await ficha(
-        session, found[0][0].customer_id, role, language, principal, f"screen-pop:{role}"
+        on, templates, found[0][0].customer_id, role, language, principal, f"screen-pop:{role}"
     )
 
 

@@ -9,7 +9,7 @@ from uuid import UUID
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import driver_connection, new_id
+from app.core.db import Executor, driver_connection, new_id
 from app.indicators.models import Alert, Incident, Policy
 from app.indicators.state import Fact
 
@@ -62,6 +62,18 @@ SELECT s.state, coalesce(s.indicators->'flags', '[]'::jsonb) AS flags, s.updated
      ORDER BY id DESC LIMIT $2) AS a) AS open_alerts
 FROM (SELECT $1::uuid AS id) AS wanted LEFT JOIN customer_stats s ON s.customer_id = wanted.id
 """
+
+
+async def snapshot_row(on: Executor, customer_id: UUID, alert_limit: int) -> Any:
+    """The stats row and the newest open alerts, in one round trip (every ficha)."""
+    conn = await driver_connection(on)
+    return await conn.fetchrow(_SNAPSHOT, customer_id, alert_limit)
+
+
+async def stored_policies(on: Executor) -> dict[str, dict[str, Any]]:
+    """Every stored policy (read on each append and each routed call: kept prepared)."""
+    conn = await driver_connection(on)
+    return {r["name"]: r["config"] for r in await conn.fetch("SELECT name, config FROM policies")}
 
 
 class StatsRepository:
@@ -165,18 +177,6 @@ class StatsRepository:
         if row is None:
             return None
         return {"state": row["state"], "flags": row["flags"], "updated_at": row["updated_at"]}
-
-    async def snapshot(self, customer_id: UUID, alert_limit: int) -> Any:
-        """The stats row and the newest open alerts, in one round trip (every ficha)."""
-        conn = await driver_connection(self.session)
-        return await conn.fetchrow(_SNAPSHOT, customer_id, alert_limit)
-
-    async def policies(self) -> dict[str, dict[str, Any]]:
-        """Every stored policy (read on each append and each routed call: kept prepared)."""
-        conn = await driver_connection(self.session)
-        return {
-            r["name"]: r["config"] for r in await conn.fetch("SELECT name, config FROM policies")
-        }
 
     async def put_policy(self, name: str, config: dict[str, Any]) -> None:
         existing = await self.session.get(Policy, name)
@@ -328,24 +328,24 @@ _SEGMENT_COUNTS = (
 class InsightRepository:
     """Read-side queries: routing, segments and company reports."""
 
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
+    def __init__(self, on: Executor) -> None:
+        self.on = on
 
     async def route(self, phone: str) -> Any:
-        conn = await driver_connection(self.session)
+        conn = await driver_connection(self.on)
         return await conn.fetchrow(_ROUTE, phone)
 
     async def segment(self, args: Sequence[Any], after: UUID | None, limit: int) -> Any:
-        conn = await driver_connection(self.session)
+        conn = await driver_connection(self.on)
         return await conn.fetch(_SEGMENT_PAGE, *args, after, limit)
 
     async def segment_counts(self, args: Sequence[Any]) -> Any:
-        conn = await driver_connection(self.session)
+        conn = await driver_connection(self.on)
         return await conn.fetchrow(_SEGMENT_COUNTS, *args)
 
     async def report_rows(self, since: datetime, until: datetime) -> Any:
         """Orders, refunds and tickets of a period, and each buyer's order count in it."""
-        conn = await driver_connection(self.session)
+        conn = await driver_connection(self.on)
         return await conn.fetch(
             "SELECT type, customer_id, payload FROM events "
             "WHERE occurred_at >= $1 AND occurred_at < $2 "

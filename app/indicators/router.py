@@ -11,7 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from app.auth.dependencies import Admin, Reader, require_roles
 from app.core.config import SettingsDep
-from app.core.db import Database, SessionDep
+from app.core.db import Database, DriverDep, SessionDep
 from app.core.errors import invalid_field, problem_responses
 from app.core.pagination import Limit
 from app.core.security import Principal, Role
@@ -180,7 +180,7 @@ async def close_incident(incident_id: UUID, session: SessionDep, principal: Admi
 )
 async def route_by_phone(
     phone: Annotated[str, Path(max_length=64, description="Any format; URL-encode the +")],
-    session: SessionDep,
+    connection: DriverDep,
     principal: Reader,
     settings: SettingsDep,
 ) -> Any:
@@ -188,7 +188,7 @@ async def route_by_phone(
         normalised = normalize_phone(phone, settings.default_region)
     except ValueError as exc:
         raise invalid_field("path.phone", str(exc)) from None
-    answer = await service.route(session, normalised, principal)
+    answer = await service.route(connection, normalised, principal)
     # Called on every incoming call: serialise once instead of validating the model again.
     return Response(answer.model_dump_json(), media_type="application/json")
 

@@ -9,13 +9,20 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings, get_settings
+from app.core.db import Executor
 from app.core.errors import NotFound, invalid_field
 from app.core.pagination import cursor_id, encode_cursor
 from app.core.security import Principal
 from app.customers.schemas import Tier
 from app.customers.service import readable_family
 from app.indicators.models import Alert, Incident
-from app.indicators.repository import InsightRepository, MaintenanceRepository, StatsRepository
+from app.indicators.repository import (
+    InsightRepository,
+    MaintenanceRepository,
+    StatsRepository,
+    snapshot_row,
+    stored_policies,
+)
 from app.indicators.rules import DEFAULT_RULES, evaluate
 from app.indicators.schemas import (
     AlertOut,
@@ -92,7 +99,7 @@ async def _refresh(session: AsyncSession, rows: list[dict[str, Any]], now: datet
     """Derive indicators, evaluate the rules, store it all, raise and clear alerts."""
     repo = StatsRepository(session)
     policy = value_policy(get_settings())
-    rules = await repo.policies()
+    rules = await stored_policies(session)
     saved, raised, ended = [], [], []
     for row in rows:
         indicators = derive(row["state"], now, policy)
@@ -138,10 +145,10 @@ async def _refresh(session: AsyncSession, rows: list[dict[str, Any]], now: datet
     await repo.raise_alerts(raised)
 
 
-async def snapshot(session: AsyncSession, customer_id: UUID, alert_limit: int) -> dict[str, Any]:
+async def snapshot(on: Executor, customer_id: UUID, alert_limit: int) -> dict[str, Any]:
     """The stats row as stored (state, flags, when last updated: None before any event)
     and up to ``alert_limit`` open alerts, newest first."""
-    row = await StatsRepository(session).snapshot(customer_id, alert_limit)
+    row = await snapshot_row(on, customer_id, alert_limit)
     alerts = [AlertOut.model_validate(a) for a in row["open_alerts"]]
     if not row["state"]:
         return {"state": empty_state(), "flags": [], "updated_at": None, "alerts": alerts}
@@ -174,7 +181,7 @@ class RuleNotFound(NotFound):
 
 
 async def rules(session: AsyncSession) -> list[RuleOut]:
-    stored = await StatsRepository(session).policies()
+    stored = await stored_policies(session)
     return [
         RuleOut(rule=name, config={**DEFAULT_RULES[name], **stored.get(name, {})})
         for name in RULE_NAMES
@@ -272,8 +279,8 @@ async def list_incidents(session: AsyncSession) -> IncidentList:
     )
 
 
-async def routing_policy(session: AsyncSession) -> RoutingPolicy:
-    stored = (await StatsRepository(session).policies()).get(ROUTING)
+async def routing_policy(on: Executor) -> RoutingPolicy:
+    stored = (await stored_policies(on)).get(ROUTING)
     return RoutingPolicy.model_validate(stored) if stored else RoutingPolicy()
 
 
@@ -282,10 +289,10 @@ async def put_routing_policy(session: AsyncSession, policy: RoutingPolicy) -> Ro
     return policy
 
 
-async def route(session: AsyncSession, phone: str, principal: Principal) -> RoutingAnswer:
+async def route(on: Executor, phone: str, principal: Principal) -> RoutingAnswer:
     """Queue and priority for an incoming call: one lookup, no history read."""
-    policy = await routing_policy(session)
-    row = await InsightRepository(session).route(phone)
+    policy = await routing_policy(on)
+    row = await InsightRepository(on).route(phone)
     if row is None:
         return RoutingAnswer(
             known=False,

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from app.auth.dependencies import Admin
 from app.core.config import Settings, SettingsDep
-from app.core.db import SessionDep
+from app.core.db import LazySessionDep, SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import Limit
 from app.ingest import service
@@ -73,7 +73,7 @@ async def _receive(
     openapi_extra=_WEBHOOK_BODY,
 )
 async def receive_webhook(
-    source: str, request: Request, session: SessionDep, settings: SettingsDep
+    source: str, request: Request, session: LazySessionDep, settings: SettingsDep
 ) -> Any:
     """Verified with the source's own signature scheme (401 and nothing stored when it fails),
     stored raw, normalised into timeline events. A repeated delivery is a `duplicate`."""
@@ -89,7 +89,7 @@ async def receive_webhook(
     openapi_extra=_WEBHOOK_BODY,
 )
 async def receive_webhook_with_token(
-    source: str, token: str, request: Request, session: SessionDep, settings: SettingsDep
+    source: str, token: str, request: Request, session: LazySessionDep, settings: SettingsDep
 ) -> Any:
     """For platforms configured with a secret in the URL (SendGrid Inbound Parse)."""
     return await _receive(source, token, request, session, settings)

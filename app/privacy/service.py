@@ -37,7 +37,7 @@ async def export_family(
 ) -> list[UUID]:
     """The customer (first) and everyone merged into it."""
     customer = await _not_merged_away(session, customer_id, principal, "export")
-    family = await customers.CustomerGraphRepository(session).family(customer.id)
+    family = await customers.family(session, customer.id)
     return [customer.id, *(member for member in family if member != customer.id)]
 
 

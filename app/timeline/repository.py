@@ -13,7 +13,7 @@ from uuid import UUID
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import driver_connection
+from app.core.db import Executor, driver_connection
 from app.indicators.state import Fact
 from app.timeline.models import CustomerMerge, Event
 
@@ -268,7 +268,7 @@ _RECENT = (
 
 
 async def recent_rows(
-    session: AsyncSession,
+    on: Executor,
     customer_ids: Sequence[UUID],
     types: Sequence[str],
     prefixes: Sequence[str],
@@ -277,7 +277,7 @@ async def recent_rows(
     limit: int,
 ) -> list[Any]:
     """The newest events of a merge family, optionally of some types or pinned only."""
-    conn = await driver_connection(session)
+    conn = await driver_connection(on)
     return list(
         await conn.fetch(
             _RECENT,

@@ -13,7 +13,7 @@ from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
-from app.core.db import new_id
+from app.core.db import Executor, new_id
 from app.core.errors import (
     Conflict,
     NotFound,
@@ -208,7 +208,7 @@ async def _check_correction(
     if new.corrects_id is None:
         return
     original = await TimelineRepository(session).get(new.corrects_id)
-    family = await customers.CustomerGraphRepository(session).family(customer_id)
+    family = await customers.family(session, customer_id)
     if original is None or original.customer_id not in family:
         raise invalid_field(
             f"{prefix}.payload.corrects_event_id", "no such event on this customer's timeline"
@@ -517,7 +517,7 @@ async def timeline_page(
 
 
 async def recent_events(
-    session: AsyncSession,
+    on: Executor,
     family: Sequence[UUID],
     types: Sequence[str],
     limit: int,
@@ -527,7 +527,7 @@ async def recent_events(
     """The newest few events of an already-authorised merge family (for fichas)."""
     exact = [t for t in types if not t.endswith("*")]
     prefixes = [t.rstrip("*") for t in types if t.endswith("*")]
-    rows = await recent_rows(session, family, exact, prefixes, pinned=pinned, limit=limit)
+    rows = await recent_rows(on, family, exact, prefixes, pinned=pinned, limit=limit)
     return [
         {
             "id": str(r["id"]),
@@ -569,7 +569,7 @@ async def merge(
         session, survivor_id, absorbed_id, principal
     )
     repo = TimelineRepository(session)
-    family = await customers.CustomerGraphRepository(session).family(source.id)
+    family = await customers.family(session, source.id)
     outcome = MergeOutcome(
         dry_run=dry_run,
         survivor_id=target.id,

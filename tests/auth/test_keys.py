@@ -3,6 +3,7 @@
 import hashlib
 
 import httpx
+import pytest
 from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -55,3 +56,37 @@ async def test_revoked_key_stops_at_once(
     await session.flush()
     assert (await client.get("/v1/me", headers=headers)).status_code == 401
     assert not await revoke_key(session, key.id), "a revoked key cannot be revoked twice"
+
+
+# The read hot paths authenticate on their bare connection, outside any transaction.
+READ_HOT_PATHS = (
+    "/v1/fichas/by-phone/612345678?role=support",
+    "/v1/customers/00000000-0000-0000-0000-000000000001/ficha?role=support",
+    "/v1/routing/by-phone/612345678",
+    "/v1/identify?phone=612345678",
+)
+
+
+@pytest.mark.parametrize("path", READ_HOT_PATHS)
+async def test_read_hot_paths_need_a_live_key(
+    client: httpx.AsyncClient, make_key, session: AsyncSession, path: str
+) -> None:
+    assert (await client.get(path)).status_code == 401
+    unknown = await client.get(path, headers={"Authorization": "Bearer not-a-key"})
+    assert unknown.status_code == 401
+    headers = await make_key(Role.SUPPORT)
+    assert (await client.get(path, headers=headers)).status_code in {200, 404}
+    key = (await session.scalars(select(ApiKey).order_by(ApiKey.created_at.desc()))).first()
+    assert key is not None and await revoke_key(session, key.id)
+    await session.flush()
+    assert (await client.get(path, headers=headers)).status_code == 401
+
+
+async def test_a_job_key_reads_only_its_own_ficha_on_the_read_path(
+    client: httpx.AsyncClient, make_key
+) -> None:
+    sales = await make_key(Role.SALES)
+    for path in READ_HOT_PATHS[:2]:
+        forbidden = await client.get(path, headers=sales)
+        assert forbidden.status_code == 403
+        assert forbidden.headers["content-type"] == PROBLEM_MEDIA_TYPE

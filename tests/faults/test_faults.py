@@ -207,6 +207,35 @@ async def test_database_restart_answers_503_then_recovers_by_itself(service: Ser
     await assert_each_stored_once(service.database_url, total)
 
 
+async def test_reads_recover_from_a_database_restart_by_themselves(service: Service) -> None:
+    """Authentication and the read hot paths send statements straight to the driver, where
+    SQLAlchemy does not see a broken connection: each one is dropped as it fails, so reads
+    recover with nothing else touching the pool (no /readyz here)."""
+    created = subprocess.run(
+        [str(BIN), "keys", "create", "--role", "admin", "--name", "faults"],
+        env=service.env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    headers = {"Authorization": f"Bearer {created.stdout.strip().splitlines()[-1]}"}
+    async with httpx.AsyncClient(base_url=service.base, timeout=10) as client:
+
+        async def at_once() -> set[int]:
+            answers = await asyncio.gather(
+                *(client.get("/v1/me", headers=headers) for _ in range(SENDERS))
+            )
+            return {r.status_code for r in answers}
+
+        assert await at_once() == {200}  # several pooled connections in use
+        service.database("stop")
+        assert await at_once() == {503}
+        service.database("start")
+        statuses = [(await client.get("/v1/me", headers=headers)).status_code for _ in range(40)]
+    assert set(statuses) <= {200, 503} and statuses[-20:] == [200] * 20, statuses
+
+
 async def test_a_storm_of_one_delivery_from_50_senders_is_one_event(service: Service) -> None:
     body, headers = delivery(7)
     async with httpx.AsyncClient(base_url=service.base, timeout=20) as client:

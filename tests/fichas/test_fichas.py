@@ -2,13 +2,17 @@
 
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
+import asyncpg
 import httpx
 import pytest
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import plain_url
 from app.core.security import Role
-from app.fichas.repository import TemplateRepository
+from app.fichas.repository import template_sections
 from app.fichas.templates import DEFAULT_TEMPLATES, validate_sections
 from tests.conftest import MakeKey
 from tests.timeline.test_timeline import append, new_customer
@@ -423,7 +427,7 @@ async def test_templates_admin(
         role,
         sections,
     ) in DEFAULT_TEMPLATES.items():  # the migration's copy matches the code's defaults
-        stored = await TemplateRepository(session).sections(role)
+        stored = await template_sections(session, role)
         assert stored is not None and validate_sections(stored[0]) == validate_sections(sections)
     support = await make_key(Role.SUPPORT)
     assert (
@@ -472,3 +476,50 @@ async def test_the_one_query_card_equals_the_aggregate(
     for customer in (rich["person"], rich["org"]):
         card = await customers.customer_card(session, UUID(customer), principal)
         assert card == await customers.get_customer(session, UUID(customer), principal)
+
+
+async def test_a_screen_pop_is_logged_before_it_is_answered(
+    live: tuple[httpx.AsyncClient, dict[str, str]], database_url: str
+) -> None:
+    """The screen-pop runs without a transaction: its access-log row is one statement that
+    has committed, visible to anyone, by the time the ficha arrives."""
+    client, admin = live
+    customer = await new_customer(
+        client, admin, identifiers=[{"kind": "phone", "value": "+34 611 22 33 44"}]
+    )
+    pop = await client.get(
+        "/v1/fichas/by-phone/%2B34611223344", params={"role": "support"}, headers=admin
+    )
+    assert pop.status_code == 200, pop.text
+    elsewhere = await asyncpg.connect(plain_url(database_url))
+    try:
+        logged = await elsewhere.fetch(
+            "SELECT what, role FROM access_log WHERE customer_id = $1", UUID(customer)
+        )
+    finally:
+        await elsewhere.close()
+    assert [(r["what"], r["role"]) for r in logged] == [("screen-pop:support", "admin")]
+
+
+async def test_no_ficha_is_answered_when_its_read_cannot_be_logged(
+    client: httpx.AsyncClient, admin: dict[str, str], rich: dict[str, str], session: AsyncSession
+) -> None:
+    await session.execute(
+        text(
+            "CREATE FUNCTION refuse_access_log() RETURNS trigger LANGUAGE plpgsql AS "
+            "$$ BEGIN RAISE EXCEPTION 'access log unavailable'; END $$"
+        )
+    )
+    await session.execute(
+        text(
+            "CREATE TRIGGER refuse BEFORE INSERT ON access_log "
+            "FOR EACH ROW EXECUTE FUNCTION refuse_access_log()"
+        )
+    )
+    await session.flush()
+    pop = await client.get(
+        "/v1/fichas/by-phone/612345678", params={"role": "support"}, headers=admin
+    )
+    assert pop.status_code == 500
+    assert pop.headers["content-type"] == "application/problem+json"
+    assert "Lucía" not in pop.text

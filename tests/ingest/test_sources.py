@@ -12,7 +12,7 @@ from fastapi import FastAPI
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.config import Settings, get_settings
+from app.core.config import Settings
 from tests.ingest import test_mailgun, test_sendgrid_events, test_sendgrid_inbound, test_twilio
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -22,7 +22,7 @@ SIGNER = test_sendgrid_events.Signer()
 @pytest.fixture
 def app(app: FastAPI, settings: Settings) -> FastAPI:
     with_sendgrid = settings.model_copy(update={"webhook_sendgrid_events_secrets": SIGNER.public})
-    app.dependency_overrides[get_settings] = lambda: with_sendgrid
+    app.state.settings = with_sendgrid
     return app
 
 

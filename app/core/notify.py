@@ -1,0 +1,79 @@
+"""One LISTEN connection per channel and process, reconnecting by itself."""
+
+import asyncio
+from collections.abc import Callable
+
+import asyncpg
+import structlog
+
+from app.core.db import plain_url
+
+log = structlog.get_logger("app.core.notify")
+
+
+class Listener:
+    """Calls ``on_notify(payload)`` for each NOTIFY on ``channel``, committed by this process
+    or any other, and ``on_lost()`` when the LISTEN connection drops (notifications sent
+    meanwhile are lost). The connection opens on :meth:`ensure` and is opened again after a
+    loss for as long as ``wanted()`` says so.
+    """
+
+    def __init__(
+        self,
+        database_url: str,
+        channel: str,
+        on_notify: Callable[[str], None],
+        *,
+        on_lost: Callable[[], None] = lambda: None,
+        wanted: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self._dsn = plain_url(database_url)
+        self._channel = channel
+        self._on_notify = on_notify
+        self._on_lost = on_lost
+        self._wanted = wanted
+        self._connection: asyncpg.Connection | None = None
+        self._connecting: asyncio.Task[None] | None = None
+        self._closed = False
+
+    @property
+    def listening(self) -> bool:
+        """LISTEN is in effect: every commit from now on will be notified."""
+        return self._connection is not None
+
+    def ensure(self) -> None:
+        """Start connecting in the background unless connected or connecting already."""
+        if self._connection is None and (self._connecting is None or self._connecting.done()):
+            self._connecting = asyncio.get_running_loop().create_task(self._listen())
+
+    async def _listen(self) -> None:
+        delay = 0.5
+        while not self._closed and self._wanted() and self._connection is None:
+            try:
+                connection = await asyncpg.connect(self._dsn)
+                await connection.add_listener(self._channel, self._notified)
+                connection.add_termination_listener(self._lost)
+                self._connection = connection
+            except (OSError, asyncpg.PostgresError) as exc:
+                log.warning(
+                    "listen_failed", channel=self._channel, error=type(exc).__name__, retry_in=delay
+                )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+
+    def _notified(self, _conn: object, _pid: int, _channel: str, payload: str) -> None:
+        self._on_notify(payload)
+
+    def _lost(self, _connection: asyncpg.Connection) -> None:
+        self._connection = None
+        self._on_lost()
+        if not self._closed and self._wanted():
+            self.ensure()
+
+    async def close(self) -> None:
+        self._closed = True
+        if self._connecting is not None:
+            self._connecting.cancel()
+        if self._connection is not None:
+            connection, self._connection = self._connection, None
+            await connection.close()
