@@ -7,17 +7,17 @@ Tables unique on something else are keyed by that: identifiers by (kind, value),
 webhook deliveries by (source, delivery_id). Lookups by id alone keep an index.
 See docs/scaling.md.
 
-Revision ID: 0008
-Revises: 0007
-Create Date: 2026-11-24 03:30:00+00:00
+Revision ID: 0009
+Revises: 0008
+Create Date: 2026-11-24 04:10:00+00:00
 """
 
 from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0008"
-down_revision: str | None = "0007"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
