@@ -1,7 +1,11 @@
 """Migrations go up, down and up again, and agree with the models."""
 
+import asyncio
+
+import asyncpg
 from alembic import command
 
+from app.core.db import plain_url
 from app.core.migrations import alembic_config
 
 
