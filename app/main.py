@@ -35,6 +35,34 @@ Authenticate with `Authorization: Bearer <api key>`; keys are created with
 """
 
 
+# The routers in the order the OpenAPI document lists them.
+DOCUMENTED_ORDER = (
+    ops_router,
+    auth_router,
+    customers_router,
+    timeline_router,
+    ingest_router,
+    indicators_router,
+    fichas_router,
+    privacy_router,
+)
+# FastAPI tries the routes in the order they were included, one to two microseconds for
+# each one that does not match; no two routes match the same request, so the order only
+# costs time. The hot paths come first: the screen-pop, identify, routing, then ingestion.
+# Behind every other route, finding the screen-pop or the routing answer took 75-105 us,
+# a tenth of the request.
+MATCHING_ORDER = (
+    fichas_router,
+    customers_router,
+    indicators_router,
+    ingest_router,
+    timeline_router,
+    ops_router,
+    auth_router,
+    privacy_router,
+)
+
+
 def _operation_id(route: APIRoute) -> str:
     return route.name
 
@@ -73,14 +101,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_body_bytes=settings.max_body_bytes,
         larger_bodies={"/v1/events/bulk": settings.max_bulk_body_bytes},
     )
-    app.include_router(ops_router)
-    app.include_router(auth_router)
-    app.include_router(customers_router)
-    app.include_router(timeline_router)
-    app.include_router(ingest_router)
-    app.include_router(indicators_router)
-    app.include_router(fichas_router)
-    app.include_router(privacy_router)
+    for router in MATCHING_ORDER:
+        app.include_router(router)
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -88,7 +110,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 title=app.title,
                 version=app.version,
                 description=app.description,
-                routes=app.routes,
+                routes=[route for router in DOCUMENTED_ORDER for route in router.routes],
             )
             schemas = spec.setdefault("components", {}).setdefault("schemas", {})
             schemas["Problem"] = Problem.model_json_schema(

@@ -31,12 +31,6 @@ _IDENTIFY_SQL = (
     "FROM customer_identifiers i JOIN customers c ON c.id = i.customer_id "
     "WHERE i.kind = $1 AND i.value = $2"
 )
-# The screen-pop's lookup: every reading of the caller's number at once.
-_CALLERS_SQL = (
-    "SELECT c.id, c.status, c.unverified, c.owner_id, c.display_name, i.value "
-    "FROM customer_identifiers i JOIN customers c ON c.id = i.customer_id "
-    "WHERE i.kind = 'phone' AND i.value = ANY($1::text[]) ORDER BY i.value"
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,19 +76,6 @@ async def identified(on: Executor, kind: str, value: str) -> Identified | None:
     if row is None:
         return None
     return Identified(row["id"], row["status"], row["unverified"], row["owner_id"])
-
-
-async def callers_of(on: Executor, phones: Sequence[str]) -> list[tuple[Identified, str, str]]:
-    """Who holds any of ``phones``: (who, display name, the phone that matched)."""
-    conn = await driver_connection(on)
-    return [
-        (
-            Identified(row["id"], row["status"], row["unverified"], row["owner_id"]),
-            row["display_name"],
-            row["value"],
-        )
-        for row in await conn.fetch(_CALLERS_SQL, list(phones))
-    ]
 
 
 class CustomerRepository:
@@ -417,7 +398,7 @@ class CustomerGraphRepository:
 
 # The aggregate in one round trip, for fichas and screen-pops: what the caller may see
 # of it ($2: the key is owned-only, $3: its agent), as the ORM aggregate shows it.
-_CARD = """
+_CARD_OF_C = """
 SELECT c.*,
   (SELECT coalesce(json_agg(json_build_object(
       'id', i.id, 'kind', i.kind, 'value', i.value, 'created_at', i.created_at)
@@ -443,8 +424,17 @@ SELECT c.*,
              recorded_at
       FROM customer_consents WHERE customer_id = c.id
       ORDER BY channel, purpose, recorded_at DESC, id DESC) AS x) AS consent_list
-FROM customers c WHERE c.id = $1
 """
+_CARD = _CARD_OF_C + "FROM customers c WHERE c.id = $1"
+# The screen-pop: the card of whoever holds one of the (at most two) readings of the
+# caller's number, $1 and $4, with the reading that matched. Two parameters, not an array:
+# with an array PostgreSQL planned the statement again on every call.
+_CALLER_CARDS = (
+    "SELECT i.value AS phone, card.* FROM customer_identifiers i CROSS JOIN LATERAL ("
+    + _CARD_OF_C
+    + "FROM customers c WHERE c.id = i.customer_id) AS card "
+    "WHERE i.kind = 'phone' AND i.value IN ($1, $4) ORDER BY i.value"
+)
 
 
 async def card_row(on: Executor, customer_id: UUID, principal: Principal) -> Any:
@@ -452,3 +442,13 @@ async def card_row(on: Executor, customer_id: UUID, principal: Principal) -> Any
     query; the organisation and contacts only as far as ``principal`` may see them."""
     conn = await driver_connection(on)
     return await conn.fetchrow(_CARD, customer_id, principal.owned_only, principal.agent_id)
+
+
+async def caller_card_rows(
+    on: Executor, national: str, international: str | None, principal: Principal
+) -> Any:
+    """The card row of everyone holding either reading, with the ``phone`` that matched."""
+    conn = await driver_connection(on)
+    return await conn.fetch(
+        _CALLER_CARDS, national, principal.owned_only, principal.agent_id, international
+    )

@@ -32,7 +32,7 @@ from app.customers.repository import (
     CustomerRepository,
     Identified,
     SearchFilters,
-    callers_of,
+    caller_card_rows,
     card_row,
     family_ids,
     identified,
@@ -383,14 +383,6 @@ async def identify(
     return found
 
 
-async def callers(
-    on: Executor, phones: Sequence[str], principal: Principal
-) -> list[tuple[Identified, str, str]]:
-    """Everyone the caller may see who holds one of ``phones`` (already normalised)."""
-    found = await callers_of(on, phones)
-    return [hit for hit in found if is_visible(hit[0].owner_id, principal)]
-
-
 def search_filters(
     *,
     q: str | None,
@@ -686,6 +678,22 @@ async def customer_card(on: Executor, customer_id: UUID, principal: Principal) -
     row = await card_row(on, customer_id, principal)
     if row is None or not is_visible(row["owner_id"], principal):
         raise CustomerNotFound(customer_id)
+    return _card(row)
+
+
+async def caller_cards(
+    on: Executor, readings: Sequence[str], principal: Principal
+) -> list[tuple[CustomerOut, str]]:
+    """Everyone the caller may see who holds one of the readings of a caller id (national
+    and, for bare digits, international: see ``phone_readings``), as :func:`customer_card`
+    gives them, each with the phone it holds."""
+    national, *international = readings
+    assert len(international) <= 1, "a caller id has two readings at most"
+    rows = await caller_card_rows(on, national, next(iter(international), None), principal)
+    return [(_card(row), row["phone"]) for row in rows if is_visible(row["owner_id"], principal)]
+
+
+def _card(row: Any) -> CustomerOut:
     composed = {"address", "preferences", "identifiers", "organization", "contacts", "consents"}
     fields = {name: row[name] for name in CustomerOut.model_fields if name not in composed}
     organization, contacts = row["organization"], row["contact_list"]

@@ -52,9 +52,7 @@ async def get_ficha(
     """A job-role key reads its own role's ficha only; admin and integration read any."""
     language = service.choose_language(lang, accept_language)
     templates = request.app.state.templates
-    return await service.ficha(
-        connection, templates, customer_id, role, language, principal, f"ficha:{role}"
-    )
+    return await service.ficha(connection, templates, customer_id, role, language, principal)
 
 
 @router.get(

@@ -1,6 +1,6 @@
 """Building fichas (customer cards) per job, and editing their templates."""
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -16,7 +16,7 @@ from app.core.security import JOB_ROLES, Principal, Role
 from app.customers import service as customers
 from app.customers.identifiers import IdentifierKind
 from app.customers.schemas import CustomerOut
-from app.fichas.cache import TemplateCache
+from app.fichas.cache import Template, TemplateCache
 from app.fichas.repository import TemplateRepository
 from app.fichas.schemas import (
     AccessEntry,
@@ -59,7 +59,6 @@ def choose_language(lang: str | None, accept_language: str | None) -> str:
 
 @dataclass
 class Context:
-    on: Executor
     principal: Principal
     customer: CustomerOut
     state: dict[str, Any]
@@ -68,13 +67,16 @@ class Context:
     stats_at: datetime | None
     alerts: list[AlertOut]
     now: datetime
-    family: list[UUID]
+    events: dict[str, list[dict[str, Any]]]  # the items of each event section
 
 
-async def _events(
-    ctx: Context, types: list[str], limit: int, *, pinned: bool = False
-) -> list[dict[str, Any]]:
-    return await timeline.recent_events(ctx.on, ctx.family, types, limit, pinned=pinned)
+# The sections that show events, and which: (types, pinned notes only) from their options.
+EVENT_SECTIONS: dict[str, Callable[[dict[str, Any]], tuple[list[str], bool]]] = {
+    "recent_interactions": lambda section: (section["types"], False),
+    "pinned_notes": lambda section: (["note.added"], True),
+    "opportunities_and_quotes": lambda section: (["quote.*", "opportunity.*"], False),
+    "behaviour": lambda section: (["web.*", "content.*", "webinar.*", "product.*"], False),
+}
 
 
 def _open_items(ctx: Context) -> dict[str, Any]:
@@ -110,7 +112,7 @@ def _open_items(ctx: Context) -> dict[str, Any]:
     }
 
 
-async def _identity(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+def _identity(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
     c = ctx.customer
     return {
         "as_of": c.updated_at,
@@ -126,7 +128,7 @@ async def _identity(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _indicators(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+def _indicators(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
     value, satisfaction = ctx.indicators["value"], ctx.indicators["satisfaction"]
     return {
         "as_of": ctx.now,
@@ -147,19 +149,19 @@ async def _indicators(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _flags(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+def _flags(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
     return {"as_of": ctx.stats_at or ctx.now, "items": ctx.flags}
 
 
-async def _open(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+def _open(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
     return {"as_of": ctx.stats_at or ctx.now, **_open_items(ctx)}
 
 
-async def _recent(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
-    return {"as_of": ctx.now, "items": await _events(ctx, section["types"], section["limit"])}
+def _events(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+    return {"as_of": ctx.now, "items": ctx.events[section["name"]]}
 
 
-async def _purchases(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+def _purchases(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
     orders = sorted(
         ctx.state["orders"].items(), key=lambda o: o[1].get("placed") or o[1]["at"], reverse=True
     )
@@ -179,7 +181,7 @@ async def _purchases(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _tickets(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+def _tickets(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
     tickets = [
         {
             "ticket_id": k,
@@ -195,7 +197,7 @@ async def _tickets(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
     return {"as_of": ctx.stats_at or ctx.now, "items": tickets[: section["limit"]]}
 
 
-async def _preferences(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+def _preferences(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
     prefs = ctx.customer.preferences
     return {
         "as_of": ctx.customer.updated_at,
@@ -203,14 +205,7 @@ async def _preferences(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _pinned(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "as_of": ctx.now,
-        "items": await _events(ctx, ["note.added"], section["limit"], pinned=True),
-    }
-
-
-async def _contacts(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+def _contacts(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
     contacts = ctx.customer.contacts or []
     return {
         "as_of": ctx.customer.updated_at,
@@ -218,7 +213,7 @@ async def _contacts(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _sales(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+def _sales(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
     return {
         "as_of": ctx.stats_at or ctx.now,
         "interval": section["interval"],
@@ -226,14 +221,7 @@ async def _sales(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _opportunities(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "as_of": ctx.now,
-        "items": await _events(ctx, ["quote.*", "opportunity.*"], section["limit"]),
-    }
-
-
-async def _collections(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+def _collections(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
     payments = sorted(ctx.state["payments"].values(), key=lambda p: p["at"], reverse=True)
     disputes = [{"payment_id": k, **v} for k, v in ctx.state["disputes"].items()]
     return {
@@ -253,24 +241,19 @@ async def _collections(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-async def _behaviour(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
-    types = ["web.*", "content.*", "webinar.*", "product.*"]
-    return {"as_of": ctx.now, "items": await _events(ctx, types, section["limit"])}
-
-
-async def _alerts(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+def _alerts(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
     items = ctx.alerts[: section["limit"]]
     return {"as_of": ctx.now, "items": [a.model_dump(mode="json") for a in items]}
 
 
-async def _consents(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+def _consents(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
     return {
         "as_of": ctx.customer.updated_at,
         "items": [c.model_dump(mode="json") for c in ctx.customer.consents],
     }
 
 
-async def _segments(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+def _segments(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
     return {
         "as_of": ctx.stats_at or ctx.now,
         "value_segment": ctx.indicators["value"]["segment"],
@@ -279,21 +262,21 @@ async def _segments(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-BUILDERS: dict[str, Callable[[Context, dict[str, Any]], Awaitable[dict[str, Any]]]] = {
+BUILDERS: dict[str, Callable[[Context, dict[str, Any]], dict[str, Any]]] = {
     "identity": _identity,
     "indicators": _indicators,
     "flags": _flags,
     "open_items": _open,
-    "recent_interactions": _recent,
+    "recent_interactions": _events,
     "purchases": _purchases,
     "tickets": _tickets,
     "preferences": _preferences,
-    "pinned_notes": _pinned,
+    "pinned_notes": _events,
     "contacts": _contacts,
     "sales_series": _sales,
-    "opportunities_and_quotes": _opportunities,
+    "opportunities_and_quotes": _events,
     "collections": _collections,
-    "behaviour": _behaviour,
+    "behaviour": _events,
     "alerts": _alerts,
     "consents": _consents,
     "segments": _segments,
@@ -330,47 +313,12 @@ async def ficha(
     role: str,
     language: str,
     principal: Principal,
-    what: str,
 ) -> Ficha:
-    """The ficha of one customer for one job: only what its template names. On a bare
-    connection its reads stand alone and the access-log row commits before it is answered."""
+    """The ficha of one customer for one job: only what its template names."""
     _check_role(principal, role)
-    template = await templates.sections(on, role)
-    if template is None:
-        raise TemplateNotFound(f"No ficha template for role '{role}'.")
-    sections, labels = template
+    template = await _template(on, templates, role)
     customer = await customers.customer_card(on, customer_id, principal)
-    if customer.status.value == "merged":
-        survivor = await customers.survivor_id(on, customer.id)
-        customer = await customers.customer_card(on, survivor, principal)
-    alert_limit = max((s["limit"] for s in sections if s["name"] == "alerts"), default=0)
-    snap = await indicators.snapshot(on, customer.id, alert_limit)
-    now = datetime.now(UTC)
-    ctx = Context(
-        on=on,
-        principal=principal,
-        customer=customer,
-        state=snap["state"],
-        indicators=derive(snap["state"], now, indicators.value_policy(indicators.get_settings())),
-        flags=snap["flags"],
-        stats_at=snap["updated_at"],
-        alerts=snap["alerts"],
-        now=now,
-        family=await customers.family(on, customer.id),
-    )
-    built: dict[str, dict[str, Any]] = {}
-    for section in sections:
-        content = await BUILDERS[section["name"]](ctx, section)
-        built[section["name"]] = {"label": label_for(labels, language, section["name"]), **content}
-    await record_access(on, principal, customer.id, what)
-    return Ficha(
-        customer_id=customer.id,
-        role=role,
-        language=language,
-        generated_at=now,
-        sections=built,
-        actions=_actions(customer, role),
-    )
+    return await _ficha(on, template, customer, role, language, principal, f"ficha:{role}")
 
 
 async def screen_pop(
@@ -384,24 +332,78 @@ async def screen_pop(
     """The ficha of whoever calls from one of ``readings`` (the caller id's possible E.164
     numbers); 404 when nobody holds one, the candidates when several customers do."""
     _check_role(principal, role)
-    found = await customers.callers(on, readings, principal)
+    found = await customers.caller_cards(on, readings, principal)
     if not found:
         raise NotFound(f"No customer has the phone {readings[0]}.", extra={"phone": readings[0]})
-    if len({who.customer_id for who, _, _ in found}) > 1:
+    if len({card.id for card, _ in found}) > 1:
         return CallerCandidates(
             detail=f"The number may be {' or '.join(readings)}; several customers hold one.",
             candidates=[
                 Candidate(
-                    customer_id=who.customer_id,
-                    display_name=name,
+                    customer_id=card.id,
+                    display_name=card.display_name,
                     phone=phone,
-                    unverified=who.unverified,
+                    unverified=card.unverified,
                 )
-                for who, name, phone in found
+                for card, phone in found
             ],
         )
-    return await ficha(
-        on, templates, found[0][0].customer_id, role, language, principal, f"screen-pop:{role}"
+    template = await _template(on, templates, role)
+    customer = found[0][0]
+    return await _ficha(on, template, customer, role, language, principal, f"screen-pop:{role}")
+
+
+async def _template(on: Executor, templates: TemplateCache, role: str) -> Template:
+    found = await templates.sections(on, role)
+    if found is None:
+        raise TemplateNotFound(f"No ficha template for role '{role}'.")
+    return found
+
+
+async def _ficha(
+    on: Executor,
+    template: Template,
+    customer: CustomerOut,
+    role: str,
+    language: str,
+    principal: Principal,
+    what: str,
+) -> Ficha:
+    """On a bare connection the reads stand alone, and the access-log row commits before
+    the ficha is answered."""
+    sections, labels = template
+    if customer.status.value == "merged":
+        survivor = await customers.survivor_id(on, customer.id)
+        customer = await customers.customer_card(on, survivor, principal)
+    alert_limit = max((s["limit"] for s in sections if s["name"] == "alerts"), default=0)
+    snap = await indicators.snapshot(on, customer.id, alert_limit)
+    shown = [s for s in sections if s["name"] in EVENT_SECTIONS]
+    wanted = [(*EVENT_SECTIONS[s["name"]](s), s["limit"]) for s in shown]
+    events = await timeline.recent_events(on, customer.id, wanted) if wanted else []
+    now = datetime.now(UTC)
+    ctx = Context(
+        principal=principal,
+        customer=customer,
+        state=snap["state"],
+        indicators=derive(snap["state"], now, indicators.value_policy(indicators.get_settings())),
+        flags=snap["flags"],
+        stats_at=snap["updated_at"],
+        alerts=snap["alerts"],
+        now=now,
+        events={s["name"]: items for s, items in zip(shown, events, strict=True)},
+    )
+    built: dict[str, dict[str, Any]] = {}
+    for section in sections:
+        content = BUILDERS[section["name"]](ctx, section)
+        built[section["name"]] = {"label": label_for(labels, language, section["name"]), **content}
+    await record_access(on, principal, customer.id, what)
+    return Ficha(
+        customer_id=customer.id,
+        role=role,
+        language=language,
+        generated_at=now,
+        sections=built,
+        actions=_actions(customer, role),
     )
 
 

@@ -516,30 +516,38 @@ async def timeline_page(
     )
 
 
+_LIKE_SPECIALS = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})
+
+
+def _like(type_: str) -> str:
+    """A type as a LIKE pattern: ``call.*`` every call type, else exactly that type."""
+    if type_.endswith("*"):
+        return type_[:-1].translate(_LIKE_SPECIALS) + "%"
+    return type_.translate(_LIKE_SPECIALS)
+
+
 async def recent_events(
-    on: Executor,
-    family: Sequence[UUID],
-    types: Sequence[str],
-    limit: int,
-    *,
-    pinned: bool = False,
-) -> list[dict[str, Any]]:
-    """The newest few events of an already-authorised merge family (for fichas)."""
-    exact = [t for t in types if not t.endswith("*")]
-    prefixes = [t.rstrip("*") for t in types if t.endswith("*")]
-    rows = await recent_rows(on, family, exact, prefixes, pinned=pinned, limit=limit)
-    return [
-        {
-            "id": str(r["id"]),
-            "type": r["type"],
-            "occurred_at": r["occurred_at"].isoformat(),
-            "channel": r["channel"],
-            "direction": r["direction"],
-            "summary": r["summary"],
-            "actor": r["actor"],
-        }
-        for r in rows
-    ]
+    on: Executor, customer_id: UUID, wanted: Sequence[tuple[Sequence[str], bool, int]]
+) -> list[list[dict[str, Any]]]:
+    """For each of ``wanted`` (types, exact or ``prefix.*``, none for any; pinned notes
+    only; how many), the newest events of an already-authorised customer and everyone
+    merged into it: one query for all of a ficha's event sections."""
+    patterns = [([_like(t) for t in types], pinned, n) for types, pinned, n in wanted]
+    rows = await recent_rows(on, customer_id, patterns)
+    found: list[list[dict[str, Any]]] = [[] for _ in wanted]
+    for r in rows:
+        found[r["n"] - 1].append(
+            {
+                "id": str(r["id"]),
+                "type": r["type"],
+                "occurred_at": r["occurred_at"].isoformat(),
+                "channel": r["channel"],
+                "direction": r["direction"],
+                "summary": r["summary"],
+                "actor": r["actor"],
+            }
+        )
+    return found
 
 
 async def events_for_stream(session: AsyncSession, event_ids: Sequence[UUID]) -> list[EventOut]:

@@ -186,6 +186,51 @@ async def test_what_each_job_gets(
     assert [c["display_name"] for c in org["contacts"]["items"]] == ["Lucía Núñez"]
 
 
+async def test_event_sections_read_the_whole_merge_family(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    """All of a ficha's event sections come from one query over the customer and everyone
+    merged into it, each with its own types, limit and pinned filter."""
+    survivor = await new_customer(client, admin, display_name="Survivor")
+    absorbed = await new_customer(client, admin, display_name="Absorbed")
+    for customer, type_, days, payload in (
+        (survivor, "web.page_viewed", 3, {"url": "https://shop.example/a"}),
+        (absorbed, "web.page_viewed", 2, {"url": "https://shop.example/b"}),
+        (absorbed, "product.used", 1, {"product": "Boots"}),
+        (survivor, "note.added", 4, {"text": "Pinned", "pinned": True}),
+        (absorbed, "note.added", 1, {"text": "Not pinned"}),
+    ):
+        body = {"type": type_, "occurred_at": ago(days), "summary": type_, "payload": payload}
+        response = await append(client, admin, customer, body)
+        assert response.status_code == 201, response.text
+    merged = await client.post(
+        f"/v1/customers/{survivor}/merge", json={"source_customer_id": absorbed}, headers=admin
+    )
+    assert merged.status_code == 200, merged.text
+    template = {
+        "sections": [
+            {"name": "identity"},
+            {"name": "indicators"},
+            {"name": "flags"},
+            {"name": "recent_interactions", "limit": 5, "types": ["web.page_viewed"]},
+            {"name": "pinned_notes", "limit": 5},
+            {"name": "behaviour", "limit": 2},
+        ]
+    }
+    put = await client.put("/v1/ficha-templates/support", json=template, headers=admin)
+    assert put.status_code == 200, put.text
+    sections = (await ficha(client, admin, survivor, "support"))["sections"]
+    recent = sections["recent_interactions"]["items"]
+    assert [e["type"] for e in recent] == ["web.page_viewed", "web.page_viewed"]
+    assert [e["occurred_at"][:10] for e in recent] == [ago(2)[:10], ago(3)[:10]]
+    assert [e["type"] for e in sections["pinned_notes"]["items"]] == ["note.added"]
+    assert sections["pinned_notes"]["items"][0]["occurred_at"][:10] == ago(4)[:10]
+    assert [e["type"] for e in sections["behaviour"]["items"]] == [
+        "product.used",
+        "web.page_viewed",
+    ]
+
+
 async def test_marketing_loses_the_email_action_when_consent_is_withdrawn(
     client: httpx.AsyncClient, admin: dict[str, str], rich: dict[str, str]
 ) -> None:
