@@ -512,8 +512,8 @@ async def test_reads_are_in_the_access_log(
 async def test_the_one_query_card_equals_the_aggregate(
     client: httpx.AsyncClient, admin: dict[str, str], rich: dict[str, str], session: AsyncSession
 ) -> None:
-    from uuid import UUID
-
+    """Also for an owned-only key, which sees the person (its agent's) but not the
+    organisation it belongs to (nobody's)."""
     from app.core.security import Principal
     from app.customers import service as customers
 
@@ -521,6 +521,12 @@ async def test_the_one_query_card_equals_the_aggregate(
     for customer in (rich["person"], rich["org"]):
         card = await customers.customer_card(session, UUID(customer), principal)
         assert card == await customers.get_customer(session, UUID(customer), principal)
+    agent = Principal(key_id=UUID(int=2), role=Role.SUPPORT, agent_id="agent-1", owned_only=True)
+    card = await customers.customer_card(session, UUID(rich["person"]), agent)
+    assert card == await customers.get_customer(session, UUID(rich["person"]), agent)
+    assert card.organization is None
+    [(by_phone, phone)] = await customers.caller_cards(session, ["+34612345678"], agent)
+    assert by_phone == card and phone == "+34612345678"
 
 
 async def test_a_screen_pop_is_logged_before_it_is_answered(
