@@ -99,6 +99,20 @@ MIX = [
 ]
 
 
+# The events columns of each row history() yields, in order.
+HISTORY_COLUMNS = [
+    "id",
+    "customer_id",
+    "type",
+    "occurred_at",
+    "channel",
+    "direction",
+    "source",
+    "summary",
+    "payload",
+]
+
+
 def history(
     rng: random.Random, customer_id: UUID, count: int, currency: str
 ) -> Iterator[tuple[Any, ...]]:
@@ -205,17 +219,7 @@ async def seed(
                 await conn.copy_records_to_table(
                     "events",
                     records=history_rows,
-                    columns=[
-                        "id",
-                        "customer_id",
-                        "type",
-                        "occurred_at",
-                        "channel",
-                        "direction",
-                        "source",
-                        "summary",
-                        "payload",
-                    ],
+                    columns=HISTORY_COLUMNS,
                 )
             events += len(history_rows)
             async with database.sessionmaker() as session, session.begin():

@@ -30,7 +30,7 @@ from typing import Any
 import asyncpg
 
 from app.core.db import plain_url
-from app.seed import history, seed
+from app.seed import HISTORY_COLUMNS, history, seed
 from bench.bulk_import import import_events
 from bench.harness import Service, bench_database, running_service, write_results
 from bench.load import Outcome, build, fire, on_asyncpg
@@ -52,17 +52,6 @@ SINGLE_ROWS = (
     "(id uuid PRIMARY KEY, received_at timestamptz NOT NULL DEFAULT now(), body jsonb NOT NULL)"
 )
 SINGLE_ROW = "INSERT INTO bench_single_rows (id, body) VALUES ($1, $2::jsonb)"
-EVENT_COLUMNS = [
-    "id",
-    "customer_id",
-    "type",
-    "occurred_at",
-    "channel",
-    "direction",
-    "source",
-    "summary",
-    "payload",
-]
 
 
 @dataclass
@@ -220,7 +209,7 @@ async def bulk_import(
     batches = [rows[i : i + BATCH] for i in range(0, len(rows), BATCH)]
 
     async def copy(conn: asyncpg.Connection, batch: list[tuple[Any, ...]]) -> None:
-        await conn.copy_records_to_table("events", records=batch, columns=EVENT_COLUMNS)
+        await conn.copy_records_to_table("events", records=batch, columns=HISTORY_COLUMNS)
 
     began = time.perf_counter()
     await on_asyncpg(service.database_url, batches, IMPORT_CONCURRENCY, copy)

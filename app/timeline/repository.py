@@ -1,6 +1,7 @@
 """All queries on events, idempotency keys and merges.
 
-Appends run on prepared asyncpg statements (the ingestion hot path); reads use Core.
+Appends, the timeline page and a ficha's recent items run on prepared asyncpg statements
+(the hot paths); the rest uses the ORM.
 """
 
 import json
@@ -257,7 +258,6 @@ class TimelineRepository:
         return (await self.session.scalars(statement)).first()
 
 
-# The few recent items a ficha shows: one prepared statement on the timeline index.
 # A ficha's event sections in one round trip: for each want (numbered from 1 in the order
 # given: its type patterns for LIKE, none for any type; pinned notes only or not; how
 # many), the newest events of a customer and everyone merged into it. The wants come as
