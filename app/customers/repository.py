@@ -291,12 +291,12 @@ _FAMILY_SQL = (
     " UNION SELECT c.id FROM customers c JOIN family f ON c.merged_into = f.id"
     ") SELECT id FROM family"
 )
-_SURVIVOR_SQL = (
+_SURVIVORS_SQL = (
     "WITH RECURSIVE chain(id, merged_into, depth) AS ("
-    " SELECT id, merged_into, 0 FROM customers WHERE id = $1"
+    " SELECT id, merged_into, 0 FROM customers WHERE id = ANY($1::uuid[])"
     " UNION ALL SELECT c.id, c.merged_into, chain.depth + 1"
     " FROM customers c JOIN chain ON c.id = chain.merged_into WHERE chain.depth < 100"
-    ") SELECT id FROM chain WHERE merged_into IS NULL"
+    ") SELECT DISTINCT id FROM chain WHERE merged_into IS NULL"
 )
 _OWNERS_SQL = (
     "SELECT i.kind, i.value, i.customer_id FROM customer_identifiers i "
@@ -311,11 +311,16 @@ async def family_ids(on: Executor, customer_id: UUID) -> list[UUID]:
     return [row["id"] for row in await conn.fetch(_FAMILY_SQL, customer_id)]
 
 
+async def survivors_of(on: Executor, customer_ids: Sequence[UUID]) -> set[UUID]:
+    """The active ends of these customers' merge chains (a customer not merged is its own)."""
+    conn = await driver_connection(on)
+    return {UUID(str(r["id"])) for r in await conn.fetch(_SURVIVORS_SQL, list(customer_ids))}
+
+
 async def survivor_of(on: Executor, customer_id: UUID) -> UUID | None:
     """The active end of a merge chain (the customer itself when not merged)."""
-    conn = await driver_connection(on)
-    value = await conn.fetchval(_SURVIVOR_SQL, customer_id)
-    return value if value is None else UUID(str(value))
+    found = await survivors_of(on, [customer_id])
+    return next(iter(found), None)
 
 
 class CustomerGraphRepository:

@@ -38,6 +38,7 @@ from app.customers.repository import (
     identified,
     is_visible,
     survivor_of,
+    survivors_of,
 )
 from app.customers.schemas import (
     Address,
@@ -487,6 +488,11 @@ async def survivor_id(on: Executor, customer_id: UUID) -> UUID:
     if found is None:
         raise CustomerNotFound(customer_id)
     return found
+
+
+async def survivors(on: Executor, customer_ids: Sequence[UUID]) -> set[UUID]:
+    """Where these customers' histories live now (unknown ids are left out)."""
+    return await survivors_of(on, customer_ids)
 
 
 async def family(on: Executor, customer_id: UUID) -> list[UUID]:

@@ -100,6 +100,9 @@ async def expire_batch(
             events[type_] = removed
             shrunk |= whose
     if shrunk:
+        # A merged-away customer's events stay under its id, but its history is counted
+        # in the survivor's indicators: rebuild those.
+        shrunk = await customers.survivors(session, sorted(shrunk))
         await indicators.rebuild(session, sorted(shrunk))
     return RetentionReport(
         deliveries=deliveries, access_log=access, events=events, customers_rebuilt=len(shrunk)

@@ -11,7 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.privacy.schemas import RetentionPolicy
 from app.privacy.service import expire_batch
 from tests.ingest.test_pipeline import signed
-from tests.timeline.test_timeline import append, new_customer
+from tests.timeline.test_timeline import append, event, new_customer
 
 
 async def test_the_export_holds_everything_including_merged_histories_and_raw_deliveries(
@@ -137,6 +137,33 @@ async def test_retention_removes_what_expired_and_keeps_the_rest(
     assert [r[0] for r in urls] == ["https://shop.example.com/10"]
     again = await expire_batch(session, policy, limit=100)
     assert (again.deliveries, again.access_log, again.events) == (0, 0, {})
+
+
+async def test_retention_of_a_merged_away_history_rebuilds_the_survivors_indicators(
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
+) -> None:
+    ana = await new_customer(client, admin)
+    twin = await new_customer(client, admin)
+    for customer, order_id, days in ((ana, "SO-new", 10), (twin, "SO-old", 200)):
+        body = event("order.placed", datetime.now(UTC) - timedelta(days=days))
+        body["payload"]["order_id"] = order_id
+        assert (await append(client, admin, customer, body)).status_code == 201
+    merged = await client.post(
+        f"/v1/customers/{ana}/merge", json={"source_customer_id": twin}, headers=admin
+    )
+    assert merged.status_code == 200, merged.text
+
+    async def orders() -> int:
+        found = await client.get(f"/v1/customers/{ana}/indicators", headers=admin)
+        return int(found.json()["value"]["order_count"])
+
+    assert await orders() == 2
+
+    report = await expire_batch(session, RetentionPolicy(event_days={"order.placed": 90}), 100)
+
+    # The expired order was the absorbed twin's: the survivor's indicators lose it.
+    assert report.events == {"order.placed": 1} and report.customers_rebuilt == 1
+    assert await orders() == 1
 
 
 async def test_the_retention_policy_is_set_by_an_admin_and_validated(
