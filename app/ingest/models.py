@@ -13,6 +13,7 @@ from sqlalchemy import (
     String,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -27,6 +28,12 @@ class WebhookDelivery(Base):
         PrimaryKeyConstraint("source", "delivery_id"),
         Index("ix_webhook_deliveries_id", "id"),
         Index("ix_webhook_deliveries_status_received_at", "status", "received_at"),
+        Index(
+            "ix_webhook_deliveries_awaits",
+            "awaits_scope",
+            "awaits_key",
+            postgresql_where=text("awaits_key IS NOT NULL"),
+        ),
     )
 
     id: Mapped[UUID] = mapped_column(default=new_id)
@@ -44,3 +51,7 @@ class WebhookDelivery(Base):
     processed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     attempts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     erased_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # body wiped
+    # A failed delivery that names an event not recorded yet keeps that event's key
+    # (scope = its source, key = its source_event_id) and is replayed when it is stored.
+    awaits_scope: Mapped[str | None] = mapped_column(String(200))
+    awaits_key: Mapped[str | None] = mapped_column(String(300))

@@ -15,9 +15,15 @@ _RECORD = (
     "VALUES ($1, $2, $3, $4, $5::jsonb, $6, 'received') "
     "ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id"
 )
+# Records the outcome and, in the same statement, finds the failed deliveries that were
+# waiting for one of the event keys this delivery created ($7, $8: scopes and keys).
 _FINISH = (
-    "UPDATE webhook_deliveries SET status = $2, error = $3, event_count = $4, "
-    "processed_at = now() WHERE id = $1"
+    "WITH finished AS (UPDATE webhook_deliveries SET status = $2, error = $3, "
+    "event_count = $4, awaits_scope = $5, awaits_key = $6, processed_at = now() WHERE id = $1) "
+    "SELECT d.id FROM webhook_deliveries d "
+    "JOIN unnest($7::text[], $8::text[]) AS created(scope, key) "
+    "ON d.awaits_scope = created.scope AND d.awaits_key = created.key "
+    "WHERE d.awaits_key IS NOT NULL AND d.status = 'failed' ORDER BY d.id"
 )
 
 
@@ -33,9 +39,31 @@ class DeliveryRepository:
         value = await conn.fetchval(_RECORD, new_id(), source, delivery_id, url, headers, body)
         return value if value is None else UUID(str(value))
 
-    async def finish(self, row_id: UUID, status: str, error: str | None, event_count: int) -> None:
+    async def finish(
+        self,
+        row_id: UUID,
+        status: str,
+        error: str | None,
+        event_count: int,
+        awaits: tuple[str, str] | None,
+        created: Sequence[tuple[str, str]],
+    ) -> list[UUID]:
+        """Record a delivery's outcome (and the event key it waits for, if any); returns
+        the failed deliveries that were waiting for one of the ``created`` event keys."""
         conn = await driver_connection(self.session)
-        await conn.execute(_FINISH, row_id, status, error, event_count)
+        scope, key = awaits or (None, None)
+        rows = await conn.fetch(
+            _FINISH,
+            row_id,
+            status,
+            error,
+            event_count,
+            scope,
+            key,
+            [c[0] for c in created],
+            [c[1] for c in created],
+        )
+        return [UUID(str(r["id"])) for r in rows]
 
     async def get_for_update(self, row_id: UUID) -> WebhookDelivery | None:
         statement = select(WebhookDelivery).where(WebhookDelivery.id == row_id).with_for_update()

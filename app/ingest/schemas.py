@@ -6,6 +6,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+from app.timeline.schemas import EventRef
+
 
 class WebhookReceipt(BaseModel):
     """What a platform gets back for a delivery."""
@@ -29,6 +31,11 @@ class DeliveryOut(BaseModel):
     event_count: int
     processed_at: datetime | None
     attempts: int
+    awaits: EventRef | None = Field(
+        default=None,
+        description="A failed delivery naming an event not recorded yet (a refund before its"
+        " order): that event. The delivery is replayed by itself when the event is stored.",
+    )
     url: str
     headers: dict[str, Any] = Field(description="As received, minus credentials and signatures")
     body: str | None = Field(default=None, description="Only with ?include=body")

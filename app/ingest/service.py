@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from uuid import UUID
 
+import structlog
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -23,6 +24,9 @@ from app.ingest.models import WebhookDelivery
 from app.ingest.repository import DeliveryRepository
 from app.ingest.schemas import DeliveryOut, DeliveryPage, ReplayOutcome, WebhookReceipt
 from app.timeline import service as timeline
+from app.timeline.schemas import EventRef
+
+log = structlog.get_logger("app.ingest")
 
 WEBHOOK_DELIVERIES = Counter(
     "webhook_deliveries_total",
@@ -45,6 +49,8 @@ class Processed:
     created: int
     duplicates: int
     error: str | None
+    awaits: tuple[str, str] | None = None  # the key of a named event not recorded yet
+    created_keys: tuple[tuple[str, str], ...] = ()
 
 
 def _principal(source: str) -> Principal:
@@ -104,14 +110,36 @@ async def _process(
     delivery: Delivery,
     settings: Settings,
 ) -> Processed:
-    """Normalise a stored delivery and append its events; record the outcome on the row."""
+    """Normalise a stored delivery and append its events; record the outcome on the row.
+    Failed deliveries that were waiting for one of the events stored are replayed."""
     repo = DeliveryRepository(session)
     try:
         outcome = await _append_events(session, adapter, row_id, delivery_id, delivery, settings)
     except PayloadError as exc:
         outcome = Processed("failed", 0, 0, str(exc)[:2000])
-    await repo.finish(row_id, outcome.status, outcome.error, outcome.created + outcome.duplicates)
+    waiting = await repo.finish(
+        row_id,
+        outcome.status,
+        outcome.error,
+        outcome.created + outcome.duplicates,
+        outcome.awaits,
+        outcome.created_keys,
+    )
+    for waiting_id in waiting:
+        await _replay_waiting(session, waiting_id, settings)
     return outcome
+
+
+async def _replay_waiting(session: AsyncSession, row_id: UUID, settings: Settings) -> None:
+    """Replay a delivery whose awaited event was just stored, in a savepoint: if it fails
+    again it stays failed (and replayable), and the delivery that freed it is still taken."""
+    try:
+        async with session.begin_nested():
+            outcome = await replay(session, row_id, settings)
+    except Exception as exc:  # whatever it was, the delivery that freed it stands
+        log.warning("waiting_delivery_replay_failed", id=str(row_id), error=type(exc).__name__)
+        return
+    log.info("waiting_delivery_replayed", id=str(row_id), status=outcome.status)
 
 
 async def _append_events(
@@ -141,11 +169,22 @@ async def _append_events(
         session, pending, _principal(adapter.source), label="event", delivery_id=row_id
     )
     errors = [e["reason"] for r in results if r.errors for e in r.errors]
+    awaited = [
+        (p.event_ref.source, p.event_ref.source_event_id)
+        for p, r in zip(pending, results, strict=True)
+        if r.status == "error" and p.event_ref is not None and not (p.ref[0] or p.ref[1])
+    ]
     return Processed(
         "failed" if errors else "processed",
         sum(r.status == "created" for r in results),
         sum(r.status == "duplicate" for r in results),
         "; ".join(errors)[:2000] or None,
+        awaited[0] if awaited else None,
+        tuple(
+            (p.new.source, p.new.source_event_id)
+            for p, r in zip(pending, results, strict=True)
+            if r.status == "created" and p.new.source_event_id is not None
+        ),
     )
 
 
@@ -183,6 +222,11 @@ def _delivery_out(row: WebhookDelivery, include_body: bool) -> DeliveryOut:
         event_count=row.event_count,
         processed_at=row.processed_at,
         attempts=row.attempts,
+        awaits=(
+            EventRef(source=row.awaits_scope, source_event_id=row.awaits_key)
+            if row.awaits_scope and row.awaits_key
+            else None
+        ),
         url=row.url,
         headers=row.headers,
         body=row.body.decode("utf-8", errors="replace") if include_body else None,

@@ -220,8 +220,9 @@ def shopify_post(body: dict[str, Any], topic: str, webhook_id: str) -> tuple[byt
 
 
 async def test_out_of_order_orders_and_a_refund_land_on_the_buyer(
-    client: httpx.AsyncClient, admin: dict[str, str]
+    live: tuple[httpx.AsyncClient, dict[str, str]],
 ) -> None:
+    client, admin = live  # committing sessions: the replay runs in a real savepoint
     order = json.loads(golden("shopify_orders_create.json"))
     paid = {**order, "financial_status": "paid", "updated_at": "2026-04-14T12:00:00+01:00"}
     refund = {
@@ -245,16 +246,29 @@ async def test_out_of_order_orders_and_a_refund_land_on_the_buyer(
         headers=r[1],
     )
     assert early_refund.status_code == 202, "the order is unknown yet: kept for a replay"
+    failed = (
+        await client.get("/v1/webhook-deliveries", params={"status": "failed"}, headers=admin)
+    ).json()["items"]
+    assert [d["awaits"] for d in failed] == [
+        {"source": "shopify", "source_event_id": f"order:{order['id']}:placed"}
+    ]
     for body, topic, webhook_id in ((paid, "orders/paid", "w-1"), (order, "orders/create", "w-2")):
         raw, headers = shopify_post(body, topic, webhook_id)
         assert (
             await client.post("/v1/webhooks/shopify", content=raw, headers=headers)
         ).status_code == 200
-    failed = (
-        await client.get("/v1/webhook-deliveries", params={"status": "failed"}, headers=admin)
-    ).json()["items"]
-    replayed = await client.post(f"/v1/webhook-deliveries/{failed[0]['id']}/replay", headers=admin)
-    assert replayed.json()["status"] == "processed" and replayed.json()["events"] == 1
+    # The first delivery that stored the order replayed the waiting refund by itself.
+    deliveries = (await client.get("/v1/webhook-deliveries", headers=admin)).json()["items"]
+    refund_delivery = next(d for d in deliveries if d["delivery_id"] == "w-3")
+    assert refund_delivery | {"processed_at": None} == {
+        **refund_delivery,
+        "status": "processed",
+        "error": None,
+        "event_count": 1,
+        "attempts": 2,
+        "awaits": None,
+        "processed_at": None,
+    }
     email = order["email"]
     customer = (await client.get("/v1/identify", params={"email": email}, headers=admin)).json()[
         "customer_id"
