@@ -42,18 +42,27 @@ def _database_url() -> str:
     return url
 
 
-def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
-    """Run ``work`` in one committed transaction on a short-lived engine."""
+def _with_database(work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run ``work`` on a short-lived engine."""
 
     async def run() -> T:
-        database = Database(_database_url(), pool_size=1, max_overflow=0)
+        database = Database(_database_url(), pool_size=2, max_overflow=0)
         try:
-            async with database.sessionmaker() as session, session.begin():
-                return await work(session)
+            return await work(database)
         finally:
             await database.dispose()
 
     return asyncio.run(run())
+
+
+def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Run ``work`` in one committed transaction on a short-lived engine."""
+
+    async def in_transaction(database: Database) -> T:
+        async with database.sessionmaker() as session, session.begin():
+            return await work(session)
+
+    return _with_database(in_transaction)
 
 
 @cli.command()
@@ -193,14 +202,12 @@ def stats_rebuild(
 
 @rules_cli.command("sweep")
 def rules_sweep() -> None:
-    """Evaluate the rules again for customers with flags or open alerts (time moves on)."""
-    from app.indicators.service import flagged_customers, reevaluate
+    """Evaluate the rules again for customers with flags or open alerts (time moves on);
+    the service also does this every CH_MAINTENANCE_SECONDS."""
+    from app.maintenance import sweep_rules
 
-    ids = _in_transaction(flagged_customers)
-    for start in range(0, len(ids), 500):
-        chunk = ids[start : start + 500]
-        _in_transaction(partial(reevaluate, customer_ids=chunk))
-    typer.echo(f"evaluated {len(ids)} customers")
+    evaluated = _with_database(sweep_rules)
+    typer.echo(f"evaluated {evaluated} customers")
 
 
 @retention_cli.command("run")

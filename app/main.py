@@ -21,6 +21,7 @@ from app.fichas.cache import TemplateCache
 from app.fichas.router import router as fichas_router
 from app.indicators.router import router as indicators_router
 from app.ingest.router import router as ingest_router
+from app.maintenance import Maintenance
 from app.ops.router import router as ops_router
 from app.privacy.router import router as privacy_router
 from app.timeline.router import router as timeline_router
@@ -80,9 +81,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.feed = TimelineFeed(settings.database_url)
         app.state.templates = TemplateCache(settings.database_url)
         DB_POOL_IN_USE.set_function(database.pool_in_use)
+        maintenance = Maintenance(database, settings)
+        maintenance.start()
         try:
             yield
         finally:
+            await maintenance.stop()
             await app.state.templates.close()
             await app.state.feed.close()
             await database.dispose()

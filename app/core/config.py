@@ -28,6 +28,9 @@ class Settings(BaseSettings):
         default=16 * 1_048_576, ge=1024, description="Largest NDJSON bulk import body."
     )
     sse_ping_seconds: int = Field(default=15, ge=1, description="Heartbeat on live streams.")
+    maintenance_seconds: int = Field(
+        default=300, ge=0, description="Between the service's maintenance passes; 0: none."
+    )
     log_level: str = Field(default="INFO", description="Python logging level name.")
     default_region: str = Field(
         default="ES", description="ISO 3166 region for phone numbers in national format."

@@ -25,6 +25,13 @@ _FINISH = (
     "ON d.awaits_scope = created.scope AND d.awaits_key = created.key "
     "WHERE d.awaits_key IS NOT NULL AND d.status = 'failed' ORDER BY d.id"
 )
+# Failed deliveries whose awaited event is recorded now: it was stored while they were in
+# flight, so the delivery that stored it could not see them waiting.
+_FREED = (
+    "SELECT d.id FROM webhook_deliveries d "
+    "JOIN event_keys k ON k.scope = d.awaits_scope AND k.key = d.awaits_key "
+    "WHERE d.awaits_key IS NOT NULL AND d.status = 'failed' ORDER BY d.id LIMIT $1"
+)
 
 
 class DeliveryRepository:
@@ -64,6 +71,10 @@ class DeliveryRepository:
             [c[1] for c in created],
         )
         return [UUID(str(r["id"])) for r in rows]
+
+    async def freed(self, limit: int) -> list[UUID]:
+        conn = await driver_connection(self.session)
+        return [UUID(str(r["id"])) for r in await conn.fetch(_FREED, limit)]
 
     async def get_for_update(self, row_id: UUID) -> WebhookDelivery | None:
         statement = select(WebhookDelivery).where(WebhookDelivery.id == row_id).with_for_update()

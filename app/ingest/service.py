@@ -211,6 +211,15 @@ async def replay(session: AsyncSession, row_id: UUID, settings: Settings) -> Rep
     )
 
 
+async def replay_freed(session: AsyncSession, settings: Settings, limit: int) -> int:
+    """Replay failed deliveries whose awaited event is recorded by now (it arrived while
+    they were in flight); the service's maintenance runs this. Returns how many."""
+    freed = await DeliveryRepository(session).freed(limit)
+    for row_id in freed:
+        await _replay_waiting(session, row_id, settings)
+    return len(freed)
+
+
 def _delivery_out(row: WebhookDelivery, include_body: bool) -> DeliveryOut:
     return DeliveryOut(
         id=row.id,
