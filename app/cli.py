@@ -1,10 +1,12 @@
 """The `customer-history` command: serve, migrate, manage API keys, write the OpenAPI."""
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
 import sys
+import tempfile
 from collections.abc import Awaitable, Callable
 from functools import partial
 from pathlib import Path
@@ -79,15 +81,20 @@ def serve(
     # uvicorn re-raises SIGTERM after its graceful shutdown; exiting normally instead lets
     # the embedded PostgreSQL (if any) stop with the service.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
-    uvicorn.run(
-        "app.main:app",
-        host=host,
-        port=port,
-        workers=workers,
-        log_config=None,
-        proxy_headers=True,
-        server_header=False,
-    )
+    with contextlib.ExitStack() as stack:
+        if workers > 1 and "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+            # One metrics directory for this run's workers, so /metrics counts them all.
+            shared = stack.enter_context(tempfile.TemporaryDirectory(prefix="ch-metrics-"))
+            os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared
+        uvicorn.run(
+            "app.main:app",
+            host=host,
+            port=port,
+            workers=workers,
+            log_config=None,
+            proxy_headers=True,
+            server_header=False,
+        )
 
 
 @cli.command("migrate")

@@ -142,3 +142,33 @@ def test_a_template_edit_reaches_both_workers(scratch_url: str) -> None:
             assert asyncio.run(sections_answered()) == {("identity", "indicators", "flags")}
     finally:
         stop(process)
+
+
+def test_metrics_add_up_every_worker(database_url: str) -> None:
+    """Two workers answer one port; any of them answers /metrics for both."""
+    env = {**os.environ, "DATABASE_URL": database_url}
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    process, base = start(env, "--workers", "2")
+    try:
+        wait_ready(base, process, 60)
+
+        async def probes() -> None:
+            # A new connection per request, so that both workers answer some of them.
+            limits = httpx.Limits(max_keepalive_connections=0)
+            async with httpx.AsyncClient(base_url=base, limits=limits) as client:
+                answers = await asyncio.gather(*(client.get("/healthz") for _ in range(40)))
+            assert {a.status_code for a in answers} == {200}
+
+        asyncio.run(probes())
+        scraped = httpx.get(f"{base}/metrics").text
+        counted = [
+            float(line.rsplit(" ", 1)[1])
+            for line in scraped.splitlines()
+            if line.startswith('http_requests_total{method="GET",route="/healthz",status="200"}')
+        ]
+        assert counted == [40.0]
+        # The answer comes from the workers' shared files (multiprocess mode), which hold
+        # no collector of a single process such as python_info.
+        assert "python_info" not in scraped
+    finally:
+        stop(process)

@@ -7,7 +7,7 @@ from uuid import UUID
 
 import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import MetaData
+from sqlalchemy import MetaData, event
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -19,6 +19,7 @@ from sqlalchemy.orm import DeclarativeBase
 from uuid_utils.compat import uuid7
 
 from app.core.config import Settings
+from app.core.metrics import DB_POOL_IN_USE
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -63,6 +64,9 @@ class Database:
             connect_args={"server_settings": {"jit": "off"}},
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        pool = self.engine.sync_engine.pool
+        event.listen(pool, "checkout", lambda *_: DB_POOL_IN_USE.inc())
+        event.listen(pool, "checkin", lambda *_: DB_POOL_IN_USE.dec())
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Database":
@@ -72,11 +76,6 @@ class Database:
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
         )
-
-    def pool_in_use(self) -> int:
-        """Connections currently checked out of the pool."""
-        checkedout = getattr(self.engine.pool, "checkedout", None)
-        return int(checkedout()) if checkedout else 0
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -3,12 +3,13 @@
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 from sqlalchemy import text
 
 from app.core.db import Database
 from app.core.errors import ServiceUnavailable, problem_responses
+from app.core.metrics import exposition
 from app.core.migrations import head_revision
 
 router = APIRouter(tags=["ops"])
@@ -55,4 +56,4 @@ async def readyz(request: Request) -> Readiness:
     responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
 )
 async def metrics() -> Any:
-    return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+    return Response(exposition(), media_type=CONTENT_TYPE_LATEST)

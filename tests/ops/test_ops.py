@@ -1,5 +1,10 @@
 """Liveness, readiness and metrics."""
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -44,3 +49,20 @@ async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClien
     assert 'http_requests_total{method="GET",route="/v1/me",status="401"}' in text
     assert "http_request_duration_seconds_bucket" in text
     assert "db_pool_connections_in_use" in text
+
+
+def test_metrics_counted_in_several_processes_add_up(tmp_path: Path) -> None:
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    count = (
+        "from app.core.metrics import HTTP_REQUESTS; "
+        "HTTP_REQUESTS.labels('GET', '/healthz', '200').inc(3)"
+    )
+    for _ in range(2):  # two workers, each counting its own requests
+        subprocess.run([sys.executable, "-c", count], env=env, check=True, timeout=60)
+    scrape = "import sys; from app.core.metrics import exposition; print(exposition().decode())"
+    answered = subprocess.run(
+        [sys.executable, "-c", scrape], env=env, capture_output=True, text=True, timeout=60
+    )
+    assert 'http_requests_total{method="GET",route="/healthz",status="200"} 6.0' in (
+        answered.stdout
+    ), answered.stderr
