@@ -77,7 +77,13 @@ class DeliveryRepository:
         return [UUID(str(r["id"])) for r in await conn.fetch(_FREED, limit)]
 
     async def get_for_update(self, row_id: UUID) -> WebhookDelivery | None:
-        statement = select(WebhookDelivery).where(WebhookDelivery.id == row_id).with_for_update()
+        statement = (
+            select(WebhookDelivery)
+            .where(WebhookDelivery.id == row_id)
+            .with_for_update()
+            # The outcome of a processing is written by a driver statement: read it afresh.
+            .execution_options(populate_existing=True)
+        )
         return (await self.session.scalars(statement)).one_or_none()
 
     async def count_attempt(self, row_id: UUID) -> None:

@@ -135,7 +135,10 @@ async def _replay_waiting(session: AsyncSession, row_id: UUID, settings: Setting
     again it stays failed (and replayable), and the delivery that freed it is still taken."""
     try:
         async with session.begin_nested():
-            outcome = await replay(session, row_id, settings)
+            row = await DeliveryRepository(session).get_for_update(row_id)
+            if row is None or row.status != "failed":
+                return  # replayed meanwhile, by hand or by another pass
+            outcome = await _replay_row(session, row, settings)
     except Exception as exc:  # whatever it was, the delivery that freed it stands
         log.warning("waiting_delivery_replay_failed", id=str(row_id), error=type(exc).__name__)
         return
@@ -190,10 +193,15 @@ async def _append_events(
 
 async def replay(session: AsyncSession, row_id: UUID, settings: Settings) -> ReplayOutcome:
     """Normalise a stored delivery again (after an adapter fix); idempotent by event keys."""
-    repo = DeliveryRepository(session)
-    row = await repo.get_for_update(row_id)
+    row = await DeliveryRepository(session).get_for_update(row_id)
     if row is None:
         raise NotFound(f"Webhook delivery {row_id} not found.")
+    return await _replay_row(session, row, settings)
+
+
+async def _replay_row(
+    session: AsyncSession, row: WebhookDelivery, settings: Settings
+) -> ReplayOutcome:
     adapter = ADAPTERS.get(row.source)
     if adapter is None:
         raise Conflict(f"No adapter for source '{row.source}' in this version.")
@@ -201,7 +209,7 @@ async def replay(session: AsyncSession, row_id: UUID, settings: Settings) -> Rep
         url=row.url, headers=row.headers, body=row.body, received_at=row.received_at
     )
     outcome = await _process(session, adapter, row.id, row.delivery_id, delivery, settings)
-    await repo.count_attempt(row.id)
+    await DeliveryRepository(session).count_attempt(row.id)
     return ReplayOutcome(
         id=row.id,
         status=outcome.status,
