@@ -14,7 +14,7 @@ from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.errors import FieldError, Problem, install_error_handlers
 from app.core.logging import configure_logging
-from app.core.metrics import worker_exiting
+from app.core.metrics import worker_exiting, worker_starting
 from app.core.middleware import RequestContextMiddleware
 from app.customers.router import router as customers_router
 from app.fichas.cache import TemplateCache
@@ -80,6 +80,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         assert settings.database_url
         app.state.feed = TimelineFeed(settings.database_url)
         app.state.templates = TemplateCache(settings.database_url)
+        worker_starting()
         maintenance = Maintenance(database, settings)
         maintenance.start()
         try:

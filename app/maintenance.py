@@ -1,22 +1,25 @@
-"""Work that time brings due, done by the service itself, one process at a time.
+"""Work that time brings due, done by the service itself: one process of the deployment
+makes a pass every ``CH_MAINTENANCE_SECONDS``.
 
-Every ``CH_MAINTENANCE_SECONDS`` each serving process tries a PostgreSQL advisory lock;
-the one that takes it (across workers and replicas) makes one pass:
-
-- failed deliveries whose awaited event is recorded by now are replayed (the event was
-  stored while they were in flight, so the delivery that stored it could not see them);
-- the alert rules are evaluated again for customers with flags or open alerts, so that
+- Failed deliveries whose awaited event is recorded by now are replayed (the event was
+  stored while they were in flight, or through the API, so nothing replayed them).
+- The alert rules are evaluated again for customers with flags or open alerts, so that
   conditions that end only because time passes (the abandoned-calls window) clear.
+
+Which process: the one holding a PostgreSQL advisory lock on a connection of its own
+(the leader). Every process tries to take it once an interval; while the leader lives,
+nobody else can, and when it dies its connection closes and the lock goes to the next
+process that tries.
 """
 
 import asyncio
 import contextlib
 
+import asyncpg
 import structlog
-from sqlalchemy import text
 
 from app.core.config import Settings
-from app.core.db import Database
+from app.core.db import Database, plain_url
 from app.indicators.service import flagged_customers, reevaluate
 from app.ingest.service import replay_freed
 
@@ -24,21 +27,20 @@ log = structlog.get_logger("app.maintenance")
 
 # pg_try_advisory_lock key: "ch-maint" in ASCII, so it is recognisable in pg_locks.
 LOCK_KEY = 0x63682D6D61696E74
+REPLAY_BATCH = 100
 RULES_CHUNK = 500
 
 
-REPLAY_BATCH = 100
-
-
 async def replay_freed_deliveries(database: Database, settings: Settings) -> int:
-    """Replay freed deliveries, ``REPLAY_BATCH`` per transaction."""
-    replayed = 0
+    """Replay freed deliveries, ``REPLAY_BATCH`` per transaction, each visited once."""
+    replayed, after = 0, None
     while True:
         async with database.sessionmaker() as session, session.begin():
-            done = await replay_freed(session, settings, REPLAY_BATCH)
-        replayed += done
-        if done < REPLAY_BATCH:
+            visited = await replay_freed(session, settings, after, REPLAY_BATCH)
+        replayed += len(visited)
+        if len(visited) < REPLAY_BATCH:
             return replayed
+        after = visited[-1]
 
 
 async def sweep_rules(database: Database) -> int:
@@ -52,43 +54,64 @@ async def sweep_rules(database: Database) -> int:
     return len(ids)
 
 
-async def run_once(database: Database, settings: Settings) -> bool:
-    """One pass, unless another process holds the lock; True when this one made it."""
-    async with database.engine.connect() as lock:
-        if not await lock.scalar(text("SELECT pg_try_advisory_lock(:k)"), {"k": LOCK_KEY}):
-            return False
-        try:
-            replayed = await replay_freed_deliveries(database, settings)
-            evaluated = await sweep_rules(database)
-            log.info("maintenance_pass", deliveries_replayed=replayed, customers=evaluated)
-        finally:
-            await lock.execute(text("SELECT pg_advisory_unlock(:k)"), {"k": LOCK_KEY})
-            await lock.commit()
-    return True
+async def make_pass(database: Database, settings: Settings) -> None:
+    replayed = await replay_freed_deliveries(database, settings)
+    evaluated = await sweep_rules(database)
+    log.info("maintenance_pass", deliveries_replayed=replayed, customers_evaluated=evaluated)
 
 
 class Maintenance:
-    """The background loop of one serving process (off when the interval is 0)."""
+    """The maintenance loop of one serving process (none when the interval is 0)."""
 
     def __init__(self, database: Database, settings: Settings) -> None:
         self._database = database
         self._settings = settings
+        self._leader: asyncpg.Connection | None = None  # holds the lock while open
         self._task: asyncio.Task[None] | None = None
 
     def start(self) -> None:
         if self._settings.maintenance_seconds > 0:
             self._task = asyncio.get_running_loop().create_task(self._loop())
 
+    @property
+    def running(self) -> bool:
+        return self._task is not None and not self._task.done()
+
+    async def lead(self) -> bool:
+        """Whether this process leads now: it held the lock on a live connection, or it
+        has just taken it."""
+        if self._leader is not None:
+            try:
+                await self._leader.fetchval("SELECT 1")
+                return True
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
+                await self._resign()  # the connection is gone, and the lock with it
+        assert self._settings.database_url
+        connection = await asyncpg.connect(plain_url(self._settings.database_url))
+        if await connection.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
+            self._leader = connection
+            return True
+        await connection.close()
+        return False
+
     async def _loop(self) -> None:
         while True:
             await asyncio.sleep(self._settings.maintenance_seconds)
             try:
-                await run_once(self._database, self._settings)
-            except Exception as exc:  # a database away now is tried again next time
+                if await self.lead():
+                    await make_pass(self._database, self._settings)
+            except Exception as exc:  # the database away now is tried again next time
                 log.warning("maintenance_failed", error=type(exc).__name__)
+
+    async def _resign(self) -> None:
+        leader, self._leader = self._leader, None
+        if leader is not None:
+            with contextlib.suppress(Exception):
+                await leader.close(timeout=5)  # closing releases the lock
 
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        await self._resign()

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.pool import ConnectionPoolEntry
 from uuid_utils.compat import uuid7
 
 from app.core.config import Settings
@@ -49,6 +50,19 @@ def plain_url(url: str) -> str:
     return "postgresql://" + async_url(url)[len("postgresql+asyncpg://") :]
 
 
+def _counted_out(_dbapi: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
+    if record.record_info is not None:
+        record.record_info["counted_out"] = True
+        DB_POOL_IN_USE.inc()
+
+
+def _counted_in(_dbapi: Any, record: ConnectionPoolEntry) -> None:
+    # The pool also checks in a connection whose checkout failed (a reconnect refused):
+    # only what was counted out is counted back.
+    if record.record_info is not None and record.record_info.pop("counted_out", False):
+        DB_POOL_IN_USE.dec()
+
+
 class Database:
     """One engine and session factory per process."""
 
@@ -64,9 +78,8 @@ class Database:
             connect_args={"server_settings": {"jit": "off"}},
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
-        pool = self.engine.sync_engine.pool
-        event.listen(pool, "checkout", lambda *_: DB_POOL_IN_USE.inc())
-        event.listen(pool, "checkin", lambda *_: DB_POOL_IN_USE.dec())
+        event.listen(self.engine.sync_engine.pool, "checkout", _counted_out)
+        event.listen(self.engine.sync_engine.pool, "checkin", _counted_in)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Database":

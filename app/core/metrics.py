@@ -6,6 +6,7 @@ PROMETHEUS_MULTIPROC_DIR: each worker writes its samples there and any worker's
 """
 
 import os
+from pathlib import Path
 
 from prometheus_client import (
     CollectorRegistry,
@@ -43,6 +44,22 @@ def exposition() -> bytes:
     registry = CollectorRegistry()
     multiprocess.MultiProcessCollector(registry)
     return generate_latest(registry)
+
+
+def worker_starting() -> None:
+    """Drop the live gauges of workers that died without exiting (killed, or restarted by
+    the supervisor), so that their last values are not added in forever."""
+    shared = _shared_dir()
+    if shared is None:
+        return
+    for path in Path(shared).glob("gauge_live*_*.db"):
+        pid = int(path.stem.rsplit("_", 1)[1])
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            multiprocess.mark_process_dead(pid)
+        except PermissionError:
+            pass  # alive, someone else's
 
 
 def worker_exiting() -> None:

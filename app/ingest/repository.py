@@ -30,7 +30,11 @@ _FINISH = (
 _FREED = (
     "SELECT d.id FROM webhook_deliveries d "
     "JOIN event_keys k ON k.scope = d.awaits_scope AND k.key = d.awaits_key "
-    "WHERE d.awaits_key IS NOT NULL AND d.status = 'failed' ORDER BY d.id LIMIT $1"
+    "WHERE d.awaits_key IS NOT NULL AND d.status = 'failed' AND ($1::uuid IS NULL OR d.id > $1) "
+    "ORDER BY d.id LIMIT $2"
+)
+_STOP_AWAITING = (
+    "UPDATE webhook_deliveries SET awaits_scope = NULL, awaits_key = NULL, error = $2 WHERE id = $1"
 )
 
 
@@ -72,9 +76,13 @@ class DeliveryRepository:
         )
         return [UUID(str(r["id"])) for r in rows]
 
-    async def freed(self, limit: int) -> list[UUID]:
+    async def freed(self, after: UUID | None, limit: int) -> list[UUID]:
         conn = await driver_connection(self.session)
-        return [UUID(str(r["id"])) for r in await conn.fetch(_FREED, limit)]
+        return [UUID(str(r["id"])) for r in await conn.fetch(_FREED, after, limit)]
+
+    async def stop_awaiting(self, row_id: UUID, reason: str) -> None:
+        conn = await driver_connection(self.session)
+        await conn.execute(_STOP_AWAITING, row_id, reason)
 
     async def get_for_update(self, row_id: UUID) -> WebhookDelivery | None:
         statement = (

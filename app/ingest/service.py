@@ -131,8 +131,9 @@ async def _process(
 
 
 async def _replay_waiting(session: AsyncSession, row_id: UUID, settings: Settings) -> None:
-    """Replay a delivery whose awaited event was just stored, in a savepoint: if it fails
-    again it stays failed (and replayable), and the delivery that freed it is still taken."""
+    """Replay a delivery whose awaited event was just stored, in a savepoint. If the replay
+    raises, its work is undone and the delivery stays failed, no longer awaiting (an
+    admin replays it by hand); the delivery that freed it is taken all the same."""
     try:
         async with session.begin_nested():
             row = await DeliveryRepository(session).get_for_update(row_id)
@@ -141,6 +142,8 @@ async def _replay_waiting(session: AsyncSession, row_id: UUID, settings: Setting
             outcome = await _replay_row(session, row, settings)
     except Exception as exc:  # whatever it was, the delivery that freed it stands
         log.warning("waiting_delivery_replay_failed", id=str(row_id), error=type(exc).__name__)
+        reason = f"replayed when its awaited event arrived, and failed: {type(exc).__name__}"
+        await DeliveryRepository(session).stop_awaiting(row_id, reason)
         return
     log.info("waiting_delivery_replayed", id=str(row_id), status=outcome.status)
 
@@ -175,7 +178,8 @@ async def _append_events(
     awaited = [
         (p.event_ref.source, p.event_ref.source_event_id)
         for p, r in zip(pending, results, strict=True)
-        if r.status == "error" and p.event_ref is not None and not (p.ref[0] or p.ref[1])
+        if p.event_ref is not None
+        and any(e["type"] == timeline.NOT_RECORDED_YET for e in r.errors or [])
     ]
     return Processed(
         "failed" if errors else "processed",
@@ -219,13 +223,16 @@ async def _replay_row(
     )
 
 
-async def replay_freed(session: AsyncSession, settings: Settings, limit: int) -> int:
+async def replay_freed(
+    session: AsyncSession, settings: Settings, after: UUID | None, limit: int
+) -> list[UUID]:
     """Replay failed deliveries whose awaited event is recorded by now (it arrived while
-    they were in flight); the service's maintenance runs this. Returns how many."""
-    freed = await DeliveryRepository(session).freed(limit)
+    they were in flight), the first ``limit`` after ``after`` in id order; returns those
+    visited, so that a caller pages through each of them once."""
+    freed = await DeliveryRepository(session).freed(after, limit)
     for row_id in freed:
         await _replay_waiting(session, row_id, settings)
-    return len(freed)
+    return freed
 
 
 def _delivery_out(row: WebhookDelivery, include_body: bool) -> DeliveryOut:

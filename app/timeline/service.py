@@ -324,6 +324,7 @@ async def _resolve(
             missing[index] = invalid_field(
                 f"{label}.customer.event",
                 f"no event {event.source_event_id!r} from {event.source} is recorded yet",
+                NOT_RECORDED_YET,
             )
             explicit.append((None, [], None))
         else:
@@ -377,6 +378,11 @@ async def append_system_event(
     return event
 
 
+# The error type of an event whose customer is named by an earlier event that its source
+# has not delivered yet (a refund before its order): retried when that event arrives.
+NOT_RECORDED_YET = "event_not_recorded_yet"
+
+
 @dataclass(slots=True)
 class Pending:
     """A validated event waiting for its customer: ``position`` is its 1-based line number."""
@@ -415,8 +421,10 @@ async def store_events(
     for item, outcome in zip(pending, resolved, strict=True):
         where = f"{label}.{item.position}"
         if isinstance(outcome, ProblemError):
+            named = outcome.extra.get("errors") or [{}]
+            kind = NOT_RECORDED_YET if named[0].get("type") == NOT_RECORDED_YET else "customer"
             results[item.position] = _error(
-                item.position, f"{where}.customer", outcome.detail or "", "customer"
+                item.position, f"{where}.customer", outcome.detail or "", kind
             )
         elif item.new.corrects_id is not None:
             results[item.position] = _error(

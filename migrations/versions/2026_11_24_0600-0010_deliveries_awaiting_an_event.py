@@ -23,12 +23,15 @@ depends_on: str | Sequence[str] | None = None
 def upgrade() -> None:
     op.add_column("webhook_deliveries", sa.Column("awaits_scope", sa.String(200)))
     op.add_column("webhook_deliveries", sa.Column("awaits_key", sa.String(300)))
-    op.create_index(
-        "ix_webhook_deliveries_awaits",
-        "webhook_deliveries",
-        ["awaits_scope", "awaits_key"],
-        postgresql_where=sa.text("awaits_key IS NOT NULL"),
-    )
+    # Built without blocking the deliveries that keep arriving while the service migrates.
+    with op.get_context().autocommit_block():
+        op.create_index(
+            "ix_webhook_deliveries_awaits",
+            "webhook_deliveries",
+            ["awaits_scope", "awaits_key"],
+            postgresql_where=sa.text("awaits_key IS NOT NULL"),
+            postgresql_concurrently=True,
+        )
 
 
 def downgrade() -> None:

@@ -1,8 +1,12 @@
-"""The driver connection is inside the request's transaction, never in autocommit."""
+"""The driver connection is inside the request's transaction, never in autocommit; the
+pool's connections in use are counted right."""
 
+from types import SimpleNamespace
+
+from prometheus_client import REGISTRY
 from sqlalchemy import text
 
-from app.core.db import Database, driver_connection
+from app.core.db import Database, _counted_in, driver_connection
 
 
 async def test_a_statement_on_the_driver_connection_rolls_back_with_the_session(
@@ -26,3 +30,20 @@ async def test_driver_statements_commit_with_the_session(database: Database) -> 
         assert await session.scalar(text("SELECT to_regclass('committed_probe')")) is not None
         await session.execute(text("DROP TABLE committed_probe"))
         await session.commit()
+
+
+def _in_use() -> float:
+    return REGISTRY.get_sample_value("db_pool_connections_in_use") or 0.0
+
+
+async def test_the_pool_gauge_counts_connections_out_and_back(database: Database) -> None:
+    before = _in_use()
+    async with database.engine.connect() as first, database.engine.connect() as second:
+        await first.execute(text("SELECT 1"))
+        await second.execute(text("SELECT 1"))
+        assert _in_use() == before + 2
+    assert _in_use() == before
+    # A record the pool checks in after a failed checkout was never counted out.
+    never_out = SimpleNamespace(record_info={})
+    _counted_in(None, never_out)  # type: ignore[arg-type]
+    assert _in_use() == before

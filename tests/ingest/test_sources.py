@@ -13,6 +13,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
+from app.ingest.adapters import ADAPTERS
 from tests.ingest import test_mailgun, test_sendgrid_events, test_sendgrid_inbound, test_twilio
 
 GOLDEN = Path(__file__).parent / "golden"
@@ -276,3 +277,74 @@ async def test_out_of_order_orders_and_a_refund_land_on_the_buyer(
     items = (await client.get(f"/v1/customers/{customer}/timeline", headers=admin)).json()["items"]
     assert [e["type"] for e in items] == ["order.refunded", "order.paid", "order.placed"]
     assert items[0]["payload"]["refund_amount"] == "10.00"
+
+
+def refund_of(order: dict[str, Any], refund_id: int) -> dict[str, Any]:
+    return {
+        "id": refund_id,
+        "order_id": order["id"],
+        "created_at": "2026-04-15T09:00:00+01:00",
+        "transactions": [
+            {"kind": "refund", "status": "success", "amount": "5.00", "currency": "EUR"}
+        ],
+        "refund_line_items": [],
+    }
+
+
+async def _delivery(client: httpx.AsyncClient, admin: dict[str, str], id_: str) -> Any:
+    found = (await client.get("/v1/webhook-deliveries", headers=admin)).json()["items"]
+    return next(d for d in found if d["delivery_id"] == id_)
+
+
+async def test_a_waiting_refund_that_fails_again_does_not_cost_the_order(
+    live: tuple[httpx.AsyncClient, dict[str, str]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    client, admin = live
+    order = json.loads(golden("shopify_orders_create.json"))
+    raw, headers = shopify_post(refund_of(order, 930000003), "refunds/create", "w-r")
+    assert (await client.post("/v1/webhooks/shopify", content=raw, headers=headers)).status_code
+    # From now on the refund's normalisation breaks (a bug in a newer adapter, say).
+    adapter = ADAPTERS["shopify"]
+    normalize = adapter.normalize
+
+    def broken(delivery: Any) -> Any:
+        if delivery.headers.get("x-shopify-topic") == "refunds/create":
+            raise RuntimeError("adapter bug")
+        return normalize(delivery)
+
+    monkeypatch.setattr(adapter, "normalize", broken)
+    raw, headers = shopify_post(order, "orders/create", "w-o")
+
+    taken = await client.post("/v1/webhooks/shopify", content=raw, headers=headers)
+
+    assert taken.status_code == 200 and taken.json()["status"] == "accepted"
+    refund = await _delivery(client, admin, "w-r")
+    assert (refund["status"], refund["awaits"]) == ("failed", None), "no longer awaiting"
+    assert "RuntimeError" in refund["error"]
+    monkeypatch.undo()
+    replayed = await client.post(f"/v1/webhook-deliveries/{refund['id']}/replay", headers=admin)
+    assert replayed.json()["status"] == "processed" and replayed.json()["events"] == 1
+
+
+async def test_a_refund_for_an_erased_buyer_awaits_nothing(
+    live: tuple[httpx.AsyncClient, dict[str, str]],
+) -> None:
+    client, admin = live
+    order = json.loads(golden("shopify_orders_create.json"))
+    raw, headers = shopify_post(order, "orders/create", "w-o")
+    assert (await client.post("/v1/webhooks/shopify", content=raw, headers=headers)).is_success
+    buyer = (
+        await client.get("/v1/identify", params={"email": order["email"]}, headers=admin)
+    ).json()["customer_id"]
+    erased = await client.post(
+        f"/v1/customers/{buyer}/erasure",
+        json={"reason": "GDPR art. 17 request", "requested_at": "2026-11-20T09:00:00Z"},
+        headers=admin,
+    )
+    assert erased.status_code == 200, erased.text
+    raw, headers = shopify_post(refund_of(order, 930000004), "refunds/create", "w-r")
+
+    refused = await client.post("/v1/webhooks/shopify", content=raw, headers=headers)
+
+    assert refused.json()["status"] == "failed" and "erased" in refused.json()["reason"]
+    assert (await _delivery(client, admin, "w-r"))["awaits"] is None

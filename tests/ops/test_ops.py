@@ -66,3 +66,19 @@ def test_metrics_counted_in_several_processes_add_up(tmp_path: Path) -> None:
     assert 'http_requests_total{method="GET",route="/healthz",status="200"} 6.0' in (
         answered.stdout
     ), answered.stderr
+
+
+def test_a_dead_workers_connections_leave_the_gauge_when_a_worker_starts(tmp_path: Path) -> None:
+    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(tmp_path)}
+    killed = "from app.core.metrics import DB_POOL_IN_USE; DB_POOL_IN_USE.inc(3)"
+    subprocess.run([sys.executable, "-c", killed], env=env, check=True, timeout=60)
+    scrape = (
+        "import sys; from app.core.metrics import exposition, worker_starting; "
+        "print(exposition().decode()); worker_starting(); print(exposition().decode())"
+    )
+    answered = subprocess.run(
+        [sys.executable, "-c", scrape], env=env, capture_output=True, text=True, timeout=60
+    )
+    before, after = answered.stdout.split("# HELP db_pool_connections_in_use")[1:]
+    assert "db_pool_connections_in_use 3.0" in before, answered.stderr
+    assert "db_pool_connections_in_use 3.0" not in after
