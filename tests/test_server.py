@@ -52,6 +52,19 @@ def start(env: dict[str, str], *args: str) -> tuple[subprocess.Popen[bytes], str
     return process, f"http://127.0.0.1:{port}"
 
 
+def admin_key(env: dict[str, str], name: str) -> dict[str, str]:
+    """The Authorization header of a new admin key, made with `keys create` on ``env``."""
+    created = subprocess.run(
+        [str(BIN), "keys", "create", "--role", "admin", "--name", name],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    return {"Authorization": f"Bearer {created.stdout.strip().splitlines()[-1]}"}
+
+
 def stop(process: subprocess.Popen[bytes]) -> None:
     if process.poll() is None:
         process.send_signal(signal.SIGTERM)
@@ -104,15 +117,7 @@ def test_a_template_edit_reaches_both_workers(scratch_url: str) -> None:
     process, base = start(env, "--workers", "2")
     try:
         wait_ready(base, process, 60)
-        created = subprocess.run(
-            [str(BIN), "keys", "create", "--role", "admin", "--name", "e2e"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        )
-        admin = {"Authorization": f"Bearer {created.stdout.strip().splitlines()[-1]}"}
+        admin = admin_key(env, "e2e")
         customer = {"display_name": "Ana", "identifiers": [{"kind": "phone", "value": "611000001"}]}
         assert httpx.post(f"{base}/v1/customers", json=customer, headers=admin).is_success
 

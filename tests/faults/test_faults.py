@@ -23,7 +23,7 @@ from standardwebhooks.webhooks import Webhook
 
 from app.core.db import plain_url
 from app.core.embedded import start_embedded
-from tests.test_server import BIN, free_port, stop, wait_ready
+from tests.test_server import BIN, admin_key, free_port, stop, wait_ready
 
 pytestmark = pytest.mark.faults
 
@@ -211,15 +211,7 @@ async def test_reads_recover_from_a_database_restart_by_themselves(service: Serv
     """Authentication and the read hot paths send statements straight to the driver, where
     SQLAlchemy does not see a broken connection: each one is dropped as it fails, so reads
     recover with nothing else touching the pool (no /readyz here)."""
-    created = subprocess.run(
-        [str(BIN), "keys", "create", "--role", "admin", "--name", "faults"],
-        env=service.env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    headers = {"Authorization": f"Bearer {created.stdout.strip().splitlines()[-1]}"}
+    headers = admin_key(service.env, "faults")
     async with httpx.AsyncClient(base_url=service.base, timeout=10) as client:
 
         async def at_once() -> set[int]:

@@ -23,7 +23,7 @@ from standardwebhooks.webhooks import Webhook
 
 from tests.conftest import WEBHOOK_SECRETS
 from tests.ingest.test_sendgrid_events import SAMPLE_PUBLIC_KEY
-from tests.test_server import BIN, free_port, stop, wait_ready
+from tests.test_server import BIN, admin_key, free_port, stop, wait_ready
 
 pytestmark = pytest.mark.fuzz
 
@@ -62,16 +62,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     try:
         base = f"http://127.0.0.1:{port}"
         wait_ready(base, process, 90)
-        created = subprocess.run(
-            [str(BIN), "keys", "create", "--role", "admin", "--name", "fuzz"],
-            env=env,
-            capture_output=True,
-            text=True,
-            check=True,
-            timeout=60,
-        )
-        key = created.stdout.strip().splitlines()[-1]
-        yield Service(base, {"Authorization": f"Bearer {key}"}, log)
+        yield Service(base, admin_key(env, "fuzz"), log)
     finally:
         stop(process)
 
