@@ -1,6 +1,7 @@
 """End to end: the real `customer-history serve` process."""
 
 import asyncio
+import json
 import os
 import signal
 import socket
@@ -149,29 +150,54 @@ def test_a_template_edit_reaches_both_workers(scratch_url: str) -> None:
         stop(process)
 
 
-def test_metrics_add_up_every_worker(database_url: str) -> None:
-    """Two workers answer one port; any of them answers /metrics for both."""
+def healthz_answered_per_worker(metrics_dir: Path) -> list[float]:
+    """Each worker's own count of GET /healthz, read from its samples file."""
+    from prometheus_client.mmap_dict import MmapedDict
+
+    counts = []
+    for path in sorted(metrics_dir.glob("counter_*.db")):
+        total = 0.0
+        for key, value, _timestamp, _position in MmapedDict.read_all_values_from_file(str(path)):
+            _metric, name, labels, _help = json.loads(key)
+            if name == "http_requests_total" and labels.get("route") == "/healthz":
+                total += value
+        counts.append(total)
+    return counts
+
+
+def test_metrics_add_up_every_worker(database_url: str, tmp_path: Path) -> None:
+    """Two workers answer one port, each answered some of the probes, and any of them
+    answers /metrics for both."""
     env = {**os.environ, "DATABASE_URL": database_url}
-    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    metrics_dir = tmp_path / "metrics"
+    metrics_dir.mkdir()
+    env["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
     process, base = start(env, "--workers", "2")
     try:
         wait_ready(base, process, 60)
 
-        async def probes() -> None:
-            # A new connection per request, so that both workers answer some of them.
+        async def probes(n: int) -> None:
+            # A new connection per request, so that both workers may answer some of them.
             limits = httpx.Limits(max_keepalive_connections=0)
             async with httpx.AsyncClient(base_url=base, limits=limits) as client:
-                answers = await asyncio.gather(*(client.get("/healthz") for _ in range(40)))
+                answers = await asyncio.gather(*(client.get("/healthz") for _ in range(n)))
             assert {a.status_code for a in answers} == {200}
 
-        asyncio.run(probes())
+        # Which worker accepts a connection is the kernel's choice: probe until both did.
+        sent = 0
+        while sent < 2000 and len(healthz_answered_per_worker(metrics_dir)) < 2:
+            asyncio.run(probes(100))
+            sent += 100
+        per_worker = healthz_answered_per_worker(metrics_dir)
+        assert len(per_worker) == 2 and all(n > 0 for n in per_worker), per_worker
+        assert sum(per_worker) == sent
         scraped = httpx.get(f"{base}/metrics").text
         counted = [
             float(line.rsplit(" ", 1)[1])
             for line in scraped.splitlines()
             if line.startswith('http_requests_total{method="GET",route="/healthz",status="200"}')
         ]
-        assert counted == [40.0]
+        assert counted == [float(sent)]
         # The answer comes from the workers' shared files (multiprocess mode), which hold
         # no collector of a single process such as python_info.
         assert "python_info" not in scraped
