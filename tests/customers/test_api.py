@@ -2,13 +2,18 @@
 
 import asyncio
 from typing import Any
+from uuid import uuid4
 
 import httpx
 import pytest
+from asyncpg.connection import LoggedQuery
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.security import Role
+from app.core.db import driver_connection
+from app.core.security import Principal, Role
+from app.customers.identifiers import IdentifierKind
+from app.customers.service import identify
 from tests.conftest import MakeKey
 
 PROBLEM = "application/problem+json"
@@ -492,16 +497,20 @@ async def test_identify_is_an_index_lookup(session: AsyncSession) -> None:
     )
     await session.execute(text("ANALYZE customers"))
     await session.execute(text("ANALYZE customer_identifiers"))
-    plan = "\n".join(
-        (
-            await session.execute(
-                text(
-                    "EXPLAIN SELECT c.id, c.status, c.unverified, c.owner_id FROM customer_identifiers i "
-                    "JOIN customers c ON c.id = i.customer_id WHERE i.kind = 'phone' AND i.value = '+34610000042'"
-                )
-            )
-        ).scalars()
-    )
+    # The plan of the statement the service itself sends, captured from the driver.
+    conn = await driver_connection(session)
+    sent: list[LoggedQuery] = []
+    conn.add_query_logger(sent.append)
+    try:
+        found = await identify(
+            session, IdentifierKind.PHONE, "+34610000042", Principal(uuid4(), Role.SUPPORT)
+        )
+        await asyncio.sleep(0)  # the driver calls its loggers on the next loop turn
+    finally:
+        conn.remove_query_logger(sent.append)
+    assert found is not None
+    assert len(sent) == 1, [q.query for q in sent]
+    plan = "\n".join(row[0] for row in await conn.fetch(f"EXPLAIN {sent[0].query}", *sent[0].args))
     assert "Seq Scan" not in plan, plan
     assert "pk_customer_identifiers" in plan, plan
     assert "pk_customers" in plan, plan

@@ -1,5 +1,6 @@
 """Liveness, readiness and metrics."""
 
+import asyncio
 import os
 import subprocess
 import sys
@@ -7,9 +8,11 @@ from pathlib import Path
 
 import httpx
 import pytest
+from alembic import command
 
 from app.core.config import Settings
 from app.core.db import Database
+from app.core.migrations import alembic_config, head_revision
 from app.main import create_app
 
 
@@ -41,14 +44,29 @@ async def test_readyz_fails_without_database(url: str) -> None:
     assert response.headers["retry-after"]
 
 
+def sample(exposition: str, series: str) -> float:
+    """The value of one series in a Prometheus exposition (0 when absent)."""
+    for line in exposition.splitlines():
+        if line.startswith(series + " "):
+            return float(line.rsplit(" ", 1)[1])
+    return 0.0
+
+
 async def test_metrics_count_requests_by_route_template(client: httpx.AsyncClient) -> None:
+    """Counted by route template, not raw path, and counted exactly (the registry is the
+    process's, so earlier tests' requests are in it: compare before and after)."""
+    healthz = 'http_requests_total{method="GET",route="/healthz",status="200"}'
+    denied = 'http_requests_total{method="GET",route="/v1/customers/{customer_id}",status="401"}'
+    before = (await client.get("/metrics")).text
     await client.get("/healthz")
-    await client.get("/v1/me")
-    text = (await client.get("/metrics")).text
-    assert 'http_requests_total{method="GET",route="/healthz",status="200"}' in text
-    assert 'http_requests_total{method="GET",route="/v1/me",status="401"}' in text
-    assert "http_request_duration_seconds_bucket" in text
-    assert "db_pool_connections_in_use" in text
+    await client.get("/healthz")
+    await client.get("/v1/customers/0190d6a4-0000-7000-8000-000000000001")
+    after = (await client.get("/metrics")).text
+    assert sample(after, healthz) - sample(before, healthz) == 2
+    assert sample(after, denied) - sample(before, denied) == 1
+    assert "0190d6a4" not in after
+    assert "http_request_duration_seconds_bucket" in after
+    assert "db_pool_connections_in_use" in after
 
 
 def test_metrics_counted_in_several_processes_add_up(tmp_path: Path) -> None:
@@ -82,3 +100,30 @@ def test_a_dead_workers_connections_leave_the_gauge_when_a_worker_starts(tmp_pat
     before, after = answered.stdout.split("# HELP db_pool_connections_in_use")[1:]
     assert "db_pool_connections_in_use 3.0" in before, answered.stderr
     assert "db_pool_connections_in_use 3.0" not in after
+
+
+def test_readyz_fails_until_the_database_is_at_the_newest_migration(scratch_url: str) -> None:
+    """A process that starts beside a database one migration behind is not ready (a
+    deployment must not send it traffic), and becomes ready once the migration is applied."""
+    config = alembic_config(scratch_url)
+    command.upgrade(config, "head")
+    command.downgrade(config, "-1")
+
+    async def readyz() -> httpx.Response:
+        app = create_app(Settings(database_url=scratch_url))
+        app.state.db = Database(scratch_url)
+        transport = httpx.ASGITransport(app=app)
+        try:
+            async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+                return await client.get("/readyz")
+        finally:
+            await app.state.db.dispose()
+
+    behind = asyncio.run(readyz())
+    assert behind.status_code == 503
+    assert behind.headers["content-type"] == "application/problem+json"
+    assert f"expected {head_revision()}" in behind.json()["detail"]
+    command.upgrade(config, "head")
+    ready = asyncio.run(readyz())
+    assert ready.status_code == 200
+    assert ready.json() == {"status": "ready", "migration": head_revision()}
