@@ -78,7 +78,10 @@ class Cleaner:
     def _before_signature(self, lines: list[str]) -> list[str]:
         for index, line in enumerate(lines):
             if index and self.signature_markers is not None and self.signature_markers.match(line):
-                return lines[:index]
+                lines = lines[:index]
+                break
+        while lines and not lines[-1].strip():
+            lines = lines[:-1]
         last = len(lines)
         for index in range(len(lines) - 1, 0, -1):
             if last - index > self.sign_off_tail_lines + 1:

@@ -74,10 +74,11 @@ def _alternatives(word: str) -> list[tuple[tuple[str, bool], ...]]:
     """Each alternative of one written word, as the words it folds into."""
     if word == GAP:
         return [((GAP, False),)]
-    if EMOJI.fullmatch(word):
-        return [((word, False),)]
     spelled = []
     for alternative in word.split("|"):
+        if EMOJI.fullmatch(alternative):
+            spelled.append(((alternative, False),))
+            continue
         prefix = alternative.endswith("*")
         parts = WORD.findall(fold(alternative.rstrip("*")))
         if parts:
