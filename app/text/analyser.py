@@ -119,7 +119,9 @@ class TextAnalyser:
         intents = self._intents(by_category, asks="?" in words.folded)
         abusive = _terms(by_category[_ABUSIVE])
         sentiment, polar_terms = self._sentiment(words, by_category, intents, bool(abusive))
-        if (derived := self.rules.sentiment_intents.get(sentiment.label)) is not None:  # type: ignore[call-overload]
+        polar = self.rules.sentiment_intents
+        derived = polar.get(sentiment.label) if sentiment.label != "neutral" else None
+        if derived is not None:
             intents.setdefault(derived, polar_terms)
         self._suppress(intents)
         return TextAnalysis(

@@ -74,7 +74,7 @@ def _alternatives(word: str) -> list[tuple[tuple[str, bool], ...]]:
     """Each alternative of one written word, as the words it folds into."""
     if word == GAP:
         return [((GAP, False),)]
-    spelled = []
+    spelled: list[tuple[tuple[str, bool], ...]] = []
     for alternative in word.split("|"):
         if EMOJI.fullmatch(alternative):
             spelled.append(((alternative, False),))

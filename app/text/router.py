@@ -57,4 +57,3 @@ async def analyze_text(body: AnalyzeIn, principal: Writer) -> TextAnalysis:
     Portuguese, English and French are analysed; another language is answered with
     `supported: false`). Up to 20,000 characters; nothing is stored."""
     return default_analyser().analyse(body.text, body.language)
-
