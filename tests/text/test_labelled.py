@@ -2,7 +2,7 @@
 they were when the rules were last tuned (less a small margin) fails here.
 
 The figures reached on the held-out half (docs/text-analysis.md) were: language 0.987,
-sentiment macro-F1 0.842, urgent precision 0.887 and recall 1.0, intent micro-F1 0.851,
+sentiment macro-F1 0.846, urgent precision 0.887 and recall 1.0, intent micro-F1 0.853,
 abusive recall 1.0.
 """
 
@@ -14,10 +14,10 @@ from bench.text_analysis import evaluate, load_labelled
 MARGIN = 0.02
 REACHED = {
     "language_accuracy": 0.987,
-    "sentiment_macro_f1": 0.842,
+    "sentiment_macro_f1": 0.846,
     "urgent_precision": 0.887,
     "urgent_recall": 1.0,
-    "intent_micro_f1": 0.851,
+    "intent_micro_f1": 0.853,
     "abusive_recall": 1.0,
 }
 
