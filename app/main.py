@@ -24,6 +24,7 @@ from app.ingest.router import router as ingest_router
 from app.maintenance import Maintenance
 from app.ops.router import router as ops_router
 from app.privacy.router import router as privacy_router
+from app.text.router import router as text_router
 from app.timeline.router import router as timeline_router
 from app.timeline.stream import TimelineFeed
 
@@ -46,6 +47,7 @@ DOCUMENTED_ORDER = (
     indicators_router,
     fichas_router,
     privacy_router,
+    text_router,
 )
 # FastAPI tries the routes in the order they were included, one to two microseconds for
 # each one that does not match; no two routes match the same request, so the order only
@@ -61,6 +63,7 @@ MATCHING_ORDER = (
     ingest_router,
     timeline_router,
     privacy_router,
+    text_router,
 )
 
 

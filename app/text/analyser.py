@@ -1,0 +1,262 @@
+"""The analyser: one inbound text in, its language, sentiment, urgency, intents and abuse
+out. Pure and synchronous: the rules are compiled once when it is built, and analysing a
+text touches nothing outside it."""
+
+import math
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+
+from app.text.cleaning import Cleaner
+from app.text.language import LanguageDetector
+from app.text.lexicon import (
+    CLAUSE_BREAKS,
+    SENTENCE_BREAKS,
+    TOKEN,
+    Lexicon,
+    Match,
+    longest_first,
+    unaccent,
+)
+from app.text.rules import Intent, LanguageRules, SentimentSettings, TextRules, UrgencyReason
+from app.text.schemas import (
+    Abuse,
+    IntentFinding,
+    Sentiment,
+    TextAnalysis,
+    Urgency,
+    UrgencyFinding,
+)
+
+# The analyser's own code; the rules document carries its own version beside it.
+ANALYSER_VERSION = "1"
+
+_SHOUTED = re.compile(r"!{2,}")
+
+# Categories of the compiled lexicon.
+_SENTIMENT, _NEGATOR, _INTENSIFIER, _CONTRAST = "sentiment", "negator", "intensifier", "contrast"
+_CALM, _ABUSIVE = "calm", "abusive"
+_URGENCY, _INTENT = "urgency:", "intent:"
+
+
+def _compile(emoji: dict[str, float], *languages: LanguageRules) -> Lexicon:
+    """One lexicon of every list of ``languages`` (several: a text too short to tell)."""
+    lexicon = Lexicon()
+    for symbols, weight in emoji.items():
+        lexicon.add(_SENTIMENT, [symbols], weight)
+    for rules in languages:
+        lexicon.add(_NEGATOR, rules.negators)
+        lexicon.add(_INTENSIFIER, rules.intensifiers)
+        lexicon.add(_CONTRAST, rules.contrasts)
+        lexicon.add(_CALM, rules.calm)
+        lexicon.add(_ABUSIVE, rules.abusive)
+        for term, weight in rules.sentiment.items():
+            lexicon.add(_SENTIMENT, [term], weight)
+        for reason, terms in rules.urgency.items():
+            lexicon.add(_URGENCY + reason.value, terms)
+        for intent, terms in rules.intents.items():
+            lexicon.add(_INTENT + intent.value, terms)
+    return lexicon
+
+
+@dataclass(frozen=True, slots=True)
+class _Words:
+    """A cleaned text split for matching: folded words, and whether each was shouted."""
+
+    folded: list[str]
+    shouted: list[bool]
+    sentence: list[int]  # the number of the sentence each word is in
+    exclaimed: bool
+
+
+def _split(text: str) -> _Words:
+    tokens = TOKEN.findall(unaccent(text))
+    sentence, number = [], 0
+    for token in tokens:
+        sentence.append(number)
+        number += token in SENTENCE_BREAKS
+    return _Words(
+        folded=[token.lower() for token in tokens],
+        shouted=[len(token) >= 3 and token.isupper() for token in tokens],
+        sentence=sentence,
+        exclaimed=_SHOUTED.search(text) is not None,
+    )
+
+
+class TextAnalyser:
+    """Analyses texts with one rules document; build it once and share it."""
+
+    def __init__(self, rules: TextRules) -> None:
+        self.rules = rules
+        self.version = f"{ANALYSER_VERSION}+rules.{rules.version}"
+        self._cleaner = Cleaner.from_rules(rules.email)
+        self._detector = LanguageDetector(
+            supported=sorted(rules.languages),
+            others=rules.detection.other_languages,
+            prior=rules.detection.supported_prior,
+        )
+        self._lexicons = {
+            lang: _compile(rules.emoji, words) for lang, words in rules.languages.items()
+        }
+        self._any_language = _compile(rules.emoji, *rules.languages.values())
+
+    def analyse(self, text: str, language: str | None = None) -> TextAnalysis:
+        """Analyse one text; ``language`` (ISO 639-1) when known, detected otherwise."""
+        own = self._cleaner.own_words(text)
+        if language is not None:
+            confidence = 1.0
+        else:
+            detected = self._detector.detect(own)
+            language, confidence = detected.language, detected.confidence
+        if language is not None and language not in self._lexicons:
+            return self._unsupported(language, confidence)
+        lexicon = self._lexicons[language] if language else self._any_language
+        words = _split(own)
+        matches = lexicon.find(words.folded)
+        by_category: dict[str, list[Match]] = defaultdict(list)
+        for match in matches:
+            by_category[match.entry.category].append(match)
+        intents = self._intents(by_category, asks="?" in words.folded)
+        abusive = _terms(by_category[_ABUSIVE])
+        sentiment, polar_terms = self._sentiment(words, by_category, intents, bool(abusive))
+        polar = self.rules.sentiment_intents
+        derived = polar.get(sentiment.label) if sentiment.label != "neutral" else None
+        if derived is not None:
+            intents.setdefault(derived, polar_terms)
+        self._suppress(intents)
+        return TextAnalysis(
+            language=language,
+            language_confidence=confidence,
+            supported=True,
+            sentiment=sentiment,
+            urgency=self._urgency(by_category, intents, sentiment),
+            intents=[IntentFinding(intent=i, terms=terms) for i, terms in intents.items()],
+            abusive=Abuse(detected=bool(abusive), terms=abusive),
+            analyser_version=self.version,
+        )
+
+    def _unsupported(self, language: str, confidence: float) -> TextAnalysis:
+        return TextAnalysis(
+            language=language,
+            language_confidence=confidence,
+            supported=False,
+            sentiment=Sentiment(label="neutral", score=0.0, terms=[]),
+            urgency=Urgency(level="normal", reasons=[]),
+            intents=[],
+            abusive=Abuse(detected=False, terms=[]),
+            analyser_version=self.version,
+        )
+
+    def _intents(self, by_category: dict[str, list[Match]], asks: bool) -> dict[Intent, list[str]]:
+        """The intents whose terms were found, and the question intent if a '?' was."""
+        found = {
+            intent: _terms(by_category[_INTENT + intent.value])
+            for intent in Intent
+            if by_category.get(_INTENT + intent.value)
+        }
+        if asks and self.rules.question_intent is not None:
+            found.setdefault(self.rules.question_intent, ["?"])
+        return found
+
+    def _suppress(self, intents: dict[Intent, list[str]]) -> None:
+        """Drop the intents that a stronger one found beside them overrides."""
+        for intent, suppressors in self.rules.intent_suppressed_by.items():
+            if intent in intents and any(other in intents for other in suppressors):
+                del intents[intent]
+
+    def _sentiment(
+        self,
+        words: _Words,
+        by_category: dict[str, list[Match]],
+        intents: dict[Intent, list[str]],
+        abusive: bool,
+    ) -> tuple[Sentiment, list[str]]:
+        """The sentiment, and the terms that pulled it the way it went."""
+        settings = self.rules.sentiment
+        negators = {m.end - 1 for m in by_category[_NEGATOR]}
+        intensifiers = {m.end - 1 for m in by_category[_INTENSIFIER]}
+        contrasts = sorted(m.start for m in by_category[_CONTRAST])
+        total = 0.0
+        weighed: list[tuple[str, float]] = []
+        for match in longest_first(by_category[_SENTIMENT]):
+            weight = match.entry.value
+            if weight == 0:
+                continue
+            if _reach(words.folded, match.start, negators, settings.negation_window):
+                weight *= settings.negation_factor
+            if _reach(words.folded, match.start, intensifiers, settings.intensifier_window):
+                weight *= settings.intensifier_factor
+            if any(words.shouted[match.start : match.end]):
+                weight *= settings.caps_factor
+            weight *= _contrast_factor(words.sentence, match.start, contrasts, settings)
+            weighed.append((match.words, weight))
+            total += weight
+        total += sum(self.rules.intent_valence.get(intent, 0.0) for intent in intents)
+        if abusive:
+            total += self.rules.abusive_valence
+        if words.exclaimed:
+            total *= settings.exclamation_factor
+        score = round(total / math.sqrt(total * total + settings.saturation), 3)
+        label = (
+            "positive"
+            if score >= settings.positive_from
+            else "negative"
+            if score <= settings.negative_to
+            else "neutral"
+        )
+        terms = list(dict.fromkeys(term for term, _ in weighed))
+        polar = [term for term, weight in weighed if (weight > 0) == (score > 0)]
+        return Sentiment(label=label, score=score, terms=terms), list(dict.fromkeys(polar))
+
+    def _urgency(
+        self,
+        by_category: dict[str, list[Match]],
+        intents: dict[Intent, list[str]],
+        sentiment: Sentiment,
+    ) -> Urgency:
+        calm = bool(by_category[_CALM])
+        reasons: list[UrgencyFinding] = []
+        for reason in UrgencyReason:
+            if calm and reason is UrgencyReason.URGENT_WORD:
+                continue
+            for term in _terms(by_category[_URGENCY + reason.value]):
+                reasons.append(UrgencyFinding(reason=reason, term=term))
+        for intent, reason in self.rules.urgent_intents.items():
+            for term in intents.get(intent, []):
+                reasons.append(UrgencyFinding(reason=reason, term=term))
+        if reasons:
+            return Urgency(level="high", reasons=reasons)
+        quiet = set(intents) <= set(self.rules.low_urgency_intents)
+        level = "low" if quiet and sentiment.label != "negative" else "normal"
+        return Urgency(level=level, reasons=[])
+
+
+def _terms(matches: list[Match]) -> list[str]:
+    """The distinct words that matched, in text order."""
+    return list(dict.fromkeys(match.words for match in sorted(matches, key=lambda m: m.start)))
+
+
+def _reach(words: list[str], start: int, positions: set[int], window: int) -> bool:
+    """Whether one of ``positions`` lies among the ``window`` words before ``start`` in the
+    same clause."""
+    if not positions:
+        return False
+    index = start - 1
+    while index >= 0 and start - index <= window and words[index] not in CLAUSE_BREAKS:
+        if index in positions:
+            return True
+        index -= 1
+    return False
+
+
+def _contrast_factor(
+    sentence: list[int], start: int, contrasts: list[int], settings: SentimentSettings
+) -> float:
+    """Weight of a term by where it stands from a 'but' of its own sentence: what follows
+    the 'but' is what the writer means ("good product, but the delivery was awful")."""
+    same = [position for position in contrasts if sentence[position] == sentence[start]]
+    if any(position < start for position in same):
+        return settings.after_contrast
+    if same:
+        return settings.before_contrast
+    return 1.0

@@ -1,0 +1,213 @@
+"""Folding, splitting into words, and finding the rules' terms among the words.
+
+A text is folded once (accents removed with one ``str.translate``, then lower case) and
+split into words and clause marks. Every term of every list is compiled into one index
+keyed by its first word (or by the stem of a ``*`` word), so finding all terms costs a few
+dictionary look-ups per word, whatever the number of terms: a regex alternation of the
+same terms tries each one at every position.
+"""
+
+import itertools
+import re
+import unicodedata
+from collections import defaultdict
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from app.text.rules import EMOJI, EMOJI_CHARS, WORD
+
+
+def _folding_table() -> dict[int, str]:
+    """Latin letters with diacritics mapped to their base letters (ñ→n, ç→c, é→e, ...)."""
+    table: dict[int, str] = {}
+    for code in range(0xC0, 0x250):
+        char = chr(code)
+        base = "".join(c for c in unicodedata.normalize("NFKD", char) if c.isascii())
+        if base and base != char:
+            table[code] = base
+    table.update({ord("œ"): "oe", ord("Œ"): "OE", ord("æ"): "ae", ord("Æ"): "AE"})
+    table.update({ord("ß"): "ss", 0x2019: "'", 0x02BC: "'"})  # typographic apostrophes
+    return table
+
+
+_FOLD = _folding_table()
+
+# Words, emoji, and the marks that end a clause (a negation does not reach past them).
+TOKEN = re.compile(rf"\w+|[.!?;:,\n]|[{EMOJI_CHARS}]")
+# Words whose entries a lexicon remembers before it starts afresh (bounded memory).
+_REMEMBERED_WORDS = 50_000
+# A term's word ``...`` stands for up to this many words of the same clause.
+GAP, GAP_WORDS = "...", 4
+CLAUSE_BREAKS = frozenset(".!?;:,\n")
+SENTENCE_BREAKS = frozenset(".!?\n")
+
+
+def unaccent(text: str) -> str:
+    """The text with Latin diacritics removed, case kept."""
+    return text.translate(_FOLD)
+
+
+def fold(text: str) -> str:
+    """The text as terms are compared: accents removed, lower case."""
+    return text.translate(_FOLD).lower()
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One way of writing one term of one list."""
+
+    category: str
+    term: str
+    value: float
+    tail: tuple[tuple[str, bool], ...]  # the words after the first: (word, is a prefix)
+
+
+@dataclass(frozen=True, slots=True)
+class Match:
+    start: int
+    end: int  # one past the last word
+    entry: Entry
+    words: str  # the words of the text that matched, folded
+
+
+def _alternatives(word: str) -> list[tuple[tuple[str, bool], ...]]:
+    """Each alternative of one written word, as the words it folds into."""
+    if word == GAP:
+        return [((GAP, False),)]
+    spelled: list[tuple[tuple[str, bool], ...]] = []
+    for alternative in word.split("|"):
+        if EMOJI.fullmatch(alternative):
+            spelled.append(((alternative, False),))
+            continue
+        prefix = alternative.endswith("*")
+        parts = WORD.findall(fold(alternative.rstrip("*")))
+        if parts:
+            spelled.append(
+                tuple((part, prefix and i == len(parts) - 1) for i, part in enumerate(parts))
+            )
+    return spelled
+
+
+def spellings(term: str) -> list[tuple[tuple[str, bool], ...]]:
+    """Every word sequence a term stands for (the product of its alternatives)."""
+    per_word = [_alternatives(word) for word in term.split()]
+    return [tuple(itertools.chain.from_iterable(combo)) for combo in itertools.product(*per_word)]
+
+
+class Lexicon:
+    """Terms of many lists, found together in one pass over a text's words."""
+
+    def __init__(self) -> None:
+        self._exact: dict[str, list[Entry]] = defaultdict(list)
+        self._prefix: dict[str, list[Entry]] = defaultdict(list)
+        self._stem_lengths: tuple[int, ...] = ()
+        # The entries each word starts, as found: a text's words are mostly words seen
+        # before, so one look-up replaces one per stem length (about 15).
+        self._starting: dict[str, _Starting] = {}
+
+    def add(self, category: str, terms: Iterable[str], value: float = 1.0) -> None:
+        """Add each term under ``category`` with ``value`` (a weight, or 1)."""
+        lengths = set(self._stem_lengths)
+        for term in terms:
+            for spelled in spellings(term):
+                (first, is_prefix), tail = spelled[0], spelled[1:]
+                entry = Entry(category, term, value, tail)
+                if is_prefix:
+                    self._prefix[first].append(entry)
+                    lengths.add(len(first))
+                else:
+                    self._exact[first].append(entry)
+        self._stem_lengths = tuple(sorted(lengths))
+        self._starting.clear()
+
+    def _entries_starting(self, word: str) -> "_Starting":
+        starting = self._starting.get(word)
+        if starting is None:
+            entries = list(self._exact.get(word, ()))
+            for length in self._stem_lengths:
+                if length > len(word):
+                    break
+                entries.extend(self._prefix.get(word[:length], ()))
+            starting = _Starting.of(entries)
+            if len(self._starting) >= _REMEMBERED_WORDS:
+                self._starting.clear()
+            self._starting[word] = starting
+        return starting
+
+    def find(self, words: list[str]) -> list[Match]:
+        """Every occurrence of every term in ``words`` (folded), overlaps included."""
+        found: list[Match] = []
+        starting = self._entries_starting
+        last = len(words) - 1
+        for i, word in enumerate(words):
+            entries = starting(word)
+            for entry in entries.alone:
+                found.append(Match(i, i + 1, entry, word))
+            if i < last and entries.by_next:
+                for entry in entries.by_next.get(words[i + 1], ()):
+                    end = _tail_end(words, i + 2, entry.tail[1:]) if len(entry.tail) > 1 else i + 2
+                    if end:
+                        found.append(Match(i, end, entry, " ".join(words[i:end])))
+            for entry in entries.other:
+                end = _tail_end(words, i + 1, entry.tail)
+                if end:
+                    found.append(Match(i, end, entry, " ".join(words[i:end])))
+        return found
+
+
+@dataclass(frozen=True, slots=True)
+class _Starting:
+    """The entries one word starts: one word long, by their exact second word, the rest."""
+
+    alone: tuple[Entry, ...]
+    by_next: dict[str, tuple[Entry, ...]]
+    other: tuple[Entry, ...]
+
+    @classmethod
+    def of(cls, entries: list[Entry]) -> "_Starting":
+        by_next: dict[str, list[Entry]] = defaultdict(list)
+        other = []
+        for entry in entries:
+            if entry.tail and not entry.tail[0][1] and entry.tail[0][0] != GAP:
+                by_next[entry.tail[0][0]].append(entry)
+            elif entry.tail:
+                other.append(entry)
+        return cls(
+            alone=tuple(entry for entry in entries if not entry.tail),
+            by_next={word: tuple(group) for word, group in by_next.items()},
+            other=tuple(other),
+        )
+
+
+def _tail_end(words: list[str], j: int, tail: tuple[tuple[str, bool], ...]) -> int:
+    """Where the rest of a term ends if it matches ``words`` from ``j``; 0 if it does not."""
+    count = len(words)
+    for index, (part, is_prefix) in enumerate(tail):
+        if part == GAP:
+            rest = tail[index + 1 :]
+            for skip in range(GAP_WORDS + 1):
+                if j + skip > count or (skip and words[j + skip - 1] in CLAUSE_BREAKS):
+                    return 0
+                end = _tail_end(words, j + skip, rest) if rest else j + skip
+                if end:
+                    return end
+            return 0
+        if j >= count:
+            return 0
+        other = words[j]
+        if not (other.startswith(part) if is_prefix else other == part):
+            return 0
+        j += 1
+    return j
+
+
+def longest_first(matches: Iterable[Match]) -> list[Match]:
+    """Non-overlapping matches, the longest winning where two overlap, in text order."""
+    chosen: list[Match] = []
+    taken: set[int] = set()
+    for match in sorted(matches, key=lambda m: (m.start - m.end, m.start)):
+        span = range(match.start, match.end)
+        if taken.isdisjoint(span):
+            chosen.append(match)
+            taken.update(span)
+    return sorted(chosen, key=lambda m: m.start)

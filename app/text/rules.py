@@ -1,0 +1,214 @@
+"""The rules of text analysis as one JSON document, validated here.
+
+The analyser takes a ``TextRules`` and nothing else, so the same code runs the default
+document that ships beside this module (``default_rules.json``) or one an admin edits.
+
+A *term* is one or more words separated by spaces, matched against the text's words
+after both are folded (lower case, accents removed), so ``"está"`` also finds ``ESTA``
+and ``esta``. Within a word, ``|`` separates alternatives and a trailing ``*`` matches any
+word that starts with what precedes it: ``"tercera|cuarta vez"``, ``"reembols*"``,
+``"before tomorrow*"``. Punctuation inside an alternative splits it into words the same
+way the text is split (``"aujourd'hui"`` is the two words ``aujourd hui``). The word
+``...`` stands for up to four words of the same clause (``"si no ... me doy de baja"``).
+An emoji is a word of its own.
+"""
+
+import json
+import re
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+DEFAULT_RULES_PATH = Path(__file__).with_name("default_rules.json")
+
+# Words as the analyser splits them; a term must contain at least one, or be an emoji.
+WORD = re.compile(r"\w+")
+EMOJI_CHARS = "\u2600-\u27bf\U0001f300-\U0001faff"
+EMOJI = re.compile(f"[{EMOJI_CHARS}]")
+
+
+class Intent(StrEnum):
+    COMPLAINT = "complaint"
+    CANCELLATION = "cancellation"
+    REFUND = "refund"
+    DELIVERY = "delivery"
+    BILLING = "billing"
+    TECHNICAL = "technical"
+    INFORMATION = "information"
+    PRAISE = "praise"
+    LEGAL_THREAT = "legal_threat"
+
+
+class UrgencyReason(StrEnum):
+    URGENT_WORD = "urgent_word"
+    DEADLINE = "deadline"
+    SERVICE_DOWN = "service_down"
+    VULNERABLE_PERSON = "vulnerable_person"
+    REPEATED_CONTACT = "repeated_contact"
+    THREAT_TO_LEAVE = "threat_to_leave"
+    LEGAL_THREAT = "legal_threat"
+
+
+def _valid_term(term: str) -> str:
+    words = term.split()
+    if not words:
+        raise ValueError("a term needs at least one word")
+    if words[0] == "..." or words[-1] == "...":
+        raise ValueError(f"{term!r}: '...' stands between two words")
+    for word in words:
+        if word == "...":
+            continue
+        for alternative in word.split("|"):
+            body = alternative.rstrip("*")
+            if not WORD.search(body) and not EMOJI.fullmatch(body):
+                raise ValueError(f"{term!r}: the alternative {alternative!r} has no letters")
+    return term
+
+
+def _valid_pattern(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as exc:
+        raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from exc
+    return pattern
+
+
+Term = Annotated[str, Field(min_length=1, max_length=200), AfterValidator(_valid_term)]
+Pattern = Annotated[str, Field(min_length=1, max_length=500), AfterValidator(_valid_pattern)]
+LanguageCode = Annotated[str, Field(pattern=r"^[a-z]{2}$", description="ISO 639-1")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SentimentSettings(_Strict):
+    """How term weights become a score in [-1, 1] and a label."""
+
+    positive_from: float = Field(0.25, gt=0, lt=1, description="Score from which positive.")
+    negative_to: float = Field(-0.25, gt=-1, lt=0, description="Score up to which negative.")
+    negation_window: int = Field(3, ge=0, le=10, description="Words a negation reaches.")
+    negation_factor: float = Field(-0.8, ge=-2, le=0)
+    intensifier_window: int = Field(2, ge=0, le=10)
+    intensifier_factor: float = Field(1.5, ge=1, le=4)
+    caps_factor: float = Field(1.5, ge=1, le=4, description="A word of 3+ capitals, shouted.")
+    exclamation_factor: float = Field(1.3, ge=1, le=4, description="Text with '!!' or more.")
+    before_contrast: float = Field(0.5, ge=0, le=2, description="Before 'but' in a sentence.")
+    after_contrast: float = Field(1.5, ge=0, le=4, description="After 'but' in a sentence.")
+    saturation: float = Field(
+        4.0, gt=0, description="s / sqrt(s^2 + saturation) turns the weight sum s into a score."
+    )
+
+
+class LanguageRules(_Strict):
+    """The words of one supported language."""
+
+    negators: list[Term] = Field(default_factory=list)
+    intensifiers: list[Term] = Field(default_factory=list)
+    contrasts: list[Term] = Field(default_factory=list, description="'but', 'pero', 'mais'")
+    sentiment: dict[Term, Annotated[float, Field(ge=-4, le=4)]] = Field(
+        default_factory=dict, description="Term and weight; 0 neutralises a shorter term."
+    )
+    urgency: dict[UrgencyReason, list[Term]] = Field(default_factory=dict)
+    calm: list[Term] = Field(
+        default_factory=list, description="'no es urgente': urgent words are then ignored."
+    )
+    intents: dict[Intent, list[Term]] = Field(default_factory=dict)
+    abusive: list[Term] = Field(default_factory=list)
+
+
+class EmailRules(_Strict):
+    """What is cut from a text before it is analysed: earlier messages and signatures."""
+
+    reply_headers: list[Pattern] = Field(
+        default_factory=list,
+        description="Multi-line regexes (case-insensitive); the text is cut where one starts.",
+    )
+    signature_markers: list[Pattern] = Field(
+        default_factory=list, description="Regexes matched at a line start; the rest is cut."
+    )
+    sign_offs: list[Term] = Field(
+        default_factory=list,
+        description="A line that is only one of these, near the end, starts the signature.",
+    )
+    sign_off_tail_lines: int = Field(
+        6, ge=0, description="Most lines a signature may have after its sign-off."
+    )
+    agent_labels: list[Term] = Field(
+        default_factory=list, description="Transcript speakers whose lines are dropped."
+    )
+    customer_labels: list[Term] = Field(default_factory=list)
+
+
+class LanguageDetection(_Strict):
+    """Which languages the detector chooses among."""
+
+    other_languages: list[LanguageCode] = Field(
+        default_factory=list, description="Detected and reported as unsupported."
+    )
+    supported_prior: float = Field(
+        2.0,
+        ge=0,
+        le=50,
+        description="Added to the log-probability of each supported language: traffic is "
+        "mostly in them, and close calls (Spanish or Galician) should fall their way.",
+    )
+
+
+class TextRules(_Strict):
+    """The whole rules document."""
+
+    version: str = Field(min_length=1, max_length=50)
+    detection: LanguageDetection = LanguageDetection()
+    sentiment: SentimentSettings = SentimentSettings()
+    emoji: dict[Term, Annotated[float, Field(ge=-4, le=4)]] = Field(
+        default_factory=dict, description="Sentiment weight of emoji, in every language."
+    )
+    intent_valence: dict[Intent, Annotated[float, Field(ge=-4, le=4)]] = Field(
+        default_factory=dict, description="Added to the sentiment sum when the intent is found."
+    )
+    abusive_valence: float = Field(-2.0, ge=-4, le=0)
+    intent_suppressed_by: dict[Intent, list[Intent]] = Field(
+        default_factory=dict, description="An intent dropped when one of these is found."
+    )
+    sentiment_intents: dict[Literal["negative", "positive"], Intent] = Field(
+        default_factory=dict,
+        description="The intent a text of that sentiment has (a negative message about the "
+        "service is a complaint), with the sentiment's terms as its own.",
+    )
+    question_intent: Intent | None = Field(
+        None, description="The intent of a text that asks a question ('?')."
+    )
+    urgent_intents: dict[Intent, UrgencyReason] = Field(
+        default_factory=dict, description="Intents that make a text urgent, with the reason."
+    )
+    low_urgency_intents: list[Intent] = Field(
+        default_factory=list,
+        description="A text with no urgency reason, not negative, and no intent but these "
+        "is low urgency.",
+    )
+    email: EmailRules = EmailRules()
+    languages: dict[LanguageCode, LanguageRules] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _others_are_not_supported(self) -> "TextRules":
+        both = set(self.detection.other_languages) & set(self.languages)
+        if both:
+            raise ValueError(f"languages both supported and other: {sorted(both)}")
+        return self
+
+
+def load_rules(document: str | bytes | dict[str, Any]) -> TextRules:
+    """Validate a rules document (JSON text or its parsed form); ValidationError if wrong."""
+    if isinstance(document, dict):
+        return TextRules.model_validate(document)
+    return TextRules.model_validate(json.loads(document))
+
+
+@lru_cache(maxsize=1)
+def default_rules() -> TextRules:
+    """The rules document that ships with the code."""
+    return load_rules(DEFAULT_RULES_PATH.read_bytes())

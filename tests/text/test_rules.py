@@ -1,0 +1,113 @@
+"""The rules document: what it accepts, what it refuses, and that it alone drives the
+analyser."""
+
+import json
+
+import pytest
+from pydantic import ValidationError
+
+from app.text.analyser import TextAnalyser
+from app.text.lexicon import Lexicon, fold, spellings
+from app.text.rules import DEFAULT_RULES_PATH, default_rules, load_rules
+
+MINIMAL = {
+    "version": "test-1",
+    "languages": {
+        "es": {
+            "negators": ["no"],
+            "sentiment": {"chachi": 2},
+            "urgency": {"deadline": ["para ayer"]},
+            "intents": {"delivery": ["paquete*"]},
+            "abusive": ["merluzo|merluzos"],
+        }
+    },
+}
+
+
+def test_the_default_document_is_valid_json_and_round_trips() -> None:
+    document = json.loads(DEFAULT_RULES_PATH.read_text(encoding="utf-8"))
+    rules = load_rules(document)
+    assert rules == default_rules()
+    assert set(rules.languages) == {"es", "pt", "en", "fr"}
+    assert load_rules(rules.model_dump_json()) == rules
+
+
+def test_a_document_of_its_own_drives_the_analyser() -> None:
+    analyser = TextAnalyser(load_rules(MINIMAL))
+    analysis = analyser.analyse("Los paquetes los quiero para ayer. Muy chachi.", "es")
+    assert analysis.sentiment.label == "positive"
+    assert [found.intent.value for found in analysis.intents] == ["delivery"]
+    assert analysis.urgency.reasons[0].term == "para ayer"
+    assert analysis.analyser_version.endswith("rules.test-1")
+    assert analyser.analyse("Sois unos merluzos.", "es").abusive.terms == ["merluzos"]
+    assert analyser.analyse("No es chachi.", "es").sentiment.label == "negative"
+
+
+@pytest.mark.parametrize(
+    ("path", "value", "field"),
+    [
+        (("languages", "es", "sentiment"), {"": 1}, "languages.es.sentiment"),
+        (("languages", "es", "abusive"), ["..."], "languages.es.abusive.0"),
+        (("languages", "es", "abusive"), ["... tonto"], "languages.es.abusive.0"),
+        (("languages", "es", "abusive"), ["a|"], "languages.es.abusive.0"),
+        (("languages", "es", "sentiment"), {"chachi": 9}, "languages.es.sentiment.chachi"),
+        (("languages", "es", "urgency"), {"someday": ["x"]}, "languages.es.urgency.someday"),
+        (("languages", "es", "intents"), {"gossip": ["x"]}, "languages.es.intents.gossip"),
+        (("email", "reply_headers"), ["(unclosed"], "email.reply_headers.0"),
+        (("languages", "spanish"), {}, "languages.spanish"),
+        (("surprise",), 1, "surprise"),
+    ],
+)
+def test_a_wrong_document_is_refused_naming_the_place(
+    path: tuple[str, ...], value: object, field: str
+) -> None:
+    document = json.loads(json.dumps(MINIMAL))
+    target = document
+    for key in path[:-1]:
+        target = target.setdefault(key, {})
+    target[path[-1]] = value
+    with pytest.raises(ValidationError) as refused:
+        load_rules(document)
+    places = {".".join(str(part) for part in error["loc"]) for error in refused.value.errors()}
+    assert any(place.startswith(field) for place in places), places
+
+
+def test_a_language_both_supported_and_other_is_refused() -> None:
+    with pytest.raises(ValidationError, match="both supported and other"):
+        load_rules({**MINIMAL, "detection": {"other_languages": ["es", "de"]}})
+
+
+def test_a_language_the_model_does_not_know_is_refused() -> None:
+    rules = load_rules({**MINIMAL, "detection": {"other_languages": ["xx"]}})
+    with pytest.raises(ValueError, match="does not know"):
+        TextAnalyser(rules)
+
+
+def test_term_syntax() -> None:
+    assert spellings("tercera|cuarta vez") == [
+        (("tercera", False), ("vez", False)),
+        (("cuarta", False), ("vez", False)),
+    ]
+    assert spellings("reembols*") == [(("reembols", True),)]
+    assert spellings("aujourd'hui") == [(("aujourd", False), ("hui", False))]
+    assert fold("Ñandú ÉTÉ Œuvre") == "nandu ete oeuvre"
+
+
+def test_a_gap_stays_within_its_clause() -> None:
+    lexicon = Lexicon()
+    lexicon.add("threat", ["si no ... me voy"])
+    words = fold("si no lo arreglan hoy me voy").split()
+    assert [m.words for m in lexicon.find(words)] == ["si no lo arreglan hoy me voy"]
+    assert lexicon.find(["si", "no", ",", "me", "voy"]) == []
+    assert lexicon.find(fold("si no a b c d e me voy").split()) == []
+
+
+def test_no_urgency_or_abuse_term_is_a_bare_number() -> None:
+    """A bare number matched amounts and order numbers as deadlines (a term '48' once came
+    from splitting 'en 24|48|72 horas' into phrases)."""
+    for language, words in default_rules().languages.items():
+        lists = [*words.urgency.values(), words.abusive, *words.intents.values()]
+        for terms in lists:
+            for term in terms:
+                for spelled in spellings(term):
+                    assert not (len(spelled) == 1 and spelled[0][0].isdigit()), (language, term)
