@@ -68,8 +68,9 @@ async def test_incremental_stats_equal_a_rebuild(
             event, _ = await timeline.append(
                 session,
                 target,
-                timeline.prepare_event(event_in(fact, originals)),
+                timeline.prepare_event(event_in(fact, originals), ADMIN),
                 ("prop", fact.id),
+                ADMIN,
             )
             originals[fact.id] = str(event.id)
         if merged and unmerge:
@@ -93,7 +94,7 @@ async def test_stats_rebuild_command_matches(session: AsyncSession) -> None:
             occurred_at=t0 + timedelta(days=n),
             payload={"order_id": str(n), "total": total, "currency": "EUR"},
         )
-        await timeline.append(session, customer.id, timeline.prepare_event(data), None)
+        await timeline.append(session, customer.id, timeline.prepare_event(data, None), None, None)
     values, _ = await indicators.current(session, customer.id)
     assert values["value"]["lifetime_value"] == {"EUR": "60.00"}
     assert await indicators.rebuild(session, [customer.id]) == 1
