@@ -132,6 +132,7 @@ async def test_an_owned_only_integration_cannot_drop_a_genuine_twilio_call(
         line = json.dumps({**squat, "customer": {"id": own}})
         answer = await client.post("/v1/events/bulk", content=line, headers={**squatter, **NDJSON})
     body, headers = twilio_post()
+    # The squat, had it been taken, would make this a duplicate answered "accepted".
     genuine = await client.post("/v1/webhooks/twilio", content=body, headers=headers)
 
     assert genuine.json()["status"] == "accepted"
@@ -173,6 +174,7 @@ async def test_a_planted_shopify_order_cannot_take_the_genuine_orders_refund(
     else:
         planted = await client.post("/v1/events", json=plant, headers=admin)
 
+    # A planted key would drop the real order and send its refund to the chosen customer.
     for body, topic, webhook_id in (
         (ORDER, "orders/create", "w-1"),
         (REFUND, "refunds/create", "w-2"),
