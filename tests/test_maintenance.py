@@ -4,6 +4,7 @@ import asyncio
 import json
 
 import httpx
+from sqlalchemy import text
 
 from app.core.config import Settings
 from app.core.db import Database
@@ -17,36 +18,35 @@ async def _refund_delivery(client: httpx.AsyncClient, admin: dict[str, str]) -> 
 
 
 async def _refund_waiting_for_an_order_recorded_meanwhile(
-    client: httpx.AsyncClient, admin: dict[str, str]
+    client: httpx.AsyncClient, admin: dict[str, str], database: Database
 ) -> str:
-    """A Shopify refund kept failed for its unknown order, then the order recorded by a path
-    that does not look for waiting deliveries (as when it commits while the refund is still
-    in flight). Returns the buyer's id."""
+    """A Shopify refund kept failed for its unknown order, then the order recorded while the
+    refund was still in flight: the order's delivery could not see the refund waiting (here
+    its awaited key is hidden meanwhile). Returns the buyer's id."""
     order = json.loads(golden("shopify_orders_create.json"))
     raw, headers = shopify_post(refund_of(order, 930000002), "refunds/create", "w-refund")
     assert (await client.post("/v1/webhooks/shopify", content=raw, headers=headers)).status_code
-    stored = await client.post(
-        "/v1/events",
-        json={
-            "customer": {"email": order["email"]},
-            "type": "order.placed",
-            "occurred_at": "2026-04-14T10:00:00Z",
-            "source": "shopify",
-            "source_event_id": f"order:{order['id']}:placed",
-            "payload": {"order_id": str(order["id"]), "total": "20.00", "currency": "EUR"},
-        },
-        headers=admin,
-    )
-    assert stored.status_code == 201, stored.text
+    awaited = {"id": "w-refund", "key": f"order:{order['id']}:placed"}
+    async with database.engine.begin() as conn:
+        await conn.execute(_SET_AWAITED, {**awaited, "key": None})
+    raw, headers = shopify_post(order, "orders/create", "w-order")
+    stored = await client.post("/v1/webhooks/shopify", content=raw, headers=headers)
+    assert stored.json()["status"] == "accepted", stored.text
+    async with database.engine.begin() as conn:
+        await conn.execute(_SET_AWAITED, awaited)
     assert (await _refund_delivery(client, admin))["status"] == "failed"
-    return str(stored.json()["customer_id"])
+    buyer = await client.get("/v1/identify", params={"email": order["email"]}, headers=admin)
+    return str(buyer.json()["customer_id"])
+
+
+_SET_AWAITED = text("UPDATE webhook_deliveries SET awaits_key = :key WHERE delivery_id = :id")
 
 
 async def test_a_pass_replays_a_refund_whose_order_was_recorded_meanwhile(
     live: tuple[httpx.AsyncClient, dict[str, str]], database: Database, settings: Settings
 ) -> None:
     client, admin = live
-    customer = await _refund_waiting_for_an_order_recorded_meanwhile(client, admin)
+    customer = await _refund_waiting_for_an_order_recorded_meanwhile(client, admin, database)
 
     await make_pass(database, settings)
 
@@ -62,7 +62,7 @@ async def test_the_loop_makes_passes_by_itself_and_stops(
     live: tuple[httpx.AsyncClient, dict[str, str]], database: Database, settings: Settings
 ) -> None:
     client, admin = live
-    await _refund_waiting_for_an_order_recorded_meanwhile(client, admin)
+    await _refund_waiting_for_an_order_recorded_meanwhile(client, admin, database)
     maintenance = Maintenance(database, settings.model_copy(update={"maintenance_seconds": 1}))
     maintenance.start()
     assert maintenance.running

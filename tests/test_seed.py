@@ -38,7 +38,7 @@ async def test_seeded_customers_are_real_customers_with_real_histories(
     assert len(events) == 240 and contacts == 8
     for type_, occurred_at, channel, source, payload in events:
         prepared = prepare_event(  # the catalog accepts every seeded event as it is
-            EventIn(type=type_, occurred_at=occurred_at, source=source, payload=payload)
+            EventIn(type=type_, occurred_at=occurred_at, source=source, payload=payload), None
         )
         assert prepared.channel == channel
     assert orders == sum(1 for e in events if e[0] == "order.placed")

@@ -39,6 +39,7 @@ class Principal:
     role: Role
     agent_id: str | None = None
     owned_only: bool = False
+    webhook_source: str | None = None  # the webhook source writing; None for an API key
 
 
 def generate_api_key() -> str:

@@ -323,6 +323,27 @@ async def survivor_of(on: Executor, customer_id: UUID) -> UUID | None:
     return next(iter(found), None)
 
 
+# Each customer's owner and the owner of the customer its history now lives on.
+_CHAIN_OWNERS_SQL = (
+    "WITH RECURSIVE chain(start, id, merged_into, depth) AS ("
+    " SELECT id, id, merged_into, 0 FROM customers WHERE id = ANY($1::uuid[])"
+    " UNION ALL SELECT chain.start, c.id, c.merged_into, chain.depth + 1"
+    " FROM customers c JOIN chain ON c.id = chain.merged_into WHERE chain.depth < 100"
+    ") SELECT chain.start, own.owner_id, survivor.owner_id AS survivor_owner_id FROM chain"
+    " JOIN customers own ON own.id = chain.start JOIN customers survivor ON survivor.id = chain.id"
+    " WHERE chain.merged_into IS NULL"
+)
+
+
+async def chain_owners(
+    on: Executor, customer_ids: Sequence[UUID]
+) -> dict[UUID, tuple[str | None, str | None]]:
+    """For each id that exists: its owner and its survivor's owner."""
+    conn = await driver_connection(on)
+    rows = await conn.fetch(_CHAIN_OWNERS_SQL, list(customer_ids))
+    return {r["start"]: (r["owner_id"], r["survivor_owner_id"]) for r in rows}
+
+
 class CustomerGraphRepository:
     """Bulk identifier lookups and merges, on prepared asyncpg statements."""
 

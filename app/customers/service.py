@@ -34,6 +34,7 @@ from app.customers.repository import (
     SearchFilters,
     caller_card_rows,
     card_row,
+    chain_owners,
     family_ids,
     identified,
     is_visible,
@@ -518,8 +519,38 @@ async def writable_target(session: AsyncSession, customer_id: UUID, principal: P
     if customer.status == "erased":
         raise Conflict(f"Customer {customer_id} was erased; nothing more is recorded on it.")
     if customer.status == "merged":
+        if customer.id not in await visible_ids(session, [customer.id], principal):
+            raise CustomerNotFound(customer_id)  # its history lives on one the key cannot see
         return await survivor_id(session, customer.id)
     return customer.id
+
+
+class NoWritableCustomer(NotFound):
+    """What an owned-only key hears whether the identifiers name another owner's customer
+    or nobody: the two must not be told apart, or the key could probe for customers."""
+
+    code = "customer-not-found"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "The identifiers name no customer this key may write; "
+            "an owned-only key writes only to its own customers and creates none."
+        )
+
+
+async def visible_ids(
+    session: AsyncSession, customer_ids: Sequence[UUID], principal: Principal
+) -> set[UUID]:
+    """Those of ``customer_ids`` the caller may see, and the survivor their history now
+    lives on as well (an owned-only key must not learn of another owner's customer)."""
+    if not principal.owned_only:
+        return set(customer_ids)
+    owners = await chain_owners(session, customer_ids)
+    return {
+        cid
+        for cid, (own, survivor) in owners.items()
+        if is_visible(own, principal) and is_visible(survivor, principal)
+    }
 
 
 async def resolve_customers(
@@ -536,15 +567,15 @@ async def resolve_customers(
     graph = CustomerGraphRepository(session)
     owners = await graph.owners(list({pair for _, idents, _ in refs for pair in idents}))
     explicit = await graph.existing([cid for cid, _, _ in refs if cid is not None])
-    owner_rows = await graph.existing(list(set(owners.values())))
+    visible = await visible_ids(session, list({*explicit, *owners.values()}), principal)
     created: dict[tuple[str, str], UUID] = {}
     new_customers: list[tuple[UUID, str]] = []
     new_identifiers: list[tuple[UUID, str, str]] = []
     results: list[tuple[UUID, bool] | ProblemError] = []
     for customer_id, identifiers, display_name in refs:
         if customer_id is not None:
-            status, owner = explicit.get(customer_id, (None, None))
-            if status is None or not is_visible(owner, principal):
+            status, _ = explicit.get(customer_id, (None, None))
+            if status is None or customer_id not in visible:
                 results.append(CustomerNotFound(customer_id))
             elif status == "erased":
                 results.append(Conflict(f"Customer {customer_id} was erased."))
@@ -553,9 +584,8 @@ async def resolve_customers(
             continue
         known = next((owners[i] for i in identifiers if i in owners), None)
         if known is not None:
-            status, owner = owner_rows[known]
-            if not is_visible(owner, principal):
-                results.append(Forbidden("The identifiers name a customer this key may not write."))
+            if known not in visible:
+                results.append(NoWritableCustomer())
             else:
                 results.append((known, False))
             continue
@@ -564,7 +594,7 @@ async def resolve_customers(
             results.append((fresh, False))
             continue
         if principal.owned_only:
-            results.append(Forbidden("An owned-only key cannot create customers from events."))
+            results.append(NoWritableCustomer())
             continue
         new = new_id()
         new_customers.append((new, (display_name or identifiers[0][1])[:300]))

@@ -25,6 +25,7 @@ from app.ingest.repository import DeliveryRepository
 from app.ingest.schemas import DeliveryOut, DeliveryPage, ReplayOutcome, WebhookReceipt
 from app.timeline import service as timeline
 from app.timeline.schemas import EventRef
+from app.timeline.sources import reference_scope, scope_source, source_scope
 
 log = structlog.get_logger("app.ingest")
 
@@ -54,9 +55,12 @@ class Processed:
 
 
 def _principal(source: str) -> Principal:
-    """Webhook sources write as integrations; each has a stable identity of its own."""
+    """Webhook sources write as integrations; each has a stable identity of its own, and
+    the namespace of event keys its name gives it (``app.timeline.sources``)."""
     return Principal(
-        key_id=uuid.uuid5(uuid.NAMESPACE_URL, f"webhook:{source}"), role=Role.INTEGRATION
+        key_id=uuid.uuid5(uuid.NAMESPACE_URL, f"webhook:{source}"),
+        role=Role.INTEGRATION,
+        webhook_source=source,
     )
 
 
@@ -157,6 +161,7 @@ async def _append_events(
     settings: Settings,
 ) -> Processed:
     events = adapter.normalize(delivery)
+    writer = _principal(adapter.source)
     pending = []
     for index, event in enumerate(events):
         if event.source_event_id is None:  # keys make replays and retries harmless
@@ -164,7 +169,7 @@ async def _append_events(
         if event.source == "api":
             event = event.model_copy(update={"source": adapter.source})
         try:
-            new = timeline.prepare_event(event, f"event.{index}")
+            new = timeline.prepare_event(event, writer, f"event.{index}")
             ref = timeline.customer_ref(event.customer, settings, f"event.{index}")
         except ValidationFailed as exc:
             raise PayloadError(exc.detail or "the normalised event is invalid") from None
@@ -172,11 +177,11 @@ async def _append_events(
     if not pending:
         return Processed("ignored", 0, 0, None)
     results = await timeline.store_events(
-        session, pending, _principal(adapter.source), label="event", delivery_id=row_id
+        session, pending, writer, label="event", delivery_id=row_id
     )
     errors = [e["reason"] for r in results if r.errors for e in r.errors]
     awaited = [
-        (p.event_ref.source, p.event_ref.source_event_id)
+        (reference_scope(p.event_ref.source, writer), p.event_ref.source_event_id)
         for p, r in zip(pending, results, strict=True)
         if p.event_ref is not None
         and any(e["type"] == timeline.NOT_RECORDED_YET for e in r.errors or [])
@@ -188,7 +193,7 @@ async def _append_events(
         "; ".join(errors)[:2000] or None,
         awaited[0] if awaited else None,
         tuple(
-            (p.new.source, p.new.source_event_id)
+            (source_scope(p.new.source, writer), p.new.source_event_id)
             for p, r in zip(pending, results, strict=True)
             if r.status == "created" and p.new.source_event_id is not None
         ),
@@ -247,7 +252,7 @@ def _delivery_out(row: WebhookDelivery, include_body: bool) -> DeliveryOut:
         processed_at=row.processed_at,
         attempts=row.attempts,
         awaits=(
-            EventRef(source=row.awaits_scope, source_event_id=row.awaits_key)
+            EventRef(source=scope_source(row.awaits_scope), source_event_id=row.awaits_key)
             if row.awaits_scope and row.awaits_key
             else None
         ),

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_vali
 from app.core.timestamps import Timestamp
 from app.customers.schemas import IdentifierOut
 from app.timeline.catalog import Channel, Direction
+from app.timeline.sources import RESERVED_SOURCES
 
 SourceName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.:\-]{0,99}$")]
 
@@ -39,9 +40,15 @@ class EventIn(BaseModel):
     occurred_at: Timestamp = Field(description="When it happened, with its UTC offset")
     channel: Channel | None = Field(default=None, description="Defaults to the type's channel")
     direction: Direction | None = None
-    source: SourceName = Field(default="api", description="The system that reports the event")
+    source: SourceName = Field(
+        default="api",
+        description="The system that reports the event. Reserved (422), for the webhook "
+        f"sources and the service itself: {', '.join(sorted(RESERVED_SOURCES))}",
+    )
     source_event_id: Annotated[str, Field(min_length=1, max_length=300)] | None = Field(
-        default=None, description="The source's own id: with source, the idempotency key"
+        default=None,
+        description="The source's own id: with source, the idempotency key, in the writer's "
+        "own namespace (an owned-only key's keys are its owner's alone)",
     )
     actor: Annotated[str, Field(max_length=200)] | None = Field(
         default=None, description="The agent or employee involved"

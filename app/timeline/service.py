@@ -44,8 +44,15 @@ from app.timeline.schemas import (
     TimelinePage,
     UnmergeOutcome,
 )
+from app.timeline.sources import (
+    SERVICE_SOURCE,
+    check_source,
+    header_scope,
+    is_header_scope,
+    reference_scope,
+    source_scope,
+)
 
-SERVICE_SOURCE = "customer-history"
 # A normalised customer reference: explicit id, identifiers (kind, value), name for a new one.
 CustomerRef = tuple[UUID | None, list[tuple[str, str]], str | None]
 # A live stream resumed with Last-Event-ID replays what was recorded this long before the
@@ -137,15 +144,18 @@ def default_summary(type_name: str, payload: dict[str, Any]) -> str:
     return (label + detail)[:280]
 
 
-def prepare_event(data: EventIn, prefix: str = "body", *, allow_system: bool = False) -> NewEvent:
-    """Validate an event against the catalog; a 422 names each wrong field under ``prefix``."""
+def prepare_event(data: EventIn, writer: Principal | None, prefix: str = "body") -> NewEvent:
+    """Validate an event against the catalog and the names ``writer`` may use (None: the
+    service itself, the only writer of system types); a 422 names each wrong field under
+    ``prefix``."""
     entry = event_type(data.type)
     if entry is None:
         raise invalid_field(
             f"{prefix}.type", f"unknown event type '{data.type}'; see GET /v1/event-types"
         )
-    if data.type in SYSTEM_TYPES and not allow_system:
+    if data.type in SYSTEM_TYPES and writer is not None:
         raise invalid_field(f"{prefix}.type", f"'{data.type}' is recorded by the service itself")
+    check_source(data.source, writer, f"{prefix}.source")
     try:
         payload_model = entry.payload.model_validate(data.payload)
     except ValidationError as exc:
@@ -177,11 +187,12 @@ def prepare_event(data: EventIn, prefix: str = "body", *, allow_system: bool = F
 def idempotency_key(
     new: NewEvent, header_key: str | None, principal: Principal
 ) -> tuple[str, str] | None:
-    """(scope, key): the source's own event id, else the caller's Idempotency-Key header."""
+    """(scope, key): the source's own event id, else the caller's Idempotency-Key header,
+    each in the caller's own namespace (``app.timeline.sources``)."""
     if new.source_event_id is not None:
-        return new.source, new.source_event_id
+        return source_scope(new.source, principal), new.source_event_id
     if header_key:
-        return f"idempotency-key:{principal.key_id}", header_key
+        return header_scope(principal), header_key
     return None
 
 
@@ -222,29 +233,16 @@ async def append(
     customer_id: UUID,
     new: NewEvent,
     key: tuple[str, str] | None,
-    *,
-    same_body_required: bool = True,
+    writer: Principal | None,
 ) -> tuple[EventOut, bool]:
     """Append one event; with a key already used, answer the original (or 409 if it differs)."""
     repo = TimelineRepository(session)
     await _check_correction(session, customer_id, new, "body")
     row = new.row(customer_id)
     if key is not None:
-        fingerprint = new.fingerprint(
-            customer_id if key[0].startswith("idempotency-key:") else None
-        )
+        fingerprint = new.fingerprint(customer_id if is_header_scope(key[0]) else None)
         if not await repo.claim_key(*key, row.id, fingerprint):
-            found = await repo.find_key(*key)
-            assert found is not None, "a key that cannot be claimed exists"
-            event_id, stored = found
-            if same_body_required and stored != fingerprint:
-                raise IdempotencyConflict(
-                    f"The key {key[1]!r} was used for a different event ({event_id}).",
-                    extra={"event_id": str(event_id)},
-                )
-            original = await repo.get(event_id)
-            assert original is not None
-            return event_out(original), False
+            return await _original(session, key, fingerprint, writer), False
     recorded_at = await repo.insert(row)
     await indicators.record(session, [(customer_id, row.fact())])
     return (
@@ -266,6 +264,32 @@ async def append(
     )
 
 
+async def _original(
+    session: AsyncSession, key: tuple[str, str], fingerprint: str, writer: Principal | None
+) -> EventOut:
+    """The event a taken key names, for a retry of the same body; a 409 for another body.
+
+    A key can only be taken in the writer's own namespace, but the customer of its event
+    may have been handed to another owner since: then the answer is the 409, naming
+    nothing, whatever the body, so that it tells the key nothing it cannot see."""
+    repo = TimelineRepository(session)
+    found = await repo.find_key(*key)
+    assert found is not None, "a key that cannot be claimed exists"
+    event_id, stored = found
+    original = await repo.get(event_id)
+    assert original is not None
+    if writer is not None and not await customers.visible_ids(
+        session, [original.customer_id], writer
+    ):
+        raise IdempotencyConflict(f"The key {key[1]!r} was used for a different event.")
+    if stored != fingerprint:
+        raise IdempotencyConflict(
+            f"The key {key[1]!r} was used for a different event ({event_id}).",
+            extra={"event_id": str(event_id)},
+        )
+    return event_out(original)
+
+
 async def append_to_customer(
     session: AsyncSession,
     customer_id: UUID,
@@ -275,8 +299,10 @@ async def append_to_customer(
 ) -> tuple[EventOut, bool]:
     """POST /customers/{id}/events: an append to a merged customer lands on its survivor."""
     target = await customers.writable_target(session, customer_id, principal)
-    new = prepare_event(data)
-    return await append(session, target, new, idempotency_key(new, header_key, principal))
+    new = prepare_event(data, principal)
+    return await append(
+        session, target, new, idempotency_key(new, header_key, principal), principal
+    )
 
 
 def customer_ref(
@@ -306,21 +332,26 @@ async def _resolve(
     principal: Principal,
     label: str,
 ) -> list[tuple[UUID, bool] | ProblemError]:
-    """Resolve references; one that names only an earlier event takes that event's customer."""
-    wanted = [
-        (e.source, e.source_event_id)
-        for r, e in zip(refs, event_refs, strict=True)
-        if e and not (r[0] or r[1])
-    ]
+    """Resolve references; one that names only an earlier event takes that event's customer.
+
+    An event whose customer the caller cannot see is answered as one never recorded: the
+    answer must not tell an owned-only key that another owner's customer has it."""
+
+    def scoped(event: EventRef) -> tuple[str, str]:
+        return reference_scope(event.source, principal), event.source_event_id
+
+    wanted = [scoped(e) for r, e in zip(refs, event_refs, strict=True) if e and not (r[0] or r[1])]
     found = await TimelineRepository(session).find_keys(list(set(wanted)))
+    holders = [hit[2] for hit in found.values() if hit[2] is not None]
+    visible = await customers.visible_ids(session, holders, principal)
     explicit: list[CustomerRef] = []
     missing: dict[int, ProblemError] = {}
     for index, (ref, event) in enumerate(zip(refs, event_refs, strict=True)):
         if event is None or ref[0] or ref[1]:
             explicit.append(ref)
             continue
-        hit = found.get((event.source, event.source_event_id))
-        if hit is None or hit[2] is None:
+        hit = found.get(scoped(event))
+        if hit is None or hit[2] not in visible:
             missing[index] = invalid_field(
                 f"{label}.customer.event",
                 f"no event {event.source_event_id!r} from {event.source} is recorded yet",
@@ -348,12 +379,14 @@ async def append_identified(
 ) -> tuple[EventOut, bool]:
     """POST /events: resolve (or create, unverified) the customer named in the body, then append."""
     ref = customer_ref(data.customer, settings, "body")
-    new = prepare_event(data)
+    new = prepare_event(data, principal)
     resolved = (await _resolve(session, [ref], [data.customer.event], principal, "body"))[0]
     if isinstance(resolved, ProblemError):
         raise resolved
     customer_id = await customers.survivor_id(session, resolved[0])
-    return await append(session, customer_id, new, idempotency_key(new, header_key, principal))
+    return await append(
+        session, customer_id, new, idempotency_key(new, header_key, principal), principal
+    )
 
 
 async def append_system_event(
@@ -374,7 +407,7 @@ async def append_system_event(
         summary=summary[:280],
         payload=payload,
     )
-    event, _ = await append(session, customer_id, prepare_event(data, allow_system=True), None)
+    event, _ = await append(session, customer_id, prepare_event(data, None), None, None)
     return event
 
 
@@ -410,7 +443,8 @@ async def store_events(
     """Resolve the customers of many events and store them in a few statements.
 
     Events whose key (source + source_event_id) is already taken, in the database or
-    earlier in the same batch, are reported as duplicates and stored once.
+    earlier in the same batch, are reported as duplicates and stored once; a duplicate
+    whose event is on a customer the caller cannot see names neither.
     """
     repo = TimelineRepository(session)
     results: dict[int, BulkLineResult] = {}
@@ -450,10 +484,17 @@ async def store_events(
             line=item.position, status="created", event_id=row.id, customer_id=row.customer_id
         )
     existing = await repo.find_keys(list({key for _, key in duplicates}))
+    holders = [found[2] for found in existing.values() if found[2] is not None]
+    visible = await customers.visible_ids(session, holders, principal)
     for position, key in duplicates:
         event_id, _, customer_id = existing[key]
-        results[position] = BulkLineResult(
-            line=position, status="duplicate", event_id=event_id, customer_id=customer_id
+        hidden = customer_id is not None and customer_id not in visible  # None: this batch's
+        results[position] = (
+            BulkLineResult(line=position, status="duplicate")
+            if hidden
+            else BulkLineResult(
+                line=position, status="duplicate", event_id=event_id, customer_id=customer_id
+            )
         )
     await repo.insert_many(to_insert)
     await indicators.record(session, [(row.customer_id, row.fact()) for row in to_insert])
@@ -470,7 +511,7 @@ async def import_bulk(
         number = index + 1
         try:
             data = IdentifiedEventIn.model_validate_json(raw)
-            new = prepare_event(data, f"line.{number}")
+            new = prepare_event(data, principal, f"line.{number}")
             ref = customer_ref(data.customer, settings, f"line.{number}")
             pending.append(Pending(number, new, ref, data.customer.event))
         except ValidationError as exc:

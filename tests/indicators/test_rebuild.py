@@ -73,8 +73,9 @@ async def test_incremental_stats_equal_a_rebuild(
             event, _ = await timeline.append(
                 session,
                 target,
-                timeline.prepare_event(event_in(fact, originals)),
+                timeline.prepare_event(event_in(fact, originals), ADMIN),
                 ("prop", fact.id),
+                ADMIN,
             )
             originals[fact.id] = str(event.id)
         if merged and unmerge:
@@ -112,7 +113,7 @@ def test_stats_rebuild_command_restores_what_appends_computed(scratch_url: str) 
                             },
                         )
                         await timeline.append(
-                            session, customer_id, timeline.prepare_event(data), None
+                            session, customer_id, timeline.prepare_event(data, None), None, None
                         )
         finally:
             await database.dispose()

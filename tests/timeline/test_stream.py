@@ -66,7 +66,7 @@ async def append_elsewhere(database: Database, customer_id: str, summary: str) -
     )
     async with database.sessionmaker() as session, session.begin():
         event, _ = await service.append(
-            session, UUID(customer_id), service.prepare_event(data), None
+            session, UUID(customer_id), service.prepare_event(data, None), None, None
         )
     return str(event.id)
 
