@@ -1,6 +1,7 @@
 """The timeline: append-only, idempotent, paged stably, filtered, corrected, imported in bulk."""
 
 import asyncio
+import base64
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -468,3 +469,34 @@ async def test_bulk_refuses_other_media_types_and_too_many_lines(
         headers={**admin, "content-type": "application/x-ndjson"},
     )
     assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    "position",
+    [
+        {"t": "0001-01-01T00:00:00+01:00", "id": "00000000-0000-0000-0000-000000000000"},
+        {"t": "9999-12-31T23:59:59-01:00", "id": "00000000-0000-0000-0000-000000000000"},
+    ],
+)
+async def test_a_forged_timeline_cursor_outside_postgresql_s_range_is_a_400(
+    client: httpx.AsyncClient, admin: dict[str, str], position: dict[str, str]
+) -> None:
+    customer = await new_customer(client, admin)
+    cursor = base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
+    response = await client.get(
+        f"/v1/customers/{customer}/timeline", params={"cursor": cursor}, headers=admin
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["type"].endswith("invalid-cursor")
+
+
+@pytest.mark.parametrize("rank", ["9" * 310, "NaN", "Infinity"])
+async def test_a_forged_search_cursor_with_an_unrepresentable_rank_is_a_400(
+    client: httpx.AsyncClient, admin: dict[str, str], rank: str
+) -> None:
+    raw = f'{{"rank": {rank}, "id": "00000000-0000-0000-0000-000000000000"}}'.encode()
+    cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    response = await client.get(
+        "/v1/customers", params={"q": "ana", "cursor": cursor}, headers=admin
+    )
+    assert response.status_code == 400, response.text
