@@ -160,7 +160,8 @@ def _request(base: str, name: str) -> bytes:
 
 
 async def _healthz_while(base: str, requests: list[bytes], rounds: int) -> list[float]:
-    """/healthz latencies, asked every 10 ms while ``requests`` are sent at once, ``rounds`` times."""
+    """/healthz latencies, asked every 10 ms while ``requests`` are sent at once (``rounds``
+    times over)."""
     latencies: list[float] = []
     probe = build(base, "GET", "/healthz", {})
     for _ in range(rounds):

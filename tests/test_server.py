@@ -1,6 +1,7 @@
 """End to end: the real `customer-history serve` process."""
 
 import asyncio
+import contextlib
 import os
 import signal
 import socket
@@ -183,10 +184,9 @@ def _raw_request(base: str, request: bytes) -> bytes:
     """Send ``request`` on its own connection; whatever the server answers before closing."""
     host, port = base.removeprefix("http://").split(":")
     with socket.create_connection((host, int(port)), timeout=10) as conn:
-        try:
+        # The server may answer and close before reading it all.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
             conn.sendall(request)
-        except (BrokenPipeError, ConnectionResetError):
-            pass  # the server answered and closed before reading it all
         answer = b""
         while b"\r\n\r\n" not in answer:
             try:

@@ -42,11 +42,21 @@ _WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _public_url(request: Request, settings: Settings) -> str:
-    """The URL the platform called (and signed), also behind a proxy."""
+    """The URL the platform called (and Twilio signed), never one the caller chose: the
+    public base URL; else, with trusted proxies, the URL as the proxy forwarded it (uvicorn
+    believes X-Forwarded-Proto from them alone); else the address the server is bound to,
+    whatever Host the request names (a callback signed for another deployment's URL,
+    replayed here under that Host, must not verify)."""
+    path = request.url.path
     if settings.public_base_url:
-        url = settings.public_base_url.rstrip("/") + request.url.path
-        return f"{url}?{request.url.query}" if request.url.query else url
-    return str(request.url)
+        base = settings.public_base_url.rstrip("/")
+    elif settings.trusted_proxies:
+        base = f"{request.url.scheme}://{request.url.netloc}"
+    else:
+        host, port = request.scope.get("server") or ("127.0.0.1", None)
+        host = f"[{host}]" if ":" in host else host
+        base = f"{request.scope.get('scheme', 'http')}://{host}" + (f":{port}" if port else "")
+    return f"{base}{path}?{request.url.query}" if request.url.query else f"{base}{path}"
 
 
 async def _receive(

@@ -1,7 +1,6 @@
 """What anyone on the internet can send the webhook receivers: every request is answered
 with a 4xx problem+json naming what was wrong, never a 500, and bounded work comes first."""
 
-import base64
 import hashlib
 import hmac
 import json
@@ -54,12 +53,13 @@ async def nothing_stored(session: AsyncSession) -> bool:
 # --- finding: unauthenticated 500s -------------------------------------------------------
 
 
-@pytest.mark.parametrize("digits", ["²³", "١٧٣٢٤٠٠٠٠٠", "1732400000\u0664"])
+@pytest.mark.parametrize("digits", ["²³", "1732400000¹"])
 async def test_a_stripe_timestamp_of_non_ascii_digits_is_refused(
     client: httpx.AsyncClient, session: AsyncSession, digits: str
 ) -> None:
     body = b'{"id": "evt_1", "type": "charge.refunded"}'
-    signature = f"t={digits},v1=00".encode()  # as sent on the wire: UTF-8 bytes
+    # Header bytes reach the app as latin-1: "²" is the byte 0xB2, a digit to str.isdigit().
+    signature = f"t={digits},v1=00".encode("latin-1")
     headers = {"content-type": b"application/json", "stripe-signature": signature}
     response = await client.post("/v1/webhooks/stripe", content=body, headers=headers)
     assert_problem(response, 401, "t=")
@@ -97,7 +97,7 @@ async def test_a_huge_stripe_signature_header_is_refused_unread(client: httpx.As
     response = await client.post(
         "/v1/webhooks/stripe", content=b"{}", headers={"stripe-signature": header}
     )
-    assert_problem(response, 401, "Stripe-Signature", "longer than")
+    assert_problem(response, 401, "stripe-signature", "longer than")
     assert time.perf_counter() - started < 0.5
 
 
@@ -115,7 +115,10 @@ async def test_a_twilio_form_with_too_many_fields_is_refused_before_parsing(
 
 def multipart(parts: int, boundary: str = "b0undary") -> tuple[str, bytes]:
     part = f'--{boundary}\r\nContent-Disposition: form-data; name="f"\r\n\r\nx\r\n'.encode()
-    return f"multipart/form-data; boundary={boundary}", part * parts + f"--{boundary}--\r\n".encode()
+    return (
+        f"multipart/form-data; boundary={boundary}",
+        part * parts + f"--{boundary}--\r\n".encode(),
+    )
 
 
 async def test_a_mailgun_multipart_with_too_many_parts_is_refused_before_parsing(
@@ -165,7 +168,9 @@ async def test_a_signed_mailgun_route_post_within_the_bounds_is_accepted(
         "Date": "Tue, 14 Apr 2026 10:15:42 +0000",
         "message-headers": json.dumps([["Message-Id", "<m-1@example.com>"]]),
     }
-    response = await client.post("/v1/webhooks/mailgun", files={k: (None, v) for k, v in fields.items()})
+    response = await client.post(
+        "/v1/webhooks/mailgun", files={k: (None, v) for k, v in fields.items()}
+    )
     assert response.status_code == 200, response.text
 
 
@@ -180,7 +185,10 @@ async def test_a_validly_signed_stripe_timestamp_of_400_digits_is_refused(
     response = await client.post(
         "/v1/webhooks/stripe",
         content=body,
-        headers={"content-type": "application/json", "stripe-signature": stripe_header(body, timestamp)},
+        headers={
+            "content-type": "application/json",
+            "stripe-signature": stripe_header(body, timestamp),
+        },
     )
     assert_problem(response, 401, "t=")
     assert await nothing_stored(session)
@@ -195,7 +203,10 @@ async def test_a_signed_delivery_nested_too_deep_is_kept_failed_with_the_reason(
     response = await client.post(
         "/v1/webhooks/stripe",
         content=body,
-        headers={"content-type": "application/json", "stripe-signature": stripe_header(body, timestamp)},
+        headers={
+            "content-type": "application/json",
+            "stripe-signature": stripe_header(body, timestamp),
+        },
     )
     assert response.status_code == 202, response.text
     assert "nests deeper than 64" in response.json()["reason"]
