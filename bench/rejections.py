@@ -13,6 +13,7 @@ bench/results/rejections.json. Never part of the test pass/fail.
 
 import argparse
 import asyncio
+import contextlib
 import os
 import statistics
 import time
@@ -143,12 +144,13 @@ async def _send(base: str, request: bytes) -> tuple[int, float]:
     reader, writer = await asyncio.open_connection(host, int(port))
     try:
         writer.write(request)
-        try:
+        with contextlib.suppress(ConnectionError):  # refused before it was all sent
             await writer.drain()
+        try:
             head = await reader.readuntil(b"\r\n\r\n")
             status = int(head[9:12])
         except (ConnectionError, asyncio.IncompleteReadError):
-            status = 0
+            status = 0  # closed (or reset, the refusal lost) without an answer
         return status, time.perf_counter() - started
     finally:
         writer.close()

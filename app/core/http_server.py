@@ -6,7 +6,8 @@ answered with a bare 400); on httptools, the faster one it picks when installed,
 header was read whole and handed to the app. Here the request line and headers together
 may take ``CH_MAX_HEADER_BYTES`` and there may be ``CH_MAX_HEADERS`` headers; past either
 the server answers 431 problem+json and closes the connection, before the app sees the
-request and without holding more than one network read beyond the bound.
+request and without holding more than one network read beyond the bound. A request that
+is not HTTP/1.1 at all gets 400 problem+json (uvicorn's own is text/plain).
 """
 
 import json
@@ -21,17 +22,13 @@ class _HeadTooLarge(Exception):
     """Raised from a parser callback to stop reading the request head."""
 
 
-def _answer_431(limit: str) -> bytes:
+def _problem(status: int, title: str, detail: str) -> bytes:
+    """A whole problem+json response that closes the connection."""
     body = json.dumps(
-        {
-            "type": "about:blank",
-            "title": "Request Header Fields Too Large",
-            "status": 431,
-            "detail": f"The request {limit}.",
-        }
+        {"type": "about:blank", "title": title, "status": status, "detail": detail}
     ).encode()
     head = (
-        "HTTP/1.1 431 Request Header Fields Too Large\r\n"
+        f"HTTP/1.1 {status} {title}\r\n"
         "content-type: application/problem+json\r\n"
         f"content-length: {len(body)}\r\n"
         "connection: close\r\n\r\n"
@@ -81,11 +78,15 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
                 self.send_400_response("")
 
     def send_400_response(self, msg: str) -> None:
-        """Called by uvicorn when parsing fails, as it does when a callback above refuses."""
+        """Called by uvicorn when parsing fails (a callback above refusing, or a request
+        that is not HTTP/1.1): problem+json like every other answer, not uvicorn's text."""
         if self._refusal is None:
-            super().send_400_response(msg)
-            return
-        self.transport.write(_answer_431(self._refusal))
+            answer = _problem(400, "Bad Request", "The request is not valid HTTP/1.1.")
+        else:
+            answer = _problem(
+                431, "Request Header Fields Too Large", f"The request {self._refusal}."
+            )
+        self.transport.write(answer)
         self.transport.close()
 
     def _count(self, size: int) -> None:
