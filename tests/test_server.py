@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from app.fichas.templates import DEFAULT_TEMPLATES
+from tests.conftest import scratch_database
 
 pytestmark = pytest.mark.e2e
 
@@ -199,15 +200,17 @@ def _raw_request(base: str, request: bytes) -> bytes:
         return answer
 
 
-@pytest.fixture
+@pytest.fixture(scope="module")
 def twilio_server(database_url: str) -> Iterator[str]:
-    env = {**os.environ, "DATABASE_URL": database_url, "CH_WEBHOOK_TWILIO_SECRETS": "tw-token"}
-    process, base = start(env)
-    try:
-        wait_ready(base, process, 30)
-        yield base
-    finally:
-        stop(process)
+    """A served process on a database of its own (the deliveries it accepts commit)."""
+    with scratch_database(database_url) as url:
+        env = {**os.environ, "DATABASE_URL": url, "CH_WEBHOOK_TWILIO_SECRETS": "tw-token"}
+        process, base = start(env)
+        try:
+            wait_ready(base, process, 60)
+            yield base
+        finally:
+            stop(process)
 
 
 @pytest.mark.parametrize(
