@@ -8,7 +8,11 @@ platform's and far below Python's recursion limit.
 """
 
 import json
+from collections.abc import Callable, Coroutine
 from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
 
 MAX_JSON_DEPTH = 64
 
@@ -51,3 +55,26 @@ def _deeper_than(value: Any, limit: int) -> bool:
 
 
 _CONTAINERS = (dict, list)  # what json.loads builds
+
+
+class BoundedJsonRequest(Request):
+    """A request whose JSON body is read with :func:`loads`."""
+
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = loads(await self.body())
+        return self._json
+
+
+class BoundedJsonRoute(APIRoute):
+    """An API route whose JSON body is read within MAX_JSON_DEPTH: a deeper one is a 422
+    naming the body (FastAPI's own parse took any depth its parser reached, then pydantic
+    failed to serialise a payload nested ~200 deep: a 500)."""
+
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def bounded(request: Request) -> Response:
+            return await handler(BoundedJsonRequest(request.scope, request.receive))
+
+        return bounded

@@ -9,6 +9,7 @@ from fastapi.responses import RedirectResponse
 from app.auth.access import record_access
 from app.auth.dependencies import Reader, Writer
 from app.core import bounded_json
+from app.core.bounded_json import BoundedJsonRoute
 from app.core.config import SettingsDep
 from app.core.db import DriverDep, SessionDep
 from app.core.errors import NotFound, UnsupportedMediaType, invalid_field, problem_responses
@@ -30,7 +31,7 @@ from app.customers.schemas import (
     Tier,
 )
 
-router = APIRouter(prefix="/v1", tags=["customers"])
+router = APIRouter(prefix="/v1", tags=["customers"], route_class=BoundedJsonRoute)
 
 IfMatch = Annotated[
     str | None, Header(description="The ETag last read; the change applies only to that version.")

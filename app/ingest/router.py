@@ -7,6 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response, status
 
 from app.auth.dependencies import Admin
+from app.core.bounded_json import BoundedJsonRoute
 from app.core.config import Settings, SettingsDep
 from app.core.db import LazySessionDep, SessionDep
 from app.core.errors import problem_responses
@@ -15,7 +16,7 @@ from app.ingest import service
 from app.ingest.adapters.base import Delivery
 from app.ingest.schemas import DeliveryPage, ReplayOutcome, WebhookReceipt
 
-router = APIRouter(prefix="/v1", tags=["webhooks"])
+router = APIRouter(prefix="/v1", tags=["webhooks"], route_class=BoundedJsonRoute)
 
 
 _WEBHOOK_BODY = {

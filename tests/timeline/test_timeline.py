@@ -500,3 +500,22 @@ async def test_a_forged_search_cursor_with_an_unrepresentable_rank_is_a_400(
         "/v1/customers", params={"q": "ana", "cursor": cursor}, headers=admin
     )
     assert response.status_code == 400, response.text
+
+
+@pytest.mark.parametrize("depth", [65, 300, 900])
+async def test_a_json_body_nested_too_deep_is_a_422_on_every_route(
+    client: httpx.AsyncClient, admin: dict[str, str], depth: int
+) -> None:
+    deep = '{"a": ' * depth + "1" + "}" * depth
+    event = (
+        '{"customer": {"email": "deep@example.com"}, "type": "custom.deep",'
+        f' "occurred_at": "2026-04-14T10:05:14Z", "payload": {deep}}}'
+    )
+    customer = f'{{"display_name": "Deep", "attributes": {deep}}}'
+    for path, body in [("/v1/events", event), ("/v1/customers", customer)]:
+        response = await client.post(
+            path, content=body, headers={**admin, "content-type": "application/json"}
+        )
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["errors"][0]["field"] == "body"
+        assert "nests deeper than 64 levels" in response.json()["detail"]
