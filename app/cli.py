@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import get_settings
 from app.core.db import Database
 from app.core.embedded import resolve_database_url
+from app.core.http_server import BoundedHttpToolsProtocol
 from app.core.migrations import upgrade_to_head
 from app.core.security import Role
 
@@ -86,13 +87,18 @@ def serve(
             # One metrics directory for this run's workers, so /metrics counts them all.
             shared = stack.enter_context(tempfile.TemporaryDirectory(prefix="ch-metrics-"))
             os.environ["PROMETHEUS_MULTIPROC_DIR"] = shared
+        trusted = get_settings().trusted_proxies.strip()
         uvicorn.run(
             "app.main:app",
             host=host,
             port=port,
             workers=workers,
             log_config=None,
-            proxy_headers=True,
+            http=BoundedHttpToolsProtocol,
+            # Forwarded headers only from proxies named in CH_TRUSTED_PROXIES (uvicorn's
+            # default believes 127.0.0.1: any local process could choose the scheme).
+            proxy_headers=bool(trusted),
+            forwarded_allow_ips=trusted or None,
             server_header=False,
         )
 

@@ -1,9 +1,10 @@
 """Test database (built once by `alembic upgrade head`), per-test rollback, an HTTP client."""
 
 import asyncio
+import contextlib
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -57,6 +58,13 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
 @pytest.fixture
 def scratch_url(database_url: str):
     """A separate, empty database on the test server, dropped afterwards."""
+    with scratch_database(database_url) as url:
+        yield url
+
+
+@contextlib.contextmanager
+def scratch_database(database_url: str) -> Iterator[str]:
+    """A separate, empty database on the test server while the block runs."""
     name = f"scratch_{uuid.uuid4().hex[:8]}"
     admin_url = plain_url(database_url)
 
@@ -69,8 +77,10 @@ def scratch_url(database_url: str):
 
     asyncio.run(run(f'CREATE DATABASE "{name}"'))
     url = make_url(plain_url(database_url)).set(database=name)
-    yield url.render_as_string(hide_password=False)
-    asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
 
 
 @pytest.fixture(scope="session")

@@ -2,6 +2,7 @@
 
 import re
 
+from app.core.bounded_json import BoundedJsonRoute
 from app.main import DOCUMENTED_ORDER, MATCHING_ORDER
 
 
@@ -20,3 +21,8 @@ def test_no_two_routes_match_the_same_request() -> None:
 def test_every_router_is_matched_and_documented_once() -> None:
     assert sorted(map(id, MATCHING_ORDER)) == sorted(map(id, DOCUMENTED_ORDER))
     assert len(set(map(id, DOCUMENTED_ORDER))) == len(DOCUMENTED_ORDER)
+
+
+def test_every_route_reads_json_within_the_depth_bound() -> None:
+    routes = [route for router in DOCUMENTED_ORDER for route in router.routes]
+    assert routes and all(isinstance(route, BoundedJsonRoute) for route in routes)

@@ -1,6 +1,7 @@
 """End to end: the real `customer-history serve` process."""
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -15,6 +16,7 @@ import httpx
 import pytest
 
 from app.fichas.templates import DEFAULT_TEMPLATES
+from tests.conftest import scratch_database
 
 pytestmark = pytest.mark.e2e
 
@@ -205,3 +207,96 @@ def test_metrics_add_up_every_worker(database_url: str, tmp_path: Path) -> None:
         assert "python_info" not in scraped
     finally:
         stop(process)
+
+
+def _raw_request(base: str, request: bytes) -> bytes:
+    """Send ``request`` on its own connection; whatever the server answers before closing."""
+    host, port = base.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=10) as conn:
+        # The server may answer and close before reading it all.
+        with contextlib.suppress(BrokenPipeError, ConnectionResetError):
+            conn.sendall(request)
+        answer = b""
+        while b"\r\n\r\n" not in answer:
+            try:
+                chunk = conn.recv(65536)
+            except ConnectionResetError:
+                break
+            if not chunk:
+                break
+            answer += chunk
+        return answer
+
+
+@pytest.fixture(scope="module")
+def twilio_server(database_url: str) -> Iterator[str]:
+    """A served process on a database of its own (the deliveries it accepts commit)."""
+    with scratch_database(database_url) as url:
+        env = {**os.environ, "DATABASE_URL": url, "CH_WEBHOOK_TWILIO_SECRETS": "tw-token"}
+        process, base = start(env)
+        try:
+            wait_ready(base, process, 60)
+            yield base
+        finally:
+            stop(process)
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [
+        [("X-Pad", "a" * 40_000)],
+        [("Stripe-Signature", "v1=" + "0," * 2_500_000)],
+        [(f"X-H{n}", "1") for n in range(150)],
+    ],
+    ids=["40 KB", "5 MB", "150 headers"],
+)
+def test_oversized_request_heads_get_431_from_the_server(
+    twilio_server: str, headers: list[tuple[str, str]]
+) -> None:
+    head = "".join(f"{name}: {value}\r\n" for name, value in headers)
+    request = f"POST /v1/webhooks/stripe HTTP/1.1\r\nHost: x\r\n{head}Content-Length: 2\r\n\r\n{{}}"
+    started = time.monotonic()
+    answer = _raw_request(twilio_server, request.encode())
+    assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
+    assert b"application/problem+json" in answer
+    assert time.monotonic() - started < 2
+    assert httpx.get(f"{twilio_server}/healthz").status_code == 200
+
+
+def test_a_twilio_signature_for_a_forwarded_url_does_not_verify(twilio_server: str) -> None:
+    """Without CH_PUBLIC_BASE_URL or CH_TRUSTED_PROXIES, X-Forwarded-Proto and Host sent
+    from 127.0.0.1 do not choose the URL the signature is checked against."""
+    import base64
+    import hashlib
+    import hmac
+    from urllib.parse import urlencode
+
+    params = {"CallSid": "CA" + "2" * 32, "CallStatus": "completed", "Direction": "inbound"}
+    params |= {"From": "+34612345678", "To": "+34910000000"}
+    body = urlencode(params)
+
+    def signature(url: str) -> str:
+        message = url + "".join(k + v for k, v in sorted(params.items()))
+        digest = hmac.new(b"tw-token", message.encode(), hashlib.sha1).digest()
+        return base64.b64encode(digest).decode()
+
+    forged = httpx.post(
+        f"{twilio_server}/v1/webhooks/twilio",
+        content=body,
+        headers={
+            "content-type": "application/x-www-form-urlencoded",
+            "host": "other.example.com",
+            "x-forwarded-proto": "https",
+            "x-twilio-signature": signature("https://other.example.com/v1/webhooks/twilio"),
+        },
+    )
+    assert forged.status_code == 401, forged.text
+    bound = httpx.post(
+        f"{twilio_server}/v1/webhooks/twilio",
+        content=body,
+        headers={
+            "content-type": "application/x-www-form-urlencoded",
+            "x-twilio-signature": signature(f"{twilio_server}/v1/webhooks/twilio"),
+        },
+    )
+    assert bound.status_code == 200, bound.text

@@ -6,10 +6,11 @@ from fastapi import APIRouter
 from pydantic import BaseModel
 
 from app.auth.dependencies import Reader
+from app.core.bounded_json import BoundedJsonRoute
 from app.core.errors import problem_responses
 from app.core.security import Role
 
-router = APIRouter(prefix="/v1", tags=["auth"])
+router = APIRouter(prefix="/v1", tags=["auth"], route_class=BoundedJsonRoute)
 
 
 class Caller(BaseModel):

@@ -27,6 +27,14 @@ class Settings(BaseSettings):
     max_bulk_body_bytes: int = Field(
         default=16 * 1_048_576, ge=1024, description="Largest NDJSON bulk import body."
     )
+    max_header_bytes: int = Field(
+        default=32_768,
+        ge=4096,
+        description="Largest request line plus headers; larger ones get 431 from the server.",
+    )
+    max_headers: int = Field(
+        default=100, ge=10, description="Most request headers; more get 431 from the server."
+    )
     sse_ping_seconds: int = Field(default=15, ge=1, description="Heartbeat on live streams.")
     maintenance_seconds: int = Field(
         default=300, ge=0, description="Between the service's maintenance passes; 0: none."
@@ -55,6 +63,11 @@ class Settings(BaseSettings):
         default=None,
         description="The service's public URL (e.g. https://history.example.com) when behind a "
         "proxy: Twilio signs the URL it called.",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="Addresses or networks of the proxies whose X-Forwarded-Proto/-For the "
+        "server believes (uvicorn's forwarded_allow_ips); empty: none.",
     )
     # Webhook secrets per source, comma-separated (several at once during a rotation).
     # A source without secrets is disabled and answers 404.

@@ -14,6 +14,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from app.core.bounded_json import MAX_JSON_DEPTH, JsonTooDeep
+
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "urn:customer-history:problem:"
 
@@ -200,11 +202,11 @@ def _undecodable_json(cause: BaseException | None) -> dict[str, Any] | None:
             "loc": ("body", cause.start),
             "msg": f"JSON decode error: not UTF-8 ({cause.reason})",
         }
-    if isinstance(cause, RecursionError):
+    if isinstance(cause, RecursionError | JsonTooDeep):
         return {
             "type": "json_invalid",
             "loc": ("body",),
-            "msg": "JSON decode error: nested too deep",
+            "msg": f"JSON decode error: nests deeper than {MAX_JSON_DEPTH} levels",
         }
     return None
 

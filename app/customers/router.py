@@ -1,6 +1,5 @@
 """HTTP routes of the customer aggregate."""
 
-import json
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -9,6 +8,8 @@ from fastapi.responses import RedirectResponse
 
 from app.auth.access import record_access
 from app.auth.dependencies import Reader, Writer
+from app.core import bounded_json
+from app.core.bounded_json import BoundedJsonRoute
 from app.core.config import SettingsDep
 from app.core.db import DriverDep, SessionDep
 from app.core.errors import NotFound, UnsupportedMediaType, invalid_field, problem_responses
@@ -30,7 +31,7 @@ from app.customers.schemas import (
     Tier,
 )
 
-router = APIRouter(prefix="/v1", tags=["customers"])
+router = APIRouter(prefix="/v1", tags=["customers"], route_class=BoundedJsonRoute)
 
 IfMatch = Annotated[
     str | None, Header(description="The ETag last read; the change applies only to that version.")
@@ -217,7 +218,7 @@ async def patch_customer(
     if media_type not in (MERGE_PATCH, "application/json"):
         raise UnsupportedMediaType(f"Send {MERGE_PATCH} (or application/json).")
     try:
-        patch: Any = json.loads(await request.body())
+        patch: Any = bounded_json.loads(await request.body())
     except (ValueError, UnicodeDecodeError) as exc:
         raise invalid_field("body", f"invalid JSON: {exc}", "json_invalid") from None
     customer = await service.patch_customer(session, customer_id, patch, if_match, principal)

@@ -2,6 +2,7 @@
 
 import contextlib
 import json
+import math
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -441,6 +442,16 @@ def search_filters(
     )
 
 
+def _finite_number(value: object) -> bool:
+    """A JSON number a float holds (json.loads also reads NaN, Infinity and 400 digits)."""
+    if not isinstance(value, int | float) or isinstance(value, bool):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
+
+
 async def search_customers(
     session: AsyncSession,
     filters: SearchFilters,
@@ -453,7 +464,7 @@ async def search_customers(
     after = None
     if cursor:
         rank = decode_cursor(cursor).get("rank")
-        if rank is not None and not isinstance(rank, int | float):
+        if rank is not None and not _finite_number(rank):
             raise InvalidCursor("The cursor is not one this service issued.")
         position = cursor_id(cursor, "id")
         assert position is not None

@@ -7,6 +7,7 @@ from fastapi import APIRouter, Header, Path, Query, Request, Response, status
 from fastapi.responses import JSONResponse
 
 from app.auth.dependencies import Admin, Reader
+from app.core.bounded_json import BoundedJsonRoute
 from app.core.config import SettingsDep
 from app.core.db import DriverDep, SessionDep
 from app.core.errors import invalid_field, problem_responses
@@ -22,7 +23,7 @@ from app.fichas.schemas import (
     TemplateOut,
 )
 
-router = APIRouter(prefix="/v1", tags=["fichas"])
+router = APIRouter(prefix="/v1", tags=["fichas"], route_class=BoundedJsonRoute)
 
 RoleName = Annotated[
     str, Query(pattern=r"^[a-z][a-z0-9_]{1,49}$", description="The job, e.g. support")

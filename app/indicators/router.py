@@ -10,6 +10,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response, status
 from fastapi.responses import StreamingResponse
 
 from app.auth.dependencies import Admin, Reader, require_roles
+from app.core.bounded_json import BoundedJsonRoute
 from app.core.config import SettingsDep
 from app.core.db import Database, DriverDep, SessionDep
 from app.core.errors import invalid_field, problem_responses
@@ -35,7 +36,7 @@ from app.indicators.schemas import (
     SummaryReport,
 )
 
-router = APIRouter(prefix="/v1", tags=["indicators"])
+router = APIRouter(prefix="/v1", tags=["indicators"], route_class=BoundedJsonRoute)
 
 Campaigns = Annotated[
     Principal, Depends(require_roles(Role.ADMIN, Role.MARKETING, Role.SALES, Role.COLLECTIONS))

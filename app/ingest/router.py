@@ -7,6 +7,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request, Response, status
 
 from app.auth.dependencies import Admin
+from app.core.bounded_json import BoundedJsonRoute
 from app.core.config import Settings, SettingsDep
 from app.core.db import LazySessionDep, SessionDep
 from app.core.errors import problem_responses
@@ -15,7 +16,7 @@ from app.ingest import service
 from app.ingest.adapters.base import Delivery
 from app.ingest.schemas import DeliveryPage, ReplayOutcome, WebhookReceipt
 
-router = APIRouter(prefix="/v1", tags=["webhooks"])
+router = APIRouter(prefix="/v1", tags=["webhooks"], route_class=BoundedJsonRoute)
 
 
 _WEBHOOK_BODY = {
@@ -42,11 +43,21 @@ _WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
 
 
 def _public_url(request: Request, settings: Settings) -> str:
-    """The URL the platform called (and signed), also behind a proxy."""
+    """The URL the platform called (and Twilio signed), never one the caller chose: the
+    public base URL; else, with trusted proxies, the URL as the proxy forwarded it (uvicorn
+    believes X-Forwarded-Proto from them alone); else the address the server is bound to,
+    whatever Host the request names (a callback signed for another deployment's URL,
+    replayed here under that Host, must not verify)."""
+    path = request.url.path
     if settings.public_base_url:
-        url = settings.public_base_url.rstrip("/") + request.url.path
-        return f"{url}?{request.url.query}" if request.url.query else url
-    return str(request.url)
+        base = settings.public_base_url.rstrip("/")
+    elif settings.trusted_proxies:
+        base = f"{request.url.scheme}://{request.url.netloc}"
+    else:
+        host, port = request.scope.get("server") or ("127.0.0.1", None)
+        host = f"[{host}]" if ":" in host else host
+        base = f"{request.scope.get('scheme', 'http')}://{host}" + (f":{port}" if port else "")
+    return f"{base}{path}?{request.url.query}" if request.url.query else f"{base}{path}"
 
 
 async def _receive(

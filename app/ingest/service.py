@@ -15,11 +15,17 @@ from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
-from app.core.errors import Conflict, NotFound, Unauthorized, ValidationFailed
+from app.core.errors import Conflict, NotFound, PayloadTooLarge, Unauthorized, ValidationFailed
 from app.core.pagination import cursor_id, encode_cursor
 from app.core.security import Principal, Role
 from app.ingest.adapters import ADAPTERS
-from app.ingest.adapters.base import Adapter, Delivery, PayloadError, SignatureError
+from app.ingest.adapters.base import (
+    Adapter,
+    BoundExceeded,
+    Delivery,
+    PayloadError,
+    SignatureError,
+)
 from app.ingest.models import WebhookDelivery
 from app.ingest.repository import DeliveryRepository
 from app.ingest.schemas import DeliveryOut, DeliveryPage, ReplayOutcome, WebhookReceipt
@@ -32,7 +38,8 @@ log = structlog.get_logger("app.ingest")
 WEBHOOK_DELIVERIES = Counter(
     "webhook_deliveries_total",
     "Webhook deliveries by source and outcome",
-    ["source", "outcome"],  # accepted, ignored, duplicate, rejected_signature, failed
+    # accepted, ignored, duplicate, rejected_signature, rejected_bounds, failed
+    ["source", "outcome"],
 )
 
 
@@ -42,6 +49,10 @@ class SourceNotFound(NotFound):
 
 class InvalidSignature(Unauthorized):
     code = "webhook-signature-invalid"
+
+
+class DeliveryPastBounds(PayloadTooLarge):
+    code = "webhook-body-past-bounds"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +94,9 @@ async def receive(
     except SignatureError as exc:
         WEBHOOK_DELIVERIES.labels(source, "rejected_signature").inc()
         raise InvalidSignature(f"The {source} signature is not valid: {exc}.") from None
+    except BoundExceeded as exc:  # read to find the signature, and refused unverified
+        WEBHOOK_DELIVERIES.labels(source, "rejected_bounds").inc()
+        raise DeliveryPastBounds(f"Not read: {exc}.") from None
     delivery_id = adapter.delivery_id(delivery)[:300]
     repo = DeliveryRepository(session)
     row_id = await repo.record(

@@ -7,12 +7,13 @@ from prometheus_client import CONTENT_TYPE_LATEST
 from pydantic import BaseModel
 from sqlalchemy import text
 
+from app.core.bounded_json import BoundedJsonRoute
 from app.core.db import Database
 from app.core.errors import ServiceUnavailable, problem_responses
 from app.core.metrics import exposition
 from app.core.migrations import head_revision
 
-router = APIRouter(tags=["ops"])
+router = APIRouter(tags=["ops"], route_class=BoundedJsonRoute)
 
 
 class Health(BaseModel):

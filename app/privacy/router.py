@@ -7,12 +7,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import StreamingResponse
 
 from app.auth.dependencies import Admin
+from app.core.bounded_json import BoundedJsonRoute
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.privacy import service
 from app.privacy.schemas import CustomerExport, ErasureIn, ErasureReceipt, RetentionPolicy
 
-router = APIRouter(prefix="/v1", tags=["privacy"])
+router = APIRouter(prefix="/v1", tags=["privacy"], route_class=BoundedJsonRoute)
 
 
 @router.get(

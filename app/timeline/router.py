@@ -9,6 +9,7 @@ from sse_starlette import EventSourceResponse
 
 from app.auth.access import record_access
 from app.auth.dependencies import Reader, Writer
+from app.core.bounded_json import BoundedJsonRoute
 from app.core.config import SettingsDep
 from app.core.db import Database, SessionDep
 from app.core.errors import PayloadTooLarge, UnsupportedMediaType, invalid_field, problem_responses
@@ -32,7 +33,7 @@ from app.timeline.schemas import (
 )
 from app.timeline.stream import TimelineFeed
 
-router = APIRouter(prefix="/v1", tags=["timeline"])
+router = APIRouter(prefix="/v1", tags=["timeline"], route_class=BoundedJsonRoute)
 
 IdempotencyKey = Annotated[
     str | None,

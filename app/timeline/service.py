@@ -548,7 +548,7 @@ async def timeline_page(
             moment = datetime.fromisoformat(str(decode_cursor(cursor)["t"]))
         except (KeyError, ValueError):
             raise InvalidCursor("The cursor is not one this service issued.") from None
-        if moment.tzinfo is None:
+        if moment.tzinfo is None or not _storable(moment):
             raise InvalidCursor("The cursor is not one this service issued.")
         position = cursor_id(cursor, "id")
         assert position is not None
@@ -563,6 +563,15 @@ async def timeline_page(
     return TimelinePage(
         items=[EventOut.model_validate(dict(r)) for r in page], next_cursor=next_cursor
     )
+
+
+def _storable(moment: datetime) -> bool:
+    """Whether an aware time converts to UTC within Python's years (as timestamptz keeps it)."""
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
 
 
 _LIKE_SPECIALS = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})

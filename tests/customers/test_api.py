@@ -514,3 +514,19 @@ async def test_identify_is_an_index_lookup(session: AsyncSession) -> None:
     assert "Seq Scan" not in plan, plan
     assert "pk_customer_identifiers" in plan, plan
     assert "pk_customers" in plan, plan
+
+
+@pytest.mark.parametrize("depth", [900, 65])
+async def test_a_merge_patch_nested_too_deep_is_a_422_naming_the_body(
+    client: httpx.AsyncClient, admin: dict[str, str], depth: int
+) -> None:
+    customer = await create(client, admin, **jose())
+    deep = b'{"attributes": ' + b'{"a": ' * depth + b"1" + b"}" * depth + b"}"
+    response = await client.patch(
+        f"/v1/customers/{customer['id']}",
+        content=deep,
+        headers={**admin, "content-type": "application/merge-patch+json", "If-Match": '"1"'},
+    )
+    assert response.status_code == 422, response.text
+    assert response.json()["errors"][0]["field"] == "body"
+    assert "nests deeper than 64" in response.json()["detail"]

@@ -1,6 +1,7 @@
 """The timeline: append-only, idempotent, paged stably, filtered, corrected, imported in bulk."""
 
 import asyncio
+import base64
 import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -468,3 +469,53 @@ async def test_bulk_refuses_other_media_types_and_too_many_lines(
         headers={**admin, "content-type": "application/x-ndjson"},
     )
     assert response.status_code == 413
+
+
+@pytest.mark.parametrize(
+    "position",
+    [
+        {"t": "0001-01-01T00:00:00+01:00", "id": "00000000-0000-0000-0000-000000000000"},
+        {"t": "9999-12-31T23:59:59-01:00", "id": "00000000-0000-0000-0000-000000000000"},
+    ],
+)
+async def test_a_forged_timeline_cursor_outside_postgresql_s_range_is_a_400(
+    client: httpx.AsyncClient, admin: dict[str, str], position: dict[str, str]
+) -> None:
+    customer = await new_customer(client, admin)
+    cursor = base64.urlsafe_b64encode(json.dumps(position).encode()).decode().rstrip("=")
+    response = await client.get(
+        f"/v1/customers/{customer}/timeline", params={"cursor": cursor}, headers=admin
+    )
+    assert response.status_code == 400, response.text
+    assert response.json()["type"].endswith("invalid-cursor")
+
+
+@pytest.mark.parametrize("rank", ["9" * 310, "NaN", "Infinity"])
+async def test_a_forged_search_cursor_with_an_unrepresentable_rank_is_a_400(
+    client: httpx.AsyncClient, admin: dict[str, str], rank: str
+) -> None:
+    raw = f'{{"rank": {rank}, "id": "00000000-0000-0000-0000-000000000000"}}'.encode()
+    cursor = base64.urlsafe_b64encode(raw).decode().rstrip("=")
+    response = await client.get(
+        "/v1/customers", params={"q": "ana", "cursor": cursor}, headers=admin
+    )
+    assert response.status_code == 400, response.text
+
+
+@pytest.mark.parametrize("depth", [65, 300, 900])
+async def test_a_json_body_nested_too_deep_is_a_422_on_every_route(
+    client: httpx.AsyncClient, admin: dict[str, str], depth: int
+) -> None:
+    deep = '{"a": ' * depth + "1" + "}" * depth
+    event = (
+        '{"customer": {"email": "deep@example.com"}, "type": "custom.deep",'
+        f' "occurred_at": "2026-04-14T10:05:14Z", "payload": {deep}}}'
+    )
+    customer = f'{{"display_name": "Deep", "attributes": {deep}}}'
+    for path, body in [("/v1/events", event), ("/v1/customers", customer)]:
+        response = await client.post(
+            path, content=body, headers={**admin, "content-type": "application/json"}
+        )
+        assert response.status_code == 422, (path, response.text)
+        assert response.json()["errors"][0]["field"] == "body"
+        assert "nests deeper than 64 levels" in response.json()["detail"]

@@ -1,7 +1,8 @@
 """Aircall webhooks: JSON envelope ``{resource, event, timestamp, token, data}``.
 
 Aircall signs nothing: the body's ``token`` is the webhook's secret, so it is compared with
-the configured tokens and redacted before the body is stored.
+the configured tokens and redacted before the body is stored. Finding the token means
+parsing the body before anything is proven: within MAX_JSON_DEPTH (``Delivery.json``).
 """
 
 import hashlib
@@ -13,7 +14,13 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from app.ingest.adapters.base import Adapter, Delivery, PayloadError, SignatureError
+from app.ingest.adapters.base import (
+    Adapter,
+    BoundExceeded,
+    Delivery,
+    PayloadError,
+    SignatureError,
+)
 from app.ingest.adapters.signatures import require_any
 from app.timeline.catalog import Channel, Direction
 from app.timeline.payloads import CallPayload, NotePayload
@@ -77,8 +84,10 @@ class AircallAdapter(Adapter):
 
     def verify(self, delivery: Delivery, secrets: Sequence[str], now: datetime) -> None:
         try:
-            body = json.loads(delivery.body)
-        except (ValueError, UnicodeDecodeError):
+            body = delivery.json()
+        except BoundExceeded:
+            raise
+        except PayloadError:
             raise SignatureError("the body is not JSON, so it carries no token") from None
         token = body.get("token") if isinstance(body, dict) else None
         if not isinstance(token, str):
@@ -87,8 +96,8 @@ class AircallAdapter(Adapter):
 
     def delivery_id(self, delivery: Delivery) -> str:
         try:
-            body = json.loads(delivery.body)
-        except (ValueError, UnicodeDecodeError):
+            body = delivery.json()
+        except PayloadError:
             return delivery.body_hash()
         data = body.get("data") if isinstance(body, dict) else None
         if not isinstance(data, dict) or data.get("id") is None:
@@ -100,8 +109,8 @@ class AircallAdapter(Adapter):
 
     def stored_body(self, delivery: Delivery) -> bytes:
         try:
-            body = json.loads(delivery.body)
-        except (ValueError, UnicodeDecodeError):
+            body = delivery.json()
+        except PayloadError:
             # Never verified (it could not be), but hide anything that looks like the token.
             return _TOKEN_FIELD.sub(rb'\1"' + REDACTED.encode() + rb'"', delivery.body)
         if isinstance(body, dict) and "token" in body:

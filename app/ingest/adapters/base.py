@@ -1,7 +1,13 @@
-"""What every webhook adapter is: verify, delivery id, normalise. Pure code, no I/O."""
+"""What every webhook adapter is: verify, delivery id, normalise. Pure code, no I/O.
+
+Anyone can post to a webhook URL, so what is read before a signature is proven is read
+within bounds: a signature header at most MAX_SIGNATURE_HEADER characters, JSON at most
+MAX_JSON_DEPTH levels deep, forms and multipart bodies at most MAX_FORM_FIELDS fields or
+parts. Past a bound the delivery is refused with 413 before its signature is checked, in
+time that does not grow with what was sent; a verified delivery past one is kept failed.
+"""
 
 import hashlib
-import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -9,7 +15,12 @@ from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
+from app.core import bounded_json
+from app.core.bounded_json import MAX_JSON_DEPTH, JsonTooDeep
 from app.timeline.schemas import IdentifiedEventIn
+
+MAX_SIGNATURE_HEADER = 2048  # Stripe's with three v1 signatures and a v0 is about 300
+MAX_FORM_FIELDS = 1000  # as Starlette's form parser; a Twilio callback has about 30
 
 # Never stored with a delivery, whatever the platform.
 SECRET_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie", "x-api-key"})
@@ -21,6 +32,11 @@ class SignatureError(Exception):
 
 class PayloadError(Exception):
     """A genuine delivery this adapter cannot understand (stored as failed, answered 202)."""
+
+
+class BoundExceeded(PayloadError):
+    """The body is past what the service parses (JSON depth, fields, parts): raised while
+    verifying, answered 413 and nothing stored; after, the delivery is kept failed."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,19 +53,40 @@ class Delivery:
     def content_type(self) -> str:
         return self.headers.get("content-type", "").split(";")[0].strip().lower()
 
-    def json(self) -> Any:
-        """The body as JSON, or PayloadError."""
+    def json(self, **options: Any) -> Any:
+        """The body as JSON; BoundExceeded past MAX_JSON_DEPTH, else PayloadError if not JSON."""
         try:
-            return json.loads(self.body)
+            return bounded_json.loads(self.body, **options)
+        except JsonTooDeep:
+            raise BoundExceeded(
+                f"the JSON body nests deeper than {MAX_JSON_DEPTH} levels"
+            ) from None
         except (ValueError, UnicodeDecodeError) as exc:
             raise PayloadError(f"the body is not JSON: {exc}") from None
 
-    def form(self) -> dict[str, str]:
-        """The body as application/x-www-form-urlencoded fields (the last value wins)."""
+    def form_pairs(self) -> list[tuple[str, str]]:
+        """The body's application/x-www-form-urlencoded fields in order; BoundExceeded past
+        MAX_FORM_FIELDS (counted on the raw bytes, before anything is decoded)."""
         try:
-            return dict(parse_qsl(self.body.decode(), keep_blank_values=True, strict_parsing=False))
+            text = self.body.decode()
         except UnicodeDecodeError as exc:
             raise PayloadError(f"the form body is not UTF-8: {exc}") from None
+        try:
+            return parse_qsl(text, keep_blank_values=True, max_num_fields=MAX_FORM_FIELDS)
+        except ValueError:  # parse_qsl counts the separators first and refuses
+            raise BoundExceeded(f"the form has more than {MAX_FORM_FIELDS} fields") from None
+
+    def form(self) -> dict[str, str]:
+        """The body as application/x-www-form-urlencoded fields (the last value wins)."""
+        return dict(self.form_pairs())
+
+    def signature_header(self, name: str) -> str:
+        """A header carrying a signature, stripped; SignatureError past MAX_SIGNATURE_HEADER
+        characters, so that no verifier splits or compares a huge value."""
+        value = self.headers.get(name, "")
+        if len(value) > MAX_SIGNATURE_HEADER:
+            raise SignatureError(f"{name} is longer than {MAX_SIGNATURE_HEADER} characters")
+        return value.strip()
 
     def body_hash(self) -> str:
         return hashlib.sha256(self.body).hexdigest()

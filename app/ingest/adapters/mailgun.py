@@ -3,7 +3,9 @@
 Both carry ``timestamp``, ``token`` and ``signature`` = hex HMAC-SHA256 of
 ``timestamp + token`` under the webhook signing key: in the JSON ``signature`` object for
 events, as form fields for routes. Since the signature is inside the body, the stored body
-has its value redacted.
+has its value redacted, and the body is parsed before anything is proven: within the
+bounds of ``Delivery.json`` and ``form_fields`` (JSON depth, fields and parts counted on
+the raw bytes first), past which the delivery is refused unread.
 """
 
 import json
@@ -12,7 +14,14 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from app.ingest.adapters.base import Adapter, Delivery, PayloadError, SignatureError
+from app.core import bounded_json
+from app.ingest.adapters.base import (
+    Adapter,
+    BoundExceeded,
+    Delivery,
+    PayloadError,
+    SignatureError,
+)
 from app.ingest.adapters.email_message import (
     Mailbox,
     MailHeaders,
@@ -59,12 +68,15 @@ def _json_object(delivery: Delivery) -> dict[str, Any]:
 
 
 def _credentials(delivery: Delivery) -> dict[str, Any]:
-    """The ``timestamp``/``token``/``signature`` triple, wherever this kind of post keeps it."""
+    """The ``timestamp``/``token``/``signature`` triple, wherever this kind of post keeps it;
+    BoundExceeded for a body past the bounds."""
     try:
         if _is_json(delivery):
             found = _json_object(delivery).get("signature")
             return found if isinstance(found, dict) else {}
         return form_fields(delivery)
+    except BoundExceeded:
+        raise
     except PayloadError:
         return {}
 
@@ -201,7 +213,7 @@ def _route_headers(fields: dict[str, str]) -> MailHeaders:
         (k, v) for k, v in fields.items() if k[:1].isupper() and isinstance(v, str)
     ]
     try:
-        listed = json.loads(fields.get("message-headers") or "[]")
+        listed = bounded_json.loads(fields.get("message-headers") or "[]")
     except ValueError:
         listed = []
     if isinstance(listed, list):

@@ -59,8 +59,8 @@ class SendGridEventsAdapter(Adapter):
     secret_headers = frozenset({SIGNATURE_HEADER})
 
     def verify(self, delivery: Delivery, secrets: Sequence[str], now: datetime) -> None:
-        signature_b64 = delivery.headers.get(SIGNATURE_HEADER, "").strip()
-        timestamp = delivery.headers.get(TIMESTAMP_HEADER, "").strip()
+        signature_b64 = delivery.signature_header(SIGNATURE_HEADER)
+        timestamp = delivery.signature_header(TIMESTAMP_HEADER)
         if not signature_b64:
             raise SignatureError(f"missing {SIGNATURE_HEADER}")
         require_fresh(timestamp or None, now, TIMESTAMP_HEADER)

@@ -26,6 +26,7 @@ from app.timeline.schemas import CustomerRefIn, EventRef, IdentifiedEventIn
 SOURCE = "stripe"
 SIGNATURE_HEADER = "stripe-signature"
 TOLERANCE_S = 300
+MAX_T_DIGITS = 12
 
 ZERO_DECIMAL = frozenset(
     {"BIF", "CLP", "DJF", "GNF", "JPY", "KMF", "KRW", "MGA", "PYG", "RWF", "UGX", "VND", "VUV"}
@@ -41,7 +42,7 @@ class StripeAdapter(Adapter):
     secret_headers = frozenset({SIGNATURE_HEADER})
 
     def verify(self, delivery: Delivery, secrets: Sequence[str], now: datetime) -> None:
-        timestamp, given = _parse_signature(delivery.headers.get(SIGNATURE_HEADER, ""))
+        timestamp, given = _parse_signature(delivery.signature_header(SIGNATURE_HEADER))
         signed = f"{timestamp}.".encode() + delivery.body
         expected = [hmac_digest(secret, signed).hex().encode() for secret in secrets]
         matched = False
@@ -91,8 +92,12 @@ def _parse_signature(header: str) -> tuple[int, list[str]]:
             signatures.append(value)
     if not header.strip():
         raise SignatureError("missing Stripe-Signature")
-    if timestamp is None or not timestamp.isdigit() or not signatures:
+    if timestamp is None or not signatures:
         raise SignatureError("Stripe-Signature has no t= timestamp or no v1= signature")
+    # ASCII digits only: str.isdigit() also takes "²", which int() refuses; and a Unix
+    # time of more digits than 10 is centuries away (and past what a float holds at 309).
+    if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= MAX_T_DIGITS):
+        raise SignatureError("Stripe-Signature t= is not a Unix time in seconds")
     return int(timestamp), signatures
 
 

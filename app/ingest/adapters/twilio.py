@@ -1,15 +1,28 @@
-"""Twilio Voice status callbacks (form-encoded), signed with ``X-Twilio-Signature``."""
+"""Twilio Voice status callbacks (form-encoded), signed with ``X-Twilio-Signature``.
+
+Twilio signs parsed values: base64(HMAC-SHA1(auth token, URL + each POST parameter's name
+and value, sorted)), so the form is read before the signature can be checked: within
+MAX_FORM_FIELDS fields (counted on the raw bytes first) and only once. The URL is the one
+Twilio called: the pipeline passes the public base URL, a trusted proxy's, or the one the
+server is bound to (never the Host a caller chose).
+"""
 
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit, urlunsplit
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import ValidationError
 
-from app.ingest.adapters.base import Adapter, Delivery, PayloadError, SignatureError
+from app.ingest.adapters.base import (
+    Adapter,
+    BoundExceeded,
+    Delivery,
+    PayloadError,
+    SignatureError,
+)
 from app.ingest.adapters.signatures import base64_hmacs, require_any
 from app.timeline.catalog import Channel, Direction
 from app.timeline.payloads import CallPayload
@@ -49,17 +62,15 @@ def _signed_urls(url: str) -> list[str]:
     return [urlunsplit(parts._replace(netloc=without_port)), url]
 
 
-def signing_string(url: str, body: bytes) -> bytes:
-    """``url`` followed by every POST parameter's name and value, sorted by name then value."""
-    pairs = parse_qsl(body.decode(), keep_blank_values=True)
+def signed_parameters(pairs: Sequence[tuple[str, str]]) -> bytes:
+    """Every POST parameter's name and value, sorted by name then value (each distinct
+    value once), as twilio-python's RequestValidator joins them after the URL."""
     values: dict[str, set[str]] = {}
     for name, value in pairs:
         values.setdefault(name, set()).add(value)
-    parts = [url]
-    for name in sorted(values):
-        for value in sorted(values[name]):
-            parts.append(name + value)
-    return "".join(parts).encode()
+    return "".join(
+        name + value for name in sorted(values) for value in sorted(values[name])
+    ).encode()
 
 
 def _int(value: str | None, name: str) -> int | None:
@@ -96,14 +107,17 @@ class TwilioAdapter(Adapter):
 
     def verify(self, delivery: Delivery, secrets: Sequence[str], now: datetime) -> None:
         # Twilio signs no timestamp: there is no replay window to check against ``now``.
+        given = delivery.signature_header("x-twilio-signature")
         try:
-            delivery.body.decode()
-        except UnicodeDecodeError:
+            parameters = signed_parameters(delivery.form_pairs())
+        except BoundExceeded:
+            raise
+        except PayloadError:
             raise SignatureError("the body is not a form Twilio could have signed") from None
         expected: list[str] = []
         for url in _signed_urls(delivery.url):
-            expected += base64_hmacs(secrets, signing_string(url, delivery.body), "sha1")
-        require_any(expected, delivery.headers.get("x-twilio-signature"), "X-Twilio-Signature")
+            expected += base64_hmacs(secrets, url.encode() + parameters, "sha1")
+        require_any(expected, given, "X-Twilio-Signature")
 
     def delivery_id(self, delivery: Delivery) -> str:
         token = delivery.headers.get("i-twilio-idempotency-token")

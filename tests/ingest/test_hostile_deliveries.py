@@ -1,0 +1,268 @@
+"""What anyone on the internet can send the webhook receivers: every request is answered
+with a 4xx problem+json naming what was wrong, never a 500, and bounded work comes first."""
+
+import hashlib
+import hmac
+import json
+import time
+from urllib.parse import urlencode
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.config import Settings
+from tests.conftest import WEBHOOK_SECRETS
+from tests.ingest import test_mailgun, test_twilio
+
+STRIPE_SECRET = WEBHOOK_SECRETS["stripe"]
+TWILIO_PATH = "/v1/webhooks/twilio"
+CALL = {
+    "CallSid": "CA" + "1" * 32,
+    "CallStatus": "completed",
+    "Direction": "inbound",
+    "From": "+34612345678",
+    "To": "+34910000000",
+    "Timestamp": "Tue, 14 Apr 2026 10:15:42 +0000",
+}
+
+
+def deep_json(depth: int, around: bytes = b'{"token":%s}') -> bytes:
+    return around % (b"[" * depth + b"]" * depth)
+
+
+def stripe_header(body: bytes, timestamp: str) -> str:
+    digest = hmac.new(STRIPE_SECRET.encode(), f"{timestamp}.".encode() + body, hashlib.sha256)
+    return f"t={timestamp},v1={digest.hexdigest()}"
+
+
+def assert_problem(response: httpx.Response, status: int, *words: str) -> None:
+    assert response.status_code == status, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    detail = response.json()["detail"]
+    for word in words:
+        assert word in detail, detail
+
+
+async def nothing_stored(session: AsyncSession) -> bool:
+    return await session.scalar(text("SELECT count(*) FROM webhook_deliveries")) == 0
+
+
+# --- finding: unauthenticated 500s -------------------------------------------------------
+
+
+@pytest.mark.parametrize("digits", ["²³", "1732400000¹"])
+async def test_a_stripe_timestamp_of_non_ascii_digits_is_refused(
+    client: httpx.AsyncClient, session: AsyncSession, digits: str
+) -> None:
+    body = b'{"id": "evt_1", "type": "charge.refunded"}'
+    # Header bytes reach the app as latin-1: "²" is the byte 0xB2, a digit to str.isdigit().
+    signature = f"t={digits},v1=00".encode("latin-1")
+    headers = {"content-type": b"application/json", "stripe-signature": signature}
+    response = await client.post("/v1/webhooks/stripe", content=body, headers=headers)
+    assert_problem(response, 401, "t=")
+    assert await nothing_stored(session)
+
+
+@pytest.mark.parametrize("source", ["aircall", "mailgun"])
+@pytest.mark.parametrize("depth", [100_000, 900, 65])
+async def test_json_nested_too_deep_is_refused_before_its_signature(
+    client: httpx.AsyncClient, session: AsyncSession, source: str, depth: int
+) -> None:
+    body = deep_json(depth)
+    response = await client.post(
+        f"/v1/webhooks/{source}", content=body, headers={"content-type": "application/json"}
+    )
+    assert_problem(response, 413, "nests deeper than 64")
+    assert await nothing_stored(session)
+
+
+async def test_json_within_the_depth_bound_reaches_the_signature_check(
+    client: httpx.AsyncClient,
+) -> None:
+    response = await client.post(
+        "/v1/webhooks/aircall", content=deep_json(60), headers={"content-type": "application/json"}
+    )
+    assert_problem(response, 401)
+
+
+# --- finding: unauthenticated CPU work before the 401 ------------------------------------
+
+
+async def test_a_huge_stripe_signature_header_is_refused_unread(client: httpx.AsyncClient) -> None:
+    header = "t=1," + ",".join(["v1=" + "0" * 64] * 2000)
+    started = time.perf_counter()
+    response = await client.post(
+        "/v1/webhooks/stripe", content=b"{}", headers={"stripe-signature": header}
+    )
+    assert_problem(response, 401, "stripe-signature", "longer than")
+    assert time.perf_counter() - started < 0.5
+
+
+async def test_a_twilio_form_with_too_many_fields_is_refused_before_parsing(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    body = "&".join(f"a{n}=1" for n in range(110_000)).encode()[:1_000_000]
+    headers = {"content-type": "application/x-www-form-urlencoded", "x-twilio-signature": "x"}
+    started = time.perf_counter()
+    response = await client.post(TWILIO_PATH, content=body, headers=headers)
+    assert_problem(response, 413, "more than 1000 fields")
+    assert time.perf_counter() - started < 0.5
+    assert await nothing_stored(session)
+
+
+def multipart(parts: int, boundary: str = "b0undary") -> tuple[str, bytes]:
+    part = f'--{boundary}\r\nContent-Disposition: form-data; name="f"\r\n\r\nx\r\n'.encode()
+    return (
+        f"multipart/form-data; boundary={boundary}",
+        part * parts + f"--{boundary}--\r\n".encode(),
+    )
+
+
+async def test_a_mailgun_multipart_with_too_many_parts_is_refused_before_parsing(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    content_type, body = multipart(15_000)
+    started = time.perf_counter()
+    response = await client.post(
+        "/v1/webhooks/mailgun", content=body, headers={"content-type": content_type}
+    )
+    assert_problem(response, 413, "more than 1000 parts")
+    assert time.perf_counter() - started < 0.5
+    assert await nothing_stored(session)
+
+
+async def test_a_mailgun_multipart_of_short_lines_is_read_quickly(
+    client: httpx.AsyncClient,
+) -> None:
+    """One part of 330,000 short lines took the email parser half a second."""
+    head = b'--b\r\nContent-Disposition: form-data; name="f"\r\n\r\n'
+    body = head + b"x\r\n" * 330_000 + b"\r\n--b--\r\n"
+    started = time.perf_counter()
+    response = await client.post(
+        "/v1/webhooks/mailgun",
+        content=body,
+        headers={"content-type": "multipart/form-data; boundary=b"},
+    )
+    assert_problem(response, 401)
+    assert time.perf_counter() - started < 0.3
+
+
+async def test_a_signed_mailgun_route_post_within_the_bounds_is_accepted(
+    client: httpx.AsyncClient,
+) -> None:
+    """The bounded multipart reader still reads Mailgun's forward() posts."""
+    timestamp, token = str(int(time.time())), "c" * 50
+    fields = {
+        "timestamp": timestamp,
+        "token": token,
+        "signature": test_mailgun.sign(WEBHOOK_SECRETS["mailgun"], timestamp, token),
+        "sender": "ana@example.com",
+        "from": "Ana <ana@example.com>",
+        "recipient": "support@example.com",
+        "subject": "Hola",
+        "body-plain": "¿Dónde está mi pedido?",
+        "Message-Id": "<m-1@example.com>",
+        "Date": "Tue, 14 Apr 2026 10:15:42 +0000",
+        "message-headers": json.dumps([["Message-Id", "<m-1@example.com>"]]),
+    }
+    response = await client.post(
+        "/v1/webhooks/mailgun", files={k: (None, v) for k, v in fields.items()}
+    )
+    assert response.status_code == 200, response.text
+
+
+# --- finding: authenticated 500s ---------------------------------------------------------
+
+
+async def test_a_validly_signed_stripe_timestamp_of_400_digits_is_refused(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    body = b'{"id": "evt_1", "type": "charge.refunded"}'
+    timestamp = "9" * 400
+    response = await client.post(
+        "/v1/webhooks/stripe",
+        content=body,
+        headers={
+            "content-type": "application/json",
+            "stripe-signature": stripe_header(body, timestamp),
+        },
+    )
+    assert_problem(response, 401, "t=")
+    assert await nothing_stored(session)
+
+
+@pytest.mark.parametrize("depth", [100_000, 900])
+async def test_a_signed_delivery_nested_too_deep_is_kept_failed_with_the_reason(
+    client: httpx.AsyncClient, depth: int
+) -> None:
+    body = deep_json(depth, b'{"id": "evt_deep", "type": "charge.refunded", "data": %s}')
+    timestamp = str(int(time.time()))
+    response = await client.post(
+        "/v1/webhooks/stripe",
+        content=body,
+        headers={
+            "content-type": "application/json",
+            "stripe-signature": stripe_header(body, timestamp),
+        },
+    )
+    assert response.status_code == 202, response.text
+    assert "nests deeper than 64" in response.json()["reason"]
+
+
+# --- finding: the URL Twilio signed ------------------------------------------------------
+
+
+def twilio_post(url: str) -> tuple[bytes, dict[str, str]]:
+    body = urlencode(CALL).encode()
+    return body, {
+        "content-type": "application/x-www-form-urlencoded",
+        "x-twilio-signature": test_twilio.sign(url, body, WEBHOOK_SECRETS["twilio"]),
+    }
+
+
+async def test_twilio_verifies_against_the_url_the_server_is_bound_to(
+    client: httpx.AsyncClient,
+) -> None:
+    body, headers = twilio_post("http://testserver" + TWILIO_PATH)
+    response = await client.post(TWILIO_PATH, content=body, headers=headers)
+    assert response.status_code == 200, response.text
+
+
+async def test_a_twilio_signature_for_another_deployment_does_not_verify(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """Two deployments of one Twilio account share its auth token: a callback captured on
+    one, replayed to the other with its Host, must not verify there."""
+    for url, extra in [
+        ("http://staging.example.com" + TWILIO_PATH, {"host": "staging.example.com"}),
+        (
+            "https://staging.example.com" + TWILIO_PATH,
+            {"host": "staging.example.com", "x-forwarded-proto": "https"},
+        ),
+    ]:
+        body, headers = twilio_post(url)
+        response = await client.post(TWILIO_PATH, content=body, headers=headers | extra)
+        assert_problem(response, 401, "X-Twilio-Signature")
+    assert await nothing_stored(session)
+
+
+@pytest.fixture
+def behind_proxy(app: FastAPI, settings: Settings) -> FastAPI:
+    app.state.settings = settings.model_copy(
+        update={"public_base_url": "https://history.example.com/"}
+    )
+    return app
+
+
+@pytest.mark.usefixtures("behind_proxy")
+async def test_with_a_public_base_url_twilio_verifies_against_it_alone(
+    client: httpx.AsyncClient,
+) -> None:
+    body, headers = twilio_post("https://history.example.com" + TWILIO_PATH)
+    response = await client.post(TWILIO_PATH, content=body, headers=headers)
+    assert response.status_code == 200, response.text
+    body, headers = twilio_post("http://testserver" + TWILIO_PATH)
+    assert (await client.post(TWILIO_PATH, content=body, headers=headers)).status_code == 401
