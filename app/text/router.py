@@ -5,12 +5,13 @@ from functools import lru_cache
 from fastapi import APIRouter
 
 from app.auth.dependencies import Writer
+from app.core.bounded_json import BoundedJsonRoute
 from app.core.errors import problem_responses
 from app.text.analyser import TextAnalyser
 from app.text.rules import default_rules
 from app.text.schemas import AnalyzeIn, TextAnalysis
 
-router = APIRouter(prefix="/v1", tags=["text"])
+router = APIRouter(prefix="/v1", tags=["text"], route_class=BoundedJsonRoute)
 
 
 @lru_cache(maxsize=1)
