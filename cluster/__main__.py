@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
 
 def start(layout: Layout) -> None:
     """Build Citus if needed, start the three nodes, print the coordinator URL."""
+    if not build.is_built(layout) and any(nodes.running_port(n) for n in layout.nodes):
+        stop(layout)  # the servers run from the copy that is about to be rebuilt
     build.ensure_citus(layout)
     started = time.monotonic()
     nodes.check_ports(layout)
@@ -91,6 +93,9 @@ def destroy(layout: Layout) -> None:
 def explore(layout: Layout) -> None:
     """Migrate the coordinator, try to distribute the schema, EXPLAIN the hot statements."""
     from cluster import exploration
+
+    if any(nodes.running_port(node) != node.port for node in layout.nodes):
+        raise nodes.ClusterError("the cluster is not running: start it with `make cluster`")
 
     exploration.run(layout)
 

@@ -229,9 +229,13 @@ CHANGES: list[Step] = [
         (_MERGES_BY_SURVIVOR,),
     ),
     (
-        "customer_merges: drop the foreign key on absorbed_id, key it by (survivor_id, id)",
+        "customer_merges: drop the foreign key on absorbed_id",
+        ("ALTER TABLE customer_merges DROP CONSTRAINT fk_customer_merges_absorbed_id_customers",),
+    ),
+    ("customer_merges, keyed by id alone", (_MERGES_BY_SURVIVOR,)),
+    (
+        "customer_merges: key it by (survivor_id, id)",
         (
-            "ALTER TABLE customer_merges DROP CONSTRAINT fk_customer_merges_absorbed_id_customers",
             "ALTER TABLE customer_merges DROP CONSTRAINT pk_customer_merges",
             "ALTER TABLE customer_merges ADD CONSTRAINT pk_customer_merges "
             "PRIMARY KEY (survivor_id, id)",
@@ -496,6 +500,8 @@ def _writes(s: Sample) -> list[Probe]:
     return [
         Probe("append one event with its NOTIFY (timeline.repository._INSERT)",
          timeline._INSERT, event),
+        Probe("find one idempotency key (timeline.repository._FIND_KEY)",
+         timeline._FIND_KEY, (s.key_scope, s.key)),
         Probe("claim an idempotency key (timeline.repository._CLAIM_KEY)",
          timeline._CLAIM_KEY, (s.key_scope, s.key, uuid.uuid4(), "0" * 64)),
         Probe("look keys up with their events (timeline.repository._FIND_KEYS)",
@@ -702,6 +708,21 @@ def _redesigned(s: Sample) -> list[Probe]:
               own_card, (s.customer_id,)),
         Probe("the card without organisation and contacts, each sub-query naming $1",
               own_card_named, (s.customer_id,)),
+        Probe("merge: move identifiers, now that customer_id is their shard key",
+              "UPDATE customer_identifiers SET customer_id = $2 WHERE customer_id = $1",
+              (s.other_id, s.customer_id)),
+        Probe("merge: move identifiers as a delete and an insert, in one statement",
+              "WITH moved AS (DELETE FROM customer_identifiers WHERE customer_id = $1 "
+              "RETURNING id, kind, value, created_at) INSERT INTO customer_identifiers "
+              "(id, customer_id, kind, value, created_at) SELECT id, $2, kind, value, "
+              "created_at FROM moved", (s.other_id, s.customer_id)),
+        Probe("merge: move identifiers, 1/2: delete them from the absorbed customer",
+              "DELETE FROM customer_identifiers WHERE customer_id = $1 "
+              "RETURNING id, kind, value, created_at", (s.other_id,)),
+        Probe("merge: move identifiers, 2/2: insert them on the survivor",
+              "INSERT INTO customer_identifiers (id, customer_id, kind, value) "
+              "VALUES ($1, $2, 'phone', '+34699999998'), ($3, $2, 'phone', '+34699999997')",
+              (uuid.uuid4(), s.customer_id, uuid.uuid4())),
         Probe("an organisation's contacts (a second statement, only for organisations)",
               "SELECT id, display_name, job_title FROM customers WHERE organization_id = $1 "
               "AND status = 'active' ORDER BY id LIMIT 100", (s.customer_id,)),
