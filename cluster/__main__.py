@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from cluster import build, citus, nodes
-from cluster.layout import Layout
+from cluster.layout import ClusterError, Layout, check_reachable
 
 log = logging.getLogger("cluster")
 
@@ -32,7 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         with _locked(layout):
             args.run(layout)
-    except nodes.ClusterError as error:
+    except ClusterError as error:
         log.error("%s", error)
         return 1
     return 0
@@ -40,6 +40,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def start(layout: Layout) -> None:
     """Build Citus if needed, start the three nodes, print the coordinator URL."""
+    check_reachable(layout)
     if not build.is_built(layout) and any(nodes.running_port(n) for n in layout.nodes):
         stop(layout)  # the servers run from the copy that is about to be rebuilt
     build.ensure_citus(layout)
@@ -95,7 +96,7 @@ def explore(layout: Layout) -> None:
     from cluster import exploration
 
     if any(nodes.running_port(node) != node.port for node in layout.nodes):
-        raise nodes.ClusterError("the cluster is not running: start it with `make cluster`")
+        raise ClusterError("the cluster is not running: start it with `make cluster`")
 
     exploration.run(layout)
 

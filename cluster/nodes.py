@@ -6,7 +6,14 @@ import os
 import subprocess
 from pathlib import Path
 
-from cluster.layout import SUPERUSER, Layout, Node, library_path, node_account
+from cluster.layout import (
+    SUPERUSER,
+    ClusterError,
+    Layout,
+    Node,
+    library_path,
+    node_account,
+)
 
 log = logging.getLogger("cluster")
 
@@ -25,10 +32,6 @@ wal_level = logical
 """
 SETTINGS_FILE = "cluster.conf"
 PORTS_FILE = "cluster.json"
-
-
-class ClusterError(RuntimeError):
-    """The cluster cannot do what was asked; the message says why and what to do."""
 
 
 def check_ports(layout: Layout) -> None:
