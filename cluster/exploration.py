@@ -547,10 +547,6 @@ def _writes(s: Sample) -> list[Probe]:
         Probe("erasure (ch_erase_customer)",
          "SELECT ch_erase_customer($1, $2, 'explore', now())",
          (s.customer_id, uuid.uuid4())),
-        Probe("erasure, with the setting Citus hints at",
-         "SELECT ch_erase_customer($1, $2, 'explore', now())",
-         (s.customer_id, uuid.uuid4()),
-         before=("SET LOCAL citus.multi_shard_modify_mode TO 'sequential'",)),
     ]  # fmt: skip
 
 
