@@ -1,13 +1,15 @@
 # The two commands: `make run` starts the service, `make test` runs the whole suite.
 # Each creates .venv when missing and installs the project with its dev extras from the
 # pinned constraints; when nothing changed the install step is skipped.
+# `make cluster` starts a local Citus cluster for tests and benchmarks on a distributed
+# engine (see cluster/); neither `run` nor `test` ever uses it.
 
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint openapi bench
+.PHONY: run test lint openapi bench cluster cluster-stop cluster-status cluster-check cluster-explore
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -28,9 +30,10 @@ test: $(STAMP)
 	$(BIN)/pytest
 
 lint: $(STAMP)
-	$(BIN)/ruff check app tests migrations bench
-	$(BIN)/ruff format --check app tests migrations bench
+	$(BIN)/ruff check app tests migrations bench cluster
+	$(BIN)/ruff format --check app tests migrations bench cluster
 	$(BIN)/mypy
+	$(BIN)/mypy -p cluster
 	$(BIN)/lint-imports
 
 openapi: $(STAMP)
@@ -38,3 +41,21 @@ openapi: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python -m bench
+
+# Builds Citus into .cluster/ when needed, starts a coordinator and two workers on
+# 127.0.0.1 (CLUSTER_PORT, default 9700, and the next two) and prints the coordinator URL.
+cluster: $(STAMP)
+	$(BIN)/python -m cluster start
+
+cluster-stop: $(STAMP)
+	$(BIN)/python -m cluster stop
+
+cluster-status: $(STAMP)
+	$(BIN)/python -m cluster status
+
+cluster-check: cluster
+	CLUSTER_DATABASE_URL="$$($(BIN)/python -m cluster url)" $(BIN)/pytest -m cluster cluster/tests
+
+# Distributes the schema on a database of its own and reports what Citus refuses.
+cluster-explore: cluster
+	$(BIN)/python -m cluster explore

@@ -1,0 +1,851 @@
+"""What today's schema and statements do on Citus, step by step, with Citus's own words.
+
+`python -m cluster explore` (on a running cluster) recreates the database
+`customer_history_explore` on every node, migrates it with the service's own CLI, seeds
+it, then:
+
+1. tries the placement that docs/scaling.md plans, table by table, on the schema as
+   migrated, and records each refusal;
+2. makes, one statement at a time, the smallest changes that let every table be placed,
+   recording each (what a migration of the next step would do);
+3. runs the service's hot statements under EXPLAIN and for real (rolled back): which
+   are single-shard (router) plans, which fan out, which Citus refuses;
+4. runs the write paths and the guards (appends, merges, the stats lock, retention,
+   erasure, NOTIFY) and records what breaks.
+
+It changes nothing but that database. The report goes to stdout and to
+`.cluster/exploration.md`. The statements come from the service's modules, so a run
+always explores the code as it is.
+"""
+
+import asyncio
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import asyncpg
+
+from cluster import citus
+from cluster.layout import PROJECT, Layout
+
+DATABASE = "customer_history_explore"
+SEED_CUSTOMERS = 1000
+SEED_EVENTS = 10
+
+
+@dataclass
+class Report:
+    """The findings, in order, as Markdown."""
+
+    lines: list[str] = field(default_factory=list)
+    failures: int = 0
+
+    def section(self, title: str, text: str = "") -> None:
+        self.lines += ["", f"## {title}", ""] + ([text, ""] if text else [])
+
+    def outcome(self, label: str, sql: str, error: str | None, extra: str = "") -> None:
+        mark = "ok" if error is None else "FAILED"
+        self.failures += error is not None
+        self.lines += [f"### {mark}: {label}", "", "```sql", _tidy(sql), "```", ""]
+        if error is not None:
+            self.lines += ["```text", error, "```", ""]
+        if extra:
+            self.lines += [extra, ""]
+
+    def text(self) -> str:
+        return "\n".join(self.lines).strip() + "\n"
+
+
+def run(layout: Layout) -> None:
+    """Explore on the running cluster; print the report and keep a copy in .cluster/."""
+    started = time.monotonic()
+    report = Report(["# Customer history on Citus: exploration", ""])
+    url = layout.coordinator.url(DATABASE)
+    asyncio.run(_fresh_database(layout))
+    _cli(report, "migrate", url, ["migrate"])
+    _cli(
+        report,
+        "seed (before distributing: plain PostgreSQL tables on the coordinator)",
+        url,
+        ["seed", "--customers", str(SEED_CUSTOMERS), "--events-per-customer", str(SEED_EVENTS)],
+    )
+    asyncio.run(_explore(url, report))
+    _cli(report, "seed again, now on the distributed tables", url, ["seed", "--customers", "10"])
+    report.lines.append(
+        f"\n{report.failures} failed steps; explored in {time.monotonic() - started:.0f} s."
+    )
+    out = report.text()
+    (layout.root / "exploration.md").write_text(out)
+    sys.stdout.write(out)
+
+
+async def _fresh_database(layout: Layout) -> None:
+    for node in layout.nodes:
+        conn = await asyncpg.connect(node.url("postgres"))
+        try:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{DATABASE}" WITH (FORCE)')
+        finally:
+            await conn.close()
+    await citus.prepare(layout, DATABASE)
+
+
+def _cli(report: Report, label: str, url: str, args: list[str]) -> None:
+    """Run the service's own CLI against the exploration database."""
+    env = {**os.environ, "DATABASE_URL": url, "PYTHONWARNINGS": "ignore", "COLUMNS": "200"}
+    done = subprocess.run(
+        [str(PROJECT / ".venv" / "bin" / "customer-history"), *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    error = None
+    if done.returncode != 0:
+        # The CLI prints a rich traceback: keep the service's deepest frame and the error.
+        frames = re.findall(r"(app/[\w/]+\.py:\d+ in \w+)", done.stderr)
+        tail = [line.strip("│╰─╯ ") for line in done.stderr.strip().splitlines()[-3:]]
+        error = "\n".join([*(f"at {frames[-1]}" for _ in frames[-1:]), *filter(None, tail)])
+    report.outcome(label, f"-- customer-history {' '.join(args)}", error)
+
+
+# 1. The placement docs/scaling.md plans, in the order a migration would make it: the
+# anchor of the co-location group first, the tables that follow it, the tables with
+# their own keys, then the small global tables.
+PLAN = [
+    ("customers", "SELECT create_distributed_table('customers', 'id')"),
+    *(
+        (t, f"SELECT create_distributed_table('{t}', 'customer_id', colocate_with => 'customers')")
+        for t in (
+            "customer_stats",
+            "events",
+            "alerts",
+            "access_log",
+            "customer_consents",
+            "past_identifiers",
+            "incident_customers",
+        )
+    ),
+    (
+        "customer_identifiers",
+        "SELECT create_distributed_table('customer_identifiers', 'value', colocate_with => 'none')",
+    ),
+    (
+        "webhook_deliveries",
+        "SELECT create_distributed_table('webhook_deliveries', 'delivery_id', "
+        "colocate_with => 'none')",
+    ),
+    ("event_keys", "SELECT create_distributed_table('event_keys', 'key', colocate_with => 'none')"),
+    *(
+        (t, f"SELECT create_reference_table('{t}')")
+        for t in ("incidents", "customer_merges", "api_keys", "ficha_templates", "policies")
+    ),
+]
+PLACE = dict(PLAN)
+
+# 2. The smallest changes that place every table, in an order that works. Each is what
+# the next step's migration would do (or replace with a better design: docs/scaling.md);
+# the statements of one step run in one transaction.
+_EVENTS_GUARD = (
+    "CREATE TRIGGER events_append_only BEFORE DELETE OR UPDATE ON events "
+    "FOR EACH ROW EXECUTE FUNCTION events_are_append_only()",
+    "CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events "
+    "FOR EACH STATEMENT EXECUTE FUNCTION events_are_append_only()",
+)
+_TEMPLATES_NOTIFY = (
+    "CREATE TRIGGER ficha_templates_changed AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE "
+    "ON ficha_templates FOR EACH STATEMENT EXECUTE FUNCTION ch_ficha_templates_changed()"
+)
+_UNSAFE_TRIGGERS = "SET LOCAL citus.enable_unsafe_triggers = on"
+_MERGES_BY_SURVIVOR = (
+    "SELECT create_distributed_table('customer_merges', 'survivor_id', "
+    "colocate_with => 'customers')"
+)
+Step = tuple[str, tuple[str, ...]]
+CHANGES: list[Step] = [
+    (
+        "customers: drop the self-referencing foreign keys",
+        (
+            "ALTER TABLE customers DROP CONSTRAINT fk_customers_merged_into_customers",
+            "ALTER TABLE customers DROP CONSTRAINT fk_customers_organization_id_customers",
+        ),
+    ),
+    ("customers", (PLACE["customers"],)),
+    *(
+        (t, (PLACE[t],))
+        for t in ("customer_stats", "alerts", "access_log", "customer_consents", "past_identifiers")
+    ),
+    ("events, triggers and all", (PLACE["events"],)),
+    (
+        "events: drop the append-only triggers",
+        ("DROP TRIGGER events_append_only ON events", "DROP TRIGGER events_no_truncate ON events"),
+    ),
+    ("events", (PLACE["events"],)),
+    ("events: the append-only triggers again", _EVENTS_GUARD),
+    (
+        "events: the append-only triggers again, with citus.enable_unsafe_triggers",
+        (_UNSAFE_TRIGGERS, *_EVENTS_GUARD),
+    ),
+    (
+        "incident_customers, its foreign key to the local incidents and all",
+        (PLACE["incident_customers"],),
+    ),
+    ("incidents, while incident_customers is local", (PLACE["incidents"],)),
+    (
+        "incident_customers: drop its foreign key to incidents",
+        (
+            "ALTER TABLE incident_customers "
+            "DROP CONSTRAINT fk_incident_customers_incident_id_incidents",
+        ),
+    ),
+    ("incident_customers", (PLACE["incident_customers"],)),
+    ("incidents", (PLACE["incidents"],)),
+    (
+        "incident_customers: its foreign key to incidents again (distributed to reference)",
+        (
+            "ALTER TABLE incident_customers ADD CONSTRAINT "
+            "fk_incident_customers_incident_id_incidents "
+            "FOREIGN KEY (incident_id) REFERENCES incidents (id)",
+        ),
+    ),
+    ("customer_identifiers, foreign key and all", (PLACE["customer_identifiers"],)),
+    (
+        "customer_identifiers: drop its foreign key to customers (another co-location group)",
+        (
+            "ALTER TABLE customer_identifiers "
+            "DROP CONSTRAINT fk_customer_identifiers_customer_id_customers",
+        ),
+    ),
+    *((t, (PLACE[t],)) for t in ("customer_identifiers", "webhook_deliveries", "event_keys")),
+    ("customer_merges as planned, a reference table", (PLACE["customer_merges"],)),
+    (
+        "customer_merges instead distributed by survivor, co-located with customers",
+        (_MERGES_BY_SURVIVOR,),
+    ),
+    (
+        "customer_merges: drop the foreign key on absorbed_id",
+        ("ALTER TABLE customer_merges DROP CONSTRAINT fk_customer_merges_absorbed_id_customers",),
+    ),
+    ("customer_merges, keyed by id alone", (_MERGES_BY_SURVIVOR,)),
+    (
+        "customer_merges: key it by (survivor_id, id)",
+        (
+            "ALTER TABLE customer_merges DROP CONSTRAINT pk_customer_merges",
+            "ALTER TABLE customer_merges ADD CONSTRAINT pk_customer_merges "
+            "PRIMARY KEY (survivor_id, id)",
+        ),
+    ),
+    ("customer_merges, distributed by survivor", (_MERGES_BY_SURVIVOR,)),
+    ("api_keys", (PLACE["api_keys"],)),
+    ("policies", (PLACE["policies"],)),
+    ("ficha_templates, trigger and all", (PLACE["ficha_templates"],)),
+    (
+        "ficha_templates: drop the NOTIFY trigger",
+        ("DROP TRIGGER ficha_templates_changed ON ficha_templates",),
+    ),
+    ("ficha_templates", (PLACE["ficha_templates"],)),
+    ("ficha_templates: the NOTIFY trigger again", (_TEMPLATES_NOTIFY,)),
+    (
+        "ficha_templates: the NOTIFY trigger again, with citus.enable_unsafe_triggers",
+        (_UNSAFE_TRIGGERS, _TEMPLATES_NOTIFY),
+    ),
+    (
+        "every placed table: drop the copies of its rows left on the coordinator",
+        (
+            "SELECT truncate_local_data_after_distributing_table(logicalrelid) "
+            "FROM pg_dist_partition",
+        ),
+    ),
+    (
+        "the same, past the events guard (its privileged switch on)",
+        (
+            "SET LOCAL ch.privileged_maintenance = on",
+            "SELECT truncate_local_data_after_distributing_table(logicalrelid) "
+            "FROM pg_dist_partition",
+        ),
+    ),
+]
+
+FOREIGN_KEYS = (
+    "SELECT conrelid::regclass, conname, pg_get_constraintdef(oid) FROM pg_constraint "
+    "WHERE contype = 'f' AND connamespace = 'public'::regnamespace ORDER BY 1, 2"
+)
+PLACEMENT = (
+    "SELECT table_name, citus_table_type, distribution_column, colocation_id, shard_count "
+    "FROM citus_tables ORDER BY colocation_id, table_name"
+)
+
+
+async def _explore(url: str, report: Report) -> None:
+    conn = await asyncpg.connect(url)
+    try:
+        report.section(
+            "1. The plan of docs/scaling.md on the schema as migrated",
+            "Each placement tried on its own and rolled back.",
+        )
+        for table, sql in PLAN:
+            report.outcome(table, sql, await _step_error(conn, (sql,), keep=False))
+        report.section(
+            "2. The changes that place every table",
+            "Applied one step at a time, in this order; a step that succeeds is kept.",
+        )
+        for label, statements in CHANGES:
+            report.outcome(label, ";\n".join(statements), await _step_error(conn, statements))
+        report.lines += ["Placement reached:", "", "```text"]
+        report.lines += [_row(r) for r in await conn.fetch(PLACEMENT)]
+        report.lines += ["```", "", "Foreign keys Citus keeps:", "", "```text"]
+        report.lines += [_row(r) for r in await conn.fetch(FOREIGN_KEYS)]
+        report.lines += ["```"]
+        sample = await _sample(conn)
+        report.section(
+            "3. The hot statements",
+            "EXPLAIN with real parameters, then run for real in a transaction rolled back. "
+            "`router` is one task on one node: the whole statement ran where the data is.",
+        )
+        for probe in _hot_statements(sample):
+            await _probe(conn, report, probe)
+        report.section(
+            "4. Write paths and guards",
+            "Planned, then run for real in a transaction rolled back (unless it says committed).",
+        )
+        for probe in _writes(sample):
+            await _probe(conn, report, probe)
+        report.section(
+            "5. Shapes that keep the hot paths on one shard",
+            "The redesign docs/scaling.md proposes, tried on this database only: the tables "
+            "and columns it adds, then the statements that would replace today's.",
+        )
+        for label, statements in REDESIGN:
+            report.outcome(label, ";\n".join(statements), await _step_error(conn, statements))
+        for probe in _redesigned(sample):
+            await _probe(conn, report, probe)
+        await _notifications(url, report, sample)
+    finally:
+        await conn.close()
+
+
+async def _step_error(
+    conn: asyncpg.Connection, statements: Sequence[str], *, keep: bool = True
+) -> str | None:
+    """Run the statements in one transaction, committed when ``keep``; the error, if any."""
+    transaction = conn.transaction()
+    await transaction.start()
+    try:
+        for sql in statements:
+            await conn.execute(sql)
+    except asyncpg.PostgresError as error:
+        await transaction.rollback()
+        return _describe(error)
+    await (transaction.commit() if keep else transaction.rollback())
+    return None
+
+
+async def _error_of(
+    conn: asyncpg.Connection,
+    sql: str,
+    *args: Any,
+    rollback: bool = False,
+    before: Sequence[str] = (),
+) -> str | None:
+    """Run ``sql``; None when it succeeded, else Citus's (or PostgreSQL's) exact error."""
+    try:
+        if rollback:
+            transaction = conn.transaction()
+            await transaction.start()
+            try:
+                for setting in before:
+                    await conn.execute(setting)
+                await (conn.fetch(sql, *args) if args else conn.execute(sql))
+            finally:
+                await transaction.rollback()
+        elif args:
+            await conn.fetch(sql, *args)
+        else:
+            await conn.execute(sql)
+    except asyncpg.PostgresError as error:
+        return _describe(error)
+    return None
+
+
+def _describe(error: asyncpg.PostgresError) -> str:
+    parts = [f"ERROR:  {error.sqlstate}: {error.args[0] if error.args else error}"]
+    for name in ("detail", "hint"):
+        value = getattr(error, name, None)
+        if value:
+            parts.append(f"{name.upper()}:  {value}")
+    return "\n".join(parts)
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Real rows to run the statements with."""
+
+    customer_id: uuid.UUID
+    other_id: uuid.UUID
+    phone: str
+    email: str
+    event_id: uuid.UUID
+    key_scope: str
+    key: str
+
+
+async def _sample(conn: asyncpg.Connection) -> Sample:
+    # Two reads, not a join: identifiers are spread by value, not by customer.
+    row = await conn.fetchrow(
+        "SELECT customer_id, value AS phone FROM customer_identifiers "
+        "WHERE kind = 'phone' ORDER BY value LIMIT 1"
+    )
+    if row is None:  # the seed did not run: the exploration still shows the plans
+        row = {"customer_id": uuid.uuid4(), "phone": "+34600000000"}
+    email = await conn.fetchval(
+        "SELECT value FROM customer_identifiers WHERE kind = 'email' AND customer_id = $1",
+        row["customer_id"],
+    )
+    other = await conn.fetchval(
+        "SELECT id FROM customers WHERE id <> $1 ORDER BY id LIMIT 1", row["customer_id"]
+    )
+    event = await conn.fetchval(
+        "SELECT id FROM events WHERE customer_id = $1 LIMIT 1", row["customer_id"]
+    )
+    return Sample(
+        customer_id=row["customer_id"],
+        other_id=other or uuid.uuid4(),
+        phone=row["phone"],
+        email=email or "x@example.com",
+        event_id=event or uuid.uuid4(),
+        key_scope="explore",
+        key=f"explore-{uuid.uuid4()}",
+    )
+
+
+@dataclass(frozen=True)
+class Probe:
+    """A statement to plan and run: ``refused`` names the SQLSTATE a guard must answer
+    with; ``before`` holds settings made first, in the same transaction."""
+
+    label: str
+    sql: str
+    args: Sequence[Any] = ()
+    refused: str | None = None
+    before: Sequence[str] = ()
+
+
+def _hot_statements(s: Sample) -> list[Probe]:
+    """The service's read paths, as its modules hold them today."""
+    from app.auth import repository as auth
+    from app.customers import repository as customers
+    from app.fichas import repository as fichas
+    from app.indicators import repository as indicators
+    from app.timeline import repository as timeline
+
+    wants = json.dumps([{"patterns": [], "pinned": False, "limit": 10}])
+    # The repository's own constants, no input.
+    page = (
+        f"SELECT {timeline._PAGE_COLUMNS}, ({timeline._CORRECTIONS}) AS corrections "
+        "FROM events e WHERE customer_id = ANY($1::uuid[]) AND type <> 'event.corrected' "
+        "ORDER BY occurred_at DESC, id DESC LIMIT $2::integer"
+    )
+    return [
+        Probe("identify by phone (customers.repository._IDENTIFY_SQL)",
+         customers._IDENTIFY_SQL, ("phone", s.phone)),
+        Probe("identify, first half: the identifier alone",
+         "SELECT customer_id FROM customer_identifiers WHERE kind = $1 AND value = $2",
+         ("phone", s.phone)),
+        Probe("identify, second half: the customer alone",
+         "SELECT id, status, unverified, owner_id FROM customers WHERE id = $1",
+         (s.customer_id,)),
+        Probe("screen-pop: caller cards (customers.repository._CALLER_CARDS)",
+         customers._CALLER_CARDS, (s.phone, False, None, None)),
+        Probe("screen-pop / ficha: card by id (customers.repository._CARD)",
+         customers._CARD, (s.customer_id, False, None)),
+        Probe("screen-pop: template (fichas.repository._TEMPLATE, cached per process)",
+         fichas._TEMPLATE, ("support",)),
+        Probe("screen-pop: stats and open alerts (indicators.repository._SNAPSHOT)",
+         indicators._SNAPSHOT, (s.customer_id, 5)),
+        Probe("screen-pop: recent events of the merge family (timeline.repository._RECENT)",
+         timeline._RECENT, (s.customer_id, wants)),
+        Probe("screen-pop: access log row (auth.repository._RECORD_ACCESS)",
+         auth._RECORD_ACCESS, (uuid.uuid4(), s.customer_id, uuid.uuid4(), None, "support",
+                               "screen-pop:support")),
+        Probe("timeline: the merge family (customers.repository._FAMILY_SQL)",
+         customers._FAMILY_SQL, (s.customer_id,)),
+        Probe("timeline: page of 50 of one customer (timeline.repository TimelineRepository.page)",
+         page, ([s.customer_id], 51)),
+        Probe("timeline: page of 50 of a merge family of two",
+         page, ([s.customer_id, s.other_id], 51)),
+        Probe("where a merged customer's history lives (customers.repository._SURVIVORS_SQL)",
+         customers._SURVIVORS_SQL, ([s.customer_id],)),
+        Probe("routing and appends: the policies (indicators.repository, every append)",
+         "SELECT name, config FROM policies", ()),
+    ]  # fmt: skip
+
+
+def _writes(s: Sample) -> list[Probe]:
+    """The service's write paths and guards, as its modules hold them today."""
+    from app.customers import repository as customers
+    from app.indicators import repository as indicators
+    from app.timeline import repository as timeline
+
+    event = (
+        uuid.uuid4(), s.customer_id, "note.added", _now(), "api", None, "explore", None,
+        None, "A note", "{}", None, None,
+    )  # fmt: skip
+    pair = sorted([s.customer_id, s.other_id])
+    return [
+        Probe("append one event with its NOTIFY (timeline.repository._INSERT)",
+         timeline._INSERT, event),
+        Probe("find one idempotency key (timeline.repository._FIND_KEY)",
+         timeline._FIND_KEY, (s.key_scope, s.key)),
+        Probe("claim an idempotency key (timeline.repository._CLAIM_KEY)",
+         timeline._CLAIM_KEY, (s.key_scope, s.key, uuid.uuid4(), "0" * 64)),
+        Probe("look keys up with their events (timeline.repository._FIND_KEYS)",
+         timeline._FIND_KEYS, ([s.key_scope], [s.key])),
+        Probe("stats rows made when missing (indicators.repository._LOCK, one id)",
+         indicators._LOCK, ([s.customer_id],)),
+        Probe("lock one customer's stats (indicators.repository._STATES, one id)",
+         indicators._STATES, ([s.customer_id],)),
+        Probe("save one customer's stats (indicators.repository._SAVE: every append)",
+         indicators._SAVE, _stats_row([s.customer_id])),
+        Probe("stats rows made when missing, a batch (indicators.repository._LOCK, two ids)",
+         indicators._LOCK, (pair,)),
+        Probe("lock a batch of customers' stats (indicators.repository._STATES, two ids: "
+         "bulk import, seed, rebuild)",
+         indicators._STATES, (pair,)),
+        Probe("save a batch of customers' stats (indicators.repository._SAVE, two ids)",
+         indicators._SAVE, _stats_row(pair)),
+        Probe("read a batch's histories for a rebuild (indicators.repository._HISTORIES)",
+         indicators._HISTORIES, ([s.customer_id, s.other_id],)),
+        Probe("unknown callers: new customers (CustomerGraphRepository.create_unverified, 1/2)",
+         "INSERT INTO customers (id, kind, display_name, unverified) "
+         "SELECT id, 'person', name, true FROM unnest($1::uuid[], $2::text[]) AS n(id, name)",
+         ([uuid.uuid4()], ["Unknown caller"])),
+        Probe("unknown callers: their identifiers, ON CONFLICT (create_unverified, 2/2)",
+         "INSERT INTO customer_identifiers (id, customer_id, kind, value) "
+         "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]) "
+         "ON CONFLICT (kind, value) DO NOTHING RETURNING kind, value",
+         ([uuid.uuid4(), uuid.uuid4()], [s.customer_id, s.customer_id], ["phone", "phone"],
+          [s.phone, "+34699999999"])),
+        Probe("identifier owners in bulk (customers.repository._OWNERS_SQL)",
+         customers._OWNERS_SQL, (["phone", "email"], [s.phone, s.email])),
+        Probe("merge: move identifiers (CustomerGraphRepository.move_identifiers)",
+         "UPDATE customer_identifiers SET customer_id = $2 WHERE customer_id = $1 RETURNING id",
+         (s.other_id, s.customer_id)),
+        Probe("merge: mark the absorbed customer",
+         "UPDATE customers SET status = 'merged', merged_into = $2 WHERE id = $1",
+         (s.other_id, s.customer_id)),
+        Probe("the append-only guard refuses an UPDATE of an event",
+         "UPDATE events SET summary = 'changed' WHERE customer_id = $1 AND id = $2",
+         (s.customer_id, s.event_id), refused="42501"),
+        Probe("retention: expire events of a type (ch_expire_events)",
+         "SELECT * FROM ch_expire_events('call.completed', now(), 10)", ()),
+        Probe("erasure (ch_erase_customer)",
+         "SELECT ch_erase_customer($1, $2, 'explore', now())",
+         (s.customer_id, uuid.uuid4())),
+    ]  # fmt: skip
+
+
+def _stats_row(customer_ids: Sequence[uuid.UUID]) -> tuple[list[Any], ...]:
+    """The arguments of ``_SAVE`` for empty stats of these customers."""
+    n = len(customer_ids)
+    return (
+        list(customer_ids), ["{}"] * n, ["{}"] * n, [0] * n, [0] * n, [0] * n, [None] * n,
+        ["none"] * n, ["low"] * n, ["{}"] * n,
+    )  # fmt: skip
+
+
+async def _probe(conn: asyncpg.Connection, report: Report, probe: "Probe") -> None:
+    """The plan of a statement, then the statement run for real; both rolled back.
+
+    A probe with ``refused`` passes when a guard answers it with that SQLSTATE."""
+    shown = ";\n".join([*probe.before, probe.sql])
+    transaction = conn.transaction()
+    await transaction.start()
+    try:
+        for setting in probe.before:
+            await conn.execute(setting)
+        explained = await conn.fetch(f"EXPLAIN (COSTS OFF) {probe.sql}", *probe.args)
+    except asyncpg.PostgresError as refusal:
+        report.outcome(probe.label, shown, _describe(refusal))
+        return
+    finally:
+        await transaction.rollback()
+    plan = "\n".join(r[0] for r in explained)
+    summary = f"**{_plan_kind(plan)}**\n\n```text\n{plan}\n```"
+    error = await _error_of(conn, probe.sql, *probe.args, rollback=True, before=probe.before)
+    if probe.refused is None:
+        report.outcome(probe.label, shown, error, summary)
+    elif error is not None and f"{probe.refused}:" in error:
+        report.outcome(
+            probe.label, shown, None, f"Refused, as it must be:\n\n```text\n{error}\n```"
+        )
+    else:
+        report.outcome(probe.label, shown, error or f"not refused with {probe.refused}", summary)
+
+
+def _plan_kind(plan: str) -> str:
+    """router: one task on one node; else the tasks, scans and sub-plans it takes."""
+    tasks = [int(n) for n in re.findall(r"Task Count: (\d+)", plan)]
+    subplans = len(re.findall(r"Distributed Subplan", plan))
+    method = re.search(r"INSERT/SELECT method: (.+)", plan)
+    if method:
+        return f"INSERT ... SELECT, {method.group(1).strip()}; {subplans} sub-plans"
+    if not tasks:
+        return "no Citus scan: a function, whose statements are planned as they run"
+    if tasks == [1] and not subplans:
+        return "router (one task, one node)"
+    return f"{sum(tasks)} tasks in {len(tasks)} distributed scans, {subplans} sub-plans"
+
+
+# 5. The redesign, on the exploration database only.
+REDESIGN: list[Step] = [
+    (
+        "identifier_owners: who holds each (kind, value), spread by value (the unique key)",
+        (
+            "CREATE TABLE identifier_owners (kind varchar(16) NOT NULL, "
+            "value varchar(320) NOT NULL, customer_id uuid NOT NULL, PRIMARY KEY (kind, value))",
+            "SELECT create_distributed_table('identifier_owners', 'value', "
+            "colocate_with => 'none')",
+            "INSERT INTO identifier_owners SELECT kind, value, customer_id "
+            "FROM customer_identifiers",
+        ),
+    ),
+    (
+        "customer_identifiers: re-keyed by customer and co-located with customers",
+        (
+            "ALTER TABLE customer_identifiers DROP CONSTRAINT pk_customer_identifiers",
+            "ALTER TABLE customer_identifiers ADD CONSTRAINT pk_customer_identifiers "
+            "PRIMARY KEY (customer_id, kind, value)",
+            "SELECT alter_distributed_table('customer_identifiers', "
+            "distribution_column => 'customer_id', colocate_with => 'customers')",
+            "ALTER TABLE customer_identifiers ADD CONSTRAINT "
+            "fk_customer_identifiers_customer_id_customers "
+            "FOREIGN KEY (customer_id) REFERENCES customers (id)",
+        ),
+    ),
+    (
+        "merge families: the root on every member, the members beside the root",
+        (
+            "ALTER TABLE customers ADD COLUMN merge_root uuid",
+            "CREATE TABLE merge_members (root_id uuid NOT NULL REFERENCES customers (id), "
+            "member_id uuid NOT NULL, PRIMARY KEY (root_id, member_id))",
+            "SELECT create_distributed_table('merge_members', 'root_id', "
+            "colocate_with => 'customers')",
+        ),
+    ),
+    (
+        "event_keys: the customer of the keyed event",
+        ("ALTER TABLE event_keys ADD COLUMN customer_id uuid",),
+    ),
+]
+
+
+_PRIVILEGED = (
+    # Propagated to the workers with the statements that follow, unlike set_config().
+    "SET LOCAL citus.propagate_set_commands = 'local'",
+    "SET LOCAL ch.privileged_maintenance = on",
+)
+
+
+def _redesigned(s: Sample) -> list[Probe]:
+    """Today's hot statements reshaped so that each names the shard it needs."""
+    from app.customers import repository as customers
+    from app.indicators import repository as indicators
+    from app.timeline import repository as timeline
+
+    family = [s.customer_id]
+    pair = sorted([s.customer_id, s.other_id])
+    wants = json.dumps([{"patterns": [], "pinned": False, "limit": 10}])
+    # The family as a parameter instead of the recursive CTE.
+    recent = timeline._RECENT.split(")\nSELECT", 1)[-1].replace(
+        "customer_id IN (SELECT id FROM family)", "customer_id = ANY($1::uuid[])"
+    )
+    recent = "SELECT" + recent
+    page = (
+        f"SELECT {timeline._PAGE_COLUMNS}, "
+        + timeline._CORRECTIONS.replace(
+            "WHERE c.corrects_id", "WHERE c.customer_id = ANY($1::uuid[]) AND c.corrects_id"
+        ).join("()")
+        + " AS corrections FROM events e WHERE customer_id = ANY($1::uuid[]) "
+        "AND type <> 'event.corrected' ORDER BY occurred_at DESC, id DESC LIMIT $2::integer"
+    )
+    # Every sub-query names the customer itself: Citus plans a statement for one shard
+    # only when each distributed table in it is filtered by the shard key, and a
+    # correlation (i.customer_id = c.id) does not count.
+    own_card = (
+        customers._CARD_OF_C.split("  (SELECT json_build_object('id', o.id")[0]
+        + "  (SELECT coalesce(json_agg(x ORDER BY x.channel, x.purpose), '[]'::json) FROM ("
+        " SELECT DISTINCT ON (channel, purpose) id, channel, purpose, granted, source,"
+        " evidence, recorded_at FROM customer_consents WHERE customer_id = c.id"
+        " ORDER BY channel, purpose, recorded_at DESC, id DESC) AS x) AS consent_list"
+        " FROM customers c WHERE c.id = $1"
+    )
+    own_card_named = own_card.replace("customer_id = c.id", "customer_id = $1")
+    states_named = (
+        indicators._STATES.replace("= ANY($1::uuid[])", "= $1::uuid")
+        .replace("m.customer_id = s.customer_id", "m.customer_id = $1::uuid")
+        .replace("a.customer_id = s.customer_id", "a.customer_id = $1::uuid")
+    )
+    return [
+        Probe("identify, 1/2: the owner of the value (identifier_owners)",
+              "SELECT customer_id FROM identifier_owners WHERE kind = $1 AND value = $2",
+              ("phone", s.phone)),
+        Probe("identify, 2/2: the customer (as in section 3)",
+              "SELECT id, status, unverified, owner_id FROM customers WHERE id = $1",
+              (s.customer_id,)),
+        Probe("the card of today (customers.repository._CARD), identifiers co-located",
+              customers._CARD, (s.customer_id, False, None)),
+        Probe("the card without organisation and contacts, sub-queries correlated",
+              own_card, (s.customer_id,)),
+        Probe("the card without organisation and contacts, each sub-query naming $1",
+              own_card_named, (s.customer_id,)),
+        Probe("merge: move identifiers, now that customer_id is their shard key",
+              "UPDATE customer_identifiers SET customer_id = $2 WHERE customer_id = $1",
+              (s.other_id, s.customer_id)),
+        Probe("merge: move identifiers as a delete and an insert, in one statement",
+              "WITH moved AS (DELETE FROM customer_identifiers WHERE customer_id = $1 "
+              "RETURNING id, kind, value, created_at) INSERT INTO customer_identifiers "
+              "(id, customer_id, kind, value, created_at) SELECT id, $2, kind, value, "
+              "created_at FROM moved", (s.other_id, s.customer_id)),
+        Probe("merge: move identifiers, 1/2: delete them from the absorbed customer",
+              "DELETE FROM customer_identifiers WHERE customer_id = $1 "
+              "RETURNING id, kind, value, created_at", (s.other_id,)),
+        Probe("merge: move identifiers, 2/2: insert them on the survivor",
+              "INSERT INTO customer_identifiers (id, customer_id, kind, value) "
+              "VALUES ($1, $2, 'phone', '+34699999998'), ($3, $2, 'phone', '+34699999997')",
+              (uuid.uuid4(), s.customer_id, uuid.uuid4())),
+        Probe("an organisation's contacts (a second statement, only for organisations)",
+              "SELECT id, display_name, job_title FROM customers WHERE organization_id = $1 "
+              "AND status = 'active' ORDER BY id LIMIT 100", (s.customer_id,)),
+        Probe("merge family: the members, beside the root",
+              "SELECT member_id FROM merge_members WHERE root_id = $1", (s.customer_id,)),
+        Probe("merge family: where a customer's history lives now (its merge_root)",
+              "SELECT coalesce(merge_root, id) FROM customers WHERE id = $1", (s.customer_id,)),
+        Probe("recent events (timeline.repository._RECENT), family of one as a parameter",
+              recent, (family, wants)),
+        Probe("recent events, family of two as a parameter",
+              recent, (pair, wants)),
+        Probe("recent events, family of two: one top-N statement per want",
+              "SELECT id, type, occurred_at, channel, direction, summary, actor FROM events "
+              "WHERE customer_id = ANY($1::uuid[]) AND type <> 'event.corrected' "
+              "ORDER BY occurred_at DESC, id DESC LIMIT $2", (pair, 10)),
+        Probe("timeline page, family of one, corrections filtered by the family too",
+              page, (family, 51)),
+        Probe("timeline page, family of two, the same statement", page, (pair, 51)),
+        Probe("timeline page, family of two, without the corrections",
+              page.split(", (SELECT coalesce")[0] + page.split(" AS corrections")[1],
+              (pair, 51)),
+        Probe("timeline page, family of two: the page's corrections in a second statement",
+              "SELECT corrects_id, id, recorded_at, payload FROM events "
+              "WHERE customer_id = ANY($1::uuid[]) AND corrects_id = ANY($2::uuid[])",
+              (pair, [s.event_id])),
+        Probe("lock one customer's stats by equality (indicators.repository._STATES)",
+              indicators._STATES.replace("= ANY($1::uuid[])", "= $1::uuid"),
+              (s.customer_id,)),
+        Probe("lock one customer's stats by equality, each sub-query naming $1",
+              states_named, (s.customer_id,)),
+        Probe("lock a batch's stats: an UPDATE takes the row locks on every shard",
+              "UPDATE customer_stats SET updated_at = updated_at "
+              "WHERE customer_id = ANY($1::uuid[]) RETURNING customer_id", (pair,)),
+        Probe("read a batch's stats after that (_STATES without FOR UPDATE)",
+              indicators._STATES.replace(" FOR UPDATE OF s", ""), (pair,)),
+        Probe("save one customer's stats by equality (_SAVE for one row)",
+              "UPDATE customer_stats SET state = $2::jsonb, indicators = $3::jsonb, "
+              "lifetime_value_base = $4, order_count = $5, open_orders = $6, "
+              "last_purchase_at = $7, value_segment = $8, churn_risk = $9, flags = $10, "
+              "updated_at = now() WHERE customer_id = $1",
+              (s.customer_id, "{}", "{}", 0, 0, 0, None, "none", "low", [])),
+        Probe("save a batch's stats (_SAVE with flags as jsonb, no STABLE cast)",
+              indicators._SAVE.replace("flags = v.flags::text[]",
+                                       "flags = ARRAY(SELECT jsonb_array_elements_text(v.flags))")
+              .replace("$10::text[]", "$10::jsonb[]"),
+              (*_stats_row(pair)[:9], ["[]", "[]"])),
+        Probe("look keys up, the event's customer kept on the key",
+              "SELECT k.scope, k.key, k.event_id, k.request_hash, k.customer_id "
+              "FROM event_keys k JOIN unnest($1::text[], $2::text[]) AS w(scope, key) "
+              "ON k.scope = w.scope AND k.key = w.key", ([s.key_scope], [s.key])),
+        Probe("a privileged change past the append-only guard: SET LOCAL, propagated",
+              "UPDATE events SET summary = 'redacted' WHERE customer_id = $1",
+              (s.customer_id,), before=_PRIVILEGED),
+        Probe("retention, 1/2: the expired events, read without a lock",
+              "SELECT customer_id, id FROM events WHERE type = $1 AND occurred_at < now() "
+              "LIMIT $2", ("call.completed", 100)),
+        Probe("retention, 2/2: deleted customer by customer",
+              "DELETE FROM events WHERE customer_id = $1 AND id = ANY($2::uuid[])",
+              (s.customer_id, [s.event_id]), before=_PRIVILEGED),
+    ]  # fmt: skip
+
+
+async def _notifications(url: str, report: Report, s: Sample) -> None:
+    """Whether a LISTEN on the coordinator hears what the service relies on (committed)."""
+    from app.fichas.repository import NOTIFY_CHANNEL as TEMPLATES
+    from app.timeline import repository as timeline
+
+    heard: list[str] = []
+    listener = await asyncpg.connect(url)
+    writer = await asyncpg.connect(url)
+    try:
+        for channel in (TEMPLATES, timeline.NOTIFY_CHANNEL):
+            await listener.add_listener(channel, _collect(heard))
+        checks: list[tuple[str, str, Sequence[Any], str]] = [
+            (
+                "a template change reaches LISTEN on the coordinator (committed)",
+                "UPDATE ficha_templates SET updated_at = now() WHERE role = 'support'",
+                (),
+                TEMPLATES,
+            ),
+            (
+                "the same change with the NOTIFY sent by the statement itself (committed)",
+                "WITH changed AS (UPDATE ficha_templates SET updated_at = now() "
+                f"WHERE role = 'support' RETURNING role) SELECT pg_notify('{TEMPLATES}', '') "
+                "FROM changed",
+                (),
+                TEMPLATES,
+            ),
+            (
+                "an appended event's NOTIFY reaches LISTEN on the coordinator (committed)",
+                timeline._INSERT,
+                (
+                    uuid.uuid4(), s.customer_id, "note.added", _now(), "api", None, "explore",
+                    None, None, "Heard?", "{}", None, None,
+                ),
+                timeline.NOTIFY_CHANNEL,
+            ),
+        ]  # fmt: skip
+        for label, sql, args, channel in checks:
+            heard.clear()
+            error = await _error_of(writer, sql, *args)
+            await asyncio.sleep(0.5)
+            got = [h for h in heard if h.startswith(channel)]
+            if error is None and not got:
+                error = f"no notification on {channel!r} within 0.5 s"
+            report.outcome(label, sql, error, f"heard: {got}")
+    finally:
+        await writer.close()
+        await listener.close()
+
+
+def _collect(heard: list[str]) -> Callable[..., None]:
+    def on_notify(_conn: Any, _pid: int, channel: str, payload: str) -> None:
+        heard.append(f"{channel}:{payload}")
+
+    return on_notify
+
+
+def _now() -> Any:
+    from datetime import UTC, datetime
+
+    return datetime.now(UTC)
+
+
+def _row(record: asyncpg.Record) -> str:
+    return " | ".join(str(v) for v in record.values())
+
+
+def _tidy(sql: str) -> str:
+    return "\n".join(line.rstrip() for line in sql.strip().splitlines())
