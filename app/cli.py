@@ -92,6 +92,7 @@ def serve(
             port=port,
             workers=workers,
             log_config=None,
+            access_log=False,  # ours logs the route template, never the raw path
             proxy_headers=True,
             server_header=False,
         )

@@ -1,9 +1,12 @@
 """Test database (built once by `alembic upgrade head`), per-test rollback, an HTTP client."""
 
 import asyncio
+import contextlib
+import io
+import json
 import os
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import asyncpg
@@ -25,6 +28,7 @@ from app.core.db import (
     plain_url,
 )
 from app.core.embedded import start_embedded
+from app.core.logging import configure_logging
 from app.core.migrations import upgrade_to_head
 from app.core.security import Role
 from app.fichas.cache import TemplateCache
@@ -158,6 +162,30 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c
+
+
+class AppLog:
+    """The JSON lines the service logged while a test ran."""
+
+    def __init__(self, stream: io.StringIO) -> None:
+        self._stream = stream
+
+    def text(self) -> str:
+        return self._stream.getvalue()
+
+    def lines(self) -> list[dict[str, object]]:
+        return [json.loads(line) for line in self.text().splitlines() if line.strip()]
+
+
+@pytest.fixture
+def app_log(app: FastAPI, settings: Settings) -> Iterator[AppLog]:
+    """Every line the app logs during the test, through the service's own logging setup
+    (the same handler, formatter and processors as in production, writing to a buffer)."""
+    stream = io.StringIO()
+    with contextlib.redirect_stdout(stream):
+        configure_logging("DEBUG")  # the handler binds the stdout of the moment
+    yield AppLog(stream)
+    configure_logging(settings.log_level)
 
 
 @pytest.fixture

@@ -70,9 +70,10 @@ def enabled_adapter(source: str, settings: Settings) -> tuple[Adapter, list[str]
 
 
 async def receive(
-    session: AsyncSession, source: str, delivery: Delivery, settings: Settings
+    session: AsyncSession, source: str, delivery: Delivery, settings: Settings, stored_url: str
 ) -> WebhookReceipt:
-    """Take one delivery; the receipt says what became of it."""
+    """Take one delivery; the receipt says what became of it. ``stored_url`` is the URL as
+    kept with it: without a path token (a secret)."""
     adapter, secrets = enabled_adapter(source, settings)
     try:
         adapter.verify(delivery, secrets, datetime.now(UTC))
@@ -84,7 +85,7 @@ async def receive(
     row_id = await repo.record(
         source,
         delivery_id,
-        delivery.url,
+        stored_url,
         json.dumps(adapter.stored_headers(delivery)),
         adapter.stored_body(delivery),
     )
