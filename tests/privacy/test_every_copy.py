@@ -63,9 +63,7 @@ async def test_a_path_token_is_never_stored_listed_or_logged(
 async def test_logs_carry_route_templates_never_phones_or_query_strings(
     client: httpx.AsyncClient, admin: dict[str, str], app_log: AppLog
 ) -> None:
-    await new_customer(
-        client, admin, identifiers=[{"kind": "phone", "value": "+34612345678"}]
-    )
+    await new_customer(client, admin, identifiers=[{"kind": "phone", "value": "+34612345678"}])
     for url in (
         "/v1/fichas/by-phone/+34612345678?role=support",
         "/v1/fichas/by-phone/612%2034%2056%2078?role=support",
@@ -167,7 +165,9 @@ async def test_a_failed_delivery_is_linked_to_the_customers_it_names(
             "payload": {"order_id": "SO-1", "total": {"amount": "lots", "currency": "EUR"}},
         }
     ).encode()
-    failed = await client.post("/v1/webhooks/generic", content=broken, headers=signed(broken, "m-f1"))
+    failed = await client.post(
+        "/v1/webhooks/generic", content=broken, headers=signed(broken, "m-f1")
+    )
     assert failed.status_code == 202, failed.text
 
     doc = (await client.get(f"/v1/customers/{ana}/export", headers=admin)).json()
