@@ -13,7 +13,6 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -30,6 +29,7 @@ from app.core.db import (
 from app.core.embedded import start_embedded
 from app.core.logging import configure_logging
 from app.core.migrations import upgrade_to_head
+from app.core.roles import as_login, provision_service_login
 from app.core.security import Role
 from app.fichas.cache import TemplateCache
 from app.main import create_app
@@ -78,8 +78,17 @@ def scratch_url(database_url: str):
 
 
 @pytest.fixture(scope="session")
-async def database(database_url: str) -> AsyncIterator[Database]:
-    db = Database(database_url, pool_size=5, max_overflow=30)
+def service_url(database_url: str) -> str:
+    """The database as the service's own role reaches it (a ch_service login, neither
+    superuser nor owner): every app connection of the suite uses it, so the suite proves
+    the service works with no more than that role's grants."""
+    asyncio.run(provision_service_login(database_url, as_login(database_url)))
+    return as_login(database_url)
+
+
+@pytest.fixture(scope="session")
+async def database(service_url: str) -> AsyncIterator[Database]:
+    db = Database(service_url, pool_size=5, max_overflow=30)
     yield db
     await db.dispose()
 
@@ -123,9 +132,10 @@ WEBHOOK_SECRETS = {
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, service_url: str) -> Settings:
     return Settings(
         database_url=database_url,
+        service_database_url=service_url,
         **{f"webhook_{k.replace('-', '_')}_secrets": v for k, v in WEBHOOK_SECRETS.items()},
     )
 
@@ -228,10 +238,14 @@ async def live(
         yield c, {"Authorization": f"Bearer {secret}"}
     await application.state.feed.close()
     await application.state.templates.close()
-    async with database.engine.begin() as conn:
-        # The history refuses TRUNCATE unless privileged maintenance says otherwise.
-        await conn.execute(text("SET LOCAL ch.privileged_maintenance = 'on'"))
-        await conn.execute(text(f"TRUNCATE {', '.join(LIVE_TABLES)} CASCADE"))
+    # Only the owner may empty the history, and only when it says so for its transaction.
+    owner = await asyncpg.connect(plain_url(str(settings.database_url)))
+    try:
+        async with owner.transaction():
+            await owner.execute("SET LOCAL ch.privileged_maintenance = 'on'")
+            await owner.execute(f"TRUNCATE {', '.join(LIVE_TABLES)} CASCADE")
+    finally:
+        await owner.close()
 
 
 LIVE_TABLES = (
@@ -239,6 +253,7 @@ LIVE_TABLES = (
     "events",
     "event_keys",
     "webhook_deliveries",
+    "delivery_customers",
     "customer_merges",
     "customer_consents",
     "customer_identifiers",

@@ -77,10 +77,12 @@ _PUT_RETENTION = (
     "ON CONFLICT (name) DO UPDATE SET config = EXCLUDED.config, updated_at = now()"
 )
 _EXPIRE_DELIVERIES = (
-    "DELETE FROM webhook_deliveries WHERE id IN ("
+    "WITH gone AS (DELETE FROM webhook_deliveries WHERE id IN ("
     " SELECT id FROM webhook_deliveries"
     " WHERE coalesce(processed_at, received_at) < now() - make_interval(days => $1)"
-    " LIMIT $2 FOR UPDATE SKIP LOCKED)"
+    " LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING id), "
+    "links AS (DELETE FROM delivery_customers l USING gone WHERE l.delivery_id = gone.id) "
+    "SELECT count(*) FROM gone"
 )
 _EXPIRE_ACCESS_LOG = (
     "DELETE FROM access_log WHERE id IN ("
@@ -114,7 +116,7 @@ class PrivacyRepository:
 
     async def expire_deliveries(self, days: int, limit: int) -> int:
         conn = await driver_connection(self.session)
-        return int((await conn.execute(_EXPIRE_DELIVERIES, days, limit)).split()[-1])
+        return int(await conn.fetchval(_EXPIRE_DELIVERIES, days, limit))
 
     async def expire_access_log(self, days: int, limit: int) -> int:
         conn = await driver_connection(self.session)

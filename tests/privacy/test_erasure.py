@@ -3,11 +3,14 @@
 import json
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.db import plain_url
 
 from tests.conftest import AppLog
 from tests.ingest import test_twilio
@@ -251,13 +254,47 @@ async def test_only_the_erasure_function_passes_the_append_only_guard(
     client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession, statement: str
 ) -> None:
     await rich_history(client, admin)
-    with pytest.raises(DBAPIError, match="append-only"):
+    # The service's role has no such privilege, whatever it sets.
+    with pytest.raises(DBAPIError, match="permission denied"):
         async with session.begin_nested():
+            await session.execute(text("SET LOCAL ch.privileged_maintenance = 'on'"))
             await session.execute(text(statement))
-    # The erasure's own switch is off again once it returns.
-    assert await session.scalar(
-        text("SELECT coalesce(current_setting('ch.privileged_maintenance', true), '')")
-    ) in ("", "off")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE events SET summary = 'rewritten'",
+        "DELETE FROM events",
+        "TRUNCATE events CASCADE",
+    ],
+)
+async def test_the_guard_stops_the_owner_too_unless_it_says_so(
+    database_url: str, statement: str
+) -> None:
+    owner = await asyncpg.connect(plain_url(database_url))
+    everything = owner.transaction()
+    await everything.start()
+    try:
+        customer = await owner.fetchval(
+            "INSERT INTO customers (id, kind, display_name) "
+            "VALUES (gen_random_uuid(), 'person', 'x') RETURNING id"
+        )
+        await owner.execute(
+            "INSERT INTO events (id, customer_id, type, occurred_at, channel, source, "
+            "summary, payload) VALUES (gen_random_uuid(), $1, 'note.added', now(), "
+            "'system', 'test', 'x', '{}')",
+            customer,
+        )
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+            async with owner.transaction():
+                await owner.execute(statement)
+        async with owner.transaction():
+            await owner.execute("SET LOCAL ch.privileged_maintenance = 'on'")
+            await owner.execute(statement)  # the owner's own, deliberate maintenance
+    finally:
+        await everything.rollback()
+        await owner.close()
 
 
 async def test_erasure_answers_clearly_for_missing_and_bad_requests(
