@@ -29,7 +29,7 @@ from app.core.db import (
 from app.core.embedded import start_embedded
 from app.core.logging import configure_logging
 from app.core.migrations import upgrade_to_head
-from app.core.roles import as_login, provision_service_login
+from app.core.roles import SERVICE_LOGIN, as_login, provision_service_login
 from app.core.security import Role
 from app.fichas.cache import TemplateCache
 from app.main import create_app
@@ -83,6 +83,18 @@ def service_url(database_url: str) -> str:
     superuser nor owner): every app connection of the suite uses it, so the suite proves
     the service works with no more than that role's grants."""
     asyncio.run(provision_service_login(database_url, as_login(database_url)))
+
+    async def allow_fault_injection() -> None:
+        # One fault test makes the access log refuse inserts with a trigger of its own;
+        # the service never needs to create anything.
+        conn = await asyncpg.connect(plain_url(database_url))
+        try:
+            await conn.execute(f"GRANT CREATE ON SCHEMA public TO {SERVICE_LOGIN}")
+            await conn.execute(f"GRANT TRIGGER ON access_log TO {SERVICE_LOGIN}")
+        finally:
+            await conn.close()
+
+    asyncio.run(allow_fault_injection())
     return as_login(database_url)
 
 

@@ -1,4 +1,5 @@
-"""privacy covers every copy: which customers each delivery concerns; keys kept hashed
+"""privacy covers every copy: which customers each delivery concerns; keys kept hashed;
+an index for searching customers by the start of an email
 
 Ingestion records, for every raw delivery (failed ones included), the customers it
 concerns, so that an export and an erasure find deliveries by that link instead of
@@ -7,6 +8,9 @@ were missed). An erasure now also replaces the idempotency keys of the customer'
 (``event_keys.key``, ``events.source_event_id``: a platform's id may spell an email) by
 their hash, ``ch_erased_key``, which claims and look-ups compare as well: a platform's
 retry of an erased fact is still a duplicate.
+
+``GET /v1/customers?q=zz@`` searches emails by their start: a range in byte order on
+``ix_customer_identifiers_email_prefix`` (docs/performance.md).
 
 Revision ID: 0013
 Revises: 0010
@@ -209,9 +213,16 @@ def upgrade() -> None:
     op.execute(BACKFILL)
     op.execute(ERASED_KEY)
     op.execute(ERASE)
+    # Built without blocking the identifiers that ingestion keeps adding.
+    with op.get_context().autocommit_block():
+        op.execute(
+            "CREATE INDEX CONCURRENTLY ix_customer_identifiers_email_prefix "
+            "ON customer_identifiers (value text_pattern_ops) WHERE kind = 'email'"
+        )
 
 
 def downgrade() -> None:
+    op.execute("DROP INDEX ix_customer_identifiers_email_prefix")
     op.execute(PREVIOUS_ERASE)
     op.execute("DROP FUNCTION ch_erased_key(text)")
     op.drop_index("ix_delivery_customers_delivery_id", table_name="delivery_customers")

@@ -56,7 +56,7 @@ async def test_no_session_setting_lets_the_service_change_the_history(
 ) -> None:
     customer = await new_customer(client, admin)
     stored = (await append(client, admin, customer, event())).json()
-    with pytest.raises(DBAPIError, match="permission denied|must be owner|append-only"):
+    with pytest.raises(DBAPIError, match=r"permission denied|must be owner|append-only"):
         async with session.begin_nested():
             for statement in attempt:
                 await session.execute(text(statement))

@@ -11,7 +11,6 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import plain_url
-
 from tests.conftest import AppLog
 from tests.ingest import test_twilio
 from tests.ingest.test_pipeline import signed

@@ -129,7 +129,7 @@ async def test_database_refuses_update_delete_and_truncate(
         "TRUNCATE events CASCADE",
     ):
         # The service's role lacks the privilege; the owner meets the trigger.
-        with pytest.raises(DBAPIError, match="permission denied|append-only"):
+        with pytest.raises(DBAPIError, match=r"permission denied|append-only"):
             async with session.begin_nested():
                 await session.execute(text(statement), {"id": stored["id"]})
     summary = await session.scalar(
