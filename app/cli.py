@@ -2,13 +2,13 @@
 
 import asyncio
 import contextlib
+import functools
 import json
 import os
 import signal
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
-from functools import partial
 from pathlib import Path
 from typing import Annotated, TypeVar
 from uuid import UUID
@@ -22,6 +22,7 @@ from app.core.db import Database
 from app.core.embedded import resolve_database_url
 from app.core.http_server import BoundedHttpToolsProtocol
 from app.core.migrations import upgrade_to_head
+from app.core.roles import as_login, provision_service_login
 from app.core.security import Role
 
 cli = typer.Typer(help="Customer history service.", no_args_is_help=True)
@@ -38,18 +39,44 @@ T = TypeVar("T")
 
 
 def _database_url() -> str:
-    """Resolve the URL once per process and export it, so uvicorn workers share it."""
-    url = resolve_database_url(get_settings())
-    os.environ["DATABASE_URL"] = url
+    """The owner's URL (migrations, seeding), resolved once per process and exported with
+    the service's, so uvicorn workers share them."""
+    return _database_urls()[0]
+
+
+def _service_url() -> str:
+    """The URL of the service's own role (what the API and maintenance commands use)."""
+    return _database_urls()[1]
+
+
+@functools.cache
+def _database_urls() -> tuple[str, str]:
+    settings = get_settings()
+    owner = resolve_database_url(settings)
+    if settings.service_database_url:
+        service = settings.service_database_url
+    elif settings.database_url:
+        service = owner
+        typer.echo(
+            "warning: the service connects as the owner of the tables (DATABASE_URL); give "
+            "it a role of its own with CH_SERVICE_DATABASE_URL (README, Security)",
+            err=True,
+        )
+    else:
+        service = as_login(owner)  # the embedded server: its own login for the service
+    if service != owner:
+        asyncio.run(provision_service_login(owner, service))
+    os.environ["DATABASE_URL"] = owner
+    os.environ["CH_SERVICE_DATABASE_URL"] = service
     get_settings.cache_clear()
-    return url
+    return owner, service
 
 
 def _with_database(work: Callable[[Database], Awaitable[T]]) -> T:
-    """Run ``work`` on a short-lived engine."""
+    """Run ``work`` on a short-lived engine, as the service's role."""
 
     async def run() -> T:
-        database = Database(_database_url(), pool_size=2, max_overflow=0)
+        database = Database(_service_url(), pool_size=2, max_overflow=0)
         try:
             return await work(database)
         finally:
@@ -99,6 +126,7 @@ def serve(
             # default believes 127.0.0.1: any local process could choose the scheme).
             proxy_headers=bool(trusted),
             forwarded_allow_ips=trusted or None,
+            access_log=False,  # ours logs the route template, never the raw path
             server_header=False,
         )
 
@@ -205,10 +233,10 @@ def stats_rebuild(
         return
     total, after = 0, None
     while True:
-        ids = _in_transaction(partial(customer_ids_after, after=after, limit=batch))
+        ids = _in_transaction(functools.partial(customer_ids_after, after=after, limit=batch))
         if not ids:
             break
-        total += _in_transaction(partial(rebuild, customer_ids=ids))
+        total += _in_transaction(functools.partial(rebuild, customer_ids=ids))
         after = ids[-1]
     typer.echo(f"rebuilt {total} customers")
 
@@ -235,7 +263,7 @@ def retention_run(
     deliveries = access = rebuilt = 0
     events: dict[str, int] = {}
     while True:
-        report = _in_transaction(partial(expire_batch, policy=policy, limit=batch))
+        report = _in_transaction(functools.partial(expire_batch, policy=policy, limit=batch))
         deliveries += report.deliveries
         access += report.access_log
         rebuilt += report.customers_rebuilt

@@ -80,9 +80,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         database = Database.from_settings(settings)
         app.state.db = database
-        assert settings.database_url
-        app.state.feed = TimelineFeed(settings.database_url)
-        app.state.templates = TemplateCache(settings.database_url)
+        app.state.feed = TimelineFeed(settings.service_url())
+        app.state.templates = TemplateCache(settings.service_url())
         worker_starting()
         maintenance = Maintenance(database, settings)
         maintenance.start()

@@ -86,8 +86,7 @@ class Maintenance:
                 return True
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 await self._resign()  # the connection is gone, and the lock with it
-        assert self._settings.database_url
-        connection = await asyncpg.connect(plain_url(self._settings.database_url))
+        connection = await asyncpg.connect(plain_url(self._settings.service_url()))
         if await connection.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
             self._leader = connection
             return True

@@ -2,6 +2,8 @@
 
 import asyncio
 import contextlib
+import io
+import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
@@ -11,7 +13,6 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
@@ -26,7 +27,9 @@ from app.core.db import (
     plain_url,
 )
 from app.core.embedded import start_embedded
+from app.core.logging import configure_logging
 from app.core.migrations import upgrade_to_head
+from app.core.roles import SERVICE_LOGIN, as_login, provision_service_login
 from app.core.security import Role
 from app.fichas.cache import TemplateCache
 from app.main import create_app
@@ -84,8 +87,29 @@ def scratch_database(database_url: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
-async def database(database_url: str) -> AsyncIterator[Database]:
-    db = Database(database_url, pool_size=5, max_overflow=30)
+def service_url(database_url: str) -> str:
+    """The database as the service's own role reaches it (a ch_service login, neither
+    superuser nor owner): every app connection of the suite uses it, so the suite proves
+    the service works with no more than that role's grants."""
+    asyncio.run(provision_service_login(database_url, as_login(database_url)))
+
+    async def allow_fault_injection() -> None:
+        # One fault test makes the access log refuse inserts with a trigger of its own;
+        # the service never needs to create anything.
+        conn = await asyncpg.connect(plain_url(database_url))
+        try:
+            await conn.execute(f"GRANT CREATE ON SCHEMA public TO {SERVICE_LOGIN}")
+            await conn.execute(f"GRANT TRIGGER ON access_log TO {SERVICE_LOGIN}")
+        finally:
+            await conn.close()
+
+    asyncio.run(allow_fault_injection())
+    return as_login(database_url)
+
+
+@pytest.fixture(scope="session")
+async def database(service_url: str) -> AsyncIterator[Database]:
+    db = Database(service_url, pool_size=5, max_overflow=30)
     yield db
     await db.dispose()
 
@@ -129,9 +153,10 @@ WEBHOOK_SECRETS = {
 
 
 @pytest.fixture
-def settings(database_url: str) -> Settings:
+def settings(database_url: str, service_url: str) -> Settings:
     return Settings(
         database_url=database_url,
+        service_database_url=service_url,
         **{f"webhook_{k.replace('-', '_')}_secrets": v for k, v in WEBHOOK_SECRETS.items()},
     )
 
@@ -168,6 +193,30 @@ async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
         yield c
+
+
+class AppLog:
+    """The JSON lines the service logged while a test ran."""
+
+    def __init__(self, stream: io.StringIO) -> None:
+        self._stream = stream
+
+    def text(self) -> str:
+        return self._stream.getvalue()
+
+    def lines(self) -> list[dict[str, object]]:
+        return [json.loads(line) for line in self.text().splitlines() if line.strip()]
+
+
+@pytest.fixture
+def app_log(app: FastAPI, settings: Settings) -> Iterator[AppLog]:
+    """Every line the app logs during the test, through the service's own logging setup
+    (the same handler, formatter and processors as in production, writing to a buffer)."""
+    stream = io.StringIO()
+    with contextlib.redirect_stdout(stream):
+        configure_logging("DEBUG")  # the handler binds the stdout of the moment
+    yield AppLog(stream)
+    configure_logging(settings.log_level)
 
 
 @pytest.fixture
@@ -210,10 +259,14 @@ async def live(
         yield c, {"Authorization": f"Bearer {secret}"}
     await application.state.feed.close()
     await application.state.templates.close()
-    async with database.engine.begin() as conn:
-        # The history refuses TRUNCATE unless privileged maintenance says otherwise.
-        await conn.execute(text("SET LOCAL ch.privileged_maintenance = 'on'"))
-        await conn.execute(text(f"TRUNCATE {', '.join(LIVE_TABLES)} CASCADE"))
+    # Only the owner may empty the history, and only when it says so for its transaction.
+    owner = await asyncpg.connect(plain_url(str(settings.database_url)))
+    try:
+        async with owner.transaction():
+            await owner.execute("SET LOCAL ch.privileged_maintenance = 'on'")
+            await owner.execute(f"TRUNCATE {', '.join(LIVE_TABLES)} CASCADE")
+    finally:
+        await owner.close()
 
 
 LIVE_TABLES = (
@@ -221,6 +274,7 @@ LIVE_TABLES = (
     "events",
     "event_keys",
     "webhook_deliveries",
+    "delivery_customers",
     "customer_merges",
     "customer_consents",
     "customer_identifiers",

@@ -27,6 +27,7 @@ SHARDING = {
     "access_log": "customer_id",
     "customer_consents": "customer_id",
     "past_identifiers": "customer_id",
+    "delivery_customers": "customer_id",
     "incident_customers": "customer_id",
     "customer_identifiers": "value",
     "webhook_deliveries": "delivery_id",

@@ -18,7 +18,15 @@ class Settings(BaseSettings):
     database_url: str | None = Field(
         default=None,
         validation_alias=AliasChoices("DATABASE_URL", "CH_DATABASE_URL"),
-        description="PostgreSQL URL; unset starts an embedded PostgreSQL in data_dir.",
+        description="PostgreSQL URL of the owner of the tables (migrations run as it); unset "
+        "starts an embedded PostgreSQL in data_dir.",
+    )
+    service_database_url: str | None = Field(
+        default=None,
+        description="PostgreSQL URL the service connects with: a login that is a member of "
+        "ch_service, neither superuser nor owner. Unset: the embedded server's ch_app, or "
+        "with DATABASE_URL given, DATABASE_URL itself (the owner: the guard then holds only "
+        "against mistakes).",
     )
     data_dir: Path = Field(default=Path(".data"), description="Embedded PostgreSQL data.")
     db_pool_size: int = Field(default=10, ge=1, description="Connections kept per process.")
@@ -81,6 +89,12 @@ class Settings(BaseSettings):
     webhook_woocommerce_secrets: str = ""
     webhook_stripe_secrets: str = ""
     webhook_generic_secrets: str = ""
+
+    def service_url(self) -> str:
+        """The URL the service's own connections use (its role, not the owner's)."""
+        url = self.service_database_url or self.database_url
+        assert url, "the database URL is resolved before the service connects"
+        return url
 
     def rates(self) -> dict[str, Decimal]:
         """The currency rate table (units of base_currency per unit)."""

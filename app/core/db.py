@@ -83,9 +83,8 @@ class Database:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> "Database":
-        assert settings.database_url, "the database URL is resolved before the app starts"
         return cls(
-            settings.database_url,
+            settings.service_url(),
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
         )

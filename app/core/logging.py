@@ -34,5 +34,10 @@ def configure_logging(level: str = "INFO") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    # The access line is ours (method, path, status, duration, request id); uvicorn's is a repeat.
+    # The access line is ours (method, route template, status, duration, request id);
+    # uvicorn's would repeat it with the raw path and query string, which carry phone
+    # numbers and secret tokens. httpx logs every URL it calls at INFO, for the same reason
+    # only its warnings come through.
     logging.getLogger("uvicorn.access").disabled = True
+    for chatty in ("httpx", "httpcore"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)

@@ -99,10 +99,11 @@ class RequestContextMiddleware:
             template = getattr(route, "path", "unmatched")
             HTTP_REQUESTS.labels(scope["method"], template, str(status)).inc()
             HTTP_LATENCY.labels(scope["method"], template).observe(elapsed)
+            # The route template, never the path: paths carry phone numbers (screen-pops)
+            # and secret tokens (webhooks), query strings search terms.
             access_log.info(
                 "request",
                 method=scope["method"],
-                path=scope["path"],
                 route=template,
                 status=status,
                 duration_ms=round(elapsed * 1000, 2),

@@ -4,6 +4,7 @@ import contextlib
 import re
 from enum import StrEnum
 from functools import lru_cache
+from urllib.parse import unquote
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
@@ -89,3 +90,24 @@ def normalize_identifier(kind: IdentifierKind, value: str, default_region: str) 
     if kind is IdentifierKind.EMAIL:
         return normalize_email(value)
     return normalize_external(value)
+
+
+_EMAIL_IN_TEXT = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
+
+
+def identifiers_in_text(text: str, default_region: str) -> set[tuple[str, str]]:
+    """Every email and valid phone number written anywhere in ``text`` (a raw body that
+    no adapter could read), as stored (kind, value) pairs. Form bodies are read decoded
+    too (``%40`` for ``@``, ``%2B`` for ``+``)."""
+    found: set[tuple[str, str]] = set()
+    for spelling in {text, unquote(text)}:
+        for written in _EMAIL_IN_TEXT.findall(spelling):
+            with contextlib.suppress(ValueError):
+                found.add((IdentifierKind.EMAIL.value, normalize_email(written)))
+        # VALID, not POSSIBLE: order numbers and timestamps must not pass for phones.
+        for match in phonenumbers.PhoneNumberMatcher(
+            spelling, default_region.upper(), leniency=phonenumbers.Leniency.VALID
+        ):
+            number = phonenumbers.format_number(match.number, phonenumbers.PhoneNumberFormat.E164)
+            found.add((IdentifierKind.PHONE.value, number))
+    return found

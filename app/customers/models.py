@@ -16,6 +16,7 @@ from sqlalchemy import (
     String,
     Text,
     func,
+    text,
 )
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
@@ -85,6 +86,13 @@ class CustomerIdentifier(Base):
         PrimaryKeyConstraint("kind", "value"),
         CheckConstraint("kind IN ('phone', 'email', 'external')", name="kind"),
         Index("ix_customer_identifiers_customer_id", "customer_id"),
+        # Emails by their start (a search for "zz@"): a range in byte order.
+        Index(
+            "ix_customer_identifiers_email_prefix",
+            "value",
+            postgresql_ops={"value": "text_pattern_ops"},
+            postgresql_where=text("kind = 'email'"),
+        ),
     )
 
     id: Mapped[UUID] = mapped_column(default=new_id)

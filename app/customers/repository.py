@@ -7,15 +7,16 @@ from uuid import UUID
 
 from sqlalchemy import (
     ColumnElement,
+    CompoundSelect,
     Numeric,
-    and_,
+    Select,
     exists,
     false,
     func,
     literal,
-    or_,
     select,
     tuple_,
+    union_all,
     update,
 )
 from sqlalchemy.dialects.postgresql import distinct_on
@@ -230,53 +231,87 @@ class CustomerRepository:
         after: tuple[float | None, UUID] | None,
     ) -> list[tuple[Customer, float | None]]:
         """One page of customers matching every filter, best match (or newest) first."""
-        conditions: list[ColumnElement[bool]] = [visible_to(principal)]
-        if filters.status:
-            conditions.append(Customer.status == filters.status)
-        for column, value in (
-            (Customer.owner_id, filters.owner_id),
-            (Customer.tier, filters.tier),
-            (Customer.kind, filters.kind),
-        ):
-            if value is not None:
-                conditions.append(column == value)
-        if filters.tag is not None:
-            conditions.append(Customer.tags.contains([filters.tag]))
-        for kind, value in filters.identifiers:
-            conditions.append(_has_identifier(CustomerIdentifier.value == value, kind))
-
-        rank: ColumnElement[Any] | None = None
-        if filters.words or filters.q_identifiers or filters.q_email_prefix:
-            alternatives: list[ColumnElement[bool]] = []
-            if filters.words:
-                normalised = [func.ch_unaccent(func.lower(word)) for word in filters.words]
-                alternatives.append(
-                    and_(*(Customer.search_text.contains(word) for word in normalised))
-                )
-                phrase = func.ch_unaccent(func.lower(" ".join(filters.words)))
-                rank = func.round(
-                    func.word_similarity(phrase, Customer.search_text).cast(Numeric()), 6
-                )
-            for kind, value in filters.q_identifiers:
-                alternatives.append(_has_identifier(CustomerIdentifier.value == value, kind))
-            if filters.q_email_prefix:
-                alternatives.append(
-                    _has_identifier(
-                        CustomerIdentifier.value.startswith(filters.q_email_prefix), "email"
-                    )
-                )
-            conditions.append(or_(*alternatives))
-
-        if rank is None:
-            statement = select(Customer, literal(None)).order_by(Customer.id.desc())
-            if after is not None:
-                conditions.append(Customer.id < after[1])
-        else:
-            statement = select(Customer, rank).order_by(rank.desc(), Customer.id.desc())
-            if after is not None:
-                conditions.append(tuple_(rank, Customer.id) < tuple_(after[0], after[1]))
-        rows = await self.session.execute(statement.where(*conditions).limit(limit))
+        statement = search_statement(filters, principal, limit=limit, after=after)
+        rows = await self.session.execute(statement)
         return [(customer, None if r is None else float(r)) for customer, r in rows]
+
+
+def search_statement(
+    filters: SearchFilters,
+    principal: Principal,
+    *,
+    limit: int,
+    after: tuple[float | None, UUID] | None = None,
+) -> Select[Any]:
+    """The search query (its own function, so that a test can read its plan)."""
+    conditions: list[ColumnElement[bool]] = [visible_to(principal)]
+    if filters.status:
+        conditions.append(Customer.status == filters.status)
+    for column, value in (
+        (Customer.owner_id, filters.owner_id),
+        (Customer.tier, filters.tier),
+        (Customer.kind, filters.kind),
+    ):
+        if value is not None:
+            conditions.append(column == value)
+    if filters.tag is not None:
+        conditions.append(Customer.tags.contains([filters.tag]))
+    for kind, value in filters.identifiers:
+        conditions.append(_has_identifier(CustomerIdentifier.value == value, kind))
+
+    rank: ColumnElement[Any] | None = None
+    if filters.words:
+        phrase = func.ch_unaccent(func.lower(" ".join(filters.words)))
+        rank = func.round(func.word_similarity(phrase, Customer.search_text).cast(Numeric()), 6)
+    matching = _q_matches(filters)
+    if matching is not None:
+        conditions.append(Customer.id.in_(matching))
+
+    statement: Select[Any]
+    if rank is None:
+        statement = select(Customer, literal(None)).order_by(Customer.id.desc())  # type: ignore[assignment]
+        if after is not None:
+            conditions.append(Customer.id < after[1])
+    else:
+        statement = select(Customer, rank).order_by(rank.desc(), Customer.id.desc())
+        if after is not None:
+            conditions.append(tuple_(rank, Customer.id) < tuple_(after[0], after[1]))
+    return statement.where(*conditions).limit(limit)
+
+
+def _q_matches(filters: SearchFilters) -> CompoundSelect | Select[Any] | None:
+    """The ids that ``q`` matches, one indexed branch per way it can match (the name's
+    trigrams, an identifier, an email prefix), united. As one OR of a trigram LIKE and
+    correlated EXISTS it could use no index: PostgreSQL scanned every customer, 3-4 s at
+    100,000 right after a bulk import left the statistics stale (docs/performance.md)."""
+    branches: list[Select[Any]] = []
+    if filters.words:
+        normalised = [func.ch_unaccent(func.lower(word)) for word in filters.words]
+        branches.append(
+            select(Customer.id).where(*(Customer.search_text.contains(w) for w in normalised))
+        )
+    for kind, value in filters.q_identifiers:
+        branches.append(
+            select(CustomerIdentifier.customer_id).where(
+                CustomerIdentifier.kind == kind, CustomerIdentifier.value == value
+            )
+        )
+    if filters.q_email_prefix:  # never empty: it holds the '@'
+        # A range in byte order (the pattern operators), on the text_pattern_ops index
+        # made for it: LIKE 'prefix%' with a bound prefix could use no index.
+        prefix = filters.q_email_prefix
+        after_prefix = prefix[:-1] + chr(ord(prefix[-1]) + 1)
+        email = CustomerIdentifier.value
+        branches.append(
+            select(CustomerIdentifier.customer_id).where(
+                CustomerIdentifier.kind == "email",
+                email.op("~>=~", is_comparison=True)(prefix),
+                email.op("~<~", is_comparison=True)(after_prefix),
+            )
+        )
+    if not branches:
+        return None
+    return branches[0] if len(branches) == 1 else union_all(*branches)
 
 
 def _has_identifier(match: ColumnElement[bool], kind: str) -> ColumnElement[bool]:

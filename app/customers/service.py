@@ -507,6 +507,11 @@ async def survivors(on: Executor, customer_ids: Sequence[UUID]) -> set[UUID]:
     return await survivors_of(on, customer_ids)
 
 
+async def owners_of(session: AsyncSession, identifiers: Sequence[tuple[str, str]]) -> set[UUID]:
+    """The customers holding any of these normalised (kind, value) identifiers; creates none."""
+    return set((await CustomerGraphRepository(session).owners(list(set(identifiers)))).values())
+
+
 async def family(on: Executor, customer_id: UUID) -> list[UUID]:
     """The ids whose events form a customer's timeline: itself and everyone merged into it."""
     return await family_ids(on, customer_id)

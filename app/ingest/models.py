@@ -6,6 +6,7 @@ from uuid import UUID
 
 from sqlalchemy import (
     DateTime,
+    ForeignKey,
     Index,
     Integer,
     LargeBinary,
@@ -55,3 +56,17 @@ class WebhookDelivery(Base):
     # (scope = its source, key = its source_event_id) and is replayed when it is stored.
     awaits_scope: Mapped[str | None] = mapped_column(String(200))
     awaits_key: Mapped[str | None] = mapped_column(String(300))
+
+
+class DeliveryCustomer(Base):
+    """A customer a delivery concerns: those its events went to and, for a failed one,
+    whoever its identifiers name. Exports and erasures find deliveries by it."""
+
+    __tablename__ = "delivery_customers"
+    __table_args__ = (
+        PrimaryKeyConstraint("customer_id", "delivery_id"),
+        Index("ix_delivery_customers_delivery_id", "delivery_id"),
+    )
+
+    customer_id: Mapped[UUID] = mapped_column(ForeignKey("customers.id"))
+    delivery_id: Mapped[UUID] = mapped_column()  # webhook_deliveries.id

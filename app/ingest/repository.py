@@ -1,6 +1,6 @@
 """Queries on raw webhook deliveries."""
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from uuid import UUID
 
 from sqlalchemy import select, update
@@ -29,9 +29,14 @@ _FINISH = (
 # flight, so the delivery that stored it could not see them waiting.
 _FREED = (
     "SELECT d.id FROM webhook_deliveries d "
-    "JOIN event_keys k ON k.scope = d.awaits_scope AND k.key = d.awaits_key "
+    "JOIN event_keys k ON k.scope = d.awaits_scope "
+    "AND k.key IN (d.awaits_key, ch_erased_key(d.awaits_key)) "
     "WHERE d.awaits_key IS NOT NULL AND d.status = 'failed' AND ($1::uuid IS NULL OR d.id > $1) "
     "ORDER BY d.id LIMIT $2"
+)
+_LINK = (
+    "INSERT INTO delivery_customers (customer_id, delivery_id) "
+    "SELECT unnest($1::uuid[]), $2 ON CONFLICT DO NOTHING"
 )
 _STOP_AWAITING = (
     "UPDATE webhook_deliveries SET awaits_scope = NULL, awaits_key = NULL, error = $2 WHERE id = $1"
@@ -75,6 +80,12 @@ class DeliveryRepository:
             [c[1] for c in created],
         )
         return [UUID(str(r["id"])) for r in rows]
+
+    async def link(self, row_id: UUID, customer_ids: Collection[UUID]) -> None:
+        """Record that a delivery concerns these customers (exports and erasures use it)."""
+        if customer_ids:
+            conn = await driver_connection(self.session)
+            await conn.execute(_LINK, sorted(customer_ids), row_id)
 
     async def freed(self, after: UUID | None, limit: int) -> list[UUID]:
         conn = await driver_connection(self.session)

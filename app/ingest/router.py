@@ -60,17 +60,26 @@ def _public_url(request: Request, settings: Settings) -> str:
     return f"{base}{path}?{request.url.query}" if request.url.query else f"{base}{path}"
 
 
+def _without_token(url: str) -> str:
+    """The URL as stored and shown: a path token is a secret, so its segment (always the
+    last one) becomes ``{token}``."""
+    address, mark, query = url.partition("?")
+    return f"{address.rsplit('/', 1)[0]}/{{token}}{mark}{query}"
+
+
 async def _receive(
     source: str, token: str | None, request: Request, session: Any, settings: Settings
 ) -> Any:
+    url = _public_url(request, settings)
     delivery = Delivery(
-        url=_public_url(request, settings),
+        url=url,
         headers={k.lower(): v for k, v in request.headers.items()},
         body=await request.body(),
         path_token=token,
         received_at=datetime.now(UTC),
     )
-    receipt = await service.receive(session, source, delivery, settings)
+    stored_url = url if token is None else _without_token(url)
+    receipt = await service.receive(session, source, delivery, settings, stored_url)
     code = status.HTTP_202_ACCEPTED if receipt.status == "failed" else status.HTTP_200_OK
     return Response(receipt.model_dump_json(exclude_none=True), code, media_type="application/json")
 

@@ -4,6 +4,7 @@ It all happens in the request's one transaction, so a 2xx means the delivery and
 events are committed, and a failure leaves nothing half-stored for the retry.
 """
 
+import contextlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -18,6 +19,8 @@ from app.core.config import Settings
 from app.core.errors import Conflict, NotFound, PayloadTooLarge, Unauthorized, ValidationFailed
 from app.core.pagination import cursor_id, encode_cursor
 from app.core.security import Principal, Role
+from app.customers import service as customers
+from app.customers.identifiers import IdentifierKind, identifiers_in_text, normalize_identifier
 from app.ingest.adapters import ADAPTERS
 from app.ingest.adapters.base import (
     Adapter,
@@ -63,6 +66,7 @@ class Processed:
     error: str | None
     awaits: tuple[str, str] | None = None  # the key of a named event not recorded yet
     created_keys: tuple[tuple[str, str], ...] = ()
+    customers: frozenset[UUID] = frozenset()  # whose events it recorded
 
 
 def _principal(source: str) -> Principal:
@@ -85,9 +89,10 @@ def enabled_adapter(source: str, settings: Settings) -> tuple[Adapter, list[str]
 
 
 async def receive(
-    session: AsyncSession, source: str, delivery: Delivery, settings: Settings
+    session: AsyncSession, source: str, delivery: Delivery, settings: Settings, stored_url: str
 ) -> WebhookReceipt:
-    """Take one delivery; the receipt says what became of it."""
+    """Take one delivery; the receipt says what became of it. ``stored_url`` is the URL as
+    kept with it: without a path token (a secret)."""
     adapter, secrets = enabled_adapter(source, settings)
     try:
         adapter.verify(delivery, secrets, datetime.now(UTC))
@@ -102,7 +107,7 @@ async def receive(
     row_id = await repo.record(
         source,
         delivery_id,
-        delivery.url,
+        stored_url,
         json.dumps(adapter.stored_headers(delivery)),
         adapter.stored_body(delivery),
     )
@@ -135,6 +140,10 @@ async def _process(
         outcome = await _append_events(session, adapter, row_id, delivery_id, delivery, settings)
     except PayloadError as exc:
         outcome = Processed("failed", 0, 0, str(exc)[:2000])
+    concerned = set(outcome.customers)
+    if outcome.status == "failed":
+        concerned |= await _named_customers(session, adapter, delivery, settings)
+    await repo.link(row_id, concerned)
     waiting = await repo.finish(
         row_id,
         outcome.status,
@@ -146,6 +155,36 @@ async def _process(
     for waiting_id in waiting:
         await _replay_waiting(session, waiting_id, settings)
     return outcome
+
+
+async def _named_customers(
+    session: AsyncSession, adapter: Adapter, delivery: Delivery, settings: Settings
+) -> set[UUID]:
+    """Who a failed delivery names, among existing customers (none is created for a
+    delivery that recorded nothing): the identifiers its adapter read, or, when the adapter
+    could not read it at all, every email and phone written in its body. Its export and
+    erasure find it by them: a national-format phone never matched a search for the
+    stored spelling."""
+    region = settings.default_region
+    try:
+        events = adapter.normalize(delivery)
+    except PayloadError:
+        text = delivery.body.decode("utf-8", errors="replace")
+        return await customers.owners_of(session, sorted(identifiers_in_text(text, region)))
+    named: list[tuple[str, str]] = []
+    ids: list[UUID] = []
+    for event in events:
+        ref = event.customer
+        ids += [ref.id] if ref.id else []
+        for kind, raw in (
+            (IdentifierKind.EMAIL, ref.email),
+            (IdentifierKind.PHONE, ref.phone),
+            (IdentifierKind.EXTERNAL, ref.external_id),
+        ):
+            if raw is not None:
+                with contextlib.suppress(ValueError):
+                    named.append((kind.value, normalize_identifier(kind, raw, region)))
+    return await customers.owners_of(session, named) | await customers.survivors(session, ids)
 
 
 async def _replay_waiting(session: AsyncSession, row_id: UUID, settings: Settings) -> None:
@@ -211,6 +250,7 @@ async def _append_events(
             for p, r in zip(pending, results, strict=True)
             if r.status == "created" and p.new.source_event_id is not None
         ),
+        frozenset(r.customer_id for r in results if r.customer_id is not None),
     )
 
 

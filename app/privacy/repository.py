@@ -10,6 +10,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import driver_connection
 
+SHARED_NOTE = (
+    "This delivery also concerned other customers: its raw body and error are left out; "
+    "the events it recorded for this customer are under events."
+)
 # The export: each small part is built as JSON text by PostgreSQL; $1 is the customer
 # (first) and every customer merged into it.
 EXPORT_PARTS = {
@@ -47,13 +51,22 @@ EXPORT_STREAMS = {
         "SELECT row_to_json(e)::text FROM events e WHERE e.customer_id = ANY($1) "
         "ORDER BY e.occurred_at, e.id"
     ),
+    # The deliveries that concern the customer (delivery_customers: failed ones too). One
+    # that also concerned other customers (a SendGrid batch, a list of events) is shown
+    # without its body and error, which carry the others' data: a note says so.
     "webhook_deliveries": (
         "SELECT json_build_object('id', d.id, 'source', d.source, 'delivery_id', d.delivery_id, "
         "'received_at', d.received_at, 'url', d.url, 'headers', d.headers, "
-        "'body_base64', replace(encode(d.body, 'base64'), E'\\n', ''), 'status', d.status, "
-        "'error', d.error, 'processed_at', d.processed_at, 'erased_at', d.erased_at)::text "
-        "FROM webhook_deliveries d WHERE d.id IN (SELECT e.delivery_id FROM events e "
-        "WHERE e.customer_id = ANY($1) AND e.delivery_id IS NOT NULL) ORDER BY d.received_at"
+        "'body_base64', CASE WHEN NOT s.shared "
+        "THEN replace(encode(d.body, 'base64'), E'\\n', '') END, 'status', d.status, "
+        "'error', CASE WHEN NOT s.shared THEN d.error END, 'processed_at', d.processed_at, "
+        "'erased_at', d.erased_at, 'note', CASE WHEN s.shared THEN "
+        f"'{SHARED_NOTE}' END)::text "
+        "FROM webhook_deliveries d "
+        "CROSS JOIN LATERAL (SELECT EXISTS (SELECT FROM delivery_customers o "
+        "WHERE o.delivery_id = d.id AND o.customer_id <> ALL($1)) AS shared) s "
+        "WHERE d.id IN (SELECT l.delivery_id FROM delivery_customers l "
+        "WHERE l.customer_id = ANY($1)) ORDER BY d.received_at"
     ),
 }
 _ROWS_PER_FETCH = 500
@@ -64,10 +77,12 @@ _PUT_RETENTION = (
     "ON CONFLICT (name) DO UPDATE SET config = EXCLUDED.config, updated_at = now()"
 )
 _EXPIRE_DELIVERIES = (
-    "DELETE FROM webhook_deliveries WHERE id IN ("
+    "WITH gone AS (DELETE FROM webhook_deliveries WHERE id IN ("
     " SELECT id FROM webhook_deliveries"
     " WHERE coalesce(processed_at, received_at) < now() - make_interval(days => $1)"
-    " LIMIT $2 FOR UPDATE SKIP LOCKED)"
+    " LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING id), "
+    "links AS (DELETE FROM delivery_customers l USING gone WHERE l.delivery_id = gone.id) "
+    "SELECT count(*) FROM gone"
 )
 _EXPIRE_ACCESS_LOG = (
     "DELETE FROM access_log WHERE id IN ("
@@ -101,7 +116,7 @@ class PrivacyRepository:
 
     async def expire_deliveries(self, days: int, limit: int) -> int:
         conn = await driver_connection(self.session)
-        return int((await conn.execute(_EXPIRE_DELIVERIES, days, limit)).split()[-1])
+        return int(await conn.fetchval(_EXPIRE_DELIVERIES, days, limit))
 
     async def expire_access_log(self, days: int, limit: int) -> int:
         conn = await driver_connection(self.session)

@@ -73,5 +73,7 @@ class CustomerExport(BaseModel):
     access_log: list[dict[str, Any]]
     events: list[dict[str, Any]] = Field(description="Merged-in histories included")
     webhook_deliveries: list[dict[str, Any]] = Field(
-        description="The raw deliveries the events came from; bodies in base64"
+        description="The raw deliveries that concern the customer (failed ones too); bodies "
+        "in base64. One that also concerned other customers comes without its body and "
+        "error, and a `note` saying so"
     )

@@ -20,11 +20,18 @@ from app.timeline.models import CustomerMerge, Event
 
 NOTIFY_CHANNEL = "ch_events"
 
+# An erasure keeps a key only as its hash, ch_erased_key(key) (a key may spell an email):
+# claims and look-ups compare that form too, so a retry of an erased fact stays a duplicate.
 _CLAIM_KEY = (
-    "INSERT INTO event_keys (scope, key, event_id, request_hash) VALUES ($1, $2, $3, $4) "
+    "INSERT INTO event_keys (scope, key, event_id, request_hash) "
+    "SELECT $1::text, $2::text, $3::uuid, $4::text WHERE NOT EXISTS (SELECT FROM event_keys k "
+    "WHERE k.scope = $1 AND k.key = ch_erased_key($2)) "
     "ON CONFLICT DO NOTHING RETURNING event_id"
 )
-_FIND_KEY = "SELECT event_id, request_hash FROM event_keys WHERE scope = $1 AND key = $2"
+_FIND_KEY = (
+    "SELECT event_id, request_hash FROM event_keys "
+    "WHERE scope = $1 AND key IN ($2::text, ch_erased_key($2::text)) LIMIT 1"
+)
 _COLUMNS = (
     "id, customer_id, type, occurred_at, channel, direction, source, source_event_id, actor, "
     "summary, payload, corrects_id, delivery_id"
@@ -47,11 +54,14 @@ _INSERT_MANY = (
 _CLAIM_KEYS = (
     "INSERT INTO event_keys (scope, key, event_id, request_hash) "
     "SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[]) "
+    "AS w(scope, key, event_id, request_hash) WHERE NOT EXISTS (SELECT FROM event_keys k "
+    "WHERE k.scope = w.scope AND k.key = ch_erased_key(w.key)) "
     "ON CONFLICT DO NOTHING RETURNING scope, key"
 )
 _FIND_KEYS = (
-    "SELECT k.scope, k.key, k.event_id, k.request_hash, e.customer_id FROM event_keys k "
-    "JOIN unnest($1::text[], $2::text[]) AS w(scope, key) ON k.scope = w.scope AND k.key = w.key "
+    "SELECT w.scope, w.key, k.event_id, k.request_hash, e.customer_id FROM event_keys k "
+    "JOIN unnest($1::text[], $2::text[]) AS w(scope, key) "
+    "ON k.scope = w.scope AND k.key IN (w.key, ch_erased_key(w.key)) "
     "LEFT JOIN events e ON e.id = k.event_id"
 )
 

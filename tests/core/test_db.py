@@ -8,27 +8,31 @@ from sqlalchemy import text
 
 from app.core.db import Database, _counted_in, driver_connection
 
+# A row the service's role may write, seen (or not) from another session afterwards.
+PROBE = "INSERT INTO policies (name, config) VALUES ($1, '{}')"
+FOUND = "SELECT count(*) FROM policies WHERE name = :n"
+
 
 async def test_a_statement_on_the_driver_connection_rolls_back_with_the_session(
     database: Database,
 ) -> None:
     async with database.sessionmaker() as session:
         conn = await driver_connection(session)  # first statement of the transaction
-        await conn.execute("CREATE TABLE rolled_back_probe (id int)")
+        await conn.execute(PROBE, "rolled_back_probe")
         await session.rollback()
     async with database.sessionmaker() as session:
-        found = await session.scalar(text("SELECT to_regclass('rolled_back_probe')"))
-    assert found is None, "the driver statement must not outlive the rolled-back transaction"
+        found = await session.scalar(text(FOUND), {"n": "rolled_back_probe"})
+    assert not found, "the driver statement must not outlive the rolled-back transaction"
 
 
 async def test_driver_statements_commit_with_the_session(database: Database) -> None:
     async with database.sessionmaker() as session:
         conn = await driver_connection(session)
-        await conn.execute("CREATE TABLE committed_probe (id int)")
+        await conn.execute(PROBE, "committed_probe")
         await session.commit()
     async with database.sessionmaker() as session:
-        assert await session.scalar(text("SELECT to_regclass('committed_probe')")) is not None
-        await session.execute(text("DROP TABLE committed_probe"))
+        assert await session.scalar(text(FOUND), {"n": "committed_probe"})
+        await session.execute(text("DELETE FROM policies WHERE name = 'committed_probe'"))
         await session.commit()
 
 

@@ -105,17 +105,22 @@ async def test_an_edit_is_seen_by_every_process(
 
 
 async def test_a_lost_listen_connection_drops_what_was_kept(
-    database: Database, database_url: str, driver: asyncpg.Connection, support_restored: None
+    database_url: str, service_url: str, driver: asyncpg.Connection, support_restored: None
 ) -> None:
     """Notifications sent while LISTEN is down are lost; what was kept is dropped with it."""
     before = await listeners(driver)
-    cache = TemplateCache(database_url)
+    cache = TemplateCache(service_url)  # the service's role sees and ends its own sessions
     try:
         await kept(cache, driver)
         pid = await new_listener(driver, before)
         await driver.execute("SELECT pg_terminate_backend($1)", pid)
         await new_listener(driver, before | {pid})  # reconnected by itself
-        await edit_support(database, SHORT, notified=False)
+        # Only the owner may switch triggers off (session_replication_role).
+        owner = Database(database_url, pool_size=1, max_overflow=0)
+        try:
+            await edit_support(owner, SHORT, notified=False)
+        finally:
+            await owner.dispose()
         assert await cache.sections(driver, "support") == (SHORT, {})
     finally:
         await cache.close()

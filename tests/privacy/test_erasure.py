@@ -3,21 +3,29 @@
 import json
 from typing import Any
 
+import asyncpg
 import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import plain_url
+from tests.conftest import AppLog
 from tests.ingest import test_twilio
 from tests.ingest.test_pipeline import signed
 from tests.ingest.test_sources import golden, shopify_post
+from tests.privacy.scan import columns_holding
 from tests.timeline.test_timeline import append
 
-# Jane Doe as the platforms' documentation samples know her.
+# Jane Doe as the platforms' documentation samples know her, with a Spanish mobile too.
 NAME, EMAIL, PHONE = "Jane Doe", "jane.doe@example.com", "+447700900123"
+MOBILE, MOBILE_AS_WRITTEN = "+34612345678", "612 34 56 78"
 ADDRESS = "1 Example Street"
-NEEDLES = ["Jane", "Doe", EMAIL, PHONE, PHONE.lstrip("+"), ADDRESS, "SW1A 1AA"]
+NEEDLES = [
+    "Jane", "Doe", EMAIL, PHONE, PHONE.lstrip("+"), ADDRESS, "SW1A 1AA",
+    MOBILE.lstrip("+34"), MOBILE_AS_WRITTEN,
+]  # fmt: skip
 REPORT = {"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"}
 
 
@@ -65,6 +73,60 @@ async def rich_history(client: httpx.AsyncClient, admin: dict[str, str]) -> str:
         headers={**admin, "If-Match": profile.headers["etag"]},
     )
     assert patched.status_code == 200, patched.text
+    mobile = await client.post(
+        f"/v1/customers/{customer}/identifiers",
+        json={"kind": "phone", "value": MOBILE},
+        headers={**admin, "If-Match": patched.headers["etag"]},
+    )
+    assert mobile.status_code == 201, mobile.text
+    # A delivery the service could not take names her by her mobile as people write it,
+    # her name and her address: nothing in it spells her identifiers as stored.
+    broken = json.dumps(
+        {
+            "customer": {"phone": MOBILE_AS_WRITTEN},
+            "type": "order.placed",
+            "occurred_at": "2026-04-15T10:00:00Z",
+            "payload": {
+                "order_id": "SO-77",
+                "total": {"amount": "lots", "currency": "EUR"},
+                "shipping_address": {"name": NAME, "street": ADDRESS},
+            },
+        }
+    ).encode()
+    failed = await client.post(
+        "/v1/webhooks/generic", content=broken, headers=signed(broken, "m-erase-broken")
+    )
+    assert failed.status_code == 202, failed.text
+    # Keys that spell her email: a source's own id, and an Idempotency-Key.
+    keyed = await client.post(
+        f"/v1/customers/{customer}/events",
+        json={
+            "type": "email.sent",
+            "occurred_at": "2026-04-16T11:00:00Z",
+            "source": "crm",
+            "source_event_id": f"{EMAIL}:welcome",
+            "payload": {"to": [EMAIL], "subject": "Welcome"},
+        },
+        headers=admin,
+    )
+    assert keyed.status_code == 201, keyed.text
+    by_header = await client.post(
+        f"/v1/customers/{customer}/events",
+        json={
+            "type": "note.added",
+            "occurred_at": "2026-04-16T12:00:00Z",
+            "payload": {"text": "ok"},
+        },
+        headers={**admin, "Idempotency-Key": f"{EMAIL}-note-1"},
+    )
+    assert by_header.status_code == 201, by_header.text
+    # Screen-pops and routing while she calls: her number is in the path.
+    for url in (
+        f"/v1/fichas/by-phone/{MOBILE}?role=support",
+        f"/v1/fichas/by-phone/{MOBILE_AS_WRITTEN}?role=support",
+        f"/v1/routing/by-phone/{PHONE}",
+    ):
+        assert (await client.get(url, headers=admin)).status_code == 200, url
     for body in (
         {
             "type": "call.completed",
@@ -87,30 +149,12 @@ async def rich_history(client: httpx.AsyncClient, admin: dict[str, str]) -> str:
 
 
 async def personal_data_left(session: AsyncSession) -> list[str]:
-    """Every (table.column, needle) where a needle still appears, across every text,
-    JSON, array and binary column of every table."""
-    columns = await session.execute(
-        text(
-            "SELECT table_name, column_name, data_type FROM information_schema.columns "
-            "WHERE table_schema = 'public' AND data_type IN "
-            "('text', 'character varying', 'json', 'jsonb', 'ARRAY', 'bytea')"
-        )
-    )
-    found = []
-    for table, column, data_type in columns:
-        as_text = f"encode(\"{column}\", 'escape')" if data_type == "bytea" else f'"{column}"::text'
-        for needle in NEEDLES:
-            hits = await session.scalar(
-                text(f'SELECT count(*) FROM "{table}" WHERE {as_text} ILIKE :n'),
-                {"n": f"%{needle}%"},
-            )
-            if hits:
-                found.append(f"{table}.{column}: {needle}")
-    return found
+    """Every (table.column, needle) where one of Jane's needles still appears."""
+    return await columns_holding(session, NEEDLES)
 
 
 async def test_erasure_leaves_no_personal_data_and_the_figures_unchanged(
-    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession, app_log: AppLog
 ) -> None:
     customer = await rich_history(client, admin)
     assert await personal_data_left(session), "the scan finds Jane before the erasure"
@@ -125,8 +169,9 @@ async def test_erasure_leaves_no_personal_data_and_the_figures_unchanged(
     assert erased.status_code == 200, erased.text
     receipt = erased.json()
     assert receipt["status"] == "erased" and not receipt["already_erased"]
-    # Her email, her phone and her Shopify customer id; three raw deliveries.
-    assert receipt["identifiers_removed"] == 3 and receipt["deliveries_redacted"] == 3
+    # Her email, two phones and her Shopify customer id; four raw deliveries, the failed
+    # one included.
+    assert receipt["identifiers_removed"] == 4 and receipt["deliveries_redacted"] == 4
     assert receipt["events_redacted"] == len(events_before["items"])
 
     assert await personal_data_left(session) == []
@@ -151,6 +196,49 @@ async def test_erasure_leaves_no_personal_data_and_the_figures_unchanged(
     )
     assert again.status_code == 200 and again.json()["already_erased"] is True
     assert again.json()["erased_at"] == receipt["erased_at"]
+    logged = app_log.text()
+    assert '"route": "/v1/fichas/by-phone/{phone}"' in logged, "the log was captured"
+    assert [needle for needle in NEEDLES if needle.lower() in logged.lower()] == []
+
+
+async def test_a_retry_of_an_erased_fact_records_nothing_new(
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
+) -> None:
+    """Keys are kept hashed after an erasure: a platform sending a fact again (a Shopify
+    order in a new delivery, an API retry with the same key) is still a duplicate."""
+    customer = await rich_history(client, admin)
+    erased = await client.post(
+        f"/v1/customers/{customer}/erasure",
+        json={"reason": "request", "requested_at": "2026-11-20T09:00:00Z"},
+        headers=admin,
+    )
+    assert erased.status_code == 200, erased.text
+    count = text("SELECT count(*) FROM events")
+    before = await session.scalar(count)
+
+    order = json.loads(golden("shopify_orders_create.json"))
+    raw, headers = shopify_post(order, "orders/create", "w-erase-again")
+    again = await client.post("/v1/webhooks/shopify", content=raw, headers=headers)
+    assert again.status_code == 200 and again.json()["status"] == "accepted", again.text
+    resent = await client.post(
+        "/v1/events",
+        json={
+            "customer": {"email": EMAIL},
+            "type": "email.sent",
+            "occurred_at": "2026-04-16T11:00:00Z",
+            "source": "crm",
+            "source_event_id": f"{EMAIL}:welcome",
+            "payload": {"to": [EMAIL], "subject": "Welcome"},
+        },
+        headers=admin,
+    )
+    assert resent.status_code == 200, resent.text
+
+    assert await session.scalar(count) == before
+    keys = await session.scalar(
+        text("SELECT count(*) FROM event_keys WHERE key LIKE :k"), {"k": f"%{EMAIL}%"}
+    )
+    assert keys == 0
 
 
 @pytest.mark.parametrize(
@@ -165,13 +253,47 @@ async def test_only_the_erasure_function_passes_the_append_only_guard(
     client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession, statement: str
 ) -> None:
     await rich_history(client, admin)
-    with pytest.raises(DBAPIError, match="append-only"):
+    # The service's role has no such privilege, whatever it sets.
+    with pytest.raises(DBAPIError, match="permission denied"):
         async with session.begin_nested():
+            await session.execute(text("SET LOCAL ch.privileged_maintenance = 'on'"))
             await session.execute(text(statement))
-    # The erasure's own switch is off again once it returns.
-    assert await session.scalar(
-        text("SELECT coalesce(current_setting('ch.privileged_maintenance', true), '')")
-    ) in ("", "off")
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE events SET summary = 'rewritten'",
+        "DELETE FROM events",
+        "TRUNCATE events CASCADE",
+    ],
+)
+async def test_the_guard_stops_the_owner_too_unless_it_says_so(
+    database_url: str, statement: str
+) -> None:
+    owner = await asyncpg.connect(plain_url(database_url))
+    everything = owner.transaction()
+    await everything.start()
+    try:
+        customer = await owner.fetchval(
+            "INSERT INTO customers (id, kind, display_name) "
+            "VALUES (gen_random_uuid(), 'person', 'x') RETURNING id"
+        )
+        await owner.execute(
+            "INSERT INTO events (id, customer_id, type, occurred_at, channel, source, "
+            "summary, payload) VALUES (gen_random_uuid(), $1, 'note.added', now(), "
+            "'system', 'test', 'x', '{}')",
+            customer,
+        )
+        with pytest.raises(asyncpg.InsufficientPrivilegeError, match="append-only"):
+            async with owner.transaction():
+                await owner.execute(statement)
+        async with owner.transaction():
+            await owner.execute("SET LOCAL ch.privileged_maintenance = 'on'")
+            await owner.execute(statement)  # the owner's own, deliberate maintenance
+    finally:
+        await everything.rollback()
+        await owner.close()
 
 
 async def test_erasure_answers_clearly_for_missing_and_bad_requests(

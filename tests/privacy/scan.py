@@ -1,0 +1,29 @@
+"""The whole-database search behind the privacy tests."""
+
+from collections.abc import Iterable
+
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+
+async def columns_holding(session: AsyncSession, needles: Iterable[str]) -> list[str]:
+    """Every (table.column, needle) where a needle still appears, across every text,
+    JSON, array and binary column of every table."""
+    columns = await session.execute(
+        text(
+            "SELECT table_name, column_name, data_type FROM information_schema.columns "
+            "WHERE table_schema = 'public' AND data_type IN "
+            "('text', 'character varying', 'json', 'jsonb', 'ARRAY', 'bytea')"
+        )
+    )
+    found = []
+    for table, column, data_type in columns:
+        as_text = f"encode(\"{column}\", 'escape')" if data_type == "bytea" else f'"{column}"::text'
+        for needle in needles:
+            hits = await session.scalar(
+                text(f'SELECT count(*) FROM "{table}" WHERE {as_text} ILIKE :n'),
+                {"n": f"%{needle}%"},
+            )
+            if hits:
+                found.append(f"{table}.{column}: {needle}")
+    return found

@@ -1,0 +1,66 @@
+"""The service's database role: not a superuser, not the owner, and no session setting
+lets it change the history; erasure and retention pass through functions of the owner."""
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from tests.timeline.test_timeline import append, event, new_customer
+
+OWNER = "(SELECT tableowner FROM pg_tables WHERE schemaname = 'public' AND tablename = 'events')"
+
+
+async def test_the_service_connects_as_neither_superuser_nor_owner(session: AsyncSession) -> None:
+    role = (
+        await session.execute(
+            text(
+                "SELECT r.rolsuper, r.rolcreaterole, r.rolbypassrls, current_user = "
+                f"{OWNER} AS owns FROM pg_roles r WHERE r.rolname = current_user"
+            )
+        )
+    ).one()
+    assert not role.rolsuper and not role.rolcreaterole and not role.rolbypassrls
+    assert not role.owns
+    for privilege in ("UPDATE", "DELETE", "TRUNCATE"):
+        assert not await session.scalar(
+            text("SELECT has_table_privilege('events', :p)"), {"p": privilege}
+        ), privilege
+    assert await session.scalar(text("SELECT has_table_privilege('events', 'INSERT')"))
+
+
+@pytest.mark.parametrize(
+    "attempt",
+    [
+        ["SET ch.privileged_maintenance = 'on'", "UPDATE events SET summary = 'rewritten'"],
+        ["SELECT set_config('ch.privileged_maintenance', 'on', false)", "DELETE FROM events"],
+        ["SET LOCAL ch.privileged_maintenance = 'on'", "TRUNCATE events CASCADE"],
+        ["SET session_replication_role = replica", "DELETE FROM events"],
+        ["ALTER TABLE events DISABLE TRIGGER events_append_only"],
+        [f"DO $$ BEGIN EXECUTE format('SET ROLE %I', {OWNER}); END $$", "DELETE FROM events"],
+        [f"DO $$ BEGIN EXECUTE format('SET SESSION AUTHORIZATION %I', {OWNER}); END $$"],
+    ],
+    ids=[
+        "setting",
+        "set_config",
+        "truncate",
+        "replication_role",
+        "disable_trigger",
+        "set_role",
+        "session_authorization",
+    ],
+)
+async def test_no_session_setting_lets_the_service_change_the_history(
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession, attempt: list[str]
+) -> None:
+    customer = await new_customer(client, admin)
+    stored = (await append(client, admin, customer, event())).json()
+    with pytest.raises(DBAPIError, match=r"permission denied|must be owner|append-only"):
+        async with session.begin_nested():
+            for statement in attempt:
+                await session.execute(text(statement))
+    kept = await session.scalar(
+        text("SELECT summary FROM events WHERE id = :id"), {"id": stored["id"]}
+    )
+    assert kept == stored["summary"]
