@@ -39,6 +39,7 @@ class Principal:
     role: Role
     agent_id: str | None = None
     owned_only: bool = False
+    supervisor: bool = False  # acknowledges any alert it can see
 
 
 def generate_api_key() -> str:

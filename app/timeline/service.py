@@ -597,6 +597,7 @@ async def merge(
     )
     if dry_run:
         return outcome
+    absorbed_owner = source.owner_id
     moved = await customers.absorb(session, target, source)
     record = await repo.add_merge(
         CustomerMerge(
@@ -604,6 +605,7 @@ async def merge(
             absorbed_id=source.id,
             identifier_ids=moved,
             actor=principal.agent_id,
+            absorbed_owner_id=absorbed_owner,
         )
     )
     payload = {
@@ -637,11 +639,13 @@ async def unmerge(
 ) -> UnmergeOutcome:
     """Undo a merge: the absorbed customer returns with exactly its identifiers and events."""
     repo = TimelineRepository(session)
+    # Who may see both comes first: the merge record is not looked at for anyone else.
+    target, source = await customers.lock_pair(session, survivor_id, absorbed_id, principal)
     record = await repo.open_merge(survivor_id, absorbed_id)
     if record is None:
         raise NotFound(f"Customer {absorbed_id} is not merged into {survivor_id}.")
-    target, source, restored = await customers.restore(
-        session, survivor_id, absorbed_id, record.identifier_ids, principal
+    restored = await customers.restore(
+        session, target, source, record.identifier_ids, record.absorbed_owner_id
     )
     record.unmerged_at = func.now()
     payload = {
