@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.service import still_active
 from app.core.config import Settings
 from app.core.db import Executor, new_id
 from app.core.errors import (
@@ -556,6 +557,29 @@ async def recent_events(
             }
         )
     return found
+
+
+@dataclass(frozen=True, slots=True)
+class StreamView:
+    """What a live stream shows: its customer's status and merge family."""
+
+    status: str
+    family: frozenset[UUID]
+
+
+async def stream_view(
+    session: AsyncSession, customer_id: UUID, principal: Principal
+) -> StreamView | None:
+    """What a stream on the customer would show its key now; None once the key is revoked
+    or the customer is out of its sight. A stream whose view changes is closed: the client
+    reconnects and is answered afresh (a new stream, a 308 to the survivor, or a 404)."""
+    if not await still_active(session, principal):
+        return None
+    try:
+        customer, family = await customers.readable_family(session, customer_id, principal)
+    except customers.CustomerNotFound:
+        return None
+    return StreamView(customer.status, frozenset(family))
 
 
 async def events_for_stream(session: AsyncSession, event_ids: Sequence[UUID]) -> list[EventOut]:
