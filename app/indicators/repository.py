@@ -6,14 +6,14 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import Executor, driver_connection, new_id
 from app.core.security import Principal
 from app.customers.models import Customer
 from app.customers.visibility import visibility_args, visible_sql, visible_to
-from app.indicators.models import Alert, Incident, Policy
+from app.indicators.models import Alert, Incident, IncidentCustomer, Policy
 from app.indicators.state import Fact
 
 _LOCK = (
@@ -240,10 +240,19 @@ class StatsRepository:
     async def incident(self, incident_id: UUID) -> Incident | None:
         return await self.session.get(Incident, incident_id, with_for_update=True)
 
-    async def incidents(self) -> Sequence[Incident]:
-        return (
-            await self.session.scalars(select(Incident).order_by(Incident.declared_at.desc()))
-        ).all()
+    async def incidents(self, principal: Principal) -> list[tuple[Incident, int]]:
+        """Every incident, newest first, with how many of its customers ``principal`` sees."""
+        seen = (
+            select(func.count())
+            .select_from(IncidentCustomer)
+            .join(Customer, Customer.id == IncidentCustomer.customer_id)
+            .where(IncidentCustomer.incident_id == Incident.id, visible_to(principal))
+            .scalar_subquery()
+        )
+        rows = await self.session.execute(
+            select(Incident, seen).order_by(Incident.declared_at.desc())
+        )
+        return [(incident, count) for incident, count in rows]
 
     async def match_shipments(
         self, carrier: str | None, shipped_from: datetime, shipped_to: datetime

@@ -159,7 +159,7 @@ async def declare_incident(body: IncidentIn, session: SessionDep, principal: Adm
     responses=problem_responses(401, 403),
 )
 async def list_incidents(session: SessionDep, principal: Reader) -> IncidentList:
-    return await service.list_incidents(session)
+    return await service.list_incidents(session, principal)
 
 
 @router.post(

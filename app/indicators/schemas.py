@@ -118,7 +118,7 @@ class IncidentOut(BaseModel):
     status: Literal["open", "closed"]
     declared_at: datetime
     closed_at: datetime | None
-    affected: int
+    affected: int = Field(description="Customers it affects, of those the caller may see")
     queue: str
 
 

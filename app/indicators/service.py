@@ -295,9 +295,13 @@ async def close_incident(session: AsyncSession, incident_id: UUID) -> IncidentOu
     return _incident_out(incident)
 
 
-async def list_incidents(session: AsyncSession) -> IncidentList:
+async def list_incidents(session: AsyncSession, principal: Principal) -> IncidentList:
+    """Every incident; ``affected`` counts the customers the caller may see."""
     return IncidentList(
-        items=[_incident_out(i) for i in await StatsRepository(session).incidents()]
+        items=[
+            _incident_out(incident).model_copy(update={"affected": seen})
+            for incident, seen in await StatsRepository(session).incidents(principal)
+        ]
     )
 
 

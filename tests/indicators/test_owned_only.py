@@ -3,6 +3,7 @@ exist; the segment CSV cannot carry a spreadsheet formula."""
 
 import csv
 import io
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -20,6 +21,8 @@ from tests.support.world import (
     create,
     leaks,
 )
+
+NOW = datetime.now(UTC)
 
 
 @pytest.fixture
@@ -191,3 +194,39 @@ async def test_segment_csv_neutralises_formulas_but_keeps_phone_numbers(
         f"'=1+{n}@example.com" for n in range(len(names))
     ]
     assert all(row["contact"].startswith("'\t=cmd") for row in cells["post"])
+
+
+async def test_incidents_count_only_the_customers_the_key_sees(
+    client: httpx.AsyncClient, make_key: MakeKey, admin: dict[str, str]
+) -> None:
+    shipped = (NOW - timedelta(days=1)).isoformat()
+    for owner in (MY_AGENT, THEIR_AGENT, THEIR_AGENT):
+        customer = await create(client, admin, display_name=f"Parcel {owner}", owner_id=owner)
+        response = await client.post(
+            f"/v1/customers/{customer['id']}/events",
+            json={
+                "type": "order.shipped",
+                "occurred_at": shipped,
+                "payload": {"order_id": f"o-{customer['id'][-6:]}", "carrier": "SEUR"},
+            },
+            headers=admin,
+        )
+        assert response.status_code == 201, response.text
+    declared = await client.post(
+        "/v1/incidents",
+        json={
+            "title": "SEUR strike",
+            "matcher": {
+                "carrier": "seur",
+                "shipped_from": (NOW - timedelta(days=2)).isoformat(),
+                "shipped_to": NOW.isoformat(),
+            },
+        },
+        headers=admin,
+    )
+    assert declared.json()["affected"] == 3
+    mine = await make_key(Role.SUPPORT, agent_id=MY_AGENT, owned_only=True)
+    [incident] = (await client.get("/v1/incidents", headers=mine)).json()["items"]
+    assert incident["affected"] == 1, "the key's own customers only"
+    [everyone] = (await client.get("/v1/incidents", headers=admin)).json()["items"]
+    assert everyone["affected"] == 3
