@@ -654,6 +654,14 @@ async def merge_preview(
         and getattr(target, name) not in (None, "")
         and getattr(source, name) != getattr(target, name)
     ]
+    # An organisation the caller may not see is reported as differing, never named.
+    seen = await repo.visible_among(
+        [c.organization_id for c in (target, source) if c.organization_id], principal
+    )
+    for conflict in conflicts:
+        if conflict["field"] == "organization_id":
+            for side in ("survivor", "absorbed"):
+                conflict[side] = conflict[side] if conflict[side] in seen else None
     return target, source, [_identifier_out(i) for i in identifiers], jsonable(conflicts)
 
 

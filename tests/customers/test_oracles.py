@@ -159,3 +159,25 @@ async def test_a_persons_invisible_organisation_and_contacts_stay_hidden(
     assert [c["id"] for c in contacts.json()["items"]] == [world.mine.contact]
     for response in (person, organization, contacts):
         assert leaks(world, response.text) == []
+
+
+async def test_a_merge_preview_does_not_name_an_invisible_organisation(
+    client: httpx.AsyncClient, make_key: MakeKey, world: World
+) -> None:
+    """A's person is a contact of B's organisation; A's contact is not."""
+    writer = await make_key(Role.INTEGRATION, agent_id=MY_AGENT, owned_only=True)
+    preview = await client.post(
+        f"/v1/customers/{world.mine.person}/merge",
+        json={"source_customer_id": world.mine.contact, "dry_run": True},
+        headers=writer,
+    )
+    assert preview.status_code == 200, preview.text
+    [organization] = [
+        c for c in preview.json()["conflicting_fields"] if c["field"] == "organization_id"
+    ]
+    assert organization == {
+        "field": "organization_id",
+        "survivor": None,
+        "absorbed": world.mine.organization,
+    }
+    assert leaks(world, preview.text) == []

@@ -10,6 +10,7 @@ A's owned-only keys and must find nothing of B's.
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from urllib.parse import unquote
 
 import httpx
 
@@ -40,16 +41,18 @@ async def consent(
 
 
 async def append(
-    client: httpx.AsyncClient, admin: dict[str, str], customer: str, type_: str, **payload: Any
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    customer: str,
+    type_: str,
+    source_event_id: str | None = None,
+    **payload: Any,
 ) -> dict[str, Any]:
+    body = {"type": type_, "occurred_at": (NOW - timedelta(hours=1)).isoformat()}
+    if source_event_id is not None:
+        body |= {"source": "shop", "source_event_id": source_event_id}
     response = await client.post(
-        f"/v1/customers/{customer}/events",
-        json={
-            "type": type_,
-            "occurred_at": (NOW - timedelta(hours=1)).isoformat(),
-            "payload": payload,
-        },
-        headers=admin,
+        f"/v1/customers/{customer}/events", json={**body, "payload": payload}, headers=admin
     )
     assert response.status_code == 201, response.text
     return dict(response.json())
@@ -87,6 +90,7 @@ class Side:
     """One agent's customers and what identifies them."""
 
     agent: str
+    name: str = ""  # the person's display name
     person: str = ""
     duplicate: str = ""
     organization: str = ""
@@ -95,6 +99,8 @@ class Side:
     phone: str = ""
     email: str = ""
     external_id: str = ""
+    identifier: str = ""  # the id of the person's external id, as attached
+    order_key: str = ""  # the source_event_id of the person's order (source "shop")
     names: list[str] = field(default_factory=list)
     phones: list[str] = field(default_factory=list)
     emails: list[str] = field(default_factory=list)
@@ -114,10 +120,11 @@ async def build_world(client: httpx.AsyncClient, admin: dict[str, str]) -> World
 
     theirs.phone, theirs.email = "+34611000001", "beatriz.victima@example.com"
     theirs.external_id = "shop:customer:b-7001"
+    theirs.name, theirs.order_key = "Beatriz Victima", "order:SO-B1"
     person = await create(
         client,
         admin,
-        display_name="Beatriz Victima",
+        display_name=theirs.name,
         tier="vip",
         preferred_language="fr",
         owner_id=THEIR_AGENT,
@@ -130,6 +137,7 @@ async def build_world(client: httpx.AsyncClient, admin: dict[str, str]) -> World
         ],
     )
     theirs.person = person["id"]
+    theirs.identifier = _external(person)
     for channel in ("email", "phone", "post"):
         await consent(client, admin, theirs.person, channel)
     order = await append(
@@ -137,6 +145,7 @@ async def build_world(client: httpx.AsyncClient, admin: dict[str, str]) -> World
         admin,
         theirs.person,
         "order.placed",
+        theirs.order_key,
         order_id="SO-B1",
         items=[{"sku": "BOOT-42", "name": "Boot", "qty": 1, "unit_price": "90.00"}],
         total="90.00",
@@ -182,10 +191,11 @@ async def build_world(client: httpx.AsyncClient, admin: dict[str, str]) -> World
 
     mine.phone, mine.email = "+34622000001", "ana.atacante@example.com"
     mine.external_id = "shop:customer:a-7001"
+    mine.name, mine.order_key = "Ana Atacante", "order:SO-A1"
     my_person = await create(
         client,
         admin,
-        display_name="Ana Atacante",
+        display_name=mine.name,
         tier="vip",
         owner_id=MY_AGENT,
         tags=["spring"],
@@ -198,6 +208,7 @@ async def build_world(client: httpx.AsyncClient, admin: dict[str, str]) -> World
         ],
     )
     mine.person = my_person["id"]
+    mine.identifier = _external(my_person)
     for channel in ("email", "phone", "post"):
         await consent(client, admin, mine.person, channel)
     await append(
@@ -205,6 +216,7 @@ async def build_world(client: httpx.AsyncClient, admin: dict[str, str]) -> World
         admin,
         mine.person,
         "order.placed",
+        mine.order_key,
         order_id="SO-A1",
         items=[{"sku": "BOOT-42", "name": "Boot", "qty": 1, "unit_price": "50.00"}],
         total="50.00",
@@ -273,13 +285,18 @@ async def build_world(client: httpx.AsyncClient, admin: dict[str, str]) -> World
     return World(mine=mine, theirs=theirs)
 
 
+def _external(customer: dict[str, Any]) -> str:
+    return str(next(i["id"] for i in customer["identifiers"] if i["kind"] == "external"))
+
+
 def leaks(world: World, text: str, *, sent: str = "") -> list[str]:
     """What of B's world ``text`` shows, leaving out what the request itself carried."""
     theirs = world.theirs
     markers = [*theirs.ids, *theirs.names, *theirs.phones, *theirs.emails]
     markers += [m.removeprefix("+") for m in theirs.phones]  # a phone without its +
-    folded, sent_folded = text.lower(), sent.lower()
-    return [m for m in markers if m.lower() in folded and m.lower() not in sent_folded]
+    folded, sent_folded = text.lower(), unquote(sent).lower()
+    # a phone the request carried may come back normalised: with its +, or without
+    return [m for m in markers if m.lower() in folded and m.lower().lstrip("+") not in sent_folded]
 
 
 async def committed_key(database: Database, role: Role, **options: Any) -> dict[str, str]:
