@@ -158,11 +158,10 @@ async def create_customer(
 ) -> CustomerOut:
     """Create a customer with its identifiers; 409 if one already names another customer."""
     repo = CustomerRepository(session)
-    if principal.owned_only:
-        if data.owner_id is None:
-            data.owner_id = principal.agent_id
-        elif data.owner_id != principal.agent_id:
-            raise Forbidden("An owned-only key creates customers for its own agent only.")
+    if principal.owned_only and data.owner_id is None:
+        data.owner_id = principal.agent_id
+    if not is_visible(data.owner_id, principal):  # a key never creates what it cannot see
+        raise Forbidden("An owned-only key creates customers for its own agent only.")
     await _check_organization(repo, data.organization_id, principal, "body.organization_id")
     profile = Profile.model_validate(data.model_dump(exclude={"identifiers"}))
     customer = await repo.add(Customer(**_columns_of(profile)))
@@ -289,7 +288,7 @@ async def patch_customer(
         raise invalid_field("body.organization_id", "a customer cannot belong to itself")
     if profile.organization_id != customer.organization_id:
         await _check_organization(repo, profile.organization_id, principal, "body.organization_id")
-    if principal.owned_only and profile.owner_id != principal.agent_id:
+    if not is_visible(profile.owner_id, principal):  # nor hands one out of its own sight
         raise Forbidden("An owned-only key cannot hand a customer to another owner.")
     if not await repo.update_profile(customer.id, customer.version, _columns_of(profile)):
         raise CustomerNotFound(customer_id)

@@ -181,3 +181,19 @@ async def test_a_merge_preview_does_not_name_an_invisible_organisation(
         "absorbed": world.mine.organization,
     }
     assert leaks(world, preview.text) == []
+
+
+async def test_customers_merged_into_one_go_with_it_to_a_new_owner(
+    client: httpx.AsyncClient, make_key: MakeKey, admin: dict[str, str], world: World
+) -> None:
+    path = f"/v1/customers/{world.theirs.person}"
+    etag = (await client.get(path, headers=admin)).headers["ETag"]
+    handed = await client.patch(
+        path, json={"owner_id": MY_AGENT}, headers={**admin, "If-Match": etag}
+    )
+    assert handed.status_code == 200, handed.text
+    reader = await make_key(Role.SUPPORT, agent_id=MY_AGENT, owned_only=True)
+    for merged in (world.theirs.duplicate, world.mine.duplicate):
+        followed = await client.get(f"/v1/customers/{merged}", headers=reader)
+        assert followed.status_code == 308
+        assert followed.headers["location"].endswith(world.theirs.person)
