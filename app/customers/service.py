@@ -64,7 +64,8 @@ _LIKE_SPECIALS = re.compile(r"[%_\\]")
 
 class CustomerNotFound(NotFound):
     """A customer that does not exist or that the caller may not see: both read alike, so
-    the answer names no id (the request's own path is in ``instance``)."""
+    the answer names no id, not even the one a caller passes in (which may be another
+    than the request's own, e.g. a survivor); the request's path is in ``instance``."""
 
     code = "customer-not-found"
 
