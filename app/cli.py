@@ -180,14 +180,28 @@ def keys_create(
     owned_only: Annotated[
         bool, typer.Option(help="Restrict to customers owned by --agent-id.")
     ] = False,
+    supervisor: Annotated[
+        bool, typer.Option(help="May acknowledge any alert it can see, not only its own.")
+    ] = False,
 ) -> None:
     """Create a key and print it once, on the last line."""
     from app.auth.service import create_key
 
     if owned_only and not agent_id:
         raise typer.BadParameter("--owned-only needs --agent-id", param_hint="--owned-only")
+    if owned_only and role is Role.ADMIN:
+        raise typer.BadParameter(
+            "an admin key sees every customer; it cannot be owned-only", param_hint="--owned-only"
+        )
     key, secret = _in_transaction(
-        lambda s: create_key(s, role=role, name=name, agent_id=agent_id, owned_only=owned_only)
+        lambda s: create_key(
+            s,
+            role=role,
+            name=name,
+            agent_id=agent_id,
+            owned_only=owned_only,
+            supervisor=supervisor,
+        )
     )
     typer.echo(f"created key {key.id} role={key.role} name={key.name}", err=True)
     typer.echo(secret)
@@ -202,7 +216,8 @@ def keys_list() -> None:
         state = f"revoked {key.revoked_at:%Y-%m-%d}" if key.revoked_at else "active"
         typer.echo(
             f"{key.id}\t{key.role}\t{key.name}\t{key.agent_id or '-'}\t"
-            f"{'owned-only' if key.owned_only else 'all'}\t{state}"
+            f"{'owned-only' if key.owned_only else 'all'}\t"
+            f"{'supervisor' if key.supervisor else '-'}\t{state}"
         )
 
 

@@ -224,10 +224,19 @@ def make_key(session: AsyncSession) -> MakeKey:
     """Create an API key in the test transaction; returns the Authorization header."""
 
     async def make(
-        role: Role | str = Role.ADMIN, *, agent_id: str | None = None, owned_only: bool = False
+        role: Role | str = Role.ADMIN,
+        *,
+        agent_id: str | None = None,
+        owned_only: bool = False,
+        supervisor: bool = False,
     ) -> dict[str, str]:
         _, secret = await create_key(
-            session, role=Role(role), name="test", agent_id=agent_id, owned_only=owned_only
+            session,
+            role=Role(role),
+            name="test",
+            agent_id=agent_id,
+            owned_only=owned_only,
+            supervisor=supervisor,
         )
         await session.flush()
         return {"Authorization": f"Bearer {secret}"}

@@ -107,3 +107,51 @@ async def test_retention_run_deletes_expired_access_log_rows_in_batches(
         )
         await conn.execute("DELETE FROM customers WHERE display_name = 'Old reader'")
         await conn.close()
+
+
+async def test_keys_create_supervisor_and_no_owned_only_admin(database_url: str) -> None:
+    created = run_cli(
+        database_url,
+        "keys",
+        "create",
+        "--role",
+        "support",
+        "--name",
+        "cli-supervisor",
+        "--agent-id",
+        "lead-1",
+        "--supervisor",
+    )
+    assert created.returncode == 0, created.stderr
+    secret = created.stdout.strip().splitlines()[-1]
+    conn = await asyncpg.connect(plain_url(database_url))
+    try:
+        row = await conn.fetchrow(
+            "SELECT id, supervisor FROM api_keys WHERE key_hash = $1",
+            hashlib.sha256(secret.encode()).hexdigest(),
+        )
+        assert row is not None and row["supervisor"] is True
+        listed = run_cli(database_url, "keys", "list").stdout.splitlines()
+        [line] = [line for line in listed if line.startswith(str(row["id"]))]
+        assert "\tsupervisor\t" in line
+
+        refused = run_cli(
+            database_url,
+            "keys",
+            "create",
+            "--role",
+            "admin",
+            "--name",
+            "cli-supervisor",
+            "--agent-id",
+            "agent-1",
+            "--owned-only",
+        )
+        assert refused.returncode == 2, "a usage error"  # the message is boxed by the terminal
+        admins = await conn.fetchval(
+            "SELECT count(*) FROM api_keys WHERE name = 'cli-supervisor' AND role = 'admin'"
+        )
+        assert admins == 0
+    finally:
+        await conn.execute("DELETE FROM api_keys WHERE name = 'cli-supervisor'")
+        await conn.close()

@@ -75,3 +75,66 @@ def test_every_unique_key_holds_its_shard_column(database_url: str) -> None:
         assert shard in row["columns"], (row["table_name"], row["index_name"], row["columns"])
         checked += 1
     assert checked >= len([s for s in SHARDING.values() if s]), "every distributed table has a key"
+
+
+def test_merged_customers_take_their_survivors_owner_and_give_it_back(scratch_url: str) -> None:
+    """0011 on data already there: a merge chain takes the survivor's owner (down and up
+    again restores the merged customers' own), and an owned-only admin key is revoked."""
+    config = alembic_config(scratch_url)
+    command.upgrade(config, "0010")
+    ids = {name: f"00000000-0000-7000-8000-00000000000{n}" for n, name in enumerate("abc", 1)}
+
+    async def seed() -> None:
+        conn = await asyncpg.connect(plain_url(scratch_url))
+        try:
+            for name, owner, merged_into in (
+                ("c", "agent-c", None),
+                ("b", "agent-b", ids["c"]),
+                ("a", "agent-a", ids["b"]),  # a into b, then b into c
+            ):
+                await conn.execute(
+                    "INSERT INTO customers (id, kind, display_name, owner_id, status, "
+                    "merged_into) VALUES ($1, 'person', $2, $3, $4, $5)",
+                    ids[name],
+                    name,
+                    owner,
+                    "active" if merged_into is None else "merged",
+                    merged_into,
+                )
+            for survivor, absorbed in (("b", "a"), ("c", "b")):
+                await conn.execute(
+                    "INSERT INTO customer_merges (id, survivor_id, absorbed_id, identifier_ids) "
+                    "VALUES (gen_random_uuid(), $1, $2, '{}')",
+                    ids[survivor],
+                    ids[absorbed],
+                )
+            await conn.execute(
+                "INSERT INTO api_keys (id, name, role, agent_id, owned_only, key_hash) VALUES "
+                "(gen_random_uuid(), 'odd', 'admin', 'agent-a', true, 'h1')"
+            )
+        finally:
+            await conn.close()
+
+    async def owners() -> dict[str, str]:
+        conn = await asyncpg.connect(plain_url(scratch_url))
+        try:
+            rows = await conn.fetch("SELECT id::text, owner_id FROM customers")
+            return {
+                name: next(r["owner_id"] for r in rows if r["id"] == i) for name, i in ids.items()
+            }
+        finally:
+            await conn.close()
+
+    async def revoked() -> bool:
+        conn = await asyncpg.connect(plain_url(scratch_url))
+        try:
+            return bool(await conn.fetchval("SELECT revoked_at IS NOT NULL FROM api_keys"))
+        finally:
+            await conn.close()
+
+    asyncio.run(seed())
+    command.upgrade(config, "0011")
+    assert asyncio.run(owners()) == {"a": "agent-c", "b": "agent-c", "c": "agent-c"}
+    assert asyncio.run(revoked()), "an owned-only admin key is revoked, not left seeing all"
+    command.downgrade(config, "0010")
+    assert asyncio.run(owners()) == {"a": "agent-a", "b": "agent-b", "c": "agent-c"}

@@ -1,6 +1,5 @@
 """The route dependency that authenticates the caller and checks its role."""
 
-from collections.abc import Awaitable, Callable
 from typing import Annotated
 
 from fastapi import Depends
@@ -14,12 +13,16 @@ from app.core.security import ALL_ROLES, Principal, Role
 _bearer = HTTPBearer(auto_error=False, description="An API key created with `keys create`.")
 
 
-def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
-    """A dependency admitting only callers whose key carries one of ``roles``."""
-    admitted = frozenset(roles)
-    names = ", ".join(sorted(admitted))
+class RoleCheck:
+    """A dependency admitting only callers whose key carries one of the ``admitted`` roles
+    (which tests read to know who may call a route)."""
 
-    async def dependency(
+    def __init__(self, roles: tuple[Role, ...]) -> None:
+        self.admitted = frozenset(roles)
+        self._names = ", ".join(sorted(self.admitted))
+
+    async def __call__(
+        self,
         connection: DriverDep,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
     ) -> Principal:
@@ -28,11 +31,14 @@ def require_roles(*roles: Role) -> Callable[..., Awaitable[Principal]]:
         principal = await authenticate(connection, credentials.credentials)
         if principal is None:
             raise Unauthorized("The API key is unknown or revoked.")
-        if principal.role not in admitted:
-            raise Forbidden(f"Role '{principal.role}' may not call this operation ({names}).")
+        if principal.role not in self.admitted:
+            raise Forbidden(f"Role '{principal.role}' may not call this operation ({self._names}).")
         return principal
 
-    return dependency
+
+def require_roles(*roles: Role) -> RoleCheck:
+    """A dependency admitting only callers whose key carries one of ``roles``."""
+    return RoleCheck(roles)
 
 
 # The callers most routes admit, named once.

@@ -3,7 +3,15 @@
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import Boolean, DateTime, Index, PrimaryKeyConstraint, String, func
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    Index,
+    PrimaryKeyConstraint,
+    String,
+    func,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, new_id
@@ -11,12 +19,21 @@ from app.core.db import Base, new_id
 
 class ApiKey(Base):
     __tablename__ = "api_keys"
+    __table_args__ = (
+        # Admin operations span every customer (reports, raw deliveries, incidents): an
+        # admin key cannot be restricted to some.
+        CheckConstraint(
+            "revoked_at IS NOT NULL OR NOT (owned_only AND role = 'admin')", name="admin_sees_all"
+        ),
+    )
 
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
     role: Mapped[str] = mapped_column(String(32))
     agent_id: Mapped[str | None] = mapped_column(String(200))
     owned_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # A supervisor acknowledges any alert it can see, not only its own customers'.
+    supervisor: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -1,6 +1,7 @@
 """Queries on api_keys."""
 
 from collections.abc import Sequence
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import func, select, update
@@ -11,16 +12,21 @@ from app.core.db import Executor, driver_connection, new_id
 
 # Runs on every request: a prepared statement on the driver connection, one index lookup.
 _ACTIVE_KEY_SQL = (
-    "SELECT id, role, agent_id, owned_only FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL"
+    "SELECT id, role, agent_id, owned_only, supervisor FROM api_keys "
+    "WHERE key_hash = $1 AND revoked_at IS NULL"
 )
+_KEY_ACTIVE_SQL = "SELECT EXISTS (SELECT FROM api_keys WHERE id = $1 AND revoked_at IS NULL)"
 
 
-async def active_key(on: Executor, key_hash: str) -> tuple[UUID, str, str | None, bool] | None:
+async def active_key(on: Executor, key_hash: str) -> Any:
+    """The active key with that hash: id, role, agent_id, owned_only, supervisor."""
     conn = await driver_connection(on)
-    row = await conn.fetchrow(_ACTIVE_KEY_SQL, key_hash)
-    if row is None:
-        return None
-    return row["id"], row["role"], row["agent_id"], row["owned_only"]
+    return await conn.fetchrow(_ACTIVE_KEY_SQL, key_hash)
+
+
+async def key_is_active(on: Executor, key_id: UUID) -> bool:
+    conn = await driver_connection(on)
+    return bool(await conn.fetchval(_KEY_ACTIVE_SQL, key_id))
 
 
 class ApiKeyRepository:

@@ -18,6 +18,7 @@ class Caller(BaseModel):
     role: Role
     agent_id: str | None
     owned_only: bool
+    supervisor: bool
 
 
 @router.get(
@@ -32,4 +33,5 @@ async def get_caller(principal: Reader) -> Caller:
         role=principal.role,
         agent_id=principal.agent_id,
         owned_only=principal.owned_only,
+        supervisor=principal.supervisor,
     )

@@ -13,9 +13,10 @@ log = structlog.get_logger("app.core.notify")
 
 class Listener:
     """Calls ``on_notify(payload)`` for each NOTIFY on ``channel``, committed by this process
-    or any other, and ``on_lost()`` when the LISTEN connection drops (notifications sent
-    meanwhile are lost). The connection opens on :meth:`ensure` and is opened again after a
-    loss for as long as ``wanted()`` says so.
+    or any other, ``on_listening()`` each time LISTEN comes into effect and ``on_lost()``
+    when the LISTEN connection drops (notifications sent meanwhile are lost). The connection
+    opens on :meth:`ensure` and is opened again after a loss for as long as ``wanted()``
+    says so.
     """
 
     def __init__(
@@ -25,12 +26,14 @@ class Listener:
         on_notify: Callable[[str], None],
         *,
         on_lost: Callable[[], None] = lambda: None,
+        on_listening: Callable[[], None] = lambda: None,
         wanted: Callable[[], bool] = lambda: True,
     ) -> None:
         self._dsn = plain_url(database_url)
         self._channel = channel
         self._on_notify = on_notify
         self._on_lost = on_lost
+        self._on_listening = on_listening
         self._wanted = wanted
         self._connection: asyncpg.Connection | None = None
         self._connecting: asyncio.Task[None] | None = None
@@ -54,6 +57,7 @@ class Listener:
                 await connection.add_listener(self._channel, self._notified)
                 connection.add_termination_listener(self._lost)
                 self._connection = connection
+                self._on_listening()
             except (OSError, asyncpg.PostgresError) as exc:
                 log.warning(
                     "listen_failed", channel=self._channel, error=type(exc).__name__, retry_in=delay

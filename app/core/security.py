@@ -40,6 +40,7 @@ class Principal:
     agent_id: str | None = None
     owned_only: bool = False
     webhook_source: str | None = None  # the webhook source writing; None for an API key
+    supervisor: bool = False  # acknowledges any alert it can see
 
 
 def generate_api_key() -> str:

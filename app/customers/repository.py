@@ -11,7 +11,6 @@ from sqlalchemy import (
     Numeric,
     Select,
     exists,
-    false,
     func,
     literal,
     select,
@@ -25,12 +24,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.db import Executor, driver_connection, new_id
 from app.core.security import Principal
 from app.customers.models import Consent, Customer, CustomerIdentifier, PastIdentifier
+from app.customers.visibility import visibility_args, visible_sql, visible_to
 
-# The identify fast path: two unique-index probes, prepared once per connection.
+# The identify fast path: two unique-index probes, prepared once per connection; a
+# customer the caller may not see is not found.
 _IDENTIFY_SQL = (
     "SELECT c.id, c.status, c.unverified, c.owner_id "
     "FROM customer_identifiers i JOIN customers c ON c.id = i.customer_id "
-    "WHERE i.kind = $1 AND i.value = $2"
+    "WHERE i.kind = $1 AND i.value = $2 AND " + visible_sql("c", "$3", "$4")
 )
 
 
@@ -55,25 +56,11 @@ class SearchFilters:
     status: str | None = "active"
 
 
-def visible_to(principal: Principal) -> ColumnElement[bool]:
-    """The rows a caller may see: an owned-only key sees only its agent's customers."""
-    if principal.owned_only:
-        if principal.agent_id is None:
-            return false()
-        return Customer.owner_id == principal.agent_id
-    return literal(True)
-
-
-def is_visible(owner_id: str | None, principal: Principal) -> bool:
-    """The same rule as :func:`visible_to`, for a row already read."""
-    return not principal.owned_only or (
-        principal.agent_id is not None and owner_id == principal.agent_id
-    )
-
-
-async def identified(on: Executor, kind: str, value: str) -> Identified | None:
+async def identified(
+    on: Executor, kind: str, value: str, principal: Principal
+) -> Identified | None:
     conn = await driver_connection(on)
-    row = await conn.fetchrow(_IDENTIFY_SQL, kind, value)
+    row = await conn.fetchrow(_IDENTIFY_SQL, kind, value, *visibility_args(principal))
     if row is None:
         return None
     return Identified(row["id"], row["status"], row["unverified"], row["owner_id"])
@@ -91,6 +78,15 @@ class CustomerRepository:
             statement = statement.with_for_update()
         return (await self.session.scalars(statement)).one_or_none()
 
+    async def visible_among(self, customer_ids: Sequence[UUID], principal: Principal) -> set[UUID]:
+        """Those of ``customer_ids`` that ``principal`` may see."""
+        if not customer_ids:
+            return set()
+        statement = select(Customer.id).where(
+            Customer.id.in_(list(customer_ids)), visible_to(principal)
+        )
+        return set((await self.session.scalars(statement)).all())
+
     async def add(self, customer: Customer) -> Customer:
         self.session.add(customer)
         await self.session.flush()
@@ -105,15 +101,23 @@ class CustomerRepository:
                 )
             await self.session.flush()
 
-    async def owners_of(self, values: Sequence[tuple[str, str]]) -> dict[tuple[str, str], UUID]:
+    async def holders_of(
+        self, values: Sequence[tuple[str, str]], principal: Principal
+    ) -> dict[tuple[str, str], tuple[UUID, bool]]:
+        """The customer holding each of these identifiers, and whether the caller sees it."""
         if not values:
             return {}
         rows = await self.session.execute(
             select(
-                CustomerIdentifier.kind, CustomerIdentifier.value, CustomerIdentifier.customer_id
-            ).where(tuple_(CustomerIdentifier.kind, CustomerIdentifier.value).in_(list(values)))
+                CustomerIdentifier.kind,
+                CustomerIdentifier.value,
+                CustomerIdentifier.customer_id,
+                visible_to(principal),
+            )
+            .join(Customer, Customer.id == CustomerIdentifier.customer_id)
+            .where(tuple_(CustomerIdentifier.kind, CustomerIdentifier.value).in_(list(values)))
         )
-        return {(kind, value): owner for kind, value, owner in rows}
+        return {(kind, value): (holder, bool(seen)) for kind, value, holder, seen in rows}
 
     async def identifiers_of(
         self, customer_ids: Sequence[UUID]
@@ -459,14 +463,18 @@ class CustomerGraphRepository:
 
 # The aggregate in one round trip, for fichas and screen-pops: what the caller may see
 # of it ($2: the key is owned-only, $3: its agent), as the ORM aggregate shows it.
-_CARD_OF_C = """
+_SEEN = {alias: visible_sql(alias, "$2", "$3") for alias in ("c", "o", "p")}
+_CARD_OF_C = (
+    """
 SELECT c.*,
   (SELECT coalesce(json_agg(json_build_object(
       'id', i.id, 'kind', i.kind, 'value', i.value, 'created_at', i.created_at)
       ORDER BY i.kind, i.created_at), '[]'::json)
    FROM customer_identifiers i WHERE i.customer_id = c.id) AS identifier_list,
   (SELECT json_build_object('id', o.id, 'display_name', o.display_name, 'kind', o.kind)
-   FROM customers o WHERE o.id = c.organization_id AND (NOT $2 OR o.owner_id = $3))
+   FROM customers o WHERE o.id = c.organization_id AND """
+    + _SEEN["o"]
+    + """)
    AS organization,
   CASE WHEN c.kind = 'organization' THEN (
     SELECT coalesce(json_agg(json_build_object(
@@ -478,7 +486,9 @@ SELECT c.*,
             FROM customer_identifiers i WHERE i.customer_id = p.id))
         ORDER BY p.id), '[]'::json)
     FROM (SELECT id, display_name, job_title FROM customers p
-          WHERE p.organization_id = c.id AND p.status = 'active' AND (NOT $2 OR p.owner_id = $3)
+          WHERE p.organization_id = c.id AND p.status = 'active' AND """
+    + _SEEN["p"]
+    + """
           ORDER BY p.id LIMIT 100) AS p) END AS contact_list,
   (SELECT coalesce(json_agg(x ORDER BY x.channel, x.purpose), '[]'::json) FROM (
       SELECT DISTINCT ON (channel, purpose) id, channel, purpose, granted, source, evidence,
@@ -486,30 +496,34 @@ SELECT c.*,
       FROM customer_consents WHERE customer_id = c.id
       ORDER BY channel, purpose, recorded_at DESC, id DESC) AS x) AS consent_list
 """
-_CARD = _CARD_OF_C + "FROM customers c WHERE c.id = $1"
+)
+_CARD = _CARD_OF_C + "FROM customers c WHERE c.id = $1 AND " + _SEEN["c"]
 # The screen-pop: the card of whoever holds one of the (at most two) readings of the
 # caller's number, $1 and $4, with the reading that matched. Two parameters, not an array:
 # with an array PostgreSQL planned the statement again on every call.
 _CALLER_CARDS = (
     "SELECT i.value AS phone, card.* FROM customer_identifiers i CROSS JOIN LATERAL ("
     + _CARD_OF_C
-    + "FROM customers c WHERE c.id = i.customer_id) AS card "
+    + "FROM customers c WHERE c.id = i.customer_id AND "
+    + _SEEN["c"]
+    + ") AS card "
     "WHERE i.kind = 'phone' AND i.value IN ($1, $4) ORDER BY i.value"
 )
 
 
 async def card_row(on: Executor, customer_id: UUID, principal: Principal) -> Any:
     """A customer with its identifiers, organisation, contacts and current consents, in one
-    query; the organisation and contacts only as far as ``principal`` may see them."""
+    query, if ``principal`` may see it; the organisation and contacts only as far as it
+    may see them."""
     conn = await driver_connection(on)
-    return await conn.fetchrow(_CARD, customer_id, principal.owned_only, principal.agent_id)
+    return await conn.fetchrow(_CARD, customer_id, *visibility_args(principal))
 
 
 async def caller_card_rows(
     on: Executor, national: str, international: str | None, principal: Principal
 ) -> Any:
-    """The card row of everyone holding either reading, with the ``phone`` that matched."""
+    """The card row of everyone ``principal`` may see holding either reading, with the
+    ``phone`` that matched."""
     conn = await driver_connection(on)
-    return await conn.fetch(
-        _CALLER_CARDS, national, principal.owned_only, principal.agent_id, international
-    )
+    owned_only, agent_id = visibility_args(principal)
+    return await conn.fetch(_CALLER_CARDS, national, owned_only, agent_id, international)

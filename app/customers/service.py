@@ -38,7 +38,6 @@ from app.customers.repository import (
     chain_owners,
     family_ids,
     identified,
-    is_visible,
     survivor_of,
     survivors_of,
 )
@@ -59,28 +58,40 @@ from app.customers.schemas import (
     Preferences,
     Profile,
 )
+from app.customers.visibility import is_visible
 
 _PROFILE_FIELDS = tuple(Profile.model_fields)
 _LIKE_SPECIALS = re.compile(r"[%_\\]")
 
 
 class CustomerNotFound(NotFound):
+    """A customer that does not exist or that the caller may not see: both read alike, so
+    the answer names no id, not even the one a caller passes in (which may be another
+    than the request's own, e.g. a survivor); the request's path is in ``instance``."""
+
     code = "customer-not-found"
 
-    def __init__(self, customer_id: UUID | str) -> None:
-        super().__init__(f"Customer {customer_id} not found.")
+    def __init__(self, customer_id: UUID | str | None = None) -> None:
+        super().__init__("Customer not found.")
 
 
 class IdentifierConflict(Conflict):
+    """An identifier already names another customer. The holder is named only to a caller
+    who may see it; anyone else learns only that the value is taken (a unique value cannot
+    be hidden from whoever tries to claim it)."""
+
     code = "identifier-conflict"
 
-    def __init__(self, kind: str, value: str, owner: UUID) -> None:
+    def __init__(self, kind: str, value: str, holder: UUID | None) -> None:
+        identifier = {"kind": kind, "value": value}
+        if holder is None:
+            super().__init__(
+                f"The {kind} {value} is already taken.", extra={"identifier": identifier}
+            )
+            return
         super().__init__(
-            f"The {kind} {value} already identifies customer {owner}.",
-            extra={
-                "conflicting_customer_id": str(owner),
-                "identifier": {"kind": kind, "value": value},
-            },
+            f"The {kind} {value} already identifies customer {holder}.",
+            extra={"conflicting_customer_id": str(holder), "identifier": identifier},
         )
 
 
@@ -119,22 +130,29 @@ async def _check_organization(
         raise invalid_field(field, f"{organization_id} is not an active organization")
 
 
+def _conflict(kind: str, value: str, holder: UUID, seen: bool) -> IdentifierConflict:
+    return IdentifierConflict(kind, value, holder if seen else None)
+
+
 async def _claim_identifiers(
-    repo: CustomerRepository, customer_id: UUID, values: list[tuple[str, str]]
+    repo: CustomerRepository,
+    customer_id: UUID,
+    values: list[tuple[str, str]],
+    principal: Principal,
 ) -> None:
-    """Attach identifiers, or 409 naming the customer that already holds one."""
-    owners = await repo.owners_of(values)
-    for (kind, value), owner in owners.items():
-        if owner != customer_id:
-            raise IdentifierConflict(kind, value, owner)
-    fresh = [pair for pair in dict.fromkeys(values) if pair not in owners]
+    """Attach identifiers, or 409 when one already names another customer."""
+    holders = await repo.holders_of(values, principal)
+    for (kind, value), (holder, seen) in holders.items():
+        if holder != customer_id:
+            raise _conflict(kind, value, holder, seen)
+    fresh = [pair for pair in dict.fromkeys(values) if pair not in holders]
     try:
         await repo.add_identifiers(customer_id, fresh)
     except IntegrityError:
         # A concurrent writer took one of them between our check and our insert.
-        for (kind, value), owner in (await repo.owners_of(fresh)).items():
-            if owner != customer_id:
-                raise IdentifierConflict(kind, value, owner) from None
+        for (kind, value), (holder, seen) in (await repo.holders_of(fresh, principal)).items():
+            if holder != customer_id:
+                raise _conflict(kind, value, holder, seen) from None
         raise
 
 
@@ -143,15 +161,16 @@ async def create_customer(
 ) -> CustomerOut:
     """Create a customer with its identifiers; 409 if one already names another customer."""
     repo = CustomerRepository(session)
-    if principal.owned_only:
-        if data.owner_id is None:
-            data.owner_id = principal.agent_id
-        elif data.owner_id != principal.agent_id:
-            raise Forbidden("An owned-only key creates customers for its own agent only.")
+    if principal.owned_only and data.owner_id is None:
+        data.owner_id = principal.agent_id
+    if not is_visible(data.owner_id, principal):  # a key never creates what it cannot see
+        raise Forbidden("An owned-only key creates customers for its own agent only.")
     await _check_organization(repo, data.organization_id, principal, "body.organization_id")
     profile = Profile.model_validate(data.model_dump(exclude={"identifiers"}))
     customer = await repo.add(Customer(**_columns_of(profile)))
-    await _claim_identifiers(repo, customer.id, [(i.kind.value, i.value) for i in data.identifiers])
+    await _claim_identifiers(
+        repo, customer.id, [(i.kind.value, i.value) for i in data.identifiers], principal
+    )
     return await _aggregate(repo, customer, principal)
 
 
@@ -185,8 +204,18 @@ async def _aggregate(
             for name in CustomerOut.model_fields
             if hasattr(customer, name)
             and name
-            not in {"address", "preferences", "identifiers", "organization", "contacts", "consents"}
+            not in {
+                "address",
+                "preferences",
+                "identifiers",
+                "organization_id",
+                "organization",
+                "contacts",
+                "consents",
+            }
         },
+        # An organisation the caller may not see is not named, not even by its id.
+        organization_id=organization.id if organization else None,
         address=Address.model_validate(customer.address) if customer.address else None,
         preferences=Preferences.model_validate(customer.preferences)
         if customer.preferences
@@ -262,7 +291,7 @@ async def patch_customer(
         raise invalid_field("body.organization_id", "a customer cannot belong to itself")
     if profile.organization_id != customer.organization_id:
         await _check_organization(repo, profile.organization_id, principal, "body.organization_id")
-    if principal.owned_only and profile.owner_id != principal.agent_id:
+    if not is_visible(profile.owner_id, principal):  # nor hands one out of its own sight
         raise Forbidden("An owned-only key cannot hand a customer to another owner.")
     if not await repo.update_profile(customer.id, customer.version, _columns_of(profile)):
         raise CustomerNotFound(customer_id)
@@ -280,8 +309,8 @@ async def add_identifier(
     """Attach an identifier; returns it and whether it was new (idempotent for its owner)."""
     repo = CustomerRepository(session)
     customer = await _writable(repo, customer_id, principal, if_match, required=False)
-    existing = await repo.owners_of([(data.kind.value, data.value)])
-    await _claim_identifiers(repo, customer.id, [(data.kind.value, data.value)])
+    existing = await repo.holders_of([(data.kind.value, data.value)], principal)
+    await _claim_identifiers(repo, customer.id, [(data.kind.value, data.value)], principal)
     if not existing:
         await repo.touch(customer)
     identifier = next(
@@ -380,10 +409,7 @@ async def identify(
     on: Executor, kind: IdentifierKind, value: str, principal: Principal
 ) -> Identified | None:
     """Who an already-normalised identifier names, if the caller may see them."""
-    found = await identified(on, kind.value, value)
-    if found is None or not is_visible(found.owner_id, principal):
-        return None
-    return found
+    return await identified(on, kind.value, value, principal)
 
 
 def search_filters(
@@ -473,13 +499,17 @@ async def search_customers(
     rows = await repo.search(filters, principal, limit=limit + 1, after=after)
     page = rows[:limit]
     identifiers = await repo.identifiers_of([c.id for c, _ in page])
+    organizations = await repo.visible_among(
+        [c.organization_id for c, _ in page if c.organization_id], principal
+    )
     items = [
         CustomerSummary(
             **{
                 name: getattr(c, name)
                 for name in CustomerSummary.model_fields
-                if name != "identifiers"
+                if name not in {"identifiers", "organization_id"}
             },
+            organization_id=c.organization_id if c.organization_id in organizations else None,
             identifiers=[_identifier_out(i) for i in identifiers[c.id]],
         )
         for c, _ in page
@@ -670,6 +700,14 @@ async def merge_preview(
         and getattr(target, name) not in (None, "")
         and getattr(source, name) != getattr(target, name)
     ]
+    # An organisation the caller may not see is reported as differing, never named.
+    seen = await repo.visible_among(
+        [c.organization_id for c in (target, source) if c.organization_id], principal
+    )
+    for conflict in conflicts:
+        if conflict["field"] == "organization_id":
+            for side in ("survivor", "absorbed"):
+                conflict[side] = conflict[side] if conflict[side] in seen else None
     return target, source, [_identifier_out(i) for i in identifiers], jsonable(conflicts)
 
 
@@ -679,11 +717,16 @@ def jsonable(value: Any) -> Any:
 
 
 async def absorb(session: AsyncSession, target: Customer, source: Customer) -> list[UUID]:
-    """Move every identifier of ``source`` to ``target`` and mark ``source`` merged."""
+    """Move every identifier of ``source`` to ``target`` and mark ``source`` merged.
+
+    ``source`` takes ``target``'s owner: its history is the survivor's now, and whoever
+    may see one sees the other (customers merged into ``source`` follow, by trigger).
+    """
     repo = CustomerRepository(session)
     moved = await CustomerGraphRepository(session).move_identifiers(source.id, target.id, None)
     source.status = "merged"
     source.merged_into = target.id
+    source.owner_id = target.owner_id
     if source.unverified is False and target.unverified:
         target.unverified = False
     await repo.touch(source)
@@ -691,14 +734,11 @@ async def absorb(session: AsyncSession, target: Customer, source: Customer) -> l
     return moved
 
 
-async def restore(
-    session: AsyncSession,
-    target_id: UUID,
-    source_id: UUID,
-    identifier_ids: list[UUID],
-    principal: Principal,
-) -> tuple[Customer, Customer, int]:
-    """Undo :func:`absorb`: ``source`` active again with exactly the identifiers it brought."""
+async def lock_pair(
+    session: AsyncSession, target_id: UUID, source_id: UUID, principal: Principal
+) -> tuple[Customer, Customer]:
+    """Both customers of a merge, locked in id order; 404 when the caller cannot see
+    either (before anything about the merge itself is looked at)."""
     repo = CustomerRepository(session)
     first, second = sorted([target_id, source_id])
     locked = {
@@ -710,8 +750,20 @@ async def restore(
         if c
     }
     if target_id not in locked or source_id not in locked:
-        raise CustomerNotFound(target_id if target_id not in locked else source_id)
-    target, source = locked[target_id], locked[source_id]
+        raise CustomerNotFound()
+    return locked[target_id], locked[source_id]
+
+
+async def restore(
+    session: AsyncSession,
+    target: Customer,
+    source: Customer,
+    identifier_ids: list[UUID],
+    owner_id: str | None,
+) -> int:
+    """Undo :func:`absorb` on a pair from :func:`lock_pair`: ``source`` active again with
+    exactly the identifiers it brought and the owner it had."""
+    repo = CustomerRepository(session)
     if target.status != "active":
         raise Conflict(f"Customer {target.id} is {target.status}; undo its own merge first.")
     moved = await CustomerGraphRepository(session).move_identifiers(
@@ -719,16 +771,17 @@ async def restore(
     )
     source.status = "active"
     source.merged_into = None
+    source.owner_id = owner_id
     await repo.touch(source)
     await repo.touch(target)
-    return target, source, len(moved)
+    return len(moved)
 
 
 async def customer_card(on: Executor, customer_id: UUID, principal: Principal) -> CustomerOut:
     """The aggregate as :func:`get_customer` gives it, read in one query: what a ficha is
     built on."""
     row = await card_row(on, customer_id, principal)
-    if row is None or not is_visible(row["owner_id"], principal):
+    if row is None:
         raise CustomerNotFound(customer_id)
     return _card(row)
 
@@ -742,15 +795,24 @@ async def caller_cards(
     national, *international = readings
     assert len(international) <= 1, "a caller id has two readings at most"
     rows = await caller_card_rows(on, national, next(iter(international), None), principal)
-    return [(_card(row), row["phone"]) for row in rows if is_visible(row["owner_id"], principal)]
+    return [(_card(row), row["phone"]) for row in rows]
 
 
 def _card(row: Any) -> CustomerOut:
-    composed = {"address", "preferences", "identifiers", "organization", "contacts", "consents"}
+    composed = {
+        "address",
+        "preferences",
+        "identifiers",
+        "organization_id",
+        "organization",
+        "contacts",
+        "consents",
+    }
     fields = {name: row[name] for name in CustomerOut.model_fields if name not in composed}
     organization, contacts = row["organization"], row["contact_list"]
     return CustomerOut(
         **fields,
+        organization_id=organization["id"] if organization else None,
         address=Address.model_validate(row["address"]) if row["address"] else None,
         preferences=Preferences.model_validate(row["preferences"]) if row["preferences"] else None,
         identifiers=[IdentifierOut.model_validate(i) for i in row["identifier_list"]],

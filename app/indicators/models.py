@@ -81,11 +81,13 @@ class Alert(Base):
     severity: Mapped[str] = mapped_column(String(10))
     title: Mapped[str] = mapped_column(String(300))
     detail: Mapped[dict[str, Any]] = mapped_column(JSONB)
+    # The customer's owner; open alerts go with the customer to a new owner (a trigger).
     owner_id: Mapped[str | None] = mapped_column(String(200))
     status: Mapped[str] = mapped_column(String(16), server_default="open")  # open, acknowledged
     raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    acknowledged_by: Mapped[str | None] = mapped_column(String(200))
+    acknowledged_by: Mapped[str | None] = mapped_column(String(200))  # the agent
+    acknowledged_by_key_id: Mapped[UUID | None] = mapped_column()
     cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 

@@ -6,11 +6,14 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import Executor, driver_connection, new_id
-from app.indicators.models import Alert, Incident, Policy
+from app.core.security import Principal
+from app.customers.models import Customer
+from app.customers.visibility import visibility_args, visible_sql, visible_to
+from app.indicators.models import Alert, Incident, IncidentCustomer, Policy
 from app.indicators.state import Fact
 
 _LOCK = (
@@ -57,7 +60,7 @@ _SNAPSHOT = """
 SELECT s.state, coalesce(s.indicators->'flags', '[]'::jsonb) AS flags, s.updated_at,
   (SELECT coalesce(json_agg(a ORDER BY a.id DESC), '[]'::json) FROM (
      SELECT id, customer_id, rule, code, severity, title, detail, owner_id, status, raised_at,
-            acknowledged_at, acknowledged_by, cleared_at
+            acknowledged_at, acknowledged_by, acknowledged_by_key_id, cleared_at
      FROM alerts WHERE customer_id = $1 AND cleared_at IS NULL AND status = 'open'
      ORDER BY id DESC LIMIT $2) AS a) AS open_alerts
 FROM (SELECT $1::uuid AS id) AS wanted LEFT JOIN customer_stats s ON s.customer_id = wanted.id
@@ -189,15 +192,22 @@ class StatsRepository:
 
     async def alerts(
         self,
+        principal: Principal,
         *,
         status: str | None,
         owner_id: str | None,
         customer_id: UUID | None,
-        owned_by: str | None,
         limit: int,
         before: UUID | None,
     ) -> Sequence[Alert]:
-        statement = select(Alert).order_by(Alert.id.desc()).limit(limit)
+        """A page of the alerts of customers ``principal`` may see, newest first."""
+        statement = (
+            select(Alert)
+            .join(Customer, Customer.id == Alert.customer_id)
+            .where(visible_to(principal))
+            .order_by(Alert.id.desc())
+            .limit(limit)
+        )
         if status == "open":
             statement = statement.where(Alert.cleared_at.is_(None), Alert.status == "open")
         elif status == "acknowledged":
@@ -206,16 +216,20 @@ class StatsRepository:
             statement = statement.where(Alert.cleared_at.is_not(None))
         if owner_id is not None:
             statement = statement.where(Alert.owner_id == owner_id)
-        if owned_by is not None:
-            statement = statement.where(Alert.owner_id == owned_by)
         if customer_id is not None:
             statement = statement.where(Alert.customer_id == customer_id)
         if before is not None:
             statement = statement.where(Alert.id < before)
         return (await self.session.scalars(statement)).all()
 
-    async def alert(self, alert_id: UUID) -> Alert | None:
-        statement = select(Alert).where(Alert.id == alert_id).with_for_update()
+    async def alert(self, alert_id: UUID, principal: Principal) -> Alert | None:
+        """An alert of a customer ``principal`` may see, locked."""
+        statement = (
+            select(Alert)
+            .join(Customer, Customer.id == Alert.customer_id)
+            .where(Alert.id == alert_id, visible_to(principal))
+            .with_for_update(of=Alert)
+        )
         return (await self.session.scalars(statement)).first()
 
     async def add_incident(self, incident: Incident) -> Incident:
@@ -226,10 +240,19 @@ class StatsRepository:
     async def incident(self, incident_id: UUID) -> Incident | None:
         return await self.session.get(Incident, incident_id, with_for_update=True)
 
-    async def incidents(self) -> Sequence[Incident]:
-        return (
-            await self.session.scalars(select(Incident).order_by(Incident.declared_at.desc()))
-        ).all()
+    async def incidents(self, principal: Principal) -> list[tuple[Incident, int]]:
+        """Every incident, newest first, with how many of its customers ``principal`` sees."""
+        seen = (
+            select(func.count())
+            .select_from(IncidentCustomer)
+            .join(Customer, Customer.id == IncidentCustomer.customer_id)
+            .where(IncidentCustomer.incident_id == Incident.id, visible_to(principal))
+            .scalar_subquery()
+        )
+        rows = await self.session.execute(
+            select(Incident, seen).order_by(Incident.declared_at.desc())
+        )
+        return [(incident, count) for incident, count in rows]
 
     async def match_shipments(
         self, carrier: str | None, shipped_from: datetime, shipped_to: datetime
@@ -267,19 +290,23 @@ class StatsRepository:
 
 
 # Routing: called on every incoming call, so one prepared statement and two index probes.
+# A caller the key may not see is routed as an unknown number.
 _ROUTE = (
     "SELECT c.id, c.display_name, c.preferred_language, c.tier, s.flags "
     "FROM customer_identifiers i JOIN customers c ON c.id = i.customer_id "
     "LEFT JOIN customer_stats s ON s.customer_id = c.id "
-    "WHERE i.kind = 'phone' AND i.value = $1"
+    "WHERE i.kind = 'phone' AND i.value = $1 AND " + visible_sql("c", "$2", "$3")
 )
 
-_SEGMENT = """
+_SEGMENT = (
+    """
 WITH base AS (
     SELECT c.id, c.display_name, c.preferred_language, c.tier, c.address,
            coalesce((c.preferences->>'do_not_call')::boolean, false) AS do_not_call
     FROM customers c LEFT JOIN customer_stats s ON s.customer_id = c.id
-    WHERE c.status = 'active'
+    WHERE c.status = 'active' AND """
+    + visible_sql("c", "$15", "$16")
+    + """
       AND ($1::text[] IS NULL OR c.tier = ANY($1))
       AND ($2::text[] IS NULL OR c.tags @> $2)
       AND ($3::text IS NULL OR c.owner_id = $3)
@@ -310,11 +337,12 @@ WITH base AS (
     FROM base b
 )
 """
+)
 _SEGMENT_PAGE = (
     _SEGMENT + "SELECT id, display_name, preferred_language, tier, contact FROM judged "
     "WHERE consent IS TRUE AND NOT ($13 = 'phone' AND do_not_call) "
     "AND nullif(contact, '') IS NOT NULL "
-    "AND ($15::uuid IS NULL OR id > $15) ORDER BY id LIMIT $16"
+    "AND ($17::uuid IS NULL OR id > $17) ORDER BY id LIMIT $18"
 )
 _SEGMENT_COUNTS = (
     _SEGMENT + "SELECT count(*) AS matched, "
@@ -331,17 +359,21 @@ class InsightRepository:
     def __init__(self, on: Executor) -> None:
         self.on = on
 
-    async def route(self, phone: str) -> Any:
+    async def route(self, phone: str, principal: Principal) -> Any:
         conn = await driver_connection(self.on)
-        return await conn.fetchrow(_ROUTE, phone)
+        return await conn.fetchrow(_ROUTE, phone, *visibility_args(principal))
 
-    async def segment(self, args: Sequence[Any], after: UUID | None, limit: int) -> Any:
+    async def segment(
+        self, args: Sequence[Any], principal: Principal, after: UUID | None, limit: int
+    ) -> Any:
+        """A page of reachable customers ``principal`` may see (filters in ``args``)."""
         conn = await driver_connection(self.on)
-        return await conn.fetch(_SEGMENT_PAGE, *args, after, limit)
+        return await conn.fetch(_SEGMENT_PAGE, *args, *visibility_args(principal), after, limit)
 
-    async def segment_counts(self, args: Sequence[Any]) -> Any:
+    async def segment_counts(self, args: Sequence[Any], principal: Principal) -> Any:
+        """How many of the customers ``principal`` may see match, and why some are left out."""
         conn = await driver_connection(self.on)
-        return await conn.fetchrow(_SEGMENT_COUNTS, *args)
+        return await conn.fetchrow(_SEGMENT_COUNTS, *args, *visibility_args(principal))
 
     async def report_rows(self, since: datetime, until: datetime) -> Any:
         """Orders, refunds and tickets of a period, and each buyer's order count in it."""

@@ -16,6 +16,7 @@ from app.core.db import Database, DriverDep, SessionDep
 from app.core.errors import invalid_field, problem_responses
 from app.core.pagination import Limit
 from app.core.security import Principal, Role
+from app.core.spreadsheet import safe_cell
 from app.core.timestamps import Timestamp
 from app.customers.identifiers import normalize_phone
 from app.indicators import service
@@ -159,7 +160,7 @@ async def declare_incident(body: IncidentIn, session: SessionDep, principal: Adm
     responses=problem_responses(401, 403),
 )
 async def list_incidents(session: SessionDep, principal: Reader) -> IncidentList:
-    return await service.list_incidents(session)
+    return await service.list_incidents(session, principal)
 
 
 @router.post(
@@ -234,8 +235,11 @@ CSV_COLUMNS = ("customer_id", "display_name", "language", "tier", "channel", "co
 async def query_segment(
     body: SegmentQuery, request: Request, session: SessionDep, principal: Campaigns
 ) -> Any:
+    """Only customers the key may see, listed and counted. In the CSV every cell that a
+    spreadsheet would read as a formula starts with a quote (E.164 phone numbers excepted:
+    see app/core/spreadsheet.py)."""
     if "text/csv" not in request.headers.get("accept", ""):
-        return await service.segment_page(session, body)
+        return await service.segment_page(session, body, principal)
     database: Database = request.app.state.db
 
     async def rows() -> AsyncIterator[str]:
@@ -245,18 +249,17 @@ async def query_segment(
         query = body.model_copy(update={"limit": 1000, "cursor": None})
         while True:
             async with database.sessionmaker() as s:
-                page = await service.segment_page(s, query, counts=False)
+                page = await service.segment_page(s, query, principal, counts=False)
             for member in page.items:
-                writer.writerow(
-                    [
-                        str(member.customer_id),
-                        member.display_name,
-                        member.language or "",
-                        member.tier.value,
-                        member.channel.value,
-                        member.contact,
-                    ]
-                )
+                cells = [
+                    str(member.customer_id),
+                    member.display_name,
+                    member.language or "",
+                    member.tier.value,
+                    member.channel.value,
+                    member.contact,
+                ]
+                writer.writerow([safe_cell(cell) for cell in cells])
             yield buffer.getvalue()
             buffer.seek(0)
             buffer.truncate()

@@ -60,7 +60,10 @@ class AlertOut(BaseModel):
     status: Literal["open", "acknowledged", "cleared"]
     raised_at: datetime
     acknowledged_at: datetime | None
-    acknowledged_by: str | None
+    acknowledged_by: str | None = Field(description="The agent who acknowledged it")
+    acknowledged_by_key_id: UUID | None = Field(
+        default=None, description="The API key it was acknowledged with"
+    )
     cleared_at: datetime | None
 
 
@@ -115,7 +118,7 @@ class IncidentOut(BaseModel):
     status: Literal["open", "closed"]
     declared_at: datetime
     closed_at: datetime | None
-    affected: int
+    affected: int = Field(description="Customers it affects, of those the caller may see")
     queue: str
 
 

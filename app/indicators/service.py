@@ -10,9 +10,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings, get_settings
 from app.core.db import Executor
-from app.core.errors import NotFound, invalid_field
+from app.core.errors import Forbidden, NotFound, invalid_field
 from app.core.pagination import cursor_id, encode_cursor
-from app.core.security import Principal
+from app.core.security import Principal, Role
 from app.customers.schemas import Tier
 from app.customers.service import readable_family
 from app.indicators.models import Alert, Incident
@@ -216,12 +216,11 @@ async def list_alerts(
     cursor: str | None,
 ) -> AlertPage:
     before = cursor_id(cursor, "before")
-    owned_by = (principal.agent_id or "") if principal.owned_only else None
     rows = await StatsRepository(session).alerts(
+        principal,
         status=status,
         owner_id=owner_id,
         customer_id=customer_id,
-        owned_by=owned_by,
         limit=limit + 1,
         before=before,
     )
@@ -230,14 +229,37 @@ async def list_alerts(
     return AlertPage(items=[_alert_out(a) for a in page], next_cursor=next_cursor)
 
 
+class AlertNotFound(NotFound):
+    """An alert that does not exist or whose customer the caller may not see."""
+
+    code = "alert-not-found"
+
+    def __init__(self) -> None:
+        super().__init__("Alert not found.")
+
+
+def may_acknowledge(alert: Alert, principal: Principal) -> bool:
+    """The alert's owner, a supervisor or an admin: nobody silences another's alert."""
+    return (
+        principal.role is Role.ADMIN
+        or principal.supervisor
+        or (principal.agent_id is not None and principal.agent_id == alert.owner_id)
+    )
+
+
 async def acknowledge(session: AsyncSession, alert_id: UUID, principal: Principal) -> AlertOut:
-    alert = await StatsRepository(session).alert(alert_id)
-    if alert is None or (principal.owned_only and alert.owner_id != principal.agent_id):
-        raise NotFound(f"Alert {alert_id} not found.")
+    """Acknowledge an alert: 404 when its customer is out of sight, 403 when the caller sees
+    it but is neither its owner, a supervisor nor an admin."""
+    alert = await StatsRepository(session).alert(alert_id, principal)
+    if alert is None:
+        raise AlertNotFound()
+    if not may_acknowledge(alert, principal):
+        raise Forbidden("Only the alert's owner, a supervisor or an admin acknowledges it.")
     if alert.acknowledged_at is None:
         alert.status = "acknowledged"
         alert.acknowledged_at = datetime.now(UTC)
-        alert.acknowledged_by = principal.agent_id or f"key:{principal.key_id}"
+        alert.acknowledged_by = principal.agent_id
+        alert.acknowledged_by_key_id = principal.key_id
         await session.flush()
     return _alert_out(alert)
 
@@ -273,9 +295,13 @@ async def close_incident(session: AsyncSession, incident_id: UUID) -> IncidentOu
     return _incident_out(incident)
 
 
-async def list_incidents(session: AsyncSession) -> IncidentList:
+async def list_incidents(session: AsyncSession, principal: Principal) -> IncidentList:
+    """Every incident; ``affected`` counts the customers the caller may see."""
     return IncidentList(
-        items=[_incident_out(i) for i in await StatsRepository(session).incidents()]
+        items=[
+            _incident_out(incident).model_copy(update={"affected": seen})
+            for incident, seen in await StatsRepository(session).incidents(principal)
+        ]
     )
 
 
@@ -290,9 +316,10 @@ async def put_routing_policy(session: AsyncSession, policy: RoutingPolicy) -> Ro
 
 
 async def route(on: Executor, phone: str, principal: Principal) -> RoutingAnswer:
-    """Queue and priority for an incoming call: one lookup, no history read."""
+    """Queue and priority for an incoming call: one lookup, no history read. A caller the
+    key may not see is routed exactly as an unknown number."""
     policy = await routing_policy(on)
-    row = await InsightRepository(on).route(phone)
+    row = await InsightRepository(on).route(phone, principal)
     if row is None:
         return RoutingAnswer(
             known=False,
@@ -349,17 +376,18 @@ def _segment_args(query: SegmentQuery) -> list[Any]:
 
 
 async def segment_page(
-    session: AsyncSession, query: SegmentQuery, *, counts: bool = True
+    session: AsyncSession, query: SegmentQuery, principal: Principal, *, counts: bool = True
 ) -> SegmentPage:
-    """One page of reachable customers, and how many the filters matched and left out."""
+    """One page of reachable customers the caller may see, and how many of those the
+    filters matched and left out."""
     repo = InsightRepository(session)
     args = _segment_args(query)
     after = cursor_id(query.cursor, "after")
-    rows = await repo.segment(args, after, query.limit + 1)
+    rows = await repo.segment(args, principal, after, query.limit + 1)
     page = rows[: query.limit]
     matched, excluded = 0, {}
     if counts:
-        totals = await repo.segment_counts(args)
+        totals = await repo.segment_counts(args, principal)
         matched = totals["matched"]
         excluded = {k: totals[k] for k in ("no_consent", "do_not_call", "no_contact")}
     return SegmentPage(

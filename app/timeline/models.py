@@ -69,5 +69,7 @@ class CustomerMerge(Base):
     absorbed_id: Mapped[UUID] = mapped_column(ForeignKey("customers.id"))
     identifier_ids: Mapped[list[UUID]] = mapped_column(ARRAY(Uuid()))
     actor: Mapped[str | None] = mapped_column(String(200))
+    # The absorbed customer's owner before it took the survivor's; an unmerge gives it back.
+    absorbed_owner_id: Mapped[str | None] = mapped_column(String(200))
     merged_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     unmerged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -246,26 +246,40 @@ async def stream_timeline(
     ] = None,
 ) -> Any:
     """Events appended by any process arrive within a second. On reconnect with
-    `Last-Event-ID`, events around that point are sent again (at least once: dedupe by id)."""
+    `Last-Event-ID`, events around that point are sent again (at least once: dedupe by id).
+    The stream ends within a second of its key being revoked or of the customer changing
+    hands, being merged or erased (the client reconnects and is answered afresh). Every
+    stream opened is in the access log."""
     customer, family = await customers.readable_family(session, customer_id, principal)
     if customer.status == "merged":
         return _merged_redirect(request, await customers.survivor_id(session, customer.id))
+    await record_access(session, principal, customer.id, "timeline-stream")
+    opened = service.StreamView(customer.status, frozenset(family))
     database: Database = request.app.state.db
     feed: TimelineFeed = request.app.state.feed
 
+    async def still_open() -> bool:
+        async with database.sessionmaker() as s:
+            return await service.stream_view(s, customer.id, principal) == opened
+
     async def events() -> Any:
-        with feed.subscribe(family) as queue:
+        with feed.subscribe(family, principal.key_id) as subscription:
+            # Anything that changed between the check above and the subscription was not
+            # heard: look once more before sending anything.
+            if not await still_open():
+                return
             if last_event_id is not None:
                 async with database.sessionmaker() as s:
                     for event in await service.replay_after(s, family, last_event_id):
                         yield {"id": str(event.id), "data": event.model_dump_json()}
             while True:
-                ids = [await queue.get()]
-                while not queue.empty():
-                    ids.append(queue.get_nowait())
-                async with database.sessionmaker() as s:
-                    for event in await service.events_for_stream(s, ids):
-                        yield {"id": str(event.id), "data": event.model_dump_json()}
+                recheck, ids = await subscription.next()
+                if recheck and not await still_open():
+                    return
+                if ids:
+                    async with database.sessionmaker() as s:
+                        for event in await service.events_for_stream(s, ids):
+                            yield {"id": str(event.id), "data": event.model_dump_json()}
 
     return EventSourceResponse(events(), ping=settings.sse_ping_seconds)
 

@@ -12,6 +12,7 @@ from pydantic import ValidationError
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.service import still_active
 from app.core.config import Settings
 from app.core.db import Executor, new_id
 from app.core.errors import (
@@ -608,6 +609,29 @@ async def recent_events(
     return found
 
 
+@dataclass(frozen=True, slots=True)
+class StreamView:
+    """What a live stream shows: its customer's status and merge family."""
+
+    status: str
+    family: frozenset[UUID]
+
+
+async def stream_view(
+    session: AsyncSession, customer_id: UUID, principal: Principal
+) -> StreamView | None:
+    """What a stream on the customer would show its key now; None once the key is revoked
+    or the customer is out of its sight. A stream whose view changes is closed: the client
+    reconnects and is answered afresh (a new stream, a 308 to the survivor, or a 404)."""
+    if not await still_active(session, principal):
+        return None
+    try:
+        customer, family = await customers.readable_family(session, customer_id, principal)
+    except customers.CustomerNotFound:
+        return None
+    return StreamView(customer.status, frozenset(family))
+
+
 async def events_for_stream(session: AsyncSession, event_ids: Sequence[UUID]) -> list[EventOut]:
     return [
         event_out(e)
@@ -647,6 +671,7 @@ async def merge(
     )
     if dry_run:
         return outcome
+    absorbed_owner = source.owner_id
     moved = await customers.absorb(session, target, source)
     record = await repo.add_merge(
         CustomerMerge(
@@ -654,6 +679,7 @@ async def merge(
             absorbed_id=source.id,
             identifier_ids=moved,
             actor=principal.agent_id,
+            absorbed_owner_id=absorbed_owner,
         )
     )
     payload = {
@@ -687,11 +713,13 @@ async def unmerge(
 ) -> UnmergeOutcome:
     """Undo a merge: the absorbed customer returns with exactly its identifiers and events."""
     repo = TimelineRepository(session)
+    # Who may see both comes first: the merge record is not looked at for anyone else.
+    target, source = await customers.lock_pair(session, survivor_id, absorbed_id, principal)
     record = await repo.open_merge(survivor_id, absorbed_id)
     if record is None:
         raise NotFound(f"Customer {absorbed_id} is not merged into {survivor_id}.")
-    target, source, restored = await customers.restore(
-        session, survivor_id, absorbed_id, record.identifier_ids, principal
+    restored = await customers.restore(
+        session, target, source, record.identifier_ids, record.absorbed_owner_id
     )
     record.unmerged_at = func.now()
     payload = {

@@ -1,4 +1,10 @@
-"""Live timeline: one LISTEN connection per process fans NOTIFYs out to open streams."""
+"""Live timeline: LISTEN connections per process fan NOTIFYs out to open streams.
+
+Two channels: appended events (``customer_id:event_id``) and changes of who may see what
+(``key:<id>`` when a key is revoked, ``customer:<id>`` when a customer's owner, status or
+merge changes; see app/customers/visibility.py). A stream receives the first as events to
+send and the second as a request to check its access again before sending anything more.
+"""
 
 import asyncio
 import contextlib
@@ -6,50 +12,118 @@ from collections.abc import Iterator, Sequence
 from uuid import UUID
 
 from app.core.notify import Listener
+from app.customers.visibility import ACCESS_CHANNEL
 from app.timeline.repository import NOTIFY_CHANNEL
+
+# A stalled client loses live pushes beyond this many (it resumes with Last-Event-ID).
+MAX_PENDING = 10_000
+
+
+class Subscription:
+    """What an open stream waits for: ids of new events, and whether its access must be
+    checked again (a change was notified, or notifications may have been lost)."""
+
+    def __init__(self, customer_ids: Sequence[UUID], key_id: UUID) -> None:
+        self.customer_ids = tuple(customer_ids)
+        self.key_id = key_id
+        self._pending: list[UUID] = []
+        self._recheck = False
+        self._wake = asyncio.Event()
+
+    def push(self, event_id: UUID) -> None:
+        if len(self._pending) < MAX_PENDING:
+            self._pending.append(event_id)
+        self._wake.set()
+
+    def recheck(self) -> None:
+        self._recheck = True
+        self._wake.set()
+
+    async def next(self) -> tuple[bool, list[UUID]]:
+        """Wait for news: (access must be checked again, ids of events appended)."""
+        await self._wake.wait()
+        self._wake.clear()
+        recheck, self._recheck = self._recheck, False
+        pending, self._pending = self._pending, []
+        return recheck, pending
 
 
 class TimelineFeed:
-    """Routes ``customer_id:event_id`` notifications to the queues subscribed to that customer.
+    """Routes notifications to the subscriptions of the customers and keys they name.
 
-    Appends NOTIFY inside their transaction, so a notification arrives only once the event
-    is committed, from this process or any other replica. The LISTEN connection opens with
-    the first subscriber and reconnects by itself if the database goes away.
+    Appends NOTIFY inside their transaction, and the access triggers on commit, so a
+    notification arrives only once its change is committed, from this process or any other
+    replica. The LISTEN connections open with the first subscriber and reconnect by
+    themselves; every subscription re-checks its access when they (re)connect, since a
+    change may have gone unheard meanwhile.
     """
 
     def __init__(self, database_url: str) -> None:
-        self._subscribers: dict[UUID, set[asyncio.Queue[UUID]]] = {}
-        self._listener = Listener(
-            database_url, NOTIFY_CHANNEL, self._on_notify, wanted=lambda: bool(self._subscribers)
+        self._by_customer: dict[UUID, set[Subscription]] = {}
+        self._by_key: dict[UUID, set[Subscription]] = {}
+        self._events = Listener(database_url, NOTIFY_CHANNEL, self._on_event, wanted=self._wanted)
+        self._access = Listener(
+            database_url,
+            ACCESS_CHANNEL,
+            self._on_access,
+            on_lost=self._recheck_all,
+            on_listening=self._recheck_all,
+            wanted=self._wanted,
         )
 
-    @contextlib.contextmanager
-    def subscribe(self, customer_ids: Sequence[UUID]) -> Iterator[asyncio.Queue[UUID]]:
-        """A queue of the ids of events appended to any of ``customer_ids`` from now on."""
-        queue: asyncio.Queue[UUID] = asyncio.Queue(maxsize=10_000)
-        for customer_id in customer_ids:
-            self._subscribers.setdefault(customer_id, set()).add(queue)
-        self._listener.ensure()
-        try:
-            yield queue
-        finally:
-            for customer_id in customer_ids:
-                queues = self._subscribers.get(customer_id)
-                if queues is not None:
-                    queues.discard(queue)
-                    if not queues:
-                        del self._subscribers[customer_id]
+    def _wanted(self) -> bool:
+        return bool(self._by_key)
 
-    def _on_notify(self, payload: str) -> None:
+    @contextlib.contextmanager
+    def subscribe(self, customer_ids: Sequence[UUID], key_id: UUID) -> Iterator[Subscription]:
+        """Events appended to any of ``customer_ids`` from now on, and changes of access to
+        them or to the key ``key_id``."""
+        subscription = Subscription(customer_ids, key_id)
+        for customer_id in subscription.customer_ids:
+            self._by_customer.setdefault(customer_id, set()).add(subscription)
+        self._by_key.setdefault(key_id, set()).add(subscription)
+        self._events.ensure()
+        self._access.ensure()
+        try:
+            yield subscription
+        finally:
+            for customer_id in subscription.customer_ids:
+                _discard(self._by_customer, customer_id, subscription)
+            _discard(self._by_key, key_id, subscription)
+
+    def _on_event(self, payload: str) -> None:
         customer, _, event = payload.partition(":")
         try:
-            queues = self._subscribers.get(UUID(customer))
+            subscriptions = self._by_customer.get(UUID(customer))
             event_id = UUID(event)
         except ValueError:
             return
-        for queue in queues or ():
-            with contextlib.suppress(asyncio.QueueFull):  # a stalled client loses live pushes
-                queue.put_nowait(event_id)
+        for subscription in subscriptions or ():
+            subscription.push(event_id)
+
+    def _on_access(self, payload: str) -> None:
+        kind, _, name = payload.partition(":")
+        table = {"key": self._by_key, "customer": self._by_customer}.get(kind)
+        try:
+            subscriptions = table.get(UUID(name)) if table is not None else None
+        except ValueError:
+            return
+        for subscription in subscriptions or ():
+            subscription.recheck()
+
+    def _recheck_all(self) -> None:
+        for subscriptions in self._by_key.values():
+            for subscription in subscriptions:
+                subscription.recheck()
 
     async def close(self) -> None:
-        await self._listener.close()
+        await self._events.close()
+        await self._access.close()
+
+
+def _discard(table: dict[UUID, set[Subscription]], name: UUID, item: Subscription) -> None:
+    subscriptions = table.get(name)
+    if subscriptions is not None:
+        subscriptions.discard(item)
+        if not subscriptions:
+            del table[name]

@@ -22,7 +22,7 @@ Keys stored under a platform's name by an API key or the generic source stay whe
 are: a planted key and a legitimate backfill of a platform's history look the same.
 
 Revision ID: 0012
-Revises: 0010
+Revises: 0011
 Create Date: 2026-11-29 22:00:00+00:00
 """
 
@@ -31,7 +31,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0012"
-down_revision: str | None = "0010"
+down_revision: str | None = "0011"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -5,6 +5,7 @@ import hashlib
 import httpx
 import pytest
 from sqlalchemy import select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import ApiKey
@@ -90,3 +91,24 @@ async def test_a_job_key_reads_only_its_own_ficha_on_the_read_path(
         forbidden = await client.get(path, headers=sales)
         assert forbidden.status_code == 403
         assert forbidden.headers["content-type"] == PROBLEM_MEDIA_TYPE
+
+
+async def test_a_supervisor_key_says_so(client: httpx.AsyncClient, make_key) -> None:
+    plain = (await client.get("/v1/me", headers=await make_key(Role.SUPPORT))).json()
+    assert plain["supervisor"] is False
+    lead = await make_key(Role.SUPPORT, agent_id="lead-1", supervisor=True)
+    assert (await client.get("/v1/me", headers=lead)).json()["supervisor"] is True
+
+
+async def test_an_admin_key_cannot_be_owned_only(session: AsyncSession) -> None:
+    """Admin operations span every customer (reports, raw deliveries): no restriction holds."""
+    with pytest.raises(ValueError, match="cannot be owned-only"):
+        await create_key(session, role=Role.ADMIN, name="x", agent_id="a", owned_only=True)
+    key, _ = await create_key(session, role=Role.ADMIN, name="x")
+    await session.flush()
+    with pytest.raises(DBAPIError, match="ck_api_keys_admin_sees_all"):
+        async with session.begin_nested():
+            await session.execute(
+                text("UPDATE api_keys SET owned_only = true, agent_id = 'a' WHERE id = :id"),
+                {"id": key.id},
+            )

@@ -1,22 +1,27 @@
 """The live stream, over real HTTP: events appended by another connection arrive at once."""
 
 import asyncio
+import contextlib
 import json
 import socket
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
+from typing import Any
 from uuid import UUID
 
 import httpx
 import pytest
 import uvicorn
 
+from app.auth.service import revoke_key
 from app.core.config import Settings
 from app.core.db import Database
+from app.core.security import Role
 from app.main import create_app
 from app.timeline import service
 from app.timeline.schemas import EventIn
 from app.timeline.stream import TimelineFeed
+from tests.support.world import committed_key
 
 
 @pytest.fixture
@@ -41,6 +46,14 @@ async def served(
     server.should_exit = True
     await asyncio.wait_for(task, 10)
     await app.state.feed.close()
+
+
+async def new_customer(client: httpx.AsyncClient, admin: dict[str, str], **body: Any) -> str:
+    response = await client.post(
+        "/v1/customers", json={"display_name": "Live", **body}, headers=admin
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
 
 
 async def read_events(response: httpx.Response, count: int) -> list[dict[str, str]]:
@@ -105,3 +118,121 @@ async def test_stream_needs_a_readable_customer(served: tuple[str, dict[str, str
             "/v1/customers/01a20ae6-6c63-76ee-b495-bd9894832cd9/timeline/stream"
         )
         assert anonymous.status_code == 401
+
+
+async def ends(response: httpx.Response) -> None:
+    """Read the stream until the server closes it."""
+    async for _ in response.aiter_lines():
+        pass
+
+
+async def open_stream(
+    client: httpx.AsyncClient, customer: str, headers: dict[str, str]
+) -> tuple[contextlib.AbstractAsyncContextManager[httpx.Response], httpx.Response]:
+    stream = client.stream("GET", f"/v1/customers/{customer}/timeline/stream", headers=headers)
+    response = await stream.__aenter__()
+    assert response.status_code == 200, await response.aread()
+    await asyncio.sleep(0.3)  # the LISTEN connections open with the first subscriber
+    return stream, response
+
+
+async def patch(
+    client: httpx.AsyncClient, admin: dict[str, str], customer: str, **body: Any
+) -> None:
+    path = f"/v1/customers/{customer}"
+    etag = (await client.get(path, headers=admin)).headers["ETag"]
+    response = await client.patch(path, json=body, headers={**admin, "If-Match": etag})
+    assert response.status_code == 200, response.text
+
+
+# The promise: a stream stops within a second of losing its right to be open. A second
+# here is measured from the commit that took it away, in another connection (a process).
+WITHIN = 1.0
+
+
+async def test_a_stream_closes_when_its_key_is_revoked(
+    served: tuple[str, dict[str, str]], database: Database
+) -> None:
+    base, admin = served
+    owned = await committed_key(database, Role.SUPPORT, agent_id="agent-a", owned_only=True)
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        customer = await new_customer(client, admin, owner_id="agent-a")
+        stream, response = await open_stream(client, customer, owned)
+        watching, admins = await open_stream(client, customer, admin)
+        try:
+            key_id = UUID((await client.get("/v1/me", headers=owned)).json()["key_id"])
+            async with database.sessionmaker() as session, session.begin():
+                assert await revoke_key(session, key_id)
+            await asyncio.wait_for(ends(response), WITHIN)
+            # the admin's stream on the same customer goes on
+            sent = await append_elsewhere(database, customer, "still here")
+            [seen] = await asyncio.wait_for(read_events(admins, 1), 5)
+            assert seen["id"] == sent
+        finally:
+            await stream.__aexit__(None, None, None)
+            await watching.__aexit__(None, None, None)
+
+
+@pytest.mark.parametrize("change", ["owner", "merge", "erasure"])
+async def test_a_stream_closes_when_its_customer_leaves_the_keys_sight(
+    served: tuple[str, dict[str, str]], database: Database, change: str
+) -> None:
+    base, admin = served
+    owned = await committed_key(database, Role.SUPPORT, agent_id="agent-a", owned_only=True)
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        customer = await new_customer(client, admin, owner_id="agent-a")
+        theirs = await new_customer(client, admin, owner_id="agent-b")
+        stream, response = await open_stream(client, customer, owned)
+        try:
+            if change == "owner":
+                await patch(client, admin, customer, owner_id="agent-b")
+            elif change == "merge":
+                merged = await client.post(
+                    f"/v1/customers/{theirs}/merge",
+                    json={"source_customer_id": customer},
+                    headers=admin,
+                )
+                assert merged.status_code == 200, merged.text
+            else:
+                erased = await client.post(
+                    f"/v1/customers/{customer}/erasure",
+                    json={"reason": "asked", "requested_at": "2026-11-01T00:00:00Z"},
+                    headers=admin,
+                )
+                assert erased.status_code == 200, erased.text
+            await asyncio.wait_for(ends(response), WITHIN)
+        finally:
+            await stream.__aexit__(None, None, None)
+
+
+async def test_a_stream_stays_open_through_changes_that_keep_it_visible(
+    served: tuple[str, dict[str, str]], database: Database
+) -> None:
+    base, admin = served
+    owned = await committed_key(database, Role.SUPPORT, agent_id="agent-a", owned_only=True)
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        customer = await new_customer(client, admin, owner_id="agent-a")
+        stream, response = await open_stream(client, customer, owned)
+        try:
+            await patch(client, admin, customer, tier="vip")
+            sent = await append_elsewhere(database, customer, "after the change")
+            [seen] = await asyncio.wait_for(read_events(response, 1), 5)
+            assert seen["id"] == sent
+        finally:
+            await stream.__aexit__(None, None, None)
+
+
+async def test_every_stream_opened_is_in_the_access_log(
+    served: tuple[str, dict[str, str]], database: Database
+) -> None:
+    base, admin = served
+    owned = await committed_key(database, Role.SUPPORT, agent_id="agent-a", owned_only=True)
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        customer = await new_customer(client, admin, owner_id="agent-a")
+        stream, _ = await open_stream(client, customer, owned)
+        await stream.__aexit__(None, None, None)
+        log = (await client.get(f"/v1/customers/{customer}/access-log", headers=admin)).json()
+        key_id = (await client.get("/v1/me", headers=owned)).json()["key_id"]
+        assert [(e["what"], e["key_id"], e["agent_id"]) for e in log["items"]] == [
+            ("timeline-stream", key_id, "agent-a")
+        ]

@@ -1,0 +1,60 @@
+"""Which customers a caller may see: the one rule, for every read and write path.
+
+A key created owned-only for agent A sees the customers whose ``owner_id`` is A and no
+others; every other key sees them all. A customer merged into another belongs to its
+survivor's owner (the merge sets it, a trigger keeps it), so this rule alone decides who
+sees a merged customer, its survivor and the redirect between them.
+
+The rule comes in three spellings, side by side so that they cannot drift apart:
+
+- :func:`visible_to`: a clause for ORM statements;
+- :func:`visible_sql`: a fragment for prepared asyncpg statements, whose two parameters
+  :func:`visibility_args` fills (the same for every key, so a statement is prepared once);
+- :func:`is_visible`: the check for a row already read.
+
+Whatever hangs off a customer (events, alerts, stats, contacts) is visible exactly when
+its customer is: queries join the customer and apply the rule to it.
+"""
+
+from typing import Any
+
+from sqlalchemy import ColumnElement, false, true
+
+from app.core.security import Principal
+from app.customers.models import Customer
+
+# Notified on commit, by triggers, whenever what a key may see changes: `key:<id>` when a
+# key is revoked (or its role or restriction changed), `customer:<id>` when a customer's
+# owner, status or merge changes. Open streams listen and check their access again.
+ACCESS_CHANNEL = "ch_access"
+
+
+def visible_to(principal: Principal, customer: Any = Customer) -> ColumnElement[bool]:
+    """The customers ``principal`` may see, as an ORM clause on ``customer`` (the mapped
+    class or an alias of it)."""
+    if not principal.owned_only:
+        return true()
+    if principal.agent_id is None:
+        return false()
+    condition: ColumnElement[bool] = customer.owner_id == principal.agent_id
+    return condition
+
+
+def visible_sql(alias: str, owned_only: str, agent_id: str) -> str:
+    """The rule as SQL on the ``customers`` row aliased ``alias``, for a prepared statement
+    whose parameters ``owned_only`` and ``agent_id`` (e.g. ``"$2"``, ``"$3"``) take
+    :func:`visibility_args`."""
+    return f"(NOT {owned_only}::boolean OR coalesce({alias}.owner_id = {agent_id}::text, false))"
+
+
+def visibility_args(principal: Principal) -> tuple[bool, str | None]:
+    """The two parameters of :func:`visible_sql` for ``principal``. An owned-only key
+    without an agent sees nothing: ``owner_id = NULL`` holds for no row."""
+    return principal.owned_only, principal.agent_id
+
+
+def is_visible(owner_id: str | None, principal: Principal) -> bool:
+    """The same rule, for a customer row already read (its ``owner_id``)."""
+    return not principal.owned_only or (
+        principal.agent_id is not None and owner_id == principal.agent_id
+    )
