@@ -208,6 +208,16 @@ def _(w: World, s: Side, role: Role) -> list[Call]:
     return [Call("GET", f"/v1/customers/{s.person}/consents/history", {404}, {200})]
 
 
+# --- text ---------------------------------------------------------------------------
+
+
+@recipe("analyze_text")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    # Reads no customer: whatever the answer holds must come from the text sent.
+    text = f"URGENTE: {s.name} ({s.email}) llama otra vez, quiere la baja hoy mismo"
+    return [Call("POST", "/v1/text/analyze", {200}, {200}, json={"text": text})]
+
+
 # --- timeline -----------------------------------------------------------------------
 
 
@@ -239,11 +249,10 @@ def _(w: World, s: Side, role: Role) -> list[Call]:
     by_event = {"event": {"source": "shop", "source_event_id": s.order_key}}
     return [
         Call("POST", "/v1/events", {404}, {201}, json={**NOTE, "customer": {"id": s.person}}),
-        Call("POST", "/v1/events", {404}, {201}, json={**NOTE, "customer": by_event}),
-        # Out of this sweep's reach: naming B's customer by phone answers a 403 that is
-        # worded otherwise than for an unknown phone (the idempotency work owns that
-        # answer); no data of B's may show either way.
-        Call("POST", "/v1/events", {403}, {201}, json={**NOTE, "customer": {"phone": s.phone}}),
+        # B's order answers as an order never recorded, B's phone as a phone nobody has
+        # (tests/timeline/test_event_keys.py compares those answers word for word).
+        Call("POST", "/v1/events", {422}, {201}, json={**NOTE, "customer": by_event}),
+        Call("POST", "/v1/events", {404}, {201}, json={**NOTE, "customer": {"phone": s.phone}}),
     ]
 
 

@@ -34,7 +34,7 @@ from app.ingest.repository import DeliveryRepository
 from app.ingest.schemas import DeliveryOut, DeliveryPage, ReplayOutcome, WebhookReceipt
 from app.timeline import service as timeline
 from app.timeline.schemas import EventRef
-from app.timeline.sources import reference_scope, scope_source, source_scope
+from app.timeline.sources import reference_scopes, scope_source, source_scope
 
 log = structlog.get_logger("app.ingest")
 
@@ -234,7 +234,7 @@ async def _append_events(
     )
     errors = [e["reason"] for r in results if r.errors for e in r.errors]
     awaited = [
-        (reference_scope(p.event_ref.source, writer), p.event_ref.source_event_id)
+        (reference_scopes(p.event_ref.source, writer)[0], p.event_ref.source_event_id)
         for p, r in zip(pending, results, strict=True)
         if p.event_ref is not None
         and any(e["type"] == timeline.NOT_RECORDED_YET for e in r.errors or [])

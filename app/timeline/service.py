@@ -50,7 +50,7 @@ from app.timeline.sources import (
     check_source,
     header_scope,
     is_header_scope,
-    reference_scope,
+    reference_scopes,
     source_scope,
 )
 
@@ -338,11 +338,18 @@ async def _resolve(
     An event whose customer the caller cannot see is answered as one never recorded: the
     answer must not tell an owned-only key that another owner's customer has it."""
 
-    def scoped(event: EventRef) -> tuple[str, str]:
-        return reference_scope(event.source, principal), event.source_event_id
+    def scoped(event: EventRef) -> list[tuple[str, str]]:
+        return [
+            (scope, event.source_event_id) for scope in reference_scopes(event.source, principal)
+        ]
 
-    wanted = [scoped(e) for r, e in zip(refs, event_refs, strict=True) if e and not (r[0] or r[1])]
-    found = await TimelineRepository(session).find_keys(list(set(wanted)))
+    wanted = {
+        pair
+        for r, e in zip(refs, event_refs, strict=True)
+        if e and not (r[0] or r[1])
+        for pair in scoped(e)
+    }
+    found = await TimelineRepository(session).find_keys(list(wanted))
     holders = [hit[2] for hit in found.values() if hit[2] is not None]
     visible = await customers.visible_ids(session, holders, principal)
     explicit: list[CustomerRef] = []
@@ -351,8 +358,15 @@ async def _resolve(
         if event is None or ref[0] or ref[1]:
             explicit.append(ref)
             continue
-        hit = found.get(scoped(event))
-        if hit is None or hit[2] not in visible:
+        holder = next(
+            (
+                hit[2]
+                for hit in (found.get(pair) for pair in scoped(event))
+                if hit and hit[2] in visible
+            ),
+            None,
+        )
+        if holder is None:
             missing[index] = invalid_field(
                 f"{label}.customer.event",
                 f"no event {event.source_event_id!r} from {event.source} is recorded yet",
@@ -360,7 +374,7 @@ async def _resolve(
             )
             explicit.append((None, [], None))
         else:
-            explicit.append((await customers.survivor_id(session, hit[2]), [], None))
+            explicit.append((await customers.survivor_id(session, holder), [], None))
     resolved = await customers.resolve_customers(
         session, [r for i, r in enumerate(explicit) if i not in missing], principal
     )

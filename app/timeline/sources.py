@@ -78,12 +78,16 @@ def source_scope(source: str, writer: Principal) -> str:
     return source
 
 
-def reference_scope(source: str, writer: Principal) -> str:
-    """Where a reference to an earlier event of ``source`` is looked up: a platform's
-    events in the platform's namespace, any other in the writer's own."""
+def reference_scopes(source: str, writer: Principal) -> tuple[str, ...]:
+    """Where a reference to an earlier event of ``source`` is looked up, in order: a
+    platform's events in the platform's namespace; any other in the writer's own, then,
+    for an owned-only key, among unrestricted API writers' events (the order a shop
+    integration recorded). What is found there counts only if the writer may see its
+    customer, so looking there tells an owned-only key nothing of other owners."""
     if source in WEBHOOK_SOURCES and source != GENERIC_SOURCE:
-        return source
-    return source_scope(source, writer)
+        return (source,)
+    own = source_scope(source, writer)
+    return (own, source) if own != source else (own,)
 
 
 def header_scope(writer: Principal) -> str:

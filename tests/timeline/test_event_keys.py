@@ -230,3 +230,31 @@ async def test_a_source_named_like_another_keys_header_scope_claims_nothing(
     )
 
     assert answer.status_code == 201, answer.text
+
+
+async def test_an_owned_only_key_finds_an_integrations_order_on_its_own_customer_only(
+    client: httpx.AsyncClient, admin: dict[str, str], make_key: MakeKey
+) -> None:
+    """An agent's tool names the customer by an order the shop integration (unrestricted)
+    recorded: found when the order is on the agent's customer; another owner's order
+    answers exactly as an order never recorded."""
+    mine = await new_customer(client, admin, "agent-a")
+    theirs = await new_customer(client, admin, "agent-b")
+    for customer, key in ((mine, "SO-A"), (theirs, "SO-B")):
+        placed = await client.post(
+            f"/v1/customers/{customer}/events", json=order(key), headers=admin
+        )
+        assert placed.status_code == 201, placed.text
+    key_a = await make_key(Role.INTEGRATION, agent_id="agent-a", owned_only=True)
+
+    def by_order(key: str) -> dict[str, Any]:
+        return {**NOTE, "customer": {"event": {"source": "erp", "source_event_id": key}}}
+
+    found = await client.post("/v1/events", json=by_order("SO-A"), headers=key_a)
+    assert (found.status_code, found.json()["customer_id"]) == (201, mine)
+    hidden = await client.post("/v1/events", json=by_order("SO-B"), headers=key_a)
+    never = await client.post("/v1/events", json=by_order("SO-X"), headers=key_a)
+    assert hidden.status_code == never.status_code == 422
+    assert hidden.json()["errors"][0]["type"] == never.json()["errors"][0]["type"]
+    assert hidden.text.replace("SO-B", "SO-X") == never.text
+    assert theirs not in hidden.text

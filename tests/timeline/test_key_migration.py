@@ -25,7 +25,7 @@ from app.timeline.service import prepare_event
 from app.timeline.stream import TimelineFeed
 from tests.conftest import WEBHOOK_SECRETS
 
-BEFORE = "0010"  # the last revision whose scopes were the events' bare source names
+BEFORE = "0011"  # the last revision whose scopes were the events' bare source names
 ORDER = {
     "type": "order.placed",
     "occurred_at": "2026-03-01T09:00:00Z",
