@@ -75,8 +75,10 @@ def _database_urls() -> tuple[str, str]:
 def _with_database(work: Callable[[Database], Awaitable[T]]) -> T:
     """Run ``work`` on a short-lived engine, as the service's role."""
 
+    url = _service_url()  # before the loop starts: resolving may provision the login
+
     async def run() -> T:
-        database = Database(_service_url(), pool_size=2, max_overflow=0)
+        database = Database(url, pool_size=2, max_overflow=0)
         try:
             return await work(database)
         finally:

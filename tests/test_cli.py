@@ -155,3 +155,27 @@ async def test_keys_create_supervisor_and_no_owned_only_admin(database_url: str)
     finally:
         await conn.execute("DELETE FROM api_keys WHERE name = 'cli-supervisor'")
         await conn.close()
+
+
+def test_keys_create_on_the_embedded_database(tmp_path: Path) -> None:
+    """Without DATABASE_URL the commands start the embedded PostgreSQL and give the
+    service its own login: `migrate` then `keys create`, as the README's tour does."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in {"DATABASE_URL", "CH_DATABASE_URL", "CH_SERVICE_DATABASE_URL"}
+    }
+    env["CH_DATA_DIR"] = str(tmp_path / "data")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN), *args], env=env, capture_output=True, text=True, timeout=120, check=False
+        )
+
+    migrated = run("migrate")
+    assert migrated.returncode == 0, migrated.stderr
+    created = run("keys", "create", "--role", "admin", "--name", "tour")
+    assert created.returncode == 0, created.stderr
+    assert len(created.stdout.strip().splitlines()[-1]) >= 43
+    listed = run("keys", "list")
+    assert listed.returncode == 0 and "tour" in listed.stdout, listed.stderr
