@@ -47,15 +47,23 @@ async def _reset_schema(url: str) -> None:
 
 
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> str:
-    """A migrated database: TEST_DATABASE_URL (reset first) or a fresh embedded server."""
+def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database: a copy of TEST_DATABASE_TEMPLATE_URL (dropped afterwards),
+    TEST_DATABASE_URL (reset first) or a fresh embedded server."""
+    template = os.environ.get("TEST_DATABASE_TEMPLATE_URL")
+    if template:
+        # Mutation runs: many short sessions at once, each on its own copy of a database
+        # migrated once (and perhaps given a mutant of a database function).
+        with copied_database(template) as url:
+            yield url
+        return
     url = os.environ.get("TEST_DATABASE_URL")
     if url:
         asyncio.run(_reset_schema(url))
     else:
         url = start_embedded(Path(tmp_path_factory.mktemp("embedded")), "customer_history_test")
     upgrade_to_head(url)
-    return url
+    yield url
 
 
 @pytest.fixture
@@ -66,10 +74,13 @@ def scratch_url(database_url: str):
 
 
 @contextlib.contextmanager
-def scratch_database(database_url: str) -> Iterator[str]:
-    """A separate, empty database on the test server while the block runs."""
+def scratch_database(database_url: str, template: str | None = None) -> Iterator[str]:
+    """A separate database on the test server while the block runs: empty, or a copy of
+    the database ``template`` names (nobody may be connected to that one)."""
     name = f"scratch_{uuid.uuid4().hex[:8]}"
     admin_url = plain_url(database_url)
+    if template:  # issued from another database: a template must have no one connected
+        admin_url = make_url(admin_url).set(database="postgres").render_as_string(False)
 
     async def run(sql: str) -> None:
         conn = await asyncpg.connect(admin_url)
@@ -78,12 +89,18 @@ def scratch_database(database_url: str) -> Iterator[str]:
         finally:
             await conn.close()
 
-    asyncio.run(run(f'CREATE DATABASE "{name}"'))
+    copy_of = f' TEMPLATE "{template}"' if template else ""
+    asyncio.run(run(f'CREATE DATABASE "{name}"{copy_of}'))
     url = make_url(plain_url(database_url)).set(database=name)
     try:
         yield url.render_as_string(hide_password=False)
     finally:
         asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+def copied_database(template_url: str) -> contextlib.AbstractContextManager[str]:
+    """A copy of the database ``template_url`` names, on its server, while the block runs."""
+    return scratch_database(template_url, make_url(plain_url(template_url)).database)
 
 
 @pytest.fixture(scope="session")
