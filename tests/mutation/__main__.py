@@ -84,7 +84,7 @@ def main() -> int:
 
     if not args.skip_sql:
         step = time.monotonic()
-        sql = subprocess.run(  # noqa: S603
+        sql = subprocess.run(
             [BIN / "pytest", "-m", "mutation", "tests/mutation", "-rA", "-q",
              "-p", "no:cacheprovider", f"--basetemp={work / 'sql'}"],
             cwd=PROJECT, env=env, check=False,
@@ -95,7 +95,7 @@ def main() -> int:
 
     patterns = [p for module in chosen for p in MODULES[module]]
     step = time.monotonic()
-    subprocess.run(  # noqa: S603
+    subprocess.run(
         [BIN / "mutmut", "run", "--max-children", str(args.max_children), *patterns],
         cwd=PROJECT, env=env, check=False,
     )  # fmt: skip
@@ -126,8 +126,7 @@ def report(chosen: list[str]) -> list[str]:
         total = len(mine)
         score = outcome["killed"] / total if total else 0.0
         print(
-            f"{module:<12} {total:>8} {outcome['killed']:>7} {outcome['survived']:>9} "
-            f"{score:>7.1%}"
+            f"{module:<12} {total:>8} {outcome['killed']:>7} {outcome['survived']:>9} {score:>7.1%}"
         )
         for name, code in sorted(mine.items()):
             if code not in KILLED:

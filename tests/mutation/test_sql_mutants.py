@@ -59,7 +59,7 @@ def _run_defenders(template_url: str, basetemp: Path) -> tuple[int, list[str], s
     """The privacy tests on a copy of ``template_url``: exit code, failed tests, output."""
     env = {**os.environ, "TEST_DATABASE_TEMPLATE_URL": template_url}
     env.pop("TEST_DATABASE_URL", None)
-    done = subprocess.run(  # noqa: S603
+    done = subprocess.run(
         [
             sys.executable,
             "-m",
@@ -80,9 +80,7 @@ def _run_defenders(template_url: str, basetemp: Path) -> tuple[int, list[str], s
     return done.returncode, FAILED.findall(done.stdout), done.stdout[-3000:]
 
 
-def test_the_unmutated_functions_pass(
-    migrated: str, database_url: str, tmp_path: Path
-) -> None:
+def test_the_unmutated_functions_pass(migrated: str, database_url: str, tmp_path: Path) -> None:
     with scratch_database(database_url, template=_name(migrated)) as url:
         code, failed, output = _run_defenders(url, tmp_path / "run")
     assert code == 0 and not failed, output

@@ -22,9 +22,16 @@ from tests.timeline.test_timeline import append
 NAME, EMAIL, PHONE = "Jane Doe", "jane.doe@example.com", "+447700900123"
 MOBILE, MOBILE_AS_WRITTEN = "+34612345678", "612 34 56 78"
 ADDRESS = "1 Example Street"
+# What else her profile says, each spelled so that only that field holds it.
+JOB, WEBSITE, TAG = "Lighthouse keeper", "https://keeper-blog.example.org/", "lamp-collector"
+CARD, PREFERENCE, EVIDENCE = "LC-99812", "ring twice, deaf in one ear", "paper form 88-J"
+OLD_EMAIL = "maiden.name@example.com"  # an identifier she had, detached before
+# A duplicate of her, merged into her record before she asks to be erased.
+TWIN_NAME, TWIN_EMAIL, TWIN_NOTE = "Janet Twinning", "twinning.j@example.net", "moved to Leeds"
 NEEDLES = [
     "Jane", "Doe", EMAIL, PHONE, PHONE.lstrip("+"), ADDRESS, "SW1A 1AA",
-    MOBILE.lstrip("+34"), MOBILE_AS_WRITTEN,
+    MOBILE.lstrip("+34"), MOBILE_AS_WRITTEN, JOB, "keeper-blog", TAG, CARD, PREFERENCE,
+    EVIDENCE, OLD_EMAIL, "Twinning", TWIN_EMAIL, TWIN_NOTE,
 ]  # fmt: skip
 REPORT = {"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"}
 
@@ -36,12 +43,14 @@ async def rich_history(client: httpx.AsyncClient, admin: dict[str, str]) -> str:
     raw, headers = shopify_post(order, "orders/create", "w-erase-1")
     assert (await client.post("/v1/webhooks/shopify", content=raw, headers=headers)).is_success
     twilio = golden("twilio_voice_status_completed.form")
+    # A callback URL may carry what the caller's platform chose to put in it: her number.
+    called = f"/v1/webhooks/twilio?caller={PHONE.lstrip('+')}"
     response = await client.post(
-        "/v1/webhooks/twilio",
+        called,
         content=twilio,
         headers={
             "content-type": "application/x-www-form-urlencoded",
-            "x-twilio-signature": test_twilio.sign("http://testserver/v1/webhooks/twilio", twilio),
+            "x-twilio-signature": test_twilio.sign(f"http://testserver{called}", twilio),
         },
     )
     assert response.is_success, response.text
@@ -79,6 +88,7 @@ async def rich_history(client: httpx.AsyncClient, admin: dict[str, str]) -> str:
         headers={**admin, "If-Match": patched.headers["etag"]},
     )
     assert mobile.status_code == 201, mobile.text
+    await everything_else_she_told_us(client, admin, customer)
     # A delivery the service could not take names her by her mobile as people write it,
     # her name and her address: nothing in it spells her identifiers as stored.
     broken = json.dumps(
@@ -148,6 +158,72 @@ async def rich_history(client: httpx.AsyncClient, admin: dict[str, str]) -> str:
     return customer
 
 
+async def everything_else_she_told_us(
+    client: httpx.AsyncClient, admin: dict[str, str], customer: str
+) -> None:
+    """Her job, website, tags, custom attributes, contact preferences, a consent with its
+    evidence, an email she no longer has, and a duplicate record of her merged into hers."""
+    profile = await client.get(f"/v1/customers/{customer}", headers=admin)
+    patched = await client.patch(
+        f"/v1/customers/{customer}",
+        json={"job_title": JOB, "website": WEBSITE, "tags": [TAG], "attributes": {"card": CARD}},
+        headers={**admin, "If-Match": profile.headers["etag"]},
+    )
+    assert patched.status_code == 200, patched.text
+    preferences = await client.put(
+        f"/v1/customers/{customer}/preferences",
+        json={"preferred_channel": "email", "notes": PREFERENCE},
+        headers=admin,
+    )
+    assert preferences.status_code == 200, preferences.text
+    consent = await client.post(
+        f"/v1/customers/{customer}/consents",
+        json={
+            "channel": "email",
+            "purpose": "marketing",
+            "granted": True,
+            "source": "store",
+            "evidence": EVIDENCE,
+        },
+        headers=admin,
+    )
+    assert consent.status_code == 201, consent.text
+    old = await client.post(
+        f"/v1/customers/{customer}/identifiers",
+        json={"kind": "email", "value": OLD_EMAIL},
+        headers=admin,
+    )
+    assert old.status_code == 201, old.text
+    detached = await client.delete(
+        f"/v1/customers/{customer}/identifiers/{old.json()['id']}", headers=admin
+    )
+    assert detached.status_code == 204, detached.text
+    twin = await client.post(
+        "/v1/customers",
+        json={
+            "given_name": "Janet",
+            "family_name": "Twinning",
+            "identifiers": [{"kind": "email", "value": TWIN_EMAIL}],
+        },
+        headers=admin,
+    )
+    assert twin.status_code == 201, twin.text
+    note = {
+        "type": "note.added",
+        "occurred_at": "2026-04-13T09:00:00Z",
+        "actor": TWIN_EMAIL,
+        "summary": f"{TWIN_NAME} {TWIN_NOTE}",
+        "payload": {"text": f"{TWIN_NAME} {TWIN_NOTE}"},
+    }
+    assert (await append(client, admin, twin.json()["id"], note)).status_code == 201
+    merged = await client.post(
+        f"/v1/customers/{customer}/merge",
+        json={"source_customer_id": twin.json()["id"]},
+        headers=admin,
+    )
+    assert merged.status_code == 200, merged.text
+
+
 async def personal_data_left(session: AsyncSession) -> list[str]:
     """Every (table.column, needle) where one of Jane's needles still appears."""
     return await columns_holding(session, NEEDLES)
@@ -157,9 +233,41 @@ async def test_erasure_leaves_no_personal_data_and_the_figures_unchanged(
     client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession, app_log: AppLog
 ) -> None:
     customer = await rich_history(client, admin)
+    # A batch naming her and a refund of an order not recorded yet: kept failed, awaiting
+    # that order. Once she is erased, it awaits nothing (its body is gone).
+    batch = json.dumps(
+        [
+            {
+                "customer": {"email": EMAIL},
+                "type": "note.added",
+                "occurred_at": "2026-04-17T10:00:00Z",
+                "payload": {"text": "ok"},
+            },
+            {
+                "customer": {"event": {"source": "erp", "source_event_id": "SO-404"}},
+                "type": "order.refunded",
+                "occurred_at": "2026-04-17T11:00:00Z",
+                "source": "erp",
+                "source_event_id": "RF-1",
+                "payload": {"order_id": "SO-404", "refund_amount": "5.00", "currency": "EUR"},
+            },
+        ]
+    ).encode()
+    waiting = await client.post(
+        "/v1/webhooks/generic", content=batch, headers=signed(batch, "m-erase-waiting")
+    )
+    assert waiting.status_code == 202, waiting.text
+    # A kept field may hold a list: its strings are free text, and go.
+    gift = {
+        "type": "custom.gift_wrapped",
+        "occurred_at": "2026-04-18T10:00:00Z",
+        "payload": {"items": [f"card for {NAME}", {"sku": "WRAP-1", "qty": 1}]},
+    }
+    assert (await append(client, admin, customer, gift)).status_code == 201
     assert await personal_data_left(session), "the scan finds Jane before the erasure"
     report = await client.get("/v1/reports/summary", params=REPORT, headers=admin)
     events_before = (await client.get(f"/v1/customers/{customer}/timeline", headers=admin)).json()
+    etag_before = (await client.get(f"/v1/customers/{customer}", headers=admin)).headers["etag"]
 
     erased = await client.post(
         f"/v1/customers/{customer}/erasure",
@@ -169,17 +277,28 @@ async def test_erasure_leaves_no_personal_data_and_the_figures_unchanged(
     assert erased.status_code == 200, erased.text
     receipt = erased.json()
     assert receipt["status"] == "erased" and not receipt["already_erased"]
-    # Her email, two phones and her Shopify customer id; four raw deliveries, the failed
-    # one included.
-    assert receipt["identifiers_removed"] == 4 and receipt["deliveries_redacted"] == 4
+    # Her email, two phones, her Shopify customer id and her twin's email; five raw
+    # deliveries, the failed ones included.
+    assert receipt["identifiers_removed"] == 5 and receipt["deliveries_redacted"] == 5
     assert receipt["events_redacted"] == len(events_before["items"])
 
     assert await personal_data_left(session) == []
+    # What an admin sees of her deliveries: nothing she sent, nothing about her.
+    deliveries = await client.get(
+        "/v1/webhook-deliveries", params={"include": "body"}, headers=admin
+    )
+    assert len(deliveries.json()["items"]) == 5
+    for delivery in deliveries.json()["items"]:
+        assert not delivery["body"] and delivery["headers"] == {}, delivery
+        assert delivery["error"] is None and "?" not in delivery["url"], delivery
+        assert delivery["awaits"] is None, delivery
     after = await client.get("/v1/reports/summary", params=REPORT, headers=admin)
     assert after.json() == report.json(), "company figures do not change"
     gone = await client.get("/v1/identify", params={"phone": PHONE}, headers=admin)
     assert gone.status_code == 404, "a later call from the number is an unknown caller"
-    profile = (await client.get(f"/v1/customers/{customer}", headers=admin)).json()
+    erased_profile = await client.get(f"/v1/customers/{customer}", headers=admin)
+    assert erased_profile.headers["etag"] != etag_before, "a cached profile is stale"
+    profile = erased_profile.json()
     assert profile["status"] == "erased" and profile["identifiers"] == []
     history = (await client.get(f"/v1/customers/{customer}/timeline", headers=admin)).json()
     kept = {e["type"]: e for e in history["items"]}
@@ -188,6 +307,7 @@ async def test_erasure_leaves_no_personal_data_and_the_figures_unchanged(
     assert order["currency"] and order["total"] and all("sku" in i for i in order["items"])
     assert "shipping_address" not in order
     assert kept["call.completed"]["payload"]["duration_s"] in (62, 240)
+    assert kept["custom.gift_wrapped"]["payload"] == {"items": [{"sku": "WRAP-1", "qty": 1}]}
 
     again = await client.post(
         f"/v1/customers/{customer}/erasure",
@@ -199,6 +319,34 @@ async def test_erasure_leaves_no_personal_data_and_the_figures_unchanged(
     logged = app_log.text()
     assert '"route": "/v1/fichas/by-phone/{phone}"' in logged, "the log was captured"
     assert [needle for needle in NEEDLES if needle.lower() in logged.lower()] == []
+
+
+async def test_an_organisations_erasure_removes_its_legal_name_and_website(
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
+) -> None:
+    created = await client.post(
+        "/v1/customers",
+        json={
+            "kind": "organization",
+            "legal_name": "Lamplight Holdings of Jane Doe SL",
+            "display_name": "Lamplight",
+            "website": "https://lamplight-holdings.example.com/",
+        },
+        headers=admin,
+    )
+    assert created.status_code == 201, created.text
+    organisation = created.json()["id"]
+
+    erased = await client.post(
+        f"/v1/customers/{organisation}/erasure",
+        json={"reason": "request", "requested_at": "2026-11-20T09:00:00Z"},
+        headers=admin,
+    )
+
+    assert erased.status_code == 200, erased.text
+    profile = (await client.get(f"/v1/customers/{organisation}", headers=admin)).json()
+    assert (profile["legal_name"], profile["website"]) == (None, None)
+    assert await columns_holding(session, ["Lamplight", "lamplight-holdings"]) == []
 
 
 async def test_a_retry_of_an_erased_fact_records_nothing_new(

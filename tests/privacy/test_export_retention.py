@@ -3,13 +3,16 @@
 import base64
 import json
 from datetime import UTC, datetime, timedelta
+from uuid import UUID
 
+import asyncpg
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import Database, plain_url
 from app.privacy.schemas import RetentionPolicy
-from app.privacy.service import expire_batch
+from app.privacy.service import expire_batch, export_stream
 from tests.ingest.test_pipeline import signed
 from tests.timeline.test_timeline import append, event, new_customer
 
@@ -87,6 +90,49 @@ async def test_the_export_holds_everything_including_merged_histories_and_raw_de
     assert missing.status_code == 404
     of_merged = await client.get(f"/v1/customers/{twin}/export", headers=admin)
     assert of_merged.status_code == 409 and of_merged.json()["survivor_id"] == ana
+    assert of_merged.json()["detail"].endswith(f"was merged into {ana}; export that customer.")
+    erase_merged = await client.post(
+        f"/v1/customers/{twin}/erasure",
+        json={"reason": "request", "requested_at": "2026-11-20T09:00:00Z"},
+        headers=admin,
+    )
+    assert erase_merged.status_code == 409 and erase_merged.json()["survivor_id"] == ana
+    assert erase_merged.json()["detail"].endswith(f"was merged into {ana}; erase that customer.")
+
+
+async def test_a_long_export_streams_in_pieces_of_about_64_kib_and_reads_as_one_document(
+    live: tuple[httpx.AsyncClient, dict[str, str]], database: Database
+) -> None:
+    """The server holds about one piece at a time, whatever the history's length."""
+    client, admin = live
+    ana = await new_customer(client, admin)
+    lines = [
+        json.dumps(
+            {
+                "customer": {"id": ana},
+                "type": "note.added",
+                "occurred_at": f"2026-03-04T10:{n // 60:02d}:{n % 60:02d}Z",
+                "payload": {"text": f"note {n} " + "x" * 400},
+            }
+        )
+        for n in range(400)
+    ]
+    imported = await client.post(
+        "/v1/events/bulk",
+        content="\n".join(lines).encode(),
+        headers={**admin, "content-type": "application/x-ndjson"},
+    )
+    assert imported.status_code == 200, imported.text
+
+    pieces = [piece async for piece in export_stream(database, [UUID(ana)])]
+
+    assert len(pieces) >= 3
+    assert all(65536 <= len(piece) < 65536 + 4096 for piece in pieces[:-1])
+    doc = json.loads(b"".join(pieces))
+    assert doc["customer_id"] == ana and len(doc["events"]) == 400
+    exported_at = datetime.fromisoformat(doc["exported_at"])
+    assert exported_at.utcoffset() == timedelta(0)
+    assert abs(datetime.now(UTC) - exported_at) < timedelta(minutes=5)
 
 
 async def test_retention_removes_what_expired_and_keeps_the_rest(
@@ -137,6 +183,104 @@ async def test_retention_removes_what_expired_and_keeps_the_rest(
     assert [r[0] for r in urls] == ["https://shop.example.com/10"]
     again = await expire_batch(session, policy, limit=100)
     assert (again.deliveries, again.access_log, again.events) == (0, 0, {})
+
+
+async def test_retention_goes_in_batches_of_at_most_the_limit_of_each_kind(
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
+) -> None:
+    """Each pass removes at most ``limit`` deliveries, access-log rows and events of each
+    type (short transactions, so ingestion goes on), and passes repeated finish the job;
+    every customer whose history shrank has its indicators rebuilt."""
+    ana, bob = await new_customer(client, admin), await new_customer(client, admin)
+    old = datetime.now(UTC) - timedelta(days=200)
+    for customer in (ana, bob):
+        for type_ in ("web.page_viewed", "order.placed"):
+            body = event(type_, old)
+            if type_ == "order.placed":
+                body["payload"]["order_id"] = f"SO-{customer}"
+            else:
+                body["payload"] = {"url": "https://shop.example.com/boots"}
+            assert (await append(client, admin, customer, body)).status_code == 201
+    for n in range(3):
+        note = json.dumps(
+            {
+                "customer": {"email": "r@example.com"},
+                "type": "note.added",
+                "occurred_at": "2026-03-04T10:00:00Z",
+                "payload": {"text": f"n{n}"},
+            }
+        ).encode()
+        await client.post("/v1/webhooks/generic", content=note, headers=signed(note, f"m-b{n}"))
+        await client.get(f"/v1/customers/{ana}", headers=admin)
+    await session.execute(
+        text(
+            "UPDATE webhook_deliveries SET received_at = now() - interval '40 days', "
+            "processed_at = now() - interval '40 days'"
+        )
+    )
+    await session.execute(text("UPDATE access_log SET at = now() - interval '400 days'"))
+    policy = RetentionPolicy(event_days={"web.page_viewed": 90, "order.placed": 90})
+
+    first = await expire_batch(session, policy, limit=1)
+
+    assert (first.deliveries, first.access_log) == (1, 1)
+    assert first.events == {"order.placed": 1, "web.page_viewed": 1}
+    passes = [first]
+    while passes[-1].deliveries or passes[-1].access_log or passes[-1].events:
+        passes.append(await expire_batch(session, policy, limit=1))
+    assert sum(p.deliveries for p in passes) == 3
+    assert sum(p.events.get("order.placed", 0) for p in passes) == 2
+    for customer in (ana, bob):
+        found = await client.get(f"/v1/customers/{customer}/indicators", headers=admin)
+        assert found.json()["value"]["order_count"] == 0, "rebuilt after its order expired"
+
+
+async def test_retention_skips_events_another_transaction_holds(
+    live: tuple[httpx.AsyncClient, dict[str, str]], database: Database, database_url: str
+) -> None:
+    """Ingestion goes on while retention runs: a row in use is left for the next pass,
+    never waited for."""
+    client, admin = live
+    ana = await new_customer(client, admin)
+    for days in (200, 201):
+        body = event("web.page_viewed", datetime.now(UTC) - timedelta(days=days))
+        body["payload"] = {"url": f"https://shop.example.com/{days}"}
+        assert (await append(client, admin, ana, body)).status_code == 201
+    policy = RetentionPolicy(event_days={"web.page_viewed": 90})
+    holder = await asyncpg.connect(plain_url(database_url))
+    holding = holder.transaction()
+    await holding.start()
+    try:
+        await holder.execute("SELECT id FROM events WHERE payload->>'url' LIKE '%/200' FOR UPDATE")
+        async with database.sessionmaker() as s, s.begin():
+            await s.execute(text("SET LOCAL lock_timeout = '3s'"))
+            report = await expire_batch(s, policy, limit=100)
+        assert report.events == {"web.page_viewed": 1}
+    finally:
+        await holding.rollback()
+        await holder.close()
+    async with database.sessionmaker() as s, s.begin():
+        assert (await expire_batch(s, policy, limit=100)).events == {"web.page_viewed": 1}
+
+
+async def test_retention_rebuilds_every_customer_whose_history_shrank(
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
+) -> None:
+    """Two types expire for two customers in one pass: both are rebuilt."""
+    ana, bob = await new_customer(client, admin), await new_customer(client, admin)
+    old = datetime.now(UTC) - timedelta(days=200)
+    for customer, type_ in ((ana, "order.placed"), (bob, "order.paid")):
+        body = event("order.placed", old)
+        body["type"] = type_
+        assert (await append(client, admin, customer, body)).status_code == 201
+    policy = RetentionPolicy(event_days={"order.placed": 90, "order.paid": 90})
+
+    report = await expire_batch(session, policy, limit=100)
+
+    assert report.events == {"order.paid": 1, "order.placed": 1}
+    assert report.customers_rebuilt == 2
+    found = await client.get(f"/v1/customers/{ana}/indicators", headers=admin)
+    assert found.json()["value"]["order_count"] == 0
 
 
 async def test_retention_of_a_merged_away_history_rebuilds_the_survivors_indicators(
