@@ -13,14 +13,24 @@ import hmac
 import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
+from urllib.parse import parse_qsl
 
 import pytest
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from standardwebhooks.webhooks import Webhook
 
 from app.ingest.adapters.aircall import AircallAdapter
-from app.ingest.adapters.base import Adapter, Delivery, SignatureError
+from app.ingest.adapters.base import (
+    MAX_SIGNATURE_HEADER,
+    Adapter,
+    Delivery,
+    PayloadError,
+    SignatureError,
+)
+from app.ingest.adapters.generic import GenericAdapter
 from app.ingest.adapters.mailgun import MailgunAdapter
 from app.ingest.adapters.postmark import PostmarkAdapter
 from app.ingest.adapters.sendgrid_events import (
@@ -29,7 +39,10 @@ from app.ingest.adapters.sendgrid_events import (
     SendGridEventsAdapter,
 )
 from app.ingest.adapters.sendgrid_inbound import SendGridInboundAdapter
+from app.ingest.adapters.shopify import ShopifyAdapter
 from app.ingest.adapters.signatures import hmac_digest, require_any
+from app.ingest.adapters.stripe import StripeAdapter
+from app.ingest.adapters.twilio import TwilioAdapter
 from app.ingest.adapters.woocommerce import WooCommerceAdapter
 
 NOW = datetime(2026, 4, 14, 10, 0, tzinfo=UTC)
@@ -248,3 +261,184 @@ def test_hmac_digest_takes_a_key_as_text_or_bytes() -> None:
     assert hmac_digest("secret", b"message") == hmac_digest(b"secret", b"message") == expected
     sha1 = hmac.new(b"secret", b"message", hashlib.sha1).digest()
     assert hmac_digest(b"secret", b"message", "sha1") == sha1
+
+
+# --- Shopify and Stripe: HMACs of the raw body ------------------------------------------
+
+SHOPIFY = ShopifyAdapter()
+
+
+def test_shopify_says_why() -> None:
+    missing = delivery(b"{}")
+    assert refusal(SHOPIFY, missing, ["shop-secret"]) == "missing X-Shopify-Hmac-Sha256"
+    forged = delivery(b"{}", x_shopify_hmac_sha256="Zm9yZ2Vk")
+    assert refusal(SHOPIFY, forged, ["shop-secret"]) == "X-Shopify-Hmac-Sha256 does not match"
+
+
+STRIPE = StripeAdapter()
+STRIPE_SECRET, STRIPE_OLD = "whsec_stripe_test", "whsec_stripe_old"
+STRIPE_BODY = b'{"id": "evt_1", "type": "payment_intent.succeeded"}'
+T = str(int(NOW.timestamp()))
+
+
+def v1(secret: str = STRIPE_SECRET, timestamp: str = T) -> str:
+    signed = f"{timestamp}.".encode() + STRIPE_BODY
+    return hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+
+
+def stripe(header: str) -> Delivery:
+    return delivery(STRIPE_BODY, stripe_signature=header)
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        f"t={T},v1={v1()}",
+        f"v1={v1()},t={T}",  # the parts in any order
+        f"t={T},v1={v1()},v1={'0' * 64}",  # any v1 may match, first or last
+        f"t={T},v1={'0' * 64},v1={v1()}",
+        f"t={T},v0={'0' * 64},v1={v1()}",
+    ],
+)
+def test_stripe_accepts_every_documented_shape(header: str) -> None:
+    STRIPE.verify(stripe(header), [STRIPE_SECRET], NOW)
+
+
+@pytest.mark.parametrize("secrets", [[STRIPE_SECRET, STRIPE_OLD], [STRIPE_OLD, STRIPE_SECRET]])
+def test_stripe_accepts_any_configured_secret_whatever_its_place(secrets: list[str]) -> None:
+    STRIPE.verify(stripe(f"t={T},v1={v1()}"), secrets, NOW)
+
+
+@pytest.mark.parametrize(
+    ("header", "reason"),
+    [
+        ("", "missing Stripe-Signature"),
+        (f"t={T}", "Stripe-Signature has no t= timestamp or no v1= signature"),
+        (f"v1={v1()}", "Stripe-Signature has no t= timestamp or no v1= signature"),
+        (f"t={T},v0={v1()}", "Stripe-Signature has no t= timestamp or no v1= signature"),
+        (f"t={T},v1=", "Stripe-Signature has no t= timestamp or no v1= signature"),
+        (f"t=={T},v1={v1()}", "Stripe-Signature t= is not a Unix time in seconds"),
+        (f"t=1234567890123,v1={v1()}", "Stripe-Signature t= is not a Unix time in seconds"),
+        (f"t={T},v1={'0' * 64}", "no Stripe-Signature v1 matches"),
+        (f"t=123456789012,v1={v1(timestamp='123456789012')}",
+         "Stripe-Signature timestamp 123456789012 is outside 300 s of now"),
+    ],
+    ids=["empty", "no-v1", "no-t", "only-v0", "empty-v1", "t==", "13-digits", "forged",
+         "12-digits"],
+)  # fmt: skip
+def test_stripe_says_why(header: str, reason: str) -> None:
+    assert refusal(STRIPE, stripe(header), [STRIPE_SECRET]) == reason
+
+
+def test_a_signature_header_of_exactly_the_bound_is_read() -> None:
+    """The bound is 2,048 characters: that many are read (here, refused as forged), one
+    more is refused unread."""
+    padding = ",v0=" + "0" * (MAX_SIGNATURE_HEADER - len(f"t={T},v1={'0' * 64}") - 4)
+    header = f"t={T},v1={'0' * 64}{padding}"
+    assert len(header) == MAX_SIGNATURE_HEADER
+    assert refusal(STRIPE, stripe(header), [STRIPE_SECRET]) == "no Stripe-Signature v1 matches"
+    assert refusal(STRIPE, stripe(header + "0"), [STRIPE_SECRET]) == (
+        f"stripe-signature is longer than {MAX_SIGNATURE_HEADER} characters"
+    )
+
+
+# --- the generic source: Standard Webhooks ----------------------------------------------
+
+GENERIC = GenericAdapter()
+GENERIC_SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+
+
+def generic(body: bytes, signature: str | None = None) -> Delivery:
+    # The library checks the timestamp against its own clock.
+    sent = datetime.now(UTC)
+    if signature is None:
+        signature = Webhook(GENERIC_SECRET).sign("msg_1", sent, body.decode())
+    return Delivery(
+        url=URL,
+        headers={
+            "webhook-id": "msg_1",
+            "webhook-timestamp": str(int(sent.timestamp())),
+            "webhook-signature": signature,
+        },
+        body=body,
+    )
+
+
+def test_a_signed_generic_body_verifies_even_when_it_is_not_json() -> None:
+    """Verifying reads the signature, not the body: a genuine body this service cannot
+    read is kept failed (202) for an admin, not refused as forged."""
+    GENERIC.verify(generic(b"not json at all"), [GENERIC_SECRET], NOW)
+    deep = b"[" * 5000 + b"]" * 5000
+    GENERIC.verify(generic(deep), [GENERIC_SECRET], NOW)
+
+
+def test_the_generic_source_says_why() -> None:
+    forged = generic(b"{}", signature="v1,Zm9yZ2Vk")
+    assert refusal(GENERIC, forged, [GENERIC_SECRET]) == (
+        "no webhook-signature matches, or the timestamp is stale"
+    )
+    huge = generic(b"{}", signature="v1,Zm9yZ2Vk " * 400)
+    assert refusal(GENERIC, huge, [GENERIC_SECRET]) == (
+        f"webhook-signature is longer than {MAX_SIGNATURE_HEADER} characters"
+    )
+
+
+# --- Twilio: an HMAC of the URL it called and the sorted form ---------------------------
+
+TWILIO = TwilioAdapter()
+TWILIO_TOKEN = "twilio-auth-token"
+FORM = b"CallSid=CA1&CallStatus=completed&From=%2B34612345678"
+
+
+def twilio_signature(url: str, body: bytes = FORM) -> str:
+    pairs = sorted(parse_qsl(body.decode(), keep_blank_values=True))
+    message = url + "".join(name + value for name, value in pairs)
+    digest = hmac.new(TWILIO_TOKEN.encode(), message.encode(), hashlib.sha1).digest()
+    return base64.b64encode(digest).decode()
+
+
+@pytest.mark.parametrize(
+    ("called", "signed"),
+    [
+        ("http://[2001:db8::5]:8000/v1/webhooks/twilio", "http://[2001:db8::5]/v1/webhooks/twilio"),
+        ("https://[2001:db8::5]/v1/webhooks/twilio", "https://[2001:db8::5]:443/v1/webhooks/twilio"),
+        ("http://203.0.113.5:8000/v1/webhooks/twilio", "http://203.0.113.5:8000/v1/webhooks/twilio"),
+    ],
+)  # fmt: skip
+def test_twilio_verifies_with_or_without_the_port_ipv6_included(called: str, signed: str) -> None:
+    given = Delivery(
+        url=called,
+        headers={
+            "content-type": "application/x-www-form-urlencoded",
+            "x-twilio-signature": twilio_signature(signed),
+        },
+        body=FORM,
+    )
+    TWILIO.verify(given, [TWILIO_TOKEN], NOW)
+
+
+def test_twilio_says_why() -> None:
+    headers = {"content-type": "application/x-www-form-urlencoded"}
+    unsigned = Delivery(url=URL, headers=headers, body=FORM)
+    assert refusal(TWILIO, unsigned, [TWILIO_TOKEN]) == "missing X-Twilio-Signature"
+    forged = Delivery(url=URL, headers={**headers, "x-twilio-signature": "Zm9yZ2Vk"}, body=FORM)
+    assert refusal(TWILIO, forged, [TWILIO_TOKEN]) == "X-Twilio-Signature does not match"
+    binary = Delivery(url=URL, headers={**headers, "x-twilio-signature": "x"}, body=b"\xff\xfe")
+    assert refusal(TWILIO, binary, [TWILIO_TOKEN]) == (
+        "the body is not a form Twilio could have signed"
+    )
+
+
+# --- what a delivery that cannot be read is kept failed with ----------------------------
+
+
+def test_an_unreadable_body_is_kept_with_what_is_wrong_with_it() -> None:
+    with pytest.raises(PayloadError, match=r"^the body is not JSON: "):
+        delivery(b"{nope").json()
+    with pytest.raises(PayloadError, match=r"^the form body is not UTF-8: "):
+        delivery(b"a=\xff").form_pairs()
+
+
+def test_json_options_reach_the_parser() -> None:
+    """WooCommerce reads prices as decimals: 0.1 stays 0.1."""
+    assert delivery(b'{"price": 0.1}').json(parse_float=Decimal) == {"price": Decimal("0.1")}

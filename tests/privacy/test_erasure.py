@@ -1,6 +1,7 @@
 """Erasure: personal data leaves every column of every table; company figures stay."""
 
 import json
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -264,6 +265,18 @@ async def test_erasure_leaves_no_personal_data_and_the_figures_unchanged(
         "payload": {"items": [f"card for {NAME}", {"sku": "WRAP-1", "qty": 1}]},
     }
     assert (await append(client, admin, customer, gift)).status_code == 201
+    # Indicators keep a failed payment's reason: rebuilt from what is kept, it goes too.
+    declined = {
+        "type": "payment.failed",
+        "occurred_at": "2026-04-18T11:00:00Z",
+        "payload": {
+            "payment_id": "pi_77",
+            "amount": "10.00",
+            "currency": "EUR",
+            "reason": f"card of {NAME} declined",
+        },
+    }
+    assert (await append(client, admin, customer, declined)).status_code == 201
     assert await personal_data_left(session), "the scan finds Jane before the erasure"
     report = await client.get("/v1/reports/summary", params=REPORT, headers=admin)
     events_before = (await client.get(f"/v1/customers/{customer}/timeline", headers=admin)).json()
@@ -302,7 +315,9 @@ async def test_erasure_leaves_no_personal_data_and_the_figures_unchanged(
     assert profile["status"] == "erased" and profile["identifiers"] == []
     history = (await client.get(f"/v1/customers/{customer}/timeline", headers=admin)).json()
     kept = {e["type"]: e for e in history["items"]}
-    assert kept["customer.erased"]["payload"]["reason"] == "GDPR art. 17 request #4471"
+    record = kept["customer.erased"]["payload"]
+    assert record["reason"] == "GDPR art. 17 request #4471"
+    assert datetime.fromisoformat(record["requested_at"]) == datetime(2026, 11, 20, 9, tzinfo=UTC)
     order = kept["order.placed"]["payload"]
     assert order["currency"] and order["total"] and all("sku" in i for i in order["items"])
     assert "shipping_address" not in order
