@@ -1,0 +1,385 @@
+"""What the indicators and rules say about small histories an agent could tell by hand
+(pure, no database). The property tests prove the fold ignores arrival order; these prove
+what it computes."""
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+
+from app.indicators.rules import Condition, evaluate
+from app.indicators.state import Fact, ValuePolicy, derive, fold_all, sales_series
+
+NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
+POLICY = ValuePolicy(base_currency="EUR", rates={"USD": Decimal("0.5")})
+_ids = iter(range(10**6))
+
+
+def fact(type_: str, days_ago: float, channel: str = "store", **payload: Any) -> Fact:
+    return Fact(f"e{next(_ids):06d}", type_, NOW - timedelta(days=days_ago), channel, payload)
+
+
+def indicators(*history: Fact, now: datetime = NOW, policy: ValuePolicy = POLICY) -> Any:
+    return derive(fold_all(history), now, policy)
+
+
+def orders(*spec: tuple[float, str, str]) -> list[Fact]:
+    """order.placed then order.delivered for each (days ago, total, currency)."""
+    out = []
+    for n, (days_ago, total, currency) in enumerate(spec):
+        placed = {"order_id": f"SO-{n}", "total": total, "currency": currency}
+        out.append(fact("order.placed", days_ago, **placed, items=[{"sku": f"SKU-{n}"}]))
+        out.append(fact("order.delivered", days_ago - 2, order_id=f"SO-{n}"))
+    return out
+
+
+# --- value ----------------------------------------------------------------------------
+
+
+def test_a_regular_buyer_s_value() -> None:
+    value = indicators(
+        *orders((100, "100.00", "EUR"), (70, "200.00", "EUR"), (40, "300.00", "EUR"))
+    )["value"]
+    assert value == {
+        "lifetime_value": {"EUR": "600.00"},
+        "lifetime_value_base": {"amount": "600.00", "currency": "EUR"},
+        "unconverted_currencies": [],
+        "order_count": 3,
+        "average_order_value": {"amount": "200.00", "currency": "EUR"},
+        "first_purchase_at": (NOW - timedelta(days=100)).isoformat(),
+        "last_purchase_at": (NOW - timedelta(days=40)).isoformat(),
+        "median_days_between_purchases": 30.0,
+        "open_orders": [],
+        "refunds": 0,
+        "disputes": 0,
+        "open_disputes": [],
+        "overdue_invoices": [],
+        "segment": "occasional",
+    }
+
+
+def test_cancelled_orders_count_for_nothing_and_refunds_subtract() -> None:
+    history = [
+        fact("order.placed", 10, order_id="A", total="80.00", currency="EUR"),
+        fact("order.placed", 9, order_id="B", total="20.00", currency="EUR"),
+        fact("order.cancelled", 8, order_id="B"),
+        fact("order.placed", 7, order_id="C", total="30.00", currency="USD"),
+        fact("order.refunded", 5, order_id="A", refund_amount="15.00", currency="EUR"),
+        fact("order.refunded", 4, order_id="A", refund_amount="5.00", currency="EUR"),
+        fact("payment.received", 3, payment_id="P1", amount="12.50", currency="EUR"),
+        fact("payment.received", 3, payment_id="P2", amount="99.00", currency="EUR", order_id="A"),
+    ]
+    value = indicators(*history)["value"]
+    # 80 - 15 - 5 + 12.50 standing alone (P2 pays order A, already counted); USD at 0.5.
+    assert value["lifetime_value"] == {"EUR": "72.50", "USD": "30.00"}
+    assert value["lifetime_value_base"] == {"amount": "87.50", "currency": "EUR"}
+    assert value["order_count"] == 2 and value["refunds"] == 2
+    assert value["average_order_value"] == {"amount": "47.50", "currency": "EUR"}
+    assert value["open_orders"] == ["C"], "a refunded order is not open"
+    assert value["median_days_between_purchases"] == 3.0
+
+
+def test_a_corrected_total_replaces_the_original() -> None:
+    placed = fact("order.placed", 10, order_id="A", total="80.00", currency="EUR")
+    fixed = Fact(
+        "z-fix",
+        "event.corrected",
+        NOW - timedelta(days=1),
+        "system",
+        {"corrects_event_id": placed.id, "payload": {"total": "60.00"}},
+        placed.id,
+    )
+    later = Fact(
+        "z-fix2",
+        "event.corrected",
+        NOW - timedelta(hours=1),
+        "system",
+        {"corrects_event_id": placed.id, "payload": {"total": "65.00"}},
+        placed.id,
+    )
+    value = indicators(placed, later, fixed)["value"]
+    assert value["lifetime_value"] == {"EUR": "65.00"}, "the latest correction wins"
+    series = sales_series(fold_all([placed, fixed, later]), "month")
+    assert series == [
+        {
+            "period": (NOW - timedelta(days=10)).strftime("%Y-%m"),
+            "currency": "EUR",
+            "orders": 1,
+            "amount": "65.00",
+        },
+    ]
+
+
+@pytest.mark.parametrize(
+    ("spec", "now_days", "segment"),
+    [
+        ([], 0, "none"),
+        ([(10, "40.00", "EUR")], 0, "new"),
+        ([(40, "40.00", "EUR")], 0, "occasional"),
+        ([(10, "1000.00", "EUR")], 0, "champion"),
+        ([(50, "10.00", "EUR")] * 5, 0, "loyal"),
+        ([(10, "600.00", "EUR")], 171, "at_risk"),
+        ([(10, "400.00", "EUR")], 171, "lapsed"),
+        ([(10, "400.00", "EUR")], 170, "occasional"),
+    ],
+)
+def test_value_segments(spec: list[tuple[float, str, str]], now_days: int, segment: str) -> None:
+    """new: one order within 30 days; champion from 1000; loyal from 5 orders; past 180
+    days without a purchase, at_risk from half a champion's value, else lapsed."""
+    later = NOW + timedelta(days=now_days)
+    assert indicators(*orders(*spec), now=later)["value"]["segment"] == segment
+
+
+def test_disputes_invoices_and_what_is_open() -> None:
+    history = [
+        fact("payment.disputed", 20, payment_id="P1", amount="5.00", currency="EUR"),
+        fact(
+            "payment.disputed",
+            19,
+            payment_id="P2",
+            amount="5.00",
+            currency="EUR",
+            dispute_status="won",
+        ),
+        fact("invoice.overdue", 10, invoice_id="I1", amount="50.00", currency="EUR"),
+        fact(
+            "payment.received", 5, payment_id="P3", amount="50.00", currency="EUR", invoice_id="I1"
+        ),
+        fact("invoice.overdue", 3, invoice_id="I2", amount="20.00", currency="EUR"),
+        fact(
+            "payment.received", 4, payment_id="P4", amount="20.00", currency="EUR", invoice_id="I2"
+        ),
+        fact("order.placed", 2, order_id="SO-9", total="10.00", currency="EUR"),
+        fact("order.shipped", 1, order_id="SO-9", carrier="SEUR"),
+    ]
+    value = indicators(*history)["value"]
+    assert value["disputes"] == 2 and value["open_disputes"] == ["P1"]
+    assert value["overdue_invoices"] == ["I2"], "paid before it fell overdue again"
+    assert value["open_orders"] == ["SO-9"]
+    assert value["lifetime_value"] == {"EUR": "10.00"}, "invoice payments are not sales"
+
+
+# --- churn risk -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("silent_days", "churn", "reason"),
+    [
+        (40, "low", None),
+        (50, "medium", "no purchase for 50 days; usually every 30"),
+        (61, "high", "no purchase for 61 days; usually every 30"),
+    ],
+)
+def test_a_regular_buyer_gone_quiet(silent_days: int, churn: str, reason: str | None) -> None:
+    """Medium past 1.5 times the usual gap between purchases, high past twice."""
+    history = orders(
+        (silent_days + 60, "10.00", "EUR"),
+        (silent_days + 30, "10.00", "EUR"),
+        (silent_days, "10.00", "EUR"),
+    )
+    assert indicators(*history)["risk"] == {"churn": churn, "churn_reason": reason}
+
+
+def test_two_orders_are_not_a_habit() -> None:
+    history = orders((200, "10.00", "EUR"), (190, "10.00", "EUR"))
+    assert indicators(*history)["risk"] == {"churn": "low", "churn_reason": None}
+
+
+# --- service ----------------------------------------------------------------------------
+
+
+def test_tickets_open_recent_recurring_and_how_long_they_take() -> None:
+    history = [
+        fact("ticket.opened", 10, "email", ticket_id="T1", category="billing"),
+        fact("ticket.resolved", 9, "email", ticket_id="T1"),
+        fact("ticket.opened", 5, "email", ticket_id="T2", category="billing"),
+        fact("ticket.updated", 4, "email", ticket_id="T2", status="pending"),
+        fact("ticket.opened", 100, "email", ticket_id="T3", category="delivery"),
+        fact("ticket.resolved", 98.5, "email", ticket_id="T3"),
+        fact("ticket.opened", 70, "email", ticket_id="T4", category="delivery"),
+        fact("ticket.updated", 69, "email", ticket_id="T4", status="closed"),
+    ]
+    service = indicators(*history)["service"]
+    assert service == {
+        "open_tickets": ["T2"],
+        "tickets_90d": 3,
+        "recurring_problems": ["billing"],
+        "ticket_categories_60d": {"billing": 2},
+        "average_resolution_hours": 30.0,  # 24 h and 36 h
+    }
+
+
+def test_a_ticket_s_latest_category_counts() -> None:
+    history = [
+        fact("ticket.opened", 10, "email", ticket_id="T1", category="billing"),
+        fact("ticket.updated", 9, "email", ticket_id="T1", category="delivery"),
+        fact("ticket.opened", 8, "email", ticket_id="T2", category="delivery"),
+    ]
+    assert indicators(*history)["service"]["recurring_problems"] == ["delivery"]
+
+
+# --- satisfaction and contact -----------------------------------------------------------
+
+
+def test_satisfaction_in_90_days() -> None:
+    """Unsatisfied: CSAT 2 or less, NPS 6 or less, or a contact rated unsatisfied."""
+    history = [
+        fact("survey.answered", 100, "web", csat=1),
+        fact("survey.answered", 10, "web", csat=2),
+        fact("survey.answered", 9, "web", csat=3),
+        fact("survey.answered", 5, "web", nps=6),
+        fact("survey.answered", 1, "web", nps=9),
+        fact("survey.answered", 0.5, "web", nps=7),
+        fact("call.completed", 3, "phone", satisfaction="unsatisfied"),
+        fact("chat.conversation", 2, "chat", satisfaction="satisfied"),
+        fact("call.completed", 95, "phone", satisfaction="unsatisfied"),
+    ]
+    found = indicators(*history)
+    assert found["satisfaction"] == {
+        "last_csat": 3,
+        "last_nps": 7,
+        "csat_90d_average": 2.5,
+        "nps_90d_average": 7.33,
+        "unsatisfied_90d": 3,
+    }
+    assert found["risk"] == {"churn": "high", "churn_reason": "3 unsatisfied contacts in 90 days"}
+
+
+def test_two_unsatisfied_contacts_are_a_medium_risk() -> None:
+    history = [fact("survey.answered", 3, "web", csat=1), fact("survey.answered", 2, "web", nps=0)]
+    found = indicators(*history)
+    assert found["risk"] == {"churn": "medium", "churn_reason": "2 unsatisfied contacts in 90 days"}
+
+
+def test_missed_calls_today_and_in_4_hours_and_the_last_interaction() -> None:
+    history = [
+        Fact("m1", "call.missed", NOW - timedelta(hours=4), "phone", {}),  # 08:00: both
+        Fact("m2", "call.abandoned", NOW - timedelta(hours=4, minutes=1), "phone", {}),
+        Fact("m3", "call.missed", NOW - timedelta(hours=13), "phone", {}),  # yesterday
+        Fact("m4", "call.completed", NOW - timedelta(hours=1), "phone", {}),
+        Fact("m5", "email.received", NOW - timedelta(hours=2), "email", {}),
+        Fact("m6", "web.page_viewed", NOW - timedelta(minutes=5), "web", {"url": "x"}),
+    ]
+    contact = indicators(*history)["contact"]
+    assert contact == {
+        "last_interaction": {
+            "at": (NOW - timedelta(hours=1)).isoformat(),
+            "channel": "phone",
+            "type": "call.completed",
+        },
+        "missed_calls_today": 2,
+        "missed_calls_4h": 1,
+    }
+
+
+# --- rules ------------------------------------------------------------------------------
+
+
+def said(
+    *,
+    unsatisfied: int = 0,
+    missed_4h: int = 0,
+    categories: dict[str, int] | None = None,
+    disputes: list[str] | None = None,
+) -> dict[str, Any]:
+    return {
+        "satisfaction": {"unsatisfied_90d": unsatisfied},
+        "contact": {"missed_calls_4h": missed_4h},
+        "service": {"ticket_categories_60d": categories or {}},
+        "value": {"open_disputes": disputes or []},
+    }
+
+
+def test_the_built_in_rules_at_their_thresholds() -> None:
+    assert (
+        evaluate(said(unsatisfied=2, missed_4h=3, categories={"billing": 1}), "vip", [], {}) == []
+    )
+    held = evaluate(
+        said(
+            unsatisfied=3,
+            missed_4h=4,
+            categories={"billing": 2, "delivery": 1, "app": 3},
+            disputes=["dp_1", "dp_2"],
+        ),
+        "premium",
+        [("inc-1", "SEUR strike"), ("inc-2", "Outage")],
+        {},
+    )
+    assert held == [
+        Condition(
+            "unsatisfied_streak",
+            "at_risk",
+            "danger",
+            "At risk",
+            "Loyalty action: 3 unsatisfied contacts in 90 days",
+            {"unsatisfied_90d": 3},
+        ),
+        Condition(
+            "premium_abandoned_calls",
+            "abandoned_calls",
+            "danger",
+            "Calls abandoned",
+            "Urgent: premium customer abandoned 4 calls in 4 hours",
+            {"missed_calls_4h": 4},
+        ),
+        Condition(
+            "recurring_problem",
+            "recurring_problem",
+            "warning",
+            "Recurring problem",
+            "Recurring problem: app, billing",
+            {"categories": ["app", "billing"]},
+        ),
+        Condition(
+            "open_dispute",
+            "open_dispute",
+            "danger",
+            "Open dispute",
+            "Open payment dispute (dp_1, dp_2)",
+            {"disputes": ["dp_1", "dp_2"]},
+        ),
+        Condition(
+            "incident_affected:inc-1",
+            "incident:inc-1",
+            "warning",
+            "Affected by incident",
+            "Affected by incident: SEUR strike",
+            {"incident_id": "inc-1"},
+        ),
+        Condition(
+            "incident_affected:inc-2",
+            "incident:inc-2",
+            "warning",
+            "Affected by incident",
+            "Affected by incident: Outage",
+            {"incident_id": "inc-2"},
+        ),
+    ]
+
+
+def test_abandoned_calls_alert_only_for_the_tiers_named() -> None:
+    assert evaluate(said(missed_4h=9), "standard", [], {}) == []
+    [held] = evaluate(said(missed_4h=9), "vip", [], {})
+    assert held.rule == "premium_abandoned_calls"
+    tiers = {"premium_abandoned_calls": {"tiers": ["standard"], "threshold": 2}}
+    [held] = evaluate(said(missed_4h=2), "standard", [], tiers)
+    assert held.title == "Urgent: standard customer abandoned 2 calls in 4 hours"
+
+
+def test_an_admin_s_thresholds_and_switches_win() -> None:
+    rules = {
+        "unsatisfied_streak": {"threshold": 5},
+        "recurring_problem": {"threshold": 3},
+        "open_dispute": {"enabled": False},
+        "incident_affected": {"enabled": False},
+    }
+    everything = said(unsatisfied=4, categories={"billing": 2}, disputes=["dp_1"])
+    assert evaluate(everything, "standard", [("inc-1", "x")], rules) == []
+    [held] = evaluate(said(unsatisfied=5), "standard", [], rules)
+    assert held.detail == {"unsatisfied_90d": 5}
+    off = {
+        name: {"enabled": False}
+        for name in ("unsatisfied_streak", "premium_abandoned_calls", "recurring_problem")
+    }
+    assert evaluate(said(unsatisfied=9, missed_4h=9, categories={"a": 9}), "vip", [], off) == []

@@ -1,0 +1,28 @@
+"""A pytest plugin for mutmut's runs (``-p tests.mutation.selection``): which tests judge
+a mutant of the indicator fold and rules.
+
+mutmut runs, for each mutant, every selected test that called the mutated function. The
+fold runs on every append, so that is most of the suite, minutes per surviving mutant;
+the tests written for the fold and the rules decide alone (the suite's other tests only
+call them). Every other mutant keeps mutmut's choice.
+"""
+
+import os
+
+import pytest
+
+JUDGES = {
+    "app.indicators.state.": ("tests/indicators/test_state.py", "tests/indicators/test_rules.py"),
+    "app.indicators.rules.": ("tests/indicators/test_rules.py", "tests/indicators/test_state.py"),
+}
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under a mutant of the fold or the rules, deselect every test but their own."""
+    mutant = os.environ.get("MUTANT_UNDER_TEST", "")
+    judges = next((paths for prefix, paths in JUDGES.items() if mutant.startswith(prefix)), None)
+    if judges is None:
+        return
+    kept = [item for item in items if item.nodeid.startswith(judges)]
+    config.hook.pytest_deselected(items=[item for item in items if item not in kept])
+    items[:] = kept
