@@ -11,10 +11,12 @@ import os
 
 import pytest
 
-JUDGES = {
-    "app.indicators.state.": ("tests/indicators/test_state.py", "tests/indicators/test_rules.py"),
-    "app.indicators.rules.": ("tests/indicators/test_rules.py", "tests/indicators/test_state.py"),
-}
+OWN_TESTS = (
+    "tests/indicators/test_what_indicators_say.py",
+    "tests/indicators/test_state.py",
+    "tests/indicators/test_rules.py",
+)
+JUDGES = {"app.indicators.state.": OWN_TESTS, "app.indicators.rules.": OWN_TESTS}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
