@@ -18,6 +18,7 @@ TARGET or a SQL mutant survives. docs/testing.md explains the figures.
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -63,12 +64,19 @@ def main() -> int:
     parser.add_argument("--only", default=",".join(MODULES), help="modules, comma-separated")
     parser.add_argument("--skip-sql", action="store_true", help="no SQL mutants")
     parser.add_argument("--max-children", type=int, default=os.cpu_count() or 2)
+    parser.add_argument(
+        "--keep", action="store_true", help="reuse mutants/ (which test calls which function)"
+    )
     args = parser.parse_args()
     chosen = [m.strip() for m in args.only.split(",") if m.strip()]
     unknown = set(chosen) - set(MODULES)
     if unknown:
         parser.error(f"unknown modules {sorted(unknown)}; known: {sorted(MODULES)}")
 
+    if not args.keep:
+        # mutmut maps tests to functions once and keeps the map: a test edited since
+        # would judge mutants with an old map.
+        shutil.rmtree(PROJECT / "mutants", ignore_errors=True)
     work = Path(tempfile.mkdtemp(prefix="ch-mutation-"))
     started = time.monotonic()
     template = start_embedded(work / "embedded", "mutation_template")
