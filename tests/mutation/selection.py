@@ -30,4 +30,8 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if not kept:  # a function only other tests call (the sales series): theirs
         return
     config.hook.pytest_deselected(items=[item for item in items if item not in kept])
-    items[:] = kept
+    # The quickest first: under -x, the first failure ends the run.
+    items[:] = sorted(
+        kept,
+        key=lambda item: next(n for n, path in enumerate(judges) if item.nodeid.startswith(path)),
+    )
