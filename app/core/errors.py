@@ -109,6 +109,13 @@ class PreconditionRequired(ProblemError):
     status = 428
 
 
+class TooManyRequests(ProblemError):
+    status = 429
+
+    def __init__(self, detail: str, retry_after: int = 5) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
 class ServiceUnavailable(ProblemError):
     status = 503
 
@@ -336,6 +343,7 @@ _EXAMPLES: dict[int, dict[str, Any]] = {
         ],
     },
     428: {"title": "Precondition Required", "detail": "Send If-Match with the current ETag."},
+    429: {"title": "Too Many Requests", "detail": "This key holds 50 open streams already."},
     503: {"title": "Service Unavailable", "detail": "The database is unavailable."},
 }
 

@@ -12,7 +12,13 @@ from app.auth.dependencies import Reader, Writer
 from app.core.bounded_json import BoundedJsonRoute
 from app.core.config import SettingsDep
 from app.core.db import Database, SessionDep
-from app.core.errors import PayloadTooLarge, UnsupportedMediaType, invalid_field, problem_responses
+from app.core.errors import (
+    PayloadTooLarge,
+    TooManyRequests,
+    UnsupportedMediaType,
+    invalid_field,
+    problem_responses,
+)
 from app.core.pagination import Limit
 from app.core.preconditions import etag
 from app.core.timestamps import Timestamp
@@ -232,7 +238,7 @@ async def get_timeline(
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
         **_REDIRECT,
-        **problem_responses(401, 403, 404, 422),
+        **problem_responses(401, 403, 404, 422, 429),
     },
 )
 async def stream_timeline(
@@ -249,14 +255,18 @@ async def stream_timeline(
     `Last-Event-ID`, events around that point are sent again (at least once: dedupe by id).
     The stream ends within a second of its key being revoked or of the customer changing
     hands, being merged or erased (the client reconnects and is answered afresh). Every
-    stream opened is in the access log."""
+    stream opened is in the access log. A key holds at most `CH_MAX_STREAMS_PER_KEY`
+    streams open at once (429 past it)."""
+    feed: TimelineFeed = request.app.state.feed
+    limit = settings.max_streams_per_key
+    if feed.streams_of(principal.key_id) >= limit:
+        raise TooManyRequests(f"This key holds {limit} open streams already; close one first.")
     customer, family = await customers.readable_family(session, customer_id, principal)
     if customer.status == "merged":
         return _merged_redirect(request, await customers.survivor_id(session, customer.id))
     await record_access(session, principal, customer.id, "timeline-stream")
     opened = service.StreamView(customer.status, frozenset(family))
     database: Database = request.app.state.db
-    feed: TimelineFeed = request.app.state.feed
 
     async def still_open() -> bool:
         async with database.sessionmaker() as s:
@@ -264,6 +274,8 @@ async def stream_timeline(
 
     async def events() -> Any:
         with feed.subscribe(family, principal.key_id) as subscription:
+            if feed.streams_of(principal.key_id) > limit:
+                return  # opened together with others of its key, past the check above
             # Anything that changed between the check above and the subscription was not
             # heard: look once more before sending anything.
             if not await still_open():

@@ -236,3 +236,33 @@ async def test_every_stream_opened_is_in_the_access_log(
         assert [(e["what"], e["key_id"], e["agent_id"]) for e in log["items"]] == [
             ("timeline-stream", key_id, "agent-a")
         ]
+
+
+async def test_a_key_holds_a_bounded_number_of_open_streams(
+    served: tuple[str, dict[str, str]], database: Database, settings: Settings
+) -> None:
+    """One key's streams are bounded: thousands of them (4,000 from one owned-only support
+    key) made every append fan out to as many reads, and a screen-pop wait 3 s behind them.
+    Past the bound a stream is 429 with Retry-After; other keys are not affected, and a
+    closed stream frees its place."""
+    base, admin = served
+    settings.max_streams_per_key = 2  # the app reads the same settings object per request
+    owned = await committed_key(database, Role.SUPPORT, agent_id="agent-a", owned_only=True)
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        customer = await new_customer(client, admin, owner_id="agent-a")
+        first = await open_stream(client, customer, owned)
+        second = await open_stream(client, customer, owned)
+        try:
+            refused = await client.get(f"/v1/customers/{customer}/timeline/stream", headers=owned)
+            assert refused.status_code == 429, refused.text
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert int(refused.headers["Retry-After"]) > 0
+            another, _ = await open_stream(client, customer, admin)  # its own bound
+            await another.__aexit__(None, None, None)
+        finally:
+            await second[0].__aexit__(None, None, None)
+        await asyncio.sleep(0.2)  # the server notices the client went away
+        third, _ = await open_stream(client, customer, owned)
+        await third.__aexit__(None, None, None)
+        await first[0].__aexit__(None, None, None)
+
