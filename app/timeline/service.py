@@ -656,10 +656,14 @@ async def events_for_stream(session: AsyncSession, event_ids: Sequence[UUID]) ->
 async def replay_after(
     session: AsyncSession, customer_ids: Sequence[UUID], last_event_id: UUID
 ) -> list[EventOut]:
-    """Events a resuming stream may have missed (at least once: the client dedupes by id)."""
+    """Events a resuming stream may have missed (at least once: the client dedupes by id).
+
+    The resume point counts only on the stream's own timeline: another customer's event
+    replays nothing, as an id never recorded does, so that the answer tells no key that
+    an event exists elsewhere, nor when it was recorded."""
     repo = TimelineRepository(session)
     last = await repo.get(last_event_id)
-    if last is None:
+    if last is None or last.customer_id not in customer_ids:
         return []
     events = await repo.recorded_since(customer_ids, last.recorded_at - RESUME_WINDOW)
     return [event_out(e) for e in events if e.id != last.id]

@@ -266,3 +266,30 @@ async def test_a_key_holds_a_bounded_number_of_open_streams(
         await third.__aexit__(None, None, None)
         await first[0].__aexit__(None, None, None)
 
+
+async def test_last_event_id_of_another_customers_event_resumes_nothing(
+    served: tuple[str, dict[str, str]], database: Database
+) -> None:
+    """A resume point is looked for on the stream's own timeline only: an event id of
+    another owner's customer replays nothing, exactly as an id never recorded does, so the
+    answer cannot tell an owned-only key that the event exists (or when it was recorded)."""
+    base, admin = served
+    owned = await committed_key(database, Role.SUPPORT, agent_id="agent-a", owned_only=True)
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        mine = await new_customer(client, admin, owner_id="agent-a")
+        theirs = await new_customer(client, admin, owner_id="agent-b")
+        hidden = await append_elsewhere(database, theirs, "another owner's")
+        await append_elsewhere(database, mine, "mine, recorded after it")
+
+        async def replayed(last_event_id: str) -> list[dict[str, str]]:
+            headers = {**owned, "Last-Event-ID": last_event_id}
+            path = f"/v1/customers/{mine}/timeline/stream"
+            async with client.stream("GET", path, headers=headers) as response:
+                assert response.status_code == 200
+                with contextlib.suppress(TimeoutError):
+                    return await asyncio.wait_for(read_events(response, 1), 1.0)
+            return []
+
+        never_recorded = "01a20ae6-6c63-76ee-b495-bd9894832cd9"
+        assert await replayed(never_recorded) == []
+        assert await replayed(hidden) == []
