@@ -142,7 +142,10 @@ async def _process(
         outcome = Processed("failed", 0, 0, str(exc)[:2000])
     concerned = set(outcome.customers)
     if outcome.status == "failed":
-        concerned |= await _named_customers(session, adapter, delivery, settings)
+        people, ids = _named(adapter, delivery, settings)
+        await repo.name(row_id, people)
+        concerned |= await customers.owners_of(session, [i for named in people for i in named])
+        concerned |= await customers.survivors(session, ids)
     await repo.link(row_id, concerned)
     waiting = await repo.finish(
         row_id,
@@ -157,25 +160,27 @@ async def _process(
     return outcome
 
 
-async def _named_customers(
-    session: AsyncSession, adapter: Adapter, delivery: Delivery, settings: Settings
-) -> set[UUID]:
-    """Who a failed delivery names, among existing customers (none is created for a
-    delivery that recorded nothing): the identifiers its adapter read, or, when the adapter
-    could not read it at all, every email and phone written in its body. Its export and
-    erasure find it by them: a national-format phone never matched a search for the
-    stored spelling."""
+def _named(
+    adapter: Adapter, delivery: Delivery, settings: Settings
+) -> tuple[list[list[tuple[str, str]]], list[UUID]]:
+    """Whom a failed delivery names: the identifiers (normalised) of each customer
+    reference its adapter read, one list per person, and the customer ids its events gave;
+    when the adapter could not read it at all, every email and phone written in its body,
+    each as a person of its own. Its export and erasure find it by them, now and once a
+    person it names becomes a customer: a national-format phone never matched a search for
+    the stored spelling."""
     region = settings.default_region
     try:
         events = adapter.normalize(delivery)
     except PayloadError:
         text = delivery.body.decode("utf-8", errors="replace")
-        return await customers.owners_of(session, sorted(identifiers_in_text(text, region)))
-    named: list[tuple[str, str]] = []
+        return [[found] for found in sorted(identifiers_in_text(text, region))], []
+    people: list[list[tuple[str, str]]] = []
     ids: list[UUID] = []
     for event in events:
         ref = event.customer
         ids += [ref.id] if ref.id else []
+        named = []
         for kind, raw in (
             (IdentifierKind.EMAIL, ref.email),
             (IdentifierKind.PHONE, ref.phone),
@@ -184,7 +189,8 @@ async def _named_customers(
             if raw is not None:
                 with contextlib.suppress(ValueError):
                     named.append((kind.value, normalize_identifier(kind, raw, region)))
-    return await customers.owners_of(session, named) | await customers.survivors(session, ids)
+        people.append(named)
+    return people, ids
 
 
 async def _replay_waiting(session: AsyncSession, row_id: UUID, settings: Settings) -> None:

@@ -51,10 +51,14 @@ EXPORT_STREAMS = {
         "SELECT row_to_json(e)::text FROM events e WHERE e.customer_id = ANY($1) "
         "ORDER BY e.occurred_at, e.id"
     ),
-    # The deliveries that concern the customer (delivery_customers: failed ones too). One
-    # that also concerned other customers (a SendGrid batch, a list of events) is shown
-    # without its body and error, which carry the others' data: a note says so.
+    # The deliveries that concern the customer: linked to it (delivery_customers), or
+    # failed naming one of its identifiers, current or past (delivery_identifiers: named
+    # perhaps before it was a customer). One that also concerned others (another customer
+    # linked, a SendGrid batch; a person named by none of the customer's identifiers) is
+    # shown without its body and error, which carry the others' data: a note says so.
     "webhook_deliveries": (
+        "WITH mine AS (SELECT kind, value FROM customer_identifiers WHERE customer_id = ANY($1) "
+        "UNION SELECT kind, value FROM past_identifiers WHERE customer_id = ANY($1)) "
         "SELECT json_build_object('id', d.id, 'source', d.source, 'delivery_id', d.delivery_id, "
         "'received_at', d.received_at, 'url', d.url, 'headers', d.headers, "
         "'body_base64', CASE WHEN NOT s.shared "
@@ -64,9 +68,14 @@ EXPORT_STREAMS = {
         f"'{SHARED_NOTE}' END)::text "
         "FROM webhook_deliveries d "
         "CROSS JOIN LATERAL (SELECT EXISTS (SELECT FROM delivery_customers o "
-        "WHERE o.delivery_id = d.id AND o.customer_id <> ALL($1)) AS shared) s "
+        "WHERE o.delivery_id = d.id AND o.customer_id <> ALL($1)) OR EXISTS ("
+        "SELECT FROM delivery_identifiers n WHERE n.delivery_id = d.id GROUP BY n.person "
+        "HAVING bool_and((n.kind, n.value) NOT IN (SELECT kind, value FROM mine))) AS shared) s "
         "WHERE d.id IN (SELECT l.delivery_id FROM delivery_customers l "
-        "WHERE l.customer_id = ANY($1)) ORDER BY d.received_at"
+        "WHERE l.customer_id = ANY($1)) "
+        "OR d.id IN (SELECT n.delivery_id FROM delivery_identifiers n "
+        "JOIN mine USING (kind, value)) "
+        "ORDER BY d.received_at"
     ),
 }
 _ROWS_PER_FETCH = 500
@@ -81,7 +90,8 @@ _EXPIRE_DELIVERIES = (
     " SELECT id FROM webhook_deliveries"
     " WHERE coalesce(processed_at, received_at) < now() - make_interval(days => $1)"
     " LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING id), "
-    "links AS (DELETE FROM delivery_customers l USING gone WHERE l.delivery_id = gone.id) "
+    "links AS (DELETE FROM delivery_customers l USING gone WHERE l.delivery_id = gone.id), "
+    "names AS (DELETE FROM delivery_identifiers n USING gone WHERE n.delivery_id = gone.id) "
     "SELECT count(*) FROM gone"
 )
 _EXPIRE_ACCESS_LOG = (
