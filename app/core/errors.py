@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.core.bounded_json import MAX_JSON_DEPTH, JsonTooDeep
+from app.core.bounded_json import MAX_JSON_DEPTH, JsonTooDeep, NotJson
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "urn:customer-history:problem:"
@@ -200,8 +200,9 @@ def _undecodable_json(cause: BaseException | None) -> dict[str, Any] | None:
     """The validation error for a JSON body the parser gave up on before reading it.
 
     FastAPI answers these with a bare 400 while other malformed JSON is a 422 naming
-    the position; a body that is not UTF-8 (RFC 8259) or nested past the parser's depth
-    is malformed JSON too, so it gets the same answer.
+    the position; a body that is not UTF-8 (RFC 8259), nested past the parser's depth or
+    holding what JSON has no place for (NaN, a 5,000-digit integer) is malformed JSON too,
+    so it gets the same answer.
     """
     if isinstance(cause, UnicodeDecodeError):
         return {
@@ -215,6 +216,8 @@ def _undecodable_json(cause: BaseException | None) -> dict[str, Any] | None:
             "loc": ("body",),
             "msg": f"JSON decode error: nests deeper than {MAX_JSON_DEPTH} levels",
         }
+    if isinstance(cause, NotJson):
+        return {"type": "json_invalid", "loc": ("body",), "msg": f"JSON decode error: {cause}"}
     return None
 
 
