@@ -72,10 +72,11 @@ def _database_urls() -> tuple[str, str]:
     return owner, service
 
 
-def _with_database(work: Callable[[Database], Awaitable[T]]) -> T:
-    """Run ``work`` on a short-lived engine, as the service's role."""
+def _with_database(work: Callable[[Database], Awaitable[T]], *, as_owner: bool = False) -> T:
+    """Run ``work`` on a short-lived engine, as the service's role (or the owner's)."""
 
-    url = _service_url()  # before the loop starts: resolving may provision the login
+    # Before the loop starts: resolving may provision the login.
+    url = _database_url() if as_owner else _service_url()
 
     async def run() -> T:
         database = Database(url, pool_size=2, max_overflow=0)
@@ -87,14 +88,14 @@ def _with_database(work: Callable[[Database], Awaitable[T]]) -> T:
     return asyncio.run(run())
 
 
-def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]], *, as_owner: bool = False) -> T:
     """Run ``work`` in one committed transaction on a short-lived engine."""
 
     async def in_transaction(database: Database) -> T:
         async with database.sessionmaker() as session, session.begin():
             return await work(session)
 
-    return _with_database(in_transaction)
+    return _with_database(in_transaction, as_owner=as_owner)
 
 
 @cli.command()
@@ -280,7 +281,9 @@ def retention_run(
     deliveries = access = rebuilt = 0
     events: dict[str, int] = {}
     while True:
-        report = _in_transaction(functools.partial(expire_batch, policy=policy, limit=batch))
+        # As the owner: the service's role may not delete events (ch_expire_events).
+        expire = functools.partial(expire_batch, policy=policy, limit=batch)
+        report = _in_transaction(expire, as_owner=True)
         deliveries += report.deliveries
         access += report.access_log
         rebuilt += report.customers_rebuilt

@@ -284,6 +284,7 @@ LIVE_TABLES = (
     "event_keys",
     "webhook_deliveries",
     "delivery_customers",
+    "delivery_identifiers",
     "customer_merges",
     "customer_consents",
     "customer_identifiers",

@@ -1,4 +1,4 @@
-"""failed deliveries name identifiers: the export and erasure of whoever holds them later
+"""failed deliveries name identifiers, for whoever holds them later; retention as the owner
 
 A delivery that failed recorded no event and created no customer; it was linked
 (``delivery_customers``) only to customers who held the identifiers it named when it
@@ -9,6 +9,11 @@ failed delivery names, held or not, grouped by the person (customer reference) t
 the erasure wipes the deliveries that name any of the
 family's identifiers, current or past (and drops what a wiped delivery named), and the
 export shows them, without body or error when they name someone else too.
+
+Retention runs as the owner (``customer-history retention run``): the service's role may
+no longer execute ``ch_expire_events``, which deletes every event of a type before a time,
+whatever the arguments (one statement emptied the history of every order). The erasure is
+the one privileged function the service calls.
 
 Revision ID: 0015
 Revises: 0014
@@ -24,6 +29,8 @@ revision: str = "0015"
 down_revision: str | None = "0014"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
+
+EXPIRE = "ch_expire_events(text, timestamptz, int)"
 
 # The erasure. Difference from 0013 (with 0014's attributes): deliveries are found by the
 # identifiers they named, too.
@@ -193,9 +200,11 @@ def upgrade() -> None:
     )
     op.create_index("ix_delivery_identifiers_kind_value", "delivery_identifiers", ["kind", "value"])
     op.execute(ERASE)
+    op.execute(f"REVOKE EXECUTE ON FUNCTION {EXPIRE} FROM ch_service")
 
 
 def downgrade() -> None:
+    op.execute(f"GRANT EXECUTE ON FUNCTION {EXPIRE} TO ch_service")
     op.execute(PREVIOUS_ERASE)
     op.drop_index("ix_delivery_identifiers_kind_value", table_name="delivery_identifiers")
     op.drop_table("delivery_identifiers")

@@ -64,3 +64,19 @@ async def test_no_session_setting_lets_the_service_change_the_history(
         text("SELECT summary FROM events WHERE id = :id"), {"id": stored["id"]}
     )
     assert kept == stored["summary"]
+
+
+async def test_the_service_cannot_expire_history_by_itself(
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
+) -> None:
+    """Retention deletes events of a type before a time, whatever the arguments: open to
+    the service, one statement would have emptied the history of every order. It runs as
+    the owner (``customer-history retention run``); the service may call only the erasure."""
+    customer = await new_customer(client, admin)
+    await append(client, admin, customer, event())
+    with pytest.raises(DBAPIError, match="permission denied"):
+        async with session.begin_nested():
+            await session.execute(
+                text("SELECT * FROM ch_expire_events('note.added', 'infinity', 1000)")
+            )
+    assert await session.scalar(text("SELECT count(*) FROM events")) == 1

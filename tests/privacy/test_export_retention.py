@@ -1,13 +1,17 @@
 """Export (right of access), retention, consent history and consent in segments."""
 
 import base64
+import contextlib
 import json
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.config import Settings
+from app.core.db import Database
 from app.privacy.schemas import RetentionPolicy
 from app.privacy.service import expire_batch
 from tests.ingest.test_pipeline import signed
@@ -89,9 +93,22 @@ async def test_the_export_holds_everything_including_merged_histories_and_raw_de
     assert of_merged.status_code == 409 and of_merged.json()["survivor_id"] == ana
 
 
+@contextlib.asynccontextmanager
+async def as_owner(settings: Settings) -> AsyncIterator[AsyncSession]:
+    """A committed transaction as the owner of the tables, as `retention run` has: the
+    service's role may not delete events (test_database_role.py)."""
+    database = Database(str(settings.database_url), pool_size=1, max_overflow=0)
+    try:
+        async with database.sessionmaker() as session, session.begin():
+            yield session
+    finally:
+        await database.dispose()
+
+
 async def test_retention_removes_what_expired_and_keeps_the_rest(
-    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
+    live: tuple[httpx.AsyncClient, dict[str, str]], settings: Settings
 ) -> None:
+    client, admin = live
     ana = await new_customer(client, admin)
     for days in (200, 10):
         body = {
@@ -113,35 +130,39 @@ async def test_retention_removes_what_expired_and_keeps_the_rest(
         ).encode()
         await client.post("/v1/webhooks/generic", content=body, headers=signed(body, f"m-r{n}"))
     await client.get(f"/v1/customers/{ana}/ficha", params={"role": "support"}, headers=admin)
-    # Age one processed delivery, the failed one and the access log past their periods.
-    await session.execute(
-        text(
-            "UPDATE webhook_deliveries SET received_at = now() - interval '40 days', "
-            "processed_at = CASE WHEN status = 'processed' THEN now() - interval '40 days' END "
-            "WHERE delivery_id IN ('m-r0', 'm-r2')"
+    async with as_owner(settings) as owner:
+        # Age one processed delivery, the failed one and the access log past their periods.
+        await owner.execute(
+            text(
+                "UPDATE webhook_deliveries SET received_at = now() - interval '40 days', "
+                "processed_at = CASE WHEN status = 'processed' THEN now() - interval '40 days' "
+                "END WHERE delivery_id IN ('m-r0', 'm-r2')"
+            )
         )
-    )
-    logged = await session.scalar(text("SELECT count(*) FROM access_log"))
-    await session.execute(text("UPDATE access_log SET at = now() - interval '400 days'"))
+        logged = await owner.scalar(text("SELECT count(*) FROM access_log"))
+        await owner.execute(text("UPDATE access_log SET at = now() - interval '400 days'"))
     policy = RetentionPolicy(event_days={"web.page_viewed": 90})
 
-    report = await expire_batch(session, policy, limit=100)
+    async with as_owner(settings) as owner:
+        report = await expire_batch(owner, policy, limit=100)
 
-    assert (report.deliveries, report.access_log) == (2, logged) and logged
-    assert report.events == {"web.page_viewed": 1} and report.customers_rebuilt == 1
-    left = await session.execute(text("SELECT delivery_id FROM webhook_deliveries"))
-    assert [r[0] for r in left] == ["m-r1"]
-    urls = await session.execute(
-        text("SELECT payload->>'url' FROM events WHERE type = 'web.page_viewed'")
-    )
-    assert [r[0] for r in urls] == ["https://shop.example.com/10"]
-    again = await expire_batch(session, policy, limit=100)
-    assert (again.deliveries, again.access_log, again.events) == (0, 0, {})
+        assert (report.deliveries, report.access_log) == (2, logged) and logged
+        assert report.events == {"web.page_viewed": 1} and report.customers_rebuilt == 1
+        left = await owner.execute(text("SELECT delivery_id FROM webhook_deliveries"))
+        assert [r[0] for r in left] == ["m-r1"]
+        assert await owner.scalar(text("SELECT count(*) FROM delivery_identifiers")) == 0
+        urls = await owner.execute(
+            text("SELECT payload->>'url' FROM events WHERE type = 'web.page_viewed'")
+        )
+        assert [r[0] for r in urls] == ["https://shop.example.com/10"]
+        again = await expire_batch(owner, policy, limit=100)
+        assert (again.deliveries, again.access_log, again.events) == (0, 0, {})
 
 
 async def test_retention_of_a_merged_away_history_rebuilds_the_survivors_indicators(
-    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
+    live: tuple[httpx.AsyncClient, dict[str, str]], settings: Settings
 ) -> None:
+    client, admin = live
     ana = await new_customer(client, admin)
     twin = await new_customer(client, admin)
     for customer, order_id, days in ((ana, "SO-new", 10), (twin, "SO-old", 200)):
@@ -159,7 +180,9 @@ async def test_retention_of_a_merged_away_history_rebuilds_the_survivors_indicat
 
     assert await orders() == 2
 
-    report = await expire_batch(session, RetentionPolicy(event_days={"order.placed": 90}), 100)
+    async with as_owner(settings) as owner:
+        policy = RetentionPolicy(event_days={"order.placed": 90})
+        report = await expire_batch(owner, policy, 100)
 
     # The expired order was the absorbed twin's: the survivor's indicators lose it.
     assert report.events == {"order.placed": 1} and report.customers_rebuilt == 1
