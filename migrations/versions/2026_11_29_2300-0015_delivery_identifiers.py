@@ -13,7 +13,9 @@ export shows them, without body or error when they name someone else too.
 Retention runs as the owner (``customer-history retention run``): the service's role may
 no longer execute ``ch_expire_events``, which deletes every event of a type before a time,
 whatever the arguments (one statement emptied the history of every order). The erasure is
-the one privileged function the service calls.
+the one privileged function the service calls. Since only retention removes them, the
+service may no longer rewrite or delete the access log (who read which customer), nor
+delete raw deliveries or what links them to customers.
 
 Revision ID: 0015
 Revises: 0014
@@ -31,6 +33,8 @@ branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
 EXPIRE = "ch_expire_events(text, timestamptz, int)"
+# Removed by retention alone (as the owner), never by the service.
+RECORDS = "webhook_deliveries, delivery_customers, delivery_identifiers"
 
 # The erasure. Difference from 0013 (with 0014's attributes): deliveries are found by the
 # identifiers they named, too.
@@ -201,9 +205,14 @@ def upgrade() -> None:
     op.create_index("ix_delivery_identifiers_kind_value", "delivery_identifiers", ["kind", "value"])
     op.execute(ERASE)
     op.execute(f"REVOKE EXECUTE ON FUNCTION {EXPIRE} FROM ch_service")
+    op.execute("REVOKE UPDATE, DELETE ON access_log FROM ch_service")
+    op.execute(f"REVOKE DELETE ON {RECORDS} FROM ch_service")
+    op.execute("REVOKE UPDATE ON delivery_identifiers FROM ch_service")
 
 
 def downgrade() -> None:
+    op.execute(f"GRANT DELETE ON {RECORDS} TO ch_service")
+    op.execute("GRANT UPDATE, DELETE ON access_log TO ch_service")
     op.execute(f"GRANT EXECUTE ON FUNCTION {EXPIRE} TO ch_service")
     op.execute(PREVIOUS_ERASE)
     op.drop_index("ix_delivery_identifiers_kind_value", table_name="delivery_identifiers")

@@ -80,3 +80,27 @@ async def test_the_service_cannot_expire_history_by_itself(
                 text("SELECT * FROM ch_expire_events('note.added', 'infinity', 1000)")
             )
     assert await session.scalar(text("SELECT count(*) FROM events")) == 1
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE access_log SET agent_id = 'nobody'",
+        "DELETE FROM access_log",
+        "DELETE FROM webhook_deliveries",
+        "DELETE FROM delivery_customers",
+        "DELETE FROM delivery_identifiers",
+    ],
+    ids=["rewrite_access_log", "empty_access_log", "drop_deliveries", "unlink", "unname"],
+)
+async def test_the_service_cannot_rewrite_who_read_what_nor_drop_what_platforms_sent(
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession, statement: str
+) -> None:
+    """The access log (who read which customer) and the raw deliveries are records too:
+    only retention removes them, and it runs as the owner."""
+    customer = await new_customer(client, admin)
+    await client.get(f"/v1/customers/{customer}", headers=admin)  # an access-log row
+    with pytest.raises(DBAPIError, match="permission denied"):
+        async with session.begin_nested():
+            await session.execute(text(statement))
+    assert await session.scalar(text("SELECT count(*) FROM access_log")) == 1
