@@ -8,7 +8,9 @@ phone in it, in place. ``delivery_identifiers`` keeps the normalised identifiers
 failed delivery names, held or not, grouped by the person (customer reference) they name;
 the erasure wipes the deliveries that name any of the
 family's identifiers, current or past (and drops what a wiped delivery named), and the
-export shows them, without body or error when they name someone else too.
+export shows them, without body or error when they name someone else too. A kept payload
+field (an id, a sku, a status) that spells one of the family's identifiers becomes its
+hash (``ch_scrub``).
 
 Retention runs as the owner (``customer-history retention run``): the service's role may
 no longer execute ``ch_expire_events``, which deletes every event of a type before a time,
@@ -36,8 +38,32 @@ EXPIRE = "ch_expire_events(text, timestamptz, int)"
 # Removed by retention alone (as the owner), never by the service.
 RECORDS = "webhook_deliveries, delivery_customers, delivery_identifiers"
 
-# The erasure. Difference from 0013 (with 0014's attributes): deliveries are found by the
-# identifiers they named, too.
+# A kept payload field (an id, a sku, a status) that spells one of the customer's
+# identifiers is personal data all the same: it becomes its hash, distinct values staying
+# distinct (the stats rebuilt after an erasure tell orders apart by their ids).
+SCRUB = """
+CREATE FUNCTION ch_scrub(doc jsonb, texts text[], digits text[]) RETURNS jsonb
+LANGUAGE plpgsql IMMUTABLE AS $$
+BEGIN
+    IF jsonb_typeof(doc) = 'object' THEN
+        RETURN (SELECT coalesce(jsonb_object_agg(k, ch_scrub(v, texts, digits)), '{}'::jsonb)
+                  FROM jsonb_each(doc) AS e(k, v));
+    ELSIF jsonb_typeof(doc) = 'array' THEN
+        RETURN (SELECT coalesce(jsonb_agg(ch_scrub(v, texts, digits) ORDER BY i), '[]'::jsonb)
+                  FROM jsonb_array_elements(doc) WITH ORDINALITY AS a(v, i));
+    ELSIF jsonb_typeof(doc) = 'string' AND (
+            EXISTS (SELECT FROM unnest(texts) AS t(n) WHERE strpos(lower(doc #>> '{}'), n) > 0)
+            OR EXISTS (SELECT FROM unnest(digits) AS d(n)
+                        WHERE strpos(regexp_replace(doc #>> '{}', '[^0-9]', '', 'g'), n) > 0)) THEN
+        RETURN to_jsonb(ch_erased_key(doc #>> '{}'));
+    END IF;
+    RETURN doc;
+END
+$$
+"""
+
+# The erasure. Differences from 0013 (with 0014's attributes): deliveries are found by the
+# identifiers they named, too, and kept payload fields are scrubbed of the identifiers.
 ERASE = """CREATE OR REPLACE FUNCTION ch_erase_customer(
     p_customer uuid, p_event uuid, p_reason text, p_requested_at timestamptz
 ) RETURNS jsonb
@@ -47,6 +73,8 @@ SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp
 AS $$
 DECLARE
     family uuid[];
+    texts text[];
+    digits text[];
     done timestamptz;
     n_events int;
     n_deliveries int;
@@ -63,6 +91,16 @@ BEGIN
         SELECT p_customer
         UNION SELECT c.id FROM customers c JOIN f ON c.merged_into = f.id
     ) SELECT array_agg(id) INTO family FROM f;
+
+    -- What spells the family's identifiers, current and past, in a kept payload field:
+    -- emails and external ids (lower-case), phones by their last 8 digits, whatever the
+    -- spelling around them.
+    SELECT coalesce(array_agg(DISTINCT lower(i.value)) FILTER (WHERE i.kind <> 'phone'), '{}'),
+           coalesce(array_agg(DISTINCT right(regexp_replace(i.value, '[^0-9]', '', 'g'), 8))
+                    FILTER (WHERE i.kind = 'phone'), '{}')
+      INTO texts, digits
+      FROM (SELECT kind, value FROM customer_identifiers WHERE customer_id = ANY(family)
+            UNION SELECT kind, value FROM past_identifiers WHERE customer_id = ANY(family)) i;
 
     PERFORM set_config('ch.privileged_maintenance', 'on', true);
     UPDATE webhook_deliveries d
@@ -87,7 +125,7 @@ BEGIN
      WHERE k.key NOT LIKE 'erased:%'
        AND k.event_id IN (SELECT e.id FROM events e WHERE e.customer_id = ANY(family));
     UPDATE events
-       SET payload = ch_redact(payload), actor = NULL,
+       SET payload = ch_scrub(ch_redact(payload), texts, digits), actor = NULL,
            summary = initcap(replace(replace(type, '.', ' '), '_', ' ')),
            source_event_id = CASE WHEN source_event_id LIKE 'erased:%' THEN source_event_id
                                   ELSE ch_erased_key(source_event_id) END
@@ -203,6 +241,7 @@ def upgrade() -> None:
         ),
     )
     op.create_index("ix_delivery_identifiers_kind_value", "delivery_identifiers", ["kind", "value"])
+    op.execute(SCRUB)
     op.execute(ERASE)
     op.execute(f"REVOKE EXECUTE ON FUNCTION {EXPIRE} FROM ch_service")
     op.execute("REVOKE UPDATE, DELETE ON access_log FROM ch_service")
@@ -215,5 +254,6 @@ def downgrade() -> None:
     op.execute("GRANT UPDATE, DELETE ON access_log TO ch_service")
     op.execute(f"GRANT EXECUTE ON FUNCTION {EXPIRE} TO ch_service")
     op.execute(PREVIOUS_ERASE)
+    op.execute("DROP FUNCTION ch_scrub(jsonb, text[], text[])")
     op.drop_index("ix_delivery_identifiers_kind_value", table_name="delivery_identifiers")
     op.drop_table("delivery_identifiers")
