@@ -10,6 +10,7 @@ from app.core.config import Settings
 from app.core.db import Database
 from app.maintenance import Maintenance, make_pass
 from tests.ingest.test_sources import golden, refund_of, shopify_post
+from tests.support.clock import ControlledClock
 
 
 async def _refund_delivery(client: httpx.AsyncClient, admin: dict[str, str]) -> dict[str, object]:
@@ -43,27 +44,34 @@ _SET_AWAITED = text("UPDATE webhook_deliveries SET awaits_key = :key WHERE deliv
 
 
 async def test_a_pass_replays_a_refund_whose_order_was_recorded_meanwhile(
-    live: tuple[httpx.AsyncClient, dict[str, str]], database: Database, settings: Settings
+    live: tuple[httpx.AsyncClient, dict[str, str]],
+    database: Database,
+    settings: Settings,
+    clock: ControlledClock,
 ) -> None:
     client, admin = live
     customer = await _refund_waiting_for_an_order_recorded_meanwhile(client, admin, database)
 
-    await make_pass(database, settings)
+    await make_pass(database, settings, clock)
 
     replayed = await _refund_delivery(client, admin)
     assert (replayed["status"], replayed["awaits"], replayed["attempts"]) == ("processed", None, 2)
     timeline = await client.get(f"/v1/customers/{customer}/timeline", headers=admin)
     assert [e["type"] for e in timeline.json()["items"]] == ["order.refunded", "order.placed"]
-    await make_pass(database, settings)  # nothing left to replay
+    await make_pass(database, settings, clock)  # nothing left to replay
     assert (await _refund_delivery(client, admin))["attempts"] == 2
 
 
 async def test_the_loop_makes_passes_by_itself_and_stops(
-    live: tuple[httpx.AsyncClient, dict[str, str]], database: Database, settings: Settings
+    live: tuple[httpx.AsyncClient, dict[str, str]],
+    database: Database,
+    settings: Settings,
+    clock: ControlledClock,
 ) -> None:
     client, admin = live
     await _refund_waiting_for_an_order_recorded_meanwhile(client, admin, database)
-    maintenance = Maintenance(database, settings.model_copy(update={"maintenance_seconds": 1}))
+    every_second = settings.model_copy(update={"maintenance_seconds": 1})
+    maintenance = Maintenance(database, every_second, clock)
     maintenance.start()
     assert maintenance.running
     try:
@@ -75,13 +83,15 @@ async def test_the_loop_makes_passes_by_itself_and_stops(
     finally:
         await maintenance.stop()
     assert not maintenance.running
-    off = Maintenance(database, settings.model_copy(update={"maintenance_seconds": 0}))
+    off = Maintenance(database, settings.model_copy(update={"maintenance_seconds": 0}), clock)
     off.start()
     assert not off.running
 
 
-async def test_one_process_leads_until_it_stops(database: Database, settings: Settings) -> None:
-    first, second = Maintenance(database, settings), Maintenance(database, settings)
+async def test_one_process_leads_until_it_stops(
+    database: Database, settings: Settings, clock: ControlledClock
+) -> None:
+    first, second = Maintenance(database, settings, clock), Maintenance(database, settings, clock)
     try:
         assert await first.lead() is True
         assert await first.lead() is True, "the leader keeps the lead"

@@ -8,13 +8,13 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.clock import ControlledClock
 from tests.timeline.test_timeline import append, new_customer
 
-NOW = datetime.now(UTC)
 
-
-def ago(days: float) -> str:
-    return (NOW - timedelta(days=days)).isoformat()
+def ago(clock: ControlledClock, days: float) -> str:
+    """The clock's now less ``days``, as a request's timestamp."""
+    return clock.ago(days=days).isoformat()
 
 
 async def route(client: httpx.AsyncClient, headers: dict[str, str], phone: str) -> dict[str, Any]:
@@ -23,7 +23,9 @@ async def route(client: httpx.AsyncClient, headers: dict[str, str], phone: str) 
     return response.json()
 
 
-async def test_routing_by_phone(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
+async def test_routing_by_phone(
+    client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock
+) -> None:
     vip = await new_customer(
         client,
         admin,
@@ -38,7 +40,7 @@ async def test_routing_by_phone(client: httpx.AsyncClient, admin: dict[str, str]
         vip,
         {
             "type": "payment.disputed",
-            "occurred_at": ago(1),
+            "occurred_at": ago(clock, 1),
             "payload": {"payment_id": "p1", "amount": "9.00", "currency": "EUR"},
         },
     )
@@ -82,7 +84,7 @@ async def test_routing_by_phone(client: httpx.AsyncClient, admin: dict[str, str]
 
 
 async def test_incident_declared_routed_and_closed(
-    client: httpx.AsyncClient, admin: dict[str, str]
+    client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock
 ) -> None:
     late = await new_customer(
         client,
@@ -107,7 +109,7 @@ async def test_incident_declared_routed_and_closed(
             client,
             admin,
             customer,
-            {"type": "order.shipped", "occurred_at": ago(2), "payload": order},
+            {"type": "order.shipped", "occurred_at": ago(clock, 2), "payload": order},
         )
     await append(
         client,
@@ -115,7 +117,7 @@ async def test_incident_declared_routed_and_closed(
         delivered,
         {
             "type": "order.delivered",
-            "occurred_at": ago(1),
+            "occurred_at": ago(clock, 1),
             "payload": {"order_id": f"o-{delivered[-4:]}"},
         },
     )
@@ -123,7 +125,11 @@ async def test_incident_declared_routed_and_closed(
         "/v1/incidents",
         json={
             "title": "SEUR strike",
-            "matcher": {"carrier": "seur", "shipped_from": ago(3), "shipped_to": ago(0)},
+            "matcher": {
+                "carrier": "seur",
+                "shipped_from": ago(clock, 3),
+                "shipped_to": ago(clock, 0),
+            },
         },
         headers=admin,
     )
@@ -149,7 +155,10 @@ async def test_incident_declared_routed_and_closed(
     assert [i["id"] for i in listed] == [incident["id"]]
     reversed_window = await client.post(
         "/v1/incidents",
-        json={"title": "x", "matcher": {"shipped_from": ago(0), "shipped_to": ago(3)}},
+        json={
+            "title": "x",
+            "matcher": {"shipped_from": ago(clock, 0), "shipped_to": ago(clock, 3)},
+        },
         headers=admin,
     )
     assert reversed_window.status_code == 422
@@ -167,7 +176,9 @@ async def consent(
 
 
 @pytest.fixture
-async def audience(client: httpx.AsyncClient, admin: dict[str, str]) -> dict[str, str]:
+async def audience(
+    client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock
+) -> dict[str, str]:
     people = {}
     for name, email, phone in (
         ("yes", "yes@example.com", "611000001"),
@@ -188,7 +199,7 @@ async def audience(client: httpx.AsyncClient, admin: dict[str, str]) -> dict[str
             people[name],
             {
                 "type": "order.placed",
-                "occurred_at": ago(200),
+                "occurred_at": ago(clock, 200),
                 "payload": {
                     "order_id": name,
                     "total": "15.00",
@@ -209,13 +220,16 @@ async def audience(client: httpx.AsyncClient, admin: dict[str, str]) -> dict[str
 
 
 async def test_segments_respect_consent_and_do_not_call(
-    client: httpx.AsyncClient, admin: dict[str, str], audience: dict[str, str]
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    audience: dict[str, str],
+    clock: ControlledClock,
 ) -> None:
     query = {
         "purpose": "marketing",
         "tags": ["spring"],
         "bought_sku": "BOOT-42",
-        "last_purchase_before": ago(100),
+        "last_purchase_before": ago(clock, 100),
     }
     email = (
         await client.post("/v1/segments/query", json={**query, "channel": "email"}, headers=admin)
@@ -243,7 +257,7 @@ async def test_segments_respect_consent_and_do_not_call(
                 **query,
                 "channel": "email",
                 "last_purchase_before": None,
-                "last_purchase_after": ago(10),
+                "last_purchase_after": ago(clock, 10),
             },
             headers=admin,
         )

@@ -1,6 +1,5 @@
 """Each rule raises one alert per episode and clears when its condition ends."""
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -8,13 +7,13 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.indicators import service as indicators
+from tests.support.clock import ControlledClock
 from tests.timeline.test_timeline import append, new_customer
 
-NOW = datetime.now(UTC)
 
-
-def at(hours_ago: float) -> str:
-    return (NOW - timedelta(hours=hours_ago)).isoformat()
+def at(clock: ControlledClock, hours_ago: float) -> str:
+    """The clock's now less ``hours_ago``, as an event's ``occurred_at``."""
+    return clock.ago(hours=hours_ago).isoformat()
 
 
 async def alerts(
@@ -35,7 +34,9 @@ async def flags(client: httpx.AsyncClient, admin: dict[str, str], customer: str)
     return [f["code"] for f in found]
 
 
-async def test_unsatisfied_streak(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
+async def test_unsatisfied_streak(
+    client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock
+) -> None:
     customer = await new_customer(client, admin, owner_id="agent-5")
     surveys = []
     for n in range(4):
@@ -45,7 +46,11 @@ async def test_unsatisfied_streak(client: httpx.AsyncClient, admin: dict[str, st
                     client,
                     admin,
                     customer,
-                    {"type": "survey.answered", "occurred_at": at(48 - n), "payload": {"csat": 1}},
+                    {
+                        "type": "survey.answered",
+                        "occurred_at": at(clock, 48 - n),
+                        "payload": {"csat": 1},
+                    },
                 )
             ).json()
         )
@@ -66,7 +71,7 @@ async def test_unsatisfied_streak(client: httpx.AsyncClient, admin: dict[str, st
             customer,
             {
                 "type": "event.corrected",
-                "occurred_at": at(1),
+                "occurred_at": at(clock, 1),
                 "payload": {
                     "corrects_event_id": survey["id"],
                     "reason": "mistyped",
@@ -81,13 +86,17 @@ async def test_unsatisfied_streak(client: httpx.AsyncClient, admin: dict[str, st
             client,
             admin,
             customer,
-            {"type": "survey.answered", "occurred_at": at(0.5 - n / 10), "payload": {"nps": 3}},
+            {
+                "type": "survey.answered",
+                "occurred_at": at(clock, 0.5 - n / 10),
+                "payload": {"nps": 3},
+            },
         )
     assert len(await alerts(client, admin, customer)) == 2, "a new episode, a new alert"
 
 
 async def test_premium_abandoned_calls(
-    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession, clock: ControlledClock
 ) -> None:
     customer = await new_customer(client, admin, tier="premium", owner_id="agent-7")
     for n in range(5):
@@ -95,7 +104,7 @@ async def test_premium_abandoned_calls(
             client,
             admin,
             customer,
-            {"type": "call.abandoned", "occurred_at": at(3 - n / 2), "payload": {}},
+            {"type": "call.abandoned", "occurred_at": at(clock, 3 - n / 2), "payload": {}},
         )
     [alert] = await alerts(client, admin, customer)
     assert alert["severity"] == "danger" and alert["rule"] == "premium_abandoned_calls"
@@ -109,20 +118,20 @@ async def test_premium_abandoned_calls(
             client,
             admin,
             standard,
-            {"type": "call.missed", "occurred_at": at(1 - n / 10), "payload": {}},
+            {"type": "call.missed", "occurred_at": at(clock, 1 - n / 10), "payload": {}},
         )
     assert await alerts(client, admin, standard) == [], "only premium and vip customers"
     patched = await client.patch(
         f"/v1/customers/{customer}", json={"tier": "standard"}, headers={**admin, "If-Match": '"1"'}
     )
     assert patched.status_code == 200
-    await indicators.reevaluate(session, [UUID(customer)])
+    await indicators.reevaluate(session, [UUID(customer)], clock)
     [cleared] = await alerts(client, admin, customer)
     assert cleared["cleared_at"] is not None
 
 
 async def test_recurring_problem_and_editable_threshold(
-    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession, clock: ControlledClock
 ) -> None:
     customer = await new_customer(client, admin)
     for n in range(2):
@@ -132,7 +141,7 @@ async def test_recurring_problem_and_editable_threshold(
             customer,
             {
                 "type": "ticket.opened",
-                "occurred_at": at(24 * (10 - n)),
+                "occurred_at": at(clock, 24 * (10 - n)),
                 "payload": {"ticket_id": f"T{n}", "category": "billing"},
             },
         )
@@ -141,7 +150,7 @@ async def test_recurring_problem_and_editable_threshold(
     assert "recurring_problem" in await flags(client, admin, customer)
     put = await client.put("/v1/rules/recurring_problem", json={"threshold": 3}, headers=admin)
     assert put.status_code == 200 and put.json()["config"]["threshold"] == 3
-    await indicators.reevaluate(session, [UUID(customer)])
+    await indicators.reevaluate(session, [UUID(customer)], clock)
     [cleared] = await alerts(client, admin, customer)
     assert cleared["status"] == "cleared"
     bad = await client.put("/v1/rules/recurring_problem", json={"threshold": 0}, headers=admin)
@@ -151,7 +160,9 @@ async def test_recurring_problem_and_editable_threshold(
     assert (await client.put("/v1/rules/nope", json={}, headers=admin)).status_code == 404
 
 
-async def test_open_dispute(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
+async def test_open_dispute(
+    client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock
+) -> None:
     customer = await new_customer(client, admin)
     dispute = {
         "payment_id": "pi_1",
@@ -163,7 +174,7 @@ async def test_open_dispute(client: httpx.AsyncClient, admin: dict[str, str]) ->
         client,
         admin,
         customer,
-        {"type": "payment.disputed", "occurred_at": at(5), "payload": dispute},
+        {"type": "payment.disputed", "occurred_at": at(clock, 5), "payload": dispute},
     )
     [alert] = await alerts(client, admin, customer)
     assert alert["code"] == "open_dispute"
@@ -173,7 +184,7 @@ async def test_open_dispute(client: httpx.AsyncClient, admin: dict[str, str]) ->
         customer,
         {
             "type": "payment.disputed",
-            "occurred_at": at(1),
+            "occurred_at": at(clock, 1),
             "payload": {**dispute, "dispute_status": "won"},
         },
     )

@@ -2,7 +2,7 @@
 
 import base64
 import json
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
 import httpx
 from sqlalchemy import text
@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.privacy.schemas import RetentionPolicy
 from app.privacy.service import expire_batch
 from tests.ingest.test_pipeline import signed
+from tests.support.clock import ControlledClock
 from tests.timeline.test_timeline import append, event, new_customer
 
 
@@ -89,18 +90,32 @@ async def test_the_export_holds_everything_including_merged_histories_and_raw_de
     assert of_merged.status_code == 409 and of_merged.json()["survivor_id"] == ana
 
 
-async def test_retention_removes_what_expired_and_keeps_the_rest(
-    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
+async def _expire_all(
+    session: AsyncSession, policy: RetentionPolicy, clock: ControlledClock
 ) -> None:
+    """Retention as the command runs it: batches until one comes back short."""
+    while True:
+        report = await expire_batch(session, policy, 100, clock)
+        if max([report.deliveries, report.access_log, *report.events.values()]) < 100:
+            return
+
+
+async def test_retention_deletes_exactly_what_expired_as_the_clock_passes_each_period(
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession, clock: ControlledClock
+) -> None:
+    """Nothing is aged by hand: the records are stored now and the clock moves past each
+    period of the policy (raw deliveries 30 days, the access log 365, page views 90). A
+    minute short of a period, nothing of that kind goes; a minute past it, all of it."""
+    start = clock.now()
     ana = await new_customer(client, admin)
-    for days in (200, 10):
+    for days in (80, 10):  # page views that reach 90 days 10 and 80 days from now
         body = {
             "type": "web.page_viewed",
-            "occurred_at": (datetime.now(UTC) - timedelta(days=days)).isoformat(),
+            "occurred_at": clock.ago(days=days).isoformat(),
             "payload": {"url": f"https://shop.example.com/{days}"},
         }
         assert (await append(client, admin, ana, body)).status_code == 201
-    for n in range(3):
+    for n in range(3):  # two processed deliveries and a failed one
         body = json.dumps(
             {"customer": {"email": "r@example.com"}, "type": "bogus", "occurred_at": "x"}
             if n == 2
@@ -113,39 +128,54 @@ async def test_retention_removes_what_expired_and_keeps_the_rest(
         ).encode()
         await client.post("/v1/webhooks/generic", content=body, headers=signed(body, f"m-r{n}"))
     await client.get(f"/v1/customers/{ana}/ficha", params={"role": "support"}, headers=admin)
-    # Age one processed delivery, the failed one and the access log past their periods.
-    await session.execute(
-        text(
-            "UPDATE webhook_deliveries SET received_at = now() - interval '40 days', "
-            "processed_at = CASE WHEN status = 'processed' THEN now() - interval '40 days' END "
-            "WHERE delivery_id IN ('m-r0', 'm-r2')"
-        )
-    )
-    logged = await session.scalar(text("SELECT count(*) FROM access_log"))
-    await session.execute(text("UPDATE access_log SET at = now() - interval '400 days'"))
     policy = RetentionPolicy(event_days={"web.page_viewed": 90})
 
-    report = await expire_batch(session, policy, limit=100)
+    async def kept_at(moment: datetime) -> tuple[list[str], list[str], int]:
+        """What is left of this test's records after retention runs at ``moment``."""
+        clock.set(moment)
+        await _expire_all(session, policy, clock)
+        deliveries = await session.execute(
+            text(
+                "SELECT delivery_id FROM webhook_deliveries "
+                "WHERE delivery_id IN ('m-r0', 'm-r1', 'm-r2') ORDER BY 1"
+            )
+        )
+        urls = await session.execute(
+            text(
+                "SELECT payload->>'url' FROM events WHERE customer_id = :c "
+                "AND type = 'web.page_viewed' ORDER BY 1"
+            ),
+            {"c": ana},
+        )
+        reads = await session.scalar(
+            text("SELECT count(*) FROM access_log WHERE customer_id = :c"), {"c": ana}
+        )
+        return [r[0] for r in deliveries], [r[0] for r in urls], int(reads or 0)
 
-    assert (report.deliveries, report.access_log) == (2, logged) and logged
-    assert report.events == {"web.page_viewed": 1} and report.customers_rebuilt == 1
-    left = await session.execute(text("SELECT delivery_id FROM webhook_deliveries"))
-    assert [r[0] for r in left] == ["m-r1"]
-    urls = await session.execute(
-        text("SELECT payload->>'url' FROM events WHERE type = 'web.page_viewed'")
+    everything = (
+        ["m-r0", "m-r1", "m-r2"],
+        ["https://shop.example.com/10", "https://shop.example.com/80"],
+        1,
     )
-    assert [r[0] for r in urls] == ["https://shop.example.com/10"]
-    again = await expire_batch(session, policy, limit=100)
-    assert (again.deliveries, again.access_log, again.events) == (0, 0, {})
+    assert await kept_at(start) == everything
+    minute = timedelta(minutes=1)
+    assert await kept_at(start + timedelta(days=10) - minute) == everything
+    one_view = ["https://shop.example.com/10"]
+    assert await kept_at(start + timedelta(days=10) + minute) == (everything[0], one_view, 1)
+    assert await kept_at(start + timedelta(days=30) - minute) == (everything[0], one_view, 1)
+    assert await kept_at(start + timedelta(days=30) + minute) == ([], one_view, 1)
+    assert await kept_at(start + timedelta(days=80) + minute) == ([], [], 1)
+    assert await kept_at(start + timedelta(days=365) - minute) == ([], [], 1)
+    assert await kept_at(start + timedelta(days=365) + minute) == ([], [], 0)
 
 
 async def test_retention_of_a_merged_away_history_rebuilds_the_survivors_indicators(
-    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession, clock: ControlledClock
 ) -> None:
     ana = await new_customer(client, admin)
     twin = await new_customer(client, admin)
     for customer, order_id, days in ((ana, "SO-new", 10), (twin, "SO-old", 200)):
-        body = event("order.placed", datetime.now(UTC) - timedelta(days=days))
+        body = event("order.placed", clock.ago(days=days))
         body["payload"]["order_id"] = order_id
         assert (await append(client, admin, customer, body)).status_code == 201
     merged = await client.post(
@@ -159,7 +189,8 @@ async def test_retention_of_a_merged_away_history_rebuilds_the_survivors_indicat
 
     assert await orders() == 2
 
-    report = await expire_batch(session, RetentionPolicy(event_days={"order.placed": 90}), 100)
+    policy = RetentionPolicy(event_days={"order.placed": 90})
+    report = await expire_batch(session, policy, 100, clock)
 
     # The expired order was the absorbed twin's: the survivor's indicators lose it.
     assert report.events == {"order.placed": 1} and report.customers_rebuilt == 1
