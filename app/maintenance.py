@@ -3,8 +3,11 @@ makes a pass every ``CH_MAINTENANCE_SECONDS``.
 
 - Failed deliveries whose awaited event is recorded by now are replayed (the event was
   stored while they were in flight, or through the API, so nothing replayed them).
-- The alert rules are evaluated again for customers with flags or open alerts, so that
-  conditions that end only because time passes (the abandoned-calls window) clear.
+- The alert rules and indicators are evaluated again for customers with flags or open
+  alerts, and for those whose indicators time alone changes by now (``reevaluate_at``:
+  a contact leaving a window, a purchase growing old), so that conditions that end only
+  because time passes (the abandoned-calls window) clear and stored segments and churn
+  risks stay true.
 
 What a pass takes for "now" is the service's clock (``app.state.clock``); the interval
 between passes is real time.
@@ -24,7 +27,7 @@ import structlog
 from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.db import Database, plain_url
-from app.indicators.service import flagged_customers, reevaluate
+from app.indicators.service import due_customers, reevaluate
 from app.ingest.service import replay_freed
 
 log = structlog.get_logger("app.maintenance")
@@ -48,10 +51,10 @@ async def replay_freed_deliveries(database: Database, settings: Settings, clock:
 
 
 async def sweep_rules(database: Database, clock: Clock) -> int:
-    """Evaluate the rules again for customers with flags or open alerts, as of the clock's
-    now, in short transactions of ``RULES_CHUNK`` customers."""
+    """Evaluate the rules again, as of the clock's now, for the customers due (flags, open
+    alerts, or indicators that time changes), in short transactions of ``RULES_CHUNK``."""
     async with database.sessionmaker() as session, session.begin():
-        ids = await flagged_customers(session)
+        ids = await due_customers(session, clock)
     for start in range(0, len(ids), RULES_CHUNK):
         async with database.sessionmaker() as session, session.begin():
             await reevaluate(session, ids[start : start + RULES_CHUNK], clock)

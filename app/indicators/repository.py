@@ -38,11 +38,11 @@ _SAVE = (
     "UPDATE customer_stats s SET state = v.state, indicators = v.indicators, "
     "lifetime_value_base = v.ltv, order_count = v.orders, open_orders = v.open_orders, "
     "last_purchase_at = v.last_purchase, value_segment = v.segment, churn_risk = v.churn, "
-    "flags = v.flags::text[], updated_at = $11 "
+    "flags = v.flags::text[], updated_at = $11, reevaluate_at = v.reevaluate_at "
     "FROM (SELECT * FROM unnest($1::uuid[], $2::jsonb[], $3::jsonb[], $4::numeric[], $5::int[], "
-    "$6::int[], $7::timestamptz[], $8::text[], $9::text[], $10::text[]) "
+    "$6::int[], $7::timestamptz[], $8::text[], $9::text[], $10::text[], $12::timestamptz[]) "
     "AS t(customer_id, state, indicators, ltv, orders, open_orders, last_purchase, segment, "
-    "churn, flags)) AS v "
+    "churn, flags, reevaluate_at)) AS v "
     "WHERE s.customer_id = v.customer_id"
 )
 # The whole history of each customer of a batch, merged-in customers' events included.
@@ -120,6 +120,7 @@ class StatsRepository:
             [r["churn"] for r in rows],
             ["{" + ",".join(json.dumps(f) for f in r["flags"]) + "}" for r in rows],
             evaluated_at,
+            [r["reevaluate_at"] for r in rows],
         )
 
     async def histories(self, customer_ids: Sequence[UUID]) -> dict[UUID, list[Fact]]:
@@ -411,9 +412,13 @@ class MaintenanceRepository:
             limit,
         )
 
-    async def flagged(self) -> list[UUID]:
+    async def due(self, now: datetime) -> list[UUID]:
+        """Customers to evaluate again at ``now``: those with flags or open alerts, and
+        those whose indicators time changes by now (``reevaluate_at``)."""
         return await _ids(
             self.session,
             "SELECT customer_id FROM customer_stats WHERE flags <> '{}' "
-            "UNION SELECT customer_id FROM alerts WHERE cleared_at IS NULL ORDER BY 1",
+            "UNION SELECT customer_id FROM alerts WHERE cleared_at IS NULL "
+            "UNION SELECT customer_id FROM customer_stats WHERE reevaluate_at <= $1 ORDER BY 1",
+            now,
         )

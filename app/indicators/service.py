@@ -49,6 +49,7 @@ from app.indicators.state import (
     empty_state,
     fold,
     fold_all,
+    next_change,
     sales_series,
 )
 
@@ -125,6 +126,7 @@ async def _refresh(session: AsyncSession, rows: list[dict[str, Any]], now: datet
                 "segment": value["segment"],
                 "churn": indicators["risk"]["churn"],
                 "flags": sorted({c.code for c in held}),
+                "reevaluate_at": next_change(row["state"], now, policy),
             }
         )
         holding = {c.rule for c in held}
@@ -503,5 +505,8 @@ async def customer_ids_after(session: AsyncSession, after: UUID | None, limit: i
     return await MaintenanceRepository(session).customers_after(after, limit)
 
 
-async def flagged_customers(session: AsyncSession) -> list[UUID]:
-    return await MaintenanceRepository(session).flagged()
+async def due_customers(session: AsyncSession, clock: Clock) -> list[UUID]:
+    """Customers whose rules and indicators to evaluate again as of the clock's now: with
+    flags or open alerts (a threshold may have changed), or whose indicators time alone
+    changes by now (a window item expired, a purchase grew old)."""
+    return await MaintenanceRepository(session).due(clock.now())

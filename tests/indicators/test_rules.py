@@ -1,5 +1,6 @@
 """Each rule raises one alert per episode and clears when its condition ends."""
 
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -207,3 +208,94 @@ async def test_rules_are_listed_and_admin_only(
     assert (
         await client.put("/v1/rules/open_dispute", json={"enabled": False}, headers=support)
     ).status_code == 403
+
+
+# --- the 4-hour window of premium_abandoned_calls, and "today" --------------------------
+
+
+async def abandon(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    customer: str,
+    clock: ControlledClock,
+    hours_ago: float,
+) -> None:
+    response = await append(
+        client,
+        admin,
+        customer,
+        {"type": "call.abandoned", "occurred_at": at(clock, hours_ago), "payload": {}},
+    )
+    assert response.status_code == 201, response.text
+
+
+async def contact(
+    client: httpx.AsyncClient, admin: dict[str, str], customer: str
+) -> dict[str, Any]:
+    found = await client.get(f"/v1/customers/{customer}/indicators", headers=admin)
+    assert found.status_code == 200, found.text
+    return dict(found.json()["contact"])
+
+
+async def test_the_fourth_abandoned_call_within_four_hours_raises_an_urgent_alert(
+    client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock
+) -> None:
+    customer = await new_customer(client, admin, tier="vip", owner_id="agent-7")
+    for hours_ago in (3.95, 2, 1):
+        await abandon(client, admin, customer, clock, hours_ago)
+    assert await alerts(client, admin, customer) == [], "three calls are not four"
+    await abandon(client, admin, customer, clock, 0)
+    [alert] = await alerts(client, admin, customer)
+    assert (alert["rule"], alert["severity"], alert["status"]) == (
+        "premium_abandoned_calls",
+        "danger",
+        "open",
+    )
+    assert alert["detail"] == {"missed_calls_4h": 4}
+    assert alert["raised_at"] == clock.now().isoformat().replace("+00:00", "Z")
+
+
+async def test_four_abandoned_calls_spread_over_more_than_four_hours_raise_nothing(
+    client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock
+) -> None:
+    customer = await new_customer(client, admin, tier="premium")
+    for hours_ago in (4 + 1 / 60, 3, 2, 0):  # the first one minute outside the window
+        await abandon(client, admin, customer, clock, hours_ago)
+    assert await alerts(client, admin, customer) == []
+    assert (await contact(client, admin, customer))["missed_calls_4h"] == 3
+
+
+async def test_the_alert_clears_on_the_customers_next_event_after_the_window(
+    client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock
+) -> None:
+    customer = await new_customer(client, admin, tier="premium")
+    for hours_ago in (3, 2, 1, 0):
+        await abandon(client, admin, customer, clock, hours_ago)
+    note = {"type": "note.added", "payload": {"text": "Called back"}}
+    clock.advance(timedelta(minutes=59))  # the first call is 3 h 59 min old: still inside
+    await append(client, admin, customer, {**note, "occurred_at": clock.now().isoformat()})
+    [alert] = await alerts(client, admin, customer)
+    assert alert["status"] == "open"
+    clock.advance(timedelta(minutes=2))  # now 4 h 1 min: three calls left in the window
+    await append(client, admin, customer, {**note, "occurred_at": clock.now().isoformat()})
+    [cleared] = await alerts(client, admin, customer)
+    assert cleared["status"] == "cleared"
+    assert cleared["cleared_at"] == clock.now().isoformat().replace("+00:00", "Z")
+    assert "abandoned_calls" not in await flags(client, admin, customer)
+
+
+async def test_abandoned_calls_today_start_again_at_midnight_utc(
+    client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock
+) -> None:
+    """ "Today" is the UTC day (the service keeps no time zone of its own)."""
+    clock.set(datetime(2026, 3, 10, 23, 59, tzinfo=UTC))
+    customer = await new_customer(client, admin)
+    for hours_ago in (25, 1, 0.5):  # yesterday's, then two this evening
+        await abandon(client, admin, customer, clock, hours_ago)
+    before = await contact(client, admin, customer)
+    assert (before["missed_calls_today"], before["missed_calls_4h"]) == (2, 2)
+    clock.set(datetime(2026, 3, 11, 0, 0, tzinfo=UTC))
+    after = await contact(client, admin, customer)
+    assert (after["missed_calls_today"], after["missed_calls_4h"]) == (0, 2)
+    await abandon(client, admin, customer, clock, 0)
+    assert (await contact(client, admin, customer))["missed_calls_today"] == 1

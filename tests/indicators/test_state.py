@@ -6,7 +6,15 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.indicators.state import Fact, ValuePolicy, derive, empty_state, fold, fold_all
+from app.indicators.state import (
+    Fact,
+    ValuePolicy,
+    derive,
+    empty_state,
+    fold,
+    fold_all,
+    next_change,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 NOW = T0 + timedelta(days=120)
@@ -144,6 +152,46 @@ def test_any_arrival_order_equals_the_rebuild(history: list[Fact], order) -> Non
     rebuilt = fold_all(history)
     assert incremental == rebuilt
     assert derive(incremental, NOW, POLICY) == derive(rebuilt, NOW, POLICY)
+
+
+def _by_time_alone(state: dict[str, object], at: datetime) -> dict[str, object]:
+    """What time can change in the indicators, the churn reason's running day count aside."""
+    indicators = derive(state, at, POLICY)
+    indicators["risk"] = {"churn": indicators["risk"]["churn"]}
+    return indicators
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    history=facts(),
+    offset=st.integers(min_value=0, max_value=300 * 86_400_000_000),
+    fractions=st.lists(st.floats(min_value=0, max_value=1), min_size=1, max_size=4),
+)
+def test_indicators_stay_as_they_are_until_their_next_change(
+    history: list[Fact], offset: int, fractions: list[float]
+) -> None:
+    """Nothing time changes in the indicators comes before ``next_change``: not even at its
+    last instant before (the maintenance pass evaluates a customer again no later)."""
+    state = fold_all(history)
+    now = T0 + timedelta(microseconds=offset)
+    change = next_change(state, now, POLICY)
+    assert change is None or change > now
+    until = change or now + timedelta(days=400)
+    span = until - now - timedelta(microseconds=1)
+    moments = [now + span * f for f in fractions] + [now + span]
+    expected = _by_time_alone(state, now)
+    for moment in moments:
+        assert _by_time_alone(state, moment) == expected, moment
+
+
+def test_the_next_change_is_the_first_window_end_or_midnight() -> None:
+    call = Fact("c1", "call.abandoned", T0 + timedelta(hours=22), "phone", {})
+    state = fold_all([call])
+    assert next_change(state, T0 + timedelta(hours=22), POLICY) == T0 + timedelta(days=1)
+    after_midnight = T0 + timedelta(days=1)
+    four_hours_on = T0 + timedelta(hours=26, microseconds=1)
+    assert next_change(state, after_midnight, POLICY) == four_hours_on
+    assert next_change(state, four_hours_on, POLICY) is None
 
 
 def test_value_is_per_currency_and_never_mixed() -> None:
