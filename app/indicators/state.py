@@ -251,20 +251,29 @@ def next_change(state: Mapping[str, Any], now: datetime, policy: ValuePolicy) ->
     stored indicators, flags and segments stale."""
     now = now.astimezone(UTC)
     ends: list[datetime] = []
+    since: dict[timedelta, str] = {}
 
     def leaves(at: str, window: timedelta) -> None:
-        # Counted while at >= now - window: gone the first instant after at + window.
-        ends.append(datetime.fromisoformat(at) + window + _INSTANT)
+        # Counted while at >= now - window (compared as text, as derive does): gone the
+        # first instant after at + window. What is already out is skipped unparsed.
+        if window not in since:
+            since[window] = (now - window).isoformat()
+        if at >= since[window]:
+            ends.append(datetime.fromisoformat(at) + window + _INSTANT)
 
     for at, *_ in [*state["surveys"], *state["rated"]]:
         leaves(at, DAYS_90)
     for ticket in state["tickets"].values():
         leaves(_opened(ticket), DAYS_90)
         leaves(_opened(ticket), DAYS_60)
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
     for at, *_ in state["missed_calls"]:
         leaves(at, HOURS_4)
-        called = datetime.fromisoformat(at).astimezone(UTC)
-        ends.append(called.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1))
+        if at >= today:  # counted today until the UTC midnight after it
+            called = datetime.fromisoformat(at).astimezone(UTC)
+            ends.append(
+                called.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+            )
     placed, median_days = _purchases(state)
     if placed:
         for days in (policy.at_risk_days, policy.new_days):
