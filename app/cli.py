@@ -17,6 +17,7 @@ import typer
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.clock import SYSTEM_CLOCK
 from app.core.config import get_settings
 from app.core.db import Database
 from app.core.embedded import resolve_database_url
@@ -246,7 +247,7 @@ def stats_rebuild(
     from app.indicators.service import customer_ids_after, rebuild
 
     if customer is not None:
-        _in_transaction(lambda s: rebuild(s, [customer]))
+        _in_transaction(lambda s: rebuild(s, [customer], SYSTEM_CLOCK))
         typer.echo("rebuilt 1 customer")
         return
     total, after = 0, None
@@ -254,7 +255,7 @@ def stats_rebuild(
         ids = _in_transaction(functools.partial(customer_ids_after, after=after, limit=batch))
         if not ids:
             break
-        total += _in_transaction(functools.partial(rebuild, customer_ids=ids))
+        total += _in_transaction(functools.partial(rebuild, customer_ids=ids, clock=SYSTEM_CLOCK))
         after = ids[-1]
     typer.echo(f"rebuilt {total} customers")
 
@@ -265,7 +266,7 @@ def rules_sweep() -> None:
     the service also does this every CH_MAINTENANCE_SECONDS."""
     from app.maintenance import sweep_rules
 
-    evaluated = _with_database(sweep_rules)
+    evaluated = _with_database(functools.partial(sweep_rules, clock=SYSTEM_CLOCK))
     typer.echo(f"evaluated {evaluated} customers")
 
 
@@ -282,7 +283,7 @@ def retention_run(
     events: dict[str, int] = {}
     while True:
         # As the owner: the service's role may not delete events (ch_expire_events).
-        expire = functools.partial(expire_batch, policy=policy, limit=batch)
+        expire = functools.partial(expire_batch, policy=policy, limit=batch, clock=SYSTEM_CLOCK)
         report = _in_transaction(expire, as_owner=True)
         deliveries += report.deliveries
         access += report.access_log

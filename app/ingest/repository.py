@@ -17,6 +17,8 @@ _RECORD = (
 )
 # Records the outcome and, in the same statement, finds the failed deliveries that were
 # waiting for one of the event keys this delivery created ($7, $8: scopes and keys).
+# processed_at is the database's time, as received_at: when the service stored the fact
+# (retention compares it with a cutoff taken from the service's clock).
 _FINISH = (
     "WITH finished AS (UPDATE webhook_deliveries SET status = $2, error = $3, "
     "event_count = $4, awaits_scope = $5, awaits_key = $6, processed_at = now() WHERE id = $1) "

@@ -85,10 +85,12 @@ _PUT_RETENTION = (
     "INSERT INTO policies (name, config) VALUES ('retention', $1::jsonb) "
     "ON CONFLICT (name) DO UPDATE SET config = EXCLUDED.config, updated_at = now()"
 )
+# Cutoffs are given (the service's clock less the policy's days); the times compared are
+# the database's own record of when a delivery was processed or received, or a read made.
 _EXPIRE_DELIVERIES = (
     "WITH gone AS (DELETE FROM webhook_deliveries WHERE id IN ("
     " SELECT id FROM webhook_deliveries"
-    " WHERE coalesce(processed_at, received_at) < now() - make_interval(days => $1)"
+    " WHERE coalesce(processed_at, received_at) < $1"
     " LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING id), "
     "links AS (DELETE FROM delivery_customers l USING gone WHERE l.delivery_id = gone.id), "
     "names AS (DELETE FROM delivery_identifiers n USING gone WHERE n.delivery_id = gone.id) "
@@ -96,7 +98,7 @@ _EXPIRE_DELIVERIES = (
 )
 _EXPIRE_ACCESS_LOG = (
     "DELETE FROM access_log WHERE id IN ("
-    " SELECT id FROM access_log WHERE at < now() - make_interval(days => $1)"
+    " SELECT id FROM access_log WHERE at < $1"
     " LIMIT $2 FOR UPDATE SKIP LOCKED)"
 )
 
@@ -124,13 +126,16 @@ class PrivacyRepository:
         conn = await driver_connection(self.session)
         await conn.execute(_PUT_RETENTION, json.dumps(config))
 
-    async def expire_deliveries(self, days: int, limit: int) -> int:
+    async def expire_deliveries(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` raw deliveries processed (or, never processed, received)
+        before ``before``; how many went."""
         conn = await driver_connection(self.session)
-        return int(await conn.fetchval(_EXPIRE_DELIVERIES, days, limit))
+        return int(await conn.fetchval(_EXPIRE_DELIVERIES, before, limit))
 
-    async def expire_access_log(self, days: int, limit: int) -> int:
+    async def expire_access_log(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` access-log rows older than ``before``; how many went."""
         conn = await driver_connection(self.session)
-        return int((await conn.execute(_EXPIRE_ACCESS_LOG, days, limit)).split()[-1])
+        return int((await conn.execute(_EXPIRE_ACCESS_LOG, before, limit)).split()[-1])
 
     async def expire_events(
         self, type_: str, before: datetime, limit: int

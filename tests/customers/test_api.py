@@ -535,9 +535,7 @@ async def test_a_merge_patch_nested_too_deep_is_a_422_naming_the_body(
 
 
 @pytest.mark.parametrize("q", ["zz@", "ana@exa", "garcía lópez", "612 345 678"])
-async def test_every_way_q_matches_reads_an_index(
-    session: AsyncSession, q: str
-) -> None:
+async def test_every_way_q_matches_reads_an_index(session: AsyncSession, q: str) -> None:
     """Every way `q` matches has an index to read: an OR of a trigram LIKE and a
     correlated EXISTS had none, so PostgreSQL scanned every customer (3-4 s at 100,000
     right after a bulk import). With sequential scans priced out, a shape that has no

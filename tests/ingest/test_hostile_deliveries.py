@@ -47,7 +47,10 @@ def assert_problem(response: httpx.Response, status: int, *words: str) -> None:
 
 
 async def nothing_stored(session: AsyncSession) -> bool:
-    return await session.scalar(text("SELECT count(*) FROM webhook_deliveries")) == 0
+    """No delivery stored by this test (its transaction began at now(): rows committed by
+    other tests carry another received_at)."""
+    query = text("SELECT count(*) FROM webhook_deliveries WHERE received_at = now()")
+    return await session.scalar(query) == 0
 
 
 # --- finding: unauthenticated 500s -------------------------------------------------------

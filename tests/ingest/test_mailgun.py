@@ -400,3 +400,17 @@ def test_an_inbound_route_without_a_sender_is_a_payload_error() -> None:
 def test_an_unknown_content_type_is_a_payload_error() -> None:
     with pytest.raises(PayloadError):
         adapter.normalize(delivery(b"<xml/>", "text/xml"))
+
+
+@pytest.mark.parametrize("timestamp", ["nan", "NaN", "inf", "-inf"])
+def test_a_timestamp_that_is_no_instant_is_refused(timestamp: str) -> None:
+    """Signed with the right key, but "nan" is within no distance of now: no replay window."""
+    body = golden_json()
+    token = body["signature"]["token"]
+    body["signature"] = {
+        "timestamp": timestamp,
+        "token": token,
+        "signature": sign(KEY, timestamp, token),
+    }
+    with pytest.raises(SignatureError, match="from now"):
+        adapter.verify(delivery(json.dumps(body).encode()), [KEY], NOW)

@@ -35,10 +35,9 @@ from app.ingest.adapters.email_message import (
     message_id,
     parse_date,
     parse_mime,
-    require_fresh,
     stable_id,
 )
-from app.ingest.adapters.signatures import hmac_digest, require_any
+from app.ingest.adapters.signatures import hmac_digest, require_any, require_fresh
 from app.timeline.catalog import Direction
 from app.timeline.schemas import IdentifiedEventIn
 
