@@ -17,6 +17,7 @@ import typer
 import uvicorn
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.clock import SYSTEM_CLOCK
 from app.core.config import get_settings
 from app.core.db import Database
 from app.core.embedded import resolve_database_url
@@ -72,10 +73,11 @@ def _database_urls() -> tuple[str, str]:
     return owner, service
 
 
-def _with_database(work: Callable[[Database], Awaitable[T]]) -> T:
-    """Run ``work`` on a short-lived engine, as the service's role."""
+def _with_database(work: Callable[[Database], Awaitable[T]], *, as_owner: bool = False) -> T:
+    """Run ``work`` on a short-lived engine, as the service's role (or the owner's)."""
 
-    url = _service_url()  # before the loop starts: resolving may provision the login
+    # Before the loop starts: resolving may provision the login.
+    url = _database_url() if as_owner else _service_url()
 
     async def run() -> T:
         database = Database(url, pool_size=2, max_overflow=0)
@@ -87,14 +89,14 @@ def _with_database(work: Callable[[Database], Awaitable[T]]) -> T:
     return asyncio.run(run())
 
 
-def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+def _in_transaction(work: Callable[[AsyncSession], Awaitable[T]], *, as_owner: bool = False) -> T:
     """Run ``work`` in one committed transaction on a short-lived engine."""
 
     async def in_transaction(database: Database) -> T:
         async with database.sessionmaker() as session, session.begin():
             return await work(session)
 
-    return _with_database(in_transaction)
+    return _with_database(in_transaction, as_owner=as_owner)
 
 
 @cli.command()
@@ -245,7 +247,7 @@ def stats_rebuild(
     from app.indicators.service import customer_ids_after, rebuild
 
     if customer is not None:
-        _in_transaction(lambda s: rebuild(s, [customer]))
+        _in_transaction(lambda s: rebuild(s, [customer], SYSTEM_CLOCK))
         typer.echo("rebuilt 1 customer")
         return
     total, after = 0, None
@@ -253,7 +255,7 @@ def stats_rebuild(
         ids = _in_transaction(functools.partial(customer_ids_after, after=after, limit=batch))
         if not ids:
             break
-        total += _in_transaction(functools.partial(rebuild, customer_ids=ids))
+        total += _in_transaction(functools.partial(rebuild, customer_ids=ids, clock=SYSTEM_CLOCK))
         after = ids[-1]
     typer.echo(f"rebuilt {total} customers")
 
@@ -264,7 +266,7 @@ def rules_sweep() -> None:
     the service also does this every CH_MAINTENANCE_SECONDS."""
     from app.maintenance import sweep_rules
 
-    evaluated = _with_database(sweep_rules)
+    evaluated = _with_database(functools.partial(sweep_rules, clock=SYSTEM_CLOCK))
     typer.echo(f"evaluated {evaluated} customers")
 
 
@@ -280,7 +282,9 @@ def retention_run(
     deliveries = access = rebuilt = 0
     events: dict[str, int] = {}
     while True:
-        report = _in_transaction(functools.partial(expire_batch, policy=policy, limit=batch))
+        # As the owner: the service's role may not delete events (ch_expire_events).
+        expire = functools.partial(expire_batch, policy=policy, limit=batch, clock=SYSTEM_CLOCK)
+        report = _in_transaction(expire, as_owner=True)
         deliveries += report.deliveries
         access += report.access_log
         rebuilt += report.customers_rebuilt

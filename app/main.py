@@ -10,6 +10,7 @@ from fastapi.routing import APIRoute
 
 from app import __version__
 from app.auth.router import router as auth_router
+from app.core.clock import SYSTEM_CLOCK, Clock
 from app.core.config import Settings, get_settings
 from app.core.db import Database
 from app.core.errors import FieldError, Problem, install_error_handlers
@@ -71,8 +72,9 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
-    """Build the application; the database is opened by the lifespan."""
+def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
+    """Build the application; the database is opened by the lifespan. ``clock`` is what
+    every decision by time reads (the system clock; a test hands in one it moves)."""
     settings = settings or get_settings()
     configure_logging(settings.log_level)
 
@@ -83,7 +85,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         app.state.feed = TimelineFeed(settings.service_url())
         app.state.templates = TemplateCache(settings.service_url())
         worker_starting()
-        maintenance = Maintenance(database, settings)
+        maintenance = Maintenance(database, settings, app.state.clock)
         maintenance.start()
         try:
             yield
@@ -102,6 +104,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         generate_unique_id_function=_operation_id,
     )
     app.state.settings = settings
+    app.state.clock = clock
     install_error_handlers(app)
     app.add_middleware(
         RequestContextMiddleware,

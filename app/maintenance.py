@@ -3,8 +3,14 @@ makes a pass every ``CH_MAINTENANCE_SECONDS``.
 
 - Failed deliveries whose awaited event is recorded by now are replayed (the event was
   stored while they were in flight, or through the API, so nothing replayed them).
-- The alert rules are evaluated again for customers with flags or open alerts, so that
-  conditions that end only because time passes (the abandoned-calls window) clear.
+- The alert rules and indicators are evaluated again for customers with flags or open
+  alerts, and for those whose indicators time alone changes by now (``reevaluate_at``:
+  a contact leaving a window, a purchase growing old), so that conditions that end only
+  because time passes (the abandoned-calls window) clear and stored segments and churn
+  risks stay true.
+
+What a pass takes for "now" is the service's clock (``app.state.clock``); the interval
+between passes is real time.
 
 Which process: the one holding a PostgreSQL advisory lock on a connection of its own
 (the leader). Every process tries to take it once an interval; while the leader lives,
@@ -18,9 +24,10 @@ import contextlib
 import asyncpg
 import structlog
 
+from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.db import Database, plain_url
-from app.indicators.service import flagged_customers, reevaluate
+from app.indicators.service import due_customers, reevaluate
 from app.ingest.service import replay_freed
 
 log = structlog.get_logger("app.maintenance")
@@ -31,41 +38,43 @@ REPLAY_BATCH = 100
 RULES_CHUNK = 500
 
 
-async def replay_freed_deliveries(database: Database, settings: Settings) -> int:
+async def replay_freed_deliveries(database: Database, settings: Settings, clock: Clock) -> int:
     """Replay freed deliveries, ``REPLAY_BATCH`` per transaction, each visited once."""
     replayed, after = 0, None
     while True:
         async with database.sessionmaker() as session, session.begin():
-            visited = await replay_freed(session, settings, after, REPLAY_BATCH)
+            visited = await replay_freed(session, settings, after, REPLAY_BATCH, clock)
         replayed += len(visited)
         if len(visited) < REPLAY_BATCH:
             return replayed
         after = visited[-1]
 
 
-async def sweep_rules(database: Database) -> int:
-    """Evaluate the rules again for customers with flags or open alerts, in short
-    transactions of ``RULES_CHUNK`` customers."""
+async def sweep_rules(database: Database, clock: Clock) -> int:
+    """Evaluate the rules again, as of the clock's now, for the customers due (flags, open
+    alerts, or indicators that time changes), in short transactions of ``RULES_CHUNK``."""
     async with database.sessionmaker() as session, session.begin():
-        ids = await flagged_customers(session)
+        ids = await due_customers(session, clock)
     for start in range(0, len(ids), RULES_CHUNK):
         async with database.sessionmaker() as session, session.begin():
-            await reevaluate(session, ids[start : start + RULES_CHUNK])
+            await reevaluate(session, ids[start : start + RULES_CHUNK], clock)
     return len(ids)
 
 
-async def make_pass(database: Database, settings: Settings) -> None:
-    replayed = await replay_freed_deliveries(database, settings)
-    evaluated = await sweep_rules(database)
+async def make_pass(database: Database, settings: Settings, clock: Clock) -> None:
+    """One pass: replay freed deliveries, then evaluate time-window rules again."""
+    replayed = await replay_freed_deliveries(database, settings, clock)
+    evaluated = await sweep_rules(database, clock)
     log.info("maintenance_pass", deliveries_replayed=replayed, customers_evaluated=evaluated)
 
 
 class Maintenance:
     """The maintenance loop of one serving process (none when the interval is 0)."""
 
-    def __init__(self, database: Database, settings: Settings) -> None:
+    def __init__(self, database: Database, settings: Settings, clock: Clock) -> None:
         self._database = database
         self._settings = settings
+        self._clock = clock
         self._leader: asyncpg.Connection | None = None  # holds the lock while open
         self._task: asyncio.Task[None] | None = None
 
@@ -98,7 +107,7 @@ class Maintenance:
             await asyncio.sleep(self._settings.maintenance_seconds)
             try:
                 if await self.lead():
-                    await make_pass(self._database, self._settings)
+                    await make_pass(self._database, self._settings, self._clock)
             except Exception as exc:  # the database away now is tried again next time
                 log.warning("maintenance_failed", error=type(exc).__name__)
 

@@ -10,6 +10,7 @@ delivered by anybody, so nothing can deliver them again.
 
 import json
 import random
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,7 @@ from uuid import UUID
 
 import asyncpg
 
+from app.core.clock import SYSTEM_CLOCK
 from app.core.db import Database, new_id, plain_url
 from app.indicators.service import rebuild
 from app.timeline.catalog import event_type
@@ -177,7 +179,7 @@ async def seed(
     rebuilt batch by batch. Phones are numbered from the customers already present, so
     seeding twice adds, never collides."""
     rng = random.Random(seed_)  # noqa: S311 - reproducible test data, not secrets
-    began = datetime.now(UTC)
+    began = time.monotonic()  # how long seeding took: a duration, not the service's clock
     conn = await asyncpg.connect(plain_url(database_url))
     database = Database(database_url, pool_size=1, max_overflow=0)
     try:
@@ -223,9 +225,9 @@ async def seed(
                 )
             events += len(history_rows)
             async with database.sessionmaker() as session, session.begin():
-                await rebuild(session, [customer_id for customer_id, _ in made])
+                await rebuild(session, [customer_id for customer_id, _ in made], SYSTEM_CLOCK)
     finally:
         await conn.close()
         await database.dispose()
-    seconds = (datetime.now(UTC) - began).total_seconds()
+    seconds = time.monotonic() - began
     return SeedReport(count, organizations, events, round(seconds, 1))

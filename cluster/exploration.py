@@ -28,6 +28,7 @@ import time
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 import asyncpg
@@ -550,12 +551,13 @@ def _writes(s: Sample) -> list[Probe]:
     ]  # fmt: skip
 
 
-def _stats_row(customer_ids: Sequence[uuid.UUID]) -> tuple[list[Any], ...]:
-    """The arguments of ``_SAVE`` for empty stats of these customers."""
+def _stats_row(customer_ids: Sequence[uuid.UUID]) -> tuple[Any, ...]:
+    """The arguments of ``_SAVE`` for empty stats of these customers, evaluated as of
+    now and due again never."""
     n = len(customer_ids)
     return (
         list(customer_ids), ["{}"] * n, ["{}"] * n, [0] * n, [0] * n, [0] * n, [None] * n,
-        ["none"] * n, ["low"] * n, ["{}"] * n,
+        ["none"] * n, ["low"] * n, ["{}"] * n, datetime.now(UTC), [None] * n,
     )  # fmt: skip
 
 
@@ -764,7 +766,7 @@ def _redesigned(s: Sample) -> list[Probe]:
               indicators._SAVE.replace("flags = v.flags::text[]",
                                        "flags = ARRAY(SELECT jsonb_array_elements_text(v.flags))")
               .replace("$10::text[]", "$10::jsonb[]"),
-              (*_stats_row(pair)[:9], ["[]", "[]"])),
+              (*_stats_row(pair)[:9], ["[]", "[]"], *_stats_row(pair)[10:])),
         Probe("look keys up, the event's customer kept on the key",
               "SELECT k.scope, k.key, k.event_id, k.request_hash, k.customer_id "
               "FROM event_keys k JOIN unnest($1::text[], $2::text[]) AS w(scope, key) "

@@ -7,6 +7,7 @@ import json
 import os
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import asyncpg
@@ -34,6 +35,7 @@ from app.core.security import Role
 from app.fichas.cache import TemplateCache
 from app.main import create_app
 from app.timeline.stream import TimelineFeed
+from tests.support.clock import ControlledClock
 
 MakeKey = Callable[..., Awaitable[dict[str, str]]]
 
@@ -179,10 +181,21 @@ def settings(database_url: str, service_url: str) -> Settings:
 
 
 @pytest.fixture
-def app(settings: Settings, database: Database, connection: AsyncConnection) -> FastAPI:
+def clock() -> ControlledClock:
+    """The service's clock in this test: the real time when the test starts (so that the
+    database's own record times, such as ``recorded_at``, agree with it), then still until
+    the test moves it: ``clock.advance(timedelta(hours=4, minutes=1))``, ``clock.set(...)``.
+    The ``app`` and ``live`` fixtures run on it; pass it to services called directly."""
+    return ControlledClock(datetime.now(UTC))
+
+
+@pytest.fixture
+def app(
+    settings: Settings, database: Database, connection: AsyncConnection, clock: ControlledClock
+) -> FastAPI:
     """The app, its request connection and sessions joined to the test's rolled-back
-    transaction."""
-    application = create_app(settings)
+    transaction, on the test's clock."""
+    application = create_app(settings, clock)
     application.state.db = database
     application.state.feed = TimelineFeed(str(settings.database_url))
     application.state.templates = TemplateCache(None)  # edits here never commit nor notify
@@ -268,13 +281,14 @@ async def admin(make_key: MakeKey) -> dict[str, str]:
 
 @pytest.fixture
 async def live(
-    settings: Settings, database: Database
+    settings: Settings, database: Database, clock: ControlledClock
 ) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
-    """The app on real, committing sessions (for concurrency), with an admin key.
+    """The app on real, committing sessions (for concurrency), with an admin key, on the
+    test's clock.
 
     Whatever the test committed is removed afterwards. Do not combine with ``client``.
     """
-    application = create_app(settings)
+    application = create_app(settings, clock)
     application.state.db = database
     application.state.feed = TimelineFeed(str(settings.database_url))
     application.state.templates = TemplateCache(str(settings.database_url))
@@ -301,6 +315,7 @@ LIVE_TABLES = (
     "event_keys",
     "webhook_deliveries",
     "delivery_customers",
+    "delivery_identifiers",
     "customer_merges",
     "customer_consents",
     "customer_identifiers",

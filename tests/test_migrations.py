@@ -30,6 +30,7 @@ SHARDING = {
     "delivery_customers": "customer_id",
     "incident_customers": "customer_id",
     "customer_identifiers": "value",
+    "delivery_identifiers": "value",
     "webhook_deliveries": "delivery_id",
     "event_keys": "key",
     "customer_merges": None,

@@ -30,6 +30,7 @@ from app.auth.dependencies import RoleCheck
 from app.core.db import Database
 from app.core.security import JOB_ROLES, Role
 from app.main import DOCUMENTED_ORDER
+from tests.support.clock import ControlledClock
 from tests.support.world import Side, World, build_world, committed_key, leaks
 
 SPEC = json.loads((Path(__file__).parent.parent / "openapi" / "openapi.json").read_text())
@@ -586,10 +587,12 @@ def test_the_sweep_knows_every_operation_of_the_spec() -> None:
 
 
 @pytest.fixture
-async def world(live: tuple[httpx.AsyncClient, dict[str, str]]) -> AsyncIterator[World]:
+async def world(
+    live: tuple[httpx.AsyncClient, dict[str, str]], clock: ControlledClock
+) -> AsyncIterator[World]:
     """Committed (the live app): the CSV and the streams read in sessions of their own."""
     client, admin = live
-    yield await build_world(client, admin)
+    yield await build_world(client, admin, clock)
 
 
 async def call(client: httpx.AsyncClient, request: Call, headers: dict[str, str]) -> httpx.Response:

@@ -24,13 +24,28 @@ class JsonTooDeep(ValueError):
         super().__init__(f"the JSON nests deeper than {limit} levels")
 
 
+class NotJson(ValueError):
+    """What Python's parser reads but RFC 8259 does not allow: ``NaN``, ``Infinity`` (which
+    became null on the way to the database), an integer longer than Python converts."""
+
+
+def _no_constant(name: str) -> Any:
+    raise NotJson(f"{name} is not a JSON value")
+
+
 def loads(raw: bytes | str, *, max_depth: int = MAX_JSON_DEPTH, **options: Any) -> Any:
     """``json.loads`` that raises JsonTooDeep (a ValueError) past ``max_depth`` levels of
-    arrays and objects; other malformed input raises as ``json.loads`` does."""
+    arrays and objects and NotJson (another) for what RFC 8259 does not allow; other
+    malformed input raises as ``json.loads`` does."""
+    options.setdefault("parse_constant", _no_constant)
     try:
         value = json.loads(raw, **options)
     except RecursionError:
         raise JsonTooDeep(max_depth) from None
+    except (json.JSONDecodeError, UnicodeDecodeError, NotJson):
+        raise
+    except ValueError as exc:  # an integer past sys.get_int_max_str_digits()
+        raise NotJson(str(exc)) from None
     if _deeper_than(value, max_depth):
         raise JsonTooDeep(max_depth)
     return value

@@ -44,6 +44,12 @@ class Settings(BaseSettings):
         default=100, ge=10, description="Most request headers; more get 431 from the server."
     )
     sse_ping_seconds: int = Field(default=15, ge=1, description="Heartbeat on live streams.")
+    max_streams_per_key: int = Field(
+        default=50,
+        ge=1,
+        description="Live timeline streams one API key may hold open at once in a process; "
+        "past it a new one is 429.",
+    )
     maintenance_seconds: int = Field(
         default=300, ge=0, description="Between the service's maintenance passes; 0: none."
     )

@@ -14,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from app.core.bounded_json import MAX_JSON_DEPTH, JsonTooDeep
+from app.core.bounded_json import MAX_JSON_DEPTH, JsonTooDeep, NotJson
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_BASE = "urn:customer-history:problem:"
@@ -109,6 +109,13 @@ class PreconditionRequired(ProblemError):
     status = 428
 
 
+class TooManyRequests(ProblemError):
+    status = 429
+
+    def __init__(self, detail: str, retry_after: int = 5) -> None:
+        super().__init__(detail, headers={"Retry-After": str(retry_after)})
+
+
 class ServiceUnavailable(ProblemError):
     status = 503
 
@@ -193,8 +200,9 @@ def _undecodable_json(cause: BaseException | None) -> dict[str, Any] | None:
     """The validation error for a JSON body the parser gave up on before reading it.
 
     FastAPI answers these with a bare 400 while other malformed JSON is a 422 naming
-    the position; a body that is not UTF-8 (RFC 8259) or nested past the parser's depth
-    is malformed JSON too, so it gets the same answer.
+    the position; a body that is not UTF-8 (RFC 8259), nested past the parser's depth or
+    holding what JSON has no place for (NaN, a 5,000-digit integer) is malformed JSON too,
+    so it gets the same answer.
     """
     if isinstance(cause, UnicodeDecodeError):
         return {
@@ -208,6 +216,8 @@ def _undecodable_json(cause: BaseException | None) -> dict[str, Any] | None:
             "loc": ("body",),
             "msg": f"JSON decode error: nests deeper than {MAX_JSON_DEPTH} levels",
         }
+    if isinstance(cause, NotJson):
+        return {"type": "json_invalid", "loc": ("body",), "msg": f"JSON decode error: {cause}"}
     return None
 
 
@@ -336,6 +346,7 @@ _EXAMPLES: dict[int, dict[str, Any]] = {
         ],
     },
     428: {"title": "Precondition Required", "detail": "Send If-Match with the current ETag."},
+    429: {"title": "Too Many Requests", "detail": "This key holds 50 open streams already."},
     503: {"title": "Service Unavailable", "detail": "The database is unavailable."},
 }
 

@@ -52,8 +52,10 @@ async def get_ficha(
 ) -> Ficha:
     """A job-role key reads its own role's ficha only; admin and integration read any."""
     language = service.choose_language(lang, accept_language)
-    templates = request.app.state.templates
-    return await service.ficha(connection, templates, customer_id, role, language, principal)
+    state = request.app.state
+    return await service.ficha(
+        connection, state.templates, state.clock, customer_id, role, language, principal
+    )
 
 
 @router.get(
@@ -87,8 +89,10 @@ async def screen_pop(
     except ValueError as exc:
         raise invalid_field("path.phone", str(exc)) from None
     language = service.choose_language(lang, accept_language)
-    templates = request.app.state.templates
-    found = await service.screen_pop(connection, templates, readings, role, language, principal)
+    state = request.app.state
+    found = await service.screen_pop(
+        connection, state.templates, state.clock, readings, role, language, principal
+    )
     if isinstance(found, CallerCandidates):
         return JSONResponse(found.model_dump(mode="json"), status_code=300)
     return found

@@ -2,13 +2,14 @@
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.access import access_log, record_access
+from app.core.clock import Clock
 from app.core.db import Executor
 from app.core.errors import Forbidden, NotFound, ValidationFailed
 from app.core.pagination import cursor_id, encode_cursor
@@ -309,6 +310,7 @@ def _check_role(principal: Principal, role: str) -> None:
 async def ficha(
     on: Executor,
     templates: TemplateCache,
+    clock: Clock,
     customer_id: UUID,
     role: str,
     language: str,
@@ -318,12 +320,15 @@ async def ficha(
     _check_role(principal, role)
     template = await _template(on, templates, role)
     customer = await customers.customer_card(on, customer_id, principal)
-    return await _ficha(on, template, customer, role, language, principal, f"ficha:{role}")
+    return await _ficha(
+        on, template, customer, role, language, principal, f"ficha:{role}", clock.now()
+    )
 
 
 async def screen_pop(
     on: Executor,
     templates: TemplateCache,
+    clock: Clock,
     readings: list[str],
     role: str,
     language: str,
@@ -350,7 +355,9 @@ async def screen_pop(
         )
     template = await _template(on, templates, role)
     customer = found[0][0]
-    return await _ficha(on, template, customer, role, language, principal, f"screen-pop:{role}")
+    return await _ficha(
+        on, template, customer, role, language, principal, f"screen-pop:{role}", clock.now()
+    )
 
 
 async def _template(on: Executor, templates: TemplateCache, role: str) -> Template:
@@ -368,9 +375,10 @@ async def _ficha(
     language: str,
     principal: Principal,
     what: str,
+    now: datetime,
 ) -> Ficha:
-    """On a bare connection the reads stand alone, and the access-log row commits before
-    the ficha is answered."""
+    """The ficha as of ``now``. On a bare connection the reads stand alone, and the
+    access-log row commits before the ficha is answered."""
     sections, labels = template
     if customer.status.value == "merged":
         survivor = await customers.survivor_id(on, customer.id)
@@ -380,7 +388,6 @@ async def _ficha(
     shown = [s for s in sections if s["name"] in EVENT_SECTIONS]
     wanted = [(*EVENT_SECTIONS[s["name"]](s), s["limit"]) for s in shown]
     events = await timeline.recent_events(on, customer.id, wanted) if wanted else []
-    now = datetime.now(UTC)
     ctx = Context(
         principal=principal,
         customer=customer,

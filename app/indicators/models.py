@@ -32,6 +32,11 @@ class CustomerStats(Base):
         Index("ix_customer_stats_churn_risk", "churn_risk"),
         Index("ix_customer_stats_flags", "flags", postgresql_using="gin"),
         Index("ix_customer_stats_last_purchase_at", "last_purchase_at"),
+        Index(
+            "ix_customer_stats_reevaluate_at",
+            "reevaluate_at",
+            postgresql_where=text("reevaluate_at IS NOT NULL"),
+        ),
     )
 
     customer_id: Mapped[UUID] = mapped_column(ForeignKey("customers.id"), primary_key=True)
@@ -44,7 +49,10 @@ class CustomerStats(Base):
     value_segment: Mapped[str] = mapped_column(String(20), server_default="none")
     churn_risk: Mapped[str] = mapped_column(String(10), server_default="low")
     flags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
+    # The instant of the last evaluation (the service's clock), and the next instant at
+    # which time alone changes the indicators: a maintenance pass evaluates them again then.
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    reevaluate_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Policy(Base):

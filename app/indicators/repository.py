@@ -38,11 +38,11 @@ _SAVE = (
     "UPDATE customer_stats s SET state = v.state, indicators = v.indicators, "
     "lifetime_value_base = v.ltv, order_count = v.orders, open_orders = v.open_orders, "
     "last_purchase_at = v.last_purchase, value_segment = v.segment, churn_risk = v.churn, "
-    "flags = v.flags::text[], updated_at = now() "
+    "flags = v.flags::text[], updated_at = $11, reevaluate_at = v.reevaluate_at "
     "FROM (SELECT * FROM unnest($1::uuid[], $2::jsonb[], $3::jsonb[], $4::numeric[], $5::int[], "
-    "$6::int[], $7::timestamptz[], $8::text[], $9::text[], $10::text[]) "
+    "$6::int[], $7::timestamptz[], $8::text[], $9::text[], $10::text[], $12::timestamptz[]) "
     "AS t(customer_id, state, indicators, ltv, orders, open_orders, last_purchase, segment, "
-    "churn, flags)) AS v "
+    "churn, flags, reevaluate_at)) AS v "
     "WHERE s.customer_id = v.customer_id"
 )
 # The whole history of each customer of a batch, merged-in customers' events included.
@@ -102,7 +102,8 @@ class StatsRepository:
             for r in rows
         ]
 
-    async def save(self, rows: Sequence[dict[str, Any]]) -> None:
+    async def save(self, rows: Sequence[dict[str, Any]], evaluated_at: datetime) -> None:
+        """Store derived stats; ``evaluated_at`` is the instant they were derived as of."""
         if not rows:
             return
         conn = await driver_connection(self.session)
@@ -118,6 +119,8 @@ class StatsRepository:
             [r["segment"] for r in rows],
             [r["churn"] for r in rows],
             ["{" + ",".join(json.dumps(f) for f in r["flags"]) + "}" for r in rows],
+            evaluated_at,
+            [r["reevaluate_at"] for r in rows],
         )
 
     async def histories(self, customer_ids: Sequence[UUID]) -> dict[UUID, list[Fact]]:
@@ -137,13 +140,13 @@ class StatsRepository:
             )
         return found
 
-    async def raise_alerts(self, alerts: Sequence[dict[str, Any]]) -> None:
+    async def raise_alerts(self, alerts: Sequence[dict[str, Any]], at: datetime) -> None:
         if not alerts:
             return
         conn = await driver_connection(self.session)
         await conn.executemany(
-            "INSERT INTO alerts (id, customer_id, rule, code, severity, title, detail, owner_id) "
-            "VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8) ON CONFLICT DO NOTHING",
+            "INSERT INTO alerts (id, customer_id, rule, code, severity, title, detail, owner_id, "
+            "raised_at) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9) ON CONFLICT DO NOTHING",
             [
                 (
                     new_id(),
@@ -154,20 +157,22 @@ class StatsRepository:
                     a["title"],
                     json.dumps(a["detail"]),
                     a["owner_id"],
+                    at,
                 )
                 for a in alerts
             ],
         )
 
-    async def clear_alerts(self, ended: Sequence[tuple[UUID, str]]) -> None:
+    async def clear_alerts(self, ended: Sequence[tuple[UUID, str]], at: datetime) -> None:
         if not ended:
             return
         conn = await driver_connection(self.session)
         await conn.execute(
-            "UPDATE alerts a SET cleared_at = now() FROM unnest($1::uuid[], $2::text[]) AS e(c, r) "
+            "UPDATE alerts a SET cleared_at = $3 FROM unnest($1::uuid[], $2::text[]) AS e(c, r) "
             "WHERE a.customer_id = e.c AND a.rule = e.r AND a.cleared_at IS NULL",
             [c for c, _ in ended],
             [r for _, r in ended],
+            at,
         )
 
     async def stats(self, customer_id: UUID) -> dict[str, Any] | None:
@@ -187,7 +192,7 @@ class StatsRepository:
             self.session.add(Policy(name=name, config=config))
         else:
             existing.config = config
-            existing.updated_at = datetime.now().astimezone()
+            existing.updated_at = func.now()  # when the change was stored, not a decision
         await self.session.flush()
 
     async def alerts(
@@ -407,9 +412,13 @@ class MaintenanceRepository:
             limit,
         )
 
-    async def flagged(self) -> list[UUID]:
+    async def due(self, now: datetime) -> list[UUID]:
+        """Customers to evaluate again at ``now``: those with flags or open alerts, and
+        those whose indicators time changes by now (``reevaluate_at``)."""
         return await _ids(
             self.session,
             "SELECT customer_id FROM customer_stats WHERE flags <> '{}' "
-            "UNION SELECT customer_id FROM alerts WHERE cleared_at IS NULL ORDER BY 1",
+            "UNION SELECT customer_id FROM alerts WHERE cleared_at IS NULL "
+            "UNION SELECT customer_id FROM customer_stats WHERE reevaluate_at <= $1 ORDER BY 1",
+            now,
         )

@@ -11,6 +11,7 @@ from fastapi.responses import StreamingResponse
 
 from app.auth.dependencies import Admin, Reader, require_roles
 from app.core.bounded_json import BoundedJsonRoute
+from app.core.clock import ClockDep
 from app.core.config import SettingsDep
 from app.core.db import Database, DriverDep, SessionDep
 from app.core.errors import invalid_field, problem_responses
@@ -51,9 +52,9 @@ Campaigns = Annotated[
     responses=problem_responses(401, 403, 404, 422),
 )
 async def get_indicators(
-    customer_id: UUID, session: SessionDep, principal: Reader
+    customer_id: UUID, session: SessionDep, principal: Reader, clock: ClockDep
 ) -> IndicatorsOut:
-    return await service.indicators_of(session, customer_id, principal)
+    return await service.indicators_of(session, customer_id, principal, clock)
 
 
 @router.get(
@@ -138,8 +139,10 @@ async def list_alerts(
     summary="Acknowledge an alert",
     responses=problem_responses(401, 403, 404, 422),
 )
-async def acknowledge_alert(alert_id: UUID, session: SessionDep, principal: Reader) -> AlertOut:
-    return await service.acknowledge(session, alert_id, principal)
+async def acknowledge_alert(
+    alert_id: UUID, session: SessionDep, principal: Reader, clock: ClockDep
+) -> AlertOut:
+    return await service.acknowledge(session, alert_id, principal, clock)
 
 
 @router.post(
@@ -149,8 +152,10 @@ async def acknowledge_alert(alert_id: UUID, session: SessionDep, principal: Read
     summary="Declare an incident: matching customers are flagged and routed to its queue",
     responses=problem_responses(401, 403, 422),
 )
-async def declare_incident(body: IncidentIn, session: SessionDep, principal: Admin) -> IncidentOut:
-    return await service.declare_incident(session, body)
+async def declare_incident(
+    body: IncidentIn, session: SessionDep, principal: Admin, clock: ClockDep
+) -> IncidentOut:
+    return await service.declare_incident(session, body, clock)
 
 
 @router.get(
@@ -169,8 +174,10 @@ async def list_incidents(session: SessionDep, principal: Reader) -> IncidentList
     summary="Close an incident: its flags and routing end",
     responses=problem_responses(401, 403, 404, 422),
 )
-async def close_incident(incident_id: UUID, session: SessionDep, principal: Admin) -> IncidentOut:
-    return await service.close_incident(session, incident_id)
+async def close_incident(
+    incident_id: UUID, session: SessionDep, principal: Admin, clock: ClockDep
+) -> IncidentOut:
+    return await service.close_incident(session, incident_id, clock)
 
 
 @router.get(

@@ -8,6 +8,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.clock import Clock
 from app.core.config import Settings, get_settings
 from app.core.db import Executor
 from app.core.errors import Forbidden, NotFound, invalid_field
@@ -48,6 +49,7 @@ from app.indicators.state import (
     empty_state,
     fold,
     fold_all,
+    next_change,
     sales_series,
 )
 
@@ -63,7 +65,7 @@ def value_policy(settings: Settings) -> ValuePolicy:
     )
 
 
-async def record(session: AsyncSession, facts: Sequence[tuple[UUID, Fact]]) -> None:
+async def record(session: AsyncSession, facts: Sequence[tuple[UUID, Fact]], clock: Clock) -> None:
     """Fold newly stored events into their customers' stats, in the append's transaction."""
     if not facts:
         return
@@ -73,30 +75,31 @@ async def record(session: AsyncSession, facts: Sequence[tuple[UUID, Fact]]) -> N
     for customer_id, fact in facts:
         row = by_customer[customer_id]
         row["state"] = fold(row["state"] or empty_state(), fact)
-    await _refresh(session, rows, datetime.now(UTC))
+    await _refresh(session, rows, clock.now())
 
 
-async def rebuild(session: AsyncSession, customer_ids: Sequence[UUID]) -> int:
+async def rebuild(session: AsyncSession, customer_ids: Sequence[UUID], clock: Clock) -> int:
     """Recompute stats from the whole history (merged-in customers included)."""
     repo = StatsRepository(session)
     rows = await repo.lock(customer_ids)
     histories = await repo.histories([row["customer_id"] for row in rows])
     for row in rows:
         row["state"] = fold_all(histories[row["customer_id"]])
-    await _refresh(session, rows, datetime.now(UTC))
+    await _refresh(session, rows, clock.now())
     return len(rows)
 
 
-async def reevaluate(session: AsyncSession, customer_ids: Sequence[UUID]) -> None:
+async def reevaluate(session: AsyncSession, customer_ids: Sequence[UUID], clock: Clock) -> None:
     """Evaluate rules again without new events (time passed, an incident opened or closed)."""
     rows = await StatsRepository(session).lock(customer_ids)
     for row in rows:
         row["state"] = row["state"] or empty_state()
-    await _refresh(session, rows, datetime.now(UTC))
+    await _refresh(session, rows, clock.now())
 
 
 async def _refresh(session: AsyncSession, rows: list[dict[str, Any]], now: datetime) -> None:
-    """Derive indicators, evaluate the rules, store it all, raise and clear alerts."""
+    """Derive indicators as of ``now``, evaluate the rules, store it all, raise and clear
+    alerts (raised and cleared at ``now``)."""
     repo = StatsRepository(session)
     policy = value_policy(get_settings())
     rules = await stored_policies(session)
@@ -123,6 +126,7 @@ async def _refresh(session: AsyncSession, rows: list[dict[str, Any]], now: datet
                 "segment": value["segment"],
                 "churn": indicators["risk"]["churn"],
                 "flags": sorted({c.code for c in held}),
+                "reevaluate_at": next_change(row["state"], now, policy),
             }
         )
         holding = {c.rule for c in held}
@@ -140,9 +144,9 @@ async def _refresh(session: AsyncSession, rows: list[dict[str, Any]], now: datet
             if c.rule not in row["open_rules"]
         ]
         ended += [(row["customer_id"], rule) for rule in row["open_rules"] - holding]
-    await repo.save(saved)
-    await repo.clear_alerts(ended)
-    await repo.raise_alerts(raised)
+    await repo.save(saved, now)
+    await repo.clear_alerts(ended, now)
+    await repo.raise_alerts(raised, now)
 
 
 async def snapshot(on: Executor, customer_id: UUID, alert_limit: int) -> dict[str, Any]:
@@ -161,13 +165,14 @@ async def snapshot(on: Executor, customer_id: UUID, alert_limit: int) -> dict[st
 
 
 async def current(
-    session: AsyncSession, customer_id: UUID
+    session: AsyncSession, customer_id: UUID, now: datetime
 ) -> tuple[dict[str, Any], list[dict[str, str]]]:
-    """Indicators as of now (time windows move on) and the flags set by the last evaluation."""
+    """Indicators as of ``now`` (time windows move on) and the flags set by the last
+    evaluation."""
     found = await StatsRepository(session).stats(customer_id)
     state = found["state"] if found and found["state"] else empty_state()
     flags = found["flags"] if found else []
-    return derive(state, datetime.now(UTC), value_policy(get_settings())), flags
+    return derive(state, now, value_policy(get_settings())), flags
 
 
 # --- the API's read and admin operations -----------------------------------------------
@@ -247,7 +252,9 @@ def may_acknowledge(alert: Alert, principal: Principal) -> bool:
     )
 
 
-async def acknowledge(session: AsyncSession, alert_id: UUID, principal: Principal) -> AlertOut:
+async def acknowledge(
+    session: AsyncSession, alert_id: UUID, principal: Principal, clock: Clock
+) -> AlertOut:
     """Acknowledge an alert: 404 when its customer is out of sight, 403 when the caller sees
     it but is neither its owner, a supervisor nor an admin."""
     alert = await StatsRepository(session).alert(alert_id, principal)
@@ -257,7 +264,7 @@ async def acknowledge(session: AsyncSession, alert_id: UUID, principal: Principa
         raise Forbidden("Only the alert's owner, a supervisor or an admin acknowledges it.")
     if alert.acknowledged_at is None:
         alert.status = "acknowledged"
-        alert.acknowledged_at = datetime.now(UTC)
+        alert.acknowledged_at = clock.now()
         alert.acknowledged_by = principal.agent_id
         alert.acknowledged_by_key_id = principal.key_id
         await session.flush()
@@ -268,30 +275,35 @@ def _incident_out(incident: Incident) -> IncidentOut:
     return IncidentOut.model_validate({**incident.__dict__, "queue": f"incident:{incident.id}"})
 
 
-async def declare_incident(session: AsyncSession, data: IncidentIn) -> IncidentOut:
+async def declare_incident(session: AsyncSession, data: IncidentIn, clock: Clock) -> IncidentOut:
     """Flag every customer the matcher finds and route their calls to the incident's queue."""
     repo = StatsRepository(session)
     matcher = data.matcher
     members = await repo.match_shipments(matcher.carrier, matcher.shipped_from, matcher.shipped_to)
     incident = await repo.add_incident(
-        Incident(title=data.title, matcher=matcher.model_dump(mode="json"), affected=len(members))
+        Incident(
+            title=data.title,
+            matcher=matcher.model_dump(mode="json"),
+            affected=len(members),
+            declared_at=clock.now(),
+        )
     )
     await repo.add_incident_members(incident.id, members)
-    await reevaluate(session, members)
+    await reevaluate(session, members, clock)
     await session.refresh(incident)
     return _incident_out(incident)
 
 
-async def close_incident(session: AsyncSession, incident_id: UUID) -> IncidentOut:
+async def close_incident(session: AsyncSession, incident_id: UUID, clock: Clock) -> IncidentOut:
     repo = StatsRepository(session)
     incident = await repo.incident(incident_id)
     if incident is None:
         raise NotFound(f"Incident {incident_id} not found.")
     if incident.status == "open":
         incident.status = "closed"
-        incident.closed_at = datetime.now(UTC)
+        incident.closed_at = clock.now()
         await session.flush()
-        await reevaluate(session, await repo.incident_members(incident.id))
+        await reevaluate(session, await repo.incident_members(incident.id), clock)
     return _incident_out(incident)
 
 
@@ -411,11 +423,13 @@ async def segment_page(
 
 
 async def indicators_of(
-    session: AsyncSession, customer_id: UUID, principal: Principal
+    session: AsyncSession, customer_id: UUID, principal: Principal, clock: Clock
 ) -> IndicatorsOut:
+    """The customer's indicators as of the clock's now."""
     customer, _ = await readable_family(session, customer_id, principal)
-    values, flags = await current(session, customer.id)
-    return IndicatorsOut(customer_id=customer.id, as_of=datetime.now(UTC), flags=flags, **values)
+    now = clock.now()
+    values, flags = await current(session, customer.id, now)
+    return IndicatorsOut(customer_id=customer.id, as_of=now, flags=flags, **values)
 
 
 async def sales(
@@ -491,5 +505,8 @@ async def customer_ids_after(session: AsyncSession, after: UUID | None, limit: i
     return await MaintenanceRepository(session).customers_after(after, limit)
 
 
-async def flagged_customers(session: AsyncSession) -> list[UUID]:
-    return await MaintenanceRepository(session).flagged()
+async def due_customers(session: AsyncSession, clock: Clock) -> list[UUID]:
+    """Customers whose rules and indicators to evaluate again as of the clock's now: with
+    flags or open alerts (a threshold may have changed), or whose indicators time alone
+    changes by now (a window item expired, a purchase grew old)."""
+    return await MaintenanceRepository(session).due(clock.now())

@@ -15,6 +15,11 @@ from decimal import Decimal
 from typing import Any
 
 RECENT = 200  # recent items kept per list (surveys, rated contacts, missed calls)
+# The windows the indicators count over (derive) and whose ends next_change finds.
+DAYS_90 = timedelta(days=90)
+DAYS_60 = timedelta(days=60)
+HOURS_4 = timedelta(hours=4)
+_INSTANT = timedelta(microseconds=1)  # the finest step of the stored times
 INTERACTIONS = ("call.", "email.received", "email.sent", "meeting.", "chat.", "social.", "note.")
 OPEN_ORDER = {"placed", "paid", "shipped"}
 RESOLVED = {"resolved", "closed", "solved"}
@@ -208,17 +213,87 @@ def _corrected(state: Mapping[str, Any], event_id: str | None, name: str, value:
     return value
 
 
+# A silence this many times the usual days between purchases is a medium / high churn risk.
+CHURN_MEDIUM = 1.5
+CHURN_HIGH = 2
+
+
+def _silence(median_days: float, times: float) -> timedelta:
+    """The silence past which a churn risk begins, as an exact duration (derive and
+    next_change compare the same one)."""
+    return timedelta(days=times * max(median_days, 1))
+
+
+def _opened(ticket: Mapping[str, Any]) -> str:
+    return str(ticket.get("opened_at") or ticket["at"])
+
+
+def _purchases(state: Mapping[str, Any]) -> tuple[list[str], float | None]:
+    """When each order not cancelled was placed, in order, and the median days between."""
+    placed = sorted(
+        order.get("placed") or order["at"]
+        for order in state["orders"].values()
+        if order["status"] != "cancelled"
+    )
+    intervals = [
+        (datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds() / 86400
+        for a, b in itertools.pairwise(placed)
+    ]
+    return placed, round(statistics.median(intervals), 1) if intervals else None
+
+
+def next_change(state: Mapping[str, Any], now: datetime, policy: ValuePolicy) -> datetime | None:
+    """The first instant after ``now`` at which ``derive`` may answer otherwise though no
+    event came: a contact leaving the 90- or 60-day windows, a missed call leaving the 4
+    hours or, at the next UTC midnight, today's count; the last purchase growing old enough
+    to change the value segment or the churn risk. None when time alone changes nothing
+    more. Sooner is harmless (an evaluation that finds nothing new); later would leave the
+    stored indicators, flags and segments stale."""
+    now = now.astimezone(UTC)
+    ends: list[datetime] = []
+    since: dict[timedelta, str] = {}
+
+    def leaves(at: str, window: timedelta) -> None:
+        # Counted while at >= now - window (compared as text, as derive does): gone the
+        # first instant after at + window. What is already out is skipped unparsed.
+        if window not in since:
+            since[window] = (now - window).isoformat()
+        if at >= since[window]:
+            ends.append(datetime.fromisoformat(at) + window + _INSTANT)
+
+    for at, *_ in [*state["surveys"], *state["rated"]]:
+        leaves(at, DAYS_90)
+    for ticket in state["tickets"].values():
+        leaves(_opened(ticket), DAYS_90)
+        leaves(_opened(ticket), DAYS_60)
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
+    for at, *_ in state["missed_calls"]:
+        leaves(at, HOURS_4)
+        if at >= today:  # counted today until the UTC midnight after it
+            called = datetime.fromisoformat(at).astimezone(UTC)
+            ends.append(
+                called.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
+            )
+    placed, median_days = _purchases(state)
+    if placed:
+        for days in (policy.at_risk_days, policy.new_days):
+            leaves(placed[-1], timedelta(days=days))
+        if median_days:
+            for times in (CHURN_MEDIUM, CHURN_HIGH):
+                leaves(placed[-1], _silence(median_days, times))
+    return min((end for end in ends if end > now), default=None)
+
+
 def derive(state: Mapping[str, Any], now: datetime, policy: ValuePolicy) -> dict[str, Any]:
     """Indicators from the state, as of ``now``. Pure and fast: no history is read."""
     now = now.astimezone(UTC)
-    day90 = (now - timedelta(days=90)).isoformat()
-    day60 = (now - timedelta(days=60)).isoformat()
-    today = now.replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
-    hours4 = (now - timedelta(hours=4)).isoformat()
+    day90 = (now - DAYS_90).isoformat()
+    day60 = (now - DAYS_60).isoformat()
+    today = now.replace(hour=0, minute=0, second=0, microsecond=0).isoformat()  # the UTC day
+    hours4 = (now - HOURS_4).isoformat()
 
     # value
     per_currency: dict[str, Decimal] = {}
-    placed_dates: list[str] = []
     open_orders = []
     order_values: list[tuple[Decimal, str]] = []
     for order_id, order in state["orders"].items():
@@ -232,8 +307,6 @@ def derive(state: Mapping[str, Any], now: datetime, policy: ValuePolicy) -> dict
                 per_currency.get(order["currency"], Decimal(0)) + total
             )
             order_values.append((total, order["currency"]))
-        if order["status"] != "cancelled":
-            placed_dates.append(order.get("placed") or order["at"])
         if order["status"] in OPEN_ORDER:
             open_orders.append(order_id)
     for payment in state["payments"].values():
@@ -256,13 +329,8 @@ def derive(state: Mapping[str, Any], now: datetime, policy: ValuePolicy) -> dict
             base_total += amount * policy.rates[currency]
         else:
             unconverted.append(currency)
-    placed_dates.sort()
+    placed_dates, median_days = _purchases(state)
     order_count = len(placed_dates)
-    intervals = [
-        (datetime.fromisoformat(b) - datetime.fromisoformat(a)).total_seconds() / 86400
-        for a, b in itertools.pairwise(placed_dates)
-    ]
-    median_days = round(statistics.median(intervals), 1) if intervals else None
     last_purchase = placed_dates[-1] if placed_dates else None
     base_values = [
         v if c == policy.base_currency else v * policy.rates[c]
@@ -289,10 +357,10 @@ def derive(state: Mapping[str, Any], now: datetime, policy: ValuePolicy) -> dict
     # service
     tickets = state["tickets"]
     open_tickets = [t for t, v in tickets.items() if v.get("status") not in RESOLVED]
-    recent_tickets = [v for v in tickets.values() if (v.get("opened_at") or v["at"]) >= day90]
+    recent_tickets = [v for v in tickets.values() if _opened(v) >= day90]
     categories: dict[str, int] = {}
     for v in tickets.values():
-        if v.get("category") and (v.get("opened_at") or v["at"]) >= day60:
+        if v.get("category") and _opened(v) >= day60:
             categories[v["category"]] = categories.get(v["category"], 0) + 1
     recurring = sorted(c for c, n in categories.items() if n >= 2)
     durations = [
@@ -334,25 +402,28 @@ def derive(state: Mapping[str, Any], now: datetime, policy: ValuePolicy) -> dict
     if len(unsatisfied90) >= 3:
         churn, reason = "high", f"{len(unsatisfied90)} unsatisfied contacts in 90 days"
     elif order_count >= 3 and median_days and last_purchase:
-        silence = (now - datetime.fromisoformat(last_purchase)).total_seconds() / 86400
-        if silence > 2 * max(median_days, 1):
+        silence = now - datetime.fromisoformat(last_purchase)
+        days = silence.total_seconds() / 86400
+        if silence > _silence(median_days, CHURN_HIGH):
             churn = "high"
-            reason = f"no purchase for {silence:.0f} days; usually every {median_days:.0f}"
-        elif silence > 1.5 * max(median_days, 1):
+            reason = f"no purchase for {days:.0f} days; usually every {median_days:.0f}"
+        elif silence > _silence(median_days, CHURN_MEDIUM):
             churn = "medium"
-            reason = f"no purchase for {silence:.0f} days; usually every {median_days:.0f}"
+            reason = f"no purchase for {days:.0f} days; usually every {median_days:.0f}"
     elif len(unsatisfied90) == 2:
         churn, reason = "medium", "2 unsatisfied contacts in 90 days"
-    recency = (now - datetime.fromisoformat(last_purchase)).days if last_purchase else None
+    # Time since the last purchase, compared with the policy's days as durations: a customer
+    # is at_risk the moment CH_SEGMENT_AT_RISK_DAYS have passed, not a whole day later.
+    recency = now - datetime.fromisoformat(last_purchase) if last_purchase else None
     if order_count == 0:
         segment = "none"
-    elif recency is not None and recency > policy.at_risk_days:
+    elif recency is not None and recency > timedelta(days=policy.at_risk_days):
         segment = "at_risk" if base_total >= policy.champion_value / 2 else "lapsed"
     elif base_total >= policy.champion_value:
         segment = "champion"
     elif order_count >= policy.loyal_orders:
         segment = "loyal"
-    elif order_count == 1 and recency is not None and recency <= policy.new_days:
+    elif order_count == 1 and recency is not None and recency <= timedelta(days=policy.new_days):
         segment = "new"
     else:
         segment = "occasional"

@@ -70,3 +70,23 @@ class DeliveryCustomer(Base):
 
     customer_id: Mapped[UUID] = mapped_column(ForeignKey("customers.id"))
     delivery_id: Mapped[UUID] = mapped_column()  # webhook_deliveries.id
+
+
+class DeliveryIdentifier(Base):
+    """An identifier a failed delivery names (normalised), held by a customer or not yet:
+    whoever holds it later finds the delivery in their export, and their erasure wipes it.
+    A delivery that failed recorded no event and created no customer, so a link to a
+    customer alone would miss a sender who became one afterwards."""
+
+    __tablename__ = "delivery_identifiers"
+    __table_args__ = (
+        PrimaryKeyConstraint("delivery_id", "person", "kind", "value"),
+        Index("ix_delivery_identifiers_kind_value", "kind", "value"),
+    )
+
+    delivery_id: Mapped[UUID] = mapped_column()  # webhook_deliveries.id
+    # Which of the people it names (one per customer reference of its events): the
+    # identifiers of one reference name one person, whose export may show the body.
+    person: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(16))
+    value: Mapped[str] = mapped_column(String(320))

@@ -17,6 +17,8 @@ _RECORD = (
 )
 # Records the outcome and, in the same statement, finds the failed deliveries that were
 # waiting for one of the event keys this delivery created ($7, $8: scopes and keys).
+# processed_at is the database's time, as received_at: when the service stored the fact
+# (retention compares it with a cutoff taken from the service's clock).
 _FINISH = (
     "WITH finished AS (UPDATE webhook_deliveries SET status = $2, error = $3, "
     "event_count = $4, awaits_scope = $5, awaits_key = $6, processed_at = now() WHERE id = $1) "
@@ -37,6 +39,11 @@ _FREED = (
 _LINK = (
     "INSERT INTO delivery_customers (customer_id, delivery_id) "
     "SELECT unnest($1::uuid[]), $2 ON CONFLICT DO NOTHING"
+)
+_NAME = (
+    "INSERT INTO delivery_identifiers (delivery_id, person, kind, value) "
+    "SELECT $1, unnest($2::int[]), unnest($3::text[]), unnest($4::text[]) "
+    "ON CONFLICT DO NOTHING"
 )
 _STOP_AWAITING = (
     "UPDATE webhook_deliveries SET awaits_scope = NULL, awaits_key = NULL, error = $2 WHERE id = $1"
@@ -86,6 +93,15 @@ class DeliveryRepository:
         if customer_ids:
             conn = await driver_connection(self.session)
             await conn.execute(_LINK, sorted(customer_ids), row_id)
+
+    async def name(self, row_id: UUID, people: Sequence[Collection[tuple[str, str]]]) -> None:
+        """Record the (kind, value) identifiers a failed delivery names, whoever holds them,
+        grouped by the person each group names."""
+        rows = sorted({(n, kind, value) for n, named in enumerate(people) for kind, value in named})
+        if rows:
+            persons, kinds, values = zip(*rows, strict=True)
+            conn = await driver_connection(self.session)
+            await conn.execute(_NAME, row_id, list(persons), list(kinds), list(values))
 
     async def freed(self, after: UUID | None, limit: int) -> list[UUID]:
         conn = await driver_connection(self.session)

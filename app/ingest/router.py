@@ -1,6 +1,5 @@
 """Webhook receivers and the operations on stored deliveries."""
 
-from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -8,6 +7,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from app.auth.dependencies import Admin
 from app.core.bounded_json import BoundedJsonRoute
+from app.core.clock import Clock, ClockDep
 from app.core.config import Settings, SettingsDep
 from app.core.db import LazySessionDep, SessionDep
 from app.core.errors import problem_responses
@@ -68,7 +68,12 @@ def _without_token(url: str) -> str:
 
 
 async def _receive(
-    source: str, token: str | None, request: Request, session: Any, settings: Settings
+    source: str,
+    token: str | None,
+    request: Request,
+    session: Any,
+    settings: Settings,
+    clock: Clock,
 ) -> Any:
     url = _public_url(request, settings)
     delivery = Delivery(
@@ -76,10 +81,10 @@ async def _receive(
         headers={k.lower(): v for k, v in request.headers.items()},
         body=await request.body(),
         path_token=token,
-        received_at=datetime.now(UTC),
+        received_at=clock.now(),  # when it happened, for payloads that carry no time
     )
     stored_url = url if token is None else _without_token(url)
-    receipt = await service.receive(session, source, delivery, settings, stored_url)
+    receipt = await service.receive(session, source, delivery, settings, stored_url, clock)
     code = status.HTTP_202_ACCEPTED if receipt.status == "failed" else status.HTTP_200_OK
     return Response(receipt.model_dump_json(exclude_none=True), code, media_type="application/json")
 
@@ -93,11 +98,15 @@ async def _receive(
     openapi_extra=_WEBHOOK_BODY,
 )
 async def receive_webhook(
-    source: str, request: Request, session: LazySessionDep, settings: SettingsDep
+    source: str,
+    request: Request,
+    session: LazySessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
 ) -> Any:
     """Verified with the source's own signature scheme (401 and nothing stored when it fails),
     stored raw, normalised into timeline events. A repeated delivery is a `duplicate`."""
-    return await _receive(source, None, request, session, settings)
+    return await _receive(source, None, request, session, settings, clock)
 
 
 @router.post(
@@ -109,10 +118,15 @@ async def receive_webhook(
     openapi_extra=_WEBHOOK_BODY,
 )
 async def receive_webhook_with_token(
-    source: str, token: str, request: Request, session: LazySessionDep, settings: SettingsDep
+    source: str,
+    token: str,
+    request: Request,
+    session: LazySessionDep,
+    settings: SettingsDep,
+    clock: ClockDep,
 ) -> Any:
     """For platforms configured with a secret in the URL (SendGrid Inbound Parse)."""
-    return await _receive(source, token, request, session, settings)
+    return await _receive(source, token, request, session, settings, clock)
 
 
 @router.get(
@@ -152,7 +166,11 @@ async def list_webhook_deliveries(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def replay_webhook_delivery(
-    delivery_id: UUID, session: SessionDep, principal: Admin, settings: SettingsDep
+    delivery_id: UUID,
+    session: SessionDep,
+    principal: Admin,
+    settings: SettingsDep,
+    clock: ClockDep,
 ) -> ReplayOutcome:
     """Idempotent: events already stored are not stored again, so replaying twice adds nothing."""
-    return await service.replay(session, delivery_id, settings)
+    return await service.replay(session, delivery_id, settings, clock)

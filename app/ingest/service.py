@@ -8,13 +8,13 @@ import contextlib
 import json
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from uuid import UUID
 
 import structlog
 from prometheus_client import Counter
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.errors import Conflict, NotFound, PayloadTooLarge, Unauthorized, ValidationFailed
 from app.core.pagination import cursor_id, encode_cursor
@@ -89,13 +89,19 @@ def enabled_adapter(source: str, settings: Settings) -> tuple[Adapter, list[str]
 
 
 async def receive(
-    session: AsyncSession, source: str, delivery: Delivery, settings: Settings, stored_url: str
+    session: AsyncSession,
+    source: str,
+    delivery: Delivery,
+    settings: Settings,
+    stored_url: str,
+    clock: Clock,
 ) -> WebhookReceipt:
     """Take one delivery; the receipt says what became of it. ``stored_url`` is the URL as
-    kept with it: without a path token (a secret)."""
+    kept with it: without a path token (a secret). Signed timestamps are judged against
+    the clock's now."""
     adapter, secrets = enabled_adapter(source, settings)
     try:
-        adapter.verify(delivery, secrets, datetime.now(UTC))
+        adapter.verify(delivery, secrets, clock.now())
     except SignatureError as exc:
         WEBHOOK_DELIVERIES.labels(source, "rejected_signature").inc()
         raise InvalidSignature(f"The {source} signature is not valid: {exc}.") from None
@@ -114,7 +120,7 @@ async def receive(
     if row_id is None:
         WEBHOOK_DELIVERIES.labels(source, "duplicate").inc()
         return WebhookReceipt(status="duplicate", delivery_id=delivery_id)
-    outcome = await _process(session, adapter, row_id, delivery_id, delivery, settings)
+    outcome = await _process(session, adapter, row_id, delivery_id, delivery, settings, clock)
     status = "accepted" if outcome.status == "processed" else outcome.status
     WEBHOOK_DELIVERIES.labels(source, status).inc()
     return WebhookReceipt(
@@ -132,17 +138,23 @@ async def _process(
     delivery_id: str,
     delivery: Delivery,
     settings: Settings,
+    clock: Clock,
 ) -> Processed:
     """Normalise a stored delivery and append its events; record the outcome on the row.
     Failed deliveries that were waiting for one of the events stored are replayed."""
     repo = DeliveryRepository(session)
     try:
-        outcome = await _append_events(session, adapter, row_id, delivery_id, delivery, settings)
+        outcome = await _append_events(
+            session, adapter, row_id, delivery_id, delivery, settings, clock
+        )
     except PayloadError as exc:
         outcome = Processed("failed", 0, 0, str(exc)[:2000])
     concerned = set(outcome.customers)
     if outcome.status == "failed":
-        concerned |= await _named_customers(session, adapter, delivery, settings)
+        people, ids = _named(adapter, delivery, settings)
+        await repo.name(row_id, people)
+        concerned |= await customers.owners_of(session, [i for named in people for i in named])
+        concerned |= await customers.survivors(session, ids)
     await repo.link(row_id, concerned)
     waiting = await repo.finish(
         row_id,
@@ -153,29 +165,31 @@ async def _process(
         outcome.created_keys,
     )
     for waiting_id in waiting:
-        await _replay_waiting(session, waiting_id, settings)
+        await _replay_waiting(session, waiting_id, settings, clock)
     return outcome
 
 
-async def _named_customers(
-    session: AsyncSession, adapter: Adapter, delivery: Delivery, settings: Settings
-) -> set[UUID]:
-    """Who a failed delivery names, among existing customers (none is created for a
-    delivery that recorded nothing): the identifiers its adapter read, or, when the adapter
-    could not read it at all, every email and phone written in its body. Its export and
-    erasure find it by them: a national-format phone never matched a search for the
-    stored spelling."""
+def _named(
+    adapter: Adapter, delivery: Delivery, settings: Settings
+) -> tuple[list[list[tuple[str, str]]], list[UUID]]:
+    """Whom a failed delivery names: the identifiers (normalised) of each customer
+    reference its adapter read, one list per person, and the customer ids its events gave;
+    when the adapter could not read it at all, every email and phone written in its body,
+    each as a person of its own. Its export and erasure find it by them, now and once a
+    person it names becomes a customer: a national-format phone never matched a search for
+    the stored spelling."""
     region = settings.default_region
     try:
         events = adapter.normalize(delivery)
     except PayloadError:
         text = delivery.body.decode("utf-8", errors="replace")
-        return await customers.owners_of(session, sorted(identifiers_in_text(text, region)))
-    named: list[tuple[str, str]] = []
+        return [[found] for found in sorted(identifiers_in_text(text, region))], []
+    people: list[list[tuple[str, str]]] = []
     ids: list[UUID] = []
     for event in events:
         ref = event.customer
         ids += [ref.id] if ref.id else []
+        named = []
         for kind, raw in (
             (IdentifierKind.EMAIL, ref.email),
             (IdentifierKind.PHONE, ref.phone),
@@ -184,10 +198,13 @@ async def _named_customers(
             if raw is not None:
                 with contextlib.suppress(ValueError):
                     named.append((kind.value, normalize_identifier(kind, raw, region)))
-    return await customers.owners_of(session, named) | await customers.survivors(session, ids)
+        people.append(named)
+    return people, ids
 
 
-async def _replay_waiting(session: AsyncSession, row_id: UUID, settings: Settings) -> None:
+async def _replay_waiting(
+    session: AsyncSession, row_id: UUID, settings: Settings, clock: Clock
+) -> None:
     """Replay a delivery whose awaited event was just stored, in a savepoint. If the replay
     raises, its work is undone and the delivery stays failed, no longer awaiting (an
     admin replays it by hand); the delivery that freed it is taken all the same."""
@@ -196,7 +213,7 @@ async def _replay_waiting(session: AsyncSession, row_id: UUID, settings: Setting
             row = await DeliveryRepository(session).get_for_update(row_id)
             if row is None or row.status != "failed":
                 return  # replayed meanwhile, by hand or by another pass
-            outcome = await _replay_row(session, row, settings)
+            outcome = await _replay_row(session, row, settings, clock)
     except Exception as exc:  # whatever it was, the delivery that freed it stands
         log.warning("waiting_delivery_replay_failed", id=str(row_id), error=type(exc).__name__)
         reason = f"replayed when its awaited event arrived, and failed: {type(exc).__name__}"
@@ -212,6 +229,7 @@ async def _append_events(
     delivery_id: str,
     delivery: Delivery,
     settings: Settings,
+    clock: Clock,
 ) -> Processed:
     events = adapter.normalize(delivery)
     writer = _principal(adapter.source)
@@ -230,7 +248,7 @@ async def _append_events(
     if not pending:
         return Processed("ignored", 0, 0, None)
     results = await timeline.store_events(
-        session, pending, writer, label="event", delivery_id=row_id
+        session, pending, writer, clock, label="event", delivery_id=row_id
     )
     errors = [e["reason"] for r in results if r.errors for e in r.errors]
     awaited = [
@@ -254,16 +272,18 @@ async def _append_events(
     )
 
 
-async def replay(session: AsyncSession, row_id: UUID, settings: Settings) -> ReplayOutcome:
+async def replay(
+    session: AsyncSession, row_id: UUID, settings: Settings, clock: Clock
+) -> ReplayOutcome:
     """Normalise a stored delivery again (after an adapter fix); idempotent by event keys."""
     row = await DeliveryRepository(session).get_for_update(row_id)
     if row is None:
         raise NotFound(f"Webhook delivery {row_id} not found.")
-    return await _replay_row(session, row, settings)
+    return await _replay_row(session, row, settings, clock)
 
 
 async def _replay_row(
-    session: AsyncSession, row: WebhookDelivery, settings: Settings
+    session: AsyncSession, row: WebhookDelivery, settings: Settings, clock: Clock
 ) -> ReplayOutcome:
     adapter = ADAPTERS.get(row.source)
     if adapter is None:
@@ -271,7 +291,7 @@ async def _replay_row(
     delivery = Delivery(
         url=row.url, headers=row.headers, body=row.body, received_at=row.received_at
     )
-    outcome = await _process(session, adapter, row.id, row.delivery_id, delivery, settings)
+    outcome = await _process(session, adapter, row.id, row.delivery_id, delivery, settings, clock)
     await DeliveryRepository(session).count_attempt(row.id)
     return ReplayOutcome(
         id=row.id,
@@ -283,14 +303,14 @@ async def _replay_row(
 
 
 async def replay_freed(
-    session: AsyncSession, settings: Settings, after: UUID | None, limit: int
+    session: AsyncSession, settings: Settings, after: UUID | None, limit: int, clock: Clock
 ) -> list[UUID]:
     """Replay failed deliveries whose awaited event is recorded by now (it arrived while
     they were in flight), the first ``limit`` after ``after`` in id order; returns those
     visited, so that a caller pages through each of them once."""
     freed = await DeliveryRepository(session).freed(after, limit)
     for row_id in freed:
-        await _replay_waiting(session, row_id, settings)
+        await _replay_waiting(session, row_id, settings, clock)
     return freed
 
 

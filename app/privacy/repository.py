@@ -51,10 +51,14 @@ EXPORT_STREAMS = {
         "SELECT row_to_json(e)::text FROM events e WHERE e.customer_id = ANY($1) "
         "ORDER BY e.occurred_at, e.id"
     ),
-    # The deliveries that concern the customer (delivery_customers: failed ones too). One
-    # that also concerned other customers (a SendGrid batch, a list of events) is shown
-    # without its body and error, which carry the others' data: a note says so.
+    # The deliveries that concern the customer: linked to it (delivery_customers), or
+    # failed naming one of its identifiers, current or past (delivery_identifiers: named
+    # perhaps before it was a customer). One that also concerned others (another customer
+    # linked, a SendGrid batch; a person named by none of the customer's identifiers) is
+    # shown without its body and error, which carry the others' data: a note says so.
     "webhook_deliveries": (
+        "WITH mine AS (SELECT kind, value FROM customer_identifiers WHERE customer_id = ANY($1) "
+        "UNION SELECT kind, value FROM past_identifiers WHERE customer_id = ANY($1)) "
         "SELECT json_build_object('id', d.id, 'source', d.source, 'delivery_id', d.delivery_id, "
         "'received_at', d.received_at, 'url', d.url, 'headers', d.headers, "
         "'body_base64', CASE WHEN NOT s.shared "
@@ -64,9 +68,14 @@ EXPORT_STREAMS = {
         f"'{SHARED_NOTE}' END)::text "
         "FROM webhook_deliveries d "
         "CROSS JOIN LATERAL (SELECT EXISTS (SELECT FROM delivery_customers o "
-        "WHERE o.delivery_id = d.id AND o.customer_id <> ALL($1)) AS shared) s "
+        "WHERE o.delivery_id = d.id AND o.customer_id <> ALL($1)) OR EXISTS ("
+        "SELECT FROM delivery_identifiers n WHERE n.delivery_id = d.id GROUP BY n.person "
+        "HAVING bool_and((n.kind, n.value) NOT IN (SELECT kind, value FROM mine))) AS shared) s "
         "WHERE d.id IN (SELECT l.delivery_id FROM delivery_customers l "
-        "WHERE l.customer_id = ANY($1)) ORDER BY d.received_at"
+        "WHERE l.customer_id = ANY($1)) "
+        "OR d.id IN (SELECT n.delivery_id FROM delivery_identifiers n "
+        "JOIN mine USING (kind, value)) "
+        "ORDER BY d.received_at"
     ),
 }
 _ROWS_PER_FETCH = 500
@@ -76,17 +85,20 @@ _PUT_RETENTION = (
     "INSERT INTO policies (name, config) VALUES ('retention', $1::jsonb) "
     "ON CONFLICT (name) DO UPDATE SET config = EXCLUDED.config, updated_at = now()"
 )
+# Cutoffs are given (the service's clock less the policy's days); the times compared are
+# the database's own record of when a delivery was processed or received, or a read made.
 _EXPIRE_DELIVERIES = (
     "WITH gone AS (DELETE FROM webhook_deliveries WHERE id IN ("
     " SELECT id FROM webhook_deliveries"
-    " WHERE coalesce(processed_at, received_at) < now() - make_interval(days => $1)"
+    " WHERE coalesce(processed_at, received_at) < $1"
     " LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING id), "
-    "links AS (DELETE FROM delivery_customers l USING gone WHERE l.delivery_id = gone.id) "
+    "links AS (DELETE FROM delivery_customers l USING gone WHERE l.delivery_id = gone.id), "
+    "names AS (DELETE FROM delivery_identifiers n USING gone WHERE n.delivery_id = gone.id) "
     "SELECT count(*) FROM gone"
 )
 _EXPIRE_ACCESS_LOG = (
     "DELETE FROM access_log WHERE id IN ("
-    " SELECT id FROM access_log WHERE at < now() - make_interval(days => $1)"
+    " SELECT id FROM access_log WHERE at < $1"
     " LIMIT $2 FOR UPDATE SKIP LOCKED)"
 )
 
@@ -114,13 +126,16 @@ class PrivacyRepository:
         conn = await driver_connection(self.session)
         await conn.execute(_PUT_RETENTION, json.dumps(config))
 
-    async def expire_deliveries(self, days: int, limit: int) -> int:
+    async def expire_deliveries(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` raw deliveries processed (or, never processed, received)
+        before ``before``; how many went."""
         conn = await driver_connection(self.session)
-        return int(await conn.fetchval(_EXPIRE_DELIVERIES, days, limit))
+        return int(await conn.fetchval(_EXPIRE_DELIVERIES, before, limit))
 
-    async def expire_access_log(self, days: int, limit: int) -> int:
+    async def expire_access_log(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` access-log rows older than ``before``; how many went."""
         conn = await driver_connection(self.session)
-        return int((await conn.execute(_EXPIRE_ACCESS_LOG, days, limit)).split()[-1])
+        return int((await conn.execute(_EXPIRE_ACCESS_LOG, before, limit)).split()[-1])
 
     async def expire_events(
         self, type_: str, before: datetime, limit: int

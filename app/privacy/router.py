@@ -8,6 +8,7 @@ from fastapi.responses import StreamingResponse
 
 from app.auth.dependencies import Admin
 from app.core.bounded_json import BoundedJsonRoute
+from app.core.clock import ClockDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.privacy import service
@@ -27,14 +28,14 @@ router = APIRouter(prefix="/v1", tags=["privacy"], route_class=BoundedJsonRoute)
     },
 )
 async def export_customer(
-    customer_id: UUID, request: Request, session: SessionDep, principal: Admin
+    customer_id: UUID, request: Request, session: SessionDep, principal: Admin, clock: ClockDep
 ) -> Any:
     """Profile, identifiers (current and past), consent history, indicators, alerts, the
     access log, every event (merged-in histories included) and the raw webhook deliveries
     the events came from. Streamed: memory does not grow with the history."""
     family = await service.export_family(session, customer_id, principal)
     return StreamingResponse(
-        service.export_stream(request.app.state.db, family),
+        service.export_stream(request.app.state.db, family, clock),
         media_type="application/json",
         headers={"Content-Disposition": f'attachment; filename="customer-{family[0]}.json"'},
     )
@@ -47,13 +48,13 @@ async def export_customer(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def erase_customer(
-    customer_id: UUID, body: ErasureIn, session: SessionDep, principal: Admin
+    customer_id: UUID, body: ErasureIn, session: SessionDep, principal: Admin, clock: ClockDep
 ) -> ErasureReceipt:
     """Names, identifiers, free text in the history and raw webhook bodies go; event
     types, times, channels, amounts, currencies and skus stay, so company figures do not
     change. The customer keeps its id with status `erased`; a `customer.erased` event
     records when and why. Repeating the request returns `already_erased: true`."""
-    return await service.erase(session, customer_id, body, principal)
+    return await service.erase(session, customer_id, body, principal, clock)
 
 
 @router.get(

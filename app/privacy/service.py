@@ -2,11 +2,12 @@
 
 import json
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.clock import Clock
 from app.core.db import Database, new_id
 from app.core.errors import Conflict
 from app.core.security import Principal
@@ -41,11 +42,11 @@ async def export_family(
     return [customer.id, *(member for member in family if member != customer.id)]
 
 
-async def export_stream(database: Database, family: list[UUID]) -> AsyncIterator[bytes]:
+async def export_stream(
+    database: Database, family: list[UUID], clock: Clock
+) -> AsyncIterator[bytes]:
     """The export document, streamed in pieces of about 64 KiB."""
-    header = json.dumps(
-        {"exported_at": datetime.now(UTC).isoformat(), "customer_id": str(family[0])}
-    )
+    header = json.dumps({"exported_at": clock.now().isoformat(), "customer_id": str(family[0])})
     async with database.engine.connect() as connection:
         raw = await connection.get_raw_connection()
         buffer: list[str] = []
@@ -60,16 +61,24 @@ async def export_stream(database: Database, family: list[UUID]) -> AsyncIterator
 
 
 async def erase(
-    session: AsyncSession, customer_id: UUID, request: ErasureIn, principal: Principal
+    session: AsyncSession,
+    customer_id: UUID,
+    request: ErasureIn,
+    principal: Principal,
+    clock: Clock,
 ) -> ErasureReceipt:
     """Remove the customer's personal data everywhere; the history keeps what is not
-    personal, and the stats are rebuilt from it. Repeating an erasure is harmless."""
+    personal, and the stats are rebuilt from it. Repeating an erasure is harmless.
+
+    ``erased_at`` (the receipt, the wiped deliveries, the ``customer.erased`` event) is the
+    erasure function's own ``now()``: the moment the database made the change, a record
+    that no decision reads."""
     customer = await _not_merged_away(session, customer_id, principal, "erase")
     receipt = await PrivacyRepository(session).erase(
         customer.id, new_id(), request.reason, request.requested_at
     )
     if not receipt["already_erased"]:
-        await indicators.rebuild(session, [customer.id])
+        await indicators.rebuild(session, [customer.id], clock)
     return ErasureReceipt(customer_id=customer.id, **receipt)
 
 
@@ -84,16 +93,17 @@ async def put_retention_policy(session: AsyncSession, policy: RetentionPolicy) -
 
 
 async def expire_batch(
-    session: AsyncSession, policy: RetentionPolicy, limit: int
+    session: AsyncSession, policy: RetentionPolicy, limit: int, clock: Clock
 ) -> RetentionReport:
     """One bounded pass of retention, in the caller's transaction: at most ``limit`` rows
-    of each kind go, rows other transactions hold are skipped (ingestion goes on)."""
+    of each kind go, rows other transactions hold are skipped (ingestion goes on). What
+    is older than the policy's days before the clock's now has expired."""
     repo = PrivacyRepository(session)
-    deliveries = await repo.expire_deliveries(policy.deliveries_days, limit)
-    access = await repo.expire_access_log(policy.access_log_days, limit)
+    now = clock.now()
+    deliveries = await repo.expire_deliveries(now - timedelta(days=policy.deliveries_days), limit)
+    access = await repo.expire_access_log(now - timedelta(days=policy.access_log_days), limit)
     events: dict[str, int] = {}
     shrunk: set[UUID] = set()
-    now = datetime.now(UTC)
     for type_, days in sorted(policy.event_days.items()):
         removed, whose = await repo.expire_events(type_, now - timedelta(days=days), limit)
         if removed:
@@ -103,7 +113,7 @@ async def expire_batch(
         # A merged-away customer's events stay under its id, but its history is counted
         # in the survivor's indicators: rebuild those.
         shrunk = await customers.survivors(session, sorted(shrunk))
-        await indicators.rebuild(session, sorted(shrunk))
+        await indicators.rebuild(session, sorted(shrunk), clock)
     return RetentionReport(
         deliveries=deliveries, access_log=access, events=events, customers_rebuilt=len(shrunk)
     )

@@ -10,9 +10,16 @@ from sse_starlette import EventSourceResponse
 from app.auth.access import record_access
 from app.auth.dependencies import Reader, Writer
 from app.core.bounded_json import BoundedJsonRoute
+from app.core.clock import ClockDep
 from app.core.config import SettingsDep
 from app.core.db import Database, SessionDep
-from app.core.errors import PayloadTooLarge, UnsupportedMediaType, invalid_field, problem_responses
+from app.core.errors import (
+    PayloadTooLarge,
+    TooManyRequests,
+    UnsupportedMediaType,
+    invalid_field,
+    problem_responses,
+)
 from app.core.pagination import Limit
 from app.core.preconditions import etag
 from app.core.timestamps import Timestamp
@@ -86,13 +93,14 @@ async def append_event(
     response: Response,
     session: SessionDep,
     principal: Writer,
+    clock: ClockDep,
     idempotency_key: IdempotencyKey = None,
 ) -> EventOut:
     """201 with the stored event; a retry with the same key and body answers 200 with the
     original; the same key with another body is 409. An append to a merged customer lands
     on the customer it was merged into."""
     event, created = await service.append_to_customer(
-        session, customer_id, body, idempotency_key, principal
+        session, customer_id, body, idempotency_key, principal, clock
     )
     return _event_response(response, request, event, created)
 
@@ -111,11 +119,12 @@ async def append_identified_event(
     session: SessionDep,
     principal: Writer,
     settings: SettingsDep,
+    clock: ClockDep,
     idempotency_key: IdempotencyKey = None,
 ) -> EventOut:
     """An unknown phone, email or external id creates an `unverified` customer."""
     event, created = await service.append_identified(
-        session, body, idempotency_key, principal, settings
+        session, body, idempotency_key, principal, settings, clock
     )
     return _event_response(response, request, event, created)
 
@@ -153,7 +162,11 @@ async def append_identified_event(
     },
 )
 async def import_events(
-    request: Request, session: SessionDep, principal: Writer, settings: SettingsDep
+    request: Request,
+    session: SessionDep,
+    principal: Writer,
+    settings: SettingsDep,
+    clock: ClockDep,
 ) -> Response:
     """Each line is an event as in `POST /v1/events`; one bad line never rejects the others."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -164,7 +177,7 @@ async def import_events(
         lines.pop()
     if len(lines) > MAX_BULK_LINES:
         raise PayloadTooLarge(f"At most {MAX_BULK_LINES} lines per request; got {len(lines)}.")
-    results = await service.import_bulk(session, lines, principal, settings)
+    results = await service.import_bulk(session, lines, principal, settings, clock)
     body = "".join(r.model_dump_json(exclude_none=True) + "\n" for r in results)
     return Response(body, media_type=NDJSON)
 
@@ -232,7 +245,7 @@ async def get_timeline(
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
         **_REDIRECT,
-        **problem_responses(401, 403, 404, 422),
+        **problem_responses(401, 403, 404, 422, 429),
     },
 )
 async def stream_timeline(
@@ -249,14 +262,18 @@ async def stream_timeline(
     `Last-Event-ID`, events around that point are sent again (at least once: dedupe by id).
     The stream ends within a second of its key being revoked or of the customer changing
     hands, being merged or erased (the client reconnects and is answered afresh). Every
-    stream opened is in the access log."""
+    stream opened is in the access log. A key holds at most `CH_MAX_STREAMS_PER_KEY`
+    streams open at once (429 past it)."""
+    feed: TimelineFeed = request.app.state.feed
+    limit = settings.max_streams_per_key
+    if feed.streams_of(principal.key_id) >= limit:
+        raise TooManyRequests(f"This key holds {limit} open streams already; close one first.")
     customer, family = await customers.readable_family(session, customer_id, principal)
     if customer.status == "merged":
         return _merged_redirect(request, await customers.survivor_id(session, customer.id))
     await record_access(session, principal, customer.id, "timeline-stream")
     opened = service.StreamView(customer.status, frozenset(family))
     database: Database = request.app.state.db
-    feed: TimelineFeed = request.app.state.feed
 
     async def still_open() -> bool:
         async with database.sessionmaker() as s:
@@ -264,6 +281,8 @@ async def stream_timeline(
 
     async def events() -> Any:
         with feed.subscribe(family, principal.key_id) as subscription:
+            if feed.streams_of(principal.key_id) > limit:
+                return  # opened together with others of its key, past the check above
             # Anything that changed between the check above and the subscription was not
             # heard: look once more before sending anything.
             if not await still_open():
@@ -291,12 +310,12 @@ async def stream_timeline(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def merge_customers(
-    customer_id: UUID, body: MergeRequest, session: SessionDep, principal: Writer
+    customer_id: UUID, body: MergeRequest, session: SessionDep, principal: Writer, clock: ClockDep
 ) -> MergeOutcome:
     """The duplicate's identifiers move here, its history joins this timeline, it becomes
     `merged`; `customer.merged` is recorded on both. Undo with `/unmerge`."""
     return await service.merge(
-        session, customer_id, body.source_customer_id, body.dry_run, principal
+        session, customer_id, body.source_customer_id, body.dry_run, principal, clock
     )
 
 
@@ -307,10 +326,14 @@ async def merge_customers(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def unmerge_customers(
-    customer_id: UUID, body: UnmergeRequest, session: SessionDep, principal: Writer
+    customer_id: UUID,
+    body: UnmergeRequest,
+    session: SessionDep,
+    principal: Writer,
+    clock: ClockDep,
 ) -> UnmergeOutcome:
     """The absorbed customer is active again with exactly its own identifiers and events."""
-    return await service.unmerge(session, customer_id, body.source_customer_id, principal)
+    return await service.unmerge(session, customer_id, body.source_customer_id, principal, clock)
 
 
 @router.put(
@@ -325,10 +348,11 @@ async def set_preferences(
     session: SessionDep,
     principal: Writer,
     response: Response,
+    clock: ClockDep,
     if_match: IfMatch = None,
 ) -> Preferences:
     preferences, version = await service.set_preferences(
-        session, customer_id, body, if_match, principal
+        session, customer_id, body, if_match, principal, clock
     )
     response.headers["ETag"] = etag(version)
     return preferences
@@ -342,6 +366,6 @@ async def set_preferences(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def record_consent(
-    customer_id: UUID, body: ConsentIn, session: SessionDep, principal: Writer
+    customer_id: UUID, body: ConsentIn, session: SessionDep, principal: Writer, clock: ClockDep
 ) -> ConsentOut:
-    return await service.record_consent(session, customer_id, body, principal)
+    return await service.record_consent(session, customer_id, body, principal, clock)

@@ -13,6 +13,7 @@ from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.service import still_active
+from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.db import Executor, new_id
 from app.core.errors import (
@@ -235,6 +236,7 @@ async def append(
     new: NewEvent,
     key: tuple[str, str] | None,
     writer: Principal | None,
+    clock: Clock,
 ) -> tuple[EventOut, bool]:
     """Append one event; with a key already used, answer the original (or 409 if it differs)."""
     repo = TimelineRepository(session)
@@ -245,7 +247,7 @@ async def append(
         if not await repo.claim_key(*key, row.id, fingerprint):
             return await _original(session, key, fingerprint, writer), False
     recorded_at = await repo.insert(row)
-    await indicators.record(session, [(customer_id, row.fact())])
+    await indicators.record(session, [(customer_id, row.fact())], clock)
     return (
         EventOut(
             id=row.id,
@@ -297,12 +299,13 @@ async def append_to_customer(
     data: EventIn,
     header_key: str | None,
     principal: Principal,
+    clock: Clock,
 ) -> tuple[EventOut, bool]:
     """POST /customers/{id}/events: an append to a merged customer lands on its survivor."""
     target = await customers.writable_target(session, customer_id, principal)
     new = prepare_event(data, principal)
     return await append(
-        session, target, new, idempotency_key(new, header_key, principal), principal
+        session, target, new, idempotency_key(new, header_key, principal), principal, clock
     )
 
 
@@ -391,6 +394,7 @@ async def append_identified(
     header_key: str | None,
     principal: Principal,
     settings: Settings,
+    clock: Clock,
 ) -> tuple[EventOut, bool]:
     """POST /events: resolve (or create, unverified) the customer named in the body, then append."""
     ref = customer_ref(data.customer, settings, "body")
@@ -400,7 +404,7 @@ async def append_identified(
         raise resolved
     customer_id = await customers.survivor_id(session, resolved[0])
     return await append(
-        session, customer_id, new, idempotency_key(new, header_key, principal), principal
+        session, customer_id, new, idempotency_key(new, header_key, principal), principal, clock
     )
 
 
@@ -411,18 +415,20 @@ async def append_system_event(
     payload: dict[str, Any],
     summary: str,
     actor: str | None,
+    clock: Clock,
 ) -> EventOut:
-    """Record a change the service itself made (merge, preference, consent...)."""
+    """Record a change the service itself made (merge, preference, consent...), as
+    happening at the clock's now."""
     data = EventIn(
         type=type_name,
-        occurred_at=datetime.now(UTC),
+        occurred_at=clock.now(),
         channel=Channel.SYSTEM,
         source=SERVICE_SOURCE,
         actor=actor,
         summary=summary[:280],
         payload=payload,
     )
-    event, _ = await append(session, customer_id, prepare_event(data, None), None, None)
+    event, _ = await append(session, customer_id, prepare_event(data, None), None, None, clock)
     return event
 
 
@@ -451,6 +457,7 @@ async def store_events(
     session: AsyncSession,
     pending: Sequence[Pending],
     principal: Principal,
+    clock: Clock,
     *,
     label: str,
     delivery_id: UUID | None = None,
@@ -512,12 +519,16 @@ async def store_events(
             )
         )
     await repo.insert_many(to_insert)
-    await indicators.record(session, [(row.customer_id, row.fact()) for row in to_insert])
+    await indicators.record(session, [(row.customer_id, row.fact()) for row in to_insert], clock)
     return [results[p.position] for p in pending]
 
 
 async def import_bulk(
-    session: AsyncSession, lines: Sequence[bytes], principal: Principal, settings: Settings
+    session: AsyncSession,
+    lines: Sequence[bytes],
+    principal: Principal,
+    settings: Settings,
+    clock: Clock,
 ) -> list[BulkLineResult]:
     """Validate, resolve and store many events at once; one bad line never rejects the others."""
     rejected: dict[int, BulkLineResult] = {}
@@ -538,7 +549,7 @@ async def import_bulk(
             rejected[number] = BulkLineResult(
                 line=number, status="error", errors=exc.extra["errors"]
             )
-    stored = await store_events(session, pending, principal, label="line")
+    stored = await store_events(session, pending, principal, clock, label="line")
     merged = {r.line: r for r in stored} | rejected
     return [merged[n] for n in sorted(merged)]
 
@@ -656,17 +667,26 @@ async def events_for_stream(session: AsyncSession, event_ids: Sequence[UUID]) ->
 async def replay_after(
     session: AsyncSession, customer_ids: Sequence[UUID], last_event_id: UUID
 ) -> list[EventOut]:
-    """Events a resuming stream may have missed (at least once: the client dedupes by id)."""
+    """Events a resuming stream may have missed (at least once: the client dedupes by id).
+
+    The resume point counts only on the stream's own timeline: another customer's event
+    replays nothing, as an id never recorded does, so that the answer tells no key that
+    an event exists elsewhere, nor when it was recorded."""
     repo = TimelineRepository(session)
     last = await repo.get(last_event_id)
-    if last is None:
+    if last is None or last.customer_id not in customer_ids:
         return []
     events = await repo.recorded_since(customer_ids, last.recorded_at - RESUME_WINDOW)
     return [event_out(e) for e in events if e.id != last.id]
 
 
 async def merge(
-    session: AsyncSession, survivor_id: UUID, absorbed_id: UUID, dry_run: bool, principal: Principal
+    session: AsyncSession,
+    survivor_id: UUID,
+    absorbed_id: UUID,
+    dry_run: bool,
+    principal: Principal,
+    clock: Clock,
 ) -> MergeOutcome:
     """Merge a duplicate into a survivor (or preview it): identifiers move, histories join."""
     target, source, identifiers, conflicts = await customers.merge_preview(
@@ -708,6 +728,7 @@ async def merge(
         payload,
         f"Merged {source.display_name} into this customer",
         principal.agent_id,
+        clock,
     )
     await append_system_event(
         session,
@@ -716,14 +737,19 @@ async def merge(
         payload,
         f"Merged into {target.display_name}",
         principal.agent_id,
+        clock,
     )
-    await indicators.rebuild(session, [target.id])
+    await indicators.rebuild(session, [target.id], clock)
     outcome.merge_id = record.id
     return outcome
 
 
 async def unmerge(
-    session: AsyncSession, survivor_id: UUID, absorbed_id: UUID, principal: Principal
+    session: AsyncSession,
+    survivor_id: UUID,
+    absorbed_id: UUID,
+    principal: Principal,
+    clock: Clock,
 ) -> UnmergeOutcome:
     """Undo a merge: the absorbed customer returns with exactly its identifiers and events."""
     repo = TimelineRepository(session)
@@ -735,7 +761,7 @@ async def unmerge(
     restored = await customers.restore(
         session, target, source, record.identifier_ids, record.absorbed_owner_id
     )
-    record.unmerged_at = func.now()
+    record.unmerged_at = func.now()  # when the split was stored, as merged_at: a record
     payload = {
         "survivor_id": str(target.id),
         "absorbed_id": str(source.id),
@@ -748,6 +774,7 @@ async def unmerge(
         payload,
         f"Split {source.display_name} back out",
         principal.agent_id,
+        clock,
     )
     await append_system_event(
         session,
@@ -756,8 +783,9 @@ async def unmerge(
         payload,
         f"Split back out of {target.display_name}",
         principal.agent_id,
+        clock,
     )
-    await indicators.rebuild(session, [target.id, source.id])
+    await indicators.rebuild(session, [target.id, source.id], clock)
     return UnmergeOutcome(
         survivor_id=target.id, restored_id=source.id, identifiers_restored=restored
     )
@@ -769,6 +797,7 @@ async def set_preferences(
     data: Preferences,
     if_match: str | None,
     principal: Principal,
+    clock: Clock,
 ) -> tuple[Preferences, int]:
     """Replace preferences and record preference.updated on the timeline."""
     preferences, version = await customers.set_preferences(
@@ -781,12 +810,13 @@ async def set_preferences(
         {"preferences": preferences.model_dump(mode="json", by_alias=True)},
         "Contact preferences updated",
         principal.agent_id,
+        clock,
     )
     return preferences, version
 
 
 async def record_consent(
-    session: AsyncSession, customer_id: UUID, data: ConsentIn, principal: Principal
+    session: AsyncSession, customer_id: UUID, data: ConsentIn, principal: Principal, clock: Clock
 ) -> ConsentOut:
     """Record a consent decision and its consent.granted / consent.withdrawn event."""
     consent = await customers.record_consent(session, customer_id, data, principal)
@@ -803,5 +833,6 @@ async def record_consent(
         },
         f"Consent {verb}: {data.purpose.value} by {data.channel.value}",
         principal.agent_id,
+        clock,
     )
     return consent

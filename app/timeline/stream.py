@@ -71,6 +71,10 @@ class TimelineFeed:
             wanted=self._wanted,
         )
 
+    def streams_of(self, key_id: UUID) -> int:
+        """How many streams the key ``key_id`` holds open in this process."""
+        return len(self._by_key.get(key_id, ()))
+
     def _wanted(self) -> bool:
         return bool(self._by_key)
 

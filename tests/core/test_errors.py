@@ -75,6 +75,26 @@ async def test_json_the_parser_gives_up_on_is_422_like_other_malformed_json(
     assert problem["errors"][0]["reason"].startswith("JSON decode error")
 
 
+@pytest.mark.parametrize(
+    "value",
+    [b"NaN", b"Infinity", b"-Infinity", b"9" * 5000],
+    ids=["nan", "infinity", "minus_infinity", "5000_digits"],
+)
+async def test_numbers_json_does_not_have_are_422_not_stored_as_null(
+    client: httpx.AsyncClient, admin: dict[str, str], value: bytes
+) -> None:
+    """Python's parser reads NaN and Infinity, which RFC 8259 has no place for: they were
+    stored as null without a word. An integer past 4,300 digits made FastAPI answer a bare
+    400. Both are malformed JSON, answered as such."""
+    body = b'{"display_name": "Ana", "attributes": {"score": ' + value + b"}}"
+    response = await client.post(
+        "/v1/customers", content=body, headers={**admin, "content-type": "application/json"}
+    )
+    problem = assert_problem(response, 422)
+    assert problem["errors"][0]["type"] == "json_invalid"
+    assert problem["errors"][0]["reason"].startswith("JSON decode error")
+
+
 async def test_invalid_field_is_422_with_field_path(client: httpx.AsyncClient) -> None:
     response = await client.post("/_probe/contacts", json={"name": "Ana", "email": "not-an-email"})
     body = assert_problem(response, 422)

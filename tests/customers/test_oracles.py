@@ -9,12 +9,13 @@ import pytest
 
 from app.core.security import Role
 from tests.conftest import MakeKey
+from tests.support.clock import ControlledClock
 from tests.support.world import MY_AGENT, World, build_world, create, leaks
 
 
 @pytest.fixture
-async def world(client: httpx.AsyncClient, admin: dict[str, str]) -> World:
-    return await build_world(client, admin)
+async def world(client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock) -> World:
+    return await build_world(client, admin, clock)
 
 
 def without_instance(response: httpx.Response) -> dict[str, Any]:

@@ -1,6 +1,5 @@
 """Fichas per job on one rich customer, the screen-pop, templates and the access log."""
 
-from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -15,17 +14,19 @@ from app.core.security import Role
 from app.fichas.repository import template_sections
 from app.fichas.templates import DEFAULT_TEMPLATES, validate_sections
 from tests.conftest import MakeKey
+from tests.support.clock import ControlledClock
 from tests.timeline.test_timeline import append, new_customer
 
-NOW = datetime.now(UTC)
 
-
-def ago(days: float) -> str:
-    return (NOW - timedelta(days=days)).isoformat()
+def ago(clock: ControlledClock, days: float) -> str:
+    """The clock's now less ``days``, as an event's ``occurred_at``."""
+    return clock.ago(days=days).isoformat()
 
 
 @pytest.fixture
-async def rich(client: httpx.AsyncClient, admin: dict[str, str]) -> dict[str, str]:
+async def rich(
+    client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock
+) -> dict[str, str]:
     """An organisation with a contact person who bought, complained and has preferences."""
     org = await new_customer(
         client, admin, kind="organization", display_name="Talleres Núñez S.L.", tier="vip"
@@ -85,7 +86,10 @@ async def rich(client: httpx.AsyncClient, admin: dict[str, str]) -> dict[str, st
     ]
     for type_, days, payload in events:
         response = await append(
-            client, admin, person, {"type": type_, "occurred_at": ago(days), "payload": payload}
+            client,
+            admin,
+            person,
+            {"type": type_, "occurred_at": ago(clock, days), "payload": payload},
         )
         assert response.status_code == 201, response.text
     await client.put(
@@ -187,7 +191,7 @@ async def test_what_each_job_gets(
 
 
 async def test_event_sections_read_the_whole_merge_family(
-    client: httpx.AsyncClient, admin: dict[str, str]
+    client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock
 ) -> None:
     """All of a ficha's event sections come from one query over the customer and everyone
     merged into it, each with its own types, limit and pinned filter."""
@@ -200,7 +204,12 @@ async def test_event_sections_read_the_whole_merge_family(
         (survivor, "note.added", 4, {"text": "Pinned", "pinned": True}),
         (absorbed, "note.added", 1, {"text": "Not pinned"}),
     ):
-        body = {"type": type_, "occurred_at": ago(days), "summary": type_, "payload": payload}
+        body = {
+            "type": type_,
+            "occurred_at": ago(clock, days),
+            "summary": type_,
+            "payload": payload,
+        }
         response = await append(client, admin, customer, body)
         assert response.status_code == 201, response.text
     merged = await client.post(
@@ -222,9 +231,9 @@ async def test_event_sections_read_the_whole_merge_family(
     sections = (await ficha(client, admin, survivor, "support"))["sections"]
     recent = sections["recent_interactions"]["items"]
     assert [e["type"] for e in recent] == ["web.page_viewed", "web.page_viewed"]
-    assert [e["occurred_at"][:10] for e in recent] == [ago(2)[:10], ago(3)[:10]]
+    assert [e["occurred_at"][:10] for e in recent] == [ago(clock, 2)[:10], ago(clock, 3)[:10]]
     assert [e["type"] for e in sections["pinned_notes"]["items"]] == ["note.added"]
-    assert sections["pinned_notes"]["items"][0]["occurred_at"][:10] == ago(4)[:10]
+    assert sections["pinned_notes"]["items"][0]["occurred_at"][:10] == ago(clock, 4)[:10]
     assert [e["type"] for e in sections["behaviour"]["items"]] == [
         "product.used",
         "web.page_viewed",

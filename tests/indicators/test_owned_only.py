@@ -3,7 +3,6 @@ exist; the segment CSV cannot carry a spreadsheet formula."""
 
 import csv
 import io
-from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
@@ -12,6 +11,7 @@ import pytest
 from app.core.db import Database
 from app.core.security import Role
 from tests.conftest import MakeKey
+from tests.support.clock import ControlledClock
 from tests.support.world import (
     MY_AGENT,
     THEIR_AGENT,
@@ -22,12 +22,10 @@ from tests.support.world import (
     leaks,
 )
 
-NOW = datetime.now(UTC)
-
 
 @pytest.fixture
-async def world(client: httpx.AsyncClient, admin: dict[str, str]) -> World:
-    return await build_world(client, admin)
+async def world(client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock) -> World:
+    return await build_world(client, admin, clock)
 
 
 async def test_routing_treats_an_invisible_caller_as_an_unknown_number(
@@ -45,11 +43,11 @@ async def test_routing_treats_an_invisible_caller_as_an_unknown_number(
 
 
 async def test_segments_list_and_count_only_the_keys_customers(
-    live: tuple[httpx.AsyncClient, dict[str, str]], database: Database
+    live: tuple[httpx.AsyncClient, dict[str, str]], database: Database, clock: ControlledClock
 ) -> None:
     """JSON pages and the CSV (which reads in sessions of its own: committed data)."""
     client, admin = live
-    world = await build_world(client, admin)
+    world = await build_world(client, admin, clock)
     for role in (Role.MARKETING, Role.SALES, Role.COLLECTIONS):
         mine = await committed_key(database, role, agent_id=MY_AGENT, owned_only=True)
         for channel in ("email", "phone", "post"):
@@ -197,9 +195,9 @@ async def test_segment_csv_neutralises_formulas_but_keeps_phone_numbers(
 
 
 async def test_incidents_count_only_the_customers_the_key_sees(
-    client: httpx.AsyncClient, make_key: MakeKey, admin: dict[str, str]
+    client: httpx.AsyncClient, make_key: MakeKey, admin: dict[str, str], clock: ControlledClock
 ) -> None:
-    shipped = (NOW - timedelta(days=1)).isoformat()
+    shipped = clock.ago(days=1).isoformat()
     for owner in (MY_AGENT, THEIR_AGENT, THEIR_AGENT):
         customer = await create(client, admin, display_name=f"Parcel {owner}", owner_id=owner)
         response = await client.post(
@@ -207,7 +205,7 @@ async def test_incidents_count_only_the_customers_the_key_sees(
             json={
                 "type": "order.shipped",
                 "occurred_at": shipped,
-                "payload": {"order_id": f"o-{customer['id'][-6:]}", "carrier": "SEUR"},
+                "payload": {"order_id": f"o-{customer['id'][-6:]}", "carrier": "STRIKEBOUND"},
             },
             headers=admin,
         )
@@ -215,18 +213,21 @@ async def test_incidents_count_only_the_customers_the_key_sees(
     declared = await client.post(
         "/v1/incidents",
         json={
-            "title": "SEUR strike",
+            "title": "Strike",
             "matcher": {
-                "carrier": "seur",
-                "shipped_from": (NOW - timedelta(days=2)).isoformat(),
-                "shipped_to": NOW.isoformat(),
+                "carrier": "strikebound",  # no other test's carrier: these three parcels alone
+                "shipped_from": clock.ago(days=2).isoformat(),
+                "shipped_to": clock.now().isoformat(),
             },
         },
         headers=admin,
     )
     assert declared.json()["affected"] == 3
     mine = await make_key(Role.SUPPORT, agent_id=MY_AGENT, owned_only=True)
-    [incident] = (await client.get("/v1/incidents", headers=mine)).json()["items"]
-    assert incident["affected"] == 1, "the key's own customers only"
-    [everyone] = (await client.get("/v1/incidents", headers=admin)).json()["items"]
-    assert everyone["affected"] == 3
+
+    async def this_incident(headers: dict[str, str]) -> dict[str, Any]:
+        listed = (await client.get("/v1/incidents", headers=headers)).json()["items"]
+        return next(i for i in listed if i["id"] == declared.json()["id"])
+
+    assert (await this_incident(mine))["affected"] == 1, "the key's own customers only"
+    assert (await this_incident(admin))["affected"] == 3

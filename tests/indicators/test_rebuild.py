@@ -10,6 +10,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.clock import SYSTEM_CLOCK
 from app.core.db import Database, plain_url
 from app.core.migrations import upgrade_to_head
 from app.core.security import Principal, Role
@@ -20,6 +21,7 @@ from app.indicators.state import empty_state
 from app.timeline import service as timeline
 from app.timeline.schemas import EventIn
 from tests.indicators.test_state import facts
+from tests.support.clock import ControlledClock
 from tests.test_cli import run_cli
 
 ADMIN = Principal(key_id=UUID(int=1), role=Role.ADMIN, agent_id="tester")
@@ -51,7 +53,12 @@ async def stored_state(session: AsyncSession, customer_id: UUID) -> dict[str, An
     split=st.integers(0, 3),
 )
 async def test_incremental_stats_equal_a_rebuild(
-    session: AsyncSession, history: list[Any], merge_at: int, unmerge: bool, split: int
+    session: AsyncSession,
+    clock: ControlledClock,
+    history: list[Any],
+    merge_at: int,
+    unmerge: bool,
+    split: int,
 ) -> None:
     savepoint = await session.begin_nested()
     try:
@@ -64,7 +71,7 @@ async def test_incremental_stats_equal_a_rebuild(
         merged = False
         for index, fact in enumerate(history):
             if index == merge_at and not merged:
-                await timeline.merge(session, a.id, b.id, False, ADMIN)
+                await timeline.merge(session, a.id, b.id, False, ADMIN, clock)
                 merged = True
             target = b.id if (index % 4 < split and not merged) else a.id
             if fact.corrects_id:  # a correction goes where its original is
@@ -76,13 +83,14 @@ async def test_incremental_stats_equal_a_rebuild(
                 timeline.prepare_event(event_in(fact, originals), ADMIN),
                 ("prop", fact.id),
                 ADMIN,
+                clock,
             )
             originals[fact.id] = str(event.id)
         if merged and unmerge:
-            await timeline.unmerge(session, a.id, b.id, ADMIN)
+            await timeline.unmerge(session, a.id, b.id, ADMIN, clock)
         for customer in (a.id, b.id):
             incremental = await stored_state(session, customer)
-            await indicators.rebuild(session, [customer])
+            await indicators.rebuild(session, [customer], clock)
             assert incremental == await stored_state(session, customer)
     finally:
         await savepoint.rollback()
@@ -112,9 +120,9 @@ def test_stats_rebuild_command_restores_what_appends_computed(scratch_url: str) 
                                 "currency": "EUR",
                             },
                         )
-                        await timeline.append(
-                            session, customer_id, timeline.prepare_event(data, None), None, None
-                        )
+                        new = timeline.prepare_event(data, None)
+                        # The command compared with rebuilds on the system clock too.
+                        await timeline.append(session, customer_id, new, None, None, SYSTEM_CLOCK)
         finally:
             await database.dispose()
 

@@ -8,13 +8,13 @@ import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.indicators import service as indicators
+from tests.support.clock import ControlledClock
 from tests.timeline.test_timeline import append, new_customer
 
-NOW = datetime.now(UTC)
 
-
-def at(hours_ago: float) -> str:
-    return (NOW - timedelta(hours=hours_ago)).isoformat()
+def at(clock: ControlledClock, hours_ago: float) -> str:
+    """The clock's now less ``hours_ago``, as an event's ``occurred_at``."""
+    return clock.ago(hours=hours_ago).isoformat()
 
 
 async def alerts(
@@ -35,7 +35,9 @@ async def flags(client: httpx.AsyncClient, admin: dict[str, str], customer: str)
     return [f["code"] for f in found]
 
 
-async def test_unsatisfied_streak(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
+async def test_unsatisfied_streak(
+    client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock
+) -> None:
     customer = await new_customer(client, admin, owner_id="agent-5")
     surveys = []
     for n in range(4):
@@ -45,7 +47,11 @@ async def test_unsatisfied_streak(client: httpx.AsyncClient, admin: dict[str, st
                     client,
                     admin,
                     customer,
-                    {"type": "survey.answered", "occurred_at": at(48 - n), "payload": {"csat": 1}},
+                    {
+                        "type": "survey.answered",
+                        "occurred_at": at(clock, 48 - n),
+                        "payload": {"csat": 1},
+                    },
                 )
             ).json()
         )
@@ -66,7 +72,7 @@ async def test_unsatisfied_streak(client: httpx.AsyncClient, admin: dict[str, st
             customer,
             {
                 "type": "event.corrected",
-                "occurred_at": at(1),
+                "occurred_at": at(clock, 1),
                 "payload": {
                     "corrects_event_id": survey["id"],
                     "reason": "mistyped",
@@ -81,13 +87,17 @@ async def test_unsatisfied_streak(client: httpx.AsyncClient, admin: dict[str, st
             client,
             admin,
             customer,
-            {"type": "survey.answered", "occurred_at": at(0.5 - n / 10), "payload": {"nps": 3}},
+            {
+                "type": "survey.answered",
+                "occurred_at": at(clock, 0.5 - n / 10),
+                "payload": {"nps": 3},
+            },
         )
     assert len(await alerts(client, admin, customer)) == 2, "a new episode, a new alert"
 
 
 async def test_premium_abandoned_calls(
-    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession, clock: ControlledClock
 ) -> None:
     customer = await new_customer(client, admin, tier="premium", owner_id="agent-7")
     for n in range(5):
@@ -95,7 +105,7 @@ async def test_premium_abandoned_calls(
             client,
             admin,
             customer,
-            {"type": "call.abandoned", "occurred_at": at(3 - n / 2), "payload": {}},
+            {"type": "call.abandoned", "occurred_at": at(clock, 3 - n / 2), "payload": {}},
         )
     [alert] = await alerts(client, admin, customer)
     assert alert["severity"] == "danger" and alert["rule"] == "premium_abandoned_calls"
@@ -109,20 +119,20 @@ async def test_premium_abandoned_calls(
             client,
             admin,
             standard,
-            {"type": "call.missed", "occurred_at": at(1 - n / 10), "payload": {}},
+            {"type": "call.missed", "occurred_at": at(clock, 1 - n / 10), "payload": {}},
         )
     assert await alerts(client, admin, standard) == [], "only premium and vip customers"
     patched = await client.patch(
         f"/v1/customers/{customer}", json={"tier": "standard"}, headers={**admin, "If-Match": '"1"'}
     )
     assert patched.status_code == 200
-    await indicators.reevaluate(session, [UUID(customer)])
+    await indicators.reevaluate(session, [UUID(customer)], clock)
     [cleared] = await alerts(client, admin, customer)
     assert cleared["cleared_at"] is not None
 
 
 async def test_recurring_problem_and_editable_threshold(
-    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession, clock: ControlledClock
 ) -> None:
     customer = await new_customer(client, admin)
     for n in range(2):
@@ -132,7 +142,7 @@ async def test_recurring_problem_and_editable_threshold(
             customer,
             {
                 "type": "ticket.opened",
-                "occurred_at": at(24 * (10 - n)),
+                "occurred_at": at(clock, 24 * (10 - n)),
                 "payload": {"ticket_id": f"T{n}", "category": "billing"},
             },
         )
@@ -141,7 +151,7 @@ async def test_recurring_problem_and_editable_threshold(
     assert "recurring_problem" in await flags(client, admin, customer)
     put = await client.put("/v1/rules/recurring_problem", json={"threshold": 3}, headers=admin)
     assert put.status_code == 200 and put.json()["config"]["threshold"] == 3
-    await indicators.reevaluate(session, [UUID(customer)])
+    await indicators.reevaluate(session, [UUID(customer)], clock)
     [cleared] = await alerts(client, admin, customer)
     assert cleared["status"] == "cleared"
     bad = await client.put("/v1/rules/recurring_problem", json={"threshold": 0}, headers=admin)
@@ -151,7 +161,9 @@ async def test_recurring_problem_and_editable_threshold(
     assert (await client.put("/v1/rules/nope", json={}, headers=admin)).status_code == 404
 
 
-async def test_open_dispute(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
+async def test_open_dispute(
+    client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock
+) -> None:
     customer = await new_customer(client, admin)
     dispute = {
         "payment_id": "pi_1",
@@ -163,7 +175,7 @@ async def test_open_dispute(client: httpx.AsyncClient, admin: dict[str, str]) ->
         client,
         admin,
         customer,
-        {"type": "payment.disputed", "occurred_at": at(5), "payload": dispute},
+        {"type": "payment.disputed", "occurred_at": at(clock, 5), "payload": dispute},
     )
     [alert] = await alerts(client, admin, customer)
     assert alert["code"] == "open_dispute"
@@ -173,7 +185,7 @@ async def test_open_dispute(client: httpx.AsyncClient, admin: dict[str, str]) ->
         customer,
         {
             "type": "payment.disputed",
-            "occurred_at": at(1),
+            "occurred_at": at(clock, 1),
             "payload": {**dispute, "dispute_status": "won"},
         },
     )
@@ -196,3 +208,94 @@ async def test_rules_are_listed_and_admin_only(
     assert (
         await client.put("/v1/rules/open_dispute", json={"enabled": False}, headers=support)
     ).status_code == 403
+
+
+# --- the 4-hour window of premium_abandoned_calls, and "today" --------------------------
+
+
+async def abandon(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    customer: str,
+    clock: ControlledClock,
+    hours_ago: float,
+) -> None:
+    response = await append(
+        client,
+        admin,
+        customer,
+        {"type": "call.abandoned", "occurred_at": at(clock, hours_ago), "payload": {}},
+    )
+    assert response.status_code == 201, response.text
+
+
+async def contact(
+    client: httpx.AsyncClient, admin: dict[str, str], customer: str
+) -> dict[str, Any]:
+    found = await client.get(f"/v1/customers/{customer}/indicators", headers=admin)
+    assert found.status_code == 200, found.text
+    return dict(found.json()["contact"])
+
+
+async def test_the_fourth_abandoned_call_within_four_hours_raises_an_urgent_alert(
+    client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock
+) -> None:
+    customer = await new_customer(client, admin, tier="vip", owner_id="agent-7")
+    for hours_ago in (3.95, 2, 1):
+        await abandon(client, admin, customer, clock, hours_ago)
+    assert await alerts(client, admin, customer) == [], "three calls are not four"
+    await abandon(client, admin, customer, clock, 0)
+    [alert] = await alerts(client, admin, customer)
+    assert (alert["rule"], alert["severity"], alert["status"]) == (
+        "premium_abandoned_calls",
+        "danger",
+        "open",
+    )
+    assert alert["detail"] == {"missed_calls_4h": 4}
+    assert alert["raised_at"] == clock.now().isoformat().replace("+00:00", "Z")
+
+
+async def test_four_abandoned_calls_spread_over_more_than_four_hours_raise_nothing(
+    client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock
+) -> None:
+    customer = await new_customer(client, admin, tier="premium")
+    for hours_ago in (4 + 1 / 60, 3, 2, 0):  # the first one minute outside the window
+        await abandon(client, admin, customer, clock, hours_ago)
+    assert await alerts(client, admin, customer) == []
+    assert (await contact(client, admin, customer))["missed_calls_4h"] == 3
+
+
+async def test_the_alert_clears_on_the_customers_next_event_after_the_window(
+    client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock
+) -> None:
+    customer = await new_customer(client, admin, tier="premium")
+    for hours_ago in (3, 2, 1, 0):
+        await abandon(client, admin, customer, clock, hours_ago)
+    note = {"type": "note.added", "payload": {"text": "Called back"}}
+    clock.advance(timedelta(minutes=59))  # the first call is 3 h 59 min old: still inside
+    await append(client, admin, customer, {**note, "occurred_at": clock.now().isoformat()})
+    [alert] = await alerts(client, admin, customer)
+    assert alert["status"] == "open"
+    clock.advance(timedelta(minutes=2))  # now 4 h 1 min: three calls left in the window
+    await append(client, admin, customer, {**note, "occurred_at": clock.now().isoformat()})
+    [cleared] = await alerts(client, admin, customer)
+    assert cleared["status"] == "cleared"
+    assert cleared["cleared_at"] == clock.now().isoformat().replace("+00:00", "Z")
+    assert "abandoned_calls" not in await flags(client, admin, customer)
+
+
+async def test_abandoned_calls_today_start_again_at_midnight_utc(
+    client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock
+) -> None:
+    """ "Today" is the UTC day (the service keeps no time zone of its own)."""
+    clock.set(datetime(2026, 3, 10, 23, 59, tzinfo=UTC))
+    customer = await new_customer(client, admin)
+    for hours_ago in (25, 1, 0.5):  # yesterday's, then two this evening
+        await abandon(client, admin, customer, clock, hours_ago)
+    before = await contact(client, admin, customer)
+    assert (before["missed_calls_today"], before["missed_calls_4h"]) == (2, 2)
+    clock.set(datetime(2026, 3, 11, 0, 0, tzinfo=UTC))
+    after = await contact(client, admin, customer)
+    assert (after["missed_calls_today"], after["missed_calls_4h"]) == (0, 2)
+    await abandon(client, admin, customer, clock, 0)
+    assert (await contact(client, admin, customer))["missed_calls_today"] == 1

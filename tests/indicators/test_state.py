@@ -6,7 +6,15 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from app.indicators.state import Fact, ValuePolicy, derive, empty_state, fold, fold_all
+from app.indicators.state import (
+    Fact,
+    ValuePolicy,
+    derive,
+    empty_state,
+    fold,
+    fold_all,
+    next_change,
+)
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
 NOW = T0 + timedelta(days=120)
@@ -144,6 +152,50 @@ def test_any_arrival_order_equals_the_rebuild(history: list[Fact], order) -> Non
     rebuilt = fold_all(history)
     assert incremental == rebuilt
     assert derive(incremental, NOW, POLICY) == derive(rebuilt, NOW, POLICY)
+
+
+def _by_time_alone(state: dict[str, object], at: datetime) -> dict[str, object]:
+    """What time can change in the indicators, the churn reason's running day count aside."""
+    indicators = derive(state, at, POLICY)
+    indicators["risk"] = {"churn": indicators["risk"]["churn"]}
+    return indicators
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    history=facts(),
+    offset=st.integers(min_value=0, max_value=300 * 86_400_000_000),
+    fractions=st.lists(st.floats(min_value=0, max_value=1), min_size=1, max_size=8),
+)
+def test_evaluating_at_each_next_change_keeps_the_indicators_true(
+    history: list[Fact], offset: int, fractions: list[float]
+) -> None:
+    """What the maintenance pass does: evaluate at ``now``, then again at the next change
+    it was told, and so on. At every moment the indicators derived then equal those of the
+    last evaluation: time changes nothing before a next change, and no change is missed."""
+    state = fold_all(history)
+    now = T0 + timedelta(microseconds=offset)
+    horizon = now + timedelta(days=400)
+    evaluations = [now]
+    while (change := next_change(state, evaluations[-1], POLICY)) and change < horizon:
+        assert change > evaluations[-1]
+        evaluations.append(change)
+    span = horizon - now
+    moments = [now + span * f for f in fractions if now + span * f < horizon]
+    moments += [e - timedelta(microseconds=1) for e in evaluations[1:]]
+    for moment in moments:
+        last = max(e for e in evaluations if e <= moment)
+        assert _by_time_alone(state, moment) == _by_time_alone(state, last), (moment, last)
+
+
+def test_the_next_change_is_the_first_window_end_or_midnight() -> None:
+    call = Fact("c1", "call.abandoned", T0 + timedelta(hours=22), "phone", {})
+    state = fold_all([call])
+    assert next_change(state, T0 + timedelta(hours=22), POLICY) == T0 + timedelta(days=1)
+    after_midnight = T0 + timedelta(days=1)
+    four_hours_on = T0 + timedelta(hours=26, microseconds=1)
+    assert next_change(state, after_midnight, POLICY) == four_hours_on
+    assert next_change(state, four_hours_on, POLICY) is None
 
 
 def test_value_is_per_currency_and_never_mixed() -> None:

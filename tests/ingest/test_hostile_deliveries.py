@@ -47,7 +47,10 @@ def assert_problem(response: httpx.Response, status: int, *words: str) -> None:
 
 
 async def nothing_stored(session: AsyncSession) -> bool:
-    return await session.scalar(text("SELECT count(*) FROM webhook_deliveries")) == 0
+    """No delivery stored by this test (its transaction began at now(): rows committed by
+    other tests carry another received_at)."""
+    query = text("SELECT count(*) FROM webhook_deliveries WHERE received_at = now()")
+    return await session.scalar(query) == 0
 
 
 # --- finding: unauthenticated 500s -------------------------------------------------------
@@ -266,3 +269,33 @@ async def test_with_a_public_base_url_twilio_verifies_against_it_alone(
     assert response.status_code == 200, response.text
     body, headers = twilio_post("http://testserver" + TWILIO_PATH)
     assert (await client.post(TWILIO_PATH, content=body, headers=headers)).status_code == 401
+
+
+async def test_a_captured_mailgun_signature_carries_no_second_body(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """Mailgun signs its timestamp and token, not the body: whoever saw one delivery could
+    post any events under its signature for five minutes (bounces for any address). The
+    token is the delivery's id, so a second body under it is a duplicate and stores nothing,
+    as Mailgun advises (accept a token once)."""
+    timestamp, token = str(int(time.time())), "t" * 50
+    signature = {
+        "timestamp": timestamp,
+        "token": token,
+        "signature": test_mailgun.sign(WEBHOOK_SECRETS["mailgun"], timestamp, token),
+    }
+    genuine = {"signature": signature, "event-data": test_mailgun.event_data("delivered")}
+    first = await client.post("/v1/webhooks/mailgun", json=genuine)
+    assert first.json()["status"] == "accepted", first.text
+
+    forged_data = test_mailgun.event_data(
+        "failed", severity="permanent", recipient="victim@example.com"
+    )
+    forged = await client.post(
+        "/v1/webhooks/mailgun", json={"signature": signature, "event-data": forged_data}
+    )
+
+    assert forged.json()["status"] == "duplicate", forged.text
+    assert await session.scalar(text("SELECT count(*) FROM webhook_deliveries")) == 1
+    named = "SELECT count(*) FROM customer_identifiers WHERE value = 'victim@example.com'"
+    assert await session.scalar(text(named)) == 0

@@ -108,8 +108,10 @@ def test_the_golden_sample_is_one_delivered_email() -> None:
     EmailPayload.model_validate(event.payload)
 
 
-def test_the_delivery_id_is_the_event_id() -> None:
-    assert adapter.delivery_id(delivery(golden_body())) == "hK7mQVt1QtqRiOfQXta4sw"
+def test_the_delivery_id_is_the_signed_token_not_the_event_id() -> None:
+    """The body is not signed: an id from it would let a signature carry a second body."""
+    token = golden_json()["signature"]["token"]
+    assert adapter.delivery_id(delivery(golden_body())) == token
 
 
 def test_the_stored_body_has_the_signature_redacted_and_nothing_else_changed() -> None:
@@ -266,7 +268,7 @@ def test_signed_but_unreadable_bodies_are_payload_errors(mutate: Any) -> None:
         adapter.normalize(d)
 
 
-def test_without_an_event_id_the_token_is_the_delivery_id() -> None:
+def test_without_an_event_id_the_token_is_still_the_delivery_id() -> None:
     body = golden_json()
     del body["event-data"]["id"]
     assert adapter.delivery_id(delivery(json.dumps(body).encode())) == body["signature"]["token"]
@@ -347,7 +349,7 @@ def test_an_inbound_route_is_a_received_email(kind: str) -> None:
     adapter.verify(d, [KEY], NOW)
 
     assert adapter.normalize(d) == [ROUTE_EVENT]
-    assert adapter.delivery_id(d) == "<reply-1@mail.example.com>"
+    assert adapter.delivery_id(d) == ROUTE_TOKEN
 
 
 @pytest.mark.parametrize("kind", ["urlencoded", "multipart"])
@@ -398,3 +400,17 @@ def test_an_inbound_route_without_a_sender_is_a_payload_error() -> None:
 def test_an_unknown_content_type_is_a_payload_error() -> None:
     with pytest.raises(PayloadError):
         adapter.normalize(delivery(b"<xml/>", "text/xml"))
+
+
+@pytest.mark.parametrize("timestamp", ["nan", "NaN", "inf", "-inf"])
+def test_a_timestamp_that_is_no_instant_is_refused(timestamp: str) -> None:
+    """Signed with the right key, but "nan" is within no distance of now: no replay window."""
+    body = golden_json()
+    token = body["signature"]["token"]
+    body["signature"] = {
+        "timestamp": timestamp,
+        "token": token,
+        "signature": sign(KEY, timestamp, token),
+    }
+    with pytest.raises(SignatureError, match="from now"):
+        adapter.verify(delivery(json.dumps(body).encode()), [KEY], NOW)

@@ -43,16 +43,19 @@ def note(email: str = "ana@example.com", **extra: Any) -> dict[str, Any]:
     }
 
 
+# The rows this test stored: now() is the start of the test's one transaction, which
+# every row it stored carries in received_at / recorded_at, and no row stored by any other
+# transaction does (other tests may leave committed rows behind).
 async def deliveries(session: AsyncSession) -> list[dict[str, Any]]:
-    rows = await session.execute(text("SELECT * FROM webhook_deliveries ORDER BY received_at"))
+    rows = await session.execute(
+        text("SELECT * FROM webhook_deliveries WHERE received_at = now() ORDER BY id")
+    )
     return [dict(r) for r in rows.mappings()]
 
 
 async def events_of(session: AsyncSession, source: str) -> int:
-    return int(
-        await session.scalar(text("SELECT count(*) FROM events WHERE source = :s"), {"s": source})
-        or 0
-    )
+    query = text("SELECT count(*) FROM events WHERE source = :s AND recorded_at = now()")
+    return int(await session.scalar(query, {"s": source}) or 0)
 
 
 async def test_signed_delivery_becomes_events(

@@ -268,3 +268,9 @@ def test_signed_but_unreadable_bodies_are_payload_errors(signer: Signer, body: b
     adapter.verify(d, [signer.public], NOW)
     with pytest.raises(PayloadError):
         adapter.normalize(d)
+
+
+@pytest.mark.parametrize("timestamp", ["nan", "inf"])
+def test_a_timestamp_that_is_no_instant_is_refused(signer: Signer, timestamp: str) -> None:
+    with pytest.raises(SignatureError, match="from now"):
+        adapter.verify(signer.deliver(golden_body(), timestamp), [signer.public], NOW)

@@ -3,6 +3,7 @@
 import base64
 import json
 import time
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -14,7 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.ingest.adapters import ADAPTERS
-from tests.ingest import test_mailgun, test_sendgrid_events, test_sendgrid_inbound, test_twilio
+from tests.ingest import (
+    test_mailgun,
+    test_pipeline,
+    test_sendgrid_events,
+    test_sendgrid_inbound,
+    test_twilio,
+)
+from tests.support.clock import ControlledClock
 
 GOLDEN = Path(__file__).parent / "golden"
 SIGNER = test_sendgrid_events.Signer()
@@ -38,20 +46,20 @@ def hmac_b64(secret: str, body: bytes) -> str:
     return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
 
 
-def stripe_signature(body: bytes) -> str:
+def stripe_signature(body: bytes, t: int | None = None) -> str:
     import hashlib
     import hmac
 
-    t = int(time.time())
+    t = int(time.time()) if t is None else t
     digest = hmac.new(
         b"whsec_refdata_test_not_a_real_secret", f"{t}.".encode() + body, hashlib.sha256
     )
     return f"t={t},v1={digest.hexdigest()}"
 
 
-def mailgun_body() -> bytes:
+def mailgun_body(t: int | None = None) -> bytes:
     body = json.loads(golden("mailgun_webhook_delivered.json"))
-    timestamp = str(int(time.time()))
+    timestamp = str(int(time.time()) if t is None else t)
     body["signature"] = {
         "timestamp": timestamp,
         "token": body["signature"]["token"],
@@ -166,7 +174,10 @@ async def test_documented_payload_becomes_its_events(
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "accepted"
     stored = await session.execute(
-        text("SELECT type, customer_id, delivery_id FROM events WHERE source = :s ORDER BY type"),
+        text(
+            "SELECT type, customer_id, delivery_id FROM events "
+            "WHERE source = :s AND recorded_at = now() ORDER BY type"  # this test's alone
+        ),
         {"s": source},
     )
     rows = stored.all()
@@ -176,7 +187,11 @@ async def test_documented_payload_becomes_its_events(
     assert again.json()["status"] == "duplicate"
     [row] = (
         await session.execute(
-            text("SELECT headers, body FROM webhook_deliveries WHERE source = :s"), {"s": source}
+            text(
+                "SELECT headers, body FROM webhook_deliveries "
+                "WHERE source = :s AND received_at = now()"
+            ),
+            {"s": source},
         )
     ).all()
     secret_values = [
@@ -207,7 +222,61 @@ async def test_a_bad_signature_is_refused_for_every_source(
             body = body.replace(b"e", b"E", 1)
         response = await client.post(url, content=body, headers=headers)
         assert response.status_code == 401, source
-    assert await session.scalar(text("SELECT count(*) FROM webhook_deliveries")) == 0
+    # None stored by this test: its transaction began at now(), its rows would carry it.
+    query = text("SELECT count(*) FROM webhook_deliveries WHERE received_at = now()")
+    assert await session.scalar(query) == 0
+
+
+def signed_at(source: str, moment: datetime) -> tuple[bytes, dict[str, str]]:
+    """A delivery of a source whose scheme signs a timestamp, signed at ``moment``."""
+    t = int(moment.timestamp())
+    if source == "generic":
+        body = json.dumps(
+            {
+                "customer": {"email": "late@example.com"},
+                "type": "note.added",
+                "occurred_at": "2026-04-14T10:05:14Z",
+                "payload": {"text": "signed"},
+            }
+        ).encode()
+        return body, test_pipeline.signed(body, "msg-window", at=moment)
+    if source == "stripe":
+        body = golden("stripe_checkout_session_completed.json")
+        return body, {
+            "content-type": "application/json",
+            "stripe-signature": stripe_signature(body, t),
+        }
+    if source == "mailgun":
+        return mailgun_body(t), {"content-type": "application/json"}
+    body = golden("sendgrid_event_webhook.json")
+    return body, {"content-type": "application/json", **SIGNER.deliver(body, str(t)).headers}
+
+
+@pytest.mark.parametrize("source", ["generic", "stripe", "mailgun", "sendgrid-events"])
+async def test_a_signed_timestamp_is_judged_on_the_services_clock(
+    client: httpx.AsyncClient, session: AsyncSession, clock: ControlledClock, source: str
+) -> None:
+    """The tolerance (five minutes either way) moves with the service's clock: the same
+    signed delivery is refused when the clock is 5 min 1 s past or before its timestamp
+    (a replay, or a clock far behind), and taken at 4 min 59 s."""
+    signed = clock.now()
+    body, headers = signed_at(source, signed)
+    url = f"/v1/webhooks/{source}"
+
+    async def stored() -> int:
+        query = text("SELECT count(*) FROM webhook_deliveries WHERE source = :s")
+        return int(await session.scalar(query, {"s": source}) or 0)
+
+    before = await stored()
+    for offset in (timedelta(minutes=5, seconds=1), -timedelta(minutes=5, seconds=1)):
+        clock.set(signed + offset)
+        refused = await client.post(url, content=body, headers=headers)
+        assert refused.status_code == 401, (offset, refused.text)
+    assert await stored() == before, "a refused delivery stores nothing"
+    clock.set(signed + timedelta(minutes=4, seconds=59))
+    taken = await client.post(url, content=body, headers=headers)
+    assert taken.status_code == 200, taken.text
+    assert await stored() == before + 1
 
 
 def shopify_post(body: dict[str, Any], topic: str, webhook_id: str) -> tuple[bytes, dict[str, str]]:

@@ -44,7 +44,6 @@ MODULES: dict[str, tuple[str, ...]] = {
         "app.ingest.adapters.base.xǁDeliveryǁsignature_header*",
         "app.ingest.adapters.email_message.x_verify_basic_or_token*",
         "app.ingest.adapters.email_message.x_basic_credentials*",
-        "app.ingest.adapters.email_message.x_require_fresh*",
         "app.ingest.adapters.mailgun.x__credentials*",
         "app.ingest.adapters.sendgrid_events.x__public_key*",
         "app.ingest.adapters.stripe.x__parse_signature*",

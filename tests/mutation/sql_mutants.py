@@ -104,6 +104,13 @@ MUTANTS: tuple[SqlMutant, ...] = (
         "an erased delivery stops awaiting (migration 0013)",
     ),
     SqlMutant(
+        "forgets deliveries found by the identifiers they named",
+        ERASE,
+        "OR d.id IN (SELECT n.delivery_id FROM delivery_identifiers n",
+        "OR false AND d.id IN (SELECT n.delivery_id FROM delivery_identifiers n",
+        "a failed delivery naming the customer, even one who became a customer later (0015)",
+    ),
+    SqlMutant(
         "wipes only deliveries with events, not failed ones",
         ERASE,
         "FROM delivery_customers l",
@@ -136,9 +143,16 @@ MUTANTS: tuple[SqlMutant, ...] = (
     SqlMutant(
         "keeps event payloads",
         ERASE,
-        "SET payload = ch_redact(payload),",
+        "SET payload = ch_scrub(ch_redact(payload), texts, digits),",
         "SET payload = payload,",
         "from every event ... every payload field but a kept list",
+    ),
+    SqlMutant(
+        "leaves identifiers spelled in kept fields",
+        ERASE,
+        "ch_scrub(ch_redact(payload), texts, digits)",
+        "ch_redact(payload)",
+        "a kept field that spells the customer's email, phone or external id goes (0015)",
     ),
     SqlMutant(
         "keeps event actors",

@@ -64,3 +64,43 @@ async def test_no_session_setting_lets_the_service_change_the_history(
         text("SELECT summary FROM events WHERE id = :id"), {"id": stored["id"]}
     )
     assert kept == stored["summary"]
+
+
+async def test_the_service_cannot_expire_history_by_itself(
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
+) -> None:
+    """Retention deletes events of a type before a time, whatever the arguments: open to
+    the service, one statement would have emptied the history of every order. It runs as
+    the owner (``customer-history retention run``); the service may call only the erasure."""
+    customer = await new_customer(client, admin)
+    await append(client, admin, customer, event())
+    with pytest.raises(DBAPIError, match="permission denied"):
+        async with session.begin_nested():
+            await session.execute(
+                text("SELECT * FROM ch_expire_events('note.added', 'infinity', 1000)")
+            )
+    assert await session.scalar(text("SELECT count(*) FROM events")) == 1
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE access_log SET agent_id = 'nobody'",
+        "DELETE FROM access_log",
+        "DELETE FROM webhook_deliveries",
+        "DELETE FROM delivery_customers",
+        "DELETE FROM delivery_identifiers",
+    ],
+    ids=["rewrite_access_log", "empty_access_log", "drop_deliveries", "unlink", "unname"],
+)
+async def test_the_service_cannot_rewrite_who_read_what_nor_drop_what_platforms_sent(
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession, statement: str
+) -> None:
+    """The access log (who read which customer) and the raw deliveries are records too:
+    only retention removes them, and it runs as the owner."""
+    customer = await new_customer(client, admin)
+    await client.get(f"/v1/customers/{customer}", headers=admin)  # an access-log row
+    with pytest.raises(DBAPIError, match="permission denied"):
+        async with session.begin_nested():
+            await session.execute(text(statement))
+    assert await session.scalar(text("SELECT count(*) FROM access_log")) == 1

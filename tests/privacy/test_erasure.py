@@ -35,6 +35,7 @@ NEEDLES = [
     EVIDENCE, OLD_EMAIL, "Twinning", TWIN_EMAIL, TWIN_NOTE,
 ]  # fmt: skip
 REPORT = {"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"}
+T0 = "2026-03-04T10:00:00Z"
 
 
 async def rich_history(client: httpx.AsyncClient, admin: dict[str, str]) -> str:
@@ -362,6 +363,52 @@ async def test_an_organisations_erasure_removes_its_legal_name_and_website(
     profile = (await client.get(f"/v1/customers/{organisation}", headers=admin)).json()
     assert (profile["legal_name"], profile["website"]) == (None, None)
     assert await columns_holding(session, ["Lamplight", "lamplight-holdings"]) == []
+
+
+async def test_an_identifier_written_into_a_kept_field_is_erased_too(
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
+) -> None:
+    """The kept fields (ids, skus, statuses, categories) stay for the figures; one that
+    spells the customer's email, phone (in any spelling) or external id is personal data
+    all the same, and goes. What names nobody stays."""
+    created = await client.post(
+        "/v1/customers",
+        json={
+            "display_name": "Kim",
+            "identifiers": [
+                {"kind": "email", "value": "kim.kept@example.com"},
+                {"kind": "phone", "value": "+34699887766"},
+                {"kind": "external", "value": "crm:contact:K-77"},
+            ],
+        },
+        headers=admin,
+    )
+    customer = created.json()["id"]
+    for body in (
+        {
+            "type": "ticket.opened",
+            "payload": {"ticket_id": "KIM.KEPT@example.com", "category": "billing"},
+        },
+        {
+            "type": "custom.loyalty",
+            "payload": {"status": "699 88 77 66", "items": [{"sku": "crm:contact:K-77"}]},
+        },
+    ):
+        stored = await append(client, admin, customer, {"occurred_at": T0, **body})
+        assert stored.status_code == 201, stored.text
+
+    erased = await client.post(
+        f"/v1/customers/{customer}/erasure",
+        json={"reason": "asked", "requested_at": "2026-11-20T09:00:00Z"},
+        headers=admin,
+    )
+    assert erased.status_code == 200, erased.text
+
+    needles = ["kim.kept", "699887766", "699 88 77 66", "K-77"]
+    assert await columns_holding(session, needles) == []
+    history = (await client.get(f"/v1/customers/{customer}/timeline", headers=admin)).json()
+    ticket = next(e for e in history["items"] if e["type"] == "ticket.opened")
+    assert ticket["payload"]["category"] == "billing"
 
 
 async def test_a_retry_of_an_erased_fact_records_nothing_new(

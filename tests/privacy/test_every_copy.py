@@ -175,3 +175,73 @@ async def test_a_failed_delivery_is_linked_to_the_customers_it_names(
     [delivery] = doc["webhook_deliveries"]
     assert delivery["status"] == "failed"
     assert base64.b64decode(delivery["body_base64"]) == broken
+
+
+async def test_a_failed_delivery_naming_someone_before_they_are_a_customer_is_theirs(
+    live: tuple[httpx.AsyncClient, dict[str, str]], session: AsyncSession
+) -> None:
+    """A delivery that failed before its sender was anyone's customer names no customer
+    then; once they become one (here by the API, later), it is in their export and their
+    erasure wipes it, found by the identifiers it named (a national-format phone)."""
+    client, admin = live
+    broken = json.dumps(
+        {
+            "customer": {"email": "late.comer@example.com", "phone": "633 44 55 66"},
+            "type": "survey.answered",
+            "occurred_at": "2026-03-04T10:00:00Z",
+            "payload": {"csat": "very", "comment": "Late Comer, Calle Tardía 9"},
+        }
+    ).encode()
+    failed = await client.post(
+        "/v1/webhooks/generic", content=broken, headers=signed(broken, "m-late")
+    )
+    assert failed.status_code == 202, failed.text
+    late = await new_customer(
+        client,
+        admin,
+        display_name="Late Comer",
+        identifiers=[{"kind": "phone", "value": "+34633445566"}],
+    )
+
+    doc = (await client.get(f"/v1/customers/{late}/export", headers=admin)).json()
+    [delivery] = doc["webhook_deliveries"]
+    assert base64.b64decode(delivery["body_base64"]) == broken
+
+    erased = await client.post(
+        f"/v1/customers/{late}/erasure",
+        json={"reason": "asked", "requested_at": "2026-11-01T00:00:00Z"},
+        headers=admin,
+    )
+    assert erased.json()["deliveries_redacted"] == 1, erased.text
+    needles = ["late.comer@example.com", "633 44 55 66", "633445566", "Calle Tard"]
+    assert await columns_holding(session, needles) == []
+
+
+async def test_a_failed_delivery_naming_someone_else_is_exported_without_its_body(
+    live: tuple[httpx.AsyncClient, dict[str, str]],
+) -> None:
+    """A failed batch that names the subject and a person who is nobody's customer yet
+    carries that person's data: the subject's export shows it without body or error."""
+    client, admin = live
+    ana = await new_customer(
+        client, admin, identifiers=[{"kind": "email", "value": "ana@example.com"}]
+    )
+    batch = json.dumps(
+        [
+            {
+                "customer": {"email": email},
+                "type": "survey.answered",
+                "occurred_at": "2026-03-04T10:00:00Z",
+                "payload": {"csat": score},
+            }
+            for email, score in (("ana@example.com", 4), ("zoe.unknown@example.com", "bad"))
+        ]
+    ).encode()
+    failed = await client.post("/v1/webhooks/generic", content=batch, headers=signed(batch, "m-z"))
+    assert failed.status_code == 202, failed.text
+
+    doc = (await client.get(f"/v1/customers/{ana}/export", headers=admin)).json()
+
+    assert "zoe.unknown" not in _bodies(doc)
+    [delivery] = doc["webhook_deliveries"]
+    assert delivery["body_base64"] is None and "other customers" in delivery["note"]

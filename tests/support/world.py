@@ -8,17 +8,17 @@ A's owned-only keys and must find nothing of B's.
 """
 
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from urllib.parse import unquote
 
 import httpx
 
 from app.auth.service import create_key
+from app.core.clock import Clock
 from app.core.db import Database
 from app.core.security import Role
 
-NOW = datetime.now(UTC)
 THEIR_AGENT = "agent-b"
 MY_AGENT = "agent-a"
 
@@ -46,9 +46,11 @@ async def append(
     customer: str,
     type_: str,
     source_event_id: str | None = None,
+    *,
+    at: datetime,
     **payload: Any,
 ) -> dict[str, Any]:
-    body = {"type": type_, "occurred_at": (NOW - timedelta(hours=1)).isoformat()}
+    body = {"type": type_, "occurred_at": at.isoformat()}
     if source_event_id is not None:
         body |= {"source": "shop", "source_event_id": source_event_id}
     response = await client.post(
@@ -67,13 +69,16 @@ async def merge(
     assert response.status_code == 200, response.text
 
 
-async def open_alert(client: httpx.AsyncClient, admin: dict[str, str], customer: str) -> str:
+async def open_alert(
+    client: httpx.AsyncClient, admin: dict[str, str], customer: str, at: datetime
+) -> str:
     """An open dispute raises an `open_dispute` alert for the customer's owner."""
     await append(
         client,
         admin,
         customer,
         "payment.disputed",
+        at=at,
         payment_id=f"pay-{customer[-6:]}",
         amount="90.00",
         currency="EUR",
@@ -113,8 +118,10 @@ class World:
     theirs: Side
 
 
-async def build_world(client: httpx.AsyncClient, admin: dict[str, str]) -> World:
-    """Agent B's rich world and agent A's, each knowing the other's edges."""
+async def build_world(client: httpx.AsyncClient, admin: dict[str, str], clock: Clock) -> World:
+    """Agent B's rich world and agent A's, each knowing the other's edges; what happened
+    happened an hour before the service's now."""
+    at = clock.now() - timedelta(hours=1)
     theirs = Side(THEIR_AGENT)
     mine = Side(MY_AGENT)
 
@@ -146,13 +153,14 @@ async def build_world(client: httpx.AsyncClient, admin: dict[str, str]) -> World
         theirs.person,
         "order.placed",
         theirs.order_key,
+        at=at,
         order_id="SO-B1",
         items=[{"sku": "BOOT-42", "name": "Boot", "qty": 1, "unit_price": "90.00"}],
         total="90.00",
         currency="EUR",
     )
-    note = await append(client, admin, theirs.person, "note.added", text="Prefers mornings")
-    theirs.alert = await open_alert(client, admin, theirs.person)
+    note = await append(client, admin, theirs.person, "note.added", at=at, text="Prefers mornings")
+    theirs.alert = await open_alert(client, admin, theirs.person, at)
 
     duplicate = await create(
         client,
@@ -217,12 +225,13 @@ async def build_world(client: httpx.AsyncClient, admin: dict[str, str]) -> World
         mine.person,
         "order.placed",
         mine.order_key,
+        at=at,
         order_id="SO-A1",
         items=[{"sku": "BOOT-42", "name": "Boot", "qty": 1, "unit_price": "50.00"}],
         total="50.00",
         currency="EUR",
     )
-    mine.alert = await open_alert(client, admin, mine.person)
+    mine.alert = await open_alert(client, admin, mine.person, at)
     my_organization = await create(
         client, admin, kind="organization", display_name="Atacante SA", owner_id=MY_AGENT
     )

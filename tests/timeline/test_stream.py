@@ -5,7 +5,6 @@ import contextlib
 import json
 import socket
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -21,16 +20,20 @@ from app.main import create_app
 from app.timeline import service
 from app.timeline.schemas import EventIn
 from app.timeline.stream import TimelineFeed
+from tests.support.clock import ControlledClock
 from tests.support.world import committed_key
 
 
 @pytest.fixture
 async def served(
-    live: tuple[httpx.AsyncClient, dict[str, str]], settings: Settings, database: Database
+    live: tuple[httpx.AsyncClient, dict[str, str]],
+    settings: Settings,
+    database: Database,
+    clock: ControlledClock,
 ) -> AsyncIterator[tuple[str, dict[str, str]]]:
     """The app behind a real uvicorn server in this event loop (committing sessions)."""
     _, admin = live
-    app = create_app(settings)
+    app = create_app(settings, clock)
     app.state.db = database
     app.state.feed = TimelineFeed(str(settings.database_url))
     with socket.socket() as s:
@@ -72,20 +75,22 @@ async def read_events(response: httpx.Response, count: int) -> list[dict[str, st
     return events
 
 
-async def append_elsewhere(database: Database, customer_id: str, summary: str) -> str:
+async def append_elsewhere(
+    database: Database, clock: ControlledClock, customer_id: str, summary: str
+) -> str:
     """Append as another replica would: a separate connection and transaction."""
     data = EventIn(
-        type="note.added", occurred_at=datetime.now(UTC), summary=summary, payload={"text": summary}
+        type="note.added", occurred_at=clock.now(), summary=summary, payload={"text": summary}
     )
     async with database.sessionmaker() as session, session.begin():
         event, _ = await service.append(
-            session, UUID(customer_id), service.prepare_event(data, None), None, None
+            session, UUID(customer_id), service.prepare_event(data, None), None, None, clock
         )
     return str(event.id)
 
 
 async def test_stream_pushes_events_appended_by_another_connection(
-    served: tuple[str, dict[str, str]], database: Database
+    served: tuple[str, dict[str, str]], database: Database, clock: ControlledClock
 ) -> None:
     base, admin = served
     async with httpx.AsyncClient(base_url=base, headers=admin, timeout=10) as client:
@@ -94,12 +99,12 @@ async def test_stream_pushes_events_appended_by_another_connection(
             assert response.status_code == 200
             assert response.headers["content-type"].startswith("text/event-stream")
             await asyncio.sleep(0.3)  # the LISTEN connection opens with the first subscriber
-            first = await append_elsewhere(database, customer, "from another process")
+            first = await append_elsewhere(database, clock, customer, "from another process")
             received = await asyncio.wait_for(read_events(response, 1), timeout=5)
         assert received[0]["id"] == first
         assert json.loads(received[0]["data"])["summary"] == "from another process"
 
-        second = await append_elsewhere(database, customer, "while disconnected")
+        second = await append_elsewhere(database, clock, customer, "while disconnected")
         async with client.stream(
             "GET", f"/v1/customers/{customer}/timeline/stream", headers={"Last-Event-ID": first}
         ) as resumed:
@@ -151,7 +156,7 @@ WITHIN = 1.0
 
 
 async def test_a_stream_closes_when_its_key_is_revoked(
-    served: tuple[str, dict[str, str]], database: Database
+    served: tuple[str, dict[str, str]], database: Database, clock: ControlledClock
 ) -> None:
     base, admin = served
     owned = await committed_key(database, Role.SUPPORT, agent_id="agent-a", owned_only=True)
@@ -165,7 +170,7 @@ async def test_a_stream_closes_when_its_key_is_revoked(
                 assert await revoke_key(session, key_id)
             await asyncio.wait_for(ends(response), WITHIN)
             # the admin's stream on the same customer goes on
-            sent = await append_elsewhere(database, customer, "still here")
+            sent = await append_elsewhere(database, clock, customer, "still here")
             [seen] = await asyncio.wait_for(read_events(admins, 1), 5)
             assert seen["id"] == sent
         finally:
@@ -206,7 +211,7 @@ async def test_a_stream_closes_when_its_customer_leaves_the_keys_sight(
 
 
 async def test_a_stream_stays_open_through_changes_that_keep_it_visible(
-    served: tuple[str, dict[str, str]], database: Database
+    served: tuple[str, dict[str, str]], database: Database, clock: ControlledClock
 ) -> None:
     base, admin = served
     owned = await committed_key(database, Role.SUPPORT, agent_id="agent-a", owned_only=True)
@@ -215,7 +220,7 @@ async def test_a_stream_stays_open_through_changes_that_keep_it_visible(
         stream, response = await open_stream(client, customer, owned)
         try:
             await patch(client, admin, customer, tier="vip")
-            sent = await append_elsewhere(database, customer, "after the change")
+            sent = await append_elsewhere(database, clock, customer, "after the change")
             [seen] = await asyncio.wait_for(read_events(response, 1), 5)
             assert seen["id"] == sent
         finally:
@@ -236,3 +241,60 @@ async def test_every_stream_opened_is_in_the_access_log(
         assert [(e["what"], e["key_id"], e["agent_id"]) for e in log["items"]] == [
             ("timeline-stream", key_id, "agent-a")
         ]
+
+
+async def test_a_key_holds_a_bounded_number_of_open_streams(
+    served: tuple[str, dict[str, str]], database: Database, settings: Settings
+) -> None:
+    """One key's streams are bounded: thousands of them (4,000 from one owned-only support
+    key) made every append fan out to as many reads, and a screen-pop wait 3 s behind them.
+    Past the bound a stream is 429 with Retry-After; other keys are not affected, and a
+    closed stream frees its place."""
+    base, admin = served
+    settings.max_streams_per_key = 2  # the app reads the same settings object per request
+    owned = await committed_key(database, Role.SUPPORT, agent_id="agent-a", owned_only=True)
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        customer = await new_customer(client, admin, owner_id="agent-a")
+        first = await open_stream(client, customer, owned)
+        second = await open_stream(client, customer, owned)
+        try:
+            refused = await client.get(f"/v1/customers/{customer}/timeline/stream", headers=owned)
+            assert refused.status_code == 429, refused.text
+            assert refused.headers["content-type"] == "application/problem+json"
+            assert int(refused.headers["Retry-After"]) > 0
+            another, _ = await open_stream(client, customer, admin)  # its own bound
+            await another.__aexit__(None, None, None)
+        finally:
+            await second[0].__aexit__(None, None, None)
+        await asyncio.sleep(0.2)  # the server notices the client went away
+        third, _ = await open_stream(client, customer, owned)
+        await third.__aexit__(None, None, None)
+        await first[0].__aexit__(None, None, None)
+
+
+async def test_last_event_id_of_another_customers_event_resumes_nothing(
+    served: tuple[str, dict[str, str]], database: Database
+) -> None:
+    """A resume point is looked for on the stream's own timeline only: an event id of
+    another owner's customer replays nothing, exactly as an id never recorded does, so the
+    answer cannot tell an owned-only key that the event exists (or when it was recorded)."""
+    base, admin = served
+    owned = await committed_key(database, Role.SUPPORT, agent_id="agent-a", owned_only=True)
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        mine = await new_customer(client, admin, owner_id="agent-a")
+        theirs = await new_customer(client, admin, owner_id="agent-b")
+        hidden = await append_elsewhere(database, theirs, "another owner's")
+        await append_elsewhere(database, mine, "mine, recorded after it")
+
+        async def replayed(last_event_id: str) -> list[dict[str, str]]:
+            headers = {**owned, "Last-Event-ID": last_event_id}
+            path = f"/v1/customers/{mine}/timeline/stream"
+            async with client.stream("GET", path, headers=headers) as response:
+                assert response.status_code == 200
+                with contextlib.suppress(TimeoutError):
+                    return await asyncio.wait_for(read_events(response, 1), 1.0)
+            return []
+
+        never_recorded = "01a20ae6-6c63-76ee-b495-bd9894832cd9"
+        assert await replayed(never_recorded) == []
+        assert await replayed(hidden) == []

@@ -44,8 +44,6 @@ from app.timeline.payloads import EmailPayload
 from app.timeline.schemas import CustomerRefIn, IdentifiedEventIn
 
 EXCERPT_CHARS = 300
-# How far a signed timestamp may be from ``now`` (both ways) before the delivery is refused.
-TOLERANCE_S = 300
 # Longest delivery id / source_event_id the store accepts; longer ids are hashed.
 MAX_ID = 300
 
@@ -82,18 +80,6 @@ def from_unix(value: Any, what: str = "timestamp") -> datetime:
         return datetime.fromtimestamp(seconds, tz=UTC)
     except (TypeError, ValueError, OverflowError, OSError):
         raise PayloadError(f"{what} is not a unix timestamp: {value!r}") from None
-
-
-def require_fresh(timestamp: str | int | float | None, now: datetime, what: str) -> None:
-    """SignatureError unless ``timestamp`` (unix seconds) is within the tolerance of ``now``."""
-    if timestamp is None or timestamp == "" or isinstance(timestamp, bool):
-        raise SignatureError(f"missing {what}")
-    try:
-        seconds = float(timestamp)
-    except (TypeError, ValueError):
-        raise SignatureError(f"{what} is not a unix timestamp") from None
-    if abs(now.timestamp() - seconds) > TOLERANCE_S:
-        raise SignatureError(f"{what} is more than {TOLERANCE_S} s from now (stale or replayed)")
 
 
 def decode_words(value: str | None) -> str | None:

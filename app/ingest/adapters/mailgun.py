@@ -2,10 +2,11 @@
 
 Both carry ``timestamp``, ``token`` and ``signature`` = hex HMAC-SHA256 of
 ``timestamp + token`` under the webhook signing key: in the JSON ``signature`` object for
-events, as form fields for routes. Since the signature is inside the body, the stored body
-has its value redacted, and the body is parsed before anything is proven: within the
-bounds of ``Delivery.json`` and ``form_fields`` (JSON depth, fields and parts counted on
-the raw bytes first), past which the delivery is refused unread.
+events, as form fields for routes. The body is not signed, so the token is the delivery id:
+a second body under a token already used is a duplicate. Since the signature is inside
+the body, the stored body has its value redacted, and the body is parsed before anything
+is proven: within the bounds of ``Delivery.json`` and ``form_fields`` (JSON depth, fields
+and parts counted on the raw bytes first), past which the delivery is refused unread.
 """
 
 import json
@@ -34,10 +35,9 @@ from app.ingest.adapters.email_message import (
     message_id,
     parse_date,
     parse_mime,
-    require_fresh,
     stable_id,
 )
-from app.ingest.adapters.signatures import hmac_digest, require_any
+from app.ingest.adapters.signatures import hmac_digest, require_any, require_fresh
 from app.timeline.catalog import Direction
 from app.timeline.schemas import IdentifiedEventIn
 
@@ -98,21 +98,14 @@ class MailgunAdapter(Adapter):
         require_fresh(timestamp, now, "signature timestamp")
 
     def delivery_id(self, delivery: Delivery) -> str:
+        # The signature covers the timestamp and the token, not the body: the token is the
+        # delivery's id, so that a signature seen once cannot carry a second body (Mailgun's
+        # advice: accept a token once). Retries come with a fresh token; their events, keyed
+        # by the event's or the message's own id, are then duplicates.
         try:
-            if _is_json(delivery):
-                body = _json_object(delivery)
-                data = body.get("event-data")
-                if isinstance(data, dict) and isinstance(data.get("id"), str) and data["id"]:
-                    return stable_id(data["id"])
-                token = (body.get("signature") or {}).get("token")
-            else:
-                fields = form_fields(delivery)
-                found = message_id(_route_headers(fields).get("message-id"))
-                if found:
-                    return stable_id(found)
-                token = fields.get("token")
-        except (PayloadError, AttributeError):
-            return delivery.body_hash()
+            token = _credentials(delivery).get("token")
+        except BoundExceeded:
+            token = None
         return stable_id(token) if isinstance(token, str) and token else delivery.body_hash()
 
     def stored_body(self, delivery: Delivery) -> bytes:

@@ -23,8 +23,8 @@ from app.ingest.adapters.email_message import (
     email_event,
     from_unix,
     message_id,
-    require_fresh,
 )
+from app.ingest.adapters.signatures import require_fresh
 from app.timeline.catalog import Direction
 from app.timeline.schemas import IdentifiedEventIn
 

@@ -1,11 +1,17 @@
-"""Signature checks shared by the adapters: HMACs compared in constant time."""
+"""Signature checks shared by the adapters: HMACs compared in constant time, signed
+timestamps within a tolerance of the service's clock."""
 
 import base64
 import hashlib
 import hmac
+import math
 from collections.abc import Iterable, Sequence
+from datetime import datetime
 
 from app.ingest.adapters.base import SignatureError
+
+# How far a signed timestamp may be from ``now`` (both ways) before the delivery is refused.
+TOLERANCE_S = 300
 
 
 def hmac_digest(secret: str | bytes, message: bytes, algorithm: str = "sha256") -> bytes:
@@ -28,3 +34,17 @@ def require_any(expected: Iterable[bytes | str], given: str | bytes | None, what
 
 def base64_hmacs(secrets: Sequence[str], message: bytes, algorithm: str = "sha256") -> list[str]:
     return [base64.b64encode(hmac_digest(s, message, algorithm)).decode() for s in secrets]
+
+
+def require_fresh(timestamp: str | int | float | None, now: datetime, what: str) -> None:
+    """SignatureError unless ``timestamp`` (unix seconds) is within the tolerance of ``now``
+    (the service's clock: the instant the delivery is judged at)."""
+    if timestamp is None or timestamp == "" or isinstance(timestamp, bool):
+        raise SignatureError(f"missing {what}")
+    try:
+        seconds = float(timestamp)
+    except (TypeError, ValueError):
+        raise SignatureError(f"{what} is not a unix timestamp") from None
+    # NaN is within no distance of anything, and compares false both ways: refused here.
+    if not math.isfinite(seconds) or abs(now.timestamp() - seconds) > TOLERANCE_S:
+        raise SignatureError(f"{what} is more than {TOLERANCE_S} s from now (stale or replayed)")
