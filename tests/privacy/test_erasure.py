@@ -32,7 +32,7 @@ TWIN_NAME, TWIN_EMAIL, TWIN_NOTE = "Janet Twinning", "twinning.j@example.net", "
 NEEDLES = [
     "Jane", "Doe", EMAIL, PHONE, PHONE.lstrip("+"), ADDRESS, "SW1A 1AA",
     MOBILE.lstrip("+34"), MOBILE_AS_WRITTEN, JOB, "keeper-blog", TAG, CARD, PREFERENCE,
-    EVIDENCE, OLD_EMAIL, "Twinning", TWIN_EMAIL, TWIN_NOTE,
+    EVIDENCE, OLD_EMAIL, "Twinning", TWIN_EMAIL, TWIN_NOTE, "Harbour Row",
 ]  # fmt: skip
 REPORT = {"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"}
 T0 = "2026-03-04T10:00:00Z"
@@ -259,6 +259,23 @@ async def test_erasure_leaves_no_personal_data_and_the_figures_unchanged(
         "/v1/webhooks/generic", content=batch, headers=signed(batch, "m-erase-waiting")
     )
     assert waiting.status_code == 202, waiting.text
+    # A delivery naming her by her id alone (no identifier to find it by), kept failed.
+    by_id = json.dumps(
+        {
+            "customer": {"id": customer},
+            "type": "order.placed",
+            "occurred_at": "2026-04-17T12:00:00Z",
+            "payload": {
+                "order_id": "SO-78",
+                "total": {"amount": "lots", "currency": "EUR"},
+                "shipping_address": {"name": NAME, "street": "Flat 4B, Harbour Row"},
+            },
+        }
+    ).encode()
+    failed_by_id = await client.post(
+        "/v1/webhooks/generic", content=by_id, headers=signed(by_id, "m-erase-by-id")
+    )
+    assert failed_by_id.status_code == 202, failed_by_id.text
     # A kept field may hold a list: its strings are free text, and go.
     gift = {
         "type": "custom.gift_wrapped",
@@ -291,9 +308,9 @@ async def test_erasure_leaves_no_personal_data_and_the_figures_unchanged(
     assert erased.status_code == 200, erased.text
     receipt = erased.json()
     assert receipt["status"] == "erased" and not receipt["already_erased"]
-    # Her email, two phones, her Shopify customer id and her twin's email; five raw
+    # Her email, two phones, her Shopify customer id and her twin's email; six raw
     # deliveries, the failed ones included.
-    assert receipt["identifiers_removed"] == 5 and receipt["deliveries_redacted"] == 5
+    assert receipt["identifiers_removed"] == 5 and receipt["deliveries_redacted"] == 6
     assert receipt["events_redacted"] == len(events_before["items"])
 
     assert await personal_data_left(session) == []
@@ -301,7 +318,7 @@ async def test_erasure_leaves_no_personal_data_and_the_figures_unchanged(
     deliveries = await client.get(
         "/v1/webhook-deliveries", params={"include": "body"}, headers=admin
     )
-    assert len(deliveries.json()["items"]) == 5
+    assert len(deliveries.json()["items"]) == 6
     for delivery in deliveries.json()["items"]:
         assert not delivery["body"] and delivery["headers"] == {}, delivery
         assert delivery["error"] is None and "?" not in delivery["url"], delivery
