@@ -56,7 +56,13 @@ def _deep_json() -> bytes:
     return b'{"token":' + b"[" * (MB // 2 - 16) + b"]" * (MB // 2 - 16) + b"}"
 
 
+def _short_lines() -> tuple[str, bytes]:
+    head = b'--b\r\nContent-Disposition: form-data; name="f"\r\n\r\n'
+    return "multipart/form-data; boundary=b", head + b"x\r\n" * 330_000 + b"\r\n--b--\r\n"
+
+
 NOISE = os.urandom(MB - 1024)
+SHORT_LINES = _short_lines()
 FORM = _form(110_000)
 MULTIPART = _multipart(15_000)
 DEEP = _deep_json()
@@ -72,6 +78,11 @@ GARBAGE: dict[str, Callable[[], Garbage]] = {
         "/v1/webhooks/mailgun",
         {"content-type": MULTIPART[0]},
         MULTIPART[1],
+    ),
+    "mailgun (one part of 330,000 short lines)": lambda: (
+        "/v1/webhooks/mailgun",
+        {"content-type": SHORT_LINES[0]},
+        SHORT_LINES[1],
     ),
     "mailgun (JSON nested 500,000 deep)": lambda: (
         "/v1/webhooks/mailgun",

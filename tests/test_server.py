@@ -255,11 +255,9 @@ def test_oversized_request_heads_get_431_from_the_server(
 ) -> None:
     head = "".join(f"{name}: {value}\r\n" for name, value in headers)
     request = f"POST /v1/webhooks/stripe HTTP/1.1\r\nHost: x\r\n{head}Content-Length: 2\r\n\r\n{{}}"
-    started = time.monotonic()
     answer = _raw_request(twilio_server, request.encode())
     assert answer.startswith(b"HTTP/1.1 431 "), answer[:200]
     assert b"application/problem+json" in answer
-    assert time.monotonic() - started < 2
     assert httpx.get(f"{twilio_server}/healthz").status_code == 200
 
 

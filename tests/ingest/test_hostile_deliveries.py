@@ -95,13 +95,13 @@ async def test_json_within_the_depth_bound_reaches_the_signature_check(
 
 
 async def test_a_huge_stripe_signature_header_is_refused_unread(client: httpx.AsyncClient) -> None:
+    # Refused by the length bound ("longer than"), not by parsing it; how fast, is measured
+    # by `python -m bench.rejections`, never in a test.
     header = "t=1," + ",".join(["v1=" + "0" * 64] * 2000)
-    started = time.perf_counter()
     response = await client.post(
         "/v1/webhooks/stripe", content=b"{}", headers={"stripe-signature": header}
     )
     assert_problem(response, 401, "stripe-signature", "longer than")
-    assert time.perf_counter() - started < 0.5
 
 
 async def test_a_twilio_form_with_too_many_fields_is_refused_before_parsing(
@@ -109,10 +109,8 @@ async def test_a_twilio_form_with_too_many_fields_is_refused_before_parsing(
 ) -> None:
     body = "&".join(f"a{n}=1" for n in range(110_000)).encode()[:1_000_000]
     headers = {"content-type": "application/x-www-form-urlencoded", "x-twilio-signature": "x"}
-    started = time.perf_counter()
     response = await client.post(TWILIO_PATH, content=body, headers=headers)
     assert_problem(response, 413, "more than 1000 fields")
-    assert time.perf_counter() - started < 0.5
     assert await nothing_stored(session)
 
 
@@ -128,29 +126,26 @@ async def test_a_mailgun_multipart_with_too_many_parts_is_refused_before_parsing
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
     content_type, body = multipart(15_000)
-    started = time.perf_counter()
     response = await client.post(
         "/v1/webhooks/mailgun", content=body, headers={"content-type": content_type}
     )
     assert_problem(response, 413, "more than 1000 parts")
-    assert time.perf_counter() - started < 0.5
     assert await nothing_stored(session)
 
 
-async def test_a_mailgun_multipart_of_short_lines_is_read_quickly(
+async def test_a_mailgun_multipart_of_short_lines_is_refused_unsigned(
     client: httpx.AsyncClient,
 ) -> None:
-    """One part of 330,000 short lines took the email parser half a second."""
+    """One part of 330,000 short lines (half a second in the email parser it replaced; the
+    time is measured by `python -m bench.rejections`, not here) is read and refused."""
     head = b'--b\r\nContent-Disposition: form-data; name="f"\r\n\r\n'
     body = head + b"x\r\n" * 330_000 + b"\r\n--b--\r\n"
-    started = time.perf_counter()
     response = await client.post(
         "/v1/webhooks/mailgun",
         content=body,
         headers={"content-type": "multipart/form-data; boundary=b"},
     )
     assert_problem(response, 401)
-    assert time.perf_counter() - started < 0.3
 
 
 async def test_a_signed_mailgun_route_post_within_the_bounds_is_accepted(

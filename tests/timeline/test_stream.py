@@ -273,7 +273,7 @@ async def test_a_key_holds_a_bounded_number_of_open_streams(
 
 
 async def test_last_event_id_of_another_customers_event_resumes_nothing(
-    served: tuple[str, dict[str, str]], database: Database
+    served: tuple[str, dict[str, str]], database: Database, clock: ControlledClock
 ) -> None:
     """A resume point is looked for on the stream's own timeline only: an event id of
     another owner's customer replays nothing, exactly as an id never recorded does, so the
@@ -283,8 +283,8 @@ async def test_last_event_id_of_another_customers_event_resumes_nothing(
     async with httpx.AsyncClient(base_url=base, timeout=10) as client:
         mine = await new_customer(client, admin, owner_id="agent-a")
         theirs = await new_customer(client, admin, owner_id="agent-b")
-        hidden = await append_elsewhere(database, theirs, "another owner's")
-        await append_elsewhere(database, mine, "mine, recorded after it")
+        hidden = await append_elsewhere(database, clock, theirs, "another owner's")
+        await append_elsewhere(database, clock, mine, "mine, recorded after it")
 
         async def replayed(last_event_id: str) -> list[dict[str, str]]:
             headers = {**owned, "Last-Event-ID": last_event_id}
