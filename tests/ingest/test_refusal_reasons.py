@@ -389,6 +389,64 @@ def test_the_generic_source_says_why() -> None:
     )
 
 
+def _without(given: Delivery, header: str) -> Delivery:
+    headers = {k: v for k, v in given.headers.items() if k != header}
+    return Delivery(url=URL, headers=headers, body=given.body)
+
+
+NEEDED = "webhook-id, webhook-timestamp (seconds) and a signature needed"
+
+
+@pytest.mark.parametrize("missing", ["webhook-id", "webhook-timestamp", "webhook-signature"])
+def test_the_generic_source_needs_all_three_headers(missing: str) -> None:
+    assert refusal(GENERIC, _without(generic(b"{}"), missing), [GENERIC_SECRET]) == NEEDED
+
+
+def test_the_generic_source_takes_a_timestamp_of_ascii_digits_only() -> None:
+    given = generic(b"{}")
+    headers = {**given.headers, "webhook-timestamp": "١٧٧٦١٦٠٠٠٠"}  # Arabic-Indic digits
+    odd = Delivery(url=URL, headers=headers, body=b"{}")
+    assert refusal(GENERIC, odd, [GENERIC_SECRET]) == NEEDED
+
+
+def test_the_generic_source_refuses_a_body_it_cannot_have_signed() -> None:
+    given = generic(b"{}")
+    binary = Delivery(url=URL, headers=dict(given.headers), body=b"\xff\xfe")
+    assert refusal(GENERIC, binary, [GENERIC_SECRET]) == (
+        "the body is not UTF-8, so it cannot be signed"
+    )
+
+
+@pytest.mark.parametrize(
+    "secrets",
+    [["not base64!", "", GENERIC_SECRET], [GENERIC_SECRET, "whsec_"]],
+    ids=["malformed-first", "empty-last"],
+)
+def test_a_malformed_generic_secret_matches_nothing_and_breaks_nothing(
+    secrets: list[str],
+) -> None:
+    GENERIC.verify(generic(b"{}"), secrets, NOW)
+
+
+@pytest.mark.parametrize(
+    "offered",
+    ["v1,Zm9yZ2Vk {good}", "v1,abc {good}", "{good} v1,Zm9yZ2Vk", "v2,{value} {good}"],
+    ids=["forged-first", "unreadable-first", "good-first", "other-version-first"],
+)
+def test_any_generic_signature_offered_may_match(offered: str) -> None:
+    """Senders rotating their secret send several signatures, space-separated."""
+    good = generic(b"{}").headers["webhook-signature"]
+    header = offered.format(good=good, value=good.partition(",")[2])
+    given = generic(b"{}", signature=header)
+    GENERIC.verify(given, [GENERIC_SECRET], NOW)
+
+
+def test_a_signature_of_another_version_is_not_a_v1() -> None:
+    good = generic(b"{}").headers["webhook-signature"]
+    other = generic(b"{}", signature="v2," + good.partition(",")[2])
+    assert refusal(GENERIC, other, [GENERIC_SECRET]) == "no webhook-signature matches"
+
+
 # --- Twilio: an HMAC of the URL it called and the sorted form ---------------------------
 
 TWILIO = TwilioAdapter()
