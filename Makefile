@@ -44,9 +44,11 @@ bench: $(STAMP)
 
 # Mutation testing of the modules that carry the README's promises, and of the erasure and
 # retention SQL functions (docs/testing.md); never part of `make test`. `make mutation
-# ONLY=visibility,privacy` runs some modules; SKIP_SQL=1 leaves the SQL mutants out.
+# ONLY=visibility,privacy` runs some modules; SKIP_SQL=1 leaves the SQL mutants out;
+# SAMPLE=1 runs every mutant of the fold and the rules (one in 5 by default).
 mutation: $(STAMP)
-	$(BIN)/python -m tests.mutation $(if $(ONLY),--only $(ONLY)) $(if $(SKIP_SQL),--skip-sql)
+	$(BIN)/python -m tests.mutation $(if $(ONLY),--only $(ONLY)) $(if $(SKIP_SQL),--skip-sql) \
+		$(if $(SAMPLE),--sample $(SAMPLE))
 
 # Builds Citus into .cluster/ when needed, starts a coordinator and two workers on
 # 127.0.0.1 (CLUSTER_PORT, default 9700, and the next two) and prints the coordinator URL.
