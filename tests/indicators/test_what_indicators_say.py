@@ -383,3 +383,56 @@ def test_an_admin_s_thresholds_and_switches_win() -> None:
         for name in ("unsatisfied_streak", "premium_abandoned_calls", "recurring_problem")
     }
     assert evaluate(said(unsatisfied=9, missed_4h=9, categories={"a": 9}), "vip", [], off) == []
+
+
+def test_the_sales_series_by_month_quarter_and_year() -> None:
+    """Orders by when they were placed, refunds subtracted when they were made."""
+    history = [
+        Fact("s1", "order.placed", datetime(2025, 12, 30, tzinfo=UTC), "store",
+             {"order_id": "A", "total": "100.00", "currency": "EUR"}),
+        Fact("s2", "order.placed", datetime(2026, 2, 10, tzinfo=UTC), "store",
+             {"order_id": "B", "total": "50.00", "currency": "EUR"}),
+        Fact("s3", "order.placed", datetime(2026, 4, 1, tzinfo=UTC), "store",
+             {"order_id": "C", "total": "20.00", "currency": "USD"}),
+        Fact("s4", "order.refunded", datetime(2026, 4, 2, tzinfo=UTC), "store",
+             {"order_id": "A", "refund_amount": "30.00", "currency": "EUR"}),
+    ]  # fmt: skip
+    state = fold_all(history)
+
+    def series(interval: str) -> list[tuple[str, str, int, str]]:
+        return [
+            (s["period"], s["currency"], s["orders"], s["amount"])
+            for s in sales_series(state, interval)
+        ]
+
+    assert series("month") == [
+        ("2025-12", "EUR", 1, "100.00"),
+        ("2026-02", "EUR", 1, "50.00"),
+        ("2026-04", "EUR", 0, "-30.00"),
+        ("2026-04", "USD", 1, "20.00"),
+    ]
+    assert series("quarter") == [
+        ("2025-Q4", "EUR", 1, "100.00"),
+        ("2026-Q1", "EUR", 1, "50.00"),
+        ("2026-Q2", "EUR", 0, "-30.00"),
+        ("2026-Q2", "USD", 1, "20.00"),
+    ]
+    assert series("year") == [
+        ("2025", "EUR", 1, "100.00"),
+        ("2026", "EUR", 1, "20.00"),
+        ("2026", "USD", 1, "20.00"),
+    ]
+
+
+def test_corrected_scores_and_ratings_count_as_corrected() -> None:
+    survey = fact("survey.answered", 5, "web", csat=5, nps=3)
+    chat = fact("chat.conversation", 4, "chat", satisfaction="satisfied")
+    fixes = [
+        Fact("z1", "event.corrected", NOW - timedelta(days=1), "system",
+             {"payload": {"nps": 9}}, survey.id),
+        Fact("z2", "event.corrected", NOW - timedelta(days=1), "system",
+             {"payload": {"satisfaction": "unsatisfied"}}, chat.id),
+    ]  # fmt: skip
+    found = indicators(survey, chat, *fixes)["satisfaction"]
+    assert found["last_nps"] == 9 and found["nps_90d_average"] == 9
+    assert found["unsatisfied_90d"] == 1, "the chat, corrected to unsatisfied"
