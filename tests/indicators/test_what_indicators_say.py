@@ -436,3 +436,24 @@ def test_corrected_scores_and_ratings_count_as_corrected() -> None:
     found = indicators(survey, chat, *fixes)["satisfaction"]
     assert found["last_nps"] == 9 and found["nps_90d_average"] == 9
     assert found["unsatisfied_90d"] == 1, "the chat, corrected to unsatisfied"
+
+
+def test_an_order_is_the_last_interaction_when_it_is_the_latest() -> None:
+    history = [
+        Fact("c1", "call.completed", NOW - timedelta(hours=3), "phone", {}),
+        Fact("o1", "order.placed", NOW - timedelta(hours=1), "web",
+             {"order_id": "A", "total": "1.00", "currency": "EUR"}),
+    ]  # fmt: skip
+    last = indicators(*history)["contact"]["last_interaction"]
+    assert (last["type"], last["channel"]) == ("order.placed", "web")
+
+
+def test_a_payment_s_latest_outcome_is_what_counts() -> None:
+    """A payment first reported received, then failed (a bank reversal), counts for
+    nothing; another payment still counts."""
+    history = [
+        fact("payment.received", 3, payment_id="P1", amount="40.00", currency="EUR"),
+        fact("payment.failed", 2, payment_id="P1", amount="40.00", currency="EUR"),
+        fact("payment.received", 1, payment_id="P2", amount="5.00", currency="EUR"),
+    ]
+    assert indicators(*history)["value"]["lifetime_value"] == {"EUR": "5.00"}
