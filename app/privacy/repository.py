@@ -96,10 +96,14 @@ _EXPIRE_DELIVERIES = (
     "names AS (DELETE FROM delivery_identifiers n USING gone WHERE n.delivery_id = gone.id) "
     "SELECT count(*) FROM gone"
 )
+# The batch is chosen once, in a CTE: as `WHERE id IN (SELECT ... LIMIT ... SKIP LOCKED)`
+# the planner may run the sub-select again for each outer row it joins, each time taking
+# other unlocked rows, and one batch then deletes more than its limit.
 _EXPIRE_ACCESS_LOG = (
-    "DELETE FROM access_log WHERE id IN ("
-    " SELECT id FROM access_log WHERE at < $1"
-    " LIMIT $2 FOR UPDATE SKIP LOCKED)"
+    "WITH doomed AS MATERIALIZED ("
+    " SELECT customer_id, id FROM access_log WHERE at < $1"
+    " LIMIT $2 FOR UPDATE SKIP LOCKED) "
+    "DELETE FROM access_log l USING doomed d WHERE l.customer_id = d.customer_id AND l.id = d.id"
 )
 
 
