@@ -12,7 +12,9 @@ from app import __version__
 from app.auth.router import router as auth_router
 from app.core.clock import SYSTEM_CLOCK, Clock
 from app.core.config import Settings, get_settings
+from app.core.cors import ProblemCORSMiddleware, cors_options
 from app.core.db import Database
+from app.core.docs import install_docs
 from app.core.errors import FieldError, Problem, install_error_handlers
 from app.core.logging import configure_logging
 from app.core.metrics import worker_exiting, worker_starting
@@ -34,7 +36,10 @@ Every interaction and transaction of every customer in one append-only history, 
 to each job as its own ficha (customer card) in milliseconds.
 
 Authenticate with `Authorization: Bearer <api key>`; keys are created with
-`customer-history keys create`. Errors are RFC 9457 `application/problem+json`.
+`customer-history keys create`. A browser never holds a key: it sends a short-lived
+session token that a key minted (`POST /v1/session-tokens`), as `Authorization: Bearer`,
+or on a live stream as `?access_token=` (EventSource sends no headers). Errors are RFC
+9457 `application/problem+json`.
 """
 
 
@@ -102,7 +107,10 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
         description=DESCRIPTION,
         lifespan=lifespan,
         generate_unique_id_function=_operation_id,
+        docs_url=None,
+        redoc_url=None,
     )
+    install_docs(app)  # offline: from the installed package, never a CDN
     app.state.settings = settings
     app.state.clock = clock
     install_error_handlers(app)
@@ -111,6 +119,12 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
         max_body_bytes=settings.max_body_bytes,
         larger_bodies={"/v1/events/bulk": settings.max_bulk_body_bytes},
     )
+    origins = settings.cors_origin_list()
+    if origins:
+        # Added last, so outermost: every answer of the app, a 413 of the body limit
+        # included, carries the CORS headers a page needs to read it, and a preflight is
+        # answered before anything asks for a key.
+        app.add_middleware(ProblemCORSMiddleware, **cors_options(origins))  # type: ignore[arg-type]
     for router in MATCHING_ORDER:
         app.include_router(router)
 

@@ -33,6 +33,7 @@ SHARDING = {
     "delivery_identifiers": "value",
     "webhook_deliveries": "delivery_id",
     "event_keys": "key",
+    "session_tokens": "token_hash",
     "customer_merges": None,
     "incidents": None,
     "api_keys": None,

@@ -6,7 +6,8 @@ contact. Agent A's owned-only keys, one per role, call every operation on B's id
 emails, events and alerts, and must get a 404 or an answer without them: nothing of B's (no
 id, name, phone, email, address, order) may appear in a body or a header, unless the
 request itself carried it. Each call is made again on A's own data, to show the key works
-and the 404s are not an accident.
+and the 404s are not an accident. The whole sweep runs again with a session token minted
+by each key (on the live stream sent as `?access_token=`): a token sees what its key sees.
 
 The operations come from the spec: one this sweep does not know how to call fails it, so a
 new route cannot slip past; the few left out are listed below with the reason.
@@ -108,6 +109,12 @@ def ficha_role(role: Role) -> str:
 @recipe("get_caller")
 def _(w: World, s: Side, role: Role) -> list[Call]:
     return [Call("GET", "/v1/me", {200}, {200})]
+
+
+@recipe("create_session_token")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    # The token minted is swept below like the key: it must see no more than its key.
+    return [Call("POST", "/v1/session-tokens", {201}, {201})]
 
 
 # --- customers ----------------------------------------------------------------------
@@ -610,15 +617,38 @@ async def call(client: httpx.AsyncClient, request: Call, headers: dict[str, str]
     )
 
 
+async def session_token(client: httpx.AsyncClient, key: dict[str, str]) -> dict[str, str]:
+    """A session token minted by ``key``, as an Authorization header."""
+    minted = await client.post("/v1/session-tokens", headers=key)
+    assert minted.status_code == 201, minted.text
+    return {"Authorization": f"Bearer {minted.json()['token']}"}
+
+
+def as_query_token(request: Call, headers: dict[str, str]) -> tuple[Call, dict[str, str]]:
+    """The request with its session token in ``?access_token=``, as EventSource sends it."""
+    token = headers["Authorization"].removeprefix("Bearer ")
+    moved = Call(**{**vars(request), "params": {**(request.params or {}), "access_token": token}})
+    return moved, {}
+
+
+@pytest.mark.parametrize("credential", ["key", "session token"])
 async def test_owned_only_keys_see_nothing_of_another_owner(
-    live: tuple[httpx.AsyncClient, dict[str, str]], database: Database, world: World
+    live: tuple[httpx.AsyncClient, dict[str, str]],
+    database: Database,
+    world: World,
+    credential: str,
 ) -> None:
+    """Every call is made with each owned-only key, then again with a session token each
+    key minted (on the live stream, in the query string as a browser's EventSource sends
+    it): a token sees exactly what its key sees, and cannot mint another."""
     client, _ = live
     admitted = admitted_roles()
     keys = {
         role: await committed_key(database, role, agent_id=world.mine.agent, owned_only=True)
         for role in OWNED_ONLY_ROLES
     }
+    if credential == "session token":
+        keys = {role: await session_token(client, key) for role, key in keys.items()}
     failures: list[str] = []
     calls = 0
     for operation_id, build in RECIPES.items():
@@ -633,9 +663,14 @@ async def test_owned_only_keys_see_nothing_of_another_owner(
                     expected = request.theirs if side is world.theirs else request.mine
                     if expected is None:
                         continue
-                    if role not in roles:
+                    if role not in roles or (
+                        credential == "session token" and operation_id == "create_session_token"
+                    ):
                         expected = {403}
-                    response = await call(client, request, headers)
+                    sending = headers
+                    if credential == "session token" and operation_id == "stream_timeline":
+                        request, sending = as_query_token(request, headers)
+                    response = await call(client, request, sending)
                     calls += 1
                     if response.status_code not in expected:
                         failures.append(

@@ -1,16 +1,34 @@
-"""The route dependency that authenticates the caller and checks its role."""
+"""The route dependencies that authenticate the caller and check its role."""
 
 from typing import Annotated
 
 from fastapi import Depends
-from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth.service import authenticate
-from app.core.db import DriverDep
+from app.core.clock import Clock, ClockDep
+from app.core.db import DriverDep, Executor
 from app.core.errors import Forbidden, Unauthorized
-from app.core.security import ALL_ROLES, Principal, Role
+from app.core.security import ALL_ROLES, Principal, Role, is_session_token
 
-_bearer = HTTPBearer(auto_error=False, description="An API key created with `keys create`.")
+_bearer = HTTPBearer(
+    auto_error=False,
+    description="An API key created with `customer-history keys create`, or a session "
+    "token a key minted with `POST /v1/session-tokens` (it acts as its key until it "
+    "expires or the key is revoked).",
+)
+# EventSource cannot send headers: a live stream also takes a session token in the query.
+# Logs carry route templates only, never a query string, so the token is never written.
+_query_token = APIKeyQuery(
+    name="access_token",
+    auto_error=False,
+    scheme_name="SessionTokenQuery",
+    description="A session token (`POST /v1/session-tokens`), for the browser's "
+    "EventSource, which cannot send an Authorization header. Live streams only; never an "
+    "API key.",
+)
+
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
 class RoleCheck:
@@ -22,18 +40,44 @@ class RoleCheck:
         self._names = ", ".join(sorted(self.admitted))
 
     async def __call__(
-        self,
-        connection: DriverDep,
-        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        self, connection: DriverDep, clock: ClockDep, credentials: BearerCredentials
     ) -> Principal:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise Unauthorized()
-        principal = await authenticate(connection, credentials.credentials)
+        return await self.admit(connection, clock, credentials.credentials)
+
+    async def admit(self, connection: Executor, clock: Clock, secret: str) -> Principal:
+        """The caller behind ``secret`` if its role is admitted: 401 when unknown, revoked
+        or expired, 403 for a role the route does not admit."""
+        principal = await authenticate(connection, secret, clock.now())
+        if principal is None and is_session_token(secret):
+            raise Unauthorized("The session token is unknown or expired, or its key revoked.")
         if principal is None:
             raise Unauthorized("The API key is unknown or revoked.")
         if principal.role not in self.admitted:
             raise Forbidden(f"Role '{principal.role}' may not call this operation ({self._names}).")
         return principal
+
+
+class StreamRoleCheck(RoleCheck):
+    """As :class:`RoleCheck`, and a session token may come as ``?access_token=`` instead
+    of the Authorization header (which wins when both are sent)."""
+
+    async def __call__(  # type: ignore[override]
+        self,
+        connection: DriverDep,
+        clock: ClockDep,
+        credentials: BearerCredentials,
+        access_token: Annotated[str | None, Depends(_query_token)],
+    ) -> Principal:
+        if credentials is not None and credentials.scheme.lower() == "bearer":
+            return await self.admit(connection, clock, credentials.credentials)
+        if access_token is None:
+            raise Unauthorized()
+        if not is_session_token(access_token):
+            # A key in a URL ends up in browser histories and proxies' logs: never take one.
+            raise Unauthorized("access_token takes a session token only; send API keys as Bearer.")
+        return await self.admit(connection, clock, access_token)
 
 
 def require_roles(*roles: Role) -> RoleCheck:
@@ -45,3 +89,5 @@ def require_roles(*roles: Role) -> RoleCheck:
 Reader = Annotated[Principal, Depends(require_roles(*ALL_ROLES))]
 Writer = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.INTEGRATION))]
 Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+# A live stream's reader: any role, by Authorization header or by ?access_token=.
+StreamReader = Annotated[Principal, Depends(StreamRoleCheck(ALL_ROLES))]

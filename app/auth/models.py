@@ -7,6 +7,7 @@ from sqlalchemy import (
     Boolean,
     CheckConstraint,
     DateTime,
+    ForeignKey,
     Index,
     PrimaryKeyConstraint,
     String,
@@ -37,6 +38,20 @@ class ApiKey(Base):
     key_hash: Mapped[str] = mapped_column(String(64), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class SessionToken(Base):
+    """A short-lived token minted by a key for a browser session: it acts as its key, no
+    more, until it expires or the key is revoked (the key's row is read with it on every
+    request). Stored only as its SHA-256, like keys."""
+
+    __tablename__ = "session_tokens"
+    __table_args__ = (Index("ix_session_tokens_key_id_expires_at", "key_id", "expires_at"),)
+
+    token_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    key_id: Mapped[UUID] = mapped_column(ForeignKey("api_keys.id", ondelete="CASCADE"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class AccessLog(Base):

@@ -1,13 +1,14 @@
 """Queries on api_keys."""
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.models import AccessLog, ApiKey
+from app.auth.models import AccessLog, ApiKey, SessionToken
 from app.core.db import Executor, driver_connection, new_id
 
 # Runs on every request: a prepared statement on the driver connection, one index lookup.
@@ -16,12 +17,26 @@ _ACTIVE_KEY_SQL = (
     "WHERE key_hash = $1 AND revoked_at IS NULL"
 )
 _KEY_ACTIVE_SQL = "SELECT EXISTS (SELECT FROM api_keys WHERE id = $1 AND revoked_at IS NULL)"
+# A session token acts as its key: read with the key's row, so that revoking the key ends
+# the token at once, in every process. Two primary-key lookups.
+_ACTIVE_SESSION_SQL = (
+    "SELECT k.id, k.role, k.agent_id, k.owned_only, k.supervisor, t.expires_at "
+    "FROM session_tokens t JOIN api_keys k ON k.id = t.key_id "
+    "WHERE t.token_hash = $1 AND t.expires_at > $2 AND k.revoked_at IS NULL"
+)
 
 
 async def active_key(on: Executor, key_hash: str) -> Any:
     """The active key with that hash: id, role, agent_id, owned_only, supervisor."""
     conn = await driver_connection(on)
     return await conn.fetchrow(_ACTIVE_KEY_SQL, key_hash)
+
+
+async def active_token(on: Executor, token_hash: str, now: datetime) -> Any:
+    """The active key behind the unexpired session token with that hash, and the token's
+    expiry: id, role, agent_id, owned_only, supervisor, expires_at."""
+    conn = await driver_connection(on)
+    return await conn.fetchrow(_ACTIVE_SESSION_SQL, token_hash, now)
 
 
 async def key_is_active(on: Executor, key_id: UUID) -> bool:
@@ -50,6 +65,28 @@ class ApiKeyRepository:
             .returning(ApiKey.id)
         )
         return result.first() is not None
+
+
+class SessionTokenRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def add(self, token: SessionToken) -> SessionToken:
+        self.session.add(token)
+        await self.session.flush()
+        return token
+
+    async def remove_all(self, key_id: UUID) -> None:
+        """Forget every token of the key."""
+        await self.session.execute(delete(SessionToken).where(SessionToken.key_id == key_id))
+
+    async def remove_expired(self, key_id: UUID, now: datetime) -> None:
+        """Forget the key's tokens that have expired (an index range of that key)."""
+        await self.session.execute(
+            delete(SessionToken).where(
+                SessionToken.key_id == key_id, SessionToken.expires_at <= now
+            )
+        )
 
 
 # On every ficha and screen-pop: one prepared insert, in the request's transaction if it

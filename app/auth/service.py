@@ -1,14 +1,29 @@
 """API key life cycle and authentication of callers."""
 
 from collections.abc import Sequence
+from datetime import datetime, timedelta
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.models import ApiKey
-from app.auth.repository import ApiKeyRepository, active_key, key_is_active
+from app.auth.models import ApiKey, SessionToken
+from app.auth.repository import (
+    ApiKeyRepository,
+    SessionTokenRepository,
+    active_key,
+    active_token,
+    key_is_active,
+)
 from app.core.db import Executor
-from app.core.security import Principal, Role, generate_api_key, hash_api_key
+from app.core.errors import Forbidden
+from app.core.security import (
+    Principal,
+    Role,
+    generate_api_key,
+    generate_session_token,
+    hash_api_key,
+    is_session_token,
+)
 
 
 async def create_key(
@@ -44,13 +59,41 @@ async def list_keys(session: AsyncSession) -> Sequence[ApiKey]:
 
 
 async def revoke_key(session: AsyncSession, key_id: UUID) -> bool:
-    """Revoke a key at once; False when no active key has that id."""
-    return await ApiKeyRepository(session).revoke(key_id)
+    """Revoke a key at once, and forget its session tokens (the key's row refuses them
+    already); False when no active key has that id."""
+    revoked = await ApiKeyRepository(session).revoke(key_id)
+    if revoked:
+        await SessionTokenRepository(session).remove_all(key_id)
+    return revoked
 
 
-async def authenticate(on: Executor, secret: str) -> Principal | None:
-    """The caller a secret belongs to, or None for an unknown or revoked key."""
-    found = await active_key(on, hash_api_key(secret))
+async def mint_session_token(
+    session: AsyncSession, principal: Principal, *, seconds: int, now: datetime
+) -> tuple[str, datetime]:
+    """A new session token acting as the caller's key for ``seconds``: the secret (never
+    stored) and when it expires. Only a key mints: a token cannot prolong itself."""
+    if principal.token_expires_at is not None:
+        raise Forbidden("A session token cannot mint another; mint it with the API key.")
+    repo = SessionTokenRepository(session)
+    await repo.remove_expired(principal.key_id, now)
+    secret = generate_session_token()
+    expires_at = now + timedelta(seconds=seconds)
+    await repo.add(
+        SessionToken(
+            token_hash=hash_api_key(secret), key_id=principal.key_id, expires_at=expires_at
+        )
+    )
+    return secret, expires_at
+
+
+async def authenticate(on: Executor, secret: str, now: datetime) -> Principal | None:
+    """The caller a secret belongs to: an active API key, or a session token unexpired at
+    ``now`` whose key is active (the key's role and restrictions, the token's expiry).
+    None for anything else."""
+    if is_session_token(secret):
+        found = await active_token(on, hash_api_key(secret), now)
+    else:
+        found = await active_key(on, hash_api_key(secret))
     if found is None:
         return None
     return Principal(
@@ -59,6 +102,7 @@ async def authenticate(on: Executor, secret: str) -> Principal | None:
         agent_id=found["agent_id"],
         owned_only=found["owned_only"],
         supervisor=found["supervisor"],
+        token_expires_at=found.get("expires_at"),
     )
 
 

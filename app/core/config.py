@@ -6,8 +6,10 @@ from pathlib import Path
 from typing import Annotated
 
 from fastapi import Depends, Request
-from pydantic import AliasChoices, Field
+from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from app.core.cors import parse_origins
 
 
 class Settings(BaseSettings):
@@ -49,6 +51,17 @@ class Settings(BaseSettings):
         ge=1,
         description="Live timeline streams one API key may hold open at once in a process; "
         "past it a new one is 429.",
+    )
+    session_token_seconds: int = Field(
+        default=900,
+        ge=60,
+        le=86_400,
+        description="How long a session token minted for a browser works (60 s to a day).",
+    )
+    cors_origins: str = Field(
+        default="",
+        description="Origins (scheme://host[:port]) whose pages may call the API from a "
+        "browser, comma-separated; empty: none (no CORS headers, preflights 405).",
     )
     maintenance_seconds: int = Field(
         default=300, ge=0, description="Between the service's maintenance passes; 0: none."
@@ -95,6 +108,16 @@ class Settings(BaseSettings):
     webhook_woocommerce_secrets: str = ""
     webhook_stripe_secrets: str = ""
     webhook_generic_secrets: str = ""
+
+    @field_validator("cors_origins")
+    @classmethod
+    def _exact_origins(cls, value: str) -> str:
+        parse_origins(value)  # a start with a mistyped origin fails, naming it
+        return value
+
+    def cors_origin_list(self) -> list[str]:
+        """The allowed origins, as browsers spell them in ``Origin``."""
+        return parse_origins(self.cors_origins)
 
     def service_url(self) -> str:
         """The URL the service's own connections use (its role, not the owner's)."""

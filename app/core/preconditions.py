@@ -1,4 +1,9 @@
-"""Optimistic concurrency with ETag / If-Match (RFC 9110 section 13.1.1)."""
+"""Conditional requests (RFC 9110 section 13.1): If-Match guards changes with strong
+ETags; If-None-Match spares a reader the body it already holds (304)."""
+
+import hashlib
+
+from fastapi import Response
 
 from app.core.errors import PreconditionFailed, PreconditionRequired
 
@@ -8,13 +13,39 @@ def etag(version: int) -> str:
     return f'"{version}"'
 
 
+def digest_etag(representation: bytes) -> str:
+    """A weak ETag of a representation by its bytes, for one whose other parts are only
+    semantically equal (a ficha's ``generated_at`` differs between two equal cards)."""
+    return f'W/"{hashlib.sha256(representation).hexdigest()[:32]}"'
+
+
+def _tags(header: str) -> list[str]:
+    return [part.strip() for part in header.split(",") if part.strip()]
+
+
 def if_match_allows(if_match: str, version: int) -> bool:
-    """Whether an If-Match header value admits the current ``version``."""
+    """Whether an If-Match header value admits the current ``version``: strong
+    comparison, so a weak ETag (``W/"3"``) never admits a change."""
     current = etag(version)
-    for candidate in (part.strip() for part in if_match.split(",")):
-        if candidate == "*" or candidate.removeprefix("W/") == current:
-            return True
-    return False
+    return any(candidate in ("*", current) for candidate in _tags(if_match))
+
+
+def if_none_match_matches(if_none_match: str, current: str) -> bool:
+    """Whether an If-None-Match header value names the ``current`` ETag: weak
+    comparison (``W/"3"`` names ``"3"``), as RFC 9110 asks for a GET."""
+    opaque = current.removeprefix("W/")
+    return any(
+        candidate == "*" or candidate.removeprefix("W/") == opaque
+        for candidate in _tags(if_none_match)
+    )
+
+
+def not_modified(if_none_match: str | None, current: str) -> Response | None:
+    """304 with the ETag and no body when the reader holds the ``current`` representation,
+    else None (answer in full)."""
+    if if_none_match is None or not if_none_match_matches(if_none_match, current):
+        return None
+    return Response(status_code=304, headers={"ETag": current})
 
 
 def check_if_match(if_match: str | None, version: int, *, required: bool) -> None:

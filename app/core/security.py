@@ -3,6 +3,7 @@
 import hashlib
 import secrets
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 from uuid import UUID
 
@@ -41,6 +42,8 @@ class Principal:
     owned_only: bool = False
     webhook_source: str | None = None  # the webhook source writing; None for an API key
     supervisor: bool = False  # acknowledges any alert it can see
+    # Set when the caller sent a session token minted by the key: when the token expires.
+    token_expires_at: datetime | None = None
 
 
 def generate_api_key() -> str:
@@ -49,5 +52,20 @@ def generate_api_key() -> str:
 
 
 def hash_api_key(key: str) -> str:
-    """The stored form of a key: its SHA-256, hex."""
+    """The stored form of a key (and of a session token): its SHA-256, hex."""
     return hashlib.sha256(key.encode()).hexdigest()
+
+
+# Marks a session token apart from an API key, so each is looked up in its own table: a
+# key is URL-safe base64, which never contains a dot.
+SESSION_TOKEN_PREFIX = "cht."  # noqa: S105 (a marker, not a secret)
+
+
+def generate_session_token() -> str:
+    """A new session token: 32 random bytes behind the prefix. Shown once, stored hashed."""
+    return SESSION_TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def is_session_token(secret: str) -> bool:
+    """Whether a bearer secret is a session token rather than an API key."""
+    return secret.startswith(SESSION_TOKEN_PREFIX)

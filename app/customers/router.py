@@ -14,7 +14,7 @@ from app.core.config import SettingsDep
 from app.core.db import DriverDep, SessionDep
 from app.core.errors import NotFound, UnsupportedMediaType, invalid_field, problem_responses
 from app.core.pagination import Limit
-from app.core.preconditions import etag
+from app.core.preconditions import etag, not_modified
 from app.customers import service
 from app.customers.identifiers import IdentifierKind, normalize_identifier
 from app.customers.schemas import (
@@ -34,8 +34,22 @@ from app.customers.schemas import (
 router = APIRouter(prefix="/v1", tags=["customers"], route_class=BoundedJsonRoute)
 
 IfMatch = Annotated[
-    str | None, Header(description="The ETag last read; the change applies only to that version.")
+    str | None,
+    Header(
+        description="The ETag last read (strong: a `W/` ETag never matches); the change "
+        "applies only to that version."
+    ),
 ]
+IfNoneMatch = Annotated[
+    str | None,
+    Header(description="The ETag last read: 304 without a body while it is current."),
+]
+ETAG_HEADER = {
+    "ETag": {
+        "description": "The customer's version, for If-Match and If-None-Match",
+        "schema": {"type": "string"},
+    }
+}
 
 MERGE_PATCH = "application/merge-patch+json"
 PATCH_EXAMPLE = {"tier": "vip", "owner_id": "agent-3", "address": {"city": "Madrid"}}
@@ -160,6 +174,11 @@ async def identify_customer(
     summary="The customer aggregate",
     response_model=CustomerOut,
     responses={
+        200: {"description": "The aggregate", "headers": ETAG_HEADER},
+        304: {
+            "description": "Not modified: the If-None-Match ETag is current (no body)",
+            "headers": ETAG_HEADER,
+        },
         308: {"description": "Merged: Location names the customer it was merged into"},
         **problem_responses(401, 403, 404, 422),
     },
@@ -173,15 +192,21 @@ async def get_customer(
     follow: Annotated[
         bool, Query(description="A merged customer redirects (308) to its survivor unless false")
     ] = True,
+    if_none_match: IfNoneMatch = None,
 ) -> Any:
-    customer = await service.get_customer(session, customer_id, principal)
+    """With If-None-Match naming the current ETag: 304 and no body (the read is still in
+    the access log). A person in an organisation and an organisation are always answered in
+    full: they show other customers, whose changes do not change this ETag; so is a merged
+    customer (its owner follows its survivor's)."""
+    customer, dated_by_version = await service.read_customer(session, customer_id, principal)
     if customer.status == "merged" and follow:
         survivor = await service.survivor_id(session, customer.id)
         url = request.url_for("get_customer", customer_id=survivor)
         return RedirectResponse(str(url), status_code=status.HTTP_308_PERMANENT_REDIRECT)
     _with_etag(response, customer.version)
     await record_access(session, principal, customer.id, "customer")
-    return customer
+    unchanged = not_modified(if_none_match, etag(customer.version)) if dated_by_version else None
+    return unchanged or customer
 
 
 @router.patch(

@@ -178,11 +178,26 @@ async def get_customer(
     session: AsyncSession, customer_id: UUID, principal: Principal
 ) -> CustomerOut:
     """The customer aggregate; 404 when missing or not visible to the caller."""
+    return (await read_customer(session, customer_id, principal))[0]
+
+
+async def read_customer(
+    session: AsyncSession, customer_id: UUID, principal: Principal
+) -> tuple[CustomerOut, bool]:
+    """The customer aggregate, and whether its version dates all of it: not when it shows
+    other customers (a person's organisation, an organisation's contacts), whose changes
+    leave this customer's version as it is, nor once it is merged (its owner follows the
+    survivor's by a trigger). 404 when missing or not visible."""
     repo = CustomerRepository(session)
     customer = await repo.get(customer_id, principal)
     if customer is None:
         raise CustomerNotFound(customer_id)
-    return await _aggregate(repo, customer, principal)
+    dated = (
+        customer.kind == "person"
+        and customer.organization_id is None
+        and customer.status != "merged"
+    )
+    return await _aggregate(repo, customer, principal), dated
 
 
 async def _aggregate(

@@ -12,6 +12,7 @@ from app.core.config import SettingsDep
 from app.core.db import DriverDep, SessionDep
 from app.core.errors import invalid_field, problem_responses
 from app.core.pagination import Limit
+from app.core.preconditions import not_modified
 from app.customers.identifiers import phone_readings
 from app.fichas import service
 from app.fichas.schemas import (
@@ -33,29 +34,59 @@ Lang = Annotated[
 ]
 AcceptLanguage = Annotated[str | None, Header(include_in_schema=False)]
 TemplateRole = Annotated[str, Path(pattern=r"^[a-z][a-z0-9_]{1,49}$")]
+IfNoneMatch = Annotated[
+    str | None,
+    Header(description="The ficha's ETag last read: 304 without a body while it is current."),
+]
+_FICHA_ETAG = {
+    "ETag": {
+        "description": "Weak: changes whenever anything the card shows changes (not "
+        "`generated_at` nor the sections' `as_of`), for If-None-Match",
+        "schema": {"type": "string"},
+    }
+}
+_FICHA_RESPONSES: dict[int | str, dict[str, object]] = {
+    200: {"description": "The card", "headers": _FICHA_ETAG},
+    304: {
+        "description": "Not modified: the card is still the one the If-None-Match ETag names "
+        "(no body; the read is in the access log)",
+        "headers": _FICHA_ETAG,
+    },
+}
+
+
+def _answer(ficha: Ficha, if_none_match: str | None, response: Response) -> Ficha | Response:
+    """The card with its ETag, or 304 when the reader holds it already."""
+    tag = service.ficha_etag(ficha)
+    response.headers["ETag"] = tag
+    return not_modified(if_none_match, tag) or ficha
 
 
 @router.get(
     "/customers/{customer_id}/ficha",
     operation_id="get_ficha",
     summary="The customer card for one job",
-    responses=problem_responses(401, 403, 404, 422),
+    response_model=Ficha,
+    responses={**_FICHA_RESPONSES, **problem_responses(401, 403, 404, 422)},
 )
 async def get_ficha(
     customer_id: UUID,
     role: RoleName,
     request: Request,
+    response: Response,
     connection: DriverDep,
     principal: Reader,
     lang: Lang = None,
     accept_language: AcceptLanguage = None,
-) -> Ficha:
+    if_none_match: IfNoneMatch = None,
+) -> Ficha | Response:
     """A job-role key reads its own role's ficha only; admin and integration read any."""
     language = service.choose_language(lang, accept_language)
     state = request.app.state
-    return await service.ficha(
+    ficha = await service.ficha(
         connection, state.templates, state.clock, customer_id, role, language, principal
     )
+    return _answer(ficha, if_none_match, response)
 
 
 @router.get(
@@ -64,6 +95,7 @@ async def get_ficha(
     response_model=Ficha,
     summary="The screen-pop: the ficha of whoever calls from this number",
     responses={
+        **_FICHA_RESPONSES,
         300: {
             "model": CallerCandidates,
             "description": "A bare-digit caller id several customers may own: the candidates",
@@ -75,12 +107,14 @@ async def screen_pop(
     phone: Annotated[str, Path(max_length=64, description="Any format; URL-encode the +")],
     role: RoleName,
     request: Request,
+    response: Response,
     connection: DriverDep,
     principal: Reader,
     settings: SettingsDep,
     lang: Lang = None,
     accept_language: AcceptLanguage = None,
-) -> Ficha | JSONResponse:
+    if_none_match: IfNoneMatch = None,
+) -> Ficha | Response:
     """An unknown number is a 404 problem carrying the normalised `phone`. A caller id in
     bare digits (`33612345678`) is read both nationally and as international; when the
     readings belong to different customers the answer is 300 with the candidates."""
@@ -95,7 +129,7 @@ async def screen_pop(
     )
     if isinstance(found, CallerCandidates):
         return JSONResponse(found.model_dump(mode="json"), status_code=300)
-    return found
+    return _answer(found, if_none_match, response)
 
 
 @router.get(

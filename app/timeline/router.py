@@ -1,5 +1,6 @@
 """HTTP routes of the timeline: append, import, read, stream, merge, preferences, consents."""
 
+import asyncio
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -8,7 +9,7 @@ from fastapi.responses import RedirectResponse
 from sse_starlette import EventSourceResponse
 
 from app.auth.access import record_access
-from app.auth.dependencies import Reader, Writer
+from app.auth.dependencies import Reader, StreamReader, Writer
 from app.core.bounded_json import BoundedJsonRoute
 from app.core.clock import ClockDep
 from app.core.config import SettingsDep
@@ -252,8 +253,9 @@ async def stream_timeline(
     customer_id: UUID,
     request: Request,
     session: SessionDep,
-    principal: Reader,
+    principal: StreamReader,
     settings: SettingsDep,
+    clock: ClockDep,
     last_event_id: Annotated[
         UUID | None, Header(alias="Last-Event-ID", description="Resume after this event")
     ] = None,
@@ -261,9 +263,11 @@ async def stream_timeline(
     """Events appended by any process arrive within a second. On reconnect with
     `Last-Event-ID`, events around that point are sent again (at least once: dedupe by id).
     The stream ends within a second of its key being revoked or of the customer changing
-    hands, being merged or erased (the client reconnects and is answered afresh). Every
-    stream opened is in the access log. A key holds at most `CH_MAX_STREAMS_PER_KEY`
-    streams open at once (429 past it)."""
+    hands, being merged or erased (the client reconnects and is answered afresh), and when
+    the session token it was opened with expires. Every stream opened is in the access
+    log. A key holds at most `CH_MAX_STREAMS_PER_KEY` streams open at once (429 past it),
+    its session tokens' streams included. A browser's EventSource, which sends no headers,
+    passes a session token as `?access_token=`."""
     feed: TimelineFeed = request.app.state.feed
     limit = settings.max_streams_per_key
     if feed.streams_of(principal.key_id) >= limit:
@@ -279,6 +283,16 @@ async def stream_timeline(
         async with database.sessionmaker() as s:
             return await service.stream_view(s, customer.id, principal) == opened
 
+    def until_expiry() -> float | None:
+        """Seconds the stream's session token has left; None for an API key."""
+        if principal.token_expires_at is None:
+            return None
+        return (principal.token_expires_at - clock.now()).total_seconds()
+
+    def token_expired() -> bool:
+        left = until_expiry()
+        return left is not None and left <= 0
+
     async def events() -> Any:
         with feed.subscribe(family, principal.key_id) as subscription:
             if feed.streams_of(principal.key_id) > limit:
@@ -292,8 +306,11 @@ async def stream_timeline(
                     for event in await service.replay_after(s, family, last_event_id):
                         yield {"id": str(event.id), "data": event.model_dump_json()}
             while True:
-                recheck, ids = await subscription.next()
-                if recheck and not await still_open():
+                try:
+                    recheck, ids = await asyncio.wait_for(subscription.next(), until_expiry())
+                except TimeoutError:
+                    return  # the session token expired: it opens nothing past its life
+                if token_expired() or (recheck and not await still_open()):
                     return
                 if ids:
                     async with database.sessionmaker() as s:

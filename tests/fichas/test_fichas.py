@@ -1,5 +1,6 @@
 """Fichas per job on one rich customer, the screen-pop, templates and the access log."""
 
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -583,3 +584,23 @@ async def test_no_ficha_is_answered_when_its_read_cannot_be_logged(
     assert pop.status_code == 500
     assert pop.headers["content-type"] == "application/problem+json"
     assert "Lucía" not in pop.text
+
+
+@pytest.mark.parametrize("role", sorted(DEFAULT_TEMPLATES))
+async def test_a_ficha_read_again_later_is_not_modified(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    rich: dict[str, str],
+    clock: ControlledClock,
+    role: str,
+) -> None:
+    """Every section of every job's card: a card made later that shows the same answers
+    304 to the first one's ETag (its sections' as_of say "now", and now has moved)."""
+    url = f"/v1/customers/{rich['person']}/ficha"
+    first = await client.get(url, params={"role": role}, headers=admin)
+    assert first.status_code == 200, first.text
+    clock.advance(timedelta(seconds=30))
+    again = await client.get(
+        url, params={"role": role}, headers={**admin, "If-None-Match": first.headers["etag"]}
+    )
+    assert again.status_code == 304

@@ -5,6 +5,7 @@ import contextlib
 import json
 import socket
 from collections.abc import AsyncIterator
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -298,3 +299,101 @@ async def test_last_event_id_of_another_customers_event_resumes_nothing(
         never_recorded = "01a20ae6-6c63-76ee-b495-bd9894832cd9"
         assert await replayed(never_recorded) == []
         assert await replayed(hidden) == []
+
+
+async def session_token(client: httpx.AsyncClient, key: dict[str, str]) -> str:
+    minted = await client.post("/v1/session-tokens", headers=key)
+    assert minted.status_code == 201, minted.text
+    return str(minted.json()["token"])
+
+
+async def open_with_token(
+    client: httpx.AsyncClient, customer: str, token: str
+) -> tuple[contextlib.AbstractAsyncContextManager[httpx.Response], httpx.Response]:
+    """A stream opened as a browser's EventSource opens it: the token in the query."""
+    stream = client.stream(
+        "GET", f"/v1/customers/{customer}/timeline/stream", params={"access_token": token}
+    )
+    response = await stream.__aenter__()
+    assert response.status_code == 200, await response.aread()
+    await asyncio.sleep(0.3)  # the LISTEN connections open with the first subscriber
+    return stream, response
+
+
+async def test_a_session_token_in_the_query_opens_a_stream(
+    served: tuple[str, dict[str, str]], database: Database, clock: ControlledClock
+) -> None:
+    base, admin = served
+    owned = await committed_key(database, Role.SUPPORT, agent_id="agent-a", owned_only=True)
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        mine = await new_customer(client, admin, owner_id="agent-a")
+        theirs = await new_customer(client, admin, owner_id="agent-b")
+        token = await session_token(client, owned)
+        hidden = await client.get(
+            f"/v1/customers/{theirs}/timeline/stream", params={"access_token": token}
+        )
+        assert hidden.status_code == 404, "the token sees what its key sees"
+        stream, response = await open_with_token(client, mine, token)
+        try:
+            sent = await append_elsewhere(database, clock, mine, "to the browser")
+            [seen] = await asyncio.wait_for(read_events(response, 1), 5)
+            assert seen["id"] == sent
+        finally:
+            await stream.__aexit__(None, None, None)
+
+
+async def test_a_stream_opened_with_a_token_closes_when_its_key_is_revoked(
+    served: tuple[str, dict[str, str]], database: Database
+) -> None:
+    base, admin = served
+    key = await committed_key(database, Role.SUPPORT)
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        customer = await new_customer(client, admin)
+        token = await session_token(client, key)
+        stream, response = await open_with_token(client, customer, token)
+        try:
+            key_id = UUID((await client.get("/v1/me", headers=key)).json()["key_id"])
+            async with database.sessionmaker() as session, session.begin():
+                assert await revoke_key(session, key_id)
+            await asyncio.wait_for(ends(response), WITHIN)
+        finally:
+            await stream.__aexit__(None, None, None)
+        again = await client.get(
+            f"/v1/customers/{customer}/timeline/stream", params={"access_token": token}
+        )
+        assert again.status_code == 401
+
+
+async def test_a_stream_closes_when_its_token_expires(
+    served: tuple[str, dict[str, str]], settings: Settings
+) -> None:
+    """A token opens nothing past its life: a stream it opened ends when it expires (the
+    page mints another and opens the stream again)."""
+    base, admin = served
+    settings.session_token_seconds = 1  # below the setting's bound, to wait one second
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        customer = await new_customer(client, admin)
+        token = await session_token(client, admin)
+        stream, response = await open_with_token(client, customer, token)
+        try:
+            await asyncio.wait_for(ends(response), 1 + WITHIN)
+        finally:
+            await stream.__aexit__(None, None, None)
+
+
+async def test_an_expired_token_sends_no_more_events(
+    served: tuple[str, dict[str, str]], database: Database, clock: ControlledClock
+) -> None:
+    """However the stream learns that time has passed, it checks the token's life before
+    sending anything more."""
+    base, admin = served
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        customer = await new_customer(client, admin)
+        token = await session_token(client, admin)
+        stream, response = await open_with_token(client, customer, token)
+        try:
+            clock.advance(timedelta(seconds=900))
+            await append_elsewhere(database, clock, customer, "after the token's life")
+            assert await asyncio.wait_for(read_events(response, 1), WITHIN) == []
+        finally:
+            await stream.__aexit__(None, None, None)
