@@ -439,11 +439,11 @@ class Probe:
 
 def _hot_statements(s: Sample) -> list[Probe]:
     """The service's read paths, as its modules hold them today."""
-    from app.auth import repository as auth
-    from app.customers import repository as customers
-    from app.fichas import repository as fichas
-    from app.indicators import repository as indicators
-    from app.timeline import repository as timeline
+    from app.auth import queries as auth
+    from app.customers import queries as customers
+    from app.fichas import queries as fichas
+    from app.indicators import queries as indicators
+    from app.timeline import queries as timeline
 
     wants = json.dumps([{"patterns": [], "pinned": False, "limit": 10}])
     # The repository's own constants, no input.
@@ -489,9 +489,9 @@ def _hot_statements(s: Sample) -> list[Probe]:
 
 def _writes(s: Sample) -> list[Probe]:
     """The service's write paths and guards, as its modules hold them today."""
-    from app.customers import repository as customers
-    from app.indicators import repository as indicators
-    from app.timeline import repository as timeline
+    from app.customers import queries as customers
+    from app.indicators import queries as indicators
+    from app.timeline import queries as timeline
 
     event = (
         uuid.uuid4(), s.customer_id, "note.added", _now(), "api", None, "explore", None,
@@ -656,9 +656,9 @@ _PRIVILEGED = (
 
 def _redesigned(s: Sample) -> list[Probe]:
     """Today's hot statements reshaped so that each names the shard it needs."""
-    from app.customers import repository as customers
-    from app.indicators import repository as indicators
-    from app.timeline import repository as timeline
+    from app.customers import queries as customers
+    from app.indicators import queries as indicators
+    from app.timeline import queries as timeline
 
     family = [s.customer_id]
     pair = sorted([s.customer_id, s.other_id])
@@ -785,8 +785,8 @@ def _redesigned(s: Sample) -> list[Probe]:
 
 async def _notifications(url: str, report: Report, s: Sample) -> None:
     """Whether a LISTEN on the coordinator hears what the service relies on (committed)."""
-    from app.fichas.repository import NOTIFY_CHANNEL as TEMPLATES
-    from app.timeline import repository as timeline
+    from app.fichas.queries import NOTIFY_CHANNEL as TEMPLATES
+    from app.timeline import queries as timeline
 
     heard: list[str] = []
     listener = await asyncpg.connect(url)

@@ -6,7 +6,8 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import AccessLog
-from app.auth.repository import AccessLogRepository, add_access
+from app.auth.queries import add_access
+from app.auth.repository import AccessLogRepository
 from app.core.db import Executor
 from app.core.security import Principal
 

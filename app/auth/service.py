@@ -7,13 +7,8 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import ApiKey, SessionToken
-from app.auth.repository import (
-    ApiKeyRepository,
-    SessionTokenRepository,
-    active_key,
-    active_token,
-    key_is_active,
-)
+from app.auth.queries import active_key, active_token, key_is_active
+from app.auth.repository import ApiKeyRepository, SessionTokenRepository
 from app.core.db import Executor
 from app.core.errors import Forbidden
 from app.core.security import (

@@ -26,21 +26,11 @@ from app.core.merge_patch import apply_merge_patch
 from app.core.pagination import InvalidCursor, cursor_id, decode_cursor, encode_cursor
 from app.core.preconditions import check_if_match
 from app.core.security import Principal
+from app.customers import queries
 from app.customers.identifiers import IdentifierKind, normalize_email, normalize_identifier
 from app.customers.models import Consent, Customer, CustomerIdentifier
-from app.customers.repository import (
-    CustomerGraphRepository,
-    CustomerRepository,
-    Identified,
-    SearchFilters,
-    caller_card_rows,
-    card_row,
-    chain_owners,
-    family_ids,
-    identified,
-    survivor_of,
-    survivors_of,
-)
+from app.customers.queries import Identified
+from app.customers.repository import CustomerRepository, SearchFilters
 from app.customers.schemas import (
     Address,
     ConsentIn,
@@ -424,7 +414,7 @@ async def identify(
     on: Executor, kind: IdentifierKind, value: str, principal: Principal
 ) -> Identified | None:
     """Who an already-normalised identifier names, if the caller may see them."""
-    return await identified(on, kind.value, value, principal)
+    return await queries.identified(on, kind.value, value, principal)
 
 
 def search_filters(
@@ -541,7 +531,7 @@ async def search_customers(
 
 async def survivor_id(on: Executor, customer_id: UUID) -> UUID:
     """Where a customer's history lives now: itself, or the survivor of its merges."""
-    found = await survivor_of(on, customer_id)
+    found = await queries.survivor_of(on, customer_id)
     if found is None:
         raise CustomerNotFound(customer_id)
     return found
@@ -549,17 +539,17 @@ async def survivor_id(on: Executor, customer_id: UUID) -> UUID:
 
 async def survivors(on: Executor, customer_ids: Sequence[UUID]) -> set[UUID]:
     """Where these customers' histories live now (unknown ids are left out)."""
-    return await survivors_of(on, customer_ids)
+    return await queries.survivors_of(on, customer_ids)
 
 
 async def owners_of(session: AsyncSession, identifiers: Sequence[tuple[str, str]]) -> set[UUID]:
     """The customers holding any of these normalised (kind, value) identifiers; creates none."""
-    return set((await CustomerGraphRepository(session).owners(list(set(identifiers)))).values())
+    return set((await queries.owners(session, list(set(identifiers)))).values())
 
 
 async def family(on: Executor, customer_id: UUID) -> list[UUID]:
     """The ids whose events form a customer's timeline: itself and everyone merged into it."""
-    return await family_ids(on, customer_id)
+    return await queries.family_ids(on, customer_id)
 
 
 async def readable_family(
@@ -606,7 +596,7 @@ async def visible_ids(
     lives on as well (an owned-only key must not learn of another owner's customer)."""
     if not principal.owned_only:
         return set(customer_ids)
-    owners = await chain_owners(session, customer_ids)
+    owners = await queries.chain_owners(session, customer_ids)
     return {
         cid
         for cid, (own, survivor) in owners.items()
@@ -625,9 +615,8 @@ async def resolve_customers(
     names a customer wins; when none does, a new ``unverified`` customer is created with
     all of them (once per batch, however many references name it).
     """
-    graph = CustomerGraphRepository(session)
-    owners = await graph.owners(list({pair for _, idents, _ in refs for pair in idents}))
-    explicit = await graph.existing([cid for cid, _, _ in refs if cid is not None])
+    owners = await queries.owners(session, list({pair for _, idents, _ in refs for pair in idents}))
+    explicit = await queries.existing(session, [cid for cid, _, _ in refs if cid is not None])
     visible = await visible_ids(session, list({*explicit, *owners.values()}), principal)
     created: dict[tuple[str, str], UUID] = {}
     new_customers: list[tuple[UUID, str]] = []
@@ -665,18 +654,20 @@ async def resolve_customers(
                 new_identifiers.append((new, *identifier))
         results.append((new, True))
     if new_customers:
-        taken = await graph.create_unverified(new_customers, new_identifiers)
+        taken = await queries.create_unverified(session, new_customers, new_identifiers)
         # A concurrent writer created some of the same customers first: use theirs.
         lost = {c for c, kind, value in new_identifiers if (kind, value) not in taken}
         lost -= {c for c, kind, value in new_identifiers if (kind, value) in taken}
         if lost:
-            owners = await graph.owners([(k, v) for c, k, v in new_identifiers if c in lost])
+            owners = await queries.owners(
+                session, [(k, v) for c, k, v in new_identifiers if c in lost]
+            )
             winner = {c: owners[(k, v)] for c, k, v in new_identifiers if (k, v) in owners}
             results = [
                 (winner[r[0]], False) if isinstance(r, tuple) and r[0] in winner else r
                 for r in results
             ]
-            await graph.delete_customers(list(lost))
+            await queries.delete_customers(session, list(lost))
     return results
 
 
@@ -738,7 +729,7 @@ async def absorb(session: AsyncSession, target: Customer, source: Customer) -> l
     may see one sees the other (customers merged into ``source`` follow, by trigger).
     """
     repo = CustomerRepository(session)
-    moved = await CustomerGraphRepository(session).move_identifiers(source.id, target.id, None)
+    moved = await queries.move_identifiers(session, source.id, target.id, None)
     source.status = "merged"
     source.merged_into = target.id
     source.owner_id = target.owner_id
@@ -781,9 +772,7 @@ async def restore(
     repo = CustomerRepository(session)
     if target.status != "active":
         raise Conflict(f"Customer {target.id} is {target.status}; undo its own merge first.")
-    moved = await CustomerGraphRepository(session).move_identifiers(
-        target.id, source.id, identifier_ids
-    )
+    moved = await queries.move_identifiers(session, target.id, source.id, identifier_ids)
     source.status = "active"
     source.merged_into = None
     source.owner_id = owner_id
@@ -795,7 +784,7 @@ async def restore(
 async def customer_card(on: Executor, customer_id: UUID, principal: Principal) -> CustomerOut:
     """The aggregate as :func:`get_customer` gives it, read in one query: what a ficha is
     built on."""
-    row = await card_row(on, customer_id, principal)
+    row = await queries.card_row(on, customer_id, principal)
     if row is None:
         raise CustomerNotFound(customer_id)
     return _card(row)
@@ -809,7 +798,7 @@ async def caller_cards(
     gives them, each with the phone it holds."""
     national, *international = readings
     assert len(international) <= 1, "a caller id has two readings at most"
-    rows = await caller_card_rows(on, national, next(iter(international), None), principal)
+    rows = await queries.caller_card_rows(on, national, next(iter(international), None), principal)
     return [(_card(row), row["phone"]) for row in rows]
 
 

@@ -4,7 +4,7 @@ from typing import Any
 
 from app.core.db import Executor
 from app.core.notify import Listener
-from app.fichas.repository import NOTIFY_CHANNEL, template_sections
+from app.fichas.queries import NOTIFY_CHANNEL, template_sections
 
 Template = tuple[list[dict[str, Any]], dict[str, Any]]
 

@@ -1,4 +1,4 @@
-"""Queries on ficha templates."""
+"""ORM queries on ficha templates."""
 
 from collections.abc import Sequence
 from typing import Any
@@ -7,21 +7,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import Executor, driver_connection
 from app.fichas.models import FichaTemplate
-
-# Read on a ficha or screen-pop when this process holds no copy (see cache.py).
-_TEMPLATE = "SELECT sections, labels FROM ficha_templates WHERE role = $1"
-# Notified on commit by the trigger on ficha_templates, whoever changed it.
-NOTIFY_CHANNEL = "ch_ficha_templates"
-
-
-async def template_sections(
-    on: Executor, role: str
-) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
-    conn = await driver_connection(on)
-    row = await conn.fetchrow(_TEMPLATE, role)
-    return None if row is None else (row["sections"], row["labels"])
 
 
 class TemplateRepository:

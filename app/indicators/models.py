@@ -56,7 +56,7 @@ class CustomerStats(Base):
 
 
 class Policy(Base):
-    """Admin-editable settings: one row per rule, and the routing policy."""
+    """Admin-editable settings: one row per rule, the routing policy and the retention policy."""
 
     __tablename__ = "policies"
 

@@ -16,14 +16,9 @@ from app.core.pagination import cursor_id, encode_cursor
 from app.core.security import Principal, Role
 from app.customers.schemas import Tier
 from app.customers.service import readable_family
+from app.indicators import queries
 from app.indicators.models import Alert, Incident
-from app.indicators.repository import (
-    InsightRepository,
-    MaintenanceRepository,
-    StatsRepository,
-    snapshot_row,
-    stored_policies,
-)
+from app.indicators.repository import IndicatorsRepository
 from app.indicators.rules import DEFAULT_RULES, evaluate
 from app.indicators.schemas import (
     AlertOut,
@@ -69,8 +64,7 @@ async def record(session: AsyncSession, facts: Sequence[tuple[UUID, Fact]], cloc
     """Fold newly stored events into their customers' stats, in the append's transaction."""
     if not facts:
         return
-    repo = StatsRepository(session)
-    rows = await repo.lock([customer_id for customer_id, _ in facts])
+    rows = await queries.lock(session, [customer_id for customer_id, _ in facts])
     by_customer = {row["customer_id"]: row for row in rows}
     for customer_id, fact in facts:
         row = by_customer[customer_id]
@@ -80,9 +74,8 @@ async def record(session: AsyncSession, facts: Sequence[tuple[UUID, Fact]], cloc
 
 async def rebuild(session: AsyncSession, customer_ids: Sequence[UUID], clock: Clock) -> int:
     """Recompute stats from the whole history (merged-in customers included)."""
-    repo = StatsRepository(session)
-    rows = await repo.lock(customer_ids)
-    histories = await repo.histories([row["customer_id"] for row in rows])
+    rows = await queries.lock(session, customer_ids)
+    histories = await queries.histories(session, [row["customer_id"] for row in rows])
     for row in rows:
         row["state"] = fold_all(histories[row["customer_id"]])
     await _refresh(session, rows, clock.now())
@@ -91,7 +84,7 @@ async def rebuild(session: AsyncSession, customer_ids: Sequence[UUID], clock: Cl
 
 async def reevaluate(session: AsyncSession, customer_ids: Sequence[UUID], clock: Clock) -> None:
     """Evaluate rules again without new events (time passed, an incident opened or closed)."""
-    rows = await StatsRepository(session).lock(customer_ids)
+    rows = await queries.lock(session, customer_ids)
     for row in rows:
         row["state"] = row["state"] or empty_state()
     await _refresh(session, rows, clock.now())
@@ -100,9 +93,8 @@ async def reevaluate(session: AsyncSession, customer_ids: Sequence[UUID], clock:
 async def _refresh(session: AsyncSession, rows: list[dict[str, Any]], now: datetime) -> None:
     """Derive indicators as of ``now``, evaluate the rules, store it all, raise and clear
     alerts (raised and cleared at ``now``)."""
-    repo = StatsRepository(session)
     policy = value_policy(get_settings())
-    rules = await stored_policies(session)
+    rules = await queries.stored_policies(session)
     saved, raised, ended = [], [], []
     for row in rows:
         indicators = derive(row["state"], now, policy)
@@ -144,15 +136,15 @@ async def _refresh(session: AsyncSession, rows: list[dict[str, Any]], now: datet
             if c.rule not in row["open_rules"]
         ]
         ended += [(row["customer_id"], rule) for rule in row["open_rules"] - holding]
-    await repo.save(saved, now)
-    await repo.clear_alerts(ended, now)
-    await repo.raise_alerts(raised, now)
+    await queries.save(session, saved, now)
+    await queries.clear_alerts(session, ended, now)
+    await queries.raise_alerts(session, raised, now)
 
 
 async def snapshot(on: Executor, customer_id: UUID, alert_limit: int) -> dict[str, Any]:
     """The stats row as stored (state, flags, when last updated: None before any event)
     and up to ``alert_limit`` open alerts, newest first."""
-    row = await snapshot_row(on, customer_id, alert_limit)
+    row = await queries.snapshot_row(on, customer_id, alert_limit)
     alerts = [AlertOut.model_validate(a) for a in row["open_alerts"]]
     if not row["state"]:
         return {"state": empty_state(), "flags": [], "updated_at": None, "alerts": alerts}
@@ -169,10 +161,8 @@ async def current(
 ) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """Indicators as of ``now`` (time windows move on) and the flags set by the last
     evaluation."""
-    found = await StatsRepository(session).stats(customer_id)
-    state = found["state"] if found and found["state"] else empty_state()
-    flags = found["flags"] if found else []
-    return derive(state, now, value_policy(get_settings())), flags
+    stored = await snapshot(session, customer_id, 0)
+    return derive(stored["state"], now, value_policy(get_settings())), stored["flags"]
 
 
 # --- the API's read and admin operations -----------------------------------------------
@@ -185,8 +175,19 @@ class RuleNotFound(NotFound):
     code = "rule-not-found"
 
 
+async def stored_policy(on: Executor, name: str) -> dict[str, Any] | None:
+    """A stored policy's settings (a rule's thresholds, routing, retention); None when
+    none was ever stored."""
+    return (await queries.stored_policies(on)).get(name)
+
+
+async def put_policy(session: AsyncSession, name: str, config: dict[str, Any]) -> None:
+    """Store a policy's settings; the next decision that reads it uses them."""
+    await IndicatorsRepository(session).put_policy(name, config)
+
+
 async def rules(session: AsyncSession) -> list[RuleOut]:
-    stored = await stored_policies(session)
+    stored = await queries.stored_policies(session)
     return [
         RuleOut(rule=name, config={**DEFAULT_RULES[name], **stored.get(name, {})})
         for name in RULE_NAMES
@@ -201,7 +202,7 @@ async def put_rule(session: AsyncSession, name: str, config: RuleConfig) -> Rule
     for key in values:
         if key not in allowed:
             raise invalid_field(f"body.{key}", f"rule '{name}' has no setting '{key}'")
-    await StatsRepository(session).put_policy(name, values)
+    await put_policy(session, name, values)
     return RuleOut(rule=name, config={**DEFAULT_RULES[name], **values})
 
 
@@ -221,7 +222,7 @@ async def list_alerts(
     cursor: str | None,
 ) -> AlertPage:
     before = cursor_id(cursor, "before")
-    rows = await StatsRepository(session).alerts(
+    rows = await IndicatorsRepository(session).alerts(
         principal,
         status=status,
         owner_id=owner_id,
@@ -257,7 +258,7 @@ async def acknowledge(
 ) -> AlertOut:
     """Acknowledge an alert: 404 when its customer is out of sight, 403 when the caller sees
     it but is neither its owner, a supervisor nor an admin."""
-    alert = await StatsRepository(session).alert(alert_id, principal)
+    alert = await IndicatorsRepository(session).alert(alert_id, principal)
     if alert is None:
         raise AlertNotFound()
     if not may_acknowledge(alert, principal):
@@ -277,9 +278,11 @@ def _incident_out(incident: Incident) -> IncidentOut:
 
 async def declare_incident(session: AsyncSession, data: IncidentIn, clock: Clock) -> IncidentOut:
     """Flag every customer the matcher finds and route their calls to the incident's queue."""
-    repo = StatsRepository(session)
+    repo = IndicatorsRepository(session)
     matcher = data.matcher
-    members = await repo.match_shipments(matcher.carrier, matcher.shipped_from, matcher.shipped_to)
+    members = await queries.match_shipments(
+        session, matcher.carrier, matcher.shipped_from, matcher.shipped_to
+    )
     incident = await repo.add_incident(
         Incident(
             title=data.title,
@@ -288,22 +291,21 @@ async def declare_incident(session: AsyncSession, data: IncidentIn, clock: Clock
             declared_at=clock.now(),
         )
     )
-    await repo.add_incident_members(incident.id, members)
+    await queries.add_incident_members(session, incident.id, members)
     await reevaluate(session, members, clock)
     await session.refresh(incident)
     return _incident_out(incident)
 
 
 async def close_incident(session: AsyncSession, incident_id: UUID, clock: Clock) -> IncidentOut:
-    repo = StatsRepository(session)
-    incident = await repo.incident(incident_id)
+    incident = await IndicatorsRepository(session).incident(incident_id)
     if incident is None:
         raise NotFound(f"Incident {incident_id} not found.")
     if incident.status == "open":
         incident.status = "closed"
         incident.closed_at = clock.now()
         await session.flush()
-        await reevaluate(session, await repo.incident_members(incident.id), clock)
+        await reevaluate(session, await queries.incident_members(session, incident.id), clock)
     return _incident_out(incident)
 
 
@@ -312,18 +314,18 @@ async def list_incidents(session: AsyncSession, principal: Principal) -> Inciden
     return IncidentList(
         items=[
             _incident_out(incident).model_copy(update={"affected": seen})
-            for incident, seen in await StatsRepository(session).incidents(principal)
+            for incident, seen in await IndicatorsRepository(session).incidents(principal)
         ]
     )
 
 
 async def routing_policy(on: Executor) -> RoutingPolicy:
-    stored = (await stored_policies(on)).get(ROUTING)
+    stored = await stored_policy(on, ROUTING)
     return RoutingPolicy.model_validate(stored) if stored else RoutingPolicy()
 
 
 async def put_routing_policy(session: AsyncSession, policy: RoutingPolicy) -> RoutingPolicy:
-    await StatsRepository(session).put_policy(ROUTING, policy.model_dump(mode="json"))
+    await put_policy(session, ROUTING, policy.model_dump(mode="json"))
     return policy
 
 
@@ -331,7 +333,7 @@ async def route(on: Executor, phone: str, principal: Principal) -> RoutingAnswer
     """Queue and priority for an incoming call: one lookup, no history read. A caller the
     key may not see is routed exactly as an unknown number."""
     policy = await routing_policy(on)
-    row = await InsightRepository(on).route(phone, principal)
+    row = await queries.route(on, phone, principal)
     if row is None:
         return RoutingAnswer(
             known=False,
@@ -392,14 +394,13 @@ async def segment_page(
 ) -> SegmentPage:
     """One page of reachable customers the caller may see, and how many of those the
     filters matched and left out."""
-    repo = InsightRepository(session)
     args = _segment_args(query)
     after = cursor_id(query.cursor, "after")
-    rows = await repo.segment(args, principal, after, query.limit + 1)
+    rows = await queries.segment(session, args, principal, after, query.limit + 1)
     page = rows[: query.limit]
     matched, excluded = 0, {}
     if counts:
-        totals = await repo.segment_counts(args, principal)
+        totals = await queries.segment_counts(session, args, principal)
         matched = totals["matched"]
         excluded = {k: totals[k] for k in ("no_consent", "do_not_call", "no_contact")}
     return SegmentPage(
@@ -436,8 +437,7 @@ async def sales(
     session: AsyncSession, customer_id: UUID, interval: str, principal: Principal
 ) -> SalesSeries:
     customer, _ = await readable_family(session, customer_id, principal)
-    found = await StatsRepository(session).stats(customer.id)
-    state = found["state"] if found and found["state"] else empty_state()
+    state = (await snapshot(session, customer.id, 0))["state"]
     return SalesSeries.model_validate(
         {"customer_id": customer.id, "interval": interval, "items": sales_series(state, interval)}
     )
@@ -445,11 +445,12 @@ async def sales(
 
 async def summary(session: AsyncSession, since: datetime, until: datetime) -> SummaryReport:
     """Company figures for a period, from the events (amounts survive erasure)."""
-    repo = InsightRepository(session)
-    current_rows = await repo.report_rows(since, until)
+    current_rows = await queries.report_rows(session, since, until)
     # The period before, as long as this one, but no earlier than the first instant there is.
     earliest = datetime.min.replace(tzinfo=UTC)
-    previous_rows = await repo.report_rows(since - min(until - since, since - earliest), since)
+    previous_rows = await queries.report_rows(
+        session, since - min(until - since, since - earliest), since
+    )
     revenue: dict[str, Decimal] = {}
     order_totals: dict[str, list[Decimal]] = {}
     buyers: dict[UUID, int] = {}
@@ -502,11 +503,11 @@ async def summary(session: AsyncSession, since: datetime, until: datetime) -> Su
 
 
 async def customer_ids_after(session: AsyncSession, after: UUID | None, limit: int) -> list[UUID]:
-    return await MaintenanceRepository(session).customers_after(after, limit)
+    return await queries.customers_after(session, after, limit)
 
 
 async def due_customers(session: AsyncSession, clock: Clock) -> list[UUID]:
     """Customers whose rules and indicators to evaluate again as of the clock's now: with
     flags or open alerts (a threshold may have changed), or whose indicators time alone
     changes by now (a window item expired, a purchase grew old)."""
-    return await MaintenanceRepository(session).due(clock.now())
+    return await queries.due(session, clock.now())

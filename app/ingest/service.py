@@ -21,6 +21,7 @@ from app.core.pagination import cursor_id, encode_cursor
 from app.core.security import Principal, Role
 from app.customers import service as customers
 from app.customers.identifiers import IdentifierKind, identifiers_in_text, normalize_identifier
+from app.ingest import queries
 from app.ingest.adapters import ADAPTERS
 from app.ingest.adapters.base import (
     Adapter,
@@ -109,8 +110,8 @@ async def receive(
         WEBHOOK_DELIVERIES.labels(source, "rejected_bounds").inc()
         raise DeliveryPastBounds(f"Not read: {exc}.") from None
     delivery_id = adapter.delivery_id(delivery)[:300]
-    repo = DeliveryRepository(session)
-    row_id = await repo.record(
+    row_id = await queries.record(
+        session,
         source,
         delivery_id,
         stored_url,
@@ -142,7 +143,6 @@ async def _process(
 ) -> Processed:
     """Normalise a stored delivery and append its events; record the outcome on the row.
     Failed deliveries that were waiting for one of the events stored are replayed."""
-    repo = DeliveryRepository(session)
     try:
         outcome = await _append_events(
             session, adapter, row_id, delivery_id, delivery, settings, clock
@@ -152,11 +152,12 @@ async def _process(
     concerned = set(outcome.customers)
     if outcome.status == "failed":
         people, ids = _named(adapter, delivery, settings)
-        await repo.name(row_id, people)
+        await queries.name(session, row_id, people)
         concerned |= await customers.owners_of(session, [i for named in people for i in named])
         concerned |= await customers.survivors(session, ids)
-    await repo.link(row_id, concerned)
-    waiting = await repo.finish(
+    await queries.link(session, row_id, concerned)
+    waiting = await queries.finish(
+        session,
         row_id,
         outcome.status,
         outcome.error,
@@ -217,7 +218,7 @@ async def _replay_waiting(
     except Exception as exc:  # whatever it was, the delivery that freed it stands
         log.warning("waiting_delivery_replay_failed", id=str(row_id), error=type(exc).__name__)
         reason = f"replayed when its awaited event arrived, and failed: {type(exc).__name__}"
-        await DeliveryRepository(session).stop_awaiting(row_id, reason)
+        await queries.stop_awaiting(session, row_id, reason)
         return
     log.info("waiting_delivery_replayed", id=str(row_id), status=outcome.status)
 
@@ -308,7 +309,7 @@ async def replay_freed(
     """Replay failed deliveries whose awaited event is recorded by now (it arrived while
     they were in flight), the first ``limit`` after ``after`` in id order; returns those
     visited, so that a caller pages through each of them once."""
-    freed = await DeliveryRepository(session).freed(after, limit)
+    freed = await queries.freed(session, after, limit)
     for row_id in freed:
         await _replay_waiting(session, row_id, settings, clock)
     return freed

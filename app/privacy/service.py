@@ -14,7 +14,7 @@ from app.core.security import Principal
 from app.customers import service as customers
 from app.customers.schemas import CustomerOut
 from app.indicators import service as indicators
-from app.privacy.repository import PrivacyRepository, export_document
+from app.privacy import queries
 from app.privacy.schemas import ErasureIn, ErasureReceipt, RetentionPolicy, RetentionReport
 
 
@@ -47,17 +47,15 @@ async def export_stream(
 ) -> AsyncIterator[bytes]:
     """The export document, streamed in pieces of about 64 KiB."""
     header = json.dumps({"exported_at": clock.now().isoformat(), "customer_id": str(family[0])})
-    async with database.engine.connect() as connection:
-        raw = await connection.get_raw_connection()
-        buffer: list[str] = []
-        size = 0
-        async for piece in export_document(raw.driver_connection, family, header[:-1]):
-            buffer.append(piece)
-            size += len(piece)
-            if size >= 65536:
-                yield "".join(buffer).encode()
-                buffer, size = [], 0
-        yield "".join(buffer).encode()
+    buffer: list[str] = []
+    size = 0
+    async for piece in queries.export_document(database, family, header[:-1]):
+        buffer.append(piece)
+        size += len(piece)
+        if size >= 65536:
+            yield "".join(buffer).encode()
+            buffer, size = [], 0
+    yield "".join(buffer).encode()
 
 
 async def erase(
@@ -74,21 +72,25 @@ async def erase(
     erasure function's own ``now()``: the moment the database made the change, a record
     that no decision reads."""
     customer = await _not_merged_away(session, customer_id, principal, "erase")
-    receipt = await PrivacyRepository(session).erase(
-        customer.id, new_id(), request.reason, request.requested_at
+    receipt = await queries.erase(
+        session, customer.id, new_id(), request.reason, request.requested_at
     )
     if not receipt["already_erased"]:
         await indicators.rebuild(session, [customer.id], clock)
     return ErasureReceipt(customer_id=customer.id, **receipt)
 
 
+# The name the retention policy is stored under, beside the rules and routing.
+RETENTION = "retention"
+
+
 async def retention_policy(session: AsyncSession) -> RetentionPolicy:
-    stored = await PrivacyRepository(session).retention()
+    stored = await indicators.stored_policy(session, RETENTION)
     return RetentionPolicy.model_validate(stored or {})
 
 
 async def put_retention_policy(session: AsyncSession, policy: RetentionPolicy) -> RetentionPolicy:
-    await PrivacyRepository(session).put_retention(policy.model_dump())
+    await indicators.put_policy(session, RETENTION, policy.model_dump(mode="json"))
     return policy
 
 
@@ -98,14 +100,19 @@ async def expire_batch(
     """One bounded pass of retention, in the caller's transaction: at most ``limit`` rows
     of each kind go, rows other transactions hold are skipped (ingestion goes on). What
     is older than the policy's days before the clock's now has expired."""
-    repo = PrivacyRepository(session)
     now = clock.now()
-    deliveries = await repo.expire_deliveries(now - timedelta(days=policy.deliveries_days), limit)
-    access = await repo.expire_access_log(now - timedelta(days=policy.access_log_days), limit)
+    deliveries = await queries.expire_deliveries(
+        session, now - timedelta(days=policy.deliveries_days), limit
+    )
+    access = await queries.expire_access_log(
+        session, now - timedelta(days=policy.access_log_days), limit
+    )
     events: dict[str, int] = {}
     shrunk: set[UUID] = set()
     for type_, days in sorted(policy.event_days.items()):
-        removed, whose = await repo.expire_events(type_, now - timedelta(days=days), limit)
+        removed, whose = await queries.expire_events(
+            session, type_, now - timedelta(days=days), limit
+        )
         if removed:
             events[type_] = removed
             shrunk |= whose

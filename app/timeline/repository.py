@@ -1,233 +1,24 @@
-"""All queries on events, idempotency keys and merges.
+"""ORM queries on events and merges."""
 
-Appends, the timeline page and a ficha's recent items run on prepared asyncpg statements
-(the hot paths); the rest uses the ORM.
-"""
-
-import json
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import Executor, driver_connection
-from app.indicators.state import Fact
 from app.timeline.models import CustomerMerge, Event
-
-NOTIFY_CHANNEL = "ch_events"
-
-# An erasure keeps a key only as its hash, ch_erased_key(key) (a key may spell an email):
-# claims and look-ups compare that form too, so a retry of an erased fact stays a duplicate.
-_CLAIM_KEY = (
-    "INSERT INTO event_keys (scope, key, event_id, request_hash) "
-    "SELECT $1::text, $2::text, $3::uuid, $4::text WHERE NOT EXISTS (SELECT FROM event_keys k "
-    "WHERE k.scope = $1 AND k.key = ch_erased_key($2)) "
-    "ON CONFLICT DO NOTHING RETURNING event_id"
-)
-_FIND_KEY = (
-    "SELECT event_id, request_hash FROM event_keys "
-    "WHERE scope = $1 AND key IN ($2::text, ch_erased_key($2::text)) LIMIT 1"
-)
-_COLUMNS = (
-    "id, customer_id, type, occurred_at, channel, direction, source, source_event_id, actor, "
-    "summary, payload, corrects_id, delivery_id"
-)
-_INSERT = (
-    f"WITH stored AS (INSERT INTO events ({_COLUMNS}) "
-    "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13) "
-    "RETURNING recorded_at, customer_id, id) "
-    f"SELECT recorded_at, pg_notify('{NOTIFY_CHANNEL}', customer_id::text || ':' || id::text) "
-    "FROM stored"
-)
-# One round trip: the rows go in and each one's NOTIFY goes out with the commit.
-_INSERT_MANY = (
-    f"WITH stored AS (INSERT INTO events ({_COLUMNS}) SELECT * FROM unnest("
-    "$1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], "
-    "$8::text[], $9::text[], $10::text[], $11::jsonb[], $12::uuid[], $13::uuid[]) "
-    "RETURNING customer_id, id) "
-    f"SELECT count(pg_notify('{NOTIFY_CHANNEL}', customer_id::text || ':' || id::text)) FROM stored"
-)
-_CLAIM_KEYS = (
-    "INSERT INTO event_keys (scope, key, event_id, request_hash) "
-    "SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[]) "
-    "AS w(scope, key, event_id, request_hash) WHERE NOT EXISTS (SELECT FROM event_keys k "
-    "WHERE k.scope = w.scope AND k.key = ch_erased_key(w.key)) "
-    "ON CONFLICT DO NOTHING RETURNING scope, key"
-)
-_FIND_KEYS = (
-    "SELECT w.scope, w.key, k.event_id, k.request_hash, e.customer_id FROM event_keys k "
-    "JOIN unnest($1::text[], $2::text[]) AS w(scope, key) "
-    "ON k.scope = w.scope AND k.key IN (w.key, ch_erased_key(w.key)) "
-    "LEFT JOIN events e ON e.id = k.event_id"
-)
-
-
-@dataclass(slots=True)
-class EventRow:
-    """An event ready to store (already validated and normalised)."""
-
-    id: UUID
-    customer_id: UUID
-    type: str
-    occurred_at: datetime
-    channel: str
-    direction: str | None
-    source: str
-    source_event_id: str | None
-    actor: str | None
-    summary: str
-    payload: dict[str, Any]
-    corrects_id: UUID | None
-    delivery_id: UUID | None = None
-
-    def fact(self) -> Fact:
-        """What the indicators fold needs of this event."""
-        corrects = str(self.corrects_id) if self.corrects_id else None
-        return Fact(str(self.id), self.type, self.occurred_at, self.channel, self.payload, corrects)
-
-    def values(self) -> tuple[Any, ...]:
-        return (
-            self.id,
-            self.customer_id,
-            self.type,
-            self.occurred_at,
-            self.channel,
-            self.direction,
-            self.source,
-            self.source_event_id,
-            self.actor,
-            self.summary,
-            json.dumps(self.payload, separators=(",", ":")),
-            self.corrects_id,
-            self.delivery_id,
-        )
-
-
-@dataclass(frozen=True, slots=True)
-class TimelineQuery:
-    customer_ids: Sequence[UUID]
-    types: Sequence[str] = ()
-    type_prefixes: Sequence[str] = ()
-    channels: Sequence[str] = ()
-    since: datetime | None = None
-    until: datetime | None = None
-
-
-_PAGE_COLUMNS = (
-    "id, customer_id, type, occurred_at, recorded_at, channel, direction, source, "
-    "source_event_id, actor, summary, payload"
-)
-# The event.corrected events that amend a page row, oldest first, shaped as Correction.
-_CORRECTIONS = (
-    "SELECT coalesce(json_agg(json_build_object('id', c.id, 'recorded_at', c.recorded_at, "
-    "'reason', coalesce(c.payload->>'reason', ''), 'summary', c.payload->'summary', "
-    "'payload', c.payload->'payload') ORDER BY c.recorded_at, c.id), '[]') "
-    "FROM events c WHERE c.corrects_id = e.id"
-)
 
 
 class TimelineRepository:
     def __init__(self, session: AsyncSession) -> None:
         self.session = session
 
-    async def claim_key(self, scope: str, key: str, event_id: UUID, request_hash: str) -> bool:
-        """Take an idempotency key; False when it was already taken (waits for its writer)."""
-        conn = await driver_connection(self.session)
-        return await conn.fetchval(_CLAIM_KEY, scope, key, event_id, request_hash) is not None
-
-    async def find_key(self, scope: str, key: str) -> tuple[UUID, str] | None:
-        conn = await driver_connection(self.session)
-        row = await conn.fetchrow(_FIND_KEY, scope, key)
-        return None if row is None else (row["event_id"], row["request_hash"])
-
-    async def insert(self, row: EventRow) -> datetime:
-        conn = await driver_connection(self.session)
-        recorded_at: datetime = await conn.fetchval(_INSERT, *row.values())
-        return recorded_at
-
-    async def claim_keys(self, keys: Sequence[tuple[str, str, UUID, str]]) -> set[tuple[str, str]]:
-        """Take many keys at once; returns those this call took."""
-        if not keys:
-            return set()
-        keys = sorted(keys, key=lambda k: (k[0], k[1]))  # one lock order: wait, never deadlock
-        conn = await driver_connection(self.session)
-        rows = await conn.fetch(
-            _CLAIM_KEYS,
-            [k[0] for k in keys],
-            [k[1] for k in keys],
-            [k[2] for k in keys],
-            [k[3] for k in keys],
-        )
-        return {(r["scope"], r["key"]) for r in rows}
-
-    async def find_keys(
-        self, keys: Sequence[tuple[str, str]]
-    ) -> dict[tuple[str, str], tuple[UUID, str, UUID | None]]:
-        if not keys:
-            return {}
-        conn = await driver_connection(self.session)
-        rows = await conn.fetch(_FIND_KEYS, [k[0] for k in keys], [k[1] for k in keys])
-        return {
-            (r["scope"], r["key"]): (r["event_id"], r["request_hash"], r["customer_id"])
-            for r in rows
-        }
-
-    async def insert_many(self, rows: Sequence[EventRow]) -> None:
-        if not rows:
-            return
-        conn = await driver_connection(self.session)
-        columns = list(zip(*(r.values() for r in rows), strict=True))
-        await conn.fetchval(_INSERT_MANY, *[list(c) for c in columns])
-
     async def get(self, event_id: UUID) -> Event | None:
         return (await self.session.scalars(select(Event).where(Event.id == event_id))).first()
 
     async def get_many(self, event_ids: Sequence[UUID]) -> Sequence[Event]:
         return (await self.session.scalars(select(Event).where(Event.id.in_(event_ids)))).all()
-
-    async def page(
-        self, query: TimelineQuery, *, limit: int, after: tuple[datetime, UUID] | None
-    ) -> list[Any]:
-        """Newest first by occurred_at (id breaks ties), strictly after the cursor position,
-        each row with the corrections that amend it: one prepared statement per filter
-        combination, so every combination keeps a plan that walks the timeline index."""
-        conditions = ["customer_id = ANY($1::uuid[])", "type <> 'event.corrected'"]
-        arguments: list[Any] = [list(query.customer_ids)]
-
-        def bind(value: Any, cast: str) -> str:
-            arguments.append(value)
-            return f"${len(arguments)}::{cast}"
-
-        type_matches = []
-        if query.types:
-            type_matches.append(f"type = ANY({bind(list(query.types), 'text[]')})")
-        if query.type_prefixes:
-            prefixes = [
-                p.replace("%", r"\%").replace("_", r"\_") + "%" for p in query.type_prefixes
-            ]
-            type_matches.append(f"type LIKE ANY({bind(prefixes, 'text[]')})")
-        if type_matches:
-            conditions.append(f"({' OR '.join(type_matches)})")
-        if query.channels:
-            conditions.append(f"channel = ANY({bind(list(query.channels), 'text[]')})")
-        if query.since is not None:
-            conditions.append(f"occurred_at >= {bind(query.since, 'timestamptz')}")
-        if query.until is not None:
-            conditions.append(f"occurred_at < {bind(query.until, 'timestamptz')}")
-        if after is not None:
-            moment, position = bind(after[0], "timestamptz"), bind(after[1], "uuid")
-            conditions.append(f"(occurred_at, id) < ({moment}, {position})")
-        statement = (
-            f"SELECT {_PAGE_COLUMNS}, ({_CORRECTIONS}) AS corrections FROM events e "
-            f"WHERE {' AND '.join(conditions)} "
-            f"ORDER BY occurred_at DESC, id DESC LIMIT {bind(limit, 'integer')}"
-        )
-        conn = await driver_connection(self.session)
-        return list(await conn.fetch(statement, *arguments))
 
     async def recorded_since(
         self, customer_ids: Sequence[UUID], since: datetime
@@ -266,35 +57,3 @@ class TimelineRepository:
             .with_for_update()
         )
         return (await self.session.scalars(statement)).first()
-
-
-# A ficha's event sections in one round trip: for each want (numbered from 1 in the order
-# given: its type patterns for LIKE, none for any type; pinned notes only or not; how
-# many), the newest events of a customer and everyone merged into it. The wants come as
-# one JSON document: PostgreSQL then plans this statement once per connection, where with
-# array parameters it planned it again on every call (planning cost ten times the query).
-_RECENT = """
-WITH RECURSIVE family(id) AS (
-    SELECT $1::uuid UNION SELECT c.id FROM customers c JOIN family f ON c.merged_into = f.id)
-SELECT w.n, e.id, e.type, e.occurred_at, e.channel, e.direction, e.summary, e.actor
-FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS w(want, n)
-CROSS JOIN LATERAL (
-    SELECT id, type, occurred_at, channel, direction, summary, actor FROM events
-    WHERE customer_id IN (SELECT id FROM family) AND type <> 'event.corrected'
-      AND (w.want->'patterns' = '[]' OR EXISTS (
-          SELECT FROM jsonb_array_elements_text(w.want->'patterns') AS p(pattern)
-          WHERE type LIKE p.pattern))
-      AND (NOT (w.want->'pinned')::boolean OR payload @> '{"pinned": true}')
-    ORDER BY occurred_at DESC, id DESC LIMIT (w.want->'limit')::int) AS e
-ORDER BY w.n, e.occurred_at DESC, e.id DESC
-"""
-
-
-async def recent_rows(
-    on: Executor, customer_id: UUID, wanted: Sequence[tuple[Sequence[str], bool, int]]
-) -> list[Any]:
-    """For each (LIKE patterns, pinned only, how many), the newest events of a customer's
-    merge family; each row carries ``n``, the number of its want from 1."""
-    conn = await driver_connection(on)
-    wants = [{"patterns": list(p), "pinned": pinned, "limit": n} for p, pinned, n in wanted]
-    return list(await conn.fetch(_RECENT, customer_id, json.dumps(wants)))

@@ -30,10 +30,12 @@ from app.customers import service as customers
 from app.customers.identifiers import IdentifierKind, normalize_identifier
 from app.customers.schemas import ConsentIn, ConsentOut, Preferences
 from app.indicators import service as indicators
+from app.timeline import queries
 from app.timeline.catalog import SYSTEM_TYPES, Channel, event_type
 from app.timeline.models import CustomerMerge, Event
 from app.timeline.payloads import CorrectionPayload
-from app.timeline.repository import EventRow, TimelineQuery, TimelineRepository, recent_rows
+from app.timeline.queries import EventRow, TimelineQuery
+from app.timeline.repository import TimelineRepository
 from app.timeline.schemas import (
     BulkLineResult,
     CustomerRefIn,
@@ -239,14 +241,13 @@ async def append(
     clock: Clock,
 ) -> tuple[EventOut, bool]:
     """Append one event; with a key already used, answer the original (or 409 if it differs)."""
-    repo = TimelineRepository(session)
     await _check_correction(session, customer_id, new, "body")
     row = new.row(customer_id)
     if key is not None:
         fingerprint = new.fingerprint(customer_id if is_header_scope(key[0]) else None)
-        if not await repo.claim_key(*key, row.id, fingerprint):
+        if not await queries.claim_key(session, *key, row.id, fingerprint):
             return await _original(session, key, fingerprint, writer), False
-    recorded_at = await repo.insert(row)
+    recorded_at = await queries.insert(session, row)
     await indicators.record(session, [(customer_id, row.fact())], clock)
     return (
         EventOut(
@@ -275,11 +276,10 @@ async def _original(
     A key can only be taken in the writer's own namespace, but the customer of its event
     may have been handed to another owner since: then the answer is the 409, naming
     nothing, whatever the body, so that it tells the key nothing it cannot see."""
-    repo = TimelineRepository(session)
-    found = await repo.find_key(*key)
+    found = await queries.find_key(session, *key)
     assert found is not None, "a key that cannot be claimed exists"
     event_id, stored = found
-    original = await repo.get(event_id)
+    original = await TimelineRepository(session).get(event_id)
     assert original is not None
     if writer is not None and not await customers.visible_ids(
         session, [original.customer_id], writer
@@ -352,7 +352,7 @@ async def _resolve(
         if e and not (r[0] or r[1])
         for pair in scoped(e)
     }
-    found = await TimelineRepository(session).find_keys(list(wanted))
+    found = await queries.find_keys(session, list(wanted))
     holders = [hit[2] for hit in found.values() if hit[2] is not None]
     visible = await customers.visible_ids(session, holders, principal)
     explicit: list[CustomerRef] = []
@@ -468,7 +468,6 @@ async def store_events(
     earlier in the same batch, are reported as duplicates and stored once; a duplicate
     whose event is on a customer the caller cannot see names neither.
     """
-    repo = TimelineRepository(session)
     results: dict[int, BulkLineResult] = {}
     resolved = await _resolve(
         session, [p.ref for p in pending], [p.event_ref for p in pending], principal, label
@@ -491,7 +490,9 @@ async def store_events(
             key = idempotency_key(item.new, None, principal)
             ready.append((item, row, key, item.new.fingerprint(None)))
 
-    claimed = await repo.claim_keys([(*key, row.id, fp) for _, row, key, fp in ready if key])
+    claimed = await queries.claim_keys(
+        session, [(*key, row.id, fp) for _, row, key, fp in ready if key]
+    )
     taken: set[tuple[str, str]] = set()
     to_insert: list[EventRow] = []
     duplicates: list[tuple[int, tuple[str, str]]] = []
@@ -505,7 +506,7 @@ async def store_events(
         results[item.position] = BulkLineResult(
             line=item.position, status="created", event_id=row.id, customer_id=row.customer_id
         )
-    existing = await repo.find_keys(list({key for _, key in duplicates}))
+    existing = await queries.find_keys(session, list({key for _, key in duplicates}))
     holders = [found[2] for found in existing.values() if found[2] is not None]
     visible = await customers.visible_ids(session, holders, principal)
     for position, key in duplicates:
@@ -518,7 +519,7 @@ async def store_events(
                 line=position, status="duplicate", event_id=event_id, customer_id=customer_id
             )
         )
-    await repo.insert_many(to_insert)
+    await queries.insert_many(session, to_insert)
     await indicators.record(session, [(row.customer_id, row.fact()) for row in to_insert], clock)
     return [results[p.position] for p in pending]
 
@@ -580,7 +581,7 @@ async def timeline_page(
         assert position is not None
         after = (moment, position)
     query = TimelineQuery(family, exact, prefixes, channels, since, until)
-    rows = await TimelineRepository(session).page(query, limit=limit + 1, after=after)
+    rows = await queries.page_rows(session, query, limit=limit + 1, after=after)
     page = rows[:limit]
     next_cursor = None
     if len(rows) > limit:
@@ -617,7 +618,7 @@ async def recent_events(
     only; how many), the newest events of an already-authorised customer and everyone
     merged into it: one query for all of a ficha's event sections."""
     patterns = [([_like(t) for t in types], pinned, n) for types, pinned, n in wanted]
-    rows = await recent_rows(on, customer_id, patterns)
+    rows = await queries.recent_rows(on, customer_id, patterns)
     found: list[list[dict[str, Any]]] = [[] for _ in wanted]
     for r in rows:
         found[r["n"] - 1].append(

@@ -13,7 +13,7 @@ from uuid import UUID
 
 from app.core.notify import Listener
 from app.customers.visibility import ACCESS_CHANNEL
-from app.timeline.repository import NOTIFY_CHANNEL
+from app.timeline.queries import NOTIFY_CHANNEL
 
 # A stalled client loses live pushes beyond this many (it resumes with Last-Event-ID).
 MAX_PENDING = 10_000

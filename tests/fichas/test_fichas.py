@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import plain_url
 from app.core.security import Role
-from app.fichas.repository import template_sections
+from app.fichas.queries import template_sections
 from app.fichas.templates import DEFAULT_TEMPLATES, validate_sections
 from tests.conftest import MakeKey
 from tests.support.clock import ControlledClock

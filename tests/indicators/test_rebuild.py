@@ -16,8 +16,6 @@ from app.core.migrations import upgrade_to_head
 from app.core.security import Principal, Role
 from app.customers.models import Customer
 from app.indicators import service as indicators
-from app.indicators.repository import StatsRepository
-from app.indicators.state import empty_state
 from app.timeline import service as timeline
 from app.timeline.schemas import EventIn
 from tests.indicators.test_state import facts
@@ -41,8 +39,8 @@ def event_in(fact: Any, originals: dict[str, str]) -> EventIn:
 
 
 async def stored_state(session: AsyncSession, customer_id: UUID) -> dict[str, Any]:
-    found = await StatsRepository(session).stats(customer_id)
-    return (found["state"] if found else None) or empty_state()
+    state: dict[str, Any] = (await indicators.snapshot(session, customer_id, 0))["state"]
+    return state
 
 
 @settings(max_examples=200, deadline=None, suppress_health_check=list(HealthCheck))

@@ -1,14 +1,12 @@
-"""Privacy queries: the erasure and retention functions, the export's reads."""
+"""Prepared statements of privacy (the driver path): the erasure and retention functions and
+the export's reads."""
 
-import json
 from collections.abc import AsyncIterator
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
-from app.core.db import driver_connection
+from app.core.db import Database, Executor, driver_connection
 
 SHARED_NOTE = (
     "This delivery also concerned other customers: its raw body and error are left out; "
@@ -80,11 +78,6 @@ EXPORT_STREAMS = {
 }
 _ROWS_PER_FETCH = 500
 
-_RETENTION = "SELECT config FROM policies WHERE name = 'retention'"
-_PUT_RETENTION = (
-    "INSERT INTO policies (name, config) VALUES ('retention', $1::jsonb) "
-    "ON CONFLICT (name) DO UPDATE SET config = EXCLUDED.config, updated_at = now()"
-)
 # Cutoffs are given (the service's clock less the policy's days); the times compared are
 # the database's own record of when a delivery was processed or received, or a read made.
 _EXPIRE_DELIVERIES = (
@@ -107,52 +100,52 @@ _EXPIRE_ACCESS_LOG = (
 )
 
 
-class PrivacyRepository:
-    def __init__(self, session: AsyncSession) -> None:
-        self.session = session
-
-    async def erase(
-        self, customer_id: UUID, event_id: UUID, reason: str, requested_at: datetime
-    ) -> dict[str, Any]:
-        """Run the erasure function (the one path past the append-only guard)."""
-        conn = await driver_connection(self.session)
-        receipt = await conn.fetchval(
-            "SELECT ch_erase_customer($1, $2, $3, $4)", customer_id, event_id, reason, requested_at
-        )
-        return dict(receipt)
-
-    async def retention(self) -> dict[str, Any] | None:
-        conn = await driver_connection(self.session)
-        found = await conn.fetchval(_RETENTION)
-        return dict(found) if found is not None else None
-
-    async def put_retention(self, config: dict[str, Any]) -> None:
-        conn = await driver_connection(self.session)
-        await conn.execute(_PUT_RETENTION, json.dumps(config))
-
-    async def expire_deliveries(self, before: datetime, limit: int) -> int:
-        """Delete up to ``limit`` raw deliveries processed (or, never processed, received)
-        before ``before``; how many went."""
-        conn = await driver_connection(self.session)
-        return int(await conn.fetchval(_EXPIRE_DELIVERIES, before, limit))
-
-    async def expire_access_log(self, before: datetime, limit: int) -> int:
-        """Delete up to ``limit`` access-log rows older than ``before``; how many went."""
-        conn = await driver_connection(self.session)
-        return int((await conn.execute(_EXPIRE_ACCESS_LOG, before, limit)).split()[-1])
-
-    async def expire_events(
-        self, type_: str, before: datetime, limit: int
-    ) -> tuple[int, set[UUID]]:
-        """Delete up to ``limit`` expired events of a type: (how many, whose)."""
-        conn = await driver_connection(self.session)
-        rows = await conn.fetch("SELECT * FROM ch_expire_events($1, $2, $3)", type_, before, limit)
-        return sum(r["removed"] for r in rows), {r["customer_id"] for r in rows}
+async def erase(
+    on: Executor, customer_id: UUID, event_id: UUID, reason: str, requested_at: datetime
+) -> dict[str, Any]:
+    """Run the erasure function (the one path past the append-only guard)."""
+    conn = await driver_connection(on)
+    receipt = await conn.fetchval(
+        "SELECT ch_erase_customer($1, $2, $3, $4)", customer_id, event_id, reason, requested_at
+    )
+    return dict(receipt)
 
 
-async def export_document(conn: Any, family: list[UUID], header: str) -> AsyncIterator[str]:
-    """The export as JSON text pieces, read in one repeatable-read snapshot; the histories
-    stream through server-side cursors, a few hundred rows at a time."""
+async def expire_deliveries(on: Executor, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` raw deliveries processed (or, never processed, received)
+    before ``before``; how many went."""
+    conn = await driver_connection(on)
+    return int(await conn.fetchval(_EXPIRE_DELIVERIES, before, limit))
+
+
+async def expire_access_log(on: Executor, before: datetime, limit: int) -> int:
+    """Delete up to ``limit`` access-log rows older than ``before``; how many went."""
+    conn = await driver_connection(on)
+    return int((await conn.execute(_EXPIRE_ACCESS_LOG, before, limit)).split()[-1])
+
+
+async def expire_events(
+    on: Executor, type_: str, before: datetime, limit: int
+) -> tuple[int, set[UUID]]:
+    """Delete up to ``limit`` expired events of a type: (how many, whose)."""
+    conn = await driver_connection(on)
+    rows = await conn.fetch("SELECT * FROM ch_expire_events($1, $2, $3)", type_, before, limit)
+    return sum(r["removed"] for r in rows), {r["customer_id"] for r in rows}
+
+
+async def export_document(
+    database: Database, family: list[UUID], header: str
+) -> AsyncIterator[str]:
+    """The export as JSON text pieces, read in one repeatable-read snapshot on a connection
+    of its own; the histories stream through server-side cursors, a few hundred rows at a
+    time."""
+    async with database.engine.connect() as connection:
+        raw = await connection.get_raw_connection()
+        async for piece in _export_pieces(raw.driver_connection, family, header):
+            yield piece
+
+
+async def _export_pieces(conn: Any, family: list[UUID], header: str) -> AsyncIterator[str]:
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         yield header
         for name, sql in EXPORT_PARTS.items():

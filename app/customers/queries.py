@@ -1,0 +1,246 @@
+"""Prepared statements on customers and identifiers (the driver path): identify, the
+merge family, bulk resolution and merges, and the aggregate read in one query."""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from app.core.db import Executor, driver_connection, new_id
+from app.core.security import Principal
+from app.customers.visibility import visibility_args, visible_sql
+
+# The identify fast path: two unique-index probes, prepared once per connection; a
+# customer the caller may not see is not found.
+_IDENTIFY_SQL = (
+    "SELECT c.id, c.status, c.unverified, c.owner_id "
+    "FROM customer_identifiers i JOIN customers c ON c.id = i.customer_id "
+    "WHERE i.kind = $1 AND i.value = $2 AND " + visible_sql("c", "$3", "$4")
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Identified:
+    customer_id: UUID
+    status: str
+    unverified: bool
+    owner_id: str | None
+
+
+async def identified(
+    on: Executor, kind: str, value: str, principal: Principal
+) -> Identified | None:
+    conn = await driver_connection(on)
+    row = await conn.fetchrow(_IDENTIFY_SQL, kind, value, *visibility_args(principal))
+    if row is None:
+        return None
+    return Identified(row["id"], row["status"], row["unverified"], row["owner_id"])
+
+
+_FAMILY_SQL = (
+    "WITH RECURSIVE family(id) AS ("
+    " SELECT $1::uuid"
+    " UNION SELECT c.id FROM customers c JOIN family f ON c.merged_into = f.id"
+    ") SELECT id FROM family"
+)
+_SURVIVORS_SQL = (
+    "WITH RECURSIVE chain(id, merged_into, depth) AS ("
+    " SELECT id, merged_into, 0 FROM customers WHERE id = ANY($1::uuid[])"
+    " UNION ALL SELECT c.id, c.merged_into, chain.depth + 1"
+    " FROM customers c JOIN chain ON c.id = chain.merged_into WHERE chain.depth < 100"
+    ") SELECT DISTINCT id FROM chain WHERE merged_into IS NULL"
+)
+_OWNERS_SQL = (
+    "SELECT i.kind, i.value, i.customer_id FROM customer_identifiers i "
+    "JOIN unnest($1::text[], $2::text[]) AS wanted(kind, value) "
+    "ON i.kind = wanted.kind AND i.value = wanted.value"
+)
+
+
+async def family_ids(on: Executor, customer_id: UUID) -> list[UUID]:
+    """The customer and every customer merged into it, directly or not."""
+    conn = await driver_connection(on)
+    return [row["id"] for row in await conn.fetch(_FAMILY_SQL, customer_id)]
+
+
+async def survivors_of(on: Executor, customer_ids: Sequence[UUID]) -> set[UUID]:
+    """The active ends of these customers' merge chains (a customer not merged is its own)."""
+    conn = await driver_connection(on)
+    return {UUID(str(r["id"])) for r in await conn.fetch(_SURVIVORS_SQL, list(customer_ids))}
+
+
+async def survivor_of(on: Executor, customer_id: UUID) -> UUID | None:
+    """The active end of a merge chain (the customer itself when not merged)."""
+    found = await survivors_of(on, [customer_id])
+    return next(iter(found), None)
+
+
+# Each customer's owner and the owner of the customer its history now lives on.
+_CHAIN_OWNERS_SQL = (
+    "WITH RECURSIVE chain(start, id, merged_into, depth) AS ("
+    " SELECT id, id, merged_into, 0 FROM customers WHERE id = ANY($1::uuid[])"
+    " UNION ALL SELECT chain.start, c.id, c.merged_into, chain.depth + 1"
+    " FROM customers c JOIN chain ON c.id = chain.merged_into WHERE chain.depth < 100"
+    ") SELECT chain.start, own.owner_id, survivor.owner_id AS survivor_owner_id FROM chain"
+    " JOIN customers own ON own.id = chain.start JOIN customers survivor ON survivor.id = chain.id"
+    " WHERE chain.merged_into IS NULL"
+)
+
+
+async def chain_owners(
+    on: Executor, customer_ids: Sequence[UUID]
+) -> dict[UUID, tuple[str | None, str | None]]:
+    """For each id that exists: its owner and its survivor's owner."""
+    conn = await driver_connection(on)
+    rows = await conn.fetch(_CHAIN_OWNERS_SQL, list(customer_ids))
+    return {r["start"]: (r["owner_id"], r["survivor_owner_id"]) for r in rows}
+
+
+# Bulk identifier lookups and merges.
+
+
+async def owners(on: Executor, values: Sequence[tuple[str, str]]) -> dict[tuple[str, str], UUID]:
+    if not values:
+        return {}
+    conn = await driver_connection(on)
+    rows = await conn.fetch(_OWNERS_SQL, [k for k, _ in values], [v for _, v in values])
+    return {(r["kind"], r["value"]): r["customer_id"] for r in rows}
+
+
+async def create_unverified(
+    on: Executor,
+    customers: Sequence[tuple[UUID, str]],
+    identifiers: Sequence[tuple[UUID, str, str]],
+) -> set[tuple[str, str]]:
+    """Insert unverified customers and their identifiers; returns the identifiers taken.
+
+    A concurrent writer may have claimed a value meanwhile: it keeps it. Rows go in
+    sorted order so that two concurrent imports wait for each other, never deadlock.
+    """
+    conn = await driver_connection(on)
+    await conn.execute(
+        "INSERT INTO customers (id, kind, display_name, unverified) "
+        "SELECT id, 'person', name, true FROM unnest($1::uuid[], $2::text[]) AS n(id, name)",
+        [c for c, _ in customers],
+        [name for _, name in customers],
+    )
+    ordered = sorted(identifiers, key=lambda i: (i[1], i[2]))
+    rows = await conn.fetch(
+        "INSERT INTO customer_identifiers (id, customer_id, kind, value) "
+        "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]) "
+        "ON CONFLICT (kind, value) DO NOTHING RETURNING kind, value",
+        [new_id() for _ in ordered],
+        [c for c, _, _ in ordered],
+        [k for _, k, _ in ordered],
+        [v for _, _, v in ordered],
+    )
+    return {(r["kind"], r["value"]) for r in rows}
+
+
+async def delete_customers(on: Executor, customer_ids: Sequence[UUID]) -> None:
+    """Remove customers created in this transaction that turned out to exist already."""
+    conn = await driver_connection(on)
+    await conn.execute("DELETE FROM customers WHERE id = ANY($1::uuid[])", list(customer_ids))
+
+
+async def existing(
+    on: Executor, customer_ids: Sequence[UUID]
+) -> dict[UUID, tuple[str, str | None]]:
+    """Status and owner of each id that exists."""
+    if not customer_ids:
+        return {}
+    conn = await driver_connection(on)
+    rows = await conn.fetch(
+        "SELECT id, status, owner_id FROM customers WHERE id = ANY($1::uuid[])",
+        list(customer_ids),
+    )
+    return {r["id"]: (r["status"], r["owner_id"]) for r in rows}
+
+
+async def move_identifiers(
+    on: Executor, from_id: UUID, to_id: UUID, only: Sequence[UUID] | None
+) -> list[UUID]:
+    conn = await driver_connection(on)
+    if only is None:
+        rows = await conn.fetch(
+            "UPDATE customer_identifiers SET customer_id = $2 WHERE customer_id = $1 RETURNING id",
+            from_id,
+            to_id,
+        )
+    else:
+        rows = await conn.fetch(
+            "UPDATE customer_identifiers SET customer_id = $2 "
+            "WHERE customer_id = $1 AND id = ANY($3::uuid[]) RETURNING id",
+            from_id,
+            to_id,
+            list(only),
+        )
+    return [r["id"] for r in rows]
+
+
+# The aggregate in one round trip, for fichas and screen-pops: what the caller may see
+# of it ($2: the key is owned-only, $3: its agent), as the ORM aggregate shows it.
+_SEEN = {alias: visible_sql(alias, "$2", "$3") for alias in ("c", "o", "p")}
+_CARD_OF_C = (
+    """
+SELECT c.*,
+  (SELECT coalesce(json_agg(json_build_object(
+      'id', i.id, 'kind', i.kind, 'value', i.value, 'created_at', i.created_at)
+      ORDER BY i.kind, i.created_at), '[]'::json)
+   FROM customer_identifiers i WHERE i.customer_id = c.id) AS identifier_list,
+  (SELECT json_build_object('id', o.id, 'display_name', o.display_name, 'kind', o.kind)
+   FROM customers o WHERE o.id = c.organization_id AND """
+    + _SEEN["o"]
+    + """)
+   AS organization,
+  CASE WHEN c.kind = 'organization' THEN (
+    SELECT coalesce(json_agg(json_build_object(
+        'id', p.id, 'display_name', p.display_name, 'job_title', p.job_title,
+        'identifiers', (
+            SELECT coalesce(json_agg(json_build_object(
+                'id', i.id, 'kind', i.kind, 'value', i.value, 'created_at', i.created_at)
+                ORDER BY i.kind, i.created_at), '[]'::json)
+            FROM customer_identifiers i WHERE i.customer_id = p.id))
+        ORDER BY p.id), '[]'::json)
+    FROM (SELECT id, display_name, job_title FROM customers p
+          WHERE p.organization_id = c.id AND p.status = 'active' AND """
+    + _SEEN["p"]
+    + """
+          ORDER BY p.id LIMIT 100) AS p) END AS contact_list,
+  (SELECT coalesce(json_agg(x ORDER BY x.channel, x.purpose), '[]'::json) FROM (
+      SELECT DISTINCT ON (channel, purpose) id, channel, purpose, granted, source, evidence,
+             recorded_at
+      FROM customer_consents WHERE customer_id = c.id
+      ORDER BY channel, purpose, recorded_at DESC, id DESC) AS x) AS consent_list
+"""
+)
+_CARD = _CARD_OF_C + "FROM customers c WHERE c.id = $1 AND " + _SEEN["c"]
+# The screen-pop: the card of whoever holds one of the (at most two) readings of the
+# caller's number, $1 and $4, with the reading that matched. Two parameters, not an array:
+# with an array PostgreSQL planned the statement again on every call.
+_CALLER_CARDS = (
+    "SELECT i.value AS phone, card.* FROM customer_identifiers i CROSS JOIN LATERAL ("
+    + _CARD_OF_C
+    + "FROM customers c WHERE c.id = i.customer_id AND "
+    + _SEEN["c"]
+    + ") AS card "
+    "WHERE i.kind = 'phone' AND i.value IN ($1, $4) ORDER BY i.value"
+)
+
+
+async def card_row(on: Executor, customer_id: UUID, principal: Principal) -> Any:
+    """A customer with its identifiers, organisation, contacts and current consents, in one
+    query, if ``principal`` may see it; the organisation and contacts only as far as it
+    may see them."""
+    conn = await driver_connection(on)
+    return await conn.fetchrow(_CARD, customer_id, *visibility_args(principal))
+
+
+async def caller_card_rows(
+    on: Executor, national: str, international: str | None, principal: Principal
+) -> Any:
+    """The card row of everyone ``principal`` may see holding either reading, with the
+    ``phone`` that matched."""
+    conn = await driver_connection(on)
+    owned_only, agent_id = visibility_args(principal)
+    return await conn.fetch(_CALLER_CARDS, national, owned_only, agent_id, international)

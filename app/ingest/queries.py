@@ -1,0 +1,110 @@
+"""Prepared statements on raw webhook deliveries (the driver path): every delivery is
+recorded, finished and linked to its customers through them."""
+
+from collections.abc import Collection, Sequence
+from uuid import UUID
+
+from app.core.db import Executor, driver_connection, new_id
+
+# The ingestion hot path: one prepared insert that also tells a retry from a first delivery.
+_RECORD = (
+    "INSERT INTO webhook_deliveries (id, source, delivery_id, url, headers, body, status) "
+    "VALUES ($1, $2, $3, $4, $5::jsonb, $6, 'received') "
+    "ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id"
+)
+# Records the outcome and, in the same statement, finds the failed deliveries that were
+# waiting for one of the event keys this delivery created ($7, $8: scopes and keys).
+# processed_at is the database's time, as received_at: when the service stored the fact
+# (retention compares it with a cutoff taken from the service's clock).
+_FINISH = (
+    "WITH finished AS (UPDATE webhook_deliveries SET status = $2, error = $3, "
+    "event_count = $4, awaits_scope = $5, awaits_key = $6, processed_at = now() WHERE id = $1) "
+    "SELECT d.id FROM webhook_deliveries d "
+    "JOIN unnest($7::text[], $8::text[]) AS created(scope, key) "
+    "ON d.awaits_scope = created.scope AND d.awaits_key = created.key "
+    "WHERE d.awaits_key IS NOT NULL AND d.status = 'failed' ORDER BY d.id"
+)
+# Failed deliveries whose awaited event is recorded now: it was stored while they were in
+# flight, so the delivery that stored it could not see them waiting.
+_FREED = (
+    "SELECT d.id FROM webhook_deliveries d "
+    "JOIN event_keys k ON k.scope = d.awaits_scope "
+    "AND k.key IN (d.awaits_key, ch_erased_key(d.awaits_key)) "
+    "WHERE d.awaits_key IS NOT NULL AND d.status = 'failed' AND ($1::uuid IS NULL OR d.id > $1) "
+    "ORDER BY d.id LIMIT $2"
+)
+_LINK = (
+    "INSERT INTO delivery_customers (customer_id, delivery_id) "
+    "SELECT unnest($1::uuid[]), $2 ON CONFLICT DO NOTHING"
+)
+_NAME = (
+    "INSERT INTO delivery_identifiers (delivery_id, person, kind, value) "
+    "SELECT $1, unnest($2::int[]), unnest($3::text[]), unnest($4::text[]) "
+    "ON CONFLICT DO NOTHING"
+)
+_STOP_AWAITING = (
+    "UPDATE webhook_deliveries SET awaits_scope = NULL, awaits_key = NULL, error = $2 WHERE id = $1"
+)
+
+
+async def record(
+    on: Executor, source: str, delivery_id: str, url: str, headers: str, body: bytes
+) -> UUID | None:
+    """Store a delivery; None when this (source, delivery id) was stored before."""
+    conn = await driver_connection(on)
+    value = await conn.fetchval(_RECORD, new_id(), source, delivery_id, url, headers, body)
+    return value if value is None else UUID(str(value))
+
+
+async def finish(
+    on: Executor,
+    row_id: UUID,
+    status: str,
+    error: str | None,
+    event_count: int,
+    awaits: tuple[str, str] | None,
+    created: Sequence[tuple[str, str]],
+) -> list[UUID]:
+    """Record a delivery's outcome (and the event key it waits for, if any); returns
+    the failed deliveries that were waiting for one of the ``created`` event keys."""
+    conn = await driver_connection(on)
+    scope, key = awaits or (None, None)
+    rows = await conn.fetch(
+        _FINISH,
+        row_id,
+        status,
+        error,
+        event_count,
+        scope,
+        key,
+        [c[0] for c in created],
+        [c[1] for c in created],
+    )
+    return [UUID(str(r["id"])) for r in rows]
+
+
+async def link(on: Executor, row_id: UUID, customer_ids: Collection[UUID]) -> None:
+    """Record that a delivery concerns these customers (exports and erasures use it)."""
+    if customer_ids:
+        conn = await driver_connection(on)
+        await conn.execute(_LINK, sorted(customer_ids), row_id)
+
+
+async def name(on: Executor, row_id: UUID, people: Sequence[Collection[tuple[str, str]]]) -> None:
+    """Record the (kind, value) identifiers a failed delivery names, whoever holds them,
+    grouped by the person each group names."""
+    rows = sorted({(n, kind, value) for n, named in enumerate(people) for kind, value in named})
+    if rows:
+        persons, kinds, values = zip(*rows, strict=True)
+        conn = await driver_connection(on)
+        await conn.execute(_NAME, row_id, list(persons), list(kinds), list(values))
+
+
+async def freed(on: Executor, after: UUID | None, limit: int) -> list[UUID]:
+    conn = await driver_connection(on)
+    return [UUID(str(r["id"])) for r in await conn.fetch(_FREED, after, limit)]
+
+
+async def stop_awaiting(on: Executor, row_id: UUID, reason: str) -> None:
+    conn = await driver_connection(on)
+    await conn.execute(_STOP_AWAITING, row_id, reason)
