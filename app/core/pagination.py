@@ -2,12 +2,15 @@
 
 import base64
 import json
-from typing import Annotated, Any
+from collections.abc import Callable, Sequence
+from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import Query
 
 from app.core.errors import BadRequest
+
+T = TypeVar("T")
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 200
@@ -47,3 +50,15 @@ def cursor_id(cursor: str | None, key: str) -> UUID | None:
         return UUID(str(decode_cursor(cursor)[key]))
     except (KeyError, ValueError):
         raise InvalidCursor("The cursor is not one this service issued.") from None
+
+
+def keyset_page(
+    rows: Sequence[T], limit: int, position: Callable[[T], dict[str, Any]]
+) -> tuple[list[T], str | None]:
+    """One page of ``rows``, read ``limit + 1`` at a time (the one more says that more
+    follow): the first ``limit``, and the cursor that resumes after the last of them, made
+    of its ``position``; None when nothing follows."""
+    page = list(rows[:limit])
+    if len(rows) <= limit:
+        return page, None
+    return page, encode_cursor(position(page[-1]))

@@ -23,7 +23,7 @@ from app.core.errors import (
     invalid_field,
 )
 from app.core.merge_patch import apply_merge_patch
-from app.core.pagination import InvalidCursor, cursor_id, decode_cursor, encode_cursor
+from app.core.pagination import InvalidCursor, cursor_id, decode_cursor, keyset_page
 from app.core.preconditions import check_if_match
 from app.core.security import Principal
 from app.customers import queries
@@ -360,8 +360,8 @@ async def list_contacts(
         raise invalid_field("path.customer_id", "only an organization has contacts")
     after = cursor_id(cursor, "after")
     items = await _contacts(repo, customer.id, principal, limit=limit + 1, after=after)
-    next_cursor = encode_cursor({"after": str(items[limit - 1].id)}) if len(items) > limit else None
-    return ContactPage(items=items[:limit], next_cursor=next_cursor)
+    page, next_cursor = keyset_page(items, limit, lambda c: {"after": str(c.id)})
+    return ContactPage(items=page, next_cursor=next_cursor)
 
 
 async def set_preferences(
@@ -406,8 +406,8 @@ async def consent_history(
         raise CustomerNotFound(customer_id)
     before = cursor_id(cursor, "before")
     rows = await repo.consent_history(customer_id, limit=limit + 1, before=before)
-    next_cursor = encode_cursor({"before": str(rows[limit - 1].id)}) if len(rows) > limit else None
-    return ConsentPage(items=[_consent_out(c) for c in rows[:limit]], next_cursor=next_cursor)
+    page, next_cursor = keyset_page(rows, limit, lambda c: {"before": str(c.id)})
+    return ConsentPage(items=[_consent_out(c) for c in page], next_cursor=next_cursor)
 
 
 async def identify(
@@ -502,7 +502,7 @@ async def search_customers(
         after = (None if rank is None else float(rank), position)
     repo = CustomerRepository(session)
     rows = await repo.search(filters, principal, limit=limit + 1, after=after)
-    page = rows[:limit]
+    page, next_cursor = keyset_page(rows, limit, lambda r: {"rank": r[1], "id": str(r[0].id)})
     identifiers = await repo.identifiers_of([c.id for c, _ in page])
     organizations = await repo.visible_among(
         [c.organization_id for c, _ in page if c.organization_id], principal
@@ -519,10 +519,6 @@ async def search_customers(
         )
         for c, _ in page
     ]
-    next_cursor = None
-    if len(rows) > limit:
-        last, rank = page[-1]
-        next_cursor = encode_cursor({"rank": rank, "id": str(last.id)})
     return CustomerPage(items=items, next_cursor=next_cursor)
 
 

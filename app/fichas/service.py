@@ -12,7 +12,7 @@ from app.auth.access import access_log, record_access
 from app.core.clock import Clock
 from app.core.db import Executor
 from app.core.errors import Forbidden, NotFound, ValidationFailed
-from app.core.pagination import cursor_id, encode_cursor
+from app.core.pagination import cursor_id, keyset_page
 from app.core.preconditions import digest_etag
 from app.core.security import JOB_ROLES, Principal, Role
 from app.customers import service as customers
@@ -470,10 +470,10 @@ async def access_page(
     customer = await customers.get_customer(session, customer_id, principal)
     before = cursor_id(cursor, "before")
     rows = await access_log(session, customer.id, limit=limit + 1, before=before)
-    page = rows[:limit]
+    page, next_cursor = keyset_page(rows, limit, lambda r: {"before": str(r.id)})
     return AccessPage(
         items=[AccessEntry.model_validate(r, from_attributes=True) for r in page],
-        next_cursor=encode_cursor({"before": str(page[-1].id)}) if len(rows) > limit else None,
+        next_cursor=next_cursor,
     )
 
 

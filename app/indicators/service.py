@@ -12,7 +12,7 @@ from app.core.clock import Clock
 from app.core.config import Settings, get_settings
 from app.core.db import Executor
 from app.core.errors import Forbidden, NotFound, invalid_field
-from app.core.pagination import cursor_id, encode_cursor
+from app.core.pagination import cursor_id, keyset_page
 from app.core.security import Principal, Role
 from app.customers.schemas import Tier
 from app.customers.service import readable_family
@@ -230,8 +230,7 @@ async def list_alerts(
         limit=limit + 1,
         before=before,
     )
-    page = rows[:limit]
-    next_cursor = encode_cursor({"before": str(page[-1].id)}) if len(rows) > limit else None
+    page, next_cursor = keyset_page(rows, limit, lambda a: {"before": str(a.id)})
     return AlertPage(items=[_alert_out(a) for a in page], next_cursor=next_cursor)
 
 
@@ -397,7 +396,7 @@ async def segment_page(
     args = _segment_args(query)
     after = cursor_id(query.cursor, "after")
     rows = await queries.segment(session, args, principal, after, query.limit + 1)
-    page = rows[: query.limit]
+    page, next_cursor = keyset_page(rows, query.limit, lambda r: {"after": str(r["id"])})
     matched, excluded = 0, {}
     if counts:
         totals = await queries.segment_counts(session, args, principal)
@@ -415,9 +414,7 @@ async def segment_page(
             )
             for r in page
         ],
-        next_cursor=encode_cursor({"after": str(page[-1]["id"])})
-        if len(rows) > query.limit
-        else None,
+        next_cursor=next_cursor,
         matched=matched,
         excluded=excluded,
     )

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.errors import Conflict, NotFound, PayloadTooLarge, Unauthorized, ValidationFailed
-from app.core.pagination import cursor_id, encode_cursor
+from app.core.pagination import cursor_id, keyset_page
 from app.core.security import Principal, Role
 from app.customers import service as customers
 from app.customers.identifiers import IdentifierKind, identifiers_in_text, normalize_identifier
@@ -351,8 +351,7 @@ async def list_deliveries(
     rows = await DeliveryRepository(session).page(
         source=source, status=status, limit=limit + 1, before=before
     )
-    page = rows[:limit]
-    next_cursor = encode_cursor({"before": str(page[-1].id)}) if len(rows) > limit else None
+    page, next_cursor = keyset_page(rows, limit, lambda d: {"before": str(d.id)})
     return DeliveryPage(
         items=[_delivery_out(r, include_body) for r in page], next_cursor=next_cursor
     )

@@ -24,7 +24,7 @@ from app.core.errors import (
     field_errors,
     invalid_field,
 )
-from app.core.pagination import InvalidCursor, cursor_id, decode_cursor, encode_cursor
+from app.core.pagination import InvalidCursor, cursor_id, decode_cursor, keyset_page
 from app.core.security import Principal
 from app.customers import service as customers
 from app.customers.identifiers import IdentifierKind, normalize_identifier
@@ -582,11 +582,9 @@ async def timeline_page(
         after = (moment, position)
     query = TimelineQuery(family, exact, prefixes, channels, since, until)
     rows = await queries.page_rows(session, query, limit=limit + 1, after=after)
-    page = rows[:limit]
-    next_cursor = None
-    if len(rows) > limit:
-        last = page[-1]
-        next_cursor = encode_cursor({"t": last["occurred_at"].isoformat(), "id": str(last["id"])})
+    page, next_cursor = keyset_page(
+        rows, limit, lambda r: {"t": r["occurred_at"].isoformat(), "id": str(r["id"])}
+    )
     return TimelinePage(
         items=[EventOut.model_validate(dict(r)) for r in page], next_cursor=next_cursor
     )

@@ -3,7 +3,7 @@
 import httpx
 import pytest
 
-from app.core.pagination import encode_cursor
+from app.core.pagination import decode_cursor, encode_cursor, keyset_page
 from tests.timeline.test_timeline import new_customer
 
 FOREIGN = [
@@ -34,3 +34,11 @@ async def test_foreign_cursors_are_400_everywhere(
         "/v1/segments/query", json={"channel": "email", "cursor": cursor}, headers=admin
     )
     assert segment.status_code == 400
+
+
+def test_a_keyset_page_resumes_after_its_last_row_and_only_when_more_follow() -> None:
+    rows = [{"id": n} for n in range(4)]
+    page, cursor = keyset_page(rows, 3, lambda r: {"after": r["id"]})
+    assert page == rows[:3] and cursor is not None
+    assert decode_cursor(cursor) == {"after": 2}
+    assert keyset_page(rows[:3], 3, lambda r: {"after": r["id"]}) == (rows[:3], None)
