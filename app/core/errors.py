@@ -10,7 +10,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
@@ -377,4 +377,13 @@ def invalid_field(field: str, reason: str, type_: str = "value_error") -> Valida
     """A 422 that names one field, e.g. ``invalid_field("query.phone", "not a number")``."""
     return ValidationFailed(
         f"{field}: {reason}", extra={"errors": [{"field": field, "reason": reason, "type": type_}]}
+    )
+
+
+def invalid_fields(exc: ValidationError, *at: str | int) -> ValidationFailed:
+    """A 422 naming every field a model refused, each under ``at`` (``"body"``,
+    ``"line", 3``), as request validation names them."""
+    errors = field_errors({**e, "loc": (*at, *e["loc"])} for e in exc.errors(include_url=False))
+    return ValidationFailed(
+        "; ".join(f"{e['field']}: {e['reason']}" for e in errors), extra={"errors": errors}
     )

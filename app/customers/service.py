@@ -18,9 +18,8 @@ from app.core.errors import (
     Forbidden,
     NotFound,
     ProblemError,
-    ValidationFailed,
-    field_errors,
     invalid_field,
+    invalid_fields,
 )
 from app.core.merge_patch import apply_merge_patch
 from app.core.pagination import InvalidCursor, cursor_id, decode_cursor, keyset_page
@@ -286,12 +285,7 @@ async def patch_customer(
     try:
         profile = Profile.model_validate(merged)
     except ValidationError as exc:
-        errors = field_errors(
-            {**e, "loc": ("body", *e["loc"])} for e in exc.errors(include_url=False)
-        )
-        raise ValidationFailed(
-            "; ".join(f"{e['field']}: {e['reason']}" for e in errors), extra={"errors": errors}
-        ) from None
+        raise invalid_fields(exc, "body") from None
     if profile.organization_id == customer.id:
         raise invalid_field("body.organization_id", "a customer cannot belong to itself")
     if profile.organization_id != customer.organization_id:

@@ -21,8 +21,8 @@ from app.core.errors import (
     NotFound,
     ProblemError,
     ValidationFailed,
-    field_errors,
     invalid_field,
+    invalid_fields,
 )
 from app.core.pagination import InvalidCursor, cursor_id, decode_cursor, keyset_page
 from app.core.security import Principal
@@ -163,13 +163,7 @@ def prepare_event(data: EventIn, writer: Principal | None, prefix: str = "body")
     try:
         payload_model = entry.payload.model_validate(data.payload)
     except ValidationError as exc:
-        errors = field_errors(
-            {**e, "loc": (*prefix.split("."), "payload", *e["loc"])}
-            for e in exc.errors(include_url=False)
-        )
-        raise ValidationFailed(
-            "; ".join(f"{e['field']}: {e['reason']}" for e in errors), extra={"errors": errors}
-        ) from None
+        raise invalid_fields(exc, *prefix.split("."), "payload") from None
     payload = payload_model.model_dump(mode="json", by_alias=True, exclude_none=True)
     corrects = (
         payload_model.corrects_event_id if isinstance(payload_model, CorrectionPayload) else None
@@ -542,9 +536,7 @@ async def import_bulk(
             ref = customer_ref(data.customer, settings, f"line.{number}")
             pending.append(Pending(number, new, ref, data.customer.event))
         except ValidationError as exc:
-            errors = field_errors(
-                {**e, "loc": ("line", number, *e["loc"])} for e in exc.errors(include_url=False)
-            )
+            errors = invalid_fields(exc, "line", number).extra["errors"]
             rejected[number] = BulkLineResult(line=number, status="error", errors=errors)
         except ValidationFailed as exc:
             rejected[number] = BulkLineResult(

@@ -68,12 +68,6 @@ def _person(value: Any) -> str | None:
     return None
 
 
-def _validation(exc: ValidationError) -> PayloadError:
-    first = exc.errors(include_url=False)[0]
-    where = ".".join(str(p) for p in first["loc"])
-    return PayloadError(f"{where}: {first['msg']}")
-
-
 class AircallAdapter(Adapter):
     """Call outcomes (``call.ended``, ``call.voicemail_left``) and call notes (tags, comments).
 
@@ -143,7 +137,7 @@ class AircallAdapter(Adapter):
                 return self._tag_notes(call, customer, sent_at)
             return self._comment_notes(call, customer, sent_at)
         except ValidationError as exc:
-            raise _validation(exc) from None
+            raise PayloadError.from_validation(exc) from None
 
     @staticmethod
     def _customer(call: dict[str, Any]) -> CustomerRefIn | None:

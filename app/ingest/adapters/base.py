@@ -15,6 +15,8 @@ from datetime import datetime
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl
 
+from pydantic import ValidationError
+
 from app.core import bounded_json
 from app.core.bounded_json import MAX_JSON_DEPTH, JsonTooDeep
 from app.timeline.schemas import IdentifiedEventIn
@@ -32,6 +34,13 @@ class SignatureError(Exception):
 
 class PayloadError(Exception):
     """A genuine delivery this adapter cannot understand (stored as failed, answered 202)."""
+
+    @classmethod
+    def from_validation(cls, exc: ValidationError, context: str = "") -> "PayloadError":
+        """A model's first complaint as the reason: ``<context>where: why``."""
+        first = exc.errors(include_url=False)[0]
+        where = ".".join(str(p) for p in first["loc"])
+        return cls(f"{context}{where}: {first['msg']}")
 
 
 class BoundExceeded(PayloadError):

@@ -431,6 +431,4 @@ def email_event(
             payload=payload.model_dump(mode="json", by_alias=True, exclude_none=True),
         )
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise PayloadError(f"{type_}: {where}: {first['msg']}") from None
+        raise PayloadError.from_validation(exc, f"{type_}: ") from None

@@ -67,7 +67,5 @@ class GenericAdapter(Adapter):
             try:
                 events.append(IdentifiedEventIn.model_validate(item))
             except ValidationError as exc:
-                first = exc.errors(include_url=False)[0]
-                where = ".".join(str(p) for p in first["loc"])
-                raise PayloadError(f"event {index}: {where}: {first['msg']}") from None
+                raise PayloadError.from_validation(exc, f"event {index}: ") from None
         return events

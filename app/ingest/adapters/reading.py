@@ -65,9 +65,7 @@ def checked_event(
     try:
         checked = entry.payload.model_validate(payload)
     except ValidationError as exc:
-        first = exc.errors(include_url=False)[0]
-        where = ".".join(str(p) for p in first["loc"])
-        raise PayloadError(f"{type_name}: {where}: {first['msg']}") from None
+        raise PayloadError.from_validation(exc, f"{type_name}: ") from None
     return IdentifiedEventIn(
         type=type_name,
         occurred_at=when,

@@ -173,7 +173,5 @@ class TwilioAdapter(Adapter):
                 payload=checked.model_dump(by_alias=True, exclude_defaults=True),
             )
         except ValidationError as exc:
-            first = exc.errors(include_url=False)[0]
-            where = ".".join(str(p) for p in first["loc"])
-            raise PayloadError(f"{where}: {first['msg']}") from None
+            raise PayloadError.from_validation(exc) from None
         return [event]
