@@ -1,6 +1,7 @@
 """Reading platform JSON defensively, shared by the commerce adapters (pure, no I/O)."""
 
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from pydantic import ValidationError
@@ -27,6 +28,40 @@ def as_dict(value: Any) -> Json:
 
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
+
+
+def required(found: str | None, field: str) -> str:
+    """An id the event cannot be keyed without; PayloadError naming ``field`` when absent."""
+    if not found:
+        raise PayloadError(f"{field} is missing")
+    return found
+
+
+def amount(value: Any, field: str) -> Decimal | None:
+    """Money as written ("47.00"), kept exactly, never through a float; None when absent,
+    PayloadError when it is not a finite number."""
+    if value in (None, ""):
+        return None
+    try:
+        found = Decimal(str(value))
+    except InvalidOperation:
+        raise PayloadError(f"{field}: '{value}' is not an amount") from None
+    if not found.is_finite():
+        raise PayloadError(f"{field}: '{value}' is not an amount")
+    return found
+
+
+def currency(value: Any) -> str | None:
+    """An ISO 4217 code, upper-cased; None when absent."""
+    return value.strip().upper() if isinstance(value, str) and value.strip() else None
+
+
+def address(value: Any) -> Json | None:
+    """An address object without its empty fields; None when nothing is left."""
+    if not isinstance(value, dict):
+        return None
+    kept = {k: v for k, v in value.items() if v not in (None, "")}
+    return kept or None
 
 
 def first_email(*candidates: Any) -> str | None:

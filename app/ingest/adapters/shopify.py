@@ -7,15 +7,19 @@ topics that race each other (orders/paid before orders/create) are stored once.
 
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from app.ingest.adapters.base import Adapter, Delivery, PayloadError
+from app.ingest.adapters.reading import address as _address
+from app.ingest.adapters.reading import amount as _amount
 from app.ingest.adapters.reading import as_dict as _dict
 from app.ingest.adapters.reading import as_list as _list
 from app.ingest.adapters.reading import checked_event
+from app.ingest.adapters.reading import currency as _currency
 from app.ingest.adapters.reading import first_email as _email
 from app.ingest.adapters.reading import first_phone as _phone
+from app.ingest.adapters.reading import required as _required
 from app.ingest.adapters.reading import text as _text
 from app.ingest.adapters.signatures import base64_hmacs, require_any
 from app.timeline.schemas import CustomerRefIn, EventRef, IdentifiedEventIn
@@ -59,7 +63,10 @@ class ShopifyAdapter(Adapter):
 def _order_placed(order: Json) -> list[IdentifiedEventIn]:
     # processed_at is the order's date as Shopify shows it (set in the past for imports).
     when = _first_time(order, "processed_at", "created_at")
-    payload = {**_order_payload(order, "placed"), "shipping_address": _address(order)}
+    payload = {
+        **_order_payload(order, "placed"),
+        "shipping_address": _address(order.get("shipping_address")),
+    }
     return [_order_event(order, "placed", when, payload)]
 
 
@@ -88,7 +95,7 @@ def _order_fulfilled(order: Json) -> list[IdentifiedEventIn]:
         **_order_payload(order, "shipped"),
         "carrier": ", ".join(carriers)[:200] or None,
         "tracking": ", ".join(tracking)[:200] or None,
-        "shipping_address": _address(order),
+        "shipping_address": _address(order.get("shipping_address")),
     }
     return [_order_event(order, "shipped", when, payload)]
 
@@ -108,7 +115,7 @@ def _refund_created(refund: Json) -> list[IdentifiedEventIn]:
         # A Refund object carries order_id but nobody's identity: the refund belongs to
         # whoever placed the order (until that order is recorded, the delivery fails and
         # can be replayed).
-        order_id = _required_id(refund.get("order_id"), "order_id")
+        order_id = _required(_text(refund.get("order_id")), "order_id")
         customer = CustomerRefIn(
             event=EventRef(source="shopify", source_event_id=f"order:{order_id}:placed")
         )
@@ -117,8 +124,8 @@ def _refund_created(refund: Json) -> list[IdentifiedEventIn]:
 
 def refund_event(refund: Json, customer: CustomerRefIn) -> IdentifiedEventIn:
     """order.refunded for a Shopify Refund object, once the order's customer is known."""
-    order_id = _required_id(refund.get("order_id"), "order_id")
-    refund_id = _required_id(refund.get("id"), "id")
+    order_id = _required(_text(refund.get("order_id")), "order_id")
+    refund_id = _required(_text(refund.get("id")), "id")
     transactions = [
         t
         for t in _list(refund.get("transactions"))
@@ -188,7 +195,7 @@ def _order_payload(order: Json, status: str) -> Json:
         if isinstance(line, dict)
     ]
     return {
-        "order_id": _required_id(order.get("id"), "id"),
+        "order_id": _required(_text(order.get("id")), "id"),
         "items": items,
         "total": _amount(order.get("total_price"), "total_price"),
         "currency": currency,
@@ -218,14 +225,6 @@ def _summary(order: Json, fact: str) -> str:
     total, currency = _text(order.get("total_price")), _text(order.get("currency"))
     money = f", {total} {currency.upper()}" if total and currency else ""
     return f"Order {name} {fact}{money}"[:280]
-
-
-def _address(order: Json) -> Json | None:
-    address = order.get("shipping_address")
-    if not isinstance(address, dict):
-        return None
-    kept = {k: v for k, v in address.items() if v not in (None, "")}
-    return kept or None
 
 
 # --- customer ----------------------------------------------------------------------------
@@ -284,25 +283,6 @@ def _time(value: Any, field: str) -> datetime | None:
     return parsed
 
 
-def _amount(value: Any, field: str) -> Decimal | None:
-    """Shopify money is a decimal string ("47.00"): kept exactly, never through float."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, float):
-        value = repr(value)
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise PayloadError(f"{field}: '{value}' is not an amount") from None
-    if not amount.is_finite():
-        raise PayloadError(f"{field}: '{value}' is not an amount")
-    return amount
-
-
-def _currency(value: Any) -> str | None:
-    return value.strip().upper() if isinstance(value, str) and value.strip() else None
-
-
 def _money_currency(price_set: Any) -> str | None:
     if isinstance(price_set, dict) and isinstance(price_set.get("shop_money"), dict):
         return _currency(price_set["shop_money"].get("currency_code"))
@@ -319,13 +299,6 @@ def _price_in(line: Json, currency: str | None) -> Decimal | None:
         if isinstance(money, dict) and _currency(money.get("currency_code")) == currency:
             return _amount(money.get("amount"), f"line_item.price_set.{key}.amount")
     return None
-
-
-def _required_id(value: Any, field: str) -> str:
-    text = _text(value)
-    if not text:
-        raise PayloadError(f"{field} is missing")
-    return text
 
 
 def _distinct(values: Any) -> list[str]:

@@ -19,6 +19,8 @@ from typing import Any
 from app.ingest.adapters.base import Adapter, Delivery, PayloadError, SignatureError
 from app.ingest.adapters.reading import as_dict as _dict
 from app.ingest.adapters.reading import checked_event, first_email, first_phone
+from app.ingest.adapters.reading import currency as _currency
+from app.ingest.adapters.reading import required as _required
 from app.ingest.adapters.reading import text as _text
 from app.ingest.adapters.signatures import hmac_digest
 from app.timeline.schemas import CustomerRefIn, EventRef, IdentifiedEventIn
@@ -140,7 +142,7 @@ def _intent_succeeded(event: Json, intent: Json, when: datetime) -> list[Identif
         return []  # a guest Checkout payment: checkout.session.completed records it
     currency = _currency(intent.get("currency"))
     received = intent.get("amount_received") or intent.get("amount")
-    intent_id = _required_id(intent.get("id"), "data.object.id")
+    intent_id = _required(_id(intent.get("id")), "data.object.id")
     payload = {
         "payment_id": intent_id,
         "amount": _minor(received, currency, "amount_received"),
@@ -158,7 +160,7 @@ def _intent_failed(event: Json, intent: Json, when: datetime) -> list[Identified
     if customer is None:
         return []  # nobody to attribute it to (a guest who never completed Checkout)
     currency = _currency(intent.get("currency"))
-    intent_id = _required_id(intent.get("id"), "data.object.id")
+    intent_id = _required(_id(intent.get("id")), "data.object.id")
     payload = {
         "payment_id": intent_id,
         "amount": _minor(intent.get("amount"), currency, "amount"),
@@ -170,13 +172,13 @@ def _intent_failed(event: Json, intent: Json, when: datetime) -> list[Identified
         or _text(error.get("code")),
     }
     # Every failed attempt is its own fact; the event id names the attempt.
-    key = f"payment:{intent_id}:failed:{_required_id(event.get('id'), 'id')}"
+    key = f"payment:{intent_id}:failed:{_required(_id(event.get('id')), 'id')}"
     return [_make("payment.failed", when, key, customer, payload)]
 
 
 def _charge_refunded(event: Json, charge: Json, when: datetime) -> list[IdentifiedEventIn]:
     currency = _currency(charge.get("currency"))
-    charge_id = _required_id(charge.get("id"), "data.object.id")
+    charge_id = _required(_id(charge.get("id")), "data.object.id")
     order_id = _id(charge.get("payment_intent")) or charge_id
     refunded_total = charge.get("amount_refunded")
     _minor(refunded_total, currency, "amount_refunded")  # validated: it names the fact
@@ -208,7 +210,7 @@ def _charge_refunded(event: Json, charge: Json, when: datetime) -> list[Identifi
 
 def _dispute_created(event: Json, dispute: Json, when: datetime) -> list[IdentifiedEventIn]:
     currency = _currency(dispute.get("currency"))
-    dispute_id = _required_id(dispute.get("id"), "data.object.id")
+    dispute_id = _required(_id(dispute.get("id")), "data.object.id")
     charge = dispute.get("charge")
     expanded = _dict(charge)
     billing = _dict(expanded.get("billing_details"))
@@ -244,7 +246,7 @@ def _dispute_created(event: Json, dispute: Json, when: datetime) -> list[Identif
 
 def _invoice_overdue(event: Json, invoice: Json, when: datetime) -> list[IdentifiedEventIn]:
     currency = _currency(invoice.get("currency"))
-    invoice_id = _required_id(invoice.get("id"), "data.object.id")
+    invoice_id = _required(_id(invoice.get("id")), "data.object.id")
     customer = _customer(
         emails=(invoice.get("customer_email"),),
         phone=invoice.get("customer_phone"),
@@ -340,10 +342,6 @@ def _minor(value: Any, currency: str | None, field: str) -> Decimal:
     return Decimal(value).scaleb(-exponent(currency))
 
 
-def _currency(value: Any) -> str | None:
-    return value.strip().upper() if isinstance(value, str) and value.strip() else None
-
-
 def _days_after(day: date, due: date | None) -> int | None:
     return max((day - due).days, 0) if due else None
 
@@ -358,13 +356,6 @@ def _id(value: Any) -> str | None:
     if isinstance(value, dict):
         value = value.get("id")
     return value.strip() if isinstance(value, str) and value.strip() else None
-
-
-def _required_id(value: Any, field: str) -> str:
-    found = _id(value)
-    if found is None:
-        raise PayloadError(f"{field} is missing")
-    return found
 
 
 def _make(

@@ -16,10 +16,12 @@ signs it) is accepted and yields no events.
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from app.ingest.adapters.base import Adapter, Delivery, PayloadError, SignatureError
+from app.ingest.adapters.reading import address as _address
+from app.ingest.adapters.reading import amount as _read_amount
 from app.ingest.adapters.reading import as_dict as _dict
 from app.ingest.adapters.reading import as_list as _list
 from app.ingest.adapters.reading import checked_event, first_email, first_phone
@@ -162,13 +164,6 @@ def _refunded(order: Json) -> Decimal | None:
     return sum(known, Decimal(0)) if known else None
 
 
-def _address(value: Any) -> Json | None:
-    if not isinstance(value, dict):
-        return None
-    kept = {k: v for k, v in value.items() if v not in (None, "")}
-    return kept or None
-
-
 # --- customer ----------------------------------------------------------------------------
 
 
@@ -208,15 +203,8 @@ def _first_time(order: Json, fields: Sequence[str]) -> datetime:
 
 
 def _amount(value: Any, field: str) -> Decimal | None:
-    if value in (None, "") or isinstance(value, bool):
-        return None
-    try:
-        amount = Decimal(str(value))
-    except InvalidOperation:
-        raise PayloadError(f"{field}: '{value}' is not an amount") from None
-    if not amount.is_finite():
-        raise PayloadError(f"{field}: '{value}' is not an amount")
-    return amount
+    """An amount as ``reading.amount`` reads it, a boolean as none given."""
+    return None if isinstance(value, bool) else _read_amount(value, field)
 
 
 def _places(total: Any) -> int:
