@@ -2,12 +2,15 @@
 
 import contextlib
 import re
+from collections.abc import Iterator, Mapping
 from enum import StrEnum
 from functools import lru_cache
 from urllib.parse import unquote
 
 import phonenumbers
 from email_validator import EmailNotValidError, validate_email
+
+from app.core.errors import invalid_field
 
 _EXTERNAL = re.compile(r"^([a-z0-9][a-z0-9_.\-]{0,49}):([a-z0-9][a-z0-9_.\-]{0,49}):(\S{1,200})$")
 
@@ -90,6 +93,45 @@ def normalize_identifier(kind: IdentifierKind, value: str, default_region: str) 
     if kind is IdentifierKind.EMAIL:
         return normalize_email(value)
     return normalize_external(value)
+
+
+# The fields a request or a payload names a customer by, in the order they take
+# precedence: the platform's own id, then the email, then the phone.
+IDENTIFIER_FIELDS = (
+    ("external_id", IdentifierKind.EXTERNAL),
+    ("email", IdentifierKind.EMAIL),
+    ("phone", IdentifierKind.PHONE),
+)
+
+
+def _given(given: Mapping[str, str | None]) -> Iterator[tuple[str, IdentifierKind, str]]:
+    for field, kind in IDENTIFIER_FIELDS:
+        raw = given.get(field)
+        if raw is not None:
+            yield field, kind, raw
+
+
+def normalize_given(
+    given: Mapping[str, str | None], default_region: str, at: str
+) -> list[tuple[str, str]]:
+    """The stored (kind, value) of each identifier field set in ``given`` (``external_id``,
+    ``email``, ``phone``), in that order; a malformed one is a 422 naming ``<at>.<field>``."""
+    found = []
+    for field, kind, raw in _given(given):
+        try:
+            found.append((kind.value, normalize_identifier(kind, raw, default_region)))
+        except ValueError as exc:
+            raise invalid_field(f"{at}.{field}", str(exc)) from None
+    return found
+
+
+def readable_given(given: Mapping[str, str | None], default_region: str) -> list[tuple[str, str]]:
+    """As :func:`normalize_given`, leaving out the malformed ones."""
+    found = []
+    for _, kind, raw in _given(given):
+        with contextlib.suppress(ValueError):
+            found.append((kind.value, normalize_identifier(kind, raw, default_region)))
+    return found
 
 
 _EMAIL_IN_TEXT = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")

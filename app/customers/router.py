@@ -16,7 +16,7 @@ from app.core.errors import NotFound, UnsupportedMediaType, invalid_field, probl
 from app.core.pagination import Limit
 from app.core.preconditions import etag, not_modified
 from app.customers import service
-from app.customers.identifiers import IdentifierKind, normalize_identifier
+from app.customers.identifiers import IdentifierKind, normalize_given
 from app.customers.schemas import (
     ConsentPage,
     ContactPage,
@@ -139,22 +139,11 @@ async def identify_customer(
     email: Annotated[str | None, Query(max_length=320)] = None,
     external_id: Annotated[str | None, Query(max_length=320, description="source:type:id")] = None,
 ) -> Identification:
-    given = [
-        (name, kind, value)
-        for name, kind, value in (
-            ("phone", IdentifierKind.PHONE, phone),
-            ("email", IdentifierKind.EMAIL, email),
-            ("external_id", IdentifierKind.EXTERNAL, external_id),
-        )
-        if value is not None
-    ]
-    if len(given) != 1:
+    given = {"phone": phone, "email": email, "external_id": external_id}
+    if sum(value is not None for value in given.values()) != 1:
         raise invalid_field("query", "give exactly one of phone, email or external_id", "missing")
-    name, kind, raw = given[0]
-    try:
-        value = normalize_identifier(kind, raw, settings.default_region)
-    except ValueError as exc:
-        raise invalid_field(f"query.{name}", str(exc)) from None
+    [(kind_name, value)] = normalize_given(given, settings.default_region, "query")
+    kind = IdentifierKind(kind_name)
     found = await service.identify(connection, kind, value, principal)
     if found is None:
         raise NotFound(

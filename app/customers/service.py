@@ -26,7 +26,12 @@ from app.core.pagination import InvalidCursor, cursor_id, decode_cursor, keyset_
 from app.core.preconditions import check_if_match
 from app.core.security import Principal
 from app.customers import queries
-from app.customers.identifiers import IdentifierKind, normalize_email, normalize_identifier
+from app.customers.identifiers import (
+    IdentifierKind,
+    normalize_email,
+    normalize_given,
+    normalize_identifier,
+)
 from app.customers.models import Consent, Customer, CustomerIdentifier
 from app.customers.queries import Identified
 from app.customers.repository import CustomerRepository, SearchFilters
@@ -425,19 +430,9 @@ def search_filters(
     default_region: str,
 ) -> SearchFilters:
     """Normalise the search parameters; a malformed phone, email or id is a 422 naming it."""
-    identifiers: list[tuple[str, str]] = []
-    for field, ident_kind, raw in (
-        ("phone", IdentifierKind.PHONE, phone),
-        ("email", IdentifierKind.EMAIL, email),
-        ("external_id", IdentifierKind.EXTERNAL, external_id),
-    ):
-        if raw is not None:
-            try:
-                identifiers.append(
-                    (ident_kind.value, normalize_identifier(ident_kind, raw, default_region))
-                )
-            except ValueError as exc:
-                raise invalid_field(f"query.{field}", str(exc)) from None
+    identifiers = normalize_given(
+        {"phone": phone, "email": email, "external_id": external_id}, default_region, "query"
+    )
     words: list[str] = []
     q_identifiers: list[tuple[str, str]] = []
     q_email_prefix = None

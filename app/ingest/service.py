@@ -4,7 +4,6 @@ It all happens in the request's one transaction, so a 2xx means the delivery and
 events are committed, and a failure leaves nothing half-stored for the retry.
 """
 
-import contextlib
 import json
 import uuid
 from dataclasses import dataclass
@@ -20,7 +19,7 @@ from app.core.errors import Conflict, NotFound, PayloadTooLarge, Unauthorized, V
 from app.core.pagination import cursor_id, keyset_page
 from app.core.security import Principal, Role
 from app.customers import service as customers
-from app.customers.identifiers import IdentifierKind, identifiers_in_text, normalize_identifier
+from app.customers.identifiers import identifiers_in_text, readable_given
 from app.ingest import queries
 from app.ingest.adapters import ADAPTERS
 from app.ingest.adapters.base import (
@@ -190,16 +189,8 @@ def _named(
     for event in events:
         ref = event.customer
         ids += [ref.id] if ref.id else []
-        named = []
-        for kind, raw in (
-            (IdentifierKind.EMAIL, ref.email),
-            (IdentifierKind.PHONE, ref.phone),
-            (IdentifierKind.EXTERNAL, ref.external_id),
-        ):
-            if raw is not None:
-                with contextlib.suppress(ValueError):
-                    named.append((kind.value, normalize_identifier(kind, raw, region)))
-        people.append(named)
+        given = {"external_id": ref.external_id, "email": ref.email, "phone": ref.phone}
+        people.append(readable_given(given, region))
     return people, ids
 
 

@@ -27,7 +27,7 @@ from app.core.errors import (
 from app.core.pagination import InvalidCursor, cursor_id, decode_cursor, keyset_page
 from app.core.security import Principal
 from app.customers import service as customers
-from app.customers.identifiers import IdentifierKind, normalize_identifier
+from app.customers.identifiers import normalize_given
 from app.customers.schemas import ConsentIn, ConsentOut, Preferences
 from app.indicators import service as indicators
 from app.timeline import queries
@@ -307,19 +307,8 @@ def customer_ref(
     ref: CustomerRefIn, settings: Settings, prefix: str
 ) -> tuple[UUID | None, list[tuple[str, str]], str | None]:
     """Normalise a customer reference; a malformed identifier is a 422 naming it."""
-    identifiers: list[tuple[str, str]] = []
-    for field, kind, raw in (
-        ("external_id", IdentifierKind.EXTERNAL, ref.external_id),
-        ("email", IdentifierKind.EMAIL, ref.email),
-        ("phone", IdentifierKind.PHONE, ref.phone),
-    ):
-        if raw is not None:
-            try:
-                identifiers.append(
-                    (kind.value, normalize_identifier(kind, raw, settings.default_region))
-                )
-            except ValueError as exc:
-                raise invalid_field(f"{prefix}.customer.{field}", str(exc)) from None
+    given = {"external_id": ref.external_id, "email": ref.email, "phone": ref.phone}
+    identifiers = normalize_given(given, settings.default_region, f"{prefix}.customer")
     return ref.id, identifiers, ref.display_name
 
 
