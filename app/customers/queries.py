@@ -8,6 +8,7 @@ from uuid import UUID
 
 from app.core.db import Executor, driver_connection, new_id
 from app.core.security import Principal
+from app.customers.family import chain_cte, family_cte
 from app.customers.visibility import visibility_args, visible_sql
 
 # The identify fast path: two unique-index probes, prepared once per connection; a
@@ -37,18 +38,11 @@ async def identified(
     return Identified(row["id"], row["status"], row["unverified"], row["owner_id"])
 
 
-_FAMILY_SQL = (
-    "WITH RECURSIVE family(id) AS ("
-    " SELECT $1::uuid"
-    " UNION SELECT c.id FROM customers c JOIN family f ON c.merged_into = f.id"
-    ") SELECT id FROM family"
-)
+_FAMILY_SQL = "WITH RECURSIVE " + family_cte("$1::uuid") + " SELECT id FROM family"
 _SURVIVORS_SQL = (
-    "WITH RECURSIVE chain(id, merged_into, depth) AS ("
-    " SELECT id, merged_into, 0 FROM customers WHERE id = ANY($1::uuid[])"
-    " UNION ALL SELECT c.id, c.merged_into, chain.depth + 1"
-    " FROM customers c JOIN chain ON c.id = chain.merged_into WHERE chain.depth < 100"
-    ") SELECT DISTINCT id FROM chain WHERE merged_into IS NULL"
+    "WITH RECURSIVE "
+    + chain_cte("$1::uuid[]")
+    + " SELECT DISTINCT id FROM chain WHERE merged_into IS NULL"
 )
 _OWNERS_SQL = (
     "SELECT i.kind, i.value, i.customer_id FROM customer_identifiers i "
@@ -77,11 +71,9 @@ async def survivor_of(on: Executor, customer_id: UUID) -> UUID | None:
 
 # Each customer's owner and the owner of the customer its history now lives on.
 _CHAIN_OWNERS_SQL = (
-    "WITH RECURSIVE chain(start, id, merged_into, depth) AS ("
-    " SELECT id, id, merged_into, 0 FROM customers WHERE id = ANY($1::uuid[])"
-    " UNION ALL SELECT chain.start, c.id, c.merged_into, chain.depth + 1"
-    " FROM customers c JOIN chain ON c.id = chain.merged_into WHERE chain.depth < 100"
-    ") SELECT chain.start, own.owner_id, survivor.owner_id AS survivor_owner_id FROM chain"
+    "WITH RECURSIVE "
+    + chain_cte("$1::uuid[]")
+    + " SELECT chain.start, own.owner_id, survivor.owner_id AS survivor_owner_id FROM chain"
     " JOIN customers own ON own.id = chain.start JOIN customers survivor ON survivor.id = chain.id"
     " WHERE chain.merged_into IS NULL"
 )

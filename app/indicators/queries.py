@@ -10,6 +10,7 @@ from uuid import UUID
 
 from app.core.db import Executor, driver_connection, new_id
 from app.core.security import Principal
+from app.customers.family import families_cte
 from app.customers.visibility import visibility_args, visible_sql
 from app.indicators.state import Fact
 
@@ -44,10 +45,9 @@ _SAVE = (
 )
 # The whole history of each customer of a batch, merged-in customers' events included.
 _HISTORIES = (
-    "WITH RECURSIVE family(root, id) AS ("
-    " SELECT r, r FROM unnest($1::uuid[]) AS r"
-    " UNION SELECT f.root, c.id FROM customers c JOIN family f ON c.merged_into = f.id"
-    ") SELECT f.root, e.id, e.type, e.occurred_at, e.channel, e.payload, e.corrects_id "
+    "WITH RECURSIVE "
+    + families_cte("$1::uuid[]")
+    + " SELECT f.root, e.id, e.type, e.occurred_at, e.channel, e.payload, e.corrects_id "
     "FROM family f JOIN events e ON e.customer_id = f.id"
 )
 

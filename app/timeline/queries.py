@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from app.core.db import Executor, driver_connection
+from app.customers.family import family_cte
 from app.indicators.state import Fact
 
 NOTIFY_CHANNEL = "ch_events"
@@ -223,9 +224,10 @@ async def page_rows(
 # many), the newest events of a customer and everyone merged into it. The wants come as
 # one JSON document: PostgreSQL then plans this statement once per connection, where with
 # array parameters it planned it again on every call (planning cost ten times the query).
-_RECENT = """
-WITH RECURSIVE family(id) AS (
-    SELECT $1::uuid UNION SELECT c.id FROM customers c JOIN family f ON c.merged_into = f.id)
+_RECENT = (
+    "WITH RECURSIVE "
+    + family_cte("$1::uuid")
+    + """
 SELECT w.n, e.id, e.type, e.occurred_at, e.channel, e.direction, e.summary, e.actor
 FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS w(want, n)
 CROSS JOIN LATERAL (
@@ -238,6 +240,7 @@ CROSS JOIN LATERAL (
     ORDER BY occurred_at DESC, id DESC LIMIT (w.want->'limit')::int) AS e
 ORDER BY w.n, e.occurred_at DESC, e.id DESC
 """
+)
 
 
 async def recent_rows(
