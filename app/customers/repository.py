@@ -18,7 +18,6 @@ from sqlalchemy import (
     union_all,
     update,
 )
-from sqlalchemy.dialects.postgresql import distinct_on
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.security import Principal
@@ -174,17 +173,6 @@ class CustomerRepository:
         await self.session.flush()
         await self.session.refresh(consent, ["recorded_at"])
         return consent
-
-    async def current_consents(self, customer_id: UUID) -> Sequence[Consent]:
-        statement = (
-            select(Consent)
-            .where(Consent.customer_id == customer_id)
-            .ext(distinct_on(Consent.channel, Consent.purpose))
-            .order_by(
-                Consent.channel, Consent.purpose, Consent.recorded_at.desc(), Consent.id.desc()
-            )
-        )
-        return (await self.session.scalars(statement)).all()
 
     async def consent_history(
         self, customer_id: UUID, *, limit: int, before: UUID | None = None

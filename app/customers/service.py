@@ -165,14 +165,7 @@ async def create_customer(
     await _claim_identifiers(
         repo, customer.id, [(i.kind.value, i.value) for i in data.identifiers], principal
     )
-    return await _aggregate(repo, customer, principal)
-
-
-async def get_customer(
-    session: AsyncSession, customer_id: UUID, principal: Principal
-) -> CustomerOut:
-    """The customer aggregate; 404 when missing or not visible to the caller."""
-    return (await read_customer(session, customer_id, principal))[0]
+    return await get_customer(session, customer.id, principal)
 
 
 async def read_customer(
@@ -182,58 +175,11 @@ async def read_customer(
     other customers (a person's organisation, an organisation's contacts), whose changes
     leave this customer's version as it is, nor once it is merged (its owner follows the
     survivor's by a trigger). 404 when missing or not visible."""
-    repo = CustomerRepository(session)
-    customer = await repo.get(customer_id, principal)
-    if customer is None:
+    row = await queries.card_row(session, customer_id, principal)
+    if row is None:
         raise CustomerNotFound(customer_id)
-    dated = (
-        customer.kind == "person"
-        and customer.organization_id is None
-        and customer.status != "merged"
-    )
-    return await _aggregate(repo, customer, principal), dated
-
-
-async def _aggregate(
-    repo: CustomerRepository, customer: Customer, principal: Principal
-) -> CustomerOut:
-    identifiers = (await repo.identifiers_of([customer.id]))[customer.id]
-    organization = None
-    contacts = None
-    if customer.kind == "person" and customer.organization_id is not None:
-        org = await repo.get(customer.organization_id, principal)
-        if org is not None:
-            organization = CustomerRef(id=org.id, display_name=org.display_name, kind=org.kind)
-    if customer.kind == "organization":
-        contacts = await _contacts(repo, customer.id, principal, limit=100, after=None)
-    consents = await repo.current_consents(customer.id)
-    return CustomerOut(
-        **{
-            name: getattr(customer, name)
-            for name in CustomerOut.model_fields
-            if hasattr(customer, name)
-            and name
-            not in {
-                "address",
-                "preferences",
-                "identifiers",
-                "organization_id",
-                "organization",
-                "contacts",
-                "consents",
-            }
-        },
-        # An organisation the caller may not see is not named, not even by its id.
-        organization_id=organization.id if organization else None,
-        address=Address.model_validate(customer.address) if customer.address else None,
-        preferences=Preferences.model_validate(customer.preferences)
-        if customer.preferences
-        else None,
-        identifiers=[_identifier_out(i) for i in identifiers],
-        organization=organization,
-        contacts=contacts,
-        consents=[_consent_out(c) for c in consents],
-    )
+    dated = row["kind"] == "person" and row["organization_id"] is None and row["status"] != "merged"
+    return _card(row), dated
 
 
 async def _contacts(
@@ -299,8 +245,7 @@ async def patch_customer(
         raise Forbidden("An owned-only key cannot hand a customer to another owner.")
     if not await repo.update_profile(customer.id, customer.version, _columns_of(profile)):
         raise CustomerNotFound(customer_id)
-    await session.refresh(customer)
-    return await _aggregate(repo, customer, principal)
+    return await get_customer(session, customer.id, principal)
 
 
 async def add_identifier(
@@ -766,9 +711,9 @@ async def restore(
     return len(moved)
 
 
-async def customer_card(on: Executor, customer_id: UUID, principal: Principal) -> CustomerOut:
-    """The aggregate as :func:`get_customer` gives it, read in one query: what a ficha is
-    built on."""
+async def get_customer(on: Executor, customer_id: UUID, principal: Principal) -> CustomerOut:
+    """The customer aggregate, read in one query: what every read of it answers (the API's
+    customer, a ficha's), as far as ``principal`` may see it; 404 otherwise."""
     row = await queries.card_row(on, customer_id, principal)
     if row is None:
         raise CustomerNotFound(customer_id)
@@ -779,7 +724,7 @@ async def caller_cards(
     on: Executor, readings: Sequence[str], principal: Principal
 ) -> list[tuple[CustomerOut, str]]:
     """Everyone the caller may see who holds one of the readings of a caller id (national
-    and, for bare digits, international: see ``phone_readings``), as :func:`customer_card`
+    and, for bare digits, international: see ``phone_readings``), as :func:`get_customer`
     gives them, each with the phone it holds."""
     national, *international = readings
     assert len(international) <= 1, "a caller id has two readings at most"

@@ -320,7 +320,7 @@ async def ficha(
     """The ficha of one customer for one job: only what its template names."""
     _check_role(principal, role)
     template = await _template(on, templates, role)
-    customer = await customers.customer_card(on, customer_id, principal)
+    customer = await customers.get_customer(on, customer_id, principal)
     return await _ficha(
         on, template, customer, role, language, principal, f"ficha:{role}", clock.now()
     )
@@ -383,7 +383,7 @@ async def _ficha(
     sections, labels = template
     if customer.status.value == "merged":
         survivor = await customers.survivor_id(on, customer.id)
-        customer = await customers.customer_card(on, survivor, principal)
+        customer = await customers.get_customer(on, survivor, principal)
     alert_limit = max((s["limit"] for s in sections if s["name"] == "alerts"), default=0)
     snap = await indicators.snapshot(on, customer.id, alert_limit)
     shown = [s for s in sections if s["name"] in EVENT_SECTIONS]

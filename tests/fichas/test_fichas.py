@@ -519,22 +519,26 @@ async def test_reads_are_in_the_access_log(
     ).status_code == 403
 
 
-async def test_the_one_query_card_equals_the_aggregate(
+async def test_the_card_shows_an_owned_only_key_only_what_it_may_see(
     client: httpx.AsyncClient, admin: dict[str, str], rich: dict[str, str], session: AsyncSession
 ) -> None:
-    """Also for an owned-only key, which sees the person (its agent's) but not the
-    organisation it belongs to (nobody's)."""
+    """The one-query aggregate (every read of a customer, a ficha's too): an owned-only key
+    sees the person (its agent's) but not the organisation it belongs to (nobody's), and
+    the screen-pop finds the same card by phone."""
     from app.core.security import Principal
     from app.customers import service as customers
 
     principal = Principal(key_id=UUID(int=1), role=Role.ADMIN)
-    for customer in (rich["person"], rich["org"]):
-        card = await customers.customer_card(session, UUID(customer), principal)
-        assert card == await customers.get_customer(session, UUID(customer), principal)
+    person = await customers.get_customer(session, UUID(rich["person"]), principal)
+    org = await customers.get_customer(session, UUID(rich["org"]), principal)
+    assert person.organization is not None and person.organization.id == org.id
+    assert [c.id for c in org.contacts or []] == [person.id]
     agent = Principal(key_id=UUID(int=2), role=Role.SUPPORT, agent_id="agent-1", owned_only=True)
-    card = await customers.customer_card(session, UUID(rich["person"]), agent)
-    assert card == await customers.get_customer(session, UUID(rich["person"]), agent)
-    assert card.organization is None
+    card = await customers.get_customer(session, UUID(rich["person"]), agent)
+    assert card.organization is None and card.organization_id is None
+    assert card.model_dump(exclude={"organization", "organization_id"}) == person.model_dump(
+        exclude={"organization", "organization_id"}
+    )
     [(by_phone, phone)] = await customers.caller_cards(session, ["+34612345678"], agent)
     assert by_phone == card and phone == "+34612345678"
 
