@@ -234,5 +234,4 @@ async def caller_card_rows(
     """The card row of everyone ``principal`` may see holding either reading, with the
     ``phone`` that matched."""
     conn = await driver_connection(on)
-    owned_only, agent_id = visibility_args(principal)
-    return await conn.fetch(_CALLER_CARDS, national, owned_only, agent_id, international)
+    return await conn.fetch(_CALLER_CARDS, national, *visibility_args(principal), international)

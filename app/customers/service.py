@@ -52,7 +52,7 @@ from app.customers.schemas import (
     Preferences,
     Profile,
 )
-from app.customers.visibility import is_visible
+from app.customers.visibility import is_visible, owner_of_new, sees_everyone
 
 _PROFILE_FIELDS = tuple(Profile.model_fields)
 _LIKE_SPECIALS = re.compile(r"[%_\\]")
@@ -155,8 +155,7 @@ async def create_customer(
 ) -> CustomerOut:
     """Create a customer with its identifiers; 409 if one already names another customer."""
     repo = CustomerRepository(session)
-    if principal.owned_only and data.owner_id is None:
-        data.owner_id = principal.agent_id
+    data.owner_id = owner_of_new(data.owner_id, principal)
     if not is_visible(data.owner_id, principal):  # a key never creates what it cannot see
         raise Forbidden("An owned-only key creates customers for its own agent only.")
     await _check_organization(repo, data.organization_id, principal, "body.organization_id")
@@ -524,7 +523,7 @@ async def visible_ids(
 ) -> set[UUID]:
     """Those of ``customer_ids`` the caller may see, and the survivor their history now
     lives on as well (an owned-only key must not learn of another owner's customer)."""
-    if not principal.owned_only:
+    if sees_everyone(principal):
         return set(customer_ids)
     owners = await queries.chain_owners(session, customer_ids)
     return {
@@ -573,7 +572,7 @@ async def resolve_customers(
         if fresh is not None:
             results.append((fresh, False))
             continue
-        if principal.owned_only:
+        if not sees_everyone(principal):  # it could not tell a hidden holder from nobody
             results.append(NoWritableCustomer())
             continue
         new = new_id()

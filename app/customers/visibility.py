@@ -12,6 +12,9 @@ The rule comes in three spellings, side by side so that they cannot drift apart:
   :func:`visibility_args` fills (the same for every key, so a statement is prepared once);
 - :func:`is_visible`: the check for a row already read.
 
+And what follows from it for writes: :func:`sees_everyone` (nothing to check), and
+:func:`owner_of_new` (a key creates only customers it sees).
+
 Whatever hangs off a customer (events, alerts, stats, contacts) is visible exactly when
 its customer is: queries join the customer and apply the rule to it.
 """
@@ -29,10 +32,15 @@ from app.customers.models import Customer
 ACCESS_CHANNEL = "ch_access"
 
 
+def sees_everyone(principal: Principal) -> bool:
+    """Whether ``principal`` may see every customer (its key is not owned-only)."""
+    return not principal.owned_only
+
+
 def visible_to(principal: Principal, customer: Any = Customer) -> ColumnElement[bool]:
     """The customers ``principal`` may see, as an ORM clause on ``customer`` (the mapped
     class or an alias of it)."""
-    if not principal.owned_only:
+    if sees_everyone(principal):
         return true()
     if principal.agent_id is None:
         return false()
@@ -55,6 +63,15 @@ def visibility_args(principal: Principal) -> tuple[bool, str | None]:
 
 def is_visible(owner_id: str | None, principal: Principal) -> bool:
     """The same rule, for a customer row already read (its ``owner_id``)."""
-    return not principal.owned_only or (
+    return sees_everyone(principal) or (
         principal.agent_id is not None and owner_id == principal.agent_id
     )
+
+
+def owner_of_new(owner_id: str | None, principal: Principal) -> str | None:
+    """The owner of a customer ``principal`` creates: the one given, else (owned-only) its
+    own agent. The caller refuses it unless :func:`is_visible`: a key never creates what it
+    cannot see."""
+    if owner_id is None and not sees_everyone(principal):
+        return principal.agent_id
+    return owner_id
