@@ -2,10 +2,20 @@
 ETags; If-None-Match spares a reader the body it already holds (304)."""
 
 import hashlib
+from typing import Annotated
 
-from fastapi import Response
+from fastapi import Header, Response
 
 from app.core.errors import PreconditionFailed, PreconditionRequired
+
+# The header of every change guarded by a version.
+IfMatch = Annotated[
+    str | None,
+    Header(
+        description="The ETag last read (strong: a `W/` ETag never matches); the change "
+        "applies only to that version."
+    ),
+]
 
 
 def etag(version: int) -> str:

@@ -14,7 +14,7 @@ from app.core.config import SettingsDep
 from app.core.db import DriverDep, SessionDep
 from app.core.errors import NotFound, UnsupportedMediaType, invalid_field, problem_responses
 from app.core.pagination import Limit
-from app.core.preconditions import etag, not_modified
+from app.core.preconditions import IfMatch, etag, not_modified
 from app.customers import service
 from app.customers.identifiers import IdentifierKind, normalize_given
 from app.customers.schemas import (
@@ -33,13 +33,6 @@ from app.customers.schemas import (
 
 router = APIRouter(prefix="/v1", tags=["customers"], route_class=BoundedJsonRoute)
 
-IfMatch = Annotated[
-    str | None,
-    Header(
-        description="The ETag last read (strong: a `W/` ETag never matches); the change "
-        "applies only to that version."
-    ),
-]
 IfNoneMatch = Annotated[
     str | None,
     Header(description="The ETag last read: 304 without a body while it is current."),
