@@ -1,4 +1,5 @@
-"""HTTP routes of the timeline: append, import, read, stream, merge, preferences, consents."""
+"""HTTP routes of the timeline: append, import, read, stream; and the customer changes it
+records (merge, preferences, consents: ``flows.py``)."""
 
 import asyncio
 from typing import Annotated, Any
@@ -26,7 +27,7 @@ from app.core.preconditions import IfMatch, etag
 from app.core.timestamps import Timestamp
 from app.customers import service as customers
 from app.customers.schemas import ConsentIn, ConsentOut, Preferences
-from app.timeline import service
+from app.timeline import flows, service
 from app.timeline.catalog import CATALOG, CUSTOM_PREFIX, Channel, catalog_document
 from app.timeline.schemas import (
     BulkLineResult,
@@ -330,7 +331,7 @@ async def merge_customers(
 ) -> MergeOutcome:
     """The duplicate's identifiers move here, its history joins this timeline, it becomes
     `merged`; `customer.merged` is recorded on both. Undo with `/unmerge`."""
-    return await service.merge(
+    return await flows.merge(
         session, customer_id, body.source_customer_id, body.dry_run, principal, clock
     )
 
@@ -349,7 +350,7 @@ async def unmerge_customers(
     clock: ClockDep,
 ) -> UnmergeOutcome:
     """The absorbed customer is active again with exactly its own identifiers and events."""
-    return await service.unmerge(session, customer_id, body.source_customer_id, principal, clock)
+    return await flows.unmerge(session, customer_id, body.source_customer_id, principal, clock)
 
 
 @router.put(
@@ -367,7 +368,7 @@ async def set_preferences(
     clock: ClockDep,
     if_match: IfMatch = None,
 ) -> Preferences:
-    preferences, version = await service.set_preferences(
+    preferences, version = await flows.set_preferences(
         session, customer_id, body, if_match, principal, clock
     )
     response.headers["ETag"] = etag(version)
@@ -384,4 +385,4 @@ async def set_preferences(
 async def record_consent(
     customer_id: UUID, body: ConsentIn, session: SessionDep, principal: Writer, clock: ClockDep
 ) -> ConsentOut:
-    return await service.record_consent(session, customer_id, body, principal, clock)
+    return await flows.record_consent(session, customer_id, body, principal, clock)

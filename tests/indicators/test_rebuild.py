@@ -16,6 +16,7 @@ from app.core.migrations import upgrade_to_head
 from app.core.security import Principal, Role
 from app.customers.models import Customer
 from app.indicators import service as indicators
+from app.timeline import flows
 from app.timeline import service as timeline
 from app.timeline.schemas import EventIn
 from tests.indicators.test_state import facts
@@ -69,7 +70,7 @@ async def test_incremental_stats_equal_a_rebuild(
         merged = False
         for index, fact in enumerate(history):
             if index == merge_at and not merged:
-                await timeline.merge(session, a.id, b.id, False, ADMIN, clock)
+                await flows.merge(session, a.id, b.id, False, ADMIN, clock)
                 merged = True
             target = b.id if (index % 4 < split and not merged) else a.id
             if fact.corrects_id:  # a correction goes where its original is
@@ -85,7 +86,7 @@ async def test_incremental_stats_equal_a_rebuild(
             )
             originals[fact.id] = str(event.id)
         if merged and unmerge:
-            await timeline.unmerge(session, a.id, b.id, ADMIN, clock)
+            await flows.unmerge(session, a.id, b.id, ADMIN, clock)
         for customer in (a.id, b.id):
             incremental = await stored_state(session, customer)
             await indicators.rebuild(session, [customer], clock)
