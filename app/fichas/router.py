@@ -1,4 +1,4 @@
-"""HTTP routes: fichas per job, the screen-pop by phone, templates, the access log."""
+"""HTTP routes: fichas per job, the screen-pop by phone, templates."""
 
 from typing import Annotated
 from uuid import UUID
@@ -11,12 +11,10 @@ from app.core.bounded_json import BoundedJsonRoute
 from app.core.config import SettingsDep
 from app.core.db import DriverDep, SessionDep
 from app.core.errors import invalid_field, problem_responses
-from app.core.pagination import Limit
 from app.core.preconditions import not_modified
 from app.customers.identifiers import phone_readings
 from app.fichas import service
 from app.fichas.schemas import (
-    AccessPage,
     CallerCandidates,
     Ficha,
     TemplateIn,
@@ -180,19 +178,3 @@ async def delete_ficha_template(
 ) -> Response:
     await service.delete_template(session, role)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
-
-
-@router.get(
-    "/customers/{customer_id}/access-log",
-    operation_id="get_access_log",
-    summary="Who read this customer's data, when, in which role",
-    responses=problem_responses(400, 401, 403, 404, 422),
-)
-async def get_access_log(
-    customer_id: UUID,
-    session: SessionDep,
-    principal: Admin,
-    cursor: Annotated[str | None, Query(max_length=500)] = None,
-    limit: Limit = 50,
-) -> AccessPage:
-    return await service.access_page(session, customer_id, principal, limit=limit, cursor=cursor)

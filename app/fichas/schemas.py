@@ -94,17 +94,3 @@ class CallerCandidates(BaseModel):
             ]
         }
     }
-
-
-class AccessEntry(BaseModel):
-    id: UUID
-    at: datetime
-    key_id: UUID
-    agent_id: str | None
-    role: str
-    what: str
-
-
-class AccessPage(BaseModel):
-    items: list[AccessEntry]
-    next_cursor: str | None

@@ -8,11 +8,10 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.access import access_log, record_access
+from app.auth.access import record_access
 from app.core.clock import Clock
 from app.core.db import Executor
 from app.core.errors import Forbidden, NotFound, ValidationFailed
-from app.core.pagination import cursor_id, keyset_page
 from app.core.preconditions import digest_etag
 from app.core.security import JOB_ROLES, Principal, Role
 from app.customers import service as customers
@@ -21,8 +20,6 @@ from app.customers.schemas import CustomerOut
 from app.fichas.cache import Template, TemplateCache
 from app.fichas.repository import TemplateRepository
 from app.fichas.schemas import (
-    AccessEntry,
-    AccessPage,
     Action,
     CallerCandidates,
     Candidate,
@@ -457,24 +454,6 @@ async def delete_template(session: AsyncSession, role: str) -> None:
         await repo.put(role, validate_sections(DEFAULT_TEMPLATES[role]), {})
     elif not await repo.delete(role):
         raise TemplateNotFound(f"No ficha template for role '{role}'.")
-
-
-async def access_page(
-    session: AsyncSession,
-    customer_id: UUID,
-    principal: Principal,
-    *,
-    limit: int,
-    cursor: str | None,
-) -> AccessPage:
-    customer = await customers.get_customer(session, customer_id, principal)
-    before = cursor_id(cursor, "before")
-    rows = await access_log(session, customer.id, limit=limit + 1, before=before)
-    page, next_cursor = keyset_page(rows, limit, lambda r: {"before": str(r.id)})
-    return AccessPage(
-        items=[AccessEntry.model_validate(r, from_attributes=True) for r in page],
-        next_cursor=next_cursor,
-    )
 
 
 def ficha_etag(ficha: Ficha) -> str:

@@ -1,9 +1,9 @@
-"""HTTP routes: a customer's data export and erasure, the retention policy."""
+"""HTTP routes: who read a customer's data, its export and erasure, the retention policy."""
 
-from typing import Any
+from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import StreamingResponse
 
 from app.auth.dependencies import Admin
@@ -11,10 +11,33 @@ from app.core.bounded_json import BoundedJsonRoute
 from app.core.clock import ClockDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
+from app.core.pagination import Limit
 from app.privacy import service
-from app.privacy.schemas import CustomerExport, ErasureIn, ErasureReceipt, RetentionPolicy
+from app.privacy.schemas import (
+    AccessPage,
+    CustomerExport,
+    ErasureIn,
+    ErasureReceipt,
+    RetentionPolicy,
+)
 
 router = APIRouter(prefix="/v1", tags=["privacy"], route_class=BoundedJsonRoute)
+
+
+@router.get(
+    "/customers/{customer_id}/access-log",
+    operation_id="get_access_log",
+    summary="Who read this customer's data, when, in which role",
+    responses=problem_responses(400, 401, 403, 404, 422),
+)
+async def get_access_log(
+    customer_id: UUID,
+    session: SessionDep,
+    principal: Admin,
+    cursor: Annotated[str | None, Query(max_length=500)] = None,
+    limit: Limit = 50,
+) -> AccessPage:
+    return await service.access_page(session, customer_id, principal, limit=limit, cursor=cursor)
 
 
 @router.get(

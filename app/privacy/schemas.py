@@ -10,6 +10,20 @@ from app.core.timestamps import Timestamp
 from app.timeline.catalog import event_type
 
 
+class AccessEntry(BaseModel):
+    id: UUID
+    at: datetime
+    key_id: UUID
+    agent_id: str | None
+    role: str
+    what: str
+
+
+class AccessPage(BaseModel):
+    items: list[AccessEntry]
+    next_cursor: str | None
+
+
 class ErasureIn(BaseModel):
     reason: str = Field(min_length=1, max_length=1000, examples=["GDPR art. 17 request #4471"])
     requested_at: Timestamp = Field(description="When the customer asked")

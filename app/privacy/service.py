@@ -1,4 +1,4 @@
-"""Export, erasure and retention of customers' personal data."""
+"""Export, erasure and retention of customers' personal data; who read it."""
 
 import json
 from collections.abc import AsyncIterator
@@ -7,15 +7,24 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.access import access_log
 from app.core.clock import Clock
 from app.core.db import Database, new_id
 from app.core.errors import Conflict
+from app.core.pagination import cursor_id, keyset_page
 from app.core.security import Principal
 from app.customers import service as customers
 from app.customers.schemas import CustomerOut
 from app.indicators import service as indicators
 from app.privacy import queries
-from app.privacy.schemas import ErasureIn, ErasureReceipt, RetentionPolicy, RetentionReport
+from app.privacy.schemas import (
+    AccessEntry,
+    AccessPage,
+    ErasureIn,
+    ErasureReceipt,
+    RetentionPolicy,
+    RetentionReport,
+)
 
 
 async def _not_merged_away(
@@ -31,6 +40,25 @@ async def _not_merged_away(
             extra={"survivor_id": str(survivor)},
         )
     return customer
+
+
+async def access_page(
+    session: AsyncSession,
+    customer_id: UUID,
+    principal: Principal,
+    *,
+    limit: int,
+    cursor: str | None,
+) -> AccessPage:
+    """Who read a customer's data, newest first; 404 for a customer the caller cannot see."""
+    customer = await customers.get_customer(session, customer_id, principal)
+    before = cursor_id(cursor, "before")
+    rows = await access_log(session, customer.id, limit=limit + 1, before=before)
+    page, next_cursor = keyset_page(rows, limit, lambda r: {"before": str(r.id)})
+    return AccessPage(
+        items=[AccessEntry.model_validate(r, from_attributes=True) for r in page],
+        next_cursor=next_cursor,
+    )
 
 
 async def export_family(
