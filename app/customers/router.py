@@ -6,7 +6,6 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
 
-from app.auth.access import record_access
 from app.auth.dependencies import Reader, Writer
 from app.core import bounded_json
 from app.core.bounded_json import BoundedJsonRoute
@@ -180,13 +179,12 @@ async def get_customer(
     the access log). A person in an organisation and an organisation are always answered in
     full: they show other customers, whose changes do not change this ETag; so is a merged
     customer (its owner follows its survivor's)."""
-    customer, dated_by_version = await service.read_customer(session, customer_id, principal)
-    if customer.status == "merged" and follow:
-        survivor = await service.survivor_id(session, customer.id)
-        url = request.url_for("get_customer", customer_id=survivor)
+    shown = await service.show_customer(session, customer_id, principal, follow=follow)
+    if isinstance(shown, service.Merged):
+        url = request.url_for("get_customer", customer_id=shown.survivor)
         return RedirectResponse(str(url), status_code=status.HTTP_308_PERMANENT_REDIRECT)
+    customer, dated_by_version = shown
     _with_etag(response, customer.version)
-    await record_access(session, principal, customer.id, "customer")
     unchanged = not_modified(if_none_match, etag(customer.version)) if dated_by_version else None
     return unchanged or customer
 

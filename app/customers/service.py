@@ -5,13 +5,14 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from pydantic import ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.access import record_access
 from app.core.db import Executor, new_id
 from app.core.errors import (
     Conflict,
@@ -165,6 +166,24 @@ async def create_customer(
         repo, customer.id, [(i.kind.value, i.value) for i in data.identifiers], principal
     )
     return await get_customer(session, customer.id, principal)
+
+
+class Merged(NamedTuple):
+    """What a read of a merged customer answers instead: where its history lives now."""
+
+    survivor: UUID
+
+
+async def show_customer(
+    session: AsyncSession, customer_id: UUID, principal: Principal, *, follow: bool
+) -> tuple[CustomerOut, bool] | Merged:
+    """A reader's view of a customer (:func:`read_customer`), logged as read; for a merged
+    customer followed, only its survivor, and nothing is read."""
+    customer, dated = await read_customer(session, customer_id, principal)
+    if customer.status == "merged" and follow:
+        return Merged(await survivor_id(session, customer.id))
+    await record_access(session, principal, customer.id, "customer")
+    return customer, dated
 
 
 async def read_customer(

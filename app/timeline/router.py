@@ -9,7 +9,6 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
 from sse_starlette import EventSourceResponse
 
-from app.auth.access import record_access
 from app.auth.dependencies import Reader, StreamReader, Writer
 from app.core.bounded_json import BoundedJsonRoute
 from app.core.clock import ClockDep
@@ -219,13 +218,10 @@ async def get_timeline(
         known = value in CATALOG or value.startswith(CUSTOM_PREFIX) or type_family in _FAMILIES
         if not known:
             raise invalid_field(f"query.type.{index}", f"unknown type or family '{value}'")
-    customer, merge_family = await customers.readable_family(session, customer_id, principal)
-    if customer.status == "merged":
-        return _merged_redirect(request, await customers.survivor_id(session, customer.id))
-    await record_access(session, principal, customer.id, "timeline")
-    return await service.timeline_page(
+    page = await service.read_timeline(
         session,
-        merge_family,
+        customer_id,
+        principal,
         types=type or [],
         channels=[c.value for c in channel or []],
         since=since,
@@ -233,6 +229,9 @@ async def get_timeline(
         limit=limit,
         cursor=cursor,
     )
+    if isinstance(page, customers.Merged):
+        return _merged_redirect(request, page.survivor)
+    return page
 
 
 @router.get(
@@ -272,16 +271,15 @@ async def stream_timeline(
     limit = settings.max_streams_per_key
     if feed.streams_of(principal.key_id) >= limit:
         raise TooManyRequests(f"This key holds {limit} open streams already; close one first.")
-    customer, family = await customers.readable_family(session, customer_id, principal)
-    if customer.status == "merged":
-        return _merged_redirect(request, await customers.survivor_id(session, customer.id))
-    await record_access(session, principal, customer.id, "timeline-stream")
-    opened = service.StreamView(customer.status, frozenset(family))
+    opened = await service.open_stream(session, customer_id, principal)
+    if isinstance(opened, customers.Merged):
+        return _merged_redirect(request, opened.survivor)
+    family = list(opened.family)
     database: Database = request.app.state.db
 
     async def still_open() -> bool:
         async with database.sessionmaker() as s:
-            return await service.stream_view(s, customer.id, principal) == opened
+            return await service.stream_view(s, opened.customer_id, principal) == opened
 
     def until_expiry() -> float | None:
         """Seconds the stream's session token has left; None for an API key."""

@@ -11,6 +11,7 @@ from uuid import UUID
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.access import record_access
 from app.auth.service import still_active
 from app.core.clock import Clock
 from app.core.config import Settings
@@ -530,6 +531,36 @@ async def import_bulk(
     return [merged[n] for n in sorted(merged)]
 
 
+async def read_timeline(
+    session: AsyncSession,
+    customer_id: UUID,
+    principal: Principal,
+    *,
+    types: Sequence[str],
+    channels: Sequence[str],
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    cursor: str | None,
+) -> TimelinePage | customers.Merged:
+    """A page of a customer's history as a reader asks for it, logged as read; for a merged
+    customer, only its survivor, and nothing is read."""
+    customer, family = await customers.readable_family(session, customer_id, principal)
+    if customer.status == "merged":
+        return customers.Merged(await customers.survivor_id(session, customer.id))
+    await record_access(session, principal, customer.id, "timeline")
+    return await timeline_page(
+        session,
+        family,
+        types=types,
+        channels=channels,
+        since=since,
+        until=until,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
 async def timeline_page(
     session: AsyncSession,
     family: list[UUID],
@@ -610,10 +641,23 @@ async def recent_events(
 
 @dataclass(frozen=True, slots=True)
 class StreamView:
-    """What a live stream shows: its customer's status and merge family."""
+    """What a live stream shows: its customer, its status and merge family."""
 
+    customer_id: UUID
     status: str
     family: frozenset[UUID]
+
+
+async def open_stream(
+    session: AsyncSession, customer_id: UUID, principal: Principal
+) -> StreamView | customers.Merged:
+    """What a new live stream on a customer shows, logged as read; for a merged customer,
+    only its survivor, and nothing is opened."""
+    customer, family = await customers.readable_family(session, customer_id, principal)
+    if customer.status == "merged":
+        return customers.Merged(await customers.survivor_id(session, customer.id))
+    await record_access(session, principal, customer.id, "timeline-stream")
+    return StreamView(customer.id, customer.status, frozenset(family))
 
 
 async def stream_view(
@@ -628,7 +672,7 @@ async def stream_view(
         customer, family = await customers.readable_family(session, customer_id, principal)
     except customers.CustomerNotFound:
         return None
-    return StreamView(customer.status, frozenset(family))
+    return StreamView(customer.id, customer.status, frozenset(family))
 
 
 async def events_for_stream(session: AsyncSession, event_ids: Sequence[UUID]) -> list[EventOut]:
