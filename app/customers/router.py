@@ -14,7 +14,7 @@ from app.core.db import DriverDep, SessionDep
 from app.core.errors import NotFound, UnsupportedMediaType, invalid_field, problem_responses
 from app.core.pagination import Limit
 from app.core.preconditions import IfMatch, etag, not_modified
-from app.customers import service
+from app.customers import search, service
 from app.customers.identifiers import IdentifierKind, normalize_given
 from app.customers.schemas import (
     ConsentPage,
@@ -102,7 +102,7 @@ async def search_customers(
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Limit = 50,
 ) -> CustomerPage:
-    filters = service.search_filters(
+    filters = search.search_filters(
         q=q,
         phone=phone,
         email=email,
@@ -114,7 +114,7 @@ async def search_customers(
         status=customer_status.value if customer_status else None,
         default_region=settings.default_region,
     )
-    return await service.search_customers(session, filters, principal, limit=limit, cursor=cursor)
+    return await search.search_customers(session, filters, principal, limit=limit, cursor=cursor)
 
 
 @router.get(
@@ -136,7 +136,7 @@ async def identify_customer(
         raise invalid_field("query", "give exactly one of phone, email or external_id", "missing")
     [(kind_name, value)] = normalize_given(given, settings.default_region, "query")
     kind = IdentifierKind(kind_name)
-    found = await service.identify(connection, kind, value, principal)
+    found = await search.identify(connection, kind, value, principal)
     if found is None:
         raise NotFound(
             f"No customer is identified by {kind.value} {value}.",

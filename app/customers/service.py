@@ -1,9 +1,6 @@
-"""The customer aggregate: create, read, change, find and identify customers."""
+"""The customer aggregate: create, read and change a customer, its identifiers, contacts,
+preferences and consents; where its history lives."""
 
-import contextlib
-import json
-import math
-import re
 from collections.abc import Sequence
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -13,29 +10,15 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.access import record_access
-from app.core.db import Executor, new_id
-from app.core.errors import (
-    Conflict,
-    Forbidden,
-    NotFound,
-    ProblemError,
-    invalid_field,
-    invalid_fields,
-)
+from app.core.db import Executor
+from app.core.errors import Conflict, Forbidden, NotFound, invalid_field, invalid_fields
 from app.core.merge_patch import apply_merge_patch
-from app.core.pagination import InvalidCursor, cursor_id, decode_cursor, keyset_page
+from app.core.pagination import cursor_id, keyset_page
 from app.core.preconditions import check_if_match
 from app.core.security import Principal
 from app.customers import queries
-from app.customers.identifiers import (
-    IdentifierKind,
-    normalize_email,
-    normalize_given,
-    normalize_identifier,
-)
 from app.customers.models import Consent, Customer, CustomerIdentifier
-from app.customers.queries import Identified
-from app.customers.repository import CustomerRepository, SearchFilters
+from app.customers.repository import CustomerRepository
 from app.customers.schemas import (
     Address,
     ConsentIn,
@@ -45,18 +28,15 @@ from app.customers.schemas import (
     ContactPage,
     CustomerCreate,
     CustomerOut,
-    CustomerPage,
     CustomerRef,
-    CustomerSummary,
     IdentifierIn,
     IdentifierOut,
     Preferences,
     Profile,
 )
-from app.customers.visibility import is_visible, owner_of_new, sees_everyone
+from app.customers.visibility import is_visible, owner_of_new
 
-_PROFILE_FIELDS = tuple(Profile.model_fields)
-_LIKE_SPECIALS = re.compile(r"[%_\\]")
+PROFILE_FIELDS = tuple(Profile.model_fields)
 
 
 class CustomerNotFound(NotFound):
@@ -90,7 +70,7 @@ class IdentifierConflict(Conflict):
         )
 
 
-def _identifier_out(identifier: CustomerIdentifier) -> IdentifierOut:
+def identifier_out(identifier: CustomerIdentifier) -> IdentifierOut:
     return IdentifierOut.model_validate(identifier, from_attributes=True)
 
 
@@ -100,7 +80,7 @@ def _consent_out(consent: Consent) -> ConsentOut:
 
 def _profile_of(customer: Customer) -> dict[str, Any]:
     """The stored profile as the JSON a client would send."""
-    return {name: getattr(customer, name) for name in _PROFILE_FIELDS} | {
+    return {name: getattr(customer, name) for name in PROFILE_FIELDS} | {
         "organization_id": str(customer.organization_id) if customer.organization_id else None
     }
 
@@ -215,7 +195,7 @@ async def _contacts(
             id=p.id,
             display_name=p.display_name,
             job_title=p.job_title,
-            identifiers=[_identifier_out(i) for i in identifiers[p.id]],
+            identifiers=[identifier_out(i) for i in identifiers[p.id]],
         )
         for p in people
     ]
@@ -285,7 +265,7 @@ async def add_identifier(
         for i in (await repo.identifiers_of([customer.id]))[customer.id]
         if (i.kind, i.value) == (data.kind.value, data.value)
     )
-    return _identifier_out(identifier), not existing
+    return identifier_out(identifier), not existing
 
 
 async def remove_identifier(
@@ -372,111 +352,6 @@ async def consent_history(
     return ConsentPage(items=[_consent_out(c) for c in page], next_cursor=next_cursor)
 
 
-async def identify(
-    on: Executor, kind: IdentifierKind, value: str, principal: Principal
-) -> Identified | None:
-    """Who an already-normalised identifier names, if the caller may see them."""
-    return await queries.identified(on, kind.value, value, principal)
-
-
-def search_filters(
-    *,
-    q: str | None,
-    phone: str | None,
-    email: str | None,
-    external_id: str | None,
-    owner_id: str | None,
-    tier: str | None,
-    tag: str | None,
-    kind: str | None,
-    status: str | None,
-    default_region: str,
-) -> SearchFilters:
-    """Normalise the search parameters; a malformed phone, email or id is a 422 naming it."""
-    identifiers = normalize_given(
-        {"phone": phone, "email": email, "external_id": external_id}, default_region, "query"
-    )
-    words: list[str] = []
-    q_identifiers: list[tuple[str, str]] = []
-    q_email_prefix = None
-    if q is not None and q.strip():
-        text = q.strip()
-        if "@" in text:
-            try:
-                q_identifiers.append(("email", normalize_email(text)))
-            except ValueError:
-                q_email_prefix = _LIKE_SPECIALS.sub("", text.lower())
-        elif sum(ch.isdigit() for ch in text) >= 6:
-            with contextlib.suppress(ValueError):
-                q_identifiers.append(
-                    ("phone", normalize_identifier(IdentifierKind.PHONE, text, default_region))
-                )
-        words = [w for w in (_LIKE_SPECIALS.sub("", w) for w in text.split()) if w][:8]
-    return SearchFilters(
-        words=words,
-        q_identifiers=q_identifiers,
-        q_email_prefix=q_email_prefix,
-        identifiers=identifiers,
-        owner_id=owner_id,
-        tier=tier,
-        tag=tag,
-        kind=kind,
-        status=status,
-    )
-
-
-def _finite_number(value: object) -> bool:
-    """A JSON number a float holds (json.loads also reads NaN, Infinity and 400 digits)."""
-    if not isinstance(value, int | float) or isinstance(value, bool):
-        return False
-    try:
-        return math.isfinite(float(value))
-    except OverflowError:
-        return False
-
-
-async def search_customers(
-    session: AsyncSession,
-    filters: SearchFilters,
-    principal: Principal,
-    *,
-    limit: int,
-    cursor: str | None,
-) -> CustomerPage:
-    """One page of matching customers; the cursor continues exactly where the page ended."""
-    after = None
-    if cursor:
-        rank = decode_cursor(cursor).get("rank")
-        if rank is not None and not _finite_number(rank):
-            raise InvalidCursor("The cursor is not one this service issued.")
-        position = cursor_id(cursor, "id")
-        assert position is not None
-        after = (None if rank is None else float(rank), position)
-    repo = CustomerRepository(session)
-    rows = await repo.search(filters, principal, limit=limit + 1, after=after)
-    page, next_cursor = keyset_page(rows, limit, lambda r: {"rank": r[1], "id": str(r[0].id)})
-    identifiers = await repo.identifiers_of([c.id for c, _ in page])
-    organizations = await repo.visible_among(
-        [c.organization_id for c, _ in page if c.organization_id], principal
-    )
-    items = [
-        CustomerSummary(
-            **{
-                name: getattr(c, name)
-                for name in CustomerSummary.model_fields
-                if name not in {"identifiers", "organization_id"}
-            },
-            organization_id=c.organization_id if c.organization_id in organizations else None,
-            identifiers=[_identifier_out(i) for i in identifiers[c.id]],
-        )
-        for c, _ in page
-    ]
-    return CustomerPage(items=items, next_cursor=next_cursor)
-
-
-# --- used by the timeline: resolving who an event is about, and merges ---------------
-
-
 async def survivor_id(on: Executor, customer_id: UUID) -> UUID:
     """Where a customer's history lives now: itself, or the survivor of its merges."""
     found = await queries.survivor_of(on, customer_id)
@@ -488,11 +363,6 @@ async def survivor_id(on: Executor, customer_id: UUID) -> UUID:
 async def survivors(on: Executor, customer_ids: Sequence[UUID]) -> set[UUID]:
     """Where these customers' histories live now (unknown ids are left out)."""
     return await queries.survivors_of(on, customer_ids)
-
-
-async def owners_of(session: AsyncSession, identifiers: Sequence[tuple[str, str]]) -> set[UUID]:
-    """The customers holding any of these normalised (kind, value) identifiers; creates none."""
-    return set((await queries.owners(session, list(set(identifiers)))).values())
 
 
 async def family(on: Executor, customer_id: UUID) -> list[UUID]:
@@ -508,225 +378,6 @@ async def readable_family(
     if customer is None:
         raise CustomerNotFound(customer_id)
     return customer, await family(session, customer.id)
-
-
-async def writable_target(session: AsyncSession, customer_id: UUID, principal: Principal) -> UUID:
-    """The customer an append to ``customer_id`` lands on (the survivor if it was merged)."""
-    customer = await CustomerRepository(session).get(customer_id, principal)
-    if customer is None:
-        raise CustomerNotFound(customer_id)
-    if customer.status == "erased":
-        raise Conflict(f"Customer {customer_id} was erased; nothing more is recorded on it.")
-    if customer.status == "merged":
-        if customer.id not in await visible_ids(session, [customer.id], principal):
-            raise CustomerNotFound(customer_id)  # its history lives on one the key cannot see
-        return await survivor_id(session, customer.id)
-    return customer.id
-
-
-class NoWritableCustomer(NotFound):
-    """What an owned-only key hears whether the identifiers name another owner's customer
-    or nobody: the two must not be told apart, or the key could probe for customers."""
-
-    code = "customer-not-found"
-
-    def __init__(self) -> None:
-        super().__init__(
-            "The identifiers name no customer this key may write; "
-            "an owned-only key writes only to its own customers and creates none."
-        )
-
-
-async def visible_ids(
-    session: AsyncSession, customer_ids: Sequence[UUID], principal: Principal
-) -> set[UUID]:
-    """Those of ``customer_ids`` the caller may see, and the survivor their history now
-    lives on as well (an owned-only key must not learn of another owner's customer)."""
-    if sees_everyone(principal):
-        return set(customer_ids)
-    owners = await queries.chain_owners(session, customer_ids)
-    return {
-        cid
-        for cid, (own, survivor) in owners.items()
-        if is_visible(own, principal) and is_visible(survivor, principal)
-    }
-
-
-async def resolve_customers(
-    session: AsyncSession,
-    refs: list[tuple[UUID | None, list[tuple[str, str]], str | None]],
-    principal: Principal,
-) -> list[tuple[UUID, bool] | ProblemError]:
-    """Who each reference names: (customer id, created) or the reason it cannot be resolved.
-
-    A reference is an explicit id or identifiers (normalised). The first identifier that
-    names a customer wins; when none does, a new ``unverified`` customer is created with
-    all of them (once per batch, however many references name it).
-    """
-    owners = await queries.owners(session, list({pair for _, idents, _ in refs for pair in idents}))
-    explicit = await queries.existing(session, [cid for cid, _, _ in refs if cid is not None])
-    visible = await visible_ids(session, list({*explicit, *owners.values()}), principal)
-    created: dict[tuple[str, str], UUID] = {}
-    new_customers: list[tuple[UUID, str]] = []
-    new_identifiers: list[tuple[UUID, str, str]] = []
-    results: list[tuple[UUID, bool] | ProblemError] = []
-    for customer_id, identifiers, display_name in refs:
-        if customer_id is not None:
-            status, _ = explicit.get(customer_id, (None, None))
-            if status is None or customer_id not in visible:
-                results.append(CustomerNotFound(customer_id))
-            elif status == "erased":
-                results.append(Conflict(f"Customer {customer_id} was erased."))
-            else:
-                results.append((customer_id, False))
-            continue
-        known = next((owners[i] for i in identifiers if i in owners), None)
-        if known is not None:
-            if known not in visible:
-                results.append(NoWritableCustomer())
-            else:
-                results.append((known, False))
-            continue
-        fresh = next((created[i] for i in identifiers if i in created), None)
-        if fresh is not None:
-            results.append((fresh, False))
-            continue
-        if not sees_everyone(principal):  # it could not tell a hidden holder from nobody
-            results.append(NoWritableCustomer())
-            continue
-        new = new_id()
-        new_customers.append((new, (display_name or identifiers[0][1])[:300]))
-        for identifier in identifiers:
-            if identifier not in created:
-                created[identifier] = new
-                new_identifiers.append((new, *identifier))
-        results.append((new, True))
-    if new_customers:
-        taken = await queries.create_unverified(session, new_customers, new_identifiers)
-        # A concurrent writer created some of the same customers first: use theirs.
-        lost = {c for c, kind, value in new_identifiers if (kind, value) not in taken}
-        lost -= {c for c, kind, value in new_identifiers if (kind, value) in taken}
-        if lost:
-            owners = await queries.owners(
-                session, [(k, v) for c, k, v in new_identifiers if c in lost]
-            )
-            winner = {c: owners[(k, v)] for c, k, v in new_identifiers if (k, v) in owners}
-            results = [
-                (winner[r[0]], False) if isinstance(r, tuple) and r[0] in winner else r
-                for r in results
-            ]
-            await queries.delete_customers(session, list(lost))
-    return results
-
-
-async def merge_preview(
-    session: AsyncSession, survivor: UUID, absorbed: UUID, principal: Principal
-) -> tuple[Customer, Customer, list[IdentifierOut], list[dict[str, Any]]]:
-    """Both customers (locked), the identifiers that would move and the fields that differ."""
-    repo = CustomerRepository(session)
-    if survivor == absorbed:
-        raise invalid_field("body.source_customer_id", "a customer cannot be merged into itself")
-    first, second = sorted([survivor, absorbed])
-    locked = {
-        c.id: c
-        for c in [
-            await repo.get(first, principal, for_update=True),
-            await repo.get(second, principal, for_update=True),
-        ]
-        if c
-    }
-    if survivor not in locked:
-        raise CustomerNotFound(survivor)
-    if absorbed not in locked:
-        raise invalid_field("body.source_customer_id", f"customer {absorbed} not found")
-    target, source = locked[survivor], locked[absorbed]
-    for customer in (target, source):
-        if customer.status != "active":
-            raise Conflict(
-                f"Customer {customer.id} is {customer.status}; only active customers merge."
-            )
-    identifiers = (await repo.identifiers_of([source.id]))[source.id]
-    conflicts = [
-        {"field": name, "survivor": getattr(target, name), "absorbed": getattr(source, name)}
-        for name in _PROFILE_FIELDS
-        if name not in {"tags", "attributes", "unverified"}
-        and getattr(source, name) not in (None, "")
-        and getattr(target, name) not in (None, "")
-        and getattr(source, name) != getattr(target, name)
-    ]
-    # An organisation the caller may not see is reported as differing, never named.
-    seen = await repo.visible_among(
-        [c.organization_id for c in (target, source) if c.organization_id], principal
-    )
-    for conflict in conflicts:
-        if conflict["field"] == "organization_id":
-            for side in ("survivor", "absorbed"):
-                conflict[side] = conflict[side] if conflict[side] in seen else None
-    return target, source, [_identifier_out(i) for i in identifiers], jsonable(conflicts)
-
-
-def jsonable(value: Any) -> Any:
-    """Plain JSON values (UUIDs as strings) for problem and preview documents."""
-    return json.loads(json.dumps(value, default=str))
-
-
-async def absorb(session: AsyncSession, target: Customer, source: Customer) -> list[UUID]:
-    """Move every identifier of ``source`` to ``target`` and mark ``source`` merged.
-
-    ``source`` takes ``target``'s owner: its history is the survivor's now, and whoever
-    may see one sees the other (customers merged into ``source`` follow, by trigger).
-    """
-    repo = CustomerRepository(session)
-    moved = await queries.move_identifiers(session, source.id, target.id, None)
-    source.status = "merged"
-    source.merged_into = target.id
-    source.owner_id = target.owner_id
-    if source.unverified is False and target.unverified:
-        target.unverified = False
-    await repo.touch(source)
-    await repo.touch(target)
-    return moved
-
-
-async def lock_pair(
-    session: AsyncSession, target_id: UUID, source_id: UUID, principal: Principal
-) -> tuple[Customer, Customer]:
-    """Both customers of a merge, locked in id order; 404 when the caller cannot see
-    either (before anything about the merge itself is looked at)."""
-    repo = CustomerRepository(session)
-    first, second = sorted([target_id, source_id])
-    locked = {
-        c.id: c
-        for c in [
-            await repo.get(first, principal, for_update=True),
-            await repo.get(second, principal, for_update=True),
-        ]
-        if c
-    }
-    if target_id not in locked or source_id not in locked:
-        raise CustomerNotFound()
-    return locked[target_id], locked[source_id]
-
-
-async def restore(
-    session: AsyncSession,
-    target: Customer,
-    source: Customer,
-    identifier_ids: list[UUID],
-    owner_id: str | None,
-) -> int:
-    """Undo :func:`absorb` on a pair from :func:`lock_pair`: ``source`` active again with
-    exactly the identifiers it brought and the owner it had."""
-    repo = CustomerRepository(session)
-    if target.status != "active":
-        raise Conflict(f"Customer {target.id} is {target.status}; undo its own merge first.")
-    moved = await queries.move_identifiers(session, target.id, source.id, identifier_ids)
-    source.status = "active"
-    source.merged_into = None
-    source.owner_id = owner_id
-    await repo.touch(source)
-    await repo.touch(target)
-    return len(moved)
 
 
 async def get_customer(on: Executor, customer_id: UUID, principal: Principal) -> CustomerOut:

@@ -38,7 +38,7 @@ from app.fichas.templates import (
 from app.indicators import service as indicators
 from app.indicators.schemas import AlertOut
 from app.indicators.state import OPEN_ORDER, RESOLVED, derive, sales_series
-from app.timeline import service as timeline
+from app.timeline import views
 
 
 class TemplateNotFound(NotFound):
@@ -385,7 +385,7 @@ async def _ficha(
     snap = await indicators.snapshot(on, customer.id, alert_limit)
     shown = [s for s in sections if s["name"] in EVENT_SECTIONS]
     wanted = [(*EVENT_SECTIONS[s["name"]](s), s["limit"]) for s in shown]
-    events = await timeline.recent_events(on, customer.id, wanted) if wanted else []
+    events = await views.recent_events(on, customer.id, wanted) if wanted else []
     ctx = Context(
         principal=principal,
         customer=customer,

@@ -18,6 +18,7 @@ from app.core.config import Settings
 from app.core.errors import Conflict, NotFound, PayloadTooLarge, Unauthorized, ValidationFailed
 from app.core.pagination import cursor_id, keyset_page
 from app.core.security import Principal, Role
+from app.customers import resolution
 from app.customers import service as customers
 from app.customers.identifiers import identifiers_in_text, readable_given
 from app.ingest import queries
@@ -32,6 +33,7 @@ from app.ingest.adapters.base import (
 from app.ingest.models import WebhookDelivery
 from app.ingest.repository import DeliveryRepository
 from app.ingest.schemas import DeliveryOut, DeliveryPage, ReplayOutcome, WebhookReceipt
+from app.timeline import bulk
 from app.timeline import service as timeline
 from app.timeline.schemas import EventRef
 from app.timeline.sources import reference_scopes, scope_source, source_scope
@@ -152,7 +154,7 @@ async def _process(
     if outcome.status == "failed":
         people, ids = _named(adapter, delivery, settings)
         await queries.name(session, row_id, people)
-        concerned |= await customers.owners_of(session, [i for named in people for i in named])
+        concerned |= await resolution.owners_of(session, [i for named in people for i in named])
         concerned |= await customers.survivors(session, ids)
     await queries.link(session, row_id, concerned)
     waiting = await queries.finish(
@@ -236,10 +238,10 @@ async def _append_events(
             ref = timeline.customer_ref(event.customer, settings, f"event.{index}")
         except ValidationFailed as exc:
             raise PayloadError(exc.detail or "the normalised event is invalid") from None
-        pending.append(timeline.Pending(index + 1, new, ref, event.customer.event))
+        pending.append(bulk.Pending(index + 1, new, ref, event.customer.event))
     if not pending:
         return Processed("ignored", 0, 0, None)
-    results = await timeline.store_events(
+    results = await bulk.store_events(
         session, pending, writer, clock, label="event", delivery_id=row_id
     )
     errors = [e["reason"] for r in results if r.errors for e in r.errors]

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.clock import Clock
 from app.core.errors import NotFound
 from app.core.security import Principal
+from app.customers import merges
 from app.customers import service as customers
 from app.customers.schemas import ConsentIn, ConsentOut, Preferences
 from app.indicators import service as indicators
@@ -29,7 +30,7 @@ async def merge(
     clock: Clock,
 ) -> MergeOutcome:
     """Merge a duplicate into a survivor (or preview it): identifiers move, histories join."""
-    target, source, identifiers, conflicts = await customers.merge_preview(
+    target, source, identifiers, conflicts = await merges.merge_preview(
         session, survivor_id, absorbed_id, principal
     )
     repo = TimelineRepository(session)
@@ -46,7 +47,7 @@ async def merge(
     if dry_run:
         return outcome
     absorbed_owner = source.owner_id
-    moved = await customers.absorb(session, target, source)
+    moved = await merges.absorb(session, target, source)
     record = await repo.add_merge(
         CustomerMerge(
             survivor_id=target.id,
@@ -94,11 +95,11 @@ async def unmerge(
     """Undo a merge: the absorbed customer returns with exactly its identifiers and events."""
     repo = TimelineRepository(session)
     # Who may see both comes first: the merge record is not looked at for anyone else.
-    target, source = await customers.lock_pair(session, survivor_id, absorbed_id, principal)
+    target, source = await merges.lock_pair(session, survivor_id, absorbed_id, principal)
     record = await repo.open_merge(survivor_id, absorbed_id)
     if record is None:
         raise NotFound(f"Customer {absorbed_id} is not merged into {survivor_id}.")
-    restored = await customers.restore(
+    restored = await merges.restore(
         session, target, source, record.identifier_ids, record.absorbed_owner_id
     )
     record.unmerged_at = func.now()  # when the split was stored, as merged_at: a record

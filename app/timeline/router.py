@@ -26,7 +26,7 @@ from app.core.preconditions import IfMatch, etag
 from app.core.timestamps import Timestamp
 from app.customers import service as customers
 from app.customers.schemas import ConsentIn, ConsentOut, Preferences
-from app.timeline import flows, service
+from app.timeline import bulk, flows, service, stream, views
 from app.timeline.catalog import CATALOG, CUSTOM_PREFIX, Channel, catalog_document
 from app.timeline.schemas import (
     BulkLineResult,
@@ -177,7 +177,7 @@ async def import_events(
         lines.pop()
     if len(lines) > MAX_BULK_LINES:
         raise PayloadTooLarge(f"At most {MAX_BULK_LINES} lines per request; got {len(lines)}.")
-    results = await service.import_bulk(session, lines, principal, settings, clock)
+    results = await bulk.import_bulk(session, lines, principal, settings, clock)
     body = "".join(r.model_dump_json(exclude_none=True) + "\n" for r in results)
     return Response(body, media_type=NDJSON)
 
@@ -218,7 +218,7 @@ async def get_timeline(
         known = value in CATALOG or value.startswith(CUSTOM_PREFIX) or type_family in _FAMILIES
         if not known:
             raise invalid_field(f"query.type.{index}", f"unknown type or family '{value}'")
-    page = await service.read_timeline(
+    page = await views.read_timeline(
         session,
         customer_id,
         principal,
@@ -271,7 +271,7 @@ async def stream_timeline(
     limit = settings.max_streams_per_key
     if feed.streams_of(principal.key_id) >= limit:
         raise TooManyRequests(f"This key holds {limit} open streams already; close one first.")
-    opened = await service.open_stream(session, customer_id, principal)
+    opened = await stream.open_stream(session, customer_id, principal)
     if isinstance(opened, customers.Merged):
         return _merged_redirect(request, opened.survivor)
     family = list(opened.family)
@@ -279,7 +279,7 @@ async def stream_timeline(
 
     async def still_open() -> bool:
         async with database.sessionmaker() as s:
-            return await service.stream_view(s, opened.customer_id, principal) == opened
+            return await stream.stream_view(s, opened.customer_id, principal) == opened
 
     def until_expiry() -> float | None:
         """Seconds the stream's session token has left; None for an API key."""
@@ -301,7 +301,7 @@ async def stream_timeline(
                 return
             if last_event_id is not None:
                 async with database.sessionmaker() as s:
-                    for event in await service.replay_after(s, family, last_event_id):
+                    for event in await stream.replay_after(s, family, last_event_id):
                         yield {"id": str(event.id), "data": event.model_dump_json()}
             while True:
                 try:
@@ -312,7 +312,7 @@ async def stream_timeline(
                     return
                 if ids:
                     async with database.sessionmaker() as s:
-                        for event in await service.events_for_stream(s, ids):
+                        for event in await stream.events_for_stream(s, ids):
                             yield {"id": str(event.id), "data": event.model_dump_json()}
 
     return EventSourceResponse(events(), ping=settings.sse_ping_seconds)

@@ -1,30 +1,23 @@
-"""Appending to and reading the timeline; merges, preferences and consents as events."""
+"""Appending to the timeline: an event validated against the catalog, its customer
+resolved, its idempotency key claimed, stored and folded into the indicators at once."""
 
 import hashlib
 import json
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
 from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.auth.access import record_access
-from app.auth.service import still_active
 from app.core.clock import Clock
 from app.core.config import Settings
-from app.core.db import Executor, new_id
-from app.core.errors import (
-    Conflict,
-    ProblemError,
-    ValidationFailed,
-    invalid_field,
-    invalid_fields,
-)
-from app.core.pagination import InvalidCursor, cursor_id, decode_cursor, keyset_page
+from app.core.db import new_id
+from app.core.errors import Conflict, ProblemError, invalid_field, invalid_fields
 from app.core.security import Principal
+from app.customers import resolution
 from app.customers import service as customers
 from app.customers.identifiers import normalize_given
 from app.indicators import service as indicators
@@ -32,17 +25,9 @@ from app.timeline import queries
 from app.timeline.catalog import SYSTEM_TYPES, Channel, event_type
 from app.timeline.models import Event
 from app.timeline.payloads import CorrectionPayload
-from app.timeline.queries import EventRow, TimelineQuery
+from app.timeline.queries import EventRow
 from app.timeline.repository import TimelineRepository
-from app.timeline.schemas import (
-    BulkLineResult,
-    CustomerRefIn,
-    EventIn,
-    EventOut,
-    EventRef,
-    IdentifiedEventIn,
-    TimelinePage,
-)
+from app.timeline.schemas import CustomerRefIn, EventIn, EventOut, EventRef, IdentifiedEventIn
 from app.timeline.sources import (
     SERVICE_SOURCE,
     check_source,
@@ -54,9 +39,6 @@ from app.timeline.sources import (
 
 # A normalised customer reference: explicit id, identifiers (kind, value), name for a new one.
 CustomerRef = tuple[UUID | None, list[tuple[str, str]], str | None]
-# A live stream resumed with Last-Event-ID replays what was recorded this long before the
-# last event it saw: appends commit out of id order, so a plain "id > last" would skip some.
-RESUME_WINDOW = timedelta(seconds=30)
 
 
 class IdempotencyConflict(Conflict):
@@ -270,7 +252,7 @@ async def _original(
     event_id, stored = found
     original = await TimelineRepository(session).get(event_id)
     assert original is not None
-    if writer is not None and not await customers.visible_ids(
+    if writer is not None and not await resolution.visible_ids(
         session, [original.customer_id], writer
     ):
         raise IdempotencyConflict(f"The key {key[1]!r} was used for a different event.")
@@ -291,7 +273,7 @@ async def append_to_customer(
     clock: Clock,
 ) -> tuple[EventOut, bool]:
     """POST /customers/{id}/events: an append to a merged customer lands on its survivor."""
-    target = await customers.writable_target(session, customer_id, principal)
+    target = await resolution.writable_target(session, customer_id, principal)
     new = prepare_event(data, principal)
     return await append(
         session, target, new, idempotency_key(new, header_key, principal), principal, clock
@@ -307,7 +289,7 @@ def customer_ref(
     return ref.id, identifiers, ref.display_name
 
 
-async def _resolve(
+async def resolve_refs(
     session: AsyncSession,
     refs: Sequence[CustomerRef],
     event_refs: Sequence[EventRef | None],
@@ -332,7 +314,7 @@ async def _resolve(
     }
     found = await queries.find_keys(session, list(wanted))
     holders = [hit[2] for hit in found.values() if hit[2] is not None]
-    visible = await customers.visible_ids(session, holders, principal)
+    visible = await resolution.visible_ids(session, holders, principal)
     explicit: list[CustomerRef] = []
     missing: dict[int, ProblemError] = {}
     for index, (ref, event) in enumerate(zip(refs, event_refs, strict=True)):
@@ -356,7 +338,7 @@ async def _resolve(
             explicit.append((None, [], None))
         else:
             explicit.append((await customers.survivor_id(session, holder), [], None))
-    resolved = await customers.resolve_customers(
+    resolved = await resolution.resolve_customers(
         session, [r for i, r in enumerate(explicit) if i not in missing], principal
     )
     results: list[tuple[UUID, bool] | ProblemError] = []
@@ -377,7 +359,7 @@ async def append_identified(
     """POST /events: resolve (or create, unverified) the customer named in the body, then append."""
     ref = customer_ref(data.customer, settings, "body")
     new = prepare_event(data, principal)
-    resolved = (await _resolve(session, [ref], [data.customer.event], principal, "body"))[0]
+    resolved = (await resolve_refs(session, [ref], [data.customer.event], principal, "body"))[0]
     if isinstance(resolved, ProblemError):
         raise resolved
     customer_id = await customers.survivor_id(session, resolved[0])
@@ -413,286 +395,3 @@ async def append_system_event(
 # The error type of an event whose customer is named by an earlier event that its source
 # has not delivered yet (a refund before its order): retried when that event arrives.
 NOT_RECORDED_YET = "event_not_recorded_yet"
-
-
-@dataclass(slots=True)
-class Pending:
-    """A validated event waiting for its customer: ``position`` is its 1-based line number."""
-
-    position: int
-    new: NewEvent
-    ref: CustomerRef
-    event_ref: EventRef | None = None
-
-
-def _error(position: int, field: str, reason: str, type_: str) -> BulkLineResult:
-    return BulkLineResult(
-        line=position, status="error", errors=[{"field": field, "reason": reason, "type": type_}]
-    )
-
-
-async def store_events(
-    session: AsyncSession,
-    pending: Sequence[Pending],
-    principal: Principal,
-    clock: Clock,
-    *,
-    label: str,
-    delivery_id: UUID | None = None,
-) -> list[BulkLineResult]:
-    """Resolve the customers of many events and store them in a few statements.
-
-    Events whose key (source + source_event_id) is already taken, in the database or
-    earlier in the same batch, are reported as duplicates and stored once; a duplicate
-    whose event is on a customer the caller cannot see names neither.
-    """
-    results: dict[int, BulkLineResult] = {}
-    resolved = await _resolve(
-        session, [p.ref for p in pending], [p.event_ref for p in pending], principal, label
-    )
-    ready: list[tuple[Pending, EventRow, tuple[str, str] | None, str]] = []
-    for item, outcome in zip(pending, resolved, strict=True):
-        where = f"{label}.{item.position}"
-        if isinstance(outcome, ProblemError):
-            named = outcome.extra.get("errors") or [{}]
-            kind = NOT_RECORDED_YET if named[0].get("type") == NOT_RECORDED_YET else "customer"
-            results[item.position] = _error(
-                item.position, f"{where}.customer", outcome.detail or "", kind
-            )
-        elif item.new.corrects_id is not None:
-            results[item.position] = _error(
-                item.position, f"{where}.type", "append corrections one at a time", "value_error"
-            )
-        else:
-            row = item.new.row(outcome[0], delivery_id=delivery_id)
-            key = idempotency_key(item.new, None, principal)
-            ready.append((item, row, key, item.new.fingerprint(None)))
-
-    claimed = await queries.claim_keys(
-        session, [(*key, row.id, fp) for _, row, key, fp in ready if key]
-    )
-    taken: set[tuple[str, str]] = set()
-    to_insert: list[EventRow] = []
-    duplicates: list[tuple[int, tuple[str, str]]] = []
-    for item, row, key, _ in ready:
-        if key is not None and (key not in claimed or key in taken):
-            duplicates.append((item.position, key))
-            continue
-        if key is not None:
-            taken.add(key)
-        to_insert.append(row)
-        results[item.position] = BulkLineResult(
-            line=item.position, status="created", event_id=row.id, customer_id=row.customer_id
-        )
-    existing = await queries.find_keys(session, list({key for _, key in duplicates}))
-    holders = [found[2] for found in existing.values() if found[2] is not None]
-    visible = await customers.visible_ids(session, holders, principal)
-    for position, key in duplicates:
-        event_id, _, customer_id = existing[key]
-        hidden = customer_id is not None and customer_id not in visible  # None: this batch's
-        results[position] = (
-            BulkLineResult(line=position, status="duplicate")
-            if hidden
-            else BulkLineResult(
-                line=position, status="duplicate", event_id=event_id, customer_id=customer_id
-            )
-        )
-    await queries.insert_many(session, to_insert)
-    await indicators.record(session, [(row.customer_id, row.fact()) for row in to_insert], clock)
-    return [results[p.position] for p in pending]
-
-
-async def import_bulk(
-    session: AsyncSession,
-    lines: Sequence[bytes],
-    principal: Principal,
-    settings: Settings,
-    clock: Clock,
-) -> list[BulkLineResult]:
-    """Validate, resolve and store many events at once; one bad line never rejects the others."""
-    rejected: dict[int, BulkLineResult] = {}
-    pending: list[Pending] = []
-    for index, raw in enumerate(lines):
-        number = index + 1
-        try:
-            data = IdentifiedEventIn.model_validate_json(raw)
-            new = prepare_event(data, principal, f"line.{number}")
-            ref = customer_ref(data.customer, settings, f"line.{number}")
-            pending.append(Pending(number, new, ref, data.customer.event))
-        except ValidationError as exc:
-            errors = invalid_fields(exc, "line", number).extra["errors"]
-            rejected[number] = BulkLineResult(line=number, status="error", errors=errors)
-        except ValidationFailed as exc:
-            rejected[number] = BulkLineResult(
-                line=number, status="error", errors=exc.extra["errors"]
-            )
-    stored = await store_events(session, pending, principal, clock, label="line")
-    merged = {r.line: r for r in stored} | rejected
-    return [merged[n] for n in sorted(merged)]
-
-
-async def read_timeline(
-    session: AsyncSession,
-    customer_id: UUID,
-    principal: Principal,
-    *,
-    types: Sequence[str],
-    channels: Sequence[str],
-    since: datetime | None,
-    until: datetime | None,
-    limit: int,
-    cursor: str | None,
-) -> TimelinePage | customers.Merged:
-    """A page of a customer's history as a reader asks for it, logged as read; for a merged
-    customer, only its survivor, and nothing is read."""
-    customer, family = await customers.readable_family(session, customer_id, principal)
-    if customer.status == "merged":
-        return customers.Merged(await customers.survivor_id(session, customer.id))
-    await record_access(session, principal, customer.id, "timeline")
-    return await timeline_page(
-        session,
-        family,
-        types=types,
-        channels=channels,
-        since=since,
-        until=until,
-        limit=limit,
-        cursor=cursor,
-    )
-
-
-async def timeline_page(
-    session: AsyncSession,
-    family: list[UUID],
-    *,
-    types: Sequence[str],
-    channels: Sequence[str],
-    since: datetime | None,
-    until: datetime | None,
-    limit: int,
-    cursor: str | None,
-) -> TimelinePage:
-    """One page of a merge family's history (``customers.readable_family``), newest first."""
-    exact = [t for t in types if not t.endswith("*")]
-    prefixes = [t.rstrip("*") for t in types if t.endswith("*")]
-    after = None
-    if cursor:
-        try:
-            moment = datetime.fromisoformat(str(decode_cursor(cursor)["t"]))
-        except (KeyError, ValueError):
-            raise InvalidCursor("The cursor is not one this service issued.") from None
-        if moment.tzinfo is None or not _storable(moment):
-            raise InvalidCursor("The cursor is not one this service issued.")
-        position = cursor_id(cursor, "id")
-        assert position is not None
-        after = (moment, position)
-    query = TimelineQuery(family, exact, prefixes, channels, since, until)
-    rows = await queries.page_rows(session, query, limit=limit + 1, after=after)
-    page, next_cursor = keyset_page(
-        rows, limit, lambda r: {"t": r["occurred_at"].isoformat(), "id": str(r["id"])}
-    )
-    return TimelinePage(
-        items=[EventOut.model_validate(dict(r)) for r in page], next_cursor=next_cursor
-    )
-
-
-def _storable(moment: datetime) -> bool:
-    """Whether an aware time converts to UTC within Python's years (as timestamptz keeps it)."""
-    try:
-        moment.astimezone(UTC)
-    except OverflowError:
-        return False
-    return True
-
-
-_LIKE_SPECIALS = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})
-
-
-def _like(type_: str) -> str:
-    """A type as a LIKE pattern: ``call.*`` every call type, else exactly that type."""
-    if type_.endswith("*"):
-        return type_[:-1].translate(_LIKE_SPECIALS) + "%"
-    return type_.translate(_LIKE_SPECIALS)
-
-
-async def recent_events(
-    on: Executor, customer_id: UUID, wanted: Sequence[tuple[Sequence[str], bool, int]]
-) -> list[list[dict[str, Any]]]:
-    """For each of ``wanted`` (types, exact or ``prefix.*``, none for any; pinned notes
-    only; how many), the newest events of an already-authorised customer and everyone
-    merged into it: one query for all of a ficha's event sections."""
-    patterns = [([_like(t) for t in types], pinned, n) for types, pinned, n in wanted]
-    rows = await queries.recent_rows(on, customer_id, patterns)
-    found: list[list[dict[str, Any]]] = [[] for _ in wanted]
-    for r in rows:
-        found[r["n"] - 1].append(
-            {
-                "id": str(r["id"]),
-                "type": r["type"],
-                "occurred_at": r["occurred_at"].isoformat(),
-                "channel": r["channel"],
-                "direction": r["direction"],
-                "summary": r["summary"],
-                "actor": r["actor"],
-            }
-        )
-    return found
-
-
-@dataclass(frozen=True, slots=True)
-class StreamView:
-    """What a live stream shows: its customer, its status and merge family."""
-
-    customer_id: UUID
-    status: str
-    family: frozenset[UUID]
-
-
-async def open_stream(
-    session: AsyncSession, customer_id: UUID, principal: Principal
-) -> StreamView | customers.Merged:
-    """What a new live stream on a customer shows, logged as read; for a merged customer,
-    only its survivor, and nothing is opened."""
-    customer, family = await customers.readable_family(session, customer_id, principal)
-    if customer.status == "merged":
-        return customers.Merged(await customers.survivor_id(session, customer.id))
-    await record_access(session, principal, customer.id, "timeline-stream")
-    return StreamView(customer.id, customer.status, frozenset(family))
-
-
-async def stream_view(
-    session: AsyncSession, customer_id: UUID, principal: Principal
-) -> StreamView | None:
-    """What a stream on the customer would show its key now; None once the key is revoked
-    or the customer is out of its sight. A stream whose view changes is closed: the client
-    reconnects and is answered afresh (a new stream, a 308 to the survivor, or a 404)."""
-    if not await still_active(session, principal):
-        return None
-    try:
-        customer, family = await customers.readable_family(session, customer_id, principal)
-    except customers.CustomerNotFound:
-        return None
-    return StreamView(customer.id, customer.status, frozenset(family))
-
-
-async def events_for_stream(session: AsyncSession, event_ids: Sequence[UUID]) -> list[EventOut]:
-    return [
-        event_out(e)
-        for e in sorted(await TimelineRepository(session).get_many(event_ids), key=lambda e: e.id)
-    ]
-
-
-async def replay_after(
-    session: AsyncSession, customer_ids: Sequence[UUID], last_event_id: UUID
-) -> list[EventOut]:
-    """Events a resuming stream may have missed (at least once: the client dedupes by id).
-
-    The resume point counts only on the stream's own timeline: another customer's event
-    replays nothing, as an id never recorded does, so that the answer tells no key that
-    an event exists elsewhere, nor when it was recorded."""
-    repo = TimelineRepository(session)
-    last = await repo.get(last_event_id)
-    if last is None or last.customer_id not in customer_ids:
-        return []
-    events = await repo.recorded_since(customer_ids, last.recorded_at - RESUME_WINDOW)
-    return [event_out(e) for e in events if e.id != last.id]

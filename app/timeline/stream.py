@@ -1,4 +1,5 @@
-"""Live timeline: LISTEN connections per process fan NOTIFYs out to open streams.
+"""Live timeline: LISTEN connections per process fan NOTIFYs out to open streams; and what
+a stream shows, read when it opens, checked again and resumed.
 
 Two channels: appended events (``customer_id:event_id``) and changes of who may see what
 (``key:<id>`` when a key is revoked, ``customer:<id>`` when a customer's owner, status or
@@ -9,11 +10,22 @@ send and the second as a request to check its access again before sending anythi
 import asyncio
 import contextlib
 from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
 from uuid import UUID
 
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.access import record_access
+from app.auth.service import still_active
 from app.core.notify import Listener
+from app.core.security import Principal
+from app.customers import service as customers
 from app.customers.visibility import ACCESS_CHANNEL
 from app.timeline.queries import NOTIFY_CHANNEL
+from app.timeline.repository import TimelineRepository
+from app.timeline.schemas import EventOut
+from app.timeline.service import event_out
 
 # A stalled client loses live pushes beyond this many (it resumes with Last-Event-ID).
 MAX_PENDING = 10_000
@@ -131,3 +143,67 @@ def _discard(table: dict[UUID, set[Subscription]], name: UUID, item: Subscriptio
         subscriptions.discard(item)
         if not subscriptions:
             del table[name]
+
+
+# A live stream resumed with Last-Event-ID replays what was recorded this long before the
+# last event it saw: appends commit out of id order, so a plain "id > last" would skip some.
+RESUME_WINDOW = timedelta(seconds=30)
+
+
+@dataclass(frozen=True, slots=True)
+class StreamView:
+    """What a live stream shows: its customer, its status and merge family."""
+
+    customer_id: UUID
+    status: str
+    family: frozenset[UUID]
+
+
+async def open_stream(
+    session: AsyncSession, customer_id: UUID, principal: Principal
+) -> StreamView | customers.Merged:
+    """What a new live stream on a customer shows, logged as read; for a merged customer,
+    only its survivor, and nothing is opened."""
+    customer, family = await customers.readable_family(session, customer_id, principal)
+    if customer.status == "merged":
+        return customers.Merged(await customers.survivor_id(session, customer.id))
+    await record_access(session, principal, customer.id, "timeline-stream")
+    return StreamView(customer.id, customer.status, frozenset(family))
+
+
+async def stream_view(
+    session: AsyncSession, customer_id: UUID, principal: Principal
+) -> StreamView | None:
+    """What a stream on the customer would show its key now; None once the key is revoked
+    or the customer is out of its sight. A stream whose view changes is closed: the client
+    reconnects and is answered afresh (a new stream, a 308 to the survivor, or a 404)."""
+    if not await still_active(session, principal):
+        return None
+    try:
+        customer, family = await customers.readable_family(session, customer_id, principal)
+    except customers.CustomerNotFound:
+        return None
+    return StreamView(customer.id, customer.status, frozenset(family))
+
+
+async def events_for_stream(session: AsyncSession, event_ids: Sequence[UUID]) -> list[EventOut]:
+    return [
+        event_out(e)
+        for e in sorted(await TimelineRepository(session).get_many(event_ids), key=lambda e: e.id)
+    ]
+
+
+async def replay_after(
+    session: AsyncSession, customer_ids: Sequence[UUID], last_event_id: UUID
+) -> list[EventOut]:
+    """Events a resuming stream may have missed (at least once: the client dedupes by id).
+
+    The resume point counts only on the stream's own timeline: another customer's event
+    replays nothing, as an id never recorded does, so that the answer tells no key that
+    an event exists elsewhere, nor when it was recorded."""
+    repo = TimelineRepository(session)
+    last = await repo.get(last_event_id)
+    if last is None or last.customer_id not in customer_ids:
+        return []
+    events = await repo.recorded_since(customer_ids, last.recorded_at - RESUME_WINDOW)
+    return [event_out(e) for e in events if e.id != last.id]

@@ -15,7 +15,7 @@ from app.core.db import driver_connection
 from app.core.security import Principal, Role
 from app.customers.identifiers import IdentifierKind
 from app.customers.repository import search_statement
-from app.customers.service import identify, search_filters
+from app.customers.search import identify, search_filters
 from tests.conftest import MakeKey
 
 PROBLEM = "application/problem+json"

@@ -1,0 +1,147 @@
+"""Many events at once: a bulk NDJSON import, and the events of a webhook delivery.
+
+Each line or event is validated on its own; their customers are resolved and their keys
+claimed in a few statements for the whole batch, so one bad line never rejects the others.
+"""
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from uuid import UUID
+
+from pydantic import ValidationError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.clock import Clock
+from app.core.config import Settings
+from app.core.errors import ProblemError, ValidationFailed, invalid_fields
+from app.core.security import Principal
+from app.customers import resolution
+from app.indicators import service as indicators
+from app.timeline import queries
+from app.timeline.queries import EventRow
+from app.timeline.schemas import BulkLineResult, EventRef, IdentifiedEventIn
+from app.timeline.service import (
+    NOT_RECORDED_YET,
+    CustomerRef,
+    NewEvent,
+    customer_ref,
+    idempotency_key,
+    prepare_event,
+    resolve_refs,
+)
+
+
+@dataclass(slots=True)
+class Pending:
+    """A validated event waiting for its customer: ``position`` is its 1-based line number."""
+
+    position: int
+    new: NewEvent
+    ref: CustomerRef
+    event_ref: EventRef | None = None
+
+
+def _error(position: int, field: str, reason: str, type_: str) -> BulkLineResult:
+    return BulkLineResult(
+        line=position, status="error", errors=[{"field": field, "reason": reason, "type": type_}]
+    )
+
+
+async def store_events(
+    session: AsyncSession,
+    pending: Sequence[Pending],
+    principal: Principal,
+    clock: Clock,
+    *,
+    label: str,
+    delivery_id: UUID | None = None,
+) -> list[BulkLineResult]:
+    """Resolve the customers of many events and store them in a few statements.
+
+    Events whose key (source + source_event_id) is already taken, in the database or
+    earlier in the same batch, are reported as duplicates and stored once; a duplicate
+    whose event is on a customer the caller cannot see names neither.
+    """
+    results: dict[int, BulkLineResult] = {}
+    resolved = await resolve_refs(
+        session, [p.ref for p in pending], [p.event_ref for p in pending], principal, label
+    )
+    ready: list[tuple[Pending, EventRow, tuple[str, str] | None, str]] = []
+    for item, outcome in zip(pending, resolved, strict=True):
+        where = f"{label}.{item.position}"
+        if isinstance(outcome, ProblemError):
+            named = outcome.extra.get("errors") or [{}]
+            kind = NOT_RECORDED_YET if named[0].get("type") == NOT_RECORDED_YET else "customer"
+            results[item.position] = _error(
+                item.position, f"{where}.customer", outcome.detail or "", kind
+            )
+        elif item.new.corrects_id is not None:
+            results[item.position] = _error(
+                item.position, f"{where}.type", "append corrections one at a time", "value_error"
+            )
+        else:
+            row = item.new.row(outcome[0], delivery_id=delivery_id)
+            key = idempotency_key(item.new, None, principal)
+            ready.append((item, row, key, item.new.fingerprint(None)))
+
+    claimed = await queries.claim_keys(
+        session, [(*key, row.id, fp) for _, row, key, fp in ready if key]
+    )
+    taken: set[tuple[str, str]] = set()
+    to_insert: list[EventRow] = []
+    duplicates: list[tuple[int, tuple[str, str]]] = []
+    for item, row, key, _ in ready:
+        if key is not None and (key not in claimed or key in taken):
+            duplicates.append((item.position, key))
+            continue
+        if key is not None:
+            taken.add(key)
+        to_insert.append(row)
+        results[item.position] = BulkLineResult(
+            line=item.position, status="created", event_id=row.id, customer_id=row.customer_id
+        )
+    existing = await queries.find_keys(session, list({key for _, key in duplicates}))
+    holders = [found[2] for found in existing.values() if found[2] is not None]
+    visible = await resolution.visible_ids(session, holders, principal)
+    for position, key in duplicates:
+        event_id, _, customer_id = existing[key]
+        hidden = customer_id is not None and customer_id not in visible  # None: this batch's
+        results[position] = (
+            BulkLineResult(line=position, status="duplicate")
+            if hidden
+            else BulkLineResult(
+                line=position, status="duplicate", event_id=event_id, customer_id=customer_id
+            )
+        )
+    await queries.insert_many(session, to_insert)
+    await indicators.record(session, [(row.customer_id, row.fact()) for row in to_insert], clock)
+    return [results[p.position] for p in pending]
+
+
+async def import_bulk(
+    session: AsyncSession,
+    lines: Sequence[bytes],
+    principal: Principal,
+    settings: Settings,
+    clock: Clock,
+) -> list[BulkLineResult]:
+    """Validate, resolve and store many events at once; one bad line never rejects the others."""
+    rejected: dict[int, BulkLineResult] = {}
+    pending: list[Pending] = []
+    for index, raw in enumerate(lines):
+        number = index + 1
+        try:
+            data = IdentifiedEventIn.model_validate_json(raw)
+            new = prepare_event(data, principal, f"line.{number}")
+            ref = customer_ref(data.customer, settings, f"line.{number}")
+            pending.append(Pending(number, new, ref, data.customer.event))
+        except ValidationError as exc:
+            errors = invalid_fields(exc, "line", number).extra["errors"]
+            rejected[number] = BulkLineResult(line=number, status="error", errors=errors)
+        except ValidationFailed as exc:
+            rejected[number] = BulkLineResult(
+                line=number, status="error", errors=exc.extra["errors"]
+            )
+    stored = await store_events(session, pending, principal, clock, label="line")
+    merged = {r.line: r for r in stored} | rejected
+    return [merged[n] for n in sorted(merged)]

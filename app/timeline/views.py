@@ -1,0 +1,126 @@
+"""The timeline's read side: a page of a customer's history, and the newest events a
+ficha shows; plain data from the prepared statements of ``queries.py``."""
+
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.auth.access import record_access
+from app.core.db import Executor
+from app.core.pagination import InvalidCursor, cursor_id, decode_cursor, keyset_page
+from app.core.security import Principal
+from app.customers import service as customers
+from app.timeline import queries
+from app.timeline.queries import TimelineQuery
+from app.timeline.schemas import EventOut, TimelinePage
+
+
+async def read_timeline(
+    session: AsyncSession,
+    customer_id: UUID,
+    principal: Principal,
+    *,
+    types: Sequence[str],
+    channels: Sequence[str],
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    cursor: str | None,
+) -> TimelinePage | customers.Merged:
+    """A page of a customer's history as a reader asks for it, logged as read; for a merged
+    customer, only its survivor, and nothing is read."""
+    customer, family = await customers.readable_family(session, customer_id, principal)
+    if customer.status == "merged":
+        return customers.Merged(await customers.survivor_id(session, customer.id))
+    await record_access(session, principal, customer.id, "timeline")
+    return await timeline_page(
+        session,
+        family,
+        types=types,
+        channels=channels,
+        since=since,
+        until=until,
+        limit=limit,
+        cursor=cursor,
+    )
+
+
+async def timeline_page(
+    session: AsyncSession,
+    family: list[UUID],
+    *,
+    types: Sequence[str],
+    channels: Sequence[str],
+    since: datetime | None,
+    until: datetime | None,
+    limit: int,
+    cursor: str | None,
+) -> TimelinePage:
+    """One page of a merge family's history (``customers.readable_family``), newest first."""
+    exact = [t for t in types if not t.endswith("*")]
+    prefixes = [t.rstrip("*") for t in types if t.endswith("*")]
+    after = None
+    if cursor:
+        try:
+            moment = datetime.fromisoformat(str(decode_cursor(cursor)["t"]))
+        except (KeyError, ValueError):
+            raise InvalidCursor("The cursor is not one this service issued.") from None
+        if moment.tzinfo is None or not _storable(moment):
+            raise InvalidCursor("The cursor is not one this service issued.")
+        position = cursor_id(cursor, "id")
+        assert position is not None
+        after = (moment, position)
+    query = TimelineQuery(family, exact, prefixes, channels, since, until)
+    rows = await queries.page_rows(session, query, limit=limit + 1, after=after)
+    page, next_cursor = keyset_page(
+        rows, limit, lambda r: {"t": r["occurred_at"].isoformat(), "id": str(r["id"])}
+    )
+    return TimelinePage(
+        items=[EventOut.model_validate(dict(r)) for r in page], next_cursor=next_cursor
+    )
+
+
+def _storable(moment: datetime) -> bool:
+    """Whether an aware time converts to UTC within Python's years (as timestamptz keeps it)."""
+    try:
+        moment.astimezone(UTC)
+    except OverflowError:
+        return False
+    return True
+
+
+_LIKE_SPECIALS = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})
+
+
+def _like(type_: str) -> str:
+    """A type as a LIKE pattern: ``call.*`` every call type, else exactly that type."""
+    if type_.endswith("*"):
+        return type_[:-1].translate(_LIKE_SPECIALS) + "%"
+    return type_.translate(_LIKE_SPECIALS)
+
+
+async def recent_events(
+    on: Executor, customer_id: UUID, wanted: Sequence[tuple[Sequence[str], bool, int]]
+) -> list[list[dict[str, Any]]]:
+    """For each of ``wanted`` (types, exact or ``prefix.*``, none for any; pinned notes
+    only; how many), the newest events of an already-authorised customer and everyone
+    merged into it: one query for all of a ficha's event sections."""
+    patterns = [([_like(t) for t in types], pinned, n) for types, pinned, n in wanted]
+    rows = await queries.recent_rows(on, customer_id, patterns)
+    found: list[list[dict[str, Any]]] = [[] for _ in wanted]
+    for r in rows:
+        found[r["n"] - 1].append(
+            {
+                "id": str(r["id"]),
+                "type": r["type"],
+                "occurred_at": r["occurred_at"].isoformat(),
+                "channel": r["channel"],
+                "direction": r["direction"],
+                "summary": r["summary"],
+                "actor": r["actor"],
+            }
+        )
+    return found
