@@ -9,6 +9,7 @@ from fastapi.openapi.utils import get_openapi
 from fastapi.routing import APIRoute
 
 from app import __version__
+from app.alerts.router import router as alerts_router
 from app.auth.router import router as auth_router
 from app.core.clock import SYSTEM_CLOCK, Clock
 from app.core.config import Settings, get_settings
@@ -22,11 +23,15 @@ from app.core.middleware import RequestContextMiddleware
 from app.customers.router import router as customers_router
 from app.fichas.cache import TemplateCache
 from app.fichas.router import router as fichas_router
+from app.incidents.router import router as incidents_router
 from app.indicators.router import router as indicators_router
 from app.ingest.router import router as ingest_router
 from app.maintenance import Maintenance
 from app.ops.router import router as ops_router
 from app.privacy.router import router as privacy_router
+from app.reports.router import router as reports_router
+from app.routing.router import router as routing_router
+from app.segments.router import router as segments_router
 from app.text.router import router as text_router
 from app.timeline.router import router as timeline_router
 from app.timeline.stream import TimelineFeed
@@ -51,6 +56,11 @@ DOCUMENTED_ORDER = (
     timeline_router,
     ingest_router,
     indicators_router,
+    alerts_router,
+    incidents_router,
+    routing_router,
+    segments_router,
+    reports_router,
     fichas_router,
     privacy_router,
     text_router,
@@ -65,9 +75,14 @@ MATCHING_ORDER = (
     auth_router,
     fichas_router,
     customers_router,
-    indicators_router,
+    routing_router,
     ingest_router,
     timeline_router,
+    indicators_router,
+    alerts_router,
+    incidents_router,
+    segments_router,
+    reports_router,
     privacy_router,
     text_router,
 )

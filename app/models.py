@@ -3,9 +3,11 @@
 
 def load_all_models() -> None:
     """Import each domain's models module so its tables join Base.metadata."""
+    import app.alerts.models
     import app.auth.models
     import app.customers.models
     import app.fichas.models
+    import app.incidents.models
     import app.indicators.models
     import app.ingest.models
     import app.timeline.models  # noqa: F401

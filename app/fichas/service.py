@@ -8,6 +8,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.alerts.schemas import AlertOut
 from app.auth.access import record_access
 from app.core.clock import Clock
 from app.core.db import Executor
@@ -36,7 +37,6 @@ from app.fichas.templates import (
     validate_sections,
 )
 from app.indicators import service as indicators
-from app.indicators.schemas import AlertOut
 from app.indicators.state import OPEN_ORDER, RESOLVED, derive, sales_series
 from app.timeline import views
 

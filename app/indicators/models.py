@@ -1,4 +1,5 @@
-"""Per-customer indicators, rules, alerts and incidents."""
+"""Per-customer stats kept by the fold, and the stored policies (rules, routing,
+retention)."""
 
 from datetime import datetime
 from decimal import Decimal
@@ -11,7 +12,6 @@ from sqlalchemy import (
     Index,
     Integer,
     Numeric,
-    PrimaryKeyConstraint,
     String,
     Text,
     func,
@@ -20,7 +20,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, new_id
+from app.core.db import Base
 
 
 class CustomerStats(Base):
@@ -63,60 +63,3 @@ class Policy(Base):
     name: Mapped[str] = mapped_column(String(50), primary_key=True)
     config: Mapped[dict[str, Any]] = mapped_column(JSONB)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-
-
-class Alert(Base):
-    """One episode of a rule holding for a customer: raised once, acknowledged, cleared."""
-
-    __tablename__ = "alerts"
-    __table_args__ = (
-        PrimaryKeyConstraint("customer_id", "id"),
-        Index("ix_alerts_id", "id"),
-        Index("ix_alerts_status_raised_at", "status", "raised_at"),
-        Index(
-            "uq_alerts_open_episode",
-            "customer_id",
-            "rule",
-            unique=True,
-            postgresql_where=text("cleared_at IS NULL"),
-        ),
-    )
-
-    id: Mapped[UUID] = mapped_column(default=new_id)
-    customer_id: Mapped[UUID] = mapped_column(ForeignKey("customers.id"))
-    rule: Mapped[str] = mapped_column(String(80))
-    code: Mapped[str] = mapped_column(String(80))
-    severity: Mapped[str] = mapped_column(String(10))
-    title: Mapped[str] = mapped_column(String(300))
-    detail: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    # The customer's owner; open alerts go with the customer to a new owner (a trigger).
-    owner_id: Mapped[str | None] = mapped_column(String(200))
-    status: Mapped[str] = mapped_column(String(16), server_default="open")  # open, acknowledged
-    raised_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
-    acknowledged_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    acknowledged_by: Mapped[str | None] = mapped_column(String(200))  # the agent
-    acknowledged_by_key_id: Mapped[UUID | None] = mapped_column()
-    cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-
-
-class Incident(Base):
-    """A declared incident: matching customers are flagged and routed to its queue."""
-
-    __tablename__ = "incidents"
-
-    id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
-    title: Mapped[str] = mapped_column(String(300))
-    matcher: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    status: Mapped[str] = mapped_column(String(16), server_default="open")
-    declared_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
-    closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    affected: Mapped[int] = mapped_column(Integer, server_default="0")
-
-
-class IncidentCustomer(Base):
-    __tablename__ = "incident_customers"
-
-    incident_id: Mapped[UUID] = mapped_column(ForeignKey("incidents.id"), primary_key=True)
-    customer_id: Mapped[UUID] = mapped_column(ForeignKey("customers.id"), primary_key=True)

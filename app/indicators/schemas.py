@@ -1,13 +1,12 @@
-"""Bodies of the indicators, rules, alerts, incidents, routing, segments and reports API."""
+"""Bodies of the indicators, sales series and rules API."""
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from app.core.timestamps import Timestamp
-from app.customers.schemas import Channel, Purpose, Tier
+from app.customers.schemas import Tier
 
 
 class Flag(BaseModel):
@@ -48,204 +47,6 @@ class RuleConfig(BaseModel):
     tiers: list[Tier] | None = None
 
 
-class AlertOut(BaseModel):
-    id: UUID
-    customer_id: UUID
-    rule: str
-    code: str
-    severity: str
-    title: str
-    detail: dict[str, Any]
-    owner_id: str | None
-    status: Literal["open", "acknowledged", "cleared"]
-    raised_at: datetime
-    acknowledged_at: datetime | None
-    acknowledged_by: str | None = Field(description="The agent who acknowledged it")
-    acknowledged_by_key_id: UUID | None = Field(
-        default=None, description="The API key it was acknowledged with"
-    )
-    cleared_at: datetime | None
-
-
-class AlertPage(BaseModel):
-    items: list[AlertOut]
-    next_cursor: str | None
-
-
-class ShipmentMatcher(BaseModel):
-    """Orders shipped (by a carrier) between two times and not delivered."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    kind: Literal["shipment_delay"] = "shipment_delay"
-    carrier: Annotated[str, Field(max_length=200)] | None = None
-    shipped_from: Timestamp
-    shipped_to: Timestamp
-
-    @model_validator(mode="after")
-    def _ordered(self) -> "ShipmentMatcher":
-        if self.shipped_to <= self.shipped_from:
-            raise ValueError("shipped_to must be after shipped_from")
-        return self
-
-
-class IncidentIn(BaseModel):
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "title": "SEUR delays in Madrid",
-                    "matcher": {
-                        "kind": "shipment_delay",
-                        "carrier": "SEUR",
-                        "shipped_from": "2026-11-20T00:00:00+01:00",
-                        "shipped_to": "2026-11-23T00:00:00+01:00",
-                    },
-                }
-            ]
-        },
-    )
-
-    title: Annotated[str, Field(min_length=1, max_length=300)]
-    matcher: ShipmentMatcher
-
-
-class IncidentOut(BaseModel):
-    id: UUID
-    title: str
-    matcher: dict[str, Any]
-    status: Literal["open", "closed"]
-    declared_at: datetime
-    closed_at: datetime | None
-    affected: int = Field(description="Customers it affects, of those the caller may see")
-    queue: str
-
-
-class IncidentList(BaseModel):
-    items: list[IncidentOut]
-
-
-class RoutingPolicy(BaseModel):
-    """How callers are queued and prioritised; admin-editable."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "default_queue": "default",
-                    "unknown_priority": 10,
-                    "tiers": {
-                        "vip": {"queue": "vip", "priority": 70},
-                        "premium": {"queue": "premium", "priority": 50},
-                        "standard": {"queue": "default", "priority": 20},
-                    },
-                    "flag_priority": {"open_dispute": 20, "abandoned_calls": 25, "at_risk": 15},
-                    "incident_priority": 60,
-                    "language_queues": {"pt": "support-pt"},
-                }
-            ]
-        },
-    )
-
-    default_queue: Annotated[str, Field(min_length=1, max_length=100)] = "default"
-    unknown_priority: Annotated[int, Field(ge=0, le=100)] = 10
-    tiers: dict[Tier, dict[str, Any]] = Field(
-        default_factory=lambda: {
-            Tier.VIP: {"queue": "vip", "priority": 70},
-            Tier.PREMIUM: {"queue": "premium", "priority": 50},
-            Tier.STANDARD: {"queue": "default", "priority": 20},
-        }
-    )
-    flag_priority: dict[str, Annotated[int, Field(ge=0, le=100)]] = Field(
-        default_factory=lambda: {
-            "open_dispute": 20,
-            "abandoned_calls": 25,
-            "at_risk": 15,
-            "recurring_problem": 10,
-        }
-    )
-    incident_priority: Annotated[int, Field(ge=0, le=100)] = 60
-    language_queues: dict[str, str] = Field(default_factory=dict)
-
-    @model_validator(mode="after")
-    def _tier_entries(self) -> "RoutingPolicy":
-        for tier, entry in self.tiers.items():
-            if not isinstance(entry.get("queue"), str) or not isinstance(
-                entry.get("priority"), int
-            ):
-                raise ValueError(f"tiers.{tier.value} needs a queue (text) and a priority (0-100)")
-        return self
-
-
-class RoutingAnswer(BaseModel):
-    known: bool
-    phone: str
-    customer_id: UUID | None = None
-    display_name: str | None = None
-    language: str | None = None
-    tier: Tier | None = None
-    priority: int
-    queue: str
-    reasons: list[str]
-
-
-class SegmentQuery(BaseModel):
-    """Who to contact: every filter given must hold; consent and do-not-call are enforced."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={
-            "examples": [
-                {
-                    "channel": "email",
-                    "purpose": "marketing",
-                    "tier": ["premium", "vip"],
-                    "churn_risk": ["high"],
-                    "last_purchase_before": "2026-06-01T00:00:00Z",
-                    "limit": 100,
-                }
-            ]
-        },
-    )
-
-    channel: Channel
-    purpose: Purpose = Purpose.MARKETING
-    tier: list[Tier] | None = None
-    tags: list[Annotated[str, Field(max_length=50)]] | None = None
-    owner_id: Annotated[str, Field(max_length=200)] | None = None
-    value_segment: list[str] | None = None
-    churn_risk: list[Literal["low", "medium", "high"]] | None = None
-    has_flag: Annotated[str, Field(max_length=80)] | None = None
-    has_open_order: bool | None = None
-    last_purchase_before: Timestamp | None = None
-    last_purchase_after: Timestamp | None = None
-    bought_sku: Annotated[str, Field(max_length=200)] | None = None
-    language: Annotated[str, Field(max_length=35)] | None = None
-    country: Annotated[str, Field(min_length=2, max_length=2)] | None = None
-    limit: Annotated[int, Field(ge=1, le=1000)] = 100
-    cursor: Annotated[str, Field(max_length=500)] | None = None
-
-
-class SegmentMember(BaseModel):
-    customer_id: UUID
-    display_name: str
-    language: str | None
-    tier: Tier
-    channel: Channel
-    contact: str = Field(description="Where to reach them on the channel asked for")
-
-
-class SegmentPage(BaseModel):
-    items: list[SegmentMember]
-    next_cursor: str | None
-    matched: int = Field(description="Customers matching the filters")
-    excluded: dict[str, int] = Field(
-        description="Left out: no_consent, do_not_call, no_contact for the channel"
-    )
-
-
 class SalesPoint(BaseModel):
     period: str
     currency: str
@@ -257,16 +58,3 @@ class SalesSeries(BaseModel):
     customer_id: UUID
     interval: Literal["month", "quarter", "year"]
     items: list[SalesPoint]
-
-
-class SummaryReport(BaseModel):
-    period_from: datetime
-    period_to: datetime
-    revenue: dict[str, str] = Field(description="Per currency: orders minus refunds")
-    orders: int
-    average_order_value: dict[str, str]
-    customers: int
-    repeat_purchase_rate: float | None
-    retention_rate: float | None
-    top_products: list[dict[str, Any]]
-    top_ticket_categories: list[dict[str, Any]]

@@ -1,41 +1,30 @@
-"""Keeping indicators, flags and alerts current as the history grows."""
+"""Keeping indicators, flags and alerts current as the history grows; the rules'
+thresholds and the stored policies."""
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.alerts import service as alerts
+from app.alerts.schemas import AlertOut
 from app.core.clock import Clock
 from app.core.config import Settings, get_settings
 from app.core.db import Executor
-from app.core.errors import Forbidden, NotFound, invalid_field
-from app.core.pagination import cursor_id, keyset_page
-from app.core.security import Principal, Role
-from app.customers.schemas import Tier
+from app.core.errors import NotFound, invalid_field
+from app.core.security import Principal
 from app.customers.service import readable_family
 from app.indicators import queries
-from app.indicators.models import Alert, Incident
-from app.indicators.repository import IndicatorsRepository
+from app.indicators.repository import PolicyRepository
 from app.indicators.rules import DEFAULT_RULES, evaluate
 from app.indicators.schemas import (
-    AlertOut,
-    AlertPage,
-    IncidentIn,
-    IncidentList,
-    IncidentOut,
     IndicatorsOut,
-    RoutingAnswer,
-    RoutingPolicy,
     RuleConfig,
     RuleOut,
     SalesSeries,
-    SegmentMember,
-    SegmentPage,
-    SegmentQuery,
-    SummaryReport,
 )
 from app.indicators.state import (
     Fact,
@@ -137,8 +126,8 @@ async def _refresh(session: AsyncSession, rows: list[dict[str, Any]], now: datet
         ]
         ended += [(row["customer_id"], rule) for rule in row["open_rules"] - holding]
     await queries.save(session, saved, now)
-    await queries.clear_alerts(session, ended, now)
-    await queries.raise_alerts(session, raised, now)
+    await alerts.clear_alerts(session, ended, now)
+    await alerts.raise_alerts(session, raised, now)
 
 
 async def snapshot(on: Executor, customer_id: UUID, alert_limit: int) -> dict[str, Any]:
@@ -168,7 +157,6 @@ async def current(
 # --- the API's read and admin operations -----------------------------------------------
 
 RULE_NAMES = tuple(DEFAULT_RULES)
-ROUTING = "routing"
 
 
 class RuleNotFound(NotFound):
@@ -183,7 +171,7 @@ async def stored_policy(on: Executor, name: str) -> dict[str, Any] | None:
 
 async def put_policy(session: AsyncSession, name: str, config: dict[str, Any]) -> None:
     """Store a policy's settings; the next decision that reads it uses them."""
-    await IndicatorsRepository(session).put_policy(name, config)
+    await PolicyRepository(session).put_policy(name, config)
 
 
 async def rules(session: AsyncSession) -> list[RuleOut]:
@@ -206,220 +194,6 @@ async def put_rule(session: AsyncSession, name: str, config: RuleConfig) -> Rule
     return RuleOut(rule=name, config={**DEFAULT_RULES[name], **values})
 
 
-def _alert_out(alert: Alert) -> AlertOut:
-    status = "cleared" if alert.cleared_at else alert.status
-    return AlertOut.model_validate({**alert.__dict__, "status": status})
-
-
-async def list_alerts(
-    session: AsyncSession,
-    principal: Principal,
-    *,
-    status: str | None,
-    owner_id: str | None,
-    customer_id: UUID | None,
-    limit: int,
-    cursor: str | None,
-) -> AlertPage:
-    before = cursor_id(cursor, "before")
-    rows = await IndicatorsRepository(session).alerts(
-        principal,
-        status=status,
-        owner_id=owner_id,
-        customer_id=customer_id,
-        limit=limit + 1,
-        before=before,
-    )
-    page, next_cursor = keyset_page(rows, limit, lambda a: {"before": str(a.id)})
-    return AlertPage(items=[_alert_out(a) for a in page], next_cursor=next_cursor)
-
-
-class AlertNotFound(NotFound):
-    """An alert that does not exist or whose customer the caller may not see."""
-
-    code = "alert-not-found"
-
-    def __init__(self) -> None:
-        super().__init__("Alert not found.")
-
-
-def may_acknowledge(alert: Alert, principal: Principal) -> bool:
-    """The alert's owner, a supervisor or an admin: nobody silences another's alert."""
-    return (
-        principal.role is Role.ADMIN
-        or principal.supervisor
-        or (principal.agent_id is not None and principal.agent_id == alert.owner_id)
-    )
-
-
-async def acknowledge(
-    session: AsyncSession, alert_id: UUID, principal: Principal, clock: Clock
-) -> AlertOut:
-    """Acknowledge an alert: 404 when its customer is out of sight, 403 when the caller sees
-    it but is neither its owner, a supervisor nor an admin."""
-    alert = await IndicatorsRepository(session).alert(alert_id, principal)
-    if alert is None:
-        raise AlertNotFound()
-    if not may_acknowledge(alert, principal):
-        raise Forbidden("Only the alert's owner, a supervisor or an admin acknowledges it.")
-    if alert.acknowledged_at is None:
-        alert.status = "acknowledged"
-        alert.acknowledged_at = clock.now()
-        alert.acknowledged_by = principal.agent_id
-        alert.acknowledged_by_key_id = principal.key_id
-        await session.flush()
-    return _alert_out(alert)
-
-
-def _incident_out(incident: Incident) -> IncidentOut:
-    return IncidentOut.model_validate({**incident.__dict__, "queue": f"incident:{incident.id}"})
-
-
-async def declare_incident(session: AsyncSession, data: IncidentIn, clock: Clock) -> IncidentOut:
-    """Flag every customer the matcher finds and route their calls to the incident's queue."""
-    repo = IndicatorsRepository(session)
-    matcher = data.matcher
-    members = await queries.match_shipments(
-        session, matcher.carrier, matcher.shipped_from, matcher.shipped_to
-    )
-    incident = await repo.add_incident(
-        Incident(
-            title=data.title,
-            matcher=matcher.model_dump(mode="json"),
-            affected=len(members),
-            declared_at=clock.now(),
-        )
-    )
-    await queries.add_incident_members(session, incident.id, members)
-    await reevaluate(session, members, clock)
-    await session.refresh(incident)
-    return _incident_out(incident)
-
-
-async def close_incident(session: AsyncSession, incident_id: UUID, clock: Clock) -> IncidentOut:
-    incident = await IndicatorsRepository(session).incident(incident_id)
-    if incident is None:
-        raise NotFound(f"Incident {incident_id} not found.")
-    if incident.status == "open":
-        incident.status = "closed"
-        incident.closed_at = clock.now()
-        await session.flush()
-        await reevaluate(session, await queries.incident_members(session, incident.id), clock)
-    return _incident_out(incident)
-
-
-async def list_incidents(session: AsyncSession, principal: Principal) -> IncidentList:
-    """Every incident; ``affected`` counts the customers the caller may see."""
-    return IncidentList(
-        items=[
-            _incident_out(incident).model_copy(update={"affected": seen})
-            for incident, seen in await IndicatorsRepository(session).incidents(principal)
-        ]
-    )
-
-
-async def routing_policy(on: Executor) -> RoutingPolicy:
-    stored = await stored_policy(on, ROUTING)
-    return RoutingPolicy.model_validate(stored) if stored else RoutingPolicy()
-
-
-async def put_routing_policy(session: AsyncSession, policy: RoutingPolicy) -> RoutingPolicy:
-    await put_policy(session, ROUTING, policy.model_dump(mode="json"))
-    return policy
-
-
-async def route(on: Executor, phone: str, principal: Principal) -> RoutingAnswer:
-    """Queue and priority for an incoming call: one lookup, no history read. A caller the
-    key may not see is routed exactly as an unknown number."""
-    policy = await routing_policy(on)
-    row = await queries.route(on, phone, principal)
-    if row is None:
-        return RoutingAnswer(
-            known=False,
-            phone=phone,
-            priority=policy.unknown_priority,
-            queue=policy.default_queue,
-            reasons=["unknown caller"],
-        )
-    tier_rule = policy.tiers.get(Tier(row["tier"]), {"queue": policy.default_queue, "priority": 0})
-    queue, priority = tier_rule["queue"], int(tier_rule["priority"])
-    reasons = [f"tier {row['tier']}"]
-    language = row["preferred_language"]
-    if language and language.split("-")[0] in policy.language_queues:
-        queue = policy.language_queues[language.split("-")[0]]
-        reasons.append(f"language {language}")
-    for flag in row["flags"] or []:
-        if flag.startswith("incident:"):
-            queue = flag
-            priority = max(priority, policy.incident_priority)
-            reasons.append(f"affected by {flag}")
-        elif flag in policy.flag_priority:
-            priority += policy.flag_priority[flag]
-            reasons.append(f"flag {flag}")
-    return RoutingAnswer(
-        known=True,
-        phone=phone,
-        customer_id=row["id"],
-        display_name=row["display_name"],
-        language=language,
-        tier=Tier(row["tier"]),
-        priority=min(priority, 100),
-        queue=queue,
-        reasons=reasons,
-    )
-
-
-def _segment_args(query: SegmentQuery) -> list[Any]:
-    return [
-        [t.value for t in query.tier] if query.tier else None,
-        query.tags or None,
-        query.owner_id,
-        query.value_segment or None,
-        query.churn_risk or None,
-        query.has_flag,
-        query.has_open_order,
-        query.last_purchase_before,
-        query.last_purchase_after,
-        query.bought_sku,
-        query.language,
-        query.country,
-        query.channel.value,
-        query.purpose.value,
-    ]
-
-
-async def segment_page(
-    session: AsyncSession, query: SegmentQuery, principal: Principal, *, counts: bool = True
-) -> SegmentPage:
-    """One page of reachable customers the caller may see, and how many of those the
-    filters matched and left out."""
-    args = _segment_args(query)
-    after = cursor_id(query.cursor, "after")
-    rows = await queries.segment(session, args, principal, after, query.limit + 1)
-    page, next_cursor = keyset_page(rows, query.limit, lambda r: {"after": str(r["id"])})
-    matched, excluded = 0, {}
-    if counts:
-        totals = await queries.segment_counts(session, args, principal)
-        matched = totals["matched"]
-        excluded = {k: totals[k] for k in ("no_consent", "do_not_call", "no_contact")}
-    return SegmentPage(
-        items=[
-            SegmentMember(
-                customer_id=r["id"],
-                display_name=r["display_name"],
-                language=r["preferred_language"],
-                tier=Tier(r["tier"]),
-                channel=query.channel,
-                contact=r["contact"],
-            )
-            for r in page
-        ],
-        next_cursor=next_cursor,
-        matched=matched,
-        excluded=excluded,
-    )
-
-
 async def indicators_of(
     session: AsyncSession, customer_id: UUID, principal: Principal, clock: Clock
 ) -> IndicatorsOut:
@@ -437,65 +211,6 @@ async def sales(
     state = (await snapshot(session, customer.id, 0))["state"]
     return SalesSeries.model_validate(
         {"customer_id": customer.id, "interval": interval, "items": sales_series(state, interval)}
-    )
-
-
-async def summary(session: AsyncSession, since: datetime, until: datetime) -> SummaryReport:
-    """Company figures for a period, from the events (amounts survive erasure)."""
-    current_rows = await queries.report_rows(session, since, until)
-    # The period before, as long as this one, but no earlier than the first instant there is.
-    earliest = datetime.min.replace(tzinfo=UTC)
-    previous_rows = await queries.report_rows(
-        session, since - min(until - since, since - earliest), since
-    )
-    revenue: dict[str, Decimal] = {}
-    order_totals: dict[str, list[Decimal]] = {}
-    buyers: dict[UUID, int] = {}
-    products: dict[str, int] = {}
-    categories: dict[str, int] = {}
-    for row in current_rows:
-        payload = row["payload"]
-        if row["type"] == "order.placed":
-            buyers[row["customer_id"]] = buyers.get(row["customer_id"], 0) + 1
-            if payload.get("total") is not None and payload.get("currency"):
-                amount = Decimal(payload["total"])
-                revenue[payload["currency"]] = revenue.get(payload["currency"], Decimal(0)) + amount
-                order_totals.setdefault(payload["currency"], []).append(amount)
-            for item in payload.get("items", []):
-                if item.get("sku"):
-                    products[item["sku"]] = products.get(item["sku"], 0) + int(item.get("qty", 1))
-        elif row["type"] == "order.refunded":
-            amount = payload.get("refund_amount") or payload.get("total")
-            if amount is not None and payload.get("currency"):
-                currency = payload["currency"]
-                revenue[currency] = revenue.get(currency, Decimal(0)) - Decimal(amount)
-        elif row["type"] == "ticket.opened" and payload.get("category"):
-            categories[payload["category"]] = categories.get(payload["category"], 0) + 1
-    previous_buyers = {r["customer_id"] for r in previous_rows if r["type"] == "order.placed"}
-    return SummaryReport(
-        period_from=since,
-        period_to=until,
-        revenue={c: format(v, "f") for c, v in sorted(revenue.items())},
-        orders=sum(buyers.values()),
-        average_order_value={
-            c: format((sum(v, Decimal(0)) / len(v)).quantize(Decimal("0.01")), "f")
-            for c, v in sorted(order_totals.items())
-        },
-        customers=len(buyers),
-        repeat_purchase_rate=round(sum(1 for n in buyers.values() if n >= 2) / len(buyers), 4)
-        if buyers
-        else None,
-        retention_rate=round(len(previous_buyers & buyers.keys()) / len(previous_buyers), 4)
-        if previous_buyers
-        else None,
-        top_products=[
-            {"sku": s, "units": n}
-            for s, n in sorted(products.items(), key=lambda p: (-p[1], p[0]))[:10]
-        ],
-        top_ticket_categories=[
-            {"category": c, "tickets": n}
-            for c, n in sorted(categories.items(), key=lambda p: (-p[1], p[0]))[:10]
-        ],
     )
 
 

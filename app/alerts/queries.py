@@ -1,0 +1,47 @@
+"""Prepared statements on alerts (the driver path): raised and cleared by the rules on every
+append."""
+
+import json
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from app.core.db import Executor, driver_connection, new_id
+
+
+async def raise_alerts(on: Executor, alerts: Sequence[dict[str, Any]], at: datetime) -> None:
+    if not alerts:
+        return
+    conn = await driver_connection(on)
+    await conn.executemany(
+        "INSERT INTO alerts (id, customer_id, rule, code, severity, title, detail, owner_id, "
+        "raised_at) VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb, $8, $9) ON CONFLICT DO NOTHING",
+        [
+            (
+                new_id(),
+                a["customer_id"],
+                a["rule"],
+                a["code"],
+                a["severity"],
+                a["title"],
+                json.dumps(a["detail"]),
+                a["owner_id"],
+                at,
+            )
+            for a in alerts
+        ],
+    )
+
+
+async def clear_alerts(on: Executor, ended: Sequence[tuple[UUID, str]], at: datetime) -> None:
+    if not ended:
+        return
+    conn = await driver_connection(on)
+    await conn.execute(
+        "UPDATE alerts a SET cleared_at = $3 FROM unnest($1::uuid[], $2::text[]) AS e(c, r) "
+        "WHERE a.customer_id = e.c AND a.rule = e.r AND a.cleared_at IS NULL",
+        [c for c, _ in ended],
+        [r for _, r in ended],
+        at,
+    )

@@ -1,0 +1,59 @@
+"""ORM queries on alerts."""
+
+from collections.abc import Sequence
+from uuid import UUID
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.alerts.models import Alert
+from app.core.security import Principal
+from app.customers.models import Customer
+from app.customers.visibility import visible_to
+
+
+class AlertRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def page(
+        self,
+        principal: Principal,
+        *,
+        status: str | None,
+        owner_id: str | None,
+        customer_id: UUID | None,
+        limit: int,
+        before: UUID | None,
+    ) -> Sequence[Alert]:
+        """A page of the alerts of customers ``principal`` may see, newest first."""
+        statement = (
+            select(Alert)
+            .join(Customer, Customer.id == Alert.customer_id)
+            .where(visible_to(principal))
+            .order_by(Alert.id.desc())
+            .limit(limit)
+        )
+        if status == "open":
+            statement = statement.where(Alert.cleared_at.is_(None), Alert.status == "open")
+        elif status == "acknowledged":
+            statement = statement.where(Alert.cleared_at.is_(None), Alert.status == "acknowledged")
+        elif status == "cleared":
+            statement = statement.where(Alert.cleared_at.is_not(None))
+        if owner_id is not None:
+            statement = statement.where(Alert.owner_id == owner_id)
+        if customer_id is not None:
+            statement = statement.where(Alert.customer_id == customer_id)
+        if before is not None:
+            statement = statement.where(Alert.id < before)
+        return (await self.session.scalars(statement)).all()
+
+    async def get_locked(self, alert_id: UUID, principal: Principal) -> Alert | None:
+        """An alert of a customer ``principal`` may see, locked."""
+        statement = (
+            select(Alert)
+            .join(Customer, Customer.id == Alert.customer_id)
+            .where(Alert.id == alert_id, visible_to(principal))
+            .with_for_update(of=Alert)
+        )
+        return (await self.session.scalars(statement)).first()

@@ -1,0 +1,63 @@
+"""Incident bodies of the API."""
+
+from datetime import datetime
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from app.core.timestamps import Timestamp
+
+
+class ShipmentMatcher(BaseModel):
+    """Orders shipped (by a carrier) between two times and not delivered."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["shipment_delay"] = "shipment_delay"
+    carrier: Annotated[str, Field(max_length=200)] | None = None
+    shipped_from: Timestamp
+    shipped_to: Timestamp
+
+    @model_validator(mode="after")
+    def _ordered(self) -> "ShipmentMatcher":
+        if self.shipped_to <= self.shipped_from:
+            raise ValueError("shipped_to must be after shipped_from")
+        return self
+
+
+class IncidentIn(BaseModel):
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "title": "SEUR delays in Madrid",
+                    "matcher": {
+                        "kind": "shipment_delay",
+                        "carrier": "SEUR",
+                        "shipped_from": "2026-11-20T00:00:00+01:00",
+                        "shipped_to": "2026-11-23T00:00:00+01:00",
+                    },
+                }
+            ]
+        },
+    )
+
+    title: Annotated[str, Field(min_length=1, max_length=300)]
+    matcher: ShipmentMatcher
+
+
+class IncidentOut(BaseModel):
+    id: UUID
+    title: str
+    matcher: dict[str, Any]
+    status: Literal["open", "closed"]
+    declared_at: datetime
+    closed_at: datetime | None
+    affected: int = Field(description="Customers it affects, of those the caller may see")
+    queue: str
+
+
+class IncidentList(BaseModel):
+    items: list[IncidentOut]

@@ -1,0 +1,64 @@
+"""Incidents: declared by an admin, they flag every customer a matcher finds (their
+calls go to the incident's queue) until closed."""
+
+from uuid import UUID
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.clock import Clock
+from app.core.errors import NotFound
+from app.core.security import Principal
+from app.incidents import queries
+from app.incidents.models import Incident
+from app.incidents.repository import IncidentRepository
+from app.incidents.schemas import IncidentIn, IncidentList, IncidentOut
+from app.indicators import service as indicators
+
+
+def _incident_out(incident: Incident) -> IncidentOut:
+    return IncidentOut.model_validate({**incident.__dict__, "queue": f"incident:{incident.id}"})
+
+
+async def declare_incident(session: AsyncSession, data: IncidentIn, clock: Clock) -> IncidentOut:
+    """Flag every customer the matcher finds and route their calls to the incident's queue."""
+    repo = IncidentRepository(session)
+    matcher = data.matcher
+    members = await queries.match_shipments(
+        session, matcher.carrier, matcher.shipped_from, matcher.shipped_to
+    )
+    incident = await repo.add(
+        Incident(
+            title=data.title,
+            matcher=matcher.model_dump(mode="json"),
+            affected=len(members),
+            declared_at=clock.now(),
+        )
+    )
+    await queries.add_incident_members(session, incident.id, members)
+    await indicators.reevaluate(session, members, clock)
+    await session.refresh(incident)
+    return _incident_out(incident)
+
+
+async def close_incident(session: AsyncSession, incident_id: UUID, clock: Clock) -> IncidentOut:
+    incident = await IncidentRepository(session).get_locked(incident_id)
+    if incident is None:
+        raise NotFound(f"Incident {incident_id} not found.")
+    if incident.status == "open":
+        incident.status = "closed"
+        incident.closed_at = clock.now()
+        await session.flush()
+        await indicators.reevaluate(
+            session, await queries.incident_members(session, incident.id), clock
+        )
+    return _incident_out(incident)
+
+
+async def list_incidents(session: AsyncSession, principal: Principal) -> IncidentList:
+    """Every incident; ``affected`` counts the customers the caller may see."""
+    return IncidentList(
+        items=[
+            _incident_out(incident).model_copy(update={"affected": seen})
+            for incident, seen in await IncidentRepository(session).every_one(principal)
+        ]
+    )

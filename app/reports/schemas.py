@@ -1,0 +1,19 @@
+"""Report bodies of the API."""
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, Field
+
+
+class SummaryReport(BaseModel):
+    period_from: datetime
+    period_to: datetime
+    revenue: dict[str, str] = Field(description="Per currency: orders minus refunds")
+    orders: int
+    average_order_value: dict[str, str]
+    customers: int
+    repeat_purchase_rate: float | None
+    retention_rate: float | None
+    top_products: list[dict[str, Any]]
+    top_ticket_categories: list[dict[str, Any]]

@@ -1,0 +1,61 @@
+"""HTTP routes: where an incoming call goes, and the routing policy."""
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Response
+
+from app.auth.dependencies import Admin, Reader
+from app.core.bounded_json import BoundedJsonRoute
+from app.core.config import SettingsDep
+from app.core.db import DriverDep, SessionDep
+from app.core.errors import invalid_field, problem_responses
+from app.customers.identifiers import normalize_phone
+from app.routing import service
+from app.routing.schemas import RoutingAnswer, RoutingPolicy
+
+# Listed with the indicators in the API document, as it has always been.
+router = APIRouter(prefix="/v1", tags=["indicators"], route_class=BoundedJsonRoute)
+
+
+@router.get(
+    "/routing/by-phone/{phone}",
+    operation_id="route_by_phone",
+    summary="Queue and priority for an incoming call (IVR / ACD)",
+    response_model=RoutingAnswer,
+    responses=problem_responses(401, 403, 422),
+)
+async def route_by_phone(
+    phone: Annotated[str, Path(max_length=64, description="Any format; URL-encode the +")],
+    connection: DriverDep,
+    principal: Reader,
+    settings: SettingsDep,
+) -> Any:
+    try:
+        normalised = normalize_phone(phone, settings.default_region)
+    except ValueError as exc:
+        raise invalid_field("path.phone", str(exc)) from None
+    answer = await service.route(connection, normalised, principal)
+    # Called on every incoming call: serialise once instead of validating the model again.
+    return Response(answer.model_dump_json(), media_type="application/json")
+
+
+@router.get(
+    "/routing/policy",
+    operation_id="get_routing_policy",
+    summary="The routing policy",
+    responses=problem_responses(401, 403),
+)
+async def get_routing_policy(session: SessionDep, principal: Reader) -> RoutingPolicy:
+    return await service.routing_policy(session)
+
+
+@router.put(
+    "/routing/policy",
+    operation_id="put_routing_policy",
+    summary="Replace the routing policy",
+    responses=problem_responses(401, 403, 422),
+)
+async def put_routing_policy(
+    body: RoutingPolicy, session: SessionDep, principal: Admin
+) -> RoutingPolicy:
+    return await service.put_routing_policy(session, body)
