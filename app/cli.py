@@ -247,7 +247,7 @@ def stats_rebuild(
     from app.indicators.service import customer_ids_after, rebuild
 
     if customer is not None:
-        _in_transaction(lambda s: rebuild(s, [customer], SYSTEM_CLOCK))
+        _in_transaction(lambda s: rebuild(s, [customer], get_settings(), SYSTEM_CLOCK))
         typer.echo("rebuilt 1 customer")
         return
     total, after = 0, None
@@ -255,7 +255,10 @@ def stats_rebuild(
         ids = _in_transaction(functools.partial(customer_ids_after, after=after, limit=batch))
         if not ids:
             break
-        total += _in_transaction(functools.partial(rebuild, customer_ids=ids, clock=SYSTEM_CLOCK))
+        rebuild_batch = functools.partial(
+            rebuild, customer_ids=ids, settings=get_settings(), clock=SYSTEM_CLOCK
+        )
+        total += _in_transaction(rebuild_batch)
         after = ids[-1]
     typer.echo(f"rebuilt {total} customers")
 
@@ -266,7 +269,8 @@ def rules_sweep() -> None:
     the service also does this every CH_MAINTENANCE_SECONDS."""
     from app.maintenance import sweep_rules
 
-    evaluated = _with_database(functools.partial(sweep_rules, clock=SYSTEM_CLOCK))
+    sweep = functools.partial(sweep_rules, settings=get_settings(), clock=SYSTEM_CLOCK)
+    evaluated = _with_database(sweep)
     typer.echo(f"evaluated {evaluated} customers")
 
 
@@ -283,7 +287,9 @@ def retention_run(
     events: dict[str, int] = {}
     while True:
         # As the owner: the service's role may not delete events (ch_expire_events).
-        expire = functools.partial(expire_batch, policy=policy, limit=batch, clock=SYSTEM_CLOCK)
+        expire = functools.partial(
+            expire_batch, policy=policy, limit=batch, settings=get_settings(), clock=SYSTEM_CLOCK
+        )
         report = _in_transaction(expire, as_owner=True)
         deliveries += report.deliveries
         access += report.access_log

@@ -50,21 +50,21 @@ async def replay_freed_deliveries(database: Database, settings: Settings, clock:
         after = visited[-1]
 
 
-async def sweep_rules(database: Database, clock: Clock) -> int:
+async def sweep_rules(database: Database, settings: Settings, clock: Clock) -> int:
     """Evaluate the rules again, as of the clock's now, for the customers due (flags, open
     alerts, or indicators that time changes), in short transactions of ``RULES_CHUNK``."""
     async with database.sessionmaker() as session, session.begin():
         ids = await due_customers(session, clock)
     for start in range(0, len(ids), RULES_CHUNK):
         async with database.sessionmaker() as session, session.begin():
-            await reevaluate(session, ids[start : start + RULES_CHUNK], clock)
+            await reevaluate(session, ids[start : start + RULES_CHUNK], settings, clock)
     return len(ids)
 
 
 async def make_pass(database: Database, settings: Settings, clock: Clock) -> None:
     """One pass: replay freed deliveries, then evaluate time-window rules again."""
     replayed = await replay_freed_deliveries(database, settings, clock)
-    evaluated = await sweep_rules(database, clock)
+    evaluated = await sweep_rules(database, settings, clock)
     log.info("maintenance_pass", deliveries_replayed=replayed, customers_evaluated=evaluated)
 
 

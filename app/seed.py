@@ -20,6 +20,7 @@ from uuid import UUID
 import asyncpg
 
 from app.core.clock import SYSTEM_CLOCK
+from app.core.config import get_settings
 from app.core.db import Database, new_id, plain_url
 from app.indicators.service import rebuild
 from app.timeline.catalog import event_type
@@ -225,7 +226,8 @@ async def seed(
                 )
             events += len(history_rows)
             async with database.sessionmaker() as session, session.begin():
-                await rebuild(session, [customer_id for customer_id, _ in made], SYSTEM_CLOCK)
+                made_ids = [customer_id for customer_id, _ in made]
+                await rebuild(session, made_ids, get_settings(), SYSTEM_CLOCK)
     finally:
         await conn.close()
         await database.dispose()

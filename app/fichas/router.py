@@ -74,6 +74,7 @@ async def get_ficha(
     response: Response,
     connection: DriverDep,
     principal: Reader,
+    settings: SettingsDep,
     lang: Lang = None,
     accept_language: AcceptLanguage = None,
     if_none_match: IfNoneMatch = None,
@@ -82,7 +83,7 @@ async def get_ficha(
     language = service.choose_language(lang, accept_language)
     state = request.app.state
     ficha = await service.ficha(
-        connection, state.templates, state.clock, customer_id, role, language, principal
+        connection, state.templates, settings, state.clock, customer_id, role, language, principal
     )
     return _answer(ficha, if_none_match, response)
 
@@ -123,7 +124,7 @@ async def screen_pop(
     language = service.choose_language(lang, accept_language)
     state = request.app.state
     found = await service.screen_pop(
-        connection, state.templates, state.clock, readings, role, language, principal
+        connection, state.templates, settings, state.clock, readings, role, language, principal
     )
     if isinstance(found, CallerCandidates):
         return JSONResponse(found.model_dump(mode="json"), status_code=300)

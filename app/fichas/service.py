@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.alerts.schemas import AlertOut
 from app.auth.access import record_access
 from app.core.clock import Clock
+from app.core.config import Settings
 from app.core.db import Executor
 from app.core.errors import Forbidden, NotFound, ValidationFailed
 from app.core.preconditions import digest_etag
@@ -37,7 +38,7 @@ from app.fichas.templates import (
     validate_sections,
 )
 from app.indicators import service as indicators
-from app.indicators.state import OPEN_ORDER, RESOLVED, derive, sales_series
+from app.indicators.state import OPEN_ORDER, RESOLVED, ValuePolicy, derive, sales_series
 from app.timeline import views
 
 
@@ -308,6 +309,7 @@ def _check_role(principal: Principal, role: str) -> None:
 async def ficha(
     on: Executor,
     templates: TemplateCache,
+    settings: Settings,
     clock: Clock,
     customer_id: UUID,
     role: str,
@@ -318,14 +320,16 @@ async def ficha(
     _check_role(principal, role)
     template = await _template(on, templates, role)
     customer = await customers.get_customer(on, customer_id, principal)
+    policy = indicators.value_policy(settings)
     return await _ficha(
-        on, template, customer, role, language, principal, f"ficha:{role}", clock.now()
+        on, template, customer, role, language, principal, f"ficha:{role}", policy, clock.now()
     )
 
 
 async def screen_pop(
     on: Executor,
     templates: TemplateCache,
+    settings: Settings,
     clock: Clock,
     readings: list[str],
     role: str,
@@ -353,8 +357,10 @@ async def screen_pop(
         )
     template = await _template(on, templates, role)
     customer = found[0][0]
+    policy = indicators.value_policy(settings)
+    what = f"screen-pop:{role}"
     return await _ficha(
-        on, template, customer, role, language, principal, f"screen-pop:{role}", clock.now()
+        on, template, customer, role, language, principal, what, policy, clock.now()
     )
 
 
@@ -373,6 +379,7 @@ async def _ficha(
     language: str,
     principal: Principal,
     what: str,
+    policy: ValuePolicy,
     now: datetime,
 ) -> Ficha:
     """The ficha as of ``now``. On a bare connection the reads stand alone, and the
@@ -390,7 +397,7 @@ async def _ficha(
         principal=principal,
         customer=customer,
         state=snap["state"],
-        indicators=derive(snap["state"], now, indicators.value_policy(indicators.get_settings())),
+        indicators=derive(snap["state"], now, policy),
         flags=snap["flags"],
         stats_at=snap["updated_at"],
         alerts=snap["alerts"],

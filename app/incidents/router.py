@@ -7,6 +7,7 @@ from fastapi import APIRouter, status
 from app.auth.dependencies import Admin, Reader
 from app.core.bounded_json import BoundedJsonRoute
 from app.core.clock import ClockDep
+from app.core.config import SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.incidents import service
@@ -24,9 +25,13 @@ router = APIRouter(prefix="/v1", tags=["indicators"], route_class=BoundedJsonRou
     responses=problem_responses(401, 403, 422),
 )
 async def declare_incident(
-    body: IncidentIn, session: SessionDep, principal: Admin, clock: ClockDep
+    body: IncidentIn,
+    session: SessionDep,
+    principal: Admin,
+    settings: SettingsDep,
+    clock: ClockDep,
 ) -> IncidentOut:
-    return await service.declare_incident(session, body, clock)
+    return await service.declare_incident(session, body, settings, clock)
 
 
 @router.get(
@@ -46,6 +51,10 @@ async def list_incidents(session: SessionDep, principal: Reader) -> IncidentList
     responses=problem_responses(401, 403, 404, 422),
 )
 async def close_incident(
-    incident_id: UUID, session: SessionDep, principal: Admin, clock: ClockDep
+    incident_id: UUID,
+    session: SessionDep,
+    principal: Admin,
+    settings: SettingsDep,
+    clock: ClockDep,
 ) -> IncidentOut:
-    return await service.close_incident(session, incident_id, clock)
+    return await service.close_incident(session, incident_id, settings, clock)

@@ -6,6 +6,7 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import Clock
+from app.core.config import Settings
 from app.core.errors import NotFound
 from app.core.security import Principal
 from app.incidents import queries
@@ -19,7 +20,9 @@ def _incident_out(incident: Incident) -> IncidentOut:
     return IncidentOut.model_validate({**incident.__dict__, "queue": f"incident:{incident.id}"})
 
 
-async def declare_incident(session: AsyncSession, data: IncidentIn, clock: Clock) -> IncidentOut:
+async def declare_incident(
+    session: AsyncSession, data: IncidentIn, settings: Settings, clock: Clock
+) -> IncidentOut:
     """Flag every customer the matcher finds and route their calls to the incident's queue."""
     repo = IncidentRepository(session)
     matcher = data.matcher
@@ -35,12 +38,14 @@ async def declare_incident(session: AsyncSession, data: IncidentIn, clock: Clock
         )
     )
     await queries.add_incident_members(session, incident.id, members)
-    await indicators.reevaluate(session, members, clock)
+    await indicators.reevaluate(session, members, settings, clock)
     await session.refresh(incident)
     return _incident_out(incident)
 
 
-async def close_incident(session: AsyncSession, incident_id: UUID, clock: Clock) -> IncidentOut:
+async def close_incident(
+    session: AsyncSession, incident_id: UUID, settings: Settings, clock: Clock
+) -> IncidentOut:
     incident = await IncidentRepository(session).get_locked(incident_id)
     if incident is None:
         raise NotFound(f"Incident {incident_id} not found.")
@@ -49,7 +54,7 @@ async def close_incident(session: AsyncSession, incident_id: UUID, clock: Clock)
         incident.closed_at = clock.now()
         await session.flush()
         await indicators.reevaluate(
-            session, await queries.incident_members(session, incident.id), clock
+            session, await queries.incident_members(session, incident.id), settings, clock
         )
     return _incident_out(incident)
 

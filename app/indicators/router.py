@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from app.auth.dependencies import Admin, Reader
 from app.core.bounded_json import BoundedJsonRoute
 from app.core.clock import ClockDep
+from app.core.config import SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.indicators import service
@@ -29,9 +30,13 @@ router = APIRouter(prefix="/v1", tags=["indicators"], route_class=BoundedJsonRou
     responses=problem_responses(401, 403, 404, 422),
 )
 async def get_indicators(
-    customer_id: UUID, session: SessionDep, principal: Reader, clock: ClockDep
+    customer_id: UUID,
+    session: SessionDep,
+    principal: Reader,
+    settings: SettingsDep,
+    clock: ClockDep,
 ) -> IndicatorsOut:
-    return await service.indicators_of(session, customer_id, principal, clock)
+    return await service.indicators_of(session, customer_id, principal, settings, clock)
 
 
 @router.get(

@@ -12,7 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.alerts import service as alerts
 from app.alerts.schemas import AlertOut
 from app.core.clock import Clock
-from app.core.config import Settings, get_settings
+from app.core.config import Settings
 from app.core.db import Executor
 from app.core.errors import NotFound, invalid_field
 from app.core.security import Principal
@@ -39,6 +39,7 @@ from app.indicators.state import (
 
 
 def value_policy(settings: Settings) -> ValuePolicy:
+    """How money and segments are read, from the settings the service runs with."""
     return ValuePolicy(
         base_currency=settings.base_currency,
         rates=settings.rates(),
@@ -49,7 +50,9 @@ def value_policy(settings: Settings) -> ValuePolicy:
     )
 
 
-async def record(session: AsyncSession, facts: Sequence[tuple[UUID, Fact]], clock: Clock) -> None:
+async def record(
+    session: AsyncSession, facts: Sequence[tuple[UUID, Fact]], settings: Settings, clock: Clock
+) -> None:
     """Fold newly stored events into their customers' stats, in the append's transaction."""
     if not facts:
         return
@@ -58,31 +61,36 @@ async def record(session: AsyncSession, facts: Sequence[tuple[UUID, Fact]], cloc
     for customer_id, fact in facts:
         row = by_customer[customer_id]
         row["state"] = fold(row["state"] or empty_state(), fact)
-    await _refresh(session, rows, clock.now())
+    await _refresh(session, rows, value_policy(settings), clock.now())
 
 
-async def rebuild(session: AsyncSession, customer_ids: Sequence[UUID], clock: Clock) -> int:
+async def rebuild(
+    session: AsyncSession, customer_ids: Sequence[UUID], settings: Settings, clock: Clock
+) -> int:
     """Recompute stats from the whole history (merged-in customers included)."""
     rows = await queries.lock(session, customer_ids)
     histories = await queries.histories(session, [row["customer_id"] for row in rows])
     for row in rows:
         row["state"] = fold_all(histories[row["customer_id"]])
-    await _refresh(session, rows, clock.now())
+    await _refresh(session, rows, value_policy(settings), clock.now())
     return len(rows)
 
 
-async def reevaluate(session: AsyncSession, customer_ids: Sequence[UUID], clock: Clock) -> None:
+async def reevaluate(
+    session: AsyncSession, customer_ids: Sequence[UUID], settings: Settings, clock: Clock
+) -> None:
     """Evaluate rules again without new events (time passed, an incident opened or closed)."""
     rows = await queries.lock(session, customer_ids)
     for row in rows:
         row["state"] = row["state"] or empty_state()
-    await _refresh(session, rows, clock.now())
+    await _refresh(session, rows, value_policy(settings), clock.now())
 
 
-async def _refresh(session: AsyncSession, rows: list[dict[str, Any]], now: datetime) -> None:
+async def _refresh(
+    session: AsyncSession, rows: list[dict[str, Any]], policy: ValuePolicy, now: datetime
+) -> None:
     """Derive indicators as of ``now``, evaluate the rules, store it all, raise and clear
     alerts (raised and cleared at ``now``)."""
-    policy = value_policy(get_settings())
     rules = await queries.stored_policies(session)
     saved, raised, ended = [], [], []
     for row in rows:
@@ -146,12 +154,12 @@ async def snapshot(on: Executor, customer_id: UUID, alert_limit: int) -> dict[st
 
 
 async def current(
-    session: AsyncSession, customer_id: UUID, now: datetime
+    session: AsyncSession, customer_id: UUID, settings: Settings, now: datetime
 ) -> tuple[dict[str, Any], list[dict[str, str]]]:
     """Indicators as of ``now`` (time windows move on) and the flags set by the last
     evaluation."""
     stored = await snapshot(session, customer_id, 0)
-    return derive(stored["state"], now, value_policy(get_settings())), stored["flags"]
+    return derive(stored["state"], now, value_policy(settings)), stored["flags"]
 
 
 # --- the API's read and admin operations -----------------------------------------------
@@ -195,12 +203,16 @@ async def put_rule(session: AsyncSession, name: str, config: RuleConfig) -> Rule
 
 
 async def indicators_of(
-    session: AsyncSession, customer_id: UUID, principal: Principal, clock: Clock
+    session: AsyncSession,
+    customer_id: UUID,
+    principal: Principal,
+    settings: Settings,
+    clock: Clock,
 ) -> IndicatorsOut:
     """The customer's indicators as of the clock's now."""
     customer, _ = await readable_family(session, customer_id, principal)
     now = clock.now()
-    values, flags = await current(session, customer.id, now)
+    values, flags = await current(session, customer.id, settings, now)
     return IndicatorsOut(customer_id=customer.id, as_of=now, flags=flags, **values)
 
 

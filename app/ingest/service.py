@@ -242,7 +242,7 @@ async def _append_events(
     if not pending:
         return Processed("ignored", 0, 0, None)
     results = await bulk.store_events(
-        session, pending, writer, clock, label="event", delivery_id=row_id
+        session, pending, writer, settings, clock, label="event", delivery_id=row_id
     )
     errors = [e["reason"] for r in results if r.errors for e in r.errors]
     awaited = [

@@ -9,6 +9,7 @@ from fastapi.responses import StreamingResponse
 from app.auth.dependencies import Admin
 from app.core.bounded_json import BoundedJsonRoute
 from app.core.clock import ClockDep
+from app.core.config import SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import problem_responses
 from app.core.pagination import Limit
@@ -71,13 +72,18 @@ async def export_customer(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def erase_customer(
-    customer_id: UUID, body: ErasureIn, session: SessionDep, principal: Admin, clock: ClockDep
+    customer_id: UUID,
+    body: ErasureIn,
+    session: SessionDep,
+    principal: Admin,
+    settings: SettingsDep,
+    clock: ClockDep,
 ) -> ErasureReceipt:
     """Names, identifiers, free text in the history and raw webhook bodies go; event
     types, times, channels, amounts, currencies and skus stay, so company figures do not
     change. The customer keeps its id with status `erased`; a `customer.erased` event
     records when and why. Repeating the request returns `already_erased: true`."""
-    return await service.erase(session, customer_id, body, principal, clock)
+    return await service.erase(session, customer_id, body, principal, settings, clock)
 
 
 @router.get(

@@ -9,6 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.access import access_log
 from app.core.clock import Clock
+from app.core.config import Settings
 from app.core.db import Database, new_id
 from app.core.errors import Conflict
 from app.core.pagination import cursor_id, keyset_page
@@ -91,6 +92,7 @@ async def erase(
     customer_id: UUID,
     request: ErasureIn,
     principal: Principal,
+    settings: Settings,
     clock: Clock,
 ) -> ErasureReceipt:
     """Remove the customer's personal data everywhere; the history keeps what is not
@@ -104,7 +106,7 @@ async def erase(
         session, customer.id, new_id(), request.reason, request.requested_at
     )
     if not receipt["already_erased"]:
-        await indicators.rebuild(session, [customer.id], clock)
+        await indicators.rebuild(session, [customer.id], settings, clock)
     return ErasureReceipt(customer_id=customer.id, **receipt)
 
 
@@ -123,7 +125,7 @@ async def put_retention_policy(session: AsyncSession, policy: RetentionPolicy) -
 
 
 async def expire_batch(
-    session: AsyncSession, policy: RetentionPolicy, limit: int, clock: Clock
+    session: AsyncSession, policy: RetentionPolicy, limit: int, settings: Settings, clock: Clock
 ) -> RetentionReport:
     """One bounded pass of retention, in the caller's transaction: at most ``limit`` rows
     of each kind go, rows other transactions hold are skipped (ingestion goes on). What
@@ -148,7 +150,7 @@ async def expire_batch(
         # A merged-away customer's events stay under its id, but its history is counted
         # in the survivor's indicators: rebuild those.
         shrunk = await customers.survivors(session, sorted(shrunk))
-        await indicators.rebuild(session, sorted(shrunk), clock)
+        await indicators.rebuild(session, sorted(shrunk), settings, clock)
     return RetentionReport(
         deliveries=deliveries, access_log=access, events=events, customers_rebuilt=len(shrunk)
     )

@@ -51,6 +51,7 @@ async def store_events(
     session: AsyncSession,
     pending: Sequence[Pending],
     principal: Principal,
+    settings: Settings,
     clock: Clock,
     *,
     label: str,
@@ -114,7 +115,8 @@ async def store_events(
             )
         )
     await queries.insert_many(session, to_insert)
-    await indicators.record(session, [(row.customer_id, row.fact()) for row in to_insert], clock)
+    facts = [(row.customer_id, row.fact()) for row in to_insert]
+    await indicators.record(session, facts, settings, clock)
     return [results[p.position] for p in pending]
 
 
@@ -142,6 +144,6 @@ async def import_bulk(
             rejected[number] = BulkLineResult(
                 line=number, status="error", errors=exc.extra["errors"]
             )
-    stored = await store_events(session, pending, principal, clock, label="line")
+    stored = await store_events(session, pending, principal, settings, clock, label="line")
     merged = {r.line: r for r in stored} | rejected
     return [merged[n] for n in sorted(merged)]

@@ -9,6 +9,7 @@ from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import Clock
+from app.core.config import Settings
 from app.core.errors import NotFound
 from app.core.security import Principal
 from app.customers import merges
@@ -27,6 +28,7 @@ async def merge(
     absorbed_id: UUID,
     dry_run: bool,
     principal: Principal,
+    settings: Settings,
     clock: Clock,
 ) -> MergeOutcome:
     """Merge a duplicate into a survivor (or preview it): identifiers move, histories join."""
@@ -69,6 +71,7 @@ async def merge(
         payload,
         f"Merged {source.display_name} into this customer",
         principal.agent_id,
+        settings,
         clock,
     )
     await append_system_event(
@@ -78,9 +81,10 @@ async def merge(
         payload,
         f"Merged into {target.display_name}",
         principal.agent_id,
+        settings,
         clock,
     )
-    await indicators.rebuild(session, [target.id], clock)
+    await indicators.rebuild(session, [target.id], settings, clock)
     outcome.merge_id = record.id
     return outcome
 
@@ -90,6 +94,7 @@ async def unmerge(
     survivor_id: UUID,
     absorbed_id: UUID,
     principal: Principal,
+    settings: Settings,
     clock: Clock,
 ) -> UnmergeOutcome:
     """Undo a merge: the absorbed customer returns with exactly its identifiers and events."""
@@ -115,6 +120,7 @@ async def unmerge(
         payload,
         f"Split {source.display_name} back out",
         principal.agent_id,
+        settings,
         clock,
     )
     await append_system_event(
@@ -124,9 +130,10 @@ async def unmerge(
         payload,
         f"Split back out of {target.display_name}",
         principal.agent_id,
+        settings,
         clock,
     )
-    await indicators.rebuild(session, [target.id, source.id], clock)
+    await indicators.rebuild(session, [target.id, source.id], settings, clock)
     return UnmergeOutcome(
         survivor_id=target.id, restored_id=source.id, identifiers_restored=restored
     )
@@ -138,6 +145,7 @@ async def set_preferences(
     data: Preferences,
     if_match: str | None,
     principal: Principal,
+    settings: Settings,
     clock: Clock,
 ) -> tuple[Preferences, int]:
     """Replace preferences and record preference.updated on the timeline."""
@@ -151,13 +159,19 @@ async def set_preferences(
         {"preferences": preferences.model_dump(mode="json", by_alias=True)},
         "Contact preferences updated",
         principal.agent_id,
+        settings,
         clock,
     )
     return preferences, version
 
 
 async def record_consent(
-    session: AsyncSession, customer_id: UUID, data: ConsentIn, principal: Principal, clock: Clock
+    session: AsyncSession,
+    customer_id: UUID,
+    data: ConsentIn,
+    principal: Principal,
+    settings: Settings,
+    clock: Clock,
 ) -> ConsentOut:
     """Record a consent decision and its consent.granted / consent.withdrawn event."""
     consent = await customers.record_consent(session, customer_id, data, principal)
@@ -174,6 +188,7 @@ async def record_consent(
         },
         f"Consent {verb}: {data.purpose.value} by {data.channel.value}",
         principal.agent_id,
+        settings,
         clock,
     )
     return consent

@@ -93,6 +93,7 @@ async def append_event(
     response: Response,
     session: SessionDep,
     principal: Writer,
+    settings: SettingsDep,
     clock: ClockDep,
     idempotency_key: IdempotencyKey = None,
 ) -> EventOut:
@@ -100,7 +101,7 @@ async def append_event(
     original; the same key with another body is 409. An append to a merged customer lands
     on the customer it was merged into."""
     event, created = await service.append_to_customer(
-        session, customer_id, body, idempotency_key, principal, clock
+        session, customer_id, body, idempotency_key, principal, settings, clock
     )
     return _event_response(response, request, event, created)
 
@@ -325,12 +326,17 @@ async def stream_timeline(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def merge_customers(
-    customer_id: UUID, body: MergeRequest, session: SessionDep, principal: Writer, clock: ClockDep
+    customer_id: UUID,
+    body: MergeRequest,
+    session: SessionDep,
+    principal: Writer,
+    settings: SettingsDep,
+    clock: ClockDep,
 ) -> MergeOutcome:
     """The duplicate's identifiers move here, its history joins this timeline, it becomes
     `merged`; `customer.merged` is recorded on both. Undo with `/unmerge`."""
     return await flows.merge(
-        session, customer_id, body.source_customer_id, body.dry_run, principal, clock
+        session, customer_id, body.source_customer_id, body.dry_run, principal, settings, clock
     )
 
 
@@ -345,10 +351,13 @@ async def unmerge_customers(
     body: UnmergeRequest,
     session: SessionDep,
     principal: Writer,
+    settings: SettingsDep,
     clock: ClockDep,
 ) -> UnmergeOutcome:
     """The absorbed customer is active again with exactly its own identifiers and events."""
-    return await flows.unmerge(session, customer_id, body.source_customer_id, principal, clock)
+    return await flows.unmerge(
+        session, customer_id, body.source_customer_id, principal, settings, clock
+    )
 
 
 @router.put(
@@ -363,11 +372,12 @@ async def set_preferences(
     session: SessionDep,
     principal: Writer,
     response: Response,
+    settings: SettingsDep,
     clock: ClockDep,
     if_match: IfMatch = None,
 ) -> Preferences:
     preferences, version = await flows.set_preferences(
-        session, customer_id, body, if_match, principal, clock
+        session, customer_id, body, if_match, principal, settings, clock
     )
     response.headers["ETag"] = etag(version)
     return preferences
@@ -381,6 +391,11 @@ async def set_preferences(
     responses=problem_responses(401, 403, 404, 409, 422),
 )
 async def record_consent(
-    customer_id: UUID, body: ConsentIn, session: SessionDep, principal: Writer, clock: ClockDep
+    customer_id: UUID,
+    body: ConsentIn,
+    session: SessionDep,
+    principal: Writer,
+    settings: SettingsDep,
+    clock: ClockDep,
 ) -> ConsentOut:
-    return await flows.record_consent(session, customer_id, body, principal, clock)
+    return await flows.record_consent(session, customer_id, body, principal, settings, clock)

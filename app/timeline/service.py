@@ -209,6 +209,7 @@ async def append(
     new: NewEvent,
     key: tuple[str, str] | None,
     writer: Principal | None,
+    settings: Settings,
     clock: Clock,
 ) -> tuple[EventOut, bool]:
     """Append one event; with a key already used, answer the original (or 409 if it differs)."""
@@ -219,7 +220,7 @@ async def append(
         if not await queries.claim_key(session, *key, row.id, fingerprint):
             return await _original(session, key, fingerprint, writer), False
     recorded_at = await queries.insert(session, row)
-    await indicators.record(session, [(customer_id, row.fact())], clock)
+    await indicators.record(session, [(customer_id, row.fact())], settings, clock)
     return (
         EventOut(
             id=row.id,
@@ -270,14 +271,14 @@ async def append_to_customer(
     data: EventIn,
     header_key: str | None,
     principal: Principal,
+    settings: Settings,
     clock: Clock,
 ) -> tuple[EventOut, bool]:
     """POST /customers/{id}/events: an append to a merged customer lands on its survivor."""
     target = await resolution.writable_target(session, customer_id, principal)
     new = prepare_event(data, principal)
-    return await append(
-        session, target, new, idempotency_key(new, header_key, principal), principal, clock
-    )
+    key = idempotency_key(new, header_key, principal)
+    return await append(session, target, new, key, principal, settings, clock)
 
 
 def customer_ref(
@@ -363,9 +364,8 @@ async def append_identified(
     if isinstance(resolved, ProblemError):
         raise resolved
     customer_id = await customers.survivor_id(session, resolved[0])
-    return await append(
-        session, customer_id, new, idempotency_key(new, header_key, principal), principal, clock
-    )
+    key = idempotency_key(new, header_key, principal)
+    return await append(session, customer_id, new, key, principal, settings, clock)
 
 
 async def append_system_event(
@@ -375,6 +375,7 @@ async def append_system_event(
     payload: dict[str, Any],
     summary: str,
     actor: str | None,
+    settings: Settings,
     clock: Clock,
 ) -> EventOut:
     """Record a change the service itself made (merge, preference, consent...), as
@@ -388,7 +389,8 @@ async def append_system_event(
         summary=summary[:280],
         payload=payload,
     )
-    event, _ = await append(session, customer_id, prepare_event(data, None), None, None, clock)
+    new = prepare_event(data, None)
+    event, _ = await append(session, customer_id, new, None, None, settings, clock)
     return event
 
 

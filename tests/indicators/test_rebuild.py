@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import SYSTEM_CLOCK
+from app.core.config import Settings
 from app.core.db import Database, plain_url
 from app.core.migrations import upgrade_to_head
 from app.core.security import Principal, Role
@@ -23,6 +24,8 @@ from tests.indicators.test_state import facts
 from tests.support.clock import ControlledClock
 from tests.test_cli import run_cli
 
+# The settings of the environment, which the command line reads too.
+SETTINGS = Settings()
 ADMIN = Principal(key_id=UUID(int=1), role=Role.ADMIN, agent_id="tester")
 
 
@@ -70,7 +73,7 @@ async def test_incremental_stats_equal_a_rebuild(
         merged = False
         for index, fact in enumerate(history):
             if index == merge_at and not merged:
-                await flows.merge(session, a.id, b.id, False, ADMIN, clock)
+                await flows.merge(session, a.id, b.id, False, ADMIN, SETTINGS, clock)
                 merged = True
             target = b.id if (index % 4 < split and not merged) else a.id
             if fact.corrects_id:  # a correction goes where its original is
@@ -82,14 +85,15 @@ async def test_incremental_stats_equal_a_rebuild(
                 timeline.prepare_event(event_in(fact, originals), ADMIN),
                 ("prop", fact.id),
                 ADMIN,
+                SETTINGS,
                 clock,
             )
             originals[fact.id] = str(event.id)
         if merged and unmerge:
-            await flows.unmerge(session, a.id, b.id, ADMIN, clock)
+            await flows.unmerge(session, a.id, b.id, ADMIN, SETTINGS, clock)
         for customer in (a.id, b.id):
             incremental = await stored_state(session, customer)
-            await indicators.rebuild(session, [customer], clock)
+            await indicators.rebuild(session, [customer], SETTINGS, clock)
             assert incremental == await stored_state(session, customer)
     finally:
         await savepoint.rollback()
@@ -121,7 +125,9 @@ def test_stats_rebuild_command_restores_what_appends_computed(scratch_url: str) 
                         )
                         new = timeline.prepare_event(data, None)
                         # The command compared with rebuilds on the system clock too.
-                        await timeline.append(session, customer_id, new, None, None, SYSTEM_CLOCK)
+                        await timeline.append(
+                            session, customer_id, new, None, None, SETTINGS, SYSTEM_CLOCK
+                        )
         finally:
             await database.dispose()
 

@@ -7,6 +7,7 @@ from uuid import UUID
 import httpx
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.config import Settings
 from app.indicators import service as indicators
 from tests.support.clock import ControlledClock
 from tests.timeline.test_timeline import append, new_customer
@@ -97,7 +98,11 @@ async def test_unsatisfied_streak(
 
 
 async def test_premium_abandoned_calls(
-    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession, clock: ControlledClock
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    session: AsyncSession,
+    settings: Settings,
+    clock: ControlledClock,
 ) -> None:
     customer = await new_customer(client, admin, tier="premium", owner_id="agent-7")
     for n in range(5):
@@ -126,13 +131,17 @@ async def test_premium_abandoned_calls(
         f"/v1/customers/{customer}", json={"tier": "standard"}, headers={**admin, "If-Match": '"1"'}
     )
     assert patched.status_code == 200
-    await indicators.reevaluate(session, [UUID(customer)], clock)
+    await indicators.reevaluate(session, [UUID(customer)], settings, clock)
     [cleared] = await alerts(client, admin, customer)
     assert cleared["cleared_at"] is not None
 
 
 async def test_recurring_problem_and_editable_threshold(
-    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession, clock: ControlledClock
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    session: AsyncSession,
+    settings: Settings,
+    clock: ControlledClock,
 ) -> None:
     customer = await new_customer(client, admin)
     for n in range(2):
@@ -151,7 +160,7 @@ async def test_recurring_problem_and_editable_threshold(
     assert "recurring_problem" in await flags(client, admin, customer)
     put = await client.put("/v1/rules/recurring_problem", json={"threshold": 3}, headers=admin)
     assert put.status_code == 200 and put.json()["config"]["threshold"] == 3
-    await indicators.reevaluate(session, [UUID(customer)], clock)
+    await indicators.reevaluate(session, [UUID(customer)], settings, clock)
     [cleared] = await alerts(client, admin, customer)
     assert cleared["status"] == "cleared"
     bad = await client.put("/v1/rules/recurring_problem", json={"threshold": 0}, headers=admin)

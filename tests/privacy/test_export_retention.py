@@ -105,7 +105,10 @@ async def test_the_export_holds_everything_including_merged_histories_and_raw_de
 
 
 async def test_a_long_export_streams_in_pieces_of_about_64_kib_and_reads_as_one_document(
-    live: tuple[httpx.AsyncClient, dict[str, str]], database: Database, clock: ControlledClock
+    live: tuple[httpx.AsyncClient, dict[str, str]],
+    database: Database,
+    settings: Settings,
+    clock: ControlledClock,
 ) -> None:
     """The server holds about one piece at a time, whatever the history's length."""
     client, admin = live
@@ -154,7 +157,7 @@ async def _expire_all(settings: Settings, policy: RetentionPolicy, clock: Contro
     """Retention as the command runs it: as the owner, batches until one comes back short."""
     while True:
         async with as_owner(settings) as owner:
-            report = await expire_batch(owner, policy, 100, clock)
+            report = await expire_batch(owner, policy, 100, settings, clock)
         if max([report.deliveries, report.access_log, *report.events.values()]) < 100:
             return
 
@@ -261,14 +264,14 @@ async def test_retention_goes_in_batches_of_at_most_the_limit_of_each_kind(
     policy = RetentionPolicy(event_days={"web.page_viewed": 90, "order.placed": 90})
 
     async with as_owner(settings) as owner:
-        first = await expire_batch(owner, policy, 1, clock)
+        first = await expire_batch(owner, policy, 1, settings, clock)
 
     assert (first.deliveries, first.access_log) == (1, 1)
     assert first.events == {"order.placed": 1, "web.page_viewed": 1}
     passes = [first]
     while passes[-1].deliveries or passes[-1].access_log or passes[-1].events:
         async with as_owner(settings) as owner:
-            passes.append(await expire_batch(owner, policy, 1, clock))
+            passes.append(await expire_batch(owner, policy, 1, settings, clock))
     assert all(p.deliveries <= 1 and p.access_log <= 1 for p in passes)
     assert all(n <= 1 for p in passes for n in p.events.values())
     assert sum(p.deliveries for p in passes) >= 3 and len(passes) >= 4
@@ -302,13 +305,15 @@ async def test_retention_skips_events_another_transaction_holds(
         await holder.execute("SELECT id FROM events WHERE payload->>'url' LIKE '%/200' FOR UPDATE")
         async with as_owner(settings) as owner:
             await owner.execute(text("SET LOCAL lock_timeout = '3s'"))
-            report = await expire_batch(owner, policy, 100, clock)
+            report = await expire_batch(owner, policy, 100, settings, clock)
         assert report.events == {"web.page_viewed": 1}
     finally:
         await holding.rollback()
         await holder.close()
     async with as_owner(settings) as owner:
-        assert (await expire_batch(owner, policy, 100, clock)).events == {"web.page_viewed": 1}
+        assert (await expire_batch(owner, policy, 100, settings, clock)).events == {
+            "web.page_viewed": 1
+        }
 
 
 async def test_retention_rebuilds_every_customer_whose_history_shrank(
@@ -324,7 +329,7 @@ async def test_retention_rebuilds_every_customer_whose_history_shrank(
     policy = RetentionPolicy(event_days={"order.placed": 90, "order.paid": 90})
 
     async with as_owner(settings) as owner:
-        report = await expire_batch(owner, policy, 100, clock)
+        report = await expire_batch(owner, policy, 100, settings, clock)
 
     assert report.events == {"order.paid": 1, "order.placed": 1}
     for customer in (ana, bob):
@@ -355,7 +360,7 @@ async def test_retention_of_a_merged_away_history_rebuilds_the_survivors_indicat
 
     policy = RetentionPolicy(event_days={"order.placed": 90})
     async with as_owner(settings) as owner:
-        report = await expire_batch(owner, policy, 100, clock)
+        report = await expire_batch(owner, policy, 100, settings, clock)
 
     # The expired order was the absorbed twin's: the survivor's indicators lose it. (The
     # report's totals also count whatever else in the database expired.)

@@ -84,8 +84,9 @@ async def append_elsewhere(
         type="note.added", occurred_at=clock.now(), summary=summary, payload={"text": summary}
     )
     async with database.sessionmaker() as session, session.begin():
+        new = service.prepare_event(data, None)
         event, _ = await service.append(
-            session, UUID(customer_id), service.prepare_event(data, None), None, None, clock
+            session, UUID(customer_id), new, None, None, Settings(), clock
         )
     return str(event.id)
 
