@@ -16,6 +16,15 @@ from app.customers.schemas import IdentifierOut
 from app.customers.service import PROFILE_FIELDS, CustomerNotFound, identifier_out
 
 
+async def _locked(
+    repo: CustomerRepository, one: UUID, other: UUID, principal: Principal
+) -> dict[UUID, Customer]:
+    """Those of the two customers the caller may see, locked in id order (two merges of
+    the same pair wait for each other, never deadlock)."""
+    locked = [await repo.get(c, principal, for_update=True) for c in sorted([one, other])]
+    return {c.id: c for c in locked if c}
+
+
 async def merge_preview(
     session: AsyncSession, survivor: UUID, absorbed: UUID, principal: Principal
 ) -> tuple[Customer, Customer, list[IdentifierOut], list[dict[str, Any]]]:
@@ -23,15 +32,7 @@ async def merge_preview(
     repo = CustomerRepository(session)
     if survivor == absorbed:
         raise invalid_field("body.source_customer_id", "a customer cannot be merged into itself")
-    first, second = sorted([survivor, absorbed])
-    locked = {
-        c.id: c
-        for c in [
-            await repo.get(first, principal, for_update=True),
-            await repo.get(second, principal, for_update=True),
-        ]
-        if c
-    }
+    locked = await _locked(repo, survivor, absorbed, principal)
     if survivor not in locked:
         raise CustomerNotFound(survivor)
     if absorbed not in locked:
@@ -90,16 +91,7 @@ async def lock_pair(
 ) -> tuple[Customer, Customer]:
     """Both customers of a merge, locked in id order; 404 when the caller cannot see
     either (before anything about the merge itself is looked at)."""
-    repo = CustomerRepository(session)
-    first, second = sorted([target_id, source_id])
-    locked = {
-        c.id: c
-        for c in [
-            await repo.get(first, principal, for_update=True),
-            await repo.get(second, principal, for_update=True),
-        ]
-        if c
-    }
+    locked = await _locked(CustomerRepository(session), target_id, source_id, principal)
     if target_id not in locked or source_id not in locked:
         raise CustomerNotFound()
     return locked[target_id], locked[source_id]
