@@ -30,57 +30,37 @@ async def read_timeline(
     limit: int,
     cursor: str | None,
 ) -> TimelinePage | customers.Merged:
-    """A page of a customer's history as a reader asks for it, logged as read; for a merged
-    customer, only its survivor, and nothing is read."""
+    """A page of a customer's history and everyone merged into it, newest first, logged as
+    read; for a merged customer, only its survivor, and nothing is read."""
     customer, family = await customers.readable_family(session, customer_id, principal)
     if customer.status == "merged":
         return customers.Merged(await customers.survivor_id(session, customer.id))
     await record_access(session, principal, customer.id, "timeline")
-    return await timeline_page(
-        session,
-        family,
-        types=types,
-        channels=channels,
-        since=since,
-        until=until,
-        limit=limit,
-        cursor=cursor,
-    )
-
-
-async def timeline_page(
-    session: AsyncSession,
-    family: list[UUID],
-    *,
-    types: Sequence[str],
-    channels: Sequence[str],
-    since: datetime | None,
-    until: datetime | None,
-    limit: int,
-    cursor: str | None,
-) -> TimelinePage:
-    """One page of a merge family's history (``customers.readable_family``), newest first."""
     exact = [t for t in types if not t.endswith("*")]
     prefixes = [t.rstrip("*") for t in types if t.endswith("*")]
-    after = None
-    if cursor:
-        try:
-            moment = datetime.fromisoformat(str(decode_cursor(cursor)["t"]))
-        except (KeyError, ValueError):
-            raise InvalidCursor("The cursor is not one this service issued.") from None
-        if moment.tzinfo is None or not _storable(moment):
-            raise InvalidCursor("The cursor is not one this service issued.")
-        position = cursor_id(cursor, "id")
-        assert position is not None
-        after = (moment, position)
     query = TimelineQuery(family, exact, prefixes, channels, since, until)
-    rows = await queries.page_rows(session, query, limit=limit + 1, after=after)
+    rows = await queries.page_rows(session, query, limit=limit + 1, after=_after(cursor))
     page, next_cursor = keyset_page(
         rows, limit, lambda r: {"t": r["occurred_at"].isoformat(), "id": str(r["id"])}
     )
     return TimelinePage(
         items=[EventOut.model_validate(dict(r)) for r in page], next_cursor=next_cursor
     )
+
+
+def _after(cursor: str | None) -> tuple[datetime, UUID] | None:
+    """The position a page's cursor resumes after: its last event's time and id."""
+    if not cursor:
+        return None
+    try:
+        moment = datetime.fromisoformat(str(decode_cursor(cursor)["t"]))
+    except (KeyError, ValueError):
+        raise InvalidCursor("The cursor is not one this service issued.") from None
+    if moment.tzinfo is None or not _storable(moment):
+        raise InvalidCursor("The cursor is not one this service issued.")
+    position = cursor_id(cursor, "id")
+    assert position is not None
+    return moment, position
 
 
 def _storable(moment: datetime) -> bool:
