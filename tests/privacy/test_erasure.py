@@ -1,6 +1,9 @@
 """Erasure: personal data leaves every column of every table; company figures stay."""
 
+import base64
 import json
+import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,12 +14,14 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.config import Settings
 from app.core.db import plain_url
 from tests.conftest import AppLog
-from tests.ingest import test_twilio
+from tests.ingest import test_sendgrid_events, test_twilio
 from tests.ingest.test_pipeline import signed
 from tests.ingest.test_sources import golden, shopify_post
 from tests.privacy.scan import columns_holding
+from tests.support.clock import ControlledClock
 from tests.timeline.test_timeline import append
 
 # Jane Doe as the platforms' documentation samples know her, with a Spanish mobile too.
@@ -34,8 +39,15 @@ NEEDLES = [
     MOBILE.lstrip("+34"), MOBILE_AS_WRITTEN, JOB, "keeper-blog", TAG, CARD, PREFERENCE,
     EVIDENCE, OLD_EMAIL, "Twinning", TWIN_EMAIL, TWIN_NOTE, "Harbour Row",
 ]  # fmt: skip
+SENDGRID = test_sendgrid_events.Signer()
 REPORT = {"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"}
 T0 = "2026-03-04T10:00:00Z"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """SendGrid's Event Webhook configured, for a batch naming her and someone else."""
+    return settings.model_copy(update={"webhook_sendgrid_events_secrets": SENDGRID.public})
 
 
 async def rich_history(client: httpx.AsyncClient, admin: dict[str, str]) -> str:
@@ -543,3 +555,109 @@ async def test_erasure_answers_clearly_for_missing_and_bad_requests(
         headers=support,
     )
     assert forbidden.status_code == 403
+
+
+# What an erasure keeps, as the README promises it (what makes the company's figures
+# true: types, times, sources, enumerations, ids of orders and payments, amounts and
+# currencies, skus, quantities, durations). Every other string the customer ever gave
+# the service is personal data and must leave every table.
+KEPT_BY_PROMISE = {
+    "type", "occurred_at", "requested_at", "source", "source_event_id", "kind", "channel",
+    "purpose", "direction", "tier", "preferred_channel", "order_id", "payment_id", "sku",
+    "qty", "unit_price", "total", "amount", "refund_amount", "currency", "items",
+}  # fmt: skip
+# A key's value is not a needle when it is only a shape: too short to mean anything, an
+# id, a time or a number.
+NOT_PERSONAL = re.compile(
+    r"^(.{0,3}|[0-9a-f-]{36}|\\d{4}-\\d\\d-\\d\\dT[\\d:.]+(Z|[+-]\\d\\d:\\d\\d)?|[\\d.]+)$"
+)
+
+
+def strings_of(doc: Any, key: str = "") -> Iterator[str]:
+    """Every string of a JSON document not under a kept key, and the keys it was under."""
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            yield from strings_of(v, k)
+    elif isinstance(doc, list):
+        for item in doc:
+            yield from strings_of(item, key)
+    elif isinstance(doc, str) and key not in KEPT_BY_PROMISE and not NOT_PERSONAL.match(doc):
+        yield doc
+
+
+async def test_every_value_she_gave_leaves_every_table_and_a_shared_batch_goes_whole(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    session: AsyncSession,
+    app_log: AppLog,
+    clock: ControlledClock,
+) -> None:
+    """The needles come from the data: every string of every JSON body that told the
+    service about her (profile, identifiers, preferences, consent, her merged twin,
+    events through the API and the generic source, a failed delivery) unless the README
+    promises to keep it. A field added to her history is searched for without anyone
+    listing it. A SendGrid batch that named her and another customer is wiped whole; the
+    other customer keeps the event it gave them."""
+    sent: list[bytes] = []
+
+    async def record(request: httpx.Request) -> None:
+        path = request.url.path
+        if path.startswith("/v1/customers") or path == "/v1/webhooks/generic":
+            if request.content and request.headers.get("content-type") == "application/json":
+                sent.append(request.content)
+
+    client.event_hooks["request"].append(record)
+    customer = await rich_history(client, admin)
+    client.event_hooks["request"].remove(record)
+    needles = sorted({n for body in sent for n in strings_of(json.loads(body))} | set(NEEDLES))
+    assert len(needles) > len(NEEDLES), needles
+
+    other = await client.post(
+        "/v1/customers",
+        json={
+            "display_name": "Olga",
+            "identifiers": [{"kind": "email", "value": "olga.other@example.org"}],
+        },
+        headers=admin,
+    )
+    assert other.status_code == 201, other.text
+    batch = [
+        {
+            "email": address,
+            "timestamp": int(clock.now().timestamp()),
+            "event": "delivered",
+            "sg_event_id": f"erase-batch-{n}",
+            "sg_message_id": f"erase-batch-message-{n}",
+        }
+        for n, address in enumerate((EMAIL, "olga.other@example.org"))
+    ]
+    signed_batch = SENDGRID.deliver(batch, str(int(clock.now().timestamp())))
+    delivered = await client.post(
+        "/v1/webhooks/sendgrid-events",
+        content=signed_batch.body,
+        headers={"content-type": "application/json", **dict(signed_batch.headers)},
+    )
+    assert delivered.status_code == 200, delivered.text
+    assert await columns_holding(session, needles), "the scan finds her before the erasure"
+
+    erased = await client.post(
+        f"/v1/customers/{customer}/erasure",
+        json={"reason": "asked in writing", "requested_at": "2026-11-20T09:00:00Z"},
+        headers=admin,
+    )
+    assert erased.status_code == 200, erased.text
+
+    assert await columns_holding(session, needles) == []
+    logged = app_log.text().lower()
+    assert [needle for needle in needles if needle.lower() in logged] == []
+    deliveries = await client.get(
+        "/v1/webhook-deliveries",
+        params={"source": "sendgrid-events", "include": "body"},
+        headers=admin,
+    )
+    [shared] = deliveries.json()["items"]
+    assert not shared["body"] and shared["headers"] == {}, "wiped whole: it named her"
+    assert "olga.other" not in base64.b64decode(shared["body"] or "").decode()
+    theirs = await client.get(f"/v1/customers/{other.json()['id']}/timeline", headers=admin)
+    assert [e["type"] for e in theirs.json()["items"]] == ["email.delivered"]
+    assert theirs.json()["items"][0]["source_event_id"] == "erase-batch-1"
