@@ -602,9 +602,9 @@ async def test_every_value_she_gave_leaves_every_table_and_a_shared_batch_goes_w
 
     async def record(request: httpx.Request) -> None:
         path = request.url.path
-        if path.startswith("/v1/customers") or path == "/v1/webhooks/generic":
-            if request.content and request.headers.get("content-type") == "application/json":
-                sent.append(request.content)
+        about_her = path.startswith("/v1/customers") or path == "/v1/webhooks/generic"
+        if about_her and request.headers.get("content-type") == "application/json":
+            sent.append(request.content)
 
     client.event_hooks["request"].append(record)
     customer = await rich_history(client, admin)
