@@ -1,7 +1,6 @@
 """Request and response bodies of the customer API."""
 
 import json
-import re
 from datetime import datetime, time
 from enum import StrEnum
 from typing import Annotated, Any, Self
@@ -14,6 +13,7 @@ from pydantic import (
     Field,
     HttpUrl,
     StringConstraints,
+    UrlConstraints,
     ValidationInfo,
     field_validator,
     model_validator,
@@ -24,8 +24,10 @@ from app.core.config import get_settings
 from app.customers.identifiers import IdentifierKind, normalize_identifier
 
 MAX_ATTRIBUTES_BYTES = 16 * 1024
-_BCP47 = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+MAX_URL_LENGTH = 500
+_BCP47 = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"
 
+Text100 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text300 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
 
@@ -79,13 +81,22 @@ class Weekday(StrEnum):
     SUN = "sun"
 
 
-def _language(value: str) -> str:
-    if not _BCP47.match(value):
-        raise ValueError(f"'{value}' is not a BCP 47 language tag (e.g. es, pt-BR)")
-    return value
+# As stored: BCP 47 tags in 35 characters, URLs in 500 once normalised (a domain in
+# another script is stored in punycode, longer than written).
+Language = Annotated[
+    str, StringConstraints(max_length=35, pattern=_BCP47), Field(description="BCP 47")
+]
 
 
-Language = Annotated[str, AfterValidator(_language)]
+def _storable_url(url: HttpUrl) -> HttpUrl:
+    if len(str(url)) > MAX_URL_LENGTH:
+        raise ValueError(f"is longer than {MAX_URL_LENGTH} characters once normalised")
+    return url
+
+
+Website = Annotated[
+    HttpUrl, UrlConstraints(max_length=MAX_URL_LENGTH), AfterValidator(_storable_url)
+]
 
 
 class Address(BaseModel):
@@ -114,12 +125,12 @@ class Profile(BaseModel):
         default=None, description="For a person: the organisation they are a contact of."
     )
     legal_name: Text300 | None = None
-    sector: Text200 | None = None
+    sector: Text100 | None = None
     size_band: SizeBand | None = None
     revenue_band: Annotated[str, Field(max_length=50)] | None = None
-    website: HttpUrl | None = None
+    website: Website | None = None
     address: Address | None = None
-    preferred_language: Language | None = Field(default=None, description="BCP 47")
+    preferred_language: Language | None = None
     tier: Tier = Tier.STANDARD
     owner_id: Text200 | None = Field(default=None, description="The employee assigned.")
     tags: list[
