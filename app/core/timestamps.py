@@ -17,19 +17,18 @@ def _written_as_date_time(value: object) -> object:
     raise ValueError("must be an RFC 3339 date-time such as 2026-11-02T10:15:00+01:00")
 
 
-def _in_utc(value: datetime) -> datetime:
+def _exists_in_utc(value: datetime) -> datetime:
     # timestamptz is kept in UTC: 0001-01-01T00:00:00+01:00 is an instant of year 0,
     # which neither Python nor the driver can convert. Refused here, it is a 422 naming
-    # the field instead of an overflow deep in a query. Read in UTC, arithmetic on it
-    # stays in range too: a day before 0001-01-02T00:00:00Z given as ...T00:00-17:36
-    # was a local time of year 0 (a 500 on a report).
+    # the field instead of an overflow deep in a query.
     try:
-        return value.astimezone(UTC)
+        value.astimezone(UTC)
     except OverflowError:
         raise ValueError("is outside years 1 to 9999 once converted to UTC") from None
+    return value
 
 
 Timestamp = Annotated[
-    AwareDatetime, BeforeValidator(_written_as_date_time), AfterValidator(_in_utc)
+    AwareDatetime, BeforeValidator(_written_as_date_time), AfterValidator(_exists_in_utc)
 ]
-"""A request timestamp, e.g. ``2026-11-02T10:15:00+01:00``, read as the same instant in UTC."""
+"""A request timestamp, e.g. ``2026-11-02T10:15:00+01:00``."""

@@ -21,7 +21,16 @@ from pydantic import (
 from pydantic_extra_types.country import CountryAlpha2
 
 from app.core.config import get_settings
-from app.customers.identifiers import IdentifierKind, normalize_identifier
+from app.customers.identifiers import (
+    EMAIL_SYNTAX,
+    EXTERNAL_SYNTAX,
+    MAX_LENGTH,
+    PHONE_SYNTAX,
+    SYNTAX,
+    IdentifierKind,
+    check_syntax,
+    normalize_identifier,
+)
 
 MAX_ATTRIBUTES_BYTES = 16 * 1024
 MAX_URL_LENGTH = 500
@@ -30,6 +39,20 @@ _BCP47 = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"
 Text100 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text300 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+
+
+# An identifier named alone (a query, a path, an event's customer): written as its kind
+# is (app/customers/identifiers.py), normalised where it is read.
+PhoneText = Annotated[
+    str, StringConstraints(max_length=MAX_LENGTH[IdentifierKind.PHONE], pattern=PHONE_SYNTAX)
+]
+EmailText = Annotated[
+    str, StringConstraints(max_length=MAX_LENGTH[IdentifierKind.EMAIL], pattern=EMAIL_SYNTAX)
+]
+ExternalIdText = Annotated[
+    str,
+    StringConstraints(max_length=MAX_LENGTH[IdentifierKind.EXTERNAL], pattern=EXTERNAL_SYNTAX),
+]
 
 
 class CustomerKind(StrEnum):
@@ -95,7 +118,10 @@ def _storable_url(url: HttpUrl) -> HttpUrl:
 
 
 Website = Annotated[
-    HttpUrl, UrlConstraints(max_length=MAX_URL_LENGTH), AfterValidator(_storable_url)
+    HttpUrl,
+    UrlConstraints(max_length=MAX_URL_LENGTH),
+    AfterValidator(_storable_url),
+    Field(json_schema_extra={"pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"}),
 ]
 
 
@@ -175,16 +201,27 @@ class Profile(BaseModel):
         return self
 
 
+def _value_by_kind(schema: dict[str, Any]) -> None:
+    """How the value may be written depends on the kind: one branch per kind."""
+    schema["oneOf"] = [
+        {
+            "properties": {
+                "kind": {"const": kind.value},
+                "value": {"maxLength": MAX_LENGTH[kind], "pattern": SYNTAX[kind]},
+            }
+        }
+        for kind in IdentifierKind
+    ]
+    schema["examples"] = [{"kind": "phone", "value": "612 34 56 78"}]
+
+
 class IdentifierIn(BaseModel):
     """An identifier as given; the value is normalised (E.164, lower-case email...)."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"kind": "phone", "value": "612 34 56 78"}]},
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_value_by_kind)
 
     kind: IdentifierKind
-    value: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)]
+    value: Annotated[str, StringConstraints(min_length=1, max_length=320)]
 
     @field_validator("value")
     @classmethod
@@ -192,6 +229,7 @@ class IdentifierIn(BaseModel):
         kind = info.data.get("kind")
         if kind is None:  # the kind itself was invalid and is reported on its own
             return value
+        check_syntax(kind, value)
         return normalize_identifier(kind, value, get_settings().default_region)
 
 
