@@ -57,8 +57,13 @@ def start(env: dict[str, str], *args: str) -> tuple[subprocess.Popen[bytes], str
 
 def admin_key(env: dict[str, str], name: str) -> dict[str, str]:
     """The Authorization header of a new admin key, made with `keys create` on ``env``."""
+    return cli_key(env, name, "--role", "admin")
+
+
+def cli_key(env: dict[str, str], name: str, *options: str) -> dict[str, str]:
+    """The Authorization header of a new key made with `keys create --name name *options`."""
     created = subprocess.run(
-        [str(BIN), "keys", "create", "--role", "admin", "--name", name],
+        [str(BIN), "keys", "create", "--name", name, *options],
         env=env,
         capture_output=True,
         text=True,

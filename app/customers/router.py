@@ -13,8 +13,9 @@ from app.core.bounded_json import BoundedJsonRoute
 from app.core.config import SettingsDep
 from app.core.db import DriverDep, SessionDep
 from app.core.errors import NotFound, UnsupportedMediaType, invalid_field, problem_responses
+from app.core.merge_patch import merge_patch_schema
 from app.core.pagination import Limit
-from app.core.preconditions import etag, not_modified
+from app.core.preconditions import IfMatch, etag, not_modified
 from app.customers import service
 from app.customers.identifiers import IdentifierKind, normalize_identifier
 from app.customers.schemas import (
@@ -25,21 +26,18 @@ from app.customers.schemas import (
     CustomerOut,
     CustomerPage,
     CustomerStatus,
+    EmailText,
+    ExternalIdText,
     Identification,
     IdentifierIn,
     IdentifierOut,
+    PhoneText,
+    Profile,
     Tier,
 )
 
 router = APIRouter(prefix="/v1", tags=["customers"], route_class=BoundedJsonRoute)
 
-IfMatch = Annotated[
-    str | None,
-    Header(
-        description="The ETag last read (strong: a `W/` ETag never matches); the change "
-        "applies only to that version."
-    ),
-]
 IfNoneMatch = Annotated[
     str | None,
     Header(description="The ETag last read: 304 without a body while it is current."),
@@ -97,9 +95,9 @@ async def search_customers(
             description="Name (accent- and case-insensitive, partial words), email or phone.",
         ),
     ] = None,
-    phone: Annotated[str | None, Query(max_length=64, description="Any format.")] = None,
-    email: Annotated[str | None, Query(max_length=320)] = None,
-    external_id: Annotated[str | None, Query(max_length=320, description="source:type:id")] = None,
+    phone: Annotated[PhoneText | None, Query(description="Any common spelling.")] = None,
+    email: Annotated[EmailText | None, Query()] = None,
+    external_id: Annotated[ExternalIdText | None, Query(description="source:type:id")] = None,
     owner_id: Annotated[str | None, Query(max_length=200)] = None,
     tier: Tier | None = None,
     tag: Annotated[str | None, Query(max_length=50)] = None,
@@ -135,9 +133,9 @@ async def identify_customer(
     connection: DriverDep,
     principal: Reader,
     settings: SettingsDep,
-    phone: Annotated[str | None, Query(max_length=64, description="Any format.")] = None,
-    email: Annotated[str | None, Query(max_length=320)] = None,
-    external_id: Annotated[str | None, Query(max_length=320, description="source:type:id")] = None,
+    phone: Annotated[PhoneText | None, Query(description="Any common spelling.")] = None,
+    email: Annotated[EmailText | None, Query()] = None,
+    external_id: Annotated[ExternalIdText | None, Query(description="source:type:id")] = None,
 ) -> Identification:
     given = [
         (name, kind, value)
@@ -220,9 +218,10 @@ async def get_customer(
             "content": {
                 media: {
                     "schema": {
-                        "type": "object",
+                        **merge_patch_schema(Profile),
                         "description": "RFC 7396 merge patch of the profile fields of "
-                        "CustomerCreate (identifiers excluded); null removes a field.",
+                        "CustomerCreate (identifiers excluded); null removes a field. The "
+                        "profile it makes must be valid as a whole (422 otherwise).",
                     },
                     "example": PATCH_EXAMPLE,
                 }

@@ -14,6 +14,7 @@ from app.core.errors import invalid_field, problem_responses
 from app.core.pagination import Limit
 from app.core.preconditions import not_modified
 from app.customers.identifiers import phone_readings
+from app.customers.schemas import PhoneText
 from app.fichas import service
 from app.fichas.schemas import (
     AccessPage,
@@ -104,7 +105,7 @@ async def get_ficha(
     },
 )
 async def screen_pop(
-    phone: Annotated[str, Path(max_length=64, description="Any format; URL-encode the +")],
+    phone: Annotated[PhoneText, Path(description="Any common spelling; URL-encode the +")],
     role: RoleName,
     request: Request,
     response: Response,

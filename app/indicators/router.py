@@ -20,6 +20,7 @@ from app.core.security import Principal, Role
 from app.core.spreadsheet import safe_cell
 from app.core.timestamps import Timestamp
 from app.customers.identifiers import normalize_phone
+from app.customers.schemas import PhoneText
 from app.indicators import service
 from app.indicators.schemas import (
     AlertOut,
@@ -188,7 +189,7 @@ async def close_incident(
     responses=problem_responses(401, 403, 422),
 )
 async def route_by_phone(
-    phone: Annotated[str, Path(max_length=64, description="Any format; URL-encode the +")],
+    phone: Annotated[PhoneText, Path(description="Any common spelling; URL-encode the +")],
     connection: DriverDep,
     principal: Reader,
     settings: SettingsDep,

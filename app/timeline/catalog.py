@@ -175,3 +175,13 @@ def catalog_document() -> list[dict[str, Any]]:
         }
     )
     return entries
+
+
+def appendable_types() -> dict[type[Payload], list[str]]:
+    """The types a writer may append, by payload model (the system types are the service's
+    own; custom.* types take any object)."""
+    types_of: dict[type[Payload], list[str]] = {}
+    for entry in CATALOG.values():
+        if entry.name not in SYSTEM_TYPES:
+            types_of.setdefault(entry.payload, []).append(entry.name)
+    return types_of

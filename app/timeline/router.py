@@ -22,7 +22,7 @@ from app.core.errors import (
     problem_responses,
 )
 from app.core.pagination import Limit
-from app.core.preconditions import etag
+from app.core.preconditions import IfMatch, etag
 from app.core.timestamps import Timestamp
 from app.customers import service as customers
 from app.customers.schemas import ConsentIn, ConsentOut, Preferences
@@ -50,7 +50,6 @@ IdempotencyKey = Annotated[
         description="Makes retries safe: the same key and body answer the original event.",
     ),
 ]
-IfMatch = Annotated[str | None, Header(description="The customer's ETag last read.")]
 
 NDJSON = "application/x-ndjson"
 MAX_BULK_LINES = 10_000

@@ -18,7 +18,6 @@ from app.core.config import Settings
 from app.core.db import Executor, new_id
 from app.core.errors import (
     Conflict,
-    NotFound,
     ProblemError,
     ValidationFailed,
     field_errors,
@@ -756,8 +755,8 @@ async def unmerge(
     # Who may see both comes first: the merge record is not looked at for anyone else.
     target, source = await customers.lock_pair(session, survivor_id, absorbed_id, principal)
     record = await repo.open_merge(survivor_id, absorbed_id)
-    if record is None:
-        raise NotFound(f"Customer {absorbed_id} is not merged into {survivor_id}.")
+    if record is None:  # both exist and are seen: it is the state that refuses, a conflict
+        raise Conflict(f"Customer {absorbed_id} is not merged into {survivor_id}.")
     restored = await customers.restore(
         session, target, source, record.identifier_ids, record.absorbed_owner_id
     )

@@ -461,6 +461,15 @@ async def test_editing_a_template_changes_the_next_ficha(
             ],
             "body.sections.3.types",
         ),
+        # Found by schemathesis: a name that is no text was a 500.
+        (
+            [{"name": "identity"}, {"name": "indicators"}, {"name": "flags"}, {"name": []}],
+            "body.sections.3.name",
+        ),
+        (
+            [{"name": "identity"}, {"name": "indicators"}, {"name": {"a": 1}}],
+            "body.sections.2.name",
+        ),
     ],
 )
 async def test_invalid_templates_are_422_naming_the_section(
