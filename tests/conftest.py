@@ -176,7 +176,7 @@ def settings(database_url: str, service_url: str) -> Settings:
     return Settings(
         database_url=database_url,
         service_database_url=service_url,
-        **{f"webhook_{k.replace('-', '_')}_secrets": v for k, v in WEBHOOK_SECRETS.items()},
+        webhook_secrets=WEBHOOK_SECRETS,
     )
 
 

@@ -22,8 +22,9 @@ TOKEN = "pt7Hq2ZsX9wLm4Vb"
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     """SendGrid Inbound Parse configured with a path token besides its user:pass."""
-    secrets = f"{settings.webhook_sendgrid_inbound_secrets},{TOKEN}"
-    return settings.model_copy(update={"webhook_sendgrid_inbound_secrets": secrets})
+    inbound = [*settings.webhook_secrets["sendgrid-inbound"], TOKEN]
+    secrets = {**settings.webhook_secrets, "sendgrid-inbound": inbound}
+    return settings.model_copy(update={"webhook_secrets": secrets})
 
 
 async def test_a_path_token_is_never_stored_listed_or_logged(

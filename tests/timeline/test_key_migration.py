@@ -129,7 +129,8 @@ async def test_a_retry_after_the_upgrade_is_still_a_duplicate(legacy_url: str) -
 
     await asyncio.to_thread(command.upgrade, alembic_config(legacy_url), "head")
 
-    settings = Settings(database_url=legacy_url, webhook_generic_secrets=WEBHOOK_SECRETS["generic"])
+    secrets = {"generic": WEBHOOK_SECRETS["generic"]}
+    settings = Settings(database_url=legacy_url, webhook_secrets=secrets)
     app = create_app(settings)
     app.state.db = database
     app.state.feed = TimelineFeed(legacy_url)
