@@ -20,9 +20,9 @@ from app.fichas.templates import (
     SECTIONS,
     validate_sections,
 )
-from tests.conftest import MakeKey
+from tests.support.api import append, new_customer
 from tests.support.clock import ControlledClock
-from tests.timeline.test_timeline import append, new_customer
+from tests.support.fixtures import MakeKey
 
 
 def ago(clock: ControlledClock, days: float) -> str:

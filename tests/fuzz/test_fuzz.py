@@ -26,7 +26,7 @@ from hypothesis import HealthCheck, given, settings
 from standardwebhooks.webhooks import Webhook
 
 from tests.fuzz.webhooks import SECRETS, Post, posts
-from tests.test_server import BIN, admin_key, free_port, stop, wait_ready
+from tests.support.server import BIN, admin_key, free_port, stop, wait_ready
 
 pytestmark = pytest.mark.fuzz
 

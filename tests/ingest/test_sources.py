@@ -4,7 +4,6 @@ import base64
 import json
 import time
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,17 +14,24 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.ingest.adapters import ADAPTERS
-from tests.ingest import (
-    test_mailgun,
-    test_pipeline,
-    test_sendgrid_events,
-    test_sendgrid_inbound,
-    test_twilio,
-)
 from tests.support.clock import ControlledClock
+from tests.support.webhooks import (
+    INBOUND_CONTENT_TYPE,
+    WEBHOOK_SECRETS,
+    Signer,
+    generic_note,
+    golden,
+    hmac_b64,
+    inbound_parse_body,
+    mailgun_signature,
+    shopify_post,
+    shopify_refund,
+    signed_generic,
+    stripe_signature,
+    twilio_signature,
+)
 
-GOLDEN = Path(__file__).parent / "golden"
-SIGNER = test_sendgrid_events.Signer()
+SIGNER = Signer()
 
 
 @pytest.fixture
@@ -36,35 +42,15 @@ def app(app: FastAPI, settings: Settings) -> FastAPI:
     return app
 
 
-def golden(name: str) -> bytes:
-    return (GOLDEN / name).read_bytes()
-
-
-def hmac_b64(secret: str, body: bytes) -> str:
-    import hashlib
-    import hmac
-
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-
-
-def stripe_signature(body: bytes, t: int | None = None) -> str:
-    import hashlib
-    import hmac
-
-    t = int(time.time()) if t is None else t
-    digest = hmac.new(
-        b"whsec_refdata_test_not_a_real_secret", f"{t}.".encode() + body, hashlib.sha256
-    )
-    return f"t={t},v1={digest.hexdigest()}"
-
-
 def mailgun_body(t: int | None = None) -> bytes:
     body = json.loads(golden("mailgun_webhook_delivered.json"))
     timestamp = str(int(time.time()) if t is None else t)
     body["signature"] = {
         "timestamp": timestamp,
         "token": body["signature"]["token"],
-        "signature": test_mailgun.sign(test_mailgun.KEY, timestamp, body["signature"]["token"]),
+        "signature": mailgun_signature(
+            WEBHOOK_SECRETS["mailgun"], timestamp, body["signature"]["token"]
+        ),
     }
     return json.dumps(body).encode()
 
@@ -81,14 +67,14 @@ def requests() -> dict[str, Request]:
     shopify = golden("shopify_orders_create.json")
     woo = golden("woocommerce_order_created.json")
     stripe = golden("stripe_checkout_session_completed.json")
-    generic = json.dumps(test_pipeline.note()).encode()
+    generic = json.dumps(generic_note()).encode()
     return {
         "twilio": (
             "/v1/webhooks/twilio",
             twilio,
             {
                 "content-type": "application/x-www-form-urlencoded",
-                "x-twilio-signature": test_twilio.sign(
+                "x-twilio-signature": twilio_signature(
                     "http://testserver/v1/webhooks/twilio", twilio
                 ),
             },
@@ -102,9 +88,9 @@ def requests() -> dict[str, Request]:
         ),
         "sendgrid-inbound": (
             "/v1/webhooks/sendgrid-inbound",
-            test_sendgrid_inbound.golden_body(),
+            inbound_parse_body(),
             {
-                "content-type": test_sendgrid_inbound.CONTENT_TYPE,
+                "content-type": INBOUND_CONTENT_TYPE,
                 "authorization": "Basic " + base64.b64encode(b"inbound:parse-pass").decode(),
             },
             ["email.received"],
@@ -162,7 +148,7 @@ def requests() -> dict[str, Request]:
         "generic": (
             "/v1/webhooks/generic",
             generic,
-            test_pipeline.signed(generic, "msg-documented"),
+            signed_generic(generic, "msg-documented"),
             ["note.added"],
         ),
     }
@@ -244,7 +230,7 @@ def signed_at(source: str, moment: datetime) -> tuple[bytes, dict[str, str]]:
                 "payload": {"text": "signed"},
             }
         ).encode()
-        return body, test_pipeline.signed(body, "msg-window", at=moment)
+        return body, signed_generic(body, "msg-window", at=moment)
     if source == "stripe":
         body = golden("stripe_checkout_session_completed.json")
         return body, {
@@ -282,16 +268,6 @@ async def test_a_signed_timestamp_is_judged_on_the_services_clock(
     taken = await client.post(url, content=body, headers=headers)
     assert taken.status_code == 200, taken.text
     assert await stored() == before + 1
-
-
-def shopify_post(body: dict[str, Any], topic: str, webhook_id: str) -> tuple[bytes, dict[str, str]]:
-    raw = json.dumps(body).encode()
-    return raw, {
-        "content-type": "application/json",
-        "x-shopify-topic": topic,
-        "x-shopify-webhook-id": webhook_id,
-        "x-shopify-hmac-sha256": hmac_b64("refdata_test_shopify_client_secret", raw),
-    }
 
 
 async def test_out_of_order_orders_and_a_refund_land_on_the_buyer(
@@ -353,18 +329,6 @@ async def test_out_of_order_orders_and_a_refund_land_on_the_buyer(
     assert items[0]["payload"]["refund_amount"] == "10.00"
 
 
-def refund_of(order: dict[str, Any], refund_id: int) -> dict[str, Any]:
-    return {
-        "id": refund_id,
-        "order_id": order["id"],
-        "created_at": "2026-04-15T09:00:00+01:00",
-        "transactions": [
-            {"kind": "refund", "status": "success", "amount": "5.00", "currency": "EUR"}
-        ],
-        "refund_line_items": [],
-    }
-
-
 async def _delivery(client: httpx.AsyncClient, admin: dict[str, str], id_: str) -> Any:
     found = (await client.get("/v1/webhook-deliveries", headers=admin)).json()["items"]
     return next(d for d in found if d["delivery_id"] == id_)
@@ -375,7 +339,7 @@ async def test_a_waiting_refund_that_fails_again_does_not_cost_the_order(
 ) -> None:
     client, admin = live
     order = json.loads(golden("shopify_orders_create.json"))
-    raw, headers = shopify_post(refund_of(order, 930000003), "refunds/create", "w-r")
+    raw, headers = shopify_post(shopify_refund(order, 930000003), "refunds/create", "w-r")
     assert (await client.post("/v1/webhooks/shopify", content=raw, headers=headers)).status_code
     # From now on the refund's normalisation breaks (a bug in a newer adapter, say).
     adapter = ADAPTERS["shopify"]
@@ -416,7 +380,7 @@ async def test_a_refund_for_an_erased_buyer_awaits_nothing(
         headers=admin,
     )
     assert erased.status_code == 200, erased.text
-    raw, headers = shopify_post(refund_of(order, 930000004), "refunds/create", "w-r")
+    raw, headers = shopify_post(shopify_refund(order, 930000004), "refunds/create", "w-r")
 
     refused = await client.post("/v1/webhooks/shopify", content=raw, headers=headers)
 

@@ -12,12 +12,10 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import plain_url
-from tests.conftest import AppLog
-from tests.ingest import test_twilio
-from tests.ingest.test_pipeline import signed
-from tests.ingest.test_sources import golden, shopify_post
 from tests.privacy.scan import columns_holding
-from tests.timeline.test_timeline import append
+from tests.support.api import append
+from tests.support.fixtures import AppLog
+from tests.support.webhooks import golden, shopify_post, signed_generic, twilio_signature
 
 # Jane Doe as the platforms' documentation samples know her, with a Spanish mobile too.
 NAME, EMAIL, PHONE = "Jane Doe", "jane.doe@example.com", "+447700900123"
@@ -52,7 +50,7 @@ async def rich_history(client: httpx.AsyncClient, admin: dict[str, str]) -> str:
         content=twilio,
         headers={
             "content-type": "application/x-www-form-urlencoded",
-            "x-twilio-signature": test_twilio.sign(f"http://testserver{called}", twilio),
+            "x-twilio-signature": twilio_signature(f"http://testserver{called}", twilio),
         },
     )
     assert response.is_success, response.text
@@ -65,7 +63,9 @@ async def rich_history(client: httpx.AsyncClient, admin: dict[str, str]) -> str:
         }
     ).encode()
     assert (
-        await client.post("/v1/webhooks/generic", content=note, headers=signed(note, "m-erase"))
+        await client.post(
+            "/v1/webhooks/generic", content=note, headers=signed_generic(note, "m-erase")
+        )
     ).is_success
     found = await client.get("/v1/identify", params={"email": EMAIL}, headers=admin)
     customer = str(found.json()["customer_id"])
@@ -106,7 +106,7 @@ async def rich_history(client: httpx.AsyncClient, admin: dict[str, str]) -> str:
         }
     ).encode()
     failed = await client.post(
-        "/v1/webhooks/generic", content=broken, headers=signed(broken, "m-erase-broken")
+        "/v1/webhooks/generic", content=broken, headers=signed_generic(broken, "m-erase-broken")
     )
     assert failed.status_code == 202, failed.text
     # Keys that spell her email: a source's own id, and an Idempotency-Key.
@@ -256,7 +256,7 @@ async def test_erasure_leaves_no_personal_data_and_the_figures_unchanged(
         ]
     ).encode()
     waiting = await client.post(
-        "/v1/webhooks/generic", content=batch, headers=signed(batch, "m-erase-waiting")
+        "/v1/webhooks/generic", content=batch, headers=signed_generic(batch, "m-erase-waiting")
     )
     assert waiting.status_code == 202, waiting.text
     # A delivery naming her by her id alone (no identifier to find it by), kept failed.
@@ -273,7 +273,7 @@ async def test_erasure_leaves_no_personal_data_and_the_figures_unchanged(
         }
     ).encode()
     failed_by_id = await client.post(
-        "/v1/webhooks/generic", content=by_id, headers=signed(by_id, "m-erase-by-id")
+        "/v1/webhooks/generic", content=by_id, headers=signed_generic(by_id, "m-erase-by-id")
     )
     assert failed_by_id.status_code == 202, failed_by_id.text
     # A kept field may hold a list: its strings are free text, and go.

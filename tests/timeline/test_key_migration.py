@@ -23,7 +23,7 @@ from app.main import create_app
 from app.timeline.schemas import EventIn
 from app.timeline.service import prepare_event
 from app.timeline.stream import TimelineFeed
-from tests.conftest import WEBHOOK_SECRETS
+from tests.support.webhooks import WEBHOOK_SECRETS
 
 BEFORE = "0011"  # the last revision whose scopes were the events' bare source names
 ORDER = {
