@@ -13,6 +13,8 @@ import pytest
 from app.core.config import Settings
 from app.ingest.adapters import ADAPTERS
 
+WEBHOOKS_PAGE = (Path(__file__).parents[2] / "docs" / "webhooks.md").read_text()
+
 
 @pytest.mark.parametrize("source", sorted(ADAPTERS))
 def test_its_secrets_variable_configures_it(source: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -22,6 +24,13 @@ def test_its_secrets_variable_configures_it(source: str, monkeypatch: pytest.Mon
     assert ADAPTERS[source].source == source
     monkeypatch.setenv(f"CH_WEBHOOK_{source.upper().replace('-', '_')}_SECRETS", "one, two")
     assert Settings(_env_file=None).webhook_secrets[source] == ["one", "two"]
+
+
+@pytest.mark.parametrize("source", sorted(ADAPTERS))
+def test_its_row_in_the_webhooks_page_names_its_url_and_setting(source: str) -> None:
+    variable = f"CH_WEBHOOK_{source.upper().replace('-', '_')}_SECRETS"
+    rows = [line for line in WEBHOOKS_PAGE.splitlines() if f"/v1/webhooks/{source}`" in line]
+    assert any(f"`{variable}`" in row for row in rows), f"docs/webhooks.md, Sources: {source}"
 
 
 def test_the_environment_wins_over_dotenv_and_blank_secrets_are_none(
