@@ -196,7 +196,8 @@ def get_settings() -> Settings:
 
 async def app_settings(request: Request) -> Settings:
     """The settings the application was built with (a coroutine: FastAPI runs a plain
-    function dependency in a worker thread, which cost a screen-pop about a tenth)."""
+    function dependency in a worker thread, which slowed the screen-pop measurably:
+    docs/performance.md, "Measurements behind the code")."""
     settings: Settings = request.app.state.settings
     return settings
 
