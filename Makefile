@@ -42,7 +42,7 @@ openapi: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-# Mutation testing of the modules that carry the README's promises, and of the erasure and
+# Mutation testing of the modules that carry the docs' promises, and of the erasure and
 # retention SQL functions (docs/testing.md); never part of `make test`. `make mutation
 # ONLY=visibility,privacy` runs some modules; SKIP_SQL=1 leaves the SQL mutants out;
 # SAMPLE=1 runs every mutant of the fold and the rules (one in 5 by default).

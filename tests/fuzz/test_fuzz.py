@@ -34,8 +34,8 @@ from standardwebhooks.webhooks import Webhook
 
 from app.core.clock import SYSTEM_CLOCK
 from tests.fuzz.webhooks import SECRETS, Post, posts
+from tests.support.server import BIN, admin_key, cli_key, free_port, stop, wait_ready
 from tests.support.world import MY_AGENT, THEIR_AGENT, World, build_world
-from tests.test_server import BIN, admin_key, cli_key, free_port, stop, wait_ready
 
 pytestmark = pytest.mark.fuzz
 

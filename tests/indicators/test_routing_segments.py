@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.api import append, new_customer
 from tests.support.clock import ControlledClock
-from tests.timeline.test_timeline import append, new_customer
 
 
 def ago(clock: ControlledClock, days: float) -> str:

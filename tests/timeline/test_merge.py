@@ -5,7 +5,7 @@ from typing import Any
 
 import httpx
 
-from tests.timeline.test_timeline import T0, append, event, new_customer, timeline
+from tests.support.api import T0, append, event, new_customer, timeline
 
 SYSTEM = {"customer.merged", "customer.unmerged"}
 
