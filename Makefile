@@ -16,9 +16,11 @@ $(STAMP): pyproject.toml constraints.txt
 		|| { echo "Python 3.11 or newer is needed (PYTHON=$(PYTHON))"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing the project into $(VENV) ..."
-	@# uv installs in seconds; plain pip is the fallback where uv cannot run.
+	@# uv installs in seconds; plain pip is the fallback where uv cannot run. Bytecode is
+	@# compiled at install: with PYTHONDONTWRITEBYTECODE set, every process (each uvicorn
+	@# worker the tests start) would otherwise compile the libraries again, for many seconds.
 	@{ $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt uv \
-		&& $(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev]'; } \
+		&& $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -c constraints.txt -e '.[dev]'; } \
 	|| $(BIN)/python -m pip install --quiet --disable-pip-version-check \
 		-c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
