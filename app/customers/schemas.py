@@ -55,7 +55,9 @@ class SizeBand(StrEnum):
     ENTERPRISE = "enterprise"
 
 
-class Channel(StrEnum):
+class ContactChannel(StrEnum):
+    """How a customer is reached (preferences, consents, segments)."""
+
     EMAIL = "email"
     PHONE = "phone"
     SMS = "sms"
@@ -252,7 +254,7 @@ class Preferences(BaseModel):
         },
     )
 
-    preferred_channel: Channel | None = None
+    preferred_channel: ContactChannel | None = None
     contact_hours: list[ContactHours] = Field(default_factory=list, max_length=14)
     timezone: str | None = Field(default=None, description="IANA time zone, e.g. Europe/Madrid")
     content_interests: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
@@ -291,7 +293,7 @@ class ConsentIn(BaseModel):
         },
     )
 
-    channel: Channel
+    channel: ContactChannel
     purpose: Purpose
     granted: bool
     source: Text200
@@ -300,7 +302,7 @@ class ConsentIn(BaseModel):
 
 class ConsentOut(BaseModel):
     id: UUID
-    channel: Channel
+    channel: ContactChannel
     purpose: Purpose
     granted: bool
     source: str

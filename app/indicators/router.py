@@ -34,6 +34,7 @@ from app.indicators.schemas import (
     RuleList,
     RuleOut,
     SalesSeries,
+    SegmentPage,
     SegmentQuery,
     SummaryReport,
 )
@@ -231,6 +232,7 @@ CSV_COLUMNS = ("customer_id", "display_name", "language", "tier", "channel", "co
     "/segments/query",
     operation_id="query_segment",
     summary="Customers to contact for a campaign, with consent and do-not-call enforced",
+    response_model=SegmentPage,
     responses={
         200: {
             "description": "JSON pages, or the whole list as CSV with `Accept: text/csv`",

@@ -7,7 +7,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.core.timestamps import Timestamp
-from app.customers.schemas import Channel, Purpose, Tier
+from app.customers.schemas import ContactChannel, Purpose, Tier
 
 
 class Flag(BaseModel):
@@ -210,7 +210,7 @@ class SegmentQuery(BaseModel):
         },
     )
 
-    channel: Channel
+    channel: ContactChannel
     purpose: Purpose = Purpose.MARKETING
     tier: list[Tier] | None = None
     tags: list[Annotated[str, Field(max_length=50)]] | None = None
@@ -233,7 +233,7 @@ class SegmentMember(BaseModel):
     display_name: str
     language: str | None
     tier: Tier
-    channel: Channel
+    channel: ContactChannel
     contact: str = Field(description="Where to reach them on the channel asked for")
 
 

@@ -35,6 +35,8 @@ CUSTOM_PREFIX = "custom."
 
 
 class Channel(StrEnum):
+    """Where an event happened."""
+
     PHONE = "phone"
     EMAIL = "email"
     WEB = "web"

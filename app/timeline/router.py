@@ -36,6 +36,7 @@ from app.timeline.schemas import (
     IdentifiedEventIn,
     MergeOutcome,
     MergeRequest,
+    TimelinePage,
     UnmergeOutcome,
     UnmergeRequest,
 )
@@ -197,6 +198,7 @@ _REDIRECT: dict[int | str, dict[str, Any]] = {
     "/customers/{customer_id}/timeline",
     operation_id="get_timeline",
     summary="A customer's history, newest first",
+    response_model=TimelinePage,
     responses={**_REDIRECT, **problem_responses(400, 401, 403, 404, 422)},
 )
 async def get_timeline(
