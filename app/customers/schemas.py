@@ -10,11 +10,13 @@ from uuid import UUID
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     HttpUrl,
     StringConstraints,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
@@ -220,12 +222,37 @@ class IdentifierOut(BaseModel):
     created_at: datetime
 
 
+# A time of day on the customer's clock (Preferences.timezone), with no UTC offset: not
+# RFC 3339's full-time, so not `format: time`, which requires one.
+_WALL_CLOCK = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
+
+
+def _wall_clock(value: object) -> object:
+    if isinstance(value, str) and not re.match(_WALL_CLOCK, value):
+        raise ValueError("must be HH:MM or HH:MM:SS on the customer's clock, without an offset")
+    return value
+
+
+WallClock = Annotated[
+    time,
+    BeforeValidator(_wall_clock),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": _WALL_CLOCK,
+            "description": "HH:MM or HH:MM:SS on the customer's clock, without an offset",
+            "examples": ["09:00"],
+        }
+    ),
+]
+
+
 class ContactHours(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     days: list[Weekday] = Field(min_length=1)
-    start: time = Field(alias="from")
-    end: time = Field(alias="to")
+    start: WallClock = Field(alias="from")
+    end: WallClock = Field(alias="to")
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:

@@ -6,6 +6,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from app.core.money import Money
 from app.core.timestamps import Timestamp
 from app.customers.schemas import ContactChannel, Purpose, Tier
 
@@ -16,14 +17,86 @@ class Flag(BaseModel):
     label: str
 
 
+ChurnRisk = Literal["low", "medium", "high"]
+
+
+class ValueIndicators(BaseModel):
+    """What the customer is worth: purchases, refunds, disputes, invoices."""
+
+    lifetime_value: list[Money] = Field(
+        description="Orders and standalone payments minus refunds, one entry per currency"
+    )
+    lifetime_value_base: Money = Field(
+        description="The same in the base currency (CH_BASE_CURRENCY), from CH_CURRENCY_RATES"
+    )
+    unconverted_currencies: list[str] = Field(
+        description="Currencies without a rate, left out of lifetime_value_base"
+    )
+    order_count: int
+    average_order_value: Money | None = Field(description="In the base currency")
+    first_purchase_at: datetime | None
+    last_purchase_at: datetime | None
+    median_days_between_purchases: float | None
+    open_orders: list[str] = Field(description="Order ids not yet delivered or cancelled")
+    refunds: int
+    disputes: int
+    open_disputes: list[str] = Field(description="Payment ids of disputes not closed")
+    overdue_invoices: list[str] = Field(description="Invoice ids overdue and unpaid")
+    segment: str = Field(
+        description="Open set, today: none, new, occasional, loyal, champion, at_risk, lapsed",
+        examples=["loyal"],
+    )
+
+
+class ServiceIndicators(BaseModel):
+    """Support: tickets and recurring problems."""
+
+    open_tickets: list[str] = Field(description="Ticket ids not resolved")
+    tickets_90d: int
+    recurring_problems: list[str] = Field(description="Categories opened twice in 60 days")
+    ticket_categories_60d: dict[str, int]
+    average_resolution_hours: float | None
+
+
+class SatisfactionIndicators(BaseModel):
+    """Surveys and rated contacts (corrections applied)."""
+
+    last_csat: int | None = Field(description="1-5")
+    last_nps: int | None = Field(description="0-10")
+    csat_90d_average: float | None
+    nps_90d_average: float | None
+    unsatisfied_90d: int = Field(
+        description="CSAT <= 2, NPS <= 6 or a contact rated unsatisfied, in 90 days"
+    )
+
+
+class LastInteraction(BaseModel):
+    at: datetime
+    channel: str = Field(description="The event's channel")
+    type: str = Field(description="The event's type")
+
+
+class ContactIndicators(BaseModel):
+    """Recent contact: the last interaction and missed or abandoned calls."""
+
+    last_interaction: LastInteraction | None
+    missed_calls_today: int = Field(description="Since midnight UTC")
+    missed_calls_4h: int
+
+
+class RiskIndicators(BaseModel):
+    churn: ChurnRisk
+    churn_reason: str | None
+
+
 class IndicatorsOut(BaseModel):
     customer_id: UUID
     as_of: datetime
-    value: dict[str, Any]
-    service: dict[str, Any]
-    satisfaction: dict[str, Any]
-    contact: dict[str, Any]
-    risk: dict[str, Any]
+    value: ValueIndicators
+    service: ServiceIndicators
+    satisfaction: SatisfactionIndicators
+    contact: ContactIndicators
+    risk: RiskIndicators
     flags: list[Flag] = Field(description="Set by the rules at the last evaluation")
 
 
@@ -216,7 +289,7 @@ class SegmentQuery(BaseModel):
     tags: list[Annotated[str, Field(max_length=50)]] | None = None
     owner_id: Annotated[str, Field(max_length=200)] | None = None
     value_segment: list[str] | None = None
-    churn_risk: list[Literal["low", "medium", "high"]] | None = None
+    churn_risk: list[ChurnRisk] | None = None
     has_flag: Annotated[str, Field(max_length=80)] | None = None
     has_open_order: bool | None = None
     last_purchase_before: Timestamp | None = None
@@ -247,10 +320,11 @@ class SegmentPage(BaseModel):
 
 
 class SalesPoint(BaseModel):
-    period: str
-    currency: str
+    """Orders placed in one period in one currency, refunds subtracted."""
+
+    period: str = Field(examples=["2026-11", "2026-Q4", "2026"])
     orders: int
-    amount: str
+    total: Money
 
 
 class SalesSeries(BaseModel):
@@ -262,9 +336,9 @@ class SalesSeries(BaseModel):
 class SummaryReport(BaseModel):
     period_from: datetime
     period_to: datetime
-    revenue: dict[str, str] = Field(description="Per currency: orders minus refunds")
+    revenue: list[Money] = Field(description="Per currency: orders minus refunds")
     orders: int
-    average_order_value: dict[str, str]
+    average_order_value: list[Money] = Field(description="Per currency")
     customers: int
     repeat_purchase_rate: float | None
     retention_rate: float | None

@@ -12,6 +12,7 @@ from app.core.clock import Clock
 from app.core.config import Settings, get_settings
 from app.core.db import Executor
 from app.core.errors import Forbidden, NotFound, invalid_field
+from app.core.money import Money, money
 from app.core.pagination import cursor_id, encode_cursor
 from app.core.security import Principal, Role
 from app.customers.schemas import Tier
@@ -477,12 +478,12 @@ async def summary(session: AsyncSession, since: datetime, until: datetime) -> Su
     return SummaryReport(
         period_from=since,
         period_to=until,
-        revenue={c: format(v, "f") for c, v in sorted(revenue.items())},
+        revenue=[Money.model_validate(money(v, c)) for c, v in sorted(revenue.items())],
         orders=sum(buyers.values()),
-        average_order_value={
-            c: format((sum(v, Decimal(0)) / len(v)).quantize(Decimal("0.01")), "f")
+        average_order_value=[
+            Money.model_validate(money((sum(v, Decimal(0)) / len(v)).quantize(Decimal("0.01")), c))
             for c, v in sorted(order_totals.items())
-        },
+        ],
         customers=len(buyers),
         repeat_purchase_rate=round(sum(1 for n in buyers.values() if n >= 2) / len(buyers), 4)
         if buyers
