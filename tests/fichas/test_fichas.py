@@ -13,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.db import plain_url
 from app.core.security import Role
 from app.fichas.repository import template_sections
+from app.fichas.schemas import Ficha
+from app.fichas.service import BUILDERS
 from app.fichas.templates import DEFAULT_TEMPLATES, validate_sections
 from tests.conftest import MakeKey
 from tests.support.clock import ControlledClock
@@ -115,6 +117,12 @@ async def ficha(
     )
     assert response.status_code == 200, response.text
     return response.json()
+
+
+def test_every_section_kind_has_its_typed_model() -> None:
+    """The spec types each section a template may name, discriminated by `name`."""
+    union = Ficha.model_json_schema()["properties"]["sections"]["additionalProperties"]
+    assert set(union["discriminator"]["mapping"]) == set(BUILDERS)
 
 
 @pytest.mark.parametrize("role", list(DEFAULT_TEMPLATES))
