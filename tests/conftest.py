@@ -36,6 +36,7 @@ from app.fichas.cache import TemplateCache
 from app.main import create_app
 from app.timeline.stream import TimelineFeed
 from tests.support.clock import ControlledClock
+from tests.support.problems import check_problem
 
 MakeKey = Callable[..., Awaitable[dict[str, str]]]
 
@@ -221,7 +222,11 @@ def app(
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://testserver",
+        event_hooks={"response": [check_problem]},
+    ) as c:
         yield c
 
 
@@ -295,7 +300,11 @@ async def live(
     async with database.sessionmaker() as s, s.begin():
         _, secret = await create_key(s, role=Role.ADMIN, name="live-test")
     transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://testserver",
+        event_hooks={"response": [check_problem]},
+    ) as c:
         yield c, {"Authorization": f"Bearer {secret}"}
     await application.state.feed.close()
     await application.state.templates.close()

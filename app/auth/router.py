@@ -12,7 +12,7 @@ from app.core.bounded_json import BoundedJsonRoute
 from app.core.clock import ClockDep
 from app.core.config import SettingsDep
 from app.core.db import SessionDep
-from app.core.errors import problem_responses
+from app.core.errors import Forbidden, Unauthorized, problem_responses
 from app.core.security import Role
 
 router = APIRouter(prefix="/v1", tags=["auth"], route_class=BoundedJsonRoute)
@@ -44,7 +44,7 @@ class SessionTokenOut(BaseModel):
     "/me",
     operation_id="get_caller",
     summary="The caller behind the API key",
-    responses=problem_responses(401, 403),
+    responses=problem_responses(Unauthorized, Forbidden),
 )
 async def get_caller(principal: Reader) -> Caller:
     return Caller(
@@ -72,7 +72,7 @@ async def get_caller(principal: Reader) -> Caller:
                 }
             },
         },
-        **problem_responses(401, 403),
+        **problem_responses(Unauthorized, Forbidden),
     },
 )
 async def create_session_token(

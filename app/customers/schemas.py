@@ -215,6 +215,13 @@ class CustomerCreate(Profile):
     )
 
 
+class IdentifierRef(BaseModel):
+    """An identifier by its kind and normalised value."""
+
+    kind: IdentifierKind
+    value: str
+
+
 class IdentifierOut(BaseModel):
     id: UUID
     kind: IdentifierKind

@@ -7,7 +7,6 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.money import Money
-from app.customers.identifiers import IdentifierKind
 from app.customers.schemas import (
     ConsentOut,
     ContactChannel,
@@ -16,6 +15,7 @@ from app.customers.schemas import (
     CustomerKind,
     CustomerRef,
     CustomerStatus,
+    IdentifierRef,
     Tier,
 )
 from app.indicators.schemas import (
@@ -77,17 +77,12 @@ class Section(BaseModel):
     as_of: datetime
 
 
-class IdentifierValue(BaseModel):
-    kind: IdentifierKind
-    value: str
-
-
 class IdentitySection(Section):
     name: Literal["identity"]
     display_name: str
     kind: CustomerKind
     organization: CustomerRef | None
-    identifiers: list[IdentifierValue]
+    identifiers: list[IdentifierRef]
     language: str | None
     tier: Tier
     owner_id: str | None

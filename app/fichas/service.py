@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.access import access_log, record_access
@@ -46,7 +47,24 @@ from app.timeline import service as timeline
 
 
 class TemplateNotFound(NotFound):
+    """No ficha template for this role."""
+
     code = "ficha-template-not-found"
+    title = "Ficha template not found"
+    example = ("No ficha template for role 'support'.", {})
+
+
+class CallerNotFoundFields(BaseModel):
+    phone: str = Field(description="The caller's number, normalised to E.164")
+
+
+class CallerNotFound(NotFound):
+    """No customer the key may see holds the caller's number (in any of its readings)."""
+
+    code = "caller-not-found"
+    title = "Caller not found"
+    Extension = CallerNotFoundFields
+    example = ("No customer has the phone +34612345678.", {"phone": "+34612345678"})
 
 
 def choose_language(lang: str | None, accept_language: str | None) -> str:
@@ -355,7 +373,9 @@ async def screen_pop(
     _check_role(principal, role)
     found = await customers.caller_cards(on, readings, principal)
     if not found:
-        raise NotFound(f"No customer has the phone {readings[0]}.", extra={"phone": readings[0]})
+        raise CallerNotFound(
+            f"No customer has the phone {readings[0]}.", extra={"phone": readings[0]}
+        )
     if len({card.id for card, _ in found}) > 1:
         return CallerCandidates(
             detail=f"The number may be {' or '.join(readings)}; several customers hold one.",

@@ -6,6 +6,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
 
+from app.core.errors import FieldError
 from app.core.timestamps import Timestamp
 from app.customers.schemas import IdentifierOut
 from app.timeline.catalog import Channel, Direction
@@ -143,7 +144,7 @@ class BulkLineResult(BaseModel):
     status: Literal["created", "duplicate", "error"]
     event_id: UUID | None = None
     customer_id: UUID | None = None
-    errors: list[dict[str, str]] | None = None
+    errors: list[FieldError] | None = None
 
 
 class EventTypeOut(BaseModel):
