@@ -21,6 +21,7 @@ from app.core.metrics import worker_exiting, worker_starting
 from app.core.middleware import RequestContextMiddleware
 from app.core.openapi import complete
 from app.customers.router import router as customers_router
+from app.customers.schemas import CustomerPatch
 from app.fichas.cache import TemplateCache
 from app.fichas.router import router as fichas_router
 from app.indicators.router import router as indicators_router
@@ -145,7 +146,7 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
             app.openapi_schema = complete(
-                [BulkLineResult],
+                [BulkLineResult, CustomerPatch],
                 get_openapi(
                     title=app.title,
                     version=app.version,

@@ -64,7 +64,6 @@ IfNoneMatch = Annotated[
 ETAG_HEADER = headers("ETag")
 
 MERGE_PATCH = "application/merge-patch+json"
-PATCH_EXAMPLE = {"tier": "vip", "owner_id": "agent-3", "address": {"city": "Madrid"}}
 
 
 def _with_etag(response: Response, version: int) -> None:
@@ -245,14 +244,7 @@ async def get_customer(
         "requestBody": {
             "required": True,
             "content": {
-                media: {
-                    "schema": {
-                        "type": "object",
-                        "description": "RFC 7396 merge patch of the profile fields of "
-                        "CustomerCreate (identifiers excluded); null removes a field.",
-                    },
-                    "example": PATCH_EXAMPLE,
-                }
+                media: {"schema": {"$ref": "#/components/schemas/CustomerPatch"}}
                 for media in (MERGE_PATCH, "application/json")
             },
         }

@@ -14,6 +14,7 @@ from pydantic import (
     ConfigDict,
     Field,
     HttpUrl,
+    RootModel,
     StringConstraints,
     ValidationInfo,
     WithJsonSchema,
@@ -166,6 +167,17 @@ class Profile(BaseModel):
                 raise ValueError("display_name is required (or given/family name, or legal_name)")
             self.display_name = derived
         return self
+
+
+class CustomerPatch(RootModel[dict[str, Any]]):
+    """RFC 7396 merge patch of the profile fields of CustomerCreate (identifiers excluded);
+    null removes a field. The body of PATCH /v1/customers/{id}, read as JSON by the route."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"tier": "vip", "owner_id": "agent-3", "address": {"city": "Madrid"}}]
+        }
+    )
 
 
 class IdentifierIn(BaseModel):

@@ -119,7 +119,14 @@ async def get_ficha(
     },
 )
 async def screen_pop(
-    phone: Annotated[str, Path(max_length=64, description="Any format; URL-encode the +")],
+    phone: Annotated[
+        str,
+        Path(
+            max_length=64,
+            description="Any spelling. By hand, the `+` goes as it is or as `%2B`; a "
+            "generated client encodes the path itself: give it the number as written",
+        ),
+    ],
     role: RoleName,
     request: Request,
     response: Response,

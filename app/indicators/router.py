@@ -197,7 +197,14 @@ async def close_incident(
     responses=problem_responses(Unauthorized, Forbidden, ValidationFailed),
 )
 async def route_by_phone(
-    phone: Annotated[str, Path(max_length=64, description="Any format; URL-encode the +")],
+    phone: Annotated[
+        str,
+        Path(
+            max_length=64,
+            description="Any spelling. By hand, the `+` goes as it is or as `%2B`; a "
+            "generated client encodes the path itself: give it the number as written",
+        ),
+    ],
     connection: DriverDep,
     principal: Reader,
     settings: SettingsDep,
