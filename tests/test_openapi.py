@@ -57,3 +57,25 @@ def test_every_json_answer_has_a_schema() -> None:
         if media.endswith("json") and content.get("schema") in (None, {})
     ]
     assert untyped == []
+
+
+def test_sets_that_grow_are_open_strings() -> None:
+    """A generated client refuses an enum value it does not know: sets that grow within
+    /v1 are plain strings, their values today in the description (README, *Evolution*)."""
+    schemas = create_app().openapi()["components"]["schemas"]
+    growing = [
+        ("Caller", "role"),
+        ("Ficha", "role"),
+        ("Flag", "code"),
+        ("AlertOut", "code"),
+        ("AlertOut", "rule"),
+        ("RuleOut", "rule"),
+        ("EventOut", "type"),
+        ("EventSummary", "type"),
+        ("EventTypeOut", "type"),
+        ("ValueIndicators", "segment"),
+    ]
+    for schema, field in growing:
+        member = schemas[schema]["properties"][field]
+        assert member["type"] == "string" and "enum" not in member, (schema, field)
+        assert "open set" in member["description"].lower(), (schema, field)

@@ -20,7 +20,9 @@ router = APIRouter(prefix="/v1", tags=["auth"], route_class=BoundedJsonRoute)
 
 class Caller(BaseModel):
     key_id: UUID
-    role: Role
+    role: str = Field(
+        description="Open set: today " + ", ".join(r.value for r in Role), examples=["support"]
+    )
     agent_id: str | None
     owned_only: bool
     supervisor: bool

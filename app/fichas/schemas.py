@@ -28,6 +28,7 @@ from app.indicators.schemas import (
     SatisfactionIndicators,
 )
 from app.timeline.catalog import Channel, Direction
+from app.timeline.schemas import EVENT_TYPES
 
 TEMPLATE_EXAMPLE: dict[str, Any] = {
     "sections": [
@@ -140,7 +141,7 @@ class EventSummary(BaseModel):
     """An event as a ficha lists it (the timeline has the whole event)."""
 
     id: UUID
-    type: str
+    type: str = Field(description=EVENT_TYPES)
     occurred_at: datetime
     channel: Channel
     direction: Direction | None

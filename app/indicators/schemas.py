@@ -10,9 +10,18 @@ from app.core.money import Money
 from app.core.timestamps import Timestamp
 from app.customers.schemas import ContactChannel, Purpose, Tier
 
+FLAG_CODES = (
+    "Open set (show an unknown one by its label): today at_risk, abandoned_calls, "
+    "recurring_problem, open_dispute, incident_affected"
+)
+RULE_NAMES = (
+    "Open set: today unsatisfied_streak, premium_abandoned_calls, recurring_problem, "
+    "open_dispute, incident_affected"
+)
+
 
 class Flag(BaseModel):
-    code: str
+    code: str = Field(description=FLAG_CODES)
     severity: Literal["info", "warning", "danger"]
     label: str
 
@@ -101,7 +110,7 @@ class IndicatorsOut(BaseModel):
 
 
 class RuleOut(BaseModel):
-    rule: str
+    rule: str = Field(description=RULE_NAMES)
     config: dict[str, Any]
 
 
@@ -124,8 +133,8 @@ class RuleConfig(BaseModel):
 class AlertOut(BaseModel):
     id: UUID
     customer_id: UUID
-    rule: str
-    code: str
+    rule: str = Field(description=RULE_NAMES)
+    code: str = Field(description=FLAG_CODES)
     severity: str
     title: str
     detail: dict[str, Any]

@@ -14,6 +14,7 @@ from app.timeline.sources import RESERVED_SOURCES
 
 SourceName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.:\-]{0,99}$")]
 
+EVENT_TYPES = "Open set: the catalog's types (GET /v1/event-types) and any custom.*"
 EVENT_EXAMPLE: dict[str, Any] = {
     "type": "order.placed",
     "occurred_at": "2026-11-02T10:15:00+01:00",
@@ -117,7 +118,7 @@ class Correction(BaseModel):
 class EventOut(BaseModel):
     id: UUID
     customer_id: UUID
-    type: str
+    type: str = Field(description=EVENT_TYPES)
     occurred_at: datetime
     recorded_at: datetime
     channel: Channel
@@ -148,7 +149,7 @@ class BulkLineResult(BaseModel):
 
 
 class EventTypeOut(BaseModel):
-    type: str
+    type: str = Field(description="An open set: new types join the catalog within /v1")
     description: str
     default_channel: Channel
     payload_schema: dict[str, Any]
