@@ -4,7 +4,7 @@ from datetime import datetime
 from uuid import UUID
 
 from fastapi import APIRouter, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth import service
 from app.auth.dependencies import Reader
@@ -19,6 +19,21 @@ router = APIRouter(prefix="/v1", tags=["auth"], route_class=BoundedJsonRoute)
 
 
 class Caller(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "key_id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a50",
+                    "role": "support",
+                    "agent_id": "agent-17",
+                    "owned_only": False,
+                    "supervisor": False,
+                    "token_expires_at": "2026-11-02T09:30:00Z",
+                }
+            ]
+        }
+    )
+
     key_id: UUID
     role: str = Field(
         description="Open set: today " + ", ".join(r.value for r in Role), examples=["support"]
@@ -33,6 +48,17 @@ class Caller(BaseModel):
 
 class SessionTokenOut(BaseModel):
     """A session token: the secret, shown once, and when it stops working."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "token": "cht.Jx7oF3v0b1Qm1mD1-7rR2Xn4i2n8cYpD0wQ7yK9fA5s",
+                    "expires_at": "2026-11-02T09:30:00Z",
+                }
+            ]
+        }
+    )
 
     token: str = Field(
         description="Send as `Authorization: Bearer <token>`, or as `?access_token=` on a "

@@ -3,6 +3,7 @@ schemas, the headers every answer carries, and the refusals any operation may me
 database away, a body too large), so that no route has to repeat them."""
 
 import re
+from collections.abc import Iterator
 from typing import Any
 
 from pydantic import BaseModel
@@ -106,6 +107,28 @@ def problem_schemas() -> dict[str, Any]:
     return schemas
 
 
+def all_models(base: type[BaseModel] = BaseModel) -> Iterator[type[BaseModel]]:
+    """Every pydantic model defined so far (the app's, once it is built)."""
+    for model in base.__subclasses__():
+        yield model
+        yield from all_models(model)
+
+
+def _restore_examples(schemas: dict[str, Any]) -> None:
+    """FastAPI leaves every null out of the document it builds, examples included, where
+    a nullable member is still required: each component takes its model's examples back,
+    as written."""
+    for model in all_models():
+        extra = model.model_config.get("json_schema_extra")
+        schema = schemas.get(model.__name__, {})
+        if (
+            isinstance(extra, dict)
+            and "examples" in extra
+            and schema.get("title") == (model.model_config.get("title") or model.__name__)
+        ):
+            schema["examples"] = extra["examples"]
+
+
 def complete(models: list[type[BaseModel]], spec: dict[str, Any]) -> dict[str, Any]:
     """Add to the document FastAPI built what holds for every operation, and ``models``
     that no operation names as its body (the lines of an NDJSON body)."""
@@ -115,6 +138,7 @@ def complete(models: list[type[BaseModel]], spec: dict[str, Any]) -> dict[str, A
     for name, schema in (problem_schemas() | top["$defs"]).items():
         assert schemas.get(name, schema) == schema, f"two schemas named {name}"
         schemas[name] = schema
+    _restore_examples(schemas)
     components["headers"] = HEADERS
     for path, operations in spec["paths"].items():
         for operation in operations.values():

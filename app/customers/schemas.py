@@ -234,6 +234,46 @@ class IdentifierRef(BaseModel):
     value: str
 
 
+# The examples of the answers describe one customer, José Núñez.
+CUSTOMER_ID = "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a10"
+IDENTIFIERS_EXAMPLE: list[dict[str, Any]] = [
+    {
+        "id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a20",
+        "kind": "phone",
+        "value": "+34612345678",
+        "created_at": "2026-11-02T09:15:00Z",
+    },
+    {
+        "id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a21",
+        "kind": "email",
+        "value": "jose.nunez@example.com",
+        "created_at": "2026-11-02T09:15:00Z",
+    },
+]
+CONSENT_EXAMPLE: dict[str, Any] = {
+    "id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a30",
+    "channel": "email",
+    "purpose": "marketing",
+    "granted": True,
+    "source": "web-form",
+    "evidence": "checkbox on https://shop.example/signup, IP 203.0.113.7",
+    "recorded_at": "2026-11-02T09:20:00Z",
+}
+CUSTOMER_SUMMARY_EXAMPLE: dict[str, Any] = {
+    "id": CUSTOMER_ID,
+    "kind": "person",
+    "display_name": "José Núñez",
+    "organization_id": None,
+    "tier": "premium",
+    "owner_id": "agent-17",
+    "tags": ["wholesale"],
+    "status": "active",
+    "unverified": False,
+    "identifiers": IDENTIFIERS_EXAMPLE,
+    "created_at": "2026-11-02T09:15:00Z",
+}
+
+
 class IdentifierOut(BaseModel):
     id: UUID
     kind: IdentifierKind
@@ -347,6 +387,8 @@ class ConsentIn(BaseModel):
 
 
 class ConsentOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [CONSENT_EXAMPLE]})
+
     id: UUID
     channel: ContactChannel
     purpose: Purpose
@@ -386,6 +428,40 @@ class CustomerSummary(BaseModel):
 class CustomerOut(BaseModel):
     """The customer aggregate."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **CUSTOMER_SUMMARY_EXAMPLE,
+                    "given_name": "José",
+                    "family_name": "Núñez",
+                    "job_title": None,
+                    "legal_name": None,
+                    "sector": None,
+                    "size_band": None,
+                    "revenue_band": None,
+                    "website": None,
+                    "address": {
+                        "street": None,
+                        "city": "Sevilla",
+                        "region": None,
+                        "postal_code": None,
+                        "country": "ES",
+                    },
+                    "preferred_language": "es",
+                    "attributes": {},
+                    "merged_into": None,
+                    "updated_at": "2026-11-02T09:20:00Z",
+                    "version": 3,
+                    "organization": None,
+                    "contacts": None,
+                    "preferences": None,
+                    "consents": [CONSENT_EXAMPLE],
+                }
+            ]
+        }
+    )
+
     id: UUID
     kind: CustomerKind
     display_name: str
@@ -420,11 +496,21 @@ class CustomerOut(BaseModel):
 
 
 class CustomerPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [CUSTOMER_SUMMARY_EXAMPLE], "next_cursor": None}]}
+    )
+
     items: list[CustomerSummary]
     next_cursor: str | None
 
 
 class Identification(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"customer_id": CUSTOMER_ID, "status": "active", "unverified": False}]
+        }
+    )
+
     customer_id: UUID
     status: CustomerStatus
     unverified: bool

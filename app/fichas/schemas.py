@@ -19,6 +19,11 @@ from app.customers.schemas import (
     Tier,
 )
 from app.indicators.schemas import (
+    FLAG_EXAMPLE,
+    LAST_INTERACTION_EXAMPLE,
+    RISK_EXAMPLE,
+    SATISFACTION_EXAMPLE,
+    VALUE_EXAMPLE,
     AlertOut,
     ChurnRisk,
     Flag,
@@ -265,6 +270,80 @@ FichaSection = Annotated[
 
 class Ficha(BaseModel):
     """A customer card for one job: only the sections its template names."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a10",
+                    "role": "support",
+                    "language": "es",
+                    "generated_at": "2026-11-02T09:30:00Z",
+                    "sections": {
+                        "identity": {
+                            "name": "identity",
+                            "label": "Cliente",
+                            "as_of": "2026-11-02T09:20:00Z",
+                            "display_name": "José Núñez",
+                            "kind": "person",
+                            "organization": None,
+                            "identifiers": [{"kind": "phone", "value": "+34612345678"}],
+                            "language": "es",
+                            "tier": "premium",
+                            "owner_id": "agent-17",
+                            "unverified": False,
+                            "status": "active",
+                        },
+                        "indicators": {
+                            "name": "indicators",
+                            "label": "Indicadores",
+                            "as_of": "2026-11-02T09:30:00Z",
+                            "value": {
+                                k: VALUE_EXAMPLE[k]
+                                for k in (
+                                    "lifetime_value",
+                                    "lifetime_value_base",
+                                    "order_count",
+                                    "average_order_value",
+                                    "last_purchase_at",
+                                    "segment",
+                                )
+                            },
+                            "satisfaction": SATISFACTION_EXAMPLE,
+                            "churn_risk": RISK_EXAMPLE,
+                            "last_interaction": LAST_INTERACTION_EXAMPLE,
+                        },
+                        "flags": {
+                            "name": "flags",
+                            "label": "Avisos",
+                            "as_of": "2026-11-02T09:15:02Z",
+                            "items": [FLAG_EXAMPLE],
+                        },
+                        "recent_interactions": {
+                            "name": "recent_interactions",
+                            "label": "Interacciones recientes",
+                            "as_of": "2026-11-02T09:30:00Z",
+                            "items": [
+                                {
+                                    "id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a12",
+                                    "type": "call.completed",
+                                    "occurred_at": "2026-11-02T09:15:00Z",
+                                    "channel": "phone",
+                                    "direction": "inbound",
+                                    "summary": "Call from +34612345678, 3 min",
+                                    "actor": "agent-17",
+                                }
+                            ],
+                        },
+                    },
+                    "actions": [
+                        {"type": "call", "target": "+34612345678"},
+                        {"type": "email", "target": "jose.nunez@example.com"},
+                    ],
+                }
+            ]
+        }
+    )
 
     customer_id: UUID
     role: str = Field(description="An open set: the job roles, and any an admin adds")

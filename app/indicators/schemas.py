@@ -98,7 +98,72 @@ class RiskIndicators(BaseModel):
     churn_reason: str | None
 
 
+VALUE_EXAMPLE: dict[str, Any] = {
+    "lifetime_value": [
+        {"amount": "1240.50", "currency": "EUR"},
+        {"amount": "80.00", "currency": "USD"},
+    ],
+    "lifetime_value_base": {"amount": "1314.10", "currency": "EUR"},
+    "unconverted_currencies": [],
+    "order_count": 7,
+    "average_order_value": {"amount": "187.73", "currency": "EUR"},
+    "first_purchase_at": "2025-03-14T10:02:00Z",
+    "last_purchase_at": "2026-10-28T18:45:00Z",
+    "median_days_between_purchases": 61.0,
+    "open_orders": ["SO-1001"],
+    "refunds": 1,
+    "disputes": 0,
+    "open_disputes": [],
+    "overdue_invoices": [],
+    "segment": "champion",
+}
+SATISFACTION_EXAMPLE: dict[str, Any] = {
+    "last_csat": 2,
+    "last_nps": None,
+    "csat_90d_average": 2.5,
+    "nps_90d_average": None,
+    "unsatisfied_90d": 2,
+}
+RISK_EXAMPLE: dict[str, Any] = {
+    "churn": "medium",
+    "churn_reason": "2 unsatisfied contacts in 90 days",
+}
+LAST_INTERACTION_EXAMPLE: dict[str, Any] = {
+    "at": "2026-11-02T09:15:00Z",
+    "channel": "phone",
+    "type": "call.completed",
+}
+FLAG_EXAMPLE: dict[str, Any] = {"code": "at_risk", "severity": "danger", "label": "At risk"}
+
+
 class IndicatorsOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a10",
+                    "as_of": "2026-11-02T09:30:00Z",
+                    "value": VALUE_EXAMPLE,
+                    "service": {
+                        "open_tickets": ["T-88"],
+                        "tickets_90d": 2,
+                        "recurring_problems": ["delivery"],
+                        "ticket_categories_60d": {"delivery": 2},
+                        "average_resolution_hours": 26.5,
+                    },
+                    "satisfaction": SATISFACTION_EXAMPLE,
+                    "contact": {
+                        "last_interaction": LAST_INTERACTION_EXAMPLE,
+                        "missed_calls_today": 1,
+                        "missed_calls_4h": 1,
+                    },
+                    "risk": RISK_EXAMPLE,
+                    "flags": [FLAG_EXAMPLE],
+                }
+            ]
+        }
+    )
+
     customer_id: UUID
     as_of: datetime
     value: ValueIndicators
@@ -320,6 +385,28 @@ class SegmentMember(BaseModel):
 
 
 class SegmentPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "customer_id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a10",
+                            "display_name": "José Núñez",
+                            "language": "es",
+                            "tier": "premium",
+                            "channel": "email",
+                            "contact": "jose.nunez@example.com",
+                        }
+                    ],
+                    "next_cursor": None,
+                    "matched": 3,
+                    "excluded": {"no_consent": 1, "do_not_call": 0, "no_contact": 1},
+                }
+            ]
+        }
+    )
+
     items: list[SegmentMember]
     next_cursor: str | None
     matched: int = Field(description="Customers matching the filters")

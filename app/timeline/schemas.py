@@ -115,7 +115,26 @@ class Correction(BaseModel):
     payload: dict[str, Any] | None
 
 
+EVENT_OUT_EXAMPLE: dict[str, Any] = {
+    "id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a11",
+    "customer_id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a10",
+    "type": "order.placed",
+    "occurred_at": "2026-11-02T09:15:00Z",
+    "recorded_at": "2026-11-02T09:15:02Z",
+    "channel": "store",
+    "direction": None,
+    "source": "erp",
+    "source_event_id": "SO-1001",
+    "actor": None,
+    "summary": "Order SO-1001: 2 items, 149.90 EUR",
+    "payload": EVENT_EXAMPLE["payload"],
+    "corrections": [],
+}
+
+
 class EventOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [EVENT_OUT_EXAMPLE]})
+
     id: UUID
     customer_id: UUID
     type: str = Field(description=EVENT_TYPES)
@@ -134,6 +153,17 @@ class EventOut(BaseModel):
 
 
 class TimelinePage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [EVENT_OUT_EXAMPLE],
+                    "next_cursor": "eyJ0IjoiMjAyNi0xMS0wMlQwOToxNTowMCswMDowMCJ9",
+                }
+            ]
+        }
+    )
+
     items: list[EventOut]
     next_cursor: str | None
 
@@ -186,6 +216,31 @@ class FieldConflict(BaseModel):
 
 
 class MergeOutcome(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "dry_run": True,
+                    "survivor_id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a10",
+                    "absorbed_id": "01a20ae6-6c63-76ee-b495-bd9894832cd9",
+                    "merge_id": None,
+                    "identifiers": [
+                        {
+                            "id": "01a20ae6-6c63-76ee-b495-bd9894832ce0",
+                            "kind": "email",
+                            "value": "jnunez@example.net",
+                            "created_at": "2026-10-01T08:00:00Z",
+                        }
+                    ],
+                    "events_by_type": {"call.missed": 2, "email.received": 1},
+                    "conflicting_fields": [
+                        {"field": "tier", "survivor": "premium", "absorbed": "standard"}
+                    ],
+                }
+            ]
+        }
+    )
+
     dry_run: bool
     survivor_id: UUID
     absorbed_id: UUID

@@ -8,6 +8,7 @@ environment of its own (`uv tool run`, pinned by clients/python-generator.txt).
 """
 
 import importlib
+import importlib.util
 import json
 import os
 import re
