@@ -70,11 +70,11 @@ DOCUMENTED_ORDER = (
     privacy_router,
     text_router,
 )
-# FastAPI tries the routes in the order they were included, one to two microseconds for
-# each one that does not match; no two routes match the same request, so the order only
-# costs time. The probes and the key check (four routes) stay first; then the screen-pop,
-# identify and routing, ahead of ingestion: behind every other route (44 of them),
-# finding the screen-pop took 75-105 us, a tenth of the request.
+# FastAPI tries the routes in the order they were included, and each one that does not
+# match costs time; no two routes match the same request, so the order only costs time.
+# The probes and the key check (four routes) stay first; then the screen-pop, identify and
+# routing, ahead of ingestion: behind every other route, finding the screen-pop was a
+# measurable part of its request (docs/performance.md, "Measurements behind the code").
 MATCHING_ORDER = (
     ops_router,
     auth_router,

@@ -61,7 +61,7 @@ def test_every_json_answer_has_a_schema() -> None:
 
 def test_sets_that_grow_are_open_strings() -> None:
     """A generated client refuses an enum value it does not know: sets that grow within
-    /v1 are plain strings, their values today in the description (README, *Evolution*)."""
+    /v1 are plain strings, their values today in the description (docs/security.md, *Evolution*)."""
     schemas = create_app().openapi()["components"]["schemas"]
     growing = [
         ("Caller", "role"),

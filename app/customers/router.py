@@ -24,7 +24,7 @@ from app.core.errors import (
 )
 from app.core.openapi import headers
 from app.core.pagination import InvalidCursor, Limit
-from app.core.preconditions import etag, not_modified
+from app.core.preconditions import IfMatch, etag, not_modified
 from app.customers import service
 from app.customers.identifiers import IdentifierKind, normalize_identifier
 from app.customers.schemas import (
@@ -35,9 +35,12 @@ from app.customers.schemas import (
     CustomerOut,
     CustomerPage,
     CustomerStatus,
+    EmailText,
+    ExternalIdText,
     Identification,
     IdentifierIn,
     IdentifierOut,
+    PhoneText,
     Tier,
 )
 from app.customers.service import (
@@ -50,13 +53,6 @@ from app.customers.service import (
 
 router = APIRouter(prefix="/v1", tags=["customers"], route_class=BoundedJsonRoute)
 
-IfMatch = Annotated[
-    str | None,
-    Header(
-        description="The ETag last read (strong: a `W/` ETag never matches); the change "
-        "applies only to that version."
-    ),
-]
 IfNoneMatch = Annotated[
     str | None,
     Header(description="The ETag last read: 304 without a body while it is current."),
@@ -111,9 +107,9 @@ async def search_customers(
             description="Name (accent- and case-insensitive, partial words), email or phone.",
         ),
     ] = None,
-    phone: Annotated[str | None, Query(max_length=64, description="Any format.")] = None,
-    email: Annotated[str | None, Query(max_length=320)] = None,
-    external_id: Annotated[str | None, Query(max_length=320, description="source:type:id")] = None,
+    phone: Annotated[PhoneText | None, Query(description="Any common spelling.")] = None,
+    email: Annotated[EmailText | None, Query()] = None,
+    external_id: Annotated[ExternalIdText | None, Query(description="source:type:id")] = None,
     owner_id: Annotated[str | None, Query(max_length=200)] = None,
     tier: Tier | None = None,
     tag: Annotated[str | None, Query(max_length=50)] = None,
@@ -149,9 +145,9 @@ async def identify_customer(
     connection: DriverDep,
     principal: Reader,
     settings: SettingsDep,
-    phone: Annotated[str | None, Query(max_length=64, description="Any format.")] = None,
-    email: Annotated[str | None, Query(max_length=320)] = None,
-    external_id: Annotated[str | None, Query(max_length=320, description="source:type:id")] = None,
+    phone: Annotated[PhoneText | None, Query(description="Any common spelling.")] = None,
+    email: Annotated[EmailText | None, Query()] = None,
+    external_id: Annotated[ExternalIdText | None, Query(description="source:type:id")] = None,
 ) -> Identification:
     given = [
         (name, kind, value)

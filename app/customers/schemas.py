@@ -16,6 +16,7 @@ from pydantic import (
     HttpUrl,
     RootModel,
     StringConstraints,
+    UrlConstraints,
     ValidationInfo,
     WithJsonSchema,
     field_validator,
@@ -24,13 +25,39 @@ from pydantic import (
 from pydantic_extra_types.country import CountryAlpha2
 
 from app.core.config import get_settings
-from app.customers.identifiers import IdentifierKind, normalize_identifier
+from app.core.merge_patch import merge_patch_schema
+from app.customers.identifiers import (
+    EMAIL_SYNTAX,
+    EXTERNAL_SYNTAX,
+    MAX_LENGTH,
+    PHONE_SYNTAX,
+    SYNTAX,
+    IdentifierKind,
+    check_syntax,
+    normalize_identifier,
+)
 
 MAX_ATTRIBUTES_BYTES = 16 * 1024
-_BCP47 = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+MAX_URL_LENGTH = 500
+_BCP47 = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"
 
+Text100 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text300 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+
+
+# An identifier named alone (a query, a path, an event's customer): written as its kind
+# is (app/customers/identifiers.py), normalised where it is read.
+PhoneText = Annotated[
+    str, StringConstraints(max_length=MAX_LENGTH[IdentifierKind.PHONE], pattern=PHONE_SYNTAX)
+]
+EmailText = Annotated[
+    str, StringConstraints(max_length=MAX_LENGTH[IdentifierKind.EMAIL], pattern=EMAIL_SYNTAX)
+]
+ExternalIdText = Annotated[
+    str,
+    StringConstraints(max_length=MAX_LENGTH[IdentifierKind.EXTERNAL], pattern=EXTERNAL_SYNTAX),
+]
 
 
 class CustomerKind(StrEnum):
@@ -84,13 +111,25 @@ class Weekday(StrEnum):
     SUN = "sun"
 
 
-def _language(value: str) -> str:
-    if not _BCP47.match(value):
-        raise ValueError(f"'{value}' is not a BCP 47 language tag (e.g. es, pt-BR)")
-    return value
+# As stored: BCP 47 tags in 35 characters, URLs in 500 once normalised (a domain in
+# another script is stored in punycode, longer than written).
+Language = Annotated[
+    str, StringConstraints(max_length=35, pattern=_BCP47), Field(description="BCP 47")
+]
 
 
-Language = Annotated[str, AfterValidator(_language)]
+def _storable_url(url: HttpUrl) -> HttpUrl:
+    if len(str(url)) > MAX_URL_LENGTH:
+        raise ValueError(f"is longer than {MAX_URL_LENGTH} characters once normalised")
+    return url
+
+
+Website = Annotated[
+    HttpUrl,
+    UrlConstraints(max_length=MAX_URL_LENGTH),
+    AfterValidator(_storable_url),
+    Field(json_schema_extra={"pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"}),
+]
 
 
 class Address(BaseModel):
@@ -119,12 +158,12 @@ class Profile(BaseModel):
         default=None, description="For a person: the organisation they are a contact of."
     )
     legal_name: Text300 | None = None
-    sector: Text200 | None = None
+    sector: Text100 | None = None
     size_band: SizeBand | None = None
     revenue_band: Annotated[str, Field(max_length=50)] | None = None
-    website: HttpUrl | None = None
+    website: Website | None = None
     address: Address | None = None
-    preferred_language: Language | None = Field(default=None, description="BCP 47")
+    preferred_language: Language | None = None
     tier: Tier = Tier.STANDARD
     owner_id: Text200 | None = Field(default=None, description="The employee assigned.")
     tags: list[
@@ -169,27 +208,40 @@ class Profile(BaseModel):
         return self
 
 
+def _merge_patch_of_profile(schema: dict[str, Any]) -> None:
+    schema.update(merge_patch_schema(Profile))
+    schema["examples"] = [{"tier": "vip", "owner_id": "agent-3", "address": {"city": "Madrid"}}]
+
+
 class CustomerPatch(RootModel[dict[str, Any]]):
     """RFC 7396 merge patch of the profile fields of CustomerCreate (identifiers excluded);
-    null removes a field. The body of PATCH /v1/customers/{id}, read as JSON by the route."""
+    null removes a field. The profile it makes must be valid as a whole (422 otherwise).
+    The body of PATCH /v1/customers/{id}, read as JSON by the route."""
 
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [{"tier": "vip", "owner_id": "agent-3", "address": {"city": "Madrid"}}]
+    model_config = ConfigDict(json_schema_extra=_merge_patch_of_profile)
+
+
+def _value_by_kind(schema: dict[str, Any]) -> None:
+    """How the value may be written depends on the kind: one branch per kind."""
+    schema["oneOf"] = [
+        {
+            "properties": {
+                "kind": {"const": kind.value},
+                "value": {"maxLength": MAX_LENGTH[kind], "pattern": SYNTAX[kind]},
+            }
         }
-    )
+        for kind in IdentifierKind
+    ]
+    schema["examples"] = [{"kind": "phone", "value": "612 34 56 78"}]
 
 
 class IdentifierIn(BaseModel):
     """An identifier as given; the value is normalised (E.164, lower-case email...)."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"kind": "phone", "value": "612 34 56 78"}]},
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_value_by_kind)
 
     kind: IdentifierKind
-    value: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)]
+    value: Annotated[str, StringConstraints(min_length=1, max_length=320)]
 
     @field_validator("value")
     @classmethod
@@ -197,6 +249,7 @@ class IdentifierIn(BaseModel):
         kind = info.data.get("kind")
         if kind is None:  # the kind itself was invalid and is reported on its own
             return value
+        check_syntax(kind, value)
         return normalize_identifier(kind, value, get_settings().default_region)
 
 

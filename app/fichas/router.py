@@ -20,6 +20,7 @@ from app.core.errors import (
 from app.core.pagination import InvalidCursor, Limit
 from app.core.preconditions import not_modified
 from app.customers.identifiers import phone_readings
+from app.customers.schemas import PhoneText
 from app.customers.service import CustomerNotFound
 from app.fichas import service
 from app.fichas.schemas import (
@@ -120,11 +121,10 @@ async def get_ficha(
 )
 async def screen_pop(
     phone: Annotated[
-        str,
+        PhoneText,
         Path(
-            max_length=64,
-            description="Any spelling. By hand, the `+` goes as it is or as `%2B`; a "
-            "generated client encodes the path itself: give it the number as written",
+            description="Any common spelling. By hand, the `+` goes as it is or as `%2B`; "
+            "a generated client encodes the path itself: give it the number as written",
         ),
     ],
     role: RoleName,

@@ -4,7 +4,7 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
 
 from app.core.money import Money
 from app.customers.schemas import (
@@ -17,6 +17,12 @@ from app.customers.schemas import (
     CustomerStatus,
     IdentifierRef,
     Tier,
+)
+from app.fichas.templates import (
+    BASE_SECTIONS,
+    SECTIONS,
+    labels_json_schema,
+    sections_json_schema,
 )
 from app.indicators.schemas import (
     FLAG_EXAMPLE,
@@ -54,8 +60,16 @@ class TemplateIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [TEMPLATE_EXAMPLE]})
 
-    sections: list[dict[str, Any]] = Field(min_length=3, max_length=30)
-    labels: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # Validated by app/fichas/templates.py, which names the section at fault; the schema
+    # says what that admits.
+    sections: Annotated[
+        list[dict[str, Any]],
+        Field(min_length=len(BASE_SECTIONS), max_length=len(SECTIONS)),
+        WithJsonSchema(sections_json_schema()),
+    ]
+    labels: Annotated[dict[str, dict[str, str]], WithJsonSchema(labels_json_schema())] = Field(
+        default_factory=dict
+    )
 
 
 class TemplateOut(BaseModel):

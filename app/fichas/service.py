@@ -92,6 +92,7 @@ class Context:
 
 
 # The sections that show events, and which: (types, pinned notes only) from their options.
+# Each is built by ``_events`` (BUILDERS) from the events chosen here.
 EVENT_SECTIONS: dict[str, Callable[[dict[str, Any]], tuple[list[str], bool]]] = {
     "recent_interactions": lambda section: (section["types"], False),
     "pinned_notes": lambda section: (["note.added"], True),
@@ -302,19 +303,16 @@ BUILDERS: dict[str, Callable[[Context, dict[str, Any]], dict[str, Any]]] = {
     "indicators": _indicators,
     "flags": _flags,
     "open_items": _open,
-    "recent_interactions": _events,
     "purchases": _purchases,
     "tickets": _tickets,
     "preferences": _preferences,
-    "pinned_notes": _events,
     "contacts": _contacts,
     "sales_series": _sales,
-    "opportunities_and_quotes": _events,
     "collections": _collections,
-    "behaviour": _events,
     "alerts": _alerts,
     "consents": _consents,
     "segments": _segments,
+    **dict.fromkeys(EVENT_SECTIONS, _events),
 }
 
 
@@ -518,7 +516,8 @@ def ficha_etag(ficha: Ficha) -> str:
     (``generated_at``) nor how fresh each section's data is (its ``as_of``: now, or when
     the indicators were last derived), so that it changes with what the card shows and not
     when it is only read again. Weak: two cards with one ETag may differ in those times."""
-    # One serialisation: 15-20 us on a 5 KB card (a JSON-mode dict walk took 56).
+    # One serialisation, several times cheaper than a JSON-mode dict walk
+    # (docs/performance.md, "Measurements behind the code").
     shown = ficha.model_dump_json(
         exclude={"generated_at": True, "sections": {"__all__": {"as_of"}}}
     )

@@ -26,6 +26,7 @@ from app.core.security import Principal, Role
 from app.core.spreadsheet import safe_cell
 from app.core.timestamps import Timestamp
 from app.customers.identifiers import normalize_phone
+from app.customers.schemas import PhoneText
 from app.customers.service import CustomerNotFound
 from app.indicators import service
 from app.indicators.schemas import (
@@ -198,11 +199,10 @@ async def close_incident(
 )
 async def route_by_phone(
     phone: Annotated[
-        str,
+        PhoneText,
         Path(
-            max_length=64,
-            description="Any spelling. By hand, the `+` goes as it is or as `%2B`; a "
-            "generated client encodes the path itself: give it the number as written",
+            description="Any common spelling. By hand, the `+` goes as it is or as `%2B`; "
+            "a generated client encodes the path itself: give it the number as written",
         ),
     ],
     connection: DriverDep,

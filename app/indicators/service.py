@@ -460,6 +460,9 @@ async def sales(
 
 async def summary(session: AsyncSession, since: datetime, until: datetime) -> SummaryReport:
     """Company figures for a period, from the events (amounts survive erasure)."""
+    # In UTC: arithmetic in a historical offset (0001-01-01T16:00-17:36) can leave year 1
+    # as a local time although the instant is in range.
+    since, until = since.astimezone(UTC), until.astimezone(UTC)
     repo = InsightRepository(session)
     current_rows = await repo.report_rows(since, until)
     # The period before, as long as this one, but no earlier than the first instant there is.

@@ -119,7 +119,7 @@ def _principal(source: str) -> Principal:
 def enabled_adapter(source: str, settings: Settings) -> tuple[Adapter, list[str]]:
     """The adapter of a configured source; 404 for unknown or unconfigured sources alike."""
     adapter = ADAPTERS.get(source)
-    secrets = settings.webhook_secrets(source)
+    secrets = settings.webhook_secrets.get(source, [])
     if adapter is None or not secrets:
         raise SourceNotFound(f"No webhook source '{source}' is configured.")
     return adapter, secrets

@@ -57,6 +57,6 @@ def analyze_text(body: AnalyzeIn, principal: Writer) -> TextAnalysis:
     in a transcript are left out; the language is detected unless given (Spanish,
     Portuguese, English and French are analysed; another language is answered with
     `supported: false`). Up to 20,000 characters; nothing is stored."""
-    # A plain function: FastAPI runs it in its thread pool, so the 7 ms that 20,000
-    # characters take do not hold up the event loop.
+    # A plain function: FastAPI runs it in its thread pool, so that a long text (some
+    # milliseconds: docs/performance.md) does not hold up the event loop.
     return default_analyser().analyse(body.text, body.language)

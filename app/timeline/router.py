@@ -30,7 +30,7 @@ from app.core.errors import (
 )
 from app.core.openapi import headers
 from app.core.pagination import InvalidCursor, Limit
-from app.core.preconditions import etag
+from app.core.preconditions import IfMatch, etag
 from app.core.timestamps import Timestamp
 from app.customers import service as customers
 from app.customers.schemas import ConsentIn, ConsentOut, Preferences
@@ -50,7 +50,7 @@ from app.timeline.schemas import (
     UnmergeOutcome,
     UnmergeRequest,
 )
-from app.timeline.service import IdempotencyConflict, MergeNotFound
+from app.timeline.service import IdempotencyConflict, NotMerged
 from app.timeline.stream import TimelineFeed
 
 router = APIRouter(prefix="/v1", tags=["timeline"], route_class=BoundedJsonRoute)
@@ -62,7 +62,6 @@ IdempotencyKey = Annotated[
         description="Makes retries safe: the same key and body answer the original event.",
     ),
 ]
-IfMatch = Annotated[str | None, Header(description="The customer's ETag last read.")]
 
 NDJSON = "application/x-ndjson"
 MAX_BULK_LINES = 10_000
@@ -424,7 +423,7 @@ async def merge_customers(
         Unauthorized,
         Forbidden,
         CustomerNotFound,
-        MergeNotFound,
+        NotMerged,
         CustomerNotActive,
         ValidationFailed,
     ),

@@ -1,15 +1,26 @@
 """Request and response bodies of the timeline API."""
 
+import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    StringConstraints,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from app.core.errors import FieldError
 from app.core.timestamps import Timestamp
-from app.customers.schemas import IdentifierOut
-from app.timeline.catalog import Channel, Direction
+from app.customers.schemas import EmailText, ExternalIdText, IdentifierOut, PhoneText
+from app.timeline.catalog import CUSTOM_PREFIX, Channel, Direction, appendable_types
 from app.timeline.sources import RESERVED_SOURCES
 
 SourceName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.:\-]{0,99}$")]
@@ -29,6 +40,22 @@ EVENT_EXAMPLE: dict[str, Any] = {
         "status": "placed",
     },
 }
+
+
+_PAYLOADS = appendable_types()
+
+
+def _as_given(payload: Any) -> Any:
+    return payload
+
+
+# The timeline service validates a payload against its type's model and names the field
+# at fault; this only puts the models in the schema (components of openapi.json), so that
+# EventIn's schema can pair each with its types.
+DocumentedPayload = Annotated[
+    dict[str, Any],
+    BeforeValidator(_as_given, json_schema_input_type=Union[tuple(_PAYLOADS)]),  # noqa: UP007
+]
 
 
 class EventIn(BaseModel):
@@ -58,7 +85,32 @@ class EventIn(BaseModel):
     summary: Annotated[str, Field(max_length=280)] | None = Field(
         default=None, description="One line for humans; generated when omitted"
     )
-    payload: dict[str, Any] = Field(default_factory=dict)
+    payload: DocumentedPayload = Field(
+        default_factory=dict, description="The type's payload: one branch of oneOf per model"
+    )
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """One branch per payload model: the types that carry it, and its schema (a payload
+        with required fields cannot be left out); then custom.* types, any object."""
+        reference = handler(core_schema)
+        schema = handler.resolve_ref_schema(reference)
+        models = schema["properties"]["payload"].pop("anyOf")  # references, in _PAYLOADS order
+        schema["properties"]["payload"]["type"] = "object"
+        branches: list[dict[str, Any]] = []
+        for model_reference, (model, names) in zip(models, _PAYLOADS.items(), strict=True):
+            branch: dict[str, Any] = {
+                "properties": {"type": {"enum": names}, "payload": model_reference}
+            }
+            if any(field.is_required() for field in model.model_fields.values()):
+                branch["required"] = ["payload"]
+            branches.append(branch)
+        custom = {"type": "string", "pattern": "^" + re.escape(CUSTOM_PREFIX) + "[\\s\\S]+$"}
+        branches.append({"properties": {"type": custom, "payload": {"type": "object"}}})
+        schema["oneOf"] = branches
+        return reference
 
 
 class EventRef(BaseModel):
@@ -80,9 +132,9 @@ class CustomerRefIn(BaseModel):
     event: EventRef | None = Field(
         default=None, description="Used only when no id or identifier is given"
     )
-    phone: Annotated[str, Field(max_length=64)] | None = None
-    email: Annotated[str, Field(max_length=320)] | None = None
-    external_id: Annotated[str, Field(max_length=320)] | None = None
+    phone: PhoneText | None = None
+    email: EmailText | None = None
+    external_id: ExternalIdText | None = None
     display_name: Annotated[str, Field(max_length=300)] | None = Field(
         default=None, description="Name for a customer created from these identifiers"
     )

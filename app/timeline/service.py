@@ -19,7 +19,6 @@ from app.core.db import Executor, new_id
 from app.core.errors import (
     EXAMPLE_ID,
     Conflict,
-    NotFound,
     ProblemError,
     ValidationFailed,
     field_errors,
@@ -82,11 +81,11 @@ class IdempotencyConflict(Conflict):
     )
 
 
-class MergeNotFound(NotFound):
-    """The customer named is not merged into this one (nothing to undo)."""
+class NotMerged(Conflict):
+    """The customer named is not merged into this one: there is no merge to undo."""
 
-    code = "merge-not-found"
-    title = "Merge not found"
+    code = "not-merged"
+    title = "Not merged"
     example = (f"Customer {EXAMPLE_ID} is not merged into {EXAMPLE_ID}.", {})
 
 
@@ -780,8 +779,8 @@ async def unmerge(
     # Who may see both comes first: the merge record is not looked at for anyone else.
     target, source = await customers.lock_pair(session, survivor_id, absorbed_id, principal)
     record = await repo.open_merge(survivor_id, absorbed_id)
-    if record is None:
-        raise MergeNotFound(f"Customer {absorbed_id} is not merged into {survivor_id}.")
+    if record is None:  # both exist and are seen: it is the state that refuses, a conflict
+        raise NotMerged(f"Customer {absorbed_id} is not merged into {survivor_id}.")
     restored = await customers.restore(
         session, target, source, record.identifier_ids, record.absorbed_owner_id
     )

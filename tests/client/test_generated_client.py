@@ -23,7 +23,7 @@ from uuid import UUID, uuid4
 import httpx
 import pytest
 
-from tests.test_server import BIN, admin_key, free_port, stop, wait_ready
+from tests.support.server import BIN, admin_key, free_port, stop, wait_ready
 
 pytestmark = pytest.mark.client
 
@@ -192,7 +192,7 @@ def test_a_front_end_s_journeys(api: Any) -> None:
 
 
 def test_the_screen_pop_in_any_spelling(api: Any, server: tuple[str, dict[str, str]]) -> None:
-    """The README's advice: give a generated client the number as written (it encodes the
+    """The advice of docs/api.md: give a generated client the number as written (it encodes the
     path itself); by hand, the `+` goes as it is or as `%2B`."""
     models = module("models")
     body = models.CustomerCreate.from_dict(

@@ -13,12 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.db import plain_url
 from app.core.security import Role
 from app.fichas.repository import template_sections
-from app.fichas.schemas import Ficha
-from app.fichas.service import BUILDERS
-from app.fichas.templates import DEFAULT_TEMPLATES, validate_sections
-from tests.conftest import MakeKey
+from app.fichas.templates import (
+    DEFAULT_TEMPLATES,
+    LABELS,
+    LANGUAGES,
+    SECTIONS,
+    validate_sections,
+)
+from tests.support.api import append, new_customer
 from tests.support.clock import ControlledClock
-from tests.timeline.test_timeline import append, new_customer
+from tests.support.fixtures import MakeKey
 
 
 def ago(clock: ControlledClock, days: float) -> str:
@@ -117,12 +121,6 @@ async def ficha(
     )
     assert response.status_code == 200, response.text
     return response.json()
-
-
-def test_every_section_kind_has_its_typed_model() -> None:
-    """The spec types each section a template may name, discriminated by `name`."""
-    union = Ficha.model_json_schema()["properties"]["sections"]["additionalProperties"]
-    assert set(union["discriminator"]["mapping"]) == set(BUILDERS)
 
 
 @pytest.mark.parametrize("role", list(DEFAULT_TEMPLATES))
@@ -472,6 +470,15 @@ async def test_editing_a_template_changes_the_next_ficha(
             ],
             "body.sections.3.types",
         ),
+        # Found by schemathesis: a name that is no text was a 500.
+        (
+            [{"name": "identity"}, {"name": "indicators"}, {"name": "flags"}, {"name": []}],
+            "body.sections.3.name",
+        ),
+        (
+            [{"name": "identity"}, {"name": "indicators"}, {"name": {"a": 1}}],
+            "body.sections.2.name",
+        ),
     ],
 )
 async def test_invalid_templates_are_422_naming_the_section(
@@ -482,6 +489,20 @@ async def test_invalid_templates_are_422_naming_the_section(
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == field
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_a_template_of_every_section_builds_in_every_language(
+    client: httpx.AsyncClient, admin: dict[str, str], rich: dict[str, str], language: str
+) -> None:
+    """A new section is shown, with its label, on a card that asks for every section."""
+    everything = {"sections": [{"name": name} for name in SECTIONS]}
+    put = await client.put("/v1/ficha-templates/everything", json=everything, headers=admin)
+    assert put.status_code == 200, put.text
+    card = await ficha(client, admin, rich["person"], "everything", lang=language)
+    assert list(card["sections"]) == list(SECTIONS)
+    labels = {name: section["label"] for name, section in card["sections"].items()}
+    assert labels == LABELS[language]
 
 
 async def test_templates_admin(

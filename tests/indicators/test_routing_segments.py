@@ -9,9 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.api import append, new_customer
 from tests.support.clock import ControlledClock
 from tests.support.reports import revenue
-from tests.timeline.test_timeline import append, new_customer
 
 
 def ago(clock: ControlledClock, days: float) -> str:
@@ -422,3 +422,24 @@ async def test_sales_series_and_summary_report(
         headers=admin,
     )
     assert naive.status_code == 422 and naive.json()["errors"][0]["field"] == "query.from"
+
+
+@pytest.mark.parametrize(
+    "period_from",
+    [
+        "0001-01-01T16:24:03.001988-01:53",  # the period before starts at the first instant
+        "0235-09-01T19:52:04-17:36",  # found by schemathesis: an offset of a bygone era
+    ],
+)
+async def test_summary_report_of_a_period_near_year_one_in_a_historical_offset(
+    client: httpx.AsyncClient, admin: dict[str, str], period_from: str
+) -> None:
+    response = await client.get(
+        "/v1/reports/summary",
+        params={"from": period_from, "to": "2026-11-30T01:30:52Z"},
+        headers=admin,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["period_from"] == (
+        datetime.fromisoformat(period_from).astimezone(UTC).isoformat().replace("+00:00", "Z")
+    )

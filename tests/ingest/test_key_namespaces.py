@@ -19,8 +19,10 @@ from standardwebhooks.webhooks import Webhook
 from app.core.security import Role
 from app.ingest.adapters import ADAPTERS
 from app.timeline.sources import WEBHOOK_SOURCES
-from tests.conftest import WEBHOOK_SECRETS, MakeKey
+from tests.support.api import new_customer
+from tests.support.fixtures import MakeKey
 from tests.support.reports import revenue
+from tests.support.webhooks import WEBHOOK_SECRETS
 
 GOLDEN = Path(__file__).parent / "golden"
 CALL_SID = "CA5f0c3e2a1b4d6f8e9a0b1c2d3e4f5a6b"  # the golden Twilio callback's call
@@ -86,12 +88,6 @@ def planted_order(customer: dict[str, str]) -> dict[str, Any]:
         "source_event_id": ORDER_KEY,
         "payload": {"order_id": str(ORDER["id"]), "total": "1.00", "currency": "GBP"},
     }
-
-
-async def new_customer(client: httpx.AsyncClient, admin: dict[str, str], **body: Any) -> str:
-    response = await client.post("/v1/customers", json={"display_name": "X", **body}, headers=admin)
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
 
 
 async def identify(client: httpx.AsyncClient, admin: dict[str, str], **query: str) -> str:
