@@ -228,7 +228,8 @@ def _value_by_kind(schema: dict[str, Any]) -> None:
             "properties": {
                 "kind": {"const": kind.value},
                 "value": {"maxLength": MAX_LENGTH[kind], "pattern": SYNTAX[kind]},
-            }
+            },
+            "required": ["kind"],
         }
         for kind in IdentifierKind
     ]

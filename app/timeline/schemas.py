@@ -21,6 +21,7 @@ from app.core.errors import FieldError
 from app.core.timestamps import Timestamp
 from app.customers.schemas import EmailText, ExternalIdText, IdentifierOut, PhoneText
 from app.timeline.catalog import CUSTOM_PREFIX, Channel, Direction, appendable_types
+from app.timeline.payloads import CustomPayload
 from app.timeline.sources import RESERVED_SOURCES
 
 SourceName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.:\-]{0,99}$")]
@@ -54,7 +55,7 @@ def _as_given(payload: Any) -> Any:
 # EventIn's schema can pair each with its types.
 DocumentedPayload = Annotated[
     dict[str, Any],
-    BeforeValidator(_as_given, json_schema_input_type=Union[tuple(_PAYLOADS)]),  # noqa: UP007
+    BeforeValidator(_as_given, json_schema_input_type=Union[(*_PAYLOADS, CustomPayload)]),
 ]
 
 
@@ -97,18 +98,23 @@ class EventIn(BaseModel):
         with required fields cannot be left out); then custom.* types, any object."""
         reference = handler(core_schema)
         schema = handler.resolve_ref_schema(reference)
-        models = schema["properties"]["payload"].pop("anyOf")  # references, in _PAYLOADS order
+        # References, in _PAYLOADS order, then custom.* types' (a named schema: generators
+        # name an inline one after its branch, twice over for IdentifiedEventIn).
+        *models, custom_payload = schema["properties"]["payload"].pop("anyOf")
         schema["properties"]["payload"]["type"] = "object"
         branches: list[dict[str, Any]] = []
         for model_reference, (model, names) in zip(models, _PAYLOADS.items(), strict=True):
             branch: dict[str, Any] = {
-                "properties": {"type": {"enum": names}, "payload": model_reference}
+                "properties": {"type": {"enum": names}, "payload": model_reference},
+                "required": ["type"],
             }
             if any(field.is_required() for field in model.model_fields.values()):
-                branch["required"] = ["payload"]
+                branch["required"].append("payload")
             branches.append(branch)
         custom = {"type": "string", "pattern": "^" + re.escape(CUSTOM_PREFIX) + "[\\s\\S]+$"}
-        branches.append({"properties": {"type": custom, "payload": {"type": "object"}}})
+        branches.append(
+            {"properties": {"type": custom, "payload": custom_payload}, "required": ["type"]}
+        )
         schema["oneOf"] = branches
         return reference
 
