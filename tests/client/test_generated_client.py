@@ -124,6 +124,23 @@ def api(client_package: ModuleType, server: tuple[str, dict[str, str]]) -> Any:
     return client_package.AuthenticatedClient(base_url=base, token=token, timeout=30)
 
 
+def event_body(data: dict[str, Any]) -> Any:
+    """An event to append as the client types it: the body is one of oneOf's branches
+    (`EventInType<n>`, one per payload model), the first that reads it, as the client's
+    own parser chooses."""
+    models = module("models")
+    branches = sorted(
+        (n for n in dir(models) if re.fullmatch(r"EventInType\d+", n)),
+        key=lambda n: int(n.removeprefix("EventInType")),
+    )
+    for name in branches:
+        try:
+            return getattr(models, name).from_dict(data)
+        except (TypeError, ValueError, KeyError):
+            continue
+    raise AssertionError(f"no branch of EventIn reads {data}")
+
+
 def test_every_operation_is_generated(client_package: ModuleType) -> None:
     spec = json.loads(SPEC.read_text())
     missing = [
@@ -153,7 +170,7 @@ def test_a_front_end_s_journeys(api: Any) -> None:
     # Append events, then a retry of the first: the original, 200.
     sent = []
     for hours, kind in enumerate(["call.completed", "email.received", "order.placed"]):
-        body = models.EventIn.from_dict(
+        body = event_body(
             {
                 "type": kind,
                 "occurred_at": f"2026-11-0{hours + 1}T10:00:00+01:00",
