@@ -35,6 +35,7 @@ from app.timeline.stream import TimelineFeed
 from tests.support.clock import ControlledClock
 from tests.support.databases import copied_database, scratch_database
 from tests.support.fixtures import AppLog, MakeKey
+from tests.support.problems import check_problem
 from tests.support.webhooks import WEBHOOK_SECRETS
 
 
@@ -175,7 +176,11 @@ def app(
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://testserver",
+        event_hooks={"response": [check_problem]},
+    ) as c:
         yield c
 
 
@@ -236,7 +241,11 @@ async def live(
     async with database.sessionmaker() as s, s.begin():
         _, secret = await create_key(s, role=Role.ADMIN, name="live-test")
     transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://testserver",
+        event_hooks={"response": [check_problem]},
+    ) as c:
         yield c, {"Authorization": f"Bearer {secret}"}
     await application.state.feed.close()
     await application.state.templates.close()

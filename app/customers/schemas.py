@@ -1,6 +1,7 @@
 """Request and response bodies of the customer API."""
 
 import json
+import re
 from datetime import datetime, time
 from enum import StrEnum
 from typing import Annotated, Any, Self
@@ -9,18 +10,22 @@ from uuid import UUID
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     HttpUrl,
+    RootModel,
     StringConstraints,
     UrlConstraints,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 from pydantic_extra_types.country import CountryAlpha2
 
 from app.core.config import get_settings
+from app.core.merge_patch import merge_patch_schema
 from app.customers.identifiers import (
     EMAIL_SYNTAX,
     EXTERNAL_SYNTAX,
@@ -80,7 +85,9 @@ class SizeBand(StrEnum):
     ENTERPRISE = "enterprise"
 
 
-class Channel(StrEnum):
+class ContactChannel(StrEnum):
+    """How a customer is reached (preferences, consents, segments)."""
+
     EMAIL = "email"
     PHONE = "phone"
     SMS = "sms"
@@ -201,6 +208,19 @@ class Profile(BaseModel):
         return self
 
 
+def _merge_patch_of_profile(schema: dict[str, Any]) -> None:
+    schema.update(merge_patch_schema(Profile))
+    schema["examples"] = [{"tier": "vip", "owner_id": "agent-3", "address": {"city": "Madrid"}}]
+
+
+class CustomerPatch(RootModel[dict[str, Any]]):
+    """RFC 7396 merge patch of the profile fields of CustomerCreate (identifiers excluded);
+    null removes a field. The profile it makes must be valid as a whole (422 otherwise).
+    The body of PATCH /v1/customers/{id}, read as JSON by the route."""
+
+    model_config = ConfigDict(json_schema_extra=_merge_patch_of_profile)
+
+
 def _value_by_kind(schema: dict[str, Any]) -> None:
     """How the value may be written depends on the kind: one branch per kind."""
     schema["oneOf"] = [
@@ -208,7 +228,8 @@ def _value_by_kind(schema: dict[str, Any]) -> None:
             "properties": {
                 "kind": {"const": kind.value},
                 "value": {"maxLength": MAX_LENGTH[kind], "pattern": SYNTAX[kind]},
-            }
+            },
+            "required": ["kind"],
         }
         for kind in IdentifierKind
     ]
@@ -260,6 +281,53 @@ class CustomerCreate(Profile):
     )
 
 
+class IdentifierRef(BaseModel):
+    """An identifier by its kind and normalised value."""
+
+    kind: IdentifierKind
+    value: str
+
+
+# The examples of the answers describe one customer, José Núñez.
+CUSTOMER_ID = "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a10"
+IDENTIFIERS_EXAMPLE: list[dict[str, Any]] = [
+    {
+        "id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a20",
+        "kind": "phone",
+        "value": "+34612345678",
+        "created_at": "2026-11-02T09:15:00Z",
+    },
+    {
+        "id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a21",
+        "kind": "email",
+        "value": "jose.nunez@example.com",
+        "created_at": "2026-11-02T09:15:00Z",
+    },
+]
+CONSENT_EXAMPLE: dict[str, Any] = {
+    "id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a30",
+    "channel": "email",
+    "purpose": "marketing",
+    "granted": True,
+    "source": "web-form",
+    "evidence": "checkbox on https://shop.example/signup, IP 203.0.113.7",
+    "recorded_at": "2026-11-02T09:20:00Z",
+}
+CUSTOMER_SUMMARY_EXAMPLE: dict[str, Any] = {
+    "id": CUSTOMER_ID,
+    "kind": "person",
+    "display_name": "José Núñez",
+    "organization_id": None,
+    "tier": "premium",
+    "owner_id": "agent-17",
+    "tags": ["wholesale"],
+    "status": "active",
+    "unverified": False,
+    "identifiers": IDENTIFIERS_EXAMPLE,
+    "created_at": "2026-11-02T09:15:00Z",
+}
+
+
 class IdentifierOut(BaseModel):
     id: UUID
     kind: IdentifierKind
@@ -267,12 +335,37 @@ class IdentifierOut(BaseModel):
     created_at: datetime
 
 
+# A time of day on the customer's clock (Preferences.timezone), with no UTC offset: not
+# RFC 3339's full-time, so not `format: time`, which requires one.
+_WALL_CLOCK = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
+
+
+def _wall_clock(value: object) -> object:
+    if isinstance(value, str) and not re.match(_WALL_CLOCK, value):
+        raise ValueError("must be HH:MM or HH:MM:SS on the customer's clock, without an offset")
+    return value
+
+
+WallClock = Annotated[
+    time,
+    BeforeValidator(_wall_clock),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": _WALL_CLOCK,
+            "description": "HH:MM or HH:MM:SS on the customer's clock, without an offset",
+            "examples": ["09:00"],
+        }
+    ),
+]
+
+
 class ContactHours(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     days: list[Weekday] = Field(min_length=1)
-    start: time = Field(alias="from")
-    end: time = Field(alias="to")
+    start: WallClock = Field(alias="from")
+    end: WallClock = Field(alias="to")
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -301,7 +394,7 @@ class Preferences(BaseModel):
         },
     )
 
-    preferred_channel: Channel | None = None
+    preferred_channel: ContactChannel | None = None
     contact_hours: list[ContactHours] = Field(default_factory=list, max_length=14)
     timezone: str | None = Field(default=None, description="IANA time zone, e.g. Europe/Madrid")
     content_interests: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
@@ -340,7 +433,7 @@ class ConsentIn(BaseModel):
         },
     )
 
-    channel: Channel
+    channel: ContactChannel
     purpose: Purpose
     granted: bool
     source: Text200
@@ -348,8 +441,10 @@ class ConsentIn(BaseModel):
 
 
 class ConsentOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [CONSENT_EXAMPLE]})
+
     id: UUID
-    channel: Channel
+    channel: ContactChannel
     purpose: Purpose
     granted: bool
     source: str
@@ -387,6 +482,40 @@ class CustomerSummary(BaseModel):
 class CustomerOut(BaseModel):
     """The customer aggregate."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **CUSTOMER_SUMMARY_EXAMPLE,
+                    "given_name": "José",
+                    "family_name": "Núñez",
+                    "job_title": None,
+                    "legal_name": None,
+                    "sector": None,
+                    "size_band": None,
+                    "revenue_band": None,
+                    "website": None,
+                    "address": {
+                        "street": None,
+                        "city": "Sevilla",
+                        "region": None,
+                        "postal_code": None,
+                        "country": "ES",
+                    },
+                    "preferred_language": "es",
+                    "attributes": {},
+                    "merged_into": None,
+                    "updated_at": "2026-11-02T09:20:00Z",
+                    "version": 3,
+                    "organization": None,
+                    "contacts": None,
+                    "preferences": None,
+                    "consents": [CONSENT_EXAMPLE],
+                }
+            ]
+        }
+    )
+
     id: UUID
     kind: CustomerKind
     display_name: str
@@ -421,11 +550,21 @@ class CustomerOut(BaseModel):
 
 
 class CustomerPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [CUSTOMER_SUMMARY_EXAMPLE], "next_cursor": None}]}
+    )
+
     items: list[CustomerSummary]
     next_cursor: str | None
 
 
 class Identification(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"customer_id": CUSTOMER_ID, "status": "active", "unverified": False}]
+        }
+    )
+
     customer_id: UUID
     status: CustomerStatus
     unverified: bool

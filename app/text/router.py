@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from app.auth.dependencies import Writer
 from app.core.bounded_json import BoundedJsonRoute
-from app.core.errors import problem_responses
+from app.core.errors import Forbidden, Unauthorized, ValidationFailed, problem_responses
 from app.text.analyser import TextAnalyser
 from app.text.rules import default_rules
 from app.text.schemas import AnalyzeIn, TextAnalysis
@@ -49,7 +49,7 @@ _EXAMPLE = TextAnalysis.model_validate(
     summary="Language, sentiment, urgency, intents and abuse of one text",
     responses={
         200: {"content": {"application/json": {"example": _EXAMPLE}}},
-        **problem_responses(401, 403, 422),
+        **problem_responses(Unauthorized, Forbidden, ValidationFailed),
     },
 )
 def analyze_text(body: AnalyzeIn, principal: Writer) -> TextAnalysis:

@@ -39,6 +39,8 @@ CUSTOM_PREFIX = "custom."
 
 
 class Channel(StrEnum):
+    """Where an event happened."""
+
     PHONE = "phone"
     EMAIL = "email"
     WEB = "web"

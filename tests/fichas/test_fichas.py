@@ -135,7 +135,10 @@ async def test_each_role_sees_its_sections_in_order(
     assert identity["organization"]["display_name"] == "Talleres Núñez S.L."
     assert {"kind": "phone", "value": "+34612345678"} in identity["identifiers"]
     value = card["sections"]["indicators"]["value"]
-    assert value["lifetime_value"] == {"EUR": "180.00"} and value["order_count"] == 2
+    assert (
+        value["lifetime_value"] == [{"amount": "180.00", "currency": "EUR"}]
+        and value["order_count"] == 2
+    )
     assert card["sections"]["indicators"]["satisfaction"]["unsatisfied_90d"] == 3
     codes = {f["code"] for f in card["sections"]["flags"]["items"]}
     assert codes == {"at_risk", "recurring_problem", "open_dispute"}

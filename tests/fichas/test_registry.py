@@ -6,6 +6,7 @@ copy of each default template is held equal to the code's in ``test_templates_ad
 import pytest
 
 from app.core.security import JOB_ROLES
+from app.fichas.schemas import Ficha
 from app.fichas.service import BUILDERS, EVENT_SECTIONS
 from app.fichas.templates import (
     DEFAULT_TEMPLATES,
@@ -18,6 +19,12 @@ from app.fichas.templates import (
 
 def test_every_section_has_a_builder() -> None:
     assert set(BUILDERS) == set(SECTIONS)
+
+
+def test_every_section_has_its_typed_model() -> None:
+    """The spec types each section a template may name, discriminated by `name`."""
+    union = Ficha.model_json_schema()["properties"]["sections"]["additionalProperties"]
+    assert set(union["discriminator"]["mapping"]) == set(SECTIONS)
 
 
 def test_the_sections_that_show_events_are_sections() -> None:

@@ -111,7 +111,11 @@ def test_value_is_per_currency_and_never_mixed() -> None:
         ),
     ]
     value = derive(fold_all(history), T0 + timedelta(days=30), POLICY)["value"]
-    assert value["lifetime_value"] == {"EUR": "100.00", "GBP": "6.00", "USD": "50.00"}
+    assert value["lifetime_value"] == [
+        {"amount": "100.00", "currency": "EUR"},
+        {"amount": "6.00", "currency": "GBP"},
+        {"amount": "50.00", "currency": "USD"},
+    ]
     assert value["lifetime_value_base"] == {"amount": "145.00", "currency": "EUR"}
     assert value["unconverted_currencies"] == ["GBP"]
     assert value["order_count"] == 3 and value["median_days_between_purchases"] == 10.0
