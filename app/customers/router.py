@@ -149,6 +149,8 @@ async def identify_customer(
     email: Annotated[EmailText | None, Query()] = None,
     external_id: Annotated[ExternalIdText | None, Query(description="source:type:id")] = None,
 ) -> Identification:
+    """Exactly one of `phone`, `email` and `external_id` (422 otherwise), normalised as
+    the customer's identifiers are; 404 when it names no customer the key sees."""
     given = [
         (name, kind, value)
         for name, kind, value in (

@@ -310,6 +310,8 @@ async def get_summary_report(
     period_from: Annotated[Timestamp, Query(alias="from")],
     period_to: Annotated[Timestamp, Query(alias="to")],
 ) -> SummaryReport:
+    """`to` must be after `from` (422 otherwise); the period before, as long, is compared
+    for retention."""
     if period_to <= period_from:
         raise invalid_field("query.to", "must be after from")
     return await service.summary(session, period_from, period_to)

@@ -257,14 +257,20 @@ class MergeRequest(BaseModel):
         },
     )
 
-    source_customer_id: UUID = Field(description="The duplicate, absorbed into the path's customer")
+    source_customer_id: UUID = Field(
+        description="The duplicate, absorbed into the path's customer: another customer "
+        "the key sees (422 naming this field otherwise); both must be active (409)"
+    )
     dry_run: bool = False
 
 
 class UnmergeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    source_customer_id: UUID
+    source_customer_id: UUID = Field(
+        description="A customer merged into the path's customer: one that is not (both "
+        "seen by the key) is 409; one the key does not see, 404"
+    )
 
 
 class FieldConflict(BaseModel):

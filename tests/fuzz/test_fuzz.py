@@ -160,6 +160,7 @@ def records(service: Service) -> dict[str, str]:
         [delivery] = api.get("/v1/webhook-deliveries").json()["items"]
     return {
         "FUZZ_CUSTOMER_ID": mine.person,
+        "FUZZ_ORGANIZATION_ID": mine.organization,
         "FUZZ_IDENTIFIER_ID": mine.identifier,
         "FUZZ_PHONE": mine.phone,
         "FUZZ_ALERT_ID": mine.alert,
