@@ -143,6 +143,17 @@ def worker_pids(pid: int) -> list[int]:
     return workers or [pid]
 
 
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time the processes have used so far, user and system, every thread."""
+    ticks = 0
+    for pid in pids:
+        # After the command name (which may hold spaces), utime and stime are the 12th and
+        # 13th fields.
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def resident_mib(pid: int) -> float:
     """The process's resident memory now (VmRSS), in MiB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

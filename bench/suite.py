@@ -52,6 +52,7 @@ from bench.harness import (
     ResidentPeak,
     Service,
     bench_database,
+    cpu_seconds,
     running_ceiling,
     running_service,
     worker_pids,
@@ -224,14 +225,15 @@ class Bench:
         requests: list[bytes],
         *,
         seconds: int = 0,
-        record: bool = True,
         connections: int = 0,
         once: bool = False,
-    ) -> wrk.WrkRun:
-        """``requests`` through the server ``name`` belongs to; kept under ``name`` unless
-        it only warms the server up."""
+    ) -> dict[str, Any]:
+        """One wrk run of ``requests`` against the server ``name`` belongs to: its figures,
+        with the CPU time its workers spent per request."""
         server = self.bare if name.startswith("bare") else self.service
+        workers = worker_pids(server.pid)
         self.memory.phase = name
+        cpu = cpu_seconds(workers)
         run = await asyncio.to_thread(
             wrk.run,
             server.base_url,
@@ -240,17 +242,16 @@ class Bench:
             connections or self.plan.connections,
             once=once,
         )
+        cpu = cpu_seconds(workers) - cpu
         self.memory.phase = "idle"
         if run.failed:
             raise RuntimeError(f"{name}: {run.failed} requests failed ({run.summary()})")
-        if record:
-            self.figures.add(name, run.summary())
-        return run
+        return run.summary() | _cpu_per(cpu, run.requests)
 
     async def read(self, name: str) -> None:
         one = name.endswith(", one caller")
         requests = self.reads[name.removesuffix(", one caller")]
-        await self.wrk(name, requests, connections=1 if one else 0)
+        self.figures.add(name, await self.wrk(name, requests, connections=1 if one else 0))
 
     async def webhooks(self, *, warm_up: bool = False) -> None:
         """Pre-signed deliveries through the service, then unsigned ones through the bare
@@ -264,17 +265,17 @@ class Bench:
                 count = round(self.delivery_rates[name] * 1.5 * seconds) + 500
                 first = self.facts["stamp"] + self._numbers(count)
                 requests = make(server.base_url, first, count)
-                run = await self.wrk(name, requests, seconds=seconds, record=False, once=True)
-                if not run.spent:
+                figures = await self.wrk(name, requests, seconds=seconds, once=True)
+                if not figures.get("spent"):
                     break
                 self.delivery_rates[name] *= 2
-            self.delivery_rates[name] = max(self.delivery_rates[name], run.per_second)
+            self.delivery_rates[name] = max(self.delivery_rates[name], figures["per_second"])
             if not warm_up:
-                self.figures.add(name, run.summary())
+                self.figures.add(name, figures)
 
     async def warm_up(self) -> None:
         for name, requests in self.reads.items():
-            await self.wrk(name, requests, seconds=WARM_UP_SECONDS, record=False)
+            await self.wrk(name, requests, seconds=WARM_UP_SECONDS)
         await self.webhooks(warm_up=True)
 
     async def on_driver(self, name: str, items: list[Any], call: Callable[..., Any]) -> None:
@@ -286,6 +287,8 @@ class Bench:
     async def bulk_import(self) -> None:
         """NDJSON through the service, then as many event rows through COPY."""
         self.memory.phase = "bulk import"
+        workers = worker_pids(self.service.pid)
+        cpu = cpu_seconds(workers)
         figures = await import_events(
             self.service.base_url,
             self.service.admin_key,
@@ -296,11 +299,12 @@ class Bench:
             customers=20_000,
             source=f"bench-{self.facts['stamp']}",
         )
+        cpu = cpu_seconds(workers) - cpu
         self.memory.phase = "idle"
         if figures["errors"]:
             raise RuntimeError(f"the bulk import rejected lines: {figures}")
         imported = Outcome(seconds=float(figures["seconds"]), count=int(figures["created"]))
-        self.figures.add("bulk import", imported.summary())
+        self.figures.add("bulk import", imported.summary() | _cpu_per(cpu, imported.count or 1))
         rng = random.Random(self.numbered)
         rows = [
             row
@@ -333,6 +337,12 @@ class Bench:
         await self.read("timeline page")
         await self.on_driver("timeline SQL on asyncpg", self.facts["subjects"], _page)
         await self.bulk_import()
+
+
+def _cpu_per(seconds: float, count: int) -> dict[str, float]:
+    """The workers' CPU time per request (or event), in ms: unlike a rate, it hardly moves
+    when other work on the machine takes the cores."""
+    return {"worker_cpu_ms": round(seconds * 1000 / max(count, 1), 3)}
 
 
 async def _lookup(conn: asyncpg.Connection, phone: str) -> None:
@@ -429,7 +439,7 @@ async def measure(url: str, facts: dict[str, Any], plan: Plan, workers: int) -> 
         "medians": {
             name: {
                 measure: figures.median(name, measure)
-                for measure in ("per_second", "p50_ms", "p99_ms")
+                for measure in ("per_second", "p50_ms", "p99_ms", "worker_cpu_ms")
                 if measure in runs[0]
             }
             for name, runs in figures.runs.items()
@@ -486,12 +496,21 @@ def table(measured: dict[str, Any]) -> str:
         )
     lines.append(f"(the memory peak came during: {measured['memory']['during']})")
     lines.append("")
-    lines.append(f"{'figure, median of the rounds':<34} {'rate':>14} {'p50 ms':>9} {'p99 ms':>9}")
+    lines.append(
+        f"{'figure, median of the rounds':<34} {'rate':>14} {'p50 ms':>9} {'p99 ms':>9} "
+        f"{'worker CPU ms':>14}"
+    )
     for name, medians in measured["medians"].items():
         rate = _quantity(name, "per_second", medians["per_second"])
-        p50 = f"{medians['p50_ms']:>9.2f}" if "p50_ms" in medians else f"{'-':>9}"
-        p99 = f"{medians['p99_ms']:>9.2f}" if "p99_ms" in medians else f"{'-':>9}"
-        lines.append(f"{name:<34} {rate:>14} {p50} {p99}")
+        numbers = [
+            f"{medians[key]:>{width}.{digits}f}" if key in medians else f"{'-':>{width}}"
+            for key, width, digits in (("p50_ms", 9, 2), ("p99_ms", 9, 2), ("worker_cpu_ms", 14, 3))
+        ]
+        lines.append(f"{name:<34} {rate:>14} {' '.join(numbers)}")
+    lines.append(
+        "worker CPU: user and system time of the serving process per request (per event for"
+        " the bulk import)"
+    )
     return "\n".join(lines)
 
 
