@@ -190,6 +190,7 @@ class Bench:
     figures: Figures = field(default_factory=Figures)
     numbered: int = 0  # deliveries and imported events numbered so far in this run
     delivery_rates: dict[str, float] = field(default_factory=lambda: dict(FIRST_DELIVERY_RATES))
+    peak_before_import_mib: float | None = None  # the worker's RSS before the first import
 
     def __post_init__(self) -> None:
         auth = {"Authorization": f"Bearer {self.service.admin_key}"}
@@ -286,6 +287,8 @@ class Bench:
 
     async def bulk_import(self) -> None:
         """NDJSON through the service, then as many event rows through COPY."""
+        if self.peak_before_import_mib is None:
+            self.peak_before_import_mib = self.memory.peak_mib
         self.memory.phase = "bulk import"
         workers = worker_pids(self.service.pid)
         cpu = cpu_seconds(workers)
@@ -430,7 +433,11 @@ async def measure(url: str, facts: dict[str, Any], plan: Plan, workers: int) -> 
             print(f"workers {workers}, round {number + 1} of {plan.rounds} ...", flush=True)
             await bench.round()
     figures = bench.figures
-    memory_figure = {"peak_mib": round(memory.peak_mib, 1), "during": memory.peak_phase}
+    memory_figure = {
+        "peak_mib": round(memory.peak_mib, 1),
+        "during": memory.peak_phase,
+        "peak_before_import_mib": round(bench.peak_before_import_mib or 0, 1),
+    }
     rows = [_row(target, figures, memory_figure) for target in TARGETS]
     return {
         "workers": workers,
@@ -464,6 +471,10 @@ def _row(target: Target, figures: Figures, memory: dict[str, Any]) -> dict[str, 
         bound = figures.median(target.ceiling, target.measure)
         judged = value / bound
         row |= {"ceiling": target.ceiling, "ceiling_value": bound, "ratio": round(judged, 3)}
+        if target.measure == "per_second" and "worker_cpu_ms" in figures.runs[target.ceiling][0]:
+            # What the rate ratio would be if both were bound by their worker's CPU alone.
+            cpu = figures.median(target.figure, "worker_cpu_ms")
+            row["cpu_ratio"] = round(figures.median(target.ceiling, "worker_cpu_ms") / cpu, 3)
     if target.bound is not None:
         row |= {"target": target.describe(), "result": target.judge(judged)}
     return row
@@ -481,7 +492,7 @@ def table(measured: dict[str, Any]) -> str:
     """The targets, then every figure's medians, as printed."""
     head = (
         f"{'path':<37} {'service':>14}   {'ceiling':<33} {'':>13} {'ratio':>6}  "
-        f"{'target':<18} result"
+        f"{'target':<18} {'result':<6}  {'CPU ratio':>9}"
     )
     lines = [head, "-" * len(head)]
     for row in measured["targets"]:
@@ -490,11 +501,16 @@ def table(measured: dict[str, Any]) -> str:
         if "ceiling" in row:
             bound = _quantity(row["ceiling"], row["measure"], row["ceiling_value"])
             ceiling_part = f"{row['ceiling']:<33} {bound:>13} {row['ratio']:>6.3f}"
+        cpu_ratio = f"{row['cpu_ratio']:>9.3f}" if "cpu_ratio" in row else ""
         lines.append(
             f"{row['path']:<37} {value:>14}   {ceiling_part}  "
-            f"{row.get('target', ''):<18} {row.get('result', '')}".rstrip()
+            f"{row.get('target', ''):<18} {row.get('result', ''):<6}  {cpu_ratio}".rstrip()
         )
-    lines.append(f"(the memory peak came during: {measured['memory']['during']})")
+    memory = measured["memory"]
+    lines.append(
+        f"(the memory peak came during: {memory['during']}; before the first bulk import "
+        f"the worker had reached {memory['peak_before_import_mib']:,.0f} MiB)"
+    )
     lines.append("")
     lines.append(
         f"{'figure, median of the rounds':<34} {'rate':>14} {'p50 ms':>9} {'p99 ms':>9} "
@@ -509,7 +525,8 @@ def table(measured: dict[str, Any]) -> str:
         lines.append(f"{name:<34} {rate:>14} {' '.join(numbers)}")
     lines.append(
         "worker CPU: user and system time of the serving process per request (per event for"
-        " the bulk import)"
+        " the bulk import); CPU ratio: the ceiling's worker CPU per request over the service's,"
+        " the rate ratio two CPU-bound workers would show on otherwise idle cores"
     )
     return "\n".join(lines)
 
