@@ -2,10 +2,27 @@
 ETags; If-None-Match spares a reader the body it already holds (304)."""
 
 import hashlib
+from typing import Annotated
 
-from fastapi import Response
+from fastapi import Header, Response
 
 from app.core.errors import PreconditionFailed, PreconditionRequired
+
+# RFC 9110: `*`, or entity-tags (`"3"`, `W/"3"`) separated by commas.
+_ENTITY_TAG = r'(W/)?"[\x21\x23-\x7e]*"'
+IF_MATCH_SYNTAX = rf"^\s*(\*|{_ENTITY_TAG}(\s*,\s*{_ENTITY_TAG})*)\s*$"
+
+IfMatch = Annotated[
+    str | None,
+    Header(
+        max_length=1000,
+        pattern=IF_MATCH_SYNTAX,
+        description='The customer\'s ETag last read (`"3"`), or `*`: the change applies '
+        "only to that version. Compared strongly: a `W/` ETag never matches. 412 when "
+        "it names another version, 422 when it is no list of ETags; 428 without it where "
+        "it is required.",
+    ),
+]
 
 
 def etag(version: int) -> str:

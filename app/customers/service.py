@@ -8,12 +8,13 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import Executor, new_id
 from app.core.errors import (
+    EXAMPLE_ID,
     Conflict,
     Forbidden,
     NotFound,
@@ -55,6 +56,7 @@ from app.customers.schemas import (
     CustomerSummary,
     IdentifierIn,
     IdentifierOut,
+    IdentifierRef,
     Preferences,
     Profile,
 )
@@ -70,9 +72,18 @@ class CustomerNotFound(NotFound):
     than the request's own, e.g. a survivor); the request's path is in ``instance``."""
 
     code = "customer-not-found"
+    title = "Customer not found"
+    example = ("Customer not found.", {})
 
     def __init__(self, customer_id: UUID | str | None = None) -> None:
         super().__init__("Customer not found.")
+
+
+class IdentifierConflictFields(BaseModel):
+    identifier: IdentifierRef = Field(description="The identifier, as normalised")
+    conflicting_customer_id: UUID | None = Field(
+        default=None, description="Its holder; absent when the key may not see that customer"
+    )
 
 
 class IdentifierConflict(Conflict):
@@ -81,6 +92,15 @@ class IdentifierConflict(Conflict):
     be hidden from whoever tries to claim it)."""
 
     code = "identifier-conflict"
+    title = "Identifier taken"
+    Extension = IdentifierConflictFields
+    example = (
+        f"The phone +34612345678 already identifies customer {EXAMPLE_ID}.",
+        {
+            "conflicting_customer_id": EXAMPLE_ID,
+            "identifier": {"kind": "phone", "value": "+34612345678"},
+        },
+    )
 
     def __init__(self, kind: str, value: str, holder: UUID | None) -> None:
         identifier = {"kind": kind, "value": value}
@@ -93,6 +113,42 @@ class IdentifierConflict(Conflict):
             f"The {kind} {value} already identifies customer {holder}.",
             extra={"conflicting_customer_id": str(holder), "identifier": identifier},
         )
+
+
+class CustomerNotActive(Conflict):
+    """The customer was merged into another or erased: it takes no more changes (an
+    append to a merged customer lands on its survivor; an erased one takes nothing)."""
+
+    code = "customer-not-active"
+    title = "Customer not active"
+    example = (f"Customer {EXAMPLE_ID} is merged and cannot change.", {})
+
+
+class IdentifierNotFound(NotFound):
+    """The customer has no identifier with this id."""
+
+    code = "identifier-not-found"
+    title = "Identifier not found"
+    example = (
+        f"Identifier {EXAMPLE_ID} not found on customer {EXAMPLE_ID}.",
+        {},
+    )
+
+
+class NotIdentifiedFields(BaseModel):
+    identifier: IdentifierRef = Field(description="What was looked up, as normalised")
+
+
+class NotIdentified(NotFound):
+    """No customer the key may see is identified by this phone, email or external id."""
+
+    code = "customer-not-identified"
+    title = "No customer identified"
+    Extension = NotIdentifiedFields
+    example = (
+        "No customer is identified by phone +34612345678.",
+        {"identifier": {"kind": "phone", "value": "+34612345678"}},
+    )
 
 
 def _identifier_out(identifier: CustomerIdentifier) -> IdentifierOut:
@@ -275,7 +331,7 @@ async def _writable(
     if customer is None:
         raise CustomerNotFound(customer_id)
     if customer.status != "active":
-        raise Conflict(f"Customer {customer_id} is {customer.status} and cannot change.")
+        raise CustomerNotActive(f"Customer {customer_id} is {customer.status} and cannot change.")
     check_if_match(if_match, customer.version, required=required)
     return customer
 
@@ -348,7 +404,7 @@ async def remove_identifier(
     customer = await _writable(repo, customer_id, principal, if_match, required=False)
     identifier = await repo.get_identifier(customer.id, identifier_id)
     if identifier is None:
-        raise NotFound(f"Identifier {identifier_id} not found on customer {customer_id}.")
+        raise IdentifierNotFound(f"Identifier {identifier_id} not found on customer {customer_id}.")
     await repo.delete_identifier(identifier)
     await repo.touch(customer)
 
@@ -578,7 +634,9 @@ async def writable_target(session: AsyncSession, customer_id: UUID, principal: P
     if customer is None:
         raise CustomerNotFound(customer_id)
     if customer.status == "erased":
-        raise Conflict(f"Customer {customer_id} was erased; nothing more is recorded on it.")
+        raise CustomerNotActive(
+            f"Customer {customer_id} was erased; nothing more is recorded on it."
+        )
     if customer.status == "merged":
         if customer.id not in await visible_ids(session, [customer.id], principal):
             raise CustomerNotFound(customer_id)  # its history lives on one the key cannot see
@@ -586,16 +644,15 @@ async def writable_target(session: AsyncSession, customer_id: UUID, principal: P
     return customer.id
 
 
-class NoWritableCustomer(NotFound):
+class NoWritableCustomer(CustomerNotFound):
     """What an owned-only key hears whether the identifiers name another owner's customer
     or nobody: the two must not be told apart, or the key could probe for customers."""
 
-    code = "customer-not-found"
-
     def __init__(self) -> None:
-        super().__init__(
+        ProblemError.__init__(
+            self,
             "The identifiers name no customer this key may write; "
-            "an owned-only key writes only to its own customers and creates none."
+            "an owned-only key writes only to its own customers and creates none.",
         )
 
 
@@ -703,7 +760,7 @@ async def merge_preview(
     target, source = locked[survivor], locked[absorbed]
     for customer in (target, source):
         if customer.status != "active":
-            raise Conflict(
+            raise CustomerNotActive(
                 f"Customer {customer.id} is {customer.status}; only active customers merge."
             )
     identifiers = (await repo.identifiers_of([source.id]))[source.id]
@@ -780,7 +837,9 @@ async def restore(
     exactly the identifiers it brought and the owner it had."""
     repo = CustomerRepository(session)
     if target.status != "active":
-        raise Conflict(f"Customer {target.id} is {target.status}; undo its own merge first.")
+        raise CustomerNotActive(
+            f"Customer {target.id} is {target.status}; undo its own merge first."
+        )
     moved = await CustomerGraphRepository(session).move_identifiers(
         target.id, source.id, identifier_ids
     )

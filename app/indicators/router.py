@@ -14,12 +14,20 @@ from app.core.bounded_json import BoundedJsonRoute
 from app.core.clock import ClockDep
 from app.core.config import SettingsDep
 from app.core.db import Database, DriverDep, SessionDep
-from app.core.errors import invalid_field, problem_responses
-from app.core.pagination import Limit
+from app.core.errors import (
+    Forbidden,
+    Unauthorized,
+    ValidationFailed,
+    invalid_field,
+    problem_responses,
+)
+from app.core.pagination import InvalidCursor, Limit
 from app.core.security import Principal, Role
 from app.core.spreadsheet import safe_cell
 from app.core.timestamps import Timestamp
 from app.customers.identifiers import normalize_phone
+from app.customers.schemas import PhoneText
+from app.customers.service import CustomerNotFound
 from app.indicators import service
 from app.indicators.schemas import (
     AlertOut,
@@ -34,9 +42,11 @@ from app.indicators.schemas import (
     RuleList,
     RuleOut,
     SalesSeries,
+    SegmentPage,
     SegmentQuery,
     SummaryReport,
 )
+from app.indicators.service import AlertNotFound, IncidentNotFound, RuleNotFound
 
 router = APIRouter(prefix="/v1", tags=["indicators"], route_class=BoundedJsonRoute)
 
@@ -49,7 +59,7 @@ Campaigns = Annotated[
     "/customers/{customer_id}/indicators",
     operation_id="get_indicators",
     summary="Value, service, satisfaction, contact and risk indicators, as of now",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(Unauthorized, Forbidden, CustomerNotFound, ValidationFailed),
 )
 async def get_indicators(
     customer_id: UUID, session: SessionDep, principal: Reader, clock: ClockDep
@@ -61,7 +71,7 @@ async def get_indicators(
     "/customers/{customer_id}/sales-series",
     operation_id="get_sales_series",
     summary="Order totals per month, quarter or year, per currency",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(Unauthorized, Forbidden, CustomerNotFound, ValidationFailed),
 )
 async def get_sales_series(
     customer_id: UUID,
@@ -76,7 +86,7 @@ async def get_sales_series(
     "/rules",
     operation_id="list_rules",
     summary="The built-in rules and their thresholds",
-    responses=problem_responses(401, 403),
+    responses=problem_responses(Unauthorized, Forbidden),
 )
 async def list_rules(session: SessionDep, principal: Reader) -> RuleList:
     return RuleList(items=await service.rules(session))
@@ -86,7 +96,7 @@ async def list_rules(session: SessionDep, principal: Reader) -> RuleList:
     "/rules/{rule}",
     operation_id="get_rule",
     summary="One rule and its thresholds",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(Unauthorized, Forbidden, RuleNotFound, ValidationFailed),
 )
 async def get_rule(rule: str, session: SessionDep, principal: Reader) -> RuleOut:
     for item in await service.rules(session):
@@ -99,7 +109,7 @@ async def get_rule(rule: str, session: SessionDep, principal: Reader) -> RuleOut
     "/rules/{rule}",
     operation_id="put_rule",
     summary="Change a rule's thresholds (takes effect on the next evaluation)",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(Unauthorized, Forbidden, RuleNotFound, ValidationFailed),
 )
 async def put_rule(rule: str, body: RuleConfig, session: SessionDep, principal: Admin) -> RuleOut:
     return await service.put_rule(session, rule, body)
@@ -109,7 +119,7 @@ async def put_rule(rule: str, body: RuleConfig, session: SessionDep, principal: 
     "/alerts",
     operation_id="list_alerts",
     summary="Alerts raised by the rules, newest first",
-    responses=problem_responses(400, 401, 403, 422),
+    responses=problem_responses(InvalidCursor, Unauthorized, Forbidden, ValidationFailed),
 )
 async def list_alerts(
     session: SessionDep,
@@ -137,7 +147,7 @@ async def list_alerts(
     "/alerts/{alert_id}/ack",
     operation_id="acknowledge_alert",
     summary="Acknowledge an alert",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(Unauthorized, Forbidden, AlertNotFound, ValidationFailed),
 )
 async def acknowledge_alert(
     alert_id: UUID, session: SessionDep, principal: Reader, clock: ClockDep
@@ -150,7 +160,7 @@ async def acknowledge_alert(
     operation_id="declare_incident",
     status_code=status.HTTP_201_CREATED,
     summary="Declare an incident: matching customers are flagged and routed to its queue",
-    responses=problem_responses(401, 403, 422),
+    responses=problem_responses(Unauthorized, Forbidden, ValidationFailed),
 )
 async def declare_incident(
     body: IncidentIn, session: SessionDep, principal: Admin, clock: ClockDep
@@ -162,7 +172,7 @@ async def declare_incident(
     "/incidents",
     operation_id="list_incidents",
     summary="Incidents, newest first",
-    responses=problem_responses(401, 403),
+    responses=problem_responses(Unauthorized, Forbidden),
 )
 async def list_incidents(session: SessionDep, principal: Reader) -> IncidentList:
     return await service.list_incidents(session, principal)
@@ -172,7 +182,7 @@ async def list_incidents(session: SessionDep, principal: Reader) -> IncidentList
     "/incidents/{incident_id}/close",
     operation_id="close_incident",
     summary="Close an incident: its flags and routing end",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(Unauthorized, Forbidden, IncidentNotFound, ValidationFailed),
 )
 async def close_incident(
     incident_id: UUID, session: SessionDep, principal: Admin, clock: ClockDep
@@ -185,10 +195,16 @@ async def close_incident(
     operation_id="route_by_phone",
     summary="Queue and priority for an incoming call (IVR / ACD)",
     response_model=RoutingAnswer,
-    responses=problem_responses(401, 403, 422),
+    responses=problem_responses(Unauthorized, Forbidden, ValidationFailed),
 )
 async def route_by_phone(
-    phone: Annotated[str, Path(max_length=64, description="Any format; URL-encode the +")],
+    phone: Annotated[
+        PhoneText,
+        Path(
+            description="Any common spelling. By hand, the `+` goes as it is or as `%2B`; "
+            "a generated client encodes the path itself: give it the number as written",
+        ),
+    ],
     connection: DriverDep,
     principal: Reader,
     settings: SettingsDep,
@@ -206,7 +222,7 @@ async def route_by_phone(
     "/routing/policy",
     operation_id="get_routing_policy",
     summary="The routing policy",
-    responses=problem_responses(401, 403),
+    responses=problem_responses(Unauthorized, Forbidden),
 )
 async def get_routing_policy(session: SessionDep, principal: Reader) -> RoutingPolicy:
     return await service.routing_policy(session)
@@ -216,7 +232,7 @@ async def get_routing_policy(session: SessionDep, principal: Reader) -> RoutingP
     "/routing/policy",
     operation_id="put_routing_policy",
     summary="Replace the routing policy",
-    responses=problem_responses(401, 403, 422),
+    responses=problem_responses(Unauthorized, Forbidden, ValidationFailed),
 )
 async def put_routing_policy(
     body: RoutingPolicy, session: SessionDep, principal: Admin
@@ -231,12 +247,13 @@ CSV_COLUMNS = ("customer_id", "display_name", "language", "tier", "channel", "co
     "/segments/query",
     operation_id="query_segment",
     summary="Customers to contact for a campaign, with consent and do-not-call enforced",
+    response_model=SegmentPage,
     responses={
         200: {
             "description": "JSON pages, or the whole list as CSV with `Accept: text/csv`",
             "content": {"text/csv": {"schema": {"type": "string"}}},
         },
-        **problem_responses(400, 401, 403, 422),
+        **problem_responses(InvalidCursor, Unauthorized, Forbidden, ValidationFailed),
     },
 )
 async def query_segment(
@@ -285,7 +302,7 @@ async def query_segment(
     "/reports/summary",
     operation_id="get_summary_report",
     summary="Revenue, orders, repeat purchase, retention, top products and ticket categories",
-    responses=problem_responses(401, 403, 422),
+    responses=problem_responses(Unauthorized, Forbidden, ValidationFailed),
 )
 async def get_summary_report(
     session: SessionDep,
@@ -293,6 +310,8 @@ async def get_summary_report(
     period_from: Annotated[Timestamp, Query(alias="from")],
     period_to: Annotated[Timestamp, Query(alias="to")],
 ) -> SummaryReport:
+    """`to` must be after `from` (422 otherwise); the period before, as long, is compared
+    for retention."""
     if period_to <= period_from:
         raise invalid_field("query.to", "must be after from")
     return await service.summary(session, period_from, period_to)

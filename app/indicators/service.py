@@ -11,7 +11,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.clock import Clock
 from app.core.config import Settings, get_settings
 from app.core.db import Executor
-from app.core.errors import Forbidden, NotFound, invalid_field
+from app.core.errors import EXAMPLE_ID, Forbidden, NotFound, invalid_field
+from app.core.money import Money, money
 from app.core.pagination import cursor_id, encode_cursor
 from app.core.security import Principal, Role
 from app.customers.schemas import Tier
@@ -182,7 +183,11 @@ ROUTING = "routing"
 
 
 class RuleNotFound(NotFound):
+    """No rule of this name (GET /v1/rules lists them)."""
+
     code = "rule-not-found"
+    title = "Rule not found"
+    example = ("No rule 'unhappy_streak'.", {})
 
 
 async def rules(session: AsyncSession) -> list[RuleOut]:
@@ -238,6 +243,8 @@ class AlertNotFound(NotFound):
     """An alert that does not exist or whose customer the caller may not see."""
 
     code = "alert-not-found"
+    title = "Alert not found"
+    example = ("Alert not found.", {})
 
     def __init__(self) -> None:
         super().__init__("Alert not found.")
@@ -294,11 +301,19 @@ async def declare_incident(session: AsyncSession, data: IncidentIn, clock: Clock
     return _incident_out(incident)
 
 
+class IncidentNotFound(NotFound):
+    """No incident with this id."""
+
+    code = "incident-not-found"
+    title = "Incident not found"
+    example = (f"Incident {EXAMPLE_ID} not found.", {})
+
+
 async def close_incident(session: AsyncSession, incident_id: UUID, clock: Clock) -> IncidentOut:
     repo = StatsRepository(session)
     incident = await repo.incident(incident_id)
     if incident is None:
-        raise NotFound(f"Incident {incident_id} not found.")
+        raise IncidentNotFound(f"Incident {incident_id} not found.")
     if incident.status == "open":
         incident.status = "closed"
         incident.closed_at = clock.now()
@@ -445,6 +460,9 @@ async def sales(
 
 async def summary(session: AsyncSession, since: datetime, until: datetime) -> SummaryReport:
     """Company figures for a period, from the events (amounts survive erasure)."""
+    # In UTC: arithmetic in a historical offset (0001-01-01T16:00-17:36) can leave year 1
+    # as a local time although the instant is in range.
+    since, until = since.astimezone(UTC), until.astimezone(UTC)
     repo = InsightRepository(session)
     current_rows = await repo.report_rows(since, until)
     # The period before, as long as this one, but no earlier than the first instant there is.
@@ -477,12 +495,12 @@ async def summary(session: AsyncSession, since: datetime, until: datetime) -> Su
     return SummaryReport(
         period_from=since,
         period_to=until,
-        revenue={c: format(v, "f") for c, v in sorted(revenue.items())},
+        revenue=[Money.model_validate(money(v, c)) for c, v in sorted(revenue.items())],
         orders=sum(buyers.values()),
-        average_order_value={
-            c: format((sum(v, Decimal(0)) / len(v)).quantize(Decimal("0.01")), "f")
+        average_order_value=[
+            Money.model_validate(money((sum(v, Decimal(0)) / len(v)).quantize(Decimal("0.01")), c))
             for c, v in sorted(order_totals.items())
-        },
+        ],
         customers=len(buyers),
         repeat_purchase_rate=round(sum(1 for n in buyers.values() if n >= 2) / len(buyers), 4)
         if buyers

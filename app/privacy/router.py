@@ -10,9 +10,11 @@ from app.auth.dependencies import Admin
 from app.core.bounded_json import BoundedJsonRoute
 from app.core.clock import ClockDep
 from app.core.db import SessionDep
-from app.core.errors import problem_responses
+from app.core.errors import Forbidden, Unauthorized, ValidationFailed, problem_responses
+from app.customers.service import CustomerNotFound
 from app.privacy import service
 from app.privacy.schemas import CustomerExport, ErasureIn, ErasureReceipt, RetentionPolicy
+from app.privacy.service import CustomerMerged
 
 router = APIRouter(prefix="/v1", tags=["privacy"], route_class=BoundedJsonRoute)
 
@@ -24,7 +26,9 @@ router = APIRouter(prefix="/v1", tags=["privacy"], route_class=BoundedJsonRoute)
     response_class=StreamingResponse,
     responses={
         200: {"model": CustomerExport, "description": "The export (streamed)"},
-        **problem_responses(401, 403, 404, 409, 422),
+        **problem_responses(
+            Unauthorized, Forbidden, CustomerNotFound, CustomerMerged, ValidationFailed
+        ),
     },
 )
 async def export_customer(
@@ -45,7 +49,9 @@ async def export_customer(
     "/customers/{customer_id}/erasure",
     operation_id="erase_customer",
     summary="Erase a customer's personal data (right to be forgotten)",
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(
+        Unauthorized, Forbidden, CustomerNotFound, CustomerMerged, ValidationFailed
+    ),
 )
 async def erase_customer(
     customer_id: UUID, body: ErasureIn, session: SessionDep, principal: Admin, clock: ClockDep
@@ -61,7 +67,7 @@ async def erase_customer(
     "/retention-policy",
     operation_id="get_retention_policy",
     summary="How long raw deliveries, the access log and each event type are kept",
-    responses=problem_responses(401, 403),
+    responses=problem_responses(Unauthorized, Forbidden),
 )
 async def get_retention_policy(session: SessionDep, principal: Admin) -> RetentionPolicy:
     return await service.retention_policy(session)
@@ -71,7 +77,7 @@ async def get_retention_policy(session: SessionDep, principal: Admin) -> Retenti
     "/retention-policy",
     operation_id="put_retention_policy",
     summary="Set the retention periods (applied by `customer-history retention run`)",
-    responses=problem_responses(401, 403, 422),
+    responses=problem_responses(Unauthorized, Forbidden, ValidationFailed),
 )
 async def put_retention_policy(
     body: RetentionPolicy, session: SessionDep, principal: Admin

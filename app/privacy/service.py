@@ -5,17 +5,35 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from uuid import UUID
 
+from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import Clock
 from app.core.db import Database, new_id
-from app.core.errors import Conflict
+from app.core.errors import EXAMPLE_ID, Conflict
 from app.core.security import Principal
 from app.customers import service as customers
 from app.customers.schemas import CustomerOut
 from app.indicators import service as indicators
 from app.privacy.repository import PrivacyRepository, export_document
 from app.privacy.schemas import ErasureIn, ErasureReceipt, RetentionPolicy, RetentionReport
+
+
+class CustomerMergedFields(BaseModel):
+    survivor_id: UUID = Field(description="The customer it was merged into: ask that one")
+
+
+class CustomerMerged(Conflict):
+    """The customer was merged into another: privacy requests are made on the survivor,
+    which holds the history."""
+
+    code = "customer-merged"
+    title = "Customer merged"
+    Extension = CustomerMergedFields
+    example = (
+        f"Customer {EXAMPLE_ID} was merged into {EXAMPLE_ID}; erase that customer.",
+        {"survivor_id": EXAMPLE_ID},
+    )
 
 
 async def _not_merged_away(
@@ -26,7 +44,7 @@ async def _not_merged_away(
     customer = await customers.get_customer(session, customer_id, principal)
     if customer.status.value == "merged":
         survivor = await customers.survivor_id(session, customer.id)
-        raise Conflict(
+        raise CustomerMerged(
             f"Customer {customer_id} was merged into {survivor}; {verb} that customer.",
             extra={"survivor_id": str(survivor)},
         )

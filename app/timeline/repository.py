@@ -272,7 +272,8 @@ class TimelineRepository:
 # given: its type patterns for LIKE, none for any type; pinned notes only or not; how
 # many), the newest events of a customer and everyone merged into it. The wants come as
 # one JSON document: PostgreSQL then plans this statement once per connection, where with
-# array parameters it planned it again on every call (planning cost ten times the query).
+# array parameters it planned it again on every call, for longer than the query ran
+# (docs/performance.md).
 _RECENT = """
 WITH RECURSIVE family(id) AS (
     SELECT $1::uuid UNION SELECT c.id FROM customers c JOIN family f ON c.merged_into = f.id)

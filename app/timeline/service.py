@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -17,8 +17,8 @@ from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.db import Executor, new_id
 from app.core.errors import (
+    EXAMPLE_ID,
     Conflict,
-    NotFound,
     ProblemError,
     ValidationFailed,
     field_errors,
@@ -62,8 +62,31 @@ CustomerRef = tuple[UUID | None, list[tuple[str, str]], str | None]
 RESUME_WINDOW = timedelta(seconds=30)
 
 
+class IdempotencyConflictFields(BaseModel):
+    event_id: UUID | None = Field(
+        default=None, description="The event the key names; absent when the key may not see it"
+    )
+
+
 class IdempotencyConflict(Conflict):
+    """The event's key (`source` + `source_event_id`, or `Idempotency-Key`) names an event
+    with another body."""
+
     code = "idempotency-key-reused"
+    title = "Idempotency key reused"
+    Extension = IdempotencyConflictFields
+    example = (
+        f"The key 'SO-1001' was used for a different event ({EXAMPLE_ID}).",
+        {"event_id": EXAMPLE_ID},
+    )
+
+
+class NotMerged(Conflict):
+    """The customer named is not merged into this one: there is no merge to undo."""
+
+    code = "not-merged"
+    title = "Not merged"
+    example = (f"Customer {EXAMPLE_ID} is not merged into {EXAMPLE_ID}.", {})
 
 
 @dataclass(slots=True)
@@ -756,8 +779,8 @@ async def unmerge(
     # Who may see both comes first: the merge record is not looked at for anyone else.
     target, source = await customers.lock_pair(session, survivor_id, absorbed_id, principal)
     record = await repo.open_merge(survivor_id, absorbed_id)
-    if record is None:
-        raise NotFound(f"Customer {absorbed_id} is not merged into {survivor_id}.")
+    if record is None:  # both exist and are seen: it is the state that refuses, a conflict
+        raise NotMerged(f"Customer {absorbed_id} is not merged into {survivor_id}.")
     restored = await customers.restore(
         session, target, source, record.identifier_ids, record.absorbed_owner_id
     )

@@ -4,7 +4,7 @@ import httpx
 import pytest
 
 from app.core.pagination import encode_cursor
-from tests.timeline.test_timeline import new_customer
+from tests.support.api import new_customer
 
 FOREIGN = [
     "%%%",

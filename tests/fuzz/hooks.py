@@ -1,9 +1,12 @@
-"""Schemathesis hooks for the fuzz run: NDJSON, the body of `POST /v1/events/bulk`.
+"""Schemathesis hooks for the fuzz run: NDJSON, the body of `POST /v1/events/bulk`, and
+parsing serialised across schemathesis' worker threads.
 
 Loaded by the `st run` that tests/fuzz/test_fuzz.py starts (SCHEMATHESIS_HOOKS).
 """
 
+import ast
 import json
+import threading
 from typing import Any
 
 import schemathesis
@@ -28,3 +31,19 @@ def ndjson_results(ctx: DeserializationContext, response: Response) -> Any:
     """
     results = [json.loads(line) for line in response.content.splitlines() if line.strip()]
     return results[0] if len(results) == 1 else results
+
+
+# Python 3.11's AST constructor counts its recursion depth in state that every thread
+# shares (CPython gh-106905): two workers parsing at once (hypothesis parses a lambda's
+# source to name a filtered strategy) failed a run with "SystemError: AST constructor
+# recursion depth mismatch". One parse at a time.
+_parse = ast.parse
+_parsing = threading.Lock()
+
+
+def _one_parse_at_a_time(*args: Any, **kwargs: Any) -> Any:
+    with _parsing:
+        return _parse(*args, **kwargs)
+
+
+ast.parse = _one_parse_at_a_time

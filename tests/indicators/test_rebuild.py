@@ -20,9 +20,9 @@ from app.indicators.repository import StatsRepository
 from app.indicators.state import empty_state
 from app.timeline import service as timeline
 from app.timeline.schemas import EventIn
-from tests.indicators.test_state import facts
 from tests.support.clock import ControlledClock
-from tests.test_cli import run_cli
+from tests.support.facts import facts
+from tests.support.server import run_cli
 
 ADMIN = Principal(key_id=UUID(int=1), role=Role.ADMIN, agent_id="tester")
 

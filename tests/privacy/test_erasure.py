@@ -16,13 +16,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.db import plain_url
-from tests.conftest import AppLog
-from tests.ingest import test_sendgrid_events, test_twilio
-from tests.ingest.test_pipeline import signed
-from tests.ingest.test_sources import golden, shopify_post
 from tests.privacy.scan import columns_holding
+from tests.support.api import append
 from tests.support.clock import ControlledClock
-from tests.timeline.test_timeline import append
+from tests.support.fixtures import AppLog
+from tests.support.webhooks import (
+    Signer,
+    golden,
+    shopify_post,
+    signed_generic,
+    twilio_signature,
+)
 
 # Jane Doe as the platforms' documentation samples know her, with a Spanish mobile too.
 NAME, EMAIL, PHONE = "Jane Doe", "jane.doe@example.com", "+447700900123"
@@ -39,7 +43,7 @@ NEEDLES = [
     MOBILE.lstrip("+34"), MOBILE_AS_WRITTEN, JOB, "keeper-blog", TAG, CARD, PREFERENCE,
     EVIDENCE, OLD_EMAIL, "Twinning", TWIN_EMAIL, TWIN_NOTE, "Harbour Row",
 ]  # fmt: skip
-SENDGRID = test_sendgrid_events.Signer()
+SENDGRID = Signer()
 REPORT = {"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"}
 T0 = "2026-03-04T10:00:00Z"
 
@@ -47,7 +51,8 @@ T0 = "2026-03-04T10:00:00Z"
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     """SendGrid's Event Webhook configured, for a batch naming her and someone else."""
-    return settings.model_copy(update={"webhook_sendgrid_events_secrets": SENDGRID.public})
+    secrets = {**settings.webhook_secrets, "sendgrid-events": [SENDGRID.public]}
+    return settings.model_copy(update={"webhook_secrets": secrets})
 
 
 async def rich_history(client: httpx.AsyncClient, admin: dict[str, str]) -> str:
@@ -64,7 +69,7 @@ async def rich_history(client: httpx.AsyncClient, admin: dict[str, str]) -> str:
         content=twilio,
         headers={
             "content-type": "application/x-www-form-urlencoded",
-            "x-twilio-signature": test_twilio.sign(f"http://testserver{called}", twilio),
+            "x-twilio-signature": twilio_signature(f"http://testserver{called}", twilio),
         },
     )
     assert response.is_success, response.text
@@ -77,7 +82,9 @@ async def rich_history(client: httpx.AsyncClient, admin: dict[str, str]) -> str:
         }
     ).encode()
     assert (
-        await client.post("/v1/webhooks/generic", content=note, headers=signed(note, "m-erase"))
+        await client.post(
+            "/v1/webhooks/generic", content=note, headers=signed_generic(note, "m-erase")
+        )
     ).is_success
     found = await client.get("/v1/identify", params={"email": EMAIL}, headers=admin)
     customer = str(found.json()["customer_id"])
@@ -118,7 +125,7 @@ async def rich_history(client: httpx.AsyncClient, admin: dict[str, str]) -> str:
         }
     ).encode()
     failed = await client.post(
-        "/v1/webhooks/generic", content=broken, headers=signed(broken, "m-erase-broken")
+        "/v1/webhooks/generic", content=broken, headers=signed_generic(broken, "m-erase-broken")
     )
     assert failed.status_code == 202, failed.text
     # Keys that spell her email: a source's own id, and an Idempotency-Key.
@@ -268,7 +275,7 @@ async def test_erasure_leaves_no_personal_data_and_the_figures_unchanged(
         ]
     ).encode()
     waiting = await client.post(
-        "/v1/webhooks/generic", content=batch, headers=signed(batch, "m-erase-waiting")
+        "/v1/webhooks/generic", content=batch, headers=signed_generic(batch, "m-erase-waiting")
     )
     assert waiting.status_code == 202, waiting.text
     # A delivery naming her by her id alone (no identifier to find it by), kept failed.
@@ -285,7 +292,7 @@ async def test_erasure_leaves_no_personal_data_and_the_figures_unchanged(
         }
     ).encode()
     failed_by_id = await client.post(
-        "/v1/webhooks/generic", content=by_id, headers=signed(by_id, "m-erase-by-id")
+        "/v1/webhooks/generic", content=by_id, headers=signed_generic(by_id, "m-erase-by-id")
     )
     assert failed_by_id.status_code == 202, failed_by_id.text
     # A kept field may hold a list: its strings are free text, and go.
