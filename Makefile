@@ -41,6 +41,8 @@ lint: $(STAMP)
 openapi: $(STAMP)
 	$(BIN)/customer-history openapi
 
+# Every hot path beside its ceiling, measured in one run (docs/performance.md). The load
+# client is wrk: `apt-get install -y wrk` where it is missing.
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
