@@ -9,16 +9,18 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint openapi bench mutation cluster cluster-stop cluster-status cluster-check cluster-explore
+.PHONY: run test lint openapi bench mutation fuzz-long cluster cluster-stop cluster-status cluster-check cluster-explore
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 		|| { echo "Python 3.11 or newer is needed (PYTHON=$(PYTHON))"; exit 1; }
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	@echo "installing the project into $(VENV) ..."
-	@# uv installs in seconds; plain pip is the fallback where uv cannot run.
+	@# uv installs in seconds; plain pip is the fallback where uv cannot run. Bytecode is
+	@# compiled at install: with PYTHONDONTWRITEBYTECODE set, every process (each uvicorn
+	@# worker the tests start) would otherwise compile the libraries again, for many seconds.
 	@{ $(BIN)/python -m pip install --quiet --disable-pip-version-check -c constraints.txt uv \
-		&& $(BIN)/uv pip install --quiet --python $(BIN)/python -c constraints.txt -e '.[dev]'; } \
+		&& $(BIN)/uv pip install --quiet --compile-bytecode --python $(BIN)/python -c constraints.txt -e '.[dev]'; } \
 	|| $(BIN)/python -m pip install --quiet --disable-pip-version-check \
 		-c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
@@ -39,16 +41,23 @@ lint: $(STAMP)
 openapi: $(STAMP)
 	$(BIN)/customer-history openapi
 
+# Every hot path beside its ceiling, measured in one run (docs/performance.md). The load
+# client is wrk: `apt-get install -y wrk` where it is missing.
 bench: $(STAMP)
 	$(BIN)/python -m bench
 
-# Mutation testing of the modules that carry the README's promises, and of the erasure and
+# Mutation testing of the modules that carry the docs' promises, and of the erasure and
 # retention SQL functions (docs/testing.md); never part of `make test`. `make mutation
 # ONLY=visibility,privacy` runs some modules; SKIP_SQL=1 leaves the SQL mutants out;
 # SAMPLE=1 runs every mutant of the fold and the rules (one in 5 by default).
 mutation: $(STAMP)
 	$(BIN)/python -m tests.mutation $(if $(ONLY),--only $(ONLY)) $(if $(SKIP_SQL),--skip-sql) \
 		$(if $(SAMPLE),--sample $(SAMPLE))
+
+# The fuzz run (tests/fuzz) with 40 examples per operation instead of CI's 15, and as many
+# more webhook deliveries; never part of `make test`. FUZZ_SEED=<n> replays a run.
+fuzz-long: $(STAMP)
+	FUZZ_MAX_EXAMPLES=40 $(BIN)/pytest -m fuzz tests/fuzz -rP
 
 # Builds Citus into .cluster/ when needed, starts a coordinator and two workers on
 # 127.0.0.1 (CLUSTER_PORT, default 9700, and the next two) and prints the coordinator URL.

@@ -60,7 +60,7 @@ def _database_urls() -> tuple[str, str]:
         service = owner
         typer.echo(
             "warning: the service connects as the owner of the tables (DATABASE_URL); give "
-            "it a role of its own with CH_SERVICE_DATABASE_URL (README, Security)",
+            "it a role of its own with CH_SERVICE_DATABASE_URL (docs/security.md)",
             err=True,
         )
     else:

@@ -16,11 +16,13 @@ from app.core.config import Settings, get_settings
 from app.core.cors import ProblemCORSMiddleware, cors_options
 from app.core.db import Database
 from app.core.docs import install_docs
-from app.core.errors import FieldError, Problem, install_error_handlers
+from app.core.errors import install_error_handlers
 from app.core.logging import configure_logging
 from app.core.metrics import worker_exiting, worker_starting
 from app.core.middleware import RequestContextMiddleware
+from app.core.openapi import complete
 from app.customers.router import router as customers_router
+from app.customers.schemas import CustomerPatch
 from app.fichas.cache import TemplateCache
 from app.fichas.router import router as fichas_router
 from app.incidents.router import router as incidents_router
@@ -34,6 +36,7 @@ from app.routing.router import router as routing_router
 from app.segments.router import router as segments_router
 from app.text.router import router as text_router
 from app.timeline.router import router as timeline_router
+from app.timeline.schemas import BulkLineResult
 from app.timeline.stream import TimelineFeed
 
 DESCRIPTION = """\
@@ -48,6 +51,18 @@ or on a live stream as `?access_token=` (EventSource sends no headers). Errors a
 """
 
 
+# The document's tags, in the order it lists their operations.
+TAGS = [
+    {"name": "ops", "description": "Probes and metrics, without a key"},
+    {"name": "auth", "description": "What a key carries; session tokens for browsers"},
+    {"name": "customers", "description": "The customer aggregate and its identifiers"},
+    {"name": "timeline", "description": "Events: append, import, read, stream; merges"},
+    {"name": "webhooks", "description": "Deliveries from platforms, stored and replayed"},
+    {"name": "indicators", "description": "Indicators, rules, alerts, routing, segments"},
+    {"name": "fichas", "description": "Customer cards per job, the screen-pop, templates"},
+    {"name": "privacy", "description": "Export, erasure and retention"},
+    {"name": "text", "description": "Text analysis"},
+]
 # The routers in the order the OpenAPI document lists them.
 DOCUMENTED_ORDER = (
     ops_router,
@@ -65,11 +80,11 @@ DOCUMENTED_ORDER = (
     privacy_router,
     text_router,
 )
-# FastAPI tries the routes in the order they were included, one to two microseconds for
-# each one that does not match; no two routes match the same request, so the order only
-# costs time. The probes and the key check (four routes) stay first; then the screen-pop,
-# identify and routing, ahead of ingestion: behind every other route (44 of them),
-# finding the screen-pop took 75-105 us, a tenth of the request.
+# FastAPI tries the routes in the order they were included, and each one that does not
+# match costs time; no two routes match the same request, so the order only costs time.
+# The probes and the key check (four routes) stay first; then the screen-pop, identify and
+# routing, ahead of ingestion: behind every other route, finding the screen-pop was a
+# measurable part of its request (docs/performance.md, "Measurements behind the code").
 MATCHING_ORDER = (
     ops_router,
     auth_router,
@@ -145,19 +160,17 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
-            spec = get_openapi(
-                title=app.title,
-                version=app.version,
-                description=app.description,
-                routes=[route for router in DOCUMENTED_ORDER for route in router.routes],
+            app.openapi_schema = complete(
+                [BulkLineResult, CustomerPatch],
+                get_openapi(
+                    title=app.title,
+                    version=app.version,
+                    description=app.description,
+                    tags=TAGS,
+                    servers=[{"url": "/", "description": "This service, where it is served"}],
+                    routes=[route for router in DOCUMENTED_ORDER for route in router.routes],
+                ),
             )
-            schemas = spec.setdefault("components", {}).setdefault("schemas", {})
-            schemas["Problem"] = Problem.model_json_schema(
-                ref_template="#/components/schemas/{model}"
-            )
-            schemas["Problem"].pop("$defs", None)
-            schemas["FieldError"] = FieldError.model_json_schema()
-            app.openapi_schema = spec
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]

@@ -18,7 +18,7 @@ from bench.harness import running_service, write_results
 START = datetime(2024, 1, 1, tzinfo=UTC)
 
 
-def batch_body(first: int, size: int, customers: int) -> bytes:
+def batch_body(first: int, size: int, customers: int, source: str = "bench") -> bytes:
     rng = random.Random(first)
     lines = []
     for n in range(first, first + size):
@@ -41,7 +41,7 @@ def batch_body(first: int, size: int, customers: int) -> bytes:
         event |= {
             "customer": {"email": f"customer{customer}@bench.example"},
             "occurred_at": at,
-            "source": "bench",
+            "source": source,
             "source_event_id": str(n),
         }
         lines.append(json.dumps(event, separators=(",", ":")))
@@ -49,30 +49,38 @@ def batch_body(first: int, size: int, customers: int) -> bytes:
 
 
 async def import_events(
-    base_url: str, key: str, first: int, events: int, batch: int, concurrency: int, customers: int
+    base_url: str,
+    key: str,
+    first: int,
+    events: int,
+    batch: int,
+    concurrency: int,
+    customers: int,
+    source: str = "bench",
 ) -> dict[str, Any]:
-    """Events ``first`` .. ``first + events`` in batches of ``batch`` lines, ``concurrency``
-    requests in flight; what the service answered for each line, and the rate."""
+    """Events ``first`` .. ``first + events`` of ``source`` in batches of ``batch`` lines
+    (built before the clock starts), ``concurrency`` requests in flight; what the service
+    answered for each line, and the rate."""
     headers = {"Authorization": f"Bearer {key}", "content-type": "application/x-ndjson"}
-    queue = list(reversed(range(first, first + events, batch)))
-    created = errors = 0
+    queue = [
+        batch_body(start, min(batch, first + events - start), customers, source)
+        for start in reversed(range(first, first + events, batch))
+    ]
+    answers: list[str] = []  # read after the clock stops
     async with httpx.AsyncClient(base_url=base_url, timeout=300) as client:
 
         async def worker() -> None:
-            nonlocal created, errors
             while queue:
-                start = queue.pop()
-                body = batch_body(start, min(batch, first + events - start), customers)
+                body = queue.pop()
                 response = await client.post("/v1/events/bulk", content=body, headers=headers)
                 response.raise_for_status()
-                for line in response.text.splitlines():
-                    status = json.loads(line)["status"]
-                    created += status == "created"
-                    errors += status == "error"
+                answers.append(response.text)
 
         began = time.perf_counter()
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         elapsed = time.perf_counter() - began
+    statuses = [json.loads(line)["status"] for text in answers for line in text.splitlines()]
+    created, errors = statuses.count("created"), statuses.count("error")
     return {
         "events": events,
         "created": created,

@@ -9,21 +9,13 @@ server while the serving process's resident memory is sampled every 20 ms.
 import argparse
 import asyncio
 import time
-from pathlib import Path
 
 import asyncpg
 import httpx
 
 from app.core.db import plain_url
 from app.seed import seed
-from bench.harness import running_service, write_results
-
-
-def resident_mib(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
+from bench.harness import resident_mib, running_service, write_results
 
 
 async def run(events: int) -> dict[str, object]:

@@ -5,6 +5,7 @@ pre-built requests and reads status lines and bodies, so the figures are the ser
 """
 
 import asyncio
+import itertools
 import statistics
 import time
 from collections.abc import Awaitable, Callable
@@ -107,24 +108,28 @@ async def on_asyncpg(
     items: list[Item],
     concurrency: int,
     call: Callable[[asyncpg.Connection, Item], Awaitable[object]],
+    seconds: float | None = None,
 ) -> Outcome:
-    """``call`` once per item over ``concurrency`` pooled connections: the ceiling of an
-    API figure (asyncpg prepares and caches each statement on first use)."""
+    """``call`` once per item, or round and round the items for ``seconds``, over
+    ``concurrency`` pooled connections: the ceiling of an API figure (asyncpg prepares and
+    caches each statement on first use)."""
     pool = await asyncpg.create_pool(
         plain_url(database_url), min_size=concurrency, max_size=concurrency
     )
-    queue = list(reversed(items))
+    source = iter(items) if seconds is None else itertools.cycle(items)
     outcome = Outcome(seconds=0)
+    began = time.perf_counter()
+    deadline = began + (seconds or 0)
 
     async def worker() -> None:
         async with pool.acquire() as conn:
-            while queue:
-                item = queue.pop()
-                began = time.perf_counter()
+            for item in source:
+                start = time.perf_counter()
                 await call(conn, item)
-                outcome.latencies.append(time.perf_counter() - began)
+                outcome.latencies.append(time.perf_counter() - start)
+                if seconds is not None and time.perf_counter() >= deadline:
+                    break
 
-    began = time.perf_counter()
     try:
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     finally:

@@ -11,6 +11,7 @@ import time
 import asyncpg
 
 from app.core.db import plain_url
+from bench.ceiling_app import LOOKUP
 from bench.harness import running_service, write_results
 from bench.load import Outcome, build, fire, on_asyncpg
 
@@ -33,12 +34,6 @@ SELECT id, '{}'::jsonb, '{}'::jsonb,
        CASE WHEN random() < 0.05 THEN ARRAY['open_dispute'] ELSE '{}'::text[] END
 FROM customers WHERE display_name LIKE 'Bench %' ON CONFLICT DO NOTHING;
 """
-LOOKUP = (
-    "SELECT c.id, c.display_name, c.preferred_language, c.tier, s.flags "
-    "FROM customer_identifiers i JOIN customers c ON c.id = i.customer_id "
-    "LEFT JOIN customer_stats s ON s.customer_id = c.id "
-    "WHERE i.kind = 'phone' AND i.value = $1"
-)
 
 
 def phones(customers: int, count: int) -> list[str]:
@@ -60,17 +55,23 @@ ACCESS_LOG = (
 
 
 async def ceiling(
-    url: str, numbers: list[str], concurrency: int, *, log_access: bool = False
+    url: str,
+    numbers: list[str],
+    concurrency: int,
+    *,
+    log_access: bool = False,
+    seconds: float | None = None,
 ) -> Outcome:
     """The same lookup on asyncpg alone (prepared, one pool): the ceiling of the API's
-    figure; with ``log_access`` each lookup also writes its access-log row."""
+    figure; with ``log_access`` each lookup also writes its access-log row. Each number
+    once, or round and round them for ``seconds``."""
 
     async def lookup(conn: asyncpg.Connection, number: str) -> None:
         row = await conn.fetchrow(LOOKUP, number)
         if log_access and row is not None:
             await conn.execute(ACCESS_LOG, row["id"])
 
-    return await on_asyncpg(url, numbers, concurrency, lookup)
+    return await on_asyncpg(url, numbers, concurrency, lookup, seconds)
 
 
 async def run(customers: int, requests: int, concurrency: int, workers: int) -> dict[str, object]:

@@ -9,7 +9,7 @@ import base64
 import hashlib
 import hmac
 import json
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 
 from bench.harness import running_service, write_results
 from bench.load import build, fire
@@ -87,6 +87,25 @@ def deliveries(base_url: str, first: int, count: int) -> list[bytes]:
     for n in range(first, first + count):
         path, body, headers = shopify(n) if n % 2 else twilio(n, base_url)
         requests.append(build(base_url, "POST", path, headers, body))
+    return requests
+
+
+def bare_deliveries(base_url: str, first: int, count: int) -> list[bytes]:
+    """The same deliveries as the bare insert endpoint takes them (``bench/ceiling_app.py``):
+    source, delivery id and payload as one JSON body, unsigned."""
+    requests = []
+    for n in range(first, first + count):
+        if n % 2:
+            _, body, headers = shopify(n)
+            payload = json.loads(body)
+            delivery = {"source": "shopify", "delivery_id": headers["x-shopify-webhook-id"]}
+        else:
+            _, body, _ = twilio(n, base_url)
+            payload = dict(parse_qsl(body.decode()))
+            delivery = {"source": "twilio", "delivery_id": payload["CallSid"]}
+        body = json.dumps({**delivery, "payload": payload}).encode()
+        headers = {"content-type": "application/json"}
+        requests.append(build(base_url, "POST", "/deliveries", headers, body))
     return requests
 
 

@@ -3,10 +3,8 @@
 import asyncio
 import contextlib
 import io
-import json
 import os
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -14,7 +12,6 @@ import asyncpg
 import httpx
 import pytest
 from fastapi import FastAPI
-from sqlalchemy.engine import make_url
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from app.auth.service import create_key
@@ -36,8 +33,10 @@ from app.fichas.cache import TemplateCache
 from app.main import create_app
 from app.timeline.stream import TimelineFeed
 from tests.support.clock import ControlledClock
-
-MakeKey = Callable[..., Awaitable[dict[str, str]]]
+from tests.support.databases import copied_database, scratch_database
+from tests.support.fixtures import AppLog, MakeKey
+from tests.support.problems import check_problem
+from tests.support.webhooks import WEBHOOK_SECRETS
 
 
 async def _reset_schema(url: str) -> None:
@@ -73,36 +72,6 @@ def scratch_url(database_url: str):
     """A separate, empty database on the test server, dropped afterwards."""
     with scratch_database(database_url) as url:
         yield url
-
-
-@contextlib.contextmanager
-def scratch_database(database_url: str, template: str | None = None) -> Iterator[str]:
-    """A separate database on the test server while the block runs: empty, or a copy of
-    the database ``template`` names (nobody may be connected to that one)."""
-    name = f"scratch_{uuid.uuid4().hex[:8]}"
-    admin_url = plain_url(database_url)
-    if template:  # issued from another database: a template must have no one connected
-        admin_url = make_url(admin_url).set(database="postgres").render_as_string(False)
-
-    async def run(sql: str) -> None:
-        conn = await asyncpg.connect(admin_url)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    copy_of = f' TEMPLATE "{template}"' if template else ""
-    asyncio.run(run(f'CREATE DATABASE "{name}"{copy_of}'))
-    url = make_url(plain_url(database_url)).set(database=name)
-    try:
-        yield url.render_as_string(hide_password=False)
-    finally:
-        asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
-
-
-def copied_database(template_url: str) -> contextlib.AbstractContextManager[str]:
-    """A copy of the database ``template_url`` names, on its server, while the block runs."""
-    return scratch_database(template_url, make_url(plain_url(template_url)).database)
 
 
 @pytest.fixture(scope="session")
@@ -157,26 +126,12 @@ async def session(connection: AsyncConnection) -> AsyncIterator[AsyncSession]:
         yield s
 
 
-# Test-only webhook secrets, one or two per source (two: a rotation in progress).
-WEBHOOK_SECRETS = {
-    "generic": "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw,whsec_dGVzdC1yb3RhdGVkLXNlY3JldC0wMDAwMDAwMA==",
-    "twilio": "refdata_test_auth_token_0000000",
-    "aircall": "45XXYYZZa08",
-    "sendgrid-inbound": "inbound:parse-pass",
-    "mailgun": "refdata-test-mailgun-signing-key",
-    "postmark": "postmark:refdata-test-pass",
-    "shopify": "old-shopify-secret,refdata_test_shopify_client_secret",
-    "woocommerce": "refdata_test_woocommerce_secret",
-    "stripe": "whsec_refdata_test_not_a_real_secret",
-}
-
-
 @pytest.fixture
 def settings(database_url: str, service_url: str) -> Settings:
     return Settings(
         database_url=database_url,
         service_database_url=service_url,
-        **{f"webhook_{k.replace('-', '_')}_secrets": v for k, v in WEBHOOK_SECRETS.items()},
+        webhook_secrets=WEBHOOK_SECRETS,
     )
 
 
@@ -221,21 +176,12 @@ def app(
 @pytest.fixture
 async def client(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://testserver",
+        event_hooks={"response": [check_problem]},
+    ) as c:
         yield c
-
-
-class AppLog:
-    """The JSON lines the service logged while a test ran."""
-
-    def __init__(self, stream: io.StringIO) -> None:
-        self._stream = stream
-
-    def text(self) -> str:
-        return self._stream.getvalue()
-
-    def lines(self) -> list[dict[str, object]]:
-        return [json.loads(line) for line in self.text().splitlines() if line.strip()]
 
 
 @pytest.fixture
@@ -295,7 +241,11 @@ async def live(
     async with database.sessionmaker() as s, s.begin():
         _, secret = await create_key(s, role=Role.ADMIN, name="live-test")
     transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
-    async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+    async with httpx.AsyncClient(
+        transport=transport,
+        base_url="http://testserver",
+        event_hooks={"response": [check_problem]},
+    ) as c:
         yield c, {"Authorization": f"Bearer {secret}"}
     await application.state.feed.close()
     await application.state.templates.close()

@@ -4,7 +4,6 @@ import hashlib
 import os
 import re
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -13,15 +12,7 @@ import httpx
 
 from app.core.db import plain_url
 from tests.support.clock import ControlledClock
-
-BIN = Path(sys.executable).parent / "customer-history"
-
-
-def run_cli(database_url: str, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "DATABASE_URL": database_url}
-    return subprocess.run(
-        [str(BIN), *args], env=env, capture_output=True, text=True, timeout=60, check=False
-    )
+from tests.support.server import BIN, run_cli
 
 
 async def test_keys_create_list_revoke(database_url: str) -> None:

@@ -11,8 +11,8 @@ from sqlalchemy import text
 from app.core.config import Settings
 from app.core.db import Database
 from app.maintenance import Maintenance, make_pass
-from tests.ingest.test_sources import golden, refund_of, shopify_post
 from tests.support.clock import ControlledClock
+from tests.support.webhooks import golden, shopify_post, shopify_refund
 
 
 async def _refund_delivery(client: httpx.AsyncClient, admin: dict[str, str]) -> dict[str, object]:
@@ -27,7 +27,7 @@ async def _refund_waiting_for_an_order_recorded_meanwhile(
     refund was still in flight: the order's delivery could not see the refund waiting (here
     its awaited key is hidden meanwhile). Returns the buyer's id."""
     order = json.loads(golden("shopify_orders_create.json"))
-    raw, headers = shopify_post(refund_of(order, 930000002), "refunds/create", "w-refund")
+    raw, headers = shopify_post(shopify_refund(order, 930000002), "refunds/create", "w-refund")
     assert (await client.post("/v1/webhooks/shopify", content=raw, headers=headers)).status_code
     awaited = {"id": "w-refund", "key": f"order:{order['id']}:placed"}
     async with database.engine.begin() as conn:

@@ -34,3 +34,48 @@ def test_operations_have_stable_ids_and_declare_their_errors() -> None:
     assert spec["info"]["title"] and spec["info"]["version"] and spec["info"]["description"]
     assert "HTTPBearer" in spec["components"]["securitySchemes"]
     assert "Problem" in spec["components"]["schemas"]
+
+
+def test_component_names_are_human_and_titles_unique() -> None:
+    """Client generators name a class after each schema: module paths in a name, or two
+    schemas titled alike (two `Channel`s), make them drop or rename types."""
+    schemas = create_app().openapi()["components"]["schemas"]
+    assert not [name for name in schemas if "__" in name or "." in name]
+    titles = [schema.get("title", name) for name, schema in schemas.items()]
+    assert sorted(t for t in titles if titles.count(t) > 1) == []
+
+
+def test_every_json_answer_has_a_schema() -> None:
+    """No success answer is `Any`: a front end types every body it reads."""
+    spec = create_app().openapi()
+    untyped = [
+        f"{method} {path} {status}"
+        for path, operations in spec["paths"].items()
+        for method, operation in operations.items()
+        for status, response in operation["responses"].items()
+        for media, content in response.get("content", {}).items()
+        if media.endswith("json") and content.get("schema") in (None, {})
+    ]
+    assert untyped == []
+
+
+def test_sets_that_grow_are_open_strings() -> None:
+    """A generated client refuses an enum value it does not know: sets that grow within
+    /v1 are plain strings, their values today in the description (docs/security.md, *Evolution*)."""
+    schemas = create_app().openapi()["components"]["schemas"]
+    growing = [
+        ("Caller", "role"),
+        ("Ficha", "role"),
+        ("Flag", "code"),
+        ("AlertOut", "code"),
+        ("AlertOut", "rule"),
+        ("RuleOut", "rule"),
+        ("EventOut", "type"),
+        ("EventSummary", "type"),
+        ("EventTypeOut", "type"),
+        ("ValueIndicators", "segment"),
+    ]
+    for schema, field in growing:
+        member = schemas[schema]["properties"][field]
+        assert member["type"] == "string" and "enum" not in member, (schema, field)
+        assert "open set" in member["description"].lower(), (schema, field)

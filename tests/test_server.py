@@ -4,10 +4,7 @@ import asyncio
 import contextlib
 import json
 import os
-import signal
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,65 +13,10 @@ import httpx
 import pytest
 
 from app.fichas.templates import DEFAULT_TEMPLATES
-from tests.conftest import scratch_database
+from tests.support.databases import scratch_database
+from tests.support.server import admin_key, start, stop, wait_ready
 
 pytestmark = pytest.mark.e2e
-
-BIN = Path(sys.executable).parent / "customer-history"
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def wait_ready(base: str, process: subprocess.Popen[bytes], seconds: float) -> httpx.Response:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"server exited with {process.returncode}")
-        try:
-            response = httpx.get(f"{base}/readyz", timeout=2)
-            if response.status_code == 200:
-                return response
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    raise AssertionError("server not ready in time")
-
-
-def start(env: dict[str, str], *args: str) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    process = subprocess.Popen(
-        [str(BIN), "serve", "--port", str(port), *args],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    return process, f"http://127.0.0.1:{port}"
-
-
-def admin_key(env: dict[str, str], name: str) -> dict[str, str]:
-    """The Authorization header of a new admin key, made with `keys create` on ``env``."""
-    created = subprocess.run(
-        [str(BIN), "keys", "create", "--role", "admin", "--name", name],
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=60,
-    )
-    return {"Authorization": f"Bearer {created.stdout.strip().splitlines()[-1]}"}
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            process.kill()
 
 
 @pytest.fixture

@@ -11,8 +11,8 @@ from app.auth.dependencies import Reader
 from app.core.bounded_json import BoundedJsonRoute
 from app.core.clock import ClockDep
 from app.core.db import SessionDep
-from app.core.errors import problem_responses
-from app.core.pagination import Limit
+from app.core.errors import Forbidden, Unauthorized, ValidationFailed, problem_responses
+from app.core.pagination import InvalidCursor, Limit
 
 # Listed with the indicators in the API document, as it has always been.
 router = APIRouter(prefix="/v1", tags=["indicators"], route_class=BoundedJsonRoute)
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1", tags=["indicators"], route_class=BoundedJsonRou
     "/alerts",
     operation_id="list_alerts",
     summary="Alerts raised by the rules, newest first",
-    responses=problem_responses(400, 401, 403, 422),
+    responses=problem_responses(InvalidCursor, Unauthorized, Forbidden, ValidationFailed),
 )
 async def list_alerts(
     session: SessionDep,
@@ -50,7 +50,7 @@ async def list_alerts(
     "/alerts/{alert_id}/ack",
     operation_id="acknowledge_alert",
     summary="Acknowledge an alert",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(Unauthorized, Forbidden, service.AlertNotFound, ValidationFailed),
 )
 async def acknowledge_alert(
     alert_id: UUID, session: SessionDep, principal: Reader, clock: ClockDep

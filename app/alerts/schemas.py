@@ -6,12 +6,21 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
+FLAG_CODES = (
+    "Open set (show an unknown one by its label): today at_risk, abandoned_calls, "
+    "recurring_problem, open_dispute, incident_affected"
+)
+RULE_NAMES = (
+    "Open set: today unsatisfied_streak, premium_abandoned_calls, recurring_problem, "
+    "open_dispute, incident_affected"
+)
+
 
 class AlertOut(BaseModel):
     id: UUID
     customer_id: UUID
-    rule: str
-    code: str
+    rule: str = Field(description=RULE_NAMES)
+    code: str = Field(description=FLAG_CODES)
     severity: str
     title: str
     detail: dict[str, Any]

@@ -51,6 +51,8 @@ class AlertNotFound(NotFound):
     """An alert that does not exist or whose customer the caller may not see."""
 
     code = "alert-not-found"
+    title = "Alert not found"
+    example = ("Alert not found.", {})
 
     def __init__(self) -> None:
         super().__init__("Alert not found.")

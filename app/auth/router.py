@@ -4,7 +4,7 @@ from datetime import datetime
 from uuid import UUID
 
 from fastapi import APIRouter, Response, status
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from app.auth import service
 from app.auth.dependencies import Reader
@@ -12,15 +12,32 @@ from app.core.bounded_json import BoundedJsonRoute
 from app.core.clock import ClockDep
 from app.core.config import SettingsDep
 from app.core.db import SessionDep
-from app.core.errors import problem_responses
+from app.core.errors import Forbidden, Unauthorized, problem_responses
 from app.core.security import Role
 
 router = APIRouter(prefix="/v1", tags=["auth"], route_class=BoundedJsonRoute)
 
 
 class Caller(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "key_id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a50",
+                    "role": "support",
+                    "agent_id": "agent-17",
+                    "owned_only": False,
+                    "supervisor": False,
+                    "token_expires_at": "2026-11-02T09:30:00Z",
+                }
+            ]
+        }
+    )
+
     key_id: UUID
-    role: Role
+    role: str = Field(
+        description="Open set: today " + ", ".join(r.value for r in Role), examples=["support"]
+    )
     agent_id: str | None
     owned_only: bool
     supervisor: bool
@@ -31,6 +48,17 @@ class Caller(BaseModel):
 
 class SessionTokenOut(BaseModel):
     """A session token: the secret, shown once, and when it stops working."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "token": "cht.Jx7oF3v0b1Qm1mD1-7rR2Xn4i2n8cYpD0wQ7yK9fA5s",
+                    "expires_at": "2026-11-02T09:30:00Z",
+                }
+            ]
+        }
+    )
 
     token: str = Field(
         description="Send as `Authorization: Bearer <token>`, or as `?access_token=` on a "
@@ -44,7 +72,7 @@ class SessionTokenOut(BaseModel):
     "/me",
     operation_id="get_caller",
     summary="The caller behind the API key",
-    responses=problem_responses(401, 403),
+    responses=problem_responses(Unauthorized, Forbidden),
 )
 async def get_caller(principal: Reader) -> Caller:
     return Caller(
@@ -72,7 +100,7 @@ async def get_caller(principal: Reader) -> Caller:
                 }
             },
         },
-        **problem_responses(401, 403),
+        **problem_responses(Unauthorized, Forbidden),
     },
 )
 async def create_session_token(

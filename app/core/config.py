@@ -1,15 +1,51 @@
 """Service settings: one pydantic-settings object, every knob with a safe default."""
 
+import re
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from pydantic import AliasChoices, Field, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from app.core.cors import parse_origins
+
+_SECRETS_VARIABLE = re.compile(r"ch_webhook_([a-z0-9_]+)_secrets")
+
+
+def _split(raw: str) -> list[str]:
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+class WebhookSecretsSource(PydanticBaseSettingsSource):
+    """Every ``CH_WEBHOOK_<SOURCE>_SECRETS`` variable, as one mapping of sources to secrets:
+    any source an adapter names is configured the same way, with no field of its own to
+    forget. ``<SOURCE>`` is the source's name upper-cased, ``-`` written ``_``
+    (``CH_WEBHOOK_SENDGRID_INBOUND_SECRETS`` configures ``sendgrid-inbound``)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], *readers: EnvSettingsSource) -> None:
+        super().__init__(settings_cls)
+        self._readers = readers  # the last one wins: the environment over .env
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return None, field_name, False  # the whole mapping is made in __call__
+
+    def __call__(self) -> dict[str, Any]:
+        found: dict[str, str] = {}
+        for reader in self._readers:
+            for name, value in reader.env_vars.items():
+                matched = _SECRETS_VARIABLE.fullmatch(name.lower())
+                if matched and value is not None:
+                    found[matched[1].replace("_", "-")] = value
+        return {"webhook_secrets": found} if found else {}
 
 
 class Settings(BaseSettings):
@@ -96,18 +132,35 @@ class Settings(BaseSettings):
         description="Addresses or networks of the proxies whose X-Forwarded-Proto/-For the "
         "server believes (uvicorn's forwarded_allow_ips); empty: none.",
     )
-    # Webhook secrets per source, comma-separated (several at once during a rotation).
-    # A source without secrets is disabled and answers 404.
-    webhook_twilio_secrets: str = ""
-    webhook_aircall_secrets: str = ""
-    webhook_sendgrid_inbound_secrets: str = ""
-    webhook_sendgrid_events_secrets: str = ""
-    webhook_mailgun_secrets: str = ""
-    webhook_postmark_secrets: str = ""
-    webhook_shopify_secrets: str = ""
-    webhook_woocommerce_secrets: str = ""
-    webhook_stripe_secrets: str = ""
-    webhook_generic_secrets: str = ""
+    webhook_secrets: dict[str, list[str]] = Field(
+        default_factory=dict,
+        description="Secrets of each webhook source, read from CH_WEBHOOK_<SOURCE>_SECRETS "
+        "(comma-separated, several during a rotation); a source without secrets is disabled "
+        "and answers 404.",
+    )
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        assert isinstance(env_settings, EnvSettingsSource)
+        assert isinstance(dotenv_settings, EnvSettingsSource)
+        secrets = WebhookSecretsSource(settings_cls, dotenv_settings, env_settings)
+        return init_settings, secrets, env_settings, dotenv_settings, file_secret_settings
+
+    @field_validator("webhook_secrets", mode="before")
+    @classmethod
+    def _split_secrets(cls, value: Any) -> Any:
+        if not isinstance(value, dict):
+            return value  # pydantic names what is wrong with it
+        return {
+            source: _split(raw) if isinstance(raw, str) else raw for source, raw in value.items()
+        }
 
     @field_validator("cors_origins")
     @classmethod
@@ -134,11 +187,6 @@ class Settings(BaseSettings):
                 table[code.strip().upper()] = Decimal(rate.strip())
         return table
 
-    def webhook_secrets(self, source: str) -> list[str]:
-        """The secrets configured for a webhook source (empty: the source is disabled)."""
-        raw = getattr(self, f"webhook_{source.replace('-', '_')}_secrets", "")
-        return [part.strip() for part in str(raw).split(",") if part.strip()]
-
 
 @lru_cache
 def get_settings() -> Settings:
@@ -148,7 +196,8 @@ def get_settings() -> Settings:
 
 async def app_settings(request: Request) -> Settings:
     """The settings the application was built with (a coroutine: FastAPI runs a plain
-    function dependency in a worker thread, which cost a screen-pop about a tenth)."""
+    function dependency in a worker thread, which slowed the screen-pop measurably:
+    docs/performance.md, "Measurements behind the code")."""
     settings: Settings = request.app.state.settings
     return settings
 

@@ -11,7 +11,7 @@ from starlette.datastructures import Headers
 from starlette.middleware.cors import CORSMiddleware
 from starlette.responses import Response
 
-from app.core.errors import problem_response
+from app.core.errors import BadRequest, problem_response
 
 # What a front end sends beyond the CORS-safelisted headers: the credential, the
 # preconditions, retries made safe, a stream's resume point, its own request id.
@@ -61,6 +61,15 @@ def parse_origins(setting: str) -> list[str]:
     return origins
 
 
+class PreflightRefused(BadRequest):
+    """A CORS preflight from an origin not in `CH_CORS_ORIGINS`, or asking for a method or
+    headers the service does not allow; the answer carries no CORS headers for the page."""
+
+    code = "cors-preflight-refused"
+    title = "CORS preflight refused"
+    example = ("Disallowed CORS origin", {})
+
+
 class ProblemCORSMiddleware(CORSMiddleware):
     """Starlette's CORS middleware, whose refused preflights are problem+json."""
 
@@ -75,8 +84,9 @@ class ProblemCORSMiddleware(CORSMiddleware):
             for name, value in response.headers.items()
             if name.startswith("access-control-") or name == "vary"
         }
+        assert response.status_code == PreflightRefused.status
         return problem_response(
-            response.status_code, detail=bytes(response.body).decode(), headers=headers
+            PreflightRefused, detail=bytes(response.body).decode(), headers=headers
         )
 
 

@@ -73,8 +73,8 @@ class Database:
             max_overflow=max_overflow,
             pool_recycle=1800,
             # Short statements only: at ten million events the planner's cost estimates of
-            # the hot statements passed jit_above_cost, and compiling took 18 ms of a
-            # 20 ms screen-pop query (docs/performance.md).
+            # the hot statements passed jit_above_cost, and compiling took most of a
+            # screen-pop query's time (docs/performance.md).
             connect_args={"server_settings": {"jit": "off"}},
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)

@@ -11,24 +11,25 @@ is not HTTP/1.1 at all gets 400 problem+json (uvicorn's own is text/plain).
 """
 
 import json
+from http import HTTPStatus
 from typing import Any
 
 from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 from app.core.config import get_settings
+from app.core.errors import BadRequest, HeadersTooLarge, ProblemError, problem_example
 
 
 class _HeadTooLarge(Exception):
     """Raised from a parser callback to stop reading the request head."""
 
 
-def _problem(status: int, title: str, detail: str) -> bytes:
+def _problem(problem: type[ProblemError], detail: str) -> bytes:
     """A whole problem+json response that closes the connection."""
-    body = json.dumps(
-        {"type": "about:blank", "title": title, "status": status, "detail": detail}
-    ).encode()
+    body = json.dumps(problem_example(problem) | {"detail": detail}).encode()
+    status = problem.status
     head = (
-        f"HTTP/1.1 {status} {title}\r\n"
+        f"HTTP/1.1 {status} {HTTPStatus(status).phrase}\r\n"
         "content-type: application/problem+json\r\n"
         f"content-length: {len(body)}\r\n"
         "connection: close\r\n\r\n"
@@ -81,11 +82,9 @@ class BoundedHttpToolsProtocol(HttpToolsProtocol):
         """Called by uvicorn when parsing fails (a callback above refusing, or a request
         that is not HTTP/1.1): problem+json like every other answer, not uvicorn's text."""
         if self._refusal is None:
-            answer = _problem(400, "Bad Request", "The request is not valid HTTP/1.1.")
+            answer = _problem(BadRequest, "The request is not valid HTTP/1.1.")
         else:
-            answer = _problem(
-                431, "Request Header Fields Too Large", f"The request {self._refusal}."
-            )
+            answer = _problem(HeadersTooLarge, f"The request {self._refusal}.")
         self.transport.write(answer)
         self.transport.close()
 

@@ -22,7 +22,9 @@ class BodyTooLarge(PayloadTooLarge):
 
 
 def _too_large(limit: int, path: str) -> Response:
-    return problem_response(413, detail=f"The request body exceeds {limit} bytes.", instance=path)
+    return problem_response(
+        PayloadTooLarge, detail=f"The request body exceeds {limit} bytes.", instance=path
+    )
 
 
 class RequestContextMiddleware:

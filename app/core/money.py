@@ -15,7 +15,15 @@ Currency = ISO4217
 
 
 class Money(BaseModel):
-    """An amount in one currency, e.g. ``{"amount": "149.90", "currency": "EUR"}``."""
+    """An amount in one currency, e.g. ``{"amount": "149.90", "currency": "EUR"}``: the one
+    shape of money in every answer (a decimal string, never a float)."""
 
-    amount: Amount
-    currency: Currency
+    amount: Annotated[
+        str, Field(pattern=r"^-?[0-9]+(\.[0-9]+)?$", examples=["149.90"], description="Decimal")
+    ]
+    currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["EUR"], description="ISO 4217")]
+
+
+def money(amount: Decimal | str, currency: str) -> dict[str, str]:
+    """``amount`` in ``currency``, shaped as :class:`Money`."""
+    return {"amount": format(Decimal(amount), "f"), "currency": currency}

@@ -21,7 +21,12 @@ Limit = Annotated[
 
 
 class InvalidCursor(BadRequest):
+    """The cursor is not one this service issued (cursors are opaque: send back
+    `next_cursor` as it came)."""
+
     code = "invalid-cursor"
+    title = "Invalid cursor"
+    example = ("The cursor is not one this service issued.", {})
 
 
 def encode_cursor(position: dict[str, Any]) -> str:

@@ -8,12 +8,20 @@ from fastapi import Header, Response
 
 from app.core.errors import PreconditionFailed, PreconditionRequired
 
+# RFC 9110: `*`, or entity-tags (`"3"`, `W/"3"`) separated by commas.
+_ENTITY_TAG = r'(W/)?"[\x21\x23-\x7e]*"'
+IF_MATCH_SYNTAX = rf"^\s*(\*|{_ENTITY_TAG}(\s*,\s*{_ENTITY_TAG})*)\s*$"
+
 # The header of every change guarded by a version.
 IfMatch = Annotated[
     str | None,
     Header(
-        description="The ETag last read (strong: a `W/` ETag never matches); the change "
-        "applies only to that version."
+        max_length=1000,
+        pattern=IF_MATCH_SYNTAX,
+        description='The customer\'s ETag last read (`"3"`), or `*`: the change applies '
+        "only to that version. Compared strongly: a `W/` ETag never matches. 412 when "
+        "it names another version, 422 when it is no list of ETags; 428 without it where "
+        "it is required.",
     ),
 ]
 

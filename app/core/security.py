@@ -21,14 +21,9 @@ class Role(StrEnum):
     COMMUNITY = "community"
 
 
-JOB_ROLES: tuple[Role, ...] = (
-    Role.SUPPORT,
-    Role.SALES,
-    Role.COLLECTIONS,
-    Role.TECH_SUPPORT,
-    Role.MARKETING,
-    Role.COMMUNITY,
-)
+# Every role but these two is a job: a key of it reads its own job's ficha only, so a
+# role added to Role is a job unless it is named here.
+JOB_ROLES: tuple[Role, ...] = tuple(r for r in Role if r not in (Role.ADMIN, Role.INTEGRATION))
 ALL_ROLES: tuple[Role, ...] = tuple(Role)
 
 

@@ -21,6 +21,30 @@ class IdentifierKind(StrEnum):
     EXTERNAL = "external"
 
 
+# How each kind may be written before it is normalised: what the API admits, and what
+# openapi.json states (JSON Schema patterns). A phone is digits, spaces, + ( ) . / -;
+# an email has one @; an external id is source:type:id. Within that, normalisation
+# refuses what is no possible number, no valid address.
+PHONE_SYNTAX = r"^[0-9 ()./+-]*[0-9][0-9 ()./+-]*$"
+EMAIL_SYNTAX = r"^[^@]+@[^@]+$"
+_NAME = "[A-Za-z0-9][A-Za-z0-9_.-]{0,49}"
+EXTERNAL_SYNTAX = rf"^\s*{_NAME}:{_NAME}:\S{{1,200}}\s*$"
+SYNTAX = {
+    IdentifierKind.PHONE: PHONE_SYNTAX,
+    IdentifierKind.EMAIL: EMAIL_SYNTAX,
+    IdentifierKind.EXTERNAL: EXTERNAL_SYNTAX,
+}
+MAX_LENGTH = {IdentifierKind.PHONE: 64, IdentifierKind.EMAIL: 320, IdentifierKind.EXTERNAL: 320}
+
+
+def check_syntax(kind: IdentifierKind, value: str) -> None:
+    """Raise ValueError unless ``value`` is written as :data:`SYNTAX` says a ``kind`` is."""
+    if len(value) > MAX_LENGTH[kind]:
+        raise ValueError(f"a {kind.value} has at most {MAX_LENGTH[kind]} characters")
+    if not re.fullmatch(SYNTAX[kind], value):
+        raise ValueError(f"'{value}' is not written as a {kind.value} ({SYNTAX[kind]})")
+
+
 # Imports and ingestion name the same customers again and again; parsing is the costly part.
 @lru_cache(maxsize=100_000)
 def normalize_phone(value: str, default_region: str) -> str:

@@ -7,13 +7,18 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.errors import Conflict, invalid_field
+from app.core.errors import invalid_field
 from app.core.security import Principal
 from app.customers import queries
 from app.customers.models import Customer
 from app.customers.repository import CustomerRepository
 from app.customers.schemas import IdentifierOut
-from app.customers.service import PROFILE_FIELDS, CustomerNotFound, identifier_out
+from app.customers.service import (
+    PROFILE_FIELDS,
+    CustomerNotActive,
+    CustomerNotFound,
+    identifier_out,
+)
 
 
 async def _locked(
@@ -40,7 +45,7 @@ async def merge_preview(
     target, source = locked[survivor], locked[absorbed]
     for customer in (target, source):
         if customer.status != "active":
-            raise Conflict(
+            raise CustomerNotActive(
                 f"Customer {customer.id} is {customer.status}; only active customers merge."
             )
     identifiers = (await repo.identifiers_of([source.id]))[source.id]
@@ -108,7 +113,9 @@ async def restore(
     exactly the identifiers it brought and the owner it had."""
     repo = CustomerRepository(session)
     if target.status != "active":
-        raise Conflict(f"Customer {target.id} is {target.status}; undo its own merge first.")
+        raise CustomerNotActive(
+            f"Customer {target.id} is {target.status}; undo its own merge first."
+        )
     moved = await queries.move_identifiers(session, target.id, source.id, identifier_ids)
     source.status = "active"
     source.merged_into = None

@@ -247,8 +247,8 @@ def search_statement(
 def _q_matches(filters: SearchFilters) -> CompoundSelect | Select[Any] | None:
     """The ids that ``q`` matches, one indexed branch per way it can match (the name's
     trigrams, an identifier, an email prefix), united. As one OR of a trigram LIKE and
-    correlated EXISTS it could use no index: PostgreSQL scanned every customer, 3-4 s at
-    100,000 right after a bulk import left the statistics stale (docs/performance.md)."""
+    correlated EXISTS it could use no index: PostgreSQL scanned every customer, slowest
+    right after a bulk import left the statistics stale (docs/performance.md)."""
     branches: list[Select[Any]] = []
     if filters.words:
         normalised = [func.ch_unaccent(func.lower(word)) for word in filters.words]

@@ -7,11 +7,11 @@ from uuid import UUID
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import new_id
-from app.core.errors import Conflict, NotFound, ProblemError
+from app.core.errors import Conflict, ProblemError
 from app.core.security import Principal
 from app.customers import queries
 from app.customers.repository import CustomerRepository
-from app.customers.service import CustomerNotFound, survivor_id
+from app.customers.service import CustomerNotActive, CustomerNotFound, survivor_id
 from app.customers.visibility import is_visible, sees_everyone
 
 
@@ -26,7 +26,9 @@ async def writable_target(session: AsyncSession, customer_id: UUID, principal: P
     if customer is None:
         raise CustomerNotFound(customer_id)
     if customer.status == "erased":
-        raise Conflict(f"Customer {customer_id} was erased; nothing more is recorded on it.")
+        raise CustomerNotActive(
+            f"Customer {customer_id} was erased; nothing more is recorded on it."
+        )
     if customer.status == "merged":
         if customer.id not in await visible_ids(session, [customer.id], principal):
             raise CustomerNotFound(customer_id)  # its history lives on one the key cannot see
@@ -34,16 +36,15 @@ async def writable_target(session: AsyncSession, customer_id: UUID, principal: P
     return customer.id
 
 
-class NoWritableCustomer(NotFound):
+class NoWritableCustomer(CustomerNotFound):
     """What an owned-only key hears whether the identifiers name another owner's customer
     or nobody: the two must not be told apart, or the key could probe for customers."""
 
-    code = "customer-not-found"
-
     def __init__(self) -> None:
-        super().__init__(
+        ProblemError.__init__(
+            self,
             "The identifiers name no customer this key may write; "
-            "an owned-only key writes only to its own customers and creates none."
+            "an owned-only key writes only to its own customers and creates none.",
         )
 
 

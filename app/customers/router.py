@@ -11,8 +11,18 @@ from app.core import bounded_json
 from app.core.bounded_json import BoundedJsonRoute
 from app.core.config import SettingsDep
 from app.core.db import DriverDep, SessionDep
-from app.core.errors import NotFound, UnsupportedMediaType, invalid_field, problem_responses
-from app.core.pagination import Limit
+from app.core.errors import (
+    Forbidden,
+    PreconditionFailed,
+    PreconditionRequired,
+    Unauthorized,
+    UnsupportedMediaType,
+    ValidationFailed,
+    invalid_field,
+    problem_responses,
+)
+from app.core.openapi import headers
+from app.core.pagination import InvalidCursor, Limit
 from app.core.preconditions import IfMatch, etag, not_modified
 from app.customers import search, service
 from app.customers.identifiers import IdentifierKind, normalize_given
@@ -24,10 +34,20 @@ from app.customers.schemas import (
     CustomerOut,
     CustomerPage,
     CustomerStatus,
+    EmailText,
+    ExternalIdText,
     Identification,
     IdentifierIn,
     IdentifierOut,
+    PhoneText,
     Tier,
+)
+from app.customers.service import (
+    CustomerNotActive,
+    CustomerNotFound,
+    IdentifierConflict,
+    IdentifierNotFound,
+    NotIdentified,
 )
 
 router = APIRouter(prefix="/v1", tags=["customers"], route_class=BoundedJsonRoute)
@@ -36,15 +56,9 @@ IfNoneMatch = Annotated[
     str | None,
     Header(description="The ETag last read: 304 without a body while it is current."),
 ]
-ETAG_HEADER = {
-    "ETag": {
-        "description": "The customer's version, for If-Match and If-None-Match",
-        "schema": {"type": "string"},
-    }
-}
+ETAG_HEADER = headers("ETag")
 
 MERGE_PATCH = "application/merge-patch+json"
-PATCH_EXAMPLE = {"tier": "vip", "owner_id": "agent-3", "address": {"city": "Madrid"}}
 
 
 def _with_etag(response: Response, version: int) -> None:
@@ -56,7 +70,10 @@ def _with_etag(response: Response, version: int) -> None:
     operation_id="create_customer",
     status_code=status.HTTP_201_CREATED,
     summary="Create a customer, optionally with identifiers",
-    responses=problem_responses(401, 403, 409, 422),
+    responses={
+        201: {"description": "The customer created", "headers": headers("Location", "ETag")},
+        **problem_responses(Unauthorized, Forbidden, IdentifierConflict, ValidationFailed),
+    },
 )
 async def create_customer(
     body: CustomerCreate,
@@ -76,7 +93,7 @@ async def create_customer(
     "/customers",
     operation_id="search_customers",
     summary="Search customers",
-    responses=problem_responses(400, 401, 403, 422),
+    responses=problem_responses(InvalidCursor, Unauthorized, Forbidden, ValidationFailed),
 )
 async def search_customers(
     session: SessionDep,
@@ -89,9 +106,9 @@ async def search_customers(
             description="Name (accent- and case-insensitive, partial words), email or phone.",
         ),
     ] = None,
-    phone: Annotated[str | None, Query(max_length=64, description="Any format.")] = None,
-    email: Annotated[str | None, Query(max_length=320)] = None,
-    external_id: Annotated[str | None, Query(max_length=320, description="source:type:id")] = None,
+    phone: Annotated[PhoneText | None, Query(description="Any common spelling.")] = None,
+    email: Annotated[EmailText | None, Query()] = None,
+    external_id: Annotated[ExternalIdText | None, Query(description="source:type:id")] = None,
     owner_id: Annotated[str | None, Query(max_length=200)] = None,
     tier: Tier | None = None,
     tag: Annotated[str | None, Query(max_length=50)] = None,
@@ -121,16 +138,18 @@ async def search_customers(
     "/identify",
     operation_id="identify_customer",
     summary="Who a phone, email or external id belongs to (the fast path)",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(Unauthorized, Forbidden, NotIdentified, ValidationFailed),
 )
 async def identify_customer(
     connection: DriverDep,
     principal: Reader,
     settings: SettingsDep,
-    phone: Annotated[str | None, Query(max_length=64, description="Any format.")] = None,
-    email: Annotated[str | None, Query(max_length=320)] = None,
-    external_id: Annotated[str | None, Query(max_length=320, description="source:type:id")] = None,
+    phone: Annotated[PhoneText | None, Query(description="Any common spelling.")] = None,
+    email: Annotated[EmailText | None, Query()] = None,
+    external_id: Annotated[ExternalIdText | None, Query(description="source:type:id")] = None,
 ) -> Identification:
+    """Exactly one of `phone`, `email` and `external_id` (422 otherwise), normalised as
+    the customer's identifiers are; 404 when it names no customer the key sees."""
     given = {"phone": phone, "email": email, "external_id": external_id}
     if sum(value is not None for value in given.values()) != 1:
         raise invalid_field("query", "give exactly one of phone, email or external_id", "missing")
@@ -138,7 +157,7 @@ async def identify_customer(
     kind = IdentifierKind(kind_name)
     found = await search.identify(connection, kind, value, principal)
     if found is None:
-        raise NotFound(
+        raise service.NotIdentified(
             f"No customer is identified by {kind.value} {value}.",
             extra={"identifier": {"kind": kind.value, "value": value}},
         )
@@ -161,7 +180,7 @@ async def identify_customer(
             "headers": ETAG_HEADER,
         },
         308: {"description": "Merged: Location names the customer it was merged into"},
-        **problem_responses(401, 403, 404, 422),
+        **problem_responses(Unauthorized, Forbidden, CustomerNotFound, ValidationFailed),
     },
 )
 async def get_customer(
@@ -193,19 +212,24 @@ async def get_customer(
     "/customers/{customer_id}",
     operation_id="patch_customer",
     summary="Change the profile with a JSON merge patch (If-Match required)",
-    responses=problem_responses(401, 403, 404, 409, 412, 415, 422, 428),
+    responses={
+        200: {"description": "The customer changed", "headers": ETAG_HEADER},
+        **problem_responses(
+            Unauthorized,
+            Forbidden,
+            CustomerNotFound,
+            CustomerNotActive,
+            PreconditionFailed,
+            UnsupportedMediaType,
+            ValidationFailed,
+            PreconditionRequired,
+        ),
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
             "content": {
-                media: {
-                    "schema": {
-                        "type": "object",
-                        "description": "RFC 7396 merge patch of the profile fields of "
-                        "CustomerCreate (identifiers excluded); null removes a field.",
-                    },
-                    "example": PATCH_EXAMPLE,
-                }
+                media: {"schema": {"$ref": "#/components/schemas/CustomerPatch"}}
                 for media in (MERGE_PATCH, "application/json")
             },
         }
@@ -241,7 +265,15 @@ async def patch_customer(
             "description": "The identifier already belonged to this customer",
             "model": IdentifierOut,
         },
-        **problem_responses(401, 403, 404, 409, 412, 422),
+        **problem_responses(
+            Unauthorized,
+            Forbidden,
+            CustomerNotFound,
+            IdentifierConflict,
+            CustomerNotActive,
+            PreconditionFailed,
+            ValidationFailed,
+        ),
     },
 )
 async def add_identifier(
@@ -265,7 +297,15 @@ async def add_identifier(
     operation_id="remove_identifier",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Detach an identifier",
-    responses=problem_responses(401, 403, 404, 409, 412, 422),
+    responses=problem_responses(
+        Unauthorized,
+        Forbidden,
+        CustomerNotFound,
+        IdentifierNotFound,
+        CustomerNotActive,
+        PreconditionFailed,
+        ValidationFailed,
+    ),
 )
 async def remove_identifier(
     customer_id: UUID,
@@ -282,7 +322,9 @@ async def remove_identifier(
     "/customers/{customer_id}/contacts",
     operation_id="list_contacts",
     summary="The contact persons of an organisation",
-    responses=problem_responses(400, 401, 403, 404, 422),
+    responses=problem_responses(
+        InvalidCursor, Unauthorized, Forbidden, CustomerNotFound, ValidationFailed
+    ),
 )
 async def list_contacts(
     customer_id: UUID,
@@ -298,7 +340,9 @@ async def list_contacts(
     "/customers/{customer_id}/consents/history",
     operation_id="consent_history",
     summary="Every consent decision, newest first",
-    responses=problem_responses(400, 401, 403, 404, 422),
+    responses=problem_responses(
+        InvalidCursor, Unauthorized, Forbidden, CustomerNotFound, ValidationFailed
+    ),
 )
 async def consent_history(
     customer_id: UUID,

@@ -10,24 +10,54 @@ from uuid import UUID
 from pydantic import (
     AfterValidator,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     HttpUrl,
+    RootModel,
     StringConstraints,
+    UrlConstraints,
     ValidationInfo,
+    WithJsonSchema,
     field_validator,
     model_validator,
 )
 from pydantic_extra_types.country import CountryAlpha2
 
 from app.core.config import get_settings
-from app.customers.identifiers import IdentifierKind, normalize_identifier
+from app.core.merge_patch import merge_patch_schema
+from app.customers.identifiers import (
+    EMAIL_SYNTAX,
+    EXTERNAL_SYNTAX,
+    MAX_LENGTH,
+    PHONE_SYNTAX,
+    SYNTAX,
+    IdentifierKind,
+    check_syntax,
+    normalize_identifier,
+)
 
 MAX_ATTRIBUTES_BYTES = 16 * 1024
-_BCP47 = re.compile(r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$")
+MAX_URL_LENGTH = 500
+_BCP47 = r"^[A-Za-z]{2,3}(-[A-Za-z0-9]{1,8})*$"
 
+Text100 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 Text200 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
 Text300 = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=300)]
+
+
+# An identifier named alone (a query, a path, an event's customer): written as its kind
+# is (app/customers/identifiers.py), normalised where it is read.
+PhoneText = Annotated[
+    str, StringConstraints(max_length=MAX_LENGTH[IdentifierKind.PHONE], pattern=PHONE_SYNTAX)
+]
+EmailText = Annotated[
+    str, StringConstraints(max_length=MAX_LENGTH[IdentifierKind.EMAIL], pattern=EMAIL_SYNTAX)
+]
+ExternalIdText = Annotated[
+    str,
+    StringConstraints(max_length=MAX_LENGTH[IdentifierKind.EXTERNAL], pattern=EXTERNAL_SYNTAX),
+]
 
 
 class CustomerKind(StrEnum):
@@ -55,7 +85,9 @@ class SizeBand(StrEnum):
     ENTERPRISE = "enterprise"
 
 
-class Channel(StrEnum):
+class ContactChannel(StrEnum):
+    """How a customer is reached (preferences, consents, segments)."""
+
     EMAIL = "email"
     PHONE = "phone"
     SMS = "sms"
@@ -79,13 +111,25 @@ class Weekday(StrEnum):
     SUN = "sun"
 
 
-def _language(value: str) -> str:
-    if not _BCP47.match(value):
-        raise ValueError(f"'{value}' is not a BCP 47 language tag (e.g. es, pt-BR)")
-    return value
+# As stored: BCP 47 tags in 35 characters, URLs in 500 once normalised (a domain in
+# another script is stored in punycode, longer than written).
+Language = Annotated[
+    str, StringConstraints(max_length=35, pattern=_BCP47), Field(description="BCP 47")
+]
 
 
-Language = Annotated[str, AfterValidator(_language)]
+def _storable_url(url: HttpUrl) -> HttpUrl:
+    if len(str(url)) > MAX_URL_LENGTH:
+        raise ValueError(f"is longer than {MAX_URL_LENGTH} characters once normalised")
+    return url
+
+
+Website = Annotated[
+    HttpUrl,
+    UrlConstraints(max_length=MAX_URL_LENGTH),
+    AfterValidator(_storable_url),
+    Field(json_schema_extra={"pattern": "^[Hh][Tt][Tt][Pp][Ss]?://"}),
+]
 
 
 class Address(BaseModel):
@@ -114,12 +158,12 @@ class Profile(BaseModel):
         default=None, description="For a person: the organisation they are a contact of."
     )
     legal_name: Text300 | None = None
-    sector: Text200 | None = None
+    sector: Text100 | None = None
     size_band: SizeBand | None = None
     revenue_band: Annotated[str, Field(max_length=50)] | None = None
-    website: HttpUrl | None = None
+    website: Website | None = None
     address: Address | None = None
-    preferred_language: Language | None = Field(default=None, description="BCP 47")
+    preferred_language: Language | None = None
     tier: Tier = Tier.STANDARD
     owner_id: Text200 | None = Field(default=None, description="The employee assigned.")
     tags: list[
@@ -164,16 +208,41 @@ class Profile(BaseModel):
         return self
 
 
+def _merge_patch_of_profile(schema: dict[str, Any]) -> None:
+    schema.update(merge_patch_schema(Profile))
+    schema["examples"] = [{"tier": "vip", "owner_id": "agent-3", "address": {"city": "Madrid"}}]
+
+
+class CustomerPatch(RootModel[dict[str, Any]]):
+    """RFC 7396 merge patch of the profile fields of CustomerCreate (identifiers excluded);
+    null removes a field. The profile it makes must be valid as a whole (422 otherwise).
+    The body of PATCH /v1/customers/{id}, read as JSON by the route."""
+
+    model_config = ConfigDict(json_schema_extra=_merge_patch_of_profile)
+
+
+def _value_by_kind(schema: dict[str, Any]) -> None:
+    """How the value may be written depends on the kind: one branch per kind."""
+    schema["oneOf"] = [
+        {
+            "properties": {
+                "kind": {"const": kind.value},
+                "value": {"maxLength": MAX_LENGTH[kind], "pattern": SYNTAX[kind]},
+            },
+            "required": ["kind"],
+        }
+        for kind in IdentifierKind
+    ]
+    schema["examples"] = [{"kind": "phone", "value": "612 34 56 78"}]
+
+
 class IdentifierIn(BaseModel):
     """An identifier as given; the value is normalised (E.164, lower-case email...)."""
 
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"kind": "phone", "value": "612 34 56 78"}]},
-    )
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_value_by_kind)
 
     kind: IdentifierKind
-    value: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=320)]
+    value: Annotated[str, StringConstraints(min_length=1, max_length=320)]
 
     @field_validator("value")
     @classmethod
@@ -181,6 +250,7 @@ class IdentifierIn(BaseModel):
         kind = info.data.get("kind")
         if kind is None:  # the kind itself was invalid and is reported on its own
             return value
+        check_syntax(kind, value)
         return normalize_identifier(kind, value, get_settings().default_region)
 
 
@@ -211,6 +281,53 @@ class CustomerCreate(Profile):
     )
 
 
+class IdentifierRef(BaseModel):
+    """An identifier by its kind and normalised value."""
+
+    kind: IdentifierKind
+    value: str
+
+
+# The examples of the answers describe one customer, José Núñez.
+CUSTOMER_ID = "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a10"
+IDENTIFIERS_EXAMPLE: list[dict[str, Any]] = [
+    {
+        "id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a20",
+        "kind": "phone",
+        "value": "+34612345678",
+        "created_at": "2026-11-02T09:15:00Z",
+    },
+    {
+        "id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a21",
+        "kind": "email",
+        "value": "jose.nunez@example.com",
+        "created_at": "2026-11-02T09:15:00Z",
+    },
+]
+CONSENT_EXAMPLE: dict[str, Any] = {
+    "id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a30",
+    "channel": "email",
+    "purpose": "marketing",
+    "granted": True,
+    "source": "web-form",
+    "evidence": "checkbox on https://shop.example/signup, IP 203.0.113.7",
+    "recorded_at": "2026-11-02T09:20:00Z",
+}
+CUSTOMER_SUMMARY_EXAMPLE: dict[str, Any] = {
+    "id": CUSTOMER_ID,
+    "kind": "person",
+    "display_name": "José Núñez",
+    "organization_id": None,
+    "tier": "premium",
+    "owner_id": "agent-17",
+    "tags": ["wholesale"],
+    "status": "active",
+    "unverified": False,
+    "identifiers": IDENTIFIERS_EXAMPLE,
+    "created_at": "2026-11-02T09:15:00Z",
+}
+
+
 class IdentifierOut(BaseModel):
     id: UUID
     kind: IdentifierKind
@@ -218,12 +335,41 @@ class IdentifierOut(BaseModel):
     created_at: datetime
 
 
+# A time of day on the customer's clock (Preferences.timezone), with no UTC offset: not
+# RFC 3339's full-time, so not `format: time`, which requires one.
+_WALL_CLOCK = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
+
+
+def _wall_clock(value: object) -> object:
+    # Only text: pydantic reads a number as seconds after midnight in UTC, an aware time
+    # that cannot be compared with the naive ones.
+    if isinstance(value, time):
+        return value
+    if not isinstance(value, str) or not re.match(_WALL_CLOCK, value):
+        raise ValueError("must be HH:MM or HH:MM:SS on the customer's clock, without an offset")
+    return value
+
+
+WallClock = Annotated[
+    time,
+    BeforeValidator(_wall_clock),
+    WithJsonSchema(
+        {
+            "type": "string",
+            "pattern": _WALL_CLOCK,
+            "description": "HH:MM or HH:MM:SS on the customer's clock, without an offset",
+            "examples": ["09:00"],
+        }
+    ),
+]
+
+
 class ContactHours(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     days: list[Weekday] = Field(min_length=1)
-    start: time = Field(alias="from")
-    end: time = Field(alias="to")
+    start: WallClock = Field(alias="from")
+    end: WallClock = Field(alias="to")
 
     @model_validator(mode="after")
     def _ordered(self) -> Self:
@@ -252,7 +398,7 @@ class Preferences(BaseModel):
         },
     )
 
-    preferred_channel: Channel | None = None
+    preferred_channel: ContactChannel | None = None
     contact_hours: list[ContactHours] = Field(default_factory=list, max_length=14)
     timezone: str | None = Field(default=None, description="IANA time zone, e.g. Europe/Madrid")
     content_interests: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
@@ -291,7 +437,7 @@ class ConsentIn(BaseModel):
         },
     )
 
-    channel: Channel
+    channel: ContactChannel
     purpose: Purpose
     granted: bool
     source: Text200
@@ -299,8 +445,10 @@ class ConsentIn(BaseModel):
 
 
 class ConsentOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [CONSENT_EXAMPLE]})
+
     id: UUID
-    channel: Channel
+    channel: ContactChannel
     purpose: Purpose
     granted: bool
     source: str
@@ -338,6 +486,40 @@ class CustomerSummary(BaseModel):
 class CustomerOut(BaseModel):
     """The customer aggregate."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    **CUSTOMER_SUMMARY_EXAMPLE,
+                    "given_name": "José",
+                    "family_name": "Núñez",
+                    "job_title": None,
+                    "legal_name": None,
+                    "sector": None,
+                    "size_band": None,
+                    "revenue_band": None,
+                    "website": None,
+                    "address": {
+                        "street": None,
+                        "city": "Sevilla",
+                        "region": None,
+                        "postal_code": None,
+                        "country": "ES",
+                    },
+                    "preferred_language": "es",
+                    "attributes": {},
+                    "merged_into": None,
+                    "updated_at": "2026-11-02T09:20:00Z",
+                    "version": 3,
+                    "organization": None,
+                    "contacts": None,
+                    "preferences": None,
+                    "consents": [CONSENT_EXAMPLE],
+                }
+            ]
+        }
+    )
+
     id: UUID
     kind: CustomerKind
     display_name: str
@@ -372,11 +554,21 @@ class CustomerOut(BaseModel):
 
 
 class CustomerPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"items": [CUSTOMER_SUMMARY_EXAMPLE], "next_cursor": None}]}
+    )
+
     items: list[CustomerSummary]
     next_cursor: str | None
 
 
 class Identification(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [{"customer_id": CUSTOMER_ID, "status": "active", "unverified": False}]
+        }
+    )
+
     customer_id: UUID
     status: CustomerStatus
     unverified: bool

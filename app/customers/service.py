@@ -5,13 +5,20 @@ from collections.abc import Sequence
 from typing import Any, NamedTuple
 from uuid import UUID
 
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.access import record_access
 from app.core.db import Executor
-from app.core.errors import Conflict, Forbidden, NotFound, invalid_field, invalid_fields
+from app.core.errors import (
+    EXAMPLE_ID,
+    Conflict,
+    Forbidden,
+    NotFound,
+    invalid_field,
+    invalid_fields,
+)
 from app.core.merge_patch import apply_merge_patch
 from app.core.pagination import cursor_id, keyset_page
 from app.core.preconditions import check_if_match
@@ -31,6 +38,7 @@ from app.customers.schemas import (
     CustomerRef,
     IdentifierIn,
     IdentifierOut,
+    IdentifierRef,
     Preferences,
     Profile,
 )
@@ -45,9 +53,18 @@ class CustomerNotFound(NotFound):
     than the request's own, e.g. a survivor); the request's path is in ``instance``."""
 
     code = "customer-not-found"
+    title = "Customer not found"
+    example = ("Customer not found.", {})
 
     def __init__(self, customer_id: UUID | str | None = None) -> None:
         super().__init__("Customer not found.")
+
+
+class IdentifierConflictFields(BaseModel):
+    identifier: IdentifierRef = Field(description="The identifier, as normalised")
+    conflicting_customer_id: UUID | None = Field(
+        default=None, description="Its holder; absent when the key may not see that customer"
+    )
 
 
 class IdentifierConflict(Conflict):
@@ -56,6 +73,15 @@ class IdentifierConflict(Conflict):
     be hidden from whoever tries to claim it)."""
 
     code = "identifier-conflict"
+    title = "Identifier taken"
+    Extension = IdentifierConflictFields
+    example = (
+        f"The phone +34612345678 already identifies customer {EXAMPLE_ID}.",
+        {
+            "conflicting_customer_id": EXAMPLE_ID,
+            "identifier": {"kind": "phone", "value": "+34612345678"},
+        },
+    )
 
     def __init__(self, kind: str, value: str, holder: UUID | None) -> None:
         identifier = {"kind": kind, "value": value}
@@ -68,6 +94,42 @@ class IdentifierConflict(Conflict):
             f"The {kind} {value} already identifies customer {holder}.",
             extra={"conflicting_customer_id": str(holder), "identifier": identifier},
         )
+
+
+class CustomerNotActive(Conflict):
+    """The customer was merged into another or erased: it takes no more changes (an
+    append to a merged customer lands on its survivor; an erased one takes nothing)."""
+
+    code = "customer-not-active"
+    title = "Customer not active"
+    example = (f"Customer {EXAMPLE_ID} is merged and cannot change.", {})
+
+
+class IdentifierNotFound(NotFound):
+    """The customer has no identifier with this id."""
+
+    code = "identifier-not-found"
+    title = "Identifier not found"
+    example = (
+        f"Identifier {EXAMPLE_ID} not found on customer {EXAMPLE_ID}.",
+        {},
+    )
+
+
+class NotIdentifiedFields(BaseModel):
+    identifier: IdentifierRef = Field(description="What was looked up, as normalised")
+
+
+class NotIdentified(NotFound):
+    """No customer the key may see is identified by this phone, email or external id."""
+
+    code = "customer-not-identified"
+    title = "No customer identified"
+    Extension = NotIdentifiedFields
+    example = (
+        "No customer is identified by phone +34612345678.",
+        {"identifier": {"kind": "phone", "value": "+34612345678"}},
+    )
 
 
 def identifier_out(identifier: CustomerIdentifier) -> IdentifierOut:
@@ -213,7 +275,7 @@ async def _writable(
     if customer is None:
         raise CustomerNotFound(customer_id)
     if customer.status != "active":
-        raise Conflict(f"Customer {customer_id} is {customer.status} and cannot change.")
+        raise CustomerNotActive(f"Customer {customer_id} is {customer.status} and cannot change.")
     check_if_match(if_match, customer.version, required=required)
     return customer
 
@@ -280,7 +342,7 @@ async def remove_identifier(
     customer = await _writable(repo, customer_id, principal, if_match, required=False)
     identifier = await repo.get_identifier(customer.id, identifier_id)
     if identifier is None:
-        raise NotFound(f"Identifier {identifier_id} not found on customer {customer_id}.")
+        raise IdentifierNotFound(f"Identifier {identifier_id} not found on customer {customer_id}.")
     await repo.delete_identifier(identifier)
     await repo.touch(customer)
 

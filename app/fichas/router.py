@@ -10,9 +10,17 @@ from app.auth.dependencies import Admin, Reader
 from app.core.bounded_json import BoundedJsonRoute
 from app.core.config import SettingsDep
 from app.core.db import DriverDep, SessionDep
-from app.core.errors import invalid_field, problem_responses
+from app.core.errors import (
+    Forbidden,
+    Unauthorized,
+    ValidationFailed,
+    invalid_field,
+    problem_responses,
+)
 from app.core.preconditions import not_modified
 from app.customers.identifiers import phone_readings
+from app.customers.schemas import PhoneText
+from app.customers.service import CustomerNotFound
 from app.fichas import service
 from app.fichas.schemas import (
     CallerCandidates,
@@ -21,6 +29,7 @@ from app.fichas.schemas import (
     TemplateList,
     TemplateOut,
 )
+from app.fichas.service import CallerNotFound, TemplateNotFound
 
 router = APIRouter(prefix="/v1", tags=["fichas"], route_class=BoundedJsonRoute)
 
@@ -65,7 +74,12 @@ def _answer(ficha: Ficha, if_none_match: str | None, response: Response) -> Fich
     operation_id="get_ficha",
     summary="The customer card for one job",
     response_model=Ficha,
-    responses={**_FICHA_RESPONSES, **problem_responses(401, 403, 404, 422)},
+    responses={
+        **_FICHA_RESPONSES,
+        **problem_responses(
+            Unauthorized, Forbidden, CustomerNotFound, TemplateNotFound, ValidationFailed
+        ),
+    },
 )
 async def get_ficha(
     customer_id: UUID,
@@ -99,11 +113,19 @@ async def get_ficha(
             "model": CallerCandidates,
             "description": "A bare-digit caller id several customers may own: the candidates",
         },
-        **problem_responses(401, 403, 404, 422),
+        **problem_responses(
+            Unauthorized, Forbidden, CallerNotFound, TemplateNotFound, ValidationFailed
+        ),
     },
 )
 async def screen_pop(
-    phone: Annotated[str, Path(max_length=64, description="Any format; URL-encode the +")],
+    phone: Annotated[
+        PhoneText,
+        Path(
+            description="Any common spelling. By hand, the `+` goes as it is or as `%2B`; "
+            "a generated client encodes the path itself: give it the number as written",
+        ),
+    ],
     role: RoleName,
     request: Request,
     response: Response,
@@ -135,7 +157,7 @@ async def screen_pop(
     "/ficha-templates",
     operation_id="list_ficha_templates",
     summary="Every ficha template",
-    responses=problem_responses(401, 403),
+    responses=problem_responses(Unauthorized, Forbidden),
 )
 async def list_ficha_templates(session: SessionDep, principal: Reader) -> TemplateList:
     return TemplateList(items=await service.list_templates(session))
@@ -145,7 +167,7 @@ async def list_ficha_templates(session: SessionDep, principal: Reader) -> Templa
     "/ficha-templates/{role}",
     operation_id="get_ficha_template",
     summary="One job's ficha template",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(Unauthorized, Forbidden, TemplateNotFound, ValidationFailed),
 )
 async def get_ficha_template(
     role: TemplateRole, session: SessionDep, principal: Reader
@@ -157,7 +179,7 @@ async def get_ficha_template(
     "/ficha-templates/{role}",
     operation_id="put_ficha_template",
     summary="Create or replace a job's ficha template (used by the next ficha)",
-    responses=problem_responses(401, 403, 422),
+    responses=problem_responses(Unauthorized, Forbidden, ValidationFailed),
 )
 async def put_ficha_template(
     role: TemplateRole, body: TemplateIn, session: SessionDep, principal: Admin
@@ -172,7 +194,7 @@ async def put_ficha_template(
     operation_id="delete_ficha_template",
     status_code=status.HTTP_204_NO_CONTENT,
     summary="Remove a custom template, or restore a built-in one to its default",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(Unauthorized, Forbidden, TemplateNotFound, ValidationFailed),
 )
 async def delete_ficha_template(
     role: TemplateRole, session: SessionDep, principal: Admin

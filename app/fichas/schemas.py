@@ -1,10 +1,45 @@
 """Bodies of the ficha and template API."""
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+
+from app.alerts.schemas import AlertOut
+from app.core.money import Money
+from app.customers.schemas import (
+    ConsentOut,
+    ContactChannel,
+    ContactHours,
+    ContactOut,
+    CustomerKind,
+    CustomerRef,
+    CustomerStatus,
+    IdentifierRef,
+    Tier,
+)
+from app.fichas.templates import (
+    BASE_SECTIONS,
+    SECTIONS,
+    labels_json_schema,
+    sections_json_schema,
+)
+from app.indicators.schemas import (
+    FLAG_EXAMPLE,
+    LAST_INTERACTION_EXAMPLE,
+    RISK_EXAMPLE,
+    SATISFACTION_EXAMPLE,
+    VALUE_EXAMPLE,
+    ChurnRisk,
+    Flag,
+    LastInteraction,
+    RiskIndicators,
+    SalesPoint,
+    SatisfactionIndicators,
+)
+from app.timeline.catalog import Channel, Direction
+from app.timeline.schemas import EVENT_TYPES
 
 TEMPLATE_EXAMPLE: dict[str, Any] = {
     "sections": [
@@ -25,8 +60,16 @@ class TemplateIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [TEMPLATE_EXAMPLE]})
 
-    sections: list[dict[str, Any]] = Field(min_length=3, max_length=30)
-    labels: dict[str, dict[str, str]] = Field(default_factory=dict)
+    # Validated by app/fichas/templates.py, which names the section at fault; the schema
+    # says what that admits.
+    sections: Annotated[
+        list[dict[str, Any]],
+        Field(min_length=len(BASE_SECTIONS), max_length=len(SECTIONS)),
+        WithJsonSchema(sections_json_schema()),
+    ]
+    labels: Annotated[dict[str, dict[str, str]], WithJsonSchema(labels_json_schema())] = Field(
+        default_factory=dict
+    )
 
 
 class TemplateOut(BaseModel):
@@ -45,15 +88,285 @@ class Action(BaseModel):
     target: str
 
 
+class Section(BaseModel):
+    """What every section has: its name, its label in the ficha's language, and as of when
+    its data is (now, or when the indicators were last derived)."""
+
+    name: str = Field(description="The section's kind: the same as its key in `sections`")
+    label: str
+    as_of: datetime
+
+
+class IdentitySection(Section):
+    name: Literal["identity"]
+    display_name: str
+    kind: CustomerKind
+    organization: CustomerRef | None
+    identifiers: list[IdentifierRef]
+    language: str | None
+    tier: Tier
+    owner_id: str | None
+    unverified: bool
+    status: CustomerStatus
+
+
+class ValueAtAGlance(BaseModel):
+    lifetime_value: list[Money]
+    lifetime_value_base: Money
+    order_count: int
+    average_order_value: Money | None
+    last_purchase_at: datetime | None
+    segment: str = Field(description="As in the indicators' value.segment (an open set)")
+
+
+class IndicatorsSection(Section):
+    name: Literal["indicators"]
+    value: ValueAtAGlance
+    satisfaction: SatisfactionIndicators
+    churn_risk: RiskIndicators
+    last_interaction: LastInteraction | None
+
+
+class FlagsSection(Section):
+    name: Literal["flags"]
+    items: list[Flag]
+
+
+class OpenOrder(BaseModel):
+    order_id: str
+    status: str
+    total: Money | None
+    since: datetime = Field(description="When it reached its status")
+    carrier: str | None
+
+
+class TicketItem(BaseModel):
+    ticket_id: str
+    status: str | None
+    category: str | None
+    opened_at: datetime | None
+    resolved_at: datetime | None = None
+
+
+class OpenItemsSection(Section):
+    name: Literal["open_items"]
+    orders: list[OpenOrder]
+    tickets: list[TicketItem]
+    disputes: list[str] = Field(description="Payment ids of open disputes")
+    overdue_invoices: list[str] = Field(description="Invoice ids overdue and unpaid")
+
+
+class EventSummary(BaseModel):
+    """An event as a ficha lists it (the timeline has the whole event)."""
+
+    id: UUID
+    type: str = Field(description=EVENT_TYPES)
+    occurred_at: datetime
+    channel: Channel
+    direction: Direction | None
+    summary: str
+    actor: str | None
+
+
+class EventsSection(Section):
+    """The newest events of some types: recent interactions (the template's `types`),
+    pinned notes, quotes and opportunities, web behaviour."""
+
+    name: Literal["recent_interactions", "pinned_notes", "opportunities_and_quotes", "behaviour"]
+    items: list[EventSummary]
+
+
+class Purchase(BaseModel):
+    order_id: str
+    placed_at: datetime | None
+    status: str
+    total: Money | None
+    skus: list[str]
+
+
+class PurchasesSection(Section):
+    name: Literal["purchases"]
+    items: list[Purchase]
+
+
+class TicketsSection(Section):
+    name: Literal["tickets"]
+    items: list[TicketItem]
+
+
+class PreferencesSection(Section):
+    name: Literal["preferences"]
+    preferred_channel: ContactChannel | None = None
+    contact_hours: list[ContactHours] = Field(default_factory=list)
+    timezone: str | None = None
+    content_interests: list[str] = Field(default_factory=list)
+    do_not_call: bool = False
+    notes: str | None = None
+
+
+class ContactsSection(Section):
+    name: Literal["contacts"]
+    items: list[ContactOut]
+
+
+class SalesSeriesSection(Section):
+    name: Literal["sales_series"]
+    interval: Literal["month", "quarter", "year"]
+    items: list[SalesPoint]
+
+
+class OverdueInvoice(BaseModel):
+    invoice_id: str
+    overdue_at: datetime
+    amount: Money | None
+
+
+class PaymentItem(BaseModel):
+    payment_id: str
+    type: str = Field(description="payment.received or payment.failed")
+    at: datetime
+    amount: Money | None
+    order_id: str | None
+    invoice_id: str | None
+    reason: str | None
+
+
+class DisputeItem(BaseModel):
+    payment_id: str
+    status: str
+    opened_at: datetime
+    at: datetime = Field(description="When it reached its status")
+
+
+class CollectionsSection(Section):
+    name: Literal["collections"]
+    overdue_invoices: list[OverdueInvoice]
+    failed_payments: list[PaymentItem]
+    disputes: list[DisputeItem]
+    payment_history: list[PaymentItem]
+
+
+class AlertsSection(Section):
+    name: Literal["alerts"]
+    items: list[AlertOut]
+
+
+class ConsentsSection(Section):
+    name: Literal["consents"]
+    items: list[ConsentOut]
+
+
+class SegmentsSection(Section):
+    name: Literal["segments"]
+    value_segment: str
+    churn_risk: ChurnRisk
+    tags: list[str]
+
+
+FichaSection = Annotated[
+    IdentitySection
+    | IndicatorsSection
+    | FlagsSection
+    | OpenItemsSection
+    | EventsSection
+    | PurchasesSection
+    | TicketsSection
+    | PreferencesSection
+    | ContactsSection
+    | SalesSeriesSection
+    | CollectionsSection
+    | AlertsSection
+    | ConsentsSection
+    | SegmentsSection,
+    Field(discriminator="name"),
+]
+
+
 class Ficha(BaseModel):
     """A customer card for one job: only the sections its template names."""
 
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "customer_id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a10",
+                    "role": "support",
+                    "language": "es",
+                    "generated_at": "2026-11-02T09:30:00Z",
+                    "sections": {
+                        "identity": {
+                            "name": "identity",
+                            "label": "Cliente",
+                            "as_of": "2026-11-02T09:20:00Z",
+                            "display_name": "José Núñez",
+                            "kind": "person",
+                            "organization": None,
+                            "identifiers": [{"kind": "phone", "value": "+34612345678"}],
+                            "language": "es",
+                            "tier": "premium",
+                            "owner_id": "agent-17",
+                            "unverified": False,
+                            "status": "active",
+                        },
+                        "indicators": {
+                            "name": "indicators",
+                            "label": "Indicadores",
+                            "as_of": "2026-11-02T09:30:00Z",
+                            "value": {
+                                k: VALUE_EXAMPLE[k]
+                                for k in (
+                                    "lifetime_value",
+                                    "lifetime_value_base",
+                                    "order_count",
+                                    "average_order_value",
+                                    "last_purchase_at",
+                                    "segment",
+                                )
+                            },
+                            "satisfaction": SATISFACTION_EXAMPLE,
+                            "churn_risk": RISK_EXAMPLE,
+                            "last_interaction": LAST_INTERACTION_EXAMPLE,
+                        },
+                        "flags": {
+                            "name": "flags",
+                            "label": "Avisos",
+                            "as_of": "2026-11-02T09:15:02Z",
+                            "items": [FLAG_EXAMPLE],
+                        },
+                        "recent_interactions": {
+                            "name": "recent_interactions",
+                            "label": "Interacciones recientes",
+                            "as_of": "2026-11-02T09:30:00Z",
+                            "items": [
+                                {
+                                    "id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a12",
+                                    "type": "call.completed",
+                                    "occurred_at": "2026-11-02T09:15:00Z",
+                                    "channel": "phone",
+                                    "direction": "inbound",
+                                    "summary": "Call from +34612345678, 3 min",
+                                    "actor": "agent-17",
+                                }
+                            ],
+                        },
+                    },
+                    "actions": [
+                        {"type": "call", "target": "+34612345678"},
+                        {"type": "email", "target": "jose.nunez@example.com"},
+                    ],
+                }
+            ]
+        }
+    )
+
     customer_id: UUID
-    role: str
+    role: str = Field(description="An open set: the job roles, and any an admin adds")
     language: str
     generated_at: datetime
-    sections: dict[str, dict[str, Any]] = Field(
-        description="Keyed by section name, in template order; each has its label and as_of"
+    sections: dict[str, FichaSection] = Field(
+        description="Keyed by section name, in template order; each names its kind in "
+        "`name` (the same as its key). Section kinds are an open set: skip one whose name "
+        "you do not know."
     )
     actions: list[Action] = Field(description="Ways to reach the customer this job may use")
 

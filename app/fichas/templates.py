@@ -1,5 +1,6 @@
 """Ficha templates: which sections each job sees, their options and their labels (pure)."""
 
+import json
 from typing import Any
 
 from app.timeline.catalog import CATALOG, CUSTOM_PREFIX
@@ -174,8 +175,8 @@ def validate_sections(sections: list[dict[str, Any]]) -> list[dict[str, Any]]:
     for index, section in enumerate(sections):
         where = f"body.sections.{index}"
         name = section.get("name")
-        if name not in SECTIONS:
-            raise TemplateError(f"{where}.name", f"unknown section '{name}'")
+        if not isinstance(name, str) or name not in SECTIONS:
+            raise TemplateError(f"{where}.name", f"unknown section {json.dumps(name)}")
         if name in seen:
             raise TemplateError(f"{where}.name", f"section '{name}' appears twice")
         seen.add(name)
@@ -222,6 +223,59 @@ def validate_labels(labels: dict[str, dict[str, str]]) -> dict[str, dict[str, st
             if not isinstance(label, str) or not 1 <= len(label) <= 100:
                 raise TemplateError(f"body.labels.{language}.{name}", "must be 1 to 100 characters")
     return labels
+
+
+def _option_schema(name: str, kind: type) -> dict[str, Any]:
+    if kind is int:
+        return {"type": "integer", "minimum": 1, "maximum": 50}
+    if kind is bool:
+        return {"type": "boolean"}
+    if name == "interval":
+        return {"enum": list(INTERVALS)}
+    families = sorted({t.split(".")[0] + ".*" for t in CATALOG})
+    named = {"type": "string", "enum": sorted(CATALOG) + families}
+    custom = {"type": "string", "pattern": "^" + CUSTOM_PREFIX.replace(".", "\\.")}
+    return {"type": "array", "items": {"anyOf": [named, custom]}}
+
+
+def sections_json_schema() -> dict[str, Any]:
+    """What :func:`validate_sections` admits, as the JSON Schema of a template's sections."""
+    return {
+        "type": "array",
+        "minItems": len(BASE_SECTIONS),
+        "maxItems": len(SECTIONS),
+        "description": "Each section once, "
+        + ", ".join(BASE_SECTIONS)
+        + " always among them; options left out take their defaults.",
+        "items": {
+            "oneOf": [
+                {
+                    "type": "object",
+                    "properties": {
+                        "name": {"const": name},
+                        **{key: _option_schema(key, kind) for key, (kind, _) in options.items()},
+                    },
+                    "required": ["name"],
+                    "additionalProperties": False,
+                }
+                for name, options in SECTIONS.items()
+            ]
+        },
+    }
+
+
+def labels_json_schema() -> dict[str, Any]:
+    """What :func:`validate_labels` admits: per language, a label for any section."""
+    label = {"type": "string", "minLength": 1, "maxLength": 100}
+    return {
+        "type": "object",
+        "description": "Per language (es, en...), the label shown for a section.",
+        "additionalProperties": {
+            "type": "object",
+            "properties": dict.fromkeys(SECTIONS, label),
+            "additionalProperties": False,
+        },
+    }
 
 
 def label_for(labels: dict[str, dict[str, str]], language: str, section: str) -> str:

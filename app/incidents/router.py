@@ -9,7 +9,7 @@ from app.core.bounded_json import BoundedJsonRoute
 from app.core.clock import ClockDep
 from app.core.config import SettingsDep
 from app.core.db import SessionDep
-from app.core.errors import problem_responses
+from app.core.errors import Forbidden, Unauthorized, ValidationFailed, problem_responses
 from app.incidents import service
 from app.incidents.schemas import IncidentIn, IncidentList, IncidentOut
 
@@ -22,7 +22,7 @@ router = APIRouter(prefix="/v1", tags=["indicators"], route_class=BoundedJsonRou
     operation_id="declare_incident",
     status_code=status.HTTP_201_CREATED,
     summary="Declare an incident: matching customers are flagged and routed to its queue",
-    responses=problem_responses(401, 403, 422),
+    responses=problem_responses(Unauthorized, Forbidden, ValidationFailed),
 )
 async def declare_incident(
     body: IncidentIn,
@@ -38,7 +38,7 @@ async def declare_incident(
     "/incidents",
     operation_id="list_incidents",
     summary="Incidents, newest first",
-    responses=problem_responses(401, 403),
+    responses=problem_responses(Unauthorized, Forbidden),
 )
 async def list_incidents(session: SessionDep, principal: Reader) -> IncidentList:
     return await service.list_incidents(session, principal)
@@ -48,7 +48,9 @@ async def list_incidents(session: SessionDep, principal: Reader) -> IncidentList
     "/incidents/{incident_id}/close",
     operation_id="close_incident",
     summary="Close an incident: its flags and routing end",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(
+        Unauthorized, Forbidden, service.IncidentNotFound, ValidationFailed
+    ),
 )
 async def close_incident(
     incident_id: UUID,

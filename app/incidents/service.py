@@ -7,7 +7,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import Clock
 from app.core.config import Settings
-from app.core.errors import NotFound
+from app.core.errors import EXAMPLE_ID, NotFound
 from app.core.security import Principal
 from app.incidents import queries
 from app.incidents.models import Incident
@@ -43,12 +43,20 @@ async def declare_incident(
     return _incident_out(incident)
 
 
+class IncidentNotFound(NotFound):
+    """No incident with this id."""
+
+    code = "incident-not-found"
+    title = "Incident not found"
+    example = (f"Incident {EXAMPLE_ID} not found.", {})
+
+
 async def close_incident(
     session: AsyncSession, incident_id: UUID, settings: Settings, clock: Clock
 ) -> IncidentOut:
     incident = await IncidentRepository(session).get_locked(incident_id)
     if incident is None:
-        raise NotFound(f"Incident {incident_id} not found.")
+        raise IncidentNotFound(f"Incident {incident_id} not found.")
     if incident.status == "open":
         incident.status = "closed"
         incident.closed_at = clock.now()

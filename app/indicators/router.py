@@ -10,7 +10,8 @@ from app.core.bounded_json import BoundedJsonRoute
 from app.core.clock import ClockDep
 from app.core.config import SettingsDep
 from app.core.db import SessionDep
-from app.core.errors import problem_responses
+from app.core.errors import Forbidden, Unauthorized, ValidationFailed, problem_responses
+from app.customers.service import CustomerNotFound
 from app.indicators import service
 from app.indicators.schemas import (
     IndicatorsOut,
@@ -19,6 +20,7 @@ from app.indicators.schemas import (
     RuleOut,
     SalesSeries,
 )
+from app.indicators.service import RuleNotFound
 
 router = APIRouter(prefix="/v1", tags=["indicators"], route_class=BoundedJsonRoute)
 
@@ -27,7 +29,7 @@ router = APIRouter(prefix="/v1", tags=["indicators"], route_class=BoundedJsonRou
     "/customers/{customer_id}/indicators",
     operation_id="get_indicators",
     summary="Value, service, satisfaction, contact and risk indicators, as of now",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(Unauthorized, Forbidden, CustomerNotFound, ValidationFailed),
 )
 async def get_indicators(
     customer_id: UUID,
@@ -43,7 +45,7 @@ async def get_indicators(
     "/customers/{customer_id}/sales-series",
     operation_id="get_sales_series",
     summary="Order totals per month, quarter or year, per currency",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(Unauthorized, Forbidden, CustomerNotFound, ValidationFailed),
 )
 async def get_sales_series(
     customer_id: UUID,
@@ -58,7 +60,7 @@ async def get_sales_series(
     "/rules",
     operation_id="list_rules",
     summary="The built-in rules and their thresholds",
-    responses=problem_responses(401, 403),
+    responses=problem_responses(Unauthorized, Forbidden),
 )
 async def list_rules(session: SessionDep, principal: Reader) -> RuleList:
     return RuleList(items=await service.rules(session))
@@ -68,7 +70,7 @@ async def list_rules(session: SessionDep, principal: Reader) -> RuleList:
     "/rules/{rule}",
     operation_id="get_rule",
     summary="One rule and its thresholds",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(Unauthorized, Forbidden, RuleNotFound, ValidationFailed),
 )
 async def get_rule(rule: str, session: SessionDep, principal: Reader) -> RuleOut:
     for item in await service.rules(session):
@@ -81,7 +83,7 @@ async def get_rule(rule: str, session: SessionDep, principal: Reader) -> RuleOut
     "/rules/{rule}",
     operation_id="put_rule",
     summary="Change a rule's thresholds (takes effect on the next evaluation)",
-    responses=problem_responses(401, 403, 404, 422),
+    responses=problem_responses(Unauthorized, Forbidden, RuleNotFound, ValidationFailed),
 )
 async def put_rule(rule: str, body: RuleConfig, session: SessionDep, principal: Admin) -> RuleOut:
     return await service.put_rule(session, rule, body)

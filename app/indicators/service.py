@@ -168,7 +168,11 @@ RULE_NAMES = tuple(DEFAULT_RULES)
 
 
 class RuleNotFound(NotFound):
+    """No rule of this name (GET /v1/rules lists them)."""
+
     code = "rule-not-found"
+    title = "Rule not found"
+    example = ("No rule 'unhappy_streak'.", {})
 
 
 async def stored_policy(on: Executor, name: str) -> dict[str, Any] | None:

@@ -14,6 +14,8 @@ from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from app.core.money import money
+
 RECENT = 200  # recent items kept per list (surveys, rated contacts, missed calls)
 # The windows the indicators count over (derive) and whose ends next_change finds.
 DAYS_90 = timedelta(days=90)
@@ -430,14 +432,13 @@ def derive(state: Mapping[str, Any], now: datetime, policy: ValuePolicy) -> dict
 
     return {
         "value": {
-            "lifetime_value": {c: format(v, "f") for c, v in sorted(per_currency.items())},
-            "lifetime_value_base": {
-                "amount": format(base_total.quantize(Decimal("0.01")), "f"),
-                "currency": policy.base_currency,
-            },
+            "lifetime_value": [money(v, c) for c, v in sorted(per_currency.items())],
+            "lifetime_value_base": money(
+                base_total.quantize(Decimal("0.01")), policy.base_currency
+            ),
             "unconverted_currencies": sorted(unconverted),
             "order_count": order_count,
-            "average_order_value": {"amount": average_order, "currency": policy.base_currency}
+            "average_order_value": money(average_order, policy.base_currency)
             if average_order
             else None,
             "first_purchase_at": placed_dates[0] if placed_dates else None,
@@ -504,6 +505,6 @@ def sales_series(state: Mapping[str, Any], interval: str) -> list[dict[str, Any]
         bucket = buckets.setdefault((period(at), currency), {"orders": 0, "amount": Decimal(0)})
         bucket["amount"] -= _d(amount)
     return [
-        {"period": p, "currency": c, "orders": b["orders"], "amount": format(b["amount"], "f")}
+        {"period": p, "orders": b["orders"], "total": money(b["amount"], c)}
         for (p, c), b in sorted(buckets.items())
     ]

@@ -10,11 +10,18 @@ from app.core.bounded_json import BoundedJsonRoute
 from app.core.clock import Clock, ClockDep
 from app.core.config import Settings, SettingsDep
 from app.core.db import LazySessionDep, SessionDep
-from app.core.errors import problem_responses
-from app.core.pagination import Limit
+from app.core.errors import Forbidden, Unauthorized, ValidationFailed, problem_responses
+from app.core.pagination import InvalidCursor, Limit
 from app.ingest import service
 from app.ingest.adapters.base import Delivery
 from app.ingest.schemas import DeliveryPage, ReplayOutcome, WebhookReceipt
+from app.ingest.service import (
+    DeliveryNotFound,
+    DeliveryPastBounds,
+    InvalidSignature,
+    NoAdapter,
+    SourceNotFound,
+)
 
 router = APIRouter(prefix="/v1", tags=["webhooks"], route_class=BoundedJsonRoute)
 
@@ -38,7 +45,7 @@ _WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
         "description": "Stored but not understood: kept as failed for a replay",
         "model": WebhookReceipt,
     },
-    **problem_responses(401, 404, 413, 422),
+    **problem_responses(InvalidSignature, SourceNotFound, DeliveryPastBounds, ValidationFailed),
 }
 
 
@@ -133,7 +140,7 @@ async def receive_webhook_with_token(
     "/webhook-deliveries",
     operation_id="list_webhook_deliveries",
     summary="Stored webhook deliveries, newest first",
-    responses=problem_responses(400, 401, 403, 422),
+    responses=problem_responses(InvalidCursor, Unauthorized, Forbidden, ValidationFailed),
 )
 async def list_webhook_deliveries(
     session: SessionDep,
@@ -163,7 +170,9 @@ async def list_webhook_deliveries(
     operation_id="replay_webhook_delivery",
     summary="Normalise a stored delivery again",
     status_code=status.HTTP_200_OK,
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(
+        Unauthorized, Forbidden, DeliveryNotFound, NoAdapter, ValidationFailed
+    ),
 )
 async def replay_webhook_delivery(
     delivery_id: UUID,

@@ -15,7 +15,14 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import Clock
 from app.core.config import Settings
-from app.core.errors import Conflict, NotFound, PayloadTooLarge, Unauthorized, ValidationFailed
+from app.core.errors import (
+    EXAMPLE_ID,
+    Conflict,
+    NotFound,
+    PayloadTooLarge,
+    Unauthorized,
+    ValidationFailed,
+)
 from app.core.pagination import cursor_id, keyset_page
 from app.core.security import Principal, Role
 from app.customers import resolution
@@ -49,15 +56,45 @@ WEBHOOK_DELIVERIES = Counter(
 
 
 class SourceNotFound(NotFound):
+    """No webhook source of this name, or one without secrets (disabled)."""
+
     code = "webhook-source-not-found"
+    title = "Webhook source not found"
+    example = ("No webhook source 'shopify' is configured.", {})
 
 
 class InvalidSignature(Unauthorized):
+    """The delivery does not carry a valid signature of its platform's scheme; nothing
+    was stored."""
+
     code = "webhook-signature-invalid"
+    title = "Invalid webhook signature"
+    example = ("The shopify signature is not valid: no signature matches.", {})
 
 
 class DeliveryPastBounds(PayloadTooLarge):
+    """A delivery past what is read before its signature is checked (its size, its
+    signature header's); nothing was stored."""
+
     code = "webhook-body-past-bounds"
+    title = "Webhook delivery past bounds"
+    example = ("Not read: the body exceeds 1048576 bytes.", {})
+
+
+class DeliveryNotFound(NotFound):
+    """No stored webhook delivery with this id."""
+
+    code = "delivery-not-found"
+    title = "Delivery not found"
+    example = (f"Webhook delivery {EXAMPLE_ID} not found.", {})
+
+
+class NoAdapter(Conflict):
+    """The stored delivery's source has no adapter in this version: it cannot be replayed."""
+
+    code = "no-adapter"
+    title = "No adapter for the source"
+    example = ("No adapter for source 'legacy' in this version.", {})
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,7 +121,7 @@ def _principal(source: str) -> Principal:
 def enabled_adapter(source: str, settings: Settings) -> tuple[Adapter, list[str]]:
     """The adapter of a configured source; 404 for unknown or unconfigured sources alike."""
     adapter = ADAPTERS.get(source)
-    secrets = settings.webhook_secrets(source)
+    secrets = settings.webhook_secrets.get(source, [])
     if adapter is None or not secrets:
         raise SourceNotFound(f"No webhook source '{source}' is configured.")
     return adapter, secrets
@@ -244,12 +281,12 @@ async def _append_events(
     results = await bulk.store_events(
         session, pending, writer, settings, clock, label="event", delivery_id=row_id
     )
-    errors = [e["reason"] for r in results if r.errors for e in r.errors]
+    errors = [e.reason for r in results if r.errors for e in r.errors]
     awaited = [
         (reference_scopes(p.event_ref.source, writer)[0], p.event_ref.source_event_id)
         for p, r in zip(pending, results, strict=True)
         if p.event_ref is not None
-        and any(e["type"] == timeline.NOT_RECORDED_YET for e in r.errors or [])
+        and any(e.type == timeline.NOT_RECORDED_YET for e in r.errors or [])
     ]
     return Processed(
         "failed" if errors else "processed",
@@ -272,7 +309,7 @@ async def replay(
     """Normalise a stored delivery again (after an adapter fix); idempotent by event keys."""
     row = await DeliveryRepository(session).get_for_update(row_id)
     if row is None:
-        raise NotFound(f"Webhook delivery {row_id} not found.")
+        raise DeliveryNotFound(f"Webhook delivery {row_id} not found.")
     return await _replay_row(session, row, settings, clock)
 
 
@@ -281,7 +318,7 @@ async def _replay_row(
 ) -> ReplayOutcome:
     adapter = ADAPTERS.get(row.source)
     if adapter is None:
-        raise Conflict(f"No adapter for source '{row.source}' in this version.")
+        raise NoAdapter(f"No adapter for source '{row.source}' in this version.")
     delivery = Delivery(
         url=row.url, headers=row.headers, body=row.body, received_at=row.received_at
     )

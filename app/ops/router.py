@@ -14,6 +14,8 @@ from app.core.metrics import exposition
 from app.core.migrations import head_revision
 
 router = APIRouter(tags=["ops"], route_class=BoundedJsonRoute)
+# Probes and scrapers on the internal network call these without a key.
+OPEN: dict[str, Any] = {"security": []}
 
 
 class Health(BaseModel):
@@ -25,7 +27,7 @@ class Readiness(BaseModel):
     migration: str
 
 
-@router.get("/healthz", operation_id="healthz", summary="The process is alive")
+@router.get("/healthz", operation_id="healthz", summary="The process is alive", openapi_extra=OPEN)
 async def healthz() -> Health:
     return Health(status="ok")
 
@@ -34,7 +36,8 @@ async def healthz() -> Health:
     "/readyz",
     operation_id="readyz",
     summary="The database is reachable and migrated to head",
-    responses=problem_responses(503),
+    responses=problem_responses(ServiceUnavailable),
+    openapi_extra=OPEN,
 )
 async def readyz(request: Request) -> Readiness:
     database: Database = request.app.state.db
@@ -55,6 +58,7 @@ async def readyz(request: Request) -> Readiness:
     summary="Prometheus metrics",
     response_class=Response,
     responses={200: {"content": {CONTENT_TYPE_LATEST: {"schema": {"type": "string"}}}}},
+    openapi_extra=OPEN,
 )
 async def metrics() -> Any:
     return Response(exposition(), media_type=CONTENT_TYPE_LATEST)

@@ -11,8 +11,9 @@ from app.core.bounded_json import BoundedJsonRoute
 from app.core.clock import ClockDep
 from app.core.config import SettingsDep
 from app.core.db import SessionDep
-from app.core.errors import problem_responses
-from app.core.pagination import Limit
+from app.core.errors import Forbidden, Unauthorized, ValidationFailed, problem_responses
+from app.core.pagination import InvalidCursor, Limit
+from app.customers.service import CustomerNotFound
 from app.privacy import service
 from app.privacy.schemas import (
     AccessPage,
@@ -21,6 +22,7 @@ from app.privacy.schemas import (
     ErasureReceipt,
     RetentionPolicy,
 )
+from app.privacy.service import CustomerMerged
 
 router = APIRouter(prefix="/v1", tags=["privacy"], route_class=BoundedJsonRoute)
 
@@ -29,7 +31,9 @@ router = APIRouter(prefix="/v1", tags=["privacy"], route_class=BoundedJsonRoute)
     "/customers/{customer_id}/access-log",
     operation_id="get_access_log",
     summary="Who read this customer's data, when, in which role",
-    responses=problem_responses(400, 401, 403, 404, 422),
+    responses=problem_responses(
+        InvalidCursor, Unauthorized, Forbidden, CustomerNotFound, ValidationFailed
+    ),
 )
 async def get_access_log(
     customer_id: UUID,
@@ -48,7 +52,9 @@ async def get_access_log(
     response_class=StreamingResponse,
     responses={
         200: {"model": CustomerExport, "description": "The export (streamed)"},
-        **problem_responses(401, 403, 404, 409, 422),
+        **problem_responses(
+            Unauthorized, Forbidden, CustomerNotFound, CustomerMerged, ValidationFailed
+        ),
     },
 )
 async def export_customer(
@@ -69,7 +75,9 @@ async def export_customer(
     "/customers/{customer_id}/erasure",
     operation_id="erase_customer",
     summary="Erase a customer's personal data (right to be forgotten)",
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(
+        Unauthorized, Forbidden, CustomerNotFound, CustomerMerged, ValidationFailed
+    ),
 )
 async def erase_customer(
     customer_id: UUID,
@@ -90,7 +98,7 @@ async def erase_customer(
     "/retention-policy",
     operation_id="get_retention_policy",
     summary="How long raw deliveries, the access log and each event type are kept",
-    responses=problem_responses(401, 403),
+    responses=problem_responses(Unauthorized, Forbidden),
 )
 async def get_retention_policy(session: SessionDep, principal: Admin) -> RetentionPolicy:
     return await service.retention_policy(session)
@@ -100,7 +108,7 @@ async def get_retention_policy(session: SessionDep, principal: Admin) -> Retenti
     "/retention-policy",
     operation_id="put_retention_policy",
     summary="Set the retention periods (applied by `customer-history retention run`)",
-    responses=problem_responses(401, 403, 422),
+    responses=problem_responses(Unauthorized, Forbidden, ValidationFailed),
 )
 async def put_retention_policy(
     body: RetentionPolicy, session: SessionDep, principal: Admin

@@ -5,13 +5,14 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from uuid import UUID
 
+from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.access import access_log
 from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.db import Database, new_id
-from app.core.errors import Conflict
+from app.core.errors import EXAMPLE_ID, Conflict
 from app.core.pagination import cursor_id, keyset_page
 from app.core.security import Principal
 from app.customers import service as customers
@@ -28,6 +29,23 @@ from app.privacy.schemas import (
 )
 
 
+class CustomerMergedFields(BaseModel):
+    survivor_id: UUID = Field(description="The customer it was merged into: ask that one")
+
+
+class CustomerMerged(Conflict):
+    """The customer was merged into another: privacy requests are made on the survivor,
+    which holds the history."""
+
+    code = "customer-merged"
+    title = "Customer merged"
+    Extension = CustomerMergedFields
+    example = (
+        f"Customer {EXAMPLE_ID} was merged into {EXAMPLE_ID}; erase that customer.",
+        {"survivor_id": EXAMPLE_ID},
+    )
+
+
 async def _not_merged_away(
     session: AsyncSession, customer_id: UUID, principal: Principal, verb: str
 ) -> CustomerOut:
@@ -36,7 +54,7 @@ async def _not_merged_away(
     customer = await customers.get_customer(session, customer_id, principal)
     if customer.status.value == "merged":
         survivor = await customers.survivor_id(session, customer.id)
-        raise Conflict(
+        raise CustomerMerged(
             f"Customer {customer_id} was merged into {survivor}; {verb} that customer.",
             extra={"survivor_id": str(survivor)},
         )

@@ -5,13 +5,15 @@ from typing import Any
 
 from pydantic import BaseModel, Field
 
+from app.core.money import Money
+
 
 class SummaryReport(BaseModel):
     period_from: datetime
     period_to: datetime
-    revenue: dict[str, str] = Field(description="Per currency: orders minus refunds")
+    revenue: list[Money] = Field(description="Per currency: orders minus refunds")
     orders: int
-    average_order_value: dict[str, str]
+    average_order_value: list[Money] = Field(description="Per currency")
     customers: int
     repeat_purchase_rate: float | None
     retention_rate: float | None

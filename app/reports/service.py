@@ -7,12 +7,16 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.money import Money, money
 from app.reports import queries
 from app.reports.schemas import SummaryReport
 
 
 async def summary(session: AsyncSession, since: datetime, until: datetime) -> SummaryReport:
     """Company figures for a period, from the events (amounts survive erasure)."""
+    # In UTC: arithmetic in a historical offset (0001-01-01T16:00-17:36) can leave year 1
+    # as a local time although the instant is in range.
+    since, until = since.astimezone(UTC), until.astimezone(UTC)
     current_rows = await queries.report_rows(session, since, until)
     # The period before, as long as this one, but no earlier than the first instant there is.
     earliest = datetime.min.replace(tzinfo=UTC)
@@ -46,12 +50,12 @@ async def summary(session: AsyncSession, since: datetime, until: datetime) -> Su
     return SummaryReport(
         period_from=since,
         period_to=until,
-        revenue={c: format(v, "f") for c, v in sorted(revenue.items())},
+        revenue=[Money.model_validate(money(v, c)) for c, v in sorted(revenue.items())],
         orders=sum(buyers.values()),
-        average_order_value={
-            c: format((sum(v, Decimal(0)) / len(v)).quantize(Decimal("0.01")), "f")
+        average_order_value=[
+            Money.model_validate(money((sum(v, Decimal(0)) / len(v)).quantize(Decimal("0.01")), c))
             for c, v in sorted(order_totals.items())
-        },
+        ],
         customers=len(buyers),
         repeat_purchase_rate=round(sum(1 for n in buyers.values() if n >= 2) / len(buyers), 4)
         if buyers

@@ -8,8 +8,15 @@ from app.auth.dependencies import Admin, Reader
 from app.core.bounded_json import BoundedJsonRoute
 from app.core.config import SettingsDep
 from app.core.db import DriverDep, SessionDep
-from app.core.errors import invalid_field, problem_responses
+from app.core.errors import (
+    Forbidden,
+    Unauthorized,
+    ValidationFailed,
+    invalid_field,
+    problem_responses,
+)
 from app.customers.identifiers import normalize_phone
+from app.customers.schemas import PhoneText
 from app.routing import service
 from app.routing.schemas import RoutingAnswer, RoutingPolicy
 
@@ -22,10 +29,16 @@ router = APIRouter(prefix="/v1", tags=["indicators"], route_class=BoundedJsonRou
     operation_id="route_by_phone",
     summary="Queue and priority for an incoming call (IVR / ACD)",
     response_model=RoutingAnswer,
-    responses=problem_responses(401, 403, 422),
+    responses=problem_responses(Unauthorized, Forbidden, ValidationFailed),
 )
 async def route_by_phone(
-    phone: Annotated[str, Path(max_length=64, description="Any format; URL-encode the +")],
+    phone: Annotated[
+        PhoneText,
+        Path(
+            description="Any common spelling. By hand, the `+` goes as it is or as `%2B`; "
+            "a generated client encodes the path itself: give it the number as written",
+        ),
+    ],
     connection: DriverDep,
     principal: Reader,
     settings: SettingsDep,
@@ -43,7 +56,7 @@ async def route_by_phone(
     "/routing/policy",
     operation_id="get_routing_policy",
     summary="The routing policy",
-    responses=problem_responses(401, 403),
+    responses=problem_responses(Unauthorized, Forbidden),
 )
 async def get_routing_policy(session: SessionDep, principal: Reader) -> RoutingPolicy:
     return await service.routing_policy(session)
@@ -53,7 +66,7 @@ async def get_routing_policy(session: SessionDep, principal: Reader) -> RoutingP
     "/routing/policy",
     operation_id="put_routing_policy",
     summary="Replace the routing policy",
-    responses=problem_responses(401, 403, 422),
+    responses=problem_responses(Unauthorized, Forbidden, ValidationFailed),
 )
 async def put_routing_policy(
     body: RoutingPolicy, session: SessionDep, principal: Admin

@@ -11,11 +11,12 @@ from fastapi.responses import StreamingResponse
 from app.auth.dependencies import require_roles
 from app.core.bounded_json import BoundedJsonRoute
 from app.core.db import Database, SessionDep
-from app.core.errors import problem_responses
+from app.core.errors import Forbidden, Unauthorized, ValidationFailed, problem_responses
+from app.core.pagination import InvalidCursor
 from app.core.security import Principal, Role
 from app.core.spreadsheet import safe_cell
 from app.segments import service
-from app.segments.schemas import SegmentQuery
+from app.segments.schemas import SegmentPage, SegmentQuery
 
 # Listed with the indicators in the API document, as it has always been.
 router = APIRouter(prefix="/v1", tags=["indicators"], route_class=BoundedJsonRoute)
@@ -33,12 +34,13 @@ CSV_COLUMNS = ("customer_id", "display_name", "language", "tier", "channel", "co
     "/segments/query",
     operation_id="query_segment",
     summary="Customers to contact for a campaign, with consent and do-not-call enforced",
+    response_model=SegmentPage,
     responses={
         200: {
             "description": "JSON pages, or the whole list as CSV with `Accept: text/csv`",
             "content": {"text/csv": {"schema": {"type": "string"}}},
         },
-        **problem_responses(400, 401, 403, 422),
+        **problem_responses(InvalidCursor, Unauthorized, Forbidden, ValidationFailed),
     },
 )
 async def query_segment(

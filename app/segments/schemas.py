@@ -1,12 +1,13 @@
 """Segment queries and pages."""
 
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.core.timestamps import Timestamp
-from app.customers.schemas import Channel, Purpose, Tier
+from app.customers.schemas import ContactChannel, Purpose, Tier
+from app.indicators.schemas import ChurnRisk
 
 
 class SegmentQuery(BaseModel):
@@ -28,13 +29,13 @@ class SegmentQuery(BaseModel):
         },
     )
 
-    channel: Channel
+    channel: ContactChannel
     purpose: Purpose = Purpose.MARKETING
     tier: list[Tier] | None = None
     tags: list[Annotated[str, Field(max_length=50)]] | None = None
     owner_id: Annotated[str, Field(max_length=200)] | None = None
     value_segment: list[str] | None = None
-    churn_risk: list[Literal["low", "medium", "high"]] | None = None
+    churn_risk: list[ChurnRisk] | None = None
     has_flag: Annotated[str, Field(max_length=80)] | None = None
     has_open_order: bool | None = None
     last_purchase_before: Timestamp | None = None
@@ -51,11 +52,33 @@ class SegmentMember(BaseModel):
     display_name: str
     language: str | None
     tier: Tier
-    channel: Channel
+    channel: ContactChannel
     contact: str = Field(description="Where to reach them on the channel asked for")
 
 
 class SegmentPage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [
+                        {
+                            "customer_id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a10",
+                            "display_name": "José Núñez",
+                            "language": "es",
+                            "tier": "premium",
+                            "channel": "email",
+                            "contact": "jose.nunez@example.com",
+                        }
+                    ],
+                    "next_cursor": None,
+                    "matched": 3,
+                    "excluded": {"no_consent": 1, "do_not_call": 0, "no_contact": 1},
+                }
+            ]
+        }
+    )
+
     items: list[SegmentMember]
     next_cursor: str | None
     matched: int = Field(description="Customers matching the filters")

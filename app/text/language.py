@@ -1,11 +1,10 @@
 """Which language a text is in: py3langid's naive Bayes model (shipped inside the wheel,
 nothing downloaded), restricted to the supported languages and the others worth naming.
 
-Measured on the tuning half of tests/text/labelled.jsonl: py3langid and
-lingua-language-detector (high accuracy, same languages) were both right on 96.6% of
-texts, but lingua read 620 short texts a second where py3langid read 19,000, and
-weighs 96 MB against 4.5 MB. Most of the misses were Spanish and Portuguese taken for
-Galician; a prior for the supported languages (``supported_prior``) settles those.
+Measured on the tuning half of tests/text/labelled.jsonl (docs/text-analysis.md,
+Method): py3langid and lingua-language-detector were as accurate, and lingua many times
+slower and heavier. Most of the misses were Spanish and Portuguese taken for Galician; a
+prior for the supported languages (``supported_prior``) settles those.
 """
 
 import math
@@ -16,7 +15,8 @@ from functools import lru_cache
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
 # The detector reads the start of a text: 500 characters tell the language as well as the
-# whole (the labelled set's texts are shorter), and reading a 1 KB text took 1.4 ms.
+# whole (the labelled set's texts are shorter), and reading costs time with every
+# character (docs/performance.md, "Measurements behind the code").
 READ_CHARS = 300
 # Not language: links, addresses, handles, numbers.
 _NOISE = re.compile(r"https?://\S+|\S+@\S+|@\w+|#|\d+")

@@ -6,7 +6,7 @@ from fastapi import APIRouter
 
 from app.auth.dependencies import Writer
 from app.core.bounded_json import BoundedJsonRoute
-from app.core.errors import problem_responses
+from app.core.errors import Forbidden, Unauthorized, ValidationFailed, problem_responses
 from app.text.analyser import TextAnalyser
 from app.text.rules import default_rules
 from app.text.schemas import AnalyzeIn, TextAnalysis
@@ -49,7 +49,7 @@ _EXAMPLE = TextAnalysis.model_validate(
     summary="Language, sentiment, urgency, intents and abuse of one text",
     responses={
         200: {"content": {"application/json": {"example": _EXAMPLE}}},
-        **problem_responses(401, 403, 422),
+        **problem_responses(Unauthorized, Forbidden, ValidationFailed),
     },
 )
 def analyze_text(body: AnalyzeIn, principal: Writer) -> TextAnalysis:
@@ -57,6 +57,6 @@ def analyze_text(body: AnalyzeIn, principal: Writer) -> TextAnalysis:
     in a transcript are left out; the language is detected unless given (Spanish,
     Portuguese, English and French are analysed; another language is answered with
     `supported: false`). Up to 20,000 characters; nothing is stored."""
-    # A plain function: FastAPI runs it in its thread pool, so the 7 ms that 20,000
-    # characters take do not hold up the event loop.
+    # A plain function: FastAPI runs it in its thread pool, so that a long text (some
+    # milliseconds: docs/performance.md) does not hold up the event loop.
     return default_analyser().analyse(body.text, body.language)

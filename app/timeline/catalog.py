@@ -1,8 +1,11 @@
 """The event catalog: every normalised type, its payload model and default channel."""
 
+import typing
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
+
+from pydantic import BaseModel
 
 from app.timeline.payloads import (
     CallPayload,
@@ -12,6 +15,7 @@ from app.timeline.payloads import (
     CorrectionPayload,
     CustomPayload,
     EmailPayload,
+    Erasure,
     ErasurePayload,
     InvoicePayload,
     MeetingPayload,
@@ -35,6 +39,8 @@ CUSTOM_PREFIX = "custom."
 
 
 class Channel(StrEnum):
+    """Where an event happened."""
+
     PHONE = "phone"
     EMAIL = "email"
     WEB = "web"
@@ -175,3 +181,54 @@ def catalog_document() -> list[dict[str, Any]]:
         }
     )
     return entries
+
+
+def appendable_types() -> dict[type[Payload], list[str]]:
+    """The types a writer may append, by payload model (the system types are the service's
+    own; custom.* types take any object)."""
+    types_of: dict[type[Payload], list[str]] = {}
+    for entry in CATALOG.values():
+        if entry.name not in SYSTEM_TYPES:
+            types_of.setdefault(entry.payload, []).append(entry.name)
+    return types_of
+
+
+def payload_models() -> list[type[BaseModel]]:
+    """Every payload model of the catalog, and the models they nest (an order's items)."""
+    found: list[type[BaseModel]] = []
+    pending: list[Any] = [t.payload for t in CATALOG.values()]
+    while pending:
+        kind = pending.pop(0)
+        if isinstance(kind, type) and issubclass(kind, BaseModel):
+            if kind not in found:
+                found.append(kind)
+                pending.extend(f.annotation for f in kind.model_fields.values())
+        else:
+            pending.extend(typing.get_args(kind))  # list[X], X | None, Annotated[X, ...]
+    return found
+
+
+class UnclassifiedPayload(ValueError):
+    """A payload field without its erasure mark, or one name kept here and erased there."""
+
+
+def erasure_keep_list() -> list[str]:
+    """The payload fields, by JSON name, that a customer's erasure keeps (the marks on the
+    payload models); UnclassifiedPayload naming every field that is not marked, or marked
+    both ways under one name (the erasure reads names, not types)."""
+    marks: dict[str, set[Erasure]] = {}
+    problems = []
+    for model in payload_models():
+        for name, field in model.model_fields.items():
+            found = {m for m in field.metadata if isinstance(m, Erasure)}
+            if len(found) != 1:
+                problems.append(f"{model.__name__}.{name} is marked neither KEEP nor ERASE")
+            marks.setdefault(field.alias or name, set()).update(found)
+    problems += [
+        f"'{key}' is kept in one payload and erased in another"
+        for key, m in marks.items()
+        if len(m) > 1
+    ]
+    if problems:
+        raise UnclassifiedPayload("; ".join(problems))
+    return sorted(key for key, m in marks.items() if m == {Erasure.KEEP})

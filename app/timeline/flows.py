@@ -10,7 +10,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import Clock
 from app.core.config import Settings
-from app.core.errors import NotFound
 from app.core.security import Principal
 from app.customers import merges
 from app.customers import service as customers
@@ -19,7 +18,7 @@ from app.indicators import service as indicators
 from app.timeline.models import CustomerMerge
 from app.timeline.repository import TimelineRepository
 from app.timeline.schemas import FieldConflict, MergeOutcome, UnmergeOutcome
-from app.timeline.service import append_system_event
+from app.timeline.service import NotMerged, append_system_event
 
 
 async def merge(
@@ -102,8 +101,8 @@ async def unmerge(
     # Who may see both comes first: the merge record is not looked at for anyone else.
     target, source = await merges.lock_pair(session, survivor_id, absorbed_id, principal)
     record = await repo.open_merge(survivor_id, absorbed_id)
-    if record is None:
-        raise NotFound(f"Customer {absorbed_id} is not merged into {survivor_id}.")
+    if record is None:  # both exist and are seen: it is the state that refuses, a conflict
+        raise NotMerged(f"Customer {absorbed_id} is not merged into {survivor_id}.")
     restored = await merges.restore(
         session, target, source, record.identifier_ids, record.absorbed_owner_id
     )

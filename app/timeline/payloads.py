@@ -1,4 +1,15 @@
-"""One payload model per event type family: what each kind of fact carries."""
+"""One payload model per event type family: what each kind of fact carries.
+
+Every field says what a customer's erasure does with it: ``KEEP`` (what keeps company
+figures true: ids of orders, tickets and payments, amounts, currencies, quantities,
+skus, statuses, categories, scores, durations) or ``ERASE`` (whatever may say who the
+customer is: names, addresses, phones, emails, subjects, notes, bodies, transcripts,
+urls, comments). The erasure (``ch_redact``, in the database) keeps a field by its JSON
+name wherever it occurs, so one name is kept everywhere or nowhere; its keep-list is
+generated from these marks (``python -m migrations.keep_list``) and
+``tests/privacy/test_keep_list.py`` fails when the installed list and the marks differ.
+A kept object or list is redacted inside by the same list; strings in a list never stay.
+"""
 
 from datetime import date
 from enum import StrEnum
@@ -10,7 +21,21 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from app.core.money import Amount, Currency
 
 Short = Annotated[str, Field(max_length=200)]
+Medium = Annotated[str, Field(max_length=1000)]
 Long = Annotated[str, Field(max_length=10_000)]
+Url = Annotated[str, Field(max_length=2000)]
+Quantity = Annotated[int, Field(ge=0)]
+
+
+class Erasure(StrEnum):
+    """What a customer's erasure does with a payload field: ``Annotated[Short, KEEP]``."""
+
+    KEEP = "keep"
+    ERASE = "erase"
+
+
+KEEP = Erasure.KEEP
+ERASE = Erasure.ERASE
 
 
 class Payload(BaseModel):
@@ -26,80 +51,80 @@ class Outcome(StrEnum):
 
 
 class CallPayload(Payload):
-    from_: Short | None = Field(default=None, alias="from", description="Caller number")
-    to: Short | None = None
-    duration_s: Annotated[int, Field(ge=0)] | None = None
-    agent: Short | None = None
-    queue: Short | None = None
-    disposition: Short | None = None
-    recording_url: Annotated[str, Field(max_length=2000)] | None = None
-    notes: Long | None = None
-    satisfaction: Outcome | None = None
-    tags: list[Short] = Field(default_factory=list)
-    comments: list[Long] = Field(default_factory=list)
-    call_id: Short | None = None
+    from_: Annotated[Short | None, ERASE] = Field(
+        default=None, alias="from", description="Caller number"
+    )
+    to: Annotated[Short | None, ERASE] = None
+    duration_s: Annotated[Quantity | None, KEEP] = None
+    agent: Annotated[Short | None, KEEP] = None
+    queue: Annotated[Short | None, KEEP] = None
+    disposition: Annotated[Short | None, KEEP] = None
+    recording_url: Annotated[Url | None, ERASE] = None
+    notes: Annotated[Long | None, ERASE] = None
+    satisfaction: Annotated[Outcome | None, KEEP] = None
+    tags: Annotated[list[Short], ERASE] = Field(default_factory=list)
+    comments: Annotated[list[Long], ERASE] = Field(default_factory=list)
+    call_id: Annotated[Short | None, KEEP] = None
 
 
 class EmailPayload(Payload):
-    from_: Short | None = Field(default=None, alias="from")
-    to: list[Short] = Field(default_factory=list)
-    cc: list[Short] = Field(default_factory=list)
-    subject: Annotated[str, Field(max_length=1000)] | None = None
-    message_id: Annotated[str, Field(max_length=1000)] | None = None
-    in_reply_to: Annotated[str, Field(max_length=1000)] | None = None
-    excerpt: Long | None = None
-    url: Annotated[str, Field(max_length=2000)] | None = Field(
-        default=None, description="The link clicked"
-    )
-    reason: Annotated[str, Field(max_length=1000)] | None = Field(
-        default=None, description="Why it bounced"
-    )
+    from_: Annotated[Short | None, ERASE] = Field(default=None, alias="from")
+    to: Annotated[list[Short], ERASE] = Field(default_factory=list)
+    cc: Annotated[list[Short], ERASE] = Field(default_factory=list)
+    subject: Annotated[Medium | None, ERASE] = None
+    message_id: Annotated[Medium | None, ERASE] = None
+    in_reply_to: Annotated[Medium | None, ERASE] = None
+    excerpt: Annotated[Long | None, ERASE] = None
+    url: Annotated[Url | None, ERASE] = Field(default=None, description="The link clicked")
+    reason: Annotated[Medium | None, ERASE] = Field(default=None, description="Why it bounced")
 
 
 class MeetingPayload(Payload):
-    title: Short | None = None
-    attendees: list[Short] = Field(default_factory=list)
-    location: Short | None = None
-    duration_min: Annotated[int, Field(ge=0)] | None = None
-    notes: Long | None = None
+    title: Annotated[Short | None, ERASE] = None
+    attendees: Annotated[list[Short], ERASE] = Field(default_factory=list)
+    location: Annotated[Short | None, ERASE] = None
+    duration_min: Annotated[Quantity | None, KEEP] = None
+    notes: Annotated[Long | None, ERASE] = None
 
 
 class ChatPayload(Payload):
-    conversation_id: Short | None = None
-    agent: Short | None = None
-    transcript: Long | None = None
-    satisfaction: Outcome | None = None
+    conversation_id: Annotated[Short | None, KEEP] = None
+    agent: Annotated[Short | None, KEEP] = None
+    transcript: Annotated[Long | None, ERASE] = None
+    satisfaction: Annotated[Outcome | None, KEEP] = None
 
 
 class SocialPayload(Payload):
-    network: Short
-    url: Annotated[str, Field(max_length=2000)] | None = None
-    text: Long | None = None
-    sentiment: Annotated[str, Field(pattern="^(positive|neutral|negative)$")] | None = None
+    network: Annotated[Short, KEEP]
+    url: Annotated[Url | None, ERASE] = None
+    text: Annotated[Long | None, ERASE] = None
+    sentiment: Annotated[
+        Annotated[str, Field(pattern="^(positive|neutral|negative)$")] | None, KEEP
+    ] = None
 
 
 class NotePayload(Payload):
-    text: Long
-    pinned: bool = False
+    text: Annotated[Long, ERASE]
+    pinned: Annotated[bool, KEEP] = False
 
 
 class OrderItem(Payload):
-    sku: Short | None = None
-    name: Short | None = None
-    qty: Annotated[int, Field(ge=0)] = 1
-    unit_price: Amount | None = None
+    sku: Annotated[Short | None, KEEP] = None
+    name: Annotated[Short | None, ERASE] = None
+    qty: Annotated[Quantity, KEEP] = 1
+    unit_price: Annotated[Amount | None, KEEP] = None
 
 
 class OrderPayload(Payload):
-    order_id: Short
-    items: list[OrderItem] = Field(default_factory=list)
-    total: Amount | None = None
-    currency: Currency | None = None
-    status: Short | None = None
-    carrier: Short | None = None
-    tracking: Short | None = None
-    refund_amount: Amount | None = None
-    shipping_address: dict[str, Any] | None = None
+    order_id: Annotated[Short, KEEP]
+    items: Annotated[list[OrderItem], KEEP] = Field(default_factory=list)
+    total: Annotated[Amount | None, KEEP] = None
+    currency: Annotated[Currency | None, KEEP] = None
+    status: Annotated[Short | None, KEEP] = None
+    carrier: Annotated[Short | None, KEEP] = None
+    tracking: Annotated[Short | None, ERASE] = None
+    refund_amount: Annotated[Amount | None, KEEP] = None
+    shipping_address: Annotated[dict[str, Any] | None, ERASE] = None
 
     @model_validator(mode="after")
     def _money_has_currency(self) -> Self:
@@ -114,39 +139,39 @@ class OrderPayload(Payload):
 
 
 class PaymentPayload(Payload):
-    payment_id: Short | None = None
-    amount: Amount
-    currency: Currency
-    order_id: Short | None = None
-    invoice_id: Short | None = None
-    method: Short | None = None
-    reason: Annotated[str, Field(max_length=1000)] | None = None
-    dispute_status: Short | None = None
+    payment_id: Annotated[Short | None, KEEP] = None
+    amount: Annotated[Amount, KEEP]
+    currency: Annotated[Currency, KEEP]
+    order_id: Annotated[Short | None, KEEP] = None
+    invoice_id: Annotated[Short | None, KEEP] = None
+    method: Annotated[Short | None, KEEP] = None
+    reason: Annotated[Medium | None, ERASE] = None
+    dispute_status: Annotated[Short | None, KEEP] = None
 
 
 class InvoicePayload(Payload):
-    invoice_id: Short
-    amount: Amount
-    currency: Currency
-    due_date: date | None = None
-    days_overdue: Annotated[int, Field(ge=0)] | None = None
+    invoice_id: Annotated[Short, KEEP]
+    amount: Annotated[Amount, KEEP]
+    currency: Annotated[Currency, KEEP]
+    due_date: Annotated[date | None, KEEP] = None
+    days_overdue: Annotated[Quantity | None, KEEP] = None
 
 
 class TicketPayload(Payload):
-    ticket_id: Short
-    category: Short | None = None
-    subject: Annotated[str, Field(max_length=1000)] | None = None
-    status: Short | None = None
-    priority: Short | None = None
-    resolution: Long | None = None
-    satisfaction: Outcome | None = None
+    ticket_id: Annotated[Short, KEEP]
+    category: Annotated[Short | None, KEEP] = None
+    subject: Annotated[Medium | None, ERASE] = None
+    status: Annotated[Short | None, KEEP] = None
+    priority: Annotated[Short | None, KEEP] = None
+    resolution: Annotated[Long | None, ERASE] = None
+    satisfaction: Annotated[Outcome | None, KEEP] = None
 
 
 class SurveyPayload(Payload):
-    survey_id: Short | None = None
-    csat: Annotated[int, Field(ge=1, le=5)] | None = None
-    nps: Annotated[int, Field(ge=0, le=10)] | None = None
-    comment: Long | None = None
+    survey_id: Annotated[Short | None, KEEP] = None
+    csat: Annotated[Annotated[int, Field(ge=1, le=5)] | None, KEEP] = None
+    nps: Annotated[Annotated[int, Field(ge=0, le=10)] | None, KEEP] = None
+    comment: Annotated[Long | None, ERASE] = None
 
     @model_validator(mode="after")
     def _has_a_score(self) -> Self:
@@ -156,78 +181,81 @@ class SurveyPayload(Payload):
 
 
 class QuotePayload(Payload):
-    quote_id: Short
-    amount: Amount | None = None
-    currency: Currency | None = None
-    valid_until: date | None = None
-    items: list[OrderItem] = Field(default_factory=list)
+    quote_id: Annotated[Short, KEEP]
+    amount: Annotated[Amount | None, KEEP] = None
+    currency: Annotated[Currency | None, KEEP] = None
+    valid_until: Annotated[date | None, KEEP] = None
+    items: Annotated[list[OrderItem], KEEP] = Field(default_factory=list)
 
 
 class OpportunityPayload(Payload):
-    opportunity_id: Short
-    stage: Short | None = None
-    amount: Amount | None = None
-    currency: Currency | None = None
-    probability: Annotated[int, Field(ge=0, le=100)] | None = None
+    opportunity_id: Annotated[Short, KEEP]
+    stage: Annotated[Short | None, KEEP] = None
+    amount: Annotated[Amount | None, KEEP] = None
+    currency: Annotated[Currency | None, KEEP] = None
+    probability: Annotated[Annotated[int, Field(ge=0, le=100)] | None, KEEP] = None
 
 
 class PageViewPayload(Payload):
-    url: Annotated[str, Field(max_length=2000)]
-    title: Short | None = None
-    referrer: Annotated[str, Field(max_length=2000)] | None = None
-    duration_s: Annotated[int, Field(ge=0)] | None = None
+    url: Annotated[Url, ERASE]
+    title: Annotated[Short | None, ERASE] = None
+    referrer: Annotated[Url | None, ERASE] = None
+    duration_s: Annotated[Quantity | None, KEEP] = None
 
 
 class ContentPayload(Payload):
-    content_id: Short | None = None
-    title: Short | None = None
-    url: Annotated[str, Field(max_length=2000)] | None = None
+    content_id: Annotated[Short | None, KEEP] = None
+    title: Annotated[Short | None, ERASE] = None
+    url: Annotated[Url | None, ERASE] = None
 
 
 class WebinarPayload(Payload):
-    webinar_id: Short | None = None
-    title: Short | None = None
-    duration_min: Annotated[int, Field(ge=0)] | None = None
+    webinar_id: Annotated[Short | None, KEEP] = None
+    title: Annotated[Short | None, ERASE] = None
+    duration_min: Annotated[Quantity | None, KEEP] = None
 
 
 class ProductUsagePayload(Payload):
-    product: Short
-    feature: Short | None = None
-    count: Annotated[int, Field(ge=0)] = 1
+    product: Annotated[Short, KEEP]
+    feature: Annotated[Short | None, KEEP] = None
+    count: Annotated[Quantity, KEEP] = 1
 
 
 class PreferencePayload(Payload):
-    preferences: dict[str, Any]
+    preferences: Annotated[dict[str, Any], ERASE]
 
 
 class ConsentPayload(Payload):
-    channel: Short
-    purpose: Short
-    source: Short
-    evidence: Annotated[str, Field(max_length=2000)] | None = None
+    channel: Annotated[Short, KEEP]
+    purpose: Annotated[Short, KEEP]
+    source: Annotated[Short, ERASE]
+    evidence: Annotated[Url | None, ERASE] = None
 
 
 class MergePayload(Payload):
-    survivor_id: UUID
-    absorbed_id: UUID
-    identifiers_moved: int = 0
+    survivor_id: Annotated[UUID, KEEP]
+    absorbed_id: Annotated[UUID, KEEP]
+    identifiers_moved: Annotated[int, KEEP] = 0
 
 
 class ErasurePayload(Payload):
-    reason: Annotated[str, Field(max_length=1000)]
-    requested_at: str | None = None
+    reason: Annotated[Medium, ERASE]
+    requested_at: Annotated[str | None, ERASE] = None
 
 
 class CorrectionPayload(Payload):
-    corrects_event_id: UUID
-    reason: Annotated[str, Field(max_length=1000)]
-    summary: Annotated[str, Field(max_length=280)] | None = Field(
+    corrects_event_id: Annotated[UUID, KEEP]
+    reason: Annotated[Medium, ERASE]
+    summary: Annotated[Annotated[str, Field(max_length=280)] | None, ERASE] = Field(
         default=None, description="The summary the original should have had"
     )
-    payload: dict[str, Any] | None = Field(
+    # Kept: its fields are the original payload's, which the same keep-list redacts.
+    payload: Annotated[dict[str, Any] | None, KEEP] = Field(
         default=None, description="Fields of the original payload that were wrong, corrected"
     )
 
 
 class CustomPayload(Payload):
+    """A free object: an erasure keeps the fields named as a kept field of the catalog."""
+
     model_config = ConfigDict(extra="allow")

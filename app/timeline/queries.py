@@ -223,7 +223,8 @@ async def page_rows(
 # given: its type patterns for LIKE, none for any type; pinned notes only or not; how
 # many), the newest events of a customer and everyone merged into it. The wants come as
 # one JSON document: PostgreSQL then plans this statement once per connection, where with
-# array parameters it planned it again on every call (planning cost ten times the query).
+# array parameters it planned it again on every call, for longer than the query ran
+# (docs/performance.md).
 _RECENT = (
     "WITH RECURSIVE "
     + family_cte("$1::uuid")

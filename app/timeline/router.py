@@ -2,11 +2,13 @@
 records (merge, preferences, consents: ``flows.py``)."""
 
 import asyncio
+import json
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
+from pydantic import BaseModel
 from sse_starlette import EventSourceResponse
 
 from app.auth.dependencies import Reader, StreamReader, Writer
@@ -15,20 +17,28 @@ from app.core.clock import ClockDep
 from app.core.config import SettingsDep
 from app.core.db import Database, SessionDep
 from app.core.errors import (
+    EXAMPLE_ID,
+    Forbidden,
     PayloadTooLarge,
+    PreconditionFailed,
     TooManyRequests,
+    Unauthorized,
     UnsupportedMediaType,
+    ValidationFailed,
     invalid_field,
     problem_responses,
 )
-from app.core.pagination import Limit
+from app.core.openapi import headers
+from app.core.pagination import InvalidCursor, Limit
 from app.core.preconditions import IfMatch, etag
 from app.core.timestamps import Timestamp
 from app.customers import service as customers
 from app.customers.schemas import ConsentIn, ConsentOut, Preferences
+from app.customers.service import CustomerNotActive, CustomerNotFound
 from app.timeline import bulk, flows, service, stream, views
 from app.timeline.catalog import CATALOG, CUSTOM_PREFIX, Channel, catalog_document
 from app.timeline.schemas import (
+    EVENT_EXAMPLE,
     BulkLineResult,
     EventIn,
     EventOut,
@@ -36,9 +46,11 @@ from app.timeline.schemas import (
     IdentifiedEventIn,
     MergeOutcome,
     MergeRequest,
+    TimelinePage,
     UnmergeOutcome,
     UnmergeRequest,
 )
+from app.timeline.service import IdempotencyConflict, NotMerged
 from app.timeline.stream import TimelineFeed
 
 router = APIRouter(prefix="/v1", tags=["timeline"], route_class=BoundedJsonRoute)
@@ -54,8 +66,59 @@ IdempotencyKey = Annotated[
 NDJSON = "application/x-ndjson"
 MAX_BULK_LINES = 10_000
 _FAMILIES = sorted({name.split(".")[0] for name in CATALOG})
+BULK_EXAMPLE = "".join(
+    json.dumps(line, separators=(",", ":")) + "\n"
+    for line in (
+        {"customer": {"email": "ana@example.com"}, **EVENT_EXAMPLE},
+        {
+            "customer": {"phone": "+34612345678"},
+            "type": "note.added",
+            "occurred_at": "2026-11-02T11:00:00Z",
+            "payload": {"text": "Called about order SO-1001"},
+        },
+    )
+)
+BULK_RESULTS_EXAMPLE = "".join(
+    json.dumps(line, separators=(",", ":")) + "\n"
+    for line in (
+        {
+            "line": 1,
+            "status": "created",
+            "event_id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a11",
+            "customer_id": EXAMPLE_ID,
+        },
+        {
+            "line": 2,
+            "status": "error",
+            "errors": [
+                {"field": "line.2.occurred_at", "reason": "Field required", "type": "missing"}
+            ],
+        },
+    )
+)
+
+
+def ndjson_content(line: type[BaseModel], example: str) -> dict[str, Any]:
+    """An NDJSON body: text whose every line is one JSON document of ``line``'s schema
+    (OpenAPI 3.1 cannot type the lines themselves; ``x-line-schema`` names their schema)."""
+    return {
+        "schema": {
+            "type": "string",
+            "contentMediaType": NDJSON,
+            "description": f"One {line.__name__} per line",
+            "x-line-schema": {"$ref": f"#/components/schemas/{line.__name__}"},
+        },
+        "example": example,
+    }
+
+
 _EVENT_CREATED: dict[int | str, dict[str, Any]] = {
-    200: {"description": "A retry: the original event", "model": EventOut},
+    201: {"description": "The event appended", "headers": headers("Location")},
+    200: {
+        "description": "A retry: the original event",
+        "model": EventOut,
+        "headers": headers("Location"),
+    },
 }
 
 
@@ -73,7 +136,7 @@ def _event_response(
     "/event-types",
     operation_id="list_event_types",
     summary="The event catalog, each type with its payload JSON Schema",
-    responses=problem_responses(401, 403),
+    responses=problem_responses(Unauthorized, Forbidden),
 )
 async def list_event_types(principal: Reader) -> EventTypeList:
     return EventTypeList.model_validate({"items": catalog_document()})
@@ -84,7 +147,17 @@ async def list_event_types(principal: Reader) -> EventTypeList:
     operation_id="append_event",
     status_code=status.HTTP_201_CREATED,
     summary="Append an event to a customer's timeline (idempotent)",
-    responses={**_EVENT_CREATED, **problem_responses(401, 403, 404, 409, 422)},
+    responses={
+        **_EVENT_CREATED,
+        **problem_responses(
+            Unauthorized,
+            Forbidden,
+            CustomerNotFound,
+            IdempotencyConflict,
+            CustomerNotActive,
+            ValidationFailed,
+        ),
+    },
 )
 async def append_event(
     customer_id: UUID,
@@ -111,7 +184,17 @@ async def append_event(
     operation_id="append_identified_event",
     status_code=status.HTTP_201_CREATED,
     summary="Append an event for the customer its identifiers name",
-    responses={**_EVENT_CREATED, **problem_responses(401, 403, 404, 409, 422)},
+    responses={
+        **_EVENT_CREATED,
+        **problem_responses(
+            Unauthorized,
+            Forbidden,
+            CustomerNotFound,
+            IdempotencyConflict,
+            CustomerNotActive,
+            ValidationFailed,
+        ),
+    },
 )
 async def append_identified_event(
     body: IdentifiedEventIn,
@@ -138,27 +221,14 @@ async def append_identified_event(
     responses={
         200: {
             "description": "One result per line, in order: created, duplicate or error",
-            "content": {
-                NDJSON: {
-                    "schema": BulkLineResult.model_json_schema(),
-                    "example": '{"line":1,"status":"created","event_id":"…","customer_id":"…"}\n'
-                    '{"line":2,"status":"error","errors":[{"field":"line.2.occurred_at",'
-                    '"reason":"Field required","type":"missing"}]}\n',
-                }
-            },
+            "content": {NDJSON: ndjson_content(BulkLineResult, BULK_RESULTS_EXAMPLE)},
         },
-        **problem_responses(401, 403, 413, 415),
+        **problem_responses(Unauthorized, Forbidden, PayloadTooLarge, UnsupportedMediaType),
     },
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {
-                NDJSON: {
-                    "schema": {"$ref": "#/components/schemas/IdentifiedEventIn"},
-                    "example": '{"customer":{"email":"ana@example.com"},"type":"note.added",'
-                    '"occurred_at":"2026-01-05T10:00:00Z","payload":{"text":"Called"}}\n',
-                }
-            },
+            "content": {NDJSON: ndjson_content(IdentifiedEventIn, BULK_EXAMPLE)},
         }
     },
 )
@@ -197,7 +267,13 @@ _REDIRECT: dict[int | str, dict[str, Any]] = {
     "/customers/{customer_id}/timeline",
     operation_id="get_timeline",
     summary="A customer's history, newest first",
-    responses={**_REDIRECT, **problem_responses(400, 401, 403, 404, 422)},
+    response_model=TimelinePage,
+    responses={
+        **_REDIRECT,
+        **problem_responses(
+            InvalidCursor, Unauthorized, Forbidden, CustomerNotFound, ValidationFailed
+        ),
+    },
 )
 async def get_timeline(
     customer_id: UUID,
@@ -246,7 +322,9 @@ async def get_timeline(
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
         **_REDIRECT,
-        **problem_responses(401, 403, 404, 422, 429),
+        **problem_responses(
+            Unauthorized, Forbidden, CustomerNotFound, ValidationFailed, TooManyRequests
+        ),
     },
 )
 async def stream_timeline(
@@ -323,7 +401,9 @@ async def stream_timeline(
     "/customers/{customer_id}/merge",
     operation_id="merge_customers",
     summary="Merge a duplicate into this customer (or preview it with dry_run)",
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(
+        Unauthorized, Forbidden, CustomerNotFound, CustomerNotActive, ValidationFailed
+    ),
 )
 async def merge_customers(
     customer_id: UUID,
@@ -344,7 +424,14 @@ async def merge_customers(
     "/customers/{customer_id}/unmerge",
     operation_id="unmerge_customers",
     summary="Undo a merge",
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(
+        Unauthorized,
+        Forbidden,
+        CustomerNotFound,
+        NotMerged,
+        CustomerNotActive,
+        ValidationFailed,
+    ),
 )
 async def unmerge_customers(
     customer_id: UUID,
@@ -364,7 +451,17 @@ async def unmerge_customers(
     "/customers/{customer_id}/preferences",
     operation_id="set_preferences",
     summary="Replace the contact preferences (recorded as preference.updated)",
-    responses=problem_responses(401, 403, 404, 409, 412, 422),
+    responses={
+        200: {"description": "The preferences", "headers": headers("ETag")},
+        **problem_responses(
+            Unauthorized,
+            Forbidden,
+            CustomerNotFound,
+            CustomerNotActive,
+            PreconditionFailed,
+            ValidationFailed,
+        ),
+    },
 )
 async def set_preferences(
     customer_id: UUID,
@@ -388,7 +485,9 @@ async def set_preferences(
     operation_id="record_consent",
     status_code=status.HTTP_201_CREATED,
     summary="Record a consent granted or withdrawn (and its event)",
-    responses=problem_responses(401, 403, 404, 409, 422),
+    responses=problem_responses(
+        Unauthorized, Forbidden, CustomerNotFound, CustomerNotActive, ValidationFailed
+    ),
 )
 async def record_consent(
     customer_id: UUID,

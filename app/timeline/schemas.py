@@ -1,18 +1,32 @@
 """Request and response bodies of the timeline API."""
 
+import re
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    GetJsonSchemaHandler,
+    StringConstraints,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
+from app.core.errors import FieldError
 from app.core.timestamps import Timestamp
-from app.customers.schemas import IdentifierOut
-from app.timeline.catalog import Channel, Direction
+from app.customers.schemas import EmailText, ExternalIdText, IdentifierOut, PhoneText
+from app.timeline.catalog import CUSTOM_PREFIX, Channel, Direction, appendable_types
+from app.timeline.payloads import CustomPayload
 from app.timeline.sources import RESERVED_SOURCES
 
 SourceName = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_.:\-]{0,99}$")]
 
+EVENT_TYPES = "Open set: the catalog's types (GET /v1/event-types) and any custom.*"
 EVENT_EXAMPLE: dict[str, Any] = {
     "type": "order.placed",
     "occurred_at": "2026-11-02T10:15:00+01:00",
@@ -27,6 +41,22 @@ EVENT_EXAMPLE: dict[str, Any] = {
         "status": "placed",
     },
 }
+
+
+_PAYLOADS = appendable_types()
+
+
+def _as_given(payload: Any) -> Any:
+    return payload
+
+
+# The timeline service validates a payload against its type's model and names the field
+# at fault; this only puts the models in the schema (components of openapi.json), so that
+# EventIn's schema can pair each with its types.
+DocumentedPayload = Annotated[
+    dict[str, Any],
+    BeforeValidator(_as_given, json_schema_input_type=Union[(*_PAYLOADS, CustomPayload)]),
+]
 
 
 class EventIn(BaseModel):
@@ -56,7 +86,37 @@ class EventIn(BaseModel):
     summary: Annotated[str, Field(max_length=280)] | None = Field(
         default=None, description="One line for humans; generated when omitted"
     )
-    payload: dict[str, Any] = Field(default_factory=dict)
+    payload: DocumentedPayload = Field(
+        default_factory=dict, description="The type's payload: one branch of oneOf per model"
+    )
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """One branch per payload model: the types that carry it, and its schema (a payload
+        with required fields cannot be left out); then custom.* types, any object."""
+        reference = handler(core_schema)
+        schema = handler.resolve_ref_schema(reference)
+        # References, in _PAYLOADS order, then custom.* types' (a named schema: generators
+        # name an inline one after its branch, twice over for IdentifiedEventIn).
+        *models, custom_payload = schema["properties"]["payload"].pop("anyOf")
+        schema["properties"]["payload"]["type"] = "object"
+        branches: list[dict[str, Any]] = []
+        for model_reference, (model, names) in zip(models, _PAYLOADS.items(), strict=True):
+            branch: dict[str, Any] = {
+                "properties": {"type": {"enum": names}, "payload": model_reference},
+                "required": ["type"],
+            }
+            if any(field.is_required() for field in model.model_fields.values()):
+                branch["required"].append("payload")
+            branches.append(branch)
+        custom = {"type": "string", "pattern": "^" + re.escape(CUSTOM_PREFIX) + "[\\s\\S]+$"}
+        branches.append(
+            {"properties": {"type": custom, "payload": custom_payload}, "required": ["type"]}
+        )
+        schema["oneOf"] = branches
+        return reference
 
 
 class EventRef(BaseModel):
@@ -78,9 +138,9 @@ class CustomerRefIn(BaseModel):
     event: EventRef | None = Field(
         default=None, description="Used only when no id or identifier is given"
     )
-    phone: Annotated[str, Field(max_length=64)] | None = None
-    email: Annotated[str, Field(max_length=320)] | None = None
-    external_id: Annotated[str, Field(max_length=320)] | None = None
+    phone: PhoneText | None = None
+    email: EmailText | None = None
+    external_id: ExternalIdText | None = None
     display_name: Annotated[str, Field(max_length=300)] | None = Field(
         default=None, description="Name for a customer created from these identifiers"
     )
@@ -113,10 +173,29 @@ class Correction(BaseModel):
     payload: dict[str, Any] | None
 
 
+EVENT_OUT_EXAMPLE: dict[str, Any] = {
+    "id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a11",
+    "customer_id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a10",
+    "type": "order.placed",
+    "occurred_at": "2026-11-02T09:15:00Z",
+    "recorded_at": "2026-11-02T09:15:02Z",
+    "channel": "store",
+    "direction": None,
+    "source": "erp",
+    "source_event_id": "SO-1001",
+    "actor": None,
+    "summary": "Order SO-1001: 2 items, 149.90 EUR",
+    "payload": EVENT_EXAMPLE["payload"],
+    "corrections": [],
+}
+
+
 class EventOut(BaseModel):
+    model_config = ConfigDict(json_schema_extra={"examples": [EVENT_OUT_EXAMPLE]})
+
     id: UUID
     customer_id: UUID
-    type: str
+    type: str = Field(description=EVENT_TYPES)
     occurred_at: datetime
     recorded_at: datetime
     channel: Channel
@@ -132,6 +211,17 @@ class EventOut(BaseModel):
 
 
 class TimelinePage(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "items": [EVENT_OUT_EXAMPLE],
+                    "next_cursor": "eyJ0IjoiMjAyNi0xMS0wMlQwOToxNTowMCswMDowMCJ9",
+                }
+            ]
+        }
+    )
+
     items: list[EventOut]
     next_cursor: str | None
 
@@ -143,11 +233,11 @@ class BulkLineResult(BaseModel):
     status: Literal["created", "duplicate", "error"]
     event_id: UUID | None = None
     customer_id: UUID | None = None
-    errors: list[dict[str, str]] | None = None
+    errors: list[FieldError] | None = None
 
 
 class EventTypeOut(BaseModel):
-    type: str
+    type: str = Field(description="An open set: new types join the catalog within /v1")
     description: str
     default_channel: Channel
     payload_schema: dict[str, Any]
@@ -167,14 +257,20 @@ class MergeRequest(BaseModel):
         },
     )
 
-    source_customer_id: UUID = Field(description="The duplicate, absorbed into the path's customer")
+    source_customer_id: UUID = Field(
+        description="The duplicate, absorbed into the path's customer: another customer "
+        "the key sees (422 naming this field otherwise); both must be active (409)"
+    )
     dry_run: bool = False
 
 
 class UnmergeRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    source_customer_id: UUID
+    source_customer_id: UUID = Field(
+        description="A customer merged into the path's customer: one that is not (both "
+        "seen by the key) is 409; one the key does not see, 404"
+    )
 
 
 class FieldConflict(BaseModel):
@@ -184,6 +280,31 @@ class FieldConflict(BaseModel):
 
 
 class MergeOutcome(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "dry_run": True,
+                    "survivor_id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a10",
+                    "absorbed_id": "01a20ae6-6c63-76ee-b495-bd9894832cd9",
+                    "merge_id": None,
+                    "identifiers": [
+                        {
+                            "id": "01a20ae6-6c63-76ee-b495-bd9894832ce0",
+                            "kind": "email",
+                            "value": "jnunez@example.net",
+                            "created_at": "2026-10-01T08:00:00Z",
+                        }
+                    ],
+                    "events_by_type": {"call.missed": 2, "email.received": 1},
+                    "conflicting_fields": [
+                        {"field": "tier", "survivor": "premium", "absorbed": "standard"}
+                    ],
+                }
+            ]
+        }
+    )
+
     dry_run: bool
     survivor_id: UUID
     absorbed_id: UUID

@@ -9,13 +9,13 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.db import new_id
-from app.core.errors import Conflict, ProblemError, invalid_field, invalid_fields
+from app.core.errors import EXAMPLE_ID, Conflict, ProblemError, invalid_field, invalid_fields
 from app.core.security import Principal
 from app.customers import resolution
 from app.customers import service as customers
@@ -41,8 +41,31 @@ from app.timeline.sources import (
 CustomerRef = tuple[UUID | None, list[tuple[str, str]], str | None]
 
 
+class IdempotencyConflictFields(BaseModel):
+    event_id: UUID | None = Field(
+        default=None, description="The event the key names; absent when the key may not see it"
+    )
+
+
 class IdempotencyConflict(Conflict):
+    """The event's key (`source` + `source_event_id`, or `Idempotency-Key`) names an event
+    with another body."""
+
     code = "idempotency-key-reused"
+    title = "Idempotency key reused"
+    Extension = IdempotencyConflictFields
+    example = (
+        f"The key 'SO-1001' was used for a different event ({EXAMPLE_ID}).",
+        {"event_id": EXAMPLE_ID},
+    )
+
+
+class NotMerged(Conflict):
+    """The customer named is not merged into this one: there is no merge to undo."""
+
+    code = "not-merged"
+    title = "Not merged"
+    example = (f"Customer {EXAMPLE_ID} is not merged into {EXAMPLE_ID}.", {})
 
 
 @dataclass(slots=True)

@@ -14,8 +14,8 @@ from app.auth.service import revoke_key
 from app.core.config import Settings
 from app.core.security import Role
 from app.main import create_app
-from tests.conftest import AppLog, MakeKey
 from tests.support.clock import ControlledClock
+from tests.support.fixtures import AppLog, MakeKey
 
 MINT = "/v1/session-tokens"
 

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from tests.support.chromium import chromium, chromium_binary
-from tests.test_server import BIN, admin_key, free_port, stop, wait_ready
+from tests.support.server import BIN, admin_key, free_port, stop, wait_ready
 
 pytestmark = pytest.mark.browser
 

@@ -4,7 +4,7 @@ import httpx
 import pytest
 
 from app.core.pagination import decode_cursor, encode_cursor, keyset_page
-from tests.timeline.test_timeline import new_customer
+from tests.support.api import new_customer
 
 FOREIGN = [
     "%%%",

@@ -16,15 +16,10 @@ from app.core.security import Principal, Role
 from app.customers.identifiers import IdentifierKind
 from app.customers.repository import search_statement
 from app.customers.search import identify, search_filters
-from tests.conftest import MakeKey
+from tests.support.api import create_customer
+from tests.support.fixtures import MakeKey
 
 PROBLEM = "application/problem+json"
-
-
-async def create(client: httpx.AsyncClient, headers: dict[str, str], **body: Any) -> dict[str, Any]:
-    response = await client.post("/v1/customers", json=body, headers=headers)
-    assert response.status_code == 201, response.text
-    return response.json()
 
 
 def jose(**extra: Any) -> dict[str, Any]:
@@ -68,7 +63,7 @@ async def test_create_returns_the_aggregate_with_location_and_etag(
 async def test_identifier_of_another_customer_is_409_naming_it(
     client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
-    first = await create(client, admin, **jose())
+    first = await create_customer(client, admin, **jose())
     response = await client.post(
         "/v1/customers",
         json={
@@ -125,8 +120,37 @@ async def test_invalid_profile_is_422_naming_the_field(
     assert field in [e["field"] for e in response.json()["errors"]]
 
 
+# Found by schemathesis: each of these fits the schema but not its column (a 500).
+TOO_LONG = [
+    ({"kind": "organization", "legal_name": "A", "sector": "s" * 101}, "body.sector"),
+    (
+        {"display_name": "A", "preferred_language": "en" + "-abcdefgh" * 4},
+        "body.preferred_language",
+    ),
+    ({"display_name": "A", "website": "https://example.com/" + "p" * 490}, "body.website"),
+]
+
+
+@pytest.mark.parametrize(("body", "field"), TOO_LONG)
+async def test_profile_fields_longer_than_stored_are_422_naming_the_field(
+    client: httpx.AsyncClient, admin: dict[str, str], body: dict[str, Any], field: str
+) -> None:
+    created = await client.post("/v1/customers", json=body, headers=admin)
+    assert created.status_code == 422, created.text
+    assert [e["field"] for e in created.json()["errors"]] == [field]
+    kind = {"kind": body["kind"], "legal_name": "A"} if "kind" in body else {"display_name": "A"}
+    customer = await client.post("/v1/customers", json=kind, headers=admin)
+    patched = await client.patch(
+        f"/v1/customers/{customer.json()['id']}",
+        json=body,
+        headers={**admin, "If-Match": customer.headers["etag"]},
+    )
+    assert patched.status_code == 422, patched.text
+    assert [e["field"] for e in patched.json()["errors"]] == [field]
+
+
 async def test_organisation_with_contacts(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
-    org = await create(
+    org = await create_customer(
         client,
         admin,
         kind="organization",
@@ -136,7 +160,9 @@ async def test_organisation_with_contacts(client: httpx.AsyncClient, admin: dict
         website="https://talleres.example",
     )
     assert org["display_name"] == "Talleres Núñez S.L."
-    person = await create(client, admin, **jose(organization_id=org["id"], job_title="Gerente"))
+    person = await create_customer(
+        client, admin, **jose(organization_id=org["id"], job_title="Gerente")
+    )
     assert person["organization"] == {
         "id": org["id"],
         "display_name": org["display_name"],
@@ -165,8 +191,8 @@ async def test_organisation_with_contacts(client: httpx.AsyncClient, admin: dict
 async def test_search_is_accent_and_case_insensitive_and_partial(
     client: httpx.AsyncClient, admin: dict[str, str], q: str
 ) -> None:
-    wanted = await create(client, admin, **jose())
-    await create(client, admin, given_name="Maria", family_name="Lopes")
+    wanted = await create_customer(client, admin, **jose())
+    await create_customer(client, admin, given_name="Maria", family_name="Lopes")
     items = (await client.get("/v1/customers", params={"q": q}, headers=admin)).json()["items"]
     assert [i["id"] for i in items] == [wanted["id"]]
     assert items[0]["identifiers"]
@@ -177,7 +203,7 @@ async def test_search_filters_and_stable_cursor_pages(
 ) -> None:
     ids = []
     for n in range(7):
-        body = await create(
+        body = await create_customer(
             client,
             admin,
             display_name=f"Cliente {n}",
@@ -232,7 +258,7 @@ async def test_search_filters_and_stable_cursor_pages(
 async def test_search_by_identifier_in_any_format(
     client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
-    wanted = await create(client, admin, **jose())
+    wanted = await create_customer(client, admin, **jose())
     for params in (
         {"phone": "0034 612 34 56 78"},
         {"email": "JOSE.NUNEZ@example.com"},
@@ -243,7 +269,7 @@ async def test_search_by_identifier_in_any_format(
 
 
 async def test_identify_by_any_identifier(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
-    wanted = await create(client, admin, **jose())
+    wanted = await create_customer(client, admin, **jose())
     for params in (
         {"phone": "+34612345678"},
         {"phone": "612-34-56-78"},
@@ -272,7 +298,9 @@ async def test_identify_by_any_identifier(client: httpx.AsyncClient, admin: dict
 async def test_patch_needs_if_match_and_refuses_stale_versions(
     client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
-    customer = await create(client, admin, **jose(attributes={"shoe_size": 42, "team": "blue"}))
+    customer = await create_customer(
+        client, admin, **jose(attributes={"shoe_size": 42, "team": "blue"})
+    )
     url = f"/v1/customers/{customer['id']}"
     patch = {"tier": "vip", "job_title": None, "attributes": {"team": None, "vat": "ES123"}}
     headers = {**admin, "content-type": "application/merge-patch+json"}
@@ -310,7 +338,7 @@ async def test_patch_needs_if_match_and_refuses_stale_versions(
 async def test_an_unverified_customer_is_verified_by_patch(
     client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
-    customer = await create(client, admin, display_name="+34612345678", unverified=True)
+    customer = await create_customer(client, admin, display_name="+34612345678", unverified=True)
     assert customer["unverified"] is True
     verified = await client.patch(
         f"/v1/customers/{customer['id']}",
@@ -324,14 +352,14 @@ async def test_an_unverified_customer_is_verified_by_patch(
 async def test_owned_only_keys_see_only_their_customers(
     client: httpx.AsyncClient, admin: dict[str, str], make_key: MakeKey
 ) -> None:
-    mine = await create(
+    mine = await create_customer(
         client,
         admin,
         display_name="Mine",
         owner_id="agent-1",
         identifiers=[{"kind": "email", "value": "mine@example.com"}],
     )
-    theirs = await create(
+    theirs = await create_customer(
         client,
         admin,
         display_name="Theirs",
@@ -365,7 +393,7 @@ async def test_owned_only_keys_see_only_their_customers(
 async def test_job_roles_read_but_do_not_write(
     client: httpx.AsyncClient, admin: dict[str, str], make_key: MakeKey
 ) -> None:
-    customer = await create(client, admin, display_name="Ana")
+    customer = await create_customer(client, admin, display_name="Ana")
     support = await make_key(Role.SUPPORT)
     assert (await client.get(f"/v1/customers/{customer['id']}", headers=support)).status_code == 200
     refused = await client.post("/v1/customers", json={"display_name": "B"}, headers=support)
@@ -379,8 +407,8 @@ async def test_job_roles_read_but_do_not_write(
 async def test_identifiers_attach_and_detach(
     client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
-    customer = await create(client, admin, display_name="Ana")
-    other = await create(
+    customer = await create_customer(client, admin, display_name="Ana")
+    other = await create_customer(
         client, admin, display_name="Bea", identifiers=[{"kind": "phone", "value": "699111222"}]
     )
     url = f"/v1/customers/{customer['id']}/identifiers"
@@ -406,7 +434,7 @@ async def test_identifiers_attach_and_detach(
 
 
 async def test_preferences_and_consents(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
-    customer = await create(client, admin, display_name="Ana")
+    customer = await create_customer(client, admin, display_name="Ana")
     base = f"/v1/customers/{customer['id']}"
     preferences = {
         "preferred_channel": "email",
@@ -429,6 +457,15 @@ async def test_preferences_and_consents(client: httpx.AsyncClient, admin: dict[s
         headers=admin,
     )
     assert bad_hours.status_code == 422
+    for written in ("09:00Z", "09:00+01:00", "9:00", "09:00:00.5", 0, 32400):
+        # A time on the customer's clock, as the spec's pattern says: no offset, no fraction.
+        offset = await client.put(
+            f"{base}/preferences",
+            json={"contact_hours": [{"days": ["mon"], "from": written, "to": "23:00"}]},
+            headers=admin,
+        )
+        assert offset.status_code == 422, (written, offset.text)
+        assert offset.json()["errors"][0]["field"] == "body.contact_hours.0.from"
 
     for granted in (True, False):
         recorded = await client.post(
@@ -522,7 +559,7 @@ async def test_identify_is_an_index_lookup(session: AsyncSession) -> None:
 async def test_a_merge_patch_nested_too_deep_is_a_422_naming_the_body(
     client: httpx.AsyncClient, admin: dict[str, str], depth: int
 ) -> None:
-    customer = await create(client, admin, **jose())
+    customer = await create_customer(client, admin, **jose())
     deep = b'{"attributes": ' + b'{"a": ' * depth + b"1" + b"}" * depth + b"}"
     response = await client.patch(
         f"/v1/customers/{customer['id']}",

@@ -49,6 +49,30 @@ async def test_a_weak_if_match_is_refused_on_a_change(
     assert strong.status_code == 200
 
 
+async def test_an_if_match_that_is_no_etag_list_is_422_on_every_change(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    customer = await new_person(client, admin)
+    url = f"/v1/customers/{customer}"
+    changes = [
+        ("PATCH", url, {"tier": "vip"}),
+        ("PUT", f"{url}/preferences", {"do_not_call": True}),
+        ("POST", f"{url}/identifiers", {"kind": "email", "value": "jose@example.com"}),
+    ]
+    for malformed in ("1", "W/1", '"1', '"1" "2"', "**"):
+        for method, path, body in changes:
+            response = await client.request(
+                method, path, json=body, headers={**admin, "If-Match": malformed}
+            )
+            assert response.status_code == 422, (method, path, malformed, response.text)
+            assert [e["field"] for e in response.json()["errors"]] == ["header.if-match"]
+    for listed in ('"1"', ' "9" , "1" ', "*"):
+        response = await client.put(
+            f"{url}/preferences", json={"do_not_call": False}, headers={**admin, "If-Match": listed}
+        )
+        assert response.status_code in (200, 412), (listed, response.text)
+
+
 async def test_customer_answers_304_while_its_etag_is_current(
     client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:

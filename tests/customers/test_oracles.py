@@ -8,9 +8,10 @@ import httpx
 import pytest
 
 from app.core.security import Role
-from tests.conftest import MakeKey
+from tests.support.api import create_customer
 from tests.support.clock import ControlledClock
-from tests.support.world import MY_AGENT, World, build_world, create, leaks
+from tests.support.fixtures import MakeKey
+from tests.support.world import MY_AGENT, World, build_world, leaks
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ async def test_a_taken_identifier_held_by_an_invisible_customer_is_a_409_without
         headers=admin,
     )
     assert visible.json()["conflicting_customer_id"] == world.theirs.person
-    own = await create(client, admin, display_name="Own", owner_id=MY_AGENT)
+    own = await create_customer(client, admin, display_name="Own", owner_id=MY_AGENT)
     mine = await client.post(
         f"/v1/customers/{own['id']}/identifiers",
         json={"kind": "phone", "value": world.mine.phone},

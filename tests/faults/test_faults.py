@@ -23,7 +23,7 @@ from standardwebhooks.webhooks import Webhook
 
 from app.core.db import plain_url
 from app.core.embedded import start_embedded
-from tests.test_server import BIN, admin_key, free_port, stop, wait_ready
+from tests.support.server import BIN, admin_key, free_port, stop, wait_ready
 
 pytestmark = pytest.mark.faults
 

@@ -13,10 +13,16 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.db import plain_url
 from app.core.security import Role
 from app.fichas.queries import template_sections
-from app.fichas.templates import DEFAULT_TEMPLATES, validate_sections
-from tests.conftest import MakeKey
+from app.fichas.templates import (
+    DEFAULT_TEMPLATES,
+    LABELS,
+    LANGUAGES,
+    SECTIONS,
+    validate_sections,
+)
+from tests.support.api import append, new_customer
 from tests.support.clock import ControlledClock
-from tests.timeline.test_timeline import append, new_customer
+from tests.support.fixtures import MakeKey
 
 
 def ago(clock: ControlledClock, days: float) -> str:
@@ -129,7 +135,10 @@ async def test_each_role_sees_its_sections_in_order(
     assert identity["organization"]["display_name"] == "Talleres Núñez S.L."
     assert {"kind": "phone", "value": "+34612345678"} in identity["identifiers"]
     value = card["sections"]["indicators"]["value"]
-    assert value["lifetime_value"] == {"EUR": "180.00"} and value["order_count"] == 2
+    assert (
+        value["lifetime_value"] == [{"amount": "180.00", "currency": "EUR"}]
+        and value["order_count"] == 2
+    )
     assert card["sections"]["indicators"]["satisfaction"]["unsatisfied_90d"] == 3
     codes = {f["code"] for f in card["sections"]["flags"]["items"]}
     assert codes == {"at_risk", "recurring_problem", "open_dispute"}
@@ -461,6 +470,15 @@ async def test_editing_a_template_changes_the_next_ficha(
             ],
             "body.sections.3.types",
         ),
+        # Found by schemathesis: a name that is no text was a 500.
+        (
+            [{"name": "identity"}, {"name": "indicators"}, {"name": "flags"}, {"name": []}],
+            "body.sections.3.name",
+        ),
+        (
+            [{"name": "identity"}, {"name": "indicators"}, {"name": {"a": 1}}],
+            "body.sections.2.name",
+        ),
     ],
 )
 async def test_invalid_templates_are_422_naming_the_section(
@@ -471,6 +489,20 @@ async def test_invalid_templates_are_422_naming_the_section(
     )
     assert response.status_code == 422
     assert response.json()["errors"][0]["field"] == field
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+async def test_a_template_of_every_section_builds_in_every_language(
+    client: httpx.AsyncClient, admin: dict[str, str], rich: dict[str, str], language: str
+) -> None:
+    """A new section is shown, with its label, on a card that asks for every section."""
+    everything = {"sections": [{"name": name} for name in SECTIONS]}
+    put = await client.put("/v1/ficha-templates/everything", json=everything, headers=admin)
+    assert put.status_code == 200, put.text
+    card = await ficha(client, admin, rich["person"], "everything", lang=language)
+    assert list(card["sections"]) == list(SECTIONS)
+    labels = {name: section["label"] for name, section in card["sections"].items()}
+    assert labels == LABELS[language]
 
 
 async def test_templates_admin(

@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from hypothesis import strategies as st
 from standardwebhooks.webhooks import Webhook
 
-from tests.conftest import WEBHOOK_SECRETS
+from tests.support.webhooks import WEBHOOK_SECRETS
 
 GOLDEN = Path(__file__).parents[1] / "ingest" / "golden"
 SENDGRID_KEY = ec.generate_private_key(ec.SECP256R1())

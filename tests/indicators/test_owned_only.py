@@ -10,15 +10,15 @@ import pytest
 
 from app.core.db import Database
 from app.core.security import Role
-from tests.conftest import MakeKey
+from tests.support.api import create_customer
 from tests.support.clock import ControlledClock
+from tests.support.fixtures import MakeKey
 from tests.support.world import (
     MY_AGENT,
     THEIR_AGENT,
     World,
     build_world,
     committed_key,
-    create,
     leaks,
 )
 
@@ -154,7 +154,7 @@ async def test_segment_csv_neutralises_formulas_but_keeps_phone_numbers(
     client, admin = live
     names = ['=HYPERLINK("http://evil.example","Click")', "+SUM(1,2)", "-2+3", "@SUM(1)"]
     for n, name in enumerate(names):
-        customer = await create(
+        customer = await create_customer(
             client,
             admin,
             display_name=name,
@@ -199,7 +199,9 @@ async def test_incidents_count_only_the_customers_the_key_sees(
 ) -> None:
     shipped = clock.ago(days=1).isoformat()
     for owner in (MY_AGENT, THEIR_AGENT, THEIR_AGENT):
-        customer = await create(client, admin, display_name=f"Parcel {owner}", owner_id=owner)
+        customer = await create_customer(
+            client, admin, display_name=f"Parcel {owner}", owner_id=owner
+        )
         response = await client.post(
             f"/v1/customers/{customer['id']}/events",
             json={

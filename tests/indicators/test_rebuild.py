@@ -20,9 +20,9 @@ from app.indicators import service as indicators
 from app.timeline import flows
 from app.timeline import service as timeline
 from app.timeline.schemas import EventIn
-from tests.indicators.test_state import facts
 from tests.support.clock import ControlledClock
-from tests.test_cli import run_cli
+from tests.support.facts import facts
+from tests.support.server import run_cli
 
 # The settings of the environment, which the command line reads too.
 SETTINGS = Settings()

@@ -9,8 +9,9 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.support.api import append, new_customer
 from tests.support.clock import ControlledClock
-from tests.timeline.test_timeline import append, new_customer
+from tests.support.reports import revenue
 
 
 def ago(clock: ControlledClock, days: float) -> str:
@@ -377,16 +378,16 @@ async def test_sales_series_and_summary_report(
         "items"
     ]
     assert monthly == [
-        {"period": "2031-01", "currency": "EUR", "orders": 1, "amount": "100.00"},
-        {"period": "2031-02", "currency": "EUR", "orders": 1, "amount": "40.00"},
-        {"period": "2031-04", "currency": "EUR", "orders": 1, "amount": "25.00"},
+        {"period": "2031-01", "orders": 1, "total": {"amount": "100.00", "currency": "EUR"}},
+        {"period": "2031-02", "orders": 1, "total": {"amount": "40.00", "currency": "EUR"}},
+        {"period": "2031-04", "orders": 1, "total": {"amount": "25.00", "currency": "EUR"}},
     ]
     quarterly = (
         await client.get(
             f"/v1/customers/{customer}/sales-series", params={"interval": "quarter"}, headers=admin
         )
     ).json()
-    assert [(p["period"], p["amount"]) for p in quarterly["items"]] == [
+    assert [(p["period"], p["total"]["amount"]) for p in quarterly["items"]] == [
         ("2031-Q1", "140.00"),
         ("2031-Q2", "25.00"),
     ]
@@ -397,9 +398,10 @@ async def test_sales_series_and_summary_report(
             headers=admin,
         )
     ).json()
-    assert report["revenue"] == {"EUR": "165.00"} and report["orders"] == 3
+    assert report["revenue"] == [{"amount": "165.00", "currency": "EUR"}] and report["orders"] == 3
     assert (
-        report["average_order_value"] == {"EUR": "58.33"} and report["repeat_purchase_rate"] == 1.0
+        report["average_order_value"] == [{"amount": "58.33", "currency": "EUR"}]
+        and report["repeat_purchase_rate"] == 1.0
     )
     assert report["top_products"] == [{"sku": "A", "units": 4}, {"sku": "B", "units": 2}]
     assert report["top_ticket_categories"] == [{"category": "delivery", "tickets": 1}]
@@ -412,7 +414,7 @@ async def test_sales_series_and_summary_report(
     # Found by schemathesis: the period before a long one reached back past year 1 (500).
     after = await client.get("/v1/reports/summary", params=everything, headers=admin)
     assert after.status_code == 200, after.text
-    eur = [Decimal(r["revenue"].get("EUR", "0")) for r in (before, after.json())]
+    eur = [revenue(r, "EUR") for r in (before, after.json())]
     assert eur[1] - eur[0] == Decimal("165.00")
     naive = await client.get(
         "/v1/reports/summary",
@@ -420,3 +422,24 @@ async def test_sales_series_and_summary_report(
         headers=admin,
     )
     assert naive.status_code == 422 and naive.json()["errors"][0]["field"] == "query.from"
+
+
+@pytest.mark.parametrize(
+    "period_from",
+    [
+        "0001-01-01T16:24:03.001988-01:53",  # the period before starts at the first instant
+        "0235-09-01T19:52:04-17:36",  # found by schemathesis: an offset of a bygone era
+    ],
+)
+async def test_summary_report_of_a_period_near_year_one_in_a_historical_offset(
+    client: httpx.AsyncClient, admin: dict[str, str], period_from: str
+) -> None:
+    response = await client.get(
+        "/v1/reports/summary",
+        params={"from": period_from, "to": "2026-11-30T01:30:52Z"},
+        headers=admin,
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["period_from"] == (
+        datetime.fromisoformat(period_from).astimezone(UTC).isoformat().replace("+00:00", "Z")
+    )

@@ -42,7 +42,7 @@ def test_a_regular_buyer_s_value() -> None:
         *orders((100, "100.00", "EUR"), (70, "200.00", "EUR"), (40, "300.00", "EUR"))
     )["value"]
     assert value == {
-        "lifetime_value": {"EUR": "600.00"},
+        "lifetime_value": [{"amount": "600.00", "currency": "EUR"}],
         "lifetime_value_base": {"amount": "600.00", "currency": "EUR"},
         "unconverted_currencies": [],
         "order_count": 3,
@@ -72,7 +72,10 @@ def test_cancelled_orders_count_for_nothing_and_refunds_subtract() -> None:
     ]
     value = indicators(*history)["value"]
     # 80 - 15 - 5 + 12.50 standing alone (P2 pays order A, already counted); USD at 0.5.
-    assert value["lifetime_value"] == {"EUR": "72.50", "USD": "30.00"}
+    assert value["lifetime_value"] == [
+        {"amount": "72.50", "currency": "EUR"},
+        {"amount": "30.00", "currency": "USD"},
+    ]
     assert value["lifetime_value_base"] == {"amount": "87.50", "currency": "EUR"}
     assert value["order_count"] == 2 and value["refunds"] == 2
     assert value["average_order_value"] == {"amount": "47.50", "currency": "EUR"}
@@ -99,14 +102,15 @@ def test_a_corrected_total_replaces_the_original() -> None:
         placed.id,
     )
     value = indicators(placed, later, fixed)["value"]
-    assert value["lifetime_value"] == {"EUR": "65.00"}, "the latest correction wins"
+    assert value["lifetime_value"] == [{"amount": "65.00", "currency": "EUR"}], (
+        "the latest correction wins"
+    )
     series = sales_series(fold_all([placed, fixed, later]), "month")
     assert series == [
         {
             "period": (NOW - timedelta(days=10)).strftime("%Y-%m"),
-            "currency": "EUR",
             "orders": 1,
-            "amount": "65.00",
+            "total": {"amount": "65.00", "currency": "EUR"},
         },
     ]
 
@@ -157,7 +161,9 @@ def test_disputes_invoices_and_what_is_open() -> None:
     assert value["disputes"] == 2 and value["open_disputes"] == ["P1"]
     assert value["overdue_invoices"] == ["I2"], "paid before it fell overdue again"
     assert value["open_orders"] == ["SO-9"]
-    assert value["lifetime_value"] == {"EUR": "10.00"}, "invoice payments are not sales"
+    assert value["lifetime_value"] == [{"amount": "10.00", "currency": "EUR"}], (
+        "invoice payments are not sales"
+    )
 
 
 # --- churn risk -------------------------------------------------------------------------
@@ -401,7 +407,7 @@ def test_the_sales_series_by_month_quarter_and_year() -> None:
 
     def series(interval: str) -> list[tuple[str, str, int, str]]:
         return [
-            (s["period"], s["currency"], s["orders"], s["amount"])
+            (s["period"], s["total"]["currency"], s["orders"], s["total"]["amount"])
             for s in sales_series(state, interval)
         ]
 
@@ -456,4 +462,6 @@ def test_a_payment_s_latest_outcome_is_what_counts() -> None:
         fact("payment.failed", 2, payment_id="P1", amount="40.00", currency="EUR"),
         fact("payment.received", 1, payment_id="P2", amount="5.00", currency="EUR"),
     ]
-    assert indicators(*history)["value"]["lifetime_value"] == {"EUR": "5.00"}
+    assert indicators(*history)["value"]["lifetime_value"] == [
+        {"amount": "5.00", "currency": "EUR"}
+    ]

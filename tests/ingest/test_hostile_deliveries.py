@@ -14,8 +14,12 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
-from tests.conftest import WEBHOOK_SECRETS
-from tests.ingest import test_mailgun, test_twilio
+from tests.support.webhooks import (
+    WEBHOOK_SECRETS,
+    mailgun_event_data,
+    mailgun_signature,
+    twilio_signature,
+)
 
 STRIPE_SECRET = WEBHOOK_SECRETS["stripe"]
 TWILIO_PATH = "/v1/webhooks/twilio"
@@ -156,7 +160,7 @@ async def test_a_signed_mailgun_route_post_within_the_bounds_is_accepted(
     fields = {
         "timestamp": timestamp,
         "token": token,
-        "signature": test_mailgun.sign(WEBHOOK_SECRETS["mailgun"], timestamp, token),
+        "signature": mailgun_signature(WEBHOOK_SECRETS["mailgun"], timestamp, token),
         "sender": "ana@example.com",
         "from": "Ana <ana@example.com>",
         "recipient": "support@example.com",
@@ -217,7 +221,7 @@ def twilio_post(url: str) -> tuple[bytes, dict[str, str]]:
     body = urlencode(CALL).encode()
     return body, {
         "content-type": "application/x-www-form-urlencoded",
-        "x-twilio-signature": test_twilio.sign(url, body, WEBHOOK_SECRETS["twilio"]),
+        "x-twilio-signature": twilio_signature(url, body, WEBHOOK_SECRETS["twilio"]),
     }
 
 
@@ -277,15 +281,13 @@ async def test_a_captured_mailgun_signature_carries_no_second_body(
     signature = {
         "timestamp": timestamp,
         "token": token,
-        "signature": test_mailgun.sign(WEBHOOK_SECRETS["mailgun"], timestamp, token),
+        "signature": mailgun_signature(WEBHOOK_SECRETS["mailgun"], timestamp, token),
     }
-    genuine = {"signature": signature, "event-data": test_mailgun.event_data("delivered")}
+    genuine = {"signature": signature, "event-data": mailgun_event_data("delivered")}
     first = await client.post("/v1/webhooks/mailgun", json=genuine)
     assert first.json()["status"] == "accepted", first.text
 
-    forged_data = test_mailgun.event_data(
-        "failed", severity="permanent", recipient="victim@example.com"
-    )
+    forged_data = mailgun_event_data("failed", severity="permanent", recipient="victim@example.com")
     forged = await client.post(
         "/v1/webhooks/mailgun", json={"signature": signature, "event-data": forged_data}
     )

@@ -19,7 +19,10 @@ from standardwebhooks.webhooks import Webhook
 from app.core.security import Role
 from app.ingest.adapters import ADAPTERS
 from app.timeline.sources import WEBHOOK_SOURCES
-from tests.conftest import WEBHOOK_SECRETS, MakeKey
+from tests.support.api import new_customer
+from tests.support.fixtures import MakeKey
+from tests.support.reports import revenue
+from tests.support.webhooks import WEBHOOK_SECRETS
 
 GOLDEN = Path(__file__).parent / "golden"
 CALL_SID = "CA5f0c3e2a1b4d6f8e9a0b1c2d3e4f5a6b"  # the golden Twilio callback's call
@@ -85,12 +88,6 @@ def planted_order(customer: dict[str, str]) -> dict[str, Any]:
         "source_event_id": ORDER_KEY,
         "payload": {"order_id": str(ORDER["id"]), "total": "1.00", "currency": "GBP"},
     }
-
-
-async def new_customer(client: httpx.AsyncClient, admin: dict[str, str], **body: Any) -> str:
-    response = await client.post("/v1/customers", json={"display_name": "X", **body}, headers=admin)
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
 
 
 async def identify(client: httpx.AsyncClient, admin: dict[str, str], **query: str) -> str:
@@ -191,7 +188,7 @@ async def test_a_planted_shopify_order_cannot_take_the_genuine_orders_refund(
     indicators = (await client.get(f"/v1/customers/{chosen}/indicators", headers=admin)).json()
     assert indicators["value"]["order_count"] == 0
     report = await _report(client, admin)
-    gbp = Decimal(report["revenue"]["GBP"]) - Decimal(before["revenue"].get("GBP", "0"))
+    gbp = revenue(report, "GBP") - revenue(before, "GBP")
     assert (gbp, report["orders"] - before["orders"]) == (Decimal("37.00"), 1)
     if planter == "generic":
         assert planted.status_code == 202, planted.text

@@ -1,8 +1,5 @@
 """Mailgun adapter: golden event webhook, signatures, inbound routes, redaction (pure, no database)."""
 
-import copy
-import hashlib
-import hmac
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -16,6 +13,7 @@ from app.ingest.adapters.mailgun import MailgunAdapter
 from app.timeline.catalog import Channel, Direction
 from app.timeline.payloads import EmailPayload
 from app.timeline.schemas import CustomerRefIn, IdentifiedEventIn
+from tests.support.webhooks import mailgun_event_data, mailgun_signature
 
 GOLDEN = Path(__file__).parent / "golden"
 KEY = "refdata-test-mailgun-signing-key"  # headers.json, test-only
@@ -44,10 +42,6 @@ def delivery(body: bytes, content_type: str = "application/json") -> Delivery:
     )
 
 
-def sign(key: str, timestamp: str, token: str) -> str:
-    return hmac.new(key.encode(), f"{timestamp}{token}".encode(), hashlib.sha256).hexdigest()
-
-
 def signed_event(
     event_data: dict[str, Any], *, key: str = KEY, timestamp: int = SAMPLE_TIMESTAMP
 ) -> Delivery:
@@ -56,18 +50,11 @@ def signed_event(
         "signature": {
             "timestamp": str(timestamp),
             "token": token,
-            "signature": sign(key, str(timestamp), token),
+            "signature": mailgun_signature(key, str(timestamp), token),
         },
         "event-data": event_data,
     }
     return delivery(json.dumps(body).encode())
-
-
-def event_data(event: str, **extra: Any) -> dict[str, Any]:
-    data = copy.deepcopy(golden_json()["event-data"])
-    data.pop("delivery-status")
-    data.update(event=event, id=f"id-{event}", **extra)
-    return data
 
 
 def expected(type_: str, source_event_id: str, at: datetime, **payload: Any) -> IdentifiedEventIn:
@@ -178,7 +165,7 @@ def test_a_stale_timestamp_is_refused(offset: int) -> None:
 def test_a_fresh_resigned_variant_passes() -> None:
     later = SAMPLE_TIMESTAMP + 10_000
     adapter.verify(
-        signed_event(event_data("opened"), timestamp=later),
+        signed_event(mailgun_event_data("opened"), timestamp=later),
         [KEY],
         datetime.fromtimestamp(later + 10, tz=UTC),
     )
@@ -188,8 +175,8 @@ def test_a_fresh_resigned_variant_passes() -> None:
 
 
 def test_opened_and_clicked() -> None:
-    opened = signed_event(event_data("opened", timestamp=1776162000.5))
-    clicked = signed_event(event_data("clicked", url="https://shop.example.com/o/1001"))
+    opened = signed_event(mailgun_event_data("opened", timestamp=1776162000.5))
+    clicked = signed_event(mailgun_event_data("clicked", url="https://shop.example.com/o/1001"))
     adapter.verify(opened, [KEY], NOW)
 
     assert adapter.normalize(opened) == [
@@ -201,7 +188,7 @@ def test_opened_and_clicked() -> None:
 
 
 def test_a_permanent_failure_is_a_bounce_with_its_reason() -> None:
-    data = event_data(
+    data = mailgun_event_data(
         "failed",
         severity="permanent",
         reason="bounce",
@@ -229,12 +216,12 @@ def test_a_permanent_failure_is_a_bounce_with_its_reason() -> None:
 @pytest.mark.parametrize(
     "data",
     [
-        event_data("failed", severity="temporary", reason="generic"),
-        event_data("accepted"),
-        event_data("rejected"),
-        event_data("complained"),
-        event_data("unsubscribed"),
-        event_data("stored"),
+        mailgun_event_data("failed", severity="temporary", reason="generic"),
+        mailgun_event_data("accepted"),
+        mailgun_event_data("rejected"),
+        mailgun_event_data("complained"),
+        mailgun_event_data("unsubscribed"),
+        mailgun_event_data("stored"),
     ],
 )
 def test_other_events_are_skipped(data: dict[str, Any]) -> None:
@@ -242,7 +229,7 @@ def test_other_events_are_skipped(data: dict[str, Any]) -> None:
 
 
 def test_the_recipient_name_comes_from_the_to_header() -> None:
-    data = event_data("delivered")
+    data = mailgun_event_data("delivered")
     data["message"]["headers"]["to"] = '"Jane Doe" <Jane.Doe@example.com>, other@example.com'
     [event] = adapter.normalize(signed_event(data))
     assert event.customer == CustomerRefIn(email="jane.doe@example.com", display_name="Jane Doe")
@@ -284,7 +271,7 @@ def route_fields(timestamp: int = SAMPLE_TIMESTAMP, key: str = KEY) -> dict[str,
     return {
         "timestamp": str(timestamp),
         "token": ROUTE_TOKEN,
-        "signature": sign(key, str(timestamp), ROUTE_TOKEN),
+        "signature": mailgun_signature(key, str(timestamp), ROUTE_TOKEN),
         "domain": "mg.example.com",
         "recipient": "support@mg.example.com",
         "sender": "bounce+jane@example.com",
@@ -410,7 +397,7 @@ def test_a_timestamp_that_is_no_instant_is_refused(timestamp: str) -> None:
     body["signature"] = {
         "timestamp": timestamp,
         "token": token,
-        "signature": sign(KEY, timestamp, token),
+        "signature": mailgun_signature(KEY, timestamp, token),
     }
     with pytest.raises(SignatureError, match="from now"):
         adapter.verify(delivery(json.dumps(body).encode()), [KEY], NOW)

@@ -9,38 +9,14 @@ import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
-from standardwebhooks.webhooks import Webhook
 
 from app.ingest.adapters.base import Delivery
 from app.ingest.adapters.generic import GenericAdapter
 from app.timeline.schemas import IdentifiedEventIn
-from tests.conftest import WEBHOOK_SECRETS
+from tests.support.webhooks import WEBHOOK_SECRETS, generic_note, signed_generic
 
 SECRET, ROTATED = WEBHOOK_SECRETS["generic"].split(",")
 URL = "/v1/webhooks/generic"
-
-
-def signed(
-    body: bytes, msg_id: str = "msg_1", secret: str = SECRET, at: datetime | None = None
-) -> dict[str, str]:
-    at = at or datetime.now(UTC)
-    signature = Webhook(secret).sign(msg_id, at, body.decode())
-    return {
-        "content-type": "application/json",
-        "webhook-id": msg_id,
-        "webhook-timestamp": str(int(at.timestamp())),
-        "webhook-signature": signature,
-    }
-
-
-def note(email: str = "ana@example.com", **extra: Any) -> dict[str, Any]:
-    return {
-        "customer": {"email": email},
-        "type": "note.added",
-        "occurred_at": "2026-04-14T10:05:14Z",
-        "payload": {"text": "Asked about delivery times"},
-        **extra,
-    }
 
 
 # The rows this test stored: now() is the start of the test's one transaction, which
@@ -62,9 +38,9 @@ async def test_signed_delivery_becomes_events(
     client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
 ) -> None:
     body = json.dumps(
-        [note(), note("bea@example.com", source="erp", source_event_id="n-2")]
+        [generic_note(), generic_note("bea@example.com", source="erp", source_event_id="n-2")]
     ).encode()
-    response = await client.post(URL, content=body, headers=signed(body))
+    response = await client.post(URL, content=body, headers=signed_generic(body))
     assert response.status_code == 200, response.text
     assert response.json() == {"status": "accepted", "delivery_id": "msg_1", "events": 2}
     [stored] = await deliveries(session)
@@ -90,9 +66,9 @@ async def test_signed_delivery_becomes_events(
 async def test_repeated_delivery_is_a_duplicate_and_changes_nothing(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
-    body = json.dumps(note()).encode()
-    first = await client.post(URL, content=body, headers=signed(body))
-    again = await client.post(URL, content=body, headers=signed(body))
+    body = json.dumps(generic_note()).encode()
+    first = await client.post(URL, content=body, headers=signed_generic(body))
+    again = await client.post(URL, content=body, headers=signed_generic(body))
     assert first.json()["status"] == "accepted"
     assert again.status_code == 200 and again.json() == {
         "status": "duplicate",
@@ -109,18 +85,18 @@ async def test_repeated_delivery_is_a_duplicate_and_changes_nothing(
 async def test_bad_signatures_are_401_and_store_nothing(
     client: httpx.AsyncClient, session: AsyncSession, tamper: str
 ) -> None:
-    body = json.dumps(note()).encode()
-    headers = signed(body)
+    body = json.dumps(generic_note()).encode()
+    headers = signed_generic(body)
     if tamper == "wrong_secret":
-        headers = signed(body, secret="whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=")
+        headers = signed_generic(body, secret="whsec_" + "QUJDREVGR0hJSktMTU5PUFFSU1RVVldYWVo=")
     elif tamper == "tampered_body":
         body = body.replace(b"ana@", b"eve@")
     elif tamper == "missing_signature":
         del headers["webhook-signature"]
     elif tamper == "stale":
-        headers = signed(body, at=datetime.now(UTC) - timedelta(minutes=10))
+        headers = signed_generic(body, at=datetime.now(UTC) - timedelta(minutes=10))
     else:
-        headers = signed(body, at=datetime.now(UTC) + timedelta(minutes=10))
+        headers = signed_generic(body, at=datetime.now(UTC) + timedelta(minutes=10))
     response = await client.post(URL, content=body, headers=headers)
     assert response.status_code == 401
     assert response.headers["content-type"] == "application/problem+json"
@@ -129,8 +105,8 @@ async def test_bad_signatures_are_401_and_store_nothing(
 
 
 async def test_a_rotated_secret_is_accepted(client: httpx.AsyncClient) -> None:
-    body = json.dumps(note()).encode()
-    response = await client.post(URL, content=body, headers=signed(body, secret=ROTATED))
+    body = json.dumps(generic_note()).encode()
+    response = await client.post(URL, content=body, headers=signed_generic(body, secret=ROTATED))
     assert response.status_code == 200
 
 
@@ -154,7 +130,7 @@ async def test_unparseable_delivery_is_kept_failed_then_replayed_once(
     # Standard Webhooks' own recommended envelope, with a payload this source does not read.
     body = b'{"type":"order.paid","timestamp":"2026-04-14T10:05:14.210Z","data":{"order_id":"1001","customer_email":"jane.doe@example.com","total":"47.00","currency":"GBP"}}'
     response = await client.post(
-        URL, content=body, headers=signed(body, "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W")
+        URL, content=body, headers=signed_generic(body, "msg_2KWPBgLlAfxdpx2AI54pPJ85f4W")
     )
     assert response.status_code == 202
     receipt = response.json()
@@ -225,8 +201,8 @@ async def test_ten_concurrent_copies_make_one_event(
     live: tuple[httpx.AsyncClient, dict[str, str]],
 ) -> None:
     client, admin = live
-    body = json.dumps(note(source="erp", source_event_id="storm-1")).encode()
-    headers = signed(body, "msg_storm")
+    body = json.dumps(generic_note(source="erp", source_event_id="storm-1")).encode()
+    headers = signed_generic(body, "msg_storm")
     responses = await asyncio.gather(
         *(client.post(URL, content=body, headers=headers) for _ in range(10))
     )
@@ -243,10 +219,12 @@ async def test_ten_concurrent_copies_make_one_event(
 
 
 async def test_metrics_count_outcomes(client: httpx.AsyncClient) -> None:
-    body = json.dumps(note()).encode()
-    await client.post(URL, content=body, headers=signed(body, "msg_m1"))
+    body = json.dumps(generic_note()).encode()
+    await client.post(URL, content=body, headers=signed_generic(body, "msg_m1"))
     await client.post(
-        URL, content=body, headers={**signed(body, "msg_m2"), "webhook-signature": "v1,AAAA"}
+        URL,
+        content=body,
+        headers={**signed_generic(body, "msg_m2"), "webhook-signature": "v1,AAAA"},
     )
     metrics = (await client.get("/metrics")).text
     assert 'webhook_deliveries_total{outcome="accepted",source="generic"}' in metrics

@@ -1,24 +1,25 @@
 """SendGrid Event Webhook adapter: golden payload, ECDSA signatures, variants (pure, no database)."""
 
-import base64
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
 
 from app.ingest.adapters.base import Delivery, PayloadError, SignatureError
 from app.ingest.adapters.sendgrid_events import SendGridEventsAdapter
 from app.timeline.catalog import Channel, Direction
 from app.timeline.payloads import EmailPayload
 from app.timeline.schemas import CustomerRefIn, IdentifiedEventIn
+from tests.support.webhooks import (
+    SENDGRID_SIGNATURE,
+    SENDGRID_TIMESTAMP,
+    Signer,
+    sendgrid_event_delivery,
+)
 
 GOLDEN = Path(__file__).parent / "golden"
-SIGNATURE = "x-twilio-email-event-webhook-signature"
-TIMESTAMP = "x-twilio-email-event-webhook-timestamp"
 # Published with the sample (headers.json): the public key, the signature, its timestamp.
 SAMPLE_PUBLIC_KEY = (
     "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEUekcEzcZ7NpNGPimEYB989uV+hqO5aHJ4IvTAeL1Cl7V"
@@ -36,50 +37,8 @@ def golden_body() -> bytes:
     return (GOLDEN / "sendgrid_event_webhook.json").read_bytes()
 
 
-def delivery(body: bytes, signature: str | None, timestamp: str | None) -> Delivery:
-    headers = {"content-type": "application/json", "user-agent": "SendGrid Event API"}
-    if signature is not None:
-        headers[SIGNATURE] = signature
-    if timestamp is not None:
-        headers[TIMESTAMP] = timestamp
-    return Delivery(
-        url="https://hooks.example.com/webhooks/sendgrid-events", headers=headers, body=body
-    )
-
-
 def golden() -> Delivery:
-    return delivery(golden_body(), SAMPLE_SIGNATURE, SAMPLE_TIMESTAMP)
-
-
-class Signer:
-    """A P-256 key pair of our own, to sign variants as SendGrid would."""
-
-    def __init__(self) -> None:
-        self.key = ec.generate_private_key(ec.SECP256R1())
-
-    @property
-    def public(self) -> str:
-        der = self.key.public_key().public_bytes(
-            serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
-        )
-        return base64.b64encode(der).decode()
-
-    @property
-    def public_pem(self) -> str:
-        return (
-            self.key.public_key()
-            .public_bytes(
-                serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo
-            )
-            .decode()
-        )
-
-    def deliver(
-        self, body: bytes | list[dict[str, Any]], timestamp: str = SAMPLE_TIMESTAMP
-    ) -> Delivery:
-        raw = json.dumps(body).encode() if isinstance(body, list) else body
-        signature = self.key.sign(timestamp.encode() + raw, ec.ECDSA(hashes.SHA256()))
-        return delivery(raw, base64.b64encode(signature).decode(), timestamp)
+    return sendgrid_event_delivery(golden_body(), SAMPLE_SIGNATURE, SAMPLE_TIMESTAMP)
 
 
 @pytest.fixture(scope="module")
@@ -136,8 +95,8 @@ def test_the_delivery_id_is_the_body_hash() -> None:
 
 def test_the_signature_header_is_not_stored() -> None:
     stored = adapter.stored_headers(golden())
-    assert SIGNATURE not in stored
-    assert stored[TIMESTAMP] == SAMPLE_TIMESTAMP
+    assert SENDGRID_SIGNATURE not in stored
+    assert stored[SENDGRID_TIMESTAMP] == SAMPLE_TIMESTAMP
     assert adapter.stored_body(golden()) == golden_body()
 
 
@@ -166,11 +125,15 @@ def test_the_wrong_key_is_refused(signer: Signer) -> None:
 def test_a_tampered_body_is_refused() -> None:
     body = golden_body().replace(b'"open"', b'"click"')
     with pytest.raises(SignatureError):
-        adapter.verify(delivery(body, SAMPLE_SIGNATURE, SAMPLE_TIMESTAMP), [SAMPLE_PUBLIC_KEY], NOW)
+        adapter.verify(
+            sendgrid_event_delivery(body, SAMPLE_SIGNATURE, SAMPLE_TIMESTAMP),
+            [SAMPLE_PUBLIC_KEY],
+            NOW,
+        )
 
 
 def test_a_tampered_timestamp_is_refused() -> None:
-    d = delivery(golden_body(), SAMPLE_SIGNATURE, str(int(SAMPLE_TIMESTAMP) + 1))
+    d = sendgrid_event_delivery(golden_body(), SAMPLE_SIGNATURE, str(int(SAMPLE_TIMESTAMP) + 1))
     with pytest.raises(SignatureError):
         adapter.verify(d, [SAMPLE_PUBLIC_KEY], NOW)
 
@@ -188,7 +151,9 @@ def test_missing_or_garbled_headers_are_refused(
     signature: str | None, timestamp: str | None
 ) -> None:
     with pytest.raises(SignatureError):
-        adapter.verify(delivery(golden_body(), signature, timestamp), [SAMPLE_PUBLIC_KEY], NOW)
+        adapter.verify(
+            sendgrid_event_delivery(golden_body(), signature, timestamp), [SAMPLE_PUBLIC_KEY], NOW
+        )
 
 
 @pytest.mark.parametrize("offset", [301, -301, 86_400])

@@ -12,23 +12,16 @@ from app.ingest.adapters.sendgrid_inbound import SendGridInboundAdapter
 from app.timeline.catalog import Channel, Direction
 from app.timeline.payloads import EmailPayload
 from app.timeline.schemas import CustomerRefIn, IdentifiedEventIn
+from tests.support.webhooks import INBOUND_BOUNDARY, INBOUND_CONTENT_TYPE, inbound_parse_body
 
 GOLDEN = Path(__file__).parent / "golden"
-BOUNDARY = "xYzZY"
-CONTENT_TYPE = f"multipart/form-data; boundary={BOUNDARY}"
 NOW = datetime(2026, 4, 14, 10, 20, 7, tzinfo=UTC)
 MESSAGE_ID = "<CAN_P_JMvV7ZpAQhOnDienypLrJmuhN=LQWweu4yScw4jQyXY2w@mail.gmail.com>"
 
 adapter = SendGridInboundAdapter()
 
 
-def golden_body() -> bytes:
-    """The sample's request body as sent on the wire: from the first boundary, CRLF lines."""
-    text = (GOLDEN / "sendgrid_inbound_parse.txt").read_text()
-    return text[text.index(f"--{BOUNDARY}\n") :].replace("\n", "\r\n").encode()
-
-
-def multipart(fields: list[tuple[str, str | bytes]], boundary: str = BOUNDARY) -> bytes:
+def multipart(fields: list[tuple[str, str | bytes]], boundary: str = INBOUND_BOUNDARY) -> bytes:
     out = b""
     for name, value in fields:
         data = value.encode() if isinstance(value, str) else value
@@ -42,7 +35,7 @@ def delivery(
     *,
     authorization: str | None = None,
     path_token: str | None = None,
-    content_type: str = CONTENT_TYPE,
+    content_type: str = INBOUND_CONTENT_TYPE,
     received_at: datetime | None = None,
 ) -> Delivery:
     headers = {"content-type": content_type, "user-agent": "Sendlib/1.0 parse.sendgrid.net"}
@@ -51,7 +44,7 @@ def delivery(
     return Delivery(
         url="https://hooks.example.com/webhooks/sendgrid-inbound",
         headers=headers,
-        body=golden_body() if body is None else body,
+        body=inbound_parse_body() if body is None else body,
         path_token=path_token,
         received_at=received_at,
     )
@@ -159,7 +152,7 @@ def test_missing_credentials_are_refused() -> None:
 def test_credentials_are_not_stored() -> None:
     d = delivery(authorization=basic("parse:s3cret"))
     assert "authorization" not in adapter.stored_headers(d)
-    assert adapter.stored_headers(d)["content-type"] == CONTENT_TYPE
+    assert adapter.stored_headers(d)["content-type"] == INBOUND_CONTENT_TYPE
     assert adapter.stored_body(d) == d.body
 
 
@@ -256,9 +249,9 @@ def test_without_a_date_the_receipt_time_is_used_else_payload_error() -> None:
     ("body", "content_type"),
     [
         (b'{"headers": "x"}', "application/json"),
-        (b"not multipart at all", CONTENT_TYPE),
+        (b"not multipart at all", INBOUND_CONTENT_TYPE),
         (b"--xYzZY--\r\n", "multipart/form-data"),
-        (multipart([("text", "no headers field")]), CONTENT_TYPE),
+        (multipart([("text", "no headers field")]), INBOUND_CONTENT_TYPE),
     ],
 )
 def test_unreadable_bodies_are_payload_errors(body: bytes, content_type: str) -> None:

@@ -4,7 +4,6 @@ import base64
 import json
 import time
 from datetime import datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,46 +14,32 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.ingest.adapters import ADAPTERS
-from tests.ingest import (
-    test_mailgun,
-    test_pipeline,
-    test_sendgrid_events,
-    test_sendgrid_inbound,
-    test_twilio,
-)
 from tests.support.clock import ControlledClock
+from tests.support.webhooks import (
+    INBOUND_CONTENT_TYPE,
+    WEBHOOK_SECRETS,
+    Signer,
+    generic_note,
+    golden,
+    hmac_b64,
+    inbound_parse_body,
+    mailgun_signature,
+    shopify_post,
+    shopify_refund,
+    signed_generic,
+    stripe_signature,
+    twilio_signature,
+)
 
-GOLDEN = Path(__file__).parent / "golden"
-SIGNER = test_sendgrid_events.Signer()
+SIGNER = Signer()
 
 
 @pytest.fixture
 def app(app: FastAPI, settings: Settings) -> FastAPI:
-    with_sendgrid = settings.model_copy(update={"webhook_sendgrid_events_secrets": SIGNER.public})
+    secrets = {**settings.webhook_secrets, "sendgrid-events": [SIGNER.public]}
+    with_sendgrid = settings.model_copy(update={"webhook_secrets": secrets})
     app.state.settings = with_sendgrid
     return app
-
-
-def golden(name: str) -> bytes:
-    return (GOLDEN / name).read_bytes()
-
-
-def hmac_b64(secret: str, body: bytes) -> str:
-    import hashlib
-    import hmac
-
-    return base64.b64encode(hmac.new(secret.encode(), body, hashlib.sha256).digest()).decode()
-
-
-def stripe_signature(body: bytes, t: int | None = None) -> str:
-    import hashlib
-    import hmac
-
-    t = int(time.time()) if t is None else t
-    digest = hmac.new(
-        b"whsec_refdata_test_not_a_real_secret", f"{t}.".encode() + body, hashlib.sha256
-    )
-    return f"t={t},v1={digest.hexdigest()}"
 
 
 def mailgun_body(t: int | None = None) -> bytes:
@@ -63,12 +48,18 @@ def mailgun_body(t: int | None = None) -> bytes:
     body["signature"] = {
         "timestamp": timestamp,
         "token": body["signature"]["token"],
-        "signature": test_mailgun.sign(test_mailgun.KEY, timestamp, body["signature"]["token"]),
+        "signature": mailgun_signature(
+            WEBHOOK_SECRETS["mailgun"], timestamp, body["signature"]["token"]
+        ),
     }
     return json.dumps(body).encode()
 
 
-def requests() -> list[tuple[str, str, bytes, dict[str, str], list[str]]]:
+Request = tuple[str, bytes, dict[str, str], list[str]]  # url, body, headers, event types
+
+
+def requests() -> dict[str, Request]:
+    """A documented delivery of every source, signed as its platform signs it."""
     twilio = golden("twilio_voice_status_completed.form")
     sendgrid_events = golden("sendgrid_event_webhook.json")
     now = str(int(time.time()))
@@ -76,52 +67,47 @@ def requests() -> list[tuple[str, str, bytes, dict[str, str], list[str]]]:
     shopify = golden("shopify_orders_create.json")
     woo = golden("woocommerce_order_created.json")
     stripe = golden("stripe_checkout_session_completed.json")
-    return [
-        (
-            "twilio",
+    generic = json.dumps(generic_note()).encode()
+    return {
+        "twilio": (
             "/v1/webhooks/twilio",
             twilio,
             {
                 "content-type": "application/x-www-form-urlencoded",
-                "x-twilio-signature": test_twilio.sign(
+                "x-twilio-signature": twilio_signature(
                     "http://testserver/v1/webhooks/twilio", twilio
                 ),
             },
             ["call.completed"],
         ),
-        (
-            "aircall",
+        "aircall": (
             "/v1/webhooks/aircall",
             golden("aircall_call_ended.json"),
             {"content-type": "application/json"},
             ["call.completed"],
         ),
-        (
-            "sendgrid-inbound",
+        "sendgrid-inbound": (
             "/v1/webhooks/sendgrid-inbound",
-            test_sendgrid_inbound.golden_body(),
+            inbound_parse_body(),
             {
-                "content-type": test_sendgrid_inbound.CONTENT_TYPE,
+                "content-type": INBOUND_CONTENT_TYPE,
                 "authorization": "Basic " + base64.b64encode(b"inbound:parse-pass").decode(),
             },
             ["email.received"],
         ),
-        (
-            "sendgrid-events",
+        "sendgrid-events": (
             "/v1/webhooks/sendgrid-events",
             sendgrid_events,
             {"content-type": "application/json", **dict(signed_events.headers)},
             ["email.delivered", "email.opened"],
         ),
-        (
-            "mailgun",
+        "mailgun": (
             "/v1/webhooks/mailgun",
             mailgun_body(),
             {"content-type": "application/json"},
             ["email.delivered"],
         ),
-        (
-            "postmark",
+        "postmark": (
             "/v1/webhooks/postmark",
             golden("postmark_inbound.json"),
             {
@@ -131,8 +117,7 @@ def requests() -> list[tuple[str, str, bytes, dict[str, str], list[str]]]:
             },
             ["email.received"],
         ),
-        (
-            "shopify",
+        "shopify": (
             "/v1/webhooks/shopify",
             shopify,
             {
@@ -143,8 +128,7 @@ def requests() -> list[tuple[str, str, bytes, dict[str, str], list[str]]]:
             },
             ["order.placed"],
         ),
-        (
-            "woocommerce",
+        "woocommerce": (
             "/v1/webhooks/woocommerce",
             woo,
             {
@@ -155,21 +139,27 @@ def requests() -> list[tuple[str, str, bytes, dict[str, str], list[str]]]:
             },
             ["order.paid", "order.placed"],
         ),
-        (
-            "stripe",
+        "stripe": (
             "/v1/webhooks/stripe",
             stripe,
             {"content-type": "application/json", "stripe-signature": stripe_signature(stripe)},
             ["payment.received"],
         ),
-    ]
+        "generic": (
+            "/v1/webhooks/generic",
+            generic,
+            signed_generic(generic, "msg-documented"),
+            ["note.added"],
+        ),
+    }
 
 
-@pytest.mark.parametrize("case", range(9), ids=[r[0] for r in requests()])
+@pytest.mark.parametrize("source", sorted(ADAPTERS))
 async def test_documented_payload_becomes_its_events(
-    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession, case: int
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession, source: str
 ) -> None:
-    source, url, body, headers, types = requests()[case]
+    """Every source, a new one included: ``requests()`` must hold its documented payload."""
+    url, body, headers, types = requests()[source]
     response = await client.post(url, content=body, headers=headers)
     assert response.status_code == 200, response.text
     assert response.json()["status"] == "accepted"
@@ -204,6 +194,7 @@ async def test_documented_payload_becomes_its_events(
             "x-shopify-hmac-sha256",
             "stripe-signature",
             "x-wc-webhook-signature",
+            "webhook-signature",
         }
     ]
     assert not any(v in json.dumps(row.headers) for v in secret_values)
@@ -213,7 +204,7 @@ async def test_documented_payload_becomes_its_events(
 async def test_a_bad_signature_is_refused_for_every_source(
     client: httpx.AsyncClient, session: AsyncSession
 ) -> None:
-    for source, url, body, headers, _ in requests():
+    for source, (url, body, headers, _) in requests().items():
         if source == "aircall":  # the token in the body is the whole proof
             body = body.replace(b"45XXYYZZa08", b"guessed")
         elif "authorization" in headers:  # basic auth proves the sender, not the body
@@ -239,7 +230,7 @@ def signed_at(source: str, moment: datetime) -> tuple[bytes, dict[str, str]]:
                 "payload": {"text": "signed"},
             }
         ).encode()
-        return body, test_pipeline.signed(body, "msg-window", at=moment)
+        return body, signed_generic(body, "msg-window", at=moment)
     if source == "stripe":
         body = golden("stripe_checkout_session_completed.json")
         return body, {
@@ -277,16 +268,6 @@ async def test_a_signed_timestamp_is_judged_on_the_services_clock(
     taken = await client.post(url, content=body, headers=headers)
     assert taken.status_code == 200, taken.text
     assert await stored() == before + 1
-
-
-def shopify_post(body: dict[str, Any], topic: str, webhook_id: str) -> tuple[bytes, dict[str, str]]:
-    raw = json.dumps(body).encode()
-    return raw, {
-        "content-type": "application/json",
-        "x-shopify-topic": topic,
-        "x-shopify-webhook-id": webhook_id,
-        "x-shopify-hmac-sha256": hmac_b64("refdata_test_shopify_client_secret", raw),
-    }
 
 
 async def test_out_of_order_orders_and_a_refund_land_on_the_buyer(
@@ -348,18 +329,6 @@ async def test_out_of_order_orders_and_a_refund_land_on_the_buyer(
     assert items[0]["payload"]["refund_amount"] == "10.00"
 
 
-def refund_of(order: dict[str, Any], refund_id: int) -> dict[str, Any]:
-    return {
-        "id": refund_id,
-        "order_id": order["id"],
-        "created_at": "2026-04-15T09:00:00+01:00",
-        "transactions": [
-            {"kind": "refund", "status": "success", "amount": "5.00", "currency": "EUR"}
-        ],
-        "refund_line_items": [],
-    }
-
-
 async def _delivery(client: httpx.AsyncClient, admin: dict[str, str], id_: str) -> Any:
     found = (await client.get("/v1/webhook-deliveries", headers=admin)).json()["items"]
     return next(d for d in found if d["delivery_id"] == id_)
@@ -370,7 +339,7 @@ async def test_a_waiting_refund_that_fails_again_does_not_cost_the_order(
 ) -> None:
     client, admin = live
     order = json.loads(golden("shopify_orders_create.json"))
-    raw, headers = shopify_post(refund_of(order, 930000003), "refunds/create", "w-r")
+    raw, headers = shopify_post(shopify_refund(order, 930000003), "refunds/create", "w-r")
     assert (await client.post("/v1/webhooks/shopify", content=raw, headers=headers)).status_code
     # From now on the refund's normalisation breaks (a bug in a newer adapter, say).
     adapter = ADAPTERS["shopify"]
@@ -411,7 +380,7 @@ async def test_a_refund_for_an_erased_buyer_awaits_nothing(
         headers=admin,
     )
     assert erased.status_code == 200, erased.text
-    raw, headers = shopify_post(refund_of(order, 930000004), "refunds/create", "w-r")
+    raw, headers = shopify_post(shopify_refund(order, 930000004), "refunds/create", "w-r")
 
     refused = await client.post("/v1/webhooks/shopify", content=raw, headers=headers)
 

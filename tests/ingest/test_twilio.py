@@ -1,8 +1,5 @@
 """Twilio Voice status callbacks: signature, delivery id and normalisation (pure, no database)."""
 
-import base64
-import hashlib
-import hmac
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import parse_qsl, urlencode
@@ -12,6 +9,7 @@ import pytest
 from app.ingest.adapters.base import Delivery, PayloadError, SignatureError
 from app.ingest.adapters.twilio import TwilioAdapter
 from app.timeline.catalog import CATALOG
+from tests.support.webhooks import twilio_signature
 
 GOLDEN = Path(__file__).parent / "golden" / "twilio_voice_status_completed.form"
 URL = "https://hooks.example.com/webhooks/twilio/voice/status"
@@ -30,14 +28,6 @@ adapter = TwilioAdapter()
 
 def golden_body() -> bytes:
     return GOLDEN.read_bytes()
-
-
-def sign(url: str, body: bytes, token: str = TOKEN) -> str:
-    """Twilio's scheme, written out independently of the adapter."""
-    params = sorted(parse_qsl(body.decode(), keep_blank_values=True))
-    message = url + "".join(name + value for name, value in params)
-    digest = hmac.new(token.encode(), message.encode(), hashlib.sha1).digest()
-    return base64.b64encode(digest).decode()
 
 
 def delivery(
@@ -66,7 +56,7 @@ def variant(**changes: str | None) -> bytes:
 
 
 def signed(body: bytes, received_at: datetime | None = None) -> Delivery:
-    return delivery(body, sign(URL, body), received_at=received_at)
+    return delivery(body, twilio_signature(URL, body), received_at=received_at)
 
 
 # --- the golden sample ---------------------------------------------------------------------
@@ -75,7 +65,7 @@ def signed(body: bytes, received_at: datetime | None = None) -> Delivery:
 def test_golden_file_is_byte_exact() -> None:
     body = golden_body()
     assert not body.endswith(b"\n")
-    assert sign(URL, body) == GOLDEN_SIGNATURE
+    assert twilio_signature(URL, body) == GOLDEN_SIGNATURE
 
 
 def test_golden_callback_normalises_to_one_completed_call() -> None:
@@ -120,7 +110,7 @@ def test_wrong_auth_token_is_refused() -> None:
 def test_a_signature_made_with_another_token_is_refused() -> None:
     body = golden_body()
     with pytest.raises(SignatureError):
-        adapter.verify(delivery(body, sign(URL, body, "another-token")), [TOKEN], NOW)
+        adapter.verify(delivery(body, twilio_signature(URL, body, "another-token")), [TOKEN], NOW)
 
 
 def test_tampered_body_is_refused() -> None:
@@ -166,20 +156,20 @@ def test_default_port_is_optional_either_way() -> None:
     # Twilio signed the URL without the port; we were addressed with it.
     adapter.verify(delivery(body, GOLDEN_SIGNATURE, url=with_port), [TOKEN], NOW)
     # Twilio signed the URL with the port; we were addressed without it.
-    adapter.verify(delivery(body, sign(with_port, body), url=URL), [TOKEN], NOW)
+    adapter.verify(delivery(body, twilio_signature(with_port, body), url=URL), [TOKEN], NOW)
 
 
 def test_signature_covers_the_query_string() -> None:
     body = golden_body()
     url = URL + "?tenant=acme"
-    adapter.verify(delivery(body, sign(url, body), url=url), [TOKEN], NOW)
+    adapter.verify(delivery(body, twilio_signature(url, body), url=url), [TOKEN], NOW)
     with pytest.raises(SignatureError):
-        adapter.verify(delivery(body, sign(url, body), url=URL), [TOKEN], NOW)
+        adapter.verify(delivery(body, twilio_signature(url, body), url=URL), [TOKEN], NOW)
 
 
 def test_repeated_parameters_are_all_signed() -> None:
     body = variant() + b"&StatusCallbackEvent=answered&StatusCallbackEvent=completed"
-    adapter.verify(delivery(body, sign(URL, body)), [TOKEN], NOW)
+    adapter.verify(delivery(body, twilio_signature(URL, body)), [TOKEN], NOW)
 
 
 # --- stored form ----------------------------------------------------------------------------
@@ -308,7 +298,7 @@ def test_signed_but_unintelligible_is_a_payload_error(body: bytes) -> None:
 
 
 def test_a_body_that_is_not_utf8_cannot_be_signed() -> None:
-    d = delivery(b"\xff\xfe\x00garbage", sign(URL, b""))
+    d = delivery(b"\xff\xfe\x00garbage", twilio_signature(URL, b""))
     with pytest.raises(SignatureError):
         adapter.verify(d, [TOKEN], NOW)
     with pytest.raises(PayloadError):

@@ -1,4 +1,4 @@
-"""`make mutation`: mutation testing of the modules that carry the README's promises.
+"""`make mutation`: mutation testing of the modules that carry the docs' promises.
 
     .venv/bin/python -m tests.mutation [--only visibility,privacy] [--skip-sql]
 

@@ -1,6 +1,6 @@
 """Mutants of the erasure and retention functions, which are SQL.
 
-Each mutant is one thing the README promises an erasure removes (or a retention pass
+Each mutant is one thing docs/privacy.md promises an erasure removes (or a retention pass
 keeps), taken out of the function as the database holds it: ``find`` must occur exactly
 once in ``pg_get_functiondef`` of ``function``, and is replaced by ``replace``. A mutant
 whose ``find`` no longer occurs fails the harness, so that a rewritten function cannot
@@ -23,7 +23,7 @@ class SqlMutant:
     function: str  # a regprocedure: name and argument types
     find: str
     replace: str
-    breaks: str  # the promise the mutant breaks, in the README's words
+    breaks: str  # the promise the mutant breaks, in docs/privacy.md's words
 
 
 def _keep_column(column: str, erased_to: str) -> SqlMutant:

@@ -20,8 +20,8 @@ from sqlalchemy.engine import make_url
 
 from app.core.db import plain_url
 from app.core.migrations import upgrade_to_head
-from tests.conftest import scratch_database
 from tests.mutation.sql_mutants import MUTANTS, SqlMutant
+from tests.support.databases import scratch_database
 
 pytestmark = pytest.mark.mutation
 

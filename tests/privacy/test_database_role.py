@@ -7,7 +7,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from tests.timeline.test_timeline import append, event, new_customer
+from tests.support.api import append, event, new_customer
 
 OWNER = "(SELECT tableowner FROM pg_tables WHERE schemaname = 'public' AND tablename = 'events')"
 

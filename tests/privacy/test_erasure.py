@@ -1,6 +1,9 @@
 """Erasure: personal data leaves every column of every table; company figures stay."""
 
+import base64
 import json
+import re
+from collections.abc import Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,13 +14,19 @@ from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.config import Settings
 from app.core.db import plain_url
-from tests.conftest import AppLog
-from tests.ingest import test_twilio
-from tests.ingest.test_pipeline import signed
-from tests.ingest.test_sources import golden, shopify_post
 from tests.privacy.scan import columns_holding
-from tests.timeline.test_timeline import append
+from tests.support.api import append
+from tests.support.clock import ControlledClock
+from tests.support.fixtures import AppLog
+from tests.support.webhooks import (
+    Signer,
+    golden,
+    shopify_post,
+    signed_generic,
+    twilio_signature,
+)
 
 # Jane Doe as the platforms' documentation samples know her, with a Spanish mobile too.
 NAME, EMAIL, PHONE = "Jane Doe", "jane.doe@example.com", "+447700900123"
@@ -34,8 +43,16 @@ NEEDLES = [
     MOBILE.lstrip("+34"), MOBILE_AS_WRITTEN, JOB, "keeper-blog", TAG, CARD, PREFERENCE,
     EVIDENCE, OLD_EMAIL, "Twinning", TWIN_EMAIL, TWIN_NOTE, "Harbour Row",
 ]  # fmt: skip
+SENDGRID = Signer()
 REPORT = {"from": "2000-01-01T00:00:00Z", "to": "2100-01-01T00:00:00Z"}
 T0 = "2026-03-04T10:00:00Z"
+
+
+@pytest.fixture
+def settings(settings: Settings) -> Settings:
+    """SendGrid's Event Webhook configured, for a batch naming her and someone else."""
+    secrets = {**settings.webhook_secrets, "sendgrid-events": [SENDGRID.public]}
+    return settings.model_copy(update={"webhook_secrets": secrets})
 
 
 async def rich_history(client: httpx.AsyncClient, admin: dict[str, str]) -> str:
@@ -52,7 +69,7 @@ async def rich_history(client: httpx.AsyncClient, admin: dict[str, str]) -> str:
         content=twilio,
         headers={
             "content-type": "application/x-www-form-urlencoded",
-            "x-twilio-signature": test_twilio.sign(f"http://testserver{called}", twilio),
+            "x-twilio-signature": twilio_signature(f"http://testserver{called}", twilio),
         },
     )
     assert response.is_success, response.text
@@ -65,7 +82,9 @@ async def rich_history(client: httpx.AsyncClient, admin: dict[str, str]) -> str:
         }
     ).encode()
     assert (
-        await client.post("/v1/webhooks/generic", content=note, headers=signed(note, "m-erase"))
+        await client.post(
+            "/v1/webhooks/generic", content=note, headers=signed_generic(note, "m-erase")
+        )
     ).is_success
     found = await client.get("/v1/identify", params={"email": EMAIL}, headers=admin)
     customer = str(found.json()["customer_id"])
@@ -106,7 +125,7 @@ async def rich_history(client: httpx.AsyncClient, admin: dict[str, str]) -> str:
         }
     ).encode()
     failed = await client.post(
-        "/v1/webhooks/generic", content=broken, headers=signed(broken, "m-erase-broken")
+        "/v1/webhooks/generic", content=broken, headers=signed_generic(broken, "m-erase-broken")
     )
     assert failed.status_code == 202, failed.text
     # Keys that spell her email: a source's own id, and an Idempotency-Key.
@@ -256,7 +275,7 @@ async def test_erasure_leaves_no_personal_data_and_the_figures_unchanged(
         ]
     ).encode()
     waiting = await client.post(
-        "/v1/webhooks/generic", content=batch, headers=signed(batch, "m-erase-waiting")
+        "/v1/webhooks/generic", content=batch, headers=signed_generic(batch, "m-erase-waiting")
     )
     assert waiting.status_code == 202, waiting.text
     # A delivery naming her by her id alone (no identifier to find it by), kept failed.
@@ -273,7 +292,7 @@ async def test_erasure_leaves_no_personal_data_and_the_figures_unchanged(
         }
     ).encode()
     failed_by_id = await client.post(
-        "/v1/webhooks/generic", content=by_id, headers=signed(by_id, "m-erase-by-id")
+        "/v1/webhooks/generic", content=by_id, headers=signed_generic(by_id, "m-erase-by-id")
     )
     assert failed_by_id.status_code == 202, failed_by_id.text
     # A kept field may hold a list: its strings are free text, and go.
@@ -543,3 +562,109 @@ async def test_erasure_answers_clearly_for_missing_and_bad_requests(
         headers=support,
     )
     assert forbidden.status_code == 403
+
+
+# What an erasure keeps, as the README promises it (what makes the company's figures
+# true: types, times, sources, enumerations, ids of orders and payments, amounts and
+# currencies, skus, quantities, durations). Every other string the customer ever gave
+# the service is personal data and must leave every table.
+KEPT_BY_PROMISE = {
+    "type", "occurred_at", "requested_at", "source", "source_event_id", "kind", "channel",
+    "purpose", "direction", "tier", "preferred_channel", "order_id", "payment_id", "sku",
+    "qty", "unit_price", "total", "amount", "refund_amount", "currency", "items",
+}  # fmt: skip
+# A key's value is not a needle when it is only a shape: too short to mean anything, an
+# id, a time or a number.
+NOT_PERSONAL = re.compile(
+    r"^(.{0,3}|[0-9a-f-]{36}|\\d{4}-\\d\\d-\\d\\dT[\\d:.]+(Z|[+-]\\d\\d:\\d\\d)?|[\\d.]+)$"
+)
+
+
+def strings_of(doc: Any, key: str = "") -> Iterator[str]:
+    """Every string of a JSON document not under a kept key, and the keys it was under."""
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            yield from strings_of(v, k)
+    elif isinstance(doc, list):
+        for item in doc:
+            yield from strings_of(item, key)
+    elif isinstance(doc, str) and key not in KEPT_BY_PROMISE and not NOT_PERSONAL.match(doc):
+        yield doc
+
+
+async def test_every_value_she_gave_leaves_every_table_and_a_shared_batch_goes_whole(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    session: AsyncSession,
+    app_log: AppLog,
+    clock: ControlledClock,
+) -> None:
+    """The needles come from the data: every string of every JSON body that told the
+    service about her (profile, identifiers, preferences, consent, her merged twin,
+    events through the API and the generic source, a failed delivery) unless the README
+    promises to keep it. A field added to her history is searched for without anyone
+    listing it. A SendGrid batch that named her and another customer is wiped whole; the
+    other customer keeps the event it gave them."""
+    sent: list[bytes] = []
+
+    async def record(request: httpx.Request) -> None:
+        path = request.url.path
+        about_her = path.startswith("/v1/customers") or path == "/v1/webhooks/generic"
+        if about_her and request.headers.get("content-type") == "application/json":
+            sent.append(request.content)
+
+    client.event_hooks["request"].append(record)
+    customer = await rich_history(client, admin)
+    client.event_hooks["request"].remove(record)
+    needles = sorted({n for body in sent for n in strings_of(json.loads(body))} | set(NEEDLES))
+    assert len(needles) > len(NEEDLES), needles
+
+    other = await client.post(
+        "/v1/customers",
+        json={
+            "display_name": "Olga",
+            "identifiers": [{"kind": "email", "value": "olga.other@example.org"}],
+        },
+        headers=admin,
+    )
+    assert other.status_code == 201, other.text
+    batch = [
+        {
+            "email": address,
+            "timestamp": int(clock.now().timestamp()),
+            "event": "delivered",
+            "sg_event_id": f"erase-batch-{n}",
+            "sg_message_id": f"erase-batch-message-{n}",
+        }
+        for n, address in enumerate((EMAIL, "olga.other@example.org"))
+    ]
+    signed_batch = SENDGRID.deliver(batch, str(int(clock.now().timestamp())))
+    delivered = await client.post(
+        "/v1/webhooks/sendgrid-events",
+        content=signed_batch.body,
+        headers={"content-type": "application/json", **dict(signed_batch.headers)},
+    )
+    assert delivered.status_code == 200, delivered.text
+    assert await columns_holding(session, needles), "the scan finds her before the erasure"
+
+    erased = await client.post(
+        f"/v1/customers/{customer}/erasure",
+        json={"reason": "asked in writing", "requested_at": "2026-11-20T09:00:00Z"},
+        headers=admin,
+    )
+    assert erased.status_code == 200, erased.text
+
+    assert await columns_holding(session, needles) == []
+    logged = app_log.text().lower()
+    assert [needle for needle in needles if needle.lower() in logged] == []
+    deliveries = await client.get(
+        "/v1/webhook-deliveries",
+        params={"source": "sendgrid-events", "include": "body"},
+        headers=admin,
+    )
+    [shared] = deliveries.json()["items"]
+    assert not shared["body"] and shared["headers"] == {}, "wiped whole: it named her"
+    assert "olga.other" not in base64.b64decode(shared["body"] or "").decode()
+    theirs = await client.get(f"/v1/customers/{other.json()['id']}/timeline", headers=admin)
+    assert [e["type"] for e in theirs.json()["items"]] == ["email.delivered"]
+    assert theirs.json()["items"][0]["source_event_id"] == "erase-batch-1"

@@ -10,11 +10,10 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
-from tests.conftest import AppLog
-from tests.ingest import test_sendgrid_inbound
-from tests.ingest.test_pipeline import signed
 from tests.privacy.scan import columns_holding
-from tests.timeline.test_timeline import new_customer
+from tests.support.api import new_customer
+from tests.support.fixtures import AppLog
+from tests.support.webhooks import INBOUND_CONTENT_TYPE, inbound_parse_body, signed_generic
 
 TOKEN = "pt7Hq2ZsX9wLm4Vb"
 
@@ -22,8 +21,9 @@ TOKEN = "pt7Hq2ZsX9wLm4Vb"
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
     """SendGrid Inbound Parse configured with a path token besides its user:pass."""
-    secrets = f"{settings.webhook_sendgrid_inbound_secrets},{TOKEN}"
-    return settings.model_copy(update={"webhook_sendgrid_inbound_secrets": secrets})
+    inbound = [*settings.webhook_secrets["sendgrid-inbound"], TOKEN]
+    secrets = {**settings.webhook_secrets, "sendgrid-inbound": inbound}
+    return settings.model_copy(update={"webhook_secrets": secrets})
 
 
 async def test_a_path_token_is_never_stored_listed_or_logged(
@@ -31,14 +31,14 @@ async def test_a_path_token_is_never_stored_listed_or_logged(
 ) -> None:
     posted = await client.post(
         f"/v1/webhooks/sendgrid-inbound/{TOKEN}",
-        content=test_sendgrid_inbound.golden_body(),
-        headers={"content-type": test_sendgrid_inbound.CONTENT_TYPE},
+        content=inbound_parse_body(),
+        headers={"content-type": INBOUND_CONTENT_TYPE},
     )
     assert posted.status_code == 200, posted.text
     wrong = await client.post(
         "/v1/webhooks/sendgrid-inbound/not-the-token",
-        content=test_sendgrid_inbound.golden_body(),
-        headers={"content-type": test_sendgrid_inbound.CONTENT_TYPE},
+        content=inbound_parse_body(),
+        headers={"content-type": INBOUND_CONTENT_TYPE},
     )
     assert wrong.status_code == 401
 
@@ -122,7 +122,9 @@ async def test_the_export_holds_only_the_subjects_data(
             for email, who in (("ana@example.com", "Ana"), ("bob.stone@example.com", "Bob Stone"))
         ]
     ).encode()
-    shared = await client.post("/v1/webhooks/generic", content=batch, headers=signed(batch, "m-b1"))
+    shared = await client.post(
+        "/v1/webhooks/generic", content=batch, headers=signed_generic(batch, "m-b1")
+    )
     assert shared.json()["status"] == "accepted", shared.text
     own = json.dumps(
         {
@@ -133,7 +135,7 @@ async def test_the_export_holds_only_the_subjects_data(
         }
     ).encode()
     assert (
-        await client.post("/v1/webhooks/generic", content=own, headers=signed(own, "m-b2"))
+        await client.post("/v1/webhooks/generic", content=own, headers=signed_generic(own, "m-b2"))
     ).is_success
 
     doc = (await client.get(f"/v1/customers/{ana}/export", headers=admin)).json()
@@ -166,7 +168,7 @@ async def test_a_failed_delivery_is_linked_to_the_customers_it_names(
         }
     ).encode()
     failed = await client.post(
-        "/v1/webhooks/generic", content=broken, headers=signed(broken, "m-f1")
+        "/v1/webhooks/generic", content=broken, headers=signed_generic(broken, "m-f1")
     )
     assert failed.status_code == 202, failed.text
 
@@ -193,7 +195,7 @@ async def test_a_failed_delivery_naming_someone_before_they_are_a_customer_is_th
         }
     ).encode()
     failed = await client.post(
-        "/v1/webhooks/generic", content=broken, headers=signed(broken, "m-late")
+        "/v1/webhooks/generic", content=broken, headers=signed_generic(broken, "m-late")
     )
     assert failed.status_code == 202, failed.text
     late = await new_customer(
@@ -237,7 +239,9 @@ async def test_a_failed_delivery_naming_someone_else_is_exported_without_its_bod
             for email, score in (("ana@example.com", 4), ("zoe.unknown@example.com", "bad"))
         ]
     ).encode()
-    failed = await client.post("/v1/webhooks/generic", content=batch, headers=signed(batch, "m-z"))
+    failed = await client.post(
+        "/v1/webhooks/generic", content=batch, headers=signed_generic(batch, "m-z")
+    )
     assert failed.status_code == 202, failed.text
 
     doc = (await client.get(f"/v1/customers/{ana}/export", headers=admin)).json()

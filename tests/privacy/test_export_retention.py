@@ -16,9 +16,9 @@ from app.core.config import Settings
 from app.core.db import Database, plain_url
 from app.privacy.schemas import RetentionPolicy
 from app.privacy.service import expire_batch, export_stream
-from tests.ingest.test_pipeline import signed
+from tests.support.api import append, event, new_customer
 from tests.support.clock import ControlledClock
-from tests.timeline.test_timeline import append, event, new_customer
+from tests.support.webhooks import signed_generic
 
 
 async def test_the_export_holds_everything_including_merged_histories_and_raw_deliveries(
@@ -49,7 +49,9 @@ async def test_the_export_holds_everything_including_merged_histories_and_raw_de
             "payload": {"text": "from the webhook"},
         }
     ).encode()
-    hook = await client.post("/v1/webhooks/generic", content=note, headers=signed(note, "m-x1"))
+    hook = await client.post(
+        "/v1/webhooks/generic", content=note, headers=signed_generic(note, "m-x1")
+    )
     assert hook.is_success
     merged = await client.post(
         f"/v1/customers/{ana}/merge", json={"source_customer_id": twin}, headers=admin
@@ -189,7 +191,9 @@ async def test_retention_deletes_exactly_what_expired_as_the_clock_passes_each_p
                 "payload": {"text": f"n{n}"},
             }
         ).encode()
-        await client.post("/v1/webhooks/generic", content=body, headers=signed(body, f"m-r{n}"))
+        await client.post(
+            "/v1/webhooks/generic", content=body, headers=signed_generic(body, f"m-r{n}")
+        )
     await client.get(f"/v1/customers/{ana}/ficha", params={"role": "support"}, headers=admin)
     policy = RetentionPolicy(event_days={"web.page_viewed": 90})
 
@@ -258,7 +262,9 @@ async def test_retention_goes_in_batches_of_at_most_the_limit_of_each_kind(
                 "payload": {"text": f"n{n}"},
             }
         ).encode()
-        await client.post("/v1/webhooks/generic", content=note, headers=signed(note, f"m-b{n}"))
+        await client.post(
+            "/v1/webhooks/generic", content=note, headers=signed_generic(note, f"m-b{n}")
+        )
         await client.get(f"/v1/customers/{ana}", headers=admin)
     clock.advance(timedelta(days=400))  # past every period
     policy = RetentionPolicy(event_days={"web.page_viewed": 90, "order.placed": 90})

@@ -18,15 +18,10 @@ from app.auth.service import create_key
 from app.core.clock import Clock
 from app.core.db import Database
 from app.core.security import Role
+from tests.support.api import create_customer
 
 THEIR_AGENT = "agent-b"
 MY_AGENT = "agent-a"
-
-
-async def create(client: httpx.AsyncClient, admin: dict[str, str], **body: Any) -> dict[str, Any]:
-    response = await client.post("/v1/customers", json=body, headers=admin)
-    assert response.status_code == 201, response.text
-    return dict(response.json())
 
 
 async def consent(
@@ -128,7 +123,7 @@ async def build_world(client: httpx.AsyncClient, admin: dict[str, str], clock: C
     theirs.phone, theirs.email = "+34611000001", "beatriz.victima@example.com"
     theirs.external_id = "shop:customer:b-7001"
     theirs.name, theirs.order_key = "Beatriz Victima", "order:SO-B1"
-    person = await create(
+    person = await create_customer(
         client,
         admin,
         display_name=theirs.name,
@@ -162,7 +157,7 @@ async def build_world(client: httpx.AsyncClient, admin: dict[str, str], clock: C
     note = await append(client, admin, theirs.person, "note.added", at=at, text="Prefers mornings")
     theirs.alert = await open_alert(client, admin, theirs.person, at)
 
-    duplicate = await create(
+    duplicate = await create_customer(
         client,
         admin,
         display_name="Bea Duplicada",
@@ -175,7 +170,7 @@ async def build_world(client: httpx.AsyncClient, admin: dict[str, str], clock: C
     theirs.duplicate = duplicate["id"]
     await merge(client, admin, theirs.person, theirs.duplicate)
 
-    organization = await create(
+    organization = await create_customer(
         client,
         admin,
         kind="organization",
@@ -184,7 +179,7 @@ async def build_world(client: httpx.AsyncClient, admin: dict[str, str], clock: C
         identifiers=[{"kind": "email", "value": "info@victima-corp.example"}],
     )
     theirs.organization = organization["id"]
-    contact = await create(
+    contact = await create_customer(
         client,
         admin,
         display_name="Bruno Contacto",
@@ -200,7 +195,7 @@ async def build_world(client: httpx.AsyncClient, admin: dict[str, str], clock: C
     mine.phone, mine.email = "+34622000001", "ana.atacante@example.com"
     mine.external_id = "shop:customer:a-7001"
     mine.name, mine.order_key = "Ana Atacante", "order:SO-A1"
-    my_person = await create(
+    my_person = await create_customer(
         client,
         admin,
         display_name=mine.name,
@@ -232,11 +227,11 @@ async def build_world(client: httpx.AsyncClient, admin: dict[str, str], clock: C
         currency="EUR",
     )
     mine.alert = await open_alert(client, admin, mine.person, at)
-    my_organization = await create(
+    my_organization = await create_customer(
         client, admin, kind="organization", display_name="Atacante SA", owner_id=MY_AGENT
     )
     mine.organization = my_organization["id"]
-    stranger = await create(
+    stranger = await create_customer(
         client,
         admin,
         display_name="Benito Ajeno",
@@ -244,7 +239,7 @@ async def build_world(client: httpx.AsyncClient, admin: dict[str, str], clock: C
         organization_id=mine.organization,  # B's person among the contacts of A's organisation
         identifiers=[{"kind": "phone", "value": "+34611000004"}],
     )
-    my_contact = await create(
+    my_contact = await create_customer(
         client,
         admin,
         display_name="Alicia Contacto",
@@ -253,7 +248,7 @@ async def build_world(client: httpx.AsyncClient, admin: dict[str, str], clock: C
     )
     mine.contact = my_contact["id"]
     # A's duplicate merged into B's person: it is B's history now.
-    given_away = await create(
+    given_away = await create_customer(
         client,
         admin,
         display_name="Adela Fusionada",

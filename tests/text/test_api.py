@@ -4,7 +4,7 @@ import httpx
 import pytest
 
 from app.core.security import Role
-from tests.conftest import MakeKey
+from tests.support.fixtures import MakeKey
 
 PROBLEM = "application/problem+json"
 URL = "/v1/text/analyze"

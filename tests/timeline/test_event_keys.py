@@ -8,7 +8,8 @@ import httpx
 import pytest
 
 from app.core.security import Role
-from tests.conftest import MakeKey
+from tests.support.api import new_customer
+from tests.support.fixtures import MakeKey
 
 NDJSON = {"content-type": "application/x-ndjson"}
 RESERVED = [
@@ -37,16 +38,6 @@ def order(key: str = "SO-1", total: str = "149.90", **extra: Any) -> dict[str, A
         "payload": {"order_id": key, "total": total, "currency": "EUR"},
         **extra,
     }
-
-
-async def new_customer(
-    client: httpx.AsyncClient, admin: dict[str, str], owner: str | None = None, **body: Any
-) -> str:
-    response = await client.post(
-        "/v1/customers", json={"display_name": "X", "owner_id": owner, **body}, headers=admin
-    )
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
 
 
 async def bulk(
@@ -82,8 +73,8 @@ async def test_another_owners_key_is_not_this_owners(
 ) -> None:
     key_a = await make_key(Role.INTEGRATION, agent_id="agent-a", owned_only=True)
     key_b = await make_key(Role.INTEGRATION, agent_id="agent-b", owned_only=True)
-    customer_a = await new_customer(client, admin, "agent-a")
-    customer_b = await new_customer(client, admin, "agent-b")
+    customer_a = await new_customer(client, admin, owner_id="agent-a")
+    customer_b = await new_customer(client, admin, owner_id="agent-b")
     theirs = await client.post(f"/v1/customers/{customer_b}/events", json=order(), headers=key_b)
     assert theirs.status_code == 201
     [their_line] = await bulk(client, key_b, order("SO-2", customer={"id": customer_b}))
@@ -113,9 +104,9 @@ async def test_a_key_held_on_a_customer_no_longer_visible_names_nothing(
     client: httpx.AsyncClient, admin: dict[str, str], make_key: MakeKey
 ) -> None:
     key_a = await make_key(Role.INTEGRATION, agent_id="agent-a", owned_only=True)
-    moved = await new_customer(client, admin, "agent-a")
+    moved = await new_customer(client, admin, owner_id="agent-a")
     kept = await new_customer(
-        client, admin, "agent-a", identifiers=[{"kind": "phone", "value": "+34600000002"}]
+        client, admin, owner_id="agent-a", identifiers=[{"kind": "phone", "value": "+34600000002"}]
     )
     first = await client.post(f"/v1/customers/{moved}/events", json=order(), headers=key_a)
     keyed = await client.post(
@@ -167,7 +158,9 @@ async def test_an_owned_only_key_cannot_tell_anothers_customer_from_nobody(
     known: str,
     unknown: str,
 ) -> None:
-    await new_customer(client, admin, "agent-b", identifiers=[{"kind": kind, "value": known}])
+    await new_customer(
+        client, admin, owner_id="agent-b", identifiers=[{"kind": kind, "value": known}]
+    )
     key_a = await make_key(Role.INTEGRATION, agent_id="agent-a", owned_only=True)
 
     theirs = await client.post(
@@ -190,8 +183,8 @@ async def test_an_append_to_a_customer_merged_into_an_invisible_one_is_not_found
     client: httpx.AsyncClient, admin: dict[str, str], make_key: MakeKey
 ) -> None:
     key_a = await make_key(Role.INTEGRATION, agent_id="agent-a", owned_only=True)
-    absorbed = await new_customer(client, admin, "agent-a")
-    survivor = await new_customer(client, admin, "agent-b")
+    absorbed = await new_customer(client, admin, owner_id="agent-a")
+    survivor = await new_customer(client, admin, owner_id="agent-b")
     merged = await client.post(
         f"/v1/customers/{survivor}/merge", json={"source_customer_id": absorbed}, headers=admin
     )
@@ -238,8 +231,8 @@ async def test_an_owned_only_key_finds_an_integrations_order_on_its_own_customer
     """An agent's tool names the customer by an order the shop integration (unrestricted)
     recorded: found when the order is on the agent's customer; another owner's order
     answers exactly as an order never recorded."""
-    mine = await new_customer(client, admin, "agent-a")
-    theirs = await new_customer(client, admin, "agent-b")
+    mine = await new_customer(client, admin, owner_id="agent-a")
+    theirs = await new_customer(client, admin, owner_id="agent-b")
     for customer, key in ((mine, "SO-A"), (theirs, "SO-B")):
         placed = await client.post(
             f"/v1/customers/{customer}/events", json=order(key), headers=admin

@@ -23,7 +23,7 @@ from app.main import create_app
 from app.timeline.schemas import EventIn
 from app.timeline.service import prepare_event
 from app.timeline.stream import TimelineFeed
-from tests.conftest import WEBHOOK_SECRETS
+from tests.support.webhooks import WEBHOOK_SECRETS
 
 BEFORE = "0011"  # the last revision whose scopes were the events' bare source names
 ORDER = {
@@ -129,7 +129,8 @@ async def test_a_retry_after_the_upgrade_is_still_a_duplicate(legacy_url: str) -
 
     await asyncio.to_thread(command.upgrade, alembic_config(legacy_url), "head")
 
-    settings = Settings(database_url=legacy_url, webhook_generic_secrets=WEBHOOK_SECRETS["generic"])
+    secrets = {"generic": WEBHOOK_SECRETS["generic"]}
+    settings = Settings(database_url=legacy_url, webhook_secrets=secrets)
     app = create_app(settings)
     app.state.db = database
     app.state.feed = TimelineFeed(legacy_url)

@@ -5,7 +5,7 @@ from typing import Any
 
 import httpx
 
-from tests.timeline.test_timeline import T0, append, event, new_customer, timeline
+from tests.support.api import T0, append, event, new_customer, timeline
 
 SYSTEM = {"customer.merged", "customer.unmerged"}
 
@@ -115,7 +115,21 @@ async def test_merge_then_unmerge_restores_both_exactly(
     again = await client.post(
         f"/v1/customers/{ana}/unmerge", json={"source_customer_id": dup}, headers=admin
     )
-    assert again.status_code == 404
+    assert again.status_code == 409, "both exist: the merge is undone already"
+
+
+async def test_unmerging_customers_never_merged_is_a_conflict(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    # Found by schemathesis: a 404, as if one of the two customers did not exist.
+    ana = await new_customer(client, admin)
+    other = await new_customer(client, admin, display_name="Other")
+    response = await client.post(
+        f"/v1/customers/{ana}/unmerge", json={"source_customer_id": other}, headers=admin
+    )
+    assert response.status_code == 409, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.json()["detail"] == f"Customer {other} is not merged into {ana}."
 
 
 async def test_merge_refusals(client: httpx.AsyncClient, admin: dict[str, str]) -> None:

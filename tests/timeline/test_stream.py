@@ -21,6 +21,7 @@ from app.main import create_app
 from app.timeline import service
 from app.timeline.schemas import EventIn
 from app.timeline.stream import TimelineFeed
+from tests.support.api import new_customer
 from tests.support.clock import ControlledClock
 from tests.support.world import committed_key
 
@@ -50,14 +51,6 @@ async def served(
     server.should_exit = True
     await asyncio.wait_for(task, 10)
     await app.state.feed.close()
-
-
-async def new_customer(client: httpx.AsyncClient, admin: dict[str, str], **body: Any) -> str:
-    response = await client.post(
-        "/v1/customers", json={"display_name": "Live", **body}, headers=admin
-    )
-    assert response.status_code == 201, response.text
-    return str(response.json()["id"])
 
 
 async def read_events(response: httpx.Response, count: int) -> list[dict[str, str]]:

@@ -1,0 +1,78 @@
+// A small console module typed by the types openapi-typescript makes from the spec with
+// its default options (`npm run types` writes schema.d.ts and compiles this with
+// `tsc --strict`): CI proves a TypeScript front end can build on the contract.
+import type { components, paths } from "./schema";
+
+type Schemas = components["schemas"];
+export type Ficha = Schemas["Ficha"];
+export type Money = Schemas["Money"];
+export type Event = Schemas["EventOut"];
+type Json<T> = T extends { content: { "application/json": infer B } } ? B : never;
+type ProblemJson<T> = T extends { content: { "application/problem+json": infer B } } ? B : never;
+
+type ScreenPop = paths["/v1/fichas/by-phone/{phone}"]["get"];
+export type ScreenPopAnswer =
+  | { kind: "card"; ficha: Json<ScreenPop["responses"][200]>; etag: string | null }
+  | { kind: "candidates"; candidates: Schemas["Candidate"][] }
+  | { kind: "unknown caller"; phone: string }
+  | { kind: "refused"; problem: Schemas["Problem"] };
+
+type TimelinePage = Json<paths["/v1/customers/{customer_id}/timeline"]["get"]["responses"][200]>;
+type Conflict = ProblemJson<paths["/v1/customers"]["post"]["responses"][409]>;
+
+/** One line for the agent's header: name, tier, and lifetime value in the base currency. */
+export function headline(ficha: Ficha): string {
+  let line = "";
+  for (const section of Object.values(ficha.sections)) {
+    switch (section.name) {
+      case "identity":
+        line = `${section.display_name} (${section.tier})` + line;
+        break;
+      case "indicators":
+        line += ` · ${money(section.value.lifetime_value_base)}`;
+        break;
+      default:
+        break; // sections are an open set: one this console does not know is skipped
+    }
+  }
+  return line;
+}
+
+export function money(amount: Money): string {
+  return `${amount.amount} ${amount.currency}`;
+}
+
+/** Who is calling: the caller's card, the customers the number may belong to, or nobody. */
+export async function screenPop(
+  api: string,
+  token: string,
+  phone: string,
+  role: string,
+): Promise<ScreenPopAnswer> {
+  // Path segments are encoded here, once: `+34612345678` travels as %2B34612345678.
+  const url = `${api}/v1/fichas/by-phone/${encodeURIComponent(phone)}?role=${role}`;
+  const response = await fetch(url, { headers: { Authorization: `Bearer ${token}` } });
+  if (response.status === 200) {
+    return { kind: "card", ficha: await response.json(), etag: response.headers.get("ETag") };
+  }
+  if (response.status === 300) {
+    const choice: Schemas["CallerCandidates"] = await response.json();
+    return { kind: "candidates", candidates: choice.candidates };
+  }
+  const problem: Schemas["Problem"] = await response.json();
+  if (problem.type === "urn:customer-history:problem:caller-not-found") {
+    const unknown = problem as Schemas["CallerNotFoundProblem"];
+    return { kind: "unknown caller", phone: unknown.phone };
+  }
+  return { kind: "refused", problem };
+}
+
+/** Every event of a page, newest first, as one line each. */
+export function summaries(page: TimelinePage): string[] {
+  return page.items.map((event: Event) => `${event.occurred_at} ${event.type}: ${event.summary}`);
+}
+
+/** Who already holds an identifier a new customer was to have, if the key may know. */
+export function holder(conflict: Conflict): string | undefined {
+  return conflict.conflicting_customer_id ?? undefined;
+}

@@ -1,0 +1,43 @@
+"""Every ficha section and every job role is complete (docs/extending.md, "A ficha section"
+and "A job role"). A ficha of every section in every language is built in
+``test_fichas.test_a_template_of_every_section_builds_in_every_language``; the database's
+copy of each default template is held equal to the code's in ``test_templates_admin``."""
+
+import pytest
+
+from app.core.security import JOB_ROLES
+from app.fichas.schemas import Ficha
+from app.fichas.service import BUILDERS, EVENT_SECTIONS
+from app.fichas.templates import (
+    DEFAULT_TEMPLATES,
+    LABELS,
+    LANGUAGES,
+    SECTIONS,
+    validate_sections,
+)
+
+
+def test_every_section_has_a_builder() -> None:
+    assert set(BUILDERS) == set(SECTIONS)
+
+
+def test_every_section_has_its_typed_model() -> None:
+    """The spec types each section a template may name, discriminated by `name`."""
+    union = Ficha.model_json_schema()["properties"]["sections"]["additionalProperties"]
+    assert set(union["discriminator"]["mapping"]) == set(SECTIONS)
+
+
+def test_the_sections_that_show_events_are_sections() -> None:
+    assert set(EVENT_SECTIONS) <= set(SECTIONS)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_section_has_a_label_in_every_language(language: str) -> None:
+    assert set(LABELS) == set(LANGUAGES)
+    assert set(LABELS[language]) == set(SECTIONS)
+
+
+def test_every_job_role_has_a_valid_default_template() -> None:
+    assert set(DEFAULT_TEMPLATES) == {role.value for role in JOB_ROLES}
+    for sections in DEFAULT_TEMPLATES.values():
+        validate_sections(sections)  # a TemplateError names what is wrong

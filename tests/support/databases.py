@@ -1,0 +1,41 @@
+"""Databases of their own on the test server, for tests that migrate, copy or commit."""
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Iterator
+
+import asyncpg
+from sqlalchemy.engine import make_url
+
+from app.core.db import plain_url
+
+
+@contextlib.contextmanager
+def scratch_database(database_url: str, template: str | None = None) -> Iterator[str]:
+    """A separate database on the test server while the block runs: empty, or a copy of
+    the database ``template`` names (nobody may be connected to that one)."""
+    name = f"scratch_{uuid.uuid4().hex[:8]}"
+    admin_url = plain_url(database_url)
+    if template:  # issued from another database: a template must have no one connected
+        admin_url = make_url(admin_url).set(database="postgres").render_as_string(False)
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(admin_url)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    copy_of = f' TEMPLATE "{template}"' if template else ""
+    asyncio.run(run(f'CREATE DATABASE "{name}"{copy_of}'))
+    url = make_url(plain_url(database_url)).set(database=name)
+    try:
+        yield url.render_as_string(hide_password=False)
+    finally:
+        asyncio.run(run(f'DROP DATABASE "{name}" WITH (FORCE)'))
+
+
+def copied_database(template_url: str) -> contextlib.AbstractContextManager[str]:
+    """A copy of the database ``template_url`` names, on its server, while the block runs."""
+    return scratch_database(template_url, make_url(plain_url(template_url)).database)
