@@ -236,7 +236,12 @@ _noise_headers = st.dictionaries(
             "x-pad",
         ]
     ),
-    st.text(st.characters(min_codepoint=0x20, max_codepoint=0xFF), max_size=40)
+    # Any value HTTP/1.1 can carry (RFC 9110 field-value: no DEL, no space at either end;
+    # the client refuses to send the others, so they never reach the server).
+    st.text(
+        st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"),
+        max_size=40,
+    ).map(lambda value: value.strip(" "))
     | st.sampled_from(["t=²³,v1=00", "t=" + "9" * 400 + ",v1=00", "v1=" + "0," * 3000]),
     max_size=3,
 )
