@@ -21,6 +21,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,7 +35,7 @@ from standardwebhooks.webhooks import Webhook
 
 from app.core.clock import SYSTEM_CLOCK
 from tests.fuzz.webhooks import SECRETS, Post, posts
-from tests.support.server import BIN, admin_key, cli_key, free_port, stop, wait_ready
+from tests.support.server import BIN, cli_key, free_port, stop, wait_ready
 from tests.support.world import MY_AGENT, THEIR_AGENT, World, build_world
 
 pytestmark = pytest.mark.fuzz
@@ -87,19 +88,22 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Service]:
     try:
         base = f"http://127.0.0.1:{port}"
         wait_ready(base, process, 90)
-        admin = admin_key(env, "fuzz-admin")
-        # Schemathesis tries them in this order and moves on when an operation refuses
-        # one (401, 403): the agents' reads stay theirs, campaigns go to sales, and what
-        # all three are refused is answered 403.
-        callers = {
-            name: cli_key(env, f"fuzz-{name}", *options)
-            for name, options in (
-                (MY_AGENT, ("--role", "support", "--agent-id", MY_AGENT, "--owned-only")),
-                (THEIR_AGENT, ("--role", "support", "--agent-id", THEIR_AGENT, "--owned-only")),
-                ("sales", ("--role", "sales", "--agent-id", "sales-1")),
-            )
+        # Schemathesis tries the callers in this order and moves on when an operation
+        # refuses one (401, 403): the agents' reads stay theirs, campaigns go to sales,
+        # and what all three are refused is answered 403.
+        keys = {
+            "admin": ("--role", "admin"),
+            MY_AGENT: ("--role", "support", "--agent-id", MY_AGENT, "--owned-only"),
+            THEIR_AGENT: ("--role", "support", "--agent-id", THEIR_AGENT, "--owned-only"),
+            "sales": ("--role", "sales", "--agent-id", "sales-1"),
         }
-        yield Service(base, admin, callers, log)
+
+        def make(name: str) -> dict[str, str]:
+            return cli_key(env, f"fuzz-{name}", *keys[name])
+
+        with ThreadPoolExecutor() as pool:  # a process each, at once
+            made = dict(zip(keys, pool.map(make, keys), strict=True))
+        yield Service(base, made.pop("admin"), made, log)
     finally:
         stop(process)
 

@@ -236,7 +236,8 @@ _noise_headers = st.dictionaries(
             "x-pad",
         ]
     ),
-    # What an HTTP client can send (h11 refuses DEL, and whitespace around a value).
+    # Any value HTTP/1.1 can carry (RFC 9110 field-value: no DEL, no space at either end;
+    # the client refuses to send the others, so they never reach the server).
     st.text(
         st.characters(min_codepoint=0x20, max_codepoint=0xFF, exclude_characters="\x7f"),
         max_size=40,
