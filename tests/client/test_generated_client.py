@@ -201,6 +201,10 @@ def test_a_front_end_s_journeys(api: Any) -> None:
     assert rest.next_cursor is None
     assert [e.id for e in first.items + rest.items] == [eid for _, eid in reversed(sent)]
     assert all(e.occurred_at.tzinfo is not None for e in first.items)
+    # A payload read as the schema EventPayloads names for its type.
+    order = next(e for e in first.items + rest.items if e.type_ == "order.placed")
+    typed = models.OrderPayload.from_dict(order.payload.to_dict())
+    assert (typed.order_id, typed.currency) == ("SO-1", "EUR")
 
     # The indicators, typed: money as Money.
     indicators = operation("indicators", "get_indicators").sync(customer_id=customer.id, client=api)
