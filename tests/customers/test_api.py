@@ -457,7 +457,7 @@ async def test_preferences_and_consents(client: httpx.AsyncClient, admin: dict[s
         headers=admin,
     )
     assert bad_hours.status_code == 422
-    for written in ("09:00Z", "09:00+01:00", "9:00", "09:00:00.5"):
+    for written in ("09:00Z", "09:00+01:00", "9:00", "09:00:00.5", 0, 32400):
         # A time on the customer's clock, as the spec's pattern says: no offset, no fraction.
         offset = await client.put(
             f"{base}/preferences",
