@@ -36,7 +36,7 @@ from app.routing.router import router as routing_router
 from app.segments.router import router as segments_router
 from app.text.router import router as text_router
 from app.timeline.router import router as timeline_router
-from app.timeline.schemas import BulkLineResult
+from app.timeline.schemas import BulkLineResult, event_payloads
 from app.timeline.stream import TimelineFeed
 
 DESCRIPTION = """\
@@ -160,8 +160,10 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
+            payload_models, payloads = event_payloads()
             app.openapi_schema = complete(
-                [BulkLineResult, CustomerPatch],
+                [BulkLineResult, CustomerPatch, *payload_models],
+                {"EventPayloads": payloads},
                 get_openapi(
                     title=app.title,
                     version=app.version,

@@ -4,6 +4,7 @@ import json
 from pathlib import Path
 
 from app.main import create_app
+from app.timeline.catalog import CATALOG
 
 SPEC = Path(__file__).resolve().parents[1] / "openapi" / "openapi.json"
 
@@ -79,3 +80,14 @@ def test_sets_that_grow_are_open_strings() -> None:
         member = schemas[schema]["properties"][field]
         assert member["type"] == "string" and "enum" not in member, (schema, field)
         assert "open set" in member["description"].lower(), (schema, field)
+
+
+def test_every_event_type_names_its_payload_schema() -> None:
+    """A front end types an event's payload by its type: EventPayloads names the schema of
+    every type of the catalog, each one a component."""
+    schemas = create_app().openapi()["components"]["schemas"]
+    payloads = schemas["EventPayloads"]["properties"]
+    assert set(payloads) == set(CATALOG)
+    for name, entry in CATALOG.items():
+        assert payloads[name] == {"$ref": f"#/components/schemas/{entry.payload.__name__}"}
+        assert entry.payload.__name__ in schemas, name

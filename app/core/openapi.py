@@ -129,15 +129,28 @@ def _restore_examples(schemas: dict[str, Any]) -> None:
             schema["examples"] = extra["examples"]
 
 
-def complete(models: list[type[BaseModel]], spec: dict[str, Any]) -> dict[str, Any]:
-    """Add to the document FastAPI built what holds for every operation, and ``models``
-    that no operation names as its body (the lines of an NDJSON body)."""
+def _without_nulls(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _without_nulls(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list):
+        return [_without_nulls(v) for v in value]
+    return value
+
+
+def complete(
+    models: list[type[BaseModel]], named: dict[str, Any], spec: dict[str, Any]
+) -> dict[str, Any]:
+    """Add to the document FastAPI built what holds for every operation, ``models`` that
+    no operation names as its body (the lines of an NDJSON body), and ``named`` schemas."""
     components = spec.setdefault("components", {})
     schemas = components.setdefault("schemas", {})
-    _, top = models_json_schema([(m, "serialization") for m in models], ref_template=REF)
+    # As requests name them: the event payloads are the components the event bodies use.
+    _, top = models_json_schema([(m, "validation") for m in models], ref_template=REF)
     for name, schema in (problem_schemas() | top["$defs"]).items():
-        assert schemas.get(name, schema) == schema, f"two schemas named {name}"
-        schemas[name] = schema
+        # A model FastAPI wrote already is the same model (less the nulls it drops).
+        assert _without_nulls(schemas.get(name, schema)) == _without_nulls(schema), name
+        schemas.setdefault(name, schema)
+    schemas.update(named)
     _restore_examples(schemas)
     components["headers"] = HEADERS
     for path, operations in spec["paths"].items():

@@ -341,13 +341,10 @@ _WALL_CLOCK = r"^([01][0-9]|2[0-3]):[0-5][0-9](:[0-5][0-9])?$"
 
 
 def _wall_clock(value: object) -> object:
-    # Only text: pydantic reads a number as seconds after midnight in UTC, an aware time
-    # that cannot be compared with the naive ones.
-    if isinstance(value, time):
+    # Text only: pydantic would also read a number as seconds, and give it a UTC offset.
+    if isinstance(value, time) or (isinstance(value, str) and re.match(_WALL_CLOCK, value)):
         return value
-    if not isinstance(value, str) or not re.match(_WALL_CLOCK, value):
-        raise ValueError("must be HH:MM or HH:MM:SS on the customer's clock, without an offset")
-    return value
+    raise ValueError("must be HH:MM or HH:MM:SS on the customer's clock, without an offset")
 
 
 WallClock = Annotated[

@@ -2,7 +2,6 @@
 records (merge, preferences, consents: ``flows.py``)."""
 
 import asyncio
-import json
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -66,49 +65,42 @@ IdempotencyKey = Annotated[
 NDJSON = "application/x-ndjson"
 MAX_BULK_LINES = 10_000
 _FAMILIES = sorted({name.split(".")[0] for name in CATALOG})
-BULK_EXAMPLE = "".join(
-    json.dumps(line, separators=(",", ":")) + "\n"
-    for line in (
-        {"customer": {"email": "ana@example.com"}, **EVENT_EXAMPLE},
-        {
-            "customer": {"phone": "+34612345678"},
-            "type": "note.added",
-            "occurred_at": "2026-11-02T11:00:00Z",
-            "payload": {"text": "Called about order SO-1001"},
-        },
-    )
-)
-BULK_RESULTS_EXAMPLE = "".join(
-    json.dumps(line, separators=(",", ":")) + "\n"
-    for line in (
-        {
-            "line": 1,
-            "status": "created",
-            "event_id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a11",
-            "customer_id": EXAMPLE_ID,
-        },
-        {
-            "line": 2,
-            "status": "error",
-            "errors": [
-                {"field": "line.2.occurred_at", "reason": "Field required", "type": "missing"}
-            ],
-        },
-    )
-)
+BULK_LINES: list[dict[str, Any]] = [
+    {"customer": {"email": "ana@example.com"}, **EVENT_EXAMPLE},
+    {
+        "customer": {"phone": "+34612345678"},
+        "type": "note.added",
+        "occurred_at": "2026-11-02T11:00:00Z",
+        "payload": {"text": "Called about order SO-1001"},
+    },
+]
+BULK_RESULTS: list[dict[str, Any]] = [
+    {
+        "line": 1,
+        "status": "created",
+        "event_id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a11",
+        "customer_id": EXAMPLE_ID,
+    },
+    {
+        "line": 2,
+        "status": "error",
+        "errors": [{"field": "line.2.occurred_at", "reason": "Field required", "type": "missing"}],
+    },
+]
 
 
-def ndjson_content(line: type[BaseModel], example: str) -> dict[str, Any]:
-    """An NDJSON body: text whose every line is one JSON document of ``line``'s schema
-    (OpenAPI 3.1 cannot type the lines themselves; ``x-line-schema`` names their schema)."""
+def ndjson_content(line: type[BaseModel], lines: list[dict[str, Any]]) -> dict[str, Any]:
+    """An NDJSON body: one JSON document of ``line``'s schema per line. OpenAPI 3.1 types
+    the lines only, so the schema is one line's, and so is each example."""
     return {
         "schema": {
-            "type": "string",
-            "contentMediaType": NDJSON,
-            "description": f"One {line.__name__} per line",
-            "x-line-schema": {"$ref": f"#/components/schemas/{line.__name__}"},
+            "$ref": f"#/components/schemas/{line.__name__}",
+            "description": f"NDJSON: one {line.__name__} per line",
         },
-        "example": example,
+        "examples": {
+            f"line {number}": {"summary": f"Line {number}", "value": value}
+            for number, value in enumerate(lines, 1)
+        },
     }
 
 
@@ -221,14 +213,14 @@ async def append_identified_event(
     responses={
         200: {
             "description": "One result per line, in order: created, duplicate or error",
-            "content": {NDJSON: ndjson_content(BulkLineResult, BULK_RESULTS_EXAMPLE)},
+            "content": {NDJSON: ndjson_content(BulkLineResult, BULK_RESULTS)},
         },
         **problem_responses(Unauthorized, Forbidden, PayloadTooLarge, UnsupportedMediaType),
     },
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {NDJSON: ndjson_content(IdentifiedEventIn, BULK_EXAMPLE)},
+            "content": {NDJSON: ndjson_content(IdentifiedEventIn, BULK_LINES)},
         }
     },
 )

@@ -20,7 +20,7 @@ from pydantic_core import CoreSchema
 from app.core.errors import FieldError
 from app.core.timestamps import Timestamp
 from app.customers.schemas import EmailText, ExternalIdText, IdentifierOut, PhoneText
-from app.timeline.catalog import CUSTOM_PREFIX, Channel, Direction, appendable_types
+from app.timeline.catalog import CATALOG, CUSTOM_PREFIX, Channel, Direction, appendable_types
 from app.timeline.payloads import CustomPayload
 from app.timeline.sources import RESERVED_SOURCES
 
@@ -204,10 +204,34 @@ class EventOut(BaseModel):
     source_event_id: str | None
     actor: str | None
     summary: str
-    payload: dict[str, Any]
+    payload: dict[str, Any] = Field(
+        description="Shaped as EventPayloads names for the event's type (a custom.* type's: "
+        "any object)"
+    )
     corrections: list[Correction] = Field(
         default_factory=list, description="event.corrected events that amend this one"
     )
+
+
+def event_payloads() -> tuple[list[type[BaseModel]], dict[str, Any]]:
+    """The spec's EventPayloads: the payload schema of each event type, by type (its
+    property), with the payload models it names."""
+    schema = {
+        "title": "EventPayloads",
+        "type": "object",
+        "description": "The payload of each event type, by type: what an event's `payload` "
+        "holds as it was written (after an erasure, only the fields it keeps). Not a body of "
+        "its own: a client reads an event's payload as the schema named here for its `type` "
+        "(`EventPayloads['order.placed']` is `OrderPayload`). Event types are an open set: "
+        "a type not named here carries an object to read as such, custom.* any object.",
+        "properties": {
+            entry.name: {"$ref": f"#/components/schemas/{entry.payload.__name__}"}
+            for entry in CATALOG.values()
+        },
+        # Every type is named, so that a client's type of it is the payload's, not optional.
+        "required": list(CATALOG),
+    }
+    return list(dict.fromkeys(entry.payload for entry in CATALOG.values())), schema
 
 
 class TimelinePage(BaseModel):

@@ -72,6 +72,18 @@ export function summaries(page: TimelinePage): string[] {
   return page.items.map((event: Event) => `${event.occurred_at} ${event.type}: ${event.summary}`);
 }
 
+/** What an event's payload holds, typed by its event type. */
+export type Payload<T extends keyof Schemas["EventPayloads"]> = Schemas["EventPayloads"][T];
+
+/** An order's total as the agent reads it, for the events that are orders placed. */
+export function orderTotal(event: Event): string | undefined {
+  if (event.type !== "order.placed") return undefined;
+  const order = event.payload as Payload<"order.placed">;
+  return order.total != null && order.currency != null
+    ? `${order.order_id}: ${order.total} ${order.currency}`
+    : undefined;
+}
+
 /** Who already holds an identifier a new customer was to have, if the key may know. */
 export function holder(conflict: Conflict): string | undefined {
   return conflict.conflicting_customer_id ?? undefined;

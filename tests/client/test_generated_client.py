@@ -124,21 +124,21 @@ def api(client_package: ModuleType, server: tuple[str, dict[str, str]]) -> Any:
     return client_package.AuthenticatedClient(base_url=base, token=token, timeout=30)
 
 
-def event_body(data: dict[str, Any]) -> Any:
+def event_body(data: dict[str, Any], schema: str = "EventIn") -> Any:
     """An event to append as the client types it: the body is one of oneOf's branches
     (`EventInType<n>`, one per payload model), the first that reads it, as the client's
     own parser chooses."""
     models = module("models")
     branches = sorted(
-        (n for n in dir(models) if re.fullmatch(r"EventInType\d+", n)),
-        key=lambda n: int(n.removeprefix("EventInType")),
+        (n for n in dir(models) if re.fullmatch(schema + r"Type\d+", n)),
+        key=lambda n: int(n.removeprefix(schema + "Type")),
     )
     for name in branches:
         try:
             return getattr(models, name).from_dict(data)
         except (TypeError, ValueError, KeyError):
             continue
-    raise AssertionError(f"no branch of EventIn reads {data}")
+    raise AssertionError(f"no branch of {schema} reads {data}")
 
 
 def test_every_operation_is_generated(client_package: ModuleType) -> None:
@@ -201,6 +201,27 @@ def test_a_front_end_s_journeys(api: Any) -> None:
     assert rest.next_cursor is None
     assert [e.id for e in first.items + rest.items] == [eid for _, eid in reversed(sent)]
     assert all(e.occurred_at.tzinfo is not None for e in first.items)
+    # A payload read as the schema EventPayloads names for its type.
+    order = next(e for e in first.items + rest.items if e.type_ == "order.placed")
+    typed = models.OrderPayload.from_dict(order.payload.to_dict())
+    assert (typed.order_id, typed.currency) == ("SO-1", "EUR")
+
+    # A one-line bulk import, as the client sends it: one event, its one result.
+    imported = operation("timeline", "import_events").sync_detailed(
+        client=api,
+        body=event_body(
+            {
+                "customer": {"id": str(customer.id)},
+                "type": "note.added",
+                "occurred_at": "2026-11-04T10:00:00Z",
+                "payload": {"text": "Imported"},
+            },
+            "IdentifiedEventIn",
+        ),
+    )
+    assert imported.status_code == 200, imported.content
+    assert isinstance(imported.parsed, models.BulkLineResult)
+    assert imported.parsed.status == models.BulkLineResultStatus.CREATED
 
     # The indicators, typed: money as Money.
     indicators = operation("indicators", "get_indicators").sync(customer_id=customer.id, client=api)
