@@ -45,8 +45,8 @@ SPEC = HERE.parents[1] / "openapi" / "openapi.json"
 ST = Path(sys.executable).parent / "st"
 # A new seed per run unless one is given to replay a run.
 SEED = int(os.environ.get("FUZZ_SEED") or time.time())
-MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES") or 15)
-RUN_SECONDS = 40 * MAX_EXAMPLES  # 15 examples take about 2 minutes; past this it has hung
+MAX_EXAMPLES = int(os.environ.get("FUZZ_MAX_EXAMPLES") or 15)  # CI's budget
+RUN_SECONDS = 40 * MAX_EXAMPLES  # a run of 15 takes under 2 minutes; past this it has hung
 # Every source enabled (tests/fuzz/webhooks.py SECRETS), each delivery on 127.0.0.1.
 WEBHOOK_EXAMPLES = 20 * MAX_EXAMPLES  # 300: about 30 s on two cores
 
@@ -54,7 +54,9 @@ WEBHOOK_EXAMPLES = 20 * MAX_EXAMPLES  # 300: about 30 s on two cores
 @pytest.fixture(scope="module", autouse=True)
 def announce_seed(pytestconfig: pytest.Config) -> None:
     """The seed, before anything runs, so that a failing run can be replayed."""
-    line = f"FUZZ_SEED={SEED} (replay: FUZZ_SEED={SEED} .venv/bin/pytest -m fuzz tests/fuzz)"
+    budget = "" if MAX_EXAMPLES == 15 else f" FUZZ_MAX_EXAMPLES={MAX_EXAMPLES}"
+    replay = f"FUZZ_SEED={SEED}{budget} .venv/bin/pytest -m fuzz tests/fuzz"
+    line = f"FUZZ_SEED={SEED} (replay: {replay})"
     capture = pytestconfig.pluginmanager.get_plugin("capturemanager")
     with capture.global_and_fixture_disabled():  # shown now, not with the test's output
         print(f"\n{line}", flush=True)
@@ -219,8 +221,9 @@ def test_callers_get_what_their_role_and_owner_allow(
     """Every operation as agent A, an owned-only support key (refused: agent B, another,
     then a sales key). What A reads is asked again as B, who must get a 404; refusals are
     documented 403s. Webhooks take no key. The coverage phase (each constraint's edge
-    cases) is the admin run's: here it would spend a minute on refusals. Run first:
-    agents only read, the admin writes."""
+    cases) is the admin run's: here it would spend a minute on refusals. Run first: the
+    agents barely write (an alert acknowledged, a session token), the admin changes the
+    records they read."""
     schemathesis(
         service,
         records,
