@@ -40,6 +40,13 @@ SHARDING = {
     "ficha_templates": None,
     "policies": None,
     "alembic_version": None,
+    # Outbound: written with the fact, read by the one sending process (docs/scaling.md).
+    "webhook_subscriptions": None,
+    "subscription_secrets": None,
+    "outbox": None,
+    "outbound_deliveries": None,
+    "outbound_attempts": None,
+    "alert_changes": None,
 }
 
 
