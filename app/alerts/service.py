@@ -83,6 +83,7 @@ async def acknowledge(
         alert.acknowledged_by = principal.agent_id
         alert.acknowledged_by_key_id = principal.key_id
         await session.flush()
+        await queries.acknowledged(session, alert.id, alert.customer_id)
     return _alert_out(alert)
 
 

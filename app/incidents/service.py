@@ -14,6 +14,7 @@ from app.incidents.models import Incident
 from app.incidents.repository import IncidentRepository
 from app.incidents.schemas import IncidentIn, IncidentList, IncidentOut
 from app.indicators import service as indicators
+from app.outbox import queries as outbox
 
 
 def _incident_out(incident: Incident) -> IncidentOut:
@@ -38,9 +39,22 @@ async def declare_incident(
         )
     )
     await queries.add_incident_members(session, incident.id, members)
+    await outbox.announce(session, _membership(incident, members, affected=True))
     await indicators.reevaluate(session, members, settings, clock)
     await session.refresh(incident)
     return _incident_out(incident)
+
+
+def _membership(incident: Incident, members: list[UUID], *, affected: bool) -> list[outbox.Fact]:
+    """``incident.membership`` facts: each member now affected by the incident, or no
+    longer (it closed)."""
+    data = {"incident_id": str(incident.id), "title": incident.title, "affected": affected}
+    return [
+        outbox.Fact(
+            "incident.membership", member, incident.id, {**data, "customer_id": str(member)}
+        )
+        for member in members
+    ]
 
 
 class IncidentNotFound(NotFound):
@@ -61,9 +75,9 @@ async def close_incident(
         incident.status = "closed"
         incident.closed_at = clock.now()
         await session.flush()
-        await indicators.reevaluate(
-            session, await queries.incident_members(session, incident.id), settings, clock
-        )
+        members = await queries.incident_members(session, incident.id)
+        await outbox.announce(session, _membership(incident, members, affected=False))
+        await indicators.reevaluate(session, members, settings, clock)
     return _incident_out(incident)
 
 

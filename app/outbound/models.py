@@ -37,12 +37,8 @@ class WebhookSubscription(Base):
     disabled_reason: Mapped[str | None] = mapped_column(String(20))
     # The first failed attempt since the last success; None while it succeeds.
     failing_since: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class SubscriptionSecret(Base):
@@ -95,9 +91,7 @@ class OutboundDelivery(Base):
     status: Mapped[str] = mapped_column(String(16))  # pending, delivered, failed
     attempts: Mapped[int] = mapped_column(Integer, server_default="0")
     next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    created_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now()
-    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
 
 class DeliveryAttempt(Base):

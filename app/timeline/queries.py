@@ -11,6 +11,7 @@ from uuid import UUID
 from app.core.db import Executor, driver_connection
 from app.customers.family import family_cte
 from app.indicators.state import Fact
+from app.outbox.queries import announce_cte
 
 NOTIFY_CHANNEL = "ch_events"
 
@@ -30,20 +31,25 @@ _COLUMNS = (
     "id, customer_id, type, occurred_at, channel, direction, source, source_event_id, actor, "
     "summary, payload, corrects_id, delivery_id"
 )
+# One round trip: the row goes in, its NOTIFY goes out with the commit, and the outbox
+# gets it when a subscription wants its type.
 _INSERT = (
     f"WITH stored AS (INSERT INTO events ({_COLUMNS}) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13) "
-    "RETURNING recorded_at, customer_id, id) "
-    f"SELECT recorded_at, pg_notify('{NOTIFY_CHANNEL}', customer_id::text || ':' || id::text) "
+    "RETURNING recorded_at, customer_id, id, type), "
+    + announce_cte("announced", "stored", "type", "customer_id", "id")
+    + f" SELECT recorded_at, pg_notify('{NOTIFY_CHANNEL}', customer_id::text || ':' || id::text) "
     "FROM stored"
 )
-# One round trip: the rows go in and each one's NOTIFY goes out with the commit.
+# The same for many rows at once.
 _INSERT_MANY = (
     f"WITH stored AS (INSERT INTO events ({_COLUMNS}) SELECT * FROM unnest("
     "$1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], "
     "$8::text[], $9::text[], $10::text[], $11::jsonb[], $12::uuid[], $13::uuid[]) "
-    "RETURNING customer_id, id) "
-    f"SELECT count(pg_notify('{NOTIFY_CHANNEL}', customer_id::text || ':' || id::text)) FROM stored"
+    "RETURNING customer_id, id, type), "
+    + announce_cte("announced", "stored", "type", "customer_id", "id")
+    + f" SELECT count(pg_notify('{NOTIFY_CHANNEL}', customer_id::text || ':' || id::text)) "
+    "FROM stored"
 )
 _CLAIM_KEYS = (
     "INSERT INTO event_keys (scope, key, event_id, request_hash) "
