@@ -30,6 +30,8 @@ from app.indicators.router import router as indicators_router
 from app.ingest.router import router as ingest_router
 from app.maintenance import Maintenance
 from app.ops.router import router as ops_router
+from app.outbound.router import router as outbound_router
+from app.outbound.sender import Sender
 from app.privacy.router import router as privacy_router
 from app.reports.router import router as reports_router
 from app.routing.router import router as routing_router
@@ -61,6 +63,7 @@ TAGS = [
     {"name": "indicators", "description": "Indicators, rules, alerts, routing, segments"},
     {"name": "fichas", "description": "Customer cards per job, the screen-pop, templates"},
     {"name": "privacy", "description": "Export, erasure and retention"},
+    {"name": "outbound", "description": "Webhook subscriptions: facts sent as they commit"},
     {"name": "text", "description": "Text analysis"},
 ]
 # The routers in the order the OpenAPI document lists them.
@@ -78,6 +81,7 @@ DOCUMENTED_ORDER = (
     reports_router,
     fichas_router,
     privacy_router,
+    outbound_router,
     text_router,
 )
 # FastAPI tries the routes in the order they were included, and each one that does not
@@ -99,6 +103,7 @@ MATCHING_ORDER = (
     segments_router,
     reports_router,
     privacy_router,
+    outbound_router,
     text_router,
 )
 
@@ -122,9 +127,12 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
         worker_starting()
         maintenance = Maintenance(database, settings, app.state.clock)
         maintenance.start()
+        outbound = Sender(database, settings, app.state.clock)
+        outbound.start()
         try:
             yield
         finally:
+            await outbound.stop()
             await maintenance.stop()
             await app.state.templates.close()
             await app.state.feed.close()

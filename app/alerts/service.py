@@ -47,6 +47,11 @@ async def list_alerts(
     return AlertPage(items=[_alert_out(a) for a in page], next_cursor=next_cursor)
 
 
+async def alerts_by_id(session: AsyncSession, alert_ids: Sequence[UUID]) -> list[AlertOut]:
+    """The alerts named, as they are now (whoever may see them: the caller decides)."""
+    return [_alert_out(a) for a in await AlertRepository(session).get_many(alert_ids)]
+
+
 class AlertNotFound(NotFound):
     """An alert that does not exist or whose customer the caller may not see."""
 

@@ -16,32 +16,38 @@ from app.core.db import plain_url
 
 class Leadership:
     """This process's claim on one advisory lock (``key``, a bigint recognisable in
-    pg_locks) of the database at ``database_url``."""
+    pg_locks) of the database at ``database_url``, on a connection kept open: a process
+    that asks often (the sender, every second) does not connect each time."""
 
     def __init__(self, database_url: str, key: int) -> None:
         self._dsn = plain_url(database_url)
         self._key = key
-        self._connection: asyncpg.Connection | None = None  # holds the lock while open
+        self._connection: asyncpg.Connection | None = None
+        self._leading = False  # the connection holds the lock
 
     async def lead(self) -> bool:
         """Whether this process leads now: it held the lock on a live connection, or it
         has just taken it."""
         if self._connection is not None:
             try:
-                await self._connection.fetchval("SELECT 1")
-                return True
+                return await self._claim(self._connection)
             except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
                 await self.resign()  # the connection is gone, and the lock with it
-        connection = await asyncpg.connect(self._dsn)
-        if await connection.fetchval("SELECT pg_try_advisory_lock($1)", self._key):
-            self._connection = connection
-            return True
-        await connection.close()
-        return False
+        self._connection = await asyncpg.connect(self._dsn)
+        return await self._claim(self._connection)
+
+    async def _claim(self, connection: asyncpg.Connection) -> bool:
+        if self._leading:
+            await connection.fetchval("SELECT 1")
+        else:
+            self._leading = bool(
+                await connection.fetchval("SELECT pg_try_advisory_lock($1)", self._key)
+            )
+        return self._leading
 
     async def resign(self) -> None:
         """Let the lock go (closing its connection releases it)."""
-        connection, self._connection = self._connection, None
+        connection, self._connection, self._leading = self._connection, None, False
         if connection is not None:
             with contextlib.suppress(Exception):
                 await connection.close(timeout=5)
