@@ -271,4 +271,7 @@ LIVE_TABLES = (
     "customer_identifiers",
     "customers",
     "api_keys",
+    "webhook_subscriptions",
+    "outbox",
+    "alert_changes",
 )

@@ -57,7 +57,7 @@ class SubscriptionPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"enabled": True}]})
 
-    url: AnyHttpUrl | None = _URL
+    url: AnyHttpUrl | None = Field(default=None, description="Where deliveries are POSTed")
     kinds: Annotated[list[Kind] | None, Field(min_length=1, max_length=50)] = None
     description: Annotated[str | None, Field(max_length=300)] = None
     enabled: bool | None = None
