@@ -10,6 +10,7 @@ from fastapi.routing import APIRoute
 
 from app import __version__
 from app.alerts.router import router as alerts_router
+from app.alerts.stream import AlertFeed
 from app.auth.router import router as auth_router
 from app.core.clock import SYSTEM_CLOCK, Clock
 from app.core.config import Settings, get_settings
@@ -123,6 +124,7 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
         database = Database.from_settings(settings)
         app.state.db = database
         app.state.feed = TimelineFeed(settings.service_url())
+        app.state.alert_feed = AlertFeed(settings.service_url())
         app.state.templates = TemplateCache(settings.service_url())
         worker_starting()
         maintenance = Maintenance(database, settings, app.state.clock)
@@ -136,6 +138,7 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
             await maintenance.stop()
             await app.state.templates.close()
             await app.state.feed.close()
+            await app.state.alert_feed.close()
             await database.dispose()
             worker_exiting()
 

@@ -14,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app.alerts.stream import AlertFeed
 from app.auth.service import create_key
 from app.core.config import Settings
 from app.core.db import (
@@ -153,6 +154,7 @@ def app(
     application = create_app(settings, clock)
     application.state.db = database
     application.state.feed = TimelineFeed(str(settings.database_url))
+    application.state.alert_feed = AlertFeed(str(settings.database_url))
     application.state.templates = TemplateCache(None)  # edits here never commit nor notify
 
     async def session_in_test_transaction() -> AsyncIterator[AsyncSession]:
@@ -237,6 +239,7 @@ async def live(
     application = create_app(settings, clock)
     application.state.db = database
     application.state.feed = TimelineFeed(str(settings.database_url))
+    application.state.alert_feed = AlertFeed(str(settings.database_url))
     application.state.templates = TemplateCache(str(settings.database_url))
     async with database.sessionmaker() as s, s.begin():
         _, secret = await create_key(s, role=Role.ADMIN, name="live-test")
@@ -248,6 +251,7 @@ async def live(
     ) as c:
         yield c, {"Authorization": f"Bearer {secret}"}
     await application.state.feed.close()
+    await application.state.alert_feed.close()
     await application.state.templates.close()
     # Only the owner may empty the history, and only when it says so for its transaction.
     owner = await asyncpg.connect(plain_url(str(settings.database_url)))

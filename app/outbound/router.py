@@ -15,8 +15,8 @@ from app.core.openapi import headers
 from app.core.pagination import InvalidCursor, Limit
 from app.outbound import service
 from app.outbound.schemas import (
-    DeliveryOut,
-    DeliveryPage,
+    OutboundDeliveryOut,
+    OutboundDeliveryPage,
     RotationIn,
     SecretCreated,
     SubscriptionCreated,
@@ -143,7 +143,7 @@ async def test_webhook_subscription(
     principal: Admin,
     settings: SettingsDep,
     clock: ClockDep,
-) -> DeliveryOut:
+) -> OutboundDeliveryOut:
     return await service.test_send(session, subscription_id, settings, clock)
 
 
@@ -162,7 +162,7 @@ async def list_outbound_deliveries(
     ] = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Limit = 50,
-) -> DeliveryPage:
+) -> OutboundDeliveryPage:
     return await service.list_deliveries(session, subscription_id, delivery_status, limit, cursor)
 
 
@@ -176,7 +176,7 @@ async def list_outbound_deliveries(
 )
 async def get_outbound_delivery(
     subscription_id: UUID, delivery_id: UUID, session: SessionDep, principal: Admin
-) -> DeliveryOut:
+) -> OutboundDeliveryOut:
     return await service.get_delivery(session, subscription_id, delivery_id)
 
 
@@ -195,5 +195,5 @@ async def replay_outbound_delivery(
     session: SessionDep,
     principal: Admin,
     clock: ClockDep,
-) -> DeliveryOut:
+) -> OutboundDeliveryOut:
     return await service.replay(session, subscription_id, delivery_id, clock)

@@ -153,16 +153,22 @@ class SecretCreated(BaseModel):
 
 class AttemptOut(BaseModel):
     at: datetime
-    status_code: int | None = Field(description="The receiver's status; null when none came")
-    error: str | None = Field(description="Why no answer came: timeout, connection refused...")
-    response_excerpt: str | None = Field(description="The start of the receiver's body")
+    status_code: int | None = Field(
+        default=None, description="The receiver's status; null when none came"
+    )
+    error: str | None = Field(
+        default=None, description="Why no answer came: timeout, connection refused..."
+    )
+    response_excerpt: str | None = Field(
+        default=None, description="The start of the receiver's body"
+    )
     duration_ms: int
 
 
 DeliveryStatus = Literal["pending", "delivered", "failed"]
 
 
-class DeliveryOut(BaseModel):
+class OutboundDeliveryOut(BaseModel):
     """A fact for a subscription; ``id`` is the ``webhook-id`` a receiver dedupes on."""
 
     model_config = ConfigDict(
@@ -215,6 +221,6 @@ class DeliveryOut(BaseModel):
     )
 
 
-class DeliveryPage(BaseModel):
-    items: list[DeliveryOut]
+class OutboundDeliveryPage(BaseModel):
+    items: list[OutboundDeliveryOut]
     next_cursor: str | None

@@ -20,8 +20,8 @@ from app.outbound.queries import Due
 from app.outbound.repository import DeliveryRepository, SubscriptionRepository
 from app.outbound.schemas import (
     AttemptOut,
-    DeliveryOut,
-    DeliveryPage,
+    OutboundDeliveryOut,
+    OutboundDeliveryPage,
     RotationIn,
     SecretCreated,
     SecretOut,
@@ -210,8 +210,10 @@ async def rotate_secret(
     )
 
 
-def _delivery_out(delivery: OutboundDelivery, attempts: list[AttemptOut] | None) -> DeliveryOut:
-    return DeliveryOut(
+def _delivery_out(
+    delivery: OutboundDelivery, attempts: list[AttemptOut] | None
+) -> OutboundDeliveryOut:
+    return OutboundDeliveryOut(
         id=delivery.id,
         subscription_id=delivery.subscription_id,
         customer_id=delivery.customer_id,
@@ -241,7 +243,7 @@ async def list_deliveries(
     status: str | None,
     limit: int,
     cursor: str | None,
-) -> DeliveryPage:
+) -> OutboundDeliveryPage:
     """A subscription's deliveries, newest first."""
     if await SubscriptionRepository(session).get(subscription_id) is None:
         raise SubscriptionNotFound(f"Webhook subscription {subscription_id} not found.")
@@ -249,10 +251,12 @@ async def list_deliveries(
         subscription_id, status, limit + 1, _seq_cursor(cursor)
     )
     page, next_cursor = keyset_page(rows, limit, lambda d: {"before": d.seq})
-    return DeliveryPage(items=[_delivery_out(d, None) for d in page], next_cursor=next_cursor)
+    return OutboundDeliveryPage(
+        items=[_delivery_out(d, None) for d in page], next_cursor=next_cursor
+    )
 
 
-async def _with_log(session: AsyncSession, delivery: OutboundDelivery) -> DeliveryOut:
+async def _with_log(session: AsyncSession, delivery: OutboundDelivery) -> OutboundDeliveryOut:
     attempts = await DeliveryRepository(session).attempts(delivery.id)
     log = [AttemptOut.model_validate(a, from_attributes=True) for a in attempts]
     return _delivery_out(delivery, log)
@@ -269,14 +273,14 @@ async def _delivery(
 
 async def get_delivery(
     session: AsyncSession, subscription_id: UUID, delivery_id: UUID
-) -> DeliveryOut:
+) -> OutboundDeliveryOut:
     """A delivery with every attempt and what the receiver answered."""
     return await _with_log(session, await _delivery(session, subscription_id, delivery_id))
 
 
 async def replay(
     session: AsyncSession, subscription_id: UUID, delivery_id: UUID, clock: Clock
-) -> DeliveryOut:
+) -> OutboundDeliveryOut:
     """Send a delivery again (same ``webhook-id``), from its next attempt on, with a fresh
     run of retries; it waits for its customer's earlier deliveries as any other."""
     delivery = await _delivery(session, subscription_id, delivery_id, locked=True)
@@ -289,7 +293,7 @@ async def replay(
 
 async def test_send(
     session: AsyncSession, subscription_id: UUID, settings: Settings, clock: Clock
-) -> DeliveryOut:
+) -> OutboundDeliveryOut:
     """Send a ``webhook.test`` delivery now, once, and answer how it went."""
     repo = SubscriptionRepository(session)
     subscription = await _found(repo, subscription_id)
