@@ -25,7 +25,7 @@ class Receiver:
     with ``secrets`` (any one of them passes)."""
 
     secrets: list[str] = field(default_factory=list)
-    status: int = 204
+    status: int = 200
     delay: float = 0.0
     requests: list[Received] = field(default_factory=list)
     unverified: list[str] = field(default_factory=list)
