@@ -20,7 +20,7 @@ from app.core.preconditions import digest_etag
 from app.core.security import JOB_ROLES, Principal, Role
 from app.customers import service as customers
 from app.customers.identifiers import IdentifierKind
-from app.customers.schemas import CustomerOut
+from app.customers.schemas import CustomerOut, CustomerStatus
 from app.fichas.cache import TemplateCache
 from app.fichas.repository import TemplateRepository
 from app.fichas.schemas import (
@@ -417,7 +417,7 @@ async def _ficha(
     """The ficha as of ``now``. On a bare connection the reads stand alone, and the
     access-log row commits before the ficha is answered."""
     sections, labels = template
-    if customer.status.value == "merged":
+    if customer.status == CustomerStatus.MERGED:
         survivor = await customers.survivor_id(on, customer.id)
         customer = await customers.get_customer(on, survivor, principal)
     alert_limit = max((s["limit"] for s in sections if s["name"] == "alerts"), default=0)

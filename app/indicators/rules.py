@@ -4,6 +4,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, TypedDict, cast
 
+from app.customers.schemas import Tier
 from app.indicators.shapes import Derived
 
 
@@ -24,7 +25,7 @@ DEFAULT_RULES: dict[str, RuleSettings] = {
         "enabled": True,
         "threshold": 4,
         "window_hours": 4,
-        "tiers": ["premium", "vip"],
+        "tiers": [Tier.PREMIUM, Tier.VIP],
     },
     "recurring_problem": {"enabled": True, "threshold": 2, "window_days": 60},
     "open_dispute": {"enabled": True},
