@@ -11,6 +11,7 @@ compared as text.
 
 from datetime import datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any, NotRequired, TypedDict
 from uuid import UUID
 
@@ -107,6 +108,27 @@ class State(TypedDict):
 # --- the derived indicators (state.derive; the rules, fichas and the API read them) -----
 
 
+class ChurnLevel(StrEnum):
+    """How likely the customer is to leave (``customer_stats.churn_risk``)."""
+
+    LOW = "low"
+    MEDIUM = "medium"
+    HIGH = "high"
+
+
+class ValueSegment(StrEnum):
+    """The customer's value segment (``customer_stats.value_segment``); the API answers it
+    as an open set of strings."""
+
+    NONE = "none"
+    NEW = "new"
+    OCCASIONAL = "occasional"
+    LOYAL = "loyal"
+    CHAMPION = "champion"
+    AT_RISK = "at_risk"
+    LAPSED = "lapsed"
+
+
 class DerivedValue(TypedDict):
     lifetime_value: list[MoneyValue]
     lifetime_value_base: MoneyValue
@@ -121,7 +143,7 @@ class DerivedValue(TypedDict):
     disputes: int
     open_disputes: list[str]
     overdue_invoices: list[str]
-    segment: str
+    segment: ValueSegment
 
 
 class DerivedService(TypedDict):
@@ -153,7 +175,7 @@ class DerivedContact(TypedDict):
 
 
 class DerivedRisk(TypedDict):
-    churn: str  # low | medium | high
+    churn: ChurnLevel
     churn_reason: str | None
 
 
@@ -209,8 +231,8 @@ class SavedStats(TypedDict):
     orders: int
     open_orders: int
     last_purchase: datetime | None
-    segment: str
-    churn: str
+    segment: ValueSegment
+    churn: ChurnLevel
     flags: list[str]
     reevaluate_at: datetime | None
 

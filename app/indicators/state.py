@@ -16,9 +16,11 @@ from typing import Any
 
 from app.core.money import money
 from app.indicators.shapes import (
+    ChurnLevel,
     Derived,
     State,
     TicketEntry,
+    ValueSegment,
 )
 
 RECENT = 200  # recent items kept per list (surveys, rated contacts, missed calls)
@@ -402,35 +404,37 @@ def derive(state: State, now: datetime, policy: ValuePolicy) -> Derived:
     last = state["last"]
 
     # risk
-    churn, reason = "low", None
+    churn, reason = ChurnLevel.LOW, None
     if len(unsatisfied90) >= 3:
-        churn, reason = "high", f"{len(unsatisfied90)} unsatisfied contacts in 90 days"
+        churn, reason = ChurnLevel.HIGH, f"{len(unsatisfied90)} unsatisfied contacts in 90 days"
     elif order_count >= 3 and median_days and last_purchase:
         silence = now - datetime.fromisoformat(last_purchase)
         days = silence.total_seconds() / 86400
         if silence > _silence(median_days, CHURN_HIGH):
-            churn = "high"
+            churn = ChurnLevel.HIGH
             reason = f"no purchase for {days:.0f} days; usually every {median_days:.0f}"
         elif silence > _silence(median_days, CHURN_MEDIUM):
-            churn = "medium"
+            churn = ChurnLevel.MEDIUM
             reason = f"no purchase for {days:.0f} days; usually every {median_days:.0f}"
     elif len(unsatisfied90) == 2:
-        churn, reason = "medium", "2 unsatisfied contacts in 90 days"
+        churn, reason = ChurnLevel.MEDIUM, "2 unsatisfied contacts in 90 days"
     # Time since the last purchase, compared with the policy's days as durations: a customer
     # is at_risk the moment CH_SEGMENT_AT_RISK_DAYS have passed, not a whole day later.
     recency = now - datetime.fromisoformat(last_purchase) if last_purchase else None
     if order_count == 0:
-        segment = "none"
+        segment = ValueSegment.NONE
     elif recency is not None and recency > timedelta(days=policy.at_risk_days):
-        segment = "at_risk" if base_total >= policy.champion_value / 2 else "lapsed"
+        segment = (
+            ValueSegment.AT_RISK if base_total >= policy.champion_value / 2 else ValueSegment.LAPSED
+        )
     elif base_total >= policy.champion_value:
-        segment = "champion"
+        segment = ValueSegment.CHAMPION
     elif order_count >= policy.loyal_orders:
-        segment = "loyal"
+        segment = ValueSegment.LOYAL
     elif order_count == 1 and recency is not None and recency <= timedelta(days=policy.new_days):
-        segment = "new"
+        segment = ValueSegment.NEW
     else:
-        segment = "occasional"
+        segment = ValueSegment.OCCASIONAL
 
     return {
         "value": {
