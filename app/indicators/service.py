@@ -154,7 +154,7 @@ async def _refresh(
     await outbox.announce(session, _flag_changes(rows, saved))
 
 
-def _flag_changes(rows: list[dict[str, Any]], saved: list[dict[str, Any]]) -> list[outbox.Fact]:
+def _flag_changes(rows: list[StatsRow], saved: list[SavedStats]) -> list[outbox.Fact]:
     """A ``flag.changed`` fact for each customer whose flags are not those stored before."""
     changes = []
     for row, new in zip(rows, saved, strict=True):
