@@ -132,7 +132,7 @@ async def changes(
 ) -> list[AlertChangeOut]:
     """The changes ``seqs`` that the stream may send, in seq order."""
     rows = await session.execute(_changes(wanted).where(AlertChange.seq.in_(seqs)))
-    return [_out(change, alert) for change, alert in rows.tuples()]
+    return [_out(change, alert) for change, alert in rows]
 
 
 async def replay_after(
@@ -147,7 +147,7 @@ async def replay_after(
     rows = await session.execute(
         _changes(wanted).where(AlertChange.recorded_at >= since, AlertChange.seq != last_seq)
     )
-    return [_out(change, alert) for change, alert in rows.tuples()]
+    return [_out(change, alert) for change, alert in rows]
 
 
 async def since(
@@ -158,4 +158,4 @@ async def since(
     rows = await session.execute(
         _changes(wanted).where(AlertChange.recorded_at >= func.now() - window)
     )
-    return [_out(change, alert) for change, alert in rows.tuples()]
+    return [_out(change, alert) for change, alert in rows]
