@@ -29,6 +29,7 @@ SHARDING = {
     "past_identifiers": "customer_id",
     "delivery_customers": "customer_id",
     "incident_customers": "customer_id",
+    "text_analyses": "customer_id",
     "customer_identifiers": "value",
     "delivery_identifiers": "value",
     "webhook_deliveries": "delivery_id",
@@ -39,6 +40,7 @@ SHARDING = {
     "api_keys": None,
     "ficha_templates": None,
     "policies": None,
+    "text_rules": None,
     "alembic_version": None,
 }
 

@@ -16,6 +16,8 @@ DEFAULT_RULES: dict[str, dict[str, Any]] = {
     "recurring_problem": {"enabled": True, "threshold": 2, "window_days": 60},
     "open_dispute": {"enabled": True},
     "incident_affected": {"enabled": True},
+    "urgent_message": {"enabled": True},
+    "angry_message": {"enabled": True},
 }
 
 
@@ -98,6 +100,34 @@ def evaluate(
                 "Open dispute",
                 f"Open payment dispute ({', '.join(disputes)})",
                 {"disputes": disputes},
+            )
+        )
+    text = indicators["text"]
+    if on("urgent_message") and text["urgent_24h"]:
+        latest = text["urgent_24h"][-1]
+        reasons = ", ".join(r.replace("_", " ") for r in latest["reasons"])
+        held.append(
+            Condition(
+                "urgent_message",
+                "urgent_message",
+                "danger",
+                "Urgent message",
+                f"Urgent message from the customer ({reasons})",
+                {"audience": "owner", **latest},
+            )
+        )
+    if on("angry_message") and text["angry_24h"]:
+        latest = text["angry_24h"][-1]
+        held.append(
+            Condition(
+                "angry_message",
+                "angry_customer",
+                "danger",
+                "Angry customer",
+                "Supervisor: "
+                + ("abusive message" if latest["abusive"] else "very negative message")
+                + " from the customer",
+                {"audience": "supervisor", **latest},
             )
         )
     if on("incident_affected"):
