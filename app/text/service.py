@@ -9,11 +9,10 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import Depends, Request
-from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import Executor
-from app.core.errors import invalid_field, invalid_fields
+from app.core.errors import invalid_field
 from app.core.notify import NotifiedCache
 from app.text import queries
 from app.text.analyser import TextAnalyser
@@ -39,16 +38,17 @@ async def stored_analyser(on: Executor) -> TextAnalyser:
     """The analyser of the stored rules (those shipped with the code when none is stored)."""
     digest = await queries.rules_digest(on)
     if digest is None:
-        return _default_analyser()
+        return default_analyser()
     if digest in _COMPILED:
         return _COMPILED[digest]
     found = await queries.rules_document(on)
     if found is None:  # deleted meanwhile
-        return _default_analyser()
+        return default_analyser()
     return _compiled(*found)
 
 
-def _default_analyser() -> TextAnalyser:
+def default_analyser() -> TextAnalyser:
+    """The analyser of the rules that ship with the code."""
     rules = default_rules()
     return _compiled(f"default:{rules.version}", rules.model_dump(mode="json"))
 
@@ -155,13 +155,9 @@ async def stored_rules(session: AsyncSession) -> TextRules:
     return default_rules() if stored is None else load_rules(stored.document)
 
 
-async def put_rules(session: AsyncSession, document: dict[str, Any]) -> TextRules:
-    """Validate and store a rules document. A document that changes the rules must
-    change their ``version`` too: stored analyses are told apart by it."""
-    try:
-        rules = load_rules(document)
-    except ValidationError as exc:
-        raise invalid_fields(exc, "body") from None
+async def put_rules(session: AsyncSession, rules: TextRules) -> TextRules:
+    """Store a rules document. One that changes the rules must change their ``version``
+    too: stored analyses are told apart by it."""
     current = await stored_rules(session)
     changed = rules.model_dump(mode="json") != current.model_dump(mode="json")
     if changed and rules.version == current.version:

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import Clock
 from app.core.config import Settings
-from app.core.db import Executor
+from app.core.db import Database, Executor
 from app.customers import service as customers
 from app.indicators import service as indicators
 from app.indicators.state import Fact
@@ -104,3 +104,27 @@ async def reanalyse_batch(
         last["occurred_at"],
         last["id"],
     )
+
+
+async def reanalyse(
+    database: Database,
+    since: datetime | None,
+    settings: Settings,
+    clock: Clock,
+    batch: int = REANALYSIS_BATCH,
+) -> tuple[str, int]:
+    """Analyse again, with the stored rules, every event (occurred since ``since``) whose
+    analysis is missing or of another version, ``batch`` events per transaction: short
+    transactions beside ingestion, which analyses its own events with the current rules.
+    Answers the analyser's version and how many were analysed."""
+    async with database.sessionmaker() as session, session.begin():
+        analyser = await text.stored_analyser(session)
+    done, after = 0, None
+    while True:
+        async with database.sessionmaker() as session, session.begin():
+            count, after = await reanalyse_batch(
+                session, analyser, since, after, settings, clock, batch
+            )
+        done += count
+        if after is None:
+            return analyser.version, done

@@ -8,8 +8,7 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import strategies as st
 
 from app.indicators.state import Fact
-from app.text.router import default_analyser
-from app.text.service import columns, finding
+from app.text.service import columns, default_analyser, finding
 from app.timeline.texts import customer_text
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
