@@ -11,7 +11,12 @@ import httpx
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.config import Settings
 from app.core.security import Role
+from app.text.analyser import TextAnalyser
+from app.text.rules import default_rules, load_rules
+from app.text.service import default_analyser
+from app.timeline.texts import reanalyse_batch
 from tests.support.api import new_customer
 from tests.support.clock import ControlledClock
 from tests.support.webhooks import signed_generic
@@ -251,3 +256,46 @@ async def test_erasure_removes_the_matched_words_and_keeps_the_labels(
     assert said["text"]["last_inbound"]["sentiment"] == "negative"
     assert said["text"]["last_inbound"]["terms"] is None
     assert "hoy mismo" not in json.dumps(said)
+
+
+async def test_reanalysis_after_a_rules_change_updates_analyses_and_indicators(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    clock: ControlledClock,
+    session: AsyncSession,
+    settings: Settings,
+) -> None:
+    customer = await new_customer(client, admin, given_name="Pau", family_name="Vidal")
+    appended = await client.post(
+        f"/v1/customers/{customer}/events",
+        json={
+            "type": "ticket.opened",
+            "occurred_at": (clock.now() - timedelta(hours=1)).isoformat(),
+            "payload": {"ticket_id": "T-1", "description": "El cacharro vino roto."},
+        },
+        headers=admin,
+    )
+    assert appended.status_code == 201, appended.text
+    said = (await client.get(f"/v1/customers/{customer}/indicators", headers=admin)).json()
+    assert said["text"]["last_inbound"]["abusive"] is False
+
+    document = default_rules().model_dump(mode="json")
+    document["version"] = "2026-12-01"
+    document["languages"]["es"]["abusive"].append("cacharro")
+    analyser = TextAnalyser(load_rules(document))
+    analysed, after = await reanalyse_batch(session, analyser, None, None, settings, clock)
+    assert analysed >= 1 and after is None
+    version = await session.scalar(
+        text("SELECT analyser_version FROM text_analyses WHERE customer_id = :c"), {"c": customer}
+    )
+    assert version == "1+rules.2026-12-01"
+    said = (await client.get(f"/v1/customers/{customer}/indicators", headers=admin)).json()
+    assert said["text"]["last_inbound"]["abusive"] is True
+    assert "angry_customer" in [f["code"] for f in said["flags"]]
+    # Analysed with these rules already: nothing to do again.
+    assert (await reanalyse_batch(session, analyser, None, None, settings, clock))[0] == 0
+    since = clock.now()
+    assert (await reanalyse_batch(session, default_analyser(), since, None, settings, clock)) == (
+        0,
+        None,
+    )
