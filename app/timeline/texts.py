@@ -28,7 +28,7 @@ CUSTOMER_TEXT: dict[str, tuple[str, ...]] = {
     "chat.conversation": ("transcript",),
     "social.mention": ("text",),
     "survey.answered": ("comment",),
-    "ticket.opened": ("subject", "description"),
+    "ticket.opened": ("description",),
     "call.completed": ("notes", "transcript"),
     "call.voicemail": ("notes", "transcript"),
 }
