@@ -85,4 +85,6 @@ class Message(Base):
     callback_token: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # When the customer asked for the callback it offered (callback.requested).
+    callback_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     status_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,10 +1,11 @@
 """Message templates: their texts per language, their placeholders, and rendering (pure).
 
 A template is written in every language of ``LANGUAGES``; its texts use ``string.Template``
-placeholders (``$given_name``, ``${missed_calls}``; ``$$`` is a dollar sign), which can
+placeholders (``$given_name``, ``${missed_calls_4h}``; ``$$`` is a dollar sign), which can
 only be replaced by values, never run code or reach attributes. The placeholders a text
-may use are the customer's (``CUSTOMER_FIELDS``) and the fact's fields the template
-declares; a journey's template may declare only the fields that journey gives.
+may use are the service's (``SERVICE_FIELDS``: the customer's names, a callback link) and
+the fact's fields the template declares (``fields``), which whoever sends it must give: an
+alert's details for a rule's message, the incident's title for an incident's.
 """
 
 import string
@@ -13,13 +14,10 @@ from typing import Any
 
 LANGUAGES = ("es", "pt", "en", "fr")
 DEFAULT_LANGUAGE = "en"
-CUSTOMER_FIELDS = ("name", "given_name")
-
-# The fields each journey gives its template (app/messages/journeys.py).
-JOURNEY_FIELDS: dict[str, tuple[str, ...]] = {
-    "abandoned_calls": ("missed_calls", "callback_url"),
-    "carrier_delay": ("incident_title",),
-}
+# Filled in by the sender: the customer's display name, their given name (else the display
+# name), and a link by which they choose a time to be called back.
+SERVICE_FIELDS = ("name", "given_name", "callback_url")
+CALLBACK_FIELD = "callback_url"
 
 
 def _texts(**by_language: tuple[str, str]) -> dict[str, dict[str, str]]:
@@ -30,26 +28,26 @@ def _texts(**by_language: tuple[str, str]) -> dict[str, dict[str, str]]:
 DEFAULT_TEMPLATES: dict[str, dict[str, Any]] = {
     "abandoned_calls": {
         "purpose": "service",
-        "fields": ["missed_calls", "callback_url"],
+        "fields": ["missed_calls_4h"],
         "texts": _texts(
             es=(
                 "Hemos visto sus llamadas",
-                "Hola $given_name: hemos visto sus $missed_calls llamadas y sentimos no "
+                "Hola $given_name: hemos visto sus $missed_calls_4h llamadas y sentimos no "
                 "haberle atendido. Elija cuándo le llamamos: $callback_url",
             ),
             pt=(
                 "Vimos as suas chamadas",
-                "Olá $given_name: vimos as suas $missed_calls chamadas e lamentamos não ter "
+                "Olá $given_name: vimos as suas $missed_calls_4h chamadas e lamentamos não ter "
                 "atendido. Escolha quando ligamos: $callback_url",
             ),
             en=(
                 "We saw your calls",
-                "Hi $given_name, we saw your $missed_calls calls and are sorry we missed "
+                "Hi $given_name, we saw your $missed_calls_4h calls and are sorry we missed "
                 "you. Pick a time for us to call you back: $callback_url",
             ),
             fr=(
                 "Nous avons vu vos appels",
-                "Bonjour $given_name, nous avons vu vos $missed_calls appels et regrettons "
+                "Bonjour $given_name, nous avons vu vos $missed_calls_4h appels et regrettons "
                 "de ne pas avoir répondu. Choisissez quand nous vous rappelons : $callback_url",
             ),
         ),
@@ -97,8 +95,8 @@ def placeholders(text: str) -> list[str]:
 
 
 def unknown_placeholders(text: str, fields: list[str]) -> list[str]:
-    """The placeholders of ``text`` that are neither the customer's nor in ``fields``."""
-    known = set(CUSTOMER_FIELDS) | set(fields)
+    """The placeholders of ``text`` that are neither the service's nor in ``fields``."""
+    known = set(SERVICE_FIELDS) | set(fields)
     return [name for name in placeholders(text) if name not in known]
 
 

@@ -32,25 +32,24 @@ TEMPLATES = json.loads(
     "abandoned_calls": {
         "purpose": "service",
         "fields": [
-            "missed_calls",
-            "callback_url"
+            "missed_calls_4h"
         ],
         "texts": {
             "es": {
                 "subject": "Hemos visto sus llamadas",
-                "body": "Hola $given_name: hemos visto sus $missed_calls llamadas y sentimos no haberle atendido. Elija cuándo le llamamos: $callback_url"
+                "body": "Hola $given_name: hemos visto sus $missed_calls_4h llamadas y sentimos no haberle atendido. Elija cuándo le llamamos: $callback_url"
             },
             "pt": {
                 "subject": "Vimos as suas chamadas",
-                "body": "Olá $given_name: vimos as suas $missed_calls chamadas e lamentamos não ter atendido. Escolha quando ligamos: $callback_url"
+                "body": "Olá $given_name: vimos as suas $missed_calls_4h chamadas e lamentamos não ter atendido. Escolha quando ligamos: $callback_url"
             },
             "en": {
                 "subject": "We saw your calls",
-                "body": "Hi $given_name, we saw your $missed_calls calls and are sorry we missed you. Pick a time for us to call you back: $callback_url"
+                "body": "Hi $given_name, we saw your $missed_calls_4h calls and are sorry we missed you. Pick a time for us to call you back: $callback_url"
             },
             "fr": {
                 "subject": "Nous avons vu vos appels",
-                "body": "Bonjour $given_name, nous avons vu vos $missed_calls appels et regrettons de ne pas avoir répondu. Choisissez quand nous vous rappelons : $callback_url"
+                "body": "Bonjour $given_name, nous avons vu vos $missed_calls_4h appels et regrettons de ne pas avoir répondu. Choisissez quand nous vous rappelons : $callback_url"
             }
         }
     },
@@ -132,6 +131,7 @@ def upgrade() -> None:
         sa.Column("callback_token", sa.String(length=64), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("sent_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("callback_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("status_at", sa.DateTime(timezone=True), nullable=False),
         sa.CheckConstraint(
             "status IN ('queued', 'sent', 'delivered', 'failed', 'skipped', 'cancelled')",
