@@ -98,9 +98,12 @@ async def put_template(
 
 
 def message_out(message: Message) -> MessageOut:
-    return MessageOut.model_validate(
-        {**message.__dict__, "callback_requested_at": message.callback_at}
-    )
+    values = {
+        name: getattr(message, name, None)
+        for name in MessageOut.model_fields
+        if name != "callback_requested_at"
+    }
+    return MessageOut.model_validate({**values, "callback_requested_at": message.callback_at})
 
 
 async def queue(
