@@ -28,10 +28,10 @@ from app.messages.schemas import (
     MessageIn,
     MessageOut,
     MessagePage,
-    TemplateIn,
-    TemplateList,
+    MessageTemplateIn,
+    MessageTemplateList,
+    MessageTemplateOut,
     TemplateName,
-    TemplateOut,
 )
 from app.messages.service import CallbackNotFound, MessageNotFound, TemplateNotFound
 
@@ -48,8 +48,8 @@ Token = Annotated[str, Path(min_length=33, max_length=100, pattern=r"^[0-9a-f]{3
     summary="Message templates, by name",
     responses=problem_responses(Unauthorized, Forbidden),
 )
-async def list_message_templates(session: SessionDep, principal: Writer) -> TemplateList:
-    return TemplateList(items=await service.list_templates(session))
+async def list_message_templates(session: SessionDep, principal: Writer) -> MessageTemplateList:
+    return MessageTemplateList(items=await service.list_templates(session))
 
 
 @router.get(
@@ -58,7 +58,9 @@ async def list_message_templates(session: SessionDep, principal: Writer) -> Temp
     summary="One message template",
     responses=problem_responses(Unauthorized, Forbidden, TemplateNotFound, ValidationFailed),
 )
-async def get_message_template(name: NameIn, session: SessionDep, principal: Writer) -> TemplateOut:
+async def get_message_template(
+    name: NameIn, session: SessionDep, principal: Writer
+) -> MessageTemplateOut:
     return await service.get_template(session, name)
 
 
@@ -69,8 +71,8 @@ async def get_message_template(name: NameIn, session: SessionDep, principal: Wri
     responses=problem_responses(Unauthorized, Forbidden, ValidationFailed),
 )
 async def put_message_template(
-    name: NameIn, body: TemplateIn, session: SessionDep, principal: Admin, clock: ClockDep
-) -> TemplateOut:
+    name: NameIn, body: MessageTemplateIn, session: SessionDep, principal: Admin, clock: ClockDep
+) -> MessageTemplateOut:
     """422 naming the text (`body.texts.fr.body`) whose placeholder is unknown or broken."""
     return await service.put_template(session, name, body, clock)
 
@@ -145,6 +147,7 @@ _PAGE = """<!doctype html><html><head><meta charset="utf-8">
     operation_id="show_callback_slots",
     summary="The page a message's callback link opens: times to choose from (no key)",
     response_class=HTMLResponse,
+    openapi_extra={"security": []},
     responses={
         200: {"description": "A form with the times offered", "content": {"text/html": {}}},
         **problem_responses(CallbackNotFound, ValidationFailed),
@@ -166,6 +169,7 @@ async def show_callback_slots(token: Token, session: SessionDep, clock: ClockDep
     operation_id="request_callback",
     summary="The customer chooses a time to be called back: callback.requested (no key)",
     response_class=HTMLResponse,
+    openapi_extra={"security": []},
     responses={
         200: {"description": "Thanks; recorded once", "content": {"text/html": {}}},
         **problem_responses(CallbackNotFound, ValidationFailed),

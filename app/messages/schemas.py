@@ -14,7 +14,7 @@ FieldName = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]{0,39}$")]
 TemplateName = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,79}$")]
 
 
-class TemplateText(BaseModel):
+class MessageTemplateText(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     subject: Annotated[str, Field(min_length=1, max_length=200)] = Field(
@@ -23,21 +23,21 @@ class TemplateText(BaseModel):
     body: Annotated[str, Field(min_length=1, max_length=1600)]
 
 
-class TemplateTexts(BaseModel):
+class MessageTemplateTexts(BaseModel):
     """The template in every language a customer may get it in."""
 
     model_config = ConfigDict(extra="forbid")
 
-    es: TemplateText
-    pt: TemplateText
-    en: TemplateText
-    fr: TemplateText
+    es: MessageTemplateText
+    pt: MessageTemplateText
+    en: MessageTemplateText
+    fr: MessageTemplateText
 
 
 _EXAMPLE = {"name": "abandoned_calls", **DEFAULT_TEMPLATES["abandoned_calls"]}
 
 
-class TemplateIn(BaseModel):
+class MessageTemplateIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
         json_schema_extra={"examples": [{k: v for k, v in _EXAMPLE.items() if k != "name"}]},
@@ -53,18 +53,20 @@ class TemplateIn(BaseModel):
         description="The fact's fields the texts use, besides name, given_name and "
         "callback_url; whoever sends the template gives them",
     )
-    texts: TemplateTexts
+    texts: MessageTemplateTexts
 
 
-class TemplateOut(TemplateIn):
-    model_config = ConfigDict(json_schema_extra={"examples": [_EXAMPLE]})
+class MessageTemplateOut(MessageTemplateIn):
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{**_EXAMPLE, "updated_at": "2026-11-30T09:00:00Z"}]}
+    )
 
     name: str
     updated_at: datetime
 
 
-class TemplateList(BaseModel):
-    items: list[TemplateOut]
+class MessageTemplateList(BaseModel):
+    items: list[MessageTemplateOut]
 
 
 class MessageIn(BaseModel):

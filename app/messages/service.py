@@ -18,7 +18,13 @@ from app.core.security import Principal
 from app.customers import service as customers
 from app.messages.models import Message, MessageTemplate
 from app.messages.repository import MessageRepository
-from app.messages.schemas import MessageIn, MessageOut, MessagePage, TemplateIn, TemplateOut
+from app.messages.schemas import (
+    MessageIn,
+    MessageOut,
+    MessagePage,
+    MessageTemplateIn,
+    MessageTemplateOut,
+)
 from app.messages.sending import record, token_hash
 from app.messages.templates import LANGUAGES, unknown_placeholders
 
@@ -53,15 +59,15 @@ class CallbackNotFound(NotFound):
 # --- templates --------------------------------------------------------------------------
 
 
-def _template_out(template: MessageTemplate) -> TemplateOut:
-    return TemplateOut.model_validate(template, from_attributes=True)
+def _template_out(template: MessageTemplate) -> MessageTemplateOut:
+    return MessageTemplateOut.model_validate(template, from_attributes=True)
 
 
-async def list_templates(session: AsyncSession) -> list[TemplateOut]:
+async def list_templates(session: AsyncSession) -> list[MessageTemplateOut]:
     return [_template_out(t) for t in await MessageRepository(session).templates()]
 
 
-async def get_template(session: AsyncSession, name: str) -> TemplateOut:
+async def get_template(session: AsyncSession, name: str) -> MessageTemplateOut:
     template = await MessageRepository(session).template(name)
     if template is None:
         raise TemplateNotFound(f"No message template '{name}'.")
@@ -69,8 +75,8 @@ async def get_template(session: AsyncSession, name: str) -> TemplateOut:
 
 
 async def put_template(
-    session: AsyncSession, name: str, data: TemplateIn, clock: Clock
-) -> TemplateOut:
+    session: AsyncSession, name: str, data: MessageTemplateIn, clock: Clock
+) -> MessageTemplateOut:
     """Create or replace a template; a 422 names each text whose placeholders are wrong."""
     texts = data.texts.model_dump()
     for language in LANGUAGES:
