@@ -166,3 +166,24 @@ async def test_sendgrid_events_on_our_message_update_its_status(
     ]
     assert event["type"] == "message.failed"
     assert event["payload"]["message_id"] == message and event["payload"]["channel"] == "email"
+
+
+async def test_an_erasure_cancels_queued_messages_and_wipes_their_fields(
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession, clock: Any
+) -> None:
+    customer = await new_customer(client, admin)
+    body = {"template": "carrier_delay", "fields": {"incident_title": "Ana Ruiz's order"}}
+    sent = await client.post(f"/v1/customers/{customer}/messages", json=body, headers=admin)
+    assert sent.status_code == 201
+    erased = await client.post(
+        f"/v1/customers/{customer}/erasure",
+        json={"reason": "GDPR", "requested_at": clock.now().isoformat()},
+        headers=admin,
+    )
+    assert erased.status_code == 200, erased.text
+    row = (
+        await session.execute(
+            text("SELECT status, fields FROM messages WHERE id = :id"), {"id": sent.json()["id"]}
+        )
+    ).one()
+    assert (row.status, row.fields) == ("cancelled", {})
