@@ -2,20 +2,43 @@
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, cast
+
+from app.customers.schemas import Tier
+from app.indicators.shapes import Derived
+
+
+class RuleSettings(TypedDict, total=False):
+    """A rule's settings: each rule takes those its default names (``DEFAULT_RULES``)."""
+
+    enabled: bool
+    threshold: int
+    window_days: int
+    window_hours: int
+    tiers: list[str]
+
 
 # Defaults; an admin changes them at run time with PUT /v1/rules/{rule}.
+<<<<<<< HEAD
 # ``actions``: what the service does while an alert of the rule stays open; a message
 # action queues a template for the customer ``after_minutes`` after the alert is raised,
 # sent only if the alert is still open then (app/messages/journeys.py).
 DEFAULT_RULES: dict[str, dict[str, Any]] = {
     "unsatisfied_streak": {"enabled": True, "threshold": 3, "window_days": 90, "actions": []},
+=======
+DEFAULT_RULES: dict[str, RuleSettings] = {
+    "unsatisfied_streak": {"enabled": True, "threshold": 3, "window_days": 90},
+>>>>>>> main
     "premium_abandoned_calls": {
         "enabled": True,
         "threshold": 4,
         "window_hours": 4,
+<<<<<<< HEAD
         "tiers": ["premium", "vip"],
         "actions": [{"kind": "message", "template": "abandoned_calls", "after_minutes": 30}],
+=======
+        "tiers": [Tier.PREMIUM, Tier.VIP],
+>>>>>>> main
     },
     "recurring_problem": {"enabled": True, "threshold": 2, "window_days": 60, "actions": []},
     "open_dispute": {"enabled": True, "actions": []},
@@ -36,7 +59,7 @@ class Condition:
 
 
 def evaluate(
-    indicators: Mapping[str, Any],
+    indicators: Derived,
     tier: str,
     incidents: Sequence[tuple[str, str]],
     rules: Mapping[str, Mapping[str, Any]],
@@ -44,8 +67,9 @@ def evaluate(
     """The conditions that hold, given derived indicators, the tier and open incidents."""
     held: list[Condition] = []
 
-    def on(name: str) -> Mapping[str, Any] | None:
-        config = {**DEFAULT_RULES[name], **rules.get(name, {})}
+    def on(name: str) -> RuleSettings | None:
+        # The stored settings were checked against RuleConfig when an admin stored them.
+        config = cast(RuleSettings, {**DEFAULT_RULES[name], **rules.get(name, {})})
         return config if config.get("enabled", True) else None
 
     satisfaction = indicators["satisfaction"]
