@@ -3,6 +3,7 @@ indicators' rules, listed and acknowledged by people."""
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession

@@ -16,29 +16,21 @@ class RuleSettings(TypedDict, total=False):
     window_days: int
     window_hours: int
     tiers: list[str]
+    actions: list[dict[str, Any]]
 
 
 # Defaults; an admin changes them at run time with PUT /v1/rules/{rule}.
-<<<<<<< HEAD
 # ``actions``: what the service does while an alert of the rule stays open; a message
 # action queues a template for the customer ``after_minutes`` after the alert is raised,
 # sent only if the alert is still open then (app/messages/journeys.py).
-DEFAULT_RULES: dict[str, dict[str, Any]] = {
-    "unsatisfied_streak": {"enabled": True, "threshold": 3, "window_days": 90, "actions": []},
-=======
 DEFAULT_RULES: dict[str, RuleSettings] = {
-    "unsatisfied_streak": {"enabled": True, "threshold": 3, "window_days": 90},
->>>>>>> main
+    "unsatisfied_streak": {"enabled": True, "threshold": 3, "window_days": 90, "actions": []},
     "premium_abandoned_calls": {
         "enabled": True,
         "threshold": 4,
         "window_hours": 4,
-<<<<<<< HEAD
-        "tiers": ["premium", "vip"],
-        "actions": [{"kind": "message", "template": "abandoned_calls", "after_minutes": 30}],
-=======
         "tiers": [Tier.PREMIUM, Tier.VIP],
->>>>>>> main
+        "actions": [{"kind": "message", "template": "abandoned_calls", "after_minutes": 30}],
     },
     "recurring_problem": {"enabled": True, "threshold": 2, "window_days": 60, "actions": []},
     "open_dispute": {"enabled": True, "actions": []},
