@@ -28,7 +28,9 @@ from app.fichas.router import router as fichas_router
 from app.incidents.router import router as incidents_router
 from app.indicators.router import router as indicators_router
 from app.ingest.router import router as ingest_router
+from app.ingest.service import check_configured_sources
 from app.maintenance import Maintenance
+from app.messages.router import router as messages_router
 from app.ops.router import router as ops_router
 from app.privacy.router import router as privacy_router
 from app.reports.router import router as reports_router
@@ -60,6 +62,7 @@ TAGS = [
     {"name": "timeline", "description": "Events: append, import, read, stream; merges"},
     {"name": "webhooks", "description": "Deliveries from platforms, stored and replayed"},
     {"name": "indicators", "description": "Indicators, rules, alerts, routing, segments"},
+    {"name": "messages", "description": "Messages to customers, their templates, callbacks"},
     {"name": "fichas", "description": "Customer cards per job, the screen-pop, templates"},
     {"name": "privacy", "description": "Export, erasure and retention"},
     {"name": "text", "description": "Text analysis"},
@@ -77,6 +80,7 @@ DOCUMENTED_ORDER = (
     routing_router,
     segments_router,
     reports_router,
+    messages_router,
     fichas_router,
     privacy_router,
     text_router,
@@ -99,6 +103,7 @@ MATCHING_ORDER = (
     incidents_router,
     segments_router,
     reports_router,
+    messages_router,
     privacy_router,
     text_router,
 )
@@ -113,6 +118,7 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
     every decision by time reads (the system clock; a test hands in one it moves)."""
     settings = settings or get_settings()
     configure_logging(settings.log_level)
+    check_configured_sources(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -4,13 +4,25 @@ append."""
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 from uuid import UUID
 
 from app.core.db import Executor, driver_connection, new_id
 
 
-async def raise_alerts(on: Executor, alerts: Sequence[dict[str, Any]], at: datetime) -> None:
+class RaisedAlert(TypedDict):
+    """A rule that now holds for a customer: the episode to open, unless one is open."""
+
+    customer_id: UUID
+    rule: str
+    code: str
+    severity: str
+    title: str
+    detail: dict[str, Any]  # what the rule saw, as JSON
+    owner_id: str | None  # the customer's owner, who sees it
+
+
+async def raise_alerts(on: Executor, alerts: Sequence[RaisedAlert], at: datetime) -> None:
     if not alerts:
         return
     conn = await driver_connection(on)
@@ -44,4 +56,27 @@ async def clear_alerts(on: Executor, ended: Sequence[tuple[UUID, str]], at: date
         [c for c, _ in ended],
         [r for _, r in ended],
         at,
+    )
+
+
+async def open_of_rules(on: Executor, rules: Sequence[str]) -> list[dict[str, Any]]:
+    """Alerts of ``rules`` still open: neither acknowledged nor cleared."""
+    conn = await driver_connection(on)
+    rows = await conn.fetch(
+        "SELECT id, customer_id, rule, title, detail, raised_at FROM alerts "
+        "WHERE rule = ANY($1::text[]) AND status = 'open' AND cleared_at IS NULL",
+        list(rules),
+    )
+    return [dict(r) for r in rows]  # jsonb arrives decoded (the pool sets the codec)
+
+
+async def is_open(on: Executor, customer_id: UUID, alert_id: UUID) -> bool:
+    conn = await driver_connection(on)
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM alerts WHERE customer_id = $1 AND id = $2 "
+            "AND status = 'open' AND cleared_at IS NULL)",
+            customer_id,
+            alert_id,
+        )
     )

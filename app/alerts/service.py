@@ -10,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alerts import queries
 from app.alerts.models import Alert
+from app.alerts.queries import RaisedAlert
 from app.alerts.repository import AlertRepository
 from app.alerts.schemas import AlertOut, AlertPage
 from app.core.clock import Clock
@@ -86,7 +87,7 @@ async def acknowledge(
     return _alert_out(alert)
 
 
-async def raise_alerts(on: Executor, alerts: Sequence[dict[str, Any]], at: datetime) -> None:
+async def raise_alerts(on: Executor, alerts: Sequence[RaisedAlert], at: datetime) -> None:
     """Open an episode, raised at ``at``, of each rule that now holds for a customer (with
     its owner); an episode already open goes on as it is."""
     await queries.raise_alerts(on, alerts, at)
@@ -95,3 +96,14 @@ async def raise_alerts(on: Executor, alerts: Sequence[dict[str, Any]], at: datet
 async def clear_alerts(on: Executor, ended: Sequence[tuple[UUID, str]], at: datetime) -> None:
     """Close, at ``at``, the open episode of each (customer, rule) that no longer holds."""
     await queries.clear_alerts(on, ended, at)
+
+
+async def open_of_rules(on: Executor, rules: Sequence[str]) -> list[dict[str, Any]]:
+    """The alerts of ``rules`` nobody acknowledged and that still hold (id, customer_id,
+    rule, title, detail, raised_at)."""
+    return await queries.open_of_rules(on, rules)
+
+
+async def is_open(on: Executor, customer_id: UUID, alert_id: UUID) -> bool:
+    """Whether the alert is still open: neither acknowledged nor cleared."""
+    return await queries.is_open(on, customer_id, alert_id)

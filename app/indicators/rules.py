@@ -2,22 +2,41 @@
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, cast
+
+from app.customers.schemas import Tier
+from app.indicators.shapes import Derived
+
+
+class RuleSettings(TypedDict, total=False):
+    """A rule's settings: each rule takes those its default names (``DEFAULT_RULES``)."""
+
+    enabled: bool
+    threshold: int
+    window_days: int
+    window_hours: int
+    tiers: list[str]
+    actions: list[dict[str, Any]]
+
 
 # Defaults; an admin changes them at run time with PUT /v1/rules/{rule}.
-DEFAULT_RULES: dict[str, dict[str, Any]] = {
-    "unsatisfied_streak": {"enabled": True, "threshold": 3, "window_days": 90},
+# ``actions``: what the service does while an alert of the rule stays open; a message
+# action queues a template for the customer ``after_minutes`` after the alert is raised,
+# sent only if the alert is still open then (app/messages/journeys.py).
+DEFAULT_RULES: dict[str, RuleSettings] = {
+    "unsatisfied_streak": {"enabled": True, "threshold": 3, "window_days": 90, "actions": []},
     "premium_abandoned_calls": {
         "enabled": True,
         "threshold": 4,
         "window_hours": 4,
-        "tiers": ["premium", "vip"],
+        "tiers": [Tier.PREMIUM, Tier.VIP],
+        "actions": [{"kind": "message", "template": "abandoned_calls", "after_minutes": 30}],
     },
-    "recurring_problem": {"enabled": True, "threshold": 2, "window_days": 60},
-    "open_dispute": {"enabled": True},
-    "incident_affected": {"enabled": True},
-    "urgent_message": {"enabled": True},
-    "angry_message": {"enabled": True},
+    "recurring_problem": {"enabled": True, "threshold": 2, "window_days": 60, "actions": []},
+    "open_dispute": {"enabled": True, "actions": []},
+    "incident_affected": {"enabled": True, "actions": []},
+    "urgent_message": {"enabled": True, "actions": []},
+    "angry_message": {"enabled": True, "actions": []},
 }
 
 
@@ -34,7 +53,7 @@ class Condition:
 
 
 def evaluate(
-    indicators: Mapping[str, Any],
+    indicators: Derived,
     tier: str,
     incidents: Sequence[tuple[str, str]],
     rules: Mapping[str, Mapping[str, Any]],
@@ -42,8 +61,9 @@ def evaluate(
     """The conditions that hold, given derived indicators, the tier and open incidents."""
     held: list[Condition] = []
 
-    def on(name: str) -> Mapping[str, Any] | None:
-        config = {**DEFAULT_RULES[name], **rules.get(name, {})}
+    def on(name: str) -> RuleSettings | None:
+        # The stored settings were checked against RuleConfig when an admin stored them.
+        config = cast(RuleSettings, {**DEFAULT_RULES[name], **rules.get(name, {})})
         return config if config.get("enabled", True) else None
 
     satisfaction = indicators["satisfaction"]
@@ -104,8 +124,8 @@ def evaluate(
         )
     text = indicators["text"]
     if on("urgent_message") and text["urgent_24h"]:
-        latest = text["urgent_24h"][-1]
-        reasons = ", ".join(r.replace("_", " ") for r in latest["reasons"])
+        urgent = text["urgent_24h"][-1]
+        reasons = ", ".join(r.replace("_", " ") for r in urgent["reasons"])
         held.append(
             Condition(
                 "urgent_message",
@@ -113,11 +133,11 @@ def evaluate(
                 "danger",
                 "Urgent message",
                 f"Urgent message from the customer ({reasons})",
-                {"audience": "owner", **latest},
+                {"audience": "owner", **urgent},
             )
         )
     if on("angry_message") and text["angry_24h"]:
-        latest = text["angry_24h"][-1]
+        angry = text["angry_24h"][-1]
         held.append(
             Condition(
                 "angry_message",
@@ -125,9 +145,9 @@ def evaluate(
                 "danger",
                 "Angry customer",
                 "Supervisor: "
-                + ("abusive message" if latest["abusive"] else "very negative message")
+                + ("abusive message" if angry["abusive"] else "very negative message")
                 + " from the customer",
-                {"audience": "supervisor", **latest},
+                {"audience": "supervisor", **angry},
             )
         )
     if on("incident_affected"):

@@ -40,6 +40,7 @@ from app.ingest.adapters.base import (
 from app.ingest.models import WebhookDelivery
 from app.ingest.repository import DeliveryRepository
 from app.ingest.schemas import DeliveryOut, DeliveryPage, ReplayOutcome, WebhookReceipt
+from app.messages import service as messages
 from app.text.service import RulesCache
 from app.timeline import bulk
 from app.timeline import service as timeline
@@ -117,6 +118,17 @@ def _principal(source: str) -> Principal:
         role=Role.INTEGRATION,
         webhook_source=source,
     )
+
+
+def check_configured_sources(settings: Settings) -> None:
+    """Refuse secrets for a source no adapter serves: a mistyped variable would leave the
+    real source unconfigured, its deliveries answered 404."""
+    unknown = sorted(set(settings.webhook_secrets) - set(ADAPTERS))
+    if unknown:
+        variables = ", ".join(f"CH_WEBHOOK_{s.upper().replace('-', '_')}_SECRETS" for s in unknown)
+        raise ValueError(
+            f"{variables}: no such webhook source (sources: {', '.join(sorted(ADAPTERS))})"
+        )
 
 
 def enabled_adapter(source: str, settings: Settings) -> tuple[Adapter, list[str]]:
@@ -287,6 +299,11 @@ async def _append_events(
     results = await bulk.store_events(
         session, pending, writer, settings, clock, rules, label="event", delivery_id=row_id
     )
+    for p, r in zip(pending, results, strict=True):
+        if r.status == "created" and r.customer_id and p.new.type in messages.OBSERVED:
+            await messages.observe(
+                session, r.customer_id, p.new.type, p.new.payload, settings, clock
+            )
     errors = [e.reason for r in results if r.errors for e in r.errors]
     awaited = [
         (reference_scopes(p.event_ref.source, writer)[0], p.event_ref.source_event_id)

@@ -16,8 +16,9 @@ from app.core.errors import EXAMPLE_ID, Conflict
 from app.core.pagination import cursor_id, keyset_page
 from app.core.security import Principal
 from app.customers import service as customers
-from app.customers.schemas import CustomerOut
+from app.customers.schemas import CustomerOut, CustomerStatus
 from app.indicators import service as indicators
+from app.messages import service as messages
 from app.privacy import queries
 from app.privacy.schemas import (
     AccessEntry,
@@ -53,7 +54,7 @@ async def _not_merged_away(
     """The customer; 404 when unknown, 409 naming the survivor when it was merged away
     (privacy requests are made on the record that holds the history)."""
     customer = await customers.get_customer(session, customer_id, principal)
-    if customer.status.value == "merged":
+    if customer.status == CustomerStatus.MERGED:
         survivor = await customers.survivor_id(session, customer.id)
         raise CustomerMerged(
             f"Customer {customer_id} was merged into {survivor}; {verb} that customer.",
@@ -130,6 +131,7 @@ async def erase(
     await text.erase_terms(session, await customers.family(session, customer.id))
     if not receipt["already_erased"]:
         await indicators.rebuild(session, [customer.id], settings, clock)
+        await messages.forget(session, await customers.family(session, customer.id), clock)
     return ErasureReceipt(customer_id=customer.id, **receipt)
 
 

@@ -11,8 +11,8 @@ changes to the code's defaults do not rewrite a deployment's rules). A trigger n
 every committed change on ``ch_text_rules``, so that processes drop their compiled
 copies, as for the ficha templates (0008).
 
-Revision ID: 0019
-Revises: 0018
+Revision ID: 0021
+Revises: 0020
 Create Date: 2026-12-01 10:00:00+00:00
 """
 
@@ -23,8 +23,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0019"
-down_revision: str | None = "0018"
+revision: str = "0021"
+down_revision: str | None = "0020"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
