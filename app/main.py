@@ -31,6 +31,7 @@ from app.indicators.router import router as indicators_router
 from app.ingest.router import router as ingest_router
 from app.ingest.service import check_configured_sources
 from app.maintenance import Maintenance
+from app.messages.router import router as messages_router
 from app.ops.router import router as ops_router
 from app.outbound.router import router as outbound_router
 from app.outbound.sender import Sender
@@ -39,6 +40,7 @@ from app.reports.router import router as reports_router
 from app.routing.router import router as routing_router
 from app.segments.router import router as segments_router
 from app.text.router import router as text_router
+from app.text.service import RulesCache
 from app.timeline.router import router as timeline_router
 from app.timeline.schemas import BulkLineResult, event_payloads
 from app.timeline.stream import TimelineFeed
@@ -63,6 +65,7 @@ TAGS = [
     {"name": "timeline", "description": "Events: append, import, read, stream; merges"},
     {"name": "webhooks", "description": "Deliveries from platforms, stored and replayed"},
     {"name": "indicators", "description": "Indicators, rules, alerts, routing, segments"},
+    {"name": "messages", "description": "Messages to customers, their templates, callbacks"},
     {"name": "fichas", "description": "Customer cards per job, the screen-pop, templates"},
     {"name": "privacy", "description": "Export, erasure and retention"},
     {"name": "outbound", "description": "Webhook subscriptions: facts sent as they commit"},
@@ -81,6 +84,7 @@ DOCUMENTED_ORDER = (
     routing_router,
     segments_router,
     reports_router,
+    messages_router,
     fichas_router,
     privacy_router,
     outbound_router,
@@ -104,6 +108,7 @@ MATCHING_ORDER = (
     incidents_router,
     segments_router,
     reports_router,
+    messages_router,
     privacy_router,
     outbound_router,
     text_router,
@@ -128,8 +133,9 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
         app.state.feed = TimelineFeed(settings.service_url())
         app.state.alert_feed = AlertFeed(settings.service_url())
         app.state.templates = TemplateCache(settings.service_url())
+        app.state.text_rules = RulesCache(settings.service_url())
         worker_starting()
-        maintenance = Maintenance(database, settings, app.state.clock)
+        maintenance = Maintenance(database, settings, app.state.clock, app.state.text_rules)
         maintenance.start()
         outbound = Sender(database, settings, app.state.clock)
         outbound.start()
@@ -139,6 +145,7 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
             await outbound.stop()
             await maintenance.stop()
             await app.state.templates.close()
+            await app.state.text_rules.close()
             await app.state.feed.close()
             await app.state.alert_feed.close()
             await database.dispose()

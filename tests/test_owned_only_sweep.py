@@ -54,6 +54,9 @@ OUT_OF_SCOPE = {
     # A stream answered 200 stays open: tests/alerts/test_stream.py holds an owned-only
     # key's alert stream to its own customers' alerts, never another owner's.
     "stream_alerts": "an open stream; owned-only keys in tests/alerts/test_stream.py",
+    # A message's callback link carries its own secret, not a key (tests/messages).
+    "show_callback_slots": "opened by the customer with the link's secret, not a key",
+    "request_callback": "posted by the customer with the link's secret, not a key",
 }
 
 # An admin key cannot be owned-only (a check constraint): every other role is tried.
@@ -227,6 +230,16 @@ def _(w: World, s: Side, role: Role) -> list[Call]:
     # Reads no customer: whatever the answer holds must come from the text sent.
     text = f"URGENTE: {s.name} ({s.email}) llama otra vez, quiere la baja hoy mismo"
     return [Call("POST", "/v1/text/analyze", {200}, {200}, json={"text": text})]
+
+
+@recipe("get_text_rules")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    return [Call("GET", "/v1/text-rules", set(), set())]
+
+
+@recipe("put_text_rules")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    return [Call("PUT", "/v1/text-rules", set(), set(), json={})]
 
 
 # --- timeline -----------------------------------------------------------------------
@@ -538,6 +551,12 @@ def _(w: World, s: Side, role: Role) -> list[Call]:
     return [Call("GET", "/v1/reports/summary", set(), set(), params=period)]
 
 
+@recipe("get_topics_report")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    period = {"from": "2020-01-01T00:00:00Z", "to": "2020-02-01T00:00:00Z"}
+    return [Call("GET", "/v1/reports/topics", set(), set(), params=period)]
+
+
 # --- fichas ---------------------------------------------------------------------------
 
 
@@ -583,6 +602,42 @@ def _(w: World, s: Side, role: Role) -> list[Call]:
 @recipe("delete_ficha_template")
 def _(w: World, s: Side, role: Role) -> list[Call]:
     return [Call("DELETE", "/v1/ficha-templates/sweep", set(), set())]
+
+
+@recipe("list_message_templates")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    return [Call("GET", "/v1/message-templates", {200}, {200})]
+
+
+@recipe("get_message_template")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    return [Call("GET", "/v1/message-templates/carrier_delay", {200}, {200})]
+
+
+@recipe("put_message_template")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    text = {"subject": "s", "body": "b"}
+    body = {"purpose": "service", "texts": {lang: text for lang in ("es", "pt", "en", "fr")}}
+    return [Call("PUT", "/v1/message-templates/sweep", set(), set(), json=body)]
+
+
+@recipe("send_message")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    body = {"template": "carrier_delay", "fields": {"incident_title": "sweep"}}
+    return [
+        Call("POST", f"/v1/customers/{s.person}/messages", {404}, {201}, json=body),
+        Call("POST", f"/v1/customers/{s.duplicate}/messages", {404}, {404}, json=body),
+    ]
+
+
+@recipe("list_messages")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    return [Call("GET", f"/v1/customers/{s.person}/messages", {404}, {200})]
+
+
+@recipe("get_message")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    return [Call("GET", f"/v1/customers/{s.person}/messages/{uuid4()}", {404}, {404})]
 
 
 @recipe("get_access_log")

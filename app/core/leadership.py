@@ -7,6 +7,7 @@ process that tries. Each piece of work has its own lock key, so that the mainten
 and the outbound sender may be led by different processes.
 """
 
+import asyncio
 import contextlib
 
 import asyncpg
@@ -24,10 +25,15 @@ class Leadership:
         self._key = key
         self._connection: asyncpg.Connection | None = None
         self._leading = False  # the connection holds the lock
+        self._asking = asyncio.Lock()  # several loops may ask, on the one connection
 
     async def lead(self) -> bool:
         """Whether this process leads now: it held the lock on a live connection, or it
         has just taken it."""
+        async with self._asking:
+            return await self._lead()
+
+    async def _lead(self) -> bool:
         if self._connection is not None:
             try:
                 return await self._claim(self._connection)

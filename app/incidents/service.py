@@ -14,6 +14,7 @@ from app.incidents.models import Incident
 from app.incidents.repository import IncidentRepository
 from app.incidents.schemas import IncidentIn, IncidentList, IncidentOut, IncidentStatus
 from app.indicators import service as indicators
+from app.messages import journeys
 from app.outbox import queries as outbox
 
 
@@ -41,8 +42,13 @@ async def declare_incident(
     await queries.add_incident_members(session, incident.id, members)
     await outbox.announce(session, _membership(incident, members, affected=True))
     await indicators.reevaluate(session, members, settings, clock)
+    queued = 0
+    if data.message is not None:
+        queued = await journeys.message_affected(
+            session, incident.id, incident.title, members, data.message.template, clock
+        )
     await session.refresh(incident)
-    return _incident_out(incident)
+    return _incident_out(incident).model_copy(update={"messages_queued": queued})
 
 
 def _membership(incident: Incident, members: list[UUID], *, affected: bool) -> list[outbox.Fact]:

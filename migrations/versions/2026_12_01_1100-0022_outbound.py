@@ -6,9 +6,9 @@ members, an erasure); the sender, led by one process, turns each outbox row into
 delivery per subscription that wants it, and sends them. ``alert_changes`` records every
 change of an alert, whoever listens: the live alert stream sends and resumes from it.
 
-Revision ID: 0019
-Revises: 0018
-Create Date: 2026-12-01 09:00:00+00:00
+Revision ID: 0022
+Revises: 0021
+Create Date: 2026-12-01 11:00:00+00:00
 """
 
 from collections.abc import Sequence
@@ -17,8 +17,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0019"
-down_revision: str | None = "0018"
+revision: str = "0022"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
