@@ -30,6 +30,7 @@ from app.indicators.router import router as indicators_router
 from app.ingest.router import router as ingest_router
 from app.ingest.service import check_configured_sources
 from app.maintenance import Maintenance
+from app.messages.router import router as messages_router
 from app.ops.router import router as ops_router
 from app.privacy.router import router as privacy_router
 from app.reports.router import router as reports_router
@@ -60,6 +61,7 @@ TAGS = [
     {"name": "timeline", "description": "Events: append, import, read, stream; merges"},
     {"name": "webhooks", "description": "Deliveries from platforms, stored and replayed"},
     {"name": "indicators", "description": "Indicators, rules, alerts, routing, segments"},
+    {"name": "messages", "description": "Messages to customers, their templates, callbacks"},
     {"name": "fichas", "description": "Customer cards per job, the screen-pop, templates"},
     {"name": "privacy", "description": "Export, erasure and retention"},
     {"name": "text", "description": "Text analysis"},
@@ -77,6 +79,7 @@ DOCUMENTED_ORDER = (
     routing_router,
     segments_router,
     reports_router,
+    messages_router,
     fichas_router,
     privacy_router,
     text_router,
@@ -99,6 +102,7 @@ MATCHING_ORDER = (
     incidents_router,
     segments_router,
     reports_router,
+    messages_router,
     privacy_router,
     text_router,
 )

@@ -10,4 +10,5 @@ def load_all_models() -> None:
     import app.incidents.models
     import app.indicators.models
     import app.ingest.models
+    import app.messages.models
     import app.timeline.models  # noqa: F401

@@ -29,6 +29,7 @@ SHARDING = {
     "past_identifiers": "customer_id",
     "delivery_customers": "customer_id",
     "incident_customers": "customer_id",
+    "messages": "customer_id",
     "customer_identifiers": "value",
     "delivery_identifiers": "value",
     "webhook_deliveries": "delivery_id",
@@ -38,6 +39,7 @@ SHARDING = {
     "incidents": None,
     "api_keys": None,
     "ficha_templates": None,
+    "message_templates": None,
     "policies": None,
     "alembic_version": None,
 }

@@ -175,16 +175,43 @@ class RuleList(BaseModel):
     items: list[RuleOut]
 
 
+class MessageAction(BaseModel):
+    """Message the customer with a template ``after_minutes`` after the alert is raised,
+    if it is still open then (neither acknowledged nor cleared)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["message"] = "message"
+    template: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,79}$")] = Field(
+        description="A message template (GET /v1/message-templates); its fields are the "
+        "alert's details and alert_title"
+    )
+    after_minutes: Annotated[int, Field(ge=0, le=10_080)] = 0
+
+
 class RuleConfig(BaseModel):
     """Thresholds of a rule; omitted fields keep their defaults."""
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"enabled": True, "threshold": 3}]}
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"enabled": True, "threshold": 3},
+                {
+                    "actions": [
+                        {"kind": "message", "template": "abandoned_calls", "after_minutes": 30}
+                    ]
+                },
+            ]
+        },
     )
 
     enabled: bool = True
     threshold: Annotated[int, Field(ge=1, le=1000)] | None = None
     tiers: list[Tier] | None = None
+    actions: list[MessageAction] | None = Field(
+        default=None, max_length=5, description="What to do while an alert of the rule is open"
+    )
 
 
 class SalesPoint(BaseModel):

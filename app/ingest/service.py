@@ -40,6 +40,7 @@ from app.ingest.adapters.base import (
 from app.ingest.models import WebhookDelivery
 from app.ingest.repository import DeliveryRepository
 from app.ingest.schemas import DeliveryOut, DeliveryPage, ReplayOutcome, WebhookReceipt
+from app.messages import service as messages
 from app.timeline import bulk
 from app.timeline import service as timeline
 from app.timeline.schemas import EventRef
@@ -292,6 +293,11 @@ async def _append_events(
     results = await bulk.store_events(
         session, pending, writer, settings, clock, label="event", delivery_id=row_id
     )
+    for p, r in zip(pending, results, strict=True):
+        if r.status == "created" and r.customer_id and p.new.type in messages.OBSERVED:
+            await messages.observe(
+                session, r.customer_id, p.new.type, p.new.payload, settings, clock
+            )
     errors = [e.reason for r in results if r.errors for e in r.errors]
     awaited = [
         (reference_scopes(p.event_ref.source, writer)[0], p.event_ref.source_event_id)

@@ -18,6 +18,7 @@ from app.core.security import Principal
 from app.customers import service as customers
 from app.customers.schemas import CustomerOut, CustomerStatus
 from app.indicators import service as indicators
+from app.messages import service as messages
 from app.privacy import queries
 from app.privacy.schemas import (
     AccessEntry,
@@ -125,6 +126,7 @@ async def erase(
     )
     if not receipt["already_erased"]:
         await indicators.rebuild(session, [customer.id], settings, clock)
+        await messages.forget(session, await customers.family(session, customer.id), clock)
     return ErasureReceipt(customer_id=customer.id, **receipt)
 
 
