@@ -18,6 +18,7 @@ from app.core.migrations import upgrade_to_head
 from app.core.security import Principal, Role
 from app.customers.models import Customer
 from app.indicators import service as indicators
+from app.text.service import RulesCache
 from app.timeline import bulk, flows
 from app.timeline import service as timeline
 from app.timeline.schemas import EventIn
@@ -94,6 +95,7 @@ async def test_incremental_stats_equal_a_rebuild(
                 ADMIN,
                 SETTINGS,
                 clock,
+                RulesCache(None),
             )
             originals[fact.id] = str(event.id)
         if merged and unmerge:
@@ -134,7 +136,9 @@ async def test_bulk_imported_stats_equal_a_rebuild(
 
         async def flush() -> None:
             lines = [import_line(fact, holder[fact.id]) for fact in batch]
-            results = await bulk.import_bulk(session, lines, ADMIN, SETTINGS, clock)
+            results = await bulk.import_bulk(
+                session, lines, ADMIN, SETTINGS, clock, RulesCache(None)
+            )
             assert [r.status for r in results] == ["created"] * len(batch), results
             originals.update((f.id, str(r.event_id)) for f, r in zip(batch, results, strict=True))
             batch.clear()
@@ -146,7 +150,14 @@ async def test_bulk_imported_stats_equal_a_rebuild(
                 holder[fact.id] = holder[fact.corrects_id]
                 new = timeline.prepare_event(event_in(fact, originals), ADMIN)
                 event, _ = await timeline.append(
-                    session, holder[fact.id], new, ("prop", fact.id), ADMIN, SETTINGS, clock
+                    session,
+                    holder[fact.id],
+                    new,
+                    ("prop", fact.id),
+                    ADMIN,
+                    SETTINGS,
+                    clock,
+                    RulesCache(None),
                 )
                 originals[fact.id] = str(event.id)
                 continue
@@ -191,7 +202,7 @@ def test_stats_rebuild_command_restores_what_appends_computed(scratch_url: str) 
                         new = timeline.prepare_event(data, None)
                         # The command compared with rebuilds on the system clock too.
                         await timeline.append(
-                            session, customer_id, new, None, None, SETTINGS, SYSTEM_CLOCK
+                            session, customer_id, new, None, None, SETTINGS, SYSTEM_CLOCK, None
                         )
         finally:
             await database.dispose()
