@@ -55,6 +55,9 @@ class Provider(ABC):
 
     name: str
     channel: str  # sms | whatsapp | email
+    # The webhook source by which the provider reports what became of its messages: only
+    # its deliveries change their status.
+    receiver: str | None = None
 
     @abstractmethod
     async def send(self, message: Outgoing, client: httpx.AsyncClient) -> Accepted:
@@ -86,6 +89,7 @@ class Twilio(Provider):
     ``whatsapp:+E164`` on both ends."""
 
     name = "twilio"
+    receiver = "twilio"  # the status callbacks, and the customers' replies
 
     def __init__(
         self, settings: Settings, channel: str, sender: str, service_sid: str = ""
@@ -129,6 +133,7 @@ class SendGrid(Provider):
 
     name = "sendgrid"
     channel = "email"
+    receiver = "sendgrid-events"
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -191,6 +196,12 @@ class Smtp(Provider):
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise ProviderError(f"smtp failed: {type(exc).__name__}: {exc}", retry=True) from None
         return Accepted(self.name, email["Message-ID"].strip("<>"))
+
+
+# Each provider's receiver, by the provider's name as a message keeps it.
+RECEIVERS = {p.name: p.receiver for p in (Twilio, SendGrid, Smtp) if p.receiver}
+# Where the customers' replies come in (SMS and WhatsApp).
+REPLY_RECEIVERS = frozenset({Twilio.receiver})
 
 
 def configured(settings: Settings) -> dict[str, Provider]:
