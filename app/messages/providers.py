@@ -171,7 +171,7 @@ class Smtp(Provider):
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
 
-    async def send(self, message: Outgoing, client: httpx.AsyncClient) -> Accepted:
+    def _email(self, message: Outgoing) -> EmailMessage:
         s = self._settings
         email = EmailMessage()
         email["From"] = formataddr((s.email_from_name, s.email_from))
@@ -180,6 +180,15 @@ class Smtp(Provider):
         domain = s.email_from.rpartition("@")[2] or None
         email["Message-ID"] = make_msgid(idstring=message.message_id.hex, domain=domain)
         email.set_content(message.body)
+        return email
+
+    async def send(self, message: Outgoing, client: httpx.AsyncClient) -> Accepted:
+        s = self._settings
+        try:
+            email = self._email(message)
+        except UnicodeError:  # josé@ejemplo.es is a valid address; SMTP without SMTPUTF8
+            reason = "smtp cannot write the address: it is not ASCII"
+            raise ProviderError(reason, retry=False) from None
         try:
             await aiosmtplib.send(
                 email,

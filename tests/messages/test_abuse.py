@@ -148,6 +148,32 @@ async def test_a_line_break_in_a_name_or_a_field_never_reaches_an_email_header(
     assert "\n" not in mail["To"] and "Eve Bcc: spy@evil.example" in mail["To"]
 
 
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+async def test_an_address_smtp_cannot_write_fails_its_message_and_not_the_others(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    session: AsyncSession,
+    settings: Settings,
+    clock: ControlledClock,
+    mailbox: Mailbox,
+) -> None:
+    """An internationalised address is valid, and plain SMTP cannot carry it: it stopped
+    every pass of the sender, again and again."""
+    clock.set(MONDAY_10)
+    unwritable = await _customer(client, admin, "José", "email", email="josé@ejemplo.es")
+    other = await _customer(client, admin, "Ana Ruiz", "email", email="ana@example.com")
+    first = await _send(client, admin, unwritable, CARRIER)
+    second = await _send(client, admin, other, CARRIER)
+
+    await _pass(session, settings, clock)
+
+    failed = await _message(client, admin, unwritable, first)
+    assert failed["status"] == "failed" and "ASCII" in failed["reason"]
+    assert "josé" not in failed["reason"]
+    assert (await _message(client, admin, other, second))["status"] == "sent"
+    assert [e.rcpt_tos for e in mailbox.envelopes] == [["ana@example.com"]]
+
+
 async def test_a_subject_with_a_line_break_is_a_422_naming_it(
     client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
