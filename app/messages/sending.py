@@ -33,7 +33,13 @@ from app.messages import reach
 from app.messages.models import Message, MessageTemplate
 from app.messages.providers import Accepted, Outgoing, Provider, ProviderError, configured
 from app.messages.repository import MessageRepository
-from app.messages.templates import CALLBACK_FIELD, language_for, placeholders, render
+from app.messages.templates import (
+    CALLBACK_FIELD,
+    language_for,
+    one_line,
+    placeholders,
+    render,
+)
 from app.timeline import service as timeline
 from app.timeline.catalog import Channel, Direction
 from app.timeline.schemas import EventIn
@@ -189,7 +195,8 @@ async def _send(
     }
     try:
         accepted = await provider.send(
-            Outgoing(message.id, send.address, customer.display_name, subject, body), client
+            Outgoing(message.id, send.address, one_line(customer.display_name), subject, body),
+            client,
         )
     except ProviderError as exc:
         message.attempts += 1
