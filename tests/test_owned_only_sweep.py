@@ -255,6 +255,21 @@ def _(w: World, s: Side, role: Role) -> list[Call]:
     return calls
 
 
+@recipe("add_note")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    body = {"text": "x", "pinned": True}
+    return [
+        Call("POST", f"/v1/customers/{s.person}/notes", {404}, {201}, json=body),
+        Call("POST", f"/v1/customers/{s.duplicate}/notes", {404}, {404}, json=body),
+    ]
+
+
+@recipe("wrap_up_call")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    body = {"disposition": "resolved", "wrap_up_codes": ["billing"]}
+    return [Call("POST", f"/v1/customers/{s.person}/wrap-ups", {404}, {201}, json=body)]
+
+
 @recipe("append_identified_event")
 def _(w: World, s: Side, role: Role) -> list[Call]:
     by_event = {"event": {"source": "shop", "source_event_id": s.order_key}}
