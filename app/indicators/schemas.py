@@ -167,8 +167,26 @@ class IndicatorsOut(BaseModel):
 
 
 class RuleOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "rule": "unsatisfied_streak",
+                    "config": {"enabled": True, "threshold": 3, "actions": []},
+                    "windows": {"days": 90},
+                }
+            ]
+        }
+    )
+
     rule: str = Field(description=RULE_NAMES)
-    config: dict[str, Any]
+    config: dict[str, Any] = Field(
+        description="Its settings, each settable with PUT /v1/rules/{rule} (RuleConfig)"
+    )
+    windows: dict[str, int] = Field(
+        default_factory=dict,
+        description="What it counts over (days, hours): the indicators' windows, not settable",
+    )
 
 
 class RuleList(BaseModel):
