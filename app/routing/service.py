@@ -48,7 +48,7 @@ async def route(on: Executor, phone: str, principal: Principal) -> RoutingAnswer
         if flag in policy.flag_priority:
             priority += policy.flag_priority[flag]
             reasons.append(f"flag {flag}")
-    queued = sorted(((policy.flag_queues[f].priority, f) for f in flags if f in policy.flag_queues))
+    queued = sorted((policy.flag_queues[f].priority, f) for f in flags if f in policy.flag_queues)
     if queued:
         flag = queued[-1][1]
         queue = policy.flag_queues[flag].queue
