@@ -37,6 +37,7 @@ from app.reports.router import router as reports_router
 from app.routing.router import router as routing_router
 from app.segments.router import router as segments_router
 from app.text.router import router as text_router
+from app.text.service import RulesCache
 from app.timeline.router import router as timeline_router
 from app.timeline.schemas import BulkLineResult, event_payloads
 from app.timeline.stream import TimelineFeed
@@ -125,14 +126,16 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
         app.state.db = database
         app.state.feed = TimelineFeed(settings.service_url())
         app.state.templates = TemplateCache(settings.service_url())
+        app.state.text_rules = RulesCache(settings.service_url())
         worker_starting()
-        maintenance = Maintenance(database, settings, app.state.clock)
+        maintenance = Maintenance(database, settings, app.state.clock, app.state.text_rules)
         maintenance.start()
         try:
             yield
         finally:
             await maintenance.stop()
             await app.state.templates.close()
+            await app.state.text_rules.close()
             await app.state.feed.close()
             await database.dispose()
             worker_exiting()

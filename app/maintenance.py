@@ -35,6 +35,7 @@ from app.core.db import Database, plain_url
 from app.indicators.service import due_customers, reevaluate
 from app.ingest.service import replay_freed
 from app.messages import journeys, sending
+from app.text.service import RulesCache
 
 log = structlog.get_logger("app.maintenance")
 
@@ -44,12 +45,14 @@ REPLAY_BATCH = 100
 RULES_CHUNK = 500
 
 
-async def replay_freed_deliveries(database: Database, settings: Settings, clock: Clock) -> int:
+async def replay_freed_deliveries(
+    database: Database, settings: Settings, clock: Clock, rules: RulesCache
+) -> int:
     """Replay freed deliveries, ``REPLAY_BATCH`` per transaction, each visited once."""
     replayed, after = 0, None
     while True:
         async with database.sessionmaker() as session, session.begin():
-            visited = await replay_freed(session, settings, after, REPLAY_BATCH, clock)
+            visited = await replay_freed(session, settings, after, REPLAY_BATCH, clock, rules)
         replayed += len(visited)
         if len(visited) < REPLAY_BATCH:
             return replayed
@@ -67,9 +70,12 @@ async def sweep_rules(database: Database, settings: Settings, clock: Clock) -> i
     return len(ids)
 
 
-async def make_pass(database: Database, settings: Settings, clock: Clock) -> None:
-    """One pass: replay freed deliveries, then evaluate time-window rules again."""
-    replayed = await replay_freed_deliveries(database, settings, clock)
+async def make_pass(
+    database: Database, settings: Settings, clock: Clock, rules: RulesCache
+) -> None:
+    """One pass: replay freed deliveries (their texts analysed with ``rules``), then
+    evaluate time-window rules again."""
+    replayed = await replay_freed_deliveries(database, settings, clock, rules)
     evaluated = await sweep_rules(database, settings, clock)
     log.info("maintenance_pass", deliveries_replayed=replayed, customers_evaluated=evaluated)
 
@@ -96,8 +102,11 @@ async def send_messages(
 class Maintenance:
     """The maintenance loop of one serving process (none when the interval is 0)."""
 
-    def __init__(self, database: Database, settings: Settings, clock: Clock) -> None:
+    def __init__(
+        self, database: Database, settings: Settings, clock: Clock, rules: RulesCache
+    ) -> None:
         self._database = database
+        self._rules = rules
         self._settings = settings
         self._clock = clock
         self._leader: asyncpg.Connection | None = None  # holds the lock while open
@@ -141,7 +150,7 @@ class Maintenance:
             await asyncio.sleep(self._settings.maintenance_seconds)
             try:
                 if await self.lead():
-                    await make_pass(self._database, self._settings, self._clock)
+                    await make_pass(self._database, self._settings, self._clock, self._rules)
             except Exception as exc:  # the database away now is tried again next time
                 log.warning("maintenance_failed", error=type(exc).__name__)
 

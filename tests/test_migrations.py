@@ -30,6 +30,7 @@ SHARDING = {
     "delivery_customers": "customer_id",
     "incident_customers": "customer_id",
     "messages": "customer_id",
+    "text_analyses": "customer_id",
     "customer_identifiers": "value",
     "delivery_identifiers": "value",
     "webhook_deliveries": "delivery_id",
@@ -41,6 +42,7 @@ SHARDING = {
     "ficha_templates": None,
     "message_templates": None,
     "policies": None,
+    "text_rules": None,
     "alembic_version": None,
 }
 

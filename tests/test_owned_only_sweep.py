@@ -229,6 +229,16 @@ def _(w: World, s: Side, role: Role) -> list[Call]:
     return [Call("POST", "/v1/text/analyze", {200}, {200}, json={"text": text})]
 
 
+@recipe("get_text_rules")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    return [Call("GET", "/v1/text-rules", set(), set())]
+
+
+@recipe("put_text_rules")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    return [Call("PUT", "/v1/text-rules", set(), set(), json={})]
+
+
 # --- timeline -----------------------------------------------------------------------
 
 
@@ -492,6 +502,12 @@ def _(w: World, s: Side, role: Role) -> list[Call]:
 def _(w: World, s: Side, role: Role) -> list[Call]:
     period = {"from": "2020-01-01T00:00:00Z", "to": "2030-01-01T00:00:00Z"}
     return [Call("GET", "/v1/reports/summary", set(), set(), params=period)]
+
+
+@recipe("get_topics_report")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    period = {"from": "2020-01-01T00:00:00Z", "to": "2020-02-01T00:00:00Z"}
+    return [Call("GET", "/v1/reports/topics", set(), set(), params=period)]
 
 
 # --- fichas ---------------------------------------------------------------------------

@@ -1,7 +1,8 @@
 """One LISTEN connection per channel and process, reconnecting by itself."""
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from typing import Generic, TypeVar
 
 import asyncpg
 import structlog
@@ -81,3 +82,54 @@ class Listener:
         if self._connection is not None:
             connection, self._connection = self._connection, None
             await connection.close()
+
+
+K = TypeVar("K")
+V = TypeVar("V")
+
+
+class NotifiedCache(Generic[K, V]):
+    """Values read from the database by key, kept until a change is notified on
+    ``channel``.
+
+    A change (the API, a migration, psql) notifies on commit, through a trigger; every
+    process drops its copies when the notification arrives, so an edit is seen everywhere
+    within the notification delay. Only a read that began while LISTEN was in effect and
+    saw no notification since is kept, so a read racing an edit cannot keep the old
+    value. While the LISTEN connection is down (and without a database URL: tests whose
+    edits never commit) every read goes to the database. A read that finds nothing
+    (None) is never kept: a key nobody stored costs no memory.
+    """
+
+    def __init__(self, database_url: str | None, channel: str) -> None:
+        self._values: dict[K, V] = {}
+        self._generation = 0  # advances with every notification and every lost connection
+        self._listener = (
+            None
+            if database_url is None
+            else Listener(database_url, channel, self._changed, on_lost=self._forget)
+        )
+
+    async def get(self, key: K, load: Callable[[], Awaitable[V | None]]) -> V | None:
+        """The value kept for ``key``, else what ``load()`` reads (kept when it may be)."""
+        if key in self._values:
+            return self._values[key]
+        if self._listener is None:
+            return await load()
+        self._listener.ensure()
+        listening, generation = self._listener.listening, self._generation
+        found = await load()
+        if found is not None and listening and generation == self._generation:
+            self._values[key] = found
+        return found
+
+    def _changed(self, _payload: str) -> None:
+        self._forget()
+
+    def _forget(self) -> None:
+        self._generation += 1
+        self._values.clear()
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()

@@ -32,6 +32,8 @@ DEFAULT_RULES: dict[str, RuleSettings] = {
     "recurring_problem": {"enabled": True, "threshold": 2, "actions": []},
     "open_dispute": {"enabled": True, "actions": []},
     "incident_affected": {"enabled": True, "actions": []},
+    "urgent_message": {"enabled": True, "actions": []},
+    "angry_message": {"enabled": True, "actions": []},
 }
 # The windows the rules count over: those of the indicators they read (unsatisfied_90d,
 # missed_calls_4h, ticket_categories_60d), fixed, shown beside the settings.
@@ -122,6 +124,34 @@ def evaluate(
                 "Open dispute",
                 f"Open payment dispute ({', '.join(disputes)})",
                 {"disputes": disputes},
+            )
+        )
+    text = indicators["text"]
+    if on("urgent_message") and text["urgent_24h"]:
+        urgent = text["urgent_24h"][-1]
+        reasons = ", ".join(r.replace("_", " ") for r in urgent["reasons"])
+        held.append(
+            Condition(
+                "urgent_message",
+                "urgent_message",
+                "danger",
+                "Urgent message",
+                f"Urgent message from the customer ({reasons})",
+                {"audience": "owner", **urgent},
+            )
+        )
+    if on("angry_message") and text["angry_24h"]:
+        angry = text["angry_24h"][-1]
+        held.append(
+            Condition(
+                "angry_message",
+                "angry_customer",
+                "danger",
+                "Angry customer",
+                "Supervisor: "
+                + ("abusive message" if angry["abusive"] else "very negative message")
+                + " from the customer",
+                {"audience": "supervisor", **angry},
             )
         )
     if on("incident_affected"):

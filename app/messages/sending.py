@@ -92,7 +92,7 @@ async def record(
         payload=payload,
     )
     new = timeline.prepare_event(data, None)
-    await timeline.append(session, customer_id, new, None, None, settings, clock)
+    await timeline.append(session, customer_id, new, None, None, settings, clock, None)
 
 
 async def send_due(

@@ -56,6 +56,8 @@ class RoutingPolicy(BaseModel):
             "abandoned_calls": 25,
             "at_risk": 15,
             "recurring_problem": 10,
+            "urgent_message": 30,
+            "angry_customer": 20,
         }
     )
     flag_queues: dict[str, FlagQueue] = Field(

@@ -61,6 +61,9 @@ class CallPayload(Payload):
     disposition: Annotated[Short | None, KEEP] = None
     recording_url: Annotated[Url | None, ERASE] = None
     notes: Annotated[Long | None, ERASE] = None
+    transcript: Annotated[Long | None, ERASE] = Field(
+        default=None, description="What was said, when the platform transcribes calls"
+    )
     satisfaction: Annotated[Outcome | None, KEEP] = None
     tags: Annotated[list[Short], ERASE] = Field(default_factory=list)
     comments: Annotated[list[Long], ERASE] = Field(default_factory=list)
@@ -180,6 +183,9 @@ class TicketPayload(Payload):
     ticket_id: Annotated[Short, KEEP]
     category: Annotated[Short | None, KEEP] = None
     subject: Annotated[Medium | None, ERASE] = None
+    description: Annotated[Long | None, ERASE] = Field(
+        default=None, description="What the customer wrote when opening it"
+    )
     status: Annotated[Short | None, KEEP] = None
     priority: Annotated[Short | None, KEEP] = None
     resolution: Annotated[Long | None, ERASE] = None
