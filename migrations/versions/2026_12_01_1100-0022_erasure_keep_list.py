@@ -3,17 +3,17 @@
 Written by ``python -m migrations.keep_list`` from the marks on the payload models
 (app/timeline/payloads.py). Now kept: alert_id, assignee, due_at, task_id, wrap_up_codes. No longer kept: nothing.
 
-Revision ID: 0021
-Revises: 0020
-Create Date: 2026-11-30 05:39:36+00:00
+Revision ID: 0022
+Revises: 0021
+Create Date: 2026-12-01 11:00:00+00:00
 """
 
 from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0021"
-down_revision: str | None = "0020"
+revision: str = "0022"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
