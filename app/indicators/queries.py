@@ -158,11 +158,13 @@ async def customers_after(on: Executor, after: UUID | None, limit: int) -> list[
 
 # Whose stats a rule's change may concern: what the rule reads is in their state (or, for
 # incidents, they are in an open one). Flagged customers are due anyway (``due``).
-_CONCERNED = {
+CONCERNS = {
     "unsatisfied_streak": "(s.state->'surveys' <> '[]' OR s.state->'rated' <> '[]')",
     "premium_abandoned_calls": "s.state->'missed_calls' <> '[]'",
     "recurring_problem": "s.state->'tickets' <> '{}'",
     "open_dispute": "s.state->'disputes' <> '{}'",
+    "urgent_message": "s.state->'texts' <> '[]'",
+    "angry_message": "s.state->'texts' <> '[]'",
     "incident_affected": "EXISTS (SELECT 1 FROM incident_customers m JOIN incidents i "
     "ON i.id = m.incident_id WHERE m.customer_id = s.customer_id AND i.status = 'open')",
 }
@@ -173,7 +175,7 @@ async def make_due(on: Executor, rule: str, now: datetime) -> None:
     conn = await driver_connection(on)
     await conn.execute(
         "UPDATE customer_stats s SET reevaluate_at = $1 "
-        "WHERE (s.reevaluate_at IS NULL OR s.reevaluate_at > $1) AND " + _CONCERNED[rule],
+        "WHERE (s.reevaluate_at IS NULL OR s.reevaluate_at > $1) AND " + CONCERNS[rule],
         now,
     )
 

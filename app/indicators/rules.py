@@ -41,6 +41,8 @@ RULE_WINDOWS: dict[str, dict[str, int]] = {
     "unsatisfied_streak": {"days": 90},
     "premium_abandoned_calls": {"hours": 4},
     "recurring_problem": {"days": 60},
+    "urgent_message": {"hours": 24},
+    "angry_message": {"hours": 24},
 }
 
 

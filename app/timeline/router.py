@@ -188,6 +188,7 @@ async def add_note(
     principal: AgentWriter,
     settings: SettingsDep,
     clock: ClockDep,
+    rules: TextRulesDep,
     idempotency_key: IdempotencyKey = None,
 ) -> EventOut:
     """Appends `note.added` with the key's agent as its actor; every role writes notes on
@@ -204,6 +205,7 @@ async def add_note(
         principal,
         settings,
         clock,
+        rules,
     )
     return _event_response(response, request, event, created)
 
@@ -224,6 +226,7 @@ async def wrap_up_call(
     principal: AgentWriter,
     settings: SettingsDep,
     clock: ClockDep,
+    rules: TextRulesDep,
     idempotency_key: IdempotencyKey = None,
 ) -> EventOut:
     """Appends `call.wrapped_up` with the key's agent as its actor. A satisfaction of
@@ -240,6 +243,7 @@ async def wrap_up_call(
         principal,
         settings,
         clock,
+        rules,
     )
     return _event_response(response, request, event, created)
 

@@ -409,6 +409,7 @@ async def append_by_agent(
     principal: Principal,
     settings: Settings,
     clock: Clock,
+    rules: RulesCache,
 ) -> tuple[EventOut, bool]:
     """An agent's own write (a note, a wrap-up) on a customer the key sees, its actor the
     key's agent; idempotent with the Idempotency-Key header."""
@@ -420,7 +421,7 @@ async def append_by_agent(
         payload=payload,
     )
     return await append_to_customer(
-        session, customer_id, data, header_key, principal, settings, clock
+        session, customer_id, data, header_key, principal, settings, clock, rules
     )
 
 

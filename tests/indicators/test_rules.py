@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.indicators import service as indicators
+from app.indicators.queries import CONCERNS
+from app.indicators.rules import DEFAULT_RULES
 from tests.support.api import append, new_customer
 from tests.support.clock import ControlledClock
 
@@ -360,3 +362,7 @@ async def test_a_threshold_change_raises_and_clears_at_the_next_sweep(
     await sweep(session, settings, clock)
     assert "at_risk" in await flags(client, admin, customer)
     assert [a["status"] for a in await alerts(client, admin, customer)] == ["open", "cleared"]
+
+
+def test_a_change_of_every_rule_knows_whom_it_concerns() -> None:
+    assert set(CONCERNS) == set(DEFAULT_RULES)
