@@ -11,5 +11,6 @@ def load_all_models() -> None:
     import app.indicators.models
     import app.ingest.models
     import app.messages.models
+    import app.tasks.models
     import app.text.models
     import app.timeline.models  # noqa: F401

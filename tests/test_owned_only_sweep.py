@@ -426,6 +426,37 @@ def _(w: World, s: Side, role: Role) -> list[Call]:
     return [Call("POST", f"/v1/alerts/{s.alert}/ack", {404}, {200})]
 
 
+@recipe("create_task")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    body = {"customer_id": s.person, "title": "Call back", "assignee": s.agent}
+    return [
+        Call("POST", "/v1/tasks", {404}, {201}, json=body),
+        Call("POST", "/v1/tasks", {404}, {404}, json={**body, "customer_id": s.duplicate}),
+    ]
+
+
+@recipe("list_tasks")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    return [
+        Call("GET", "/v1/tasks", {200}, {200}),
+        Call("GET", "/v1/tasks", {200}, {200}, params={"assignee": s.agent}),
+        Call("GET", "/v1/tasks", {200}, {200}, params={"customer_id": s.person}),
+    ]
+
+
+@recipe("get_task")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    return [Call("GET", f"/v1/tasks/{s.task}", {404}, {200})]
+
+
+@recipe("change_task")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    # A's side: If-Match "*" so that every role's turn finds the task, whatever its version
+    headers = {"If-Match": "*"}
+    body = {"assignee": s.agent}
+    return [Call("PATCH", f"/v1/tasks/{s.task}", {404}, {200}, json=body, headers=headers)]
+
+
 @recipe("list_incidents")
 def _(w: World, s: Side, role: Role) -> list[Call]:
     return [Call("GET", "/v1/incidents", {200}, {200})]
