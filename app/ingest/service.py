@@ -210,7 +210,6 @@ async def _process(
         await queries.name(session, row_id, people)
         concerned |= await resolution.owners_of(session, [i for named in people for i in named])
         concerned |= await customers.survivors(session, ids)
-    await queries.link(session, row_id, concerned)
     waiting = await queries.finish(
         session,
         row_id,
@@ -219,6 +218,7 @@ async def _process(
         outcome.created + outcome.duplicates,
         outcome.awaits,
         outcome.created_keys,
+        concerned,
     )
     for waiting_id in waiting:
         await _replay_waiting(session, waiting_id, settings, clock, rules)
