@@ -302,7 +302,7 @@ async def _append_events(
     for p, r in zip(pending, results, strict=True):
         if r.status == "created" and r.customer_id and p.new.type in messages.OBSERVED:
             await messages.observe(
-                session, r.customer_id, p.new.type, p.new.payload, settings, clock
+                session, adapter.source, r.customer_id, p.new.type, p.new.payload, settings, clock
             )
     errors = [e.reason for r in results if r.errors for e in r.errors]
     awaited = [
