@@ -39,6 +39,7 @@ from app.privacy.router import router as privacy_router
 from app.reports.router import router as reports_router
 from app.routing.router import router as routing_router
 from app.segments.router import router as segments_router
+from app.tasks.router import router as tasks_router
 from app.text.router import router as text_router
 from app.text.service import RulesCache
 from app.timeline.router import router as timeline_router
@@ -65,6 +66,7 @@ TAGS = [
     {"name": "timeline", "description": "Events: append, import, read, stream; merges"},
     {"name": "webhooks", "description": "Deliveries from platforms, stored and replayed"},
     {"name": "indicators", "description": "Indicators, rules, alerts, routing, segments"},
+    {"name": "tasks", "description": "Follow-up tasks on customers, by agents and from alerts"},
     {"name": "messages", "description": "Messages to customers, their templates, callbacks"},
     {"name": "fichas", "description": "Customer cards per job, the screen-pop, templates"},
     {"name": "privacy", "description": "Export, erasure and retention"},
@@ -84,6 +86,7 @@ DOCUMENTED_ORDER = (
     routing_router,
     segments_router,
     reports_router,
+    tasks_router,
     messages_router,
     fichas_router,
     privacy_router,
@@ -108,6 +111,7 @@ MATCHING_ORDER = (
     incidents_router,
     segments_router,
     reports_router,
+    tasks_router,
     messages_router,
     privacy_router,
     outbound_router,

@@ -9,7 +9,7 @@ from app.auth.service import authenticate
 from app.core.clock import Clock, ClockDep
 from app.core.db import DriverDep, Executor
 from app.core.errors import Forbidden, Unauthorized
-from app.core.security import ALL_ROLES, Principal, Role, is_session_token
+from app.core.security import ALL_ROLES, JOB_ROLES, Principal, Role, is_session_token
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -80,6 +80,23 @@ class StreamRoleCheck(RoleCheck):
         return await self.admit(connection, clock, access_token)
 
 
+class AgentCheck(RoleCheck):
+    """As :class:`RoleCheck` for every role, and a job key must name its agent: what an
+    agent writes (notes, wrap-ups, follow-ups) is recorded as that agent."""
+
+    def __init__(self) -> None:
+        super().__init__(ALL_ROLES)
+
+    async def admit(self, connection: Executor, clock: Clock, secret: str) -> Principal:
+        principal = await super().admit(connection, clock, secret)
+        if principal.role in JOB_ROLES and principal.agent_id is None:
+            raise Forbidden(
+                f"A {principal.role.value} key writes as its agent, and this key names none "
+                "(keys create --agent-id)."
+            )
+        return principal
+
+
 def require_roles(*roles: Role) -> RoleCheck:
     """A dependency admitting only callers whose key carries one of ``roles``."""
     return RoleCheck(roles)
@@ -89,5 +106,7 @@ def require_roles(*roles: Role) -> RoleCheck:
 Reader = Annotated[Principal, Depends(require_roles(*ALL_ROLES))]
 Writer = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.INTEGRATION))]
 Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+# An agent's own writes (notes, wrap-ups, follow-ups): every role, a job key with its agent.
+AgentWriter = Annotated[Principal, Depends(AgentCheck())]
 # A live stream's reader: any role, by Authorization header or by ?access_token=.
 StreamReader = Annotated[Principal, Depends(StreamRoleCheck(ALL_ROLES))]

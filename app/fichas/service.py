@@ -51,6 +51,7 @@ from app.indicators.state import (
     derive,
     sales_series,
 )
+from app.tasks import service as tasks
 from app.timeline import views
 
 
@@ -97,6 +98,7 @@ class Context:
     alerts: list[AlertOut]
     now: datetime
     events: dict[str, list[dict[str, Any]]]  # the items of each event section
+    follow_ups: list[dict[str, Any]]  # open tasks, soonest due first
 
 
 # The sections that show events, and which: (types, pinned notes only) from their options.
@@ -304,6 +306,10 @@ def _alerts(ctx: Context, section: Section) -> dict[str, Any]:
     return {"as_of": ctx.now, "items": [a.model_dump(mode="json") for a in items]}
 
 
+def _follow_ups(ctx: Context, section: Section) -> dict[str, Any]:
+    return {"as_of": ctx.now, "items": ctx.follow_ups[: section["limit"]]}
+
+
 def _consents(ctx: Context, section: Section) -> dict[str, Any]:
     return {
         "as_of": ctx.customer.updated_at,
@@ -332,6 +338,7 @@ BUILDERS: dict[str, Callable[[Context, Section], dict[str, Any]]] = {
     "sales_series": _sales,
     "collections": _collections,
     "alerts": _alerts,
+    "follow_ups": _follow_ups,
     "consents": _consents,
     "segments": _segments,
     **dict.fromkeys(EVENT_SECTIONS, _events),
@@ -450,6 +457,8 @@ async def _ficha(
     shown = [s for s in sections if s["name"] in EVENT_SECTIONS]
     wanted = [(*EVENT_SECTIONS[s["name"]](s), s["limit"]) for s in shown]
     events = await views.recent_events(on, customer.id, wanted) if wanted else []
+    task_limit = max((s["limit"] for s in sections if s["name"] == "follow_ups"), default=0)
+    follow_ups = await tasks.open_for_ficha(on, customer.id, now, task_limit) if task_limit else []
     ctx = Context(
         principal=principal,
         customer=customer,
@@ -460,6 +469,7 @@ async def _ficha(
         alerts=snap["alerts"],
         now=now,
         events={s["name"]: items for s, items in zip(shown, events, strict=True)},
+        follow_ups=follow_ups,
     )
     built: dict[str, Any] = {}
     for section in sections:

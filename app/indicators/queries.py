@@ -159,6 +159,30 @@ async def customers_after(on: Executor, after: UUID | None, limit: int) -> list[
     )
 
 
+# Whose stats a rule's change may concern: what the rule reads is in their state (or, for
+# incidents, they are in an open one). Flagged customers are due anyway (``due``).
+CONCERNS = {
+    "unsatisfied_streak": "(s.state->'surveys' <> '[]' OR s.state->'rated' <> '[]')",
+    "premium_abandoned_calls": "s.state->'missed_calls' <> '[]'",
+    "recurring_problem": "s.state->'tickets' <> '{}'",
+    "open_dispute": "s.state->'disputes' <> '{}'",
+    "urgent_message": "s.state->'texts' <> '[]'",
+    "angry_message": "s.state->'texts' <> '[]'",
+    "incident_affected": "EXISTS (SELECT 1 FROM incident_customers m JOIN incidents i "
+    "ON i.id = m.incident_id WHERE m.customer_id = s.customer_id AND i.status = 'open')",
+}
+
+
+async def make_due(on: Executor, rule: str, now: datetime) -> None:
+    """Make the customers ``rule`` may concern due for evaluation at ``now``."""
+    conn = await driver_connection(on)
+    await conn.execute(
+        "UPDATE customer_stats s SET reevaluate_at = $1 "
+        "WHERE (s.reevaluate_at IS NULL OR s.reevaluate_at > $1) AND " + CONCERNS[rule],
+        now,
+    )
+
+
 async def due(on: Executor, now: datetime) -> list[UUID]:
     """Customers to evaluate again at ``now``: those with flags or open alerts, and
     those whose indicators time changes by now (``reevaluate_at``)."""

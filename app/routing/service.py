@@ -43,14 +43,22 @@ async def route(on: Executor, phone: str, principal: Principal) -> RoutingAnswer
     if language and language.split("-")[0] in policy.language_queues:
         queue = policy.language_queues[language.split("-")[0]]
         reasons.append(f"language {language}")
-    for flag in row["flags"] or []:
+    flags = row["flags"] or []
+    for flag in flags:
+        if flag in policy.flag_priority:
+            priority += policy.flag_priority[flag]
+            reasons.append(f"flag {flag}")
+    queued = sorted((policy.flag_queues[f].priority, f) for f in flags if f in policy.flag_queues)
+    if queued:
+        flag = queued[-1][1]
+        queue = policy.flag_queues[flag].queue
+        priority = max(priority, policy.flag_queues[flag].priority)
+        reasons.append(f"flag {flag} to queue {queue}")
+    for flag in flags:
         if flag.startswith("incident:"):
             queue = flag
             priority = max(priority, policy.incident_priority)
             reasons.append(f"affected by {flag}")
-        elif flag in policy.flag_priority:
-            priority += policy.flag_priority[flag]
-            reasons.append(f"flag {flag}")
     return RoutingAnswer(
         known=True,
         phone=phone,
