@@ -9,13 +9,15 @@ from uuid import UUID
 
 from app.core.db import Executor, driver_connection
 from app.customers.family import families_cte
-from app.indicators.shapes import SavedStats, StatsRow
+from app.indicators.shapes import IncidentRow, SavedStats, StatsRow
 from app.indicators.state import Fact
 from app.text.service import finding
 
 # The stats rows of a batch locked and read in one round trip: a row missing is created
 # empty, and the upsert locks the row that exists (the newest version, as FOR UPDATE
-# would), in id order; the stored policies come with the first row.
+# would), in id order; the stored policies and the incidents (the open ones, whose
+# matchers the rules evaluate, and those a row is still flagged with, whose flags end)
+# come with the first row.
 _LOCK = (
     "WITH locked AS ("
     " INSERT INTO customer_stats (customer_id, state, indicators)"
@@ -23,13 +25,15 @@ _LOCK = (
     " ON CONFLICT (customer_id) DO UPDATE SET customer_id = excluded.customer_id"
     " RETURNING customer_id, state, flags) "
     "SELECT s.customer_id, s.state, s.flags, c.tier, c.owner_id, "
-    "ARRAY(SELECT i.id::text || '|' || i.title FROM incident_customers m "
-    " JOIN incidents i ON i.id = m.incident_id "
-    " WHERE m.customer_id = s.customer_id AND i.status = 'open') AS incidents, "
     "ARRAY(SELECT a.rule FROM alerts a "
     " WHERE a.customer_id = s.customer_id AND a.cleared_at IS NULL) AS open_rules, "
     "CASE WHEN row_number() OVER (ORDER BY s.customer_id) = 1 THEN "
-    " (SELECT coalesce(jsonb_object_agg(name, config), '{}'::jsonb) FROM policies) END AS policies "
+    " (SELECT coalesce(jsonb_object_agg(name, config), '{}'::jsonb) FROM policies) END AS policies, "
+    "CASE WHEN row_number() OVER (ORDER BY s.customer_id) = 1 THEN "
+    " (SELECT coalesce(jsonb_agg(jsonb_build_object('id', i.id, 'title', i.title, "
+    "  'matcher', i.matcher, 'open', i.status = 'open') ORDER BY i.id), '[]'::jsonb) "
+    "  FROM incidents i WHERE i.status = 'open' OR EXISTS (SELECT 1 FROM locked l "
+    "  WHERE 'incident:' || i.id::text = ANY(l.flags))) END AS incidents "
     "FROM locked s JOIN customers c ON c.id = s.customer_id ORDER BY s.customer_id"
 )
 _SAVE = (
@@ -83,9 +87,10 @@ async def stored_policies(on: Executor) -> dict[str, dict[str, Any]]:
 
 async def lock(
     on: Executor, customer_ids: Sequence[UUID]
-) -> tuple[list[StatsRow], dict[str, dict[str, Any]]]:
+) -> tuple[list[StatsRow], dict[str, dict[str, Any]], list[IncidentRow]]:
     """The stats rows of these customers (created empty if missing), locked, in id order,
-    and every stored policy (the rules' settings): one round trip."""
+    every stored policy (the rules' settings) and the incidents the rules read: one round
+    trip."""
     conn = await driver_connection(on)
     rows = await conn.fetch(_LOCK, sorted(set(customer_ids)))
     locked: list[StatsRow] = [
@@ -95,12 +100,13 @@ async def lock(
             "flags": list(r["flags"]),
             "tier": r["tier"],
             "owner_id": r["owner_id"],
-            "incidents": [tuple(i.split("|", 1)) for i in r["incidents"]],
             "open_rules": set(r["open_rules"]),
         }
         for r in rows
     ]
-    return locked, rows[0]["policies"] if rows else {}
+    if not rows:
+        return locked, {}, []
+    return locked, rows[0]["policies"], rows[0]["incidents"]
 
 
 async def save(on: Executor, rows: Sequence[SavedStats], evaluated_at: datetime) -> None:
@@ -160,7 +166,7 @@ async def customers_after(on: Executor, after: UUID | None, limit: int) -> list[
 
 
 # Whose stats a rule's change may concern: what the rule reads is in their state (or, for
-# incidents, they are in an open one). Flagged customers are due anyway (``due``).
+# incidents, they have shipped orders). Flagged customers are due anyway (``due``).
 CONCERNS = {
     "unsatisfied_streak": "(s.state->'surveys' <> '[]' OR s.state->'rated' <> '[]')",
     "premium_abandoned_calls": "s.state->'missed_calls' <> '[]'",
@@ -168,8 +174,7 @@ CONCERNS = {
     "open_dispute": "s.state->'disputes' <> '{}'",
     "urgent_message": "s.state->'texts' <> '[]'",
     "angry_message": "s.state->'texts' <> '[]'",
-    "incident_affected": "EXISTS (SELECT 1 FROM incident_customers m JOIN incidents i "
-    "ON i.id = m.incident_id WHERE m.customer_id = s.customer_id AND i.status = 'open')",
+    "incident_affected": "jsonb_path_exists(s.state->'orders', '$.*.shipped_at')",
 }
 
 

@@ -54,11 +54,12 @@ async def route(on: Executor, phone: str, principal: Principal) -> RoutingAnswer
         queue = policy.flag_queues[flag].queue
         priority = max(priority, policy.flag_queues[flag].priority)
         reasons.append(f"flag {flag} to queue {queue}")
-    for flag in flags:
-        if flag.startswith("incident:"):
-            queue = flag
-            priority = max(priority, policy.incident_priority)
-            reasons.append(f"affected by {flag}")
+    affected_orders: list[str] = []
+    for entry in row["affecting"] or []:
+        # The incident's flag, with the orders it affects (what the IVR reads out).
+        queue, affected_orders = entry["code"], entry["orders"]
+        priority = max(priority, policy.incident_priority)
+        reasons.append(f"affected by {entry['code']}")
     return RoutingAnswer(
         known=True,
         phone=phone,
@@ -69,4 +70,5 @@ async def route(on: Executor, phone: str, principal: Principal) -> RoutingAnswer
         priority=min(priority, 100),
         queue=queue,
         reasons=reasons,
+        affected_orders=affected_orders,
     )
