@@ -10,6 +10,7 @@ from fastapi.routing import APIRoute
 
 from app import __version__
 from app.alerts.router import router as alerts_router
+from app.auth.cache import KeyCache
 from app.auth.router import router as auth_router
 from app.core.clock import SYSTEM_CLOCK, Clock
 from app.core.config import Settings, get_settings
@@ -26,6 +27,7 @@ from app.customers.schemas import CustomerPatch
 from app.fichas.cache import TemplateCache
 from app.fichas.router import router as fichas_router
 from app.incidents.router import router as incidents_router
+from app.indicators.cache import PolicyCache
 from app.indicators.router import router as indicators_router
 from app.ingest.router import router as ingest_router
 from app.maintenance import Maintenance
@@ -119,6 +121,8 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
         app.state.db = database
         app.state.feed = TimelineFeed(settings.service_url())
         app.state.templates = TemplateCache(settings.service_url())
+        app.state.keys = KeyCache(settings.service_url())
+        app.state.policies = PolicyCache(settings.service_url())
         worker_starting()
         maintenance = Maintenance(database, settings, app.state.clock)
         maintenance.start()
@@ -126,6 +130,8 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
             yield
         finally:
             await maintenance.stop()
+            await app.state.keys.close()
+            await app.state.policies.close()
             await app.state.templates.close()
             await app.state.feed.close()
             await database.dispose()
@@ -143,6 +149,10 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
     install_docs(app)  # offline: from the installed package, never a CDN
     app.state.settings = settings
     app.state.clock = clock
+    # Until the lifespan opens the database, keys and policies are read on every request
+    # (an app under test, whose changes never commit).
+    app.state.keys = KeyCache(None)
+    app.state.policies = PolicyCache(None)
     install_error_handlers(app)
     app.add_middleware(
         RequestContextMiddleware,

@@ -19,6 +19,9 @@ _ACTIVE_SESSION_SQL = (
     "FROM session_tokens t JOIN api_keys k ON k.id = t.key_id "
     "WHERE t.token_hash = $1 AND t.expires_at > $2 AND k.revoked_at IS NULL"
 )
+# Notified on commit by the triggers on api_keys and session_tokens, whoever changed them:
+# every process drops the callers it knows (cache.py).
+NOTIFY_CHANNEL = "ch_api_keys"
 # On every ficha and screen-pop: one prepared insert, in the request's transaction if it
 # has one, else committed on its own before the answer is sent.
 _RECORD_ACCESS = (

@@ -1,7 +1,9 @@
-"""One LISTEN connection per channel and process, reconnecting by itself."""
+"""One LISTEN connection per channel and process, reconnecting by itself, and the
+per-process caches it keeps honest."""
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Hashable
+from typing import Generic, TypeVar
 
 import asyncpg
 import structlog
@@ -81,3 +83,58 @@ class Listener:
         if self._connection is not None:
             connection, self._connection = self._connection, None
             await connection.close()
+
+
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+
+class NotifiedCache(Generic[K, V]):
+    """What this process read from some tables, kept until any process commits a change
+    to them.
+
+    A trigger on the tables notifies ``channel`` on commit, whoever changed them (the API,
+    the command line, a migration, psql); every process drops all it kept when the
+    notification arrives, so a change is seen everywhere within the notification delay
+    (milliseconds). Only a read that began while LISTEN was in effect and saw no
+    notification since is kept, so a read racing a change cannot keep the old value.
+    While the LISTEN connection is down (and without a database URL: tests whose changes
+    never commit) every read goes to the database. Nothing found (None) is never kept.
+    """
+
+    def __init__(self, database_url: str | None, channel: str, *, limit: int = 10_000) -> None:
+        self._kept: dict[K, V] = {}
+        self._limit = limit  # past it, everything is dropped: a bound, not an eviction policy
+        self._generation = 0  # advances with every notification and every lost connection
+        self._listener = (
+            None
+            if database_url is None
+            else Listener(database_url, channel, self._changed, on_lost=self.forget)
+        )
+
+    async def get(self, key: K, load: Callable[[], Awaitable[V | None]]) -> V | None:
+        """The value kept for ``key``, else what ``load()`` reads (kept if it may be)."""
+        if key in self._kept:
+            return self._kept[key]
+        if self._listener is None:
+            return await load()
+        self._listener.ensure()
+        listening, generation = self._listener.listening, self._generation
+        found = await load()
+        if found is not None and listening and generation == self._generation:
+            if len(self._kept) >= self._limit:
+                self._kept.clear()
+            self._kept[key] = found
+        return found
+
+    def _changed(self, _payload: str) -> None:
+        self.forget()
+
+    def forget(self) -> None:
+        """Drop everything kept."""
+        self._generation += 1
+        self._kept.clear()
+
+    async def close(self) -> None:
+        if self._listener is not None:
+            await self._listener.close()

@@ -67,6 +67,10 @@ async def snapshot_row(on: Executor, customer_id: UUID, alert_limit: int) -> Any
     return await conn.fetchrow(_SNAPSHOT, customer_id, alert_limit)
 
 
+# Notified on commit by the trigger on policies, whoever changed them (cache.py).
+POLICIES_CHANNEL = "ch_policies"
+
+
 async def stored_policies(on: Executor) -> dict[str, dict[str, Any]]:
     """Every stored policy (read on each append and each routed call: kept prepared)."""
     conn = await driver_connection(on)

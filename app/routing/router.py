@@ -2,7 +2,7 @@
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request, Response
 
 from app.auth.dependencies import Admin, Reader
 from app.core.bounded_json import BoundedJsonRoute
@@ -39,6 +39,7 @@ async def route_by_phone(
             "a generated client encodes the path itself: give it the number as written",
         ),
     ],
+    request: Request,
     connection: DriverDep,
     principal: Reader,
     settings: SettingsDep,
@@ -47,7 +48,7 @@ async def route_by_phone(
         normalised = normalize_phone(phone, settings.default_region)
     except ValueError as exc:
         raise invalid_field("path.phone", str(exc)) from None
-    answer = await service.route(connection, normalised, principal)
+    answer = await service.route(connection, request.app.state.policies, normalised, principal)
     # Called on every incoming call: serialise once instead of validating the model again.
     return Response(answer.model_dump_json(), media_type="application/json")
 
