@@ -22,12 +22,20 @@ _ACTIVE_SESSION_SQL = (
 # Notified on commit by the triggers on api_keys and session_tokens, whoever changed them:
 # every process drops the callers it knows (cache.py).
 NOTIFY_CHANNEL = "ch_api_keys"
+
+
 # On every ficha and screen-pop: one prepared insert, in the request's transaction if it
 # has one, else committed on its own before the answer is sent.
-_RECORD_ACCESS = (
-    "INSERT INTO access_log (id, customer_id, key_id, agent_id, role, what) "
-    "VALUES ($1, $2, $3, $4, $5, $6)"
-)
+def access_insert_sql(*values: str) -> str:
+    """The insert of one access-log row from the parameters named: id, customer_id, key_id,
+    agent_id, role, what (a ficha composes it with what it reads)."""
+    return (
+        "INSERT INTO access_log (id, customer_id, key_id, agent_id, role, what) "
+        f"VALUES ({', '.join(values)})"
+    )
+
+
+_RECORD_ACCESS = access_insert_sql("$1", "$2", "$3", "$4", "$5", "$6")
 
 
 async def active_key(on: Executor, key_hash: str) -> Any:

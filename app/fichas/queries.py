@@ -1,9 +1,13 @@
-"""Prepared statements on ficha templates (the driver path): a template read by a ficha
-or screen-pop that this process holds no copy of."""
+"""Prepared statements of fichas (the driver path): what a ficha reads with its access-log
+row, and a template this process holds no copy of."""
 
 from typing import Any
+from uuid import UUID
 
-from app.core.db import Executor, driver_connection
+from app.auth.queries import access_insert_sql
+from app.core.db import Executor, driver_connection, new_id
+from app.indicators.queries import snapshot_sql
+from app.timeline.queries import recent_sql
 
 # Read on a ficha or screen-pop when this process holds no copy (see cache.py).
 _TEMPLATE = "SELECT sections, labels FROM ficha_templates WHERE role = $1"
@@ -17,3 +21,28 @@ async def template_sections(
     conn = await driver_connection(on)
     row = await conn.fetchrow(_TEMPLATE, role)
     return None if row is None else (row["sections"], row["labels"])
+
+
+# What a ficha reads once its customer is known (the stats row with its open alerts, the
+# events of its sections) and the access-log row of the read, in one round trip where they
+# were three (docs/performance.md): the row is written whether or not the reads find
+# anything, and if it cannot be written nothing is read. Each part is its domain's own SQL.
+_READS = (
+    "WITH logged AS ("
+    + access_insert_sql("$3", "$1", "$4", "$5", "$6", "$7")
+    + ") SELECT snap.*, ARRAY(SELECT r FROM ("
+    + recent_sql("$1", "$8")
+    + ") AS r ORDER BY r.n, r.occurred_at DESC, r.id DESC) AS recent FROM ("
+    + snapshot_sql("$1", "$2")
+    + ") AS snap"
+)
+
+
+async def ficha_reads(
+    on: Executor, customer_id: UUID, alert_limit: int, wants: str, access: tuple[Any, ...]
+) -> Any:
+    """The snapshot columns (state, flags, updated_at, open_alerts) and ``recent``, the
+    event rows of ``wants``, with the access-log row of ``access`` (key, agent, role, what)
+    written."""
+    conn = await driver_connection(on)
+    return await conn.fetchrow(_READS, customer_id, alert_limit, new_id(), *access, wants)

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alerts.schemas import AlertOut
-from app.auth.access import record_access
+from app.auth.access import access_entry
 from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.db import Executor
@@ -21,6 +21,7 @@ from app.core.security import JOB_ROLES, Principal, Role
 from app.customers import service as customers
 from app.customers.identifiers import IdentifierKind
 from app.customers.schemas import CustomerOut
+from app.fichas import queries
 from app.fichas.cache import Template, TemplateCache
 from app.fichas.repository import TemplateRepository
 from app.fichas.schemas import (
@@ -415,17 +416,21 @@ async def _ficha(
     policy: ValuePolicy,
     now: datetime,
 ) -> Ficha:
-    """The ficha as of ``now``. On a bare connection the reads stand alone, and the
-    access-log row commits before the ficha is answered."""
+    """The ficha as of ``now``. What it reads once the customer is known is one statement
+    with the access-log row of the read: on a bare connection it commits before the ficha
+    is answered, and if the row cannot be written nothing is answered."""
     sections, labels = template
     if customer.status.value == "merged":
         survivor = await customers.survivor_id(on, customer.id)
         customer = await customers.get_customer(on, survivor, principal)
     alert_limit = max((s["limit"] for s in sections if s["name"] == "alerts"), default=0)
-    snap = await indicators.snapshot(on, customer.id, alert_limit)
     shown = [s for s in sections if s["name"] in EVENT_SECTIONS]
     wanted = [(*EVENT_SECTIONS[s["name"]](s), s["limit"]) for s in shown]
-    events = await views.recent_events(on, customer.id, wanted) if wanted else []
+    read = await queries.ficha_reads(
+        on, customer.id, alert_limit, views.recent_wants(wanted), access_entry(principal, what)
+    )
+    snap = indicators.snapshot_of(read)
+    events = views.recent_items(read["recent"], len(wanted))
     ctx = Context(
         principal=principal,
         customer=customer,
@@ -442,7 +447,6 @@ async def _ficha(
         content = BUILDERS[section["name"]](ctx, section)
         name = section["name"]
         built[name] = {"name": name, "label": label_for(labels, language, name), **content}
-    await record_access(on, principal, customer.id, what)
     return Ficha(
         customer_id=customer.id,
         role=role,

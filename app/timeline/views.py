@@ -88,19 +88,35 @@ async def recent_events(
     """For each of ``wanted`` (types, exact or ``prefix.*``, none for any; pinned notes
     only; how many), the newest events of an already-authorised customer and everyone
     merged into it: one query for all of a ficha's event sections."""
-    patterns = [([_like(t) for t in types], pinned, n) for types, pinned, n in wanted]
-    rows = await queries.recent_rows(on, customer_id, patterns)
-    found: list[list[dict[str, Any]]] = [[] for _ in wanted]
-    for r in rows:
-        found[r["n"] - 1].append(
+    return recent_items(await queries.recent_rows(on, customer_id, _patterns(wanted)), len(wanted))
+
+
+def recent_wants(wanted: Sequence[tuple[Sequence[str], bool, int]]) -> str:
+    """The wants of :func:`recent_events` as the events statement takes them, for a ficha
+    that reads them with other things."""
+    return queries.recent_wants(_patterns(wanted))
+
+
+def _patterns(
+    wanted: Sequence[tuple[Sequence[str], bool, int]],
+) -> list[tuple[list[str], bool, int]]:
+    return [([_like(t) for t in types], pinned, n) for types, pinned, n in wanted]
+
+
+def recent_items(rows: Sequence[Any], wanted: int) -> list[list[dict[str, Any]]]:
+    """:func:`recent_events` from the rows its statement read (records, or the anonymous
+    ones of an array, in the statement's column order), for ``wanted`` wants."""
+    found: list[list[dict[str, Any]]] = [[] for _ in range(wanted)]
+    for n, event_id, type_, occurred_at, channel, direction, summary, actor in rows:
+        found[n - 1].append(
             {
-                "id": str(r["id"]),
-                "type": r["type"],
-                "occurred_at": r["occurred_at"].isoformat(),
-                "channel": r["channel"],
-                "direction": r["direction"],
-                "summary": r["summary"],
-                "actor": r["actor"],
+                "id": str(event_id),
+                "type": type_,
+                "occurred_at": occurred_at.isoformat(),
+                "channel": channel,
+                "direction": direction,
+                "summary": summary,
+                "actor": actor,
             }
         )
     return found
