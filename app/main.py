@@ -30,6 +30,7 @@ from app.incidents.router import router as incidents_router
 from app.indicators.cache import PolicyCache
 from app.indicators.router import router as indicators_router
 from app.ingest.router import router as ingest_router
+from app.ingest.service import check_configured_sources
 from app.maintenance import Maintenance
 from app.ops.router import router as ops_router
 from app.privacy.router import router as privacy_router
@@ -114,6 +115,7 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
     every decision by time reads (the system clock; a test hands in one it moves)."""
     settings = settings or get_settings()
     configure_logging(settings.log_level)
+    check_configured_sources(settings)
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:

@@ -4,13 +4,25 @@ append."""
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, TypedDict
 from uuid import UUID
 
 from app.core.db import Executor, driver_connection, new_id
 
 
-async def raise_alerts(on: Executor, alerts: Sequence[dict[str, Any]], at: datetime) -> None:
+class RaisedAlert(TypedDict):
+    """A rule that now holds for a customer: the episode to open, unless one is open."""
+
+    customer_id: UUID
+    rule: str
+    code: str
+    severity: str
+    title: str
+    detail: dict[str, Any]  # what the rule saw, as JSON
+    owner_id: str | None  # the customer's owner, who sees it
+
+
+async def raise_alerts(on: Executor, alerts: Sequence[RaisedAlert], at: datetime) -> None:
     if not alerts:
         return
     conn = await driver_connection(on)

@@ -3,13 +3,13 @@ indicators' rules, listed and acknowledged by people."""
 
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alerts import queries
 from app.alerts.models import Alert
+from app.alerts.queries import RaisedAlert
 from app.alerts.repository import AlertRepository
 from app.alerts.schemas import AlertOut, AlertPage
 from app.core.clock import Clock
@@ -86,7 +86,7 @@ async def acknowledge(
     return _alert_out(alert)
 
 
-async def raise_alerts(on: Executor, alerts: Sequence[dict[str, Any]], at: datetime) -> None:
+async def raise_alerts(on: Executor, alerts: Sequence[RaisedAlert], at: datetime) -> None:
     """Open an episode, raised at ``at``, of each rule that now holds for a customer (with
     its owner); an episode already open goes on as it is."""
     await queries.raise_alerts(on, alerts, at)

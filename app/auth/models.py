@@ -15,7 +15,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, new_id
+from app.core.db import Base, StrEnumColumn, new_id
+from app.core.security import Role
 
 
 class ApiKey(Base):
@@ -30,7 +31,7 @@ class ApiKey(Base):
 
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
     name: Mapped[str] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(32))
+    role: Mapped[Role] = mapped_column(StrEnumColumn(Role, 32))
     agent_id: Mapped[str | None] = mapped_column(String(200))
     owned_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     # A supervisor acknowledges any alert it can see, not only its own customers'.
@@ -68,5 +69,5 @@ class AccessLog(Base):
     customer_id: Mapped[UUID] = mapped_column()
     key_id: Mapped[UUID] = mapped_column()
     agent_id: Mapped[str | None] = mapped_column(String(200))
-    role: Mapped[str] = mapped_column(String(32))
+    role: Mapped[Role] = mapped_column(StrEnumColumn(Role, 32))
     what: Mapped[str] = mapped_column(String(100))

@@ -39,7 +39,7 @@ async def create_key(
     secret = generate_api_key()
     key = ApiKey(
         name=name,
-        role=role.value,
+        role=role,
         agent_id=agent_id,
         owned_only=owned_only,
         supervisor=supervisor,

@@ -63,7 +63,8 @@ def parse_origins(setting: str) -> list[str]:
 
 class PreflightRefused(BadRequest):
     """A CORS preflight from an origin not in `CH_CORS_ORIGINS`, or asking for a method or
-    headers the service does not allow; the answer carries no CORS headers for the page."""
+    headers the service does not allow. The answer never carries Access-Control-Allow-Origin
+    (Starlette still adds its other CORS headers, which grant nothing)."""
 
     code = "cors-preflight-refused"
     title = "CORS preflight refused"

@@ -2,12 +2,13 @@
 
 import contextlib
 from collections.abc import AsyncIterator
-from typing import Annotated, Any, TypeAlias
+from enum import StrEnum
+from typing import Annotated, Any, TypeAlias, TypeVar
 from uuid import UUID
 
 import asyncpg
 from fastapi import Depends, Request
-from sqlalchemy import MetaData, event
+from sqlalchemy import Dialect, MetaData, String, TypeDecorator, event
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -35,6 +36,29 @@ class Base(DeclarativeBase):
     """Declarative base of every table; constraint names are deterministic for migrations."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+
+E = TypeVar("E", bound=StrEnum)
+
+
+class StrEnumColumn(TypeDecorator[E]):
+    """A StrEnum column: VARCHAR(length) in the database, as ``String(length)`` declares it
+    (no database enum type, so no migration: the values stored are the members' values,
+    and the CHECK constraints that name them stay), the member in Python. Binding a value
+    that is not a member's raises before any SQL is sent."""
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum: type[E], length: int) -> None:
+        super().__init__(length)
+        self.enum = enum
+
+    def process_bind_param(self, value: E | str | None, dialect: Dialect) -> str | None:
+        return None if value is None else self.enum(value).value
+
+    def process_result_value(self, value: str | None, dialect: Dialect) -> E | None:
+        return None if value is None else self.enum(value)
 
 
 def async_url(url: str) -> str:

@@ -1,7 +1,7 @@
 """Money: exact decimals with an ISO 4217 currency, never floats."""
 
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, TypedDict
 
 from pydantic import BaseModel, Field, PlainSerializer
 from pydantic_extra_types.currency_code import ISO4217
@@ -24,6 +24,13 @@ class Money(BaseModel):
     currency: Annotated[str, Field(pattern=r"^[A-Z]{3}$", examples=["EUR"], description="ISO 4217")]
 
 
-def money(amount: Decimal | str, currency: str) -> dict[str, str]:
+class MoneyValue(TypedDict):
+    """:class:`Money` as a plain dict, where a dict is what is kept (the indicators)."""
+
+    amount: str
+    currency: str
+
+
+def money(amount: Decimal | str, currency: str) -> MoneyValue:
     """``amount`` in ``currency``, shaped as :class:`Money`."""
     return {"amount": format(Decimal(amount), "f"), "currency": currency}

@@ -12,7 +12,7 @@ from app.core.security import Principal
 from app.customers import queries
 from app.customers.models import Customer
 from app.customers.repository import CustomerRepository
-from app.customers.schemas import IdentifierOut
+from app.customers.schemas import CustomerStatus, IdentifierOut
 from app.customers.service import (
     PROFILE_FIELDS,
     CustomerNotActive,
@@ -44,7 +44,7 @@ async def merge_preview(
         raise invalid_field("body.source_customer_id", f"customer {absorbed} not found")
     target, source = locked[survivor], locked[absorbed]
     for customer in (target, source):
-        if customer.status != "active":
+        if customer.status != CustomerStatus.ACTIVE:
             raise CustomerNotActive(
                 f"Customer {customer.id} is {customer.status}; only active customers merge."
             )
@@ -81,7 +81,7 @@ async def absorb(session: AsyncSession, target: Customer, source: Customer) -> l
     """
     repo = CustomerRepository(session)
     moved = await queries.move_identifiers(session, source.id, target.id, None)
-    source.status = "merged"
+    source.status = CustomerStatus.MERGED
     source.merged_into = target.id
     source.owner_id = target.owner_id
     if source.unverified is False and target.unverified:
@@ -112,12 +112,12 @@ async def restore(
     """Undo :func:`absorb` on a pair from :func:`lock_pair`: ``source`` active again with
     exactly the identifiers it brought and the owner it had."""
     repo = CustomerRepository(session)
-    if target.status != "active":
+    if target.status != CustomerStatus.ACTIVE:
         raise CustomerNotActive(
             f"Customer {target.id} is {target.status}; undo its own merge first."
         )
     moved = await queries.move_identifiers(session, target.id, source.id, identifier_ids)
-    source.status = "active"
+    source.status = CustomerStatus.ACTIVE
     source.merged_into = None
     source.owner_id = owner_id
     await repo.touch(source)

@@ -21,7 +21,16 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, new_id
+from app.core.db import Base, StrEnumColumn, new_id
+from app.customers.identifiers import IdentifierKind
+from app.customers.schemas import (
+    ContactChannel,
+    CustomerKind,
+    CustomerStatus,
+    Purpose,
+    SizeBand,
+    Tier,
+)
 
 # ch_unaccent is an IMMUTABLE wrapper of unaccent (created by the migration) so that it
 # can feed a generated column and a trigram index.
@@ -50,7 +59,7 @@ class Customer(Base):
     )
 
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[CustomerKind] = mapped_column(StrEnumColumn(CustomerKind, 16))
     display_name: Mapped[str] = mapped_column(String(300))
     given_name: Mapped[str | None] = mapped_column(String(200))
     family_name: Mapped[str | None] = mapped_column(String(200))
@@ -58,17 +67,21 @@ class Customer(Base):
     organization_id: Mapped[UUID | None] = mapped_column(ForeignKey("customers.id"))
     legal_name: Mapped[str | None] = mapped_column(String(300))
     sector: Mapped[str | None] = mapped_column(String(100))
-    size_band: Mapped[str | None] = mapped_column(String(20))
+    size_band: Mapped[SizeBand | None] = mapped_column(StrEnumColumn(SizeBand, 20))
     revenue_band: Mapped[str | None] = mapped_column(String(50))
     website: Mapped[str | None] = mapped_column(String(500))
     address: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
     preferred_language: Mapped[str | None] = mapped_column(String(35))
-    tier: Mapped[str] = mapped_column(String(16), default="standard", server_default="standard")
+    tier: Mapped[Tier] = mapped_column(
+        StrEnumColumn(Tier, 16), default=Tier.STANDARD, server_default="standard"
+    )
     owner_id: Mapped[str | None] = mapped_column(String(200))
     tags: Mapped[list[str]] = mapped_column(ARRAY(Text), default=list, server_default="{}")
     attributes: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default="{}")
     preferences: Mapped[dict[str, Any] | None] = mapped_column(JSONB)
-    status: Mapped[str] = mapped_column(String(16), default="active", server_default="active")
+    status: Mapped[CustomerStatus] = mapped_column(
+        StrEnumColumn(CustomerStatus, 16), default=CustomerStatus.ACTIVE, server_default="active"
+    )
     merged_into: Mapped[UUID | None] = mapped_column(ForeignKey("customers.id"))
     unverified: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -97,7 +110,7 @@ class CustomerIdentifier(Base):
 
     id: Mapped[UUID] = mapped_column(default=new_id)
     customer_id: Mapped[UUID] = mapped_column(ForeignKey("customers.id"))
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[IdentifierKind] = mapped_column(StrEnumColumn(IdentifierKind, 16))
     value: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
 
@@ -111,7 +124,7 @@ class PastIdentifier(Base):
 
     id: Mapped[UUID] = mapped_column(default=new_id)
     customer_id: Mapped[UUID] = mapped_column(ForeignKey("customers.id"))
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[IdentifierKind] = mapped_column(StrEnumColumn(IdentifierKind, 16))
     value: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     removed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -130,8 +143,8 @@ class Consent(Base):
 
     id: Mapped[UUID] = mapped_column(default=new_id)
     customer_id: Mapped[UUID] = mapped_column(ForeignKey("customers.id"))
-    channel: Mapped[str] = mapped_column(String(16))
-    purpose: Mapped[str] = mapped_column(String(16))
+    channel: Mapped[ContactChannel] = mapped_column(StrEnumColumn(ContactChannel, 16))
+    purpose: Mapped[Purpose] = mapped_column(StrEnumColumn(Purpose, 16))
     granted: Mapped[bool] = mapped_column(Boolean)
     source: Mapped[str] = mapped_column(String(200))
     evidence: Mapped[str | None] = mapped_column(Text)

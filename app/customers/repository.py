@@ -21,7 +21,9 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.security import Principal
+from app.customers.identifiers import IdentifierKind
 from app.customers.models import Consent, Customer, CustomerIdentifier, PastIdentifier
+from app.customers.schemas import CustomerKind, CustomerStatus, Tier
 from app.customers.visibility import visible_to
 
 
@@ -32,10 +34,10 @@ class SearchFilters:
     q_email_prefix: str | None = None
     identifiers: Sequence[tuple[str, str]] = ()  # all must belong to the customer
     owner_id: str | None = None
-    tier: str | None = None
+    tier: Tier | None = None
     tag: str | None = None
-    kind: str | None = None
-    status: str | None = "active"
+    kind: CustomerKind | None = None
+    status: CustomerStatus | None = CustomerStatus.ACTIVE
 
 
 class CustomerRepository:
@@ -138,7 +140,7 @@ class CustomerRepository:
             select(Customer)
             .where(
                 Customer.organization_id == organization_id,
-                Customer.status == "active",
+                Customer.status == CustomerStatus.ACTIVE,
                 visible_to(principal),
             )
             .order_by(Customer.id)
@@ -269,7 +271,7 @@ def _q_matches(filters: SearchFilters) -> CompoundSelect | Select[Any] | None:
         email = CustomerIdentifier.value
         branches.append(
             select(CustomerIdentifier.customer_id).where(
-                CustomerIdentifier.kind == "email",
+                CustomerIdentifier.kind == IdentifierKind.EMAIL,
                 email.op("~>=~", is_comparison=True)(prefix),
                 email.op("~<~", is_comparison=True)(after_prefix),
             )

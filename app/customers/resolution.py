@@ -11,6 +11,7 @@ from app.core.errors import Conflict, ProblemError
 from app.core.security import Principal
 from app.customers import queries
 from app.customers.repository import CustomerRepository
+from app.customers.schemas import CustomerStatus
 from app.customers.service import CustomerNotActive, CustomerNotFound, survivor_id
 from app.customers.visibility import is_visible, sees_everyone
 
@@ -25,11 +26,11 @@ async def writable_target(session: AsyncSession, customer_id: UUID, principal: P
     customer = await CustomerRepository(session).get(customer_id, principal)
     if customer is None:
         raise CustomerNotFound(customer_id)
-    if customer.status == "erased":
+    if customer.status == CustomerStatus.ERASED:
         raise CustomerNotActive(
             f"Customer {customer_id} was erased; nothing more is recorded on it."
         )
-    if customer.status == "merged":
+    if customer.status == CustomerStatus.MERGED:
         if customer.id not in await visible_ids(session, [customer.id], principal):
             raise CustomerNotFound(customer_id)  # its history lives on one the key cannot see
         return await survivor_id(session, customer.id)
@@ -86,7 +87,7 @@ async def resolve_customers(
             status, _ = explicit.get(customer_id, (None, None))
             if status is None or customer_id not in visible:
                 results.append(CustomerNotFound(customer_id))
-            elif status == "erased":
+            elif status == CustomerStatus.ERASED:
                 results.append(Conflict(f"Customer {customer_id} was erased."))
             else:
                 results.append((customer_id, False))

@@ -126,10 +126,10 @@ async def search_customers(
         email=email,
         external_id=external_id,
         owner_id=owner_id,
-        tier=tier.value if tier else None,
+        tier=tier,
         tag=tag,
-        kind=kind.value if kind else None,
-        status=customer_status.value if customer_status else None,
+        kind=kind,
+        status=customer_status,
         default_region=settings.default_region,
     )
     return await search.search_customers(session, filters, principal, limit=limit, cursor=cursor)

@@ -18,7 +18,13 @@ from app.customers.identifiers import (
 )
 from app.customers.queries import Identified
 from app.customers.repository import CustomerRepository, SearchFilters
-from app.customers.schemas import CustomerPage, CustomerSummary
+from app.customers.schemas import (
+    CustomerKind,
+    CustomerPage,
+    CustomerStatus,
+    CustomerSummary,
+    Tier,
+)
 from app.customers.service import identifier_out
 
 _LIKE_SPECIALS = re.compile(r"[%_\\]")
@@ -38,10 +44,10 @@ def search_filters(
     email: str | None,
     external_id: str | None,
     owner_id: str | None,
-    tier: str | None,
+    tier: Tier | None,
     tag: str | None,
-    kind: str | None,
-    status: str | None,
+    kind: CustomerKind | None,
+    status: CustomerStatus | None,
     default_region: str,
 ) -> SearchFilters:
     """Normalise the search parameters; a malformed phone, email or id is a 422 naming it."""

@@ -34,8 +34,10 @@ from app.customers.schemas import (
     ContactOut,
     ContactPage,
     CustomerCreate,
+    CustomerKind,
     CustomerOut,
     CustomerRef,
+    CustomerStatus,
     IdentifierIn,
     IdentifierOut,
     IdentifierRef,
@@ -161,8 +163,8 @@ async def _check_organization(
     organization = await repo.get(organization_id, principal)
     if (
         organization is None
-        or organization.kind != "organization"
-        or organization.status != "active"
+        or organization.kind != CustomerKind.ORGANIZATION
+        or organization.status != CustomerStatus.ACTIVE
     ):
         raise invalid_field(field, f"{organization_id} is not an active organization")
 
@@ -222,7 +224,7 @@ async def show_customer(
     """A reader's view of a customer (:func:`read_customer`), logged as read; for a merged
     customer followed, only its survivor, and nothing is read."""
     customer, dated = await read_customer(session, customer_id, principal)
-    if customer.status == "merged" and follow:
+    if customer.status == CustomerStatus.MERGED and follow:
         return Merged(await survivor_id(session, customer.id))
     await record_access(session, principal, customer.id, "customer")
     return customer, dated
@@ -238,7 +240,11 @@ async def read_customer(
     row = await queries.card_row(session, customer_id, principal)
     if row is None:
         raise CustomerNotFound(customer_id)
-    dated = row["kind"] == "person" and row["organization_id"] is None and row["status"] != "merged"
+    dated = (
+        row["kind"] == CustomerKind.PERSON
+        and row["organization_id"] is None
+        and row["status"] != CustomerStatus.MERGED
+    )
     return _card(row), dated
 
 
@@ -274,7 +280,7 @@ async def _writable(
     customer = await repo.get(customer_id, principal, for_update=True)
     if customer is None:
         raise CustomerNotFound(customer_id)
-    if customer.status != "active":
+    if customer.status != CustomerStatus.ACTIVE:
         raise CustomerNotActive(f"Customer {customer_id} is {customer.status} and cannot change.")
     check_if_match(if_match, customer.version, required=required)
     return customer
@@ -360,7 +366,7 @@ async def list_contacts(
     customer = await repo.get(customer_id, principal)
     if customer is None:
         raise CustomerNotFound(customer_id)
-    if customer.kind != "organization":
+    if customer.kind != CustomerKind.ORGANIZATION:
         raise invalid_field("path.customer_id", "only an organization has contacts")
     after = cursor_id(cursor, "after")
     items = await _contacts(repo, customer.id, principal, limit=limit + 1, after=after)

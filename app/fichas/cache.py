@@ -1,12 +1,9 @@
 """The ficha templates of this process, dropped whenever any process commits a change."""
 
-from typing import Any
-
 from app.core.db import Executor
 from app.core.notify import NotifiedCache
 from app.fichas.queries import NOTIFY_CHANNEL, template_sections
-
-Template = tuple[list[dict[str, Any]], dict[str, Any]]
+from app.fichas.templates import Template
 
 
 class TemplateCache(NotifiedCache[str, Template]):

@@ -6,6 +6,7 @@ from uuid import UUID
 
 from app.auth.queries import access_insert_sql
 from app.core.db import Executor, driver_connection, new_id
+from app.fichas.templates import Template
 from app.indicators.queries import snapshot_sql
 from app.timeline.queries import recent_sql
 
@@ -15,9 +16,7 @@ _TEMPLATE = "SELECT sections, labels FROM ficha_templates WHERE role = $1"
 NOTIFY_CHANNEL = "ch_ficha_templates"
 
 
-async def template_sections(
-    on: Executor, role: str
-) -> tuple[list[dict[str, Any]], dict[str, Any]] | None:
+async def template_sections(on: Executor, role: str) -> Template | None:
     conn = await driver_connection(on)
     row = await conn.fetchrow(_TEMPLATE, role)
     return None if row is None else (row["sections"], row["labels"])

@@ -1,13 +1,13 @@
 """ORM queries on ficha templates."""
 
 from collections.abc import Sequence
-from typing import Any
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.fichas.models import FichaTemplate
+from app.fichas.templates import Section
 
 
 class TemplateRepository:
@@ -22,7 +22,9 @@ class TemplateRepository:
             await self.session.scalars(select(FichaTemplate).order_by(FichaTemplate.role))
         ).all()
 
-    async def put(self, role: str, sections: list[dict[str, Any]], labels: dict[str, Any]) -> None:
+    async def put(
+        self, role: str, sections: Sequence[Section], labels: dict[str, dict[str, str]]
+    ) -> None:
         statement = insert(FichaTemplate).values(role=role, sections=sections, labels=labels)
         await self.session.execute(
             statement.on_conflict_do_update(

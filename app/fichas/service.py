@@ -15,14 +15,14 @@ from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.db import Executor
 from app.core.errors import Forbidden, NotFound, ValidationFailed
-from app.core.money import money
+from app.core.money import MoneyValue, money
 from app.core.preconditions import digest_etag
 from app.core.security import JOB_ROLES, Principal, Role
 from app.customers import service as customers
 from app.customers.identifiers import IdentifierKind
-from app.customers.schemas import CustomerOut
+from app.customers.schemas import CustomerOut, CustomerStatus
 from app.fichas import queries
-from app.fichas.cache import Template, TemplateCache
+from app.fichas.cache import TemplateCache
 from app.fichas.repository import TemplateRepository
 from app.fichas.schemas import (
     Action,
@@ -35,12 +35,15 @@ from app.fichas.schemas import (
 from app.fichas.templates import (
     DEFAULT_TEMPLATES,
     LANGUAGES,
+    Section,
+    Template,
     TemplateError,
     label_for,
     validate_labels,
     validate_sections,
 )
 from app.indicators import service as indicators
+from app.indicators.shapes import Derived, FlagEntry, State
 from app.indicators.state import OPEN_ORDER, RESOLVED, ValuePolicy, derive, sales_series
 from app.timeline import views
 
@@ -81,9 +84,9 @@ def choose_language(lang: str | None, accept_language: str | None) -> str:
 class Context:
     principal: Principal
     customer: CustomerOut
-    state: dict[str, Any]
-    indicators: dict[str, Any]
-    flags: list[dict[str, str]]
+    state: State
+    indicators: Derived
+    flags: list[FlagEntry]
     stats_at: datetime | None
     alerts: list[AlertOut]
     now: datetime
@@ -92,7 +95,7 @@ class Context:
 
 # The sections that show events, and which: (types, pinned notes only) from their options.
 # Each is built by ``_events`` (BUILDERS) from the events chosen here.
-EVENT_SECTIONS: dict[str, Callable[[dict[str, Any]], tuple[list[str], bool]]] = {
+EVENT_SECTIONS: dict[str, Callable[[Section], tuple[list[str], bool]]] = {
     "recent_interactions": lambda section: (section["types"], False),
     "pinned_notes": lambda section: (["note.added"], True),
     "opportunities_and_quotes": lambda section: (["quote.*", "opportunity.*"], False),
@@ -100,7 +103,7 @@ EVENT_SECTIONS: dict[str, Callable[[dict[str, Any]], tuple[list[str], bool]]] = 
 }
 
 
-def _money(amount: str | None, currency: str | None) -> dict[str, str] | None:
+def _money(amount: str | None, currency: str | None) -> MoneyValue | None:
     """An amount the history gave with its currency, as Money; None without either."""
     return money(amount, currency) if amount is not None and currency else None
 
@@ -137,7 +140,7 @@ def _open_items(ctx: Context) -> dict[str, Any]:
     }
 
 
-def _identity(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+def _identity(ctx: Context, section: Section) -> dict[str, Any]:
     c = ctx.customer
     return {
         "as_of": c.updated_at,
@@ -153,7 +156,7 @@ def _identity(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _indicators(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+def _indicators(ctx: Context, section: Section) -> dict[str, Any]:
     value, satisfaction = ctx.indicators["value"], ctx.indicators["satisfaction"]
     return {
         "as_of": ctx.now,
@@ -174,19 +177,19 @@ def _indicators(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _flags(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+def _flags(ctx: Context, section: Section) -> dict[str, Any]:
     return {"as_of": ctx.stats_at or ctx.now, "items": ctx.flags}
 
 
-def _open(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+def _open(ctx: Context, section: Section) -> dict[str, Any]:
     return {"as_of": ctx.stats_at or ctx.now, **_open_items(ctx)}
 
 
-def _events(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+def _events(ctx: Context, section: Section) -> dict[str, Any]:
     return {"as_of": ctx.now, "items": ctx.events[section["name"]]}
 
 
-def _purchases(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+def _purchases(ctx: Context, section: Section) -> dict[str, Any]:
     orders = sorted(
         ctx.state["orders"].items(), key=lambda o: o[1].get("placed") or o[1]["at"], reverse=True
     )
@@ -205,7 +208,7 @@ def _purchases(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _tickets(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+def _tickets(ctx: Context, section: Section) -> dict[str, Any]:
     tickets = [
         {
             "ticket_id": k,
@@ -221,7 +224,7 @@ def _tickets(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
     return {"as_of": ctx.stats_at or ctx.now, "items": tickets[: section["limit"]]}
 
 
-def _preferences(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+def _preferences(ctx: Context, section: Section) -> dict[str, Any]:
     prefs = ctx.customer.preferences
     return {
         "as_of": ctx.customer.updated_at,
@@ -229,7 +232,7 @@ def _preferences(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _contacts(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+def _contacts(ctx: Context, section: Section) -> dict[str, Any]:
     contacts = ctx.customer.contacts or []
     return {
         "as_of": ctx.customer.updated_at,
@@ -237,7 +240,7 @@ def _contacts(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _sales(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+def _sales(ctx: Context, section: Section) -> dict[str, Any]:
     return {
         "as_of": ctx.stats_at or ctx.now,
         "interval": section["interval"],
@@ -245,15 +248,11 @@ def _sales(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _collections(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
-    payments = sorted(
-        (
-            {"payment_id": k, **v, "amount": _money(v.get("amount"), v.get("currency"))}
-            for k, v in ctx.state["payments"].items()
-        ),
-        key=lambda p: p["at"],
-        reverse=True,
-    )
+def _collections(ctx: Context, section: Section) -> dict[str, Any]:
+    newest = sorted(ctx.state["payments"].items(), key=lambda p: p[1]["at"], reverse=True)
+    payments = [
+        {"payment_id": k, **v, "amount": _money(v["amount"], v["currency"])} for k, v in newest
+    ]
     disputes = [{"payment_id": k, **v} for k, v in ctx.state["disputes"].items()]
     return {
         "as_of": ctx.stats_at or ctx.now,
@@ -276,19 +275,19 @@ def _collections(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def _alerts(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+def _alerts(ctx: Context, section: Section) -> dict[str, Any]:
     items = ctx.alerts[: section["limit"]]
     return {"as_of": ctx.now, "items": [a.model_dump(mode="json") for a in items]}
 
 
-def _consents(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+def _consents(ctx: Context, section: Section) -> dict[str, Any]:
     return {
         "as_of": ctx.customer.updated_at,
         "items": [c.model_dump(mode="json") for c in ctx.customer.consents],
     }
 
 
-def _segments(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
+def _segments(ctx: Context, section: Section) -> dict[str, Any]:
     return {
         "as_of": ctx.stats_at or ctx.now,
         "value_segment": ctx.indicators["value"]["segment"],
@@ -297,7 +296,7 @@ def _segments(ctx: Context, section: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-BUILDERS: dict[str, Callable[[Context, dict[str, Any]], dict[str, Any]]] = {
+BUILDERS: dict[str, Callable[[Context, Section], dict[str, Any]]] = {
     "identity": _identity,
     "indicators": _indicators,
     "flags": _flags,
@@ -420,7 +419,7 @@ async def _ficha(
     with the access-log row of the read: on a bare connection it commits before the ficha
     is answered, and if the row cannot be written nothing is answered."""
     sections, labels = template
-    if customer.status.value == "merged":
+    if customer.status == CustomerStatus.MERGED:
         survivor = await customers.survivor_id(on, customer.id)
         customer = await customers.get_customer(on, survivor, principal)
     alert_limit = max((s["limit"] for s in sections if s["name"] == "alerts"), default=0)

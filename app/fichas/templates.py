@@ -1,7 +1,7 @@
 """Ficha templates: which sections each job sees, their options and their labels (pure)."""
 
 import json
-from typing import Any
+from typing import Any, NotRequired, TypedDict, cast
 
 from app.timeline.catalog import CATALOG, CUSTOM_PREFIX
 
@@ -29,6 +29,21 @@ SECTIONS: dict[str, dict[str, tuple[type, Any]]] = {
     "segments": {},
 }
 INTERVALS = ("month", "quarter", "year")
+
+
+class Section(TypedDict):
+    """A section of a stored template: its name and, filled in from ``SECTIONS``, each of
+    the options that section takes (what the ficha's builders read)."""
+
+    name: str
+    limit: NotRequired[int]
+    types: NotRequired[list[str]]
+    open_only: NotRequired[bool]
+    interval: NotRequired[str]
+
+
+# A stored template: its sections, and its labels (language -> section name -> label).
+Template = tuple[list[Section], dict[str, dict[str, str]]]
 LANGUAGES = ("en", "es", "pt", "fr")
 
 LABELS: dict[str, dict[str, str]] = {
@@ -168,10 +183,10 @@ def _valid_type(name: str) -> bool:
     return name in CATALOG or name.startswith(CUSTOM_PREFIX) or family in families
 
 
-def validate_sections(sections: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def validate_sections(sections: list[dict[str, Any]]) -> list[Section]:
     """Check names and options; fill in defaults. Raises TemplateError naming the field."""
     seen: set[str] = set()
-    clean: list[dict[str, Any]] = []
+    clean: list[Section] = []
     for index, section in enumerate(sections):
         where = f"body.sections.{index}"
         name = section.get("name")
@@ -206,7 +221,7 @@ def validate_sections(sections: list[dict[str, Any]]) -> list[dict[str, Any]]:
             entry[key] = value
         for key, (_, default) in options.items():
             entry.setdefault(key, default)
-        clean.append(entry)
+        clean.append(cast(Section, entry))  # each option checked above
     for index, required in enumerate(BASE_SECTIONS):
         if required not in seen:
             raise TemplateError(f"body.sections.{index}", f"section '{required}' is always present")

@@ -14,7 +14,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, new_id
+from app.core.db import Base, StrEnumColumn, new_id
+from app.incidents.schemas import IncidentStatus
 
 
 class Incident(Base):
@@ -25,7 +26,9 @@ class Incident(Base):
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
     title: Mapped[str] = mapped_column(String(300))
     matcher: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    status: Mapped[str] = mapped_column(String(16), server_default="open")
+    status: Mapped[IncidentStatus] = mapped_column(
+        StrEnumColumn(IncidentStatus, 16), server_default="open"
+    )
     declared_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )

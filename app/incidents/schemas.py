@@ -1,6 +1,7 @@
 """Incident bodies of the API."""
 
 from datetime import datetime
+from enum import StrEnum
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -48,11 +49,16 @@ class IncidentIn(BaseModel):
     matcher: ShipmentMatcher
 
 
+class IncidentStatus(StrEnum):
+    OPEN = "open"
+    CLOSED = "closed"
+
+
 class IncidentOut(BaseModel):
     id: UUID
     title: str
     matcher: dict[str, Any]
-    status: Literal["open", "closed"]
+    status: Literal[IncidentStatus.OPEN, IncidentStatus.CLOSED]
     declared_at: datetime
     closed_at: datetime | None
     affected: int = Field(description="Customers it affects, of those the caller may see")

@@ -12,7 +12,7 @@ from app.core.security import Principal
 from app.incidents import queries
 from app.incidents.models import Incident
 from app.incidents.repository import IncidentRepository
-from app.incidents.schemas import IncidentIn, IncidentList, IncidentOut
+from app.incidents.schemas import IncidentIn, IncidentList, IncidentOut, IncidentStatus
 from app.indicators import service as indicators
 
 
@@ -57,8 +57,8 @@ async def close_incident(
     incident = await IncidentRepository(session).get_locked(incident_id)
     if incident is None:
         raise IncidentNotFound(f"Incident {incident_id} not found.")
-    if incident.status == "open":
-        incident.status = "closed"
+    if incident.status == IncidentStatus.OPEN:
+        incident.status = IncidentStatus.CLOSED
         incident.closed_at = clock.now()
         await session.flush()
         await indicators.reevaluate(

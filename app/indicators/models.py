@@ -20,7 +20,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base
+from app.core.db import Base, StrEnumColumn
+from app.indicators.shapes import ChurnLevel, ValueSegment
 
 
 class CustomerStats(Base):
@@ -46,8 +47,12 @@ class CustomerStats(Base):
     order_count: Mapped[int] = mapped_column(Integer, server_default="0")
     open_orders: Mapped[int] = mapped_column(Integer, server_default="0")
     last_purchase_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    value_segment: Mapped[str] = mapped_column(String(20), server_default="none")
-    churn_risk: Mapped[str] = mapped_column(String(10), server_default="low")
+    value_segment: Mapped[ValueSegment] = mapped_column(
+        StrEnumColumn(ValueSegment, 20), server_default="none"
+    )
+    churn_risk: Mapped[ChurnLevel] = mapped_column(
+        StrEnumColumn(ChurnLevel, 10), server_default="low"
+    )
     flags: Mapped[list[str]] = mapped_column(ARRAY(Text), server_default="{}")
     # The instant of the last evaluation (the service's clock), and the next instant at
     # which time alone changes the indicators: a maintenance pass evaluates them again then.

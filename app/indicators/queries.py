@@ -9,6 +9,7 @@ from uuid import UUID
 
 from app.core.db import Executor, driver_connection
 from app.customers.family import families_cte
+from app.indicators.shapes import SavedStats, StatsRow
 from app.indicators.state import Fact
 
 _LOCK = (
@@ -86,7 +87,7 @@ async def stored_policies(on: Executor) -> dict[str, dict[str, Any]]:
     return {r["name"]: r["config"] for r in await conn.fetch("SELECT name, config FROM policies")}
 
 
-async def lock(on: Executor, customer_ids: Sequence[UUID]) -> list[dict[str, Any]]:
+async def lock(on: Executor, customer_ids: Sequence[UUID]) -> list[StatsRow]:
     """The stats rows of these customers (created empty if missing), locked, in id order."""
     conn = await driver_connection(on)
     ordered = sorted(set(customer_ids))
@@ -106,7 +107,7 @@ async def lock(on: Executor, customer_ids: Sequence[UUID]) -> list[dict[str, Any
     ]
 
 
-async def save(on: Executor, rows: Sequence[dict[str, Any]], evaluated_at: datetime) -> None:
+async def save(on: Executor, rows: Sequence[SavedStats], evaluated_at: datetime) -> None:
     """Store derived stats; ``evaluated_at`` is the instant they were derived as of."""
     if not rows:
         return

@@ -2,16 +2,30 @@
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, cast
+
+from app.customers.schemas import Tier
+from app.indicators.shapes import Derived
+
+
+class RuleSettings(TypedDict, total=False):
+    """A rule's settings: each rule takes those its default names (``DEFAULT_RULES``)."""
+
+    enabled: bool
+    threshold: int
+    window_days: int
+    window_hours: int
+    tiers: list[str]
+
 
 # Defaults; an admin changes them at run time with PUT /v1/rules/{rule}.
-DEFAULT_RULES: dict[str, dict[str, Any]] = {
+DEFAULT_RULES: dict[str, RuleSettings] = {
     "unsatisfied_streak": {"enabled": True, "threshold": 3, "window_days": 90},
     "premium_abandoned_calls": {
         "enabled": True,
         "threshold": 4,
         "window_hours": 4,
-        "tiers": ["premium", "vip"],
+        "tiers": [Tier.PREMIUM, Tier.VIP],
     },
     "recurring_problem": {"enabled": True, "threshold": 2, "window_days": 60},
     "open_dispute": {"enabled": True},
@@ -32,7 +46,7 @@ class Condition:
 
 
 def evaluate(
-    indicators: Mapping[str, Any],
+    indicators: Derived,
     tier: str,
     incidents: Sequence[tuple[str, str]],
     rules: Mapping[str, Mapping[str, Any]],
@@ -40,8 +54,9 @@ def evaluate(
     """The conditions that hold, given derived indicators, the tier and open incidents."""
     held: list[Condition] = []
 
-    def on(name: str) -> Mapping[str, Any] | None:
-        config = {**DEFAULT_RULES[name], **rules.get(name, {})}
+    def on(name: str) -> RuleSettings | None:
+        # The stored settings were checked against RuleConfig when an admin stored them.
+        config = cast(RuleSettings, {**DEFAULT_RULES[name], **rules.get(name, {})})
         return config if config.get("enabled", True) else None
 
     satisfaction = indicators["satisfaction"]

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from app.alerts.schemas import FLAG_CODES, RULE_NAMES
 from app.core.money import Money
 from app.customers.schemas import Tier
+from app.indicators.shapes import ChurnLevel
 
 
 class Flag(BaseModel):
@@ -17,7 +18,7 @@ class Flag(BaseModel):
     label: str
 
 
-ChurnRisk = Literal["low", "medium", "high"]
+ChurnRisk = Literal[ChurnLevel.LOW, ChurnLevel.MEDIUM, ChurnLevel.HIGH]
 
 
 class ValueIndicators(BaseModel):

@@ -11,6 +11,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alerts import service as alerts
 from app.alerts.schemas import AlertOut
+from app.alerts.service import RaisedAlert
 from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.db import Executor
@@ -25,6 +26,14 @@ from app.indicators.schemas import (
     RuleConfig,
     RuleOut,
     SalesSeries,
+)
+from app.indicators.shapes import (
+    Derived,
+    Evaluated,
+    FlagEntry,
+    SavedStats,
+    Snapshot,
+    StatsRow,
 )
 from app.indicators.state import (
     Fact,
@@ -87,19 +96,24 @@ async def reevaluate(
 
 
 async def _refresh(
-    session: AsyncSession, rows: list[dict[str, Any]], policy: ValuePolicy, now: datetime
+    session: AsyncSession, rows: list[StatsRow], policy: ValuePolicy, now: datetime
 ) -> None:
     """Derive indicators as of ``now``, evaluate the rules, store it all, raise and clear
     alerts (raised and cleared at ``now``)."""
     rules = await queries.stored_policies(session)
-    saved, raised, ended = [], [], []
+    saved: list[SavedStats] = []
+    raised: list[RaisedAlert] = []
+    ended: list[tuple[UUID, str]] = []
     for row in rows:
-        indicators = derive(row["state"], now, policy)
-        held = evaluate(indicators, row["tier"], row["incidents"], rules)
-        indicators["flags"] = [
-            {"code": c.code, "severity": c.severity, "label": c.label}
-            for c in sorted(held, key=lambda c: c.code)
-        ]
+        derived = derive(row["state"], now, policy)
+        held = evaluate(derived, row["tier"], row["incidents"], rules)
+        indicators: Evaluated = {
+            **derived,
+            "flags": [
+                {"code": c.code, "severity": c.severity, "label": c.label}
+                for c in sorted(held, key=lambda c: c.code)
+            ],
+        }
         value = indicators["value"]
         saved.append(
             {
@@ -138,13 +152,13 @@ async def _refresh(
     await alerts.raise_alerts(session, raised, now)
 
 
-async def snapshot(on: Executor, customer_id: UUID, alert_limit: int) -> dict[str, Any]:
+async def snapshot(on: Executor, customer_id: UUID, alert_limit: int) -> Snapshot:
     """The stats row as stored (state, flags, when last updated: None before any event)
     and up to ``alert_limit`` open alerts, newest first."""
     return snapshot_of(await queries.snapshot_row(on, customer_id, alert_limit))
 
 
-def snapshot_of(row: Any) -> dict[str, Any]:
+def snapshot_of(row: Any) -> Snapshot:
     """:func:`snapshot` from the row its statement read (for a ficha, which reads it with
     other things)."""
     alerts = [AlertOut.model_validate(a) for a in row["open_alerts"]]
@@ -160,7 +174,7 @@ def snapshot_of(row: Any) -> dict[str, Any]:
 
 async def current(
     session: AsyncSession, customer_id: UUID, settings: Settings, now: datetime
-) -> tuple[dict[str, Any], list[dict[str, str]]]:
+) -> tuple[Derived, list[FlagEntry]]:
     """Indicators as of ``now`` (time windows move on) and the flags set by the last
     evaluation."""
     stored = await snapshot(session, customer_id, 0)

@@ -15,6 +15,13 @@ from decimal import Decimal
 from typing import Any
 
 from app.core.money import money
+from app.indicators.shapes import (
+    ChurnLevel,
+    Derived,
+    State,
+    TicketEntry,
+    ValueSegment,
+)
 
 RECENT = 200  # recent items kept per list (surveys, rated contacts, missed calls)
 # The windows the indicators count over (derive) and whose ends next_change finds.
@@ -57,7 +64,7 @@ def _push_recent(items: list[list[Any]], item: list[Any]) -> list[list[Any]]:
     return merged[-RECENT:]
 
 
-def empty_state() -> dict[str, Any]:
+def empty_state() -> State:
     return {
         "orders": {},
         "refunds": {},
@@ -73,7 +80,7 @@ def empty_state() -> dict[str, Any]:
     }
 
 
-def fold(state: dict[str, Any], fact: Fact) -> dict[str, Any]:
+def fold(state: State, fact: Fact) -> State:
     """Add one event to the state (mutates and returns it)."""
     at = fact.occurred_at.astimezone(UTC).isoformat()
     p = fact.payload
@@ -135,16 +142,18 @@ def fold(state: dict[str, Any], fact: Fact) -> dict[str, Any]:
     return state
 
 
-def _fold_order(state: dict[str, Any], fact: Fact, at: str) -> None:
+def _fold_order(state: State, fact: Fact, at: str) -> None:
     p = fact.payload
-    order = state["orders"].setdefault(str(p["order_id"]), {"status": None, "at": None})
     status = fact.type.split(".")[1]
+    order = state["orders"].get(order_id := str(p["order_id"]))
+    if order is None:
+        order = state["orders"][order_id] = {"status": status, "at": at, "at_id": fact.id}
+    elif _later(order, at, fact.id):
+        order["status"], order["at"], order["at_id"] = status, at, fact.id
     if fact.type == "order.refunded":
         amount = p.get("refund_amount") or p.get("total")
         if amount is not None and p.get("currency"):
             state["refunds"][fact.id] = [at, amount, p["currency"]]
-    if _later(order, at, fact.id):
-        order["status"], order["at"], order["at_id"] = status, at, fact.id
     if fact.type == "order.placed":
         order["placed"] = min(at, order.get("placed") or at)
     if (
@@ -167,24 +176,24 @@ def _fold_order(state: dict[str, Any], fact: Fact, at: str) -> None:
         order["delivered_at"] = max(at, order.get("delivered_at") or at)
 
 
-def _fold_ticket(state: dict[str, Any], fact: Fact, at: str) -> None:
+def _fold_ticket(state: State, fact: Fact, at: str) -> None:
     p = fact.payload
-    ticket = state["tickets"].setdefault(str(p["ticket_id"]), {"at": None})
+    status = "resolved" if fact.type == "ticket.resolved" else (p.get("status") or "open")
+    ticket = state["tickets"].get(ticket_id := str(p["ticket_id"]))
+    if ticket is None:
+        ticket = state["tickets"][ticket_id] = {"at": at, "at_id": fact.id, "status": status}
+    elif _later(ticket, at, fact.id):
+        ticket["at"], ticket["at_id"], ticket["status"] = at, fact.id, status
     if fact.type == "ticket.opened":
         ticket["opened_at"] = min(at, ticket.get("opened_at") or at)
     if fact.type == "ticket.resolved":
         ticket["resolved_at"] = max(at, ticket.get("resolved_at") or at)
-    if _later(ticket, at, fact.id):
-        ticket["at"], ticket["at_id"] = at, fact.id
-        ticket["status"] = (
-            "resolved" if fact.type == "ticket.resolved" else (p.get("status") or "open")
-        )
     if p.get("category") and _later(ticket, at, fact.id, "category_at"):
         ticket["category"] = p["category"]
         ticket["category_at"], ticket["category_at_id"] = at, fact.id
 
 
-def fold_all(facts: Iterable[Fact]) -> dict[str, Any]:
+def fold_all(facts: Iterable[Fact]) -> State:
     """The state of a whole history (the rebuild)."""
     state = empty_state()
     for fact in sorted(facts, key=lambda f: (f.occurred_at, f.id)):
@@ -208,7 +217,7 @@ def _d(value: Any) -> Decimal:
     return Decimal(str(value))
 
 
-def _corrected(state: Mapping[str, Any], event_id: str | None, name: str, value: Any) -> Any:
+def _corrected(state: State, event_id: str | None, name: str, value: Any) -> Any:
     patch = state["corrections"].get(event_id or "")
     if patch is not None and name in patch[2]:
         return patch[2][name]
@@ -226,11 +235,11 @@ def _silence(median_days: float, times: float) -> timedelta:
     return timedelta(days=times * max(median_days, 1))
 
 
-def _opened(ticket: Mapping[str, Any]) -> str:
+def _opened(ticket: TicketEntry) -> str:
     return str(ticket.get("opened_at") or ticket["at"])
 
 
-def _purchases(state: Mapping[str, Any]) -> tuple[list[str], float | None]:
+def _purchases(state: State) -> tuple[list[str], float | None]:
     """When each order not cancelled was placed, in order, and the median days between."""
     placed = sorted(
         order.get("placed") or order["at"]
@@ -244,7 +253,7 @@ def _purchases(state: Mapping[str, Any]) -> tuple[list[str], float | None]:
     return placed, round(statistics.median(intervals), 1) if intervals else None
 
 
-def next_change(state: Mapping[str, Any], now: datetime, policy: ValuePolicy) -> datetime | None:
+def next_change(state: State, now: datetime, policy: ValuePolicy) -> datetime | None:
     """The first instant after ``now`` at which ``derive`` may answer otherwise though no
     event came: a contact leaving the 90- or 60-day windows, a missed call leaving the 4
     hours or, at the next UTC midnight, today's count; the last purchase growing old enough
@@ -286,7 +295,7 @@ def next_change(state: Mapping[str, Any], now: datetime, policy: ValuePolicy) ->
     return min((end for end in ends if end > now), default=None)
 
 
-def derive(state: Mapping[str, Any], now: datetime, policy: ValuePolicy) -> dict[str, Any]:
+def derive(state: State, now: datetime, policy: ValuePolicy) -> Derived:
     """Indicators from the state, as of ``now``. Pure and fast: no history is read."""
     now = now.astimezone(UTC)
     day90 = (now - DAYS_90).isoformat()
@@ -299,24 +308,19 @@ def derive(state: Mapping[str, Any], now: datetime, policy: ValuePolicy) -> dict
     open_orders = []
     order_values: list[tuple[Decimal, str]] = []
     for order_id, order in state["orders"].items():
-        if (
-            order.get("total") is not None
-            and order.get("currency")
-            and order["status"] != "cancelled"
-        ):
-            total = _d(_corrected(state, order.get("total_id"), "total", order["total"]))
-            per_currency[order["currency"]] = (
-                per_currency.get(order["currency"], Decimal(0)) + total
-            )
-            order_values.append((total, order["currency"]))
+        currency = order.get("currency")
+        if order.get("total") is not None and currency and order["status"] != "cancelled":
+            total = _d(_corrected(state, order.get("total_id"), "total", order.get("total")))
+            per_currency[currency] = per_currency.get(currency, Decimal(0)) + total
+            order_values.append((total, currency))
         if order["status"] in OPEN_ORDER:
             open_orders.append(order_id)
     for payment in state["payments"].values():
         known_order = payment.get("order_id") and str(payment["order_id"]) in state["orders"]
         standalone = not known_order and not payment.get("invoice_id")
-        if payment["type"] == "payment.received" and standalone and payment.get("amount"):
-            currency = payment["currency"]
-            per_currency[currency] = per_currency.get(currency, Decimal(0)) + _d(payment["amount"])
+        paid, currency = payment["amount"], payment["currency"]
+        if payment["type"] == "payment.received" and standalone and paid and currency:
+            per_currency[currency] = per_currency.get(currency, Decimal(0)) + _d(paid)
     refunds: dict[str, Decimal] = {}
     for _, amount, currency in state["refunds"].values():
         refunds[currency] = refunds.get(currency, Decimal(0)) + _d(amount)
@@ -347,8 +351,8 @@ def derive(state: Mapping[str, Any], now: datetime, policy: ValuePolicy) -> dict
     open_disputes = [k for k, d in state["disputes"].items() if d["status"] not in CLOSED_DISPUTE]
     paid_invoices: dict[str, str] = {}
     for payment in state["payments"].values():
-        if payment["type"] == "payment.received" and payment.get("invoice_id"):
-            invoice = payment["invoice_id"]
+        invoice = payment.get("invoice_id")
+        if payment["type"] == "payment.received" and invoice:
             paid_invoices[invoice] = max(payment["at"], paid_invoices.get(invoice, payment["at"]))
     overdue = [
         i
@@ -400,35 +404,37 @@ def derive(state: Mapping[str, Any], now: datetime, policy: ValuePolicy) -> dict
     last = state["last"]
 
     # risk
-    churn, reason = "low", None
+    churn, reason = ChurnLevel.LOW, None
     if len(unsatisfied90) >= 3:
-        churn, reason = "high", f"{len(unsatisfied90)} unsatisfied contacts in 90 days"
+        churn, reason = ChurnLevel.HIGH, f"{len(unsatisfied90)} unsatisfied contacts in 90 days"
     elif order_count >= 3 and median_days and last_purchase:
         silence = now - datetime.fromisoformat(last_purchase)
         days = silence.total_seconds() / 86400
         if silence > _silence(median_days, CHURN_HIGH):
-            churn = "high"
+            churn = ChurnLevel.HIGH
             reason = f"no purchase for {days:.0f} days; usually every {median_days:.0f}"
         elif silence > _silence(median_days, CHURN_MEDIUM):
-            churn = "medium"
+            churn = ChurnLevel.MEDIUM
             reason = f"no purchase for {days:.0f} days; usually every {median_days:.0f}"
     elif len(unsatisfied90) == 2:
-        churn, reason = "medium", "2 unsatisfied contacts in 90 days"
+        churn, reason = ChurnLevel.MEDIUM, "2 unsatisfied contacts in 90 days"
     # Time since the last purchase, compared with the policy's days as durations: a customer
     # is at_risk the moment CH_SEGMENT_AT_RISK_DAYS have passed, not a whole day later.
     recency = now - datetime.fromisoformat(last_purchase) if last_purchase else None
     if order_count == 0:
-        segment = "none"
+        segment = ValueSegment.NONE
     elif recency is not None and recency > timedelta(days=policy.at_risk_days):
-        segment = "at_risk" if base_total >= policy.champion_value / 2 else "lapsed"
+        segment = (
+            ValueSegment.AT_RISK if base_total >= policy.champion_value / 2 else ValueSegment.LAPSED
+        )
     elif base_total >= policy.champion_value:
-        segment = "champion"
+        segment = ValueSegment.CHAMPION
     elif order_count >= policy.loyal_orders:
-        segment = "loyal"
+        segment = ValueSegment.LOYAL
     elif order_count == 1 and recency is not None and recency <= timedelta(days=policy.new_days):
-        segment = "new"
+        segment = ValueSegment.NEW
     else:
-        segment = "occasional"
+        segment = ValueSegment.OCCASIONAL
 
     return {
         "value": {
@@ -478,7 +484,7 @@ def derive(state: Mapping[str, Any], now: datetime, policy: ValuePolicy) -> dict
     }
 
 
-def sales_series(state: Mapping[str, Any], interval: str) -> list[dict[str, Any]]:
+def sales_series(state: State, interval: str) -> list[dict[str, Any]]:
     """Order totals per period and currency (cancelled orders left out, refunds subtracted)."""
 
     def period(at: str) -> str:
@@ -491,13 +497,10 @@ def sales_series(state: Mapping[str, Any], interval: str) -> list[dict[str, Any]
 
     buckets: dict[tuple[str, str], dict[str, Any]] = {}
     for order in state["orders"].values():
-        if (
-            order["status"] == "cancelled"
-            or order.get("total") is None
-            or not order.get("currency")
-        ):
+        currency = order.get("currency")
+        if order["status"] == "cancelled" or order.get("total") is None or not currency:
             continue
-        key = (period(order.get("placed") or order["at"]), order["currency"])
+        key = (period(order.get("placed") or order["at"]), currency)
         bucket = buckets.setdefault(key, {"orders": 0, "amount": Decimal(0)})
         bucket["orders"] += 1
         bucket["amount"] += _d(_corrected(state, order.get("total_id"), "total", order["total"]))

@@ -19,7 +19,8 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, new_id
+from app.core.db import Base, StrEnumColumn, new_id
+from app.customers.identifiers import IdentifierKind
 
 
 class WebhookDelivery(Base):
@@ -88,5 +89,5 @@ class DeliveryIdentifier(Base):
     # Which of the people it names (one per customer reference of its events): the
     # identifiers of one reference name one person, whose export may show the body.
     person: Mapped[int] = mapped_column(Integer)
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[IdentifierKind] = mapped_column(StrEnumColumn(IdentifierKind, 16))
     value: Mapped[str] = mapped_column(String(320))

@@ -118,6 +118,17 @@ def _principal(source: str) -> Principal:
     )
 
 
+def check_configured_sources(settings: Settings) -> None:
+    """Refuse secrets for a source no adapter serves: a mistyped variable would leave the
+    real source unconfigured, its deliveries answered 404."""
+    unknown = sorted(set(settings.webhook_secrets) - set(ADAPTERS))
+    if unknown:
+        variables = ", ".join(f"CH_WEBHOOK_{s.upper().replace('-', '_')}_SECRETS" for s in unknown)
+        raise ValueError(
+            f"{variables}: no such webhook source (sources: {', '.join(sorted(ADAPTERS))})"
+        )
+
+
 def enabled_adapter(source: str, settings: Settings) -> tuple[Adapter, list[str]]:
     """The adapter of a configured source; 404 for unknown or unconfigured sources alike."""
     adapter = ADAPTERS.get(source)

@@ -16,7 +16,7 @@ from app.core.errors import EXAMPLE_ID, Conflict
 from app.core.pagination import cursor_id, keyset_page
 from app.core.security import Principal
 from app.customers import service as customers
-from app.customers.schemas import CustomerOut
+from app.customers.schemas import CustomerOut, CustomerStatus
 from app.indicators import service as indicators
 from app.privacy import queries
 from app.privacy.schemas import (
@@ -52,7 +52,7 @@ async def _not_merged_away(
     """The customer; 404 when unknown, 409 naming the survivor when it was merged away
     (privacy requests are made on the record that holds the history)."""
     customer = await customers.get_customer(session, customer_id, principal)
-    if customer.status.value == "merged":
+    if customer.status == CustomerStatus.MERGED:
         survivor = await customers.survivor_id(session, customer.id)
         raise CustomerMerged(
             f"Customer {customer_id} was merged into {survivor}; {verb} that customer.",

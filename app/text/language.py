@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from py3langid.langid import MODEL_FILE, LanguageIdentifier
 
-# The detector reads the start of a text: 500 characters tell the language as well as the
+# The detector reads the start of a text: 300 characters tell the language as well as the
 # whole (the labelled set's texts are shorter), and reading costs time with every
 # character (docs/performance.md, "Measurements behind the code").
 READ_CHARS = 300

@@ -8,7 +8,8 @@ from sqlalchemy import DateTime, ForeignKey, Index, PrimaryKeyConstraint, String
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
-from app.core.db import Base, new_id
+from app.core.db import Base, StrEnumColumn, new_id
+from app.timeline.catalog import Channel, Direction
 
 
 class Event(Base):
@@ -35,8 +36,8 @@ class Event(Base):
     recorded_at: Mapped[datetime] = mapped_column(
         DateTime(timezone=True), server_default=func.now()
     )
-    channel: Mapped[str] = mapped_column(String(16))
-    direction: Mapped[str | None] = mapped_column(String(16))
+    channel: Mapped[Channel] = mapped_column(StrEnumColumn(Channel, 16))
+    direction: Mapped[Direction | None] = mapped_column(StrEnumColumn(Direction, 16))
     source: Mapped[str] = mapped_column(String(100))
     source_event_id: Mapped[str | None] = mapped_column(String(300))
     actor: Mapped[str | None] = mapped_column(String(200))

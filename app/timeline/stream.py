@@ -21,6 +21,7 @@ from app.auth.service import still_active
 from app.core.notify import Listener
 from app.core.security import Principal
 from app.customers import service as customers
+from app.customers.schemas import CustomerStatus
 from app.customers.visibility import ACCESS_CHANNEL
 from app.timeline.queries import NOTIFY_CHANNEL
 from app.timeline.repository import TimelineRepository
@@ -165,7 +166,7 @@ async def open_stream(
     """What a new live stream on a customer shows, logged as read; for a merged customer,
     only its survivor, and nothing is opened."""
     customer, family = await customers.readable_family(session, customer_id, principal)
-    if customer.status == "merged":
+    if customer.status == CustomerStatus.MERGED:
         return customers.Merged(await customers.survivor_id(session, customer.id))
     await record_access(session, principal, customer.id, "timeline-stream")
     return StreamView(customer.id, customer.status, frozenset(family))

@@ -13,6 +13,7 @@ from app.core.db import Executor
 from app.core.pagination import InvalidCursor, cursor_id, decode_cursor, keyset_page
 from app.core.security import Principal
 from app.customers import service as customers
+from app.customers.schemas import CustomerStatus
 from app.timeline import queries
 from app.timeline.queries import TimelineQuery
 from app.timeline.schemas import EventOut, TimelinePage
@@ -33,7 +34,7 @@ async def read_timeline(
     """A page of a customer's history and everyone merged into it, newest first, logged as
     read; for a merged customer, only its survivor, and nothing is read."""
     customer, family = await customers.readable_family(session, customer_id, principal)
-    if customer.status == "merged":
+    if customer.status == CustomerStatus.MERGED:
         return customers.Merged(await customers.survivor_id(session, customer.id))
     await record_access(session, principal, customer.id, "timeline")
     exact = [t for t in types if not t.endswith("*")]

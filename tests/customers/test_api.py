@@ -15,6 +15,7 @@ from app.core.db import driver_connection
 from app.core.security import Principal, Role
 from app.customers.identifiers import IdentifierKind
 from app.customers.repository import search_statement
+from app.customers.schemas import CustomerStatus
 from app.customers.search import identify, search_filters
 from tests.support.api import create_customer
 from tests.support.fixtures import MakeKey
@@ -600,7 +601,7 @@ async def test_every_way_q_matches_reads_an_index(session: AsyncSession, q: str)
         tier=None,
         tag=None,
         kind=None,
-        status="active",
+        status=CustomerStatus.ACTIVE,
         default_region="ES",
     )
     statement = search_statement(filters, Principal(uuid4(), Role.SUPPORT), limit=26)

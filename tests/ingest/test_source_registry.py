@@ -12,6 +12,7 @@ import pytest
 
 from app.core.config import Settings
 from app.ingest.adapters import ADAPTERS
+from app.main import create_app
 
 WEBHOOKS_PAGE = (Path(__file__).parents[2] / "docs" / "webhooks.md").read_text()
 
@@ -42,3 +43,13 @@ def test_the_environment_wins_over_dotenv_and_blank_secrets_are_none(
     settings = Settings(_env_file=dotenv)
     assert settings.webhook_secrets["shopify"] == ["from-env", "rotated"]
     assert settings.webhook_secrets.get("stripe", []) == []
+
+
+def test_a_secrets_variable_naming_no_source_stops_the_start() -> None:
+    """A mistyped variable (``CH_WEBHOOK_SHOPFY_SECRETS``) would leave the real source
+    unconfigured and its deliveries answered 404: the app refuses to start, naming it."""
+    settings = Settings(_env_file=None, webhook_secrets={"shopfy": ["s3cret"]})
+    with pytest.raises(ValueError, match="CH_WEBHOOK_SHOPFY_SECRETS") as refused:
+        create_app(settings)
+    assert "s3cret" not in str(refused.value)
+    assert "shopify" in str(refused.value)  # the sources there are
