@@ -39,6 +39,14 @@ async def identified(
 
 
 _FAMILY_SQL = "WITH RECURSIVE " + family_cte("$1::uuid") + " SELECT id FROM family"
+# A timeline page's first read: whether the caller may see the customer, its status, and
+# the ids whose events form its history, in one round trip.
+_VISIBLE_FAMILY_SQL = (
+    "WITH RECURSIVE "
+    + family_cte("$1::uuid")
+    + " SELECT c.status, ARRAY(SELECT id FROM family) AS family FROM customers c "
+    "WHERE c.id = $1 AND " + visible_sql("c", "$2", "$3")
+)
 _SURVIVORS_SQL = (
     "WITH RECURSIVE "
     + chain_cte("$1::uuid[]")
@@ -55,6 +63,12 @@ async def family_ids(on: Executor, customer_id: UUID) -> list[UUID]:
     """The customer and every customer merged into it, directly or not."""
     conn = await driver_connection(on)
     return [row["id"] for row in await conn.fetch(_FAMILY_SQL, customer_id)]
+
+
+async def visible_family(on: Executor, customer_id: UUID, principal: Principal) -> Any:
+    """The status and family ids of a customer ``principal`` may see; None otherwise."""
+    conn = await driver_connection(on)
+    return await conn.fetchrow(_VISIBLE_FAMILY_SQL, customer_id, *visibility_args(principal))
 
 
 async def survivors_of(on: Executor, customer_ids: Sequence[UUID]) -> set[UUID]:

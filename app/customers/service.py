@@ -448,6 +448,17 @@ async def readable_family(
     return customer, await family(session, customer.id)
 
 
+async def visible_family(
+    on: Executor, customer_id: UUID, principal: Principal
+) -> tuple[CustomerStatus, list[UUID]]:
+    """A visible customer's status and the ids whose events form its timeline (merged-in
+    included), in one statement: for reads on a bare connection."""
+    found = await queries.visible_family(on, customer_id, principal)
+    if found is None:
+        raise CustomerNotFound(customer_id)
+    return CustomerStatus(found["status"]), list(found["family"])
+
+
 async def get_customer(on: Executor, customer_id: UUID, principal: Principal) -> CustomerOut:
     """The customer aggregate, read in one query: what every read of it answers (the API's
     customer, a ficha's), as far as ``principal`` may see it; 404 otherwise."""

@@ -6,8 +6,6 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from app.auth.access import record_access
 from app.core.db import Executor
 from app.core.pagination import InvalidCursor, cursor_id, decode_cursor, keyset_page
@@ -20,7 +18,7 @@ from app.timeline.schemas import EventOut, TimelinePage
 
 
 async def read_timeline(
-    session: AsyncSession,
+    on: Executor,
     customer_id: UUID,
     principal: Principal,
     *,
@@ -32,15 +30,16 @@ async def read_timeline(
     cursor: str | None,
 ) -> TimelinePage | customers.Merged:
     """A page of a customer's history and everyone merged into it, newest first, logged as
-    read; for a merged customer, only its survivor, and nothing is read."""
-    customer, family = await customers.readable_family(session, customer_id, principal)
-    if customer.status == CustomerStatus.MERGED:
-        return customers.Merged(await customers.survivor_id(session, customer.id))
-    await record_access(session, principal, customer.id, "timeline")
+    read; for a merged customer, only its survivor, and nothing is read. On a bare
+    connection the access-log row commits before the page is read."""
+    status, family = await customers.visible_family(on, customer_id, principal)
+    if status == CustomerStatus.MERGED:
+        return customers.Merged(await customers.survivor_id(on, customer_id))
+    await record_access(on, principal, customer_id, "timeline")
     exact = [t for t in types if not t.endswith("*")]
     prefixes = [t.rstrip("*") for t in types if t.endswith("*")]
     query = TimelineQuery(family, exact, prefixes, channels, since, until)
-    rows = await queries.page_rows(session, query, limit=limit + 1, after=_after(cursor))
+    rows = await queries.page_rows(on, query, limit=limit + 1, after=_after(cursor))
     page, next_cursor = keyset_page(
         rows, limit, lambda r: {"t": r["occurred_at"].isoformat(), "id": str(r["id"])}
     )
