@@ -17,7 +17,7 @@ Measured in docs/performance.md ("The read hot paths at the hardware's pace").
 
 import inspect
 from collections.abc import Callable, Coroutine
-from contextlib import AsyncExitStack, asynccontextmanager
+from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
@@ -48,11 +48,13 @@ class _Step:
     """One call of the plan: a dependency, or the endpoint (the last step)."""
 
     call: Callable[..., Any]
-    generator: bool  # an async generator, entered on the request's exit stack
+    # An async generator's context manager, entered on the request's exit stack.
+    context: Callable[..., AbstractAsyncContextManager[Any]] | None
     function_scope: bool  # closed when the endpoint returns, before the answer is sent
     dependencies: list[tuple[str, int]] = field(default_factory=list)  # (argument, step)
     params: list[tuple[str, list[Any]]] = field(default_factory=list)  # (where, fields)
     request_names: tuple[str, ...] = ()  # the arguments that take the request
+    takes_response: bool = False  # (the endpoint's) some step sets the answer's headers
     response_name: str | None = None
 
 
@@ -78,7 +80,8 @@ def _plan(dependant: Dependant, overrides: dict[Any, Any]) -> list[_Step]:
         generator = _is_async_generator(call)
         if not generator and not _is_coroutine(call):
             raise TypeError(f"a fast route's dependencies are async: {call!r}")
-        step = _Step(call, generator, node.scope == "function")
+        context = asynccontextmanager(call) if generator else None
+        step = _Step(call, context, node.scope == "function")
         step.dependencies = [(sub.name or "", visit(sub)) for sub in node.dependencies]
         step.params = [
             (where, fields)
@@ -99,6 +102,7 @@ def _plan(dependant: Dependant, overrides: dict[Any, Any]) -> list[_Step]:
         return solved[call]
 
     visit(dependant)
+    steps[-1].takes_response = any(step.response_name for step in steps)
     return steps
 
 
@@ -110,6 +114,15 @@ def _is_async_generator(call: Callable[..., Any]) -> bool:
 def _is_coroutine(call: Callable[..., Any]) -> bool:
     target = call if inspect.isroutine(call) else getattr(call, "__call__", None)  # noqa: B004
     return inspect.iscoroutinefunction(target)
+
+
+def _sub_response() -> Response:
+    """What an endpoint's ``response: Response`` argument is, as FastAPI makes it: headers
+    and a status the answer takes."""
+    response = Response()
+    del response.headers["content-length"]
+    response.status_code = None  # type: ignore[assignment]
+    return response
 
 
 def _received(request: Request, where: str) -> Any:
@@ -145,7 +158,9 @@ class FastRoute(APIRoute):
         if not (isinstance(model, type) and issubclass(model, BaseModel)):
             raise TypeError(f"{self.path}: a fast route answers one pydantic model")
         dependant: Dependant = route.dependant
-        plans: dict[tuple[Any, ...], list[_Step]] = {}
+        # Made now, so that what a plan cannot serve stops the app from starting; one more
+        # for each set of dependency overrides (tests) at its first request.
+        plans: dict[tuple[Any, ...], list[_Step]] = {(): _plan(dependant, {})}
         provider = route.dependency_overrides_provider
         default_status = route.status_code or 200
 
@@ -157,33 +172,31 @@ class FastRoute(APIRoute):
                 plan = plans[key] = _plan(dependant, overrides)
             stack: AsyncExitStack = request.scope["fastapi_inner_astack"]
             function_stack: AsyncExitStack = request.scope["fastapi_function_astack"]
-            sub_response = Response()
-            del sub_response.headers["content-length"]
-            sub_response.status_code = None  # type: ignore[assignment]
+            sub_response = _sub_response() if plan[-1].takes_response else None
             values: list[Any] = [None] * len(plan)
-            failed = [False] * len(plan)
+            failed: set[int] = set()
             errors: list[Any] = []
             for index, step in enumerate(plan):
                 # As FastAPI: a step whose parameters or dependencies failed is not called,
                 # and every parameter's error is reported.
-                failed[index] = any(failed[i] for _, i in step.dependencies)
+                if failed and any(i in failed for _, i in step.dependencies):
+                    failed.add(index)
                 kwargs = {name: values[i] for name, i in step.dependencies}
                 for where, fields in step.params:
                     found, wrong = request_params_to_args(fields, _received(request, where))
                     kwargs.update(found)
                     if wrong:
                         errors.extend(wrong)
-                        failed[index] = True
-                if failed[index]:
+                        failed.add(index)
+                if index in failed:
                     continue
                 for name in step.request_names:
                     kwargs[name] = request
                 if step.response_name:
                     kwargs[step.response_name] = sub_response
-                if step.generator:
-                    context = asynccontextmanager(step.call)(**kwargs)
+                if step.context is not None:
                     on = function_stack if step.function_scope else stack
-                    values[index] = await on.enter_async_context(context)
+                    values[index] = await on.enter_async_context(step.context(**kwargs))
                 else:
                     values[index] = await step.call(**kwargs)
             if errors:
@@ -195,10 +208,11 @@ class FastRoute(APIRoute):
                 raise TypeError(f"{self.path} answered {type(answer).__name__}, not {model}")
             response = Response(
                 answer.__pydantic_serializer__.to_json(answer, by_alias=True),
-                status_code=sub_response.status_code or default_status,
+                status_code=(sub_response and sub_response.status_code) or default_status,
                 media_type="application/json",
             )
-            response.headers.raw.extend(sub_response.headers.raw)
+            if sub_response is not None:
+                response.headers.raw.extend(sub_response.headers.raw)
             return response
 
         return handle
