@@ -27,14 +27,16 @@ NOTIFY_CHANNEL = "ch_api_keys"
 # On every ficha and screen-pop: one prepared insert, in the request's transaction if it
 # has one, else committed on its own before the answer is sent.
 def access_insert_sql(*values: str) -> str:
-    """The insert of one access-log row from the parameters named: id, customer_id, key_id,
-    agent_id, role, what (a ficha composes it with what it reads)."""
-    return (
-        "INSERT INTO access_log (id, customer_id, key_id, agent_id, role, what) "
-        f"VALUES ({', '.join(values)})"
+    """The insert of an access-log row from the expressions named: id, customer_id, key_id,
+    agent_id, role, what. A SELECT of them, so that a statement composing it (a ficha's)
+    may add the FROM they come from: one row per row of it."""
+    typed = ", ".join(
+        f"{value}::{type_}" for value, type_ in zip(values, _ACCESS_TYPES, strict=True)
     )
+    return f"INSERT INTO access_log (id, customer_id, key_id, agent_id, role, what) SELECT {typed}"
 
 
+_ACCESS_TYPES = ("uuid", "uuid", "uuid", "text", "text", "text")
 _RECORD_ACCESS = access_insert_sql("$1", "$2", "$3", "$4", "$5", "$6")
 
 

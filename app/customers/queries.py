@@ -222,9 +222,10 @@ SELECT c.*,
 )
 _CARD = _CARD_OF_C + "FROM customers c WHERE c.id = $1 AND " + _SEEN["c"]
 # The screen-pop: the card of whoever holds one of the (at most two) readings of the
-# caller's number, $1 and $4, with the reading that matched. Two parameters, not an array:
-# with an array PostgreSQL planned the statement again on every call.
-_CALLER_CARDS = (
+# caller's number, $1 and $4, with the reading that matched ($2, $3: visibility_args). Two
+# parameters, not an array: with an array PostgreSQL planned the statement again on every
+# call. The screen-pop reads it with its ficha (app/fichas/queries.py).
+CALLER_CARDS_SQL = (
     "SELECT i.value AS phone, card.* FROM customer_identifiers i CROSS JOIN LATERAL ("
     + _CARD_OF_C
     + "FROM customers c WHERE c.id = i.customer_id AND "
@@ -248,4 +249,4 @@ async def caller_card_rows(
     """The card row of everyone ``principal`` may see holding either reading, with the
     ``phone`` that matched."""
     conn = await driver_connection(on)
-    return await conn.fetch(_CALLER_CARDS, national, *visibility_args(principal), international)
+    return await conn.fetch(CALLER_CARDS_SQL, national, *visibility_args(principal), international)

@@ -474,9 +474,20 @@ async def caller_cards(
     """Everyone the caller may see who holds one of the readings of a caller id (national
     and, for bare digits, international: see ``phone_readings``), as :func:`get_customer`
     gives them, each with the phone it holds."""
+    national, international = caller_readings(readings)
+    return caller_cards_of(await queries.caller_card_rows(on, national, international, principal))
+
+
+def caller_readings(readings: Sequence[str]) -> tuple[str, str | None]:
+    """The national and the international reading of a caller id (None for one reading)."""
     national, *international = readings
     assert len(international) <= 1, "a caller id has two readings at most"
-    rows = await queries.caller_card_rows(on, national, next(iter(international), None), principal)
+    return national, next(iter(international), None)
+
+
+def caller_cards_of(rows: Sequence[Any]) -> list[tuple[CustomerOut, str]]:
+    """:func:`caller_cards` from the rows its statement read (for a screen-pop, which reads
+    them with its ficha)."""
     return [(_card(row), row["phone"]) for row in rows]
 
 

@@ -6,6 +6,9 @@ from uuid import UUID
 
 from app.auth.queries import access_insert_sql
 from app.core.db import Executor, driver_connection, new_id
+from app.core.security import Principal
+from app.customers.queries import CALLER_CARDS_SQL
+from app.customers.visibility import visibility_args
 from app.fichas.templates import Template
 from app.indicators.queries import snapshot_sql
 from app.timeline.queries import recent_sql
@@ -45,3 +48,51 @@ async def ficha_reads(
     written."""
     conn = await driver_connection(on)
     return await conn.fetchrow(_READS, customer_id, alert_limit, new_id(), *access, wants)
+
+
+# The screen-pop in one round trip: the caller's cards (parameters $1 to $4 of
+# CALLER_CARDS_SQL) and, when they are one customer's and it is not merged, what its ficha
+# reads and the access-log row of the read, as _READS does. Several candidates, nobody
+# and a merged customer (whose survivor is shown) read and log nothing more here.
+_CHOSEN = "(SELECT id FROM chosen)"
+_SCREEN_POP = (
+    "WITH cards AS ("
+    + CALLER_CARDS_SQL
+    + "), chosen AS (SELECT (array_agg(DISTINCT id))[1] AS id FROM cards"
+    " HAVING count(DISTINCT id) = 1 AND bool_and(status <> 'merged')),"
+    " logged AS ("
+    + access_insert_sql("$5", "chosen.id", "$6", "$7", "$8", "$9")
+    + " FROM chosen) SELECT cards.*, snap.state AS stats_state, snap.flags AS stats_flags,"
+    " snap.updated_at AS stats_updated_at, snap.open_alerts, ARRAY(SELECT r FROM ("
+    + recent_sql(_CHOSEN, "$11")
+    + ") AS r ORDER BY r.n, r.occurred_at DESC, r.id DESC) AS recent FROM cards CROSS JOIN ("
+    + snapshot_sql(_CHOSEN, "$10")
+    + ") AS snap ORDER BY cards.phone"
+)
+
+
+async def screen_pop_rows(
+    on: Executor,
+    national: str,
+    international: str | None,
+    principal: Principal,
+    alert_limit: int,
+    wants: str,
+    access: tuple[Any, ...],
+) -> list[Any]:
+    """The caller card rows (as ``caller_card_rows``), each with the chosen customer's
+    stats_state, stats_flags, stats_updated_at, open_alerts and ``recent`` (empty unless
+    the cards are one customer's, not merged, whose read is then logged with ``access``)."""
+    conn = await driver_connection(on)
+    return list(
+        await conn.fetch(
+            _SCREEN_POP,
+            national,
+            *visibility_args(principal),
+            international,
+            new_id(),
+            *access,
+            alert_limit,
+            wants,
+        )
+    )

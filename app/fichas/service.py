@@ -43,7 +43,7 @@ from app.fichas.templates import (
     validate_sections,
 )
 from app.indicators import service as indicators
-from app.indicators.shapes import Derived, FlagEntry, State
+from app.indicators.shapes import Derived, FlagEntry, Snapshot, State
 from app.indicators.state import OPEN_ORDER, RESOLVED, ValuePolicy, derive, sales_series
 from app.timeline import views
 
@@ -368,13 +368,28 @@ async def screen_pop(
     principal: Principal,
 ) -> Ficha | CallerCandidates:
     """The ficha of whoever calls from one of ``readings`` (the caller id's possible E.164
-    numbers); 404 when nobody holds one, the candidates when several customers do."""
+    numbers); 404 when nobody holds one, the candidates when several customers do. One
+    statement reads the caller's cards and the ficha with its access-log row."""
     _check_role(principal, role)
-    found = await customers.caller_cards(on, readings, principal)
-    if not found:
-        raise CallerNotFound(
-            f"No customer has the phone {readings[0]}.", extra={"phone": readings[0]}
+    template = await templates.sections(on, role)
+    national, international = customers.caller_readings(readings)
+    what = f"screen-pop:{role}"
+    if template is None:  # the caller's errors come first; then the template's
+        found, read = await customers.caller_cards(on, readings, principal), None
+    else:
+        alert_limit, wanted = _wants(template)
+        rows = await queries.screen_pop_rows(
+            on,
+            national,
+            international,
+            principal,
+            alert_limit,
+            views.recent_wants(wanted),
+            access_entry(principal, what),
         )
+        found, read = customers.caller_cards_of(rows), (rows[0] if rows else None)
+    if not found:
+        raise CallerNotFound(f"No customer has the phone {national}.", extra={"phone": national})
     if len({card.id for card, _ in found}) > 1:
         return CallerCandidates(
             detail=f"The number may be {' or '.join(readings)}; several customers hold one.",
@@ -388,13 +403,32 @@ async def screen_pop(
                 for card, phone in found
             ],
         )
-    template = await _template(on, templates, role)
+    if template is None:
+        raise TemplateNotFound(f"No ficha template for role '{role}'.")
     customer = found[0][0]
     policy = indicators.value_policy(settings)
-    what = f"screen-pop:{role}"
-    return await _ficha(
-        on, template, customer, role, language, principal, what, policy, clock.now()
+    if customer.status == CustomerStatus.MERGED or read is None:
+        return await _ficha(
+            on, template, customer, role, language, principal, what, policy, clock.now()
+        )
+    snap = indicators.snapshot_of(
+        {
+            "state": read["stats_state"],
+            "flags": read["stats_flags"],
+            "updated_at": read["stats_updated_at"],
+            "open_alerts": read["open_alerts"],
+        }
     )
+    events = views.recent_items(read["recent"], len(wanted))
+    return _built(template, customer, role, language, principal, policy, clock.now(), snap, events)
+
+
+def _wants(template: Template) -> tuple[int, list[tuple[list[str], bool, int]]]:
+    """How many open alerts a template shows, and what its event sections want."""
+    sections, _ = template
+    alert_limit = max((s["limit"] for s in sections if s["name"] == "alerts"), default=0)
+    shown = [s for s in sections if s["name"] in EVENT_SECTIONS]
+    return alert_limit, [(*EVENT_SECTIONS[s["name"]](s), s["limit"]) for s in shown]
 
 
 async def _template(on: Executor, templates: TemplateCache, role: str) -> Template:
@@ -418,18 +452,32 @@ async def _ficha(
     """The ficha as of ``now``. What it reads once the customer is known is one statement
     with the access-log row of the read: on a bare connection it commits before the ficha
     is answered, and if the row cannot be written nothing is answered."""
-    sections, labels = template
     if customer.status == CustomerStatus.MERGED:
         survivor = await customers.survivor_id(on, customer.id)
         customer = await customers.get_customer(on, survivor, principal)
-    alert_limit = max((s["limit"] for s in sections if s["name"] == "alerts"), default=0)
-    shown = [s for s in sections if s["name"] in EVENT_SECTIONS]
-    wanted = [(*EVENT_SECTIONS[s["name"]](s), s["limit"]) for s in shown]
+    alert_limit, wanted = _wants(template)
     read = await queries.ficha_reads(
         on, customer.id, alert_limit, views.recent_wants(wanted), access_entry(principal, what)
     )
     snap = indicators.snapshot_of(read)
     events = views.recent_items(read["recent"], len(wanted))
+    return _built(template, customer, role, language, principal, policy, now, snap, events)
+
+
+def _built(
+    template: Template,
+    customer: CustomerOut,
+    role: str,
+    language: str,
+    principal: Principal,
+    policy: ValuePolicy,
+    now: datetime,
+    snap: Snapshot,
+    events: list[list[dict[str, Any]]],
+) -> Ficha:
+    """The ficha of what was read: only what its template names."""
+    sections, labels = template
+    shown = [s for s in sections if s["name"] in EVENT_SECTIONS]
     ctx = Context(
         principal=principal,
         customer=customer,
