@@ -9,6 +9,7 @@ import signal
 import sys
 import tempfile
 from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, TypeVar
 from uuid import UUID
@@ -35,6 +36,8 @@ rules_cli = typer.Typer(help="Rules, flags and alerts.", no_args_is_help=True)
 cli.add_typer(rules_cli, name="rules")
 retention_cli = typer.Typer(help="Delete what the retention policy says expired.")
 cli.add_typer(retention_cli, name="retention")
+text_cli = typer.Typer(help="Analysis of what customers write.", no_args_is_help=True)
+cli.add_typer(text_cli, name="text")
 
 T = TypeVar("T")
 
@@ -272,6 +275,30 @@ def rules_sweep() -> None:
     sweep = functools.partial(sweep_rules, settings=get_settings(), clock=SYSTEM_CLOCK)
     evaluated = _with_database(sweep)
     typer.echo(f"evaluated {evaluated} customers")
+
+
+@text_cli.command("reanalyze")
+def text_reanalyze(
+    since: Annotated[
+        datetime | None,
+        typer.Option(
+            help="Only events that occurred since then (default: all).",
+            formats=["%Y-%m-%d", "%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S"],
+        ),
+    ] = None,
+    batch: Annotated[int, typer.Option(min=1, help="Events per transaction.")] = 500,
+) -> None:
+    """Analyse again, with the stored rules, the messages whose analysis is missing or was
+    made with other rules (after PUT /v1/text-rules), and rebuild their customers'
+    indicators; in short transactions, safe while the service ingests."""
+    from app.timeline.texts import reanalyse
+
+    moment = since if since is None or since.tzinfo else since.replace(tzinfo=UTC)
+    work = functools.partial(
+        reanalyse, since=moment, settings=get_settings(), clock=SYSTEM_CLOCK, batch=batch
+    )
+    version, done = _with_database(work)
+    typer.echo(f"analysed {done} messages with {version}")
 
 
 @retention_cli.command("run")

@@ -32,12 +32,14 @@ from app.indicators.router import router as indicators_router
 from app.ingest.router import router as ingest_router
 from app.ingest.service import check_configured_sources
 from app.maintenance import Maintenance
+from app.messages.router import router as messages_router
 from app.ops.router import router as ops_router
 from app.privacy.router import router as privacy_router
 from app.reports.router import router as reports_router
 from app.routing.router import router as routing_router
 from app.segments.router import router as segments_router
 from app.text.router import router as text_router
+from app.text.service import RulesCache
 from app.timeline.router import router as timeline_router
 from app.timeline.schemas import BulkLineResult, event_payloads
 from app.timeline.stream import TimelineFeed
@@ -62,6 +64,7 @@ TAGS = [
     {"name": "timeline", "description": "Events: append, import, read, stream; merges"},
     {"name": "webhooks", "description": "Deliveries from platforms, stored and replayed"},
     {"name": "indicators", "description": "Indicators, rules, alerts, routing, segments"},
+    {"name": "messages", "description": "Messages to customers, their templates, callbacks"},
     {"name": "fichas", "description": "Customer cards per job, the screen-pop, templates"},
     {"name": "privacy", "description": "Export, erasure and retention"},
     {"name": "text", "description": "Text analysis"},
@@ -79,6 +82,7 @@ DOCUMENTED_ORDER = (
     routing_router,
     segments_router,
     reports_router,
+    messages_router,
     fichas_router,
     privacy_router,
     text_router,
@@ -102,6 +106,7 @@ MATCHING_ORDER = (
     incidents_router,
     segments_router,
     reports_router,
+    messages_router,
     privacy_router,
     text_router,
 )
@@ -126,8 +131,9 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
         app.state.templates = TemplateCache(settings.service_url())
         app.state.keys = KeyCache(settings.service_url())
         app.state.policies = PolicyCache(settings.service_url())
+        app.state.text_rules = RulesCache(settings.service_url())
         worker_starting()
-        maintenance = Maintenance(database, settings, app.state.clock)
+        maintenance = Maintenance(database, settings, app.state.clock, app.state.text_rules)
         maintenance.start()
         try:
             yield
@@ -136,6 +142,7 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
             await app.state.keys.close()
             await app.state.policies.close()
             await app.state.templates.close()
+            await app.state.text_rules.close()
             await app.state.feed.close()
             await database.dispose()
             worker_exiting()

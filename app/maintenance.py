@@ -9,6 +9,10 @@ makes a pass every ``CH_MAINTENANCE_SECONDS``.
   because time passes (the abandoned-calls window) clear and stored segments and churn
   risks stay true.
 
+The same process sends messages to customers every ``CH_MESSAGE_SECONDS``: the journeys'
+messages are planned (an alert of a rule with a message action), then the queued messages
+whose time has come are sent (``app.messages.sending``).
+
 What a pass takes for "now" is the service's clock (``app.state.clock``); the interval
 between passes is real time.
 
@@ -22,6 +26,7 @@ import asyncio
 import contextlib
 
 import asyncpg
+import httpx
 import structlog
 
 from app.core.clock import Clock
@@ -29,6 +34,8 @@ from app.core.config import Settings
 from app.core.db import Database, plain_url
 from app.indicators.service import due_customers, reevaluate
 from app.ingest.service import replay_freed
+from app.messages import journeys, sending
+from app.text.service import RulesCache
 
 log = structlog.get_logger("app.maintenance")
 
@@ -38,12 +45,14 @@ REPLAY_BATCH = 100
 RULES_CHUNK = 500
 
 
-async def replay_freed_deliveries(database: Database, settings: Settings, clock: Clock) -> int:
+async def replay_freed_deliveries(
+    database: Database, settings: Settings, clock: Clock, rules: RulesCache
+) -> int:
     """Replay freed deliveries, ``REPLAY_BATCH`` per transaction, each visited once."""
     replayed, after = 0, None
     while True:
         async with database.sessionmaker() as session, session.begin():
-            visited = await replay_freed(session, settings, after, REPLAY_BATCH, clock)
+            visited = await replay_freed(session, settings, after, REPLAY_BATCH, clock, rules)
         replayed += len(visited)
         if len(visited) < REPLAY_BATCH:
             return replayed
@@ -61,26 +70,56 @@ async def sweep_rules(database: Database, settings: Settings, clock: Clock) -> i
     return len(ids)
 
 
-async def make_pass(database: Database, settings: Settings, clock: Clock) -> None:
-    """One pass: replay freed deliveries, then evaluate time-window rules again."""
-    replayed = await replay_freed_deliveries(database, settings, clock)
+async def make_pass(
+    database: Database, settings: Settings, clock: Clock, rules: RulesCache
+) -> None:
+    """One pass: replay freed deliveries (their texts analysed with ``rules``), then
+    evaluate time-window rules again."""
+    replayed = await replay_freed_deliveries(database, settings, clock, rules)
     evaluated = await sweep_rules(database, settings, clock)
     log.info("maintenance_pass", deliveries_replayed=replayed, customers_evaluated=evaluated)
+
+
+async def send_messages(
+    database: Database, settings: Settings, clock: Clock, client: httpx.AsyncClient
+) -> int:
+    """Plan the journeys' messages, then send those due, ``sending.BATCH`` per
+    transaction; how many messages were taken."""
+    async with database.sessionmaker() as session, session.begin():
+        planned = await journeys.plan_rule_messages(session, clock)
+    taken = 0
+    while True:
+        async with database.sessionmaker() as session, session.begin():
+            batch = await sending.send_due(session, settings, clock, client)
+        taken += batch
+        if batch < sending.BATCH:  # each message taken is closed or moved to a later time
+            break
+    if planned or taken:
+        log.info("messages_pass", planned=planned, taken=taken)
+    return taken
 
 
 class Maintenance:
     """The maintenance loop of one serving process (none when the interval is 0)."""
 
-    def __init__(self, database: Database, settings: Settings, clock: Clock) -> None:
+    def __init__(
+        self, database: Database, settings: Settings, clock: Clock, rules: RulesCache
+    ) -> None:
         self._database = database
+        self._rules = rules
         self._settings = settings
         self._clock = clock
         self._leader: asyncpg.Connection | None = None  # holds the lock while open
+        self._leading = asyncio.Lock()  # both loops ask, on the one connection
         self._task: asyncio.Task[None] | None = None
+        self._messages: asyncio.Task[None] | None = None
 
     def start(self) -> None:
+        loop = asyncio.get_running_loop()
         if self._settings.maintenance_seconds > 0:
-            self._task = asyncio.get_running_loop().create_task(self._loop())
+            self._task = loop.create_task(self._loop())
+        if self._settings.message_seconds > 0:
+            self._messages = loop.create_task(self._message_loop())
 
     @property
     def running(self) -> bool:
@@ -89,6 +128,10 @@ class Maintenance:
     async def lead(self) -> bool:
         """Whether this process leads now: it held the lock on a live connection, or it
         has just taken it."""
+        async with self._leading:
+            return await self._take_lead()
+
+    async def _take_lead(self) -> bool:
         if self._leader is not None:
             try:
                 await self._leader.fetchval("SELECT 1")
@@ -107,9 +150,19 @@ class Maintenance:
             await asyncio.sleep(self._settings.maintenance_seconds)
             try:
                 if await self.lead():
-                    await make_pass(self._database, self._settings, self._clock)
+                    await make_pass(self._database, self._settings, self._clock, self._rules)
             except Exception as exc:  # the database away now is tried again next time
                 log.warning("maintenance_failed", error=type(exc).__name__)
+
+    async def _message_loop(self) -> None:
+        async with httpx.AsyncClient() as client:
+            while True:
+                await asyncio.sleep(self._settings.message_seconds)
+                try:
+                    if await self.lead():
+                        await send_messages(self._database, self._settings, self._clock, client)
+                except Exception as exc:  # the database away now is tried again next time
+                    log.warning("messages_failed", error=type(exc).__name__)
 
     async def _resign(self) -> None:
         leader, self._leader = self._leader, None
@@ -118,8 +171,9 @@ class Maintenance:
                 await leader.close(timeout=5)  # closing releases the lock
 
     async def stop(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._messages):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         await self._resign()

@@ -10,4 +10,6 @@ def load_all_models() -> None:
     import app.incidents.models
     import app.indicators.models
     import app.ingest.models
+    import app.messages.models
+    import app.text.models
     import app.timeline.models  # noqa: F401

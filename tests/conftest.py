@@ -31,6 +31,7 @@ from app.core.roles import SERVICE_LOGIN, as_login, provision_service_login
 from app.core.security import Role
 from app.fichas.cache import TemplateCache
 from app.main import create_app
+from app.text.service import RulesCache
 from app.timeline.stream import TimelineFeed
 from tests.support.clock import ControlledClock
 from tests.support.databases import copied_database, scratch_database
@@ -154,6 +155,7 @@ def app(
     application.state.db = database
     application.state.feed = TimelineFeed(str(settings.database_url))
     application.state.templates = TemplateCache(None)  # edits here never commit nor notify
+    application.state.text_rules = RulesCache(None)
 
     async def session_in_test_transaction() -> AsyncIterator[AsyncSession]:
         async with _savepoint_session(connection) as s:
@@ -238,6 +240,7 @@ async def live(
     application.state.db = database
     application.state.feed = TimelineFeed(str(settings.database_url))
     application.state.templates = TemplateCache(str(settings.database_url))
+    application.state.text_rules = RulesCache(str(settings.database_url))
     async with database.sessionmaker() as s, s.begin():
         _, secret = await create_key(s, role=Role.ADMIN, name="live-test")
     transport = httpx.ASGITransport(app=application, raise_app_exceptions=False)
@@ -249,6 +252,7 @@ async def live(
         yield c, {"Authorization": f"Bearer {secret}"}
     await application.state.feed.close()
     await application.state.templates.close()
+    await application.state.text_rules.close()
     # Only the owner may empty the history, and only when it says so for its transaction.
     owner = await asyncpg.connect(plain_url(str(settings.database_url)))
     try:

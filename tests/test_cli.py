@@ -65,13 +65,18 @@ def test_owned_only_needs_an_agent(database_url: str) -> None:
     assert result.returncode != 0
 
 
-def test_stats_rebuild_and_rules_sweep_run(database_url: str) -> None:
+def test_stats_rebuild_rules_sweep_and_text_reanalyze_run(database_url: str) -> None:
     rebuilt = run_cli(database_url, "stats", "rebuild")
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert rebuilt.stdout.strip().startswith("rebuilt ")
     swept = run_cli(database_url, "rules", "sweep")
     assert swept.returncode == 0, swept.stderr
     assert swept.stdout.strip().startswith("evaluated ")
+    reanalysed = run_cli(database_url, "text", "reanalyze", "--since", "2026-01-01")
+    assert reanalysed.returncode == 0, reanalysed.stderr
+    assert re.fullmatch(
+        r"analysed \d+ messages with 1\+rules\.2026-11-29", reanalysed.stdout.strip()
+    )
 
 
 async def test_retention_run_deletes_expired_access_log_rows_in_batches(

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from app.core.config import Settings
 from app.core.db import Database
 from app.maintenance import Maintenance, make_pass
+from app.text.service import RulesCache
 from tests.support.clock import ControlledClock
 from tests.support.webhooks import golden, shopify_post, shopify_refund
 
@@ -54,13 +55,13 @@ async def test_a_pass_replays_a_refund_whose_order_was_recorded_meanwhile(
     client, admin = live
     customer = await _refund_waiting_for_an_order_recorded_meanwhile(client, admin, database)
 
-    await make_pass(database, settings, clock)
+    await make_pass(database, settings, clock, RulesCache(None))
 
     replayed = await _refund_delivery(client, admin)
     assert (replayed["status"], replayed["awaits"], replayed["attempts"]) == ("processed", None, 2)
     timeline = await client.get(f"/v1/customers/{customer}/timeline", headers=admin)
     assert [e["type"] for e in timeline.json()["items"]] == ["order.refunded", "order.placed"]
-    await make_pass(database, settings, clock)  # nothing left to replay
+    await make_pass(database, settings, clock, RulesCache(None))  # nothing left to replay
     assert (await _refund_delivery(client, admin))["attempts"] == 2
 
 
@@ -73,7 +74,7 @@ async def test_the_loop_makes_passes_by_itself_and_stops(
     client, admin = live
     await _refund_waiting_for_an_order_recorded_meanwhile(client, admin, database)
     every_second = settings.model_copy(update={"maintenance_seconds": 1})
-    maintenance = Maintenance(database, every_second, clock)
+    maintenance = Maintenance(database, every_second, clock, RulesCache(None))
     maintenance.start()
     assert maintenance.running
     try:
@@ -85,7 +86,12 @@ async def test_the_loop_makes_passes_by_itself_and_stops(
     finally:
         await maintenance.stop()
     assert not maintenance.running
-    off = Maintenance(database, settings.model_copy(update={"maintenance_seconds": 0}), clock)
+    off = Maintenance(
+        database,
+        settings.model_copy(update={"maintenance_seconds": 0}),
+        clock,
+        RulesCache(None),
+    )
     off.start()
     assert not off.running
 
@@ -93,7 +99,8 @@ async def test_the_loop_makes_passes_by_itself_and_stops(
 async def test_one_process_leads_until_it_stops(
     database: Database, settings: Settings, clock: ControlledClock
 ) -> None:
-    first, second = Maintenance(database, settings, clock), Maintenance(database, settings, clock)
+    first = Maintenance(database, settings, clock, RulesCache(None))
+    second = Maintenance(database, settings, clock, RulesCache(None))
     try:
         assert await first.lead() is True
         assert await first.lead() is True, "the leader keeps the lead"
@@ -145,12 +152,12 @@ async def test_a_pass_clears_the_abandoned_calls_alert_once_the_window_has_passe
     assert alert["status"] == "open"
 
     clock.advance(timedelta(minutes=59))  # the first call is 3 h 59 min old
-    await make_pass(database, settings, clock)
+    await make_pass(database, settings, clock, RulesCache(None))
     assert (await _alerts(client, admin, customer))[0]["status"] == "open"
 
     clock.advance(timedelta(minutes=2))  # 4 h 1 min: three calls are left in the window
     assert (await _alerts(client, admin, customer))[0]["status"] == "open", "until a pass"
-    await make_pass(database, settings, clock)
+    await make_pass(database, settings, clock, RulesCache(None))
     [cleared] = await _alerts(client, admin, customer)
     assert cleared["status"] == "cleared"
     assert cleared["cleared_at"] == clock.now().isoformat().replace("+00:00", "Z")
@@ -174,11 +181,11 @@ async def test_a_pass_ends_the_unsatisfied_streak_when_a_contact_leaves_the_90_d
     assert (alert["rule"], alert["status"]) == ("unsatisfied_streak", "open")
 
     clock.advance(timedelta(days=1) - timedelta(minutes=1))  # the first is 90 days less 1 min
-    await make_pass(database, settings, clock)
+    await make_pass(database, settings, clock, RulesCache(None))
     assert (await _alerts(client, admin, customer))[0]["status"] == "open"
 
     clock.advance(timedelta(minutes=2))
-    await make_pass(database, settings, clock)
+    await make_pass(database, settings, clock, RulesCache(None))
     assert (await _alerts(client, admin, customer))[0]["status"] == "cleared"
     indicators = (await client.get(f"/v1/customers/{customer}/indicators", headers=admin)).json()
     assert indicators["satisfaction"]["unsatisfied_90d"] == 2
@@ -222,9 +229,9 @@ async def test_a_customer_without_a_purchase_for_the_at_risk_days_is_in_the_at_r
 
     assert await segment() == "occasional" and not await in_at_risk_segment()
     clock.advance(timedelta(days=10) - timedelta(minutes=1))  # 180 days less a minute
-    await make_pass(database, settings, clock)
+    await make_pass(database, settings, clock, RulesCache(None))
     assert await segment() == "occasional" and not await in_at_risk_segment()
     clock.advance(timedelta(minutes=2))  # 180 days and a minute
     assert await segment() == "at_risk"
-    await make_pass(database, settings, clock)
+    await make_pass(database, settings, clock, RulesCache(None))
     assert await in_at_risk_segment()

@@ -29,6 +29,8 @@ SHARDING = {
     "past_identifiers": "customer_id",
     "delivery_customers": "customer_id",
     "incident_customers": "customer_id",
+    "messages": "customer_id",
+    "text_analyses": "customer_id",
     "customer_identifiers": "value",
     "delivery_identifiers": "value",
     "webhook_deliveries": "delivery_id",
@@ -38,7 +40,9 @@ SHARDING = {
     "incidents": None,
     "api_keys": None,
     "ficha_templates": None,
+    "message_templates": None,
     "policies": None,
+    "text_rules": None,
     "alembic_version": None,
 }
 

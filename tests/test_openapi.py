@@ -25,6 +25,9 @@ def test_operations_have_stable_ids_and_declare_their_errors() -> None:
             if path.startswith("/v1/webhooks/"):
                 # Platforms prove themselves with their own signatures, not API keys.
                 assert "401" in operation["responses"] and operation["security"] == []
+            elif path.startswith("/v1/callbacks/"):
+                # A message's callback link carries its own secret: an unknown one is 404.
+                assert "404" in operation["responses"] and operation["security"] == []
             elif path.startswith("/v1/"):
                 assert {"401", "403"} <= set(operation["responses"]), f"{method} {path}"
                 assert operation.get("security"), f"{method} {path} has no security"

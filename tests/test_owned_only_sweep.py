@@ -51,6 +51,9 @@ OUT_OF_SCOPE = {
     # so no owner to restrict; a bad signature stores nothing (tests/ingest).
     "receive_webhook": "signed by the platform, not called with a key",
     "receive_webhook_with_token": "signed by the platform, not called with a key",
+    # A message's callback link carries its own secret, not a key (tests/messages).
+    "show_callback_slots": "opened by the customer with the link's secret, not a key",
+    "request_callback": "posted by the customer with the link's secret, not a key",
 }
 
 # An admin key cannot be owned-only (a check constraint): every other role is tried.
@@ -224,6 +227,16 @@ def _(w: World, s: Side, role: Role) -> list[Call]:
     # Reads no customer: whatever the answer holds must come from the text sent.
     text = f"URGENTE: {s.name} ({s.email}) llama otra vez, quiere la baja hoy mismo"
     return [Call("POST", "/v1/text/analyze", {200}, {200}, json={"text": text})]
+
+
+@recipe("get_text_rules")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    return [Call("GET", "/v1/text-rules", set(), set())]
+
+
+@recipe("put_text_rules")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    return [Call("PUT", "/v1/text-rules", set(), set(), json={})]
 
 
 # --- timeline -----------------------------------------------------------------------
@@ -476,6 +489,12 @@ def _(w: World, s: Side, role: Role) -> list[Call]:
     return [Call("GET", "/v1/reports/summary", set(), set(), params=period)]
 
 
+@recipe("get_topics_report")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    period = {"from": "2020-01-01T00:00:00Z", "to": "2020-02-01T00:00:00Z"}
+    return [Call("GET", "/v1/reports/topics", set(), set(), params=period)]
+
+
 # --- fichas ---------------------------------------------------------------------------
 
 
@@ -521,6 +540,42 @@ def _(w: World, s: Side, role: Role) -> list[Call]:
 @recipe("delete_ficha_template")
 def _(w: World, s: Side, role: Role) -> list[Call]:
     return [Call("DELETE", "/v1/ficha-templates/sweep", set(), set())]
+
+
+@recipe("list_message_templates")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    return [Call("GET", "/v1/message-templates", {200}, {200})]
+
+
+@recipe("get_message_template")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    return [Call("GET", "/v1/message-templates/carrier_delay", {200}, {200})]
+
+
+@recipe("put_message_template")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    text = {"subject": "s", "body": "b"}
+    body = {"purpose": "service", "texts": {lang: text for lang in ("es", "pt", "en", "fr")}}
+    return [Call("PUT", "/v1/message-templates/sweep", set(), set(), json=body)]
+
+
+@recipe("send_message")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    body = {"template": "carrier_delay", "fields": {"incident_title": "sweep"}}
+    return [
+        Call("POST", f"/v1/customers/{s.person}/messages", {404}, {201}, json=body),
+        Call("POST", f"/v1/customers/{s.duplicate}/messages", {404}, {404}, json=body),
+    ]
+
+
+@recipe("list_messages")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    return [Call("GET", f"/v1/customers/{s.person}/messages", {404}, {200})]
+
+
+@recipe("get_message")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    return [Call("GET", f"/v1/customers/{s.person}/messages/{uuid4()}", {404}, {404})]
 
 
 @recipe("get_access_log")

@@ -57,3 +57,26 @@ async def clear_alerts(on: Executor, ended: Sequence[tuple[UUID, str]], at: date
         [r for _, r in ended],
         at,
     )
+
+
+async def open_of_rules(on: Executor, rules: Sequence[str]) -> list[dict[str, Any]]:
+    """Alerts of ``rules`` still open: neither acknowledged nor cleared."""
+    conn = await driver_connection(on)
+    rows = await conn.fetch(
+        "SELECT id, customer_id, rule, title, detail, raised_at FROM alerts "
+        "WHERE rule = ANY($1::text[]) AND status = 'open' AND cleared_at IS NULL",
+        list(rules),
+    )
+    return [dict(r) for r in rows]  # jsonb arrives decoded (the pool sets the codec)
+
+
+async def is_open(on: Executor, customer_id: UUID, alert_id: UUID) -> bool:
+    conn = await driver_connection(on)
+    return bool(
+        await conn.fetchval(
+            "SELECT EXISTS (SELECT 1 FROM alerts WHERE customer_id = $1 AND id = $2 "
+            "AND status = 'open' AND cleared_at IS NULL)",
+            customer_id,
+            alert_id,
+        )
+    )

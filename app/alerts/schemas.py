@@ -8,11 +8,11 @@ from pydantic import BaseModel, Field
 
 FLAG_CODES = (
     "Open set (show an unknown one by its label): today at_risk, abandoned_calls, "
-    "recurring_problem, open_dispute, incident_affected"
+    "recurring_problem, open_dispute, incident_affected, urgent_message, angry_customer"
 )
 RULE_NAMES = (
     "Open set: today unsatisfied_streak, premium_abandoned_calls, recurring_problem, "
-    "open_dispute, incident_affected"
+    "open_dispute, incident_affected, urgent_message, angry_message"
 )
 
 

@@ -3,6 +3,7 @@ indicators' rules, listed and acknowledged by people."""
 
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -95,3 +96,14 @@ async def raise_alerts(on: Executor, alerts: Sequence[RaisedAlert], at: datetime
 async def clear_alerts(on: Executor, ended: Sequence[tuple[UUID, str]], at: datetime) -> None:
     """Close, at ``at``, the open episode of each (customer, rule) that no longer holds."""
     await queries.clear_alerts(on, ended, at)
+
+
+async def open_of_rules(on: Executor, rules: Sequence[str]) -> list[dict[str, Any]]:
+    """The alerts of ``rules`` nobody acknowledged and that still hold (id, customer_id,
+    rule, title, detail, raised_at)."""
+    return await queries.open_of_rules(on, rules)
+
+
+async def is_open(on: Executor, customer_id: UUID, alert_id: UUID) -> bool:
+    """Whether the alert is still open: neither acknowledged nor cleared."""
+    return await queries.is_open(on, customer_id, alert_id)

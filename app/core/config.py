@@ -4,10 +4,10 @@ import re
 from decimal import Decimal
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from fastapi import Depends, Request
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -132,6 +132,59 @@ class Settings(BaseSettings):
         description="Addresses or networks of the proxies whose X-Forwarded-Proto/-For the "
         "server believes (uvicorn's forwarded_allow_ips); empty: none.",
     )
+    message_seconds: int = Field(
+        default=5,
+        ge=0,
+        description="Between passes of the message sender, made by one process of the "
+        "deployment; 0: this process never sends.",
+    )
+    message_hours: str = Field(
+        default="09:00-21:00",
+        pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]-([01][0-9]|2[0-4]):[0-5][0-9]$",
+        description="When a customer who set no contact hours may be messaged, every day, "
+        "on their clock (HH:MM-HH:MM).",
+    )
+    message_timezone: str = Field(
+        default="UTC",
+        description="IANA time zone of a customer who set none, for contact hours.",
+    )
+    twilio_base_url: str = Field(
+        default="https://api.twilio.com", description="Twilio's REST API (SMS, WhatsApp)."
+    )
+    twilio_account_sid: str = Field(default="", description="Twilio Account SID; empty: no SMS.")
+    twilio_auth_token: SecretStr = Field(
+        default=SecretStr(""), description="Twilio Auth Token (basic auth with the SID)."
+    )
+    twilio_sms_from: str = Field(
+        default="", description="The Twilio number (E.164) SMS are sent from."
+    )
+    twilio_messaging_service_sid: str = Field(
+        default="",
+        description="A Twilio Messaging Service SID to send SMS through instead of a number.",
+    )
+    twilio_whatsapp_from: str = Field(
+        default="", description="The WhatsApp sender (E.164); empty: no WhatsApp."
+    )
+    sendgrid_base_url: str = Field(
+        default="https://api.sendgrid.com", description="SendGrid's v3 API (e-mail)."
+    )
+    sendgrid_api_key: SecretStr = Field(
+        default=SecretStr(""), description="SendGrid API key with Mail Send; empty: no SendGrid."
+    )
+    smtp_host: str = Field(
+        default="", description="SMTP server for e-mail when SendGrid is not configured."
+    )
+    smtp_port: int = Field(default=587, ge=1, le=65535, description="SMTP port.")
+    smtp_username: str = Field(default="", description="SMTP login; empty: none.")
+    smtp_password: SecretStr = Field(default=SecretStr(""), description="SMTP password.")
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        default="starttls",
+        description="starttls (upgrade on the port), tls (implicit TLS, port 465) or none.",
+    )
+    email_from: str = Field(
+        default="", description="The address e-mail to customers comes from; empty: no e-mail."
+    )
+    email_from_name: str = Field(default="", description="The name shown with email_from.")
     webhook_secrets: dict[str, list[str]] = Field(
         default_factory=dict,
         description="Secrets of each webhook source, read from CH_WEBHOOK_<SOURCE>_SECRETS "
@@ -161,6 +214,17 @@ class Settings(BaseSettings):
         return {
             source: _split(raw) if isinstance(raw, str) else raw for source, raw in value.items()
         }
+
+    @field_validator("message_timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"'{value}' is not an IANA time zone") from exc
+        return value
 
     @field_validator("cors_origins")
     @classmethod

@@ -1,8 +1,7 @@
-"""One LISTEN connection per channel and process, reconnecting by itself, and the
-per-process caches it keeps honest."""
+"""One LISTEN connection per channel and process, reconnecting by itself."""
 
 import asyncio
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable
 from typing import Generic, TypeVar
 
 import asyncpg
@@ -85,55 +84,54 @@ class Listener:
             await connection.close()
 
 
-K = TypeVar("K", bound=Hashable)
+K = TypeVar("K")
 V = TypeVar("V")
 
 
 class NotifiedCache(Generic[K, V]):
-    """What this process read from some tables, kept until any process commits a change
-    to them.
+    """Values read from the database by key, kept until a change is notified on
+    ``channel``.
 
-    A trigger on the tables notifies ``channel`` on commit, whoever changed them (the API,
-    the command line, a migration, psql); every process drops all it kept when the
-    notification arrives, so a change is seen everywhere within the notification delay
-    (milliseconds). Only a read that began while LISTEN was in effect and saw no
-    notification since is kept, so a read racing a change cannot keep the old value.
-    While the LISTEN connection is down (and without a database URL: tests whose changes
-    never commit) every read goes to the database. Nothing found (None) is never kept.
+    A change (the API, a migration, psql) notifies on commit, through a trigger; every
+    process drops its copies when the notification arrives, so an edit is seen everywhere
+    within the notification delay. Only a read that began while LISTEN was in effect and
+    saw no notification since is kept, so a read racing an edit cannot keep the old
+    value. While the LISTEN connection is down (and without a database URL: tests whose
+    edits never commit) every read goes to the database. A read that finds nothing
+    (None) is never kept: a key nobody stored costs no memory.
     """
 
     def __init__(self, database_url: str | None, channel: str, *, limit: int = 10_000) -> None:
-        self._kept: dict[K, V] = {}
+        self._values: dict[K, V] = {}
         self._limit = limit  # past it, everything is dropped: a bound, not an eviction policy
         self._generation = 0  # advances with every notification and every lost connection
         self._listener = (
             None
             if database_url is None
-            else Listener(database_url, channel, self._changed, on_lost=self.forget)
+            else Listener(database_url, channel, self._changed, on_lost=self._forget)
         )
 
     async def get(self, key: K, load: Callable[[], Awaitable[V | None]]) -> V | None:
-        """The value kept for ``key``, else what ``load()`` reads (kept if it may be)."""
-        if key in self._kept:
-            return self._kept[key]
+        """The value kept for ``key``, else what ``load()`` reads (kept when it may be)."""
+        if key in self._values:
+            return self._values[key]
         if self._listener is None:
             return await load()
         self._listener.ensure()
         listening, generation = self._listener.listening, self._generation
         found = await load()
         if found is not None and listening and generation == self._generation:
-            if len(self._kept) >= self._limit:
-                self._kept.clear()
-            self._kept[key] = found
+            if len(self._values) >= self._limit:
+                self._values.clear()
+            self._values[key] = found
         return found
 
     def _changed(self, _payload: str) -> None:
-        self.forget()
+        self._forget()
 
-    def forget(self) -> None:
-        """Drop everything kept."""
+    def _forget(self) -> None:
         self._generation += 1
-        self._kept.clear()
+        self._values.clear()
 
     async def close(self) -> None:
         if self._listener is not None:

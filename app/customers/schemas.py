@@ -401,7 +401,12 @@ class Preferences(BaseModel):
     content_interests: list[Annotated[str, Field(min_length=1, max_length=100)]] = Field(
         default_factory=list, max_length=50
     )
-    do_not_call: bool = False
+    do_not_call: bool = Field(
+        default=False, description="No calls, and no SMS or WhatsApp from the service either"
+    )
+    do_not_contact: bool = Field(
+        default=False, description="No message from the service on any channel"
+    )
     notes: Annotated[str, Field(max_length=2000)] | None = None
 
     @field_validator("timezone")

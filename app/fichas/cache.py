@@ -8,7 +8,7 @@ from app.fichas.templates import Template
 
 class TemplateCache(NotifiedCache[str, Template]):
     """Templates by role, read once and kept until a change is notified (a trigger on
-    ``ficha_templates``); ``None`` as the URL reads every time."""
+    ``ficha_templates``)."""
 
     def __init__(self, database_url: str | None) -> None:
         super().__init__(database_url, NOTIFY_CHANNEL)

@@ -28,12 +28,14 @@ from app.fichas.templates import (
 from app.indicators.schemas import (
     FLAG_EXAMPLE,
     LAST_INTERACTION_EXAMPLE,
+    MESSAGE_EXAMPLE,
     RISK_EXAMPLE,
     SATISFACTION_EXAMPLE,
     VALUE_EXAMPLE,
     ChurnRisk,
     Flag,
     LastInteraction,
+    MessageFinding,
     RiskIndicators,
     SalesPoint,
     SatisfactionIndicators,
@@ -119,12 +121,34 @@ class ValueAtAGlance(BaseModel):
     segment: str = Field(description="As in the indicators' value.segment (an open set)")
 
 
+class SentimentIndicator(BaseModel):
+    """How the customer feels, by the latest message analysed (docs/text-analysis.md)."""
+
+    level: Literal["angry", "negative", "neutral", "positive", "unknown"] = Field(
+        description="angry: abusive or very negative (score <= -0.7); unknown: no message yet"
+    )
+    icon: Literal[
+        "sentiment_angry",
+        "sentiment_negative",
+        "sentiment_neutral",
+        "sentiment_positive",
+        "sentiment_unknown",
+    ] = Field(description="An icon code a UI maps to its own picture")
+    trend: Literal["improving", "steady", "worsening"] | None
+    negative_30d: int
+    last_message: MessageFinding | None = Field(
+        description="The latest message: its sentiment, urgency and intents, with the words "
+        "that triggered them"
+    )
+
+
 class IndicatorsSection(Section):
     name: Literal["indicators"]
     value: ValueAtAGlance
     satisfaction: SatisfactionIndicators
     churn_risk: RiskIndicators
     last_interaction: LastInteraction | None
+    sentiment: SentimentIndicator
 
 
 class FlagsSection(Section):
@@ -326,6 +350,13 @@ class Ficha(BaseModel):
                             "satisfaction": SATISFACTION_EXAMPLE,
                             "churn_risk": RISK_EXAMPLE,
                             "last_interaction": LAST_INTERACTION_EXAMPLE,
+                            "sentiment": {
+                                "level": "angry",
+                                "icon": "sentiment_angry",
+                                "trend": "worsening",
+                                "negative_30d": 2,
+                                "last_message": MESSAGE_EXAMPLE,
+                            },
                         },
                         "flags": {
                             "name": "flags",

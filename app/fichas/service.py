@@ -43,8 +43,15 @@ from app.fichas.templates import (
     validate_sections,
 )
 from app.indicators import service as indicators
-from app.indicators.shapes import Derived, FlagEntry, Snapshot, State
-from app.indicators.state import OPEN_ORDER, RESOLVED, ValuePolicy, derive, sales_series
+from app.indicators.shapes import Derived, DerivedText, FlagEntry, Snapshot, State
+from app.indicators.state import (
+    OPEN_ORDER,
+    RESOLVED,
+    VERY_NEGATIVE,
+    ValuePolicy,
+    derive,
+    sales_series,
+)
 from app.timeline import views
 
 
@@ -174,6 +181,24 @@ def _indicators(ctx: Context, section: Section) -> dict[str, Any]:
         "satisfaction": satisfaction,
         "churn_risk": ctx.indicators["risk"],
         "last_interaction": ctx.indicators["contact"]["last_interaction"],
+        "sentiment": _sentiment(ctx.indicators["text"]),
+    }
+
+
+def _sentiment(text: DerivedText) -> dict[str, Any]:
+    last = text["last_inbound"]
+    if last is None:
+        level = "unknown"
+    elif last["abusive"] or last["score"] <= VERY_NEGATIVE:
+        level = "angry"
+    else:
+        level = last["sentiment"]
+    return {
+        "level": level,
+        "icon": f"sentiment_{level}",
+        "trend": text["sentiment_trend"],
+        "negative_30d": text["negative_30d"],
+        "last_message": last,
     }
 
 

@@ -27,6 +27,16 @@ class ShipmentMatcher(BaseModel):
         return self
 
 
+class IncidentMessage(BaseModel):
+    """Message every affected customer once, on their preferred channel."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    template: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,79}$")] = Field(
+        description="A message template whose only field is incident_title"
+    )
+
+
 class IncidentIn(BaseModel):
     model_config = ConfigDict(
         extra="forbid",
@@ -40,6 +50,7 @@ class IncidentIn(BaseModel):
                         "shipped_from": "2026-11-20T00:00:00+01:00",
                         "shipped_to": "2026-11-23T00:00:00+01:00",
                     },
+                    "message": {"template": "carrier_delay"},
                 }
             ]
         },
@@ -47,6 +58,9 @@ class IncidentIn(BaseModel):
 
     title: Annotated[str, Field(min_length=1, max_length=300)]
     matcher: ShipmentMatcher
+    message: IncidentMessage | None = Field(
+        default=None, description="Message the affected customers (the carrier-delay journey)"
+    )
 
 
 class IncidentStatus(StrEnum):
@@ -63,6 +77,9 @@ class IncidentOut(BaseModel):
     closed_at: datetime | None
     affected: int = Field(description="Customers it affects, of those the caller may see")
     queue: str
+    messages_queued: int = Field(
+        default=0, description="Messages queued to affected customers when it was declared"
+    )
 
 
 class IncidentList(BaseModel):

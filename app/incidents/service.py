@@ -14,6 +14,7 @@ from app.incidents.models import Incident
 from app.incidents.repository import IncidentRepository
 from app.incidents.schemas import IncidentIn, IncidentList, IncidentOut, IncidentStatus
 from app.indicators import service as indicators
+from app.messages import journeys
 
 
 def _incident_out(incident: Incident) -> IncidentOut:
@@ -39,8 +40,13 @@ async def declare_incident(
     )
     await queries.add_incident_members(session, incident.id, members)
     await indicators.reevaluate(session, members, settings, clock)
+    queued = 0
+    if data.message is not None:
+        queued = await journeys.message_affected(
+            session, incident.id, incident.title, members, data.message.template, clock
+        )
     await session.refresh(incident)
-    return _incident_out(incident)
+    return _incident_out(incident).model_copy(update={"messages_queued": queued})
 
 
 class IncidentNotFound(NotFound):

@@ -11,6 +11,7 @@ from app.core.db import Executor, driver_connection
 from app.customers.family import families_cte
 from app.indicators.shapes import SavedStats, StatsRow
 from app.indicators.state import Fact
+from app.text.service import finding
 
 _LOCK = (
     "WITH missing AS ("
@@ -41,12 +42,17 @@ _SAVE = (
     "churn, flags, reevaluate_at)) AS v "
     "WHERE s.customer_id = v.customer_id"
 )
-# The whole history of each customer of a batch, merged-in customers' events included.
+# The whole history of each customer of a batch, merged-in customers' events included,
+# each with the analysis of its customer text when it has one.
 _HISTORIES = (
     "WITH RECURSIVE "
     + families_cte("$1::uuid[]")
-    + " SELECT f.root, e.id, e.type, e.occurred_at, e.channel, e.payload, e.corrects_id "
-    "FROM family f JOIN events e ON e.customer_id = f.id"
+    + " SELECT f.root, e.id, e.type, e.occurred_at, e.channel, e.payload, e.corrects_id, "
+    "a.event_id AS analysed, a.language, a.sentiment, a.score, a.urgency, a.reasons, a.intents, "
+    "a.abusive, a.terms "
+    "FROM family f JOIN events e ON e.customer_id = f.id "
+    "LEFT JOIN text_analyses a ON a.customer_id = e.customer_id "
+    "AND a.occurred_at = e.occurred_at AND a.event_id = e.id"
 )
 
 
@@ -142,6 +148,7 @@ async def histories(on: Executor, customer_ids: Sequence[UUID]) -> dict[UUID, li
                 r["channel"],
                 r["payload"],
                 str(r["corrects_id"]) if r["corrects_id"] else None,
+                finding(r) if r["analysed"] else None,
             )
         )
     return found

@@ -16,20 +16,27 @@ class RuleSettings(TypedDict, total=False):
     window_days: int
     window_hours: int
     tiers: list[str]
+    actions: list[dict[str, Any]]
 
 
 # Defaults; an admin changes them at run time with PUT /v1/rules/{rule}.
+# ``actions``: what the service does while an alert of the rule stays open; a message
+# action queues a template for the customer ``after_minutes`` after the alert is raised,
+# sent only if the alert is still open then (app/messages/journeys.py).
 DEFAULT_RULES: dict[str, RuleSettings] = {
-    "unsatisfied_streak": {"enabled": True, "threshold": 3, "window_days": 90},
+    "unsatisfied_streak": {"enabled": True, "threshold": 3, "window_days": 90, "actions": []},
     "premium_abandoned_calls": {
         "enabled": True,
         "threshold": 4,
         "window_hours": 4,
         "tiers": [Tier.PREMIUM, Tier.VIP],
+        "actions": [{"kind": "message", "template": "abandoned_calls", "after_minutes": 30}],
     },
-    "recurring_problem": {"enabled": True, "threshold": 2, "window_days": 60},
-    "open_dispute": {"enabled": True},
-    "incident_affected": {"enabled": True},
+    "recurring_problem": {"enabled": True, "threshold": 2, "window_days": 60, "actions": []},
+    "open_dispute": {"enabled": True, "actions": []},
+    "incident_affected": {"enabled": True, "actions": []},
+    "urgent_message": {"enabled": True, "actions": []},
+    "angry_message": {"enabled": True, "actions": []},
 }
 
 
@@ -113,6 +120,34 @@ def evaluate(
                 "Open dispute",
                 f"Open payment dispute ({', '.join(disputes)})",
                 {"disputes": disputes},
+            )
+        )
+    text = indicators["text"]
+    if on("urgent_message") and text["urgent_24h"]:
+        urgent = text["urgent_24h"][-1]
+        reasons = ", ".join(r.replace("_", " ") for r in urgent["reasons"])
+        held.append(
+            Condition(
+                "urgent_message",
+                "urgent_message",
+                "danger",
+                "Urgent message",
+                f"Urgent message from the customer ({reasons})",
+                {"audience": "owner", **urgent},
+            )
+        )
+    if on("angry_message") and text["angry_24h"]:
+        angry = text["angry_24h"][-1]
+        held.append(
+            Condition(
+                "angry_message",
+                "angry_customer",
+                "danger",
+                "Angry customer",
+                "Supervisor: "
+                + ("abusive message" if angry["abusive"] else "very negative message")
+                + " from the customer",
+                {"audience": "supervisor", **angry},
             )
         )
     if on("incident_affected"):

@@ -10,6 +10,8 @@ from app.alerts.schemas import FLAG_CODES, RULE_NAMES
 from app.core.money import Money
 from app.customers.schemas import Tier
 from app.indicators.shapes import ChurnLevel
+from app.text.rules import Intent, UrgencyReason
+from app.text.schemas import SentimentLabel, UrgencyFinding, UrgencyLevel
 
 
 class Flag(BaseModel):
@@ -90,6 +92,68 @@ class RiskIndicators(BaseModel):
     churn_reason: str | None
 
 
+class MatchedTerms(BaseModel):
+    """The words of a message that the rules matched (folded), by what they told."""
+
+    sentiment: list[str]
+    urgency: list[UrgencyFinding]
+    intents: dict[str, list[str]] = Field(description="By intent")
+    abusive: list[str]
+
+
+class MessageFinding(BaseModel):
+    """What the analysis of one of the customer's messages found (docs/text-analysis.md)."""
+
+    at: datetime
+    event_id: UUID
+    language: str | None
+    sentiment: SentimentLabel
+    score: float = Field(ge=-1, le=1)
+    urgency: UrgencyLevel
+    reasons: list[UrgencyReason] = Field(description="Why it is urgent (none: it is not)")
+    intents: list[Intent]
+    abusive: bool
+    terms: MatchedTerms | None = Field(description="Null once the customer was erased")
+
+
+class UrgentMessage(BaseModel):
+    at: datetime
+    event_id: UUID
+    reasons: list[UrgencyReason]
+
+
+class AngryMessage(BaseModel):
+    at: datetime
+    event_id: UUID
+    abusive: bool
+    score: float = Field(ge=-1, le=1)
+
+
+class ChurnSignal(BaseModel):
+    at: datetime
+    event_id: UUID
+    intent: Literal["cancellation", "legal_threat"]
+
+
+class TextIndicators(BaseModel):
+    """What the customer's analysed messages say: e-mails received, chats, mentions,
+    survey comments, tickets, calls' notes and transcripts."""
+
+    last_inbound: MessageFinding | None = Field(description="The latest analysed message")
+    negative_30d: int = Field(description="Negative messages in 30 days")
+    sentiment_trend: Literal["improving", "steady", "worsening"] | None = Field(
+        description="Mean sentiment of the last 30 days against the 60 before (a change of "
+        "0.2 or more); null without messages in both"
+    )
+    urgent_24h: list[UrgentMessage] = Field(description="High-urgency messages in 24 hours")
+    angry_24h: list[AngryMessage] = Field(
+        description="Abusive or very negative (score <= -0.7) messages in 24 hours"
+    )
+    churn_signal: ChurnSignal | None = Field(
+        description="The latest message of 90 days asking to cancel or threatening legal action"
+    )
+
+
 VALUE_EXAMPLE: dict[str, Any] = {
     "lifetime_value": [
         {"amount": "1240.50", "currency": "EUR"},
@@ -115,6 +179,47 @@ SATISFACTION_EXAMPLE: dict[str, Any] = {
     "csat_90d_average": 2.5,
     "nps_90d_average": None,
     "unsatisfied_90d": 2,
+}
+MESSAGE_EXAMPLE: dict[str, Any] = {
+    "at": "2026-11-02T09:10:00Z",
+    "event_id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a11",
+    "language": "es",
+    "sentiment": "negative",
+    "score": -0.81,
+    "urgency": "high",
+    "reasons": ["deadline", "urgent_word"],
+    "intents": ["delivery", "complaint"],
+    "abusive": False,
+    "terms": {
+        "sentiment": ["inaceptable", "muy enfadada"],
+        "urgency": [
+            {"reason": "urgent_word", "term": "urgente"},
+            {"reason": "deadline", "term": "hoy mismo"},
+        ],
+        "intents": {"delivery": ["pedido"], "complaint": ["inaceptable"]},
+        "abusive": [],
+    },
+}
+TEXT_EXAMPLE: dict[str, Any] = {
+    "last_inbound": MESSAGE_EXAMPLE,
+    "negative_30d": 2,
+    "sentiment_trend": "worsening",
+    "urgent_24h": [
+        {
+            "at": "2026-11-02T09:10:00Z",
+            "event_id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a11",
+            "reasons": ["deadline", "urgent_word"],
+        }
+    ],
+    "angry_24h": [
+        {
+            "at": "2026-11-02T09:10:00Z",
+            "event_id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a11",
+            "abusive": False,
+            "score": -0.81,
+        }
+    ],
+    "churn_signal": None,
 }
 RISK_EXAMPLE: dict[str, Any] = {
     "churn": "medium",
@@ -150,6 +255,7 @@ class IndicatorsOut(BaseModel):
                         "missed_calls_4h": 1,
                     },
                     "risk": RISK_EXAMPLE,
+                    "text": TEXT_EXAMPLE,
                     "flags": [FLAG_EXAMPLE],
                 }
             ]
@@ -163,6 +269,7 @@ class IndicatorsOut(BaseModel):
     satisfaction: SatisfactionIndicators
     contact: ContactIndicators
     risk: RiskIndicators
+    text: TextIndicators
     flags: list[Flag] = Field(description="Set by the rules at the last evaluation")
 
 
@@ -175,16 +282,43 @@ class RuleList(BaseModel):
     items: list[RuleOut]
 
 
+class MessageAction(BaseModel):
+    """Message the customer with a template ``after_minutes`` after the alert is raised,
+    if it is still open then (neither acknowledged nor cleared)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["message"] = "message"
+    template: Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,79}$")] = Field(
+        description="A message template (GET /v1/message-templates); its fields are the "
+        "alert's details and alert_title"
+    )
+    after_minutes: Annotated[int, Field(ge=0, le=10_080)] = 0
+
+
 class RuleConfig(BaseModel):
     """Thresholds of a rule; omitted fields keep their defaults."""
 
     model_config = ConfigDict(
-        extra="forbid", json_schema_extra={"examples": [{"enabled": True, "threshold": 3}]}
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {"enabled": True, "threshold": 3},
+                {
+                    "actions": [
+                        {"kind": "message", "template": "abandoned_calls", "after_minutes": 30}
+                    ]
+                },
+            ]
+        },
     )
 
     enabled: bool = True
     threshold: Annotated[int, Field(ge=1, le=1000)] | None = None
     tiers: list[Tier] | None = None
+    actions: list[MessageAction] | None = Field(
+        default=None, max_length=5, description="What to do while an alert of the rule is open"
+    )
 
 
 class SalesPoint(BaseModel):

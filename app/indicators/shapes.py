@@ -103,6 +103,24 @@ class State(TypedDict):
     missed_calls: list[list[str]]
     corrections: dict[str, list[Any]]
     last: list[str] | None
+    # [at, event id, sentiment, score, urgency, abusive, intents, reasons] of each analysed
+    # message, and [at, event id, TextFinding] of the latest (absent from states stored
+    # before messages were analysed)
+    texts: NotRequired[list[list[Any]]]
+    last_text: NotRequired[list[Any] | None]
+
+
+class TextFinding(TypedDict):
+    """What the analysis of a message found (``app.text.service.finding``)."""
+
+    language: str | None
+    sentiment: str
+    score: float
+    urgency: str
+    reasons: list[str]
+    intents: list[str]
+    abusive: bool
+    terms: dict[str, Any] | None  # None once the customer was erased
 
 
 # --- the derived indicators (state.derive; the rules, fichas and the API read them) -----
@@ -179,6 +197,39 @@ class DerivedRisk(TypedDict):
     churn_reason: str | None
 
 
+class MessageFinding(TextFinding):
+    at: str
+    event_id: str
+
+
+class UrgentMessage(TypedDict):
+    at: str
+    event_id: str
+    reasons: list[str]
+
+
+class AngryMessage(TypedDict):
+    at: str
+    event_id: str
+    abusive: bool
+    score: float
+
+
+class ChurnSignal(TypedDict):
+    at: str
+    event_id: str
+    intent: str
+
+
+class DerivedText(TypedDict):
+    last_inbound: MessageFinding | None
+    negative_30d: int
+    sentiment_trend: str | None
+    urgent_24h: list[UrgentMessage]
+    angry_24h: list[AngryMessage]
+    churn_signal: ChurnSignal | None
+
+
 class Derived(TypedDict):
     """The indicators as of an instant (``state.derive``), the body of ``IndicatorsOut``
     without its customer, instant and flags."""
@@ -188,6 +239,7 @@ class Derived(TypedDict):
     satisfaction: DerivedSatisfaction
     contact: DerivedContact
     risk: DerivedRisk
+    text: DerivedText
 
 
 class FlagEntry(TypedDict):

@@ -12,12 +12,14 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from app.core.money import money
 from app.indicators.shapes import (
     ChurnLevel,
     Derived,
+    DerivedText,
+    MessageFinding,
     State,
     TicketEntry,
     ValueSegment,
@@ -27,12 +29,20 @@ RECENT = 200  # recent items kept per list (surveys, rated contacts, missed call
 # The windows the indicators count over (derive) and whose ends next_change finds.
 DAYS_90 = timedelta(days=90)
 DAYS_60 = timedelta(days=60)
+DAYS_30 = timedelta(days=30)
+HOURS_24 = timedelta(hours=24)
 HOURS_4 = timedelta(hours=4)
 _INSTANT = timedelta(microseconds=1)  # the finest step of the stored times
 INTERACTIONS = ("call.", "email.received", "email.sent", "meeting.", "chat.", "social.", "note.")
 OPEN_ORDER = {"placed", "paid", "shipped"}
 RESOLVED = {"resolved", "closed", "solved"}
 CLOSED_DISPUTE = {"won", "lost", "closed", "resolved", "warning_closed", "charge_refunded"}
+# A message this negative (sentiment score) is an angry one, as an abusive one is.
+VERY_NEGATIVE = -0.7
+# The mean sentiment of the last 30 days against the 60 before: this far apart is a trend.
+TREND_STEP = 0.2
+# Intents of a message that put the customer at risk of leaving, with the reason's words.
+CHURN_INTENTS = {"cancellation": "asked to cancel", "legal_threat": "threatened legal action"}
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +55,8 @@ class Fact:
     channel: str
     payload: Mapping[str, Any]
     corrects_id: str | None = None
+    # What the analysis of the event's customer text found (app.text.service.finding).
+    text: Mapping[str, Any] | None = None
 
 
 def _key(at: str, event_id: str) -> tuple[str, str]:
@@ -77,6 +89,10 @@ def empty_state() -> State:
         "missed_calls": [],
         "corrections": {},
         "last": None,
+        # analysed customer texts: [at, id, sentiment, score, urgency, abusive, intents,
+        # reasons], and the latest one with all its analysis found (its words included)
+        "texts": [],
+        "last_text": None,
     }
 
 
@@ -139,7 +155,29 @@ def fold(state: State, fact: Fact) -> State:
         state["rated"] = _push_recent(state["rated"], [at, fact.id, p["satisfaction"]])
     if fact.type in {"call.missed", "call.abandoned"}:
         state["missed_calls"] = _push_recent(state["missed_calls"], [at, fact.id])
+    if fact.text is not None:
+        _fold_text(state, fact, at)
     return state
+
+
+def _fold_text(state: State, fact: Fact, at: str) -> None:
+    found = fact.text
+    assert found is not None
+    item = [
+        at,
+        fact.id,
+        found["sentiment"],
+        found["score"],
+        found["urgency"],
+        found["abusive"],
+        sorted(found["intents"]),
+        sorted(found["reasons"]),
+    ]
+    # States stored before texts were analysed have neither entry.
+    state["texts"] = _push_recent(state.get("texts", []), item)
+    last = state.get("last_text")
+    if last is None or _key(at, fact.id) > _key(last[0], last[1]):
+        state["last_text"] = [at, fact.id, dict(found)]
 
 
 def _fold_order(state: State, fact: Fact, at: str) -> None:
@@ -274,6 +312,9 @@ def next_change(state: State, now: datetime, policy: ValuePolicy) -> datetime | 
 
     for at, *_ in [*state["surveys"], *state["rated"]]:
         leaves(at, DAYS_90)
+    for at, *_ in state.get("texts", []):
+        for window in (HOURS_24, DAYS_30, DAYS_90):
+            leaves(at, window)
     for ticket in state["tickets"].values():
         leaves(_opened(ticket), DAYS_90)
         leaves(_opened(ticket), DAYS_60)
@@ -387,16 +428,21 @@ def derive(state: State, now: datetime, policy: ValuePolicy) -> Derived:
     npss = [s for s in surveys if s[3] is not None]
     csat90 = [s[2] for s in csats if s[0] >= day90]
     nps90 = [s[3] for s in npss if s[0] >= day90]
-    # Unsatisfied: CSAT <= 2, NPS <= 6, or a contact rated unsatisfied (corrections applied).
-    unsatisfied90 = [
-        s[0]
+    # Unsatisfied: CSAT <= 2, NPS <= 6, a contact rated unsatisfied (corrections applied),
+    # or a negative message; each contact once, by its event.
+    unsatisfied90 = {
+        s[1]: s[0]
         for s in surveys
         if s[0] >= day90 and ((s[2] is not None and s[2] <= 2) or (s[3] is not None and s[3] <= 6))
-    ] + [
-        at
+    }
+    unsatisfied90 |= {
+        eid: at
         for at, eid, rating in state["rated"]
         if at >= day90 and _corrected(state, eid, "satisfaction", rating) == "unsatisfied"
-    ]
+    }
+    texts = state.get("texts", [])
+    unsatisfied90 |= {t[1]: t[0] for t in texts if t[0] >= day90 and t[2] == "negative"}
+    text = _texts(state, now)
 
     # contact
     missed_today = [c for c in state["missed_calls"] if c[0] >= today]
@@ -407,6 +453,10 @@ def derive(state: State, now: datetime, policy: ValuePolicy) -> Derived:
     churn, reason = ChurnLevel.LOW, None
     if len(unsatisfied90) >= 3:
         churn, reason = ChurnLevel.HIGH, f"{len(unsatisfied90)} unsatisfied contacts in 90 days"
+    elif text["churn_signal"] is not None:
+        signal = text["churn_signal"]
+        churn = ChurnLevel.HIGH
+        reason = f"{CHURN_INTENTS[signal['intent']]} in a message on {signal['at'][:10]}"
     elif order_count >= 3 and median_days and last_purchase:
         silence = now - datetime.fromisoformat(last_purchase)
         days = silence.total_seconds() / 86400
@@ -481,6 +531,54 @@ def derive(state: State, now: datetime, policy: ValuePolicy) -> Derived:
             "missed_calls_4h": len(missed_4h),
         },
         "risk": {"churn": churn, "churn_reason": reason},
+        "text": text,
+    }
+
+
+def _texts(state: State, now: datetime) -> DerivedText:
+    """What the customer's analysed messages say as of ``now``."""
+    day90 = (now - DAYS_90).isoformat()
+    day30 = (now - DAYS_30).isoformat()
+    hours24 = (now - HOURS_24).isoformat()
+    texts = state.get("texts", [])
+    recent = [t for t in texts if t[0] >= day30]
+    before = [t for t in texts if day90 <= t[0] < day30]
+    trend = None
+    if recent and before:
+        change = statistics.fmean(t[3] for t in recent) - statistics.fmean(t[3] for t in before)
+        trend = (
+            "improving"
+            if change >= TREND_STEP
+            else "worsening"
+            if change <= -TREND_STEP
+            else "steady"
+        )
+    signals = [t for t in texts if t[0] >= day90 and set(t[6]) & CHURN_INTENTS.keys()]
+    last = state.get("last_text")
+    last_inbound = cast(
+        MessageFinding | None, {"at": last[0], "event_id": last[1], **last[2]} if last else None
+    )
+    return {
+        "last_inbound": last_inbound,
+        "negative_30d": sum(t[2] == "negative" for t in recent),
+        "sentiment_trend": trend,
+        "urgent_24h": [
+            {"at": t[0], "event_id": t[1], "reasons": t[7]}
+            for t in texts
+            if t[0] >= hours24 and t[4] == "high"
+        ],
+        "angry_24h": [
+            {"at": t[0], "event_id": t[1], "abusive": t[5], "score": t[3]}
+            for t in texts
+            if t[0] >= hours24 and (t[5] or t[3] <= VERY_NEGATIVE)
+        ],
+        "churn_signal": {
+            "at": signals[-1][0],
+            "event_id": signals[-1][1],
+            "intent": min(set(signals[-1][6]) & CHURN_INTENTS.keys()),
+        }
+        if signals
+        else None,
     }
 
 

@@ -22,6 +22,7 @@ from app.ingest.service import (
     NoAdapter,
     SourceNotFound,
 )
+from app.text.service import RulesCache, TextRulesDep
 
 router = APIRouter(prefix="/v1", tags=["webhooks"], route_class=BoundedJsonRoute)
 
@@ -81,6 +82,7 @@ async def _receive(
     session: Any,
     settings: Settings,
     clock: Clock,
+    rules: RulesCache,
 ) -> Any:
     url = _public_url(request, settings)
     delivery = Delivery(
@@ -91,7 +93,7 @@ async def _receive(
         received_at=clock.now(),  # when it happened, for payloads that carry no time
     )
     stored_url = url if token is None else _without_token(url)
-    receipt = await service.receive(session, source, delivery, settings, stored_url, clock)
+    receipt = await service.receive(session, source, delivery, settings, stored_url, clock, rules)
     code = status.HTTP_202_ACCEPTED if receipt.status == "failed" else status.HTTP_200_OK
     return Response(receipt.model_dump_json(exclude_none=True), code, media_type="application/json")
 
@@ -110,10 +112,11 @@ async def receive_webhook(
     session: LazySessionDep,
     settings: SettingsDep,
     clock: ClockDep,
+    rules: TextRulesDep,
 ) -> Any:
     """Verified with the source's own signature scheme (401 and nothing stored when it fails),
     stored raw, normalised into timeline events. A repeated delivery is a `duplicate`."""
-    return await _receive(source, None, request, session, settings, clock)
+    return await _receive(source, None, request, session, settings, clock, rules)
 
 
 @router.post(
@@ -131,9 +134,10 @@ async def receive_webhook_with_token(
     session: LazySessionDep,
     settings: SettingsDep,
     clock: ClockDep,
+    rules: TextRulesDep,
 ) -> Any:
     """For platforms configured with a secret in the URL (SendGrid Inbound Parse)."""
-    return await _receive(source, token, request, session, settings, clock)
+    return await _receive(source, token, request, session, settings, clock, rules)
 
 
 @router.get(
@@ -180,6 +184,7 @@ async def replay_webhook_delivery(
     principal: Admin,
     settings: SettingsDep,
     clock: ClockDep,
+    rules: TextRulesDep,
 ) -> ReplayOutcome:
     """Idempotent: events already stored are not stored again, so replaying twice adds nothing."""
-    return await service.replay(session, delivery_id, settings, clock)
+    return await service.replay(session, delivery_id, settings, clock, rules)

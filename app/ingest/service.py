@@ -40,6 +40,8 @@ from app.ingest.adapters.base import (
 from app.ingest.models import WebhookDelivery
 from app.ingest.repository import DeliveryRepository
 from app.ingest.schemas import DeliveryOut, DeliveryPage, ReplayOutcome, WebhookReceipt
+from app.messages import service as messages
+from app.text.service import RulesCache
 from app.timeline import bulk
 from app.timeline import service as timeline
 from app.timeline.schemas import EventRef
@@ -145,6 +147,7 @@ async def receive(
     settings: Settings,
     stored_url: str,
     clock: Clock,
+    rules: RulesCache,
 ) -> WebhookReceipt:
     """Take one delivery; the receipt says what became of it. ``stored_url`` is the URL as
     kept with it: without a path token (a secret). Signed timestamps are judged against
@@ -170,7 +173,9 @@ async def receive(
     if row_id is None:
         WEBHOOK_DELIVERIES.labels(source, "duplicate").inc()
         return WebhookReceipt(status="duplicate", delivery_id=delivery_id)
-    outcome = await _process(session, adapter, row_id, delivery_id, delivery, settings, clock)
+    outcome = await _process(
+        session, adapter, row_id, delivery_id, delivery, settings, clock, rules
+    )
     status = "accepted" if outcome.status == "processed" else outcome.status
     WEBHOOK_DELIVERIES.labels(source, status).inc()
     return WebhookReceipt(
@@ -189,12 +194,13 @@ async def _process(
     delivery: Delivery,
     settings: Settings,
     clock: Clock,
+    rules: RulesCache,
 ) -> Processed:
     """Normalise a stored delivery and append its events; record the outcome on the row.
     Failed deliveries that were waiting for one of the events stored are replayed."""
     try:
         outcome = await _append_events(
-            session, adapter, row_id, delivery_id, delivery, settings, clock
+            session, adapter, row_id, delivery_id, delivery, settings, clock, rules
         )
     except PayloadError as exc:
         outcome = Processed("failed", 0, 0, str(exc)[:2000])
@@ -215,7 +221,7 @@ async def _process(
         outcome.created_keys,
     )
     for waiting_id in waiting:
-        await _replay_waiting(session, waiting_id, settings, clock)
+        await _replay_waiting(session, waiting_id, settings, clock, rules)
     return outcome
 
 
@@ -245,7 +251,7 @@ def _named(
 
 
 async def _replay_waiting(
-    session: AsyncSession, row_id: UUID, settings: Settings, clock: Clock
+    session: AsyncSession, row_id: UUID, settings: Settings, clock: Clock, rules: RulesCache
 ) -> None:
     """Replay a delivery whose awaited event was just stored, in a savepoint. If the replay
     raises, its work is undone and the delivery stays failed, no longer awaiting (an
@@ -255,7 +261,7 @@ async def _replay_waiting(
             row = await DeliveryRepository(session).get_for_update(row_id)
             if row is None or row.status != "failed":
                 return  # replayed meanwhile, by hand or by another pass
-            outcome = await _replay_row(session, row, settings, clock)
+            outcome = await _replay_row(session, row, settings, clock, rules)
     except Exception as exc:  # whatever it was, the delivery that freed it stands
         log.warning("waiting_delivery_replay_failed", id=str(row_id), error=type(exc).__name__)
         reason = f"replayed when its awaited event arrived, and failed: {type(exc).__name__}"
@@ -272,6 +278,7 @@ async def _append_events(
     delivery: Delivery,
     settings: Settings,
     clock: Clock,
+    rules: RulesCache,
 ) -> Processed:
     events = adapter.normalize(delivery)
     writer = _principal(adapter.source)
@@ -290,8 +297,13 @@ async def _append_events(
     if not pending:
         return Processed("ignored", 0, 0, None)
     results = await bulk.store_events(
-        session, pending, writer, settings, clock, label="event", delivery_id=row_id
+        session, pending, writer, settings, clock, rules, label="event", delivery_id=row_id
     )
+    for p, r in zip(pending, results, strict=True):
+        if r.status == "created" and r.customer_id and p.new.type in messages.OBSERVED:
+            await messages.observe(
+                session, r.customer_id, p.new.type, p.new.payload, settings, clock
+            )
     errors = [e.reason for r in results if r.errors for e in r.errors]
     awaited = [
         (reference_scopes(p.event_ref.source, writer)[0], p.event_ref.source_event_id)
@@ -315,17 +327,21 @@ async def _append_events(
 
 
 async def replay(
-    session: AsyncSession, row_id: UUID, settings: Settings, clock: Clock
+    session: AsyncSession, row_id: UUID, settings: Settings, clock: Clock, rules: RulesCache
 ) -> ReplayOutcome:
     """Normalise a stored delivery again (after an adapter fix); idempotent by event keys."""
     row = await DeliveryRepository(session).get_for_update(row_id)
     if row is None:
         raise DeliveryNotFound(f"Webhook delivery {row_id} not found.")
-    return await _replay_row(session, row, settings, clock)
+    return await _replay_row(session, row, settings, clock, rules)
 
 
 async def _replay_row(
-    session: AsyncSession, row: WebhookDelivery, settings: Settings, clock: Clock
+    session: AsyncSession,
+    row: WebhookDelivery,
+    settings: Settings,
+    clock: Clock,
+    rules: RulesCache,
 ) -> ReplayOutcome:
     adapter = ADAPTERS.get(row.source)
     if adapter is None:
@@ -333,7 +349,9 @@ async def _replay_row(
     delivery = Delivery(
         url=row.url, headers=row.headers, body=row.body, received_at=row.received_at
     )
-    outcome = await _process(session, adapter, row.id, row.delivery_id, delivery, settings, clock)
+    outcome = await _process(
+        session, adapter, row.id, row.delivery_id, delivery, settings, clock, rules
+    )
     await DeliveryRepository(session).count_attempt(row.id)
     return ReplayOutcome(
         id=row.id,
@@ -345,14 +363,19 @@ async def _replay_row(
 
 
 async def replay_freed(
-    session: AsyncSession, settings: Settings, after: UUID | None, limit: int, clock: Clock
+    session: AsyncSession,
+    settings: Settings,
+    after: UUID | None,
+    limit: int,
+    clock: Clock,
+    rules: RulesCache,
 ) -> list[UUID]:
     """Replay failed deliveries whose awaited event is recorded by now (it arrived while
     they were in flight), the first ``limit`` after ``after`` in id order; returns those
     visited, so that a caller pages through each of them once."""
     freed = await queries.freed(session, after, limit)
     for row_id in freed:
-        await _replay_waiting(session, row_id, settings, clock)
+        await _replay_waiting(session, row_id, settings, clock, rules)
     return freed
 
 

@@ -49,6 +49,10 @@ EXPORT_STREAMS = {
         "SELECT row_to_json(e)::text FROM events e WHERE e.customer_id = ANY($1) "
         "ORDER BY e.occurred_at, e.id"
     ),
+    "text_analyses": (
+        "SELECT row_to_json(a)::text FROM text_analyses a WHERE a.customer_id = ANY($1) "
+        "ORDER BY a.occurred_at, a.event_id"
+    ),
     # The deliveries that concern the customer: linked to it (delivery_customers), or
     # failed naming one of its identifiers, current or past (delivery_identifiers: named
     # perhaps before it was a customer). One that also concerned others (another customer

@@ -86,6 +86,9 @@ class CustomerExport(BaseModel):
     alerts: list[dict[str, Any]]
     access_log: list[dict[str, Any]]
     events: list[dict[str, Any]] = Field(description="Merged-in histories included")
+    text_analyses: list[dict[str, Any]] = Field(
+        description="What the analysis of each message found (docs/text-analysis.md)"
+    )
     webhook_deliveries: list[dict[str, Any]] = Field(
         description="The raw deliveries that concern the customer (failed ones too); bodies "
         "in base64. One that also concerned other customers comes without its body and "

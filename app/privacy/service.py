@@ -18,6 +18,7 @@ from app.core.security import Principal
 from app.customers import service as customers
 from app.customers.schemas import CustomerOut, CustomerStatus
 from app.indicators import service as indicators
+from app.messages import service as messages
 from app.privacy import queries
 from app.privacy.schemas import (
     AccessEntry,
@@ -27,6 +28,7 @@ from app.privacy.schemas import (
     RetentionPolicy,
     RetentionReport,
 )
+from app.text import service as text
 
 
 class CustomerMergedFields(BaseModel):
@@ -113,8 +115,9 @@ async def erase(
     settings: Settings,
     clock: Clock,
 ) -> ErasureReceipt:
-    """Remove the customer's personal data everywhere; the history keeps what is not
-    personal, and the stats are rebuilt from it. Repeating an erasure is harmless.
+    """Remove the customer's personal data everywhere (the words its messages' analyses
+    matched included); the history keeps what is not personal, and the stats are rebuilt
+    from it. Repeating an erasure is harmless.
 
     ``erased_at`` (the receipt, the wiped deliveries, the ``customer.erased`` event) is the
     erasure function's own ``now()``: the moment the database made the change, a record
@@ -123,8 +126,12 @@ async def erase(
     receipt = await queries.erase(
         session, customer.id, new_id(), request.reason, request.requested_at
     )
+    # The words analyses matched are the customer's own text; their labels stay, as the
+    # event's kept fields do.
+    await text.erase_terms(session, await customers.family(session, customer.id))
     if not receipt["already_erased"]:
         await indicators.rebuild(session, [customer.id], settings, clock)
+        await messages.forget(session, await customers.family(session, customer.id), clock)
     return ErasureReceipt(customer_id=customer.id, **receipt)
 
 

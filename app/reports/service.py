@@ -1,15 +1,16 @@
-"""Company reports from the events: revenue, orders, repeat purchase, retention, top
-products and ticket categories."""
+"""Company reports: from the events, revenue, orders, repeat purchase, retention, top
+products and ticket categories; from the analysed messages, their topics."""
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import Executor
 from app.core.money import Money, money
 from app.reports import queries
-from app.reports.schemas import SummaryReport
+from app.reports.schemas import SummaryReport, TopicsReport
 
 
 async def summary(session: AsyncSession, since: datetime, until: datetime) -> SummaryReport:
@@ -71,4 +72,87 @@ async def summary(session: AsyncSession, since: datetime, until: datetime) -> Su
             {"category": c, "tickets": n}
             for c, n in sorted(categories.items(), key=lambda p: (-p[1], p[0]))[:10]
         ],
+    )
+
+
+MAX_PERIODS = 400
+TOP_TERMS = 10
+
+
+def period_start(moment: datetime, interval: str) -> datetime:
+    """The start of the period of ``interval`` that holds ``moment`` (UTC; weeks start on
+    Monday), as PostgreSQL's date_trunc."""
+    day = moment.astimezone(UTC).replace(hour=0, minute=0, second=0, microsecond=0)
+    if interval == "week":
+        return day - timedelta(days=day.weekday())
+    if interval == "month":
+        return day.replace(day=1)
+    return day
+
+
+def next_period(start: datetime, interval: str) -> datetime:
+    if interval == "month":
+        return start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+    return start + timedelta(days=7 if interval == "week" else 1)
+
+
+def previous_period(start: datetime, interval: str) -> datetime:
+    if interval == "month":
+        return start.replace(year=start.year - (start.month == 1), month=(start.month - 2) % 12 + 1)
+    return start - timedelta(days=7 if interval == "week" else 1)
+
+
+class TooManyPeriods(ValueError):
+    pass
+
+
+async def topics(on: Executor, since: datetime, until: datetime, interval: str) -> TopicsReport:
+    """Intents and their words in the analysed messages, period by period from the period
+    holding ``since`` to ``until``, each compared with the one before it; TooManyPeriods
+    past MAX_PERIODS."""
+    first = period_start(since, interval)
+    starts = [first]
+    while (following := next_period(starts[-1], interval)) < until:
+        starts.append(following)
+        if len(starts) > MAX_PERIODS:
+            raise TooManyPeriods(f"more than {MAX_PERIODS} periods of a {interval}")
+    before = previous_period(first, interval)
+    messages, intents, terms = await queries.topic_rows(on, before, until, interval)
+    counted = {r["period"]: (r["messages"], r["negative"]) for r in messages}
+    by_intent: dict[datetime, dict[str, int]] = {}
+    for r in intents:
+        by_intent.setdefault(r["period"], {})[r["intent"]] = r["count"]
+    by_term: dict[datetime, dict[str, int]] = {}
+    for r in terms:
+        by_term.setdefault(r["period"], {})[r["term"]] = r["count"]
+    periods = []
+    for start, previous in zip(starts, [before, *starts[:-1]], strict=True):
+        now, then = by_intent.get(start, {}), by_intent.get(previous, {})
+        total, negative = counted.get(start, (0, 0))
+        grown = {i: n - then.get(i, 0) for i, n in now.items() if n > then.get(i, 0)}
+        rising = [
+            {"intent": i, "messages": now[i], "previous": then.get(i, 0), "change": change}
+            for i, change in sorted(grown.items(), key=lambda p: (-p[1], p[0]))
+        ]
+        periods.append(
+            {
+                "period_from": start,
+                "period_to": min(next_period(start, interval), until),
+                "messages": total,
+                "negative": negative,
+                "intents": [
+                    {"intent": i, "messages": n}
+                    for i, n in sorted(now.items(), key=lambda p: (-p[1], p[0]))
+                ],
+                "terms": [
+                    {"term": t, "messages": n}
+                    for t, n in sorted(by_term.get(start, {}).items(), key=lambda p: (-p[1], p[0]))[
+                        :TOP_TERMS
+                    ]
+                ],
+                "rising": rising,
+            }
+        )
+    return TopicsReport.model_validate(
+        {"period_from": first, "period_to": until, "interval": interval, "periods": periods}
     )

@@ -46,6 +46,8 @@ class RoutingPolicy(BaseModel):
             "abandoned_calls": 25,
             "at_risk": 15,
             "recurring_problem": 10,
+            "urgent_message": 30,
+            "angry_customer": 20,
         }
     )
     incident_priority: Annotated[int, Field(ge=0, le=100)] = 60

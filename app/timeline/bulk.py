@@ -17,7 +17,8 @@ from app.core.errors import ProblemError, ValidationFailed, invalid_fields
 from app.core.security import Principal
 from app.customers import resolution
 from app.indicators import service as indicators
-from app.timeline import queries
+from app.text.service import RulesCache
+from app.timeline import queries, texts
 from app.timeline.queries import EventRow
 from app.timeline.schemas import BulkLineResult, EventRef, IdentifiedEventIn
 from app.timeline.service import (
@@ -53,6 +54,7 @@ async def store_events(
     principal: Principal,
     settings: Settings,
     clock: Clock,
+    rules: RulesCache,
     *,
     label: str,
     delivery_id: UUID | None = None,
@@ -115,7 +117,7 @@ async def store_events(
             )
         )
     await queries.insert_many(session, to_insert)
-    facts = [(row.customer_id, row.fact()) for row in to_insert]
+    facts = await texts.analysed_facts(session, rules, to_insert)
     await indicators.record(session, facts, settings, clock)
     return [results[p.position] for p in pending]
 
@@ -126,6 +128,7 @@ async def import_bulk(
     principal: Principal,
     settings: Settings,
     clock: Clock,
+    rules: RulesCache,
 ) -> list[BulkLineResult]:
     """Validate, resolve and store many events at once; one bad line never rejects the others."""
     rejected: dict[int, BulkLineResult] = {}
@@ -144,6 +147,6 @@ async def import_bulk(
             rejected[number] = BulkLineResult(
                 line=number, status="error", errors=exc.extra["errors"]
             )
-    stored = await store_events(session, pending, principal, settings, clock, label="line")
+    stored = await store_events(session, pending, principal, settings, clock, rules, label="line")
     merged = {r.line: r for r in stored} | rejected
     return [merged[n] for n in sorted(merged)]

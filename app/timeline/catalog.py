@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from app.timeline.payloads import (
+    CallbackPayload,
     CallPayload,
     ChatPayload,
     ConsentPayload,
@@ -20,6 +21,7 @@ from app.timeline.payloads import (
     InvoicePayload,
     MeetingPayload,
     MergePayload,
+    MessagePayload,
     NotePayload,
     OpportunityPayload,
     OrderPayload,
@@ -141,6 +143,19 @@ CATALOG: dict[str, EventType] = {
             customer__unmerged="A merge was undone",
         ),
         *_types(Channel.SYSTEM, ErasurePayload, customer__erased="Personal data was erased"),
+        *_types(
+            Channel.SYSTEM,
+            MessagePayload,
+            message__sent="The service sent the customer a message (SMS, WhatsApp, e-mail)",
+            message__delivered="The provider delivered a message to the customer",
+            message__failed="A message to the customer could not be delivered",
+            message__received="The customer sent a message (SMS, WhatsApp)",
+        ),
+        *_types(
+            Channel.SYSTEM,
+            CallbackPayload,
+            callback__requested="The customer asked to be called back, answering a message",
+        ),
         *_types(Channel.SYSTEM, CorrectionPayload, event__corrected="An earlier event was wrong"),
     ]
 }
@@ -149,6 +164,7 @@ CATALOG: dict[str, EventType] = {
 SYSTEM_TYPES = frozenset(
     {"customer.merged", "customer.unmerged", "customer.erased", "preference.updated"}
     | {"consent.granted", "consent.withdrawn"}
+    | {"message.sent", "callback.requested"}
 )
 
 

@@ -13,7 +13,7 @@ A kept object or list is redacted inside by the same list; strings in a list nev
 
 from datetime import date
 from enum import StrEnum
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, Literal, Self
 from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -61,6 +61,9 @@ class CallPayload(Payload):
     disposition: Annotated[Short | None, KEEP] = None
     recording_url: Annotated[Url | None, ERASE] = None
     notes: Annotated[Long | None, ERASE] = None
+    transcript: Annotated[Long | None, ERASE] = Field(
+        default=None, description="What was said, when the platform transcribes calls"
+    )
     satisfaction: Annotated[Outcome | None, KEEP] = None
     tags: Annotated[list[Short], ERASE] = Field(default_factory=list)
     comments: Annotated[list[Long], ERASE] = Field(default_factory=list)
@@ -161,6 +164,9 @@ class TicketPayload(Payload):
     ticket_id: Annotated[Short, KEEP]
     category: Annotated[Short | None, KEEP] = None
     subject: Annotated[Medium | None, ERASE] = None
+    description: Annotated[Long | None, ERASE] = Field(
+        default=None, description="What the customer wrote when opening it"
+    )
     status: Annotated[Short | None, KEEP] = None
     priority: Annotated[Short | None, KEEP] = None
     resolution: Annotated[Long | None, ERASE] = None
@@ -253,6 +259,46 @@ class CorrectionPayload(Payload):
     payload: Annotated[dict[str, Any] | None, KEEP] = Field(
         default=None, description="Fields of the original payload that were wrong, corrected"
     )
+
+
+class MessageChannel(StrEnum):
+    SMS = "sms"
+    WHATSAPP = "whatsapp"
+    EMAIL = "email"
+
+
+class MessagePayload(Payload):
+    """A message to or from the customer through a provider, and what became of it."""
+
+    message_id: Annotated[UUID | None, ERASE] = Field(
+        default=None, description="The message (GET /v1/customers/{id}/messages)"
+    )
+    channel: Annotated[MessageChannel, KEEP]
+    template: Annotated[Short | None, KEEP] = None
+    language: Annotated[Short | None, KEEP] = None
+    purpose: Annotated[Short | None, KEEP] = None
+    provider: Annotated[Short | None, KEEP] = None
+    provider_message_id: Annotated[Short | None, KEEP] = None
+    status: Annotated[Short | None, KEEP] = Field(
+        default=None, description="The provider's own word for it (delivered, undelivered...)"
+    )
+    error_code: Annotated[Short | None, KEEP] = None
+    from_: Annotated[Short | None, ERASE] = Field(default=None, alias="from")
+    to: Annotated[Short | None, ERASE] = None
+    subject: Annotated[Medium | None, ERASE] = None
+    body: Annotated[Long | None, ERASE] = None
+    reason: Annotated[Medium | None, ERASE] = Field(default=None, description="Why it failed")
+
+
+class CallbackPayload(Payload):
+    """The customer asked to be called back, answering a message that offered it."""
+
+    message_id: Annotated[UUID | None, ERASE] = None
+    via: Annotated[Literal["link", "reply"], KEEP]
+    slot: Annotated[Short | None, KEEP] = Field(
+        default=None, description="The time the customer chose (RFC 3339), by the link"
+    )
+    text: Annotated[Long | None, ERASE] = Field(default=None, description="Their reply")
 
 
 class CustomPayload(Payload):

@@ -2,7 +2,7 @@
 keys, the timeline page and a ficha's recent events."""
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -78,10 +78,13 @@ class EventRow:
     corrects_id: UUID | None
     delivery_id: UUID | None = None
 
-    def fact(self) -> Fact:
-        """What the indicators fold needs of this event."""
+    def fact(self, text: Mapping[str, Any] | None = None) -> Fact:
+        """What the indicators fold needs of this event (``text``: what the analysis of
+        its customer text found)."""
         corrects = str(self.corrects_id) if self.corrects_id else None
-        return Fact(str(self.id), self.type, self.occurred_at, self.channel, self.payload, corrects)
+        return Fact(
+            str(self.id), self.type, self.occurred_at, self.channel, self.payload, corrects, text
+        )
 
     def values(self) -> tuple[Any, ...]:
         return (
@@ -266,3 +269,31 @@ async def recent_rows(
     merge family; each row carries ``n``, the number of its want from 1."""
     conn = await driver_connection(on)
     return list(await conn.fetch(_RECENT, customer_id, recent_wants(wanted)))
+
+
+# The events that carry customer text, in key order from a key on, each with whether its
+# analysis is of the current version; erased analyses are left out (their words are gone).
+_TEXT_EVENTS = (
+    "SELECT e.customer_id, e.occurred_at, e.id, e.type, e.payload, "
+    "a.analyser_version IS NOT DISTINCT FROM $1 AS current "
+    "FROM events e LEFT JOIN text_analyses a ON a.customer_id = e.customer_id "
+    "AND a.occurred_at = e.occurred_at AND a.event_id = e.id "
+    "WHERE e.type = ANY($2::text[]) AND e.occurred_at >= $3 "
+    "AND (e.customer_id, e.occurred_at, e.id) > ($4::uuid, $5::timestamptz, $6::uuid) "
+    "AND (a.event_id IS NULL OR a.terms IS NOT NULL) "
+    "ORDER BY e.customer_id, e.occurred_at, e.id LIMIT $7"
+)
+
+
+async def text_events_after(
+    on: Executor,
+    version: str,
+    types: Sequence[str],
+    since: datetime,
+    after: tuple[UUID, datetime, UUID],
+    limit: int,
+) -> list[Any]:
+    """The next ``limit`` events of ``types`` occurred since ``since`` after the key
+    ``after``, each with ``current``: whether its analysis is of ``version``."""
+    conn = await driver_connection(on)
+    return list(await conn.fetch(_TEXT_EVENTS, version, list(types), since, *after, limit))

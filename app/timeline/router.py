@@ -35,6 +35,7 @@ from app.core.timestamps import Timestamp
 from app.customers import service as customers
 from app.customers.schemas import ConsentIn, ConsentOut, Preferences
 from app.customers.service import CustomerNotActive, CustomerNotFound
+from app.text.service import TextRulesDep
 from app.timeline import bulk, flows, service, stream, views
 from app.timeline.catalog import CATALOG, CUSTOM_PREFIX, Channel, catalog_document
 from app.timeline.schemas import (
@@ -148,13 +149,14 @@ async def append_event(
     principal: Writer,
     settings: SettingsDep,
     clock: ClockDep,
+    rules: TextRulesDep,
     idempotency_key: IdempotencyKey = None,
 ) -> EventOut:
     """201 with the stored event; a retry with the same key and body answers 200 with the
     original; the same key with another body is 409. An append to a merged customer lands
     on the customer it was merged into."""
     event, created = await service.append_to_customer(
-        session, customer_id, body, idempotency_key, principal, settings, clock
+        session, customer_id, body, idempotency_key, principal, settings, clock, rules
     )
     return _event_response(response, request, event, created)
 
@@ -184,11 +186,12 @@ async def append_identified_event(
     principal: Writer,
     settings: SettingsDep,
     clock: ClockDep,
+    rules: TextRulesDep,
     idempotency_key: IdempotencyKey = None,
 ) -> EventOut:
     """An unknown phone, email or external id creates an `unverified` customer."""
     event, created = await service.append_identified(
-        session, body, idempotency_key, principal, settings, clock
+        session, body, idempotency_key, principal, settings, clock, rules
     )
     return _event_response(response, request, event, created)
 
@@ -221,6 +224,7 @@ async def import_events(
     principal: Writer,
     settings: SettingsDep,
     clock: ClockDep,
+    rules: TextRulesDep,
 ) -> Response:
     """Each line is an event as in `POST /v1/events`; one bad line never rejects the others."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
@@ -231,7 +235,7 @@ async def import_events(
         lines.pop()
     if len(lines) > MAX_BULK_LINES:
         raise PayloadTooLarge(f"At most {MAX_BULK_LINES} lines per request; got {len(lines)}.")
-    results = await bulk.import_bulk(session, lines, principal, settings, clock)
+    results = await bulk.import_bulk(session, lines, principal, settings, clock, rules)
     body = "".join(r.model_dump_json(exclude_none=True) + "\n" for r in results)
     return Response(body, media_type=NDJSON)
 

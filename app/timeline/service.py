@@ -21,7 +21,8 @@ from app.customers import resolution
 from app.customers import service as customers
 from app.customers.identifiers import normalize_given
 from app.indicators import service as indicators
-from app.timeline import queries
+from app.text.service import RulesCache
+from app.timeline import queries, texts
 from app.timeline.catalog import SYSTEM_TYPES, Channel, event_type
 from app.timeline.models import Event
 from app.timeline.payloads import CorrectionPayload
@@ -234,8 +235,11 @@ async def append(
     writer: Principal | None,
     settings: Settings,
     clock: Clock,
+    rules: RulesCache | None,
 ) -> tuple[EventOut, bool]:
-    """Append one event; with a key already used, answer the original (or 409 if it differs)."""
+    """Append one event; with a key already used, answer the original (or 409 if it differs).
+    Its customer text, if any, is analysed with ``rules`` (None: the service's own events,
+    which carry none)."""
     await _check_correction(session, customer_id, new, "body")
     row = new.row(customer_id)
     if key is not None:
@@ -243,7 +247,8 @@ async def append(
         if not await queries.claim_key(session, *key, row.id, fingerprint):
             return await _original(session, key, fingerprint, writer), False
     recorded_at = await queries.insert(session, row)
-    await indicators.record(session, [(customer_id, row.fact())], settings, clock)
+    facts = await texts.analysed_facts(session, rules, [row])
+    await indicators.record(session, facts, settings, clock)
     return (
         EventOut(
             id=row.id,
@@ -296,12 +301,13 @@ async def append_to_customer(
     principal: Principal,
     settings: Settings,
     clock: Clock,
+    rules: RulesCache,
 ) -> tuple[EventOut, bool]:
     """POST /customers/{id}/events: an append to a merged customer lands on its survivor."""
     target = await resolution.writable_target(session, customer_id, principal)
     new = prepare_event(data, principal)
     key = idempotency_key(new, header_key, principal)
-    return await append(session, target, new, key, principal, settings, clock)
+    return await append(session, target, new, key, principal, settings, clock, rules)
 
 
 def customer_ref(
@@ -379,6 +385,7 @@ async def append_identified(
     principal: Principal,
     settings: Settings,
     clock: Clock,
+    rules: RulesCache,
 ) -> tuple[EventOut, bool]:
     """POST /events: resolve (or create, unverified) the customer named in the body, then append."""
     ref = customer_ref(data.customer, settings, "body")
@@ -388,7 +395,7 @@ async def append_identified(
         raise resolved
     customer_id = await customers.survivor_id(session, resolved[0])
     key = idempotency_key(new, header_key, principal)
-    return await append(session, customer_id, new, key, principal, settings, clock)
+    return await append(session, customer_id, new, key, principal, settings, clock, rules)
 
 
 async def append_system_event(
@@ -413,7 +420,7 @@ async def append_system_event(
         payload=payload,
     )
     new = prepare_event(data, None)
-    event, _ = await append(session, customer_id, new, None, None, settings, clock)
+    event, _ = await append(session, customer_id, new, None, None, settings, clock, None)
     return event
 
 

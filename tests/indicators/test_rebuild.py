@@ -17,6 +17,7 @@ from app.core.migrations import upgrade_to_head
 from app.core.security import Principal, Role
 from app.customers.models import Customer
 from app.indicators import service as indicators
+from app.text.service import RulesCache
 from app.timeline import flows
 from app.timeline import service as timeline
 from app.timeline.schemas import EventIn
@@ -87,6 +88,7 @@ async def test_incremental_stats_equal_a_rebuild(
                 ADMIN,
                 SETTINGS,
                 clock,
+                RulesCache(None),
             )
             originals[fact.id] = str(event.id)
         if merged and unmerge:
@@ -126,7 +128,7 @@ def test_stats_rebuild_command_restores_what_appends_computed(scratch_url: str) 
                         new = timeline.prepare_event(data, None)
                         # The command compared with rebuilds on the system clock too.
                         await timeline.append(
-                            session, customer_id, new, None, None, SETTINGS, SYSTEM_CLOCK
+                            session, customer_id, new, None, None, SETTINGS, SYSTEM_CLOCK, None
                         )
         finally:
             await database.dispose()

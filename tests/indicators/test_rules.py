@@ -212,6 +212,8 @@ async def test_rules_are_listed_and_admin_only(
         "recurring_problem",
         "open_dispute",
         "incident_affected",
+        "urgent_message",
+        "angry_message",
     ]
     support = await make_key("support")
     assert (

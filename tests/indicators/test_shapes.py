@@ -18,6 +18,11 @@ from app.indicators import schemas, shapes
         (shapes.LastInteraction, schemas.LastInteraction),
         (shapes.DerivedRisk, schemas.RiskIndicators),
         (shapes.FlagEntry, schemas.Flag),
+        (shapes.DerivedText, schemas.TextIndicators),
+        (shapes.MessageFinding, schemas.MessageFinding),
+        (shapes.UrgentMessage, schemas.UrgentMessage),
+        (shapes.AngryMessage, schemas.AngryMessage),
+        (shapes.ChurnSignal, schemas.ChurnSignal),
     ],
 )
 def test_each_typed_section_has_the_keys_of_its_answer(typed: type, model: type[BaseModel]) -> None:

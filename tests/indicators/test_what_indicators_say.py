@@ -9,7 +9,14 @@ from typing import Any
 import pytest
 
 from app.indicators.rules import Condition, evaluate
-from app.indicators.state import Fact, ValuePolicy, derive, fold_all, sales_series
+from app.indicators.state import (
+    Fact,
+    ValuePolicy,
+    derive,
+    fold_all,
+    next_change,
+    sales_series,
+)
 
 NOW = datetime(2026, 6, 1, 12, 0, tzinfo=UTC)
 POLICY = ValuePolicy(base_currency="EUR", rates={"USD": Decimal("0.5")})
@@ -288,8 +295,11 @@ def said(
     missed_4h: int = 0,
     categories: dict[str, int] | None = None,
     disputes: list[str] | None = None,
+    urgent: list[dict[str, Any]] | None = None,
+    angry: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     return {
+        "text": {"urgent_24h": urgent or [], "angry_24h": angry or []},
         "satisfaction": {"unsatisfied_90d": unsatisfied},
         "contact": {"missed_calls_4h": missed_4h},
         "service": {"ticket_categories_60d": categories or {}},
@@ -465,3 +475,115 @@ def test_a_payment_s_latest_outcome_is_what_counts() -> None:
     assert indicators(*history)["value"]["lifetime_value"] == [
         {"amount": "5.00", "currency": "EUR"}
     ]
+
+
+# --- what customers write ---------------------------------------------------------------
+
+
+def message(
+    days_ago: float,
+    sentiment: str = "neutral",
+    score: float = 0.0,
+    *,
+    type_: str = "email.received",
+    urgency: str = "normal",
+    reasons: tuple[str, ...] = (),
+    intents: tuple[str, ...] = (),
+    abusive: bool = False,
+    **payload: Any,
+) -> Fact:
+    """An event whose customer text the analyser read so."""
+    found = {
+        "language": "es",
+        "sentiment": sentiment,
+        "score": score,
+        "urgency": urgency,
+        "reasons": list(reasons),
+        "intents": list(intents),
+        "abusive": abusive,
+        "terms": {"sentiment": [], "urgency": [], "intents": {}, "abusive": []},
+    }
+    at = NOW - timedelta(days=days_ago)
+    return Fact(f"e{next(_ids):06d}", type_, at, "email", payload, None, found)
+
+
+def test_three_negative_messages_are_three_unsatisfied_contacts() -> None:
+    said = indicators(message(1, "negative", -0.6), message(5, "negative", -0.4))
+    assert said["satisfaction"]["unsatisfied_90d"] == 2
+    assert said["risk"] == {"churn": "medium", "churn_reason": "2 unsatisfied contacts in 90 days"}
+    said = indicators(
+        message(1, "negative", -0.6), message(5, "negative", -0.4), message(80, "negative", -0.3)
+    )
+    assert said["satisfaction"]["unsatisfied_90d"] == 3
+    assert said["risk"]["churn"] == "high"
+    assert said["text"]["negative_30d"] == 2
+    assert evaluate(said, "standard", [], {})[0].rule == "unsatisfied_streak"
+    # Older than 90 days, or not negative: not unsatisfied.
+    assert (
+        indicators(message(91, "negative", -0.6), message(1, "neutral"))["satisfaction"][
+            "unsatisfied_90d"
+        ]
+        == 0
+    )
+
+
+def test_a_survey_with_a_low_score_and_a_negative_comment_is_one_contact() -> None:
+    survey = message(2, "negative", -0.5, type_="survey.answered", csat=1, comment="fatal")
+    assert indicators(survey)["satisfaction"]["unsatisfied_90d"] == 1
+
+
+def test_the_last_message_and_the_sentiment_trend() -> None:
+    history = [
+        message(40, "positive", 0.6),
+        message(50, "positive", 0.4),
+        message(3, "negative", -0.5),
+    ]
+    text = indicators(*history)["text"]
+    assert text["last_inbound"]["score"] == -0.5
+    assert text["last_inbound"]["at"] == (NOW - timedelta(days=3)).isoformat()
+    assert text["sentiment_trend"] == "worsening"
+    assert (
+        indicators(message(40, "negative", -0.6), message(2, "positive", 0.5))["text"][
+            "sentiment_trend"
+        ]
+        == "improving"
+    )
+    assert (
+        indicators(message(40, "neutral", 0.1), message(2, "neutral", 0.0))["text"][
+            "sentiment_trend"
+        ]
+        == "steady"
+    )
+    assert indicators(message(2, "neutral"))["text"]["sentiment_trend"] is None
+    assert indicators()["text"]["last_inbound"] is None
+
+
+def test_an_urgent_or_angry_message_holds_its_rule_for_24_hours() -> None:
+    urgent = message(0.5, "negative", -0.8, urgency="high", reasons=("deadline",))
+    said = indicators(urgent)
+    assert [u["reasons"] for u in said["text"]["urgent_24h"]] == [["deadline"]]
+    assert [a["abusive"] for a in said["text"]["angry_24h"]] == [False]
+    held = evaluate(said, "standard", [], {})
+    assert [(c.rule, c.code, c.detail["audience"]) for c in held] == [
+        ("urgent_message", "urgent_message", "owner"),
+        ("angry_message", "angry_customer", "supervisor"),
+    ]
+    assert held[0].title == "Urgent message from the customer (deadline)"
+    state = fold_all([urgent])
+    ends = next_change(state, NOW, POLICY)
+    assert ends == urgent.occurred_at + timedelta(hours=24, microseconds=1)
+    later = derive(state, ends, POLICY)
+    assert later["text"]["urgent_24h"] == [] and later["text"]["angry_24h"] == []
+    assert evaluate(later, "standard", [], {"urgent_message": {}}) == []
+    off = {"urgent_message": {"enabled": False}, "angry_message": {"enabled": False}}
+    assert evaluate(said, "standard", [], off) == []
+
+
+def test_a_message_asking_to_cancel_is_a_churn_risk_with_its_reason() -> None:
+    said = indicators(message(3, "negative", -0.3, intents=("cancellation", "complaint")))
+    assert said["risk"] == {
+        "churn": "high",
+        "churn_reason": f"asked to cancel in a message on {(NOW - timedelta(days=3)).date()}",
+    }
+    assert said["text"]["churn_signal"]["intent"] == "cancellation"
+    assert indicators(message(91, intents=("legal_threat",)))["risk"]["churn"] == "low"

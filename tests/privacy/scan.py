@@ -5,6 +5,11 @@ from collections.abc import Iterable
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+# Tables that hold no customer's data, only the company's: the text rules are thousands
+# of words of four languages ("doente", "does not work"), which short needles ("Doe")
+# would find.
+COMPANY_TABLES = ("text_rules",)
+
 
 async def columns_holding(session: AsyncSession, needles: Iterable[str]) -> list[str]:
     """Every (table.column, needle) where a needle still appears, across every text,
@@ -13,8 +18,10 @@ async def columns_holding(session: AsyncSession, needles: Iterable[str]) -> list
         text(
             "SELECT table_name, column_name, data_type FROM information_schema.columns "
             "WHERE table_schema = 'public' AND data_type IN "
-            "('text', 'character varying', 'json', 'jsonb', 'ARRAY', 'bytea')"
-        )
+            "('text', 'character varying', 'json', 'jsonb', 'ARRAY', 'bytea') "
+            "AND table_name <> ALL(:company)"
+        ),
+        {"company": list(COMPANY_TABLES)},
     )
     found = []
     for table, column, data_type in columns:

@@ -1,5 +1,6 @@
 """Random customer histories for the fold's property tests: orders, refunds, tickets,
-surveys, calls, payments, disputes, overdue invoices and corrections of any of them, at
+surveys, calls, payments, disputes, overdue invoices, messages the customer wrote (with
+what the analyser of the shipped rules finds in them) and corrections of any of them, at
 any hour of 110 days from START, in an order hypothesis chooses."""
 
 from datetime import UTC, datetime, timedelta
@@ -7,8 +8,29 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import strategies as st
 
 from app.indicators.state import Fact
+from app.text.service import columns, default_analyser, finding
+from app.timeline.texts import customer_text
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
+
+# What customers write, by how the analyser reads it: urgent and angry, asking to cancel,
+# complaining of a delivery, negative, pleased, and a plain question.
+MESSAGES = [
+    "URGENTE: el pedido no ha llegado, es inaceptable, estoy muy enfadada. Lo necesito hoy mismo.",
+    "Quiero darme de baja, voy a cancelar el contrato.",
+    "My parcel never arrived and the tracking has not moved for a week.",
+    "Não estou satisfeita com o atendimento.",
+    "Merci beaucoup, service excellent !",
+    "What are your opening hours?",
+    "sois unos ladrones",
+]
+# The event types that carry them, and the payload field each is written in.
+MESSAGE_TYPES = {
+    "email.received": "excerpt",
+    "chat.conversation": "transcript",
+    "social.mention": "text",
+    "ticket.opened": "description",
+}
 
 
 @st.composite
@@ -28,6 +50,7 @@ def facts(draw: st.DrawFn, max_size: int = 25) -> list[Fact]:
                     "payment",
                     "dispute",
                     "invoice",
+                    "message",
                     "correction",
                 ]
             )
@@ -99,6 +122,18 @@ def facts(draw: st.DrawFn, max_size: int = 25) -> list[Fact]:
                 "invoice.overdue",
                 {"invoice_id": "i1", "amount": amount, "currency": currency},
             )
+        elif kind == "message":
+            type_ = draw(st.sampled_from(sorted(MESSAGE_TYPES)))
+            payload = {MESSAGE_TYPES[type_]: draw(st.sampled_from(MESSAGES))}
+            if type_ == "social.mention":
+                payload["network"] = "x"
+            if type_ == "ticket.opened":
+                payload["ticket_id"] = f"t{draw(st.integers(0, 3))}"
+            text = customer_text(type_, payload)
+            assert text is not None
+            found = finding(columns(default_analyser().analyse(text)))
+            out.append(Fact(f"e{n:03d}", type_, at, "store", payload, None, found))
+            continue
         else:
             originals = [f for f in out if f.type != "event.corrected"]
             if not originals:

@@ -20,6 +20,7 @@ from app.core.migrations import alembic_config
 from app.core.security import Role
 from app.fichas.cache import TemplateCache
 from app.main import create_app
+from app.text.service import RulesCache
 from app.timeline.schemas import EventIn
 from app.timeline.service import prepare_event
 from app.timeline.stream import TimelineFeed
@@ -135,6 +136,7 @@ async def test_a_retry_after_the_upgrade_is_still_a_duplicate(legacy_url: str) -
     app.state.db = database
     app.state.feed = TimelineFeed(legacy_url)
     app.state.templates = TemplateCache(None)
+    app.state.text_rules = RulesCache(None)
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     try:
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as client:

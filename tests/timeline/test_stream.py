@@ -79,7 +79,7 @@ async def append_elsewhere(
     async with database.sessionmaker() as session, session.begin():
         new = service.prepare_event(data, None)
         event, _ = await service.append(
-            session, UUID(customer_id), new, None, None, Settings(), clock
+            session, UUID(customer_id), new, None, None, Settings(), clock, None
         )
     return str(event.id)
 

@@ -1,4 +1,5 @@
-"""Twilio Voice status callbacks (form-encoded), signed with ``X-Twilio-Signature``.
+"""Twilio callbacks (form-encoded), signed with ``X-Twilio-Signature``: voice call status,
+the status of messages the service sent (SMS, WhatsApp), and messages customers send.
 
 Twilio signs parsed values: base64(HMAC-SHA1(auth token, URL + each POST parameter's name
 and value, sorted)), so the form is read before the signature can be checked: within
@@ -25,7 +26,7 @@ from app.ingest.adapters.base import (
 )
 from app.ingest.adapters.signatures import base64_hmacs, require_any
 from app.timeline.catalog import Channel, Direction
-from app.timeline.payloads import CallPayload
+from app.timeline.payloads import CallPayload, MessagePayload
 from app.timeline.schemas import CustomerRefIn, IdentifiedEventIn
 
 # CallStatus values that close a call, and the event each one is.
@@ -43,6 +44,15 @@ DIRECTIONS = {
     "outbound-api": Direction.OUTBOUND,
     "outbound-dial": Direction.OUTBOUND,
 }
+# MessageStatus values that end a message's way, and the event each one is; the others
+# (queued, sending, sent, accepted, scheduled, read...) add none.
+MESSAGE_STATUSES = {
+    "delivered": "message.delivered",
+    "undelivered": "message.failed",
+    "failed": "message.failed",
+    "received": "message.received",
+}
+_WHATSAPP = "whatsapp:"
 # Something a customer can be found by; Twilio also sends "anonymous", "client:alice", sip URIs.
 _PHONE = re.compile(r"^\+?[0-9][0-9 ().\-]{2,30}$")
 _DEFAULT_PORTS = {"https": 443, "http": 80}
@@ -127,13 +137,17 @@ class TwilioAdapter(Adapter):
             form = delivery.form()
         except PayloadError:
             return delivery.body_hash()
-        if not form.get("CallSid"):
-            return delivery.body_hash()
-        keys = ("CallSid", "CallStatus", "SequenceNumber")
-        return ":".join(form.get(k, "") for k in keys)
+        if form.get("CallSid"):
+            keys = ("CallSid", "CallStatus", "SequenceNumber")
+            return ":".join(form.get(k, "") for k in keys)
+        if _message_sid(form):
+            return f"{_message_sid(form)}:{_message_status(form)}"
+        return delivery.body_hash()
 
     def normalize(self, delivery: Delivery) -> list[IdentifiedEventIn]:
         form = delivery.form()
+        if not form.get("CallSid") and _message_sid(form):
+            return _message_event(form, delivery, self.source)
         call_sid = form.get("CallSid")
         status = form.get("CallStatus", "").strip().lower()
         if not call_sid or not status:
@@ -175,3 +189,61 @@ class TwilioAdapter(Adapter):
         except ValidationError as exc:
             raise PayloadError.from_validation(exc) from None
         return [event]
+
+
+def _message_sid(form: dict[str, str]) -> str | None:
+    return form.get("MessageSid") or form.get("SmsSid") or None
+
+
+def _message_status(form: dict[str, str]) -> str:
+    return (form.get("MessageStatus") or form.get("SmsStatus") or "").strip().lower()
+
+
+def _number(address: str | None) -> str | None:
+    """A message's end as a phone number: ``whatsapp:+34...`` is +34..."""
+    if not address:
+        return None
+    number = address.removeprefix(_WHATSAPP).strip()
+    return number if _PHONE.match(number) else None
+
+
+def _message_event(
+    form: dict[str, str], delivery: Delivery, source: str
+) -> list[IdentifiedEventIn]:
+    """A message status callback (to the customer, ``To``) or an incoming message (from
+    them, ``From``): one event when the message reached its end or came in."""
+    sid = _message_sid(form)
+    status = _message_status(form)
+    type_ = MESSAGE_STATUSES.get(status)
+    if type_ is None:
+        return []
+    inbound = type_ == "message.received"
+    remote = _number(form.get("From") if inbound else form.get("To"))
+    if remote is None:
+        return []
+    whatsapp = any(form.get(k, "").startswith(_WHATSAPP) for k in ("From", "To"))
+    payload: dict[str, Any] = {
+        "channel": "whatsapp" if whatsapp else "sms",
+        "provider": source,
+        "provider_message_id": sid,
+        "status": status,
+        "error_code": form.get("ErrorCode") or None,
+        "from": form.get("From") or None,
+        "to": form.get("To") or None,
+        "body": form.get("Body") if inbound else None,
+    }
+    try:
+        checked = MessagePayload.model_validate(payload)
+        event = IdentifiedEventIn(
+            type=type_,
+            occurred_at=_timestamp(form, delivery),
+            channel=Channel.PHONE,
+            direction=Direction.INBOUND if inbound else Direction.OUTBOUND,
+            source=source,
+            source_event_id=f"{sid}:{status}",
+            customer=CustomerRefIn(phone=remote),
+            payload=checked.model_dump(by_alias=True, exclude_none=True),
+        )
+    except ValidationError as exc:
+        raise PayloadError.from_validation(exc) from None
+    return [event]

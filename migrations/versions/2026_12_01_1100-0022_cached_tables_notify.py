@@ -1,17 +1,17 @@
 """keys, session tokens and policies: every committed change is notified, so processes
 drop the callers and policies they keep
 
-Revision ID: 0019
-Revises: 0018
-Create Date: 2026-11-30 06:00:00+00:00
+Revision ID: 0022
+Revises: 0021
+Create Date: 2026-12-01 11:00:00+00:00
 """
 
 from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0019"
-down_revision: str | None = "0018"
+revision: str = "0022"
+down_revision: str | None = "0021"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -1,0 +1,124 @@
+"""ORM queries on message templates and messages."""
+
+from collections.abc import Sequence
+from datetime import datetime
+from uuid import UUID
+
+from sqlalchemy import case, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.messages.models import Message, MessageTemplate
+
+
+class MessageRepository:
+    def __init__(self, session: AsyncSession) -> None:
+        self.session = session
+
+    async def template(self, name: str) -> MessageTemplate | None:
+        return await self.session.get(MessageTemplate, name)
+
+    async def templates(self) -> Sequence[MessageTemplate]:
+        return (await self.session.scalars(select(MessageTemplate).order_by("name"))).all()
+
+    async def put_template(self, template: MessageTemplate) -> MessageTemplate:
+        return await self.session.merge(template)
+
+    async def add(self, message: Message) -> bool:
+        """Queue a message; False when one with its ``dedupe`` key is already there."""
+        values = {
+            c.key: getattr(message, c.key)
+            for c in Message.__table__.columns
+            if getattr(message, c.key) is not None
+        }
+        inserted = await self.session.execute(
+            insert(Message)
+            .values(**values)
+            .on_conflict_do_nothing(
+                index_elements=["customer_id", "dedupe"],
+                index_where=Message.dedupe.is_not(None),
+            )
+            .returning(Message.id)
+        )
+        return inserted.first() is not None
+
+    async def dedupe_keys(self, keys: Sequence[tuple[UUID, str]]) -> set[tuple[UUID, str]]:
+        """Which (customer, dedupe key) pairs have a message already."""
+        if not keys:
+            return set()
+        rows = await self.session.execute(
+            select(Message.customer_id, Message.dedupe).where(
+                tuple_(Message.customer_id, Message.dedupe).in_(list(keys))
+            )
+        )
+        return {(customer_id, dedupe) for customer_id, dedupe in rows if dedupe}
+
+    async def due(self, now: datetime, limit: int) -> Sequence[Message]:
+        """Queued messages whose time has come, oldest first, locked; those another
+        sender holds are skipped."""
+        statement = (
+            select(Message)
+            .where(Message.status == "queued", Message.not_before <= now)
+            .order_by(Message.not_before, Message.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+        return (await self.session.scalars(statement)).all()
+
+    async def get(self, message_id: UUID, *, lock: bool = False) -> Message | None:
+        statement = select(Message).where(Message.id == message_id)
+        if lock:
+            statement = statement.with_for_update()
+        return (await self.session.scalars(statement)).first()
+
+    async def page(
+        self, customer_ids: Sequence[UUID], limit: int, before: UUID | None
+    ) -> Sequence[Message]:
+        """A page of the messages to these customers, newest first."""
+        statement = (
+            select(Message)
+            .where(Message.customer_id.in_(list(customer_ids)))
+            .order_by(Message.id.desc())
+            .limit(limit)
+        )
+        if before is not None:
+            statement = statement.where(Message.id < before)
+        return (await self.session.scalars(statement)).all()
+
+    async def by_provider_id(self, provider: str, provider_message_id: str) -> Message | None:
+        statement = select(Message).where(
+            Message.provider_message_id == provider_message_id, Message.provider == provider
+        )
+        return (await self.session.scalars(statement.with_for_update())).first()
+
+    async def callback_offer(self, customer_id: UUID, since: datetime) -> Message | None:
+        """The latest message to the customer since ``since`` that offered a callback not
+        yet asked for."""
+        statement = (
+            select(Message)
+            .where(
+                Message.customer_id == customer_id,
+                Message.callback_token.is_not(None),
+                Message.callback_at.is_(None),
+                Message.sent_at >= since,
+            )
+            .order_by(Message.sent_at.desc())
+            .limit(1)
+            .with_for_update()
+        )
+        return (await self.session.scalars(statement)).first()
+
+    async def forget(self, customer_ids: Sequence[UUID], now: datetime) -> None:
+        """Wipe the fields (they may name the customer), the reasons (a provider's may
+        spell their address) and the callback links of these customers' messages."""
+        await self.session.execute(
+            update(Message)
+            .where(Message.customer_id.in_(list(customer_ids)))
+            .values(
+                fields={},
+                reason=None,
+                callback_token=None,
+                status=case((Message.status == "queued", "cancelled"), else_=Message.status),
+                status_at=now,
+            )
+        )

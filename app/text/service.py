@@ -1,0 +1,170 @@
+"""Text analysis put to work: the rules the service analyses with (stored, edited by an
+admin, compiled once per process and dropped when a change is notified), the analyses
+stored beside events, and their erasure."""
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import Depends, Request
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.core.db import Executor
+from app.core.errors import invalid_field
+from app.core.notify import NotifiedCache
+from app.text import queries
+from app.text.analyser import TextAnalyser
+from app.text.repository import RulesRepository
+from app.text.rules import TextRules, default_rules, load_rules
+from app.text.schemas import TextAnalysis
+
+# Compiled analysers by the digest of their document: compiling takes about 20 ms, so a
+# process that cannot keep a copy (no LISTEN yet) still compiles each document once.
+_COMPILED: dict[str, TextAnalyser] = {}
+_COMPILED_KEPT = 4
+
+
+def _compiled(digest: str, document: Mapping[str, Any]) -> TextAnalyser:
+    if digest not in _COMPILED:
+        if len(_COMPILED) >= _COMPILED_KEPT:
+            _COMPILED.pop(next(iter(_COMPILED)))
+        _COMPILED[digest] = TextAnalyser(load_rules(dict(document)))
+    return _COMPILED[digest]
+
+
+async def stored_analyser(on: Executor) -> TextAnalyser:
+    """The analyser of the stored rules (those shipped with the code when none is stored)."""
+    digest = await queries.rules_digest(on)
+    if digest is None:
+        return default_analyser()
+    if digest in _COMPILED:
+        return _COMPILED[digest]
+    found = await queries.rules_document(on)
+    if found is None:  # deleted meanwhile
+        return default_analyser()
+    return _compiled(*found)
+
+
+def default_analyser() -> TextAnalyser:
+    """The analyser of the rules that ship with the code."""
+    rules = default_rules()
+    return _compiled(f"default:{rules.version}", rules.model_dump(mode="json"))
+
+
+class RulesCache(NotifiedCache[str, TextAnalyser]):
+    """The analyser of the stored rules, compiled once and kept until a change is notified
+    (a trigger on ``text_rules``)."""
+
+    def __init__(self, database_url: str | None) -> None:
+        super().__init__(database_url, queries.NOTIFY_CHANNEL)
+
+    async def analyser(self, on: Executor) -> TextAnalyser:
+        found = await self.get("rules", lambda: stored_analyser(on))
+        assert found is not None, "an analyser is always found"
+        return found
+
+
+def text_rules(request: Request) -> RulesCache:
+    """The app's rules cache (``app.state.text_rules``)."""
+    rules: RulesCache = request.app.state.text_rules
+    return rules
+
+
+TextRulesDep = Annotated[RulesCache, Depends(text_rules)]
+
+
+# --- stored analyses --------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerText:
+    """An event's customer text, to analyse and store beside it."""
+
+    customer_id: UUID
+    occurred_at: datetime
+    event_id: UUID
+    text: str
+
+
+def columns(analysis: TextAnalysis) -> dict[str, Any]:
+    """An analysis as stored (``text_analyses``), less the event it is of."""
+    return {
+        "analyser_version": analysis.analyser_version,
+        "language": analysis.language,
+        "sentiment": analysis.sentiment.label,
+        "score": analysis.sentiment.score,
+        "urgency": analysis.urgency.level,
+        "reasons": sorted({r.reason.value for r in analysis.urgency.reasons}),
+        "intents": [i.intent.value for i in analysis.intents],
+        "abusive": analysis.abusive.detected,
+        "terms": {
+            "sentiment": analysis.sentiment.terms,
+            "urgency": [r.model_dump(mode="json") for r in analysis.urgency.reasons],
+            "intents": {i.intent.value: i.terms for i in analysis.intents},
+            "abusive": analysis.abusive.terms,
+        },
+    }
+
+
+def finding(row: Mapping[str, Any]) -> dict[str, Any]:
+    """What the indicators keep of a stored analysis (a row of ``text_analyses``, or one
+    about to be): labels and scores, and the words that matched unless erased."""
+    return {
+        "language": row["language"],
+        "sentiment": row["sentiment"],
+        "score": round(float(row["score"]), 3),
+        "urgency": row["urgency"],
+        "reasons": list(row["reasons"]),
+        "intents": list(row["intents"]),
+        "abusive": row["abusive"],
+        "terms": row["terms"],
+    }
+
+
+async def analyse_and_store(
+    on: Executor, analyser: TextAnalyser, texts: Sequence[CustomerText]
+) -> dict[UUID, dict[str, Any]]:
+    """Analyse events' texts, store each analysis beside its event (replacing an older
+    one, unless erased), and answer what the indicators keep of each, by event id."""
+    rows = [
+        {
+            "customer_id": item.customer_id,
+            "occurred_at": item.occurred_at,
+            "event_id": item.event_id,
+            **columns(analyser.analyse(item.text)),
+        }
+        for item in texts
+    ]
+    await queries.store(on, rows)
+    return {row["event_id"]: finding(row) for row in rows}
+
+
+async def erase_terms(on: Executor, customer_ids: Sequence[UUID]) -> int:
+    """Forget the matched words of these customers' analyses (an erasure)."""
+    return await queries.erase_terms(on, customer_ids)
+
+
+# --- the admin's rules ------------------------------------------------------------------
+
+
+async def stored_rules(session: AsyncSession) -> TextRules:
+    """The rules the service analyses with."""
+    stored = await RulesRepository(session).get()
+    return default_rules() if stored is None else load_rules(stored.document)
+
+
+async def put_rules(session: AsyncSession, rules: TextRules) -> TextRules:
+    """Store a rules document. One that changes the rules must change their ``version``
+    too: stored analyses are told apart by it."""
+    current = await stored_rules(session)
+    changed = rules.model_dump(mode="json") != current.model_dump(mode="json")
+    if changed and rules.version == current.version:
+        raise invalid_field(
+            "body.version",
+            f"the rules changed but their version is still {current.version!r}: give them a "
+            "new version, so that analyses made with the old rules can be told apart",
+        )
+    await RulesRepository(session).put(rules.model_dump(mode="json"))
+    return rules
