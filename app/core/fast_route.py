@@ -2,9 +2,9 @@
 
 A fast route is declared exactly as any route (parameters, dependencies, response model,
 responses), so the OpenAPI document describes it the same way; only how a request is
-served differs. FastAPI solves a route's dependencies anew for every request, computing
-for each one a cache key that calls ``inspect.unwrap`` (a fifth of a screen-pop's time),
-and validates the returned model again before serialising it. A fast route walks its
+served differs. FastAPI solves a route's dependencies anew for every request (a fifth of a
+screen-pop's time), computing for each one a cache key that calls ``inspect.unwrap``, and
+validates the returned model again before serialising it. A fast route walks its
 dependency tree once, when the route is built, into a flat plan; each request runs the
 plan's steps in order, validating each step's parameters with FastAPI's own functions, and
 serialises the returned model as its response model without validating it again.
@@ -140,7 +140,9 @@ class FastRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         # A router's route is built again where it is included, with the includer's
-        # context (its dependency overrides among it), as APIRoute reads it here.
+        # context (its dependency overrides among it), as APIRoute reads it here. The
+        # context variable is FastAPI's private one: FastAPI is pinned (constraints.txt)
+        # and tests/core/test_fast_route.py fails if an upgrade changes it.
         route: Any = self
         context = _effective_route_context_var.get()
         if context is not None and context.original_route is self:
