@@ -223,7 +223,12 @@ def _flag_changes(rows: list[StatsRow], saved: list[SavedStats]) -> list[outbox.
 async def snapshot(on: Executor, customer_id: UUID, alert_limit: int) -> Snapshot:
     """The stats row as stored (state, flags, when last updated: None before any event)
     and up to ``alert_limit`` open alerts, newest first."""
-    row = await queries.snapshot_row(on, customer_id, alert_limit)
+    return snapshot_of(await queries.snapshot_row(on, customer_id, alert_limit))
+
+
+def snapshot_of(row: Any) -> Snapshot:
+    """:func:`snapshot` from the row its statement read (for a ficha, which reads it with
+    other things)."""
     alerts = [AlertOut.model_validate(a) for a in row["open_alerts"]]
     if not row["state"]:
         return {"state": empty_state(), "flags": [], "updated_at": None, "alerts": alerts}

@@ -1,12 +1,15 @@
 """Routing an incoming call: queue and priority from the caller's tier, language and
 flags, by an admin-editable policy."""
 
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import Executor
 from app.core.security import Principal
 from app.customers.schemas import Tier
 from app.indicators import service as indicators
+from app.indicators.cache import PolicyCache
 from app.routing import queries
 from app.routing.schemas import RoutingAnswer, RoutingPolicy
 
@@ -14,7 +17,10 @@ ROUTING = "routing"
 
 
 async def routing_policy(on: Executor) -> RoutingPolicy:
-    stored = await indicators.stored_policy(on, ROUTING)
+    return _policy(await indicators.stored_policy(on, ROUTING))
+
+
+def _policy(stored: dict[str, Any] | None) -> RoutingPolicy:
     return RoutingPolicy.model_validate(stored) if stored else RoutingPolicy()
 
 
@@ -23,10 +29,13 @@ async def put_routing_policy(session: AsyncSession, policy: RoutingPolicy) -> Ro
     return policy
 
 
-async def route(on: Executor, phone: str, principal: Principal) -> RoutingAnswer:
-    """Queue and priority for an incoming call: one lookup, no history read. A caller the
-    key may not see is routed exactly as an unknown number."""
-    policy = await routing_policy(on)
+async def route(
+    on: Executor, policies: PolicyCache, phone: str, principal: Principal
+) -> RoutingAnswer:
+    """Queue and priority for an incoming call: one lookup, no history read, the policy
+    as this process keeps it. A caller the key may not see is routed exactly as an unknown
+    number."""
+    policy = _policy(await policies.stored(on, ROUTING))
     row = await queries.route(on, phone, principal)
     if row is None:
         return RoutingAnswer(

@@ -14,7 +14,7 @@ from app.auth.dependencies import AgentWriter, Reader, StreamReader, Writer
 from app.core.bounded_json import BoundedJsonRoute
 from app.core.clock import ClockDep
 from app.core.config import SettingsDep
-from app.core.db import Database, SessionDep
+from app.core.db import Database, DriverDep, SessionDep
 from app.core.errors import (
     EXAMPLE_ID,
     Forbidden,
@@ -27,6 +27,7 @@ from app.core.errors import (
     invalid_field,
     problem_responses,
 )
+from app.core.fast_route import fast_get
 from app.core.openapi import headers
 from app.core.pagination import InvalidCursor, Limit
 from app.core.preconditions import IfMatch, etag
@@ -337,7 +338,8 @@ _REDIRECT: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get(
+@fast_get(
+    router,
     "/customers/{customer_id}/timeline",
     operation_id="get_timeline",
     summary="A customer's history, newest first",
@@ -352,7 +354,7 @@ _REDIRECT: dict[int | str, dict[str, Any]] = {
 async def get_timeline(
     customer_id: UUID,
     request: Request,
-    session: SessionDep,
+    connection: DriverDep,
     principal: Reader,
     type: Annotated[
         list[str] | None,
@@ -370,7 +372,7 @@ async def get_timeline(
         if not known:
             raise invalid_field(f"query.type.{index}", f"unknown type or family '{value}'")
     page = await views.read_timeline(
-        session,
+        connection,
         customer_id,
         principal,
         types=type or [],
