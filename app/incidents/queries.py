@@ -34,7 +34,8 @@ async def members(on: Executor, incident_id: UUID) -> list[UUID]:
     """The customers the incident affects now (flagged with it)."""
     conn = await driver_connection(on)
     rows = await conn.fetch(
-        "SELECT customer_id FROM customer_stats WHERE flags @> ARRAY['incident:' || $1::uuid::text]",
+        "SELECT customer_id FROM customer_stats "
+        "WHERE flags @> ARRAY['incident:' || $1::uuid::text]",
         incident_id,
     )
     return [r["customer_id"] for r in rows]
