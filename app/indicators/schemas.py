@@ -18,6 +18,9 @@ class Flag(BaseModel):
     code: str = Field(description=FLAG_CODES)
     severity: Literal["info", "warning", "danger"]
     label: str
+    orders: list[str] | None = Field(
+        default=None, description="An incident's flag: the customer's orders it affects"
+    )
 
 
 ChurnRisk = Literal[ChurnLevel.LOW, ChurnLevel.MEDIUM, ChurnLevel.HIGH]
