@@ -20,13 +20,11 @@ from app.core.preconditions import digest_etag
 from app.core.security import JOB_ROLES, Principal, Role
 from app.customers import service as customers
 from app.customers.identifiers import IdentifierKind
-from app.customers.schemas import CustomerOut, CustomerStatus
+from app.customers.schemas import CallerCandidates, Candidate, CustomerOut, CustomerStatus
 from app.fichas.cache import TemplateCache
 from app.fichas.repository import TemplateRepository
 from app.fichas.schemas import (
     Action,
-    CallerCandidates,
-    Candidate,
     Ficha,
     TemplateIn,
     TemplateOut,
@@ -400,9 +398,9 @@ async def screen_pop(
             f"No customer has the phone {readings[0]}.", extra={"phone": readings[0]}
         )
     if len({card.id for card, _ in found}) > 1:
-        return CallerCandidates(
-            detail=f"The number may be {' or '.join(readings)}; several customers hold one.",
-            candidates=[
+        return CallerCandidates.of(
+            readings,
+            [
                 Candidate(
                     customer_id=card.id,
                     display_name=card.display_name,

@@ -12,10 +12,9 @@ from app.core.errors import (
     Forbidden,
     Unauthorized,
     ValidationFailed,
-    invalid_field,
     problem_responses,
 )
-from app.customers.identifiers import normalize_phone
+from app.customers.identifiers import caller_readings
 from app.customers.schemas import PhoneText
 from app.routing import service
 from app.routing.schemas import RoutingAnswer, RoutingPolicy
@@ -43,11 +42,8 @@ async def route_by_phone(
     principal: Reader,
     settings: SettingsDep,
 ) -> Any:
-    try:
-        normalised = normalize_phone(phone, settings.default_region)
-    except ValueError as exc:
-        raise invalid_field("path.phone", str(exc)) from None
-    answer = await service.route(connection, normalised, principal)
+    readings = caller_readings(phone, settings.default_region, "path.phone")
+    answer = await service.route(connection, readings, principal)
     # Called on every incoming call: serialise once instead of validating the model again.
     return Response(answer.model_dump_json(), media_type="application/json")
 

@@ -23,19 +23,28 @@ async def put_routing_policy(session: AsyncSession, policy: RoutingPolicy) -> Ro
     return policy
 
 
-async def route(on: Executor, phone: str, principal: Principal) -> RoutingAnswer:
-    """Queue and priority for an incoming call: one lookup, no history read. A caller the
-    key may not see is routed exactly as an unknown number."""
+async def route(on: Executor, readings: list[str], principal: Principal) -> RoutingAnswer:
+    """Queue and priority for an incoming call from a caller id of these ``readings``
+    (``caller_readings``): one lookup, no history read. A caller the key may not see is
+    routed exactly as an unknown number; so is one whose readings name several customers,
+    with that reason (the IVR asks, it does not guess)."""
     policy = await routing_policy(on)
-    row = await queries.route(on, phone, principal)
-    if row is None:
+    rows = await queries.route(on, readings, principal)
+    if len({r["id"] for r in rows}) != 1:
+        reason = (
+            f"caller id {' or '.join(readings)} names several customers"
+            if rows
+            else "unknown caller"
+        )
         return RoutingAnswer(
             known=False,
-            phone=phone,
+            phone=readings[0],
             priority=policy.unknown_priority,
             queue=policy.default_queue,
-            reasons=["unknown caller"],
+            reasons=[reason],
         )
+    row = rows[0]
+    phone = row["phone"]
     tier_rule = policy.tiers.get(Tier(row["tier"]), {"queue": policy.default_queue, "priority": 0})
     queue, priority = tier_rule["queue"], int(tier_rule["priority"])
     reasons = [f"tier {row['tier']}"]
