@@ -38,6 +38,7 @@ from app.routing.router import router as routing_router
 from app.segments.router import router as segments_router
 from app.text.router import router as text_router
 from app.text.service import RulesCache
+from app.timeline.router import profile_router
 from app.timeline.router import router as timeline_router
 from app.timeline.schemas import BulkLineResult, event_payloads
 from app.timeline.stream import TimelineFeed
@@ -72,6 +73,7 @@ DOCUMENTED_ORDER = (
     ops_router,
     auth_router,
     customers_router,
+    profile_router,
     timeline_router,
     ingest_router,
     indicators_router,
@@ -95,6 +97,7 @@ MATCHING_ORDER = (
     auth_router,
     fichas_router,
     customers_router,
+    profile_router,
     routing_router,
     ingest_router,
     timeline_router,

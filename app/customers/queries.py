@@ -8,7 +8,7 @@ from uuid import UUID
 
 from app.core.db import Executor, driver_connection, new_id
 from app.core.security import Principal
-from app.customers.family import chain_cte, family_cte
+from app.customers.family import chain_cte, contacts_cte, family_cte
 from app.customers.visibility import visibility_args, visible_sql
 
 # The identify fast path: unique-index probes (one per reading of a caller id), prepared
@@ -47,6 +47,11 @@ async def identified(
 
 
 _FAMILY_SQL = "WITH RECURSIVE " + family_cte("$1::uuid") + " SELECT id FROM family"
+_CONTACTS_FAMILY_SQL = (
+    "WITH RECURSIVE "
+    + contacts_cte("$1::uuid", visible_sql("c", "$2", "$3"))
+    + " SELECT id FROM family"
+)
 _SURVIVORS_SQL = (
     "WITH RECURSIVE "
     + chain_cte("$1::uuid[]")
@@ -57,6 +62,16 @@ _OWNERS_SQL = (
     "JOIN unnest($1::text[], $2::text[]) AS wanted(kind, value) "
     "ON i.kind = wanted.kind AND i.value = wanted.value"
 )
+
+
+async def contacts_family_ids(
+    on: Executor, organization_id: UUID, principal: Principal
+) -> list[UUID]:
+    """The contact persons of an organisation that ``principal`` may see, and everyone
+    merged into them."""
+    conn = await driver_connection(on)
+    rows = await conn.fetch(_CONTACTS_FAMILY_SQL, organization_id, *visibility_args(principal))
+    return [r["id"] for r in rows]
 
 
 async def family_ids(on: Executor, customer_id: UUID) -> list[UUID]:

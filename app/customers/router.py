@@ -7,16 +7,13 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import JSONResponse, RedirectResponse
 
 from app.auth.dependencies import Reader, Writer
-from app.core import bounded_json
 from app.core.bounded_json import BoundedJsonRoute
 from app.core.config import SettingsDep
 from app.core.db import DriverDep, SessionDep
 from app.core.errors import (
     Forbidden,
     PreconditionFailed,
-    PreconditionRequired,
     Unauthorized,
-    UnsupportedMediaType,
     ValidationFailed,
     invalid_field,
     problem_responses,
@@ -59,8 +56,6 @@ IfNoneMatch = Annotated[
     Header(description="The ETag last read: 304 without a body while it is current."),
 ]
 ETAG_HEADER = headers("ETag")
-
-MERGE_PATCH = "application/merge-patch+json"
 
 
 def _with_etag(response: Response, version: int) -> None:
@@ -237,53 +232,6 @@ async def get_customer(
     _with_etag(response, customer.version)
     unchanged = not_modified(if_none_match, etag(customer.version)) if dated_by_version else None
     return unchanged or customer
-
-
-@router.patch(
-    "/customers/{customer_id}",
-    operation_id="patch_customer",
-    summary="Change the profile with a JSON merge patch (If-Match required)",
-    responses={
-        200: {"description": "The customer changed", "headers": ETAG_HEADER},
-        **problem_responses(
-            Unauthorized,
-            Forbidden,
-            CustomerNotFound,
-            CustomerNotActive,
-            PreconditionFailed,
-            UnsupportedMediaType,
-            ValidationFailed,
-            PreconditionRequired,
-        ),
-    },
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                media: {"schema": {"$ref": "#/components/schemas/CustomerPatch"}}
-                for media in (MERGE_PATCH, "application/json")
-            },
-        }
-    },
-)
-async def patch_customer(
-    customer_id: UUID,
-    request: Request,
-    session: SessionDep,
-    principal: Writer,
-    response: Response,
-    if_match: IfMatch = None,
-) -> CustomerOut:
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type not in (MERGE_PATCH, "application/json"):
-        raise UnsupportedMediaType(f"Send {MERGE_PATCH} (or application/json).")
-    try:
-        patch: Any = bounded_json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise invalid_field("body", f"invalid JSON: {exc}", "json_invalid") from None
-    customer = await service.patch_customer(session, customer_id, patch, if_match, principal)
-    _with_etag(response, customer.version)
-    return customer
 
 
 @router.post(

@@ -454,7 +454,7 @@ class ConsentOut(BaseModel):
     purpose: Purpose
     granted: bool
     source: str
-    evidence: str | None
+    evidence: str | None = None
     recorded_at: datetime
 
 
@@ -467,8 +467,8 @@ class CustomerRef(BaseModel):
 class ContactOut(BaseModel):
     id: UUID
     display_name: str
-    job_title: str | None
-    identifiers: list[IdentifierOut]
+    job_title: str | None = None
+    identifiers: list[IdentifierOut] = Field(default_factory=list)
 
 
 class CustomerSummary(BaseModel):

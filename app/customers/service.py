@@ -292,8 +292,9 @@ async def patch_customer(
     patch: Any,
     if_match: str | None,
     principal: Principal,
-) -> CustomerOut:
-    """Apply a JSON merge patch (RFC 7396) to the profile, guarded by If-Match."""
+) -> tuple[CustomerOut, UUID | None]:
+    """Apply a JSON merge patch (RFC 7396) to the profile, guarded by If-Match: the
+    customer, and the organisation it belonged to before."""
     repo = CustomerRepository(session)
     customer = await _writable(repo, customer_id, principal, if_match, required=True)
     if not isinstance(patch, dict):
@@ -309,9 +310,10 @@ async def patch_customer(
         await _check_organization(repo, profile.organization_id, principal, "body.organization_id")
     if not is_visible(profile.owner_id, principal):  # nor hands one out of its own sight
         raise Forbidden("An owned-only key cannot hand a customer to another owner.")
+    previous = customer.organization_id
     if not await repo.update_profile(customer.id, customer.version, _columns_of(profile)):
         raise CustomerNotFound(customer_id)
-    return await get_customer(session, customer.id, principal)
+    return await get_customer(session, customer.id, principal), previous
 
 
 async def add_identifier(
@@ -439,13 +441,17 @@ async def family(on: Executor, customer_id: UUID) -> list[UUID]:
 
 
 async def readable_family(
-    session: AsyncSession, customer_id: UUID, principal: Principal
+    session: AsyncSession, customer_id: UUID, principal: Principal, contacts: bool = False
 ) -> tuple[Customer, list[UUID]]:
-    """A visible customer and the ids whose events form its timeline (merged-in included)."""
+    """A visible customer and the ids whose events form its timeline (merged-in included;
+    with ``contacts``, an organisation's contact persons ``principal`` may see too)."""
     customer = await CustomerRepository(session).get(customer_id, principal)
     if customer is None:
         raise CustomerNotFound(customer_id)
-    return customer, await family(session, customer.id)
+    ids = await family(session, customer.id)
+    if contacts and customer.kind == CustomerKind.ORGANIZATION:
+        ids += await queries.contacts_family_ids(session, customer.id, principal)
+    return customer, ids
 
 
 async def get_customer(on: Executor, customer_id: UUID, principal: Principal) -> CustomerOut:

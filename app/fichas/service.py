@@ -28,8 +28,10 @@ from app.fichas.schemas import (
     Ficha,
     TemplateIn,
     TemplateOut,
+    compact,
 )
 from app.fichas.templates import (
+    BASE_SECTIONS,
     DEFAULT_TEMPLATES,
     LANGUAGES,
     Section,
@@ -40,7 +42,7 @@ from app.fichas.templates import (
     validate_sections,
 )
 from app.indicators import service as indicators
-from app.indicators.shapes import Derived, DerivedText, FlagEntry, State
+from app.indicators.shapes import Derived, DerivedText, DerivedValue, FlagEntry, State
 from app.indicators.state import (
     OPEN_ORDER,
     RESOLVED,
@@ -95,6 +97,7 @@ class Context:
     alerts: list[AlertOut]
     now: datetime
     events: dict[str, list[dict[str, Any]]]  # the items of each event section
+    organization: Derived | None = None  # a contact person's organisation's indicators
 
 
 # The sections that show events, and which: (types, pinned notes only) from their options.
@@ -160,26 +163,36 @@ def _identity(ctx: Context, section: Section) -> dict[str, Any]:
     }
 
 
+def _at_a_glance(value: DerivedValue) -> dict[str, Any]:
+    return {
+        "lifetime_value": value["lifetime_value"],
+        "lifetime_value_base": value["lifetime_value_base"],
+        "order_count": value["order_count"],
+        "average_order_value": value["average_order_value"],
+        "last_purchase_at": value["last_purchase_at"],
+        "segment": value["segment"],
+    }
+
+
 def _indicators(ctx: Context, section: Section) -> dict[str, Any]:
     value, satisfaction = ctx.indicators["value"], ctx.indicators["satisfaction"]
-    return {
+    built = {
         "as_of": ctx.now,
-        "value": {
-            k: value[k]
-            for k in (
-                "lifetime_value",
-                "lifetime_value_base",
-                "order_count",
-                "average_order_value",
-                "last_purchase_at",
-                "segment",
-            )
-        },
+        "value": _at_a_glance(value),
         "satisfaction": satisfaction,
         "churn_risk": ctx.indicators["risk"],
         "last_interaction": ctx.indicators["contact"]["last_interaction"],
         "sentiment": _sentiment(ctx.indicators["text"]),
     }
+    organization = ctx.customer.organization
+    if organization is not None and ctx.organization is not None:
+        built["organization"] = {
+            "customer_id": organization.id,
+            "display_name": organization.display_name,
+            "value": _at_a_glance(ctx.organization["value"]),
+            "satisfaction": ctx.organization["satisfaction"],
+        }
+    return built
 
 
 def _sentiment(text: DerivedText) -> dict[str, Any]:
@@ -448,6 +461,10 @@ async def _ficha(
     shown = [s for s in sections if s["name"] in EVENT_SECTIONS]
     wanted = [(*EVENT_SECTIONS[s["name"]](s), s["limit"]) for s in shown]
     events = await views.recent_events(on, customer.id, wanted) if wanted else []
+    organization = None
+    if customer.organization is not None:  # one read more, for contact persons only
+        held = await indicators.snapshot(on, customer.organization.id, 0)
+        organization = derive(held["state"], now, policy)
     ctx = Context(
         principal=principal,
         customer=customer,
@@ -458,11 +475,14 @@ async def _ficha(
         alerts=snap["alerts"],
         now=now,
         events={s["name"]: items for s, items in zip(shown, events, strict=True)},
+        organization=organization,
     )
     built: dict[str, Any] = {}
     for section in sections:
         content = BUILDERS[section["name"]](ctx, section)
         name = section["name"]
+        if name not in BASE_SECTIONS and not compact({**content, "as_of": None}):
+            continue  # an empty section is left out
         built[name] = {"name": name, "label": label_for(labels, language, name), **content}
     await record_access(on, principal, customer.id, what)
     return Ficha(

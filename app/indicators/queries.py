@@ -8,7 +8,7 @@ from typing import Any
 from uuid import UUID
 
 from app.core.db import Executor, driver_connection
-from app.customers.family import families_cte
+from app.customers.family import organization_families_cte
 from app.indicators.shapes import SavedStats, StatsRow
 from app.indicators.state import Fact
 from app.text.service import finding
@@ -42,11 +42,12 @@ _SAVE = (
     "churn, flags, reevaluate_at)) AS v "
     "WHERE s.customer_id = v.customer_id"
 )
-# The whole history of each customer of a batch, merged-in customers' events included,
-# each with the analysis of its customer text when it has one.
+# The whole history of each customer of a batch, merged-in customers' events included
+# and an organisation's contact persons', each with the analysis of its customer text
+# when it has one.
 _HISTORIES = (
     "WITH RECURSIVE "
-    + families_cte("$1::uuid[]")
+    + organization_families_cte("$1::uuid[]")
     + " SELECT f.root, e.id, e.type, e.occurred_at, e.channel, e.payload, e.corrects_id, "
     "a.event_id AS analysed, a.language, a.sentiment, a.score, a.urgency, a.reasons, a.intents, "
     "a.abusive, a.terms "
@@ -72,6 +73,17 @@ async def snapshot_row(on: Executor, customer_id: UUID, alert_limit: int) -> Any
     """The stats row and the newest open alerts, in one round trip (every ficha)."""
     conn = await driver_connection(on)
     return await conn.fetchrow(_SNAPSHOT, customer_id, alert_limit)
+
+
+async def organizations_of(on: Executor, customer_ids: Sequence[UUID]) -> dict[UUID, UUID]:
+    """The organisation of each of these customers that is a contact person."""
+    conn = await driver_connection(on)
+    rows = await conn.fetch(
+        "SELECT id, organization_id FROM customers "
+        "WHERE id = ANY($1::uuid[]) AND organization_id IS NOT NULL",
+        list(customer_ids),
+    )
+    return {r["id"]: r["organization_id"] for r in rows}
 
 
 async def stored_policies(on: Executor) -> dict[str, dict[str, Any]]:

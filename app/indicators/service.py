@@ -62,12 +62,15 @@ def value_policy(settings: Settings) -> ValuePolicy:
 async def record(
     session: AsyncSession, facts: Sequence[tuple[UUID, Fact]], settings: Settings, clock: Clock
 ) -> None:
-    """Fold newly stored events into their customers' stats, in the append's transaction."""
+    """Fold newly stored events into their customers' stats, in the append's transaction,
+    and a contact person's into its organisation's too."""
     if not facts:
         return
-    rows = await queries.lock(session, [customer_id for customer_id, _ in facts])
+    organizations = await queries.organizations_of(session, list({c for c, _ in facts}))
+    folded = [*facts, *((organizations[c], f) for c, f in facts if c in organizations)]
+    rows = await queries.lock(session, [customer_id for customer_id, _ in folded])
     by_customer = {row["customer_id"]: row for row in rows}
-    for customer_id, fact in facts:
+    for customer_id, fact in folded:
         row = by_customer[customer_id]
         row["state"] = fold(row["state"] or empty_state(), fact)
     await _refresh(session, rows, value_policy(settings), clock.now())
@@ -76,8 +79,10 @@ async def record(
 async def rebuild(
     session: AsyncSession, customer_ids: Sequence[UUID], settings: Settings, clock: Clock
 ) -> int:
-    """Recompute stats from the whole history (merged-in customers included)."""
-    rows = await queries.lock(session, customer_ids)
+    """Recompute stats from the whole history (merged-in customers and an organisation's
+    contact persons included), and the stats of the organisations of contacts among them."""
+    organizations = await queries.organizations_of(session, customer_ids)
+    rows = await queries.lock(session, [*customer_ids, *organizations.values()])
     histories = await queries.histories(session, [row["customer_id"] for row in rows])
     for row in rows:
         row["state"] = fold_all(histories[row["customer_id"]])

@@ -1,5 +1,6 @@
 """Routing an incoming call: queue and priority from the caller's tier, language and
-flags, by an admin-editable policy."""
+flags (a contact person's with its organisation's: the better tier, every flag), by an
+admin-editable policy."""
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -11,6 +12,9 @@ from app.routing import queries
 from app.routing.schemas import RoutingAnswer, RoutingPolicy
 
 ROUTING = "routing"
+# Tiers from worst to best: a contact person is routed with the better of its own and
+# its organisation's.
+_RANK = [Tier.STANDARD, Tier.PREMIUM, Tier.VIP]
 
 
 async def routing_policy(on: Executor) -> RoutingPolicy:
@@ -44,29 +48,35 @@ async def route(on: Executor, readings: list[str], principal: Principal) -> Rout
             reasons=[reason],
         )
     row = rows[0]
-    phone = row["phone"]
-    tier_rule = policy.tiers.get(Tier(row["tier"]), {"queue": policy.default_queue, "priority": 0})
+    tier, whose = Tier(row["tier"]), ""
+    organization = row["organization_name"]
+    if organization is not None and _RANK.index(Tier(row["organization_tier"])) > _RANK.index(tier):
+        tier, whose = Tier(row["organization_tier"]), f" of organization {organization}"
+    tier_rule = policy.tiers.get(tier, {"queue": policy.default_queue, "priority": 0})
     queue, priority = tier_rule["queue"], int(tier_rule["priority"])
-    reasons = [f"tier {row['tier']}"]
+    reasons = [f"tier {tier.value}{whose}"]
     language = row["preferred_language"]
     if language and language.split("-")[0] in policy.language_queues:
         queue = policy.language_queues[language.split("-")[0]]
         reasons.append(f"language {language}")
-    for flag in row["flags"] or []:
+    own = row["flags"] or []
+    inherited = [f for f in row["organization_flags"] or [] if f not in own]
+    flags = [(f, "") for f in own] + [(f, f" of organization {organization}") for f in inherited]
+    for flag, whose in flags:
         if flag.startswith("incident:"):
             queue = flag
             priority = max(priority, policy.incident_priority)
-            reasons.append(f"affected by {flag}")
+            reasons.append(f"affected by {flag}{whose}")
         elif flag in policy.flag_priority:
             priority += policy.flag_priority[flag]
-            reasons.append(f"flag {flag}")
+            reasons.append(f"flag {flag}{whose}")
     return RoutingAnswer(
         known=True,
-        phone=phone,
+        phone=row["phone"],
         customer_id=row["id"],
         display_name=row["display_name"],
         language=language,
-        tier=Tier(row["tier"]),
+        tier=tier,
         priority=min(priority, 100),
         queue=queue,
         reasons=reasons,

@@ -30,10 +30,12 @@ async def read_timeline(
     until: datetime | None,
     limit: int,
     cursor: str | None,
+    contacts: bool = True,
 ) -> TimelinePage | customers.Merged:
-    """A page of a customer's history and everyone merged into it, newest first, logged as
-    read; for a merged customer, only its survivor, and nothing is read."""
-    customer, family = await customers.readable_family(session, customer_id, principal)
+    """A page of a customer's history and everyone merged into it (and, for an
+    organisation with ``contacts``, its contact persons'), newest first, logged as read;
+    for a merged customer, only its survivor, and nothing is read."""
+    customer, family = await customers.readable_family(session, customer_id, principal, contacts)
     if customer.status == CustomerStatus.MERGED:
         return customers.Merged(await customers.survivor_id(session, customer.id))
     await record_access(session, principal, customer.id, "timeline")
