@@ -122,6 +122,17 @@ async def owners(on: Executor, values: Sequence[tuple[str, str]]) -> dict[tuple[
     return {(r["kind"], r["value"]): r["customer_id"] for r in rows}
 
 
+# The customers and their identifiers in one round trip: the identifiers' foreign key is
+# checked at the end of the statement, when the customers are in.
+_CREATE_UNVERIFIED = (
+    "WITH created AS (INSERT INTO customers (id, kind, display_name, unverified) "
+    "SELECT id, 'person', name, true FROM unnest($1::uuid[], $2::text[]) AS n(id, name)) "
+    "INSERT INTO customer_identifiers (id, customer_id, kind, value) "
+    "SELECT * FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::text[]) "
+    "ON CONFLICT (kind, value) DO NOTHING RETURNING kind, value"
+)
+
+
 async def create_unverified(
     on: Executor,
     customers: Sequence[tuple[UUID, str]],
@@ -133,17 +144,11 @@ async def create_unverified(
     sorted order so that two concurrent imports wait for each other, never deadlock.
     """
     conn = await driver_connection(on)
-    await conn.execute(
-        "INSERT INTO customers (id, kind, display_name, unverified) "
-        "SELECT id, 'person', name, true FROM unnest($1::uuid[], $2::text[]) AS n(id, name)",
-        [c for c, _ in customers],
-        [name for _, name in customers],
-    )
     ordered = sorted(identifiers, key=lambda i: (i[1], i[2]))
     rows = await conn.fetch(
-        "INSERT INTO customer_identifiers (id, customer_id, kind, value) "
-        "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]) "
-        "ON CONFLICT (kind, value) DO NOTHING RETURNING kind, value",
+        _CREATE_UNVERIFIED,
+        [c for c, _ in customers],
+        [name for _, name in customers],
         [new_id() for _ in ordered],
         [c for c, _, _ in ordered],
         [k for _, k, _ in ordered],

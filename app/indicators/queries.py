@@ -13,23 +13,28 @@ from app.indicators.shapes import SavedStats, StatsRow
 from app.indicators.state import Fact
 from app.text.service import finding
 
+# The stats rows of a batch, and of the organisations of the contact persons among it (a
+# contact's events count in its organisation's stats too), locked and read in one round
+# trip: a row missing is created empty, and the upsert locks the row that exists (the
+# newest version, as FOR UPDATE would), in id order; the stored policies come with the
+# first row.
 _LOCK = (
-    "WITH missing AS ("
+    "WITH locked AS ("
     " INSERT INTO customer_stats (customer_id, state, indicators)"
-    " SELECT id, '{}'::jsonb, '{}'::jsonb FROM unnest($1::uuid[]) AS id"
-    " ON CONFLICT DO NOTHING RETURNING customer_id)"
-    " SELECT count(*) FROM missing"
-)
-_STATES = (
-    "SELECT s.customer_id, s.state, s.flags, c.tier, c.owner_id, "
+    " SELECT id, '{}'::jsonb, '{}'::jsonb FROM ("
+    "  SELECT id FROM unnest($1::uuid[]) AS id UNION SELECT organization_id FROM customers"
+    "  WHERE id = ANY($1::uuid[]) AND organization_id IS NOT NULL) AS wanted ORDER BY id"
+    " ON CONFLICT (customer_id) DO UPDATE SET customer_id = excluded.customer_id"
+    " RETURNING customer_id, state, flags) "
+    "SELECT s.customer_id, s.state, s.flags, c.tier, c.owner_id, c.organization_id, "
     "ARRAY(SELECT i.id::text || '|' || i.title FROM incident_customers m "
     " JOIN incidents i ON i.id = m.incident_id "
     " WHERE m.customer_id = s.customer_id AND i.status = 'open') AS incidents, "
     "ARRAY(SELECT a.rule FROM alerts a "
-    " WHERE a.customer_id = s.customer_id AND a.cleared_at IS NULL) AS open_rules "
-    "FROM customer_stats s "
-    "JOIN customers c ON c.id = s.customer_id "
-    "WHERE s.customer_id = ANY($1::uuid[]) ORDER BY s.customer_id FOR UPDATE OF s"
+    " WHERE a.customer_id = s.customer_id AND a.cleared_at IS NULL) AS open_rules, "
+    "CASE WHEN row_number() OVER (ORDER BY s.customer_id) = 1 THEN "
+    " (SELECT coalesce(jsonb_object_agg(name, config), '{}'::jsonb) FROM policies) END AS policies "
+    "FROM locked s JOIN customers c ON c.id = s.customer_id ORDER BY s.customer_id"
 )
 _SAVE = (
     "UPDATE customer_stats s SET state = v.state, indicators = v.indicators, "
@@ -75,41 +80,34 @@ async def snapshot_row(on: Executor, customer_id: UUID, alert_limit: int) -> Any
     return await conn.fetchrow(_SNAPSHOT, customer_id, alert_limit)
 
 
-async def organizations_of(on: Executor, customer_ids: Sequence[UUID]) -> dict[UUID, UUID]:
-    """The organisation of each of these customers that is a contact person."""
-    conn = await driver_connection(on)
-    rows = await conn.fetch(
-        "SELECT id, organization_id FROM customers "
-        "WHERE id = ANY($1::uuid[]) AND organization_id IS NOT NULL",
-        list(customer_ids),
-    )
-    return {r["id"]: r["organization_id"] for r in rows}
-
-
 async def stored_policies(on: Executor) -> dict[str, dict[str, Any]]:
     """Every stored policy (read on each append and each routed call: kept prepared)."""
     conn = await driver_connection(on)
     return {r["name"]: r["config"] for r in await conn.fetch("SELECT name, config FROM policies")}
 
 
-async def lock(on: Executor, customer_ids: Sequence[UUID]) -> list[StatsRow]:
-    """The stats rows of these customers (created empty if missing), locked, in id order."""
+async def lock(
+    on: Executor, customer_ids: Sequence[UUID]
+) -> tuple[list[StatsRow], dict[str, dict[str, Any]]]:
+    """The stats rows of these customers and of their organisations (created empty if
+    missing), locked, in id order, and every stored policy (the rules' settings): one
+    round trip."""
     conn = await driver_connection(on)
-    ordered = sorted(set(customer_ids))
-    await conn.fetchval(_LOCK, ordered)
-    rows = await conn.fetch(_STATES, ordered)
-    return [
+    rows = await conn.fetch(_LOCK, sorted(set(customer_ids)))
+    locked: list[StatsRow] = [
         {
             "customer_id": r["customer_id"],
             "state": r["state"],  # jsonb arrives decoded (the pool sets the codec)
             "flags": list(r["flags"]),
             "tier": r["tier"],
             "owner_id": r["owner_id"],
+            "organization_id": r["organization_id"],
             "incidents": [tuple(i.split("|", 1)) for i in r["incidents"]],
             "open_rules": set(r["open_rules"]),
         }
         for r in rows
     ]
+    return locked, rows[0]["policies"] if rows else {}
 
 
 async def save(on: Executor, rows: Sequence[SavedStats], evaluated_at: datetime) -> None:

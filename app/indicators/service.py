@@ -66,14 +66,16 @@ async def record(
     and a contact person's into its organisation's too."""
     if not facts:
         return
-    organizations = await queries.organizations_of(session, list({c for c, _ in facts}))
-    folded = [*facts, *((organizations[c], f) for c, f in facts if c in organizations)]
-    rows = await queries.lock(session, [customer_id for customer_id, _ in folded])
+    rows, rules = await queries.lock(session, [customer_id for customer_id, _ in facts])
     by_customer = {row["customer_id"]: row for row in rows}
-    for customer_id, fact in folded:
+    for customer_id, fact in facts:
         row = by_customer[customer_id]
         row["state"] = fold(row["state"] or empty_state(), fact)
-    await _refresh(session, rows, value_policy(settings), clock.now())
+        organization = row["organization_id"]
+        if organization is not None and organization in by_customer:
+            held = by_customer[organization]
+            held["state"] = fold(held["state"] or empty_state(), fact)
+    await _refresh(session, rows, rules, value_policy(settings), clock.now())
 
 
 async def rebuild(
@@ -81,12 +83,11 @@ async def rebuild(
 ) -> int:
     """Recompute stats from the whole history (merged-in customers and an organisation's
     contact persons included), and the stats of the organisations of contacts among them."""
-    organizations = await queries.organizations_of(session, customer_ids)
-    rows = await queries.lock(session, [*customer_ids, *organizations.values()])
+    rows, rules = await queries.lock(session, customer_ids)
     histories = await queries.histories(session, [row["customer_id"] for row in rows])
     for row in rows:
         row["state"] = fold_all(histories[row["customer_id"]])
-    await _refresh(session, rows, value_policy(settings), clock.now())
+    await _refresh(session, rows, rules, value_policy(settings), clock.now())
     return len(rows)
 
 
@@ -94,18 +95,21 @@ async def reevaluate(
     session: AsyncSession, customer_ids: Sequence[UUID], settings: Settings, clock: Clock
 ) -> None:
     """Evaluate rules again without new events (time passed, an incident opened or closed)."""
-    rows = await queries.lock(session, customer_ids)
+    rows, rules = await queries.lock(session, customer_ids)
     for row in rows:
         row["state"] = row["state"] or empty_state()
-    await _refresh(session, rows, value_policy(settings), clock.now())
+    await _refresh(session, rows, rules, value_policy(settings), clock.now())
 
 
 async def _refresh(
-    session: AsyncSession, rows: list[StatsRow], policy: ValuePolicy, now: datetime
+    session: AsyncSession,
+    rows: list[StatsRow],
+    rules: dict[str, dict[str, Any]],
+    policy: ValuePolicy,
+    now: datetime,
 ) -> None:
-    """Derive indicators as of ``now``, evaluate the rules, store it all, raise and clear
-    alerts (raised and cleared at ``now``)."""
-    rules = await queries.stored_policies(session)
+    """Derive indicators as of ``now`` and evaluate the ``rules`` (the stored policies),
+    store it all, raise and clear alerts (raised and cleared at ``now``)."""
     saved: list[SavedStats] = []
     raised: list[RaisedAlert] = []
     ended: list[tuple[UUID, str]] = []

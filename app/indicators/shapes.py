@@ -268,6 +268,7 @@ class StatsRow(TypedDict):
     flags: list[str]
     tier: str
     owner_id: str | None
+    organization_id: UUID | None  # a contact person's organisation (locked beside it)
     incidents: list[tuple[str, str]]  # (id, title) of the open incidents affecting it
     open_rules: set[str]  # the rules with an open alert
 

@@ -12,13 +12,16 @@ _RECORD = (
     "VALUES ($1, $2, $3, $4, $5::jsonb, $6, 'received') "
     "ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id"
 )
-# Records the outcome and, in the same statement, finds the failed deliveries that were
-# waiting for one of the event keys this delivery created ($7, $8: scopes and keys).
-# processed_at is the database's time, as received_at: when the service stored the fact
-# (retention compares it with a cutoff taken from the service's clock).
+# Records the outcome and the customers the delivery concerns ($9) and, in the same
+# statement, finds the failed deliveries that were waiting for one of the event keys this
+# delivery created ($7, $8: scopes and keys). processed_at is the database's time, as
+# received_at: when the service stored the fact (retention compares it with a cutoff
+# taken from the service's clock).
 _FINISH = (
     "WITH finished AS (UPDATE webhook_deliveries SET status = $2, error = $3, "
-    "event_count = $4, awaits_scope = $5, awaits_key = $6, processed_at = now() WHERE id = $1) "
+    "event_count = $4, awaits_scope = $5, awaits_key = $6, processed_at = now() WHERE id = $1), "
+    "linked AS (INSERT INTO delivery_customers (customer_id, delivery_id) "
+    "SELECT unnest($9::uuid[]), $1 ON CONFLICT DO NOTHING) "
     "SELECT d.id FROM webhook_deliveries d "
     "JOIN unnest($7::text[], $8::text[]) AS created(scope, key) "
     "ON d.awaits_scope = created.scope AND d.awaits_key = created.key "
@@ -32,10 +35,6 @@ _FREED = (
     "AND k.key IN (d.awaits_key, ch_erased_key(d.awaits_key)) "
     "WHERE d.awaits_key IS NOT NULL AND d.status = 'failed' AND ($1::uuid IS NULL OR d.id > $1) "
     "ORDER BY d.id LIMIT $2"
-)
-_LINK = (
-    "INSERT INTO delivery_customers (customer_id, delivery_id) "
-    "SELECT unnest($1::uuid[]), $2 ON CONFLICT DO NOTHING"
 )
 _NAME = (
     "INSERT INTO delivery_identifiers (delivery_id, person, kind, value) "
@@ -64,9 +63,11 @@ async def finish(
     event_count: int,
     awaits: tuple[str, str] | None,
     created: Sequence[tuple[str, str]],
+    customer_ids: Collection[UUID],
 ) -> list[UUID]:
-    """Record a delivery's outcome (and the event key it waits for, if any); returns
-    the failed deliveries that were waiting for one of the ``created`` event keys."""
+    """Record a delivery's outcome (and the event key it waits for, if any) and that it
+    concerns ``customer_ids`` (exports and erasures find it by them): one round trip.
+    Returns the failed deliveries that were waiting for one of the ``created`` event keys."""
     conn = await driver_connection(on)
     scope, key = awaits or (None, None)
     rows = await conn.fetch(
@@ -79,15 +80,9 @@ async def finish(
         key,
         [c[0] for c in created],
         [c[1] for c in created],
+        sorted(customer_ids),
     )
     return [UUID(str(r["id"])) for r in rows]
-
-
-async def link(on: Executor, row_id: UUID, customer_ids: Collection[UUID]) -> None:
-    """Record that a delivery concerns these customers (exports and erasures use it)."""
-    if customer_ids:
-        conn = await driver_connection(on)
-        await conn.execute(_LINK, sorted(customer_ids), row_id)
 
 
 async def name(on: Executor, row_id: UUID, people: Sequence[Collection[tuple[str, str]]]) -> None:

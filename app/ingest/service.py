@@ -210,7 +210,6 @@ async def _process(
         await queries.name(session, row_id, people)
         concerned |= await resolution.owners_of(session, [i for named in people for i in named])
         concerned |= await customers.survivors(session, ids)
-    await queries.link(session, row_id, concerned)
     waiting = await queries.finish(
         session,
         row_id,
@@ -219,6 +218,7 @@ async def _process(
         outcome.created + outcome.duplicates,
         outcome.awaits,
         outcome.created_keys,
+        concerned,
     )
     for waiting_id in waiting:
         await _replay_waiting(session, waiting_id, settings, clock, rules)
@@ -302,7 +302,7 @@ async def _append_events(
     for p, r in zip(pending, results, strict=True):
         if r.status == "created" and r.customer_id and p.new.type in messages.OBSERVED:
             await messages.observe(
-                session, r.customer_id, p.new.type, p.new.payload, settings, clock
+                session, adapter.source, r.customer_id, p.new.type, p.new.payload, settings, clock
             )
     errors = [e.reason for r in results if r.errors for e in r.errors]
     awaited = [

@@ -55,6 +55,9 @@ class Provider(ABC):
 
     name: str
     channel: str  # sms | whatsapp | email
+    # The webhook source by which the provider reports what became of its messages: only
+    # its deliveries change their status.
+    receiver: str | None = None
 
     @abstractmethod
     async def send(self, message: Outgoing, client: httpx.AsyncClient) -> Accepted:
@@ -86,6 +89,7 @@ class Twilio(Provider):
     ``whatsapp:+E164`` on both ends."""
 
     name = "twilio"
+    receiver = "twilio"  # the status callbacks, and the customers' replies
 
     def __init__(
         self, settings: Settings, channel: str, sender: str, service_sid: str = ""
@@ -129,6 +133,7 @@ class SendGrid(Provider):
 
     name = "sendgrid"
     channel = "email"
+    receiver = "sendgrid-events"
 
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
@@ -166,7 +171,7 @@ class Smtp(Provider):
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
 
-    async def send(self, message: Outgoing, client: httpx.AsyncClient) -> Accepted:
+    def _email(self, message: Outgoing) -> EmailMessage:
         s = self._settings
         email = EmailMessage()
         email["From"] = formataddr((s.email_from_name, s.email_from))
@@ -175,6 +180,15 @@ class Smtp(Provider):
         domain = s.email_from.rpartition("@")[2] or None
         email["Message-ID"] = make_msgid(idstring=message.message_id.hex, domain=domain)
         email.set_content(message.body)
+        return email
+
+    async def send(self, message: Outgoing, client: httpx.AsyncClient) -> Accepted:
+        s = self._settings
+        try:
+            email = self._email(message)
+        except UnicodeError:  # josé@ejemplo.es is a valid address; SMTP without SMTPUTF8
+            reason = "smtp cannot write the address: it is not ASCII"
+            raise ProviderError(reason, retry=False) from None
         try:
             await aiosmtplib.send(
                 email,
@@ -191,6 +205,12 @@ class Smtp(Provider):
         except (aiosmtplib.SMTPException, OSError) as exc:
             raise ProviderError(f"smtp failed: {type(exc).__name__}: {exc}", retry=True) from None
         return Accepted(self.name, email["Message-ID"].strip("<>"))
+
+
+# Each provider's receiver, by the provider's name as a message keeps it.
+RECEIVERS = {p.name: p.receiver for p in (Twilio, SendGrid, Smtp) if p.receiver}
+# Where the customers' replies come in (SMS and WhatsApp).
+REPLY_RECEIVERS = frozenset({Twilio.receiver})
 
 
 def configured(settings: Settings) -> dict[str, Provider]:

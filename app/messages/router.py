@@ -140,6 +140,8 @@ async def get_message(
 _PAGE = """<!doctype html><html><head><meta charset="utf-8">
 <meta name="viewport" content="width=device-width"><title>{title}</title></head>
 <body><h1>{title}</h1>{content}</body></html>"""
+# A link used again: the first choice stands, and the page does not pretend otherwise.
+_CHOSEN = "<p>You had already chosen a time: we will call you then.</p>"
 
 
 @router.get(
@@ -156,6 +158,8 @@ _PAGE = """<!doctype html><html><head><meta charset="utf-8">
 async def show_callback_slots(token: Token, session: SessionDep, clock: ClockDep) -> HTMLResponse:
     """Opening the link records nothing (link previews open it too); choosing a time does."""
     slots = await service.callback_slots(session, token, clock)
+    if not slots:
+        return HTMLResponse(_PAGE.format(title="Thank you", content=_CHOSEN))
     buttons = "".join(
         f'<button name="slot" value="{s.isoformat()}">{html.escape(s.isoformat())}</button>'
         for s in slots
@@ -171,7 +175,11 @@ async def show_callback_slots(token: Token, session: SessionDep, clock: ClockDep
     response_class=HTMLResponse,
     openapi_extra={"security": []},
     responses={
-        200: {"description": "Thanks; recorded once", "content": {"text/html": {}}},
+        200: {
+            "description": "Thanks; recorded once (used again, the page says the first "
+            "choice stands)",
+            "content": {"text/html": {}},
+        },
         **problem_responses(CallbackNotFound, ValidationFailed),
     },
 )
@@ -182,8 +190,9 @@ async def request_callback(
     settings: SettingsDep,
     clock: ClockDep,
 ) -> HTMLResponse:
-    if slot.tzinfo is None or slot < clock.now():
-        raise invalid_field("body.slot", "must be a time to come, with its UTC offset")
-    await service.request_callback(session, token, slot, settings, clock)
+    if slot.tzinfo is None:
+        raise invalid_field("body.slot", "must be a time with its UTC offset")
+    if not await service.request_callback(session, token, slot, settings, clock):
+        return HTMLResponse(_PAGE.format(title="Thank you", content=_CHOSEN))
     content = f"<p>We will call you at {html.escape(slot.isoformat())}.</p>"
     return HTMLResponse(_PAGE.format(title="Thank you", content=content))

@@ -4,9 +4,9 @@ from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from app.messages.templates import DEFAULT_TEMPLATES
+from app.messages.templates import DEFAULT_TEMPLATES, one_line
 
 Purpose = Literal["service", "marketing"]
 MessageStatus = Literal["queued", "sent", "delivered", "failed", "skipped", "cancelled"]
@@ -18,9 +18,16 @@ class MessageTemplateText(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     subject: Annotated[str, Field(min_length=1, max_length=200)] = Field(
-        description="The e-mail's subject (SMS and WhatsApp send the body only)"
+        description="The e-mail's subject, one line (SMS and WhatsApp send the body only)"
     )
     body: Annotated[str, Field(min_length=1, max_length=1600)]
+
+    @field_validator("subject")
+    @classmethod
+    def _one_line(cls, value: str) -> str:
+        if one_line(value) != value:
+            raise ValueError("a subject is one line: no line breaks")
+        return value
 
 
 class MessageTemplateTexts(BaseModel):

@@ -17,6 +17,7 @@ from app.core.pagination import cursor_id, keyset_page
 from app.core.security import Principal
 from app.customers import service as customers
 from app.messages.models import Message, MessageTemplate
+from app.messages.providers import RECEIVERS, REPLY_RECEIVERS
 from app.messages.repository import MessageRepository
 from app.messages.schemas import (
     MessageIn,
@@ -26,7 +27,7 @@ from app.messages.schemas import (
     MessageTemplateOut,
 )
 from app.messages.sending import record, token_hash
-from app.messages.templates import LANGUAGES, unknown_placeholders
+from app.messages.templates import LANGUAGES, SERVICE_FIELDS, unknown_placeholders
 
 # How long a message's offer of a callback stands (a reply or the link after it is late).
 CALLBACK_DAYS = 7
@@ -77,7 +78,15 @@ async def get_template(session: AsyncSession, name: str) -> MessageTemplateOut:
 async def put_template(
     session: AsyncSession, name: str, data: MessageTemplateIn, clock: Clock
 ) -> MessageTemplateOut:
-    """Create or replace a template; a 422 names each text whose placeholders are wrong."""
+    """Create or replace a template; a 422 names each text whose placeholders are wrong,
+    and a field that is the service's own or declared twice (whoever sends the template
+    gives its fields: declaring ``name`` would let them write the customer's name)."""
+    for index, field in enumerate(data.fields):
+        if field in SERVICE_FIELDS:
+            reason = f"${field} is filled in by the service; a template does not declare it"
+            raise invalid_field(f"body.fields.{index}", reason)
+        if field in data.fields[:index]:
+            raise invalid_field(f"body.fields.{index}", f"'{field}' is declared twice")
     texts = data.texts.model_dump()
     for language in LANGUAGES:
         for part in ("subject", "body"):
@@ -216,17 +225,23 @@ OBSERVED = frozenset({"message.delivered", "message.failed", "message.received"}
 
 async def observe(
     session: AsyncSession,
+    source: str,
     customer_id: UUID,
     type_: str,
     payload: dict[str, Any],
     settings: Settings,
     clock: Clock,
 ) -> None:
-    """What a provider's webhook told of a message: its delivery status, or the customer's
-    reply, which asks for the callback the latest message offered (``callback.requested``)."""
+    """What a provider's webhook (``source``, whose signature was checked) told of a
+    message to the customer: its delivery status, or the customer's reply, which asks for
+    the callback the latest message offered (``callback.requested``). Any other source
+    writes the event and changes nothing: the status is the provider's to say, of a
+    message to that customer."""
     repo = MessageRepository(session)
     now = clock.now()
     if type_ == "message.received":
+        if source not in REPLY_RECEIVERS:
+            return
         offer = await repo.callback_offer(customer_id, now - timedelta(days=CALLBACK_DAYS))
         if offer is not None:
             await _callback(session, offer, "reply", None, payload.get("body"), settings, clock)
@@ -236,7 +251,12 @@ async def observe(
         message = await repo.get(UUID(payload["message_id"]), lock=True)
     elif payload.get("provider") and payload.get("provider_message_id"):
         message = await repo.by_provider_id(payload["provider"], payload["provider_message_id"])
-    if message is None or message.status not in ("sent", "delivered", "failed"):
+    if (
+        message is None
+        or message.status not in ("sent", "delivered", "failed")
+        or RECEIVERS.get(message.provider or "") != source
+        or await customers.survivor_id(session, message.customer_id) != customer_id
+    ):
         return
     if type_ == "message.delivered" or message.status != "delivered":
         message.status = type_.removeprefix("message.")
@@ -279,23 +299,34 @@ async def _offer(session: AsyncSession, token: str, clock: Clock) -> Message:
     return message
 
 
-async def callback_slots(session: AsyncSession, token: str, clock: Clock) -> list[datetime]:
-    """The times a link offers: the next whole hours, as many as ``SLOTS``."""
-    await _offer(session, token, clock)
-    start = clock.now().replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
+SLOTS = 6
+
+
+def _slots(now: datetime) -> list[datetime]:
+    """The times a page opened at ``now`` offers: the next whole hours, ``SLOTS`` of them."""
+    start = now.replace(minute=0, second=0, microsecond=0) + timedelta(hours=1)
     return [start + timedelta(hours=h) for h in range(SLOTS)]
 
 
-SLOTS = 6
+async def callback_slots(session: AsyncSession, token: str, clock: Clock) -> list[datetime]:
+    """The times a link offers; none once the customer has chosen."""
+    message = await _offer(session, token, clock)
+    return [] if message.callback_at is not None else _slots(clock.now())
 
 
 async def request_callback(
     session: AsyncSession, token: str, slot: datetime, settings: Settings, clock: Clock
 ) -> bool:
-    """Record the customer's choice by the link; False when they had chosen already."""
+    """Record the customer's choice by the link; False when they had chosen already (the
+    first choice stands). A time the page did not offer (opened now, or within the hour
+    before) is a 422 naming ``body.slot``."""
     message = await _offer(session, token, clock)
     if message.callback_at is not None:
         return False
+    now = clock.now()
+    if slot <= now or slot not in {*_slots(now), *_slots(now - timedelta(hours=1))}:
+        reason = "must be one of the times the page offers; open the link again"
+        raise invalid_field("body.slot", reason)
     await _callback(session, message, "link", slot.isoformat(), None, settings, clock)
     return True
 

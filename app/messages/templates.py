@@ -106,12 +106,18 @@ def language_for(preferred: str | None) -> str:
     return primary if primary in LANGUAGES else DEFAULT_LANGUAGE
 
 
+def one_line(text: str) -> str:
+    """``text`` with its line breaks made spaces: an e-mail header carries none (a name or
+    a field given with one would otherwise write headers of its own, or stop the mail)."""
+    return " ".join(text.splitlines())
+
+
 def render(
     texts: Mapping[str, Mapping[str, str]], language: str, values: Mapping[str, str]
 ) -> tuple[str, str]:
-    """The subject and body in ``language`` with every placeholder replaced."""
+    """The subject (one line) and body in ``language`` with every placeholder replaced."""
     text = texts[language]
     return (
-        string.Template(text["subject"]).substitute(values),
+        one_line(string.Template(text["subject"]).substitute(values)),
         string.Template(text["body"]).substitute(values),
     )

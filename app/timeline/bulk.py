@@ -87,18 +87,14 @@ async def store_events(
             key = idempotency_key(item.new, None, principal)
             ready.append((item, row, key, item.new.fingerprint(None)))
 
-    claimed = await queries.claim_keys(
-        session, [(*key, row.id, fp) for _, row, key, fp in ready if key]
-    )
-    taken: set[tuple[str, str]] = set()
+    stored = await queries.store(session, [(row, key, fp) for _, row, key, fp in ready])
     to_insert: list[EventRow] = []
     duplicates: list[tuple[int, tuple[str, str]]] = []
     for item, row, key, _ in ready:
-        if key is not None and (key not in claimed or key in taken):
+        if row.id not in stored:  # its key was taken, in the database or by an earlier line
+            assert key is not None
             duplicates.append((item.position, key))
             continue
-        if key is not None:
-            taken.add(key)
         to_insert.append(row)
         results[item.position] = BulkLineResult(
             line=item.position, status="created", event_id=row.id, customer_id=row.customer_id
@@ -108,7 +104,7 @@ async def store_events(
     visible = await resolution.visible_ids(session, holders, principal)
     for position, key in duplicates:
         event_id, _, customer_id = existing[key]
-        hidden = customer_id is not None and customer_id not in visible  # None: this batch's
+        hidden = customer_id is not None and customer_id not in visible  # None: no event left
         results[position] = (
             BulkLineResult(line=position, status="duplicate")
             if hidden
@@ -116,7 +112,6 @@ async def store_events(
                 line=position, status="duplicate", event_id=event_id, customer_id=customer_id
             )
         )
-    await queries.insert_many(session, to_insert)
     facts = await texts.analysed_facts(session, rules, to_insert)
     await indicators.record(session, facts, settings, clock)
     return [results[p.position] for p in pending]

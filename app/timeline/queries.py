@@ -37,20 +37,25 @@ _INSERT = (
     f"SELECT recorded_at, pg_notify('{NOTIFY_CHANNEL}', customer_id::text || ':' || id::text) "
     "FROM stored"
 )
-# One round trip: the rows go in and each one's NOTIFY goes out with the commit.
-_INSERT_MANY = (
-    f"WITH stored AS (INSERT INTO events ({_COLUMNS}) SELECT * FROM unnest("
+# Many events in one round trip: each key is claimed (the first of a batch's rows that
+# name it wins, keys taken before or kept erased are not), the rows whose key this
+# statement claimed or that have none go in, and each one's NOTIFY goes out with the
+# commit. Keys are claimed in one order, so concurrent batches wait, never deadlock.
+_STORE = (
+    "WITH given AS (SELECT * FROM unnest("
     "$1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], "
-    "$8::text[], $9::text[], $10::text[], $11::jsonb[], $12::uuid[], $13::uuid[]) "
+    "$8::text[], $9::text[], $10::text[], $11::jsonb[], $12::uuid[], $13::uuid[], "
+    "$14::text[], $15::text[], $16::text[]) WITH ORDINALITY "
+    f"AS g({_COLUMNS}, scope, key, request_hash, n)), "
+    "claimed AS (INSERT INTO event_keys (scope, key, event_id, request_hash) "
+    "SELECT scope, key, id, request_hash FROM given g WHERE key IS NOT NULL "
+    "AND NOT EXISTS (SELECT FROM event_keys k WHERE k.scope = g.scope "
+    "AND k.key = ch_erased_key(g.key)) ORDER BY scope, key, n "
+    "ON CONFLICT DO NOTHING RETURNING event_id), "
+    f"stored AS (INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM given "
+    "WHERE key IS NULL OR id IN (SELECT event_id FROM claimed) ORDER BY n "
     "RETURNING customer_id, id) "
-    f"SELECT count(pg_notify('{NOTIFY_CHANNEL}', customer_id::text || ':' || id::text)) FROM stored"
-)
-_CLAIM_KEYS = (
-    "INSERT INTO event_keys (scope, key, event_id, request_hash) "
-    "SELECT * FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[]) "
-    "AS w(scope, key, event_id, request_hash) WHERE NOT EXISTS (SELECT FROM event_keys k "
-    "WHERE k.scope = w.scope AND k.key = ch_erased_key(w.key)) "
-    "ON CONFLICT DO NOTHING RETURNING scope, key"
+    f"SELECT id, pg_notify('{NOTIFY_CHANNEL}', customer_id::text || ':' || id::text) FROM stored"
 )
 _FIND_KEYS = (
     "SELECT w.scope, w.key, k.event_id, k.request_hash, e.customer_id FROM event_keys k "
@@ -145,22 +150,20 @@ async def insert(on: Executor, row: EventRow) -> datetime:
     return recorded_at
 
 
-async def claim_keys(
-    on: Executor, keys: Sequence[tuple[str, str, UUID, str]]
-) -> set[tuple[str, str]]:
-    """Take many keys at once; returns those this call took."""
-    if not keys:
+async def store(
+    on: Executor, rows: Sequence[tuple[EventRow, tuple[str, str] | None, str]]
+) -> set[UUID]:
+    """Store many events, each with its idempotency key (scope, key) and request hash, or
+    none: those whose key another event holds are left out. Returns the ids stored."""
+    if not rows:
         return set()
-    keys = sorted(keys, key=lambda k: (k[0], k[1]))  # one lock order: wait, never deadlock
     conn = await driver_connection(on)
-    rows = await conn.fetch(
-        _CLAIM_KEYS,
-        [k[0] for k in keys],
-        [k[1] for k in keys],
-        [k[2] for k in keys],
-        [k[3] for k in keys],
-    )
-    return {(r["scope"], r["key"]) for r in rows}
+    columns = [list(c) for c in zip(*(r.values() for r, _, _ in rows), strict=True)]
+    scopes = [key[0] if key else None for _, key, _ in rows]
+    keys = [key[1] if key else None for _, key, _ in rows]
+    hashes = [fingerprint for _, _, fingerprint in rows]
+    found = await conn.fetch(_STORE, *columns, scopes, keys, hashes)
+    return {r["id"] for r in found}
 
 
 async def find_keys(
@@ -173,14 +176,6 @@ async def find_keys(
     return {
         (r["scope"], r["key"]): (r["event_id"], r["request_hash"], r["customer_id"]) for r in rows
     }
-
-
-async def insert_many(on: Executor, rows: Sequence[EventRow]) -> None:
-    if not rows:
-        return
-    conn = await driver_connection(on)
-    columns = list(zip(*(r.values() for r in rows), strict=True))
-    await conn.fetchval(_INSERT_MANY, *[list(c) for c in columns])
 
 
 async def page_rows(

@@ -1,6 +1,7 @@
 """Through the database: the stats kept by appends equal a rebuild, over random histories."""
 
 import asyncio
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -18,7 +19,7 @@ from app.core.security import Principal, Role
 from app.customers.models import Customer
 from app.indicators import service as indicators
 from app.text.service import RulesCache
-from app.timeline import flows
+from app.timeline import bulk, flows
 from app.timeline import service as timeline
 from app.timeline.schemas import EventIn
 from tests.support.clock import ControlledClock
@@ -41,6 +42,12 @@ def event_in(fact: Any, originals: dict[str, str]) -> EventIn:
         source="prop",
         source_event_id=fact.id,
     )
+
+
+def import_line(fact: Any, customer_id: UUID) -> bytes:
+    """A fact as a line of the bulk import, naming its customer by id."""
+    line = event_in(fact, {}).model_dump(mode="json", exclude_none=True)
+    return json.dumps({**line, "customer": {"id": str(customer_id)}}).encode()
 
 
 async def stored_state(session: AsyncSession, customer_id: UUID) -> dict[str, Any]:
@@ -107,6 +114,73 @@ async def test_incremental_stats_equal_a_rebuild(
             incremental = await stored_state(session, customer)
             await indicators.rebuild(session, [customer], SETTINGS, clock)
             assert incremental == await stored_state(session, customer)
+    finally:
+        await savepoint.rollback()
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=list(HealthCheck))
+@given(
+    history=facts(),
+    cuts=st.sets(st.integers(min_value=1, max_value=24), max_size=4),
+    owners=st.lists(st.booleans(), min_size=25, max_size=25),
+)
+async def test_bulk_imported_stats_equal_a_rebuild(
+    session: AsyncSession,
+    clock: ControlledClock,
+    history: list[Any],
+    cuts: set[int],
+    owners: list[bool],
+) -> None:
+    """The bulk import folds each customer's lines of a batch at once: its stats, flags and
+    open alerts equal a rebuild's, however the history is cut into batches and shared
+    between two customers (corrections are appended one at a time, as the import asks)."""
+    savepoint = await session.begin_nested()
+    try:
+        a = Customer(kind="person", display_name="A", tier="vip")
+        b = Customer(kind="person", display_name="B")
+        session.add_all([a, b])
+        await session.flush()
+        originals: dict[str, str] = {}
+        holder: dict[str, UUID] = {}
+        batch: list[Any] = []
+
+        async def flush() -> None:
+            lines = [import_line(fact, holder[fact.id]) for fact in batch]
+            results = await bulk.import_bulk(
+                session, lines, ADMIN, SETTINGS, clock, RulesCache(None)
+            )
+            assert [r.status for r in results] == ["created"] * len(batch), results
+            originals.update((f.id, str(r.event_id)) for f, r in zip(batch, results, strict=True))
+            batch.clear()
+
+        for index, fact in enumerate(history):
+            if index in cuts or fact.corrects_id:
+                await flush()
+            if fact.corrects_id:
+                holder[fact.id] = holder[fact.corrects_id]
+                new = timeline.prepare_event(event_in(fact, originals), ADMIN)
+                event, _ = await timeline.append(
+                    session,
+                    holder[fact.id],
+                    new,
+                    ("prop", fact.id),
+                    ADMIN,
+                    SETTINGS,
+                    clock,
+                    RulesCache(None),
+                )
+                originals[fact.id] = str(event.id)
+                continue
+            holder[fact.id] = a.id if owners[index] else b.id
+            batch.append(fact)
+        await flush()
+        for customer in (a.id, b.id):
+            incremental = await indicators.snapshot(session, customer, 100)
+            await indicators.rebuild(session, [customer], SETTINGS, clock)
+            rebuilt = await indicators.snapshot(session, customer, 100)
+            assert incremental["state"] == rebuilt["state"]
+            assert incremental["flags"] == rebuilt["flags"]
+            assert {x.rule for x in incremental["alerts"]} == {x.rule for x in rebuilt["alerts"]}
     finally:
         await savepoint.rollback()
 
