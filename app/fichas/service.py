@@ -20,7 +20,14 @@ from app.core.preconditions import digest_etag
 from app.core.security import JOB_ROLES, Principal, Role
 from app.customers import service as customers
 from app.customers.identifiers import IdentifierKind
-from app.customers.schemas import CallerCandidates, Candidate, CustomerOut, CustomerStatus
+from app.customers.schemas import (
+    CallerCandidates,
+    Candidate,
+    ContactChannel,
+    CustomerOut,
+    CustomerStatus,
+    Purpose,
+)
 from app.fichas.cache import TemplateCache
 from app.fichas.repository import TemplateRepository
 from app.fichas.schemas import (
@@ -350,16 +357,30 @@ BUILDERS: dict[str, Callable[[Context, Section], dict[str, Any]]] = {
 
 
 def _actions(customer: CustomerOut, role: str) -> list[Action]:
-    """Ways to reach the customer; marketing needs consent, nobody calls a do-not-call."""
+    """Ways to reach the customer; marketing needs consent, nobody calls a do-not-call.
+    A text (SMS or WhatsApp) is offered when the customer prefers it and consented to it,
+    for service (marketing: for marketing); never to a do-not-call, as the sender decides
+    (``app/messages/reach.py``)."""
     do_not_call = bool(customer.preferences and customer.preferences.do_not_call)
     consent = {(c.channel.value, c.purpose.value): c.granted for c in customer.consents}
     marketing = role == Role.MARKETING.value
+    purpose = Purpose.MARKETING.value if marketing else Purpose.SERVICE.value
     may_call = not do_not_call and (not marketing or consent.get(("phone", "marketing")))
     may_email = not marketing or consent.get(("email", "marketing"))
+    preferred = customer.preferences.preferred_channel if customer.preferences else None
+    text = (
+        preferred.value
+        if preferred in (ContactChannel.SMS, ContactChannel.WHATSAPP)
+        and not do_not_call
+        and consent.get((preferred.value, purpose))
+        else None
+    )
     actions = []
     for identifier in customer.identifiers:
         if identifier.kind is IdentifierKind.PHONE and may_call:
             actions.append(Action(type="call", target=identifier.value))
+        if identifier.kind is IdentifierKind.PHONE and text:
+            actions.append(Action(type=text, target=identifier.value))
         if identifier.kind is IdentifierKind.EMAIL and may_email:
             actions.append(Action(type="email", target=identifier.value))
     return actions

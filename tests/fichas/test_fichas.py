@@ -646,3 +646,43 @@ async def test_a_ficha_read_again_later_is_not_modified(
         url, params={"role": role}, headers={**admin, "If-None-Match": first.headers["etag"]}
     )
     assert again.status_code == 304
+
+
+async def test_texts_are_offered_to_whoever_prefers_them_with_consent(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    """A customer who prefers SMS was never offered `sms`: it is, with the service consent
+    for it (marketing needs the marketing one); WhatsApp likewise; never to a do-not-call."""
+    customer = await new_customer(
+        client, admin, identifiers=[{"kind": "phone", "value": "+34 622 11 22 33"}]
+    )
+
+    async def actions(role: str = "support") -> list[dict[str, str]]:
+        return list((await ficha(client, admin, customer, role))["actions"])
+
+    async def prefer(**preferences: Any) -> None:
+        url = f"/v1/customers/{customer}/preferences"
+        response = await client.put(url, json=preferences, headers=admin)
+        assert response.status_code == 200, response.text
+
+    async def consent(channel: str, purpose: str, granted: bool) -> None:
+        body = {"channel": channel, "purpose": purpose, "granted": granted, "source": "form"}
+        response = await client.post(f"/v1/customers/{customer}/consents", json=body, headers=admin)
+        assert response.status_code == 201, response.text
+
+    call = {"type": "call", "target": "+34622112233"}
+    sms = {"type": "sms", "target": "+34622112233"}
+    await prefer(preferred_channel="sms")
+    assert await actions() == [call], "no consent for service texts yet"
+    await consent("sms", "service", True)
+    assert await actions() == [call, sms]
+    assert sms not in await actions("marketing")
+    await consent("sms", "marketing", True)
+    assert sms in await actions("marketing")
+    await consent("whatsapp", "service", True)
+    await prefer(preferred_channel="whatsapp")
+    assert await actions() == [call, {"type": "whatsapp", "target": "+34622112233"}]
+    await consent("whatsapp", "service", False)
+    assert await actions() == [call]
+    await prefer(preferred_channel="sms", do_not_call=True)
+    assert await actions() == []
