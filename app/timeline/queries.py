@@ -11,6 +11,7 @@ from uuid import UUID
 from app.core.db import Executor, driver_connection
 from app.customers.family import family_cte
 from app.indicators.state import Fact
+from app.outbox.queries import announce_cte
 
 NOTIFY_CHANNEL = "ch_events"
 
@@ -30,17 +31,21 @@ _COLUMNS = (
     "id, customer_id, type, occurred_at, channel, direction, source, source_event_id, actor, "
     "summary, payload, corrects_id, delivery_id"
 )
+# One round trip: the row goes in, its NOTIFY goes out with the commit, and the outbox
+# gets it when a subscription wants its type.
 _INSERT = (
     f"WITH stored AS (INSERT INTO events ({_COLUMNS}) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13) "
-    "RETURNING recorded_at, customer_id, id) "
-    f"SELECT recorded_at, pg_notify('{NOTIFY_CHANNEL}', customer_id::text || ':' || id::text) "
+    "RETURNING recorded_at, customer_id, id, type), "
+    + announce_cte("announced", "stored", "type", "customer_id", "id")
+    + f" SELECT recorded_at, pg_notify('{NOTIFY_CHANNEL}', customer_id::text || ':' || id::text) "
     "FROM stored"
 )
 # Many events in one round trip: each key is claimed (the first of a batch's rows that
 # name it wins, keys taken before or kept erased are not), the rows whose key this
-# statement claimed or that have none go in, and each one's NOTIFY goes out with the
-# commit. Keys are claimed in one order, so concurrent batches wait, never deadlock.
+# statement claimed or that have none go in, each one's NOTIFY goes out with the commit,
+# and the outbox gets those a subscription wants. Keys are claimed in one order, so
+# concurrent batches wait, never deadlock.
 _STORE = (
     "WITH given AS (SELECT * FROM unnest("
     "$1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], "
@@ -54,8 +59,10 @@ _STORE = (
     "ON CONFLICT DO NOTHING RETURNING event_id), "
     f"stored AS (INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM given "
     "WHERE key IS NULL OR id IN (SELECT event_id FROM claimed) ORDER BY n "
-    "RETURNING customer_id, id) "
-    f"SELECT id, pg_notify('{NOTIFY_CHANNEL}', customer_id::text || ':' || id::text) FROM stored"
+    "RETURNING customer_id, id, type), "
+    + announce_cte("announced", "stored", "type", "customer_id", "id")
+    + f" SELECT id, pg_notify('{NOTIFY_CHANNEL}', customer_id::text || ':' || id::text) "
+    "FROM stored"
 )
 _FIND_KEYS = (
     "SELECT w.scope, w.key, k.event_id, k.request_hash, e.customer_id FROM event_keys k "
