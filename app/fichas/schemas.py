@@ -316,6 +316,22 @@ class AlertsSection(Section):
     items: list[AlertOut] = Field(default_factory=list)
 
 
+class FollowUp(BaseModel):
+    id: UUID = Field(description="The task (GET /v1/tasks/{id})")
+    title: str
+    assignee: str | None = None
+    due_at: datetime | None = None
+    overdue: bool
+    alert_id: UUID | None = Field(default=None, description="The alert it was created from")
+
+
+class FollowUpsSection(Section):
+    name: Literal["follow_ups"]
+    items: list[FollowUp] = Field(
+        default_factory=list, description="Open follow-up tasks, soonest due first"
+    )
+
+
 class ConsentsSection(Section):
     name: Literal["consents"]
     items: list[ConsentOut] = Field(default_factory=list)
@@ -341,6 +357,7 @@ FichaSection = Annotated[
     | SalesSeriesSection
     | CollectionsSection
     | AlertsSection
+    | FollowUpsSection
     | ConsentsSection
     | SegmentsSection,
     Field(discriminator="name"),

@@ -1,8 +1,8 @@
 """HTTP routes: where an incoming call goes, and the routing policy."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request
 
 from app.auth.dependencies import Admin, Reader
 from app.core.bounded_json import BoundedJsonRoute
@@ -14,6 +14,7 @@ from app.core.errors import (
     ValidationFailed,
     problem_responses,
 )
+from app.core.fast_route import fast_get
 from app.customers.identifiers import caller_readings
 from app.customers.schemas import PhoneText
 from app.routing import service
@@ -23,7 +24,8 @@ from app.routing.schemas import RoutingAnswer, RoutingPolicy
 router = APIRouter(prefix="/v1", tags=["indicators"], route_class=BoundedJsonRoute)
 
 
-@router.get(
+@fast_get(
+    router,
     "/routing/by-phone/{phone}",
     operation_id="route_by_phone",
     summary="Queue and priority for an incoming call (IVR / ACD)",
@@ -38,14 +40,13 @@ async def route_by_phone(
             "a generated client encodes the path itself: give it the number as written",
         ),
     ],
+    request: Request,
     connection: DriverDep,
     principal: Reader,
     settings: SettingsDep,
-) -> Any:
+) -> RoutingAnswer:
     readings = caller_readings(phone, settings.default_region, "path.phone")
-    answer = await service.route(connection, readings, principal)
-    # Called on every incoming call: serialise once instead of validating the model again.
-    return Response(answer.model_dump_json(), media_type="application/json")
+    return await service.route(connection, request.app.state.policies, readings, principal)
 
 
 @router.get(

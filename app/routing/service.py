@@ -2,12 +2,15 @@
 flags (a contact person's with its organisation's: the better tier, every flag), by an
 admin-editable policy."""
 
+from typing import Any
+
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import Executor
 from app.core.security import Principal
 from app.customers.schemas import Tier
 from app.indicators import service as indicators
+from app.indicators.cache import PolicyCache
 from app.routing import queries
 from app.routing.schemas import RoutingAnswer, RoutingPolicy
 
@@ -18,7 +21,10 @@ _RANK = [Tier.STANDARD, Tier.PREMIUM, Tier.VIP]
 
 
 async def routing_policy(on: Executor) -> RoutingPolicy:
-    stored = await indicators.stored_policy(on, ROUTING)
+    return _policy(await indicators.stored_policy(on, ROUTING))
+
+
+def _policy(stored: dict[str, Any] | None) -> RoutingPolicy:
     return RoutingPolicy.model_validate(stored) if stored else RoutingPolicy()
 
 
@@ -27,12 +33,15 @@ async def put_routing_policy(session: AsyncSession, policy: RoutingPolicy) -> Ro
     return policy
 
 
-async def route(on: Executor, readings: list[str], principal: Principal) -> RoutingAnswer:
+async def route(
+    on: Executor, policies: PolicyCache, readings: list[str], principal: Principal
+) -> RoutingAnswer:
     """Queue and priority for an incoming call from a caller id of these ``readings``
-    (``caller_readings``): one lookup, no history read. A caller the key may not see is
-    routed exactly as an unknown number; so is one whose readings name several customers,
-    with that reason (the IVR asks, it does not guess)."""
-    policy = await routing_policy(on)
+    (``caller_readings``): one lookup, no history read, the policy as this process keeps
+    it. A caller the key may not see is routed exactly as an unknown number; so is one
+    whose readings name several customers, with that reason (the IVR asks, it does not
+    guess)."""
+    policy = _policy(await policies.stored(on, ROUTING))
     rows = await queries.route(on, readings, principal)
     if len({r["id"] for r in rows}) != 1:
         reason = (
@@ -61,15 +70,26 @@ async def route(on: Executor, readings: list[str], principal: Principal) -> Rout
         reasons.append(f"language {language}")
     own = row["flags"] or []
     inherited = [f for f in row["organization_flags"] or [] if f not in own]
-    flags = [(f, "") for f in own] + [(f, f" of organization {organization}") for f in inherited]
-    for flag, whose in flags:
+    whose_flag = dict.fromkeys(own, "") | dict.fromkeys(
+        inherited, f" of organization {organization}"
+    )
+    for flag, whose in whose_flag.items():
+        if flag in policy.flag_priority:
+            priority += policy.flag_priority[flag]
+            reasons.append(f"flag {flag}{whose}")
+    queued = sorted(
+        (policy.flag_queues[f].priority, f) for f in whose_flag if f in policy.flag_queues
+    )
+    if queued:
+        flag = queued[-1][1]
+        queue = policy.flag_queues[flag].queue
+        priority = max(priority, policy.flag_queues[flag].priority)
+        reasons.append(f"flag {flag}{whose_flag[flag]} to queue {queue}")
+    for flag, whose in whose_flag.items():
         if flag.startswith("incident:"):
             queue = flag
             priority = max(priority, policy.incident_priority)
             reasons.append(f"affected by {flag}{whose}")
-        elif flag in policy.flag_priority:
-            priority += policy.flag_priority[flag]
-            reasons.append(f"flag {flag}{whose}")
     return RoutingAnswer(
         known=True,
         phone=row["phone"],
