@@ -70,7 +70,8 @@ def value_policy(settings: Settings) -> ValuePolicy:
 async def record(
     session: AsyncSession, facts: Sequence[tuple[UUID, Fact]], settings: Settings, clock: Clock
 ) -> None:
-    """Fold newly stored events into their customers' stats, in the append's transaction."""
+    """Fold newly stored events into their customers' stats, in the append's transaction,
+    and a contact person's into its organisation's too."""
     if not facts:
         return
     rows, rules, incidents = await queries.lock(session, [customer_id for customer_id, _ in facts])
@@ -78,13 +79,18 @@ async def record(
     for customer_id, fact in facts:
         row = by_customer[customer_id]
         row["state"] = fold(row["state"] or empty_state(), fact)
+        organization = row["organization_id"]
+        if organization is not None and organization in by_customer:
+            held = by_customer[organization]
+            held["state"] = fold(held["state"] or empty_state(), fact)
     await _refresh(session, rows, rules, incidents, value_policy(settings), clock.now())
 
 
 async def rebuild(
     session: AsyncSession, customer_ids: Sequence[UUID], settings: Settings, clock: Clock
 ) -> int:
-    """Recompute stats from the whole history (merged-in customers included)."""
+    """Recompute stats from the whole history (merged-in customers and an organisation's
+    contact persons included), and the stats of the organisations of contacts among them."""
     rows, rules, incidents = await queries.lock(session, customer_ids)
     histories = await queries.histories(session, [row["customer_id"] for row in rows])
     for row in rows:

@@ -278,6 +278,7 @@ class StatsRow(TypedDict):
     flags: list[str]
     tier: str
     owner_id: str | None
+    organization_id: UUID | None  # a contact person's organisation (locked beside it)
     open_rules: set[str]  # the rules with an open alert
 
 
