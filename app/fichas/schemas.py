@@ -13,7 +13,6 @@ from pydantic import (
     model_serializer,
 )
 
-from app.alerts.schemas import AlertOut
 from app.core.money import Money
 from app.customers.schemas import (
     ConsentOut,
@@ -190,9 +189,15 @@ class IndicatorsSection(Section):
     )
 
 
+class FichaFlag(Flag):
+    alert_id: UUID | None = Field(
+        default=None, description="The open alert that raised it (GET /v1/alerts/{id})"
+    )
+
+
 class FlagsSection(Section):
     name: Literal["flags"]
-    items: list[Flag] = Field(default_factory=list)
+    items: list[FichaFlag] = Field(default_factory=list)
 
 
 class OpenOrder(BaseModel):
@@ -311,9 +316,18 @@ class CollectionsSection(Section):
     payment_history: list[PaymentItem] = Field(default_factory=list)
 
 
+class AlertBrief(BaseModel):
+    """An open alert as a ficha lists it: the whole alert is ``GET /v1/alerts/{id}``."""
+
+    id: UUID
+    title: str
+    severity: str
+    raised_at: datetime
+
+
 class AlertsSection(Section):
     name: Literal["alerts"]
-    items: list[AlertOut] = Field(default_factory=list)
+    items: list[AlertBrief] = Field(default_factory=list, description="Newest first")
 
 
 class FollowUp(BaseModel):

@@ -120,6 +120,11 @@ EVENT_SECTIONS: dict[str, Callable[[Section], tuple[list[str], bool]]] = {
 }
 
 
+# The open alerts a ficha reads to give each flag its alert: a rule raises one open alert
+# at a time, and there are fewer rules than this.
+FLAG_ALERTS = 20
+
+
 def _money(amount: str | None, currency: str | None) -> MoneyValue | None:
     """An amount the history gave with its currency, as Money; None without either."""
     return money(amount, currency) if amount is not None and currency else None
@@ -223,7 +228,12 @@ def _sentiment(text: DerivedText) -> dict[str, Any]:
 
 
 def _flags(ctx: Context, section: Section) -> dict[str, Any]:
-    return {"as_of": ctx.stats_at or ctx.now, "items": ctx.flags}
+    """Each flag once, with the open alert that raised it (the newest of its code)."""
+    alert_of: dict[str, UUID] = {}
+    for alert in reversed(ctx.alerts):  # newest first: the newest wins
+        alert_of[alert.code] = alert.id
+    items = [{**flag, "alert_id": alert_of.get(flag["code"])} for flag in ctx.flags]
+    return {"as_of": ctx.stats_at or ctx.now, "items": items}
 
 
 def _open(ctx: Context, section: Section) -> dict[str, Any]:
@@ -321,8 +331,13 @@ def _collections(ctx: Context, section: Section) -> dict[str, Any]:
 
 
 def _alerts(ctx: Context, section: Section) -> dict[str, Any]:
-    items = ctx.alerts[: section["limit"]]
-    return {"as_of": ctx.now, "items": [a.model_dump(mode="json") for a in items]}
+    """The open alerts, newest first, by what an agent reads of them (the whole alert is
+    ``GET /v1/alerts/{id}``); their flags show them already."""
+    items = [
+        {"id": a.id, "title": a.title, "severity": a.severity, "raised_at": a.raised_at}
+        for a in ctx.alerts[: section["limit"]]
+    ]
+    return {"as_of": ctx.now, "items": items}
 
 
 def _follow_ups(ctx: Context, section: Section) -> dict[str, Any]:
@@ -505,7 +520,8 @@ async def screen_pop(
 def _wants(template: Template) -> tuple[int, list[tuple[list[str], bool, int]]]:
     """How many open alerts a template shows, and what its event sections want."""
     sections, _ = template
-    alert_limit = max((s["limit"] for s in sections if s["name"] == "alerts"), default=0)
+    shown = max((s["limit"] for s in sections if s["name"] == "alerts"), default=0)
+    alert_limit = max(shown, FLAG_ALERTS)
     shown = [s for s in sections if s["name"] in EVENT_SECTIONS]
     return alert_limit, [(*EVENT_SECTIONS[s["name"]](s), s["limit"]) for s in shown]
 

@@ -72,7 +72,13 @@ async def test_what_each_job_gets(
         support["preferences"]["do_not_call"] is True
         and support["preferences"]["notes"] == "No sales calls"
     )
-    assert [a["code"] for a in support["alerts"]["items"]]
+    flags = {f["code"]: f for f in support["flags"]["items"]}
+    alerts = {a["id"]: a for a in support["alerts"]["items"]}
+    assert {flags[code]["alert_id"] for code in flags} == set(alerts), "each flag its alert"
+    assert alerts[flags["open_dispute"]["alert_id"]]["title"] == "Open payment dispute (pi_9)"
+    assert all(set(a) == {"id", "title", "severity", "raised_at"} for a in alerts.values()), (
+        "an alert is not repeated whole: its flag shows the rest"
+    )
 
     sales = (await ficha(client, admin, person, "sales"))["sections"]
     assert [p["order_id"] for p in sales["purchases"]["items"]] == ["A2", "A1"]
