@@ -518,10 +518,11 @@ async def screen_pop(
 
 
 def _wants(template: Template) -> tuple[int, list[tuple[list[str], bool, int]]]:
-    """How many open alerts a template shows, and what its event sections want."""
+    """How many open alerts a ficha reads (those its alerts section shows, and enough for
+    its flags), and what its event sections want."""
     sections, _ = template
-    shown = max((s["limit"] for s in sections if s["name"] == "alerts"), default=0)
-    alert_limit = max(shown, FLAG_ALERTS)
+    listed = max((s["limit"] for s in sections if s["name"] == "alerts"), default=0)
+    alert_limit = max(listed, FLAG_ALERTS)
     shown = [s for s in sections if s["name"] in EVENT_SECTIONS]
     return alert_limit, [(*EVENT_SECTIONS[s["name"]](s), s["limit"]) for s in shown]
 
