@@ -136,6 +136,9 @@ class IdentitySection(Section):
     status: CustomerStatus
 
 
+ICON = "An icon code a UI maps to its own picture and colour: `<indicator>_<level>`"
+
+
 class ValueAtAGlance(BaseModel):
     lifetime_value: list[Money] = Field(default_factory=list)
     lifetime_value_base: Money
@@ -143,6 +146,26 @@ class ValueAtAGlance(BaseModel):
     average_order_value: Money | None = None
     last_purchase_at: datetime | None = None
     segment: str = Field(description="As in the indicators' value.segment (an open set)")
+    level: Literal["high", "medium", "low", "none"] = Field(
+        description="high: champion; medium: loyal or at_risk; low: new, occasional, lapsed "
+        "(or a segment this version does not know); none: no purchase"
+    )
+    icon: Literal["value_high", "value_medium", "value_low", "value_none"] = Field(description=ICON)
+
+
+class SatisfactionAtAGlance(SatisfactionIndicators):
+    level: Literal["unhappy", "neutral", "happy", "unknown"] = Field(
+        description="The worse of the latest CSAT (1-2 unhappy, 3 neutral, 4-5 happy) and the "
+        "latest NPS (0-6, 7-8, 9-10); unknown without either"
+    )
+    icon: Literal[
+        "satisfaction_unhappy", "satisfaction_neutral", "satisfaction_happy", "satisfaction_unknown"
+    ] = Field(description=ICON)
+
+
+class ChurnAtAGlance(RiskIndicators):
+    level: Literal["high", "medium", "low"] = Field(description="The churn risk")
+    icon: Literal["churn_high", "churn_medium", "churn_low"] = Field(description=ICON)
 
 
 class SentimentIndicator(BaseModel):
@@ -157,7 +180,7 @@ class SentimentIndicator(BaseModel):
         "sentiment_neutral",
         "sentiment_positive",
         "sentiment_unknown",
-    ] = Field(description="An icon code a UI maps to its own picture")
+    ] = Field(description=ICON)
     trend: Literal["improving", "steady", "worsening"] | None = None
     negative_30d: int
     last_message: MessageFinding | None = Field(
@@ -174,14 +197,14 @@ class OrganizationIndicators(BaseModel):
     customer_id: UUID
     display_name: str
     value: ValueAtAGlance
-    satisfaction: SatisfactionIndicators
+    satisfaction: SatisfactionAtAGlance
 
 
 class IndicatorsSection(Section):
     name: Literal["indicators"]
     value: ValueAtAGlance
-    satisfaction: SatisfactionIndicators
-    churn_risk: RiskIndicators
+    satisfaction: SatisfactionAtAGlance
+    churn_risk: ChurnAtAGlance
     last_interaction: LastInteraction | None = None
     sentiment: SentimentIndicator
     organization: OrganizationIndicators | None = Field(
@@ -418,9 +441,14 @@ class Ficha(BaseModel):
                                     "last_purchase_at",
                                     "segment",
                                 )
-                            },
-                            "satisfaction": SATISFACTION_EXAMPLE,
-                            "churn_risk": RISK_EXAMPLE,
+                            }
+                            | {"level": "high", "icon": "value_high"},
+                            "satisfaction": {
+                                k: v for k, v in SATISFACTION_EXAMPLE.items() if v is not None
+                            }
+                            | {"level": "unhappy", "icon": "satisfaction_unhappy"},
+                            "churn_risk": RISK_EXAMPLE
+                            | {"level": "medium", "icon": "churn_medium"},
                             "last_interaction": LAST_INTERACTION_EXAMPLE,
                             "sentiment": {
                                 "level": "angry",
@@ -434,7 +462,9 @@ class Ficha(BaseModel):
                             "name": "flags",
                             "label": "Avisos",
                             "as_of": "2026-11-02T09:15:02Z",
-                            "items": [FLAG_EXAMPLE],
+                            "items": [
+                                FLAG_EXAMPLE | {"alert_id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a13"}
+                            ],
                         },
                         "recent_interactions": {
                             "name": "recent_interactions",

@@ -28,7 +28,7 @@ from app.customers.schemas import (
     CustomerStatus,
     Purpose,
 )
-from app.fichas import queries
+from app.fichas import levels, queries
 from app.fichas.cache import TemplateCache
 from app.fichas.repository import TemplateRepository
 from app.fichas.schemas import (
@@ -50,11 +50,18 @@ from app.fichas.templates import (
     validate_sections,
 )
 from app.indicators import service as indicators
-from app.indicators.shapes import Derived, DerivedText, DerivedValue, FlagEntry, Snapshot, State
+from app.indicators.shapes import (
+    Derived,
+    DerivedSatisfaction,
+    DerivedText,
+    DerivedValue,
+    FlagEntry,
+    Snapshot,
+    State,
+)
 from app.indicators.state import (
     OPEN_ORDER,
     RESOLVED,
-    VERY_NEGATIVE,
     ValuePolicy,
     derive,
     sales_series,
@@ -186,7 +193,13 @@ def _at_a_glance(value: DerivedValue) -> dict[str, Any]:
         "average_order_value": value["average_order_value"],
         "last_purchase_at": value["last_purchase_at"],
         "segment": value["segment"],
+        **levels.badge("value", levels.value(value["segment"])),
     }
+
+
+def _satisfaction(satisfaction: DerivedSatisfaction) -> dict[str, Any]:
+    level = levels.satisfaction(satisfaction["last_csat"], satisfaction["last_nps"])
+    return {**satisfaction, **levels.badge("satisfaction", level)}
 
 
 def _indicators(ctx: Context, section: Section) -> dict[str, Any]:
@@ -194,8 +207,11 @@ def _indicators(ctx: Context, section: Section) -> dict[str, Any]:
     built = {
         "as_of": ctx.now,
         "value": _at_a_glance(value),
-        "satisfaction": satisfaction,
-        "churn_risk": ctx.indicators["risk"],
+        "satisfaction": _satisfaction(satisfaction),
+        "churn_risk": {
+            **ctx.indicators["risk"],
+            **levels.badge("churn", ctx.indicators["risk"]["churn"]),
+        },
         "last_interaction": ctx.indicators["contact"]["last_interaction"],
         "sentiment": _sentiment(ctx.indicators["text"]),
     }
@@ -205,25 +221,17 @@ def _indicators(ctx: Context, section: Section) -> dict[str, Any]:
             "customer_id": organization.id,
             "display_name": organization.display_name,
             "value": _at_a_glance(ctx.organization["value"]),
-            "satisfaction": ctx.organization["satisfaction"],
+            "satisfaction": _satisfaction(ctx.organization["satisfaction"]),
         }
     return built
 
 
 def _sentiment(text: DerivedText) -> dict[str, Any]:
-    last = text["last_inbound"]
-    if last is None:
-        level = "unknown"
-    elif last["abusive"] or last["score"] <= VERY_NEGATIVE:
-        level = "angry"
-    else:
-        level = last["sentiment"]
     return {
-        "level": level,
-        "icon": f"sentiment_{level}",
+        **levels.badge("sentiment", levels.sentiment(text)),
         "trend": text["sentiment_trend"],
         "negative_30d": text["negative_30d"],
-        "last_message": last,
+        "last_message": text["last_inbound"],
     }
 
 

@@ -44,7 +44,17 @@ async def test_each_role_sees_its_sections_in_order(
         value["lifetime_value"] == [{"amount": "180.00", "currency": "EUR"}]
         and value["order_count"] == 2
     )
-    assert card["sections"]["indicators"]["satisfaction"]["unsatisfied_90d"] == 3
+    indicators = card["sections"]["indicators"]
+    assert indicators["satisfaction"]["unsatisfied_90d"] == 3
+    assert (indicators["satisfaction"]["level"], indicators["satisfaction"]["icon"]) == (
+        "unhappy",
+        "satisfaction_unhappy",
+    )
+    assert (indicators["value"]["level"], indicators["value"]["icon"]) == ("low", "value_low")
+    assert (indicators["churn_risk"]["level"], indicators["churn_risk"]["icon"]) == (
+        "high",
+        "churn_high",
+    )
     codes = {f["code"] for f in card["sections"]["flags"]["items"]}
     assert codes == {"at_risk", "recurring_problem", "open_dispute"}
     assert all("as_of" in s and s["label"] for s in card["sections"].values())
