@@ -93,6 +93,7 @@ class TemplateList(BaseModel):
 
 class Action(BaseModel):
     type: str = Field(description="call, email, sms, whatsapp")
+    label: str = Field(description="Its name in the ficha's language")
     target: str
 
 
@@ -477,15 +478,19 @@ class Ficha(BaseModel):
                                     "occurred_at": "2026-11-02T09:15:00Z",
                                     "channel": "phone",
                                     "direction": "inbound",
-                                    "summary": "Call from +34612345678, 3 min",
+                                    "summary": "Llamada, 180 s",
                                     "actor": "agent-17",
                                 }
                             ],
                         },
                     },
                     "actions": [
-                        {"type": "call", "target": "+34612345678"},
-                        {"type": "email", "target": "jose.nunez@example.com"},
+                        {"type": "call", "label": "Llamar", "target": "+34612345678"},
+                        {
+                            "type": "email",
+                            "label": "Enviar email",
+                            "target": "jose.nunez@example.com",
+                        },
                     ],
                 }
             ]

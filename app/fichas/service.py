@@ -28,7 +28,7 @@ from app.customers.schemas import (
     CustomerStatus,
     Purpose,
 )
-from app.fichas import levels, queries
+from app.fichas import events, levels, queries
 from app.fichas.cache import TemplateCache
 from app.fichas.repository import TemplateRepository
 from app.fichas.schemas import (
@@ -46,6 +46,7 @@ from app.fichas.templates import (
     Template,
     TemplateError,
     label_for,
+    text,
     validate_labels,
     validate_sections,
 )
@@ -106,6 +107,7 @@ def choose_language(lang: str | None, accept_language: str | None) -> str:
 class Context:
     principal: Principal
     customer: CustomerOut
+    language: str
     state: State
     indicators: Derived
     flags: list[FlagEntry]
@@ -240,7 +242,14 @@ def _flags(ctx: Context, section: Section) -> dict[str, Any]:
     alert_of: dict[str, UUID] = {}
     for alert in reversed(ctx.alerts):  # newest first: the newest wins
         alert_of[alert.code] = alert.id
-    items = [{**flag, "alert_id": alert_of.get(flag["code"])} for flag in ctx.flags]
+    items = [
+        {
+            **flag,
+            "label": text(ctx.language, f"flag.{flag['code'].split(':')[0]}") or flag["label"],
+            "alert_id": alert_of.get(flag["code"]),
+        }
+        for flag in ctx.flags
+    ]
     return {"as_of": ctx.stats_at or ctx.now, "items": items}
 
 
@@ -249,7 +258,8 @@ def _open(ctx: Context, section: Section) -> dict[str, Any]:
 
 
 def _events(ctx: Context, section: Section) -> dict[str, Any]:
-    return {"as_of": ctx.now, "items": ctx.events[section["name"]]}
+    items = [events.shown(dict(item), ctx.language) for item in ctx.events[section["name"]]]
+    return {"as_of": ctx.now, "items": items}
 
 
 def _purchases(ctx: Context, section: Section) -> dict[str, Any]:
@@ -342,10 +352,32 @@ def _alerts(ctx: Context, section: Section) -> dict[str, Any]:
     """The open alerts, newest first, by what an agent reads of them (the whole alert is
     ``GET /v1/alerts/{id}``); their flags show them already."""
     items = [
-        {"id": a.id, "title": a.title, "severity": a.severity, "raised_at": a.raised_at}
+        {
+            "id": a.id,
+            "title": _title(a, ctx.language),
+            "severity": a.severity,
+            "raised_at": a.raised_at,
+        }
         for a in ctx.alerts[: section["limit"]]
     ]
     return {"as_of": ctx.now, "items": items}
+
+
+def _title(alert: AlertOut, language: str) -> str:
+    """An alert's title in ``language``, from its rule and detail; as stored for a rule
+    this version has no text for."""
+    rule = alert.rule.split(":")[0]
+    detail = alert.detail
+    values: dict[str, Any] = {k: v for k, v in detail.items() if isinstance(v, int | str)}
+    values |= {k: ", ".join(map(str, v)) for k, v in detail.items() if isinstance(v, list)}
+    if rule == "angry_message" and detail.get("abusive"):
+        rule = "abusive_message"
+    if rule == "incident_affected":  # the incident's own title, as its author wrote it
+        values["incident"] = alert.title.partition(": ")[2]
+    try:
+        return text(language, f"alert.{rule}", **values) or alert.title
+    except KeyError:  # a detail this version's text does not find
+        return alert.title
 
 
 def _follow_ups(ctx: Context, section: Section) -> dict[str, Any]:
@@ -387,7 +419,7 @@ BUILDERS: dict[str, Callable[[Context, Section], dict[str, Any]]] = {
 }
 
 
-def _actions(customer: CustomerOut, role: str) -> list[Action]:
+def _actions(customer: CustomerOut, role: str, language: str) -> list[Action]:
     """Ways to reach the customer; marketing needs consent, nobody calls a do-not-call.
     A text (SMS or WhatsApp) is offered when the customer prefers it and consented to it,
     for service (marketing: for marketing); never to a do-not-call, as the sender decides
@@ -399,22 +431,25 @@ def _actions(customer: CustomerOut, role: str) -> list[Action]:
     may_call = not do_not_call and (not marketing or consent.get(("phone", "marketing")))
     may_email = not marketing or consent.get(("email", "marketing"))
     preferred = customer.preferences.preferred_channel if customer.preferences else None
-    text = (
+    texting = (
         preferred.value
         if preferred in (ContactChannel.SMS, ContactChannel.WHATSAPP)
         and not do_not_call
         and consent.get((preferred.value, purpose))
         else None
     )
-    actions = []
+    found: list[tuple[str, str]] = []
     for identifier in customer.identifiers:
         if identifier.kind is IdentifierKind.PHONE and may_call:
-            actions.append(Action(type="call", target=identifier.value))
-        if identifier.kind is IdentifierKind.PHONE and text:
-            actions.append(Action(type=text, target=identifier.value))
+            found.append(("call", identifier.value))
+        if identifier.kind is IdentifierKind.PHONE and texting:
+            found.append((texting, identifier.value))
         if identifier.kind is IdentifierKind.EMAIL and may_email:
-            actions.append(Action(type="email", target=identifier.value))
-    return actions
+            found.append(("email", identifier.value))
+    return [
+        Action(type=kind, label=text(language, f"action.{kind}") or kind, target=target)
+        for kind, target in found
+    ]
 
 
 def _check_role(principal: Principal, role: str) -> None:
@@ -621,6 +656,7 @@ def _built(
     ctx = Context(
         principal=principal,
         customer=customer,
+        language=language,
         state=snap["state"],
         indicators=derive(snap["state"], now, policy),
         flags=snap["flags"],
@@ -644,7 +680,7 @@ def _built(
         language=language,
         generated_at=now,
         sections=built,
-        actions=_actions(customer, role),
+        actions=_actions(customer, role, language),
     )
 
 

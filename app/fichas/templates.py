@@ -131,6 +131,438 @@ LABELS: dict[str, dict[str, str]] = {
 }
 
 
+# What a ficha writes itself, in each language of LANGUAGES (en, es, pt, fr): an event's
+# summary when its source gave none (`event.<type>`), a flag's label (`flag.<code>`), an
+# alert's title (`alert.<rule>`, filled in from the alert's detail) and an action's name
+# (`action.<type>`). Merged into LABELS, where the registry test holds each complete.
+_TEXTS: dict[str, tuple[str, str, str, str]] = {
+    "event.call.completed": (
+        "Call",
+        "Llamada",
+        "Chamada",
+        "Appel",
+    ),
+    "event.call.missed": (
+        "Missed call",
+        "Llamada perdida",
+        "Chamada perdida",
+        "Appel manqué",
+    ),
+    "event.call.abandoned": (
+        "Abandoned call",
+        "Llamada abandonada",
+        "Chamada abandonada",
+        "Appel abandonné",
+    ),
+    "event.call.voicemail": (
+        "Voicemail",
+        "Mensaje de voz",
+        "Mensagem de voz",
+        "Message vocal",
+    ),
+    "event.call.wrapped_up": (
+        "Call wrapped up",
+        "Cierre de llamada",
+        "Encerramento de chamada",
+        "Clôture d'appel",
+    ),
+    "event.email.received": (
+        "Email received",
+        "Email recibido",
+        "Email recebido",
+        "E-mail reçu",
+    ),
+    "event.email.sent": (
+        "Email sent",
+        "Email enviado",
+        "Email enviado",
+        "E-mail envoyé",
+    ),
+    "event.email.delivered": (
+        "Email delivered",
+        "Email entregado",
+        "Email entregue",
+        "E-mail remis",
+    ),
+    "event.email.bounced": (
+        "Email bounced",
+        "Email rebotado",
+        "Email devolvido",
+        "E-mail rejeté",
+    ),
+    "event.email.opened": (
+        "Email opened",
+        "Email abierto",
+        "Email aberto",
+        "E-mail ouvert",
+    ),
+    "event.email.clicked": (
+        "Email link clicked",
+        "Clic en un email",
+        "Clique num email",
+        "Clic dans un e-mail",
+    ),
+    "event.meeting.held": (
+        "Meeting",
+        "Reunión",
+        "Reunião",
+        "Réunion",
+    ),
+    "event.chat.conversation": (
+        "Chat",
+        "Chat",
+        "Chat",
+        "Chat",
+    ),
+    "event.social.mention": (
+        "Social mention",
+        "Mención en redes",
+        "Menção nas redes",
+        "Mention sur les réseaux",
+    ),
+    "event.note.added": (
+        "Note",
+        "Nota",
+        "Nota",
+        "Note",
+    ),
+    "event.order.placed": (
+        "Order placed",
+        "Pedido realizado",
+        "Pedido feito",
+        "Commande passée",
+    ),
+    "event.order.paid": (
+        "Order paid",
+        "Pedido pagado",
+        "Pedido pago",
+        "Commande payée",
+    ),
+    "event.order.shipped": (
+        "Order shipped",
+        "Pedido enviado",
+        "Pedido enviado",
+        "Commande expédiée",
+    ),
+    "event.order.delivered": (
+        "Order delivered",
+        "Pedido entregado",
+        "Pedido entregue",
+        "Commande livrée",
+    ),
+    "event.order.cancelled": (
+        "Order cancelled",
+        "Pedido cancelado",
+        "Pedido cancelado",
+        "Commande annulée",
+    ),
+    "event.order.refunded": (
+        "Order refunded",
+        "Pedido reembolsado",
+        "Pedido reembolsado",
+        "Commande remboursée",
+    ),
+    "event.payment.received": (
+        "Payment received",
+        "Pago recibido",
+        "Pagamento recebido",
+        "Paiement reçu",
+    ),
+    "event.payment.failed": (
+        "Payment failed",
+        "Pago fallido",
+        "Pagamento falhado",
+        "Paiement échoué",
+    ),
+    "event.payment.disputed": (
+        "Payment disputed",
+        "Pago disputado",
+        "Pagamento contestado",
+        "Paiement contesté",
+    ),
+    "event.invoice.overdue": (
+        "Invoice overdue",
+        "Factura vencida",
+        "Fatura vencida",
+        "Facture en retard",
+    ),
+    "event.ticket.opened": (
+        "Ticket opened",
+        "Incidencia abierta",
+        "Chamado aberto",
+        "Ticket ouvert",
+    ),
+    "event.ticket.updated": (
+        "Ticket updated",
+        "Incidencia actualizada",
+        "Chamado atualizado",
+        "Ticket mis à jour",
+    ),
+    "event.ticket.resolved": (
+        "Ticket resolved",
+        "Incidencia resuelta",
+        "Chamado resolvido",
+        "Ticket résolu",
+    ),
+    "event.survey.answered": (
+        "Survey answered",
+        "Encuesta respondida",
+        "Pesquisa respondida",
+        "Enquête répondue",
+    ),
+    "event.quote.sent": (
+        "Quote sent",
+        "Presupuesto enviado",
+        "Orçamento enviado",
+        "Devis envoyé",
+    ),
+    "event.opportunity.updated": (
+        "Opportunity updated",
+        "Oportunidad actualizada",
+        "Oportunidade atualizada",
+        "Opportunité mise à jour",
+    ),
+    "event.web.page_viewed": (
+        "Page viewed",
+        "Página vista",
+        "Página vista",
+        "Page vue",
+    ),
+    "event.content.downloaded": (
+        "Content downloaded",
+        "Contenido descargado",
+        "Conteúdo baixado",
+        "Contenu téléchargé",
+    ),
+    "event.webinar.attended": (
+        "Webinar attended",
+        "Webinar asistido",
+        "Webinar assistido",
+        "Webinaire suivi",
+    ),
+    "event.product.used": (
+        "Product used",
+        "Producto usado",
+        "Produto usado",
+        "Produit utilisé",
+    ),
+    "event.preference.updated": (
+        "Preferences changed",
+        "Preferencias cambiadas",
+        "Preferências alteradas",
+        "Préférences modifiées",
+    ),
+    "event.consent.granted": (
+        "Consent granted",
+        "Consentimiento dado",
+        "Consentimento dado",
+        "Consentement donné",
+    ),
+    "event.consent.withdrawn": (
+        "Consent withdrawn",
+        "Consentimiento retirado",
+        "Consentimento retirado",
+        "Consentement retiré",
+    ),
+    "event.customer.merged": (
+        "Records merged",
+        "Fichas fusionadas",
+        "Registos fundidos",
+        "Fiches fusionnées",
+    ),
+    "event.customer.unmerged": (
+        "Merge undone",
+        "Fusión deshecha",
+        "Fusão desfeita",
+        "Fusion annulée",
+    ),
+    "event.customer.erased": (
+        "Personal data erased",
+        "Datos personales borrados",
+        "Dados pessoais apagados",
+        "Données personnelles effacées",
+    ),
+    "event.message.sent": (
+        "Message sent",
+        "Mensaje enviado",
+        "Mensagem enviada",
+        "Message envoyé",
+    ),
+    "event.message.delivered": (
+        "Message delivered",
+        "Mensaje entregado",
+        "Mensagem entregue",
+        "Message remis",
+    ),
+    "event.message.failed": (
+        "Message failed",
+        "Mensaje fallido",
+        "Mensagem falhada",
+        "Message échoué",
+    ),
+    "event.message.received": (
+        "Message received",
+        "Mensaje recibido",
+        "Mensagem recebida",
+        "Message reçu",
+    ),
+    "event.callback.requested": (
+        "Callback requested",
+        "Pide que le llamen",
+        "Pede retorno de chamada",
+        "Rappel demandé",
+    ),
+    "event.task.created": (
+        "Follow-up created",
+        "Seguimiento creado",
+        "Acompanhamento criado",
+        "Suivi créé",
+    ),
+    "event.task.completed": (
+        "Follow-up done",
+        "Seguimiento hecho",
+        "Acompanhamento feito",
+        "Suivi terminé",
+    ),
+    "event.event.corrected": (
+        "Event corrected",
+        "Evento corregido",
+        "Evento corrigido",
+        "Événement corrigé",
+    ),
+    "event.web.visit": (
+        "Visit, {pages} pages",
+        "Visita, {pages} páginas",
+        "Visita, {pages} páginas",
+        "Visite, {pages} pages",
+    ),
+    "flag.at_risk": (
+        "At risk",
+        "En riesgo",
+        "Em risco",
+        "À risque",
+    ),
+    "flag.abandoned_calls": (
+        "Calls abandoned",
+        "Llamadas abandonadas",
+        "Chamadas abandonadas",
+        "Appels abandonnés",
+    ),
+    "flag.recurring_problem": (
+        "Recurring problem",
+        "Problema recurrente",
+        "Problema recorrente",
+        "Problème récurrent",
+    ),
+    "flag.open_dispute": (
+        "Open dispute",
+        "Disputa abierta",
+        "Contestação aberta",
+        "Litige ouvert",
+    ),
+    "flag.urgent_message": (
+        "Urgent message",
+        "Mensaje urgente",
+        "Mensagem urgente",
+        "Message urgent",
+    ),
+    "flag.angry_customer": (
+        "Angry customer",
+        "Cliente enfadado",
+        "Cliente irritado",
+        "Client en colère",
+    ),
+    "flag.incident": (
+        "Affected by incident",
+        "Afectado por incidencia",
+        "Afetado por incidente",
+        "Touché par un incident",
+    ),
+    "alert.unsatisfied_streak": (
+        "Loyalty action: {unsatisfied_90d} unsatisfied contacts in 90 days",
+        "Acción de fidelización: {unsatisfied_90d} contactos insatisfechos en 90 días",
+        "Ação de fidelização: {unsatisfied_90d} contactos insatisfeitos em 90 dias",
+        "Action de fidélisation : {unsatisfied_90d} contacts insatisfaits en 90 jours",
+    ),
+    "alert.premium_abandoned_calls": (
+        "Urgent: {missed_calls_4h} calls abandoned in 4 hours",
+        "Urgente: {missed_calls_4h} llamadas abandonadas en 4 horas",
+        "Urgente: {missed_calls_4h} chamadas abandonadas em 4 horas",
+        "Urgent : {missed_calls_4h} appels abandonnés en 4 heures",
+    ),
+    "alert.recurring_problem": (
+        "Recurring problem: {categories}",
+        "Problema recurrente: {categories}",
+        "Problema recorrente: {categories}",
+        "Problème récurrent : {categories}",
+    ),
+    "alert.open_dispute": (
+        "Open payment dispute ({disputes})",
+        "Disputa de pago abierta ({disputes})",
+        "Contestação de pagamento aberta ({disputes})",
+        "Litige de paiement ouvert ({disputes})",
+    ),
+    "alert.urgent_message": (
+        "Urgent message from the customer",
+        "Mensaje urgente del cliente",
+        "Mensagem urgente do cliente",
+        "Message urgent du client",
+    ),
+    "alert.angry_message": (
+        "Supervisor: very negative message from the customer",
+        "Supervisor: mensaje muy negativo del cliente",
+        "Supervisor: mensagem muito negativa do cliente",
+        "Superviseur : message très négatif du client",
+    ),
+    "alert.abusive_message": (
+        "Supervisor: abusive message from the customer",
+        "Supervisor: mensaje abusivo del cliente",
+        "Supervisor: mensagem abusiva do cliente",
+        "Superviseur : message injurieux du client",
+    ),
+    "alert.incident_affected": (
+        "Affected by incident: {incident}",
+        "Afectado por incidencia: {incident}",
+        "Afetado por incidente: {incident}",
+        "Touché par un incident : {incident}",
+    ),
+    "action.call": (
+        "Call",
+        "Llamar",
+        "Ligar",
+        "Appeler",
+    ),
+    "action.email": (
+        "Email",
+        "Enviar email",
+        "Enviar email",
+        "Envoyer un e-mail",
+    ),
+    "action.sms": (
+        "SMS",
+        "Enviar SMS",
+        "Enviar SMS",
+        "Envoyer un SMS",
+    ),
+    "action.whatsapp": (
+        "WhatsApp",
+        "WhatsApp",
+        "WhatsApp",
+        "WhatsApp",
+    ),
+}
+for _key, _texts in _TEXTS.items():
+    for _language, _text in zip(LANGUAGES, _texts, strict=True):
+        LABELS[_language][_key] = _text
+
+
+def text(language: str, key: str, **values: object) -> str | None:
+    """What a ficha writes itself (``_TEXTS``) in ``language``, else in English, filled in
+    from ``values``; None for a key it has no text for (an event type of a source's own)."""
+    found = LABELS.get(language, {}).get(key) or LABELS["en"].get(key)
+    return found.format(**values) if found is not None else None
+
+
 def _sections(*names: str | tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = [{"name": n} for n in BASE_SECTIONS]
     for item in names:

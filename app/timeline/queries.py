@@ -232,16 +232,16 @@ async def page_rows(
 # (docs/performance.md).
 def recent_sql(customer: str, wants: str) -> str:
     """The statement reading a ficha's event sections (columns n, id, type, occurred_at,
-    channel, direction, summary, actor, in the order shown), on the parameters named: a
+    channel, direction, summary, actor, payload, in the order shown), on the parameters named: a
     uuid and the wants' JSON document."""
     return (
         "WITH RECURSIVE "
         + family_cte(f"{customer}::uuid")
         + f"""
-SELECT w.n, e.id, e.type, e.occurred_at, e.channel, e.direction, e.summary, e.actor
+SELECT w.n, e.id, e.type, e.occurred_at, e.channel, e.direction, e.summary, e.actor, e.payload
 FROM jsonb_array_elements({wants}::jsonb) WITH ORDINALITY AS w(want, n)
 CROSS JOIN LATERAL (
-    SELECT id, type, occurred_at, channel, direction, summary, actor FROM events
+    SELECT id, type, occurred_at, channel, direction, summary, actor, payload FROM events
     WHERE customer_id IN (SELECT id FROM family) AND type <> 'event.corrected'
       AND (w.want->'patterns' = '[]' OR EXISTS (
           SELECT FROM jsonb_array_elements_text(w.want->'patterns') AS p(pattern)

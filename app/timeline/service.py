@@ -127,6 +127,12 @@ def _money(payload: dict[str, Any], field: str) -> str:
 def default_summary(type_name: str, payload: dict[str, Any]) -> str:
     """A one-line description for an event that came without one."""
     label = type_name.removeprefix("custom.").replace(".", " ").replace("_", " ").capitalize()
+    return (label + summary_detail(type_name, payload))[:280]
+
+
+def summary_detail(type_name: str, payload: dict[str, Any]) -> str:
+    """What a default summary says after the event type's name (ids, amounts, scores, a
+    subject: the same in every language)."""
     family = type_name.split(".")[0]
     detail = ""
     if family == "call" and payload.get("duration_s") is not None:
@@ -146,7 +152,7 @@ def default_summary(type_name: str, payload: dict[str, Any]) -> str:
             f"{k.upper()} {payload[k]}" for k in ("csat", "nps") if payload.get(k) is not None
         ]
         detail = ": " + ", ".join(scores)
-    return (label + detail)[:280]
+    return detail
 
 
 def prepare_event(data: EventIn, writer: Principal | None, prefix: str = "body") -> NewEvent:

@@ -1,6 +1,7 @@
 """The timeline's read side: a page of a customer's history, and the newest events a
 ficha shows; plain data from the prepared statements of ``queries.py``."""
 
+import json
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
@@ -109,7 +110,7 @@ def recent_items(rows: Sequence[Any], wanted: int) -> list[list[dict[str, Any]]]
     """:func:`recent_events` from the rows its statement read (records, or the anonymous
     ones of an array, in the statement's column order), for ``wanted`` wants."""
     found: list[list[dict[str, Any]]] = [[] for _ in range(wanted)]
-    for n, event_id, type_, occurred_at, channel, direction, summary, actor in rows:
+    for n, event_id, type_, occurred_at, channel, direction, summary, actor, payload in rows:
         found[n - 1].append(
             {
                 "id": str(event_id),
@@ -119,6 +120,7 @@ def recent_items(rows: Sequence[Any], wanted: int) -> list[list[dict[str, Any]]]
                 "direction": direction,
                 "summary": summary,
                 "actor": actor,
+                "payload": json.loads(payload) if isinstance(payload, str) else payload,
             }
         )
     return found

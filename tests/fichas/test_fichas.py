@@ -113,9 +113,9 @@ async def test_what_each_job_gets(
         ("phone", False),
     }
     assert "open_items" not in marketing["sections"] and "collections" not in marketing["sections"]
-    assert marketing["actions"] == [{"type": "email", "target": "lucia@example.com"}], (
-        "no call: do-not-call and no consent"
-    )
+    assert marketing["actions"] == [
+        {"type": "email", "label": "Email", "target": "lucia@example.com"}
+    ], "no call: do-not-call and no consent"
 
     org = (await ficha(client, admin, rich["org"], "sales"))["sections"]
     assert [c["display_name"] for c in org["contacts"]["items"]] == ["Lucía Núñez"]
@@ -186,9 +186,9 @@ async def test_marketing_loses_the_email_action_when_consent_is_withdrawn(
     )
     assert (await ficha(client, admin, rich["person"], "marketing"))["actions"] == []
     support = await ficha(client, admin, rich["person"], "support")
-    assert support["actions"] == [{"type": "email", "target": "lucia@example.com"}], (
-        "service email is still fine"
-    )
+    assert support["actions"] == [
+        {"type": "email", "label": "Email", "target": "lucia@example.com"}
+    ], "service email is still fine"
 
 
 SPANISH = [
@@ -345,7 +345,7 @@ async def test_editing_a_template_changes_the_next_ficha(
         card["sections"]["purchases"]["label"] == "Últimas compras"
         and len(card["sections"]["purchases"]["items"]) == 1
     )
-    assert card["sections"]["pinned_notes"]["items"][0]["summary"] == "Note added"
+    assert card["sections"]["pinned_notes"]["items"][0]["summary"] == "Nota"
     assert (await client.delete("/v1/ficha-templates/support", headers=admin)).status_code == 204
     restored = await ficha(client, admin, rich["person"], "support")
     assert list(restored["sections"]) == [s["name"] for s in DEFAULT_TEMPLATES["support"]]
@@ -427,7 +427,7 @@ async def test_a_template_of_every_section_builds_in_every_language(
         card = await ficha(client, admin, rich[whose], "everything", lang=language)
         assert list(card["sections"]) == [name for name in SECTIONS if name in card["sections"]]
         labels |= {name: section["label"] for name, section in card["sections"].items()}
-    assert labels == LABELS[language]
+    assert labels == {name: LABELS[language][name] for name in SECTIONS}
 
 
 async def test_templates_admin(
@@ -607,7 +607,8 @@ async def test_texts_are_offered_to_whoever_prefers_them_with_consent(
     )
 
     async def actions(role: str = "support") -> list[dict[str, str]]:
-        return list((await ficha(client, admin, customer, role))["actions"])
+        card = await ficha(client, admin, customer, role)
+        return [{"type": a["type"], "target": a["target"]} for a in card["actions"]]
 
     async def prefer(**preferences: Any) -> None:
         url = f"/v1/customers/{customer}/preferences"
@@ -635,3 +636,52 @@ async def test_texts_are_offered_to_whoever_prefers_them_with_consent(
     assert await actions() == [call]
     await prefer(preferred_channel="sms", do_not_call=True)
     assert await actions() == []
+
+
+@pytest.mark.parametrize(
+    ("lang", "flag", "title", "summary", "action"),
+    [
+        (
+            "es",
+            "Disputa abierta",
+            "Disputa de pago abierta (pi_9)",
+            "Llamada, 120 s",
+            "Enviar email",
+        ),
+        (
+            "pt",
+            "Contestação aberta",
+            "Contestação de pagamento aberta (pi_9)",
+            "Chamada, 120 s",
+            "Enviar email",
+        ),
+        (
+            "fr",
+            "Litige ouvert",
+            "Litige de paiement ouvert (pi_9)",
+            "Appel, 120 s",
+            "Envoyer un e-mail",
+        ),
+        ("en", "Open dispute", "Open payment dispute (pi_9)", "Call, 120 s", "Email"),
+    ],
+)
+async def test_what_a_ficha_writes_itself_is_in_its_language(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    rich: dict[str, str],
+    lang: str,
+    flag: str,
+    title: str,
+    summary: str,
+    action: str,
+) -> None:
+    """Flag labels, alert titles, default event summaries and action names; a summary
+    its source gave stays as given."""
+    card = await ficha(client, admin, rich["person"], "support", lang=lang)
+    sections = card["sections"]
+    labels = {f["code"]: f["label"] for f in sections["flags"]["items"]}
+    assert labels["open_dispute"] == flag
+    assert title in [a["title"] for a in sections["alerts"]["items"]]
+    assert sections["recent_interactions"]["items"][0]["summary"] == summary
+    assert [a["label"] for a in card["actions"]] == [action]
+    assert LABELS[lang]["flag.at_risk"] == labels["at_risk"]

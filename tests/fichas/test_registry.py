@@ -15,6 +15,8 @@ from app.fichas.templates import (
     SECTIONS,
     validate_sections,
 )
+from app.indicators.rules import DEFAULT_RULES
+from app.timeline.catalog import CATALOG
 
 
 def test_every_section_has_a_builder() -> None:
@@ -34,7 +36,21 @@ def test_the_sections_that_show_events_are_sections() -> None:
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_section_has_a_label_in_every_language(language: str) -> None:
     assert set(LABELS) == set(LANGUAGES)
-    assert set(LABELS[language]) == set(SECTIONS)
+    assert set(SECTIONS) <= set(LABELS[language])
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_text_a_ficha_writes_is_in_every_language(language: str) -> None:
+    """Each event type's summary, each flag's label, each rule's alert title and each
+    action's name: what the ficha writes itself (docs/extending.md, "A ficha section")."""
+    assert set(LABELS[language]) == set(LABELS["en"])
+    keys = set(LABELS[language])
+    assert {f"event.{t}" for t in CATALOG} <= keys
+    assert {f"alert.{rule}" for rule in DEFAULT_RULES} <= keys
+    # The codes the rules set (app/indicators/rules.py); an incident's is incident:<id>.
+    flags = {"at_risk", "abandoned_calls", "recurring_problem", "open_dispute", "incident"}
+    assert {f"flag.{code}" for code in flags | {"urgent_message", "angry_customer"}} <= keys
+    assert {f"action.{kind}" for kind in ("call", "email", "sms", "whatsapp")} <= keys
 
 
 def test_every_job_role_has_a_valid_default_template() -> None:
