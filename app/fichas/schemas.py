@@ -1,6 +1,6 @@
 """Bodies of the ficha and template API."""
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -234,10 +234,12 @@ class OpenOrder(BaseModel):
 
 class TicketItem(BaseModel):
     ticket_id: str
+    subject: str | None = None
     status: str | None = None
     category: str | None = None
     opened_at: datetime | None = None
     resolved_at: datetime | None = None
+    resolution: str | None = None
 
 
 class OpenItemsSection(Section):
@@ -258,8 +260,25 @@ class EventSummary(BaseModel):
     occurred_at: datetime
     channel: Channel
     direction: Direction | None = None
-    summary: str
+    summary: str = Field(
+        description="As its source gave it, else written in the ficha's language; a visit's "
+        "page views are one item"
+    )
     actor: str | None = None
+    text: str | None = Field(default=None, description="A note's text")
+    title: str | None = Field(default=None, description="A meeting's, content's or webinar's")
+    next_step: str | None = Field(default=None, description="A meeting's agreed next step")
+    amount: Money | None = Field(default=None, description="A quote's or opportunity's")
+    valid_until: date | None = Field(default=None, description="Until when a quote holds")
+    stage: str | None = Field(default=None, description="An opportunity's")
+    subject: str | None = Field(default=None, description="A ticket's")
+    status: str | None = Field(default=None, description="A ticket's, as this event left it")
+    resolution: str | None = Field(default=None, description="A ticket's")
+    pages: list[str] = Field(
+        default_factory=list,
+        description="A visit: the URLs of its page views (each within 30 minutes of the next), "
+        "in the order seen",
+    )
 
 
 class EventsSection(Section):
@@ -270,12 +289,17 @@ class EventsSection(Section):
     items: list[EventSummary] = Field(default_factory=list)
 
 
+class Product(BaseModel):
+    sku: str
+    name: str | None = Field(default=None, description="As the order's events named it")
+
+
 class Purchase(BaseModel):
     order_id: str
     placed_at: datetime | None = None
     status: str
     total: Money | None = None
-    skus: list[str] = Field(default_factory=list)
+    products: list[Product] = Field(default_factory=list, description="By SKU")
 
 
 class PurchasesSection(Section):

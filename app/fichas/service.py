@@ -155,6 +155,7 @@ def _open_items(ctx: Context) -> dict[str, Any]:
     tickets = [
         {
             "ticket_id": k,
+            "subject": v.get("subject"),
             "status": v.get("status"),
             "category": v.get("category"),
             "opened_at": v.get("opened_at"),
@@ -258,8 +259,7 @@ def _open(ctx: Context, section: Section) -> dict[str, Any]:
 
 
 def _events(ctx: Context, section: Section) -> dict[str, Any]:
-    items = [events.shown(dict(item), ctx.language) for item in ctx.events[section["name"]]]
-    return {"as_of": ctx.now, "items": items}
+    return {"as_of": ctx.now, "items": events.shown(ctx.events[section["name"]], ctx.language)}
 
 
 def _purchases(ctx: Context, section: Section) -> dict[str, Any]:
@@ -274,7 +274,9 @@ def _purchases(ctx: Context, section: Section) -> dict[str, Any]:
                 "placed_at": v.get("placed"),
                 "status": v["status"],
                 "total": _money(v.get("total"), v.get("currency")),
-                "skus": v.get("skus", []),
+                "products": [
+                    {"sku": sku, "name": v.get("names", {}).get(sku)} for sku in v.get("skus", [])
+                ],
             }
             for k, v in orders[: section["limit"]]
         ],
@@ -285,10 +287,12 @@ def _tickets(ctx: Context, section: Section) -> dict[str, Any]:
     tickets = [
         {
             "ticket_id": k,
+            "subject": v.get("subject"),
             "status": v.get("status"),
             "category": v.get("category"),
             "opened_at": v.get("opened_at"),
             "resolved_at": v.get("resolved_at"),
+            "resolution": v.get("resolution"),
         }
         for k, v in ctx.state["tickets"].items()
         if not section["open_only"] or v.get("status") not in RESOLVED

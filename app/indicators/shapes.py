@@ -33,6 +33,7 @@ class OrderEntry(TypedDict):
     total_at: NotRequired[str]
     total_id: NotRequired[str]
     skus: NotRequired[list[str]]
+    names: NotRequired[dict[str, str]]  # product names by SKU, where the events gave them
     shipped_at: NotRequired[str]
     shipped_at_id: NotRequired[str]
     carrier: NotRequired[str | None]
@@ -81,6 +82,12 @@ class TicketEntry(TypedDict):
     category: NotRequired[str]
     category_at: NotRequired[str]
     category_at_id: NotRequired[str]
+    subject: NotRequired[str]  # the latest subject and resolution its events gave
+    subject_at: NotRequired[str]
+    subject_at_id: NotRequired[str]
+    resolution: NotRequired[str]
+    resolution_at: NotRequired[str]
+    resolution_at_id: NotRequired[str]
 
 
 class State(TypedDict):

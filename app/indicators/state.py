@@ -207,6 +207,14 @@ def _fold_order(state: State, fact: Fact, at: str) -> None:
     if p.get("items"):
         skus = sorted({i["sku"] for i in p["items"] if i.get("sku")} | set(order.get("skus", [])))
         order["skus"] = skus
+        names = dict(order.get("names", {}))
+        for item in p["items"]:
+            if item.get("sku") and item.get("name"):
+                # A SKU named twice keeps the first name in alphabetical order: the same
+                # whatever order its events arrive in.
+                names[item["sku"]] = min(item["name"], names.get(item["sku"], item["name"]))
+        if names:
+            order["names"] = names
     if fact.type == "order.shipped" and _later(order, at, fact.id, "shipped_at"):
         order["shipped_at"], order["shipped_at_id"] = at, fact.id
         order["carrier"] = p.get("carrier")
@@ -229,6 +237,12 @@ def _fold_ticket(state: State, fact: Fact, at: str) -> None:
     if p.get("category") and _later(ticket, at, fact.id, "category_at"):
         ticket["category"] = p["category"]
         ticket["category_at"], ticket["category_at_id"] = at, fact.id
+    if p.get("subject") and _later(ticket, at, fact.id, "subject_at"):
+        ticket["subject"] = p["subject"]
+        ticket["subject_at"], ticket["subject_at_id"] = at, fact.id
+    if p.get("resolution") and _later(ticket, at, fact.id, "resolution_at"):
+        ticket["resolution"] = p["resolution"]
+        ticket["resolution_at"], ticket["resolution_at_id"] = at, fact.id
 
 
 def fold_all(facts: Iterable[Fact]) -> State:

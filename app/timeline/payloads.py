@@ -107,6 +107,9 @@ class MeetingPayload(Payload):
     location: Annotated[Short | None, ERASE] = None
     duration_min: Annotated[Quantity | None, KEEP] = None
     notes: Annotated[Long | None, ERASE] = None
+    next_step: Annotated[Medium | None, ERASE] = Field(
+        default=None, description="What was agreed to do next"
+    )
 
 
 class ChatPayload(Payload):

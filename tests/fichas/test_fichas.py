@@ -71,6 +71,9 @@ async def test_what_each_job_gets(
         "overdue_invoices"
     ] == ["F-7"]
     assert [t["ticket_id"] for t in support["tickets"]["items"]] == ["T2", "T1"]
+    late_again, late = support["tickets"]["items"]
+    assert (late_again["subject"], late_again["status"]) == ("Late again", "open")
+    assert (late["subject"], late["resolution"]) == ("Late", "Resent by courier")
     assert support["recent_interactions"]["items"][0]["type"] == "call.completed"
     assert {e["type"].split(".")[0] for e in support["recent_interactions"]["items"]} <= {
         "call",
@@ -92,6 +95,9 @@ async def test_what_each_job_gets(
 
     sales = (await ficha(client, admin, person, "sales"))["sections"]
     assert [p["order_id"] for p in sales["purchases"]["items"]] == ["A2", "A1"]
+    assert sales["purchases"]["items"][1]["products"] == [
+        {"sku": "BOOT", "name": "Botas de montaña"}
+    ], "product names beside SKUs"
     assert [e["type"] for e in sales["opportunities_and_quotes"]["items"]] == ["quote.sent"]
     assert sales["sales_series"]["interval"] == "quarter" and sales["sales_series"]["items"]
     assert "collections" not in sales and "tickets" not in sales
@@ -685,3 +691,58 @@ async def test_what_a_ficha_writes_itself_is_in_its_language(
     assert sections["recent_interactions"]["items"][0]["summary"] == summary
     assert [a["label"] for a in card["actions"]] == [action]
     assert LABELS[lang]["flag.at_risk"] == labels["at_risk"]
+
+
+async def test_each_event_kind_shows_what_a_person_needs(
+    client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock
+) -> None:
+    """A note's text, a meeting's title and next step, the pages of each visit, a quote's
+    amount and validity, a ticket's subject, status and resolution."""
+    customer = await new_customer(client, admin, display_name="Eva")
+    minutes = 1 / (24 * 60)
+    for type_, days, payload in (
+        ("note.added", 9, {"text": "Wants the invoice by post", "pinned": True}),
+        ("meeting.held", 8, {"title": "Renewal", "next_step": "Send the new prices"}),
+        (
+            "quote.sent",
+            7,
+            {"quote_id": "Q-7", "amount": "900.00", "currency": "EUR", "valid_until": "2026-12-31"},
+        ),
+        ("ticket.opened", 6, {"ticket_id": "T9", "subject": "Broken zip", "status": "open"}),
+        ("ticket.resolved", 5, {"ticket_id": "T9", "resolution": "Replaced"}),
+        ("web.page_viewed", 2, {"url": "https://shop.example/"}),
+        ("web.page_viewed", 2 - 5 * minutes, {"url": "https://shop.example/boots"}),
+        ("web.page_viewed", 2 - 10 * minutes, {"url": "https://shop.example/cart"}),
+        ("web.page_viewed", 1, {"url": "https://shop.example/returns"}),
+    ):
+        body = {"type": type_, "occurred_at": ago(clock, days), "payload": payload}
+        response = await append(client, admin, customer, body)
+        assert response.status_code == 201, response.text
+    kinds = ["note.*", "meeting.*", "quote.*", "ticket.*", "web.*"]
+    template = {
+        "sections": [
+            {"name": "identity"},
+            {"name": "indicators"},
+            {"name": "flags"},
+            {"name": "recent_interactions", "limit": 20, "types": kinds},
+        ]
+    }
+    put = await client.put("/v1/ficha-templates/everything", json=template, headers=admin)
+    assert put.status_code == 200, put.text
+    card = await ficha(client, admin, customer, "everything", lang="es")
+    items = card["sections"]["recent_interactions"]["items"]
+    single, visit, resolved, opened, quote, meeting, note = items
+    assert single["summary"] == "Página vista"
+    assert single["pages"] == ["https://shop.example/returns"]
+    assert visit["pages"] == [
+        "https://shop.example/",
+        "https://shop.example/boots",
+        "https://shop.example/cart",
+    ]
+    assert visit["summary"] == "Visita, 3 páginas"
+    assert (resolved["status"], resolved["resolution"]) == ("resolved", "Replaced")
+    assert (opened["subject"], opened["status"]) == ("Broken zip", "open")
+    assert quote["amount"] == {"amount": "900.00", "currency": "EUR"}
+    assert quote["valid_until"] == "2026-12-31"
+    assert (meeting["title"], meeting["next_step"]) == ("Renewal", "Send the new prices")
+    assert note["text"] == "Wants the invoice by post"
