@@ -19,9 +19,17 @@ from tests.support.fichas import ficha
 GOLDEN = Path(__file__).parent / "golden"
 BUDGET_BYTES = 2048
 BUDGET_VALUES = 40
-# What a role's ficha of the rich customer measures today where it is over the budget:
-# a ceiling that may only come down (docs/api.md, "The size budget").
-CEILING: dict[str, tuple[int, int]] = {}
+# The budget is not met yet: what each role's ficha of the rich customer measures today
+# (bytes, values) is its ceiling, which may only come down (docs/api.md, "The size
+# budget"). A role that meets the budget leaves this table.
+CEILING: dict[str, tuple[int, int]] = {
+    "support": (5314, 178),
+    "sales": (3672, 129),
+    "collections": (3661, 129),
+    "tech_support": (4261, 143),
+    "marketing": (3584, 125),
+    "community": (3791, 129),
+}
 
 
 def values(node: Any) -> int:
@@ -54,7 +62,6 @@ async def test_a_rich_customers_ficha_keeps_to_the_budget(
 ) -> None:
     card = await ficha(client, admin, rich["person"], role, lang="es")
     most_bytes, most_values = CEILING.get(role, (BUDGET_BYTES, BUDGET_VALUES))
-    print(f"{role}: {size(card)} bytes, {values(card)} values")
     assert size(card) <= most_bytes and values(card) <= most_values
 
 
