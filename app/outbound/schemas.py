@@ -15,7 +15,10 @@ KINDS = (
     "`incident.membership`; `webhook.test` is sent by the test-send only"
 )
 Kind = Annotated[str, Field(min_length=3, max_length=80, description=KINDS)]
-_URL = Field(description="Where deliveries are POSTed (http or https)")
+_URL = Field(
+    description="Where deliveries are POSTed (http or https): a public address, unless the "
+    "deployment allows internal ones (CH_OUTBOUND_PRIVATE_NETWORKS)"
+)
 _EXAMPLE_SUBSCRIPTION: dict[str, Any] = {
     "id": EXAMPLE_ID,
     "url": "https://crm.example.com/hooks/customer-history",
