@@ -249,7 +249,7 @@ def _seq_cursor(cursor: str | None) -> int | None:
     if not cursor:
         return None
     value = decode_cursor(cursor).get("before")
-    if not isinstance(value, int):
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 2**63:
         raise InvalidCursor("The cursor is not one this service issued.")
     return value
 

@@ -3,6 +3,8 @@ once per webhook-id, in order per customer, retried over three days, whatever th
 subscriber does meanwhile."""
 
 import asyncio
+import base64
+import json
 import contextlib
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
@@ -470,3 +472,29 @@ async def test_a_name_resolving_to_an_internal_address_is_not_sent_to(
     clock.advance(retry_delay(1) or timedelta())
     assert await outbound.round() == 1, "allowed, the same name is sent to"
     assert [r.webhook_id for r in receiver.requests] == [delivery["id"]]
+
+
+async def test_a_url_longer_than_the_service_keeps_is_refused_naming_it(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    url = "https://crm.example.com/" + "a" * 2000
+    created = await client.post(
+        "/v1/webhook-subscriptions", json={"url": url, "kinds": ["call.*"]}, headers=admin
+    )
+    assert created.status_code == 422, created.text
+    assert [e["field"] for e in created.json()["errors"]] == ["body.url"]
+
+
+async def test_a_delivery_cursor_out_of_range_is_an_invalid_cursor(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    sub = await subscribe(client, admin, "https://crm.example.com/hooks", "call.*")
+    for before in (10**22, -(10**22), True):
+        cursor = base64.urlsafe_b64encode(json.dumps({"before": before}).encode()).decode()
+        listed = await client.get(
+            f"/v1/webhook-subscriptions/{sub['id']}/deliveries",
+            params={"cursor": cursor.rstrip("=")},
+            headers=admin,
+        )
+        assert listed.status_code == 400, listed.text
+        assert listed.json()["type"].endswith("invalid-cursor")
