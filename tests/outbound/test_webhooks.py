@@ -4,8 +4,8 @@ subscriber does meanwhile."""
 
 import asyncio
 import base64
-import json
 import contextlib
+import json
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
