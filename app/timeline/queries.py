@@ -224,6 +224,17 @@ async def page_rows(
     return list(await conn.fetch(statement, *arguments))
 
 
+# The payload fields a ficha shows of an event (app/fichas/events.py) or makes its
+# default summary of (service.summary_detail): a ficha reads these, not whole payloads,
+# which may hold transcripts of 10,000 characters.
+SHOWN_FIELDS = (
+    "text", "title", "next_step", "amount", "currency", "valid_until", "stage", "subject",
+    "status", "resolution", "url", "duration_s", "order_id", "total", "ticket_id", "csat",
+    "nps",
+)  # fmt: skip
+_SHOWN = ", ".join(f"'{name}'" for name in SHOWN_FIELDS)
+
+
 # A ficha's event sections in one round trip: for each want (numbered from 1 in the order
 # given: its type patterns for LIKE, none for any type; pinned notes only or not; how
 # many), the newest events of a customer and everyone merged into it. The wants come as
@@ -232,8 +243,8 @@ async def page_rows(
 # (docs/performance.md).
 def recent_sql(customer: str, wants: str) -> str:
     """The statement reading a ficha's event sections (columns n, id, type, occurred_at,
-    channel, direction, summary, actor, payload, in the order shown), on the parameters named: a
-    uuid and the wants' JSON document."""
+    channel, direction, summary, actor and payload, its SHOWN_FIELDS, in the order shown),
+    on the parameters named: a uuid and the wants' JSON document."""
     return (
         "WITH RECURSIVE "
         + family_cte(f"{customer}::uuid")
@@ -241,7 +252,10 @@ def recent_sql(customer: str, wants: str) -> str:
 SELECT w.n, e.id, e.type, e.occurred_at, e.channel, e.direction, e.summary, e.actor, e.payload
 FROM jsonb_array_elements({wants}::jsonb) WITH ORDINALITY AS w(want, n)
 CROSS JOIN LATERAL (
-    SELECT id, type, occurred_at, channel, direction, summary, actor, payload FROM events
+    SELECT id, type, occurred_at, channel, direction, summary, actor,
+           (SELECT jsonb_object_agg(f.key, f.value) FROM jsonb_each(payload) AS f
+            WHERE f.key IN ({_SHOWN})) AS payload
+    FROM events
     WHERE customer_id IN (SELECT id FROM family) AND type <> 'event.corrected'
       AND (w.want->'patterns' = '[]' OR EXISTS (
           SELECT FROM jsonb_array_elements_text(w.want->'patterns') AS p(pattern)
