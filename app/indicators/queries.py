@@ -13,25 +13,34 @@ from app.indicators.shapes import SavedStats, StatsRow
 from app.indicators.state import Fact
 from app.text.service import finding
 
-# The stats rows of a batch locked and read in one round trip: a row missing is created
-# empty, and the upsert locks the row that exists (the newest version, as FOR UPDATE
-# would), in id order; the stored policies come with the first row.
-_LOCK = (
-    "WITH locked AS ("
-    " INSERT INTO customer_stats (customer_id, state, indicators)"
-    " SELECT id, '{}'::jsonb, '{}'::jsonb FROM unnest($1::uuid[]) AS id ORDER BY id"
-    " ON CONFLICT (customer_id) DO UPDATE SET customer_id = excluded.customer_id"
-    " RETURNING customer_id, state, flags) "
-    "SELECT s.customer_id, s.state, s.flags, c.tier, c.owner_id, "
-    "ARRAY(SELECT i.id::text || '|' || i.title FROM incident_customers m "
-    " JOIN incidents i ON i.id = m.incident_id "
-    " WHERE m.customer_id = s.customer_id AND i.status = 'open') AS incidents, "
-    "ARRAY(SELECT a.rule FROM alerts a "
-    " WHERE a.customer_id = s.customer_id AND a.cleared_at IS NULL) AS open_rules, "
-    "CASE WHEN row_number() OVER (ORDER BY s.customer_id) = 1 THEN "
-    " (SELECT coalesce(jsonb_object_agg(name, config), '{}'::jsonb) FROM policies) END AS policies "
-    "FROM locked s JOIN customers c ON c.id = s.customer_id ORDER BY s.customer_id"
-)
+
+def locking(customer_ids: str, also: str = "") -> str:
+    """The stats rows of a batch locked and read: the CTE ``locked`` and the SELECT that
+    ends the statement (``lock`` sends it alone; the store of a batch's events ends with
+    it). ``customer_ids`` is a query of the customers' ids; ``also``, more columns (of
+    ``s``, the stats row). A row missing is created empty, and the upsert locks the row
+    that exists (the newest version, as FOR UPDATE would), in id order; the stored
+    policies come with the first row. ``locked_rows`` reads the rows."""
+    return (
+        "locked AS ("
+        " INSERT INTO customer_stats (customer_id, state, indicators)"
+        f" SELECT id, '{{}}'::jsonb, '{{}}'::jsonb FROM ({customer_ids}) AS w(id) ORDER BY id"
+        " ON CONFLICT (customer_id) DO UPDATE SET customer_id = excluded.customer_id"
+        " RETURNING customer_id, state, flags) "
+        "SELECT s.customer_id, s.state, s.flags, c.tier, c.owner_id, "
+        "ARRAY(SELECT i.id::text || '|' || i.title FROM incident_customers m "
+        " JOIN incidents i ON i.id = m.incident_id "
+        " WHERE m.customer_id = s.customer_id AND i.status = 'open') AS incidents, "
+        "ARRAY(SELECT a.rule FROM alerts a "
+        " WHERE a.customer_id = s.customer_id AND a.cleared_at IS NULL) AS open_rules, "
+        "CASE WHEN row_number() OVER (ORDER BY s.customer_id) = 1 THEN "
+        " (SELECT coalesce(jsonb_object_agg(name, config), '{}'::jsonb) FROM policies) END "
+        f"AS policies{', ' + also if also else ''} "
+        "FROM locked s JOIN customers c ON c.id = s.customer_id ORDER BY s.customer_id"
+    )
+
+
+_LOCK = "WITH " + locking("SELECT unnest($1::uuid[])")
 _SAVE = (
     "UPDATE customer_stats s SET state = v.state, indicators = v.indicators, "
     "lifetime_value_base = v.ltv, order_count = v.orders, open_orders = v.open_orders, "
@@ -87,7 +96,11 @@ async def lock(
     """The stats rows of these customers (created empty if missing), locked, in id order,
     and every stored policy (the rules' settings): one round trip."""
     conn = await driver_connection(on)
-    rows = await conn.fetch(_LOCK, sorted(set(customer_ids)))
+    return locked_rows(await conn.fetch(_LOCK, sorted(set(customer_ids))))
+
+
+def locked_rows(rows: Sequence[Any]) -> tuple[list[StatsRow], dict[str, dict[str, Any]]]:
+    """The stats rows and the policies as ``locking`` reads them."""
     locked: list[StatsRow] = [
         {
             "customer_id": r["customer_id"],

@@ -65,7 +65,20 @@ async def record(
     """Fold newly stored events into their customers' stats, in the append's transaction."""
     if not facts:
         return
-    rows, rules = await queries.lock(session, [customer_id for customer_id, _ in facts])
+    locked = await queries.lock(session, [customer_id for customer_id, _ in facts])
+    await record_locked(session, locked, facts, settings, clock)
+
+
+async def record_locked(
+    session: AsyncSession,
+    locked: tuple[list[StatsRow], dict[str, dict[str, Any]]],
+    facts: Sequence[tuple[UUID, Fact]],
+    settings: Settings,
+    clock: Clock,
+) -> None:
+    """``record``, the stats rows of the facts' customers locked already, with the stored
+    policies (as ``queries.lock`` returns them: the store of a batch's events does)."""
+    rows, rules = locked
     by_customer = {row["customer_id"]: row for row in rows}
     for customer_id, fact in facts:
         row = by_customer[customer_id]

@@ -87,7 +87,10 @@ async def store_events(
             key = idempotency_key(item.new, None, principal)
             ready.append((item, row, key, item.new.fingerprint(None)))
 
-    stored = await queries.store(session, [(row, key, fp) for _, row, key, fp in ready])
+    analyses = await texts.analyses(session, rules, [row for _, row, _, _ in ready])
+    stored, locked = await queries.store(
+        session, [(row, key, fp) for _, row, key, fp in ready], analyses
+    )
     to_insert: list[EventRow] = []
     duplicates: list[tuple[int, tuple[str, str]]] = []
     for item, row, key, _ in ready:
@@ -112,8 +115,9 @@ async def store_events(
                 line=position, status="duplicate", event_id=event_id, customer_id=customer_id
             )
         )
-    facts = await texts.analysed_facts(session, rules, to_insert)
-    await indicators.record(session, facts, settings, clock)
+    kept = [found for found in analyses if found["event_id"] in stored]
+    facts = texts.facts(to_insert, kept)
+    await indicators.record_locked(session, locked, facts, settings, clock)
     return [results[p.position] for p in pending]
 
 
