@@ -5,12 +5,19 @@ from collections.abc import Collection, Sequence
 from uuid import UUID
 
 from app.core.db import Executor, driver_connection, new_id
+from app.customers.queries import holders
 
-# The ingestion hot path: one prepared insert that also tells a retry from a first delivery.
+# The ingestion hot path: one prepared insert that also tells a retry from a first
+# delivery, and finds who holds the identifiers its events name ($7, $8: kinds and
+# values): the delivery's id (NULL for a retry) on every row, a holder on each but a
+# first row that has none when nobody holds any.
 _RECORD = (
-    "INSERT INTO webhook_deliveries (id, source, delivery_id, url, headers, body, status) "
+    "WITH recorded AS (INSERT INTO webhook_deliveries "
+    "(id, source, delivery_id, url, headers, body, status) "
     "VALUES ($1, $2, $3, $4, $5::jsonb, $6, 'received') "
-    "ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id"
+    "ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id) "
+    "SELECT (SELECT id FROM recorded) AS id, h.kind, h.value, h.customer_id "
+    f"FROM (SELECT) AS one LEFT JOIN ({holders('$7', '$8')}) AS h ON true"
 )
 # Records the outcome and the customers the delivery concerns ($9) and, in the same
 # statement, finds the failed deliveries that were waiting for one of the event keys this
@@ -47,12 +54,32 @@ _STOP_AWAITING = (
 
 
 async def record(
-    on: Executor, source: str, delivery_id: str, url: str, headers: str, body: bytes
-) -> UUID | None:
-    """Store a delivery; None when this (source, delivery id) was stored before."""
+    on: Executor,
+    source: str,
+    delivery_id: str,
+    url: str,
+    headers: str,
+    body: bytes,
+    identifiers: Collection[tuple[str, str]],
+) -> tuple[UUID | None, dict[tuple[str, str], UUID]]:
+    """Store a delivery, and find the customers holding these (kind, value) identifiers:
+    one round trip. The id is None when this (source, delivery id) was stored before."""
     conn = await driver_connection(on)
-    value = await conn.fetchval(_RECORD, new_id(), source, delivery_id, url, headers, body)
-    return value if value is None else UUID(str(value))
+    wanted = sorted(set(identifiers))
+    rows = await conn.fetch(
+        _RECORD,
+        new_id(),
+        source,
+        delivery_id,
+        url,
+        headers,
+        body,
+        [kind for kind, _ in wanted],
+        [value for _, value in wanted],
+    )
+    row_id = rows[0]["id"]
+    held = {(r["kind"], r["value"]): r["customer_id"] for r in rows if r["kind"] is not None}
+    return (None if row_id is None else UUID(str(row_id))), held
 
 
 async def finish(

@@ -162,19 +162,21 @@ async def receive(
         WEBHOOK_DELIVERIES.labels(source, "rejected_bounds").inc()
         raise DeliveryPastBounds(f"Not read: {exc}.") from None
     delivery_id = adapter.delivery_id(delivery)[:300]
-    row_id = await queries.record(
+    taken = _pending(adapter, delivery_id, delivery, settings)
+    row_id, held_by = await queries.record(
         session,
         source,
         delivery_id,
         stored_url,
         json.dumps(adapter.stored_headers(delivery)),
         adapter.stored_body(delivery),
+        [] if isinstance(taken, PayloadError) else [i for p in taken for i in p.ref[1]],
     )
     if row_id is None:
         WEBHOOK_DELIVERIES.labels(source, "duplicate").inc()
         return WebhookReceipt(status="duplicate", delivery_id=delivery_id)
     outcome = await _process(
-        session, adapter, row_id, delivery_id, delivery, settings, clock, rules
+        session, adapter, row_id, delivery, settings, clock, rules, taken, held_by
     )
     status = "accepted" if outcome.status == "processed" else outcome.status
     WEBHOOK_DELIVERIES.labels(source, status).inc()
@@ -190,20 +192,23 @@ async def _process(
     session: AsyncSession,
     adapter: Adapter,
     row_id: UUID,
-    delivery_id: str,
     delivery: Delivery,
     settings: Settings,
     clock: Clock,
     rules: RulesCache,
+    taken: list[bulk.Pending] | PayloadError,
+    held_by: dict[tuple[str, str], UUID] | None = None,
 ) -> Processed:
-    """Normalise a stored delivery and append its events; record the outcome on the row.
-    Failed deliveries that were waiting for one of the events stored are replayed."""
-    try:
+    """Append the events of a stored delivery, as ``_pending`` read them, or record why it
+    could not read them; ``held_by``: the customers holding their identifiers, when looked
+    up already. Records the outcome on the row; failed deliveries that were waiting for
+    one of the events stored are replayed."""
+    if isinstance(taken, PayloadError):
+        outcome = Processed("failed", 0, 0, str(taken)[:2000])
+    else:
         outcome = await _append_events(
-            session, adapter, row_id, delivery_id, delivery, settings, clock, rules
+            session, adapter, row_id, taken, settings, clock, rules, held_by
         )
-    except PayloadError as exc:
-        outcome = Processed("failed", 0, 0, str(exc)[:2000])
     concerned = set(outcome.customers)
     if outcome.status == "failed":
         people, ids = _named(adapter, delivery, settings)
@@ -270,19 +275,17 @@ async def _replay_waiting(
     log.info("waiting_delivery_replayed", id=str(row_id), status=outcome.status)
 
 
-async def _append_events(
-    session: AsyncSession,
-    adapter: Adapter,
-    row_id: UUID,
-    delivery_id: str,
-    delivery: Delivery,
-    settings: Settings,
-    clock: Clock,
-    rules: RulesCache,
-) -> Processed:
-    events = adapter.normalize(delivery)
+def _pending(
+    adapter: Adapter, delivery_id: str, delivery: Delivery, settings: Settings
+) -> list[bulk.Pending] | PayloadError:
+    """A delivery's events, normalised and validated, each with its customer reference; or
+    why not: the adapter cannot read the delivery, or an event is invalid."""
     writer = _principal(adapter.source)
     pending = []
+    try:
+        events = adapter.normalize(delivery)
+    except PayloadError as exc:
+        return exc
     for index, event in enumerate(events):
         if event.source_event_id is None:  # keys make replays and retries harmless
             event = event.model_copy(update={"source_event_id": f"{delivery_id}:{index}"})
@@ -292,12 +295,34 @@ async def _append_events(
             new = timeline.prepare_event(event, writer, f"event.{index}")
             ref = timeline.customer_ref(event.customer, settings, f"event.{index}")
         except ValidationFailed as exc:
-            raise PayloadError(exc.detail or "the normalised event is invalid") from None
+            return PayloadError(exc.detail or "the normalised event is invalid")
         pending.append(bulk.Pending(index + 1, new, ref, event.customer.event))
+    return pending
+
+
+async def _append_events(
+    session: AsyncSession,
+    adapter: Adapter,
+    row_id: UUID,
+    pending: list[bulk.Pending],
+    settings: Settings,
+    clock: Clock,
+    rules: RulesCache,
+    held_by: dict[tuple[str, str], UUID] | None,
+) -> Processed:
+    writer = _principal(adapter.source)
     if not pending:
         return Processed("ignored", 0, 0, None)
     results = await bulk.store_events(
-        session, pending, writer, settings, clock, rules, label="event", delivery_id=row_id
+        session,
+        pending,
+        writer,
+        settings,
+        clock,
+        rules,
+        label="event",
+        delivery_id=row_id,
+        held_by=held_by,
     )
     for p, r in zip(pending, results, strict=True):
         if r.status == "created" and r.customer_id and p.new.type in messages.OBSERVED:
@@ -349,9 +374,8 @@ async def _replay_row(
     delivery = Delivery(
         url=row.url, headers=row.headers, body=row.body, received_at=row.received_at
     )
-    outcome = await _process(
-        session, adapter, row.id, row.delivery_id, delivery, settings, clock, rules
-    )
+    taken = _pending(adapter, row.delivery_id, delivery, settings)
+    outcome = await _process(session, adapter, row.id, delivery, settings, clock, rules, taken)
     await DeliveryRepository(session).count_attempt(row.id)
     return ReplayOutcome(
         id=row.id,

@@ -4,7 +4,7 @@ Each line or event is validated on its own; their customers are resolved and the
 claimed in a few statements for the whole batch, so one bad line never rejects the others.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -58,16 +58,18 @@ async def store_events(
     *,
     label: str,
     delivery_id: UUID | None = None,
+    held_by: Mapping[tuple[str, str], UUID] | None = None,
 ) -> list[BulkLineResult]:
     """Resolve the customers of many events and store them in a few statements.
 
     Events whose key (source + source_event_id) is already taken, in the database or
     earlier in the same batch, are reported as duplicates and stored once; a duplicate
-    whose event is on a customer the caller cannot see names neither.
+    whose event is on a customer the caller cannot see names neither. ``held_by``: the
+    customers holding the events' identifiers, when the caller looked them up already.
     """
     results: dict[int, BulkLineResult] = {}
     resolved = await resolve_refs(
-        session, [p.ref for p in pending], [p.event_ref for p in pending], principal, label
+        session, [p.ref for p in pending], [p.event_ref for p in pending], principal, label, held_by
     )
     ready: list[tuple[Pending, EventRow, tuple[str, str] | None, str]] = []
     for item, outcome in zip(pending, resolved, strict=True):
