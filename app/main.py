@@ -10,6 +10,7 @@ from fastapi.routing import APIRoute
 
 from app import __version__
 from app.alerts.router import router as alerts_router
+from app.alerts.stream import AlertFeed
 from app.auth.router import router as auth_router
 from app.core.clock import SYSTEM_CLOCK, Clock
 from app.core.config import Settings, get_settings
@@ -32,6 +33,8 @@ from app.ingest.service import check_configured_sources
 from app.maintenance import Maintenance
 from app.messages.router import router as messages_router
 from app.ops.router import router as ops_router
+from app.outbound.router import router as outbound_router
+from app.outbound.sender import Sender
 from app.privacy.router import router as privacy_router
 from app.reports.router import router as reports_router
 from app.routing.router import router as routing_router
@@ -65,6 +68,7 @@ TAGS = [
     {"name": "messages", "description": "Messages to customers, their templates, callbacks"},
     {"name": "fichas", "description": "Customer cards per job, the screen-pop, templates"},
     {"name": "privacy", "description": "Export, erasure and retention"},
+    {"name": "outbound", "description": "Webhook subscriptions: facts sent as they commit"},
     {"name": "text", "description": "Text analysis"},
 ]
 # The routers in the order the OpenAPI document lists them.
@@ -83,6 +87,7 @@ DOCUMENTED_ORDER = (
     messages_router,
     fichas_router,
     privacy_router,
+    outbound_router,
     text_router,
 )
 # FastAPI tries the routes in the order they were included, and each one that does not
@@ -105,6 +110,7 @@ MATCHING_ORDER = (
     reports_router,
     messages_router,
     privacy_router,
+    outbound_router,
     text_router,
 )
 
@@ -125,18 +131,23 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
         database = Database.from_settings(settings)
         app.state.db = database
         app.state.feed = TimelineFeed(settings.service_url())
+        app.state.alert_feed = AlertFeed(settings.service_url())
         app.state.templates = TemplateCache(settings.service_url())
         app.state.text_rules = RulesCache(settings.service_url())
         worker_starting()
         maintenance = Maintenance(database, settings, app.state.clock, app.state.text_rules)
         maintenance.start()
+        outbound = Sender(database, settings, app.state.clock)
+        outbound.start()
         try:
             yield
         finally:
+            await outbound.stop()
             await maintenance.stop()
             await app.state.templates.close()
             await app.state.text_rules.close()
             await app.state.feed.close()
+            await app.state.alert_feed.close()
             await database.dispose()
             worker_exiting()
 

@@ -16,22 +16,20 @@ whose time has come are sent (``app.messages.sending``).
 What a pass takes for "now" is the service's clock (``app.state.clock``); the interval
 between passes is real time.
 
-Which process: the one holding a PostgreSQL advisory lock on a connection of its own
-(the leader). Every process tries to take it once an interval; while the leader lives,
-nobody else can, and when it dies its connection closes and the lock goes to the next
-process that tries.
+Which process: the leader of the "ch-maint" lock (``app.core.leadership``); every process
+tries to take it once an interval.
 """
 
 import asyncio
 import contextlib
 
-import asyncpg
 import httpx
 import structlog
 
 from app.core.clock import Clock
 from app.core.config import Settings
-from app.core.db import Database, plain_url
+from app.core.db import Database
+from app.core.leadership import Leadership
 from app.indicators.service import due_customers, reevaluate
 from app.ingest.service import replay_freed
 from app.messages import journeys, sending
@@ -109,8 +107,7 @@ class Maintenance:
         self._rules = rules
         self._settings = settings
         self._clock = clock
-        self._leader: asyncpg.Connection | None = None  # holds the lock while open
-        self._leading = asyncio.Lock()  # both loops ask, on the one connection
+        self._leadership = Leadership(settings.service_url(), LOCK_KEY)
         self._task: asyncio.Task[None] | None = None
         self._messages: asyncio.Task[None] | None = None
 
@@ -126,24 +123,8 @@ class Maintenance:
         return self._task is not None and not self._task.done()
 
     async def lead(self) -> bool:
-        """Whether this process leads now: it held the lock on a live connection, or it
-        has just taken it."""
-        async with self._leading:
-            return await self._take_lead()
-
-    async def _take_lead(self) -> bool:
-        if self._leader is not None:
-            try:
-                await self._leader.fetchval("SELECT 1")
-                return True
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError):
-                await self._resign()  # the connection is gone, and the lock with it
-        connection = await asyncpg.connect(plain_url(self._settings.service_url()))
-        if await connection.fetchval("SELECT pg_try_advisory_lock($1)", LOCK_KEY):
-            self._leader = connection
-            return True
-        await connection.close()
-        return False
+        """Whether this process leads the maintenance now."""
+        return await self._leadership.lead()
 
     async def _loop(self) -> None:
         while True:
@@ -164,16 +145,10 @@ class Maintenance:
                 except Exception as exc:  # the database away now is tried again next time
                     log.warning("messages_failed", error=type(exc).__name__)
 
-    async def _resign(self) -> None:
-        leader, self._leader = self._leader, None
-        if leader is not None:
-            with contextlib.suppress(Exception):
-                await leader.close(timeout=5)  # closing releases the lock
-
     async def stop(self) -> None:
         for task in (self._task, self._messages):
             if task is not None:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
-        await self._resign()
+        await self._leadership.resign()

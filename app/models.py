@@ -11,5 +11,7 @@ def load_all_models() -> None:
     import app.indicators.models
     import app.ingest.models
     import app.messages.models
+    import app.outbound.models
+    import app.outbox.models
     import app.text.models
     import app.timeline.models  # noqa: F401

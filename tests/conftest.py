@@ -14,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
+from app.alerts.stream import AlertFeed
 from app.auth.service import create_key
 from app.core.config import Settings
 from app.core.db import (
@@ -154,6 +155,7 @@ def app(
     application = create_app(settings, clock)
     application.state.db = database
     application.state.feed = TimelineFeed(str(settings.database_url))
+    application.state.alert_feed = AlertFeed(str(settings.database_url))
     application.state.templates = TemplateCache(None)  # edits here never commit nor notify
     application.state.text_rules = RulesCache(None)
 
@@ -239,6 +241,7 @@ async def live(
     application = create_app(settings, clock)
     application.state.db = database
     application.state.feed = TimelineFeed(str(settings.database_url))
+    application.state.alert_feed = AlertFeed(str(settings.database_url))
     application.state.templates = TemplateCache(str(settings.database_url))
     application.state.text_rules = RulesCache(str(settings.database_url))
     async with database.sessionmaker() as s, s.begin():
@@ -251,6 +254,7 @@ async def live(
     ) as c:
         yield c, {"Authorization": f"Bearer {secret}"}
     await application.state.feed.close()
+    await application.state.alert_feed.close()
     await application.state.templates.close()
     await application.state.text_rules.close()
     # Only the owner may empty the history, and only when it says so for its transaction.
@@ -275,4 +279,7 @@ LIVE_TABLES = (
     "customer_identifiers",
     "customers",
     "api_keys",
+    "webhook_subscriptions",
+    "outbox",
+    "alert_changes",
 )

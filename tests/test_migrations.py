@@ -44,6 +44,13 @@ SHARDING = {
     "policies": None,
     "text_rules": None,
     "alembic_version": None,
+    # Outbound: written with the fact, read by the one sending process (docs/scaling.md).
+    "webhook_subscriptions": None,
+    "subscription_secrets": None,
+    "outbox": None,
+    "outbound_deliveries": None,
+    "outbound_attempts": None,
+    "alert_changes": None,
 }
 
 

@@ -51,6 +51,9 @@ OUT_OF_SCOPE = {
     # so no owner to restrict; a bad signature stores nothing (tests/ingest).
     "receive_webhook": "signed by the platform, not called with a key",
     "receive_webhook_with_token": "signed by the platform, not called with a key",
+    # A stream answered 200 stays open: tests/alerts/test_stream.py holds an owned-only
+    # key's alert stream to its own customers' alerts, never another owner's.
+    "stream_alerts": "an open stream; owned-only keys in tests/alerts/test_stream.py",
     # A message's callback link carries its own secret, not a key (tests/messages).
     "show_callback_slots": "opened by the customer with the link's secret, not a key",
     "request_callback": "posted by the customer with the link's secret, not a key",
@@ -426,6 +429,65 @@ def _(w: World, s: Side, role: Role) -> list[Call]:
 @recipe("close_incident")
 def _(w: World, s: Side, role: Role) -> list[Call]:
     return [Call("POST", f"/v1/incidents/{uuid4()}/close", set(), set())]
+
+
+# --- outbound: admin only (an admin key is never owned-only) ------------------------------
+
+
+@recipe("create_webhook_subscription")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    body = {"url": "https://x.example.com/hooks", "kinds": ["call.*"]}
+    return [Call("POST", "/v1/webhook-subscriptions", set(), set(), json=body)]
+
+
+@recipe("list_webhook_subscriptions")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    return [Call("GET", "/v1/webhook-subscriptions", set(), set())]
+
+
+def _subscription_calls(method: str, tail: str = "", body: Any = None) -> list[Call]:
+    path = f"/v1/webhook-subscriptions/{uuid4()}{tail}"
+    return [Call(method, path, set(), set(), json=body)]
+
+
+@recipe("get_webhook_subscription")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    return _subscription_calls("GET")
+
+
+@recipe("update_webhook_subscription")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    return _subscription_calls("PATCH", body={"enabled": True})
+
+
+@recipe("delete_webhook_subscription")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    return _subscription_calls("DELETE")
+
+
+@recipe("rotate_webhook_secret")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    return _subscription_calls("POST", "/secrets")
+
+
+@recipe("test_webhook_subscription")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    return _subscription_calls("POST", "/test")
+
+
+@recipe("list_outbound_deliveries")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    return _subscription_calls("GET", "/deliveries")
+
+
+@recipe("get_outbound_delivery")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    return _subscription_calls("GET", f"/deliveries/{uuid4()}")
+
+
+@recipe("replay_outbound_delivery")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    return _subscription_calls("POST", f"/deliveries/{uuid4()}/replay")
 
 
 def unknown_caller(response: httpx.Response) -> None:

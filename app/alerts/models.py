@@ -5,8 +5,10 @@ from typing import Any
 from uuid import UUID
 
 from sqlalchemy import (
+    BigInteger,
     DateTime,
     ForeignKey,
+    Identity,
     Index,
     PrimaryKeyConstraint,
     String,
@@ -51,3 +53,20 @@ class Alert(Base):
     acknowledged_by: Mapped[str | None] = mapped_column(String(200))  # the agent
     acknowledged_by_key_id: Mapped[UUID | None] = mapped_column()
     cleared_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class AlertChange(Base):
+    """One change of an alert (raised, acknowledged, cleared), in the order written: what
+    the live alert stream sends and resumes from."""
+
+    __tablename__ = "alert_changes"
+    __table_args__ = (Index("ix_alert_changes_recorded_at", "recorded_at"),)
+
+    seq: Mapped[int] = mapped_column(BigInteger, Identity(), primary_key=True)
+    alert_id: Mapped[UUID] = mapped_column()
+    customer_id: Mapped[UUID] = mapped_column()
+    kind: Mapped[str] = mapped_column(String(20))  # raised, acknowledged, cleared
+    # When the row was written (the database's now): a resumed stream replays a window.
+    recorded_at: Mapped[datetime] = mapped_column(
+        DateTime(timezone=True), server_default=func.now()
+    )

@@ -57,3 +57,6 @@ class AlertRepository:
             .with_for_update(of=Alert)
         )
         return (await self.session.scalars(statement)).first()
+
+    async def get_many(self, alert_ids: Sequence[UUID]) -> Sequence[Alert]:
+        return (await self.session.scalars(select(Alert).where(Alert.id.in_(alert_ids)))).all()

@@ -1,16 +1,19 @@
 """HTTP routes: alerts, listed and acknowledged."""
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query, Request, Response
+from sse_starlette import EventSourceResponse
 
-from app.alerts import service
-from app.alerts.schemas import AlertOut, AlertPage
-from app.auth.dependencies import Reader
+from app.alerts import service, stream
+from app.alerts.schemas import AlertChangeOut, AlertOut, AlertPage
+from app.auth.dependencies import Reader, StreamReader
+from app.auth.service import still_active
 from app.core.bounded_json import BoundedJsonRoute
 from app.core.clock import ClockDep
-from app.core.db import SessionDep
+from app.core.config import SettingsDep
+from app.core.db import Database, SessionDep
 from app.core.errors import Forbidden, Unauthorized, ValidationFailed, problem_responses
 from app.core.pagination import InvalidCursor, Limit
 
@@ -56,3 +59,72 @@ async def acknowledge_alert(
     alert_id: UUID, session: SessionDep, principal: Reader, clock: ClockDep
 ) -> AlertOut:
     return await service.acknowledge(session, alert_id, principal, clock)
+
+
+@router.get(
+    "/alerts/stream",
+    operation_id="stream_alerts",
+    summary="Server-Sent Events of alerts raised, acknowledged and cleared",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "An event stream; each `event` is `alert.raised`, "
+            "`alert.acknowledged` or `alert.cleared`, each `data` an AlertChange, each `id` "
+            "its `seq`",
+            "content": {"text/event-stream": {"schema": {"type": "string"}}},
+        },
+        **problem_responses(Unauthorized, Forbidden, ValidationFailed),
+    },
+)
+async def stream_alerts(
+    request: Request,
+    principal: StreamReader,
+    settings: SettingsDep,
+    owner_id: Annotated[
+        list[str] | None,
+        Query(description="Only alerts of these owners (repeat it for a team)", max_length=100),
+    ] = None,
+    last_event_id: Annotated[
+        int | None, Header(alias="Last-Event-ID", description="Resume after this change")
+    ] = None,
+) -> Any:
+    """Every change of an alert whose customer the key may see (an owned-only key: its own
+    customers' only), from any process, within a second. On reconnect with
+    `Last-Event-ID`, changes around that point are sent again (at least once: dedupe by
+    `id`). The stream ends when its key is revoked. A browser's EventSource passes a
+    session token as `?access_token=`."""
+    feed: stream.AlertFeed = request.app.state.alert_feed
+    database: Database = request.app.state.db
+    wanted = stream.StreamFilter(principal, tuple(owner_id or ()))
+
+    def sent(change: AlertChangeOut) -> dict[str, str]:
+        return {
+            "id": str(change.seq),
+            "event": f"alert.{change.change}",
+            "data": change.model_dump_json(),
+        }
+
+    async def changes() -> Any:
+        seen: set[int] = set()
+        with feed.watch() as watch:
+            if last_event_id is not None:
+                async with database.sessionmaker() as s:
+                    for change in await stream.replay_after(s, wanted, last_event_id):
+                        seen.add(change.seq)
+                        yield sent(change)
+            while True:
+                lost, seqs = await watch.next()
+                async with database.sessionmaker() as s:
+                    if not await still_active(s, principal):
+                        return
+                    found = await stream.changes(s, wanted, seqs)
+                    if lost:
+                        found += await stream.since(s, wanted, stream.RESUME_WINDOW)
+                for change in sorted(found, key=lambda c: c.seq):
+                    if change.seq not in seen:
+                        seen.add(change.seq)
+                        yield sent(change)
+                if len(seen) > stream.MAX_PENDING:  # the oldest cannot come again
+                    seen = set(sorted(seen)[-stream.MAX_PENDING // 2 :])
+
+    return EventSourceResponse(changes(), ping=settings.sse_ping_seconds)

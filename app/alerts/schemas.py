@@ -38,3 +38,13 @@ class AlertOut(BaseModel):
 class AlertPage(BaseModel):
     items: list[AlertOut]
     next_cursor: str | None
+
+
+class AlertChangeOut(BaseModel):
+    """One change of an alert, as the live alert stream sends it (its SSE ``id`` is
+    ``seq``, its ``event`` is ``alert.<change>``)."""
+
+    seq: int = Field(description="The change's position: send it back as Last-Event-ID")
+    change: Literal["raised", "acknowledged", "cleared"]
+    recorded_at: datetime
+    alert: AlertOut = Field(description="The alert as it is now")

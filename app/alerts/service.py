@@ -20,7 +20,7 @@ from app.core.pagination import cursor_id, keyset_page
 from app.core.security import Principal, Role
 
 
-def _alert_out(alert: Alert) -> AlertOut:
+def alert_out(alert: Alert) -> AlertOut:
     status = "cleared" if alert.cleared_at else alert.status
     return AlertOut.model_validate({**alert.__dict__, "status": status})
 
@@ -45,7 +45,12 @@ async def list_alerts(
         before=before,
     )
     page, next_cursor = keyset_page(rows, limit, lambda a: {"before": str(a.id)})
-    return AlertPage(items=[_alert_out(a) for a in page], next_cursor=next_cursor)
+    return AlertPage(items=[alert_out(a) for a in page], next_cursor=next_cursor)
+
+
+async def alerts_by_id(session: AsyncSession, alert_ids: Sequence[UUID]) -> list[AlertOut]:
+    """The alerts named, as they are now (whoever may see them: the caller decides)."""
+    return [alert_out(a) for a in await AlertRepository(session).get_many(alert_ids)]
 
 
 class AlertNotFound(NotFound):
@@ -84,7 +89,8 @@ async def acknowledge(
         alert.acknowledged_by = principal.agent_id
         alert.acknowledged_by_key_id = principal.key_id
         await session.flush()
-    return _alert_out(alert)
+        await queries.acknowledged(session, alert.id, alert.customer_id)
+    return alert_out(alert)
 
 
 async def raise_alerts(on: Executor, alerts: Sequence[RaisedAlert], at: datetime) -> None:

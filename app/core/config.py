@@ -102,6 +102,23 @@ class Settings(BaseSettings):
     maintenance_seconds: int = Field(
         default=300, ge=0, description="Between the service's maintenance passes; 0: none."
     )
+    outbound_poll_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        description="Between the outbound sender's looks for deliveries due; 0: this process "
+        "never sends.",
+    )
+    outbound_timeout_seconds: float = Field(
+        default=10.0, gt=0, le=60, description="How long a receiver may take to answer."
+    )
+    outbound_concurrency: int = Field(
+        default=16, ge=1, le=256, description="Deliveries in flight at once."
+    )
+    outbound_disable_after_hours: int = Field(
+        default=120,
+        ge=1,
+        description="A subscription that has failed every attempt for this long is disabled.",
+    )
     log_level: str = Field(default="INFO", description="Python logging level name.")
     default_region: str = Field(
         default="ES", description="ISO 3166 region for phone numbers in national format."

@@ -15,6 +15,7 @@ from app.incidents.repository import IncidentRepository
 from app.incidents.schemas import IncidentIn, IncidentList, IncidentOut, IncidentStatus
 from app.indicators import service as indicators
 from app.messages import journeys
+from app.outbox import queries as outbox
 
 
 def _incident_out(incident: Incident) -> IncidentOut:
@@ -39,6 +40,7 @@ async def declare_incident(
         )
     )
     await queries.add_incident_members(session, incident.id, members)
+    await outbox.announce(session, _membership(incident, members, affected=True))
     await indicators.reevaluate(session, members, settings, clock)
     queued = 0
     if data.message is not None:
@@ -47,6 +49,18 @@ async def declare_incident(
         )
     await session.refresh(incident)
     return _incident_out(incident).model_copy(update={"messages_queued": queued})
+
+
+def _membership(incident: Incident, members: list[UUID], *, affected: bool) -> list[outbox.Fact]:
+    """``incident.membership`` facts: each member now affected by the incident, or no
+    longer (it closed)."""
+    data = {"incident_id": str(incident.id), "title": incident.title, "affected": affected}
+    return [
+        outbox.Fact(
+            "incident.membership", member, incident.id, {**data, "customer_id": str(member)}
+        )
+        for member in members
+    ]
 
 
 class IncidentNotFound(NotFound):
@@ -67,9 +81,9 @@ async def close_incident(
         incident.status = IncidentStatus.CLOSED
         incident.closed_at = clock.now()
         await session.flush()
-        await indicators.reevaluate(
-            session, await queries.incident_members(session, incident.id), settings, clock
-        )
+        members = await queries.incident_members(session, incident.id)
+        await outbox.announce(session, _membership(incident, members, affected=False))
+        await indicators.reevaluate(session, members, settings, clock)
     return _incident_out(incident)
 
 

@@ -45,6 +45,7 @@ from app.indicators.state import (
     next_change,
     sales_series,
 )
+from app.outbox import queries as outbox
 
 
 def value_policy(settings: Settings) -> ValuePolicy:
@@ -166,6 +167,23 @@ async def _refresh(
     await queries.save(session, saved, now)
     await alerts.clear_alerts(session, ended, now)
     await alerts.raise_alerts(session, raised, now)
+    await outbox.announce(session, _flag_changes(rows, saved))
+
+
+def _flag_changes(rows: list[StatsRow], saved: list[SavedStats]) -> list[outbox.Fact]:
+    """A ``flag.changed`` fact for each customer whose flags are not those stored before."""
+    changes = []
+    for row, new in zip(rows, saved, strict=True):
+        before, after = set(row["flags"]), set(new["flags"])
+        if before != after:
+            data = {
+                "customer_id": str(row["customer_id"]),
+                "flags": sorted(after),
+                "raised": sorted(after - before),
+                "cleared": sorted(before - after),
+            }
+            changes.append(outbox.Fact("flag.changed", row["customer_id"], None, data))
+    return changes
 
 
 async def snapshot(on: Executor, customer_id: UUID, alert_limit: int) -> Snapshot:

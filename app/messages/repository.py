@@ -65,6 +65,15 @@ class MessageRepository:
         )
         return (await self.session.scalars(statement)).all()
 
+    async def fail(self, message_id: UUID, reason: str, now: datetime) -> None:
+        """Mark a message failed without loading it (its object may be expired)."""
+        await self.session.execute(
+            update(Message)
+            .where(Message.id == message_id)
+            .values(status="failed", reason=reason, status_at=now)
+            .execution_options(synchronize_session=False)
+        )
+
     async def get(self, message_id: UUID, *, lock: bool = False) -> Message | None:
         statement = select(Message).where(Message.id == message_id)
         if lock:

@@ -20,6 +20,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alerts import service as alerts
@@ -44,6 +45,8 @@ from app.timeline import service as timeline
 from app.timeline.catalog import Channel, Direction
 from app.timeline.schemas import EventIn
 from app.timeline.sources import SERVICE_SOURCE
+
+log = structlog.get_logger("app.messages")
 
 # The service reading the customers it messages (no API key: nothing is logged as read).
 SENDER = Principal(key_id=uuid.uuid5(uuid.NAMESPACE_URL, "service:messages"), role=Role.ADMIN)
@@ -108,7 +111,14 @@ async def send_due(
     providers = configured(settings)
     due = await MessageRepository(session).due(clock.now(), BATCH)
     for message in due:
-        await _attempt(session, message, providers, settings, clock, client)
+        message_id = message.id
+        try:
+            async with session.begin_nested():
+                await _attempt(session, message, providers, settings, clock, client)
+        except Exception as exc:  # one message's fault must not stop the others' sending
+            reason = f"unforeseen error: {type(exc).__name__}"  # its text may quote data
+            log.error("message_failed", message_id=str(message_id), error=type(exc).__name__)
+            await MessageRepository(session).fail(message_id, reason, clock.now())
     await session.flush()
     return len(due)
 

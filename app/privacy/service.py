@@ -19,6 +19,7 @@ from app.customers import service as customers
 from app.customers.schemas import CustomerOut, CustomerStatus
 from app.indicators import service as indicators
 from app.messages import service as messages
+from app.outbox import queries as outbox
 from app.privacy import queries
 from app.privacy.schemas import (
     AccessEntry,
@@ -123,13 +124,16 @@ async def erase(
     erasure function's own ``now()``: the moment the database made the change, a record
     that no decision reads."""
     customer = await _not_merged_away(session, customer_id, principal, "erase")
+    erased_event = new_id()
     receipt = await queries.erase(
-        session, customer.id, new_id(), request.reason, request.requested_at
+        session, customer.id, erased_event, request.reason, request.requested_at
     )
     # The words analyses matched are the customer's own text; their labels stay, as the
     # event's kept fields do.
     await text.erase_terms(session, await customers.family(session, customer.id))
     if not receipt["already_erased"]:
+        # The erasure function appends customer.erased itself, outside the timeline's append.
+        await outbox.announce(session, [outbox.Fact("customer.erased", customer.id, erased_event)])
         await indicators.rebuild(session, [customer.id], settings, clock)
         await messages.forget(session, await customers.family(session, customer.id), clock)
     return ErasureReceipt(customer_id=customer.id, **receipt)

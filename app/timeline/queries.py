@@ -13,6 +13,7 @@ from app.customers.family import family_cte
 from app.indicators import queries as stats_queries
 from app.indicators.shapes import StatsRow
 from app.indicators.state import Fact
+from app.outbox.queries import announce_cte
 from app.text import queries as text_queries
 
 NOTIFY_CHANNEL = "ch_events"
@@ -33,19 +34,23 @@ _COLUMNS = (
     "id, customer_id, type, occurred_at, channel, direction, source, source_event_id, actor, "
     "summary, payload, corrects_id, delivery_id"
 )
+# One round trip: the row goes in, its NOTIFY goes out with the commit, and the outbox
+# gets it when a subscription wants its type.
 _INSERT = (
     f"WITH stored AS (INSERT INTO events ({_COLUMNS}) "
     "VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11::jsonb, $12, $13) "
-    "RETURNING recorded_at, customer_id, id) "
-    f"SELECT recorded_at, pg_notify('{NOTIFY_CHANNEL}', customer_id::text || ':' || id::text) "
+    "RETURNING recorded_at, customer_id, id, type), "
+    + announce_cte("announced", "stored", "type", "customer_id", "id")
+    + f" SELECT recorded_at, pg_notify('{NOTIFY_CHANNEL}', customer_id::text || ':' || id::text) "
     "FROM stored"
 )
 # Many events in one round trip: each key is claimed (the first of a batch's rows that
 # name it wins, keys taken before or kept erased are not), the rows whose key this
 # statement claimed or that have none go in with the analyses of their texts ($17 on),
-# each one's NOTIFY goes out with the commit, and the stats rows of their customers are
-# locked and read for the fold, each with the ids of its events stored. Keys are claimed,
-# then stats rows locked, each in one order, so concurrent batches wait, never deadlock.
+# each one's NOTIFY goes out with the commit, the outbox gets those a subscription wants,
+# and the stats rows of their customers are locked and read for the fold, each with the
+# ids of its events stored. Keys are claimed, then stats rows locked, each in one order,
+# so concurrent batches wait, never deadlock.
 _STORE = (
     "WITH given AS (SELECT * FROM unnest("
     "$1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], "
@@ -59,9 +64,10 @@ _STORE = (
     "ON CONFLICT DO NOTHING RETURNING event_id), "
     f"stored AS (INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM given "
     "WHERE key IS NULL OR id IN (SELECT event_id FROM claimed) ORDER BY n "
-    "RETURNING customer_id, id), "
+    "RETURNING customer_id, id, type), "
     f"analysed AS ({text_queries.storing(17, 'SELECT id FROM stored')}), "
-    f"notified AS (SELECT customer_id, id, pg_notify('{NOTIFY_CHANNEL}', "
+    + announce_cte("announced", "stored", "type", "customer_id", "id")
+    + f", notified AS (SELECT customer_id, id, pg_notify('{NOTIFY_CHANNEL}', "
     "customer_id::text || ':' || id::text) FROM stored), "
     + stats_queries.locking(
         "SELECT DISTINCT customer_id FROM stored",

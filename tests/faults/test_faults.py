@@ -23,6 +23,7 @@ from standardwebhooks.webhooks import Webhook
 
 from app.core.db import plain_url
 from app.core.embedded import start_embedded
+from tests.support.receiver import Receiver
 from tests.support.server import BIN, admin_key, free_port, stop, wait_ready
 
 pytestmark = pytest.mark.faults
@@ -322,3 +323,52 @@ async def test_slow_clients_and_oversized_bodies_do_not_starve_others(service: S
     deliveries, events = await stored(service.database_url)
     assert deliveries == {f"msg-{1000 + n}": 1 for n in range(20)}, "only the 20 are stored"
     assert events == {f"call-{1000 + n}": 1 for n in range(20)}
+
+
+async def test_kill_9_of_the_sending_process_loses_no_outbound_delivery(service: Service) -> None:
+    """Facts committed before, during and after a kill -9 of the (only, so leading)
+    sending process all reach the subscriber, verified, each webhook-id once after
+    deduplication, a customer's in the order they were committed."""
+    receiver = Receiver(delay=0.05)
+    await receiver.start()
+    try:
+        if service.process is not None:  # again, sending every 0.2 s
+            stop(service.process)
+        service.env["CH_OUTBOUND_POLL_SECONDS"] = "0.2"
+        service.start()
+        admin = admin_key(service.env, "outbound-faults")
+        async with httpx.AsyncClient(base_url=service.base, headers=admin, timeout=10) as client:
+            created = await client.post(
+                "/v1/webhook-subscriptions", json={"url": receiver.url, "kinds": ["note.*"]}
+            )
+            receiver.secrets = [created.json()["secret"]]
+            customers = [
+                (await client.post("/v1/customers", json={"display_name": f"C{n}"})).json()["id"]
+                for n in range(6)
+            ]
+            for n in range(60):
+                note = {
+                    "type": "note.added",
+                    "occurred_at": "2026-04-14T10:05:14Z",
+                    "summary": f"note {n}",
+                    "payload": {"text": f"note {n}"},
+                }
+                appended = await client.post(f"/v1/customers/{customers[n % 6]}/events", json=note)
+                assert appended.status_code == 201
+        deadline = time.monotonic() + 30
+        while len(receiver.unique) < 15 and time.monotonic() < deadline:
+            await asyncio.sleep(0.01)
+        assert 15 <= len(receiver.unique) < 60, "killed while sending"
+        service.kill()
+        service.start()
+        deadline = time.monotonic() + 60
+        while len(receiver.unique) < 60 and time.monotonic() < deadline:
+            await asyncio.sleep(0.1)
+        assert receiver.unverified == []
+        summaries = [r.body["data"]["summary"] for r in receiver.unique.values()]
+        assert sorted(summaries) == sorted(f"note {n}" for n in range(60))
+        for customer in range(6):
+            numbers = [int(s.split()[1]) for s in summaries if int(s.split()[1]) % 6 == customer]
+            assert numbers == sorted(numbers), f"customer {customer} in order"
+    finally:
+        await receiver.stop()

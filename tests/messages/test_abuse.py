@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.messages import sending
+from app.messages.providers import Accepted, Outgoing, Smtp
 from app.messages.templates import LANGUAGES
 from tests.support import providers
 from tests.support.api import create_customer, timeline
@@ -172,6 +173,43 @@ async def test_an_address_smtp_cannot_write_fails_its_message_and_not_the_others
     assert "josé" not in failed["reason"]
     assert (await _message(client, admin, other, second))["status"] == "sent"
     assert [e.rcpt_tos for e in mailbox.envelopes] == [["ana@example.com"]]
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS")
+async def test_an_unforeseen_error_fails_its_message_and_not_the_others(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    session: AsyncSession,
+    settings: Settings,
+    clock: ControlledClock,
+    mailbox: Mailbox,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whatever one message's sending raises, the pass goes on with the others and that
+    message fails, with the error's kind and nothing of its text (which may quote data)."""
+    clock.set(MONDAY_10)
+    unlucky = await _customer(client, admin, "Eva Gil", "email", email="eva@example.com")
+    other = await _customer(client, admin, "Ana Ruiz", "email", email="ana@example.com")
+    first = await _send(client, admin, unlucky, CARRIER)
+    second = await _send(client, admin, other, CARRIER)
+    real_send = Smtp.send
+
+    async def fault(self: Smtp, message: Outgoing, http: httpx.AsyncClient) -> Accepted:
+        if message.to == "eva@example.com":
+            raise RuntimeError("eva@example.com broke it")
+        return await real_send(self, message, http)
+
+    monkeypatch.setattr(Smtp, "send", fault)
+
+    await _pass(session, settings, clock)
+
+    failed = await _message(client, admin, unlucky, first)
+    assert failed["status"] == "failed", failed
+    assert failed["reason"] == "unforeseen error: RuntimeError"
+    assert (await _message(client, admin, other, second))["status"] == "sent"
+    assert [e.rcpt_tos for e in mailbox.envelopes] == [["ana@example.com"]]
+    await _pass(session, settings, clock)  # not taken again
+    assert len(mailbox.envelopes) == 1
 
 
 async def test_a_subject_with_a_line_break_is_a_422_naming_it(

@@ -1,15 +1,26 @@
 """The service as a process: the installed `customer-history` command, a served port, a
 key made through the command line."""
 
+import asyncio
+import contextlib
 import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import httpx
+import uvicorn
+
+from app.alerts.stream import AlertFeed
+from app.core.clock import Clock
+from app.core.config import Settings
+from app.core.db import Database
+from app.main import create_app
+from app.timeline.stream import TimelineFeed
 
 BIN = Path(sys.executable).parent / "customer-history"
 
@@ -83,3 +94,29 @@ def stop(process: subprocess.Popen[bytes]) -> None:
             process.wait(timeout=20)
         except subprocess.TimeoutExpired:
             process.kill()
+
+
+@contextlib.asynccontextmanager
+async def served_in_process(
+    settings: Settings, database: Database, clock: Clock
+) -> AsyncIterator[str]:
+    """The app behind a real uvicorn server in this event loop, on committing sessions and
+    the test's clock (its live feeds open, its lifespan off); yields its base URL."""
+    app = create_app(settings, clock)
+    app.state.db = database
+    app.state.feed = TimelineFeed(str(settings.database_url))
+    app.state.alert_feed = AlertFeed(str(settings.database_url))
+    port = free_port()
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_config=None)
+    )
+    task = asyncio.create_task(server.serve())
+    while not server.started:
+        await asyncio.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await asyncio.wait_for(task, 10)
+        await app.state.feed.close()
+        await app.state.alert_feed.close()

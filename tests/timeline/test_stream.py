@@ -3,7 +3,6 @@
 import asyncio
 import contextlib
 import json
-import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
@@ -11,18 +10,16 @@ from uuid import UUID
 
 import httpx
 import pytest
-import uvicorn
 
 from app.auth.service import revoke_key
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.security import Role
-from app.main import create_app
 from app.timeline import service
 from app.timeline.schemas import EventIn
-from app.timeline.stream import TimelineFeed
 from tests.support.api import new_customer
 from tests.support.clock import ControlledClock
+from tests.support.server import served_in_process
 from tests.support.world import committed_key
 
 
@@ -35,22 +32,8 @@ async def served(
 ) -> AsyncIterator[tuple[str, dict[str, str]]]:
     """The app behind a real uvicorn server in this event loop (committing sessions)."""
     _, admin = live
-    app = create_app(settings, clock)
-    app.state.db = database
-    app.state.feed = TimelineFeed(str(settings.database_url))
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=port, lifespan="off", log_config=None)
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        await asyncio.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", admin
-    server.should_exit = True
-    await asyncio.wait_for(task, 10)
-    await app.state.feed.close()
+    async with served_in_process(settings, database, clock) as base:
+        yield base, admin
 
 
 async def read_events(response: httpx.Response, count: int) -> list[dict[str, str]]:

@@ -1,0 +1,161 @@
+"""The live alert stream: every change of an alert (raised, acknowledged, cleared) that
+the key may see, from any replica.
+
+Each change is a row of ``alert_changes`` notified on ``ch_alerts`` with its seq, by the
+statement that makes it, so a notification arrives only once its change is committed. As
+the live timeline does (``app.timeline.stream``), one LISTEN connection per process wakes
+the open streams; each reads the changes notified, filtered by who may see the alert's
+customer now and by the owners it asked for. A resumed stream replays a window before
+its last change (changes commit out of seq order), at least once: clients dedupe by id.
+"""
+
+import asyncio
+import contextlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.alerts.models import Alert, AlertChange
+from app.alerts.queries import NOTIFY_CHANNEL
+from app.alerts.schemas import AlertChangeOut
+from app.alerts.service import alert_out
+from app.core.notify import Listener
+from app.core.security import Principal
+from app.customers.models import Customer
+from app.customers.visibility import visible_to
+
+# A stalled client loses live pushes beyond this many (it resumes with Last-Event-ID).
+MAX_PENDING = 10_000
+RESUME_WINDOW = timedelta(seconds=30)
+
+
+class Watch:
+    """What an open alert stream waits for: the seqs of changes notified, and whether
+    notifications may have been lost (then it reads what it may have missed)."""
+
+    def __init__(self) -> None:
+        self._pending: list[int] = []
+        self._lost = False
+        self._wake = asyncio.Event()
+
+    def push(self, seq: int) -> None:
+        if len(self._pending) < MAX_PENDING:
+            self._pending.append(seq)
+        self._wake.set()
+
+    def lost(self) -> None:
+        self._lost = True
+        self._wake.set()
+
+    async def next(self) -> tuple[bool, list[int]]:
+        """Wait for news: (notifications may have been lost, seqs notified)."""
+        await self._wake.wait()
+        self._wake.clear()
+        lost, self._lost = self._lost, False
+        pending, self._pending = self._pending, []
+        return lost, pending
+
+
+class AlertFeed:
+    """Fans the NOTIFYs of alert changes out to the open streams of this process."""
+
+    def __init__(self, database_url: str) -> None:
+        self._watches: set[Watch] = set()
+        self._listener = Listener(
+            database_url,
+            NOTIFY_CHANNEL,
+            self._on_change,
+            on_lost=self._lost,
+            on_listening=self._lost,
+            wanted=lambda: bool(self._watches),
+        )
+
+    @contextlib.contextmanager
+    def watch(self) -> Iterator[Watch]:
+        watch = Watch()
+        self._watches.add(watch)
+        self._listener.ensure()
+        try:
+            yield watch
+        finally:
+            self._watches.discard(watch)
+
+    def _on_change(self, payload: str) -> None:
+        try:
+            seq = int(payload)
+        except ValueError:
+            return
+        for watch in self._watches:
+            watch.push(seq)
+
+    def _lost(self) -> None:
+        for watch in self._watches:
+            watch.lost()
+
+    async def close(self) -> None:
+        await self._listener.close()
+
+
+@dataclass(frozen=True, slots=True)
+class StreamFilter:
+    """Whose alerts a stream sends: what the key may see, of these owners if any."""
+
+    principal: Principal
+    owners: Sequence[str] = ()
+
+
+def _changes(wanted: StreamFilter) -> Any:
+    statement = (
+        select(AlertChange, Alert)
+        .join(Alert, Alert.id == AlertChange.alert_id)
+        .join(Customer, Customer.id == Alert.customer_id)
+        .where(visible_to(wanted.principal))
+        .order_by(AlertChange.seq)
+    )
+    if wanted.owners:
+        statement = statement.where(Alert.owner_id.in_(wanted.owners))
+    return statement
+
+
+def _out(change: AlertChange, alert: Alert) -> AlertChangeOut:
+    return AlertChangeOut(
+        seq=change.seq, change=change.kind, recorded_at=change.recorded_at, alert=alert_out(alert)
+    )
+
+
+async def changes(
+    session: AsyncSession, wanted: StreamFilter, seqs: Sequence[int]
+) -> list[AlertChangeOut]:
+    """The changes ``seqs`` that the stream may send, in seq order."""
+    rows = await session.execute(_changes(wanted).where(AlertChange.seq.in_(seqs)))
+    return [_out(change, alert) for change, alert in rows]
+
+
+async def replay_after(
+    session: AsyncSession, wanted: StreamFilter, last_seq: int
+) -> list[AlertChangeOut]:
+    """The changes a stream resumed after ``last_seq`` may have missed (a window before
+    it included); a seq it could never have been sent replays nothing."""
+    last = (await session.execute(_changes(wanted).where(AlertChange.seq == last_seq))).first()
+    if last is None:
+        return []
+    since = last[0].recorded_at - RESUME_WINDOW
+    rows = await session.execute(
+        _changes(wanted).where(AlertChange.recorded_at >= since, AlertChange.seq != last_seq)
+    )
+    return [_out(change, alert) for change, alert in rows]
+
+
+async def since(
+    session: AsyncSession, wanted: StreamFilter, window: timedelta
+) -> list[AlertChangeOut]:
+    """The changes recorded in the last ``window`` (what a stream may have missed while
+    its notifications were lost)."""
+    rows = await session.execute(
+        _changes(wanted).where(AlertChange.recorded_at >= func.now() - window)
+    )
+    return [_out(change, alert) for change, alert in rows]

@@ -1,0 +1,1 @@
+"""Outbound webhooks: subscriptions, their deliveries and the sender."""

@@ -1,0 +1,1 @@
+"""The outbox: facts to announce, written in the transaction that commits them."""

@@ -1,0 +1,362 @@
+"""Outbound webhooks: facts committed reach a subscriber verified by `standardwebhooks`,
+once per webhook-id, in order per customer, retried over three days, whatever the
+subscriber does meanwhile."""
+
+from collections.abc import AsyncIterator
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from app.core.config import Settings
+from app.core.db import Database
+from app.outbound.sender import MAX_ATTEMPTS, http_client, retry_delay, send_due
+from tests.support.api import event, new_customer
+from tests.support.clock import ControlledClock
+from tests.support.receiver import Receiver
+
+Live = tuple[httpx.AsyncClient, dict[str, str]]
+
+
+@pytest.fixture
+async def receiver() -> AsyncIterator[Receiver]:
+    receiver = Receiver()
+    yield receiver
+    await receiver.stop()
+
+
+async def subscribe(client: httpx.AsyncClient, admin: dict[str, str], url: str, *kinds: str) -> Any:
+    response = await client.post(
+        "/v1/webhook-subscriptions", json={"url": url, "kinds": list(kinds)}, headers=admin
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+class Outbound:
+    """The sender, one round at a time, on the test's clock."""
+
+    def __init__(self, database: Database, settings: Settings, clock: ControlledClock) -> None:
+        self.database, self.settings, self.clock = database, settings, clock
+
+    async def round(self) -> int:
+        async with http_client(self.settings) as http:
+            return await send_due(self.database, self.settings, self.clock, http)
+
+
+@pytest.fixture
+def outbound(database: Database, settings: Settings, clock: ControlledClock) -> Outbound:
+    return Outbound(database, settings, clock)
+
+
+async def deliveries(client: httpx.AsyncClient, admin: dict[str, str], sub: str) -> list[Any]:
+    response = await client.get(f"/v1/webhook-subscriptions/{sub}/deliveries", headers=admin)
+    assert response.status_code == 200, response.text
+    return list(reversed(response.json()["items"]))  # oldest first
+
+
+async def test_a_subscription_is_created_with_a_secret_shown_once_then_changed_and_removed(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    created = await client.post(
+        "/v1/webhook-subscriptions",
+        json={"url": "https://crm.example.com/hooks", "kinds": ["call.*", "alert.raised"]},
+        headers=admin,
+    )
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert body["secret"].startswith("whsec_") and len(body["secrets"]) == 1
+    location = created.headers["Location"]
+    shown = (await client.get(location, headers=admin)).json()
+    assert "secret" not in shown and shown["kinds"] == ["call.*", "alert.raised"]
+
+    patched = await client.patch(location, json={"enabled": False}, headers=admin)
+    assert (patched.json()["enabled"], patched.json()["disabled_reason"]) == (False, "admin")
+    listed = (await client.get("/v1/webhook-subscriptions", headers=admin)).json()["items"]
+    assert [s["id"] for s in listed] == [body["id"]]
+
+    assert (await client.delete(location, headers=admin)).status_code == 204
+    gone = await client.get(location, headers=admin)
+    assert gone.status_code == 404
+    assert gone.json()["type"].endswith("subscription-not-found")
+
+
+async def test_an_unknown_kind_is_refused_naming_it(
+    client: httpx.AsyncClient, admin: dict[str, str], make_key: Any
+) -> None:
+    response = await client.post(
+        "/v1/webhook-subscriptions",
+        json={"url": "https://x.example.com", "kinds": ["call.*", "calls.*"]},
+        headers=admin,
+    )
+    assert response.status_code == 422
+    assert [e["field"] for e in response.json()["errors"]] == ["body.kinds.1"]
+    reader = await make_key("support")
+    refused = await client.get("/v1/webhook-subscriptions", headers=reader)
+    assert refused.status_code == 403
+
+
+async def test_an_event_committed_while_the_subscriber_is_down_arrives_once_it_is_back(
+    live: Live, outbound: Outbound, receiver: Receiver, clock: ControlledClock
+) -> None:
+    client, admin = live
+    sub = await subscribe(client, admin, receiver.url, "call.*")
+    receiver.secrets = [sub["secret"]]
+    customer = await new_customer(client, admin)
+    appended = await client.post(
+        f"/v1/customers/{customer}/events", json=event("call.missed"), headers=admin
+    )
+    assert appended.status_code == 201
+    note = await client.post(f"/v1/customers/{customer}/events", json=event(), headers=admin)
+    assert note.status_code == 201  # not a call: never sent
+
+    assert await outbound.round() == 1  # the subscriber is down: connection refused
+    [pending] = await deliveries(client, admin, sub["id"])
+    assert (pending["status"], pending["attempts"]) == ("pending", 1)
+
+    await receiver.start()
+    assert await outbound.round() == 0, "not before its retry is due"
+    clock.advance(retry_delay(1) or timedelta())
+    assert await outbound.round() == 1
+    assert await outbound.round() == 0
+
+    [received] = receiver.unique.values()
+    assert receiver.unverified == [] and len(receiver.requests) == 1
+    assert received.webhook_id == pending["id"]
+    assert received.body["type"] == "call.missed"
+    assert received.body["data"]["id"] == appended.json()["id"]
+    [delivered] = await deliveries(client, admin, sub["id"])
+    assert (delivered["status"], delivered["attempts"]) == ("delivered", 2)
+    log = await client.get(
+        f"/v1/webhook-subscriptions/{sub['id']}/deliveries/{delivered['id']}", headers=admin
+    )
+    first, second = log.json()["attempt_log"]
+    assert first["status_code"] is None and "Connect" in first["error"]
+    assert second["status_code"] == 200 and second["duration_ms"] >= 0
+
+
+async def test_retries_back_off_over_three_days_then_the_delivery_fails_and_is_replayed(
+    live: Live, outbound: Outbound, receiver: Receiver, clock: ControlledClock
+) -> None:
+    client, admin = live
+    sub = await subscribe(client, admin, receiver.url, "note.added")
+    receiver.secrets, receiver.status = [sub["secret"]], 503
+    await receiver.start()
+    customer = await new_customer(client, admin)
+    await client.post(f"/v1/customers/{customer}/events", json=event(), headers=admin)
+
+    start = clock.now()
+    waits = []
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        assert await outbound.round() == 1, attempt
+        [delivery] = await deliveries(client, admin, sub["id"])
+        if delivery["next_attempt_at"] is None:
+            break
+        assert await outbound.round() == 0, "nothing before the wait"
+        wait = retry_delay(attempt) or timedelta()
+        waits.append(wait)
+        clock.advance(wait)
+    assert (delivery["status"], delivery["attempts"]) == ("failed", MAX_ATTEMPTS)
+    assert clock.now() - start >= timedelta(days=3)
+    assert waits == sorted(waits) and waits[1] == 4 * waits[0], "exponential"
+    assert len(receiver.requests) == MAX_ATTEMPTS
+    assert len(receiver.unique) == 1, "one webhook-id for every attempt"
+    log = await client.get(
+        f"/v1/webhook-subscriptions/{sub['id']}/deliveries/{delivery['id']}", headers=admin
+    )
+    assert {a["status_code"] for a in log.json()["attempt_log"]} == {503}
+    assert log.json()["attempt_log"][0]["response_excerpt"] == f'{{"seen": "{delivery["id"]}"}}'
+
+    receiver.status = 200
+    replayed = await client.post(
+        f"/v1/webhook-subscriptions/{sub['id']}/deliveries/{delivery['id']}/replay",
+        headers=admin,
+    )
+    assert replayed.status_code == 202 and replayed.json()["status"] == "pending"
+    assert await outbound.round() == 1
+    [delivery] = await deliveries(client, admin, sub["id"])
+    assert delivery["status"] == "delivered"
+    assert receiver.requests[-1].webhook_id == delivery["id"]
+
+
+async def test_a_customers_next_delivery_waits_for_the_one_before(
+    live: Live, outbound: Outbound, receiver: Receiver, clock: ControlledClock
+) -> None:
+    client, admin = live
+    sub = await subscribe(client, admin, receiver.url, "note.added")
+    receiver.secrets, receiver.status = [sub["secret"]], 500
+    await receiver.start()
+    first, second = await new_customer(client, admin), await new_customer(client, admin)
+    for customer, summary in ((first, "a1"), (first, "a2"), (second, "b1")):
+        body = {**event(), "summary": summary}
+        assert (
+            await client.post(f"/v1/customers/{customer}/events", json=body, headers=admin)
+        ).status_code == 201
+
+    assert await outbound.round() == 2, "a1 and b1; a2 waits for a1"
+    receiver.status = 200
+    clock.advance(retry_delay(1) or timedelta())
+    assert await outbound.round() == 2  # a1 and b1 again
+    assert await outbound.round() == 1  # then a2
+    summaries = [r.body["data"]["summary"] for r in receiver.unique.values()]
+    assert summaries.index("a1") < summaries.index("a2")
+    assert [r.body["data"]["summary"] for r in receiver.requests[-1:]] == ["a2"]
+
+
+async def test_a_subscription_failing_for_too_long_is_disabled_until_an_admin_enables_it(
+    live: Live,
+    database: Database,
+    settings: Settings,
+    receiver: Receiver,
+    clock: ControlledClock,
+) -> None:
+    client, admin = live
+    outbound = Outbound(
+        database, settings.model_copy(update={"outbound_disable_after_hours": 1}), clock
+    )
+    sub = await subscribe(client, admin, receiver.url, "note.added")
+    receiver.secrets, receiver.status = [sub["secret"]], 500
+    await receiver.start()
+    customer = await new_customer(client, admin)
+    await client.post(f"/v1/customers/{customer}/events", json=event(), headers=admin)
+    location = f"/v1/webhook-subscriptions/{sub['id']}"
+
+    attempt, first_failure = 0, clock.now()
+    while (await client.get(location, headers=admin)).json()["enabled"]:
+        attempt += 1
+        assert await outbound.round() == 1
+        clock.advance(retry_delay(attempt) or timedelta())
+    shown = (await client.get(location, headers=admin)).json()
+    assert shown["disabled_reason"] == "failing"
+    assert datetime.fromisoformat(shown["failing_since"]) == first_failure
+    # Attempts at 0 s, 10 s, 50 s, 3 min 30 s, 14 min 10 s, 56 min 50 s, then 3 h 47 min:
+    # the first one after an hour of failing is the seventh.
+    assert attempt == 7
+    clock.advance(timedelta(days=1))
+    assert await outbound.round() == 0, "a disabled subscription is sent nothing"
+
+    receiver.status = 200
+    enabled = await client.patch(location, json={"enabled": True}, headers=admin)
+    assert enabled.json()["enabled"] is True and enabled.json()["failing_since"] is None
+    assert await outbound.round() == 1
+    [delivery] = await deliveries(client, admin, sub["id"])
+    assert delivery["status"] == "delivered"
+
+
+async def test_a_rotated_secret_signs_beside_the_old_one_for_the_overlap(
+    live: Live, outbound: Outbound, receiver: Receiver, clock: ControlledClock
+) -> None:
+    client, admin = live
+    sub = await subscribe(client, admin, receiver.url, "note.added")
+    rotated = await client.post(
+        f"/v1/webhook-subscriptions/{sub['id']}/secrets",
+        json={"overlap_seconds": 3600},
+        headers=admin,
+    )
+    assert rotated.status_code == 201, rotated.text
+    assert len(rotated.json()["secrets"]) == 2
+    await receiver.start()
+    customer = await new_customer(client, admin)
+    for _ in range(2):
+        await client.post(f"/v1/customers/{customer}/events", json=event(), headers=admin)
+
+    receiver.secrets = [sub["secret"]]  # a receiver not yet told of the new secret
+    assert await outbound.round() == 1
+    receiver.secrets = [rotated.json()["secret"]]  # one told already
+    assert await outbound.round() == 1
+    assert len(receiver.unique) == 2 and receiver.unverified == []
+
+    clock.advance(timedelta(hours=1, seconds=1))
+    await client.post(f"/v1/customers/{customer}/events", json=event(), headers=admin)
+    receiver.secrets = [sub["secret"]]
+    assert await outbound.round() == 1
+    assert len(receiver.unverified) == 1, "the old secret signs no more after the overlap"
+    shown = (await client.get(f"/v1/webhook-subscriptions/{sub['id']}", headers=admin)).json()
+    assert [s["id"] for s in shown["secrets"]] == [rotated.json()["id"]]
+
+
+async def test_a_raised_alert_and_changed_flags_are_announced(
+    live: Live, outbound: Outbound, receiver: Receiver, clock: ControlledClock
+) -> None:
+    client, admin = live
+    sub = await subscribe(client, admin, receiver.url, "alert.*", "flag.changed")
+    receiver.secrets = [sub["secret"]]
+    await receiver.start()
+    customer = await new_customer(client, admin, tier="premium", owner_id="agent-7")
+    for minutes in (30, 20, 10, 0):
+        body = {"type": "call.abandoned", "occurred_at": clock.ago(minutes=minutes).isoformat()}
+        await client.post(f"/v1/customers/{customer}/events", json=body, headers=admin)
+    while await outbound.round():
+        pass
+    kinds = [r.body["type"] for r in receiver.unique.values()]
+    assert sorted(kinds) == ["alert.raised", "flag.changed"]
+    raised = next(
+        r.body["data"] for r in receiver.unique.values() if r.body["type"] == "alert.raised"
+    )
+    assert (raised["customer_id"], raised["owner_id"]) == (customer, "agent-7")
+    alert = raised["id"]
+    assert (await client.post(f"/v1/alerts/{alert}/ack", headers=admin)).status_code == 200
+    assert await outbound.round() == 1
+    assert receiver.requests[-1].body["type"] == "alert.acknowledged"
+
+
+async def test_a_rolled_back_fact_is_never_announced_and_nothing_is_kept_without_subscribers(
+    database: Database, live: Live
+) -> None:
+    client, admin = live
+    customer = await new_customer(client, admin)
+    await client.post(f"/v1/customers/{customer}/events", json=event(), headers=admin)
+    async with database.engine.connect() as conn:
+        outbox = (await conn.exec_driver_sql("SELECT count(*) FROM outbox")).scalar()
+    assert outbox == 0, "nobody asked"
+
+    sub = await subscribe(client, admin, "http://127.0.0.1:9/none", "note.added")
+    refused = await client.post(
+        f"/v1/customers/{customer}/events",
+        json={**event(), "payload": {"text": 5}},
+        headers=admin,
+    )
+    assert refused.status_code == 422
+    await client.post(f"/v1/customers/{customer}/events", json=event(), headers=admin)
+    async with database.engine.connect() as conn:
+        rows = (await conn.exec_driver_sql("SELECT kind FROM outbox")).all()
+    assert [r[0] for r in rows] == ["note.added"]
+    assert sub["enabled"]
+
+
+async def test_a_test_send_reaches_the_receiver_at_once_and_answers_how_it_went(
+    client: httpx.AsyncClient, admin: dict[str, str], receiver: Receiver
+) -> None:
+    sub = await subscribe(client, admin, receiver.url, "call.*")
+    receiver.secrets = [sub["secret"]]
+    await receiver.start()
+    sent = await client.post(f"/v1/webhook-subscriptions/{sub['id']}/test", headers=admin)
+    assert sent.status_code == 200, sent.text
+    assert sent.json()["status"] == "delivered" and sent.json()["kind"] == "webhook.test"
+    [received] = receiver.requests
+    assert received.webhook_id == sent.json()["id"] and received.body["type"] == "webhook.test"
+
+    await receiver.stop()
+    failed = await client.post(f"/v1/webhook-subscriptions/{sub['id']}/test", headers=admin)
+    assert failed.json()["status"] == "failed"
+    assert failed.json()["attempt_log"][0]["error"]
+
+
+async def test_a_slow_receiver_is_cut_off_at_the_timeout(
+    live: Live, database: Database, settings: Settings, receiver: Receiver, clock: ControlledClock
+) -> None:
+    client, admin = live
+    quick = settings.model_copy(update={"outbound_timeout_seconds": 0.3})
+    sub = await subscribe(client, admin, receiver.url, "note.added")
+    receiver.secrets, receiver.delay = [sub["secret"]], 2.0
+    await receiver.start()
+    customer = await new_customer(client, admin)
+    await client.post(f"/v1/customers/{customer}/events", json=event(), headers=admin)
+    assert await Outbound(database, quick, clock).round() == 1
+    [delivery] = await deliveries(client, admin, sub["id"])
+    log = await client.get(
+        f"/v1/webhook-subscriptions/{sub['id']}/deliveries/{delivery['id']}", headers=admin
+    )
+    [attempt] = log.json()["attempt_log"]
+    assert attempt["error"] == "timeout" and 250 <= attempt["duration_ms"] < 1500
