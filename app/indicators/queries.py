@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from app.core.db import Executor, driver_connection
+from app.core.db import Along, Executor, driver_connection
 from app.customers.family import families_cte
 from app.indicators.shapes import SavedStats, StatsRow
 from app.indicators.state import Fact
@@ -116,13 +116,19 @@ def locked_rows(rows: Sequence[Any]) -> tuple[list[StatsRow], dict[str, dict[str
     return locked, rows[0]["policies"] if rows else {}
 
 
-async def save(on: Executor, rows: Sequence[SavedStats], evaluated_at: datetime) -> None:
-    """Store derived stats; ``evaluated_at`` is the instant they were derived as of."""
-    if not rows:
-        return
+async def save(
+    on: Executor, rows: Sequence[SavedStats], evaluated_at: datetime, along: Along | None = None
+) -> list[Any]:
+    """Store derived stats; ``evaluated_at`` is the instant they were derived as of. With
+    ``along``, its statement goes in the same round trip (alone when no row is saved), and
+    its rows are the answer."""
+    if not rows and along is None:
+        return []
     conn = await driver_connection(on)
-    await conn.execute(
-        _SAVE,
+    if not rows:
+        assert along is not None
+        return list(await conn.fetch("WITH " + along.sql(1), *along.args))
+    arguments = (
         [r["customer_id"] for r in rows],
         [json.dumps(r["state"], separators=(",", ":")) for r in rows],
         [json.dumps(r["indicators"], separators=(",", ":")) for r in rows],
@@ -136,6 +142,11 @@ async def save(on: Executor, rows: Sequence[SavedStats], evaluated_at: datetime)
         evaluated_at,
         [r["reevaluate_at"] for r in rows],
     )
+    if along is None:
+        await conn.execute(_SAVE, *arguments)
+        return []
+    statement = f"WITH saved AS ({_SAVE}), {along.sql(len(arguments) + 1)}"
+    return list(await conn.fetch(statement, *arguments, *along.args))
 
 
 async def histories(on: Executor, customer_ids: Sequence[UUID]) -> dict[UUID, list[Fact]]:

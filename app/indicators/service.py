@@ -14,7 +14,7 @@ from app.alerts.schemas import AlertOut
 from app.alerts.service import RaisedAlert
 from app.core.clock import Clock
 from app.core.config import Settings
-from app.core.db import Executor
+from app.core.db import Along, Executor
 from app.core.errors import NotFound, invalid_field
 from app.core.security import Principal
 from app.customers.service import readable_family
@@ -76,15 +76,17 @@ async def record_locked(
     facts: Sequence[tuple[UUID, Fact]],
     settings: Settings,
     clock: Clock,
-) -> None:
+    along: Along | None = None,
+) -> list[Any]:
     """``record``, the stats rows of the facts' customers locked already, with the stored
-    policies (as ``queries.lock`` returns them: the store of a batch's events does)."""
+    policies (as ``queries.lock`` returns them: the store of a batch's events does).
+    ``along`` goes in the round trip that saves the stats; its rows are the answer."""
     rows, rules = locked
     by_customer = {row["customer_id"]: row for row in rows}
     for customer_id, fact in facts:
         row = by_customer[customer_id]
         row["state"] = fold(row["state"] or empty_state(), fact)
-    await _refresh(session, rows, rules, value_policy(settings), clock.now())
+    return await _refresh(session, rows, rules, value_policy(settings), clock.now(), along)
 
 
 async def rebuild(
@@ -115,9 +117,11 @@ async def _refresh(
     rules: dict[str, dict[str, Any]],
     policy: ValuePolicy,
     now: datetime,
-) -> None:
+    along: Along | None = None,
+) -> list[Any]:
     """Derive indicators as of ``now`` and evaluate the ``rules`` (the stored policies),
-    store it all, raise and clear alerts (raised and cleared at ``now``)."""
+    store it all (with ``along``, whose rows it answers), raise and clear alerts (raised
+    and cleared at ``now``)."""
     saved: list[SavedStats] = []
     raised: list[RaisedAlert] = []
     ended: list[tuple[UUID, str]] = []
@@ -164,10 +168,11 @@ async def _refresh(
             if c.rule not in row["open_rules"]
         ]
         ended += [(row["customer_id"], rule) for rule in row["open_rules"] - holding]
-    await queries.save(session, saved, now)
+    answer = await queries.save(session, saved, now, along)
     await alerts.clear_alerts(session, ended, now)
     await alerts.raise_alerts(session, raised, now)
     await outbox.announce(session, _flag_changes(rows, saved))
+    return answer
 
 
 def _flag_changes(rows: list[StatsRow], saved: list[SavedStats]) -> list[outbox.Fact]:

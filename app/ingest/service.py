@@ -6,6 +6,7 @@ events are committed, and a failure leaves nothing half-stored for the retry.
 
 import json
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import Clock
 from app.core.config import Settings
+from app.core.db import Along
 from app.core.errors import (
     EXAMPLE_ID,
     Conflict,
@@ -204,19 +206,27 @@ async def _process(
     up already. Records the outcome on the row; failed deliveries that were waiting for
     one of the events stored are replayed."""
     if isinstance(taken, PayloadError):
-        outcome = Processed("failed", 0, 0, str(taken)[:2000])
+        outcome, waiting = Processed("failed", 0, 0, str(taken)[:2000]), None
     else:
-        outcome = await _append_events(
+        outcome, waiting = await _append_events(
             session, adapter, row_id, taken, settings, clock, rules, held_by
         )
-    concerned = set(outcome.customers)
-    if outcome.status == "failed":
-        people, ids = _named(adapter, delivery, settings)
-        await queries.name(session, row_id, people)
-        concerned |= await resolution.owners_of(session, [i for named in people for i in named])
-        concerned |= await customers.survivors(session, ids)
-    waiting = await queries.finish(
-        session,
+    if waiting is None:  # not recorded with the stats: it failed, or stored nothing
+        concerned = set(outcome.customers)
+        if outcome.status == "failed":
+            people, ids = _named(adapter, delivery, settings)
+            await queries.name(session, row_id, people)
+            named = [i for person in people for i in person]
+            concerned |= await resolution.owners_of(session, named)
+            concerned |= await customers.survivors(session, ids)
+        waiting = await queries.finish(session, _finishing(row_id, outcome, concerned))
+    for waiting_id in waiting:
+        await _replay_waiting(session, waiting_id, settings, clock, rules)
+    return outcome
+
+
+def _finishing(row_id: UUID, outcome: Processed, concerned: Collection[UUID]) -> Along:
+    return queries.finishing(
         row_id,
         outcome.status,
         outcome.error,
@@ -225,9 +235,6 @@ async def _process(
         outcome.created_keys,
         concerned,
     )
-    for waiting_id in waiting:
-        await _replay_waiting(session, waiting_id, settings, clock, rules)
-    return outcome
 
 
 def _named(
@@ -309,26 +316,16 @@ async def _append_events(
     clock: Clock,
     rules: RulesCache,
     held_by: dict[tuple[str, str], UUID] | None,
-) -> Processed:
+) -> tuple[Processed, list[UUID] | None]:
+    """Store a delivery's events and fold them into their customers' stats; the outcome,
+    and the deliveries it freed when it was recorded with the stats (None: not yet)."""
     writer = _principal(adapter.source)
     if not pending:
-        return Processed("ignored", 0, 0, None)
-    results = await bulk.store_events(
-        session,
-        pending,
-        writer,
-        settings,
-        clock,
-        rules,
-        label="event",
-        delivery_id=row_id,
-        held_by=held_by,
+        return Processed("ignored", 0, 0, None), None
+    stored = await bulk.store_events(
+        session, pending, writer, rules, label="event", delivery_id=row_id, held_by=held_by
     )
-    for p, r in zip(pending, results, strict=True):
-        if r.status == "created" and r.customer_id and p.new.type in messages.OBSERVED:
-            await messages.observe(
-                session, adapter.source, r.customer_id, p.new.type, p.new.payload, settings, clock
-            )
+    results = stored.results
     errors = [e.reason for r in results if r.errors for e in r.errors]
     awaited = [
         (reference_scopes(p.event_ref.source, writer)[0], p.event_ref.source_event_id)
@@ -336,7 +333,7 @@ async def _append_events(
         if p.event_ref is not None
         and any(e.type == timeline.NOT_RECORDED_YET for e in r.errors or [])
     ]
-    return Processed(
+    outcome = Processed(
         "failed" if errors else "processed",
         sum(r.status == "created" for r in results),
         sum(r.status == "duplicate" for r in results),
@@ -349,6 +346,16 @@ async def _append_events(
         ),
         frozenset(r.customer_id for r in results if r.customer_id is not None),
     )
+    # The outcome of a delivery that failed names more customers (``_process``).
+    finished = None if errors else _finishing(row_id, outcome, outcome.customers)
+    answer = await bulk.fold(session, stored, settings, clock, finished)
+    # After the fold: a reply may append an event on the same customer, folded anew.
+    for p, r in zip(pending, results, strict=True):
+        if r.status == "created" and r.customer_id and p.new.type in messages.OBSERVED:
+            await messages.observe(
+                session, adapter.source, r.customer_id, p.new.type, p.new.payload, settings, clock
+            )
+    return outcome, None if finished is None else queries.waiting(answer)
 
 
 async def replay(

@@ -6,6 +6,7 @@ claimed in a few statements for the whole batch, so one bad line never rejects t
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from pydantic import ValidationError
@@ -13,10 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import Clock
 from app.core.config import Settings
+from app.core.db import Along
 from app.core.errors import ProblemError, ValidationFailed, invalid_fields
 from app.core.security import Principal
 from app.customers import resolution
 from app.indicators import service as indicators
+from app.indicators.shapes import StatsRow
+from app.indicators.state import Fact
 from app.text.service import RulesCache
 from app.timeline import queries, texts
 from app.timeline.queries import EventRow
@@ -42,6 +46,17 @@ class Pending:
     event_ref: EventRef | None = None
 
 
+@dataclass(slots=True)
+class Stored:
+    """What a batch's store did, line by line, and the fold it leaves to do (``fold``):
+    its customers' stats rows, locked, with the policies, and the facts of the events
+    stored."""
+
+    results: list[BulkLineResult]
+    locked: tuple[list[StatsRow], dict[str, dict[str, Any]]]
+    facts: list[tuple[UUID, Fact]]
+
+
 def _error(position: int, field: str, reason: str, type_: str) -> BulkLineResult:
     return BulkLineResult(
         line=position, status="error", errors=[{"field": field, "reason": reason, "type": type_}]
@@ -52,15 +67,14 @@ async def store_events(
     session: AsyncSession,
     pending: Sequence[Pending],
     principal: Principal,
-    settings: Settings,
-    clock: Clock,
     rules: RulesCache,
     *,
     label: str,
     delivery_id: UUID | None = None,
     held_by: Mapping[tuple[str, str], UUID] | None = None,
-) -> list[BulkLineResult]:
-    """Resolve the customers of many events and store them in a few statements.
+) -> Stored:
+    """Resolve the customers of many events and store them in a few statements; ``fold``
+    then folds them into their customers' stats, in the same transaction.
 
     Events whose key (source + source_event_id) is already taken, in the database or
     earlier in the same batch, are reported as duplicates and stored once; a duplicate
@@ -118,9 +132,21 @@ async def store_events(
             )
         )
     kept = [found for found in analyses if found["event_id"] in stored]
-    facts = texts.facts(to_insert, kept)
-    await indicators.record_locked(session, locked, facts, settings, clock)
-    return [results[p.position] for p in pending]
+    return Stored([results[p.position] for p in pending], locked, texts.facts(to_insert, kept))
+
+
+async def fold(
+    session: AsyncSession,
+    stored: Stored,
+    settings: Settings,
+    clock: Clock,
+    along: Along | None = None,
+) -> list[Any]:
+    """Fold the events a batch stored into their customers' stats; ``along`` goes in the
+    round trip that saves them, and its rows are the answer."""
+    return await indicators.record_locked(
+        session, stored.locked, stored.facts, settings, clock, along
+    )
 
 
 async def import_bulk(
@@ -148,6 +174,7 @@ async def import_bulk(
             rejected[number] = BulkLineResult(
                 line=number, status="error", errors=exc.extra["errors"]
             )
-    stored = await store_events(session, pending, principal, settings, clock, rules, label="line")
-    merged = {r.line: r for r in stored} | rejected
+    stored = await store_events(session, pending, principal, rules, label="line")
+    await fold(session, stored, settings, clock)
+    merged = {r.line: r for r in stored.results} | rejected
     return [merged[n] for n in sorted(merged)]
