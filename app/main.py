@@ -11,6 +11,7 @@ from fastapi.routing import APIRoute
 from app import __version__
 from app.alerts.router import router as alerts_router
 from app.alerts.stream import AlertFeed
+from app.auth.cache import KeyCache
 from app.auth.router import router as auth_router
 from app.core.clock import SYSTEM_CLOCK, Clock
 from app.core.config import Settings, get_settings
@@ -27,6 +28,7 @@ from app.customers.schemas import CustomerPatch
 from app.fichas.cache import TemplateCache
 from app.fichas.router import router as fichas_router
 from app.incidents.router import router as incidents_router
+from app.indicators.cache import PolicyCache
 from app.indicators.router import router as indicators_router
 from app.ingest.router import router as ingest_router
 from app.ingest.service import check_configured_sources
@@ -39,6 +41,7 @@ from app.privacy.router import router as privacy_router
 from app.reports.router import router as reports_router
 from app.routing.router import router as routing_router
 from app.segments.router import router as segments_router
+from app.tasks.router import router as tasks_router
 from app.text.router import router as text_router
 from app.text.service import RulesCache
 from app.timeline.router import router as timeline_router
@@ -65,6 +68,7 @@ TAGS = [
     {"name": "timeline", "description": "Events: append, import, read, stream; merges"},
     {"name": "webhooks", "description": "Deliveries from platforms, stored and replayed"},
     {"name": "indicators", "description": "Indicators, rules, alerts, routing, segments"},
+    {"name": "tasks", "description": "Follow-up tasks on customers, by agents and from alerts"},
     {"name": "messages", "description": "Messages to customers, their templates, callbacks"},
     {"name": "fichas", "description": "Customer cards per job, the screen-pop, templates"},
     {"name": "privacy", "description": "Export, erasure and retention"},
@@ -84,6 +88,7 @@ DOCUMENTED_ORDER = (
     routing_router,
     segments_router,
     reports_router,
+    tasks_router,
     messages_router,
     fichas_router,
     privacy_router,
@@ -92,15 +97,16 @@ DOCUMENTED_ORDER = (
 )
 # FastAPI tries the routes in the order they were included, and each one that does not
 # match costs time; no two routes match the same request, so the order only costs time.
-# The probes and the key check (four routes) stay first; then the screen-pop, identify and
-# routing, ahead of ingestion: behind every other route, finding the screen-pop was a
-# measurable part of its request (docs/performance.md, "Measurements behind the code").
+# The probes and the key check (five routes) stay first; then the screen-pop, routing (three
+# routes) and identify (third of its router), ahead of ingestion: behind every other route,
+# finding the screen-pop was a measurable part of its request (docs/performance.md,
+# "Measurements behind the code").
 MATCHING_ORDER = (
     ops_router,
     auth_router,
     fichas_router,
-    customers_router,
     routing_router,
+    customers_router,
     ingest_router,
     timeline_router,
     indicators_router,
@@ -108,6 +114,7 @@ MATCHING_ORDER = (
     incidents_router,
     segments_router,
     reports_router,
+    tasks_router,
     messages_router,
     privacy_router,
     outbound_router,
@@ -133,6 +140,8 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
         app.state.feed = TimelineFeed(settings.service_url())
         app.state.alert_feed = AlertFeed(settings.service_url())
         app.state.templates = TemplateCache(settings.service_url())
+        app.state.keys = KeyCache(settings.service_url())
+        app.state.policies = PolicyCache(settings.service_url())
         app.state.text_rules = RulesCache(settings.service_url())
         worker_starting()
         maintenance = Maintenance(database, settings, app.state.clock, app.state.text_rules)
@@ -144,6 +153,8 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
         finally:
             await outbound.stop()
             await maintenance.stop()
+            await app.state.keys.close()
+            await app.state.policies.close()
             await app.state.templates.close()
             await app.state.text_rules.close()
             await app.state.feed.close()
@@ -163,6 +174,10 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
     install_docs(app)  # offline: from the installed package, never a CDN
     app.state.settings = settings
     app.state.clock = clock
+    # Until the lifespan opens the database, keys and policies are read on every request
+    # (an app under test, whose changes never commit).
+    app.state.keys = KeyCache(None)
+    app.state.policies = PolicyCache(None)
     install_error_handlers(app)
     app.add_middleware(
         RequestContextMiddleware,

@@ -3,6 +3,7 @@ makes a pass every ``CH_MAINTENANCE_SECONDS``.
 
 - Failed deliveries whose awaited event is recorded by now are replayed (the event was
   stored while they were in flight, or through the API, so nothing replayed them).
+- The rules' ``create_follow_up`` actions become tasks for the alerts that have none.
 - The alert rules and indicators are evaluated again for customers with flags or open
   alerts, and for those whose indicators time alone changes by now (``reevaluate_at``:
   a contact leaving a window, a purchase growing old), so that conditions that end only

@@ -13,5 +13,6 @@ def load_all_models() -> None:
     import app.messages.models
     import app.outbound.models
     import app.outbox.models
+    import app.tasks.models
     import app.text.models
     import app.timeline.models  # noqa: F401

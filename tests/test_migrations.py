@@ -30,6 +30,7 @@ SHARDING = {
     "delivery_customers": "customer_id",
     "incident_customers": "customer_id",
     "messages": "customer_id",
+    "tasks": "customer_id",
     "text_analyses": "customer_id",
     "customer_identifiers": "value",
     "delivery_identifiers": "value",

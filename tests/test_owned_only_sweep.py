@@ -268,6 +268,21 @@ def _(w: World, s: Side, role: Role) -> list[Call]:
     return calls
 
 
+@recipe("add_note")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    body = {"text": "x", "pinned": True}
+    return [
+        Call("POST", f"/v1/customers/{s.person}/notes", {404}, {201}, json=body),
+        Call("POST", f"/v1/customers/{s.duplicate}/notes", {404}, {404}, json=body),
+    ]
+
+
+@recipe("wrap_up_call")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    body = {"disposition": "resolved", "wrap_up_codes": ["billing"]}
+    return [Call("POST", f"/v1/customers/{s.person}/wrap-ups", {404}, {201}, json=body)]
+
+
 @recipe("append_identified_event")
 def _(w: World, s: Side, role: Role) -> list[Call]:
     by_event = {"event": {"source": "shop", "source_event_id": s.order_key}}
@@ -412,6 +427,37 @@ def _(w: World, s: Side, role: Role) -> list[Call]:
 def _(w: World, s: Side, role: Role) -> list[Call]:
     # A's keys carry A's agent: the owner of A's alert acknowledges it
     return [Call("POST", f"/v1/alerts/{s.alert}/ack", {404}, {200})]
+
+
+@recipe("create_task")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    body = {"customer_id": s.person, "title": "Call back", "assignee": s.agent}
+    return [
+        Call("POST", "/v1/tasks", {404}, {201}, json=body),
+        Call("POST", "/v1/tasks", {404}, {404}, json={**body, "customer_id": s.duplicate}),
+    ]
+
+
+@recipe("list_tasks")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    return [
+        Call("GET", "/v1/tasks", {200}, {200}),
+        Call("GET", "/v1/tasks", {200}, {200}, params={"assignee": s.agent}),
+        Call("GET", "/v1/tasks", {200}, {200}, params={"customer_id": s.person}),
+    ]
+
+
+@recipe("get_task")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    return [Call("GET", f"/v1/tasks/{s.task}", {404}, {200})]
+
+
+@recipe("change_task")
+def _(w: World, s: Side, role: Role) -> list[Call]:
+    # A's side: If-Match "*" so that every role's turn finds the task, whatever its version
+    headers = {"If-Match": "*"}
+    body = {"assignee": s.agent}
+    return [Call("PATCH", f"/v1/tasks/{s.task}", {404}, {200}, json=body, headers=headers)]
 
 
 @recipe("list_incidents")

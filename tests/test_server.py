@@ -9,12 +9,14 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import asyncpg
 import httpx
 import pytest
 
+from app.core.db import plain_url
 from app.fichas.templates import DEFAULT_TEMPLATES
 from tests.support.databases import scratch_database
-from tests.support.server import admin_key, start, stop, wait_ready
+from tests.support.server import admin_key, run_cli, start, stop, wait_ready
 
 pytestmark = pytest.mark.e2e
 
@@ -92,6 +94,57 @@ def test_a_template_edit_reaches_both_workers(scratch_url: str) -> None:
             assert asyncio.run(sections_answered()) == {("identity", "indicators", "flags")}
     finally:
         stop(process)
+
+
+def test_a_revoked_key_is_refused_by_every_process_within_a_second(scratch_url: str) -> None:
+    """Two servers (as two replicas) keep the callers they authenticated; a revocation
+    committed anywhere (here the command line) reaches both within a second. That they
+    keep them is shown first: a revocation whose notification is suppressed (triggers off
+    for that commit) goes unseen until the next notified change drops every copy."""
+    env = {**os.environ, "DATABASE_URL": scratch_url}
+    servers = [start(env)]
+    try:
+        wait_ready(servers[0][1], servers[0][0], 60)  # the first migrates the database
+        servers.append(start(env))
+        wait_ready(servers[1][1], servers[1][0], 60)
+        silent, notified = key_with_id(env, "silent"), key_with_id(env, "notified")
+
+        def answers(headers: dict[str, str]) -> list[int]:
+            return [httpx.get(f"{base}/v1/me", headers=headers).status_code for _, base in servers]
+
+        for _ in range(3):  # each process authenticates both keys, then keeps them
+            assert answers(silent[1]) == answers(notified[1]) == [200, 200]
+        asyncio.run(revoke_without_notifying(scratch_url, silent[0]))
+        assert answers(silent[1]) == [200, 200]  # kept: no statement asked the database
+
+        revoked = run_cli(scratch_url, "keys", "revoke", notified[0])
+        assert revoked.returncode == 0, revoked.stderr
+        committed = time.monotonic()
+        while (seen := answers(notified[1])) != [401, 401]:
+            assert time.monotonic() - committed < 1.0, f"still {seen} after a second"
+            time.sleep(0.02)
+        assert answers(silent[1]) == [401, 401]  # every copy went with the notification
+    finally:
+        for process, _ in servers:
+            stop(process)
+
+
+def key_with_id(env: dict[str, str], name: str) -> tuple[str, dict[str, str]]:
+    """A new admin key made with `keys create`: its id and its Authorization header."""
+    created = run_cli(env["DATABASE_URL"], "keys", "create", "--role", "admin", "--name", name)
+    assert created.returncode == 0, created.stderr
+    key_id = created.stderr.split("created key ")[1].split()[0]
+    return key_id, {"Authorization": f"Bearer {created.stdout.strip().splitlines()[-1]}"}
+
+
+async def revoke_without_notifying(url: str, key_id: str) -> None:
+    conn = await asyncpg.connect(plain_url(url))
+    try:
+        async with conn.transaction():
+            await conn.execute("SET LOCAL session_replication_role = replica")
+            await conn.execute("UPDATE api_keys SET revoked_at = now() WHERE id = $1", key_id)
+    finally:
+        await conn.close()
 
 
 def healthz_answered_per_worker(metrics_dir: Path) -> list[float]:

@@ -92,7 +92,7 @@ async def open_of_rules(on: Executor, rules: Sequence[str]) -> list[dict[str, An
     """Alerts of ``rules`` still open: neither acknowledged nor cleared."""
     conn = await driver_connection(on)
     rows = await conn.fetch(
-        "SELECT id, customer_id, rule, title, detail, raised_at FROM alerts "
+        "SELECT id, customer_id, rule, title, detail, owner_id, raised_at FROM alerts "
         "WHERE rule = ANY($1::text[]) AND status = 'open' AND cleared_at IS NULL",
         list(rules),
     )

@@ -106,7 +106,7 @@ async def clear_alerts(on: Executor, ended: Sequence[tuple[UUID, str]], at: date
 
 async def open_of_rules(on: Executor, rules: Sequence[str]) -> list[dict[str, Any]]:
     """The alerts of ``rules`` nobody acknowledged and that still hold (id, customer_id,
-    rule, title, detail, raised_at)."""
+    rule, title, detail, owner_id, raised_at)."""
     return await queries.open_of_rules(on, rules)
 
 

@@ -15,9 +15,14 @@ from app.core.security import Principal
 async def record_access(on: Executor, principal: Principal, customer_id: UUID, what: str) -> None:
     """Log one read of a customer's data: in the reading request's transaction, or on its
     bare connection as one statement that commits before the data is answered."""
-    await add_access(
-        on, customer_id, principal.key_id, principal.agent_id, principal.role.value, what[:100]
-    )
+    await add_access(on, customer_id, *access_entry(principal, what))
+
+
+def access_entry(principal: Principal, what: str) -> tuple[UUID, str | None, str, str]:
+    """Who read and through what, as an access-log row takes them after the customer: the
+    key, the agent, the role and what was read. For a statement that logs a read with the
+    reading (a ficha's)."""
+    return principal.key_id, principal.agent_id, principal.role.value, what[:100]
 
 
 async def access_log(

@@ -2,14 +2,14 @@
 
 from typing import Annotated
 
-from fastapi import Depends
+from fastapi import Depends, Request
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
 from app.auth.service import authenticate
 from app.core.clock import Clock, ClockDep
 from app.core.db import DriverDep, Executor
 from app.core.errors import Forbidden, Unauthorized
-from app.core.security import ALL_ROLES, Principal, Role, is_session_token
+from app.core.security import ALL_ROLES, JOB_ROLES, Principal, Role, is_session_token
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -40,16 +40,23 @@ class RoleCheck:
         self._names = ", ".join(sorted(self.admitted))
 
     async def __call__(
-        self, connection: DriverDep, clock: ClockDep, credentials: BearerCredentials
+        self,
+        request: Request,
+        connection: DriverDep,
+        clock: ClockDep,
+        credentials: BearerCredentials,
     ) -> Principal:
         if credentials is None or credentials.scheme.lower() != "bearer":
             raise Unauthorized()
-        return await self.admit(connection, clock, credentials.credentials)
+        return await self.admit(request, connection, clock, credentials.credentials)
 
-    async def admit(self, connection: Executor, clock: Clock, secret: str) -> Principal:
+    async def admit(
+        self, request: Request, connection: Executor, clock: Clock, secret: str
+    ) -> Principal:
         """The caller behind ``secret`` if its role is admitted: 401 when unknown, revoked
         or expired, 403 for a role the route does not admit."""
-        principal = await authenticate(connection, secret, clock.now())
+        keys = request.app.state.keys
+        principal = await authenticate(connection, keys, secret, clock.now())
         if principal is None and is_session_token(secret):
             raise Unauthorized("The session token is unknown or expired, or its key revoked.")
         if principal is None:
@@ -65,19 +72,39 @@ class StreamRoleCheck(RoleCheck):
 
     async def __call__(  # type: ignore[override]
         self,
+        request: Request,
         connection: DriverDep,
         clock: ClockDep,
         credentials: BearerCredentials,
         access_token: Annotated[str | None, Depends(_query_token)],
     ) -> Principal:
         if credentials is not None and credentials.scheme.lower() == "bearer":
-            return await self.admit(connection, clock, credentials.credentials)
+            return await self.admit(request, connection, clock, credentials.credentials)
         if access_token is None:
             raise Unauthorized()
         if not is_session_token(access_token):
             # A key in a URL ends up in browser histories and proxies' logs: never take one.
             raise Unauthorized("access_token takes a session token only; send API keys as Bearer.")
-        return await self.admit(connection, clock, access_token)
+        return await self.admit(request, connection, clock, access_token)
+
+
+class AgentCheck(RoleCheck):
+    """As :class:`RoleCheck` for every role, and a job key must name its agent: what an
+    agent writes (notes, wrap-ups, follow-ups) is recorded as that agent."""
+
+    def __init__(self) -> None:
+        super().__init__(ALL_ROLES)
+
+    async def admit(
+        self, request: Request, connection: Executor, clock: Clock, secret: str
+    ) -> Principal:
+        principal = await super().admit(request, connection, clock, secret)
+        if principal.role in JOB_ROLES and principal.agent_id is None:
+            raise Forbidden(
+                f"A {principal.role.value} key writes as its agent, and this key names none "
+                "(keys create --agent-id)."
+            )
+        return principal
 
 
 def require_roles(*roles: Role) -> RoleCheck:
@@ -89,5 +116,7 @@ def require_roles(*roles: Role) -> RoleCheck:
 Reader = Annotated[Principal, Depends(require_roles(*ALL_ROLES))]
 Writer = Annotated[Principal, Depends(require_roles(Role.ADMIN, Role.INTEGRATION))]
 Admin = Annotated[Principal, Depends(require_roles(Role.ADMIN))]
+# An agent's own writes (notes, wrap-ups, follow-ups): every role, a job key with its agent.
+AgentWriter = Annotated[Principal, Depends(AgentCheck())]
 # A live stream's reader: any role, by Authorization header or by ?access_token=.
 StreamReader = Annotated[Principal, Depends(StreamRoleCheck(ALL_ROLES))]

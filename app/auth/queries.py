@@ -19,12 +19,25 @@ _ACTIVE_SESSION_SQL = (
     "FROM session_tokens t JOIN api_keys k ON k.id = t.key_id "
     "WHERE t.token_hash = $1 AND t.expires_at > $2 AND k.revoked_at IS NULL"
 )
+# Notified on commit by the triggers on api_keys and session_tokens, whoever changed them:
+# every process drops the callers it knows (cache.py).
+NOTIFY_CHANNEL = "ch_api_keys"
+
+
 # On every ficha and screen-pop: one prepared insert, in the request's transaction if it
 # has one, else committed on its own before the answer is sent.
-_RECORD_ACCESS = (
-    "INSERT INTO access_log (id, customer_id, key_id, agent_id, role, what) "
-    "VALUES ($1, $2, $3, $4, $5, $6)"
-)
+def access_insert_sql(*values: str) -> str:
+    """The insert of an access-log row from the expressions named: id, customer_id, key_id,
+    agent_id, role, what. A SELECT of them, so that a statement composing it (a ficha's)
+    may add the FROM they come from: one row per row of it."""
+    typed = ", ".join(
+        f"{value}::{type_}" for value, type_ in zip(values, _ACCESS_TYPES, strict=True)
+    )
+    return f"INSERT INTO access_log (id, customer_id, key_id, agent_id, role, what) SELECT {typed}"
+
+
+_ACCESS_TYPES = ("uuid", "uuid", "uuid", "text", "text", "text")
+_RECORD_ACCESS = access_insert_sql("$1", "$2", "$3", "$4", "$5", "$6")
 
 
 async def active_key(on: Executor, key_hash: str) -> Any:

@@ -6,6 +6,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.cache import KeyCache
 from app.auth.models import ApiKey, SessionToken
 from app.auth.queries import active_key, active_token, key_is_active
 from app.auth.repository import ApiKeyRepository, SessionTokenRepository
@@ -81,14 +82,22 @@ async def mint_session_token(
     return secret, expires_at
 
 
-async def authenticate(on: Executor, secret: str, now: datetime) -> Principal | None:
+async def authenticate(
+    on: Executor, keys: KeyCache, secret: str, now: datetime
+) -> Principal | None:
     """The caller a secret belongs to: an active API key, or a session token unexpired at
     ``now`` whose key is active (the key's role and restrictions, the token's expiry).
-    None for anything else."""
-    if is_session_token(secret):
-        found = await active_token(on, hash_api_key(secret), now)
-    else:
-        found = await active_key(on, hash_api_key(secret))
+    None for anything else. Read once per process (``keys``), until a key changes."""
+    digest = hash_api_key(secret)
+    principal = await keys.get(digest, lambda: _caller(on, digest, is_session_token(secret), now))
+    expires_at = principal.token_expires_at if principal else None
+    return None if expires_at is not None and expires_at <= now else principal
+
+
+async def _caller(
+    on: Executor, digest: str, session_token: bool, now: datetime
+) -> Principal | None:
+    found = await (active_token(on, digest, now) if session_token else active_key(on, digest))
     if found is None:
         return None
     return Principal(

@@ -1,10 +1,11 @@
 """ASGI middleware: request id, access log, metrics and the request body limit."""
 
+import os
 import re
 import time
-import uuid
 
 import structlog
+from prometheus_client import Counter, Histogram
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -25,6 +26,21 @@ def _too_large(limit: int, path: str) -> Response:
     return problem_response(
         PayloadTooLarge, detail=f"The request body exceeds {limit} bytes.", instance=path
     )
+
+
+_SERIES: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
+
+
+def _series(method: str, template: str, status: int) -> tuple[Counter, Histogram]:
+    """The request counter and latency histogram of one method, route and status, found
+    once: ``labels()`` looked them up under a lock on every request."""
+    key = (method, template, status)
+    if key not in _SERIES:
+        _SERIES[key] = (
+            HTTP_REQUESTS.labels(method, template, str(status)),
+            HTTP_LATENCY.labels(method, template),
+        )
+    return _SERIES[key]
 
 
 class RequestContextMiddleware:
@@ -48,7 +64,7 @@ class RequestContextMiddleware:
         started = time.perf_counter()
         headers = dict(scope["headers"])
         given = headers.get(REQUEST_ID_HEADER, b"").decode("latin-1")
-        request_id = given if _VALID_REQUEST_ID.match(given) else uuid.uuid4().hex
+        request_id = given if _VALID_REQUEST_ID.match(given) else os.urandom(16).hex()
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         status = 500
@@ -99,8 +115,9 @@ class RequestContextMiddleware:
             elapsed = time.perf_counter() - started
             route = scope.get("route")
             template = getattr(route, "path", "unmatched")
-            HTTP_REQUESTS.labels(scope["method"], template, str(status)).inc()
-            HTTP_LATENCY.labels(scope["method"], template).observe(elapsed)
+            counted, timed = _series(scope["method"], template, status)
+            counted.inc()
+            timed.observe(elapsed)
             # The route template, never the path: paths carry phone numbers (screen-pops)
             # and secret tokens (webhooks), query strings search terms.
             access_log.info(

@@ -101,8 +101,9 @@ class NotifiedCache(Generic[K, V]):
     (None) is never kept: a key nobody stored costs no memory.
     """
 
-    def __init__(self, database_url: str | None, channel: str) -> None:
+    def __init__(self, database_url: str | None, channel: str, *, limit: int = 10_000) -> None:
         self._values: dict[K, V] = {}
+        self._limit = limit  # past it, everything is dropped: a bound, not an eviction policy
         self._generation = 0  # advances with every notification and every lost connection
         self._listener = (
             None
@@ -120,6 +121,8 @@ class NotifiedCache(Generic[K, V]):
         listening, generation = self._listener.listening, self._generation
         found = await load()
         if found is not None and listening and generation == self._generation:
+            if len(self._values) >= self._limit:
+                self._values.clear()
             self._values[key] = found
         return found
 

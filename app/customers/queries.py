@@ -39,6 +39,14 @@ async def identified(
 
 
 _FAMILY_SQL = "WITH RECURSIVE " + family_cte("$1::uuid") + " SELECT id FROM family"
+# A timeline page's first read: whether the caller may see the customer, its status, and
+# the ids whose events form its history, in one round trip.
+_VISIBLE_FAMILY_SQL = (
+    "WITH RECURSIVE "
+    + family_cte("$1::uuid")
+    + " SELECT c.status, ARRAY(SELECT id FROM family) AS family FROM customers c "
+    "WHERE c.id = $1 AND " + visible_sql("c", "$2", "$3")
+)
 _SURVIVORS_SQL = (
     "WITH RECURSIVE "
     + chain_cte("$1::uuid[]")
@@ -64,6 +72,12 @@ async def family_ids(on: Executor, customer_id: UUID) -> list[UUID]:
     """The customer and every customer merged into it, directly or not."""
     conn = await driver_connection(on)
     return [row["id"] for row in await conn.fetch(_FAMILY_SQL, customer_id)]
+
+
+async def visible_family(on: Executor, customer_id: UUID, principal: Principal) -> Any:
+    """The status and family ids of a customer ``principal`` may see; None otherwise."""
+    conn = await driver_connection(on)
+    return await conn.fetchrow(_VISIBLE_FAMILY_SQL, customer_id, *visibility_args(principal))
 
 
 async def survivors_of(on: Executor, customer_ids: Sequence[UUID]) -> set[UUID]:
@@ -222,9 +236,10 @@ SELECT c.*,
 )
 _CARD = _CARD_OF_C + "FROM customers c WHERE c.id = $1 AND " + _SEEN["c"]
 # The screen-pop: the card of whoever holds one of the (at most two) readings of the
-# caller's number, $1 and $4, with the reading that matched. Two parameters, not an array:
-# with an array PostgreSQL planned the statement again on every call.
-_CALLER_CARDS = (
+# caller's number, $1 and $4, with the reading that matched ($2, $3: visibility_args). Two
+# parameters, not an array: with an array PostgreSQL planned the statement again on every
+# call. The screen-pop reads it with its ficha (app/fichas/queries.py).
+CALLER_CARDS_SQL = (
     "SELECT i.value AS phone, card.* FROM customer_identifiers i CROSS JOIN LATERAL ("
     + _CARD_OF_C
     + "FROM customers c WHERE c.id = i.customer_id AND "
@@ -248,4 +263,4 @@ async def caller_card_rows(
     """The card row of everyone ``principal`` may see holding either reading, with the
     ``phone`` that matched."""
     conn = await driver_connection(on)
-    return await conn.fetch(_CALLER_CARDS, national, *visibility_args(principal), international)
+    return await conn.fetch(CALLER_CARDS_SQL, national, *visibility_args(principal), international)

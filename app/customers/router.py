@@ -21,6 +21,7 @@ from app.core.errors import (
     invalid_field,
     problem_responses,
 )
+from app.core.fast_route import fast_get
 from app.core.openapi import headers
 from app.core.pagination import InvalidCursor, Limit
 from app.core.preconditions import IfMatch, etag, not_modified
@@ -134,7 +135,8 @@ async def search_customers(
     return await search.search_customers(session, filters, principal, limit=limit, cursor=cursor)
 
 
-@router.get(
+@fast_get(
+    router,
     "/identify",
     operation_id="identify_customer",
     summary="Who a phone, email or external id belongs to (the fast path)",

@@ -448,6 +448,17 @@ async def readable_family(
     return customer, await family(session, customer.id)
 
 
+async def visible_family(
+    on: Executor, customer_id: UUID, principal: Principal
+) -> tuple[CustomerStatus, list[UUID]]:
+    """A visible customer's status and the ids whose events form its timeline (merged-in
+    included), in one statement: for reads on a bare connection."""
+    found = await queries.visible_family(on, customer_id, principal)
+    if found is None:
+        raise CustomerNotFound(customer_id)
+    return CustomerStatus(found["status"]), list(found["family"])
+
+
 async def get_customer(on: Executor, customer_id: UUID, principal: Principal) -> CustomerOut:
     """The customer aggregate, read in one query: what every read of it answers (the API's
     customer, a ficha's), as far as ``principal`` may see it; 404 otherwise."""
@@ -463,9 +474,20 @@ async def caller_cards(
     """Everyone the caller may see who holds one of the readings of a caller id (national
     and, for bare digits, international: see ``phone_readings``), as :func:`get_customer`
     gives them, each with the phone it holds."""
+    national, international = caller_readings(readings)
+    return caller_cards_of(await queries.caller_card_rows(on, national, international, principal))
+
+
+def caller_readings(readings: Sequence[str]) -> tuple[str, str | None]:
+    """The national and the international reading of a caller id (None for one reading)."""
     national, *international = readings
     assert len(international) <= 1, "a caller id has two readings at most"
-    rows = await queries.caller_card_rows(on, national, next(iter(international), None), principal)
+    return national, next(iter(international), None)
+
+
+def caller_cards_of(rows: Sequence[Any]) -> list[tuple[CustomerOut, str]]:
+    """:func:`caller_cards` from the rows its statement read (for a screen-pop, which reads
+    them with its ficha)."""
     return [(_card(row), row["phone"]) for row in rows]
 
 

@@ -17,6 +17,7 @@ from app.core.errors import (
     invalid_field,
     problem_responses,
 )
+from app.core.fast_route import fast_get
 from app.core.preconditions import not_modified
 from app.customers.identifiers import phone_readings
 from app.customers.schemas import PhoneText
@@ -69,7 +70,8 @@ def _answer(ficha: Ficha, if_none_match: str | None, response: Response) -> Fich
     return not_modified(if_none_match, tag) or ficha
 
 
-@router.get(
+@fast_get(
+    router,
     "/customers/{customer_id}/ficha",
     operation_id="get_ficha",
     summary="The customer card for one job",
@@ -102,7 +104,8 @@ async def get_ficha(
     return _answer(ficha, if_none_match, response)
 
 
-@router.get(
+@fast_get(
+    router,
     "/fichas/by-phone/{phone}",
     operation_id="screen_pop",
     response_model=Ficha,

@@ -275,6 +275,20 @@ class AlertsSection(Section):
     items: list[AlertOut]
 
 
+class FollowUp(BaseModel):
+    id: UUID = Field(description="The task (GET /v1/tasks/{id})")
+    title: str
+    assignee: str | None
+    due_at: datetime | None
+    overdue: bool
+    alert_id: UUID | None = Field(description="The alert it was created from")
+
+
+class FollowUpsSection(Section):
+    name: Literal["follow_ups"]
+    items: list[FollowUp] = Field(description="Open follow-up tasks, soonest due first")
+
+
 class ConsentsSection(Section):
     name: Literal["consents"]
     items: list[ConsentOut]
@@ -300,6 +314,7 @@ FichaSection = Annotated[
     | SalesSeriesSection
     | CollectionsSection
     | AlertsSection
+    | FollowUpsSection
     | ConsentsSection
     | SegmentsSection,
     Field(discriminator="name"),

@@ -10,7 +10,7 @@ from pydantic import BaseModel, Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.alerts.schemas import AlertOut
-from app.auth.access import record_access
+from app.auth.access import access_entry
 from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.db import Executor
@@ -21,6 +21,7 @@ from app.core.security import JOB_ROLES, Principal, Role
 from app.customers import service as customers
 from app.customers.identifiers import IdentifierKind
 from app.customers.schemas import CustomerOut, CustomerStatus
+from app.fichas import queries
 from app.fichas.cache import TemplateCache
 from app.fichas.repository import TemplateRepository
 from app.fichas.schemas import (
@@ -42,7 +43,7 @@ from app.fichas.templates import (
     validate_sections,
 )
 from app.indicators import service as indicators
-from app.indicators.shapes import Derived, DerivedText, FlagEntry, State
+from app.indicators.shapes import Derived, DerivedText, FlagEntry, Snapshot, State
 from app.indicators.state import (
     OPEN_ORDER,
     RESOLVED,
@@ -51,6 +52,7 @@ from app.indicators.state import (
     derive,
     sales_series,
 )
+from app.tasks import service as tasks
 from app.timeline import views
 
 
@@ -97,6 +99,7 @@ class Context:
     alerts: list[AlertOut]
     now: datetime
     events: dict[str, list[dict[str, Any]]]  # the items of each event section
+    follow_ups: list[dict[str, Any]]  # open tasks, soonest due first
 
 
 # The sections that show events, and which: (types, pinned notes only) from their options.
@@ -304,6 +307,10 @@ def _alerts(ctx: Context, section: Section) -> dict[str, Any]:
     return {"as_of": ctx.now, "items": [a.model_dump(mode="json") for a in items]}
 
 
+def _follow_ups(ctx: Context, section: Section) -> dict[str, Any]:
+    return {"as_of": ctx.now, "items": ctx.follow_ups[: section["limit"]]}
+
+
 def _consents(ctx: Context, section: Section) -> dict[str, Any]:
     return {
         "as_of": ctx.customer.updated_at,
@@ -332,6 +339,7 @@ BUILDERS: dict[str, Callable[[Context, Section], dict[str, Any]]] = {
     "sales_series": _sales,
     "collections": _collections,
     "alerts": _alerts,
+    "follow_ups": _follow_ups,
     "consents": _consents,
     "segments": _segments,
     **dict.fromkeys(EVENT_SECTIONS, _events),
@@ -392,13 +400,28 @@ async def screen_pop(
     principal: Principal,
 ) -> Ficha | CallerCandidates:
     """The ficha of whoever calls from one of ``readings`` (the caller id's possible E.164
-    numbers); 404 when nobody holds one, the candidates when several customers do."""
+    numbers); 404 when nobody holds one, the candidates when several customers do. One
+    statement reads the caller's cards and the ficha with its access-log row."""
     _check_role(principal, role)
-    found = await customers.caller_cards(on, readings, principal)
-    if not found:
-        raise CallerNotFound(
-            f"No customer has the phone {readings[0]}.", extra={"phone": readings[0]}
+    template = await templates.sections(on, role)
+    national, international = customers.caller_readings(readings)
+    what = f"screen-pop:{role}"
+    if template is None:  # the caller's errors come first; then the template's
+        found, read = await customers.caller_cards(on, readings, principal), None
+    else:
+        alert_limit, wanted = _wants(template)
+        rows = await queries.screen_pop_rows(
+            on,
+            national,
+            international,
+            principal,
+            alert_limit,
+            views.recent_wants(wanted),
+            access_entry(principal, what),
         )
+        found, read = customers.caller_cards_of(rows), (rows[0] if rows else None)
+    if not found:
+        raise CallerNotFound(f"No customer has the phone {national}.", extra={"phone": national})
     if len({card.id for card, _ in found}) > 1:
         return CallerCandidates(
             detail=f"The number may be {' or '.join(readings)}; several customers hold one.",
@@ -412,13 +435,36 @@ async def screen_pop(
                 for card, phone in found
             ],
         )
-    template = await _template(on, templates, role)
+    if template is None:
+        raise TemplateNotFound(f"No ficha template for role '{role}'.")
     customer = found[0][0]
     policy = indicators.value_policy(settings)
-    what = f"screen-pop:{role}"
-    return await _ficha(
-        on, template, customer, role, language, principal, what, policy, clock.now()
+    if customer.status == CustomerStatus.MERGED or read is None:
+        return await _ficha(
+            on, template, customer, role, language, principal, what, policy, clock.now()
+        )
+    snap = indicators.snapshot_of(
+        {
+            "state": read["stats_state"],
+            "flags": read["stats_flags"],
+            "updated_at": read["stats_updated_at"],
+            "open_alerts": read["open_alerts"],
+        }
     )
+    events = views.recent_items(read["recent"], len(wanted))
+    now = clock.now()
+    follow_ups = await _open_follow_ups(on, template, customer.id, now)
+    return _built(
+        template, customer, role, language, principal, policy, now, snap, events, follow_ups
+    )
+
+
+def _wants(template: Template) -> tuple[int, list[tuple[list[str], bool, int]]]:
+    """How many open alerts a template shows, and what its event sections want."""
+    sections, _ = template
+    alert_limit = max((s["limit"] for s in sections if s["name"] == "alerts"), default=0)
+    shown = [s for s in sections if s["name"] in EVENT_SECTIONS]
+    return alert_limit, [(*EVENT_SECTIONS[s["name"]](s), s["limit"]) for s in shown]
 
 
 async def _template(on: Executor, templates: TemplateCache, role: str) -> Template:
@@ -439,17 +485,48 @@ async def _ficha(
     policy: ValuePolicy,
     now: datetime,
 ) -> Ficha:
-    """The ficha as of ``now``. On a bare connection the reads stand alone, and the
-    access-log row commits before the ficha is answered."""
-    sections, labels = template
+    """The ficha as of ``now``. What it reads once the customer is known is one statement
+    with the access-log row of the read: on a bare connection it commits before the ficha
+    is answered, and if the row cannot be written nothing is answered."""
     if customer.status == CustomerStatus.MERGED:
         survivor = await customers.survivor_id(on, customer.id)
         customer = await customers.get_customer(on, survivor, principal)
-    alert_limit = max((s["limit"] for s in sections if s["name"] == "alerts"), default=0)
-    snap = await indicators.snapshot(on, customer.id, alert_limit)
+    alert_limit, wanted = _wants(template)
+    read = await queries.ficha_reads(
+        on, customer.id, alert_limit, views.recent_wants(wanted), access_entry(principal, what)
+    )
+    snap = indicators.snapshot_of(read)
+    events = views.recent_items(read["recent"], len(wanted))
+    follow_ups = await _open_follow_ups(on, template, customer.id, now)
+    return _built(
+        template, customer, role, language, principal, policy, now, snap, events, follow_ups
+    )
+
+
+async def _open_follow_ups(
+    on: Executor, template: Template, customer_id: UUID, now: datetime
+) -> list[dict[str, Any]]:
+    """The open follow-ups a template shows (no statement when it shows none)."""
+    sections, _ = template
+    limit = max((s["limit"] for s in sections if s["name"] == "follow_ups"), default=0)
+    return await tasks.open_for_ficha(on, customer_id, now, limit) if limit else []
+
+
+def _built(
+    template: Template,
+    customer: CustomerOut,
+    role: str,
+    language: str,
+    principal: Principal,
+    policy: ValuePolicy,
+    now: datetime,
+    snap: Snapshot,
+    events: list[list[dict[str, Any]]],
+    follow_ups: list[dict[str, Any]],
+) -> Ficha:
+    """The ficha of what was read: only what its template names."""
+    sections, labels = template
     shown = [s for s in sections if s["name"] in EVENT_SECTIONS]
-    wanted = [(*EVENT_SECTIONS[s["name"]](s), s["limit"]) for s in shown]
-    events = await views.recent_events(on, customer.id, wanted) if wanted else []
     ctx = Context(
         principal=principal,
         customer=customer,
@@ -460,13 +537,13 @@ async def _ficha(
         alerts=snap["alerts"],
         now=now,
         events={s["name"]: items for s, items in zip(shown, events, strict=True)},
+        follow_ups=follow_ups,
     )
     built: dict[str, Any] = {}
     for section in sections:
         content = BUILDERS[section["name"]](ctx, section)
         name = section["name"]
         built[name] = {"name": name, "label": label_for(labels, language, name), **content}
-    await record_access(on, principal, customer.id, what)
     return Ficha(
         customer_id=customer.id,
         role=role,

@@ -65,23 +65,36 @@ _HISTORIES = (
     "AND a.occurred_at = e.occurred_at AND a.event_id = e.id"
 )
 
+
 # What a ficha reads of the indicators: the stats row (absent before the first event)
 # and the open alerts, newest first.
-_SNAPSHOT = """
+def snapshot_sql(customer: str, alert_limit: str) -> str:
+    """The statement reading a customer's stats row and its newest open alerts (columns
+    state, flags, updated_at, open_alerts; one row, empty before any event), on the
+    parameters named: a ficha composes it with what else it reads."""
+    return f"""
 SELECT s.state, coalesce(s.indicators->'flags', '[]'::jsonb) AS flags, s.updated_at,
   (SELECT coalesce(json_agg(a ORDER BY a.id DESC), '[]'::json) FROM (
      SELECT id, customer_id, rule, code, severity, title, detail, owner_id, status, raised_at,
             acknowledged_at, acknowledged_by, acknowledged_by_key_id, cleared_at
-     FROM alerts WHERE customer_id = $1 AND cleared_at IS NULL AND status = 'open'
-     ORDER BY id DESC LIMIT $2) AS a) AS open_alerts
-FROM (SELECT $1::uuid AS id) AS wanted LEFT JOIN customer_stats s ON s.customer_id = wanted.id
+     FROM alerts WHERE customer_id = {customer} AND cleared_at IS NULL AND status = 'open'
+     ORDER BY id DESC LIMIT {alert_limit}) AS a) AS open_alerts
+FROM (SELECT {customer}::uuid AS id) AS wanted
+LEFT JOIN customer_stats s ON s.customer_id = wanted.id
 """
+
+
+_SNAPSHOT = snapshot_sql("$1", "$2")
 
 
 async def snapshot_row(on: Executor, customer_id: UUID, alert_limit: int) -> Any:
     """The stats row and the newest open alerts, in one round trip (every ficha)."""
     conn = await driver_connection(on)
     return await conn.fetchrow(_SNAPSHOT, customer_id, alert_limit)
+
+
+# Notified on commit by the trigger on policies, whoever changed them (cache.py).
+POLICIES_CHANNEL = "ch_policies"
 
 
 async def stored_policies(on: Executor) -> dict[str, dict[str, Any]]:
@@ -180,6 +193,30 @@ async def customers_after(on: Executor, after: UUID | None, limit: int) -> list[
         "ORDER BY id LIMIT $2",
         after,
         limit,
+    )
+
+
+# Whose stats a rule's change may concern: what the rule reads is in their state (or, for
+# incidents, they are in an open one). Flagged customers are due anyway (``due``).
+CONCERNS = {
+    "unsatisfied_streak": "(s.state->'surveys' <> '[]' OR s.state->'rated' <> '[]')",
+    "premium_abandoned_calls": "s.state->'missed_calls' <> '[]'",
+    "recurring_problem": "s.state->'tickets' <> '{}'",
+    "open_dispute": "s.state->'disputes' <> '{}'",
+    "urgent_message": "s.state->'texts' <> '[]'",
+    "angry_message": "s.state->'texts' <> '[]'",
+    "incident_affected": "EXISTS (SELECT 1 FROM incident_customers m JOIN incidents i "
+    "ON i.id = m.incident_id WHERE m.customer_id = s.customer_id AND i.status = 'open')",
+}
+
+
+async def make_due(on: Executor, rule: str, now: datetime) -> None:
+    """Make the customers ``rule`` may concern due for evaluation at ``now``."""
+    conn = await driver_connection(on)
+    await conn.execute(
+        "UPDATE customer_stats s SET reevaluate_at = $1 "
+        "WHERE (s.reevaluate_at IS NULL OR s.reevaluate_at > $1) AND " + CONCERNS[rule],
+        now,
     )
 
 

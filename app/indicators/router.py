@@ -82,8 +82,12 @@ async def get_rule(rule: str, session: SessionDep, principal: Reader) -> RuleOut
 @router.put(
     "/rules/{rule}",
     operation_id="put_rule",
-    summary="Change a rule's thresholds (takes effect on the next evaluation)",
+    summary="Change a rule's settings (everyone it concerns is evaluated at the next pass)",
     responses=problem_responses(Unauthorized, Forbidden, RuleNotFound, ValidationFailed),
 )
-async def put_rule(rule: str, body: RuleConfig, session: SessionDep, principal: Admin) -> RuleOut:
-    return await service.put_rule(session, rule, body)
+async def put_rule(
+    rule: str, body: RuleConfig, session: SessionDep, principal: Admin, clock: ClockDep
+) -> RuleOut:
+    """The customers the rule concerns are evaluated again at the next maintenance pass
+    (and `customer-history rules sweep`): a lower threshold raises, a higher one clears."""
+    return await service.put_rule(session, rule, body, clock)

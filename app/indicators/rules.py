@@ -13,8 +13,6 @@ class RuleSettings(TypedDict, total=False):
 
     enabled: bool
     threshold: int
-    window_days: int
-    window_hours: int
     tiers: list[str]
     actions: list[dict[str, Any]]
 
@@ -24,19 +22,27 @@ class RuleSettings(TypedDict, total=False):
 # action queues a template for the customer ``after_minutes`` after the alert is raised,
 # sent only if the alert is still open then (app/messages/journeys.py).
 DEFAULT_RULES: dict[str, RuleSettings] = {
-    "unsatisfied_streak": {"enabled": True, "threshold": 3, "window_days": 90, "actions": []},
+    "unsatisfied_streak": {"enabled": True, "threshold": 3, "actions": []},
     "premium_abandoned_calls": {
         "enabled": True,
         "threshold": 4,
-        "window_hours": 4,
         "tiers": [Tier.PREMIUM, Tier.VIP],
         "actions": [{"kind": "message", "template": "abandoned_calls", "after_minutes": 30}],
     },
-    "recurring_problem": {"enabled": True, "threshold": 2, "window_days": 60, "actions": []},
+    "recurring_problem": {"enabled": True, "threshold": 2, "actions": []},
     "open_dispute": {"enabled": True, "actions": []},
     "incident_affected": {"enabled": True, "actions": []},
     "urgent_message": {"enabled": True, "actions": []},
     "angry_message": {"enabled": True, "actions": []},
+}
+# The windows the rules count over: those of the indicators they read (unsatisfied_90d,
+# missed_calls_4h, ticket_categories_60d), fixed, shown beside the settings.
+RULE_WINDOWS: dict[str, dict[str, int]] = {
+    "unsatisfied_streak": {"days": 90},
+    "premium_abandoned_calls": {"hours": 4},
+    "recurring_problem": {"days": 60},
+    "urgent_message": {"hours": 24},
+    "angry_message": {"hours": 24},
 }
 
 

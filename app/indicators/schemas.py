@@ -274,8 +274,26 @@ class IndicatorsOut(BaseModel):
 
 
 class RuleOut(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "rule": "unsatisfied_streak",
+                    "config": {"enabled": True, "threshold": 3, "actions": []},
+                    "windows": {"days": 90},
+                }
+            ]
+        }
+    )
+
     rule: str = Field(description=RULE_NAMES)
-    config: dict[str, Any]
+    config: dict[str, Any] = Field(
+        description="Its settings, each settable with PUT /v1/rules/{rule} (RuleConfig)"
+    )
+    windows: dict[str, int] = Field(
+        default_factory=dict,
+        description="What it counts over (days, hours): the indicators' windows, not settable",
+    )
 
 
 class RuleList(BaseModel):
@@ -296,6 +314,26 @@ class MessageAction(BaseModel):
     after_minutes: Annotated[int, Field(ge=0, le=10_080)] = 0
 
 
+class FollowUpAction(BaseModel):
+    """Create a follow-up task when an alert of the rule is raised, once per alert (at the
+    next maintenance pass), due ``due_minutes`` after the alert."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["create_follow_up"]
+    title: Annotated[str, Field(min_length=1, max_length=300)] | None = Field(
+        default=None, description="The alert's title when omitted"
+    )
+    assignee: Annotated[str, Field(min_length=1, max_length=200)] | None = Field(
+        default=None, description="An agent id; the customer's owner when omitted"
+    )
+    due_minutes: Annotated[int, Field(ge=0, le=43_200)] = 0
+
+
+# No discriminator: a message action may leave its kind out, as it always could.
+RuleAction = MessageAction | FollowUpAction
+
+
 class RuleConfig(BaseModel):
     """Thresholds of a rule; omitted fields keep their defaults."""
 
@@ -306,7 +344,8 @@ class RuleConfig(BaseModel):
                 {"enabled": True, "threshold": 3},
                 {
                     "actions": [
-                        {"kind": "message", "template": "abandoned_calls", "after_minutes": 30}
+                        {"kind": "message", "template": "abandoned_calls", "after_minutes": 30},
+                        {"kind": "create_follow_up", "due_minutes": 60},
                     ]
                 },
             ]
@@ -316,7 +355,7 @@ class RuleConfig(BaseModel):
     enabled: bool = True
     threshold: Annotated[int, Field(ge=1, le=1000)] | None = None
     tiers: list[Tier] | None = None
-    actions: list[MessageAction] | None = Field(
+    actions: list[RuleAction] | None = Field(
         default=None, max_length=5, description="What to do while an alert of the rule is open"
     )
 

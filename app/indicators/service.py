@@ -20,7 +20,7 @@ from app.core.security import Principal
 from app.customers.service import readable_family
 from app.indicators import queries
 from app.indicators.repository import PolicyRepository
-from app.indicators.rules import DEFAULT_RULES, evaluate
+from app.indicators.rules import DEFAULT_RULES, RULE_WINDOWS, evaluate
 from app.indicators.schemas import (
     IndicatorsOut,
     RuleConfig,
@@ -194,7 +194,12 @@ def _flag_changes(rows: list[StatsRow], saved: list[SavedStats]) -> list[outbox.
 async def snapshot(on: Executor, customer_id: UUID, alert_limit: int) -> Snapshot:
     """The stats row as stored (state, flags, when last updated: None before any event)
     and up to ``alert_limit`` open alerts, newest first."""
-    row = await queries.snapshot_row(on, customer_id, alert_limit)
+    return snapshot_of(await queries.snapshot_row(on, customer_id, alert_limit))
+
+
+def snapshot_of(row: Any) -> Snapshot:
+    """:func:`snapshot` from the row its statement read (for a ficha, which reads it with
+    other things)."""
     alerts = [AlertOut.model_validate(a) for a in row["open_alerts"]]
     if not row["state"]:
         return {"state": empty_state(), "flags": [], "updated_at": None, "alerts": alerts}
@@ -241,13 +246,19 @@ async def put_policy(session: AsyncSession, name: str, config: dict[str, Any]) -
 
 async def rules(session: AsyncSession) -> list[RuleOut]:
     stored = await queries.stored_policies(session)
-    return [
-        RuleOut(rule=name, config={**DEFAULT_RULES[name], **stored.get(name, {})})
-        for name in RULE_NAMES
-    ]
+    return [_rule_out(name, stored.get(name, {})) for name in RULE_NAMES]
 
 
-async def put_rule(session: AsyncSession, name: str, config: RuleConfig) -> RuleOut:
+def _rule_out(name: str, stored: dict[str, Any]) -> RuleOut:
+    return RuleOut(
+        rule=name, config={**DEFAULT_RULES[name], **stored}, windows=RULE_WINDOWS.get(name, {})
+    )
+
+
+async def put_rule(session: AsyncSession, name: str, config: RuleConfig, clock: Clock) -> RuleOut:
+    """Store a rule's settings; the customers it concerns are due at the next maintenance
+    pass (and ``rules sweep``), so that a changed threshold raises and clears alerts
+    without waiting for each customer's next event."""
     if name not in DEFAULT_RULES:
         raise RuleNotFound(f"No rule '{name}'; the rules are {', '.join(RULE_NAMES)}.")
     values = config.model_dump(mode="json", exclude_none=True)
@@ -256,7 +267,8 @@ async def put_rule(session: AsyncSession, name: str, config: RuleConfig) -> Rule
         if key not in allowed:
             raise invalid_field(f"body.{key}", f"rule '{name}' has no setting '{key}'")
     await put_policy(session, name, values)
-    return RuleOut(rule=name, config={**DEFAULT_RULES[name], **values})
+    await queries.make_due(session, name, clock.now())
+    return _rule_out(name, values)
 
 
 async def indicators_of(

@@ -1,8 +1,8 @@
 """HTTP routes: where an incoming call goes, and the routing policy."""
 
-from typing import Annotated, Any
+from typing import Annotated
 
-from fastapi import APIRouter, Path, Response
+from fastapi import APIRouter, Path, Request
 
 from app.auth.dependencies import Admin, Reader
 from app.core.bounded_json import BoundedJsonRoute
@@ -15,6 +15,7 @@ from app.core.errors import (
     invalid_field,
     problem_responses,
 )
+from app.core.fast_route import fast_get
 from app.customers.identifiers import normalize_phone
 from app.customers.schemas import PhoneText
 from app.routing import service
@@ -24,7 +25,8 @@ from app.routing.schemas import RoutingAnswer, RoutingPolicy
 router = APIRouter(prefix="/v1", tags=["indicators"], route_class=BoundedJsonRoute)
 
 
-@router.get(
+@fast_get(
+    router,
     "/routing/by-phone/{phone}",
     operation_id="route_by_phone",
     summary="Queue and priority for an incoming call (IVR / ACD)",
@@ -39,17 +41,16 @@ async def route_by_phone(
             "a generated client encodes the path itself: give it the number as written",
         ),
     ],
+    request: Request,
     connection: DriverDep,
     principal: Reader,
     settings: SettingsDep,
-) -> Any:
+) -> RoutingAnswer:
     try:
         normalised = normalize_phone(phone, settings.default_region)
     except ValueError as exc:
         raise invalid_field("path.phone", str(exc)) from None
-    answer = await service.route(connection, normalised, principal)
-    # Called on every incoming call: serialise once instead of validating the model again.
-    return Response(answer.model_dump_json(), media_type="application/json")
+    return await service.route(connection, request.app.state.policies, normalised, principal)
 
 
 @router.get(

@@ -8,6 +8,15 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from app.customers.schemas import Tier
 
 
+class FlagQueue(BaseModel):
+    """Where a caller with a flag goes, and the priority they get there at least."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    queue: Annotated[str, Field(min_length=1, max_length=100)]
+    priority: Annotated[int, Field(ge=0, le=100)]
+
+
 class RoutingPolicy(BaseModel):
     """How callers are queued and prioritised; admin-editable."""
 
@@ -24,6 +33,7 @@ class RoutingPolicy(BaseModel):
                         "standard": {"queue": "default", "priority": 20},
                     },
                     "flag_priority": {"open_dispute": 20, "abandoned_calls": 25, "at_risk": 15},
+                    "flag_queues": {"at_risk": {"queue": "vip", "priority": 80}},
                     "incident_priority": 60,
                     "language_queues": {"pt": "support-pt"},
                 }
@@ -49,6 +59,11 @@ class RoutingPolicy(BaseModel):
             "urgent_message": 30,
             "angry_customer": 20,
         }
+    )
+    flag_queues: dict[str, FlagQueue] = Field(
+        default_factory=dict,
+        description="A flag's queue and least priority (e.g. at_risk to the VIP service); "
+        "with several, the highest priority wins. An incident's queue wins over them",
     )
     incident_priority: Annotated[int, Field(ge=0, le=100)] = 60
     language_queues: dict[str, str] = Field(default_factory=dict)

@@ -33,8 +33,10 @@ from app.timeline.payloads import (
     QuotePayload,
     SocialPayload,
     SurveyPayload,
+    TaskPayload,
     TicketPayload,
     WebinarPayload,
+    WrapUpPayload,
 )
 
 CUSTOM_PREFIX = "custom."
@@ -80,6 +82,11 @@ CATALOG: dict[str, EventType] = {
             call__missed="A call nobody answered (no answer, busy, failed, cancelled)",
             call__abandoned="The caller hung up while waiting",
             call__voicemail="The caller left a voicemail",
+        ),
+        *_types(
+            Channel.PHONE,
+            WrapUpPayload,
+            call__wrapped_up="An agent wrapped a call up: disposition and wrap-up codes",
         ),
         *_types(
             Channel.EMAIL,
@@ -156,6 +163,12 @@ CATALOG: dict[str, EventType] = {
             CallbackPayload,
             callback__requested="The customer asked to be called back, answering a message",
         ),
+        *_types(
+            Channel.SYSTEM,
+            TaskPayload,
+            task__created="A follow-up task on the customer was created",
+            task__completed="A follow-up task on the customer was done",
+        ),
         *_types(Channel.SYSTEM, CorrectionPayload, event__corrected="An earlier event was wrong"),
     ]
 }
@@ -165,6 +178,7 @@ SYSTEM_TYPES = frozenset(
     {"customer.merged", "customer.unmerged", "customer.erased", "preference.updated"}
     | {"consent.granted", "consent.withdrawn"}
     | {"message.sent", "callback.requested"}
+    | {"task.created", "task.completed"}
 )
 
 

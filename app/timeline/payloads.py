@@ -11,7 +11,7 @@ generated from these marks (``python -m migrations.keep_list``) and
 A kept object or list is redacted inside by the same list; strings in a list never stay.
 """
 
-from datetime import date
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal, Self
 from uuid import UUID
@@ -68,6 +68,25 @@ class CallPayload(Payload):
     tags: Annotated[list[Short], ERASE] = Field(default_factory=list)
     comments: Annotated[list[Long], ERASE] = Field(default_factory=list)
     call_id: Annotated[Short | None, KEEP] = None
+
+
+class WrapUpPayload(Payload):
+    """What the agent recorded when the call ended: its disposition and wrap-up codes."""
+
+    call_id: Annotated[Short | None, KEEP] = Field(
+        default=None, description="The telephony platform's id of the call"
+    )
+    disposition: Annotated[Short, KEEP] = Field(
+        description="How the call ended for the business: resolved, callback, sale, promise "
+        "to pay... (the center's own codes)"
+    )
+    wrap_up_codes: Annotated[list[Short], KEEP] = Field(
+        default_factory=list, max_length=20, description="Why the customer called"
+    )
+    satisfaction: Annotated[Outcome | None, KEEP] = Field(
+        default=None, description="The agent's reading of the customer's mood"
+    )
+    notes: Annotated[Long | None, ERASE] = None
 
 
 class EmailPayload(Payload):
@@ -288,6 +307,20 @@ class MessagePayload(Payload):
     subject: Annotated[Medium | None, ERASE] = None
     body: Annotated[Long | None, ERASE] = None
     reason: Annotated[Medium | None, ERASE] = Field(default=None, description="Why it failed")
+
+
+class TaskPayload(Payload):
+    """A follow-up task on the customer: created by an agent or from an alert, completed."""
+
+    task_id: Annotated[UUID, KEEP] = Field(description="The task (GET /v1/tasks/{id})")
+    title: Annotated[Medium, ERASE]
+    assignee: Annotated[Short | None, KEEP] = Field(
+        default=None, description="The agent it is assigned to"
+    )
+    due_at: Annotated[datetime | None, KEEP] = None
+    alert_id: Annotated[UUID | None, KEEP] = Field(
+        default=None, description="The alert it was created from"
+    )
 
 
 class CallbackPayload(Payload):

@@ -244,23 +244,38 @@ async def page_rows(
 # one JSON document: PostgreSQL then plans this statement once per connection, where with
 # array parameters it planned it again on every call, for longer than the query ran
 # (docs/performance.md).
-_RECENT = (
-    "WITH RECURSIVE "
-    + family_cte("$1::uuid")
-    + """
+def recent_sql(customer: str, wants: str) -> str:
+    """The statement reading a ficha's event sections (columns n, id, type, occurred_at,
+    channel, direction, summary, actor, in the order shown), on the parameters named: a
+    uuid and the wants' JSON document."""
+    return (
+        "WITH RECURSIVE "
+        + family_cte(f"{customer}::uuid")
+        + f"""
 SELECT w.n, e.id, e.type, e.occurred_at, e.channel, e.direction, e.summary, e.actor
-FROM jsonb_array_elements($2::jsonb) WITH ORDINALITY AS w(want, n)
+FROM jsonb_array_elements({wants}::jsonb) WITH ORDINALITY AS w(want, n)
 CROSS JOIN LATERAL (
     SELECT id, type, occurred_at, channel, direction, summary, actor FROM events
     WHERE customer_id IN (SELECT id FROM family) AND type <> 'event.corrected'
       AND (w.want->'patterns' = '[]' OR EXISTS (
           SELECT FROM jsonb_array_elements_text(w.want->'patterns') AS p(pattern)
           WHERE type LIKE p.pattern))
-      AND (NOT (w.want->'pinned')::boolean OR payload @> '{"pinned": true}')
+      AND (NOT (w.want->'pinned')::boolean OR payload @> '{{"pinned": true}}')
     ORDER BY occurred_at DESC, id DESC LIMIT (w.want->'limit')::int) AS e
 ORDER BY w.n, e.occurred_at DESC, e.id DESC
 """
-)
+    )
+
+
+_RECENT = recent_sql("$1", "$2")
+
+
+def recent_wants(wanted: Sequence[tuple[Sequence[str], bool, int]]) -> str:
+    """The wants of :func:`recent_sql` as its JSON document: (LIKE patterns, pinned only,
+    how many) each."""
+    return json.dumps(
+        [{"patterns": list(p), "pinned": pinned, "limit": n} for p, pinned, n in wanted]
+    )
 
 
 async def recent_rows(
@@ -269,8 +284,7 @@ async def recent_rows(
     """For each (LIKE patterns, pinned only, how many), the newest events of a customer's
     merge family; each row carries ``n``, the number of its want from 1."""
     conn = await driver_connection(on)
-    wants = [{"patterns": list(p), "pinned": pinned, "limit": n} for p, pinned, n in wanted]
-    return list(await conn.fetch(_RECENT, customer_id, json.dumps(wants)))
+    return list(await conn.fetch(_RECENT, customer_id, recent_wants(wanted)))
 
 
 # The events that carry customer text, in key order from a key on, each with whether its

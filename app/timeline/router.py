@@ -10,11 +10,11 @@ from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 from sse_starlette import EventSourceResponse
 
-from app.auth.dependencies import Reader, StreamReader, Writer
+from app.auth.dependencies import AgentWriter, Reader, StreamReader, Writer
 from app.core.bounded_json import BoundedJsonRoute
 from app.core.clock import ClockDep
 from app.core.config import SettingsDep
-from app.core.db import Database, SessionDep
+from app.core.db import Database, DriverDep, SessionDep
 from app.core.errors import (
     EXAMPLE_ID,
     Forbidden,
@@ -27,6 +27,7 @@ from app.core.errors import (
     invalid_field,
     problem_responses,
 )
+from app.core.fast_route import fast_get
 from app.core.openapi import headers
 from app.core.pagination import InvalidCursor, Limit
 from app.core.preconditions import IfMatch, etag
@@ -45,9 +46,11 @@ from app.timeline.schemas import (
     IdentifiedEventIn,
     MergeOutcome,
     MergeRequest,
+    NoteIn,
     TimelinePage,
     UnmergeOutcome,
     UnmergeRequest,
+    WrapUpIn,
 )
 from app.timeline.service import IdempotencyConflict, NotMerged
 from app.timeline.stream import TimelineFeed
@@ -160,6 +163,92 @@ async def append_event(
     return _event_response(response, request, event, created)
 
 
+_AGENT_WRITE_ERRORS = problem_responses(
+    Unauthorized,
+    Forbidden,
+    CustomerNotFound,
+    IdempotencyConflict,
+    CustomerNotActive,
+    ValidationFailed,
+)
+
+
+@router.post(
+    "/customers/{customer_id}/notes",
+    operation_id="add_note",
+    status_code=status.HTTP_201_CREATED,
+    summary="Write a note on the customer, as the key's agent (idempotent)",
+    responses={**_EVENT_CREATED, **_AGENT_WRITE_ERRORS},
+)
+async def add_note(
+    customer_id: UUID,
+    body: NoteIn,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: AgentWriter,
+    settings: SettingsDep,
+    clock: ClockDep,
+    rules: TextRulesDep,
+    idempotency_key: IdempotencyKey = None,
+) -> EventOut:
+    """Appends `note.added` with the key's agent as its actor; every role writes notes on
+    the customers it sees (a job key must name its agent). A pinned note shows in the
+    ficha's pinned notes."""
+    event, created = await service.append_by_agent(
+        session,
+        customer_id,
+        "note.added",
+        {"text": body.text, "pinned": body.pinned},
+        " ".join(body.text.split()),  # the note itself is its one line
+        body.occurred_at,
+        idempotency_key,
+        principal,
+        settings,
+        clock,
+        rules,
+    )
+    return _event_response(response, request, event, created)
+
+
+@router.post(
+    "/customers/{customer_id}/wrap-ups",
+    operation_id="wrap_up_call",
+    status_code=status.HTTP_201_CREATED,
+    summary="Record a call's disposition and wrap-up codes, as the key's agent (idempotent)",
+    responses={**_EVENT_CREATED, **_AGENT_WRITE_ERRORS},
+)
+async def wrap_up_call(
+    customer_id: UUID,
+    body: WrapUpIn,
+    request: Request,
+    response: Response,
+    session: SessionDep,
+    principal: AgentWriter,
+    settings: SettingsDep,
+    clock: ClockDep,
+    rules: TextRulesDep,
+    idempotency_key: IdempotencyKey = None,
+) -> EventOut:
+    """Appends `call.wrapped_up` with the key's agent as its actor. A satisfaction of
+    `unsatisfied` counts as an unsatisfied contact (the indicators and the rules)."""
+    event, created = await service.append_by_agent(
+        session,
+        customer_id,
+        "call.wrapped_up",
+        body.model_dump(mode="json", exclude={"occurred_at"}, exclude_none=True),
+        f"Call wrapped up: {body.disposition}"
+        + (f" ({', '.join(body.wrap_up_codes)})" if body.wrap_up_codes else ""),
+        body.occurred_at,
+        idempotency_key,
+        principal,
+        settings,
+        clock,
+        rules,
+    )
+    return _event_response(response, request, event, created)
+
+
 @router.post(
     "/events",
     operation_id="append_identified_event",
@@ -249,7 +338,8 @@ _REDIRECT: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get(
+@fast_get(
+    router,
     "/customers/{customer_id}/timeline",
     operation_id="get_timeline",
     summary="A customer's history, newest first",
@@ -264,7 +354,7 @@ _REDIRECT: dict[int | str, dict[str, Any]] = {
 async def get_timeline(
     customer_id: UUID,
     request: Request,
-    session: SessionDep,
+    connection: DriverDep,
     principal: Reader,
     type: Annotated[
         list[str] | None,
@@ -282,7 +372,7 @@ async def get_timeline(
         if not known:
             raise invalid_field(f"query.type.{index}", f"unknown type or family '{value}'")
     page = await views.read_timeline(
-        session,
+        connection,
         customer_id,
         principal,
         types=type or [],

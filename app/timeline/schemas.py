@@ -344,3 +344,56 @@ class UnmergeOutcome(BaseModel):
     survivor_id: UUID
     restored_id: UUID
     identifiers_restored: int
+
+
+class NoteIn(BaseModel):
+    """A note the calling agent writes on the customer (``note.added``, as the agent)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "text": "Prefers a call after 17:00; waiting for the refund of SO-1001",
+                    "pinned": True,
+                }
+            ]
+        },
+    )
+
+    text: Annotated[str, Field(min_length=1, max_length=10_000)]
+    pinned: bool = Field(default=False, description="Shown in the ficha's pinned notes")
+    occurred_at: Timestamp | None = Field(default=None, description="Now when omitted")
+
+
+class WrapUpIn(BaseModel):
+    """What the calling agent records as a call ends (``call.wrapped_up``, as the agent)."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "examples": [
+                {
+                    "call_id": "CA5f0e2b",
+                    "disposition": "callback",
+                    "wrap_up_codes": ["refund", "delivery"],
+                    "satisfaction": "unsatisfied",
+                    "notes": "Parcel late again; call back on Friday",
+                }
+            ]
+        },
+    )
+
+    call_id: Annotated[str, Field(min_length=1, max_length=200)] | None = None
+    disposition: Annotated[str, Field(min_length=1, max_length=200)] = Field(
+        description="The center's own code for how the call ended (resolved, callback, sale...)"
+    )
+    wrap_up_codes: list[Annotated[str, Field(min_length=1, max_length=200)]] = Field(
+        default_factory=list, max_length=20, description="Why the customer called"
+    )
+    satisfaction: Literal["satisfied", "neutral", "unsatisfied"] | None = Field(
+        default=None,
+        description="The agent's reading; unsatisfied counts in the satisfaction indicators",
+    )
+    notes: Annotated[str, Field(max_length=10_000)] | None = None
+    occurred_at: Timestamp | None = Field(default=None, description="Now when omitted")

@@ -400,6 +400,33 @@ async def append_identified(
     return await append(session, customer_id, new, key, principal, settings, clock, rules)
 
 
+async def append_by_agent(
+    session: AsyncSession,
+    customer_id: UUID,
+    type_name: str,
+    payload: dict[str, Any],
+    summary: str,
+    occurred_at: datetime | None,
+    header_key: str | None,
+    principal: Principal,
+    settings: Settings,
+    clock: Clock,
+    rules: RulesCache,
+) -> tuple[EventOut, bool]:
+    """An agent's own write (a note, a wrap-up) on a customer the key sees, its actor the
+    key's agent; idempotent with the Idempotency-Key header."""
+    data = EventIn(
+        type=type_name,
+        occurred_at=occurred_at or clock.now(),
+        actor=principal.agent_id,
+        summary=summary[:280],
+        payload=payload,
+    )
+    return await append_to_customer(
+        session, customer_id, data, header_key, principal, settings, clock, rules
+    )
+
+
 async def append_system_event(
     session: AsyncSession,
     customer_id: UUID,

@@ -6,8 +6,6 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from app.auth.access import record_access
 from app.core.db import Executor
 from app.core.pagination import InvalidCursor, cursor_id, decode_cursor, keyset_page
@@ -20,7 +18,7 @@ from app.timeline.schemas import EventOut, TimelinePage
 
 
 async def read_timeline(
-    session: AsyncSession,
+    on: Executor,
     customer_id: UUID,
     principal: Principal,
     *,
@@ -32,15 +30,16 @@ async def read_timeline(
     cursor: str | None,
 ) -> TimelinePage | customers.Merged:
     """A page of a customer's history and everyone merged into it, newest first, logged as
-    read; for a merged customer, only its survivor, and nothing is read."""
-    customer, family = await customers.readable_family(session, customer_id, principal)
-    if customer.status == CustomerStatus.MERGED:
-        return customers.Merged(await customers.survivor_id(session, customer.id))
-    await record_access(session, principal, customer.id, "timeline")
+    read; for a merged customer, only its survivor, and nothing is read. On a bare
+    connection the access-log row commits before the page is read."""
+    status, family = await customers.visible_family(on, customer_id, principal)
+    if status == CustomerStatus.MERGED:
+        return customers.Merged(await customers.survivor_id(on, customer_id))
+    await record_access(on, principal, customer_id, "timeline")
     exact = [t for t in types if not t.endswith("*")]
     prefixes = [t.rstrip("*") for t in types if t.endswith("*")]
     query = TimelineQuery(family, exact, prefixes, channels, since, until)
-    rows = await queries.page_rows(session, query, limit=limit + 1, after=_after(cursor))
+    rows = await queries.page_rows(on, query, limit=limit + 1, after=_after(cursor))
     page, next_cursor = keyset_page(
         rows, limit, lambda r: {"t": r["occurred_at"].isoformat(), "id": str(r["id"])}
     )
@@ -89,19 +88,35 @@ async def recent_events(
     """For each of ``wanted`` (types, exact or ``prefix.*``, none for any; pinned notes
     only; how many), the newest events of an already-authorised customer and everyone
     merged into it: one query for all of a ficha's event sections."""
-    patterns = [([_like(t) for t in types], pinned, n) for types, pinned, n in wanted]
-    rows = await queries.recent_rows(on, customer_id, patterns)
-    found: list[list[dict[str, Any]]] = [[] for _ in wanted]
-    for r in rows:
-        found[r["n"] - 1].append(
+    return recent_items(await queries.recent_rows(on, customer_id, _patterns(wanted)), len(wanted))
+
+
+def recent_wants(wanted: Sequence[tuple[Sequence[str], bool, int]]) -> str:
+    """The wants of :func:`recent_events` as the events statement takes them, for a ficha
+    that reads them with other things."""
+    return queries.recent_wants(_patterns(wanted))
+
+
+def _patterns(
+    wanted: Sequence[tuple[Sequence[str], bool, int]],
+) -> list[tuple[list[str], bool, int]]:
+    return [([_like(t) for t in types], pinned, n) for types, pinned, n in wanted]
+
+
+def recent_items(rows: Sequence[Any], wanted: int) -> list[list[dict[str, Any]]]:
+    """:func:`recent_events` from the rows its statement read (records, or the anonymous
+    ones of an array, in the statement's column order), for ``wanted`` wants."""
+    found: list[list[dict[str, Any]]] = [[] for _ in range(wanted)]
+    for n, event_id, type_, occurred_at, channel, direction, summary, actor in rows:
+        found[n - 1].append(
             {
-                "id": str(r["id"]),
-                "type": r["type"],
-                "occurred_at": r["occurred_at"].isoformat(),
-                "channel": r["channel"],
-                "direction": r["direction"],
-                "summary": r["summary"],
-                "actor": r["actor"],
+                "id": str(event_id),
+                "type": type_,
+                "occurred_at": occurred_at.isoformat(),
+                "channel": channel,
+                "direction": direction,
+                "summary": summary,
+                "actor": actor,
             }
         )
     return found

@@ -2,14 +2,18 @@
 no more, until it expires or the key is revoked."""
 
 import hashlib
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
+from typing import Any
 
 import httpx
 import pytest
+from fastapi import FastAPI
 from pydantic import ValidationError
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.auth.cache import KeyCache
 from app.auth.service import revoke_key
 from app.core.config import Settings
 from app.core.security import Role
@@ -76,6 +80,32 @@ async def test_a_token_expires(
     assert (
         expired.json()["detail"] == "The session token is unknown or expired, or its key revoked."
     )
+
+
+class KeepingCache(KeyCache):
+    """Keeps every caller it reads, as a process whose LISTEN connection is up does."""
+
+    def __init__(self) -> None:
+        super().__init__(None)
+        self.kept: dict[str, Any] = {}
+
+    async def get(self, key: str, load: Callable[[], Awaitable[Any]]) -> Any:
+        if key not in self.kept:
+            self.kept[key] = await load()
+        return self.kept[key]
+
+
+async def test_a_kept_token_expires_too(
+    app: FastAPI, client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock
+) -> None:
+    """A process keeps the caller behind a token it authenticated; the expiry still holds."""
+    app.state.keys = KeepingCache()
+    token = await mint(client, admin)
+    clock.advance(timedelta(seconds=899))
+    assert (await client.get("/v1/me", headers=token)).status_code == 200
+    assert len(app.state.keys.kept) == 2  # the key and the token
+    clock.advance(timedelta(seconds=1))
+    assert (await client.get("/v1/me", headers=token)).status_code == 401
 
 
 async def test_the_lifetime_is_configurable_and_bounded(

@@ -598,6 +598,36 @@ async def test_a_screen_pop_is_logged_before_it_is_answered(
     assert [(r["what"], r["role"]) for r in logged] == [("screen-pop:support", "admin")]
 
 
+async def test_only_a_screen_pop_that_shows_a_ficha_is_logged(
+    client: httpx.AsyncClient, admin: dict[str, str], rich: dict[str, str], session: AsyncSession
+) -> None:
+    """The screen-pop reads the caller's cards and the ficha in one statement: candidates
+    and an unknown number show no customer's data, and log no read; a ficha logs one."""
+    await new_customer(
+        client,
+        admin,
+        display_name="Oliver",
+        identifiers=[{"kind": "phone", "value": "+61 2345 678"}],
+    )
+
+    async def logged() -> list[tuple[str, str]]:
+        rows = await session.execute(text("SELECT customer_id::text, what FROM access_log"))
+        return [(r[0], r[1]) for r in rows]
+
+    before = await logged()
+    for number, status in (("612345678", 300), ("%2B34699999999", 404)):
+        pop = await client.get(
+            f"/v1/fichas/by-phone/{number}", params={"role": "support"}, headers=admin
+        )
+        assert pop.status_code == status, pop.text
+    assert await logged() == before
+    pop = await client.get(
+        "/v1/fichas/by-phone/612 34 56 78", params={"role": "support"}, headers=admin
+    )
+    assert pop.status_code == 200, pop.text
+    assert await logged() == [*before, (rich["person"], "screen-pop:support")]
+
+
 async def test_no_ficha_is_answered_when_its_read_cannot_be_logged(
     client: httpx.AsyncClient, admin: dict[str, str], rich: dict[str, str], session: AsyncSession
 ) -> None:

@@ -85,6 +85,51 @@ async def test_routing_by_phone(
     assert broken.status_code == 422
 
 
+async def test_a_flag_sends_the_caller_to_its_queue(
+    client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock
+) -> None:
+    """Issue 21: flag_queues was a 422, so an at-risk caller could not reach the VIP service."""
+    policy = (await client.get("/v1/routing/policy", headers=admin)).json()
+    policy["flag_queues"] = {
+        "at_risk": {"queue": "vip", "priority": 80},
+        "open_dispute": {"queue": "collections", "priority": 40},
+    }
+    put = await client.put("/v1/routing/policy", json=policy, headers=admin)
+    assert put.status_code == 200, put.text
+    assert put.json()["flag_queues"]["at_risk"] == {"queue": "vip", "priority": 80}
+    customer = await new_customer(
+        client, admin, identifiers=[{"kind": "phone", "value": "+34 611 000 111"}]
+    )
+    assert (await route(client, admin, "611000111"))["queue"] == "default"
+    for n in range(3):
+        survey = {
+            "type": "survey.answered",
+            "occurred_at": ago(clock, 3 - n),
+            "payload": {"csat": 1},
+        }
+        await append(client, admin, customer, survey)
+    dispute = {"payment_id": "p1", "amount": "9.00", "currency": "EUR"}
+    await append(
+        client,
+        admin,
+        customer,
+        {"type": "payment.disputed", "occurred_at": ago(clock, 1), "payload": dispute},
+    )
+    answer = await route(client, admin, "611000111")
+    assert (answer["queue"], answer["priority"]) == ("vip", 80)  # the higher of the two wins
+    assert "flag at_risk to queue vip" in answer["reasons"]
+    for wrong in (
+        {"queue": "", "priority": 5},
+        {"queue": "vip", "priority": 101},
+        {"queue": "vip"},
+    ):
+        bad = await client.put(
+            "/v1/routing/policy", json={**policy, "flag_queues": {"at_risk": wrong}}, headers=admin
+        )
+        assert bad.status_code == 422
+        assert bad.json()["errors"][0]["field"].startswith("body.flag_queues.at_risk")
+
+
 async def test_incident_declared_routed_and_closed(
     client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock
 ) -> None:

@@ -9,6 +9,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.indicators import service as indicators
+from app.indicators.queries import CONCERNS
+from app.indicators.rules import DEFAULT_RULES
 from tests.support.api import append, new_customer
 from tests.support.clock import ControlledClock
 
@@ -310,3 +312,57 @@ async def test_abandoned_calls_today_start_again_at_midnight_utc(
     assert (after["missed_calls_today"], after["missed_calls_4h"]) == (0, 2)
     await abandon(client, admin, customer, clock, 0)
     assert (await contact(client, admin, customer))["missed_calls_today"] == 1
+
+
+# --- what an admin changes, and when it takes effect ------------------------------------
+
+
+async def test_every_setting_a_rule_shows_is_settable(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    """Issue 21: GET /v1/rules showed window_days, and PUT refused it."""
+    for rule in (await client.get("/v1/rules", headers=admin)).json()["items"]:
+        put = await client.put(f"/v1/rules/{rule['rule']}", json=rule["config"], headers=admin)
+        assert put.status_code == 200, (rule["rule"], put.text)
+        assert put.json()["config"] == rule["config"]
+        assert set(rule["windows"]) <= {"days", "hours"}  # fixed by the indicators, shown apart
+
+
+async def sweep(session: AsyncSession, settings: Settings, clock: ControlledClock) -> None:
+    """What a maintenance pass and `rules sweep` do with the rules."""
+    await indicators.reevaluate(
+        session, await indicators.due_customers(session, clock), settings, clock
+    )
+
+
+async def test_a_threshold_change_raises_and_clears_at_the_next_sweep(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    session: AsyncSession,
+    settings: Settings,
+    clock: ControlledClock,
+) -> None:
+    """Issue 21: after raising the threshold and setting it back, the flag came back only
+    with the customer's next event, though a sweep was run."""
+    customer = await new_customer(client, admin)
+    for n in range(3):
+        survey = {
+            "type": "survey.answered",
+            "occurred_at": at(clock, 30 - n),
+            "payload": {"csat": 1},
+        }
+        await append(client, admin, customer, survey)
+    assert "at_risk" in await flags(client, admin, customer)
+    await client.put("/v1/rules/unsatisfied_streak", json={"threshold": 5}, headers=admin)
+    await sweep(session, settings, clock)
+    assert "at_risk" not in await flags(client, admin, customer)
+    [cleared] = await alerts(client, admin, customer)
+    assert cleared["status"] == "cleared"
+    await client.put("/v1/rules/unsatisfied_streak", json={"threshold": 3}, headers=admin)
+    await sweep(session, settings, clock)
+    assert "at_risk" in await flags(client, admin, customer)
+    assert [a["status"] for a in await alerts(client, admin, customer)] == ["open", "cleared"]
+
+
+def test_a_change_of_every_rule_knows_whom_it_concerns() -> None:
+    assert set(CONCERNS) == set(DEFAULT_RULES)

@@ -85,6 +85,16 @@ async def open_alert(
     return str(alert["id"])
 
 
+async def follow_up(
+    client: httpx.AsyncClient, admin: dict[str, str], customer: str, assignee: str
+) -> str:
+    """A follow-up task on the customer, assigned to its owner."""
+    body = {"customer_id": customer, "title": "Call back", "assignee": assignee}
+    response = await client.post("/v1/tasks", json=body, headers=admin)
+    assert response.status_code == 201, response.text
+    return str(response.json()["id"])
+
+
 @dataclass
 class Side:
     """One agent's customers and what identifies them."""
@@ -96,6 +106,7 @@ class Side:
     organization: str = ""
     contact: str = ""
     alert: str = ""
+    task: str = ""  # a follow-up on the person
     phone: str = ""
     email: str = ""
     external_id: str = ""
@@ -156,6 +167,7 @@ async def build_world(client: httpx.AsyncClient, admin: dict[str, str], clock: C
     )
     note = await append(client, admin, theirs.person, "note.added", at=at, text="Prefers mornings")
     theirs.alert = await open_alert(client, admin, theirs.person, at)
+    theirs.task = await follow_up(client, admin, theirs.person, THEIR_AGENT)
 
     duplicate = await create_customer(
         client,
@@ -227,6 +239,7 @@ async def build_world(client: httpx.AsyncClient, admin: dict[str, str], clock: C
         currency="EUR",
     )
     mine.alert = await open_alert(client, admin, mine.person, at)
+    mine.task = await follow_up(client, admin, mine.person, MY_AGENT)
     my_organization = await create_customer(
         client, admin, kind="organization", display_name="Atacante SA", owner_id=MY_AGENT
     )
@@ -283,6 +296,7 @@ async def build_world(client: httpx.AsyncClient, admin: dict[str, str], clock: C
         theirs.contact,
         stranger["id"],
         theirs.alert,
+        theirs.task,
         order["id"],
         note["id"],
     ]

@@ -1,0 +1,1 @@
+"""Follow-up tasks on customers: written by agents or created from alerts."""

@@ -1,0 +1,142 @@
+"""A fast route answers what the same declaration answers under FastAPI's own handling, and
+refuses, when built, what its plan cannot serve."""
+
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import httpx
+import pytest
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Response
+from pydantic import BaseModel
+
+from app.core.fast_route import fast_get
+
+closed: list[str] = []
+
+
+class Answer(BaseModel):
+    word: str
+    times: int
+    caller: str
+
+
+async def caller(x_caller: Annotated[str | None, Header()] = None) -> str:
+    if x_caller is None:
+        raise HTTPException(401, "who?")
+    return x_caller
+
+
+async def resource() -> AsyncIterator[str]:
+    yield "held"
+    closed.append("closed")
+
+
+Caller = Annotated[str, Depends(caller)]
+Resource = Annotated[str, Depends(resource, scope="function")]
+
+
+async def repeat(
+    word: str,
+    who: Caller,
+    held: Resource,
+    response: Response,
+    times: Annotated[int, Query(ge=1, le=3)] = 1,
+    again: Caller = "",
+) -> Answer | Response:
+    if word == "raw":
+        return Response("raw", status_code=299)
+    response.headers["X-Held"] = held
+    if word == "created":
+        response.status_code = 201
+    return Answer(word=word * times, times=times, caller=who + again)
+
+
+def build() -> FastAPI:
+    slow, fast = APIRouter(), APIRouter()
+    slow.get("/slow/{word}", response_model=Answer)(repeat)
+    fast_get(fast, "/fast/{word}", response_model=Answer)(repeat)
+    app = FastAPI()
+    app.include_router(slow)
+    app.include_router(fast)
+    return app
+
+
+@pytest.mark.parametrize(
+    ("path", "headers"),
+    [
+        ("/hola?times=2", {"X-Caller": "ana"}),
+        ("/hola", {"X-Caller": "ana"}),
+        ("/hola?times=9", {"X-Caller": "ana"}),  # 422 naming the parameter
+        ("/hola?times=x&times=0", {"X-Caller": "ana"}),
+        ("/hola?times=9", {}),  # the dependency's 401 comes before the parameter's 422
+        ("/created", {"X-Caller": "ana"}),
+        ("/raw", {"X-Caller": "ana"}),
+    ],
+)
+async def test_a_fast_route_answers_as_the_same_route_under_fastapi(
+    path: str, headers: dict[str, str]
+) -> None:
+    transport = httpx.ASGITransport(app=build())
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        slow = await client.get("/slow" + path, headers=headers)
+        fast = await client.get("/fast" + path, headers=headers)
+    assert fast.status_code == slow.status_code
+    assert fast.content == slow.content
+    assert fast.headers.get("x-held") == slow.headers.get("x-held")
+    assert fast.headers.get("content-type") == slow.headers.get("content-type")
+
+
+async def test_a_generator_dependency_is_closed_before_the_answer_is_sent() -> None:
+    closed.clear()
+    transport = httpx.ASGITransport(app=build())
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        assert (await client.get("/fast/a", headers={"X-Caller": "ana"})).status_code == 200
+    assert closed == ["closed"]
+
+
+async def test_the_document_describes_both_alike() -> None:
+    paths = build().openapi()["paths"]
+    slow, fast = paths["/slow/{word}"]["get"], paths["/fast/{word}"]["get"]
+    for operation in (slow, fast):
+        del operation["operationId"]
+    assert fast == slow
+
+
+def test_what_a_plan_cannot_serve_is_refused_when_the_app_is_built() -> None:
+    def plain() -> str:  # a plain function FastAPI would run in a thread
+        return ""
+
+    async def uses_plain(value: Annotated[str, Depends(plain)]) -> Answer:
+        return Answer(word=value, times=1, caller="")
+
+    async def takes_body(body: Answer) -> Answer:
+        return body
+
+    async def no_model(word: str) -> dict[str, str]:
+        return {"word": word}
+
+    for endpoint, expected in (
+        (uses_plain, "async"),
+        (takes_body, "no body"),
+        (no_model, "pydantic model"),
+    ):
+        router = APIRouter()
+        with pytest.raises(TypeError, match=expected):
+            fast_get(router, "/x")(endpoint)
+            FastAPI().include_router(router)
+
+
+async def test_an_answer_of_another_type_is_an_error_not_another_body() -> None:
+    class Other(BaseModel):
+        word: str
+
+    async def wrong(word: str) -> Answer:
+        return Other(word=word)  # type: ignore[return-value]
+
+    router = APIRouter()
+    fast_get(router, "/wrong/{word}", response_model=Answer)(wrong)
+    app = FastAPI()
+    app.include_router(router)
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        assert (await client.get("/wrong/a")).status_code == 500
