@@ -10,8 +10,8 @@ from app.customers.queries import holders
 
 # The ingestion hot path: one prepared insert that also tells a retry from a first
 # delivery, and finds who holds the identifiers its events name ($7, $8: kinds and
-# values): the delivery's id (NULL for a retry) on every row, a holder on each but a
-# first row that has none when nobody holds any.
+# values). A row per holder found, each with the delivery's id (NULL for a retry); when
+# nobody holds any, one row with the id alone.
 _RECORD = (
     "WITH recorded AS (INSERT INTO webhook_deliveries "
     "(id, source, delivery_id, url, headers, body, status) "
