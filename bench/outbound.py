@@ -87,7 +87,8 @@ async def ingest(
     rate: of the sender running meanwhile (``sending``), else of one started afterwards on
     the same database (so that the ingest figure is the outbox's cost alone)."""
     poll = {"CH_OUTBOUND_POLL_SECONDS": "1" if sending else "0"}
-    env = {**SECRETS, "CH_DB_POOL_SIZE": str(max(10, concurrency)), **poll}
+    local = {"CH_OUTBOUND_PRIVATE_NETWORKS": "true"}  # the receiver is on 127.0.0.1
+    env = {**SECRETS, "CH_DB_POOL_SIZE": str(max(10, concurrency)), **poll, **local}
     with running_service(extra_env=env) as service:
         if receiver is not None:
             for _ in range(SUBSCRIPTIONS):

@@ -18,8 +18,8 @@ from app.core.db import Along
 from app.core.errors import ProblemError, ValidationFailed, invalid_fields
 from app.core.security import Principal
 from app.customers import resolution
+from app.indicators import queries as stats_queries
 from app.indicators import service as indicators
-from app.indicators.shapes import StatsRow
 from app.indicators.state import Fact
 from app.text.service import RulesCache
 from app.timeline import queries, texts
@@ -49,11 +49,11 @@ class Pending:
 @dataclass(slots=True)
 class Stored:
     """What a batch's store did, line by line, and the fold it leaves to do (``fold``):
-    its customers' stats rows, locked, with the policies, and the facts of the events
-    stored."""
+    its customers' stats rows, locked, with the policies and the incidents, and the facts
+    of the events stored."""
 
     results: list[BulkLineResult]
-    locked: tuple[list[StatsRow], dict[str, dict[str, Any]]]
+    locked: stats_queries.Locked
     facts: list[tuple[UUID, Fact]]
 
 

@@ -11,7 +11,6 @@ from uuid import UUID
 from app.core.db import Executor, driver_connection
 from app.customers.family import family_cte
 from app.indicators import queries as stats_queries
-from app.indicators.shapes import StatsRow
 from app.indicators.state import Fact
 from app.outbox.queries import announce_cte
 from app.text import queries as text_queries
@@ -171,13 +170,13 @@ async def store(
     on: Executor,
     rows: Sequence[tuple[EventRow, tuple[str, str] | None, str]],
     analyses: Sequence[dict[str, Any]],
-) -> tuple[set[UUID], tuple[list[StatsRow], dict[str, dict[str, Any]]]]:
+) -> tuple[set[UUID], stats_queries.Locked]:
     """Store many events, each with its idempotency key (scope, key) and request hash, or
     none, and the ``analyses`` of their texts: those whose key another event holds are left
     out. Returns the ids stored, and their customers' stats rows locked with the stored
-    policies (as ``indicators.queries.lock`` returns them)."""
+    policies and the incidents (as ``indicators.queries.lock`` returns them)."""
     if not rows:
-        return set(), ([], {})
+        return set(), stats_queries.locked_rows([])
     conn = await driver_connection(on)
     columns = [list(c) for c in zip(*(r.values() for r, _, _ in rows), strict=True)]
     scopes = [key[0] if key else None for _, key, _ in rows]
