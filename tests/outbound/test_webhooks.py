@@ -498,3 +498,17 @@ async def test_a_delivery_cursor_out_of_range_is_an_invalid_cursor(
         )
         assert listed.status_code == 400, listed.text
         assert listed.json()["type"].endswith("invalid-cursor")
+
+
+@pytest.mark.parametrize("field", ["url", "kinds", "enabled"])
+async def test_a_null_in_a_patch_is_refused_naming_it_not_ignored(
+    client: httpx.AsyncClient, admin: dict[str, str], field: str
+) -> None:
+    created = await subscribe(client, admin, "https://crm.example.com/hooks", "call.*")
+    patched = await client.patch(
+        f"/v1/webhook-subscriptions/{created['id']}", json={field: None}, headers=admin
+    )
+    assert patched.status_code == 422, patched.text
+    assert [e["field"] for e in patched.json()["errors"]] == [f"body.{field}"]
+    kept = await client.get(f"/v1/webhook-subscriptions/{created['id']}", headers=admin)
+    assert kept.json()["url"] == "https://crm.example.com/hooks"
