@@ -1,11 +1,13 @@
 """Outbound webhooks in the suite: a local receiver that answers 200 at once, three
 subscriptions to it, and the sender draining what ingestion queued.
 
-The serving process the suite measures never sends (``CH_OUTBOUND_POLL_SECONDS=0``), so
-its worker CPU per delivery is ingestion's alone, outbox row included. The sender runs
-apart, as the one process of a deployment that leads sending: ``drain`` starts it on the
-same database once a round's deliveries are in, and times it from the moment it is up
-until nothing is left to send.
+By default the serving process the suite measures never sends
+(``CH_OUTBOUND_POLL_SECONDS=0``), so its worker CPU per delivery is ingestion's alone,
+outbox row included. The sender runs apart, as the one process of a deployment that
+leads sending: ``drain`` starts it on the same database once a round's deliveries are
+in, and times it from the moment it is up until nothing is left to send. With
+``--sender-in-process`` the serving process sends, as in a one-process deployment: it
+sends while it ingests, and ``drain`` waits for it to finish.
 """
 
 import asyncio
@@ -87,23 +89,25 @@ async def unsubscribe(service: Service, ids: list[str]) -> None:
             (await http.delete(f"/v1/webhook-subscriptions/{id_}")).raise_for_status()
 
 
-async def drain(database_url: str, receiver: Receiver, env: dict[str, str]) -> dict[str, Any]:
-    """Start a sender on ``database_url`` and wait until the outbox and the pending
-    deliveries are empty; deliveries per second from the moment it was up to the last one
-    received, and the sender's CPU per delivery."""
-    sender_env = {
-        **env,
-        "CH_OUTBOUND_POLL_SECONDS": SENDER_POLL_SECONDS,
-        "CH_MAINTENANCE_SECONDS": "0",
-    }
+async def drain(
+    database_url: str, receiver: Receiver, env: dict[str, str], sender: Service | None = None
+) -> dict[str, Any]:
+    """Wait until the outbox and the pending deliveries are empty, with ``sender`` sending
+    (the serving process), else a sender started apart on ``database_url``; deliveries per
+    second from the moment it was up to the last one received, and its CPU per delivery."""
     conn = await asyncpg.connect(plain_url(database_url))
     try:
         with contextlib.ExitStack() as stack:
-            # Started on a thread: the receiver answers in this event loop meanwhile.
-            sender = await asyncio.to_thread(
-                stack.enter_context,
-                running_service(extra_env=sender_env, database_url=database_url),
-            )
+            if sender is None:
+                apart = {
+                    **env,
+                    "CH_OUTBOUND_POLL_SECONDS": SENDER_POLL_SECONDS,
+                    "CH_MAINTENANCE_SECONDS": "0",
+                }
+                # Started on a thread: the receiver answers in this event loop meanwhile.
+                sender = await asyncio.to_thread(
+                    stack.enter_context, running_service(extra_env=apart, database_url=database_url)
+                )
             pids = worker_pids(sender.pid)
             cpu, began, before = cpu_seconds(pids), time.perf_counter(), len(receiver.times)
             deadline = began + 600

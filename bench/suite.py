@@ -62,7 +62,14 @@ from bench.harness import (
     write_results,
 )
 from bench.load import Outcome, build, on_asyncpg
-from bench.outbound import SUBSCRIPTIONS, Receiver, drain, subscribe, unsubscribe
+from bench.outbound import (
+    SENDER_POLL_SECONDS,
+    SUBSCRIPTIONS,
+    Receiver,
+    drain,
+    subscribe,
+    unsubscribe,
+)
 from bench.webhooks import SECRETS, bare_deliveries, deliveries
 
 PAGE = 50
@@ -176,6 +183,7 @@ class Plan:
     seconds: int
     rounds: int
     import_events: int
+    sender_in_process: bool = False
 
 
 @dataclass
@@ -277,7 +285,8 @@ class Bench:
         subscriptions = await subscribe(self.service, self.receiver.url)
         name = f"webhooks, {SUBSCRIPTIONS} subscriptions"
         await self.deliveries(name, deliveries, self.service, warm_up)
-        drained = await drain(self.service.database_url, self.receiver, self.env)
+        in_process = self.service if self.plan.sender_in_process else None
+        drained = await drain(self.service.database_url, self.receiver, self.env, in_process)
         await unsubscribe(self.service, subscriptions)
         if not warm_up:
             self.figures.add("outbound deliveries", drained)
@@ -449,8 +458,10 @@ async def measure(url: str, facts: dict[str, Any], plan: Plan, workers: int) -> 
     """Every round at ``workers`` workers; the runs, the medians and the targets."""
     pool = max(10, plan.connections // workers)
     env = {**SECRETS, "CH_DB_POOL_SIZE": str(pool)}
-    # The serving process never sends: the sender runs apart (bench/outbound.py).
-    serving = {**env, "CH_OUTBOUND_POLL_SECONDS": "0"}
+    # The serving process sends only when asked to; else a sender runs apart
+    # (bench/outbound.py).
+    poll = SENDER_POLL_SECONDS if plan.sender_in_process else "0"
+    serving = {**env, "CH_OUTBOUND_POLL_SECONDS": poll}
     async with Receiver() as receiver:
         with (
             running_service(workers=workers, extra_env=serving, database_url=url) as service,
@@ -587,6 +598,7 @@ async def run(url: str, plan: Plan) -> dict[str, Any]:
             "seconds": plan.seconds,
             "rounds": plan.rounds,
             "import_events": plan.import_events,
+            "sender_in_process": plan.sender_in_process,
         },
         "measured": measured,
     }
@@ -604,6 +616,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="per figure and round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--import-events", type=int, default=60_000, help="per round")
+    parser.add_argument(
+        "--sender-in-process",
+        action="store_true",
+        help="the serving process sends the outbound webhooks (else a process apart)",
+    )
     args = parser.parse_args()
     wrk.require()
     plan = Plan(
@@ -615,6 +632,7 @@ def main() -> None:
         args.seconds,
         args.rounds,
         args.import_events,
+        args.sender_in_process,
     )
     with bench_database() as url:
         figures = asyncio.run(run(url, plan))
