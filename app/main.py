@@ -44,6 +44,7 @@ from app.segments.router import router as segments_router
 from app.tasks.router import router as tasks_router
 from app.text.router import router as text_router
 from app.text.service import RulesCache
+from app.timeline.router import profile_router
 from app.timeline.router import router as timeline_router
 from app.timeline.schemas import BulkLineResult, event_payloads
 from app.timeline.stream import TimelineFeed
@@ -80,6 +81,7 @@ DOCUMENTED_ORDER = (
     ops_router,
     auth_router,
     customers_router,
+    profile_router,
     timeline_router,
     ingest_router,
     indicators_router,
@@ -107,6 +109,7 @@ MATCHING_ORDER = (
     fichas_router,
     routing_router,
     customers_router,
+    profile_router,
     ingest_router,
     timeline_router,
     indicators_router,

@@ -11,7 +11,8 @@ makes a pass every ``CH_MAINTENANCE_SECONDS``.
   risks stay true.
 
 The same process sends messages to customers every ``CH_MESSAGE_SECONDS``: the journeys'
-messages are planned (an alert of a rule with a message action), then the queued messages
+messages are planned (an alert of a rule with a message action, a customer who joined an
+incident declared with a message), then the queued messages
 whose time has come are sent (``app.messages.sending``).
 
 What a pass takes for "now" is the service's clock (``app.state.clock``); the interval
@@ -31,6 +32,7 @@ from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.leadership import Leadership
+from app.incidents import service as incidents
 from app.indicators.service import due_customers, reevaluate
 from app.ingest.service import replay_freed
 from app.messages import journeys, sending
@@ -86,6 +88,7 @@ async def send_messages(
     transaction; how many messages were taken."""
     async with database.sessionmaker() as session, session.begin():
         planned = await journeys.plan_rule_messages(session, clock)
+        planned += await incidents.message_new_members(session, clock)
     taken = 0
     while True:
         async with database.sessionmaker() as session, session.begin():

@@ -28,7 +28,6 @@ SHARDING = {
     "customer_consents": "customer_id",
     "past_identifiers": "customer_id",
     "delivery_customers": "customer_id",
-    "incident_customers": "customer_id",
     "messages": "customer_id",
     "tasks": "customer_id",
     "text_analyses": "customer_id",

@@ -23,16 +23,16 @@ class AlertOut(BaseModel):
     code: str = Field(description=FLAG_CODES)
     severity: str
     title: str
-    detail: dict[str, Any]
-    owner_id: str | None
+    detail: dict[str, Any] = Field(default_factory=dict)
+    owner_id: str | None = None
     status: Literal["open", "acknowledged", "cleared"]
     raised_at: datetime
-    acknowledged_at: datetime | None
-    acknowledged_by: str | None = Field(description="The agent who acknowledged it")
+    acknowledged_at: datetime | None = None
+    acknowledged_by: str | None = Field(default=None, description="The agent who acknowledged it")
     acknowledged_by_key_id: UUID | None = Field(
         default=None, description="The API key it was acknowledged with"
     )
-    cleared_at: datetime | None
+    cleared_at: datetime | None = None
 
 
 class AlertPage(BaseModel):

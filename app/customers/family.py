@@ -4,6 +4,10 @@ A merge points the absorbed customer's ``merged_into`` at its survivor and leave
 events under its own id. So a customer's history is its own events and those of every
 customer merged into it, directly or not (its family, down ``merged_into``); and a merged
 customer's history lives now at the end of its chain (up ``merged_into``).
+
+An organisation's history also holds its contact persons' (each live customer whose
+``organization_id`` it is, with its own family): its indicators count them, and its
+timeline shows them unless asked not to.
 """
 
 # One step down a family: the customers merged into one already in it.
@@ -23,6 +27,27 @@ def families_cte(customers: str) -> str:
     return (
         f"family(root, id) AS (SELECT r, r FROM unnest({customers}) AS r"
         f" UNION SELECT f.root, c.id FROM {_MERGED_IN})"
+    )
+
+
+def organization_families_cte(customers: str) -> str:
+    """As :func:`families_cte`, each customer's contact persons and their families
+    included under its ``root`` (a person has none)."""
+    return (
+        f"family(root, id) AS (SELECT r, r FROM unnest({customers}) AS r"
+        f" UNION SELECT r, c.id FROM unnest({customers}) AS r"
+        " JOIN customers c ON c.organization_id = r AND c.merged_into IS NULL"
+        f" UNION SELECT f.root, c.id FROM {_MERGED_IN})"
+    )
+
+
+def contacts_cte(organization: str, seen: str) -> str:
+    """The recursive CTE ``family(id)``: the live contact persons of ``organization`` (a
+    uuid) for whom the SQL condition ``seen`` on ``c`` holds, and everyone merged into them."""
+    return (
+        "family(id) AS (SELECT c.id FROM customers c"
+        f" WHERE c.organization_id = {organization} AND c.merged_into IS NULL AND {seen}"
+        f" UNION SELECT c.id FROM {_MERGED_IN})"
     )
 
 

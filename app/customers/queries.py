@@ -8,15 +8,17 @@ from uuid import UUID
 
 from app.core.db import Executor, driver_connection, new_id
 from app.core.security import Principal
-from app.customers.family import chain_cte, family_cte
+from app.customers.family import chain_cte, contacts_cte, family_cte
 from app.customers.visibility import visibility_args, visible_sql
 
-# The identify fast path: two unique-index probes, prepared once per connection; a
-# customer the caller may not see is not found.
+# The identify fast path: unique-index probes (one per reading of a caller id), prepared
+# once per connection; a customer the caller may not see is not found.
 _IDENTIFY_SQL = (
-    "SELECT c.id, c.status, c.unverified, c.owner_id "
+    "SELECT c.id, c.status, c.unverified, c.owner_id, c.display_name, i.value "
     "FROM customer_identifiers i JOIN customers c ON c.id = i.customer_id "
-    "WHERE i.kind = $1 AND i.value = $2 AND " + visible_sql("c", "$3", "$4")
+    "WHERE i.kind = $1 AND i.value = ANY($2::text[]) AND "
+    + visible_sql("c", "$3", "$4")
+    + " ORDER BY array_position($2::text[], i.value)"
 )
 
 
@@ -26,25 +28,36 @@ class Identified:
     status: str
     unverified: bool
     owner_id: str | None
+    display_name: str
+    value: str  # the identifier (the reading of a caller id) that matched
 
 
 async def identified(
-    on: Executor, kind: str, value: str, principal: Principal
-) -> Identified | None:
+    on: Executor, kind: str, values: Sequence[str], principal: Principal
+) -> list[Identified]:
+    """Everyone ``principal`` may see holding one of ``values``, in their order."""
     conn = await driver_connection(on)
-    row = await conn.fetchrow(_IDENTIFY_SQL, kind, value, *visibility_args(principal))
-    if row is None:
-        return None
-    return Identified(row["id"], row["status"], row["unverified"], row["owner_id"])
+    rows = await conn.fetch(_IDENTIFY_SQL, kind, list(values), *visibility_args(principal))
+    return [
+        Identified(
+            r["id"], r["status"], r["unverified"], r["owner_id"], r["display_name"], r["value"]
+        )
+        for r in rows
+    ]
 
 
 _FAMILY_SQL = "WITH RECURSIVE " + family_cte("$1::uuid") + " SELECT id FROM family"
+_CONTACTS_FAMILY_SQL = (
+    "WITH RECURSIVE "
+    + contacts_cte("$1::uuid", visible_sql("c", "$2", "$3"))
+    + " SELECT id FROM family"
+)
 # A timeline page's first read: whether the caller may see the customer, its status, and
 # the ids whose events form its history, in one round trip.
 _VISIBLE_FAMILY_SQL = (
     "WITH RECURSIVE "
     + family_cte("$1::uuid")
-    + " SELECT c.status, ARRAY(SELECT id FROM family) AS family FROM customers c "
+    + " SELECT c.status, c.kind, ARRAY(SELECT id FROM family) AS family FROM customers c "
     "WHERE c.id = $1 AND " + visible_sql("c", "$2", "$3")
 )
 _SURVIVORS_SQL = (
@@ -57,6 +70,16 @@ _OWNERS_SQL = (
     "JOIN unnest($1::text[], $2::text[]) AS wanted(kind, value) "
     "ON i.kind = wanted.kind AND i.value = wanted.value"
 )
+
+
+async def contacts_family_ids(
+    on: Executor, organization_id: UUID, principal: Principal
+) -> list[UUID]:
+    """The contact persons of an organisation that ``principal`` may see, and everyone
+    merged into them."""
+    conn = await driver_connection(on)
+    rows = await conn.fetch(_CONTACTS_FAMILY_SQL, organization_id, *visibility_args(principal))
+    return [r["id"] for r in rows]
 
 
 async def family_ids(on: Executor, customer_id: UUID) -> list[UUID]:

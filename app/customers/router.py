@@ -4,19 +4,16 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Query, Request, Response, status
-from fastapi.responses import RedirectResponse
+from fastapi.responses import JSONResponse, RedirectResponse
 
 from app.auth.dependencies import Reader, Writer
-from app.core import bounded_json
 from app.core.bounded_json import BoundedJsonRoute
 from app.core.config import SettingsDep
 from app.core.db import DriverDep, SessionDep
 from app.core.errors import (
     Forbidden,
     PreconditionFailed,
-    PreconditionRequired,
     Unauthorized,
-    UnsupportedMediaType,
     ValidationFailed,
     invalid_field,
     problem_responses,
@@ -26,8 +23,10 @@ from app.core.openapi import headers
 from app.core.pagination import InvalidCursor, Limit
 from app.core.preconditions import IfMatch, etag, not_modified
 from app.customers import search, service
-from app.customers.identifiers import IdentifierKind, normalize_given
+from app.customers.identifiers import IdentifierKind, caller_readings, normalize_given
 from app.customers.schemas import (
+    CallerCandidates,
+    Candidate,
     ConsentPage,
     ContactPage,
     CustomerCreate,
@@ -58,8 +57,6 @@ IfNoneMatch = Annotated[
     Header(description="The ETag last read: 304 without a body while it is current."),
 ]
 ETAG_HEADER = headers("ETag")
-
-MERGE_PATCH = "application/merge-patch+json"
 
 
 def _with_etag(response: Response, version: int) -> None:
@@ -140,7 +137,14 @@ async def search_customers(
     "/identify",
     operation_id="identify_customer",
     summary="Who a phone, email or external id belongs to (the fast path)",
-    responses=problem_responses(Unauthorized, Forbidden, NotIdentified, ValidationFailed),
+    response_model=Identification,
+    responses={
+        300: {
+            "model": CallerCandidates,
+            "description": "A bare-digit phone several customers may own: the candidates",
+        },
+        **problem_responses(Unauthorized, Forbidden, NotIdentified, ValidationFailed),
+    },
 )
 async def identify_customer(
     connection: DriverDep,
@@ -149,24 +153,46 @@ async def identify_customer(
     phone: Annotated[PhoneText | None, Query(description="Any common spelling.")] = None,
     email: Annotated[EmailText | None, Query()] = None,
     external_id: Annotated[ExternalIdText | None, Query(description="source:type:id")] = None,
-) -> Identification:
+) -> Identification | JSONResponse:
     """Exactly one of `phone`, `email` and `external_id` (422 otherwise), normalised as
-    the customer's identifiers are; 404 when it names no customer the key sees."""
+    the customer's identifiers are; 404 when it names no customer the key sees. A phone is
+    read as the screen-pop and routing read a caller id: in bare digits (`33612345678`)
+    both nationally and as international, and 300 with the candidates when the readings
+    belong to different customers."""
     given = {"phone": phone, "email": email, "external_id": external_id}
     if sum(value is not None for value in given.values()) != 1:
         raise invalid_field("query", "give exactly one of phone, email or external_id", "missing")
-    [(kind_name, value)] = normalize_given(given, settings.default_region, "query")
-    kind = IdentifierKind(kind_name)
-    found = await search.identify(connection, kind, value, principal)
-    if found is None:
+    if phone is not None:
+        kind, values = (
+            IdentifierKind.PHONE,
+            caller_readings(phone, settings.default_region, "query.phone"),
+        )
+    else:
+        [(kind_name, value)] = normalize_given(given, settings.default_region, "query")
+        kind, values = IdentifierKind(kind_name), [value]
+    found = await search.identify(connection, kind, values, principal)
+    if not found:
         raise service.NotIdentified(
-            f"No customer is identified by {kind.value} {value}.",
-            extra={"identifier": {"kind": kind.value, "value": value}},
+            f"No customer is identified by {kind.value} {values[0]}.",
+            extra={"identifier": {"kind": kind.value, "value": values[0]}},
+        )
+    if len({f.customer_id for f in found}) > 1:
+        candidates = [
+            Candidate(
+                customer_id=f.customer_id,
+                display_name=f.display_name,
+                phone=f.value,
+                unverified=f.unverified,
+            )
+            for f in found
+        ]
+        return JSONResponse(
+            CallerCandidates.of(values, candidates).model_dump(mode="json"), status_code=300
         )
     return Identification(
-        customer_id=found.customer_id,
-        status=CustomerStatus(found.status),
-        unverified=found.unverified,
+        customer_id=found[0].customer_id,
+        status=CustomerStatus(found[0].status),
+        unverified=found[0].unverified,
     )
 
 
@@ -208,53 +234,6 @@ async def get_customer(
     _with_etag(response, customer.version)
     unchanged = not_modified(if_none_match, etag(customer.version)) if dated_by_version else None
     return unchanged or customer
-
-
-@router.patch(
-    "/customers/{customer_id}",
-    operation_id="patch_customer",
-    summary="Change the profile with a JSON merge patch (If-Match required)",
-    responses={
-        200: {"description": "The customer changed", "headers": ETAG_HEADER},
-        **problem_responses(
-            Unauthorized,
-            Forbidden,
-            CustomerNotFound,
-            CustomerNotActive,
-            PreconditionFailed,
-            UnsupportedMediaType,
-            ValidationFailed,
-            PreconditionRequired,
-        ),
-    },
-    openapi_extra={
-        "requestBody": {
-            "required": True,
-            "content": {
-                media: {"schema": {"$ref": "#/components/schemas/CustomerPatch"}}
-                for media in (MERGE_PATCH, "application/json")
-            },
-        }
-    },
-)
-async def patch_customer(
-    customer_id: UUID,
-    request: Request,
-    session: SessionDep,
-    principal: Writer,
-    response: Response,
-    if_match: IfMatch = None,
-) -> CustomerOut:
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type not in (MERGE_PATCH, "application/json"):
-        raise UnsupportedMediaType(f"Send {MERGE_PATCH} (or application/json).")
-    try:
-        patch: Any = bounded_json.loads(await request.body())
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise invalid_field("body", f"invalid JSON: {exc}", "json_invalid") from None
-    customer = await service.patch_customer(session, customer_id, patch, if_match, principal)
-    _with_etag(response, customer.version)
-    return customer
 
 
 @router.post(

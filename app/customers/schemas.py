@@ -454,7 +454,7 @@ class ConsentOut(BaseModel):
     purpose: Purpose
     granted: bool
     source: str
-    evidence: str | None
+    evidence: str | None = None
     recorded_at: datetime
 
 
@@ -467,8 +467,8 @@ class CustomerRef(BaseModel):
 class ContactOut(BaseModel):
     id: UUID
     display_name: str
-    job_title: str | None
-    identifiers: list[IdentifierOut]
+    job_title: str | None = None
+    identifiers: list[IdentifierOut] = Field(default_factory=list)
 
 
 class CustomerSummary(BaseModel):
@@ -574,6 +574,53 @@ class Identification(BaseModel):
     customer_id: UUID
     status: CustomerStatus
     unverified: bool
+
+
+class Candidate(BaseModel):
+    customer_id: UUID
+    display_name: str
+    phone: str = Field(description="The reading of the caller's number this customer holds")
+    unverified: bool
+
+
+class CallerCandidates(BaseModel):
+    """A caller id several customers may own: the caller is asked, not guessed."""
+
+    detail: str
+    candidates: list[Candidate]
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "detail": "The number may be +5533612345678 or +33612345678; several "
+                    "customers hold one.",
+                    "candidates": [
+                        {
+                            "customer_id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a10",
+                            "display_name": "Ana Souza",
+                            "phone": "+5533612345678",
+                            "unverified": False,
+                        },
+                        {
+                            "customer_id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a11",
+                            "display_name": "Claire Martin",
+                            "phone": "+33612345678",
+                            "unverified": False,
+                        },
+                    ],
+                }
+            ]
+        }
+    }
+
+    @classmethod
+    def of(cls, readings: list[str], found: list[Candidate]) -> "CallerCandidates":
+        """The answer to a caller id whose readings several customers hold."""
+        return cls(
+            detail=f"The number may be {' or '.join(readings)}; several customers hold one.",
+            candidates=found,
+        )
 
 
 class ContactPage(BaseModel):

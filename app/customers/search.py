@@ -3,6 +3,7 @@
 import contextlib
 import math
 import re
+from collections.abc import Sequence
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,10 +32,11 @@ _LIKE_SPECIALS = re.compile(r"[%_\\]")
 
 
 async def identify(
-    on: Executor, kind: IdentifierKind, value: str, principal: Principal
-) -> Identified | None:
-    """Who an already-normalised identifier names, if the caller may see them."""
-    return await queries.identified(on, kind.value, value, principal)
+    on: Executor, kind: IdentifierKind, values: Sequence[str], principal: Principal
+) -> list[Identified]:
+    """Who an already-normalised identifier (or any reading of a caller id) names, among
+    the customers the caller may see."""
+    return await queries.identified(on, kind.value, values, principal)
 
 
 def search_filters(

@@ -292,8 +292,9 @@ async def patch_customer(
     patch: Any,
     if_match: str | None,
     principal: Principal,
-) -> CustomerOut:
-    """Apply a JSON merge patch (RFC 7396) to the profile, guarded by If-Match."""
+) -> tuple[CustomerOut, UUID | None]:
+    """Apply a JSON merge patch (RFC 7396) to the profile, guarded by If-Match: the
+    customer, and the organisation it belonged to before."""
     repo = CustomerRepository(session)
     customer = await _writable(repo, customer_id, principal, if_match, required=True)
     if not isinstance(patch, dict):
@@ -309,9 +310,10 @@ async def patch_customer(
         await _check_organization(repo, profile.organization_id, principal, "body.organization_id")
     if not is_visible(profile.owner_id, principal):  # nor hands one out of its own sight
         raise Forbidden("An owned-only key cannot hand a customer to another owner.")
+    previous = customer.organization_id
     if not await repo.update_profile(customer.id, customer.version, _columns_of(profile)):
         raise CustomerNotFound(customer_id)
-    return await get_customer(session, customer.id, principal)
+    return await get_customer(session, customer.id, principal), previous
 
 
 async def add_identifier(
@@ -449,14 +451,18 @@ async def readable_family(
 
 
 async def visible_family(
-    on: Executor, customer_id: UUID, principal: Principal
+    on: Executor, customer_id: UUID, principal: Principal, contacts: bool = False
 ) -> tuple[CustomerStatus, list[UUID]]:
     """A visible customer's status and the ids whose events form its timeline (merged-in
-    included), in one statement: for reads on a bare connection."""
+    included), in one statement: for reads on a bare connection. With ``contacts``, an
+    organisation's contact persons that ``principal`` may see too (one statement more)."""
     found = await queries.visible_family(on, customer_id, principal)
     if found is None:
         raise CustomerNotFound(customer_id)
-    return CustomerStatus(found["status"]), list(found["family"])
+    ids = list(found["family"])
+    if contacts and found["kind"] == CustomerKind.ORGANIZATION:
+        ids += await queries.contacts_family_ids(on, customer_id, principal)
+    return CustomerStatus(found["status"]), ids
 
 
 async def get_customer(on: Executor, customer_id: UUID, principal: Principal) -> CustomerOut:

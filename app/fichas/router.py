@@ -14,17 +14,15 @@ from app.core.errors import (
     Forbidden,
     Unauthorized,
     ValidationFailed,
-    invalid_field,
     problem_responses,
 )
 from app.core.fast_route import fast_get
 from app.core.preconditions import not_modified
-from app.customers.identifiers import phone_readings
-from app.customers.schemas import PhoneText
+from app.customers.identifiers import caller_readings
+from app.customers.schemas import CallerCandidates, PhoneText
 from app.customers.service import CustomerNotFound
 from app.fichas import service
 from app.fichas.schemas import (
-    CallerCandidates,
     Ficha,
     TemplateIn,
     TemplateList,
@@ -142,10 +140,7 @@ async def screen_pop(
     """An unknown number is a 404 problem carrying the normalised `phone`. A caller id in
     bare digits (`33612345678`) is read both nationally and as international; when the
     readings belong to different customers the answer is 300 with the candidates."""
-    try:
-        readings = phone_readings(phone, settings.default_region)
-    except ValueError as exc:
-        raise invalid_field("path.phone", str(exc)) from None
+    readings = caller_readings(phone, settings.default_region, "path.phone")
     language = service.choose_language(lang, accept_language)
     state = request.app.state
     found = await service.screen_pop(

@@ -4,7 +4,14 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializerFunctionWrapHandler,
+    WithJsonSchema,
+    model_serializer,
+)
 
 from app.alerts.schemas import AlertOut
 from app.core.money import Money
@@ -90,34 +97,52 @@ class Action(BaseModel):
     target: str
 
 
+def compact(value: Any) -> Any:
+    """``value`` without its nulls and its empty lists and objects, at every depth: a card
+    shows what is known, and only that."""
+    if isinstance(value, dict):
+        kept = ((k, compact(v)) for k, v in value.items())
+        return {k: v for k, v in kept if v is not None and v != [] and v != {}}
+    if isinstance(value, list):
+        return [compact(v) for v in value]
+    return value
+
+
 class Section(BaseModel):
     """What every section has: its name, its label in the ficha's language, and as of when
-    its data is (now, or when the indicators were last derived)."""
+    its data is (now, or when the indicators were last derived). Nulls and empty lists are
+    left out at every depth: a field the schema does not require may be absent."""
 
     name: str = Field(description="The section's kind: the same as its key in `sections`")
     label: str
     as_of: datetime
+
+    # Unannotated on purpose: pydantic then documents the section's own fields, where a
+    # return annotation would replace them with that type's schema.
+    @model_serializer(mode="wrap")
+    def _compact(self, handler: SerializerFunctionWrapHandler):
+        return compact(handler(self))
 
 
 class IdentitySection(Section):
     name: Literal["identity"]
     display_name: str
     kind: CustomerKind
-    organization: CustomerRef | None
-    identifiers: list[IdentifierRef]
-    language: str | None
+    organization: CustomerRef | None = None
+    identifiers: list[IdentifierRef] = Field(default_factory=list)
+    language: str | None = None
     tier: Tier
-    owner_id: str | None
+    owner_id: str | None = None
     unverified: bool
     status: CustomerStatus
 
 
 class ValueAtAGlance(BaseModel):
-    lifetime_value: list[Money]
+    lifetime_value: list[Money] = Field(default_factory=list)
     lifetime_value_base: Money
     order_count: int
-    average_order_value: Money | None
-    last_purchase_at: datetime | None
+    average_order_value: Money | None = None
+    last_purchase_at: datetime | None = None
     segment: str = Field(description="As in the indicators' value.segment (an open set)")
 
 
@@ -134,12 +159,23 @@ class SentimentIndicator(BaseModel):
         "sentiment_positive",
         "sentiment_unknown",
     ] = Field(description="An icon code a UI maps to its own picture")
-    trend: Literal["improving", "steady", "worsening"] | None
+    trend: Literal["improving", "steady", "worsening"] | None = None
     negative_30d: int
     last_message: MessageFinding | None = Field(
+        default=None,
         description="The latest message: its sentiment, urgency and intents, with the words "
-        "that triggered them"
+        "that triggered them",
     )
+
+
+class OrganizationIndicators(BaseModel):
+    """A contact person's organisation, at a glance: its value and satisfaction count
+    every contact person's history."""
+
+    customer_id: UUID
+    display_name: str
+    value: ValueAtAGlance
+    satisfaction: SatisfactionIndicators
 
 
 class IndicatorsSection(Section):
@@ -147,37 +183,42 @@ class IndicatorsSection(Section):
     value: ValueAtAGlance
     satisfaction: SatisfactionIndicators
     churn_risk: RiskIndicators
-    last_interaction: LastInteraction | None
+    last_interaction: LastInteraction | None = None
     sentiment: SentimentIndicator
+    organization: OrganizationIndicators | None = Field(
+        default=None, description="A contact person's organisation; absent otherwise"
+    )
 
 
 class FlagsSection(Section):
     name: Literal["flags"]
-    items: list[Flag]
+    items: list[Flag] = Field(default_factory=list)
 
 
 class OpenOrder(BaseModel):
     order_id: str
     status: str
-    total: Money | None
+    total: Money | None = None
     since: datetime = Field(description="When it reached its status")
-    carrier: str | None
+    carrier: str | None = None
 
 
 class TicketItem(BaseModel):
     ticket_id: str
-    status: str | None
-    category: str | None
-    opened_at: datetime | None
+    status: str | None = None
+    category: str | None = None
+    opened_at: datetime | None = None
     resolved_at: datetime | None = None
 
 
 class OpenItemsSection(Section):
     name: Literal["open_items"]
-    orders: list[OpenOrder]
-    tickets: list[TicketItem]
-    disputes: list[str] = Field(description="Payment ids of open disputes")
-    overdue_invoices: list[str] = Field(description="Invoice ids overdue and unpaid")
+    orders: list[OpenOrder] = Field(default_factory=list)
+    tickets: list[TicketItem] = Field(default_factory=list)
+    disputes: list[str] = Field(default_factory=list, description="Payment ids of open disputes")
+    overdue_invoices: list[str] = Field(
+        default_factory=list, description="Invoice ids overdue and unpaid"
+    )
 
 
 class EventSummary(BaseModel):
@@ -187,9 +228,9 @@ class EventSummary(BaseModel):
     type: str = Field(description=EVENT_TYPES)
     occurred_at: datetime
     channel: Channel
-    direction: Direction | None
+    direction: Direction | None = None
     summary: str
-    actor: str | None
+    actor: str | None = None
 
 
 class EventsSection(Section):
@@ -197,25 +238,25 @@ class EventsSection(Section):
     pinned notes, quotes and opportunities, web behaviour."""
 
     name: Literal["recent_interactions", "pinned_notes", "opportunities_and_quotes", "behaviour"]
-    items: list[EventSummary]
+    items: list[EventSummary] = Field(default_factory=list)
 
 
 class Purchase(BaseModel):
     order_id: str
-    placed_at: datetime | None
+    placed_at: datetime | None = None
     status: str
-    total: Money | None
-    skus: list[str]
+    total: Money | None = None
+    skus: list[str] = Field(default_factory=list)
 
 
 class PurchasesSection(Section):
     name: Literal["purchases"]
-    items: list[Purchase]
+    items: list[Purchase] = Field(default_factory=list)
 
 
 class TicketsSection(Section):
     name: Literal["tickets"]
-    items: list[TicketItem]
+    items: list[TicketItem] = Field(default_factory=list)
 
 
 class PreferencesSection(Section):
@@ -230,29 +271,29 @@ class PreferencesSection(Section):
 
 class ContactsSection(Section):
     name: Literal["contacts"]
-    items: list[ContactOut]
+    items: list[ContactOut] = Field(default_factory=list)
 
 
 class SalesSeriesSection(Section):
     name: Literal["sales_series"]
     interval: Literal["month", "quarter", "year"]
-    items: list[SalesPoint]
+    items: list[SalesPoint] = Field(default_factory=list)
 
 
 class OverdueInvoice(BaseModel):
     invoice_id: str
     overdue_at: datetime
-    amount: Money | None
+    amount: Money | None = None
 
 
 class PaymentItem(BaseModel):
     payment_id: str
     type: str = Field(description="payment.received or payment.failed")
     at: datetime
-    amount: Money | None
-    order_id: str | None
-    invoice_id: str | None
-    reason: str | None
+    amount: Money | None = None
+    order_id: str | None = None
+    invoice_id: str | None = None
+    reason: str | None = None
 
 
 class DisputeItem(BaseModel):
@@ -264,41 +305,43 @@ class DisputeItem(BaseModel):
 
 class CollectionsSection(Section):
     name: Literal["collections"]
-    overdue_invoices: list[OverdueInvoice]
-    failed_payments: list[PaymentItem]
-    disputes: list[DisputeItem]
-    payment_history: list[PaymentItem]
+    overdue_invoices: list[OverdueInvoice] = Field(default_factory=list)
+    failed_payments: list[PaymentItem] = Field(default_factory=list)
+    disputes: list[DisputeItem] = Field(default_factory=list)
+    payment_history: list[PaymentItem] = Field(default_factory=list)
 
 
 class AlertsSection(Section):
     name: Literal["alerts"]
-    items: list[AlertOut]
+    items: list[AlertOut] = Field(default_factory=list)
 
 
 class FollowUp(BaseModel):
     id: UUID = Field(description="The task (GET /v1/tasks/{id})")
     title: str
-    assignee: str | None
-    due_at: datetime | None
+    assignee: str | None = None
+    due_at: datetime | None = None
     overdue: bool
-    alert_id: UUID | None = Field(description="The alert it was created from")
+    alert_id: UUID | None = Field(default=None, description="The alert it was created from")
 
 
 class FollowUpsSection(Section):
     name: Literal["follow_ups"]
-    items: list[FollowUp] = Field(description="Open follow-up tasks, soonest due first")
+    items: list[FollowUp] = Field(
+        default_factory=list, description="Open follow-up tasks, soonest due first"
+    )
 
 
 class ConsentsSection(Section):
     name: Literal["consents"]
-    items: list[ConsentOut]
+    items: list[ConsentOut] = Field(default_factory=list)
 
 
 class SegmentsSection(Section):
     name: Literal["segments"]
     value_segment: str
     churn_risk: ChurnRisk
-    tags: list[str]
+    tags: list[str] = Field(default_factory=list)
 
 
 FichaSection = Annotated[
@@ -415,41 +458,3 @@ class Ficha(BaseModel):
         "you do not know."
     )
     actions: list[Action] = Field(description="Ways to reach the customer this job may use")
-
-
-class Candidate(BaseModel):
-    customer_id: UUID
-    display_name: str
-    phone: str = Field(description="The reading of the caller's number this customer holds")
-    unverified: bool
-
-
-class CallerCandidates(BaseModel):
-    """A caller id several customers may own: the caller is asked, not guessed."""
-
-    detail: str
-    candidates: list[Candidate]
-
-    model_config = {
-        "json_schema_extra": {
-            "examples": [
-                {
-                    "detail": "'33612345678' names several customers; choose one.",
-                    "candidates": [
-                        {
-                            "customer_id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a10",
-                            "display_name": "Ana Souza",
-                            "phone": "+5533612345678",
-                            "unverified": False,
-                        },
-                        {
-                            "customer_id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a11",
-                            "display_name": "Claire Martin",
-                            "phone": "+33612345678",
-                            "unverified": False,
-                        },
-                    ],
-                }
-            ]
-        }
-    }

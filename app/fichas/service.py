@@ -20,19 +20,26 @@ from app.core.preconditions import digest_etag
 from app.core.security import JOB_ROLES, Principal, Role
 from app.customers import service as customers
 from app.customers.identifiers import IdentifierKind
-from app.customers.schemas import CustomerOut, CustomerStatus
+from app.customers.schemas import (
+    CallerCandidates,
+    Candidate,
+    ContactChannel,
+    CustomerOut,
+    CustomerStatus,
+    Purpose,
+)
 from app.fichas import queries
 from app.fichas.cache import TemplateCache
 from app.fichas.repository import TemplateRepository
 from app.fichas.schemas import (
     Action,
-    CallerCandidates,
-    Candidate,
     Ficha,
     TemplateIn,
     TemplateOut,
+    compact,
 )
 from app.fichas.templates import (
+    BASE_SECTIONS,
     DEFAULT_TEMPLATES,
     LANGUAGES,
     Section,
@@ -43,7 +50,7 @@ from app.fichas.templates import (
     validate_sections,
 )
 from app.indicators import service as indicators
-from app.indicators.shapes import Derived, DerivedText, FlagEntry, Snapshot, State
+from app.indicators.shapes import Derived, DerivedText, DerivedValue, FlagEntry, Snapshot, State
 from app.indicators.state import (
     OPEN_ORDER,
     RESOLVED,
@@ -100,6 +107,7 @@ class Context:
     now: datetime
     events: dict[str, list[dict[str, Any]]]  # the items of each event section
     follow_ups: list[dict[str, Any]]  # open tasks, soonest due first
+    organization: Derived | None = None  # a contact person's organisation's indicators
 
 
 # The sections that show events, and which: (types, pinned notes only) from their options.
@@ -165,26 +173,36 @@ def _identity(ctx: Context, section: Section) -> dict[str, Any]:
     }
 
 
+def _at_a_glance(value: DerivedValue) -> dict[str, Any]:
+    return {
+        "lifetime_value": value["lifetime_value"],
+        "lifetime_value_base": value["lifetime_value_base"],
+        "order_count": value["order_count"],
+        "average_order_value": value["average_order_value"],
+        "last_purchase_at": value["last_purchase_at"],
+        "segment": value["segment"],
+    }
+
+
 def _indicators(ctx: Context, section: Section) -> dict[str, Any]:
     value, satisfaction = ctx.indicators["value"], ctx.indicators["satisfaction"]
-    return {
+    built = {
         "as_of": ctx.now,
-        "value": {
-            k: value[k]
-            for k in (
-                "lifetime_value",
-                "lifetime_value_base",
-                "order_count",
-                "average_order_value",
-                "last_purchase_at",
-                "segment",
-            )
-        },
+        "value": _at_a_glance(value),
         "satisfaction": satisfaction,
         "churn_risk": ctx.indicators["risk"],
         "last_interaction": ctx.indicators["contact"]["last_interaction"],
         "sentiment": _sentiment(ctx.indicators["text"]),
     }
+    organization = ctx.customer.organization
+    if organization is not None and ctx.organization is not None:
+        built["organization"] = {
+            "customer_id": organization.id,
+            "display_name": organization.display_name,
+            "value": _at_a_glance(ctx.organization["value"]),
+            "satisfaction": ctx.organization["satisfaction"],
+        }
+    return built
 
 
 def _sentiment(text: DerivedText) -> dict[str, Any]:
@@ -347,16 +365,30 @@ BUILDERS: dict[str, Callable[[Context, Section], dict[str, Any]]] = {
 
 
 def _actions(customer: CustomerOut, role: str) -> list[Action]:
-    """Ways to reach the customer; marketing needs consent, nobody calls a do-not-call."""
+    """Ways to reach the customer; marketing needs consent, nobody calls a do-not-call.
+    A text (SMS or WhatsApp) is offered when the customer prefers it and consented to it,
+    for service (marketing: for marketing); never to a do-not-call, as the sender decides
+    (``app/messages/reach.py``)."""
     do_not_call = bool(customer.preferences and customer.preferences.do_not_call)
     consent = {(c.channel.value, c.purpose.value): c.granted for c in customer.consents}
     marketing = role == Role.MARKETING.value
+    purpose = Purpose.MARKETING.value if marketing else Purpose.SERVICE.value
     may_call = not do_not_call and (not marketing or consent.get(("phone", "marketing")))
     may_email = not marketing or consent.get(("email", "marketing"))
+    preferred = customer.preferences.preferred_channel if customer.preferences else None
+    text = (
+        preferred.value
+        if preferred in (ContactChannel.SMS, ContactChannel.WHATSAPP)
+        and not do_not_call
+        and consent.get((preferred.value, purpose))
+        else None
+    )
     actions = []
     for identifier in customer.identifiers:
         if identifier.kind is IdentifierKind.PHONE and may_call:
             actions.append(Action(type="call", target=identifier.value))
+        if identifier.kind is IdentifierKind.PHONE and text:
+            actions.append(Action(type=text, target=identifier.value))
         if identifier.kind is IdentifierKind.EMAIL and may_email:
             actions.append(Action(type="email", target=identifier.value))
     return actions
@@ -423,9 +455,9 @@ async def screen_pop(
     if not found:
         raise CallerNotFound(f"No customer has the phone {national}.", extra={"phone": national})
     if len({card.id for card, _ in found}) > 1:
-        return CallerCandidates(
-            detail=f"The number may be {' or '.join(readings)}; several customers hold one.",
-            candidates=[
+        return CallerCandidates.of(
+            readings,
+            [
                 Candidate(
                     customer_id=card.id,
                     display_name=card.display_name,
@@ -454,8 +486,19 @@ async def screen_pop(
     events = views.recent_items(read["recent"], len(wanted))
     now = clock.now()
     follow_ups = await _open_follow_ups(on, template, customer.id, now)
+    organization = await _organization(on, customer, now, policy)
     return _built(
-        template, customer, role, language, principal, policy, now, snap, events, follow_ups
+        template,
+        customer,
+        role,
+        language,
+        principal,
+        policy,
+        now,
+        snap,
+        events,
+        follow_ups,
+        organization,
     )
 
 
@@ -498,8 +541,19 @@ async def _ficha(
     snap = indicators.snapshot_of(read)
     events = views.recent_items(read["recent"], len(wanted))
     follow_ups = await _open_follow_ups(on, template, customer.id, now)
+    organization = await _organization(on, customer, now, policy)
     return _built(
-        template, customer, role, language, principal, policy, now, snap, events, follow_ups
+        template,
+        customer,
+        role,
+        language,
+        principal,
+        policy,
+        now,
+        snap,
+        events,
+        follow_ups,
+        organization,
     )
 
 
@@ -510,6 +564,17 @@ async def _open_follow_ups(
     sections, _ = template
     limit = max((s["limit"] for s in sections if s["name"] == "follow_ups"), default=0)
     return await tasks.open_for_ficha(on, customer_id, now, limit) if limit else []
+
+
+async def _organization(
+    on: Executor, customer: CustomerOut, now: datetime, policy: ValuePolicy
+) -> Derived | None:
+    """A contact person's organisation's indicators (one statement more, for contact
+    persons only)."""
+    if customer.organization is None:
+        return None
+    held = await indicators.snapshot(on, customer.organization.id, 0)
+    return derive(held["state"], now, policy)
 
 
 def _built(
@@ -523,6 +588,7 @@ def _built(
     snap: Snapshot,
     events: list[list[dict[str, Any]]],
     follow_ups: list[dict[str, Any]],
+    organization: Derived | None,
 ) -> Ficha:
     """The ficha of what was read: only what its template names."""
     sections, labels = template
@@ -538,11 +604,14 @@ def _built(
         now=now,
         events={s["name"]: items for s, items in zip(shown, events, strict=True)},
         follow_ups=follow_ups,
+        organization=organization,
     )
     built: dict[str, Any] = {}
     for section in sections:
         content = BUILDERS[section["name"]](ctx, section)
         name = section["name"]
+        if name not in BASE_SECTIONS and not compact({**content, "as_of": None}):
+            continue  # an empty section is left out
         built[name] = {"name": name, "label": label_for(labels, language, name), **content}
     return Ficha(
         customer_id=customer.id,

@@ -4,13 +4,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import (
-    DateTime,
-    ForeignKey,
-    Integer,
-    String,
-    func,
-)
+from sqlalchemy import DateTime, String, func
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -19,7 +13,8 @@ from app.incidents.schemas import IncidentStatus
 
 
 class Incident(Base):
-    """A declared incident: matching customers are flagged and routed to its queue."""
+    """A declared incident: the customers its matcher finds, as their orders change, are
+    flagged with it (``incident:<id>``, their membership) and routed to its queue."""
 
     __tablename__ = "incidents"
 
@@ -33,11 +28,5 @@ class Incident(Base):
         DateTime(timezone=True), server_default=func.now()
     )
     closed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
-    affected: Mapped[int] = mapped_column(Integer, server_default="0")
-
-
-class IncidentCustomer(Base):
-    __tablename__ = "incident_customers"
-
-    incident_id: Mapped[UUID] = mapped_column(ForeignKey("incidents.id"), primary_key=True)
-    customer_id: Mapped[UUID] = mapped_column(ForeignKey("customers.id"), primary_key=True)
+    # The template messaged once to each customer it affects, when declared or on joining.
+    message_template: Mapped[str | None] = mapped_column(String(80))

@@ -1,23 +1,26 @@
-"""Prepared statements on incidents (the driver path): the customers a matcher finds, an
-incident's members."""
+"""Prepared statements on incidents (the driver path): the customers a matcher may find,
+an incident's members and how many a key sees. Membership is the ``incident:<id>`` flag
+the rules set on a customer's stats (app/indicators/rules.py), nothing kept beside it."""
 
 from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
 from app.core.db import Executor, driver_connection
+from app.core.security import Principal
+from app.customers.visibility import visibility_args, visible_sql
 
 
-async def match_shipments(
+async def shipped_in_window(
     on: Executor, carrier: str | None, shipped_from: datetime, shipped_to: datetime
 ) -> list[UUID]:
-    """Customers with an order shipped (by ``carrier``) in the window and not delivered."""
+    """Customers with an order shipped (by ``carrier``) in the window: those the rules
+    evaluate when an incident is declared (its matcher decides who joins)."""
     conn = await driver_connection(on)
     rows = await conn.fetch(
         "SELECT DISTINCT s.customer_id FROM customer_stats s, "
         "jsonb_each(s.state->'orders') AS o(id, v) "
-        "WHERE o.v->>'status' = 'shipped' "
-        "AND (o.v->>'shipped_at')::timestamptz >= $1 "
+        "WHERE (o.v->>'shipped_at')::timestamptz >= $1 "
         "AND (o.v->>'shipped_at')::timestamptz < $2 "
         "AND ($3::text IS NULL OR lower(o.v->>'carrier') = lower($3))",
         shipped_from,
@@ -27,21 +30,29 @@ async def match_shipments(
     return [r["customer_id"] for r in rows]
 
 
-async def add_incident_members(
-    on: Executor, incident_id: UUID, customer_ids: Sequence[UUID]
-) -> None:
-    conn = await driver_connection(on)
-    await conn.execute(
-        "INSERT INTO incident_customers (incident_id, customer_id) "
-        "SELECT $1, c FROM unnest($2::uuid[]) AS c ON CONFLICT DO NOTHING",
-        incident_id,
-        list(customer_ids),
-    )
-
-
-async def incident_members(on: Executor, incident_id: UUID) -> list[UUID]:
+async def members(on: Executor, incident_id: UUID) -> list[UUID]:
+    """The customers the incident affects now (flagged with it)."""
     conn = await driver_connection(on)
     rows = await conn.fetch(
-        "SELECT customer_id FROM incident_customers WHERE incident_id = $1", incident_id
+        "SELECT customer_id FROM customer_stats "
+        "WHERE flags @> ARRAY['incident:' || $1::uuid::text]",
+        incident_id,
     )
     return [r["customer_id"] for r in rows]
+
+
+_AFFECTED = (
+    "SELECT i.id, (SELECT count(*) FROM customer_stats s JOIN customers c "
+    " ON c.id = s.customer_id WHERE s.flags @> ARRAY['incident:' || i.id::text] AND "
+    + visible_sql("c", "$2", "$3")
+    + ") AS affected FROM unnest($1::uuid[]) AS i(id)"
+)
+
+
+async def affected(
+    on: Executor, incident_ids: Sequence[UUID], principal: Principal
+) -> dict[UUID, int]:
+    """How many customers each incident affects now, of those ``principal`` sees."""
+    conn = await driver_connection(on)
+    rows = await conn.fetch(_AFFECTED, list(incident_ids), *visibility_args(principal))
+    return {r["id"]: r["affected"] for r in rows}

@@ -1,14 +1,13 @@
 """ORM queries on incidents."""
 
+from collections.abc import Sequence
 from uuid import UUID
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.security import Principal
-from app.customers.models import Customer
-from app.customers.visibility import visible_to
-from app.incidents.models import Incident, IncidentCustomer
+from app.incidents.models import Incident
+from app.incidents.schemas import IncidentStatus
 
 
 class IncidentRepository:
@@ -23,16 +22,19 @@ class IncidentRepository:
     async def get_locked(self, incident_id: UUID) -> Incident | None:
         return await self.session.get(Incident, incident_id, with_for_update=True)
 
-    async def every_one(self, principal: Principal) -> list[tuple[Incident, int]]:
-        """Every incident, newest first, with how many of its customers ``principal`` sees."""
-        seen = (
-            select(func.count())
-            .select_from(IncidentCustomer)
-            .join(Customer, Customer.id == IncidentCustomer.customer_id)
-            .where(IncidentCustomer.incident_id == Incident.id, visible_to(principal))
-            .scalar_subquery()
-        )
-        rows = await self.session.execute(
-            select(Incident, seen).order_by(Incident.declared_at.desc())
-        )
-        return [(incident, count) for incident, count in rows]
+    async def every_one(self) -> Sequence[Incident]:
+        """Every incident, newest first."""
+        return (
+            await self.session.scalars(select(Incident).order_by(Incident.declared_at.desc()))
+        ).all()
+
+    async def open_with_message(self) -> Sequence[Incident]:
+        """The open incidents declared with a message for the customers they affect."""
+        return (
+            await self.session.scalars(
+                select(Incident).where(
+                    Incident.status == IncidentStatus.OPEN,
+                    Incident.message_template.is_not(None),
+                )
+            )
+        ).all()

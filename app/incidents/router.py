@@ -31,7 +31,7 @@ async def declare_incident(
     settings: SettingsDep,
     clock: ClockDep,
 ) -> IncidentOut:
-    return await service.declare_incident(session, body, settings, clock)
+    return await service.declare_incident(session, body, principal, settings, clock)
 
 
 @router.get(
@@ -59,4 +59,4 @@ async def close_incident(
     settings: SettingsDep,
     clock: ClockDep,
 ) -> IncidentOut:
-    return await service.close_incident(session, incident_id, settings, clock)
+    return await service.close_incident(session, incident_id, principal, settings, clock)

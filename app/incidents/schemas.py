@@ -59,7 +59,9 @@ class IncidentIn(BaseModel):
     title: Annotated[str, Field(min_length=1, max_length=300)]
     matcher: ShipmentMatcher
     message: IncidentMessage | None = Field(
-        default=None, description="Message the affected customers (the carrier-delay journey)"
+        default=None,
+        description="Message the affected customers once each, those it affects when "
+        "declared and those who join later (the carrier-delay journey)",
     )
 
 
@@ -75,7 +77,10 @@ class IncidentOut(BaseModel):
     status: Literal[IncidentStatus.OPEN, IncidentStatus.CLOSED]
     declared_at: datetime
     closed_at: datetime | None
-    affected: int = Field(description="Customers it affects, of those the caller may see")
+    affected: int = Field(
+        description="Customers it affects now (an order it finds, not delivered, cancelled "
+        "or refunded; none once closed), of those the caller may see"
+    )
     queue: str
     messages_queued: int = Field(
         default=0, description="Messages queued to affected customers when it was declared"

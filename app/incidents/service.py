@@ -1,5 +1,5 @@
 """Incidents: declared by an admin, they flag every customer a matcher finds (their
-calls go to the incident's queue) until closed."""
+calls go to the incident's queue) while it finds them, until closed."""
 
 from uuid import UUID
 
@@ -15,52 +15,58 @@ from app.incidents.repository import IncidentRepository
 from app.incidents.schemas import IncidentIn, IncidentList, IncidentOut, IncidentStatus
 from app.indicators import service as indicators
 from app.messages import journeys
-from app.outbox import queries as outbox
 
 
-def _incident_out(incident: Incident) -> IncidentOut:
-    return IncidentOut.model_validate({**incident.__dict__, "queue": f"incident:{incident.id}"})
+def _incident_out(incident: Incident, affected: int) -> IncidentOut:
+    return IncidentOut.model_validate(
+        {**incident.__dict__, "queue": f"incident:{incident.id}", "affected": affected}
+    )
 
 
 async def declare_incident(
-    session: AsyncSession, data: IncidentIn, settings: Settings, clock: Clock
+    session: AsyncSession, data: IncidentIn, principal: Principal, settings: Settings, clock: Clock
 ) -> IncidentOut:
-    """Flag every customer the matcher finds and route their calls to the incident's queue."""
-    repo = IncidentRepository(session)
+    """Flag every customer the matcher finds and route their calls to the incident's queue;
+    from then on each customer's orders move them in and out (the rules evaluate the
+    matcher whenever they run for a customer)."""
     matcher = data.matcher
-    members = await queries.match_shipments(
-        session, matcher.carrier, matcher.shipped_from, matcher.shipped_to
-    )
-    incident = await repo.add(
+    template = None
+    if data.message is not None:
+        template = await journeys.incident_template(session, data.message.template)
+    incident = await IncidentRepository(session).add(
         Incident(
             title=data.title,
             matcher=matcher.model_dump(mode="json"),
-            affected=len(members),
             declared_at=clock.now(),
+            message_template=template,
         )
     )
-    await queries.add_incident_members(session, incident.id, members)
-    await outbox.announce(session, _membership(incident, members, affected=True))
-    await indicators.reevaluate(session, members, settings, clock)
+    candidates = await queries.shipped_in_window(
+        session, matcher.carrier, matcher.shipped_from, matcher.shipped_to
+    )
+    await indicators.reevaluate(session, candidates, settings, clock)
+    members = await queries.members(session, incident.id)
     queued = 0
-    if data.message is not None:
+    if template is not None:
         queued = await journeys.message_affected(
-            session, incident.id, incident.title, members, data.message.template, clock
+            session, incident.id, incident.title, members, template, clock
         )
     await session.refresh(incident)
-    return _incident_out(incident).model_copy(update={"messages_queued": queued})
+    affected = (await queries.affected(session, [incident.id], principal))[incident.id]
+    return _incident_out(incident, affected).model_copy(update={"messages_queued": queued})
 
 
-def _membership(incident: Incident, members: list[UUID], *, affected: bool) -> list[outbox.Fact]:
-    """``incident.membership`` facts: each member now affected by the incident, or no
-    longer (it closed)."""
-    data = {"incident_id": str(incident.id), "title": incident.title, "affected": affected}
-    return [
-        outbox.Fact(
-            "incident.membership", member, incident.id, {**data, "customer_id": str(member)}
+async def message_new_members(session: AsyncSession, clock: Clock) -> int:
+    """Queue an incident's message for the customers who joined it since it was declared
+    (each customer gets it once); how many were queued."""
+    queued = 0
+    for incident in await IncidentRepository(session).open_with_message():
+        assert incident.message_template is not None
+        members = await queries.members(session, incident.id)
+        queued += await journeys.message_affected(
+            session, incident.id, incident.title, members, incident.message_template, clock
         )
-        for member in members
-    ]
+    return queued
 
 
 class IncidentNotFound(NotFound):
@@ -72,8 +78,14 @@ class IncidentNotFound(NotFound):
 
 
 async def close_incident(
-    session: AsyncSession, incident_id: UUID, settings: Settings, clock: Clock
+    session: AsyncSession,
+    incident_id: UUID,
+    principal: Principal,
+    settings: Settings,
+    clock: Clock,
 ) -> IncidentOut:
+    """Close the incident: the rules no longer evaluate its matcher, so its flags, alerts
+    and routing end for every customer it affected."""
     incident = await IncidentRepository(session).get_locked(incident_id)
     if incident is None:
         raise IncidentNotFound(f"Incident {incident_id} not found.")
@@ -81,17 +93,15 @@ async def close_incident(
         incident.status = IncidentStatus.CLOSED
         incident.closed_at = clock.now()
         await session.flush()
-        members = await queries.incident_members(session, incident.id)
-        await outbox.announce(session, _membership(incident, members, affected=False))
+        members = await queries.members(session, incident.id)
         await indicators.reevaluate(session, members, settings, clock)
-    return _incident_out(incident)
+    affected = (await queries.affected(session, [incident.id], principal))[incident.id]
+    return _incident_out(incident, affected)
 
 
 async def list_incidents(session: AsyncSession, principal: Principal) -> IncidentList:
-    """Every incident; ``affected`` counts the customers the caller may see."""
-    return IncidentList(
-        items=[
-            _incident_out(incident).model_copy(update={"affected": seen})
-            for incident, seen in await IncidentRepository(session).every_one(principal)
-        ]
-    )
+    """Every incident; ``affected`` counts the customers it affects now that the caller
+    may see."""
+    incidents = await IncidentRepository(session).every_one()
+    affected = await queries.affected(session, [i.id for i in incidents], principal)
+    return IncidentList(items=[_incident_out(i, affected[i.id]) for i in incidents])

@@ -8,28 +8,36 @@ from typing import Any
 from uuid import UUID
 
 from app.core.db import Executor, driver_connection
-from app.customers.family import families_cte
-from app.indicators.shapes import SavedStats, StatsRow
+from app.customers.family import organization_families_cte
+from app.indicators.shapes import IncidentRow, SavedStats, StatsRow
 from app.indicators.state import Fact
 from app.text.service import finding
 
-# The stats rows of a batch locked and read in one round trip: a row missing is created
-# empty, and the upsert locks the row that exists (the newest version, as FOR UPDATE
-# would), in id order; the stored policies come with the first row.
+# The stats rows of a batch, and of the organisations of the contact persons among it (a
+# contact's events count in its organisation's stats too), locked and read in one round
+# trip: a row missing is created empty, and the upsert locks the row that exists (the
+# newest version, as FOR UPDATE would), in id order; the stored policies and the
+# incidents (the open ones, whose matchers the rules evaluate, and those a row is still
+# flagged with, whose flags end) come with the first row.
 _LOCK = (
     "WITH locked AS ("
     " INSERT INTO customer_stats (customer_id, state, indicators)"
-    " SELECT id, '{}'::jsonb, '{}'::jsonb FROM unnest($1::uuid[]) AS id ORDER BY id"
+    " SELECT id, '{}'::jsonb, '{}'::jsonb FROM ("
+    "  SELECT id FROM unnest($1::uuid[]) AS id UNION SELECT organization_id FROM customers"
+    "  WHERE id = ANY($1::uuid[]) AND organization_id IS NOT NULL) AS wanted ORDER BY id"
     " ON CONFLICT (customer_id) DO UPDATE SET customer_id = excluded.customer_id"
     " RETURNING customer_id, state, flags) "
-    "SELECT s.customer_id, s.state, s.flags, c.tier, c.owner_id, "
-    "ARRAY(SELECT i.id::text || '|' || i.title FROM incident_customers m "
-    " JOIN incidents i ON i.id = m.incident_id "
-    " WHERE m.customer_id = s.customer_id AND i.status = 'open') AS incidents, "
+    "SELECT s.customer_id, s.state, s.flags, c.tier, c.owner_id, c.organization_id, "
     "ARRAY(SELECT a.rule FROM alerts a "
     " WHERE a.customer_id = s.customer_id AND a.cleared_at IS NULL) AS open_rules, "
     "CASE WHEN row_number() OVER (ORDER BY s.customer_id) = 1 THEN "
-    " (SELECT coalesce(jsonb_object_agg(name, config), '{}'::jsonb) FROM policies) END AS policies "
+    " (SELECT coalesce(jsonb_object_agg(name, config), '{}'::jsonb) FROM policies) "
+    "END AS policies, "
+    "CASE WHEN row_number() OVER (ORDER BY s.customer_id) = 1 THEN "
+    " (SELECT coalesce(jsonb_agg(jsonb_build_object('id', i.id, 'title', i.title, "
+    "  'matcher', i.matcher, 'open', i.status = 'open') ORDER BY i.id), '[]'::jsonb) "
+    "  FROM incidents i WHERE i.status = 'open' OR EXISTS (SELECT 1 FROM locked l "
+    "  WHERE 'incident:' || i.id::text = ANY(l.flags))) END AS incidents "
     "FROM locked s JOIN customers c ON c.id = s.customer_id ORDER BY s.customer_id"
 )
 _SAVE = (
@@ -43,11 +51,12 @@ _SAVE = (
     "churn, flags, reevaluate_at)) AS v "
     "WHERE s.customer_id = v.customer_id"
 )
-# The whole history of each customer of a batch, merged-in customers' events included,
-# each with the analysis of its customer text when it has one.
+# The whole history of each customer of a batch, merged-in customers' events included
+# and an organisation's contact persons', each with the analysis of its customer text
+# when it has one.
 _HISTORIES = (
     "WITH RECURSIVE "
-    + families_cte("$1::uuid[]")
+    + organization_families_cte("$1::uuid[]")
     + " SELECT f.root, e.id, e.type, e.occurred_at, e.channel, e.payload, e.corrects_id, "
     "a.event_id AS analysed, a.language, a.sentiment, a.score, a.urgency, a.reasons, a.intents, "
     "a.abusive, a.terms "
@@ -96,9 +105,10 @@ async def stored_policies(on: Executor) -> dict[str, dict[str, Any]]:
 
 async def lock(
     on: Executor, customer_ids: Sequence[UUID]
-) -> tuple[list[StatsRow], dict[str, dict[str, Any]]]:
-    """The stats rows of these customers (created empty if missing), locked, in id order,
-    and every stored policy (the rules' settings): one round trip."""
+) -> tuple[list[StatsRow], dict[str, dict[str, Any]], list[IncidentRow]]:
+    """The stats rows of these customers and of their organisations (created empty if
+    missing), locked, in id order, every stored policy (the rules' settings) and the
+    incidents the rules read: one round trip."""
     conn = await driver_connection(on)
     rows = await conn.fetch(_LOCK, sorted(set(customer_ids)))
     locked: list[StatsRow] = [
@@ -108,12 +118,14 @@ async def lock(
             "flags": list(r["flags"]),
             "tier": r["tier"],
             "owner_id": r["owner_id"],
-            "incidents": [tuple(i.split("|", 1)) for i in r["incidents"]],
+            "organization_id": r["organization_id"],
             "open_rules": set(r["open_rules"]),
         }
         for r in rows
     ]
-    return locked, rows[0]["policies"] if rows else {}
+    if not rows:
+        return locked, {}, []
+    return locked, rows[0]["policies"], rows[0]["incidents"]
 
 
 async def save(on: Executor, rows: Sequence[SavedStats], evaluated_at: datetime) -> None:
@@ -173,7 +185,7 @@ async def customers_after(on: Executor, after: UUID | None, limit: int) -> list[
 
 
 # Whose stats a rule's change may concern: what the rule reads is in their state (or, for
-# incidents, they are in an open one). Flagged customers are due anyway (``due``).
+# incidents, they have shipped orders). Flagged customers are due anyway (``due``).
 CONCERNS = {
     "unsatisfied_streak": "(s.state->'surveys' <> '[]' OR s.state->'rated' <> '[]')",
     "premium_abandoned_calls": "s.state->'missed_calls' <> '[]'",
@@ -181,8 +193,7 @@ CONCERNS = {
     "open_dispute": "s.state->'disputes' <> '{}'",
     "urgent_message": "s.state->'texts' <> '[]'",
     "angry_message": "s.state->'texts' <> '[]'",
-    "incident_affected": "EXISTS (SELECT 1 FROM incident_customers m JOIN incidents i "
-    "ON i.id = m.incident_id WHERE m.customer_id = s.customer_id AND i.status = 'open')",
+    "incident_affected": "jsonb_path_exists(s.state->'orders', '$.*.shipped_at')",
 }
 
 

@@ -2,10 +2,11 @@
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, TypedDict, cast
 
 from app.customers.schemas import Tier
-from app.indicators.shapes import Derived
+from app.indicators.shapes import Derived, State
 
 
 class RuleSettings(TypedDict, total=False):
@@ -58,13 +59,37 @@ class Condition:
     detail: Mapping[str, Any]
 
 
+# An order an incident's matcher no longer finds once it reached one of these.
+_SETTLED = {"delivered", "cancelled", "refunded"}
+
+
+def affected_orders(state: State, matcher: Mapping[str, Any]) -> list[str]:
+    """The customer's orders an incident's matcher finds (a ``shipment_delay``: shipped by
+    its carrier, any case, between ``shipped_from`` and ``shipped_to``, and neither
+    delivered, cancelled nor refunded since), in id order. A function of the state alone,
+    so that membership moves with each event and a rebuild finds the same."""
+    start = datetime.fromisoformat(matcher["shipped_from"])
+    end = datetime.fromisoformat(matcher["shipped_to"])
+    carrier = (matcher.get("carrier") or "").casefold()
+    return sorted(
+        order_id
+        for order_id, order in state["orders"].items()
+        if order.get("shipped_at")
+        and start <= datetime.fromisoformat(order["shipped_at"]) < end
+        and (not carrier or (order.get("carrier") or "").casefold() == carrier)
+        and order["status"] not in _SETTLED
+        and not order.get("delivered_at")
+    )
+
+
 def evaluate(
     indicators: Derived,
     tier: str,
-    incidents: Sequence[tuple[str, str]],
+    incidents: Sequence[tuple[str, str, list[str]]],
     rules: Mapping[str, Mapping[str, Any]],
 ) -> list[Condition]:
-    """The conditions that hold, given derived indicators, the tier and open incidents."""
+    """The conditions that hold, given derived indicators, the tier and the open incidents
+    affecting the customer (id, title, the orders it affects)."""
     held: list[Condition] = []
 
     def on(name: str) -> RuleSettings | None:
@@ -157,7 +182,7 @@ def evaluate(
             )
         )
     if on("incident_affected"):
-        for incident_id, title in incidents:
+        for incident_id, title, orders in incidents:
             held.append(
                 Condition(
                     f"incident_affected:{incident_id}",
@@ -165,7 +190,7 @@ def evaluate(
                     "warning",
                     "Affected by incident",
                     f"Affected by incident: {title}",
-                    {"incident_id": incident_id},
+                    {"incident_id": incident_id, "orders": orders},
                 )
             )
     return held

@@ -18,6 +18,9 @@ class Flag(BaseModel):
     code: str = Field(description=FLAG_CODES)
     severity: Literal["info", "warning", "danger"]
     label: str
+    orders: list[str] | None = Field(
+        default=None, description="An incident's flag: the customer's orders it affects"
+    )
 
 
 ChurnRisk = Literal[ChurnLevel.LOW, ChurnLevel.MEDIUM, ChurnLevel.HIGH]
@@ -64,10 +67,10 @@ class ServiceIndicators(BaseModel):
 class SatisfactionIndicators(BaseModel):
     """Surveys and rated contacts (corrections applied)."""
 
-    last_csat: int | None = Field(description="1-5")
-    last_nps: int | None = Field(description="0-10")
-    csat_90d_average: float | None
-    nps_90d_average: float | None
+    last_csat: int | None = Field(default=None, description="1-5")
+    last_nps: int | None = Field(default=None, description="0-10")
+    csat_90d_average: float | None = None
+    nps_90d_average: float | None = None
     unsatisfied_90d: int = Field(
         description="CSAT <= 2, NPS <= 6 or a contact rated unsatisfied, in 90 days"
     )
@@ -89,16 +92,16 @@ class ContactIndicators(BaseModel):
 
 class RiskIndicators(BaseModel):
     churn: ChurnRisk
-    churn_reason: str | None
+    churn_reason: str | None = None
 
 
 class MatchedTerms(BaseModel):
     """The words of a message that the rules matched (folded), by what they told."""
 
-    sentiment: list[str]
-    urgency: list[UrgencyFinding]
-    intents: dict[str, list[str]] = Field(description="By intent")
-    abusive: list[str]
+    sentiment: list[str] = Field(default_factory=list)
+    urgency: list[UrgencyFinding] = Field(default_factory=list)
+    intents: dict[str, list[str]] = Field(default_factory=dict, description="By intent")
+    abusive: list[str] = Field(default_factory=list)
 
 
 class MessageFinding(BaseModel):
@@ -106,14 +109,18 @@ class MessageFinding(BaseModel):
 
     at: datetime
     event_id: UUID
-    language: str | None
+    language: str | None = None
     sentiment: SentimentLabel
     score: float = Field(ge=-1, le=1)
     urgency: UrgencyLevel
-    reasons: list[UrgencyReason] = Field(description="Why it is urgent (none: it is not)")
-    intents: list[Intent]
+    reasons: list[UrgencyReason] = Field(
+        default_factory=list, description="Why it is urgent (none: it is not)"
+    )
+    intents: list[Intent] = Field(default_factory=list)
     abusive: bool
-    terms: MatchedTerms | None = Field(description="Null once the customer was erased")
+    terms: MatchedTerms | None = Field(
+        default=None, description="Null once the customer was erased"
+    )
 
 
 class UrgentMessage(BaseModel):

@@ -20,7 +20,13 @@ from app.core.security import Principal
 from app.customers.service import readable_family
 from app.indicators import queries
 from app.indicators.repository import PolicyRepository
-from app.indicators.rules import DEFAULT_RULES, RULE_WINDOWS, evaluate
+from app.indicators.rules import (
+    DEFAULT_RULES,
+    RULE_WINDOWS,
+    Condition,
+    affected_orders,
+    evaluate,
+)
 from app.indicators.schemas import (
     IndicatorsOut,
     RuleConfig,
@@ -31,6 +37,7 @@ from app.indicators.shapes import (
     Derived,
     Evaluated,
     FlagEntry,
+    IncidentRow,
     SavedStats,
     Snapshot,
     StatsRow,
@@ -63,26 +70,32 @@ def value_policy(settings: Settings) -> ValuePolicy:
 async def record(
     session: AsyncSession, facts: Sequence[tuple[UUID, Fact]], settings: Settings, clock: Clock
 ) -> None:
-    """Fold newly stored events into their customers' stats, in the append's transaction."""
+    """Fold newly stored events into their customers' stats, in the append's transaction,
+    and a contact person's into its organisation's too."""
     if not facts:
         return
-    rows, rules = await queries.lock(session, [customer_id for customer_id, _ in facts])
+    rows, rules, incidents = await queries.lock(session, [customer_id for customer_id, _ in facts])
     by_customer = {row["customer_id"]: row for row in rows}
     for customer_id, fact in facts:
         row = by_customer[customer_id]
         row["state"] = fold(row["state"] or empty_state(), fact)
-    await _refresh(session, rows, rules, value_policy(settings), clock.now())
+        organization = row["organization_id"]
+        if organization is not None and organization in by_customer:
+            held = by_customer[organization]
+            held["state"] = fold(held["state"] or empty_state(), fact)
+    await _refresh(session, rows, rules, incidents, value_policy(settings), clock.now())
 
 
 async def rebuild(
     session: AsyncSession, customer_ids: Sequence[UUID], settings: Settings, clock: Clock
 ) -> int:
-    """Recompute stats from the whole history (merged-in customers included)."""
-    rows, rules = await queries.lock(session, customer_ids)
+    """Recompute stats from the whole history (merged-in customers and an organisation's
+    contact persons included), and the stats of the organisations of contacts among them."""
+    rows, rules, incidents = await queries.lock(session, customer_ids)
     histories = await queries.histories(session, [row["customer_id"] for row in rows])
     for row in rows:
         row["state"] = fold_all(histories[row["customer_id"]])
-    await _refresh(session, rows, rules, value_policy(settings), clock.now())
+    await _refresh(session, rows, rules, incidents, value_policy(settings), clock.now())
     return len(rows)
 
 
@@ -90,33 +103,37 @@ async def reevaluate(
     session: AsyncSession, customer_ids: Sequence[UUID], settings: Settings, clock: Clock
 ) -> None:
     """Evaluate rules again without new events (time passed, an incident opened or closed)."""
-    rows, rules = await queries.lock(session, customer_ids)
+    rows, rules, incidents = await queries.lock(session, customer_ids)
     for row in rows:
         row["state"] = row["state"] or empty_state()
-    await _refresh(session, rows, rules, value_policy(settings), clock.now())
+    await _refresh(session, rows, rules, incidents, value_policy(settings), clock.now())
 
 
 async def _refresh(
     session: AsyncSession,
     rows: list[StatsRow],
     rules: dict[str, dict[str, Any]],
+    incidents: list[IncidentRow],
     policy: ValuePolicy,
     now: datetime,
 ) -> None:
-    """Derive indicators as of ``now`` and evaluate the ``rules`` (the stored policies),
-    store it all, raise and clear alerts (raised and cleared at ``now``)."""
+    """Derive indicators as of ``now`` and evaluate the ``rules`` (the stored policies)
+    and the open ``incidents``' matchers, store it all, raise and clear alerts (raised and
+    cleared at ``now``)."""
     saved: list[SavedStats] = []
     raised: list[RaisedAlert] = []
     ended: list[tuple[UUID, str]] = []
     for row in rows:
         derived = derive(row["state"], now, policy)
-        held = evaluate(derived, row["tier"], row["incidents"], rules)
+        affecting = [
+            (i["id"], i["title"], orders)
+            for i in incidents
+            if i["open"] and (orders := affected_orders(row["state"], i["matcher"]))
+        ]
+        held = evaluate(derived, row["tier"], affecting, rules)
         indicators: Evaluated = {
             **derived,
-            "flags": [
-                {"code": c.code, "severity": c.severity, "label": c.label}
-                for c in sorted(held, key=lambda c: c.code)
-            ],
+            "flags": [_flag_entry(c) for c in sorted(held, key=lambda c: c.code)],
         }
         value = indicators["value"]
         saved.append(
@@ -154,7 +171,43 @@ async def _refresh(
     await queries.save(session, saved, now)
     await alerts.clear_alerts(session, ended, now)
     await alerts.raise_alerts(session, raised, now)
-    await outbox.announce(session, _flag_changes(rows, saved))
+    await outbox.announce(
+        session, _flag_changes(rows, saved) + _membership_changes(rows, saved, incidents)
+    )
+
+
+def _flag_entry(condition: Condition) -> FlagEntry:
+    entry: FlagEntry = {
+        "code": condition.code,
+        "severity": condition.severity,
+        "label": condition.label,
+    }
+    if "orders" in condition.detail:
+        entry["orders"] = list(condition.detail["orders"])
+    return entry
+
+
+def _membership_changes(
+    rows: list[StatsRow], saved: list[SavedStats], incidents: list[IncidentRow]
+) -> list[outbox.Fact]:
+    """An ``incident.membership`` fact for each customer who joined an incident (its
+    matcher found an order) or left it (the orders settled, or it closed)."""
+    titles = {f"incident:{i['id']}": (i["id"], i["title"]) for i in incidents}
+    changes = []
+    for row, new in zip(rows, saved, strict=True):
+        before, after = set(row["flags"]), set(new["flags"])
+        for code in sorted((before ^ after) & titles.keys()):
+            incident_id, title = titles[code]
+            data = {
+                "customer_id": str(row["customer_id"]),
+                "incident_id": incident_id,
+                "title": title,
+                "affected": code in after,
+            }
+            changes.append(
+                outbox.Fact("incident.membership", row["customer_id"], UUID(incident_id), data)
+            )
+    return changes
 
 
 def _flag_changes(rows: list[StatsRow], saved: list[SavedStats]) -> list[outbox.Fact]:

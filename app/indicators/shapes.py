@@ -248,6 +248,7 @@ class FlagEntry(TypedDict):
     code: str
     severity: str
     label: str
+    orders: NotRequired[list[str]]  # an incident's flag: the orders it affects (routing)
 
 
 class Evaluated(Derived):
@@ -260,6 +261,15 @@ class Evaluated(Derived):
 # --- a customer's stats, between the service and its queries ----------------------------
 
 
+class IncidentRow(TypedDict):
+    """An incident as the rules read it: open ones are evaluated, closed ones end."""
+
+    id: str
+    title: str
+    matcher: dict[str, Any]
+    open: bool
+
+
 class StatsRow(TypedDict):
     """A customer's stats row as locked for an evaluation, with what the rules read."""
 
@@ -268,7 +278,7 @@ class StatsRow(TypedDict):
     flags: list[str]
     tier: str
     owner_id: str | None
-    incidents: list[tuple[str, str]]  # (id, title) of the open incidents affecting it
+    organization_id: UUID | None  # a contact person's organisation (locked beside it)
     open_rules: set[str]  # the rules with an open alert
 
 

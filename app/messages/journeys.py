@@ -5,7 +5,8 @@
   ``after_minutes`` later, once per alert; the sender cancels it if by then the alert was
   acknowledged or cleared (the abandoned-calls journey: "we saw your four calls").
 - An incident declared with a ``message``: every affected customer is queued the
-  template once (the carrier-delay journey).
+  template once, those it affects when declared and those who join later (the
+  carrier-delay journey).
 
 Each message is then sent as any other: consent, do-not-contact, contact hours and language
 are checked when it goes out.
@@ -73,6 +74,16 @@ async def plan_rule_messages(session: AsyncSession, clock: Clock) -> int:
     return queued
 
 
+async def incident_template(session: AsyncSession, name: str) -> str:
+    """The name of a template an incident can message (its only field the incident's
+    title), or a 422 naming ``body.message.template``."""
+    template = await template_for(session, name, "body.message.template")
+    if set(template.fields) - {"incident_title"}:
+        reason = f"the template needs fields an incident does not give: {template.fields}"
+        raise invalid_field("body.message.template", reason)
+    return template.name
+
+
 async def message_affected(
     session: AsyncSession,
     incident_id: UUID,
@@ -81,24 +92,28 @@ async def message_affected(
     template_name: str,
     clock: Clock,
 ) -> int:
-    """Queue ``template_name`` once for each customer an incident affects; how many."""
-    template = await template_for(session, template_name, "body.message.template")
-    if set(template.fields) - {"incident_title"}:
-        reason = f"the template needs fields an incident does not give: {template.fields}"
-        raise invalid_field("body.message.template", reason)
+    """Queue ``template_name`` for each customer an incident affects who has not had it
+    (once per customer and incident); how many were queued."""
+    key = f"incident:{incident_id}"
+    repo = MessageRepository(session)
+    done = await repo.dedupe_keys([(customer_id, key) for customer_id in members])
+    wanted = [customer_id for customer_id in members if (customer_id, key) not in done]
+    if not wanted:
+        return 0
+    template = await repo.template(template_name)
     now = clock.now()
     queued = 0
-    for customer_id in members:
+    for customer_id in wanted:
         message = await queue(
             session,
             customer_id,
-            template.name,
-            template.purpose,
+            template_name,
+            template.purpose if template else "service",
             {"incident_title": title},
-            f"incident:{incident_id}",
+            key,
             now,
             now,
-            dedupe=f"incident:{incident_id}",
+            dedupe=key,
         )
         queued += message is not None
     return queued

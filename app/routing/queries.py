@@ -6,16 +6,27 @@ from app.core.db import Executor, driver_connection
 from app.core.security import Principal
 from app.customers.visibility import visibility_args, visible_sql
 
-# Routing: called on every incoming call, so one prepared statement and two index probes.
-# A caller the key may not see is routed as an unknown number.
+# Routing: called on every incoming call, so one prepared statement and index probes
+# only: the caller, its stats, and its organisation's (a contact person is routed with
+# them too). A caller the key may not see is routed as an unknown number; an organisation
+# it may not see does not count.
 _ROUTE = (
-    "SELECT c.id, c.display_name, c.preferred_language, c.tier, s.flags "
+    "SELECT i.value AS phone, c.id, c.display_name, c.preferred_language, c.tier, s.flags, "
+    "jsonb_path_query_array(s.indicators, '$.flags[*] ? (exists(@.orders))') AS affecting, "
+    "o.display_name AS organization_name, o.tier AS organization_tier, "
+    "os.flags AS organization_flags "
     "FROM customer_identifiers i JOIN customers c ON c.id = i.customer_id "
     "LEFT JOIN customer_stats s ON s.customer_id = c.id "
-    "WHERE i.kind = 'phone' AND i.value = $1 AND " + visible_sql("c", "$2", "$3")
+    "LEFT JOIN customers o ON o.id = c.organization_id AND o.status = 'active' AND "
+    + visible_sql("o", "$2", "$3")
+    + " LEFT JOIN customer_stats os ON os.customer_id = o.id "
+    "WHERE i.kind = 'phone' AND i.value = ANY($1::text[]) AND "
+    + visible_sql("c", "$2", "$3")
+    + " ORDER BY array_position($1::text[], i.value)"
 )
 
 
-async def route(on: Executor, phone: str, principal: Principal) -> Any:
+async def route(on: Executor, readings: list[str], principal: Principal) -> list[Any]:
+    """The routing row of everyone ``principal`` may see holding one of ``readings``."""
     conn = await driver_connection(on)
-    return await conn.fetchrow(_ROUTE, phone, *visibility_args(principal))
+    return list(await conn.fetch(_ROUTE, readings, *visibility_args(principal)))

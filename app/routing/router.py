@@ -12,11 +12,10 @@ from app.core.errors import (
     Forbidden,
     Unauthorized,
     ValidationFailed,
-    invalid_field,
     problem_responses,
 )
 from app.core.fast_route import fast_get
-from app.customers.identifiers import normalize_phone
+from app.customers.identifiers import caller_readings
 from app.customers.schemas import PhoneText
 from app.routing import service
 from app.routing.schemas import RoutingAnswer, RoutingPolicy
@@ -46,11 +45,8 @@ async def route_by_phone(
     principal: Reader,
     settings: SettingsDep,
 ) -> RoutingAnswer:
-    try:
-        normalised = normalize_phone(phone, settings.default_region)
-    except ValueError as exc:
-        raise invalid_field("path.phone", str(exc)) from None
-    return await service.route(connection, request.app.state.policies, normalised, principal)
+    readings = caller_readings(phone, settings.default_region, "path.phone")
+    return await service.route(connection, request.app.state.policies, readings, principal)
 
 
 @router.get(

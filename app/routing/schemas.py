@@ -79,12 +79,43 @@ class RoutingPolicy(BaseModel):
 
 
 class RoutingAnswer(BaseModel):
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "known": True,
+                    "phone": "+34612345678",
+                    "customer_id": "0193b2c4-5d6e-7f80-9a1b-2c3d4e5f6a7b",
+                    "display_name": "José Núñez",
+                    "language": "es",
+                    "tier": "standard",
+                    "priority": 60,
+                    "queue": "incident:0193b2c4-0000-7000-8000-000000000001",
+                    "reasons": [
+                        "tier standard",
+                        "affected by incident:0193b2c4-0000-7000-8000-000000000001",
+                    ],
+                    "affected_orders": ["820982911946154508"],
+                }
+            ]
+        }
+    )
+
     known: bool
     phone: str
     customer_id: UUID | None = None
-    display_name: str | None = None
-    language: str | None = None
+    display_name: str | None = Field(
+        default=None, description="The customer's name as people say it (for the IVR to speak)"
+    )
+    language: str | None = Field(
+        default=None, description="The customer's preferred language (BCP 47), when known"
+    )
     tier: Tier | None = None
     priority: int
     queue: str
     reasons: list[str]
+    affected_orders: list[str] = Field(
+        default_factory=list,
+        description="Routed to an incident's queue: the customer's orders it affects "
+        "(their order ids, as the shop sent them)",
+    )

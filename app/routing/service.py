@@ -1,5 +1,6 @@
 """Routing an incoming call: queue and priority from the caller's tier, language and
-flags, by an admin-editable policy."""
+flags (a contact person's with its organisation's: the better tier, every flag), by an
+admin-editable policy."""
 
 from typing import Any
 
@@ -14,6 +15,9 @@ from app.routing import queries
 from app.routing.schemas import RoutingAnswer, RoutingPolicy
 
 ROUTING = "routing"
+# Tiers from worst to best: a contact person is routed with the better of its own and
+# its organisation's.
+_RANK = [Tier.STANDARD, Tier.PREMIUM, Tier.VIP]
 
 
 async def routing_policy(on: Executor) -> RoutingPolicy:
@@ -30,52 +34,72 @@ async def put_routing_policy(session: AsyncSession, policy: RoutingPolicy) -> Ro
 
 
 async def route(
-    on: Executor, policies: PolicyCache, phone: str, principal: Principal
+    on: Executor, policies: PolicyCache, readings: list[str], principal: Principal
 ) -> RoutingAnswer:
-    """Queue and priority for an incoming call: one lookup, no history read, the policy
-    as this process keeps it. A caller the key may not see is routed exactly as an unknown
-    number."""
+    """Queue and priority for an incoming call from a caller id of these ``readings``
+    (``caller_readings``): one lookup, no history read, the policy as this process keeps
+    it. A caller the key may not see is routed exactly as an unknown number; so is one
+    whose readings name several customers, with that reason (the IVR asks, it does not
+    guess)."""
     policy = _policy(await policies.stored(on, ROUTING))
-    row = await queries.route(on, phone, principal)
-    if row is None:
+    rows = await queries.route(on, readings, principal)
+    if len({r["id"] for r in rows}) != 1:
+        reason = (
+            f"caller id {' or '.join(readings)} names several customers"
+            if rows
+            else "unknown caller"
+        )
         return RoutingAnswer(
             known=False,
-            phone=phone,
+            phone=readings[0],
             priority=policy.unknown_priority,
             queue=policy.default_queue,
-            reasons=["unknown caller"],
+            reasons=[reason],
         )
-    tier_rule = policy.tiers.get(Tier(row["tier"]), {"queue": policy.default_queue, "priority": 0})
+    row = rows[0]
+    tier, whose = Tier(row["tier"]), ""
+    organization = row["organization_name"]
+    if organization is not None and _RANK.index(Tier(row["organization_tier"])) > _RANK.index(tier):
+        tier, whose = Tier(row["organization_tier"]), f" of organization {organization}"
+    tier_rule = policy.tiers.get(tier, {"queue": policy.default_queue, "priority": 0})
     queue, priority = tier_rule["queue"], int(tier_rule["priority"])
-    reasons = [f"tier {row['tier']}"]
+    reasons = [f"tier {tier.value}{whose}"]
     language = row["preferred_language"]
     if language and language.split("-")[0] in policy.language_queues:
         queue = policy.language_queues[language.split("-")[0]]
         reasons.append(f"language {language}")
-    flags = row["flags"] or []
-    for flag in flags:
+    own = row["flags"] or []
+    inherited = [f for f in row["organization_flags"] or [] if f not in own]
+    whose_flag = dict.fromkeys(own, "") | dict.fromkeys(
+        inherited, f" of organization {organization}"
+    )
+    for flag, whose in whose_flag.items():
         if flag in policy.flag_priority:
             priority += policy.flag_priority[flag]
-            reasons.append(f"flag {flag}")
-    queued = sorted((policy.flag_queues[f].priority, f) for f in flags if f in policy.flag_queues)
+            reasons.append(f"flag {flag}{whose}")
+    queued = sorted(
+        (policy.flag_queues[f].priority, f) for f in whose_flag if f in policy.flag_queues
+    )
     if queued:
         flag = queued[-1][1]
         queue = policy.flag_queues[flag].queue
         priority = max(priority, policy.flag_queues[flag].priority)
-        reasons.append(f"flag {flag} to queue {queue}")
-    for flag in flags:
-        if flag.startswith("incident:"):
-            queue = flag
-            priority = max(priority, policy.incident_priority)
-            reasons.append(f"affected by {flag}")
+        reasons.append(f"flag {flag}{whose_flag[flag]} to queue {queue}")
+    affected_orders: list[str] = []
+    for entry in row["affecting"] or []:
+        # The incident's flag, with the orders it affects (what the IVR reads out).
+        queue, affected_orders = entry["code"], entry["orders"]
+        priority = max(priority, policy.incident_priority)
+        reasons.append(f"affected by {entry['code']}")
     return RoutingAnswer(
         known=True,
-        phone=phone,
+        phone=row["phone"],
         customer_id=row["id"],
         display_name=row["display_name"],
         language=language,
-        tier=Tier(row["tier"]),
+        tier=tier,
         priority=min(priority, 100),
         queue=queue,
         reasons=reasons,
+        affected_orders=affected_orders,
     )

@@ -1,8 +1,9 @@
-"""Customer changes recorded on the timeline: merges and their undoing, preferences and
-consents. Each one spans domains (the customer changes, its events are appended, its
+"""Customer changes recorded on the timeline: merges and their undoing, profile changes,
+preferences and consents. Each one spans domains (the customer changes, its events are appended, its
 indicators are rebuilt), so it is written here, above the services it orchestrates,
 rather than in any one of them."""
 
+from typing import Any
 from uuid import UUID
 
 from sqlalchemy import func
@@ -13,7 +14,7 @@ from app.core.config import Settings
 from app.core.security import Principal
 from app.customers import merges
 from app.customers import service as customers
-from app.customers.schemas import ConsentIn, ConsentOut, Preferences
+from app.customers.schemas import ConsentIn, ConsentOut, CustomerOut, Preferences
 from app.indicators import service as indicators
 from app.timeline.models import CustomerMerge
 from app.timeline.repository import TimelineRepository
@@ -136,6 +137,26 @@ async def unmerge(
     return UnmergeOutcome(
         survivor_id=target.id, restored_id=source.id, identifiers_restored=restored
     )
+
+
+async def patch_customer(
+    session: AsyncSession,
+    customer_id: UUID,
+    patch: Any,
+    if_match: str | None,
+    principal: Principal,
+    settings: Settings,
+    clock: Clock,
+) -> CustomerOut:
+    """Change the profile; a contact person joining or leaving an organisation takes its
+    history into or out of the organisations' indicators."""
+    customer, previous = await customers.patch_customer(
+        session, customer_id, patch, if_match, principal
+    )
+    if previous != customer.organization_id:
+        moved = [o for o in (previous, customer.organization_id) if o is not None]
+        await indicators.rebuild(session, moved, settings, clock)
+    return customer
 
 
 async def set_preferences(

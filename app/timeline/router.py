@@ -11,6 +11,7 @@ from pydantic import BaseModel
 from sse_starlette import EventSourceResponse
 
 from app.auth.dependencies import AgentWriter, Reader, StreamReader, Writer
+from app.core import bounded_json
 from app.core.bounded_json import BoundedJsonRoute
 from app.core.clock import ClockDep
 from app.core.config import SettingsDep
@@ -20,6 +21,7 @@ from app.core.errors import (
     Forbidden,
     PayloadTooLarge,
     PreconditionFailed,
+    PreconditionRequired,
     TooManyRequests,
     Unauthorized,
     UnsupportedMediaType,
@@ -33,7 +35,7 @@ from app.core.pagination import InvalidCursor, Limit
 from app.core.preconditions import IfMatch, etag
 from app.core.timestamps import Timestamp
 from app.customers import service as customers
-from app.customers.schemas import ConsentIn, ConsentOut, Preferences
+from app.customers.schemas import ConsentIn, ConsentOut, CustomerOut, Preferences
 from app.customers.service import CustomerNotActive, CustomerNotFound
 from app.text.service import TextRulesDep
 from app.timeline import bulk, flows, service, stream, views
@@ -56,6 +58,10 @@ from app.timeline.service import IdempotencyConflict, NotMerged
 from app.timeline.stream import TimelineFeed
 
 router = APIRouter(prefix="/v1", tags=["timeline"], route_class=BoundedJsonRoute)
+# The profile change, listed with the customers: it is a flow too (an organisation's
+# indicators follow its contact persons).
+profile_router = APIRouter(prefix="/v1", tags=["customers"], route_class=BoundedJsonRoute)
+MERGE_PATCH = "application/merge-patch+json"
 
 IdempotencyKey = Annotated[
     str | None,
@@ -365,6 +371,13 @@ async def get_timeline(
     until: Annotated[Timestamp | None, Query(description="occurred_at before")] = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Limit = 50,
+    contacts: Annotated[
+        bool,
+        Query(
+            description="For an organisation, its contact persons' events too (each names "
+            "its `customer_id`); no effect on a person"
+        ),
+    ] = True,
 ) -> Any:
     for index, value in enumerate(type or []):
         type_family = value[:-2] if value.endswith(".*") else None
@@ -381,6 +394,7 @@ async def get_timeline(
         until=until,
         limit=limit,
         cursor=cursor,
+        contacts=contacts,
     )
     if isinstance(page, customers.Merged):
         return _merged_redirect(request, page.survivor)
@@ -574,3 +588,56 @@ async def record_consent(
     clock: ClockDep,
 ) -> ConsentOut:
     return await flows.record_consent(session, customer_id, body, principal, settings, clock)
+
+
+@profile_router.patch(
+    "/customers/{customer_id}",
+    operation_id="patch_customer",
+    summary="Change the profile with a JSON merge patch (If-Match required)",
+    responses={
+        200: {"description": "The customer changed", "headers": headers("ETag")},
+        **problem_responses(
+            Unauthorized,
+            Forbidden,
+            CustomerNotFound,
+            CustomerNotActive,
+            PreconditionFailed,
+            UnsupportedMediaType,
+            ValidationFailed,
+            PreconditionRequired,
+        ),
+    },
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {
+                media: {"schema": {"$ref": "#/components/schemas/CustomerPatch"}}
+                for media in (MERGE_PATCH, "application/json")
+            },
+        }
+    },
+)
+async def patch_customer(
+    customer_id: UUID,
+    request: Request,
+    session: SessionDep,
+    principal: Writer,
+    response: Response,
+    settings: SettingsDep,
+    clock: ClockDep,
+    if_match: IfMatch = None,
+) -> CustomerOut:
+    """A contact person joining or leaving an organisation moves its history in and out
+    of the organisations' indicators."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type not in (MERGE_PATCH, "application/json"):
+        raise UnsupportedMediaType(f"Send {MERGE_PATCH} (or application/json).")
+    try:
+        patch: Any = bounded_json.loads(await request.body())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise invalid_field("body", f"invalid JSON: {exc}", "json_invalid") from None
+    customer = await flows.patch_customer(
+        session, customer_id, patch, if_match, principal, settings, clock
+    )
+    response.headers["ETag"] = etag(customer.version)
+    return customer

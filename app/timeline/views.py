@@ -28,11 +28,13 @@ async def read_timeline(
     until: datetime | None,
     limit: int,
     cursor: str | None,
+    contacts: bool = True,
 ) -> TimelinePage | customers.Merged:
-    """A page of a customer's history and everyone merged into it, newest first, logged as
-    read; for a merged customer, only its survivor, and nothing is read. On a bare
-    connection the access-log row commits before the page is read."""
-    status, family = await customers.visible_family(on, customer_id, principal)
+    """A page of a customer's history and everyone merged into it (and, for an
+    organisation with ``contacts``, its contact persons'), newest first, logged as read;
+    for a merged customer, only its survivor, and nothing is read. On a bare connection
+    the access-log row commits before the page is read."""
+    status, family = await customers.visible_family(on, customer_id, principal, contacts)
     if status == CustomerStatus.MERGED:
         return customers.Merged(await customers.survivor_id(on, customer_id))
     await record_access(on, principal, customer_id, "timeline")

@@ -110,6 +110,9 @@ async def rich(
             headers=admin,
             json={"channel": channel, "purpose": "marketing", "granted": granted, "source": "form"},
         )
+    follow_up = {"customer_id": person, "title": "Call back about F-7", "assignee": "agent-1"}
+    created = await client.post("/v1/tasks", json=follow_up, headers=admin)
+    assert created.status_code == 201, created.text
     return {"org": org, "person": person}
 
 
@@ -128,7 +131,9 @@ async def test_each_role_sees_its_sections_in_order(
     client: httpx.AsyncClient, admin: dict[str, str], rich: dict[str, str], role: str
 ) -> None:
     card = await ficha(client, admin, rich["person"], role)
-    assert list(card["sections"]) == [s["name"] for s in DEFAULT_TEMPLATES[role]]
+    # A person has no contact persons: that section, empty, is left out.
+    shown = [s["name"] for s in DEFAULT_TEMPLATES[role] if s["name"] != "contacts"]
+    assert list(card["sections"]) == shown
     assert card["role"] == role and card["customer_id"] == rich["person"]
     identity = card["sections"]["identity"]
     assert identity["display_name"] == "Lucía Núñez" and identity["tier"] == "vip"
@@ -495,13 +500,17 @@ async def test_invalid_templates_are_422_naming_the_section(
 async def test_a_template_of_every_section_builds_in_every_language(
     client: httpx.AsyncClient, admin: dict[str, str], rich: dict[str, str], language: str
 ) -> None:
-    """A new section is shown, with its label, on a card that asks for every section."""
+    """A new section is shown, with its label, on a card that asks for every section: the
+    person's card or its organisation's (an empty section is left out, and a person has
+    no contacts)."""
     everything = {"sections": [{"name": name} for name in SECTIONS]}
     put = await client.put("/v1/ficha-templates/everything", json=everything, headers=admin)
     assert put.status_code == 200, put.text
-    card = await ficha(client, admin, rich["person"], "everything", lang=language)
-    assert list(card["sections"]) == list(SECTIONS)
-    labels = {name: section["label"] for name, section in card["sections"].items()}
+    labels: dict[str, str] = {}
+    for whose in ("person", "org"):
+        card = await ficha(client, admin, rich[whose], "everything", lang=language)
+        assert list(card["sections"]) == [name for name in SECTIONS if name in card["sections"]]
+        labels |= {name: section["label"] for name, section in card["sections"].items()}
     assert labels == LABELS[language]
 
 
@@ -670,3 +679,43 @@ async def test_a_ficha_read_again_later_is_not_modified(
         url, params={"role": role}, headers={**admin, "If-None-Match": first.headers["etag"]}
     )
     assert again.status_code == 304
+
+
+async def test_texts_are_offered_to_whoever_prefers_them_with_consent(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    """A customer who prefers SMS was never offered `sms`: it is, with the service consent
+    for it (marketing needs the marketing one); WhatsApp likewise; never to a do-not-call."""
+    customer = await new_customer(
+        client, admin, identifiers=[{"kind": "phone", "value": "+34 622 11 22 33"}]
+    )
+
+    async def actions(role: str = "support") -> list[dict[str, str]]:
+        return list((await ficha(client, admin, customer, role))["actions"])
+
+    async def prefer(**preferences: Any) -> None:
+        url = f"/v1/customers/{customer}/preferences"
+        response = await client.put(url, json=preferences, headers=admin)
+        assert response.status_code == 200, response.text
+
+    async def consent(channel: str, purpose: str, granted: bool) -> None:
+        body = {"channel": channel, "purpose": purpose, "granted": granted, "source": "form"}
+        response = await client.post(f"/v1/customers/{customer}/consents", json=body, headers=admin)
+        assert response.status_code == 201, response.text
+
+    call = {"type": "call", "target": "+34622112233"}
+    sms = {"type": "sms", "target": "+34622112233"}
+    await prefer(preferred_channel="sms")
+    assert await actions() == [call], "no consent for service texts yet"
+    await consent("sms", "service", True)
+    assert await actions() == [call, sms]
+    assert sms not in await actions("marketing")
+    await consent("sms", "marketing", True)
+    assert sms in await actions("marketing")
+    await consent("whatsapp", "service", True)
+    await prefer(preferred_channel="whatsapp")
+    assert await actions() == [call, {"type": "whatsapp", "target": "+34622112233"}]
+    await consent("whatsapp", "service", False)
+    assert await actions() == [call]
+    await prefer(preferred_channel="sms", do_not_call=True)
+    assert await actions() == []

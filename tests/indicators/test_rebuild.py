@@ -61,6 +61,7 @@ async def stored_state(session: AsyncSession, customer_id: UUID) -> dict[str, An
     merge_at=st.integers(min_value=0, max_value=30),
     unmerge=st.booleans(),
     split=st.integers(0, 3),
+    b_in_org=st.booleans(),
 )
 async def test_incremental_stats_equal_a_rebuild(
     session: AsyncSession,
@@ -69,11 +70,17 @@ async def test_incremental_stats_equal_a_rebuild(
     merge_at: int,
     unmerge: bool,
     split: int,
+    b_in_org: bool,
 ) -> None:
+    """A and B are contact persons (B of the same organisation or of none), and some
+    events are the organisation's own: its stats count theirs, kept equal to a rebuild."""
     savepoint = await session.begin_nested()
     try:
-        a = Customer(kind="person", display_name="A", tier="vip")
-        b = Customer(kind="person", display_name="B")
+        org = Customer(kind="organization", display_name="O")
+        session.add(org)
+        await session.flush()
+        a = Customer(kind="person", display_name="A", tier="vip", organization_id=org.id)
+        b = Customer(kind="person", display_name="B", organization_id=org.id if b_in_org else None)
         session.add_all([a, b])
         await session.flush()
         originals: dict[str, str] = {}
@@ -84,8 +91,11 @@ async def test_incremental_stats_equal_a_rebuild(
                 await flows.merge(session, a.id, b.id, False, ADMIN, SETTINGS, clock)
                 merged = True
             target = b.id if (index % 4 < split and not merged) else a.id
+            if index % 7 == 6:
+                target = org.id
             if fact.corrects_id:  # a correction goes where its original is
-                target = a.id if merged else holder[fact.corrects_id]
+                original = holder[fact.corrects_id]
+                target = a.id if merged and original != org.id else original
             holder[fact.id] = target
             event, _ = await timeline.append(
                 session,
@@ -100,7 +110,7 @@ async def test_incremental_stats_equal_a_rebuild(
             originals[fact.id] = str(event.id)
         if merged and unmerge:
             await flows.unmerge(session, a.id, b.id, ADMIN, SETTINGS, clock)
-        for customer in (a.id, b.id):
+        for customer in (a.id, b.id, org.id):
             incremental = await stored_state(session, customer)
             await indicators.rebuild(session, [customer], SETTINGS, clock)
             assert incremental == await stored_state(session, customer)

@@ -62,6 +62,7 @@ async def test_routing_by_phone(
         "priority": 10,
         "queue": "default",
         "reasons": ["unknown caller"],
+        "affected_orders": [],
     }
     bad = await client.get("/v1/routing/by-phone/12", headers=admin)
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "path.phone"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from app.indicators.rules import Condition, evaluate
+from app.indicators.rules import Condition, affected_orders, evaluate
 from app.indicators.state import (
     Fact,
     ValuePolicy,
@@ -319,7 +319,7 @@ def test_the_built_in_rules_at_their_thresholds() -> None:
             disputes=["dp_1", "dp_2"],
         ),
         "premium",
-        [("inc-1", "SEUR strike"), ("inc-2", "Outage")],
+        [("inc-1", "SEUR strike", ["o-1"]), ("inc-2", "Outage", ["o-2", "o-3"])],
         {},
     )
     assert held == [
@@ -361,7 +361,7 @@ def test_the_built_in_rules_at_their_thresholds() -> None:
             "warning",
             "Affected by incident",
             "Affected by incident: SEUR strike",
-            {"incident_id": "inc-1"},
+            {"incident_id": "inc-1", "orders": ["o-1"]},
         ),
         Condition(
             "incident_affected:inc-2",
@@ -369,9 +369,44 @@ def test_the_built_in_rules_at_their_thresholds() -> None:
             "warning",
             "Affected by incident",
             "Affected by incident: Outage",
-            {"incident_id": "inc-2"},
+            {"incident_id": "inc-2", "orders": ["o-2", "o-3"]},
         ),
     ]
+
+
+# --- incidents: which orders a matcher finds ---------------------------------------
+
+SEUR_DELAY = {
+    "kind": "shipment_delay",
+    "carrier": "SEUR",
+    "shipped_from": (NOW - timedelta(days=3)).isoformat(),
+    "shipped_to": NOW.isoformat(),
+}
+
+
+def test_a_matcher_finds_orders_shipped_by_its_carrier_in_its_window() -> None:
+    state = fold_all(
+        [
+            fact("order.shipped", 2, order_id="in", carrier="seur"),  # any case
+            fact("order.shipped", 1, order_id="other-carrier", carrier="MRW"),
+            fact("order.shipped", 4, order_id="before", carrier="SEUR"),
+            fact("order.shipped", -1, order_id="after", carrier="SEUR"),
+            fact("order.placed", 2, order_id="not-shipped"),
+        ]
+    )
+    assert affected_orders(state, SEUR_DELAY) == ["in"]
+    assert affected_orders(state, {**SEUR_DELAY, "carrier": None}) == ["in", "other-carrier"]
+
+
+@pytest.mark.parametrize("settled", ["order.delivered", "order.cancelled", "order.refunded"])
+def test_an_order_delivered_cancelled_or_refunded_leaves_the_incident(settled: str) -> None:
+    shipped = fact("order.shipped", 2, order_id="o-1", carrier="SEUR")
+    also = fact("order.shipped", 2, order_id="o-2", carrier="SEUR")
+    after = fact(settled, 1, order_id="o-1")
+    assert affected_orders(fold_all([shipped, also]), SEUR_DELAY) == ["o-1", "o-2"]
+    assert affected_orders(fold_all([shipped, also, after]), SEUR_DELAY) == ["o-2"]
+    # Arriving first (late webhooks) changes nothing: the state is the same.
+    assert affected_orders(fold_all([after, also, shipped]), SEUR_DELAY) == ["o-2"]
 
 
 def test_abandoned_calls_alert_only_for_the_tiers_named() -> None:
@@ -391,7 +426,7 @@ def test_an_admin_s_thresholds_and_switches_win() -> None:
         "incident_affected": {"enabled": False},
     }
     everything = said(unsatisfied=4, categories={"billing": 2}, disputes=["dp_1"])
-    assert evaluate(everything, "standard", [("inc-1", "x")], rules) == []
+    assert evaluate(everything, "standard", [("inc-1", "x", ["o-1"])], rules) == []
     [held] = evaluate(said(unsatisfied=5), "standard", [], rules)
     assert held.detail == {"unsatisfied_90d": 5}
     off = {
