@@ -457,7 +457,8 @@ def _cycle(items: list[Any], count: int) -> list[Any]:
 async def measure(url: str, facts: dict[str, Any], plan: Plan, workers: int) -> dict[str, Any]:
     """Every round at ``workers`` workers; the runs, the medians and the targets."""
     pool = max(10, plan.connections // workers)
-    env = {**SECRETS, "CH_DB_POOL_SIZE": str(pool)}
+    # The outbound receiver is on 127.0.0.1, which subscriptions may reach only when let.
+    env = {**SECRETS, "CH_DB_POOL_SIZE": str(pool), "CH_OUTBOUND_PRIVATE_NETWORKS": "true"}
     # The serving process sends only when asked to; else a sender runs apart
     # (bench/outbound.py).
     poll = SENDER_POLL_SECONDS if plan.sender_in_process else "0"

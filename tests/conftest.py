@@ -134,6 +134,7 @@ def settings(database_url: str, service_url: str) -> Settings:
         database_url=database_url,
         service_database_url=service_url,
         webhook_secrets=WEBHOOK_SECRETS,
+        outbound_private_networks=True,  # the receivers of the tests are on 127.0.0.1
     )
 
 

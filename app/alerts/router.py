@@ -1,5 +1,6 @@
 """HTTP routes: alerts, listed and acknowledged."""
 
+import asyncio
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -14,7 +15,13 @@ from app.core.bounded_json import BoundedJsonRoute
 from app.core.clock import ClockDep
 from app.core.config import SettingsDep
 from app.core.db import Database, SessionDep
-from app.core.errors import Forbidden, Unauthorized, ValidationFailed, problem_responses
+from app.core.errors import (
+    Forbidden,
+    TooManyRequests,
+    Unauthorized,
+    ValidationFailed,
+    problem_responses,
+)
 from app.core.pagination import InvalidCursor, Limit
 
 # Listed with the indicators in the API document, as it has always been.
@@ -73,13 +80,14 @@ async def acknowledge_alert(
             "its `seq`",
             "content": {"text/event-stream": {"schema": {"type": "string"}}},
         },
-        **problem_responses(Unauthorized, Forbidden, ValidationFailed),
+        **problem_responses(Unauthorized, Forbidden, ValidationFailed, TooManyRequests),
     },
 )
 async def stream_alerts(
     request: Request,
     principal: StreamReader,
     settings: SettingsDep,
+    clock: ClockDep,
     owner_id: Annotated[
         list[str] | None,
         Query(description="Only alerts of these owners (repeat it for a team)", max_length=100),
@@ -91,11 +99,22 @@ async def stream_alerts(
     """Every change of an alert whose customer the key may see (an owned-only key: its own
     customers' only), from any process, within a second. On reconnect with
     `Last-Event-ID`, changes around that point are sent again (at least once: dedupe by
-    `id`). The stream ends when its key is revoked. A browser's EventSource passes a
-    session token as `?access_token=`."""
+    `id`). The stream ends within a second of its key being revoked, and when the session
+    token it was opened with expires. A key holds at most `CH_MAX_STREAMS_PER_KEY` streams
+    open at once (429 past it). A browser's EventSource passes a session token as
+    `?access_token=`."""
     feed: stream.AlertFeed = request.app.state.alert_feed
     database: Database = request.app.state.db
     wanted = stream.StreamFilter(principal, tuple(owner_id or ()))
+    limit = settings.max_streams_per_key
+    if feed.streams_of(principal.key_id) >= limit:
+        raise TooManyRequests(f"This key holds {limit} open streams already; close one first.")
+
+    def until_expiry() -> float | None:
+        """Seconds the stream's session token has left; None for an API key."""
+        if principal.token_expires_at is None:
+            return None
+        return (principal.token_expires_at - clock.now()).total_seconds()
 
     def sent(change: AlertChangeOut) -> dict[str, str]:
         return {
@@ -106,14 +125,22 @@ async def stream_alerts(
 
     async def changes() -> Any:
         seen: set[int] = set()
-        with feed.watch() as watch:
+        with feed.watch(principal.key_id) as watch:
+            if feed.streams_of(principal.key_id) > limit:
+                return  # opened together with others of its key, past the check above
             if last_event_id is not None:
                 async with database.sessionmaker() as s:
                     for change in await stream.replay_after(s, wanted, last_event_id):
                         seen.add(change.seq)
                         yield sent(change)
             while True:
-                lost, seqs = await watch.next()
+                try:
+                    lost, seqs = await asyncio.wait_for(watch.next(), until_expiry())
+                except TimeoutError:
+                    return  # the session token expired: it opens nothing past its life
+                left = until_expiry()
+                if left is not None and left <= 0:
+                    return
                 async with database.sessionmaker() as s:
                     if not await still_active(s, principal):
                         return

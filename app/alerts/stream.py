@@ -15,6 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
+from uuid import UUID
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -26,7 +27,7 @@ from app.alerts.service import alert_out
 from app.core.notify import Listener
 from app.core.security import Principal
 from app.customers.models import Customer
-from app.customers.visibility import visible_to
+from app.customers.visibility import ACCESS_CHANNEL, visible_to
 
 # A stalled client loses live pushes beyond this many (it resumes with Last-Event-ID).
 MAX_PENDING = 10_000
@@ -47,6 +48,10 @@ class Watch:
             self._pending.append(seq)
         self._wake.set()
 
+    def push_nothing(self) -> None:
+        """Wake the stream with nothing to send (it checks its key again)."""
+        self._wake.set()
+
     def lost(self) -> None:
         self._lost = True
         self._wake.set()
@@ -61,10 +66,12 @@ class Watch:
 
 
 class AlertFeed:
-    """Fans the NOTIFYs of alert changes out to the open streams of this process."""
+    """Fans the NOTIFYs of alert changes out to the open streams of this process, and wakes
+    a key's streams when it is revoked (``key:<id>`` on the access channel), so that they
+    check it before sending anything more."""
 
     def __init__(self, database_url: str) -> None:
-        self._watches: set[Watch] = set()
+        self._watches: dict[UUID, set[Watch]] = {}
         self._listener = Listener(
             database_url,
             NOTIFY_CHANNEL,
@@ -73,31 +80,61 @@ class AlertFeed:
             on_listening=self._lost,
             wanted=lambda: bool(self._watches),
         )
+        self._access = Listener(
+            database_url,
+            ACCESS_CHANNEL,
+            self._on_access,
+            on_lost=self._lost,
+            on_listening=self._lost,
+            wanted=lambda: bool(self._watches),
+        )
+
+    def streams_of(self, key_id: UUID) -> int:
+        """How many streams the key ``key_id`` holds open in this process."""
+        return len(self._watches.get(key_id, ()))
 
     @contextlib.contextmanager
-    def watch(self) -> Iterator[Watch]:
+    def watch(self, key_id: UUID) -> Iterator[Watch]:
         watch = Watch()
-        self._watches.add(watch)
+        self._watches.setdefault(key_id, set()).add(watch)
         self._listener.ensure()
+        self._access.ensure()
         try:
             yield watch
         finally:
-            self._watches.discard(watch)
+            watches = self._watches.get(key_id, set())
+            watches.discard(watch)
+            if not watches:
+                self._watches.pop(key_id, None)
+
+    def _every_watch(self) -> Iterator[Watch]:
+        for watches in self._watches.values():
+            yield from watches
 
     def _on_change(self, payload: str) -> None:
         try:
             seq = int(payload)
         except ValueError:
             return
-        for watch in self._watches:
+        for watch in self._every_watch():
             watch.push(seq)
 
+    def _on_access(self, payload: str) -> None:
+        kind, _, name = payload.partition(":")
+        try:
+            key_id = UUID(name) if kind == "key" else None
+        except ValueError:
+            return
+        for watch in self._watches.get(key_id, ()) if key_id else ():
+            watch.push_nothing()
+
     def _lost(self) -> None:
-        for watch in self._watches:
+        for watch in self._every_watch():
             watch.lost()
 
     async def close(self) -> None:
         await self._listener.close()
+        await self._access.close()
 
 
 @dataclass(frozen=True, slots=True)

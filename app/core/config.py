@@ -111,6 +111,12 @@ class Settings(BaseSettings):
     outbound_timeout_seconds: float = Field(
         default=10.0, gt=0, le=60, description="How long a receiver may take to answer."
     )
+    outbound_private_networks: bool = Field(
+        default=False,
+        description="Let webhook subscriptions reach this machine and private, link-local "
+        "or otherwise internal addresses (a receiver on 127.0.0.1, as in tests); off: such "
+        "URLs are refused and a name resolving to one is never connected to.",
+    )
     outbound_concurrency: int = Field(
         default=16, ge=1, le=256, description="Deliveries in flight at once."
     )

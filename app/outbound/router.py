@@ -44,11 +44,12 @@ async def create_webhook_subscription(
     body: SubscriptionIn,
     session: SessionDep,
     principal: Admin,
+    settings: SettingsDep,
     clock: ClockDep,
     request: Request,
     response: Response,
 ) -> SubscriptionCreated:
-    created = await service.create_subscription(session, body, clock)
+    created = await service.create_subscription(session, body, settings, clock)
     response.headers["Location"] = str(
         request.url_for("get_webhook_subscription", subscription_id=created.id)
     )
@@ -94,9 +95,10 @@ async def update_webhook_subscription(
     body: SubscriptionPatch,
     session: SessionDep,
     principal: Admin,
+    settings: SettingsDep,
     clock: ClockDep,
 ) -> SubscriptionOut:
-    return await service.update_subscription(session, subscription_id, body, clock)
+    return await service.update_subscription(session, subscription_id, body, settings, clock)
 
 
 @router.delete(

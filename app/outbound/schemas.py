@@ -4,7 +4,8 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field
+from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from app.core.errors import EXAMPLE_ID
 
@@ -15,7 +16,12 @@ KINDS = (
     "`incident.membership`; `webhook.test` is sent by the test-send only"
 )
 Kind = Annotated[str, Field(min_length=3, max_length=80, description=KINDS)]
-_URL = Field(description="Where deliveries are POSTed (http or https)")
+_URL = Field(
+    description="Where deliveries are POSTed (http or https): a public address, unless the "
+    "deployment allows internal ones (CH_OUTBOUND_PRIVATE_NETWORKS)"
+)
+# As long as the column that keeps it.
+Url = Annotated[AnyHttpUrl, UrlConstraints(max_length=2000)]
 _EXAMPLE_SUBSCRIPTION: dict[str, Any] = {
     "id": EXAMPLE_ID,
     "url": "https://crm.example.com/hooks/customer-history",
@@ -45,7 +51,7 @@ class SubscriptionIn(BaseModel):
         },
     )
 
-    url: AnyHttpUrl = _URL
+    url: Url = _URL
     kinds: Annotated[list[Kind], Field(min_length=1, max_length=50)]
     description: Annotated[str | None, Field(max_length=300)] = None
     enabled: bool = True
@@ -57,10 +63,19 @@ class SubscriptionPatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid", json_schema_extra={"examples": [{"enabled": True}]})
 
-    url: AnyHttpUrl | None = Field(default=None, description="Where deliveries are POSTed")
-    kinds: Annotated[list[Kind] | None, Field(min_length=1, max_length=50)] = None
+    # Left out: kept. null is no value of these (the schema does not offer it) and is
+    # refused naming the field, never read as "leave it".
+    url: Url | SkipJsonSchema[None] = Field(default=None, description="Where deliveries are POSTed")
+    kinds: Annotated[list[Kind] | SkipJsonSchema[None], Field(min_length=1, max_length=50)] = None
     description: Annotated[str | None, Field(max_length=300)] = None
-    enabled: bool | None = None
+    enabled: bool | SkipJsonSchema[None] = None
+
+    @field_validator("url", "kinds", "enabled", mode="before")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("null is not a value of this field; leave it out to keep it")
+        return value
 
 
 class SecretOut(BaseModel):

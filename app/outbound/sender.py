@@ -34,6 +34,7 @@ from app.core.config import Settings
 from app.core.db import Database, Executor
 from app.core.leadership import Leadership
 from app.outbound import queries
+from app.outbound.destinations import PublicOnly
 from app.outbound.queries import Due, Outcome
 from app.timeline.stream import events_for_stream
 
@@ -105,22 +106,28 @@ async def render(session: AsyncSession, deliveries: Sequence[Due]) -> dict[UUID,
 async def post(
     http: httpx.AsyncClient, url: str, headers: dict[str, str], body: str, at: datetime
 ) -> Outcome:
-    """POST one delivery; what came back, its body cut to ``EXCERPT_BYTES``."""
+    """POST one delivery; what came back, its body cut to ``EXCERPT_BYTES`` (a NUL, which
+    PostgreSQL text cannot hold, kept as U+FFFD). The client's timeout bounds the whole
+    attempt, not only each read: a receiver trickling its answer is cut off too, and that
+    attempt failed whatever its status said."""
     started = time.perf_counter()
     status_code, error, excerpt = None, None, None
     try:
-        async with http.stream("POST", url, content=body, headers=headers) as response:
+        async with (
+            asyncio.timeout(http.timeout.read),
+            http.stream("POST", url, content=body, headers=headers) as response,
+        ):
             status_code = response.status_code
             kept = b""
             async for chunk in response.aiter_bytes():
                 kept += chunk
                 if len(kept) >= EXCERPT_BYTES:
                     break
-            excerpt = kept[:EXCERPT_BYTES].decode(errors="replace")
-    except httpx.TimeoutException:
-        error = "timeout"
+            excerpt = kept[:EXCERPT_BYTES].decode(errors="replace").replace("\x00", "\ufffd")
+    except (httpx.TimeoutException, TimeoutError):
+        status_code, error, excerpt = None, "timeout", None  # an answer not finished in time
     except httpx.HTTPError as exc:
-        error = (type(exc).__name__ + ": " + str(exc))[:300]
+        error = (type(exc).__name__ + ": " + str(exc))[:300].replace("\x00", "\ufffd")
     duration = int((time.perf_counter() - started) * 1000)
     return Outcome(at, status_code, error, excerpt, duration)
 
@@ -204,11 +211,18 @@ async def send_due(
 
 
 def http_client(settings: Settings) -> httpx.AsyncClient:
-    """The sender's HTTP client: a timeout per request, redirects not followed."""
+    """The sender's HTTP client: a timeout per attempt, redirects not followed, and only
+    public addresses connected to (no proxy from the environment, which would resolve
+    names unchecked) unless ``CH_OUTBOUND_PRIVATE_NETWORKS`` lets it reach internal ones."""
+    limits = httpx.Limits(max_connections=settings.outbound_concurrency)
+    transport: httpx.AsyncBaseTransport = httpx.AsyncHTTPTransport(limits=limits)
+    if not settings.outbound_private_networks:
+        transport = PublicOnly(transport)
     return httpx.AsyncClient(
         timeout=settings.outbound_timeout_seconds,
         follow_redirects=False,
-        limits=httpx.Limits(max_connections=settings.outbound_concurrency),
+        transport=transport,
+        trust_env=settings.outbound_private_networks,
     )
 
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
+from pydantic import AnyHttpUrl
 from sqlalchemy import func
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -15,6 +16,7 @@ from app.core.config import Settings
 from app.core.errors import EXAMPLE_ID, NotFound, invalid_field
 from app.core.pagination import InvalidCursor, cursor_id, decode_cursor, keyset_page
 from app.outbound import sender
+from app.outbound.destinations import refusal
 from app.outbound.models import OutboundDelivery, SubscriptionSecret, WebhookSubscription
 from app.outbound.queries import Due
 from app.outbound.repository import DeliveryRepository, SubscriptionRepository
@@ -78,6 +80,16 @@ def _checked_kinds(kinds: Sequence[str]) -> list[str]:
     return list(dict.fromkeys(kinds))
 
 
+def _checked_url(url: AnyHttpUrl, settings: Settings) -> str:
+    reason = None if settings.outbound_private_networks else refusal(url.host or "")
+    if reason is not None:
+        raise invalid_field(
+            "body.url",
+            f"{reason}: receivers are public unless CH_OUTBOUND_PRIVATE_NETWORKS is on",
+        )
+    return str(url)
+
+
 def _secret_out(secret: SubscriptionSecret) -> SecretOut:
     return SecretOut(id=secret.id, created_at=secret.created_at, expires_at=secret.expires_at)
 
@@ -107,13 +119,14 @@ async def _found(repo: SubscriptionRepository, subscription_id: UUID) -> Webhook
 
 
 async def create_subscription(
-    session: AsyncSession, data: SubscriptionIn, clock: Clock
+    session: AsyncSession, data: SubscriptionIn, settings: Settings, clock: Clock
 ) -> SubscriptionCreated:
-    """A new subscription and its first secret, shown this once."""
+    """A new subscription and its first secret, shown this once; a URL on an internal
+    address is refused unless the deployment allows them."""
     repo = SubscriptionRepository(session)
     subscription = await repo.add(
         WebhookSubscription(
-            url=str(data.url),
+            url=_checked_url(data.url, settings),
             kinds=_checked_kinds(data.kinds),
             description=data.description,
             enabled=data.enabled,
@@ -154,7 +167,11 @@ async def get_subscription(
 
 
 async def update_subscription(
-    session: AsyncSession, subscription_id: UUID, patch: SubscriptionPatch, clock: Clock
+    session: AsyncSession,
+    subscription_id: UUID,
+    patch: SubscriptionPatch,
+    settings: Settings,
+    clock: Clock,
 ) -> SubscriptionOut:
     """Change what is given; enabling clears the run of failures, so a subscription the
     sender disabled starts afresh (its pending deliveries go out again)."""
@@ -162,7 +179,7 @@ async def update_subscription(
     subscription = await _found(repo, subscription_id)
     given = patch.model_fields_set
     if "url" in given and patch.url is not None:
-        subscription.url = str(patch.url)
+        subscription.url = _checked_url(patch.url, settings)
     if "kinds" in given and patch.kinds is not None:
         subscription.kinds = _checked_kinds(patch.kinds)
     if "description" in given:
@@ -232,7 +249,7 @@ def _seq_cursor(cursor: str | None) -> int | None:
     if not cursor:
         return None
     value = decode_cursor(cursor).get("before")
-    if not isinstance(value, int):
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 < value < 2**63:
         raise InvalidCursor("The cursor is not one this service issued.")
     return value
 

@@ -18,6 +18,7 @@ import re
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from re import _constants, _parser  # type: ignore[attr-defined]  # the stdlib regex parser
 from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
@@ -68,11 +69,39 @@ def _valid_term(term: str) -> str:
     return term
 
 
+_REPEATS = (_constants.MAX_REPEAT, _constants.MIN_REPEAT, _constants.POSSESSIVE_REPEAT)
+_GROUPS = (_constants.SUBPATTERN, _constants.ASSERT, _constants.ASSERT_NOT, _constants.ATOMIC_GROUP)
+
+
+def _repeats_a_repeat(parsed: Any, repeated: bool = False) -> bool:
+    """Whether a parsed regex holds a repeat (``+``, ``*``, ``{2,}``) inside another: the
+    shape that backtracks exponentially on a long text that almost matches."""
+    for op, value in parsed:
+        inside, again = [], repeated
+        if op in _REPEATS:
+            _, most, inner = value
+            if most > 1 and repeated:
+                return True
+            inside, again = [inner], repeated or most > 1
+        elif op in _GROUPS:
+            inside = [value[-1]]
+        elif op is _constants.BRANCH:
+            inside = value[1]
+        if any(_repeats_a_repeat(sub, again) for sub in inside):
+            return True
+    return False
+
+
 def _valid_pattern(pattern: str) -> str:
     try:
-        re.compile(pattern)
+        parsed = _parser.parse(pattern)
     except re.error as exc:
         raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from exc
+    if _repeats_a_repeat(parsed):
+        raise ValueError(
+            f"{pattern!r} repeats a repeat (as '(a+)+'), which takes exponential time on "
+            "some texts: write it without the outer repeat"
+        )
     return pattern
 
 
@@ -125,10 +154,12 @@ class EmailRules(_Strict):
 
     reply_headers: list[Pattern] = Field(
         default_factory=list,
-        description="Multi-line regexes (case-insensitive); the text is cut where one starts.",
+        description="Multi-line regexes (case-insensitive); the text is cut where one starts. "
+        "No repeat inside a repeat (`(a+)+`).",
     )
     signature_markers: list[Pattern] = Field(
-        default_factory=list, description="Regexes matched at a line start; the rest is cut."
+        default_factory=list,
+        description="Regexes matched at a line start; the rest is cut. No repeat inside a repeat.",
     )
     sign_offs: list[Term] = Field(
         default_factory=list,

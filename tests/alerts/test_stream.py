@@ -6,10 +6,12 @@ import json
 import time
 from collections.abc import AsyncIterator
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
 
+from app.auth.service import revoke_key
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.security import Role
@@ -116,3 +118,60 @@ async def test_a_stream_filtered_by_owner_sends_only_theirs(
             await abandon_four_calls(client, admin, "agent-3", clock)
             change = await asyncio.wait_for(next_change(team.aiter_lines()), timeout=5)
         assert json.loads(change["data"])["alert"]["owner_id"] == "agent-3"
+
+
+async def ends(response: httpx.Response) -> None:
+    """Read the stream until the server closes it."""
+    async for _ in response.aiter_lines():
+        pass
+
+
+async def test_a_stream_ends_within_a_second_of_its_key_being_revoked_however_quiet(
+    base: str, database: Database
+) -> None:
+    """No alert changes anywhere meanwhile: the revocation itself ends the stream (it
+    stayed open, pinged, until the next change of any alert)."""
+    key = await committed_key(database, Role.SUPPORT, agent_id="agent-7", owned_only=True)
+    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+        key_id = UUID((await http.get("/v1/me", headers=key)).json()["key_id"])
+        async with http.stream("GET", "/v1/alerts/stream", headers=key) as response:
+            assert response.status_code == 200
+            await asyncio.sleep(0.3)  # the LISTEN connections open with the first stream
+            async with database.sessionmaker() as session, session.begin():
+                assert await revoke_key(session, key_id)
+            await asyncio.wait_for(ends(response), 1.0)
+
+
+async def test_a_stream_ends_when_the_session_token_it_was_opened_with_expires(
+    base: str, database: Database, settings: Settings
+) -> None:
+    settings.session_token_seconds = 1  # the app reads the same settings object per request
+    admin = await committed_key(database, Role.ADMIN)
+    async with httpx.AsyncClient(base_url=base, timeout=10) as http:
+        minted = await http.post("/v1/session-tokens", headers=admin)
+        assert minted.status_code == 201, minted.text
+        token = minted.json()["token"]
+        async with http.stream(
+            "GET", "/v1/alerts/stream", params={"access_token": token}
+        ) as response:
+            assert response.status_code == 200
+            await asyncio.wait_for(ends(response), 2.0)
+
+
+async def test_a_key_holds_a_bounded_number_of_open_alert_streams(
+    base: str, database: Database, settings: Settings
+) -> None:
+    """As on the timeline: past CH_MAX_STREAMS_PER_KEY a stream is 429 (every alert change
+    was read once per open stream, however many one key opened)."""
+    settings.max_streams_per_key = 2
+    key = await committed_key(database, Role.SUPPORT, agent_id="agent-7", owned_only=True)
+    async with (
+        httpx.AsyncClient(base_url=base, timeout=10) as http,
+        http.stream("GET", "/v1/alerts/stream", headers=key) as first,
+        http.stream("GET", "/v1/alerts/stream", headers=key) as second,
+    ):
+        assert first.status_code == second.status_code == 200
+        await asyncio.sleep(0.2)
+        refused = await http.get("/v1/alerts/stream", headers=key)
+        assert refused.status_code == 429, refused.text
+        assert refused.headers["content-type"] == "application/problem+json"

@@ -335,6 +335,7 @@ async def test_kill_9_of_the_sending_process_loses_no_outbound_delivery(service:
         if service.process is not None:  # again, sending every 0.2 s
             stop(service.process)
         service.env["CH_OUTBOUND_POLL_SECONDS"] = "0.2"
+        service.env["CH_OUTBOUND_PRIVATE_NETWORKS"] = "true"  # the receiver is on 127.0.0.1
         service.start()
         admin = admin_key(service.env, "outbound-faults")
         async with httpx.AsyncClient(base_url=service.base, headers=admin, timeout=10) as client:

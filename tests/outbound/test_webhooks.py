@@ -2,7 +2,12 @@
 once per webhook-id, in order per customer, retried over three days, whatever the
 subscriber does meanwhile."""
 
-from collections.abc import AsyncIterator
+import asyncio
+import base64
+import contextlib
+import json
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -11,7 +16,7 @@ import pytest
 
 from app.core.config import Settings
 from app.core.db import Database
-from app.outbound.sender import MAX_ATTEMPTS, http_client, retry_delay, send_due
+from app.outbound.sender import EXCERPT_BYTES, MAX_ATTEMPTS, http_client, retry_delay, send_due
 from tests.support.api import event, new_customer
 from tests.support.clock import ControlledClock
 from tests.support.receiver import Receiver
@@ -360,3 +365,150 @@ async def test_a_slow_receiver_is_cut_off_at_the_timeout(
     )
     [attempt] = log.json()["attempt_log"]
     assert attempt["error"] == "timeout" and 250 <= attempt["duration_ms"] < 1500
+
+
+Answer = Callable[[asyncio.StreamReader, asyncio.StreamWriter], Awaitable[None]]
+
+
+@contextlib.asynccontextmanager
+async def hostile(answer: Answer) -> AsyncIterator[str]:
+    """A receiver on 127.0.0.1 that reads a request's head and answers as ``answer`` does;
+    its URL."""
+
+    async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        with contextlib.suppress(Exception):
+            await reader.readuntil(b"\r\n\r\n")
+            await answer(reader, writer)
+        writer.close()
+
+    server = await asyncio.start_server(serve, "127.0.0.1", 0)
+    try:
+        yield f"http://127.0.0.1:{server.sockets[0].getsockname()[1]}/hooks"
+    finally:
+        server.close()
+
+
+async def test_a_receiver_trickling_its_answer_is_cut_off_at_the_timeout_too(
+    client: httpx.AsyncClient, admin: dict[str, str], settings: Settings
+) -> None:
+    """The timeout bounds the whole attempt, not each read: a byte a second is never
+    an answer that keeps the sender (and the test-send's transaction) waiting."""
+
+    async def trickle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 5000\r\n\r\n")
+        while not reader.at_eof():  # until the sender hangs up
+            writer.write(b"x")
+            await writer.drain()
+            await asyncio.sleep(0.2)
+
+    assert settings.outbound_timeout_seconds <= 10
+    async with hostile(trickle) as url:
+        sub = await subscribe(client, admin, url, "call.*")
+        started = time.perf_counter()
+        sent = await client.post(f"/v1/webhook-subscriptions/{sub['id']}/test", headers=admin)
+        took = time.perf_counter() - started
+    assert sent.status_code == 200, sent.text
+    [attempt] = sent.json()["attempt_log"]
+    assert (sent.json()["status"], attempt["error"]) == ("failed", "timeout")
+    assert took < settings.outbound_timeout_seconds + 2
+
+
+async def test_a_receiver_answering_nul_bytes_has_its_answer_kept_and_the_retry_scheduled(
+    live: Live, outbound: Outbound, clock: ControlledClock
+) -> None:
+    """A NUL in a receiver's answer (PostgreSQL text cannot hold one) neither fails the
+    test-send nor leaves the delivery unrecorded, to be sent again every poll."""
+    calls = 0
+
+    async def nul(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        nonlocal calls
+        calls += 1
+        answer = b"bad\x00gateway" + b"\x00" * EXCERPT_BYTES
+        writer.write(b"HTTP/1.1 502 Bad Gateway\r\ncontent-length: %d\r\n\r\n" % len(answer))
+        writer.write(answer)
+        await writer.drain()
+
+    client, admin = live
+    async with hostile(nul) as url:
+        sub = await subscribe(client, admin, url, "note.added")
+        tested = await client.post(f"/v1/webhook-subscriptions/{sub['id']}/test", headers=admin)
+        assert tested.status_code == 200, tested.text
+        [attempt] = tested.json()["attempt_log"]
+        assert attempt["status_code"] == 502 and attempt["response_excerpt"].startswith("bad")
+
+        customer = await new_customer(client, admin)
+        await client.post(f"/v1/customers/{customer}/events", json=event(), headers=admin)
+        assert await outbound.round() == 1
+        assert await outbound.round() == 0, "its retry is not due yet"
+        assert calls == 2
+    [delivery] = [
+        d for d in await deliveries(client, admin, sub["id"]) if d["kind"] != "webhook.test"
+    ]
+    assert (delivery["status"], delivery["attempts"]) == ("pending", 1)
+
+
+async def test_a_name_resolving_to_an_internal_address_is_not_sent_to(
+    live: Live, outbound: Outbound, receiver: Receiver, clock: ControlledClock
+) -> None:
+    """Where private networks are not allowed, a subscription's name is resolved at each
+    attempt and the one address checked is the one connected to (no DNS rebinding)."""
+    client, admin = live
+    await receiver.start()
+    sub = await subscribe(client, admin, f"http://localhost:{receiver.port}/hooks", "note.added")
+    receiver.secrets = [sub["secret"]]
+    customer = await new_customer(client, admin)
+    await client.post(f"/v1/customers/{customer}/events", json=event(), headers=admin)
+    refusing = outbound.settings.model_copy(update={"outbound_private_networks": False})
+    assert await Outbound(outbound.database, refusing, clock).round() == 1
+    assert receiver.requests == []
+    [delivery] = await deliveries(client, admin, sub["id"])
+    log = await client.get(
+        f"/v1/webhook-subscriptions/{sub['id']}/deliveries/{delivery['id']}", headers=admin
+    )
+    [attempt] = log.json()["attempt_log"]
+    assert attempt["status_code"] is None and "not a public address" in attempt["error"]
+
+    assert await outbound.round() == 0
+    clock.advance(retry_delay(1) or timedelta())
+    assert await outbound.round() == 1, "allowed, the same name is sent to"
+    assert [r.webhook_id for r in receiver.requests] == [delivery["id"]]
+
+
+async def test_a_url_longer_than_the_service_keeps_is_refused_naming_it(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    url = "https://crm.example.com/" + "a" * 2000
+    created = await client.post(
+        "/v1/webhook-subscriptions", json={"url": url, "kinds": ["call.*"]}, headers=admin
+    )
+    assert created.status_code == 422, created.text
+    assert [e["field"] for e in created.json()["errors"]] == ["body.url"]
+
+
+async def test_a_delivery_cursor_out_of_range_is_an_invalid_cursor(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    sub = await subscribe(client, admin, "https://crm.example.com/hooks", "call.*")
+    for before in (10**22, -(10**22), True):
+        cursor = base64.urlsafe_b64encode(json.dumps({"before": before}).encode()).decode()
+        listed = await client.get(
+            f"/v1/webhook-subscriptions/{sub['id']}/deliveries",
+            params={"cursor": cursor.rstrip("=")},
+            headers=admin,
+        )
+        assert listed.status_code == 400, listed.text
+        assert listed.json()["type"].endswith("invalid-cursor")
+
+
+@pytest.mark.parametrize("field", ["url", "kinds", "enabled"])
+async def test_a_null_in_a_patch_is_refused_naming_it_not_ignored(
+    client: httpx.AsyncClient, admin: dict[str, str], field: str
+) -> None:
+    created = await subscribe(client, admin, "https://crm.example.com/hooks", "call.*")
+    patched = await client.patch(
+        f"/v1/webhook-subscriptions/{created['id']}", json={field: None}, headers=admin
+    )
+    assert patched.status_code == 422, patched.text
+    assert [e["field"] for e in patched.json()["errors"]] == [f"body.{field}"]
+    kept = await client.get(f"/v1/webhook-subscriptions/{created['id']}", headers=admin)
+    assert kept.json()["url"] == "https://crm.example.com/hooks"
