@@ -1,7 +1,8 @@
 """The async engine, the request-scoped session and the raw asyncpg connection under it."""
 
 import contextlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Annotated, Any, TypeAlias, TypeVar
 from uuid import UUID
@@ -216,6 +217,17 @@ async def begun_driver(connection: AsyncConnection) -> asyncpg.Connection:
     driver = raw.driver_connection
     assert isinstance(driver, asyncpg.Connection)
     return driver
+
+
+@dataclass(frozen=True, slots=True)
+class Along:
+    """A statement sent as the end of another one, in its round trip: ``sql(first)`` is its
+    text with its parameters numbered from ``$first``, the items of a WITH list and then
+    the SELECT whose rows the round trip answers; ``args`` are its arguments. A delivery's
+    outcome is recorded in this way by the statement that saves the stats of its events."""
+
+    sql: Callable[[int], str]
+    args: tuple[Any, ...]
 
 
 def new_id() -> UUID:

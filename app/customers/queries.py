@@ -65,11 +65,20 @@ _SURVIVORS_SQL = (
     + chain_cte("$1::uuid[]")
     + " SELECT DISTINCT id FROM chain WHERE merged_into IS NULL"
 )
-_OWNERS_SQL = (
-    "SELECT i.kind, i.value, i.customer_id FROM customer_identifiers i "
-    "JOIN unnest($1::text[], $2::text[]) AS wanted(kind, value) "
-    "ON i.kind = wanted.kind AND i.value = wanted.value"
-)
+
+
+def holders(kinds: str, values: str) -> str:
+    """A query of the customers holding identifiers given as two parallel arrays (the
+    parameters ``kinds`` and ``values``): ``kind, value, customer_id``, as ``owners`` reads
+    them; the record of a webhook delivery sends it too."""
+    return (
+        "SELECT i.kind, i.value, i.customer_id FROM customer_identifiers i "
+        f"JOIN unnest({kinds}::text[], {values}::text[]) AS wanted(kind, value) "
+        "ON i.kind = wanted.kind AND i.value = wanted.value"
+    )
+
+
+_OWNERS_SQL = holders("$1", "$2")
 
 
 async def contacts_family_ids(

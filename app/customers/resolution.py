@@ -1,7 +1,7 @@
 """Who an event is about: resolving references (ids, identifiers) to customers, creating
 unverified ones for unknown identifiers, and what an owned-only key may write to."""
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -68,14 +68,20 @@ async def resolve_customers(
     session: AsyncSession,
     refs: list[tuple[UUID | None, list[tuple[str, str]], str | None]],
     principal: Principal,
+    held_by: Mapping[tuple[str, str], UUID] | None = None,
 ) -> list[tuple[UUID, bool] | ProblemError]:
     """Who each reference names: (customer id, created) or the reason it cannot be resolved.
 
     A reference is an explicit id or identifiers (normalised). The first identifier that
     names a customer wins; when none does, a new ``unverified`` customer is created with
-    all of them (once per batch, however many references name it).
+    all of them (once per batch, however many references name it). ``held_by``: who holds
+    each of the identifiers, looked up already in this transaction (``owners``).
     """
-    owners = await queries.owners(session, list({pair for _, idents, _ in refs for pair in idents}))
+    owners = (
+        dict(held_by)
+        if held_by is not None
+        else await queries.owners(session, list({i for _, idents, _ in refs for i in idents}))
+    )
     explicit = await queries.existing(session, [cid for cid, _, _ in refs if cid is not None])
     visible = await visible_ids(session, list({*explicit, *owners.values()}), principal)
     created: dict[tuple[str, str], UUID] = {}

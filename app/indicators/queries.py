@@ -7,39 +7,51 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from app.core.db import Executor, driver_connection
+from app.core.db import Along, Executor, driver_connection
 from app.customers.family import organization_families_cte
 from app.indicators.shapes import IncidentRow, SavedStats, StatsRow
 from app.indicators.state import Fact
 from app.text.service import finding
 
-# The stats rows of a batch, and of the organisations of the contact persons among it (a
-# contact's events count in its organisation's stats too), locked and read in one round
-# trip: a row missing is created empty, and the upsert locks the row that exists (the
-# newest version, as FOR UPDATE would), in id order; the stored policies and the
-# incidents (the open ones, whose matchers the rules evaluate, and those a row is still
-# flagged with, whose flags end) come with the first row.
-_LOCK = (
-    "WITH locked AS ("
-    " INSERT INTO customer_stats (customer_id, state, indicators)"
-    " SELECT id, '{}'::jsonb, '{}'::jsonb FROM ("
-    "  SELECT id FROM unnest($1::uuid[]) AS id UNION SELECT organization_id FROM customers"
-    "  WHERE id = ANY($1::uuid[]) AND organization_id IS NOT NULL) AS wanted ORDER BY id"
-    " ON CONFLICT (customer_id) DO UPDATE SET customer_id = excluded.customer_id"
-    " RETURNING customer_id, state, flags) "
-    "SELECT s.customer_id, s.state, s.flags, c.tier, c.owner_id, c.organization_id, "
-    "ARRAY(SELECT a.rule FROM alerts a "
-    " WHERE a.customer_id = s.customer_id AND a.cleared_at IS NULL) AS open_rules, "
-    "CASE WHEN row_number() OVER (ORDER BY s.customer_id) = 1 THEN "
-    " (SELECT coalesce(jsonb_object_agg(name, config), '{}'::jsonb) FROM policies) "
-    "END AS policies, "
-    "CASE WHEN row_number() OVER (ORDER BY s.customer_id) = 1 THEN "
-    " (SELECT coalesce(jsonb_agg(jsonb_build_object('id', i.id, 'title', i.title, "
-    "  'matcher', i.matcher, 'open', i.status = 'open') ORDER BY i.id), '[]'::jsonb) "
-    "  FROM incidents i WHERE i.status = 'open' OR EXISTS (SELECT 1 FROM locked l "
-    "  WHERE 'incident:' || i.id::text = ANY(l.flags))) END AS incidents "
-    "FROM locked s JOIN customers c ON c.id = s.customer_id ORDER BY s.customer_id"
-)
+# What ``lock`` answers: the stats rows, the stored policies, the incidents the rules read.
+Locked = tuple[list[StatsRow], dict[str, dict[str, Any]], list[IncidentRow]]
+
+
+def locking(customer_ids: str, also: str = "") -> str:
+    """The stats rows of a batch, and of the organisations of the contact persons among it
+    (a contact's events count in its organisation's stats too), locked and read: the CTE
+    ``locked`` and the SELECT that ends the statement (``lock`` sends it alone; the store
+    of a batch's events ends with it). ``customer_ids`` is a query of the customers' ids;
+    ``also``, more columns (of ``s``, the stats row). A row missing is created empty, and
+    the upsert locks the row that exists (the newest version, as FOR UPDATE would), in id
+    order; the stored policies and the incidents (the open ones, whose matchers the rules
+    evaluate, and those a row is still flagged with, whose flags end) come with the first
+    row. ``locked_rows`` reads the rows."""
+    return (
+        "locked AS ("
+        " INSERT INTO customer_stats (customer_id, state, indicators)"
+        " SELECT id, '{}'::jsonb, '{}'::jsonb FROM ("
+        f"  SELECT id FROM ({customer_ids}) AS w(id) UNION SELECT organization_id FROM customers"
+        f"  WHERE id IN ({customer_ids}) AND organization_id IS NOT NULL) AS wanted ORDER BY id"
+        " ON CONFLICT (customer_id) DO UPDATE SET customer_id = excluded.customer_id"
+        " RETURNING customer_id, state, flags) "
+        "SELECT s.customer_id, s.state, s.flags, c.tier, c.owner_id, c.organization_id, "
+        "ARRAY(SELECT a.rule FROM alerts a "
+        " WHERE a.customer_id = s.customer_id AND a.cleared_at IS NULL) AS open_rules, "
+        "CASE WHEN row_number() OVER (ORDER BY s.customer_id) = 1 THEN "
+        " (SELECT coalesce(jsonb_object_agg(name, config), '{}'::jsonb) FROM policies) "
+        "END AS policies, "
+        "CASE WHEN row_number() OVER (ORDER BY s.customer_id) = 1 THEN "
+        " (SELECT coalesce(jsonb_agg(jsonb_build_object('id', i.id, 'title', i.title, "
+        "  'matcher', i.matcher, 'open', i.status = 'open') ORDER BY i.id), '[]'::jsonb) "
+        "  FROM incidents i WHERE i.status = 'open' OR EXISTS (SELECT 1 FROM locked l "
+        "  WHERE 'incident:' || i.id::text = ANY(l.flags))) END AS incidents"
+        f"{', ' + also if also else ''} "
+        "FROM locked s JOIN customers c ON c.id = s.customer_id ORDER BY s.customer_id"
+    )
+
+
+_LOCK = "WITH " + locking("SELECT unnest($1::uuid[])")
 _SAVE = (
     "UPDATE customer_stats s SET state = v.state, indicators = v.indicators, "
     "lifetime_value_base = v.ltv, order_count = v.orders, open_orders = v.open_orders, "
@@ -103,14 +115,16 @@ async def stored_policies(on: Executor) -> dict[str, dict[str, Any]]:
     return {r["name"]: r["config"] for r in await conn.fetch("SELECT name, config FROM policies")}
 
 
-async def lock(
-    on: Executor, customer_ids: Sequence[UUID]
-) -> tuple[list[StatsRow], dict[str, dict[str, Any]], list[IncidentRow]]:
+async def lock(on: Executor, customer_ids: Sequence[UUID]) -> Locked:
     """The stats rows of these customers and of their organisations (created empty if
     missing), locked, in id order, every stored policy (the rules' settings) and the
     incidents the rules read: one round trip."""
     conn = await driver_connection(on)
-    rows = await conn.fetch(_LOCK, sorted(set(customer_ids)))
+    return locked_rows(await conn.fetch(_LOCK, sorted(set(customer_ids))))
+
+
+def locked_rows(rows: Sequence[Any]) -> Locked:
+    """The stats rows, the policies and the incidents as ``locking`` reads them."""
     locked: list[StatsRow] = [
         {
             "customer_id": r["customer_id"],
@@ -128,13 +142,19 @@ async def lock(
     return locked, rows[0]["policies"], rows[0]["incidents"]
 
 
-async def save(on: Executor, rows: Sequence[SavedStats], evaluated_at: datetime) -> None:
-    """Store derived stats; ``evaluated_at`` is the instant they were derived as of."""
-    if not rows:
-        return
+async def save(
+    on: Executor, rows: Sequence[SavedStats], evaluated_at: datetime, along: Along | None = None
+) -> list[Any]:
+    """Store derived stats; ``evaluated_at`` is the instant they were derived as of. With
+    ``along``, its statement goes in the same round trip (alone when no row is saved), and
+    its rows are the answer."""
+    if not rows and along is None:
+        return []
     conn = await driver_connection(on)
-    await conn.execute(
-        _SAVE,
+    if not rows:
+        assert along is not None
+        return list(await conn.fetch("WITH " + along.sql(1), *along.args))
+    arguments = (
         [r["customer_id"] for r in rows],
         [json.dumps(r["state"], separators=(",", ":")) for r in rows],
         [json.dumps(r["indicators"], separators=(",", ":")) for r in rows],
@@ -148,6 +168,11 @@ async def save(on: Executor, rows: Sequence[SavedStats], evaluated_at: datetime)
         evaluated_at,
         [r["reevaluate_at"] for r in rows],
     )
+    if along is None:
+        await conn.execute(_SAVE, *arguments)
+        return []
+    statement = f"WITH saved AS ({_SAVE}), {along.sql(len(arguments) + 1)}"
+    return list(await conn.fetch(statement, *arguments, *along.args))
 
 
 async def histories(on: Executor, customer_ids: Sequence[UUID]) -> dict[UUID, list[Fact]]:

@@ -14,7 +14,7 @@ from app.alerts.schemas import AlertOut
 from app.alerts.service import RaisedAlert
 from app.core.clock import Clock
 from app.core.config import Settings
-from app.core.db import Executor
+from app.core.db import Along, Executor
 from app.core.errors import NotFound, invalid_field
 from app.core.security import Principal
 from app.customers.service import readable_family
@@ -74,7 +74,23 @@ async def record(
     and a contact person's into its organisation's too."""
     if not facts:
         return
-    rows, rules, incidents = await queries.lock(session, [customer_id for customer_id, _ in facts])
+    locked = await queries.lock(session, [customer_id for customer_id, _ in facts])
+    await record_locked(session, locked, facts, settings, clock)
+
+
+async def record_locked(
+    session: AsyncSession,
+    locked: queries.Locked,
+    facts: Sequence[tuple[UUID, Fact]],
+    settings: Settings,
+    clock: Clock,
+    along: Along | None = None,
+) -> list[Any]:
+    """``record``, the stats rows of the facts' customers locked already, with the stored
+    policies and the incidents (as ``queries.lock`` returns them: the store of a batch's
+    events does). ``along`` goes in the round trip that saves the stats; its rows are the
+    answer."""
+    rows, rules, incidents = locked
     by_customer = {row["customer_id"]: row for row in rows}
     for customer_id, fact in facts:
         row = by_customer[customer_id]
@@ -83,7 +99,9 @@ async def record(
         if organization is not None and organization in by_customer:
             held = by_customer[organization]
             held["state"] = fold(held["state"] or empty_state(), fact)
-    await _refresh(session, rows, rules, incidents, value_policy(settings), clock.now())
+    return await _refresh(
+        session, rows, rules, incidents, value_policy(settings), clock.now(), along
+    )
 
 
 async def rebuild(
@@ -116,10 +134,11 @@ async def _refresh(
     incidents: list[IncidentRow],
     policy: ValuePolicy,
     now: datetime,
-) -> None:
+    along: Along | None = None,
+) -> list[Any]:
     """Derive indicators as of ``now`` and evaluate the ``rules`` (the stored policies)
-    and the open ``incidents``' matchers, store it all, raise and clear alerts (raised and
-    cleared at ``now``)."""
+    and the open ``incidents``' matchers, store it all (with ``along``, whose rows it
+    answers), raise and clear alerts (raised and cleared at ``now``)."""
     saved: list[SavedStats] = []
     raised: list[RaisedAlert] = []
     ended: list[tuple[UUID, str]] = []
@@ -168,12 +187,13 @@ async def _refresh(
             if c.rule not in row["open_rules"]
         ]
         ended += [(row["customer_id"], rule) for rule in row["open_rules"] - holding]
-    await queries.save(session, saved, now)
+    answer = await queries.save(session, saved, now, along)
     await alerts.clear_alerts(session, ended, now)
     await alerts.raise_alerts(session, raised, now)
     await outbox.announce(
         session, _flag_changes(rows, saved) + _membership_changes(rows, saved, incidents)
     )
+    return answer
 
 
 def _flag_entry(condition: Condition) -> FlagEntry:

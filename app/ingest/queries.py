@@ -2,31 +2,47 @@
 recorded, finished and linked to its customers through them."""
 
 from collections.abc import Collection, Sequence
+from typing import Any
 from uuid import UUID
 
-from app.core.db import Executor, driver_connection, new_id
+from app.core.db import Along, Executor, driver_connection, new_id
+from app.customers.queries import holders
 
-# The ingestion hot path: one prepared insert that also tells a retry from a first delivery.
+# The ingestion hot path: one prepared insert that also tells a retry from a first
+# delivery, and finds who holds the identifiers its events name ($7, $8: kinds and
+# values). A row per holder found, each with the delivery's id (NULL for a retry); when
+# nobody holds any, one row with the id alone.
 _RECORD = (
-    "INSERT INTO webhook_deliveries (id, source, delivery_id, url, headers, body, status) "
+    "WITH recorded AS (INSERT INTO webhook_deliveries "
+    "(id, source, delivery_id, url, headers, body, status) "
     "VALUES ($1, $2, $3, $4, $5::jsonb, $6, 'received') "
-    "ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id"
+    "ON CONFLICT (source, delivery_id) DO NOTHING RETURNING id) "
+    "SELECT (SELECT id FROM recorded) AS id, h.kind, h.value, h.customer_id "
+    f"FROM (SELECT) AS one LEFT JOIN ({holders('$7', '$8')}) AS h ON true"
 )
-# Records the outcome and the customers the delivery concerns ($9) and, in the same
-# statement, finds the failed deliveries that were waiting for one of the event keys this
-# delivery created ($7, $8: scopes and keys). processed_at is the database's time, as
-# received_at: when the service stored the fact (retention compares it with a cutoff
-# taken from the service's clock).
-_FINISH = (
-    "WITH finished AS (UPDATE webhook_deliveries SET status = $2, error = $3, "
-    "event_count = $4, awaits_scope = $5, awaits_key = $6, processed_at = now() WHERE id = $1), "
-    "linked AS (INSERT INTO delivery_customers (customer_id, delivery_id) "
-    "SELECT unnest($9::uuid[]), $1 ON CONFLICT DO NOTHING) "
-    "SELECT d.id FROM webhook_deliveries d "
-    "JOIN unnest($7::text[], $8::text[]) AS created(scope, key) "
-    "ON d.awaits_scope = created.scope AND d.awaits_key = created.key "
-    "WHERE d.awaits_key IS NOT NULL AND d.status = 'failed' ORDER BY d.id"
-)
+
+
+def _finishing(first: int) -> str:
+    """Records the outcome and the customers the delivery concerns (the 9th parameter)
+    and, in the same statement, finds the failed deliveries that were waiting for one of
+    the event keys this delivery created (7th, 8th: scopes and keys). processed_at is the
+    database's time, as received_at: when the service stored the fact (retention compares
+    it with a cutoff taken from the service's clock)."""
+    p = [f"${n}" for n in range(first, first + 9)]
+    return (
+        f"finished AS (UPDATE webhook_deliveries SET status = {p[1]}, error = {p[2]}, "
+        f"event_count = {p[3]}, awaits_scope = {p[4]}, awaits_key = {p[5]}, "
+        f"processed_at = now() WHERE id = {p[0]}), "
+        "linked AS (INSERT INTO delivery_customers (customer_id, delivery_id) "
+        f"SELECT unnest({p[8]}::uuid[]), {p[0]} ON CONFLICT DO NOTHING) "
+        "SELECT d.id FROM webhook_deliveries d "
+        f"JOIN unnest({p[6]}::text[], {p[7]}::text[]) AS created(scope, key) "
+        "ON d.awaits_scope = created.scope AND d.awaits_key = created.key "
+        "WHERE d.awaits_key IS NOT NULL AND d.status = 'failed' ORDER BY d.id"
+    )
+
+
+_FINISH = "WITH " + _finishing(1)
 # Failed deliveries whose awaited event is recorded now: it was stored while they were in
 # flight, so the delivery that stored it could not see them waiting.
 _FREED = (
@@ -47,16 +63,35 @@ _STOP_AWAITING = (
 
 
 async def record(
-    on: Executor, source: str, delivery_id: str, url: str, headers: str, body: bytes
-) -> UUID | None:
-    """Store a delivery; None when this (source, delivery id) was stored before."""
-    conn = await driver_connection(on)
-    value = await conn.fetchval(_RECORD, new_id(), source, delivery_id, url, headers, body)
-    return value if value is None else UUID(str(value))
-
-
-async def finish(
     on: Executor,
+    source: str,
+    delivery_id: str,
+    url: str,
+    headers: str,
+    body: bytes,
+    identifiers: Collection[tuple[str, str]],
+) -> tuple[UUID | None, dict[tuple[str, str], UUID]]:
+    """Store a delivery, and find the customers holding these (kind, value) identifiers:
+    one round trip. The id is None when this (source, delivery id) was stored before."""
+    conn = await driver_connection(on)
+    wanted = sorted(set(identifiers))
+    rows = await conn.fetch(
+        _RECORD,
+        new_id(),
+        source,
+        delivery_id,
+        url,
+        headers,
+        body,
+        [kind for kind, _ in wanted],
+        [value for _, value in wanted],
+    )
+    row_id = rows[0]["id"]
+    held = {(r["kind"], r["value"]): r["customer_id"] for r in rows if r["kind"] is not None}
+    return (None if row_id is None else UUID(str(row_id))), held
+
+
+def finishing(
     row_id: UUID,
     status: str,
     error: str | None,
@@ -64,24 +99,36 @@ async def finish(
     awaits: tuple[str, str] | None,
     created: Sequence[tuple[str, str]],
     customer_ids: Collection[UUID],
-) -> list[UUID]:
+) -> Along:
     """Record a delivery's outcome (and the event key it waits for, if any) and that it
-    concerns ``customer_ids`` (exports and erasures find it by them): one round trip.
-    Returns the failed deliveries that were waiting for one of the ``created`` event keys."""
-    conn = await driver_connection(on)
+    concerns ``customer_ids`` (exports and erasures find it by them), at the end of another
+    statement or alone (``finish``); ``waiting`` reads its rows: the failed deliveries that
+    were waiting for one of the ``created`` event keys."""
     scope, key = awaits or (None, None)
-    rows = await conn.fetch(
-        _FINISH,
-        row_id,
-        status,
-        error,
-        event_count,
-        scope,
-        key,
-        [c[0] for c in created],
-        [c[1] for c in created],
-        sorted(customer_ids),
+    return Along(
+        _finishing,
+        (
+            row_id,
+            status,
+            error,
+            event_count,
+            scope,
+            key,
+            [c[0] for c in created],
+            [c[1] for c in created],
+            sorted(customer_ids),
+        ),
     )
+
+
+async def finish(on: Executor, finished: Along) -> list[UUID]:
+    """Send ``finishing``'s statement alone: one round trip."""
+    conn = await driver_connection(on)
+    return waiting(await conn.fetch(_FINISH, *finished.args))
+
+
+def waiting(rows: Sequence[Any]) -> list[UUID]:
+    """The failed deliveries a delivery's finishing freed."""
     return [UUID(str(r["id"])) for r in rows]
 
 

@@ -6,6 +6,7 @@ events are committed, and a failure leaves nothing half-stored for the retry.
 
 import json
 import uuid
+from collections.abc import Collection
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -15,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import Clock
 from app.core.config import Settings
+from app.core.db import Along
 from app.core.errors import (
     EXAMPLE_ID,
     Conflict,
@@ -162,19 +164,21 @@ async def receive(
         WEBHOOK_DELIVERIES.labels(source, "rejected_bounds").inc()
         raise DeliveryPastBounds(f"Not read: {exc}.") from None
     delivery_id = adapter.delivery_id(delivery)[:300]
-    row_id = await queries.record(
+    taken = _pending(adapter, delivery_id, delivery, settings)
+    row_id, held_by = await queries.record(
         session,
         source,
         delivery_id,
         stored_url,
         json.dumps(adapter.stored_headers(delivery)),
         adapter.stored_body(delivery),
+        [] if isinstance(taken, PayloadError) else [i for p in taken for i in p.ref[1]],
     )
     if row_id is None:
         WEBHOOK_DELIVERIES.labels(source, "duplicate").inc()
         return WebhookReceipt(status="duplicate", delivery_id=delivery_id)
     outcome = await _process(
-        session, adapter, row_id, delivery_id, delivery, settings, clock, rules
+        session, adapter, row_id, delivery, settings, clock, rules, taken, held_by
     )
     status = "accepted" if outcome.status == "processed" else outcome.status
     WEBHOOK_DELIVERIES.labels(source, status).inc()
@@ -190,28 +194,39 @@ async def _process(
     session: AsyncSession,
     adapter: Adapter,
     row_id: UUID,
-    delivery_id: str,
     delivery: Delivery,
     settings: Settings,
     clock: Clock,
     rules: RulesCache,
+    taken: list[bulk.Pending] | PayloadError,
+    held_by: dict[tuple[str, str], UUID] | None = None,
 ) -> Processed:
-    """Normalise a stored delivery and append its events; record the outcome on the row.
-    Failed deliveries that were waiting for one of the events stored are replayed."""
-    try:
-        outcome = await _append_events(
-            session, adapter, row_id, delivery_id, delivery, settings, clock, rules
+    """Append the events of a stored delivery, as ``_pending`` read them, or record why it
+    could not read them; ``held_by``: the customers holding their identifiers, when looked
+    up already. Records the outcome on the row; failed deliveries that were waiting for
+    one of the events stored are replayed."""
+    if isinstance(taken, PayloadError):
+        outcome, waiting = Processed("failed", 0, 0, str(taken)[:2000]), None
+    else:
+        outcome, waiting = await _append_events(
+            session, adapter, row_id, taken, settings, clock, rules, held_by
         )
-    except PayloadError as exc:
-        outcome = Processed("failed", 0, 0, str(exc)[:2000])
-    concerned = set(outcome.customers)
-    if outcome.status == "failed":
-        people, ids = _named(adapter, delivery, settings)
-        await queries.name(session, row_id, people)
-        concerned |= await resolution.owners_of(session, [i for named in people for i in named])
-        concerned |= await customers.survivors(session, ids)
-    waiting = await queries.finish(
-        session,
+    if waiting is None:  # not recorded with the stats: it failed, or stored nothing
+        concerned = set(outcome.customers)
+        if outcome.status == "failed":
+            people, ids = _named(adapter, delivery, settings)
+            await queries.name(session, row_id, people)
+            named = [i for person in people for i in person]
+            concerned |= await resolution.owners_of(session, named)
+            concerned |= await customers.survivors(session, ids)
+        waiting = await queries.finish(session, _finishing(row_id, outcome, concerned))
+    for waiting_id in waiting:
+        await _replay_waiting(session, waiting_id, settings, clock, rules)
+    return outcome
+
+
+def _finishing(row_id: UUID, outcome: Processed, concerned: Collection[UUID]) -> Along:
+    return queries.finishing(
         row_id,
         outcome.status,
         outcome.error,
@@ -220,9 +235,6 @@ async def _process(
         outcome.created_keys,
         concerned,
     )
-    for waiting_id in waiting:
-        await _replay_waiting(session, waiting_id, settings, clock, rules)
-    return outcome
 
 
 def _named(
@@ -270,19 +282,17 @@ async def _replay_waiting(
     log.info("waiting_delivery_replayed", id=str(row_id), status=outcome.status)
 
 
-async def _append_events(
-    session: AsyncSession,
-    adapter: Adapter,
-    row_id: UUID,
-    delivery_id: str,
-    delivery: Delivery,
-    settings: Settings,
-    clock: Clock,
-    rules: RulesCache,
-) -> Processed:
-    events = adapter.normalize(delivery)
+def _pending(
+    adapter: Adapter, delivery_id: str, delivery: Delivery, settings: Settings
+) -> list[bulk.Pending] | PayloadError:
+    """A delivery's events, normalised and validated, each with its customer reference; or
+    why not: the adapter cannot read the delivery, or an event is invalid."""
     writer = _principal(adapter.source)
     pending = []
+    try:
+        events = adapter.normalize(delivery)
+    except PayloadError as exc:
+        return exc
     for index, event in enumerate(events):
         if event.source_event_id is None:  # keys make replays and retries harmless
             event = event.model_copy(update={"source_event_id": f"{delivery_id}:{index}"})
@@ -292,18 +302,30 @@ async def _append_events(
             new = timeline.prepare_event(event, writer, f"event.{index}")
             ref = timeline.customer_ref(event.customer, settings, f"event.{index}")
         except ValidationFailed as exc:
-            raise PayloadError(exc.detail or "the normalised event is invalid") from None
+            return PayloadError(exc.detail or "the normalised event is invalid")
         pending.append(bulk.Pending(index + 1, new, ref, event.customer.event))
+    return pending
+
+
+async def _append_events(
+    session: AsyncSession,
+    adapter: Adapter,
+    row_id: UUID,
+    pending: list[bulk.Pending],
+    settings: Settings,
+    clock: Clock,
+    rules: RulesCache,
+    held_by: dict[tuple[str, str], UUID] | None,
+) -> tuple[Processed, list[UUID] | None]:
+    """Store a delivery's events and fold them into their customers' stats; the outcome,
+    and the deliveries it freed when it was recorded with the stats (None: not yet)."""
+    writer = _principal(adapter.source)
     if not pending:
-        return Processed("ignored", 0, 0, None)
-    results = await bulk.store_events(
-        session, pending, writer, settings, clock, rules, label="event", delivery_id=row_id
+        return Processed("ignored", 0, 0, None), None
+    stored = await bulk.store_events(
+        session, pending, writer, rules, label="event", delivery_id=row_id, held_by=held_by
     )
-    for p, r in zip(pending, results, strict=True):
-        if r.status == "created" and r.customer_id and p.new.type in messages.OBSERVED:
-            await messages.observe(
-                session, adapter.source, r.customer_id, p.new.type, p.new.payload, settings, clock
-            )
+    results = stored.results
     errors = [e.reason for r in results if r.errors for e in r.errors]
     awaited = [
         (reference_scopes(p.event_ref.source, writer)[0], p.event_ref.source_event_id)
@@ -311,7 +333,7 @@ async def _append_events(
         if p.event_ref is not None
         and any(e.type == timeline.NOT_RECORDED_YET for e in r.errors or [])
     ]
-    return Processed(
+    outcome = Processed(
         "failed" if errors else "processed",
         sum(r.status == "created" for r in results),
         sum(r.status == "duplicate" for r in results),
@@ -324,6 +346,16 @@ async def _append_events(
         ),
         frozenset(r.customer_id for r in results if r.customer_id is not None),
     )
+    # The outcome of a delivery that failed names more customers (``_process``).
+    finished = None if errors else _finishing(row_id, outcome, outcome.customers)
+    answer = await bulk.fold(session, stored, settings, clock, finished)
+    # After the fold: a reply may append an event on the same customer, folded anew.
+    for p, r in zip(pending, results, strict=True):
+        if r.status == "created" and r.customer_id and p.new.type in messages.OBSERVED:
+            await messages.observe(
+                session, adapter.source, r.customer_id, p.new.type, p.new.payload, settings, clock
+            )
+    return outcome, None if finished is None else queries.waiting(answer)
 
 
 async def replay(
@@ -349,9 +381,8 @@ async def _replay_row(
     delivery = Delivery(
         url=row.url, headers=row.headers, body=row.body, received_at=row.received_at
     )
-    outcome = await _process(
-        session, adapter, row.id, row.delivery_id, delivery, settings, clock, rules
-    )
+    taken = _pending(adapter, row.delivery_id, delivery, settings)
+    outcome = await _process(session, adapter, row.id, delivery, settings, clock, rules, taken)
     await DeliveryRepository(session).count_attempt(row.id)
     return ReplayOutcome(
         id=row.id,

@@ -10,24 +10,35 @@ from app.core.db import Executor, driver_connection
 
 NOTIFY_CHANNEL = "ch_text_rules"
 
-_STORE = (
-    "INSERT INTO text_analyses (customer_id, occurred_at, event_id, analyser_version, "
-    "language, sentiment, score, urgency, reasons, intents, abusive, terms) "
-    # reasons and intents come as comma-separated words: an array of arrays does not unnest
-    "SELECT customer_id, occurred_at, event_id, analyser_version, language, sentiment, score, "
-    "urgency, string_to_array(reasons, ','), string_to_array(intents, ','), abusive, terms "
-    "FROM unnest($1::uuid[], $2::timestamptz[], $3::uuid[], $4::text[], $5::text[], "
-    "$6::text[], $7::float8[], $8::text[], $9::text[], $10::text[], $11::bool[], $12::jsonb[]) "
-    "AS t(customer_id, occurred_at, event_id, analyser_version, language, sentiment, score, "
-    "urgency, reasons, intents, abusive, terms) "
-    "ON CONFLICT (customer_id, occurred_at, event_id) DO UPDATE SET "
-    "analyser_version = excluded.analyser_version, language = excluded.language, "
-    "sentiment = excluded.sentiment, score = excluded.score, urgency = excluded.urgency, "
-    "reasons = excluded.reasons, intents = excluded.intents, abusive = excluded.abusive, "
-    "terms = excluded.terms, analysed_at = now() "
-    # An analysis whose words were erased stays as the erasure left it.
-    "WHERE text_analyses.terms IS NOT NULL"
-)
+
+def storing(first: int, kept: str | None = None) -> str:
+    """Store (or replace) analyses given as the twelve arrays ``arrays`` makes, bound from
+    ``$first`` on; with ``kept`` (a query of event ids), only the analyses of those events:
+    the store of a batch's events takes in this way the analyses of the events it kept."""
+    a = [f"${n}" for n in range(first, first + 12)]
+    return (
+        "INSERT INTO text_analyses (customer_id, occurred_at, event_id, analyser_version, "
+        "language, sentiment, score, urgency, reasons, intents, abusive, terms) "
+        # reasons and intents come as comma-separated words: an array of arrays does not unnest
+        "SELECT customer_id, occurred_at, event_id, analyser_version, language, sentiment, "
+        "score, urgency, string_to_array(reasons, ','), string_to_array(intents, ','), abusive, "
+        f"terms FROM unnest({a[0]}::uuid[], {a[1]}::timestamptz[], {a[2]}::uuid[], "
+        f"{a[3]}::text[], {a[4]}::text[], {a[5]}::text[], {a[6]}::float8[], {a[7]}::text[], "
+        f"{a[8]}::text[], {a[9]}::text[], {a[10]}::bool[], {a[11]}::jsonb[]) "
+        "AS t(customer_id, occurred_at, event_id, analyser_version, language, sentiment, score, "
+        "urgency, reasons, intents, abusive, terms) "
+        + (f"WHERE event_id IN ({kept}) " if kept else "")
+        + "ON CONFLICT (customer_id, occurred_at, event_id) DO UPDATE SET "
+        "analyser_version = excluded.analyser_version, language = excluded.language, "
+        "sentiment = excluded.sentiment, score = excluded.score, urgency = excluded.urgency, "
+        "reasons = excluded.reasons, intents = excluded.intents, abusive = excluded.abusive, "
+        "terms = excluded.terms, analysed_at = now() "
+        # An analysis whose words were erased stays as the erasure left it.
+        "WHERE text_analyses.terms IS NOT NULL"
+    )
+
+
+_STORE = storing(1)
 
 
 async def rules_digest(on: Executor) -> str | None:
@@ -49,6 +60,11 @@ async def store(on: Executor, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
     conn = await driver_connection(on)
+    await conn.execute(_STORE, *arrays(rows))
+
+
+def arrays(rows: Sequence[dict[str, Any]]) -> list[list[Any]]:
+    """Analyses (rows of ``text_analyses``) as the arrays ``storing`` binds."""
     columns = (
         "customer_id",
         "occurred_at",
@@ -58,18 +74,14 @@ async def store(on: Executor, rows: Sequence[dict[str, Any]]) -> None:
         "sentiment",
         "score",
         "urgency",
-        "reasons",
-        "intents",
-        "abusive",
     )
-    await conn.execute(
-        _STORE,
-        *[[r[c] for r in rows] for c in columns[:8]],
+    return [
+        *[[r[c] for r in rows] for c in columns],
         [",".join(r["reasons"]) for r in rows],
         [",".join(r["intents"]) for r in rows],
         [r["abusive"] for r in rows],
         [json.dumps(r["terms"], separators=(",", ":")) for r in rows],
-    )
+    ]
 
 
 async def erase_terms(on: Executor, customer_ids: Sequence[UUID]) -> int:

@@ -123,12 +123,10 @@ def finding(row: Mapping[str, Any]) -> dict[str, Any]:
     }
 
 
-async def analyse_and_store(
-    on: Executor, analyser: TextAnalyser, texts: Sequence[CustomerText]
-) -> dict[UUID, dict[str, Any]]:
-    """Analyse events' texts, store each analysis beside its event (replacing an older
-    one, unless erased), and answer what the indicators keep of each, by event id."""
-    rows = [
+def analyse(analyser: TextAnalyser, texts: Sequence[CustomerText]) -> list[dict[str, Any]]:
+    """Analyse events' texts: each analysis as stored beside its event (``finding`` reads
+    what the indicators keep of one)."""
+    return [
         {
             "customer_id": item.customer_id,
             "occurred_at": item.occurred_at,
@@ -137,8 +135,11 @@ async def analyse_and_store(
         }
         for item in texts
     ]
-    await queries.store(on, rows)
-    return {row["event_id"]: finding(row) for row in rows}
+
+
+async def store(on: Executor, analyses: Sequence[dict[str, Any]]) -> None:
+    """Store analyses beside their events (replacing an older one, unless erased)."""
+    await queries.store(on, analyses)
 
 
 async def erase_terms(on: Executor, customer_ids: Sequence[UUID]) -> int:

@@ -4,8 +4,9 @@ Each line or event is validated on its own; their customers are resolved and the
 claimed in a few statements for the whole batch, so one bad line never rejects the others.
 """
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from pydantic import ValidationError
@@ -13,10 +14,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import Clock
 from app.core.config import Settings
+from app.core.db import Along
 from app.core.errors import ProblemError, ValidationFailed, invalid_fields
 from app.core.security import Principal
 from app.customers import resolution
+from app.indicators import queries as stats_queries
 from app.indicators import service as indicators
+from app.indicators.state import Fact
 from app.text.service import RulesCache
 from app.timeline import queries, texts
 from app.timeline.queries import EventRow
@@ -42,6 +46,17 @@ class Pending:
     event_ref: EventRef | None = None
 
 
+@dataclass(slots=True)
+class Stored:
+    """What a batch's store did, line by line, and the fold it leaves to do (``fold``):
+    its customers' stats rows, locked, with the policies and the incidents, and the facts
+    of the events stored."""
+
+    results: list[BulkLineResult]
+    locked: stats_queries.Locked
+    facts: list[tuple[UUID, Fact]]
+
+
 def _error(position: int, field: str, reason: str, type_: str) -> BulkLineResult:
     return BulkLineResult(
         line=position, status="error", errors=[{"field": field, "reason": reason, "type": type_}]
@@ -52,22 +67,23 @@ async def store_events(
     session: AsyncSession,
     pending: Sequence[Pending],
     principal: Principal,
-    settings: Settings,
-    clock: Clock,
     rules: RulesCache,
     *,
     label: str,
     delivery_id: UUID | None = None,
-) -> list[BulkLineResult]:
-    """Resolve the customers of many events and store them in a few statements.
+    held_by: Mapping[tuple[str, str], UUID] | None = None,
+) -> Stored:
+    """Resolve the customers of many events and store them in a few statements; ``fold``
+    then folds them into their customers' stats, in the same transaction.
 
     Events whose key (source + source_event_id) is already taken, in the database or
     earlier in the same batch, are reported as duplicates and stored once; a duplicate
-    whose event is on a customer the caller cannot see names neither.
+    whose event is on a customer the caller cannot see names neither. ``held_by``: the
+    customers holding the events' identifiers, when the caller looked them up already.
     """
     results: dict[int, BulkLineResult] = {}
     resolved = await resolve_refs(
-        session, [p.ref for p in pending], [p.event_ref for p in pending], principal, label
+        session, [p.ref for p in pending], [p.event_ref for p in pending], principal, label, held_by
     )
     ready: list[tuple[Pending, EventRow, tuple[str, str] | None, str]] = []
     for item, outcome in zip(pending, resolved, strict=True):
@@ -87,7 +103,10 @@ async def store_events(
             key = idempotency_key(item.new, None, principal)
             ready.append((item, row, key, item.new.fingerprint(None)))
 
-    stored = await queries.store(session, [(row, key, fp) for _, row, key, fp in ready])
+    analyses = await texts.analyses(session, rules, [row for _, row, _, _ in ready])
+    stored, locked = await queries.store(
+        session, [(row, key, fp) for _, row, key, fp in ready], analyses
+    )
     to_insert: list[EventRow] = []
     duplicates: list[tuple[int, tuple[str, str]]] = []
     for item, row, key, _ in ready:
@@ -112,9 +131,22 @@ async def store_events(
                 line=position, status="duplicate", event_id=event_id, customer_id=customer_id
             )
         )
-    facts = await texts.analysed_facts(session, rules, to_insert)
-    await indicators.record(session, facts, settings, clock)
-    return [results[p.position] for p in pending]
+    kept = [found for found in analyses if found["event_id"] in stored]
+    return Stored([results[p.position] for p in pending], locked, texts.facts(to_insert, kept))
+
+
+async def fold(
+    session: AsyncSession,
+    stored: Stored,
+    settings: Settings,
+    clock: Clock,
+    along: Along | None = None,
+) -> list[Any]:
+    """Fold the events a batch stored into their customers' stats; ``along`` goes in the
+    round trip that saves them, and its rows are the answer."""
+    return await indicators.record_locked(
+        session, stored.locked, stored.facts, settings, clock, along
+    )
 
 
 async def import_bulk(
@@ -142,6 +174,7 @@ async def import_bulk(
             rejected[number] = BulkLineResult(
                 line=number, status="error", errors=exc.extra["errors"]
             )
-    stored = await store_events(session, pending, principal, settings, clock, rules, label="line")
-    merged = {r.line: r for r in stored} | rejected
+    stored = await store_events(session, pending, principal, rules, label="line")
+    await fold(session, stored, settings, clock)
+    merged = {r.line: r for r in stored.results} | rejected
     return [merged[n] for n in sorted(merged)]

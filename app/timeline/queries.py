@@ -10,8 +10,10 @@ from uuid import UUID
 
 from app.core.db import Executor, driver_connection
 from app.customers.family import family_cte
+from app.indicators import queries as stats_queries
 from app.indicators.state import Fact
 from app.outbox.queries import announce_cte
+from app.text import queries as text_queries
 
 NOTIFY_CHANNEL = "ch_events"
 
@@ -43,9 +45,11 @@ _INSERT = (
 )
 # Many events in one round trip: each key is claimed (the first of a batch's rows that
 # name it wins, keys taken before or kept erased are not), the rows whose key this
-# statement claimed or that have none go in, each one's NOTIFY goes out with the commit,
-# and the outbox gets those a subscription wants. Keys are claimed in one order, so
-# concurrent batches wait, never deadlock.
+# statement claimed or that have none go in with the analyses of their texts ($17 on),
+# each one's NOTIFY goes out with the commit, the outbox gets those a subscription wants,
+# and the stats rows of their customers are locked and read for the fold, each with the
+# ids of its events stored. Keys are claimed, then stats rows locked, each in one order,
+# so concurrent batches wait, never deadlock.
 _STORE = (
     "WITH given AS (SELECT * FROM unnest("
     "$1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], "
@@ -60,9 +64,14 @@ _STORE = (
     f"stored AS (INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM given "
     "WHERE key IS NULL OR id IN (SELECT event_id FROM claimed) ORDER BY n "
     "RETURNING customer_id, id, type), "
+    f"analysed AS ({text_queries.storing(17, 'SELECT id FROM stored')}), "
     + announce_cte("announced", "stored", "type", "customer_id", "id")
-    + f" SELECT id, pg_notify('{NOTIFY_CHANNEL}', customer_id::text || ':' || id::text) "
-    "FROM stored"
+    + f", notified AS (SELECT customer_id, id, pg_notify('{NOTIFY_CHANNEL}', "
+    "customer_id::text || ':' || id::text) FROM stored), "
+    + stats_queries.locking(
+        "SELECT DISTINCT customer_id FROM stored",
+        "ARRAY(SELECT id FROM notified n WHERE n.customer_id = s.customer_id) AS stored",
+    )
 )
 _FIND_KEYS = (
     "SELECT w.scope, w.key, k.event_id, k.request_hash, e.customer_id FROM event_keys k "
@@ -158,19 +167,23 @@ async def insert(on: Executor, row: EventRow) -> datetime:
 
 
 async def store(
-    on: Executor, rows: Sequence[tuple[EventRow, tuple[str, str] | None, str]]
-) -> set[UUID]:
+    on: Executor,
+    rows: Sequence[tuple[EventRow, tuple[str, str] | None, str]],
+    analyses: Sequence[dict[str, Any]],
+) -> tuple[set[UUID], stats_queries.Locked]:
     """Store many events, each with its idempotency key (scope, key) and request hash, or
-    none: those whose key another event holds are left out. Returns the ids stored."""
+    none, and the ``analyses`` of their texts: those whose key another event holds are left
+    out. Returns the ids stored, and their customers' stats rows locked with the stored
+    policies and the incidents (as ``indicators.queries.lock`` returns them)."""
     if not rows:
-        return set()
+        return set(), stats_queries.locked_rows([])
     conn = await driver_connection(on)
     columns = [list(c) for c in zip(*(r.values() for r, _, _ in rows), strict=True)]
     scopes = [key[0] if key else None for _, key, _ in rows]
     keys = [key[1] if key else None for _, key, _ in rows]
     hashes = [fingerprint for _, _, fingerprint in rows]
-    found = await conn.fetch(_STORE, *columns, scopes, keys, hashes)
-    return {r["id"] for r in found}
+    found = await conn.fetch(_STORE, *columns, scopes, keys, hashes, *text_queries.arrays(analyses))
+    return {event_id for r in found for event_id in r["stored"]}, stats_queries.locked_rows(found)
 
 
 async def find_keys(

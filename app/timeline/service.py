@@ -3,7 +3,7 @@ resolved, its idempotency key claimed, stored and folded into the indicators at 
 
 import hashlib
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -325,8 +325,10 @@ async def resolve_refs(
     event_refs: Sequence[EventRef | None],
     principal: Principal,
     label: str,
+    held_by: Mapping[tuple[str, str], UUID] | None = None,
 ) -> list[tuple[UUID, bool] | ProblemError]:
     """Resolve references; one that names only an earlier event takes that event's customer.
+    ``held_by``: the customers holding the references' identifiers, looked up already.
 
     An event whose customer the caller cannot see is answered as one never recorded: the
     answer must not tell an owned-only key that another owner's customer has it."""
@@ -369,7 +371,7 @@ async def resolve_refs(
         else:
             explicit.append((await customers.survivor_id(session, holder), [], None))
     resolved = await resolution.resolve_customers(
-        session, [r for i, r in enumerate(explicit) if i not in missing], principal
+        session, [r for i, r in enumerate(explicit) if i not in missing], principal, held_by
     )
     results: list[tuple[UUID, bool] | ProblemError] = []
     outcomes = iter(resolved)

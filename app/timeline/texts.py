@@ -44,22 +44,40 @@ def customer_text(type_: str, payload: Mapping[str, Any]) -> str | None:
     return "\n\n".join(parts) or None
 
 
-async def analysed_facts(
-    on: Executor, rules: RulesCache | None, rows: Sequence[EventRow]
-) -> list[tuple[UUID, Fact]]:
-    """Analyse the customer texts of events just stored, store each analysis beside its
-    event, and answer the facts the indicators fold (with what each analysis found).
-    ``rules`` is None only for the service's own events, which carry no customer text."""
-    texts = [
+def _texts(rows: Sequence[EventRow]) -> list[CustomerText]:
+    return [
         CustomerText(row.customer_id, row.occurred_at, row.id, found)
         for row in rows
         if (found := customer_text(row.type, row.payload)) is not None
     ]
-    findings: dict[UUID, dict[str, Any]] = {}
-    if texts:
-        assert rules is not None, "an event with customer text comes with the rules"
-        findings = await text.analyse_and_store(on, await rules.analyser(on), texts)
+
+
+async def analyses(
+    on: Executor, rules: RulesCache | None, rows: Sequence[EventRow]
+) -> list[dict[str, Any]]:
+    """The analyses of the customer texts of events, as stored beside them. ``rules`` is
+    None only for the service's own events, which carry no customer text."""
+    texts = _texts(rows)
+    if not texts:
+        return []
+    assert rules is not None, "an event with customer text comes with the rules"
+    return text.analyse(await rules.analyser(on), texts)
+
+
+def facts(rows: Sequence[EventRow], analyses: Sequence[dict[str, Any]]) -> list[tuple[UUID, Fact]]:
+    """The facts the indicators fold of events stored, with what each one's analysis found."""
+    findings = {found["event_id"]: text.finding(found) for found in analyses}
     return [(row.customer_id, row.fact(findings.get(row.id))) for row in rows]
+
+
+async def analysed_facts(
+    on: Executor, rules: RulesCache | None, rows: Sequence[EventRow]
+) -> list[tuple[UUID, Fact]]:
+    """Analyse the customer texts of events just stored, store each analysis beside its
+    event, and answer the facts the indicators fold (with what each analysis found)."""
+    found = await analyses(on, rules, rows)
+    await text.store(on, found)
+    return facts(rows, found)
 
 
 # --- analysing again ------------------------------------------------------------------
@@ -95,7 +113,7 @@ async def reanalyse_batch(
         if not r["current"] and (found := customer_text(r["type"], r["payload"])) is not None
     ]
     if texts:
-        await text.analyse_and_store(session, analyser, texts)
+        await text.store(session, text.analyse(analyser, texts))
         whose = await customers.survivors(session, sorted({t.customer_id for t in texts}))
         await indicators.rebuild(session, sorted(whose), settings, clock)
     last = rows[-1] if len(rows) == limit else None
