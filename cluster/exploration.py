@@ -490,7 +490,7 @@ def _hot_statements(s: Sample) -> list[Probe]:
     wants = json.dumps([{"patterns": [], "pinned": False, "limit": 10}])
     # Who reads, as fichas.queries binds it: (key, agent, role, what).
     access = (uuid.uuid4(), None, "support", "screen-pop:support")
-    # The repository's own constants, no input.
+    # The queries module's own constants, no input.
     page = (
         f"SELECT {timeline._PAGE_COLUMNS}, ({timeline._CORRECTIONS}) AS corrections "
         "FROM events e WHERE customer_id = ANY($1::uuid[]) AND type <> 'event.corrected' "
@@ -533,8 +533,8 @@ def _hot_statements(s: Sample) -> list[Probe]:
          page, ([s.customer_id, s.other_id], 51)),
         Probe("where a merged customer's history lives (customers.queries._SURVIVORS_SQL)",
          customers._SURVIVORS_SQL, ([s.customer_id],)),
-        Probe("routing and appends: the policies (indicators.repository, every append)",
-         "SELECT name, config FROM policies", ()),
+        Probe("routing and appends: the policies (indicators.queries._POLICIES)",
+         indicators._POLICIES, ()),
     ]  # fmt: skip
 
 
@@ -771,7 +771,7 @@ def _redesigned(s: Sample) -> list[Probe]:
         Probe("identify, 2/2: the customer (as in section 3)",
               "SELECT id, status, unverified, owner_id FROM customers WHERE id = $1",
               (s.customer_id,)),
-        Probe("the card of today (customers.repository._CARD), identifiers co-located",
+        Probe("the card of today (customers.queries._CARD), identifiers co-located",
               customers._CARD, (s.customer_id, False, None)),
         Probe("the card without organisation and contacts, sub-queries correlated",
               own_card, (s.customer_id,)),
@@ -799,7 +799,7 @@ def _redesigned(s: Sample) -> list[Probe]:
               "SELECT member_id FROM merge_members WHERE root_id = $1", (s.customer_id,)),
         Probe("merge family: where a customer's history lives now (its merge_root)",
               "SELECT coalesce(merge_root, id) FROM customers WHERE id = $1", (s.customer_id,)),
-        Probe("recent events (timeline.repository._RECENT), family of one as a parameter",
+        Probe("recent events (timeline.queries._RECENT), family of one as a parameter",
               recent, (family, wants)),
         Probe("recent events, family of two as a parameter",
               recent, (pair, wants)),
