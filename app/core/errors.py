@@ -331,6 +331,10 @@ def _is_database_unavailable(exc: BaseException) -> bool:
     while seen is not None:
         if isinstance(seen, OperationalError | InterfaceError | asyncpg.InterfaceError):
             return True
+        if isinstance(seen, asyncpg.InternalClientError):
+            # The connection's protocol is mid-way through an operation the server's
+            # going away interrupted ("another operation is in progress"): unusable.
+            return True
         if isinstance(seen, DBAPIError) and seen.connection_invalidated:
             return True
         if isinstance(seen, ConnectionError | OSError):
