@@ -64,21 +64,6 @@ class Report:
         return "\n".join(self.lines).strip() + "\n"
 
 
-# The stats rows' read as it was explored, a statement of its own after the empty rows
-# were made; indicators.queries._LOCK now locks and reads them in one upsert.
-STATES = (
-    "SELECT s.customer_id, s.state, s.flags, c.tier, c.owner_id, "
-    "ARRAY(SELECT i.id::text || '|' || i.title FROM incident_customers m "
-    " JOIN incidents i ON i.id = m.incident_id "
-    " WHERE m.customer_id = s.customer_id AND i.status = 'open') AS incidents, "
-    "ARRAY(SELECT a.rule FROM alerts a "
-    " WHERE a.customer_id = s.customer_id AND a.cleared_at IS NULL) AS open_rules "
-    "FROM customer_stats s "
-    "JOIN customers c ON c.id = s.customer_id "
-    "WHERE s.customer_id = ANY($1::uuid[]) ORDER BY s.customer_id FOR UPDATE OF s"
-)
-
-
 def run(layout: Layout) -> None:
     """Explore on the running cluster; print the report and keep a copy in .cluster/."""
     started = time.monotonic()
@@ -131,167 +116,197 @@ def _cli(report: Report, label: str, url: str, args: list[str]) -> None:
     report.outcome(label, f"-- customer-history {' '.join(args)}", error)
 
 
-# 1. The placement docs/scaling.md plans, in the order a migration would make it: the
-# anchor of the co-location group first, the tables that follow it, the tables with
-# their own keys, then the small global tables.
+# 1. The placement docs/scaling.md plans (and tests/test_migrations.py's SHARDING), in
+# the order a migration would make it: the anchor of the co-location group first, the
+# tables that follow it, the tables with keys of their own, then the small global tables.
+# The local tables stay plain tables on the coordinator: the outbound ones are planned as
+# reference tables but not placed yet (a fact's statement writes them beside a
+# distributed table), and alembic_version is the migrations' own.
+BY_CUSTOMER = (
+    "customer_stats",
+    "events",
+    "alerts",
+    "access_log",
+    "customer_consents",
+    "past_identifiers",
+    "delivery_customers",
+    "messages",
+    "tasks",
+    "text_analyses",
+)
+OWN_KEY = {
+    "customer_identifiers": ("value", "none"),
+    "delivery_identifiers": ("value", "customer_identifiers"),
+    "webhook_deliveries": ("delivery_id", "none"),
+    "event_keys": ("key", "none"),
+    "session_tokens": ("token_hash", "none"),
+}
+REFERENCE = (
+    "incidents",
+    "customer_merges",
+    "api_keys",
+    "ficha_templates",
+    "message_templates",
+    "policies",
+    "text_rules",
+)
+LOCAL = (
+    "alembic_version",
+    "webhook_subscriptions",
+    "subscription_secrets",
+    "outbox",
+    "outbound_deliveries",
+    "outbound_attempts",
+    "alert_changes",
+)
 PLAN = [
     ("customers", "SELECT create_distributed_table('customers', 'id')"),
     *(
         (t, f"SELECT create_distributed_table('{t}', 'customer_id', colocate_with => 'customers')")
-        for t in (
-            "customer_stats",
-            "events",
-            "alerts",
-            "access_log",
-            "customer_consents",
-            "past_identifiers",
-            "incident_customers",
-        )
+        for t in BY_CUSTOMER
     ),
-    (
-        "customer_identifiers",
-        "SELECT create_distributed_table('customer_identifiers', 'value', colocate_with => 'none')",
-    ),
-    (
-        "webhook_deliveries",
-        "SELECT create_distributed_table('webhook_deliveries', 'delivery_id', "
-        "colocate_with => 'none')",
-    ),
-    ("event_keys", "SELECT create_distributed_table('event_keys', 'key', colocate_with => 'none')"),
     *(
-        (t, f"SELECT create_reference_table('{t}')")
-        for t in ("incidents", "customer_merges", "api_keys", "ficha_templates", "policies")
+        (t, f"SELECT create_distributed_table('{t}', '{column}', colocate_with => '{group}')")
+        for t, (column, group) in OWN_KEY.items()
     ),
+    *((t, f"SELECT create_reference_table('{t}')") for t in REFERENCE),
 ]
 PLACE = dict(PLAN)
 
 # 2. The smallest changes that place every table, in an order that works. Each is what
 # the next step's migration would do (or replace with a better design: docs/scaling.md);
-# the statements of one step run in one transaction.
-_EVENTS_GUARD = (
-    "CREATE TRIGGER events_append_only BEFORE DELETE OR UPDATE ON events "
-    "FOR EACH ROW EXECUTE FUNCTION events_are_append_only()",
-    "CREATE TRIGGER events_no_truncate BEFORE TRUNCATE ON events "
-    "FOR EACH STATEMENT EXECUTE FUNCTION events_are_append_only()",
-)
-_TEMPLATES_NOTIFY = (
-    "CREATE TRIGGER ficha_templates_changed AFTER INSERT OR DELETE OR UPDATE OR TRUNCATE "
-    "ON ficha_templates FOR EACH STATEMENT EXECUTE FUNCTION ch_ficha_templates_changed()"
-)
+# the statements of one step run in one transaction. A table with triggers is placed
+# without them and given them again, as the migrations made them (read from the catalog).
 _UNSAFE_TRIGGERS = "SET LOCAL citus.enable_unsafe_triggers = on"
 _MERGES_BY_SURVIVOR = (
     "SELECT create_distributed_table('customer_merges', 'survivor_id', "
     "colocate_with => 'customers')"
 )
+_SESSION_TOKENS_KEY = (
+    "ALTER TABLE session_tokens ADD CONSTRAINT fk_session_tokens_key_id_api_keys "
+    "FOREIGN KEY (key_id) REFERENCES api_keys (id)"
+)
+TRIGGERS = (
+    "SELECT c.relname, t.tgname, pg_get_triggerdef(t.oid) FROM pg_trigger t "
+    "JOIN pg_class c ON c.oid = t.tgrelid "
+    "WHERE NOT t.tgisinternal AND c.relnamespace = 'public'::regnamespace ORDER BY 1, 2"
+)
 Step = tuple[str, tuple[str, ...]]
-CHANGES: list[Step] = [
-    (
-        "customers: drop the self-referencing foreign keys",
+Triggers = dict[str, list[tuple[str, str]]]
+
+
+def _placed(table: str, triggers: Triggers, *before: Step) -> list[Step]:
+    """The steps that place a table: as planned, and when it has triggers, without them
+    and then with them again (plainly, then under citus.enable_unsafe_triggers);
+    ``before``, the steps tried once its triggers are gone, just before it is placed."""
+    own = triggers.get(table, [])
+    if not own:
+        return [*before, (table, (PLACE[table],))]
+    again = tuple(definition for _, definition in own)
+    return [
+        (f"{table}, triggers and all", (PLACE[table],)),
         (
-            "ALTER TABLE customers DROP CONSTRAINT fk_customers_merged_into_customers",
-            "ALTER TABLE customers DROP CONSTRAINT fk_customers_organization_id_customers",
+            f"{table}: drop its triggers",
+            tuple(f"DROP TRIGGER {name} ON {table}" for name, _ in own),
         ),
-    ),
-    ("customers", (PLACE["customers"],)),
-    *(
-        (t, (PLACE[t],))
-        for t in ("customer_stats", "alerts", "access_log", "customer_consents", "past_identifiers")
-    ),
-    ("events, triggers and all", (PLACE["events"],)),
-    (
-        "events: drop the append-only triggers",
-        ("DROP TRIGGER events_append_only ON events", "DROP TRIGGER events_no_truncate ON events"),
-    ),
-    ("events", (PLACE["events"],)),
-    ("events: the append-only triggers again", _EVENTS_GUARD),
-    (
-        "events: the append-only triggers again, with citus.enable_unsafe_triggers",
-        (_UNSAFE_TRIGGERS, *_EVENTS_GUARD),
-    ),
-    (
-        "incident_customers, its foreign key to the local incidents and all",
-        (PLACE["incident_customers"],),
-    ),
-    ("incidents, while incident_customers is local", (PLACE["incidents"],)),
-    (
-        "incident_customers: drop its foreign key to incidents",
+        *before,
+        (table, (PLACE[table],)),
+        (f"{table}: its triggers again", again),
         (
-            "ALTER TABLE incident_customers "
-            "DROP CONSTRAINT fk_incident_customers_incident_id_incidents",
+            f"{table}: its triggers again, with citus.enable_unsafe_triggers",
+            (_UNSAFE_TRIGGERS, *again),
         ),
-    ),
-    ("incident_customers", (PLACE["incident_customers"],)),
-    ("incidents", (PLACE["incidents"],)),
-    (
-        "incident_customers: its foreign key to incidents again (distributed to reference)",
+    ]
+
+
+def changes(triggers: Triggers) -> list[Step]:
+    """Section 2's steps, in order, for the schema whose triggers are ``triggers``."""
+    return [
         (
-            "ALTER TABLE incident_customers ADD CONSTRAINT "
-            "fk_incident_customers_incident_id_incidents "
-            "FOREIGN KEY (incident_id) REFERENCES incidents (id)",
+            "customers: drop the self-referencing foreign keys",
+            (
+                "ALTER TABLE customers DROP CONSTRAINT fk_customers_merged_into_customers",
+                "ALTER TABLE customers DROP CONSTRAINT fk_customers_organization_id_customers",
+            ),
         ),
-    ),
-    ("customer_identifiers, foreign key and all", (PLACE["customer_identifiers"],)),
-    (
-        "customer_identifiers: drop its foreign key to customers (another co-location group)",
+        *_placed("customers", triggers),
+        *(step for t in BY_CUSTOMER for step in _placed(t, triggers)),
+        ("customer_identifiers, foreign key and all", (PLACE["customer_identifiers"],)),
         (
-            "ALTER TABLE customer_identifiers "
-            "DROP CONSTRAINT fk_customer_identifiers_customer_id_customers",
+            "customer_identifiers: drop its foreign key to customers (another co-location group)",
+            (
+                "ALTER TABLE customer_identifiers "
+                "DROP CONSTRAINT fk_customer_identifiers_customer_id_customers",
+            ),
         ),
-    ),
-    *((t, (PLACE[t],)) for t in ("customer_identifiers", "webhook_deliveries", "event_keys")),
-    ("customer_merges as planned, a reference table", (PLACE["customer_merges"],)),
-    (
-        "customer_merges instead distributed by survivor, co-located with customers",
-        (_MERGES_BY_SURVIVOR,),
-    ),
-    (
-        "customer_merges: drop the foreign key on absorbed_id",
-        ("ALTER TABLE customer_merges DROP CONSTRAINT fk_customer_merges_absorbed_id_customers",),
-    ),
-    ("customer_merges, keyed by id alone", (_MERGES_BY_SURVIVOR,)),
-    (
-        "customer_merges: key it by (survivor_id, id)",
+        *(
+            step
+            for t in ("customer_identifiers", "delivery_identifiers", "webhook_deliveries")
+            for step in _placed(t, triggers)
+        ),
+        *_placed("event_keys", triggers),
+        *_placed(
+            "session_tokens",
+            triggers,
+            (
+                "session_tokens, its foreign key to the local api_keys and all",
+                (PLACE["session_tokens"],),
+            ),
+            (
+                "session_tokens: drop its foreign key to api_keys",
+                ("ALTER TABLE session_tokens DROP CONSTRAINT fk_session_tokens_key_id_api_keys",),
+            ),
+        ),
+        ("customer_merges as planned, a reference table", (PLACE["customer_merges"],)),
         (
-            "ALTER TABLE customer_merges DROP CONSTRAINT pk_customer_merges",
-            "ALTER TABLE customer_merges ADD CONSTRAINT pk_customer_merges "
-            "PRIMARY KEY (survivor_id, id)",
+            "customer_merges instead distributed by survivor, co-located with customers",
+            (_MERGES_BY_SURVIVOR,),
         ),
-    ),
-    ("customer_merges, distributed by survivor", (_MERGES_BY_SURVIVOR,)),
-    ("api_keys", (PLACE["api_keys"],)),
-    ("policies", (PLACE["policies"],)),
-    ("ficha_templates, trigger and all", (PLACE["ficha_templates"],)),
-    (
-        "ficha_templates: drop the NOTIFY trigger",
-        ("DROP TRIGGER ficha_templates_changed ON ficha_templates",),
-    ),
-    ("ficha_templates", (PLACE["ficha_templates"],)),
-    ("ficha_templates: the NOTIFY trigger again", (_TEMPLATES_NOTIFY,)),
-    (
-        "ficha_templates: the NOTIFY trigger again, with citus.enable_unsafe_triggers",
-        (_UNSAFE_TRIGGERS, _TEMPLATES_NOTIFY),
-    ),
-    (
-        "every placed table: drop the copies of its rows left on the coordinator",
         (
-            "SELECT truncate_local_data_after_distributing_table(logicalrelid) "
-            "FROM pg_dist_partition",
+            "customer_merges: drop the foreign key on absorbed_id",
+            (
+                "ALTER TABLE customer_merges "
+                "DROP CONSTRAINT fk_customer_merges_absorbed_id_customers",
+            ),
         ),
-    ),
-    (
-        "the same, past the events guard (its privileged switch on)",
+        ("customer_merges, keyed by id alone", (_MERGES_BY_SURVIVOR,)),
         (
-            "SET LOCAL ch.privileged_maintenance = on",
-            "SELECT truncate_local_data_after_distributing_table(logicalrelid) "
-            "FROM pg_dist_partition",
+            "customer_merges: key it by (survivor_id, id)",
+            (
+                "ALTER TABLE customer_merges DROP CONSTRAINT pk_customer_merges",
+                "ALTER TABLE customer_merges ADD CONSTRAINT pk_customer_merges "
+                "PRIMARY KEY (survivor_id, id)",
+            ),
         ),
-    ),
-]
+        ("customer_merges, distributed by survivor", (_MERGES_BY_SURVIVOR,)),
+        *(step for t in REFERENCE if t != "customer_merges" for step in _placed(t, triggers)),
+        (
+            "session_tokens: its foreign key to api_keys again (distributed to reference)",
+            (_SESSION_TOKENS_KEY,),
+        ),
+        (
+            "every placed table: drop the copies of its rows left on the coordinator",
+            (
+                "SELECT truncate_local_data_after_distributing_table(logicalrelid) "
+                "FROM pg_dist_partition",
+            ),
+        ),
+        (
+            "the same, past the events guard (its privileged switch on)",
+            (
+                "SET LOCAL ch.privileged_maintenance = on",
+                "SELECT truncate_local_data_after_distributing_table(logicalrelid) "
+                "FROM pg_dist_partition",
+            ),
+        ),
+    ]
+
 
 FOREIGN_KEYS = (
     "SELECT conrelid::regclass, conname, pg_get_constraintdef(oid) FROM pg_constraint "
     "WHERE contype = 'f' AND connamespace = 'public'::regnamespace ORDER BY 1, 2"
 )
+TABLES = "SELECT tablename FROM pg_tables WHERE schemaname = 'public' ORDER BY 1"
 PLACEMENT = (
     "SELECT table_name, citus_table_type, distribution_column, colocation_id, shard_count "
     "FROM citus_tables ORDER BY colocation_id, table_name"
@@ -303,7 +318,15 @@ async def _explore(url: str, report: Report) -> None:
     try:
         report.section(
             "1. The plan of docs/scaling.md on the schema as migrated",
-            "Each placement tried on its own and rolled back.",
+            "Each placement tried on its own and rolled back; the local tables stay on the "
+            f"coordinator: {', '.join(LOCAL)}.",
+        )
+        tables = {r[0] for r in await conn.fetch(TABLES)}
+        unplaced = sorted(tables - set(PLACE) - set(LOCAL))
+        report.outcome(
+            "every migrated table has its place in the plan",
+            TABLES,
+            f"not in the plan: {', '.join(unplaced)}" if unplaced else None,
         )
         for table, sql in PLAN:
             report.outcome(table, sql, await _step_error(conn, (sql,), keep=False))
@@ -311,7 +334,10 @@ async def _explore(url: str, report: Report) -> None:
             "2. The changes that place every table",
             "Applied one step at a time, in this order; a step that succeeds is kept.",
         )
-        for label, statements in CHANGES:
+        triggers: Triggers = {}
+        for r in await conn.fetch(TRIGGERS):
+            triggers.setdefault(r[0], []).append((r[1], r[2]))
+        for label, statements in changes(triggers):
             report.outcome(label, ";\n".join(statements), await _step_error(conn, statements))
         report.lines += ["Placement reached:", "", "```text"]
         report.lines += [_row(r) for r in await conn.fetch(PLACEMENT)]
@@ -458,47 +484,57 @@ def _hot_statements(s: Sample) -> list[Probe]:
     from app.customers import queries as customers
     from app.fichas import queries as fichas
     from app.indicators import queries as indicators
+    from app.tasks import queries as tasks
     from app.timeline import queries as timeline
 
     wants = json.dumps([{"patterns": [], "pinned": False, "limit": 10}])
-    # The repository's own constants, no input.
+    # Who reads, as fichas.queries binds it: (key, agent, role, what).
+    access = (uuid.uuid4(), None, "support", "screen-pop:support")
+    # The queries module's own constants, no input.
     page = (
         f"SELECT {timeline._PAGE_COLUMNS}, ({timeline._CORRECTIONS}) AS corrections "
         "FROM events e WHERE customer_id = ANY($1::uuid[]) AND type <> 'event.corrected' "
         "ORDER BY occurred_at DESC, id DESC LIMIT $2::integer"
     )
     return [
-        Probe("identify by phone (customers.repository._IDENTIFY_SQL)",
-         customers._IDENTIFY_SQL, ("phone", s.phone)),
+        Probe("identify by phone (customers.queries._IDENTIFY_SQL)",
+         customers._IDENTIFY_SQL, ("phone", [s.phone], False, None)),
         Probe("identify, first half: the identifier alone",
          "SELECT customer_id FROM customer_identifiers WHERE kind = $1 AND value = $2",
          ("phone", s.phone)),
         Probe("identify, second half: the customer alone",
          "SELECT id, status, unverified, owner_id FROM customers WHERE id = $1",
          (s.customer_id,)),
-        Probe("screen-pop: caller cards (customers.queries.CALLER_CARDS_SQL)",
+        Probe("screen-pop, one statement: cards, stats, alerts, recent events and the "
+              "access-log row (fichas.queries._SCREEN_POP)",
+         fichas._SCREEN_POP, (s.phone, False, None, None, uuid.uuid4(), *access, 5, wants)),
+        Probe("screen-pop, its cards alone (customers.queries.CALLER_CARDS_SQL)",
          customers.CALLER_CARDS_SQL, (s.phone, False, None, None)),
-        Probe("screen-pop / ficha: card by id (customers.repository._CARD)",
+        Probe("ficha: card by id (customers.queries._CARD)",
          customers._CARD, (s.customer_id, False, None)),
-        Probe("screen-pop: template (fichas.repository._TEMPLATE, cached per process)",
+        Probe("ficha, one statement: stats, alerts, recent events and the access-log row "
+              "(fichas.queries._READS)",
+         fichas._READS, (s.customer_id, 5, uuid.uuid4(), *access, wants)),
+        Probe("ficha: template (fichas.queries._TEMPLATE, cached per process)",
          fichas._TEMPLATE, ("support",)),
-        Probe("screen-pop: stats and open alerts (indicators.repository._SNAPSHOT)",
+        Probe("ficha, its parts: stats and open alerts (indicators.queries._SNAPSHOT)",
          indicators._SNAPSHOT, (s.customer_id, 5)),
-        Probe("screen-pop: recent events of the merge family (timeline.repository._RECENT)",
+        Probe("ficha, its parts: recent events of the merge family (timeline.queries._RECENT)",
          timeline._RECENT, (s.customer_id, wants)),
-        Probe("screen-pop: access log row (auth.repository._RECORD_ACCESS)",
-         auth._RECORD_ACCESS, (uuid.uuid4(), s.customer_id, uuid.uuid4(), None, "support",
-                               "screen-pop:support")),
-        Probe("timeline: the merge family (customers.repository._FAMILY_SQL)",
+        Probe("ficha, its parts: access log row (auth.queries._RECORD_ACCESS)",
+         auth._RECORD_ACCESS, (uuid.uuid4(), s.customer_id, *access)),
+        Probe("ficha: open tasks (tasks.queries._OPEN)",
+         tasks._OPEN, (s.customer_id, _now(), 10)),
+        Probe("timeline: the merge family (customers.queries._FAMILY_SQL)",
          customers._FAMILY_SQL, (s.customer_id,)),
-        Probe("timeline: page of 50 of one customer (timeline.repository TimelineRepository.page)",
+        Probe("timeline: page of 50 of one customer (timeline.queries.page_rows)",
          page, ([s.customer_id], 51)),
         Probe("timeline: page of 50 of a merge family of two",
          page, ([s.customer_id, s.other_id], 51)),
-        Probe("where a merged customer's history lives (customers.repository._SURVIVORS_SQL)",
+        Probe("where a merged customer's history lives (customers.queries._SURVIVORS_SQL)",
          customers._SURVIVORS_SQL, ([s.customer_id],)),
-        Probe("routing and appends: the policies (indicators.repository, every append)",
-         "SELECT name, config FROM policies", ()),
+        Probe("routing and appends: the policies (indicators.queries._POLICIES)",
+         indicators._POLICIES, ()),
     ]  # fmt: skip
 
 
@@ -506,53 +542,67 @@ def _writes(s: Sample) -> list[Probe]:
     """The service's write paths and guards, as its modules hold them today."""
     from app.customers import queries as customers
     from app.indicators import queries as indicators
+    from app.ingest import queries as ingest
+    from app.text import queries as text
     from app.timeline import queries as timeline
+    from app.timeline.queries import EventRow
 
-    event = (
+    note = EventRow(
         uuid.uuid4(), s.customer_id, "note.added", _now(), "api", None, "explore", None,
-        None, "A note", "{}", None, None,
+        None, "A note", {}, None, None,
     )  # fmt: skip
+    event = note.values()
     pair = sorted([s.customer_id, s.other_id])
+    unknown = uuid.uuid4()
+    delivery = uuid.uuid4()
+    # A delivery's statements, as ingest.service sends them: recorded with the holders of
+    # its identifiers, its events stored (keys, texts, outbox, stats lock), finished.
+    stored = (
+        *([v] for v in event), [s.key_scope], [s.key], ["0" * 64], *text.arrays([]),
+    )  # fmt: skip
+    finished = ingest.finishing(
+        delivery, "processed", None, 1, None, [(s.key_scope, s.key)], [s.customer_id]
+    ).args
     return [
-        Probe("append one event with its NOTIFY (timeline.repository._INSERT)",
+        Probe("a delivery, 1/3: recorded, with who holds its identifiers (ingest.queries._RECORD)",
+         ingest._RECORD, (delivery, "explore", f"explore-{delivery}", "/webhooks/explore", "{}",
+                          b"{}", ["phone"], [s.phone])),
+        Probe("a delivery, 2/3: its events stored with their keys, texts and outbox rows, "
+              "their stats locked (timeline.queries._STORE)",
+         timeline._STORE, stored),
+        Probe("a delivery, 3/3: finished, linked to its customers (ingest.queries._FINISH)",
+         ingest._FINISH, finished),
+        Probe("a failed delivery: the identifiers it names (ingest.queries._NAME)",
+         ingest._NAME, (delivery, [0], ["phone"], [s.phone])),
+        Probe("append one event with its NOTIFY and outbox row (timeline.queries._INSERT)",
          timeline._INSERT, event),
-        Probe("find one idempotency key (timeline.repository._FIND_KEY)",
+        Probe("find one idempotency key (timeline.queries._FIND_KEY)",
          timeline._FIND_KEY, (s.key_scope, s.key)),
-        Probe("claim an idempotency key (timeline.repository._CLAIM_KEY)",
+        Probe("claim an idempotency key (timeline.queries._CLAIM_KEY)",
          timeline._CLAIM_KEY, (s.key_scope, s.key, uuid.uuid4(), "0" * 64)),
-        Probe("look keys up with their events (timeline.repository._FIND_KEYS)",
+        Probe("look keys up with their events (timeline.queries._FIND_KEYS)",
          timeline._FIND_KEYS, ([s.key_scope], [s.key])),
-        Probe("stats rows made when missing (indicators.repository._LOCK, one id)",
+        Probe("lock one customer's stats, made when missing (indicators.queries._LOCK, one id)",
          indicators._LOCK, ([s.customer_id],)),
-        Probe("lock one customer's stats (indicators.repository._STATES, one id)",
-         STATES, ([s.customer_id],)),
-        Probe("save one customer's stats (indicators.repository._SAVE: every append)",
+        Probe("save one customer's stats (indicators.queries._SAVE: every append)",
          indicators._SAVE, _stats_row([s.customer_id])),
-        Probe("stats rows made when missing, a batch (indicators.repository._LOCK, two ids)",
-         indicators._LOCK, (pair,)),
-        Probe("lock a batch of customers' stats (indicators.repository._STATES, two ids: "
+        Probe("lock a batch of customers' stats (indicators.queries._LOCK, two ids: "
          "bulk import, seed, rebuild)",
-         STATES, (pair,)),
-        Probe("save a batch of customers' stats (indicators.repository._SAVE, two ids)",
+         indicators._LOCK, (pair,)),
+        Probe("save a batch of customers' stats (indicators.queries._SAVE, two ids)",
          indicators._SAVE, _stats_row(pair)),
-        Probe("read a batch's histories for a rebuild (indicators.repository._HISTORIES)",
+        Probe("read a batch's histories for a rebuild (indicators.queries._HISTORIES)",
          indicators._HISTORIES, ([s.customer_id, s.other_id],)),
-        Probe("unknown callers: new customers (CustomerGraphRepository.create_unverified, 1/2)",
-         "INSERT INTO customers (id, kind, display_name, unverified) "
-         "SELECT id, 'person', name, true FROM unnest($1::uuid[], $2::text[]) AS n(id, name)",
-         ([uuid.uuid4()], ["Unknown caller"])),
-        Probe("unknown callers: their identifiers, ON CONFLICT (create_unverified, 2/2)",
-         "INSERT INTO customer_identifiers (id, customer_id, kind, value) "
-         "SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::text[], $4::text[]) "
-         "ON CONFLICT (kind, value) DO NOTHING RETURNING kind, value",
-         ([uuid.uuid4(), uuid.uuid4()], [s.customer_id, s.customer_id], ["phone", "phone"],
-          [s.phone, "+34699999999"])),
-        Probe("identifier owners in bulk (customers.repository._OWNERS_SQL)",
+        Probe("unknown callers: new customers and their identifiers, ON CONFLICT "
+              "(customers.queries._CREATE_UNVERIFIED)",
+         customers._CREATE_UNVERIFIED,
+         ([unknown], ["Unknown caller"], [uuid.uuid4(), uuid.uuid4()], [unknown, unknown],
+          ["phone", "phone"], [s.phone, "+34699999999"])),
+        Probe("identifier owners in bulk (customers.queries._OWNERS_SQL)",
          customers._OWNERS_SQL, (["phone", "email"], [s.phone, s.email])),
-        Probe("merge: move identifiers (CustomerGraphRepository.move_identifiers)",
-         "UPDATE customer_identifiers SET customer_id = $2 WHERE customer_id = $1 RETURNING id",
-         (s.other_id, s.customer_id)),
-        Probe("merge: mark the absorbed customer",
+        Probe("merge: move identifiers (customers.queries._MOVE_IDENTIFIERS)",
+         customers._MOVE_IDENTIFIERS, (s.other_id, s.customer_id)),
+        Probe("merge: mark the absorbed customer (as the ORM writes it)",
          "UPDATE customers SET status = 'merged', merged_into = $2 WHERE id = $1",
          (s.other_id, s.customer_id)),
         Probe("the append-only guard refuses an UPDATE of an event",
@@ -679,14 +729,18 @@ def _redesigned(s: Sample) -> list[Probe]:
     pair = sorted([s.customer_id, s.other_id])
     wants = json.dumps([{"patterns": [], "pinned": False, "limit": 10}])
     # The family as a parameter instead of the recursive CTE.
-    recent = timeline._RECENT.split(")\nSELECT", 1)[-1].replace(
-        "customer_id IN (SELECT id FROM family)", "customer_id = ANY($1::uuid[])"
+    recent = _swapped(
+        timeline._RECENT.split(")\nSELECT", 1)[-1],
+        "customer_id IN (SELECT id FROM family)",
+        "customer_id = ANY($1::uuid[])",
     )
     recent = "SELECT" + recent
     page = (
         f"SELECT {timeline._PAGE_COLUMNS}, "
-        + timeline._CORRECTIONS.replace(
-            "WHERE c.corrects_id", "WHERE c.customer_id = ANY($1::uuid[]) AND c.corrects_id"
+        + _swapped(
+            timeline._CORRECTIONS,
+            "WHERE c.corrects_id",
+            "WHERE c.customer_id = ANY($1::uuid[]) AND c.corrects_id",
         ).join("()")
         + " AS corrections FROM events e WHERE customer_id = ANY($1::uuid[]) "
         "AND type <> 'event.corrected' ORDER BY occurred_at DESC, id DESC LIMIT $2::integer"
@@ -694,19 +748,21 @@ def _redesigned(s: Sample) -> list[Probe]:
     # Every sub-query names the customer itself: Citus plans a statement for one shard
     # only when each distributed table in it is filtered by the shard key, and a
     # correlation (i.customer_id = c.id) does not count.
+    card = customers._CARD_OF_C
     own_card = (
-        customers._CARD_OF_C.split("  (SELECT json_build_object('id', o.id")[0]
-        + "  (SELECT coalesce(json_agg(x ORDER BY x.channel, x.purpose), '[]'::json) FROM ("
-        " SELECT DISTINCT ON (channel, purpose) id, channel, purpose, granted, source,"
-        " evidence, recorded_at FROM customer_consents WHERE customer_id = c.id"
-        " ORDER BY channel, purpose, recorded_at DESC, id DESC) AS x) AS consent_list"
-        " FROM customers c WHERE c.id = $1"
+        card[: card.index("  (SELECT json_build_object('id', o.id")]
+        + card[card.index("  (SELECT coalesce(json_agg(x ORDER BY") :]
+        + "FROM customers c WHERE c.id = $1"
     )
-    own_card_named = own_card.replace("customer_id = c.id", "customer_id = $1")
-    states_named = (
-        STATES.replace("= ANY($1::uuid[])", "= $1::uuid")
-        .replace("m.customer_id = s.customer_id", "m.customer_id = $1::uuid")
-        .replace("a.customer_id = s.customer_id", "a.customer_id = $1::uuid")
+    own_card_named = _swapped(own_card, "customer_id = c.id", "customer_id = $1")
+    # indicators.queries.locking for one customer by equality, then with the alerts'
+    # sub-query naming it too; a batch's rows read after an UPDATE took their locks.
+    lock_one = "WITH " + indicators.locking("SELECT $1::uuid")
+    lock_one_named = _swapped(lock_one, "a.customer_id = s.customer_id", "a.customer_id = $1")
+    _, read = indicators._LOCK.split("RETURNING customer_id, state, flags) ", 1)
+    read_batch = (
+        "WITH locked AS (SELECT customer_id, state, flags FROM customer_stats "
+        "WHERE customer_id = ANY($1::uuid[])) " + read
     )
     return [
         Probe("identify, 1/2: the owner of the value (identifier_owners)",
@@ -715,7 +771,7 @@ def _redesigned(s: Sample) -> list[Probe]:
         Probe("identify, 2/2: the customer (as in section 3)",
               "SELECT id, status, unverified, owner_id FROM customers WHERE id = $1",
               (s.customer_id,)),
-        Probe("the card of today (customers.repository._CARD), identifiers co-located",
+        Probe("the card of today (customers.queries._CARD), identifiers co-located",
               customers._CARD, (s.customer_id, False, None)),
         Probe("the card without organisation and contacts, sub-queries correlated",
               own_card, (s.customer_id,)),
@@ -743,7 +799,7 @@ def _redesigned(s: Sample) -> list[Probe]:
               "SELECT member_id FROM merge_members WHERE root_id = $1", (s.customer_id,)),
         Probe("merge family: where a customer's history lives now (its merge_root)",
               "SELECT coalesce(merge_root, id) FROM customers WHERE id = $1", (s.customer_id,)),
-        Probe("recent events (timeline.repository._RECENT), family of one as a parameter",
+        Probe("recent events (timeline.queries._RECENT), family of one as a parameter",
               recent, (family, wants)),
         Probe("recent events, family of two as a parameter",
               recent, (pair, wants)),
@@ -761,16 +817,15 @@ def _redesigned(s: Sample) -> list[Probe]:
               "SELECT corrects_id, id, recorded_at, payload FROM events "
               "WHERE customer_id = ANY($1::uuid[]) AND corrects_id = ANY($2::uuid[])",
               (pair, [s.event_id])),
-        Probe("lock one customer's stats by equality (indicators.repository._STATES)",
-              STATES.replace("= ANY($1::uuid[])", "= $1::uuid"),
-              (s.customer_id,)),
-        Probe("lock one customer's stats by equality, each sub-query naming $1",
-              states_named, (s.customer_id,)),
+        Probe("lock one customer's stats by equality (indicators.queries.locking)",
+              lock_one, (s.customer_id,)),
+        Probe("lock one customer's stats by equality, the alerts' sub-query naming $1",
+              lock_one_named, (s.customer_id,)),
         Probe("lock a batch's stats: an UPDATE takes the row locks on every shard",
               "UPDATE customer_stats SET updated_at = updated_at "
               "WHERE customer_id = ANY($1::uuid[]) RETURNING customer_id", (pair,)),
-        Probe("read a batch's stats after that (_STATES without FOR UPDATE)",
-              STATES.replace(" FOR UPDATE OF s", ""), (pair,)),
+        Probe("read a batch's stats after that (indicators.queries._LOCK without the upsert)",
+              read_batch, (pair,)),
         Probe("save one customer's stats by equality (_SAVE for one row)",
               "UPDATE customer_stats SET state = $2::jsonb, indicators = $3::jsonb, "
               "lifetime_value_base = $4, order_count = $5, open_orders = $6, "
@@ -778,9 +833,9 @@ def _redesigned(s: Sample) -> list[Probe]:
               "updated_at = now() WHERE customer_id = $1",
               (s.customer_id, "{}", "{}", 0, 0, 0, None, "none", "low", [])),
         Probe("save a batch's stats (_SAVE with flags as jsonb, no STABLE cast)",
-              indicators._SAVE.replace("flags = v.flags::text[]",
-                                       "flags = ARRAY(SELECT jsonb_array_elements_text(v.flags))")
-              .replace("$10::text[]", "$10::jsonb[]"),
+              _swapped(_swapped(indicators._SAVE, "flags = v.flags::text[]",
+                                "flags = ARRAY(SELECT jsonb_array_elements_text(v.flags))"),
+                       "$10::text[]", "$10::jsonb[]"),
               (*_stats_row(pair)[:9], ["[]", "[]"], *_stats_row(pair)[10:])),
         Probe("look keys up, the event's customer kept on the key",
               "SELECT k.scope, k.key, k.event_id, k.request_hash, k.customer_id "
@@ -858,6 +913,14 @@ def _now() -> Any:
     from datetime import UTC, datetime
 
     return datetime.now(UTC)
+
+
+def _swapped(sql: str, old: str, new: str) -> str:
+    """``sql`` with ``old`` replaced: a statement that no longer holds ``old`` is a reshape
+    that no longer applies, said rather than explored unchanged."""
+    if old not in sql:
+        raise ValueError(f"the statement no longer holds {old!r}")
+    return sql.replace(old, new)
 
 
 def _row(record: asyncpg.Record) -> str:

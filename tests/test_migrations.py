@@ -54,6 +54,20 @@ SHARDING = {
 }
 
 
+def test_the_cluster_exploration_places_the_tables_as_planned() -> None:
+    """`make cluster-explore` tries this plan on Citus: each table distributed by the same
+    column, the rest reference tables or left on the coordinator."""
+    from cluster.exploration import BY_CUSTOMER, LOCAL, OWN_KEY, REFERENCE
+
+    explored = {
+        "customers": "id",
+        **dict.fromkeys(BY_CUSTOMER, "customer_id"),
+        **{table: column for table, (column, _) in OWN_KEY.items()},
+        **dict.fromkeys((*REFERENCE, *LOCAL)),
+    }
+    assert explored == SHARDING
+
+
 def test_every_unique_key_holds_its_shard_column(database_url: str) -> None:
     """A distributed table can only enforce a primary key or unique index that contains
     its shard column; a new table must say how it would be spread."""

@@ -200,16 +200,17 @@ async def existing(
     return {r["id"]: (r["status"], r["owner_id"]) for r in rows}
 
 
+_MOVE_IDENTIFIERS = (
+    "UPDATE customer_identifiers SET customer_id = $2 WHERE customer_id = $1 RETURNING id"
+)
+
+
 async def move_identifiers(
     on: Executor, from_id: UUID, to_id: UUID, only: Sequence[UUID] | None
 ) -> list[UUID]:
     conn = await driver_connection(on)
     if only is None:
-        rows = await conn.fetch(
-            "UPDATE customer_identifiers SET customer_id = $2 WHERE customer_id = $1 RETURNING id",
-            from_id,
-            to_id,
-        )
+        rows = await conn.fetch(_MOVE_IDENTIFIERS, from_id, to_id)
     else:
         rows = await conn.fetch(
             "UPDATE customer_identifiers SET customer_id = $2 "

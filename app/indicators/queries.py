@@ -109,10 +109,13 @@ async def snapshot_row(on: Executor, customer_id: UUID, alert_limit: int) -> Any
 POLICIES_CHANNEL = "ch_policies"
 
 
+_POLICIES = "SELECT name, config FROM policies"
+
+
 async def stored_policies(on: Executor) -> dict[str, dict[str, Any]]:
     """Every stored policy (read on each append and each routed call: kept prepared)."""
     conn = await driver_connection(on)
-    return {r["name"]: r["config"] for r in await conn.fetch("SELECT name, config FROM policies")}
+    return {r["name"]: r["config"] for r in await conn.fetch(_POLICIES)}
 
 
 async def lock(on: Executor, customer_ids: Sequence[UUID]) -> Locked:
