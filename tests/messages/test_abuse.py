@@ -2,7 +2,6 @@
 headers, spoof the service's placeholders, forge a provider's report or a customer's reply
 through another webhook source, or pick any time by a callback link."""
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -19,43 +18,24 @@ from app.messages.templates import LANGUAGES
 from tests.support import providers
 from tests.support.api import create_customer, timeline
 from tests.support.clock import ControlledClock
-from tests.support.providers import SMTP_LOGIN, TWILIO_SID, TWILIO_TOKEN, Mailbox, Stub
+from tests.support.providers import PUBLIC, SMS_FROM, SMTP_LOGIN, Mailbox, Stub
 from tests.support.webhooks import generic_note, signed_generic, twilio_signature
 
-PUBLIC = "https://history.example.com"
-SMS_FROM = "+34910000000"
 # Monday 2 November 2026, 10:00 UTC: within the default contact hours (09:00-21:00 UTC).
 MONDAY_10 = datetime(2026, 11, 2, 10, 0, tzinfo=UTC)
 CARRIER = {"template": "carrier_delay", "fields": {"incident_title": "SEUR"}}
 
 
 @pytest.fixture
-def twilio() -> Iterator[Stub]:
-    with providers.twilio() as stub:
-        yield stub
-
-
-@pytest.fixture
-def mailbox() -> Iterator[Mailbox]:
-    with providers.smtp_server() as box:
-        yield box
-
-
-@pytest.fixture
 def settings(settings: Settings, twilio: Stub, mailbox: Mailbox) -> Settings:
     return settings.model_copy(
         update={
-            "public_base_url": PUBLIC,
-            "twilio_base_url": twilio.base_url,
-            "twilio_account_sid": TWILIO_SID,
-            "twilio_auth_token": SecretStr(TWILIO_TOKEN),
-            "twilio_sms_from": SMS_FROM,
+            **providers.twilio_settings(twilio),
             "smtp_host": "127.0.0.1",
             "smtp_port": mailbox.port,
             "smtp_username": SMTP_LOGIN[0],
             "smtp_password": SecretStr(SMTP_LOGIN[1]),
             "smtp_security": "none",
-            "email_from": "hola@shop.example",
         }
     )
 

@@ -8,7 +8,6 @@ provider servers, on the controlled clock.
   once, on their preferred channel.
 """
 
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlencode
@@ -23,39 +22,20 @@ from app.messages import journeys, sending
 from tests.support import providers
 from tests.support.api import create_customer, timeline
 from tests.support.clock import ControlledClock
-from tests.support.providers import SENDGRID_KEY, TWILIO_SID, TWILIO_TOKEN, Stub
+from tests.support.providers import PUBLIC, SENDGRID_KEY, SMS_FROM, TWILIO_SID, Stub
 from tests.support.webhooks import twilio_signature
 
-PUBLIC = "https://history.example.com"
-SMS_FROM = "+34910000000"
 # Monday 2 November 2026, 10:00 in Madrid (09:00 UTC).
 MONDAY_10_MADRID = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def twilio() -> Iterator[Stub]:
-    with providers.twilio() as stub:
-        yield stub
-
-
-@pytest.fixture
-def sendgrid() -> Iterator[Stub]:
-    with providers.sendgrid() as stub:
-        yield stub
 
 
 @pytest.fixture
 def settings(settings: Settings, twilio: Stub, sendgrid: Stub) -> Settings:
     return settings.model_copy(
         update={
-            "public_base_url": PUBLIC,
-            "twilio_base_url": twilio.base_url,
-            "twilio_account_sid": TWILIO_SID,
-            "twilio_auth_token": SecretStr(TWILIO_TOKEN),
-            "twilio_sms_from": SMS_FROM,
+            **providers.twilio_settings(twilio),
             "sendgrid_base_url": sendgrid.base_url,
             "sendgrid_api_key": SecretStr(SENDGRID_KEY),
-            "email_from": "hola@shop.example",
         }
     )
 

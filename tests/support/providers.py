@@ -23,6 +23,7 @@ from urllib.parse import parse_qs
 
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, Envelope, LoginPassword, Session
+from pydantic import SecretStr
 
 from tests.support.server import free_port
 
@@ -30,6 +31,20 @@ TWILIO_SID = "ACaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 TWILIO_TOKEN = "twilio-auth-token-for-tests"
 SENDGRID_KEY = "SG.test-key.for-tests"
 SMTP_LOGIN = ("mailer", "smtp-password-for-tests")
+PUBLIC = "https://history.example.com"  # the service's public URL in links and callbacks
+SMS_FROM = "+34910000000"
+
+
+def twilio_settings(stub: "Stub") -> dict[str, Any]:
+    """The settings that send SMS through ``stub`` from SMS_FROM, with links under PUBLIC."""
+    return {
+        "public_base_url": PUBLIC,
+        "twilio_base_url": stub.base_url,
+        "twilio_account_sid": TWILIO_SID,
+        "twilio_auth_token": SecretStr(TWILIO_TOKEN),
+        "twilio_sms_from": SMS_FROM,
+        "email_from": "hola@shop.example",
+    }
 
 
 @dataclass
