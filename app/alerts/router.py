@@ -22,6 +22,7 @@ from app.core.errors import (
     ValidationFailed,
     problem_responses,
 )
+from app.core.openapi import event_stream
 from app.core.pagination import InvalidCursor, Limit
 
 # Listed with the indicators in the API document, as it has always been.
@@ -74,12 +75,10 @@ async def acknowledge_alert(
     summary="Server-Sent Events of alerts raised, acknowledged and cleared",
     response_class=Response,
     responses={
-        200: {
-            "description": "An event stream; each `event` is `alert.raised`, "
-            "`alert.acknowledged` or `alert.cleared`, each `data` an AlertChange, each `id` "
-            "its `seq`",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
-        },
+        200: event_stream(
+            "An event stream; each `event` is `alert.raised`, `alert.acknowledged` or "
+            "`alert.cleared`, each `data` an AlertChange, each `id` its `seq`"
+        ),
         **problem_responses(Unauthorized, Forbidden, ValidationFailed, TooManyRequests),
     },
 )

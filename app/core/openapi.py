@@ -61,6 +61,21 @@ def headers(*names: str) -> dict[str, dict[str, str]]:
     return {name: {"$ref": f"#/components/headers/{name}"} for name in names}
 
 
+def event_stream(description: str) -> dict[str, Any]:
+    """The 200 of a Server-Sent Events route, its schema one event as a client parses it:
+    ``id``, ``event`` and ``data`` (one JSON document, described in ``description``)."""
+    event = {
+        "type": "object",
+        "properties": {
+            "id": {"type": "string"},
+            "event": {"type": "string"},
+            "data": {"type": "string", "contentMediaType": "application/json"},
+            "retry": {"type": "integer"},
+        },
+    }
+    return {"description": description, "content": {"text/event-stream": {"schema": event}}}
+
+
 def _example_path(path: str) -> str:
     return re.sub(r"\{(\w+)\}", lambda m: _EXAMPLE_PARAMETERS.get(m.group(1), EXAMPLE_ID), path)
 

@@ -4,7 +4,16 @@ from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
-from pydantic import AnyHttpUrl, BaseModel, ConfigDict, Field, UrlConstraints, field_validator
+from pydantic import (
+    AnyHttpUrl,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    UrlConstraints,
+    field_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 
 from app.core.errors import EXAMPLE_ID
@@ -54,7 +63,7 @@ class SubscriptionIn(BaseModel):
     url: Url = _URL
     kinds: Annotated[list[Kind], Field(min_length=1, max_length=50)]
     description: Annotated[str | None, Field(max_length=300)] = None
-    enabled: bool = True
+    enabled: StrictBool = True
 
 
 class SubscriptionPatch(BaseModel):
@@ -68,7 +77,7 @@ class SubscriptionPatch(BaseModel):
     url: Url | SkipJsonSchema[None] = Field(default=None, description="Where deliveries are POSTed")
     kinds: Annotated[list[Kind] | SkipJsonSchema[None], Field(min_length=1, max_length=50)] = None
     description: Annotated[str | None, Field(max_length=300)] = None
-    enabled: bool | SkipJsonSchema[None] = None
+    enabled: StrictBool | SkipJsonSchema[None] = None
 
     @field_validator("url", "kinds", "enabled", mode="before")
     @classmethod
@@ -127,7 +136,7 @@ class RotationIn(BaseModel):
         extra="forbid", json_schema_extra={"examples": [{"overlap_seconds": 86400}]}
     )
 
-    overlap_seconds: Annotated[int, Field(ge=0, le=7 * 86400)] = Field(
+    overlap_seconds: Annotated[StrictInt, Field(ge=0, le=7 * 86400)] = Field(
         default=86400,
         description="How long the secrets in use now keep signing beside the new one",
     )

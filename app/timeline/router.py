@@ -30,7 +30,7 @@ from app.core.errors import (
     problem_responses,
 )
 from app.core.fast_route import fast_get
-from app.core.openapi import headers
+from app.core.openapi import event_stream, headers
 from app.core.pagination import InvalidCursor, Limit
 from app.core.preconditions import IfMatch, etag
 from app.core.timestamps import Timestamp
@@ -407,10 +407,7 @@ async def get_timeline(
     summary="Server-Sent Events of events appended to this customer",
     response_class=Response,
     responses={
-        200: {
-            "description": "An event stream; each `data` is an Event, each `id` its event id",
-            "content": {"text/event-stream": {"schema": {"type": "string"}}},
-        },
+        200: event_stream("An event stream; each `data` is an Event, each `id` its event id"),
         **_REDIRECT,
         **problem_responses(
             Unauthorized, Forbidden, CustomerNotFound, ValidationFailed, TooManyRequests

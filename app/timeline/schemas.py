@@ -11,6 +11,7 @@ from pydantic import (
     ConfigDict,
     Field,
     GetJsonSchemaHandler,
+    StrictBool,
     StringConstraints,
     model_validator,
 )
@@ -362,7 +363,7 @@ class NoteIn(BaseModel):
     )
 
     text: Annotated[str, Field(min_length=1, max_length=10_000)]
-    pinned: bool = Field(default=False, description="Shown in the ficha's pinned notes")
+    pinned: StrictBool = Field(default=False, description="Shown in the ficha's pinned notes")
     occurred_at: Timestamp | None = Field(default=None, description="Now when omitted")
 
 

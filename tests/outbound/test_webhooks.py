@@ -512,3 +512,34 @@ async def test_a_null_in_a_patch_is_refused_naming_it_not_ignored(
     assert [e["field"] for e in patched.json()["errors"]] == [f"body.{field}"]
     kept = await client.get(f"/v1/webhook-subscriptions/{created['id']}", headers=admin)
     assert kept.json()["url"] == "https://crm.example.com/hooks"
+
+
+@pytest.mark.parametrize(
+    ("body", "field"),
+    [
+        ({"url": "https://crm.example.com/h", "kinds": ["call.*"], "enabled": 0}, "body.enabled"),
+        (
+            {"url": "https://crm.example.com/h", "kinds": ["call.*"], "enabled": "yes"},
+            "body.enabled",
+        ),
+    ],
+)
+async def test_a_flag_that_is_not_a_boolean_is_refused_naming_it(
+    client: httpx.AsyncClient, admin: dict[str, str], body: dict[str, Any], field: str
+) -> None:
+    created = await client.post("/v1/webhook-subscriptions", json=body, headers=admin)
+    assert created.status_code == 422, created.text
+    assert [e["field"] for e in created.json()["errors"]] == [field]
+
+
+async def test_an_overlap_that_is_not_a_number_is_refused_naming_it(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    created = await subscribe(client, admin, "https://crm.example.com/hooks", "call.*")
+    rotated = await client.post(
+        f"/v1/webhook-subscriptions/{created['id']}/secrets",
+        json={"overlap_seconds": False},
+        headers=admin,
+    )
+    assert rotated.status_code == 422, rotated.text
+    assert [e["field"] for e in rotated.json()["errors"]] == ["body.overlap_seconds"]
