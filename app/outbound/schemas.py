@@ -5,6 +5,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from pydantic import (
+    AfterValidator,
     AnyHttpUrl,
     BaseModel,
     ConfigDict,
@@ -29,8 +30,17 @@ _URL = Field(
     description="Where deliveries are POSTed (http or https): a public address, unless the "
     "deployment allows internal ones (CH_OUTBOUND_PRIVATE_NETWORKS)"
 )
-# As long as the column that keeps it.
-Url = Annotated[AnyHttpUrl, UrlConstraints(max_length=2000)]
+_MAX_URL = 2000  # the column that keeps it
+
+
+def _fits(url: AnyHttpUrl) -> AnyHttpUrl:
+    """The URL as kept (normalised: a bare host gains its ``/``) fits the column."""
+    if len(str(url)) > _MAX_URL:
+        raise ValueError(f"the URL is longer than {_MAX_URL} characters once normalised")
+    return url
+
+
+Url = Annotated[AnyHttpUrl, UrlConstraints(max_length=_MAX_URL), AfterValidator(_fits)]
 _EXAMPLE_SUBSCRIPTION: dict[str, Any] = {
     "id": EXAMPLE_ID,
     "url": "https://crm.example.com/hooks/customer-history",

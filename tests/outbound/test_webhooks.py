@@ -543,3 +543,17 @@ async def test_an_overlap_that_is_not_a_number_is_refused_naming_it(
     )
     assert rotated.status_code == 422, rotated.text
     assert [e["field"] for e in rotated.json()["errors"]] == ["body.overlap_seconds"]
+
+
+async def test_a_url_that_grows_past_the_limit_when_normalised_is_refused_naming_it(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    """2,000 characters without a path are 2,001 once the path `/` is added."""
+    host = ".".join(["b" * 63] * 40)
+    url = f"https://{host}"[:1999] + "a"
+    assert len(url) == 2000
+    created = await client.post(
+        "/v1/webhook-subscriptions", json={"url": url, "kinds": ["call.*"]}, headers=admin
+    )
+    assert created.status_code == 422, created.text
+    assert [e["field"] for e in created.json()["errors"]] == ["body.url"]
