@@ -117,7 +117,9 @@ async def test_a_page_of_another_origin_follows_a_customer_with_a_session_token(
             await page.navigate(
                 f"{page_origin}/console.html#api={service.base}&key={key}&customer={customer}"
             )
-            await page.wait_for("document.getElementById('status')?.textContent === 'listening'", 30)
+            await page.wait_for(
+                "document.getElementById('status')?.textContent === 'listening'", 30
+            )
             assert await page.evaluate("document.getElementById('name').textContent") == (
                 "Lucía Browser"
             )
