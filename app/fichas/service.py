@@ -600,7 +600,12 @@ async def _ficha(
         customer = await customers.get_customer(on, survivor, principal)
     alert_limit, wanted = _wants(template)
     read = await queries.ficha_reads(
-        on, customer.id, alert_limit, views.recent_wants(wanted), access_entry(principal, what)
+        on,
+        customer.id,
+        principal,
+        alert_limit,
+        views.recent_wants(wanted),
+        access_entry(principal, what),
     )
     snap = indicators.snapshot_of(read)
     events = views.recent_items(read["recent"], len(wanted))

@@ -147,3 +147,29 @@ async def test_a_contact_joining_or_leaving_moves_its_history_in_the_indicators(
     assert await org_value() == "30000.00"
     await _patch(client, admin, b2b["cto"], {"organization_id": b2b["org"]})
     assert await org_value() == "30500.00"
+
+
+async def test_an_organisations_ficha_shows_its_contact_persons_events(
+    client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock
+) -> None:
+    """As its timeline does: the contact's call is among the organisation's interactions,
+    on its ficha and on its screen-pop."""
+    org = await new_customer(
+        client,
+        admin,
+        kind="organization",
+        display_name="Acme Industrial S.A.",
+        identifiers=[{"kind": "phone", "value": "+34 910 000 000"}],
+    )
+    cto = await new_customer(client, admin, display_name="Marta Gil", organization_id=org)
+    call = {
+        "type": "call.completed",
+        "occurred_at": clock.ago(days=1).isoformat(),
+        "payload": {"from": "+34611222333", "duration_s": 240, "agent": "agent-2"},
+    }
+    assert (await append(client, admin, cto, call)).status_code == 201
+    for url in (f"/v1/customers/{org}/ficha", "/v1/fichas/by-phone/910000000"):
+        response = await client.get(url, params={"role": "support"}, headers=admin)
+        assert response.status_code == 200, response.text
+        shown = response.json()["sections"].get("recent_interactions", {"items": []})["items"]
+        assert [e["type"] for e in shown] == ["call.completed"], url
