@@ -198,7 +198,8 @@ class FichaFlag(BaseModel):
     severity: Literal["info", "warning", "danger"]
     label: str = Field(description="In the ficha's language")
     alert_id: UUID | None = Field(
-        default=None, description="The open alert that raised it (GET /v1/alerts/{id})"
+        default=None,
+        description="The open alert that raised it (among GET /v1/alerts?customer_id=)",
     )
     orders: list[str] = Field(
         default_factory=list, description="An incident's flag: the customer's orders it affects"
@@ -345,7 +346,7 @@ class CollectionsSection(Section):
 
 
 class AlertBrief(BaseModel):
-    """An open alert as a ficha lists it: the whole alert is ``GET /v1/alerts/{id}``."""
+    """An open alert as a ficha lists it: the whole alert is in ``GET /v1/alerts``."""
 
     id: UUID
     title: str

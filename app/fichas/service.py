@@ -351,7 +351,7 @@ def _collections(ctx: Context, section: Section) -> dict[str, Any]:
 
 def _alerts(ctx: Context, section: Section) -> dict[str, Any]:
     """The open alerts, newest first, by what an agent reads of them (the whole alert is
-    ``GET /v1/alerts/{id}``); their flags show them already."""
+    in ``GET /v1/alerts``); their flags show them already."""
     items = [
         {
             "id": a.id,

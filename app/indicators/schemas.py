@@ -93,10 +93,10 @@ class ContactIndicators(BaseModel):
 class ChurnCause(BaseModel):
     """Why a churn risk is what it is, for a reader that words it in its own language."""
 
-    code: Literal["unsatisfied", "cancellation", "legal_threat", "silence"] = Field(
-        description="unsatisfied: `count` unsatisfied contacts in 90 days; cancellation, "
-        "legal_threat: said in a message on `date`; silence: no purchase for `days` days "
-        "where the customer `usually` bought every so many days"
+    code: str = Field(
+        description="An open set: unsatisfied: `count` unsatisfied contacts in 90 days; "
+        "cancellation, legal_threat: said in a message on `date`; silence: no purchase for "
+        "`days` days where the customer `usually` bought every so many days"
     )
     count: int | None = None
     date: str | None = Field(default=None, description="YYYY-MM-DD")
