@@ -423,7 +423,8 @@ class FichaSections(BaseModel):
     @model_serializer(mode="wrap")
     def _in_order(self, handler: SerializerFunctionWrapHandler):
         shown = handler(self)
-        return {name: shown[name] for name in self._order}
+        order = self._order or [name for name, section in shown.items() if section is not None]
+        return {name: shown[name] for name in order}
 
 
 class Ficha(BaseModel):
