@@ -165,3 +165,42 @@ def test_merged_customers_take_their_survivors_owner_and_give_it_back(scratch_ur
     assert asyncio.run(revoked()), "an owned-only admin key is revoked, not left seeing all"
     command.downgrade(config, "0010")
     assert asyncio.run(owners()) == {"a": "agent-a", "b": "agent-b", "c": "agent-c"}
+
+
+def test_merged_customers_are_given_the_root_of_their_family(scratch_url: str) -> None:
+    """0027 on data already there: each merged customer holds where its chain of merges
+    ends; a customer not merged holds none."""
+    config = alembic_config(scratch_url)
+    command.upgrade(config, "0026")
+    ids = {name: f"00000000-0000-7000-8000-00000000000{n}" for n, name in enumerate("abcde", 1)}
+    merges = {"a": "b", "b": "c", "e": "c"}  # a into b, then b into c; e into c; d alone
+
+    async def seed() -> None:
+        conn = await asyncpg.connect(plain_url(scratch_url))
+        try:
+            for name in "cdbae":
+                await conn.execute(
+                    "INSERT INTO customers (id, kind, display_name, status, merged_into) "
+                    "VALUES ($1, 'person', $2, $3, $4)",
+                    ids[name],
+                    name,
+                    "merged" if name in merges else "active",
+                    ids[merges[name]] if name in merges else None,
+                )
+        finally:
+            await conn.close()
+
+    async def roots() -> dict[str, str | None]:
+        conn = await asyncpg.connect(plain_url(scratch_url))
+        try:
+            rows = await conn.fetch("SELECT id::text, merge_root::text FROM customers")
+            named = {i: name for name, i in ids.items()}
+            return {named[r["id"]]: r["merge_root"] for r in rows}
+        finally:
+            await conn.close()
+
+    asyncio.run(seed())
+    command.upgrade(config, "0027")
+    c = ids["c"]
+    assert asyncio.run(roots()) == {"a": c, "b": c, "c": None, "d": None, "e": c}
+    command.downgrade(config, "0026")

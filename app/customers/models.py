@@ -56,6 +56,12 @@ class Customer(Base):
         Index("ix_customers_organization_id", "organization_id"),
         Index("ix_customers_tags", "tags", postgresql_using="gin"),
         Index("ix_customers_merged_into", "merged_into"),
+        # A merged customer holds the root of its family, a customer not merged none
+        # (app/customers/family.py).
+        CheckConstraint("(merge_root IS NULL) = (merged_into IS NULL)", name="merge_root"),
+        Index(
+            "ix_customers_merge_root", "merge_root", postgresql_where=text("merge_root IS NOT NULL")
+        ),
     )
 
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
@@ -83,6 +89,7 @@ class Customer(Base):
         StrEnumColumn(CustomerStatus, 16), default=CustomerStatus.ACTIVE, server_default="active"
     )
     merged_into: Mapped[UUID | None] = mapped_column(ForeignKey("customers.id"))
+    merge_root: Mapped[UUID | None] = mapped_column()
     unverified: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -67,7 +67,7 @@ _SAVE = (
 # and an organisation's contact persons', each with the analysis of its customer text
 # when it has one.
 _HISTORIES = (
-    "WITH RECURSIVE "
+    "WITH "
     + organization_families_cte("$1::uuid[]")
     + " SELECT f.root, e.id, e.type, e.occurred_at, e.channel, e.payload, e.corrects_id, "
     "a.event_id AS analysed, a.language, a.sentiment, a.score, a.urgency, a.reasons, a.intents, "

@@ -259,7 +259,7 @@ def recent_sql(customer: str, wants: str) -> str:
     channel, direction, summary, actor and payload, its SHOWN_FIELDS, in the order shown),
     on the parameters named: a uuid and the wants' JSON document."""
     return (
-        "WITH RECURSIVE "
+        "WITH "
         + family_cte(f"{customer}::uuid")
         + f"""
 SELECT w.n, e.id, e.type, e.occurred_at, e.channel, e.direction, e.summary, e.actor, e.payload
