@@ -602,9 +602,12 @@ def _writes(s: Sample) -> list[Probe]:
          customers._OWNERS_SQL, (["phone", "email"], [s.phone, s.email])),
         Probe("merge: move identifiers (customers.queries._MOVE_IDENTIFIERS)",
          customers._MOVE_IDENTIFIERS, (s.other_id, s.customer_id)),
-        Probe("merge: mark the absorbed customer (as the ORM writes it)",
-         "UPDATE customers SET status = 'merged', merged_into = $2 WHERE id = $1",
+        Probe("merge: its family joins the survivor's (customers.queries.move_family)",
+         "UPDATE customers SET merge_root = $2 WHERE merge_root = $1",
          (s.other_id, s.customer_id)),
+        Probe("merge: mark the absorbed customer (as the ORM writes it)",
+         "UPDATE customers SET status = 'merged', merged_into = $2, merge_root = $2 "
+         "WHERE id = $1", (s.other_id, s.customer_id)),
         Probe("the append-only guard refuses an UPDATE of an event",
          "UPDATE events SET summary = 'changed' WHERE customer_id = $1 AND id = $2",
          (s.customer_id, s.event_id), refused="42501"),
@@ -696,9 +699,8 @@ REDESIGN: list[Step] = [
         ),
     ),
     (
-        "merge families: the root on every member, the members beside the root",
+        "merge families: the members beside the root (customers.merge_root is migrated)",
         (
-            "ALTER TABLE customers ADD COLUMN merge_root uuid",
             "CREATE TABLE merge_members (root_id uuid NOT NULL REFERENCES customers (id), "
             "member_id uuid NOT NULL, PRIMARY KEY (root_id, member_id))",
             "SELECT create_distributed_table('merge_members', 'root_id', "
