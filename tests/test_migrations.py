@@ -104,6 +104,43 @@ def test_every_unique_key_holds_its_shard_column(database_url: str) -> None:
     assert checked >= len([s for s in SHARDING.values() if s]), "every distributed table has a key"
 
 
+def test_every_foreign_key_is_one_citus_keeps(database_url: str) -> None:
+    """Citus keeps a foreign key between two distributed tables on their shard columns
+    (co-located: the same value lives on the same node), or to a table copied to every
+    node; any other reference is the service's to keep (docs/scaling.md)."""
+
+    async def foreign_keys() -> list[asyncpg.Record]:
+        conn = await asyncpg.connect(plain_url(database_url))
+        try:
+            return await conn.fetch(
+                "SELECT c.conname, c.conrelid::regclass::text AS referencing, "
+                "c.confrelid::regclass::text AS referenced, "
+                "(SELECT array_agg(attname ORDER BY attnum) FROM pg_attribute "
+                " WHERE attrelid = c.conrelid AND attnum = c.conkey[1]) AS first_column, "
+                "(SELECT array_agg(attname ORDER BY attnum) FROM pg_attribute "
+                " WHERE attrelid = c.confrelid AND attnum = c.confkey[1]) AS first_referenced "
+                "FROM pg_constraint c WHERE c.contype = 'f' "
+                "AND c.connamespace = 'public'::regnamespace"
+            )
+        finally:
+            await conn.close()
+
+    from cluster.exploration import LOCAL
+
+    kept = []
+    for fk in asyncio.run(foreign_keys()):
+        shard, referenced_shard = SHARDING[fk["referencing"]], SHARDING[fk["referenced"]]
+        if referenced_shard is None:  # a reference table, or local tables among themselves
+            assert (fk["referencing"] in LOCAL) == (fk["referenced"] in LOCAL), fk["conname"]
+        else:
+            assert (fk["first_column"], fk["first_referenced"]) == (
+                [shard],
+                [referenced_shard],
+            ), f"{fk['conname']} does not join two co-located tables on their shard columns"
+        kept.append(fk["conname"])
+    assert "fk_events_customer_id_customers" in kept
+
+
 def test_merged_customers_take_their_survivors_owner_and_give_it_back(scratch_url: str) -> None:
     """0011 on data already there: a merge chain takes the survivor's owner (down and up
     again restores the merged customers' own), and an owned-only admin key is revoked."""

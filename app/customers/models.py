@@ -70,7 +70,9 @@ class Customer(Base):
     given_name: Mapped[str | None] = mapped_column(String(200))
     family_name: Mapped[str | None] = mapped_column(String(200))
     job_title: Mapped[str | None] = mapped_column(String(200))
-    organization_id: Mapped[UUID | None] = mapped_column(ForeignKey("customers.id"))
+    # Another customer, perhaps on another node: kept by the service, not by a foreign key
+    # (migration 0028 says where).
+    organization_id: Mapped[UUID | None] = mapped_column()
     legal_name: Mapped[str | None] = mapped_column(String(300))
     sector: Mapped[str | None] = mapped_column(String(100))
     size_band: Mapped[SizeBand | None] = mapped_column(StrEnumColumn(SizeBand, 20))
@@ -88,7 +90,7 @@ class Customer(Base):
     status: Mapped[CustomerStatus] = mapped_column(
         StrEnumColumn(CustomerStatus, 16), default=CustomerStatus.ACTIVE, server_default="active"
     )
-    merged_into: Mapped[UUID | None] = mapped_column(ForeignKey("customers.id"))
+    merged_into: Mapped[UUID | None] = mapped_column()
     merge_root: Mapped[UUID | None] = mapped_column()
     unverified: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -116,7 +118,8 @@ class CustomerIdentifier(Base):
     )
 
     id: Mapped[UUID] = mapped_column(default=new_id)
-    customer_id: Mapped[UUID] = mapped_column(ForeignKey("customers.id"))
+    # Identifiers are spread by value, not by customer: no foreign key (migration 0028).
+    customer_id: Mapped[UUID] = mapped_column()
     kind: Mapped[IdentifierKind] = mapped_column(StrEnumColumn(IdentifierKind, 16))
     value: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -140,8 +140,8 @@ async def owners(on: Executor, values: Sequence[tuple[str, str]]) -> dict[tuple[
     return {(r["kind"], r["value"]): r["customer_id"] for r in rows}
 
 
-# The customers and their identifiers in one round trip: the identifiers' foreign key is
-# checked at the end of the statement, when the customers are in.
+# The customers and their identifiers in one round trip: each identifier names a customer
+# the same statement creates (no foreign key says so: migration 0028).
 _CREATE_UNVERIFIED = (
     "WITH created AS (INSERT INTO customers (id, kind, display_name, unverified) "
     "SELECT id, 'person', name, true FROM unnest($1::uuid[], $2::text[]) AS n(id, name)) "

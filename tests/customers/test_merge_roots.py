@@ -21,6 +21,16 @@ _WALKED_ROOTS = text(
     " FROM customers c JOIN chain ON c.id = chain.merged_into)"
     " SELECT start, id FROM chain WHERE merged_into IS NULL"
 )
+# What no foreign key holds any more (migration 0028), held by merges and unmerges.
+_DANGLING = text(
+    "SELECT c.id FROM customers c WHERE c.merged_into IS NOT NULL"
+    " AND c.merged_into NOT IN (SELECT id FROM customers)"
+    " UNION ALL SELECT m.id FROM customer_merges m"
+    " WHERE m.survivor_id NOT IN (SELECT id FROM customers)"
+    " OR m.absorbed_id NOT IN (SELECT id FROM customers)"
+    " UNION ALL SELECT i.id FROM customer_identifiers i"
+    " WHERE i.customer_id NOT IN (SELECT id FROM customers)"
+)
 _WALKED_FAMILY = text(
     "WITH RECURSIVE family(id) AS (SELECT CAST(:root AS uuid)"
     " UNION SELECT c.id FROM customers c JOIN family f ON c.merged_into = f.id)"
@@ -34,6 +44,7 @@ async def _check_roots(session: AsyncSession, ids: list[UUID]) -> int:
     for customer in ids:
         assert await customers.survivor_id(session, customer) == walked[customer], customer
     assert await customers.survivors(session, ids) == set(walked.values())
+    assert (await session.execute(_DANGLING)).all() == []
     largest = 0
     for root in set(walked.values()):
         down = {r[0] for r in await session.execute(_WALKED_FAMILY, {"root": root})}
