@@ -141,6 +141,35 @@ def test_every_foreign_key_is_one_citus_keeps(database_url: str) -> None:
     assert "fk_events_customer_id_customers" in kept
 
 
+# The triggers a placed table keeps: each looks at its own row and nothing else, so it
+# runs on the worker that holds the shard (created there under citus.enable_unsafe_triggers,
+# docs/scaling.md). A trigger that notifies is heard on no worker, and Citus runs none on a
+# reference table: the service sends those notifications itself.
+SHARD_SAFE_TRIGGERS = {("events", "events_append_only"), ("events", "events_no_truncate")}
+# Not shard-safe, and not replaced yet (it changes other customers' rows and notifies):
+# docs/scaling.md.
+STILL_TO_REPLACE = {("customers", "customers_access_changed")}
+
+
+def test_placed_tables_keep_only_triggers_that_run_on_their_shards(database_url: str) -> None:
+    async def triggers() -> set[tuple[str, str]]:
+        conn = await asyncpg.connect(plain_url(database_url))
+        try:
+            rows = await conn.fetch(
+                "SELECT c.relname, t.tgname FROM pg_trigger t JOIN pg_class c "
+                "ON c.oid = t.tgrelid WHERE NOT t.tgisinternal "
+                "AND c.relnamespace = 'public'::regnamespace"
+            )
+            return {(r["relname"], r["tgname"]) for r in rows}
+        finally:
+            await conn.close()
+
+    from cluster.exploration import LOCAL
+
+    placed = {trigger for trigger in asyncio.run(triggers()) if trigger[0] not in LOCAL}
+    assert placed == SHARD_SAFE_TRIGGERS | STILL_TO_REPLACE
+
+
 def test_merged_customers_take_their_survivors_owner_and_give_it_back(scratch_url: str) -> None:
     """0011 on data already there: a merge chain takes the survivor's owner (down and up
     again restores the merged customers' own), and an owned-only admin key is revoked."""
