@@ -868,8 +868,10 @@ async def _notifications(url: str, report: Report, s: Sample) -> None:
             await listener.add_listener(channel, _collect(heard))
         checks: list[tuple[str, str, Sequence[Any], str]] = [
             (
-                "a template change reaches LISTEN on the coordinator (committed)",
-                "UPDATE ficha_templates SET updated_at = now() WHERE role = 'support'",
+                "a template change as the repository makes it, its NOTIFY after it in its "
+                "transaction (committed)",
+                "UPDATE ficha_templates SET updated_at = now() WHERE role = 'support'; "
+                f"SELECT pg_notify('{TEMPLATES}', '')",
                 (),
                 TEMPLATES,
             ),
