@@ -760,11 +760,11 @@ def _redesigned(s: Sample) -> list[Probe]:
     # indicators.queries.locking for one customer by equality, then with the alerts'
     # sub-query naming it too; a batch's rows read after an UPDATE took their locks.
     lock_one = "WITH " + indicators.locking("SELECT $1::uuid")
-    lock_one_named = _swapped(lock_one, "a.customer_id = s.customer_id", "a.customer_id = $1")
-    _, read = indicators._LOCK.split("RETURNING customer_id, state, flags) ", 1)
+    lock_one_named = _swapped(lock_one, "a.customer_id = c.id", "a.customer_id = $1")
+    _, read = indicators._LOCK.split("RETURNING customer_id, state, flags), ", 1)
     read_batch = (
         "WITH locked AS (SELECT customer_id, state, flags FROM customer_stats "
-        "WHERE customer_id = ANY($1::uuid[])) " + read
+        "WHERE customer_id = ANY($1::uuid[])), " + read
     )
     return [
         Probe("identify, 1/2: the owner of the value (identifier_owners)",
