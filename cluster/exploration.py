@@ -625,7 +625,7 @@ def _stats_row(customer_ids: Sequence[uuid.UUID]) -> tuple[Any, ...]:
     n = len(customer_ids)
     return (
         list(customer_ids), ["{}"] * n, ["{}"] * n, [0] * n, [0] * n, [0] * n, [None] * n,
-        ["none"] * n, ["low"] * n, ["{}"] * n, datetime.now(UTC), [None] * n,
+        ["none"] * n, ["low"] * n, ["[]"] * n, datetime.now(UTC), [None] * n,
     )  # fmt: skip
 
 
@@ -834,11 +834,6 @@ def _redesigned(s: Sample) -> list[Probe]:
               "last_purchase_at = $7, value_segment = $8, churn_risk = $9, flags = $10, "
               "updated_at = now() WHERE customer_id = $1",
               (s.customer_id, "{}", "{}", 0, 0, 0, None, "none", "low", [])),
-        Probe("save a batch's stats (_SAVE with flags as jsonb, no STABLE cast)",
-              _swapped(_swapped(indicators._SAVE, "flags = v.flags::text[]",
-                                "flags = ARRAY(SELECT jsonb_array_elements_text(v.flags))"),
-                       "$10::text[]", "$10::jsonb[]"),
-              (*_stats_row(pair)[:9], ["[]", "[]"], *_stats_row(pair)[10:])),
         Probe("look keys up, the event's customer kept on the key",
               "SELECT k.scope, k.key, k.event_id, k.request_hash, k.customer_id "
               "FROM event_keys k JOIN unnest($1::text[], $2::text[]) AS w(scope, key) "

@@ -63,9 +63,12 @@ _SAVE = (
     "UPDATE customer_stats s SET state = v.state, indicators = v.indicators, "
     "lifetime_value_base = v.ltv, order_count = v.orders, open_orders = v.open_orders, "
     "last_purchase_at = v.last_purchase, value_segment = v.segment, churn_risk = v.churn, "
-    "flags = v.flags::text[], updated_at = $11, reevaluate_at = v.reevaluate_at "
+    # Each row's flags as a JSON array: Citus refuses the (STABLE) cast of a text column
+    # to text[] in an UPDATE.
+    "flags = ARRAY(SELECT jsonb_array_elements_text(v.flags)), updated_at = $11, "
+    "reevaluate_at = v.reevaluate_at "
     "FROM (SELECT * FROM unnest($1::uuid[], $2::jsonb[], $3::jsonb[], $4::numeric[], $5::int[], "
-    "$6::int[], $7::timestamptz[], $8::text[], $9::text[], $10::text[], $12::timestamptz[]) "
+    "$6::int[], $7::timestamptz[], $8::text[], $9::text[], $10::jsonb[], $12::timestamptz[]) "
     "AS t(customer_id, state, indicators, ltv, orders, open_orders, last_purchase, segment, "
     "churn, flags, reevaluate_at)) AS v "
     "WHERE s.customer_id = v.customer_id"
@@ -174,7 +177,7 @@ async def save(
         [r["last_purchase"] for r in rows],
         [r["segment"] for r in rows],
         [r["churn"] for r in rows],
-        ["{" + ",".join(json.dumps(f) for f in r["flags"]) + "}" for r in rows],
+        [json.dumps(list(r["flags"])) for r in rows],
         evaluated_at,
         [r["reevaluate_at"] for r in rows],
     )
