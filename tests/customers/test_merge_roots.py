@@ -3,6 +3,7 @@ sequence of merges and unmerges it is what walking ``merged_into`` finds, and a 
 by its root is what walking down from the root finds."""
 
 import random
+from pathlib import Path
 from uuid import UUID
 
 import httpx
@@ -88,3 +89,18 @@ async def test_the_stored_root_is_where_walking_the_merges_ends(
     # The draw is worth something: chains of merges, and a customer given back with
     # customers merged into it.
     assert largest >= 3 and families_split, (largest, families_split)
+
+
+async def test_no_statement_walks_merges_recursively(session: AsyncSession) -> None:
+    """Citus plans no recursive query over distributed tables: the service's statements and
+    its database functions read families by their root."""
+    app = Path(__file__).resolve().parents[2] / "app"
+    walking = [str(p) for p in app.rglob("*.py") if "WITH RECURSIVE" in p.read_text().upper()]
+    functions = await session.execute(
+        text(
+            "SELECT proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace "
+            "AND prosrc ILIKE '%with recursive%'"
+        )
+    )
+    assert walking == []
+    assert functions.all() == []
