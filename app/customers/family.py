@@ -9,8 +9,10 @@ Each merged customer holds that root in ``merge_root`` (a customer not merged ho
 it is its own root), kept by merges and unmerges alone (``merges.py``). So a family is
 the root and the customers whose ``merge_root`` it is, and a survivor one lookup: simple
 filters, where walking ``merged_into`` took recursive queries, which Citus does not plan
-over distributed tables (docs/scaling.md). A merged customer's family is itself alone:
-what was merged into it belongs to its root's.
+over distributed tables (docs/scaling.md). Where a family is joined to the customers it
+starts from, those come in a sub-query: Citus reads it first, then the members by it,
+where it refuses to join two tables spread by ``id`` on another column. A merged
+customer's family is itself alone: what was merged into it belongs to its root's.
 
 An organisation's history also holds its contact persons' (each live customer whose
 ``organization_id`` it is, with its own family): its indicators count them, and its
@@ -32,26 +34,29 @@ def organization_families_cte(customers: str) -> str:
     array ``customers`` at once, each row under its ``root``, with each customer's contact
     persons and their families (a person has none)."""
     return (
-        "family(root, id) AS ("
-        f" SELECT r, r FROM unnest({customers}) AS r"
-        f" UNION SELECT r, c.id FROM unnest({customers}) AS r"
-        " JOIN customers c ON c.merge_root = r"
-        f" UNION SELECT r, c.id FROM unnest({customers}) AS r"
-        " JOIN customers c ON c.organization_id = r AND c.merged_into IS NULL"
-        f" UNION SELECT r, m.id FROM unnest({customers}) AS r"
-        " JOIN customers c ON c.organization_id = r AND c.merged_into IS NULL"
-        " JOIN customers m ON m.merge_root = c.id)"
+        f"family(root, id) AS (SELECT r, r FROM unnest({customers}) AS r"
+        f" UNION SELECT merge_root, id FROM customers WHERE merge_root = ANY({customers})"
+        f" UNION SELECT organization_id, id FROM customers WHERE {_contacts_of_any(customers)}"
+        " UNION SELECT o.organization_id, m.id FROM customers m JOIN ("
+        f"SELECT organization_id, id FROM customers WHERE {_contacts_of_any(customers)}"
+        ") AS o ON m.merge_root = o.id)"
     )
+
+
+def _contacts_of_any(organizations: str) -> str:
+    return f"organization_id = ANY({organizations}) AND merged_into IS NULL"
 
 
 def contacts_cte(organization: str, seen: str) -> str:
     """The CTE ``family(id)``: the live contact persons of ``organization`` (a uuid) for
     whom the SQL condition ``seen`` on ``c`` holds, and everyone merged into them."""
-    contacts = f"c.organization_id = {organization} AND c.merged_into IS NULL AND {seen}"
+    contacts = (
+        f"SELECT c.id FROM customers c WHERE c.organization_id = {organization}"
+        f" AND c.merged_into IS NULL AND {seen}"
+    )
     return (
-        f"family(id) AS (SELECT c.id FROM customers c WHERE {contacts}"
-        " UNION ALL SELECT m.id FROM customers c JOIN customers m ON m.merge_root = c.id"
-        f" WHERE {contacts})"
+        f"family(id) AS ({contacts}"
+        f" UNION ALL SELECT m.id FROM customers m JOIN ({contacts}) AS o ON m.merge_root = o.id)"
     )
 
 
