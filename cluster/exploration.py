@@ -178,10 +178,6 @@ PLACE = dict(PLAN)
 # the statements of one step run in one transaction. A table with triggers is placed
 # without them and given them again, as the migrations made them (read from the catalog).
 _UNSAFE_TRIGGERS = "SET LOCAL citus.enable_unsafe_triggers = on"
-_MERGES_BY_SURVIVOR = (
-    "SELECT create_distributed_table('customer_merges', 'survivor_id', "
-    "colocate_with => 'customers')"
-)
 _SESSION_TOKENS_KEY = (
     "ALTER TABLE session_tokens ADD CONSTRAINT fk_session_tokens_key_id_api_keys "
     "FOREIGN KEY (key_id) REFERENCES api_keys (id)"
@@ -221,24 +217,11 @@ def _placed(table: str, triggers: Triggers, *before: Step) -> list[Step]:
 
 def changes(triggers: Triggers) -> list[Step]:
     """Section 2's steps, in order, for the schema whose triggers are ``triggers``."""
+    # The foreign keys Citus refuses are gone since migration 0028, the NOTIFY triggers
+    # since 0030: customer_identifiers and customer_merges place as planned.
     return [
-        (
-            "customers: drop the self-referencing foreign keys",
-            (
-                "ALTER TABLE customers DROP CONSTRAINT fk_customers_merged_into_customers",
-                "ALTER TABLE customers DROP CONSTRAINT fk_customers_organization_id_customers",
-            ),
-        ),
         *_placed("customers", triggers),
         *(step for t in BY_CUSTOMER for step in _placed(t, triggers)),
-        ("customer_identifiers, foreign key and all", (PLACE["customer_identifiers"],)),
-        (
-            "customer_identifiers: drop its foreign key to customers (another co-location group)",
-            (
-                "ALTER TABLE customer_identifiers "
-                "DROP CONSTRAINT fk_customer_identifiers_customer_id_customers",
-            ),
-        ),
         *(
             step
             for t in ("customer_identifiers", "delivery_identifiers", "webhook_deliveries")
@@ -257,29 +240,7 @@ def changes(triggers: Triggers) -> list[Step]:
                 ("ALTER TABLE session_tokens DROP CONSTRAINT fk_session_tokens_key_id_api_keys",),
             ),
         ),
-        ("customer_merges as planned, a reference table", (PLACE["customer_merges"],)),
-        (
-            "customer_merges instead distributed by survivor, co-located with customers",
-            (_MERGES_BY_SURVIVOR,),
-        ),
-        (
-            "customer_merges: drop the foreign key on absorbed_id",
-            (
-                "ALTER TABLE customer_merges "
-                "DROP CONSTRAINT fk_customer_merges_absorbed_id_customers",
-            ),
-        ),
-        ("customer_merges, keyed by id alone", (_MERGES_BY_SURVIVOR,)),
-        (
-            "customer_merges: key it by (survivor_id, id)",
-            (
-                "ALTER TABLE customer_merges DROP CONSTRAINT pk_customer_merges",
-                "ALTER TABLE customer_merges ADD CONSTRAINT pk_customer_merges "
-                "PRIMARY KEY (survivor_id, id)",
-            ),
-        ),
-        ("customer_merges, distributed by survivor", (_MERGES_BY_SURVIVOR,)),
-        *(step for t in REFERENCE if t != "customer_merges" for step in _placed(t, triggers)),
+        *(step for t in REFERENCE for step in _placed(t, triggers)),
         (
             "session_tokens: its foreign key to api_keys again (distributed to reference)",
             (_SESSION_TOKENS_KEY,),
