@@ -234,10 +234,10 @@ def test_merged_customers_take_their_survivors_owner_and_give_it_back(scratch_ur
 
 
 def test_merged_customers_are_given_the_root_of_their_family(scratch_url: str) -> None:
-    """0027 on data already there: each merged customer holds where its chain of merges
+    """0028 on data already there: each merged customer holds where its chain of merges
     ends; a customer not merged holds none."""
     config = alembic_config(scratch_url)
-    command.upgrade(config, "0026")
+    command.upgrade(config, "0027")
     ids = {name: f"00000000-0000-7000-8000-00000000000{n}" for n, name in enumerate("abcde", 1)}
     merges = {"a": "b", "b": "c", "e": "c"}  # a into b, then b into c; e into c; d alone
 
@@ -266,7 +266,7 @@ def test_merged_customers_are_given_the_root_of_their_family(scratch_url: str) -
             await conn.close()
 
     asyncio.run(seed())
-    command.upgrade(config, "0027")
+    command.upgrade(config, "0028")
     c = ids["c"]
     assert asyncio.run(roots()) == {"a": c, "b": c, "c": None, "d": None, "e": c}
-    command.downgrade(config, "0026")
+    command.downgrade(config, "0027")

@@ -50,13 +50,28 @@ def _contacts_of_any(organizations: str) -> str:
 def contacts_cte(organization: str, seen: str) -> str:
     """The CTE ``family(id)``: the live contact persons of ``organization`` (a uuid) for
     whom the SQL condition ``seen`` on ``c`` holds, and everyone merged into them."""
+    return f"family(id) AS ({_contacts_and_theirs(organization, seen)})"
+
+
+def _contacts_and_theirs(organization: str, seen: str) -> str:
     contacts = (
         f"SELECT c.id FROM customers c WHERE c.organization_id = {organization}"
         f" AND c.merged_into IS NULL AND {seen}"
     )
     return (
-        f"family(id) AS ({contacts}"
-        f" UNION ALL SELECT m.id FROM customers m JOIN ({contacts}) AS o ON m.merge_root = o.id)"
+        f"{contacts} UNION ALL SELECT m.id FROM customers m"
+        f" JOIN ({contacts}) AS o ON m.merge_root = o.id"
+    )
+
+
+def history_cte(customer: str, seen: str) -> str:
+    """The CTE ``family(id)`` of a customer's history: :func:`family_cte`, and for an
+    organisation its live contact persons for whom the SQL condition ``seen`` on ``c``
+    holds, with everyone merged into them (a person has none)."""
+    return (
+        f"family(id) AS (SELECT {customer}"
+        f" UNION ALL SELECT id FROM customers WHERE merge_root = {customer}"
+        f" UNION ALL {_contacts_and_theirs(customer, seen)})"
     )
 
 

@@ -71,7 +71,7 @@ class Customer(Base):
     family_name: Mapped[str | None] = mapped_column(String(200))
     job_title: Mapped[str | None] = mapped_column(String(200))
     # Another customer, perhaps on another node: kept by the service, not by a foreign key
-    # (migration 0028 says where).
+    # (migration 0029 says where).
     organization_id: Mapped[UUID | None] = mapped_column()
     legal_name: Mapped[str | None] = mapped_column(String(300))
     sector: Mapped[str | None] = mapped_column(String(100))
@@ -118,7 +118,7 @@ class CustomerIdentifier(Base):
     )
 
     id: Mapped[UUID] = mapped_column(default=new_id)
-    # Identifiers are spread by value, not by customer: no foreign key (migration 0028).
+    # Identifiers are spread by value, not by customer: no foreign key (migration 0029).
     customer_id: Mapped[UUID] = mapped_column()
     kind: Mapped[IdentifierKind] = mapped_column(StrEnumColumn(IdentifierKind, 16))
     value: Mapped[str] = mapped_column(String(320))

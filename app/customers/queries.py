@@ -141,7 +141,7 @@ async def owners(on: Executor, values: Sequence[tuple[str, str]]) -> dict[tuple[
 
 
 # The customers and their identifiers in one round trip: each identifier names a customer
-# the same statement creates (no foreign key says so: migration 0028).
+# the same statement creates (no foreign key says so: migration 0029).
 _CREATE_UNVERIFIED = (
     "WITH created AS (INSERT INTO customers (id, kind, display_name, unverified) "
     "SELECT id, 'person', name, true FROM unnest($1::uuid[], $2::text[]) AS n(id, name)) "

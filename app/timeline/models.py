@@ -67,7 +67,7 @@ class CustomerMerge(Base):
 
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
     # A table copied to every node names distributed customers: no foreign keys
-    # (migration 0028); the merge that writes it holds both locked.
+    # (migration 0029); the merge that writes it holds both locked.
     survivor_id: Mapped[UUID] = mapped_column()
     absorbed_id: Mapped[UUID] = mapped_column()
     identifier_ids: Mapped[list[UUID]] = mapped_column(ARRAY(Uuid()))

@@ -22,7 +22,7 @@ _WALKED_ROOTS = text(
     " FROM customers c JOIN chain ON c.id = chain.merged_into)"
     " SELECT start, id FROM chain WHERE merged_into IS NULL"
 )
-# What no foreign key holds any more (migration 0028), held by merges and unmerges.
+# What no foreign key holds any more (migration 0029), held by merges and unmerges.
 _DANGLING = text(
     "SELECT c.id FROM customers c WHERE c.merged_into IS NOT NULL"
     " AND c.merged_into NOT IN (SELECT id FROM customers)"

@@ -9,17 +9,17 @@ now sends its notification in the change's transaction, on commit as before; a c
 made by hand (psql) is no longer notified, and is seen once the processes restart or
 their LISTEN connection is lost.
 
-Revision ID: 0030
-Revises: 0029
-Create Date: 2026-12-01 13:10:00+00:00
+Revision ID: 0031
+Revises: 0030
+Create Date: 2026-12-01 13:20:00+00:00
 """
 
 from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0030"
-down_revision: str | None = "0029"
+revision: str = "0031"
+down_revision: str | None = "0030"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

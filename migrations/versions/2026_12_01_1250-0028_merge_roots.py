@@ -9,9 +9,9 @@ recursive queries over distributed tables; these are simple filters (docs/scalin
 The backfill walks the chains in Python, so that it runs on a distributed ``customers``
 as well. The erasure reads its family so too.
 
-Revision ID: 0027
-Revises: 0026
-Create Date: 2026-12-01 12:40:00+00:00
+Revision ID: 0028
+Revises: 0027
+Create Date: 2026-12-01 12:50:00+00:00
 """
 
 from collections.abc import Sequence
@@ -20,8 +20,8 @@ import sqlalchemy as sa
 from alembic import op
 from sqlalchemy.dialects import postgresql
 
-revision: str = "0027"
-down_revision: str | None = "0026"
+revision: str = "0028"
+down_revision: str | None = "0027"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -9,9 +9,9 @@ citus.propagate_set_commands = 'local'`` is sent to the workers with the stateme
 follow, switching off included (docs/scaling.md); on one PostgreSQL the Citus setting is
 a placeholder nobody reads.
 
-Revision ID: 0029
-Revises: 0028
-Create Date: 2026-12-01 13:00:00+00:00
+Revision ID: 0030
+Revises: 0029
+Create Date: 2026-12-01 13:10:00+00:00
 """
 
 from collections.abc import Sequence
@@ -19,8 +19,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0029"
-down_revision: str | None = "0028"
+revision: str = "0030"
+down_revision: str | None = "0029"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

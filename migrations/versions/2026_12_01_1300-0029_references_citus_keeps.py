@@ -18,17 +18,17 @@ the database, on one PostgreSQL as on the cluster (one schema):
 No customer is ever deleted but the unknown callers a concurrent writer created first,
 which nothing references yet.
 
-Revision ID: 0028
-Revises: 0027
-Create Date: 2026-12-01 12:50:00+00:00
+Revision ID: 0029
+Revises: 0028
+Create Date: 2026-12-01 13:00:00+00:00
 """
 
 from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0028"
-down_revision: str | None = "0027"
+revision: str = "0029"
+down_revision: str | None = "0028"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
