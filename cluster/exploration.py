@@ -475,7 +475,7 @@ def _hot_statements(s: Sample) -> list[Probe]:
          customers._CARD, (s.customer_id, False, None)),
         Probe("ficha, one statement: stats, alerts, recent events and the access-log row "
               "(fichas.queries._READS)",
-         fichas._READS, (s.customer_id, 5, uuid.uuid4(), *access, wants)),
+         fichas._READS, (s.customer_id, 5, uuid.uuid4(), *access, wants, False, None)),
         Probe("ficha: template (fichas.queries._TEMPLATE, cached per process)",
          fichas._TEMPLATE, ("support",)),
         Probe("ficha, its parts: stats and open alerts (indicators.queries._SNAPSHOT)",
