@@ -265,7 +265,7 @@ def recent_sql(customer: str, wants: str, seen: str) -> str:
     on the parameters named: a uuid and the wants' JSON document; ``seen``, the SQL
     condition on ``c`` of the contact persons the reader sees (``visible_sql``)."""
     return (
-        "WITH RECURSIVE "
+        "WITH "
         + history_cte(f"{customer}::uuid", seen)
         + f"""
 SELECT w.n, e.id, e.type, e.occurred_at, e.channel, e.direction, e.summary, e.actor, e.payload

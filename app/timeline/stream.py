@@ -19,10 +19,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.access import record_access
 from app.auth.service import still_active
 from app.core.notify import Listener
-from app.core.security import Principal
+from app.core.security import ACCESS_CHANNEL, Principal
 from app.customers import service as customers
 from app.customers.schemas import CustomerStatus
-from app.customers.visibility import ACCESS_CHANNEL
 from app.timeline.queries import NOTIFY_CHANNEL
 from app.timeline.repository import TimelineRepository
 from app.timeline.schemas import EventOut
