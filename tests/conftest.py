@@ -278,7 +278,7 @@ async def admin(make_key: MakeKey) -> dict[str, str]:
 
 @pytest.fixture
 async def live(
-    settings: Settings, database: Database, clock: ControlledClock
+    settings: Settings, database: Database, clock: ControlledClock, pytestconfig: pytest.Config
 ) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
     """The app on real, committing sessions (for concurrency), with an admin key, on the
     test's clock.
@@ -308,6 +308,8 @@ async def live(
     owner = await asyncpg.connect(plain_url(str(settings.database_url)))
     try:
         async with owner.transaction():
+            if pytestconfig.stash[ON_CLUSTER]:  # the guard runs on every shard's node
+                await owner.execute("SET LOCAL citus.propagate_set_commands = 'local'")
             await owner.execute("SET LOCAL ch.privileged_maintenance = 'on'")
             await owner.execute(f"TRUNCATE {', '.join(LIVE_TABLES)} CASCADE")
     finally:
