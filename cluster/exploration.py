@@ -35,6 +35,7 @@ import asyncpg
 
 from cluster import citus
 from cluster.layout import PROJECT, Layout
+from cluster.placement import PLACEMENTS, statement
 
 DATABASE = "customer_history_explore"
 SEED_CUSTOMERS = 1000
@@ -116,61 +117,14 @@ def _cli(report: Report, label: str, url: str, args: list[str]) -> None:
     report.outcome(label, f"-- customer-history {' '.join(args)}", error)
 
 
-# 1. The placement docs/scaling.md plans (and tests/test_migrations.py's SHARDING), in
-# the order a migration would make it: the anchor of the co-location group first, the
-# tables that follow it, the tables with keys of their own, then the small global tables.
-# The local tables stay plain tables on the coordinator: the outbound ones are planned as
-# reference tables but not placed yet (a fact's statement writes them beside a
-# distributed table), and alembic_version is the migrations' own.
-BY_CUSTOMER = (
-    "customer_stats",
-    "events",
-    "alerts",
-    "access_log",
-    "customer_consents",
-    "past_identifiers",
-    "delivery_customers",
-    "messages",
-    "tasks",
-    "text_analyses",
-)
-OWN_KEY = {
-    "customer_identifiers": ("value", "none"),
-    "delivery_identifiers": ("value", "customer_identifiers"),
-    "webhook_deliveries": ("delivery_id", "none"),
-    "event_keys": ("key", "none"),
-    "session_tokens": ("token_hash", "none"),
-}
-REFERENCE = (
-    "incidents",
-    "customer_merges",
-    "api_keys",
-    "ficha_templates",
-    "message_templates",
-    "policies",
-    "text_rules",
-)
-LOCAL = (
-    "alembic_version",
-    "webhook_subscriptions",
-    "subscription_secrets",
-    "outbox",
-    "outbound_deliveries",
-    "outbound_attempts",
-    "alert_changes",
-)
-PLAN = [
-    ("customers", "SELECT create_distributed_table('customers', 'id')"),
-    *(
-        (t, f"SELECT create_distributed_table('{t}', 'customer_id', colocate_with => 'customers')")
-        for t in BY_CUSTOMER
-    ),
-    *(
-        (t, f"SELECT create_distributed_table('{t}', '{column}', colocate_with => '{group}')")
-        for t, (column, group) in OWN_KEY.items()
-    ),
-    *((t, f"SELECT create_reference_table('{t}')") for t in REFERENCE),
-]
+# 1. The placement cluster/placement.py decides (docs/scaling.md explains it), in its
+# order: the anchor of the co-location group first, the tables that follow it, the tables
+# with keys of their own, then the small global tables. The local tables stay plain
+# tables on the coordinator.
+BY_CUSTOMER = tuple(p.table for p in PLACEMENTS if p.colocate_with == "customers")
+REFERENCE = tuple(p.table for p in PLACEMENTS if p.kind == "reference")
+LOCAL = tuple(p.table for p in PLACEMENTS if p.kind == "local")
+PLAN = [(p.table, statement(p)) for p in PLACEMENTS if p.kind != "local"]
 PLACE = dict(PLAN)
 
 # 2. The smallest changes that place every table, in an order that works. Each is what

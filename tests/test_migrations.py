@@ -5,8 +5,10 @@ import asyncio
 import asyncpg
 from alembic import command
 
-from app.core.db import plain_url
+from app.core.db import Base, plain_url
 from app.core.migrations import alembic_config
+from app.models import load_all_models
+from cluster.placement import BY_TABLE, shard_column
 
 
 def test_upgrade_downgrade_upgrade_and_check(scratch_url: str) -> None:
@@ -17,55 +19,11 @@ def test_upgrade_downgrade_upgrade_and_check(scratch_url: str) -> None:
     command.check(config)  # raises when the models and the migrations disagree
 
 
-# How the tables would be spread over a distributed PostgreSQL (Citus), docs/scaling.md:
-# each distributed table by its shard column, the rest copied to every node (None).
-SHARDING = {
-    "customers": "id",
-    "customer_stats": "customer_id",
-    "events": "customer_id",
-    "alerts": "customer_id",
-    "access_log": "customer_id",
-    "customer_consents": "customer_id",
-    "past_identifiers": "customer_id",
-    "delivery_customers": "customer_id",
-    "messages": "customer_id",
-    "tasks": "customer_id",
-    "text_analyses": "customer_id",
-    "customer_identifiers": "value",
-    "delivery_identifiers": "value",
-    "webhook_deliveries": "delivery_id",
-    "event_keys": "key",
-    "session_tokens": "token_hash",
-    "customer_merges": None,
-    "incidents": None,
-    "api_keys": None,
-    "ficha_templates": None,
-    "message_templates": None,
-    "policies": None,
-    "text_rules": None,
-    "alembic_version": None,
-    # Outbound: written with the fact, read by the one sending process (docs/scaling.md).
-    "webhook_subscriptions": None,
-    "subscription_secrets": None,
-    "outbox": None,
-    "outbound_deliveries": None,
-    "outbound_attempts": None,
-    "alert_changes": None,
-}
-
-
-def test_the_cluster_exploration_places_the_tables_as_planned() -> None:
-    """`make cluster-explore` tries this plan on Citus: each table distributed by the same
-    column, the rest reference tables or left on the coordinator."""
-    from cluster.exploration import BY_CUSTOMER, LOCAL, OWN_KEY, REFERENCE
-
-    explored = {
-        "customers": "id",
-        **dict.fromkeys(BY_CUSTOMER, "customer_id"),
-        **{table: column for table, (column, _) in OWN_KEY.items()},
-        **dict.fromkeys((*REFERENCE, *LOCAL)),
-    }
-    assert explored == SHARDING
+def test_every_table_of_the_models_has_its_place_on_a_cluster() -> None:
+    """cluster/placement.py says where each table lives on Citus (distributed by which
+    column, a reference table, or local on the coordinator); a new table must say it."""
+    load_all_models()
+    assert set(BY_TABLE) == {*Base.metadata.tables, "alembic_version"}
 
 
 def test_every_unique_key_holds_its_shard_column(database_url: str) -> None:
@@ -93,15 +51,16 @@ def test_every_unique_key_holds_its_shard_column(database_url: str) -> None:
 
     rows = asyncio.run(unique_keys())
     tables = {r["table_name"] for r in rows}
-    assert tables == set(SHARDING), "classify new tables in SHARDING and docs/scaling.md"
+    assert tables == set(BY_TABLE), "place new tables in cluster/placement.py and docs/scaling.md"
     checked = 0
     for row in rows:
-        shard = SHARDING[row["table_name"]]
+        shard = shard_column(row["table_name"])
         if row["index_name"] is None or shard is None:
             continue
         assert shard in row["columns"], (row["table_name"], row["index_name"], row["columns"])
         checked += 1
-    assert checked >= len([s for s in SHARDING.values() if s]), "every distributed table has a key"
+    distributed = [p for p in BY_TABLE.values() if p.column]
+    assert checked >= len(distributed), "every distributed table has a key"
 
 
 def test_every_foreign_key_is_one_citus_keeps(database_url: str) -> None:
