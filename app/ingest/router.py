@@ -11,6 +11,7 @@ from app.core.clock import Clock, ClockDep
 from app.core.config import Settings, SettingsDep
 from app.core.db import LazySessionDep, SessionDep
 from app.core.errors import Forbidden, Unauthorized, ValidationFailed, problem_responses
+from app.core.fast_route import fast_post
 from app.core.pagination import InvalidCursor, Limit
 from app.ingest import service
 from app.ingest.adapters.base import Delivery
@@ -98,7 +99,8 @@ async def _receive(
     return Response(receipt.model_dump_json(exclude_none=True), code, media_type="application/json")
 
 
-@router.post(
+@fast_post(
+    router,
     "/webhooks/{source}",
     operation_id="receive_webhook",
     summary="Receive a platform's webhook delivery",
@@ -119,7 +121,8 @@ async def receive_webhook(
     return await _receive(source, None, request, session, settings, clock, rules)
 
 
-@router.post(
+@fast_post(
+    router,
     "/webhooks/{source}/{token}",
     operation_id="receive_webhook_with_token",
     summary="Receive a webhook delivery authenticated by a secret path token",
