@@ -69,13 +69,12 @@ def test_sets_that_grow_are_open_strings() -> None:
     schemas = create_app().openapi()["components"]["schemas"]
     growing = [
         ("Caller", "role"),
-        ("Ficha", "role"),
         ("Flag", "code"),
         ("AlertOut", "code"),
         ("AlertOut", "rule"),
         ("RuleOut", "rule"),
         ("EventOut", "type"),
-        ("EventSummary", "type"),
+        ("ChurnCause", "code"),
         ("EventTypeOut", "type"),
         ("ValueIndicators", "segment"),
     ]

@@ -51,6 +51,17 @@ def contacts_cte(organization: str, seen: str) -> str:
     )
 
 
+def history_cte(customer: str, seen: str) -> str:
+    """The recursive CTE ``family(id)`` of a customer's history: :func:`family_cte`, and
+    for an organisation its live contact persons for whom the SQL condition ``seen`` on
+    ``c`` holds, with everyone merged into them (a person has none)."""
+    return (
+        f"family(id) AS (SELECT {customer} UNION SELECT c.id FROM customers c"
+        f" WHERE c.organization_id = {customer} AND c.merged_into IS NULL AND {seen}"
+        f" UNION SELECT c.id FROM {_MERGED_IN})"
+    )
+
+
 def chain_cte(starts: str) -> str:
     """The recursive CTE ``chain(start, id, merged_into, depth)``: from each customer
     whose id is in the uuid array ``starts``, up its merge chain (100 steps at most); the

@@ -441,13 +441,17 @@ async def family(on: Executor, customer_id: UUID) -> list[UUID]:
 
 
 async def readable_family(
-    session: AsyncSession, customer_id: UUID, principal: Principal
+    session: AsyncSession, customer_id: UUID, principal: Principal, contacts: bool = False
 ) -> tuple[Customer, list[UUID]]:
-    """A visible customer and the ids whose events form its timeline (merged-in included)."""
+    """A visible customer and the ids whose events form its timeline (merged-in included);
+    with ``contacts``, an organisation's contact persons that ``principal`` may see too."""
     customer = await CustomerRepository(session).get(customer_id, principal)
     if customer is None:
         raise CustomerNotFound(customer_id)
-    return customer, await family(session, customer.id)
+    ids = await family(session, customer.id)
+    if contacts and customer.kind == CustomerKind.ORGANIZATION:
+        ids += await queries.contacts_family_ids(session, customer.id, principal)
+    return customer, ids
 
 
 async def visible_family(

@@ -14,10 +14,17 @@ VISIT_GAP = timedelta(minutes=30)
 PAGE_VIEWED = "web.page_viewed"
 
 
+# What the events statement reads that a card does not show: its summary says what the
+# event was, and the timeline has the rest.
+_UNSHOWN = ("id", "type", "channel", "direction")
+
+
 def shown(items: list[dict[str, Any]], language: str) -> list[dict[str, Any]]:
     """Events as a ficha lists them, newest first, from what the events statement read
-    (with their payloads); the page views of one visit are one item."""
-    return _visits([_shown(dict(item), language) for item in items], language)
+    (with their payloads): when, what (its summary) and who, and what a person needs of
+    its kind; the page views of one visit are one item."""
+    visits = _visits([_shown(dict(item), language) for item in items], language)
+    return [{k: v for k, v in item.items() if k not in _UNSHOWN} for item in visits]
 
 
 def _shown(item: dict[str, Any], language: str) -> dict[str, Any]:
@@ -34,8 +41,8 @@ def _shown(item: dict[str, Any], language: str) -> dict[str, Any]:
 
 def _content(type_: str, p: dict[str, Any]) -> dict[str, Any]:
     family = type_.split(".")[0]
-    if type_ == "note.added":
-        return {"text": p.get("text")}
+    if type_ == "note.added":  # its summary is its text, or the word "note"
+        return {"text": p.get("text"), "summary": None} if p.get("text") else {}
     if type_ == "meeting.held":
         return {"title": p.get("title"), "next_step": p.get("next_step")}
     if family in {"content", "webinar"}:

@@ -8,7 +8,7 @@ from app.auth.queries import access_insert_sql
 from app.core.db import Executor, driver_connection, new_id
 from app.core.security import Principal
 from app.customers.queries import CALLER_CARDS_SQL
-from app.customers.visibility import visibility_args
+from app.customers.visibility import visibility_args, visible_sql
 from app.fichas.templates import Template
 from app.indicators.queries import snapshot_sql
 from app.timeline.queries import recent_sql
@@ -33,7 +33,7 @@ _READS = (
     "WITH logged AS ("
     + access_insert_sql("$3", "$1", "$4", "$5", "$6", "$7")
     + ") SELECT snap.*, ARRAY(SELECT r FROM ("
-    + recent_sql("$1", "$8")
+    + recent_sql("$1", "$8", visible_sql("c", "$9", "$10"))
     + ") AS r ORDER BY r.n, r.occurred_at DESC, r.id DESC) AS recent FROM ("
     + snapshot_sql("$1", "$2")
     + ") AS snap"
@@ -41,13 +41,20 @@ _READS = (
 
 
 async def ficha_reads(
-    on: Executor, customer_id: UUID, alert_limit: int, wants: str, access: tuple[Any, ...]
+    on: Executor,
+    customer_id: UUID,
+    principal: Principal,
+    alert_limit: int,
+    wants: str,
+    access: tuple[Any, ...],
 ) -> Any:
     """The snapshot columns (state, flags, updated_at, open_alerts) and ``recent``, the
-    event rows of ``wants``, with the access-log row of ``access`` (key, agent, role, what)
-    written."""
+    event rows of ``wants`` (an organisation's contact persons' too, those ``principal``
+    sees), with the access-log row of ``access`` (key, agent, role, what) written."""
     conn = await driver_connection(on)
-    return await conn.fetchrow(_READS, customer_id, alert_limit, new_id(), *access, wants)
+    return await conn.fetchrow(
+        _READS, customer_id, alert_limit, new_id(), *access, wants, *visibility_args(principal)
+    )
 
 
 # The screen-pop in one round trip: the caller's cards (parameters $1 to $4 of
@@ -64,7 +71,7 @@ _SCREEN_POP = (
     + access_insert_sql("$5", "chosen.id", "$6", "$7", "$8", "$9")
     + " FROM chosen) SELECT cards.*, snap.state AS stats_state, snap.flags AS stats_flags,"
     " snap.updated_at AS stats_updated_at, snap.open_alerts, ARRAY(SELECT r FROM ("
-    + recent_sql(_CHOSEN, "$11")
+    + recent_sql(_CHOSEN, "$11", visible_sql("c", "$2", "$3"))
     + ") AS r ORDER BY r.n, r.occurred_at DESC, r.id DESC) AS recent FROM cards CROSS JOIN ("
     + snapshot_sql(_CHOSEN, "$10")
     + ") AS snap ORDER BY cards.phone"

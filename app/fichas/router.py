@@ -46,10 +46,14 @@ IfNoneMatch = Annotated[
 ]
 _FICHA_ETAG = {
     "ETag": {
-        "description": "Weak: changes whenever anything the card shows changes (not "
-        "`generated_at` nor the sections' `as_of`), for If-None-Match",
+        "description": "Weak: changes whenever anything the card shows changes, for If-None-Match",
         "schema": {"type": "string"},
-    }
+    },
+    "Content-Language": {
+        "description": "The language of every text the card writes itself: `lang` if one of "
+        "es, en, pt, fr, else the first of those in Accept-Language, else en",
+        "schema": {"enum": ["en", "es", "pt", "fr"]},
+    },
 }
 _FICHA_RESPONSES: dict[int | str, dict[str, object]] = {
     200: {"description": "The card", "headers": _FICHA_ETAG},
@@ -61,10 +65,13 @@ _FICHA_RESPONSES: dict[int | str, dict[str, object]] = {
 }
 
 
-def _answer(ficha: Ficha, if_none_match: str | None, response: Response) -> Ficha | Response:
-    """The card with its ETag, or 304 when the reader holds it already."""
+def _answer(
+    ficha: Ficha, language: str, if_none_match: str | None, response: Response
+) -> Ficha | Response:
+    """The card with its ETag and language, or 304 when the reader holds it already."""
     tag = service.ficha_etag(ficha)
     response.headers["ETag"] = tag
+    response.headers["Content-Language"] = language
     return not_modified(if_none_match, tag) or ficha
 
 
@@ -99,7 +106,7 @@ async def get_ficha(
     ficha = await service.ficha(
         connection, state.templates, settings, state.clock, customer_id, role, language, principal
     )
-    return _answer(ficha, if_none_match, response)
+    return _answer(ficha, language, if_none_match, response)
 
 
 @fast_get(
@@ -148,7 +155,7 @@ async def screen_pop(
     )
     if isinstance(found, CallerCandidates):
         return JSONResponse(found.model_dump(mode="json"), status_code=300)
-    return _answer(found, if_none_match, response)
+    return _answer(found, language, if_none_match, response)
 
 
 @router.get(

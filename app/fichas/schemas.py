@@ -8,21 +8,20 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
+    PrivateAttr,
     SerializerFunctionWrapHandler,
     WithJsonSchema,
     model_serializer,
 )
 
+from app.alerts.schemas import FLAG_CODES
 from app.core.money import Money
 from app.customers.schemas import (
-    ConsentOut,
     ContactChannel,
     ContactHours,
     ContactOut,
     CustomerKind,
-    CustomerRef,
     CustomerStatus,
-    IdentifierRef,
     Tier,
 )
 from app.fichas.templates import (
@@ -31,23 +30,7 @@ from app.fichas.templates import (
     labels_json_schema,
     sections_json_schema,
 )
-from app.indicators.schemas import (
-    FLAG_EXAMPLE,
-    LAST_INTERACTION_EXAMPLE,
-    MESSAGE_EXAMPLE,
-    RISK_EXAMPLE,
-    SATISFACTION_EXAMPLE,
-    VALUE_EXAMPLE,
-    ChurnRisk,
-    Flag,
-    LastInteraction,
-    MessageFinding,
-    RiskIndicators,
-    SalesPoint,
-    SatisfactionIndicators,
-)
-from app.timeline.catalog import Channel, Direction
-from app.timeline.schemas import EVENT_TYPES
+from app.indicators.schemas import MESSAGE_EXAMPLE, MessageFinding, SalesPoint
 
 TEMPLATE_EXAMPLE: dict[str, Any] = {
     "sections": [
@@ -109,13 +92,11 @@ def compact(value: Any) -> Any:
 
 
 class Section(BaseModel):
-    """What every section has: its name, its label in the ficha's language, and as of when
-    its data is (now, or when the indicators were last derived). Nulls and empty lists are
-    left out at every depth: a field the schema does not require may be absent."""
+    """What every section has: its label in the ficha's language (its kind is its key in
+    `sections`). Nulls and empty lists and objects are left out at every depth: a field
+    the schema does not require may be absent."""
 
-    name: str = Field(description="The section's kind: the same as its key in `sections`")
     label: str
-    as_of: datetime
 
     # Unannotated on purpose: pydantic then documents the section's own fields, where a
     # return annotation would replace them with that type's schema.
@@ -125,65 +106,68 @@ class Section(BaseModel):
 
 
 class IdentitySection(Section):
-    name: Literal["identity"]
+    """Who the customer is, by what an agent must know beyond the name: what is usual (a
+    person, active, verified, speaking the ficha's language) is left out."""
+
     display_name: str
-    kind: CustomerKind
-    organization: CustomerRef | None = None
-    identifiers: list[IdentifierRef] = Field(default_factory=list)
-    language: str | None = None
+    kind: Literal[CustomerKind.ORGANIZATION] | None = Field(
+        default=None, description="An organisation's; absent for a person"
+    )
+    organization: str | None = Field(
+        default=None, description="A contact person's organisation, by its name"
+    )
     tier: Tier
-    owner_id: str | None = None
-    unverified: bool
-    status: CustomerStatus
+    language: str | None = Field(
+        default=None, description="The customer's language, when not the ficha's"
+    )
+    status: Literal[CustomerStatus.ERASED, CustomerStatus.MERGED] | None = Field(
+        default=None, description="Absent while active"
+    )
+    unverified: Literal[True] | None = Field(
+        default=None, description="Created from a contact not yet confirmed"
+    )
 
 
 ICON = "An icon code a UI maps to its own picture and colour: `<indicator>_<level>`"
 
 
 class ValueAtAGlance(BaseModel):
-    lifetime_value: list[Money] = Field(default_factory=list)
-    lifetime_value_base: Money
-    order_count: int
-    average_order_value: Money | None = None
-    last_purchase_at: datetime | None = None
-    segment: str = Field(description="As in the indicators' value.segment (an open set)")
     level: Literal["high", "medium", "low", "none"] = Field(
-        description="high: champion; medium: loyal or at_risk; low: new, occasional, lapsed "
-        "(or a segment this version does not know); none: no purchase"
+        description="The value segment's: high: champion; medium: loyal or at_risk; low: "
+        "new, occasional, lapsed (or a segment this version does not know); none: no purchase"
     )
     icon: Literal["value_high", "value_medium", "value_low", "value_none"] = Field(description=ICON)
 
 
-class SatisfactionAtAGlance(SatisfactionIndicators):
-    level: Literal["unhappy", "neutral", "happy", "unknown"] = Field(
+class SatisfactionAtAGlance(BaseModel):
+    """Absent until the customer has rated a contact or answered a survey."""
+
+    level: Literal["unhappy", "neutral", "happy"] = Field(
         description="The worse of the latest CSAT (1-2 unhappy, 3 neutral, 4-5 happy) and the "
-        "latest NPS (0-6, 7-8, 9-10); unknown without either"
+        "latest NPS (0-6, 7-8, 9-10)"
     )
-    icon: Literal[
-        "satisfaction_unhappy", "satisfaction_neutral", "satisfaction_happy", "satisfaction_unknown"
-    ] = Field(description=ICON)
+    icon: Literal["satisfaction_unhappy", "satisfaction_neutral", "satisfaction_happy"] = Field(
+        description=ICON
+    )
 
 
-class ChurnAtAGlance(RiskIndicators):
+class ChurnAtAGlance(BaseModel):
     level: Literal["high", "medium", "low"] = Field(description="The churn risk")
     icon: Literal["churn_high", "churn_medium", "churn_low"] = Field(description=ICON)
+    churn_reason: str | None = Field(default=None, description="Why, in the ficha's language")
 
 
 class SentimentIndicator(BaseModel):
-    """How the customer feels, by the latest message analysed (docs/text-analysis.md)."""
+    """How the customer feels, by the latest message analysed (docs/text-analysis.md);
+    absent until a message is."""
 
-    level: Literal["angry", "negative", "neutral", "positive", "unknown"] = Field(
-        description="angry: abusive or very negative (score <= -0.7); unknown: no message yet"
+    level: Literal["angry", "negative", "neutral", "positive"] = Field(
+        description="angry: abusive or very negative (score <= -0.7)"
     )
     icon: Literal[
-        "sentiment_angry",
-        "sentiment_negative",
-        "sentiment_neutral",
-        "sentiment_positive",
-        "sentiment_unknown",
+        "sentiment_angry", "sentiment_negative", "sentiment_neutral", "sentiment_positive"
     ] = Field(description=ICON)
     trend: Literal["improving", "steady", "worsening"] | None = None
-    negative_30d: int
     last_message: MessageFinding | None = Field(
         default=None,
         description="The latest message: its sentiment, urgency and intents, with the words "
@@ -192,60 +176,61 @@ class SentimentIndicator(BaseModel):
 
 
 class OrganizationIndicators(BaseModel):
-    """A contact person's organisation, at a glance: its value and satisfaction count
-    every contact person's history."""
+    """A contact person's organisation's value and satisfaction (they count every contact
+    person's history), each where it differs from the person's own."""
 
-    customer_id: UUID
-    display_name: str
-    value: ValueAtAGlance
-    satisfaction: SatisfactionAtAGlance
+    value: ValueAtAGlance | None = None
+    satisfaction: SatisfactionAtAGlance | None = None
 
 
 class IndicatorsSection(Section):
-    name: Literal["indicators"]
     value: ValueAtAGlance
-    satisfaction: SatisfactionAtAGlance
+    satisfaction: SatisfactionAtAGlance | None = None
     churn_risk: ChurnAtAGlance
-    last_interaction: LastInteraction | None = None
-    sentiment: SentimentIndicator
+    sentiment: SentimentIndicator | None = None
     organization: OrganizationIndicators | None = Field(
-        default=None, description="A contact person's organisation; absent otherwise"
+        default=None,
+        description="A contact person's organisation, where it differs; absent otherwise",
     )
 
 
-class FichaFlag(Flag):
+class FichaFlag(BaseModel):
+    severity: Literal["info", "warning", "danger"]
+    label: str = Field(description="In the ficha's language")
     alert_id: UUID | None = Field(
-        default=None, description="The open alert that raised it (GET /v1/alerts/{id})"
+        default=None,
+        description="The open alert that raised it (among GET /v1/alerts?customer_id=)",
+    )
+    orders: list[str] = Field(
+        default_factory=list, description="An incident's flag: the customer's orders it affects"
     )
 
 
 class FlagsSection(Section):
-    name: Literal["flags"]
-    items: list[FichaFlag] = Field(default_factory=list)
+    items: dict[str, FichaFlag] = Field(
+        default_factory=dict, description=f"Keyed by code ({FLAG_CODES}), each once"
+    )
 
 
 class OpenOrder(BaseModel):
-    order_id: str
     status: str
     total: Money | None = None
-    since: datetime = Field(description="When it reached its status")
     carrier: str | None = None
 
 
 class TicketItem(BaseModel):
-    ticket_id: str
     subject: str | None = None
     status: str | None = None
-    category: str | None = None
-    opened_at: datetime | None = None
-    resolved_at: datetime | None = None
     resolution: str | None = None
 
 
 class OpenItemsSection(Section):
-    name: Literal["open_items"]
-    orders: list[OpenOrder] = Field(default_factory=list)
-    tickets: list[TicketItem] = Field(default_factory=list)
+    orders: dict[str, OpenOrder] = Field(
+        default_factory=dict, description="Keyed by order id, latest change first"
+    )
+    tickets: dict[str, TicketItem] = Field(
+        default_factory=dict, description="Keyed by ticket id, newest first"
+    )
     disputes: list[str] = Field(default_factory=list, description="Payment ids of open disputes")
     overdue_invoices: list[str] = Field(
         default_factory=list, description="Invoice ids overdue and unpaid"
@@ -253,16 +238,14 @@ class OpenItemsSection(Section):
 
 
 class EventSummary(BaseModel):
-    """An event as a ficha lists it (the timeline has the whole event)."""
+    """An event as a ficha lists it: what happened, when, and what a person needs of its
+    kind (the timeline has the whole event)."""
 
-    id: UUID
-    type: str = Field(description=EVENT_TYPES)
     occurred_at: datetime
-    channel: Channel
-    direction: Direction | None = None
-    summary: str = Field(
+    summary: str | None = Field(
+        default=None,
         description="As its source gave it, else written in the ficha's language; a visit's "
-        "page views are one item"
+        "page views are one item; absent for a note, whose `text` says it",
     )
     actor: str | None = None
     text: str | None = Field(default=None, description="A note's text")
@@ -285,8 +268,7 @@ class EventsSection(Section):
     """The newest events of some types: recent interactions (the template's `types`),
     pinned notes, quotes and opportunities, web behaviour."""
 
-    name: Literal["recent_interactions", "pinned_notes", "opportunities_and_quotes", "behaviour"]
-    items: list[EventSummary] = Field(default_factory=list)
+    items: list[EventSummary] = Field(default_factory=list, description="Newest first")
 
 
 class Product(BaseModel):
@@ -295,25 +277,24 @@ class Product(BaseModel):
 
 
 class Purchase(BaseModel):
-    order_id: str
-    placed_at: datetime | None = None
     status: str
     total: Money | None = None
     products: list[Product] = Field(default_factory=list, description="By SKU")
 
 
 class PurchasesSection(Section):
-    name: Literal["purchases"]
-    items: list[Purchase] = Field(default_factory=list)
+    items: dict[str, Purchase] = Field(
+        default_factory=dict, description="Keyed by order id, newest first"
+    )
 
 
 class TicketsSection(Section):
-    name: Literal["tickets"]
-    items: list[TicketItem] = Field(default_factory=list)
+    items: dict[str, TicketItem] = Field(
+        default_factory=dict, description="Keyed by ticket id, newest first"
+    )
 
 
 class PreferencesSection(Section):
-    name: Literal["preferences"]
     preferred_channel: ContactChannel | None = None
     contact_hours: list[ContactHours] = Field(default_factory=list)
     timezone: str | None = None
@@ -323,25 +304,20 @@ class PreferencesSection(Section):
 
 
 class ContactsSection(Section):
-    name: Literal["contacts"]
     items: list[ContactOut] = Field(default_factory=list)
 
 
 class SalesSeriesSection(Section):
-    name: Literal["sales_series"]
     interval: Literal["month", "quarter", "year"]
     items: list[SalesPoint] = Field(default_factory=list)
 
 
 class OverdueInvoice(BaseModel):
-    invoice_id: str
     overdue_at: datetime
     amount: Money | None = None
 
 
 class PaymentItem(BaseModel):
-    payment_id: str
-    type: str = Field(description="payment.received or payment.failed")
     at: datetime
     amount: Money | None = None
     order_id: str | None = None
@@ -350,22 +326,27 @@ class PaymentItem(BaseModel):
 
 
 class DisputeItem(BaseModel):
-    payment_id: str
     status: str
     opened_at: datetime
-    at: datetime = Field(description="When it reached its status")
 
 
 class CollectionsSection(Section):
-    name: Literal["collections"]
-    overdue_invoices: list[OverdueInvoice] = Field(default_factory=list)
-    failed_payments: list[PaymentItem] = Field(default_factory=list)
-    disputes: list[DisputeItem] = Field(default_factory=list)
-    payment_history: list[PaymentItem] = Field(default_factory=list)
+    overdue_invoices: dict[str, OverdueInvoice] = Field(
+        default_factory=dict, description="Keyed by invoice id"
+    )
+    failed_payments: dict[str, PaymentItem] = Field(
+        default_factory=dict, description="Keyed by payment id, newest first"
+    )
+    disputes: dict[str, DisputeItem] = Field(
+        default_factory=dict, description="Keyed by payment id"
+    )
+    payment_history: dict[str, PaymentItem] = Field(
+        default_factory=dict, description="Payments received, keyed by payment id, newest first"
+    )
 
 
 class AlertBrief(BaseModel):
-    """An open alert as a ficha lists it: the whole alert is ``GET /v1/alerts/{id}``."""
+    """An open alert as a ficha lists it: the whole alert is in ``GET /v1/alerts``."""
 
     id: UUID
     title: str
@@ -374,7 +355,6 @@ class AlertBrief(BaseModel):
 
 
 class AlertsSection(Section):
-    name: Literal["alerts"]
     items: list[AlertBrief] = Field(default_factory=list, description="Newest first")
 
 
@@ -388,120 +368,124 @@ class FollowUp(BaseModel):
 
 
 class FollowUpsSection(Section):
-    name: Literal["follow_ups"]
     items: list[FollowUp] = Field(
         default_factory=list, description="Open follow-up tasks, soonest due first"
     )
 
 
 class ConsentsSection(Section):
-    name: Literal["consents"]
-    items: list[ConsentOut] = Field(default_factory=list)
+    channels: dict[str, dict[str, bool]] = Field(
+        default_factory=dict,
+        description="Per channel, per purpose (service, marketing), whether the customer "
+        "consents, by the latest record (GET /v1/customers/{id} has each record)",
+    )
 
 
 class SegmentsSection(Section):
-    name: Literal["segments"]
     value_segment: str
-    churn_risk: ChurnRisk
     tags: list[str] = Field(default_factory=list)
 
 
-FichaSection = Annotated[
-    IdentitySection
-    | IndicatorsSection
-    | FlagsSection
-    | OpenItemsSection
-    | EventsSection
-    | PurchasesSection
-    | TicketsSection
-    | PreferencesSection
-    | ContactsSection
-    | SalesSeriesSection
-    | CollectionsSection
-    | AlertsSection
-    | FollowUpsSection
-    | ConsentsSection
-    | SegmentsSection,
-    Field(discriminator="name"),
-]
+class FichaSections(BaseModel):
+    """The sections a template names, keyed by kind, in the template's order; a section
+    with nothing to show is left out (identity, indicators and flags excepted). Section
+    kinds are an open set: skip one whose name you do not know."""
+
+    identity: IdentitySection
+    indicators: IndicatorsSection
+    flags: FlagsSection
+    open_items: OpenItemsSection | None = None
+    recent_interactions: EventsSection | None = None
+    purchases: PurchasesSection | None = None
+    tickets: TicketsSection | None = None
+    preferences: PreferencesSection | None = None
+    pinned_notes: EventsSection | None = None
+    contacts: ContactsSection | None = None
+    sales_series: SalesSeriesSection | None = None
+    opportunities_and_quotes: EventsSection | None = None
+    collections: CollectionsSection | None = None
+    behaviour: EventsSection | None = None
+    alerts: AlertsSection | None = None
+    follow_ups: FollowUpsSection | None = None
+    consents: ConsentsSection | None = None
+    segments: SegmentsSection | None = None
+
+    _order: list[str] = PrivateAttr(default_factory=list)
+
+    @classmethod
+    def shown(cls, built: dict[str, dict[str, Any]]) -> "FichaSections":
+        """The sections built, in the order they were built (the template's)."""
+        sections = cls.model_validate(built)
+        sections._order = list(built)
+        return sections
+
+    # Unannotated on purpose, as Section's.
+    @model_serializer(mode="wrap")
+    def _in_order(self, handler: SerializerFunctionWrapHandler):
+        shown = handler(self)
+        order = self._order or [name for name, section in shown.items() if section is not None]
+        return {name: shown[name] for name in order}
 
 
 class Ficha(BaseModel):
-    """A customer card for one job: only the sections its template names."""
+    """A customer card for one job, as of when it is answered: only the sections its
+    template names, each saying only what is known, in the language its Content-Language
+    header names."""
 
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
                 {
                     "customer_id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a10",
-                    "role": "support",
-                    "language": "es",
-                    "generated_at": "2026-11-02T09:30:00Z",
                     "sections": {
                         "identity": {
-                            "name": "identity",
                             "label": "Cliente",
-                            "as_of": "2026-11-02T09:20:00Z",
                             "display_name": "José Núñez",
-                            "kind": "person",
-                            "organization": None,
-                            "identifiers": [{"kind": "phone", "value": "+34612345678"}],
-                            "language": "es",
+                            "organization": "Talleres Núñez S.L.",
                             "tier": "premium",
-                            "owner_id": "agent-17",
-                            "unverified": False,
-                            "status": "active",
                         },
                         "indicators": {
-                            "name": "indicators",
-                            "label": "Indicadores",
-                            "as_of": "2026-11-02T09:30:00Z",
-                            "value": {
-                                k: VALUE_EXAMPLE[k]
-                                for k in (
-                                    "lifetime_value",
-                                    "lifetime_value_base",
-                                    "order_count",
-                                    "average_order_value",
-                                    "last_purchase_at",
-                                    "segment",
-                                )
-                            }
-                            | {"level": "high", "icon": "value_high"},
-                            "satisfaction": {
-                                k: v for k, v in SATISFACTION_EXAMPLE.items() if v is not None
-                            }
-                            | {"level": "unhappy", "icon": "satisfaction_unhappy"},
-                            "churn_risk": RISK_EXAMPLE
-                            | {"level": "medium", "icon": "churn_medium"},
-                            "last_interaction": LAST_INTERACTION_EXAMPLE,
+                            "label": "Indicadores clave",
+                            "value": {"level": "high", "icon": "value_high"},
+                            "satisfaction": {"level": "unhappy", "icon": "satisfaction_unhappy"},
+                            "churn_risk": {
+                                "level": "medium",
+                                "icon": "churn_medium",
+                                "churn_reason": "2 contactos insatisfechos en 90 días",
+                            },
                             "sentiment": {
                                 "level": "angry",
                                 "icon": "sentiment_angry",
                                 "trend": "worsening",
-                                "negative_30d": 2,
                                 "last_message": MESSAGE_EXAMPLE,
                             },
                         },
                         "flags": {
-                            "name": "flags",
                             "label": "Avisos",
-                            "as_of": "2026-11-02T09:15:02Z",
-                            "items": [
-                                FLAG_EXAMPLE | {"alert_id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a13"}
-                            ],
+                            "items": {
+                                "recurring_problem": {
+                                    "severity": "warning",
+                                    "label": "Problema recurrente",
+                                    "alert_id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a13",
+                                }
+                            },
+                        },
+                        "tickets": {
+                            "label": "Incidencias",
+                            "items": {
+                                "T-88": {"subject": "Late again", "status": "open"},
+                                "T-71": {
+                                    "subject": "Late",
+                                    "status": "resolved",
+                                    "resolution": "Resent by courier",
+                                },
+                            },
                         },
                         "recent_interactions": {
-                            "name": "recent_interactions",
                             "label": "Interacciones recientes",
-                            "as_of": "2026-11-02T09:30:00Z",
                             "items": [
                                 {
-                                    "id": "01933b8e-8a52-7cc2-9d0e-0c6f2b1e3a12",
-                                    "type": "call.completed",
                                     "occurred_at": "2026-11-02T09:15:00Z",
-                                    "channel": "phone",
-                                    "direction": "inbound",
                                     "summary": "Llamada, 180 s",
                                     "actor": "agent-17",
                                 }
@@ -522,12 +506,5 @@ class Ficha(BaseModel):
     )
 
     customer_id: UUID
-    role: str = Field(description="An open set: the job roles, and any an admin adds")
-    language: str
-    generated_at: datetime
-    sections: dict[str, FichaSection] = Field(
-        description="Keyed by section name, in template order; each names its kind in "
-        "`name` (the same as its key). Section kinds are an open set: skip one whose name "
-        "you do not know."
-    )
+    sections: FichaSections
     actions: list[Action] = Field(description="Ways to reach the customer this job may use")

@@ -24,6 +24,7 @@ from app.customers.schemas import (
     CallerCandidates,
     Candidate,
     ContactChannel,
+    CustomerKind,
     CustomerOut,
     CustomerStatus,
     Purpose,
@@ -34,6 +35,7 @@ from app.fichas.repository import TemplateRepository
 from app.fichas.schemas import (
     Action,
     Ficha,
+    FichaSections,
     TemplateIn,
     TemplateOut,
     compact,
@@ -52,6 +54,7 @@ from app.fichas.templates import (
 )
 from app.indicators import service as indicators
 from app.indicators.shapes import (
+    ChurnCause,
     Derived,
     DerivedSatisfaction,
     DerivedText,
@@ -59,11 +62,13 @@ from app.indicators.shapes import (
     FlagEntry,
     Snapshot,
     State,
+    TicketEntry,
 )
 from app.indicators.state import (
     OPEN_ORDER,
     RESOLVED,
     ValuePolicy,
+    churn_reason,
     derive,
     sales_series,
 )
@@ -139,127 +144,129 @@ def _money(amount: str | None, currency: str | None) -> MoneyValue | None:
     return money(amount, currency) if amount is not None and currency else None
 
 
-def _open_items(ctx: Context) -> dict[str, Any]:
+def _open_items(ctx: Context, section: Section) -> dict[str, Any]:
     state = ctx.state
-    orders = [
-        {
-            "order_id": k,
-            "status": v["status"],
-            "total": _money(v.get("total"), v.get("currency")),
-            "since": v["at"],
-            "carrier": v.get("carrier"),
-        }
-        for k, v in state["orders"].items()
-        if v["status"] in OPEN_ORDER
-    ]
-    tickets = [
-        {
-            "ticket_id": k,
-            "subject": v.get("subject"),
-            "status": v.get("status"),
-            "category": v.get("category"),
-            "opened_at": v.get("opened_at"),
-        }
-        for k, v in state["tickets"].items()
-        if v.get("status") not in RESOLVED
-    ]
+    orders = sorted(
+        ((k, v) for k, v in state["orders"].items() if v["status"] in OPEN_ORDER),
+        key=lambda o: o[1]["at"],
+        reverse=True,
+    )
+    tickets = sorted(
+        ((k, v) for k, v in state["tickets"].items() if v.get("status") not in RESOLVED),
+        key=lambda t: t[1].get("opened_at") or "",
+        reverse=True,
+    )
     value = ctx.indicators["value"]
     return {
-        "orders": sorted(orders, key=lambda o: o["since"], reverse=True),
-        "tickets": sorted(tickets, key=lambda t: t["opened_at"] or "", reverse=True),
+        "orders": {
+            k: {
+                "status": v["status"],
+                "total": _money(v.get("total"), v.get("currency")),
+                "carrier": v.get("carrier"),
+            }
+            for k, v in orders
+        },
+        "tickets": {k: _ticket(v) for k, v in tickets},
         "disputes": value["open_disputes"],
         "overdue_invoices": value["overdue_invoices"],
     }
 
 
+def _ticket(ticket: TicketEntry) -> dict[str, Any]:
+    return {
+        "subject": ticket.get("subject"),
+        "status": ticket.get("status"),
+        "resolution": ticket.get("resolution"),
+    }
+
+
 def _identity(ctx: Context, section: Section) -> dict[str, Any]:
+    """Who the customer is; what is usual (a person, active, verified, speaking the
+    ficha's language) goes without saying."""
     c = ctx.customer
     return {
-        "as_of": c.updated_at,
         "display_name": c.display_name,
-        "kind": c.kind.value,
-        "organization": c.organization.model_dump(mode="json") if c.organization else None,
-        "identifiers": [{"kind": i.kind.value, "value": i.value} for i in c.identifiers],
-        "language": c.preferred_language,
+        "kind": c.kind.value if c.kind is CustomerKind.ORGANIZATION else None,
+        "organization": c.organization.display_name if c.organization else None,
         "tier": c.tier.value,
-        "owner_id": c.owner_id,
-        "unverified": c.unverified,
-        "status": c.status.value,
+        "language": c.preferred_language if c.preferred_language != ctx.language else None,
+        "status": c.status.value if c.status is not CustomerStatus.ACTIVE else None,
+        "unverified": True if c.unverified else None,
     }
 
 
-def _at_a_glance(value: DerivedValue) -> dict[str, Any]:
-    return {
-        "lifetime_value": value["lifetime_value"],
-        "lifetime_value_base": value["lifetime_value_base"],
-        "order_count": value["order_count"],
-        "average_order_value": value["average_order_value"],
-        "last_purchase_at": value["last_purchase_at"],
-        "segment": value["segment"],
-        **levels.badge("value", levels.value(value["segment"])),
-    }
+def _value(value: DerivedValue) -> dict[str, Any]:
+    return levels.badge("value", levels.value(value["segment"]))
 
 
-def _satisfaction(satisfaction: DerivedSatisfaction) -> dict[str, Any]:
+def _satisfaction(satisfaction: DerivedSatisfaction) -> dict[str, Any] | None:
     level = levels.satisfaction(satisfaction["last_csat"], satisfaction["last_nps"])
-    return {**satisfaction, **levels.badge("satisfaction", level)}
+    return levels.badge("satisfaction", level) if level else None
 
 
-def _indicators(ctx: Context, section: Section) -> dict[str, Any]:
-    value, satisfaction = ctx.indicators["value"], ctx.indicators["satisfaction"]
-    built = {
-        "as_of": ctx.now,
-        "value": _at_a_glance(value),
-        "satisfaction": _satisfaction(satisfaction),
-        "churn_risk": {
-            **ctx.indicators["risk"],
-            **levels.badge("churn", ctx.indicators["risk"]["churn"]),
-        },
-        "last_interaction": ctx.indicators["contact"]["last_interaction"],
-        "sentiment": _sentiment(ctx.indicators["text"]),
-    }
-    organization = ctx.customer.organization
-    if organization is not None and ctx.organization is not None:
-        built["organization"] = {
-            "customer_id": organization.id,
-            "display_name": organization.display_name,
-            "value": _at_a_glance(ctx.organization["value"]),
-            "satisfaction": _satisfaction(ctx.organization["satisfaction"]),
-        }
-    return built
-
-
-def _sentiment(text: DerivedText) -> dict[str, Any]:
+def _sentiment(text: DerivedText) -> dict[str, Any] | None:
+    level = levels.sentiment(text)
+    if level is None:
+        return None
     return {
-        **levels.badge("sentiment", levels.sentiment(text)),
+        **levels.badge("sentiment", level),
         "trend": text["sentiment_trend"],
-        "negative_30d": text["negative_30d"],
         "last_message": text["last_inbound"],
     }
 
 
+def _indicators(ctx: Context, section: Section) -> dict[str, Any]:
+    """Each indicator by its level and icon; a contact person's organisation's value and
+    satisfaction where they differ from the person's own."""
+    risk = ctx.indicators["risk"]
+    cause = risk["churn_cause"]
+    value = _value(ctx.indicators["value"])
+    satisfaction = _satisfaction(ctx.indicators["satisfaction"])
+    built = {
+        "value": value,
+        "satisfaction": satisfaction,
+        "churn_risk": {
+            **levels.badge("churn", risk["churn"]),
+            "churn_reason": _churn_reason(cause, ctx.language) if cause else None,
+        },
+        "sentiment": _sentiment(ctx.indicators["text"]),
+    }
+    if ctx.customer.organization is not None and ctx.organization is not None:
+        theirs = _value(ctx.organization["value"])
+        their_satisfaction = _satisfaction(ctx.organization["satisfaction"])
+        built["organization"] = {
+            "value": theirs if theirs != value else None,
+            "satisfaction": their_satisfaction if their_satisfaction != satisfaction else None,
+        }
+    return built
+
+
+def _churn_reason(cause: ChurnCause, language: str) -> str:
+    """Why the churn risk is what it is, in ``language``."""
+    values = {k: v for k, v in cause.items() if k != "code"}
+    return text(language, f"churn.{cause['code']}", **values) or churn_reason(cause)
+
+
 def _flags(ctx: Context, section: Section) -> dict[str, Any]:
-    """Each flag once, with the open alert that raised it (the newest of its code)."""
+    """Each flag once, keyed by its code, with the open alert that raised it (the newest
+    of its code)."""
     alert_of: dict[str, UUID] = {}
     for alert in reversed(ctx.alerts):  # newest first: the newest wins
         alert_of[alert.code] = alert.id
-    items = [
-        {
-            **flag,
+    items = {
+        flag["code"]: {
+            "severity": flag["severity"],
             "label": text(ctx.language, f"flag.{flag['code'].split(':')[0]}") or flag["label"],
             "alert_id": alert_of.get(flag["code"]),
+            "orders": flag.get("orders") or [],
         }
         for flag in ctx.flags
-    ]
-    return {"as_of": ctx.stats_at or ctx.now, "items": items}
-
-
-def _open(ctx: Context, section: Section) -> dict[str, Any]:
-    return {"as_of": ctx.stats_at or ctx.now, **_open_items(ctx)}
+    }
+    return {"items": items}
 
 
 def _events(ctx: Context, section: Section) -> dict[str, Any]:
-    return {"as_of": ctx.now, "items": events.shown(ctx.events[section["name"]], ctx.language)}
+    return {"items": events.shown(ctx.events[section["name"]], ctx.language)}
 
 
 def _purchases(ctx: Context, section: Section) -> dict[str, Any]:
@@ -267,11 +274,8 @@ def _purchases(ctx: Context, section: Section) -> dict[str, Any]:
         ctx.state["orders"].items(), key=lambda o: o[1].get("placed") or o[1]["at"], reverse=True
     )
     return {
-        "as_of": ctx.stats_at or ctx.now,
-        "items": [
-            {
-                "order_id": k,
-                "placed_at": v.get("placed"),
+        "items": {
+            k: {
                 "status": v["status"],
                 "total": _money(v.get("total"), v.get("currency")),
                 "products": [
@@ -279,47 +283,35 @@ def _purchases(ctx: Context, section: Section) -> dict[str, Any]:
                 ],
             }
             for k, v in orders[: section["limit"]]
-        ],
+        },
     }
 
 
 def _tickets(ctx: Context, section: Section) -> dict[str, Any]:
-    tickets = [
-        {
-            "ticket_id": k,
-            "subject": v.get("subject"),
-            "status": v.get("status"),
-            "category": v.get("category"),
-            "opened_at": v.get("opened_at"),
-            "resolved_at": v.get("resolved_at"),
-            "resolution": v.get("resolution"),
-        }
-        for k, v in ctx.state["tickets"].items()
-        if not section["open_only"] or v.get("status") not in RESOLVED
-    ]
-    tickets.sort(key=lambda t: t["opened_at"] or "", reverse=True)
-    return {"as_of": ctx.stats_at or ctx.now, "items": tickets[: section["limit"]]}
+    tickets = sorted(
+        (
+            (k, v)
+            for k, v in ctx.state["tickets"].items()
+            if not section["open_only"] or v.get("status") not in RESOLVED
+        ),
+        key=lambda t: t[1].get("opened_at") or "",
+        reverse=True,
+    )
+    return {"items": {k: _ticket(v) for k, v in tickets[: section["limit"]]}}
 
 
 def _preferences(ctx: Context, section: Section) -> dict[str, Any]:
     prefs = ctx.customer.preferences
-    return {
-        "as_of": ctx.customer.updated_at,
-        **(prefs.model_dump(mode="json", by_alias=True) if prefs else {"do_not_call": False}),
-    }
+    return prefs.model_dump(mode="json", by_alias=True) if prefs else {"do_not_call": False}
 
 
 def _contacts(ctx: Context, section: Section) -> dict[str, Any]:
     contacts = ctx.customer.contacts or []
-    return {
-        "as_of": ctx.customer.updated_at,
-        "items": [c.model_dump(mode="json") for c in contacts[: section["limit"]]],
-    }
+    return {"items": [c.model_dump(mode="json") for c in contacts[: section["limit"]]]}
 
 
 def _sales(ctx: Context, section: Section) -> dict[str, Any]:
     return {
-        "as_of": ctx.stats_at or ctx.now,
         "interval": section["interval"],
         "items": sales_series(ctx.state, section["interval"]),
     }
@@ -327,34 +319,39 @@ def _sales(ctx: Context, section: Section) -> dict[str, Any]:
 
 def _collections(ctx: Context, section: Section) -> dict[str, Any]:
     newest = sorted(ctx.state["payments"].items(), key=lambda p: p[1]["at"], reverse=True)
-    payments = [
-        {"payment_id": k, **v, "amount": _money(v["amount"], v["currency"])} for k, v in newest
-    ]
-    disputes = [{"payment_id": k, **v} for k, v in ctx.state["disputes"].items()]
-    return {
-        "as_of": ctx.stats_at or ctx.now,
-        "overdue_invoices": [
-            {
-                "invoice_id": k,
-                "overdue_at": v["overdue_at"],
-                "amount": _money(v.get("amount"), v.get("currency")),
+
+    def payments(kind: str) -> dict[str, Any]:
+        shown = [(k, v) for k, v in newest if v["type"] == kind][: section["limit"]]
+        return {
+            k: {
+                "at": v["at"],
+                "amount": _money(v["amount"], v["currency"]),
+                "order_id": v.get("order_id"),
+                "invoice_id": v.get("invoice_id"),
+                "reason": v.get("reason"),
             }
+            for k, v in shown
+        }
+
+    overdue = ctx.indicators["value"]["overdue_invoices"]
+    return {
+        "overdue_invoices": {
+            k: {"overdue_at": v["overdue_at"], "amount": _money(v.get("amount"), v.get("currency"))}
             for k, v in ctx.state["invoices"].items()
-            if k in ctx.indicators["value"]["overdue_invoices"]
-        ],
-        "failed_payments": [p for p in payments if p["type"] == "payment.failed"][
-            : section["limit"]
-        ],
-        "disputes": disputes,
-        "payment_history": [p for p in payments if p["type"] == "payment.received"][
-            : section["limit"]
-        ],
+            if k in overdue
+        },
+        "failed_payments": payments("payment.failed"),
+        "disputes": {
+            k: {"status": v["status"], "opened_at": v["opened_at"]}
+            for k, v in ctx.state["disputes"].items()
+        },
+        "payment_history": payments("payment.received"),
     }
 
 
 def _alerts(ctx: Context, section: Section) -> dict[str, Any]:
     """The open alerts, newest first, by what an agent reads of them (the whole alert is
-    ``GET /v1/alerts/{id}``); their flags show them already."""
+    in ``GET /v1/alerts``); their flags show them already."""
     items = [
         {
             "id": a.id,
@@ -364,7 +361,7 @@ def _alerts(ctx: Context, section: Section) -> dict[str, Any]:
         }
         for a in ctx.alerts[: section["limit"]]
     ]
-    return {"as_of": ctx.now, "items": items}
+    return {"items": items}
 
 
 def _title(alert: AlertOut, language: str) -> str:
@@ -385,30 +382,26 @@ def _title(alert: AlertOut, language: str) -> str:
 
 
 def _follow_ups(ctx: Context, section: Section) -> dict[str, Any]:
-    return {"as_of": ctx.now, "items": ctx.follow_ups[: section["limit"]]}
+    return {"items": ctx.follow_ups[: section["limit"]]}
 
 
 def _consents(ctx: Context, section: Section) -> dict[str, Any]:
-    return {
-        "as_of": ctx.customer.updated_at,
-        "items": [c.model_dump(mode="json") for c in ctx.customer.consents],
-    }
+    """Per channel and purpose, whether the customer consents."""
+    channels: dict[str, dict[str, bool]] = {}
+    for consent in ctx.customer.consents:
+        channels.setdefault(consent.channel.value, {})[consent.purpose.value] = consent.granted
+    return {"channels": channels}
 
 
 def _segments(ctx: Context, section: Section) -> dict[str, Any]:
-    return {
-        "as_of": ctx.stats_at or ctx.now,
-        "value_segment": ctx.indicators["value"]["segment"],
-        "churn_risk": ctx.indicators["risk"]["churn"],
-        "tags": ctx.customer.tags,
-    }
+    return {"value_segment": ctx.indicators["value"]["segment"], "tags": ctx.customer.tags}
 
 
 BUILDERS: dict[str, Callable[[Context, Section], dict[str, Any]]] = {
     "identity": _identity,
     "indicators": _indicators,
     "flags": _flags,
-    "open_items": _open,
+    "open_items": _open_items,
     "purchases": _purchases,
     "tickets": _tickets,
     "preferences": _preferences,
@@ -600,7 +593,12 @@ async def _ficha(
         customer = await customers.get_customer(on, survivor, principal)
     alert_limit, wanted = _wants(template)
     read = await queries.ficha_reads(
-        on, customer.id, alert_limit, views.recent_wants(wanted), access_entry(principal, what)
+        on,
+        customer.id,
+        principal,
+        alert_limit,
+        views.recent_wants(wanted),
+        access_entry(principal, what),
     )
     snap = indicators.snapshot_of(read)
     events = views.recent_items(read["recent"], len(wanted))
@@ -673,17 +671,14 @@ def _built(
     )
     built: dict[str, Any] = {}
     for section in sections:
-        content = BUILDERS[section["name"]](ctx, section)
         name = section["name"]
-        if name not in BASE_SECTIONS and not compact({**content, "as_of": None}):
+        content = BUILDERS[name](ctx, section)
+        if name not in BASE_SECTIONS and not compact(content):
             continue  # an empty section is left out
-        built[name] = {"name": name, "label": label_for(labels, language, name), **content}
+        built[name] = {"label": label_for(labels, language, name), **content}
     return Ficha(
         customer_id=customer.id,
-        role=role,
-        language=language,
-        generated_at=now,
-        sections=built,
+        sections=FichaSections.shown(built),
         actions=_actions(customer, role, language),
     )
 
@@ -733,13 +728,8 @@ async def delete_template(session: AsyncSession, role: str) -> None:
 
 
 def ficha_etag(ficha: Ficha) -> str:
-    """The ficha's ETag: a digest of what the card shows, not of when it was made
-    (``generated_at``) nor how fresh each section's data is (its ``as_of``: now, or when
-    the indicators were last derived), so that it changes with what the card shows and not
-    when it is only read again. Weak: two cards with one ETag may differ in those times."""
+    """The ficha's ETag: a digest of what the card shows, so that it changes with what
+    the card shows and not when it is only read again."""
     # One serialisation, several times cheaper than a JSON-mode dict walk
     # (docs/performance.md, "Measurements behind the code").
-    shown = ficha.model_dump_json(
-        exclude={"generated_at": True, "sections": {"__all__": {"as_of"}}}
-    )
-    return digest_etag(shown.encode())
+    return digest_etag(ficha.model_dump_json().encode())

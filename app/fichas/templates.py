@@ -133,8 +133,10 @@ LABELS: dict[str, dict[str, str]] = {
 
 # What a ficha writes itself, in each language of LANGUAGES (en, es, pt, fr): an event's
 # summary when its source gave none (`event.<type>`), a flag's label (`flag.<code>`), an
-# alert's title (`alert.<rule>`, filled in from the alert's detail) and an action's name
-# (`action.<type>`). Merged into LABELS, where the registry test holds each complete.
+# alert's title (`alert.<rule>`, filled in from the alert's detail), why a churn risk is
+# what it is (`churn.<cause>`, filled in from the cause's values; in English as the
+# indicators say it) and an action's name (`action.<type>`). Merged into LABELS, where
+# the registry test holds each complete.
 _TEXTS: dict[str, tuple[str, str, str, str]] = {
     "event.call.completed": (
         "Call",
@@ -526,6 +528,30 @@ _TEXTS: dict[str, tuple[str, str, str, str]] = {
         "Afetado por incidente: {incident}",
         "Touché par un incident : {incident}",
     ),
+    "churn.unsatisfied": (
+        "{count} unsatisfied contacts in 90 days",
+        "{count} contactos insatisfechos en 90 días",
+        "{count} contactos insatisfeitos em 90 dias",
+        "{count} contacts insatisfaits en 90 jours",
+    ),
+    "churn.cancellation": (
+        "asked to cancel in a message on {date}",
+        "pidió la baja en un mensaje del {date}",
+        "pediu o cancelamento numa mensagem de {date}",
+        "a demandé à résilier dans un message du {date}",
+    ),
+    "churn.legal_threat": (
+        "threatened legal action in a message on {date}",
+        "amenazó con acciones legales en un mensaje del {date}",
+        "ameaçou com ação judicial numa mensagem de {date}",
+        "a menacé d'une action en justice dans un message du {date}",
+    ),
+    "churn.silence": (
+        "no purchase for {days} days; usually every {usually}",
+        "sin compras desde hace {days} días; suele comprar cada {usually} días",
+        "sem compras há {days} dias; costuma comprar a cada {usually} dias",
+        "aucun achat depuis {days} jours ; achète d'habitude tous les {usually} jours",
+    ),
     "action.call": (
         "Call",
         "Llamar",
@@ -571,37 +597,31 @@ def _sections(*names: str | tuple[str, dict[str, Any]]) -> list[dict[str, Any]]:
     return out
 
 
+# Each job's card of a rich customer keeps to 2 KB and 40 values (docs/api.md, "The size
+# budget"): a section a job needs, once (a ticket in `tickets`, not again among the
+# interactions; a flag in `flags`, its alert by id).
 DEFAULT_TEMPLATES: dict[str, list[dict[str, Any]]] = {
     "support": _sections(
-        "open_items",
         ("tickets", {"limit": 5, "open_only": False}),
-        (
-            "recent_interactions",
-            {"limit": 10, "types": ["call.*", "email.*", "chat.*", "ticket.*"]},
-        ),
-        "preferences",
-        "pinned_notes",
-        "alerts",
+        ("recent_interactions", {"limit": 5, "types": ["call.*", "email.*", "chat.*"]}),
+        ("pinned_notes", {"limit": 5}),
     ),
     "sales": _sections(
         ("purchases", {"limit": 5}),
-        ("sales_series", {"interval": "quarter"}),
-        "opportunities_and_quotes",
-        "preferences",
-        "contacts",
+        ("opportunities_and_quotes", {"limit": 5}),
+        ("contacts", {"limit": 10}),
     ),
-    "collections": _sections("collections", "open_items", "preferences"),
+    "collections": _sections(("collections", {"limit": 10})),
     "tech_support": _sections(
         ("tickets", {"limit": 10, "open_only": True}),
-        ("behaviour", {"limit": 10}),
-        ("recent_interactions", {"limit": 5, "types": ["ticket.*", "call.*", "chat.*"]}),
-        "pinned_notes",
+        ("behaviour", {"limit": 5}),
+        ("recent_interactions", {"limit": 5, "types": ["call.*", "chat.*"]}),
+        ("pinned_notes", {"limit": 5}),
     ),
-    "marketing": _sections("behaviour", "consents", "segments", "preferences"),
+    "marketing": _sections(("behaviour", {"limit": 5}), "consents", "segments", "preferences"),
     "community": _sections(
         ("recent_interactions", {"limit": 10, "types": ["social.*", "survey.*", "chat.*"]}),
         "consents",
-        "preferences",
     ),
 }
 

@@ -90,9 +90,24 @@ class ContactIndicators(BaseModel):
     missed_calls_4h: int
 
 
+class ChurnCause(BaseModel):
+    """Why a churn risk is what it is, for a reader that words it in its own language."""
+
+    code: str = Field(
+        description="An open set: unsatisfied: `count` unsatisfied contacts in 90 days; "
+        "cancellation, legal_threat: said in a message on `date`; silence: no purchase for "
+        "`days` days where the customer `usually` bought every so many days"
+    )
+    count: int | None = None
+    date: str | None = Field(default=None, description="YYYY-MM-DD")
+    days: int | None = None
+    usually: int | None = None
+
+
 class RiskIndicators(BaseModel):
     churn: ChurnRisk
-    churn_reason: str | None = None
+    churn_reason: str | None = Field(default=None, description="Why, in English")
+    churn_cause: ChurnCause | None = None
 
 
 class MatchedTerms(BaseModel):
@@ -231,6 +246,7 @@ TEXT_EXAMPLE: dict[str, Any] = {
 RISK_EXAMPLE: dict[str, Any] = {
     "churn": "medium",
     "churn_reason": "2 unsatisfied contacts in 90 days",
+    "churn_cause": {"code": "unsatisfied", "count": 2},
 }
 LAST_INTERACTION_EXAMPLE: dict[str, Any] = {
     "at": "2026-11-02T09:15:00Z",

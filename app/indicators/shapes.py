@@ -199,9 +199,20 @@ class DerivedContact(TypedDict):
     missed_calls_4h: int
 
 
+class ChurnCause(TypedDict):
+    """Why a churn risk is what it is: a cause of ``CHURN_REASONS`` and its values."""
+
+    code: str
+    count: NotRequired[int]  # unsatisfied contacts in 90 days
+    date: NotRequired[str]  # of the message that asked to cancel or threatened
+    days: NotRequired[int]  # without a purchase
+    usually: NotRequired[int]  # days between purchases, the median
+
+
 class DerivedRisk(TypedDict):
     churn: ChurnLevel
     churn_reason: str | None
+    churn_cause: ChurnCause | None
 
 
 class MessageFinding(TextFinding):

@@ -16,6 +16,7 @@ from typing import Any, cast
 
 from app.core.money import money
 from app.indicators.shapes import (
+    ChurnCause,
     ChurnLevel,
     Derived,
     DerivedText,
@@ -42,7 +43,15 @@ VERY_NEGATIVE = -0.7
 # The mean sentiment of the last 30 days against the 60 before: this far apart is a trend.
 TREND_STEP = 0.2
 # Intents of a message that put the customer at risk of leaving, with the reason's words.
-CHURN_INTENTS = {"cancellation": "asked to cancel", "legal_threat": "threatened legal action"}
+CHURN_INTENTS = ("cancellation", "legal_threat")
+# Why a churn risk is what it is, by its cause, in English; a ficha writes the same cause
+# in its own language (``churn.<cause>`` in app/fichas/templates.py).
+CHURN_REASONS = {
+    "unsatisfied": "{count} unsatisfied contacts in 90 days",
+    "cancellation": "asked to cancel in a message on {date}",
+    "legal_threat": "threatened legal action in a message on {date}",
+    "silence": "no purchase for {days} days; usually every {usually}",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -464,24 +473,23 @@ def derive(state: State, now: datetime, policy: ValuePolicy) -> Derived:
     last = state["last"]
 
     # risk
-    churn, reason = ChurnLevel.LOW, None
+    churn, cause = ChurnLevel.LOW, None
     if len(unsatisfied90) >= 3:
-        churn, reason = ChurnLevel.HIGH, f"{len(unsatisfied90)} unsatisfied contacts in 90 days"
+        churn, cause = ChurnLevel.HIGH, ChurnCause(code="unsatisfied", count=len(unsatisfied90))
     elif text["churn_signal"] is not None:
         signal = text["churn_signal"]
-        churn = ChurnLevel.HIGH
-        reason = f"{CHURN_INTENTS[signal['intent']]} in a message on {signal['at'][:10]}"
+        churn, cause = ChurnLevel.HIGH, ChurnCause(code=signal["intent"], date=signal["at"][:10])
     elif order_count >= 3 and median_days and last_purchase:
         silence = now - datetime.fromisoformat(last_purchase)
-        days = silence.total_seconds() / 86400
+        quiet = ChurnCause(
+            code="silence", days=round(silence.total_seconds() / 86400), usually=round(median_days)
+        )
         if silence > _silence(median_days, CHURN_HIGH):
-            churn = ChurnLevel.HIGH
-            reason = f"no purchase for {days:.0f} days; usually every {median_days:.0f}"
+            churn, cause = ChurnLevel.HIGH, quiet
         elif silence > _silence(median_days, CHURN_MEDIUM):
-            churn = ChurnLevel.MEDIUM
-            reason = f"no purchase for {days:.0f} days; usually every {median_days:.0f}"
+            churn, cause = ChurnLevel.MEDIUM, quiet
     elif len(unsatisfied90) == 2:
-        churn, reason = ChurnLevel.MEDIUM, "2 unsatisfied contacts in 90 days"
+        churn, cause = ChurnLevel.MEDIUM, ChurnCause(code="unsatisfied", count=2)
     # Time since the last purchase, compared with the policy's days as durations: a customer
     # is at_risk the moment CH_SEGMENT_AT_RISK_DAYS have passed, not a whole day later.
     recency = now - datetime.fromisoformat(last_purchase) if last_purchase else None
@@ -544,9 +552,19 @@ def derive(state: State, now: datetime, policy: ValuePolicy) -> Derived:
             "missed_calls_today": len(missed_today),
             "missed_calls_4h": len(missed_4h),
         },
-        "risk": {"churn": churn, "churn_reason": reason},
+        "risk": {
+            "churn": churn,
+            "churn_reason": churn_reason(cause) if cause else None,
+            "churn_cause": cause,
+        },
         "text": text,
     }
+
+
+def churn_reason(cause: ChurnCause) -> str:
+    """Why, in English, from the cause and its values."""
+    values = {k: v for k, v in cause.items() if k != "code"}
+    return CHURN_REASONS[cause["code"]].format(**values)
 
 
 def _texts(state: State, now: datetime) -> DerivedText:
@@ -567,7 +585,7 @@ def _texts(state: State, now: datetime) -> DerivedText:
             if change <= -TREND_STEP
             else "steady"
         )
-    signals = [t for t in texts if t[0] >= day90 and set(t[6]) & CHURN_INTENTS.keys()]
+    signals = [t for t in texts if t[0] >= day90 and set(t[6]) & set(CHURN_INTENTS)]
     last = state.get("last_text")
     last_inbound = cast(
         MessageFinding | None, {"at": last[0], "event_id": last[1], **last[2]} if last else None
@@ -589,7 +607,7 @@ def _texts(state: State, now: datetime) -> DerivedText:
         "churn_signal": {
             "at": signals[-1][0],
             "event_id": signals[-1][1],
-            "intent": min(set(signals[-1][6]) & CHURN_INTENTS.keys()),
+            "intent": min(set(signals[-1][6]) & set(CHURN_INTENTS)),
         }
         if signals
         else None,

@@ -9,7 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from app.core.db import Executor, driver_connection
-from app.customers.family import family_cte
+from app.customers.family import history_cte
 from app.indicators import queries as stats_queries
 from app.indicators.state import Fact
 from app.outbox.queries import announce_cte
@@ -250,17 +250,19 @@ _SHOWN = ", ".join(f"'{name}'" for name in SHOWN_FIELDS)
 
 # A ficha's event sections in one round trip: for each want (numbered from 1 in the order
 # given: its type patterns for LIKE, none for any type; pinned notes only or not; how
-# many), the newest events of a customer and everyone merged into it. The wants come as
-# one JSON document: PostgreSQL then plans this statement once per connection, where with
-# array parameters it planned it again on every call, for longer than the query ran
-# (docs/performance.md).
-def recent_sql(customer: str, wants: str) -> str:
+# many), the newest events of a customer's history (everyone merged into it and, for an
+# organisation, its contact persons the reader sees, as its timeline shows them). The
+# wants come as one JSON document: PostgreSQL then plans this statement once per
+# connection, where with array parameters it planned it again on every call, for longer
+# than the query ran (docs/performance.md).
+def recent_sql(customer: str, wants: str, seen: str) -> str:
     """The statement reading a ficha's event sections (columns n, id, type, occurred_at,
     channel, direction, summary, actor and payload, its SHOWN_FIELDS, in the order shown),
-    on the parameters named: a uuid and the wants' JSON document."""
+    on the parameters named: a uuid and the wants' JSON document; ``seen``, the SQL
+    condition on ``c`` of the contact persons the reader sees (``visible_sql``)."""
     return (
         "WITH RECURSIVE "
-        + family_cte(f"{customer}::uuid")
+        + history_cte(f"{customer}::uuid", seen)
         + f"""
 SELECT w.n, e.id, e.type, e.occurred_at, e.channel, e.direction, e.summary, e.actor, e.payload
 FROM jsonb_array_elements({wants}::jsonb) WITH ORDINALITY AS w(want, n)
@@ -280,24 +282,12 @@ ORDER BY w.n, e.occurred_at DESC, e.id DESC
     )
 
 
-_RECENT = recent_sql("$1", "$2")
-
-
 def recent_wants(wanted: Sequence[tuple[Sequence[str], bool, int]]) -> str:
     """The wants of :func:`recent_sql` as its JSON document: (LIKE patterns, pinned only,
     how many) each."""
     return json.dumps(
         [{"patterns": list(p), "pinned": pinned, "limit": n} for p, pinned, n in wanted]
     )
-
-
-async def recent_rows(
-    on: Executor, customer_id: UUID, wanted: Sequence[tuple[Sequence[str], bool, int]]
-) -> list[Any]:
-    """For each (LIKE patterns, pinned only, how many), the newest events of a customer's
-    merge family; each row carries ``n``, the number of its want from 1."""
-    conn = await driver_connection(on)
-    return list(await conn.fetch(_RECENT, customer_id, recent_wants(wanted)))
 
 
 # The events that carry customer text, in key order from a key on, each with whether its

@@ -74,6 +74,15 @@ IdempotencyKey = Annotated[
 NDJSON = "application/x-ndjson"
 MAX_BULK_LINES = 10_000
 _FAMILIES = sorted({name.split(".")[0] for name in CATALOG})
+# An organisation's history holds its contact persons': its timeline and its stream show
+# them unless asked not to.
+ContactsFilter = Annotated[
+    bool,
+    Query(
+        description="For an organisation, its contact persons' events too (each names "
+        "its `customer_id`); no effect on a person"
+    ),
+]
 BULK_RESULTS: list[dict[str, Any]] = [
     {
         "line": 1,
@@ -371,13 +380,7 @@ async def get_timeline(
     until: Annotated[Timestamp | None, Query(description="occurred_at before")] = None,
     cursor: Annotated[str | None, Query(max_length=500)] = None,
     limit: Limit = 50,
-    contacts: Annotated[
-        bool,
-        Query(
-            description="For an organisation, its contact persons' events too (each names "
-            "its `customer_id`); no effect on a person"
-        ),
-    ] = True,
+    contacts: ContactsFilter = True,
 ) -> Any:
     for index, value in enumerate(type or []):
         type_family = value[:-2] if value.endswith(".*") else None
@@ -424,6 +427,7 @@ async def stream_timeline(
     last_event_id: Annotated[
         UUID | None, Header(alias="Last-Event-ID", description="Resume after this event")
     ] = None,
+    contacts: ContactsFilter = True,
 ) -> Any:
     """Events appended by any process arrive within a second. On reconnect with
     `Last-Event-ID`, events around that point are sent again (at least once: dedupe by id).
@@ -437,7 +441,7 @@ async def stream_timeline(
     limit = settings.max_streams_per_key
     if feed.streams_of(principal.key_id) >= limit:
         raise TooManyRequests(f"This key holds {limit} open streams already; close one first.")
-    opened = await stream.open_stream(session, customer_id, principal)
+    opened = await stream.open_stream(session, customer_id, principal, contacts)
     if isinstance(opened, customers.Merged):
         return _merged_redirect(request, opened.survivor)
     family = list(opened.family)
@@ -445,7 +449,8 @@ async def stream_timeline(
 
     async def still_open() -> bool:
         async with database.sessionmaker() as s:
-            return await stream.stream_view(s, opened.customer_id, principal) == opened
+            view = await stream.stream_view(s, opened.customer_id, principal, contacts)
+            return view == opened
 
     def until_expiry() -> float | None:
         """Seconds the stream's session token has left; None for an API key."""

@@ -153,7 +153,8 @@ RESUME_WINDOW = timedelta(seconds=30)
 
 @dataclass(frozen=True, slots=True)
 class StreamView:
-    """What a live stream shows: its customer, its status and merge family."""
+    """What a live stream shows: its customer, its status and the ids whose events it
+    carries (its merge family and, for an organisation asked so, its contact persons')."""
 
     customer_id: UUID
     status: str
@@ -161,11 +162,11 @@ class StreamView:
 
 
 async def open_stream(
-    session: AsyncSession, customer_id: UUID, principal: Principal
+    session: AsyncSession, customer_id: UUID, principal: Principal, contacts: bool
 ) -> StreamView | customers.Merged:
     """What a new live stream on a customer shows, logged as read; for a merged customer,
     only its survivor, and nothing is opened."""
-    customer, family = await customers.readable_family(session, customer_id, principal)
+    customer, family = await customers.readable_family(session, customer_id, principal, contacts)
     if customer.status == CustomerStatus.MERGED:
         return customers.Merged(await customers.survivor_id(session, customer.id))
     await record_access(session, principal, customer.id, "timeline-stream")
@@ -173,7 +174,7 @@ async def open_stream(
 
 
 async def stream_view(
-    session: AsyncSession, customer_id: UUID, principal: Principal
+    session: AsyncSession, customer_id: UUID, principal: Principal, contacts: bool
 ) -> StreamView | None:
     """What a stream on the customer would show its key now; None once the key is revoked
     or the customer is out of its sight. A stream whose view changes is closed: the client
@@ -181,7 +182,9 @@ async def stream_view(
     if not await still_active(session, principal):
         return None
     try:
-        customer, family = await customers.readable_family(session, customer_id, principal)
+        customer, family = await customers.readable_family(
+            session, customer_id, principal, contacts
+        )
     except customers.CustomerNotFound:
         return None
     return StreamView(customer.id, customer.status, frozenset(family))

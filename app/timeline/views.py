@@ -85,18 +85,10 @@ def _like(type_: str) -> str:
     return type_.translate(_LIKE_SPECIALS)
 
 
-async def recent_events(
-    on: Executor, customer_id: UUID, wanted: Sequence[tuple[Sequence[str], bool, int]]
-) -> list[list[dict[str, Any]]]:
-    """For each of ``wanted`` (types, exact or ``prefix.*``, none for any; pinned notes
-    only; how many), the newest events of an already-authorised customer and everyone
-    merged into it: one query for all of a ficha's event sections."""
-    return recent_items(await queries.recent_rows(on, customer_id, _patterns(wanted)), len(wanted))
-
-
 def recent_wants(wanted: Sequence[tuple[Sequence[str], bool, int]]) -> str:
-    """The wants of :func:`recent_events` as the events statement takes them, for a ficha
-    that reads them with other things."""
+    """For each of ``wanted`` (types, exact or ``prefix.*``, none for any; pinned notes
+    only; how many), what the events statement (``recent_sql``) takes, for a ficha that
+    reads all its event sections with other things in one query."""
     return queries.recent_wants(_patterns(wanted))
 
 
@@ -107,7 +99,7 @@ def _patterns(
 
 
 def recent_items(rows: Sequence[Any], wanted: int) -> list[list[dict[str, Any]]]:
-    """:func:`recent_events` from the rows its statement read (records, or the anonymous
+    """The events of each want from the rows its statement read (records, or the anonymous
     ones of an array, in the statement's column order), for ``wanted`` wants."""
     found: list[list[dict[str, Any]]] = [[] for _ in range(wanted)]
     for n, event_id, type_, occurred_at, channel, direction, summary, actor, payload in rows:

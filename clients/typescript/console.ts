@@ -5,7 +5,6 @@ import type { components, paths } from "./schema";
 
 type Schemas = components["schemas"];
 export type Ficha = Schemas["Ficha"];
-export type Money = Schemas["Money"];
 export type Event = Schemas["EventOut"];
 type Json<T> = T extends { content: { "application/json": infer B } } ? B : never;
 type ProblemJson<T> = T extends { content: { "application/problem+json": infer B } } ? B : never;
@@ -20,26 +19,11 @@ export type ScreenPopAnswer =
 type TimelinePage = Json<paths["/v1/customers/{customer_id}/timeline"]["get"]["responses"][200]>;
 type Conflict = ProblemJson<paths["/v1/customers"]["post"]["responses"][409]>;
 
-/** One line for the agent's header: name, tier, and lifetime value in the base currency. */
+/** One line for the agent's header: name, organisation, tier, and the value's icon code. */
 export function headline(ficha: Ficha): string {
-  let line = "";
-  for (const section of Object.values(ficha.sections)) {
-    switch (section.name) {
-      case "identity":
-        line = `${section.display_name} (${section.tier})` + line;
-        break;
-      case "indicators":
-        line += ` · ${money(section.value.lifetime_value_base)}`;
-        break;
-      default:
-        break; // sections are an open set: one this console does not know is skipped
-    }
-  }
-  return line;
-}
-
-export function money(amount: Money): string {
-  return `${amount.amount} ${amount.currency}`;
+  const { identity, indicators } = ficha.sections; // always there, keyed by their kind
+  const organization = identity.organization ? `, ${identity.organization}` : "";
+  return `${identity.display_name}${organization} (${identity.tier}) · ${indicators.value.icon}`;
 }
 
 /** Who is calling: the caller's card, the customers the number may belong to, or nobody. */

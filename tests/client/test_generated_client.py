@@ -244,7 +244,7 @@ def test_the_screen_pop_in_any_spelling(api: Any, server: tuple[str, dict[str, s
         assert popped.status_code == 200, (spelling, popped.content)
         ficha = popped.parsed
         assert isinstance(ficha, models.Ficha) and ficha.customer_id == customer.id
-        identity = ficha.sections["identity"]
+        identity = ficha.sections.identity
         assert isinstance(identity, models.IdentitySection), spelling
         assert identity.display_name == "Ana Caller"
     base, header = server

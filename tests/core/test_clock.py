@@ -80,12 +80,5 @@ async def test_what_the_service_dates_itself_is_the_clocks_now(
     clock.advance(timedelta(minutes=1))
     indicators = await call(client, "GET", f"/v1/customers/{customer}/indicators", headers=admin)
     assert instant(indicators["as_of"]) == clock.now()
-    ficha = await call(
-        client, "GET", f"/v1/customers/{customer}/ficha", params={"role": "support"}, headers=admin
-    )
-    assert instant(ficha["generated_at"]) == clock.now()
-    assert instant(ficha["sections"]["indicators"]["as_of"]) == clock.now()
-    # The flags as of the last evaluation: the incident's close, a minute before.
-    assert instant(ficha["sections"]["flags"]["as_of"]) == clock.now() - timedelta(minutes=1)
     exported = await call(client, "GET", f"/v1/customers/{customer}/export", headers=admin)
     assert instant(exported["exported_at"]) == clock.now()

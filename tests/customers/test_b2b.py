@@ -68,7 +68,7 @@ async def _patch(
     assert response.status_code == 200, response.text
 
 
-async def test_a_contacts_ficha_shows_its_organisations_value_and_satisfaction(
+async def test_a_contacts_ficha_shows_its_organisations_value_and_satisfaction_that_differ(
     client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock
 ) -> None:
     b2b = await _b2b(client, admin, clock)
@@ -77,14 +77,10 @@ async def test_a_contacts_ficha_shows_its_organisations_value_and_satisfaction(
     )
     assert response.status_code == 200, response.text
     indicators = response.json()["sections"]["indicators"]
-    organization = indicators["organization"]
-    assert organization["customer_id"] == b2b["org"]
-    assert organization["display_name"] == "Acme Industrial S.A."
-    assert organization["value"]["lifetime_value_base"] == {
-        "amount": "30000.00",
-        "currency": "EUR",
-    }
-    assert "satisfaction" in organization
+    assert indicators["value"] == {"level": "none", "icon": "value_none"}
+    assert indicators["organization"] == {"value": {"level": "high", "icon": "value_high"}}, (
+        "its organisation's value, which differs; not its satisfaction, unknown for both"
+    )
     # The organisation's own ficha has none: it is no contact.
     own = await client.get(
         f"/v1/customers/{b2b['org']}/ficha", params={"role": "sales"}, headers=admin
@@ -147,3 +143,29 @@ async def test_a_contact_joining_or_leaving_moves_its_history_in_the_indicators(
     assert await org_value() == "30000.00"
     await _patch(client, admin, b2b["cto"], {"organization_id": b2b["org"]})
     assert await org_value() == "30500.00"
+
+
+async def test_an_organisations_ficha_shows_its_contact_persons_events(
+    client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock
+) -> None:
+    """As its timeline does: the contact's call is among the organisation's interactions,
+    on its ficha and on its screen-pop."""
+    org = await new_customer(
+        client,
+        admin,
+        kind="organization",
+        display_name="Acme Industrial S.A.",
+        identifiers=[{"kind": "phone", "value": "+34 910 000 000"}],
+    )
+    cto = await new_customer(client, admin, display_name="Marta Gil", organization_id=org)
+    call = {
+        "type": "call.completed",
+        "occurred_at": clock.ago(days=1).isoformat(),
+        "payload": {"from": "+34611222333", "duration_s": 240, "agent": "agent-2"},
+    }
+    assert (await append(client, admin, cto, call)).status_code == 201
+    for url in (f"/v1/customers/{org}/ficha", "/v1/fichas/by-phone/910000000"):
+        response = await client.get(url, params={"role": "support"}, headers=admin)
+        assert response.status_code == 200, response.text
+        shown = response.json()["sections"].get("recent_interactions", {"items": []})["items"]
+        assert [e["summary"] for e in shown] == ["Call, 240 s"], url

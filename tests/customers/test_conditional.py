@@ -9,7 +9,6 @@ from app.core.preconditions import if_match_allows, if_none_match_matches
 from tests.support.clock import ControlledClock
 
 PHONE = "+34612345678"
-NOTE = {"type": "note.added", "occurred_at": "2026-01-05T10:00:00Z", "payload": {"text": "Hola"}}
 
 
 async def new_person(client: httpx.AsyncClient, admin: dict[str, str], **fields: object) -> str:
@@ -145,7 +144,7 @@ async def test_ficha_etag_follows_what_it_shows(
     first = await client.get(url, params=params, headers=admin)
     assert first.status_code == 200
     tag = first.headers["etag"]
-    assert tag.startswith('W/"'), "generated_at differs between equal fichas: a weak ETag"
+    assert tag.startswith('W/"'), "a weak ETag: the same card, not the same bytes forever"
 
     # Read a little later: the card is as of another instant, and shows the same.
     clock.advance(timedelta(seconds=5))
@@ -157,8 +156,13 @@ async def test_ficha_etag_follows_what_it_shows(
     spanish = await client.get(url, params={**params, "lang": "es"}, headers=admin)
     assert english.headers["etag"] != spanish.headers["etag"]
 
-    # Anything the ficha shows changes its ETag: here the last interaction and the note.
-    appended = await client.post(f"/v1/customers/{customer}/events", json=NOTE, headers=admin)
+    # Anything the ficha shows changes its ETag: here a call among its interactions.
+    call = {
+        "type": "call.completed",
+        "occurred_at": "2026-01-05T10:00:00Z",
+        "payload": {"from": PHONE, "duration_s": 60},
+    }
+    appended = await client.post(f"/v1/customers/{customer}/events", json=call, headers=admin)
     assert appended.status_code == 201, appended.text
     changed = await client.get(url, params=params, headers={**admin, "If-None-Match": tag})
     assert changed.status_code == 200 and changed.headers["etag"] != tag

@@ -34,31 +34,26 @@ async def test_each_role_sees_its_sections_in_order(
     # A person has no contact persons: that section, empty, is left out.
     shown = [s["name"] for s in DEFAULT_TEMPLATES[role] if s["name"] != "contacts"]
     assert list(card["sections"]) == shown
-    assert card["role"] == role and card["customer_id"] == rich["person"]
+    assert card["customer_id"] == rich["person"]
     identity = card["sections"]["identity"]
     assert identity["display_name"] == "Lucía Núñez" and identity["tier"] == "vip"
-    assert identity["organization"]["display_name"] == "Talleres Núñez S.L."
-    assert {"kind": "phone", "value": "+34612345678"} in identity["identifiers"]
-    value = card["sections"]["indicators"]["value"]
-    assert (
-        value["lifetime_value"] == [{"amount": "180.00", "currency": "EUR"}]
-        and value["order_count"] == 2
-    )
+    assert identity["organization"] == "Talleres Núñez S.L."
+    assert identity["language"] == "es", "the customer's language, not the card's (en)"
+    assert not {"kind", "status", "unverified"} & set(identity), "a verified active person"
     indicators = card["sections"]["indicators"]
-    assert indicators["satisfaction"]["unsatisfied_90d"] == 3
-    assert (indicators["satisfaction"]["level"], indicators["satisfaction"]["icon"]) == (
-        "unhappy",
-        "satisfaction_unhappy",
-    )
-    assert (indicators["value"]["level"], indicators["value"]["icon"]) == ("low", "value_low")
-    assert (indicators["churn_risk"]["level"], indicators["churn_risk"]["icon"]) == (
-        "high",
-        "churn_high",
-    )
-    codes = {f["code"] for f in card["sections"]["flags"]["items"]}
-    assert codes == {"at_risk", "recurring_problem", "open_dispute"}
-    assert all("as_of" in s and s["label"] for s in card["sections"].values())
-    assert card["generated_at"]
+    assert indicators["satisfaction"] == {"level": "unhappy", "icon": "satisfaction_unhappy"}
+    assert indicators["value"] == {"level": "low", "icon": "value_low"}
+    assert indicators["churn_risk"] == {
+        "level": "high",
+        "icon": "churn_high",
+        "churn_reason": "3 unsatisfied contacts in 90 days",
+    }
+    assert "sentiment" not in indicators, "no message analysed yet"
+    assert "organization" not in indicators, "its organisation's value and satisfaction are its own"
+    flags = card["sections"]["flags"]["items"]
+    assert set(flags) == {"at_risk", "recurring_problem", "open_dispute"}
+    for section in card["sections"].values():  # named by its key, dated by the answer
+        assert section["label"] and not {"name", "as_of"} & set(section)
 
 
 async def test_what_each_job_gets(
@@ -66,57 +61,52 @@ async def test_what_each_job_gets(
 ) -> None:
     person = rich["person"]
     support = (await ficha(client, admin, person, "support"))["sections"]
-    assert [o["order_id"] for o in support["open_items"]["orders"]] == ["A2"]
-    assert support["open_items"]["disputes"] == ["pi_9"] and support["open_items"][
-        "overdue_invoices"
-    ] == ["F-7"]
-    assert [t["ticket_id"] for t in support["tickets"]["items"]] == ["T2", "T1"]
-    late_again, late = support["tickets"]["items"]
-    assert (late_again["subject"], late_again["status"]) == ("Late again", "open")
-    assert (late["subject"], late["resolution"]) == ("Late", "Resent by courier")
-    assert support["recent_interactions"]["items"][0]["type"] == "call.completed"
-    assert {e["type"].split(".")[0] for e in support["recent_interactions"]["items"]} <= {
-        "call",
-        "email",
-        "chat",
-        "ticket",
-    }
-    assert (
-        support["preferences"]["do_not_call"] is True
-        and support["preferences"]["notes"] == "No sales calls"
+    assert list(support["tickets"]["items"]) == ["T2", "T1"]
+    late_again, late = support["tickets"]["items"].values()
+    assert late_again == {"subject": "Late again", "status": "open"}
+    assert late == {"subject": "Late", "status": "resolved", "resolution": "Resent by courier"}
+    assert [e["summary"] for e in support["recent_interactions"]["items"]] == ["Call, 120 s"], (
+        "the tickets are not shown again as interactions"
     )
-    flags = {f["code"]: f for f in support["flags"]["items"]}
-    alerts = {a["id"]: a for a in support["alerts"]["items"]}
-    assert {flags[code]["alert_id"] for code in flags} == set(alerts), "each flag its alert"
-    assert alerts[flags["open_dispute"]["alert_id"]]["title"] == "Open payment dispute (pi_9)"
-    assert all(set(a) == {"id", "title", "severity", "raised_at"} for a in alerts.values()), (
-        "an alert is not repeated whole: its flag shows the rest"
-    )
+    assert support["pinned_notes"]["items"][0]["text"] == "Prefers mornings"
+    assert not {"open_items", "alerts", "preferences"} & set(support)
+    flags = support["flags"]["items"]
+    assert flags["open_dispute"]["severity"] == "danger"
+    listed = await client.get("/v1/alerts", params={"customer_id": person}, headers=admin)
+    alerts = {a["id"]: a for a in listed.json()["items"]}
+    for code, flag in flags.items():  # each flag once, with the open alert that raised it
+        alert = alerts[flag["alert_id"]]
+        assert (alert["code"], alert["status"]) == (code, "open")
 
     sales = (await ficha(client, admin, person, "sales"))["sections"]
-    assert [p["order_id"] for p in sales["purchases"]["items"]] == ["A2", "A1"]
-    assert sales["purchases"]["items"][1]["products"] == [
+    assert list(sales["purchases"]["items"]) == ["A2", "A1"]
+    assert sales["purchases"]["items"]["A1"]["products"] == [
         {"sku": "BOOT", "name": "Botas de montaña"}
     ], "product names beside SKUs"
-    assert [e["type"] for e in sales["opportunities_and_quotes"]["items"]] == ["quote.sent"]
-    assert sales["sales_series"]["interval"] == "quarter" and sales["sales_series"]["items"]
+    assert sales["purchases"]["items"]["A2"]["total"] == {"amount": "80.00", "currency": "EUR"}
+    [quote] = sales["opportunities_and_quotes"]["items"]
+    assert (quote["summary"], quote["amount"]) == (
+        "Quote sent",
+        {"amount": "900.00", "currency": "EUR"},
+    )
     assert "collections" not in sales and "tickets" not in sales
 
     collections = (await ficha(client, admin, person, "collections"))["sections"]
-    assert [i["invoice_id"] for i in collections["collections"]["overdue_invoices"]] == ["F-7"]
-    assert [p["reason"] for p in collections["collections"]["failed_payments"]] == ["card declined"]
-    assert [d["payment_id"] for d in collections["collections"]["disputes"]] == ["pi_9"]
+    owed = collections["collections"]
+    assert owed["overdue_invoices"]["F-7"]["amount"] == {"amount": "300.00", "currency": "EUR"}
+    assert owed["failed_payments"]["pi_10"]["reason"] == "card declined"
+    assert owed["disputes"]["pi_9"]["status"] == "open"
     assert "purchases" not in collections and "behaviour" not in collections
 
     tech = (await ficha(client, admin, person, "tech_support"))["sections"]
-    assert [t["ticket_id"] for t in tech["tickets"]["items"]] == ["T2"], "open tickets only"
-    assert tech["behaviour"]["items"][0]["type"] == "web.page_viewed"
+    assert list(tech["tickets"]["items"]) == ["T2"], "open tickets only"
+    assert tech["behaviour"]["items"][0]["pages"] == ["https://shop.example/boots"]
 
     marketing = await ficha(client, admin, person, "marketing")
-    assert marketing["sections"]["segments"]["value_segment"]
-    assert {(c["channel"], c["granted"]) for c in marketing["sections"]["consents"]["items"]} == {
-        ("email", True),
-        ("phone", False),
+    assert marketing["sections"]["segments"]["value_segment"] == "occasional"
+    assert marketing["sections"]["consents"]["channels"] == {
+        "email": {"marketing": True},
+        "phone": {"marketing": False},
     }
     assert "open_items" not in marketing["sections"] and "collections" not in marketing["sections"]
     assert marketing["actions"] == [
@@ -125,6 +115,7 @@ async def test_what_each_job_gets(
 
     org = (await ficha(client, admin, rich["org"], "sales"))["sections"]
     assert [c["display_name"] for c in org["contacts"]["items"]] == ["Lucía Núñez"]
+    assert org["identity"]["kind"] == "organization"
 
 
 async def test_event_sections_read_the_whole_merge_family(
@@ -166,12 +157,12 @@ async def test_event_sections_read_the_whole_merge_family(
     put = await client.put("/v1/ficha-templates/support", json=template, headers=admin)
     assert put.status_code == 200, put.text
     sections = (await ficha(client, admin, survivor, "support"))["sections"]
-    recent = sections["recent_interactions"]["items"]
-    assert [e["type"] for e in recent] == ["web.page_viewed", "web.page_viewed"]
+    recent = sections["recent_interactions"]["items"]  # each summary is its type, as given
+    assert [e["summary"] for e in recent] == ["web.page_viewed", "web.page_viewed"]
     assert [e["occurred_at"][:10] for e in recent] == [ago(clock, 2)[:10], ago(clock, 3)[:10]]
-    assert [e["type"] for e in sections["pinned_notes"]["items"]] == ["note.added"]
+    assert [e["text"] for e in sections["pinned_notes"]["items"]] == ["Pinned"]
     assert sections["pinned_notes"]["items"][0]["occurred_at"][:10] == ago(clock, 4)[:10]
-    assert [e["type"] for e in sections["behaviour"]["items"]] == [
+    assert [e["summary"] for e in sections["behaviour"]["items"]] == [
         "product.used",
         "web.page_viewed",
     ]
@@ -313,15 +304,20 @@ async def test_roles_and_owner_restriction(
 async def test_labels_follow_the_language(
     client: httpx.AsyncClient, admin: dict[str, str], rich: dict[str, str]
 ) -> None:
-    spanish = await ficha(client, admin, rich["person"], "support", lang="es")
-    assert spanish["language"] == "es" and spanish["sections"]["open_items"]["label"] == "En curso"
+    url = f"/v1/customers/{rich['person']}/ficha"
+    spanish = await client.get(url, params={"role": "support", "lang": "es"}, headers=admin)
+    assert spanish.headers["content-language"] == "es"
+    assert spanish.json()["sections"]["tickets"]["label"] == "Incidencias"
     response = await client.get(
-        f"/v1/customers/{rich['person']}/ficha",
+        url,
         params={"role": "support"},
         headers={**admin, "Accept-Language": "pt-BR,pt;q=0.9,en;q=0.5"},
     )
+    assert response.headers["content-language"] == "pt"
     assert response.json()["sections"]["tickets"]["label"] == "Chamados"
-    assert (await ficha(client, admin, rich["person"], "support", lang="de"))["language"] == "en"
+    german = await client.get(url, params={"role": "support", "lang": "de"}, headers=admin)
+    assert german.headers["content-language"] == "en"
+    assert german.json()["sections"]["tickets"]["label"] == "Tickets"
 
 
 async def test_editing_a_template_changes_the_next_ficha(
@@ -351,7 +347,7 @@ async def test_editing_a_template_changes_the_next_ficha(
         card["sections"]["purchases"]["label"] == "Últimas compras"
         and len(card["sections"]["purchases"]["items"]) == 1
     )
-    assert card["sections"]["pinned_notes"]["items"][0]["summary"] == "Nota"
+    assert card["sections"]["pinned_notes"]["items"][0]["text"] == "Prefers mornings"
     assert (await client.delete("/v1/ficha-templates/support", headers=admin)).status_code == 204
     restored = await ficha(client, admin, rich["person"], "support")
     assert list(restored["sections"]) == [s["name"] for s in DEFAULT_TEMPLATES["support"]]
@@ -592,7 +588,7 @@ async def test_a_ficha_read_again_later_is_not_modified(
     role: str,
 ) -> None:
     """Every section of every job's card: a card made later that shows the same answers
-    304 to the first one's ETag (its sections' as_of say "now", and now has moved)."""
+    304 to the first one's ETag."""
     url = f"/v1/customers/{rich['person']}/ficha"
     first = await client.get(url, params={"role": role}, headers=admin)
     assert first.status_code == 200, first.text
@@ -645,13 +641,14 @@ async def test_texts_are_offered_to_whoever_prefers_them_with_consent(
 
 
 @pytest.mark.parametrize(
-    ("lang", "flag", "title", "summary", "action"),
+    ("lang", "flag", "title", "summary", "churn", "action"),
     [
         (
             "es",
             "Disputa abierta",
             "Disputa de pago abierta (pi_9)",
             "Llamada, 120 s",
+            "3 contactos insatisfechos en 90 días",
             "Enviar email",
         ),
         (
@@ -659,6 +656,7 @@ async def test_texts_are_offered_to_whoever_prefers_them_with_consent(
             "Contestação aberta",
             "Contestação de pagamento aberta (pi_9)",
             "Chamada, 120 s",
+            "3 contactos insatisfeitos em 90 dias",
             "Enviar email",
         ),
         (
@@ -666,9 +664,17 @@ async def test_texts_are_offered_to_whoever_prefers_them_with_consent(
             "Litige ouvert",
             "Litige de paiement ouvert (pi_9)",
             "Appel, 120 s",
+            "3 contacts insatisfaits en 90 jours",
             "Envoyer un e-mail",
         ),
-        ("en", "Open dispute", "Open payment dispute (pi_9)", "Call, 120 s", "Email"),
+        (
+            "en",
+            "Open dispute",
+            "Open payment dispute (pi_9)",
+            "Call, 120 s",
+            "3 unsatisfied contacts in 90 days",
+            "Email",
+        ),
     ],
 )
 async def test_what_a_ficha_writes_itself_is_in_its_language(
@@ -679,16 +685,29 @@ async def test_what_a_ficha_writes_itself_is_in_its_language(
     flag: str,
     title: str,
     summary: str,
+    churn: str,
     action: str,
 ) -> None:
-    """Flag labels, alert titles, default event summaries and action names; a summary
-    its source gave stays as given."""
-    card = await ficha(client, admin, rich["person"], "support", lang=lang)
+    """Flag labels, alert titles, default event summaries, why the churn risk is what it
+    is and action names; a summary its source gave stays as given."""
+    template = {
+        "sections": [
+            {"name": "identity"},
+            {"name": "indicators"},
+            {"name": "flags"},
+            {"name": "recent_interactions", "types": ["call.*"]},
+            {"name": "alerts"},
+        ]
+    }
+    put = await client.put("/v1/ficha-templates/writer", json=template, headers=admin)
+    assert put.status_code == 200, put.text
+    card = await ficha(client, admin, rich["person"], "writer", lang=lang)
     sections = card["sections"]
-    labels = {f["code"]: f["label"] for f in sections["flags"]["items"]}
+    labels = {code: f["label"] for code, f in sections["flags"]["items"].items()}
     assert labels["open_dispute"] == flag
     assert title in [a["title"] for a in sections["alerts"]["items"]]
     assert sections["recent_interactions"]["items"][0]["summary"] == summary
+    assert sections["indicators"]["churn_risk"]["churn_reason"] == churn
     assert [a["label"] for a in card["actions"]] == [action]
     assert LABELS[lang]["flag.at_risk"] == labels["at_risk"]
 

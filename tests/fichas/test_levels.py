@@ -10,7 +10,7 @@ from app.indicators.shapes import ValueSegment
 @pytest.mark.parametrize(
     ("csat", "nps", "level"),
     [
-        (None, None, "unknown"),
+        (None, None, None),
         (2, None, "unhappy"),
         (3, None, "neutral"),
         (5, None, "happy"),
@@ -22,7 +22,7 @@ from app.indicators.shapes import ValueSegment
     ],
 )
 def test_satisfaction_is_the_worse_of_the_latest_ratings(
-    csat: int | None, nps: int | None, level: str
+    csat: int | None, nps: int | None, level: str | None
 ) -> None:
     assert levels.satisfaction(csat, nps) == level
 

@@ -13,9 +13,11 @@ from app.fichas.templates import (
     LABELS,
     LANGUAGES,
     SECTIONS,
+    text,
     validate_sections,
 )
 from app.indicators.rules import DEFAULT_RULES
+from app.indicators.state import CHURN_REASONS
 from app.timeline.catalog import CATALOG
 
 
@@ -24,9 +26,9 @@ def test_every_section_has_a_builder() -> None:
 
 
 def test_every_section_has_its_typed_model() -> None:
-    """The spec types each section a template may name, discriminated by `name`."""
-    union = Ficha.model_json_schema()["properties"]["sections"]["additionalProperties"]
-    assert set(union["discriminator"]["mapping"]) == set(SECTIONS)
+    """The spec types each section a template may name, by its key in `sections`."""
+    sections = Ficha.model_json_schema()["$defs"]["FichaSections"]["properties"]
+    assert set(sections) == set(SECTIONS)
 
 
 def test_the_sections_that_show_events_are_sections() -> None:
@@ -51,6 +53,19 @@ def test_every_text_a_ficha_writes_is_in_every_language(language: str) -> None:
     flags = {"at_risk", "abandoned_calls", "recurring_problem", "open_dispute", "incident"}
     assert {f"flag.{code}" for code in flags | {"urgent_message", "angry_customer"}} <= keys
     assert {f"action.{kind}" for kind in ("call", "email", "sms", "whatsapp")} <= keys
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_every_churn_reason_is_written_in_every_language(language: str) -> None:
+    """The indicators say why a churn risk is what it is in English (``CHURN_REASONS``);
+    a ficha says it in its language, from the same cause and values."""
+    values = {"count": 3, "date": "2026-11-02", "days": 90, "usually": 30}
+    for cause, english in CHURN_REASONS.items():
+        assert text("en", f"churn.{cause}", **values) == english.format(**values)
+        written = text(language, f"churn.{cause}", **values)
+        assert written and (language == "en" or written != english.format(**values)), cause
+        for value in ("3", "2026-11-02", "90", "30"):
+            assert (value in written) == (value in english.format(**values)), (cause, value)
 
 
 def test_every_job_role_has_a_valid_default_template() -> None:

@@ -5,6 +5,7 @@ import httpx
 import pytest
 
 from app.core.config import Settings
+from tests.support.clock import ControlledClock
 
 
 @pytest.fixture
@@ -13,22 +14,23 @@ def settings(settings: Settings) -> Settings:
 
 
 async def test_the_value_is_in_the_apps_base_currency_at_its_rates(
-    client: httpx.AsyncClient, admin: dict[str, str]
+    client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock
 ) -> None:
     created = await client.post("/v1/customers", json={"display_name": "Ana"}, headers=admin)
     customer = created.json()["id"]
     order = {
         "type": "order.placed",
-        "occurred_at": "2026-03-01T09:00:00+00:00",
-        "payload": {"order_id": "SO-1", "total": "100.00", "currency": "EUR"},
+        "occurred_at": clock.ago(days=1).isoformat(),
+        "payload": {"order_id": "SO-1", "total": "950.00", "currency": "EUR"},
     }
     appended = await client.post(f"/v1/customers/{customer}/events", json=order, headers=admin)
     assert appended.status_code == 201, appended.text
-    in_usd = {"amount": "110.00", "currency": "USD"}
+    in_usd = {"amount": "1045.00", "currency": "USD"}
 
     indicators = await client.get(f"/v1/customers/{customer}/indicators", headers=admin)
     assert indicators.json()["value"]["lifetime_value_base"] == in_usd
     ficha = await client.get(
         f"/v1/customers/{customer}/ficha", params={"role": "sales"}, headers=admin
     )
-    assert ficha.json()["sections"]["indicators"]["value"]["lifetime_value_base"] == in_usd
+    # A champion from 1,000 of the base currency: 950 EUR are 1,045 USD (in EUR, a new one).
+    assert ficha.json()["sections"]["indicators"]["value"]["level"] == "high"

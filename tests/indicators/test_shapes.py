@@ -23,6 +23,7 @@ from app.indicators import schemas, shapes
         (shapes.UrgentMessage, schemas.UrgentMessage),
         (shapes.AngryMessage, schemas.AngryMessage),
         (shapes.ChurnSignal, schemas.ChurnSignal),
+        (shapes.ChurnCause, schemas.ChurnCause),
     ],
 )
 def test_each_typed_section_has_the_keys_of_its_answer(typed: type, model: type[BaseModel]) -> None:

@@ -23,6 +23,11 @@ POLICY = ValuePolicy(base_currency="EUR", rates={"USD": Decimal("0.5")})
 _ids = iter(range(10**6))
 
 
+def _why(found: Any) -> dict[str, Any]:
+    """The churn risk and its reason in English (its cause, the same in other words)."""
+    return {"churn": found["risk"]["churn"], "churn_reason": found["risk"]["churn_reason"]}
+
+
 def fact(type_: str, days_ago: float, channel: str = "store", **payload: Any) -> Fact:
     return Fact(f"e{next(_ids):06d}", type_, NOW - timedelta(days=days_ago), channel, payload)
 
@@ -191,12 +196,12 @@ def test_a_regular_buyer_gone_quiet(silent_days: int, churn: str, reason: str | 
         (silent_days + 30, "10.00", "EUR"),
         (silent_days, "10.00", "EUR"),
     )
-    assert indicators(*history)["risk"] == {"churn": churn, "churn_reason": reason}
+    assert _why(indicators(*history)) == {"churn": churn, "churn_reason": reason}
 
 
 def test_two_orders_are_not_a_habit() -> None:
     history = orders((200, "10.00", "EUR"), (190, "10.00", "EUR"))
-    assert indicators(*history)["risk"] == {"churn": "low", "churn_reason": None}
+    assert _why(indicators(*history)) == {"churn": "low", "churn_reason": None}
 
 
 # --- service ----------------------------------------------------------------------------
@@ -256,13 +261,17 @@ def test_satisfaction_in_90_days() -> None:
         "nps_90d_average": 7.33,
         "unsatisfied_90d": 3,
     }
-    assert found["risk"] == {"churn": "high", "churn_reason": "3 unsatisfied contacts in 90 days"}
+    assert found["risk"] == {
+        "churn": "high",
+        "churn_reason": "3 unsatisfied contacts in 90 days",
+        "churn_cause": {"code": "unsatisfied", "count": 3},
+    }
 
 
 def test_two_unsatisfied_contacts_are_a_medium_risk() -> None:
     history = [fact("survey.answered", 3, "web", csat=1), fact("survey.answered", 2, "web", nps=0)]
     found = indicators(*history)
-    assert found["risk"] == {"churn": "medium", "churn_reason": "2 unsatisfied contacts in 90 days"}
+    assert _why(found) == {"churn": "medium", "churn_reason": "2 unsatisfied contacts in 90 days"}
 
 
 def test_missed_calls_today_and_in_4_hours_and_the_last_interaction() -> None:
@@ -545,7 +554,7 @@ def message(
 def test_three_negative_messages_are_three_unsatisfied_contacts() -> None:
     said = indicators(message(1, "negative", -0.6), message(5, "negative", -0.4))
     assert said["satisfaction"]["unsatisfied_90d"] == 2
-    assert said["risk"] == {"churn": "medium", "churn_reason": "2 unsatisfied contacts in 90 days"}
+    assert _why(said) == {"churn": "medium", "churn_reason": "2 unsatisfied contacts in 90 days"}
     said = indicators(
         message(1, "negative", -0.6), message(5, "negative", -0.4), message(80, "negative", -0.3)
     )
@@ -616,9 +625,11 @@ def test_an_urgent_or_angry_message_holds_its_rule_for_24_hours() -> None:
 
 def test_a_message_asking_to_cancel_is_a_churn_risk_with_its_reason() -> None:
     said = indicators(message(3, "negative", -0.3, intents=("cancellation", "complaint")))
+    day = str((NOW - timedelta(days=3)).date())
     assert said["risk"] == {
         "churn": "high",
-        "churn_reason": f"asked to cancel in a message on {(NOW - timedelta(days=3)).date()}",
+        "churn_reason": f"asked to cancel in a message on {day}",
+        "churn_cause": {"code": "cancellation", "date": day},
     }
     assert said["text"]["churn_signal"]["intent"] == "cancellation"
     assert indicators(message(91, intents=("legal_threat",)))["risk"]["churn"] == "low"

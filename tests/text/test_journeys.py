@@ -98,7 +98,7 @@ async def test_an_urgent_angry_email_alerts_the_owner_raises_priority_and_shows_
     assert (sentiment["level"], sentiment["icon"]) == ("angry", "sentiment_angry")
     assert sentiment["last_message"]["urgency"] == "high"
     assert "delivery" in sentiment["last_message"]["intents"]
-    assert "urgent_message" in [f["code"] for f in ficha["sections"]["flags"]["items"]]
+    assert "urgent_message" in ficha["sections"]["flags"]["items"]
 
     # A day later the message no longer counts as urgent (the maintenance pass then
     # clears the alert and the flag: tests/indicators/test_what_indicators_say.py).

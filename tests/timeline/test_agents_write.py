@@ -76,7 +76,7 @@ async def test_a_pinned_note_shows_in_the_ficha(
         )
     ).json()
     pinned = ficha["sections"]["pinned_notes"]["items"]
-    assert [(n["summary"], n["actor"]) for n in pinned] == [("Allergic to latex gloves", "agent-2")]
+    assert [(n["text"], n["actor"]) for n in pinned] == [("Allergic to latex gloves", "agent-2")]
 
 
 async def test_a_note_retried_with_its_key_is_stored_once(

@@ -374,3 +374,28 @@ async def test_an_expired_token_sends_no_more_events(
             assert await asyncio.wait_for(read_events(response, 1), WITHIN) == []
         finally:
             await stream.__aexit__(None, None, None)
+
+
+async def test_an_organisations_stream_carries_its_contact_persons_events(
+    served: tuple[str, dict[str, str]], database: Database, clock: ControlledClock
+) -> None:
+    """As its timeline does (the same `contacts` filter, on by default)."""
+    base, admin = served
+    async with httpx.AsyncClient(base_url=base, headers=admin, timeout=10) as client:
+        org = await new_customer(client, admin, kind="organization", display_name="Acme")
+        contact = await new_customer(client, admin, display_name="Marta", organization_id=org)
+        async with client.stream("GET", f"/v1/customers/{org}/timeline/stream") as response:
+            assert response.status_code == 200
+            await asyncio.sleep(0.3)
+            by_contact = await append_elsewhere(database, clock, contact, "the contact's")
+            received = await asyncio.wait_for(read_events(response, 1), timeout=5)
+        assert received[0]["id"] == by_contact
+        assert json.loads(received[0]["data"])["customer_id"] == contact
+        alone = f"/v1/customers/{org}/timeline/stream?contacts=false"
+        async with client.stream("GET", alone) as response:
+            assert response.status_code == 200
+            await asyncio.sleep(0.3)
+            await append_elsewhere(database, clock, contact, "not the organisation's")
+            own = await append_elsewhere(database, clock, org, "the organisation's")
+            received = await asyncio.wait_for(read_events(response, 1), timeout=5)
+        assert received[0]["id"] == own
