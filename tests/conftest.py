@@ -19,9 +19,10 @@ from app.auth.service import create_key
 from app.core.config import Settings
 from app.core.db import (
     Database,
+    DriverUnit,
     begun_driver,
     get_connection,
-    get_lazy_session,
+    get_driver_unit,
     get_session,
     plain_url,
 )
@@ -220,7 +221,12 @@ def app(
 
     application.dependency_overrides[get_connection] = connection_in_test_transaction
     application.dependency_overrides[get_session] = session_in_test_transaction
-    application.dependency_overrides[get_lazy_session] = session_in_test_transaction
+
+    async def unit_in_test_transaction() -> AsyncIterator[DriverUnit]:
+        async with DriverUnit(database, connection) as unit:
+            yield unit
+
+    application.dependency_overrides[get_driver_unit] = unit_in_test_transaction
     return application
 
 
