@@ -19,8 +19,6 @@ from app.core.money import Money
 from app.customers.schemas import (
     ContactChannel,
     ContactHours,
-    ContactOut,
-    CustomerKind,
     CustomerStatus,
     Tier,
 )
@@ -106,13 +104,11 @@ class Section(BaseModel):
 
 
 class IdentitySection(Section):
-    """Who the customer is, by what an agent must know beyond the name: what is usual (a
-    person, active, verified, speaking the ficha's language) is left out."""
+    """Who the customer is, by what an agent must know beyond the name: what is usual
+    (active, verified, speaking the ficha's language) is left out. An organisation's is
+    labelled as one ("Empresa", "Company"), a person's as a customer."""
 
     display_name: str
-    kind: Literal[CustomerKind.ORGANIZATION] | None = Field(
-        default=None, description="An organisation's; absent for a person"
-    )
     organization: str | None = Field(
         default=None, description="A contact person's organisation, by its name"
     )
@@ -303,8 +299,20 @@ class PreferencesSection(Section):
     notes: str | None = None
 
 
+class ContactItem(BaseModel):
+    """A contact person as a card shows them: how to name and reach them (their customer
+    record has every identifier)."""
+
+    display_name: str
+    job_title: str | None = None
+    phone: str | None = Field(default=None, description="Their first phone number, E.164")
+    email: str | None = Field(default=None, description="Their first e-mail address")
+
+
 class ContactsSection(Section):
-    items: list[ContactOut] = Field(default_factory=list)
+    items: dict[str, ContactItem] = Field(
+        default_factory=dict, description="An organisation's contact persons, keyed by customer id"
+    )
 
 
 class SalesSeriesSection(Section):

@@ -181,12 +181,11 @@ def _ticket(ticket: TicketEntry) -> dict[str, Any]:
 
 
 def _identity(ctx: Context, section: Section) -> dict[str, Any]:
-    """Who the customer is; what is usual (a person, active, verified, speaking the
-    ficha's language) goes without saying."""
+    """Who the customer is; what is usual (active, verified, speaking the ficha's
+    language) goes without saying, and an organisation says so by its label."""
     c = ctx.customer
     return {
         "display_name": c.display_name,
-        "kind": c.kind.value if c.kind is CustomerKind.ORGANIZATION else None,
         "organization": c.organization.display_name if c.organization else None,
         "tier": c.tier.value,
         "language": c.preferred_language if c.preferred_language != ctx.language else None,
@@ -306,8 +305,18 @@ def _preferences(ctx: Context, section: Section) -> dict[str, Any]:
 
 
 def _contacts(ctx: Context, section: Section) -> dict[str, Any]:
-    contacts = ctx.customer.contacts or []
-    return {"items": [c.model_dump(mode="json") for c in contacts[: section["limit"]]]}
+    items: dict[str, Any] = {}
+    for contact in (ctx.customer.contacts or [])[: section["limit"]]:
+        first: dict[str, str] = {}
+        for identifier in contact.identifiers:
+            first.setdefault(identifier.kind, identifier.value)
+        items[str(contact.id)] = {
+            "display_name": contact.display_name,
+            "job_title": contact.job_title,
+            "phone": first.get(IdentifierKind.PHONE),
+            "email": first.get(IdentifierKind.EMAIL),
+        }
+    return {"items": items}
 
 
 def _sales(ctx: Context, section: Section) -> dict[str, Any]:
@@ -639,6 +648,10 @@ async def _organization(
     return derive(held["state"], now, policy)
 
 
+# The sections an organisation's card labels otherwise: its identity says what it is.
+_ORGANIZATION_LABEL = {"identity": "identity.organization"}
+
+
 def _built(
     template: Template,
     customer: CustomerOut,
@@ -670,12 +683,14 @@ def _built(
         organization=organization,
     )
     built: dict[str, Any] = {}
+    is_organization = customer.kind is CustomerKind.ORGANIZATION
     for section in sections:
         name = section["name"]
         content = BUILDERS[name](ctx, section)
         if name not in BASE_SECTIONS and not compact(content):
             continue  # an empty section is left out
-        built[name] = {"label": label_for(labels, language, name), **content}
+        labelled = _ORGANIZATION_LABEL.get(name, name) if is_organization else name
+        built[name] = {"label": label_for(labels, language, labelled), **content}
     return Ficha(
         customer_id=customer.id,
         sections=FichaSections.shown(built),

@@ -50,6 +50,7 @@ LANGUAGES = ("en", "es", "pt", "fr")
 LABELS: dict[str, dict[str, str]] = {
     "en": {
         "identity": "Customer",
+        "identity.organization": "Company",
         "indicators": "Key indicators",
         "flags": "Flags",
         "open_items": "In progress",
@@ -70,6 +71,7 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "es": {
         "identity": "Cliente",
+        "identity.organization": "Empresa",
         "indicators": "Indicadores clave",
         "flags": "Avisos",
         "open_items": "En curso",
@@ -90,6 +92,7 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "pt": {
         "identity": "Cliente",
+        "identity.organization": "Empresa",
         "indicators": "Indicadores-chave",
         "flags": "Avisos",
         "open_items": "Em curso",
@@ -110,6 +113,7 @@ LABELS: dict[str, dict[str, str]] = {
     },
     "fr": {
         "identity": "Client",
+        "identity.organization": "Entreprise",
         "indicators": "Indicateurs clés",
         "flags": "Signaux",
         "open_items": "En cours",

@@ -1,5 +1,6 @@
 """The size budget of a ficha (docs/api.md, "The size budget"): every built-in role's card
-of the rich customer (tests/support/fichas.py) in Spanish keeps to 2 KB and 40 values;
+of the rich customer (tests/support/fichas.py: a contact person, and its organisation)
+in Spanish keeps to 2 KB and 40 values;
 and a golden ficha per built-in role in Spanish, on the same customer.
 
 A golden changes when a ficha's content does: rewrite them with
@@ -46,11 +47,14 @@ def normalised(card: dict[str, Any]) -> Any:
     return json.loads(_TIME.sub("<time>", _UUID.sub("<id>", text)))
 
 
+@pytest.mark.parametrize("customer", ["person", "org"])
 @pytest.mark.parametrize("role", list(DEFAULT_TEMPLATES))
 async def test_a_rich_customers_ficha_keeps_to_the_budget(
-    client: httpx.AsyncClient, admin: dict[str, str], rich: dict[str, str], role: str
+    client: httpx.AsyncClient, admin: dict[str, str], rich: dict[str, str], role: str, customer: str
 ) -> None:
-    card = await ficha(client, admin, rich["person"], role, lang="es")
+    """The contact person's card, and its organisation's, which shows its contacts' history
+    and the contacts themselves."""
+    card = await ficha(client, admin, rich[customer], role, lang="es")
     measured = size(card), values(card)
     assert measured[0] <= BUDGET_BYTES and measured[1] <= BUDGET_VALUES, measured
 

@@ -114,8 +114,14 @@ async def test_what_each_job_gets(
     ], "no call: do-not-call and no consent"
 
     org = (await ficha(client, admin, rich["org"], "sales"))["sections"]
-    assert [c["display_name"] for c in org["contacts"]["items"]] == ["Lucía Núñez"]
-    assert org["identity"]["kind"] == "organization"
+    assert org["contacts"]["items"] == {
+        rich["person"]: {
+            "display_name": "Lucía Núñez",
+            "phone": "+34612345678",
+            "email": "lucia@example.com",
+        }
+    }, "how to name and reach each contact, once"
+    assert org["identity"]["label"] == "Company", "an organisation's card says what it is"
 
 
 async def test_event_sections_read_the_whole_merge_family(
@@ -428,8 +434,10 @@ async def test_a_template_of_every_section_builds_in_every_language(
     for whose in ("person", "org"):
         card = await ficha(client, admin, rich[whose], "everything", lang=language)
         assert list(card["sections"]) == [name for name in SECTIONS if name in card["sections"]]
-        labels |= {name: section["label"] for name, section in card["sections"].items()}
+        for name, section in card["sections"].items():
+            labels.setdefault(name, section["label"])
     assert labels == {name: LABELS[language][name] for name in SECTIONS}
+    assert card["sections"]["identity"]["label"] == LABELS[language]["identity.organization"]
 
 
 async def test_templates_admin(
