@@ -28,7 +28,8 @@ from app.customers.models import Customer
 
 # Notified on commit, by triggers, whenever what a key may see changes: `key:<id>` when a
 # key is revoked (or its role or restriction changed), `customer:<id>` when a customer's
-# owner, status or merge changes. Open streams listen and check their access again.
+# owner, status or merge changes, or (for an organisation) a contact person joins or leaves
+# it. Open streams listen and check their access again.
 ACCESS_CHANNEL = "ch_access"
 
 

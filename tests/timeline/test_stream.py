@@ -399,3 +399,29 @@ async def test_an_organisations_stream_carries_its_contact_persons_events(
             own = await append_elsewhere(database, clock, org, "the organisation's")
             received = await asyncio.wait_for(read_events(response, 1), timeout=5)
         assert received[0]["id"] == own
+
+
+@pytest.mark.parametrize("move", ["out", "in", "new"])
+async def test_an_organisations_stream_follows_a_contact_joining_or_leaving(
+    served: tuple[str, dict[str, str]], move: str
+) -> None:
+    """A contact person moved to another organisation (or into this one, or created in
+    it) changes what the organisation's stream carries: the stream closes, and the client
+    reconnects to the history as it is now (no longer the mover's events, or now those of
+    the one who joined)."""
+    base, admin = served
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        org = await new_customer(client, admin, kind="organization", display_name="Acme")
+        other = await new_customer(client, admin, kind="organization", display_name="Globex")
+        contact = await new_customer(
+            client, admin, display_name="Marta", organization_id=org if move == "out" else other
+        )
+        stream, response = await open_stream(client, org, admin)
+        try:
+            if move == "new":
+                await new_customer(client, admin, display_name="Iker", organization_id=org)
+            else:
+                await patch(client, admin, contact, organization_id=other if move == "out" else org)
+            await asyncio.wait_for(ends(response), WITHIN)
+        finally:
+            await stream.__aexit__(None, None, None)
