@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint openapi bench mutation fuzz-long cluster cluster-stop cluster-status cluster-check cluster-explore
+.PHONY: run test lint openapi bench mutation fuzz-long cluster cluster-stop cluster-status cluster-check cluster-explore cluster-test
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -72,6 +72,11 @@ cluster-status: $(STAMP)
 
 cluster-check: cluster
 	CLUSTER_DATABASE_URL="$$($(BIN)/python -m cluster url)" $(BIN)/pytest -m cluster cluster/tests
+
+# The suite on the cluster: its database made again on every node, migrated, distributed
+# (cluster/placement.py); the single_node tests are skipped (docs/scaling.md).
+cluster-test: cluster
+	TEST_DATABASE_URL="$$($(BIN)/python -m cluster url)" $(BIN)/pytest
 
 # Distributes the schema on a database of its own and reports what Citus refuses.
 cluster-explore: cluster

@@ -1,5 +1,6 @@
 """The FastAPI application: routers, middleware, error handlers and the OpenAPI document."""
 
+import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -129,6 +130,13 @@ def _operation_id(route: APIRoute) -> str:
     return route.name
 
 
+# The cyclic garbage collector runs its youngest pass after this many new containers
+# (Python's default: 700). A bulk import's batch keeps hundreds of thousands alive at once,
+# and at the default each batch set off several full passes over everything the worker
+# holds: a third of its CPU (docs/performance.md, "The bulk import at COPY's pace").
+COLLECTOR_THRESHOLDS = (50_000, 20, 20)
+
+
 def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) -> FastAPI:
     """Build the application; the database is opened by the lifespan. ``clock`` is what
     every decision by time reads (the system clock; a test hands in one it moves)."""
@@ -138,6 +146,7 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        gc.set_threshold(*COLLECTOR_THRESHOLDS)
         database = Database.from_settings(settings)
         app.state.db = database
         app.state.feed = TimelineFeed(settings.service_url())

@@ -1,7 +1,8 @@
-"""`python -m cluster start|stop|status|url|build|destroy|explore`.
+"""`python -m cluster start|stop|status|url|build|destroy|explore|distribute`.
 
 `start` builds Citus when needed, starts the coordinator and two workers, prepares the
 database and prints the coordinator's URL on its last line (progress goes to stderr).
+`distribute` places the tables of a migrated database as cluster/placement.py decides.
 """
 
 import argparse
@@ -25,13 +26,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m cluster", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     for name, run in COMMANDS.items():
-        commands.add_parser(name, help=(run.__doc__ or "").splitlines()[0]).set_defaults(run=run)
+        command = commands.add_parser(name, help=(run.__doc__ or "").splitlines()[0])
+        command.set_defaults(run=run)
+        if run is distribute:
+            command.add_argument(
+                "--url", help="the coordinator's database (default: this cluster's)"
+            )
+            command.add_argument(
+                "--shard-count", type=int, help="shards of each new group (Citus's default: 32)"
+            )
     args = parser.parse_args(argv)
+    options = {k: v for k, v in vars(args).items() if k not in ("command", "run")}
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
     layout = Layout.from_env()
     try:
         with _locked(layout):
-            args.run(layout)
+            args.run(layout, **options)
     except ClusterError as error:
         log.error("%s", error)
         return 1
@@ -101,6 +111,20 @@ def explore(layout: Layout) -> None:
     exploration.run(layout)
 
 
+def distribute(layout: Layout, url: str | None = None, shard_count: int | None = None) -> None:
+    """Place the tables of a migrated database on the coordinator (cluster/placement.py).
+
+    Idempotent; every table Citus refuses is listed with its answer, and then it fails."""
+    from cluster import distribution
+
+    outcome = asyncio.run(
+        distribution.distribute(url or layout.coordinator.url(), shard_count=shard_count)
+    )
+    print(outcome.text())
+    if outcome.refusals:
+        raise ClusterError(f"{len(outcome.refusals)} tables are not placed as decided")
+
+
 COMMANDS = {
     "start": start,
     "stop": stop,
@@ -109,6 +133,7 @@ COMMANDS = {
     "build": build_only,
     "destroy": destroy,
     "explore": explore,
+    "distribute": distribute,
 }
 
 

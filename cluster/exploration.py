@@ -35,6 +35,7 @@ import asyncpg
 
 from cluster import citus
 from cluster.layout import PROJECT, Layout
+from cluster.placement import PLACEMENTS, statement
 
 DATABASE = "customer_history_explore"
 SEED_CUSTOMERS = 1000
@@ -116,61 +117,14 @@ def _cli(report: Report, label: str, url: str, args: list[str]) -> None:
     report.outcome(label, f"-- customer-history {' '.join(args)}", error)
 
 
-# 1. The placement docs/scaling.md plans (and tests/test_migrations.py's SHARDING), in
-# the order a migration would make it: the anchor of the co-location group first, the
-# tables that follow it, the tables with keys of their own, then the small global tables.
-# The local tables stay plain tables on the coordinator: the outbound ones are planned as
-# reference tables but not placed yet (a fact's statement writes them beside a
-# distributed table), and alembic_version is the migrations' own.
-BY_CUSTOMER = (
-    "customer_stats",
-    "events",
-    "alerts",
-    "access_log",
-    "customer_consents",
-    "past_identifiers",
-    "delivery_customers",
-    "messages",
-    "tasks",
-    "text_analyses",
-)
-OWN_KEY = {
-    "customer_identifiers": ("value", "none"),
-    "delivery_identifiers": ("value", "customer_identifiers"),
-    "webhook_deliveries": ("delivery_id", "none"),
-    "event_keys": ("key", "none"),
-    "session_tokens": ("token_hash", "none"),
-}
-REFERENCE = (
-    "incidents",
-    "customer_merges",
-    "api_keys",
-    "ficha_templates",
-    "message_templates",
-    "policies",
-    "text_rules",
-)
-LOCAL = (
-    "alembic_version",
-    "webhook_subscriptions",
-    "subscription_secrets",
-    "outbox",
-    "outbound_deliveries",
-    "outbound_attempts",
-    "alert_changes",
-)
-PLAN = [
-    ("customers", "SELECT create_distributed_table('customers', 'id')"),
-    *(
-        (t, f"SELECT create_distributed_table('{t}', 'customer_id', colocate_with => 'customers')")
-        for t in BY_CUSTOMER
-    ),
-    *(
-        (t, f"SELECT create_distributed_table('{t}', '{column}', colocate_with => '{group}')")
-        for t, (column, group) in OWN_KEY.items()
-    ),
-    *((t, f"SELECT create_reference_table('{t}')") for t in REFERENCE),
-]
+# 1. The placement cluster/placement.py decides (docs/scaling.md explains it), in its
+# order: the anchor of the co-location group first, the tables that follow it, the tables
+# with keys of their own, then the small global tables. The local tables stay plain
+# tables on the coordinator.
+BY_CUSTOMER = tuple(p.table for p in PLACEMENTS if p.colocate_with == "customers")
+REFERENCE = tuple(p.table for p in PLACEMENTS if p.kind == "reference")
+LOCAL = tuple(p.table for p in PLACEMENTS if p.kind == "local")
+PLAN = [(p.table, statement(p)) for p in PLACEMENTS if p.kind != "local"]
 PLACE = dict(PLAN)
 
 # 2. The smallest changes that place every table, in an order that works. Each is what
@@ -178,10 +132,6 @@ PLACE = dict(PLAN)
 # the statements of one step run in one transaction. A table with triggers is placed
 # without them and given them again, as the migrations made them (read from the catalog).
 _UNSAFE_TRIGGERS = "SET LOCAL citus.enable_unsafe_triggers = on"
-_MERGES_BY_SURVIVOR = (
-    "SELECT create_distributed_table('customer_merges', 'survivor_id', "
-    "colocate_with => 'customers')"
-)
 _SESSION_TOKENS_KEY = (
     "ALTER TABLE session_tokens ADD CONSTRAINT fk_session_tokens_key_id_api_keys "
     "FOREIGN KEY (key_id) REFERENCES api_keys (id)"
@@ -221,24 +171,11 @@ def _placed(table: str, triggers: Triggers, *before: Step) -> list[Step]:
 
 def changes(triggers: Triggers) -> list[Step]:
     """Section 2's steps, in order, for the schema whose triggers are ``triggers``."""
+    # The foreign keys Citus refuses are gone since migration 0029, the NOTIFY triggers
+    # since 0031: customer_identifiers and customer_merges place as planned.
     return [
-        (
-            "customers: drop the self-referencing foreign keys",
-            (
-                "ALTER TABLE customers DROP CONSTRAINT fk_customers_merged_into_customers",
-                "ALTER TABLE customers DROP CONSTRAINT fk_customers_organization_id_customers",
-            ),
-        ),
         *_placed("customers", triggers),
         *(step for t in BY_CUSTOMER for step in _placed(t, triggers)),
-        ("customer_identifiers, foreign key and all", (PLACE["customer_identifiers"],)),
-        (
-            "customer_identifiers: drop its foreign key to customers (another co-location group)",
-            (
-                "ALTER TABLE customer_identifiers "
-                "DROP CONSTRAINT fk_customer_identifiers_customer_id_customers",
-            ),
-        ),
         *(
             step
             for t in ("customer_identifiers", "delivery_identifiers", "webhook_deliveries")
@@ -257,29 +194,7 @@ def changes(triggers: Triggers) -> list[Step]:
                 ("ALTER TABLE session_tokens DROP CONSTRAINT fk_session_tokens_key_id_api_keys",),
             ),
         ),
-        ("customer_merges as planned, a reference table", (PLACE["customer_merges"],)),
-        (
-            "customer_merges instead distributed by survivor, co-located with customers",
-            (_MERGES_BY_SURVIVOR,),
-        ),
-        (
-            "customer_merges: drop the foreign key on absorbed_id",
-            (
-                "ALTER TABLE customer_merges "
-                "DROP CONSTRAINT fk_customer_merges_absorbed_id_customers",
-            ),
-        ),
-        ("customer_merges, keyed by id alone", (_MERGES_BY_SURVIVOR,)),
-        (
-            "customer_merges: key it by (survivor_id, id)",
-            (
-                "ALTER TABLE customer_merges DROP CONSTRAINT pk_customer_merges",
-                "ALTER TABLE customer_merges ADD CONSTRAINT pk_customer_merges "
-                "PRIMARY KEY (survivor_id, id)",
-            ),
-        ),
-        ("customer_merges, distributed by survivor", (_MERGES_BY_SURVIVOR,)),
-        *(step for t in REFERENCE if t != "customer_merges" for step in _placed(t, triggers)),
+        *(step for t in REFERENCE for step in _placed(t, triggers)),
         (
             "session_tokens: its foreign key to api_keys again (distributed to reference)",
             (_SESSION_TOKENS_KEY,),
@@ -514,7 +429,7 @@ def _hot_statements(s: Sample) -> list[Probe]:
          customers._CARD, (s.customer_id, False, None)),
         Probe("ficha, one statement: stats, alerts, recent events and the access-log row "
               "(fichas.queries._READS)",
-         fichas._READS, (s.customer_id, 5, uuid.uuid4(), *access, wants)),
+         fichas._READS, (s.customer_id, 5, uuid.uuid4(), *access, wants, False, None)),
         Probe("ficha: template (fichas.queries._TEMPLATE, cached per process)",
          fichas._TEMPLATE, ("support",)),
         Probe("ficha, its parts: stats and open alerts (indicators.queries._SNAPSHOT)",
@@ -602,9 +517,12 @@ def _writes(s: Sample) -> list[Probe]:
          customers._OWNERS_SQL, (["phone", "email"], [s.phone, s.email])),
         Probe("merge: move identifiers (customers.queries._MOVE_IDENTIFIERS)",
          customers._MOVE_IDENTIFIERS, (s.other_id, s.customer_id)),
-        Probe("merge: mark the absorbed customer (as the ORM writes it)",
-         "UPDATE customers SET status = 'merged', merged_into = $2 WHERE id = $1",
+        Probe("merge: its family joins the survivor's (customers.queries.move_family)",
+         "UPDATE customers SET merge_root = $2 WHERE merge_root = $1",
          (s.other_id, s.customer_id)),
+        Probe("merge: mark the absorbed customer (as the ORM writes it)",
+         "UPDATE customers SET status = 'merged', merged_into = $2, merge_root = $2 "
+         "WHERE id = $1", (s.other_id, s.customer_id)),
         Probe("the append-only guard refuses an UPDATE of an event",
          "UPDATE events SET summary = 'changed' WHERE customer_id = $1 AND id = $2",
          (s.customer_id, s.event_id), refused="42501"),
@@ -622,7 +540,7 @@ def _stats_row(customer_ids: Sequence[uuid.UUID]) -> tuple[Any, ...]:
     n = len(customer_ids)
     return (
         list(customer_ids), ["{}"] * n, ["{}"] * n, [0] * n, [0] * n, [0] * n, [None] * n,
-        ["none"] * n, ["low"] * n, ["{}"] * n, datetime.now(UTC), [None] * n,
+        ["none"] * n, ["low"] * n, ["[]"] * n, datetime.now(UTC), [None] * n,
     )  # fmt: skip
 
 
@@ -696,9 +614,8 @@ REDESIGN: list[Step] = [
         ),
     ),
     (
-        "merge families: the root on every member, the members beside the root",
+        "merge families: the members beside the root (customers.merge_root is migrated)",
         (
-            "ALTER TABLE customers ADD COLUMN merge_root uuid",
             "CREATE TABLE merge_members (root_id uuid NOT NULL REFERENCES customers (id), "
             "member_id uuid NOT NULL, PRIMARY KEY (root_id, member_id))",
             "SELECT create_distributed_table('merge_members', 'root_id', "
@@ -758,11 +675,11 @@ def _redesigned(s: Sample) -> list[Probe]:
     # indicators.queries.locking for one customer by equality, then with the alerts'
     # sub-query naming it too; a batch's rows read after an UPDATE took their locks.
     lock_one = "WITH " + indicators.locking("SELECT $1::uuid")
-    lock_one_named = _swapped(lock_one, "a.customer_id = s.customer_id", "a.customer_id = $1")
-    _, read = indicators._LOCK.split("RETURNING customer_id, state, flags) ", 1)
+    lock_one_named = _swapped(lock_one, "a.customer_id = c.id", "a.customer_id = $1")
+    _, read = indicators._LOCK.split("RETURNING customer_id, state, flags), ", 1)
     read_batch = (
         "WITH locked AS (SELECT customer_id, state, flags FROM customer_stats "
-        "WHERE customer_id = ANY($1::uuid[])) " + read
+        "WHERE customer_id = ANY($1::uuid[])), " + read
     )
     return [
         Probe("identify, 1/2: the owner of the value (identifier_owners)",
@@ -832,11 +749,6 @@ def _redesigned(s: Sample) -> list[Probe]:
               "last_purchase_at = $7, value_segment = $8, churn_risk = $9, flags = $10, "
               "updated_at = now() WHERE customer_id = $1",
               (s.customer_id, "{}", "{}", 0, 0, 0, None, "none", "low", [])),
-        Probe("save a batch's stats (_SAVE with flags as jsonb, no STABLE cast)",
-              _swapped(_swapped(indicators._SAVE, "flags = v.flags::text[]",
-                                "flags = ARRAY(SELECT jsonb_array_elements_text(v.flags))"),
-                       "$10::text[]", "$10::jsonb[]"),
-              (*_stats_row(pair)[:9], ["[]", "[]"], *_stats_row(pair)[10:])),
         Probe("look keys up, the event's customer kept on the key",
               "SELECT k.scope, k.key, k.event_id, k.request_hash, k.customer_id "
               "FROM event_keys k JOIN unnest($1::text[], $2::text[]) AS w(scope, key) "
@@ -866,8 +778,10 @@ async def _notifications(url: str, report: Report, s: Sample) -> None:
             await listener.add_listener(channel, _collect(heard))
         checks: list[tuple[str, str, Sequence[Any], str]] = [
             (
-                "a template change reaches LISTEN on the coordinator (committed)",
-                "UPDATE ficha_templates SET updated_at = now() WHERE role = 'support'",
+                "a template change as the repository makes it, its NOTIFY after it in its "
+                "transaction (committed)",
+                "UPDATE ficha_templates SET updated_at = now() WHERE role = 'support'; "
+                f"SELECT pg_notify('{TEMPLATES}', '')",
                 (),
                 TEMPLATES,
             ),

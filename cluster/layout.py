@@ -11,6 +11,7 @@ from pathlib import Path
 PROJECT = Path(__file__).resolve().parent.parent
 TARBALL = Path(__file__).resolve().parent / "vendor" / "citus-14.0.1.tar.gz"
 DATABASE = "customer_history"
+LOCALE = "C.UTF-8"
 SUPERUSER = "postgres"
 HOST = "127.0.0.1"
 DEFAULT_PORT = 9700

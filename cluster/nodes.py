@@ -7,6 +7,7 @@ import subprocess
 from pathlib import Path
 
 from cluster.layout import (
+    LOCALE,
     SUPERUSER,
     ClusterError,
     Layout,
@@ -114,7 +115,7 @@ def _initdb(layout: Layout, node: Node) -> None:
             SUPERUSER,
             "--auth=trust",  # loopback only: listen_addresses is 127.0.0.1, no socket
             "--encoding=UTF8",
-            "--no-locale",
+            f"--locale={LOCALE}",
             "--no-sync",
         ],
     )

@@ -19,9 +19,10 @@ from app.auth.service import create_key
 from app.core.config import Settings
 from app.core.db import (
     Database,
+    DriverUnit,
     begun_driver,
     get_connection,
-    get_lazy_session,
+    get_driver_unit,
     get_session,
     plain_url,
 )
@@ -34,11 +35,20 @@ from app.fichas.cache import TemplateCache
 from app.main import create_app
 from app.text.service import RulesCache
 from app.timeline.stream import TimelineFeed
+from cluster.citus import recreate
+from cluster.distribution import Refusal, distribute
 from tests.support.clock import ControlledClock
-from tests.support.databases import copied_database, scratch_database
+from tests.support.databases import copied_database, is_citus_coordinator, scratch_database
 from tests.support.fixtures import AppLog, MakeKey
 from tests.support.problems import check_problem
 from tests.support.webhooks import WEBHOOK_SECRETS
+
+# Whether TEST_DATABASE_URL is a Citus coordinator, and what Citus refused to place there.
+ON_CLUSTER = pytest.StashKey[bool]()
+REFUSALS = pytest.StashKey[list[Refusal]]()
+# Shards of each co-location group on the cluster: two per worker spreads the rows over
+# both and keeps placing the tables quick (Citus's default is 32).
+CLUSTER_SHARDS = 4
 
 
 async def _reset_schema(url: str) -> None:
@@ -49,10 +59,42 @@ async def _reset_schema(url: str) -> None:
         await conn.close()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    url = os.environ.get("TEST_DATABASE_URL")
+    on_cluster = bool(url) and not os.environ.get("TEST_DATABASE_TEMPLATE_URL")
+    config.stash[ON_CLUSTER] = on_cluster and asyncio.run(is_citus_coordinator(str(url)))
+    config.stash[REFUSALS] = []
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On a Citus cluster, a test about one node by nature is skipped, with its reason."""
+    for item in items:
+        marker = item.get_closest_marker("single_node")
+        if marker is None:
+            continue
+        if not marker.args:
+            raise pytest.UsageError(f"{item.nodeid}: single_node needs its reason")
+        if config.stash[ON_CLUSTER]:
+            item.add_marker(pytest.mark.skip(reason=f"single node: {marker.args[0]}"))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    refusals = terminalreporter.config.stash[REFUSALS]
+    if refusals:
+        terminalreporter.section(f"Citus refused {len(refusals)} placements")
+        for refusal in refusals:
+            terminalreporter.line(str(refusal))
+
+
 @pytest.fixture(scope="session")
-def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def database_url(
+    tmp_path_factory: pytest.TempPathFactory, pytestconfig: pytest.Config
+) -> Iterator[str]:
     """A migrated database: a copy of TEST_DATABASE_TEMPLATE_URL (dropped afterwards),
-    TEST_DATABASE_URL (reset first) or a fresh embedded server."""
+    TEST_DATABASE_URL (reset first) or a fresh embedded server.
+
+    On a Citus coordinator, TEST_DATABASE_URL's database is made again on every node with
+    Citus, migrated, then distributed as cluster/placement.py decides."""
     template = os.environ.get("TEST_DATABASE_TEMPLATE_URL")
     if template:
         # Mutation runs: many short sessions at once, each on its own copy of a database
@@ -61,11 +103,16 @@ def database_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
             yield url
         return
     url = os.environ.get("TEST_DATABASE_URL")
-    if url:
+    if url and pytestconfig.stash[ON_CLUSTER]:
+        asyncio.run(recreate(plain_url(url)))
+    elif url:
         asyncio.run(_reset_schema(url))
     else:
         url = start_embedded(Path(tmp_path_factory.mktemp("embedded")), "customer_history_test")
     upgrade_to_head(url)
+    if pytestconfig.stash[ON_CLUSTER]:
+        outcome = asyncio.run(distribute(plain_url(url), shard_count=CLUSTER_SHARDS))
+        pytestconfig.stash[REFUSALS].extend(outcome.refusals)
     yield url
 
 
@@ -174,7 +221,12 @@ def app(
 
     application.dependency_overrides[get_connection] = connection_in_test_transaction
     application.dependency_overrides[get_session] = session_in_test_transaction
-    application.dependency_overrides[get_lazy_session] = session_in_test_transaction
+
+    async def unit_in_test_transaction() -> AsyncIterator[DriverUnit]:
+        async with DriverUnit(database, connection) as unit:
+            yield unit
+
+    application.dependency_overrides[get_driver_unit] = unit_in_test_transaction
     return application
 
 
@@ -232,7 +284,7 @@ async def admin(make_key: MakeKey) -> dict[str, str]:
 
 @pytest.fixture
 async def live(
-    settings: Settings, database: Database, clock: ControlledClock
+    settings: Settings, database: Database, clock: ControlledClock, pytestconfig: pytest.Config
 ) -> AsyncIterator[tuple[httpx.AsyncClient, dict[str, str]]]:
     """The app on real, committing sessions (for concurrency), with an admin key, on the
     test's clock.
@@ -262,6 +314,8 @@ async def live(
     owner = await asyncpg.connect(plain_url(str(settings.database_url)))
     try:
         async with owner.transaction():
+            if pytestconfig.stash[ON_CLUSTER]:  # the guard runs on every shard's node
+                await owner.execute("SET LOCAL citus.propagate_set_commands = 'local'")
             await owner.execute("SET LOCAL ch.privileged_maintenance = 'on'")
             await owner.execute(f"TRUNCATE {', '.join(LIVE_TABLES)} CASCADE")
     finally:

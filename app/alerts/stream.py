@@ -25,9 +25,9 @@ from app.alerts.queries import NOTIFY_CHANNEL
 from app.alerts.schemas import AlertChangeOut
 from app.alerts.service import alert_out
 from app.core.notify import Listener
-from app.core.security import Principal
+from app.core.security import ACCESS_CHANNEL, Principal
 from app.customers.models import Customer
-from app.customers.visibility import ACCESS_CHANNEL, visible_to
+from app.customers.visibility import visible_to
 
 # A stalled client loses live pushes beyond this many (it resumes with Last-Event-ID).
 MAX_PENDING = 10_000

@@ -19,8 +19,8 @@ _ACTIVE_SESSION_SQL = (
     "FROM session_tokens t JOIN api_keys k ON k.id = t.key_id "
     "WHERE t.token_hash = $1 AND t.expires_at > $2 AND k.revoked_at IS NULL"
 )
-# Notified on commit by the triggers on api_keys and session_tokens, whoever changed them:
-# every process drops the callers it knows (cache.py).
+# Notified on commit by every change of api_keys and session_tokens (the repository sends
+# it): every process drops the callers it knows (cache.py).
 NOTIFY_CHANNEL = "ch_api_keys"
 
 

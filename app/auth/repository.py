@@ -4,10 +4,13 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import delete, func, select, update
+from sqlalchemy import Delete, delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.auth.models import AccessLog, ApiKey, SessionToken
+from app.auth.queries import NOTIFY_CHANNEL
+from app.core.notify import notify_on_commit
+from app.core.security import ACCESS_CHANNEL
 
 
 class ApiKeyRepository:
@@ -17,6 +20,7 @@ class ApiKeyRepository:
     async def add(self, key: ApiKey) -> ApiKey:
         self.session.add(key)
         await self.session.flush()
+        await notify_on_commit(self.session, NOTIFY_CHANNEL)
         return key
 
     async def list_all(self) -> Sequence[ApiKey]:
@@ -30,7 +34,11 @@ class ApiKeyRepository:
             .values(revoked_at=func.now())
             .returning(ApiKey.id)
         )
-        return result.first() is not None
+        if result.first() is None:
+            return False
+        await notify_on_commit(self.session, NOTIFY_CHANNEL)
+        await notify_on_commit(self.session, ACCESS_CHANNEL, f"key:{key_id}")
+        return True
 
 
 class SessionTokenRepository:
@@ -40,19 +48,26 @@ class SessionTokenRepository:
     async def add(self, token: SessionToken) -> SessionToken:
         self.session.add(token)
         await self.session.flush()
+        await notify_on_commit(self.session, NOTIFY_CHANNEL)
         return token
 
     async def remove_all(self, key_id: UUID) -> None:
         """Forget every token of the key."""
-        await self.session.execute(delete(SessionToken).where(SessionToken.key_id == key_id))
+        await self._removed(delete(SessionToken).where(SessionToken.key_id == key_id))
 
     async def remove_expired(self, key_id: UUID, now: datetime) -> None:
         """Forget the key's tokens that have expired (an index range of that key)."""
-        await self.session.execute(
+        await self._removed(
             delete(SessionToken).where(
                 SessionToken.key_id == key_id, SessionToken.expires_at <= now
             )
         )
+
+    async def _removed(self, statement: Delete) -> None:
+        """Remove tokens; the processes that know them are told when there were some."""
+        result = await self.session.execute(statement)
+        if result.rowcount:  # type: ignore[attr-defined]
+            await notify_on_commit(self.session, NOTIFY_CHANNEL)
 
 
 class AccessLogRepository:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
     AsyncSession,
+    AsyncTransaction,
     async_sessionmaker,
     create_async_engine,
 )
@@ -174,18 +175,96 @@ async def get_session(request: Request, connection: ConnectionDep) -> AsyncItera
         yield session
 
 
-async def get_lazy_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """A unit of work that takes a connection at its first statement only: for webhook
-    deliveries, authenticated by a signature over their body, so that a slow sender holds
-    no connection while its body arrives."""
+class DriverUnit:
+    """A unit of work whose statements go straight to the driver connection, with no ORM
+    session around them (its objects, greenlet switches and state changes cost a webhook
+    delivery about a tenth of its CPU: docs/performance.md): the pooled connection and its
+    transaction are taken at the first statement, so that a slow sender holds no
+    connection while its body arrives; committed when the route returns, rolled back on
+    error. The few steps that need the ORM get a session joined to the same transaction.
+
+    ``of_session`` wraps a session that is a unit of work already (a replay, the
+    maintenance loop): the transaction is the session's, and its owner commits it."""
+
+    def __init__(self, database: Database | None, connection: AsyncConnection | None = None):
+        self._database = database
+        self._given = connection  # (tests) a connection in a transaction: a savepoint of it
+        self._connection: AsyncConnection | None = None
+        self._transaction: AsyncTransaction | None = None
+        self._driver: asyncpg.Connection | None = None
+        self._session: AsyncSession | None = None
+
+    @classmethod
+    def of_session(cls, session: AsyncSession) -> "DriverUnit":
+        unit = cls(None)
+        unit._session = session
+        return unit
+
+    async def driver(self) -> asyncpg.Connection:
+        """The driver connection, inside the unit's transaction."""
+        if self._driver is None:
+            if self._database is None:
+                assert self._session is not None
+                self._driver = await driver_connection(self._session)
+                return self._driver
+            if self._given is None:
+                self._connection = await self._database.engine.connect()
+                self._transaction = await self._connection.begin()
+            else:
+                self._connection = self._given
+                self._transaction = await self._given.begin_nested()
+            self._driver = await begun_driver(self._connection)
+        return self._driver
+
+    async def session(self) -> AsyncSession:
+        """An ORM session in the unit's transaction (it never commits it itself)."""
+        if self._session is None:
+            await self.driver()
+            # Joined ("conditional_savepoint"): its commit flushes, the unit's commits.
+            self._session = AsyncSession(bind=self._connection, expire_on_commit=False)
+        return self._session
+
+    async def __aenter__(self) -> "DriverUnit":
+        return self
+
+    async def __aexit__(self, kind: type[BaseException] | None, *_: Any) -> None:
+        if self._database is None or self._connection is None:
+            return
+        connection, transaction = self._connection, self._transaction
+        assert transaction is not None
+        try:
+            if self._session is not None:
+                if kind is None:
+                    await self._session.commit()  # joined: its changes flushed, no COMMIT
+                await self._session.close()
+            if kind is None:
+                await transaction.commit()
+        except BaseException:
+            kind = BaseException
+            raise
+        finally:
+            if kind is not None:
+                driver = self._driver
+                # As ``get_connection``: a connection the database dropped is discarded,
+                # not handed to the next request.
+                if self._given is None and (driver is None or driver.is_closed()):
+                    await connection.invalidate()
+                elif transaction.is_active:
+                    await transaction.rollback()
+            if self._given is None:
+                await connection.close()
+
+
+async def get_driver_unit(request: Request) -> AsyncIterator[DriverUnit]:
+    """A webhook delivery's unit of work on the driver connection (``DriverUnit``)."""
     database: Database = request.app.state.db
-    async with _unit_of_work(database.sessionmaker()) as session:
-        yield session
+    async with DriverUnit(database) as unit:
+        yield unit
 
 
 # scope="function": the commit happens before the response is sent, so a 2xx means stored.
+DriverUnitDep = Annotated[DriverUnit, Depends(get_driver_unit, scope="function")]
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
-LazySessionDep = Annotated[AsyncSession, Depends(get_lazy_session, scope="function")]
 
 # What prepared statements run on: a session (they join its transaction) or a request's
 # bare driver connection (each statement commits on its own).

@@ -1,4 +1,5 @@
-"""The one way to write a route on a hot path: ``@fast_get(router, path, ...)``.
+"""The one way to write a route on a hot path: ``@fast_get(router, path, ...)``, or
+``@fast_post`` for one that reads its request body itself (a webhook receiver).
 
 A fast route is declared exactly as any route (parameters, dependencies, response model,
 responses), so the OpenAPI document describes it the same way; only how a request is
@@ -9,7 +10,8 @@ dependency tree once, when the route is built, into a flat plan; each request ru
 plan's steps in order, validating each step's parameters with FastAPI's own functions, and
 serialises the returned model as its response model without validating it again.
 
-What it asks of the endpoint, checked when the route is built: no body, every dependency a
+What it asks of the endpoint, checked when the route is built: no body parameter (a POST
+reads ``request.body()`` itself and describes it with ``openapi_extra``), every dependency a
 coroutine or an async generator, no background tasks nor security scopes, and no response
 model options; the endpoint returns an instance of its response model, or a Response.
 Measured in docs/performance.md ("The read hot paths at the hardware's pace").
@@ -33,10 +35,20 @@ Endpoint = TypeVar("Endpoint", bound=Callable[..., Any])
 
 def fast_get(router: APIRouter, path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
     """``router.get(path, **options)`` for a route on a hot path (a :class:`FastRoute`)."""
+    return _fast(router, "GET", path, options)
 
+
+def fast_post(router: APIRouter, path: str, **options: Any) -> Callable[[Endpoint], Endpoint]:
+    """``router.post(path, **options)`` for a route on a hot path that reads its body itself."""
+    return _fast(router, "POST", path, options)
+
+
+def _fast(
+    router: APIRouter, method: str, path: str, options: dict[str, Any]
+) -> Callable[[Endpoint], Endpoint]:
     def add(endpoint: Endpoint) -> Endpoint:
         router.add_api_route(
-            path, endpoint, methods=["GET"], route_class_override=FastRoute, **options
+            path, endpoint, methods=[method], route_class_override=FastRoute, **options
         )
         return endpoint
 

@@ -6,6 +6,8 @@ from typing import Generic, TypeVar
 
 import asyncpg
 import structlog
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import plain_url
 
@@ -84,6 +86,16 @@ class Listener:
             await connection.close()
 
 
+async def notify_on_commit(session: AsyncSession, channel: str, payload: str = "") -> None:
+    """Have ``channel`` notified when the session's transaction commits (never if it rolls
+    back): what every change of a table whose rows processes keep sends, in the change's
+    own transaction. Not a trigger: Citus runs none on a table copied to every node, and a
+    trigger on a shard notifies the worker, where nobody listens (docs/scaling.md)."""
+    await session.execute(
+        text("SELECT pg_notify(:channel, :payload)"), {"channel": channel, "payload": payload}
+    )
+
+
 K = TypeVar("K")
 V = TypeVar("V")
 
@@ -92,8 +104,9 @@ class NotifiedCache(Generic[K, V]):
     """Values read from the database by key, kept until a change is notified on
     ``channel``.
 
-    A change (the API, a migration, psql) notifies on commit, through a trigger; every
-    process drops its copies when the notification arrives, so an edit is seen everywhere
+    A change made through the service notifies on commit (:func:`notify_on_commit`, from
+    the repository that makes it); every process drops its copies when the notification
+    arrives, so an edit is seen everywhere
     within the notification delay. Only a read that began while LISTEN was in effect and
     saw no notification since is kept, so a read racing an edit cannot keep the old
     value. While the LISTEN connection is down (and without a database URL: tests whose

@@ -68,21 +68,38 @@ async def merge_preview(
     return target, source, [identifier_out(i) for i in identifiers], _jsonable(conflicts)
 
 
+def merged_under(top: UUID, links: dict[UUID, UUID]) -> list[UUID]:
+    """Among a family's members, each with the one it was merged into, those merged into
+    ``top``, directly or not."""
+    below: dict[UUID, list[UUID]] = {}
+    for member, into in links.items():
+        below.setdefault(into, []).append(member)
+    found: list[UUID] = []
+    level = below.get(top, [])
+    while level:
+        found += level
+        level = [member for above in level for member in below.get(above, [])]
+    return found
+
+
 def _jsonable(value: Any) -> Any:
     """Plain JSON values (UUIDs as strings) for problem and preview documents."""
     return json.loads(json.dumps(value, default=str))
 
 
 async def absorb(session: AsyncSession, target: Customer, source: Customer) -> list[UUID]:
-    """Move every identifier of ``source`` to ``target`` and mark ``source`` merged.
+    """Move every identifier of ``source`` to ``target`` and mark ``source`` merged, its
+    family now ``target``'s (``target`` is active: its own root).
 
     ``source`` takes ``target``'s owner: its history is the survivor's now, and whoever
     may see one sees the other (customers merged into ``source`` follow, by trigger).
     """
     repo = CustomerRepository(session)
     moved = await queries.move_identifiers(session, source.id, target.id, None)
+    await queries.move_family(session, source.id, target.id)
     source.status = CustomerStatus.MERGED
     source.merged_into = target.id
+    source.merge_root = target.id
     source.owner_id = target.owner_id
     if source.unverified is False and target.unverified:
         target.unverified = False
@@ -110,15 +127,20 @@ async def restore(
     owner_id: str | None,
 ) -> int:
     """Undo :func:`absorb` on a pair from :func:`lock_pair`: ``source`` active again with
-    exactly the identifiers it brought and the owner it had."""
+    exactly the identifiers it brought and the owner it had, the root of what was merged
+    into it again."""
     repo = CustomerRepository(session)
     if target.status != CustomerStatus.ACTIVE:
         raise CustomerNotActive(
             f"Customer {target.id} is {target.status}; undo its own merge first."
         )
     moved = await queries.move_identifiers(session, target.id, source.id, identifier_ids)
+    # What was merged into ``source`` leaves with it.
+    links = await queries.family_links(session, target.id)
+    await queries.root_at(session, merged_under(source.id, links), source.id)
     source.status = CustomerStatus.ACTIVE
     source.merged_into = None
+    source.merge_root = None
     source.owner_id = owner_id
     await repo.touch(source)
     await repo.touch(target)

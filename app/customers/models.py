@@ -56,6 +56,12 @@ class Customer(Base):
         Index("ix_customers_organization_id", "organization_id"),
         Index("ix_customers_tags", "tags", postgresql_using="gin"),
         Index("ix_customers_merged_into", "merged_into"),
+        # A merged customer holds the root of its family, a customer not merged none
+        # (app/customers/family.py).
+        CheckConstraint("(merge_root IS NULL) = (merged_into IS NULL)", name="merge_root"),
+        Index(
+            "ix_customers_merge_root", "merge_root", postgresql_where=text("merge_root IS NOT NULL")
+        ),
     )
 
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
@@ -64,7 +70,9 @@ class Customer(Base):
     given_name: Mapped[str | None] = mapped_column(String(200))
     family_name: Mapped[str | None] = mapped_column(String(200))
     job_title: Mapped[str | None] = mapped_column(String(200))
-    organization_id: Mapped[UUID | None] = mapped_column(ForeignKey("customers.id"))
+    # Another customer, perhaps on another node: kept by the service, not by a foreign key
+    # (migration 0029 says where).
+    organization_id: Mapped[UUID | None] = mapped_column()
     legal_name: Mapped[str | None] = mapped_column(String(300))
     sector: Mapped[str | None] = mapped_column(String(100))
     size_band: Mapped[SizeBand | None] = mapped_column(StrEnumColumn(SizeBand, 20))
@@ -82,7 +90,8 @@ class Customer(Base):
     status: Mapped[CustomerStatus] = mapped_column(
         StrEnumColumn(CustomerStatus, 16), default=CustomerStatus.ACTIVE, server_default="active"
     )
-    merged_into: Mapped[UUID | None] = mapped_column(ForeignKey("customers.id"))
+    merged_into: Mapped[UUID | None] = mapped_column()
+    merge_root: Mapped[UUID | None] = mapped_column()
     unverified: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
@@ -109,7 +118,8 @@ class CustomerIdentifier(Base):
     )
 
     id: Mapped[UUID] = mapped_column(default=new_id)
-    customer_id: Mapped[UUID] = mapped_column(ForeignKey("customers.id"))
+    # Identifiers are spread by value, not by customer: no foreign key (migration 0029).
+    customer_id: Mapped[UUID] = mapped_column()
     kind: Mapped[IdentifierKind] = mapped_column(StrEnumColumn(IdentifierKind, 16))
     value: Mapped[str] = mapped_column(String(320))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

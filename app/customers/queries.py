@@ -8,7 +8,7 @@ from uuid import UUID
 
 from app.core.db import Executor, driver_connection, new_id
 from app.core.security import Principal
-from app.customers.family import chain_cte, contacts_cte, family_cte
+from app.customers.family import contacts_cte, family_cte, survivor
 from app.customers.visibility import visibility_args, visible_sql
 
 # The identify fast path: unique-index probes (one per reading of a caller id), prepared
@@ -46,24 +46,20 @@ async def identified(
     ]
 
 
-_FAMILY_SQL = "WITH RECURSIVE " + family_cte("$1::uuid") + " SELECT id FROM family"
+_FAMILY_SQL = "WITH " + family_cte("$1::uuid") + " SELECT id FROM family"
 _CONTACTS_FAMILY_SQL = (
-    "WITH RECURSIVE "
-    + contacts_cte("$1::uuid", visible_sql("c", "$2", "$3"))
-    + " SELECT id FROM family"
+    "WITH " + contacts_cte("$1::uuid", visible_sql("c", "$2", "$3")) + " SELECT id FROM family"
 )
 # A timeline page's first read: whether the caller may see the customer, its status, and
 # the ids whose events form its history, in one round trip.
 _VISIBLE_FAMILY_SQL = (
-    "WITH RECURSIVE "
+    "WITH "
     + family_cte("$1::uuid")
     + " SELECT c.status, c.kind, ARRAY(SELECT id FROM family) AS family FROM customers c "
     "WHERE c.id = $1 AND " + visible_sql("c", "$2", "$3")
 )
 _SURVIVORS_SQL = (
-    "WITH RECURSIVE "
-    + chain_cte("$1::uuid[]")
-    + " SELECT DISTINCT id FROM chain WHERE merged_into IS NULL"
+    f"SELECT DISTINCT {survivor('c')} AS id FROM customers c WHERE c.id = ANY($1::uuid[])"
 )
 
 
@@ -117,11 +113,10 @@ async def survivor_of(on: Executor, customer_id: UUID) -> UUID | None:
 
 # Each customer's owner and the owner of the customer its history now lives on.
 _CHAIN_OWNERS_SQL = (
-    "WITH RECURSIVE "
-    + chain_cte("$1::uuid[]")
-    + " SELECT chain.start, own.owner_id, survivor.owner_id AS survivor_owner_id FROM chain"
-    " JOIN customers own ON own.id = chain.start JOIN customers survivor ON survivor.id = chain.id"
-    " WHERE chain.merged_into IS NULL"
+    "SELECT own.id AS start, own.owner_id, survivor.owner_id AS survivor_owner_id "
+    "FROM customers own JOIN customers survivor ON survivor.id = "
+    + survivor("own")
+    + " WHERE own.id = ANY($1::uuid[])"
 )
 
 
@@ -145,8 +140,8 @@ async def owners(on: Executor, values: Sequence[tuple[str, str]]) -> dict[tuple[
     return {(r["kind"], r["value"]): r["customer_id"] for r in rows}
 
 
-# The customers and their identifiers in one round trip: the identifiers' foreign key is
-# checked at the end of the statement, when the customers are in.
+# The customers and their identifiers in one round trip: each identifier names a customer
+# the same statement creates (no foreign key says so: migration 0029).
 _CREATE_UNVERIFIED = (
     "WITH created AS (INSERT INTO customers (id, kind, display_name, unverified) "
     "SELECT id, 'person', name, true FROM unnest($1::uuid[], $2::text[]) AS n(id, name)) "
@@ -220,6 +215,32 @@ async def move_identifiers(
             list(only),
         )
     return [r["id"] for r in rows]
+
+
+# A family's root, kept by merges and unmerges alone (merges.py; family.py says why).
+
+
+async def move_family(on: Executor, from_root: UUID, to_root: UUID) -> None:
+    """The customers merged into ``from_root`` now have ``to_root`` as their root."""
+    conn = await driver_connection(on)
+    await conn.execute(
+        "UPDATE customers SET merge_root = $2 WHERE merge_root = $1", from_root, to_root
+    )
+
+
+async def family_links(on: Executor, root: UUID) -> dict[UUID, UUID]:
+    """The customers merged into ``root``, directly or not, each with the one it went into."""
+    conn = await driver_connection(on)
+    rows = await conn.fetch("SELECT id, merged_into FROM customers WHERE merge_root = $1", root)
+    return {r["id"]: r["merged_into"] for r in rows}
+
+
+async def root_at(on: Executor, customer_ids: Sequence[UUID], root: UUID) -> None:
+    """``root`` becomes the root of these customers' family."""
+    conn = await driver_connection(on)
+    await conn.execute(
+        "UPDATE customers SET merge_root = $2 WHERE id = ANY($1::uuid[])", list(customer_ids), root
+    )
 
 
 # The aggregate in one round trip, for fichas and screen-pops: what the caller may see

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import new_id
+from app.core.db import Executor, new_id
 from app.core.errors import Conflict, ProblemError
 from app.core.security import Principal
 from app.customers import queries
@@ -16,9 +16,9 @@ from app.customers.service import CustomerNotActive, CustomerNotFound, survivor_
 from app.customers.visibility import is_visible, sees_everyone
 
 
-async def owners_of(session: AsyncSession, identifiers: Sequence[tuple[str, str]]) -> set[UUID]:
+async def owners_of(on: Executor, identifiers: Sequence[tuple[str, str]]) -> set[UUID]:
     """The customers holding any of these normalised (kind, value) identifiers; creates none."""
-    return set((await queries.owners(session, list(set(identifiers)))).values())
+    return set((await queries.owners(on, list(set(identifiers)))).values())
 
 
 async def writable_target(session: AsyncSession, customer_id: UUID, principal: Principal) -> UUID:
@@ -50,13 +50,13 @@ class NoWritableCustomer(CustomerNotFound):
 
 
 async def visible_ids(
-    session: AsyncSession, customer_ids: Sequence[UUID], principal: Principal
+    on: Executor, customer_ids: Sequence[UUID], principal: Principal
 ) -> set[UUID]:
     """Those of ``customer_ids`` the caller may see, and the survivor their history now
     lives on as well (an owned-only key must not learn of another owner's customer)."""
     if sees_everyone(principal):
         return set(customer_ids)
-    owners = await queries.chain_owners(session, customer_ids)
+    owners = await queries.chain_owners(on, customer_ids)
     return {
         cid
         for cid, (own, survivor) in owners.items()
@@ -65,7 +65,7 @@ async def visible_ids(
 
 
 async def resolve_customers(
-    session: AsyncSession,
+    on: Executor,
     refs: list[tuple[UUID | None, list[tuple[str, str]], str | None]],
     principal: Principal,
     held_by: Mapping[tuple[str, str], UUID] | None = None,
@@ -80,10 +80,10 @@ async def resolve_customers(
     owners = (
         dict(held_by)
         if held_by is not None
-        else await queries.owners(session, list({i for _, idents, _ in refs for i in idents}))
+        else await queries.owners(on, list({i for _, idents, _ in refs for i in idents}))
     )
-    explicit = await queries.existing(session, [cid for cid, _, _ in refs if cid is not None])
-    visible = await visible_ids(session, list({*explicit, *owners.values()}), principal)
+    explicit = await queries.existing(on, [cid for cid, _, _ in refs if cid is not None])
+    visible = await visible_ids(on, list({*explicit, *owners.values()}), principal)
     created: dict[tuple[str, str], UUID] = {}
     new_customers: list[tuple[UUID, str]] = []
     new_identifiers: list[tuple[UUID, str, str]] = []
@@ -120,18 +120,16 @@ async def resolve_customers(
                 new_identifiers.append((new, *identifier))
         results.append((new, True))
     if new_customers:
-        taken = await queries.create_unverified(session, new_customers, new_identifiers)
+        taken = await queries.create_unverified(on, new_customers, new_identifiers)
         # A concurrent writer created some of the same customers first: use theirs.
         lost = {c for c, kind, value in new_identifiers if (kind, value) not in taken}
         lost -= {c for c, kind, value in new_identifiers if (kind, value) in taken}
         if lost:
-            owners = await queries.owners(
-                session, [(k, v) for c, k, v in new_identifiers if c in lost]
-            )
+            owners = await queries.owners(on, [(k, v) for c, k, v in new_identifiers if c in lost])
             winner = {c: owners[(k, v)] for c, k, v in new_identifiers if (k, v) in owners}
             results = [
                 (winner[r[0]], False) if isinstance(r, tuple) and r[0] in winner else r
                 for r in results
             ]
-            await queries.delete_customers(session, list(lost))
+            await queries.delete_customers(on, list(lost))
     return results

@@ -26,12 +26,6 @@ from sqlalchemy import ColumnElement, false, true
 from app.core.security import Principal
 from app.customers.models import Customer
 
-# Notified on commit, by triggers, whenever what a key may see changes: `key:<id>` when a
-# key is revoked (or its role or restriction changed), `customer:<id>` when a customer's
-# owner, status or merge changes, or (for an organisation) a contact person joins or leaves
-# it. Open streams listen and check their access again.
-ACCESS_CHANNEL = "ch_access"
-
 
 def sees_everyone(principal: Principal) -> bool:
     """Whether ``principal`` may see every customer (its key is not owned-only)."""

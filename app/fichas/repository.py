@@ -6,7 +6,9 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.notify import notify_on_commit
 from app.fichas.models import FichaTemplate
+from app.fichas.queries import NOTIFY_CHANNEL
 from app.fichas.templates import Section
 
 
@@ -32,9 +34,13 @@ class TemplateRepository:
                 set_={"sections": sections, "labels": labels, "updated_at": func.now()},
             )
         )
+        await notify_on_commit(self.session, NOTIFY_CHANNEL)
 
     async def delete(self, role: str) -> bool:
         result = await self.session.execute(
             delete(FichaTemplate).where(FichaTemplate.role == role).returning(FichaTemplate.role)
         )
-        return result.first() is not None
+        if result.first() is None:
+            return False
+        await notify_on_commit(self.session, NOTIFY_CHANNEL)
+        return True

@@ -19,9 +19,10 @@ Locked = tuple[list[StatsRow], dict[str, dict[str, Any]], list[IncidentRow]]
 
 def locking(customer_ids: str, also: str = "") -> str:
     """The stats rows of a batch, and of the organisations of the contact persons among it
-    (a contact's events count in its organisation's stats too), locked and read: the CTE
-    ``locked`` and the SELECT that ends the statement (``lock`` sends it alone; the store
-    of a batch's events ends with it). ``customer_ids`` is a query of the customers' ids;
+    (a contact's events count in its organisation's stats too), locked and read: the CTEs
+    ``locked``, ``policy_set`` and ``incident_set`` and the SELECT that ends the statement
+    (``lock`` sends it alone; the store of a batch's events ends with it). ``customer_ids``
+    is a query of the customers' ids;
     ``also``, more columns (of ``s``, the stats row). A row missing is created empty, and
     the upsert locks the row that exists (the newest version, as FOR UPDATE would), in id
     order; the stored policies and the incidents (the open ones, whose matchers the rules
@@ -34,20 +35,26 @@ def locking(customer_ids: str, also: str = "") -> str:
         f"  SELECT id FROM ({customer_ids}) AS w(id) UNION SELECT organization_id FROM customers"
         f"  WHERE id IN ({customer_ids}) AND organization_id IS NOT NULL) AS wanted ORDER BY id"
         " ON CONFLICT (customer_id) DO UPDATE SET customer_id = excluded.customer_id"
-        " RETURNING customer_id, state, flags) "
+        " RETURNING customer_id, state, flags), "
+        "policy_set AS (SELECT coalesce(jsonb_object_agg(name, config), '{}'::jsonb) AS policies"
+        " FROM policies), "
+        "incident_set AS (SELECT coalesce(jsonb_agg(jsonb_build_object('id', i.id, 'title',"
+        " i.title, 'matcher', i.matcher, 'open', i.status = 'open') ORDER BY i.id), '[]'::jsonb)"
+        " AS incidents FROM incidents i WHERE i.status = 'open' OR EXISTS (SELECT 1 FROM locked l"
+        " WHERE 'incident:' || i.id::text = ANY(l.flags))) "
+        # Each sub-query names a distributed table's shard column through the customer row
+        # (c.id), and the reference tables are read once beside it: Citus plans it so
+        # (docs/scaling.md), where it refused a sub-query on s or one after the window.
         "SELECT s.customer_id, s.state, s.flags, c.tier, c.owner_id, c.organization_id, "
         "ARRAY(SELECT a.rule FROM alerts a "
-        " WHERE a.customer_id = s.customer_id AND a.cleared_at IS NULL) AS open_rules, "
-        "CASE WHEN row_number() OVER (ORDER BY s.customer_id) = 1 THEN "
-        " (SELECT coalesce(jsonb_object_agg(name, config), '{}'::jsonb) FROM policies) "
-        "END AS policies, "
-        "CASE WHEN row_number() OVER (ORDER BY s.customer_id) = 1 THEN "
-        " (SELECT coalesce(jsonb_agg(jsonb_build_object('id', i.id, 'title', i.title, "
-        "  'matcher', i.matcher, 'open', i.status = 'open') ORDER BY i.id), '[]'::jsonb) "
-        "  FROM incidents i WHERE i.status = 'open' OR EXISTS (SELECT 1 FROM locked l "
-        "  WHERE 'incident:' || i.id::text = ANY(l.flags))) END AS incidents"
+        " WHERE a.customer_id = c.id AND a.cleared_at IS NULL) AS open_rules, "
+        "CASE WHEN row_number() OVER (ORDER BY s.customer_id) = 1 THEN p.policies END"
+        " AS policies, "
+        "CASE WHEN row_number() OVER (ORDER BY s.customer_id) = 1 THEN i.incidents END"
+        " AS incidents"
         f"{', ' + also if also else ''} "
-        "FROM locked s JOIN customers c ON c.id = s.customer_id ORDER BY s.customer_id"
+        "FROM locked s JOIN customers c ON c.id = s.customer_id "
+        "CROSS JOIN policy_set p CROSS JOIN incident_set i ORDER BY s.customer_id"
     )
 
 
@@ -56,9 +63,12 @@ _SAVE = (
     "UPDATE customer_stats s SET state = v.state, indicators = v.indicators, "
     "lifetime_value_base = v.ltv, order_count = v.orders, open_orders = v.open_orders, "
     "last_purchase_at = v.last_purchase, value_segment = v.segment, churn_risk = v.churn, "
-    "flags = v.flags::text[], updated_at = $11, reevaluate_at = v.reevaluate_at "
+    # Each row's flags as a JSON array: Citus refuses the (STABLE) cast of a text column
+    # to text[] in an UPDATE.
+    "flags = ARRAY(SELECT jsonb_array_elements_text(v.flags)), updated_at = $11, "
+    "reevaluate_at = v.reevaluate_at "
     "FROM (SELECT * FROM unnest($1::uuid[], $2::jsonb[], $3::jsonb[], $4::numeric[], $5::int[], "
-    "$6::int[], $7::timestamptz[], $8::text[], $9::text[], $10::text[], $12::timestamptz[]) "
+    "$6::int[], $7::timestamptz[], $8::text[], $9::text[], $10::jsonb[], $12::timestamptz[]) "
     "AS t(customer_id, state, indicators, ltv, orders, open_orders, last_purchase, segment, "
     "churn, flags, reevaluate_at)) AS v "
     "WHERE s.customer_id = v.customer_id"
@@ -67,7 +77,7 @@ _SAVE = (
 # and an organisation's contact persons', each with the analysis of its customer text
 # when it has one.
 _HISTORIES = (
-    "WITH RECURSIVE "
+    "WITH "
     + organization_families_cte("$1::uuid[]")
     + " SELECT f.root, e.id, e.type, e.occurred_at, e.channel, e.payload, e.corrects_id, "
     "a.event_id AS analysed, a.language, a.sentiment, a.score, a.urgency, a.reasons, a.intents, "
@@ -167,7 +177,7 @@ async def save(
         [r["last_purchase"] for r in rows],
         [r["segment"] for r in rows],
         [r["churn"] for r in rows],
-        ["{" + ",".join(json.dumps(f) for f in r["flags"]) + "}" for r in rows],
+        [json.dumps(list(r["flags"])) for r in rows],
         evaluated_at,
         [r["reevaluate_at"] for r in rows],
     )

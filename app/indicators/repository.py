@@ -6,7 +6,9 @@ from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.notify import notify_on_commit
 from app.indicators.models import Policy
+from app.indicators.queries import POLICIES_CHANNEL
 
 
 class PolicyRepository:
@@ -22,3 +24,4 @@ class PolicyRepository:
                 set_={"config": config, "updated_at": func.now()},
             )
         )
+        await notify_on_commit(self.session, POLICIES_CHANNEL)

@@ -79,7 +79,7 @@ async def record(
 
 
 async def record_locked(
-    session: AsyncSession,
+    on: Executor,
     locked: queries.Locked,
     facts: Sequence[tuple[UUID, Fact]],
     settings: Settings,
@@ -99,9 +99,7 @@ async def record_locked(
         if organization is not None and organization in by_customer:
             held = by_customer[organization]
             held["state"] = fold(held["state"] or empty_state(), fact)
-    return await _refresh(
-        session, rows, rules, incidents, value_policy(settings), clock.now(), along
-    )
+    return await _refresh(on, rows, rules, incidents, value_policy(settings), clock.now(), along)
 
 
 async def rebuild(
@@ -128,7 +126,7 @@ async def reevaluate(
 
 
 async def _refresh(
-    session: AsyncSession,
+    on: Executor,
     rows: list[StatsRow],
     rules: dict[str, dict[str, Any]],
     incidents: list[IncidentRow],
@@ -187,11 +185,11 @@ async def _refresh(
             if c.rule not in row["open_rules"]
         ]
         ended += [(row["customer_id"], rule) for rule in row["open_rules"] - holding]
-    answer = await queries.save(session, saved, now, along)
-    await alerts.clear_alerts(session, ended, now)
-    await alerts.raise_alerts(session, raised, now)
+    answer = await queries.save(on, saved, now, along)
+    await alerts.clear_alerts(on, ended, now)
+    await alerts.raise_alerts(on, raised, now)
     await outbox.announce(
-        session, _flag_changes(rows, saved) + _membership_changes(rows, saved, incidents)
+        on, _flag_changes(rows, saved) + _membership_changes(rows, saved, incidents)
     )
     return answer
 

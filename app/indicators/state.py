@@ -6,6 +6,7 @@ That is what lets the stats row be updated incrementally as events arrive, late 
 of order, and still equal a rebuild from the whole history.
 """
 
+import functools
 import itertools
 import statistics
 from collections.abc import Iterable, Mapping
@@ -66,6 +67,20 @@ class Fact:
     corrects_id: str | None = None
     # What the analysis of the event's customer text found (app.text.service.finding).
     text: Mapping[str, Any] | None = None
+
+
+@functools.lru_cache(maxsize=256)
+def _since(now: datetime, window: timedelta) -> str:
+    """The instant ``window`` before ``now`` (in UTC), as the state's times are written
+    (compared as text). A batch derives thousands of customers as of one ``now``: computed
+    once."""
+    return (now - window).isoformat()
+
+
+@functools.lru_cache(maxsize=16)
+def _day_start(now: datetime) -> str:
+    """The start of ``now``'s UTC day (``now`` in UTC), as the state's times are written."""
+    return now.replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
 
 
 def _key(at: str, event_id: str) -> tuple[str, str]:
@@ -323,14 +338,11 @@ def next_change(state: State, now: datetime, policy: ValuePolicy) -> datetime | 
     stored indicators, flags and segments stale."""
     now = now.astimezone(UTC)
     ends: list[datetime] = []
-    since: dict[timedelta, str] = {}
 
     def leaves(at: str, window: timedelta) -> None:
         # Counted while at >= now - window (compared as text, as derive does): gone the
         # first instant after at + window. What is already out is skipped unparsed.
-        if window not in since:
-            since[window] = (now - window).isoformat()
-        if at >= since[window]:
+        if at >= _since(now, window):
             ends.append(datetime.fromisoformat(at) + window + _INSTANT)
 
     for at, *_ in [*state["surveys"], *state["rated"]]:
@@ -341,7 +353,7 @@ def next_change(state: State, now: datetime, policy: ValuePolicy) -> datetime | 
     for ticket in state["tickets"].values():
         leaves(_opened(ticket), DAYS_90)
         leaves(_opened(ticket), DAYS_60)
-    today = now.replace(hour=0, minute=0, second=0, microsecond=0).isoformat()
+    today = _day_start(now)
     for at, *_ in state["missed_calls"]:
         leaves(at, HOURS_4)
         if at >= today:  # counted today until the UTC midnight after it
@@ -362,10 +374,10 @@ def next_change(state: State, now: datetime, policy: ValuePolicy) -> datetime | 
 def derive(state: State, now: datetime, policy: ValuePolicy) -> Derived:
     """Indicators from the state, as of ``now``. Pure and fast: no history is read."""
     now = now.astimezone(UTC)
-    day90 = (now - DAYS_90).isoformat()
-    day60 = (now - DAYS_60).isoformat()
-    today = now.replace(hour=0, minute=0, second=0, microsecond=0).isoformat()  # the UTC day
-    hours4 = (now - HOURS_4).isoformat()
+    day90 = _since(now, DAYS_90)
+    day60 = _since(now, DAYS_60)
+    today = _day_start(now)  # the UTC day
+    hours4 = _since(now, HOURS_4)
 
     # value
     per_currency: dict[str, Decimal] = {}
@@ -569,9 +581,9 @@ def churn_reason(cause: ChurnCause) -> str:
 
 def _texts(state: State, now: datetime) -> DerivedText:
     """What the customer's analysed messages say as of ``now``."""
-    day90 = (now - DAYS_90).isoformat()
-    day30 = (now - DAYS_30).isoformat()
-    hours24 = (now - HOURS_24).isoformat()
+    day90 = _since(now, DAYS_90)
+    day30 = _since(now, DAYS_30)
+    hours24 = _since(now, HOURS_24)
     texts = state.get("texts", [])
     recent = [t for t in texts if t[0] >= day30]
     before = [t for t in texts if day90 <= t[0] < day30]

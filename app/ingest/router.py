@@ -9,8 +9,9 @@ from app.auth.dependencies import Admin
 from app.core.bounded_json import BoundedJsonRoute
 from app.core.clock import Clock, ClockDep
 from app.core.config import Settings, SettingsDep
-from app.core.db import LazySessionDep, SessionDep
+from app.core.db import DriverUnit, DriverUnitDep, SessionDep
 from app.core.errors import Forbidden, Unauthorized, ValidationFailed, problem_responses
+from app.core.fast_route import fast_post
 from app.core.pagination import InvalidCursor, Limit
 from app.ingest import service
 from app.ingest.adapters.base import Delivery
@@ -79,7 +80,7 @@ async def _receive(
     source: str,
     token: str | None,
     request: Request,
-    session: Any,
+    unit: DriverUnit,
     settings: Settings,
     clock: Clock,
     rules: RulesCache,
@@ -93,12 +94,13 @@ async def _receive(
         received_at=clock.now(),  # when it happened, for payloads that carry no time
     )
     stored_url = url if token is None else _without_token(url)
-    receipt = await service.receive(session, source, delivery, settings, stored_url, clock, rules)
+    receipt = await service.receive(unit, source, delivery, settings, stored_url, clock, rules)
     code = status.HTTP_202_ACCEPTED if receipt.status == "failed" else status.HTTP_200_OK
     return Response(receipt.model_dump_json(exclude_none=True), code, media_type="application/json")
 
 
-@router.post(
+@fast_post(
+    router,
     "/webhooks/{source}",
     operation_id="receive_webhook",
     summary="Receive a platform's webhook delivery",
@@ -109,17 +111,18 @@ async def _receive(
 async def receive_webhook(
     source: str,
     request: Request,
-    session: LazySessionDep,
+    unit: DriverUnitDep,
     settings: SettingsDep,
     clock: ClockDep,
     rules: TextRulesDep,
 ) -> Any:
     """Verified with the source's own signature scheme (401 and nothing stored when it fails),
     stored raw, normalised into timeline events. A repeated delivery is a `duplicate`."""
-    return await _receive(source, None, request, session, settings, clock, rules)
+    return await _receive(source, None, request, unit, settings, clock, rules)
 
 
-@router.post(
+@fast_post(
+    router,
     "/webhooks/{source}/{token}",
     operation_id="receive_webhook_with_token",
     summary="Receive a webhook delivery authenticated by a secret path token",
@@ -131,13 +134,13 @@ async def receive_webhook_with_token(
     source: str,
     token: str,
     request: Request,
-    session: LazySessionDep,
+    unit: DriverUnitDep,
     settings: SettingsDep,
     clock: ClockDep,
     rules: TextRulesDep,
 ) -> Any:
     """For platforms configured with a secret in the URL (SendGrid Inbound Parse)."""
-    return await _receive(source, token, request, session, settings, clock, rules)
+    return await _receive(source, token, request, unit, settings, clock, rules)
 
 
 @router.get(

@@ -16,7 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import Clock
 from app.core.config import Settings
-from app.core.db import Along
+from app.core.db import Along, DriverUnit
 from app.core.errors import (
     EXAMPLE_ID,
     Conflict,
@@ -143,7 +143,7 @@ def enabled_adapter(source: str, settings: Settings) -> tuple[Adapter, list[str]
 
 
 async def receive(
-    session: AsyncSession,
+    unit: DriverUnit,
     source: str,
     delivery: Delivery,
     settings: Settings,
@@ -166,7 +166,7 @@ async def receive(
     delivery_id = adapter.delivery_id(delivery)[:300]
     taken = _pending(adapter, delivery_id, delivery, settings)
     row_id, held_by = await queries.record(
-        session,
+        await unit.driver(),
         source,
         delivery_id,
         stored_url,
@@ -178,7 +178,7 @@ async def receive(
         WEBHOOK_DELIVERIES.labels(source, "duplicate").inc()
         return WebhookReceipt(status="duplicate", delivery_id=delivery_id)
     outcome = await _process(
-        session, adapter, row_id, delivery, settings, clock, rules, taken, held_by
+        unit, adapter, row_id, delivery, settings, clock, rules, taken, held_by
     )
     status = "accepted" if outcome.status == "processed" else outcome.status
     WEBHOOK_DELIVERIES.labels(source, status).inc()
@@ -191,7 +191,7 @@ async def receive(
 
 
 async def _process(
-    session: AsyncSession,
+    unit: DriverUnit,
     adapter: Adapter,
     row_id: UUID,
     delivery: Delivery,
@@ -209,19 +209,20 @@ async def _process(
         outcome, waiting = Processed("failed", 0, 0, str(taken)[:2000]), None
     else:
         outcome, waiting = await _append_events(
-            session, adapter, row_id, taken, settings, clock, rules, held_by
+            unit, adapter, row_id, taken, settings, clock, rules, held_by
         )
+    on = await unit.driver()
     if waiting is None:  # not recorded with the stats: it failed, or stored nothing
         concerned = set(outcome.customers)
         if outcome.status == "failed":
             people, ids = _named(adapter, delivery, settings)
-            await queries.name(session, row_id, people)
+            await queries.name(on, row_id, people)
             named = [i for person in people for i in person]
-            concerned |= await resolution.owners_of(session, named)
-            concerned |= await customers.survivors(session, ids)
-        waiting = await queries.finish(session, _finishing(row_id, outcome, concerned))
+            concerned |= await resolution.owners_of(on, named)
+            concerned |= await customers.survivors(on, ids)
+        waiting = await queries.finish(on, _finishing(row_id, outcome, concerned))
     for waiting_id in waiting:
-        await _replay_waiting(session, waiting_id, settings, clock, rules)
+        await _replay_waiting(unit, waiting_id, settings, clock, rules)
     return outcome
 
 
@@ -263,21 +264,22 @@ def _named(
 
 
 async def _replay_waiting(
-    session: AsyncSession, row_id: UUID, settings: Settings, clock: Clock, rules: RulesCache
+    unit: DriverUnit, row_id: UUID, settings: Settings, clock: Clock, rules: RulesCache
 ) -> None:
     """Replay a delivery whose awaited event was just stored, in a savepoint. If the replay
     raises, its work is undone and the delivery stays failed, no longer awaiting (an
     admin replays it by hand); the delivery that freed it is taken all the same."""
+    session = await unit.session()
     try:
         async with session.begin_nested():
             row = await DeliveryRepository(session).get_for_update(row_id)
             if row is None or row.status != "failed":
                 return  # replayed meanwhile, by hand or by another pass
-            outcome = await _replay_row(session, row, settings, clock, rules)
+            outcome = await _replay_row(unit, row, settings, clock, rules)
     except Exception as exc:  # whatever it was, the delivery that freed it stands
         log.warning("waiting_delivery_replay_failed", id=str(row_id), error=type(exc).__name__)
         reason = f"replayed when its awaited event arrived, and failed: {type(exc).__name__}"
-        await queries.stop_awaiting(session, row_id, reason)
+        await queries.stop_awaiting(await unit.driver(), row_id, reason)
         return
     log.info("waiting_delivery_replayed", id=str(row_id), status=outcome.status)
 
@@ -308,7 +310,7 @@ def _pending(
 
 
 async def _append_events(
-    session: AsyncSession,
+    unit: DriverUnit,
     adapter: Adapter,
     row_id: UUID,
     pending: list[bulk.Pending],
@@ -322,8 +324,9 @@ async def _append_events(
     writer = _principal(adapter.source)
     if not pending:
         return Processed("ignored", 0, 0, None), None
+    on = await unit.driver()
     stored = await bulk.store_events(
-        session, pending, writer, rules, label="event", delivery_id=row_id, held_by=held_by
+        on, pending, writer, rules, label="event", delivery_id=row_id, held_by=held_by
     )
     results = stored.results
     errors = [e.reason for r in results if r.errors for e in r.errors]
@@ -348,10 +351,11 @@ async def _append_events(
     )
     # The outcome of a delivery that failed names more customers (``_process``).
     finished = None if errors else _finishing(row_id, outcome, outcome.customers)
-    answer = await bulk.fold(session, stored, settings, clock, finished)
+    answer = await bulk.fold(on, stored, settings, clock, finished)
     # After the fold: a reply may append an event on the same customer, folded anew.
     for p, r in zip(pending, results, strict=True):
         if r.status == "created" and r.customer_id and p.new.type in messages.OBSERVED:
+            session = await unit.session()
             await messages.observe(
                 session, adapter.source, r.customer_id, p.new.type, p.new.payload, settings, clock
             )
@@ -365,11 +369,11 @@ async def replay(
     row = await DeliveryRepository(session).get_for_update(row_id)
     if row is None:
         raise DeliveryNotFound(f"Webhook delivery {row_id} not found.")
-    return await _replay_row(session, row, settings, clock, rules)
+    return await _replay_row(DriverUnit.of_session(session), row, settings, clock, rules)
 
 
 async def _replay_row(
-    session: AsyncSession,
+    unit: DriverUnit,
     row: WebhookDelivery,
     settings: Settings,
     clock: Clock,
@@ -382,8 +386,8 @@ async def _replay_row(
         url=row.url, headers=row.headers, body=row.body, received_at=row.received_at
     )
     taken = _pending(adapter, row.delivery_id, delivery, settings)
-    outcome = await _process(session, adapter, row.id, delivery, settings, clock, rules, taken)
-    await DeliveryRepository(session).count_attempt(row.id)
+    outcome = await _process(unit, adapter, row.id, delivery, settings, clock, rules, taken)
+    await DeliveryRepository(await unit.session()).count_attempt(row.id)
     return ReplayOutcome(
         id=row.id,
         status=outcome.status,
@@ -405,8 +409,9 @@ async def replay_freed(
     they were in flight), the first ``limit`` after ``after`` in id order; returns those
     visited, so that a caller pages through each of them once."""
     freed = await queries.freed(session, after, limit)
+    unit = DriverUnit.of_session(session)
     for row_id in freed:
-        await _replay_waiting(session, row_id, settings, clock, rules)
+        await _replay_waiting(unit, row_id, settings, clock, rules)
     return freed
 
 

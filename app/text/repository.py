@@ -6,7 +6,9 @@ from sqlalchemy import func
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.notify import notify_on_commit
 from app.text.models import StoredTextRules
+from app.text.queries import NOTIFY_CHANNEL
 
 
 class RulesRepository:
@@ -24,3 +26,4 @@ class RulesRepository:
                 set_={"document": document, "updated_at": func.now()},
             )
         )
+        await notify_on_commit(self.session, NOTIFY_CHANNEL)

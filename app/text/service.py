@@ -66,8 +66,8 @@ class RulesCache(NotifiedCache[str, TextAnalyser]):
         return found
 
 
-def text_rules(request: Request) -> RulesCache:
-    """The app's rules cache (``app.state.text_rules``)."""
+async def text_rules(request: Request) -> RulesCache:
+    """The app's rules cache (``app.state.text_rules``); a coroutine, as ``app_settings``."""
     rules: RulesCache = request.app.state.text_rules
     return rules
 

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import Clock
 from app.core.config import Settings
-from app.core.db import Along
+from app.core.db import Along, Executor
 from app.core.errors import ProblemError, ValidationFailed, invalid_fields
 from app.core.security import Principal
 from app.customers import resolution
@@ -64,7 +64,7 @@ def _error(position: int, field: str, reason: str, type_: str) -> BulkLineResult
 
 
 async def store_events(
-    session: AsyncSession,
+    on: Executor,
     pending: Sequence[Pending],
     principal: Principal,
     rules: RulesCache,
@@ -83,7 +83,7 @@ async def store_events(
     """
     results: dict[int, BulkLineResult] = {}
     resolved = await resolve_refs(
-        session, [p.ref for p in pending], [p.event_ref for p in pending], principal, label, held_by
+        on, [p.ref for p in pending], [p.event_ref for p in pending], principal, label, held_by
     )
     ready: list[tuple[Pending, EventRow, tuple[str, str] | None, str]] = []
     for item, outcome in zip(pending, resolved, strict=True):
@@ -103,9 +103,9 @@ async def store_events(
             key = idempotency_key(item.new, None, principal)
             ready.append((item, row, key, item.new.fingerprint(None)))
 
-    analyses = await texts.analyses(session, rules, [row for _, row, _, _ in ready])
+    analyses = await texts.analyses(on, rules, [row for _, row, _, _ in ready])
     stored, locked = await queries.store(
-        session, [(row, key, fp) for _, row, key, fp in ready], analyses
+        on, [(row, key, fp) for _, row, key, fp in ready], analyses
     )
     to_insert: list[EventRow] = []
     duplicates: list[tuple[int, tuple[str, str]]] = []
@@ -118,9 +118,9 @@ async def store_events(
         results[item.position] = BulkLineResult(
             line=item.position, status="created", event_id=row.id, customer_id=row.customer_id
         )
-    existing = await queries.find_keys(session, list({key for _, key in duplicates}))
+    existing = await queries.find_keys(on, list({key for _, key in duplicates}))
     holders = [found[2] for found in existing.values() if found[2] is not None]
-    visible = await resolution.visible_ids(session, holders, principal)
+    visible = await resolution.visible_ids(on, holders, principal)
     for position, key in duplicates:
         event_id, _, customer_id = existing[key]
         hidden = customer_id is not None and customer_id not in visible  # None: no event left
@@ -136,7 +136,7 @@ async def store_events(
 
 
 async def fold(
-    session: AsyncSession,
+    on: Executor,
     stored: Stored,
     settings: Settings,
     clock: Clock,
@@ -144,9 +144,7 @@ async def fold(
 ) -> list[Any]:
     """Fold the events a batch stored into their customers' stats; ``along`` goes in the
     round trip that saves them, and its rows are the answer."""
-    return await indicators.record_locked(
-        session, stored.locked, stored.facts, settings, clock, along
-    )
+    return await indicators.record_locked(on, stored.locked, stored.facts, settings, clock, along)
 
 
 async def import_bulk(

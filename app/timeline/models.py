@@ -66,8 +66,10 @@ class CustomerMerge(Base):
     __table_args__ = (Index("ix_customer_merges_survivor_absorbed", "survivor_id", "absorbed_id"),)
 
     id: Mapped[UUID] = mapped_column(primary_key=True, default=new_id)
-    survivor_id: Mapped[UUID] = mapped_column(ForeignKey("customers.id"))
-    absorbed_id: Mapped[UUID] = mapped_column(ForeignKey("customers.id"))
+    # A table copied to every node names distributed customers: no foreign keys
+    # (migration 0029); the merge that writes it holds both locked.
+    survivor_id: Mapped[UUID] = mapped_column()
+    absorbed_id: Mapped[UUID] = mapped_column()
     identifier_ids: Mapped[list[UUID]] = mapped_column(ARRAY(Uuid()))
     actor: Mapped[str | None] = mapped_column(String(200))
     # The absorbed customer's owner before it took the survivor's; an unmerge gives it back.

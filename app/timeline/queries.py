@@ -47,9 +47,11 @@ _INSERT = (
 # name it wins, keys taken before or kept erased are not), the rows whose key this
 # statement claimed or that have none go in with the analyses of their texts ($17 on),
 # each one's NOTIFY goes out with the commit, the outbox gets those a subscription wants,
-# and the stats rows of their customers are locked and read for the fold, each with the
-# ids of its events stored. Keys are claimed, then stats rows locked, each in one order,
-# so concurrent batches wait, never deadlock.
+# and the stats rows of their customers are locked and read for the fold, the first with
+# the ids of every event stored (gathered per row, the ids were scanned once per row: a
+# batch naming 7,800 customers spent seconds there, docs/performance.md). Keys are
+# claimed, then stats rows locked, each in one order, so concurrent batches wait, never
+# deadlock.
 _STORE = (
     "WITH given AS (SELECT * FROM unnest("
     "$1::uuid[], $2::uuid[], $3::text[], $4::timestamptz[], $5::text[], $6::text[], $7::text[], "
@@ -70,7 +72,8 @@ _STORE = (
     "customer_id::text || ':' || id::text) FROM stored), "
     + stats_queries.locking(
         "SELECT DISTINCT customer_id FROM stored",
-        "ARRAY(SELECT id FROM notified n WHERE n.customer_id = s.customer_id) AS stored",
+        "CASE WHEN row_number() OVER (ORDER BY s.customer_id) = 1 THEN "
+        "ARRAY(SELECT id FROM notified) END AS stored",
     )
 )
 _FIND_KEYS = (
@@ -183,7 +186,8 @@ async def store(
     keys = [key[1] if key else None for _, key, _ in rows]
     hashes = [fingerprint for _, _, fingerprint in rows]
     found = await conn.fetch(_STORE, *columns, scopes, keys, hashes, *text_queries.arrays(analyses))
-    return {event_id for r in found for event_id in r["stored"]}, stats_queries.locked_rows(found)
+    stored = set(found[0]["stored"]) if found else set()
+    return stored, stats_queries.locked_rows(found)
 
 
 async def find_keys(
@@ -261,7 +265,7 @@ def recent_sql(customer: str, wants: str, seen: str) -> str:
     on the parameters named: a uuid and the wants' JSON document; ``seen``, the SQL
     condition on ``c`` of the contact persons the reader sees (``visible_sql``)."""
     return (
-        "WITH RECURSIVE "
+        "WITH "
         + history_cte(f"{customer}::uuid", seen)
         + f"""
 SELECT w.n, e.id, e.type, e.occurred_at, e.channel, e.direction, e.summary, e.actor, e.payload

@@ -14,7 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import Clock
 from app.core.config import Settings
-from app.core.db import new_id
+from app.core.db import Executor, new_id
 from app.core.errors import EXAMPLE_ID, Conflict, ProblemError, invalid_field, invalid_fields
 from app.core.security import Principal
 from app.customers import resolution
@@ -326,7 +326,7 @@ def customer_ref(
 
 
 async def resolve_refs(
-    session: AsyncSession,
+    on: Executor,
     refs: Sequence[CustomerRef],
     event_refs: Sequence[EventRef | None],
     principal: Principal,
@@ -350,9 +350,9 @@ async def resolve_refs(
         if e and not (r[0] or r[1])
         for pair in scoped(e)
     }
-    found = await queries.find_keys(session, list(wanted))
+    found = await queries.find_keys(on, list(wanted))
     holders = [hit[2] for hit in found.values() if hit[2] is not None]
-    visible = await resolution.visible_ids(session, holders, principal)
+    visible = await resolution.visible_ids(on, holders, principal)
     explicit: list[CustomerRef] = []
     missing: dict[int, ProblemError] = {}
     for index, (ref, event) in enumerate(zip(refs, event_refs, strict=True)):
@@ -375,9 +375,9 @@ async def resolve_refs(
             )
             explicit.append((None, [], None))
         else:
-            explicit.append((await customers.survivor_id(session, holder), [], None))
+            explicit.append((await customers.survivor_id(on, holder), [], None))
     resolved = await resolution.resolve_customers(
-        session, [r for i, r in enumerate(explicit) if i not in missing], principal, held_by
+        on, [r for i, r in enumerate(explicit) if i not in missing], principal, held_by
     )
     results: list[tuple[UUID, bool] | ProblemError] = []
     outcomes = iter(resolved)

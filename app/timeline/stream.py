@@ -3,9 +3,9 @@ a stream shows, read when it opens, checked again and resumed.
 
 Two channels: appended events (``customer_id:event_id``) and changes of who may see what
 (``key:<id>`` when a key is revoked, ``customer:<id>`` when a customer's owner, status or
-merge changes, or a contact person joins or leaves the organisation; see
-app/customers/visibility.py). A stream receives the first as events to
-send and the second as a request to check its access again before sending anything more.
+merge changes, or a contact person joins or leaves the organisation; see ACCESS_CHANNEL).
+A stream receives the first as events to send and the second as a request to check its
+access again before sending anything more.
 """
 
 import asyncio
@@ -20,10 +20,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.auth.access import record_access
 from app.auth.service import still_active
 from app.core.notify import Listener
-from app.core.security import Principal
+from app.core.security import ACCESS_CHANNEL, Principal
 from app.customers import service as customers
 from app.customers.schemas import CustomerStatus
-from app.customers.visibility import ACCESS_CHANNEL
 from app.timeline.queries import NOTIFY_CHANNEL
 from app.timeline.repository import TimelineRepository
 from app.timeline.schemas import EventOut

@@ -3,10 +3,11 @@ pool's connections in use are counted right."""
 
 from types import SimpleNamespace
 
+import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import text
 
-from app.core.db import Database, _counted_in, driver_connection
+from app.core.db import Database, DriverUnit, _counted_in, driver_connection
 
 # A row the service's role may write, seen (or not) from another session afterwards.
 PROBE = "INSERT INTO policies (name, config) VALUES ($1, '{}')"
@@ -38,6 +39,43 @@ async def test_driver_statements_commit_with_the_session(database: Database) -> 
 
 def _in_use() -> float:
     return REGISTRY.get_sample_value("db_pool_connections_in_use") or 0.0
+
+
+async def _found(database: Database, name: str) -> int:
+    async with database.sessionmaker() as session:
+        return int(await session.scalar(text(FOUND), {"n": name}) or 0)
+
+
+async def test_a_driver_unit_commits_its_statements_and_its_session_s_changes_together(
+    database: Database,
+) -> None:
+    async with DriverUnit(database) as unit:
+        await (await unit.driver()).execute(PROBE, "unit_driver_probe")
+        session = await unit.session()
+        await session.execute(
+            text("INSERT INTO policies (name, config) VALUES ('unit_orm_probe', '{}')")
+        )
+    assert await _found(database, "unit_driver_probe") == 1
+    assert await _found(database, "unit_orm_probe") == 1
+
+
+async def test_a_driver_unit_that_raises_leaves_nothing(database: Database) -> None:
+    with pytest.raises(RuntimeError):
+        async with DriverUnit(database) as unit:
+            await (await unit.driver()).execute(PROBE, "unit_failed_probe")
+            session = await unit.session()
+            await session.execute(
+                text("INSERT INTO policies (name, config) VALUES ('unit_failed_orm', '{}')")
+            )
+            raise RuntimeError("the delivery failed")
+    assert await _found(database, "unit_failed_probe") == 0
+    assert await _found(database, "unit_failed_orm") == 0
+
+
+async def test_a_driver_unit_never_used_takes_no_connection(database: Database) -> None:
+    before = database.engine.pool.checkedout()  # type: ignore[attr-defined]
+    async with DriverUnit(database):
+        assert database.engine.pool.checkedout() == before  # type: ignore[attr-defined]
 
 
 async def test_the_pool_gauge_counts_connections_out_and_back(database: Database) -> None:

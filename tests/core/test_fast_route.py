@@ -6,10 +6,10 @@ from typing import Annotated
 
 import httpx
 import pytest
-from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Response
+from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response
 from pydantic import BaseModel
 
-from app.core.fast_route import fast_get
+from app.core.fast_route import fast_get, fast_post
 
 closed: list[str] = []
 
@@ -51,10 +51,18 @@ async def repeat(
     return Answer(word=word * times, times=times, caller=who + again)
 
 
+async def echo(word: str, request: Request, who: Caller) -> Response:
+    """A POST that reads its body itself, as a webhook receiver does."""
+    body = await request.body()
+    return Response(f"{who} {word} {body.decode()}", status_code=202 if body else 200)
+
+
 def build() -> FastAPI:
     slow, fast = APIRouter(), APIRouter()
     slow.get("/slow/{word}", response_model=Answer)(repeat)
     fast_get(fast, "/fast/{word}", response_model=Answer)(repeat)
+    slow.post("/slow/echo/{word}", response_model=Answer)(echo)
+    fast_post(fast, "/fast/echo/{word}", response_model=Answer)(echo)
     app = FastAPI()
     app.include_router(slow)
     app.include_router(fast)
@@ -86,6 +94,21 @@ async def test_a_fast_route_answers_as_the_same_route_under_fastapi(
     assert fast.headers.get("content-type") == slow.headers.get("content-type")
 
 
+@pytest.mark.parametrize(
+    ("body", "headers"),
+    [(b"hola", {"X-Caller": "ana"}), (b"", {"X-Caller": "ana"}), (b"hola", {})],
+)
+async def test_a_fast_post_answers_as_the_same_route_under_fastapi(
+    body: bytes, headers: dict[str, str]
+) -> None:
+    transport = httpx.ASGITransport(app=build())
+    async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
+        slow = await client.post("/slow/echo/a", content=body, headers=headers)
+        fast = await client.post("/fast/echo/a", content=body, headers=headers)
+    assert (fast.status_code, fast.content) == (slow.status_code, slow.content)
+    assert fast.headers.get("content-type") == slow.headers.get("content-type")
+
+
 async def test_a_generator_dependency_is_closed_before_the_answer_is_sent() -> None:
     closed.clear()
     transport = httpx.ASGITransport(app=build())
@@ -96,10 +119,14 @@ async def test_a_generator_dependency_is_closed_before_the_answer_is_sent() -> N
 
 async def test_the_document_describes_both_alike() -> None:
     paths = build().openapi()["paths"]
-    slow, fast = paths["/slow/{word}"]["get"], paths["/fast/{word}"]["get"]
-    for operation in (slow, fast):
-        del operation["operationId"]
-    assert fast == slow
+    for method, slow_path, fast_path in (
+        ("get", "/slow/{word}", "/fast/{word}"),
+        ("post", "/slow/echo/{word}", "/fast/echo/{word}"),
+    ):
+        slow, fast = paths[slow_path][method], paths[fast_path][method]
+        for operation in (slow, fast):
+            del operation["operationId"]
+        assert fast == slow
 
 
 def test_what_a_plan_cannot_serve_is_refused_when_the_app_is_built() -> None:

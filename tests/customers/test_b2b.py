@@ -145,6 +145,26 @@ async def test_a_contact_joining_or_leaving_moves_its_history_in_the_indicators(
     assert await org_value() == "30500.00"
 
 
+async def test_an_organisation_that_does_not_exist_is_never_named(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    """No foreign key stands behind organization_id (it may name a customer on another
+    node): the service refuses a customer that is not there, on creation and on change."""
+    nobody = "00000000-0000-7000-8000-000000000001"
+    created = await client.post(
+        "/v1/customers", json={"display_name": "B", "organization_id": nobody}, headers=admin
+    )
+    assert created.status_code == 422, created.text
+    assert created.json()["errors"][0]["field"] == "body.organization_id"
+    person = await new_customer(client, admin, display_name="C")
+    url = f"/v1/customers/{person}"
+    etag = (await client.get(url, headers=admin)).headers["etag"]
+    headers = {**admin, "content-type": "application/merge-patch+json", "If-Match": etag}
+    changed = await client.patch(url, json={"organization_id": nobody}, headers=headers)
+    assert changed.status_code == 422, changed.text
+    assert changed.json()["errors"][0]["field"] == "body.organization_id"
+
+
 async def test_an_organisations_ficha_shows_its_contact_persons_events(
     client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock
 ) -> None:

@@ -42,8 +42,8 @@ MUTANTS: tuple[SqlMutant, ...] = (
     SqlMutant(
         "erases the customer alone, not its merge family",
         ERASE,
-        "JOIN f ON c.merged_into = f.id",
-        "JOIN f ON false",
+        "WHERE merge_root = p_customer",
+        "WHERE false",
         "of the customer and of every customer merged into it",
     ),
     SqlMutant(

@@ -39,3 +39,13 @@ def scratch_database(database_url: str, template: str | None = None) -> Iterator
 def copied_database(template_url: str) -> contextlib.AbstractContextManager[str]:
     """A copy of the database ``template_url`` names, on its server, while the block runs."""
     return scratch_database(template_url, make_url(plain_url(template_url)).database)
+
+
+async def is_citus_coordinator(database_url: str) -> bool:
+    """Whether the server ``database_url`` names loads Citus (`make cluster`'s do)."""
+    conn = await asyncpg.connect(plain_url(database_url))
+    try:
+        libraries = await conn.fetchval("SHOW shared_preload_libraries")
+    finally:
+        await conn.close()
+    return "citus" in (name.strip() for name in str(libraries).split(","))

@@ -1,0 +1,106 @@
+"""A merged customer keeps the root of its family (where its history lives now): after any
+sequence of merges and unmerges it is what walking ``merged_into`` finds, and a family read
+by its root is what walking down from the root finds."""
+
+import random
+from pathlib import Path
+from uuid import UUID
+
+import httpx
+import pytest
+from sqlalchemy import text
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from app.customers import service as customers
+from tests.support.api import new_customer
+
+# The walks the stored root replaces, kept here as the oracle.
+_WALKED_ROOTS = text(
+    "WITH RECURSIVE chain(start, id, merged_into) AS ("
+    " SELECT id, id, merged_into FROM customers WHERE id = ANY(:ids)"
+    " UNION ALL SELECT chain.start, c.id, c.merged_into"
+    " FROM customers c JOIN chain ON c.id = chain.merged_into)"
+    " SELECT start, id FROM chain WHERE merged_into IS NULL"
+)
+# What no foreign key holds any more (migration 0029), held by merges and unmerges.
+_DANGLING = text(
+    "SELECT c.id FROM customers c WHERE c.merged_into IS NOT NULL"
+    " AND c.merged_into NOT IN (SELECT id FROM customers)"
+    " UNION ALL SELECT m.id FROM customer_merges m"
+    " WHERE m.survivor_id NOT IN (SELECT id FROM customers)"
+    " OR m.absorbed_id NOT IN (SELECT id FROM customers)"
+    " UNION ALL SELECT i.id FROM customer_identifiers i"
+    " WHERE i.customer_id NOT IN (SELECT id FROM customers)"
+)
+_WALKED_FAMILY = text(
+    "WITH RECURSIVE family(id) AS (SELECT CAST(:root AS uuid)"
+    " UNION SELECT c.id FROM customers c JOIN family f ON c.merged_into = f.id)"
+    " SELECT id FROM family"
+)
+
+
+async def _check_roots(session: AsyncSession, ids: list[UUID]) -> int:
+    """Compare the stored roots and families with the walks; the largest family's size."""
+    walked = {r[0]: r[1] for r in await session.execute(_WALKED_ROOTS, {"ids": ids})}
+    for customer in ids:
+        assert await customers.survivor_id(session, customer) == walked[customer], customer
+    assert await customers.survivors(session, ids) == set(walked.values())
+    assert (await session.execute(_DANGLING)).all() == []
+    largest = 0
+    for root in set(walked.values()):
+        down = {r[0] for r in await session.execute(_WALKED_FAMILY, {"root": root})}
+        assert set(await customers.family(session, root)) == down, root
+        largest = max(largest, len(down))
+    return largest
+
+
+@pytest.mark.parametrize("seed", [1, 2, 3])
+async def test_the_stored_root_is_where_walking_the_merges_ends(
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession, seed: int
+) -> None:
+    draw = random.Random(seed)
+    ids = [UUID(await new_customer(client, admin, display_name=f"C{n}")) for n in range(7)]
+    merged: list[tuple[UUID, UUID]] = []  # (survivor, absorbed) not undone yet
+    largest, families_split = 0, 0
+    for _ in range(24):
+        live = [c for c in ids if not any(c == absorbed for _, absorbed in merged)]
+        if merged and (len(live) < 2 or draw.random() < 0.4):
+            survivor, absorbed = draw.choice(merged)
+            answer = await client.post(
+                f"/v1/customers/{survivor}/unmerge",
+                json={"source_customer_id": str(absorbed)},
+                headers=admin,
+            )
+            # Only a survivor still active undoes its merges (409 otherwise).
+            assert answer.status_code in (200, 409), answer.text
+            if answer.status_code == 200:
+                merged.remove((survivor, absorbed))
+                families_split += any(s == absorbed for s, _ in merged)
+        else:
+            survivor, absorbed = draw.sample(live, 2)
+            answer = await client.post(
+                f"/v1/customers/{survivor}/merge",
+                json={"source_customer_id": str(absorbed)},
+                headers=admin,
+            )
+            assert answer.status_code == 200, answer.text
+            merged.append((survivor, absorbed))
+        largest = max(largest, await _check_roots(session, ids))
+    # The draw is worth something: chains of merges, and a customer given back with
+    # customers merged into it.
+    assert largest >= 3 and families_split, (largest, families_split)
+
+
+async def test_no_statement_walks_merges_recursively(session: AsyncSession) -> None:
+    """Citus plans no recursive query over distributed tables: the service's statements and
+    its database functions read families by their root."""
+    app = Path(__file__).resolve().parents[2] / "app"
+    walking = [str(p) for p in app.rglob("*.py") if "WITH RECURSIVE" in p.read_text().upper()]
+    functions = await session.execute(
+        text(
+            "SELECT proname FROM pg_proc WHERE pronamespace = 'public'::regnamespace "
+            "AND prosrc ILIKE '%with recursive%'"
+        )
+    )
+    assert walking == []
+    assert functions.all() == []
