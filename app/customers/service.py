@@ -317,12 +317,15 @@ async def patch_customer(
         raise CustomerNotFound(customer_id)
     if profile.organization_id != previous:
         await _contacts_changed(session, previous, profile.organization_id)
+    elif profile.owner_id != customer.owner_id:  # who sees it among the contacts changes
+        await _contacts_changed(session, previous)
     return await get_customer(session, customer.id, principal), previous
 
 
 async def _contacts_changed(session: AsyncSession, *organizations: UUID | None) -> None:
-    """A contact person joined or left these organisations: their open streams, which
-    carry their contact persons' events, check on commit what they carry now."""
+    """A contact person joined or left these organisations, or changed owner: their open
+    streams, which carry the contact persons' events their keys see, check on commit what
+    they carry now."""
     for organization in {o for o in organizations if o is not None}:
         await notify_on_commit(session, ACCESS_CHANNEL, f"customer:{organization}")
 

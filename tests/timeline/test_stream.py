@@ -425,3 +425,26 @@ async def test_an_organisations_stream_follows_a_contact_joining_or_leaving(
             await asyncio.wait_for(ends(response), WITHIN)
         finally:
             await stream.__aexit__(None, None, None)
+
+
+async def test_an_organisations_stream_follows_a_contact_coming_into_its_keys_sight(
+    served: tuple[str, dict[str, str]], database: Database
+) -> None:
+    """An owned-only key's stream on its organisation carries the contact persons it sees:
+    one handed to its agent changes that, and the stream closes for the client to
+    reconnect to what it now carries."""
+    base, admin = served
+    owned = await committed_key(database, Role.SUPPORT, agent_id="agent-a", owned_only=True)
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        org = await new_customer(
+            client, admin, kind="organization", display_name="Acme", owner_id="agent-a"
+        )
+        contact = await new_customer(
+            client, admin, display_name="Marta", organization_id=org, owner_id="agent-b"
+        )
+        stream, response = await open_stream(client, org, owned)
+        try:
+            await patch(client, admin, contact, owner_id="agent-a")
+            await asyncio.wait_for(ends(response), WITHIN)
+        finally:
+            await stream.__aexit__(None, None, None)
