@@ -55,7 +55,8 @@ def hash_api_key(key: str) -> str:
 # key is URL-safe base64, which never contains a dot.
 # Notified on commit whenever what a key may see changes: `key:<id>` when a key is revoked
 # (auth's repository sends it), `customer:<id>` when a customer's owner, status or merge
-# changes (a trigger on customers). Open streams listen and check their access again.
+# changes (a trigger on customers) or, for an organisation, when a contact person joins or
+# leaves it (customers' service sends it). Open streams listen and check their access again.
 ACCESS_CHANNEL = "ch_access"
 SESSION_TOKEN_PREFIX = "cht."  # noqa: S105 (a marker, not a secret)
 

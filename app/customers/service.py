@@ -20,9 +20,10 @@ from app.core.errors import (
     invalid_fields,
 )
 from app.core.merge_patch import apply_merge_patch
+from app.core.notify import notify_on_commit
 from app.core.pagination import cursor_id, keyset_page
 from app.core.preconditions import check_if_match
-from app.core.security import Principal
+from app.core.security import ACCESS_CHANNEL, Principal
 from app.customers import queries
 from app.customers.models import Consent, Customer, CustomerIdentifier
 from app.customers.repository import CustomerRepository
@@ -206,6 +207,7 @@ async def create_customer(
     await _check_organization(repo, data.organization_id, principal, "body.organization_id")
     profile = Profile.model_validate(data.model_dump(exclude={"identifiers"}))
     customer = await repo.add(Customer(**_columns_of(profile)))
+    await _contacts_changed(session, data.organization_id)
     await _claim_identifiers(
         repo, customer.id, [(i.kind.value, i.value) for i in data.identifiers], principal
     )
@@ -313,7 +315,19 @@ async def patch_customer(
     previous = customer.organization_id
     if not await repo.update_profile(customer.id, customer.version, _columns_of(profile)):
         raise CustomerNotFound(customer_id)
+    if profile.organization_id != previous:
+        await _contacts_changed(session, previous, profile.organization_id)
+    elif profile.owner_id != customer.owner_id:  # who sees it among the contacts changes
+        await _contacts_changed(session, previous)
     return await get_customer(session, customer.id, principal), previous
+
+
+async def _contacts_changed(session: AsyncSession, *organizations: UUID | None) -> None:
+    """A contact person joined or left these organisations, or changed owner: their open
+    streams, which carry the contact persons' events their keys see, check on commit what
+    they carry now."""
+    for organization in {o for o in organizations if o is not None}:
+        await notify_on_commit(session, ACCESS_CHANNEL, f"customer:{organization}")
 
 
 async def add_identifier(

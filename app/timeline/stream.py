@@ -3,8 +3,9 @@ a stream shows, read when it opens, checked again and resumed.
 
 Two channels: appended events (``customer_id:event_id``) and changes of who may see what
 (``key:<id>`` when a key is revoked, ``customer:<id>`` when a customer's owner, status or
-merge changes; see app/customers/visibility.py). A stream receives the first as events to
-send and the second as a request to check its access again before sending anything more.
+merge changes, or a contact person joins or leaves the organisation; see ACCESS_CHANNEL).
+A stream receives the first as events to send and the second as a request to check its
+access again before sending anything more.
 """
 
 import asyncio

@@ -399,3 +399,52 @@ async def test_an_organisations_stream_carries_its_contact_persons_events(
             own = await append_elsewhere(database, clock, org, "the organisation's")
             received = await asyncio.wait_for(read_events(response, 1), timeout=5)
         assert received[0]["id"] == own
+
+
+@pytest.mark.parametrize("move", ["out", "in", "new"])
+async def test_an_organisations_stream_follows_a_contact_joining_or_leaving(
+    served: tuple[str, dict[str, str]], move: str
+) -> None:
+    """A contact person moved to another organisation (or into this one, or created in
+    it) changes what the organisation's stream carries: the stream closes, and the client
+    reconnects to the history as it is now (no longer the mover's events, or now those of
+    the one who joined)."""
+    base, admin = served
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        org = await new_customer(client, admin, kind="organization", display_name="Acme")
+        other = await new_customer(client, admin, kind="organization", display_name="Globex")
+        contact = await new_customer(
+            client, admin, display_name="Marta", organization_id=org if move == "out" else other
+        )
+        stream, response = await open_stream(client, org, admin)
+        try:
+            if move == "new":
+                await new_customer(client, admin, display_name="Iker", organization_id=org)
+            else:
+                await patch(client, admin, contact, organization_id=other if move == "out" else org)
+            await asyncio.wait_for(ends(response), WITHIN)
+        finally:
+            await stream.__aexit__(None, None, None)
+
+
+async def test_an_organisations_stream_follows_a_contact_coming_into_its_keys_sight(
+    served: tuple[str, dict[str, str]], database: Database
+) -> None:
+    """An owned-only key's stream on its organisation carries the contact persons it sees:
+    one handed to its agent changes that, and the stream closes for the client to
+    reconnect to what it now carries."""
+    base, admin = served
+    owned = await committed_key(database, Role.SUPPORT, agent_id="agent-a", owned_only=True)
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        org = await new_customer(
+            client, admin, kind="organization", display_name="Acme", owner_id="agent-a"
+        )
+        contact = await new_customer(
+            client, admin, display_name="Marta", organization_id=org, owner_id="agent-b"
+        )
+        stream, response = await open_stream(client, org, owned)
+        try:
+            await patch(client, admin, contact, owner_id="agent-a")
+            await asyncio.wait_for(ends(response), WITHIN)
+        finally:
+            await stream.__aexit__(None, None, None)
