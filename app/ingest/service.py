@@ -4,6 +4,7 @@ It all happens in the request's one transaction, so a 2xx means the delivery and
 events are committed, and a failure leaves nothing half-stored for the retry.
 """
 
+import hashlib
 import json
 import uuid
 from collections.abc import Collection
@@ -163,7 +164,7 @@ async def receive(
     except BoundExceeded as exc:  # read to find the signature, and refused unverified
         WEBHOOK_DELIVERIES.labels(source, "rejected_bounds").inc()
         raise DeliveryPastBounds(f"Not read: {exc}.") from None
-    delivery_id = adapter.delivery_id(delivery)[:300]
+    delivery_id = _stored_id(adapter.delivery_id(delivery))
     taken = _pending(adapter, delivery_id, delivery, settings)
     row_id, held_by = await queries.record(
         await unit.driver(),
@@ -282,6 +283,21 @@ async def _replay_waiting(
         await queries.stop_awaiting(await unit.driver(), row_id, reason)
         return
     log.info("waiting_delivery_replayed", id=str(row_id), status=outcome.status)
+
+
+# The room a delivery id has: its column holds 300 characters, and so do the event keys
+# made from it (``<id>:<index>``).
+_ID_ROOM = 280
+
+
+def _stored_id(given: str) -> str:
+    """The delivery id as stored: the sender's, or, when longer than its room, its start
+    followed by a digest of the whole, so that two ids sharing their first characters stay
+    two deliveries."""
+    if len(given) <= _ID_ROOM:
+        return given
+    digest = hashlib.sha256(given.encode()).hexdigest()
+    return f"{given[: _ID_ROOM - len(digest) - 1]}~{digest}"
 
 
 def _pending(

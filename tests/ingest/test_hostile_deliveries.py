@@ -16,8 +16,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import Settings
 from tests.support.webhooks import (
     WEBHOOK_SECRETS,
+    generic_note,
     mailgun_event_data,
     mailgun_signature,
+    signed_generic,
     twilio_signature,
 )
 
@@ -296,3 +298,25 @@ async def test_a_captured_mailgun_signature_carries_no_second_body(
     assert await session.scalar(text("SELECT count(*) FROM webhook_deliveries")) == 1
     named = "SELECT count(*) FROM customer_identifiers WHERE value = 'victim@example.com'"
     assert await session.scalar(text(named)) == 0
+
+
+# --- finding: a signed delivery with a long id -------------------------------------------
+
+
+async def test_signed_deliveries_with_ids_past_the_column_are_each_stored_once(
+    client: httpx.AsyncClient,
+) -> None:
+    """A sender's delivery id is its own choice: ids longer than the stored key are neither
+    a 500 nor mistaken for one another when they share their first 300 characters."""
+    long_id = "msg_" + "7" * 400
+    answers = []
+    for msg_id in (long_id + "a", long_id + "b", long_id + "a"):
+        body = json.dumps(generic_note(email=f"{msg_id[-1]}@example.com")).encode()
+        answer = await client.post(
+            "/v1/webhooks/generic", content=body, headers=signed_generic(body, msg_id)
+        )
+        assert answer.status_code == 200, answer.text
+        answers.append(answer.json())
+    assert [a["status"] for a in answers] == ["accepted", "accepted", "duplicate"]
+    assert [a["events"] for a in answers[:2]] == [1, 1]
+    assert answers[0]["delivery_id"] == answers[2]["delivery_id"] != answers[1]["delivery_id"]
