@@ -320,3 +320,25 @@ async def test_signed_deliveries_with_ids_past_the_column_are_each_stored_once(
     assert [a["status"] for a in answers] == ["accepted", "accepted", "duplicate"]
     assert [a["events"] for a in answers[:2]] == [1, 1]
     assert answers[0]["delivery_id"] == answers[2]["delivery_id"] != answers[1]["delivery_id"]
+
+
+# --- finding: a signed delivery with a NUL character --------------------------------------
+
+
+async def test_a_signed_delivery_with_a_nul_character_is_kept_failed_naming_the_field(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    """Genuine but unstorable as events (PostgreSQL text holds no U+0000): kept failed with
+    the field named, not refused (the platform would send it again, forever)."""
+    body = json.dumps(generic_note(payload={"text": "Asked\u0000 twice"})).encode()
+    answer = await client.post(
+        "/v1/webhooks/generic", content=body, headers=signed_generic(body, "msg_nul")
+    )
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["status"] == "failed"
+    assert "event 0: payload.text" in answer.json()["reason"]
+    assert "NUL" in answer.json()["reason"]
+    stored = await client.get(
+        "/v1/webhook-deliveries", params={"source": "generic", "status": "failed"}, headers=admin
+    )
+    assert [d["delivery_id"] for d in stored.json()["items"]] == ["msg_nul"]
