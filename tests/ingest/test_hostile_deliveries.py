@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import json
 import time
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -14,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
+from tests.support.fixtures import AppLog
 from tests.support.webhooks import (
     WEBHOOK_SECRETS,
     generic_note,
@@ -342,3 +344,46 @@ async def test_a_signed_delivery_with_a_nul_character_is_kept_failed_naming_the_
         "/v1/webhook-deliveries", params={"source": "generic", "status": "failed"}, headers=admin
     )
     assert [d["delivery_id"] for d in stored.json()["items"]] == ["msg_nul"]
+
+
+# --- finding: a sender gone mid-body --------------------------------------------------------
+
+
+async def test_a_sender_gone_mid_body_is_a_400_not_an_error_of_the_service(
+    app: FastAPI, app_log: AppLog
+) -> None:
+    """Anyone can open a delivery and hang up: answered as any route answers a body that
+    never arrived whole, with nothing logged as the service's error."""
+    body = json.dumps(generic_note()).encode()
+    headers = signed_generic(body, "msg_gone")
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/webhooks/generic",
+        "raw_path": b"/v1/webhooks/generic",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.encode(), v.encode()) for k, v in headers.items()]
+        + [(b"content-length", str(len(body)).encode())],
+        "client": ("203.0.113.9", 4000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
+    arriving = [
+        {"type": "http.request", "body": body[:20], "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return arriving.pop(0) if arriving else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 400
+    assert [line for line in app_log.lines() if line["level"] == "error"] == []
