@@ -4,10 +4,12 @@ It all happens in the request's one transaction, so a 2xx means the delivery and
 events are committed, and a failure leaves nothing half-stored for the retry.
 """
 
+import hashlib
 import json
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 import structlog
@@ -163,7 +165,7 @@ async def receive(
     except BoundExceeded as exc:  # read to find the signature, and refused unverified
         WEBHOOK_DELIVERIES.labels(source, "rejected_bounds").inc()
         raise DeliveryPastBounds(f"Not read: {exc}.") from None
-    delivery_id = adapter.delivery_id(delivery)[:300]
+    delivery_id = _stored_id(adapter.delivery_id(delivery))
     taken = _pending(adapter, delivery_id, delivery, settings)
     row_id, held_by = await queries.record(
         await unit.driver(),
@@ -284,6 +286,21 @@ async def _replay_waiting(
     log.info("waiting_delivery_replayed", id=str(row_id), status=outcome.status)
 
 
+# The room a delivery id has: its column holds 300 characters, and so do the event keys
+# made from it (``<id>:<index>``).
+_ID_ROOM = 280
+
+
+def _stored_id(given: str) -> str:
+    """The delivery id as stored: the sender's, or, when longer than its room, its start
+    followed by a digest of the whole, so that two ids sharing their first characters stay
+    two deliveries."""
+    if len(given) <= _ID_ROOM:
+        return given
+    digest = hashlib.sha256(given.encode()).hexdigest()
+    return f"{given[: _ID_ROOM - len(digest) - 1]}~{digest}"
+
+
 def _pending(
     adapter: Adapter, delivery_id: str, delivery: Delivery, settings: Settings
 ) -> list[bulk.Pending] | PayloadError:
@@ -296,6 +313,11 @@ def _pending(
     except PayloadError as exc:
         return exc
     for index, event in enumerate(events):
+        unstorable = _nul_in(event.model_dump())
+        if unstorable is not None:
+            return PayloadError(
+                f"event {index}: {unstorable}: text cannot contain the NUL character (U+0000)"
+            )
         if event.source_event_id is None:  # keys make replays and retries harmless
             event = event.model_copy(update={"source_event_id": f"{delivery_id}:{index}"})
         if event.source == "api":
@@ -307,6 +329,27 @@ def _pending(
             return PayloadError(exc.detail or "the normalised event is invalid")
         pending.append(bulk.Pending(index + 1, new, ref, event.customer.event))
     return pending
+
+
+def _nul_in(value: Any, where: str = "") -> str | None:
+    """Where ``value`` holds a NUL character, which PostgreSQL text cannot store (a
+    statement failing on it would undo the delivery, not keep it failed); None if nowhere."""
+    if isinstance(value, str):
+        return (where or "value") if "\x00" in value else None
+    items: Any
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        inner = f"{where}.{key}" if where else str(key)
+        found = _nul_in(key, inner) if isinstance(key, str) else None
+        found = found or _nul_in(item, inner)
+        if found is not None:
+            return found
+    return None
 
 
 async def _append_events(

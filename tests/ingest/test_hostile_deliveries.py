@@ -5,6 +5,7 @@ import hashlib
 import hmac
 import json
 import time
+from typing import Any
 from urllib.parse import urlencode
 
 import httpx
@@ -14,10 +15,13 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
+from tests.support.fixtures import AppLog
 from tests.support.webhooks import (
     WEBHOOK_SECRETS,
+    generic_note,
     mailgun_event_data,
     mailgun_signature,
+    signed_generic,
     twilio_signature,
 )
 
@@ -296,3 +300,90 @@ async def test_a_captured_mailgun_signature_carries_no_second_body(
     assert await session.scalar(text("SELECT count(*) FROM webhook_deliveries")) == 1
     named = "SELECT count(*) FROM customer_identifiers WHERE value = 'victim@example.com'"
     assert await session.scalar(text(named)) == 0
+
+
+# --- finding: a signed delivery with a long id -------------------------------------------
+
+
+async def test_signed_deliveries_with_ids_past_the_column_are_each_stored_once(
+    client: httpx.AsyncClient,
+) -> None:
+    """A sender's delivery id is its own choice: ids longer than the stored key are neither
+    a 500 nor mistaken for one another when they share their first 300 characters."""
+    long_id = "msg_" + "7" * 400
+    answers = []
+    for msg_id in (long_id + "a", long_id + "b", long_id + "a"):
+        body = json.dumps(generic_note(email=f"{msg_id[-1]}@example.com")).encode()
+        answer = await client.post(
+            "/v1/webhooks/generic", content=body, headers=signed_generic(body, msg_id)
+        )
+        assert answer.status_code == 200, answer.text
+        answers.append(answer.json())
+    assert [a["status"] for a in answers] == ["accepted", "accepted", "duplicate"]
+    assert [a["events"] for a in answers[:2]] == [1, 1]
+    assert answers[0]["delivery_id"] == answers[2]["delivery_id"] != answers[1]["delivery_id"]
+
+
+# --- finding: a signed delivery with a NUL character --------------------------------------
+
+
+async def test_a_signed_delivery_with_a_nul_character_is_kept_failed_naming_the_field(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    """Genuine but unstorable as events (PostgreSQL text holds no U+0000): kept failed with
+    the field named, not refused (the platform would send it again, forever)."""
+    body = json.dumps(generic_note(payload={"text": "Asked\u0000 twice"})).encode()
+    answer = await client.post(
+        "/v1/webhooks/generic", content=body, headers=signed_generic(body, "msg_nul")
+    )
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["status"] == "failed"
+    assert "event 0: payload.text" in answer.json()["reason"]
+    assert "NUL" in answer.json()["reason"]
+    stored = await client.get(
+        "/v1/webhook-deliveries", params={"source": "generic", "status": "failed"}, headers=admin
+    )
+    assert [d["delivery_id"] for d in stored.json()["items"]] == ["msg_nul"]
+
+
+# --- finding: a sender gone mid-body --------------------------------------------------------
+
+
+async def test_a_sender_gone_mid_body_is_a_400_not_an_error_of_the_service(
+    app: FastAPI, app_log: AppLog
+) -> None:
+    """Anyone can open a delivery and hang up: answered as any route answers a body that
+    never arrived whole, with nothing logged as the service's error."""
+    body = json.dumps(generic_note()).encode()
+    headers = signed_generic(body, "msg_gone")
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/v1/webhooks/generic",
+        "raw_path": b"/v1/webhooks/generic",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.encode(), v.encode()) for k, v in headers.items()]
+        + [(b"content-length", str(len(body)).encode())],
+        "client": ("203.0.113.9", 4000),
+        "server": ("testserver", 80),
+        "state": {},
+    }
+    arriving = [
+        {"type": "http.request", "body": body[:20], "more_body": True},
+        {"type": "http.disconnect"},
+    ]
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return arriving.pop(0) if arriving else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 400
+    assert [line for line in app_log.lines() if line["level"] == "error"] == []

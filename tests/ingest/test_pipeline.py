@@ -1,7 +1,9 @@
 """The ingestion pipeline end to end, through the generic Standard Webhooks source."""
 
 import asyncio
+import gc
 import json
+import warnings
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -10,8 +12,10 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import Database, Executor, driver_connection
 from app.ingest.adapters.base import Delivery
 from app.ingest.adapters.generic import GenericAdapter
+from app.timeline import bulk
 from app.timeline.schemas import IdentifiedEventIn
 from tests.support.webhooks import WEBHOOK_SECRETS, generic_note, signed_generic
 
@@ -229,3 +233,45 @@ async def test_metrics_count_outcomes(client: httpx.AsyncClient) -> None:
     metrics = (await client.get("/metrics")).text
     assert 'webhook_deliveries_total{outcome="accepted",source="generic"}' in metrics
     assert 'webhook_deliveries_total{outcome="rejected_signature",source="generic"}' in metrics
+
+
+async def test_deliveries_whose_statements_fail_return_their_connections_usable(
+    live: tuple[httpx.AsyncClient, dict[str, str]],
+    database: Database,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A statement failing mid-delivery undoes the whole delivery, and its connection goes
+    back to the pool rolled back: many more such deliveries than the pool holds, then valid
+    ones on the same connections are stored."""
+    client, _ = live
+    pool: Any = database.engine.pool
+    before = pool.checkedout()
+    store_events = bulk.store_events
+
+    async def failing_for_broken(on: Executor, pending: Any, *args: Any, **kwargs: Any) -> Any:
+        if any(p.new.source_event_id.startswith("broken") for p in pending):
+            await (await driver_connection(on)).execute("SELECT 1 / 0")
+        return await store_events(on, pending, *args, **kwargs)
+
+    monkeypatch.setattr(bulk, "store_events", failing_for_broken)
+
+    async def deliver(msg_id: str) -> httpx.Response:
+        body = json.dumps(generic_note(email=f"{msg_id}@example.com")).encode()
+        return await client.post(URL, content=body, headers=signed_generic(body, msg_id))
+
+    failed = []
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        for batch in range(10):
+            failed += await asyncio.gather(*(deliver(f"broken{batch}-{i}") for i in range(30)))
+        gc.collect()
+    assert {r.status_code for r in failed} == {500}
+    # Returned, not dropped for the garbage collector to terminate.
+    assert not [w for w in seen if "non-checked-in connection" in str(w.message)]
+    assert pool.checkedout() == before
+    stored = await asyncio.gather(*(deliver(f"valid{i}") for i in range(20)))
+    assert [r.json()["status"] for r in stored] == ["accepted"] * 20
+    async with database.sessionmaker() as session:
+        kept = await session.scalar(text("SELECT count(*) FROM webhook_deliveries"))
+    assert kept == 20
+    assert pool.checkedout() == before
