@@ -549,6 +549,25 @@ async def screen_pop(
     )
     events = views.recent_items(read["recent"], len(wanted))
     now = clock.now()
+    return await _completed(
+        on, template, customer, role, language, principal, policy, now, snap, events
+    )
+
+
+async def _completed(
+    on: Executor,
+    template: Template,
+    customer: CustomerOut,
+    role: str,
+    language: str,
+    principal: Principal,
+    policy: ValuePolicy,
+    now: datetime,
+    snap: Snapshot,
+    events: list[list[dict[str, Any]]],
+) -> Ficha:
+    """The ficha of what its one statement read, with what some cards read besides: the
+    open follow-ups (when shown) and a contact person's organisation's indicators."""
     follow_ups = await _open_follow_ups(on, template, customer.id, now)
     organization = await _organization(on, customer, now, policy)
     return _built(
@@ -611,20 +630,8 @@ async def _ficha(
     )
     snap = indicators.snapshot_of(read)
     events = views.recent_items(read["recent"], len(wanted))
-    follow_ups = await _open_follow_ups(on, template, customer.id, now)
-    organization = await _organization(on, customer, now, policy)
-    return _built(
-        template,
-        customer,
-        role,
-        language,
-        principal,
-        policy,
-        now,
-        snap,
-        events,
-        follow_ups,
-        organization,
+    return await _completed(
+        on, template, customer, role, language, principal, policy, now, snap, events
     )
 
 
