@@ -106,9 +106,6 @@ def test_every_foreign_key_is_one_citus_keeps(database_url: str) -> None:
 # docs/scaling.md). A trigger that notifies is heard on no worker, and Citus runs none on a
 # reference table: the service sends those notifications itself.
 SHARD_SAFE_TRIGGERS = {("events", "events_append_only"), ("events", "events_no_truncate")}
-# Not shard-safe, and not replaced yet (it changes other customers' rows and notifies):
-# docs/scaling.md.
-STILL_TO_REPLACE = {("customers", "customers_access_changed")}
 
 
 def test_placed_tables_keep_only_triggers_that_run_on_their_shards(database_url: str) -> None:
@@ -127,7 +124,7 @@ def test_placed_tables_keep_only_triggers_that_run_on_their_shards(database_url:
     from cluster.exploration import LOCAL
 
     placed = {trigger for trigger in asyncio.run(triggers()) if trigger[0] not in LOCAL}
-    assert placed == SHARD_SAFE_TRIGGERS | STILL_TO_REPLACE
+    assert placed == SHARD_SAFE_TRIGGERS
 
 
 def test_merged_customers_take_their_survivors_owner_and_give_it_back(scratch_url: str) -> None:

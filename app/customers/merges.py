@@ -92,7 +92,8 @@ async def absorb(session: AsyncSession, target: Customer, source: Customer) -> l
     family now ``target``'s (``target`` is active: its own root).
 
     ``source`` takes ``target``'s owner: its history is the survivor's now, and whoever
-    may see one sees the other (customers merged into ``source`` follow, by trigger).
+    may see one sees the other (customers merged into ``source`` follow, and their open
+    alerts).
     """
     repo = CustomerRepository(session)
     moved = await queries.move_identifiers(session, source.id, target.id, None)
@@ -105,6 +106,7 @@ async def absorb(session: AsyncSession, target: Customer, source: Customer) -> l
         target.unverified = False
     await repo.touch(source)
     await repo.touch(target)
+    await queries.access_changed(session, [source.id], target.id, target.owner_id)
     return moved
 
 
@@ -144,4 +146,5 @@ async def restore(
     source.owner_id = owner_id
     await repo.touch(source)
     await repo.touch(target)
+    await queries.access_changed(session, [source.id], source.id, owner_id)
     return len(moved)

@@ -7,7 +7,7 @@ from typing import Any
 from uuid import UUID
 
 from app.core.db import Executor, driver_connection, new_id
-from app.core.security import Principal
+from app.core.security import ACCESS_CHANNEL, Principal
 from app.customers.family import contacts_cte, family_cte, survivor
 from app.customers.visibility import visibility_args, visible_sql
 
@@ -215,6 +215,31 @@ async def move_identifiers(
             list(only),
         )
     return [r["id"] for r in rows]
+
+
+# Who may see a customer changed (its owner, status or merge): the customers of its
+# family's root ($2) take the root's owner ($3), and so do the open alerts of those and of
+# the changed customers ($1); each of them is notified on the access channel (open
+# streams check their sight on commit). One round trip, not a trigger: on Citus the
+# family and the alerts live on other shards, and a shard's NOTIFY stays on its worker.
+_ACCESS_CHANGED = (
+    "WITH followed AS (UPDATE customers SET owner_id = $3 "
+    "WHERE merge_root = $2 AND owner_id IS DISTINCT FROM $3 RETURNING id), "
+    "changed AS (SELECT unnest($1::uuid[]) AS id UNION SELECT id FROM followed), "
+    "alerted AS (UPDATE alerts SET owner_id = $3 WHERE customer_id IN (SELECT id FROM changed) "
+    "AND cleared_at IS NULL AND owner_id IS DISTINCT FROM $3) "
+    f"SELECT pg_notify('{ACCESS_CHANNEL}', 'customer:' || id::text) FROM changed"
+)
+
+
+async def access_changed(
+    on: Executor, customer_ids: Sequence[UUID], root: UUID, owner_id: str | None
+) -> None:
+    """``customer_ids`` changed owner, status or merge, and ``owner_id`` is now the owner
+    of the family whose root is ``root``: its members and their open alerts follow it, and
+    every customer changed is notified on commit."""
+    conn = await driver_connection(on)
+    await conn.fetch(_ACCESS_CHANGED, list(customer_ids), root, owner_id)
 
 
 # A family's root, kept by merges and unmerges alone (merges.py; family.py says why).

@@ -315,6 +315,8 @@ async def patch_customer(
     previous = customer.organization_id
     if not await repo.update_profile(customer.id, customer.version, _columns_of(profile)):
         raise CustomerNotFound(customer_id)
+    if profile.owner_id != customer.owner_id:
+        await queries.access_changed(session, [customer.id], customer.id, profile.owner_id)
     if profile.organization_id != previous:
         await _contacts_changed(session, previous, profile.organization_id)
     elif profile.owner_id != customer.owner_id:  # who sees it among the contacts changes
@@ -447,6 +449,11 @@ async def survivor_id(on: Executor, customer_id: UUID) -> UUID:
 async def survivors(on: Executor, customer_ids: Sequence[UUID]) -> set[UUID]:
     """Where these customers' histories live now (unknown ids are left out)."""
     return await queries.survivors_of(on, customer_ids)
+
+
+async def erased(session: AsyncSession, customer: CustomerOut, family: Sequence[UUID]) -> None:
+    """The erasure of ``customer`` changed the status of its ``family``: notified."""
+    await queries.access_changed(session, family, customer.id, customer.owner_id)
 
 
 async def family(on: Executor, customer_id: UUID) -> list[UUID]:

@@ -130,12 +130,14 @@ async def erase(
     )
     # The words analyses matched are the customer's own text; their labels stay, as the
     # event's kept fields do.
-    await text.erase_terms(session, await customers.family(session, customer.id))
+    family = await customers.family(session, customer.id)
+    await text.erase_terms(session, family)
     if not receipt["already_erased"]:
+        await customers.erased(session, customer, family)
         # The erasure function appends customer.erased itself, outside the timeline's append.
         await outbox.announce(session, [outbox.Fact("customer.erased", customer.id, erased_event)])
         await indicators.rebuild(session, [customer.id], settings, clock)
-        await messages.forget(session, await customers.family(session, customer.id), clock)
+        await messages.forget(session, family, clock)
     return ErasureReceipt(customer_id=customer.id, **receipt)
 
 
