@@ -406,20 +406,14 @@ def _hot_statements(s: Sample) -> list[Probe]:
     # Who reads, as fichas.queries binds it: (key, agent, role, what).
     access = (uuid.uuid4(), None, "support", "screen-pop:support")
     # The queries module's own constants, no input.
-    page = (
-        f"SELECT {timeline._PAGE_COLUMNS}, ({timeline._CORRECTIONS}) AS corrections "
-        "FROM events e WHERE customer_id = ANY($1::uuid[]) AND type <> 'event.corrected' "
-        "ORDER BY occurred_at DESC, id DESC LIMIT $2::integer"
+    page = timeline.page_sql(
+        "customer_id = ANY($1::uuid[]) AND type <> 'event.corrected'", "$2::integer"
     )
     return [
-        Probe("identify by phone (customers.queries._IDENTIFY_SQL)",
-         customers._IDENTIFY_SQL, ("phone", [s.phone], False, None)),
-        Probe("identify, first half: the identifier alone",
-         "SELECT customer_id FROM customer_identifiers WHERE kind = $1 AND value = $2",
-         ("phone", s.phone)),
-        Probe("identify, second half: the customer alone",
-         "SELECT id, status, unverified, owner_id FROM customers WHERE id = $1",
-         (s.customer_id,)),
+        Probe("identify by phone, 1/2: who holds the number (customers.queries._HOLDING_SQL)",
+         customers._HOLDING_SQL, ("phone", [s.phone])),
+        Probe("identify by phone, 2/2: the customer (customers.queries._IDENTIFIED_SQL)",
+         customers._IDENTIFIED_SQL, ([s.customer_id], False, None)),
         Probe("screen-pop, one statement: cards, stats, alerts, recent events and the "
               "access-log row (fichas.queries._SCREEN_POP)",
          fichas._SCREEN_POP, (s.phone, False, None, None, uuid.uuid4(), *access, 5, wants)),
@@ -652,16 +646,6 @@ def _redesigned(s: Sample) -> list[Probe]:
         "customer_id = ANY($1::uuid[])",
     )
     recent = "SELECT" + recent
-    page = (
-        f"SELECT {timeline._PAGE_COLUMNS}, "
-        + _swapped(
-            timeline._CORRECTIONS,
-            "WHERE c.corrects_id",
-            "WHERE c.customer_id = ANY($1::uuid[]) AND c.corrects_id",
-        ).join("()")
-        + " AS corrections FROM events e WHERE customer_id = ANY($1::uuid[]) "
-        "AND type <> 'event.corrected' ORDER BY occurred_at DESC, id DESC LIMIT $2::integer"
-    )
     # Every sub-query names the customer itself: Citus plans a statement for one shard
     # only when each distributed table in it is filtered by the shard key, and a
     # correlation (i.customer_id = c.id) does not count.
@@ -724,16 +708,6 @@ def _redesigned(s: Sample) -> list[Probe]:
               "SELECT id, type, occurred_at, channel, direction, summary, actor FROM events "
               "WHERE customer_id = ANY($1::uuid[]) AND type <> 'event.corrected' "
               "ORDER BY occurred_at DESC, id DESC LIMIT $2", (pair, 10)),
-        Probe("timeline page, family of one, corrections filtered by the family too",
-              page, (family, 51)),
-        Probe("timeline page, family of two, the same statement", page, (pair, 51)),
-        Probe("timeline page, family of two, without the corrections",
-              page.split(", (SELECT coalesce")[0] + page.split(" AS corrections")[1],
-              (pair, 51)),
-        Probe("timeline page, family of two: the page's corrections in a second statement",
-              "SELECT corrects_id, id, recorded_at, payload FROM events "
-              "WHERE customer_id = ANY($1::uuid[]) AND corrects_id = ANY($2::uuid[])",
-              (pair, [s.event_id])),
         Probe("lock one customer's stats by equality (indicators.queries.locking)",
               lock_one, (s.customer_id,)),
         Probe("lock one customer's stats by equality, the alerts' sub-query naming $1",

@@ -11,14 +11,17 @@ from app.core.security import ACCESS_CHANNEL, Principal
 from app.customers.family import contacts_cte, family_cte, survivor
 from app.customers.visibility import visibility_args, visible_sql
 
-# The identify fast path: unique-index probes (one per reading of a caller id), prepared
-# once per connection; a customer the caller may not see is not found.
-_IDENTIFY_SQL = (
-    "SELECT c.id, c.status, c.unverified, c.owner_id, c.display_name, i.value "
-    "FROM customer_identifiers i JOIN customers c ON c.id = i.customer_id "
-    "WHERE i.kind = $1 AND i.value = ANY($2::text[]) AND "
-    + visible_sql("c", "$3", "$4")
-    + " ORDER BY array_position($2::text[], i.value)"
+# The identify fast path, two unique-index probes prepared once per connection: who holds
+# the readings of a caller id, then those customers, unless the caller may not see them.
+# Two statements, not a join: identifiers are spread by value and customers by id, so on
+# Citus each is read on its own shard (a router query) where the join was refused.
+_HOLDING_SQL = (
+    "SELECT customer_id, value FROM customer_identifiers "
+    "WHERE kind = $1 AND value = ANY($2::text[])"
+)
+_IDENTIFIED_SQL = (
+    "SELECT c.id, c.status, c.unverified, c.owner_id, c.display_name FROM customers c "
+    "WHERE c.id = ANY($1::uuid[]) AND " + visible_sql("c", "$2", "$3")
 )
 
 
@@ -37,12 +40,22 @@ async def identified(
 ) -> list[Identified]:
     """Everyone ``principal`` may see holding one of ``values``, in their order."""
     conn = await driver_connection(on)
-    rows = await conn.fetch(_IDENTIFY_SQL, kind, list(values), *visibility_args(principal))
-    return [
-        Identified(
-            r["id"], r["status"], r["unverified"], r["owner_id"], r["display_name"], r["value"]
+    holding = await conn.fetch(_HOLDING_SQL, kind, list(values))
+    if not holding:
+        return []
+    seen = {
+        r["id"]: r
+        for r in await conn.fetch(
+            _IDENTIFIED_SQL, [h["customer_id"] for h in holding], *visibility_args(principal)
         )
-        for r in rows
+    }
+    order = {value: n for n, value in enumerate(values)}
+    return [
+        Identified(c["id"], c["status"], c["unverified"], c["owner_id"], c["display_name"], value)
+        for value, c in sorted(
+            ((h["value"], seen[h["customer_id"]]) for h in holding if h["customer_id"] in seen),
+            key=lambda held: order[held[0]],
+        )
     ]
 
 

@@ -78,20 +78,19 @@ class CustomerRepository:
     async def holders_of(
         self, values: Sequence[tuple[str, str]], principal: Principal
     ) -> dict[tuple[str, str], tuple[UUID, bool]]:
-        """The customer holding each of these identifiers, and whether the caller sees it."""
+        """The customer holding each of these identifiers, and whether the caller sees it:
+        the identifiers, then their holders (spread by value and by id on Citus, the two
+        are read apart)."""
         if not values:
             return {}
         rows = await self.session.execute(
             select(
-                CustomerIdentifier.kind,
-                CustomerIdentifier.value,
-                CustomerIdentifier.customer_id,
-                visible_to(principal),
-            )
-            .join(Customer, Customer.id == CustomerIdentifier.customer_id)
-            .where(tuple_(CustomerIdentifier.kind, CustomerIdentifier.value).in_(list(values)))
+                CustomerIdentifier.kind, CustomerIdentifier.value, CustomerIdentifier.customer_id
+            ).where(tuple_(CustomerIdentifier.kind, CustomerIdentifier.value).in_(list(values)))
         )
-        return {(kind, value): (holder, bool(seen)) for kind, value, holder, seen in rows}
+        held = {(kind, value): holder for kind, value, holder in rows}
+        seen = await self.visible_among(list(set(held.values())), principal)
+        return {pair: (holder, holder in seen) for pair, holder in held.items()}
 
     async def identifiers_of(
         self, customer_ids: Sequence[UUID]
