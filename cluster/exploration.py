@@ -452,6 +452,7 @@ def _writes(s: Sample) -> list[Probe]:
     from app.customers import queries as customers
     from app.indicators import queries as indicators
     from app.ingest import queries as ingest
+    from app.privacy import queries as privacy
     from app.text import queries as text
     from app.timeline import queries as timeline
     from app.timeline.queries import EventRow
@@ -517,6 +518,18 @@ def _writes(s: Sample) -> list[Probe]:
         Probe("merge: mark the absorbed customer (as the ORM writes it)",
          "UPDATE customers SET status = 'merged', merged_into = $2, merge_root = $2 "
          "WHERE id = $1", (s.other_id, s.customer_id)),
+        Probe("merge, owner change, erasure: the family follows its root's owner, notified "
+              "(customers.queries._ACCESS_CHANGED)",
+         customers._ACCESS_CHANGED, ([s.other_id], s.customer_id, "explore")),
+        Probe("a failed delivery replayed: its row locked (ingest.repository.get_for_update)",
+         "UPDATE webhook_deliveries SET attempts = attempts WHERE id = $1 RETURNING *",
+         (delivery,)),
+        Probe("maintenance: failed deliveries whose awaited event arrived (ingest.queries._FREED)",
+         ingest._FREED, (None, 10)),
+        Probe("retention: expire raw deliveries (privacy.queries._EXPIRE_DELIVERIES)",
+         privacy._EXPIRE_DELIVERIES, (_now(), 10)),
+        Probe("retention: expire access-log rows (privacy.queries._EXPIRE_ACCESS_LOG)",
+         privacy._EXPIRE_ACCESS_LOG, (_now(), 10)),
         Probe("the append-only guard refuses an UPDATE of an event",
          "UPDATE events SET summary = 'changed' WHERE customer_id = $1 AND id = $2",
          (s.customer_id, s.event_id), refused="42501"),

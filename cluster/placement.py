@@ -63,7 +63,9 @@ PLACEMENTS: tuple[Placement, ...] = (
         why="joined to identifiers by value",
     ),
     Placement("webhook_deliveries", "distributed", "delivery_id", why="stored once by delivery"),
-    Placement("event_keys", "distributed", "key", why="claimed once by key"),
+    # By the key's digest, which an erasure keeps (it rewrites the key itself): a claim
+    # and a look-up, of a key or of its erased form, are one shard's.
+    Placement("event_keys", "distributed", "digest", why="claimed once by key"),
     Placement("session_tokens", "distributed", "token_hash", why="looked up by its hash"),
     Placement("customer_merges", "reference"),
     Placement("incidents", "reference"),

@@ -154,13 +154,16 @@ async def owners(on: Executor, values: Sequence[tuple[str, str]]) -> dict[tuple[
 
 
 # The customers and their identifiers in one round trip: each identifier names a customer
-# the same statement creates (no foreign key says so: migration 0029).
+# the same statement creates (no foreign key says so: migration 0029). Both inserts are
+# CTEs read by a plain SELECT: Citus refused the identifiers' INSERT ... SELECT of
+# parameters as the statement itself beside the customers' CTE.
 _CREATE_UNVERIFIED = (
-    "WITH created AS (INSERT INTO customers (id, kind, display_name, unverified) "
-    "SELECT id, 'person', name, true FROM unnest($1::uuid[], $2::text[]) AS n(id, name)) "
-    "INSERT INTO customer_identifiers (id, customer_id, kind, value) "
+    "WITH taken AS (INSERT INTO customer_identifiers (id, customer_id, kind, value) "
     "SELECT * FROM unnest($3::uuid[], $4::uuid[], $5::text[], $6::text[]) "
-    "ON CONFLICT (kind, value) DO NOTHING RETURNING kind, value"
+    "ON CONFLICT (kind, value) DO NOTHING RETURNING kind, value), "
+    "created AS (INSERT INTO customers (id, kind, display_name, unverified) "
+    "SELECT id, 'person', name, true FROM unnest($1::uuid[], $2::text[]) AS n(id, name)) "
+    "SELECT kind, value FROM taken"
 )
 
 

@@ -17,13 +17,14 @@ from app.text.service import finding
 Locked = tuple[list[StatsRow], dict[str, dict[str, Any]], list[IncidentRow]]
 
 
-def locking(customer_ids: str, also: str = "") -> str:
+def locking(customer_ids: str, also: str = "", beside: str = "") -> str:
     """The stats rows of a batch, and of the organisations of the contact persons among it
     (a contact's events count in its organisation's stats too), locked and read: the CTEs
     ``locked``, ``policy_set`` and ``incident_set`` and the SELECT that ends the statement
     (``lock`` sends it alone; the store of a batch's events ends with it). ``customer_ids``
     is a query of the customers' ids;
-    ``also``, more columns (of ``s``, the stats row). A row missing is created empty, and
+    ``also``, more columns (of ``s``, the stats row, or of ``beside``: CTEs of one row each,
+    cross-joined, named with their aliases). A row missing is created empty, and
     the upsert locks the row that exists (the newest version, as FOR UPDATE would), in id
     order; the stored policies and the incidents (the open ones, whose matchers the rules
     evaluate, and those a row is still flagged with, whose flags end) come with the first
@@ -54,7 +55,8 @@ def locking(customer_ids: str, also: str = "") -> str:
         " AS incidents"
         f"{', ' + also if also else ''} "
         "FROM locked s JOIN customers c ON c.id = s.customer_id "
-        "CROSS JOIN policy_set p CROSS JOIN incident_set i ORDER BY s.customer_id"
+        "CROSS JOIN policy_set p CROSS JOIN incident_set i"
+        f"{''.join(f' CROSS JOIN {b}' for b in beside.split(', ') if b)} ORDER BY s.customer_id"
     )
 
 

@@ -45,12 +45,13 @@ def _finishing(first: int) -> str:
 _FINISH = "WITH " + _finishing(1)
 # Failed deliveries whose awaited event is recorded now: it was stored while they were in
 # flight, so the delivery that stored it could not see them waiting.
+# The waiting deliveries are read first, in a CTE: Citus then looks their keys up on the
+# keys' shards, where it refused to join the two tables (spread by delivery and by key).
 _FREED = (
-    "SELECT d.id FROM webhook_deliveries d "
-    "JOIN event_keys k ON k.scope = d.awaits_scope "
-    "AND k.key IN (d.awaits_key, ch_erased_key(d.awaits_key)) "
-    "WHERE d.awaits_key IS NOT NULL AND d.status = 'failed' AND ($1::uuid IS NULL OR d.id > $1) "
-    "ORDER BY d.id LIMIT $2"
+    "WITH waiting AS (SELECT d.id, d.awaits_scope, d.awaits_key FROM webhook_deliveries d "
+    "WHERE d.awaits_key IS NOT NULL AND d.status = 'failed' AND ($1::uuid IS NULL OR d.id > $1)) "
+    "SELECT w.id FROM waiting w JOIN event_keys k ON k.scope = w.awaits_scope "
+    "AND k.digest = ch_erased_key(w.awaits_key) ORDER BY w.id LIMIT $2"
 )
 _NAME = (
     "INSERT INTO delivery_identifiers (delivery_id, person, kind, value) "

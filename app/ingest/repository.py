@@ -14,12 +14,15 @@ class DeliveryRepository:
         self.session = session
 
     async def get_for_update(self, row_id: UUID) -> WebhookDelivery | None:
+        """The delivery, its row locked by an UPDATE that changes nothing: the table is
+        spread by delivery id on Citus, which takes no FOR UPDATE lock across shards."""
         statement = (
-            select(WebhookDelivery)
+            update(WebhookDelivery)
             .where(WebhookDelivery.id == row_id)
-            .with_for_update()
+            .values(attempts=WebhookDelivery.attempts)
+            .returning(WebhookDelivery)
             # The outcome of a processing is written by a driver statement: read it afresh.
-            .execution_options(populate_existing=True)
+            .execution_options(populate_existing=True, synchronize_session=False)
         )
         return (await self.session.scalars(statement)).one_or_none()
 

@@ -84,23 +84,25 @@ _ROWS_PER_FETCH = 500
 
 # Cutoffs are given (the service's clock less the policy's days); the times compared are
 # the database's own record of when a delivery was processed or received, or a read made.
+# A batch is read without a lock (Citus takes none across shards: FOR UPDATE is refused on
+# a table spread over them) and chosen once, in a CTE: as `WHERE id IN (SELECT ... LIMIT)`
+# the planner may run the sub-select again for each outer row it joins, and one batch then
+# deletes more than its limit. Each delete checks the cutoff again: a delivery processed
+# again meanwhile (its row locked by the replay, then newer) stays.
 _EXPIRE_DELIVERIES = (
-    "WITH gone AS (DELETE FROM webhook_deliveries WHERE id IN ("
-    " SELECT id FROM webhook_deliveries"
-    " WHERE coalesce(processed_at, received_at) < $1"
-    " LIMIT $2 FOR UPDATE SKIP LOCKED) RETURNING id), "
+    "WITH doomed AS MATERIALIZED (SELECT id FROM webhook_deliveries"
+    " WHERE coalesce(processed_at, received_at) < $1 LIMIT $2), "
+    "gone AS (DELETE FROM webhook_deliveries d USING doomed x"
+    " WHERE d.id = x.id AND coalesce(d.processed_at, d.received_at) < $1 RETURNING d.id), "
     "links AS (DELETE FROM delivery_customers l USING gone WHERE l.delivery_id = gone.id), "
     "names AS (DELETE FROM delivery_identifiers n USING gone WHERE n.delivery_id = gone.id) "
     "SELECT count(*) FROM gone"
 )
-# The batch is chosen once, in a CTE: as `WHERE id IN (SELECT ... LIMIT ... SKIP LOCKED)`
-# the planner may run the sub-select again for each outer row it joins, each time taking
-# other unlocked rows, and one batch then deletes more than its limit.
 _EXPIRE_ACCESS_LOG = (
     "WITH doomed AS MATERIALIZED ("
-    " SELECT customer_id, id FROM access_log WHERE at < $1"
-    " LIMIT $2 FOR UPDATE SKIP LOCKED) "
-    "DELETE FROM access_log l USING doomed d WHERE l.customer_id = d.customer_id AND l.id = d.id"
+    " SELECT customer_id, id FROM access_log WHERE at < $1 LIMIT $2) "
+    "DELETE FROM access_log l USING doomed d "
+    "WHERE l.customer_id = d.customer_id AND l.id = d.id AND l.at < $1"
 )
 
 

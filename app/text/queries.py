@@ -32,7 +32,9 @@ def storing(first: int, kept: str | None = None) -> str:
         "analyser_version = excluded.analyser_version, language = excluded.language, "
         "sentiment = excluded.sentiment, score = excluded.score, urgency = excluded.urgency, "
         "reasons = excluded.reasons, intents = excluded.intents, abusive = excluded.abusive, "
-        "terms = excluded.terms, analysed_at = now() "
+        # excluded's analysed_at is the column's default, now(): Citus evaluates no STABLE
+        # function in an upsert's SET.
+        "terms = excluded.terms, analysed_at = excluded.analysed_at "
         # An analysis whose words were erased stays as the erasure left it.
         "WHERE text_analyses.terms IS NOT NULL"
     )

@@ -48,12 +48,15 @@ class Event(Base):
 
 
 class EventKey(Base):
-    """Idempotency: one row per (scope, key), naming the event it produced."""
+    """Idempotency: one row per (scope, key), naming the event it produced; unique by the
+    key's digest (``ch_erased_key``), which an erasure keeps when it replaces the key by it
+    (migration 0033)."""
 
     __tablename__ = "event_keys"
 
     scope: Mapped[str] = mapped_column(String(200), primary_key=True)
-    key: Mapped[str] = mapped_column(String(300), primary_key=True)
+    digest: Mapped[str] = mapped_column(String(80), primary_key=True)
+    key: Mapped[str] = mapped_column(String(300))
     event_id: Mapped[UUID] = mapped_column()
     request_hash: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -17,17 +17,17 @@ from app.text import queries as text_queries
 
 NOTIFY_CHANNEL = "ch_events"
 
-# An erasure keeps a key only as its hash, ch_erased_key(key) (a key may spell an email):
-# claims and look-ups compare that form too, so a retry of an erased fact stays a duplicate.
+# An erasure keeps a key only as its hash, ch_erased_key(key) (a key may spell an email),
+# which every key holds from the start as its digest, unique with the scope: claims and
+# look-ups go by it, so a retry of an erased fact stays a duplicate (migration 0033).
 _CLAIM_KEY = (
-    "INSERT INTO event_keys (scope, key, event_id, request_hash) "
-    "SELECT $1::text, $2::text, $3::uuid, $4::text WHERE NOT EXISTS (SELECT FROM event_keys k "
-    "WHERE k.scope = $1 AND k.key = ch_erased_key($2)) "
-    "ON CONFLICT DO NOTHING RETURNING event_id"
+    "INSERT INTO event_keys (scope, key, digest, event_id, request_hash) "
+    "VALUES ($1, $2::text, ch_erased_key($2::text), $3, $4) ON CONFLICT DO NOTHING "
+    "RETURNING event_id"
 )
 _FIND_KEY = (
     "SELECT event_id, request_hash FROM event_keys "
-    "WHERE scope = $1 AND key IN ($2::text, ch_erased_key($2::text)) LIMIT 1"
+    "WHERE scope = $1 AND digest = ch_erased_key($2::text)"
 )
 _COLUMNS = (
     "id, customer_id, type, occurred_at, channel, direction, source, source_event_id, actor, "
@@ -58,29 +58,34 @@ _STORE = (
     "$8::text[], $9::text[], $10::text[], $11::jsonb[], $12::uuid[], $13::uuid[], "
     "$14::text[], $15::text[], $16::text[]) WITH ORDINALITY "
     f"AS g({_COLUMNS}, scope, key, request_hash, n)), "
-    "claimed AS (INSERT INTO event_keys (scope, key, event_id, request_hash) "
-    "SELECT scope, key, id, request_hash FROM given g WHERE key IS NOT NULL "
-    "AND NOT EXISTS (SELECT FROM event_keys k WHERE k.scope = g.scope "
-    "AND k.key = ch_erased_key(g.key)) ORDER BY scope, key, n "
-    "ON CONFLICT DO NOTHING RETURNING event_id), "
+    "claimed AS (INSERT INTO event_keys (scope, key, digest, event_id, request_hash) "
+    "SELECT scope, key, ch_erased_key(key), id, request_hash FROM given WHERE key IS NOT NULL "
+    "ORDER BY scope, key, n ON CONFLICT DO NOTHING RETURNING event_id), "
     f"stored AS (INSERT INTO events ({_COLUMNS}) SELECT {_COLUMNS} FROM given "
     "WHERE key IS NULL OR id IN (SELECT event_id FROM claimed) ORDER BY n "
     "RETURNING customer_id, id, type), "
     f"analysed AS ({text_queries.storing(17, 'SELECT id FROM stored')}), "
     + announce_cte("announced", "stored", "type", "customer_id", "id")
+    # Each NOTIFY's void as text (Citus keeps a CTE's rows, and cannot keep a void), and
+    # the ids in a one-row CTE beside the rows: Citus refuses a sub-query in the select
+    # list after a window function.
     + f", notified AS (SELECT customer_id, id, pg_notify('{NOTIFY_CHANNEL}', "
-    "customer_id::text || ':' || id::text) FROM stored), "
+    "customer_id::text || ':' || id::text)::text FROM stored), "
+    "kept AS (SELECT array_agg(id) AS ids FROM notified), "
     + stats_queries.locking(
         "SELECT DISTINCT customer_id FROM stored",
-        "CASE WHEN row_number() OVER (ORDER BY s.customer_id) = 1 THEN "
-        "ARRAY(SELECT id FROM notified) END AS stored",
+        "CASE WHEN row_number() OVER (ORDER BY s.customer_id) = 1 THEN k.ids END AS stored",
+        "kept k",
     )
 )
+# The keys found first, in a CTE: Citus joins their rows to the events' shards, where it
+# refused a join of the two tables on columns they are not spread by.
 _FIND_KEYS = (
-    "SELECT w.scope, w.key, k.event_id, k.request_hash, e.customer_id FROM event_keys k "
+    "WITH found AS (SELECT w.scope, w.key, k.event_id, k.request_hash FROM event_keys k "
     "JOIN unnest($1::text[], $2::text[]) AS w(scope, key) "
-    "ON k.scope = w.scope AND k.key IN (w.key, ch_erased_key(w.key)) "
-    "LEFT JOIN events e ON e.id = k.event_id"
+    "ON k.scope = w.scope AND k.digest = ch_erased_key(w.key)) "
+    "SELECT f.scope, f.key, f.event_id, f.request_hash, e.customer_id FROM found f "
+    "LEFT JOIN events e ON e.id = f.event_id"
 )
 
 
@@ -143,15 +148,17 @@ _PAGE_COLUMNS = (
     "source_event_id, actor, summary, payload"
 )
 # The event.corrected events that amend each row of a page (the CTE ``page``), oldest
-# first, shaped as Correction, by the id they correct; $1 is the page's customers. Read from
-# the page's rows, not by a correlated sub-query: Citus plans that only while the family's
-# customers share one shard, this on one shard (a router query) and across shards alike.
+# first, shaped as Correction, by the id they correct; $1 is the page's customers. Read by
+# the page's ids (one probe each of the corrections' index), not by a correlated
+# sub-query: Citus plans that only while the family's customers share one shard, this on
+# one shard (a router query) and across shards alike.
 _CORRECTIONS = (
     "fixes AS (SELECT c.corrects_id, json_agg(json_build_object('id', c.id, "
     "'recorded_at', c.recorded_at, 'reason', coalesce(c.payload->>'reason', ''), "
     "'summary', c.payload->'summary', 'payload', c.payload->'payload') "
-    "ORDER BY c.recorded_at, c.id) AS corrections FROM page p JOIN events c "
-    "ON c.corrects_id = p.id WHERE c.customer_id = ANY($1::uuid[]) GROUP BY c.corrects_id)"
+    "ORDER BY c.recorded_at, c.id) AS corrections FROM events c "
+    "WHERE c.corrects_id = ANY(ARRAY(SELECT id FROM page)) AND c.customer_id = ANY($1::uuid[]) "
+    "GROUP BY c.corrects_id)"
 )
 
 
