@@ -36,9 +36,10 @@ def _at_line_start(pattern: str) -> bool:
 @dataclass(frozen=True)
 class ReplyHeaders:
     """The reply headers' regexes: those that only match where a line starts joined in one,
-    tried at each line start (one match per line, instead of a search trying each header
-    at every character: most of the cleaning's time on 1 KB texts, docs/performance.md,
-    "The analysis several times cheaper"); any other searched alone."""
+    tried at each line start: one match per line, instead of a search trying each header
+    at every character (the four default headers' searches took 85 µs of a 1 KB text,
+    docs/performance.md, "The text analysis at half the cost"); any other searched
+    alone."""
 
     at_line_start: re.Pattern[str] | None
     anywhere: tuple[re.Pattern[str], ...]

@@ -7,7 +7,7 @@ slower and heavier. Most of the misses were Spanish and Portuguese taken for Gal
 prior for the supported languages (``supported_prior``) settles those.
 
 The model walks a text byte by byte in Python, which made it half of the analysis
-(docs/performance.md, "The analysis several times cheaper"). So it scores each distinct
+(docs/performance.md, "The text analysis at half the cost"). So it scores each distinct
 word once (``_WordScores``) and a text first as the sum of its words' scores: what that
 leaves out is only the features that span two words. When that sum puts one language
 far ahead (``CLEAR_MARGIN``), it is the answer; a closer call, mostly a short text,
