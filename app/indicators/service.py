@@ -287,6 +287,14 @@ async def seen(
     hidden ones too). Only that case reads more (two statements)."""
     if not row["hidden"]:
         return snapshot_of(row)
+    return await folded(on, customer_id, principal, now, policy)
+
+
+async def folded(
+    on: Executor, customer_id: UUID, principal: Principal, now: datetime, policy: ValuePolicy
+) -> Snapshot:
+    """The stats of the history of a customer that ``principal`` sees, folded and
+    evaluated as of ``now`` as stored stats are, without alerts (:func:`seen`)."""
     facts, tier, rules, incidents = await queries.seen_history(on, customer_id, principal)
     state = fold_all(facts)
     evaluated, _ = _evaluated(state, tier, rules, incidents, now, policy)

@@ -48,7 +48,7 @@ async def route(
     it. A caller the key may not see is routed exactly as an unknown number; so is one
     whose readings name several customers, with that reason (the IVR asks, it does not
     guess). The flags of an organisation some of whose contact persons the key cannot see
-    are those of the history it sees (``indicators.snapshot``): only then is it read."""
+    are those of the history it sees (``indicators.folded``): only then is it read."""
     policy = _policy(await policies.stored(on, ROUTING))
     rows = await queries.route(on, readings, principal)
     if len({r["id"] for r in rows}) != 1:
@@ -78,13 +78,16 @@ async def route(
         reasons.append(f"language {language}")
     own, affecting = row["flags"] or [], row["affecting"] or []
     their = row["organization_flags"] or []
-    valuing = indicators.value_policy(settings)
     if row["hidden"]:
-        seen = await indicators.snapshot(on, row["id"], 0, principal, now, valuing)
+        seen = await indicators.folded(
+            on, row["id"], principal, now, indicators.value_policy(settings)
+        )
         own = [flag["code"] for flag in seen["flags"]]
         affecting = [flag for flag in seen["flags"] if "orders" in flag]
     if row["organization_hidden"]:
-        held = await indicators.snapshot(on, row["organization_id"], 0, principal, now, valuing)
+        held = await indicators.folded(
+            on, row["organization_id"], principal, now, indicators.value_policy(settings)
+        )
         their = [flag["code"] for flag in held["flags"]]
     inherited = [f for f in their if f not in own]
     whose_flag = dict.fromkeys(own, "") | dict.fromkeys(
