@@ -17,6 +17,7 @@ from app.customers.service import (
     PROFILE_FIELDS,
     CustomerNotActive,
     CustomerNotFound,
+    contacts_changed,
     identifier_out,
 )
 
@@ -107,6 +108,7 @@ async def absorb(session: AsyncSession, target: Customer, source: Customer) -> l
     await repo.touch(source)
     await repo.touch(target)
     await queries.access_changed(session, [source.id], target.id, target.owner_id)
+    await contacts_changed(session, source.organization_id, target.organization_id)
     return moved
 
 
@@ -147,4 +149,5 @@ async def restore(
     await repo.touch(source)
     await repo.touch(target)
     await queries.access_changed(session, [source.id], source.id, owner_id)
+    await contacts_changed(session, source.organization_id, target.organization_id)
     return len(moved)
