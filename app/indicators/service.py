@@ -46,10 +46,10 @@ from app.indicators.state import (
     Fact,
     ValuePolicy,
     derive,
+    derive_and_next_change,
     empty_state,
     fold,
     fold_all,
-    next_change,
     sales_series,
 )
 from app.outbox import queries as outbox
@@ -141,7 +141,7 @@ async def _refresh(
     raised: list[RaisedAlert] = []
     ended: list[tuple[UUID, str]] = []
     for row in rows:
-        derived = derive(row["state"], now, policy)
+        derived, changes_at = derive_and_next_change(row["state"], now, policy)
         affecting = [
             (i["id"], i["title"], orders)
             for i in incidents
@@ -167,7 +167,7 @@ async def _refresh(
                 "segment": value["segment"],
                 "churn": indicators["risk"]["churn"],
                 "flags": sorted({c.code for c in held}),
-                "reevaluate_at": next_change(row["state"], now, policy),
+                "reevaluate_at": changes_at,
             }
         )
         holding = {c.rule for c in held}
