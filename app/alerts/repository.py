@@ -9,7 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.alerts.models import Alert
 from app.core.security import Principal
 from app.customers.models import Customer
-from app.customers.visibility import visible_to
+from app.customers.visibility import sees_every_contact, visible_to
 
 
 class AlertRepository:
@@ -26,11 +26,12 @@ class AlertRepository:
         limit: int,
         before: UUID | None,
     ) -> Sequence[Alert]:
-        """A page of the alerts of customers ``principal`` may see, newest first."""
+        """A page of the alerts of customers ``principal`` may see, newest first (not an
+        organisation's whose contact persons it cannot all see: they count them)."""
         statement = (
             select(Alert)
             .join(Customer, Customer.id == Alert.customer_id)
-            .where(visible_to(principal))
+            .where(visible_to(principal), sees_every_contact(principal))
             .order_by(Alert.id.desc())
             .limit(limit)
         )
@@ -49,11 +50,11 @@ class AlertRepository:
         return (await self.session.scalars(statement)).all()
 
     async def get_locked(self, alert_id: UUID, principal: Principal) -> Alert | None:
-        """An alert of a customer ``principal`` may see, locked."""
+        """An alert of a customer ``principal`` may see (as ``page``), locked."""
         statement = (
             select(Alert)
             .join(Customer, Customer.id == Alert.customer_id)
-            .where(Alert.id == alert_id, visible_to(principal))
+            .where(Alert.id == alert_id, visible_to(principal), sees_every_contact(principal))
             .with_for_update(of=Alert)
         )
         return (await self.session.scalars(statement)).first()

@@ -27,7 +27,7 @@ from app.alerts.service import alert_out
 from app.core.notify import Listener
 from app.core.security import ACCESS_CHANNEL, Principal
 from app.customers.models import Customer
-from app.customers.visibility import visible_to
+from app.customers.visibility import sees_every_contact, visible_to
 
 # A stalled client loses live pushes beyond this many (it resumes with Last-Event-ID).
 MAX_PENDING = 10_000
@@ -150,7 +150,7 @@ def _changes(wanted: StreamFilter) -> Any:
         select(AlertChange, Alert)
         .join(Alert, Alert.id == AlertChange.alert_id)
         .join(Customer, Customer.id == Alert.customer_id)
-        .where(visible_to(wanted.principal))
+        .where(visible_to(wanted.principal), sees_every_contact(wanted.principal))
         .order_by(AlertChange.seq)
     )
     if wanted.owners:

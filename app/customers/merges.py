@@ -17,6 +17,7 @@ from app.customers.service import (
     PROFILE_FIELDS,
     CustomerNotActive,
     CustomerNotFound,
+    contacts_changed,
     identifier_out,
 )
 
@@ -105,6 +106,7 @@ async def absorb(session: AsyncSession, target: Customer, source: Customer) -> l
         target.unverified = False
     await repo.touch(source)
     await repo.touch(target)
+    await contacts_changed(session, source.organization_id, target.organization_id)
     return moved
 
 
@@ -144,4 +146,5 @@ async def restore(
     source.owner_id = owner_id
     await repo.touch(source)
     await repo.touch(target)
+    await contacts_changed(session, source.organization_id, target.organization_id)
     return len(moved)

@@ -207,7 +207,7 @@ async def create_customer(
     await _check_organization(repo, data.organization_id, principal, "body.organization_id")
     profile = Profile.model_validate(data.model_dump(exclude={"identifiers"}))
     customer = await repo.add(Customer(**_columns_of(profile)))
-    await _contacts_changed(session, data.organization_id)
+    await contacts_changed(session, data.organization_id)
     await _claim_identifiers(
         repo, customer.id, [(i.kind.value, i.value) for i in data.identifiers], principal
     )
@@ -316,16 +316,16 @@ async def patch_customer(
     if not await repo.update_profile(customer.id, customer.version, _columns_of(profile)):
         raise CustomerNotFound(customer_id)
     if profile.organization_id != previous:
-        await _contacts_changed(session, previous, profile.organization_id)
+        await contacts_changed(session, previous, profile.organization_id)
     elif profile.owner_id != customer.owner_id:  # who sees it among the contacts changes
-        await _contacts_changed(session, previous)
+        await contacts_changed(session, previous)
     return await get_customer(session, customer.id, principal), previous
 
 
-async def _contacts_changed(session: AsyncSession, *organizations: UUID | None) -> None:
-    """A contact person joined or left these organisations, or changed owner: their open
-    streams, which carry the contact persons' events their keys see, check on commit what
-    they carry now."""
+async def contacts_changed(session: AsyncSession, *organizations: UUID | None) -> None:
+    """A contact person joined or left these organisations, or changed owner, or a merge
+    moved a contact's history into or out of them: their open streams, which carry the
+    contact persons' events their keys see, check on commit what they carry now."""
     for organization in {o for o in organizations if o is not None}:
         await notify_on_commit(session, ACCESS_CHANNEL, f"customer:{organization}")
 

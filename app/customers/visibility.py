@@ -16,12 +16,16 @@ And what follows from it for writes: :func:`sees_everyone` (nothing to check), a
 :func:`owner_of_new` (a key creates only customers it sees).
 
 Whatever hangs off a customer (events, alerts, stats, contacts) is visible exactly when
-its customer is: queries join the customer and apply the rule to it.
+its customer is: queries join the customer and apply the rule to it. Except an
+organisation's stats and alerts, which count its contact persons' histories too: a key
+that cannot see every contact person (:func:`hides_contacts_sql`, :func:`sees_every_contact`)
+reads indicators folded from the history it sees instead, and none of its alerts.
 """
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, false, true
+from sqlalchemy import ColumnElement, exists, false, func, not_, select, true
+from sqlalchemy.orm import aliased
 
 from app.core.security import Principal
 from app.customers.models import Customer
@@ -48,6 +52,35 @@ def visible_sql(alias: str, owned_only: str, agent_id: str) -> str:
     whose parameters ``owned_only`` and ``agent_id`` (e.g. ``"$2"``, ``"$3"``) take
     :func:`visibility_args`."""
     return f"(NOT {owned_only}::boolean OR coalesce({alias}.owner_id = {agent_id}::text, false))"
+
+
+def hides_contacts_sql(organization: str, owned_only: str, agent_id: str) -> str:
+    """Whether the key of :func:`visibility_args` (``owned_only``, ``agent_id``) cannot see
+    some live contact person of ``organization`` (a uuid; false for a person, who has none),
+    as SQL: false at once for a key that sees everyone."""
+    seen = visible_sql("h", owned_only, agent_id)
+    # SQL of the callers' constants (parameter names, aliases), never of input.
+    return (
+        f"({owned_only}::boolean AND EXISTS (SELECT 1 FROM customers h"  # noqa: S608
+        f" WHERE h.organization_id = {organization} AND h.merged_into IS NULL AND NOT {seen}))"
+    )
+
+
+def sees_every_contact(principal: Principal, customer: Any = Customer) -> ColumnElement[bool]:
+    """:func:`hides_contacts_sql` negated, as an ORM clause on ``customer``: the customers
+    whose every live contact person ``principal`` sees (all of them for a key that sees
+    everyone)."""
+    if sees_everyone(principal):
+        return true()
+    contact = aliased(Customer)
+    seen = func.coalesce(visible_to(principal, contact), false())
+    return ~exists(
+        select(1).where(
+            contact.organization_id == customer.id,
+            contact.merged_into.is_(None),
+            not_(seen),
+        )
+    )
 
 
 def visibility_args(principal: Principal) -> tuple[bool, str | None]:

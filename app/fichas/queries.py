@@ -35,7 +35,7 @@ _READS = (
     + ") SELECT snap.*, ARRAY(SELECT r FROM ("
     + recent_sql("$1", "$8", visible_sql("c", "$9", "$10"))
     + ") AS r ORDER BY r.n, r.occurred_at DESC, r.id DESC) AS recent FROM ("
-    + snapshot_sql("$1", "$2")
+    + snapshot_sql("$1", "$2", "$9", "$10")
     + ") AS snap"
 )
 
@@ -48,7 +48,7 @@ async def ficha_reads(
     wants: str,
     access: tuple[Any, ...],
 ) -> Any:
-    """The snapshot columns (state, flags, updated_at, open_alerts) and ``recent``, the
+    """The snapshot columns (state, flags, updated_at, hidden, open_alerts) and ``recent``, the
     event rows of ``wants`` (an organisation's contact persons' too, those ``principal``
     sees), with the access-log row of ``access`` (key, agent, role, what) written."""
     conn = await driver_connection(on)
@@ -70,10 +70,11 @@ _SCREEN_POP = (
     " logged AS ("
     + access_insert_sql("$5", "chosen.id", "$6", "$7", "$8", "$9")
     + " FROM chosen) SELECT cards.*, snap.state AS stats_state, snap.flags AS stats_flags,"
-    " snap.updated_at AS stats_updated_at, snap.open_alerts, ARRAY(SELECT r FROM ("
+    " snap.updated_at AS stats_updated_at, snap.hidden AS stats_hidden, snap.open_alerts,"
+    " ARRAY(SELECT r FROM ("
     + recent_sql(_CHOSEN, "$11", visible_sql("c", "$2", "$3"))
     + ") AS r ORDER BY r.n, r.occurred_at DESC, r.id DESC) AS recent FROM cards CROSS JOIN ("
-    + snapshot_sql(_CHOSEN, "$10")
+    + snapshot_sql(_CHOSEN, "$10", "$2", "$3")
     + ") AS snap ORDER BY cards.phone"
 )
 
@@ -88,8 +89,9 @@ async def screen_pop_rows(
     access: tuple[Any, ...],
 ) -> list[Any]:
     """The caller card rows (as ``caller_card_rows``), each with the chosen customer's
-    stats_state, stats_flags, stats_updated_at, open_alerts and ``recent`` (empty unless
-    the cards are one customer's, not merged, whose read is then logged with ``access``)."""
+    stats_state, stats_flags, stats_updated_at, stats_hidden, open_alerts and ``recent``
+    (empty unless the cards are one customer's, not merged, whose read is then logged
+    with ``access``)."""
     conn = await driver_connection(on)
     return list(
         await conn.fetch(

@@ -539,18 +539,17 @@ async def screen_pop(
         return await _ficha(
             on, template, customer, role, language, principal, what, policy, clock.now()
         )
-    snap = indicators.snapshot_of(
-        {
-            "state": read["stats_state"],
-            "flags": read["stats_flags"],
-            "updated_at": read["stats_updated_at"],
-            "open_alerts": read["open_alerts"],
-        }
-    )
+    stored = {
+        "state": read["stats_state"],
+        "flags": read["stats_flags"],
+        "updated_at": read["stats_updated_at"],
+        "hidden": read["stats_hidden"],
+        "open_alerts": read["open_alerts"],
+    }
     events = views.recent_items(read["recent"], len(wanted))
     now = clock.now()
     return await _completed(
-        on, template, customer, role, language, principal, policy, now, snap, events
+        on, template, customer, role, language, principal, policy, now, stored, events
     )
 
 
@@ -563,13 +562,16 @@ async def _completed(
     principal: Principal,
     policy: ValuePolicy,
     now: datetime,
-    snap: Snapshot,
+    stored: Any,
     events: list[list[dict[str, Any]]],
 ) -> Ficha:
-    """The ficha of what its one statement read, with what some cards read besides: the
-    open follow-ups (when shown) and a contact person's organisation's indicators."""
+    """The ficha of what its one statement read (``stored``, the snapshot's columns), with
+    what some cards read besides: the open follow-ups (when shown), a contact person's
+    organisation's indicators, and an organisation's own as a key that cannot see some of
+    its contact persons may read them (``indicators.seen``)."""
+    snap = await indicators.seen(on, customer.id, stored, principal, now, policy)
     follow_ups = await _open_follow_ups(on, template, customer.id, now)
-    organization = await _organization(on, customer, now, policy)
+    organization = await _organization(on, customer, principal, now, policy)
     return _built(
         template,
         customer,
@@ -628,10 +630,9 @@ async def _ficha(
         views.recent_wants(wanted),
         access_entry(principal, what),
     )
-    snap = indicators.snapshot_of(read)
     events = views.recent_items(read["recent"], len(wanted))
     return await _completed(
-        on, template, customer, role, language, principal, policy, now, snap, events
+        on, template, customer, role, language, principal, policy, now, read, events
     )
 
 
@@ -645,13 +646,13 @@ async def _open_follow_ups(
 
 
 async def _organization(
-    on: Executor, customer: CustomerOut, now: datetime, policy: ValuePolicy
+    on: Executor, customer: CustomerOut, principal: Principal, now: datetime, policy: ValuePolicy
 ) -> Derived | None:
-    """A contact person's organisation's indicators (one statement more, for contact
-    persons only)."""
+    """A contact person's organisation's indicators, as ``principal`` may read them (one
+    statement more, for contact persons only)."""
     if customer.organization is None:
         return None
-    held = await indicators.snapshot(on, customer.organization.id, 0)
+    held = await indicators.snapshot(on, customer.organization.id, 0, principal, now, policy)
     return derive(held["state"], now, policy)
 
 

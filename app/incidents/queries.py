@@ -8,7 +8,7 @@ from uuid import UUID
 
 from app.core.db import Executor, driver_connection
 from app.core.security import Principal
-from app.customers.visibility import visibility_args, visible_sql
+from app.customers.visibility import hides_contacts_sql, visibility_args, visible_sql
 
 
 async def shipped_in_window(
@@ -45,6 +45,10 @@ _AFFECTED = (
     "SELECT i.id, (SELECT count(*) FROM customer_stats s JOIN customers c "
     " ON c.id = s.customer_id WHERE s.flags @> ARRAY['incident:' || i.id::text] AND "
     + visible_sql("c", "$2", "$3")
+    + " AND NOT "
+    # An organisation flagged by a contact person's orders the key cannot see is not
+    # counted for it.
+    + hides_contacts_sql("c.id", "$2", "$3")
     + ") AS affected FROM unnest($1::uuid[]) AS i(id)"
 )
 

@@ -8,7 +8,9 @@ from typing import Any
 from uuid import UUID
 
 from app.core.db import Along, Executor, driver_connection
-from app.customers.family import organization_families_cte
+from app.core.security import Principal
+from app.customers.family import history_cte, organization_families_cte
+from app.customers.visibility import hides_contacts_sql, visibility_args, visible_sql
 from app.indicators.shapes import IncidentRow, SavedStats, StatsRow
 from app.indicators.state import Fact
 from app.text.service import finding
@@ -76,26 +78,40 @@ _SAVE = (
 # The whole history of each customer of a batch, merged-in customers' events included
 # and an organisation's contact persons', each with the analysis of its customer text
 # when it has one.
-_HISTORIES = (
-    "WITH "
-    + organization_families_cte("$1::uuid[]")
-    + " SELECT f.root, e.id, e.type, e.occurred_at, e.channel, e.payload, e.corrects_id, "
+_FACTS = (
+    " e.id, e.type, e.occurred_at, e.channel, e.payload, e.corrects_id, "
     "a.event_id AS analysed, a.language, a.sentiment, a.score, a.urgency, a.reasons, a.intents, "
     "a.abusive, a.terms "
     "FROM family f JOIN events e ON e.customer_id = f.id "
     "LEFT JOIN text_analyses a ON a.customer_id = e.customer_id "
     "AND a.occurred_at = e.occurred_at AND a.event_id = e.id"
 )
+_HISTORIES = "WITH " + organization_families_cte("$1::uuid[]") + " SELECT f.root," + _FACTS
+# The history a key sees of one customer: an organisation's without the contact persons
+# hidden from the key (parameters $2 and $3: ``visibility_args``).
+_SEEN_HISTORY = "WITH " + history_cte("$1::uuid", visible_sql("c", "$2", "$3")) + " SELECT" + _FACTS
+# What the rules read besides a customer's state: its tier, the stored policies and the
+# open incidents (as ``locking`` reads them, without locking anything).
+_RULE_INPUTS = (
+    "SELECT c.tier, (SELECT coalesce(jsonb_object_agg(name, config), '{}'::jsonb)"
+    " FROM policies) AS policies, (SELECT coalesce(jsonb_agg(jsonb_build_object('id', i.id,"
+    " 'title', i.title, 'matcher', i.matcher, 'open', true) ORDER BY i.id), '[]'::jsonb)"
+    " FROM incidents i WHERE i.status = 'open') AS incidents FROM customers c WHERE c.id = $1"
+)
 
 
 # What a ficha reads of the indicators: the stats row (absent before the first event)
 # and the open alerts, newest first.
-def snapshot_sql(customer: str, alert_limit: str) -> str:
+def snapshot_sql(customer: str, alert_limit: str, owned_only: str, agent_id: str) -> str:
     """The statement reading a customer's stats row and its newest open alerts (columns
-    state, flags, updated_at, open_alerts; one row, empty before any event), on the
-    parameters named: a ficha composes it with what else it reads."""
+    state, flags, updated_at, open_alerts; one row, empty before any event), and
+    ``hidden``: whether the key of ``visibility_args`` (``owned_only``, ``agent_id``)
+    cannot see some of its contact persons, whom these count (then ``seen_history`` is
+    what it may read). On the parameters named: a ficha composes it with what else it
+    reads."""
     return f"""
 SELECT s.state, coalesce(s.indicators->'flags', '[]'::jsonb) AS flags, s.updated_at,
+  {hides_contacts_sql("wanted.id", owned_only, agent_id)} AS hidden,
   (SELECT coalesce(json_agg(a ORDER BY a.id DESC), '[]'::json) FROM (
      SELECT id, customer_id, rule, code, severity, title, detail, owner_id, status, raised_at,
             acknowledged_at, acknowledged_by, acknowledged_by_key_id, cleared_at
@@ -106,13 +122,30 @@ LEFT JOIN customer_stats s ON s.customer_id = wanted.id
 """
 
 
-_SNAPSHOT = snapshot_sql("$1", "$2")
+_SNAPSHOT = snapshot_sql("$1", "$2", "$3", "$4")
 
 
-async def snapshot_row(on: Executor, customer_id: UUID, alert_limit: int) -> Any:
-    """The stats row and the newest open alerts, in one round trip (every ficha)."""
+async def snapshot_row(
+    on: Executor, customer_id: UUID, alert_limit: int, principal: Principal
+) -> Any:
+    """The stats row, the newest open alerts and whether ``principal`` cannot see some of
+    the contact persons they count, in one round trip."""
     conn = await driver_connection(on)
-    return await conn.fetchrow(_SNAPSHOT, customer_id, alert_limit)
+    return await conn.fetchrow(_SNAPSHOT, customer_id, alert_limit, *visibility_args(principal))
+
+
+async def seen_history(
+    on: Executor, customer_id: UUID, principal: Principal
+) -> tuple[list[Fact], str, dict[str, dict[str, Any]], list[IncidentRow]]:
+    """The history of a customer that ``principal`` sees (an organisation's without the
+    contact persons hidden from it), as facts, with what the rules read besides: its tier,
+    the stored policies and the open incidents."""
+    conn = await driver_connection(on)
+    facts = [
+        _fact(r) for r in await conn.fetch(_SEEN_HISTORY, customer_id, *visibility_args(principal))
+    ]
+    inputs = await conn.fetchrow(_RULE_INPUTS, customer_id)
+    return facts, inputs["tier"], inputs["policies"], inputs["incidents"]
 
 
 # Notified on commit by the trigger on policies, whoever changed them (cache.py).
@@ -193,18 +226,21 @@ async def histories(on: Executor, customer_ids: Sequence[UUID]) -> dict[UUID, li
     conn = await driver_connection(on)
     found: dict[UUID, list[Fact]] = {customer_id: [] for customer_id in customer_ids}
     for r in await conn.fetch(_HISTORIES, list(customer_ids)):
-        found[r["root"]].append(
-            Fact(
-                str(r["id"]),
-                r["type"],
-                r["occurred_at"],
-                r["channel"],
-                r["payload"],
-                str(r["corrects_id"]) if r["corrects_id"] else None,
-                finding(r) if r["analysed"] else None,
-            )
-        )
+        found[r["root"]].append(_fact(r))
     return found
+
+
+def _fact(r: Any) -> Fact:
+    """An event row of ``_FACTS`` as the fold reads it."""
+    return Fact(
+        str(r["id"]),
+        r["type"],
+        r["occurred_at"],
+        r["channel"],
+        r["payload"],
+        str(r["corrects_id"]) if r["corrects_id"] else None,
+        finding(r) if r["analysed"] else None,
+    )
 
 
 async def _ids(on: Executor, sql: str, *args: Any) -> list[UUID]:

@@ -51,9 +51,11 @@ async def get_sales_series(
     customer_id: UUID,
     session: SessionDep,
     principal: Reader,
+    settings: SettingsDep,
+    clock: ClockDep,
     interval: Literal["month", "quarter", "year"] = "month",
 ) -> SalesSeries:
-    return await service.sales(session, customer_id, interval, principal)
+    return await service.sales(session, customer_id, interval, principal, settings, clock)
 
 
 @router.get(

@@ -40,6 +40,7 @@ from app.indicators.shapes import (
     IncidentRow,
     SavedStats,
     Snapshot,
+    State,
     StatsRow,
 )
 from app.indicators.state import (
@@ -142,16 +143,7 @@ async def _refresh(
     ended: list[tuple[UUID, str]] = []
     for row in rows:
         derived, changes_at = derive_and_next_change(row["state"], now, policy)
-        affecting = [
-            (i["id"], i["title"], orders)
-            for i in incidents
-            if i["open"] and (orders := affected_orders(row["state"], i["matcher"]))
-        ]
-        held = evaluate(derived, row["tier"], affecting, rules)
-        indicators: Evaluated = {
-            **derived,
-            "flags": [_flag_entry(c) for c in sorted(held, key=lambda c: c.code)],
-        }
+        indicators, held = _evaluated(row["state"], derived, row["tier"], rules, incidents)
         value = indicators["value"]
         saved.append(
             {
@@ -192,6 +184,25 @@ async def _refresh(
         on, _flag_changes(rows, saved) + _membership_changes(rows, saved, incidents)
     )
     return answer
+
+
+def _evaluated(
+    state: State,
+    derived: Derived,
+    tier: str,
+    rules: dict[str, dict[str, Any]],
+    incidents: list[IncidentRow],
+) -> tuple[Evaluated, list[Condition]]:
+    """The indicators ``derived`` of ``state`` with the flags of the conditions the
+    ``rules`` and the open ``incidents``' matchers find holding, and those conditions."""
+    affecting = [
+        (i["id"], i["title"], orders)
+        for i in incidents
+        if i["open"] and (orders := affected_orders(state, i["matcher"]))
+    ]
+    held = evaluate(derived, tier, affecting, rules)
+    flags = [_flag_entry(c) for c in sorted(held, key=lambda c: c.code)]
+    return {**derived, "flags": flags}, held
 
 
 def _flag_entry(condition: Condition) -> FlagEntry:
@@ -244,15 +255,58 @@ def _flag_changes(rows: list[StatsRow], saved: list[SavedStats]) -> list[outbox.
     return changes
 
 
-async def snapshot(on: Executor, customer_id: UUID, alert_limit: int) -> Snapshot:
-    """The stats row as stored (state, flags, when last updated: None before any event)
-    and up to ``alert_limit`` open alerts, newest first."""
-    return snapshot_of(await queries.snapshot_row(on, customer_id, alert_limit))
+async def snapshot(
+    on: Executor,
+    customer_id: UUID,
+    alert_limit: int,
+    principal: Principal,
+    now: datetime,
+    policy: ValuePolicy,
+) -> Snapshot:
+    """What ``principal`` may read of the stats (state, flags, when last updated: None
+    before any event) and up to ``alert_limit`` open alerts, newest first: as stored, but
+    for an organisation some of whose contact persons it cannot see (see ``seen``)."""
+    row = await queries.snapshot_row(on, customer_id, alert_limit, principal)
+    return await seen(on, customer_id, row, principal, now, policy)
+
+
+async def seen(
+    on: Executor,
+    customer_id: UUID,
+    row: Any,
+    principal: Principal,
+    now: datetime,
+    policy: ValuePolicy,
+) -> Snapshot:
+    """:func:`snapshot` from the row its statement read (``queries.snapshot_sql``; for a
+    ficha, which reads it with other things). The stored stats and alerts of an
+    organisation count every contact person's history: for a key that cannot see some of
+    them (``hidden``), the state is folded from the history it sees and the flags are
+    evaluated on it as the stored ones were, and no alert is shown (each counts the
+    hidden ones too). Only that case reads more (two statements)."""
+    if not row["hidden"]:
+        return snapshot_of(row)
+    return await folded(on, customer_id, principal, now, policy)
+
+
+async def folded(
+    on: Executor, customer_id: UUID, principal: Principal, now: datetime, policy: ValuePolicy
+) -> Snapshot:
+    """The stats of the history of a customer that ``principal`` sees, folded and
+    evaluated as of ``now`` as stored stats are, without alerts (:func:`seen`)."""
+    facts, tier, rules, incidents = await queries.seen_history(on, customer_id, principal)
+    state = fold_all(facts)
+    evaluated, _ = _evaluated(state, derive(state, now, policy), tier, rules, incidents)
+    return {
+        "state": state,
+        "flags": evaluated["flags"],
+        "updated_at": now if facts else None,
+        "alerts": [],
+    }
 
 
 def snapshot_of(row: Any) -> Snapshot:
-    """:func:`snapshot` from the row its statement read (for a ficha, which reads it with
-    other things)."""
+    """The stats as stored, from the row ``queries.snapshot_sql`` read."""
     alerts = [AlertOut.model_validate(a) for a in row["open_alerts"]]
     if not row["state"]:
         return {"state": empty_state(), "flags": [], "updated_at": None, "alerts": alerts}
@@ -265,12 +319,17 @@ def snapshot_of(row: Any) -> Snapshot:
 
 
 async def current(
-    session: AsyncSession, customer_id: UUID, settings: Settings, now: datetime
+    session: AsyncSession,
+    customer_id: UUID,
+    principal: Principal,
+    settings: Settings,
+    now: datetime,
 ) -> tuple[Derived, list[FlagEntry]]:
     """Indicators as of ``now`` (time windows move on) and the flags set by the last
-    evaluation."""
-    stored = await snapshot(session, customer_id, 0)
-    return derive(stored["state"], now, value_policy(settings)), stored["flags"]
+    evaluation, as ``principal`` may read them (:func:`snapshot`)."""
+    policy = value_policy(settings)
+    stored = await snapshot(session, customer_id, 0, principal, now, policy)
+    return derive(stored["state"], now, policy), stored["flags"]
 
 
 # --- the API's read and admin operations -----------------------------------------------
@@ -334,15 +393,21 @@ async def indicators_of(
     """The customer's indicators as of the clock's now."""
     customer, _ = await readable_family(session, customer_id, principal)
     now = clock.now()
-    values, flags = await current(session, customer.id, settings, now)
+    values, flags = await current(session, customer.id, principal, settings, now)
     return IndicatorsOut(customer_id=customer.id, as_of=now, flags=flags, **values)
 
 
 async def sales(
-    session: AsyncSession, customer_id: UUID, interval: str, principal: Principal
+    session: AsyncSession,
+    customer_id: UUID,
+    interval: str,
+    principal: Principal,
+    settings: Settings,
+    clock: Clock,
 ) -> SalesSeries:
     customer, _ = await readable_family(session, customer_id, principal)
-    state = (await snapshot(session, customer.id, 0))["state"]
+    policy = value_policy(settings)
+    state = (await snapshot(session, customer.id, 0, principal, clock.now(), policy))["state"]
     return SalesSeries.model_validate(
         {"customer_id": customer.id, "interval": interval, "items": sales_series(state, interval)}
     )

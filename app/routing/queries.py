@@ -4,17 +4,22 @@ from typing import Any
 
 from app.core.db import Executor, driver_connection
 from app.core.security import Principal
-from app.customers.visibility import visibility_args, visible_sql
+from app.customers.visibility import hides_contacts_sql, visibility_args, visible_sql
 
 # Routing: called on every incoming call, so one prepared statement and index probes
 # only: the caller, its stats, and its organisation's (a contact person is routed with
 # them too). A caller the key may not see is routed as an unknown number; an organisation
-# it may not see does not count.
+# it may not see does not count. ``hidden`` and ``organization_hidden`` say whether the
+# key cannot see some contact person whom the caller's or its organisation's stats count
+# (a key that sees everyone: false, no probe).
 _ROUTE = (
     "SELECT i.value AS phone, c.id, c.display_name, c.preferred_language, c.tier, s.flags, "
     "jsonb_path_query_array(s.indicators, '$.flags[*] ? (exists(@.orders))') AS affecting, "
-    "o.display_name AS organization_name, o.tier AS organization_tier, "
-    "os.flags AS organization_flags "
+    + hides_contacts_sql("c.id", "$2", "$3")
+    + " AS hidden, o.id AS organization_id, o.display_name AS organization_name,"
+    " o.tier AS organization_tier, os.flags AS organization_flags, "
+    + hides_contacts_sql("o.id", "$2", "$3")
+    + " AS organization_hidden "
     "FROM customer_identifiers i JOIN customers c ON c.id = i.customer_id "
     "LEFT JOIN customer_stats s ON s.customer_id = c.id "
     "LEFT JOIN customers o ON o.id = c.organization_id AND o.status = 'active' AND "

@@ -46,7 +46,10 @@ async def route_by_phone(
     settings: SettingsDep,
 ) -> RoutingAnswer:
     readings = caller_readings(phone, settings.default_region, "path.phone")
-    return await service.route(connection, request.app.state.policies, readings, principal)
+    state = request.app.state
+    return await service.route(
+        connection, state.policies, readings, principal, settings, state.clock.now()
+    )
 
 
 @router.get(

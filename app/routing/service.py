@@ -2,10 +2,12 @@
 flags (a contact person's with its organisation's: the better tier, every flag), by an
 admin-editable policy."""
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.config import Settings
 from app.core.db import Executor
 from app.core.security import Principal
 from app.customers.schemas import Tier
@@ -34,13 +36,19 @@ async def put_routing_policy(session: AsyncSession, policy: RoutingPolicy) -> Ro
 
 
 async def route(
-    on: Executor, policies: PolicyCache, readings: list[str], principal: Principal
+    on: Executor,
+    policies: PolicyCache,
+    readings: list[str],
+    principal: Principal,
+    settings: Settings,
+    now: datetime,
 ) -> RoutingAnswer:
     """Queue and priority for an incoming call from a caller id of these ``readings``
     (``caller_readings``): one lookup, no history read, the policy as this process keeps
     it. A caller the key may not see is routed exactly as an unknown number; so is one
     whose readings name several customers, with that reason (the IVR asks, it does not
-    guess)."""
+    guess). The flags of an organisation some of whose contact persons the key cannot see
+    are those of the history it sees (``indicators.folded``): only then is it read."""
     policy = _policy(await policies.stored(on, ROUTING))
     rows = await queries.route(on, readings, principal)
     if len({r["id"] for r in rows}) != 1:
@@ -68,8 +76,20 @@ async def route(
     if language and language.split("-")[0] in policy.language_queues:
         queue = policy.language_queues[language.split("-")[0]]
         reasons.append(f"language {language}")
-    own = row["flags"] or []
-    inherited = [f for f in row["organization_flags"] or [] if f not in own]
+    own, affecting = row["flags"] or [], row["affecting"] or []
+    their = row["organization_flags"] or []
+    if row["hidden"]:
+        seen = await indicators.folded(
+            on, row["id"], principal, now, indicators.value_policy(settings)
+        )
+        own = [flag["code"] for flag in seen["flags"]]
+        affecting = [flag for flag in seen["flags"] if "orders" in flag]
+    if row["organization_hidden"]:
+        held = await indicators.folded(
+            on, row["organization_id"], principal, now, indicators.value_policy(settings)
+        )
+        their = [flag["code"] for flag in held["flags"]]
+    inherited = [f for f in their if f not in own]
     whose_flag = dict.fromkeys(own, "") | dict.fromkeys(
         inherited, f" of organization {organization}"
     )
@@ -86,7 +106,7 @@ async def route(
         priority = max(priority, policy.flag_queues[flag].priority)
         reasons.append(f"flag {flag}{whose_flag[flag]} to queue {queue}")
     affected_orders: list[str] = []
-    for entry in row["affecting"] or []:
+    for entry in affecting:
         # The incident's flag, with the orders it affects (what the IVR reads out).
         queue, affected_orders = entry["code"], entry["orders"]
         priority = max(priority, policy.incident_priority)

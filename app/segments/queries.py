@@ -6,7 +6,7 @@ from uuid import UUID
 
 from app.core.db import Executor, driver_connection
 from app.core.security import Principal
-from app.customers.visibility import visibility_args, visible_sql
+from app.customers.visibility import hides_contacts_sql, visibility_args, visible_sql
 
 _SEGMENT = (
     """
@@ -30,6 +30,11 @@ WITH base AS (
             SELECT 1 FROM jsonb_each(s.state->'orders') o WHERE o.value->'skus' ? $10))
       AND ($11::text IS NULL OR lower(c.preferred_language) LIKE lower($11) || '%')
       AND ($12::text IS NULL OR upper(c.address->>'country') = upper($12))
+      -- An organisation's stats count its contact persons: those filters do not choose
+      -- one some of whose contact persons the key cannot see.
+      AND (num_nonnulls($4, $5, $6, $7, $8, $9, $10) = 0 OR NOT """
+    + hides_contacts_sql("c.id", "$15", "$16")
+    + """)
 ), judged AS (
     SELECT b.*,
         (SELECT k.granted FROM customer_consents k

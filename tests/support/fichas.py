@@ -103,6 +103,25 @@ async def rich_customer(
     return {"org": org, "person": person}
 
 
+# What the rich customer's contact person's events name: its orders, tickets, invoice,
+# payments and products.
+PERSON_MARKERS = ("A1", "A2", "T1", "T2", "Late", "F-7", "pi_9", "pi_10", "card declined", "BOOT")
+
+
+async def hand_over(
+    client: httpx.AsyncClient, admin: dict[str, str], customer: str, owner: str
+) -> None:
+    """Give ``customer`` to the agent ``owner``."""
+    url = f"/v1/customers/{customer}"
+    etag = (await client.get(url, headers=admin)).headers["etag"]
+    changed = await client.patch(
+        url,
+        json={"owner_id": owner},
+        headers={**admin, "content-type": "application/merge-patch+json", "If-Match": etag},
+    )
+    assert changed.status_code == 200, changed.text
+
+
 async def ficha(
     client: httpx.AsyncClient, headers: dict[str, str], customer: str, role: str, **params: Any
 ) -> dict[str, Any]:

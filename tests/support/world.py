@@ -252,6 +252,29 @@ async def build_world(client: httpx.AsyncClient, admin: dict[str, str], clock: C
         organization_id=mine.organization,  # B's person among the contacts of A's organisation
         identifiers=[{"kind": "phone", "value": "+34611000004"}],
     )
+    # Its history counts in the stats and alerts of A's organisation, which A's key reads
+    # as if it were not there.
+    await append(
+        client,
+        admin,
+        stranger["id"],
+        "order.placed",
+        at=at,
+        order_id="SO-B4",
+        items=[{"sku": "BOOT-44", "name": "Botas Ajenas", "qty": 1}],
+        total="70.00",
+        currency="EUR",
+    )
+    await append(
+        client,
+        admin,
+        stranger["id"],
+        "payment.disputed",
+        at=at,
+        payment_id="pay-B4-ajeno",
+        amount="70.00",
+        currency="EUR",
+    )
     my_contact = await create_customer(
         client,
         admin,
@@ -280,6 +303,9 @@ async def build_world(client: httpx.AsyncClient, admin: dict[str, str], clock: C
         "Calle Secreta",
         "Prefers mornings",
         "SO-B1",
+        "SO-B4",
+        "Botas Ajenas",
+        "pay-B4-ajeno",
     ]
     theirs.phones = ["+34611000001", "+34611000002", "+34611000003", "+34611000004"]
     theirs.emails = [

@@ -427,6 +427,34 @@ async def test_an_organisations_stream_follows_a_contact_joining_or_leaving(
             await stream.__aexit__(None, None, None)
 
 
+@pytest.mark.parametrize("move", ["merged away", "merged in", "unmerged"])
+async def test_an_organisations_stream_follows_a_merge_that_moves_a_contacts_history(
+    served: tuple[str, dict[str, str]], move: str
+) -> None:
+    """A contact person merged into a customer outside the organisation takes its history
+    away; a customer merged into a contact brings its own in; undoing the first brings it
+    back: each time the stream closes, and the client reconnects to the history as it is
+    now."""
+    base, admin = served
+    async with httpx.AsyncClient(base_url=base, headers=admin, timeout=10) as client:
+        org = await new_customer(client, admin, kind="organization", display_name="Acme")
+        contact = await new_customer(client, admin, display_name="Marta", organization_id=org)
+        outsider = await new_customer(client, admin, display_name="Marta G.")
+        survivor, absorbed = (contact, outsider) if move == "merged in" else (outsider, contact)
+        body = {"source_customer_id": absorbed}
+        if move == "unmerged":
+            merged = await client.post(f"/v1/customers/{survivor}/merge", json=body)
+            assert merged.status_code == 200, merged.text
+        stream, response = await open_stream(client, org, admin)
+        try:
+            action = "unmerge" if move == "unmerged" else "merge"
+            done = await client.post(f"/v1/customers/{survivor}/{action}", json=body)
+            assert done.status_code == 200, done.text
+            await asyncio.wait_for(ends(response), WITHIN)
+        finally:
+            await stream.__aexit__(None, None, None)
+
+
 async def test_an_organisations_stream_follows_a_contact_coming_into_its_keys_sight(
     served: tuple[str, dict[str, str]], database: Database
 ) -> None:

@@ -1,0 +1,226 @@
+"""An organisation's stored indicators, flags and alerts count every contact person's
+history: an owned-only key that sees the organisation but not one of its contact persons
+reads, on every route that shows them, what the history it sees gives, as it would of an
+organisation without that contact person (the twin below); nothing of the hidden one,
+not even a count."""
+
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from app.core.security import Role
+from tests.support.api import append, new_customer
+from tests.support.clock import ControlledClock
+from tests.support.fichas import PERSON_MARKERS, ago, hand_over, rich_customer
+from tests.support.fixtures import MakeKey
+
+
+@dataclass
+class Side:
+    org: str
+    org_phone: str
+    colleague: str  # a contact person the key sees
+    colleague_phone: str
+
+
+@dataclass
+class B2B:
+    hidden: str  # agent-1's contact person of ``seen.org``, who bought, complained, owes
+    seen: Side  # agent-2's organisation, with the hidden contact person
+    twin: Side  # agent-2's organisation alike, without one
+
+
+async def _side(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    clock: ControlledClock,
+    org: str,
+    digit: str,
+) -> Side:
+    org_phone, colleague_phone = f"+3491000010{digit}", f"+3491000020{digit}"
+    added = await client.post(
+        f"/v1/customers/{org}/identifiers",
+        json={"kind": "phone", "value": org_phone},
+        headers=admin,
+    )
+    assert added.status_code == 201, added.text
+    colleague = await new_customer(
+        client,
+        admin,
+        display_name="Pablo Núñez",
+        organization_id=org,
+        owner_id="agent-2",
+        identifiers=[{"kind": "phone", "value": colleague_phone}],
+    )
+    own = {
+        "type": "order.placed",
+        "occurred_at": ago(clock, 30),
+        "payload": {"order_id": "O-1", "total": "50.00", "currency": "EUR"},
+    }
+    assert (await append(client, admin, org, own)).status_code == 201
+    return Side(org, org_phone, colleague, colleague_phone)
+
+
+@pytest.fixture
+async def b2b(client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock) -> B2B:
+    rich = await rich_customer(client, admin, clock)
+    await hand_over(client, admin, rich["org"], "agent-2")
+    twin = await new_customer(
+        client,
+        admin,
+        kind="organization",
+        display_name="Talleres Núñez S.L.",
+        tier="vip",
+        owner_id="agent-2",
+    )
+    return B2B(
+        rich["person"],
+        await _side(client, admin, clock, rich["org"], "1"),
+        await _side(client, admin, clock, twin, "2"),
+    )
+
+
+@pytest.fixture
+async def owned(make_key: MakeKey) -> dict[str, str]:
+    """agent-2's owned-only key: it sees both organisations and their colleagues."""
+    return await make_key(Role.SUPPORT, agent_id="agent-2", owned_only=True)
+
+
+async def _body(client: httpx.AsyncClient, path: str, headers: dict[str, str]) -> Any:
+    response = await client.get(path, headers=headers)
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def _without(body: dict[str, Any], *names: str) -> dict[str, Any]:
+    return {k: v for k, v in body.items() if k not in names}
+
+
+@pytest.mark.parametrize("what", ["indicators", "sales-series"])
+async def test_indicators_and_sales_of_an_organisation_are_those_of_the_history_the_key_sees(
+    client: httpx.AsyncClient, admin: dict[str, str], b2b: B2B, owned: dict[str, str], what: str
+) -> None:
+    seen = await _body(client, f"/v1/customers/{b2b.seen.org}/{what}", owned)
+    twin = await _body(client, f"/v1/customers/{b2b.twin.org}/{what}", owned)
+    assert _without(seen, "customer_id") == _without(twin, "customer_id")
+    assert "O-1" in str(seen) or what == "sales-series", "its own history still counts"
+    # A key that sees every contact person reads the organisation's whole history.
+    whole = await _body(client, f"/v1/customers/{b2b.seen.org}/{what}", admin)
+    assert _without(whole, "customer_id") != _without(twin, "customer_id")
+    if what == "indicators":
+        assert whole["flags"] and not seen["flags"]
+
+
+async def test_routing_an_organisation_or_its_contact_person_tells_nothing_of_a_hidden_one(
+    client: httpx.AsyncClient, admin: dict[str, str], b2b: B2B, owned: dict[str, str]
+) -> None:
+    """Neither the organisation's own call nor a colleague's (routed with the
+    organisation's flags) gets a priority, queue or reason from the hidden history."""
+    for seen_phone, twin_phone in (
+        (b2b.seen.org_phone, b2b.twin.org_phone),
+        (b2b.seen.colleague_phone, b2b.twin.colleague_phone),
+    ):
+        seen = await _body(client, f"/v1/routing/by-phone/{seen_phone}", owned)
+        twin = await _body(client, f"/v1/routing/by-phone/{twin_phone}", owned)
+        assert seen["known"] is True
+        names = ("phone", "customer_id")
+        assert _without(seen, *names) == _without(twin, *names)
+        whole = await _body(client, f"/v1/routing/by-phone/{seen_phone}", admin)
+        assert any(reason.startswith("flag ") for reason in whole["reasons"]), whole
+
+
+async def test_a_contact_persons_card_shows_its_organisations_indicators_as_the_key_sees_them(
+    client: httpx.AsyncClient, admin: dict[str, str], b2b: B2B, make_key: MakeKey
+) -> None:
+    for role in ("support", "sales"):
+        key = await make_key(Role(role), agent_id="agent-2", owned_only=True)
+        cards = [
+            await _body(client, f"/v1/customers/{side.colleague}/ficha?role={role}", key)
+            for side in (b2b.seen, b2b.twin)
+        ]
+        seen, twin = (card["sections"]["indicators"] for card in cards)
+        assert seen == twin, role
+
+
+async def test_a_hidden_contacts_events_leave_the_organisations_card_as_it_was(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    b2b: B2B,
+    owned: dict[str, str],
+    clock: ControlledClock,
+) -> None:
+    """Nor do they move its ETag, by id or by phone."""
+    reads = (f"/v1/customers/{b2b.seen.org}/ficha", f"/v1/fichas/by-phone/{b2b.seen.org_phone}")
+
+    async def etags(headers: dict[str, str]) -> list[str]:
+        found = []
+        for read in reads:
+            card = await client.get(read, params={"role": "support"}, headers=headers)
+            assert card.status_code == 200, card.text
+            assert not [w for w in PERSON_MARKERS if w in card.text] or headers is admin, card.text
+            found.append(card.headers["etag"])
+        return found
+
+    before, whole = await etags(owned), await etags(admin)
+    ticket = {
+        "type": "ticket.opened",
+        "occurred_at": ago(clock, 0.1),
+        "payload": {"ticket_id": "T3", "category": "delivery", "subject": "Lost"},
+    }
+    assert (await append(client, admin, b2b.hidden, ticket)).status_code == 201
+    assert await etags(owned) == before
+    assert await etags(admin) != whole, "the organisation's whole card did change"
+
+
+async def test_the_organisations_alerts_are_not_listed_to_a_key_that_misses_a_contact(
+    client: httpx.AsyncClient, admin: dict[str, str], b2b: B2B, owned: dict[str, str]
+) -> None:
+    """They count the hidden contact person's history (its dispute, its surveys)."""
+    for params in ({"customer_id": b2b.seen.org}, {}):
+        response = await client.get("/v1/alerts", params=params, headers=owned)
+        assert response.status_code == 200, response.text
+        listed = response.json()
+        assert [a for a in listed["items"] if a["customer_id"] == b2b.seen.org] == []
+        assert not [w for w in PERSON_MARKERS if w in response.text], response.text
+    whole = await client.get("/v1/alerts", params={"customer_id": b2b.seen.org}, headers=admin)
+    assert whole.json()["items"], "the organisation has alerts"
+
+
+async def test_segments_by_indicators_leave_out_an_organisation_a_key_sees_only_in_part(
+    client: httpx.AsyncClient, admin: dict[str, str], b2b: B2B, make_key: MakeKey
+) -> None:
+    """Its value, flags and churn count the hidden contact person: filtered by them, the
+    organisation is neither listed nor counted (the hidden one is not either)."""
+    key = await make_key(Role.MARKETING, agent_id="agent-2", owned_only=True)
+    for query in ({"has_flag": "at_risk"}, {"has_open_order": True}):
+        body = {"channel": "email", "limit": 10, **query}
+        whole = await client.post("/v1/segments/query", json=body, headers=admin)
+        assert whole.json()["matched"] >= 2, whole.text  # the organisation and its contact
+        seen = await client.post("/v1/segments/query", json=body, headers=key)
+        assert seen.status_code == 200, seen.text
+        assert seen.json()["matched"] == (1 if "has_open_order" in query else 0), seen.text
+
+
+async def test_an_incident_does_not_count_an_organisation_affected_by_a_hidden_contact(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    b2b: B2B,
+    owned: dict[str, str],
+    clock: ControlledClock,
+) -> None:
+    """The hidden contact person's parcel (A2, shipped by SEUR) puts the organisation in
+    the incident: the key counts neither of them."""
+    matcher = {
+        "carrier": "seur",
+        "shipped_from": clock.ago(days=9).isoformat(),
+        "shipped_to": clock.now().isoformat(),
+    }
+    declared = await client.post(
+        "/v1/incidents", json={"title": "Strike", "matcher": matcher}, headers=admin
+    )
+    assert declared.status_code == 201, declared.text
+    assert declared.json()["affected"] == 2, "the contact person and its organisation"
+    listed = await _body(client, "/v1/incidents", owned)
+    assert [i["affected"] for i in listed["items"] if i["id"] == declared.json()["id"]] == [0]
