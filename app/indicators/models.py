@@ -38,6 +38,9 @@ class CustomerStats(Base):
             "reevaluate_at",
             postgresql_where=text("reevaluate_at IS NOT NULL"),
         ),
+        # Rewritten on every batch that names the customer: kept uncompressed up to a
+        # page (migration 0032, docs/performance.md).
+        {"postgresql_with": {"toast_tuple_target": 8160}},
     )
 
     customer_id: Mapped[UUID] = mapped_column(ForeignKey("customers.id"), primary_key=True)

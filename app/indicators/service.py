@@ -47,10 +47,10 @@ from app.indicators.state import (
     Fact,
     ValuePolicy,
     derive,
+    derive_and_next_change,
     empty_state,
     fold,
     fold_all,
-    next_change,
     sales_series,
 )
 from app.outbox import queries as outbox
@@ -142,7 +142,8 @@ async def _refresh(
     raised: list[RaisedAlert] = []
     ended: list[tuple[UUID, str]] = []
     for row in rows:
-        indicators, held = _evaluated(row["state"], row["tier"], rules, incidents, now, policy)
+        derived, changes_at = derive_and_next_change(row["state"], now, policy)
+        indicators, held = _evaluated(row["state"], derived, row["tier"], rules, incidents)
         value = indicators["value"]
         saved.append(
             {
@@ -158,7 +159,7 @@ async def _refresh(
                 "segment": value["segment"],
                 "churn": indicators["risk"]["churn"],
                 "flags": sorted({c.code for c in held}),
-                "reevaluate_at": next_change(row["state"], now, policy),
+                "reevaluate_at": changes_at,
             }
         )
         holding = {c.rule for c in held}
@@ -187,15 +188,13 @@ async def _refresh(
 
 def _evaluated(
     state: State,
+    derived: Derived,
     tier: str,
     rules: dict[str, dict[str, Any]],
     incidents: list[IncidentRow],
-    now: datetime,
-    policy: ValuePolicy,
 ) -> tuple[Evaluated, list[Condition]]:
-    """The indicators of ``state`` as of ``now`` with the flags of the conditions the
+    """The indicators ``derived`` of ``state`` with the flags of the conditions the
     ``rules`` and the open ``incidents``' matchers find holding, and those conditions."""
-    derived = derive(state, now, policy)
     affecting = [
         (i["id"], i["title"], orders)
         for i in incidents
@@ -297,7 +296,7 @@ async def folded(
     evaluated as of ``now`` as stored stats are, without alerts (:func:`seen`)."""
     facts, tier, rules, incidents = await queries.seen_history(on, customer_id, principal)
     state = fold_all(facts)
-    evaluated, _ = _evaluated(state, tier, rules, incidents, now, policy)
+    evaluated, _ = _evaluated(state, derive(state, now, policy), tier, rules, incidents)
     return {
         "state": state,
         "flags": evaluated["flags"],

@@ -28,7 +28,7 @@ from app.indicators.shapes import (
 )
 
 RECENT = 200  # recent items kept per list (surveys, rated contacts, missed calls)
-# The windows the indicators count over (derive) and whose ends next_change finds.
+# The windows the indicators count over (derive) and whose ends derive_and_next_change finds.
 DAYS_90 = timedelta(days=90)
 DAYS_60 = timedelta(days=60)
 DAYS_30 = timedelta(days=30)
@@ -307,7 +307,7 @@ CHURN_HIGH = 2
 
 def _silence(median_days: float, times: float) -> timedelta:
     """The silence past which a churn risk begins, as an exact duration (derive and
-    next_change compare the same one)."""
+    the next change compare the same one)."""
     return timedelta(days=times * max(median_days, 1))
 
 
@@ -315,7 +315,10 @@ def _opened(ticket: TicketEntry) -> str:
     return str(ticket.get("opened_at") or ticket["at"])
 
 
-def _purchases(state: State) -> tuple[list[str], float | None]:
+Purchases = tuple[list[str], float | None]
+
+
+def _purchases(state: State) -> Purchases:
     """When each order not cancelled was placed, in order, and the median days between."""
     placed = sorted(
         order.get("placed") or order["at"]
@@ -329,13 +332,24 @@ def _purchases(state: State) -> tuple[list[str], float | None]:
     return placed, round(statistics.median(intervals), 1) if intervals else None
 
 
-def next_change(state: State, now: datetime, policy: ValuePolicy) -> datetime | None:
-    """The first instant after ``now`` at which ``derive`` may answer otherwise though no
-    event came: a contact leaving the 90- or 60-day windows, a missed call leaving the 4
-    hours or, at the next UTC midnight, today's count; the last purchase growing old enough
-    to change the value segment or the churn risk. None when time alone changes nothing
-    more. Sooner is harmless (an evaluation that finds nothing new); later would leave the
-    stored indicators, flags and segments stale."""
+def derive_and_next_change(
+    state: State, now: datetime, policy: ValuePolicy
+) -> tuple[Derived, datetime | None]:
+    """The indicators as of ``now`` (``derive``) and the first instant after ``now`` at
+    which ``derive`` may answer otherwise though no event came: a contact leaving the 90-
+    or 60-day windows, a missed call leaving the 4 hours or, at the next UTC midnight,
+    today's count; the last purchase growing old enough to change the value segment or the
+    churn risk. None when time alone changes nothing more. Sooner is harmless (an
+    evaluation that finds nothing new); later would leave the stored indicators, flags and
+    segments stale. One pass: the purchases both read are sorted and their intervals
+    measured once."""
+    purchases = _purchases(state)
+    return _derive(state, now, policy, purchases), _next_change(state, now, policy, purchases)
+
+
+def _next_change(
+    state: State, now: datetime, policy: ValuePolicy, purchases: Purchases
+) -> datetime | None:
     now = now.astimezone(UTC)
     ends: list[datetime] = []
 
@@ -361,7 +375,7 @@ def next_change(state: State, now: datetime, policy: ValuePolicy) -> datetime | 
             ends.append(
                 called.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
             )
-    placed, median_days = _purchases(state)
+    placed, median_days = purchases
     if placed:
         for days in (policy.at_risk_days, policy.new_days):
             leaves(placed[-1], timedelta(days=days))
@@ -373,6 +387,10 @@ def next_change(state: State, now: datetime, policy: ValuePolicy) -> datetime | 
 
 def derive(state: State, now: datetime, policy: ValuePolicy) -> Derived:
     """Indicators from the state, as of ``now``. Pure and fast: no history is read."""
+    return _derive(state, now, policy, _purchases(state))
+
+
+def _derive(state: State, now: datetime, policy: ValuePolicy, purchases: Purchases) -> Derived:
     now = now.astimezone(UTC)
     day90 = _since(now, DAYS_90)
     day60 = _since(now, DAYS_60)
@@ -411,7 +429,7 @@ def derive(state: State, now: datetime, policy: ValuePolicy) -> Derived:
             base_total += amount * policy.rates[currency]
         else:
             unconverted.append(currency)
-    placed_dates, median_days = _purchases(state)
+    placed_dates, median_days = purchases
     order_count = len(placed_dates)
     last_purchase = placed_dates[-1] if placed_dates else None
     base_values = [

@@ -10,10 +10,10 @@ from app.indicators.state import (
     Fact,
     ValuePolicy,
     derive,
+    derive_and_next_change,
     empty_state,
     fold,
     fold_all,
-    next_change,
 )
 from tests.support.facts import START, facts
 
@@ -58,7 +58,11 @@ def test_evaluating_at_each_next_change_keeps_the_indicators_true(
     now = T0 + timedelta(microseconds=offset)
     horizon = now + timedelta(days=400)
     evaluations = [now]
-    while (change := next_change(state, evaluations[-1], POLICY)) and change < horizon:
+    while True:
+        derived, change = derive_and_next_change(state, evaluations[-1], POLICY)
+        assert derived == derive(state, evaluations[-1], POLICY)
+        if change is None or change >= horizon:
+            break
         assert change > evaluations[-1]
         evaluations.append(change)
     span = horizon - now
@@ -69,14 +73,18 @@ def test_evaluating_at_each_next_change_keeps_the_indicators_true(
         assert _by_time_alone(state, moment) == _by_time_alone(state, last), (moment, last)
 
 
+def next_change(state: dict[str, object], now: datetime) -> datetime | None:
+    return derive_and_next_change(state, now, POLICY)[1]
+
+
 def test_the_next_change_is_the_first_window_end_or_midnight() -> None:
     call = Fact("c1", "call.abandoned", T0 + timedelta(hours=22), "phone", {})
     state = fold_all([call])
-    assert next_change(state, T0 + timedelta(hours=22), POLICY) == T0 + timedelta(days=1)
+    assert next_change(state, T0 + timedelta(hours=22)) == T0 + timedelta(days=1)
     after_midnight = T0 + timedelta(days=1)
     four_hours_on = T0 + timedelta(hours=26, microseconds=1)
-    assert next_change(state, after_midnight, POLICY) == four_hours_on
-    assert next_change(state, four_hours_on, POLICY) is None
+    assert next_change(state, after_midnight) == four_hours_on
+    assert next_change(state, four_hours_on) is None
 
 
 def test_value_is_per_currency_and_never_mixed() -> None:

@@ -13,8 +13,8 @@ from app.indicators.state import (
     Fact,
     ValuePolicy,
     derive,
+    derive_and_next_change,
     fold_all,
-    next_change,
     sales_series,
 )
 
@@ -614,7 +614,7 @@ def test_an_urgent_or_angry_message_holds_its_rule_for_24_hours() -> None:
     ]
     assert held[0].title == "Urgent message from the customer (deadline)"
     state = fold_all([urgent])
-    ends = next_change(state, NOW, POLICY)
+    _, ends = derive_and_next_change(state, NOW, POLICY)
     assert ends == urgent.occurred_at + timedelta(hours=24, microseconds=1)
     later = derive(state, ends, POLICY)
     assert later["text"]["urgent_24h"] == [] and later["text"]["angry_24h"] == []

@@ -410,6 +410,48 @@ async def test_bulk_import_stores_good_lines_and_reports_bad_ones(
     )
 
 
+async def test_a_batch_writes_its_stats_rows_uncompressed(
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
+) -> None:
+    """Every batch writes a new version of each of its customers' stats rows: one of a
+    few kilobytes is kept as written, so no save compresses it again (pglz took a fifth of
+    PostgreSQL's CPU in a batch, docs/performance.md)."""
+    lines = [
+        json.dumps(
+            {
+                "customer": {"email": "stored-as-written@example.com"},
+                **event(
+                    "order.placed",
+                    at=T0 + timedelta(days=n),
+                    payload={"order_id": f"SO-{n}", "total": "19.90", "currency": "EUR"},
+                ),
+                "source": "legacy-crm",
+                "source_event_id": f"as-written-{n}",
+            }
+        )
+        for n in range(12)
+    ]
+    response = await client.post(
+        "/v1/events/bulk",
+        content=("\n".join(lines) + "\n").encode(),
+        headers={**admin, "content-type": "application/x-ndjson"},
+    )
+    assert response.status_code == 200, response.text
+    row = (
+        await session.execute(
+            text(
+                "SELECT octet_length(s.state::text) + octet_length(s.indicators::text) AS size, "
+                "pg_column_compression(s.state) AS state, "
+                "pg_column_compression(s.indicators) AS indicators FROM customer_stats s "
+                "JOIN customer_identifiers i ON i.customer_id = s.customer_id "
+                "WHERE i.kind = 'email' AND i.value = 'stored-as-written@example.com'"
+            )
+        )
+    ).one()
+    assert row.size > 2_100, "a row PostgreSQL would compress by default (past 2 KB)"
+    assert (row.state, row.indicators) == (None, None)
+
+
 async def test_bulk_refuses_other_media_types_and_too_many_lines(
     client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
