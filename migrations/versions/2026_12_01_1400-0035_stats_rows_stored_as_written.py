@@ -7,17 +7,17 @@ decompressed them. With the target at a page's size a row is compressed only pas
 a fifth less of PostgreSQL's CPU in a 10,000-line bulk batch, for rows about a third
 larger (docs/performance.md). Rows are rewritten as stored at their next save.
 
-Revision ID: 0032
-Revises: 0031
-Create Date: 2026-12-01 13:30:00+00:00
+Revision ID: 0035
+Revises: 0034
+Create Date: 2026-12-01 14:00:00+00:00
 """
 
 from collections.abc import Sequence
 
 from alembic import op
 
-revision: str = "0032"
-down_revision: str | None = "0031"
+revision: str = "0035"
+down_revision: str | None = "0034"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
