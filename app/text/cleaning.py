@@ -5,6 +5,7 @@ count."""
 
 import re
 from dataclasses import dataclass
+from re import _constants, _parser  # type: ignore[attr-defined]  # the stdlib regex parser
 
 from app.text.lexicon import fold, spellings
 from app.text.rules import EmailRules
@@ -17,11 +18,65 @@ def _label_pattern(labels: list[str]) -> re.Pattern[str] | None:
     return re.compile(rf"^\s*(?:{names})\s*:\s?", re.IGNORECASE)
 
 
+# A reference to a group, or what looks like one (a pattern is then only searched alone).
+_REFERENCE = re.compile(r"\\[1-9]|\(\?P=|\(\?\(")
+
+
+def _at_line_start(pattern: str) -> bool:
+    """Whether every match of ``pattern`` (multi-line) starts a line: it begins with ``^``
+    outside any alternative, and refers to no group (which joining would renumber)."""
+    parsed = _parser.parse(pattern)
+    return (
+        parsed.data[:1] == [(_constants.AT, _constants.AT_BEGINNING)]
+        and not parsed.state.groupdict
+        and _REFERENCE.search(pattern) is None
+    )
+
+
+@dataclass(frozen=True)
+class ReplyHeaders:
+    """The reply headers' regexes: those that only match where a line starts joined in one,
+    tried at each line start: one match per line, instead of a search trying each header
+    at every character (the four default headers' searches took 85 µs of a 1 KB text,
+    docs/performance.md, "The text analysis at half the cost"); any other searched
+    alone."""
+
+    at_line_start: re.Pattern[str] | None
+    anywhere: tuple[re.Pattern[str], ...]
+
+    @classmethod
+    def of(cls, headers: list[str], flags: int) -> "ReplyHeaders":
+        joined = [header for header in headers if _at_line_start(header)]
+        return cls(
+            at_line_start=re.compile("|".join(f"(?:{h})" for h in joined), flags)
+            if joined
+            else None,
+            anywhere=tuple(re.compile(h, flags) for h in headers if h not in joined),
+        )
+
+    def start(self, text: str) -> int:
+        """Where the first header of ``text`` starts (its length if none)."""
+        cut = len(text)
+        for pattern in self.anywhere:
+            found = pattern.search(text)
+            if found and found.start() < cut:
+                cut = found.start()
+        if self.at_line_start is not None:
+            position = 0
+            while position < cut:
+                if self.at_line_start.match(text, position):
+                    return position
+                position = text.find("\n", position) + 1
+                if not position:
+                    break
+        return cut
+
+
 @dataclass(frozen=True)
 class Cleaner:
     """The compiled ``email`` section of a rules document."""
 
-    reply_headers: tuple[re.Pattern[str], ...]
+    reply_headers: ReplyHeaders
     signature_markers: re.Pattern[str] | None
     sign_offs: frozenset[str]
     sign_off_tail_lines: int
@@ -34,7 +89,7 @@ class Cleaner:
         flags = re.IGNORECASE | re.MULTILINE
         markers = "|".join(f"(?:{marker})" for marker in rules.signature_markers)
         return cls(
-            reply_headers=tuple(re.compile(header, flags) for header in rules.reply_headers),
+            reply_headers=ReplyHeaders.of(rules.reply_headers, flags),
             signature_markers=re.compile(rf"^\s*(?:{markers})", flags) if markers else None,
             sign_offs=frozenset(
                 " ".join(word for word, _ in spelled)
@@ -50,18 +105,15 @@ class Cleaner:
         """The part of ``text`` its author wrote for this message."""
         text = text.replace("\r\n", "\n").replace("\r", "\n")
         text = self._before_reply(text)
-        lines = [line for line in text.split("\n") if not line.lstrip().startswith(">")]
+        lines = text.split("\n")
+        if ">" in text:
+            lines = [line for line in lines if not line.lstrip().startswith(">")]
         lines = self._without_agent_turns(lines)
         lines = self._before_signature(lines)
         return "\n".join(lines).strip()
 
     def _before_reply(self, text: str) -> str:
-        cut = len(text)
-        for header in self.reply_headers:
-            found = header.search(text)
-            if found and found.start() < cut:
-                cut = found.start()
-        return text[:cut]
+        return text[: self.reply_headers.start(text)]
 
     def _without_agent_turns(self, lines: list[str]) -> list[str]:
         if self.agent_label is None or not any(self.agent_label.match(line) for line in lines):

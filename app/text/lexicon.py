@@ -13,6 +13,7 @@ import unicodedata
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from app.text.rules import EMOJI, EMOJI_CHARS, WORD
 
@@ -60,10 +61,15 @@ class Entry:
     term: str
     value: float
     tail: tuple[tuple[str, bool], ...]  # the words after the first: (word, is a prefix)
+    # The words of the tail that must be in the text as they are: a term of three words
+    # or of a gap is tried only in a text holding them (one subset test, not a walk).
+    needs: frozenset[str] = frozenset()
 
 
-@dataclass(frozen=True, slots=True)
-class Match:
+class Match(NamedTuple):
+    """A term found (a tuple: a text makes dozens, and a frozen dataclass is slower to
+    build)."""
+
     start: int
     end: int  # one past the last word
     entry: Entry
@@ -101,9 +107,9 @@ class Lexicon:
         self._exact: dict[str, list[Entry]] = defaultdict(list)
         self._prefix: dict[str, list[Entry]] = defaultdict(list)
         self._stem_lengths: tuple[int, ...] = ()
-        # The entries each word starts, as found: a text's words are mostly words seen
-        # before, so one look-up replaces one per stem length (about 15).
-        self._starting: dict[str, _Starting] = {}
+        # The entries each word starts (None: none), as found: a text's words are mostly
+        # words seen before, so one look-up replaces one per stem length (about 15).
+        self._starting: dict[str, _Starting | None] = {}
 
     def add(self, category: str, terms: Iterable[str], value: float = 1.0) -> None:
         """Add each term under ``category`` with ``value`` (a weight, or 1)."""
@@ -111,7 +117,8 @@ class Lexicon:
         for term in terms:
             for spelled in spellings(term):
                 (first, is_prefix), tail = spelled[0], spelled[1:]
-                entry = Entry(category, term, value, tail)
+                needs = frozenset(word for word, prefix in tail if not prefix and word != GAP)
+                entry = Entry(category, term, value, tail, needs)
                 if is_prefix:
                     self._prefix[first].append(entry)
                     lengths.add(len(first))
@@ -120,38 +127,49 @@ class Lexicon:
         self._stem_lengths = tuple(sorted(lengths))
         self._starting.clear()
 
-    def _entries_starting(self, word: str) -> "_Starting":
-        starting = self._starting.get(word)
-        if starting is None:
-            entries = list(self._exact.get(word, ()))
-            for length in self._stem_lengths:
-                if length > len(word):
-                    break
-                entries.extend(self._prefix.get(word[:length], ()))
-            starting = _Starting.of(entries)
-            if len(self._starting) >= _REMEMBERED_WORDS:
-                self._starting.clear()
-            self._starting[word] = starting
+    def _entries_starting(self, word: str) -> "_Starting | None":
+        entries = list(self._exact.get(word, ()))
+        for length in self._stem_lengths:
+            if length > len(word):
+                break
+            entries.extend(self._prefix.get(word[:length], ()))
+        starting = _Starting.of(entries) if entries else None
+        if len(self._starting) >= _REMEMBERED_WORDS:
+            self._starting.clear()
+        self._starting[word] = starting
         return starting
 
     def find(self, words: list[str]) -> list[Match]:
         """Every occurrence of every term in ``words`` (folded), overlaps included."""
         found: list[Match] = []
-        starting = self._entries_starting
+        append = found.append
+        # Most words start no term: their positions drop out in one pass of look-ups.
+        known = map(self._starting.get, words, itertools.repeat(_UNSEEN))
+        starting = [(i, entries) for i, entries in enumerate(known) if entries is not None]
+        present = set(words)
         last = len(words) - 1
-        for i, word in enumerate(words):
-            entries = starting(word)
+        for i, known_entries in starting:
+            word = words[i]
+            entries = self._entries_starting(word) if known_entries is _UNSEEN else known_entries
+            if entries is None:
+                continue
             for entry in entries.alone:
-                found.append(Match(i, i + 1, entry, word))
+                append(Match(i, i + 1, entry, word))
             if i < last and entries.by_next:
                 for entry in entries.by_next.get(words[i + 1], ()):
-                    end = _tail_end(words, i + 2, entry.tail[1:]) if len(entry.tail) > 1 else i + 2
+                    if len(entry.tail) == 1:
+                        end = i + 2
+                    elif entry.needs <= present:
+                        end = _tail_end(words, i + 2, entry.tail[1:])
+                    else:
+                        continue
                     if end:
-                        found.append(Match(i, end, entry, " ".join(words[i:end])))
+                        append(Match(i, end, entry, " ".join(words[i:end])))
             for entry in entries.other:
-                end = _tail_end(words, i + 1, entry.tail)
-                if end:
-                    found.append(Match(i, end, entry, " ".join(words[i:end])))
+                if entry.needs <= present:
+                    end = _tail_end(words, i + 1, entry.tail)
+                    if end:
+                        append(Match(i, end, entry, " ".join(words[i:end])))
         return found
 
 
@@ -177,6 +195,10 @@ class _Starting:
             by_next={word: tuple(group) for word, group in by_next.items()},
             other=tuple(other),
         )
+
+
+# A word not looked up yet (``Lexicon._starting`` holds None for a word that starts nothing).
+_UNSEEN = _Starting(alone=(), by_next={}, other=())
 
 
 def _tail_end(words: list[str], j: int, tail: tuple[tuple[str, bool], ...]) -> int:

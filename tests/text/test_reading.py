@@ -1,0 +1,123 @@
+"""The analyser's shortcuts answer as the long way round: a language read from its words
+as the model reads every byte, a term tried only where its words are, a reply header
+tried only where a line starts."""
+
+import math
+
+import pytest
+
+from app.text import language
+from app.text.cleaning import Cleaner
+from app.text.language import LanguageDetector
+from app.text.lexicon import Lexicon
+from app.text.rules import EmailRules, default_rules
+from bench.text_analysis import kilobyte_texts, load_labelled
+
+
+@pytest.fixture(scope="module")
+def detector() -> LanguageDetector:
+    rules = default_rules()
+    return LanguageDetector(
+        supported=sorted(rules.languages),
+        others=rules.detection.other_languages,
+        prior=rules.detection.supported_prior,
+    )
+
+
+def _windows() -> list[str]:
+    """What the detector reads of each labelled text and of each 1 KB text made of them."""
+    rows = load_labelled()
+    texts = [row["text"] for row in rows] + kilobyte_texts(rows)
+    return [language._NOISE.sub(" ", text[: language.READ_CHARS]) for text in texts]
+
+
+def test_the_words_answer_as_the_model_reading_every_byte(detector: LanguageDetector) -> None:
+    answered = 0
+    for text in _windows():
+        temperature = math.sqrt(len(text.encode()) or 1)
+        by_words = detector._by_words(text, temperature)
+        if by_words is None:
+            continue
+        answered += 1
+        by_bytes = detector._by_bytes(text, temperature)
+        assert by_words.language == by_bytes.language, text
+        assert by_words.confidence == pytest.approx(by_bytes.confidence, abs=0.02), text
+    assert answered >= 400  # most texts of 150 characters or more
+
+
+def test_a_short_or_unclear_text_is_read_byte_by_byte(detector: LanguageDetector) -> None:
+    assert detector._by_words("Obrigada!", 3.0) is None
+    mixed = "Hello, je voudrais saber if my pedido est arrivé, gracias. " * 3
+    assert detector._by_words(mixed, math.sqrt(len(mixed))) is None
+    assert detector.detect(mixed).language in {"en", "fr", "es", "pt"}
+
+
+def test_forgetting_words_leaves_the_scores_as_they_were(
+    detector: LanguageDetector, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    first = ["el", "pedido", "no", "ha", "llegado", "todavia"]
+    second = ["y", "nadie", "me", "responde", "desde", "el", "lunes"]
+    remembering = language._WordScores(detector._identifier)
+    expected = [remembering.total(first), remembering.total(second)]
+    monkeypatch.setattr(language, "_REMEMBERED_WORDS", 8)
+    forgetful = language._WordScores(detector._identifier)
+    forgetful.total(["the", "parcel", "never", "came"])
+    for _ in range(2):  # each text makes it forget the words before
+        assert forgetful.total(first) == pytest.approx(expected[0])
+        assert forgetful.total(second) == pytest.approx(expected[1])
+
+
+def _lexicon(*terms: str) -> Lexicon:
+    lexicon = Lexicon()
+    lexicon.add("found", terms)
+    return lexicon
+
+
+@pytest.mark.parametrize(
+    ("term", "text", "found"),
+    [
+        (
+            "si no ... me doy de baja",
+            "si no lo arreglais me doy de baja hoy",
+            "si no lo arreglais me doy de baja",
+        ),
+        ("si no ... me doy de baja", "si no lo arreglais me doy un respiro", None),
+        ("de 7*|8* anos", "mi hija de 8 anos esta sola", "de 8 anos"),
+        ("de 7*|8* anos", "el pedido de 8 libros", None),
+        ("sin servicio desde", "llevo sin servicio desde ayer", "sin servicio desde"),
+        ("sin servicio desde", "sin servicio hoy", None),
+    ],
+)
+def test_a_term_of_many_words_is_found_only_with_all_its_words(
+    term: str, text: str, found: str | None
+) -> None:
+    matches = _lexicon(term).find(text.split())
+    assert [match.words for match in matches] == ([found] if found else [])
+
+
+def _cleaner(*headers: str) -> Cleaner:
+    return Cleaner.from_rules(EmailRules(reply_headers=list(headers)))
+
+
+@pytest.mark.parametrize(
+    "header",
+    [
+        r"^[ \t]*on\s[^\n]{0,200}wrote\s?:",  # at a line start: tried line by line
+        r"on\s[^\n]{0,200}wrote\s?:",  # anywhere: searched
+        r"^[ \t]*(on)\s[^\n]{0,200}\1?wrote\s?:",  # refers to a group: searched alone
+        r"^x|on\s[^\n]{0,200}wrote\s?:",  # an alternative not at a line start: searched
+    ],
+)
+def test_a_reply_header_cuts_where_it_starts(header: str) -> None:
+    cleaner = _cleaner(r"^[ \t]*-{2,}\s*original message", header)
+    text = "Thanks, all sorted now.\nOn Monday, Support wrote:\n> Sorry, it is broken."
+    assert cleaner.own_words(text) == "Thanks, all sorted now."
+    inline = "Thanks, all sorted. On Monday, Support wrote: sorry, it is broken."
+    expected = inline if header.startswith("^[") else "Thanks, all sorted."
+    assert cleaner.own_words(inline) == expected
+
+
+def test_the_earliest_reply_header_wins() -> None:
+    cleaner = _cleaner(r"^[ \t]*from\s?:", r"^[ \t]*-{2,}\s*original message", r"wrote:")
+    text = "Still broken.\n--- Original Message ---\nFrom: us\nsomeone wrote: ok"
+    assert cleaner.own_words(text) == "Still broken."
