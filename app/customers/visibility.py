@@ -85,9 +85,10 @@ def sees_every_contact(principal: Principal, customer: Any = Customer) -> Column
     )
 
 
-# The events that record a follow-up of an alert (a task with its ``alert_id``): they name
-# what the alert does, so a key that does not see the alert does not see them.
-FOLLOW_UP_TYPES = ("task.created", "task.completed")
+# The events that record a follow-up of an alert (a task or a rule's message, with its
+# ``alert_id``): they name what the alert does, so a key that does not see the alert does
+# not see them.
+FOLLOW_UP_TYPES = ("task.created", "task.completed", "message.sent", "message.failed")
 
 
 def follows_alert_sql(alias: str) -> str:

@@ -13,7 +13,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.security import Role
+from app.messages import journeys, sending
 from app.tasks.service import follow_up_alerts
+from tests.support import providers
 from tests.support.api import append, new_customer
 from tests.support.clock import ControlledClock
 from tests.support.fichas import PERSON_MARKERS, ago, hand_over, rich_customer
@@ -326,3 +328,66 @@ async def test_follow_ups_of_a_merged_organisations_alerts_stay_off_its_survivor
         assert response.status_code == 200, response.text
         shown = [t for t in followed if t["title"] in response.text]
         assert not shown, (read, response.text)
+
+
+async def test_messages_of_the_organisations_alerts_are_kept_from_a_key_that_misses_a_contact(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    b2b: B2B,
+    owned: dict[str, str],
+    session: AsyncSession,
+    settings: Settings,
+    clock: ControlledClock,
+) -> None:
+    """A rule's message fills its template with the alert's title: sent to the
+    organisation, neither the message nor its ``message.sent`` event reaches that key; a
+    message written by hand still does."""
+    text = {"subject": "Aviso", "body": "Sobre: {alert_title}"}
+    template = {
+        "purpose": "service",
+        "fields": ["alert_title"],
+        "texts": dict.fromkeys(("es", "pt", "en", "fr"), text),
+    }
+    put = await client.put("/v1/message-templates/alert_notice", json=template, headers=admin)
+    assert put.status_code == 200, put.text
+    org = b2b.seen.org
+    consent = {"channel": "sms", "purpose": "service", "granted": True, "source": "web"}
+    posted = await client.post(f"/v1/customers/{org}/consents", json=consent, headers=admin)
+    assert posted.status_code == 201, posted.text
+    prefs = {"preferred_channel": "sms"}
+    assert (
+        await client.put(f"/v1/customers/{org}/preferences", json=prefs, headers=admin)
+    ).status_code == 200
+    listed = await _body(client, f"/v1/alerts?customer_id={org}", admin)
+    action = {"kind": "message", "template": "alert_notice"}
+    for rule in {a["rule"] for a in listed["items"]}:
+        put = await client.put(f"/v1/rules/{rule}", json={"actions": [action]}, headers=admin)
+        assert put.status_code == 200, put.text
+    with providers.twilio() as twilio:
+        sending_settings = settings.model_copy(update=providers.twilio_settings(twilio))
+        assert await journeys.plan_rule_messages(session, clock) >= 1
+        await session.commit()
+        async with httpx.AsyncClient() as http:
+            await sending.send_due(session, sending_settings, clock, http)
+        await session.commit()
+        by_hand = await client.post(
+            f"/v1/customers/{org}/messages",
+            json={"template": "alert_notice", "fields": {"alert_title": "Catálogo nuevo"}},
+            headers=admin,
+        )
+        assert by_hand.status_code in (201, 202), by_hand.text
+    whole = await _body(client, f"/v1/customers/{org}/timeline?types=message.*", admin)
+    sent = [e for e in whole["items"] if e["payload"].get("alert_id")]
+    assert sent and [w for w in PERSON_MARKERS if w in str(sent)], "the bodies name them"
+    messages = await _body(client, f"/v1/customers/{org}/messages", owned)
+    assert [m["origin"] for m in messages["items"]] == [by_hand.json()["origin"]]
+    for message in (await _body(client, f"/v1/customers/{org}/messages", admin))["items"]:
+        read = await client.get(f"/v1/customers/{org}/messages/{message['id']}", headers=owned)
+        assert read.status_code == (200 if message["id"] == by_hand.json()["id"] else 404)
+    for read in (f"/v1/customers/{org}/timeline", f"/v1/customers/{org}/ficha?role=support"):
+        response = await client.get(read, headers=owned)
+        assert response.status_code == 200, response.text
+        shown = [
+            e for e in sent if e["id"] in response.text or e["payload"]["body"] in response.text
+        ]
+        assert not shown, read
