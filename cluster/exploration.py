@@ -429,11 +429,11 @@ def _hot_statements(s: Sample) -> list[Probe]:
         Probe("ficha, its parts: stats and open alerts (indicators.queries._SNAPSHOT)",
          indicators._SNAPSHOT, (s.customer_id, 5)),
         Probe("ficha, its parts: recent events of the merge family (timeline.queries._RECENT)",
-         timeline.recent_sql("$1", "$2", "true"), (s.customer_id, wants)),
+         timeline.recent_sql("$1", "$2", "false", "NULL"), (s.customer_id, wants)),
         Probe("ficha, its parts: access log row (auth.queries._RECORD_ACCESS)",
          auth._RECORD_ACCESS, (uuid.uuid4(), s.customer_id, *access)),
         Probe("ficha: open tasks (tasks.queries._OPEN)",
-         tasks._OPEN, (s.customer_id, _now(), 10)),
+         tasks._OPEN, (s.customer_id, _now(), 10, True)),
         Probe("timeline: the merge family (customers.queries._FAMILY_SQL)",
          customers._FAMILY_SQL, (s.customer_id,)),
         Probe("timeline: page of 50 of one customer (timeline.queries.page_rows)",
@@ -654,7 +654,7 @@ def _redesigned(s: Sample) -> list[Probe]:
     wants = json.dumps([{"patterns": [], "pinned": False, "limit": 10}])
     # The family as a parameter instead of the recursive CTE.
     recent = _swapped(
-        timeline.recent_sql("$1", "$2", "true").split(")\nSELECT", 1)[-1],
+        timeline.recent_sql("$1", "$2", "false", "NULL").split(")\nSELECT", 1)[-1],
         "customer_id IN (SELECT id FROM family)",
         "customer_id = ANY($1::uuid[])",
     )

@@ -24,7 +24,7 @@ from app.core.security import Principal
 from app.customers.identifiers import IdentifierKind
 from app.customers.models import Consent, Customer, CustomerIdentifier, PastIdentifier
 from app.customers.schemas import CustomerKind, CustomerStatus, Tier
-from app.customers.visibility import visible_to
+from app.customers.visibility import sees_every_contact, visible_to
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +58,16 @@ class CustomerRepository:
             return set()
         statement = select(Customer.id).where(
             Customer.id.in_(list(customer_ids)), visible_to(principal)
+        )
+        return set((await self.session.scalars(statement)).all())
+
+    async def hiding_contacts(
+        self, customer_ids: Sequence[UUID], principal: Principal
+    ) -> set[UUID]:
+        """Those of ``customer_ids`` some of whose live contact persons ``principal`` cannot
+        see."""
+        statement = select(Customer.id).where(
+            Customer.id.in_(list(customer_ids)), ~sees_every_contact(principal)
         )
         return set((await self.session.scalars(statement)).all())
 

@@ -45,7 +45,7 @@ from app.customers.schemas import (
     Preferences,
     Profile,
 )
-from app.customers.visibility import is_visible, owner_of_new
+from app.customers.visibility import is_visible, owner_of_new, sees_everyone
 
 PROFILE_FIELDS = tuple(Profile.model_fields)
 
@@ -473,6 +473,17 @@ async def readable_family(
     if contacts and customer.kind == CustomerKind.ORGANIZATION:
         ids += await queries.contacts_family_ids(session, customer.id, principal)
     return customer, ids
+
+
+async def alerts_unseen(
+    session: AsyncSession, customer_ids: Sequence[UUID], principal: Principal
+) -> set[UUID]:
+    """Those of ``customer_ids`` whose alerts (and their follow-ups) ``principal`` does not
+    see: organisations some of whose contact persons it cannot see (``visibility.py``);
+    no statement for a key that sees everyone."""
+    if sees_everyone(principal):
+        return set()
+    return await CustomerRepository(session).hiding_contacts(customer_ids, principal)
 
 
 async def visible_family(

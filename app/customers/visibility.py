@@ -19,7 +19,9 @@ Whatever hangs off a customer (events, alerts, stats, contacts) is visible exact
 its customer is: queries join the customer and apply the rule to it. Except an
 organisation's stats and alerts, which count its contact persons' histories too: a key
 that cannot see every contact person (:func:`hides_contacts_sql`, :func:`sees_every_contact`)
-reads indicators folded from the history it sees instead, and none of its alerts.
+reads indicators folded from the history it sees instead, and none of its alerts, nor
+the follow-ups of its alerts (tasks, and their events on its timeline: :func:`follows_alert`),
+which copy their titles.
 """
 
 from typing import Any
@@ -81,6 +83,23 @@ def sees_every_contact(principal: Principal, customer: Any = Customer) -> Column
             not_(seen),
         )
     )
+
+
+# The events that record a follow-up of an alert (a task or a rule's message, with its
+# ``alert_id``): they name what the alert does, so a key that does not see the alert does
+# not see them.
+FOLLOW_UP_TYPES = ("task.created", "task.completed", "message.sent", "message.failed")
+
+
+def follows_alert_sql(alias: str) -> str:
+    """Whether the ``events`` row aliased ``alias`` records a follow-up of an alert, as SQL."""
+    types = ", ".join(f"'{t}'" for t in FOLLOW_UP_TYPES)
+    return f"({alias}.type IN ({types}) AND {alias}.payload ? 'alert_id')"
+
+
+def follows_alert(type_name: str, payload: dict[str, Any]) -> bool:
+    """The same, for an event already read."""
+    return type_name in FOLLOW_UP_TYPES and "alert_id" in payload
 
 
 def visibility_args(principal: Principal) -> tuple[bool, str | None]:

@@ -8,7 +8,7 @@ from app.auth.queries import access_insert_sql
 from app.core.db import Executor, driver_connection, new_id
 from app.core.security import Principal
 from app.customers.queries import CALLER_CARDS_SQL
-from app.customers.visibility import visibility_args, visible_sql
+from app.customers.visibility import visibility_args
 from app.fichas.templates import Template
 from app.indicators.queries import snapshot_sql
 from app.timeline.queries import recent_sql
@@ -33,7 +33,7 @@ _READS = (
     "WITH logged AS ("
     + access_insert_sql("$3", "$1", "$4", "$5", "$6", "$7")
     + ") SELECT snap.*, ARRAY(SELECT r FROM ("
-    + recent_sql("$1", "$8", visible_sql("c", "$9", "$10"))
+    + recent_sql("$1", "$8", "$9", "$10")
     + ") AS r ORDER BY r.n, r.occurred_at DESC, r.id DESC) AS recent FROM ("
     + snapshot_sql("$1", "$2", "$9", "$10")
     + ") AS snap"
@@ -72,7 +72,7 @@ _SCREEN_POP = (
     + " FROM chosen) SELECT cards.*, snap.state AS stats_state, snap.flags AS stats_flags,"
     " snap.updated_at AS stats_updated_at, snap.hidden AS stats_hidden, snap.open_alerts,"
     " ARRAY(SELECT r FROM ("
-    + recent_sql(_CHOSEN, "$11", visible_sql("c", "$2", "$3"))
+    + recent_sql(_CHOSEN, "$11", "$2", "$3")
     + ") AS r ORDER BY r.n, r.occurred_at DESC, r.id DESC) AS recent FROM cards CROSS JOIN ("
     + snapshot_sql(_CHOSEN, "$10", "$2", "$3")
     + ") AS snap ORDER BY cards.phone"

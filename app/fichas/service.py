@@ -570,7 +570,7 @@ async def _completed(
     organisation's indicators, and an organisation's own as a key that cannot see some of
     its contact persons may read them (``indicators.seen``)."""
     snap = await indicators.seen(on, customer.id, stored, principal, now, policy)
-    follow_ups = await _open_follow_ups(on, template, customer.id, now)
+    follow_ups = await _open_follow_ups(on, template, customer.id, now, not stored["hidden"])
     organization = await _organization(on, customer, principal, now, policy)
     return _built(
         template,
@@ -637,12 +637,15 @@ async def _ficha(
 
 
 async def _open_follow_ups(
-    on: Executor, template: Template, customer_id: UUID, now: datetime
+    on: Executor, template: Template, customer_id: UUID, now: datetime, alerts_seen: bool
 ) -> list[dict[str, Any]]:
-    """The open follow-ups a template shows (no statement when it shows none)."""
+    """The open follow-ups a template shows (no statement when it shows none); those of
+    the customer's alerts only if the reader sees them (``alerts_seen``)."""
     sections, _ = template
     limit = max((s["limit"] for s in sections if s["name"] == "follow_ups"), default=0)
-    return await tasks.open_for_ficha(on, customer_id, now, limit) if limit else []
+    if not limit:
+        return []
+    return await tasks.open_for_ficha(on, customer_id, now, limit, alerts_seen)
 
 
 async def _organization(

@@ -4,11 +4,25 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import case, select, tuple_, update
+from sqlalchemy import ColumnElement, case, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.security import Principal
+from app.customers.models import Customer
+from app.customers.visibility import sees_every_contact
 from app.messages.models import Message, MessageTemplate
+
+
+def readable(principal: Principal) -> ColumnElement[bool]:
+    """The messages of a visible customer ``principal`` may read: a rule's message for an
+    alert only where it may read the alert (its texts tell it: ``visibility.py``)."""
+    return or_(
+        Message.alert_id.is_(None),
+        select(Customer.id)
+        .where(Customer.id == Message.customer_id, sees_every_contact(principal))
+        .exists(),
+    )
 
 
 class MessageRepository:
@@ -74,19 +88,24 @@ class MessageRepository:
             .execution_options(synchronize_session=False)
         )
 
-    async def get(self, message_id: UUID, *, lock: bool = False) -> Message | None:
+    async def get(
+        self, message_id: UUID, principal: Principal | None = None, *, lock: bool = False
+    ) -> Message | None:
+        """A message (one ``principal`` may read, when named)."""
         statement = select(Message).where(Message.id == message_id)
+        if principal is not None:
+            statement = statement.where(readable(principal))
         if lock:
             statement = statement.with_for_update()
         return (await self.session.scalars(statement)).first()
 
     async def page(
-        self, customer_ids: Sequence[UUID], limit: int, before: UUID | None
+        self, customer_ids: Sequence[UUID], principal: Principal, limit: int, before: UUID | None
     ) -> Sequence[Message]:
-        """A page of the messages to these customers, newest first."""
+        """A page of the messages to these customers ``principal`` may read, newest first."""
         statement = (
             select(Message)
-            .where(Message.customer_id.in_(list(customer_ids)))
+            .where(Message.customer_id.in_(list(customer_ids)), readable(principal))
             .order_by(Message.id.desc())
             .limit(limit)
         )

@@ -203,6 +203,8 @@ async def _send(
         "provider": provider.name,
         "to": send.address,
     }
+    if message.alert_id is not None:  # its texts may tell the alert (visibility.py)
+        facts["alert_id"] = str(message.alert_id)
     try:
         accepted = await provider.send(
             Outgoing(message.id, send.address, one_line(customer.display_name), subject, body),

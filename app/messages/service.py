@@ -202,7 +202,7 @@ async def list_messages(
     """The messages to a customer (merged-in customers' included), newest first."""
     _, family = await customers.readable_family(session, customer_id, principal)
     before = cursor_id(cursor, "before")
-    rows = await MessageRepository(session).page(family, limit + 1, before)
+    rows = await MessageRepository(session).page(family, principal, limit + 1, before)
     page, next_cursor = keyset_page(list(rows), limit, lambda m: {"before": str(m.id)})
     return MessagePage(items=[message_out(m) for m in page], next_cursor=next_cursor)
 
@@ -211,7 +211,7 @@ async def get_message(
     session: AsyncSession, customer_id: UUID, message_id: UUID, principal: Principal
 ) -> MessageOut:
     _, family = await customers.readable_family(session, customer_id, principal)
-    message = await MessageRepository(session).get(message_id)
+    message = await MessageRepository(session).get(message_id, principal)
     if message is None or message.customer_id not in family:
         raise MessageNotFound("Message not found.")
     return message_out(message)

@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.security import Principal
 from app.customers.models import Customer
-from app.customers.visibility import visible_to
+from app.customers.visibility import sees_every_contact, visible_to
 from app.tasks.models import Task
 from app.tasks.schemas import TaskStatus
 
@@ -30,6 +30,12 @@ def in_status(status: TaskStatus, now: datetime) -> ColumnElement[bool]:
     if status == TaskStatus.SNOOZED:
         return and_(Task.status == TaskStatus.SNOOZED, Task.snoozed_until > now)
     return Task.status == TaskStatus.DONE
+
+
+def readable(principal: Principal) -> ColumnElement[bool]:
+    """The tasks ``principal`` may read: those of the customers it sees, but a follow-up of
+    an alert only where it may read the alert (it copies its title: ``visibility.py``)."""
+    return and_(visible_to(principal), or_(Task.alert_id.is_(None), sees_every_contact(principal)))
 
 
 class TaskRepository:
@@ -53,11 +59,11 @@ class TaskRepository:
         after: tuple[datetime, UUID] | None,
         limit: int,
     ) -> Sequence[Task]:
-        """Tasks of customers ``principal`` may see, soonest due first."""
+        """Tasks ``principal`` may read (:func:`readable`), soonest due first."""
         statement = (
             select(Task)
             .join(Customer, Customer.id == Task.customer_id)
-            .where(visible_to(principal))
+            .where(readable(principal))
             .order_by(due_order(), Task.id)
             .limit(limit)
         )
@@ -74,11 +80,11 @@ class TaskRepository:
         return (await self.session.scalars(statement)).all()
 
     async def get(self, task_id: UUID, principal: Principal, *, lock: bool) -> Task | None:
-        """A task of a customer ``principal`` may see (locked for a change)."""
+        """A task ``principal`` may read (:func:`readable`), locked for a change."""
         statement = (
             select(Task)
             .join(Customer, Customer.id == Task.customer_id)
-            .where(Task.id == task_id, visible_to(principal))
+            .where(Task.id == task_id, readable(principal))
         )
         if lock:
             statement = statement.with_for_update(of=Task)

@@ -213,10 +213,11 @@ async def follow_up_alerts(session: AsyncSession, settings: Settings, clock: Clo
 
 
 async def open_for_ficha(
-    on: Executor, customer_id: UUID, now: datetime, limit: int
+    on: Executor, customer_id: UUID, now: datetime, limit: int, alerts_seen: bool
 ) -> list[dict[str, Any]]:
     """A customer's open follow-ups (snoozes whose time has come included), soonest due
-    first: what a ficha's ``follow_ups`` section shows."""
+    first: what a ficha's ``follow_ups`` section shows; those of its alerts only to a
+    reader that sees them (``alerts_seen``, see ``visibility.py``)."""
     return [
         {
             "id": str(r["id"]),
@@ -226,5 +227,5 @@ async def open_for_ficha(
             "overdue": r["due_at"] is not None and r["due_at"] < now,
             "alert_id": str(r["alert_id"]) if r["alert_id"] else None,
         }
-        for r in await queries.open_tasks(on, customer_id, now, limit)
+        for r in await queries.open_tasks(on, customer_id, now, limit, alerts_seen)
     ]

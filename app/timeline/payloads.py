@@ -310,6 +310,9 @@ class MessagePayload(Payload):
     subject: Annotated[Medium | None, ERASE] = None
     body: Annotated[Long | None, ERASE] = None
     reason: Annotated[Medium | None, ERASE] = Field(default=None, description="Why it failed")
+    alert_id: Annotated[UUID | None, KEEP] = Field(
+        default=None, description="The alert whose rule sent it"
+    )
 
 
 class TaskPayload(Payload):

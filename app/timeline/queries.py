@@ -10,6 +10,7 @@ from uuid import UUID
 
 from app.core.db import Executor, driver_connection
 from app.customers.family import history_cte
+from app.customers.visibility import follows_alert_sql, hides_contacts_sql, visible_sql
 from app.indicators import queries as stats_queries
 from app.indicators.state import Fact
 from app.outbox.queries import announce_cte
@@ -141,6 +142,9 @@ class TimelineQuery:
     channels: Sequence[str] = ()
     since: datetime | None = None
     until: datetime | None = None
+    # The reader's ``visibility_args``: an owned-only reader does not see the follow-ups
+    # of the alerts it does not see (``visibility.py``).
+    reader: tuple[bool, str | None] = (False, None)
 
 
 _PAGE_COLUMNS = (
@@ -240,6 +244,10 @@ async def page_rows(
         conditions.append(f"occurred_at >= {bind(query.since, 'timestamptz')}")
     if query.until is not None:
         conditions.append(f"occurred_at < {bind(query.until, 'timestamptz')}")
+    if query.reader[0]:
+        owned_only, agent_id = bind(query.reader[0], "boolean"), bind(query.reader[1], "text")
+        hidden = hides_contacts_sql("e.customer_id", owned_only, agent_id)
+        conditions.append(f"NOT ({follows_alert_sql('e')} AND {hidden})")
     if after is not None:
         moment, position = bind(after[0], "timestamptz"), bind(after[1], "uuid")
         conditions.append(f"(occurred_at, id) < ({moment}, {position})")
@@ -274,18 +282,20 @@ _SHOWN = ", ".join(f"'{name}'" for name in SHOWN_FIELDS)
 # A ficha's event sections in one round trip: for each want (numbered from 1 in the order
 # given: its type patterns for LIKE, none for any type; pinned notes only or not; how
 # many), the newest events of a customer's history (everyone merged into it and, for an
-# organisation, its contact persons the reader sees, as its timeline shows them). The
+# organisation, its contact persons the reader sees, as its timeline shows them, without
+# the follow-ups of alerts the reader does not see). The
 # wants come as one JSON document: PostgreSQL then plans this statement once per
 # connection, where with array parameters it planned it again on every call, for longer
 # than the query ran (docs/performance.md).
-def recent_sql(customer: str, wants: str, seen: str) -> str:
+def recent_sql(customer: str, wants: str, owned_only: str, agent_id: str) -> str:
     """The statement reading a ficha's event sections (columns n, id, type, occurred_at,
     channel, direction, summary, actor and payload, its SHOWN_FIELDS, in the order shown),
-    on the parameters named: a uuid and the wants' JSON document; ``seen``, the SQL
-    condition on ``c`` of the contact persons the reader sees (``visible_sql``)."""
+    on the parameters named: a uuid, the wants' JSON document and the reader's
+    ``visibility_args``."""
+    hidden = hides_contacts_sql("events.customer_id", owned_only, agent_id)
     return (
         "WITH "
-        + history_cte(f"{customer}::uuid", seen)
+        + history_cte(f"{customer}::uuid", visible_sql("c", owned_only, agent_id))
         + f"""
 SELECT w.n, e.id, e.type, e.occurred_at, e.channel, e.direction, e.summary, e.actor, e.payload
 FROM jsonb_array_elements({wants}::jsonb) WITH ORDINALITY AS w(want, n)
@@ -299,6 +309,7 @@ CROSS JOIN LATERAL (
           SELECT FROM jsonb_array_elements_text(w.want->'patterns') AS p(pattern)
           WHERE type LIKE p.pattern))
       AND (NOT (w.want->'pinned')::boolean OR payload @> '{{"pinned": true}}')
+      AND NOT ({follows_alert_sql("events")} AND {hidden})
     ORDER BY occurred_at DESC, id DESC LIMIT (w.want->'limit')::int) AS e
 ORDER BY w.n, e.occurred_at DESC, e.id DESC
 """

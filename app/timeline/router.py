@@ -472,7 +472,8 @@ async def stream_timeline(
                 return
             if last_event_id is not None:
                 async with database.sessionmaker() as s:
-                    for event in await stream.replay_after(s, family, last_event_id):
+                    replayed = await stream.replay_after(s, family, last_event_id)
+                    for event in filter(opened.shows, replayed):
                         yield {"id": str(event.id), "data": event.model_dump_json()}
             while True:
                 try:
@@ -483,7 +484,7 @@ async def stream_timeline(
                     return
                 if ids:
                     async with database.sessionmaker() as s:
-                        for event in await stream.events_for_stream(s, ids):
+                        for event in filter(opened.shows, await stream.events_for_stream(s, ids)):
                             yield {"id": str(event.id), "data": event.model_dump_json()}
 
     return EventSourceResponse(events(), ping=settings.sse_ping_seconds)

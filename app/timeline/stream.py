@@ -22,7 +22,9 @@ from app.auth.service import still_active
 from app.core.notify import Listener
 from app.core.security import ACCESS_CHANNEL, Principal
 from app.customers import service as customers
+from app.customers.models import Customer
 from app.customers.schemas import CustomerStatus
+from app.customers.visibility import follows_alert
 from app.timeline.queries import NOTIFY_CHANNEL
 from app.timeline.repository import TimelineRepository
 from app.timeline.schemas import EventOut
@@ -159,6 +161,13 @@ class StreamView:
     customer_id: UUID
     status: str
     family: frozenset[UUID]
+    # Those whose alerts its key does not see, nor their follow-ups (``visibility.py``).
+    alerts_unseen: frozenset[UUID]
+
+    def shows(self, event: EventOut) -> bool:
+        return event.customer_id not in self.alerts_unseen or not follows_alert(
+            event.type, event.payload
+        )
 
 
 async def open_stream(
@@ -170,7 +179,7 @@ async def open_stream(
     if customer.status == CustomerStatus.MERGED:
         return customers.Merged(await customers.survivor_id(session, customer.id))
     await record_access(session, principal, customer.id, "timeline-stream")
-    return StreamView(customer.id, customer.status, frozenset(family))
+    return await _view(session, customer, family, principal)
 
 
 async def stream_view(
@@ -187,7 +196,14 @@ async def stream_view(
         )
     except customers.CustomerNotFound:
         return None
-    return StreamView(customer.id, customer.status, frozenset(family))
+    return await _view(session, customer, family, principal)
+
+
+async def _view(
+    session: AsyncSession, customer: Customer, family: Sequence[UUID], principal: Principal
+) -> StreamView:
+    unseen = await customers.alerts_unseen(session, family, principal)
+    return StreamView(customer.id, customer.status, frozenset(family), frozenset(unseen))
 
 
 async def events_for_stream(session: AsyncSession, event_ids: Sequence[UUID]) -> list[EventOut]:

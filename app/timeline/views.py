@@ -13,6 +13,7 @@ from app.core.pagination import InvalidCursor, cursor_id, decode_cursor, keyset_
 from app.core.security import Principal
 from app.customers import service as customers
 from app.customers.schemas import CustomerStatus
+from app.customers.visibility import visibility_args
 from app.timeline import queries
 from app.timeline.queries import TimelineQuery
 from app.timeline.schemas import EventOut, TimelinePage
@@ -41,7 +42,9 @@ async def read_timeline(
     await record_access(on, principal, customer_id, "timeline")
     exact = [t for t in types if not t.endswith("*")]
     prefixes = [t.rstrip("*") for t in types if t.endswith("*")]
-    query = TimelineQuery(family, exact, prefixes, channels, since, until)
+    query = TimelineQuery(
+        family, exact, prefixes, channels, since, until, visibility_args(principal)
+    )
     rows = await queries.page_rows(on, query, limit=limit + 1, after=_after(cursor))
     page, next_cursor = keyset_page(
         rows, limit, lambda r: {"t": r["occurred_at"].isoformat(), "id": str(r["id"])}

@@ -9,8 +9,13 @@ from typing import Any
 
 import httpx
 import pytest
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.config import Settings
 from app.core.security import Role
+from app.messages import journeys, sending
+from app.tasks.service import follow_up_alerts
+from tests.support import providers
 from tests.support.api import append, new_customer
 from tests.support.clock import ControlledClock
 from tests.support.fichas import PERSON_MARKERS, ago, hand_over, rich_customer
@@ -224,3 +229,165 @@ async def test_an_incident_does_not_count_an_organisation_affected_by_a_hidden_c
     assert declared.json()["affected"] == 2, "the contact person and its organisation"
     listed = await _body(client, "/v1/incidents", owned)
     assert [i["affected"] for i in listed["items"] if i["id"] == declared.json()["id"]] == [0]
+
+
+@pytest.fixture
+async def followed(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    b2b: B2B,
+    session: AsyncSession,
+    settings: Settings,
+    clock: ControlledClock,
+) -> list[dict[str, Any]]:
+    """Every rule of the seen organisation's alerts creates a follow-up, shown on the
+    support card: the tasks those alerts got (assigned to the organisation's owner)."""
+    listed = await _body(client, f"/v1/alerts?customer_id={b2b.seen.org}", admin)
+    action = {"kind": "create_follow_up", "due_minutes": 60}
+    for rule in {a["rule"] for a in listed["items"]}:
+        put = await client.put(f"/v1/rules/{rule}", json={"actions": [action]}, headers=admin)
+        assert put.status_code == 200, put.text
+    assert await follow_up_alerts(session, settings, clock) >= len(listed["items"])
+    await session.commit()
+    template = await _body(client, "/v1/ficha-templates/support", admin)
+    sections = [*template["sections"], {"name": "follow_ups", "limit": 10}]
+    put = await client.put(
+        "/v1/ficha-templates/support", json={"sections": sections}, headers=admin
+    )
+    assert put.status_code == 200, put.text
+    followed = await _body(client, f"/v1/tasks?customer_id={b2b.seen.org}", admin)
+    assert followed["items"] and all(t["alert_id"] for t in followed["items"])
+    assert [w for w in PERSON_MARKERS if w in str(followed)], "the titles name the hidden facts"
+    return list(followed["items"])
+
+
+async def test_follow_ups_of_the_organisations_alerts_are_kept_from_a_key_that_misses_a_contact(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    b2b: B2B,
+    owned: dict[str, str],
+    followed: list[dict[str, Any]],
+) -> None:
+    """A task that follows an alert copies its title (the hidden contact person's dispute,
+    its surveys): like the alert, it is neither listed, read, changed nor shown on the card
+    or the timeline to that key; a task written by hand on the organisation still is."""
+    by_hand = await client.post(
+        "/v1/tasks",
+        json={"customer_id": b2b.seen.org, "title": "Send the catalogue"},
+        headers=owned,
+    )
+    assert by_hand.status_code == 201, by_hand.text
+    for params in ({"customer_id": b2b.seen.org}, {"assignee": "agent-2"}, {}):
+        response = await client.get("/v1/tasks", params=params, headers=owned)
+        assert response.status_code == 200, response.text
+        assert [t["id"] for t in response.json()["items"]] == [by_hand.json()["id"]], params
+    for task in followed:
+        path = f"/v1/tasks/{task['id']}"
+        assert (await client.get(path, headers=owned)).status_code == 404
+        patched = await client.patch(
+            path, json={"status": "done"}, headers={**owned, "If-Match": '"1"'}
+        )
+        assert patched.status_code == 404, patched.text
+    reads = (
+        f"/v1/customers/{b2b.seen.org}/ficha?role=support",
+        f"/v1/fichas/by-phone/{b2b.seen.org_phone}?role=support",
+        f"/v1/customers/{b2b.seen.org}/timeline",
+        f"/v1/customers/{b2b.seen.org}/timeline?contacts=false&types=task.*",
+    )
+    for read in reads:
+        response = await client.get(read, headers=owned)
+        assert response.status_code == 200, response.text
+        assert "Send the catalogue" in response.text, read
+        shown = [t for t in followed if t["id"] in response.text or t["title"] in response.text]
+        assert not shown, (read, response.text)
+    whole = await client.get(reads[0], headers=admin)
+    assert all(t["id"] in whole.text for t in followed), "the whole card shows them"
+
+
+async def test_follow_ups_of_a_merged_organisations_alerts_stay_off_its_survivors_history(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    b2b: B2B,
+    owned: dict[str, str],
+    followed: list[dict[str, Any]],
+) -> None:
+    """Merged into another organisation the key sees whole, the organisation keeps its
+    hidden contact person, and the survivor's history (timeline and card) shows the
+    absorbed one's events without the follow-ups of its alerts."""
+    merged = await client.post(
+        f"/v1/customers/{b2b.twin.org}/merge",
+        json={"source_customer_id": b2b.seen.org},
+        headers=admin,
+    )
+    assert merged.status_code == 200, merged.text
+    history = f"/v1/customers/{b2b.twin.org}/timeline?types=task.*"
+    whole = await client.get(history, headers=admin)
+    assert all(t["title"] in whole.text for t in followed), "the survivor's history has them"
+    for read in (history, f"/v1/customers/{b2b.twin.org}/ficha?role=support"):
+        response = await client.get(read, headers=owned)
+        assert response.status_code == 200, response.text
+        shown = [t for t in followed if t["title"] in response.text]
+        assert not shown, (read, response.text)
+
+
+async def test_messages_of_the_organisations_alerts_are_kept_from_a_key_that_misses_a_contact(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    b2b: B2B,
+    owned: dict[str, str],
+    session: AsyncSession,
+    settings: Settings,
+    clock: ControlledClock,
+) -> None:
+    """A rule's message fills its template with the alert's title: sent to the
+    organisation, neither the message nor its ``message.sent`` event reaches that key; a
+    message written by hand still does."""
+    text = {"subject": "Aviso", "body": "Sobre: {alert_title}"}
+    template = {
+        "purpose": "service",
+        "fields": ["alert_title"],
+        "texts": dict.fromkeys(("es", "pt", "en", "fr"), text),
+    }
+    put = await client.put("/v1/message-templates/alert_notice", json=template, headers=admin)
+    assert put.status_code == 200, put.text
+    org = b2b.seen.org
+    consent = {"channel": "sms", "purpose": "service", "granted": True, "source": "web"}
+    posted = await client.post(f"/v1/customers/{org}/consents", json=consent, headers=admin)
+    assert posted.status_code == 201, posted.text
+    prefs = {"preferred_channel": "sms"}
+    assert (
+        await client.put(f"/v1/customers/{org}/preferences", json=prefs, headers=admin)
+    ).status_code == 200
+    listed = await _body(client, f"/v1/alerts?customer_id={org}", admin)
+    action = {"kind": "message", "template": "alert_notice"}
+    for rule in {a["rule"] for a in listed["items"]}:
+        put = await client.put(f"/v1/rules/{rule}", json={"actions": [action]}, headers=admin)
+        assert put.status_code == 200, put.text
+    with providers.twilio() as twilio:
+        sending_settings = settings.model_copy(update=providers.twilio_settings(twilio))
+        assert await journeys.plan_rule_messages(session, clock) >= 1
+        await session.commit()
+        async with httpx.AsyncClient() as http:
+            await sending.send_due(session, sending_settings, clock, http)
+        await session.commit()
+        by_hand = await client.post(
+            f"/v1/customers/{org}/messages",
+            json={"template": "alert_notice", "fields": {"alert_title": "Catálogo nuevo"}},
+            headers=admin,
+        )
+        assert by_hand.status_code in (201, 202), by_hand.text
+    whole = await _body(client, f"/v1/customers/{org}/timeline?types=message.*", admin)
+    sent = [e for e in whole["items"] if e["payload"].get("alert_id")]
+    assert sent and [w for w in PERSON_MARKERS if w in str(sent)], "the bodies name them"
+    messages = await _body(client, f"/v1/customers/{org}/messages", owned)
+    assert [m["origin"] for m in messages["items"]] == [by_hand.json()["origin"]]
+    for message in (await _body(client, f"/v1/customers/{org}/messages", admin))["items"]:
+        read = await client.get(f"/v1/customers/{org}/messages/{message['id']}", headers=owned)
+        assert read.status_code == (200 if message["id"] == by_hand.json()["id"] else 404)
+    for read in (f"/v1/customers/{org}/timeline", f"/v1/customers/{org}/ficha?role=support"):
+        response = await client.get(read, headers=owned)
+        assert response.status_code == 200, response.text
+        shown = [
+            e for e in sent if e["id"] in response.text or e["payload"]["body"] in response.text
+        ]
+        assert not shown, read

@@ -15,6 +15,7 @@ from app.auth.service import revoke_key
 from app.core.config import Settings
 from app.core.db import Database
 from app.core.security import Role
+from app.tasks.service import follow_up_alerts
 from app.timeline import service
 from app.timeline.schemas import EventIn
 from tests.support.api import new_customer
@@ -476,3 +477,53 @@ async def test_an_organisations_stream_follows_a_contact_coming_into_its_keys_si
             await asyncio.wait_for(ends(response), WITHIN)
         finally:
             await stream.__aexit__(None, None, None)
+
+
+async def test_the_follow_ups_of_an_organisations_alerts_stay_off_a_partial_keys_stream(
+    served: tuple[str, dict[str, str]], database: Database, clock: ControlledClock
+) -> None:
+    """The alert a hidden contact person's dispute raises on the organisation is kept from
+    a key that does not see that contact person: so is its follow-up's event (it copies
+    the alert's title), live and replayed."""
+    base, admin = served
+    owned = await committed_key(database, Role.SUPPORT, agent_id="agent-a", owned_only=True)
+    async with httpx.AsyncClient(base_url=base, timeout=10) as client:
+        action = {"kind": "create_follow_up", "due_minutes": 60}
+        put = await client.put("/v1/rules/open_dispute", json={"actions": [action]}, headers=admin)
+        assert put.status_code == 200, put.text
+        org = await new_customer(
+            client, admin, kind="organization", display_name="Acme", owner_id="agent-a"
+        )
+        contact = await new_customer(
+            client, admin, display_name="Marta", organization_id=org, owner_id="agent-b"
+        )
+        first = await append_elsewhere(database, clock, org, "before")
+        stream, response = await open_stream(client, org, owned)
+        try:
+            dispute = EventIn(
+                type="payment.disputed",
+                occurred_at=clock.now(),
+                payload={"payment_id": "pi_hidden", "amount": "9.00", "currency": "EUR"},
+            )
+            async with database.sessionmaker() as session, session.begin():
+                new = service.prepare_event(dispute, None)
+                await service.append(
+                    session, UUID(contact), new, None, None, Settings(), clock, None
+                )
+            async with database.sessionmaker() as session, session.begin():
+                assert await follow_up_alerts(session, Settings(), clock) >= 1
+            after = await append_elsewhere(database, clock, org, "after")
+            received = await asyncio.wait_for(read_events(response, 1), timeout=5)
+        finally:
+            await stream.__aexit__(None, None, None)
+        assert received[0]["id"] == after, received
+        resumed = client.stream(
+            "GET",
+            f"/v1/customers/{org}/timeline/stream",
+            headers={**owned, "Last-Event-ID": first},
+        )
+        async with resumed as replay:
+            replayed = await asyncio.wait_for(read_events(replay, 1), timeout=5)
+        assert replayed[0]["id"] == after, replayed
+        whole = await client.get(f"/v1/customers/{org}/timeline?types=task.*", headers=admin)
+        assert "pi_hidden" in whole.text, "the follow-up is on the organisation's timeline"
