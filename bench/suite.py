@@ -22,6 +22,9 @@ both; the table gives the median of the rounds:
 - the same deliveries with three active subscriptions / with none, taken one after the
   other in each round, and the rate the sender (a process of its own) drains what they
   queued to a local receiver (``bench/outbound.py``);
+- signed generic deliveries of e-mails with 1 KB of customer text, received (analysed at
+  ingestion) / sent (stored, not analysed), one after the other in each round
+  (``bench/text_ingest.py``);
 - a timeline page of 50 events / the page's SQL on asyncpg;
 - bulk import (NDJSON, 10,000 lines a request) / COPY of as many event rows;
 - the resident memory of the service's worker at its peak during the run.
@@ -32,6 +35,7 @@ test pass/fail.
 
 import argparse
 import asyncio
+import functools
 import json
 import os
 import platform
@@ -70,6 +74,8 @@ from bench.outbound import (
     subscribe,
     unsubscribe,
 )
+from bench.text_ingest import SECRET as TEXT_SECRET
+from bench.text_ingest import deliveries as text_deliveries
 from bench.webhooks import SECRETS, bare_deliveries, deliveries
 
 PAGE = 50
@@ -84,6 +90,8 @@ FIRST_DELIVERY_RATES = {
     "webhooks": 500.0,
     "webhooks, 3 subscriptions": 500.0,
     "bare insert endpoint": 4_000.0,
+    "webhooks, text stored": 500.0,
+    "webhooks, text analysed": 500.0,
 }
 
 # The SQL behind one timeline page (the ORM's statement, newest first, one more than
@@ -111,6 +119,8 @@ UNITS = {
     "bare /ping": "req/s",
     "webhooks": "req/s",
     "webhooks, 3 subscriptions": "req/s",
+    "webhooks, text stored": "req/s",
+    "webhooks, text analysed": "req/s",
     "outbound deliveries": "deliveries/s",
     "bare insert endpoint": "req/s",
     "single-row INSERT on asyncpg": "q/s",
@@ -160,6 +170,8 @@ TARGETS = (
     Target("signed webhook delivery", "webhooks", "bare insert endpoint", "per_second", 0.3),
     Target(f"webhooks, {SUBSCRIPTIONS} active subscriptions",
            f"webhooks, {SUBSCRIPTIONS} subscriptions", "webhooks", "per_second", 0.9),
+    Target("webhooks, 1 KB e-mails analysed at ingestion", "webhooks, text analysed",
+           "webhooks, text stored", "per_second", 0.9),
     Target("outbound, sender to a local receiver", "outbound deliveries", None, "per_second"),
     Target(f"timeline page of {PAGE}", "timeline page", "timeline SQL on asyncpg",
            "per_second", 0.4),
@@ -292,6 +304,13 @@ class Bench:
             self.figures.add("outbound deliveries", drained)
         await self.deliveries("bare insert endpoint", bare_deliveries, self.bare, warm_up)
 
+    async def text_ingest(self, *, warm_up: bool = False) -> None:
+        """Signed e-mails of 1 KB of customer text through the generic webhook: sent ones
+        (stored as they are), then received ones (analysed at ingestion)."""
+        for name, analysed in (("webhooks, text stored", False), ("webhooks, text analysed", True)):
+            make = functools.partial(text_deliveries, analysed=analysed)
+            await self.deliveries(name, make, self.service, warm_up)
+
     async def deliveries(
         self, name: str, make: Callable[..., list[bytes]], server: Service, warm_up: bool
     ) -> None:
@@ -314,6 +333,7 @@ class Bench:
         for name, requests in self.reads.items():
             await self.wrk(name, requests, seconds=WARM_UP_SECONDS)
         await self.webhooks(warm_up=True)
+        await self.text_ingest(warm_up=True)
 
     async def on_driver(self, name: str, items: list[Any], call: Callable[..., Any]) -> None:
         outcome = await on_asyncpg(
@@ -372,6 +392,7 @@ class Bench:
         await self.read("healthz")
         await self.read("bare /ping")
         await self.webhooks()
+        await self.text_ingest()
         await self.on_driver("single-row INSERT on asyncpg", [None], _insert)
         await self.read("timeline page")
         await self.on_driver("timeline SQL on asyncpg", self.facts["subjects"], _page)
@@ -458,7 +479,12 @@ async def measure(url: str, facts: dict[str, Any], plan: Plan, workers: int) -> 
     """Every round at ``workers`` workers; the runs, the medians and the targets."""
     pool = max(10, plan.connections // workers)
     # The outbound receiver is on 127.0.0.1, which subscriptions may reach only when let.
-    env = {**SECRETS, "CH_DB_POOL_SIZE": str(pool), "CH_OUTBOUND_PRIVATE_NETWORKS": "true"}
+    env = {
+        **SECRETS,
+        "CH_WEBHOOK_GENERIC_SECRETS": TEXT_SECRET,
+        "CH_DB_POOL_SIZE": str(pool),
+        "CH_OUTBOUND_PRIVATE_NETWORKS": "true",
+    }
     # The serving process sends only when asked to; else a sender runs apart
     # (bench/outbound.py).
     poll = SENDER_POLL_SECONDS if plan.sender_in_process else "0"

@@ -1,7 +1,8 @@
 """Webhook ingest with and without text analysis, on one server in one run: signed
 generic deliveries of e-mails carrying 1 KB of customer text, alternately received
 (analysed at ingestion) and sent (the same bytes stored, not analysed), in interleaved
-rounds so that both see the same machine load.
+rounds so that both see the same machine load. ``make bench`` takes the same two kinds of
+delivery in each of its rounds (``bench/suite.py``).
 
 .venv/bin/python -m bench.text_ingest [--deliveries 1200] [--rounds 3] [--concurrency 16]
 """
@@ -61,6 +62,12 @@ def delivery(base_url: str, n: int, analysed: bool) -> bytes:
     return build(base_url, "POST", "/v1/webhooks/generic", headers, body)
 
 
+def deliveries(base_url: str, first: int, count: int, *, analysed: bool) -> list[bytes]:
+    """Deliveries ``first`` .. ``first + count``, each new: e-mails received (analysed at
+    ingestion) or sent (stored, not analysed)."""
+    return [delivery(base_url, n, analysed) for n in range(first, first + count)]
+
+
 async def run(count: int, rounds: int, concurrency: int) -> dict[str, object]:
     env = {"CH_WEBHOOK_GENERIC_SECRETS": SECRET, "CH_DB_POOL_SIZE": str(max(10, concurrency))}
     seconds = {True: 0.0, False: 0.0}
@@ -68,15 +75,12 @@ async def run(count: int, rounds: int, concurrency: int) -> dict[str, object]:
     with running_service(extra_env=env) as service:
         # A warm-up of each kind: customers created, statements prepared, rules compiled.
         for analysed in (True, False):
-            warm = [
-                delivery(service.base_url, 10**7 + n + analysed * 10**6, analysed)
-                for n in range(300)
-            ]
+            warm = deliveries(service.base_url, 10**7 + analysed * 10**6, 300, analysed=analysed)
             await fire(service.base_url, warm, concurrency)
         first = 0
         for _ in range(rounds):
             for analysed in (False, True):
-                batch = [delivery(service.base_url, first + n, analysed) for n in range(count)]
+                batch = deliveries(service.base_url, first, count, analysed=analysed)
                 first += count
                 outcome = await fire(service.base_url, batch, concurrency)
                 seconds[analysed] += outcome.seconds
