@@ -246,8 +246,8 @@ async def page_rows(
         conditions.append(f"occurred_at < {bind(query.until, 'timestamptz')}")
     if query.reader[0]:
         owned_only, agent_id = bind(query.reader[0], "boolean"), bind(query.reader[1], "text")
-        hidden = hides_contacts_sql("e.customer_id", owned_only, agent_id)
-        conditions.append(f"NOT ({follows_alert_sql('e')} AND {hidden})")
+        hidden = hides_contacts_sql("events.customer_id", owned_only, agent_id)
+        conditions.append(f"NOT ({follows_alert_sql('events')} AND {hidden})")
     if after is not None:
         moment, position = bind(after[0], "timestamptz"), bind(after[1], "uuid")
         conditions.append(f"(occurred_at, id) < ({moment}, {position})")
