@@ -29,6 +29,29 @@ WHERE c.contype = 'f' AND $1::regclass IN (c.conrelid, c.confrelid) AND c.conrel
   AND NOT EXISTS (SELECT 1 FROM pg_dist_partition p WHERE p.logicalrelid = other)
 ORDER BY 1
 """
+# A table's foreign keys to tables not placed yet: Citus refuses to distribute a table
+# whose key names a plain table, and a reference table made first would turn its plain
+# neighbour into a Citus local table. So a key to a future reference table (session_tokens'
+# to api_keys) is dropped as the table is distributed and made again once both are placed.
+_KEYS_TO_PLAIN = """
+SELECT c.conname, c.confrelid::regclass::text AS referenced, pg_get_constraintdef(c.oid) AS key
+FROM pg_constraint c
+WHERE c.contype = 'f' AND c.conrelid = $1::regclass AND c.confrelid <> c.conrelid
+  AND NOT EXISTS (SELECT 1 FROM pg_dist_partition p WHERE p.logicalrelid = c.confrelid)
+ORDER BY 1
+"""
+
+
+@dataclass(frozen=True)
+class _Key:
+    """A foreign key set aside while its table was distributed."""
+
+    table: str
+    name: str
+    definition: str
+
+    def statement(self) -> str:
+        return f"ALTER TABLE {self.table} ADD CONSTRAINT {self.name} {self.definition}"
 
 
 @dataclass(frozen=True)
@@ -74,6 +97,7 @@ async def distribute(url: str, *, shard_count: int | None = None) -> Outcome:
                 Refusal(table, "-", "not in cluster/placement.py: decide where it lives")
             )
         newly: list[str] = []
+        keys: list[_Key] = []
         for placement in PLACEMENTS:
             if placement.kind == "local":
                 continue
@@ -82,7 +106,7 @@ async def distribute(url: str, *, shard_count: int | None = None) -> Outcome:
                     Refusal(placement.table, "-", "in cluster/placement.py, not in the database")
                 )
                 continue
-            refusal = await _place(conn, placement, shard_count)
+            refusal = await _place(conn, placement, shard_count, keys)
             if refusal is None:
                 newly.append(placement.table)
             elif refusal.error == _ALREADY:
@@ -90,6 +114,7 @@ async def distribute(url: str, *, shard_count: int | None = None) -> Outcome:
             else:
                 outcome.refusals.append(refusal)
         outcome.placed = newly
+        outcome.refusals += [r for key in keys if (r := await _restore(conn, key))]
         outcome.refusals += [r for t in newly if (r := await _drop_local_copy(conn, t))]
         return outcome
     finally:
@@ -100,9 +125,10 @@ _ALREADY = "already placed"
 
 
 async def _place(
-    conn: asyncpg.Connection, placement: Placement, shard_count: int | None
+    conn: asyncpg.Connection, placement: Placement, shard_count: int | None, keys: list[_Key]
 ) -> Refusal | None:
-    """Place one table unless it already is; the refusal (or _ALREADY) otherwise."""
+    """Place one table unless it already is; the refusal (or _ALREADY) otherwise. The
+    foreign keys set aside to place it are added to ``keys``."""
     sql = statement(placement)
     placed = {r["name"]: r for r in await conn.fetch(_PLACED)}
     now = placed.get(placement.table)
@@ -118,15 +144,35 @@ async def _place(
                 f"not tried: foreign keys tie it to {', '.join(plain)}, still plain tables, "
                 "which would become Citus local tables that cannot be distributed afterwards",
             )
+    aside = []
+    if placement.kind == "distributed":
+        aside = [
+            _Key(placement.table, r["conname"], r["key"])
+            for r in await conn.fetch(_KEYS_TO_PLAIN, placement.table)
+            if r["referenced"] in BY_TABLE and BY_TABLE[r["referenced"]].kind == "reference"
+        ]
     try:
         async with conn.transaction():
             if shard_count is not None:
                 await conn.execute(f"SET LOCAL citus.shard_count = {int(shard_count)}")
             if placement.triggers_on_shards:
                 await conn.execute("SET LOCAL citus.enable_unsafe_triggers = on")
+            for key in aside:
+                await conn.execute(f"ALTER TABLE {key.table} DROP CONSTRAINT {key.name}")
             await conn.execute(sql)
     except asyncpg.PostgresError as error:
         return Refusal(placement.table, sql, _words(error))
+    keys += aside
+    return None
+
+
+async def _restore(conn: asyncpg.Connection, key: _Key) -> Refusal | None:
+    """A foreign key set aside, made again now that the tables it ties are placed."""
+    try:
+        async with conn.transaction():
+            await conn.execute(key.statement())
+    except asyncpg.PostgresError as error:
+        return Refusal(key.table, key.statement(), "its foreign key is lost: " + _words(error))
     return None
 
 

@@ -659,16 +659,6 @@ def _redesigned(s: Sample) -> list[Probe]:
         "customer_id = ANY($1::uuid[])",
     )
     recent = "SELECT" + recent
-    # Every sub-query names the customer itself: Citus plans a statement for one shard
-    # only when each distributed table in it is filtered by the shard key, and a
-    # correlation (i.customer_id = c.id) does not count.
-    card = customers._CARD_OF_C
-    own_card = (
-        card[: card.index("  (SELECT json_build_object('id', o.id")]
-        + card[card.index("  (SELECT coalesce(json_agg(x ORDER BY") :]
-        + "FROM customers c WHERE c.id = $1"
-    )
-    own_card_named = _swapped(own_card, "customer_id = c.id", "customer_id = $1")
     # indicators.queries.locking for one customer by equality, then with the alerts'
     # sub-query naming it too; a batch's rows read after an UPDATE took their locks.
     lock_one = "WITH " + indicators.locking("SELECT $1::uuid")
@@ -685,12 +675,8 @@ def _redesigned(s: Sample) -> list[Probe]:
         Probe("identify, 2/2: the customer (as in section 3)",
               "SELECT id, status, unverified, owner_id FROM customers WHERE id = $1",
               (s.customer_id,)),
-        Probe("the card of today (customers.queries._CARD), identifiers co-located",
+        Probe("the card (customers.queries._CARD), identifiers co-located",
               customers._CARD, (s.customer_id, False, None)),
-        Probe("the card without organisation and contacts, sub-queries correlated",
-              own_card, (s.customer_id,)),
-        Probe("the card without organisation and contacts, each sub-query naming $1",
-              own_card_named, (s.customer_id,)),
         Probe("merge: move identifiers, now that customer_id is their shard key",
               "UPDATE customer_identifiers SET customer_id = $2 WHERE customer_id = $1",
               (s.other_id, s.customer_id)),

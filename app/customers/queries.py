@@ -287,40 +287,69 @@ async def root_at(on: Executor, customer_ids: Sequence[UUID], root: UUID) -> Non
 # The aggregate in one round trip, for fichas and screen-pops: what the caller may see
 # of it ($2: the key is owned-only, $3: its agent), as the ORM aggregate shows it.
 _SEEN = {alias: visible_sql(alias, "$2", "$3") for alias in ("c", "o", "p")}
-_CARD_OF_C = (
-    """
-SELECT c.*,
-  (SELECT coalesce(json_agg(json_build_object(
-      'id', i.id, 'kind', i.kind, 'value', i.value, 'created_at', i.created_at)
-      ORDER BY i.kind, i.created_at), '[]'::json)
-   FROM customer_identifiers i WHERE i.customer_id = c.id) AS identifier_list,
-  (SELECT json_build_object('id', o.id, 'display_name', o.display_name, 'kind', o.kind)
-   FROM customers o WHERE o.id = c.organization_id AND """
-    + _SEEN["o"]
-    + """)
-   AS organization,
-  CASE WHEN c.kind = 'organization' THEN (
-    SELECT coalesce(json_agg(json_build_object(
-        'id', p.id, 'display_name', p.display_name, 'job_title', p.job_title,
-        'identifiers', (
-            SELECT coalesce(json_agg(json_build_object(
-                'id', i.id, 'kind', i.kind, 'value', i.value, 'created_at', i.created_at)
-                ORDER BY i.kind, i.created_at), '[]'::json)
-            FROM customer_identifiers i WHERE i.customer_id = p.id))
-        ORDER BY p.id), '[]'::json)
-    FROM (SELECT id, display_name, job_title FROM customers p
-          WHERE p.organization_id = c.id AND p.status = 'active' AND """
-    + _SEEN["p"]
-    + """
-          ORDER BY p.id LIMIT 100) AS p) END AS contact_list,
-  (SELECT coalesce(json_agg(x ORDER BY x.channel, x.purpose), '[]'::json) FROM (
-      SELECT DISTINCT ON (channel, purpose) id, channel, purpose, granted, source, evidence,
-             recorded_at
-      FROM customer_consents WHERE customer_id = c.id
-      ORDER BY channel, purpose, recorded_at DESC, id DESC) AS x) AS consent_list
-"""
+_IDENTIFIER = (
+    "json_build_object('id', i.id, 'kind', i.kind, 'value', i.value, "
+    "'created_at', i.created_at) ORDER BY i.kind, i.created_at"
 )
-_CARD = _CARD_OF_C + "FROM customers c WHERE c.id = $1 AND " + _SEEN["c"]
+_CONTACT = "json_build_object('id', p.id, 'display_name', p.display_name, 'job_title', p.job_title"
+_CONSENTS = (
+    "SELECT DISTINCT ON (channel, purpose) id, channel, purpose, granted, source, evidence, "
+    "recorded_at FROM customer_consents WHERE customer_id = {customer} "
+    "ORDER BY channel, purpose, recorded_at DESC, id DESC"
+)
+_CONTACTS = (
+    "SELECT id, display_name, job_title FROM customers p WHERE p.organization_id = {customer} "
+    "AND p.status = 'active' AND " + _SEEN["p"] + " ORDER BY p.id LIMIT 100"
+)
+# The card of one customer ($1). Every part is a statement of its own on one customer's
+# id (a CTE), none correlated with another: on Citus the customer, its consents and its
+# contacts are read where the customer lives, the identifiers (spread by value) by their
+# customer id on every shard, and the parts are put together on the coordinator, in the
+# one round trip of the single server.
+_CARD = (
+    "WITH c AS (SELECT * FROM customers c WHERE c.id = $1 AND "
+    + _SEEN["c"]
+    + "), contacts AS ("
+    + _CONTACTS.format(customer="$1")
+    + "), held AS (SELECT i.customer_id, json_agg("
+    + _IDENTIFIER
+    + ") AS list FROM customer_identifiers i "
+    "WHERE i.customer_id = ANY(ARRAY(SELECT id FROM contacts) || $1::uuid) "
+    "GROUP BY i.customer_id), "
+    "organization AS (SELECT o.id, o.display_name, o.kind FROM customers o "
+    "WHERE o.id = (SELECT organization_id FROM c) AND "
+    + _SEEN["o"]
+    + "), consents AS ("
+    + _CONSENTS.format(customer="$1")
+    + ") SELECT c.*, coalesce((SELECT list FROM held WHERE customer_id = $1), '[]'::json) "
+    "AS identifier_list, (SELECT json_build_object('id', o.id, 'display_name', o.display_name, "
+    "'kind', o.kind) FROM organization o) AS organization, "
+    "CASE WHEN c.kind = 'organization' THEN (SELECT coalesce(json_agg("
+    + _CONTACT
+    + ", 'identifiers', coalesce(h.list, '[]'::json)) ORDER BY p.id), '[]'::json) "
+    "FROM contacts p LEFT JOIN held h ON h.customer_id = p.id) END AS contact_list, "
+    "(SELECT coalesce(json_agg(x ORDER BY x.channel, x.purpose), '[]'::json) FROM consents x) "
+    "AS consent_list FROM c"
+)
+# The same card of each customer of a statement's c (correlated, as the screen-pop reads
+# it: Citus refuses it, docs/scaling.md).
+_CARD_OF_C = (
+    "SELECT c.*, (SELECT coalesce(json_agg("
+    + _IDENTIFIER
+    + "), '[]'::json) FROM customer_identifiers i WHERE i.customer_id = c.id) AS identifier_list, "
+    "(SELECT json_build_object('id', o.id, 'display_name', o.display_name, 'kind', o.kind) "
+    "FROM customers o WHERE o.id = c.organization_id AND "
+    + _SEEN["o"]
+    + ") AS organization, CASE WHEN c.kind = 'organization' THEN (SELECT coalesce(json_agg("
+    + _CONTACT
+    + ", 'identifiers', (SELECT coalesce(json_agg("
+    + _IDENTIFIER
+    + "), '[]'::json) FROM customer_identifiers i WHERE i.customer_id = p.id)) ORDER BY p.id), "
+    "'[]'::json) FROM (" + _CONTACTS.format(customer="c.id") + ") AS p) END AS contact_list, "
+    "(SELECT coalesce(json_agg(x ORDER BY x.channel, x.purpose), '[]'::json) FROM ("
+    + _CONSENTS.format(customer="c.id")
+    + ") AS x) AS consent_list "
+)
 # The screen-pop: the card of whoever holds one of the (at most two) readings of the
 # caller's number, $1 and $4, with the reading that matched ($2, $3: visibility_args). Two
 # parameters, not an array: with an array PostgreSQL planned the statement again on every

@@ -16,12 +16,13 @@ class PolicyRepository:
         self.session = session
 
     async def put_policy(self, name: str, config: dict[str, Any]) -> None:
-        statement = insert(Policy).values(name=name, config=config)
+        # When the change was stored, not a decision: the database's time, taken by the
+        # row inserted (Citus evaluates no now() in DO UPDATE SET on a placed table).
+        statement = insert(Policy).values(name=name, config=config, updated_at=func.now())
         await self.session.execute(
             statement.on_conflict_do_update(
                 index_elements=[Policy.name],
-                # When the change was stored, not a decision: the database's time.
-                set_={"config": config, "updated_at": func.now()},
+                set_={"config": config, "updated_at": statement.excluded.updated_at},
             )
         )
         await notify_on_commit(self.session, POLICIES_CHANNEL)

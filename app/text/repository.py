@@ -19,11 +19,12 @@ class RulesRepository:
         return await self.session.get(StoredTextRules, 1, populate_existing=True)
 
     async def put(self, document: dict[str, Any]) -> None:
-        statement = insert(StoredTextRules).values(id=1, document=document)
+        # The time of the row inserted: Citus evaluates no now() in DO UPDATE SET.
+        statement = insert(StoredTextRules).values(id=1, document=document, updated_at=func.now())
         await self.session.execute(
             statement.on_conflict_do_update(
                 index_elements=[StoredTextRules.id],
-                set_={"document": document, "updated_at": func.now()},
+                set_={"document": document, "updated_at": statement.excluded.updated_at},
             )
         )
         await notify_on_commit(self.session, NOTIFY_CHANNEL)

@@ -45,6 +45,28 @@ def test_each_table_placed_is_placed_as_decided(migrated: str) -> None:
             assert group == placed[decided.colocate_with][2], table
 
 
+def test_session_tokens_keep_their_key_to_api_keys(migrated: str) -> None:
+    """A distributed table whose foreign key names a reference table placed after it."""
+    asyncio.run(distribute(migrated, shard_count=2))
+    placed = asyncio.run(_placed(migrated))
+    assert placed["session_tokens"][:2] == ("distributed", "token_hash")
+    assert placed["api_keys"][0] == "reference"
+    assert asyncio.run(_references(migrated, "session_tokens")) == ["api_keys"]
+
+
+async def _references(url: str, table: str) -> list[str]:
+    conn = await asyncpg.connect(url)
+    try:
+        rows = await conn.fetch(
+            "SELECT confrelid::regclass::text FROM pg_constraint "
+            "WHERE contype = 'f' AND conrelid = $1::regclass",
+            table,
+        )
+    finally:
+        await conn.close()
+    return [r[0] for r in rows]
+
+
 def test_a_second_run_changes_nothing(migrated: str) -> None:
     first = asyncio.run(distribute(migrated, shard_count=2))
     before = asyncio.run(_placed(migrated))

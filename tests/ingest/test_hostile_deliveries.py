@@ -15,6 +15,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
+from tests.support.databases import transaction_start
 from tests.support.fixtures import AppLog
 from tests.support.webhooks import (
     WEBHOOK_SECRETS,
@@ -55,10 +56,10 @@ def assert_problem(response: httpx.Response, status: int, *words: str) -> None:
 
 
 async def nothing_stored(session: AsyncSession) -> bool:
-    """No delivery stored by this test (its transaction began at now(): rows committed by
-    other tests carry another received_at)."""
-    query = text("SELECT count(*) FROM webhook_deliveries WHERE received_at = now()")
-    return await session.scalar(query) == 0
+    """No delivery stored by this test (rows committed by other tests carry another
+    received_at: transaction_start)."""
+    query = text("SELECT count(*) FROM webhook_deliveries WHERE received_at = :began")
+    return await session.scalar(query, {"began": await transaction_start(session)}) == 0
 
 
 # --- finding: unauthenticated 500s -------------------------------------------------------

@@ -17,25 +17,27 @@ from app.ingest.adapters.base import Delivery
 from app.ingest.adapters.generic import GenericAdapter
 from app.timeline import bulk
 from app.timeline.schemas import IdentifiedEventIn
+from tests.support.databases import transaction_start
 from tests.support.webhooks import WEBHOOK_SECRETS, generic_note, signed_generic
 
 SECRET, ROTATED = WEBHOOK_SECRETS["generic"].split(",")
 URL = "/v1/webhooks/generic"
 
 
-# The rows this test stored: now() is the start of the test's one transaction, which
-# every row it stored carries in received_at / recorded_at, and no row stored by any other
-# transaction does (other tests may leave committed rows behind).
+# The rows this test stored, by their received_at / recorded_at (other tests may leave
+# committed rows behind): transaction_start says why.
 async def deliveries(session: AsyncSession) -> list[dict[str, Any]]:
     rows = await session.execute(
-        text("SELECT * FROM webhook_deliveries WHERE received_at = now() ORDER BY id")
+        text("SELECT * FROM webhook_deliveries WHERE received_at = :began ORDER BY id"),
+        {"began": await transaction_start(session)},
     )
     return [dict(r) for r in rows.mappings()]
 
 
 async def events_of(session: AsyncSession, source: str) -> int:
-    query = text("SELECT count(*) FROM events WHERE source = :s AND recorded_at = now()")
-    return int(await session.scalar(query, {"s": source}) or 0)
+    query = text("SELECT count(*) FROM events WHERE source = :s AND recorded_at = :began")
+    began = await transaction_start(session)
+    return int(await session.scalar(query, {"s": source, "began": began}) or 0)
 
 
 async def test_signed_delivery_becomes_events(

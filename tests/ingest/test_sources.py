@@ -15,6 +15,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import Settings
 from app.ingest.adapters import ADAPTERS
 from tests.support.clock import ControlledClock
+from tests.support.databases import transaction_start
 from tests.support.webhooks import (
     INBOUND_CONTENT_TYPE,
     WEBHOOK_SECRETS,
@@ -166,9 +167,9 @@ async def test_documented_payload_becomes_its_events(
     stored = await session.execute(
         text(
             "SELECT type, customer_id, delivery_id FROM events "
-            "WHERE source = :s AND recorded_at = now() ORDER BY type"  # this test's alone
+            "WHERE source = :s AND recorded_at = :began ORDER BY type"  # this test's alone
         ),
-        {"s": source},
+        {"s": source, "began": await transaction_start(session)},
     )
     rows = stored.all()
     assert sorted(r.type for r in rows) == sorted(types)
@@ -179,9 +180,9 @@ async def test_documented_payload_becomes_its_events(
         await session.execute(
             text(
                 "SELECT headers, body FROM webhook_deliveries "
-                "WHERE source = :s AND received_at = now()"
+                "WHERE source = :s AND received_at = :began"
             ),
-            {"s": source},
+            {"s": source, "began": await transaction_start(session)},
         )
     ).all()
     secret_values = [
@@ -213,9 +214,9 @@ async def test_a_bad_signature_is_refused_for_every_source(
             body = body.replace(b"e", b"E", 1)
         response = await client.post(url, content=body, headers=headers)
         assert response.status_code == 401, source
-    # None stored by this test: its transaction began at now(), its rows would carry it.
-    query = text("SELECT count(*) FROM webhook_deliveries WHERE received_at = now()")
-    assert await session.scalar(query) == 0
+    # None stored by this test: its rows would carry the time its transaction began.
+    query = text("SELECT count(*) FROM webhook_deliveries WHERE received_at = :began")
+    assert await session.scalar(query, {"began": await transaction_start(session)}) == 0
 
 
 def signed_at(source: str, moment: datetime) -> tuple[bytes, dict[str, str]]:

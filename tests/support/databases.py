@@ -4,9 +4,12 @@ import asyncio
 import contextlib
 import uuid
 from collections.abc import Iterator
+from datetime import datetime
 
 import asyncpg
+from sqlalchemy import text
 from sqlalchemy.engine import make_url
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.db import plain_url
 
@@ -49,3 +52,13 @@ async def is_citus_coordinator(database_url: str) -> bool:
     finally:
         await conn.close()
     return "citus" in (name.strip() for name in str(libraries).split(","))
+
+
+async def transaction_start(session: AsyncSession) -> datetime:
+    """When the test's one transaction began (its ``now()``), which every row it stored
+    carries as its time of storing and no row stored by another transaction does. Compared
+    as a parameter, not as ``now()``: on Citus a worker evaluates ``now()`` in a
+    transaction of its own, while a row inserted got the coordinator's."""
+    began = await session.scalar(text("SELECT now()"))
+    assert isinstance(began, datetime)
+    return began
