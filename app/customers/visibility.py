@@ -85,21 +85,22 @@ def sees_every_contact(principal: Principal, customer: Any = Customer) -> Column
     )
 
 
-# The events that record a follow-up of an alert (a task or a rule's message, with its
-# ``alert_id``): they name what the alert does, so a key that does not see the alert does
-# not see them.
+# The events that record a follow-up of an alert or an incident (a task or a rule's
+# message, with its ``alert_id``; an incident's message, with its ``incident_id``): they
+# tell what an organisation's whole history gave, so a key that does not see the alert or
+# the incident's count does not see them.
 FOLLOW_UP_TYPES = ("task.created", "task.completed", "message.sent", "message.failed")
 
 
 def follows_alert_sql(alias: str) -> str:
     """Whether the ``events`` row aliased ``alias`` records a follow-up of an alert, as SQL."""
     types = ", ".join(f"'{t}'" for t in FOLLOW_UP_TYPES)
-    return f"({alias}.type IN ({types}) AND {alias}.payload ? 'alert_id')"
+    return f"({alias}.type IN ({types}) AND {alias}.payload ?| array['alert_id', 'incident_id'])"
 
 
 def follows_alert(type_name: str, payload: dict[str, Any]) -> bool:
     """The same, for an event already read."""
-    return type_name in FOLLOW_UP_TYPES and "alert_id" in payload
+    return type_name in FOLLOW_UP_TYPES and ("alert_id" in payload or "incident_id" in payload)
 
 
 def visibility_args(principal: Principal) -> tuple[bool, str | None]:

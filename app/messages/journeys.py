@@ -23,6 +23,7 @@ from app.alerts import service as alerts
 from app.core.clock import Clock
 from app.core.errors import invalid_field
 from app.indicators import service as indicators
+from app.messages.models import INCIDENT_ORIGIN
 from app.messages.repository import MessageRepository
 from app.messages.service import queue, template_for
 
@@ -94,7 +95,7 @@ async def message_affected(
 ) -> int:
     """Queue ``template_name`` for each customer an incident affects who has not had it
     (once per customer and incident); how many were queued."""
-    key = f"incident:{incident_id}"
+    key = f"{INCIDENT_ORIGIN}{incident_id}"
     repo = MessageRepository(session)
     done = await repo.dedupe_keys([(customer_id, key) for customer_id in members])
     wanted = [customer_id for customer_id in members if (customer_id, key) not in done]

@@ -21,6 +21,9 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from app.core.db import Base, new_id
 
+# The origin of the messages an incident sends: this, then its id.
+INCIDENT_ORIGIN = "incident:"
+
 
 class MessageTemplate(Base):
     """A message's texts in every language, editable at run time."""

@@ -4,21 +4,22 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, case, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, case, not_, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.security import Principal
 from app.customers.models import Customer
 from app.customers.visibility import sees_every_contact
-from app.messages.models import Message, MessageTemplate
+from app.messages.models import INCIDENT_ORIGIN, Message, MessageTemplate
 
 
 def readable(principal: Principal) -> ColumnElement[bool]:
     """The messages of a visible customer ``principal`` may read: a rule's message for an
-    alert only where it may read the alert (its texts tell it: ``visibility.py``)."""
+    alert, or an incident's, only where it may read the alert or the incident's count (its
+    texts, its sending tell them: ``visibility.py``)."""
     return or_(
-        Message.alert_id.is_(None),
+        and_(Message.alert_id.is_(None), not_(Message.origin.startswith(INCIDENT_ORIGIN))),
         select(Customer.id)
         .where(Customer.id == Message.customer_id, sees_every_contact(principal))
         .exists(),

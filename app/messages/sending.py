@@ -31,7 +31,7 @@ from app.customers import service as customers
 from app.customers.schemas import CustomerOut
 from app.customers.service import CustomerNotFound
 from app.messages import reach
-from app.messages.models import Message, MessageTemplate
+from app.messages.models import INCIDENT_ORIGIN, Message, MessageTemplate
 from app.messages.providers import Accepted, Outgoing, Provider, ProviderError, configured
 from app.messages.repository import MessageRepository
 from app.messages.templates import (
@@ -205,6 +205,8 @@ async def _send(
     }
     if message.alert_id is not None:  # its texts may tell the alert (visibility.py)
         facts["alert_id"] = str(message.alert_id)
+    if message.origin.startswith(INCIDENT_ORIGIN):  # it tells the customer is affected
+        facts["incident_id"] = message.origin.removeprefix(INCIDENT_ORIGIN)
     try:
         accepted = await provider.send(
             Outgoing(message.id, send.address, one_line(customer.display_name), subject, body),

@@ -313,6 +313,9 @@ class MessagePayload(Payload):
     alert_id: Annotated[UUID | None, KEEP] = Field(
         default=None, description="The alert whose rule sent it"
     )
+    incident_id: Annotated[UUID | None, ERASE] = Field(
+        default=None, description="The incident that sent it"
+    )
 
 
 class TaskPayload(Payload):

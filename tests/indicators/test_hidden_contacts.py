@@ -292,7 +292,7 @@ async def test_follow_ups_of_the_organisations_alerts_are_kept_from_a_key_that_m
         f"/v1/customers/{b2b.seen.org}/ficha?role=support",
         f"/v1/fichas/by-phone/{b2b.seen.org_phone}?role=support",
         f"/v1/customers/{b2b.seen.org}/timeline",
-        f"/v1/customers/{b2b.seen.org}/timeline?contacts=false&types=task.*",
+        f"/v1/customers/{b2b.seen.org}/timeline?contacts=false&type=task.*",
     )
     for read in reads:
         response = await client.get(read, headers=owned)
@@ -320,7 +320,7 @@ async def test_follow_ups_of_a_merged_organisations_alerts_stay_off_its_survivor
         headers=admin,
     )
     assert merged.status_code == 200, merged.text
-    history = f"/v1/customers/{b2b.twin.org}/timeline?types=task.*"
+    history = f"/v1/customers/{b2b.twin.org}/timeline?type=task.*"
     whole = await client.get(history, headers=admin)
     assert all(t["title"] in whole.text for t in followed), "the survivor's history has them"
     for read in (history, f"/v1/customers/{b2b.twin.org}/ficha?role=support"):
@@ -351,13 +351,7 @@ async def test_messages_of_the_organisations_alerts_are_kept_from_a_key_that_mis
     put = await client.put("/v1/message-templates/alert_notice", json=template, headers=admin)
     assert put.status_code == 200, put.text
     org = b2b.seen.org
-    consent = {"channel": "sms", "purpose": "service", "granted": True, "source": "web"}
-    posted = await client.post(f"/v1/customers/{org}/consents", json=consent, headers=admin)
-    assert posted.status_code == 201, posted.text
-    prefs = {"preferred_channel": "sms"}
-    assert (
-        await client.put(f"/v1/customers/{org}/preferences", json=prefs, headers=admin)
-    ).status_code == 200
+    await _reachable_by_sms(client, admin, org)
     listed = await _body(client, f"/v1/alerts?customer_id={org}", admin)
     action = {"kind": "message", "template": "alert_notice"}
     for rule in {a["rule"] for a in listed["items"]}:
@@ -376,7 +370,7 @@ async def test_messages_of_the_organisations_alerts_are_kept_from_a_key_that_mis
             headers=admin,
         )
         assert by_hand.status_code in (201, 202), by_hand.text
-    whole = await _body(client, f"/v1/customers/{org}/timeline?types=message.*", admin)
+    whole = await _body(client, f"/v1/customers/{org}/timeline?type=message.*", admin)
     sent = [e for e in whole["items"] if e["payload"].get("alert_id")]
     assert sent and [w for w in PERSON_MARKERS if w in str(sent)], "the bodies name them"
     messages = await _body(client, f"/v1/customers/{org}/messages", owned)
@@ -391,3 +385,52 @@ async def test_messages_of_the_organisations_alerts_are_kept_from_a_key_that_mis
             e for e in sent if e["id"] in response.text or e["payload"]["body"] in response.text
         ]
         assert not shown, read
+
+
+async def _reachable_by_sms(client: httpx.AsyncClient, admin: dict[str, str], org: str) -> None:
+    consent = {"channel": "sms", "purpose": "service", "granted": True, "source": "web"}
+    posted = await client.post(f"/v1/customers/{org}/consents", json=consent, headers=admin)
+    assert posted.status_code == 201, posted.text
+    prefs = {"preferred_channel": "sms"}
+    put = await client.put(f"/v1/customers/{org}/preferences", json=prefs, headers=admin)
+    assert put.status_code == 200, put.text
+
+
+async def test_an_incidents_message_to_an_organisation_affected_by_a_hidden_contact_is_kept(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    b2b: B2B,
+    owned: dict[str, str],
+    session: AsyncSession,
+    settings: Settings,
+    clock: ControlledClock,
+) -> None:
+    """The hidden contact person's parcel puts the organisation in the incident, which
+    messages it: the key reads neither the message nor its event, which would tell it."""
+    org = b2b.seen.org
+    await _reachable_by_sms(client, admin, org)
+    matcher = {
+        "carrier": "seur",
+        "shipped_from": clock.ago(days=9).isoformat(),
+        "shipped_to": clock.now().isoformat(),
+    }
+    body = {"title": "Strike", "matcher": matcher, "message": {"template": "carrier_delay"}}
+    declared = await client.post("/v1/incidents", json=body, headers=admin)
+    assert declared.status_code == 201, declared.text
+    with providers.twilio() as twilio:
+        sending_settings = settings.model_copy(update=providers.twilio_settings(twilio))
+        async with httpx.AsyncClient() as http:
+            await sending.send_due(session, sending_settings, clock, http)
+        await session.commit()
+    messages = (await _body(client, f"/v1/customers/{org}/messages", admin))["items"]
+    assert [m["origin"] for m in messages] == [f"incident:{declared.json()['id']}"]
+    whole = await _body(client, f"/v1/customers/{org}/timeline?type=message.*", admin)
+    assert [e["type"] for e in whole["items"]] == ["message.sent"]
+    assert (await _body(client, f"/v1/customers/{org}/messages", owned))["items"] == []
+    read = await client.get(f"/v1/customers/{org}/messages/{messages[0]['id']}", headers=owned)
+    assert read.status_code == 404
+    for path in (f"/v1/customers/{org}/timeline", f"/v1/customers/{org}/ficha?role=support"):
+        response = await client.get(path, headers=owned)
+        assert response.status_code == 200, response.text
+        assert whole["items"][0]["id"] not in response.text, path
+        assert "Strike" not in response.text, path
