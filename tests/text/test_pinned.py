@@ -49,8 +49,7 @@ def _pin(name: str, analysis: dict[str, Any]) -> dict[str, Any]:
 
 def _answers(analyser: TextAnalyser) -> dict[str, dict[str, Any]]:
     return {
-        name: _pin(name, analyser.analyse(text).model_dump(mode="json"))
-        for name, text in _cases()
+        name: _pin(name, analyser.analyse(text).model_dump(mode="json")) for name, text in _cases()
     }
 
 
