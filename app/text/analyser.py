@@ -4,7 +4,6 @@ text touches nothing outside it."""
 
 import itertools
 import math
-import re
 from collections import defaultdict
 
 from app.text.cleaning import Cleaner

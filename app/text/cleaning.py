@@ -5,8 +5,8 @@ count."""
 
 import re
 from dataclasses import dataclass
-from typing import Any
 from re import _constants, _parser  # type: ignore[attr-defined]  # the stdlib regex parser
+from typing import Any
 
 from app.text.lexicon import fold, spellings
 from app.text.rules import EmailRules
@@ -156,7 +156,6 @@ class Cleaner:
             if _bare(lines[index]) in self.sign_offs and any(s.strip() for s in lines[:index]):
                 return lines[:index]
         return lines
-
 
     def _first_signature_candidate(self, lines: list[str]) -> int:
         """The first line after the first that may start a signature: with markers that
