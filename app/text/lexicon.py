@@ -8,6 +8,7 @@ same terms tries each one at every position.
 """
 
 import itertools
+import operator
 import re
 import unicodedata
 from collections import defaultdict
@@ -153,9 +154,12 @@ class Lexicon:
         order of their first word."""
         found: list[Match] = []
         append = found.append
-        # Most words start no term: their positions drop out in one pass of look-ups.
-        known = map(self._starting.get, words, itertools.repeat(_UNSEEN))
-        starting = [(i, entries) for i, entries in enumerate(known) if entries is not None]
+        # Most words start no term: their positions drop out in one pass of look-ups, in C
+        # (a comprehension over every word was a fifth of the time here).
+        known = list(map(self._starting.get, words, itertools.repeat(_UNSEEN)))
+        starting = itertools.compress(
+            enumerate(known), map(operator.is_not, known, itertools.repeat(None))
+        )
         present = set(words)
         last = len(words) - 1
         for i, known_entries in starting:
