@@ -81,6 +81,8 @@ class Cleaner:
     signature_markers: re.Pattern[str] | None
     sign_offs: frozenset[str]
     sign_off_tail_lines: int
+    # More words than the longest sign-off has: the line is not one.
+    sign_off_words: re.Pattern[str]
     agent_label: re.Pattern[str] | None
     customer_label: re.Pattern[str] | None
     # The agent's label at any line start of a whole text: one search tells most texts,
@@ -96,15 +98,18 @@ class Cleaner:
         markers = "|".join(f"(?:{marker})" for marker in rules.signature_markers)
         agent_label = _label_pattern(rules.agent_labels)
         signature_markers = re.compile(rf"^\s*(?:{markers})", flags) if markers else None
+        sign_offs = frozenset(
+            " ".join(word for word, _ in spelled)
+            for sign_off in rules.sign_offs
+            for spelled in spellings(sign_off)
+        )
+        most = max((len(sign_off.split(" ")) for sign_off in sign_offs), default=0)
         return cls(
             reply_headers=ReplyHeaders.of(rules.reply_headers, flags),
             signature_markers=signature_markers,
-            sign_offs=frozenset(
-                " ".join(word for word, _ in spelled)
-                for sign_off in rules.sign_offs
-                for spelled in spellings(sign_off)
-            ),
+            sign_offs=sign_offs,
             sign_off_tail_lines=rules.sign_off_tail_lines,
+            sign_off_words=re.compile(rf"\W*(?:\w+\W+){{{most}}}\w"),
             agent_label=agent_label,
             customer_label=_label_pattern(rules.customer_labels),
             agent_turn=None
@@ -153,9 +158,20 @@ class Cleaner:
         for index in range(len(lines) - 1, 0, -1):
             if last - index > self.sign_off_tail_lines + 1:
                 break
-            if _bare(lines[index]) in self.sign_offs and any(s.strip() for s in lines[:index]):
+            if self._signs_off(lines[index]) and any(s.strip() for s in lines[:index]):
                 return lines[:index]
         return lines
+
+    def _signs_off(self, line: str) -> bool:
+        """Whether ``line`` is a sign-off. A line with more words than any sign-off is told
+        by the start of it (folding and splitting the whole of a 1 KB line, as a message
+        of one paragraph is, took a tenth of its analysis): a word, whole, of the folded
+        start is one of the folded line."""
+        if not self.sign_offs:
+            return False
+        if self.sign_off_words.match(fold(line[:_SIGN_OFF_START])):
+            return False
+        return _bare(line) in self.sign_offs
 
     def _first_signature_candidate(self, lines: list[str]) -> int:
         """The first line after the first that may start a signature: with markers that
@@ -201,6 +217,10 @@ def _within_lines(parsed: Any) -> bool:
         if not all(_within_lines(inner) for inner in nested):
             return False
     return True
+
+
+# How much of a line tells that it has more words than a sign-off.
+_SIGN_OFF_START = 200
 
 
 def _bare(line: str) -> str:
