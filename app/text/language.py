@@ -87,9 +87,9 @@ class _WordScores:
         with self._lock:
             if len(self._rows) + len(words) > _REMEMBERED_WORDS:
                 self._rows.clear()  # before, not while, rows are handed out
-            rows = list(map(self._rows.get, words))
-            if None in rows:  # words not seen yet (most texts have none): look each up
-                # as its row is made, so that a word twice in the text gets one row
+            try:  # in one pass when every word has been seen, as in most texts
+                rows = list(map(self._rows.__getitem__, words))
+            except KeyError:  # each looked up as rows are made: a word twice gets one row
                 rows = [
                     self._row(word) if row is None else row
                     for word, row in zip(words, map(self._rows.get, words), strict=True)
