@@ -187,13 +187,17 @@ class Cleaner:
 
 # What a regex may hold for a match in a line alone to be a match at the same place of
 # the text around it: no ``\A`` or ``\Z`` (nor ``^`` or ``$`` out of multi-line mode), no
-# look-around or reference, whose answers change with what precedes or follows the line.
+# look-around or reference, whose answers change with what precedes or follows the line,
+# and no atomic group or possessive repeat, which may take what follows the line and
+# not give it back (``(?>\s*)$``).
 _LINE_BOUND = {_constants.AT_BEGINNING_STRING, _constants.AT_END_STRING}
 _NOT_WITHIN = {
     _constants.ASSERT,
     _constants.ASSERT_NOT,
     _constants.GROUPREF,
     _constants.GROUPREF_EXISTS,
+    _constants.ATOMIC_GROUP,
+    _constants.POSSESSIVE_REPEAT,
 }
 
 
@@ -208,10 +212,8 @@ def _within_lines(parsed: Any) -> bool:
             if value[2] & re.MULTILINE:  # (?-m:...): its ^ and $ no longer mean a line's
                 return False
             nested = [value[-1]]
-        elif op in (_constants.MAX_REPEAT, _constants.MIN_REPEAT, _constants.POSSESSIVE_REPEAT):
+        elif op in (_constants.MAX_REPEAT, _constants.MIN_REPEAT):
             nested = [value[2]]
-        elif op is _constants.ATOMIC_GROUP:
-            nested = [value]
         else:
             continue
         if not all(_within_lines(inner) for inner in nested):

@@ -31,8 +31,8 @@ from py3langid.langid import MODEL_FILE, LanguageIdentifier, visit_counts
 READ_CHARS = 300
 # Not language: links, addresses, handles, numbers; without an ``@`` in the text, the
 # same less its two ``@`` patterns (a third of the detector's time went into trying them).
-# The lookahead lets the search skip, in C, the characters no pattern can start at: the
-# same replacements in two thirds of the time.
+# The second's lookahead lets the search skip, in C, the characters none of its patterns
+# can start at: the same replacements in two thirds of the time.
 _NOISE = re.compile(r"https?://\S+|\S+@\S+|@\w+|#|\d+")
 _NOISE_WITHOUT_AT = re.compile(r"(?=[h#\d])(?:https?://\S+|#|\d+)")
 _WORD = re.compile(r"\w+")
