@@ -113,7 +113,7 @@ def snapshot_sql(customer: str, alert_limit: str, owned_only: str, agent_id: str
     reads."""
     return f"""
 SELECT s.state, coalesce(s.indicators->'flags', '[]'::jsonb) AS flags, s.updated_at,
-  {hides_contacts_sql("wanted.id", owned_only, agent_id)} AS hidden,
+  {hides_contacts_sql(customer, owned_only, agent_id)} AS hidden,
   (SELECT coalesce(json_agg(a ORDER BY a.id DESC), '[]'::json) FROM (
      SELECT id, customer_id, rule, code, severity, title, detail, owner_id, status, raised_at,
             acknowledged_at, acknowledged_by, acknowledged_by_key_id, cleared_at

@@ -286,34 +286,55 @@ _SHOWN = ", ".join(f"'{name}'" for name in SHOWN_FIELDS)
 # the follow-ups of alerts the reader does not see). The
 # wants come as one JSON document: PostgreSQL then plans this statement once per
 # connection, where with array parameters it planned it again on every call, for longer
-# than the query ran (docs/performance.md).
-def recent_sql(customer: str, wants: str, owned_only: str, agent_id: str) -> str:
-    """The statement reading a ficha's event sections (columns n, id, type, occurred_at,
-    channel, direction, summary, actor and payload, its SHOWN_FIELDS, in the order shown),
-    on the parameters named: a uuid, the wants' JSON document and the reader's
-    ``visibility_args``."""
-    hidden = hides_contacts_sql("events.customer_id", owned_only, agent_id)
+# than the query ran (docs/performance.md). Each want is a top-N query of its own, the
+# branches of one UNION ALL (a statement per number of wants), not a lateral query over
+# the wants' rows: Citus refuses a LIMIT in a lateral query that reads a table function,
+# and runs each branch as a top-N on the shards of the history (docs/scaling.md). The
+# customers whose alerts' follow-ups are hidden from the reader are read once, beside the
+# history, where a sub-query correlated with each event probed them per event.
+def recent_sql(customer: str, wants: str, owned_only: str, agent_id: str, sections: int) -> str:
+    """The statement reading a ficha's ``sections`` event sections (columns n, id, type,
+    occurred_at, channel, direction, summary, actor and payload, its SHOWN_FIELDS, in the
+    order shown), on the parameters named: a uuid, the wants' JSON document (``sections``
+    wants) and the reader's ``visibility_args``."""
+    if not sections:  # the same columns, no rows; the parameter typed all the same
+        return _NO_RECENT + f" AND {wants}::jsonb IS NULL"
+    hiding = visible_sql("h", owned_only, agent_id)
+    branches = " UNION ALL ".join(
+        _recent_branch(n, f"({wants}::jsonb -> {n - 1})") for n in range(1, sections + 1)
+    )
     return (
         "WITH "
         + history_cte(f"{customer}::uuid", visible_sql("c", owned_only, agent_id))
-        + f"""
-SELECT w.n, e.id, e.type, e.occurred_at, e.channel, e.direction, e.summary, e.actor, e.payload
-FROM jsonb_array_elements({wants}::jsonb) WITH ORDINALITY AS w(want, n)
-CROSS JOIN LATERAL (
-    SELECT id, type, occurred_at, channel, direction, summary, actor,
-           (SELECT jsonb_object_agg(f.key, f.value) FROM jsonb_each(payload) AS f
-            WHERE f.key IN ({_SHOWN})) AS payload
+        # SQL of the callers' constants (parameter names), never of input.
+        + f", hiding AS (SELECT DISTINCT h.organization_id AS id FROM customers h"  # noqa: S608
+        f" WHERE {owned_only}::boolean AND h.organization_id IN (SELECT id FROM family)"
+        f" AND h.merged_into IS NULL AND NOT {hiding})"
+        f"\nSELECT * FROM ({branches}) AS recent ORDER BY n, occurred_at DESC, id DESC"
+    )
+
+
+def _recent_branch(n: int, want: str) -> str:
+    """The newest events of the history for the want numbered ``n`` (its JSON ``want``)."""
+    return f"""(SELECT {n} AS n, id, type, occurred_at, channel, direction, summary, actor,
+       (SELECT jsonb_object_agg(f.key, f.value) FROM jsonb_each(payload) AS f
+        WHERE f.key IN ({_SHOWN})) AS payload
     FROM events
     WHERE customer_id IN (SELECT id FROM family) AND type <> 'event.corrected'
-      AND (w.want->'patterns' = '[]' OR EXISTS (
-          SELECT FROM jsonb_array_elements_text(w.want->'patterns') AS p(pattern)
+      AND ({want}->'patterns' = '[]' OR EXISTS (
+          SELECT FROM jsonb_array_elements_text({want}->'patterns') AS p(pattern)
           WHERE type LIKE p.pattern))
-      AND (NOT (w.want->'pinned')::boolean OR payload @> '{{"pinned": true}}')
-      AND NOT ({follows_alert_sql("events")} AND {hidden})
-    ORDER BY occurred_at DESC, id DESC LIMIT (w.want->'limit')::int) AS e
-ORDER BY w.n, e.occurred_at DESC, e.id DESC
-"""
-    )
+      AND (NOT ({want}->'pinned')::boolean OR payload @> '{{"pinned": true}}')
+      AND NOT ({follows_alert_sql("events")} AND customer_id IN (SELECT id FROM hiding))
+    ORDER BY occurred_at DESC, id DESC LIMIT ({want}->'limit')::int)"""
+
+
+# A ficha without event sections.
+_NO_RECENT = (
+    "SELECT NULL::integer AS n, NULL::uuid AS id, NULL::text AS type, "
+    "NULL::timestamptz AS occurred_at, NULL::text AS channel, NULL::text AS direction, "
+    "NULL::text AS summary, NULL::text AS actor, NULL::jsonb AS payload WHERE false"
+)
 
 
 def recent_wants(wanted: Sequence[tuple[Sequence[str], bool, int]]) -> str:
