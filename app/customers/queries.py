@@ -301,6 +301,8 @@ _CONTACTS = (
     "SELECT id, display_name, job_title FROM customers p WHERE p.organization_id = {customer} "
     "AND p.status = 'active' AND " + _SEEN["p"] + " ORDER BY p.id LIMIT 100"
 )
+
+
 # The card of one customer. Every part is a statement of its own on one customer's id (a
 # CTE), none correlated with another: on Citus the customer, its consents and its
 # contacts are read where the customer lives, the identifiers (spread by value) by their

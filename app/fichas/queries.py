@@ -12,7 +12,7 @@ from app.customers.queries import CALLERS_CTES, CARD_COLUMNS, card_ctes
 from app.customers.visibility import visibility_args
 from app.fichas.templates import Template
 from app.indicators.queries import snapshot_sql
-from app.timeline.queries import recent_sql
+from app.timeline.queries import Wants, recent_sql
 
 # Read on a ficha or screen-pop when this process holds no copy (see cache.py).
 _TEMPLATE = "SELECT sections, labels FROM ficha_templates WHERE role = $1"
@@ -30,14 +30,15 @@ async def template_sections(on: Executor, role: str) -> Template | None:
 # events of its sections) and the access-log row of the read, in one round trip where they
 # were three (docs/performance.md): the row is written whether or not the reads find
 # anything, and if it cannot be written nothing is read. Each part is its domain's own SQL.
-# One statement per number of event sections (recent_sql says why).
+# One statement per number of event sections (recent_sql says why), their limits last.
 @cache
 def _reads(sections: int) -> str:
+    limits = [f"${n}" for n in range(11, 11 + sections)]
     return (
         "WITH logged AS ("
         + access_insert_sql("$3", "$1", "$4", "$5", "$6", "$7")
         + ") SELECT snap.*, ARRAY(SELECT r FROM ("
-        + recent_sql("$1", "$8", "$9", "$10", sections)
+        + recent_sql("$1", "$8", "$9", "$10", limits)
         + ") AS r ORDER BY r.n, r.occurred_at DESC, r.id DESC) AS recent FROM ("
         + snapshot_sql("$1", "$2", "$9", "$10")
         + ") AS snap"
@@ -49,23 +50,24 @@ async def ficha_reads(
     customer_id: UUID,
     principal: Principal,
     alert_limit: int,
-    wants: tuple[str, int],
+    wants: Wants,
     access: tuple[Any, ...],
 ) -> Any:
     """The snapshot columns (state, flags, updated_at, hidden, open_alerts) and ``recent``, the
-    event rows of ``wants`` (the JSON document of ``views.recent_wants`` and how many wants
-    it holds; an organisation's contact persons' events too, those ``principal`` sees),
+    event rows of ``wants`` (as ``views.recent_wants`` gives them; an organisation's
+    contact persons' events too, those ``principal`` sees),
     with the access-log row of ``access`` (key, agent, role, what) written."""
     conn = await driver_connection(on)
-    document, sections = wants
+    document, limits = wants
     return await conn.fetchrow(
-        _reads(sections),
+        _reads(len(limits)),
         customer_id,
         alert_limit,
         new_id(),
         *access,
         document,
         *visibility_args(principal),
+        *limits,
     )
 
 
@@ -80,6 +82,7 @@ _READING = "(SELECT id FROM reading)"
 
 @cache
 def _screen_pop(sections: int) -> str:
+    limits = [f"${n}" for n in range(12, 12 + sections)]
     return (
         "WITH "
         + CALLERS_CTES
@@ -90,7 +93,7 @@ def _screen_pop(sections: int) -> str:
         + " FROM reading) SELECT callers.*, card.*, snap.state AS stats_state, "
         "snap.flags AS stats_flags, snap.updated_at AS stats_updated_at, "
         "snap.hidden AS stats_hidden, snap.open_alerts, ARRAY(SELECT r FROM ("
-        + recent_sql(_READING, "$11", "$2", "$3", sections)
+        + recent_sql(_READING, "$11", "$2", "$3", limits)
         + ") AS r ORDER BY r.n, r.occurred_at DESC, r.id DESC) AS recent FROM callers "
         "LEFT JOIN (SELECT "
         + CARD_COLUMNS
@@ -106,7 +109,7 @@ async def screen_pop_rows(
     international: str | None,
     principal: Principal,
     alert_limit: int,
-    wants: tuple[str, int],
+    wants: Wants,
     access: tuple[Any, ...],
 ) -> list[Any]:
     """The caller rows (as ``caller_card_rows``), each with the chosen customer's
@@ -114,10 +117,10 @@ async def screen_pop_rows(
     (empty unless the callers are one customer, not merged, whose read is then logged
     with ``access``); ``wants`` as :func:`ficha_reads` takes them."""
     conn = await driver_connection(on)
-    document, sections = wants
+    document, limits = wants
     return list(
         await conn.fetch(
-            _screen_pop(sections),
+            _screen_pop(len(limits)),
             national,
             *visibility_args(principal),
             international,
@@ -125,5 +128,6 @@ async def screen_pop_rows(
             *access,
             alert_limit,
             document,
+            *limits,
         )
     )

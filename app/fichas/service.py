@@ -511,7 +511,7 @@ async def screen_pop(
             international,
             principal,
             alert_limit,
-            (views.recent_wants(wanted), len(wanted)),
+            views.recent_wants(wanted),
             access_entry(principal, what),
         )
     if not rows:
@@ -615,7 +615,7 @@ async def _ficha(
         customer.id,
         principal,
         alert_limit,
-        (views.recent_wants(wanted), len(wanted)),
+        views.recent_wants(wanted),
         access_entry(principal, what),
     )
     events = views.recent_items(read["recent"], len(wanted))

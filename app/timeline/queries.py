@@ -292,29 +292,32 @@ _SHOWN = ", ".join(f"'{name}'" for name in SHOWN_FIELDS)
 # and runs each branch as a top-N on the shards of the history (docs/scaling.md). The
 # customers whose alerts' follow-ups are hidden from the reader are read once, beside the
 # history, where a sub-query correlated with each event probed them per event.
-def recent_sql(customer: str, wants: str, owned_only: str, agent_id: str, sections: int) -> str:
-    """The statement reading a ficha's ``sections`` event sections (columns n, id, type,
-    occurred_at, channel, direction, summary, actor and payload, its SHOWN_FIELDS, in the
-    order shown), on the parameters named: a uuid, the wants' JSON document (``sections``
-    wants) and the reader's ``visibility_args``."""
-    if not sections:  # the same columns, no rows; the parameter typed all the same
+def recent_sql(
+    customer: str, wants: str, owned_only: str, agent_id: str, limits: Sequence[str]
+) -> str:
+    """The statement reading a ficha's event sections (columns n, id, type, occurred_at,
+    channel, direction, summary, actor and payload, its SHOWN_FIELDS, in the order shown),
+    on the parameters named: a uuid, the wants' JSON document, the reader's
+    ``visibility_args`` and how many events each want takes (integers, one per want: a
+    constant LIMIT, which Citus passes on to the shards)."""
+    if not limits:  # the same columns, no rows; the parameter typed all the same
         return _NO_RECENT + f" AND {wants}::jsonb IS NULL"
     hiding = visible_sql("h", owned_only, agent_id)
     branches = " UNION ALL ".join(
-        _recent_branch(n, f"({wants}::jsonb -> {n - 1})") for n in range(1, sections + 1)
+        _recent_branch(n, f"({wants}::jsonb -> {n - 1})", limit)
+        for n, limit in enumerate(limits, start=1)
     )
     return (
         "WITH "
         + history_cte(f"{customer}::uuid", visible_sql("c", owned_only, agent_id))
-        # SQL of the callers' constants (parameter names), never of input.
-        + f", hiding AS (SELECT DISTINCT h.organization_id AS id FROM customers h"  # noqa: S608
+        + f", hiding AS (SELECT DISTINCT h.organization_id AS id FROM customers h"
         f" WHERE {owned_only}::boolean AND h.organization_id IN (SELECT id FROM family)"
         f" AND h.merged_into IS NULL AND NOT {hiding})"
         f"\nSELECT * FROM ({branches}) AS recent ORDER BY n, occurred_at DESC, id DESC"
     )
 
 
-def _recent_branch(n: int, want: str) -> str:
+def _recent_branch(n: int, want: str, limit: str) -> str:
     """The newest events of the history for the want numbered ``n`` (its JSON ``want``)."""
     return f"""(SELECT {n} AS n, id, type, occurred_at, channel, direction, summary, actor,
        (SELECT jsonb_object_agg(f.key, f.value) FROM jsonb_each(payload) AS f
@@ -326,7 +329,7 @@ def _recent_branch(n: int, want: str) -> str:
           WHERE type LIKE p.pattern))
       AND (NOT ({want}->'pinned')::boolean OR payload @> '{{"pinned": true}}')
       AND NOT ({follows_alert_sql("events")} AND customer_id IN (SELECT id FROM hiding))
-    ORDER BY occurred_at DESC, id DESC LIMIT ({want}->'limit')::int)"""
+    ORDER BY occurred_at DESC, id DESC LIMIT {limit}::integer)"""
 
 
 # A ficha without event sections.
@@ -337,11 +340,17 @@ _NO_RECENT = (
 )
 
 
-def recent_wants(wanted: Sequence[tuple[Sequence[str], bool, int]]) -> str:
-    """The wants of :func:`recent_sql` as its JSON document: (LIKE patterns, pinned only,
-    how many) each."""
-    return json.dumps(
-        [{"patterns": list(p), "pinned": pinned, "limit": n} for p, pinned, n in wanted]
+# What recent_sql reads, as its parameters take it: the wants' JSON document and how many
+# events each want takes.
+Wants = tuple[str, list[int]]
+
+
+def recent_wants(wanted: Sequence[tuple[Sequence[str], bool, int]]) -> Wants:
+    """The wants of :func:`recent_sql` as its JSON document (LIKE patterns and pinned only,
+    each) and how many events each takes."""
+    return (
+        json.dumps([{"patterns": list(p), "pinned": pinned} for p, pinned, _ in wanted]),
+        [n for _, _, n in wanted],
     )
 
 
