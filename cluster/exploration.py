@@ -428,7 +428,7 @@ def _hot_statements(s: Sample) -> list[Probe]:
         Probe("ficha: template (fichas.queries._TEMPLATE, cached per process)",
          fichas._TEMPLATE, ("support",)),
         Probe("ficha, its parts: stats and open alerts (indicators.queries._SNAPSHOT)",
-         indicators._SNAPSHOT, (s.customer_id, 5)),
+         indicators._SNAPSHOT, (s.customer_id, 5, False, None)),
         Probe("ficha, its parts: recent events of the merge family (timeline.queries.recent_sql)",
          timeline.recent_sql("$1", "$2", "false", "NULL", ["$3"]), (s.customer_id, wants, 10)),
         Probe("ficha, its parts: access log row (auth.queries._RECORD_ACCESS)",
