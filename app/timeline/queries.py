@@ -10,7 +10,7 @@ from uuid import UUID
 
 from app.core.db import Executor, driver_connection
 from app.customers.family import history_cte
-from app.customers.visibility import follows_alert_sql, hides_contacts_sql, visible_sql
+from app.customers.visibility import follows_alert_sql, hiding_contacts_sql, visible_sql
 from app.indicators import queries as stats_queries
 from app.indicators.state import Fact
 from app.outbox.queries import announce_cte
@@ -246,8 +246,8 @@ async def page_rows(
         conditions.append(f"occurred_at < {bind(query.until, 'timestamptz')}")
     if query.reader[0]:
         owned_only, agent_id = bind(query.reader[0], "boolean"), bind(query.reader[1], "text")
-        hidden = hides_contacts_sql("events.customer_id", owned_only, agent_id)
-        conditions.append(f"NOT ({follows_alert_sql('events')} AND {hidden})")
+        hiding = hiding_contacts_sql("h.organization_id = ANY($1::uuid[])", owned_only, agent_id)
+        conditions.append(f"NOT ({follows_alert_sql('events')} AND customer_id IN ({hiding}))")
     if after is not None:
         moment, position = bind(after[0], "timestamptz"), bind(after[1], "uuid")
         conditions.append(f"(occurred_at, id) < ({moment}, {position})")
@@ -302,7 +302,9 @@ def recent_sql(
     constant LIMIT, which Citus passes on to the shards)."""
     if not limits:  # the same columns, no rows; the parameter typed all the same
         return _NO_RECENT + f" AND {wants}::jsonb IS NULL"
-    hiding = visible_sql("h", owned_only, agent_id)
+    hiding = hiding_contacts_sql(
+        "h.organization_id IN (SELECT id FROM family)", owned_only, agent_id
+    )
     branches = " UNION ALL ".join(
         _recent_branch(n, f"({wants}::jsonb -> {n - 1})", limit)
         for n, limit in enumerate(limits, start=1)
@@ -310,9 +312,7 @@ def recent_sql(
     return (
         "WITH "
         + history_cte(f"{customer}::uuid", visible_sql("c", owned_only, agent_id))
-        + f", hiding AS (SELECT DISTINCT h.organization_id AS id FROM customers h"
-        f" WHERE {owned_only}::boolean AND h.organization_id IN (SELECT id FROM family)"
-        f" AND h.merged_into IS NULL AND NOT {hiding})"
+        + f", hiding(id) AS ({hiding})"
         f"\nSELECT * FROM ({branches}) AS recent ORDER BY n, occurred_at DESC, id DESC"
     )
 
