@@ -70,7 +70,7 @@ def _valid_term(term: str) -> str:
 
 
 _REPEATS = (_constants.MAX_REPEAT, _constants.MIN_REPEAT, _constants.POSSESSIVE_REPEAT)
-_GROUPS = (_constants.SUBPATTERN, _constants.ASSERT, _constants.ASSERT_NOT, _constants.ATOMIC_GROUP)
+_GROUPS = (_constants.SUBPATTERN, _constants.ASSERT, _constants.ASSERT_NOT)
 
 
 def _repeats_a_repeat(parsed: Any, repeated: bool = False) -> bool:
@@ -85,6 +85,10 @@ def _repeats_a_repeat(parsed: Any, repeated: bool = False) -> bool:
             inside, again = [inner], repeated or most > 1
         elif op in _GROUPS:
             inside = [value[-1]]
+        elif op is _constants.ATOMIC_GROUP:
+            inside = [value]
+        elif op is _constants.GROUPREF_EXISTS:  # (?(1)yes|no): either branch
+            inside = [branch for branch in value[1:] if branch is not None]
         elif op is _constants.BRANCH:
             inside = value[1]
         if any(_repeats_a_repeat(sub, again) for sub in inside):

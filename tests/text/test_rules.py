@@ -60,6 +60,9 @@ def test_a_document_of_its_own_drives_the_analyser() -> None:
         (("email", "reply_headers"), [r"^(\w+\s?)*:$"], "email.reply_headers.0"),
         (("email", "signature_markers"), ["(?:-+)*x"], "email.signature_markers.0"),
         (("email", "signature_markers"), ["((ab|c{2,})+)+"], "email.signature_markers.0"),
+        # Inside an atomic group or either branch of a conditional too.
+        (("email", "signature_markers"), ["(?>-+)*x"], "email.signature_markers.0"),
+        (("email", "signature_markers"), ["(-)?(?(1)(a+)+|b)"], "email.signature_markers.0"),
         (("languages", "spanish"), {}, "languages.spanish"),
         (("surprise",), 1, "surprise"),
     ],
@@ -121,3 +124,11 @@ def test_no_urgency_or_abuse_term_is_a_bare_number() -> None:
 
 def test_the_shipped_rules_have_no_repeat_inside_a_repeat() -> None:
     assert default_rules().email.reply_headers  # checked when loaded, as any document
+
+
+def test_atomic_groups_and_conditionals_without_a_nested_repeat_are_kept() -> None:
+    markers = ["(?>--)\\s*$", "(-)?(?(1)a+|b)"]
+    rules = load_rules(
+        {**MINIMAL, "email": {**MINIMAL.get("email", {}), "signature_markers": markers}}
+    )
+    assert list(rules.email.signature_markers) == markers
