@@ -9,7 +9,6 @@ from fastapi import APIRouter, Header, Query, Request, Response, status
 from fastapi.responses import RedirectResponse
 from pydantic import BaseModel
 from sse_starlette import EventSourceResponse
-from starlette.background import BackgroundTask
 
 from app.auth.dependencies import AgentWriter, Reader, StreamReader, Writer
 from app.core import bounded_json
@@ -31,7 +30,6 @@ from app.core.errors import (
     problem_responses,
 )
 from app.core.fast_route import fast_get
-from app.core.memory import release_freed
 from app.core.openapi import event_stream, headers
 from app.core.pagination import InvalidCursor, Limit
 from app.core.preconditions import IfMatch, etag
@@ -342,7 +340,7 @@ async def import_events(
         raise PayloadTooLarge(f"At most {MAX_BULK_LINES} lines per request; got {len(lines)}.")
     results = await bulk.import_bulk(session, lines, principal, settings, clock, rules)
     body = "".join(r.model_dump_json(exclude_none=True) + "\n" for r in results)
-    return Response(body, media_type=NDJSON, background=BackgroundTask(release_freed))
+    return Response(body, media_type=NDJSON)
 
 
 def _merged_redirect(request: Request, survivor: UUID) -> RedirectResponse:
