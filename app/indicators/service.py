@@ -138,52 +138,70 @@ async def _refresh(
     """Derive indicators as of ``now`` and evaluate the ``rules`` (the stored policies)
     and the open ``incidents``' matchers, store it all (with ``along``, whose rows it
     answers), raise and clear alerts (raised and cleared at ``now``)."""
-    saved: list[SavedStats] = []
     raised: list[RaisedAlert] = []
     ended: list[tuple[UUID, str]] = []
-    for row in rows:
-        derived, changes_at = derive_and_next_change(row["state"], now, policy)
-        indicators, held = _evaluated(row["state"], derived, row["tier"], rules, incidents)
-        value = indicators["value"]
-        saved.append(
-            {
-                "customer_id": row["customer_id"],
-                "state": row["state"],
-                "indicators": indicators,
-                "ltv": Decimal(value["lifetime_value_base"]["amount"]),
-                "orders": value["order_count"],
-                "open_orders": len(value["open_orders"]),
-                "last_purchase": datetime.fromisoformat(value["last_purchase_at"])
-                if value["last_purchase_at"]
-                else None,
-                "segment": value["segment"],
-                "churn": indicators["risk"]["churn"],
-                "flags": sorted({c.code for c in held}),
-                "reevaluate_at": changes_at,
-            }
-        )
-        holding = {c.rule for c in held}
-        raised += [
-            {
-                "customer_id": row["customer_id"],
-                "rule": c.rule,
-                "code": c.code,
-                "severity": c.severity,
-                "title": c.title,
-                "detail": dict(c.detail),
-                "owner_id": row["owner_id"],
-            }
-            for c in held
-            if c.rule not in row["open_rules"]
-        ]
-        ended += [(row["customer_id"], rule) for rule in row["open_rules"] - holding]
-    answer = await queries.save(on, saved, now, along)
+    flags: list[list[str]] = []
+    answer = await queries.save(on, [], now, along) if not rows else []
+    # A part at a time: a bulk import's thousands of customers' indicators, held all at
+    # once until saved, were 45 MiB of a worker's peak (docs/performance.md, "Memory").
+    for start in range(0, len(rows), queries.SAVE_ROWS):
+        saved: list[SavedStats] = []
+        for row in rows[start : start + queries.SAVE_ROWS]:
+            new, held = _derived(row, rules, incidents, policy, now)
+            saved.append(new)
+            holding = {c.rule for c in held}
+            raised += [_raised(row, c) for c in held if c.rule not in row["open_rules"]]
+            ended += [(row["customer_id"], rule) for rule in row["open_rules"] - holding]
+        last = start + queries.SAVE_ROWS >= len(rows)
+        answer = await queries.save(on, saved, now, along if last else None)
+        flags += [new["flags"] for new in saved]
     await alerts.clear_alerts(on, ended, now)
     await alerts.raise_alerts(on, raised, now)
     await outbox.announce(
-        on, _flag_changes(rows, saved) + _membership_changes(rows, saved, incidents)
+        on, _flag_changes(rows, flags) + _membership_changes(rows, flags, incidents)
     )
     return answer
+
+
+def _derived(
+    row: StatsRow,
+    rules: dict[str, dict[str, Any]],
+    incidents: list[IncidentRow],
+    policy: ValuePolicy,
+    now: datetime,
+) -> tuple[SavedStats, list[Condition]]:
+    """A stats row as saved, derived as of ``now``, and the conditions that hold."""
+    derived, changes_at = derive_and_next_change(row["state"], now, policy)
+    indicators, held = _evaluated(row["state"], derived, row["tier"], rules, incidents)
+    value = indicators["value"]
+    saved: SavedStats = {
+        "customer_id": row["customer_id"],
+        "state": row["state"],
+        "indicators": indicators,
+        "ltv": Decimal(value["lifetime_value_base"]["amount"]),
+        "orders": value["order_count"],
+        "open_orders": len(value["open_orders"]),
+        "last_purchase": datetime.fromisoformat(value["last_purchase_at"])
+        if value["last_purchase_at"]
+        else None,
+        "segment": value["segment"],
+        "churn": indicators["risk"]["churn"],
+        "flags": sorted({c.code for c in held}),
+        "reevaluate_at": changes_at,
+    }
+    return saved, held
+
+
+def _raised(row: StatsRow, held: Condition) -> RaisedAlert:
+    return {
+        "customer_id": row["customer_id"],
+        "rule": held.rule,
+        "code": held.code,
+        "severity": held.severity,
+        "title": held.title,
+        "detail": dict(held.detail),
+        "owner_id": row["owner_id"],
+    }
 
 
 def _evaluated(
@@ -217,14 +235,14 @@ def _flag_entry(condition: Condition) -> FlagEntry:
 
 
 def _membership_changes(
-    rows: list[StatsRow], saved: list[SavedStats], incidents: list[IncidentRow]
+    rows: list[StatsRow], flags: list[list[str]], incidents: list[IncidentRow]
 ) -> list[outbox.Fact]:
     """An ``incident.membership`` fact for each customer who joined an incident (its
     matcher found an order) or left it (the orders settled, or it closed)."""
     titles = {f"incident:{i['id']}": (i["id"], i["title"]) for i in incidents}
     changes = []
-    for row, new in zip(rows, saved, strict=True):
-        before, after = set(row["flags"]), set(new["flags"])
+    for row, new in zip(rows, flags, strict=True):
+        before, after = set(row["flags"]), set(new)
         for code in sorted((before ^ after) & titles.keys()):
             incident_id, title = titles[code]
             data = {
@@ -239,11 +257,11 @@ def _membership_changes(
     return changes
 
 
-def _flag_changes(rows: list[StatsRow], saved: list[SavedStats]) -> list[outbox.Fact]:
+def _flag_changes(rows: list[StatsRow], flags: list[list[str]]) -> list[outbox.Fact]:
     """A ``flag.changed`` fact for each customer whose flags are not those stored before."""
     changes = []
-    for row, new in zip(rows, saved, strict=True):
-        before, after = set(row["flags"]), set(new["flags"])
+    for row, new in zip(rows, flags, strict=True):
+        before, after = set(row["flags"]), set(new)
         if before != after:
             data = {
                 "customer_id": str(row["customer_id"]),

@@ -65,6 +65,9 @@ def _identifier(languages: tuple[str, ...]) -> LanguageIdentifier:
     if unknown:
         raise ValueError(f"the language model does not know {unknown}")
     identifier.set_languages(list(languages))
+    # The model keeps its every language's scores (27 MiB of float16) to restrict them
+    # again; restricted once for good, the worker need not hold them.
+    identifier._full_model = (identifier.nb_ptc, identifier.nb_pc, identifier.nb_classes)
     return identifier
 
 

@@ -229,3 +229,14 @@ def test_an_agents_turns_in_a_transcript_are_not_read(analyser: TextAnalyser) ->
 def test_the_version_names_the_rules(analyser: TextAnalyser) -> None:
     assert analyser.analyse("hola").analyser_version == analyser.version
     assert analyser.version.endswith(f"rules.{analyser.rules.version}")
+
+
+def test_the_language_model_keeps_only_the_languages_it_chooses_among(
+    analyser: TextAnalyser,
+) -> None:
+    # Every worker holds the model: the scores of languages it never answers would be
+    # 27 MiB of each worker's memory (docs/performance.md, "Memory").
+    identifier = analyser._detector._identifier
+    kept = [matrix.shape[-1] for matrix in identifier._full_model[:2]]
+    assert kept == [len(identifier.nb_classes)] * 2
+    assert analyser.analyse("Quiero cancelar mi pedido, por favor.").language == "es"

@@ -13,6 +13,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.security import Role
+from app.indicators import queries as stats_queries
 from app.timeline.catalog import CATALOG
 from tests.support.api import T0, append, event, new_customer, timeline
 from tests.support.fixtures import MakeKey
@@ -408,6 +409,46 @@ async def test_bulk_import_stores_good_lines_and_reports_bad_ones(
         await session.scalar(text("SELECT count(*) FROM events WHERE source = 'legacy-crm'"))
         == 1000
     )
+
+
+async def test_a_batch_saves_every_customers_stats_however_many_statements_it_takes(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    session: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Stats are saved a part at a time to spare the worker's memory: no customer's is
+    left out, whichever part it falls in."""
+    monkeypatch.setattr(stats_queries, "SAVE_ROWS", 2)
+    lines = [
+        json.dumps(
+            {
+                "customer": {"email": f"saved-in-parts-{n}@example.com"},
+                **event(
+                    "order.placed",
+                    at=T0 + timedelta(days=n),
+                    payload={"order_id": f"SO-{n}", "total": "10.00", "currency": "EUR"},
+                ),
+                "source": "legacy-crm",
+                "source_event_id": f"in-parts-{n}",
+            }
+        )
+        for n in range(5)
+    ]
+    response = await client.post(
+        "/v1/events/bulk",
+        content=("\n".join(lines) + "\n").encode(),
+        headers={**admin, "content-type": "application/x-ndjson"},
+    )
+    assert response.status_code == 200, response.text
+    orders = await session.scalars(
+        text(
+            "SELECT s.order_count FROM customer_stats s "
+            "JOIN customer_identifiers i ON i.customer_id = s.customer_id "
+            "WHERE i.kind = 'email' AND i.value LIKE 'saved-in-parts-%'"
+        )
+    )
+    assert list(orders) == [1] * 5
 
 
 async def test_a_batch_writes_its_stats_rows_uncompressed(
