@@ -10,7 +10,6 @@ from sqlalchemy import (
     CompoundSelect,
     Numeric,
     Select,
-    exists,
     func,
     literal,
     select,
@@ -291,6 +290,8 @@ def _q_matches(filters: SearchFilters) -> CompoundSelect | Select[Any] | None:
 
 
 def _has_identifier(match: ColumnElement[bool], kind: str) -> ColumnElement[bool]:
-    return exists().where(
-        CustomerIdentifier.customer_id == Customer.id, CustomerIdentifier.kind == kind, match
-    )
+    # Not a correlated EXISTS: on Citus the identifiers live by value, not by customer, and
+    # a join on customer_id needs repartitioning; the ids read first are planned apart
+    # (one PostgreSQL plans both as the same semi-join).
+    holders = select(CustomerIdentifier.customer_id).where(CustomerIdentifier.kind == kind, match)
+    return Customer.id.in_(holders)
