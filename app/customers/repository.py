@@ -23,7 +23,7 @@ from app.core.security import Principal
 from app.customers.identifiers import IdentifierKind
 from app.customers.models import Consent, Customer, CustomerIdentifier, PastIdentifier
 from app.customers.schemas import CustomerKind, CustomerStatus, Tier
-from app.customers.visibility import sees_every_contact, visible_to
+from app.customers.visibility import hidden_contact, visible_to
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,10 +65,16 @@ class CustomerRepository:
     ) -> set[UUID]:
         """Those of ``customer_ids`` some of whose live contact persons ``principal`` cannot
         see."""
-        statement = select(Customer.id).where(
-            Customer.id.in_(list(customer_ids)), ~sees_every_contact(principal)
+        # From the contact persons' side, by the organisations' ids: one table, no join
+        # (an index probe on organization_id each), which Citus plans over its shards.
+        statement = (
+            select(Customer.organization_id)
+            .where(Customer.organization_id.in_(list(customer_ids)), hidden_contact(principal))
+            .distinct()
         )
-        return set((await self.session.scalars(statement)).all())
+        return {
+            organization for organization in (await self.session.scalars(statement)) if organization
+        }
 
     async def add(self, customer: Customer) -> Customer:
         self.session.add(customer)
