@@ -21,7 +21,10 @@ organisation's stats and alerts, which count its contact persons' histories too:
 that cannot see every contact person (:func:`hides_contacts_sql`, :func:`sees_every_contact`)
 reads indicators folded from the history it sees instead, and none of its alerts, nor
 the follow-ups of its alerts (tasks, and their events on its timeline: :func:`follows_alert`),
-which copy their titles.
+which copy their titles. On Citus an organisation and its contact persons live on
+different shards, so a statement that knows its customers reads the contact persons'
+side by ``organization_id`` (:func:`hiding_among_sql`, :func:`hidden_contact`) instead
+of probing from the organisation's row.
 """
 
 from typing import Any
@@ -65,6 +68,20 @@ def hides_contacts_sql(organization: str, owned_only: str, agent_id: str) -> str
     return (
         f"({owned_only}::boolean AND EXISTS (SELECT 1 FROM customers h"  # noqa: S608
         f" WHERE h.organization_id = {organization} AND h.merged_into IS NULL AND NOT {seen}))"
+    )
+
+
+def hiding_among_sql(customers: str, owned_only: str, agent_id: str) -> str:
+    """The organisations among ``customers`` (a uuid array) that hide a contact person from
+    the key of :func:`visibility_args`, as a sub-select of ids: :func:`hides_contacts_sql`
+    for a statement that knows its customers. Uncorrelated, so read once (on Citus, over
+    the shards, where the contact persons of an organisation live apart from it); empty at
+    once for a key that sees everyone."""
+    seen = visible_sql("h", owned_only, agent_id)
+    # SQL of the callers' constants (parameter names), never of input.
+    return (
+        f"(SELECT h.organization_id FROM customers h WHERE {owned_only}::boolean"  # noqa: S608
+        f" AND h.organization_id = ANY({customers}) AND h.merged_into IS NULL AND NOT {seen})"
     )
 
 

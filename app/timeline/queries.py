@@ -10,7 +10,12 @@ from uuid import UUID
 
 from app.core.db import Executor, driver_connection
 from app.customers.family import history_cte
-from app.customers.visibility import follows_alert_sql, hides_contacts_sql, visible_sql
+from app.customers.visibility import (
+    follows_alert_sql,
+    hides_contacts_sql,
+    hiding_among_sql,
+    visible_sql,
+)
 from app.indicators import queries as stats_queries
 from app.indicators.state import Fact
 from app.outbox.queries import announce_cte
@@ -246,8 +251,10 @@ async def page_rows(
         conditions.append(f"occurred_at < {bind(query.until, 'timestamptz')}")
     if query.reader[0]:
         owned_only, agent_id = bind(query.reader[0], "boolean"), bind(query.reader[1], "text")
-        hidden = hides_contacts_sql("events.customer_id", owned_only, agent_id)
-        conditions.append(f"NOT ({follows_alert_sql('events')} AND {hidden})")
+        # The page's customers that hide a contact, read once for the page (not probed for
+        # each follow-up row, which Citus cannot plan: contact persons live on other shards).
+        hiding = hiding_among_sql("$1::uuid[]", owned_only, agent_id)
+        conditions.append(f"NOT ({follows_alert_sql('events')} AND customer_id IN {hiding})")
     if after is not None:
         moment, position = bind(after[0], "timestamptz"), bind(after[1], "uuid")
         conditions.append(f"(occurred_at, id) < ({moment}, {position})")
