@@ -92,7 +92,13 @@ async def stream_alerts(
         Query(description="Only alerts of these owners (repeat it for a team)", max_length=100),
     ] = None,
     last_event_id: Annotated[
-        int | None, Header(alias="Last-Event-ID", description="Resume after this change")
+        int | None,
+        Header(
+            alias="Last-Event-ID",
+            description="Resume after this change (its `seq`)",
+            ge=0,
+            le=2**63 - 1,
+        ),
     ] = None,
 ) -> Any:
     """Every change of an alert whose customer the key may see (an owned-only key: its own

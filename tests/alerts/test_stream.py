@@ -175,3 +175,15 @@ async def test_a_key_holds_a_bounded_number_of_open_alert_streams(
         refused = await http.get("/v1/alerts/stream", headers=key)
         assert refused.status_code == 429, refused.text
         assert refused.headers["content-type"] == "application/problem+json"
+
+
+@pytest.mark.parametrize("resume", ["9223372036854808576", "-1", "latest"])
+async def test_a_last_event_id_no_change_can_have_is_refused_naming_it(
+    client: httpx.AsyncClient, admin: dict[str, str], resume: str
+) -> None:
+    """A seq past a bigint, below zero or no number is a 422 naming the header, before the
+    stream opens (not a stream broken mid-answer)."""
+    answer = await client.get("/v1/alerts/stream", headers={**admin, "Last-Event-ID": resume})
+    assert answer.status_code == 422
+    assert answer.headers["content-type"] == "application/problem+json"
+    assert "Last-Event-ID" in json.dumps(answer.json())
