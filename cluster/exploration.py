@@ -402,7 +402,7 @@ def _hot_statements(s: Sample) -> list[Probe]:
     from app.tasks import queries as tasks
     from app.timeline import queries as timeline
 
-    wants = json.dumps([{"patterns": [], "pinned": False, "limit": 10}])
+    wants = json.dumps([{"patterns": [], "pinned": False}])
     # Who reads, as fichas.queries binds it: (key, agent, role, what).
     access = (uuid.uuid4(), None, "support", "screen-pop:support")
     # The queries module's own constants, no input.
@@ -414,22 +414,23 @@ def _hot_statements(s: Sample) -> list[Probe]:
          customers._HOLDING_SQL, ("phone", [s.phone])),
         Probe("identify by phone, 2/2: the customer (customers.queries._IDENTIFIED_SQL)",
          customers._IDENTIFIED_SQL, ([s.customer_id], False, None)),
-        Probe("screen-pop, one statement: cards, stats, alerts, recent events and the "
-              "access-log row (fichas.queries._SCREEN_POP)",
-         fichas._SCREEN_POP, (s.phone, False, None, None, uuid.uuid4(), *access, 5, wants)),
-        Probe("screen-pop, its cards alone (customers.queries.CALLER_CARDS_SQL)",
+        Probe("screen-pop, one statement: callers, card, stats, alerts, recent events and "
+              "the access-log row (fichas.queries._screen_pop)",
+         fichas._screen_pop(1),
+         (s.phone, False, None, None, uuid.uuid4(), *access, 5, wants, 10)),
+        Probe("screen-pop, its callers and card alone (customers.queries.CALLER_CARDS_SQL)",
          customers.CALLER_CARDS_SQL, (s.phone, False, None, None)),
         Probe("ficha: card by id (customers.queries._CARD)",
          customers._CARD, (s.customer_id, False, None)),
         Probe("ficha, one statement: stats, alerts, recent events and the access-log row "
-              "(fichas.queries._READS)",
-         fichas._READS, (s.customer_id, 5, uuid.uuid4(), *access, wants, False, None)),
+              "(fichas.queries._reads)",
+         fichas._reads(1), (s.customer_id, 5, uuid.uuid4(), *access, wants, False, None, 10)),
         Probe("ficha: template (fichas.queries._TEMPLATE, cached per process)",
          fichas._TEMPLATE, ("support",)),
         Probe("ficha, its parts: stats and open alerts (indicators.queries._SNAPSHOT)",
-         indicators._SNAPSHOT, (s.customer_id, 5)),
-        Probe("ficha, its parts: recent events of the merge family (timeline.queries._RECENT)",
-         timeline.recent_sql("$1", "$2", "false", "NULL"), (s.customer_id, wants)),
+         indicators._SNAPSHOT, (s.customer_id, 5, False, None)),
+        Probe("ficha, its parts: recent events of the merge family (timeline.queries.recent_sql)",
+         timeline.recent_sql("$1", "$2", "false", "NULL", ["$3"]), (s.customer_id, wants, 10)),
         Probe("ficha, its parts: access log row (auth.queries._RECORD_ACCESS)",
          auth._RECORD_ACCESS, (uuid.uuid4(), s.customer_id, *access)),
         Probe("ficha: open tasks (tasks.queries._OPEN)",
@@ -651,12 +652,16 @@ def _redesigned(s: Sample) -> list[Probe]:
 
     family = [s.customer_id]
     pair = sorted([s.customer_id, s.other_id])
-    wants = json.dumps([{"patterns": [], "pinned": False, "limit": 10}])
-    # The family as a parameter instead of the recursive CTE.
+    wants = json.dumps([{"patterns": [], "pinned": False}])
+    # The family as a parameter instead of the CTE (and no reader hidden from).
     recent = _swapped(
-        timeline.recent_sql("$1", "$2", "false", "NULL").split(")\nSELECT", 1)[-1],
-        "customer_id IN (SELECT id FROM family)",
-        "customer_id = ANY($1::uuid[])",
+        _swapped(
+            timeline.recent_sql("$1", "$2", "false", "NULL", ["$3"]).split(")\nSELECT", 1)[-1],
+            "customer_id IN (SELECT id FROM family)",
+            "customer_id = ANY($1::uuid[])",
+        ),
+        "customer_id IN (SELECT id FROM hiding)",
+        "false",
     )
     recent = "SELECT" + recent
     # indicators.queries.locking for one customer by equality, then with the alerts'
@@ -699,10 +704,10 @@ def _redesigned(s: Sample) -> list[Probe]:
               "SELECT member_id FROM merge_members WHERE root_id = $1", (s.customer_id,)),
         Probe("merge family: where a customer's history lives now (its merge_root)",
               "SELECT coalesce(merge_root, id) FROM customers WHERE id = $1", (s.customer_id,)),
-        Probe("recent events (timeline.queries._RECENT), family of one as a parameter",
-              recent, (family, wants)),
+        Probe("recent events (timeline.queries.recent_sql), family of one as a parameter",
+              recent, (family, wants, 10)),
         Probe("recent events, family of two as a parameter",
-              recent, (pair, wants)),
+              recent, (pair, wants, 10)),
         Probe("recent events, family of two: one top-N statement per want",
               "SELECT id, type, occurred_at, channel, direction, summary, actor FROM events "
               "WHERE customer_id = ANY($1::uuid[]) AND type <> 'event.corrected' "

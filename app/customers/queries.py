@@ -304,27 +304,42 @@ _CONTACTS = (
     "SELECT id, display_name, job_title FROM customers p WHERE p.organization_id = {customer} "
     "AND p.status = 'active' AND " + _SEEN["p"] + " ORDER BY p.id LIMIT 100"
 )
-# The card of one customer ($1). Every part is a statement of its own on one customer's
-# id (a CTE), none correlated with another: on Citus the customer, its consents and its
+
+
+# The card of one customer. Every part is a statement of its own on one customer's id (a
+# CTE), none correlated with another: on Citus the customer, its consents and its
 # contacts are read where the customer lives, the identifiers (spread by value) by their
 # customer id on every shard, and the parts are put together on the coordinator, in the
 # one round trip of the single server.
-_CARD = (
-    "WITH c AS (SELECT * FROM customers c WHERE c.id = $1 AND "
-    + _SEEN["c"]
-    + "), contacts AS ("
-    + _CONTACTS.format(customer="$1")
-    + "), held AS (SELECT i.customer_id, json_agg("
-    + _IDENTIFIER
-    + ") AS list FROM customer_identifiers i "
-    "WHERE i.customer_id = ANY(ARRAY(SELECT id FROM contacts) || $1::uuid) "
-    "GROUP BY i.customer_id), "
-    "organization AS (SELECT o.id, o.display_name, o.kind FROM customers o "
-    "WHERE o.id = (SELECT organization_id FROM c) AND "
-    + _SEEN["o"]
-    + "), consents AS ("
-    + _CONSENTS.format(customer="$1")
-    + ") SELECT c.*, coalesce((SELECT list FROM held WHERE customer_id = $1), '[]'::json) "
+def card_ctes(customer: str) -> str:
+    """The CTEs of the card of ``customer`` (a uuid expression: a parameter, or a
+    sub-query of an earlier CTE) as the caller of $2 and $3 (``visibility_args``) sees
+    it: ``c`` (the customer, empty when unseen), ``contacts``, ``held`` (identifiers by
+    holder), ``organization`` and ``consents``; :func:`card_select` reads them."""
+    return (
+        "c AS (SELECT * FROM customers c WHERE c.id = "
+        + customer
+        + " AND "
+        + _SEEN["c"]
+        + "), contacts AS ("
+        + _CONTACTS.format(customer=customer)
+        + "), held AS (SELECT i.customer_id, json_agg("
+        + _IDENTIFIER
+        + ") AS list FROM customer_identifiers i "
+        f"WHERE i.customer_id = ANY(ARRAY(SELECT id FROM contacts) || {customer}::uuid) "
+        "GROUP BY i.customer_id), "
+        "organization AS (SELECT o.id, o.display_name, o.kind FROM customers o "
+        "WHERE o.id = (SELECT organization_id FROM c) AND "
+        + _SEEN["o"]
+        + "), consents AS ("
+        + _CONSENTS.format(customer=customer)
+        + ")"
+    )
+
+
+# The card's columns from the CTEs of card_ctes, on the customer's row c.
+CARD_COLUMNS = (
+    "c.*, coalesce((SELECT list FROM held WHERE customer_id = c.id), '[]'::json) "
     "AS identifier_list, (SELECT json_build_object('id', o.id, 'display_name', o.display_name, "
     "'kind', o.kind) FROM organization o) AS organization, "
     "CASE WHEN c.kind = 'organization' THEN (SELECT coalesce(json_agg("
@@ -332,38 +347,41 @@ _CARD = (
     + ", 'identifiers', coalesce(h.list, '[]'::json)) ORDER BY p.id), '[]'::json) "
     "FROM contacts p LEFT JOIN held h ON h.customer_id = p.id) END AS contact_list, "
     "(SELECT coalesce(json_agg(x ORDER BY x.channel, x.purpose), '[]'::json) FROM consents x) "
-    "AS consent_list FROM c"
+    "AS consent_list"
 )
-# The same card of each customer of a statement's c (correlated, as the screen-pop reads
-# it: Citus refuses it, docs/scaling.md).
-_CARD_OF_C = (
-    "SELECT c.*, (SELECT coalesce(json_agg("
-    + _IDENTIFIER
-    + "), '[]'::json) FROM customer_identifiers i WHERE i.customer_id = c.id) AS identifier_list, "
-    "(SELECT json_build_object('id', o.id, 'display_name', o.display_name, 'kind', o.kind) "
-    "FROM customers o WHERE o.id = c.organization_id AND "
-    + _SEEN["o"]
-    + ") AS organization, CASE WHEN c.kind = 'organization' THEN (SELECT coalesce(json_agg("
-    + _CONTACT
-    + ", 'identifiers', (SELECT coalesce(json_agg("
-    + _IDENTIFIER
-    + "), '[]'::json) FROM customer_identifiers i WHERE i.customer_id = p.id)) ORDER BY p.id), "
-    "'[]'::json) FROM (" + _CONTACTS.format(customer="c.id") + ") AS p) END AS contact_list, "
-    "(SELECT coalesce(json_agg(x ORDER BY x.channel, x.purpose), '[]'::json) FROM ("
-    + _CONSENTS.format(customer="c.id")
-    + ") AS x) AS consent_list "
-)
-# The screen-pop: the card of whoever holds one of the (at most two) readings of the
-# caller's number, $1 and $4, with the reading that matched ($2, $3: visibility_args). Two
+_CARD = "WITH " + card_ctes("$1") + " SELECT " + CARD_COLUMNS + " FROM c"
+
+
+# Who may be calling from either of the (at most two) readings of a number, $1 and $4, as
+# the caller of $2 and $3 sees them: ``callers`` (phone, holder_id, holder_name,
+# holder_unverified, holder_status: the reading that matched and its holder), and
+# ``chosen``, the holder when they are one customer (empty otherwise). Who holds a value is
+# read on the value's shard, then the holders by id: Citus refuses the join of the two
+# (spread by value and by id), as it refused the card correlated with each holder. Two
 # parameters, not an array: with an array PostgreSQL planned the statement again on every
-# call. The screen-pop reads it with its ficha (app/fichas/queries.py).
-CALLER_CARDS_SQL = (
-    "SELECT i.value AS phone, card.* FROM customer_identifiers i CROSS JOIN LATERAL ("
-    + _CARD_OF_C
-    + "FROM customers c WHERE c.id = i.customer_id AND "
+# call.
+CALLERS_CTES = (
+    "holding AS (SELECT value AS phone, customer_id FROM customer_identifiers "
+    "WHERE kind = 'phone' AND value IN ($1, $4)), "
+    "holders AS (SELECT c.id, c.display_name, c.unverified FROM customers c "
+    "WHERE c.id IN (SELECT customer_id FROM holding) AND "
     + _SEEN["c"]
-    + ") AS card "
-    "WHERE i.kind = 'phone' AND i.value IN ($1, $4) ORDER BY i.value"
+    + "), callers AS (SELECT h.phone, w.id AS holder_id, w.display_name AS holder_name, "
+    "w.unverified AS holder_unverified "
+    "FROM holding h JOIN holders w ON w.id = h.customer_id), "
+    "chosen AS (SELECT (array_agg(DISTINCT holder_id))[1] AS id FROM callers "
+    "HAVING count(DISTINCT holder_id) = 1)"
+)
+# The callers, with the card of the chosen one on each row (null columns when there are
+# several or none): what a screen-pop reads first (app/fichas/queries.py adds its ficha).
+CALLER_CARDS_SQL = (
+    "WITH "
+    + CALLERS_CTES
+    + ", "
+    + card_ctes("(SELECT id FROM chosen)")
+    + " SELECT callers.*, card.* FROM callers LEFT JOIN (SELECT "
+    + CARD_COLUMNS
+    + " FROM c) AS card ON true ORDER BY callers.phone"
 )
 
 
@@ -378,7 +396,8 @@ async def card_row(on: Executor, customer_id: UUID, principal: Principal) -> Any
 async def caller_card_rows(
     on: Executor, national: str, international: str | None, principal: Principal
 ) -> Any:
-    """The card row of everyone ``principal`` may see holding either reading, with the
-    ``phone`` that matched."""
+    """A row for each reading held by someone ``principal`` may see (``phone``,
+    ``holder_id``, ``holder_name``, ``holder_unverified``), with the card's columns of the
+    holder when the rows are one customer's (null otherwise)."""
     conn = await driver_connection(on)
     return await conn.fetch(CALLER_CARDS_SQL, national, *visibility_args(principal), international)

@@ -29,6 +29,7 @@ from app.customers.models import Consent, Customer, CustomerIdentifier
 from app.customers.repository import CustomerRepository
 from app.customers.schemas import (
     Address,
+    Candidate,
     ConsentIn,
     ConsentOut,
     ConsentPage,
@@ -510,14 +511,13 @@ async def get_customer(on: Executor, customer_id: UUID, principal: Principal) ->
     return _card(row)
 
 
-async def caller_cards(
-    on: Executor, readings: Sequence[str], principal: Principal
-) -> list[tuple[CustomerOut, str]]:
-    """Everyone the caller may see who holds one of the readings of a caller id (national
-    and, for bare digits, international: see ``phone_readings``), as :func:`get_customer`
-    gives them, each with the phone it holds."""
+async def caller_rows(on: Executor, readings: Sequence[str], principal: Principal) -> list[Any]:
+    """Who the caller may see holding one of the readings of a caller id (national and,
+    for bare digits, international: see ``phone_readings``): a row each reading held, with
+    the card of the holder when they are one customer (:func:`caller_candidates`,
+    :func:`caller_card`)."""
     national, international = caller_readings(readings)
-    return caller_cards_of(await queries.caller_card_rows(on, national, international, principal))
+    return list(await queries.caller_card_rows(on, national, international, principal))
 
 
 def caller_readings(readings: Sequence[str]) -> tuple[str, str | None]:
@@ -527,10 +527,24 @@ def caller_readings(readings: Sequence[str]) -> tuple[str, str | None]:
     return national, next(iter(international), None)
 
 
-def caller_cards_of(rows: Sequence[Any]) -> list[tuple[CustomerOut, str]]:
-    """:func:`caller_cards` from the rows its statement read (for a screen-pop, which reads
-    them with its ficha)."""
-    return [(_card(row), row["phone"]) for row in rows]
+def caller_candidates(rows: Sequence[Any]) -> list[Candidate]:
+    """Each reading held and its holder, from the rows of :func:`caller_rows` (or of a
+    screen-pop, which reads them with its ficha)."""
+    return [
+        Candidate(
+            customer_id=r["holder_id"],
+            display_name=r["holder_name"],
+            phone=r["phone"],
+            unverified=r["holder_unverified"],
+        )
+        for r in rows
+    ]
+
+
+def caller_card(row: Any) -> CustomerOut:
+    """The card of the one customer holding the readings, as :func:`get_customer` gives
+    it, from a row of :func:`caller_rows` whose holders are one customer."""
+    return _card(row)
 
 
 def _card(row: Any) -> CustomerOut:

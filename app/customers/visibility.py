@@ -23,7 +23,7 @@ reads indicators folded from the history it sees instead, and none of its alerts
 the follow-ups of its alerts (tasks, and their events on its timeline: :func:`follows_alert`),
 which copy their titles. On Citus an organisation and its contact persons live on
 different shards, so a statement that knows its customers reads the contact persons'
-side by ``organization_id`` (:func:`hiding_among_sql`, :func:`hidden_contact`) instead
+side by ``organization_id`` (:func:`hiding_contacts_sql`, :func:`hidden_contact`) instead
 of probing from the organisation's row.
 """
 
@@ -71,17 +71,16 @@ def hides_contacts_sql(organization: str, owned_only: str, agent_id: str) -> str
     )
 
 
-def hiding_among_sql(customers: str, owned_only: str, agent_id: str) -> str:
-    """The organisations among ``customers`` (a uuid array) that hide a contact person from
-    the key of :func:`visibility_args`, as a sub-select of ids: :func:`hides_contacts_sql`
-    for a statement that knows its customers. Uncorrelated, so read once (on Citus, over
-    the shards, where the contact persons of an organisation live apart from it); empty at
-    once for a key that sees everyone."""
+def hiding_contacts_sql(organizations: str, owned_only: str, agent_id: str) -> str:
+    """:func:`hides_contacts_sql` for many customers at once: a query of those among
+    ``organizations`` (a SQL condition on ``h.organization_id``) with a live contact person
+    the key cannot see (none for a key that sees everyone). Not correlated with the row it
+    filters: Citus runs it once, where a probe per row was refused."""
     seen = visible_sql("h", owned_only, agent_id)
-    # SQL of the callers' constants (parameter names), never of input.
+    # SQL of the callers' constants (parameter names, aliases), never of input.
     return (
-        f"(SELECT h.organization_id FROM customers h WHERE {owned_only}::boolean"  # noqa: S608
-        f" AND h.organization_id = ANY({customers}) AND h.merged_into IS NULL AND NOT {seen})"
+        f"SELECT DISTINCT h.organization_id FROM customers h WHERE {owned_only}::boolean"  # noqa: S608
+        f" AND {organizations} AND h.merged_into IS NULL AND NOT {seen}"
     )
 
 

@@ -2,7 +2,7 @@
 
 from collections.abc import Sequence
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import delete, select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -31,7 +31,13 @@ class TemplateRepository:
         await self.session.execute(
             statement.on_conflict_do_update(
                 index_elements=[FichaTemplate.role],
-                set_={"sections": sections, "labels": labels, "updated_at": func.now()},
+                # The row proposed takes now() by its default: Citus refuses now() here
+                # (a function in DO UPDATE SET on a reference table must be IMMUTABLE).
+                set_={
+                    "sections": sections,
+                    "labels": labels,
+                    "updated_at": statement.excluded.updated_at,
+                },
             )
         )
         await notify_on_commit(self.session, NOTIFY_CHANNEL)

@@ -22,7 +22,6 @@ from app.customers import service as customers
 from app.customers.identifiers import IdentifierKind
 from app.customers.schemas import (
     CallerCandidates,
-    Candidate,
     ContactChannel,
     CustomerKind,
     CustomerOut,
@@ -503,7 +502,7 @@ async def screen_pop(
     national, international = customers.caller_readings(readings)
     what = f"screen-pop:{role}"
     if template is None:  # the caller's errors come first; then the template's
-        found, read = await customers.caller_cards(on, readings, principal), None
+        rows = await customers.caller_rows(on, readings, principal)
     else:
         alert_limit, wanted = _wants(template)
         rows = await queries.screen_pop_rows(
@@ -515,27 +514,16 @@ async def screen_pop(
             views.recent_wants(wanted),
             access_entry(principal, what),
         )
-        found, read = customers.caller_cards_of(rows), (rows[0] if rows else None)
-    if not found:
+    if not rows:
         raise CallerNotFound(f"No customer has the phone {national}.", extra={"phone": national})
-    if len({card.id for card, _ in found}) > 1:
-        return CallerCandidates.of(
-            readings,
-            [
-                Candidate(
-                    customer_id=card.id,
-                    display_name=card.display_name,
-                    phone=phone,
-                    unverified=card.unverified,
-                )
-                for card, phone in found
-            ],
-        )
+    if len({r["holder_id"] for r in rows}) > 1:
+        return CallerCandidates.of(readings, customers.caller_candidates(rows))
     if template is None:
         raise TemplateNotFound(f"No ficha template for role '{role}'.")
-    customer = found[0][0]
+    read = rows[0]
+    customer = customers.caller_card(read)
     policy = indicators.value_policy(settings)
-    if customer.status == CustomerStatus.MERGED or read is None:
+    if customer.status == CustomerStatus.MERGED:
         return await _ficha(
             on, template, customer, role, language, principal, what, policy, clock.now()
         )

@@ -103,7 +103,10 @@ _RULE_INPUTS = (
 
 
 # What a ficha reads of the indicators: the stats row (absent before the first event)
-# and the open alerts, newest first.
+# and the open alerts, newest first. Each part names the customer itself, none joins
+# another on it: Citus reads each where the customer lives (the stats row by a join on
+# the customer's id was pulled whole to the coordinator when the id came from a
+# sub-query).
 def snapshot_sql(customer: str, alert_limit: str, owned_only: str, agent_id: str) -> str:
     """The statement reading a customer's stats row and its newest open alerts (columns
     state, flags, updated_at, open_alerts; one row, empty before any event), and
@@ -113,14 +116,14 @@ def snapshot_sql(customer: str, alert_limit: str, owned_only: str, agent_id: str
     reads."""
     return f"""
 SELECT s.state, coalesce(s.indicators->'flags', '[]'::jsonb) AS flags, s.updated_at,
-  {hides_contacts_sql("wanted.id", owned_only, agent_id)} AS hidden,
+  {hides_contacts_sql(customer, owned_only, agent_id)} AS hidden,
   (SELECT coalesce(json_agg(a ORDER BY a.id DESC), '[]'::json) FROM (
      SELECT id, customer_id, rule, code, severity, title, detail, owner_id, status, raised_at,
             acknowledged_at, acknowledged_by, acknowledged_by_key_id, cleared_at
      FROM alerts WHERE customer_id = {customer} AND cleared_at IS NULL AND status = 'open'
      ORDER BY id DESC LIMIT {alert_limit}) AS a) AS open_alerts
-FROM (SELECT {customer}::uuid AS id) AS wanted
-LEFT JOIN customer_stats s ON s.customer_id = wanted.id
+FROM (SELECT 1) AS one LEFT JOIN (SELECT state, indicators, updated_at FROM customer_stats
+  WHERE customer_id = {customer}) AS s ON true
 """
 
 

@@ -4,7 +4,6 @@ text touches nothing outside it."""
 
 import itertools
 import math
-import re
 from collections import defaultdict
 
 from app.text.cleaning import Cleaner
@@ -33,8 +32,6 @@ from app.text.schemas import (
 # they are clear (app/text/language.py): the same language, sentiment, urgency, intents
 # and abuse on every text compared, a language confidence that moved by up to 0.02.
 ANALYSER_VERSION = "2"
-
-_SHOUTED = re.compile(r"!{2,}")
 
 # Categories of the compiled lexicon.
 _SENTIMENT, _NEGATOR, _INTENSIFIER, _CONTRAST = "sentiment", "negator", "intensifier", "contrast"
@@ -80,7 +77,7 @@ class _Words:
         self.written: list[str] = TOKEN.findall(unaccented)
         # Each word lower-cased, in three calls (no word holds a NUL).
         self.folded: list[str] = "\0".join(self.written).lower().split("\0") if self.written else []
-        self.exclaimed = _SHOUTED.search(text) is not None
+        self.exclaimed = "!!" in text
         self._sentence: list[int] | None = None
 
     def shouted(self, start: int, end: int) -> bool:
@@ -187,7 +184,7 @@ class TextAnalyser:
         settings = self.rules.sentiment
         negators = {m.end - 1 for m in by_category[_NEGATOR]}
         intensifiers = {m.end - 1 for m in by_category[_INTENSIFIER]}
-        contrasts = sorted(m.start for m in by_category[_CONTRAST])
+        contrasts = [m.start for m in by_category[_CONTRAST]]
         total = 0.0
         weighed: list[tuple[str, float]] = []
         for match in longest_first(by_category[_SENTIMENT]):
@@ -245,8 +242,9 @@ class TextAnalyser:
 
 
 def _terms(matches: list[Match]) -> list[str]:
-    """The distinct words that matched, in text order."""
-    return list(dict.fromkeys(match.words for match in sorted(matches, key=lambda m: m.start)))
+    """The distinct words that matched, in text order (``Lexicon.find`` answers matches in
+    the order of their first word)."""
+    return list(dict.fromkeys([match.words for match in matches]))
 
 
 def _reach(words: list[str], start: int, positions: set[int], window: int) -> bool:

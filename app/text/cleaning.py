@@ -6,6 +6,7 @@ count."""
 import re
 from dataclasses import dataclass
 from re import _constants, _parser  # type: ignore[attr-defined]  # the stdlib regex parser
+from typing import Any
 
 from app.text.lexicon import fold, spellings
 from app.text.rules import EmailRules
@@ -80,25 +81,42 @@ class Cleaner:
     signature_markers: re.Pattern[str] | None
     sign_offs: frozenset[str]
     sign_off_tail_lines: int
+    # More words than the longest sign-off has: the line is not one.
+    sign_off_words: re.Pattern[str]
     agent_label: re.Pattern[str] | None
     customer_label: re.Pattern[str] | None
+    # The agent's label at any line start of a whole text: one search tells most texts,
+    # which have no agent's turns, from the few that need their lines matched one by one
+    # (a line that matches alone matches here at its start).
+    agent_turn: re.Pattern[str] | None
+    markers_within_lines: bool
 
     @classmethod
     def from_rules(cls, rules: EmailRules) -> "Cleaner":
         """Compile the patterns once."""
         flags = re.IGNORECASE | re.MULTILINE
         markers = "|".join(f"(?:{marker})" for marker in rules.signature_markers)
+        agent_label = _label_pattern(rules.agent_labels)
+        signature_markers = re.compile(rf"^\s*(?:{markers})", flags) if markers else None
+        sign_offs = frozenset(
+            " ".join(word for word, _ in spelled)
+            for sign_off in rules.sign_offs
+            for spelled in spellings(sign_off)
+        )
+        most = max((len(sign_off.split(" ")) for sign_off in sign_offs), default=0)
         return cls(
             reply_headers=ReplyHeaders.of(rules.reply_headers, flags),
-            signature_markers=re.compile(rf"^\s*(?:{markers})", flags) if markers else None,
-            sign_offs=frozenset(
-                " ".join(word for word, _ in spelled)
-                for sign_off in rules.sign_offs
-                for spelled in spellings(sign_off)
-            ),
+            signature_markers=signature_markers,
+            sign_offs=sign_offs,
             sign_off_tail_lines=rules.sign_off_tail_lines,
-            agent_label=_label_pattern(rules.agent_labels),
+            sign_off_words=re.compile(rf"\W*(?:\w+\W+){{{most}}}\w"),
+            agent_label=agent_label,
             customer_label=_label_pattern(rules.customer_labels),
+            agent_turn=None
+            if agent_label is None
+            else re.compile(agent_label.pattern, agent_label.flags | re.MULTILINE),
+            markers_within_lines=signature_markers is not None
+            and _within_lines(_parser.parse(signature_markers.pattern, signature_markers.flags)),
         )
 
     def own_words(self, text: str) -> str:
@@ -108,7 +126,8 @@ class Cleaner:
         lines = text.split("\n")
         if ">" in text:
             lines = [line for line in lines if not line.lstrip().startswith(">")]
-        lines = self._without_agent_turns(lines)
+        if self.agent_turn is not None and self.agent_turn.search(text):
+            lines = self._without_agent_turns(lines)
         lines = self._before_signature(lines)
         return "\n".join(lines).strip()
 
@@ -128,8 +147,9 @@ class Cleaner:
         return kept
 
     def _before_signature(self, lines: list[str]) -> list[str]:
-        for index, line in enumerate(lines):
-            if index and self.signature_markers is not None and self.signature_markers.match(line):
+        markers = self.signature_markers
+        for index in range(self._first_signature_candidate(lines), len(lines)):
+            if markers is not None and markers.match(lines[index]):
                 lines = lines[:index]
                 break
         while lines and not lines[-1].strip():
@@ -138,9 +158,71 @@ class Cleaner:
         for index in range(len(lines) - 1, 0, -1):
             if last - index > self.sign_off_tail_lines + 1:
                 break
-            if _bare(lines[index]) in self.sign_offs and any(s.strip() for s in lines[:index]):
+            if self._signs_off(lines[index]) and any(s.strip() for s in lines[:index]):
                 return lines[:index]
         return lines
+
+    def _signs_off(self, line: str) -> bool:
+        """Whether ``line`` is a sign-off. A line with more words than any sign-off is told
+        by the start of it (folding and splitting the whole of a 1 KB line, as a message
+        of one paragraph is, took a tenth of its analysis): a word, whole, of the folded
+        start is one of the folded line."""
+        if not self.sign_offs:
+            return False
+        if self.sign_off_words.match(fold(line[:_SIGN_OFF_START])):
+            return False
+        return _bare(line) in self.sign_offs
+
+    def _first_signature_candidate(self, lines: list[str]) -> int:
+        """The first line after the first that may start a signature: with markers that
+        match within a line (``_within_lines``), no line before the first match of one
+        search over the lines joined (most texts have no signature: one search instead
+        of a match per line)."""
+        if self.signature_markers is None or not self.markers_within_lines:
+            return 1
+        rest = "\n".join(lines[1:])
+        found = self.signature_markers.search(rest)
+        return len(lines) if found is None else 1 + rest.count("\n", 0, found.start())
+
+
+# What a regex may hold for a match in a line alone to be a match at the same place of
+# the text around it: no ``\A`` or ``\Z`` (nor ``^`` or ``$`` out of multi-line mode), no
+# look-around or reference, whose answers change with what precedes or follows the line,
+# and no atomic group or possessive repeat, which may take what follows the line and
+# not give it back (``(?>\s*)$``).
+_LINE_BOUND = {_constants.AT_BEGINNING_STRING, _constants.AT_END_STRING}
+_NOT_WITHIN = {
+    _constants.ASSERT,
+    _constants.ASSERT_NOT,
+    _constants.GROUPREF,
+    _constants.GROUPREF_EXISTS,
+    _constants.ATOMIC_GROUP,
+    _constants.POSSESSIVE_REPEAT,
+}
+
+
+def _within_lines(parsed: Any) -> bool:
+    """Whether every match of a parsed regex in one line is one in any text holding it."""
+    for op, value in parsed:
+        if op in _NOT_WITHIN or (op is _constants.AT and value in _LINE_BOUND):
+            return False
+        if op is _constants.BRANCH:
+            nested = value[1]
+        elif op is _constants.SUBPATTERN:
+            if value[2] & re.MULTILINE:  # (?-m:...): its ^ and $ no longer mean a line's
+                return False
+            nested = [value[-1]]
+        elif op in (_constants.MAX_REPEAT, _constants.MIN_REPEAT):
+            nested = [value[2]]
+        else:
+            continue
+        if not all(_within_lines(inner) for inner in nested):
+            return False
+    return True
+
+
+# How much of a line tells that it has more words than a sign-off.
+_SIGN_OFF_START = 200
 
 
 def _bare(line: str) -> str:

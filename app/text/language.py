@@ -31,8 +31,10 @@ from py3langid.langid import MODEL_FILE, LanguageIdentifier, visit_counts
 READ_CHARS = 300
 # Not language: links, addresses, handles, numbers; without an ``@`` in the text, the
 # same less its two ``@`` patterns (a third of the detector's time went into trying them).
+# The second's lookahead lets the search skip, in C, the characters none of its patterns
+# can start at: the same replacements in two thirds of the time.
 _NOISE = re.compile(r"https?://\S+|\S+@\S+|@\w+|#|\d+")
-_NOISE_WITHOUT_AT = re.compile(r"https?://\S+|#|\d+")
+_NOISE_WITHOUT_AT = re.compile(r"(?=[h#\d])(?:https?://\S+|#|\d+)")
 _WORD = re.compile(r"\w+")
 # How far ahead of the next language, in the softmax's units, the words' sum must put
 # one for its answer to stand: the next has then less than e**-4 (2%) of the probability.
@@ -85,10 +87,13 @@ class _WordScores:
         with self._lock:
             if len(self._rows) + len(words) > _REMEMBERED_WORDS:
                 self._rows.clear()  # before, not while, rows are handed out
-            rows = [
-                self._row(word) if row is None else row
-                for word, row in zip(words, map(self._rows.get, words), strict=True)
-            ]
+            try:  # in one pass when every word has been seen, as in most texts
+                rows = list(map(self._rows.__getitem__, words))
+            except KeyError:  # each looked up as rows are made: a word twice gets one row
+                rows = [
+                    self._row(word) if row is None else row
+                    for word, row in zip(words, map(self._rows.get, words), strict=True)
+                ]
             return self._scores[rows].sum(axis=0, dtype=np.float64)
 
     def _row(self, word: str) -> int:
@@ -134,11 +139,13 @@ class LanguageDetector:
 
     def _by_words(self, text: str, temperature: float) -> Detected | None:
         """The answer of the words' scores, if it is clear."""
+        if len(text) < SHORTEST:
+            return None
         # As the model reads a text: lower case if all capitals, composed accents.
         words = _WORD.findall(
             unicodedata.normalize("NFC", text.lower() if text.isupper() else text)
         )
-        if len(text) < SHORTEST or not words:
+        if not words:
             return None
         scores = (self._words.total(words) + self._prior) / temperature
         best = int(scores.argmax())

@@ -8,6 +8,7 @@ same terms tries each one at every position.
 """
 
 import itertools
+import operator
 import re
 import unicodedata
 from collections import defaultdict
@@ -32,9 +33,14 @@ def _folding_table() -> dict[int, str]:
 
 
 _FOLD = _folding_table()
+# ``str.translate`` looks every character of a text up in the table once the text holds
+# one that is not ASCII (73 µs a 1 KB text on a loaded machine); a search for the
+# characters the table maps, replacing each as found, costs 13 µs and answers the same.
+_FOLDED = {chr(code): base for code, base in _FOLD.items()}
+_ACCENTED = re.compile("[" + "".join(map(re.escape, _FOLDED)) + "]")
 
 # Words, emoji, and the marks that end a clause (a negation does not reach past them).
-TOKEN = re.compile(rf"\w+|[.!?;:,\n]|[{EMOJI_CHARS}]")
+TOKEN = re.compile(rf"\w+|[.!?;:,\n{EMOJI_CHARS}]")
 # Words whose entries a lexicon remembers before it starts afresh (bounded memory).
 _REMEMBERED_WORDS = 50_000
 # A term's word ``...`` stands for up to this many words of the same clause.
@@ -43,14 +49,18 @@ CLAUSE_BREAKS = frozenset(".!?;:,\n")
 SENTENCE_BREAKS = frozenset(".!?\n")
 
 
+def _base(accented: re.Match[str]) -> str:
+    return _FOLDED[accented.group()]
+
+
 def unaccent(text: str) -> str:
     """The text with Latin diacritics removed, case kept."""
-    return text.translate(_FOLD)
+    return text if text.isascii() else _ACCENTED.sub(_base, text)
 
 
 def fold(text: str) -> str:
     """The text as terms are compared: accents removed, lower case."""
-    return text.translate(_FOLD).lower()
+    return unaccent(text).lower()
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,12 +150,16 @@ class Lexicon:
         return starting
 
     def find(self, words: list[str]) -> list[Match]:
-        """Every occurrence of every term in ``words`` (folded), overlaps included."""
+        """Every occurrence of every term in ``words`` (folded), overlaps included, in the
+        order of their first word."""
         found: list[Match] = []
         append = found.append
-        # Most words start no term: their positions drop out in one pass of look-ups.
-        known = map(self._starting.get, words, itertools.repeat(_UNSEEN))
-        starting = [(i, entries) for i, entries in enumerate(known) if entries is not None]
+        # Most words start no term: their positions drop out in one pass of look-ups, in C
+        # (a comprehension over every word was a fifth of the time here).
+        known = list(map(self._starting.get, words, itertools.repeat(_UNSEEN)))
+        starting = itertools.compress(
+            enumerate(known), map(operator.is_not, known, itertools.repeat(None))
+        )
         present = set(words)
         last = len(words) - 1
         for i, known_entries in starting:

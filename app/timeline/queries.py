@@ -10,12 +10,7 @@ from uuid import UUID
 
 from app.core.db import Executor, driver_connection
 from app.customers.family import history_cte
-from app.customers.visibility import (
-    follows_alert_sql,
-    hides_contacts_sql,
-    hiding_among_sql,
-    visible_sql,
-)
+from app.customers.visibility import follows_alert_sql, hiding_contacts_sql, visible_sql
 from app.indicators import queries as stats_queries
 from app.indicators.state import Fact
 from app.outbox.queries import announce_cte
@@ -251,10 +246,8 @@ async def page_rows(
         conditions.append(f"occurred_at < {bind(query.until, 'timestamptz')}")
     if query.reader[0]:
         owned_only, agent_id = bind(query.reader[0], "boolean"), bind(query.reader[1], "text")
-        # The page's customers that hide a contact, read once for the page (not probed for
-        # each follow-up row, which Citus cannot plan: contact persons live on other shards).
-        hiding = hiding_among_sql("$1::uuid[]", owned_only, agent_id)
-        conditions.append(f"NOT ({follows_alert_sql('events')} AND customer_id IN {hiding})")
+        hiding = hiding_contacts_sql("h.organization_id = ANY($1::uuid[])", owned_only, agent_id)
+        conditions.append(f"NOT ({follows_alert_sql('events')} AND customer_id IN ({hiding}))")
     if after is not None:
         moment, position = bind(after[0], "timestamptz"), bind(after[1], "uuid")
         conditions.append(f"(occurred_at, id) < ({moment}, {position})")
@@ -293,41 +286,71 @@ _SHOWN = ", ".join(f"'{name}'" for name in SHOWN_FIELDS)
 # the follow-ups of alerts the reader does not see). The
 # wants come as one JSON document: PostgreSQL then plans this statement once per
 # connection, where with array parameters it planned it again on every call, for longer
-# than the query ran (docs/performance.md).
-def recent_sql(customer: str, wants: str, owned_only: str, agent_id: str) -> str:
+# than the query ran (docs/performance.md). Each want is a top-N query of its own, the
+# branches of one UNION ALL (a statement per number of wants), not a lateral query over
+# the wants' rows: Citus refuses a LIMIT in a lateral query that reads a table function,
+# and runs each branch as a top-N on the shards of the history (docs/scaling.md). The
+# customers whose alerts' follow-ups are hidden from the reader are read once, beside the
+# history, where a sub-query correlated with each event probed them per event.
+def recent_sql(
+    customer: str, wants: str, owned_only: str, agent_id: str, limits: Sequence[str]
+) -> str:
     """The statement reading a ficha's event sections (columns n, id, type, occurred_at,
     channel, direction, summary, actor and payload, its SHOWN_FIELDS, in the order shown),
-    on the parameters named: a uuid, the wants' JSON document and the reader's
-    ``visibility_args``."""
-    hidden = hides_contacts_sql("events.customer_id", owned_only, agent_id)
+    on the parameters named: a uuid, the wants' JSON document, the reader's
+    ``visibility_args`` and how many events each want takes (integers, one per want: a
+    constant LIMIT, which Citus passes on to the shards)."""
+    if not limits:  # the same columns, no rows; the parameter typed all the same
+        return _NO_RECENT + f" AND {wants}::jsonb IS NULL"
+    hiding = hiding_contacts_sql(
+        "h.organization_id IN (SELECT id FROM family)", owned_only, agent_id
+    )
+    branches = " UNION ALL ".join(
+        _recent_branch(n, f"({wants}::jsonb -> {n - 1})", limit)
+        for n, limit in enumerate(limits, start=1)
+    )
     return (
         "WITH "
         + history_cte(f"{customer}::uuid", visible_sql("c", owned_only, agent_id))
-        + f"""
-SELECT w.n, e.id, e.type, e.occurred_at, e.channel, e.direction, e.summary, e.actor, e.payload
-FROM jsonb_array_elements({wants}::jsonb) WITH ORDINALITY AS w(want, n)
-CROSS JOIN LATERAL (
-    SELECT id, type, occurred_at, channel, direction, summary, actor,
-           (SELECT jsonb_object_agg(f.key, f.value) FROM jsonb_each(payload) AS f
-            WHERE f.key IN ({_SHOWN})) AS payload
-    FROM events
-    WHERE customer_id IN (SELECT id FROM family) AND type <> 'event.corrected'
-      AND (w.want->'patterns' = '[]' OR EXISTS (
-          SELECT FROM jsonb_array_elements_text(w.want->'patterns') AS p(pattern)
-          WHERE type LIKE p.pattern))
-      AND (NOT (w.want->'pinned')::boolean OR payload @> '{{"pinned": true}}')
-      AND NOT ({follows_alert_sql("events")} AND {hidden})
-    ORDER BY occurred_at DESC, id DESC LIMIT (w.want->'limit')::int) AS e
-ORDER BY w.n, e.occurred_at DESC, e.id DESC
-"""
+        + f", hiding(id) AS ({hiding})"
+        f"\nSELECT * FROM ({branches}) AS recent ORDER BY n, occurred_at DESC, id DESC"
     )
 
 
-def recent_wants(wanted: Sequence[tuple[Sequence[str], bool, int]]) -> str:
-    """The wants of :func:`recent_sql` as its JSON document: (LIKE patterns, pinned only,
-    how many) each."""
-    return json.dumps(
-        [{"patterns": list(p), "pinned": pinned, "limit": n} for p, pinned, n in wanted]
+def _recent_branch(n: int, want: str, limit: str) -> str:
+    """The newest events of the history for the want numbered ``n`` (its JSON ``want``)."""
+    return f"""(SELECT {n} AS n, id, type, occurred_at, channel, direction, summary, actor,
+       (SELECT jsonb_object_agg(f.key, f.value) FROM jsonb_each(payload) AS f
+        WHERE f.key IN ({_SHOWN})) AS payload
+    FROM events
+    WHERE customer_id IN (SELECT id FROM family) AND type <> 'event.corrected'
+      AND ({want}->'patterns' = '[]' OR EXISTS (
+          SELECT FROM jsonb_array_elements_text({want}->'patterns') AS p(pattern)
+          WHERE type LIKE p.pattern))
+      AND (NOT ({want}->'pinned')::boolean OR payload @> '{{"pinned": true}}')
+      AND NOT ({follows_alert_sql("events")} AND customer_id IN (SELECT id FROM hiding))
+    ORDER BY occurred_at DESC, id DESC LIMIT {limit}::integer)"""
+
+
+# A ficha without event sections.
+_NO_RECENT = (
+    "SELECT NULL::integer AS n, NULL::uuid AS id, NULL::text AS type, "
+    "NULL::timestamptz AS occurred_at, NULL::text AS channel, NULL::text AS direction, "
+    "NULL::text AS summary, NULL::text AS actor, NULL::jsonb AS payload WHERE false"
+)
+
+
+# What recent_sql reads, as its parameters take it: the wants' JSON document and how many
+# events each want takes.
+Wants = tuple[str, list[int]]
+
+
+def recent_wants(wanted: Sequence[tuple[Sequence[str], bool, int]]) -> Wants:
+    """The wants of :func:`recent_sql` as its JSON document (LIKE patterns and pinned only,
+    each) and how many events each takes."""
+    return (
+        json.dumps([{"patterns": list(p), "pinned": pinned} for p, pinned, _ in wanted]),
+        [n for _, _, n in wanted],
     )
 
 

@@ -88,7 +88,7 @@ def _like(type_: str) -> str:
     return type_.translate(_LIKE_SPECIALS)
 
 
-def recent_wants(wanted: Sequence[tuple[Sequence[str], bool, int]]) -> str:
+def recent_wants(wanted: Sequence[tuple[Sequence[str], bool, int]]) -> queries.Wants:
     """For each of ``wanted`` (types, exact or ``prefix.*``, none for any; pinned notes
     only; how many), what the events statement (``recent_sql``) takes, for a ficha that
     reads all its event sections with other things in one query."""

@@ -121,3 +121,37 @@ def test_the_earliest_reply_header_wins() -> None:
     cleaner = _cleaner(r"^[ \t]*from\s?:", r"^[ \t]*-{2,}\s*original message", r"wrote:")
     text = "Still broken.\n--- Original Message ---\nFrom: us\nsomeone wrote: ok"
     assert cleaner.own_words(text) == "Still broken."
+
+
+@pytest.mark.parametrize(
+    "marker",
+    [
+        r"--\s*$",  # matches within a line: the lines before a search's first match skipped
+        r"--\s*+$",  # possessive: would take the next line's start in a search
+        r"--\Z",  # the end of the line, never of a longer text
+        r"--(?!\n)",  # a look-ahead that sees the next line in a search
+    ],
+)
+def test_a_signature_marker_cuts_at_its_line_as_matched_line_by_line(marker: str) -> None:
+    cleaner = Cleaner.from_rules(EmailRules(signature_markers=[marker]))
+    text = "Thanks, all sorted now.\nSee you.\n--\n  Jane, Great Products Ltd"
+    assert cleaner.own_words(text) == "Thanks, all sorted now.\nSee you."
+    assert cleaner.own_words("--\nThanks.") == "--\nThanks."  # never the first line
+
+
+PARAGRAPH = "Necesito la factura de octubre, no la encuentro en la web. " * 8
+
+
+@pytest.mark.parametrize(
+    "sign_off", ["Saludos,", "Saludos" + "!" * 300, "-- " * 100 + "Kind regards", "SALUDOS"]
+)
+def test_a_sign_off_is_one_however_long_its_line(sign_off: str) -> None:
+    cleaner = Cleaner.from_rules(EmailRules(sign_offs=["saludos", "kind regards"]))
+    text = f"{PARAGRAPH}\n\n{sign_off}\nJuan Pérez"
+    assert cleaner.own_words(text) == PARAGRAPH.strip()
+
+
+def test_a_long_line_beginning_as_a_sign_off_is_not_one() -> None:
+    cleaner = Cleaner.from_rules(EmailRules(sign_offs=["saludos", "kind regards"]))
+    text = f"{PARAGRAPH}\n\nSaludos a todo el equipo de soporte, sois muy amables.\nJuan"
+    assert cleaner.own_words(text) == text
