@@ -1,13 +1,13 @@
-"""Alembic, driven from the code: upgrade at start-up, and the head that /readyz expects."""
+"""Alembic, driven from the code: the upgrade before serving (`python -m app.core.migrations`
+is how `customer-history serve` runs it, in a process of its own). The head that /readyz
+expects is read without Alembic, in app/core/migration_head.py."""
 
-from functools import lru_cache
-from pathlib import Path
+import os
 
 from alembic import command
 from alembic.config import Config
-from alembic.script import ScriptDirectory
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+from app.core.migration_head import PROJECT_ROOT
 
 
 def alembic_config(database_url: str | None = None) -> Config:
@@ -24,7 +24,5 @@ def upgrade_to_head(database_url: str) -> None:
     command.upgrade(alembic_config(database_url), "head")
 
 
-@lru_cache
-def head_revision() -> str | None:
-    """The newest revision in migrations/versions."""
-    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+if __name__ == "__main__":
+    upgrade_to_head(os.environ["DATABASE_URL"])

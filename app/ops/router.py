@@ -11,7 +11,7 @@ from app.core.bounded_json import BoundedJsonRoute
 from app.core.db import Database
 from app.core.errors import ServiceUnavailable, problem_responses
 from app.core.metrics import exposition
-from app.core.migrations import head_revision
+from app.core.migration_head import head_revision
 
 router = APIRouter(tags=["ops"], route_class=BoundedJsonRoute)
 # Probes and scrapers on the internal network call these without a key.

@@ -12,7 +12,8 @@ from alembic import command
 
 from app.core.config import Settings
 from app.core.db import Database
-from app.core.migrations import alembic_config, head_revision
+from app.core.migration_head import head_revision
+from app.core.migrations import alembic_config
 from app.main import create_app
 
 
