@@ -74,8 +74,10 @@ _GROUPS = (_constants.SUBPATTERN, _constants.ASSERT, _constants.ASSERT_NOT)
 
 
 def _repeats_a_repeat(parsed: Any, repeated: bool = False) -> bool:
-    """Whether a parsed regex holds a repeat (``+``, ``*``, ``{2,}``) inside another: the
-    shape that backtracks exponentially on a long text that almost matches."""
+    """Whether a parsed regex holds a repeat (``+``, ``*``, ``{2,}``) or an alternation
+    inside another repeat: the shapes that backtrack exponentially on a long text that
+    almost matches (``(a|a)+``, ``(a|ab)+``: two ways to read each round). Alternatives
+    of one character each are a character class to the parser, and pass."""
     for op, value in parsed:
         inside, again = [], repeated
         if op in _REPEATS:
@@ -90,6 +92,8 @@ def _repeats_a_repeat(parsed: Any, repeated: bool = False) -> bool:
         elif op is _constants.GROUPREF_EXISTS:  # (?(1)yes|no): either branch
             inside = [branch for branch in value[1:] if branch is not None]
         elif op is _constants.BRANCH:
+            if repeated:
+                return True
             inside = value[1]
         if any(_repeats_a_repeat(sub, again) for sub in inside):
             return True
@@ -99,12 +103,12 @@ def _repeats_a_repeat(parsed: Any, repeated: bool = False) -> bool:
 def _valid_pattern(pattern: str) -> str:
     try:
         parsed = _parser.parse(pattern)
-    except re.error as exc:
+    except (re.error, OverflowError) as exc:  # OverflowError: a count past the engine's
         raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from exc
     if _repeats_a_repeat(parsed):
         raise ValueError(
-            f"{pattern!r} repeats a repeat (as '(a+)+'), which takes exponential time on "
-            "some texts: write it without the outer repeat"
+            f"{pattern!r} repeats a repeat or an alternation (as '(a+)+' or '(a|ab)+'), "
+            "which takes exponential time on some texts: write it without the outer repeat"
         )
     return pattern
 
@@ -159,11 +163,12 @@ class EmailRules(_Strict):
     reply_headers: list[Pattern] = Field(
         default_factory=list,
         description="Multi-line regexes (case-insensitive); the text is cut where one starts. "
-        "No repeat inside a repeat (`(a+)+`).",
+        "No repeat or alternation inside a repeat (`(a+)+`, `(a|ab)+`).",
     )
     signature_markers: list[Pattern] = Field(
         default_factory=list,
-        description="Regexes matched at a line start; the rest is cut. No repeat inside a repeat.",
+        description="Regexes matched at a line start; the rest is cut. No repeat or "
+        "alternation inside a repeat.",
     )
     sign_offs: list[Term] = Field(
         default_factory=list,
