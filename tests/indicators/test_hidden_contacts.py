@@ -216,6 +216,16 @@ async def test_a_contact_person_merged_away_leaves_the_organisations_stats_and_a
     assert not [w for w in PERSON_MARKERS if w in card.text], card.text
     moved = await _body(client, f"/v1/customers/{elsewhere}/indicators", admin)
     assert moved["value"]["open_disputes"] == ["pi_9"], "the history went with it"
+    # Split back out, the contact person's history is the organisation's again.
+    split = await client.post(
+        f"/v1/customers/{elsewhere}/unmerge", json={"source_customer_id": b2b.hidden}, headers=admin
+    )
+    assert split.status_code == 200, split.text
+    whole = await _body(client, f"/v1/customers/{b2b.seen.org}/indicators", admin)
+    assert whole["value"]["open_disputes"] == ["pi_9"]
+    seen = await _body(client, f"/v1/customers/{b2b.seen.org}/indicators", owned)
+    twin = await _body(client, f"/v1/customers/{b2b.twin.org}/indicators", owned)
+    assert _without(seen, "customer_id") == _without(twin, "customer_id")
 
 
 async def test_segments_by_indicators_leave_out_an_organisation_a_key_sees_only_in_part(
