@@ -124,12 +124,15 @@ async def survivor_of(on: Executor, customer_id: UUID) -> UUID | None:
     return next(iter(found), None)
 
 
-# Each customer's owner and the owner of the customer its history now lives on.
+# Each customer's owner and the owner of the customer its history now lives on. The
+# customers asked for are read first: on Citus a survivor is on another shard, and a join
+# of customers to customers by anything but the id named is refused (complex joins).
 _CHAIN_OWNERS_SQL = (
-    "SELECT own.id AS start, own.owner_id, survivor.owner_id AS survivor_owner_id "
-    "FROM customers own JOIN customers survivor ON survivor.id = "
+    "WITH own AS MATERIALIZED (SELECT own.id, own.owner_id, "
     + survivor("own")
-    + " WHERE own.id = ANY($1::uuid[])"
+    + " AS survivor_id FROM customers own WHERE own.id = ANY($1::uuid[])) "
+    "SELECT own.id AS start, own.owner_id, survivor.owner_id AS survivor_owner_id "
+    "FROM own JOIN customers survivor ON survivor.id = own.survivor_id"
 )
 
 

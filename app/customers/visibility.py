@@ -21,12 +21,15 @@ organisation's stats and alerts, which count its contact persons' histories too:
 that cannot see every contact person (:func:`hides_contacts_sql`, :func:`sees_every_contact`)
 reads indicators folded from the history it sees instead, and none of its alerts, nor
 the follow-ups of its alerts (tasks, and their events on its timeline: :func:`follows_alert`),
-which copy their titles.
+which copy their titles. On Citus an organisation and its contact persons live on
+different shards, so a statement that knows its customers reads the contact persons'
+side by ``organization_id`` (:func:`hiding_contacts_sql`, :func:`hidden_contact`) instead
+of probing from the organisation's row.
 """
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, exists, false, func, not_, select, true
+from sqlalchemy import ColumnElement, and_, exists, false, func, not_, select, true
 from sqlalchemy.orm import aliased
 
 from app.core.security import Principal
@@ -88,14 +91,18 @@ def sees_every_contact(principal: Principal, customer: Any = Customer) -> Column
     if sees_everyone(principal):
         return true()
     contact = aliased(Customer)
-    seen = func.coalesce(visible_to(principal, contact), false())
     return ~exists(
-        select(1).where(
-            contact.organization_id == customer.id,
-            contact.merged_into.is_(None),
-            not_(seen),
-        )
+        select(1).where(contact.organization_id == customer.id, hidden_contact(principal, contact))
     )
+
+
+def hidden_contact(principal: Principal, contact: Any = Customer) -> ColumnElement[bool]:
+    """A live contact person (of any organisation) that ``principal`` cannot see, as an ORM
+    clause on ``contact``: what :func:`sees_every_contact` looks for, to be read from the
+    contact persons' side by their ``organization_id`` (on Citus an organisation and its
+    contact persons live on different shards, so no statement joins them)."""
+    seen = func.coalesce(visible_to(principal, contact), false())
+    return and_(contact.merged_into.is_(None), not_(seen))
 
 
 # The events that record a follow-up of an alert or an incident (a task or a rule's

@@ -92,8 +92,17 @@ class MessageRepository:
     async def get(
         self, message_id: UUID, principal: Principal | None = None, *, lock: bool = False
     ) -> Message | None:
-        """A message (one ``principal`` may read, when named)."""
-        statement = select(Message).where(Message.id == message_id)
+        """A message (one ``principal`` may read, when named). Its customer is read first
+        and named: on Citus messages live by customer, and a row is locked on one shard
+        only (``FOR UPDATE`` by the message's id alone is refused)."""
+        customer_id = await self.session.scalar(
+            select(Message.customer_id).where(Message.id == message_id)
+        )
+        if customer_id is None:
+            return None
+        statement = select(Message).where(
+            Message.id == message_id, Message.customer_id == customer_id
+        )
         if principal is not None:
             statement = statement.where(readable(principal))
         if lock:

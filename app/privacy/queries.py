@@ -58,25 +58,33 @@ EXPORT_STREAMS = {
     # perhaps before it was a customer). One that also concerned others (another customer
     # linked, a SendGrid batch; a person named by none of the customer's identifiers) is
     # shown without its body and error, which carry the others' data: a note says so.
+    # Each part is read apart, then joined by delivery id: the tables live by different
+    # columns on Citus (deliveries by their platform id, links by customer, names by value),
+    # which plans no correlated sub-query across them.
     "webhook_deliveries": (
-        "WITH mine AS (SELECT kind, value FROM customer_identifiers WHERE customer_id = ANY($1) "
-        "UNION SELECT kind, value FROM past_identifiers WHERE customer_id = ANY($1)) "
+        "WITH mine AS MATERIALIZED ("
+        "SELECT kind, value FROM customer_identifiers WHERE customer_id = ANY($1) "
+        "UNION SELECT kind, value FROM past_identifiers WHERE customer_id = ANY($1)), "
+        "wanted AS MATERIALIZED ("
+        "SELECT l.delivery_id AS id FROM delivery_customers l WHERE l.customer_id = ANY($1) "
+        "UNION SELECT n.delivery_id FROM delivery_identifiers n JOIN mine USING (kind, value)), "
+        "named AS MATERIALIZED (SELECT n.delivery_id, n.person, "
+        "(n.kind, n.value) IN (SELECT kind, value FROM mine) AS hers "
+        "FROM delivery_identifiers n WHERE n.delivery_id IN (SELECT id FROM wanted)), "
+        "shared AS MATERIALIZED ("
+        "SELECT o.delivery_id AS id FROM delivery_customers o "
+        "WHERE o.delivery_id IN (SELECT id FROM wanted) AND o.customer_id <> ALL($1) "
+        "UNION SELECT delivery_id FROM named GROUP BY delivery_id, person "
+        "HAVING NOT bool_or(hers)) "
         "SELECT json_build_object('id', d.id, 'source', d.source, 'delivery_id', d.delivery_id, "
         "'received_at', d.received_at, 'url', d.url, 'headers', d.headers, "
-        "'body_base64', CASE WHEN NOT s.shared "
+        "'body_base64', CASE WHEN s.id IS NULL "
         "THEN replace(encode(d.body, 'base64'), E'\\n', '') END, 'status', d.status, "
-        "'error', CASE WHEN NOT s.shared THEN d.error END, 'processed_at', d.processed_at, "
-        "'erased_at', d.erased_at, 'note', CASE WHEN s.shared THEN "
+        "'error', CASE WHEN s.id IS NULL THEN d.error END, 'processed_at', d.processed_at, "
+        "'erased_at', d.erased_at, 'note', CASE WHEN s.id IS NOT NULL THEN "
         f"'{SHARED_NOTE}' END)::text "
-        "FROM webhook_deliveries d "
-        "CROSS JOIN LATERAL (SELECT EXISTS (SELECT FROM delivery_customers o "
-        "WHERE o.delivery_id = d.id AND o.customer_id <> ALL($1)) OR EXISTS ("
-        "SELECT FROM delivery_identifiers n WHERE n.delivery_id = d.id GROUP BY n.person "
-        "HAVING bool_and((n.kind, n.value) NOT IN (SELECT kind, value FROM mine))) AS shared) s "
-        "WHERE d.id IN (SELECT l.delivery_id FROM delivery_customers l "
-        "WHERE l.customer_id = ANY($1)) "
-        "OR d.id IN (SELECT n.delivery_id FROM delivery_identifiers n "
-        "JOIN mine USING (kind, value)) "
+        "FROM webhook_deliveries d JOIN wanted w ON w.id = d.id "
+        "LEFT JOIN shared s ON s.id = d.id "
         "ORDER BY d.received_at"
     ),
 }

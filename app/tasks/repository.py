@@ -80,11 +80,21 @@ class TaskRepository:
         return (await self.session.scalars(statement)).all()
 
     async def get(self, task_id: UUID, principal: Principal, *, lock: bool) -> Task | None:
-        """A task ``principal`` may read (:func:`readable`), locked for a change."""
+        """A task ``principal`` may read (:func:`readable`), locked for a change. Its
+        customer is read first and named: on Citus tasks live by customer, and a row is
+        locked on one shard only (``FOR UPDATE`` by the task's id alone is refused)."""
+        customer_id = await self.session.scalar(select(Task.customer_id).where(Task.id == task_id))
+        if customer_id is None:
+            return None
         statement = (
             select(Task)
             .join(Customer, Customer.id == Task.customer_id)
-            .where(Task.id == task_id, readable(principal))
+            .where(
+                Task.id == task_id,
+                Task.customer_id == customer_id,
+                Customer.id == customer_id,
+                readable(principal),
+            )
         )
         if lock:
             statement = statement.with_for_update(of=Task)

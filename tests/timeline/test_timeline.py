@@ -411,6 +411,33 @@ async def test_bulk_import_stores_good_lines_and_reports_bad_ones(
     )
 
 
+async def import_orders(
+    client: httpx.AsyncClient, admin: dict[str, str], emails: list[str]
+) -> None:
+    """One bulk import of an order a day for each e-mail given (one line each)."""
+    lines = [
+        json.dumps(
+            {
+                "customer": {"email": email},
+                **event(
+                    "order.placed",
+                    at=T0 + timedelta(days=n),
+                    payload={"order_id": f"SO-{n}", "total": "10.00", "currency": "EUR"},
+                ),
+                "source": "legacy-crm",
+                "source_event_id": f"order-{n}-of-{email}",
+            }
+        )
+        for n, email in enumerate(emails)
+    ]
+    response = await client.post(
+        "/v1/events/bulk",
+        content=("\n".join(lines) + "\n").encode(),
+        headers={**admin, "content-type": "application/x-ndjson"},
+    )
+    assert response.status_code == 200, response.text
+
+
 async def test_a_batch_saves_every_customers_stats_however_many_statements_it_takes(
     client: httpx.AsyncClient,
     admin: dict[str, str],
@@ -420,27 +447,7 @@ async def test_a_batch_saves_every_customers_stats_however_many_statements_it_ta
     """Stats are saved a part at a time to spare the worker's memory: no customer's is
     left out, whichever part it falls in."""
     monkeypatch.setattr(stats_queries, "SAVE_ROWS", 2)
-    lines = [
-        json.dumps(
-            {
-                "customer": {"email": f"saved-in-parts-{n}@example.com"},
-                **event(
-                    "order.placed",
-                    at=T0 + timedelta(days=n),
-                    payload={"order_id": f"SO-{n}", "total": "10.00", "currency": "EUR"},
-                ),
-                "source": "legacy-crm",
-                "source_event_id": f"in-parts-{n}",
-            }
-        )
-        for n in range(5)
-    ]
-    response = await client.post(
-        "/v1/events/bulk",
-        content=("\n".join(lines) + "\n").encode(),
-        headers={**admin, "content-type": "application/x-ndjson"},
-    )
-    assert response.status_code == 200, response.text
+    await import_orders(client, admin, [f"saved-in-parts-{n}@example.com" for n in range(5)])
     orders = await session.scalars(
         text(
             "SELECT s.order_count FROM customer_stats s "
@@ -457,27 +464,7 @@ async def test_a_batch_writes_its_stats_rows_uncompressed(
     """Every batch writes a new version of each of its customers' stats rows: one of a
     few kilobytes is kept as written, so no save compresses it again (pglz took a fifth of
     PostgreSQL's CPU in a batch, docs/performance.md)."""
-    lines = [
-        json.dumps(
-            {
-                "customer": {"email": "stored-as-written@example.com"},
-                **event(
-                    "order.placed",
-                    at=T0 + timedelta(days=n),
-                    payload={"order_id": f"SO-{n}", "total": "19.90", "currency": "EUR"},
-                ),
-                "source": "legacy-crm",
-                "source_event_id": f"as-written-{n}",
-            }
-        )
-        for n in range(12)
-    ]
-    response = await client.post(
-        "/v1/events/bulk",
-        content=("\n".join(lines) + "\n").encode(),
-        headers={**admin, "content-type": "application/x-ndjson"},
-    )
-    assert response.status_code == 200, response.text
+    await import_orders(client, admin, ["stored-as-written@example.com"] * 12)
     row = (
         await session.execute(
             text(
