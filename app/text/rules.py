@@ -21,7 +21,14 @@ from pathlib import Path
 from re import _constants, _parser  # type: ignore[attr-defined]  # the stdlib regex parser
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    model_validator,
+)
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("default_rules.json")
 
@@ -100,12 +107,15 @@ def _repeats_a_repeat(parsed: Any, repeated: bool = False) -> bool:
     return False
 
 
-def _valid_pattern(pattern: str) -> str:
+def _valid_pattern(pattern: str, info: ValidationInfo) -> str:
     try:
         parsed = _parser.parse(pattern)
     except (re.error, OverflowError) as exc:  # OverflowError: a count past the engine's
         raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from exc
-    if _repeats_a_repeat(parsed):
+    # A stored document passed the checks of the release that stored it: a stricter one
+    # refuses new documents, never the rules every text arriving is read with.
+    stored = bool(info.context and info.context.get("stored"))
+    if not stored and _repeats_a_repeat(parsed):
         raise ValueError(
             f"{pattern!r} repeats a repeat or an alternation (as '(a+)+' or '(a|ab)+'), "
             "which takes exponential time on some texts: write it without the outer repeat"
@@ -241,11 +251,15 @@ class TextRules(_Strict):
         return self
 
 
-def load_rules(document: str | bytes | dict[str, Any]) -> TextRules:
-    """Validate a rules document (JSON text or its parsed form); ValidationError if wrong."""
+def load_rules(document: str | bytes | dict[str, Any], *, stored: bool = False) -> TextRules:
+    """Validate a rules document (JSON text or its parsed form); ValidationError if wrong.
+    A ``stored`` one (read from the database) is held to what it was stored under: its
+    patterns are checked to be regular expressions, not for the backtracking shapes a
+    later release refuses."""
+    context = {"stored": stored}
     if isinstance(document, dict):
-        return TextRules.model_validate(document)
-    return TextRules.model_validate(json.loads(document))
+        return TextRules.model_validate(document, context=context)
+    return TextRules.model_validate(json.loads(document), context=context)
 
 
 @lru_cache(maxsize=1)
