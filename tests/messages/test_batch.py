@@ -5,7 +5,6 @@ from uuid import UUID
 
 import asyncpg
 import httpx
-
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
