@@ -21,7 +21,14 @@ from pathlib import Path
 from re import _constants, _parser  # type: ignore[attr-defined]  # the stdlib regex parser
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    model_validator,
+)
 
 DEFAULT_RULES_PATH = Path(__file__).with_name("default_rules.json")
 
@@ -74,8 +81,10 @@ _GROUPS = (_constants.SUBPATTERN, _constants.ASSERT, _constants.ASSERT_NOT)
 
 
 def _repeats_a_repeat(parsed: Any, repeated: bool = False) -> bool:
-    """Whether a parsed regex holds a repeat (``+``, ``*``, ``{2,}``) inside another: the
-    shape that backtracks exponentially on a long text that almost matches."""
+    """Whether a parsed regex holds a repeat (``+``, ``*``, ``{2,}``) or an alternation
+    inside another repeat: the shapes that backtrack exponentially on a long text that
+    almost matches (``(a|a)+``, ``(a|ab)+``: two ways to read each round). Alternatives
+    of one character each are a character class to the parser, and pass."""
     for op, value in parsed:
         inside, again = [], repeated
         if op in _REPEATS:
@@ -90,21 +99,26 @@ def _repeats_a_repeat(parsed: Any, repeated: bool = False) -> bool:
         elif op is _constants.GROUPREF_EXISTS:  # (?(1)yes|no): either branch
             inside = [branch for branch in value[1:] if branch is not None]
         elif op is _constants.BRANCH:
+            if repeated:
+                return True
             inside = value[1]
         if any(_repeats_a_repeat(sub, again) for sub in inside):
             return True
     return False
 
 
-def _valid_pattern(pattern: str) -> str:
+def _valid_pattern(pattern: str, info: ValidationInfo) -> str:
     try:
         parsed = _parser.parse(pattern)
-    except re.error as exc:
+    except (re.error, OverflowError) as exc:  # OverflowError: a count past the engine's
         raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from exc
-    if _repeats_a_repeat(parsed):
+    # A stored document passed the checks of the release that stored it: a stricter one
+    # refuses new documents, never the rules every text arriving is read with.
+    stored = bool(info.context and info.context.get("stored"))
+    if not stored and _repeats_a_repeat(parsed):
         raise ValueError(
-            f"{pattern!r} repeats a repeat (as '(a+)+'), which takes exponential time on "
-            "some texts: write it without the outer repeat"
+            f"{pattern!r} repeats a repeat or an alternation (as '(a+)+' or '(a|ab)+'), "
+            "which takes exponential time on some texts: write it without the outer repeat"
         )
     return pattern
 
@@ -159,11 +173,12 @@ class EmailRules(_Strict):
     reply_headers: list[Pattern] = Field(
         default_factory=list,
         description="Multi-line regexes (case-insensitive); the text is cut where one starts. "
-        "No repeat inside a repeat (`(a+)+`).",
+        "No repeat or alternation inside a repeat (`(a+)+`, `(a|ab)+`).",
     )
     signature_markers: list[Pattern] = Field(
         default_factory=list,
-        description="Regexes matched at a line start; the rest is cut. No repeat inside a repeat.",
+        description="Regexes matched at a line start; the rest is cut. No repeat or "
+        "alternation inside a repeat.",
     )
     sign_offs: list[Term] = Field(
         default_factory=list,
@@ -236,11 +251,15 @@ class TextRules(_Strict):
         return self
 
 
-def load_rules(document: str | bytes | dict[str, Any]) -> TextRules:
-    """Validate a rules document (JSON text or its parsed form); ValidationError if wrong."""
+def load_rules(document: str | bytes | dict[str, Any], *, stored: bool = False) -> TextRules:
+    """Validate a rules document (JSON text or its parsed form); ValidationError if wrong.
+    A ``stored`` one (read from the database) is held to what it was stored under: its
+    patterns are checked to be regular expressions, not for the backtracking shapes a
+    later release refuses."""
+    context = {"stored": stored}
     if isinstance(document, dict):
-        return TextRules.model_validate(document)
-    return TextRules.model_validate(json.loads(document))
+        return TextRules.model_validate(document, context=context)
+    return TextRules.model_validate(json.loads(document), context=context)
 
 
 @lru_cache(maxsize=1)

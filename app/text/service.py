@@ -30,7 +30,7 @@ def _compiled(digest: str, document: Mapping[str, Any]) -> TextAnalyser:
     if digest not in _COMPILED:
         if len(_COMPILED) >= _COMPILED_KEPT:
             _COMPILED.pop(next(iter(_COMPILED)))
-        _COMPILED[digest] = TextAnalyser(load_rules(dict(document)))
+        _COMPILED[digest] = TextAnalyser(load_rules(dict(document), stored=True))
     return _COMPILED[digest]
 
 
@@ -153,7 +153,7 @@ async def erase_terms(on: Executor, customer_ids: Sequence[UUID]) -> int:
 async def stored_rules(session: AsyncSession) -> TextRules:
     """The rules the service analyses with."""
     stored = await RulesRepository(session).get()
-    return default_rules() if stored is None else load_rules(stored.document)
+    return default_rules() if stored is None else load_rules(stored.document, stored=True)
 
 
 async def put_rules(session: AsyncSession, rules: TextRules) -> TextRules:

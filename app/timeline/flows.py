@@ -84,7 +84,10 @@ async def merge(
         settings,
         clock,
     )
-    await indicators.rebuild(session, [target.id], settings, clock)
+    # The target's organisation gains the absorbed history (rebuild takes it with the
+    # target); the absorbed customer's loses it: a merged customer is no contact person.
+    left = [source.organization_id] if source.organization_id is not None else []
+    await indicators.rebuild(session, [target.id, *left], settings, clock)
     outcome.merge_id = record.id
     return outcome
 

@@ -193,6 +193,41 @@ async def test_the_organisations_alerts_are_not_listed_to_a_key_that_misses_a_co
     assert whole.json()["items"], "the organisation has alerts"
 
 
+async def test_a_contact_person_merged_away_leaves_the_organisations_stats_and_alerts(
+    client: httpx.AsyncClient, admin: dict[str, str], b2b: B2B, owned: dict[str, str]
+) -> None:
+    """Merged into a customer of its own owner outside the organisation, the hidden contact
+    person's history is that customer's, no longer the organisation's: the key that now
+    sees every contact person reads the organisation as its twin, and so does the admin
+    (its stats and open alerts counted the history that left with it)."""
+    elsewhere = await new_customer(client, admin, display_name="Elsewhere", owner_id="agent-1")
+    merged = await client.post(
+        f"/v1/customers/{elsewhere}/merge", json={"source_customer_id": b2b.hidden}, headers=admin
+    )
+    assert merged.status_code == 200, merged.text
+    for headers in (owned, admin):
+        seen = await _body(client, f"/v1/customers/{b2b.seen.org}/indicators", headers)
+        twin = await _body(client, f"/v1/customers/{b2b.twin.org}/indicators", headers)
+        assert _without(seen, "customer_id") == _without(twin, "customer_id")
+        alerts = await _body(client, f"/v1/alerts?customer_id={b2b.seen.org}&status=open", headers)
+        assert alerts["items"] == []
+    card = await client.get(f"/v1/customers/{b2b.seen.org}/ficha?role=support", headers=owned)
+    assert card.status_code == 200, card.text
+    assert not [w for w in PERSON_MARKERS if w in card.text], card.text
+    moved = await _body(client, f"/v1/customers/{elsewhere}/indicators", admin)
+    assert moved["value"]["open_disputes"] == ["pi_9"], "the history went with it"
+    # Split back out, the contact person's history is the organisation's again.
+    split = await client.post(
+        f"/v1/customers/{elsewhere}/unmerge", json={"source_customer_id": b2b.hidden}, headers=admin
+    )
+    assert split.status_code == 200, split.text
+    whole = await _body(client, f"/v1/customers/{b2b.seen.org}/indicators", admin)
+    assert whole["value"]["open_disputes"] == ["pi_9"]
+    seen = await _body(client, f"/v1/customers/{b2b.seen.org}/indicators", owned)
+    twin = await _body(client, f"/v1/customers/{b2b.twin.org}/indicators", owned)
+    assert _without(seen, "customer_id") == _without(twin, "customer_id")
+
+
 async def test_segments_by_indicators_leave_out_an_organisation_a_key_sees_only_in_part(
     client: httpx.AsyncClient, admin: dict[str, str], b2b: B2B, make_key: MakeKey
 ) -> None:

@@ -14,6 +14,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.config import Settings
 from app.core.security import Role
 from app.text.analyser import TextAnalyser
+from app.text.repository import RulesRepository
 from app.text.rules import default_rules, load_rules
 from app.text.service import default_analyser
 from app.timeline.texts import reanalyse_batch
@@ -299,3 +300,24 @@ async def test_reanalysis_after_a_rules_change_updates_analyses_and_indicators(
         0,
         None,
     )
+
+
+async def test_rules_stored_before_a_stricter_check_still_read_every_text(
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
+) -> None:
+    """A document an earlier release accepted (here a repeated alternation, refused on PUT
+    since) is the one the service analyses with: a stricter check refuses new documents,
+    it never stops the texts arriving."""
+    rules = default_rules().model_dump(mode="json")
+    rules["version"] = "accepted-earlier"
+    rules["email"]["reply_headers"] = [*rules["email"]["reply_headers"], r"^(?:(?:re|fwd?):\s*)+"]
+    assert (await client.put("/v1/text-rules", json=rules, headers=admin)).status_code == 422
+    await RulesRepository(session).put(rules)
+
+    probe = {"text": "Re: re: el pedido no llega y es urgente", "language": "es"}
+    analysed = await client.post("/v1/text/analyze", json=probe, headers=admin)
+    assert analysed.status_code == 200, analysed.text
+    assert analysed.json()["analyser_version"].endswith("rules.accepted-earlier")
+    assert (await client.get("/v1/text-rules", headers=admin)).json()[
+        "version"
+    ] == "accepted-earlier"

@@ -63,6 +63,12 @@ def test_a_document_of_its_own_drives_the_analyser() -> None:
         # Inside an atomic group or either branch of a conditional too.
         (("email", "signature_markers"), ["(?>-+)*x"], "email.signature_markers.0"),
         (("email", "signature_markers"), ["(-)?(?(1)(a+)+|b)"], "email.signature_markers.0"),
+        # Alternatives that match the same text, repeated: '^(?:a|a)+$' took 298 s on 33
+        # characters, with no repeat inside the repeat.
+        (("email", "reply_headers"), ["^(?:a|a)+$"], "email.reply_headers.0"),
+        (("email", "signature_markers"), ["(ab|a)*$"], "email.signature_markers.0"),
+        # A count past what the regex engine holds (it raised OverflowError: a 500).
+        (("email", "signature_markers"), ["-{4294967296}"], "email.signature_markers.0"),
         (("languages", "spanish"), {}, "languages.spanish"),
         (("surprise",), 1, "surprise"),
     ],
@@ -126,8 +132,8 @@ def test_the_shipped_rules_have_no_repeat_inside_a_repeat() -> None:
     assert default_rules().email.reply_headers  # checked when loaded, as any document
 
 
-def test_atomic_groups_and_conditionals_without_a_nested_repeat_are_kept() -> None:
-    markers = ["(?>--)\\s*$", "(-)?(?(1)a+|b)"]
+def test_atomic_groups_conditionals_and_alternations_without_a_nested_repeat_are_kept() -> None:
+    markers = ["(?>--)\\s*$", "(-)?(?(1)a+|b)", "(?:-|_){2,}", "^(de|from)\\s?:"]
     rules = load_rules(
         {**MINIMAL, "email": {**MINIMAL.get("email", {}), "signature_markers": markers}}
     )
