@@ -8,10 +8,20 @@ from sqlalchemy import ColumnElement, and_, case, not_, or_, select, tuple_, upd
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import driver_connection
 from app.core.security import Principal
 from app.customers.models import Customer
 from app.customers.visibility import sees_every_contact
 from app.messages.models import INCIDENT_ORIGIN, Message, MessageTemplate
+
+_DUE = (
+    "SELECT customer_id, id FROM messages WHERE status = 'queued' AND not_before <= $1 "
+    "ORDER BY not_before, id LIMIT $2"
+)
+_LOCK_DUE = (
+    "SELECT id FROM messages WHERE customer_id = $1 AND id = ANY($2) "
+    "AND status = 'queued' AND not_before <= $3 FOR UPDATE SKIP LOCKED"
+)
 
 
 def readable(principal: Principal) -> ColumnElement[bool]:
@@ -70,15 +80,32 @@ class MessageRepository:
 
     async def due(self, now: datetime, limit: int) -> Sequence[Message]:
         """Queued messages whose time has come, oldest first, locked; those another
-        sender holds are skipped."""
-        statement = (
+        sender holds are skipped.
+
+        The batch is read without a lock, then each customer's rows are locked where they
+        live, ``SKIP LOCKED``: Citus refuses ``FOR UPDATE`` on a statement over several
+        shards (also with ``(customer_id, id) IN (...)`` or ``customer_id = ANY(...)``),
+        and a lock by one customer is one shard's (retention does the same, 0034). The
+        lock checks again that a row is queued and due, so a message another sender sent
+        between the read and the lock is not taken again. The reads and locks go to the
+        driver as prepared statements: a batch of 50 customers took 10 ms so on one
+        PostgreSQL, 40 to 60 through the ORM, against 2 for the one ``SKIP LOCKED``
+        statement before; each message then takes a dozen statements to be sent."""
+        conn = await driver_connection(self.session)
+        by_customer: dict[UUID, list[UUID]] = {}
+        for customer_id, message_id in await conn.fetch(_DUE, now, limit):
+            by_customer.setdefault(customer_id, []).append(message_id)
+        locked: list[UUID] = []
+        for customer_id, ids in by_customer.items():
+            locked += [row[0] for row in await conn.fetch(_LOCK_DUE, customer_id, ids, now)]
+        if not locked:
+            return []
+        rows = await self.session.scalars(
             select(Message)
-            .where(Message.status == "queued", Message.not_before <= now)
+            .where(Message.customer_id.in_(list(by_customer)), Message.id.in_(locked))
             .order_by(Message.not_before, Message.id)
-            .limit(limit)
-            .with_for_update(skip_locked=True)
         )
-        return (await self.session.scalars(statement)).all()
+        return rows.all()
 
     async def fail(self, message_id: UUID, reason: str, now: datetime) -> None:
         """Mark a message failed without loading it (its object may be expired)."""
@@ -124,8 +151,20 @@ class MessageRepository:
         return (await self.session.scalars(statement)).all()
 
     async def by_provider_id(self, provider: str, provider_message_id: str) -> Message | None:
+        """The message a provider names, locked. Found without a lock, then locked on its
+        customer, as ``get`` does: a lock by the provider's id alone spans every shard."""
+        by_provider = (Message.provider_message_id == provider_message_id) & (
+            Message.provider == provider
+        )
+        found = (
+            await self.session.execute(
+                select(Message.customer_id, Message.id).where(by_provider).limit(1)
+            )
+        ).first()
+        if found is None:
+            return None
         statement = select(Message).where(
-            Message.provider_message_id == provider_message_id, Message.provider == provider
+            Message.customer_id == found.customer_id, Message.id == found.id, by_provider
         )
         return (await self.session.scalars(statement.with_for_update())).first()
 
