@@ -8,20 +8,11 @@ from sqlalchemy import ColumnElement, and_, case, not_, or_, select, tuple_, upd
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from app.core.db import driver_connection
 from app.core.security import Principal
 from app.customers.models import Customer
 from app.customers.visibility import sees_every_contact
+from app.messages import queries
 from app.messages.models import INCIDENT_ORIGIN, Message, MessageTemplate
-
-_DUE = (
-    "SELECT customer_id, id FROM messages WHERE status = 'queued' AND not_before <= $1 "
-    "ORDER BY not_before, id LIMIT $2"
-)
-_LOCK_DUE = (
-    "SELECT id FROM messages WHERE customer_id = $1 AND id = ANY($2) "
-    "AND status = 'queued' AND not_before <= $3 FOR UPDATE SKIP LOCKED"
-)
 
 
 def readable(principal: Principal) -> ColumnElement[bool]:
@@ -80,29 +71,16 @@ class MessageRepository:
 
     async def due(self, now: datetime, limit: int) -> Sequence[Message]:
         """Queued messages whose time has come, oldest first, locked; those another
-        sender holds are skipped.
-
-        The batch is read without a lock, then each customer's rows are locked where they
-        live, ``SKIP LOCKED``: Citus refuses ``FOR UPDATE`` on a statement over several
-        shards (also with ``(customer_id, id) IN (...)`` or ``customer_id = ANY(...)``),
-        and a lock by one customer is one shard's (retention does the same, 0034). The
-        lock checks again that a row is queued and due, so a message another sender sent
-        between the read and the lock is not taken again. The reads and locks go to the
-        driver as prepared statements: a batch of 50 customers took 10 ms so on one
-        PostgreSQL, 40 to 60 through the ORM, against 2 for the one ``SKIP LOCKED``
-        statement before; each message then takes a dozen statements to be sent."""
-        conn = await driver_connection(self.session)
-        by_customer: dict[UUID, list[UUID]] = {}
-        for customer_id, message_id in await conn.fetch(_DUE, now, limit):
-            by_customer.setdefault(customer_id, []).append(message_id)
-        locked: list[UUID] = []
-        for customer_id, ids in by_customer.items():
-            locked += [row[0] for row in await conn.fetch(_LOCK_DUE, customer_id, ids, now)]
+        sender holds are skipped (:func:`queries.lock_due`)."""
+        locked = await queries.lock_due(self.session, now, limit)
         if not locked:
             return []
         rows = await self.session.scalars(
             select(Message)
-            .where(Message.customer_id.in_(list(by_customer)), Message.id.in_(locked))
+            .where(
+                Message.customer_id.in_(list(locked)),
+                Message.id.in_([i for ids in locked.values() for i in ids]),
+            )
             .order_by(Message.not_before, Message.id)
         )
         return rows.all()
