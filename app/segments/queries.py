@@ -8,12 +8,23 @@ from app.core.db import Executor, driver_connection
 from app.core.security import Principal
 from app.customers.visibility import hides_contacts_sql, visibility_args, visible_sql
 
+# The segment in three steps, none correlated with a row of another shard's table: the
+# customers with their stats and their latest consent for the channel and purpose (all on
+# the customer's shard), the e-mail or phone each holds (read by holder: on Citus
+# identifiers live on their value's shard, so a probe correlated with the customer's row
+# was refused), then the two side by side. On one PostgreSQL the holders' identifiers are
+# index probes by ``customer_id``, as the correlated probes were.
 _SEGMENT = (
     """
 WITH base AS (
     SELECT c.id, c.display_name, c.preferred_language, c.tier, c.address,
-           coalesce((c.preferences->>'do_not_call')::boolean, false) AS do_not_call
+           coalesce((c.preferences->>'do_not_call')::boolean, false) AS do_not_call,
+           k.granted AS consent
     FROM customers c LEFT JOIN customer_stats s ON s.customer_id = c.id
+    LEFT JOIN LATERAL (
+        SELECT (array_agg(k.granted ORDER BY k.recorded_at DESC, k.id DESC))[1] AS granted
+        FROM customer_consents k
+        WHERE k.customer_id = c.id AND k.channel = $13 AND k.purpose = $14) k ON true
     WHERE c.status = 'active' AND """
     + visible_sql("c", "$15", "$16")
     + """
@@ -35,21 +46,19 @@ WITH base AS (
       AND (num_nonnulls($4, $5, $6, $7, $8, $9, $10) = 0 OR NOT """
     + hides_contacts_sql("c.id", "$15", "$16")
     + """)
+), held AS (
+    SELECT i.customer_id, min(i.value) AS value FROM customer_identifiers i
+    WHERE i.customer_id = ANY(ARRAY(SELECT id FROM base))
+      AND i.kind = CASE WHEN $13 = 'email' THEN 'email'
+                        WHEN $13 IN ('phone', 'sms', 'whatsapp') THEN 'phone' END
+    GROUP BY i.customer_id
 ), judged AS (
     SELECT b.*,
-        (SELECT k.granted FROM customer_consents k
-          WHERE k.customer_id = b.id AND k.channel = $13 AND k.purpose = $14
-          ORDER BY k.recorded_at DESC, k.id DESC LIMIT 1) AS consent,
-        CASE WHEN $13 = 'email' THEN
-               (SELECT min(i.value) FROM customer_identifiers i
-                 WHERE i.customer_id = b.id AND i.kind = 'email')
-             WHEN $13 IN ('phone', 'sms', 'whatsapp') THEN
-               (SELECT min(i.value) FROM customer_identifiers i
-                 WHERE i.customer_id = b.id AND i.kind = 'phone')
+        CASE WHEN $13 IN ('email', 'phone', 'sms', 'whatsapp') THEN h.value
              ELSE concat_ws(', ', b.address->>'street', b.address->>'postal_code',
                             b.address->>'city', b.address->>'country')
         END AS contact
-    FROM base b
+    FROM base b LEFT JOIN held h ON h.customer_id = b.id
 )
 """
 )
