@@ -103,6 +103,8 @@ async def segment(
     wanted = limit
     while len(page) < limit:
         rows = await conn.fetch(_CANDIDATES, *args, *visibility_args(principal), after, wanted)
+        if not rows:
+            break
         if kind is None:
             held = {r["id"]: r["postal"] for r in rows}
         else:
