@@ -15,10 +15,10 @@ from app.customers.visibility import hides_contacts_sql, visibility_args, visibl
 _ROUTE = (
     "SELECT i.value AS phone, c.id, c.display_name, c.preferred_language, c.tier, s.flags, "
     "jsonb_path_query_array(s.indicators, '$.flags[*] ? (exists(@.orders))') AS affecting, "
-    + hides_contacts_sql("c.id", "$2", "$3")
+    + hides_contacts_sql("c", "$2", "$3")
     + " AS hidden, o.id AS organization_id, o.display_name AS organization_name,"
     " o.tier AS organization_tier, os.flags AS organization_flags, "
-    + hides_contacts_sql("o.id", "$2", "$3")
+    + hides_contacts_sql("o", "$2", "$3")
     + " AS organization_hidden "
     "FROM customer_identifiers i JOIN customers c ON c.id = i.customer_id "
     "LEFT JOIN customer_stats s ON s.customer_id = c.id "
