@@ -25,7 +25,7 @@ def _expected(rows: list[Any], customer: UUID) -> list[str | None]:
     """The oracle: the contact persons' owners, gathered in Python from every row."""
     owners = {r.owner_id for r in rows if r.organization_id == customer and r.merged_into is None}
     named = sorted(o for o in owners if o is not None)
-    return named + [None] if None in owners else named
+    return [*named, None] if None in owners else named
 
 
 async def _check(session: AsyncSession) -> int:
