@@ -3,6 +3,7 @@ reads: app/customers/visibility.py) is, after any sequence of the changes that t
 what its contact persons give: the owners of those with its id as ``organization_id`` and
 not merged, each once, sorted, an ownerless one as a NULL last."""
 
+import asyncio
 import random
 from collections import Counter
 from typing import Any
@@ -13,6 +14,8 @@ import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.db import Database
+from app.customers import service as customers
 from tests.support.api import new_customer
 
 OWNERS = (None, "agent-1", "agent-2", "agent-3")
@@ -113,3 +116,42 @@ async def test_an_organisations_contact_owners_are_what_its_contact_persons_give
     # with contact persons.
     assert set(done) == set(STEPS), done
     assert await _check(session) > 0
+
+
+async def _hand_over(session: AsyncSession, contact: str, owner: str, organization: str) -> None:
+    """A contact person's owner changed, and its organisation's list kept, in ``session``."""
+    await session.execute(
+        text("UPDATE customers SET owner_id = :owner WHERE id = :id"),
+        {"owner": owner, "id": contact},
+    )
+    await customers.contacts_changed(session, UUID(organization))
+
+
+async def test_two_contact_persons_changed_at_once_both_count(
+    live: tuple[httpx.AsyncClient, dict[str, str]], database: Database
+) -> None:
+    """The second writer reads its contact persons after the first commits (it waits for
+    the organisation's row), so neither change is lost."""
+    client, admin = live
+    org = await new_customer(client, admin, kind="organization", display_name="O")
+    ana, bob = [
+        await new_customer(client, admin, display_name=n, organization_id=org, owner_id="agent-1")
+        for n in ("Ana", "Bob")
+    ]
+
+    async def second() -> None:
+        async with database.sessionmaker() as session, session.begin():
+            await session.execute(text("SET LOCAL lock_timeout = '10s'"))  # fails, not hangs
+            await _hand_over(session, bob, "agent-3", org)
+
+    async with database.sessionmaker() as first, first.begin():
+        await _hand_over(first, ana, "agent-2", org)
+        later = asyncio.create_task(second())
+        await asyncio.sleep(1)
+        assert not later.done(), "the second writer waits for the first"
+    await asyncio.wait_for(later, 10)
+    async with database.sessionmaker() as session:
+        stored = await session.scalar(
+            text("SELECT contact_owners FROM customers WHERE id = :id"), {"id": org}
+        )
+    assert stored == ["agent-2", "agent-3"]
