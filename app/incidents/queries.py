@@ -53,7 +53,7 @@ _AFFECTED = (
     + " AND NOT "
     # An organisation flagged by a contact person's orders the key cannot see is not
     # counted for it.
-    + hides_contacts_sql("c.id", "$2", "$3")
+    + hides_contacts_sql("c", "$2", "$3")
     + " GROUP BY f.flag"
 )
 

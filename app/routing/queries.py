@@ -22,12 +22,12 @@ _ROUTE = (
     "caller AS (SELECT c.id, c.display_name, c.preferred_language, c.tier, "
     "c.organization_id, s.flags, "
     "jsonb_path_query_array(s.indicators, '$.flags[*] ? (exists(@.orders))') AS affecting, "
-    + hides_contacts_sql("c.id", "$2", "$3")
+    + hides_contacts_sql("c", "$2", "$3")
     + " AS hidden FROM customers c LEFT JOIN customer_stats s ON s.customer_id = c.id "
     "WHERE c.id IN (SELECT customer_id FROM holding) AND "
     + visible_sql("c", "$2", "$3")
     + "), organization AS (SELECT o.id, o.display_name, o.tier, os.flags, "
-    + hides_contacts_sql("o.id", "$2", "$3")
+    + hides_contacts_sql("o", "$2", "$3")
     + " AS hidden FROM customers o LEFT JOIN customer_stats os ON os.customer_id = o.id "
     "WHERE o.id IN (SELECT organization_id FROM caller) AND o.status = 'active' AND "
     + visible_sql("o", "$2", "$3")

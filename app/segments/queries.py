@@ -45,7 +45,7 @@ WITH base AS (
       -- An organisation's stats count its contact persons: those filters do not choose
       -- one some of whose contact persons the key cannot see.
       AND (num_nonnulls($4, $5, $6, $7, $8, $9, $10) = 0 OR NOT """
-    + hides_contacts_sql("c.id", "$15", "$16")
+    + hides_contacts_sql("c", "$15", "$16")
     + """)
 )
 """
