@@ -3,11 +3,13 @@ as the model reads every byte, a term tried only where its words are, a reply he
 tried only where a line starts."""
 
 import math
+import random
+import re
 
 import pytest
 
 from app.text import language
-from app.text.cleaning import Cleaner
+from app.text.cleaning import Cleaner, LineStarts
 from app.text.language import LanguageDetector
 from app.text.lexicon import Lexicon
 from app.text.rules import EmailRules, default_rules
@@ -65,6 +67,42 @@ def test_forgetting_words_leaves_the_scores_as_they_were(
     for _ in range(2):  # each text makes it forget the words before
         assert forgetful.total(first) == pytest.approx(expected[0])
         assert forgetful.total(second) == pytest.approx(expected[1])
+
+
+def _random_texts(count: int) -> list[str]:
+    """Texts of letters, accents, spaces, punctuation, digits, emoji and other scripts."""
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDE áéíóúçãñœßÉ  .,;:!?'-_\n\t0123456789@#/👍😡€✓ЖжΩ中"
+    draw = random.Random(7)
+    return ["".join(draw.choices(alphabet, k=draw.randint(0, 400))) for _ in range(count)]
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"^\s*(?:agent|agente)\s*:\s?",  # \s* reaches over blank lines
+        r"^[ \t]*(?:on)\s[^\n]{0,200}(?:wrote)\s?:",
+        r"(?:^--\s*$)|(?:^from:)",
+        r"^$",  # an empty line, or the end after a last line break
+    ],
+)
+def test_a_pattern_at_line_starts_is_found_where_matching_each_line_start_finds_it(
+    pattern: str,
+) -> None:
+    compiled = re.compile(pattern, re.IGNORECASE | re.MULTILINE)
+    starts = LineStarts.of(compiled)
+    rows = load_labelled()
+    texts = [row["text"] for row in rows] + kilobyte_texts(rows) + _random_texts(200)
+    texts += ["", "\n", "Agent: hi", "hi\n\n  \nAgent: no", "x\nOn Monday, A wrote:", "a\n--"]
+    for text in texts:
+        expected = next(
+            (
+                start
+                for start in [0, *(m.end() for m in re.finditer("\n", text))]
+                if compiled.match(text, start)
+            ),
+            None,
+        )
+        assert starts.first(text) == expected, text
 
 
 def _lexicon(*terms: str) -> Lexicon:
