@@ -86,9 +86,9 @@ class ReplyHeaders:
             if found and found.start() < cut:
                 cut = found.start()
         if self.at_line_start is not None:
-            found = self.at_line_start.first(text)
-            if found is not None and found < cut:
-                return found
+            first = self.at_line_start.first(text)
+            if first is not None and first < cut:
+                return first
         return cut
 
 
