@@ -4,13 +4,14 @@ by its root is what walking down from the root finds."""
 
 import random
 from pathlib import Path
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import httpx
 import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from app.core.security import Principal, Role
 from app.customers import service as customers
 from tests.support.api import new_customer
 
@@ -112,3 +113,26 @@ async def test_no_statement_walks_merges_recursively(session: AsyncSession) -> N
     )
     assert walking == []
     assert functions.all() == []
+
+
+async def test_an_organisations_contacts_bring_everyone_merged_into_them(
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
+) -> None:
+    """An organisation's history read with its contact persons holds every customer
+    merged into one of them: eight, so that on Citus (32 shards a table) some sit on
+    another shard than their contact person's."""
+    org = UUID(await new_customer(client, admin, kind="organization", display_name="Acme"))
+    contact = UUID(
+        await new_customer(client, admin, display_name="Marta", organization_id=str(org))
+    )
+    absorbed = [UUID(await new_customer(client, admin, display_name=f"M{n}")) for n in range(8)]
+    for member in absorbed:
+        answer = await client.post(
+            f"/v1/customers/{contact}/merge",
+            json={"source_customer_id": str(member)},
+            headers=admin,
+        )
+        assert answer.status_code == 200, answer.text
+    principal = Principal(uuid4(), Role.SUPPORT)
+    _, family = await customers.readable_family(session, org, principal, contacts=True)
+    assert sorted(family) == sorted([org, contact, *absorbed])
