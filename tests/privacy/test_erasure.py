@@ -1,5 +1,6 @@
 """Erasure: personal data leaves every column of every table; company figures stay."""
 
+import asyncio
 import base64
 import json
 import re
@@ -16,9 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.db import plain_url
+from app.core.security import ACCESS_CHANNEL
 from app.indicators import service as indicators
 from tests.privacy.scan import columns_holding
-from tests.support.api import append
+from tests.support.api import append, new_customer
 from tests.support.clock import ControlledClock
 from tests.support.fixtures import AppLog
 from tests.support.webhooks import (
@@ -536,6 +538,52 @@ async def test_an_erasure_cut_short_before_the_stats_is_finished_by_repeating_it
         {"c": customer},
     )
     assert erased == 1
+
+
+async def test_an_erasure_is_announced_to_subscribers_and_to_whoever_watches_the_family(
+    live: tuple[httpx.AsyncClient, dict[str, str]], session: AsyncSession, service_url: str
+) -> None:
+    """The erasure writes ``customer.erased`` to the outbox for a subscription that wants
+    it, and tells the access channel about the customer and everyone merged into it (a
+    live timeline of theirs closes); a repeat announces nothing more."""
+    client, admin = live
+    subscribed = await client.post(
+        "/v1/webhook-subscriptions",
+        json={"url": "http://127.0.0.1:9/erasures", "kinds": ["customer.*"]},
+        headers=admin,
+    )
+    assert subscribed.status_code == 201, subscribed.text
+    ana, twin = await new_customer(client, admin), await new_customer(client, admin)
+    merged = await client.post(
+        f"/v1/customers/{ana}/merge", json={"source_customer_id": twin}, headers=admin
+    )
+    assert merged.status_code == 200, merged.text
+    listener = await asyncpg.connect(plain_url(service_url))
+    heard: set[str] = set()
+    await listener.add_listener(ACCESS_CHANNEL, lambda *told: heard.add(told[3]))
+    try:
+        for reason in ("asked", "asked again"):
+            erased = await client.post(
+                f"/v1/customers/{ana}/erasure",
+                json={"reason": reason, "requested_at": "2026-11-20T09:00:00Z"},
+                headers=admin,
+            )
+            assert erased.status_code == 200, erased.text
+        for _ in range(50):
+            if heard >= {f"customer:{ana}", f"customer:{twin}"}:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await listener.close()
+    assert heard >= {f"customer:{ana}", f"customer:{twin}"}, heard
+    record = await session.scalar(
+        text("SELECT id FROM events WHERE customer_id = :c AND type = 'customer.erased'"),
+        {"c": ana},
+    )
+    facts = await session.execute(
+        text("SELECT customer_id, subject_id FROM outbox WHERE kind = 'customer.erased'")
+    )
+    assert [tuple(map(str, fact)) for fact in facts] == [(ana, str(record))]
 
 
 @pytest.mark.parametrize(
