@@ -54,7 +54,7 @@ from app.core.db import plain_url
 from app.seed import HISTORY_COLUMNS, history, seed
 from bench import wrk
 from bench.bulk_import import import_events
-from bench.ceiling_app import DELIVERIES_TABLE, LOOKUP
+from bench.ceiling_app import DELIVERIES_TABLE, CallerLookup
 from bench.harness import (
     ResidentPeak,
     Service,
@@ -386,7 +386,7 @@ class Bench:
         await self.read("screen-pop")
         await self.read("routing")
         await self.read("identify")
-        await self.on_driver("lookup on asyncpg", self.facts["phones"], _lookup)
+        await self.on_driver("lookup on asyncpg", self.facts["phones"], self.facts["lookup"])
         await self.read("screen-pop, one caller")
         await self.read("bare lookup endpoint, one caller")
         await self.read("healthz")
@@ -403,10 +403,6 @@ def _cpu_per(seconds: float, count: int) -> dict[str, float]:
     """The workers' CPU time per request (or event), in ms: unlike a rate, it hardly moves
     when other work on the machine takes the cores."""
     return {"worker_cpu_ms": round(seconds * 1000 / max(count, 1), 3)}
-
-
-async def _lookup(conn: asyncpg.Connection, phone: str) -> None:
-    await conn.fetchrow(LOOKUP, phone)
 
 
 _ROW_BODY = json.dumps({"id": 1, "email": "buyer@bench.example", "total_price": "47.00"})
@@ -454,6 +450,7 @@ async def prepare(url: str, plan: Plan) -> dict[str, Any]:
                 )
             ],
             "subjects": subjects,
+            "lookup": await CallerLookup.on(conn),
             # Deliveries and imported events must be new in every run, also on a database
             # reused with --seeded: their ids start from the run's start in microseconds.
             "stamp": time.time_ns() // 1000,
