@@ -22,6 +22,7 @@ import asyncpg
 from app.core.clock import SYSTEM_CLOCK
 from app.core.config import get_settings
 from app.core.db import Database, new_id, plain_url
+from app.customers.service import recount_contact_owners
 from app.indicators.service import rebuild
 from app.timeline.catalog import event_type
 from app.timeline.service import default_summary
@@ -224,6 +225,7 @@ async def seed(
                     records=history_rows,
                     columns=HISTORY_COLUMNS,
                 )
+                await recount_contact_owners(conn, list({r[5] for r in rows if r[5] is not None}))
             events += len(history_rows)
             async with database.sessionmaker() as session, session.begin():
                 made_ids = [customer_id for customer_id, _ in made]

@@ -112,5 +112,7 @@ def run(
             "once" if once else "cycle",
             str(threads),
         ]
-        done = subprocess.run(command, capture_output=True, text=True, check=True)
+        done = subprocess.run(command, capture_output=True, text=True, check=False)
+    if done.returncode:
+        raise RuntimeError(f"wrk exited {done.returncode}: {done.stderr.strip() or done.stdout}")
     return parse(done.stdout)

@@ -30,6 +30,10 @@ shared_preload_libraries = 'citus'
 max_prepared_transactions = 200
 # Moving and rebalancing shards replicate them logically.
 wal_level = logical
+# Each coordinator backend keeps a connection to every worker it reads from: the bench's
+# two servers with pools of 32 (and the suite's served processes) pass the default 100
+# on the workers ("sorry, too many clients already").
+max_connections = 300
 """
 SETTINGS_FILE = "cluster.conf"
 PORTS_FILE = "cluster.json"

@@ -227,3 +227,66 @@ def test_merged_customers_are_given_the_root_of_their_family(scratch_url: str) -
     c = ids["c"]
     assert asyncio.run(roots()) == {"a": c, "b": c, "c": None, "d": None, "e": c}
     command.downgrade(config, "0027")
+
+
+def test_organisations_are_given_the_owners_of_their_live_contact_persons(
+    scratch_url: str,
+) -> None:
+    """0037 on data already there: each customer holds the owners of the live contact
+    persons naming it as their organisation, each once, sorted, an ownerless one as a NULL
+    last; a merged contact person counts for none."""
+    config = alembic_config(scratch_url)
+    command.upgrade(config, "0035")
+    ids = {name: f"00000000-0000-7000-8000-00000000000{n}" for n, name in enumerate("opabcdm", 1)}
+    # name: (kind, organisation, owner, merged into)
+    rows = {
+        "o": ("organization", None, "agent-o", None),
+        "p": ("organization", None, None, None),  # no contact persons
+        "a": ("person", "o", "agent-b", None),
+        "b": ("person", "o", "agent-a", None),
+        "c": ("person", "o", None, None),
+        "d": ("person", "o", "agent-a", None),
+        "m": ("person", "o", "agent-z", "a"),  # merged: not a contact person any more
+    }
+
+    async def seed() -> None:
+        conn = await asyncpg.connect(plain_url(scratch_url))
+        try:
+            for name, (kind, organization, owner, merged_into) in rows.items():
+                into = ids[merged_into] if merged_into else None
+                await conn.execute(
+                    "INSERT INTO customers (id, kind, display_name, organization_id, owner_id,"
+                    " status, merged_into, merge_root) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                    ids[name],
+                    kind,
+                    name,
+                    ids[organization] if organization else None,
+                    owner,
+                    "merged" if into else "active",
+                    into,
+                )
+        finally:
+            await conn.close()
+
+    async def contact_owners() -> dict[str, list[str | None]]:
+        conn = await asyncpg.connect(plain_url(scratch_url))
+        try:
+            found = await conn.fetch("SELECT id::text, contact_owners FROM customers")
+            named = {i: name for name, i in ids.items()}
+            return {named[r["id"]]: r["contact_owners"] for r in found}
+        finally:
+            await conn.close()
+
+    asyncio.run(seed())
+    command.upgrade(config, "0037")
+    none: list[str | None] = []
+    assert asyncio.run(contact_owners()) == {
+        "o": ["agent-a", "agent-b", None],
+        "p": none,
+        "a": none,
+        "b": none,
+        "c": none,
+        "d": none,
+        "m": none,
+    }
+    command.downgrade(config, "0035")

@@ -9,12 +9,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.alerts.models import Alert
 from app.core.security import Principal
 from app.customers.models import Customer
-from app.customers.visibility import (
-    hidden_contact,
-    sees_every_contact,
-    sees_everyone,
-    visible_to,
-)
+from app.customers.visibility import sees_every_contact, visible_to
 
 
 class AlertRepository:
@@ -58,10 +53,9 @@ class AlertRepository:
         """An alert of a customer ``principal`` may see (as ``page``), locked.
 
         Read in steps that each name the customer: on Citus alerts live by customer and a
-        row is locked on one shard only (``FOR UPDATE`` by the alert's id alone is refused),
-        and an organisation's contact persons are on other shards. The alert's customer,
-        then the alert locked, then (for a key that does not see everyone) whether the
-        customer has a contact person the key cannot see."""
+        row is locked on one shard only (``FOR UPDATE`` by the alert's id alone is refused).
+        The alert's customer, then the alert locked with its customer, whose row says
+        whether the key misses one of its contact persons."""
         customer_id = await self.session.scalar(
             select(Alert.customer_id).where(Alert.id == alert_id)
         )
@@ -75,16 +69,11 @@ class AlertRepository:
                 Alert.customer_id == customer_id,
                 Customer.id == customer_id,
                 visible_to(principal),
+                sees_every_contact(principal),
             )
             .with_for_update(of=Alert)
         )
-        alert = (await self.session.scalars(statement)).first()
-        if alert is None or sees_everyone(principal):
-            return alert
-        hidden = select(Customer.id).where(
-            Customer.organization_id == customer_id, hidden_contact(principal)
-        )
-        return None if await self.session.scalar(hidden.limit(1)) is not None else alert
+        return (await self.session.scalars(statement)).first()
 
     async def get_many(self, alert_ids: Sequence[UUID]) -> Sequence[Alert]:
         return (await self.session.scalars(select(Alert).where(Alert.id.in_(alert_ids)))).all()

@@ -91,6 +91,13 @@ class Customer(Base):
         StrEnumColumn(CustomerStatus, 16), default=CustomerStatus.ACTIVE, server_default="active"
     )
     merged_into: Mapped[UUID | None] = mapped_column()
+    # The owners of this organisation's live contact persons (not merged; NULL for one
+    # without an owner), each once: whether a key misses one of them is read here, where
+    # the organisation is, not from the contact persons (on other shards on Citus). Kept
+    # by customers.queries.keep_contact_owners; empty for a person.
+    contact_owners: Mapped[list[str | None]] = mapped_column(
+        ARRAY(Text), default=list, server_default="{}"
+    )
     merge_root: Mapped[UUID | None] = mapped_column()
     unverified: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())

@@ -261,6 +261,51 @@ async def access_changed(
     await conn.fetch(_ACCESS_CHANGED, list(customer_ids), root, owner_id)
 
 
+# The owners of an organisation's live contact persons ($1), as ``contact_owners`` holds
+# them: each once, sorted, an ownerless contact person as a NULL last. Read from the
+# contact persons' side by their ``organization_id`` (on Citus, every shard's index).
+_CONTACT_OWNERS = (
+    "SELECT coalesce(array_agg(DISTINCT owner_id ORDER BY owner_id), '{}') FROM customers "
+    "WHERE organization_id = $1 AND merged_into IS NULL"
+)
+# The same for many organisations at once, written where none was being written (the
+# seed's batches; migration 0037 backfilled the rows before it the same way).
+_RECOUNT_CONTACT_OWNERS = (
+    "WITH counted AS (SELECT organization_id AS id, "
+    "array_agg(DISTINCT owner_id ORDER BY owner_id) AS owners FROM customers "
+    "WHERE organization_id = ANY($1::uuid[]) AND merged_into IS NULL GROUP BY organization_id) "
+    "UPDATE customers c SET contact_owners = counted.owners FROM counted WHERE c.id = counted.id"
+)
+
+
+async def keep_contact_owners(on: Executor, organizations: Sequence[UUID]) -> None:
+    """Write each organisation's ``contact_owners`` again from its contact persons, after a
+    change in this transaction gave one of them the organisation or took it away, changed
+    its owner, merged or unmerged it.
+
+    Each organisation's row is locked first (by id, in id order: one shard each on Citus,
+    where a lock across shards is refused), then its contact persons read: a concurrent
+    change to another of its contact persons waits for this one to commit and reads it,
+    so the last writer writes what both left. Then the row is written by its id."""
+    conn = await driver_connection(on)
+    for organization in sorted(set(organizations)):
+        await conn.execute("SELECT 1 FROM customers WHERE id = $1 FOR UPDATE", organization)
+        owners = await conn.fetchval(_CONTACT_OWNERS, organization)
+        await conn.execute(
+            "UPDATE customers SET contact_owners = $2::text[] "
+            "WHERE id = $1 AND contact_owners IS DISTINCT FROM $2::text[]",
+            organization,
+            owners,
+        )
+
+
+async def recount_contact_owners(on: Executor, organizations: Sequence[UUID]) -> None:
+    """Write these organisations' ``contact_owners`` in one statement, without locking
+    them first: for rows nothing else writes yet (the seed's)."""
+    conn = await driver_connection(on)
+    await conn.execute(_RECOUNT_CONTACT_OWNERS, list(organizations))
+
+
 # A family's root, kept by merges and unmerges alone (merges.py; family.py says why).
 
 

@@ -327,10 +327,20 @@ async def patch_customer(
 
 async def contacts_changed(session: AsyncSession, *organizations: UUID | None) -> None:
     """A contact person joined or left these organisations, or changed owner, or a merge
-    moved a contact's history into or out of them: their open streams, which carry the
-    contact persons' events their keys see, check on commit what they carry now."""
-    for organization in {o for o in organizations if o is not None}:
+    moved a contact's history into or out of them: the owners of their contact persons
+    are written again on their rows (``visibility.hides_contacts_sql`` reads them there),
+    and their open streams, which carry the contact persons' events their keys see,
+    check on commit what they carry now."""
+    changed = sorted({o for o in organizations if o is not None})
+    await queries.keep_contact_owners(session, changed)
+    for organization in changed:
         await notify_on_commit(session, ACCESS_CHANNEL, f"customer:{organization}")
+
+
+async def recount_contact_owners(on: Executor, organizations: Sequence[UUID]) -> None:
+    """Write these organisations' ``contact_owners`` from their contact persons, for rows
+    written in bulk (the seed's COPY), which :func:`contacts_changed` did not see."""
+    await queries.recount_contact_owners(on, organizations)
 
 
 async def add_identifier(

@@ -21,16 +21,18 @@ organisation's stats and alerts, which count its contact persons' histories too:
 that cannot see every contact person (:func:`hides_contacts_sql`, :func:`sees_every_contact`)
 reads indicators folded from the history it sees instead, and none of its alerts, nor
 the follow-ups of its alerts (tasks, and their events on its timeline: :func:`follows_alert`),
-which copy their titles. On Citus an organisation and its contact persons live on
-different shards, so a statement that knows its customers reads the contact persons'
-side by ``organization_id`` (:func:`hiding_contacts_sql`, :func:`hidden_contact`) instead
-of probing from the organisation's row.
+which copy their titles. Whether a key misses a contact person is read from the
+organisation's own row, which lists the owners of its live contact persons
+(``contact_owners``, kept by ``customers.queries.keep_contact_owners`` wherever a contact
+person joins or leaves an organisation, changes owner, is merged or unmerged): one index
+read where the statement already reads the organisation, a router read on Citus, where
+the contact persons live on other shards.
 """
 
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, exists, false, func, not_, select, true
-from sqlalchemy.orm import aliased
+from sqlalchemy import ColumnElement, Text, cast, false, func, true
+from sqlalchemy.dialects.postgresql import ARRAY, array
 
 from app.core.security import Principal
 from app.customers.models import Customer
@@ -59,50 +61,40 @@ def visible_sql(alias: str, owned_only: str, agent_id: str) -> str:
     return f"(NOT {owned_only}::boolean OR coalesce({alias}.owner_id = {agent_id}::text, false))"
 
 
-def hides_contacts_sql(organization: str, owned_only: str, agent_id: str) -> str:
+def hides_contacts_sql(customer: str, owned_only: str, agent_id: str) -> str:
     """Whether the key of :func:`visibility_args` (``owned_only``, ``agent_id``) cannot see
-    some live contact person of ``organization`` (a uuid; false for a person, who has none),
-    as SQL: false at once for a key that sees everyone."""
-    seen = visible_sql("h", owned_only, agent_id)
-    # SQL of the callers' constants (parameter names, aliases), never of input.
-    return (
-        f"({owned_only}::boolean AND EXISTS (SELECT 1 FROM customers h"  # noqa: S608
-        f" WHERE h.organization_id = {organization} AND h.merged_into IS NULL AND NOT {seen}))"
-    )
+    some live contact person of the ``customers`` row aliased ``customer`` (false for a
+    person, who has none), as SQL: false at once for a key that sees everyone.
+
+    Read from the row itself (its ``contact_owners``), never from its contact persons: on
+    Citus they live on other shards, and a probe by ``organization_id`` inside a statement
+    about the organisation was refused (``0A000``). An ownerless contact person is a NULL
+    in the list, which ``<@`` matches with nothing: it is hidden from every owned-only key,
+    as :func:`visible_sql` says."""
+    return f"({owned_only}::boolean AND NOT {customer}.contact_owners <@ ARRAY[{agent_id}::text])"
 
 
-def hiding_contacts_sql(organizations: str, owned_only: str, agent_id: str) -> str:
-    """:func:`hides_contacts_sql` for many customers at once: a query of those among
-    ``organizations`` (a SQL condition on ``h.organization_id``) with a live contact person
-    the key cannot see (none for a key that sees everyone). Not correlated with the row it
-    filters: Citus runs it once, where a probe per row was refused."""
-    seen = visible_sql("h", owned_only, agent_id)
+def hiding_contacts_sql(customers: str, owned_only: str, agent_id: str) -> str:
+    """:func:`hides_contacts_sql` for many customers at once: a query of the ids of those
+    among ``customers`` (a SQL condition on ``h.id``) with a live contact person the key
+    cannot see (none for a key that sees everyone)."""
+    hides = hides_contacts_sql("h", owned_only, agent_id)
     # SQL of the callers' constants (parameter names, aliases), never of input.
-    return (
-        f"SELECT DISTINCT h.organization_id FROM customers h WHERE {owned_only}::boolean"  # noqa: S608
-        f" AND {organizations} AND h.merged_into IS NULL AND NOT {seen}"
-    )
+    return f"SELECT h.id FROM customers h WHERE {customers} AND {hides}"  # noqa: S608
 
 
 def sees_every_contact(principal: Principal, customer: Any = Customer) -> ColumnElement[bool]:
-    """:func:`hides_contacts_sql` negated, as an ORM clause on ``customer``: the customers
-    whose every live contact person ``principal`` sees (all of them for a key that sees
-    everyone)."""
+    """:func:`hides_contacts_sql` negated, as an ORM clause on ``customer`` (the mapped
+    class or an alias of it, already in the statement): the customers whose every live
+    contact person ``principal`` sees (all of them for a key that sees everyone)."""
     if sees_everyone(principal):
         return true()
-    contact = aliased(Customer)
-    return ~exists(
-        select(1).where(contact.organization_id == customer.id, hidden_contact(principal, contact))
-    )
-
-
-def hidden_contact(principal: Principal, contact: Any = Customer) -> ColumnElement[bool]:
-    """A live contact person (of any organisation) that ``principal`` cannot see, as an ORM
-    clause on ``contact``: what :func:`sees_every_contact` looks for, to be read from the
-    contact persons' side by their ``organization_id`` (on Citus an organisation and its
-    contact persons live on different shards, so no statement joins them)."""
-    seen = func.coalesce(visible_to(principal, contact), false())
-    return and_(contact.merged_into.is_(None), not_(seen))
+    owners = customer.contact_owners
+    if principal.agent_id is None:  # sees no contact person at all
+        condition: ColumnElement[bool] = func.cardinality(owners) == 0
+        return condition
+    seen: ColumnElement[bool] = owners.contained_by(cast(array([principal.agent_id]), ARRAY(Text)))
+    return seen
 
 
 # The events that record a follow-up of an alert or an incident (a task or a rule's

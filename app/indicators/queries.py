@@ -117,7 +117,8 @@ def snapshot_sql(customer: str, alert_limit: str, owned_only: str, agent_id: str
     reads."""
     return f"""
 SELECT s.state, coalesce(s.indicators->'flags', '[]'::jsonb) AS flags, s.updated_at,
-  {hides_contacts_sql(customer, owned_only, agent_id)} AS hidden,
+  coalesce((SELECT {hides_contacts_sql("h", owned_only, agent_id)} FROM customers h
+    WHERE h.id = {customer}), false) AS hidden,
   (SELECT coalesce(json_agg(a ORDER BY a.id DESC), '[]'::json) FROM (
      SELECT id, customer_id, rule, code, severity, title, detail, owner_id, status, raised_at,
             acknowledged_at, acknowledged_by, acknowledged_by_key_id, cleared_at

@@ -4,7 +4,6 @@ text touches nothing outside it."""
 
 import itertools
 import math
-from collections import defaultdict
 
 from app.text.cleaning import Cleaner
 from app.text.language import LanguageDetector
@@ -82,6 +81,9 @@ class _Words:
 
     def shouted(self, start: int, end: int) -> bool:
         """Whether a word of ``start:end`` is written in capitals (three letters or more)."""
+        if end - start == 1:  # most terms: no generator
+            word = self.written[start]
+            return len(word) >= 3 and word.isupper()
         return any(len(word) >= 3 and word.isupper() for word in self.written[start:end])
 
     def sentence(self) -> list[int]:
@@ -121,10 +123,7 @@ class TextAnalyser:
             return self._unsupported(language, confidence)
         lexicon = self._lexicons[language] if language else self._any_language
         words = _Words(own)
-        matches = lexicon.find(words.folded)
-        by_category: dict[str, list[Match]] = defaultdict(list)
-        for match in matches:
-            by_category[match.entry.category].append(match)
+        by_category = lexicon.by_category(words.folded)
         intents = self._intents(by_category, asks="?" in words.folded)
         abusive = _terms(by_category[_ABUSIVE])
         sentiment, polar_terms = self._sentiment(words, by_category, intents, bool(abusive))

@@ -7,6 +7,7 @@ dictionary look-ups per word, whatever the number of terms: a regex alternation 
 same terms tries each one at every position.
 """
 
+import functools
 import itertools
 import operator
 import re
@@ -86,6 +87,11 @@ class Match(NamedTuple):
     words: str  # the words of the text that matched, folded
 
 
+# A match made from its tuple in C: the named tuple's own constructor is a Python function
+# (0.72 against 0.34 µs a match, and a 1 KB text makes about 35).
+_match = functools.partial(tuple.__new__, Match)
+
+
 def _alternatives(word: str) -> list[tuple[tuple[str, bool], ...]]:
     """Each alternative of one written word, as the words it folds into."""
     if word == GAP:
@@ -152,15 +158,21 @@ class Lexicon:
     def find(self, words: list[str]) -> list[Match]:
         """Every occurrence of every term in ``words`` (folded), overlaps included, in the
         order of their first word."""
-        found: list[Match] = []
-        append = found.append
+        found = itertools.chain.from_iterable(self.by_category(words).values())
+        return sorted(found, key=operator.itemgetter(0))
+
+    def by_category(self, words: list[str]) -> dict[str, list[Match]]:
+        """``find``'s matches by their entry's category, each category's in the order of
+        their first word: what the analyser reads, with no pass over the matches to sort
+        them out."""
+        found: defaultdict[str, list[Match]] = defaultdict(list)
         # Most words start no term: their positions drop out in one pass of look-ups, in C
         # (a comprehension over every word was a fifth of the time here).
         known = list(map(self._starting.get, words, itertools.repeat(_UNSEEN)))
         starting = itertools.compress(
             enumerate(known), map(operator.is_not, known, itertools.repeat(None))
         )
-        present = set(words)
+        present: set[str] | None = None  # the text's words, for a term of three or a gap
         last = len(words) - 1
         for i, known_entries in starting:
             word = words[i]
@@ -168,22 +180,28 @@ class Lexicon:
             if entries is None:
                 continue
             for entry in entries.alone:
-                append(Match(i, i + 1, entry, word))
+                found[entry.category].append(_match((i, i + 1, entry, word)))
             if i < last and entries.by_next:
                 for entry in entries.by_next.get(words[i + 1], ()):
                     if len(entry.tail) == 1:
                         end = i + 2
-                    elif entry.needs <= present:
-                        end = _tail_end(words, i + 2, entry.tail[1:])
                     else:
-                        continue
+                        present = set(words) if present is None else present
+                        if not entry.needs <= present:
+                            continue
+                        end = _tail_end(words, i + 2, entry.tail[1:])
                     if end:
-                        append(Match(i, end, entry, " ".join(words[i:end])))
+                        found[entry.category].append(
+                            _match((i, end, entry, " ".join(words[i:end])))
+                        )
             for entry in entries.other:
+                present = set(words) if present is None else present
                 if entry.needs <= present:
                     end = _tail_end(words, i + 1, entry.tail)
                     if end:
-                        append(Match(i, end, entry, " ".join(words[i:end])))
+                        found[entry.category].append(
+                            _match((i, end, entry, " ".join(words[i:end])))
+                        )
         return found
 
 
@@ -237,8 +255,15 @@ def _tail_end(words: list[str], j: int, tail: tuple[tuple[str, bool], ...]) -> i
     return j
 
 
-def longest_first(matches: Iterable[Match]) -> list[Match]:
+def longest_first(matches: list[Match]) -> list[Match]:
     """Non-overlapping matches, the longest winning where two overlap, in text order."""
+    end = 0
+    for match in matches:
+        if match.start < end:
+            break
+        end = match.end
+    else:  # in text order and none overlapping, as most texts' are: all of them
+        return matches
     chosen: list[Match] = []
     taken: set[int] = set()
     for match in sorted(matches, key=lambda m: (m.start - m.end, m.start)):

@@ -246,7 +246,7 @@ async def page_rows(
         conditions.append(f"occurred_at < {bind(query.until, 'timestamptz')}")
     if query.reader[0]:
         owned_only, agent_id = bind(query.reader[0], "boolean"), bind(query.reader[1], "text")
-        hiding = hiding_contacts_sql("h.organization_id = ANY($1::uuid[])", owned_only, agent_id)
+        hiding = hiding_contacts_sql("h.id = ANY($1::uuid[])", owned_only, agent_id)
         conditions.append(f"NOT ({follows_alert_sql('events')} AND customer_id IN ({hiding}))")
     if after is not None:
         moment, position = bind(after[0], "timestamptz"), bind(after[1], "uuid")
@@ -302,9 +302,7 @@ def recent_sql(
     constant LIMIT, which Citus passes on to the shards)."""
     if not limits:  # the same columns, no rows; the parameter typed all the same
         return _NO_RECENT + f" AND {wants}::jsonb IS NULL"
-    hiding = hiding_contacts_sql(
-        "h.organization_id IN (SELECT id FROM family)", owned_only, agent_id
-    )
+    hiding = hiding_contacts_sql("h.id IN (SELECT id FROM family)", owned_only, agent_id)
     branches = " UNION ALL ".join(
         _recent_branch(n, f"({wants}::jsonb -> {n - 1})", limit)
         for n, limit in enumerate(limits, start=1)

@@ -3,13 +3,16 @@ as the model reads every byte, a term tried only where its words are, a reply he
 tried only where a line starts."""
 
 import math
+import random
+import re
 
 import pytest
 
 from app.text import language
-from app.text.cleaning import Cleaner
+from app.text.analyser import TextAnalyser, _Words
+from app.text.cleaning import Cleaner, LineStarts
 from app.text.language import LanguageDetector
-from app.text.lexicon import Lexicon
+from app.text.lexicon import Entry, Lexicon, Match, _tail_end, longest_first
 from app.text.rules import EmailRules, default_rules
 from bench.text_analysis import kilobyte_texts, load_labelled
 
@@ -65,6 +68,98 @@ def test_forgetting_words_leaves_the_scores_as_they_were(
     for _ in range(2):  # each text makes it forget the words before
         assert forgetful.total(first) == pytest.approx(expected[0])
         assert forgetful.total(second) == pytest.approx(expected[1])
+
+
+def _every_match(lexicon: Lexicon, words: list[str]) -> dict[str, list[tuple[object, ...]]]:
+    """The long way round: every entry tried at every word."""
+    found: dict[str, list[tuple[object, ...]]] = {}
+    for i, word in enumerate(words):
+        entries = list(lexicon._exact.get(word, ()))
+        entries += [e for stem, es in lexicon._prefix.items() if word.startswith(stem) for e in es]
+        for entry in entries:
+            end = _tail_end(words, i + 1, entry.tail) if entry.tail else i + 1
+            if end:
+                match = (i, end, entry.term, " ".join(words[i:end]))
+                found.setdefault(entry.category, []).append(match)
+    return {category: sorted(matches) for category, matches in found.items()}
+
+
+def test_the_terms_are_found_as_every_term_tried_at_every_word() -> None:
+    """Each category's matches, in text order, on every labelled text and 1 KB text in each
+    language's lexicon, and on word salads of the rules' own words."""
+    analyser = TextAnalyser(default_rules())
+    rows = load_labelled()
+    texts = [row["text"] for row in rows] + kilobyte_texts(rows)
+    vocabulary = sorted({word for text in texts for word in _Words(text).folded})
+    draw = random.Random(3)
+    salads = [draw.choices(vocabulary + [",", "."] * 20, k=80) for _ in range(100)]
+    for lexicon in [*analyser._lexicons.values(), analyser._any_language]:
+        for words in [_Words(text).folded for text in texts] + salads:
+            got = {
+                category: sorted((m.start, m.end, m.entry.term, m.words) for m in matches)
+                for category, matches in lexicon.by_category(words).items()
+                if matches
+            }
+            assert got == _every_match(lexicon, words)
+            for matches in lexicon.by_category(words).values():
+                assert [m.start for m in matches] == sorted(m.start for m in matches)
+
+
+def test_the_longest_of_overlapping_terms_wins_whatever_the_order_given() -> None:
+    """``longest_first`` against choosing one span at a time, longest then leftmost."""
+    entry = Entry("sentiment", "x", 1.0, ())
+    draw = random.Random(5)
+    for _ in range(2000):
+        spans = {
+            (start, start + draw.choice([1, 1, 1, 2, 3])) for start in range(draw.randint(0, 12))
+        }
+        spans = set(draw.sample(sorted(spans), k=draw.randint(0, len(spans))))
+        matches = [Match(start, end, entry, "x") for start, end in spans]
+        if draw.random() < 0.5:
+            matches.sort()
+        taken: set[int] = set()
+        expected = []
+        for start, end in sorted(spans, key=lambda span: (span[0] - span[1], span[0])):
+            if taken.isdisjoint(range(start, end)):
+                expected.append((start, end))
+                taken.update(range(start, end))
+        assert [(m.start, m.end) for m in longest_first(matches)] == sorted(expected)
+
+
+def _random_texts(count: int) -> list[str]:
+    """Texts of letters, accents, spaces, punctuation, digits, emoji and other scripts."""
+    alphabet = "abcdefghijklmnopqrstuvwxyzABCDE áéíóúçãñœßÉ  .,;:!?'-_\n\t0123456789@#/👍😡€✓ЖжΩ中"
+    draw = random.Random(7)
+    return ["".join(draw.choices(alphabet, k=draw.randint(0, 400))) for _ in range(count)]
+
+
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        r"^\s*(?:agent|agente)\s*:\s?",  # \s* reaches over blank lines
+        r"^[ \t]*(?:on)\s[^\n]{0,200}(?:wrote)\s?:",
+        r"(?:^--\s*$)|(?:^from:)",
+        r"^$",  # an empty line, or the end after a last line break
+    ],
+)
+def test_a_pattern_at_line_starts_is_found_where_matching_each_line_start_finds_it(
+    pattern: str,
+) -> None:
+    compiled = re.compile(pattern, re.IGNORECASE | re.MULTILINE)
+    starts = LineStarts.of(compiled)
+    rows = load_labelled()
+    texts = [row["text"] for row in rows] + kilobyte_texts(rows) + _random_texts(200)
+    texts += ["", "\n", "Agent: hi", "hi\n\n  \nAgent: no", "x\nOn Monday, A wrote:", "a\n--"]
+    for text in texts:
+        expected = next(
+            (
+                start
+                for start in [0, *(m.end() for m in re.finditer("\n", text))]
+                if compiled.match(text, start)
+            ),
+            None,
+        )
+        assert starts.first(text) == expected, text
 
 
 def _lexicon(*terms: str) -> Lexicon:
