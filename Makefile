@@ -9,7 +9,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint openapi bench mutation fuzz-long cluster cluster-stop cluster-status cluster-check cluster-explore cluster-test
+.PHONY: run test lint openapi bench mutation fuzz-long cluster cluster-stop cluster-status cluster-check cluster-explore cluster-test cluster-bench
 
 $(STAMP): pyproject.toml constraints.txt
 	@$(PYTHON) -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
@@ -81,3 +81,9 @@ cluster-test: cluster
 # Distributes the schema on a database of its own and reports what Citus refuses.
 cluster-explore: cluster
 	$(BIN)/python -m cluster explore
+
+# `make bench` on the cluster: a database of its own (bench) made again on every node,
+# migrated and placed as the suite's, then the same benchmark on it (BENCH_ARGS passes
+# its options, e.g. BENCH_ARGS="--customers 5000 --rounds 2").
+cluster-bench: cluster
+	BENCH_DATABASE_URL="$$($(BIN)/python -m cluster database bench)" $(BIN)/python -m bench $(BENCH_ARGS)

@@ -1,8 +1,10 @@
-"""`python -m cluster start|stop|status|url|build|destroy|explore|distribute`.
+"""`python -m cluster start|stop|status|url|build|destroy|explore|distribute|database`.
 
 `start` builds Citus when needed, starts the coordinator and two workers, prepares the
 database and prints the coordinator's URL on its last line (progress goes to stderr).
-`distribute` places the tables of a migrated database as cluster/placement.py decides.
+`distribute` places the tables of a migrated database as cluster/placement.py decides;
+`database NAME` makes a database of that name again on every node, migrated and placed
+so, and prints its URL (`make cluster-bench` benchmarks the service on one).
 """
 
 import argparse
@@ -35,6 +37,8 @@ def main(argv: list[str] | None = None) -> int:
             command.add_argument(
                 "--shard-count", type=int, help="shards of each new group (Citus's default: 32)"
             )
+        if run is database:
+            command.add_argument("name", help="the database, made again on every node")
     args = parser.parse_args(argv)
     options = {k: v for k, v in vars(args).items() if k not in ("command", "run")}
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
@@ -125,6 +129,25 @@ def distribute(layout: Layout, url: str | None = None, shard_count: int | None =
         raise ClusterError(f"{len(outcome.refusals)} tables are not placed as decided")
 
 
+def database(layout: Layout, name: str) -> None:
+    """Make the database ``name`` again on every node, migrate and place it, print its URL.
+
+    What it held is dropped: a database for a benchmark, never the suite's or a user's."""
+    from app.core.migrations import upgrade_to_head
+
+    from cluster import distribution
+
+    coordinator = layout.coordinator.url()
+    url = citus.on_database(coordinator, name)
+    asyncio.run(citus.recreate(url, registered_in=coordinator))
+    upgrade_to_head(url)
+    outcome = asyncio.run(distribution.distribute(url))
+    log.info("%s", outcome.text())
+    if outcome.refusals:
+        raise ClusterError(f"{len(outcome.refusals)} tables are not placed as decided")
+    print(url, flush=True)
+
+
 COMMANDS = {
     "start": start,
     "stop": stop,
@@ -134,6 +157,7 @@ COMMANDS = {
     "destroy": destroy,
     "explore": explore,
     "distribute": distribute,
+    "database": database,
 }
 
 

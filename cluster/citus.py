@@ -38,7 +38,7 @@ async def recreate(url: str, registered_in: str | None = None) -> None:
     if not workers:
         raise ClusterError(f"no workers are registered in {url}")
     for node in (url, *workers):
-        conn = await asyncpg.connect(_database(node, "postgres"))
+        conn = await asyncpg.connect(on_database(node, "postgres"))
         try:
             await conn.execute(f'DROP DATABASE IF EXISTS "{_name(node)}" WITH (FORCE)')
         finally:
@@ -80,7 +80,7 @@ async def _prepare(coordinator: str, workers: list[str]) -> None:
 
 
 async def _database_with_citus(url: str) -> None:
-    conn = await asyncpg.connect(_database(url, "postgres"))
+    conn = await asyncpg.connect(on_database(url, "postgres"))
     try:
         if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", _name(url)):
             # The embedded server's locale (LANG=C.UTF-8): lower() and unaccent search
@@ -102,7 +102,8 @@ def _at(url: str, host: str, port: int) -> str:
     return make_url(url).set(host=host, port=port).render_as_string(hide_password=False)
 
 
-def _database(url: str, database: str) -> str:
+def on_database(url: str, database: str) -> str:
+    """``url`` (its server and user) naming the database ``database``."""
     return make_url(url).set(database=database).render_as_string(hide_password=False)
 
 
