@@ -378,9 +378,9 @@ def _next_change(
         leaves(at, HOURS_4)
         if at >= today:  # counted today until the UTC midnight after it
             called = datetime.fromisoformat(at).astimezone(UTC)
-            ends.append(
-                called.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-            )
+            midnight = called.replace(hour=0, minute=0, second=0, microsecond=0)
+            with contextlib.suppress(OverflowError):  # after 9999-12-31: never
+                ends.append(midnight + timedelta(days=1))
     placed, median_days = purchases
     if placed:
         for days in (policy.at_risk_days, policy.new_days):
