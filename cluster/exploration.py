@@ -519,7 +519,7 @@ def _writes(s: Sample) -> list[Probe]:
         Probe("merge: mark the absorbed customer (as the ORM writes it)",
          "UPDATE customers SET status = 'merged', merged_into = $2, merge_root = $2 "
          "WHERE id = $1", (s.other_id, s.customer_id)),
-        Probe("merge, owner change, erasure: the family follows its root's owner, notified "
+        Probe("merge, owner change: the family follows its root's owner, notified "
               "(customers.queries._ACCESS_CHANGED)",
          customers._ACCESS_CHANGED, ([s.other_id], s.customer_id, "explore")),
         Probe("a failed delivery replayed: its row locked (ingest.repository.get_for_update)",

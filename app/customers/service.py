@@ -462,11 +462,6 @@ async def survivors(on: Executor, customer_ids: Sequence[UUID]) -> set[UUID]:
     return await queries.survivors_of(on, customer_ids)
 
 
-async def erased(session: AsyncSession, customer: CustomerOut, family: Sequence[UUID]) -> None:
-    """The erasure of ``customer`` changed the status of its ``family``: notified."""
-    await queries.access_changed(session, family, customer.id, customer.owner_id)
-
-
 async def family(on: Executor, customer_id: UUID) -> list[UUID]:
     """The ids whose events form a customer's timeline: itself and everyone merged into it."""
     return await queries.family_ids(on, customer_id)

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, and_, case, not_, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, not_, or_, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -162,18 +162,3 @@ class MessageRepository:
             .with_for_update()
         )
         return (await self.session.scalars(statement)).first()
-
-    async def forget(self, customer_ids: Sequence[UUID], now: datetime) -> None:
-        """Wipe the fields (they may name the customer), the reasons (a provider's may
-        spell their address) and the callback links of these customers' messages."""
-        await self.session.execute(
-            update(Message)
-            .where(Message.customer_id.in_(list(customer_ids)))
-            .values(
-                fields={},
-                reason=None,
-                callback_token=None,
-                status=case((Message.status == "queued", "cancelled"), else_=Message.status),
-                status_at=now,
-            )
-        )

@@ -329,9 +329,3 @@ async def request_callback(
         raise invalid_field("body.slot", reason)
     await _callback(session, message, "link", slot.isoformat(), None, settings, clock)
     return True
-
-
-async def forget(session: AsyncSession, customer_ids: list[UUID], clock: Clock) -> None:
-    """An erasure: the messages to these customers keep their status and channel only;
-    queued ones are cancelled, and their callback links stop working."""
-    await MessageRepository(session).forget(customer_ids, clock.now())

@@ -82,7 +82,7 @@ async def export_customer(
 async def erase_customer(
     customer_id: UUID,
     body: ErasureIn,
-    session: SessionDep,
+    request: Request,
     principal: Admin,
     settings: SettingsDep,
     clock: ClockDep,
@@ -91,7 +91,9 @@ async def erase_customer(
     types, times, channels, amounts, currencies and skus stay, so company figures do not
     change. The customer keeps its id with status `erased`; a `customer.erased` event
     records when and why. Repeating the request returns `already_erased: true`."""
-    return await service.erase(session, customer_id, body, principal, settings, clock)
+    # Not the request's unit of work: the erasure commits in two transactions of its own.
+    database = request.app.state.db
+    return await service.erase(database, customer_id, body, principal, settings, clock)
 
 
 @router.get(

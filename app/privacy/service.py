@@ -18,8 +18,6 @@ from app.core.security import Principal
 from app.customers import service as customers
 from app.customers.schemas import CustomerOut, CustomerStatus
 from app.indicators import service as indicators
-from app.messages import service as messages
-from app.outbox import queries as outbox
 from app.privacy import queries
 from app.privacy.schemas import (
     AccessEntry,
@@ -29,7 +27,6 @@ from app.privacy.schemas import (
     RetentionPolicy,
     RetentionReport,
 )
-from app.text import service as text
 
 
 class CustomerMergedFields(BaseModel):
@@ -109,7 +106,7 @@ async def export_stream(
 
 
 async def erase(
-    session: AsyncSession,
+    database: Database,
     customer_id: UUID,
     request: ErasureIn,
     principal: Principal,
@@ -118,26 +115,28 @@ async def erase(
 ) -> ErasureReceipt:
     """Remove the customer's personal data everywhere (the words its messages' analyses
     matched included); the history keeps what is not personal, and the stats are rebuilt
-    from it. Repeating an erasure is harmless.
+    from it. Repeating an erasure is harmless, and finishes one a failure interrupted.
+
+    Two transactions, one role each: on Citus a shard that one user changed cannot be
+    read or changed over another user's connection in the same transaction (``25001``;
+    docs/scaling.md). The erasure function, as the tables' owner, makes every change of
+    the erasure itself (the customer, its history, deliveries, identifiers, keys, text
+    analyses and messages, the ``customer.erased`` event, its outbox fact and the access
+    notification) and commits; then the service, as its login, rebuilds the stats from
+    what is kept. The rebuild is made on a repeated request too: a failure between the
+    two leaves the stats as they were (a failed payment's reason among them) until the
+    request, which got no receipt, is made again.
 
     ``erased_at`` (the receipt, the wiped deliveries, the ``customer.erased`` event) is the
     erasure function's own ``now()``: the moment the database made the change, a record
     that no decision reads."""
-    customer = await _not_merged_away(session, customer_id, principal, "erase")
-    erased_event = new_id()
-    receipt = await queries.erase(
-        session, customer.id, erased_event, request.reason, request.requested_at
-    )
-    # The words analyses matched are the customer's own text; their labels stay, as the
-    # event's kept fields do.
-    family = await customers.family(session, customer.id)
-    await text.erase_terms(session, family)
-    if not receipt["already_erased"]:
-        await customers.erased(session, customer, family)
-        # The erasure function appends customer.erased itself, outside the timeline's append.
-        await outbox.announce(session, [outbox.Fact("customer.erased", customer.id, erased_event)])
+    async with database.sessionmaker() as session, session.begin():
+        customer = await _not_merged_away(session, customer_id, principal, "erase")
+        receipt = await queries.erase(
+            session, customer.id, new_id(), request.reason, request.requested_at
+        )
+    async with database.sessionmaker() as session, session.begin():
         await indicators.rebuild(session, [customer.id], settings, clock)
-        await messages.forget(session, family, clock)
     return ErasureReceipt(customer_id=customer.id, **receipt)
 
 

@@ -1,10 +1,9 @@
 """Prepared statements of text analysis (the driver path): the rules every append reads,
-the analyses stored beside the events and their erasure."""
+the analyses stored beside the events (their erasure is the erasure function's, migration 0036)."""
 
 import json
 from collections.abc import Sequence
 from typing import Any
-from uuid import UUID
 
 from app.core.db import Executor, driver_connection
 
@@ -84,14 +83,3 @@ def arrays(rows: Sequence[dict[str, Any]]) -> list[list[Any]]:
         [r["abusive"] for r in rows],
         [json.dumps(r["terms"], separators=(",", ":")) for r in rows],
     ]
-
-
-async def erase_terms(on: Executor, customer_ids: Sequence[UUID]) -> int:
-    """Forget the words that matched in these customers' analyses; labels and scores stay."""
-    conn = await driver_connection(on)
-    done = await conn.execute(
-        "UPDATE text_analyses SET terms = NULL "
-        "WHERE customer_id = ANY($1::uuid[]) AND terms IS NOT NULL",
-        list(customer_ids),
-    )
-    return int(done.split()[-1])

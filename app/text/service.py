@@ -142,11 +142,6 @@ async def store(on: Executor, analyses: Sequence[dict[str, Any]]) -> None:
     await queries.store(on, analyses)
 
 
-async def erase_terms(on: Executor, customer_ids: Sequence[UUID]) -> int:
-    """Forget the matched words of these customers' analyses (an erasure)."""
-    return await queries.erase_terms(on, customer_ids)
-
-
 # --- the admin's rules ------------------------------------------------------------------
 
 

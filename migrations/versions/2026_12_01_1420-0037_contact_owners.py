@@ -10,7 +10,7 @@ person joins or leaves an organisation, changes owner, is merged or unmerged
 (``customers.queries.keep_contact_owners``). Existing rows are filled here the same way.
 
 Revision ID: 0037
-Revises: 0035
+Revises: 0036
 Create Date: 2026-12-01 14:20:00+00:00
 """
 
@@ -19,7 +19,7 @@ from collections.abc import Sequence
 from alembic import op
 
 revision: str = "0037"
-down_revision: str | None = "0035"
+down_revision: str | None = "0036"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

@@ -169,8 +169,9 @@ async def test_sendgrid_events_on_our_message_update_its_status(
 
 
 async def test_an_erasure_cancels_queued_messages_and_wipes_their_fields(
-    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession, clock: Any
+    live: tuple[httpx.AsyncClient, dict[str, str]], session: AsyncSession, clock: Any
 ) -> None:
+    client, admin = live
     customer = await new_customer(client, admin)
     body = {"template": "carrier_delay", "fields": {"incident_title": "Ana Ruiz's order"}}
     sent = await client.post(f"/v1/customers/{customer}/messages", json=body, headers=admin)

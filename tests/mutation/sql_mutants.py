@@ -255,6 +255,49 @@ MUTANTS: tuple[SqlMutant, ...] = (
         "version = version",
         "changes to a customer advance its version (its ETag): a stale If-Match is refused",
     ),
+    # -- what the service once did beside the function (migration 0036) ----------------
+    SqlMutant(
+        "keeps the words the analyses matched",
+        ERASE,
+        "UPDATE text_analyses SET terms = NULL",
+        "UPDATE text_analyses SET terms = terms",
+        "the words that the analyses of its messages matched (text_analyses.terms)",
+    ),
+    SqlMutant(
+        "keeps its messages' fields",
+        ERASE,
+        "SET fields = '{}'::jsonb, ",
+        "SET ",
+        "its messages keep their status and channel only",
+    ),
+    SqlMutant(
+        "leaves its queued messages queued",
+        ERASE,
+        "CASE WHEN status = 'queued' THEN 'cancelled' ELSE status END",
+        "status",
+        "queued ones are cancelled",
+    ),
+    SqlMutant(
+        "announces no customer.erased to subscribers",
+        ERASE,
+        "AND s.kinds && ARRAY['customer.erased', 'customer.*']",
+        "AND false",
+        "a customer.erased fact for the subscriptions that want it",
+    ),
+    SqlMutant(
+        "tells no one that the family's access changed",
+        ERASE,
+        "PERFORM pg_notify('ch_access', 'customer:' || member::text) FROM unnest(family) member;",
+        "",
+        "a live timeline of an erased customer closes",
+    ),
+    SqlMutant(
+        "tells only of the customer, not of those merged into it",
+        ERASE,
+        "FROM unnest(family) member",
+        "FROM unnest(ARRAY[p_customer]) member",
+        "a live timeline of an erased customer (or of one merged into it) closes",
+    ),
     # -- retention ---------------------------------------------------------------------
     SqlMutant(
         "expires every type, not the one given",
@@ -280,8 +323,8 @@ MUTANTS: tuple[SqlMutant, ...] = (
     SqlMutant(
         "reports no customer whose history shrank",
         EXPIRE,
-        "SELECT gone.customer_id, count(*) FROM gone GROUP BY gone.customer_id",
-        "SELECT gone.customer_id, count(*) FROM gone WHERE false GROUP BY gone.customer_id",
+        "            RETURN NEXT;",
+        "            NULL;",
         "customers whose history shrank get their indicators rebuilt",
     ),
     SqlMutant(

@@ -1,5 +1,6 @@
 """Erasure: personal data leaves every column of every table; company figures stay."""
 
+import asyncio
 import base64
 import json
 import re
@@ -16,8 +17,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
 from app.core.db import plain_url
+from app.core.security import ACCESS_CHANNEL
+from app.indicators import service as indicators
 from tests.privacy.scan import columns_holding
-from tests.support.api import append
+from tests.support.api import append, new_customer
 from tests.support.clock import ControlledClock
 from tests.support.fixtures import AppLog
 from tests.support.webhooks import (
@@ -251,8 +254,9 @@ async def personal_data_left(session: AsyncSession) -> list[str]:
 
 
 async def test_erasure_leaves_no_personal_data_and_the_figures_unchanged(
-    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession, app_log: AppLog
+    live: tuple[httpx.AsyncClient, dict[str, str]], session: AsyncSession, app_log: AppLog
 ) -> None:
+    client, admin = live
     customer = await rich_history(client, admin)
     # A batch naming her and a refund of an order not recorded yet: kept failed, awaiting
     # that order. Once she is erased, it awaits nothing (its body is gone).
@@ -374,8 +378,9 @@ async def test_erasure_leaves_no_personal_data_and_the_figures_unchanged(
 
 
 async def test_an_organisations_erasure_removes_its_legal_name_and_website(
-    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
+    live: tuple[httpx.AsyncClient, dict[str, str]], session: AsyncSession
 ) -> None:
+    client, admin = live
     created = await client.post(
         "/v1/customers",
         json={
@@ -402,11 +407,12 @@ async def test_an_organisations_erasure_removes_its_legal_name_and_website(
 
 
 async def test_an_identifier_written_into_a_kept_field_is_erased_too(
-    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
+    live: tuple[httpx.AsyncClient, dict[str, str]], session: AsyncSession
 ) -> None:
     """The kept fields (ids, skus, statuses, categories) stay for the figures; one that
     spells the customer's email, phone (in any spelling) or external id is personal data
     all the same, and goes. What names nobody stays."""
+    client, admin = live
     created = await client.post(
         "/v1/customers",
         json={
@@ -448,10 +454,11 @@ async def test_an_identifier_written_into_a_kept_field_is_erased_too(
 
 
 async def test_a_retry_of_an_erased_fact_records_nothing_new(
-    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
+    live: tuple[httpx.AsyncClient, dict[str, str]], session: AsyncSession
 ) -> None:
     """Keys are kept hashed after an erasure: a platform sending a fact again (a Shopify
     order in a new delivery, an API retry with the same key) is still a duplicate."""
+    client, admin = live
     customer = await rich_history(client, admin)
     erased = await client.post(
         f"/v1/customers/{customer}/erasure",
@@ -485,6 +492,98 @@ async def test_a_retry_of_an_erased_fact_records_nothing_new(
         text("SELECT count(*) FROM event_keys WHERE key LIKE :k"), {"k": f"%{EMAIL}%"}
     )
     assert keys == 0
+
+
+async def test_an_erasure_cut_short_before_the_stats_is_finished_by_repeating_it(
+    live: tuple[httpx.AsyncClient, dict[str, str]],
+    session: AsyncSession,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The erasure commits in two transactions (the owner's function, then the service's
+    rebuild of the stats): one that fails between them has erased everything but the
+    stats, and answers no receipt; made again, it rebuilds them and says it was done."""
+    client, admin = live
+    customer = await rich_history(client, admin)
+    declined = {
+        "type": "payment.failed",
+        "occurred_at": "2026-04-18T11:00:00Z",
+        "payload": {"payment_id": "pi_78", "amount": "10.00", "currency": "EUR",
+                    "reason": f"card of {NAME} declined"},
+    }  # fmt: skip
+    assert (await append(client, admin, customer, declined)).status_code == 201
+
+    async def cut_short(*_: Any) -> int:
+        raise ConnectionResetError("the service lost its database between the two")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(indicators, "rebuild", cut_short)
+        failed = await client.post(
+            f"/v1/customers/{customer}/erasure",
+            json={"reason": "asked", "requested_at": "2026-11-20T09:00:00Z"},
+            headers=admin,
+        )
+    assert failed.status_code == 503, failed.text
+    left = await personal_data_left(session)
+    assert left and {hit.split(".")[0] for hit in left} == {"customer_stats"}, left
+
+    again = await client.post(
+        f"/v1/customers/{customer}/erasure",
+        json={"reason": "asked", "requested_at": "2026-11-20T09:00:00Z"},
+        headers=admin,
+    )
+    assert again.status_code == 200 and again.json()["already_erased"] is True, again.text
+    assert await personal_data_left(session) == []
+    erased = await session.scalar(
+        text("SELECT count(*) FROM events WHERE customer_id = :c AND type = 'customer.erased'"),
+        {"c": customer},
+    )
+    assert erased == 1
+
+
+async def test_an_erasure_is_announced_to_subscribers_and_to_whoever_watches_the_family(
+    live: tuple[httpx.AsyncClient, dict[str, str]], session: AsyncSession, service_url: str
+) -> None:
+    """The erasure writes ``customer.erased`` to the outbox for a subscription that wants
+    it, and tells the access channel about the customer and everyone merged into it (a
+    live timeline of theirs closes); a repeat announces nothing more."""
+    client, admin = live
+    subscribed = await client.post(
+        "/v1/webhook-subscriptions",
+        json={"url": "http://127.0.0.1:9/erasures", "kinds": ["customer.*"]},
+        headers=admin,
+    )
+    assert subscribed.status_code == 201, subscribed.text
+    ana, twin = await new_customer(client, admin), await new_customer(client, admin)
+    merged = await client.post(
+        f"/v1/customers/{ana}/merge", json={"source_customer_id": twin}, headers=admin
+    )
+    assert merged.status_code == 200, merged.text
+    listener = await asyncpg.connect(plain_url(service_url))
+    heard: set[str] = set()
+    await listener.add_listener(ACCESS_CHANNEL, lambda *told: heard.add(told[3]))
+    try:
+        for reason in ("asked", "asked again"):
+            erased = await client.post(
+                f"/v1/customers/{ana}/erasure",
+                json={"reason": reason, "requested_at": "2026-11-20T09:00:00Z"},
+                headers=admin,
+            )
+            assert erased.status_code == 200, erased.text
+        for _ in range(50):
+            if heard >= {f"customer:{ana}", f"customer:{twin}"}:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        await listener.close()
+    assert heard >= {f"customer:{ana}", f"customer:{twin}"}, heard
+    record = await session.scalar(
+        text("SELECT id FROM events WHERE customer_id = :c AND type = 'customer.erased'"),
+        {"c": ana},
+    )
+    facts = await session.execute(
+        text("SELECT customer_id, subject_id FROM outbox WHERE kind = 'customer.erased'")
+    )
+    assert [tuple(map(str, fact)) for fact in facts] == [(ana, str(record))]
 
 
 @pytest.mark.parametrize(
@@ -596,8 +695,7 @@ def strings_of(doc: Any, key: str = "") -> Iterator[str]:
 
 
 async def test_every_value_she_gave_leaves_every_table_and_a_shared_batch_goes_whole(
-    client: httpx.AsyncClient,
-    admin: dict[str, str],
+    live: tuple[httpx.AsyncClient, dict[str, str]],
     session: AsyncSession,
     app_log: AppLog,
     clock: ControlledClock,
@@ -608,6 +706,7 @@ async def test_every_value_she_gave_leaves_every_table_and_a_shared_batch_goes_w
     promises to keep it. A field added to her history is searched for without anyone
     listing it. A SendGrid batch that named her and another customer is wiped whole; the
     other customer keeps the event it gave them."""
+    client, admin = live
     sent: list[bytes] = []
 
     async def record(request: httpx.Request) -> None:

@@ -230,8 +230,9 @@ async def test_an_admin_tunes_the_rules_and_the_next_text_is_read_with_them(
 
 
 async def test_erasure_removes_the_matched_words_and_keeps_the_labels(
-    client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock, session: AsyncSession
+    live: tuple[httpx.AsyncClient, dict[str, str]], clock: ControlledClock, session: AsyncSession
 ) -> None:
+    client, admin = live
     email = "erase.me@example.com"
     assert (await _urgent_email(client, clock, email, "msg-erase-1")).status_code == 200
     customer = (await client.get("/v1/identify", params={"email": email}, headers=admin)).json()[
