@@ -6,6 +6,7 @@ That is what lets the stats row be updated incrementally as events arrive, late 
 of order, and still equal a rebuild from the whole history.
 """
 
+import contextlib
 import functools
 import itertools
 import statistics
@@ -73,8 +74,12 @@ class Fact:
 def _since(now: datetime, window: timedelta) -> str:
     """The instant ``window`` before ``now`` (in UTC), as the state's times are written
     (compared as text). A batch derives thousands of customers as of one ``now``: computed
-    once."""
-    return (now - window).isoformat()
+    once. A window that began before year 1 (a churn silence measured from a purchase of
+    year 1) holds every time: the empty text, which every time follows."""
+    try:
+        return (now - window).isoformat()
+    except OverflowError:
+        return ""
 
 
 @functools.lru_cache(maxsize=16)
@@ -357,7 +362,8 @@ def _next_change(
         # Counted while at >= now - window (compared as text, as derive does): gone the
         # first instant after at + window. What is already out is skipped unparsed.
         if at >= _since(now, window):
-            ends.append(datetime.fromisoformat(at) + window + _INSTANT)
+            with contextlib.suppress(OverflowError):  # gone after year 9999: never
+                ends.append(datetime.fromisoformat(at) + window + _INSTANT)
 
     for at, *_ in [*state["surveys"], *state["rated"]]:
         leaves(at, DAYS_90)
@@ -372,9 +378,9 @@ def _next_change(
         leaves(at, HOURS_4)
         if at >= today:  # counted today until the UTC midnight after it
             called = datetime.fromisoformat(at).astimezone(UTC)
-            ends.append(
-                called.replace(hour=0, minute=0, second=0, microsecond=0) + timedelta(days=1)
-            )
+            midnight = called.replace(hour=0, minute=0, second=0, microsecond=0)
+            with contextlib.suppress(OverflowError):  # after 9999-12-31: never
+                ends.append(midnight + timedelta(days=1))
     placed, median_days = purchases
     if placed:
         for days in (policy.at_risk_days, policy.new_days):

@@ -128,3 +128,31 @@ def test_value_is_per_currency_and_never_mixed() -> None:
     assert value["unconverted_currencies"] == ["GBP"]
     assert value["order_count"] == 3 and value["median_days_between_purchases"] == 10.0
     assert value["open_orders"] == ["1", "2"]
+
+
+def _order(event_id: str, at: datetime) -> Fact:
+    payload = {"order_id": event_id, "total": "1.00", "currency": "EUR"}
+    return Fact(event_id, "order.placed", at, "store", payload)
+
+
+def test_purchases_at_the_ends_of_the_calendar_derive_without_overflow() -> None:
+    """An order of year 1 beside one of now makes the churn's silence longer than the
+    calendar before now (its window began before year 1), and an order of year 9999 ends
+    its windows after the calendar, as a call missed on 9999-12-31 does its day: each is
+    counted, and such an end is never reached (an OverflowError before: a 500 on the
+    event that recorded it)."""
+    now = T0 + timedelta(days=1)
+    first = datetime(1, 1, 1, tzinfo=T0.tzinfo)
+    last = datetime(9999, 12, 1, tzinfo=T0.tzinfo)
+    missed = Fact("c", "call.missed", datetime(9999, 12, 31, 12, tzinfo=T0.tzinfo), "phone", {})
+    histories = [
+        [_order("a", first), _order("b", T0)],
+        [_order("a", T0), _order("b", last)],
+        [_order("a", T0), _order("b", T0), missed],
+    ]
+    for history in histories:
+        state = fold_all(history)
+        derived, change = derive_and_next_change(state, now, POLICY)
+        assert derived == derive(state, now, POLICY)
+        assert derived["value"]["order_count"] == 2
+        assert change is None or change > now
