@@ -84,6 +84,7 @@ cluster-explore: cluster
 
 # `make bench` on the cluster: a database of its own (bench) made again on every node,
 # migrated and placed as the suite's, then the same benchmark on it (BENCH_ARGS passes
-# its options, e.g. BENCH_ARGS="--customers 5000 --rounds 2").
+# its options, e.g. BENCH_ARGS="--customers 5000 --rounds 2"; SHARDS=n shards a group).
 cluster-bench: cluster
-	BENCH_DATABASE_URL="$$($(BIN)/python -m cluster database bench)" $(BIN)/python -m bench $(BENCH_ARGS)
+	BENCH_DATABASE_URL="$$($(BIN)/python -m cluster database bench $(if $(SHARDS),--shard-count $(SHARDS)))" \
+		$(BIN)/python -m bench $(BENCH_ARGS)

@@ -39,6 +39,9 @@ def main(argv: list[str] | None = None) -> int:
             )
         if run is database:
             command.add_argument("name", help="the database, made again on every node")
+            command.add_argument(
+                "--shard-count", type=int, help="shards of each group (Citus's default: 32)"
+            )
     args = parser.parse_args(argv)
     options = {k: v for k, v in vars(args).items() if k not in ("command", "run")}
     logging.basicConfig(level=logging.INFO, format="%(message)s", stream=sys.stderr)
@@ -129,7 +132,7 @@ def distribute(layout: Layout, url: str | None = None, shard_count: int | None =
         raise ClusterError(f"{len(outcome.refusals)} tables are not placed as decided")
 
 
-def database(layout: Layout, name: str) -> None:
+def database(layout: Layout, name: str, shard_count: int | None = None) -> None:
     """Make the database ``name`` again on every node, migrate and place it, print its URL.
 
     What it held is dropped: a database for a benchmark, never the suite's or a user's."""
@@ -141,7 +144,7 @@ def database(layout: Layout, name: str) -> None:
     url = citus.on_database(coordinator, name)
     asyncio.run(citus.recreate(url, registered_in=coordinator))
     upgrade_to_head(url)
-    outcome = asyncio.run(distribution.distribute(url))
+    outcome = asyncio.run(distribution.distribute(url, shard_count=shard_count))
     log.info("%s", outcome.text())
     if outcome.refusals:
         raise ClusterError(f"{len(outcome.refusals)} tables are not placed as decided")
