@@ -4,6 +4,8 @@ refuses leaves no table stuck as a Citus local table (which could never be distr
 
 import asyncio
 import os
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import asyncpg
@@ -13,6 +15,7 @@ from sqlalchemy.engine import make_url
 
 from cluster.citus import recreate
 from cluster.distribution import distribute
+from cluster.layout import PROJECT, Layout
 from cluster.placement import BY_TABLE
 
 URL = os.environ.get("CLUSTER_DATABASE_URL")
@@ -105,3 +108,26 @@ def test_the_database_folds_case_as_the_embedded_server_does(migrated: str) -> N
             await conn.close()
 
     assert asyncio.run(lowered()) == "núñez"
+
+
+def test_a_database_of_its_own_is_made_migrated_and_placed() -> None:
+    """`python -m cluster database NAME` (what `make cluster-bench` runs on): the database
+    made again on every node, at the migrations' head, every table placed as decided; its
+    URL is the last line printed."""
+    layout = Layout.from_env()
+    if layout.coordinator.url() != URL:
+        pytest.skip("CLUSTER_DATABASE_URL is not the cluster of this checkout")
+    name = "customer_history_database_check"
+    made = subprocess.run(
+        [sys.executable, "-m", "cluster", "database", name, "--shard-count", "2"],
+        cwd=PROJECT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    url = made.stdout.strip().splitlines()[-1]
+    assert url == make_url(str(URL)).set(database=name).render_as_string(False)
+    placed = asyncio.run(_placed(url))
+    assert set(placed) == set(BY_TABLE) - {t for t, p in BY_TABLE.items() if p.kind == "local"}
+    for table, (kind, column, _) in placed.items():
+        assert (kind, column) == (BY_TABLE[table].kind, BY_TABLE[table].column or "<none>")
