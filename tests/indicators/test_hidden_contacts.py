@@ -5,6 +5,7 @@ organisation without that contact person (the twin below); nothing of the hidden
 not even a count."""
 
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import httpx
@@ -386,7 +387,7 @@ async def test_messages_of_the_organisations_alerts_are_kept_from_a_key_that_mis
     put = await client.put("/v1/message-templates/alert_notice", json=template, headers=admin)
     assert put.status_code == 200, put.text
     org = b2b.seen.org
-    await _reachable_by_sms(client, admin, org)
+    await _reachable_by_sms(client, admin, org, clock)
     listed = await _body(client, f"/v1/alerts?customer_id={org}", admin)
     action = {"kind": "message", "template": "alert_notice"}
     for rule in {a["rule"] for a in listed["items"]}:
@@ -422,7 +423,12 @@ async def test_messages_of_the_organisations_alerts_are_kept_from_a_key_that_mis
         assert not shown, read
 
 
-async def _reachable_by_sms(client: httpx.AsyncClient, admin: dict[str, str], org: str) -> None:
+async def _reachable_by_sms(
+    client: httpx.AsyncClient, admin: dict[str, str], org: str, clock: ControlledClock
+) -> None:
+    """Consent and SMS preferred, and the clock moved on to the next noon (UTC), inside the
+    service's contact hours whatever the hour the test runs at."""
+    clock.advance(timedelta(hours=(12 - clock.now().hour) % 24))
     consent = {"channel": "sms", "purpose": "service", "granted": True, "source": "web"}
     posted = await client.post(f"/v1/customers/{org}/consents", json=consent, headers=admin)
     assert posted.status_code == 201, posted.text
@@ -443,7 +449,7 @@ async def test_an_incidents_message_to_an_organisation_affected_by_a_hidden_cont
     """The hidden contact person's parcel puts the organisation in the incident, which
     messages it: the key reads neither the message nor its event, which would tell it."""
     org = b2b.seen.org
-    await _reachable_by_sms(client, admin, org)
+    await _reachable_by_sms(client, admin, org, clock)
     matcher = {
         "carrier": "seur",
         "shipped_from": clock.ago(days=9).isoformat(),
