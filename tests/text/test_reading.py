@@ -12,7 +12,7 @@ from app.text import language
 from app.text.analyser import TextAnalyser, _Words
 from app.text.cleaning import Cleaner, LineStarts
 from app.text.language import LanguageDetector
-from app.text.lexicon import Entry, Lexicon, Match, _tail_end, longest_first
+from app.text.lexicon import TOKEN, Entry, Lexicon, Match, _tail_end, longest_first, unaccent
 from app.text.rules import EmailRules, default_rules
 from bench.text_analysis import kilobyte_texts, load_labelled
 
@@ -250,3 +250,16 @@ def test_a_long_line_beginning_as_a_sign_off_is_not_one() -> None:
     cleaner = Cleaner.from_rules(EmailRules(sign_offs=["saludos", "kind regards"]))
     text = f"{PARAGRAPH}\n\nSaludos a todo el equipo de soporte, sois muy amables.\nJuan"
     assert cleaner.own_words(text) == text
+
+
+def test_an_ascii_text_is_split_as_the_token_regex_splits_it() -> None:
+    rng = random.Random(7)
+    alphabet = [chr(code) for code in range(128)]
+    texts = [row["text"] for row in load_labelled()]
+    texts += ["", " ", "&", "\0", "A.B", "ok!!", "x\n\ny", "__init__", "ÀÉÎ hé?"]
+    texts += ["".join(rng.choices(alphabet, k=rng.randint(0, 60))) for _ in range(5000)]
+    for text in texts:
+        written = TOKEN.findall(unaccent(text))
+        folded = [word.lower() for word in written]
+        words = _Words(text)
+        assert (words.written, words.folded) == (written, folded), repr(text)
