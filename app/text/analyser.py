@@ -142,7 +142,7 @@ class TextAnalyser:
         lexicon = self._lexicons[language] if language else self._any_language
         words = _Words(own)
         by_category = lexicon.by_category(words.folded)
-        intents = self._intents(by_category, asks="?" in words.folded)
+        intents = self._intents(by_category, asks="?" in own)  # a '?' is always a word
         abusive = _terms(by_category[_ABUSIVE])
         sentiment, polar_terms = self._sentiment(words, by_category, intents, bool(abusive))
         polar = self.rules.sentiment_intents

@@ -36,6 +36,11 @@ READ_CHARS = 300
 _NOISE = re.compile(r"https?://\S+|\S+@\S+|@\w+|#|\d+")
 _NOISE_WITHOUT_AT = re.compile(r"(?=[h#\d])(?:https?://\S+|#|\d+)")
 _WORD = re.compile(r"\w+")
+# ``_WORD``'s split of a text all of whose characters are Latin-1, as most texts in the
+# supported languages are, without the regex: the bytes that are not word characters made
+# spaces by one ``bytes.translate``, then a split at the spaces (NFC leaves such a text as
+# it is: nothing in Latin-1 composes).
+_LATIN1_SPACED = bytes(code if _WORD.fullmatch(chr(code)) else ord(" ") for code in range(256))
 # How far ahead of the next language, in the softmax's units, the words' sum must put
 # one for its answer to stand: the next has then less than e**-4 (2%) of the probability.
 # On the labelled set and its 1 KB texts (944 texts) the sum's answer was the model's in
@@ -97,7 +102,8 @@ class _WordScores:
                     self._row(word) if row is None else row
                     for word, row in zip(words, map(self._rows.get, words), strict=True)
                 ]
-            return self._scores[rows].sum(axis=0, dtype=np.float64)
+            # ``take``, not ``[rows]``: the same rows, a third cheaper from a list.
+            return self._scores.take(rows, axis=0).sum(axis=0, dtype=np.float64)
 
     def _row(self, word: str) -> int:
         identifier = self._identifier
@@ -116,6 +122,15 @@ class _WordScores:
         self._scores[row] = np.log1p(counts) @ identifier.nb_ptc[features]
         self._rows[word] = row
         return row
+
+
+def _words(text: str) -> list[str]:
+    """The words of ``text`` as the model reads them: accents composed (NFC)."""
+    try:
+        latin1 = text.encode("latin-1")
+    except UnicodeEncodeError:
+        return _WORD.findall(unicodedata.normalize("NFC", text))
+    return latin1.translate(_LATIN1_SPACED).decode("latin-1").split()
 
 
 class LanguageDetector:
@@ -144,10 +159,8 @@ class LanguageDetector:
         """The answer of the words' scores, if it is clear."""
         if len(text) < SHORTEST:
             return None
-        # As the model reads a text: lower case if all capitals, composed accents.
-        words = _WORD.findall(
-            unicodedata.normalize("NFC", text.lower() if text.isupper() else text)
-        )
+        # As the model reads a text: lower case if all capitals.
+        words = _words(text.lower() if text.isupper() else text)
         if not words:
             return None
         scores = (self._words.total(words) + self._prior) / temperature

@@ -5,6 +5,7 @@ tried only where a line starts."""
 import math
 import random
 import re
+import unicodedata
 
 import pytest
 
@@ -263,3 +264,13 @@ def test_an_ascii_text_is_split_as_the_token_regex_splits_it() -> None:
         folded = [word.lower() for word in written]
         words = _Words(text)
         assert (words.written, words.folded) == (written, folded), repr(text)
+
+
+def test_a_latin1_text_is_split_as_the_detectors_regex_splits_it() -> None:
+    rng = random.Random(11)
+    alphabet = [chr(code) for code in range(256)]
+    texts = [*_windows(), "", "  ", "ª²½ ÀÉÎ ñ ß ÿ", "a\xa0b\x85c", "é\u0301", "“hé”"]
+    texts += ["".join(rng.choices(alphabet, k=rng.randint(0, 60))) for _ in range(5000)]
+    for text in texts:
+        expected = re.findall(r"\w+", unicodedata.normalize("NFC", text))
+        assert language._words(text) == expected, repr(text)
