@@ -4,6 +4,7 @@ text touches nothing outside it."""
 
 import itertools
 import math
+from typing import Any
 
 from app.text.cleaning import Cleaner
 from app.text.language import LanguageDetector
@@ -17,14 +18,7 @@ from app.text.lexicon import (
     unaccent,
 )
 from app.text.rules import Intent, LanguageRules, SentimentSettings, TextRules, UrgencyReason
-from app.text.schemas import (
-    Abuse,
-    IntentFinding,
-    Sentiment,
-    TextAnalysis,
-    Urgency,
-    UrgencyFinding,
-)
+from app.text.schemas import TextAnalysis
 
 # The analyser's own code; the rules document carries its own version beside it.
 # 2: the language of a text of 150 characters or more read from its words' scores when
@@ -145,32 +139,38 @@ class TextAnalyser:
         intents = self._intents(by_category, asks="?" in own)  # a '?' is always a word
         abusive = _terms(by_category[_ABUSIVE])
         sentiment, polar_terms = self._sentiment(words, by_category, intents, bool(abusive))
-        polar = self.rules.sentiment_intents
-        derived = polar.get(sentiment.label) if sentiment.label != "neutral" else None
+        label = sentiment["label"]
+        derived = self.rules.sentiment_intents.get(label) if label != "neutral" else None
         if derived is not None:
             intents.setdefault(derived, polar_terms)
         self._suppress(intents)
-        return TextAnalysis(
-            language=language,
-            language_confidence=confidence,
-            supported=True,
-            sentiment=sentiment,
-            urgency=self._urgency(by_category, intents, sentiment),
-            intents=[IntentFinding(intent=i, terms=terms) for i, terms in intents.items()],
-            abusive=Abuse(detected=bool(abusive), terms=abusive),
-            analyser_version=self.version,
+        # The answer validated once, from plain values: a model built for each part costs
+        # a validation (and a Python call) of its own.
+        return TextAnalysis.model_validate(
+            {
+                "language": language,
+                "language_confidence": confidence,
+                "supported": True,
+                "sentiment": sentiment,
+                "urgency": self._urgency(by_category, intents, label),
+                "intents": [{"intent": i, "terms": terms} for i, terms in intents.items()],
+                "abusive": {"detected": bool(abusive), "terms": abusive},
+                "analyser_version": self.version,
+            }
         )
 
     def _unsupported(self, language: str, confidence: float) -> TextAnalysis:
-        return TextAnalysis(
-            language=language,
-            language_confidence=confidence,
-            supported=False,
-            sentiment=Sentiment(label="neutral", score=0.0, terms=[]),
-            urgency=Urgency(level="normal", reasons=[]),
-            intents=[],
-            abusive=Abuse(detected=False, terms=[]),
-            analyser_version=self.version,
+        return TextAnalysis.model_validate(
+            {
+                "language": language,
+                "language_confidence": confidence,
+                "supported": False,
+                "sentiment": {"label": "neutral", "score": 0.0, "terms": []},
+                "urgency": {"level": "normal", "reasons": []},
+                "intents": [],
+                "abusive": {"detected": False, "terms": []},
+                "analyser_version": self.version,
+            }
         )
 
     def _intents(self, by_category: dict[str, list[Match]], asks: bool) -> dict[Intent, list[str]]:
@@ -196,8 +196,9 @@ class TextAnalyser:
         by_category: dict[str, list[Match]],
         intents: dict[Intent, list[str]],
         abusive: bool,
-    ) -> tuple[Sentiment, list[str]]:
-        """The sentiment, and the terms that pulled it the way it went."""
+    ) -> tuple[dict[str, Any], list[str]]:
+        """The sentiment (a ``Sentiment``'s fields), and the terms that pulled it the way it
+        went."""
         settings = self.rules.sentiment
         negators = {m.end - 1 for m in by_category[_NEGATOR]}
         intensifiers = {m.end - 1 for m in by_category[_INTENSIFIER]}
@@ -233,29 +234,30 @@ class TextAnalyser:
         )
         terms = list(dict.fromkeys(term for term, _ in weighed))
         polar = [term for term, weight in weighed if (weight > 0) == (score > 0)]
-        return Sentiment(label=label, score=score, terms=terms), list(dict.fromkeys(polar))
+        return {"label": label, "score": score, "terms": terms}, list(dict.fromkeys(polar))
 
     def _urgency(
         self,
         by_category: dict[str, list[Match]],
         intents: dict[Intent, list[str]],
-        sentiment: Sentiment,
-    ) -> Urgency:
+        label: str,
+    ) -> dict[str, Any]:
+        """The urgency (an ``Urgency``'s fields), given the sentiment's label."""
         calm = bool(by_category[_CALM])
-        reasons: list[UrgencyFinding] = []
+        reasons: list[dict[str, Any]] = []
         for reason, category in _REASONS:
             if (calm and reason is UrgencyReason.URGENT_WORD) or not by_category.get(category):
                 continue
             for term in _terms(by_category[category]):
-                reasons.append(UrgencyFinding(reason=reason, term=term))
+                reasons.append({"reason": reason, "term": term})
         for intent, reason in self.rules.urgent_intents.items():
             for term in intents.get(intent, []):
-                reasons.append(UrgencyFinding(reason=reason, term=term))
+                reasons.append({"reason": reason, "term": term})
         if reasons:
-            return Urgency(level="high", reasons=reasons)
+            return {"level": "high", "reasons": reasons}
         quiet = set(intents) <= set(self.rules.low_urgency_intents)
-        level = "low" if quiet and sentiment.label != "negative" else "normal"
-        return Urgency(level=level, reasons=[])
+        level = "low" if quiet and label != "negative" else "normal"
+        return {"level": level, "reasons": []}
 
 
 def _terms(matches: list[Match]) -> list[str]:
