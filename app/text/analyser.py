@@ -11,11 +11,10 @@ from app.text.language import LanguageDetector
 from app.text.lexicon import (
     CLAUSE_BREAKS,
     SENTENCE_BREAKS,
-    TOKEN,
     Lexicon,
     Match,
     longest_first,
-    unaccent,
+    split_words,
 )
 from app.text.rules import Intent, LanguageRules, SentimentSettings, TextRules, UrgencyReason
 from app.text.schemas import TextAnalysis
@@ -56,16 +55,6 @@ def _compile(emoji: dict[str, float], *languages: LanguageRules) -> Lexicon:
     return lexicon
 
 
-# ``TOKEN``'s split of a text that is all ASCII, as most are once unaccented, without the
-# regex: every ASCII character it does not match made a space, each clause mark (its only
-# ASCII tokens that are not words) spaced out, the text split at the spaces.
-_SPACE_OUT = {code: " " for code in range(128) if not TOKEN.fullmatch(chr(code))}
-
-
-def _split(spaced: str) -> list[str]:
-    return list(filter(None, spaced.split(" ")))
-
-
 class _Words:
     """A cleaned text split for matching: its words as written (less accents) and folded.
 
@@ -76,18 +65,7 @@ class _Words:
     __slots__ = ("_sentence", "exclaimed", "folded", "written")
 
     def __init__(self, text: str) -> None:
-        unaccented = unaccent(text)
-        if unaccented.isascii():
-            spaced = unaccented.translate(_SPACE_OUT)
-            for mark in CLAUSE_BREAKS:
-                if mark in spaced:
-                    spaced = spaced.replace(mark, f" {mark} ")
-            self.written: list[str] = _split(spaced)
-            self.folded: list[str] = _split(spaced.lower())
-        else:
-            self.written = TOKEN.findall(unaccented)
-            # Each word lower-cased, in three calls (no word holds a NUL).
-            self.folded = "\0".join(self.written).lower().split("\0") if self.written else []
+        self.written, self.folded = split_words(text)
         self.exclaimed = "!!" in text
         self._sentence: list[int] | None = None
 

@@ -1,7 +1,7 @@
 """Folding, splitting into words, and finding the rules' terms among the words.
 
-A text is folded once (accents removed with one ``str.translate``, then lower case) and
-split into words and clause marks. Every term of every list is compiled into one index
+A text is split into words and clause marks, less its accents, as written and in lower
+case (a text all in Latin-1, as most are, by one ``bytes.translate`` and a split). Every term of every list is compiled into one index
 keyed by its first word (or by the stem of a ``*`` word), so finding all terms costs a few
 dictionary look-ups per word, whatever the number of terms: a regex alternation of the
 same terms tries each one at every position.
@@ -57,6 +57,52 @@ def _base(accented: re.Match[str]) -> str:
 def unaccent(text: str) -> str:
     """The text with Latin diacritics removed, case kept."""
     return text if text.isascii() else _ACCENTED.sub(_base, text)
+
+
+# ``TOKEN``'s split of a text all of whose characters are Latin-1, as most texts in the
+# supported languages are, less its accents, without the regex or a Python call per
+# accented letter: one ``bytes.translate`` takes the accents off and makes a space of
+# every character the words and marks are not made of; the marks are spaced out, and the
+# text split at the spaces. Latin-1 lower-cases letter by letter into Latin-1: the words
+# of the text lower-cased are the words lower-cased.
+_LATIN1_TWO_LETTERS = {  # æ, Æ, ß
+    char.encode("latin-1"): base.encode()
+    for char, base in _FOLDED.items()
+    if ord(char) < 256 and len(base) > 1
+}
+
+
+def _latin1_spaced(code: int) -> int:
+    base = _FOLDED.get(chr(code), chr(code))
+    if len(base) > 1:  # replaced before the table is read
+        return code
+    return ord(base) if TOKEN.fullmatch(base) else ord(" ")
+
+
+_LATIN1_SPACED = bytes(map(_latin1_spaced, range(256)))
+
+
+def split_words(text: str) -> tuple[list[str], list[str]]:
+    """``TOKEN``'s words and marks of the text less its accents: as written, and
+    lower-cased."""
+    try:
+        latin1 = text.encode("latin-1")
+    except UnicodeEncodeError:
+        written = TOKEN.findall(unaccent(text))
+        # Each word lower-cased, in three calls (no word holds a NUL).
+        return written, "\0".join(written).lower().split("\0") if written else []
+    for char, base in _LATIN1_TWO_LETTERS.items():
+        if char in latin1:
+            latin1 = latin1.replace(char, base)
+    spaced = latin1.translate(_LATIN1_SPACED).decode("latin-1")
+    for mark in CLAUSE_BREAKS:
+        if mark in spaced:
+            spaced = spaced.replace(mark, f" {mark} ")
+    return _split(spaced), _split(spaced.lower())
+
+
+def _split(spaced: str) -> list[str]:
+    return list(filter(None, spaced.split(" ")))
 
 
 def fold(text: str) -> str:
