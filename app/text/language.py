@@ -102,7 +102,7 @@ class _WordScores:
                     self._row(word) if row is None else row
                     for word, row in zip(words, map(self._rows.get, words), strict=True)
                 ]
-            # ``take``, not ``[rows]``: the same rows, a third cheaper from a list.
+            # ``take``, not ``[rows]``: the same rows, gathered from a list for less.
             return self._scores.take(rows, axis=0).sum(axis=0, dtype=np.float64)
 
     def _row(self, word: str) -> int:

@@ -1,10 +1,11 @@
 """Folding, splitting into words, and finding the rules' terms among the words.
 
 A text is split into words and clause marks, less its accents, as written and in lower
-case (a text all in Latin-1, as most are, by one ``bytes.translate`` and a split). Every term of every list is compiled into one index
-keyed by its first word (or by the stem of a ``*`` word), so finding all terms costs a few
-dictionary look-ups per word, whatever the number of terms: a regex alternation of the
-same terms tries each one at every position.
+case (a text all in Latin-1, as most are, by one ``bytes.translate`` and a split). Every
+term of every list is compiled into one index keyed by its first word (or by the stem of
+a ``*`` word), so finding all terms costs a few dictionary look-ups per word, whatever
+the number of terms: a regex alternation of the same terms tries each one at every
+position.
 """
 
 import functools
