@@ -14,6 +14,7 @@ An emoji is a word of its own.
 """
 
 import json
+import math
 import re
 from enum import StrEnum
 from functools import lru_cache
@@ -60,7 +61,27 @@ class UrgencyReason(StrEnum):
     LEGAL_THREAT = "legal_threat"
 
 
-def _valid_term(term: str) -> str:
+# A term's spellings are the product of its words' alternatives ("a|b|c|d" ten times over
+# is a million), each an entry the analyser compiles: bounded per term and per document
+# (the shipped rules: 49 at most, 2,714 in all), or one document stops the process that
+# compiles it.
+MAX_TERM_SPELLINGS = 256
+MAX_SPELLINGS = 50_000
+
+
+def spelling_count(term: str) -> int:
+    """How many word sequences a term stands for (``lexicon.spellings``, not made)."""
+    return math.prod(len(word.split("|")) for word in term.split())
+
+
+def _stored(info: ValidationInfo) -> bool:
+    """Whether a document is read from the database: it passed the checks of the release
+    that stored it, and a stricter one refuses new documents, never the rules every text
+    arriving is read with."""
+    return bool(info.context and info.context.get("stored"))
+
+
+def _valid_term(term: str, info: ValidationInfo) -> str:
     words = term.split()
     if not words:
         raise ValueError("a term needs at least one word")
@@ -73,6 +94,11 @@ def _valid_term(term: str) -> str:
             body = alternative.rstrip("*")
             if not WORD.search(body) and not EMOJI.fullmatch(body):
                 raise ValueError(f"{term!r}: the alternative {alternative!r} has no letters")
+    if not _stored(info) and spelling_count(term) > MAX_TERM_SPELLINGS:
+        raise ValueError(
+            f"{term!r} stands for {spelling_count(term):,} spellings (the product of its "
+            f"words' alternatives), more than {MAX_TERM_SPELLINGS}: split it into terms"
+        )
     return term
 
 
@@ -112,10 +138,7 @@ def _valid_pattern(pattern: str, info: ValidationInfo) -> str:
         parsed = _parser.parse(pattern)
     except (re.error, OverflowError) as exc:  # OverflowError: a count past the engine's
         raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from exc
-    # A stored document passed the checks of the release that stored it: a stricter one
-    # refuses new documents, never the rules every text arriving is read with.
-    stored = bool(info.context and info.context.get("stored"))
-    if not stored and _repeats_a_repeat(parsed):
+    if not _stored(info) and _repeats_a_repeat(parsed):
         raise ValueError(
             f"{pattern!r} repeats a repeat or an alternation (as '(a+)+' or '(a|ab)+'), "
             "which takes exponential time on some texts: write it without the outer repeat"
@@ -248,6 +271,23 @@ class TextRules(_Strict):
         both = set(self.detection.other_languages) & set(self.languages)
         if both:
             raise ValueError(f"languages both supported and other: {sorted(both)}")
+        return self
+
+    @model_validator(mode="after")
+    def _spellings_bounded(self, info: ValidationInfo) -> "TextRules":
+        if _stored(info):
+            return self
+        terms = [*self.emoji, *self.email.sign_offs]
+        for rules in self.languages.values():
+            terms += [*rules.negators, *rules.intensifiers, *rules.contrasts, *rules.calm]
+            terms += [*rules.sentiment, *rules.abusive]
+            for listed in [*rules.urgency.values(), *rules.intents.values()]:
+                terms += listed
+        total = sum(map(spelling_count, terms))
+        if total > MAX_SPELLINGS:
+            raise ValueError(
+                f"the terms stand for {total:,} spellings in all, more than {MAX_SPELLINGS:,}"
+            )
         return self
 
 

@@ -138,3 +138,27 @@ def test_atomic_groups_conditionals_and_alternations_without_a_nested_repeat_are
         {**MINIMAL, "email": {**MINIMAL.get("email", {}), "signature_markers": markers}}
     )
     assert list(rules.email.signature_markers) == markers
+
+
+def test_a_term_written_many_ways_is_refused_before_it_is_compiled() -> None:
+    """Each word's alternatives multiply: 'a|b|c|d' ten times over is a million
+    spellings, and compiling it held the event loop half a minute (the whole process
+    stopped answering, /healthz included); at 200 characters it never ended."""
+    term = " ".join(["a|b|c|d"] * 10)
+    document = json.loads(json.dumps(MINIMAL))
+    document["languages"]["es"]["abusive"] = ["merluzo", term]
+    with pytest.raises(ValidationError) as refused:
+        load_rules(document)
+    places = {".".join(str(part) for part in error["loc"]) for error in refused.value.errors()}
+    assert places == {"languages.es.abusive.1"}
+
+
+def test_a_document_of_too_many_spellings_is_refused() -> None:
+    """Terms of a few spellings each, many of them, add up the same way (1 MB of
+    'a|b a|b a|b a|b a|b a|b' is 2.6 million entries)."""
+    document = json.loads(json.dumps(MINIMAL))
+    document["languages"]["es"]["abusive"] = [
+        f"w{n}|x{n} a|b a|b a|b a|b a|b" for n in range(2_000)
+    ]
+    with pytest.raises(ValidationError, match="spellings"):
+        load_rules(document)
