@@ -292,12 +292,17 @@ def problem_response(
     )
 
 
+# How pydantic writes an enum member a Literal allows (``<TaskStatus.OPEN: 'open'>``):
+# a reason names the value a client sends ('open') instead.
+_ENUM_MEMBER = re.compile(r"<[A-Za-z_][\w.]*: ('[^'<>]*')>")
+
+
 def field_errors(errors: Iterable[Mapping[str, Any]]) -> list[dict[str, str]]:
     """Turn pydantic error dicts into the ``errors`` member of a validation problem."""
     return [
         {
             "field": ".".join(str(part) for part in err.get("loc", ())),
-            "reason": str(err.get("msg", "invalid")),
+            "reason": _ENUM_MEMBER.sub(r"\1", str(err.get("msg", "invalid"))),
             "type": str(err.get("type", "invalid")),
         }
         for err in errors

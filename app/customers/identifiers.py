@@ -42,7 +42,7 @@ def check_syntax(kind: IdentifierKind, value: str) -> None:
     if len(value) > MAX_LENGTH[kind]:
         raise ValueError(f"a {kind.value} has at most {MAX_LENGTH[kind]} characters")
     if not re.fullmatch(SYNTAX[kind], value):
-        raise ValueError(f"'{value}' is not written as a {kind.value} ({SYNTAX[kind]})")
+        raise ValueError(f"{value!r} is not written as a {kind.value} ({SYNTAX[kind]})")
 
 
 # Imports and ingestion name the same customers again and again; parsing is the costly part.
@@ -56,12 +56,12 @@ def normalize_phone(value: str, default_region: str) -> str:
     try:
         number = phonenumbers.parse(value, default_region.upper())
     except phonenumbers.NumberParseException as exc:
-        raise ValueError(f"'{value}' is not a phone number") from exc
+        raise ValueError(f"{value!r} is not a phone number") from exc
     # "Possible" (a length the country's plan allows), not "valid" (a range known to be
     # allocated): metadata lags behind real allocations, and a caller we cannot
     # classify must still be recorded.
     if not phonenumbers.is_possible_number(number):
-        raise ValueError(f"'{value}' is not a valid phone number")
+        raise ValueError(f"{value!r} is not a valid phone number")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 
@@ -85,7 +85,7 @@ def phone_readings(value: str, default_region: str) -> list[str]:
             if international not in readings:
                 readings.append(international)
     if not readings:
-        raise ValueError(f"'{value}' is not a valid phone number")
+        raise ValueError(f"{value!r} is not a valid phone number")
     return readings
 
 
@@ -104,7 +104,7 @@ def normalize_email(value: str) -> str:
     try:
         result = validate_email(value.strip(), check_deliverability=False)
     except EmailNotValidError as exc:
-        raise ValueError(f"'{value}' is not a valid email address: {exc}") from exc
+        raise ValueError(f"{value!r} is not a valid email address: {exc}") from exc
     return result.normalized.lower()
 
 
@@ -115,7 +115,7 @@ def normalize_external(value: str) -> str:
         parts[0], parts[1] = parts[0].lower(), parts[1].lower()
     candidate = ":".join(parts)
     if not _EXTERNAL.match(candidate):
-        raise ValueError(f"'{value}' is not an external id of the form source:type:id")
+        raise ValueError(f"{value!r} is not an external id of the form source:type:id")
     return candidate
 
 

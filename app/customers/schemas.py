@@ -419,7 +419,7 @@ class Preferences(BaseModel):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"'{value}' is not an IANA time zone") from exc
+            raise ValueError(f"{value!r} is not an IANA time zone") from exc
         return value
 
 

@@ -9,7 +9,6 @@ import json
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
-from typing import Any
 from uuid import UUID
 
 import structlog
@@ -313,7 +312,7 @@ def _pending(
     except PayloadError as exc:
         return exc
     for index, event in enumerate(events):
-        unstorable = _nul_in(event.model_dump())
+        unstorable = timeline.nul_at(event.model_dump())
         if unstorable is not None:
             return PayloadError(
                 f"event {index}: {unstorable}: text cannot contain the NUL character (U+0000)"
@@ -329,27 +328,6 @@ def _pending(
             return PayloadError(exc.detail or "the normalised event is invalid")
         pending.append(bulk.Pending(index + 1, new, ref, event.customer.event))
     return pending
-
-
-def _nul_in(value: Any, where: str = "") -> str | None:
-    """Where ``value`` holds a NUL character, which PostgreSQL text cannot store (a
-    statement failing on it would undo the delivery, not keep it failed); None if nowhere."""
-    if isinstance(value, str):
-        return (where or "value") if "\x00" in value else None
-    items: Any
-    if isinstance(value, dict):
-        items = value.items()
-    elif isinstance(value, list | tuple):
-        items = enumerate(value)
-    else:
-        return None
-    for key, item in items:
-        inner = f"{where}.{key}" if where else str(key)
-        found = _nul_in(key, inner) if isinstance(key, str) else None
-        found = found or _nul_in(item, inner)
-        if found is not None:
-            return found
-    return None
 
 
 async def _append_events(

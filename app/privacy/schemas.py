@@ -59,9 +59,9 @@ class RetentionPolicy(BaseModel):
     def _known_types(cls, value: dict[str, int]) -> dict[str, int]:
         for name, days in value.items():
             if event_type(name) is None:
-                raise ValueError(f"unknown event type '{name}'")
+                raise ValueError(f"unknown event type {name!r}")
             if not 1 <= days <= 36500:
-                raise ValueError(f"'{name}': days must be between 1 and 36500")
+                raise ValueError(f"{name!r}: days must be between 1 and 36500")
         return value
 
 

@@ -90,16 +90,27 @@ def period_start(moment: datetime, interval: str) -> datetime:
     return day
 
 
-def next_period(start: datetime, interval: str) -> datetime:
-    if interval == "month":
-        return start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
-    return start + timedelta(days=7 if interval == "week" else 1)
+def next_period(start: datetime, interval: str) -> datetime | None:
+    """The start of the period after the one ``start`` begins; None past year 9999, where
+    no date is (the report's last period then ends at its ``to``)."""
+    try:
+        if interval == "month":
+            return start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
+        return start + timedelta(days=7 if interval == "week" else 1)
+    except (ValueError, OverflowError):
+        return None
 
 
-def previous_period(start: datetime, interval: str) -> datetime:
-    if interval == "month":
-        return start.replace(year=start.year - (start.month == 1), month=(start.month - 2) % 12 + 1)
-    return start - timedelta(days=7 if interval == "week" else 1)
+def previous_period(start: datetime, interval: str) -> datetime | None:
+    """The start of the period before the one ``start`` begins; None before year 1 (the
+    first period then has nothing to be compared with)."""
+    try:
+        if interval == "month":
+            month = (start.month - 2) % 12 + 1
+            return start.replace(year=start.year - (start.month == 1), month=month)
+        return start - timedelta(days=7 if interval == "week" else 1)
+    except (ValueError, OverflowError):
+        return None
 
 
 class TooManyPeriods(ValueError):
@@ -112,12 +123,12 @@ async def topics(on: Executor, since: datetime, until: datetime, interval: str) 
     past MAX_PERIODS."""
     first = period_start(since, interval)
     starts = [first]
-    while (following := next_period(starts[-1], interval)) < until:
+    while (following := next_period(starts[-1], interval)) is not None and following < until:
         starts.append(following)
         if len(starts) > MAX_PERIODS:
             raise TooManyPeriods(f"more than {MAX_PERIODS} periods of a {interval}")
     before = previous_period(first, interval)
-    messages, intents, terms = await queries.topic_rows(on, before, until, interval)
+    messages, intents, terms = await queries.topic_rows(on, before or first, until, interval)
     counted = {r["period"]: (r["messages"], r["negative"]) for r in messages}
     by_intent: dict[datetime, dict[str, int]] = {}
     for r in intents:
@@ -127,7 +138,7 @@ async def topics(on: Executor, since: datetime, until: datetime, interval: str) 
         by_term.setdefault(r["period"], {})[r["term"]] = r["count"]
     periods = []
     for start, previous in zip(starts, [before, *starts[:-1]], strict=True):
-        now, then = by_intent.get(start, {}), by_intent.get(previous, {})
+        now, then = by_intent.get(start, {}), by_intent.get(previous, {}) if previous else {}
         total, negative = counted.get(start, (0, 0))
         grown = {i: n - then.get(i, 0) for i, n in now.items() if n > then.get(i, 0)}
         rising = [
@@ -137,7 +148,7 @@ async def topics(on: Executor, since: datetime, until: datetime, interval: str) 
         periods.append(
             {
                 "period_from": start,
-                "period_to": min(next_period(start, interval), until),
+                "period_to": min(next_period(start, interval) or until, until),
                 "messages": total,
                 "negative": negative,
                 "intents": [

@@ -14,11 +14,12 @@ An emoji is a word of its own.
 """
 
 import json
+import math
 import re
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from re import _constants, _parser  # type: ignore[attr-defined]  # the stdlib regex parser
+from re import _compiler, _constants, _parser  # type: ignore[attr-defined]  # the stdlib regex engine
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -60,7 +61,27 @@ class UrgencyReason(StrEnum):
     LEGAL_THREAT = "legal_threat"
 
 
-def _valid_term(term: str) -> str:
+# A term's spellings are the product of its words' alternatives ("a|b|c|d" ten times over
+# is a million), each an entry the analyser compiles: bounded per term and per document
+# (the shipped rules: 49 at most, 2,714 in all), or one document stops the process that
+# compiles it.
+MAX_TERM_SPELLINGS = 256
+MAX_SPELLINGS = 50_000
+
+
+def spelling_count(term: str) -> int:
+    """How many word sequences a term stands for (``lexicon.spellings``, not made)."""
+    return math.prod(len(word.split("|")) for word in term.split())
+
+
+def _stored(info: ValidationInfo) -> bool:
+    """Whether a document is read from the database: it passed the checks of the release
+    that stored it, and a stricter one refuses new documents, never the rules every text
+    arriving is read with."""
+    return bool(info.context and info.context.get("stored"))
+
+
+def _valid_term(term: str, info: ValidationInfo) -> str:
     words = term.split()
     if not words:
         raise ValueError("a term needs at least one word")
@@ -73,6 +94,11 @@ def _valid_term(term: str) -> str:
             body = alternative.rstrip("*")
             if not WORD.search(body) and not EMOJI.fullmatch(body):
                 raise ValueError(f"{term!r}: the alternative {alternative!r} has no letters")
+    if not _stored(info) and spelling_count(term) > MAX_TERM_SPELLINGS:
+        raise ValueError(
+            f"{term!r} stands for {spelling_count(term):,} spellings (the product of its "
+            f"words' alternatives), more than {MAX_TERM_SPELLINGS}: split it into terms"
+        )
     return term
 
 
@@ -107,18 +133,89 @@ def _repeats_a_repeat(parsed: Any, repeated: bool = False) -> bool:
     return False
 
 
+# One character of each kind a pattern's repeats may take (ASCII, accented and other
+# letters, spaces, an emoji): two repeats that both take one of them can share a run.
+_SAMPLE = "".join(map(chr, range(128))) + "\u00a0\u00e9\u00f1\u00c9\u2028\u4e2d\U0001f600"
+_ONE_CHARACTER = (
+    _constants.LITERAL,
+    _constants.NOT_LITERAL,
+    _constants.ANY,
+    _constants.IN,
+    _constants.CATEGORY,
+)
+_ZERO_WIDTH = (_constants.AT, _constants.ASSERT, _constants.ASSERT_NOT)
+
+
+def _taken(state: Any, body: Any) -> frozenset[str]:
+    """The sample characters one round of a repeat takes, when a round is one character
+    (``\\s``, ``[^-]``, ``.``); none otherwise."""
+    if len(body) != 1 or body[0][0] not in _ONE_CHARACTER:
+        return frozenset()
+    one = _compiler.compile(_parser.SubPattern(state, list(body)), re.IGNORECASE | re.DOTALL)
+    return frozenset(c for c in _SAMPLE if one.fullmatch(c))
+
+
+def _items(parsed: Any) -> list[Any]:
+    """A sequence's items, a plain group's own spliced in (``(\\s*)(\\s*)`` is ``\\s*\\s*``)."""
+    items = []
+    for op, value in parsed:
+        if op is _constants.SUBPATTERN and not value[1] and not value[2]:
+            items += _items(value[-1])
+        else:
+            items.append((op, value))
+    return items
+
+
+def _repeats_in_a_row(parsed: Any, state: Any) -> bool:
+    """Whether a sequence holds two repeats with nothing required between them that can
+    take the same characters (``a*a*b``, ``\\w+\\s*\\w+``): a run of them is split
+    between the two every way before the match fails, at every position, a polynomial
+    time that a few thousand characters make minutes; any sequence within, too."""
+    open_sets: list[frozenset[str]] = []  # repeats reachable with nothing required since
+    for op, value in _items(parsed):
+        if op in _REPEATS:
+            least, most, body = value
+            taken = _taken(state, body) if most > 1 else frozenset()
+            if any(taken & before for before in open_sets):
+                return True
+            if _repeats_in_a_row(body, state):
+                return True
+            open_sets = [*open_sets, taken] if least == 0 else [taken]
+            continue
+        if op in _ZERO_WIDTH:
+            if op is not _constants.AT and _repeats_in_a_row(value[-1], state):
+                return True
+            continue
+        open_sets = []
+        inside: list[Any] = []
+        if op is _constants.SUBPATTERN:
+            inside = [value[-1]]
+        elif op is _constants.ATOMIC_GROUP:
+            inside = [value]
+        elif op is _constants.GROUPREF_EXISTS:
+            inside = [branch for branch in value[1:] if branch is not None]
+        elif op is _constants.BRANCH:
+            inside = value[1]
+        if any(_repeats_in_a_row(sub, state) for sub in inside):
+            return True
+    return False
+
+
 def _valid_pattern(pattern: str, info: ValidationInfo) -> str:
     try:
         parsed = _parser.parse(pattern)
     except (re.error, OverflowError) as exc:  # OverflowError: a count past the engine's
         raise ValueError(f"{pattern!r} is not a regular expression: {exc}") from exc
-    # A stored document passed the checks of the release that stored it: a stricter one
-    # refuses new documents, never the rules every text arriving is read with.
-    stored = bool(info.context and info.context.get("stored"))
-    if not stored and _repeats_a_repeat(parsed):
+    if not _stored(info) and _repeats_a_repeat(parsed):
         raise ValueError(
             f"{pattern!r} repeats a repeat or an alternation (as '(a+)+' or '(a|ab)+'), "
             "which takes exponential time on some texts: write it without the outer repeat"
+        )
+    if not _stored(info) and _repeats_in_a_row(parsed, parsed.state):
+        raise ValueError(
+            f"{pattern!r} has two repeats in a row that can take the same characters (as "
+            "'a*a*b' or '\\w+\\s*\\w+'), which takes polynomial time on some texts: "
+            "make one of them take what the other cannot"
         )
     return pattern
 
@@ -248,6 +345,23 @@ class TextRules(_Strict):
         both = set(self.detection.other_languages) & set(self.languages)
         if both:
             raise ValueError(f"languages both supported and other: {sorted(both)}")
+        return self
+
+    @model_validator(mode="after")
+    def _spellings_bounded(self, info: ValidationInfo) -> "TextRules":
+        if _stored(info):
+            return self
+        terms = [*self.emoji, *self.email.sign_offs]
+        for rules in self.languages.values():
+            terms += [*rules.negators, *rules.intensifiers, *rules.contrasts, *rules.calm]
+            terms += [*rules.sentiment, *rules.abusive]
+            for listed in [*rules.urgency.values(), *rules.intents.values()]:
+                terms += listed
+        total = sum(map(spelling_count, terms))
+        if total > MAX_SPELLINGS:
+            raise ValueError(
+                f"the terms stand for {total:,} spellings in all, more than {MAX_SPELLINGS:,}"
+            )
         return self
 
 

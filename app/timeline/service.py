@@ -155,6 +155,28 @@ def summary_detail(type_name: str, payload: dict[str, Any]) -> str:
     return detail
 
 
+def nul_at(value: Any, where: str = "") -> str | None:
+    """Where ``value`` holds a NUL character, which PostgreSQL text cannot store (a
+    statement failing on it would undo the whole request: every line of an import, a
+    delivery meant to be kept as failed); None if nowhere."""
+    if isinstance(value, str):
+        return (where or "value") if "\x00" in value else None
+    items: Any
+    if isinstance(value, dict):
+        items = value.items()
+    elif isinstance(value, list | tuple):
+        items = enumerate(value)
+    else:
+        return None
+    for key, item in items:
+        inner = f"{where}.{key}" if where else str(key)
+        found = nul_at(key, inner) if isinstance(key, str) else None
+        found = found or nul_at(item, inner)
+        if found is not None:
+            return found
+    return None
+
+
 def prepare_event(data: EventIn, writer: Principal | None, prefix: str = "body") -> NewEvent:
     """Validate an event against the catalog and the names ``writer`` may use (None: the
     service itself, the only writer of system types); a 422 names each wrong field under
@@ -167,6 +189,11 @@ def prepare_event(data: EventIn, writer: Principal | None, prefix: str = "body")
     if data.type in SYSTEM_TYPES and writer is not None:
         raise invalid_field(f"{prefix}.type", f"'{data.type}' is recorded by the service itself")
     check_source(data.source, writer, f"{prefix}.source")
+    # JSON writes a NUL as \u0000: one search of the event's JSON, and a walk only then.
+    if "\\u0000" in data.model_dump_json() and (where := nul_at(data.model_dump())):
+        raise invalid_field(
+            f"{prefix}.{where}", "text cannot contain the NUL character (U+0000)", "string_nul"
+        )
     try:
         payload_model = entry.payload.model_validate(data.payload)
     except ValidationError as exc:

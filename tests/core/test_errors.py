@@ -1,5 +1,8 @@
 """Every error is RFC 9457 problem+json, rendered in one place."""
 
+from enum import StrEnum
+from typing import Literal
+
 import httpx
 import pytest
 from fastapi import APIRouter, FastAPI
@@ -14,12 +17,26 @@ class Contact(BaseModel):
     email: EmailStr
 
 
+class Colour(StrEnum):
+    RED = "red"
+    BLUE = "blue"
+
+
+class Paint(BaseModel):
+    colours: list[Literal[Colour.RED, Colour.BLUE]]
+
+
 probe = APIRouter(prefix="/_probe")
 
 
 @probe.post("/contacts")
 async def post_contact(contact: Contact) -> Contact:
     return contact
+
+
+@probe.post("/paints")
+async def post_paint(paint: Paint) -> Paint:
+    return paint
 
 
 @probe.get("/boom")
@@ -100,6 +117,17 @@ async def test_invalid_field_is_422_with_field_path(client: httpx.AsyncClient) -
     body = assert_problem(response, 422)
     assert [e["field"] for e in body["errors"]] == ["body.email"]
     assert "email" in body["errors"][0]["reason"]
+
+
+async def test_a_reason_names_the_values_a_client_sends_not_python_s_enum_members(
+    client: httpx.AsyncClient,
+) -> None:
+    """A choice among an enum's members read "Input should be <TaskStatus.OPEN: 'open'>,
+    ..." (PATCH /v1/tasks, a segment's churn_risk)."""
+    body = assert_problem(await client.post("/_probe/paints", json={"colours": ["green"]}), 422)
+    assert body["errors"][0]["field"] == "body.colours.0"
+    assert body["errors"][0]["reason"] == "Input should be 'red' or 'blue'"
+    assert body["detail"] == "body.colours.0: Input should be 'red' or 'blue'"
 
 
 async def test_missing_field_is_422(client: httpx.AsyncClient) -> None:

@@ -1,6 +1,7 @@
 """The customer aggregate through the HTTP API."""
 
 import asyncio
+import json
 from typing import Any
 from uuid import uuid4
 
@@ -452,6 +453,15 @@ async def test_preferences_and_consents(client: httpx.AsyncClient, admin: dict[s
         f"{base}/preferences", json={"timezone": "Mars/Base"}, headers=admin
     )
     assert bad_zone.status_code == 422 and bad_zone.json()["errors"][0]["field"] == "body.timezone"
+    # A lone surrogate (JSON may escape one; UTF-8 cannot hold it) echoed in the reason
+    # broke the validation error itself: a 500.
+    surrogate = await client.put(
+        f"{base}/preferences",
+        content=json.dumps({"timezone": "Europe/\ud800"}),
+        headers={**admin, "content-type": "application/json"},
+    )
+    assert surrogate.status_code == 422, surrogate.text
+    assert surrogate.json()["errors"][0]["field"] == "body.timezone"
     bad_hours = await client.put(
         f"{base}/preferences",
         json={"contact_hours": [{"days": ["mon"], "from": "18:00", "to": "09:00"}]},

@@ -497,3 +497,16 @@ def test_event_without_object_is_a_payload_error() -> None:
     body["data"] = {}
     with pytest.raises(PayloadError):
         events(body)
+
+
+@pytest.mark.parametrize("created", [99_999_999_999_999, -99_999_999_999_999, 10**30])
+def test_a_created_time_past_the_calendar_is_a_payload_error(created: int) -> None:
+    """An integer no date can hold (year 3170843) raised ValueError: a 500."""
+    with pytest.raises(PayloadError, match="created"):
+        events(event("checkout.session.completed", session(), created=created))
+
+
+@pytest.mark.parametrize("due", [99_999_999_999_999, 10**30])
+def test_a_due_date_past_the_calendar_is_a_payload_error(due: int) -> None:
+    with pytest.raises(PayloadError, match="due_date"):
+        events(event("invoice.payment_failed", {**INVOICE, "due_date": due}))

@@ -389,6 +389,13 @@ async def test_the_retention_policy_is_set_by_an_admin_and_validated(
     )
     assert bad.status_code == 422 and bad.json()["errors"][0]["field"] == "body.event_days"
     assert "web.paged" in bad.json()["errors"][0]["reason"]
+    surrogate = await client.put(
+        "/v1/retention-policy",
+        content=json.dumps({"event_days": {"web.\ud800": 90}}),
+        headers={**admin, "content-type": "application/json"},
+    )
+    assert surrogate.status_code == 422, surrogate.text
+    assert surrogate.json()["errors"][0]["field"] == "body.event_days"
     put = await client.put(
         "/v1/retention-policy",
         json={"deliveries_days": 7, "event_days": {"web.page_viewed": 90}},

@@ -8,6 +8,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -183,6 +184,32 @@ async def test_the_topics_report_shows_a_rising_intent_after_a_burst_of_delivery
         "/v1/reports/topics", params={**params, "to": params["from"]}, headers=admin
     )
     assert bad.status_code == 422 and "query.to" in bad.text
+
+
+@pytest.mark.parametrize(
+    ("since", "until", "interval"),
+    [
+        ("0001-01-01T00:00:00Z", "0001-03-01T00:00:00Z", "week"),
+        ("0001-01-01T00:00:00Z", "0001-03-01T00:00:00Z", "month"),
+        ("0001-01-01T00:00:00Z", "0001-01-03T00:00:00Z", "day"),
+        ("9999-12-01T00:00:00Z", "9999-12-31T23:59:59Z", "month"),
+        ("9999-12-20T00:00:00Z", "9999-12-31T23:59:59Z", "week"),
+        ("9999-12-30T00:00:00Z", "9999-12-31T23:59:59.999999Z", "day"),
+    ],
+)
+async def test_the_topics_report_reaches_the_ends_of_the_calendar(
+    client: httpx.AsyncClient, admin: dict[str, str], since: str, until: str, interval: str
+) -> None:
+    """Every time the query accepts makes a report: the period after December 9999 and
+    the one before January of year 1 were computed as dates (a 500). The first period has
+    none before it, the last ends at `to`."""
+    params = {"from": since, "to": until, "interval": interval}
+    response = await client.get("/v1/reports/topics", params=params, headers=admin)
+    assert response.status_code == 200, response.text
+    periods = response.json()["periods"]
+    assert periods[0]["period_from"].startswith(since[:10])
+    assert datetime.fromisoformat(periods[-1]["period_to"]) == datetime.fromisoformat(until)
+    assert all(p["rising"] == [] and p["messages"] == 0 for p in periods)
 
 
 async def test_the_topics_report_is_for_admin_keys_only(

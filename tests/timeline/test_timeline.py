@@ -494,6 +494,52 @@ async def test_bulk_refuses_other_media_types_and_too_many_lines(
     assert response.status_code == 413
 
 
+async def test_a_nul_in_one_bulk_line_is_that_line_s_error_and_the_others_are_stored(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    """PostgreSQL text holds no NUL: one line carrying one (in its payload, its summary, the
+    customer's name) made the whole import a 422 naming no line."""
+    customer = {"email": "nul-bulk@example.com"}
+    lines = [
+        {"customer": customer, **event(payload={"text": "a\x00b"})},
+        {"customer": customer, **event(), "source": "crm", "source_event_id": "nul-ok-1"},
+        {"customer": customer, **event(), "summary": "x\x00"},
+        {"customer": {**customer, "display_name": "Ana\x00"}, **event()},
+    ]
+    body = "".join(json.dumps(line) + "\n" for line in lines).encode()
+    response = await client.post(
+        "/v1/events/bulk", content=body, headers={**admin, "content-type": "application/x-ndjson"}
+    )
+    assert response.status_code == 200, response.text
+    results = [json.loads(r) for r in response.text.splitlines()]
+    assert [r["status"] for r in results] == ["error", "created", "error", "error"]
+    assert [r["errors"][0]["field"] for r in results if r["status"] == "error"] == [
+        "line.1.payload.text",
+        "line.3.summary",
+        "line.4.customer.display_name",
+    ]
+
+
+async def test_a_nul_in_an_event_is_a_422_naming_its_field(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    customer = await new_customer(client, admin)
+    by_id = await client.post(
+        f"/v1/customers/{customer}/events",
+        json=event(payload={"text": "a\x00b"}),
+        headers=admin,
+    )
+    assert by_id.status_code == 422, by_id.text
+    assert by_id.json()["errors"][0]["field"] == "body.payload.text"
+    identified = await client.post(
+        "/v1/events",
+        json={"customer": {"email": "nul-one@example.com"}, **event(actor="ag\x00ent")},
+        headers=admin,
+    )
+    assert identified.status_code == 422, identified.text
+    assert identified.json()["errors"][0]["field"] == "body.actor"
+
+
 @pytest.mark.parametrize(
     "position",
     [

@@ -75,12 +75,23 @@ class StripeAdapter(Adapter):
         obj = data.get("object") if isinstance(data, dict) else None
         if not isinstance(obj, dict):
             raise PayloadError(f"{event.get('type')}: data.object is missing")
-        created = event.get("created")
-        if not isinstance(created, int) or isinstance(created, bool):
+        created = _unix_time(event.get("created"))
+        if created is None:
             raise PayloadError(f"{event.get('type')}: created is not a Unix time")
         # The event's time is when the fact happened (the object's own `created` is when
         # the session or intent began, not when it was paid or refunded).
-        return handler(event, obj, datetime.fromtimestamp(created, UTC))
+        return handler(event, obj, created)
+
+
+def _unix_time(value: Any) -> datetime | None:
+    """An integer Unix time as an aware datetime; None for anything else, an integer past
+    what a date holds included (year 3170843 raised ValueError: a 500)."""
+    if not isinstance(value, int) or isinstance(value, bool):
+        return None
+    try:
+        return datetime.fromtimestamp(value, UTC)
+    except (ValueError, OverflowError, OSError):
+        return None
 
 
 def _parse_signature(header: str) -> tuple[int, list[str]]:
@@ -257,11 +268,10 @@ def _invoice_overdue(event: Json, invoice: Json, when: datetime) -> list[Identif
     if customer is None:
         raise PayloadError(f"invoice {invoice_id} names no customer (no email, phone or id)")
     due = invoice.get("due_date")
-    due_date = (
-        datetime.fromtimestamp(due, UTC).date()
-        if isinstance(due, int) and not isinstance(due, bool)
-        else None
-    )
+    due_at = _unix_time(due)
+    if due is not None and due_at is None:
+        raise PayloadError(f"invoice {invoice_id}: due_date {due!r} is not a Unix time")
+    due_date = None if due_at is None else due_at.date()
     payload = {
         "invoice_id": invoice_id,
         "amount": _minor(invoice.get("amount_due"), currency, "amount_due"),
