@@ -15,9 +15,23 @@ import httpx
 Address = ipaddress.IPv4Address | ipaddress.IPv6Address
 
 
+# IPv6 prefixes that carry an IPv4 address a gateway translates to: NAT64's well-known
+# prefix (RFC 6052, the address in the last 32 bits), and its prefix for local use
+# (RFC 8215), which only a network's own translator serves.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+_NAT64_LOCAL = ipaddress.IPv6Network("64:ff9b:1::/48")
+
+
 def _internal(address: Address) -> bool:
-    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
-        address = address.ipv4_mapped
+    """Whether an address is not public, or reaches one that is not through the IPv4
+    address it carries (mapped, NAT64, 6to4)."""
+    if isinstance(address, ipaddress.IPv6Address):
+        if address in _NAT64_LOCAL:
+            return True
+        if address in _NAT64:
+            address = ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
+        else:
+            address = address.ipv4_mapped or address.sixtofour or address
     return not address.is_global or address.is_multicast
 
 

@@ -23,6 +23,9 @@ INTERNAL = [
     "http://2130706433/",  # 127.0.0.1 written as one number
     "http://[::ffff:127.0.0.1]/",
     "http://[fe80::1]/",
+    "http://[64:ff9b::7f00:1]/",  # 127.0.0.1 through a NAT64 gateway (RFC 6052)
+    "http://[64:ff9b:1::a00:5]/",  # a NAT64 prefix for local use (RFC 8215)
+    "http://[2002:a9fe:a9fe::1]/latest/meta-data/",  # 169.254.169.254 by 6to4 (RFC 3056)
     "http://localhost:8000/v1/me",
     "http://api.localhost/",
 ]
@@ -37,6 +40,19 @@ async def test_a_url_on_the_services_own_machine_or_network_is_refused_naming_it
     )
     assert created.status_code == 422, created.text
     assert [e["field"] for e in created.json()["errors"]] == ["body.url"]
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://[64:ff9b::808:808]/hooks", "http://[2002:808:808::1]/hooks", "http://8.8.8.8/hooks"],
+)
+async def test_a_public_address_is_taken_however_it_is_written(
+    client: httpx.AsyncClient, admin: dict[str, str], url: str
+) -> None:
+    created = await client.post(
+        "/v1/webhook-subscriptions", json={"url": url, "kinds": ["call.*"]}, headers=admin
+    )
+    assert created.status_code == 201, created.text
 
 
 async def test_a_url_is_not_moved_onto_an_internal_address_either(
