@@ -101,7 +101,11 @@ async def served_in_process(
     settings: Settings, database: Database, clock: Clock
 ) -> AsyncIterator[str]:
     """The app behind a real uvicorn server in this event loop, on committing sessions and
-    the test's clock (its live feeds open, its lifespan off); yields its base URL."""
+    the test's clock (its live feeds open, its lifespan off, its streams pinged every
+    second); yields its base URL."""
+    # A heartbeat every second: a slow run (Citus on a busy machine) never leaves a quiet
+    # stream silent past the client's read timeout while the test writes elsewhere.
+    settings.sse_ping_seconds = 1
     app = create_app(settings, clock)
     app.state.db = database
     app.state.feed = TimelineFeed(str(settings.database_url))
