@@ -2,8 +2,11 @@
 
 import logging
 import sys
+import time
+from datetime import UTC, datetime
 from typing import Any, TextIO
 
+import pydantic_core
 import structlog
 
 # Where lines go and from which level, as the last configure_logging set them: read on
@@ -28,10 +31,42 @@ class _Lines:
 _LEVELS = {name.lower(): number for name, number in logging.getLevelNamesMapping().items()}
 
 
+def logs_info() -> bool:
+    """Whether lines at INFO are written: a caller on a hot path (the access line) asks
+    first, as a line dropped at the level still costs structlog's call and copies."""
+    return _output["level"] <= logging.INFO
+
+
 def _at_level(_logger: Any, method: str, event: Any) -> Any:
     if _LEVELS.get(method, logging.ERROR) < _output["level"]:
         raise structlog.DropEvent
     return event
+
+
+class _Timestamp:
+    """The time of a line in UTC as structlog's ``TimeStamper(fmt="iso", utc=True)`` writes
+    it, always with its microseconds, ``Z`` for UTC; the date and time of the current
+    second formatted once a second, not for every line."""
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def __call__(self, _logger: Any, _method: str, event: Any) -> Any:
+        now = time.time()
+        second = int(now)
+        if second != self._second:
+            self._prefix = datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S")
+            self._second = second
+        event["timestamp"] = f"{self._prefix}.{int((now - second) * 1_000_000):06d}Z"
+        return event
+
+
+def _json(event: Any, **_options: Any) -> str:
+    """A line's JSON, in UTF-8, built by pydantic's serialiser: a third of the time of
+    ``json.dumps`` with structlog's options (which builds an encoder per line); what it
+    cannot serialise is written as its ``repr``, as structlog's renderer does."""
+    return pydantic_core.to_json(event, fallback=repr).decode()
 
 
 def configure_logging(level: str = "INFO") -> None:
@@ -42,7 +77,7 @@ def configure_logging(level: str = "INFO") -> None:
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,
         structlog.stdlib.add_logger_name,
-        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _Timestamp(),
     ]
     # The service's own lines (one per request) go from structlog straight to the stream:
     # through the stdlib's records, handler and formatter each took about three times as
@@ -52,7 +87,7 @@ def configure_logging(level: str = "INFO") -> None:
             _at_level,
             *shared,
             structlog.processors.format_exc_info,
-            structlog.processors.JSONRenderer(),
+            structlog.processors.JSONRenderer(serializer=_json),
         ],
         logger_factory=lambda *args: _Lines(args[0] if args else ""),
         wrapper_class=structlog.make_filtering_bound_logger(logging.NOTSET),
@@ -66,7 +101,7 @@ def configure_logging(level: str = "INFO") -> None:
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
-                structlog.processors.JSONRenderer(),
+                structlog.processors.JSONRenderer(serializer=_json),
             ],
         )
     )

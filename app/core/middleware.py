@@ -10,6 +10,7 @@ from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from app.core.errors import PayloadTooLarge, problem_response
+from app.core.logging import logs_info
 from app.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
 REQUEST_ID_HEADER = b"x-request-id"
@@ -120,10 +121,11 @@ class RequestContextMiddleware:
             timed.observe(elapsed)
             # The route template, never the path: paths carry phone numbers (screen-pops)
             # and secret tokens (webhooks), query strings search terms.
-            access_log.info(
-                "request",
-                method=scope["method"],
-                route=template,
-                status=status,
-                duration_ms=round(elapsed * 1000, 2),
-            )
+            if logs_info():
+                access_log.info(
+                    "request",
+                    method=scope["method"],
+                    route=template,
+                    status=status,
+                    duration_ms=round(elapsed * 1000, 2),
+                )

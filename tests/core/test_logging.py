@@ -1,0 +1,87 @@
+"""The service's log lines: one JSON object a line, with the keys every line carries."""
+
+import io
+import json
+import logging
+import re
+import uuid
+from contextlib import redirect_stdout
+from datetime import UTC, datetime, timedelta
+
+import structlog
+
+from app.core.logging import configure_logging
+
+TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+
+
+def logged(write: object) -> list[dict[str, object]]:
+    stream = io.StringIO()
+    with redirect_stdout(stream):
+        configure_logging("DEBUG")
+    try:
+        assert callable(write)
+        write()
+    finally:
+        configure_logging("INFO")
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_a_line_carries_its_values_the_level_the_logger_and_the_time_in_utc() -> None:
+    before = datetime.now(UTC)
+    structlog.contextvars.bind_contextvars(request_id="r-1")
+    try:
+        (line,) = logged(
+            lambda: structlog.get_logger("app.access").info(
+                "request", route="/healthz", status=200, duration_ms=0.25, name="Núñez ✓"
+            )
+        )
+    finally:
+        structlog.contextvars.clear_contextvars()
+    after = datetime.now(UTC)
+    timestamp = str(line.pop("timestamp"))
+    assert TIMESTAMP.match(timestamp), timestamp
+    at = datetime.strptime(timestamp, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    assert before - timedelta(microseconds=1) <= at <= after + timedelta(microseconds=1)
+    assert line == {
+        "request_id": "r-1",
+        "route": "/healthz",
+        "status": 200,
+        "duration_ms": 0.25,
+        "name": "Núñez ✓",
+        "event": "request",
+        "level": "info",
+        "logger": "app.access",
+    }
+
+
+def test_a_value_json_cannot_hold_is_written_as_its_repr_and_a_library_s_record_alike() -> None:
+    class Opaque:
+        def __repr__(self) -> str:
+            return "<opaque>"
+
+    key = uuid.UUID(int=7)
+
+    def write() -> None:
+        structlog.get_logger("app.x").warning("odd", thing=Opaque(), key=key)
+        logging.getLogger("some.library").warning("plain %s", "record")
+
+    ours, theirs = logged(write)
+    assert (ours["thing"], ours["key"], ours["level"]) == ("<opaque>", str(key), "warning")
+    assert (theirs["event"], theirs["logger"], theirs["level"]) == (
+        "plain record",
+        "some.library",
+        "warning",
+    )
+    assert TIMESTAMP.match(str(theirs["timestamp"]))
+
+
+def test_an_exception_is_logged_with_its_traceback() -> None:
+    def write() -> None:
+        try:
+            raise ValueError("boom")
+        except ValueError:
+            structlog.get_logger("app.x").exception("failed")
+
+    (line,) = logged(write)
+    assert "ValueError: boom" in str(line["exception"])
