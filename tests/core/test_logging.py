@@ -85,3 +85,13 @@ def test_an_exception_is_logged_with_its_traceback() -> None:
 
     (line,) = logged(write)
     assert "ValueError: boom" in str(line["exception"])
+
+
+def test_a_value_utf_8_cannot_hold_still_makes_its_line() -> None:
+    """A lone surrogate (from a client's escaped JSON) or bytes that are not UTF-8."""
+
+    def write() -> None:
+        structlog.get_logger("app.x").warning("odd", name="a\udc80b", raw=b"\xff")
+
+    (line,) = logged(write)
+    assert (line["name"], line["raw"], line["event"]) == ("a\udc80b", "b'\\xff'", "odd")
