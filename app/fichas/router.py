@@ -65,14 +65,17 @@ _FICHA_RESPONSES: dict[int | str, dict[str, object]] = {
 }
 
 
-def _answer(
-    ficha: Ficha, language: str, if_none_match: str | None, response: Response
-) -> Ficha | Response:
-    """The card with its ETag and language, or 304 when the reader holds it already."""
-    tag = service.ficha_etag(ficha)
-    response.headers["ETag"] = tag
-    response.headers["Content-Language"] = language
-    return not_modified(if_none_match, tag) or ficha
+def _answer(ficha: Ficha, language: str, if_none_match: str | None) -> Response:
+    """The card with its ETag and language, or 304 when the reader holds it already. The
+    card is serialised once, for its body and its ETag alike (as its response model:
+    the route's answer is that JSON)."""
+    body = ficha.__pydantic_serializer__.to_json(ficha, by_alias=True)
+    tag = service.ficha_etag(body)
+    return not_modified(if_none_match, tag) or Response(
+        body,
+        media_type="application/json",
+        headers={"ETag": tag, "Content-Language": language},
+    )
 
 
 @fast_get(
@@ -92,7 +95,6 @@ async def get_ficha(
     customer_id: UUID,
     role: RoleName,
     request: Request,
-    response: Response,
     connection: DriverDep,
     principal: Reader,
     settings: SettingsDep,
@@ -106,7 +108,7 @@ async def get_ficha(
     ficha = await service.ficha(
         connection, state.templates, settings, state.clock, customer_id, role, language, principal
     )
-    return _answer(ficha, language, if_none_match, response)
+    return _answer(ficha, language, if_none_match)
 
 
 @fast_get(
@@ -136,7 +138,6 @@ async def screen_pop(
     ],
     role: RoleName,
     request: Request,
-    response: Response,
     connection: DriverDep,
     principal: Reader,
     settings: SettingsDep,
@@ -155,7 +156,7 @@ async def screen_pop(
     )
     if isinstance(found, CallerCandidates):
         return JSONResponse(found.model_dump(mode="json"), status_code=300)
-    return _answer(found, language, if_none_match, response)
+    return _answer(found, language, if_none_match)
 
 
 @router.get(
