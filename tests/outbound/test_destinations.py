@@ -31,13 +31,17 @@ INTERNAL = [
 ]
 
 
+async def subscribe(client: httpx.AsyncClient, admin: dict[str, str], url: str) -> httpx.Response:
+    return await client.post(
+        "/v1/webhook-subscriptions", json={"url": url, "kinds": ["call.*"]}, headers=admin
+    )
+
+
 @pytest.mark.parametrize("url", INTERNAL)
 async def test_a_url_on_the_services_own_machine_or_network_is_refused_naming_it(
     client: httpx.AsyncClient, admin: dict[str, str], url: str
 ) -> None:
-    created = await client.post(
-        "/v1/webhook-subscriptions", json={"url": url, "kinds": ["call.*"]}, headers=admin
-    )
+    created = await subscribe(client, admin, url)
     assert created.status_code == 422, created.text
     assert [e["field"] for e in created.json()["errors"]] == ["body.url"]
 
@@ -49,20 +53,14 @@ async def test_a_url_on_the_services_own_machine_or_network_is_refused_naming_it
 async def test_a_public_address_is_taken_however_it_is_written(
     client: httpx.AsyncClient, admin: dict[str, str], url: str
 ) -> None:
-    created = await client.post(
-        "/v1/webhook-subscriptions", json={"url": url, "kinds": ["call.*"]}, headers=admin
-    )
+    created = await subscribe(client, admin, url)
     assert created.status_code == 201, created.text
 
 
 async def test_a_url_is_not_moved_onto_an_internal_address_either(
     client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
-    created = await client.post(
-        "/v1/webhook-subscriptions",
-        json={"url": "https://crm.example.com/hooks", "kinds": ["call.*"]},
-        headers=admin,
-    )
+    created = await subscribe(client, admin, "https://crm.example.com/hooks")
     assert created.status_code == 201, created.text
     moved = await client.patch(
         created.headers["Location"], json={"url": "http://127.0.0.1:5432/"}, headers=admin
