@@ -6,6 +6,7 @@ import logging
 import re
 import uuid
 from contextlib import redirect_stdout
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 import structlog
@@ -67,7 +68,7 @@ def test_a_value_json_cannot_hold_is_written_as_its_repr_and_a_library_s_record_
         logging.getLogger("some.library").warning("plain %s", "record")
 
     ours, theirs = logged(write)
-    assert (ours["thing"], ours["key"], ours["level"]) == ("<opaque>", str(key), "warning")
+    assert (ours["thing"], ours["key"], ours["level"]) == ("<opaque>", repr(key), "warning")
     assert (theirs["event"], theirs["logger"], theirs["level"]) == (
         "plain record",
         "some.library",
@@ -95,3 +96,36 @@ def test_a_value_utf_8_cannot_hold_still_makes_its_line() -> None:
 
     (line,) = logged(write)
     assert (line["name"], line["raw"], line["event"]) == ("a\udc80b", "b'\\xff'", "odd")
+
+
+def test_a_line_separator_in_a_value_keeps_the_line_whole() -> None:
+    """U+2028, U+2029 and U+0085 are line breaks to ``str.splitlines``: written escaped."""
+
+    def write() -> None:
+        structlog.get_logger("app.x").warning("odd", detail="Núñez\u2028order\x85x\u2029")
+
+    stream = io.StringIO()
+    with redirect_stdout(stream):
+        configure_logging("DEBUG")
+    try:
+        write()
+    finally:
+        configure_logging("INFO")
+    (text,) = stream.getvalue().splitlines()
+    assert text.isascii()
+    assert json.loads(text)["detail"] == "Núñez\u2028order\x85x\u2029"
+
+
+def test_an_object_is_written_as_its_repr_never_field_by_field() -> None:
+    """What an object keeps out of its repr (a secret) stays out of the log."""
+
+    @dataclass
+    class Credentials:
+        user: str
+        api_key: str = field(repr=False)
+
+    (line,) = logged(
+        lambda: structlog.get_logger("app.x").warning("odd", who=Credentials("u", "SECRET-KEY"))
+    )
+    assert "SECRET-KEY" not in json.dumps(line)
+    assert "Credentials(user='u')" in str(line["who"])
