@@ -58,12 +58,15 @@ def if_none_match_matches(if_none_match: str, current: str) -> bool:
     )
 
 
-def not_modified(if_none_match: str | None, current: str) -> Response | None:
-    """304 with the ETag and no body when the reader holds the ``current`` representation,
+def not_modified(
+    if_none_match: str | None, current: str, headers: dict[str, str] | None = None
+) -> Response | None:
+    """304 with the ETag (and ``headers``, those the full answer would carry about the
+    representation) and no body when the reader holds the ``current`` representation,
     else None (answer in full)."""
     if if_none_match is None or not if_none_match_matches(if_none_match, current):
         return None
-    return Response(status_code=304, headers={"ETag": current})
+    return Response(status_code=304, headers={"ETag": current, **(headers or {})})
 
 
 def check_if_match(if_match: str | None, version: int, *, required: bool) -> None:

@@ -44,6 +44,7 @@ IfNoneMatch = Annotated[
     str | None,
     Header(description="The ficha's ETag last read: 304 without a body while it is current."),
 ]
+_VARY, _CACHE_CONTROL = "Accept-Language", "private, no-cache"
 _FICHA_ETAG = {
     "ETag": {
         "description": "Weak: changes whenever anything the card shows changes, for If-None-Match",
@@ -53,6 +54,15 @@ _FICHA_ETAG = {
         "description": "The language of every text the card writes itself: `lang` if one of "
         "es, en, pt, fr, else the first of those in Accept-Language, else en",
         "schema": {"enum": ["en", "es", "pt", "fr"]},
+    },
+    "Vary": {
+        "description": "The card's language follows Accept-Language",
+        "schema": {"const": _VARY},
+    },
+    "Cache-Control": {
+        "description": "The card is personal data: kept by the reader's own cache only, and "
+        "checked again (If-None-Match) before each use",
+        "schema": {"const": _CACHE_CONTROL},
     },
 }
 _FICHA_RESPONSES: dict[int | str, dict[str, object]] = {
@@ -71,10 +81,9 @@ def _answer(ficha: Ficha, language: str, if_none_match: str | None) -> Response:
     the route's answer is that JSON)."""
     body = ficha.__pydantic_serializer__.to_json(ficha, by_alias=True)
     tag = service.ficha_etag(body)
-    return not_modified(if_none_match, tag) or Response(
-        body,
-        media_type="application/json",
-        headers={"ETag": tag, "Content-Language": language},
+    headers = {"Content-Language": language, "Vary": _VARY, "Cache-Control": _CACHE_CONTROL}
+    return not_modified(if_none_match, tag, headers) or Response(
+        body, media_type="application/json", headers={"ETag": tag, **headers}
     )
 
 

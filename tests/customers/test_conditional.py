@@ -4,6 +4,7 @@ whose representation has not changed; If-Match compares strong ETags only (RFC 9
 from datetime import timedelta
 
 import httpx
+import pytest
 
 from app.core.preconditions import if_match_allows, if_none_match_matches
 from tests.support.clock import ControlledClock
@@ -182,6 +183,26 @@ async def test_screen_pop_answers_304_with_the_ficha_etag(
         url, params={"role": "support"}, headers={**admin, "If-None-Match": first.headers["etag"]}
     )
     assert again.status_code == 304 and again.headers["etag"] == first.headers["etag"]
+
+
+@pytest.mark.parametrize("by", ["id", "phone"])
+async def test_a_card_and_its_304_say_its_language_that_it_varies_and_is_private(
+    client: httpx.AsyncClient, admin: dict[str, str], by: str
+) -> None:
+    """A cache keeps a card per Accept-Language, only in the reader's own cache, checked
+    again before each use; the 304 says what the 200 says of the representation."""
+    customer = await new_person(client, admin)
+    url = f"/v1/customers/{customer}/ficha" if by == "id" else f"/v1/fichas/by-phone/{PHONE}"
+    asked = {**admin, "Accept-Language": "fr-CA, pt;q=0.5"}
+    full = await client.get(url, params={"role": "support"}, headers=asked)
+    assert full.status_code == 200
+    held = {**asked, "If-None-Match": full.headers["etag"]}
+    not_modified = await client.get(url, params={"role": "support"}, headers=held)
+    assert not_modified.status_code == 304
+    for answer in (full, not_modified):
+        assert answer.headers["content-language"] == "fr"
+        assert answer.headers["vary"] == "Accept-Language"
+        assert answer.headers["cache-control"] == "private, no-cache"
 
 
 async def test_reads_answered_304_are_still_in_the_access_log(
