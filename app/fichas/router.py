@@ -56,8 +56,9 @@ _FICHA_ETAG = {
         "schema": {"enum": ["en", "es", "pt", "fr"]},
     },
     "Vary": {
-        "description": "The card's language follows Accept-Language",
-        "schema": {"const": _VARY},
+        "description": "Names Accept-Language: the card's language follows it (and Origin "
+        "where CORS origins are configured)",
+        "schema": {"type": "string"},
     },
     "Cache-Control": {
         "description": "The card is personal data: kept by the reader's own cache only, and "

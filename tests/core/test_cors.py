@@ -89,6 +89,21 @@ async def test_an_actual_request_from_an_allowed_origin_exposes_the_headers(
     assert refused.headers["access-control-allow-origin"] == CONSOLE
 
 
+async def test_a_card_read_by_a_page_varies_on_its_language_and_its_origin(
+    cors_client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    created = await cors_client.post("/v1/customers", json={"display_name": "Ana"}, headers=admin)
+    card = await cors_client.get(
+        f"/v1/customers/{created.json()['id']}/ficha",
+        params={"role": "support"},
+        headers={**admin, "Origin": CONSOLE},
+    )
+    assert card.status_code == 200
+    assert {"accept-language", "origin"} <= {
+        name.strip().lower() for name in card.headers["vary"].split(",")
+    }
+
+
 async def test_an_actual_request_from_another_origin_gets_no_cors_headers(
     cors_client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:

@@ -5,6 +5,7 @@ import json
 import logging
 import re
 import uuid
+from collections.abc import Callable
 from contextlib import redirect_stdout
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -16,12 +17,11 @@ from app.core.logging import configure_logging
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
 
-def logged(write: object) -> list[dict[str, object]]:
+def logged(write: Callable[[], object]) -> list[dict[str, object]]:
     stream = io.StringIO()
     with redirect_stdout(stream):
         configure_logging("DEBUG")
     try:
-        assert callable(write)
         write()
     finally:
         configure_logging("INFO")
