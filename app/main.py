@@ -24,6 +24,7 @@ from app.core.logging import configure_logging
 from app.core.metrics import worker_exiting, worker_starting
 from app.core.middleware import RequestContextMiddleware
 from app.core.openapi import complete
+from app.core.path_table import PathRoutedApp
 from app.customers.router import router as customers_router
 from app.customers.schemas import CustomerPatch
 from app.fichas.cache import TemplateCache
@@ -77,7 +78,9 @@ TAGS = [
     {"name": "outbound", "description": "Webhook subscriptions: facts sent as they commit"},
     {"name": "text", "description": "Text analysis"},
 ]
-# The routers in the order the OpenAPI document lists them.
+# The routers in the order the OpenAPI document lists them, and the router tries them (no
+# two routes match the same request, and the path table in front of the router,
+# app/core/path_table.py, finds a route by its path's first segments, whatever its rank).
 DOCUMENTED_ORDER = (
     ops_router,
     auth_router,
@@ -94,32 +97,6 @@ DOCUMENTED_ORDER = (
     tasks_router,
     messages_router,
     fichas_router,
-    privacy_router,
-    outbound_router,
-    text_router,
-)
-# FastAPI tries the routes in the order they were included, and each one that does not
-# match costs time; no two routes match the same request, so the order only costs time.
-# The probes and the key check (five routes) stay first; then the screen-pop, routing (three
-# routes) and identify (third of its router), ahead of ingestion: behind every other route,
-# finding the screen-pop was a measurable part of its request (docs/performance.md,
-# "Measurements behind the code").
-MATCHING_ORDER = (
-    ops_router,
-    auth_router,
-    fichas_router,
-    routing_router,
-    customers_router,
-    profile_router,
-    ingest_router,
-    timeline_router,
-    indicators_router,
-    alerts_router,
-    incidents_router,
-    segments_router,
-    reports_router,
-    tasks_router,
-    messages_router,
     privacy_router,
     outbound_router,
     text_router,
@@ -174,7 +151,7 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
             await database.dispose()
             worker_exiting()
 
-    app = FastAPI(
+    app = PathRoutedApp(
         title="Customer history service",
         version=__version__,
         description=DESCRIPTION,
@@ -202,7 +179,7 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
         # included, carries the CORS headers a page needs to read it, and a preflight is
         # answered before anything asks for a key.
         app.add_middleware(ProblemCORSMiddleware, **cors_options(origins))  # type: ignore[arg-type]
-    for router in MATCHING_ORDER:
+    for router in DOCUMENTED_ORDER:
         app.include_router(router)
 
     def openapi() -> dict[str, Any]:

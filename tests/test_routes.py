@@ -1,11 +1,12 @@
-"""The routers are tried hot paths first: that is safe only while no two routes overlap."""
+"""The routes as declared: none overlapping another, all reading bounded JSON, none waiting
+for a worker thread."""
 
 import inspect
 import re
 
 from app.core.bounded_json import BoundedJsonRoute
 from app.core.fast_route import FastRoute
-from app.main import DOCUMENTED_ORDER, MATCHING_ORDER
+from app.main import DOCUMENTED_ORDER
 
 
 def test_no_two_routes_match_the_same_request() -> None:
@@ -20,8 +21,7 @@ def test_no_two_routes_match_the_same_request() -> None:
         assert matching == [route.path], f"{sorted(route.methods)} {request_path}: {matching}"
 
 
-def test_every_router_is_matched_and_documented_once() -> None:
-    assert sorted(map(id, MATCHING_ORDER)) == sorted(map(id, DOCUMENTED_ORDER))
+def test_every_router_is_included_and_documented_once() -> None:
     assert len(set(map(id, DOCUMENTED_ORDER))) == len(DOCUMENTED_ORDER)
 
 

@@ -1,0 +1,175 @@
+"""The path table chooses the route FastAPI's router would choose, for every route of the
+app and for the requests at a router's edges (a method not allowed, a trailing slash, a
+mount, a route declared earlier that matches the same path, a root path), and serves the
+routes it finds without walking the router."""
+
+import re
+from typing import Any
+
+import pytest
+from fastapi import APIRouter, FastAPI, WebSocket
+from fastapi.routing import _EffectiveRouteContext, _IncludedRouter
+from starlette.responses import PlainTextResponse
+from starlette.routing import Mount, Route
+from starlette.types import Message, Receive, Scope, Send
+
+from app.core.path_table import PathRoutedApp, PathTable
+from app.main import create_app
+
+
+def _contexts(app: FastAPI) -> list[_EffectiveRouteContext]:
+    return [
+        context
+        for route in app.router.routes
+        if isinstance(route, _IncludedRouter)
+        for context in route.effective_route_contexts()
+    ]
+
+
+def _recording(app: FastAPI) -> list[Any]:
+    """Each API route of ``app`` replaced by one that records what it was called with."""
+    calls: list[Any] = []
+    for context in _contexts(app):
+
+        async def record(
+            scope: Scope, receive: Receive, send: Send, context: Any = context
+        ) -> None:
+            calls.append((context, scope["route"], scope["endpoint"], dict(scope["path_params"])))
+            await PlainTextResponse("recorded")(scope, receive, send)
+
+        context.app = record
+    return calls
+
+
+async def _answer(asgi: Any, method: str, path: str, root_path: str = "") -> tuple[Any, str]:
+    """The status and location answered, or what was raised for the app's handlers."""
+    scope = {
+        "type": "http",
+        "method": method,
+        "path": root_path + path,
+        "raw_path": (root_path + path).encode(),
+        "root_path": root_path,
+        "query_string": b"",
+        "headers": [(b"host", b"t")],
+        "scheme": "http",
+        "server": ("t", 80),
+    }
+    sent: list[Message] = []
+
+    async def receive() -> Message:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: Message) -> None:
+        sent.append(message)
+
+    try:
+        await asgi(scope, receive, send)
+    except Exception as raised:  # a mount's 404, for the exception handlers
+        return repr(raised), ""
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    location = dict(start.get("headers", [])).get(b"location", b"").decode()
+    return start["status"], location
+
+
+def _requests(app: FastAPI) -> list[tuple[str, str, str]]:
+    """For every route: its path filled in, with each of its methods and others, with and
+    without a trailing slash; then paths no route or only a mount answers."""
+    requests = []
+    for context in _contexts(app):
+        filled = re.sub(r"{[^}]+}", "a1", context.path_format)
+        for method in [*sorted(context.methods or {"GET"}), "HEAD", "PATCH"]:
+            requests += [(method, filled, ""), (method, filled + "/", ""), (method, filled, "/api")]
+        requests.append(("GET", re.sub(r"{[^}]+}", "search", context.path_format), ""))
+    elsewhere = ["/", "/nothing/here", "/v1/nothing", "/docs-assets/x.js", "/problems/not-found"]
+    return [*requests, *(("GET", path, "") for path in elsewhere)]
+
+
+async def _choices(app: FastAPI) -> None:
+    calls = _recording(app)
+    table = PathTable(app.router)
+    walked: list[str] = []
+    router_stack = app.router.app
+
+    async def walking(scope: Scope, receive: Receive, send: Send) -> None:
+        walked.append(scope["path"])
+        await router_stack(scope, receive, send)
+
+    # The router as it walks its routes, told apart from the table
+    app.router.middleware_stack = app.router.app = walking  # type: ignore[method-assign]
+    requests = _requests(app)
+    assert requests
+    for method, path, root_path in requests:
+        router_answer = await _answer(router_stack, method, path, root_path)
+        router_call = calls[:]
+        calls.clear()
+        walked.clear()
+        table_answer = await _answer(table, method, path, root_path)
+        table_call = calls[:]
+        calls.clear()
+        assert (table_answer, table_call) == (router_answer, router_call), (method, path)
+        # A route the router chose is found by the table alone.
+        assert not (router_call and walked), (method, path)
+
+
+async def test_the_table_chooses_as_the_router_for_every_route_of_the_service() -> None:
+    await _choices(create_app())
+
+
+def _tricky() -> FastAPI:
+    """Routes whose order decides: an earlier route with a parameter matching a later
+    literal path, a parameter in the first segments, plain routes, a mount, a websocket."""
+    shadow, first, second, plain = APIRouter(), APIRouter(), APIRouter(), APIRouter()
+
+    async def item(item: str) -> str:
+        return item
+
+    async def special() -> str:
+        return "special"
+
+    async def tenant(tenant: str) -> str:
+        return tenant
+
+    async def socket(websocket: WebSocket) -> None:
+        await websocket.close()
+
+    shadow.routes.append(Route("/v1/shadow/{x}", lambda request: PlainTextResponse("plain")))
+    first.get("/{tenant}/items/special")(tenant)
+    first.get("/v1/items/{item}")(item)
+    first.get("/v1/shadow/one")(special)
+    second.get("/v1/items/special")(special)
+    second.post("/v1/items/special")(special)
+    second.get("/{tenant}/v1/items")(tenant)
+    second.websocket("/v1/items/live")(socket)
+    plain.routes.append(Route("/v1/plain/{x}", lambda request: PlainTextResponse("plain")))
+    app = PathRoutedApp()
+    app.include_router(shadow)
+    app.include_router(first)
+    app.include_router(second)
+    app.include_router(plain)
+    app.router.routes.append(Mount("/v1/static", app=PlainTextResponse("static")))
+    return app
+
+
+async def test_the_table_chooses_as_the_router_where_the_order_decides() -> None:
+    app = _tricky()
+    await _choices(app)
+    extra = [("GET", "/v1/items/special"), ("POST", "/v1/items/special"), ("GET", "/t/v1/items")]
+    extra += [("GET", "/v1/plain/x"), ("GET", "/v1/static/x"), ("DELETE", "/v1/items/x")]
+    extra += [("GET", "/v1/shadow/one"), ("GET", "/x/items/special")]
+    for method, path in extra:
+        assert await _answer(PathTable(app.router), method, path) == await _answer(
+            app.router, method, path
+        )
+
+
+def test_what_the_table_cannot_apply_stops_the_app() -> None:
+    app = PathRoutedApp()
+    router = APIRouter()
+
+    async def hello() -> str:
+        return "hello"
+
+    router.get("/hello")(hello)
+    app.include_router(router, form_limits={"max_files": 1})
+    with pytest.raises(TypeError, match="form limits"):
+        PathTable(app.router)._build()
