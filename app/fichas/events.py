@@ -28,14 +28,24 @@ def shown(items: list[dict[str, Any]], language: str) -> list[dict[str, Any]]:
 
 
 def _shown(item: dict[str, Any], language: str) -> dict[str, Any]:
-    """A summary its source gave stays as given; one the service made is made again in
-    ``language``."""
+    """An event as its latest correction has it (the summary it gives, the fields it
+    corrects). A summary its source gave stays as given; one the service made is made
+    again, of the corrected fields, in ``language``."""
     payload = item.pop("payload") or {}
+    correction = item.pop("correction")
     type_ = item["type"]
-    if item["summary"] == timeline.default_summary(type_, payload):
+    made = item["summary"] == timeline.default_summary(type_, payload)
+    if correction is not None:
+        payload |= correction["payload"] or {}
+        if correction["summary"]:
+            item["summary"], made = correction["summary"], False
+    if made:
         label = text(language, f"event.{type_}")
-        if label is not None:
-            item["summary"] = (label + timeline.summary_detail(type_, payload))[:280]
+        item["summary"] = (
+            timeline.default_summary(type_, payload)
+            if label is None
+            else (label + timeline.summary_detail(type_, payload))[:280]
+        )
     return item | _content(type_, payload)
 
 

@@ -296,7 +296,8 @@ def recent_sql(
     customer: str, wants: str, owned_only: str, agent_id: str, limits: Sequence[str]
 ) -> str:
     """The statement reading a ficha's event sections (columns n, id, type, occurred_at,
-    channel, direction, summary, actor and payload, its SHOWN_FIELDS, in the order shown),
+    channel, direction, summary, actor, payload (its SHOWN_FIELDS) and correction (the
+    latest correction's summary and payload fields, or null), in the order shown),
     on the parameters named: a uuid, the wants' JSON document, the reader's
     ``visibility_args`` and how many events each want takes (integers, one per want: a
     constant LIMIT, which Citus passes on to the shards)."""
@@ -310,9 +311,28 @@ def recent_sql(
     return (
         "WITH "
         + history_cte(f"{customer}::uuid", visible_sql("c", owned_only, agent_id))
-        + f", hiding(id) AS ({hiding})"
-        f"\nSELECT * FROM ({branches}) AS recent ORDER BY n, occurred_at DESC, id DESC"
+        + f", hiding(id) AS ({hiding}), recent AS MATERIALIZED ({branches}), "
+        + _LATEST_CORRECTIONS
+        + "\nSELECT r.*, f.correction FROM recent r LEFT JOIN fixes f ON f.corrects_id = r.id "
+        "ORDER BY r.n, r.occurred_at DESC, r.id DESC"
     )
+
+
+# The latest correction of each event of ``recent`` (by its occurrence, as the indicators
+# take it: app/indicators/state.py), as a ficha shows it: the summary it gives and the
+# fields it corrects among those a ficha shows. Read by the events' ids, as the timeline
+# page reads its corrections (``_CORRECTIONS``), so that Citus plans it on the history's
+# shards.
+_LATEST_CORRECTIONS = (
+    "fixes AS (SELECT corrects_id, jsonb_build_object('summary', fix->>'summary', 'payload', "
+    "(SELECT jsonb_object_agg(p.key, p.value) FROM jsonb_each(CASE WHEN "
+    "jsonb_typeof(fix->'payload') = 'object' THEN fix->'payload' END) AS p "
+    f"WHERE p.key IN ({_SHOWN}))) AS correction "
+    "FROM (SELECT c.corrects_id, (jsonb_agg(c.payload ORDER BY c.occurred_at DESC, c.id DESC))->0 "
+    "AS fix FROM events c WHERE c.corrects_id = ANY(ARRAY(SELECT id FROM recent)) "
+    "AND c.customer_id IN (SELECT id FROM family) AND c.type = 'event.corrected' "
+    "GROUP BY c.corrects_id) AS latest)"
+)
 
 
 def _recent_branch(n: int, want: str, limit: str) -> str:
@@ -334,7 +354,8 @@ def _recent_branch(n: int, want: str, limit: str) -> str:
 _NO_RECENT = (
     "SELECT NULL::integer AS n, NULL::uuid AS id, NULL::text AS type, "
     "NULL::timestamptz AS occurred_at, NULL::text AS channel, NULL::text AS direction, "
-    "NULL::text AS summary, NULL::text AS actor, NULL::jsonb AS payload WHERE false"
+    "NULL::text AS summary, NULL::text AS actor, NULL::jsonb AS payload, "
+    "NULL::jsonb AS correction WHERE false"
 )
 
 

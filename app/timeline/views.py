@@ -107,7 +107,7 @@ def recent_items(rows: Sequence[Any], wanted: int) -> list[list[dict[str, Any]]]
     """The events of each want from the rows its statement read (records, or the anonymous
     ones of an array, in the statement's column order), for ``wanted`` wants."""
     found: list[list[dict[str, Any]]] = [[] for _ in range(wanted)]
-    for n, event_id, type_, occurred_at, channel, direction, summary, actor, payload in rows:
+    for n, event_id, type_, occurred_at, channel, direction, summary, actor, payload, fix in rows:
         found[n - 1].append(
             {
                 "id": str(event_id),
@@ -118,6 +118,7 @@ def recent_items(rows: Sequence[Any], wanted: int) -> list[list[dict[str, Any]]]
                 "summary": summary,
                 "actor": actor,
                 "payload": json.loads(payload) if isinstance(payload, str) else payload,
+                "correction": json.loads(fix) if isinstance(fix, str) else fix,
             }
         )
     return found

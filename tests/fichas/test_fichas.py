@@ -802,3 +802,69 @@ async def test_an_owned_only_key_reads_nothing_of_a_hidden_contact_on_its_organi
                 read,
                 card.text,
             )
+
+
+async def test_a_corrected_event_shows_its_latest_correction_by_id_and_by_phone(
+    client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock
+) -> None:
+    """The card shows an event as its latest correction has it, as the indicators beside it
+    count it: the summary the correction gives, else the service's own summary made again
+    of the corrected fields (in the reader's language), and the corrected fields a card
+    shows; an event no correction names is shown as written."""
+    phone = [{"kind": "phone", "value": "+34611222333"}]
+    customer = await new_customer(client, admin, identifiers=phone)
+    written = {}
+    for days, type_, payload in (
+        (6, "order.placed", {"order_id": "SO-1", "total": "80.00", "currency": "EUR"}),
+        (5, "order.placed", {"order_id": "SO-2", "total": "20.00", "currency": "EUR"}),
+        (4, "ticket.opened", {"ticket_id": "T1", "subject": "Broken zip", "status": "open"}),
+        (4, "order.placed", {"order_id": "SO-3", "total": "5.00", "currency": "EUR"}),
+    ):
+        body = {"type": type_, "occurred_at": ago(clock, days), "payload": payload}
+        response = await append(client, admin, customer, body)
+        assert response.status_code == 201, response.text
+        written[payload.get("order_id") or payload["ticket_id"]] = response.json()["id"]
+    for days, fixed, summary, payload in (
+        (3, "SO-1", "Order SO-1: 60.00 EUR", {"total": "60.00"}),
+        (2, "SO-1", None, {"total": "65.00", "note": "not a field a card shows"}),
+        (3, "SO-2", "Order SO-2: 25.00 EUR", {"total": "25.00"}),
+        (2, "T1", None, {"status": "closed", "subject": "Broken zipper"}),
+    ):
+        correction = {
+            "type": "event.corrected",
+            "occurred_at": ago(clock, days),
+            "payload": {
+                "corrects_event_id": written[fixed],
+                "reason": "Wrong at first",
+                "summary": summary,
+                "payload": payload,
+            },
+        }
+        response = await append(client, admin, customer, correction)
+        assert response.status_code == 201, response.text
+    template = {
+        "sections": [
+            {"name": "identity"},
+            {"name": "indicators"},
+            {"name": "flags"},
+            {"name": "recent_interactions", "limit": 5, "types": ["order.*", "ticket.*"]},
+        ]
+    }
+    put = await client.put("/v1/ficha-templates/orders", json=template, headers=admin)
+    assert put.status_code == 200, put.text
+    by_phone = await client.get(
+        "/v1/fichas/by-phone/+34611222333", params={"role": "orders"}, headers=admin
+    )
+    assert by_phone.status_code == 200, by_phone.text
+    for card in (await ficha(client, admin, customer, "orders"), by_phone.json()):
+        third, ticket, second, first = card["sections"]["recent_interactions"]["items"]
+        assert first["summary"] == "Order placed SO-1 65.00 EUR"
+        assert second["summary"] == "Order SO-2: 25.00 EUR"
+        assert (ticket["subject"], ticket["status"]) == ("Broken zipper", "closed")
+        assert third["summary"] == "Order placed SO-3 5.00 EUR"
+    spanish = await ficha(client, admin, customer, "orders", lang="es")
+    _, _, second, first = spanish["sections"]["recent_interactions"]["items"]
+    assert first["summary"].endswith(" SO-1 65.00 EUR") and first["summary"].startswith("Pedido")
+    assert second["summary"] == "Order SO-2: 25.00 EUR", "a summary given stays as given"
+    indicators = (await client.get(f"/v1/customers/{customer}/indicators", headers=admin)).json()
+    assert indicators["value"]["lifetime_value"] == [{"amount": "95.00", "currency": "EUR"}]
