@@ -13,7 +13,6 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
-from sqlalchemy.pool import PoolProxiedConnection
 
 from app.alerts.stream import AlertFeed
 from app.auth.service import create_key
@@ -24,7 +23,6 @@ from app.core.db import (
     begun_driver,
     get_connection,
     get_driver_unit,
-    get_pooled,
     get_session,
     plain_url,
 )
@@ -221,10 +219,6 @@ def app(
     async def connection_in_test_transaction() -> AsyncConnection:
         return connection
 
-    async def pooled_in_test_transaction() -> PoolProxiedConnection:
-        return await connection.get_raw_connection()
-
-    application.dependency_overrides[get_pooled] = pooled_in_test_transaction
     application.dependency_overrides[get_connection] = connection_in_test_transaction
     application.dependency_overrides[get_session] = session_in_test_transaction
 

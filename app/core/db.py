@@ -10,7 +10,6 @@ from uuid import UUID
 import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import Dialect, MetaData, String, TypeDecorator, event
-from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -20,8 +19,7 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import DeclarativeBase
-from sqlalchemy.pool import ConnectionPoolEntry, PoolProxiedConnection
-from sqlalchemy.util import greenlet_spawn
+from sqlalchemy.pool import ConnectionPoolEntry
 from uuid_utils.compat import uuid7
 
 from app.core.config import Settings
@@ -121,50 +119,33 @@ class Database:
         await self.engine.dispose()
 
 
-async def get_pooled(request: Request) -> AsyncIterator[PoolProxiedConnection]:
-    """The request's one connection, as the pool hands it out: authentication and the read
-    hot paths send prepared statements straight to its driver, each committing on its
-    own; routes that change data open their session on it (``get_connection``).
+async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
+    """The request's one pooled connection, outside any transaction until a session begins one.
 
-    Taken from the pool itself, not through ``engine.connect()``: the engine's connection
-    around it cost a request 70-100 us more, and the driver paths never use it
-    (docs/performance.md, "Measurements behind the code"). Back in the pool before the
-    answer is sent; the pool's reset rolls back whatever a failed request left open.
+    Authentication and the read hot paths send prepared statements straight to the driver
+    on it, each committing on its own; routes that change data open their session on it.
     """
     database: Database = request.app.state.db
-    pooled = await database.engine.raw_connection()
-    try:
-        yield pooled
-    except BaseException:
-        # SQLAlchemy does not see what fails on the driver directly: a connection the
-        # database dropped (a restart) is discarded here, not handed to the next request.
-        driver = pooled.driver_connection
-        if driver is None or driver.is_closed():
-            await greenlet_spawn(pooled.invalidate)  # which returns it to the pool
-        raise
-    finally:
-        if pooled.dbapi_connection is not None:  # not invalidated
-            await greenlet_spawn(pooled.close)
+    async with database.engine.connect() as connection:
+        try:
+            yield connection
+        except BaseException:
+            # SQLAlchemy does not see what fails on the driver directly: a connection the
+            # database dropped (a restart) is discarded here, not handed to the next request.
+            if not connection.invalidated:
+                raw = await connection.get_raw_connection()
+                if raw.driver_connection is None or raw.driver_connection.is_closed():
+                    await connection.invalidate()
+            raise
 
 
-PooledDep = Annotated[PoolProxiedConnection, Depends(get_pooled, scope="function")]
+ConnectionDep = Annotated[AsyncConnection, Depends(get_connection, scope="function")]
 
 
-async def get_connection(request: Request, pooled: PooledDep) -> AsyncConnection:
-    """The request's pooled connection as SQLAlchemy's connection, for a session; outside
-    any transaction until the session begins one. Never closed itself: its pooled
-    connection goes back to the pool when the request is done (``get_pooled``)."""
-    database: Database = request.app.state.db
-    engine = database.engine
-    return AsyncConnection(engine, Connection(engine.sync_engine, connection=pooled))
-
-
-ConnectionDep = Annotated[AsyncConnection, Depends(get_connection)]
-
-
-async def get_driver(pooled: PooledDep) -> asyncpg.Connection:
-    """The asyncpg connection of the request's pooled connection, outside any transaction."""
-    driver = pooled.driver_connection
+async def get_driver(connection: ConnectionDep) -> asyncpg.Connection:
+    """The asyncpg connection under the request's connection, outside any transaction."""
+    raw = await connection.get_raw_connection()
+    driver = raw.driver_connection
     assert isinstance(driver, asyncpg.Connection)
     return driver
 
