@@ -1,7 +1,8 @@
 """Prepared statements of privacy (the driver path): the erasure and retention functions and
 the export's reads."""
 
-from collections.abc import AsyncIterator
+import contextlib
+from collections.abc import AsyncGenerator, AsyncIterator
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -155,11 +156,23 @@ async def export_document(
     time."""
     async with database.engine.connect() as connection:
         raw = await connection.get_raw_connection()
-        async for piece in _export_pieces(raw.driver_connection, family, header):
-            yield piece
+        try:
+            async with contextlib.aclosing(
+                _export_pieces(raw.driver_connection, family, header)
+            ) as pieces:
+                async for piece in pieces:
+                    yield piece
+        except BaseException:
+            # An export cut short (its reader gone: the stream's task cancelled, perhaps in
+            # a statement, and then its rollback too) may leave its transaction open on the
+            # driver, where the pool's reset does not look (it rolls back SQLAlchemy's own
+            # transaction only): the connection is closed, never handed to the next
+            # request inside a read-only snapshot.
+            await connection.invalidate()
+            raise
 
 
-async def _export_pieces(conn: Any, family: list[UUID], header: str) -> AsyncIterator[str]:
+async def _export_pieces(conn: Any, family: list[UUID], header: str) -> AsyncGenerator[str, None]:
     async with conn.transaction(isolation="repeatable_read", readonly=True):
         yield header
         for name, sql in EXPORT_PARTS.items():

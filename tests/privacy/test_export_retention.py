@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from uuid import UUID
 
+import anyio
 import asyncpg
 import httpx
 from sqlalchemy import text
@@ -141,6 +142,37 @@ async def test_a_long_export_streams_in_pieces_of_about_64_kib_and_reads_as_one_
     assert doc["customer_id"] == ana and len(doc["events"]) == 400
     assert datetime.fromisoformat(doc["exported_at"]) == clock.now()
     assert doc["exported_at"].endswith("+00:00"), "RFC 3339 with the UTC offset"
+
+
+async def test_an_export_cut_short_hands_the_next_request_no_transaction(
+    live: tuple[httpx.AsyncClient, dict[str, str]],
+    settings: Settings,
+    service_url: str,
+    clock: ControlledClock,
+) -> None:
+    """A reader gone in the middle of an export (its task cancelled while a statement of
+    the export waits, as Starlette cancels a stream whose client went away) leaves no
+    transaction on the connection the pool hands out next: inside the export's read-only
+    snapshot, every write of the next request on it would fail and every read see the
+    past."""
+    client, admin = live
+    ana = await new_customer(client, admin)
+    database = Database(service_url, pool_size=1, max_overflow=0)
+    owner = await asyncpg.connect(plain_url(str(settings.database_url)))
+    try:
+        async with owner.transaction():
+            # The export's statement on the consents waits for this lock.
+            await owner.execute("LOCK TABLE customer_consents IN ACCESS EXCLUSIVE MODE")
+            with anyio.move_on_after(1) as waited:
+                async for _ in export_stream(database, [UUID(ana)], clock):
+                    pass
+            assert waited.cancelled_caught
+        async with database.engine.connect() as connection:
+            read_only = await connection.exec_driver_sql("SHOW transaction_read_only")
+            assert read_only.scalar() == "off"
+    finally:
+        await owner.close()
+        await database.dispose()
 
 
 @contextlib.asynccontextmanager
