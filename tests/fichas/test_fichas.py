@@ -868,3 +868,61 @@ async def test_a_corrected_event_shows_its_latest_correction_by_id_and_by_phone(
     assert second["summary"] == "Order SO-2: 25.00 EUR", "a summary given stays as given"
     indicators = (await client.get(f"/v1/customers/{customer}/indicators", headers=admin)).json()
     assert indicators["value"]["lifetime_value"] == [{"amount": "95.00", "currency": "EUR"}]
+
+
+async def test_a_corrected_field_the_card_cannot_show_leaves_the_event_as_written(
+    client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock
+) -> None:
+    """A correction's payload is any JSON; a corrected field is shown only when it is what
+    the event's type says that field is (an amount a decimal, a date a date, a subject a
+    string): one that is not leaves that field as written, never the card unanswered."""
+    phone = [{"kind": "phone", "value": "+34611222444"}]
+    customer = await new_customer(client, admin, identifiers=phone)
+    written = {}
+    for type_, payload in (
+        (
+            "quote.sent",
+            {"quote_id": "Q1", "amount": "900.00", "currency": "EUR", "valid_until": "2027-01-31"},
+        ),
+        ("ticket.opened", {"ticket_id": "T1", "subject": "Broken zip", "status": "open"}),
+        ("web.page_viewed", {"url": "https://shop.example.com/zip"}),
+    ):
+        body = {"type": type_, "occurred_at": ago(clock, 3), "payload": payload}
+        response = await append(client, admin, customer, body)
+        assert response.status_code == 201, response.text
+        written[type_] = response.json()["id"]
+    for type_, fixed in (
+        ("quote.sent", {"amount": "1,200.00", "valid_until": "next week"}),
+        ("ticket.opened", {"subject": {"text": "Broken zipper"}, "status": ["closed"]}),
+        ("web.page_viewed", {"url": 12}),
+    ):
+        correction = {
+            "type": "event.corrected",
+            "occurred_at": ago(clock, 2),
+            "payload": {"corrects_event_id": written[type_], "reason": "Typo", "payload": fixed},
+        }
+        response = await append(client, admin, customer, correction)
+        assert response.status_code == 201, response.text
+    template = {
+        "sections": [
+            {"name": "identity"},
+            {"name": "indicators"},
+            {"name": "flags"},
+            {"name": "recent_interactions", "limit": 5, "types": ["ticket.*", "web.*"]},
+            {"name": "opportunities_and_quotes"},
+        ]
+    }
+    put = await client.put("/v1/ficha-templates/sales", json=template, headers=admin)
+    assert put.status_code == 200, put.text
+    by_phone = await client.get(
+        "/v1/fichas/by-phone/+34611222444", params={"role": "sales"}, headers=admin
+    )
+    assert by_phone.status_code == 200, by_phone.text
+    for card in (await ficha(client, admin, customer, "sales"), by_phone.json()):
+        sections = card["sections"]
+        [quote] = sections["opportunities_and_quotes"]["items"]
+        assert quote["amount"] == {"amount": "900.00", "currency": "EUR"}
+        assert quote["valid_until"] == "2027-01-31"
+        visit, ticket = sections["recent_interactions"]["items"]
+        assert (ticket["subject"], ticket["status"]) == ("Broken zip", "open")
+        assert visit["pages"] == ["https://shop.example.com/zip"]
