@@ -842,27 +842,14 @@ async def test_a_corrected_event_shows_its_latest_correction_by_id_and_by_phone(
         }
         response = await append(client, admin, customer, correction)
         assert response.status_code == 201, response.text
-    template = {
-        "sections": [
-            {"name": "identity"},
-            {"name": "indicators"},
-            {"name": "flags"},
-            {"name": "recent_interactions", "limit": 5, "types": ["order.*", "ticket.*"]},
-        ]
-    }
-    put = await client.put("/v1/ficha-templates/orders", json=template, headers=admin)
-    assert put.status_code == 200, put.text
-    by_phone = await client.get(
-        "/v1/fichas/by-phone/+34611222333", params={"role": "orders"}, headers=admin
-    )
-    assert by_phone.status_code == 200, by_phone.text
-    for card in (await ficha(client, admin, customer, "orders"), by_phone.json()):
+    recent = {"name": "recent_interactions", "limit": 5, "types": ["order.*", "ticket.*"]}
+    for card in await _cards_by_id_and_phone(client, admin, customer, "+34611222333", [recent]):
         third, ticket, second, first = card["sections"]["recent_interactions"]["items"]
         assert first["summary"] == "Order placed SO-1 65.00 EUR"
         assert second["summary"] == "Order SO-2: 25.00 EUR"
         assert (ticket["subject"], ticket["status"]) == ("Broken zipper", "closed")
         assert third["summary"] == "Order placed SO-3 5.00 EUR"
-    spanish = await ficha(client, admin, customer, "orders", lang="es")
+    spanish = await ficha(client, admin, customer, "corrected", lang="es")
     _, _, second, first = spanish["sections"]["recent_interactions"]["items"]
     assert first["summary"].endswith(" SO-1 65.00 EUR") and first["summary"].startswith("Pedido")
     assert second["summary"] == "Order SO-2: 25.00 EUR", "a summary given stays as given"
@@ -903,22 +890,11 @@ async def test_a_corrected_field_the_card_cannot_show_leaves_the_event_as_writte
         }
         response = await append(client, admin, customer, correction)
         assert response.status_code == 201, response.text
-    template = {
-        "sections": [
-            {"name": "identity"},
-            {"name": "indicators"},
-            {"name": "flags"},
-            {"name": "recent_interactions", "limit": 5, "types": ["ticket.*", "web.*"]},
-            {"name": "opportunities_and_quotes"},
-        ]
-    }
-    put = await client.put("/v1/ficha-templates/sales", json=template, headers=admin)
-    assert put.status_code == 200, put.text
-    by_phone = await client.get(
-        "/v1/fichas/by-phone/+34611222444", params={"role": "sales"}, headers=admin
-    )
-    assert by_phone.status_code == 200, by_phone.text
-    for card in (await ficha(client, admin, customer, "sales"), by_phone.json()):
+    sections = [
+        {"name": "recent_interactions", "limit": 5, "types": ["ticket.*", "web.*"]},
+        {"name": "opportunities_and_quotes"},
+    ]
+    for card in await _cards_by_id_and_phone(client, admin, customer, "+34611222444", sections):
         sections = card["sections"]
         [quote] = sections["opportunities_and_quotes"]["items"]
         assert quote["amount"] == {"amount": "900.00", "currency": "EUR"}
@@ -926,3 +902,23 @@ async def test_a_corrected_field_the_card_cannot_show_leaves_the_event_as_writte
         visit, ticket = sections["recent_interactions"]["items"]
         assert (ticket["subject"], ticket["status"]) == ("Broken zip", "open")
         assert visit["pages"] == ["https://shop.example.com/zip"]
+
+
+async def _cards_by_id_and_phone(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    customer: str,
+    phone: str,
+    sections: list[dict[str, Any]],
+) -> list[dict[str, Any]]:
+    """The customer's card of a role showing ``sections`` (after the identity, indicators
+    and flags), read by its id and by its phone."""
+    always = [{"name": "identity"}, {"name": "indicators"}, {"name": "flags"}]
+    template = {"sections": always + sections}
+    put = await client.put("/v1/ficha-templates/corrected", json=template, headers=admin)
+    assert put.status_code == 200, put.text
+    by_phone = await client.get(
+        f"/v1/fichas/by-phone/{phone}", params={"role": "corrected"}, headers=admin
+    )
+    assert by_phone.status_code == 200, by_phone.text
+    return [await ficha(client, admin, customer, "corrected"), by_phone.json()]
