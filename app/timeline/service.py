@@ -258,6 +258,27 @@ async def _check_correction(
         )
     if original.type == "event.corrected":
         raise invalid_field(f"{prefix}.payload.corrects_event_id", "correct the original event")
+    fields = new.payload.get("payload")
+    if fields:
+        _check_corrected_fields(original.type, original.payload, fields, prefix)
+
+
+def _check_corrected_fields(
+    type_: str, written: Mapping[str, Any], fields: Mapping[str, Any], prefix: str
+) -> None:
+    """A correction gives each field it corrects as the original's type takes that field (a
+    total a decimal, a currency a code) and no field the type has not: the indicators, the
+    card and whoever reads the timeline read a corrected field as they read the original.
+    Only the fields given are judged (an erased original may lack others)."""
+    entry = event_type(type_)
+    if entry is None:
+        return
+    try:
+        entry.payload.model_validate({**written, **fields})
+    except ValidationError as error:
+        refused = invalid_fields(error, prefix, "payload", "payload", judged=fields)
+        if refused.extra["errors"]:
+            raise refused from None
 
 
 async def append(

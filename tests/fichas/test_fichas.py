@@ -1,5 +1,6 @@
 """Fichas per job on one rich customer, the screen-pop, templates and the access log."""
 
+import json
 from datetime import timedelta
 from typing import Any
 from uuid import UUID
@@ -826,7 +827,7 @@ async def test_a_corrected_event_shows_its_latest_correction_by_id_and_by_phone(
         written[payload.get("order_id") or payload["ticket_id"]] = response.json()["id"]
     for days, fixed, summary, payload in (
         (3, "SO-1", "Order SO-1: 60.00 EUR", {"total": "60.00"}),
-        (2, "SO-1", None, {"total": "65.00", "note": "not a field a card shows"}),
+        (2, "SO-1", None, {"total": "65.00"}),
         (3, "SO-2", "Order SO-2: 25.00 EUR", {"total": "25.00"}),
         (2, "T1", None, {"status": "closed", "subject": "Broken zipper"}),
     ):
@@ -858,11 +859,12 @@ async def test_a_corrected_event_shows_its_latest_correction_by_id_and_by_phone(
 
 
 async def test_a_corrected_field_the_card_cannot_show_leaves_the_event_as_written(
-    client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock
+    client: httpx.AsyncClient, admin: dict[str, str], clock: ControlledClock, session: AsyncSession
 ) -> None:
-    """A correction's payload is any JSON; a corrected field is shown only when it is what
-    the event's type says that field is (an amount a decimal, a date a date, a subject a
-    string): one that is not leaves that field as written, never the card unanswered."""
+    """A correction stored before the append judged its fields (a payload of any JSON) is
+    shown only in the fields that are what the event's type says they are (an amount a
+    decimal, a date a date, a subject a string): one that is not leaves that field as
+    written, never the card unanswered."""
     phone = [{"kind": "phone", "value": "+34611222444"}]
     customer = await new_customer(client, admin, identifiers=phone)
     written = {}
@@ -883,13 +885,21 @@ async def test_a_corrected_field_the_card_cannot_show_leaves_the_event_as_writte
         ("ticket.opened", {"subject": {"text": "Broken zipper"}, "status": ["closed"]}),
         ("web.page_viewed", {"url": 12}),
     ):
-        correction = {
-            "type": "event.corrected",
-            "occurred_at": ago(clock, 2),
-            "payload": {"corrects_event_id": written[type_], "reason": "Typo", "payload": fixed},
-        }
-        response = await append(client, admin, customer, correction)
-        assert response.status_code == 201, response.text
+        correction = {"corrects_event_id": written[type_], "reason": "Typo", "payload": fixed}
+        await session.execute(
+            text(
+                "INSERT INTO events (id, customer_id, type, occurred_at, channel, source, "
+                "summary, payload, corrects_id) VALUES (gen_random_uuid(), :customer, "
+                "'event.corrected', :at, 'system', 'api', 'Typo', CAST(:payload AS jsonb), "
+                ":fixed)"
+            ),
+            {
+                "customer": customer,
+                "at": clock.ago(days=2),
+                "payload": json.dumps(correction),
+                "fixed": written[type_],
+            },
+        )
     sections = [
         {"name": "recent_interactions", "limit": 5, "types": ["ticket.*", "web.*"]},
         {"name": "opportunities_and_quotes"},

@@ -9,9 +9,12 @@ from hypothesis import strategies as st
 
 from app.indicators.state import Fact
 from app.text.service import columns, default_analyser, finding
+from app.timeline.catalog import event_type
 from app.timeline.texts import customer_text
 
 START = datetime(2026, 1, 1, tzinfo=UTC)
+# What a correction gives, of the fields the indicators read.
+CORRECTED = {"csat": 5, "total": "1.00", "satisfaction": "satisfied"}
 
 # What customers write, by how the analyser reads it: urgent and angry, asking to cancel,
 # complaining of a delivery, negative, pleased, and a plain question.
@@ -144,7 +147,13 @@ def facts(draw: st.DrawFn, max_size: int = 25) -> list[Fact]:
                 {
                     "corrects_event_id": target.id,
                     "reason": "typo",
-                    "payload": {"csat": 5, "total": "1.00", "satisfaction": "satisfied"},
+                    # The fields the indicators read corrected, those the target's type has
+                    # (a correction gives no other: app/timeline/service.py).
+                    "payload": {
+                        name: value
+                        for name, value in CORRECTED.items()
+                        if name in event_type(target.type).payload.model_fields  # type: ignore[union-attr]
+                    },
                 },
             )
             out.append(

@@ -260,6 +260,38 @@ async def test_corrections_are_attached_to_the_original(
     assert response.json()["errors"][0]["field"] == "body.payload.corrects_event_id"
 
 
+async def test_a_correction_corrects_fields_as_the_original_type_declares_them(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    """What a correction gives for a field is what the original's type takes there: a total
+    that is not a decimal, a field the type does not have, is a 422 naming it (it was a 500
+    when the indicators read the total), and nothing is stored."""
+    customer = await new_customer(client, admin)
+    original = (await append(client, admin, customer, event("order.placed"))).json()
+    for fields, named in (
+        ({"total": "1,200.00"}, "body.payload.payload.total"),
+        ({"total": {"amount": "1"}}, "body.payload.payload.total"),
+        ({"currency": "euros"}, "body.payload.payload.currency"),
+        ({"totl": "12.00"}, "body.payload.payload.totl"),
+    ):
+        correction = event(
+            "event.corrected",
+            at=T0 + timedelta(hours=1),
+            payload={"corrects_event_id": original["id"], "reason": "typo", "payload": fields},
+        )
+        response = await append(client, admin, customer, correction)
+        assert response.status_code == 422, response.text
+        assert [e["field"] for e in response.json()["errors"]] == [named]
+    items = (await timeline(client, admin, customer))["items"]
+    assert items[0]["corrections"] == []
+    fixed = event(
+        "event.corrected",
+        at=T0 + timedelta(hours=1),
+        payload={"corrects_event_id": original["id"], "reason": "typo", "payload": {"total": "12"}},
+    )
+    assert (await append(client, admin, customer, fixed)).status_code == 201
+
+
 async def test_append_by_identifier_creates_unverified_customers(
     client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
