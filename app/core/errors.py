@@ -582,16 +582,14 @@ def invalid_field(field: str, reason: str, type_: str = "value_error") -> Valida
     )
 
 
-def invalid_fields(
-    exc: ValidationError, *at: str | int, judged: Iterable[str] | None = None
-) -> ValidationFailed:
+def invalid_fields(exc: ValidationError, *at: str | int) -> ValidationFailed:
     """A 422 naming every field a model refused, each under ``at`` (``"body"``,
-    ``"line", 3``), as request validation names them; with ``judged``, only the errors of
-    those top-level fields."""
-    refused = exc.errors(include_url=False)
-    if judged is not None:
-        fields = set(judged)
-        refused = [e for e in refused if e["loc"][:1] and e["loc"][0] in fields]
+    ``"line", 3``), as request validation names them."""
+    return invalid_errors(exc.errors(include_url=False), *at)
+
+
+def invalid_errors(refused: Iterable[Mapping[str, Any]], *at: str | int) -> ValidationFailed:
+    """A 422 naming the fields of pydantic's ``refused`` errors, each under ``at``."""
     errors = field_errors({**e, "loc": (*at, *e["loc"])} for e in refused)
     return ValidationFailed(
         "; ".join(f"{e['field']}: {e['reason']}" for e in errors), extra={"errors": errors}

@@ -3,16 +3,11 @@ person needs of its kind (a note's text, a meeting's title and next step, a quot
 and validity, a ticket's subject, status and resolution, the pages of a visit)."""
 
 from datetime import datetime, timedelta
-from functools import cache
-from typing import Annotated, Any
-
-from pydantic import TypeAdapter, ValidationError
+from typing import Any
 
 from app.core.money import money
 from app.fichas.templates import text
 from app.timeline import service as timeline
-from app.timeline.catalog import event_type
-from app.timeline.payloads import Payload
 
 # Page views this close to the next one are one visit (the usual web-analytics session).
 VISIT_GAP = timedelta(minutes=30)
@@ -41,7 +36,7 @@ def _shown(item: dict[str, Any], language: str) -> dict[str, Any]:
     type_ = item["type"]
     made = item["summary"] == timeline.default_summary(type_, payload)
     if correction is not None:
-        payload |= _fitting(type_, correction["payload"] or {})
+        payload |= _fitting(type_, payload, correction["payload"] or {})
         if correction["summary"]:
             item["summary"], made = correction["summary"], False
     if made:
@@ -54,31 +49,13 @@ def _shown(item: dict[str, Any], language: str) -> dict[str, Any]:
     return item | _content(type_, payload)
 
 
-def _fitting(type_: str, fields: dict[str, Any]) -> dict[str, Any]:
-    """The corrected ``fields`` that are what the event's type says those fields are, as its
-    payload holds them. A correction's payload is any JSON object: an amount of "1,200.00",
-    a date of "next week", a subject that is a number or 100 KB of text would fail the
-    card, or swell it; such a field is left as the event has it."""
-    entry = event_type(type_)
-    fitting = {}
-    for name, value in fields.items():
-        field = None if entry is None else _field(entry.payload, name)
-        if field is None:
-            continue  # not a field of its type (a custom type's: a card shows none)
-        try:
-            fitting[name] = field.dump_python(field.validate_python(value), mode="json")
-        except ValidationError:
-            continue
-    return fitting
-
-
-@cache
-def _field(payload: type[Payload], name: str) -> TypeAdapter[Any] | None:
-    """The field ``name`` of a payload model as a validator of its own, None if it has none."""
-    field = payload.model_fields.get(name)
-    if field is None:
-        return None
-    return TypeAdapter(Annotated[(field.annotation, *field.metadata)])  # type: ignore[arg-type]
+def _fitting(type_: str, written: dict[str, Any], fields: dict[str, Any]) -> dict[str, Any]:
+    """The corrected ``fields`` the event's type takes as they are. A correction stored
+    before its append judged its fields may hold any JSON (an amount of "1,200.00", a date
+    of "next week", a subject that is a number), which would fail the card: such a field
+    is left as the event has it."""
+    refused = {e["loc"][0] for e in timeline.refused_corrections(type_, written, fields)}
+    return {name: value for name, value in fields.items() if name not in refused}
 
 
 def _content(type_: str, p: dict[str, Any]) -> dict[str, Any]:

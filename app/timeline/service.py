@@ -10,12 +10,20 @@ from typing import Any
 from uuid import UUID
 
 from pydantic import BaseModel, Field, ValidationError
+from pydantic_core import ErrorDetails
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.db import Executor, new_id
-from app.core.errors import EXAMPLE_ID, Conflict, ProblemError, invalid_field, invalid_fields
+from app.core.errors import (
+    EXAMPLE_ID,
+    Conflict,
+    ProblemError,
+    invalid_errors,
+    invalid_field,
+    invalid_fields,
+)
 from app.core.security import Principal
 from app.customers import resolution
 from app.customers import service as customers
@@ -259,26 +267,29 @@ async def _check_correction(
     if original.type == "event.corrected":
         raise invalid_field(f"{prefix}.payload.corrects_event_id", "correct the original event")
     fields = new.payload.get("payload")
-    if fields:
-        _check_corrected_fields(original.type, original.payload, fields, prefix)
+    refused = refused_corrections(original.type, original.payload, fields or {})
+    if refused:
+        raise invalid_errors(refused, prefix, "payload", "payload")
 
 
-def _check_corrected_fields(
-    type_: str, written: Mapping[str, Any], fields: Mapping[str, Any], prefix: str
-) -> None:
-    """A correction gives each field it corrects as the original's type takes that field (a
-    total a decimal, a currency a code) and no field the type has not: the indicators, the
-    card and whoever reads the timeline read a corrected field as they read the original.
-    Only the fields given are judged (an erased original may lack others)."""
+def refused_corrections(
+    type_: str, written: Mapping[str, Any], fields: Mapping[str, Any]
+) -> list[ErrorDetails]:
+    """What the original's type refuses of the fields a correction gives: each must be as
+    the type takes that field (a total a decimal, a currency a code), and a field the type
+    has; the indicators, the card and whoever reads the timeline read a corrected field as
+    they read the original. Only the fields given are judged (an erased original, or the
+    fields a card reads of it, may lack others)."""
     entry = event_type(type_)
-    if entry is None:
-        return
+    if entry is None or not fields:
+        return []
     try:
         entry.payload.model_validate({**written, **fields})
     except ValidationError as error:
-        refused = invalid_fields(error, prefix, "payload", "payload", judged=fields)
-        if refused.extra["errors"]:
-            raise refused from None
+        return [
+            e for e in error.errors(include_url=False) if e["loc"][:1] and e["loc"][0] in fields
+        ]
+    return []
 
 
 async def append(
