@@ -76,6 +76,14 @@ def plain_url(url: str) -> str:
     return "postgresql://" + async_url(url)[len("postgresql+asyncpg://") :]
 
 
+def after_id(column: str, parameter: str) -> str:
+    """SQL for a keyset page's rows after the id bound to ``parameter`` (all of them when it
+    is NULL), as an index range: each statement has one plan for every value
+    (``plan_cache_mode``), and in it ``$1 IS NULL OR id > $1`` is a filter read from the
+    table's first row on every page."""
+    return f"{column} > coalesce({parameter}::uuid, '00000000-0000-0000-0000-000000000000')"
+
+
 def _counted_out(_dbapi: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
     if record.record_info is not None:
         record.record_info["counted_out"] = True
@@ -100,8 +108,13 @@ class Database:
             pool_recycle=1800,
             # Short statements only: at ten million events the planner's cost estimates of
             # the hot statements passed jit_above_cost, and compiling took most of a
-            # screen-pop query's time (docs/performance.md).
-            connect_args={"server_settings": {"jit": "off"}},
+            # screen-pop query's time (docs/performance.md). Each prepared statement planned
+            # once: left to choose, PostgreSQL planned the hot read statements again on every
+            # execution (a generic plan of their CTEs costs more on paper than one folded for
+            # the values given), which took longer than running them (docs/performance.md).
+            connect_args={
+                "server_settings": {"jit": "off", "plan_cache_mode": "force_generic_plan"}
+            },
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         event.listen(self.engine.sync_engine.pool, "checkout", _counted_out)

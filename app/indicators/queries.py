@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from app.core.db import Along, Executor, driver_connection
+from app.core.db import Along, Executor, after_id, driver_connection
 from app.core.security import Principal
 from app.customers.family import history_cte, organization_families_cte
 from app.customers.visibility import hides_contacts_sql, visibility_args, visible_sql
@@ -268,7 +268,7 @@ async def _ids(on: Executor, sql: str, *args: Any) -> list[UUID]:
 async def customers_after(on: Executor, after: UUID | None, limit: int) -> list[UUID]:
     return await _ids(
         on,
-        "SELECT id FROM customers WHERE status = 'active' AND ($1::uuid IS NULL OR id > $1) "
+        f"SELECT id FROM customers WHERE status = 'active' AND {after_id('id', '$1')} "
         "ORDER BY id LIMIT $2",
         after,
         limit,

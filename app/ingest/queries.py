@@ -5,7 +5,7 @@ from collections.abc import Collection, Sequence
 from typing import Any
 from uuid import UUID
 
-from app.core.db import Along, Executor, driver_connection, new_id
+from app.core.db import Along, Executor, after_id, driver_connection, new_id
 from app.customers.queries import holders
 
 # The ingestion hot path: one prepared insert that also tells a retry from a first
@@ -49,7 +49,7 @@ _FINISH = "WITH " + _finishing(1)
 # keys' shards, where it refused to join the two tables (spread by delivery and by key).
 _FREED = (
     "WITH waiting AS (SELECT d.id, d.awaits_scope, d.awaits_key FROM webhook_deliveries d "
-    "WHERE d.awaits_key IS NOT NULL AND d.status = 'failed' AND ($1::uuid IS NULL OR d.id > $1)) "
+    "WHERE d.awaits_key IS NOT NULL AND d.status = 'failed' AND " + after_id("d.id", "$1") + ") "
     "SELECT w.id FROM waiting w JOIN event_keys k ON k.scope = w.awaits_scope "
     "AND k.digest = ch_erased_key(w.awaits_key) ORDER BY w.id LIMIT $2"
 )

@@ -4,7 +4,7 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from app.core.db import Executor, driver_connection
+from app.core.db import Executor, after_id, driver_connection
 from app.core.security import Principal
 from app.customers.visibility import hides_contacts_sql, visibility_args, visible_sql
 
@@ -64,7 +64,7 @@ _CANDIDATES = (
     _MEMBERS + "SELECT id, display_name, preferred_language, tier, postal FROM base "
     "WHERE consent IS TRUE AND NOT ($13 = 'phone' AND do_not_call) "
     "AND (" + _KIND + " IS NOT NULL OR nullif(postal, '') IS NOT NULL) "
-    "AND ($17::uuid IS NULL OR id > $17) ORDER BY id LIMIT $18"
+    "AND " + after_id("id", "$17") + " ORDER BY id LIMIT $18"
 )
 
 # The most candidates read at once while looking for a page's members with a contact.
