@@ -84,6 +84,21 @@ def after_id(column: str, parameter: str) -> str:
     return f"{column} > coalesce({parameter}::uuid, '00000000-0000-0000-0000-000000000000')"
 
 
+# Each prepared statement planned once, on one PostgreSQL: left to choose, it planned the
+# hot read statements again on every execution (a generic plan of their CTEs costs more on
+# paper than one folded for the values given), which took longer than running them
+# (docs/performance.md). Citus plans each execution with its values: it cannot distribute
+# a generic plan of some of them.
+_PLAN_ONCE = (
+    "SELECT set_config('plan_cache_mode', 'force_generic_plan', false) "
+    "WHERE current_setting('citus.version', true) IS NULL"
+)
+
+
+def _planned_once(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
+    dbapi_connection.run_async(lambda driver: driver.execute(_PLAN_ONCE))
+
+
 def _counted_out(_dbapi: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
     if record.record_info is not None:
         record.record_info["counted_out"] = True
@@ -108,15 +123,11 @@ class Database:
             pool_recycle=1800,
             # Short statements only: at ten million events the planner's cost estimates of
             # the hot statements passed jit_above_cost, and compiling took most of a
-            # screen-pop query's time (docs/performance.md). Each prepared statement planned
-            # once: left to choose, PostgreSQL planned the hot read statements again on every
-            # execution (a generic plan of their CTEs costs more on paper than one folded for
-            # the values given), which took longer than running them (docs/performance.md).
-            connect_args={
-                "server_settings": {"jit": "off", "plan_cache_mode": "force_generic_plan"}
-            },
+            # screen-pop query's time (docs/performance.md).
+            connect_args={"server_settings": {"jit": "off"}},
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
+        event.listen(self.engine.sync_engine, "connect", _planned_once)
         event.listen(self.engine.sync_engine.pool, "checkout", _counted_out)
         event.listen(self.engine.sync_engine.pool, "checkin", _counted_in)
 

@@ -89,3 +89,17 @@ async def test_the_pool_gauge_counts_connections_out_and_back(database: Database
     never_out = SimpleNamespace(record_info={})
     _counted_in(None, never_out)  # type: ignore[arg-type]
     assert _in_use() == before
+
+
+async def test_each_statement_is_planned_once_on_one_postgresql_and_for_each_run_on_citus(
+    database: Database,
+) -> None:
+    """PostgreSQL left to choose planned the hot reads again on every execution, which took
+    longer than running them; Citus cannot distribute a generic plan of some of them."""
+    async with database.sessionmaker() as session:
+        conn = await driver_connection(session)
+        mode, on_citus = await conn.fetchrow(
+            "SELECT current_setting('plan_cache_mode'), "
+            "current_setting('citus.version', true) IS NOT NULL"
+        )
+    assert mode == ("auto" if on_citus else "force_generic_plan")
