@@ -1,8 +1,9 @@
 """The bare endpoints the service's hot paths are measured against (`python -m bench`).
 
 Each does the least an endpoint on this stack can do for its path: FastAPI, a pydantic
-model, one prepared statement on an asyncpg pool, no middleware and no key. uvicorn
-serves it as its own process with the service's worker count, on the same database:
+model, one prepared statement on an asyncpg pool (planned once, as the service's are:
+``plan_once``), no middleware and no key. uvicorn serves it as its own process with the
+service's worker count, on the same database:
 
     CEILING_DATABASE_URL=postgresql://... python -m uvicorn bench.ceiling_app:app
 
@@ -26,6 +27,8 @@ from uuid import UUID
 import asyncpg
 from fastapi import FastAPI, HTTPException, Request
 from pydantic import BaseModel
+
+from app.core.db import plan_once
 
 # The caller's card: the statement of the bare lookup endpoint and of the driver ceiling.
 LOOKUP = (
@@ -98,7 +101,7 @@ class Pong(BaseModel):
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     size = int(os.environ.get("CEILING_POOL_SIZE", "10"))
     app.state.pool = await asyncpg.create_pool(
-        os.environ["CEILING_DATABASE_URL"], min_size=size, max_size=size
+        os.environ["CEILING_DATABASE_URL"], min_size=size, max_size=size, init=plan_once
     )
     app.state.lookup = await CallerLookup.on(app.state.pool)
     try:

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 import asyncpg
 
-from app.core.db import plain_url
+from app.core.db import plain_url, plan_once
 
 Item = TypeVar("Item")
 
@@ -114,7 +114,7 @@ async def on_asyncpg(
     ``concurrency`` pooled connections: the ceiling of an API figure (asyncpg prepares and
     caches each statement on first use)."""
     pool = await asyncpg.create_pool(
-        plain_url(database_url), min_size=concurrency, max_size=concurrency
+        plain_url(database_url), min_size=concurrency, max_size=concurrency, init=plan_once
     )
     if seconds is not None:
         # Round and round: every connection makes the call once before the clock starts,

@@ -89,14 +89,16 @@ def after_id(column: str, parameter: str) -> str:
 # paper than one folded for the values given), which took longer than running them
 # (docs/performance.md). Citus plans each execution with its values: it cannot distribute
 # a generic plan of some of them.
-_PLAN_ONCE = (
-    "SELECT set_config('plan_cache_mode', 'force_generic_plan', false) "
-    "WHERE current_setting('citus.version', true) IS NULL"
-)
+async def plan_once(driver: asyncpg.Connection) -> None:
+    """Have a new connection plan each prepared statement once, unless on Citus."""
+    await driver.execute(
+        "SELECT set_config('plan_cache_mode', 'force_generic_plan', false) "
+        "WHERE current_setting('citus.version', true) IS NULL"
+    )
 
 
 def _planned_once(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
-    dbapi_connection.run_async(lambda driver: driver.execute(_PLAN_ONCE))
+    dbapi_connection.run_async(plan_once)
 
 
 def _counted_out(_dbapi: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
