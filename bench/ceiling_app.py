@@ -101,7 +101,11 @@ class Pong(BaseModel):
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     size = int(os.environ.get("CEILING_POOL_SIZE", "10"))
     app.state.pool = await asyncpg.create_pool(
-        os.environ["CEILING_DATABASE_URL"], min_size=size, max_size=size, init=plan_once
+        os.environ["CEILING_DATABASE_URL"],
+        min_size=size,
+        max_size=size,
+        init=plan_once,
+        reset=plan_once,  # asyncpg's own reset (RESET ALL) would undo it
     )
     app.state.lookup = await CallerLookup.on(app.state.pool)
     try:

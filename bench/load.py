@@ -114,7 +114,11 @@ async def on_asyncpg(
     ``concurrency`` pooled connections: the ceiling of an API figure (asyncpg prepares and
     caches each statement on first use)."""
     pool = await asyncpg.create_pool(
-        plain_url(database_url), min_size=concurrency, max_size=concurrency, init=plan_once
+        plain_url(database_url),
+        min_size=concurrency,
+        max_size=concurrency,
+        init=plan_once,
+        reset=plan_once,  # asyncpg's own reset (RESET ALL) would undo it
     )
     if seconds is not None:
         # Round and round: every connection makes the call once before the clock starts,
