@@ -186,6 +186,7 @@ def test_metrics_add_up_every_worker(database_url: str, tmp_path: Path) -> None:
         # Which worker accepts a connection is the kernel's choice, and the second may
         # still be starting when the first answers /readyz: probe until both answered.
         sent, deadline = 0, time.monotonic() + 60
+
         def workers_that_answered() -> int:
             return sum(1 for n in healthz_answered_per_worker(metrics_dir) if n > 0)
 

@@ -67,8 +67,16 @@ class Settings(BaseSettings):
         "against mistakes).",
     )
     data_dir: Path = Field(default=Path(".data"), description="Embedded PostgreSQL data.")
-    db_pool_size: int = Field(default=10, ge=1, description="Connections kept per process.")
-    db_max_overflow: int = Field(default=10, ge=0, description="Extra connections under load.")
+    db_pool_size: int = Field(
+        default=20,
+        ge=1,
+        description="Connections a process opens as requests need them and keeps open.",
+    )
+    db_max_overflow: int = Field(
+        default=0,
+        ge=0,
+        description="Connections past the pool's, each closed as soon as it is given back.",
+    )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body.")
     max_bulk_body_bytes: int = Field(
         default=16 * 1_048_576, ge=1024, description="Largest NDJSON bulk import body."

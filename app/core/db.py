@@ -117,7 +117,13 @@ def _counted_in(_dbapi: Any, record: ConnectionPoolEntry) -> None:
 class Database:
     """One engine and session factory per process."""
 
-    def __init__(self, url: str, *, pool_size: int = 10, max_overflow: int = 10) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        pool_size: int = Settings.model_fields["db_pool_size"].default,
+        max_overflow: int = Settings.model_fields["db_max_overflow"].default,
+    ) -> None:
         self.engine: AsyncEngine = create_async_engine(
             async_url(url),
             pool_size=pool_size,
