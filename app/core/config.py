@@ -77,6 +77,11 @@ class Settings(BaseSettings):
         ge=0,
         description="Connections past the pool's, each closed as soon as it is given back.",
     )
+    db_pool_timeout: float = Field(
+        default=30.0,
+        gt=0,
+        description="Seconds a request waits for a connection when all are in use; then 503.",
+    )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body.")
     max_bulk_body_bytes: int = Field(
         default=16 * 1_048_576, ge=1024, description="Largest NDJSON bulk import body."

@@ -123,11 +123,13 @@ class Database:
         *,
         pool_size: int = Settings.model_fields["db_pool_size"].default,
         max_overflow: int = Settings.model_fields["db_max_overflow"].default,
+        pool_timeout: float = Settings.model_fields["db_pool_timeout"].default,
     ) -> None:
         self.engine: AsyncEngine = create_async_engine(
             async_url(url),
             pool_size=pool_size,
             max_overflow=max_overflow,
+            pool_timeout=pool_timeout,
             pool_recycle=1800,
             # Short statements only: at ten million events the planner's cost estimates of
             # the hot statements passed jit_above_cost, and compiling took most of a
@@ -145,6 +147,7 @@ class Database:
             settings.service_url(),
             pool_size=settings.db_pool_size,
             max_overflow=settings.db_max_overflow,
+            pool_timeout=settings.db_pool_timeout,
         )
 
     async def dispose(self) -> None:

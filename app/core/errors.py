@@ -12,6 +12,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from app.core.bounded_json import MAX_JSON_DEPTH, JsonTooDeep, NotJson
@@ -470,6 +471,14 @@ def install_error_handlers(app: FastAPI) -> None:
                 instance=request.url.path,
                 headers={"Retry-After": "1"},
             )
+        if isinstance(exc, PoolTimeout):
+            log.warning("database_connections_all_in_use")
+            return problem_response(
+                ServiceUnavailable,
+                detail="Every database connection of this process is in use; retry shortly.",
+                instance=request.url.path,
+                headers={"Retry-After": "1"},
+            )
         if _is_database_unavailable(exc):
             log.warning("database_unavailable", error=type(exc).__name__)
             return problem_response(
@@ -489,7 +498,14 @@ def install_error_handlers(app: FastAPI) -> None:
     # Database errors are answered by the inner exception middleware, which ends the
     # request cleanly; only what is left reaches the outermost handler, which re-raises
     # after answering (and the server then drops the client's connection).
-    for database_error in (DBAPIError, asyncpg.PostgresError, asyncpg.InterfaceError, OSError):
+    database_errors = (
+        DBAPIError,
+        PoolTimeout,
+        asyncpg.PostgresError,
+        asyncpg.InterfaceError,
+        OSError,
+    )
+    for database_error in database_errors:
         app.add_exception_handler(database_error, on_unexpected)
     app.add_exception_handler(Exception, on_unexpected)
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import httpx
 import pytest
 from alembic import command
+from sqlalchemy import text
 
 from app.core.config import Settings
 from app.core.db import Database
@@ -43,6 +44,33 @@ async def test_readyz_fails_without_database(url: str) -> None:
     assert response.status_code == 503
     assert response.headers["content-type"] == "application/problem+json"
     assert response.headers["retry-after"]
+
+
+async def test_a_request_that_finds_every_connection_in_use_is_a_503_to_retry(
+    settings: Settings,
+) -> None:
+    """A process whose connections are all in use makes a request wait for one, then
+    answers 503 with Retry-After: never a 500."""
+    busy = settings.model_copy(update={"db_pool_size": 1, "db_pool_timeout": 0.2})
+    app = create_app(busy)
+    app.state.db = Database.from_settings(busy)
+    transport = httpx.ASGITransport(app=app)
+    key = {"Authorization": "Bearer hQOksBmMaQa0O0uoj4lVgeJcxhja8CkD-cXWap9_gkE"}
+    try:
+        async with (
+            httpx.AsyncClient(transport=transport, base_url="http://t") as client,
+            app.state.db.engine.connect() as held,
+        ):
+            await held.execute(text("SELECT 1"))  # the pool's one connection, taken
+            response = await client.get(
+                "/v1/customers/0190d6a4-0000-7000-8000-000000000001", headers=key
+            )
+    finally:
+        await app.state.db.dispose()
+    assert response.status_code == 503, response.text
+    assert response.headers["content-type"] == "application/problem+json"
+    assert response.headers["retry-after"] == "1"
+    assert "connection" in response.json()["detail"]
 
 
 def sample(exposition: str, series: str) -> float:
