@@ -3,12 +3,14 @@
 import base64
 import json
 from collections.abc import Callable, Sequence
+from datetime import datetime
 from typing import Annotated, Any, TypeVar
 from uuid import UUID
 
 from fastapi import Query
 
 from app.core.errors import BadRequest
+from app.core.timestamps import exists_in_utc
 
 T = TypeVar("T")
 
@@ -53,6 +55,18 @@ def cursor_id(cursor: str | None, key: str) -> UUID | None:
         return None
     try:
         return UUID(str(decode_cursor(cursor)[key]))
+    except (KeyError, ValueError):
+        raise InvalidCursor("The cursor is not one this service issued.") from None
+
+
+def cursor_time(cursor: str, key: str) -> datetime:
+    """The instant a keyset cursor resumes after; a foreign one is a 400 (so is a time
+    without its offset, or one outside the years a timestamptz converts to)."""
+    try:
+        moment = datetime.fromisoformat(str(decode_cursor(cursor)[key]))
+        if moment.tzinfo is None:
+            raise ValueError("a time without its offset")
+        return exists_in_utc(moment)
     except (KeyError, ValueError):
         raise InvalidCursor("The cursor is not one this service issued.") from None
 

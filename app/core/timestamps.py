@@ -17,10 +17,12 @@ def _written_as_date_time(value: object) -> object:
     raise ValueError("must be an RFC 3339 date-time such as 2026-11-02T10:15:00+01:00")
 
 
-def _exists_in_utc(value: datetime) -> datetime:
-    # timestamptz is kept in UTC: 0001-01-01T00:00:00+01:00 is an instant of year 0,
-    # which neither Python nor the driver can convert. Refused here, it is a 422 naming
-    # the field instead of an overflow deep in a query.
+def exists_in_utc(value: datetime) -> datetime:
+    """``value`` if it is an instant within years 1 to 9999 once converted to UTC, as
+    timestamptz keeps it; ValueError otherwise."""
+    # 0001-01-01T00:00:00+01:00 is an instant of year 0, which neither Python nor the
+    # driver can convert. Refused here, it is a 4xx naming the field or the cursor instead
+    # of an overflow deep in a query.
     try:
         value.astimezone(UTC)
     except OverflowError:
@@ -29,6 +31,6 @@ def _exists_in_utc(value: datetime) -> datetime:
 
 
 Timestamp = Annotated[
-    AwareDatetime, BeforeValidator(_written_as_date_time), AfterValidator(_exists_in_utc)
+    AwareDatetime, BeforeValidator(_written_as_date_time), AfterValidator(exists_in_utc)
 ]
 """A request timestamp, e.g. ``2026-11-02T10:15:00+01:00``."""

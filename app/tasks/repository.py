@@ -56,7 +56,7 @@ class TaskRepository:
         status: TaskStatus | None,
         customer_id: UUID | None,
         due_before: datetime | None,
-        after: tuple[datetime, UUID] | None,
+        after: tuple[datetime | None, UUID] | None,
         limit: int,
     ) -> Sequence[Task]:
         """Tasks ``principal`` may read (:func:`readable`), soonest due first."""
@@ -76,7 +76,9 @@ class TaskRepository:
         if due_before is not None:
             statement = statement.where(Task.due_at < due_before)
         if after is not None:
-            statement = statement.where(tuple_(due_order(), Task.id) > tuple_(*after))
+            due, last = after  # no due time: after every dated task
+            position = tuple_(_LAST if due is None else due, last)
+            statement = statement.where(tuple_(due_order(), Task.id) > position)
         return (await self.session.scalars(statement)).all()
 
     async def get(self, task_id: UUID, principal: Principal, *, lock: bool) -> Task | None:

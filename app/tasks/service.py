@@ -13,7 +13,7 @@ from app.core.clock import Clock
 from app.core.config import Settings
 from app.core.db import Executor
 from app.core.errors import EXAMPLE_ID, NotFound
-from app.core.pagination import InvalidCursor, decode_cursor, keyset_page
+from app.core.pagination import cursor_id, cursor_time, decode_cursor, keyset_page
 from app.core.preconditions import check_if_match
 from app.core.security import Principal
 from app.customers.resolution import writable_target
@@ -88,14 +88,16 @@ async def create_task(
     return task_out(task, clock.now())
 
 
-def _after(cursor: str | None) -> tuple[datetime, UUID] | None:
+def _after(cursor: str | None) -> tuple[datetime | None, UUID] | None:
+    """The position a page's cursor resumes after: its last task's due time (None: an
+    undated task, after every dated one) and id."""
     if not cursor:
         return None
-    try:
-        position = decode_cursor(cursor)
-        return datetime.fromisoformat(position["due"]), UUID(position["after"])
-    except (KeyError, TypeError, ValueError):
-        raise InvalidCursor("The cursor is not one this service issued.") from None
+    undated = decode_cursor(cursor).get("due") == "infinity"
+    due = None if undated else cursor_time(cursor, "due")
+    after = cursor_id(cursor, "after")
+    assert after is not None
+    return due, after
 
 
 def _position(task: Task) -> dict[str, Any]:

@@ -3,13 +3,13 @@ ficha shows; plain data from the prepared statements of ``queries.py``."""
 
 import json
 from collections.abc import Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from app.auth.access import record_access
 from app.core.db import Executor
-from app.core.pagination import InvalidCursor, cursor_id, decode_cursor, keyset_page
+from app.core.pagination import cursor_id, cursor_time, keyset_page
 from app.core.security import Principal
 from app.customers import service as customers
 from app.customers.schemas import CustomerStatus
@@ -60,24 +60,10 @@ def _after(cursor: str | None) -> tuple[datetime, UUID] | None:
     """The position a page's cursor resumes after: its last event's time and id."""
     if not cursor:
         return None
-    try:
-        moment = datetime.fromisoformat(str(decode_cursor(cursor)["t"]))
-    except (KeyError, ValueError):
-        raise InvalidCursor("The cursor is not one this service issued.") from None
-    if moment.tzinfo is None or not _storable(moment):
-        raise InvalidCursor("The cursor is not one this service issued.")
+    moment = cursor_time(cursor, "t")
     position = cursor_id(cursor, "id")
     assert position is not None
     return moment, position
-
-
-def _storable(moment: datetime) -> bool:
-    """Whether an aware time converts to UTC within Python's years (as timestamptz keeps it)."""
-    try:
-        moment.astimezone(UTC)
-    except OverflowError:
-        return False
-    return True
 
 
 _LIKE_SPECIALS = str.maketrans({"\\": "\\\\", "%": "\\%", "_": "\\_"})

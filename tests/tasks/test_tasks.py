@@ -5,9 +5,11 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
+from app.core.pagination import encode_cursor
 from app.core.security import JOB_ROLES, Role
 from app.tasks.service import follow_up_alerts
 from tests.support.api import append, new_customer, timeline
@@ -77,6 +79,35 @@ async def test_listed_per_assignee_status_and_due_time_soonest_first(
     assert [t["title"] for t in await tasks(client, ana, assignee="luis")] == ["for luis"]
     bad = await client.get("/v1/tasks", params={"cursor": "nonsense"}, headers=ana)
     assert bad.status_code == 400
+    # One at a time: the page after an undated task resumes after it too.
+    await create(client, ana, customer, title="whenever, too")
+    mine = await tasks(client, ana, assignee="ana")
+    assert len(mine) == 4
+    walked, cursor = [], None
+    for _ in range(5):
+        params = {"assignee": "ana", "limit": 1, **({"cursor": cursor} if cursor else {})}
+        page = await client.get("/v1/tasks", params=params, headers=ana)
+        assert page.status_code == 200, page.text
+        walked += [t["id"] for t in page.json()["items"]]
+        cursor = page.json()["next_cursor"]
+        if cursor is None:
+            break
+    assert walked == [t["id"] for t in mine]
+
+
+@pytest.mark.parametrize(
+    "due", ["0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00", "2026-01-01T00:00:00"]
+)
+async def test_a_forged_cursor_s_time_is_a_400(
+    client: httpx.AsyncClient, make_key: MakeKey, due: str
+) -> None:
+    """A time outside the years a timestamptz converts to, or without its offset."""
+    ana = await make_key(Role.SUPPORT, agent_id="ana")
+    position = {"due": due, "after": "01a234e4-1051-71be-a791-47ef6aed7566"}
+    forged = encode_cursor(position)
+    response = await client.get("/v1/tasks", params={"cursor": forged}, headers=ana)
+    assert response.status_code == 400, response.text
+    assert response.json()["type"].endswith("invalid-cursor")
 
 
 async def test_snooze_reassign_and_complete_under_if_match(
