@@ -82,6 +82,11 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds a request waits for a connection when all are in use; then 503.",
     )
+    body_idle_timeout_seconds: float = Field(
+        default=15.0,
+        gt=0,
+        description="Seconds a request body may stop arriving before the request is a 408.",
+    )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body.")
     max_bulk_body_bytes: int = Field(
         default=16 * 1_048_576, ge=1024, description="Largest NDJSON bulk import body."

@@ -176,6 +176,16 @@ class PreconditionFailed(ProblemError):
     )
 
 
+class BodyTimeout(ProblemError):
+    """The request body stopped arriving: no part of it came for
+    `CH_BODY_IDLE_TIMEOUT_SECONDS` (a request holds its database connection meanwhile)."""
+
+    status = 408
+    code = "body-timeout"
+    title = "Request timeout"
+    example = ("No part of the request body arrived for 15 seconds.", {})
+
+
 class PayloadTooLarge(ProblemError):
     """The request body is larger than the service reads (`CH_MAX_BODY_BYTES`,
     `CH_MAX_BULK_BODY_BYTES` for bulk imports, 10,000 lines per import)."""

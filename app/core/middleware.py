@@ -1,5 +1,6 @@
 """ASGI middleware: request id, access log, metrics and the request body limit."""
 
+import asyncio
 import os
 import re
 import time
@@ -9,7 +10,7 @@ from prometheus_client import Counter, Histogram
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import PayloadTooLarge, problem_response
+from app.core.errors import BodyTimeout, PayloadTooLarge, problem_response
 from app.core.logging import logs_info
 from app.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
@@ -49,13 +50,20 @@ class RequestContextMiddleware:
 
     Bodies larger than ``max_body_bytes`` get 413: at once when Content-Length says so,
     otherwise as soon as the streamed body passes the limit, never after reading it whole.
+    A body that stops arriving for ``body_idle_timeout`` seconds gets 408: a route that
+    checked the caller's key holds a database connection while its body arrives.
     """
 
     def __init__(
-        self, app: ASGIApp, max_body_bytes: int, larger_bodies: dict[str, int] | None = None
+        self,
+        app: ASGIApp,
+        max_body_bytes: int,
+        body_idle_timeout: float,
+        larger_bodies: dict[str, int] | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
+        self.body_idle_timeout = body_idle_timeout
         self.larger_bodies = larger_bodies or {}  # path -> limit, for import endpoints
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -91,12 +99,23 @@ class RequestContextMiddleware:
                 await _too_large(limit, scope["path"])(scope, receive, send_tagged)
 
         limit = self.larger_bodies.get(scope["path"], self.max_body_bytes)
+        idle = self.body_idle_timeout
         received = 0
+        body_done = False  # after it, a receive waits for the client to leave: no deadline
 
         async def receive_bounded() -> Message:
-            nonlocal received, exceeded
-            message = await receive()
+            nonlocal received, exceeded, body_done
+            if body_done:
+                return await receive()
+            try:
+                async with asyncio.timeout(idle):
+                    message = await receive()
+            except TimeoutError:
+                raise BodyTimeout(
+                    f"No part of the request body arrived for {idle:g} seconds."
+                ) from None
             if message["type"] == "http.request":
+                body_done = not message.get("more_body", False)
                 received += len(message.get("body", b""))
                 if received > limit:
                     exceeded = True
