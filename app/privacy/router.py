@@ -13,6 +13,7 @@ from app.core.config import SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized, ValidationFailed, problem_responses
 from app.core.pagination import InvalidCursor, Limit
+from app.core.streaming import begun
 from app.customers.service import CustomerNotFound
 from app.privacy import service
 from app.privacy.schemas import (
@@ -65,7 +66,7 @@ async def export_customer(
     the events came from. Streamed: memory does not grow with the history."""
     family = await service.export_family(session, customer_id, principal)
     return StreamingResponse(
-        service.export_stream(request.app.state.db, family, clock),
+        await begun(service.export_stream(request.app.state.db, family, clock)),
         media_type="application/json",
         headers={"Content-Disposition": f'attachment; filename="customer-{family[0]}.json"'},
     )

@@ -15,6 +15,7 @@ from app.core.errors import Forbidden, Unauthorized, ValidationFailed, problem_r
 from app.core.pagination import InvalidCursor
 from app.core.security import Principal, Role
 from app.core.spreadsheet import safe_cell
+from app.core.streaming import begun
 from app.segments import service
 from app.segments.schemas import SegmentPage, SegmentQuery
 
@@ -54,32 +55,35 @@ async def query_segment(
     database: Database = request.app.state.db
 
     async def rows() -> AsyncIterator[str]:
+        # One connection for the whole list, taken before the answer starts (``begun``): a
+        # page that waited for a connection mid-way could only end the list short.
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(CSV_COLUMNS)
         query = body.model_copy(update={"limit": 1000, "cursor": None})
-        while True:
-            async with database.sessionmaker() as s:
-                page = await service.segment_page(s, query, principal, counts=False)
-            for member in page.items:
-                cells = [
-                    str(member.customer_id),
-                    member.display_name,
-                    member.language or "",
-                    member.tier.value,
-                    member.channel.value,
-                    member.contact,
-                ]
-                writer.writerow([safe_cell(cell) for cell in cells])
-            yield buffer.getvalue()
-            buffer.seek(0)
-            buffer.truncate()
-            if page.next_cursor is None:
-                return
-            query = query.model_copy(update={"cursor": page.next_cursor})
+        async with database.engine.connect() as connection:
+            while True:
+                async with database.sessionmaker(bind=connection) as s:
+                    page = await service.segment_page(s, query, principal, counts=False)
+                for member in page.items:
+                    cells = [
+                        str(member.customer_id),
+                        member.display_name,
+                        member.language or "",
+                        member.tier.value,
+                        member.channel.value,
+                        member.contact,
+                    ]
+                    writer.writerow([safe_cell(cell) for cell in cells])
+                yield buffer.getvalue()
+                buffer.seek(0)
+                buffer.truncate()
+                if page.next_cursor is None:
+                    return
+                query = query.model_copy(update={"cursor": page.next_cursor})
 
     return StreamingResponse(
-        rows(),
+        await begun(rows()),
         media_type="text/csv",
         headers={"Content-Disposition": 'attachment; filename="segment.csv"'},
     )
