@@ -12,6 +12,7 @@ from pydantic.json_schema import models_json_schema
 from app.core.errors import (
     EXAMPLE_ID,
     PROBLEM_MEDIA_TYPE,
+    BodyTimeout,
     FieldError,
     HeadersTooLarge,
     PayloadTooLarge,
@@ -174,6 +175,7 @@ def complete(
                 _with_problem(operation, ServiceUnavailable)
             if "requestBody" in operation:
                 _with_problem(operation, PayloadTooLarge)
+                _with_problem(operation, BodyTimeout)
             _with_problem(operation, HeadersTooLarge)  # `serve` refuses any such request
             for status, response in operation["responses"].items():
                 sent = response.setdefault("headers", {})
