@@ -10,6 +10,7 @@ from uuid import UUID
 import asyncpg
 from fastapi import Depends, Request
 from sqlalchemy import Dialect, MetaData, String, TypeDecorator, event
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
     AsyncEngine,
@@ -101,6 +102,18 @@ def _planned_once(dbapi_connection: Any, _record: ConnectionPoolEntry) -> None:
     dbapi_connection.run_async(plan_once)
 
 
+def _outside_any_transaction(dbapi: Any, _record: ConnectionPoolEntry, _proxy: Any) -> None:
+    """Never hand out a connection that is inside a transaction. A unit of work cancelled
+    while its BEGIN was in flight (a client gone from a streamed answer) can give its
+    connection back so: the pool's reset rolls back only the adapter's own transaction,
+    and every later unit of work on that connection would be a savepoint of the stray
+    one, answered as committed and never committed. The pool closes such a connection
+    and takes another (SQLAlchemy's documented use of DisconnectionError)."""
+    driver = dbapi.driver_connection
+    if driver is not None and not driver.is_closed() and driver.is_in_transaction():
+        raise DisconnectionError("a connection given back inside a transaction")
+
+
 def _counted_out(_dbapi: Any, record: ConnectionPoolEntry, _proxy: Any) -> None:
     if record.record_info is not None:
         record.record_info["counted_out"] = True
@@ -138,6 +151,7 @@ class Database:
         )
         self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False)
         event.listen(self.engine.sync_engine, "connect", _planned_once)
+        event.listen(self.engine.sync_engine.pool, "checkout", _outside_any_transaction)
         event.listen(self.engine.sync_engine.pool, "checkout", _counted_out)
         event.listen(self.engine.sync_engine.pool, "checkin", _counted_in)
 

@@ -4,6 +4,7 @@ pool's connections in use are counted right; a burst's connections serve the nex
 import asyncio
 from types import SimpleNamespace
 
+import asyncpg
 import pytest
 from prometheus_client import REGISTRY
 from sqlalchemy import text
@@ -63,6 +64,36 @@ async def test_the_connections_a_burst_opened_serve_the_next_burst(service_url: 
         for _ in range(2):
             assert await burst() == first
     finally:
+        await database.dispose()
+
+
+async def test_a_connection_given_back_inside_a_transaction_is_never_handed_out_again(
+    service_url: str,
+) -> None:
+    """A unit of work cancelled while its BEGIN was in flight leaves the driver inside a
+    transaction its adapter does not know of; the next unit of work on that connection
+    was a savepoint of it, answered as committed and lost."""
+    database = Database(service_url, pool_size=1)  # the next checkout: the same record
+    try:
+        async with database.engine.connect() as conn:
+            driver = (await conn.get_raw_connection()).driver_connection
+            assert isinstance(driver, asyncpg.Connection)
+            stray = driver.transaction()
+            await stray.start()  # as a cancelled begin leaves it, unknown to the adapter
+            stray_backend = await driver.fetchval("SELECT pg_backend_pid()")
+        async with database.sessionmaker() as session:
+            unit = await driver_connection(session)
+            backend = await unit.fetchval("SELECT pg_backend_pid()")
+            await unit.execute(PROBE, "after_a_stray_transaction")
+            await session.commit()
+        assert backend != stray_backend
+        assert await _found(database, "after_a_stray_transaction") == 1
+    finally:
+        async with database.sessionmaker() as session:
+            await session.execute(
+                text("DELETE FROM policies WHERE name = 'after_a_stray_transaction'")
+            )
+            await session.commit()
         await database.dispose()
 
 
