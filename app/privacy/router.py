@@ -4,7 +4,6 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import StreamingResponse
 
 from app.auth.dependencies import Admin
 from app.core.bounded_json import BoundedJsonRoute
@@ -13,7 +12,7 @@ from app.core.config import SettingsDep
 from app.core.db import SessionDep
 from app.core.errors import Forbidden, Unauthorized, ValidationFailed, problem_responses
 from app.core.pagination import InvalidCursor, Limit
-from app.core.streaming import begun
+from app.core.streaming import BegunStreamingResponse
 from app.customers.service import CustomerNotFound
 from app.privacy import service
 from app.privacy.schemas import (
@@ -50,7 +49,7 @@ async def get_access_log(
     "/customers/{customer_id}/export",
     operation_id="export_customer",
     summary="Everything held about a customer, as one streamed JSON document",
-    response_class=StreamingResponse,
+    response_class=BegunStreamingResponse,
     responses={
         200: {"model": CustomerExport, "description": "The export (streamed)"},
         **problem_responses(
@@ -65,8 +64,8 @@ async def export_customer(
     access log, every event (merged-in histories included) and the raw webhook deliveries
     the events came from. Streamed: memory does not grow with the history."""
     family = await service.export_family(session, customer_id, principal)
-    return StreamingResponse(
-        await begun(service.export_stream(request.app.state.db, family, clock)),
+    return BegunStreamingResponse(
+        service.export_stream(request.app.state.db, family, clock),
         media_type="application/json",
         headers={"Content-Disposition": f'attachment; filename="customer-{family[0]}.json"'},
     )

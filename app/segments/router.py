@@ -6,7 +6,6 @@ from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from fastapi.responses import StreamingResponse
 
 from app.auth.dependencies import require_roles
 from app.core.bounded_json import BoundedJsonRoute
@@ -15,7 +14,7 @@ from app.core.errors import Forbidden, Unauthorized, ValidationFailed, problem_r
 from app.core.pagination import InvalidCursor
 from app.core.security import Principal, Role
 from app.core.spreadsheet import safe_cell
-from app.core.streaming import begun
+from app.core.streaming import BegunStreamingResponse
 from app.segments import service
 from app.segments.schemas import SegmentPage, SegmentQuery
 
@@ -55,8 +54,9 @@ async def query_segment(
     database: Database = request.app.state.db
 
     async def rows() -> AsyncIterator[str]:
-        # One connection for the whole list, taken before the answer starts (``begun``): a
-        # page that waited for a connection mid-way could only end the list short.
+        # One connection for the whole list, taken before the answer starts
+        # (``BegunStreamingResponse``): a page that waited for a connection mid-way could
+        # only end the list short.
         buffer = io.StringIO()
         writer = csv.writer(buffer)
         writer.writerow(CSV_COLUMNS)
@@ -82,8 +82,8 @@ async def query_segment(
                     return
                 query = query.model_copy(update={"cursor": page.next_cursor})
 
-    return StreamingResponse(
-        await begun(rows()),
+    return BegunStreamingResponse(
+        rows(),
         media_type="text/csv",
         headers={"Content-Disposition": 'attachment; filename="segment.csv"'},
     )
