@@ -1,6 +1,7 @@
 """Streamed answers whose first piece is made before the answer starts."""
 
 from collections.abc import AsyncIterator
+from typing import TypeVar
 
 from starlette.responses import StreamingResponse
 from starlette.types import Receive, Scope, Send
@@ -24,9 +25,10 @@ class BegunStreamingResponse(StreamingResponse):
         await super().__call__(scope, receive, send)
 
 
-async def _pieces(
-    *head: str | bytes, rest: AsyncIterator[str | bytes] | None = None
-) -> AsyncIterator[str | bytes]:
+T = TypeVar("T")
+
+
+async def _pieces(*head: T, rest: AsyncIterator[T] | None = None) -> AsyncIterator[T]:
     for piece in head:
         yield piece
     if rest is not None:
