@@ -172,6 +172,7 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
         RequestContextMiddleware,
         max_body_bytes=settings.max_body_bytes,
         body_idle_timeout=settings.body_idle_timeout_seconds,
+        body_min_rate=settings.body_min_bytes_per_second,
         larger_bodies={"/v1/events/bulk": settings.max_bulk_body_bytes},
     )
     origins = settings.cors_origin_list()

@@ -87,6 +87,11 @@ class Settings(BaseSettings):
         gt=0,
         description="Seconds a request body may stop arriving before the request is a 408.",
     )
+    body_min_bytes_per_second: int = Field(
+        default=1024,
+        gt=0,
+        description="Past its first idle allowance, the slowest average a body may arrive at.",
+    )
     max_body_bytes: int = Field(default=1_048_576, ge=1024, description="Largest request body.")
     max_bulk_body_bytes: int = Field(
         default=16 * 1_048_576, ge=1024, description="Largest NDJSON bulk import body."

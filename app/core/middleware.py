@@ -10,7 +10,7 @@ from prometheus_client import Counter, Histogram
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from app.core.errors import BodyTimeout, PayloadTooLarge, problem_response
+from app.core.errors import BodyTimeout, PayloadTooLarge, ProblemError, problem_response
 from app.core.logging import logs_info
 from app.core.metrics import HTTP_LATENCY, HTTP_REQUESTS
 
@@ -24,10 +24,10 @@ class BodyTooLarge(PayloadTooLarge):
     """The body grew past the limit while it was being read."""
 
 
-def _too_large(limit: int, path: str) -> Response:
-    return problem_response(
-        PayloadTooLarge, detail=f"The request body exceeds {limit} bytes.", instance=path
-    )
+def _refused(body: ProblemError, path: str) -> Response:
+    """The answer to a body refused (too large, or too slow). The connection is left to the
+    server: closed at once, a client still sending would see a reset, not this answer."""
+    return problem_response(type(body), detail=body.detail, instance=path)
 
 
 _SERIES: dict[tuple[str, str, int], tuple[Counter, Histogram]] = {}
@@ -50,8 +50,11 @@ class RequestContextMiddleware:
 
     Bodies larger than ``max_body_bytes`` get 413: at once when Content-Length says so,
     otherwise as soon as the streamed body passes the limit, never after reading it whole.
-    A body that stops arriving for ``body_idle_timeout`` seconds gets 408: a route that
-    checked the caller's key holds a database connection while its body arrives.
+    A body must keep arriving (a route that checked the caller's key holds a database
+    connection meanwhile): a pause of ``body_idle_timeout`` seconds, or a body slower on
+    average than ``body_min_rate`` bytes a second past that first allowance (Apache's
+    ``RequestReadTimeout body=...,MinRate=...`` rule), gets 408. Either answer replaces
+    whatever the app makes of the body it was refused.
     """
 
     def __init__(
@@ -59,11 +62,13 @@ class RequestContextMiddleware:
         app: ASGIApp,
         max_body_bytes: int,
         body_idle_timeout: float,
+        body_min_rate: int,
         larger_bodies: dict[str, int] | None = None,
     ) -> None:
         self.app = app
         self.max_body_bytes = max_body_bytes
         self.body_idle_timeout = body_idle_timeout
+        self.body_min_rate = body_min_rate
         self.larger_bodies = larger_bodies or {}  # path -> limit, for import endpoints
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -78,7 +83,7 @@ class RequestContextMiddleware:
         structlog.contextvars.bind_contextvars(request_id=request_id)
         status = 500
         response_started = False
-        exceeded = False  # the body passed the limit: whatever the app answers becomes 413
+        cut: ProblemError | None = None  # the body was refused: the app's answer is this
 
         async def send_tagged(message: Message) -> None:
             nonlocal status, response_started
@@ -92,45 +97,51 @@ class RequestContextMiddleware:
             await send(message)
 
         async def send_from_app(message: Message) -> None:
-            if not exceeded:
+            if cut is None:
                 await send_tagged(message)
             elif message["type"] == "http.response.start" and not response_started:
-                # The app answered a body cut short by the limit: the true answer is 413.
-                await _too_large(limit, scope["path"])(scope, receive, send_tagged)
+                # The app answered a body it was refused: the true answer is the refusal.
+                await _refused(cut, scope["path"])(scope, receive, send_tagged)
 
         limit = self.larger_bodies.get(scope["path"], self.max_body_bytes)
-        idle = self.body_idle_timeout
+        idle, rate = self.body_idle_timeout, self.body_min_rate
         received = 0
         body_done = False  # after it, a receive waits for the client to leave: no deadline
 
         async def receive_bounded() -> Message:
-            nonlocal received, exceeded, body_done
+            nonlocal received, cut, body_done
             if body_done:
                 return await receive()
+            allowed = started + idle + received / rate - time.perf_counter()
             try:
-                async with asyncio.timeout(idle):
+                async with asyncio.timeout(max(0.0, min(idle, allowed))):
                     message = await receive()
             except TimeoutError:
-                raise BodyTimeout(
-                    f"No part of the request body arrived for {idle:g} seconds."
-                ) from None
+                if response_started:  # a stream waiting for its client to leave: it has
+                    return {"type": "http.disconnect"}
+                cut = BodyTimeout(
+                    f"The request body stopped arriving: nothing for {idle:g} seconds, or "
+                    f"slower than {rate} bytes a second."
+                )
+                raise cut from None
             if message["type"] == "http.request":
                 body_done = not message.get("more_body", False)
                 received += len(message.get("body", b""))
                 if received > limit:
-                    exceeded = True
-                    raise BodyTooLarge(f"The request body exceeds {limit} bytes.")
+                    cut = BodyTooLarge(f"The request body exceeds {limit} bytes.")
+                    raise cut
             return message
 
         try:
             declared = headers.get(b"content-length")
             if declared is not None and declared.isdigit() and int(declared) > limit:
-                await _too_large(limit, scope["path"])(scope, receive, send_tagged)
+                too_large = BodyTooLarge(f"The request body exceeds {limit} bytes.")
+                await _refused(too_large, scope["path"])(scope, receive, send_tagged)
             else:
                 await self.app(scope, receive_bounded, send_from_app)
-        except BodyTooLarge:
+        except (BodyTooLarge, BodyTimeout) as refused:
             if not response_started:
-                await _too_large(limit, scope["path"])(scope, receive, send_tagged)
+                await _refused(refused, scope["path"])(scope, receive, send_tagged)
         finally:
             elapsed = time.perf_counter() - started
             route = scope.get("route")

@@ -1,6 +1,7 @@
 """Requests whose body never arrives whole, sent to the app as raw ASGI: the routes that
-read a body themselves (a webhook, the bulk import, a customer's merge patch), the first
-bytes of one, then the client gone or nothing more at all."""
+read a body themselves (a webhook, the bulk import, a customer's merge patch) and one whose
+body FastAPI reads (a customer created), the first bytes of one, then the client gone,
+nothing more at all, or a byte now and then."""
 
 import asyncio
 import json
@@ -11,7 +12,7 @@ from fastapi import FastAPI
 
 from tests.support.webhooks import generic_note, signed_generic
 
-ROUTES = ["webhook", "bulk import", "customer patch"]
+ROUTES = ["webhook", "bulk import", "customer patch", "customer create"]
 
 
 async def body_request(
@@ -24,6 +25,9 @@ async def body_request(
     if route == "bulk import":
         headers = {**admin, "content-type": "application/x-ndjson"}
         return "POST", "/v1/events/bulk", headers, b'{"type": "note.added"}\n' * 50
+    if route == "customer create":
+        headers = {**admin, "content-type": "application/json"}
+        return "POST", "/v1/customers", headers, json.dumps({"display_name": "Ana"}).encode()
     created = await client.post("/v1/customers", json={"display_name": "Ana"}, headers=admin)
     headers = {**admin, "content-type": "application/merge-patch+json"}
     path = f"/v1/customers/{created.json()['id']}"
@@ -31,10 +35,15 @@ async def body_request(
 
 
 async def cut_short(
-    app: FastAPI, request: tuple[str, str, dict[str, str], bytes], *, client_leaves: bool
+    app: FastAPI,
+    request: tuple[str, str, dict[str, str], bytes],
+    *,
+    client_leaves: bool,
+    trickle: float | None = None,
 ) -> list[dict[str, Any]]:
     """The messages ``app`` sends for ``request`` whose body stops after 20 bytes: then the
-    client leaves, or (``client_leaves`` false) nothing more ever arrives."""
+    client leaves, or (``client_leaves`` false) nothing more ever arrives, or a space every
+    ``trickle`` seconds."""
     method, path, headers, body = request
     scope = {
         "type": "http",
@@ -63,6 +72,9 @@ async def cut_short(
             return arriving.pop(0)
         if client_leaves:
             return {"type": "http.disconnect"}
+        if trickle is not None:
+            await asyncio.sleep(trickle)
+            return {"type": "http.request", "body": b" ", "more_body": True}
         await asyncio.Event().wait()  # never
         raise AssertionError("unreachable")
 
