@@ -191,6 +191,21 @@ async def get_connection(request: Request) -> AsyncIterator[AsyncConnection]:
 ConnectionDep = Annotated[AsyncConnection, Depends(get_connection, scope="function")]
 
 
+@contextlib.asynccontextmanager
+async def stream_connection(database: "Database") -> AsyncIterator[AsyncConnection]:
+    """A connection of its own for a streamed answer. One whose stream was cut short (its
+    reader gone: the stream's task cancelled, perhaps in a statement or its BEGIN, and
+    then its rollback too) is closed, never handed to the next request: its driver may be
+    inside a transaction that the pool's reset does not look at (it rolls back
+    SQLAlchemy's own transaction only)."""
+    async with database.engine.connect() as connection:
+        try:
+            yield connection
+        except BaseException:
+            await connection.invalidate()
+            raise
+
+
 async def get_driver(connection: ConnectionDep) -> asyncpg.Connection:
     """The asyncpg connection under the request's connection, outside any transaction."""
     raw = await connection.get_raw_connection()

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from app.core.db import Database, Executor, driver_connection
+from app.core.db import Database, Executor, driver_connection, stream_connection
 
 SHARED_NOTE = (
     "This delivery also concerned other customers: its raw body and error are left out; "
@@ -154,22 +154,13 @@ async def export_document(
     """The export as JSON text pieces, read in one repeatable-read snapshot on a connection
     of its own; the histories stream through server-side cursors, a few hundred rows at a
     time."""
-    async with database.engine.connect() as connection:
+    async with stream_connection(database) as connection:
         raw = await connection.get_raw_connection()
-        try:
-            async with contextlib.aclosing(
-                _export_pieces(raw.driver_connection, family, header)
-            ) as pieces:
-                async for piece in pieces:
-                    yield piece
-        except BaseException:
-            # An export cut short (its reader gone: the stream's task cancelled, perhaps in
-            # a statement, and then its rollback too) may leave its transaction open on the
-            # driver, where the pool's reset does not look (it rolls back SQLAlchemy's own
-            # transaction only): the connection is closed, never handed to the next
-            # request inside a read-only snapshot.
-            await connection.invalidate()
-            raise
+        async with contextlib.aclosing(
+            _export_pieces(raw.driver_connection, family, header)
+        ) as pieces:
+            async for piece in pieces:
+                yield piece
 
 
 async def _export_pieces(conn: Any, family: list[UUID], header: str) -> AsyncGenerator[str, None]:

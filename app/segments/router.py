@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Request
 
 from app.auth.dependencies import require_roles
 from app.core.bounded_json import BoundedJsonRoute
-from app.core.db import Database, SessionDep
+from app.core.db import Database, SessionDep, stream_connection
 from app.core.errors import Forbidden, Unauthorized, ValidationFailed, problem_responses
 from app.core.pagination import InvalidCursor
 from app.core.security import Principal, Role
@@ -61,7 +61,7 @@ async def query_segment(
         writer = csv.writer(buffer)
         writer.writerow(CSV_COLUMNS)
         query = body.model_copy(update={"limit": 1000, "cursor": None})
-        async with database.engine.connect() as connection:
+        async with stream_connection(database) as connection:
             while True:
                 async with database.sessionmaker(bind=connection) as s:
                     page = await service.segment_page(s, query, principal, counts=False)
