@@ -82,11 +82,12 @@ class RequestContextMiddleware:
         structlog.contextvars.clear_contextvars()
         structlog.contextvars.bind_contextvars(request_id=request_id)
         status = 500
-        response_started = False
+        response_started = response_ended = False
         cut: ProblemError | None = None  # the body was refused: the app's answer is this
+        stopped_sending = False  # a client silent after its answer began, told gone
 
         async def send_tagged(message: Message) -> None:
-            nonlocal status, response_started
+            nonlocal status, response_started, response_ended
             if message["type"] == "http.response.start":
                 status = message["status"]
                 response_started = True
@@ -94,6 +95,8 @@ class RequestContextMiddleware:
                     *message.get("headers", []),
                     (REQUEST_ID_HEADER, request_id.encode()),
                 ]
+            elif message["type"] == "http.response.body":
+                response_ended = not message.get("more_body", False)
             await send(message)
 
         async def send_from_app(message: Message) -> None:
@@ -109,7 +112,7 @@ class RequestContextMiddleware:
         body_done = False  # after it, a receive waits for the client to leave: no deadline
 
         async def receive_bounded() -> Message:
-            nonlocal received, cut, body_done
+            nonlocal received, cut, body_done, stopped_sending
             if body_done:
                 return await receive()
             allowed = started + idle + received / rate - time.perf_counter()
@@ -118,6 +121,7 @@ class RequestContextMiddleware:
                     message = await receive()
             except TimeoutError:
                 if response_started:  # a stream waiting for its client to leave: it has
+                    stopped_sending = True
                     return {"type": "http.disconnect"}
                 cut = BodyTimeout(
                     f"The request body stopped arriving: nothing for {idle:g} seconds, or "
@@ -139,6 +143,10 @@ class RequestContextMiddleware:
                 await _refused(too_large, scope["path"])(scope, receive, send_tagged)
             else:
                 await self.app(scope, receive_bounded, send_from_app)
+                if stopped_sending and not response_ended:
+                    # The stream stopped as for a client gone, but the connection is still
+                    # open: its answer is ended, not left cut off.
+                    await send_tagged({"type": "http.response.body", "body": b""})
         except (BodyTooLarge, BodyTimeout) as refused:
             if not response_started:
                 await _refused(refused, scope["path"])(scope, receive, send_tagged)
