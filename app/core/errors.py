@@ -178,12 +178,18 @@ class PreconditionFailed(ProblemError):
 
 class BodyTimeout(ProblemError):
     """The request body stopped arriving: no part of it came for
-    `CH_BODY_IDLE_TIMEOUT_SECONDS` (a request holds its database connection meanwhile)."""
+    `CH_BODY_IDLE_TIMEOUT_SECONDS`, or it came slower on average than
+    `CH_BODY_MIN_BYTES_PER_SECOND` past that first allowance (a request holds its database
+    connection meanwhile)."""
 
     status = 408
     code = "body-timeout"
     title = "Request timeout"
-    example = ("No part of the request body arrived for 15 seconds.", {})
+    example = (
+        "The request body stopped arriving: nothing for 15 seconds, or slower than 1024 "
+        "bytes a second.",
+        {},
+    )
 
 
 class PayloadTooLarge(ProblemError):

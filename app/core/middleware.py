@@ -110,12 +110,16 @@ class RequestContextMiddleware:
         idle, rate = self.body_idle_timeout, self.body_min_rate
         received = 0
         body_done = False  # after it, a receive waits for the client to leave: no deadline
+        reading_since: float | None = None  # when the app first asked for the body
 
         async def receive_bounded() -> Message:
-            nonlocal received, cut, body_done, stopped_sending
+            nonlocal received, cut, body_done, stopped_sending, reading_since
             if body_done:
                 return await receive()
-            allowed = started + idle + received / rate - time.perf_counter()
+            now = time.perf_counter()
+            if reading_since is None:  # not before: a route may wait for a connection first
+                reading_since = now
+            allowed = reading_since + idle + received / rate - now
             try:
                 async with asyncio.timeout(max(0.0, min(idle, allowed))):
                     message = await receive()

@@ -114,3 +114,39 @@ async def test_a_stream_whose_client_stops_sending_ends_as_if_it_left() -> None:
     # The connection is still open: the answer is ended (uvicorn logged an error for an
     # answer left unfinished, and the client saw it cut off).
     assert sent[-1]["type"] == "http.response.body" and not sent[-1].get("more_body", False)
+
+
+async def test_the_body_s_time_counts_from_when_the_route_asks_for_it() -> None:
+    """A route may wait for a database connection before it reads its body: a body that
+    then arrives promptly, in parts, is read whole however long the wait was."""
+    parts = [b"x" * 100] * 5
+
+    async def route(scope: Scope, receive: Receive, send: Send) -> None:
+        await asyncio.sleep(IDLE * 1.5)  # as for a pool's connection
+        body = b""
+        while True:
+            message = await receive()
+            body += message.get("body", b"")
+            if not message.get("more_body", False):
+                break
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": str(len(body)).encode()})
+
+    app = RequestContextMiddleware(
+        route, max_body_bytes=1000, body_idle_timeout=IDLE, body_min_rate=RATE
+    )
+    scope: dict[str, Any] = {"type": "http", "method": "POST", "path": "/", "headers": []}
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.sleep(0.01)  # each part a moment after the route asks for it
+        part = parts.pop(0)
+        return {"type": "http.request", "body": part, "more_body": bool(parts)}
+
+    sent: list[dict[str, Any]] = []
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    await app(scope, receive, send)
+    assert sent[0]["status"] == 200
+    assert sent[1]["body"] == b"500"
