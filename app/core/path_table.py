@@ -19,6 +19,7 @@ here alone): FastAPI is pinned (constraints.txt), and tests/core/test_path_table
 fails if an upgrade changes what the router would choose.
 """
 
+import operator
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -70,6 +71,7 @@ class PathTable:
     def __init__(self, router: APIRouter) -> None:
         self.router = router
         self._version: int | None = None
+        self._routers: tuple[APIRouter, ...] = ()
         self._by_key: dict[str, tuple[_Entry, ...]] = {}
         self._anywhere: tuple[_Entry, ...] = ()
 
@@ -92,11 +94,19 @@ class PathTable:
             key: tuple(entry for other, entry in keyed if other in (key, None))
             for key in {key for key, _ in keyed if key is not None}
         }
-        self._version = self.router._get_routes_version()
+        self._routers = _routers(self.router)
+        self._version = self._routes_version()
+
+    def _routes_version(self) -> int:
+        """The sum of the counters of the routers the table was built from: each counts the
+        routes and routers added to it, so a route added to any of them, or a router
+        included in one, moves the sum. FastAPI's ``_get_routes_version`` adds the same
+        counters by walking every route of every router, 13 µs a request."""
+        return sum(map(_ROUTES_VERSION, self._routers))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            if self._version != self.router._get_routes_version():
+            if self._version != self._routes_version():
                 self._build()
             path = get_route_path(scope)
             for entry in self._by_key.get(_key(path), self._anywhere):
@@ -135,6 +145,25 @@ class PathTable:
         _get_fastapi_scope(scope)[_FASTAPI_EFFECTIVE_ROUTE_CONTEXT_KEY] = context
         assert context.app is not None
         await context.app(scope, receive, send)
+
+
+_ROUTES_VERSION = operator.attrgetter("_routes_version")
+
+
+def _routers(router: APIRouter) -> tuple[APIRouter, ...]:
+    """``router`` and every router included in it, each once."""
+    found: dict[int, APIRouter] = {}
+    waiting = [router]
+    while waiting:
+        current = waiting.pop()
+        if id(current) not in found:
+            found[id(current)] = current
+            waiting.extend(
+                route.original_router
+                for route in current.routes
+                if isinstance(route, _IncludedRouter)
+            )
+    return tuple(found.values())
 
 
 def _entry(route: BaseRoute | _EffectiveRouteContext) -> tuple[str | None, _Entry]:

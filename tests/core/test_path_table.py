@@ -173,3 +173,38 @@ def test_what_the_table_cannot_apply_stops_the_app() -> None:
     app.include_router(router, form_limits={"max_files": 1})
     with pytest.raises(TypeError, match="form limits"):
         PathTable(app.router)._build()
+
+
+async def test_a_route_added_after_the_first_request_is_served_by_the_table() -> None:
+    """The table is built at the first request and built again when a router it was built
+    from gains a route or a router, at any depth, after the app included it: the new
+    route is then found by the table, not by the router's walk."""
+    app = PathRoutedApp()
+    outer, inner = APIRouter(prefix="/v1"), APIRouter(prefix="/inner")
+
+    async def hello() -> str:
+        return "hello"
+
+    outer.get("/hello")(hello)
+    outer.include_router(inner)
+    app.include_router(outer)
+    walked: list[str] = []
+    router_stack = app.router.app
+
+    async def walking(scope: Scope, receive: Receive, send: Send) -> None:
+        walked.append(scope["path"])
+        await router_stack(scope, receive, send)
+
+    app.router.middleware_stack = app.router.app = walking  # type: ignore[method-assign]
+    assert await _answer(app, "GET", "/v1/hello") == (200, "")
+    assert await _answer(app, "GET", "/v1/inner/late") == (404, "")
+    assert walked == ["/v1/inner/late"]
+
+    inner.get("/late")(hello)  # a route on a router included two levels down
+    later = APIRouter(prefix="/later")
+    later.get("/one")(hello)
+    walked.clear()
+    assert await _answer(app, "GET", "/v1/inner/late") == (200, "")
+    inner.include_router(later)  # a router included into one already included
+    assert await _answer(app, "GET", "/v1/inner/later/one") == (200, "")
+    assert walked == []
