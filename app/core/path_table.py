@@ -70,7 +70,7 @@ class PathTable:
 
     def __init__(self, router: APIRouter) -> None:
         self.router = router
-        self._version: int | None = None
+        self._version: tuple[int, tuple[int, ...]] | None = None
         self._routers: tuple[APIRouter, ...] = ()
         self._by_key: dict[str, tuple[_Entry, ...]] = {}
         self._anywhere: tuple[_Entry, ...] = ()
@@ -97,12 +97,15 @@ class PathTable:
         self._routers = _routers(self.router)
         self._version = self._routes_version()
 
-    def _routes_version(self) -> int:
-        """The sum of the counters of the routers the table was built from: each counts the
-        routes and routers added to it, so a route added to any of them, or a router
-        included in one, moves the sum. FastAPI's ``_get_routes_version`` adds the same
-        counters by walking every route of every router, 13 µs a request."""
-        return sum(map(_ROUTES_VERSION, self._routers))
+    def _routes_version(self) -> tuple[int, tuple[int, ...]]:
+        """The sum of the counters of the routers the table was built from, and the length
+        of each one's routes: each counter counts the routes and routers added to it, so a
+        route added to any of them, or a router included in one, moves the sum; a router
+        taken out of one's routes (no counter moves, but FastAPI's walk no longer reaches
+        its counter) shortens them. FastAPI's ``_get_routes_version`` adds the counters of
+        the routers it reaches by walking every route of every router, 13 µs a request."""
+        routers = self._routers
+        return sum(map(_ROUTES_VERSION, routers)), tuple(map(len, map(_ROUTES, routers)))
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -148,6 +151,7 @@ class PathTable:
 
 
 _ROUTES_VERSION = operator.attrgetter("_routes_version")
+_ROUTES = operator.attrgetter("routes")
 
 
 def _routers(router: APIRouter) -> tuple[APIRouter, ...]:

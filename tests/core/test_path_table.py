@@ -208,3 +208,33 @@ async def test_a_route_added_after_the_first_request_is_served_by_the_table() ->
     inner.include_router(later)  # a router included into one already included
     assert await _answer(app, "GET", "/v1/inner/later/one") == (200, "")
     assert walked == []
+
+
+async def test_a_router_taken_out_after_the_first_request_is_no_longer_served() -> None:
+    """A router taken out of a router's ``routes`` (a test's or a plugin's way: FastAPI has
+    no method for it) leaves the counters as they were, but FastAPI's router no longer
+    finds its routes, at any depth: nor does the table."""
+
+    async def hello() -> str:
+        return "hello"
+
+    def built(cls: type[FastAPI]) -> tuple[FastAPI, APIRouter]:
+        app = cls()
+        outer, inner = APIRouter(prefix="/v1"), APIRouter(prefix="/inner")
+        outer.get("/hello")(hello)
+        inner.get("/deep")(hello)
+        outer.include_router(inner)
+        app.include_router(outer)
+        return app, outer
+
+    for cls in (FastAPI, PathRoutedApp):
+        app, outer = built(cls)
+        assert await _answer(app, "GET", "/v1/hello") == (200, "")
+        assert await _answer(app, "GET", "/v1/inner/deep") == (200, "")
+        outer.routes.remove(next(r for r in outer.routes if isinstance(r, _IncludedRouter)))
+        assert await _answer(app, "GET", "/v1/inner/deep") == (404, ""), cls
+        assert await _answer(app, "GET", "/v1/hello") == (200, ""), cls
+        app.router.routes.remove(
+            next(r for r in app.router.routes if isinstance(r, _IncludedRouter))
+        )
+        assert await _answer(app, "GET", "/v1/hello") == (404, ""), cls
