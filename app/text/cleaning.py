@@ -11,12 +11,19 @@ from typing import Any
 from app.text.lexicon import fold, spellings
 from app.text.rules import EmailRules
 
+# The blanks a label or a signature marker may follow at the start of its line: not a line
+# break. The patterns are searched over a whole text from each line break (``LineStarts``),
+# where a ``\s*`` ran on over the blank lines that follow, each of which starts a search
+# of its own: a few thousand empty lines took seconds (the answer is the same, every line
+# being matched alone once found).
+_LINE_SPACE = r"[^\S\n]*"
+
 
 def _label_pattern(labels: list[str]) -> re.Pattern[str] | None:
     if not labels:
         return None
     names = "|".join(re.escape(label) for label in sorted(labels, key=len, reverse=True))
-    return re.compile(rf"^\s*(?:{names})\s*:\s?", re.IGNORECASE)
+    return re.compile(rf"^{_LINE_SPACE}(?:{names})\s*:\s?", re.IGNORECASE)
 
 
 # A reference to a group, or what looks like one (a pattern is then only searched alone).
@@ -118,7 +125,7 @@ class Cleaner:
         flags = re.IGNORECASE | re.MULTILINE
         markers = "|".join(f"(?:{marker})" for marker in rules.signature_markers)
         agent_label = _label_pattern(rules.agent_labels)
-        signature_markers = re.compile(rf"^\s*(?:{markers})", flags) if markers else None
+        signature_markers = re.compile(rf"^{_LINE_SPACE}(?:{markers})", flags) if markers else None
         sign_offs = frozenset(
             " ".join(word for word, _ in spelled)
             for sign_off in rules.sign_offs
@@ -174,8 +181,12 @@ class Cleaner:
             if markers is not None and markers.match(lines[index]):
                 lines = lines[:index]
                 break
-        while lines and not lines[-1].strip():
-            lines = lines[:-1]
+        # The blank lines at the end dropped in one slice (one a slice copied the rest of
+        # the lines each time: a text ending in thousands of them took a second).
+        end = len(lines)
+        while end and not lines[end - 1].strip():
+            end -= 1
+        lines = lines[:end]
         last = len(lines)
         for index in range(len(lines) - 1, 0, -1):
             if last - index > self.sign_off_tail_lines + 1:
