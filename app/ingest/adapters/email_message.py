@@ -148,7 +148,11 @@ def excerpt(text: str | None, strip_quoted: bool = True) -> str | None:
     text = text.replace("\r\n", "\n").replace("\r", "\n")
     if strip_quoted:
         text = _strip_quoted_reply(text)
-    text = re.sub(r"[ \t]+\n", "\n", text)
+    # The blanks ending each line but the last taken off line by line: a search for
+    # ``[ \t]+\n`` tries a run of blanks from each of its characters to its end, and a
+    # body of 100,000 spaces took 5 s (a megabyte, the largest delivery, 100 times that).
+    lines = text.split("\n")
+    text = "\n".join([*(line.rstrip(" \t") for line in lines[:-1]), lines[-1]])
     text = re.sub(r"\n{3,}", "\n\n", text).strip()
     if not text:
         return None
