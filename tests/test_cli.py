@@ -75,7 +75,7 @@ def test_stats_rebuild_rules_sweep_and_text_reanalyze_run(database_url: str) -> 
     reanalysed = run_cli(database_url, "text", "reanalyze", "--since", "2026-01-01")
     assert reanalysed.returncode == 0, reanalysed.stderr
     assert re.fullmatch(
-        r"analysed \d+ messages with 3\+rules\.2026-11-29", reanalysed.stdout.strip()
+        r"analysed \d+ messages with 2\+rules\.2026-11-29", reanalysed.stdout.strip()
     )
 
 
