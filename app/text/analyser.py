@@ -17,18 +17,13 @@ from app.text.lexicon import (
     split_words,
 )
 from app.text.rules import Intent, LanguageRules, SentimentSettings, TextRules, UrgencyReason
-from app.text.schemas import MAX_TEXT_CHARS, TextAnalysis
+from app.text.schemas import TextAnalysis
 
 # The analyser's own code; the rules document carries its own version beside it.
 # 2: the language of a text of 150 characters or more read from its words' scores when
 # they are clear (app/text/language.py): the same language, sentiment, urgency, intents
 # and abuse on every text compared, a language confidence that moved by up to 0.02.
-# 3: a text's own words read up to READ_CHARS: the same answer for every shorter text.
-ANALYSER_VERSION = "3"
-# A text's own words are read up to the length ``POST /v1/text/analyze`` accepts (about
-# eight pages): a megabyte of transcript in one delivery held the worker's event loop for
-# 0.7 s, answering nobody; 20,000 characters take about 15 ms.
-READ_CHARS = MAX_TEXT_CHARS
+ANALYSER_VERSION = "2"
 
 # Categories of the compiled lexicon.
 _SENTIMENT, _NEGATOR, _INTENSIFIER, _CONTRAST = "sentiment", "negator", "intensifier", "contrast"
@@ -108,7 +103,7 @@ class TextAnalyser:
 
     def analyse(self, text: str, language: str | None = None) -> TextAnalysis:
         """Analyse one text; ``language`` (ISO 639-1) when known, detected otherwise."""
-        own = self._cleaner.own_words(text)[:READ_CHARS]
+        own = self._cleaner.own_words(text)
         if language is not None:
             confidence = 1.0
         else:

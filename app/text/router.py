@@ -35,7 +35,7 @@ _EXAMPLE = TextAnalysis.model_validate(
             {"intent": "complaint", "terms": ["sin internet"]},
         ],
         "abusive": {"detected": False, "terms": []},
-        "analyser_version": "3+rules.2026-11-29",
+        "analyser_version": "2+rules.2026-11-29",
     }
 ).model_dump(mode="json")
 

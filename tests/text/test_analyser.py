@@ -2,7 +2,7 @@
 
 import pytest
 
-from app.text.analyser import READ_CHARS, TextAnalyser
+from app.text.analyser import TextAnalyser
 from app.text.rules import UrgencyReason
 
 
@@ -240,20 +240,3 @@ def test_the_language_model_keeps_only_the_languages_it_chooses_among(
     kept = [matrix.shape[-1] for matrix in identifier._full_model[:2]]
     assert kept == [len(identifier.nb_classes)] * 2
     assert analyser.analyse("Quiero cancelar mi pedido, por favor.").language == "es"
-
-
-def test_a_text_is_read_up_to_the_length_the_analyze_endpoint_accepts(
-    analyser: TextAnalyser,
-) -> None:
-    """A long text costs its analysis no more than 20,000 characters of its own words (a
-    megabyte held the worker for most of a second): an urgent word past them is not read,
-    the same word within them is."""
-    filler = "Les escribo desde Sevilla esta mañana. "
-    urgent = "Es urgente, lo necesito hoy mismo."
-    assert analyser.analyse(filler * 10).urgency.level != "high"
-    within = filler * ((READ_CHARS - len(urgent)) // len(filler)) + urgent
-    assert len(within) <= READ_CHARS
-    assert analyser.analyse(within).urgency.level == "high"
-    beyond = filler * (READ_CHARS // len(filler) + 1) + urgent
-    assert analyser.analyse(beyond).urgency.level != "high"
-    assert analyser.analyse(beyond * 40).language == "es"  # 1.6 MB, read as the rest

@@ -28,7 +28,7 @@ async def test_admin_and_integration_keys_get_the_analysis(
     }
     assert {i["intent"] for i in analysis["intents"]} >= {"technical", "complaint"}
     assert analysis["abusive"] == {"detected": False, "terms": []}
-    assert analysis["analyser_version"].startswith("3+rules.")
+    assert analysis["analyser_version"].startswith("2+rules.")
 
 
 async def test_the_language_given_is_used(client: httpx.AsyncClient, admin: dict[str, str]) -> None:
