@@ -84,9 +84,9 @@ def _requests(app: FastAPI) -> list[tuple[str, str, str]]:
     return [*requests, *(("GET", path, "") for path in elsewhere)]
 
 
-async def _choices(app: FastAPI) -> None:
-    calls = _recording(app)
-    table = PathTable(app.router)
+def _walking(app: FastAPI) -> tuple[list[str], Any]:
+    """The paths the app's router walks its routes for from now on (told apart from the
+    table), and the router's own stack, which walks them unrecorded."""
     walked: list[str] = []
     router_stack = app.router.app
 
@@ -94,8 +94,14 @@ async def _choices(app: FastAPI) -> None:
         walked.append(scope["path"])
         await router_stack(scope, receive, send)
 
-    # The router as it walks its routes, told apart from the table
     app.router.middleware_stack = app.router.app = walking  # type: ignore[method-assign]
+    return walked, router_stack
+
+
+async def _choices(app: FastAPI) -> None:
+    calls = _recording(app)
+    table = PathTable(app.router)
+    walked, router_stack = _walking(app)
     requests = _requests(app)
     assert requests
     for method, path, root_path in requests:
@@ -188,14 +194,7 @@ async def test_a_route_added_after_the_first_request_is_served_by_the_table() ->
     outer.get("/hello")(hello)
     outer.include_router(inner)
     app.include_router(outer)
-    walked: list[str] = []
-    router_stack = app.router.app
-
-    async def walking(scope: Scope, receive: Receive, send: Send) -> None:
-        walked.append(scope["path"])
-        await router_stack(scope, receive, send)
-
-    app.router.middleware_stack = app.router.app = walking  # type: ignore[method-assign]
+    walked, _ = _walking(app)
     assert await _answer(app, "GET", "/v1/hello") == (200, "")
     assert await _answer(app, "GET", "/v1/inner/late") == (404, "")
     assert walked == ["/v1/inner/late"]

@@ -317,7 +317,7 @@ def test_a_blank_at_a_line_start_is_read_as_the_line_alone_reads_it() -> None:
     flags = re.IGNORECASE | re.MULTILINE
     markers = "|".join(f"(?:{marker})" for marker in rules.signature_markers)
     names = "|".join(re.escape(n) for n in sorted(rules.agent_labels, key=len, reverse=True))
-    customers = "|".join(re.escape(n) for n in sorted(rules.customer_labels, key=len))
+    customers = "|".join(re.escape(n) for n in sorted(rules.customer_labels, key=len, reverse=True))
     agent = re.compile(rf"^\s*(?:{names})\s*:\s?", re.IGNORECASE)
     signature = re.compile(rf"^\s*(?:{markers})", flags)
     before = dataclasses.replace(
