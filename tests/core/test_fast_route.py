@@ -7,9 +7,14 @@ from typing import Annotated
 import httpx
 import pytest
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, Response
-from pydantic import BaseModel
+from fastapi.dependencies.utils import request_params_to_args
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import AliasChoices, BaseModel, Field
+from starlette.datastructures import Headers, QueryParams
 
-from app.core.fast_route import fast_get, fast_post
+from app.core.fast_route import FastRoute, _plan, fast_get, fast_post
+from app.main import DOCUMENTED_ORDER
 
 closed: list[str] = []
 
@@ -42,6 +47,10 @@ async def repeat(
     response: Response,
     times: Annotated[int, Query(ge=1, le=3)] = 1,
     again: Caller = "",
+    upto: Annotated[list[int] | None, Query(alias="max")] = None,
+    search: Annotated[
+        str | None, Query(validation_alias=AliasChoices("q", "query"), max_length=3)
+    ] = None,
 ) -> Answer | Response:
     if word == "raw":
         return Response("raw", status_code=299)
@@ -57,10 +66,27 @@ async def echo(word: str, request: Request, who: Caller) -> Response:
     return Response(f"{who} {word} {body.decode()}", status_code=202 if body else 200)
 
 
+class Window(BaseModel):
+    """Query parameters taken as one model (FastAPI reads them with its own function)."""
+
+    first: int = Field(0, ge=0)
+    last: int | None = None
+
+
+async def window(
+    who: Caller,
+    span: Annotated[Window, Query()],
+    tags: Annotated[list[str] | None, Query(alias="tag")] = None,
+) -> Answer:
+    return Answer(word=",".join(tags or []), times=span.first, caller=who)
+
+
 def build() -> FastAPI:
     slow, fast = APIRouter(), APIRouter()
     slow.get("/slow/{word}", response_model=Answer)(repeat)
     fast_get(fast, "/fast/{word}", response_model=Answer)(repeat)
+    slow.get("/slow/window/of", response_model=Answer)(window)
+    fast_get(fast, "/fast/window/of", response_model=Answer)(window)
     slow.post("/slow/echo/{word}", response_model=Answer)(echo)
     fast_post(fast, "/fast/echo/{word}", response_model=Answer)(echo)
     app = FastAPI()
@@ -76,9 +102,13 @@ def build() -> FastAPI:
         ("/hola", {"X-Caller": "ana"}),
         ("/hola?times=9", {"X-Caller": "ana"}),  # 422 naming the parameter
         ("/hola?times=x&times=0", {"X-Caller": "ana"}),
+        ("/hola?max=1&max=x&upto=2", {"X-Caller": "ana"}),
+        ("/hola?query=long&q=ok", {"X-Caller": "ana"}),
         ("/hola?times=9", {}),  # the dependency's 401 comes before the parameter's 422
         ("/created", {"X-Caller": "ana"}),
         ("/raw", {"X-Caller": "ana"}),
+        ("/window/of?first=2&last=&tag=a&tag=b", {"X-Caller": "ana"}),
+        ("/window/of?first=-1&tag=", {"X-Caller": "ana"}),
     ],
 )
 async def test_a_fast_route_answers_as_the_same_route_under_fastapi(
@@ -167,3 +197,46 @@ async def test_an_answer_of_another_type_is_an_error_not_another_body() -> None:
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
     async with httpx.AsyncClient(transport=transport, base_url="http://t") as client:
         assert (await client.get("/wrong/a")).status_code == 500
+
+
+def _fast_routes() -> list[FastRoute]:
+    routers = [*DOCUMENTED_ORDER, build().router]
+    return [route for router in routers for route in router.routes if isinstance(route, FastRoute)]
+
+
+# Each fast route's parameters, by where they are read: the service's and this file's.
+_PARAMS = [
+    (where, params)
+    for route in _fast_routes()
+    for step in _plan(route.dependant, {})
+    for where, params in step.params
+]
+_KEYS = sorted({key for _, params in _PARAMS for f in params.fields for key in (f.alias, f.name)})
+_VALUES = st.sampled_from(
+    ["", " ", "0", "-1", "3", "50", "201", "x", "true", "no", "support", "+33600000002",
+     "33612345678", "ana@example.com", "shop:order:1", "2026-04-14T10:05:14Z", "2026-13-01",
+     "call.*", "email", "Bearer k", "1,2", "01a23734-57e5-7085-9516-891f4690e786", "\u00e9\u00f1"]
+)  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    index=st.integers(min_value=0, max_value=len(_PARAMS) - 1),
+    pairs=st.lists(st.tuples(st.sampled_from(_KEYS) | st.text(max_size=3), _VALUES), max_size=6),
+)
+def test_parameters_are_read_as_fastapi_reads_them(
+    index: int, pairs: list[tuple[str, str]]
+) -> None:
+    """Every fast route's parameters, given any keys and values where they are read: the
+    same values and the same errors as FastAPI's own ``request_params_to_args``."""
+    where, params = _PARAMS[index]
+    received: object
+    if where == "query":
+        received = QueryParams(pairs)
+    elif where == "header":
+        raw = [(k.lower().encode(), v.encode()) for k, v in pairs if k.isascii() and v.isascii()]
+        received = Headers(raw=raw)
+    else:
+        received = dict(pairs)
+    # ``repr``: an error's context may hold the exception a validator raised.
+    assert repr(params.read(received)) == repr(request_params_to_args(params.fields, received))
