@@ -151,18 +151,70 @@ _PAGE_COLUMNS = (
     "id, customer_id, type, occurred_at, recorded_at, channel, direction, source, "
     "source_event_id, actor, summary, payload"
 )
+
+
+def _instant(column: str) -> str:
+    """A timestamptz column as the API writes an instant (pydantic's form of an aware
+    datetime in UTC): seconds, microseconds only when there are some, and ``Z``."""
+    utc = f"({column} AT TIME ZONE 'UTC')"
+    return (
+        f"CASE WHEN date_trunc('second', {column}) = {column} "
+        f"""THEN to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS"Z"') """
+        f"""ELSE to_char({utc}, 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') END"""
+    )
+
+
+def _json_object(members: Sequence[tuple[str, str]]) -> str:
+    """SQL writing a JSON object (text) as pydantic writes a model: each of ``members``
+    (its key, and the SQL of its value) in their order, no spaces, NULL as null. A jsonb
+    value is written as jsonb writes itself (a space after each ``:`` and ``,``)."""
+    written = " || ',' || ".join(
+        f"""'"{key}":' || coalesce(to_json({value})::text, 'null')""" for key, value in members
+    )
+    return f"('{{' || {written} || '}}')"
+
+
 # The event.corrected events that amend each row of a page (the CTE ``page``), oldest
-# first, shaped as Correction, by the id they correct; $1 is the page's customers. Read by
-# the page's ids (one probe each of the corrections' index), not by a correlated
-# sub-query: Citus plans that only while the family's customers share one shard, this on
-# one shard (a router query) and across shards alike.
+# first, as the API writes a list of Correction (JSON text), by the id they correct; $1
+# is the page's customers. Read by the page's ids (one probe each of the corrections'
+# index), not by a correlated sub-query: Citus plans that only while the family's
+# customers share one shard, this on one shard (a router query) and across shards alike.
+_CORRECTION_JSON = _json_object(
+    [
+        ("id", "c.id"),
+        ("recorded_at", _instant("c.recorded_at")),
+        ("reason", "coalesce(c.payload->>'reason', '')"),
+        ("summary", "c.payload->'summary'"),
+        ("payload", "c.payload->'payload'"),
+    ]
+)
 _CORRECTIONS = (
-    "fixes AS (SELECT c.corrects_id, json_agg(json_build_object('id', c.id, "
-    "'recorded_at', c.recorded_at, 'reason', coalesce(c.payload->>'reason', ''), "
-    "'summary', c.payload->'summary', 'payload', c.payload->'payload') "
-    "ORDER BY c.recorded_at, c.id) AS corrections FROM events c "
+    "fixes AS (SELECT c.corrects_id, "
+    f"'[' || string_agg({_CORRECTION_JSON}, ',' ORDER BY c.recorded_at, c.id) || ']' "
+    "AS corrections FROM events c "
     "WHERE c.corrects_id = ANY(ARRAY(SELECT id FROM page)) AND c.customer_id = ANY($1::uuid[]) "
     "GROUP BY c.corrects_id)"
+)
+# A page's event as the API writes an EventOut (JSON text), its fields in the model's
+# order: the page answers the statement's JSON as it is, with nothing decoded, validated
+# and encoded again in Python (docs/performance.md, "A timeline page as its statement
+# writes it").
+_EVENT_JSON = _json_object(
+    [
+        ("id", "p.id"),
+        ("customer_id", "p.customer_id"),
+        ("type", "p.type"),
+        ("occurred_at", _instant("p.occurred_at")),
+        ("recorded_at", _instant("p.recorded_at")),
+        ("channel", "p.channel"),
+        ("direction", "p.direction"),
+        ("source", "p.source"),
+        ("source_event_id", "p.source_event_id"),
+        ("actor", "p.actor"),
+        ("summary", "p.summary"),
+        ("payload", "p.payload"),
+        ("corrections", "coalesce(f.corrections, '[]')::json"),
+    ]
 )
 
 
@@ -220,9 +272,11 @@ async def find_keys(
 async def page_rows(
     on: Executor, query: TimelineQuery, *, limit: int, after: tuple[datetime, UUID] | None
 ) -> list[Any]:
-    """Newest first by occurred_at (id breaks ties), strictly after the cursor position,
-    each row with the corrections that amend it: one prepared statement per filter
-    combination, so every combination keeps a plan that walks the timeline index."""
+    """Newest first by occurred_at (id breaks ties), strictly after the cursor position:
+    each row's ``occurred_at`` and ``id`` (its position) and ``event``, the event with the
+    corrections that amend it as the API writes it (JSON text). One prepared statement
+    per filter combination, so every combination keeps a plan that walks the timeline
+    index."""
     conditions = ["customer_id = ANY($1::uuid[])", "type <> 'event.corrected'"]
     arguments: list[Any] = [list(query.customer_ids)]
 
@@ -259,11 +313,11 @@ async def page_rows(
 def page_sql(conditions: str, limit: str) -> str:
     """A timeline page's statement: the events of the customers ``$1`` (a uuid array) for
     which the SQL ``conditions`` hold, newest first, at most ``limit`` (a parameter), each
-    with its corrections."""
+    with its corrections (``page_rows``)."""
     return (
         f"WITH page AS (SELECT {_PAGE_COLUMNS} FROM events WHERE {conditions} "
         f"ORDER BY occurred_at DESC, id DESC LIMIT {limit}), {_CORRECTIONS} "
-        "SELECT p.*, coalesce(f.corrections, '[]') AS corrections FROM page p "
+        f"SELECT p.occurred_at, p.id, {_EVENT_JSON} AS event FROM page p "
         "LEFT JOIN fixes f ON f.corrects_id = p.id ORDER BY p.occurred_at DESC, p.id DESC"
     )
 

@@ -401,7 +401,7 @@ async def get_timeline(
     )
     if isinstance(page, customers.Merged):
         return _merged_redirect(request, page.survivor)
-    return page
+    return Response(page, media_type="application/json")
 
 
 @router.get(
