@@ -8,6 +8,7 @@ platform's and far below Python's recursion limit.
 """
 
 import json
+import re
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -26,7 +27,14 @@ class JsonTooDeep(ValueError):
 
 class NotJson(ValueError):
     """What Python's parser reads but RFC 8259 does not allow: ``NaN``, ``Infinity`` (which
-    became null on the way to the database), an integer longer than Python converts."""
+    became null on the way to the database), an integer longer than Python converts, a
+    string with half a surrogate pair (``"\\ud800"``: text no encoding can write, which
+    failed as a 500 where it was stored or encoded again; pydantic's parser refuses it).
+    ``where``: the path in the document, when known."""
+
+    def __init__(self, message: str, where: tuple[str | int, ...] = ()) -> None:
+        super().__init__(message)
+        self.where = where
 
 
 def _no_constant(name: str) -> Any:
@@ -48,6 +56,9 @@ def loads(raw: bytes | str, *, max_depth: int = MAX_JSON_DEPTH, **options: Any) 
         raise NotJson(str(exc)) from None
     if _deeper_than(value, max_depth):
         raise JsonTooDeep(max_depth)
+    where = _unpaired_surrogate(raw, value)
+    if where is not None:
+        raise NotJson("a string holds half a surrogate pair, which is not text", where)
     return value
 
 
@@ -71,6 +82,38 @@ def _deeper_than(value: Any, limit: int) -> bool:
 
 
 _CONTAINERS = (dict, list)  # what json.loads builds
+# A body can hold half a surrogate pair only as an escape (in UTF-8 it is not UTF-8); a
+# pair's two halves become one character, so what is left of a surrogate is unpaired.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
+_SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _unpaired_surrogate(raw: bytes | str, value: Any) -> tuple[str | int, ...] | None:
+    """Where ``value`` holds half a surrogate pair: the path of the string, or of the
+    object whose key holds it; None if nowhere. The document is walked only when its text
+    may have written one."""
+    if isinstance(raw, str):
+        may = _SURROGATE_ESCAPE.search(raw) is not None
+    else:  # UTF-16 and UTF-32 (a NUL in the first four bytes), as json.loads reads them
+        may = b"\x00" in raw[:4] or _SURROGATE_ESCAPE_BYTES.search(raw) is not None
+    if not may:
+        return None
+    level: list[tuple[tuple[str | int, ...], Any]] = [((), value)]
+    while level:
+        below: list[tuple[tuple[str | int, ...], Any]] = []
+        for path, node in level:
+            if type(node) is str:
+                if _SURROGATE.search(node):
+                    return path
+            elif type(node) is dict:
+                if any(_SURROGATE.search(key) for key in node):
+                    return path
+                below.extend(((*path, key), child) for key, child in node.items())
+            elif type(node) is list:
+                below.extend(((*path, n), child) for n, child in enumerate(node))
+        level = below
+    return None
 
 
 class BoundedJsonRequest(Request):

@@ -389,7 +389,11 @@ def _undecodable_json(cause: BaseException | None) -> dict[str, Any] | None:
             "msg": f"JSON decode error: nests deeper than {MAX_JSON_DEPTH} levels",
         }
     if isinstance(cause, NotJson):
-        return {"type": "json_invalid", "loc": ("body",), "msg": f"JSON decode error: {cause}"}
+        return {
+            "type": "json_invalid",
+            "loc": ("body", *cause.where),
+            "msg": f"JSON decode error: {cause}",
+        }
     return None
 
 

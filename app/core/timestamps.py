@@ -34,3 +34,23 @@ Timestamp = Annotated[
     AwareDatetime, BeforeValidator(_written_as_date_time), AfterValidator(exists_in_utc)
 ]
 """A request timestamp, e.g. ``2026-11-02T10:15:00+01:00``."""
+
+# The driver writes the first and last instants Python has as PostgreSQL's -infinity and
+# infinity, and reads those back without their offset: an event stored at either was a
+# null on its timeline page and a 500 in its customer's erasure. As the bound of a query
+# (a filter, a report's period) an infinity means what it says, so only what is stored
+# refuses them.
+_INFINITIES = {datetime.min.replace(tzinfo=UTC), datetime.max.replace(tzinfo=UTC)}
+
+
+def _finite(value: datetime) -> datetime:
+    if value in _INFINITIES:
+        raise ValueError(
+            "is the first or last instant there is, which the database keeps as an infinity; "
+            "give one a microsecond later or earlier"
+        )
+    return value
+
+
+StoredTimestamp = Annotated[Timestamp, AfterValidator(_finite)]
+"""A timestamp the service stores: any but 0001-01-01T00:00:00Z and 9999-12-31T23:59:59.999999Z."""

@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.core.timestamps import Timestamp
+from app.core.timestamps import StoredTimestamp
 
 
 class ShipmentMatcher(BaseModel):
@@ -17,8 +17,8 @@ class ShipmentMatcher(BaseModel):
 
     kind: Literal["shipment_delay"] = "shipment_delay"
     carrier: Annotated[str, Field(max_length=200)] | None = None
-    shipped_from: Timestamp
-    shipped_to: Timestamp
+    shipped_from: StoredTimestamp
+    shipped_to: StoredTimestamp
 
     @model_validator(mode="after")
     def _ordered(self) -> "ShipmentMatcher":

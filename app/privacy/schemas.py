@@ -6,7 +6,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field, field_validator
 
-from app.core.timestamps import Timestamp
+from app.core.timestamps import StoredTimestamp
 from app.timeline.catalog import event_type
 
 
@@ -26,7 +26,7 @@ class AccessPage(BaseModel):
 
 class ErasureIn(BaseModel):
     reason: str = Field(min_length=1, max_length=1000, examples=["GDPR art. 17 request #4471"])
-    requested_at: Timestamp = Field(description="When the customer asked")
+    requested_at: StoredTimestamp = Field(description="When the customer asked")
 
 
 class ErasureReceipt(BaseModel):

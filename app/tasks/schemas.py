@@ -7,7 +7,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from app.core.timestamps import Timestamp
+from app.core.timestamps import StoredTimestamp
 
 
 class TaskStatus(StrEnum):
@@ -54,7 +54,7 @@ class TaskIn(BaseModel):
     customer_id: UUID
     title: Annotated[str, Field(min_length=1, max_length=300)]
     assignee: AgentId | None = Field(default=None, description="The caller's agent if omitted")
-    due_at: Timestamp | None = None
+    due_at: StoredTimestamp | None = None
 
 
 class TaskPatch(BaseModel):
@@ -73,11 +73,11 @@ class TaskPatch(BaseModel):
     )
 
     status: Literal[TaskStatus.OPEN, TaskStatus.SNOOZED, TaskStatus.DONE] | None = None
-    snoozed_until: Timestamp | None = Field(
+    snoozed_until: StoredTimestamp | None = Field(
         default=None, description="Required with status snoozed, refused otherwise"
     )
     assignee: AgentId | None = None
-    due_at: Timestamp | None = None
+    due_at: StoredTimestamp | None = None
 
     @model_validator(mode="after")
     def _snooze_has_its_time(self) -> "TaskPatch":

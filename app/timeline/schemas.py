@@ -19,7 +19,7 @@ from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import CoreSchema
 
 from app.core.errors import FieldError
-from app.core.timestamps import Timestamp
+from app.core.timestamps import StoredTimestamp
 from app.customers.schemas import EmailText, ExternalIdText, IdentifierOut, PhoneText
 from app.timeline.catalog import CATALOG, CUSTOM_PREFIX, Channel, Direction, appendable_types
 from app.timeline.payloads import CustomPayload
@@ -68,7 +68,7 @@ class EventIn(BaseModel):
     type: Annotated[
         str, Field(min_length=1, max_length=100, description="From GET /v1/event-types")
     ]
-    occurred_at: Timestamp = Field(description="When it happened, with its UTC offset")
+    occurred_at: StoredTimestamp = Field(description="When it happened, with its UTC offset")
     channel: Channel | None = Field(default=None, description="Defaults to the type's channel")
     direction: Direction | None = None
     source: SourceName = Field(
@@ -364,7 +364,7 @@ class NoteIn(BaseModel):
 
     text: Annotated[str, Field(min_length=1, max_length=10_000)]
     pinned: StrictBool = Field(default=False, description="Shown in the ficha's pinned notes")
-    occurred_at: Timestamp | None = Field(default=None, description="Now when omitted")
+    occurred_at: StoredTimestamp | None = Field(default=None, description="Now when omitted")
 
 
 class WrapUpIn(BaseModel):
@@ -397,4 +397,4 @@ class WrapUpIn(BaseModel):
         description="The agent's reading; unsatisfied counts in the satisfaction indicators",
     )
     notes: Annotated[str, Field(max_length=10_000)] | None = None
-    occurred_at: Timestamp | None = Field(default=None, description="Now when omitted")
+    occurred_at: StoredTimestamp | None = Field(default=None, description="Now when omitted")

@@ -9,6 +9,7 @@ from fastapi import APIRouter, FastAPI
 from pydantic import BaseModel, EmailStr
 from sqlalchemy.exc import ProgrammingError
 
+from app.core import bounded_json
 from app.core.errors import PROBLEM_MEDIA_TYPE
 
 
@@ -110,6 +111,54 @@ async def test_numbers_json_does_not_have_are_422_not_stored_as_null(
     problem = assert_problem(response, 422)
     assert problem["errors"][0]["type"] == "json_invalid"
     assert problem["errors"][0]["reason"].startswith("JSON decode error")
+
+
+@pytest.mark.parametrize(
+    ("text", "within"),
+    [(b'"\\ud800"', ""), (b'"a\\uDFFF"', ""), (b'["ok", "\\udbff x"]', ".1")],
+    ids=["high_half", "low_half", "in_a_list"],
+)
+async def test_half_a_surrogate_pair_is_422_naming_where_not_a_500(
+    client: httpx.AsyncClient, admin: dict[str, str], text: bytes, within: str
+) -> None:
+    """Python's parser reads ``"\\ud800"`` into a string no encoding can write: an event
+    holding one was a 500 where its JSON was written again (pydantic's own parser refuses
+    it). Malformed JSON, answered as such, in a payload as in a key."""
+    headers = {**admin, "content-type": "application/json"}
+    created = await client.post("/v1/customers", json={"display_name": "Ana"}, headers=headers)
+    customer = created.json()["id"]
+    for path, body, field in (
+        (
+            f"/v1/customers/{customer}/events",
+            b'{"type": "custom.t", "occurred_at": "2026-03-01T09:00:00Z", "payload": {"t": '
+            + text
+            + b"}}",
+            "body.payload.t" + within,
+        ),
+        (
+            "/v1/customers",
+            b'{"display_name": "Ana", "attributes": {' + text + b": 1}}",
+            "body.attributes",  # the object whose key it is
+        ),
+    ):
+        if path == "/v1/customers" and text.startswith(b"["):
+            continue  # a key is a string
+        problem = assert_problem(await client.post(path, content=body, headers=headers), 422)
+        assert problem["errors"][0]["type"] == "json_invalid"
+        assert problem["errors"][0]["field"] == field
+        assert "surrogate" in problem["errors"][0]["reason"]
+
+
+def test_a_surrogate_pair_is_read_and_half_of_one_refused_in_any_encoding() -> None:
+    assert bounded_json.loads(b'["\\ud83d\\ude00"]') == ["\U0001f600"]
+    assert bounded_json.loads('{"k": "\\u00e9"}'.encode("utf-16")) == {"k": "\u00e9"}
+    for raw in (
+        '{"k": "\\ud800"}'.encode("utf-16"),
+        '{"\\udc00": 1}',
+        b'{"a": {"b": ["\\ud800"]}}',
+    ):
+        with pytest.raises(bounded_json.NotJson, match="surrogate"):
+            bounded_json.loads(raw)
 
 
 async def test_invalid_field_is_422_with_field_path(client: httpx.AsyncClient) -> None:

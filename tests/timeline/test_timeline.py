@@ -228,8 +228,23 @@ async def test_timestamps_not_rfc3339_or_outside_utc_are_422_naming_the_field(
         )
         assert response.status_code == 422, response.text
         assert [e["field"] for e in response.json()["errors"]] == [field]
-    earliest = await append(client, admin, customer, event(at=datetime(1, 1, 1, tzinfo=UTC)))
-    assert earliest.status_code == 201 and earliest.json()["occurred_at"] == "0001-01-01T00:00:00Z"
+    # The first and last instants Python has are stored by the driver as PostgreSQL's
+    # infinities and read back without an offset: the event's page showed a null, its
+    # customer's erasure was a 500. One microsecond inside them is an instant like any.
+    for extreme in ("0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999999Z"):
+        response = await append(client, admin, customer, event() | {"occurred_at": extreme})
+        assert response.status_code == 422, response.text
+        assert [e["field"] for e in response.json()["errors"]] == ["body.occurred_at"]
+    for inside in ("0001-01-01T00:00:00.000001Z", "9999-12-31T23:59:59.999998Z"):
+        response = await append(client, admin, customer, event() | {"occurred_at": inside})
+        assert response.status_code == 201 and response.json()["occurred_at"] == inside
+    page = await timeline(client, admin, customer, limit=1)
+    assert page["items"][0]["occurred_at"] == "9999-12-31T23:59:59.999998Z"
+    rest = await timeline(client, admin, customer, cursor=page["next_cursor"])
+    assert rest["items"][-1]["occurred_at"] == "0001-01-01T00:00:00.000001Z"
+    # As a filter's bound an infinity means what it says.
+    until = await timeline(client, admin, customer, until="9999-12-31T23:59:59.999999Z")
+    assert len(until["items"]) == 2
 
 
 async def test_corrections_are_attached_to_the_original(
