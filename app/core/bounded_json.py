@@ -41,10 +41,17 @@ def _no_constant(name: str) -> Any:
     raise NotJson(f"{name} is not a JSON value")
 
 
-def loads(raw: bytes | str, *, max_depth: int = MAX_JSON_DEPTH, **options: Any) -> Any:
+def loads(
+    raw: bytes | str,
+    *,
+    max_depth: int = MAX_JSON_DEPTH,
+    half_surrogates: bool = False,
+    **options: Any,
+) -> Any:
     """``json.loads`` that raises JsonTooDeep (a ValueError) past ``max_depth`` levels of
     arrays and objects and NotJson (another) for what RFC 8259 does not allow; other
-    malformed input raises as ``json.loads`` does."""
+    malformed input raises as ``json.loads`` does. ``half_surrogates``: a string may hold
+    half a surrogate pair (a webhook's proof read from a body that is kept failed after)."""
     options.setdefault("parse_constant", _no_constant)
     try:
         value = json.loads(raw, **options)
@@ -56,7 +63,7 @@ def loads(raw: bytes | str, *, max_depth: int = MAX_JSON_DEPTH, **options: Any) 
         raise NotJson(str(exc)) from None
     if _deeper_than(value, max_depth):
         raise JsonTooDeep(max_depth)
-    where = _unpaired_surrogate(raw, value)
+    where = None if half_surrogates else _unpaired_surrogate(raw, value)
     if where is not None:
         raise NotJson("a string holds half a surrogate pair, which is not text", where)
     return value
@@ -82,38 +89,56 @@ def _deeper_than(value: Any, limit: int) -> bool:
 
 
 _CONTAINERS = (dict, list)  # what json.loads builds
-# A body can hold half a surrogate pair only as an escape (in UTF-8 it is not UTF-8); a
-# pair's two halves become one character, so what is left of a surrogate is unpaired.
-_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]")
-_SURROGATE_ESCAPE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]")
+# Half a surrogate pair reaches a parsed document as an escape, or as the UTF-8 bytes of
+# one (json.loads reads bytes with "surrogatepass"); a pair's two halves become one
+# character, so what is left of a surrogate is unpaired.
+_SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F]|[\ud800-\udfff]")
+_SURROGATE_BYTES = re.compile(rb"\\u[dD][89a-fA-F]|\xed[\xa0-\xbf]")
 _SURROGATE = re.compile("[\ud800-\udfff]")
+_WALKED = (str, dict, list)
 
 
 def _unpaired_surrogate(raw: bytes | str, value: Any) -> tuple[str | int, ...] | None:
     """Where ``value`` holds half a surrogate pair: the path of the string, or of the
-    object whose key holds it; None if nowhere. The document is walked only when its text
-    may have written one."""
+    object whose key holds it; None if nowhere. Only a document whose text may have
+    written one is looked at (UTF-16 and UTF-32 ones always), by encoding it once (in C);
+    only one that holds one is walked, to name the place."""
     if isinstance(raw, str):
         may = _SURROGATE_ESCAPE.search(raw) is not None
-    else:  # UTF-16 and UTF-32 (a NUL in the first four bytes), as json.loads reads them
-        may = b"\x00" in raw[:4] or _SURROGATE_ESCAPE_BYTES.search(raw) is not None
+    else:  # UTF-16 and UTF-32: a NUL in the first four bytes, as json.loads reads them
+        may = b"\x00" in raw[:4] or _SURROGATE_BYTES.search(raw) is not None
     if not may:
         return None
-    level: list[tuple[tuple[str | int, ...], Any]] = [((), value)]
-    while level:
-        below: list[tuple[tuple[str | int, ...], Any]] = []
-        for path, node in level:
-            if type(node) is str:
-                if _SURROGATE.search(node):
-                    return path
-            elif type(node) is dict:
-                if any(_SURROGATE.search(key) for key in node):
-                    return path
-                below.extend(((*path, key), child) for key, child in node.items())
-            elif type(node) is list:
-                below.extend(((*path, n), child) for n, child in enumerate(node))
-        level = below
-    return None
+    try:
+        json.dumps(value, ensure_ascii=False).encode("utf-8")
+        return None
+    except UnicodeEncodeError:
+        pass
+    path: list[str | int] = []
+    todo: list[tuple[int, str | int, Any]] = [(0, "", value)]  # (depth, key, node)
+    while todo:
+        depth, key, node = todo.pop()
+        if depth:
+            del path[depth - 1 :]
+            path.append(key)
+        if type(node) is str:
+            if _SURROGATE.search(node):
+                return tuple(path)
+        elif type(node) is dict:
+            if any(_SURROGATE.search(name) for name in node):
+                return tuple(path)
+            todo.extend(
+                (depth + 1, name, child)
+                for name, child in reversed(node.items())
+                if type(child) in _WALKED
+            )
+        elif type(node) is list:
+            todo.extend(
+                (depth + 1, n, child)
+                for n, child in reversed(list(enumerate(node)))
+                if type(child) in _WALKED
+            )
+    return ()
 
 
 class BoundedJsonRequest(Request):

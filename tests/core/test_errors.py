@@ -115,8 +115,13 @@ async def test_numbers_json_does_not_have_are_422_not_stored_as_null(
 
 @pytest.mark.parametrize(
     ("text", "within"),
-    [(b'"\\ud800"', ""), (b'"a\\uDFFF"', ""), (b'["ok", "\\udbff x"]', ".1")],
-    ids=["high_half", "low_half", "in_a_list"],
+    [
+        (b'"\\ud800"', ""),
+        (b'"a\\uDFFF"', ""),
+        (b'["ok", "\\udbff x"]', ".1"),
+        (b'"x\xed\xa0\x80y"', ""),  # its bytes, which json.loads reads with "surrogatepass"
+    ],
+    ids=["high_half", "low_half", "in_a_list", "as_bytes"],
 )
 async def test_half_a_surrogate_pair_is_422_naming_where_not_a_500(
     client: httpx.AsyncClient, admin: dict[str, str], text: bytes, within: str
@@ -156,6 +161,8 @@ def test_a_surrogate_pair_is_read_and_half_of_one_refused_in_any_encoding() -> N
         '{"k": "\\ud800"}'.encode("utf-16"),
         '{"\\udc00": 1}',
         b'{"a": {"b": ["\\ud800"]}}',
+        b'{"a": "\xed\xbf\xbf"}',  # its bytes
+        '{"a": "\ud800"}',  # text already decoded
     ):
         with pytest.raises(bounded_json.NotJson, match="surrogate"):
             bounded_json.loads(raw)

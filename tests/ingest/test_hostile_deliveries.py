@@ -20,8 +20,10 @@ from tests.support.fixtures import AppLog
 from tests.support.webhooks import (
     WEBHOOK_SECRETS,
     generic_note,
+    golden,
     mailgun_event_data,
     mailgun_signature,
+    shopify_post,
     signed_generic,
     twilio_signature,
 )
@@ -140,6 +142,27 @@ async def test_a_mailgun_multipart_with_too_many_parts_is_refused_before_parsing
     )
     assert_problem(response, 413, "more than 1000 parts")
     assert await nothing_stored(session)
+
+
+async def test_a_multipart_part_decoded_into_half_a_surrogate_pair_is_not_a_500(
+    client: httpx.AsyncClient,
+) -> None:
+    """UTF-7 decodes "+2AA-" into half a surrogate pair: as an unsigned Mailgun post's
+    token (read before anything is verified) it was a 500; it is a 401 like any wrong
+    token (the part's text reads U+FFFD there, as for bytes a charset cannot decode)."""
+    timestamp = str(int(time.time()))
+    parts = [("timestamp", "", timestamp), ("token", "; charset=utf-7", "+2AA-"), ("signature", "", "ab" * 32)]  # fmt: skip
+    body = b"".join(
+        f'--b\r\nContent-Disposition: form-data; name="{name}"\r\n'
+        f"Content-Type: text/plain{charset}\r\n\r\n{value}\r\n".encode()
+        for name, charset, value in parts
+    )
+    response = await client.post(
+        "/v1/webhooks/mailgun",
+        content=body + b"--b--\r\n",
+        headers={"content-type": "multipart/form-data; boundary=b"},
+    )
+    assert_problem(response, 401)
 
 
 async def test_a_mailgun_multipart_of_short_lines_is_refused_unsigned(
@@ -303,6 +326,47 @@ async def test_a_captured_mailgun_signature_carries_no_second_body(
     assert await session.scalar(text(named)) == 0
 
 
+async def test_half_a_surrogate_pair_in_a_body_carrying_its_own_proof(
+    client: httpx.AsyncClient,
+) -> None:
+    """Mailgun's JSON and Aircall's bodies carry their proof inside: a genuine one with half
+    a surrogate pair elsewhere (which the API refuses as malformed JSON) is verified and
+    kept failed with the reason, and one in the proof itself is refused, never a 500."""
+    timestamp, token = str(int(time.time())), "s" * 50
+    signature = {
+        "timestamp": timestamp,
+        "token": token,
+        "signature": mailgun_signature(WEBHOOK_SECRETS["mailgun"], timestamp, token),
+    }
+    data = json.dumps({"signature": signature, "event-data": mailgun_event_data("delivered")})
+    genuine = data.replace('"delivered"', '"delivered\\ud800"', 1).encode()
+    kept = await client.post(
+        "/v1/webhooks/mailgun", content=genuine, headers={"content-type": "application/json"}
+    )
+    assert kept.status_code == 202 and kept.json()["status"] == "failed", kept.text
+    assert "surrogate" in kept.json()["reason"]
+    forged = data.replace(f'"{token}"', '"\\ud800"').encode()
+    refused = await client.post(
+        "/v1/webhooks/mailgun", content=forged, headers={"content-type": "application/json"}
+    )
+    assert refused.status_code == 401, refused.text
+
+    call = json.loads(golden("aircall_call_ended.json"))
+    call["token"] = WEBHOOK_SECRETS["aircall"]
+    body = json.dumps(call).replace('"call.ended"', '"call.ended\\udfff"', 1).encode()
+    aircall = await client.post(
+        "/v1/webhooks/aircall", content=body, headers={"content-type": "application/json"}
+    )
+    assert aircall.status_code == 202 and aircall.json()["status"] == "failed", aircall.text
+    call["token"] = "\ud800"
+    refused = await client.post(
+        "/v1/webhooks/aircall",
+        content=json.dumps(call).encode(),
+        headers={"content-type": "application/json"},
+    )
+    assert refused.status_code == 401, refused.text
+
+
 # --- finding: a signed delivery with a long id -------------------------------------------
 
 
@@ -345,6 +409,22 @@ async def test_a_signed_delivery_with_a_nul_character_is_kept_failed_naming_the_
         "/v1/webhook-deliveries", params={"source": "generic", "status": "failed"}, headers=admin
     )
     assert [d["delivery_id"] for d in stored.json()["items"]] == ["msg_nul"]
+
+
+@pytest.mark.parametrize("instant", ["9999-12-31T23:59:59.999999Z", "0001-01-01T00:00:00-00:00"])
+async def test_a_platform_s_time_the_service_cannot_store_keeps_the_delivery_failed(
+    client: httpx.AsyncClient, instant: str
+) -> None:
+    """The first and last instants are stored by the driver as infinities (refused where
+    an instant is stored): a platform's order placed at one is kept failed with the
+    reason, not a 500 that loses it."""
+    order = json.loads(golden("shopify_orders_create.json"))
+    order["created_at"] = order["processed_at"] = instant
+    raw, headers = shopify_post(order, "orders/create", f"w-extreme-{instant[:4]}")
+    answer = await client.post("/v1/webhooks/shopify", content=raw, headers=headers)
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["status"] == "failed"
+    assert "occurred_at" in answer.json()["reason"]
 
 
 # --- finding: a sender gone mid-body --------------------------------------------------------

@@ -82,6 +82,16 @@ def from_unix(value: Any, what: str = "timestamp") -> datetime:
         raise PayloadError(f"{what} is not a unix timestamp: {value!r}") from None
 
 
+# A codec can make half a surrogate pair of bytes (UTF-7's "+2AA-", unicode_escape): text
+# no encoding writes, which failed as a 500 wherever it was encoded. Read as U+FFFD, as
+# bytes a charset cannot decode are.
+_HALF_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _text(value: str) -> str:
+    return _HALF_SURROGATE.sub("\ufffd", value)
+
+
 def decode_words(value: str | None) -> str | None:
     """A header value unfolded, RFC 2047 encoded-words decoded."""
     if value is None:
@@ -89,7 +99,7 @@ def decode_words(value: str | None) -> str | None:
     value = re.sub(r"\r?\n[ \t]+", " ", str(value)).strip()
     if "=?" in value:
         with contextlib.suppress(ValueError, LookupError, UnicodeError):
-            value = str(make_header(decode_header(value)))
+            value = _text(str(make_header(decode_header(value))))
     return value
 
 
@@ -249,7 +259,7 @@ def _decode(data: bytes, charset: str | None) -> str:
         codecs.lookup(charset or "utf-8")
     except LookupError:
         charset = "utf-8"
-    return data.decode(charset or "utf-8", errors="replace")
+    return _text(data.decode(charset or "utf-8", errors="replace"))
 
 
 def multipart_fields(delivery: Delivery) -> dict[str, str]:

@@ -95,19 +95,20 @@ def checked_event(
     payload: Json,
     summary: str | None = None,
 ) -> IdentifiedEventIn:
-    """An event whose payload already passed its type's model (else PayloadError saying why)."""
+    """An event whose payload and envelope passed their models (else PayloadError saying
+    why: a platform's time the service cannot store, say)."""
     entry = CATALOG[type_name]
     try:
         checked = entry.payload.model_validate(payload)
+        return IdentifiedEventIn(
+            type=type_name,
+            occurred_at=when,
+            channel=entry.channel,
+            source=source,
+            source_event_id=source_event_id,
+            summary=summary,
+            payload=checked.model_dump(mode="json", by_alias=True, exclude_none=True),
+            customer=customer,
+        )
     except ValidationError as exc:
         raise PayloadError.from_validation(exc, f"{type_name}: ") from None
-    return IdentifiedEventIn(
-        type=type_name,
-        occurred_at=when,
-        channel=entry.channel,
-        source=source,
-        source_event_id=source_event_id,
-        summary=summary,
-        payload=checked.model_dump(mode="json", by_alias=True, exclude_none=True),
-        customer=customer,
-    )

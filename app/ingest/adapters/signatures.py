@@ -23,7 +23,8 @@ def require_any(expected: Iterable[bytes | str], given: str | bytes | None, what
     """Accept when ``given`` equals any expected value (one per secret, for rotation)."""
     if not given:
         raise SignatureError(f"missing {what}")
-    given_bytes = given.encode() if isinstance(given, str) else given
+    # Half a surrogate pair (a JSON escape) encodes so, and matches no secret.
+    given_bytes = given.encode("utf-8", "surrogatepass") if isinstance(given, str) else given
     matched = False
     for candidate in expected:
         candidate_bytes = candidate.encode() if isinstance(candidate, str) else candidate
