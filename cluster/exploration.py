@@ -407,7 +407,9 @@ def _hot_statements(s: Sample) -> list[Probe]:
     access = (uuid.uuid4(), None, "support", "screen-pop:support")
     # The queries module's own constants, no input.
     page = timeline.page_sql(
-        "customer_id = ANY($1::uuid[]) AND type <> 'event.corrected'", "$2::integer"
+        "customer_id = ANY($1::uuid[]) AND type <> 'event.corrected'",
+        "$2::integer",
+        auth.access_insert_sql("$3", "$4", "$5", "$6", "$7", "$8"),
     )
     return [
         Probe("identify by phone, 1/2: who holds the number (customers.queries._HOLDING_SQL)",
@@ -438,9 +440,9 @@ def _hot_statements(s: Sample) -> list[Probe]:
         Probe("timeline: the merge family (customers.queries._FAMILY_SQL)",
          customers._FAMILY_SQL, (s.customer_id,)),
         Probe("timeline: page of 50 of one customer (timeline.queries.page_rows)",
-         page, ([s.customer_id], 51)),
+         page, ([s.customer_id], 51, uuid.uuid4(), s.customer_id, *access)),
         Probe("timeline: page of 50 of a merge family of two",
-         page, ([s.customer_id, s.other_id], 51)),
+         page, ([s.customer_id, s.other_id], 51, uuid.uuid4(), s.customer_id, *access)),
         Probe("where a merged customer's history lives (customers.queries._SURVIVORS_SQL)",
          customers._SURVIVORS_SQL, ([s.customer_id],)),
         Probe("routing and appends: the policies (indicators.queries._POLICIES)",

@@ -8,7 +8,8 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from app.core.db import Executor, driver_connection
+from app.auth.queries import access_insert_sql
+from app.core.db import Executor, driver_connection, new_id
 from app.customers.family import history_cte
 from app.customers.visibility import follows_alert_sql, hiding_contacts_sql, visible_sql
 from app.indicators import queries as stats_queries
@@ -270,15 +271,23 @@ async def find_keys(
 
 
 async def page_rows(
-    on: Executor, query: TimelineQuery, *, limit: int, after: tuple[datetime, UUID] | None
+    on: Executor,
+    query: TimelineQuery,
+    *,
+    limit: int,
+    after: tuple[datetime, UUID] | None,
+    access: tuple[Any, ...],
 ) -> list[Any]:
     """Newest first by occurred_at (id breaks ties), strictly after the cursor position:
     each row's ``occurred_at`` and ``id`` (its position) and ``event``, the event with the
-    corrections that amend it as the API writes it (JSON text). One prepared statement
+    corrections that amend it as the API writes it (JSON text); with the access-log row of
+    the read, ``access`` (the customer read, then the key, agent, role and what, as
+    ``access_entry`` gives them), written in the same statement. One prepared statement
     per filter combination, so every combination keeps a plan that walks the timeline
     index."""
     conditions = ["customer_id = ANY($1::uuid[])", "type <> 'event.corrected'"]
-    arguments: list[Any] = [list(query.customer_ids)]
+    arguments: list[Any] = [list(query.customer_ids), new_id(), *access]
+    logged = access_insert_sql(*(f"${n}" for n in range(2, len(arguments) + 1)))
 
     def bind(value: Any, cast: str) -> str:
         arguments.append(value)
@@ -305,17 +314,20 @@ async def page_rows(
     if after is not None:
         moment, position = bind(after[0], "timestamptz"), bind(after[1], "uuid")
         conditions.append(f"(occurred_at, id) < ({moment}, {position})")
-    statement = page_sql(" AND ".join(conditions), bind(limit, "integer"))
+    statement = page_sql(" AND ".join(conditions), bind(limit, "integer"), logged)
     conn = await driver_connection(on)
     return list(await conn.fetch(statement, *arguments))
 
 
-def page_sql(conditions: str, limit: str) -> str:
+def page_sql(conditions: str, limit: str, logged: str) -> str:
     """A timeline page's statement: the events of the customers ``$1`` (a uuid array) for
     which the SQL ``conditions`` hold, newest first, at most ``limit`` (a parameter), each
-    with its corrections (``page_rows``)."""
+    with its corrections (``page_rows``), and the insert ``logged`` (the access-log row of
+    the read, ``access_insert_sql``'s): written whatever the page holds, and if it cannot
+    be written nothing is read, as a ficha's (``fichas.queries``)."""
     return (
-        f"WITH page AS (SELECT {_PAGE_COLUMNS} FROM events WHERE {conditions} "
+        f"WITH logged AS ({logged}), "
+        f"page AS (SELECT {_PAGE_COLUMNS} FROM events WHERE {conditions} "
         f"ORDER BY occurred_at DESC, id DESC LIMIT {limit}), {_CORRECTIONS} "
         f"SELECT p.occurred_at, p.id, {_EVENT_JSON} AS event FROM page p "
         "LEFT JOIN fixes f ON f.corrects_id = p.id ORDER BY p.occurred_at DESC, p.id DESC"

@@ -7,7 +7,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from app.auth.access import record_access
+from app.auth.access import access_entry
 from app.core.db import Executor
 from app.core.pagination import cursor_id, cursor_time, keyset_page
 from app.core.security import Principal
@@ -32,20 +32,24 @@ async def read_timeline(
     contacts: bool = True,
 ) -> str | customers.Merged:
     """A page of a customer's history and everyone merged into it (and, for an
-    organisation with ``contacts``, its contact persons'), newest first, logged as read:
-    the page as the API writes a TimelinePage (JSON text);
-    for a merged customer, only its survivor, and nothing is read. On a bare connection
-    the access-log row commits before the page is read."""
+    organisation with ``contacts``, its contact persons'), newest first, logged as read
+    by the statement that reads it: the page as the API writes a TimelinePage (JSON
+    text); for a merged customer, only its survivor, and nothing is read or logged."""
     status, family = await customers.visible_family(on, customer_id, principal, contacts)
     if status == CustomerStatus.MERGED:
         return customers.Merged(await customers.survivor_id(on, customer_id))
-    await record_access(on, principal, customer_id, "timeline")
     exact = [t for t in types if not t.endswith("*")]
     prefixes = [t.rstrip("*") for t in types if t.endswith("*")]
     query = TimelineQuery(
         family, exact, prefixes, channels, since, until, visibility_args(principal)
     )
-    rows = await queries.page_rows(on, query, limit=limit + 1, after=_after(cursor))
+    rows = await queries.page_rows(
+        on,
+        query,
+        limit=limit + 1,
+        after=_after(cursor),
+        access=(customer_id, *access_entry(principal, "timeline")),
+    )
     page, next_cursor = keyset_page(
         rows, limit, lambda r: {"t": r["occurred_at"].isoformat(), "id": str(r["id"])}
     )

@@ -514,8 +514,9 @@ async def test_the_card_shows_an_owned_only_key_only_what_it_may_see(
 async def test_a_screen_pop_is_logged_before_it_is_answered(
     live: tuple[httpx.AsyncClient, dict[str, str]], database_url: str
 ) -> None:
-    """The screen-pop runs without a transaction: its access-log row is one statement that
-    has committed, visible to anyone, by the time the ficha arrives."""
+    """The screen-pop and a timeline page run without a transaction: the access-log row of
+    each is written by the statement that reads, committed, visible to anyone, by the time
+    the answer arrives."""
     client, admin = live
     customer = await new_customer(
         client, admin, identifiers=[{"kind": "phone", "value": "+34 611 22 33 44"}]
@@ -524,6 +525,8 @@ async def test_a_screen_pop_is_logged_before_it_is_answered(
         "/v1/fichas/by-phone/%2B34611223344", params={"role": "support"}, headers=admin
     )
     assert pop.status_code == 200, pop.text
+    page = await client.get(f"/v1/customers/{customer}/timeline", headers=admin)
+    assert page.status_code == 200, page.text
     elsewhere = await asyncpg.connect(plain_url(database_url))
     try:
         logged = await elsewhere.fetch(
@@ -531,7 +534,10 @@ async def test_a_screen_pop_is_logged_before_it_is_answered(
         )
     finally:
         await elsewhere.close()
-    assert [(r["what"], r["role"]) for r in logged] == [("screen-pop:support", "admin")]
+    assert sorted((r["what"], r["role"]) for r in logged) == [
+        ("screen-pop:support", "admin"),
+        ("timeline", "admin"),
+    ]
 
 
 async def test_only_a_screen_pop_that_shows_a_ficha_is_logged(
@@ -589,6 +595,11 @@ async def test_no_ficha_is_answered_when_its_read_cannot_be_logged(
     assert pop.status_code == 500
     assert pop.headers["content-type"] == "application/problem+json"
     assert "Lucía" not in pop.text
+    # A timeline page likewise: its events are read by the statement that logs the read.
+    page = await client.get(f"/v1/customers/{rich['person']}/timeline", headers=admin)
+    assert page.status_code == 500
+    assert page.headers["content-type"] == "application/problem+json"
+    assert '"items"' not in page.text
 
 
 @pytest.mark.parametrize("role", sorted(DEFAULT_TEMPLATES))
