@@ -21,7 +21,7 @@ async def record_access(on: Executor, principal: Principal, customer_id: UUID, w
 def access_entry(principal: Principal, what: str) -> tuple[UUID, str | None, str, str]:
     """Who read and through what, as an access-log row takes them after the customer: the
     key, the agent, the role and what was read. For a statement that logs a read with the
-    reading (a ficha's)."""
+    reading (a ficha's, a timeline page's)."""
     return principal.key_id, principal.agent_id, principal.role.value, what[:100]
 
 

@@ -24,8 +24,9 @@ _ACTIVE_SESSION_SQL = (
 NOTIFY_CHANNEL = "ch_api_keys"
 
 
-# On every ficha and screen-pop: one prepared insert, in the request's transaction if it
-# has one, else committed on its own before the answer is sent.
+# The access-log row of a read: part of the reading statement of a ficha, a screen-pop and
+# a timeline page; elsewhere one prepared insert, in the request's transaction if it has
+# one, else committed on its own before the answer is sent.
 def access_insert_sql(*values: str) -> str:
     """The insert of an access-log row from the expressions named: id, customer_id, key_id,
     agent_id, role, what. A SELECT of them, so that a statement composing it (a ficha's)
