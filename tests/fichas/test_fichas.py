@@ -487,6 +487,45 @@ async def test_reads_are_in_the_access_log(
     ).status_code == 403
 
 
+async def test_a_timeline_page_is_logged_once_and_a_refused_one_not_at_all(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    rich: dict[str, str],
+    make_key: MakeKey,
+    session: AsyncSession,
+) -> None:
+    """Each page its statement reads (filtered, and the next one by its cursor) is one
+    access-log row; a page refused before it is read (a malformed cursor, an unknown type,
+    another owner's customer for an owned-only key) is none."""
+    url = f"/v1/customers/{rich['person']}/timeline"
+    mine = await make_key(Role.SUPPORT, agent_id="agent-1", owned_only=True)
+    other = await make_key(Role.SUPPORT, agent_id="agent-2", owned_only=True)
+
+    async def rows() -> int:
+        found = await session.execute(
+            text("SELECT count(*) FROM access_log WHERE customer_id = :c AND what = 'timeline'"),
+            {"c": UUID(rich["person"])},
+        )
+        return int(found.scalar_one())
+
+    before = await rows()
+    filters = {"since": "2000-01-01T00:00:00Z", "limit": 1}
+    first = await client.get(url, params=filters, headers=mine)
+    assert first.status_code == 200, first.text
+    cursor = first.json()["next_cursor"]
+    assert cursor is not None
+    second = await client.get(url, params={**filters, "cursor": cursor}, headers=mine)
+    assert second.status_code == 200, second.text
+    assert await rows() == before + 2
+    refused = [
+        await client.get(url, params={"cursor": "not-a-cursor"}, headers=mine),
+        await client.get(url, params={"type": "no.such.type"}, headers=mine),
+        await client.get(url, headers=other),
+    ]
+    assert [r.status_code for r in refused] == [400, 422, 404]
+    assert await rows() == before + 2
+
+
 async def test_the_card_shows_an_owned_only_key_only_what_it_may_see(
     client: httpx.AsyncClient, admin: dict[str, str], rich: dict[str, str], session: AsyncSession
 ) -> None:
