@@ -61,7 +61,7 @@ async def analyses(
     if not texts:
         return []
     assert rules is not None, "an event with customer text comes with the rules"
-    return text.analyse(await rules.analyser(on), texts)
+    return await rules.analyse(on, texts)
 
 
 def facts(rows: Sequence[EventRow], analyses: Sequence[dict[str, Any]]) -> list[tuple[UUID, Fact]]:
