@@ -3,7 +3,9 @@ admin, compiled once per process and dropped when a change is notified), the ana
 stored beside events, and their erasure."""
 
 import asyncio
+import weakref
 from collections.abc import Mapping, Sequence
+from contextvars import Context
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -152,43 +154,58 @@ def analyse(analyser: TextAnalyser, texts: Sequence[CustomerText]) -> list[dict[
 # the batch grows with the load.
 BATCH_TURNS = 16
 
+# One request's hand-in: the analyser, its texts and what it awaits.
+_HandedIn = tuple[TextAnalyser, Sequence[CustomerText], asyncio.Future[list[dict[str, Any]]]]
+
 
 class AnalysisBatches:
     """The texts that concurrent requests hand in within ``turns`` turns of the event loop,
     analysed one after another; each request gets its own texts' analyses (or the error
-    that analysing them raised) and nothing of another's."""
+    that analysing them raised) and nothing of another's. One batch open per event loop."""
 
     def __init__(self, turns: int = BATCH_TURNS) -> None:
         self._turns = turns
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._waiting: list[
-            tuple[TextAnalyser, Sequence[CustomerText], asyncio.Future[list[dict[str, Any]]]]
-        ] = []
+        self._open: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, list[_HandedIn]] = (
+            weakref.WeakKeyDictionary()
+        )
 
     async def analyse(
         self, analyser: TextAnalyser, texts: Sequence[CustomerText]
     ) -> list[dict[str, Any]]:
         loop = asyncio.get_running_loop()
-        if loop is not self._loop:  # a new loop (a test's): what waited on the old is gone
-            self._loop, self._waiting = loop, []
         answer: asyncio.Future[list[dict[str, Any]]] = loop.create_future()
-        if not self._waiting:
-            loop.call_soon(self._after, self._turns - 1)
-        self._waiting.append((analyser, texts, answer))
+        batch = self._open.get(loop)
+        if batch is None:
+            batch = self._open[loop] = []
+            # Run in a context of its own, not the first request's (its log fields).
+            loop.call_soon(self._after, loop, batch, self._turns - 1, context=Context())
+        batch.append((analyser, texts, answer))
         return await answer
 
-    def _after(self, turns: int) -> None:
+    def _after(self, loop: asyncio.AbstractEventLoop, batch: list[_HandedIn], turns: int) -> None:
         if turns > 0:
-            asyncio.get_running_loop().call_soon(self._after, turns - 1)
+            loop.call_soon(self._after, loop, batch, turns - 1, context=Context())
             return
-        waiting, self._waiting = self._waiting, []
-        for analyser, texts, answer in waiting:
+        if self._open.get(loop) is batch:
+            del self._open[loop]
+        interrupted: BaseException | None = None
+        for analyser, texts, answer in batch:
             if answer.done():  # its request was cancelled while it waited
                 continue
             try:
                 answer.set_result(analyse(analyser, texts))
-            except Exception as error:  # the request that brought the text fails, no other
-                answer.set_exception(error)
+            except BaseException as error:  # the request that brought the text fails, no other
+                if isinstance(error, Exception) and not isinstance(error, StopIteration):
+                    answer.set_exception(error)
+                    continue
+                # What a future cannot hold (StopIteration) or should not (an interrupt):
+                # this request fails, every other is still answered, then an interrupt
+                # goes on up.
+                answer.set_exception(RuntimeError(f"analysis interrupted: {type(error).__name__}"))
+                if not isinstance(error, Exception):
+                    interrupted = interrupted or error
+        if interrupted is not None:
+            raise interrupted
 
 
 async def store(on: Executor, analyses: Sequence[dict[str, Any]]) -> None:

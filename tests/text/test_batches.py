@@ -3,6 +3,8 @@ request gets its own texts' analyses: not another's, not another's failure, and 
 wait that never ends."""
 
 import asyncio
+import contextvars
+import threading
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -32,19 +34,35 @@ class Recording:
     """The real analyser, writing each text it analyses into ``log`` (and failing on
     ``failing``)."""
 
-    def __init__(self, real: TextAnalyser, log: list[str], failing: str | None = None):
+    def __init__(
+        self,
+        real: TextAnalyser,
+        log: list[str],
+        failing: str | None = None,
+        error: BaseException | None = None,
+    ):
         self.real, self.log, self.failing = real, log, failing
+        self.error = error or ValueError("this text breaks the analyser")
         self.version = real.version
 
     def analyse(self, text: str, language: str | None = None) -> TextAnalysis:
         self.log.append(text)
         if text == self.failing:
-            raise ValueError("this text breaks the analyser")
+            raise self.error
         return self.real.analyse(text, language)
 
 
-def _recording(real: TextAnalyser, log: list[str], failing: str | None = None) -> TextAnalyser:
-    return cast(TextAnalyser, Recording(real, log, failing))
+def _recording(
+    real: TextAnalyser,
+    log: list[str],
+    failing: str | None = None,
+    error: BaseException | None = None,
+) -> TextAnalyser:
+    return cast(TextAnalyser, Recording(real, log, failing, error))
+
+
+class Interrupt(BaseException):
+    """Not an Exception: what a future should not be handed as a request's failure."""
 
 
 async def _ticking(log: list[str], stop: asyncio.Event) -> None:
@@ -146,3 +164,87 @@ async def test_few_turns_still_answer_every_request(analyser: TextAnalyser, turn
     answers = await asyncio.gather(*(batches.analyse(analyser, texts) for texts in requests))
     for texts, answer in zip(requests, answers, strict=True):
         assert answer == analyse(analyser, texts)
+
+
+@pytest.mark.parametrize(
+    "error", [StopIteration(), Interrupt()], ids=["StopIteration", "BaseException"]
+)
+async def test_what_a_future_cannot_hold_fails_its_own_request_and_no_other(
+    analyser: TextAnalyser, error: BaseException
+) -> None:
+    log: list[str] = []
+    batches = AnalysisBatches()
+    recording = _recording(analyser, log, failing=TEXTS[1], error=error)
+    loop = asyncio.get_running_loop()
+    escaped: list[BaseException] = []
+    loop.set_exception_handler(lambda _, context: escaped.append(context["exception"]))
+    try:
+        answers = await asyncio.wait_for(
+            asyncio.gather(
+                *(batches.analyse(recording, _texts(text)) for text in TEXTS),
+                return_exceptions=True,
+            ),
+            timeout=5,
+        )
+    finally:
+        loop.set_exception_handler(None)
+    assert isinstance(answers[1], RuntimeError)
+    assert all(isinstance(answers[i], list) for i in (0, 2, 3, 4))
+    assert log == TEXTS
+    # An interrupt goes on up once every request is answered; a StopIteration does not.
+    assert escaped == ([] if isinstance(error, Exception) else [error])
+
+
+def test_two_event_loops_at_once_each_get_their_own_requests_answered(
+    analyser: TextAnalyser,
+) -> None:
+    batches = AnalysisBatches()
+    answered: dict[int, int] = {}
+
+    async def many() -> int:
+        async def one(i: int) -> bool:
+            for _ in range(i % 7):  # hand-ins spread over the turns of each loop
+                await asyncio.sleep(0)
+            texts = _texts(f"thanks {i}")
+            answer = await batches.analyse(analyser, texts)
+            return bool(answer[0]["event_id"] == texts[0].event_id)
+
+        tasks = [asyncio.create_task(one(i)) for i in range(300)]
+        done, pending = await asyncio.wait(tasks, timeout=10)
+        for task in pending:
+            task.cancel()
+        return sum(task.result() for task in done)
+
+    def thread(n: int) -> None:
+        answered[n] = asyncio.run(many())
+
+    threads = [threading.Thread(target=thread, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=30)
+    assert answered == {0: 300, 1: 300}
+
+
+REQUEST = contextvars.ContextVar("request", default="none")
+
+
+async def test_a_batch_is_not_analysed_in_the_first_requests_context(
+    analyser: TextAnalyser,
+) -> None:
+    seen: list[str] = []
+
+    class Seeing(Recording):
+        def analyse(self, text: str, language: str | None = None) -> TextAnalysis:
+            seen.append(REQUEST.get())
+            return self.real.analyse(text, language)
+
+    batches = AnalysisBatches()
+    seeing = cast(TextAnalyser, Seeing(analyser, []))
+
+    async def request(name: str, text: str) -> list[dict[str, Any]]:
+        REQUEST.set(name)
+        return await batches.analyse(seeing, _texts(text))
+
+    await asyncio.gather(*(request(f"request-{i}", text) for i, text in enumerate(TEXTS)))
+    assert seen == ["none"] * len(TEXTS)
