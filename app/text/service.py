@@ -176,6 +176,8 @@ class AnalysisBatches:
         answer: asyncio.Future[list[dict[str, Any]]] = loop.create_future()
         batch = self._open.get(loop)
         if batch is None:
+            for closed in [other for other in self._open if other.is_closed()]:
+                del self._open[closed]  # its batch's futures would keep it alive
             batch = self._open[loop] = []
             # Run in a context of its own, not the first request's (its log fields).
             loop.call_soon(self._after, loop, batch, self._turns - 1, context=Context())
@@ -186,8 +188,7 @@ class AnalysisBatches:
         if turns > 0:
             loop.call_soon(self._after, loop, batch, turns - 1, context=Context())
             return
-        if self._open.get(loop) is batch:
-            del self._open[loop]
+        del self._open[loop]  # a request handed in from now on opens the next batch
         interrupted: BaseException | None = None
         for analyser, texts, answer in batch:
             if answer.done():  # its request was cancelled while it waited
@@ -201,7 +202,9 @@ class AnalysisBatches:
                 # What a future cannot hold (StopIteration) or should not (an interrupt):
                 # this request fails, every other is still answered, then an interrupt
                 # goes on up.
-                answer.set_exception(RuntimeError(f"analysis interrupted: {type(error).__name__}"))
+                failure = RuntimeError(f"the analysis raised {type(error).__name__}")
+                failure.__cause__ = error
+                answer.set_exception(failure)
                 if not isinstance(error, Exception):
                     interrupted = interrupted or error
         if interrupted is not None:
