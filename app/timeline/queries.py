@@ -165,14 +165,13 @@ def _instant(column: str) -> str:
     )
 
 
-def _json_object(members: Sequence[tuple[str, str]]) -> str:
-    """SQL writing a JSON object (text) as pydantic writes a model: each of ``members``
-    (its key, and the SQL of its value) in their order, no spaces, NULL as null. A jsonb
-    value is written as jsonb writes itself (a space after each ``:`` and ``,``)."""
-    written = " || ',' || ".join(
-        f"""'"{key}":' || coalesce(to_json({value})::text, 'null')""" for key, value in members
-    )
-    return f"('{{' || {written} || '}}')"
+def _json_row(members: Sequence[tuple[str, str]], alias: str) -> str:
+    """A ``LATERAL`` sub-query ``alias`` whose one row, written by ``row_to_json``, is a
+    JSON object as pydantic writes a model: each of ``members`` (its key, and the SQL of
+    its value) in their order, no spaces, NULL as null. A jsonb value is written as jsonb
+    writes itself (a space after each ``:`` and ``,``), a json value as it is."""
+    columns = ", ".join(f'{value} AS "{key}"' for key, value in members)
+    return f"LATERAL (SELECT {columns}) AS {alias}"
 
 
 # The event.corrected events that amend each row of a page (the CTE ``page``), oldest
@@ -180,19 +179,20 @@ def _json_object(members: Sequence[tuple[str, str]]) -> str:
 # is the page's customers. Read by the page's ids (one probe each of the corrections'
 # index), not by a correlated sub-query: Citus plans that only while the family's
 # customers share one shard, this on one shard (a router query) and across shards alike.
-_CORRECTION_JSON = _json_object(
+_CORRECTION_ROW = _json_row(
     [
         ("id", "c.id"),
         ("recorded_at", _instant("c.recorded_at")),
         ("reason", "coalesce(c.payload->>'reason', '')"),
         ("summary", "c.payload->'summary'"),
         ("payload", "c.payload->'payload'"),
-    ]
+    ],
+    "fix",
 )
 _CORRECTIONS = (
     "fixes AS (SELECT c.corrects_id, "
-    f"'[' || string_agg({_CORRECTION_JSON}, ',' ORDER BY c.recorded_at, c.id) || ']' "
-    "AS corrections FROM events c "
+    "'[' || string_agg(row_to_json(fix)::text, ',' ORDER BY c.recorded_at, c.id) || ']' "
+    f"AS corrections FROM events c CROSS JOIN {_CORRECTION_ROW} "
     "WHERE c.corrects_id = ANY(ARRAY(SELECT id FROM page)) AND c.customer_id = ANY($1::uuid[]) "
     "GROUP BY c.corrects_id)"
 )
@@ -200,7 +200,7 @@ _CORRECTIONS = (
 # order: the page answers the statement's JSON as it is, with nothing decoded, validated
 # and encoded again in Python (docs/performance.md, "A timeline page as its statement
 # writes it").
-_EVENT_JSON = _json_object(
+_EVENT_ROW = _json_row(
     [
         ("id", "p.id"),
         ("customer_id", "p.customer_id"),
@@ -215,7 +215,8 @@ _EVENT_JSON = _json_object(
         ("summary", "p.summary"),
         ("payload", "p.payload"),
         ("corrections", "coalesce(f.corrections, '[]')::json"),
-    ]
+    ],
+    "event",
 )
 
 
@@ -329,8 +330,9 @@ def page_sql(conditions: str, limit: str, logged: str) -> str:
         f"WITH logged AS ({logged}), "
         f"page AS (SELECT {_PAGE_COLUMNS} FROM events WHERE {conditions} "
         f"ORDER BY occurred_at DESC, id DESC LIMIT {limit}), {_CORRECTIONS} "
-        f"SELECT p.occurred_at, p.id, {_EVENT_JSON} AS event FROM page p "
-        "LEFT JOIN fixes f ON f.corrects_id = p.id ORDER BY p.occurred_at DESC, p.id DESC"
+        "SELECT p.occurred_at, p.id, row_to_json(event)::text AS event FROM page p "
+        f"LEFT JOIN fixes f ON f.corrects_id = p.id CROSS JOIN {_EVENT_ROW} "
+        "ORDER BY p.occurred_at DESC, p.id DESC"
     )
 
 

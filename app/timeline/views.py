@@ -53,7 +53,7 @@ async def read_timeline(
     page, next_cursor = keyset_page(
         rows, limit, lambda r: {"t": r["occurred_at"].isoformat(), "id": str(r["id"])}
     )
-    # The events as the statement wrote them (queries._EVENT_JSON), put in the page.
+    # The events as the statement wrote them (queries._EVENT_ROW), put in the page.
     items = ",".join([row["event"] for row in page])
     return f'{{"items":[{items}],"next_cursor":{json.dumps(next_cursor)}}}'
 

@@ -1,4 +1,4 @@
-"""A timeline page is written by its statement (``timeline.queries._EVENT_JSON``): each
+"""A timeline page is written by its statement (``timeline.queries._EVENT_ROW``): each
 event on it is what the API answers for that event when it is appended (the model's JSON),
 with its corrections as the Correction model writes them, whatever its payload holds."""
 
