@@ -170,6 +170,9 @@ def _json_row(members: Sequence[tuple[str, str]], alias: str) -> str:
     JSON object as pydantic writes a model: each of ``members`` (its key, and the SQL of
     its value) in their order, no spaces, NULL as null. A jsonb value is written as jsonb
     writes itself (a space after each ``:`` and ``,``), a json value as it is."""
+    for key, _ in members:  # an alias is cut at 63 bytes, and a quote would end it
+        if len(key.encode()) > 63 or '"' in key:
+            raise ValueError(f"not a key row_to_json writes as given: {key!r}")
     columns = ", ".join(f'{value} AS "{key}"' for key, value in members)
     return f"LATERAL (SELECT {columns}) AS {alias}"
 
@@ -179,6 +182,9 @@ def _json_row(members: Sequence[tuple[str, str]], alias: str) -> str:
 # is the page's customers. Read by the page's ids (one probe each of the corrections'
 # index), not by a correlated sub-query: Citus plans that only while the family's
 # customers share one shard, this on one shard (a router query) and across shards alike.
+# The rows are read in a CTE of their own and written as JSON from it: across shards
+# Citus runs the read on the shards and refuses there a sub-query without FROM that
+# calls anything but immutable functions (the instants' to_char).
 _CORRECTION_ROW = _json_row(
     [
         ("id", "c.id"),
@@ -190,11 +196,12 @@ _CORRECTION_ROW = _json_row(
     "fix",
 )
 _CORRECTIONS = (
+    "fixed AS MATERIALIZED (SELECT c.corrects_id, c.id, c.recorded_at, c.payload "
+    "FROM events c WHERE c.corrects_id = ANY(ARRAY(SELECT id FROM page)) "
+    "AND c.customer_id = ANY($1::uuid[])), "
     "fixes AS (SELECT c.corrects_id, "
     "'[' || string_agg(row_to_json(fix)::text, ',' ORDER BY c.recorded_at, c.id) || ']' "
-    f"AS corrections FROM events c CROSS JOIN {_CORRECTION_ROW} "
-    "WHERE c.corrects_id = ANY(ARRAY(SELECT id FROM page)) AND c.customer_id = ANY($1::uuid[]) "
-    "GROUP BY c.corrects_id)"
+    f"AS corrections FROM fixed c CROSS JOIN {_CORRECTION_ROW} GROUP BY c.corrects_id)"
 )
 # A page's event as the API writes an EventOut (JSON text), its fields in the model's
 # order: the page answers the statement's JSON as it is, with nothing decoded, validated

@@ -77,6 +77,11 @@ async def test_each_event_on_a_page_is_what_the_api_answered_when_it_was_appende
         if item["id"] == original:
             expected["corrections"] = corrections
         assert item == expected
+        # The keys in the models' order, as pydantic writes them.
+        assert list(item) == list(expected)
+        assert [list(fix) for fix in item["corrections"]] == [
+            list(fix) for fix in expected["corrections"]
+        ]
         # Instants compare as text too: the API writes them one way.
         assert item["occurred_at"] == answered[item["id"]]["occurred_at"]
         assert item["recorded_at"] == answered[item["id"]]["recorded_at"]
