@@ -252,6 +252,9 @@ def posts(draw: st.DrawFn, base_url: str) -> Post:
     """One delivery: a source (or an unknown one), a body of some shape, random headers,
     and half of the time its source's real signature."""
     source = draw(st.sampled_from([*SOURCES, "unknown"]))
+    # Drawn before the body: drawn after, a large body left it at its simplest (unsigned)
+    # for whole sources in a run, and the run reached too few adapters past their check.
+    signed = source != "unknown" and draw(st.booleans())
     shape = st.sampled_from([_json_body, _deep_body, _form_body, _multipart_body, _raw_body])
     body, content_type = draw(draw(shape)(source if source != "unknown" else "generic"))
     headers = draw(_noise_headers)
@@ -264,4 +267,4 @@ def posts(draw: st.DrawFn, base_url: str) -> Post:
         headers.setdefault("x-wc-webhook-topic", draw(st.sampled_from(["order.created", "x"])))
     token = _first(source) if source == "sendgrid-inbound" and draw(st.booleans()) else None
     post = Post(source, body, headers, token)
-    return sign(post, base_url) if source != "unknown" and draw(st.booleans()) else post
+    return sign(post, base_url) if signed else post
