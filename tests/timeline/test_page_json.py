@@ -6,7 +6,9 @@ from datetime import timedelta
 from typing import Any
 
 import httpx
+import pytest
 
+from app.timeline.queries import _json_row
 from tests.support.api import T0, append, event, new_customer, timeline
 
 # Payloads whose JSON the database and Python might write differently.
@@ -100,3 +102,12 @@ async def test_a_page_with_more_to_follow_names_its_cursor(
     assert len(first["items"]) == 2 and isinstance(first["next_cursor"], str)
     rest = await timeline(client, admin, customer, limit=2, cursor=first["next_cursor"])
     assert len(rest["items"]) == 1 and rest["next_cursor"] is None
+
+
+@pytest.mark.parametrize("key", ["k" * 64, 'a"b'])
+def test_a_key_the_database_would_not_write_as_given_is_refused(key: str) -> None:
+    """An alias is cut at 63 bytes and ends at a quote: such a key would leave the page
+    with another key than the model's."""
+    with pytest.raises(ValueError, match="not a key"):
+        _json_row([(key, "1")], "x")
+    assert _json_row([("k" * 63, "1")], "x") == 'LATERAL (SELECT 1 AS "' + "k" * 63 + '") AS x'
