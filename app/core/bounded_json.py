@@ -98,6 +98,12 @@ _SURROGATE = re.compile("[\ud800-\udfff]")
 _WALKED = (str, dict, list)
 
 
+def _not_text(value: Any) -> None:
+    """What ``parse_float`` or ``parse_int`` built (a Decimal): encoded as null, since only
+    strings are asked about (without it, a TypeError: a signed delivery's 500)."""
+    return None
+
+
 def _unpaired_surrogate(raw: bytes | str, value: Any) -> tuple[str | int, ...] | None:
     """Where ``value`` holds half a surrogate pair: the path of the string, or of the
     object whose key holds it; None if nowhere. Only a document whose text may have
@@ -110,7 +116,7 @@ def _unpaired_surrogate(raw: bytes | str, value: Any) -> tuple[str | int, ...] |
     if not may:
         return None
     try:
-        json.dumps(value, ensure_ascii=False).encode("utf-8")
+        json.dumps(value, ensure_ascii=False, default=_not_text).encode("utf-8")
         return None
     except UnicodeEncodeError:
         pass

@@ -1,5 +1,6 @@
 """Every error is RFC 9457 problem+json, rendered in one place."""
 
+from decimal import Decimal
 from enum import StrEnum
 from typing import Literal
 
@@ -166,6 +167,16 @@ def test_a_surrogate_pair_is_read_and_half_of_one_refused_in_any_encoding() -> N
     ):
         with pytest.raises(bounded_json.NotJson, match="surrogate"):
             bounded_json.loads(raw)
+
+
+def test_a_surrogate_pair_beside_numbers_read_as_decimals_is_read() -> None:
+    """WooCommerce's adapter reads floats as Decimal; the check for half a pair encodes
+    the document again, where a Decimal was a TypeError (a signed delivery's 500)."""
+    raw = b'{"\\ud800\\udc00": 0.0, "n": [1.5, 2]}'
+    value = bounded_json.loads(raw, parse_float=Decimal)
+    assert value == {"\U00010000": Decimal("0.0"), "n": [Decimal("1.5"), 2]}
+    with pytest.raises(bounded_json.NotJson, match="surrogate"):
+        bounded_json.loads(b'{"\\ud800": 0.5}', parse_float=Decimal)
 
 
 async def test_invalid_field_is_422_with_field_path(client: httpx.AsyncClient) -> None:
