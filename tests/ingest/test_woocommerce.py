@@ -344,6 +344,17 @@ def test_zero_decimal_store_and_long_unit_prices() -> None:
     ]
 
 
+@pytest.mark.parametrize("price", ["1e400", "-1e400", "1e30", "123456789012345678901234567.123456"])
+def test_a_unit_price_past_what_an_amount_holds_is_a_payload_error(price: str) -> None:
+    """Padded to the store's decimals or rounded to 4, such a price had more digits than a
+    Decimal holds: an InvalidOperation, a signed delivery's 500."""
+    body = json.dumps(order(line_items=[{"name": "Mug", "quantity": 1, "price": "P"}]))
+    signed = delivery(body.replace('"P"', price).encode(), "order.updated")
+    adapter.verify(signed, [SECRET], NOW)
+    with pytest.raises(PayloadError, match=r"line_items\.price: '.*' is not an amount"):
+        adapter.normalize(signed)
+
+
 def test_body_that_is_not_json_is_a_payload_error() -> None:
     signed = delivery(b"not json", "order.updated")
     adapter.verify(signed, [SECRET], NOW)

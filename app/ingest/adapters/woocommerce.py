@@ -16,7 +16,7 @@ signs it) is accepted and yields no events.
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from app.ingest.adapters.base import Adapter, Delivery, PayloadError, SignatureError
@@ -224,10 +224,13 @@ def _price(value: Any, places: int) -> Decimal | None:
         return None
     exponent = amount.as_tuple().exponent
     decimals = -exponent if isinstance(exponent, int) else 0
-    if decimals < places:
-        return amount.quantize(Decimal(1).scaleb(-places))
-    if decimals > 4:
-        return amount.quantize(Decimal("0.0001"))
+    try:
+        if decimals < places:
+            return amount.quantize(Decimal(1).scaleb(-places))
+        if decimals > 4:
+            return amount.quantize(Decimal("0.0001"))
+    except InvalidOperation:  # more digits than a Decimal holds (1e400): no price
+        raise PayloadError(f"line_items.price: '{value}' is not an amount") from None
     return amount
 
 
