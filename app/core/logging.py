@@ -4,6 +4,7 @@ import json
 import logging
 import sys
 import time
+import traceback
 from datetime import UTC, datetime
 from typing import Any, TextIO
 
@@ -87,6 +88,28 @@ def _json(event: Any, **options: Any) -> str:
     return json.dumps(event, **{"separators": (",", ":"), **options})
 
 
+def _frames_and_types(exc_info: Any) -> str:
+    """A logged exception: its traceback's frames and each chained exception's type, not
+    their messages, which quote what they failed on (pydantic's ``input_value``, a
+    database error's row: a customer's name, a token), and personal data never reaches the
+    logs."""
+    parts = []
+    exc: BaseException | None = exc_info[1]
+    seen: set[int] = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        kind = type(exc)
+        frames = "".join(traceback.format_tb(exc.__traceback__))
+        parts.append(
+            f"Traceback (most recent call last):\n{frames}{kind.__module__}.{kind.__qualname__}"
+        )
+        exc = exc.__cause__ or (None if exc.__suppress_context__ else exc.__context__)
+    return "\n\nwhich was raised while handling:\n\n".join(parts)
+
+
+_EXCEPTIONS = structlog.processors.ExceptionRenderer(_frames_and_types)
+
+
 def configure_logging(level: str = "INFO") -> None:
     """Send structlog and stdlib records to stdout (the stdout of the moment: a test's
     buffer) as JSON lines of the same keys."""
@@ -104,7 +127,7 @@ def configure_logging(level: str = "INFO") -> None:
         processors=[
             _at_level,
             *shared,
-            structlog.processors.format_exc_info,
+            _EXCEPTIONS,
             structlog.processors.JSONRenderer(serializer=_json),
         ],
         logger_factory=lambda *args: _Lines(args[0] if args else ""),
@@ -118,7 +141,7 @@ def configure_logging(level: str = "INFO") -> None:
             foreign_pre_chain=shared,
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
-                structlog.processors.format_exc_info,
+                _EXCEPTIONS,
                 structlog.processors.JSONRenderer(serializer=_json),
             ],
         )

@@ -3,12 +3,25 @@
 from decimal import Decimal
 from typing import Annotated, TypedDict
 
-from pydantic import BaseModel, Field, PlainSerializer
+from pydantic import AfterValidator, BaseModel, Field, PlainSerializer
 from pydantic_extra_types.currency_code import ISO4217
+
+AMOUNT_DIGITS = 18
+AMOUNT_PLACES = Decimal("0.0001")  # four decimal places
+
+
+def _places_kept(amount: Decimal) -> Decimal:
+    """Past pydantic's check, trailing zeros past the fourth decimal are all that can be
+    left (it counts none in a zero, so "0E-20000000" passed and was written as twenty
+    million zeros): kept as four."""
+    exponent = amount.as_tuple().exponent
+    return amount.quantize(AMOUNT_PLACES) if isinstance(exponent, int) and exponent < -4 else amount
+
 
 Amount = Annotated[
     Decimal,
-    Field(max_digits=18, decimal_places=4, examples=["149.90"]),
+    Field(max_digits=AMOUNT_DIGITS, decimal_places=4, examples=["149.90"]),
+    AfterValidator(_places_kept),
     PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
 ]
 Currency = ISO4217

@@ -13,6 +13,7 @@ from uuid import UUID
 
 import structlog
 from prometheus_client import Counter
+from pydantic import ValidationError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.clock import Clock
@@ -47,7 +48,7 @@ from app.messages import service as messages
 from app.text.service import RulesCache
 from app.timeline import bulk
 from app.timeline import service as timeline
-from app.timeline.schemas import EventRef
+from app.timeline.schemas import EventRef, IdentifiedEventIn
 from app.timeline.sources import reference_scopes, scope_source, source_scope
 
 log = structlog.get_logger("app.ingest")
@@ -249,9 +250,8 @@ def _named(
     person it names becomes a customer: a national-format phone never matched a search for
     the stored spelling."""
     region = settings.default_region
-    try:
-        events = adapter.normalize(delivery)
-    except PayloadError:
+    events = _read(adapter, delivery)
+    if isinstance(events, PayloadError):
         text = delivery.body.decode("utf-8", errors="replace")
         return [[found] for found in sorted(identifiers_in_text(text, region))], []
     people: list[list[tuple[str, str]]] = []
@@ -291,13 +291,34 @@ _ID_ROOM = 280
 
 
 def _stored_id(given: str) -> str:
-    """The delivery id as stored: the sender's, or, when longer than its room, its start
-    followed by a digest of the whole, so that two ids sharing their first characters stay
-    two deliveries."""
-    if len(given) <= _ID_ROOM:
+    """The delivery id as stored: the sender's, or, when longer than its room or holding a
+    NUL (which no text column takes: the delivery was refused, so lost), its start without
+    NULs followed by a digest of the whole, so that two such ids stay two deliveries."""
+    if len(given) <= _ID_ROOM and "\x00" not in given:
         return given
     digest = hashlib.sha256(given.encode()).hexdigest()
-    return f"{given[: _ID_ROOM - len(digest) - 1]}~{digest}"
+    start = given.replace("\x00", "")[: _ID_ROOM - len(digest) - 1]
+    return f"{start}~{digest}"
+
+
+def _read(adapter: Adapter, delivery: Delivery) -> list[IdentifiedEventIn] | PayloadError:
+    """The events the adapter reads in a delivery, or why it cannot: its PayloadError, a
+    model's first complaint, or, for anything else it raised reading the body, the
+    exception's type. The delivery is then kept failed with that reason, to be replayed
+    once the adapter reads it, never lost with a 500 (its message is left out: it may
+    quote the body)."""
+    try:
+        return adapter.normalize(delivery)
+    except PayloadError as exc:
+        return exc
+    except ValidationError as exc:
+        return PayloadError.from_validation(exc)
+    except Exception as exc:  # a fault of the adapter's on this body, kept to replay
+        log.warning("adapter_failed", source=adapter.source, error=type(exc).__name__)
+        return PayloadError(
+            f"the {adapter.source} adapter could not read it ({type(exc).__name__}); "
+            "kept to be replayed"
+        )
 
 
 def _pending(
@@ -307,10 +328,9 @@ def _pending(
     why not: the adapter cannot read the delivery, or an event is invalid."""
     writer = _principal(adapter.source)
     pending = []
-    try:
-        events = adapter.normalize(delivery)
-    except PayloadError as exc:
-        return exc
+    events = _read(adapter, delivery)
+    if isinstance(events, PayloadError):
+        return events
     for index, event in enumerate(events):
         unstorable = timeline.nul_at(event.model_dump())
         if unstorable is not None:

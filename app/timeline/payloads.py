@@ -24,7 +24,9 @@ Short = Annotated[str, Field(max_length=200)]
 Medium = Annotated[str, Field(max_length=1000)]
 Long = Annotated[str, Field(max_length=10_000)]
 Url = Annotated[str, Field(max_length=2000)]
-Quantity = Annotated[int, Field(ge=0)]
+# A count, a duration or a quantity; bounded as a PostgreSQL integer is (WooCommerce's
+# quantities are read as Decimals: 1e5000 became an integer no JSON encoder writes).
+Quantity = Annotated[int, Field(ge=0, le=2_147_483_647)]
 
 
 class Erasure(StrEnum):

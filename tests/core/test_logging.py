@@ -77,15 +77,34 @@ def test_a_value_json_cannot_hold_is_written_as_its_repr_and_a_library_s_record_
     assert TIMESTAMP.match(str(theirs["timestamp"]))
 
 
-def test_an_exception_is_logged_with_its_traceback() -> None:
+def test_an_exception_is_logged_with_its_frames_and_types_never_its_message() -> None:
+    """A message quotes what failed (pydantic's input_value: a caller's name), in a
+    service's own line or a library's record alike."""
+
+    personal = {"name": "Ana Núñez", "phone": "+34600111222"}
+
+    def fail() -> None:
+        try:
+            raise KeyError(personal["phone"])
+        except KeyError as exc:
+            raise ValueError(f"input_value={personal['name']!r}") from exc
+
     def write() -> None:
         try:
-            raise ValueError("boom")
+            fail()
         except ValueError:
             structlog.get_logger("app.x").exception("failed")
+            logging.getLogger("some.library").exception("failed too")
 
-    (line,) = logged(write)
-    assert "ValueError: boom" in str(line["exception"])
+    ours, theirs = logged(write)
+    for line in (ours, theirs):
+        logged_exception = str(line["exception"])
+        assert "Ana" not in logged_exception and "+34" not in logged_exception
+        assert logged_exception.startswith("Traceback (most recent call last):")
+        assert ", in fail\n" in logged_exception  # the frames
+        outer, inner = logged_exception.split("which was raised while handling:")
+        assert outer.rstrip().endswith("builtins.ValueError")
+        assert inner.rstrip().endswith("builtins.KeyError")
 
 
 def test_a_value_utf_8_cannot_hold_still_makes_its_line() -> None:

@@ -14,6 +14,7 @@ from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.config import Settings
+from app.ingest.adapters.shopify import ShopifyAdapter
 from tests.support.bodies import ROUTES, body_request, cut_short
 from tests.support.databases import transaction_start
 from tests.support.fixtures import AppLog
@@ -21,9 +22,11 @@ from tests.support.webhooks import (
     WEBHOOK_SECRETS,
     generic_note,
     golden,
+    hmac_b64,
     mailgun_event_data,
     mailgun_signature,
     shopify_post,
+    shopify_refund,
     signed_generic,
     twilio_signature,
 )
@@ -441,3 +444,106 @@ async def test_a_sender_gone_mid_body_is_a_400_not_an_error_of_the_service(
     sent = await cut_short(app, request, client_leaves=True)
     assert sent[0]["status"] == 400
     assert [line for line in app_log.lines() if line["level"] == "error"] == []
+
+
+# --- finding: what a signed delivery holds, no adapter failing on it a 500 ------------------
+
+
+async def failed_for(
+    client: httpx.AsyncClient, source: str, raw: bytes, headers: dict[str, str]
+) -> str:
+    answer = await client.post(f"/v1/webhooks/{source}", content=raw, headers=headers)
+    assert answer.status_code == 202, answer.text
+    assert answer.json()["status"] == "failed", answer.text
+    return str(answer.json()["reason"])
+
+
+@pytest.mark.parametrize("customer_id", ["12 34", "9" * 250])
+async def test_a_platform_customer_id_no_external_id_holds_keeps_the_delivery_failed(
+    client: httpx.AsyncClient, customer_id: str
+) -> None:
+    """The reference's model refused it outside any handler: a 500, the delivery lost."""
+    order = json.loads(golden("shopify_orders_create.json"))
+    order["customer"]["id"] = customer_id
+    raw, headers = shopify_post(order, "orders/create", f"w-cid-{len(customer_id)}")
+    assert "external_id" in await failed_for(client, "shopify", raw, headers)
+
+
+async def test_a_refund_past_what_an_amount_holds_keeps_the_delivery_failed(
+    client: httpx.AsyncClient,
+) -> None:
+    """1e1000000 is a finite Decimal; summing it overflowed Decimal's context (a 500)."""
+    order = json.loads(golden("shopify_orders_create.json"))
+    refund = shopify_refund(order, 1)
+    refund["transactions"][0]["amount"] = "1e1000000"
+    raw, headers = shopify_post(refund, "refunds/create", "w-refund-huge")
+    reason = await failed_for(client, "shopify", raw, headers)
+    assert "transactions.amount" in reason and "more digits than an amount holds" in reason
+
+
+async def test_a_quantity_read_as_a_huge_decimal_keeps_the_delivery_failed(
+    client: httpx.AsyncClient,
+) -> None:
+    """WooCommerce's numbers are read as Decimals, and 1e5000 became an integer of 5,001
+    digits, which the event's fingerprint could not write: a 500 after the delivery's row."""
+    order = json.loads(golden("woocommerce_order_created.json"))
+    order["line_items"] = [{"name": "Mug", "quantity": "Q", "price": 1.5}]
+    raw = json.dumps(order).replace('"Q"', "1e5000").encode()
+    headers = {
+        "content-type": "application/json",
+        "x-wc-webhook-topic": "order.created",
+        "x-wc-webhook-signature": hmac_b64(WEBHOOK_SECRETS["woocommerce"], raw),
+    }
+    assert "qty: Input should be less than or equal to" in await failed_for(
+        client, "woocommerce", raw, headers
+    )
+
+
+async def test_an_adapter_failing_on_a_body_keeps_it_failed_and_logs_no_message(
+    client: httpx.AsyncClient, app_log: AppLog, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Whatever an adapter raises reading a genuine delivery, the delivery is kept failed
+    with the exception's type, to be replayed once the adapter reads it; what the
+    exception says (it may quote the body) is neither the reason nor logged."""
+
+    def fails(self: object, delivery: object) -> list[object]:
+        raise TypeError("Ana Núñez")
+
+    monkeypatch.setattr(ShopifyAdapter, "normalize", fails)
+    order = json.loads(golden("shopify_orders_create.json"))
+    raw, headers = shopify_post(order, "orders/create", "w-adapter-fault")
+    reason = await failed_for(client, "shopify", raw, headers)
+    assert reason == "the shopify adapter could not read it (TypeError); kept to be replayed"
+    assert "Ana" not in app_log.text()
+    logged = [line for line in app_log.lines() if line["event"] == "adapter_failed"]
+    assert {(line["source"], line["error"]) for line in logged} == {("shopify", "TypeError")}
+
+
+async def test_aircall_tags_and_comments_that_are_no_lists_and_a_long_name_are_read(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    call = json.loads(golden("aircall_call_ended.json"))
+    call["data"].update(tags=1, comments=True)
+    call["data"]["contact"] = {"first_name": "A" * 200, "last_name": "B" * 200}
+    answer = await client.post("/v1/webhooks/aircall", json=call)
+    assert answer.status_code == 200, answer.text
+    found = await client.get(
+        "/v1/customers", params={"phone": call["data"]["raw_digits"]}, headers=admin
+    )
+    [customer] = found.json()["items"]
+    assert customer["display_name"] == "A" * 200 + " " + "B" * 99
+
+
+async def test_a_nul_in_a_delivery_id_or_a_header_stores_the_delivery(
+    client: httpx.AsyncClient, session: AsyncSession
+) -> None:
+    """No text or JSON column takes a NUL: the delivery was refused (422), so lost. Its id
+    is kept as its start and a digest, the header with U+FFFD."""
+    body = json.dumps(generic_note()).encode()
+    headers = signed_generic(body, msg_id="msg_\x00nul") | {"x-trace": "a\x00b"}
+    answer = await client.post("/v1/webhooks/generic", content=body, headers=headers)
+    assert answer.status_code == 200, answer.text
+    stored = answer.json()["delivery_id"]
+    assert stored.startswith("msg_nul~") and "\x00" not in stored
+    query = text("SELECT headers->>'x-trace' FROM webhook_deliveries WHERE delivery_id = :id")
+    assert await session.scalar(query, {"id": stored}) == "a\ufffdb"

@@ -40,6 +40,22 @@ async def test_append_returns_the_stored_event(
     assert (await timeline(client, admin, customer))["items"][0]["id"] == body["id"]
 
 
+async def test_an_amount_is_kept_with_at_most_four_decimals(
+    client: httpx.AsyncClient, admin: dict[str, str]
+) -> None:
+    """A zero counts no decimals to pydantic, so "0E-20000000" passed as an amount of 337
+    bytes sent and was written as twenty million zeros, on every read after."""
+    customer = await new_customer(client, admin)
+    payload = {"order_id": "Z", "total": "0E-20000000", "currency": "EUR",
+               "items": [{"name": "Mug", "unit_price": "17.500000"}]}  # fmt: skip
+    response = await append(client, admin, customer, event("order.placed", payload=payload))
+    assert response.status_code == 201, response.text
+    assert response.json()["payload"]["total"] == "0.0000"
+    assert response.json()["payload"]["items"][0]["unit_price"] == "17.5000"
+    [stored] = (await timeline(client, admin, customer))["items"]
+    assert stored["payload"]["total"] == "0.0000"
+
+
 @pytest.mark.parametrize(
     ("body", "field"),
     [

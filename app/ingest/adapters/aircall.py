@@ -21,6 +21,7 @@ from app.ingest.adapters.base import (
     PayloadError,
     SignatureError,
 )
+from app.ingest.adapters.reading import as_list
 from app.ingest.adapters.signatures import require_any
 from app.timeline.catalog import Channel, Direction
 from app.timeline.payloads import CallPayload, NotePayload
@@ -33,6 +34,7 @@ DIRECTIONS = {"inbound": Direction.INBOUND, "outbound": Direction.OUTBOUND}
 _PHONE = re.compile(r"^\+?[0-9][0-9 ().\-]{2,30}$")
 _TOKEN_FIELD = re.compile(rb'("token"\s*:\s*)"(?:[^"\\]|\\.)*"')
 SHORT, LONG = 200, 10_000
+NAME = 300  # a customer reference's display_name
 
 
 def _text(value: Any, limit: int = SHORT) -> str | None:
@@ -149,7 +151,8 @@ class AircallAdapter(Adapter):
         name = None
         if isinstance(contact, dict):
             parts = [_text(contact.get("first_name")), _text(contact.get("last_name"))]
-            name = " ".join(p for p in parts if p) or _text(contact.get("company_name"))
+            joined = _text(" ".join(p for p in parts if p), NAME)
+            name = joined or _text(contact.get("company_name"))
         return CustomerRefIn(phone=phone, display_name=name)
 
     def _outcome(
@@ -223,7 +226,7 @@ class AircallAdapter(Adapter):
     def _tags(call: dict[str, Any]) -> list[tuple[str, str, Any, Any]]:
         """(key, name, tagged_at, tagged_by) of every tag on the call."""
         items = []
-        for tag in call.get("tags") or []:
+        for tag in as_list(call.get("tags")):
             if isinstance(tag, dict):
                 name, key = _text(tag.get("name")), tag.get("id")
                 when, who = tag.get("tagged_at"), tag.get("tagged_by")
@@ -237,7 +240,7 @@ class AircallAdapter(Adapter):
     def _comments(call: dict[str, Any]) -> list[tuple[str, str, Any, Any]]:
         """(key, content, posted_at, posted_by) of every comment on the call."""
         items = []
-        for comment in call.get("comments") or []:
+        for comment in as_list(call.get("comments")):
             if isinstance(comment, dict):
                 content = _text(comment.get("content"), LONG)
                 key = comment.get("id")

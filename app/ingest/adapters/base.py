@@ -125,5 +125,11 @@ class Adapter(ABC):
         return delivery.body
 
     def stored_headers(self, delivery: Delivery) -> dict[str, str]:
+        """The headers as kept: without secrets, a NUL (which no JSON column takes: the
+        delivery was refused, so lost) written U+FFFD."""
         hidden = SECRET_HEADERS | self.secret_headers
-        return {k: v for k, v in delivery.headers.items() if k not in hidden}
+        return {
+            k.replace("\x00", "\ufffd"): v.replace("\x00", "\ufffd")
+            for k, v in delivery.headers.items()
+            if k not in hidden
+        }

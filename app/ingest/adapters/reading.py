@@ -6,6 +6,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from app.core.money import AMOUNT_DIGITS
 from app.customers.identifiers import normalize_email, normalize_phone
 from app.ingest.adapters.base import PayloadError
 from app.timeline.catalog import CATALOG
@@ -48,6 +49,9 @@ def amount(value: Any, field: str) -> Decimal | None:
         raise PayloadError(f"{field}: '{value}' is not an amount") from None
     if not found.is_finite():
         raise PayloadError(f"{field}: '{value}' is not an amount")
+    if found.adjusted() >= AMOUNT_DIGITS:
+        # 1e1000000 is finite, yet summing or rounding it overflows Decimal's context
+        raise PayloadError(f"{field}: '{value}' has more digits than an amount holds")
     return found
 
 

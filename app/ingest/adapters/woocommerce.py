@@ -16,7 +16,7 @@ signs it) is accepted and yields no events.
 import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Any
 
 from app.ingest.adapters.base import Adapter, Delivery, PayloadError, SignatureError
@@ -208,9 +208,10 @@ def _amount(value: Any, field: str) -> Decimal | None:
 
 
 def _places(total: Any) -> int:
-    """The store's price decimals, as its totals are written ("47.00" -> 2)."""
+    """The store's price decimals, as its totals are written ("47.00" -> 2), at most the 4
+    an amount keeps."""
     text = str(total) if isinstance(total, (str, Decimal)) else ""
-    return len(text.split(".", 1)[1]) if "." in text else 0
+    return min(len(text.split(".", 1)[1]), 4) if "." in text else 0
 
 
 def _price(value: Any, places: int) -> Decimal | None:
@@ -224,13 +225,10 @@ def _price(value: Any, places: int) -> Decimal | None:
         return None
     exponent = amount.as_tuple().exponent
     decimals = -exponent if isinstance(exponent, int) else 0
-    try:
-        if decimals < places:
-            return amount.quantize(Decimal(1).scaleb(-places))
-        if decimals > 4:
-            return amount.quantize(Decimal("0.0001"))
-    except InvalidOperation:  # more digits than a Decimal holds (1e400): no price
-        raise PayloadError(f"line_items.price: '{value}' is not an amount") from None
+    if decimals < places:
+        return amount.quantize(Decimal(1).scaleb(-places))
+    if decimals > 4:
+        return amount.quantize(Decimal("0.0001"))
     return amount
 
 
