@@ -46,7 +46,7 @@ class CustomerStats(Base):
     customer_id: Mapped[UUID] = mapped_column(ForeignKey("customers.id"), primary_key=True)
     state: Mapped[dict[str, Any]] = mapped_column(JSONB)
     indicators: Mapped[dict[str, Any]] = mapped_column(JSONB)
-    lifetime_value_base: Mapped[Decimal] = mapped_column(Numeric(18, 2), server_default="0")
+    lifetime_value_base: Mapped[Decimal] = mapped_column(Numeric, server_default="0")
     order_count: Mapped[int] = mapped_column(Integer, server_default="0")
     open_orders: Mapped[int] = mapped_column(Integer, server_default="0")
     last_purchase_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -6,6 +6,7 @@ events are committed, and a failure leaves nothing half-stored for the retry.
 
 import hashlib
 import json
+import re
 import uuid
 from collections.abc import Collection
 from dataclasses import dataclass
@@ -290,14 +291,20 @@ async def _replay_waiting(
 _ID_ROOM = 280
 
 
+# What a text column cannot take (a NUL, half a surrogate pair: the delivery was refused or a
+# 500, so lost), and the end of a digested id, which a stored id never has unless digested.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+_DIGESTED = re.compile(r"~[0-9a-f]{64}\Z")
+
+
 def _stored_id(given: str) -> str:
-    """The delivery id as stored: the sender's, or, when longer than its room or holding a
-    NUL (which no text column takes: the delivery was refused, so lost), its start without
-    NULs followed by a digest of the whole, so that two such ids stay two deliveries."""
-    if len(given) <= _ID_ROOM and "\x00" not in given:
+    """The delivery id as stored: the sender's, or, when longer than its room, holding what
+    a text column cannot take or ending as a digested id does, its start without the
+    unstorable followed by a digest of the whole: one id stored for each id sent."""
+    if len(given) <= _ID_ROOM and not _UNSTORABLE.search(given) and not _DIGESTED.search(given):
         return given
-    digest = hashlib.sha256(given.encode()).hexdigest()
-    start = given.replace("\x00", "")[: _ID_ROOM - len(digest) - 1]
+    digest = hashlib.sha256(given.encode("utf-8", "surrogatepass")).hexdigest()
+    start = _UNSTORABLE.sub("", given)[: _ID_ROOM - len(digest) - 1]
     return f"{start}~{digest}"
 
 

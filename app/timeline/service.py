@@ -1,6 +1,7 @@
 """Appending to the timeline: an event validated against the catalog, its customer
 resolved, its idempotency key claimed, stored and folded into the indicators at once."""
 
+import asyncio
 import hashlib
 import json
 from collections.abc import Mapping, Sequence
@@ -20,6 +21,7 @@ from app.core.errors import (
     EXAMPLE_ID,
     Conflict,
     ProblemError,
+    ServiceUnavailable,
     invalid_errors,
     invalid_field,
     invalid_fields,
@@ -333,6 +335,26 @@ async def append(
     )
 
 
+# Citus keeps a key and its event on different shards, and a reader can see a distributed
+# commit on one before the other: the key of a concurrent identical append, a moment
+# before its event (twenty at once on the cluster: one was a 500). Read again meanwhile.
+_IN_FLIGHT_PAUSES = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4)
+
+
+async def _stored_event(session: AsyncSession, event_id: UUID) -> Event:
+    """The event a taken key names, once its commit is seen; 503 if it is not in a second."""
+    repository = TimelineRepository(session)
+    original = await repository.get(event_id)
+    for pause in _IN_FLIGHT_PAUSES:
+        if original is not None:
+            return original
+        await asyncio.sleep(pause)
+        original = await repository.get(event_id)
+    if original is None:
+        raise ServiceUnavailable("The event of this key is still being stored; retry.", 1)
+    return original
+
+
 async def _original(
     session: AsyncSession, key: tuple[str, str], fingerprint: str, writer: Principal | None
 ) -> EventOut:
@@ -344,8 +366,7 @@ async def _original(
     found = await queries.find_key(session, *key)
     assert found is not None, "a key that cannot be claimed exists"
     event_id, stored = found
-    original = await TimelineRepository(session).get(event_id)
-    assert original is not None
+    original = await _stored_event(session, event_id)
     if writer is not None and not await resolution.visible_ids(
         session, [original.customer_id], writer
     ):

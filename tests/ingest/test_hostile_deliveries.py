@@ -4,6 +4,7 @@ with a 4xx problem+json naming what was wrong, never a 500, and bounded work com
 import hashlib
 import hmac
 import json
+import re
 import time
 from urllib.parse import urlencode
 
@@ -368,6 +369,70 @@ async def test_half_a_surrogate_pair_in_a_body_carrying_its_own_proof(
         headers={"content-type": "application/json"},
     )
     assert refused.status_code == 401, refused.text
+
+
+def mailgun_json(token: str, data: str = "", signature: str | None = None) -> bytes:
+    """A Mailgun JSON post signed for ``token`` (as decoded), with ``token`` and the
+    signature written as given (escapes kept) and ``data`` inside its event-data."""
+    timestamp = str(int(time.time()))
+    decoded = json.loads(f'"{token}"')
+    signed = (timestamp + decoded).encode("utf-8", "surrogatepass")
+    digest = hmac.new(WEBHOOK_SECRETS["mailgun"].encode(), signed, hashlib.sha256).hexdigest()
+    return (
+        f'{{"signature":{{"timestamp":"{timestamp}","token":"{token}",'
+        f'"signature":"{signature or digest}"}},"event-data":{{"event":"delivered"{data}}}}}'
+    ).encode()
+
+
+@pytest.mark.parametrize("token", ["\\ud800abc", "\\ud800" + "a" * 300, "a\\u0000\\ud800"])
+async def test_half_a_surrogate_pair_in_a_signed_token_keeps_the_delivery(
+    client: httpx.AsyncClient, token: str
+) -> None:
+    """The token is the delivery's id: the driver could not write it (a 500, the delivery
+    lost); it is stored digested, and the same token again is the same delivery."""
+    headers = {"content-type": "application/json"}
+    answer = await client.post("/v1/webhooks/mailgun", content=mailgun_json(token), headers=headers)
+    assert answer.status_code == 202 and answer.json()["status"] == "failed", answer.text
+    stored = answer.json()["delivery_id"]
+    assert re.fullmatch(r"(a*|abc)~[0-9a-f]{64}|sha256:[0-9a-f]{64}", stored), stored
+    again = await client.post("/v1/webhooks/mailgun", content=mailgun_json(token), headers=headers)
+    assert (again.json()["status"], again.json()["delivery_id"]) == ("duplicate", stored)
+
+
+async def test_an_escaped_signature_beside_half_a_surrogate_pair_keeps_the_delivery(
+    client: httpx.AsyncClient,
+) -> None:
+    """Where the signature is not in the body verbatim, the body is kept re-written without
+    it: its half pair failed that second reading (a 500)."""
+    body = mailgun_json("t" * 20, ',"x":"\\ud800"')
+    signature = json.loads(body)["signature"]["signature"]
+    at = next(n for n, c in enumerate(signature) if c.isalpha())  # a letter, escaped
+    written = signature[:at] + f"\\u{ord(signature[at]):04x}" + signature[at + 1 :]
+    answer = await client.post(
+        "/v1/webhooks/mailgun",
+        content=body.replace(signature.encode(), written.encode()),
+        headers={"content-type": "application/json"},
+    )
+    assert answer.status_code == 202 and answer.json()["status"] == "failed", answer.text
+    assert "surrogate" in answer.json()["reason"]
+
+
+async def test_an_id_shaped_as_a_digested_one_is_another_delivery(
+    client: httpx.AsyncClient,
+) -> None:
+    """A token with a NUL is stored as its start and a digest; a genuine token written as
+    that very text was taken for it, a duplicate, its events dropped."""
+    headers = {"content-type": "application/json"}
+    first = await client.post(
+        "/v1/webhooks/mailgun", content=mailgun_json("tok\\u0000en"), headers=headers
+    )
+    stored = first.json()["delivery_id"]
+    assert re.fullmatch(r"token~[0-9a-f]{64}", stored), first.text
+    second = await client.post(
+        "/v1/webhooks/mailgun", content=mailgun_json(stored), headers=headers
+    )
+    assert second.json()["status"] != "duplicate", second.text
+    assert second.json()["delivery_id"] not in (stored, first.json()["delivery_id"])
 
 
 # --- finding: a signed delivery with a long id -------------------------------------------

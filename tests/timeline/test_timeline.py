@@ -4,7 +4,9 @@ import asyncio
 import base64
 import json
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 import httpx
 import pytest
@@ -15,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from app.core.security import Role
 from app.indicators import queries as stats_queries
 from app.timeline.catalog import CATALOG
+from app.timeline.models import Event
+from app.timeline.repository import TimelineRepository
 from tests.support.api import T0, append, event, new_customer, timeline
 from tests.support.fixtures import MakeKey
 
@@ -142,6 +146,36 @@ async def test_twenty_concurrent_identical_appends_store_one(
     assert sorted(r.status_code for r in responses) == [200] * 19 + [201]
     assert len({r.json()["id"] for r in responses}) == 1
     assert len((await timeline(client, admin, customer))["items"]) == 1
+
+
+@pytest.mark.parametrize("unseen_reads", [3, 100])
+async def test_a_retry_whose_key_is_seen_before_its_event_waits_for_it(
+    client: httpx.AsyncClient,
+    admin: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+    unseen_reads: int,
+) -> None:
+    """On Citus a key's commit can be seen before its event's (another shard): the retry
+    reads the event again until it is there (the original, 200), else answers 503 to retry,
+    never a 500."""
+    customer = await new_customer(client, admin)
+    body = event("call.completed", source="pbx", source_event_id="CA-in-flight")
+    first = await append(client, admin, customer, body)
+    read = TimelineRepository.get
+    reads = 0
+
+    async def seen_late(self: TimelineRepository, event_id: UUID) -> Event | None:
+        nonlocal reads
+        reads += 1
+        return None if reads <= unseen_reads else await read(self, event_id)
+
+    monkeypatch.setattr(TimelineRepository, "get", seen_late)
+    retry = await append(client, admin, customer, body)
+    if unseen_reads == 3:
+        assert (retry.status_code, retry.json()["id"]) == (200, first.json()["id"]), retry.text
+    else:
+        assert retry.status_code == 503 and retry.headers["retry-after"] == "1", retry.text
+        assert retry.headers["content-type"] == "application/problem+json"
 
 
 async def test_newest_first_by_occurred_at_and_late_events_land_in_place(
@@ -475,7 +509,7 @@ async def test_bulk_import_stores_good_lines_and_reports_bad_ones(
 
 
 async def import_orders(
-    client: httpx.AsyncClient, admin: dict[str, str], emails: list[str]
+    client: httpx.AsyncClient, admin: dict[str, str], emails: list[str], total: str = "10.00"
 ) -> None:
     """One bulk import of an order a day for each e-mail given (one line each)."""
     lines = [
@@ -485,7 +519,7 @@ async def import_orders(
                 **event(
                     "order.placed",
                     at=T0 + timedelta(days=n),
-                    payload={"order_id": f"SO-{n}", "total": "10.00", "currency": "EUR"},
+                    payload={"order_id": f"SO-{n}", "total": total, "currency": "EUR"},
                 ),
                 "source": "legacy-crm",
                 "source_event_id": f"order-{n}-of-{email}",
@@ -519,6 +553,23 @@ async def test_a_batch_saves_every_customers_stats_however_many_statements_it_ta
         )
     )
     assert list(orders) == [1] * 5
+
+
+async def test_a_lifetime_value_past_sixteen_digits_is_kept_exactly(
+    client: httpx.AsyncClient, admin: dict[str, str], session: AsyncSession
+) -> None:
+    """An order holds 14 digits before the point; the 101st of the largest passed the
+    stats column's numeric(18,2), and every save of the customer's stats was a 500."""
+    top = "99999999999999.9999"
+    await import_orders(client, admin, ["largest-buyer@example.com"] * 101, total=top)
+    value = await session.scalar(
+        text(
+            "SELECT lifetime_value_base FROM customer_stats WHERE customer_id IN "
+            "(SELECT customer_id FROM customer_identifiers "
+            "WHERE kind = 'email' AND value = 'largest-buyer@example.com')"
+        )
+    )
+    assert value == (101 * Decimal(top)).quantize(Decimal("0.01"))
 
 
 async def test_a_batch_writes_its_stats_rows_uncompressed(

@@ -59,7 +59,7 @@ def stable_id(value: str) -> str:
     """``value`` when it fits an id column, else a digest of it (same input, same id)."""
     if len(value) <= MAX_ID:
         return value
-    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+    return "sha256:" + hashlib.sha256(value.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def clip(value: str | None, limit: int) -> str | None:
