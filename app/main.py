@@ -1,5 +1,6 @@
 """The FastAPI application: routers, middleware, error handlers and the OpenAPI document."""
 
+import asyncio
 import gc
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -20,7 +21,7 @@ from app.core.cors import ProblemCORSMiddleware, cors_options
 from app.core.db import Database
 from app.core.docs import install_docs
 from app.core.errors import install_error_handlers
-from app.core.logging import configure_logging
+from app.core.logging import configure_logging, log_loop_exception
 from app.core.metrics import worker_exiting, worker_starting
 from app.core.middleware import RequestContextMiddleware
 from app.core.openapi import complete
@@ -124,6 +125,7 @@ def create_app(settings: Settings | None = None, clock: Clock = SYSTEM_CLOCK) ->
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         gc.set_threshold(*COLLECTOR_THRESHOLDS)
+        asyncio.get_running_loop().set_exception_handler(log_loop_exception)
         database = Database.from_settings(settings)
         app.state.db = database
         app.state.feed = TimelineFeed(settings.service_url())

@@ -1,5 +1,6 @@
 """JSON-lines logging through structlog, with the request id in every line."""
 
+import asyncio
 import json
 import logging
 import sys
@@ -108,6 +109,19 @@ def _frames_and_types(exc_info: Any) -> str:
 
 
 _EXCEPTIONS = structlog.processors.ExceptionRenderer(_frames_and_types)
+
+
+def log_loop_exception(_loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """The event loop's handler of what no task awaited ("Task exception was never
+    retrieved"): asyncio's own line writes the exception's repr, message and all, into its
+    text; this one its frames and type."""
+    error = context.get("exception")
+    structlog.get_logger("app.loop").error(
+        "event_loop_error",
+        what=str(context.get("message", "")),
+        error=type(error).__name__ if error else None,
+        exc_info=error if isinstance(error, BaseException) else False,
+    )
 
 
 def configure_logging(level: str = "INFO") -> None:

@@ -10,18 +10,21 @@ AMOUNT_DIGITS = 18
 AMOUNT_PLACES = Decimal("0.0001")  # four decimal places
 
 
-def _places_kept(amount: Decimal) -> Decimal:
-    """Past pydantic's check, trailing zeros past the fourth decimal are all that can be
-    left (it counts none in a zero, so "0E-20000000" passed and was written as twenty
-    million zeros): kept as four."""
+def _zero_places_kept(amount: Decimal) -> Decimal:
+    """A zero written with more than four decimals, kept with four: pydantic counts no
+    decimals in a zero, so "0E-20000000" (11 characters) passed and was written as twenty
+    million zeros. Other amounts are kept as written (trailing zeros are as long as what
+    was sent, and the event's fingerprint is of the amount as written)."""
     exponent = amount.as_tuple().exponent
-    return amount.quantize(AMOUNT_PLACES) if isinstance(exponent, int) and exponent < -4 else amount
+    if amount or not isinstance(exponent, int) or exponent >= -4:
+        return amount
+    return amount.quantize(AMOUNT_PLACES)
 
 
 Amount = Annotated[
     Decimal,
     Field(max_digits=AMOUNT_DIGITS, decimal_places=4, examples=["149.90"]),
-    AfterValidator(_places_kept),
+    AfterValidator(_zero_places_kept),
     PlainSerializer(lambda d: format(d, "f"), return_type=str, when_used="json"),
 ]
 Currency = ISO4217

@@ -364,7 +364,8 @@ async def _original(
     may have been handed to another owner since: then the answer is the 409, naming
     nothing, whatever the body, so that it tells the key nothing it cannot see."""
     found = await queries.find_key(session, *key)
-    assert found is not None, "a key that cannot be claimed exists"
+    if found is None:  # expired with its event (retention) since it could not be claimed
+        raise ServiceUnavailable("The event of this key was just removed; retry.", 1)
     event_id, stored = found
     original = await _stored_event(session, event_id)
     if writer is not None and not await resolution.visible_ids(

@@ -1,5 +1,6 @@
 """The service's log lines: one JSON object a line, with the keys every line carries."""
 
+import asyncio
 import io
 import json
 import logging
@@ -12,7 +13,7 @@ from datetime import UTC, datetime, timedelta
 
 import structlog
 
-from app.core.logging import configure_logging
+from app.core.logging import configure_logging, log_loop_exception
 
 TIMESTAMP = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
@@ -105,6 +106,34 @@ def test_an_exception_is_logged_with_its_frames_and_types_never_its_message() ->
         outer, inner = logged_exception.split("which was raised while handling:")
         assert outer.rstrip().endswith("builtins.ValueError")
         assert inner.rstrip().endswith("builtins.KeyError")
+
+
+async def test_what_no_task_awaited_is_logged_by_the_service_without_its_message() -> None:
+    """asyncio's own line ("Task exception was never retrieved") writes the exception's
+    repr, its message too, into its text; the handler the lifespan sets on the loop writes
+    frames and type."""
+    personal = "Ana Núñez +34600111222"
+    loop = asyncio.get_running_loop()
+
+    async def fails() -> None:
+        raise ValueError(personal)
+
+    task = loop.create_task(fails())
+    await asyncio.sleep(0)
+    context = {"message": "Task exception was never retrieved", "exception": task.exception()}
+    kept = loop.get_exception_handler()
+    loop.set_exception_handler(log_loop_exception)
+    try:
+        (line,) = logged(lambda: loop.call_exception_handler({**context, "future": task}))
+    finally:
+        loop.set_exception_handler(kept)
+    assert personal not in json.dumps(line, ensure_ascii=False)
+    assert (line["event"], line["what"], line["error"]) == (
+        "event_loop_error",
+        "Task exception was never retrieved",
+        "ValueError",
+    )
+    assert str(line["exception"]).endswith("builtins.ValueError")
 
 
 def test_a_value_utf_8_cannot_hold_still_makes_its_line() -> None:

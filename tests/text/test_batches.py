@@ -181,6 +181,7 @@ async def test_what_a_future_cannot_hold_fails_its_own_request_and_no_other(
     recording = _recording(analyser, log, failing=TEXTS[1], error=error)
     loop = asyncio.get_running_loop()
     escaped: list[BaseException] = []
+    kept = loop.get_exception_handler()
     loop.set_exception_handler(lambda _, context: escaped.append(context["exception"]))
     try:
         answers = await asyncio.wait_for(
@@ -191,7 +192,7 @@ async def test_what_a_future_cannot_hold_fails_its_own_request_and_no_other(
             timeout=5,
         )
     finally:
-        loop.set_exception_handler(None)
+        loop.set_exception_handler(kept)
     assert isinstance(answers[1], RuntimeError)
     assert answers[1].__cause__ is error
     assert all(isinstance(answers[i], list) for i in (0, 2, 3, 4))

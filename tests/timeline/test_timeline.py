@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from app.core.security import Role
 from app.indicators import queries as stats_queries
+from app.timeline import queries
 from app.timeline.catalog import CATALOG
 from app.timeline.models import Event
 from app.timeline.repository import TimelineRepository
@@ -44,7 +45,7 @@ async def test_append_returns_the_stored_event(
     assert (await timeline(client, admin, customer))["items"][0]["id"] == body["id"]
 
 
-async def test_an_amount_is_kept_with_at_most_four_decimals(
+async def test_a_zero_amount_is_kept_with_at_most_four_decimals(
     client: httpx.AsyncClient, admin: dict[str, str]
 ) -> None:
     """A zero counts no decimals to pydantic, so "0E-20000000" passed as an amount of 337
@@ -55,7 +56,7 @@ async def test_an_amount_is_kept_with_at_most_four_decimals(
     response = await append(client, admin, customer, event("order.placed", payload=payload))
     assert response.status_code == 201, response.text
     assert response.json()["payload"]["total"] == "0.0000"
-    assert response.json()["payload"]["items"][0]["unit_price"] == "17.5000"
+    assert response.json()["payload"]["items"][0]["unit_price"] == "17.500000"  # as written
     [stored] = (await timeline(client, admin, customer))["items"]
     assert stored["payload"]["total"] == "0.0000"
 
@@ -176,6 +177,23 @@ async def test_a_retry_whose_key_is_seen_before_its_event_waits_for_it(
     else:
         assert retry.status_code == 503 and retry.headers["retry-after"] == "1", retry.text
         assert retry.headers["content-type"] == "application/problem+json"
+
+
+async def test_a_retry_whose_key_expired_meanwhile_is_told_to_retry(
+    client: httpx.AsyncClient, admin: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Retention removes an event with its key: between a retry's failed claim and its read
+    of the key, that was an assertion's 500."""
+    customer = await new_customer(client, admin)
+    body = event("call.completed", source="pbx", source_event_id="CA-expired")
+    assert (await append(client, admin, customer, body)).status_code == 201
+
+    async def expired(*_: object) -> None:
+        return None
+
+    monkeypatch.setattr(queries, "find_key", expired)
+    retry = await append(client, admin, customer, body)
+    assert retry.status_code == 503 and retry.headers["retry-after"] == "1", retry.text
 
 
 async def test_newest_first_by_occurred_at_and_late_events_land_in_place(

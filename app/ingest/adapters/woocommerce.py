@@ -207,11 +207,16 @@ def _amount(value: Any, field: str) -> Decimal | None:
     return None if isinstance(value, bool) else _read_amount(value, field)
 
 
+# The most decimals a price is padded to: with an amount's 18 digits before the point, what a
+# Decimal holds (28 digits); a total written with 40 made the padding an InvalidOperation.
+_MAX_PLACES = 10
+
+
 def _places(total: Any) -> int:
-    """The store's price decimals, as its totals are written ("47.00" -> 2), at most the 4
-    an amount keeps."""
+    """The store's price decimals, as its totals are written ("47.00" -> 2), at most
+    _MAX_PLACES."""
     text = str(total) if isinstance(total, (str, Decimal)) else ""
-    return min(len(text.split(".", 1)[1]), 4) if "." in text else 0
+    return min(len(text.split(".", 1)[1]), _MAX_PLACES) if "." in text else 0
 
 
 def _price(value: Any, places: int) -> Decimal | None:
