@@ -344,15 +344,12 @@ _IN_FLIGHT_PAUSES = (0.005, 0.01, 0.02, 0.05, 0.1, 0.2, 0.4)
 async def _stored_event(session: AsyncSession, event_id: UUID) -> Event:
     """The event a taken key names, once its commit is seen; 503 if it is not in a second."""
     repository = TimelineRepository(session)
-    original = await repository.get(event_id)
-    for pause in _IN_FLIGHT_PAUSES:
-        if original is not None:
-            return original
+    for pause in (0, *_IN_FLIGHT_PAUSES):
         await asyncio.sleep(pause)
         original = await repository.get(event_id)
-    if original is None:
-        raise ServiceUnavailable("The event of this key is still being stored; retry.", 1)
-    return original
+        if original is not None:
+            return original
+    raise ServiceUnavailable("The event of this key is still being stored; retry.", 1)
 
 
 async def _original(
